@@ -1,0 +1,382 @@
+/*
+ * svc_in.c - the consumer side of the bus contract (DESIGN.md section 2).
+ *
+ * Per upstream: live events arrive on SUB; an event is applied only when
+ * its seq is exactly cursor+1.  seq <= cursor is a duplicate (dropped); a
+ * larger seq is a gap: the event is dropped and a replay {from: cursor+1}
+ * is asked of the upstream's ctl.  Heartbeats carry the upstream's last
+ * seq, so a lost tail is noticed too.  The in-order rule alone makes it
+ * safe to keep applying live events while a replay is in flight: whatever
+ * the replay brings twice drops as a duplicate.  A replay
+ * answer flagged `truncated` (cursor older than the producer's retention)
+ * raises a bus.data_loss event and an error log: never a silent skip.
+ *
+ * Applying happens in batches: one transaction for up to SVC_BATCH_MAX
+ * messages, cursors written in the same transaction (group commit).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "opc/err.h"
+#include "opc/log.h"
+#include "svc_int.h"
+
+static void sub_cb(struct loop *, int, short, void *);
+static void req_cb(struct loop *, int, short, void *);
+static void start_replay(struct upstream *);
+
+static void
+count_decode_error(struct svc *svc, int rv, const char *from,
+    const char *why)
+{
+	if (rv == ERR_UNKNOWN)
+		svc->c.unknown_topics++;
+	else
+		svc->c.decode_errors++;
+	/* Bounded logging: the first few, then every 1000th. */
+	if (svc->c.decode_errors + svc->c.unknown_topics <= 10 ||
+	    (svc->c.decode_errors + svc->c.unknown_topics) % 1000 == 0)
+		log_warn(rv == ERR_UNKNOWN ? "bus.unknown_topic"
+		                           : "bus.bad_message",
+		    "from %s: %s", from, why);
+	svc_set_error(svc, "bad message from %s: %s", from, why);
+}
+
+void
+svc_dispatch(struct svc *svc, const struct msg *m)
+{
+	svc_msg_fn fn = svc->handler[m->topic];
+	int        rv;
+
+	if (fn == NULL) {
+		svc_count(svc, "unhandled", 1);
+		return;
+	}
+	if ((rv = fn(svc, m, svc->state)) != 0) {
+		svc->c.handler_errors++;
+		log_warn("svc.handler", "%s %s from %s: %s",
+		    msg_topic_name(m->topic), m->id, m->src, err_str(rv));
+		svc_set_error(svc, "handler %s: %s", msg_topic_name(m->topic),
+		    err_str(rv));
+	}
+	svc->c.applied++;
+}
+
+/* apply returns 0 when m was applied or dropped, 1 on a gap. */
+static int
+apply(struct upstream *up, const struct msg *m)
+{
+	struct svc *svc = up->svc;
+
+	if (m->seq > up->known)
+		up->known = m->seq;
+	if (m->seq <= up->cursor) {
+		svc->c.duplicates++;
+		return (0);
+	}
+	if (m->seq != up->cursor + 1)
+		return (1);
+	if (svc_txn_begin(svc) != 0)
+		return (1);
+	svc_dispatch(svc, m);
+	up->cursor = m->seq;
+	return (0);
+}
+
+static void
+on_heartbeat(struct upstream *up, const struct msg *m)
+{
+	struct svc *svc = up->svc;
+	uint64_t    last = (uint64_t) m->body.heartbeat.last_seq;
+
+	up->reached = true;
+	up->last_hb = mono_ms();
+	if (m->body.heartbeat.last_seq < 0 || last < up->committed) {
+		/* The producer's journal went backwards (db deleted?): we
+		 * cannot tell new events from old ones.  Loud, not fatal. */
+		svc_count(svc, "upstream_seq_regressed", 1);
+		svc_set_error(svc, "upstream %s seq %llu < cursor %llu",
+		    up->name, (unsigned long long) last,
+		    (unsigned long long) up->committed);
+	} else if (last > up->known)
+		up->known = last;
+	if (up->cursor < up->known && !up->replaying)
+		start_replay(up);
+	if (svc->def->on_heartbeat != NULL)
+		svc->def->on_heartbeat(svc, m, svc->state);
+}
+
+static void
+finish_batch(struct svc *svc)
+{
+	if (svc->txn && svc_txn_commit(svc) != 0)
+		log_error("svc.commit", "batch commit failed; will replay");
+	svc->c.batches++;
+	svc_after_batch(svc);
+}
+
+static void
+sub_cb(struct loop *l, int fd, short ev, void *arg)
+{
+	struct upstream *up = arg;
+	struct svc      *svc = up->svc;
+	struct bus_msg   bm;
+	struct msg       m;
+	char             err[256];
+	int              n, rv;
+
+	UNUSED(l);
+	UNUSED(fd);
+	UNUSED(ev);
+	for (n = 0; n < SVC_BATCH_MAX; n++) {
+		if (bus_recv(up->sub, &bm, BUS_NONBLOCK) != 0)
+			break;
+		svc->c.msgs_in++;
+		rv = msg_decode(&m, bm.data, bm.len, err, sizeof(err));
+		bus_msg_free(&bm);
+		if (rv != 0) {
+			count_decode_error(svc, rv, up->name, err);
+			continue;
+		}
+		if (m.topic == MSG_HEARTBEAT)
+			on_heartbeat(up, &m);
+		else if (m.seq == 0) {
+			/* Volatile: no cursor, applied as it comes. */
+			if (svc_txn_begin(svc) == 0)
+				svc_dispatch(svc, &m);
+		} else if (apply(up, &m) != 0) {
+			svc->c.gaps++;
+			start_replay(up);
+		}
+		msg_fini(&m);
+	}
+	finish_batch(svc);
+}
+
+static void
+replay_retry_cb(struct loop *l, void *arg)
+{
+	struct upstream *up = arg;
+
+	UNUSED(l);
+	up->retry_timer = 0;
+	up->replaying = false;
+	if (up->cursor < up->known || !up->reached)
+		start_replay(up);
+}
+
+static void
+start_replay(struct upstream *up)
+{
+	struct svc        *svc = up->svc;
+	struct msg_hdr     hdr;
+	struct msg_ctl_replay req;
+	struct buf         b;
+	char               id[300];
+	int                rv;
+
+	if (up->replaying)
+		return;
+	snprintf(id, sizeof(id), "%s:replay:%llu", svc->inst->name,
+	    (unsigned long long) ++svc->hb_count);
+	memset(&hdr, 0, sizeof(hdr));
+	hdr.src = svc->inst->name;
+	hdr.id = id;
+	hdr.ts = now_ms();
+	memset(&req, 0, sizeof(req));
+	req.from = (int64_t) up->committed + 1;
+	req.max = SVC_REPLAY_MAX;
+	req.max_bytes = SVC_REPLAY_BYTES;
+	/* Replay from the committed cursor: anything applied but not yet
+	 * committed in this batch is committed before the answer arrives
+	 * (the loop finishes the batch first), and duplicates drop. */
+	buf_init(&b);
+	rv = msg_pack(&b, MSG_CTL_REPLAY, &hdr, &req);
+	if (rv == 0)
+		rv = bus_send(up->req, b.data, b.len, BUS_NONBLOCK);
+	buf_fini(&b);
+	up->replaying = true;
+	up->replay_sent = mono_ms();
+	svc->c.replays++;
+	if (rv != 0) {
+		/* Not connected yet: try again shortly. */
+		if (up->retry_timer == 0)
+			up->retry_timer = loop_timer(svc->loop, 200,
+			    replay_retry_cb, up);
+	}
+}
+
+static void
+data_loss(struct upstream *up, uint64_t first)
+{
+	struct svc             *svc = up->svc;
+	struct msg_bus_data_loss ev;
+
+	svc->c.truncated++;
+	log_error("bus.data_loss",
+	    "upstream %s: cursor %llu is older than its retention (first "
+	    "retained seq %llu): events %llu..%llu are lost",
+	    up->name, (unsigned long long) up->cursor,
+	    (unsigned long long) first, (unsigned long long) up->cursor + 1,
+	    (unsigned long long) first - 1);
+	svc_set_error(svc, "data loss from %s", up->name);
+	memset(&ev, 0, sizeof(ev));
+	ev.upstream = up->name;
+	ev.cursor = (int64_t) up->cursor;
+	ev.first_available = (int64_t) first;
+	(void) svc_emit(svc, MSG_BUS_DATA_LOSS, NULL, &ev);
+	up->cursor = first - 1;
+}
+
+static void
+on_replay_batch(struct upstream *up, const struct msg_ctl_replay_batch *rb)
+{
+	struct svc *svc = up->svc;
+	struct msg  m;
+	char        err[256];
+	size_t      i;
+	int         rv;
+
+	up->reached = true;
+	if (rb->last_seq >= 0 && (uint64_t) rb->last_seq > up->known)
+		up->known = (uint64_t) rb->last_seq;
+	if (svc_txn_begin(svc) != 0)
+		return;
+	if (rb->truncated && rb->first_seq > 0 &&
+	    (uint64_t) rb->first_seq > up->cursor + 1)
+		data_loss(up, (uint64_t) rb->first_seq);
+	for (i = 0; i < rb->frames.n; i++) {
+		rv = msg_decode(&m, rb->frames.v[i].p, rb->frames.v[i].len,
+		    err, sizeof(err));
+		if (rv != 0) {
+			/* A journaled frame we cannot read (newer schema?):
+			 * skip it loudly rather than block forever. */
+			count_decode_error(svc, rv, up->name, err);
+			up->cursor++;
+			continue;
+		}
+		svc->c.replayed++;
+		if (apply(up, &m) != 0) {
+			msg_fini(&m);
+			break;
+		}
+		msg_fini(&m);
+	}
+	finish_batch(svc);
+}
+
+static void
+req_cb(struct loop *l, int fd, short ev, void *arg)
+{
+	struct upstream *up = arg;
+	struct svc      *svc = up->svc;
+	struct bus_msg   bm;
+	struct msg       m;
+	char             err[256];
+	int              rv;
+
+	UNUSED(l);
+	UNUSED(fd);
+	UNUSED(ev);
+	while (bus_recv(up->req, &bm, BUS_NONBLOCK) == 0) {
+		rv = msg_decode(&m, bm.data, bm.len, err, sizeof(err));
+		bus_msg_free(&bm);
+		up->replaying = false;
+		if (rv != 0) {
+			count_decode_error(svc, rv, up->name, err);
+			continue;
+		}
+		if (m.topic == MSG_CTL_REPLAY_BATCH)
+			on_replay_batch(up, &m.body.ctl_replay_batch);
+		else {
+			log_warn("svc.replay", "upstream %s refused replay: %s",
+			    up->name,
+			    m.topic == MSG_CTL_REPLY &&
+			            m.body.ctl_reply.error != NULL
+			        ? m.body.ctl_reply.error
+			        : msg_topic_name(m.topic));
+			svc_count(svc, "replay_refused", 1);
+		}
+		msg_fini(&m);
+	}
+	if (!up->replaying && up->cursor < up->known)
+		start_replay(up);
+}
+
+int
+svc_ups_open(struct svc *svc)
+{
+	const struct svc_handler *h;
+	const struct topo_inst   *in;
+	struct upstream          *up;
+	size_t                    i;
+	int                       rv, fd;
+
+	svc->nups = svc->inst->nupstreams;
+	svc->ups = xcalloc(svc->nups + 1, sizeof(*svc->ups));
+	for (i = 0; i < svc->nups; i++) {
+		up = &svc->ups[i];
+		up->svc = svc;
+		up->name = xstrdup(svc->inst->upstreams[i]);
+		if ((in = topo_find(svc->topo, up->name)) == NULL)
+			return (ERR_CONFIG);
+		if ((rv = cursor_get(svc->store, up->name, &up->cursor)) != 0)
+			return (rv);
+		up->committed = up->known = up->cursor;
+		if ((rv = bus_open(&up->sub, BUS_SUB, in->pub)) != 0 ||
+		    (rv = bus_open(&up->req, BUS_REQ, in->ctl)) != 0)
+			return (rv);
+		(void) bus_subscribe(up->sub, "heartbeat");
+		for (h = svc->def->handlers; h != NULL && h->fn != NULL; h++)
+			(void) bus_subscribe(up->sub,
+			    msg_topic_name(h->topic));
+		if ((rv = bus_fd(up->sub, &fd)) != 0 ||
+		    (rv = loop_add_fd(svc->loop, fd, POLLIN, sub_cb, up)) !=
+		        0 ||
+		    (rv = bus_fd(up->req, &fd)) != 0 ||
+		    (rv = loop_add_fd(svc->loop, fd, POLLIN, req_cb, up)) != 0)
+			return (rv);
+		/* Catch up from the cursor at start, whatever we missed. */
+		start_replay(up);
+	}
+	return (0);
+}
+
+void
+svc_ups_close(struct svc *svc)
+{
+	size_t i;
+
+	for (i = 0; i < svc->nups; i++) {
+		bus_close(&svc->ups[i].sub);
+		bus_close(&svc->ups[i].req);
+		free(svc->ups[i].name);
+	}
+	free(svc->ups);
+	svc->ups = NULL;
+	svc->nups = 0;
+}
+
+void
+svc_ups_status(struct svc *svc, json_t *obj)
+{
+	json_t *ups = json_object();
+	int64_t now = mono_ms();
+	size_t  i;
+
+	for (i = 0; i < svc->nups; i++) {
+		struct upstream *up = &svc->ups[i];
+
+		json_object_set_new(ups, up->name,
+		    json_pack("{s:I, s:I, s:I, s:b, s:b, s:I}", "cursor",
+		        (json_int_t) up->committed, "known",
+		        (json_int_t) up->known, "lag",
+		        (json_int_t) (up->known > up->committed
+		                ? up->known - up->committed
+		                : 0),
+		        "replaying", up->replaying, "reached", up->reached,
+		        "heartbeat_age_ms",
+		        (json_int_t) (up->last_hb ? now - up->last_hb : -1)));
+	}
+	json_object_set_new(obj, "upstreams", ups);
+}

@@ -1,0 +1,257 @@
+/*
+ * util.c - allocation that aborts on OOM, clocks, byte buffers, mkdirs.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "opc/err.h"
+#include "opc/util.h"
+
+static void
+oom(size_t n)
+{
+	/* No log here: the logger itself allocates. */
+	fprintf(stderr, "fatal: out of memory allocating %zu bytes\n", n);
+	abort();
+}
+
+void *
+xmalloc(size_t n)
+{
+	void *p;
+
+	if ((p = malloc(n == 0 ? 1 : n)) == NULL)
+		oom(n);
+	return (p);
+}
+
+void *
+xcalloc(size_t n, size_t size)
+{
+	void *p;
+
+	if (n == 0 || size == 0)
+		n = size = 1;
+	if ((p = calloc(n, size)) == NULL)
+		oom(n * size);
+	return (p);
+}
+
+void *
+xrealloc(void *old, size_t n)
+{
+	void *p;
+
+	if ((p = realloc(old, n == 0 ? 1 : n)) == NULL)
+		oom(n);
+	return (p);
+}
+
+char *
+xstrdup(const char *s)
+{
+	return (xstrndup(s, strlen(s)));
+}
+
+char *
+xstrndup(const char *s, size_t n)
+{
+	char *p;
+
+	p = xmalloc(n + 1);
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return (p);
+}
+
+char *
+xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char   *p;
+	int     n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		oom(0);
+	p = xmalloc((size_t) n + 1);
+	va_start(ap, fmt);
+	vsnprintf(p, (size_t) n + 1, fmt, ap);
+	va_end(ap);
+	return (p);
+}
+
+int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ((int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+void
+buf_init(struct buf *b)
+{
+	memset(b, 0, sizeof(*b));
+}
+
+void
+buf_fini(struct buf *b)
+{
+	free(b->data);
+	memset(b, 0, sizeof(*b));
+}
+
+void
+buf_reset(struct buf *b)
+{
+	b->len = 0;
+}
+
+static void
+grow(struct buf *b, size_t need)
+{
+	size_t cap;
+
+	if (b->len + need + 1 <= b->cap)
+		return;
+	cap = b->cap ? b->cap : 256;
+	while (cap < b->len + need + 1)
+		cap *= 2;
+	b->data = xrealloc(b->data, cap);
+	b->cap = cap;
+}
+
+void
+buf_append(struct buf *b, const void *p, size_t n)
+{
+	grow(b, n);
+	if (n > 0)
+		memcpy(b->data + b->len, p, n);
+	b->len += n;
+}
+
+void
+buf_puts(struct buf *b, const char *s)
+{
+	buf_append(b, s, strlen(s));
+}
+
+void
+buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int     n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n <= 0)
+		return;
+	grow(b, (size_t) n);
+	va_start(ap, fmt);
+	vsnprintf(b->data + b->len, (size_t) n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t) n;
+}
+
+char *
+buf_cstr(struct buf *b)
+{
+	grow(b, 0);
+	b->data[b->len] = '\0';
+	return (b->data);
+}
+
+int
+mkdirs(const char *path, int mode)
+{
+	char  *p, *s;
+	int    rv = 0;
+
+	p = xstrdup(path);
+	for (s = p + 1; *s != '\0'; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, (mode_t) mode) != 0 && errno != EEXIST)
+			rv = ERR_IO;
+		*s = '/';
+	}
+	if (mkdir(p, (mode_t) mode) != 0 && errno != EEXIST)
+		rv = ERR_IO;
+	free(p);
+	return (rv);
+}
+
+size_t
+utf8_len(const unsigned char *p, size_t n)
+{
+	size_t   len, i;
+	uint32_t cp;
+
+	if (n == 0)
+		return (0);
+	if (p[0] < 0x80)
+		return (1);
+	if ((p[0] & 0xe0) == 0xc0) {
+		len = 2;
+		cp = p[0] & 0x1f;
+	} else if ((p[0] & 0xf0) == 0xe0) {
+		len = 3;
+		cp = p[0] & 0x0f;
+	} else if ((p[0] & 0xf8) == 0xf0) {
+		len = 4;
+		cp = p[0] & 0x07;
+	} else
+		return (0);
+	if (len > n)
+		return (0);
+	for (i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return (0);
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
+	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return (0);
+	return (len);
+}
+
+int
+utf8_valid(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *) s;
+	size_t               k;
+
+	while (n > 0) {
+		if (*p < 0x80) {
+			p++;
+			n--;
+			continue;
+		}
+		if ((k = utf8_len(p, n)) == 0)
+			return (0);
+		p += k;
+		n -= k;
+	}
+	return (1);
+}

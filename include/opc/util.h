@@ -1,0 +1,61 @@
+/*
+ * util.h - small helpers: allocation that aborts on OOM, time, growable
+ * byte buffers.
+ *
+ * x*alloc never return NULL; running out of memory is fatal for a daemon
+ * (the supervisor restarts it), as in OpenSMTPD and tmux.
+ */
+#ifndef OPC_UTIL_H
+#define OPC_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h> /* free() goes with x*alloc */
+
+#define nitems(a) (sizeof(a) / sizeof((a)[0]))
+#define UNUSED(x) ((void) (x))
+#define PRINTFLIKE(f, a) __attribute__((format(printf, f, a)))
+
+void *xmalloc(size_t);
+void *xcalloc(size_t, size_t);
+void *xrealloc(void *, size_t);
+char *xstrdup(const char *);
+char *xstrndup(const char *, size_t);
+/* xasprintf returns a newly allocated formatted string. */
+char *xasprintf(const char *, ...) PRINTFLIKE(1, 2);
+
+/* now_ms returns wall-clock unix time in milliseconds. */
+int64_t now_ms(void);
+/* mono_ms returns CLOCK_MONOTONIC in milliseconds. */
+int64_t mono_ms(void);
+
+/*
+ * struct buf is a growable byte buffer owned by its user: buf_init() then
+ * buf_fini().  buf_append never fails (aborts on OOM).
+ */
+struct buf {
+	char  *data;
+	size_t len;
+	size_t cap;
+};
+
+void buf_init(struct buf *);
+void buf_fini(struct buf *);
+void buf_reset(struct buf *);
+void buf_append(struct buf *, const void *, size_t);
+void buf_puts(struct buf *, const char *);
+void buf_printf(struct buf *, const char *, ...) PRINTFLIKE(2, 3);
+/* buf_cstr NUL-terminates (without counting it in len) and returns data. */
+char *buf_cstr(struct buf *);
+
+/* utf8_len returns the length of the valid UTF-8 sequence at p (n bytes
+ * available), or 0 when it is invalid. */
+size_t utf8_len(const unsigned char *p, size_t n);
+/* utf8_valid returns 1 when s[0..n) is valid UTF-8. */
+int utf8_valid(const char *s, size_t n);
+
+/* mkdirs creates path and its parents with mode; 0 or ERR_IO. */
+int mkdirs(const char *path, int mode);
+
+#endif

@@ -1,0 +1,24 @@
+#!/bin/sh
+# deps.sh: install the Debian packages opcenter needs, if missing.
+# Sourced by run.sh, test.sh and bench.sh; safe to run twice.
+OPC_PKGS="build-essential cmake ninja-build pkg-config git ca-certificates \
+libnng-dev libmsgpack-dev libcurl4-openssl-dev libyaml-dev libsqlite3-dev \
+libjansson-dev libmbedtls-dev libcmocka-dev sqlite3"
+
+opc_deps() {
+	missing=""
+	for p in $OPC_PKGS; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+		    grep -q "install ok installed" || missing="$missing $p"
+	done
+	[ -z "$missing" ] && return 0
+	echo "deps: installing:$missing" >&2
+	SUDO=""
+	[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+	export DEBIAN_FRONTEND=noninteractive
+	$SUDO apt-get update -q >/dev/null &&
+	    $SUDO apt-get install -y -q --no-install-recommends $missing >/dev/null ||
+	    { echo "deps: apt-get install failed" >&2; return 1; }
+}
+
+opc_deps

@@ -1,0 +1,179 @@
+/*
+ * testsvc.c - testprod and testcons (see testsvc.h).
+ *
+ * testprod config (its instance section): produce (events, default 0),
+ * batch (events per transaction, default 100), interval_ms (between
+ * batches, default 0), payload_bytes (default 16).
+ * testcons config: slow_us (sleep per event, to make kills land mid-batch
+ * in tests; default 0).
+ */
+#include <string.h>
+#include <time.h>
+
+#include "opc/cfg.h"
+#include "opc/err.h"
+#include "opc/log.h"
+#include "opc/loop.h"
+#include "opc/store.h"
+#include "testsvc.h"
+
+struct prod {
+	int64_t  produce;
+	int64_t  batch;
+	int64_t  interval_ms;
+	char    *payload;
+	uint64_t timer;
+};
+
+static void
+prod_tick(struct loop *l, void *arg)
+{
+	struct svc       *svc = arg;
+	struct prod      *p = svc_state(svc);
+	struct msg_test_event ev;
+	int64_t           i, next;
+
+	p->timer = 0;
+	next = (int64_t) svc_last_seq(svc) + 1;
+	if (next > p->produce)
+		return;
+	if (svc_begin(svc) != 0)
+		return;
+	for (i = 0; i < p->batch && next <= p->produce; i++, next++) {
+		memset(&ev, 0, sizeof(ev));
+		ev.n = next;
+		ev.payload = p->payload;
+		if (svc_emit(svc, MSG_TEST_EVENT, NULL, &ev) != 0) {
+			(void) svc_rollback(svc);
+			return;
+		}
+	}
+	(void) svc_commit(svc);
+	if (next <= p->produce)
+		p->timer = loop_timer(l, p->interval_ms, prod_tick, svc);
+}
+
+static int
+prod_init(struct svc *svc, void *state)
+{
+	struct prod *p = state;
+	int64_t      bytes;
+	char         err[256];
+
+	if (cfg_get_int(svc_cfg(svc), "produce", 0, &p->produce, err,
+	        sizeof(err)) != 0 ||
+	    cfg_get_int(svc_cfg(svc), "batch", 100, &p->batch, err,
+	        sizeof(err)) != 0 ||
+	    cfg_get_ms(svc_cfg(svc), "interval_ms", 0, &p->interval_ms, err,
+	        sizeof(err)) != 0 ||
+	    cfg_get_int(svc_cfg(svc), "payload_bytes", 16, &bytes, err,
+	        sizeof(err)) != 0) {
+		log_error("testprod.config", "%s", err);
+		return (ERR_CONFIG);
+	}
+	if (bytes < 0 || bytes > 1 << 20 || p->batch < 1)
+		return (ERR_CONFIG);
+	p->payload = xmalloc((size_t) bytes + 1);
+	memset(p->payload, 'x', (size_t) bytes);
+	p->payload[bytes] = '\0';
+	return (0);
+}
+
+static void
+prod_idle(struct svc *svc, void *state)
+{
+	struct prod *p = state;
+
+	if (p->timer == 0 && (int64_t) svc_last_seq(svc) < p->produce)
+		p->timer = loop_timer(svc_loop(svc), 0, prod_tick, svc);
+}
+
+static void
+prod_fini(struct svc *svc, void *state)
+{
+	struct prod *p = state;
+
+	if (p->timer != 0)
+		loop_timer_cancel(svc_loop(svc), p->timer);
+	free(p->payload);
+}
+
+static void
+prod_status(struct svc *svc, void *state, json_t *o)
+{
+	struct prod *p = state;
+
+	UNUSED(svc);
+	json_object_set_new(o, "produce", json_integer(p->produce));
+}
+
+const struct svc_def testprod_service = {
+	.name = "testprod",
+	.state_size = sizeof(struct prod),
+	.init = prod_init,
+	.fini = prod_fini,
+	.idle = prod_idle,
+	.status = prod_status,
+};
+
+struct cons {
+	int64_t slow_us;
+};
+
+static int
+cons_init(struct svc *svc, void *state)
+{
+	struct cons *c = state;
+	char         err[256];
+
+	if (cfg_get_int(svc_cfg(svc), "slow_us", 0, &c->slow_us, err,
+	        sizeof(err)) != 0) {
+		log_error("testcons.config", "%s", err);
+		return (ERR_CONFIG);
+	}
+	/* No uniqueness on purpose: a duplicate must show up as a row. */
+	return (store_exec(svc_store(svc),
+	    "CREATE TABLE IF NOT EXISTS got ("
+	    " id INTEGER PRIMARY KEY AUTOINCREMENT, src TEXT NOT NULL,"
+	    " seq INTEGER NOT NULL, n INTEGER NOT NULL)"));
+}
+
+static int
+on_test_event(struct svc *svc, const struct msg *m, void *state)
+{
+	struct cons    *c = state;
+	struct timespec ts;
+
+	if (c->slow_us > 0) {
+		ts.tv_sec = 0;
+		ts.tv_nsec = c->slow_us * 1000;
+		nanosleep(&ts, NULL);
+	}
+	return (store_run(svc_store(svc),
+	    "INSERT INTO got(src, seq, n) VALUES (?, ?, ?)", "tii", m->src,
+	    (int64_t) m->seq, m->body.test_event.n));
+}
+
+static void
+cons_status(struct svc *svc, void *state, json_t *o)
+{
+	int64_t n = 0;
+
+	UNUSED(state);
+	(void) store_int(svc_store(svc), &n, 0, "SELECT count(*) FROM got",
+	    NULL);
+	json_object_set_new(o, "got", json_integer(n));
+}
+
+static const struct svc_handler cons_handlers[] = {
+	{ MSG_TEST_EVENT, on_test_event },
+	{ MSG_NONE, NULL },
+};
+
+const struct svc_def testcons_service = {
+	.name = "testcons",
+	.state_size = sizeof(struct cons),
+	.init = cons_init,
+	.handlers = cons_handlers,
+	.status = cons_status,
+};

@@ -1,0 +1,158 @@
+/*
+ * test_durable.c - two real processes on ipc://: opc-testprod produces
+ * 10,000 events while opc-testcons is killed with SIGKILL several times
+ * (and the producer once) and restarted.  Afterwards the consumer's table
+ * holds every event exactly once, in order.
+ */
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "opc/log.h"
+#include "opc/store.h"
+#include "testbed.h"
+
+#define N 10000
+#define WAIT 60000 /* ms; generous, only to avoid hanging */
+
+static pid_t
+spawn(const char *prog, const char *config, const char *name)
+{
+	char *bin = xasprintf("%s/%s", OPC_BIN_DIR, prog);
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char *argv[] = { bin, "-c", (char *) config, "-n",
+			(char *) name, NULL };
+
+		execv(bin, argv);
+		_exit(127);
+	}
+	free(bin);
+	return (pid);
+}
+
+static void
+kill_wait(pid_t pid, int sig)
+{
+	int st;
+
+	kill(pid, sig);
+	waitpid(pid, &st, 0);
+}
+
+static void
+sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+static void
+test_kill9_exactly_once(void **state)
+{
+	char        *dir = tb_dir(), *cfg, *y, *db;
+	struct topo *t;
+	pid_t        prod, cons;
+	int          i, got_mid;
+	int64_t      cnt, dist, bad, lo, hi;
+	struct store *s;
+	unsigned     seed = (unsigned) time(NULL);
+
+	UNUSED(state);
+	y = xasprintf("opcenter:\n"
+	              "  state_dir: %s/s\n"
+	              "  heartbeat_ms: 100\n"
+	              "instances:\n"
+	              "  prod:\n"
+	              "    produce: %d\n"
+	              "    batch: 25\n"
+	              "    interval_ms: 10\n"
+	              "    idle_ms: 20\n"
+	              "  cons:\n"
+	              "    upstreams: [prod]\n"
+	              "    slow_us: 100\n",
+	    dir, N);
+	t = tb_topo(dir, y);
+	cfg = xasprintf("%s/opcenter.yaml", dir);
+	prod = spawn("opc-testprod", cfg, "prod");
+	cons = spawn("opc-testcons", cfg, "cons");
+	printf("# seed %u\n", seed);
+	srand(seed);
+	for (i = 0; i < 6; i++) {
+		sleep_ms(250 + rand() % 400);
+		kill_wait(cons, SIGKILL);
+		if (i == 2) {
+			kill_wait(prod, SIGKILL);
+			prod = spawn("opc-testprod", cfg, "prod");
+		}
+		sleep_ms(rand() % 150);
+		cons = spawn("opc-testcons", cfg, "cons");
+	}
+	got_mid = (int) tb_status_int(t, "prod", "journal_seq");
+	printf("# producer at seq %d after the kills\n", got_mid);
+	assert_int_equal(tb_wait_int(t, "cons", "got", N, WAIT), N);
+	assert_int_equal(
+	    tb_wait_int(t, "cons", "upstreams.prod.cursor", N, WAIT), N);
+	kill_wait(cons, SIGTERM);
+	kill_wait(prod, SIGTERM);
+
+	db = xasprintf("%s/s/cons.db", dir);
+	assert_int_equal(store_open(&s, db), 0);
+	assert_int_equal(store_int(s, &cnt, 0, "SELECT count(*) FROM got",
+	                     NULL),
+	    0);
+	assert_int_equal(store_int(s, &dist, 0,
+	                     "SELECT count(DISTINCT n) FROM got", NULL),
+	    0);
+	assert_int_equal(store_int(s, &lo, 0, "SELECT min(n) FROM got", NULL),
+	    0);
+	assert_int_equal(store_int(s, &hi, 0, "SELECT max(n) FROM got", NULL),
+	    0);
+	/* In order: n and seq both follow insertion order. */
+	assert_int_equal(store_int(s, &bad, 0,
+	                     "SELECT count(*) FROM got a JOIN got b"
+	                     " ON b.id = (SELECT min(id) FROM got WHERE id > "
+	                     "a.id) WHERE b.n != a.n + 1 OR b.seq != a.seq + 1",
+	                     NULL),
+	    0);
+	printf("# rows %lld distinct %lld min %lld max %lld out-of-order "
+	       "%lld\n",
+	    (long long) cnt, (long long) dist, (long long) lo, (long long) hi,
+	    (long long) bad);
+	assert_int_equal(cnt, N);
+	assert_int_equal(dist, N);
+	assert_int_equal(lo, 1);
+	assert_int_equal(hi, N);
+	assert_int_equal(bad, 0);
+	store_close(&s);
+	topo_close(&t);
+	tb_rmrf(dir);
+	free(db);
+	free(cfg);
+	free(y);
+	free(dir);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_kill9_exactly_once),
+	};
+
+	log_init("test_durable", NULL, LOG_WARN);
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}
