@@ -119,12 +119,16 @@ static char *
 redact(char *msg)
 {
 	char  *hit, *out;
-	size_t sl;
+	size_t sl, off;
 	int    i;
 
 	for (i = 0; i < lg.nsecrets; i++) {
 		sl = strlen(lg.secrets[i]);
-		while ((hit = strstr(msg, lg.secrets[i])) != NULL) {
+		off = 0;
+		/* Resume after the marker: a secret occurring inside
+		 * "[REDACTED]" must not be matched again forever. */
+		while ((hit = strstr(msg + off, lg.secrets[i])) != NULL) {
+			off = (size_t) (hit - msg) + strlen("[REDACTED]");
 			out = xasprintf("%.*s[REDACTED]%s", (int) (hit - msg),
 			    msg, hit + sl);
 			free(msg);

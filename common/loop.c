@@ -247,9 +247,14 @@ loop_signals(struct loop *l, const int *sigs, int n, loop_signal_fn fn,
 	sigset_t set;
 	int      i, fd;
 
+	/* An ignored signal is discarded before signalfd could see it, and
+	 * a daemon started from a non-interactive shell's background job
+	 * inherits SIGINT ignored: take the default disposition back. */
 	sigemptyset(&set);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		sigaddset(&set, sigs[i]);
+		signal(sigs[i], SIG_DFL);
+	}
 	if (n > 0 && sigprocmask(SIG_BLOCK, &set, NULL) != 0)
 		return (ERR_IO);
 	fd = signalfd(l->sigfd, &set, SFD_NONBLOCK | SFD_CLOEXEC);

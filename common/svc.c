@@ -321,7 +321,8 @@ svc_open(struct svc **sp, const struct svc_def *def, struct topo *topo,
 		path = xasprintf("%s/%s.db", topo->state_dir, name);
 		db_path = path;
 	}
-	if ((rv = store_open(&svc->store, db_path)) != 0 ||
+	if ((rv = loop_open(&svc->loop)) != 0 ||
+	    (rv = store_open(&svc->store, db_path)) != 0 ||
 	    (rv = journal_open(&svc->journal, svc->store, name)) != 0)
 		goto fail;
 	if (def->init != NULL && (rv = def->init(svc, svc->state)) != 0) {
@@ -330,8 +331,6 @@ svc_open(struct svc **sp, const struct svc_def *def, struct topo *topo,
 		goto fail;
 	}
 	svc->inited = true;
-	if ((rv = loop_open(&svc->loop)) != 0)
-		goto fail;
 	if (strncmp(svc->inst->pub, "ipc://", 6) == 0)
 		(void) mkdirs(topo->run_dir, 0700);
 	if ((rv = bus_open(&svc->pub, BUS_PUB, svc->inst->pub)) != 0 ||
@@ -506,27 +505,36 @@ on_signal(struct loop *l, int signo, void *arg)
 static void
 usage(const struct svc_def *def, FILE *f)
 {
+	const struct svc_opt *o;
+	char                  lhs[64];
+
 	fprintf(f,
-	    "usage: opc-%s [-c CONFIG] [-n INSTANCE]\n"
+	    "usage: opc-%s [-c CONFIG] [-n INSTANCE]%s\n"
 	    "\n"
 	    "Runs one %s instance of the opcenter constellation.\n"
 	    "  -c, --config FILE    topology and settings (default: "
 	    "$OPC_CONFIG or config/opcenter.yaml)\n"
 	    "  -n, --name NAME      instance name in the config (default: "
-	    "%s)\n"
-	    "  -h, --help           this help\n",
-	    def->name, def->name, def->name);
+	    "%s)\n",
+	    def->name, def->opts ? " [OPTIONS]" : "", def->name, def->name);
+	for (o = def->opts; o != NULL && o->name != NULL; o++) {
+		snprintf(lhs, sizeof(lhs), "--%s%s%s", o->name,
+		    o->arg ? " " : "", o->arg ? o->arg : "");
+		fprintf(f, "      %-20s %s\n", lhs, o->help);
+	}
+	fprintf(f, "  -h, --help           this help\n");
 }
 
 int
 svc_main(const struct svc_def *def, int argc, char **argv)
 {
-	static const struct option opts[] = {
+	struct option    opts[32] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "name", required_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
 	};
+	size_t           nopt = 3, k;
+	sigset_t         stopset;
 	static const int sigs[] = { SIGTERM, SIGINT };
 	struct topo     *topo = NULL;
 	struct svc      *svc = NULL;
@@ -534,7 +542,18 @@ svc_main(const struct svc_def *def, int argc, char **argv)
 	char             err[1024], *logpath;
 	int              ch, rv;
 
+	for (k = 0; def->opts != NULL && def->opts[k].name != NULL &&
+	     nopt < nitems(opts) - 1; k++, nopt++) {
+		opts[nopt].name = def->opts[k].name;
+		opts[nopt].has_arg = def->opts[k].arg ? required_argument :
+		                                        no_argument;
+		opts[nopt].val = 256 + (int) k;
+	}
 	while ((ch = getopt_long(argc, argv, "c:n:h", opts, NULL)) != -1) {
+		if (ch >= 256) {
+			def->opts[ch - 256].set(optarg);
+			continue;
+		}
 		switch (ch) {
 		case 'c':
 			config = optarg;
@@ -564,6 +583,14 @@ svc_main(const struct svc_def *def, int argc, char **argv)
 	log_init(name, logpath, LOG_INFO);
 	free(logpath);
 	signal(SIGPIPE, SIG_IGN);
+	/* Block the stop signals before nng starts its threads: a thread
+	 * that does not block them would take SIGTERM's default action. */
+	sigemptyset(&stopset);
+	for (k = 0; k < nitems(sigs); k++) {
+		signal(sigs[k], SIG_DFL);
+		sigaddset(&stopset, sigs[k]);
+	}
+	(void) sigprocmask(SIG_BLOCK, &stopset, NULL);
 	if ((rv = svc_open(&svc, def, topo, name, NULL)) != 0) {
 		log_error("svc.start", "%s: cannot start: %s", name,
 		    err_str(rv));
@@ -573,6 +600,8 @@ svc_main(const struct svc_def *def, int argc, char **argv)
 	(void) loop_signals(svc->loop, sigs, (int) nitems(sigs), on_signal,
 	    NULL);
 	rv = svc_run(svc);
+	if (def->shutdown != NULL)
+		def->shutdown(svc, svc->state);
 	log_info("svc.stop", "%s: stopped", name);
 	/* nng_close can hang when a tcp peer vanished (nng #1543): the db
 	 * is closed first, then sockets get a bounded time. */

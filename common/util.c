@@ -2,6 +2,7 @@
  * util.c - allocation that aborts on OOM, clocks, byte buffers, mkdirs.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,8 +184,9 @@ buf_cstr(struct buf *b)
 int
 mkdirs(const char *path, int mode)
 {
-	char  *p, *s;
-	int    rv = 0;
+	struct stat st;
+	char       *p, *s;
+	int         rv = 0;
 
 	p = xstrdup(path);
 	for (s = p + 1; *s != '\0'; s++) {
@@ -195,7 +197,8 @@ mkdirs(const char *path, int mode)
 			rv = ERR_IO;
 		*s = '/';
 	}
-	if (mkdir(p, (mode_t) mode) != 0 && errno != EEXIST)
+	if (mkdir(p, (mode_t) mode) != 0 &&
+	    (errno != EEXIST || stat(p, &st) != 0 || !S_ISDIR(st.st_mode)))
 		rv = ERR_IO;
 	free(p);
 	return (rv);
@@ -254,4 +257,51 @@ utf8_valid(const char *s, size_t n)
 		n -= k;
 	}
 	return (1);
+}
+
+char *
+iso8601(int64_t ms, char *buf, size_t len)
+{
+	time_t    t = (time_t) (ms / 1000);
+	struct tm tm;
+	char      s[32];
+
+	gmtime_r(&t, &tm);
+	strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, len, "%s.%03dZ", s, (int) (ms % 1000));
+	return (buf);
+}
+
+int
+write_file_atomic(const char *path, const void *data, size_t len)
+{
+	char       *tmp = xasprintf("%s.tmp", path);
+	const char *p = data;
+	ssize_t     n;
+	int         fd, rv = 0;
+
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) <
+	    0) {
+		free(tmp);
+		return (ERR_IO);
+	}
+	while (len > 0 && rv == 0) {
+		if ((n = write(fd, p, len)) < 0) {
+			if (errno != EINTR)
+				rv = ERR_IO;
+			continue;
+		}
+		p += n;
+		len -= (size_t) n;
+	}
+	if (rv == 0 && fsync(fd) != 0)
+		rv = ERR_IO;
+	if (close(fd) != 0)
+		rv = ERR_IO;
+	if (rv == 0 && rename(tmp, path) != 0)
+		rv = ERR_IO;
+	if (rv != 0)
+		(void) unlink(tmp);
+	free(tmp);
+	return (rv);
 }

@@ -54,11 +54,19 @@ struct svc_ctl {
 	svc_ctl_fn     fn;
 };
 
+/* An extra long option of a daemon's command line (--name [ARG]). */
+struct svc_opt {
+	const char *name;
+	const char *arg;  /* NULL: a flag without argument */
+	const char *help;
+	void (*set)(const char *value); /* value is NULL for flags */
+};
+
 struct svc_def {
 	const char               *name;       /* service kind */
 	size_t                    state_size; /* zeroed state given to hooks */
-	/* init runs after store, journal and config are ready, before any
-	 * socket; create tables here.  Non-zero aborts start-up. */
+	/* init runs after loop, store, journal and config are ready, before
+	 * any socket; create tables, add timers and fds here.  Non-zero aborts start-up. */
 	int  (*init)(struct svc *, void *state);
 	void (*fini)(struct svc *, void *state);
 	const struct svc_handler *handlers;   /* ends with { MSG_NONE, NULL } */
@@ -72,6 +80,12 @@ struct svc_def {
 	void (*idle)(struct svc *, void *state);
 	/* on_heartbeat sees every upstream heartbeat (may be NULL). */
 	void (*on_heartbeat)(struct svc *, const struct msg *m, void *state);
+	/* shutdown runs in svc_main after the loop ended, before teardown;
+	 * it may block (bounded), e.g. to stop child processes. */
+	void (*shutdown)(struct svc *, void *state);
+	/* opts are extra command-line options for svc_main (ends with a
+	 * NULL name; may be NULL). */
+	const struct svc_opt *opts;
 };
 
 /* svc_main parses argv (-c CONFIG -n INSTANCE, --help), runs the service

@@ -55,6 +55,15 @@ size_t utf8_len(const unsigned char *p, size_t n);
 /* utf8_valid returns 1 when s[0..n) is valid UTF-8. */
 int utf8_valid(const char *s, size_t n);
 
+/* iso8601 formats unix ms as "2026-11-25T15:04:05.123Z" into buf (>= 25
+ * bytes) and returns buf. */
+char *iso8601(int64_t ms, char *buf, size_t len);
+
+/* write_file_atomic writes len bytes to path via path.tmp + fsync +
+ * rename, so readers see the old or the new file, never half of one.
+ * Returns 0 or ERR_IO. */
+int write_file_atomic(const char *path, const void *data, size_t len);
+
 /* mkdirs creates path and its parents with mode; 0 or ERR_IO. */
 int mkdirs(const char *path, int mode);
 

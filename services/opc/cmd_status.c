@@ -1,0 +1,235 @@
+/*
+ * cmd_status.c - `opc status` and `opc heartbeat-check`.
+ *
+ * Both start from the supervisor's status (processes, heartbeat ages);
+ * status adds each instance's own ctl status (journal seq, lag per
+ * upstream, last error).
+ */
+#include <getopt.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "opc.h"
+#include "opc/bus.h"
+#include "opc/err.h"
+#include "opc/util.h"
+
+static json_t *
+supervisor_status(struct opc *o, struct topo *t)
+{
+	json_t *st = NULL;
+	char    err[512];
+
+	if (opc_ctl(t->supervisor.ctl, MSG_CTL_STATUS, NULL, &st, err,
+	        sizeof(err), OPC_CTL_TIMEOUT) != 0) {
+		opc_not_up(o, err);
+		return (NULL);
+	}
+	return (st);
+}
+
+/* lag_text renders "up:lag,up:lag" of an instance status. */
+static void
+lag_text(json_t *ist, char *buf, size_t len)
+{
+	json_t     *ups = json_object_get(ist, "upstreams"), *u;
+	const char *k;
+	size_t      off = 0;
+
+	buf[0] = '\0';
+	json_object_foreach(ups, k, u) {
+		int n = snprintf(buf + off, len - off, "%s%s:%lld",
+		    off ? "," : "", k,
+		    (long long) json_integer_value(json_object_get(u, "lag")));
+		if (n < 0 || (size_t) n >= len - off)
+			break;
+		off += (size_t) n;
+	}
+	if (off == 0)
+		snprintf(buf, len, "-");
+}
+
+int
+cmd_status(struct opc *o, int argc, char **argv)
+{
+	struct topo *t;
+	json_t      *st, *ps, *p, *ist, *all;
+	char         err[512], lag[256];
+	const char  *role;
+	size_t       i;
+	bool         json = false;
+	int          k, bad = 0;
+
+	for (k = 1; k < argc; k++) {
+		if (strcmp(argv[k], "--json") == 0)
+			json = true;
+		else {
+			fprintf(stderr, "opc status: unknown argument %s\n",
+			    argv[k]);
+			return (2);
+		}
+	}
+	if ((t = opc_topo(o)) == NULL)
+		return (1);
+	if ((st = supervisor_status(o, t)) == NULL)
+		return (1);
+	ps = json_object_get(st, "processes");
+	all = json_object();
+	if (!json)
+		printf("%-20s %-9s %7s %8s %8s %-24s %s\n", "INSTANCE", "STATE",
+		    "PID", "RESTARTS", "SEQ", "LAG", "LAST_ERROR");
+	json_array_foreach(ps, i, p) {
+		const struct topo_inst *in;
+
+		role = json_string_value(json_object_get(p, "role"));
+		in = role ? topo_find(t, role) : NULL;
+		ist = NULL;
+		err[0] = '\0';
+		if (in != NULL && json_is_true(json_object_get(p, "alive")))
+			(void) opc_ctl(in->ctl, MSG_CTL_STATUS, NULL, &ist, err,
+			    sizeof(err), OPC_CTL_TIMEOUT);
+		if (!json_is_true(json_object_get(p, "alive")))
+			bad++;
+		if (json) {
+			json_t *e = json_deep_copy(p);
+
+			json_object_set_new(e, "status",
+			    ist ? json_incref(ist) : json_null());
+			json_object_set_new(all, role ? role : "?", e);
+		} else {
+			const char *le = json_string_value(
+			    json_object_get(ist, "last_error"));
+
+			lag_text(ist, lag, sizeof(lag));
+			printf("%-20s %-9s %7lld %8lld %8lld %-24s %s\n",
+			    role ? role : "?",
+			    json_string_value(json_object_get(p, "state")),
+			    (long long) json_integer_value(
+			        json_object_get(p, "pid")),
+			    (long long) json_integer_value(
+			        json_object_get(p, "restart_count")),
+			    (long long) json_integer_value(
+			        json_object_get(ist, "journal_seq")),
+			    ist ? lag : "?",
+			    ist ? (le && *le ? le : "-")
+			        : (err[0] ? err : "-"));
+		}
+		json_decref(ist);
+	}
+	if (json) {
+		json_t *sup = json_deep_copy(st);
+
+		json_object_del(sup, "processes");
+		json_object_set_new(all, "supervisor", sup);
+		json_dumpf(all, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+		printf("\n");
+	}
+	json_decref(all);
+	json_decref(st);
+	return (bad ? 1 : 0);
+}
+
+/* listen_heartbeats is the fallback when the supervisor is down: listen on
+ * every pub for ms and mark who was heard. */
+static void
+listen_heartbeats(struct topo *t, int64_t ms, bool *heard)
+{
+	struct bus   **subs = xcalloc(t->ninst, sizeof(*subs));
+	struct pollfd *pfd = xcalloc(t->ninst, sizeof(*pfd));
+	struct bus_msg bm;
+	int64_t        end = mono_ms() + ms, left;
+	size_t         i;
+
+	for (i = 0; i < t->ninst; i++) {
+		pfd[i].fd = -1;
+		if (bus_open(&subs[i], BUS_SUB, t->inst[i].pub) == 0 &&
+		    bus_subscribe(subs[i], "heartbeat") == 0)
+			(void) bus_fd(subs[i], &pfd[i].fd);
+		pfd[i].events = POLLIN;
+	}
+	while ((left = end - mono_ms()) > 0) {
+		if (poll(pfd, t->ninst, (int) left) <= 0)
+			continue;
+		for (i = 0; i < t->ninst; i++)
+			while (subs[i] != NULL &&
+			       bus_recv(subs[i], &bm, BUS_NONBLOCK) == 0) {
+				heard[i] = true;
+				bus_msg_free(&bm);
+			}
+	}
+	for (i = 0; i < t->ninst; i++)
+		bus_close(&subs[i]);
+	free(subs);
+	free(pfd);
+}
+
+int
+cmd_heartbeat_check(struct opc *o, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "max-age", required_argument, NULL, 'm' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct topo *t;
+	struct buf   stale;
+	json_t      *st = NULL, *p;
+	char         err[512];
+	double       max_age = -1;
+	int64_t      max_ms, age;
+	bool        *heard;
+	size_t       i, nstale = 0, n = 0;
+	int          ch;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (ch == 'm')
+			max_age = strtod(optarg, NULL);
+		else
+			return (2);
+	}
+	if ((t = opc_topo(o)) == NULL)
+		return (1);
+	max_ms = max_age > 0 ? (int64_t) (max_age * 1000) : t->stale_after_ms;
+	buf_init(&stale);
+	if (opc_ctl(t->supervisor.ctl, MSG_CTL_STATUS, NULL, &st, err,
+	        sizeof(err), OPC_CTL_TIMEOUT) == 0) {
+		json_array_foreach(json_object_get(st, "processes"), i, p) {
+			age = json_integer_value(
+			    json_object_get(p, "heartbeat_age_ms"));
+			n++;
+			if (!json_is_true(json_object_get(p, "alive")) ||
+			    age < 0 || age > max_ms) {
+				buf_printf(&stale, "%s%s", nstale ? ", " : "",
+				    json_string_value(
+				        json_object_get(p, "role")));
+				nstale++;
+			}
+		}
+		json_decref(st);
+	} else {
+		fprintf(stderr, "opc: supervisor not answering (%s); "
+		    "listening for heartbeats directly\n", err);
+		heard = xcalloc(t->ninst + 1, sizeof(*heard));
+		listen_heartbeats(t, max_ms < 2 * t->heartbeat_ms + 500
+		        ? max_ms : 2 * t->heartbeat_ms + 500, heard);
+		for (i = 0; i < t->ninst; i++) {
+			if (!t->inst[i].enabled)
+				continue;
+			n++;
+			if (!heard[i]) {
+				buf_printf(&stale, "%s%s", nstale ? ", " : "",
+				    t->inst[i].name);
+				nstale++;
+			}
+		}
+		free(heard);
+	}
+	if (nstale > 0)
+		printf("STALE watchers: %s\n", buf_cstr(&stale));
+	else
+		printf("OK: %zu watchers fresh (max age %.1fs)\n", n,
+		    (double) max_ms / 1000);
+	buf_fini(&stale);
+	return (nstale > 0 ? 1 : 0);
+}

@@ -1,0 +1,210 @@
+/*
+ * cmd_up.c - `opc up` and `opc down`: start and stop opc-supervisor.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "opc.h"
+#include "opc/err.h"
+#include "opc/util.h"
+
+/* sup_status asks the supervisor for its status; 0 and *data on success. */
+static int
+sup_status(struct topo *t, json_t **data, char *err, size_t errlen)
+{
+	return (opc_ctl(t->supervisor.ctl, MSG_CTL_STATUS, NULL, data, err,
+	    errlen, 1000));
+}
+
+/* all_running: every process of the supervisor's status is alive and
+ * answers its own ctl status. */
+static bool
+all_running(json_t *st, size_t *nproc)
+{
+	json_t *ps = json_object_get(st, "processes"), *p;
+	size_t  i;
+
+	*nproc = json_array_size(ps);
+	json_array_foreach(ps, i, p)
+		if (!json_is_true(json_object_get(p, "alive")))
+			return (false);
+	return (true);
+}
+
+static void
+print_tail(const char *path)
+{
+	char   buf[4096];
+	FILE  *f = fopen(path, "r");
+	long   sz;
+	size_t n;
+
+	if (f == NULL)
+		return;
+	if (fseek(f, 0, SEEK_END) == 0 && (sz = ftell(f)) > 2000)
+		(void) fseek(f, sz - 2000, SEEK_SET);
+	else
+		rewind(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	fprintf(stderr, "--- %s (tail) ---\n%s", path, buf);
+}
+
+int
+cmd_up(struct opc *o, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "only", required_argument, NULL, 'o' },
+		{ "wait", required_argument, NULL, 'w' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct topo *t;
+	const char  *only = NULL;
+	json_t      *st = NULL;
+	char         err[512], *bin, *out, *argv2[7];
+	int64_t      deadline, wait_s = 30;
+	size_t       n = 0;
+	pid_t        pid;
+	int          ch, fd, status, i = 0;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (ch == 'o')
+			only = optarg;
+		else if (ch == 'w')
+			wait_s = strtol(optarg, NULL, 10);
+		else
+			return (2);
+	}
+	if ((t = opc_topo(o)) == NULL)
+		return (1);
+	if (sup_status(t, &st, err, sizeof(err)) == 0) {
+		printf("opcenter is already up (supervisor pid %lld)\n",
+		    (long long) json_integer_value(json_object_get(st, "pid")));
+		json_decref(st);
+		return (0);
+	}
+	(void) mkdirs(t->log_dir, 0700);
+	(void) mkdirs(t->run_dir, 0700);
+	bin = opc_bin_path("opc-supervisor");
+	out = xasprintf("%s/supervisor.out", t->log_dir);
+	argv2[i++] = bin;
+	argv2[i++] = "-c";
+	argv2[i++] = t->config_path;
+	if (only != NULL) {
+		argv2[i++] = "--only";
+		argv2[i++] = (char *) only;
+	}
+	argv2[i] = NULL;
+	if ((pid = fork()) < 0) {
+		fprintf(stderr, "opc: fork: %s\n", strerror(errno));
+		free(bin);
+		free(out);
+		return (1);
+	}
+	if (pid == 0) {
+		(void) setsid();
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		if ((fd = open("/dev/null", O_RDONLY)) >= 0)
+			(void) dup2(fd, 0);
+		if ((fd = open(out, O_WRONLY | O_CREAT | O_APPEND, 0600)) >= 0) {
+			(void) dup2(fd, 1);
+			(void) dup2(fd, 2);
+		}
+		for (fd = 3; fd < 1024; fd++)
+			(void) close(fd);
+		execvp(bin, argv2);
+		fprintf(stderr, "opc: cannot run %s: %s\n", bin,
+		    strerror(errno));
+		_exit(127);
+	}
+	deadline = mono_ms() + wait_s * 1000;
+	for (;;) {
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			fprintf(stderr, "opc: opc-supervisor exited at start "
+			    "(%s %d)\n", WIFEXITED(status) ? "exit" : "signal",
+			    WIFEXITED(status) ? WEXITSTATUS(status)
+			                      : WTERMSIG(status));
+			print_tail(out);
+			free(bin);
+			free(out);
+			return (1);
+		}
+		json_decref(st);
+		st = NULL;
+		if (sup_status(t, &st, err, sizeof(err)) == 0 &&
+		    all_running(st, &n))
+			break;
+		if (mono_ms() >= deadline) {
+			fprintf(stderr, "opc: not every instance is running "
+			    "after %llds; see `opc status` and %s\n",
+			    (long long) wait_s, t->log_dir);
+			json_decref(st);
+			free(bin);
+			free(out);
+			return (1);
+		}
+		(void) usleep(100000);
+	}
+	printf("opcenter is up: supervisor pid %d, %zu instances "
+	       "(logs in %s)\n", (int) pid, n, t->log_dir);
+	json_decref(st);
+	free(bin);
+	free(out);
+	return (0);
+}
+
+int
+cmd_down(struct opc *o, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "wait", required_argument, NULL, 'w' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct topo *t;
+	json_t      *st = NULL;
+	char         err[512];
+	int64_t      wait_s = 40, deadline;
+	pid_t        pid;
+	int          ch;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (ch == 'w')
+			wait_s = strtol(optarg, NULL, 10);
+		else
+			return (2);
+	}
+	if ((t = opc_topo(o)) == NULL)
+		return (1);
+	if (sup_status(t, &st, err, sizeof(err)) != 0) {
+		printf("opcenter is not running (%s)\n", err);
+		return (0);
+	}
+	pid = (pid_t) json_integer_value(json_object_get(st, "pid"));
+	json_decref(st);
+	if (opc_ctl(t->supervisor.ctl, MSG_CTL_SHUTDOWN, NULL, NULL, err,
+	        sizeof(err), OPC_CTL_TIMEOUT) != 0) {
+		fprintf(stderr, "opc: shutdown request failed: %s\n", err);
+		return (1);
+	}
+	deadline = mono_ms() + wait_s * 1000;
+	while (pid > 0 && kill(pid, 0) == 0) {
+		if (mono_ms() >= deadline) {
+			fprintf(stderr, "opc: supervisor pid %d still running "
+			    "after %llds\n", (int) pid, (long long) wait_s);
+			return (1);
+		}
+		(void) usleep(50000);
+	}
+	printf("opcenter is down\n");
+	return (0);
+}

@@ -1,0 +1,159 @@
+/*
+ * opc.c - the operator CLI's entry point, command table and helpers.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "opc.h"
+#include "opc/err.h"
+#include "opc/log.h"
+#include "opc/svc.h"
+#include "opc/util.h"
+
+static const struct opc_cmd cmds[] = {
+	{ "up", cmd_up, "[--only A,B] [--wait S]",
+	    "start opc-supervisor (and the constellation) in the background" },
+	{ "down", cmd_down, "[--wait S]", "stop the constellation gracefully" },
+	{ "status", cmd_status, "[--json]",
+	    "per instance: alive, pid, restarts, journal seq, lag, last error" },
+	{ "sub", cmd_sub, "[PREFIX...] [--count N] [--json] [--timeout S]",
+	    "print every message on the bus (or those matching prefixes)" },
+	{ "pub", cmd_pub, "INSTANCE TOPIC JSON [--corr ID]",
+	    "inject a message: INSTANCE handles it as if it came off the bus" },
+	{ "heartbeat-check", cmd_heartbeat_check, "[--max-age S]",
+	    "exit 0 when every instance's heartbeat is fresh, 1 otherwise" },
+	{ NULL, NULL, NULL, NULL },
+};
+
+static void
+usage(FILE *f)
+{
+	const struct opc_cmd *c;
+
+	fprintf(f, "usage: opc [-c CONFIG] COMMAND [ARGS]\n\n"
+	           "Operates an opcenter constellation.  CONFIG defaults to "
+	           "$OPC_CONFIG or\nconfig/opcenter.yaml.\n\ncommands:\n");
+	for (c = cmds; c->name != NULL; c++)
+		fprintf(f, "  %-16s %s\n  %-16s   %s\n", c->name, c->args, "",
+		    c->help);
+	fprintf(f, "\n`opc COMMAND --help` describes one command.\n");
+}
+
+struct topo *
+opc_topo(struct opc *o)
+{
+	char err[1024];
+
+	if (o->topo != NULL)
+		return (o->topo);
+	if (topo_load(&o->topo, o->config, err, sizeof(err)) != 0) {
+		fprintf(stderr, "opc: %s\n", err);
+		return (NULL);
+	}
+	return (o->topo);
+}
+
+int
+opc_ctl(const char *url, enum msg_topic t, const void *body, json_t **data,
+    char *err, size_t errlen, int timeout_ms)
+{
+	struct stat st;
+
+	if (data != NULL)
+		*data = NULL;
+	if (strncmp(url, "ipc://", 6) == 0 && stat(url + 6, &st) != 0) {
+		snprintf(err, errlen, "%s: not running (no socket)", url);
+		return (ERR_NOTFOUND);
+	}
+	return (ctl_call(url, t, body, data, err, errlen, timeout_ms));
+}
+
+void
+opc_not_up(struct opc *o, const char *why)
+{
+	fprintf(stderr,
+	    "opc: opcenter is not up (%s)\n"
+	    "     start it with: opc -c %s up\n",
+	    why, o->config);
+}
+
+char *
+opc_bin_path(const char *name)
+{
+	char    path[PATH_MAX], *slash, *p;
+	ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+
+	if (n > 0) {
+		path[n] = '\0';
+		if ((slash = strrchr(path, '/')) != NULL) {
+			*slash = '\0';
+			p = xasprintf("%s/%s", path, name);
+			if (access(p, X_OK) == 0)
+				return (p);
+			free(p);
+		}
+	}
+	return (xstrdup(name));
+}
+
+bool
+opc_wants_help(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++)
+		if (strcmp(argv[i], "-h") == 0 ||
+		    strcmp(argv[i], "--help") == 0)
+			return (true);
+	return (false);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct opc            o = { topo_default_config(), NULL };
+	const struct opc_cmd *c;
+	int                   i = 1, rv;
+
+	log_init("opc", NULL, LOG_WARN);
+	while (i < argc && argv[i][0] == '-') {
+		if ((strcmp(argv[i], "-c") == 0 ||
+		        strcmp(argv[i], "--config") == 0) &&
+		    i + 1 < argc) {
+			o.config = argv[i + 1];
+			i += 2;
+		} else if (strcmp(argv[i], "-h") == 0 ||
+		           strcmp(argv[i], "--help") == 0) {
+			usage(stdout);
+			return (0);
+		} else {
+			fprintf(stderr, "opc: unknown option %s\n", argv[i]);
+			usage(stderr);
+			return (2);
+		}
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return (2);
+	}
+	for (c = cmds; c->name != NULL; c++)
+		if (strcmp(c->name, argv[i]) == 0)
+			break;
+	if (c->name == NULL) {
+		fprintf(stderr, "opc: unknown command '%s'\n\n", argv[i]);
+		usage(stderr);
+		return (2);
+	}
+	if (opc_wants_help(argc - i, argv + i)) {
+		printf("usage: opc [-c CONFIG] %s %s\n\n%s\n", c->name, c->args,
+		    c->help);
+		return (0);
+	}
+	rv = c->fn(&o, argc - i, argv + i);
+	topo_close(&o.topo);
+	log_fini();
+	return (rv);
+}

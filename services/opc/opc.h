@@ -1,0 +1,60 @@
+/*
+ * opc.h - the operator CLI: shared context and helpers of its commands.
+ *
+ * `opc [-c CONFIG] COMMAND [ARGS]`.  Each command is a function in a
+ * cmd_*.c file, listed in the table in opc.c.  Commands talk to the
+ * constellation only over the bus (ctl requests, SUB sockets); they never
+ * open a service's database.
+ */
+#ifndef OPC_OPC_H
+#define OPC_OPC_H
+
+#include <stdbool.h>
+
+#include <jansson.h>
+
+#include "opc/msg.h"
+#include "opc/topo.h"
+
+#define OPC_CTL_TIMEOUT 3000 /* ms for one ctl round trip */
+
+struct opc {
+	const char  *config; /* path given with -c (or the default) */
+	struct topo *topo;   /* loaded on first use */
+};
+
+struct opc_cmd {
+	const char *name;
+	int (*fn)(struct opc *, int argc, char **argv);
+	const char *args;
+	const char *help;
+};
+
+/* opc_topo loads the topology (once); on error prints it and returns
+ * NULL. */
+struct topo *opc_topo(struct opc *);
+
+/* opc_ctl sends a ctl request to the instance url and waits; prints
+ * nothing.  Returns 0 or an ERR_* code with err set.  A missing ipc
+ * socket file is reported at once as ERR_NOTFOUND ("not running"). */
+int opc_ctl(const char *url, enum msg_topic t, const void *body,
+    json_t **data, char *err, size_t errlen, int timeout_ms);
+
+/* opc_not_up prints the standard "constellation is not up" error. */
+void opc_not_up(struct opc *, const char *why);
+
+/* opc_bin_path returns the path of a sibling program (opc-supervisor) next
+ * to this executable, or name itself for a PATH lookup.  Caller frees. */
+char *opc_bin_path(const char *name);
+
+/* opc_wants_help: argv has -h or --help. */
+bool opc_wants_help(int argc, char **argv);
+
+int cmd_up(struct opc *, int, char **);
+int cmd_down(struct opc *, int, char **);
+int cmd_status(struct opc *, int, char **);
+int cmd_heartbeat_check(struct opc *, int, char **);
+int cmd_sub(struct opc *, int, char **);
+int cmd_pub(struct opc *, int, char **);
+
+#endif

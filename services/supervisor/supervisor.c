@@ -1,0 +1,685 @@
+/*
+ * supervisor.c - the process manager (see supervisor.h).
+ *
+ * Everything runs on the service loop: a 100 ms tick reaps children
+ * (waitpid WNOHANG), starts the ones whose backoff expired, checks
+ * heartbeat ages and, once a second, writes the status file and publishes
+ * supervisor.status.  Heartbeats arrive on one SUB socket per child,
+ * subscribed to "heartbeat" only: the supervisor consumes no journal.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "opc/bus.h"
+#include "opc/cfg.h"
+#include "opc/err.h"
+#include "opc/log.h"
+#include "opc/loop.h"
+#include "opc/topo.h"
+#include "opc/util.h"
+#include "supervisor.h"
+
+#define TICK_MS 100
+#define WINDOW_MAX 64
+
+enum child_state { CH_STARTING, CH_RUNNING, CH_BACKOFF, CH_FAILED,
+	CH_STOPPED };
+static const char *const state_names[] = { "starting", "running", "backoff",
+	"failed", "stopped" };
+
+struct child {
+	struct sup             *sup;
+	const struct topo_inst *inst;
+	pid_t                   pid;
+	enum child_state        state;
+	int64_t                 restart_count;
+	int64_t                 last_restart_at; /* unix ms, 0 = never */
+	int64_t                 started;         /* mono ms */
+	int64_t                 next_start;      /* mono ms (backoff) */
+	int64_t                 backoff_ms;
+	int64_t                 exits[WINDOW_MAX]; /* mono ms, ring */
+	size_t                  nexits;
+	char                    last_exit[64];
+	struct bus             *hb;
+	int                     hb_fd;
+	int64_t                 last_hb; /* mono ms, 0 = none yet */
+	bool                    stale;   /* reported for this episode */
+};
+
+struct sup {
+	struct svc   *svc;
+	struct child *ch;
+	size_t        n;
+	int64_t       backoff_min, backoff_max, backoff_reset;
+	int64_t       loop_restarts, loop_window_ms;
+	int64_t       stop_grace_ms, stale_after_ms, status_every_ms;
+	int           stale_restart;
+	int64_t       last_status;
+	char         *status_path;
+	char         *pid_path;
+	char         *exe_dir;
+	int           pid_fd;
+	uint64_t      tick;
+};
+
+static char *only; /* --only list */
+
+void
+supervisor_set_only(const char *list)
+{
+	free(only);
+	only = list ? xstrdup(list) : NULL;
+}
+
+static void
+only_opt(const char *v)
+{
+	supervisor_set_only(v);
+}
+
+/* in_list: whether name is one of the comma-separated list. */
+static bool
+in_list(const char *list, const char *name)
+{
+	size_t      n = strlen(name);
+	const char *p = list, *e;
+
+	while (*p != '\0') {
+		e = strchr(p, ',');
+		if (e == NULL)
+			e = p + strlen(p);
+		if ((size_t) (e - p) == n && strncmp(p, name, n) == 0)
+			return (true);
+		p = *e ? e + 1 : e;
+	}
+	return (false);
+}
+
+static int
+cfg_load_sup(struct sup *s, const struct topo *t, char *err, size_t errlen)
+{
+	const struct cfg_node *c = t->supervisor.node;
+
+	if (cfg_get_ms(c, "restart_backoff_min", 500, &s->backoff_min, err,
+	        errlen) != 0 ||
+	    cfg_get_ms(c, "restart_backoff_max", 30000, &s->backoff_max, err,
+	        errlen) != 0 ||
+	    cfg_get_ms(c, "backoff_reset_after", 60000, &s->backoff_reset, err,
+	        errlen) != 0 ||
+	    cfg_get_int(c, "crash_loop_restarts", 5, &s->loop_restarts, err,
+	        errlen) != 0 ||
+	    cfg_get_ms(c, "crash_loop_window", 60000, &s->loop_window_ms, err,
+	        errlen) != 0 ||
+	    cfg_get_ms(c, "stop_grace", 10000, &s->stop_grace_ms, err,
+	        errlen) != 0 ||
+	    cfg_get_ms(c, "stale_after", t->stale_after_ms, &s->stale_after_ms,
+	        err, errlen) != 0 ||
+	    cfg_get_ms(c, "status_every", 1000, &s->status_every_ms, err,
+	        errlen) != 0 ||
+	    cfg_get_bool(c, "stale_restart", 1, &s->stale_restart, err,
+	        errlen) != 0)
+		return (ERR_CONFIG);
+	if (s->loop_restarts < 1 || s->loop_restarts >= WINDOW_MAX ||
+	    s->backoff_min < 1 || s->backoff_max < s->backoff_min) {
+		snprintf(err, errlen, "supervisor: crash_loop_restarts must be "
+		    "1..%d and restart_backoff_min <= restart_backoff_max",
+		    WINDOW_MAX - 1);
+		return (ERR_CONFIG);
+	}
+	return (0);
+}
+
+/* ------------------------------------------------------------- children */
+
+static void
+child_exec(struct sup *s, struct child *c)
+{
+	const struct topo *t = svc_topo(s->svc);
+	char              *bin, *out, *argv[6];
+	sigset_t           none;
+	int                fd;
+
+	sigemptyset(&none);
+	(void) sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	(void) setsid();
+	if ((fd = open("/dev/null", O_RDONLY)) >= 0) {
+		(void) dup2(fd, 0);
+		(void) close(fd);
+	}
+	out = xasprintf("%s/%s.out", t->log_dir, c->inst->name);
+	if ((fd = open(out, O_WRONLY | O_CREAT | O_APPEND, 0600)) >= 0) {
+		(void) dup2(fd, 1);
+		(void) dup2(fd, 2);
+		(void) close(fd);
+	}
+	for (fd = 3; fd < 1024; fd++)
+		(void) close(fd);
+	if (c->inst->bin != NULL)
+		bin = c->inst->bin;
+	else {
+		bin = xasprintf("%s/opc-%s", s->exe_dir, c->inst->service);
+		if (access(bin, X_OK) != 0)
+			bin = xasprintf("opc-%s", c->inst->service);
+	}
+	argv[0] = bin;
+	argv[1] = "-c";
+	argv[2] = t->config_path;
+	argv[3] = "-n";
+	argv[4] = c->inst->name;
+	argv[5] = NULL;
+	execvp(bin, argv);
+	fprintf(stderr, "opc-supervisor: cannot run %s: %s\n", bin,
+	    strerror(errno));
+	_exit(127);
+}
+
+static void
+child_start(struct sup *s, struct child *c)
+{
+	struct msg_supervisor_service_restarted ev;
+	pid_t                                   pid;
+
+	if ((pid = fork()) < 0) {
+		log_error("supervisor.fork", "%s: fork: %s", c->inst->name,
+		    strerror(errno));
+		c->state = CH_BACKOFF;
+		c->next_start = mono_ms() + s->backoff_max;
+		return;
+	}
+	if (pid == 0)
+		child_exec(s, c);
+	c->pid = pid;
+	c->state = CH_RUNNING;
+	c->started = mono_ms();
+	c->last_hb = 0;
+	c->stale = false;
+	if (c->last_restart_at != 0 || c->restart_count > 0) {
+		c->restart_count++;
+		memset(&ev, 0, sizeof(ev));
+		ev.instance = c->inst->name;
+		ev.pid = pid;
+		ev.restart_count = c->restart_count;
+		ev.exit_status = c->last_exit;
+		(void) svc_emit(s->svc, MSG_SUPERVISOR_SERVICE_RESTARTED, NULL,
+		    &ev);
+		log_warn("supervisor.restart", "%s restarted as pid %d "
+		    "(restart %lld, last exit: %s)", c->inst->name, (int) pid,
+		    (long long) c->restart_count, c->last_exit);
+	} else
+		log_info("supervisor.start", "%s started as pid %d",
+		    c->inst->name, (int) pid);
+	c->last_restart_at = now_ms();
+}
+
+static void
+describe_exit(int status, char *buf, size_t len)
+{
+	if (WIFEXITED(status))
+		snprintf(buf, len, "exit %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, len, "signal %d (%s)", WTERMSIG(status),
+		    strsignal(WTERMSIG(status)));
+	else
+		snprintf(buf, len, "status %d", status);
+}
+
+/* child_exited decides between a restart after backoff and "failed". */
+static void
+child_exited(struct sup *s, struct child *c, int status)
+{
+	struct msg_supervisor_service_failed ev;
+	int64_t                              now = mono_ms();
+	pid_t                                pid = c->pid;
+	size_t                               i, recent = 0;
+
+	describe_exit(status, c->last_exit, sizeof(c->last_exit));
+	c->pid = 0;
+	c->exits[c->nexits++ % WINDOW_MAX] = now;
+	for (i = 0; i < WINDOW_MAX && i < c->nexits; i++)
+		if (now - c->exits[i] <= s->loop_window_ms)
+			recent++;
+	if ((int64_t) recent > s->loop_restarts) {
+		c->state = CH_FAILED;
+		memset(&ev, 0, sizeof(ev));
+		ev.instance = c->inst->name;
+		ev.restarts = (int64_t) recent;
+		ev.window_s = s->loop_window_ms / 1000;
+		ev.exit_status = c->last_exit;
+		(void) svc_emit(s->svc, MSG_SUPERVISOR_SERVICE_FAILED, NULL,
+		    &ev);
+		log_error("supervisor.failed", "%s: %zu exits within %llds "
+		    "(last: %s): crash loop, not restarting", c->inst->name,
+		    recent, (long long) (s->loop_window_ms / 1000),
+		    c->last_exit);
+		return;
+	}
+	if (now - c->started >= s->backoff_reset || c->backoff_ms == 0)
+		c->backoff_ms = s->backoff_min;
+	else
+		c->backoff_ms = c->backoff_ms * 2 > s->backoff_max
+		    ? s->backoff_max
+		    : c->backoff_ms * 2;
+	c->state = CH_BACKOFF;
+	c->next_start = now + c->backoff_ms;
+	log_warn("supervisor.exit", "%s (pid %d) ended: %s; restart in %lld ms",
+	    c->inst->name, (int) pid, c->last_exit,
+	    (long long) c->backoff_ms);
+}
+
+static struct child *
+child_by_pid(struct sup *s, pid_t pid)
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		if (s->ch[i].pid == pid)
+			return (&s->ch[i]);
+	return (NULL);
+}
+
+static void
+reap(struct sup *s, bool restart)
+{
+	struct child *c;
+	pid_t         pid;
+	int           status;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if ((c = child_by_pid(s, pid)) == NULL)
+			continue;
+		if (restart)
+			child_exited(s, c, status);
+		else {
+			describe_exit(status, c->last_exit,
+			    sizeof(c->last_exit));
+			c->pid = 0;
+			c->state = CH_STOPPED;
+		}
+	}
+}
+
+/* ----------------------------------------------------------- heartbeats */
+
+static void
+hb_cb(struct loop *l, int fd, short ev, void *arg)
+{
+	struct child  *c = arg;
+	struct bus_msg bm;
+	struct msg     m;
+	char           err[256];
+	int            n;
+
+	UNUSED(l);
+	UNUSED(fd);
+	UNUSED(ev);
+	for (n = 0; n < 64 && bus_recv(c->hb, &bm, BUS_NONBLOCK) == 0; n++) {
+		if (msg_decode(&m, bm.data, bm.len, err, sizeof(err)) != 0) {
+			svc_count(c->sup->svc, "bad_heartbeats", 1);
+			log_warn("supervisor.bad_heartbeat", "from %s: %s",
+			    c->inst->name, err);
+		} else if (m.topic == MSG_HEARTBEAT &&
+		           strcmp(m.src, c->inst->name) == 0) {
+			c->last_hb = mono_ms();
+			if (c->stale)
+				log_info("supervisor.fresh", "%s: heartbeats "
+				    "again", c->inst->name);
+			c->stale = false;
+		}
+		msg_fini(&m);
+		bus_msg_free(&bm);
+	}
+}
+
+static int64_t
+hb_age(const struct sup *s, const struct child *c, int64_t now)
+{
+	UNUSED(s);
+	if (c->state != CH_RUNNING)
+		return (-1);
+	return (now - (c->last_hb ? c->last_hb : c->started));
+}
+
+static void
+check_stale(struct sup *s, struct child *c, int64_t now)
+{
+	struct msg_supervisor_stale ev;
+	int64_t                     age = hb_age(s, c, now);
+
+	if (age < 0 || age <= s->stale_after_ms || c->stale)
+		return;
+	c->stale = true;
+	memset(&ev, 0, sizeof(ev));
+	ev.instance = c->inst->name;
+	ev.age_ms = age;
+	(void) svc_emit(s->svc, MSG_SUPERVISOR_STALE, NULL, &ev);
+	log_warn("supervisor.stale", "%s: no heartbeat for %lld ms%s",
+	    c->inst->name, (long long) age,
+	    s->stale_restart ? ": killing it for a restart" : "");
+	if (s->stale_restart && c->pid > 0)
+		(void) kill(-c->pid, SIGKILL);
+}
+
+/* --------------------------------------------------------------- status */
+
+static json_t *
+processes_json(struct sup *s)
+{
+	json_t *a = json_array();
+	int64_t now = mono_ms();
+	char    ts[40];
+	size_t  i;
+
+	for (i = 0; i < s->n; i++) {
+		struct child *c = &s->ch[i];
+
+		json_array_append_new(a,
+		    json_pack("{s:s, s:s, s:b, s:i, s:I, s:s?, s:s, s:s, s:I, "
+		              "s:b}",
+		        "role", c->inst->name, "service", c->inst->service,
+		        "alive", c->state == CH_RUNNING && c->pid > 0, "pid",
+		        (int) c->pid, "restart_count",
+		        (json_int_t) c->restart_count, "last_restart_at",
+		        c->last_restart_at ? iso8601(c->last_restart_at, ts,
+		                                 sizeof(ts))
+		                           : NULL,
+		        "state", state_names[c->state], "last_exit",
+		        c->last_exit, "heartbeat_age_ms",
+		        (json_int_t) hb_age(s, c, now), "stale", c->stale));
+	}
+	return (a);
+}
+
+static void
+write_status(struct sup *s)
+{
+	struct msg_supervisor_status st;
+	json_t                      *o;
+	char                         ts[40], *text;
+
+	o = json_object();
+	json_object_set_new(o, "updated_at",
+	    json_string(iso8601(now_ms(), ts, sizeof(ts))));
+	json_object_set_new(o, "pid", json_integer(getpid()));
+	json_object_set_new(o, "processes", processes_json(s));
+	text = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
+	if (text == NULL ||
+	    write_file_atomic(s->status_path, text, strlen(text)) != 0)
+		log_warn("supervisor.status_file", "cannot write %s",
+		    s->status_path);
+	free(text);
+	memset(&st, 0, sizeof(st));
+	st.processes = json_object_get(o, "processes");
+	(void) svc_emit(s->svc, MSG_SUPERVISOR_STATUS, NULL, &st);
+	json_decref(o);
+}
+
+static void
+tick_cb(struct loop *l, void *arg)
+{
+	struct sup *s = arg;
+	int64_t     now = mono_ms();
+	size_t      i;
+
+	reap(s, true);
+	for (i = 0; i < s->n; i++) {
+		struct child *c = &s->ch[i];
+
+		if ((c->state == CH_STARTING || c->state == CH_BACKOFF) &&
+		    now >= c->next_start)
+			child_start(s, c);
+		check_stale(s, c, now);
+	}
+	if (now - s->last_status >= s->status_every_ms) {
+		write_status(s);
+		s->last_status = now;
+	}
+	s->tick = loop_timer(l, TICK_MS, tick_cb, s);
+}
+
+/* ------------------------------------------------------------- lifecycle */
+
+static int
+lock_pidfile(struct sup *s)
+{
+	char  buf[32];
+	int   n;
+
+	s->pid_fd = open(s->pid_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (s->pid_fd < 0) {
+		log_error("supervisor.pidfile", "%s: %s", s->pid_path,
+		    strerror(errno));
+		return (ERR_IO);
+	}
+	if (flock(s->pid_fd, LOCK_EX | LOCK_NB) != 0) {
+		n = (int) read(s->pid_fd, buf, sizeof(buf) - 1);
+		buf[n > 0 ? n : 0] = '\0';
+		log_error("supervisor.running", "another supervisor is running "
+		    "(pid %s, lock %s)", buf[0] ? buf : "?", s->pid_path);
+		(void) close(s->pid_fd);
+		s->pid_fd = -1;
+		return (ERR_EXISTS);
+	}
+	n = snprintf(buf, sizeof(buf), "%d\n", (int) getpid());
+	if (ftruncate(s->pid_fd, 0) != 0 || pwrite(s->pid_fd, buf,
+	                                        (size_t) n, 0) != n)
+		log_warn("supervisor.pidfile", "cannot write %s", s->pid_path);
+	return (0);
+}
+
+static char *
+exe_dir(void)
+{
+	char    path[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+	char   *slash;
+
+	if (n <= 0)
+		return (xstrdup("."));
+	path[n] = '\0';
+	if ((slash = strrchr(path, '/')) != NULL)
+		*slash = '\0';
+	return (xstrdup(path));
+}
+
+static void sup_fini(struct svc *, void *);
+
+static int
+sup_init(struct svc *svc, void *state)
+{
+	struct sup        *s = state;
+	const struct topo *t = svc_topo(svc);
+	char               err[512];
+	size_t             i;
+	int                rv;
+
+	s->svc = svc;
+	s->pid_fd = -1;
+	if ((rv = cfg_load_sup(s, t, err, sizeof(err))) != 0) {
+		log_error("supervisor.config", "%s", err);
+		goto fail;
+	}
+	if (only != NULL) {
+		const char *p = only, *e;
+
+		for (; *p != '\0'; p = *e ? e + 1 : e) {
+			char *name;
+
+			e = strchr(p, ',');
+			if (e == NULL)
+				e = p + strlen(p);
+			name = xstrndup(p, (size_t) (e - p));
+			if (topo_find(t, name) == NULL ||
+			    strcmp(name, "supervisor") == 0) {
+				log_error("supervisor.only", "--only: no "
+				    "instance '%s' in %s", name,
+				    t->config_path);
+				free(name);
+				rv = ERR_CONFIG;
+				goto fail;
+			}
+			free(name);
+		}
+	}
+	s->status_path = xasprintf("%s/supervisor.status.json", t->state_dir);
+	s->pid_path = xasprintf("%s/supervisor.pid", t->run_dir);
+	s->exe_dir = exe_dir();
+	(void) mkdirs(t->run_dir, 0700);
+	(void) mkdirs(t->log_dir, 0700);
+	if ((rv = lock_pidfile(s)) != 0)
+		goto fail;
+	s->ch = xcalloc(t->ninst + 1, sizeof(*s->ch));
+	for (i = 0; i < t->ninst; i++) {
+		const struct topo_inst *in = &t->inst[i];
+		struct child           *c;
+
+		if (!in->enabled || (only != NULL && !in_list(only, in->name)))
+			continue;
+		c = &s->ch[s->n++];
+		c->sup = s;
+		c->inst = in;
+		c->state = CH_STARTING;
+		c->hb_fd = -1;
+		if (bus_open(&c->hb, BUS_SUB, in->pub) != 0 ||
+		    bus_subscribe(c->hb, "heartbeat") != 0 ||
+		    bus_fd(c->hb, &c->hb_fd) != 0 ||
+		    loop_add_fd(svc_loop(svc), c->hb_fd, POLLIN, hb_cb, c) !=
+		        0) {
+			log_error("supervisor.sub", "%s: cannot watch "
+			    "heartbeats on %s", in->name, in->pub);
+			rv = ERR_IO;
+			goto fail;
+		}
+	}
+	if (s->n == 0)
+		log_warn("supervisor.empty", "no instance to run");
+	s->tick = loop_timer(svc_loop(svc), 0, tick_cb, s);
+	return (0);
+fail:
+	sup_fini(svc, s);
+	return (rv);
+}
+
+/* sup_shutdown stops every child: SIGTERM to each process group, then
+ * SIGKILL to what is left after stop_grace.  Bounded by stop_grace + 5 s. */
+static void
+sup_shutdown(struct svc *svc, void *state)
+{
+	struct sup *s = state;
+	int64_t     deadline;
+	size_t      i, alive;
+
+	UNUSED(svc);
+	reap(s, false);
+	for (i = 0; i < s->n; i++)
+		if (s->ch[i].pid > 0)
+			(void) kill(-s->ch[i].pid, SIGTERM);
+	deadline = mono_ms() + s->stop_grace_ms;
+	for (;;) {
+		reap(s, false);
+		for (i = alive = 0; i < s->n; i++)
+			alive += s->ch[i].pid > 0;
+		if (alive == 0 || mono_ms() >= deadline)
+			break;
+		(void) usleep(20000);
+	}
+	for (i = 0; i < s->n; i++)
+		if (s->ch[i].pid > 0) {
+			log_warn("supervisor.kill", "%s (pid %d) did not stop "
+			    "within %lld ms: SIGKILL", s->ch[i].inst->name,
+			    (int) s->ch[i].pid, (long long) s->stop_grace_ms);
+			(void) kill(-s->ch[i].pid, SIGKILL);
+		}
+	deadline = mono_ms() + 5000;
+	for (;;) {
+		reap(s, false);
+		for (i = alive = 0; i < s->n; i++)
+			alive += s->ch[i].pid > 0;
+		if (alive == 0 || mono_ms() >= deadline)
+			break;
+		(void) usleep(20000);
+	}
+	for (i = 0; i < s->n; i++)
+		if (s->ch[i].state != CH_FAILED)
+			s->ch[i].state = CH_STOPPED;
+	write_status(s);
+	log_info("supervisor.stopped", "%zu processes stopped", s->n);
+}
+
+static void
+sup_fini(struct svc *svc, void *state)
+{
+	struct sup *s = state;
+	size_t      i;
+
+	for (i = 0; s->ch != NULL && i < s->n; i++) {
+		if (s->ch[i].hb_fd >= 0)
+			loop_del_fd(svc_loop(svc), s->ch[i].hb_fd);
+		bus_close(&s->ch[i].hb);
+	}
+	if (s->pid_fd >= 0) {
+		(void) unlink(s->pid_path);
+		(void) close(s->pid_fd);
+	}
+	free(s->ch);
+	free(s->status_path);
+	free(s->pid_path);
+	free(s->exe_dir);
+	supervisor_set_only(NULL);
+	memset(s, 0, sizeof(*s));
+	s->pid_fd = -1;
+}
+
+static void
+sup_status(struct svc *svc, void *state, json_t *obj)
+{
+	UNUSED(svc);
+	json_object_set_new(obj, "processes", processes_json(state));
+}
+
+static int
+ctl_shutdown(struct svc *svc, const struct msg *req, json_t **data,
+    char *err, size_t errlen, void *state)
+{
+	UNUSED(req);
+	UNUSED(err);
+	UNUSED(errlen);
+	UNUSED(state);
+	log_info("supervisor.shutdown", "shutdown requested over ctl");
+	*data = json_pack("{s:b}", "stopping", 1);
+	loop_stop(svc_loop(svc));
+	return (0);
+}
+
+static const struct svc_handler handlers[] = { { MSG_NONE, NULL } };
+static const struct svc_ctl ctls[] = {
+	{ MSG_CTL_SHUTDOWN, ctl_shutdown },
+	{ MSG_NONE, NULL },
+};
+static const struct svc_opt opts[] = {
+	{ "only", "A,B", "run only these instances (one host's share)",
+	    only_opt },
+	{ NULL, NULL, NULL, NULL },
+};
+
+const struct svc_def supervisor_def = {
+	.name = "supervisor",
+	.state_size = sizeof(struct sup),
+	.init = sup_init,
+	.fini = sup_fini,
+	.handlers = handlers,
+	.ctls = ctls,
+	.status = sup_status,
+	.shutdown = sup_shutdown,
+	.opts = opts,
+};

@@ -1,0 +1,126 @@
+#!/bin/sh
+# test_supervisor.sh BIN_DIR: opc up/status/sub/pub/heartbeat-check/down and
+# the supervisor's restart, crash-loop, stale and --only behaviour, with the
+# real binaries on ipc:// under a temp dir.
+set -u
+BIN=$1
+OPC="$BIN/opc"
+T=$(mktemp -d /tmp/opcsup.XXXXXX)
+CFG=$T/opcenter.yaml
+fails=0
+trap '"$OPC" -c "$CFG" down --wait 20 >/dev/null 2>&1; rm -rf "$T"' EXIT
+
+ok()   { echo "ok - $*"; }
+bad()  { echo "FAIL - $*"; fails=$((fails + 1)); }
+check() { desc=$1; shift; if "$@"; then ok "$desc"; else bad "$desc"; fi; }
+# wait_for SECONDS CMD...: retry CMD every 0.2 s until it succeeds.
+wait_for() {
+	n=$(($1 * 5)); shift
+	while [ "$n" -gt 0 ]; do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.2; n=$((n - 1))
+	done
+	return 1
+}
+field() { # field INSTANCE KEY: a value from the supervisor status file
+	jq -r ".processes[] | select(.role == \"$1\") | .$2" \
+	    "$T/st/supervisor.status.json" 2>/dev/null
+}
+# is FIELD-ARGS VALUE: for wait_for
+is() { [ "$(field "$1" "$2")" = "$3" ]; }
+
+cat >"$CFG" <<YAML
+opcenter:
+  state_dir: st
+  heartbeat_ms: 200
+  stale_after_ms: 1500
+supervisor:
+  restart_backoff_min: 100ms
+  restart_backoff_max: 400ms
+  crash_loop_restarts: 3
+  crash_loop_window: 30s
+  stop_grace: 3s
+instances:
+  prod:
+    service: testprod
+    produce: 50
+    interval_ms: 20
+  cons:
+    service: testcons
+    upstreams: [prod]
+  flaky:
+    bin: /bin/false
+YAML
+
+# Not up yet: clear errors, non-zero exits.
+"$OPC" -c "$CFG" status >"$T/out" 2>&1
+check "status before up exits 1" [ $? -eq 1 ]
+check "status before up says so" grep -q "not up" "$T/out"
+check "help works" "$OPC" --help
+check "sub --help works" "$OPC" sub --help
+
+# up: flaky never stays up, so up reports failure but the rest runs.
+"$OPC" -c "$CFG" up --wait 3 >"$T/up.out" 2>&1
+check "supervisor answers after up" wait_for 10 "$OPC" -c "$CFG" heartbeat-check --max-age 100
+check "prod and cons running" wait_for 10 sh -c "[ \"\$('$OPC' -c '$CFG' status 2>/dev/null | grep -c running)\" -eq 2 ]"
+
+# Crash loop: flaky exits at once; after 3 restarts in the window: failed.
+check "flaky marked failed" wait_for 15 sh -c "grep -q '\"failed\"' '$T/st/supervisor.status.json'"
+check "flaky restart_count 3" [ "$(field flaky restart_count)" = 3 ]
+check "flaky not alive" [ "$(field flaky alive)" = false ]
+
+# The consumer got all 50 events exactly once (its own ctl status).
+cons_cursor() {
+	[ "$("$OPC" -c "$CFG" status --json 2>/dev/null |
+	    jq '.cons.status.upstreams.prod.cursor')" = 50 ]
+}
+check "cons applied 50" wait_for 15 cons_cursor
+
+# kill -9 of cons: restarted with a new pid, restart_count 1, and a
+# durable supervisor.service_restarted event in the supervisor's journal.
+"$OPC" -c "$CFG" sub supervisor.service --count 2 --json --timeout 20 >"$T/events" &
+subpid=$!
+sleep 0.5
+old=$(field cons pid)
+kill -9 "$old"
+check "cons restarted" wait_for 10 is cons restart_count 1
+new=$(field cons pid)
+check "cons has a new pid" [ "$new" != "$old" ] && [ "$new" != 0 ]
+# SIGSTOP prod: its heartbeats stop; the supervisor reports it stale and
+# kills it for a restart.
+kill -STOP "$(field prod pid)"
+check "prod reported stale and restarted" wait_for 15 is prod restart_count 1
+wait $subpid
+check "sub saw service_restarted" grep -q '"topic":"supervisor.service_restarted".*"instance":"cons"\|"instance":"cons".*supervisor.service_restarted' "$T/events"
+check "journal has failed+restarted+stale" sh -c "sqlite3 '$T/st/supervisor.db' 'select topic from journal' | sort -u | tr '\n' ' ' | grep -q 'supervisor.service_failed supervisor.service_restarted supervisor.stale'"
+
+# pub: inject into cons; bad JSON and unknown topics are clear errors.
+check "pub ok" "$OPC" -c "$CFG" pub cons test.event '{"n": 1000}'
+"$OPC" -c "$CFG" pub cons no.such.topic '{}' >"$T/out" 2>&1
+check "pub unknown topic fails" grep -q "unknown topic" "$T/out"
+"$OPC" -c "$CFG" pub cons test.event '{"n": ' >"$T/out" 2>&1
+check "pub bad json fails" grep -q "JSON body" "$T/out"
+
+# heartbeat-check: flaky is failed, so it is reported stale.
+"$OPC" -c "$CFG" heartbeat-check >"$T/out" 2>&1
+check "heartbeat-check exit 1 with a failed service" [ $? -eq 1 ]
+check "heartbeat-check names flaky" grep -q "STALE watchers: flaky" "$T/out"
+
+# down: everything stops, idempotently.
+pids="$(field prod pid) $(field cons pid)"
+check "down" "$OPC" -c "$CFG" down --wait 20
+alive=0
+for p in $pids; do kill -0 "$p" 2>/dev/null && alive=1; done
+check "no child left" [ "$alive" -eq 0 ]
+check "second down is fine" "$OPC" -c "$CFG" down
+check "status file says stopped" grep -q '"stopped"' "$T/st/supervisor.status.json"
+
+# --only: one host's share.
+"$OPC" -c "$CFG" up --only prod --wait 10 >/dev/null 2>&1
+check "--only runs prod only" [ "$(jq '.processes | length' "$T/st/supervisor.status.json")" = 1 ]
+"$OPC" -c "$CFG" down --wait 20 >/dev/null
+"$BIN/opc-supervisor" -c "$CFG" --only nope >"$T/out" 2>&1
+check "--only with an unknown instance fails" grep -q "no instance 'nope'" "$T/out"
+
+echo "$fails failures"
+[ "$fails" -eq 0 ]
