@@ -95,16 +95,19 @@ main(int argc, char **argv)
 	}
 	log_init("bench_raw", NULL, LOG_WARN);
 	url = xasprintf("ipc://%s/bench_raw.%d", dir, (int) getpid());
-	if (bus_open(&pub, BUS_PUB, url) != 0 || pipe(p) != 0)
+	/* nng is not fork-safe: fork before the first socket. */
+	if (pipe(p) != 0)
 		return (1);
 	if ((pid = fork()) == 0) {
 		close(p[0]);
 		_exit(subscriber(url, n, p[1]));
 	}
 	close(p[1]);
+	if (bus_open(&pub, BUS_PUB, url) != 0)
+		return (1);
 	if (read(p[0], line, 1) != 1)
 		return (1);
-	sleep_ms(200); /* the subscriber's dial completes */
+	sleep_ms(500); /* the subscriber's dial (with backoff) completes */
 	buf = xcalloc(1, size);
 	memcpy(buf, "bench\0", 6);
 	for (i = 0; i < n; i++)
