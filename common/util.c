@@ -305,3 +305,35 @@ write_file_atomic(const char *path, const void *data, size_t len)
 	free(tmp);
 	return (rv);
 }
+
+char *
+uuid4(char out[37])
+{
+	unsigned char b[16];
+	size_t        i, off = 0;
+	int           fd;
+
+	if ((fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC)) < 0 ||
+	    read(fd, b, sizeof(b)) != (ssize_t) sizeof(b)) {
+		/* never expected; still unique enough within a process */
+		uint64_t x = (uint64_t) now_ms() ^ ((uint64_t) getpid() << 32) ^
+		    (uint64_t) (uintptr_t) out;
+
+		for (i = 0; i < sizeof(b); i++) {
+			x = x * 6364136223846793005ull + 1442695040888963407ull;
+			b[i] = (unsigned char) (x >> 56);
+		}
+	}
+	if (fd >= 0)
+		(void) close(fd);
+	b[6] = (unsigned char) ((b[6] & 0x0f) | 0x40);
+	b[8] = (unsigned char) ((b[8] & 0x3f) | 0x80);
+	for (i = 0; i < sizeof(b); i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			out[off++] = '-';
+		snprintf(out + off, 3, "%02x", b[i]);
+		off += 2;
+	}
+	out[off] = '\0';
+	return (out);
+}

@@ -55,6 +55,10 @@ size_t utf8_len(const unsigned char *p, size_t n);
 /* utf8_valid returns 1 when s[0..n) is valid UTF-8. */
 int utf8_valid(const char *s, size_t n);
 
+/* uuid4 writes a random (version 4) uuid "xxxxxxxx-xxxx-4xxx-yxxx-..."
+ * into out (37 bytes with the NUL) and returns out. */
+char *uuid4(char out[37]);
+
 /* iso8601 formats unix ms as "2026-11-25T15:04:05.123Z" into buf (>= 25
  * bytes) and returns buf. */
 char *iso8601(int64_t ms, char *buf, size_t len);
