@@ -25,6 +25,14 @@ static const struct opc_cmd cmds[] = {
 	    "inject a message: INSTANCE handles it as if it came off the bus" },
 	{ "heartbeat-check", cmd_heartbeat_check, "[--max-age S]",
 	    "exit 0 when every instance's heartbeat is fresh, 1 otherwise" },
+	{ "task", cmd_task, "add|list|show|move ...",
+	    "the local board: add a task, list, show one, move it" },
+	{ "runs", cmd_runs, "list [--task ID] [--limit N] | show RUN",
+	    "runs recorded by the recorder, with their evidence" },
+	{ "spend-report", cmd_spend_report, "[--window-days N]",
+	    "executions and estimated cost over a window (JSON)" },
+	{ "demo", cmd_demo, "--goal TEXT [--repo-key demo] [--blocked-policy]",
+	    "send one task through the running daemons and narrate it" },
 	{ NULL, NULL, NULL, NULL },
 };
 
@@ -97,6 +105,17 @@ opc_bin_path(const char *name)
 		}
 	}
 	return (xstrdup(name));
+}
+
+const struct topo_inst *
+opc_find_service(struct topo *t, const char *service)
+{
+	size_t i;
+
+	for (i = 0; i < t->ninst; i++)
+		if (t->inst[i].enabled && strcmp(t->inst[i].service, service) == 0)
+			return (&t->inst[i]);
+	return (NULL);
 }
 
 bool

@@ -56,5 +56,13 @@ int cmd_status(struct opc *, int, char **);
 int cmd_heartbeat_check(struct opc *, int, char **);
 int cmd_sub(struct opc *, int, char **);
 int cmd_pub(struct opc *, int, char **);
+int cmd_task(struct opc *, int, char **);
+int cmd_demo(struct opc *, int, char **);
+int cmd_runs(struct opc *, int, char **);
+int cmd_spend_report(struct opc *, int, char **);
+
+/* opc_find_service returns the first enabled instance of service kind
+ * (e.g. "recorder"), or NULL. */
+const struct topo_inst *opc_find_service(struct topo *, const char *service);
 
 #endif

@@ -1,0 +1,248 @@
+/*
+ * cmd_task.c - `opc task add|list|show|move`: the local board over
+ * board-sync's ctl socket.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "opc.h"
+#include "opc/err.h"
+#include "opc/util.h"
+
+static const char task_usage[] =
+    "usage: opc task add --repo KEY --goal TEXT [--kind goal|test|improve]\n"
+    "                    [--title T] [--label L]... [--description D]\n"
+    "                    [--state S]\n"
+    "       opc task list [--state S] [--limit N] [--json]\n"
+    "       opc task show ID [--json]\n"
+    "       opc task move ID STATE [--comment TEXT]\n";
+
+static int
+board_call(struct opc *o, enum msg_topic t, const void *body, json_t **data)
+{
+	const struct topo_inst *b;
+	struct topo            *topo;
+	char                    err[512];
+	int                     rv;
+
+	if ((topo = opc_topo(o)) == NULL)
+		return (1);
+	if ((b = opc_find_service(topo, "board-sync")) == NULL) {
+		fprintf(stderr, "opc task: no board-sync instance in %s\n",
+		    topo->config_path);
+		return (1);
+	}
+	rv = opc_ctl(b->ctl, t, body, data, err, sizeof(err), OPC_CTL_TIMEOUT);
+	if (rv == ERR_NOTFOUND && strstr(err, "not running") != NULL) {
+		opc_not_up(o, err);
+		return (1);
+	}
+	if (rv != 0) {
+		fprintf(stderr, "opc task: %s\n", err);
+		return (1);
+	}
+	return (0);
+}
+
+static void
+print_json(json_t *j)
+{
+	json_dumpf(j, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+	printf("\n");
+}
+
+static const char *
+jstr(json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+
+	return (s ? s : "");
+}
+
+static int
+task_add(struct opc *o, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "repo", required_argument, NULL, 'r' },
+		{ "goal", required_argument, NULL, 'g' },
+		{ "kind", required_argument, NULL, 'k' },
+		{ "title", required_argument, NULL, 't' },
+		{ "label", required_argument, NULL, 'l' },
+		{ "description", required_argument, NULL, 'd' },
+		{ "state", required_argument, NULL, 's' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct msg_board_task_add a;
+	json_t                   *data = NULL;
+	int                       ch, rv;
+
+	memset(&a, 0, sizeof(a));
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'r':
+			a.repo_key = optarg;
+			break;
+		case 'g':
+			a.goal = optarg;
+			break;
+		case 'k':
+			a.kind = optarg;
+			break;
+		case 't':
+			a.title = optarg;
+			break;
+		case 'l':
+			msg_strs_add(&a.labels, optarg);
+			break;
+		case 'd':
+			a.description = optarg;
+			break;
+		case 's':
+			a.state = optarg;
+			break;
+		default:
+			fputs(task_usage, stderr);
+			return (2);
+		}
+	}
+	if (a.repo_key == NULL || a.goal == NULL) {
+		fprintf(stderr, "opc task add: --repo and --goal are "
+		                "required\n%s",
+		    task_usage);
+		rv = 2;
+	} else if ((rv = board_call(o, MSG_BOARD_TASK_ADD, &a, &data)) == 0)
+		printf("%s %s\n", jstr(data, "task_id"), jstr(data, "state"));
+	for (size_t i = 0; i < a.labels.n; i++)
+		free(a.labels.v[i]);
+	free(a.labels.v);
+	json_decref(data);
+	return (rv);
+}
+
+static int
+task_list(struct opc *o, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "state", required_argument, NULL, 's' },
+		{ "limit", required_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct msg_board_task_list l;
+	json_t                    *data = NULL, *t;
+	size_t                     i;
+	bool                       json = false;
+	int                        ch;
+
+	memset(&l, 0, sizeof(l));
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (ch == 's')
+			l.state = optarg;
+		else if (ch == 'n')
+			l.limit = strtol(optarg, NULL, 10);
+		else if (ch == 'j')
+			json = true;
+		else {
+			fputs(task_usage, stderr);
+			return (2);
+		}
+	}
+	if (board_call(o, MSG_BOARD_TASK_LIST, &l, &data) != 0)
+		return (1);
+	if (json)
+		print_json(data);
+	else {
+		printf("%-8s %-14s %-8s %-10s %s\n", "ID", "STATE", "KIND",
+		    "REPO", "TITLE");
+		json_array_foreach(json_object_get(data, "tasks"), i, t)
+			printf("%-8s %-14s %-8s %-10s %s\n",
+			    jstr(t, "task_id"), jstr(t, "state"),
+			    jstr(t, "kind"), jstr(t, "repo_key"),
+			    jstr(t, "title"));
+	}
+	json_decref(data);
+	return (0);
+}
+
+static int
+task_show(struct opc *o, int argc, char **argv)
+{
+	struct msg_board_task_show s;
+	json_t                    *data = NULL, *t, *c;
+	size_t                     i;
+	bool                       json = argc > 2 && strcmp(argv[2], "--json") == 0;
+
+	if (argc < 2 || argc > 3 || (argc == 3 && !json)) {
+		fputs(task_usage, stderr);
+		return (2);
+	}
+	memset(&s, 0, sizeof(s));
+	s.task_id = argv[1];
+	if (board_call(o, MSG_BOARD_TASK_SHOW, &s, &data) != 0)
+		return (1);
+	if (json) {
+		print_json(data);
+		json_decref(data);
+		return (0);
+	}
+	t = json_object_get(data, "task");
+	printf("%s  [%s]  %s\n", jstr(t, "task_id"), jstr(t, "state"),
+	    jstr(t, "title"));
+	printf("  kind: %s   repo: %s   attempt: %lld\n", jstr(t, "kind"),
+	    jstr(t, "repo_key"),
+	    (long long) json_integer_value(json_object_get(t, "attempt")));
+	printf("  goal: %s\n", jstr(t, "goal"));
+	json_array_foreach(json_object_get(t, "labels"), i, c)
+		printf("  label: %s\n", json_string_value(c));
+	json_array_foreach(json_object_get(data, "comments"), i, c)
+		printf("--- %s %s\n%s\n", jstr(c, "at"), jstr(c, "author"),
+		    jstr(c, "body"));
+	json_decref(data);
+	return (0);
+}
+
+static int
+task_move(struct opc *o, int argc, char **argv)
+{
+	struct msg_board_task_move m;
+	json_t                    *data = NULL;
+
+	memset(&m, 0, sizeof(m));
+	if (argc == 5 && strcmp(argv[3], "--comment") == 0)
+		m.comment = argv[4];
+	else if (argc != 3) {
+		fputs(task_usage, stderr);
+		return (2);
+	}
+	m.task_id = argv[1];
+	m.state = argv[2];
+	if (board_call(o, MSG_BOARD_TASK_MOVE, &m, &data) != 0)
+		return (1);
+	printf("%s %s -> %s\n", jstr(data, "task_id"), jstr(data,
+	    "prev_state"), jstr(data, "state"));
+	json_decref(data);
+	return (0);
+}
+
+int
+cmd_task(struct opc *o, int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs(task_usage, stderr);
+		return (2);
+	}
+	if (strcmp(argv[1], "add") == 0)
+		return (task_add(o, argc - 1, argv + 1));
+	if (strcmp(argv[1], "list") == 0)
+		return (task_list(o, argc - 1, argv + 1));
+	if (strcmp(argv[1], "show") == 0)
+		return (task_show(o, argc - 1, argv + 1));
+	if (strcmp(argv[1], "move") == 0)
+		return (task_move(o, argc - 1, argv + 1));
+	fprintf(stderr, "opc task: unknown subcommand '%s'\n%s", argv[1],
+	    task_usage);
+	return (2);
+}
