@@ -64,6 +64,7 @@ xstrndup(const char *s, size_t n)
 {
 	char *p;
 
+	n = strnlen(s, n); /* like POSIX strndup: stop at a NUL */
 	p = xmalloc(n + 1);
 	memcpy(p, s, n);
 	p[n] = '\0';

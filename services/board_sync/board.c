@@ -1,0 +1,674 @@
+/*
+ * board.c - board-sync on the embedded local board (see board.h).
+ *
+ * Tables: task (the board), comment.  Handlers apply outcomes; the ctl
+ * operations are the operator's writes.  Every state change is one
+ * transaction that also journals task.updated, so the board and the bus
+ * never disagree.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "board.h"
+#include "opc/cfg.h"
+#include "opc/err.h"
+#include "opc/log.h"
+#include "opc/store.h"
+#include "opc/util.h"
+
+static const char *const states[] = { "Backlog", BOARD_READY, "Running",
+	"In Review", "Review", "Blocked", "Done", "Cancelled" };
+
+static const char schema[] =
+    "CREATE TABLE IF NOT EXISTS task("
+    " n INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " task_id TEXT UNIQUE, title TEXT NOT NULL, goal TEXT NOT NULL,"
+    " repo_key TEXT NOT NULL, kind TEXT NOT NULL, labels TEXT NOT NULL,"
+    " description TEXT, state TEXT NOT NULL, attempt INTEGER NOT NULL"
+    " DEFAULT 0, request_id TEXT UNIQUE, last_run_id TEXT,"
+    " created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS comment("
+    " id INTEGER PRIMARY KEY, task_id TEXT NOT NULL, at INTEGER NOT NULL,"
+    " author TEXT NOT NULL, body TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS comment_task ON comment(task_id);";
+
+bool
+board_state_valid(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s != NULL && i < nitems(states); i++)
+		if (strcmp(states[i], s) == 0)
+			return (true);
+	return (false);
+}
+
+static bool
+terminal(const char *s)
+{
+	return (strcmp(s, "Done") == 0 || strcmp(s, "Cancelled") == 0);
+}
+
+/* ------------------------------------------------------------ task rows */
+
+struct task {
+	char   *task_id, *title, *goal, *repo_key, *kind, *labels, *desc;
+	char   *state, *last_run_id;
+	int64_t attempt, created_at, updated_at;
+};
+
+static void
+task_fini(struct task *t)
+{
+	free(t->task_id);
+	free(t->title);
+	free(t->goal);
+	free(t->repo_key);
+	free(t->kind);
+	free(t->labels);
+	free(t->desc);
+	free(t->state);
+	free(t->last_run_id);
+	memset(t, 0, sizeof(*t));
+}
+
+static char *
+col_dup(struct store_stmt *st, int i)
+{
+	const char *s = store_col_text(st, i);
+
+	return (s ? xstrdup(s) : NULL);
+}
+
+#define TASK_COLS                                                         \
+	"task_id, title, goal, repo_key, kind, labels, description, state,"  \
+	" attempt, last_run_id, created_at, updated_at"
+
+static void
+task_read(struct store_stmt *st, struct task *t)
+{
+	t->task_id = col_dup(st, 0);
+	t->title = col_dup(st, 1);
+	t->goal = col_dup(st, 2);
+	t->repo_key = col_dup(st, 3);
+	t->kind = col_dup(st, 4);
+	t->labels = col_dup(st, 5);
+	t->desc = col_dup(st, 6);
+	t->state = col_dup(st, 7);
+	t->attempt = store_col_int(st, 8);
+	t->last_run_id = col_dup(st, 9);
+	t->created_at = store_col_int(st, 10);
+	t->updated_at = store_col_int(st, 11);
+}
+
+/* task_get loads one task; ERR_NOTFOUND when there is none. */
+static int
+task_get(struct svc *svc, const char *task_id, struct task *t)
+{
+	struct store_stmt *st;
+	int                rv;
+
+	memset(t, 0, sizeof(*t));
+	if ((rv = store_prep(svc_store(svc), &st,
+	         "SELECT " TASK_COLS " FROM task WHERE task_id = ?")) != 0)
+		return (rv);
+	store_bind_text(st, 1, task_id);
+	if ((rv = store_step(st)) == 1) {
+		task_read(st, t);
+		rv = 0;
+	} else if (rv == 0)
+		rv = ERR_NOTFOUND;
+	store_done(st);
+	return (rv);
+}
+
+static json_t *
+task_json(const struct task *t)
+{
+	char    a[40], b[40];
+	json_t *labels = json_loads(t->labels ? t->labels : "[]", 0, NULL);
+
+	return (json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:s?, s:s, s:I, "
+	                  "s:s?, s:s, s:s}",
+	    "task_id", t->task_id, "title", t->title, "goal", t->goal,
+	    "repo_key", t->repo_key, "kind", t->kind, "labels",
+	    labels ? labels : json_array(), "description", t->desc, "state",
+	    t->state, "attempt", (json_int_t) t->attempt, "last_run_id",
+	    t->last_run_id, "created_at", iso8601(t->created_at, a, sizeof(a)),
+	    "updated_at", iso8601(t->updated_at, b, sizeof(b))));
+}
+
+static int
+comment_add(struct svc *svc, const char *task_id, const char *author,
+    const char *body)
+{
+	return (store_run(svc_store(svc),
+	    "INSERT INTO comment(task_id, at, author, body) VALUES (?, ?, ?, ?)",
+	    "tits", task_id, now_ms(), author, body));
+}
+
+/* move changes a task's state (inside the caller's transaction) and
+ * journals task.updated; a comment, when given, is added too. */
+static int
+move(struct svc *svc, struct task *t, const char *state, const char *reason,
+    const char *comment, const char *author)
+{
+	struct msg_task_updated ev;
+	int                     rv;
+
+	if ((rv = store_run(svc_store(svc),
+	         "UPDATE task SET state = ?, updated_at = ? WHERE task_id = ?",
+	         "tit", state, now_ms(), t->task_id)) != 0)
+		return (rv);
+	if (comment != NULL &&
+	    (rv = comment_add(svc, t->task_id, author, comment)) != 0)
+		return (rv);
+	memset(&ev, 0, sizeof(ev));
+	ev.task_id = t->task_id;
+	ev.state = (char *) state;
+	ev.prev_state = t->state;
+	ev.reason = (char *) reason;
+	ev.comment = (char *) comment;
+	if ((rv = svc_emit(svc, MSG_TASK_UPDATED, t->task_id, &ev)) != 0)
+		return (rv);
+	log_info("board.move", "%s: %s -> %s%s%s", t->task_id, t->state, state,
+	    reason ? ": " : "", reason ? reason : "");
+	free(t->state);
+	t->state = xstrdup(state);
+	return (0);
+}
+
+/* ready journals task.ready for t (state already Ready for AI) or, when
+ * its description does not parse, blocks it with the parser's error. */
+static int
+ready(struct svc *svc, struct task *t)
+{
+	struct msg_task_ready ev;
+	json_t               *ex = NULL, *labels;
+	char                  err[256], *comment;
+	size_t                i;
+	int                   rv;
+
+	if (board_parse_description(t->desc, t->goal, &ex, err, sizeof(err)) !=
+	    0) {
+		comment = xasprintf("Blocked: parse_config\n- reason: %s", err);
+		rv = move(svc, t, "Blocked", "parse_config", comment,
+		    "board-sync");
+		free(comment);
+		return (rv);
+	}
+	if ((rv = store_run(svc_store(svc),
+	         "UPDATE task SET attempt = attempt + 1 WHERE task_id = ?", "t",
+	         t->task_id)) != 0) {
+		json_decref(ex);
+		return (rv);
+	}
+	t->attempt++;
+	memset(&ev, 0, sizeof(ev));
+	ev.task_id = t->task_id;
+	ev.title = t->title;
+	ev.goal = (char *) json_string_value(json_object_get(ex, "goal"));
+	ev.repo_key = json_string_value(json_object_get(ex, "repo"))
+	    ? (char *) json_string_value(json_object_get(ex, "repo"))
+	    : t->repo_key;
+	ev.kind = t->kind;
+	ev.description = t->desc;
+	ev.attempt = t->attempt;
+	ev.execution = ex;
+	labels = json_loads(t->labels, 0, NULL);
+	for (i = 0; i < json_array_size(labels); i++)
+		msg_strs_add(&ev.labels,
+		    json_string_value(json_array_get(labels, i)));
+	json_decref(labels);
+	rv = svc_emit(svc, MSG_TASK_READY, t->task_id, &ev);
+	for (i = 0; i < ev.labels.n; i++)
+		free(ev.labels.v[i]);
+	free(ev.labels.v);
+	json_decref(ex);
+	return (rv);
+}
+
+/* ------------------------------------------------------------- handlers */
+
+static bool
+policy_stops(const char *status)
+{
+	return (status != NULL && (strcmp(status, "block") == 0 ||
+	                              strcmp(status, "require_review") == 0));
+}
+
+static int
+on_route_decided(struct svc *svc, const struct msg *m, void *state)
+{
+	const struct msg_route_decided *r = &m->body.route_decided;
+	struct buf                      c;
+	struct task                     t;
+	json_t                         *v, *pol = r->policy;
+	size_t                          i;
+	int                             rv;
+
+	(void) state;
+	if (!policy_stops(r->policy_status))
+		return (0);
+	if ((rv = task_get(svc, r->task_id, &t)) != 0)
+		return (rv == ERR_NOTFOUND ? 0 : rv);
+	buf_init(&c);
+	buf_printf(&c, "Policy: %s\n- rule: %s\n- lane: %s\n",
+	    r->policy_status, r->rule ? r->rule : "-", r->lane ? r->lane : "-");
+	json_array_foreach(json_object_get(pol, "violations"), i, v)
+		buf_printf(&c, "- violation: %s: %s\n",
+		    json_string_value(json_object_get(v, "rule_id")),
+		    json_string_value(json_object_get(v, "message")));
+	rv = terminal(t.state) ? 0 :
+	    move(svc, &t, "Blocked", strcmp(r->policy_status, "block") == 0
+	                          ? "policy_blocked" : "review_required",
+	        buf_cstr(&c), "router");
+	buf_fini(&c);
+	task_fini(&t);
+	return (rv);
+}
+
+static int
+on_budget(struct svc *svc, const struct msg *m, void *state)
+{
+	const struct msg_budget_decision *b = &m->body.budget_decision;
+	struct task                       t;
+	char                             *c;
+	int                               rv;
+
+	(void) state;
+	/* Only a final refusal changes the task; rate limits keep it
+	 * queued in the router. */
+	if (b->task_id == NULL || b->allowed ||
+	    strcmp(b->reason, "retry_cap_exceeded") != 0)
+		return (0);
+	if ((rv = task_get(svc, b->task_id, &t)) != 0)
+		return (rv == ERR_NOTFOUND ? 0 : rv);
+	c = xasprintf("Blocked: retry cap\n- reason: %s\n- attempts: %lld\n"
+	              "- limit: %lld",
+	    b->reason, (long long) b->current, (long long) b->limit);
+	rv = terminal(t.state) ? 0 :
+	                         move(svc, &t, "Blocked", b->reason, c, "router");
+	free(c);
+	task_fini(&t);
+	return (rv);
+}
+
+static int
+on_started(struct svc *svc, const struct msg *m, void *state)
+{
+	const struct msg_exec_started *s = &m->body.exec_started;
+	struct task                    t;
+	int                            rv;
+
+	(void) state;
+	if (s->task_id == NULL)
+		return (0);
+	if ((rv = task_get(svc, s->task_id, &t)) != 0)
+		return (rv == ERR_NOTFOUND ? 0 : rv);
+	if ((rv = store_run(svc_store(svc),
+	         "UPDATE task SET last_run_id = ? WHERE task_id = ?", "tt",
+	         s->run_id, s->task_id)) == 0 &&
+	    !terminal(t.state) && strcmp(t.state, "Running") != 0)
+		rv = move(svc, &t, "Running", "exec.started", NULL, NULL);
+	task_fini(&t);
+	return (rv);
+}
+
+static bool
+await_review(struct svc *svc, const char *repo_key)
+{
+	const struct cfg_node *repos = cfg_get(svc_cfg_root(svc), "repos");
+	char                   err[256];
+	int                    v = 0;
+
+	if (repo_key != NULL)
+		(void) cfg_get_bool(cfg_get(repos, repo_key), "await_review", 0,
+		    &v, err, sizeof(err));
+	return (v != 0);
+}
+
+static void
+result_comment(struct buf *c, const struct msg_exec_finished *f)
+{
+	json_t     *r = f->result;
+	const char *s;
+
+	buf_printf(c, "Result\n- success: %s\n- run_id: %s\n- status: %s\n",
+	    f->success ? "true" : "false", f->run_id, f->status);
+	if (f->failure_category != NULL)
+		buf_printf(c, "- category: %s\n", f->failure_category);
+	if (f->failure_reason != NULL)
+		buf_printf(c, "- reason: %s\n", f->failure_reason);
+	if (json_is_integer(json_object_get(r, "executor_exit_code")))
+		buf_printf(c, "- executor-exit-code: %lld\n",
+		    (long long) json_integer_value(
+		        json_object_get(r, "executor_exit_code")));
+	if ((s = json_string_value(json_object_get(r, "executor_signal"))))
+		buf_printf(c, "- executor-signal: %s\n", s);
+	if (f->branch_name != NULL)
+		buf_printf(c, "- branch: %s\n", f->branch_name);
+	if ((s = json_string_value(json_object_get(r, "commit_sha"))))
+		buf_printf(c, "- commit: %s\n", s);
+	if ((s = json_string_value(json_object_get(r, "diff_stat_excerpt"))))
+		buf_printf(c, "- diff: %s\n", s);
+	if ((s = json_string_value(json_object_get(r, "question"))))
+		buf_printf(c, "- question: %s\n", s);
+	if (f->pull_request_url != NULL)
+		buf_printf(c, "- pull_request: %s\n", f->pull_request_url);
+}
+
+static int
+on_finished(struct svc *svc, const struct msg *m, void *state)
+{
+	const struct msg_exec_finished *f = &m->body.exec_finished;
+	struct task                     t;
+	struct buf                      c;
+	const char                     *to;
+	int                             rv;
+
+	(void) state;
+	if ((rv = task_get(svc, f->task_id, &t)) != 0)
+		return (rv == ERR_NOTFOUND ? 0 : rv);
+	/* An older run finishing late (it was re-dispatched) does not
+	 * decide the task. */
+	if (t.last_run_id != NULL && strcmp(t.last_run_id, f->run_id) != 0) {
+		task_fini(&t);
+		return (0);
+	}
+	buf_init(&c);
+	result_comment(&c, f);
+	if (strcmp(f->status, "interrupted") == 0) {
+		/* The router retries within its cap: stay Running. */
+		rv = comment_add(svc, t.task_id, f->executor ? f->executor
+		                                             : "executor",
+		    buf_cstr(&c));
+	} else if (!terminal(t.state)) {
+		if (f->success)
+			to = await_review(svc, t.repo_key) ? "In Review"
+			                                   : "Done";
+		else
+			to = "Blocked";
+		rv = move(svc, &t, to, f->success ? "succeeded"
+		                                  : (f->failure_category
+		                                         ? f->failure_category
+		                                         : f->status),
+		    buf_cstr(&c), f->executor ? f->executor : "executor");
+	}
+	buf_fini(&c);
+	task_fini(&t);
+	return (rv);
+}
+
+/* ------------------------------------------------------------------ ctl */
+
+static int
+ctl_add(struct svc *svc, const struct msg *req, json_t **data, char *err,
+    size_t errlen, void *state)
+{
+	const struct msg_board_task_add *a = &req->body.board_task_add;
+	const char                      *kind = a->kind ? a->kind : "goal";
+	const char                      *st = a->state ? a->state : BOARD_READY;
+	struct task                      t;
+	json_t                          *labels = json_array();
+	char                            *labels_s, *title, *nl, tid[32];
+	int64_t                          now = now_ms(), n;
+	size_t                           i;
+	int                              rv;
+
+	(void) state;
+	if (strcmp(kind, "goal") && strcmp(kind, "test") &&
+	    strcmp(kind, "improve")) {
+		snprintf(err, errlen, "unknown task kind '%s' (goal, test, "
+		    "improve)", kind);
+		json_decref(labels);
+		return (ERR_INVAL);
+	}
+	if (!board_state_valid(st)) {
+		snprintf(err, errlen, "unknown state '%s'", st);
+		json_decref(labels);
+		return (ERR_INVAL);
+	}
+	if (*a->repo_key == '\0' || (*a->goal == '\0' &&
+	                                 (a->description == NULL ||
+	                                     *a->description == '\0'))) {
+		snprintf(err, errlen, "repo_key and a goal (or a description "
+		    "with one) are required");
+		json_decref(labels);
+		return (ERR_INVAL);
+	}
+	if (a->request_id != NULL &&
+	    store_int(svc_store(svc), &n, 0,
+	        "SELECT n FROM task WHERE request_id = ?", "t",
+	        a->request_id) == 0 &&
+	    n > 0) {
+		/* A retried request: answer with the task it created. */
+		snprintf(tid, sizeof(tid), "T-%lld", (long long) n);
+		json_decref(labels);
+		if ((rv = task_get(svc, tid, &t)) != 0)
+			return (rv);
+		*data = json_pack("{s:s, s:s, s:b}", "task_id", t.task_id,
+		    "state", t.state, "existing", 1);
+		task_fini(&t);
+		return (0);
+	}
+	for (i = 0; i < a->labels.n; i++)
+		json_array_append_new(labels, json_string(a->labels.v[i]));
+	labels_s = json_dumps(labels, JSON_COMPACT);
+	json_decref(labels);
+	if (a->title != NULL && *a->title != '\0')
+		title = xstrdup(a->title);
+	else {
+		title = xstrndup(a->goal, 72);
+		if ((nl = strchr(title, '\n')) != NULL)
+			*nl = '\0';
+	}
+	if ((rv = svc_begin(svc)) != 0)
+		goto out;
+	rv = store_run(svc_store(svc),
+	    "INSERT INTO task(title, goal, repo_key, kind, labels, description,"
+	    " state, request_id, created_at, updated_at)"
+	    " VALUES (?, ?, ?, ?, ?, ?, 'Backlog', ?, ?, ?)",
+	    "tttttttii", title, a->goal, a->repo_key, kind, labels_s,
+	    a->description, a->request_id, now, now);
+	n = store_last_rowid(svc_store(svc));
+	snprintf(tid, sizeof(tid), "T-%lld", (long long) n);
+	if (rv == 0)
+		rv = store_run(svc_store(svc),
+		    "UPDATE task SET task_id = ? WHERE n = ?", "ti", tid, n);
+	if (rv == 0)
+		rv = task_get(svc, tid, &t);
+	if (rv == 0) {
+		struct msg_task_created ev = { t.task_id, t.title, "operator",
+			NULL, NULL };
+
+		rv = svc_emit(svc, MSG_TASK_CREATED, t.task_id, &ev);
+		if (rv == 0 && strcmp(st, "Backlog") != 0)
+			rv = move(svc, &t, st, "created", NULL, NULL);
+		if (rv == 0 && strcmp(st, BOARD_READY) == 0)
+			rv = ready(svc, &t);
+		if (rv == 0)
+			*data = json_pack("{s:s, s:s}", "task_id", t.task_id,
+			    "state", t.state);
+		task_fini(&t);
+	}
+	if (rv == 0)
+		rv = svc_commit(svc);
+	else
+		svc_rollback(svc);
+out:
+	if (rv != 0 && err[0] == '\0')
+		snprintf(err, errlen, "cannot add the task: %s", err_str(rv));
+	free(labels_s);
+	free(title);
+	return (rv);
+}
+
+static int
+ctl_list(struct svc *svc, const struct msg *req, json_t **data, char *err,
+    size_t errlen, void *state)
+{
+	const struct msg_board_task_list *l = &req->body.board_task_list;
+	struct store_stmt                *st;
+	struct task                       t;
+	json_t                           *a = json_array();
+	int                               rv;
+
+	(void) state;
+	(void) err;
+	(void) errlen;
+	if ((rv = store_prep(svc_store(svc), &st,
+	         "SELECT " TASK_COLS " FROM task WHERE task_id IS NOT NULL"
+	         " AND (?1 IS NULL OR state = ?1) ORDER BY n DESC LIMIT ?2")) !=
+	    0) {
+		json_decref(a);
+		return (rv);
+	}
+	if (l->state != NULL)
+		store_bind_text(st, 1, l->state);
+	else
+		store_bind_null(st, 1);
+	store_bind_int(st, 2, l->limit > 0 ? l->limit : 100);
+	while ((rv = store_step(st)) == 1) {
+		task_read(st, &t);
+		json_array_append_new(a, task_json(&t));
+		task_fini(&t);
+	}
+	store_done(st);
+	*data = json_pack("{s:o}", "tasks", a);
+	return (rv < 0 ? rv : 0);
+}
+
+static int
+ctl_show(struct svc *svc, const struct msg *req, json_t **data, char *err,
+    size_t errlen, void *state)
+{
+	struct store_stmt *st;
+	struct task        t;
+	json_t            *cs = json_array();
+	char               at[40];
+	int                rv;
+
+	(void) state;
+	if ((rv = task_get(svc, req->body.board_task_show.task_id, &t)) != 0) {
+		snprintf(err, errlen, "no task '%s'",
+		    req->body.board_task_show.task_id);
+		json_decref(cs);
+		return (rv);
+	}
+	if ((rv = store_prep(svc_store(svc), &st,
+	         "SELECT at, author, body FROM comment WHERE task_id = ?"
+	         " ORDER BY id")) == 0) {
+		store_bind_text(st, 1, t.task_id);
+		while (store_step(st) == 1)
+			json_array_append_new(cs,
+			    json_pack("{s:s, s:s, s:s}", "at",
+			        iso8601(store_col_int(st, 0), at, sizeof(at)),
+			        "author", store_col_text(st, 1), "body",
+			        store_col_text(st, 2)));
+		store_done(st);
+	}
+	*data = json_pack("{s:o, s:o}", "task", task_json(&t), "comments", cs);
+	task_fini(&t);
+	return (0);
+}
+
+static int
+ctl_move(struct svc *svc, const struct msg *req, json_t **data, char *err,
+    size_t errlen, void *state)
+{
+	const struct msg_board_task_move *mv = &req->body.board_task_move;
+	struct task                       t;
+	char                             *prev;
+	int                               rv;
+
+	(void) state;
+	if (!board_state_valid(mv->state)) {
+		snprintf(err, errlen, "unknown state '%s' (Backlog, Ready for "
+		    "AI, Running, In Review, Review, Blocked, Done, Cancelled)",
+		    mv->state);
+		return (ERR_INVAL);
+	}
+	if ((rv = task_get(svc, mv->task_id, &t)) != 0) {
+		snprintf(err, errlen, "no task '%s'", mv->task_id);
+		return (rv);
+	}
+	prev = xstrdup(t.state);
+	if ((rv = svc_begin(svc)) == 0) {
+		rv = move(svc, &t, mv->state, "operator", mv->comment,
+		    "operator");
+		if (rv == 0 && strcmp(mv->state, BOARD_READY) == 0)
+			rv = ready(svc, &t);
+		if (rv == 0)
+			rv = svc_commit(svc);
+		else
+			svc_rollback(svc);
+	}
+	if (rv == 0)
+		*data = json_pack("{s:s, s:s, s:s}", "task_id", t.task_id,
+		    "prev_state", prev, "state", t.state);
+	free(prev);
+	task_fini(&t);
+	return (rv);
+}
+
+/* --------------------------------------------------------------- service */
+
+static int
+board_init(struct svc *svc, void *state)
+{
+	const char *mode = "local";
+	char        err[256];
+
+	(void) state;
+	if (cfg_get_str(svc_cfg(svc), "board", "local", &mode, err,
+	        sizeof(err)) != 0 ||
+	    strcmp(mode, "local") != 0) {
+		log_error("board.config", "%s",
+		    err[0] ? err : "board: only 'local' is built in");
+		return (ERR_CONFIG);
+	}
+	return (store_exec(svc_store(svc), schema));
+}
+
+static void
+board_status(struct svc *svc, void *state, json_t *obj)
+{
+	struct store_stmt *st;
+	json_t            *c = json_object();
+
+	(void) state;
+	if (store_prep(svc_store(svc), &st,
+	        "SELECT state, count(*) FROM task GROUP BY state") == 0) {
+		while (store_step(st) == 1)
+			json_object_set_new(c, store_col_text(st, 0),
+			    json_integer(store_col_int(st, 1)));
+		store_done(st);
+	}
+	json_object_set_new(obj, "tasks", c);
+	json_object_set_new(obj, "board", json_string("local"));
+}
+
+static const struct svc_handler handlers[] = {
+	{ MSG_ROUTE_DECIDED, on_route_decided },
+	{ MSG_BUDGET_DECISION, on_budget },
+	{ MSG_EXEC_STARTED, on_started },
+	{ MSG_EXEC_FINISHED, on_finished },
+	{ MSG_NONE, NULL },
+};
+
+static const struct svc_ctl ctls[] = {
+	{ MSG_BOARD_TASK_ADD, ctl_add },
+	{ MSG_BOARD_TASK_LIST, ctl_list },
+	{ MSG_BOARD_TASK_SHOW, ctl_show },
+	{ MSG_BOARD_TASK_MOVE, ctl_move },
+	{ MSG_NONE, NULL },
+};
+
+const struct svc_def board_def = {
+	.name = "board-sync",
+	.init = board_init,
+	.handlers = handlers,
+	.ctls = ctls,
+	.status = board_status,
+};

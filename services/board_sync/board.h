@@ -1,0 +1,36 @@
+/*
+ * board.h - board-sync: the task board (an embedded sqlite board by
+ * default) and its side of the bus.
+ *
+ * It turns tasks entering "Ready for AI" into task.ready events and
+ * applies the router's and executors' outcomes back onto the tasks
+ * (Running, In Review, Done, Blocked) with a result comment.  Operators
+ * use it through ctl: board.task_add/list/show/move (`opc task ...`).
+ */
+#ifndef OPC_BOARD_H
+#define OPC_BOARD_H
+
+#include <stdbool.h>
+
+#include <jansson.h>
+
+#include "opc/svc.h"
+
+extern const struct svc_def board_def;
+
+#define BOARD_READY "Ready for AI"
+
+/* board_state_valid: one of Backlog, Ready for AI, Running, In Review,
+ * Review, Blocked, Done, Cancelled. */
+bool board_state_valid(const char *state);
+
+/* board_parse_description parses the optional "## Execution" block of a
+ * task description (see parse.c).  goal_field, when non-empty, is the
+ * goal text.  On success *out is a new object {repo?, base_branch, mode,
+ * allowed_paths[], open_pr?, goal, constraints|null, has_block}.  Errors
+ * (ERR_PROTO) carry the original's texts: "Missing goal text",
+ * "Unsupported execution mode: X". */
+int board_parse_description(const char *desc, const char *goal_field,
+    json_t **out, char *err, size_t errlen);
+
+#endif
