@@ -68,7 +68,7 @@ collect(void *arg, uint64_t seq, const void *frame, size_t len)
 		rc->bins.v = xrealloc(rc->bins.v, rc->cap * sizeof(*rc->bins.v));
 	}
 	/* Borrowed: the packer copies before the statement moves on. */
-	rc->bins.v[rc->bins.n].p = xstrndup(frame, len);
+	rc->bins.v[rc->bins.n].p = xmemdup(frame, len);
 	rc->bins.v[rc->bins.n].len = len;
 	rc->bins.n++;
 	return (0);

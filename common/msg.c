@@ -60,6 +60,7 @@ fail(struct rd *r, const char *fmt, ...)
 static int
 take(struct rd *r, size_t n, const uint8_t **out)
 {
+	*out = r->p;
 	if ((size_t) (r->end - r->p) < n)
 		return (fail(r, "truncated msgpack"));
 	*out = r->p;
@@ -459,12 +460,7 @@ msg_strs_add(struct msg_strs *ss, const char *s)
 static char *
 bin_dup(const char *p, size_t n)
 {
-	char *c = xmalloc(n + 1);
-
-	if (n > 0)
-		memcpy(c, p, n);
-	c[n] = '\0';
-	return (c);
+	return (xmemdup(p, n));
 }
 
 /* rd_field reads the value with header v into field f of base. */

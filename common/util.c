@@ -60,6 +60,17 @@ xstrdup(const char *s)
 }
 
 char *
+xmemdup(const void *s, size_t n)
+{
+	char *p = xmalloc(n + 1);
+
+	if (n > 0)
+		memcpy(p, s, n);
+	p[n] = '\0';
+	return (p);
+}
+
+char *
 xstrndup(const char *s, size_t n)
 {
 	char *p;

@@ -21,7 +21,10 @@ void *xmalloc(size_t);
 void *xcalloc(size_t, size_t);
 void *xrealloc(void *, size_t);
 char *xstrdup(const char *);
+/* xstrndup copies at most n bytes, stopping at a NUL (POSIX strndup). */
 char *xstrndup(const char *, size_t);
+/* xmemdup copies exactly n bytes (binary safe) and NUL-terminates. */
+char *xmemdup(const void *, size_t);
 /* xasprintf returns a newly allocated formatted string. */
 char *xasprintf(const char *, ...) PRINTFLIKE(1, 2);
 

@@ -1,0 +1,699 @@
+/*
+ * executor.c - the executor daemon (see executor.h).
+ *
+ * Table erun: run_id, task_id, attempt, dispatch (the exec.dispatch body
+ * as JSON), state pending|running|finished|superseded, pid, workspace,
+ * started_ms, deadline_ms.  Files per run under workspace_root:
+ * <run_id>/ (the git workspace), <run_id>.request.json,
+ * <run_id>.result.json, <run_id>.worker.log.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "executor.h"
+#include "opc/cfg.h"
+#include "opc/err.h"
+#include "opc/log.h"
+#include "opc/loop.h"
+#include "opc/store.h"
+#include "opc/topo.h"
+#include "opc/util.h"
+
+#define TICK_MS 200
+
+static const char schema[] =
+    "CREATE TABLE IF NOT EXISTS erun("
+    " run_id TEXT PRIMARY KEY, task_id TEXT NOT NULL,"
+    " attempt INTEGER NOT NULL, dispatch TEXT NOT NULL,"
+    " state TEXT NOT NULL, pid INTEGER NOT NULL DEFAULT 0,"
+    " workspace TEXT, started_ms INTEGER, deadline_ms INTEGER,"
+    " received_ms INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS erun_state ON erun(state);";
+
+struct executor {
+	struct svc *svc;
+	int64_t     max_parallel;
+	int64_t     running;
+	char       *root;      /* workspace_root, absolute */
+	char       *worker;    /* opc-exec-run */
+	char       *config_dir;
+	bool        recovered;
+	uint64_t    tick;
+};
+
+/* ------------------------------------------------------------- helpers */
+
+static char *
+path_for(struct executor *x, const char *run_id, const char *suffix)
+{
+	return (xasprintf("%s/%s%s", x->root, run_id, suffix));
+}
+
+static char *
+sibling(const char *name)
+{
+	char    p[PATH_MAX], *slash;
+	ssize_t n = readlink("/proc/self/exe", p, sizeof(p) - 1);
+
+	if (n > 0) {
+		p[n] = '\0';
+		if ((slash = strrchr(p, '/')) != NULL) {
+			*slash = '\0';
+			return (xasprintf("%s/%s", p, name));
+		}
+	}
+	return (xstrdup(name));
+}
+
+static int64_t
+mem_free_mb(void)
+{
+	char    line[256];
+	FILE   *f = fopen("/proc/meminfo", "r");
+	long long kb, total = -1;
+
+	if (f == NULL)
+		return (-1);
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "MemAvailable: %lld kB", &kb) == 1 ||
+		    sscanf(line, "SwapFree: %lld kB", &kb) == 1)
+			total = (total < 0 ? 0 : total) + kb;
+	fclose(f);
+	return (total < 0 ? -1 : total / 1024);
+}
+
+/* finish journals exec.finished for run_id (inside its own transaction)
+ * and marks it finished. */
+static int
+finish(struct executor *x, const char *run_id, const char *task_id,
+    int64_t attempt, json_t *result)
+{
+	struct msg_exec_finished ev;
+	int                      rv;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.run_id = (char *) run_id;
+	ev.task_id = (char *) task_id;
+	ev.status = (char *) json_string_value(json_object_get(result,
+	    "status"));
+	if (ev.status == NULL)
+		ev.status = "failed";
+	ev.success = json_is_true(json_object_get(result, "success"));
+	ev.executor = (char *) svc_name(x->svc);
+	ev.attempt = attempt;
+	ev.failure_category = (char *) json_string_value(
+	    json_object_get(result, "failure_category"));
+	ev.failure_reason = (char *) json_string_value(
+	    json_object_get(result, "failure_reason"));
+	ev.branch_name = (char *) json_string_value(
+	    json_object_get(result, "branch_name"));
+	ev.pull_request_url = (char *) json_string_value(
+	    json_object_get(result, "pull_request_url"));
+	ev.result = result;
+	if ((rv = svc_begin(x->svc)) != 0)
+		return (rv);
+	if ((rv = store_run(svc_store(x->svc),
+	         "UPDATE erun SET state = 'finished', pid = 0 WHERE run_id = ?",
+	         "t", run_id)) == 0 &&
+	    (rv = svc_emit(x->svc, MSG_EXEC_FINISHED, task_id, &ev)) == 0)
+		rv = svc_commit(x->svc);
+	else
+		(void) svc_rollback(x->svc);
+	log_info("executor.finished", "%s: run %s %s%s%s", task_id, run_id,
+	    ev.status, ev.failure_category ? " " : "",
+	    ev.failure_category ? ev.failure_category : "");
+	return (rv);
+}
+
+/* synthetic builds a result for a run the worker could not report. */
+static json_t *
+synthetic(const char *run_id, const char *task_id, const char *status,
+    const char *category, const char *reason)
+{
+	char at[40];
+
+	return (json_pack("{s:s, s:s, s:s, s:b, s:s, s:s, s:[], s:s, s:[], "
+	                  "s:{}, s:s}",
+	    "run_id", run_id, "task_id", task_id, "status", status, "success",
+	    0, "failure_category", category, "failure_reason", reason,
+	    "changed_files", "changed_files_source", "unknown",
+	    "scope_violations", "quality_warnings", "completed_at",
+	    iso8601(now_ms(), at, sizeof(at))));
+}
+
+/* read_result loads <run_id>.result.json, or NULL. */
+static json_t *
+read_result(struct executor *x, const char *run_id)
+{
+	char   *p = path_for(x, run_id, ".result.json");
+	json_t *j = json_load_file(p, 0, NULL);
+
+	free(p);
+	if (j != NULL && !json_is_object(j)) {
+		json_decref(j);
+		j = NULL;
+	}
+	return (j);
+}
+
+/* kill_run kills what may be left of a run: the worker's process group
+ * and the backend group it recorded. */
+static void
+kill_run(struct executor *x, const char *run_id, pid_t pid)
+{
+	char *p = path_for(x, run_id, "/.opcenter/backend.pgid");
+	FILE *f = fopen(p, "r");
+	long  pg = 0;
+
+	if (f != NULL) {
+		if (fscanf(f, "%ld", &pg) == 1 && pg > 1)
+			(void) kill((pid_t) -pg, SIGKILL);
+		fclose(f);
+	}
+	free(p);
+	if (pid > 1)
+		(void) kill(-pid, SIGKILL);
+}
+
+/* ------------------------------------------------------------- handlers */
+
+static int
+on_dispatch(struct svc *svc, const struct msg *m, void *state)
+{
+	const struct msg_exec_dispatch *d = &m->body.exec_dispatch;
+	json_t                         *body;
+	char                           *s;
+	int                             rv;
+
+	(void) state;
+	/* Any other pending run of this task here is superseded: the
+	 * router moved on (new attempt, maybe to another executor). */
+	if ((rv = store_run(svc_store(svc),
+	         "UPDATE erun SET state = 'superseded' WHERE task_id = ? AND"
+	         " state = 'pending' AND run_id <> ?",
+	         "tt", d->task_id, d->run_id)) != 0)
+		return (rv);
+	if (strcmp(d->executor, svc_name(svc)) != 0)
+		return (0);
+	if (d->request == NULL) {
+		log_warn("executor.dispatch", "%s: dispatch without a request",
+		    d->run_id);
+		svc_count(svc, "bad_dispatch", 1);
+		return (0);
+	}
+	body = msg_body_to_json(MSG_EXEC_DISPATCH, &m->body);
+	s = json_dumps(body, JSON_COMPACT);
+	rv = store_run(svc_store(svc),
+	    "INSERT OR IGNORE INTO erun(run_id, task_id, attempt, dispatch,"
+	    " state, received_ms) VALUES (?, ?, ?, ?, 'pending', ?)",
+	    "ttiti", d->run_id, d->task_id, d->attempt, s, now_ms());
+	free(s);
+	json_decref(body);
+	return (rv);
+}
+
+/* ---------------------------------------------------------- effect loop */
+
+/* build_request turns a dispatch into the worker's request file body. */
+static json_t *
+build_request(struct executor *x, json_t *dispatch, char *err,
+    size_t errlen)
+{
+	const struct cfg_node *root = svc_cfg_root(x->svc);
+	const struct cfg_node *bk, *n;
+	json_t                *req, *spec, *a;
+	const char            *backend, *s, *url;
+	int64_t                v;
+	size_t                 i;
+
+	req = json_deep_copy(json_object_get(dispatch, "request"));
+	if (!json_is_object(req)) {
+		snprintf(err, errlen, "dispatch has no request object");
+		json_decref(req);
+		return (NULL);
+	}
+	backend = json_string_value(json_object_get(req, "backend"));
+	bk = cfg_get(cfg_get(svc_cfg(x->svc), "backends"),
+	    backend ? backend : "");
+	if (backend != NULL && strcmp(backend, "stub") == 0 && bk == NULL)
+		spec = json_pack("{s:s}", "kind", "stub");
+	else if (bk == NULL) {
+		snprintf(err, errlen, "backend '%s' is not configured on %s",
+		    backend ? backend : "(none)", svc_name(x->svc));
+		json_decref(req);
+		return (NULL);
+	} else {
+		spec = json_object();
+		(void) cfg_get_str(bk, "kind", "command", &s, err, errlen);
+		json_object_set_new(spec, "kind", json_string(s));
+		a = json_array();
+		n = cfg_get(bk, "argv");
+		for (i = 0; i < cfg_len(n); i++)
+			json_array_append_new(a,
+			    json_string(cfg_str(cfg_at(n, i))));
+		json_object_set_new(spec, "argv", a);
+		a = json_array();
+		n = cfg_get(bk, "env_allow");
+		for (i = 0; i < cfg_len(n); i++)
+			json_array_append_new(a,
+			    json_string(cfg_str(cfg_at(n, i))));
+		json_object_set_new(spec, "env_allow", a);
+		a = json_object();
+		n = cfg_get(bk, "env");
+		for (i = 0; i < cfg_len(n); i++)
+			json_object_set_new(a, cfg_key_at(n, i),
+			    json_string(cfg_str(cfg_at(n, i))));
+		json_object_set_new(spec, "env", a);
+		if (cfg_get_str(bk, "model", NULL, &s, err, errlen) == 0 && s)
+			json_object_set_new(spec, "model", json_string(s));
+		if (cfg_get_int(bk, "max_output_bytes", 10 << 20, &v, err,
+		        errlen) == 0)
+			json_object_set_new(spec, "max_output_bytes",
+			    json_integer(v));
+	}
+	json_object_set_new(req, "backend_spec", spec);
+	(void) cfg_get_str(root, "git.author_name", "Operations Center Bot",
+	    &s, err, errlen);
+	(void) cfg_get_str(root, "git.author_email",
+	    "operations-center-bot@example.com", &url, err, errlen);
+	json_object_set_new(req, "git", json_pack("{s:s, s:s}",
+	                                    "author_name", s, "author_email",
+	                                    url));
+	{
+		int64_t mf = 50, ml = 2000, qt = 3;
+
+		(void) cfg_get_int(svc_cfg(x->svc), "limits.max_files", 50, &mf,
+		    err, errlen);
+		(void) cfg_get_int(svc_cfg(x->svc), "limits.max_lines", 2000,
+		    &ml, err, errlen);
+		(void) cfg_get_int(svc_cfg(x->svc), "limits.quality_threshold",
+		    3, &qt, err, errlen);
+		json_object_set_new(req, "limits",
+		    json_pack("{s:I, s:I, s:I}", "max_files", (json_int_t) mf,
+		        "max_lines", (json_int_t) ml, "quality_threshold",
+		        (json_int_t) qt));
+	}
+	/* A relative local clone_url is relative to the config file. */
+	url = json_string_value(json_object_get(req, "clone_url"));
+	if (url != NULL && url[0] != '/' && strstr(url, "://") == NULL &&
+	    strchr(url, '@') == NULL) {
+		char *abs = xasprintf("%s/%s", x->config_dir, url);
+
+		json_object_set_new(req, "clone_url", json_string(abs));
+		free(abs);
+	}
+	err[0] = '\0';
+	return (req);
+}
+
+static void
+child_exec(struct executor *x, const char *run_id, const char *req,
+    const char *ws, const char *out)
+{
+	char    *log = path_for(x, run_id, ".worker.log");
+	char    *argv[8];
+	sigset_t none;
+	int      fd;
+
+	sigemptyset(&none);
+	(void) sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	(void) setsid();
+	if ((fd = open("/dev/null", O_RDONLY)) >= 0)
+		(void) dup2(fd, 0);
+	if ((fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600)) >= 0) {
+		(void) dup2(fd, 1);
+		(void) dup2(fd, 2);
+	}
+	for (fd = 3; fd < 1024; fd++)
+		(void) close(fd);
+	argv[0] = x->worker;
+	argv[1] = "--request";
+	argv[2] = (char *) req;
+	argv[3] = "--workspace";
+	argv[4] = (char *) ws;
+	argv[5] = "--out";
+	argv[6] = (char *) out;
+	argv[7] = NULL;
+	execv(x->worker, argv);
+	fprintf(stderr, "opc-executor: cannot run %s: %s\n", x->worker,
+	    strerror(errno));
+	_exit(127);
+}
+
+/* start launches one pending run: journal running + exec.started first,
+ * then fork the worker, then record its pid. */
+static void
+start(struct executor *x, const char *run_id, const char *task_id,
+    int64_t attempt, json_t *dispatch)
+{
+	struct msg_exec_started ev;
+	json_t                 *req;
+	char                    err[512], *rq, *ws, *out, *text;
+	int64_t                 deadline, tmo, vt;
+	pid_t                   pid;
+
+	req = build_request(x, dispatch, err, sizeof(err));
+	if (req == NULL) {
+		json_t *r = synthetic(run_id, task_id, "failed",
+		    "infra_tooling", err);
+
+		log_warn("executor.request", "%s: %s", run_id, err);
+		(void) finish(x, run_id, task_id, attempt, r);
+		json_decref(r);
+		return;
+	}
+	rq = path_for(x, run_id, ".request.json");
+	ws = path_for(x, run_id, "");
+	out = path_for(x, run_id, ".result.json");
+	text = json_dumps(req, JSON_INDENT(2) | JSON_SORT_KEYS);
+	tmo = json_integer_value(json_object_get(req, "timeout_seconds"));
+	vt = json_integer_value(json_object_get(req,
+	    "validation_timeout_seconds"));
+	deadline = now_ms() + ((tmo > 0 ? tmo : 300) +
+	                          (vt > 0 ? vt : 300) *
+	                              (int64_t) (1 + json_array_size(
+	                                                 json_object_get(req,
+	                                                     "validation_commands"))) +
+	                          300) *
+	                             1000;
+	if (write_file_atomic(rq, text, strlen(text)) != 0) {
+		log_error("executor.request", "%s: cannot write %s", run_id, rq);
+		goto out;
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.run_id = (char *) run_id;
+	ev.task_id = (char *) task_id;
+	ev.executor = (char *) svc_name(x->svc);
+	ev.attempt = attempt;
+	ev.workspace = ws;
+	if (svc_begin(x->svc) != 0)
+		goto out;
+	if (store_run(svc_store(x->svc),
+	        "UPDATE erun SET state = 'running', workspace = ?,"
+	        " started_ms = ?, deadline_ms = ? WHERE run_id = ? AND"
+	        " state = 'pending'",
+	        "tiit", ws, now_ms(), deadline, run_id) != 0 ||
+	    svc_emit(x->svc, MSG_EXEC_STARTED, task_id, &ev) != 0 ||
+	    svc_commit(x->svc) != 0) {
+		(void) svc_rollback(x->svc);
+		goto out;
+	}
+	if ((pid = fork()) < 0) {
+		json_t *r = synthetic(run_id, task_id, "failed",
+		    "infra_tooling", "fork failed");
+
+		log_error("executor.fork", "%s: %s", run_id, strerror(errno));
+		(void) finish(x, run_id, task_id, attempt, r);
+		json_decref(r);
+		goto out;
+	}
+	if (pid == 0)
+		child_exec(x, run_id, rq, ws, out);
+	x->running++;
+	(void) store_run(svc_store(x->svc),
+	    "UPDATE erun SET pid = ? WHERE run_id = ?", "it", (int64_t) pid,
+	    run_id);
+	log_info("executor.start", "%s: run %s attempt %lld worker pid %d",
+	    task_id, run_id, (long long) attempt, (int) pid);
+out:
+	free(text);
+	free(rq);
+	free(ws);
+	free(out);
+	json_decref(req);
+}
+
+struct row {
+	char   *run_id, *task_id;
+	int64_t attempt, pid, deadline;
+	json_t *dispatch;
+};
+
+/* rows loads the runs in a state (at most max). */
+static size_t
+rows(struct executor *x, const char *state, struct row *out, size_t max)
+{
+	struct store_stmt *st;
+	size_t             n = 0;
+
+	if (store_prep(svc_store(x->svc), &st,
+	        "SELECT run_id, task_id, attempt, pid, deadline_ms, dispatch"
+	        " FROM erun WHERE state = ? ORDER BY received_ms LIMIT ?") != 0)
+		return (0);
+	store_bind_text(st, 1, state);
+	store_bind_int(st, 2, (int64_t) max);
+	while (n < max && store_step(st) == 1) {
+		out[n].run_id = xstrdup(store_col_text(st, 0));
+		out[n].task_id = xstrdup(store_col_text(st, 1));
+		out[n].attempt = store_col_int(st, 2);
+		out[n].pid = store_col_int(st, 3);
+		out[n].deadline = store_col_int(st, 4);
+		out[n].dispatch = json_loads(store_col_text(st, 5), 0, NULL);
+		n++;
+	}
+	store_done(st);
+	return (n);
+}
+
+static void
+rows_free(struct row *r, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(r[i].run_id);
+		free(r[i].task_id);
+		json_decref(r[i].dispatch);
+	}
+}
+
+/* recover finishes the runs a previous life left running: with the
+ * worker's result when it got that far, else as interrupted. */
+static void
+recover(struct executor *x)
+{
+	struct row r[64];
+	json_t    *res;
+	size_t     n, i;
+
+	n = rows(x, "running", r, nitems(r));
+	for (i = 0; i < n; i++) {
+		kill_run(x, r[i].run_id, (pid_t) r[i].pid);
+		if ((res = read_result(x, r[i].run_id)) == NULL)
+			res = synthetic(r[i].run_id, r[i].task_id,
+			    "interrupted", "interrupted",
+			    "the executor stopped while this run was in "
+			    "progress; it was killed and will be retried");
+		log_warn("executor.recover", "%s: run %s was in progress at "
+		    "the last stop: %s", r[i].task_id, r[i].run_id,
+		    json_string_value(json_object_get(res, "status")));
+		(void) finish(x, r[i].run_id, r[i].task_id, r[i].attempt, res);
+		json_decref(res);
+	}
+	rows_free(r, n);
+}
+
+/* reap collects exited workers and enforces run deadlines. */
+static void
+reap(struct executor *x)
+{
+	struct row r[64];
+	json_t    *res;
+	size_t     n, i;
+	pid_t      pid;
+	int        status;
+	char       why[128];
+
+	n = rows(x, "running", r, nitems(r));
+	for (i = 0; i < n; i++) {
+		if (r[i].pid <= 0)
+			continue;
+		pid = waitpid((pid_t) r[i].pid, &status, WNOHANG);
+		if (pid == 0 && now_ms() > r[i].deadline) {
+			log_warn("executor.deadline", "%s: run %s passed its "
+			    "deadline: killing it", r[i].task_id, r[i].run_id);
+			kill_run(x, r[i].run_id, (pid_t) r[i].pid);
+			(void) waitpid((pid_t) r[i].pid, &status, 0);
+			res = synthetic(r[i].run_id, r[i].task_id, "timed_out",
+			    "timeout", "the run exceeded its overall deadline");
+		} else if (pid == (pid_t) r[i].pid) {
+			if ((res = read_result(x, r[i].run_id)) == NULL) {
+				snprintf(why, sizeof(why), "worker ended "
+				    "(%s %d) without a result",
+				    WIFEXITED(status) ? "exit" : "signal",
+				    WIFEXITED(status) ? WEXITSTATUS(status)
+				                      : WTERMSIG(status));
+				res = synthetic(r[i].run_id, r[i].task_id,
+				    "failed", "infra_tooling", why);
+			}
+		} else if (pid < 0 && errno == ECHILD) {
+			/* not our child (an earlier life): recover() */
+			continue;
+		} else
+			continue;
+		x->running--;
+		(void) finish(x, r[i].run_id, r[i].task_id, r[i].attempt, res);
+		json_decref(res);
+	}
+	rows_free(r, n);
+}
+
+static void
+tick_cb(struct loop *l, void *arg)
+{
+	struct executor *x = arg;
+	struct row       r[8];
+	size_t           n, i;
+	int64_t          running = 0;
+
+	x->tick = loop_timer(l, TICK_MS, tick_cb, x);
+	if (!svc_caught_up(x->svc))
+		return;
+	if (!x->recovered) {
+		recover(x);
+		x->recovered = true;
+	}
+	reap(x);
+	(void) store_int(svc_store(x->svc), &running, 0,
+	    "SELECT count(*) FROM erun WHERE state = 'running'", NULL);
+	x->running = running;
+	if (running >= x->max_parallel)
+		return;
+	n = rows(x, "pending", r,
+	    (size_t) (x->max_parallel - running) < nitems(r)
+	        ? (size_t) (x->max_parallel - running)
+	        : nitems(r));
+	for (i = 0; i < n; i++)
+		if (r[i].dispatch != NULL)
+			start(x, r[i].run_id, r[i].task_id, r[i].attempt,
+			    r[i].dispatch);
+	rows_free(r, n);
+}
+
+/* --------------------------------------------------------------- service */
+
+static int
+ex_init(struct svc *svc, void *state)
+{
+	struct executor   *x = state;
+	const struct topo *t = svc_topo(svc);
+	const char        *root, *worker;
+	char               err[512], *slash;
+
+	x->svc = svc;
+	if (cfg_get_int(svc_cfg(svc), "max_parallel", 1, &x->max_parallel, err,
+	        sizeof(err)) != 0 ||
+	    cfg_get_str(svc_cfg(svc), "workspace_root", "workspaces", &root,
+	        err, sizeof(err)) != 0 ||
+	    cfg_get_str(svc_cfg(svc), "worker", NULL, &worker, err,
+	        sizeof(err)) != 0) {
+		log_error("executor.config", "%s", err);
+		return (ERR_CONFIG);
+	}
+	if (x->max_parallel < 1)
+		x->max_parallel = 1;
+	x->root = root[0] == '/' ? xstrdup(root)
+	                         : xasprintf("%s/%s", t->state_dir, root);
+	x->worker = worker ? xstrdup(worker) : sibling("opc-exec-run");
+	x->config_dir = xstrdup(t->config_path);
+	if ((slash = strrchr(x->config_dir, '/')) != NULL)
+		*slash = '\0';
+	if (mkdirs(x->root, 0700) != 0) {
+		log_error("executor.config", "cannot create %s", x->root);
+		return (ERR_IO);
+	}
+	x->tick = loop_timer(svc_loop(svc), TICK_MS, tick_cb, x);
+	return (store_exec(svc_store(svc), schema));
+}
+
+static void
+ex_fini(struct svc *svc, void *state)
+{
+	struct executor *x = state;
+
+	(void) svc;
+	free(x->root);
+	free(x->worker);
+	free(x->config_dir);
+}
+
+/* ex_shutdown: a graceful stop ends the workers too (SIGTERM to their
+ * groups); the next start finishes those runs as interrupted. */
+static void
+ex_shutdown(struct svc *svc, void *state)
+{
+	struct executor *x = state;
+	struct row       r[64];
+	size_t           n, i;
+
+	(void) svc;
+	n = rows(x, "running", r, nitems(r));
+	for (i = 0; i < n; i++)
+		kill_run(x, r[i].run_id, (pid_t) r[i].pid);
+	rows_free(r, n);
+}
+
+static void
+ex_heartbeat(struct svc *svc, void *state, json_t *info)
+{
+	struct executor       *x = state;
+	const struct cfg_node *bk = cfg_get(svc_cfg(svc), "backends");
+	json_t                *lanes = json_array();
+	size_t                 i;
+
+	for (i = 0; i < cfg_len(bk); i++)
+		json_array_append_new(lanes, json_string(cfg_key_at(bk, i)));
+	json_object_set_new(info, "free_slots",
+	    json_integer(x->max_parallel - x->running));
+	json_object_set_new(info, "max_parallel",
+	    json_integer(x->max_parallel));
+	json_object_set_new(info, "running", json_integer(x->running));
+	json_object_set_new(info, "backends", lanes);
+	json_object_set_new(info, "mem_free_mb", json_integer(mem_free_mb()));
+}
+
+static void
+ex_status(struct svc *svc, void *state, json_t *obj)
+{
+	struct store_stmt *st;
+	json_t            *c = json_object();
+
+	(void) state;
+	if (store_prep(svc_store(svc), &st,
+	        "SELECT state, count(*) FROM erun GROUP BY state") == 0) {
+		while (store_step(st) == 1)
+			json_object_set_new(c, store_col_text(st, 0),
+			    json_integer(store_col_int(st, 1)));
+		store_done(st);
+	}
+	json_object_set_new(obj, "runs", c);
+}
+
+static const struct svc_handler handlers[] = {
+	{ MSG_EXEC_DISPATCH, on_dispatch },
+	{ MSG_NONE, NULL },
+};
+
+static const struct svc_ctl ctls[] = { { MSG_NONE, NULL } };
+
+const struct svc_def executor_def = {
+	.name = "executor",
+	.state_size = sizeof(struct executor),
+	.init = ex_init,
+	.fini = ex_fini,
+	.handlers = handlers,
+	.ctls = ctls,
+	.status = ex_status,
+	.heartbeat = ex_heartbeat,
+	.shutdown = ex_shutdown,
+};

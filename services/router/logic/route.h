@@ -1,0 +1,158 @@
+/*
+ * route.h - the router's pure decision logic.
+ *
+ * Everything here is a function of its arguments: no sockets, no sqlite, no
+ * clock reads (time is always a parameter, unix milliseconds), no global
+ * state.  The router daemon feeds it task.ready bodies, the config tree and
+ * its own bookkeeping (dispatch times, attempts, outcomes) and acts on the
+ * answers.  JSON shapes follow docs/execution-path.md.
+ *
+ * Ownership: every json_t * returned is a new reference owned by the caller
+ * (json_decref).  json_t and cfg_node arguments are borrowed and never kept.
+ * Strings in struct gate are static.
+ */
+#ifndef OPC_ROUTE_H
+#define OPC_ROUTE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "opc/cfg.h"
+
+/* struct route_task is a task.ready body; all pointers are borrowed.  Any
+ * string may be NULL (treated as ""). */
+struct route_task {
+	const char *task_id, *title, *goal, *repo_key, *kind, *description;
+	const char *const *labels;
+	size_t             nlabels;
+	/* parsed "## Execution" block object or NULL: {repo, base_branch,
+	 * mode, allowed_paths[], open_pr, constraints} */
+	const json_t *execution;
+	int64_t       attempt;
+};
+
+/* route_proposal builds the OcPlanningProposal JSON.  root is the whole
+ * config document: it reads repos.<repo_key> {clone_url, default_branch,
+ * validation_commands[], allowed_base_branches[], await_review, open_pr,
+ * validation_timeout_seconds, local_path}, router.kind_map (optional
+ * {goal: simple_edit, ...}) and router.timeout_seconds.  Returns NULL with
+ * a message in err on an unknown repo key, an empty goal or a bad config
+ * value, e.g. "unknown repo key 'x'". */
+json_t *route_proposal(const struct route_task *, const struct cfg_node *root,
+                       int64_t now_ms, char *err, size_t errlen);
+
+/* route_decide applies router.rules ([{name, when: {kind|task_type|
+ * labels_any|labels_all|repo|risk}, lane, backend}], first match wins; a
+ * rule without "when" matches everything) and router.default {lane
+ * aider_local, backend stub} otherwise (policy_rule_matched "default").
+ * router_cfg is the "router" section (may be NULL).  Returns the
+ * OcRoutingDecision JSON (new decision_id and run_id).  Never NULL for a
+ * well-formed proposal. */
+json_t *route_decide(const json_t *proposal, const struct cfg_node *router_cfg,
+                     int64_t now_ms);
+
+/* route_policy is the mandatory policy gate (inventory section 6 "Policy
+ * defaults", overridable by router.policy {trusted_labels[],
+ * destructive_labels[], sensitive_block[], sensitive_review[],
+ * review_task_types[]}).  Returns the PolicyDecision JSON; status is one of
+ * allow, allow_with_warnings, require_review, block. */
+json_t *route_policy(const json_t *proposal, const json_t *decision,
+                     const struct cfg_node *router_cfg, int64_t now_ms);
+
+struct budget_cfg {
+	int64_t max_per_hour, max_per_day, max_retries, retry_reset_ms,
+	    max_concurrent, min_memory_mb;
+	double  breaker_threshold;
+	int64_t breaker_window, breaker_min_samples, breaker_staleness_ms;
+};
+
+/* budget_cfg_load reads router.budget {max_per_hour 10, max_per_day 50,
+ * max_retries 3 (min 1), retry_reset 1h, max_concurrent 1, min_memory_mb 0}
+ * and router.breaker {threshold 0.8, window 5 (min 3), min_samples 3,
+ * staleness 4h}; the env vars OPERATIONS_CENTER_MAX_EXEC_PER_HOUR,
+ * _MAX_EXEC_PER_DAY, _MAX_RETRIES_PER_TASK, _CIRCUIT_BREAKER_THRESHOLD and
+ * _CIRCUIT_BREAKER_WINDOW override the config when set.  Returns 0 or
+ * ERR_CONFIG (invalid value) with a message in err.  router_cfg may be
+ * NULL (defaults). */
+int budget_cfg_load(struct budget_cfg *, const struct cfg_node *router_cfg,
+                    char *err, size_t errlen);
+
+/* struct gate is a yes/no answer; reason ("budget_exceeded",
+ * "retry_cap_exceeded", "global_concurrency_exceeded",
+ * "global_memory_insufficient") and window ("hourly", "daily") are static
+ * strings or NULL when allowed. */
+struct gate {
+	bool        allowed;
+	const char *reason;
+	const char *window;
+	int64_t     current, limit;
+};
+
+/* budget_check: dispatch times (unix ms, any order) -> hourly (last 1h >=
+ * max_per_hour) then daily (last 24h >= max_per_day). */
+struct gate budget_check(const struct budget_cfg *,
+                         const int64_t *dispatched_ms, size_t n,
+                         int64_t now_ms);
+
+/* retry_check: attempts already made for a task and the time of the last
+ * one -> "retry_cap_exceeded" when attempts >= max_retries, unless the last
+ * was more than retry_reset_ms ago (then allowed and *reset set true: the
+ * caller resets its attempt count).  reset may be NULL. */
+struct gate retry_check(const struct budget_cfg *, int64_t attempts,
+                        int64_t last_attempt_ms, int64_t now_ms, bool *reset);
+
+/* concurrency_check: running >= max_concurrent ->
+ * "global_concurrency_exceeded". */
+struct gate concurrency_check(const struct budget_cfg *, int64_t running);
+
+/* memory_check: free_mb < min_memory_mb -> "global_memory_insufficient";
+ * free_mb -1 (unknown) or min_memory_mb 0 -> allowed. */
+struct gate memory_check(const struct budget_cfg *, int64_t free_mb);
+
+struct outcome {
+	int64_t at_ms;
+	bool    success;
+	bool    quota;
+};
+
+struct breaker {
+	bool    open;
+	double  failure_rate;
+	int64_t samples, failures;
+};
+
+/* breaker_eval: outcomes newer than now - staleness, excluding quota
+ * events, the most recent `window`; needs >= min_samples; open when
+ * failures/samples >= threshold (it closes again when the rate falls
+ * below).  Outcomes may be in any order. */
+struct breaker breaker_eval(const struct budget_cfg *, const struct outcome *,
+                            size_t n, int64_t now_ms);
+
+/* route_request builds the OcExecutionRequest JSON from proposal, decision
+ * and policy (effective_scope replaces allowed_paths when non-empty):
+ * task_branch "<kind>/<task_id>-<run_id first 8>", validation_commands as
+ * argv arrays (strings split on whitespace), open_pr/await_review from
+ * repos.<key>, push_on_success from the proposal's branch_policy.  root is
+ * the whole config document.  Returns NULL only when proposal or decision
+ * lacks required fields. */
+json_t *route_request(const json_t *proposal, const json_t *decision,
+                      const json_t          *policy, const struct route_task *,
+                      const struct cfg_node *root, int64_t attempt,
+                      int64_t now_ms);
+
+/* route_cfg_check validates the whole config document root once (at
+ * startup): router.rules (each a map with a lane; "when" only with known
+ * conditions), router.kind_map, router.policy lists, router.budget and
+ * router.breaker (including the env overrides), and every repos.<key>
+ * entry as route_proposal would read it.  Returns 0 or ERR_CONFIG with
+ * "file:line:col: ..." (or the route_proposal message) in err. */
+int route_cfg_check(const struct cfg_node *root, char *err, size_t errlen);
+
+/* route_section returns the router's config section of the document:
+ * a top-level "router" map, else the "instances.router" instance. */
+const struct cfg_node *route_section(const struct cfg_node *root);
+
+#endif

@@ -1,0 +1,736 @@
+/*
+ * router.c - the router daemon (see router.h).
+ *
+ * Tables: rtask (one row per task: its task.ready, decisions, queue state,
+ * attempts), rrun (one row per dispatched attempt: executor, lease,
+ * outcome), outcome (the breaker's window), kv (breaker state).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "opc/cfg.h"
+#include "opc/err.h"
+#include "opc/log.h"
+#include "opc/store.h"
+#include "opc/topo.h"
+#include "opc/util.h"
+#include "route.h"
+#include "router.h"
+
+#define MAX_EXECUTORS 32
+
+static const char schema[] =
+    "CREATE TABLE IF NOT EXISTS rtask("
+    " task_id TEXT PRIMARY KEY, ready TEXT NOT NULL, state TEXT NOT NULL,"
+    " board_attempt INTEGER NOT NULL DEFAULT 0,"
+    " attempts INTEGER NOT NULL DEFAULT 0,"
+    " last_attempt_ms INTEGER NOT NULL DEFAULT 0,"
+    " proposal TEXT, decision TEXT, policy TEXT, last_reason TEXT,"
+    " queued_ms INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS rrun("
+    " run_id TEXT PRIMARY KEY, task_id TEXT NOT NULL,"
+    " executor TEXT NOT NULL, attempt INTEGER NOT NULL,"
+    " state TEXT NOT NULL, dispatched_ms INTEGER NOT NULL,"
+    " started_ms INTEGER, lease_ms INTEGER NOT NULL,"
+    " finished_ms INTEGER, status TEXT);"
+    "CREATE INDEX IF NOT EXISTS rrun_state ON rrun(state);"
+    "CREATE TABLE IF NOT EXISTS outcome("
+    " at_ms INTEGER NOT NULL, success INTEGER NOT NULL,"
+    " quota INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS kv(k TEXT PRIMARY KEY, v INTEGER);";
+
+struct executor {
+	const char *name;
+	int64_t     last_hb;   /* mono ms; 0 = not heard since start */
+	int64_t     free_slots;
+	int64_t     mem_free_mb;
+};
+
+struct router {
+	struct svc       *svc;
+	struct budget_cfg b;
+	int64_t           lease_ms;
+	int64_t           stale_ms;
+	int64_t           started;
+	struct executor   ex[MAX_EXECUTORS];
+	size_t            nex;
+};
+
+/* --------------------------------------------------------------- helpers */
+
+static json_t *
+col_json(struct store_stmt *st, int i)
+{
+	const char *s = store_col_text(st, i);
+
+	return (s ? json_loads(s, 0, NULL) : NULL);
+}
+
+static char *
+dumps(const json_t *j)
+{
+	return (j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL);
+}
+
+static const char *
+jstr(const json_t *o, const char *k)
+{
+	return (json_string_value(json_object_get(o, k)));
+}
+
+/* task_of fills a route_task from a task.ready JSON body (borrowing from
+ * it); labels points into a caller-freed array. */
+static void
+task_of(const json_t *ready, struct route_task *t, const char ***labels)
+{
+	json_t *ls = json_object_get(ready, "labels");
+	size_t  i, n = json_array_size(ls);
+
+	memset(t, 0, sizeof(*t));
+	t->task_id = jstr(ready, "task_id");
+	t->title = jstr(ready, "title");
+	t->goal = jstr(ready, "goal");
+	t->repo_key = jstr(ready, "repo_key");
+	t->kind = jstr(ready, "kind");
+	t->description = jstr(ready, "description");
+	t->execution = json_object_get(ready, "execution");
+	if (json_is_null(t->execution))
+		t->execution = NULL;
+	t->attempt = json_integer_value(json_object_get(ready, "attempt"));
+	*labels = xcalloc(n + 1, sizeof(**labels));
+	for (i = 0; i < n; i++)
+		(*labels)[i] = json_string_value(json_array_get(ls, i));
+	t->labels = *labels;
+	t->nlabels = n;
+}
+
+static int
+emit_budget(struct router *r, const char *task_id, const struct gate *g)
+{
+	struct msg_budget_decision ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.reason = (char *) g->reason;
+	ev.task_id = (char *) task_id;
+	ev.allowed = g->allowed;
+	ev.window = (char *) g->window;
+	ev.current = g->current;
+	ev.limit = g->limit;
+	log_info("router.gate", "%s: %s (%s %lld/%lld)", task_id ? task_id : "-",
+	    g->reason, g->window ? g->window : "-", (long long) g->current,
+	    (long long) g->limit);
+	return (svc_emit(r->svc, MSG_BUDGET_DECISION, task_id, &ev));
+}
+
+/* ------------------------------------------------------------- handlers */
+
+/* blocked_decision builds the route.decided objects for a task that cannot
+ * even be planned (unknown repo key, empty goal): blocked by policy. */
+static void
+invalid_task(const char *why, json_t **decision, json_t **policy,
+    int64_t now)
+{
+	char did[37], rid[37], pid[37], at[40];
+
+	iso8601(now, at, sizeof(at));
+	*decision = json_pack("{s:s, s:s, s:s, s:n, s:n, s:f, s:s, s:s, s:[], "
+	                      "s:s, s:s}",
+	    "decision_id", uuid4(did), "proposal_id", uuid4(pid), "run_id",
+	    uuid4(rid), "selected_lane", "selected_backend", "confidence", 1.0,
+	    "policy_rule_matched", "routing.invalid_task", "rationale", why,
+	    "alternatives_considered", "decided_at", at, "switchboard_version",
+	    "opcenter-router/1");
+	*policy = json_pack("{s:s, s:s, s:[{s:s, s:s, s:s, s:b}], s:[], s:s, "
+	                    "s:s, s:[], s:s, s:s}",
+	    "decision_id", did, "status", "block", "violations", "rule_id",
+	    "routing.invalid_task", "category", "routing", "message", why,
+	    "blocking", 1, "warnings", "effective_validation_profile",
+	    "standard", "effective_review_requirement", "required",
+	    "effective_scope", "notes", why, "evaluated_at", at);
+}
+
+static int
+on_ready(struct svc *svc, const struct msg *m, void *state)
+{
+	const struct msg_task_ready *tr = &m->body.task_ready;
+	struct route_task            t;
+	struct msg_route_decided     ev;
+	const char                 **labels;
+	json_t                      *ready, *proposal, *decision, *policy;
+	char                         err[256], *s_ready, *s_p, *s_d, *s_pol;
+	const char                  *status;
+	int64_t                      prev = -1, now = now_ms();
+	int                          rv;
+
+	(void) state;
+	/* A task already queued or running for this board attempt is a
+	 * duplicate (e.g. an injected copy). */
+	(void) store_int(svc_store(svc), &prev, -1,
+	    "SELECT board_attempt FROM rtask WHERE task_id = ? AND state IN"
+	    " ('queued', 'dispatched')",
+	    "t", tr->task_id);
+	if (prev >= 0 && prev >= tr->attempt) {
+		svc_count(svc, "duplicate_ready", 1);
+		return (0);
+	}
+	ready = msg_body_to_json(MSG_TASK_READY, &m->body);
+	task_of(ready, &t, &labels);
+	proposal = route_proposal(&t, svc_cfg_root(svc), now, err,
+	    sizeof(err));
+	if (proposal == NULL) {
+		log_warn("router.invalid", "%s: %s", tr->task_id, err);
+		invalid_task(err, &decision, &policy, now);
+	} else {
+		decision = route_decide(proposal, svc_cfg(svc), now);
+		policy = route_policy(proposal, decision, svc_cfg(svc), now);
+	}
+	status = jstr(policy, "status");
+	memset(&ev, 0, sizeof(ev));
+	ev.task_id = tr->task_id;
+	ev.decision_id = (char *) jstr(decision, "decision_id");
+	ev.proposal_id = (char *) jstr(decision, "proposal_id");
+	ev.lane = (char *) jstr(decision, "selected_lane");
+	ev.backend = (char *) jstr(decision, "selected_backend");
+	ev.rule = (char *) jstr(decision, "policy_rule_matched");
+	ev.rationale = (char *) jstr(decision, "rationale");
+	ev.policy_status = (char *) status;
+	ev.proposal = proposal;
+	ev.decision = decision;
+	ev.policy = policy;
+	rv = svc_emit(svc, MSG_ROUTE_DECIDED, tr->task_id, &ev);
+	s_ready = dumps(ready);
+	s_p = dumps(proposal);
+	s_d = dumps(decision);
+	s_pol = dumps(policy);
+	if (rv == 0)
+		rv = store_run(svc_store(svc),
+		    "INSERT OR REPLACE INTO rtask(task_id, ready, state,"
+		    " board_attempt, attempts, last_attempt_ms, proposal,"
+		    " decision, policy, last_reason, queued_ms)"
+		    " VALUES (?, ?, ?, ?, 0, 0, ?, ?, ?, NULL, ?)",
+		    "tttitttti", tr->task_id, s_ready,
+		    (proposal == NULL || strcmp(status, "block") == 0 ||
+		        strcmp(status, "require_review") == 0)
+		        ? "blocked"
+		        : "queued",
+		    tr->attempt, s_p, s_d, s_pol, now);
+	log_info("router.decided", "%s: lane %s backend %s rule %s policy %s",
+	    tr->task_id, ev.lane ? ev.lane : "-", ev.backend ? ev.backend : "-",
+	    ev.rule ? ev.rule : "-", status);
+	free(s_ready);
+	free(s_p);
+	free(s_d);
+	free(s_pol);
+	free(labels);
+	json_decref(ready);
+	json_decref(proposal);
+	json_decref(decision);
+	json_decref(policy);
+	return (rv);
+}
+
+static int
+on_started(struct svc *svc, const struct msg *m, void *state)
+{
+	(void) state;
+	return (store_run(svc_store(svc),
+	    "UPDATE rrun SET state = 'started', started_ms = ?"
+	    " WHERE run_id = ? AND state = 'dispatched'",
+	    "it", now_ms(), m->body.exec_started.run_id));
+}
+
+static int
+breaker_update(struct router *r)
+{
+	struct store_stmt     *st;
+	struct outcome        *o = NULL;
+	struct msg_circuit_changed ev;
+	struct breaker         b;
+	size_t                 n = 0;
+	int64_t                was = 0;
+	int                    rv;
+
+	if ((rv = store_prep(svc_store(r->svc), &st,
+	         "SELECT at_ms, success, quota FROM outcome"
+	         " ORDER BY at_ms DESC LIMIT 100")) != 0)
+		return (rv);
+	while (store_step(st) == 1) {
+		o = xrealloc(o, (n + 1) * sizeof(*o));
+		o[n].at_ms = store_col_int(st, 0);
+		o[n].success = store_col_int(st, 1) != 0;
+		o[n].quota = store_col_int(st, 2) != 0;
+		n++;
+	}
+	store_done(st);
+	b = breaker_eval(&r->b, o, n, now_ms());
+	free(o);
+	(void) store_int(svc_store(r->svc), &was, 0,
+	    "SELECT v FROM kv WHERE k = 'breaker_open'", NULL);
+	if ((was != 0) == b.open)
+		return (0);
+	memset(&ev, 0, sizeof(ev));
+	ev.state = b.open ? "open" : "closed";
+	ev.failure_rate = b.failure_rate;
+	ev.window = b.samples;
+	ev.failures = b.failures;
+	log_warn("router.breaker", "circuit %s: %lld/%lld failures",
+	    ev.state, (long long) b.failures, (long long) b.samples);
+	if ((rv = store_run(svc_store(r->svc),
+	         "INSERT OR REPLACE INTO kv(k, v) VALUES ('breaker_open', ?)",
+	         "i", (int64_t) b.open)) != 0)
+		return (rv);
+	return (svc_emit(r->svc, MSG_CIRCUIT_CHANGED, NULL, &ev));
+}
+
+static int
+on_finished(struct svc *svc, const struct msg *m, void *state)
+{
+	struct router                  *r = state;
+	const struct msg_exec_finished *f = &m->body.exec_finished;
+	int64_t                         known = 0;
+	bool                            quota;
+	int                             rv;
+
+	(void) store_int(svc_store(svc), &known, 0,
+	    "SELECT count(*) FROM rrun WHERE run_id = ? AND state IN"
+	    " ('dispatched', 'started')",
+	    "t", f->run_id);
+	if (known == 0) {
+		/* superseded (re-dispatched) or unknown: not ours to decide */
+		svc_count(svc, "stale_finished", 1);
+		return (0);
+	}
+	if ((rv = store_run(svc_store(svc),
+	         "UPDATE rrun SET state = 'finished', finished_ms = ?,"
+	         " status = ? WHERE run_id = ?",
+	         "itt", now_ms(), f->status, f->run_id)) != 0)
+		return (rv);
+	if (strcmp(f->status, "interrupted") == 0) {
+		/* Retried by the effect loop within the retry cap. */
+		log_warn("router.interrupted", "%s: run %s interrupted; "
+		    "requeued", f->task_id, f->run_id);
+		return (store_run(svc_store(svc),
+		    "UPDATE rtask SET state = 'queued', last_reason = NULL"
+		    " WHERE task_id = ? AND state = 'dispatched'",
+		    "t", f->task_id));
+	}
+	quota = f->failure_reason != NULL &&
+	    (strstr(f->failure_reason, "quota") != NULL ||
+	        strstr(f->failure_reason, "rate limit") != NULL ||
+	        strstr(f->failure_reason, "hit your limit") != NULL);
+	if ((rv = store_run(svc_store(svc),
+	         "INSERT INTO outcome(at_ms, success, quota) VALUES (?, ?, ?)",
+	         "iii", now_ms(), (int64_t) f->success, (int64_t) quota)) !=
+	        0 ||
+	    (rv = store_run(svc_store(svc),
+	         "UPDATE rtask SET state = ? WHERE task_id = ?", "tt",
+	         f->success ? "done" : "failed", f->task_id)) != 0)
+		return (rv);
+	return (breaker_update(r));
+}
+
+static struct executor *
+executor_find(struct router *r, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < r->nex; i++)
+		if (strcmp(r->ex[i].name, name) == 0)
+			return (&r->ex[i]);
+	return (NULL);
+}
+
+static void
+on_heartbeat(struct svc *svc, const struct msg *m, void *state)
+{
+	struct router   *r = state;
+	struct executor *e = executor_find(r, m->src);
+	json_t          *info = m->body.heartbeat.info;
+
+	(void) svc;
+	if (e == NULL)
+		return;
+	e->last_hb = mono_ms();
+	e->free_slots = json_is_integer(json_object_get(info, "free_slots"))
+	    ? json_integer_value(json_object_get(info, "free_slots"))
+	    : 1;
+	e->mem_free_mb = json_is_integer(json_object_get(info, "mem_free_mb"))
+	    ? json_integer_value(json_object_get(info, "mem_free_mb"))
+	    : -1;
+}
+
+/* ---------------------------------------------------------- effect loop */
+
+/* expire_leases re-queues tasks whose run was never started within its
+ * lease, or whose executor went silent for longer than the lease. */
+static void
+expire_leases(struct router *r, int64_t now)
+{
+	struct store_stmt *st;
+	struct executor   *e;
+	char             **ids = NULL, **tasks = NULL;
+	size_t             n = 0, i;
+	int64_t            mono = mono_ms();
+
+	if (store_prep(svc_store(r->svc), &st,
+	        "SELECT run_id, task_id, executor, state, dispatched_ms,"
+	        " lease_ms FROM rrun WHERE state IN ('dispatched', 'started')") !=
+	    0)
+		return;
+	while (store_step(st) == 1) {
+		const char *state = store_col_text(st, 3);
+		int64_t     lease = store_col_int(st, 5);
+		bool        expired;
+
+		e = executor_find(r, store_col_text(st, 2));
+		if (strcmp(state, "dispatched") == 0)
+			expired = now - store_col_int(st, 4) > lease;
+		else
+			expired = mono - (e && e->last_hb ? e->last_hb
+			                                  : r->started) >
+			    lease;
+		if (!expired)
+			continue;
+		ids = xrealloc(ids, (n + 1) * sizeof(*ids));
+		tasks = xrealloc(tasks, (n + 1) * sizeof(*tasks));
+		ids[n] = xstrdup(store_col_text(st, 0));
+		tasks[n++] = xstrdup(store_col_text(st, 1));
+	}
+	store_done(st);
+	for (i = 0; i < n; i++) {
+		log_warn("router.lease", "%s: run %s lease expired; "
+		    "re-dispatching", tasks[i], ids[i]);
+		if (svc_begin(r->svc) == 0) {
+			if (store_run(svc_store(r->svc),
+			        "UPDATE rrun SET state = 'superseded' WHERE"
+			        " run_id = ?",
+			        "t", ids[i]) == 0 &&
+			    store_run(svc_store(r->svc),
+			        "UPDATE rtask SET state = 'queued' WHERE"
+			        " task_id = ? AND state = 'dispatched'",
+			        "t", tasks[i]) == 0)
+				(void) svc_commit(r->svc);
+			else
+				(void) svc_rollback(r->svc);
+		}
+		svc_count(r->svc, "lease_expired", 1);
+		free(ids[i]);
+		free(tasks[i]);
+	}
+	free(ids);
+	free(tasks);
+}
+
+/* pick chooses a fresh executor with a free slot (minus runs dispatched
+ * to it and not yet started). */
+static struct executor *
+pick(struct router *r)
+{
+	struct executor *best = NULL;
+	int64_t          mono = mono_ms(), inflight, free_best = 0;
+	size_t           i;
+
+	for (i = 0; i < r->nex; i++) {
+		struct executor *e = &r->ex[i];
+
+		if (e->last_hb == 0 || mono - e->last_hb > r->stale_ms)
+			continue;
+		inflight = 0;
+		(void) store_int(svc_store(r->svc), &inflight, 0,
+		    "SELECT count(*) FROM rrun WHERE executor = ? AND"
+		    " state = 'dispatched'",
+		    "t", e->name);
+		if (e->free_slots - inflight > free_best) {
+			free_best = e->free_slots - inflight;
+			best = e;
+		}
+	}
+	return (best);
+}
+
+/* refuse records a gate refusal once per (task, reason). */
+static void
+refuse(struct router *r, const char *task_id, const char *last,
+    const struct gate *g, const char *new_state)
+{
+	if (last != NULL && strcmp(last, g->reason) == 0 && new_state == NULL)
+		return;
+	if (svc_begin(r->svc) != 0)
+		return;
+	if (store_run(svc_store(r->svc),
+	        "UPDATE rtask SET last_reason = ?, state = coalesce(?, state)"
+	        " WHERE task_id = ?",
+	        "ttt", g->reason, new_state, task_id) == 0 &&
+	    emit_budget(r, task_id, g) == 0)
+		(void) svc_commit(r->svc);
+	else
+		(void) svc_rollback(r->svc);
+}
+
+static int
+dispatch(struct router *r, struct executor *e, const char *task_id,
+    json_t *ready, json_t *proposal, json_t *decision, json_t *policy,
+    int64_t attempts, int64_t now)
+{
+	struct msg_exec_dispatch ev;
+	struct route_task        t;
+	const char             **labels;
+	json_t                  *req;
+	char                     rid[37];
+	const char              *run_id;
+	int                      rv;
+
+	run_id = attempts == 0 && jstr(decision, "run_id")
+	    ? jstr(decision, "run_id")
+	    : uuid4(rid);
+	task_of(ready, &t, &labels);
+	req = route_request(proposal, decision, policy, &t, svc_cfg_root(r->svc),
+	    attempts + 1, now);
+	free(labels);
+	if (req == NULL)
+		return (ERR_INVAL);
+	json_object_set_new(req, "run_id", json_string(run_id));
+	if (attempts > 0) { /* a retry: its own branch */
+		char *br = xasprintf("%s/%s-%.8s", t.kind ? t.kind : "goal",
+		    task_id, run_id);
+
+		json_object_set_new(req, "task_branch", json_string(br));
+		free(br);
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.run_id = (char *) run_id;
+	ev.task_id = (char *) task_id;
+	ev.executor = (char *) e->name;
+	ev.attempt = attempts + 1;
+	ev.lease_ms = r->lease_ms;
+	ev.request = req;
+	if ((rv = svc_begin(r->svc)) != 0) {
+		json_decref(req);
+		return (rv);
+	}
+	if ((rv = store_run(svc_store(r->svc),
+	         "INSERT INTO rrun(run_id, task_id, executor, attempt, state,"
+	         " dispatched_ms, lease_ms) VALUES (?, ?, ?, ?, 'dispatched',"
+	         " ?, ?)",
+	         "tttiii", run_id, task_id, e->name, attempts + 1, now,
+	         r->lease_ms)) == 0 &&
+	    (rv = store_run(svc_store(r->svc),
+	         "UPDATE rtask SET state = 'dispatched', attempts = ?,"
+	         " last_attempt_ms = ?, last_reason = NULL WHERE task_id = ?",
+	         "iit", attempts + 1, now, task_id)) == 0 &&
+	    (rv = svc_emit(r->svc, MSG_EXEC_DISPATCH, task_id, &ev)) == 0)
+		rv = svc_commit(r->svc);
+	else
+		(void) svc_rollback(r->svc);
+	if (rv == 0) {
+		log_info("router.dispatch", "%s: run %s attempt %lld -> %s",
+		    task_id, run_id, (long long) (attempts + 1), e->name);
+		e->free_slots--;
+	}
+	json_decref(req);
+	return (rv);
+}
+
+/* gates runs the time-dependent gates for one queued task; returns true
+ * when it may be dispatched now. */
+static bool
+gates(struct router *r, const char *task_id, int64_t *attempts,
+    int64_t last_attempt, const char *last_reason, int64_t now,
+    struct executor **ep)
+{
+	struct store_stmt *st;
+	struct gate        g;
+	int64_t           *times = NULL, running = 0, open = 0;
+	size_t             n = 0;
+	bool               reset = false;
+
+	g = retry_check(&r->b, *attempts, last_attempt, now, &reset);
+	if (!g.allowed) {
+		refuse(r, task_id, last_reason, &g, "gave_up");
+		return (false);
+	}
+	if (reset)
+		*attempts = 0;
+	if (store_prep(svc_store(r->svc), &st,
+	        "SELECT dispatched_ms FROM rrun WHERE dispatched_ms > ?") == 0) {
+		store_bind_int(st, 1, now - 86400000);
+		while (store_step(st) == 1) {
+			times = xrealloc(times, (n + 1) * sizeof(*times));
+			times[n++] = store_col_int(st, 0);
+		}
+		store_done(st);
+	}
+	g = budget_check(&r->b, times, n, now);
+	free(times);
+	if (!g.allowed) {
+		refuse(r, task_id, last_reason, &g, NULL);
+		return (false);
+	}
+	(void) store_int(svc_store(r->svc), &open, 0,
+	    "SELECT v FROM kv WHERE k = 'breaker_open'", NULL);
+	if (open) {
+		g = (struct gate){ false, "circuit_breaker_open", "recent", 0,
+			r->b.breaker_window };
+		refuse(r, task_id, last_reason, &g, NULL);
+		return (false);
+	}
+	(void) store_int(svc_store(r->svc), &running, 0,
+	    "SELECT count(*) FROM rrun WHERE state IN ('dispatched',"
+	    " 'started')",
+	    NULL);
+	g = concurrency_check(&r->b, running);
+	if (!g.allowed) {
+		refuse(r, task_id, last_reason, &g, NULL);
+		return (false);
+	}
+	if ((*ep = pick(r)) == NULL) {
+		g = (struct gate){ false, "no_executor_available", NULL, 0, 0 };
+		refuse(r, task_id, last_reason, &g, NULL);
+		return (false);
+	}
+	g = memory_check(&r->b, (*ep)->mem_free_mb);
+	if (!g.allowed) {
+		refuse(r, task_id, last_reason, &g, NULL);
+		return (false);
+	}
+	return (true);
+}
+
+static void
+router_idle(struct svc *svc, void *state)
+{
+	struct router     *r = state;
+	struct store_stmt *st;
+	struct executor   *e;
+	int64_t            now = now_ms(), attempts, last;
+	int                guard;
+
+	if (!svc_caught_up(svc))
+		return;
+	expire_leases(r, now);
+	for (guard = 0; guard < 64; guard++) {
+		json_t *ready, *p, *d, *pol;
+		char   *task_id, *last_reason;
+
+		if (store_prep(svc_store(svc), &st,
+		        "SELECT task_id, ready, proposal, decision, policy,"
+		        " attempts, last_attempt_ms, last_reason FROM rtask"
+		        " WHERE state = 'queued' ORDER BY queued_ms LIMIT 1"
+		        " OFFSET ?") != 0)
+			return;
+		store_bind_int(st, 1, guard);
+		if (store_step(st) != 1) {
+			store_done(st);
+			return;
+		}
+		task_id = xstrdup(store_col_text(st, 0));
+		ready = col_json(st, 1);
+		p = col_json(st, 2);
+		d = col_json(st, 3);
+		pol = col_json(st, 4);
+		attempts = store_col_int(st, 5);
+		last = store_col_int(st, 6);
+		last_reason = store_col_text(st, 7)
+		    ? xstrdup(store_col_text(st, 7))
+		    : NULL;
+		store_done(st);
+		e = NULL;
+		if (ready && p && d && pol &&
+		    gates(r, task_id, &attempts, last, last_reason, now, &e) &&
+		    dispatch(r, e, task_id, ready, p, d, pol, attempts, now) ==
+		        0)
+			guard--; /* it left the queue: same offset again */
+		free(task_id);
+		free(last_reason);
+		json_decref(ready);
+		json_decref(p);
+		json_decref(d);
+		json_decref(pol);
+	}
+}
+
+/* --------------------------------------------------------------- service */
+
+static int
+router_init(struct svc *svc, void *state)
+{
+	struct router     *r = state;
+	const struct topo *t = svc_topo(svc);
+	const struct topo_inst *in;
+	char               err[512];
+	size_t             i;
+	int                rv;
+
+	r->svc = svc;
+	r->started = mono_ms();
+	r->stale_ms = t->stale_after_ms;
+	if ((rv = route_cfg_check(svc_cfg_root(svc), err, sizeof(err))) != 0 ||
+	    (rv = budget_cfg_load(&r->b, svc_cfg(svc), err, sizeof(err))) !=
+	        0 ||
+	    (rv = cfg_get_ms(svc_cfg(svc), "lease", 30000, &r->lease_ms, err,
+	         sizeof(err))) != 0) {
+		log_error("router.config", "%s", err);
+		return (ERR_CONFIG);
+	}
+	for (i = 0; i < svc_inst(svc)->nupstreams && r->nex < MAX_EXECUTORS;
+	     i++) {
+		in = topo_find(t, svc_inst(svc)->upstreams[i]);
+		if (in != NULL && strcmp(in->service, "executor") == 0)
+			r->ex[r->nex++].name = in->name;
+	}
+	if (r->nex == 0)
+		log_warn("router.config", "no executor among the upstreams: "
+		    "nothing will be dispatched");
+	return (store_exec(svc_store(svc), schema));
+}
+
+static void
+router_status(struct svc *svc, void *state, json_t *obj)
+{
+	struct router     *r = state;
+	struct store_stmt *st;
+	json_t            *q = json_object(), *ex = json_object();
+	int64_t            open = 0, mono = mono_ms();
+	size_t             i;
+
+	if (store_prep(svc_store(svc), &st,
+	        "SELECT state, count(*) FROM rtask GROUP BY state") == 0) {
+		while (store_step(st) == 1)
+			json_object_set_new(q, store_col_text(st, 0),
+			    json_integer(store_col_int(st, 1)));
+		store_done(st);
+	}
+	(void) store_int(svc_store(svc), &open, 0,
+	    "SELECT v FROM kv WHERE k = 'breaker_open'", NULL);
+	for (i = 0; i < r->nex; i++)
+		json_object_set_new(ex, r->ex[i].name,
+		    json_pack("{s:I, s:I, s:I}", "heartbeat_age_ms",
+		        (json_int_t) (r->ex[i].last_hb ? mono - r->ex[i].last_hb
+		                                       : -1),
+		        "free_slots", (json_int_t) r->ex[i].free_slots,
+		        "mem_free_mb", (json_int_t) r->ex[i].mem_free_mb));
+	json_object_set_new(obj, "tasks", q);
+	json_object_set_new(obj, "breaker", json_string(open ? "open"
+	                                                     : "closed"));
+	json_object_set_new(obj, "executors", ex);
+}
+
+static const struct svc_handler handlers[] = {
+	{ MSG_TASK_READY, on_ready },
+	{ MSG_EXEC_STARTED, on_started },
+	{ MSG_EXEC_FINISHED, on_finished },
+	{ MSG_NONE, NULL },
+};
+
+static const struct svc_ctl ctls[] = { { MSG_NONE, NULL } };
+
+const struct svc_def router_def = {
+	.name = "router",
+	.state_size = sizeof(struct router),
+	.init = router_init,
+	.handlers = handlers,
+	.ctls = ctls,
+	.status = router_status,
+	.idle = router_idle,
+	.on_heartbeat = on_heartbeat,
+};
