@@ -320,9 +320,18 @@ vbind(struct store *s, struct store_stmt **stp, const char *sql,
 {
 	struct store_stmt *st;
 	const void        *p;
+	const char        *q;
 	size_t             n;
 	int                i, rv;
 
+	/* One argument per '?': a mismatch would read garbage varargs. */
+	for (q = sql, n = 0; *q != '\0'; q++)
+		n += *q == '?';
+	if (n != (fmt ? strlen(fmt) : 0)) {
+		log_error("store.bind", "%zu placeholders but format \"%s\": %s",
+		    n, fmt ? fmt : "", sql);
+		return (ERR_INVAL);
+	}
 	if ((rv = store_prep(s, &st, sql)) != 0)
 		return (rv);
 	for (i = 1; fmt != NULL && *fmt != '\0'; fmt++, i++) {

@@ -46,13 +46,31 @@ void
 svc_dispatch(struct svc *svc, const struct msg *m)
 {
 	svc_msg_fn fn = svc->handler[m->topic];
+	size_t     np, plen;
+	bool       sp;
 	int        rv;
 
 	if (fn == NULL) {
 		svc_count(svc, "unhandled", 1);
 		return;
 	}
-	if ((rv = fn(svc, m, svc->state)) != 0) {
+	/* A handler that fails leaves nothing behind: its writes and
+	 * emits are rolled back to a savepoint, the rest of the batch
+	 * stands, and the message is consumed (a poison message must not
+	 * block the stream). */
+	np = svc->npending;
+	plen = svc->pending.len;
+	sp = svc->txn && store_exec(svc->store, "SAVEPOINT handler") == 0;
+	rv = fn(svc, m, svc->state);
+	if (rv != 0 && sp) {
+		(void) store_exec(svc->store, "ROLLBACK TO handler");
+		(void) journal_abort(svc->journal);
+		svc->npending = np;
+		svc->pending.len = plen;
+	}
+	if (sp)
+		(void) store_exec(svc->store, "RELEASE handler");
+	if (rv != 0) {
 		svc->c.handler_errors++;
 		log_warn("svc.handler", "%s %s from %s: %s",
 		    msg_topic_name(m->topic), m->id, m->src, err_str(rv));

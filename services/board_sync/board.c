@@ -144,7 +144,7 @@ comment_add(struct svc *svc, const char *task_id, const char *author,
 {
 	return (store_run(svc_store(svc),
 	    "INSERT INTO comment(task_id, at, author, body) VALUES (?, ?, ?, ?)",
-	    "tits", task_id, now_ms(), author, body));
+	    "titt", task_id, now_ms(), author, body));
 }
 
 /* move changes a task's state (inside the caller's transaction) and

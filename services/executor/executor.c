@@ -7,6 +7,7 @@
  * <run_id>/ (the git workspace), <run_id>.request.json,
  * <run_id>.result.json, <run_id>.worker.log.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -34,7 +35,7 @@ static const char schema[] =
     " attempt INTEGER NOT NULL, dispatch TEXT NOT NULL,"
     " state TEXT NOT NULL, pid INTEGER NOT NULL DEFAULT 0,"
     " workspace TEXT, started_ms INTEGER, deadline_ms INTEGER,"
-    " received_ms INTEGER NOT NULL);"
+    " stop_reason TEXT, received_ms INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS erun_state ON erun(state);";
 
 struct executor {
@@ -163,21 +164,56 @@ read_result(struct executor *x, const char *run_id)
 	return (j);
 }
 
-/* kill_run kills what may be left of a run: the worker's process group
- * and the backend group it recorded. */
-static void
-kill_run(struct executor *x, const char *run_id, pid_t pid)
+/* find_worker scans /proc for an opc-exec-run of run_id (its pid was not
+ * recorded: a crash between the fork and the pid update). */
+static pid_t
+find_worker(struct executor *x, const char *run_id)
 {
-	char *p = path_for(x, run_id, "/.opcenter/backend.pgid");
-	FILE *f = fopen(p, "r");
-	long  pg = 0;
+	char  *want = path_for(x, run_id, ".request.json"), path[300], buf[4096];
+	DIR   *d = opendir("/proc");
+	struct dirent *e;
+	pid_t  found = 0;
+	size_t n, i;
+	FILE  *f;
 
-	if (f != NULL) {
-		if (fscanf(f, "%ld", &pg) == 1 && pg > 1)
-			(void) kill((pid_t) -pg, SIGKILL);
+	while (d != NULL && found == 0 && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		n = fread(buf, 1, sizeof(buf) - 1, f);
 		fclose(f);
+		buf[n] = '\0';
+		for (i = 0; i + 1 < n; i += strlen(buf + i) + 1)
+			if (strcmp(buf + i, want) == 0)
+				found = (pid_t) atoi(e->d_name);
 	}
-	free(p);
+	if (d != NULL)
+		closedir(d);
+	free(want);
+	return (found);
+}
+
+/* alive: the process exists and is not a zombie of ours. */
+static bool
+alive(pid_t pid)
+{
+	int st;
+
+	if (pid <= 1)
+		return (false);
+	if (waitpid(pid, &st, WNOHANG) == pid)
+		return (false);
+	return (kill(pid, 0) == 0);
+}
+
+/* kill_run SIGKILLs what is left of a run: the worker's process group
+ * (the worker leads it; its children lead their own groups, which the
+ * worker ends itself on SIGTERM). */
+static void
+kill_run(pid_t pid)
+{
 	if (pid > 1)
 		(void) kill(-pid, SIGKILL);
 }
@@ -434,7 +470,7 @@ out:
 }
 
 struct row {
-	char   *run_id, *task_id;
+	char   *run_id, *task_id, *stop_reason;
 	int64_t attempt, pid, deadline;
 	json_t *dispatch;
 };
@@ -447,8 +483,9 @@ rows(struct executor *x, const char *state, struct row *out, size_t max)
 	size_t             n = 0;
 
 	if (store_prep(svc_store(x->svc), &st,
-	        "SELECT run_id, task_id, attempt, pid, deadline_ms, dispatch"
-	        " FROM erun WHERE state = ? ORDER BY received_ms LIMIT ?") != 0)
+	        "SELECT run_id, task_id, attempt, pid, deadline_ms, dispatch,"
+	        " coalesce(stop_reason, '') FROM erun WHERE state = ?"
+	        " ORDER BY received_ms LIMIT ?") != 0)
 		return (0);
 	store_bind_text(st, 1, state);
 	store_bind_int(st, 2, (int64_t) max);
@@ -459,6 +496,7 @@ rows(struct executor *x, const char *state, struct row *out, size_t max)
 		out[n].pid = store_col_int(st, 3);
 		out[n].deadline = store_col_int(st, 4);
 		out[n].dispatch = json_loads(store_col_text(st, 5), 0, NULL);
+		out[n].stop_reason = xstrdup(store_col_text(st, 6));
 		n++;
 	}
 	store_done(st);
@@ -473,30 +511,72 @@ rows_free(struct row *r, size_t n)
 	for (i = 0; i < n; i++) {
 		free(r[i].run_id);
 		free(r[i].task_id);
+		free(r[i].stop_reason);
 		json_decref(r[i].dispatch);
 	}
 }
 
-/* recover finishes the runs a previous life left running: with the
- * worker's result when it got that far, else as interrupted. */
+/* recover takes over the runs a previous life left running: each live
+ * worker gets SIGTERM (it stops its backend and reports "interrupted");
+ * stop_runs() then finishes them.  Never blocks. */
 static void
 recover(struct executor *x)
+{
+	struct row r[64];
+	size_t     n, i;
+	pid_t      pid;
+
+	n = rows(x, "running", r, nitems(r));
+	for (i = 0; i < n; i++) {
+		pid = r[i].pid > 0 ? (pid_t) r[i].pid
+		                   : find_worker(x, r[i].run_id);
+		if (pid > 0 && alive(pid))
+			(void) kill(-pid, SIGTERM);
+		log_warn("executor.recover", "%s: run %s was in progress at "
+		    "the last stop (worker %d %s): stopping it", r[i].task_id,
+		    r[i].run_id, (int) pid, pid > 0 && alive(pid) ? "alive"
+		                                                  : "gone");
+		(void) store_run(svc_store(x->svc),
+		    "UPDATE erun SET state = 'stopping', pid = ?,"
+		    " deadline_ms = ?, stop_reason = 'restart' WHERE run_id = ?",
+		    "iit", (int64_t) pid, now_ms() + 10000, r[i].run_id);
+	}
+	rows_free(r, n);
+}
+
+/* stop_runs finishes the runs being stopped once their worker is gone
+ * (SIGKILL after the deadline): with the worker's result when it wrote
+ * one, else as interrupted.  The router retries them. */
+static void
+stop_runs(struct executor *x)
 {
 	struct row r[64];
 	json_t    *res;
 	size_t     n, i;
 
-	n = rows(x, "running", r, nitems(r));
+	n = rows(x, "stopping", r, nitems(r));
 	for (i = 0; i < n; i++) {
-		kill_run(x, r[i].run_id, (pid_t) r[i].pid);
-		if ((res = read_result(x, r[i].run_id)) == NULL)
+		if (alive((pid_t) r[i].pid)) {
+			if (now_ms() < r[i].deadline)
+				continue;
+			kill_run((pid_t) r[i].pid);
+		}
+		if (strcmp(r[i].stop_reason, "deadline") == 0)
+			res = synthetic(r[i].run_id, r[i].task_id, "timed_out",
+			    "timeout", "the run exceeded its overall deadline");
+		else if ((res = read_result(x, r[i].run_id)) == NULL ||
+		    strcmp(json_string_value(json_object_get(res, "status"))
+		            ? json_string_value(json_object_get(res, "status"))
+		            : "",
+		        "interrupted") == 0) {
+			/* unfinished work is retried, never half-reported;
+			 * a result the worker completed stands */
+			json_decref(res);
 			res = synthetic(r[i].run_id, r[i].task_id,
 			    "interrupted", "interrupted",
 			    "the executor stopped while this run was in "
-			    "progress; it was killed and will be retried");
-		log_warn("executor.recover", "%s: run %s was in progress at "
-		    "the last stop: %s", r[i].task_id, r[i].run_id,
-		    json_string_value(json_object_get(res, "status")));
+			    "progress; it was stopped and will be retried");
+		}
 		(void) finish(x, r[i].run_id, r[i].task_id, r[i].attempt, res);
 		json_decref(res);
 	}
@@ -521,11 +601,13 @@ reap(struct executor *x)
 		pid = waitpid((pid_t) r[i].pid, &status, WNOHANG);
 		if (pid == 0 && now_ms() > r[i].deadline) {
 			log_warn("executor.deadline", "%s: run %s passed its "
-			    "deadline: killing it", r[i].task_id, r[i].run_id);
-			kill_run(x, r[i].run_id, (pid_t) r[i].pid);
-			(void) waitpid((pid_t) r[i].pid, &status, 0);
-			res = synthetic(r[i].run_id, r[i].task_id, "timed_out",
-			    "timeout", "the run exceeded its overall deadline");
+			    "deadline: stopping it", r[i].task_id, r[i].run_id);
+			(void) kill(-(pid_t) r[i].pid, SIGTERM);
+			(void) store_run(svc_store(x->svc),
+			    "UPDATE erun SET state = 'stopping', deadline_ms = ?,"
+			    " stop_reason = 'deadline' WHERE run_id = ?",
+			    "it", now_ms() + 10000, r[i].run_id);
+			continue;
 		} else if (pid == (pid_t) r[i].pid) {
 			if ((res = read_result(x, r[i].run_id)) == NULL) {
 				snprintf(why, sizeof(why), "worker ended "
@@ -564,8 +646,11 @@ tick_cb(struct loop *l, void *arg)
 		x->recovered = true;
 	}
 	reap(x);
+	stop_runs(x);
 	(void) store_int(svc_store(x->svc), &running, 0,
-	    "SELECT count(*) FROM erun WHERE state = 'running'", NULL);
+	    "SELECT count(*) FROM erun WHERE state IN ('running',"
+	    " 'stopping')",
+	    NULL);
 	x->running = running;
 	if (running >= x->max_parallel)
 		return;
@@ -627,8 +712,9 @@ ex_fini(struct svc *svc, void *state)
 	free(x->config_dir);
 }
 
-/* ex_shutdown: a graceful stop ends the workers too (SIGTERM to their
- * groups); the next start finishes those runs as interrupted. */
+/* ex_shutdown: a graceful stop ends the workers too (SIGTERM: each stops
+ * its backend and reports interrupted); the next start finishes those
+ * runs. */
 static void
 ex_shutdown(struct svc *svc, void *state)
 {
@@ -639,7 +725,8 @@ ex_shutdown(struct svc *svc, void *state)
 	(void) svc;
 	n = rows(x, "running", r, nitems(r));
 	for (i = 0; i < n; i++)
-		kill_run(x, r[i].run_id, (pid_t) r[i].pid);
+		if (r[i].pid > 1)
+			(void) kill(-(pid_t) r[i].pid, SIGTERM);
 	rows_free(r, n);
 }
 

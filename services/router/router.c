@@ -208,7 +208,7 @@ on_ready(struct svc *svc, const struct msg *m, void *state)
 		    " board_attempt, attempts, last_attempt_ms, proposal,"
 		    " decision, policy, last_reason, queued_ms)"
 		    " VALUES (?, ?, ?, ?, 0, 0, ?, ?, ?, NULL, ?)",
-		    "tttitttti", tr->task_id, s_ready,
+		    "tttittti", tr->task_id, s_ready,
 		    (proposal == NULL || strcmp(status, "block") == 0 ||
 		        strcmp(status, "require_review") == 0)
 		        ? "blocked"

@@ -1,0 +1,292 @@
+/*
+ * backend.c - the thing that edits the workspace.
+ *
+ * "stub" is the original's demo backend: it writes a six-line
+ * artifacts/demo_result.txt and succeeds.  "command" runs backend_spec.argv
+ * in the workspace after expanding {placeholders} inside each element (a
+ * value with spaces stays one argument: there is no shell), with a scrubbed
+ * environment, stdin from /dev/null, and stdout/stderr captured (capped)
+ * into .opcenter/backend_{stdout,stderr}.txt.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "opc/err.h"
+#include "run.h"
+
+#define REASON_EXCERPT 300
+
+static const char *const base_env[] = {"PATH", "HOME", "LANG", "TERM"};
+
+char *
+backend_expand(const char *tmpl, const struct expand_var *vars, size_t n)
+{
+	struct buf  b;
+	const char *p = tmpl, *close;
+	size_t      i, len;
+
+	buf_init(&b);
+	while (*p != '\0') {
+		if (*p == '{' && (close = strchr(p + 1, '}')) != NULL) {
+			len = (size_t) (close - p - 1);
+			for (i = 0; i < n; i++)
+				if (strlen(vars[i].name) == len &&
+				    strncmp(p + 1, vars[i].name, len) == 0)
+					break;
+			if (i < n) {
+				buf_puts(&b,
+				         vars[i].value ? vars[i].value : "");
+				p = close + 1;
+				continue;
+			}
+		}
+		buf_append(&b, p, 1);
+		p++;
+	}
+	buf_cstr(&b);
+	return (b.data);
+}
+
+/* save_stream writes one captured stream with its truncation note. */
+static int
+save_stream(struct exec_run *x, const char *name, const struct buf *data,
+            int truncated)
+{
+	struct buf b;
+	char      *p = ws_path(x, name);
+	int        rv;
+
+	buf_init(&b);
+	buf_append(&b, data->data, data->len);
+	if (truncated)
+		buf_puts(&b, "\n[truncated]\n");
+	buf_cstr(&b);
+	rv = write_file_atomic(p, b.data, b.len);
+	if (rv != 0)
+		run_fail(x, "infra_tooling", xasprintf("cannot write %s", p));
+	buf_fini(&b);
+	free(p);
+	return (rv);
+}
+
+static int
+run_stub(struct exec_run *x)
+{
+	const struct exec_req *rq = x->req;
+	char                   ts[32], *dir, *path, *text;
+	int                    rv;
+
+	dir = xasprintf("%s/artifacts", x->ws);
+	path = xasprintf("%s/demo_result.txt", dir);
+	text = xasprintf("opcenter demo stub result\nrun_id: %s\ntask_id: "
+	                 "%s\ngoal: %.*s\nbackend: demo_stub\nwritten_at: "
+	                 "%s\n",
+	                 rq->run_id, rq->task_id,
+	                 (int) strcspn(rq->goal_text, "\r\n"), rq->goal_text,
+	                 iso8601(now_ms(), ts, sizeof(ts)));
+	if ((rv = mkdirs(dir, 0755)) == 0)
+		rv = write_file_atomic(path, text, strlen(text));
+	if (rv != 0) {
+		x->have_exit_code = 1;
+		x->exit_code = 1;
+		run_fail(x, "infra_tooling",
+		         xasprintf("stub backend: cannot "
+		                   "write %s",
+		                   path));
+	} else {
+		x->backend_ok = 1;
+		x->have_exit_code = 1;
+		x->exit_code = 0;
+		buf_printf(&x->backend.out, "demo stub wrote %s\n", path);
+	}
+	free(text);
+	free(path);
+	free(dir);
+	if (save_stream(x, "backend_stdout.txt", &x->backend.out, 0) != 0 ||
+	    save_stream(x, "backend_stderr.txt", &x->backend.err, 0) != 0)
+		return (ERR_IO);
+	return (rv);
+}
+
+static int
+write_prompt(struct exec_run *x, const char *path)
+{
+	const struct exec_req *rq = x->req;
+	struct buf             b;
+	size_t                 i;
+	int                    rv;
+
+	buf_init(&b);
+	buf_printf(&b,
+	           "## Goal\n%s\n\n## Constraints\n%s\n\n## Allowed "
+	           "paths\n",
+	           rq->goal_text,
+	           rq->constraints_text != NULL &&
+	                   rq->constraints_text[0] != '\0'
+	               ? rq->constraints_text
+	               : "none");
+	for (i = 0; i < rq->allowed_paths.n; i++)
+		buf_printf(&b, "- %s\n", rq->allowed_paths.v[i]);
+	if (rq->allowed_paths.n == 0)
+		buf_puts(&b, "- (any)\n");
+	buf_cstr(&b);
+	rv = write_file_atomic(path, b.data, b.len);
+	buf_fini(&b);
+	return (rv);
+}
+
+static void
+build_env(struct strv *env, const struct exec_run *x, const char *prompt)
+{
+	const struct exec_req *rq = x->req;
+	const char            *v;
+	size_t                 i;
+
+	for (i = 0; i < nitems(base_env); i++)
+		if ((v = getenv(base_env[i])) != NULL)
+			strv_setenv(env, base_env[i], v);
+	for (i = 0; i < rq->bk.env_allow.n; i++)
+		if ((v = getenv(rq->bk.env_allow.v[i])) != NULL)
+			strv_setenv(env, rq->bk.env_allow.v[i], v);
+	for (i = 0; i < rq->bk.env.n; i++) {
+		char *k = xstrdup(rq->bk.env.v[i]), *eq = strchr(k, '=');
+
+		*eq = '\0';
+		strv_setenv(env, k, eq + 1);
+		free(k);
+	}
+	strv_setenv(env, "OPC_RUN_ID", rq->run_id);
+	strv_setenv(env, "OPC_TASK_ID", rq->task_id);
+	strv_setenv(env, "OPC_WORKSPACE", x->ws);
+	strv_setenv(env, "OPC_PROMPT_FILE", prompt);
+}
+
+/* excerpt returns the first max bytes of s, newlines as spaces. */
+static char *
+excerpt(const struct buf *b, size_t max)
+{
+	size_t n = b->len < max ? b->len : max, i;
+	char  *s = xstrndup(b->data != NULL ? b->data : "", n);
+
+	for (i = 0; i < n; i++)
+		if (s[i] == '\n' || s[i] == '\r' || s[i] == '\t' ||
+		    s[i] == '\0')
+			s[i] = ' ';
+	while (n > 0 && s[n - 1] == ' ')
+		s[--n] = '\0';
+	return (s);
+}
+
+static void
+judge(struct exec_run *x)
+{
+	const struct exec_req    *rq = x->req;
+	const struct proc_result *r = &x->backend;
+	char                     *err, *how;
+
+	if (r->exit_code >= 0) {
+		x->have_exit_code = 1;
+		x->exit_code = r->exit_code;
+	}
+	if (r->signo != 0)
+		x->signal_name = proc_signame(r->signo);
+	else if (r->timed_out || r->interrupted)
+		x->signal_name = proc_signame(r->kill_signal);
+	if (r->spawn_errno == 0 && !r->timed_out && !r->interrupted &&
+	    r->exit_code == 0) {
+		x->backend_ok = 1;
+		return;
+	}
+	err = excerpt(r->err.len > 0 ? &r->err : &r->out, REASON_EXCERPT);
+	if (r->spawn_errno != 0)
+		x->backend_reason =
+		    xasprintf("backend %s could not start: %s",
+		              rq->bk.argv.v[0], strerror(r->spawn_errno));
+	else if (r->interrupted)
+		x->backend_reason = xasprintf("backend interrupted (%s sent)",
+		                              proc_signame(r->kill_signal));
+	else if (r->timed_out)
+		x->backend_reason =
+		    xasprintf("backend timed out after %ds (%s)",
+		              rq->timeout_seconds, x->signal_name);
+	else {
+		how = proc_describe(r);
+		x->backend_reason = xasprintf("backend %s%s%s", how,
+		                              err[0] != '\0' ? ": " : "", err);
+		free(how);
+	}
+	free(err);
+}
+
+static int
+run_command(struct exec_run *x)
+{
+	const struct exec_req *rq = x->req;
+	struct proc_opts       o;
+	struct strv            argv = {0}, env = {0};
+	struct expand_var      vars[6];
+	char                  *prompt;
+	size_t                 i;
+	int                    rv;
+
+	prompt = ws_path(x, "prompt.md");
+	if ((rv = write_prompt(x, prompt)) != 0) {
+		run_fail(x, "infra_tooling",
+		         xasprintf("cannot write %s", prompt));
+		free(prompt);
+		return (rv);
+	}
+	vars[0] = (struct expand_var){"prompt_file", prompt};
+	vars[1] = (struct expand_var){"workspace", x->ws};
+	vars[2] = (struct expand_var){"model", rq->bk.model};
+	vars[3] = (struct expand_var){"run_id", rq->run_id};
+	vars[4] = (struct expand_var){"task_id", rq->task_id};
+	vars[5] = (struct expand_var){"goal", rq->goal_text};
+	for (i = 0; i < rq->bk.argv.n; i++)
+		strv_push_owned(&argv, backend_expand(rq->bk.argv.v[i], vars,
+		                                      nitems(vars)));
+	build_env(&env, x, prompt);
+
+	memset(&o, 0, sizeof(o));
+	o.argv = argv.v;
+	o.cwd = x->ws;
+	o.envp = env.v;
+	o.timeout_ms = (int64_t) rq->timeout_seconds * 1000;
+	o.grace_ms = (int64_t) rq->bk.kill_grace_seconds * 1000;
+	o.max_output = rq->bk.max_output_bytes;
+	proc_result_fini(&x->backend);
+	if ((rv = proc_run(&x->backend, &o)) != 0) {
+		run_fail(x, "infra_tooling",
+		         xasprintf("cannot fork backend: "
+		                   "%s",
+		                   strerror(x->backend.spawn_errno)));
+		goto out;
+	}
+	x->backend_ran = 1;
+	if (x->backend.spawn_errno != 0)
+		buf_printf(&x->backend.err, "%s%s: %s\n",
+		           x->backend.err.len > 0 ? "\n" : "", argv.v[0],
+		           strerror(x->backend.spawn_errno));
+	judge(x);
+	if (save_stream(x, "backend_stdout.txt", &x->backend.out,
+	                x->backend.out_truncated) != 0 ||
+	    save_stream(x, "backend_stderr.txt", &x->backend.err,
+	                x->backend.err_truncated) != 0)
+		rv = ERR_IO;
+out:
+	strv_free(&argv);
+	strv_free(&env);
+	free(prompt);
+	return (rv);
+}
+
+int
+backend_run(struct exec_run *x)
+{
+	if (strcmp(x->req->bk.kind, "stub") == 0) {
+		x->backend_ran = 1;
+		return (run_stub(x));
+	}
+	return (run_command(x));
+}

@@ -1,0 +1,85 @@
+/*
+ * main.c - opc-exec-run --request REQ.json --workspace DIR --out RESULT.json
+ *
+ * Exit 0 once RESULT.json was written, whatever the run's outcome; exit 1
+ * (with a message on stderr) when the arguments or the request are bad or
+ * the result could not be written.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "opc/err.h"
+#include "opc/log.h"
+#include "run.h"
+
+static void
+usage(FILE *f)
+{
+	fprintf(
+	    f,
+	    "usage: opc-exec-run --request REQ.json --workspace DIR "
+	    "--out RESULT.json\n"
+	    "\n"
+	    "Runs one executor run: clones the request's repository into DIR\n"
+	    "(which must not exist or be empty), runs the backend and the\n"
+	    "validation commands, collects and checks the diff, commits and\n"
+	    "pushes on success, and writes the OcExecutionResult to\n"
+	    "RESULT.json.  Exit status 0 when RESULT.json was written, 1\n"
+	    "otherwise.\n");
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option opts[] = {
+	    {"request", required_argument, NULL, 'r'},
+	    {"workspace", required_argument, NULL, 'w'},
+	    {"out", required_argument, NULL, 'o'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct exec_req rq;
+	const char     *req = NULL, *ws = NULL, *out = NULL;
+	char           *err = NULL;
+	int             c, rv;
+
+	while ((c = getopt_long(argc, argv, "r:w:o:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			req = optarg;
+			break;
+		case 'w':
+			ws = optarg;
+			break;
+		case 'o':
+			out = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return (0);
+		default:
+			usage(stderr);
+			return (1);
+		}
+	}
+	if (optind != argc || req == NULL || ws == NULL || out == NULL ||
+	    ws[0] == '\0' || out[0] == '\0') {
+		usage(stderr);
+		return (1);
+	}
+	if (request_load(&rq, req, &err) != 0) {
+		fprintf(stderr, "opc-exec-run: bad request %s: %s\n", req,
+		        err ? err : "invalid");
+		free(err);
+		request_fini(&rq);
+		return (1);
+	}
+	(void) log_init("exec-run", NULL, LOG_INFO);
+	proc_install_signals();
+	setenv("GIT_TERMINAL_PROMPT", "0", 1);
+	rv = exec_run(&rq, ws, out);
+	request_fini(&rq);
+	log_fini();
+	return (rv == 0 ? 0 : 1);
+}

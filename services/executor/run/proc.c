@@ -1,0 +1,302 @@
+/*
+ * proc.c - run one argv (never a shell) and capture its output.
+ *
+ * The child calls setsid(), so it leads a new process group and every
+ * descendant it does not detach on purpose shares that group: a timeout
+ * signals the group (SIGTERM, then SIGKILL after the grace period), which
+ * takes grandchildren down with it.  Output is read with poll() into
+ * buffers capped at max_output bytes per stream; the excess is read and
+ * discarded so the child never blocks on a full pipe.  A CLOEXEC pipe
+ * carries errno back when chdir() or execvp() fails, which tells "could not
+ * start" (ENOENT) apart from "exited 127".
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "opc/err.h"
+#include "run.h"
+
+extern char **environ;
+
+volatile sig_atomic_t proc_stop;
+
+/* After the child exits, how long its inherited pipes may stay open. */
+#define DRAIN_MS 2000
+#define POLL_MS 50
+
+static void
+on_stop(int sig)
+{
+	UNUSED(sig);
+	proc_stop = 1;
+}
+
+void
+proc_install_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+}
+
+const char *
+proc_signame(int sig)
+{
+	static const struct {
+		int         sig;
+		const char *name;
+	} names[] = {
+	    {SIGHUP, "SIGHUP"},   {SIGINT, "SIGINT"},   {SIGQUIT, "SIGQUIT"},
+	    {SIGILL, "SIGILL"},   {SIGTRAP, "SIGTRAP"}, {SIGABRT, "SIGABRT"},
+	    {SIGBUS, "SIGBUS"},   {SIGFPE, "SIGFPE"},   {SIGKILL, "SIGKILL"},
+	    {SIGUSR1, "SIGUSR1"}, {SIGSEGV, "SIGSEGV"}, {SIGUSR2, "SIGUSR2"},
+	    {SIGPIPE, "SIGPIPE"}, {SIGALRM, "SIGALRM"}, {SIGTERM, "SIGTERM"},
+	    {SIGXCPU, "SIGXCPU"}, {SIGXFSZ, "SIGXFSZ"}, {SIGSYS, "SIGSYS"},
+	};
+	size_t i;
+
+	for (i = 0; i < nitems(names); i++)
+		if (names[i].sig == sig)
+			return (names[i].name);
+	return ("SIGUNKNOWN");
+}
+
+char *
+proc_describe(const struct proc_result *r)
+{
+	if (r->spawn_errno != 0)
+		return (
+		    xasprintf("could not start: %s", strerror(r->spawn_errno)));
+	if (r->interrupted)
+		return (xstrdup("interrupted"));
+	if (r->timed_out)
+		return (xasprintf(
+		    "timed out (%s)",
+		    proc_signame(r->signo ? r->signo : r->kill_signal)));
+	if (r->signo != 0)
+		return (xasprintf("killed by %s", proc_signame(r->signo)));
+	return (xasprintf("exited %d", r->exit_code));
+}
+
+void
+proc_result_fini(struct proc_result *r)
+{
+	buf_fini(&r->out);
+	buf_fini(&r->err);
+}
+
+static void
+closep(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+static int
+cloexec_pipe(int p[2])
+{
+	if (pipe(p) != 0)
+		return (-1);
+	fcntl(p[0], F_SETFD, FD_CLOEXEC);
+	fcntl(p[1], F_SETFD, FD_CLOEXEC);
+	return (0);
+}
+
+/* Only async-signal-safe calls from here to exec: we are a forked copy. */
+static void
+child(const struct proc_opts *o, int out, int err, int ep)
+{
+	struct sigaction sa;
+	sigset_t         all;
+	int              e, fd;
+
+	setsid();
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGPIPE, &sa, NULL);
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	if ((fd = open("/dev/null", O_RDONLY)) >= 0) {
+		dup2(fd, 0);
+		if (fd != 0)
+			close(fd);
+	}
+	dup2(out, 1);
+	dup2(err, 2);
+	if (o->cwd != NULL && chdir(o->cwd) != 0)
+		goto fail;
+	if (o->envp != NULL)
+		environ = (char **) o->envp;
+	execvp(o->argv[0], o->argv);
+fail:
+	e = errno;
+	(void) !write(ep, &e, sizeof(e));
+	_exit(127);
+}
+
+static void
+signal_group(pid_t pid, int sig)
+{
+	/* The group may not exist yet if the child has not run setsid(). */
+	if (kill(-pid, sig) != 0)
+		(void) kill(pid, sig);
+}
+
+/* read_into reads what is available on *fd; closes it at EOF. */
+static void
+read_into(int *fd, struct buf *b, size_t cap, int *truncated)
+{
+	char    buf[65536];
+	ssize_t n;
+	size_t  room;
+
+	n = read(*fd, buf, sizeof(buf));
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		closep(fd);
+		return;
+	}
+	room = (size_t) n;
+	if (cap > 0) {
+		room = b->len >= cap ? 0 : cap - b->len;
+		if (room > (size_t) n)
+			room = (size_t) n;
+		if (room < (size_t) n)
+			*truncated = 1;
+	}
+	buf_append(b, buf, room);
+}
+
+int
+proc_run(struct proc_result *r, const struct proc_opts *o)
+{
+	struct pollfd pfd[2];
+	int           outp[2] = {-1, -1}, errp[2] = {-1, -1}, ep[2] = {-1, -1};
+	int           st = 0, e, reaped = 0, stage = 0, rv = 0;
+	int64_t       start, now, deadline, next_kill = 0, exit_at = 0;
+	pid_t         pid;
+	ssize_t       n;
+	nfds_t        np;
+
+	memset(r, 0, sizeof(*r));
+	buf_init(&r->out);
+	buf_init(&r->err);
+	r->exit_code = -1;
+	start = mono_ms();
+	if (cloexec_pipe(outp) != 0 || cloexec_pipe(ep) != 0 ||
+	    (!o->merge && cloexec_pipe(errp) != 0)) {
+		rv = ERR_IO;
+		goto fail;
+	}
+	if ((pid = fork()) < 0) {
+		rv = ERR_IO;
+		goto fail;
+	}
+	if (pid == 0)
+		child(o, outp[1], o->merge ? outp[1] : errp[1], ep[1]);
+	closep(&outp[1]);
+	closep(&errp[1]);
+	closep(&ep[1]);
+
+	/* EOF (exec succeeded) or the child's errno; never blocks long. */
+	do
+		n = read(ep[0], &e, sizeof(e));
+	while (n < 0 && errno == EINTR);
+	closep(&ep[0]);
+	if (n == (ssize_t) sizeof(e)) {
+		r->spawn_errno = e;
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+		goto done;
+	}
+
+	deadline = o->timeout_ms > 0 ? start + o->timeout_ms : INT64_MAX;
+	for (;;) {
+		if (!reaped && waitpid(pid, &st, WNOHANG) == pid) {
+			reaped = 1;
+			exit_at = mono_ms();
+			/* Stragglers of the run die with it. */
+			(void) kill(-pid, SIGKILL);
+		}
+		now = mono_ms();
+		if (reaped &&
+		    ((outp[0] < 0 && errp[0] < 0) || now - exit_at > DRAIN_MS))
+			break;
+		if (!reaped && stage == 0 && (now >= deadline || proc_stop)) {
+			if (proc_stop)
+				r->interrupted = 1;
+			else
+				r->timed_out = 1;
+			signal_group(pid, SIGTERM);
+			r->kill_signal = SIGTERM;
+			next_kill = now + o->grace_ms;
+			stage = 1;
+		} else if (!reaped && stage == 1 && now >= next_kill) {
+			signal_group(pid, SIGKILL);
+			r->kill_signal = SIGKILL;
+			stage = 2;
+		}
+		np = 0;
+		if (outp[0] >= 0) {
+			pfd[np].fd = outp[0];
+			pfd[np++].events = POLLIN;
+		}
+		if (errp[0] >= 0) {
+			pfd[np].fd = errp[0];
+			pfd[np++].events = POLLIN;
+		}
+		if (np == 0) {
+			/* Nothing to read: just wait for the child. */
+			usleep(POLL_MS * 1000);
+			continue;
+		}
+		if (poll(pfd, np, POLL_MS) <= 0)
+			continue;
+		for (nfds_t i = 0; i < np; i++) {
+			if (pfd[i].revents == 0)
+				continue;
+			if (pfd[i].fd == outp[0])
+				read_into(&outp[0], &r->out, o->max_output,
+				          &r->out_truncated);
+			else
+				read_into(&errp[0], &r->err, o->max_output,
+				          &r->err_truncated);
+		}
+	}
+done:
+	if (WIFEXITED(st) && r->spawn_errno == 0)
+		r->exit_code = WEXITSTATUS(st);
+	else if (WIFSIGNALED(st))
+		r->signo = WTERMSIG(st);
+fail:
+	if (rv != 0)
+		r->spawn_errno = errno;
+	closep(&outp[0]);
+	closep(&outp[1]);
+	closep(&errp[0]);
+	closep(&errp[1]);
+	closep(&ep[0]);
+	closep(&ep[1]);
+	r->duration_ms = mono_ms() - start;
+	buf_cstr(&r->out);
+	buf_cstr(&r->err);
+	return (rv);
+}

@@ -1,0 +1,336 @@
+/*
+ * request.c - REQ.json (OcExecutionRequest plus the executor's
+ * backend_spec, git, limits and validation_history) -> struct exec_req.
+ *
+ * Everything the run needs is checked here, so later steps can trust the
+ * struct: required strings are non-empty, branch names cannot be taken
+ * for git options, every validation command is a non-empty argv.
+ */
+#include <string.h>
+
+#include "opc/err.h"
+#include "run.h"
+
+#define DEFAULT_TIMEOUT 300
+#define DEFAULT_MAX_OUTPUT ((size_t) 10 * 1024 * 1024)
+
+static int
+bad(char **errp, char *msg)
+{
+	free(*errp);
+	*errp = msg;
+	return (ERR_INVAL);
+}
+
+/* str copies the string member key of o into *out; a missing or null
+ * member is an error only when required. */
+static int
+str(char **out, const json_t *o, const char *key, int required, char **errp)
+{
+	const json_t *v = json_object_get(o, key);
+
+	*out = NULL;
+	if (v == NULL || json_is_null(v)) {
+		if (required)
+			return (bad(errp, xasprintf("missing field %s", key)));
+		return (0);
+	}
+	if (!json_is_string(v))
+		return (bad(errp, xasprintf("field %s: not a string", key)));
+	if (required && json_string_length(v) == 0)
+		return (bad(errp, xasprintf("field %s: empty", key)));
+	*out = xstrndup(json_string_value(v), json_string_length(v));
+	return (0);
+}
+
+static int
+num(int64_t *out, const json_t *o, const char *key, int64_t def, int64_t min,
+    char **errp)
+{
+	const json_t *v = json_object_get(o, key);
+
+	*out = def;
+	if (v == NULL || json_is_null(v))
+		return (0);
+	if (!json_is_number(v))
+		return (bad(errp, xasprintf("field %s: not a number", key)));
+	*out = (int64_t) json_number_value(v);
+	if (*out < min)
+		return (bad(errp, xasprintf("field %s: below %lld", key,
+		                            (long long) min)));
+	return (0);
+}
+
+static int
+inum(int *out, const json_t *o, const char *key, int def, int min, char **errp)
+{
+	int64_t v;
+	int     rv;
+
+	if ((rv = num(&v, o, key, def, min, errp)) != 0)
+		return (rv);
+	if (v > 1000000000)
+		v = 1000000000;
+	*out = (int) v;
+	return (0);
+}
+
+static int
+strlist(struct strv *sv, const json_t *o, const char *key, char **errp)
+{
+	const json_t *a = json_object_get(o, key), *v;
+	size_t        i;
+
+	if (a == NULL || json_is_null(a))
+		return (0);
+	if (!json_is_array(a))
+		return (bad(errp, xasprintf("field %s: not an array", key)));
+	json_array_foreach(a, i, v)
+	{
+		if (!json_is_string(v))
+			return (bad(errp, xasprintf("field %s[%zu]: not a "
+			                            "string",
+			                            key, i)));
+		strv_push(sv, json_string_value(v));
+	}
+	return (0);
+}
+
+static int
+branch_ok(const char *name, const char *key, char **errp)
+{
+	if (name[0] == '-')
+		return (bad(errp, xasprintf("field %s: may not start with "
+		                            "'-'",
+		                            key)));
+	return (0);
+}
+
+/* parse_command turns validation_commands[i] (an argv array or a string
+ * split on whitespace) into sv. */
+static int
+parse_command(struct strv *sv, const json_t *c, size_t i, char **errp)
+{
+	const json_t *w;
+	size_t        j;
+
+	if (json_is_string(c))
+		strv_split_ws(sv, json_string_value(c));
+	else if (!json_is_array(c))
+		return (bad(errp, xasprintf("validation_commands[%zu]: not a "
+		                            "string or array",
+		                            i)));
+	json_array_foreach(c, j, w)
+	{
+		if (!json_is_string(w))
+			return (bad(errp, xasprintf("validation_commands[%zu]"
+			                            "[%zu]: not a string",
+			                            i, j)));
+		strv_push(sv, json_string_value(w));
+	}
+	if (sv->n == 0 || sv->v[0][0] == '\0')
+		return (bad(errp, xasprintf("validation_commands[%zu]: empty "
+		                            "command",
+		                            i)));
+	return (0);
+}
+
+static int
+parse_validation(struct exec_req *rq, const json_t *o, char **errp)
+{
+	const json_t *a = json_object_get(o, "validation_commands"), *c;
+	size_t        i;
+	int           rv;
+
+	if (a == NULL || json_is_null(a))
+		return (0);
+	if (!json_is_array(a))
+		return (bad(errp, xstrdup("field validation_commands: not "
+		                          "an array")));
+	rq->validation = xcalloc(json_array_size(a) + 1, sizeof(struct strv));
+	json_array_foreach(a, i, c)
+	{
+		rv = parse_command(&rq->validation[rq->n_validation++], c, i,
+		                   errp);
+		if (rv != 0)
+			return (rv);
+	}
+	return (0);
+}
+
+static int
+parse_backend(struct exec_backend_spec *bk, const json_t *o, char **errp)
+{
+	const json_t *env, *v;
+	const char   *k;
+	int64_t       n;
+	int           rv;
+
+	bk->max_output_bytes = DEFAULT_MAX_OUTPUT;
+	bk->kill_grace_seconds = 5;
+	if (o == NULL || json_is_null(o)) {
+		bk->kind = xstrdup("stub");
+		return (0);
+	}
+	if (!json_is_object(o))
+		return (bad(errp, xstrdup("field backend_spec: not an "
+		                          "object")));
+	if ((rv = str(&bk->kind, o, "kind", 0, errp)) != 0)
+		return (rv);
+	if (bk->kind == NULL)
+		bk->kind = xstrdup("stub");
+	if (strcmp(bk->kind, "stub") != 0 && strcmp(bk->kind, "command") != 0)
+		return (bad(errp, xasprintf("backend_spec.kind: unknown kind "
+		                            "\"%s\"",
+		                            bk->kind)));
+	if ((rv = strlist(&bk->argv, o, "argv", errp)) != 0 ||
+	    (rv = strlist(&bk->env_allow, o, "env_allow", errp)) != 0 ||
+	    (rv = str(&bk->model, o, "model", 0, errp)) != 0 ||
+	    (rv = num(&n, o, "max_output_bytes", (int64_t) DEFAULT_MAX_OUTPUT,
+	              1, errp)) != 0 ||
+	    (rv = inum(&bk->kill_grace_seconds, o, "kill_grace_seconds", 5, 0,
+	               errp)) != 0)
+		return (rv);
+	bk->max_output_bytes = (size_t) n;
+	if (strcmp(bk->kind, "command") == 0 &&
+	    (bk->argv.n == 0 || bk->argv.v[0][0] == '\0'))
+		return (bad(errp, xstrdup("backend_spec.argv: required for "
+		                          "kind command")));
+	env = json_object_get(o, "env");
+	if (env != NULL && !json_is_null(env)) {
+		if (!json_is_object(env))
+			return (bad(errp, xstrdup("backend_spec.env: not an "
+			                          "object")));
+		json_object_foreach((json_t *) env, k, v)
+		{
+			if (!json_is_string(v) || k[0] == '\0' ||
+			    strchr(k, '=') != NULL)
+				return (bad(errp, xasprintf("backend_spec.env."
+				                            "%s: bad entry",
+				                            k)));
+			strv_setenv(&bk->env, k, json_string_value(v));
+		}
+	}
+	return (0);
+}
+
+int
+request_parse(struct exec_req *rq, const json_t *o, char **errp)
+{
+	const json_t *g, *l, *h;
+	int           rv;
+
+	memset(rq, 0, sizeof(*rq));
+	rq->max_changed_files = -1;
+	if (!json_is_object(o))
+		return (bad(errp, xstrdup("request is not a JSON object")));
+	if ((rv = str(&rq->run_id, o, "run_id", 1, errp)) != 0 ||
+	    (rv = str(&rq->task_id, o, "task_id", 1, errp)) != 0 ||
+	    (rv = str(&rq->proposal_id, o, "proposal_id", 0, errp)) != 0 ||
+	    (rv = str(&rq->decision_id, o, "decision_id", 0, errp)) != 0 ||
+	    (rv = str(&rq->goal_text, o, "goal_text", 1, errp)) != 0 ||
+	    (rv = str(&rq->constraints_text, o, "constraints_text", 0, errp)) !=
+	        0 ||
+	    (rv = str(&rq->repo_key, o, "repo_key", 0, errp)) != 0 ||
+	    (rv = str(&rq->clone_url, o, "clone_url", 1, errp)) != 0 ||
+	    (rv = str(&rq->base_branch, o, "base_branch", 1, errp)) != 0 ||
+	    (rv = str(&rq->task_branch, o, "task_branch", 1, errp)) != 0 ||
+	    (rv = str(&rq->lane, o, "lane", 0, errp)) != 0 ||
+	    (rv = str(&rq->backend, o, "backend", 0, errp)) != 0)
+		return (rv);
+	if ((rv = branch_ok(rq->base_branch, "base_branch", errp)) != 0 ||
+	    (rv = branch_ok(rq->task_branch, "task_branch", errp)) != 0 ||
+	    (rv = strlist(&rq->allowed_paths, o, "allowed_paths", errp)) != 0 ||
+	    (rv = num(&rq->max_changed_files, o, "max_changed_files", -1, 0,
+	              errp)) != 0 ||
+	    (rv = inum(&rq->timeout_seconds, o, "timeout_seconds",
+	               DEFAULT_TIMEOUT, 1, errp)) != 0 ||
+	    (rv = parse_validation(rq, o, errp)) != 0 ||
+	    (rv = inum(&rq->validation_timeout_seconds, o,
+	               "validation_timeout_seconds", DEFAULT_TIMEOUT, 1,
+	               errp)) != 0 ||
+	    (rv = parse_backend(&rq->bk, json_object_get(o, "backend_spec"),
+	                        errp)) != 0)
+		return (rv);
+	h = json_object_get(o, "push_on_success");
+	if (h != NULL && !json_is_null(h) && !json_is_boolean(h))
+		return (bad(errp, xstrdup("field push_on_success: not a "
+		                          "boolean")));
+	rq->push_on_success = json_is_true(h);
+
+	g = json_object_get(o, "git");
+	if (g != NULL && !json_is_null(g) && !json_is_object(g))
+		return (bad(errp, xstrdup("field git: not an object")));
+	if ((rv = str(&rq->git_name, g, "author_name", 0, errp)) != 0 ||
+	    (rv = str(&rq->git_email, g, "author_email", 0, errp)) != 0)
+		return (rv);
+	if (rq->git_name == NULL)
+		rq->git_name = xstrdup("Operations Center Bot");
+	if (rq->git_email == NULL)
+		rq->git_email = xstrdup("operations-center-bot@example.com");
+
+	l = json_object_get(o, "limits");
+	if (l != NULL && !json_is_null(l) && !json_is_object(l))
+		return (bad(errp, xstrdup("field limits: not an object")));
+	if ((rv = inum(&rq->max_files, l, "max_files", 50, 0, errp)) != 0 ||
+	    (rv = inum(&rq->max_lines, l, "max_lines", 2000, 0, errp)) != 0 ||
+	    (rv = inum(&rq->quality_threshold, l, "quality_threshold", 3, 0,
+	               errp)) != 0)
+		return (rv);
+
+	h = json_object_get(o, "validation_history");
+	if (h != NULL && json_is_object(h))
+		rq->vhistory = json_incref((json_t *) h);
+	return (0);
+}
+
+int
+request_load(struct exec_req *rq, const char *path, char **errp)
+{
+	json_error_t e;
+	json_t      *o;
+	int          rv;
+
+	memset(rq, 0, sizeof(*rq));
+	if ((o = json_load_file(path, 0, &e)) == NULL) {
+		free(*errp);
+		*errp =
+		    xasprintf("%s:%d:%d: %s", path, e.line, e.column, e.text);
+		return (ERR_INVAL);
+	}
+	rv = request_parse(rq, o, errp);
+	json_decref(o);
+	return (rv);
+}
+
+void
+request_fini(struct exec_req *rq)
+{
+	size_t i;
+
+	free(rq->run_id);
+	free(rq->task_id);
+	free(rq->proposal_id);
+	free(rq->decision_id);
+	free(rq->goal_text);
+	free(rq->constraints_text);
+	free(rq->repo_key);
+	free(rq->clone_url);
+	free(rq->base_branch);
+	free(rq->task_branch);
+	free(rq->lane);
+	free(rq->backend);
+	strv_free(&rq->allowed_paths);
+	for (i = 0; i < rq->n_validation; i++)
+		strv_free(&rq->validation[i]);
+	free(rq->validation);
+	free(rq->bk.kind);
+	strv_free(&rq->bk.argv);
+	strv_free(&rq->bk.env_allow);
+	strv_free(&rq->bk.env);
+	free(rq->bk.model);
+	free(rq->git_name);
+	free(rq->git_email);
+	json_decref(rq->vhistory);
+	memset(rq, 0, sizeof(*rq));
+}

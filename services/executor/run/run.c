@@ -1,0 +1,288 @@
+/*
+ * run.c - one run, step by step, and the final verdict.
+ *
+ * Steps: workspace -> backend -> validation (only after a successful
+ * backend) -> staged diff -> scope and size limits -> quality scan and
+ * question -> verdict -> commit and push (only on success with changes)
+ * -> RESULT.json.  An infrastructure failure (git, files) ends the steps
+ * early through run_fail(); everything else is judged in decide(), which
+ * uses classify() for the category of any other failure.  A SIGTERM to
+ * the worker stops the current child and ends the run as interrupted.
+ *
+ * Verdict table (first row that applies):
+ *   signal to the worker        -> interrupted / interrupted
+ *   run_fail() was called       -> failed (timed_out if the backend did)
+ *   backend ok, validation passed or skipped, no scope violation, not
+ *   too wide, no question       -> succeeded
+ *   otherwise                   -> timed_out if the backend timed out,
+ *                                  else failed; category by classify()
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "opc/err.h"
+#include "opc/log.h"
+#include "run.h"
+
+#define REASON_PATHS 5
+
+char *
+ws_path(const struct exec_run *x, const char *name)
+{
+	return (xasprintf("%s/%s", x->opc, name));
+}
+
+void
+run_fail(struct exec_run *x, const char *category, char *reason)
+{
+	if (x->category != NULL) {
+		free(reason);
+		return;
+	}
+	x->category = category;
+	free(x->reason);
+	x->reason = reason;
+}
+
+static char *
+absolute(const char *dir)
+{
+	char   cwd[4096], *p;
+	size_t n;
+
+	if (dir[0] == '/' || getcwd(cwd, sizeof(cwd)) == NULL)
+		p = xstrdup(dir);
+	else
+		p = xasprintf("%s/%s", cwd, dir);
+	n = strlen(p);
+	while (n > 1 && p[n - 1] == '/')
+		p[--n] = '\0';
+	return (p);
+}
+
+static int
+flaky(const struct exec_run *x)
+{
+	const json_t *h, *v;
+	int          *passed;
+	size_t        i, n;
+	int           rv;
+
+	if (x->req->vhistory == NULL || x->val.failed_cmd == NULL)
+		return (0);
+	h = json_object_get(x->req->vhistory, x->val.failed_cmd);
+	if (!json_is_array(h) || (n = json_array_size(h)) == 0)
+		return (0);
+	passed = xcalloc(n, sizeof(*passed));
+	json_array_foreach(h, i, v)
+	{
+		passed[i] = json_is_true(v);
+	}
+	rv = classify_flaky(passed, n);
+	free(passed);
+	return (rv);
+}
+
+static int
+too_wide(struct exec_run *x)
+{
+	const struct exec_req *rq = x->req;
+	json_t                *o, *files;
+	long                   lines = 0;
+	size_t                 i, max = (size_t) rq->max_files;
+	char                  *p, *s;
+	int                    rv;
+
+	if (rq->max_changed_files >= 0 && (size_t) rq->max_changed_files < max)
+		max = (size_t) rq->max_changed_files;
+	for (i = 0; i < x->changes.n; i++)
+		lines += x->changes.v[i].added + x->changes.v[i].removed;
+	if (x->changes.n <= max && lines <= rq->max_lines)
+		return (0);
+	x->too_wide = 1;
+	files = json_array();
+	for (i = 0; i < x->changes.n; i++)
+		json_array_append_new(files, json_string(x->changes.v[i].path));
+	o = json_pack("{s:o, s:I}", "files", files, "n_lines",
+	              (json_int_t) lines);
+	s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	p = ws_path(x, "scope-too-wide.json");
+	rv = s != NULL ? write_file_atomic(p, s, strlen(s)) : ERR_IO;
+	free(p);
+	free(s);
+	x->reason = xasprintf("diff too wide: %zu files, %ld lines changed "
+	                      "(limits: %zu files, %d lines)",
+	                      x->changes.n, lines, max, rq->max_lines);
+	return (rv);
+}
+
+static void
+inspect(struct exec_run *x, const struct buf *patch)
+{
+	const struct exec_req *rq = x->req;
+	int                    total = 0;
+	size_t                 i;
+
+	scope_check(&x->scope_violations, &x->changes, &rq->allowed_paths);
+	(void) too_wide(x);
+	if (quality_scan(x->quality, patch->data, patch->len) != 0)
+		log_warn("quality.regex", "a quality pattern did not compile");
+	for (i = 0; i < QUALITY_N; i++)
+		total += x->quality[i];
+	if (total > 0 && total >= rq->quality_threshold)
+		log_warn("quality.erosion",
+		         "run %s adds %d suppression "
+		         "markers (threshold %d)",
+		         rq->run_id, total, rq->quality_threshold);
+	if ((x->question = question_extract(x->backend.out.data,
+	                                    x->backend.out.len)) == NULL &&
+	    (x->question = question_extract(x->backend.err.data,
+	                                    x->backend.err.len)) == NULL)
+		x->question = question_in_patch(patch->data, patch->len);
+}
+
+static char *
+scope_reason(const struct strv *viol)
+{
+	struct buf b;
+	size_t     i;
+
+	buf_init(&b);
+	buf_printf(&b, "%zu changed path%s outside allowed_paths: ", viol->n,
+	           viol->n == 1 ? "" : "s");
+	for (i = 0; i < viol->n && i < REASON_PATHS; i++)
+		buf_printf(&b, "%s%s", i > 0 ? ", " : "", viol->v[i]);
+	if (viol->n > REASON_PATHS)
+		buf_printf(&b, ", ... (%zu more)", viol->n - REASON_PATHS);
+	buf_cstr(&b);
+	return (b.data);
+}
+
+static void
+decide(struct exec_run *x)
+{
+	struct classify_in in;
+	char              *text, *old;
+	int                val_ok;
+
+	x->success = 0;
+	if (proc_stop || x->backend.interrupted) {
+		x->status = "interrupted";
+		x->category = "interrupted";
+		free(x->reason);
+		x->reason = xstrdup("run interrupted by a signal to the "
+		                    "executor worker");
+		return;
+	}
+	if (x->category != NULL) {
+		x->status = x->backend.timed_out ? "timed_out" : "failed";
+		return;
+	}
+	val_ok = !x->val_ran || strcmp(x->val.status, "passed") == 0 ||
+	         strcmp(x->val.status, "skipped") == 0;
+	if (x->backend_ok && val_ok && x->scope_violations.n == 0 &&
+	    !x->too_wide && x->question == NULL) {
+		x->success = 1;
+		x->status = "succeeded";
+		return;
+	}
+	x->status = x->backend.timed_out ? "timed_out" : "failed";
+	memset(&in, 0, sizeof(in));
+	in.scope_violation = x->scope_violations.n > 0;
+	in.question = x->question != NULL;
+	in.too_wide = x->too_wide;
+	in.timed_out = x->backend.timed_out;
+	in.validation_failed = x->val_ran && !val_ok;
+	in.validation_flaky = in.validation_failed && flaky(x);
+	text = classify_text(&x->backend.err, &x->backend.out);
+	in.text = text;
+	x->category = classify(&in);
+	free(text);
+
+	old = x->reason; /* the too-wide summary, if any */
+	if (strcmp(x->category, "scope_policy") == 0)
+		x->reason = scope_reason(&x->scope_violations);
+	else if (strcmp(x->category, "awaiting_input") == 0)
+		x->reason =
+		    xasprintf("backend asked a question: %s", x->question);
+	else if (strcmp(x->category, "scope_too_wide") == 0 && old != NULL)
+		x->reason = xstrdup(old);
+	else if (x->backend_reason != NULL)
+		x->reason = xstrdup(x->backend_reason);
+	else if (in.validation_failed)
+		x->reason =
+		    xasprintf("validation %s: `%s` %s", x->val.status,
+		              x->val.failed_cmd ? x->val.failed_cmd : "?",
+		              x->val.failed_how ? x->val.failed_how : "failed");
+	else
+		x->reason = xstrdup("run failed");
+	free(old);
+}
+
+static void
+run_fini(struct exec_run *x)
+{
+	free(x->ws);
+	free(x->opc);
+	free(x->reason);
+	proc_result_fini(&x->backend);
+	free(x->backend_reason);
+	validation_fini(&x->val);
+	changes_fini(&x->changes);
+	free(x->diff_stat_excerpt);
+	strv_free(&x->scope_violations);
+	free(x->question);
+	free(x->commit_sha);
+}
+
+static void
+steps(struct exec_run *x, struct buf *patch)
+{
+	if (workspace_prepare(x) != 0 || proc_stop)
+		return;
+	if (backend_run(x) != 0 || x->category != NULL || proc_stop)
+		return;
+	if (x->backend_ok && (validate_run(x) != 0 || proc_stop))
+		return;
+	if (diff_collect(x, patch) != 0)
+		return;
+	inspect(x, patch);
+}
+
+int
+exec_run(const struct exec_req *rq, const char *dir, const char *out)
+{
+	struct exec_run x;
+	struct buf      patch;
+	int             rv;
+
+	memset(&x, 0, sizeof(x));
+	x.req = rq;
+	x.started_ms = now_ms();
+	x.started_mono = mono_ms();
+	x.ws = absolute(dir);
+	x.opc = xasprintf("%s/.opcenter", x.ws);
+	x.backend.exit_code = -1;
+	buf_init(&patch);
+	log_info("run.start", "run %s task %s workspace %s", rq->run_id,
+	         rq->task_id, x.ws);
+
+	steps(&x, &patch);
+	decide(&x);
+	if (x.success && x.changes.n > 0 && workspace_commit(&x) != 0) {
+		x.success = 0;
+		x.status = "failed";
+	}
+
+	if ((rv = result_write(&x, out)) != 0)
+		fprintf(stderr, "opc-exec-run: cannot write %s: %s\n", out,
+		        strerror(errno));
+	log_info("run.finish", "run %s: %s%s%s", rq->run_id, x.status,
+	         x.category ? " " : "", x.category ? x.category : "");
+	buf_fini(&patch);
+	run_fini(&x);
+	return (rv);
+}

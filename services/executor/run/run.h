@@ -1,0 +1,302 @@
+/*
+ * run.h - opc-exec-run: one executor run, start to RESULT.json.
+ *
+ * The executor daemon forks opc-exec-run once per dispatched run.  The
+ * worker is synchronous and single-threaded: it clones the repository into
+ * a fresh workspace, runs the backend (a stub or an argv command, never a
+ * shell), runs the validation commands, collects the staged diff, checks
+ * scope and size, scans for quality erosion and questions, classifies a
+ * failure, commits and pushes on success, and writes one OcExecutionResult
+ * (docs/execution-path.md) atomically.  Every child process runs in its
+ * own process group so a timeout kills grandchildren too.
+ *
+ * Private to services/executor/run/.  Every pointer in the structs below
+ * is owned by the struct unless marked "borrowed".
+ */
+#ifndef OPC_EXEC_RUN_H
+#define OPC_EXEC_RUN_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "opc/util.h"
+
+/* ---- strv.c: NULL-terminated vector of owned strings ---------------- */
+
+struct strv {
+	char **v; /* v[n] == NULL once anything was pushed */
+	size_t n;
+};
+
+/* strv_push appends a copy of s. */
+void strv_push(struct strv *sv, const char *s);
+/* strv_push_owned appends s and takes ownership of it. */
+void strv_push_owned(struct strv *sv, char *s);
+/* strv_free frees every string and the vector, leaving it empty. */
+void strv_free(struct strv *sv);
+/* strv_join returns a new string: the elements separated by sep. */
+char *strv_join(const struct strv *sv, const char *sep);
+/* strv_split_ws appends the whitespace-separated words of s. */
+void strv_split_ws(struct strv *sv, const char *s);
+/* strv_setenv sets "name=value" in an environment vector, replacing an
+ * existing entry for name. */
+void strv_setenv(struct strv *sv, const char *name, const char *value);
+
+/* ---- request.c: OcExecutionRequest plus executor fields ------------- */
+
+struct exec_backend_spec {
+	char       *kind; /* "stub" or "command" */
+	struct strv argv;
+	struct strv env_allow;
+	struct strv env; /* "K=V" */
+	char       *model;
+	size_t      max_output_bytes;
+	int         kill_grace_seconds;
+};
+
+struct exec_req {
+	char                    *run_id, *task_id, *proposal_id, *decision_id;
+	char                    *goal_text, *constraints_text; /* may be NULL */
+	char                    *repo_key, *clone_url, *base_branch;
+	char                    *task_branch, *lane, *backend;
+	struct strv              allowed_paths;
+	int64_t                  max_changed_files; /* -1: null */
+	int                      timeout_seconds;
+	struct strv             *validation; /* one argv per command */
+	size_t                   n_validation;
+	int                      validation_timeout_seconds;
+	int                      push_on_success;
+	struct exec_backend_spec bk;
+	char                    *git_name, *git_email;
+	int                      max_files, max_lines, quality_threshold;
+	json_t                  *vhistory; /* object or NULL (own reference) */
+};
+
+/* request_load reads path into rq (release with request_fini()).  On
+ * ERR_INVAL or ERR_IO *errp is set to a new one-line message. */
+int request_load(struct exec_req *rq, const char *path, char **errp);
+/* request_parse is request_load on an already-parsed JSON object. */
+int  request_parse(struct exec_req *rq, const json_t *o, char **errp);
+void request_fini(struct exec_req *rq);
+
+/* ---- proc.c: run one argv in its own process group ------------------ */
+
+/* Set from the SIGTERM/SIGINT handler; a running proc_run() then stops its
+ * child as on a timeout and reports interrupted. */
+extern volatile sig_atomic_t proc_stop;
+
+/* proc_install_signals makes SIGTERM/SIGINT set proc_stop and ignores
+ * SIGPIPE (children get the defaults back). */
+void proc_install_signals(void);
+
+struct proc_opts {
+	char *const *argv;
+	const char  *cwd;        /* NULL: inherit */
+	char *const *envp;       /* NULL: inherit */
+	int64_t      timeout_ms; /* 0: none */
+	int64_t      grace_ms;   /* SIGTERM -> SIGKILL delay */
+	size_t       max_output; /* per stream; 0: unlimited */
+	int          merge;      /* stderr goes to the stdout buffer */
+};
+
+struct proc_result {
+	int        exit_code;   /* -1 unless the child exited */
+	int        signo;       /* terminating signal, 0 if none */
+	int        timed_out;   /* we hit timeout_ms */
+	int        interrupted; /* proc_stop was raised */
+	int        kill_signal; /* last signal we sent the group, 0 if none */
+	int        spawn_errno; /* chdir/exec failed in the child: errno */
+	struct buf out, err;
+	int        out_truncated, err_truncated;
+	int64_t    duration_ms;
+};
+
+/* proc_run runs o->argv with stdin from /dev/null, stdout and stderr
+ * captured into r (release with proc_result_fini(), also on error).  The
+ * child calls setsid(); on timeout the whole group gets SIGTERM, then
+ * SIGKILL after grace_ms.  Once the child exits, stragglers in its group
+ * are killed.  Returns 0 (whatever the child did) or ERR_IO when no child
+ * could be forked. */
+int  proc_run(struct proc_result *r, const struct proc_opts *o);
+void proc_result_fini(struct proc_result *r);
+/* proc_signame returns "SIGTERM" etc. (static storage). */
+const char *proc_signame(int sig);
+/* proc_describe returns a new one-line summary: "exited 3", "killed by
+ * SIGKILL", "timed out", "could not start: ...". */
+char *proc_describe(const struct proc_result *r);
+
+/* ---- diff.c: staged changes --------------------------------------- */
+
+struct change {
+	char       *path; /* new path for renames */
+	const char *type; /* added|modified|deleted|renamed (static) */
+	long        added, removed;
+};
+
+struct changes {
+	struct change *v;
+	size_t         n;
+};
+
+/* diff_parse_name_status appends one change per entry of
+ * `git diff --name-status -z` output.  Returns 0 or ERR_PROTO. */
+int diff_parse_name_status(struct changes *cs, const char *s, size_t len);
+/* diff_parse_numstat fills the line counts of cs from `git diff --numstat
+ * -z` output, matching by (new) path; binary "-" counts as 0.  Returns 0
+ * or ERR_PROTO. */
+int  diff_parse_numstat(struct changes *cs, const char *s, size_t len);
+void changes_fini(struct changes *cs);
+/* diff_stat_last_line returns a new copy of the last non-empty line of
+ * s, trimmed, or NULL. */
+char *diff_stat_last_line(const char *s, size_t len);
+
+/* ---- scope.c: allowed_paths policy ---------------------------------- */
+
+/* scope_normpath returns a new string: p normalised like Python's
+ * os.path.normpath, without a leading "./". */
+char *scope_normpath(const char *p);
+/* scope_allowed returns 1 when path may change under allowed (an empty
+ * list allows everything). */
+int scope_allowed(const char *path, const struct strv *allowed);
+/* scope_check appends the changed paths that are not allowed to viol. */
+void scope_check(struct strv *viol, const struct changes *cs,
+                 const struct strv *allowed);
+
+/* ---- quality.c: erosion markers and questions ---------------------- */
+
+#define QUALITY_N 7
+
+/* quality_pattern returns the display form of pattern i ("#\s*noqa\b"). */
+const char *quality_pattern(size_t i);
+/* quality_scan counts, per pattern, the added lines of a unified diff
+ * (lines starting "+" but not "+++") that match it.  Returns 0 or
+ * ERR_INVAL (a pattern failed to compile). */
+int quality_scan(int counts[QUALITY_N], const char *patch, size_t len);
+/* question_extract returns the trimmed TEXT of the first
+ * "<!-- cp:question: TEXT -->" in s[0..len), or NULL. */
+char *question_extract(const char *s, size_t len);
+/* question_in_patch is question_extract over the added lines only. */
+char *question_in_patch(const char *patch, size_t len);
+
+/* ---- classify.c: failure categories -------------------------------- */
+
+struct classify_in {
+	int         scope_violation;
+	int         question;
+	int         too_wide;
+	int         timed_out;
+	int         validation_failed;
+	int         validation_flaky;
+	const char *text; /* borrowed; lowercase backend output */
+};
+
+/* classify returns the failure category (static string) of a run that did
+ * not succeed: the first matching rule of the table in classify.c. */
+const char *classify(const struct classify_in *in);
+/* classify_flaky returns 1 when at least 30% of the last 10 of n results
+ * (1 = passed, newest last) failed, with at least 3 samples. */
+int classify_flaky(const int *passed, size_t n);
+/* classify_text returns a new string: the lowercased last 4000 bytes of
+ * err followed by out. */
+char *classify_text(const struct buf *err, const struct buf *out);
+
+/* ---- the run ------------------------------------------------------- */
+
+#define VALIDATION_EXCERPT 2000
+
+struct validation {
+	const char *status; /* passed|failed|skipped|error (static) */
+	int         run, passed, failed;
+	char       *failure_excerpt; /* NULL if none */
+	char       *failed_cmd;      /* first failing command, joined */
+	char       *failed_how;      /* "exited 1", ... */
+	int64_t     duration_ms;
+};
+
+struct exec_run {
+	const struct exec_req *req; /* borrowed */
+	char                  *ws;  /* absolute workspace path */
+	char                  *opc; /* ws/.opcenter */
+	int                    ws_ready;
+	int64_t                started_ms, started_mono;
+
+	const char *status; /* succeeded|failed|timed_out|interrupted */
+	int         success;
+	const char *category; /* NULL on success (static) */
+	char       *reason;
+	int         have_exit_code, exit_code;
+	const char *signal_name; /* static */
+
+	struct proc_result backend;
+	int                backend_ran, backend_ok;
+	char              *backend_reason; /* why it failed, or NULL */
+	struct validation  val;
+	int                val_ran;
+	struct changes     changes;
+	int                diff_ok;
+	char              *diff_stat_excerpt;
+	struct strv        scope_violations;
+	int                too_wide;
+	int                quality[QUALITY_N];
+	char              *question;
+	int                branch_pushed;
+	char              *commit_sha;
+};
+
+/* exec_run performs the whole run described by rq in workspace dir and
+ * writes the result to out.  Returns 0 once out was written (whatever the
+ * outcome) or ERR_IO when it could not be. */
+int exec_run(const struct exec_req *rq, const char *dir, const char *out);
+
+/* ws_path returns a new string "<x->opc>/<name>". */
+char *ws_path(const struct exec_run *x, const char *name);
+/* run_fail records an infrastructure failure of x: category (static) and
+ * a one-line reason (taken over).  The first call wins; later reasons are
+ * freed. */
+void run_fail(struct exec_run *x, const char *category, char *reason);
+
+/* workspace.c */
+/* git_run runs `git <args, NULL-terminated>` in dir (NULL: cwd) with a
+ * 10 minute timeout.  On a non-zero exit it returns ERR_IO and sets
+ * *reason to "git <args> failed (...): <stderr excerpt>". r is always
+ * filled; release it with proc_result_fini(). */
+int git_run(struct proc_result *r, const char *dir, char **reason, ...)
+    __attribute__((sentinel));
+/* workspace_prepare clones and branches; on failure it calls run_fail()
+ * and returns ERR_IO. */
+int workspace_prepare(struct exec_run *x);
+/* workspace_commit commits the staged changes and pushes if asked. */
+int workspace_commit(struct exec_run *x);
+
+/* backend.c */
+struct expand_var {
+	const char *name; /* without braces */
+	const char *value;
+};
+/* backend_expand returns a new string: tmpl with every "{name}" of vars
+ * replaced by its value; unknown placeholders stay as they are. */
+char *backend_expand(const char *tmpl, const struct expand_var *vars, size_t n);
+/* backend_run runs the backend and writes its output files. */
+int backend_run(struct exec_run *x);
+
+/* validate.c */
+/* validate_run runs every validation command (never through a shell) and
+ * fills x->val. */
+int  validate_run(struct exec_run *x);
+void validation_fini(struct validation *v);
+
+/* diff.c */
+/* diff_collect stages everything and fills x->changes and the diff files;
+ * returns ERR_IO (after run_fail()) when git fails. */
+int diff_collect(struct exec_run *x, struct buf *patch);
+
+/* result.c */
+/* result_build returns a new JSON object: the OcExecutionResult of x. */
+json_t *result_build(const struct exec_run *x, int64_t completed_ms);
+/* result_write builds and atomically writes the result. 0 or ERR_IO. */
+int result_write(const struct exec_run *x, const char *path);
+
+#endif

@@ -1,0 +1,636 @@
+/*
+ * test_exec_run.c - the real opc-exec-run binary against real local git
+ * repositories under a mkdtemp() directory: a "src" repository with one
+ * commit on main and a bare clone of it, "origin.git", which is the
+ * request's clone_url and receives pushes.  Backends are the stub or small
+ * shell scripts the test writes (passed as argv[0]; the worker itself never
+ * runs a shell).  No network; GIT_CONFIG_NOSYSTEM=1 and HOME=<tmp> keep the
+ * user's git configuration out.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <ftw.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "opc/util.h"
+
+#ifndef EXEC_RUN_BIN
+#error EXEC_RUN_BIN must name the opc-exec-run binary
+#endif
+
+#define BRANCH "goal/T-1-abcdef12"
+
+struct fx {
+	char *root;
+	char *origin; /* bare */
+	char *ws, *req, *out;
+};
+
+static int sh(const char *fmt, ...) PRINTFLIKE(1, 2);
+
+/* sh runs a setup command through system(3) and returns its exit status;
+ * only the test uses a shell. */
+static int
+sh(const char *fmt, ...)
+{
+	va_list ap;
+	char   *cmd;
+	int     n, st;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	cmd = xmalloc((size_t) n + 1);
+	va_start(ap, fmt);
+	vsnprintf(cmd, (size_t) n + 1, fmt, ap);
+	va_end(ap);
+	st = system(cmd);
+	free(cmd);
+	return (WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+}
+
+/* capture returns the trimmed stdout of a command, or NULL. */
+static char *
+capture(const char *cmd)
+{
+	struct buf b;
+	FILE      *f;
+	char       chunk[512];
+	size_t     n;
+
+	if ((f = popen(cmd, "r")) == NULL)
+		return (NULL);
+	buf_init(&b);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		buf_append(&b, chunk, n);
+	if (pclose(f) != 0) {
+		buf_fini(&b);
+		return (NULL);
+	}
+	while (b.len > 0 &&
+	       (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == ' '))
+		b.len--;
+	return (buf_cstr(&b));
+}
+
+static int
+setup(void **state)
+{
+	struct fx *fx;
+	char       tmpl[] = "/tmp/opc-exec-run.XXXXXX";
+
+	if (mkdtemp(tmpl) == NULL)
+		return (-1);
+	fx = xcalloc(1, sizeof(*fx));
+	fx->root = xstrdup(tmpl);
+	fx->origin = xasprintf("%s/origin.git", tmpl);
+	fx->ws = xasprintf("%s/ws", tmpl);
+	fx->req = xasprintf("%s/req.json", tmpl);
+	fx->out = xasprintf("%s/result.json", tmpl);
+	setenv("HOME", tmpl, 1);
+	setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
+	unsetenv("GIT_DIR");
+	*state = fx;
+	return (sh("set -e; cd %s; git init -q -b main src; cd src; "
+	           "echo hello > README.md; mkdir -p src/workflow; "
+	           "echo 'x = 1' > src/workflow/task.py; git add -A; "
+	           "git -c user.name=t -c user.email=t@example.com commit -q "
+	           "-m init; cd ..; git clone -q --bare src origin.git",
+	           tmpl) == 0
+	            ? 0
+	            : -1);
+}
+
+static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	UNUSED(st);
+	UNUSED(flag);
+	UNUSED(ftw);
+	return (remove(path));
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *fx = *state;
+
+	nftw(fx->root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	free(fx->root);
+	free(fx->origin);
+	free(fx->ws);
+	free(fx->req);
+	free(fx->out);
+	free(fx);
+	return (0);
+}
+
+/* base_request returns a request for the stub backend; callers adjust. */
+static json_t *
+base_request(const struct fx *fx)
+{
+	return (json_pack(
+	    "{s:s, s:s, s:s, s:s, s:s, s:n, s:s, s:s, s:s, s:s, "
+	    "s:[], s:n, s:i, s:[], s:i, s:s, s:s, s:b, "
+	    "s:{s:s}, s:{s:s, s:s}}",
+	    "run_id", "abcdef12-0000-4000-8000-000000000001", "task_id", "T-1",
+	    "proposal_id", "p-1", "decision_id", "d-1", "goal_text",
+	    "Add the demo   artifact\nwith details below", "constraints_text",
+	    "repo_key", "demo", "clone_url", fx->origin, "base_branch", "main",
+	    "task_branch", BRANCH, "allowed_paths", "max_changed_files",
+	    "timeout_seconds", 60, "validation_commands",
+	    "validation_timeout_seconds", 30, "lane", "local", "backend",
+	    "demo_stub", "push_on_success", 0, "backend_spec", "kind", "stub",
+	    "git", "author_name", "Test Bot", "author_email",
+	    "bot@example.com"));
+}
+
+/* script writes an executable backend script and returns its path. */
+static char *
+script(const struct fx *fx, const char *body)
+{
+	char *path = xasprintf("%s/backend.sh", fx->root);
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fprintf(f, "#!/bin/sh\n%s\n", body);
+	fclose(f);
+	chmod(path, 0755);
+	return (path);
+}
+
+static void
+use_command(const struct fx *fx, json_t *req, const char *body)
+{
+	char *path = script(fx, body);
+
+	json_object_set_new(req, "backend_spec",
+	                    json_pack("{s:s, s:[s, s], s:i}", "kind", "command",
+	                              "argv", path, "{goal}",
+	                              "kill_grace_seconds", 1));
+	free(path);
+}
+
+/* run writes req, runs the binary and returns its exit status. */
+static int
+run(const struct fx *fx, json_t *req)
+{
+	int rv;
+
+	if (req != NULL)
+		assert_int_equal(json_dump_file(req, fx->req, JSON_INDENT(2)),
+		                 0);
+	rv = sh("%s --request %s --workspace %s --out %s > %s/worker.log "
+	        "2>&1",
+	        EXEC_RUN_BIN, fx->req, fx->ws, fx->out, fx->root);
+	if (rv != 0 && rv != 1)
+		(void) sh("cat %s/worker.log >&2", fx->root);
+	return (rv);
+}
+
+static json_t *
+result(const struct fx *fx)
+{
+	json_error_t e;
+	json_t      *r = json_load_file(fx->out, 0, &e);
+
+	if (r == NULL)
+		fail_msg("result: %s", e.text);
+	return (r);
+}
+
+static const char *
+rstr(const json_t *r, const char *key)
+{
+	return (json_string_value(json_object_get(r, key)));
+}
+
+static void
+assert_nothing_committed(const struct fx *fx)
+{
+	char *cmd, *head, *main_;
+
+	cmd = xasprintf("git -C %s rev-parse HEAD", fx->ws);
+	head = capture(cmd);
+	free(cmd);
+	cmd = xasprintf("git -C %s rev-parse main", fx->ws);
+	main_ = capture(cmd);
+	free(cmd);
+	assert_non_null(head);
+	assert_non_null(main_);
+	assert_string_equal(head, main_);
+	free(head);
+	free(main_);
+	assert_int_not_equal(sh("git --git-dir=%s rev-parse -q --verify "
+	                        "refs/heads/%s > /dev/null",
+	                        fx->origin, BRANCH),
+	                     0);
+}
+
+static void
+test_stub_success(void **state)
+{
+	struct fx *fx = *state;
+	json_t    *req = base_request(fx), *r, *cf, *files;
+	char      *cmd, *sha, *msg;
+
+	json_object_set_new(req, "push_on_success", json_true());
+	assert_int_equal(run(fx, req), 0);
+	r = result(fx);
+	assert_string_equal(rstr(r, "status"), "succeeded");
+	assert_true(json_is_true(json_object_get(r, "success")));
+	assert_true(json_is_null(json_object_get(r, "failure_category")));
+	assert_string_equal(rstr(r, "diff_stat_excerpt"),
+	                    "1 file changed, 6 insertions(+)");
+	assert_string_equal(rstr(r, "branch_name"), BRANCH);
+	assert_string_equal(rstr(r, "changed_files_source"), "git_diff");
+	assert_true(json_is_true(json_object_get(r, "branch_pushed")));
+	assert_string_equal(rstr(r, "proposal_id"), "p-1");
+	assert_string_equal(rstr(r, "workspace_path"), fx->ws);
+	cf = json_object_get(r, "changed_files");
+	assert_int_equal(json_array_size(cf), 1);
+	assert_string_equal(rstr(json_array_get(cf, 0), "path"),
+	                    "artifacts/demo_result.txt");
+	assert_string_equal(rstr(json_array_get(cf, 0), "change_type"),
+	                    "added");
+	assert_int_equal(json_integer_value(json_object_get(
+	                     json_array_get(cf, 0), "lines_added")),
+	                 6);
+	assert_string_equal(rstr(json_object_get(r, "validation"), "status"),
+	                    "skipped");
+	files = json_object_get(r, "files");
+	assert_non_null(rstr(files, "patch"));
+	assert_non_null(rstr(files, "diff_stat"));
+	assert_null(rstr(files, "validation_output"));
+	assert_true(json_array_size(json_object_get(r, "artifacts")) >= 2);
+
+	/* committed on the task branch, .opcenter/ left out, pushed */
+	sha = xstrdup(rstr(r, "commit_sha"));
+	cmd = xasprintf("git -C %s rev-parse refs/heads/%s", fx->ws, BRANCH);
+	msg = capture(cmd);
+	assert_non_null(msg);
+	assert_string_equal(msg, sha);
+	free(msg);
+	free(cmd);
+	cmd = xasprintf("git --git-dir=%s rev-parse refs/heads/%s", fx->origin,
+	                BRANCH);
+	msg = capture(cmd);
+	assert_non_null(msg);
+	assert_string_equal(msg, sha);
+	free(msg);
+	free(cmd);
+	assert_int_equal(sh("git -C %s show %s:artifacts/demo_result.txt | "
+	                    "grep -q '^backend: demo_stub$'",
+	                    fx->ws, sha),
+	                 0);
+	assert_int_equal(sh("test \"$(git -C %s show %s:artifacts/"
+	                    "demo_result.txt | wc -l)\" = 6",
+	                    fx->ws, sha),
+	                 0);
+	assert_int_not_equal(sh("git -C %s ls-tree -r --name-only %s | "
+	                        "grep -q opcenter",
+	                        fx->ws, sha),
+	                     0);
+	cmd = xasprintf("git -C %s log -1 --format=%%B %s", fx->ws, sha);
+	msg = capture(cmd);
+	assert_non_null(msg);
+	assert_string_equal(msg, "Add the demo artifact\n\nRun: "
+	                         "abcdef12-0000-4000-8000-000000000001\n"
+	                         "Task: T-1");
+	free(msg);
+	free(cmd);
+	cmd = xasprintf("git -C %s log -1 --format=%%an/%%ae %s", fx->ws, sha);
+	msg = capture(cmd);
+	assert_string_equal(msg, "Test Bot/bot@example.com");
+	free(msg);
+	free(cmd);
+	free(sha);
+	json_decref(r);
+	json_decref(req);
+}
+
+static void
+test_scope_violation(void **state)
+{
+	struct fx *fx = *state;
+	json_t    *req = base_request(fx), *r, *v;
+
+	json_object_set_new(req, "allowed_paths",
+	                    json_pack("[s]", "src/workflow/"));
+	json_object_set_new(req, "push_on_success", json_true());
+	use_command(fx, req,
+	            "set -e\nmkdir -p deployment\n"
+	            "echo 'y = 2' >> src/workflow/task.py\n"
+	            "echo 'services: {}' > deployment/docker-compose.yml");
+	assert_int_equal(run(fx, req), 0);
+	r = result(fx);
+	assert_string_equal(rstr(r, "status"), "failed");
+	assert_false(json_is_true(json_object_get(r, "success")));
+	assert_string_equal(rstr(r, "failure_category"), "scope_policy");
+	v = json_object_get(r, "scope_violations");
+	assert_int_equal(json_array_size(v), 1);
+	assert_string_equal(json_string_value(json_array_get(v, 0)),
+	                    "deployment/docker-compose.yml");
+	assert_true(json_is_null(json_object_get(r, "commit_sha")));
+	assert_false(json_is_true(json_object_get(r, "branch_pushed")));
+	assert_int_equal(json_array_size(json_object_get(r, "changed_files")),
+	                 2);
+	assert_int_equal(
+	    json_integer_value(json_object_get(r, "executor_exit_code")), 0);
+	assert_nothing_committed(fx);
+	json_decref(r);
+	json_decref(req);
+}
+
+static void
+test_validation_passes(void **state)
+{
+	struct fx *fx = *state;
+	json_t    *req = base_request(fx), *r, *v;
+
+	json_object_set_new(req, "validation_commands",
+	                    json_pack("[[s], s]", "true", "test -f README.md"));
+	assert_int_equal(run(fx, req), 0);
+	r = result(fx);
+	assert_string_equal(rstr(r, "status"), "succeeded");
+	v = json_object_get(r, "validation");
+	assert_string_equal(rstr(v, "status"), "passed");
+	assert_int_equal(json_integer_value(json_object_get(v, "commands_run")),
+	                 2);
+	assert_int_equal(
+	    json_integer_value(json_object_get(v, "commands_passed")), 2);
+	assert_true(json_is_null(json_object_get(v, "failure_excerpt")));
+	assert_non_null(rstr(json_object_get(r, "files"), "validation_output"));
+	assert_non_null(rstr(r, "commit_sha"));
+	assert_false(json_is_true(json_object_get(r, "branch_pushed")));
+	json_decref(r);
+	json_decref(req);
+}
+
+static void
+test_validation_fails(void **state)
+{
+	struct fx *fx = *state;
+	json_t    *req = base_request(fx), *r, *v;
+
+	json_object_set_new(
+	    req, "validation_commands",
+	    json_pack("[[s, s, s]]", "sh", "-c", "echo boom; exit 1"));
+	assert_int_equal(run(fx, req), 0);
+	r = result(fx);
+	assert_string_equal(rstr(r, "status"), "failed");
+	assert_string_equal(rstr(r, "failure_category"), "validation_failure");
+	v = json_object_get(r, "validation");
+	assert_string_equal(rstr(v, "status"), "failed");
+	assert_int_equal(
+	    json_integer_value(json_object_get(v, "commands_failed")), 1);
+	assert_non_null(strstr(rstr(v, "failure_excerpt"), "boom"));
+	assert_true(json_is_null(json_object_get(r, "commit_sha")));
+	assert_nothing_committed(fx);
+	assert_int_equal(sh("grep -q '^\\[exit 1\\]$' "
+	                    "%s/.opcenter/validation_output.txt",
+	                    fx->ws),
+	                 0);
+	json_decref(r);
+	json_decref(req);
+}
+
+static void
+test_validation_flaky(void **state)
+{
+	struct fx *fx = *state;
+	json_t    *req = base_request(fx), *r;
+
+	json_object_set_new(req, "validation_commands",
+	                    json_pack("[[s, s, s]]", "sh", "-c", "exit 1"));
+	json_object_set_new(
+	    req, "validation_history",
+	    json_pack("{s:[b, b, b, b]}", "sh -c exit 1", 1, 0, 1, 0));
+	assert_int_equal(run(fx, req), 0);
+	r = result(fx);
+	assert_string_equal(rstr(r, "failure_category"), "flaky_test");
+	json_decref(r);
+	json_decref(req);
+}
+
+static int
+pid_alive(pid_t pid)
+{
+	char  path[64], *stat;
+	FILE *f;
+	int   alive;
+
+	if (kill(pid, 0) != 0)
+		return (errno != ESRCH);
+	/* a zombie whose reaper has not run yet is dead too */
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return (0);
+	stat = xcalloc(1, 512);
+	alive = fread(stat, 1, 511, f) > 0 && strstr(stat, ") Z ") == NULL &&
+	        strstr(stat, ") X ") == NULL;
+	free(stat);
+	fclose(f);
+	return (alive);
+}
+
+static void
+test_timeout_kills_group(void **state)
+{
+	struct fx *fx = *state;
+	json_t    *req = base_request(fx), *r;
+	int64_t    t0;
+	char      *path;
+	FILE      *f;
+	int        pid = 0, i;
+
+	json_object_set_new(req, "timeout_seconds", json_integer(1));
+	use_command(
+	    fx, req,
+	    "sleep 300 &\necho $! > \"$OPC_WORKSPACE/.opcenter/gc.pid\"\n"
+	    "sleep 30");
+	t0 = mono_ms();
+	assert_int_equal(run(fx, req), 0);
+	assert_true(mono_ms() - t0 < 15000);
+	r = result(fx);
+	assert_string_equal(rstr(r, "status"), "timed_out");
+	assert_string_equal(rstr(r, "failure_category"), "timeout");
+	assert_non_null(rstr(r, "executor_signal"));
+	assert_true(strcmp(rstr(r, "executor_signal"), "SIGTERM") == 0 ||
+	            strcmp(rstr(r, "executor_signal"), "SIGKILL") == 0);
+	assert_true(json_is_null(json_object_get(r, "commit_sha")));
+
+	path = xasprintf("%s/.opcenter/gc.pid", fx->ws);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_int_equal(fscanf(f, "%d", &pid), 1);
+	fclose(f);
+	free(path);
+	assert_true(pid > 0);
+	for (i = 0; i < 50 && pid_alive(pid); i++)
+		usleep(100 * 1000);
+	assert_false(pid_alive(pid));
+	json_decref(r);
+	json_decref(req);
+}
+
+static void
+test_question(void **state)
+{
+	struct fx *fx = *state;
+	json_t    *req = base_request(fx), *r;
+
+	use_command(fx, req,
+	            "echo 'thinking'\necho '<!-- cp:question: Which API? -->'\n"
+	            "echo partial > notes.txt");
+	assert_int_equal(run(fx, req), 0);
+	r = result(fx);
+	assert_string_equal(rstr(r, "status"), "failed");
+	assert_string_equal(rstr(r, "failure_category"), "awaiting_input");
+	assert_string_equal(rstr(r, "question"), "Which API?");
+	assert_true(json_is_null(json_object_get(r, "commit_sha")));
+	assert_nothing_committed(fx);
+	json_decref(r);
+	json_decref(req);
+}
+
+static void
+test_backend_exit(void **state)
+{
+	struct fx *fx = *state;
+	json_t    *req = base_request(fx), *r;
+	char      *argv_goal;
+
+	use_command(
+	    fx, req,
+	    "printf '%s\\n' \"$1\" > goal.txt\n"
+	    "echo \"ModuleNotFoundError: No module named 'foo'\" >&2\nexit 3");
+	assert_int_equal(run(fx, req), 0);
+	r = result(fx);
+	assert_string_equal(rstr(r, "status"), "failed");
+	assert_string_equal(rstr(r, "failure_category"), "dependency_missing");
+	assert_int_equal(
+	    json_integer_value(json_object_get(r, "executor_exit_code")), 3);
+	assert_true(json_is_null(json_object_get(r, "executor_signal")));
+	assert_non_null(strstr(rstr(r, "failure_reason"), "backend exited 3"));
+	assert_non_null(strstr(rstr(r, "failure_reason"), "No module named"));
+	/* {goal} arrived as one argv element, newline and all */
+	argv_goal = xasprintf("%s/goal.txt", fx->ws);
+	assert_int_equal(sh("test \"$(head -1 %s)\" = 'Add the demo   "
+	                    "artifact'",
+	                    argv_goal),
+	                 0);
+	free(argv_goal);
+	assert_int_equal(sh("grep -q 'ModuleNotFoundError' "
+	                    "%s/.opcenter/backend_stderr.txt",
+	                    fx->ws),
+	                 0);
+	assert_int_equal(
+	    sh("grep -q '^## Goal$' %s/.opcenter/prompt.md", fx->ws), 0);
+	json_decref(r);
+	json_decref(req);
+}
+
+static void
+test_too_wide(void **state)
+{
+	struct fx *fx = *state;
+	json_t    *req = base_request(fx), *r;
+
+	json_object_set_new(
+	    req, "limits",
+	    json_pack("{s:i, s:i}", "max_files", 1, "max_lines", 100));
+	use_command(fx, req, "echo a > a.txt\necho b > b.txt");
+	assert_int_equal(run(fx, req), 0);
+	r = result(fx);
+	assert_string_equal(rstr(r, "status"), "failed");
+	assert_string_equal(rstr(r, "failure_category"), "scope_too_wide");
+	assert_non_null(strstr(rstr(r, "failure_reason"), "2 files"));
+	assert_int_equal(sh("grep -q '\"n_lines\": 2' "
+	                    "%s/.opcenter/scope-too-wide.json",
+	                    fx->ws),
+	                 0);
+	assert_nothing_committed(fx);
+	json_decref(r);
+	json_decref(req);
+}
+
+static void
+test_git_failure(void **state)
+{
+	struct fx *fx = *state;
+	json_t    *req = base_request(fx), *r;
+
+	json_object_set_new(req, "base_branch", json_string("no-such-branch"));
+	assert_int_equal(run(fx, req), 0);
+	r = result(fx);
+	assert_string_equal(rstr(r, "status"), "failed");
+	assert_string_equal(rstr(r, "failure_category"), "infra_tooling");
+	assert_non_null(strstr(rstr(r, "failure_reason"),
+	                       "git checkout --quiet no-such-branch"));
+	json_decref(r);
+	json_decref(req);
+}
+
+static void
+test_bad_request(void **state)
+{
+	struct fx *fx = *state;
+	json_t    *req;
+	FILE      *f;
+
+	f = fopen(fx->req, "w");
+	assert_non_null(f);
+	fputs("{ not json", f);
+	fclose(f);
+	assert_int_equal(run(fx, NULL), 1);
+	assert_int_not_equal(access(fx->out, F_OK), 0);
+
+	req = base_request(fx);
+	json_object_del(req, "task_branch");
+	assert_int_equal(run(fx, req), 1);
+	assert_int_not_equal(access(fx->out, F_OK), 0);
+	assert_int_equal(sh("grep -q task_branch %s/worker.log", fx->root), 0);
+	json_decref(req);
+
+	assert_int_equal(
+	    sh("%s --request %s > /dev/null 2>&1", EXEC_RUN_BIN, fx->req), 1);
+	assert_int_equal(sh("%s --help | grep -q usage", EXEC_RUN_BIN), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_stub_success, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_scope_violation, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_validation_passes, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_validation_fails, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_validation_flaky, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_timeout_kills_group, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_question, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_backend_exit, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_too_wide, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_git_failure, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_request, setup, teardown),
+	};
+
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}

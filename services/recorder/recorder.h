@@ -1,0 +1,151 @@
+/*
+ * recorder.h - the recorder daemon (private to services/recorder).
+ *
+ * The recorder consumes route.decided, exec.dispatch, exec.started and
+ * exec.finished.  Its handlers only keep state in its sqlite db (runs,
+ * routing decisions, usage); its effect loop writes one evidence folder
+ * per complete run (<evidence_root>/<run_id>/) once caught up, then marks
+ * the run written and emits record.written in the same transaction.
+ *
+ * evidence.c builds the evidence documents as pure functions of their JSON
+ * inputs (unit-testable without a service) and writes folders atomically;
+ * usage.c keeps the usage store (one row per dispatched run) and answers
+ * the spend report.
+ */
+#ifndef OPC_RECORDER_H
+#define OPC_RECORDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "opc/svc.h"
+
+struct store;
+
+extern const struct svc_def recorder_def;
+
+/* The recorder's state (svc_def.state_size). */
+struct recorder {
+	char   *evidence_root;    /* absolute */
+	double  cost_per_exec;    /* estimated USD per dispatched run */
+	int64_t write_batch;      /* folders written per effect-loop call */
+	int64_t decision_wait_ms; /* how long a run waits for its decision */
+};
+
+/*
+ * evidence.c
+ */
+
+/* What one run's evidence is built from.  Every pointer is borrowed. */
+struct ev_run {
+	const char   *run_id;
+	const char   *task_id;
+	const char   *lane;          /* selected lane (may be NULL) */
+	const char   *backend;       /* selected backend (may be NULL) */
+	const char   *policy_status; /* may be NULL */
+	const char   *record_id;     /* uuid4 of the ExecutionRecord */
+	const char   *trace_id;      /* uuid4 of the ExecutionTrace */
+	const char   *now;           /* ISO 8601 time of this writing */
+	const json_t *proposal;      /* each may be NULL */
+	const json_t *decision;
+	const json_t *policy;
+	const json_t *request;
+	const json_t *result;   /* NULL for a blocked run */
+	bool          executed; /* false for a blocked run */
+	/* Paths of the evidence copies of the backend's logs (NULL: none). */
+	const char *stdout_path;
+	const char *stderr_path;
+};
+
+/* ev_blocking: a policy status that stops a run before dispatch (block,
+ * require_review). */
+bool ev_blocking(const char *policy_status);
+
+/* ev_valid_id: id is usable as a folder name (1-128 of [A-Za-z0-9._-],
+ * not starting with '.'). */
+bool ev_valid_id(const char *id);
+
+/* ev_blocked_result returns a new OcExecutionResult of a run the policy
+ * stopped: status skipped, success false, failure_category policy_blocked,
+ * failure_reason from the policy notes. */
+json_t *ev_blocked_result(const struct ev_run *);
+
+/* ev_record returns a new ExecutionRecord of run r for result (borrowed,
+ * non-NULL: r->result or a blocked result). */
+json_t *ev_record(const struct ev_run *r, const json_t *result);
+
+/* ev_trace returns a new ExecutionTrace of record (borrowed). */
+json_t *ev_trace(const struct ev_run *r, const json_t *record);
+
+/* ev_metadata returns a new run_metadata object of run r for result. */
+json_t *ev_metadata(const struct ev_run *r, const json_t *result);
+
+/* An evidence document: a JSON file name and its content (borrowed). */
+struct ev_doc {
+	const char   *name;
+	const json_t *json;
+};
+
+/* An executor file to copy into the folder under name. */
+struct ev_copy {
+	const char *src;
+	const char *name;
+};
+
+/* ev_copy_names maps a result.files key to its evidence file name
+ * (backend_stdout -> backend_stdout.txt, ..., patch -> diff.patch), NULL
+ * when the key is not one we copy. */
+const char *ev_copy_name(const char *key);
+
+/* ev_write_folder writes <root>/<run_id>/ with docs and copies: into
+ * <run_id>.tmp first, then renamed into place (replacing an older
+ * folder), so a crash never leaves a half folder.  Copies whose source is
+ * not a readable regular file are skipped.  The names written are
+ * appended to files (a JSON array).  Returns 0 or ERR_IO (logged). */
+int ev_write_folder(const char *root, const char *run_id,
+                    const struct ev_doc *docs, size_t ndocs,
+                    const struct ev_copy *copies, size_t ncopies,
+                    json_t *files);
+
+/* ev_file_usable: path is absolute and names a readable regular file. */
+bool ev_file_usable(const char *path);
+
+/* ev_copy_allowed: path is usable and, when workspace is not NULL, lies
+ * inside it once both are resolved (no copying of arbitrary files named
+ * by a result). */
+bool ev_copy_allowed(const char *path, const char *workspace);
+
+/*
+ * usage.c
+ */
+
+/* usage_init creates the usage tables.  Returns 0 or ERR_IO. */
+int usage_init(struct store *);
+
+/* usage_dispatched records a dispatched run (idempotent on run_id).  Any
+ * string may be NULL. */
+int usage_dispatched(struct store *, const char *run_id, const char *task_id,
+                     const char *repo_key, const char *lane,
+                     const char *backend, int64_t ts_ms, double cost_usd);
+
+/* usage_finished records a run's outcome from its result (borrowed, may
+ * be NULL): success, failure category, quota flag, duration (-1 unknown),
+ * quality warnings and scope violations.  Idempotent on run_id. */
+int usage_finished(struct store *, const char *run_id, const char *task_id,
+                   const char *status, bool success,
+                   const char *failure_category, const json_t *result,
+                   int64_t duration_ms, int64_t ts_ms, double cost_usd);
+
+/* usage_spend sets *out to a new spend report {window_days,
+ * total_executions, total_estimated_usd, per_repo{repo: {executions,
+ * estimated_usd}}} over the window_days before now_ms. */
+int usage_spend(struct store *, json_t **out, int64_t window_days,
+                int64_t now_ms);
+
+/* usage_counts adds executions/failed/quota counters to a status object. */
+void usage_counts(struct store *, json_t *obj);
+
+#endif

@@ -1,0 +1,690 @@
+/*
+ * test_recorder.c - the recorder through its real descriptor in-process.
+ *
+ * The recorder's upstreams (router, executor) exist in the topology but
+ * are never started: messages are fed with ctl inject, which carries no
+ * seq, so these tests also show that the handlers are idempotent on their
+ * own.  Evidence builders are tested as pure functions too.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "opc/err.h"
+#include "opc/log.h"
+#include "recorder.h"
+#include "testbed.h"
+
+#define WAIT 20000 /* ms: only to avoid hanging */
+
+#define RUN_OK "abcd1234-0000-4000-8000-000000000001"
+#define RUN_NOCHG "bcde2345-0000-4000-8000-000000000002"
+#define RUN_BLOCK "cdef3456-0000-4000-8000-000000000003"
+
+struct fx {
+	char          *dir;
+	char          *yaml;
+	struct topo   *topo;
+	struct tb_svc *rec;
+	const char    *url;
+};
+
+static void
+fx_start(struct fx *f, const char *tag)
+{
+	f->dir = tb_dir();
+	f->yaml = xasprintf("opcenter:\n"
+	                    "  state_dir: %s/state\n"
+	                    "  heartbeat_ms: 50\n"
+	                    "instances:\n"
+	                    "  router:\n"
+	                    "    pub: inproc://%s-router.pub\n"
+	                    "    ctl: inproc://%s-router.ctl\n"
+	                    "  executor:\n"
+	                    "    pub: inproc://%s-exec.pub\n"
+	                    "    ctl: inproc://%s-exec.ctl\n"
+	                    "  recorder:\n"
+	                    "    upstreams: [router, executor]\n"
+	                    "    pub: inproc://%s-rec.pub\n"
+	                    "    ctl: inproc://%s-rec.ctl\n"
+	                    "    idle_ms: 10\n"
+	                    "    catchup_grace_ms: 50\n"
+	                    "    evidence_root: evidence\n"
+	                    "    cost_per_execution_usd: 0.25\n",
+	                    f->dir, tag, tag, tag, tag, tag, tag);
+	f->topo = tb_topo(f->dir, f->yaml);
+	f->rec = tb_start(&recorder_def, f->topo, "recorder");
+	f->url = topo_find(f->topo, "recorder")->ctl;
+	assert_int_equal(tb_wait_int(f->topo, "recorder", "caught_up", 1, WAIT),
+	                 1);
+}
+
+static void
+fx_stop(struct fx *f)
+{
+	tb_stop(&f->rec);
+	topo_close(&f->topo);
+	tb_rmrf(f->dir);
+	free(f->yaml);
+	free(f->dir);
+}
+
+/* inject hands body (a JSON text, consumed) to the recorder as topic. */
+static void
+inject(struct fx *f, const char *topic, json_t *body)
+{
+	struct msg_ctl_inject in;
+	char                  err[256];
+	int                   rv;
+
+	assert_non_null(body);
+	memset(&in, 0, sizeof(in));
+	in.topic = (char *) topic;
+	in.body = body;
+	in.corr = (char *) json_string_value(json_object_get(body, "task_id"));
+	rv =
+	    ctl_call(f->url, MSG_CTL_INJECT, &in, NULL, err, sizeof(err), WAIT);
+	if (rv != 0)
+		fail_msg("inject %s: %s", topic, err);
+	json_decref(body);
+}
+
+/* dec_of returns the decision id of a run (static buffer). */
+static const char *
+dec_of(const char *run)
+{
+	static char buf[64];
+
+	snprintf(buf, sizeof(buf), "dec-%.8s", run);
+	return (buf);
+}
+
+static json_t *
+decided(const char *run, const char *task, const char *policy_status,
+        const char *notes)
+{
+	return (json_pack(
+	    "{s:s, s:s, s:s, s:s, s:s, s:s, s:s,"
+	    " s:{s:s, s:s, s:s, s:s},"
+	    " s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:f, s:[s]},"
+	    " s:{s:s, s:s, s:[], s:[], s:s}}",
+	    "task_id", task, "decision_id", dec_of(run), "proposal_id",
+	    "prop-1", "lane", "claude_cli", "backend", "kodo", "rule",
+	    "r-default", "policy_status", policy_status, "proposal",
+	    "proposal_id", "prop-1", "task_id", task, "task_type",
+	    "simple_edit", "risk_level", "low", "decision", "decision_id",
+	    dec_of(run), "proposal_id", "prop-1", "run_id", run,
+	    "selected_lane", "claude_cli", "selected_backend", "kodo",
+	    "policy_rule_matched", "r-default", "rationale", "default lane",
+	    "confidence", 1.0, "alternatives_considered", "codex_cli", "policy",
+	    "decision_id", dec_of(run), "status", policy_status, "violations",
+	    "warnings", "notes", notes));
+}
+
+static json_t *
+dispatch(const char *run, const char *task)
+{
+	return (json_pack("{s:s, s:s, s:s, s:i, s:{s:s, s:s, s:s, s:s, s:s,"
+	                  " s:s, s:s}}",
+	                  "run_id", run, "task_id", task, "executor",
+	                  "executor", "attempt", 1, "request", "run_id", run,
+	                  "task_id", task, "proposal_id", "prop-1",
+	                  "decision_id", dec_of(run), "repo_key", "demo",
+	                  "lane", "claude_cli", "backend", "kodo"));
+}
+
+static json_t *
+started(const char *run, const char *task)
+{
+	return (json_pack("{s:s, s:s, s:s, s:i, s:s}", "run_id", run, "task_id",
+	                  task, "executor", "executor", "attempt", 1,
+	                  "workspace", "/tmp/ws"));
+}
+
+/* finished_ok: a succeeded run with one changed file, validation passed,
+ * a diff artifact and the executor's files (stdout, patch present;
+ * stderr missing). */
+static json_t *
+finished_ok(const char *run, const char *task, const char *out,
+            const char *patch, const char *missing, const char *ws,
+            const char *outside)
+{
+	return (json_pack(
+	    "{s:s, s:s, s:s, s:b, s:s, s:{s:s, s:s, s:s, s:s, s:s, s:b,"
+	    " s:[{s:s, s:s, s:i, s:i}], s:s, s:s,"
+	    " s:{s:s, s:i, s:i, s:i, s:n, s:i},"
+	    " s:[{s:s, s:s, s:s, s:s}], s:{s:i}, s:[],"
+	    " s:{s:s, s:s, s:s, s:s}, s:s, s:i, s:s}}",
+	    "run_id", run, "task_id", task, "status", "succeeded", "success", 1,
+	    "executor", "executor", "result", "run_id", run, "task_id", task,
+	    "proposal_id", "prop-1", "decision_id", dec_of(run), "status",
+	    "succeeded", "success", 1, "changed_files", "path", "src/a.c",
+	    "change_type", "modified", "lines_added", 6, "lines_removed", 0,
+	    "changed_files_source", "git_diff", "diff_stat_excerpt",
+	    " src/a.c | 6 ++++++\n 1 file changed, 6 insertions(+)\n",
+	    "validation", "status", "passed", "commands_run", 2,
+	    "commands_passed", 2, "commands_failed", 0, "failure_excerpt",
+	    "duration_ms", 1200, "artifacts", "artifact_id", "art-1",
+	    "artifact_type", "diff", "label", "diff", "uri", "file:///x.patch",
+	    "quality_warnings", "todo_added", 2, "scope_violations", "files",
+	    "backend_stdout", out, "patch", patch, "backend_stderr", missing,
+	    "validation_output", outside, "workspace_path", ws, "duration_ms",
+	    4200, "completed_at", "2026-01-01T00:00:04.200Z"));
+}
+
+static json_t *
+finished_nochange(const char *run, const char *task)
+{
+	return (json_pack(
+	    "{s:s, s:s, s:s, s:b, s:{s:s, s:s, s:b, s:[], s:s,"
+	    " s:{s:s}, s:[], s:[s]}}",
+	    "run_id", run, "task_id", task, "status", "succeeded", "success", 1,
+	    "result", "run_id", run, "status", "succeeded", "success", 1,
+	    "changed_files", "changed_files_source", "git_diff", "validation",
+	    "status", "skipped", "artifacts", "scope_violations", "secrets/x"));
+}
+
+static json_t *
+read_json(const char *dir, const char *name)
+{
+	char        *p = xasprintf("%s/%s", dir, name);
+	json_error_t je;
+	json_t      *j = json_load_file(p, 0, &je);
+
+	if (j == NULL)
+		fail_msg("%s: %s", p, je.text);
+	free(p);
+	return (j);
+}
+
+static bool
+exists(const char *dir, const char *name)
+{
+	char       *p = xasprintf("%s/%s", dir, name);
+	struct stat st;
+	bool        ok = stat(p, &st) == 0;
+
+	free(p);
+	return (ok);
+}
+
+static void
+write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static const char *
+js(const json_t *o, const char *key)
+{
+	return (json_string_value(json_object_get(o, key)));
+}
+
+static void
+run_flow(struct fx *f, const char *run, json_t *fin)
+{
+	inject(f, "route.decided", decided(run, "T-1", "allow", ""));
+	inject(f, "exec.dispatch", dispatch(run, "T-1"));
+	inject(f, "exec.started", started(run, "T-1"));
+	inject(f, "exec.finished", fin);
+}
+
+static void
+test_succeeded_run(void **state)
+{
+	struct fx       f;
+	char           *out, *patch, *missing, *ev, *other, *outside;
+	json_t         *tr, *rec, *meta, *res, *w;
+	struct timespec ts = {0, 200 * 1000 * 1000};
+
+	UNUSED(state);
+	fx_start(&f, "ok");
+	out = xasprintf("%s/stdout.log", f.dir);
+	patch = xasprintf("%s/change.patch", f.dir);
+	missing = xasprintf("%s/nope.log", f.dir);
+	write_text(out, "backend said hello\n");
+	write_text(patch, "--- a/src/a.c\n+++ b/src/a.c\n");
+	/* A file outside the run's workspace is never copied. */
+	other = tb_dir();
+	outside = xasprintf("%s/secret.txt", other);
+	write_text(outside, "not yours\n");
+	run_flow(
+	    &f, RUN_OK,
+	    finished_ok(RUN_OK, "T-1", out, patch, missing, f.dir, outside));
+	assert_int_equal(tb_wait_int(f.topo, "recorder", "written", 1, WAIT),
+	                 1);
+
+	ev = xasprintf("%s/state/evidence/%s", f.dir, RUN_OK);
+	assert_true(exists(ev, "proposal.json"));
+	assert_true(exists(ev, "decision.json"));
+	assert_true(exists(ev, "policy.json"));
+	assert_true(exists(ev, "execution_request.json"));
+	assert_true(exists(ev, "result.json"));
+	assert_true(exists(ev, "execution_record.json"));
+	assert_true(exists(ev, "execution_trace.json"));
+	assert_true(exists(ev, "run_metadata.json"));
+	assert_true(exists(ev, "backend_stdout.txt"));
+	assert_true(exists(ev, "diff.patch"));
+	assert_false(exists(ev, "backend_stderr.txt"));
+	assert_false(exists(ev, "validation_output.txt"));
+	assert_false(exists(f.dir, "state/evidence/" RUN_OK ".tmp"));
+
+	tr = read_json(ev, "execution_trace.json");
+	assert_string_equal(js(tr, "headline"),
+	                    "SUCCEEDED | kodo @ claude_cli | run=abcd1234");
+	assert_string_equal(
+	    js(tr, "summary"),
+	    "Run abcd1234; changed 1 file; 1 file changed, 6 insertions(+)");
+	assert_string_equal(js(tr, "status"), "succeeded");
+	assert_int_equal(json_array_size(json_object_get(tr, "warnings")), 0);
+	assert_int_equal(json_array_size(json_object_get(tr, "key_artifacts")),
+	                 1);
+
+	rec = read_json(ev, "execution_record.json");
+	assert_string_equal(js(rec, "run_id"), RUN_OK);
+	assert_string_equal(js(rec, "record_id"), js(tr, "record_id"));
+	assert_int_equal(strlen(js(rec, "record_id")), 36);
+	assert_string_equal(js(rec, "decision_id"), "dec-abcd1234");
+	assert_string_equal(js(rec, "proposal_id"), "prop-1");
+	assert_string_equal(
+	    js(json_object_get(rec, "changed_files_evidence"), "status"),
+	    "known");
+	assert_int_equal(
+	    json_integer_value(json_object_get(
+	        json_object_get(rec, "validation_evidence"), "checks_passed")),
+	    2);
+	assert_int_equal(
+	    json_array_size(json_object_get(
+	        json_object_get(rec, "artifact_index"), "primary_artifacts")),
+	    1);
+	w = json_object_get(rec, "backend_detail_refs");
+	assert_int_equal(json_array_size(w), 1);
+	assert_string_equal(js(json_array_get(w, 0), "detail_type"),
+	                    "stdout_log");
+	assert_string_equal(
+	    js(json_object_get(json_object_get(rec, "metadata"), "routing"),
+	       "selected_backend"),
+	    "kodo");
+	assert_string_equal(js(json_object_get(rec, "metadata"), "task_type"),
+	                    "simple_edit");
+
+	meta = read_json(ev, "run_metadata.json");
+	assert_true(json_is_true(json_object_get(meta, "executed")));
+	assert_true(json_is_true(json_object_get(meta, "success")));
+	assert_string_equal(js(meta, "policy_status"), "allow");
+	assert_string_equal(js(meta, "selected_lane"), "claude_cli");
+	assert_true(json_is_null(json_object_get(meta, "failure_category")));
+	res = read_json(ev, "result.json");
+	assert_string_equal(js(res, "status"), "succeeded");
+	json_decref(res);
+	res = read_json(ev, "execution_request.json");
+	assert_string_equal(js(res, "repo_key"), "demo");
+	json_decref(res);
+
+	/* The copies are the executor's files. */
+	{
+		char *p = xasprintf("%s/backend_stdout.txt", ev), buf[64];
+		FILE *fp = fopen(p, "r");
+
+		assert_non_null(fp);
+		assert_non_null(fgets(buf, sizeof(buf), fp));
+		assert_string_equal(buf, "backend said hello\n");
+		fclose(fp);
+		free(p);
+	}
+
+	/* Everything again: no new row, no rewrite, no second event. */
+	run_flow(
+	    &f, RUN_OK,
+	    finished_ok(RUN_OK, "T-1", out, patch, missing, f.dir, outside));
+	nanosleep(&ts, NULL);
+	assert_int_equal(tb_status_int(f.topo, "recorder", "runs"), 1);
+	assert_int_equal(tb_status_int(f.topo, "recorder", "written"), 1);
+	assert_int_equal(tb_status_int(f.topo, "recorder", "pending"), 0);
+	assert_int_equal(tb_status_int(f.topo, "recorder", "counters.written"),
+	                 1);
+	assert_int_equal(tb_status_int(f.topo, "recorder", "journal_seq"), 1);
+	assert_int_equal(tb_status_int(f.topo, "recorder", "executions"), 1);
+	{
+		json_t *m2 = read_json(ev, "run_metadata.json");
+
+		assert_string_equal(js(m2, "written_at"),
+		                    js(meta, "written_at"));
+		json_decref(m2);
+	}
+
+	/* A succeeded run without changes, artifacts or validation. */
+	run_flow(&f, RUN_NOCHG, finished_nochange(RUN_NOCHG, "T-1"));
+	assert_int_equal(tb_wait_int(f.topo, "recorder", "written", 2, WAIT),
+	                 2);
+	free(ev);
+	ev = xasprintf("%s/state/evidence/%s", f.dir, RUN_NOCHG);
+	json_decref(tr);
+	tr = read_json(ev, "execution_trace.json");
+	w = json_object_get(tr, "warnings");
+	assert_int_equal(json_array_size(w), 3);
+	assert_string_equal(json_string_value(json_array_get(w, 0)),
+	                    "validation was skipped for this run");
+	assert_string_equal(json_string_value(json_array_get(w, 1)),
+	                    "no primary artifacts produced by this run");
+	assert_string_equal(json_string_value(json_array_get(w, 2)),
+	                    "run completed with no file changes");
+	assert_string_equal(js(tr, "summary"), "Run bcde2345; no file changes");
+	assert_false(exists(ev, "backend_stdout.txt"));
+
+	json_decref(tr);
+	json_decref(rec);
+	json_decref(meta);
+	free(ev);
+	free(out);
+	free(patch);
+	free(missing);
+	free(outside);
+	tb_rmrf(other);
+	free(other);
+	fx_stop(&f);
+}
+
+static void
+test_blocked_run(void **state)
+{
+	struct fx f;
+	char     *ev;
+	json_t   *res, *meta, *tr, *rec;
+
+	UNUSED(state);
+	fx_start(&f, "blk");
+	inject(&f, "route.decided",
+	       decided(RUN_BLOCK, "T-2", "block",
+	               "violations: path_outside_scope; warnings: none"));
+	assert_int_equal(tb_wait_int(f.topo, "recorder", "written", 1, WAIT),
+	                 1);
+	/* The same decision again changes nothing. */
+	inject(&f, "route.decided",
+	       decided(RUN_BLOCK, "T-2", "block",
+	               "violations: path_outside_scope; warnings: none"));
+	ev = xasprintf("%s/state/evidence/%s", f.dir, RUN_BLOCK);
+	assert_true(exists(ev, "proposal.json"));
+	assert_true(exists(ev, "decision.json"));
+	assert_true(exists(ev, "policy.json"));
+	assert_true(exists(ev, "execution_record.json"));
+	assert_true(exists(ev, "execution_trace.json"));
+	assert_false(exists(ev, "execution_request.json"));
+
+	res = read_json(ev, "result.json");
+	assert_string_equal(js(res, "status"), "skipped");
+	assert_true(json_is_false(json_object_get(res, "success")));
+	assert_string_equal(js(res, "failure_category"), "policy_blocked");
+	assert_non_null(strstr(js(res, "failure_reason"),
+	                       "violations: path_outside_scope"));
+
+	meta = read_json(ev, "run_metadata.json");
+	assert_true(json_is_false(json_object_get(meta, "executed")));
+	assert_true(json_is_false(json_object_get(meta, "success")));
+	assert_string_equal(js(meta, "policy_status"), "block");
+	assert_string_equal(js(meta, "failure_category"), "policy_blocked");
+
+	tr = read_json(ev, "execution_trace.json");
+	assert_string_equal(js(tr, "headline"),
+	                    "SKIPPED | kodo @ claude_cli | run=cdef3456");
+	rec = read_json(ev, "execution_record.json");
+	assert_string_equal(
+	    js(json_object_get(rec, "changed_files_evidence"), "status"),
+	    "not_applicable");
+	assert_string_equal(
+	    js(json_object_get(rec, "changed_files_evidence"), "source"),
+	    "policy_blocked");
+
+	assert_int_equal(tb_status_int(f.topo, "recorder", "runs"), 1);
+	assert_int_equal(tb_status_int(f.topo, "recorder", "executions"), 0);
+	assert_int_equal(tb_status_int(f.topo, "recorder", "journal_seq"), 1);
+	json_decref(res);
+	json_decref(meta);
+	json_decref(tr);
+	json_decref(rec);
+	free(ev);
+	fx_stop(&f);
+}
+
+static void
+test_ctl_queries(void **state)
+{
+	struct fx                     f;
+	struct msg_recorder_runs_list ql;
+	struct msg_recorder_run_show  qs;
+	struct msg_recorder_spend     qp;
+	json_t                       *data = NULL, *runs, *r0;
+	char                          err[256];
+
+	UNUSED(state);
+	fx_start(&f, "ctl");
+	run_flow(&f, RUN_NOCHG, finished_nochange(RUN_NOCHG, "T-1"));
+	inject(&f, "route.decided",
+	       decided(RUN_BLOCK, "T-2", "require_review",
+	               "warnings: needs a human"));
+	assert_int_equal(tb_wait_int(f.topo, "recorder", "written", 2, WAIT),
+	                 2);
+	/* A dispatched run still running: listed, not written. */
+	inject(&f, "exec.dispatch", dispatch("run-open-1", "T-3"));
+
+	memset(&ql, 0, sizeof(ql));
+	assert_int_equal(ctl_call(f.url, MSG_RECORDER_RUNS_LIST, &ql, &data,
+	                          err, sizeof(err), WAIT),
+	                 0);
+	runs = json_object_get(data, "runs");
+	assert_int_equal(json_array_size(runs), 3);
+	r0 = json_array_get(runs, 0); /* newest first */
+	assert_string_equal(js(r0, "run_id"), "run-open-1");
+	assert_string_equal(js(r0, "status"), "dispatched");
+	assert_true(json_is_null(json_object_get(r0, "path")));
+	r0 = json_array_get(runs, 1);
+	assert_string_equal(js(r0, "run_id"), RUN_BLOCK);
+	assert_string_equal(js(r0, "status"), "skipped");
+	assert_string_equal(js(r0, "policy_status"), "require_review");
+	assert_string_equal(js(r0, "failure_category"), "policy_blocked");
+	assert_true(json_is_false(json_object_get(r0, "success")));
+	assert_non_null(js(r0, "path"));
+	r0 = json_array_get(runs, 2);
+	assert_string_equal(js(r0, "run_id"), RUN_NOCHG);
+	assert_true(json_is_true(json_object_get(r0, "success")));
+	assert_string_equal(js(r0, "lane"), "claude_cli");
+	assert_string_equal(js(r0, "backend"), "kodo");
+	assert_non_null(js(r0, "started_at"));
+	assert_non_null(js(r0, "completed_at"));
+	json_decref(data);
+
+	ql.limit = 1;
+	ql.task_id = "T-1";
+	assert_int_equal(ctl_call(f.url, MSG_RECORDER_RUNS_LIST, &ql, &data,
+	                          err, sizeof(err), WAIT),
+	                 0);
+	runs = json_object_get(data, "runs");
+	assert_int_equal(json_array_size(runs), 1);
+	assert_string_equal(js(json_array_get(runs, 0), "run_id"), RUN_NOCHG);
+	json_decref(data);
+
+	memset(&qs, 0, sizeof(qs));
+	qs.run_id = RUN_NOCHG;
+	assert_int_equal(ctl_call(f.url, MSG_RECORDER_RUN_SHOW, &qs, &data, err,
+	                          sizeof(err), WAIT),
+	                 0);
+	assert_string_equal(js(data, "run_id"), RUN_NOCHG);
+	assert_non_null(strstr(js(data, "path"), RUN_NOCHG));
+	assert_int_equal(json_array_size(json_object_get(data, "files")), 8);
+	assert_string_equal(js(json_object_get(data, "metadata"), "status"),
+	                    "succeeded");
+	assert_string_equal(js(json_object_get(data, "trace"), "headline"),
+	                    "SUCCEEDED | kodo @ claude_cli | run=bcde2345");
+	json_decref(data);
+
+	qs.run_id = "nope";
+	assert_int_equal(ctl_call(f.url, MSG_RECORDER_RUN_SHOW, &qs, &data, err,
+	                          sizeof(err), WAIT),
+	                 ERR_NOTFOUND);
+	assert_non_null(strstr(err, "no run 'nope'"));
+
+	memset(&qp, 0, sizeof(qp));
+	assert_int_equal(ctl_call(f.url, MSG_RECORDER_SPEND, &qp, &data, err,
+	                          sizeof(err), WAIT),
+	                 0);
+	assert_int_equal(
+	    json_integer_value(json_object_get(data, "window_days")), 1);
+	assert_int_equal(
+	    json_integer_value(json_object_get(data, "total_executions")), 2);
+	assert_true(json_real_value(
+	                json_object_get(data, "total_estimated_usd")) == 0.5);
+	assert_int_equal(
+	    json_integer_value(json_object_get(
+	        json_object_get(json_object_get(data, "per_repo"), "demo"),
+	        "executions")),
+	    2);
+	json_decref(data);
+	qp.window_days = 7;
+	assert_int_equal(ctl_call(f.url, MSG_RECORDER_SPEND, &qp, &data, err,
+	                          sizeof(err), WAIT),
+	                 0);
+	assert_int_equal(
+	    json_integer_value(json_object_get(data, "window_days")), 7);
+	json_decref(data);
+	fx_stop(&f);
+}
+
+/* Events of one run arrive from two upstreams in any order: a result
+ * before its routing decision waits for it. */
+static void
+test_out_of_order(void **state)
+{
+	struct fx       f;
+	char           *ev;
+	json_t         *meta;
+	struct timespec ts = {0, 200 * 1000 * 1000};
+
+	UNUSED(state);
+	fx_start(&f, "ooo");
+	inject(&f, "exec.finished", finished_nochange(RUN_NOCHG, "T-4"));
+	inject(&f, "exec.started", started(RUN_NOCHG, "T-4"));
+	nanosleep(&ts, NULL);
+	assert_int_equal(tb_status_int(f.topo, "recorder", "pending"), 1);
+	assert_int_equal(tb_status_int(f.topo, "recorder", "written"), 0);
+	inject(&f, "exec.dispatch", dispatch(RUN_NOCHG, "T-4"));
+	inject(&f, "route.decided", decided(RUN_NOCHG, "T-4", "allow", ""));
+	assert_int_equal(tb_wait_int(f.topo, "recorder", "written", 1, WAIT),
+	                 1);
+	ev = xasprintf("%s/state/evidence/%s", f.dir, RUN_NOCHG);
+	assert_true(exists(ev, "decision.json"));
+	assert_true(exists(ev, "execution_request.json"));
+	meta = read_json(ev, "run_metadata.json");
+	/* A late exec.started did not move the run back to running. */
+	assert_string_equal(js(meta, "status"), "succeeded");
+	assert_string_equal(js(meta, "policy_status"), "allow");
+	assert_string_equal(js(meta, "selected_backend"), "kodo");
+	assert_int_equal(tb_status_int(f.topo, "recorder", "executions"), 1);
+	json_decref(meta);
+	free(ev);
+	fx_stop(&f);
+}
+
+static void
+test_bad_run_id_rejected(void **state)
+{
+	struct fx             f;
+	struct msg_ctl_inject in;
+	char                  err[256];
+	json_t               *body;
+
+	UNUSED(state);
+	fx_start(&f, "bad");
+	memset(&in, 0, sizeof(in));
+	in.topic = "exec.finished";
+	in.body = body = json_pack("{s:s, s:s, s:s}", "run_id", "../../etc",
+	                           "task_id", "T-9", "status", "failed");
+	assert_int_equal(
+	    ctl_call(f.url, MSG_CTL_INJECT, &in, NULL, err, sizeof(err), WAIT),
+	    ERR_INVAL);
+	json_decref(body);
+	assert_int_equal(tb_status_int(f.topo, "recorder", "runs"), 0);
+	fx_stop(&f);
+}
+
+/* The builders alone: inferred files and a failed validation. */
+static void
+test_builders(void **state)
+{
+	struct ev_run e;
+	json_t       *result, *rec, *tr, *w;
+
+	UNUSED(state);
+	memset(&e, 0, sizeof(e));
+	e.run_id = "0123456789";
+	e.lane = "codex_cli";
+	e.backend = "direct_local";
+	e.record_id = "rec";
+	e.trace_id = "tr";
+	e.now = "2026-01-01T00:00:00.000Z";
+	e.executed = true;
+	result = json_pack("{s:s, s:b, s:s, s:[{s:s}, {s:s}],"
+	                   " s:s, s:{s:s, s:i, s:i, s:i, s:s}}",
+	                   "status", "failed", "success", 0, "failure_category",
+	                   "validation_failure", "changed_files", "path", "a",
+	                   "path", "b", "changed_files_source", "event_stream",
+	                   "validation", "status", "failed", "commands_run", 2,
+	                   "commands_passed", 1, "commands_failed", 1,
+	                   "failure_excerpt", "FAIL test_x");
+	e.result = result;
+	rec = ev_record(&e, result);
+	tr = ev_trace(&e, rec);
+	assert_string_equal(
+	    js(json_object_get(rec, "changed_files_evidence"), "status"),
+	    "inferred");
+	assert_string_equal(
+	    js(json_object_get(rec, "validation_evidence"), "summary"),
+	    "FAIL test_x");
+	assert_string_equal(js(tr, "headline"),
+	                    "FAILED | direct_local @ codex_cli | run=01234567");
+	assert_string_equal(
+	    js(tr, "summary"),
+	    "Run 01234567; changed 2 files; failed: validation_failure");
+	w = json_object_get(tr, "warnings");
+	assert_int_equal(json_array_size(w), 2);
+	assert_non_null(
+	    strstr(json_string_value(json_array_get(w, 0)), "inferred"));
+	assert_string_equal(json_string_value(json_array_get(w, 1)),
+	                    "no primary artifacts produced by this run");
+	assert_true(ev_blocking("require_review"));
+	assert_false(ev_blocking("allow_with_warnings"));
+	assert_false(ev_valid_id("../x"));
+	assert_false(ev_valid_id(".hidden"));
+	assert_true(ev_valid_id(RUN_OK));
+	assert_string_equal(ev_copy_name("patch"), "diff.patch");
+	assert_null(ev_copy_name("workspace"));
+	json_decref(tr);
+	json_decref(rec);
+	json_decref(result);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_builders),
+	    cmocka_unit_test(test_succeeded_run),
+	    cmocka_unit_test(test_blocked_run),
+	    cmocka_unit_test(test_ctl_queries),
+	    cmocka_unit_test(test_out_of_order),
+	    cmocka_unit_test(test_bad_run_id_rejected),
+	};
+
+	log_init("test_recorder", NULL, LOG_WARN);
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}

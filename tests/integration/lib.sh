@@ -1,0 +1,38 @@
+# lib.sh - shared helpers of the integration scripts (sourced).
+# Sets T (a temp dir removed on exit unless KEEP is set) and fails.
+T=$(mktemp -d /tmp/opcit.XXXXXX)
+fails=0
+export GIT_CONFIG_NOSYSTEM=1 HOME=$T
+
+ok()    { echo "ok - $*"; }
+bad()   { echo "FAIL - $*"; fails=$((fails + 1)); }
+# check DESC CMD...: run CMD (a command or shell function), report.
+check() { desc=$1; shift; if "$@"; then ok "$desc"; else bad "$desc"; fi; }
+# wait_for SECONDS CMD...: retry CMD every 0.2 s until it succeeds.
+wait_for() {
+	n=$(($1 * 5)); shift
+	while [ "$n" -gt 0 ]; do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.2; n=$((n - 1))
+	done
+	return 1
+}
+# finish: print the tally and exit with it.
+finish() { echo "$fails failures"; [ "$fails" -eq 0 ]; }
+# cleanup CONFIG: stop the constellation and remove T (trap helper).
+cleanup() {
+	"$OPC" -c "$1" down --wait 30 >/dev/null 2>&1
+	[ -n "${KEEP:-}" ] || rm -rf "$T"
+}
+# mkrepo NAME: a git repo under T with src/a.txt on main.
+mkrepo() {
+	mkdir -p "$T/$1/src" && git -C "$T/$1" init -q -b main &&
+	    echo "x" >"$T/$1/src/a.txt" && git -C "$T/$1" add -A &&
+	    git -C "$T/$1" -c user.name=t -c user.email=t@t commit -qm init
+}
+# task helpers (need OPC and CFG)
+task_state() { "$OPC" -c "$CFG" task show "$1" --json | jq -r .task.state; }
+state_is() { [ "$(task_state "$1")" = "$2" ]; }
+add() { "$OPC" -c "$CFG" task add "$@" | cut -d' ' -f1; }
+has_comment() { "$OPC" -c "$CFG" task show "$1" --json |
+    jq -r '.comments[].body' | grep -q "$2"; }

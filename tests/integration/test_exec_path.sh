@@ -1,0 +1,143 @@
+#!/bin/sh
+# test_exec_path.sh BIN_DIR: the execution path through the real daemons
+# (supervisor, board-sync, router, executor + opc-exec-run, recorder) on
+# ipc:// in a temp dir, with real git repos:
+#   goal task -> evidence; blocked by policy; failing validation; backend
+#   timeout; scope violation; SIGKILL of the executor mid-run ->
+#   interrupted -> retried once, never twice.  (The breaker: test_breaker.sh.)
+set -u
+BIN=$1
+OPC="$BIN/opc"
+. "$(dirname "$0")/lib.sh"
+CFG=$T/opcenter.yaml
+trap 'cleanup "$CFG"' EXIT
+
+# --- repos and fake backends ------------------------------------------------
+for r in demo failing slow scope; do mkrepo $r; done
+cat >"$T/slow.sh" <<'SH'
+#!/bin/sh
+# writes start/end markers outside the workspace; slow enough to be killed
+echo "start $$" >>"$MARKERS"
+sleep 2
+echo "hello" >src/slow.txt
+echo "end $$" >>"$MARKERS"
+SH
+cat >"$T/scope.sh" <<'SH'
+#!/bin/sh
+mkdir -p docs && echo "out of scope" >docs/outside.md
+echo "in scope" >src/inside.txt
+SH
+cat >"$T/sleepy.sh" <<'SH'
+#!/bin/sh
+sleep 60 & sleep 60
+SH
+chmod +x "$T"/*.sh
+
+cat >"$CFG" <<YAML
+opcenter: { state_dir: st, heartbeat_ms: 250 }
+supervisor: { restart_backoff_min: 100ms, stop_grace: 5s }
+repos:
+  demo:    { clone_url: $T/demo, default_branch: main }
+  failing: { clone_url: $T/failing, default_branch: main,
+             validation_commands: [[sh, -c, "echo boom; exit 1"]] }
+  slow:    { clone_url: $T/slow, default_branch: main }
+  scope:   { clone_url: $T/scope, default_branch: main }
+instances:
+  board-sync: { upstreams: [router, executor] }
+  router:
+    upstreams: [board-sync, executor]
+    timeout_seconds: 3
+    lease: 60s
+    rules:
+      - { name: r.remote, when: { labels_any: ["lane: claude_cli"] }, lane: claude_cli, backend: stub }
+      - { name: r.slow,   when: { repo: slow },  lane: aider_local, backend: slow }
+      - { name: r.scope,  when: { repo: scope }, lane: aider_local, backend: scope }
+      - { name: r.sleepy, when: { labels_any: [sleepy] }, lane: aider_local, backend: sleepy }
+    default: { lane: aider_local, backend: stub }
+    budget: { max_per_hour: 100, max_per_day: 100, max_retries: 3, max_concurrent: 1 }
+    breaker: { threshold: 0.9, window: 5, min_samples: 5 }   # see test_breaker.sh
+  executor:
+    upstreams: [router]
+    backends:
+      stub:   { kind: stub }
+      slow:   { kind: command, argv: [$T/slow.sh], env: { MARKERS: $T/markers } }
+      scope:  { kind: command, argv: [$T/scope.sh] }
+      sleepy: { kind: command, argv: [$T/sleepy.sh] }
+  recorder: { upstreams: [router, executor, board-sync] }
+YAML
+
+"$OPC" -c "$CFG" up --wait 20 >"$T/up.out" 2>&1
+check "constellation up" grep -q "opcenter is up" "$T/up.out"
+
+# --- 1. a goal task becomes a commit and evidence ------------------------------
+"$OPC" -c "$CFG" demo --goal "Write a tiny hello-world execution artifact" \
+    --repo-key demo --timeout 60 >"$T/demo.out" 2>&1
+check "demo exits 0" [ $? -eq 0 ]
+check "demo prints every section" sh -c "grep -q PLANNING '$T/demo.out' &&
+    grep -q 'ROUTING' '$T/demo.out' && grep -q 'POLICY' '$T/demo.out' &&
+    grep -q 'EXECUTION' '$T/demo.out' && grep -q 'OBSERVABILITY' '$T/demo.out' &&
+    grep -q 'Demo completed successfully' '$T/demo.out'"
+run=$(sed -n 's/^  run_id      : //p' "$T/demo.out" | head -1)
+ev="$T/st/runs/$run"
+for f in proposal.json decision.json execution_request.json result.json \
+    execution_record.json execution_trace.json run_metadata.json; do
+	check "evidence $f" [ -s "$ev/$f" ]
+done
+check "headline says SUCCEEDED" grep -q '"headline": "SUCCEEDED' "$ev/execution_trace.json"
+check "trace warns validation skipped" grep -q "validation was skipped for this run" "$ev/execution_trace.json"
+branch=$(jq -r .branch_name "$ev/result.json")
+check "branch pushed to the repo" git -C "$T/demo" rev-parse --verify -q "refs/heads/$branch"
+check "artifact committed" sh -c "git -C '$T/demo' show '$branch:artifacts/demo_result.txt' | grep -q 'goal'"
+check "task Done" state_is T-1 Done
+check "result comment on the task" has_comment "T-1" 'success: true'
+
+# --- 2. blocked by policy: no artifact, evidence still written ---------------
+"$OPC" -c "$CFG" demo --goal "Write a tiny hello-world execution artifact" \
+    --repo-key demo --blocked-policy --timeout 60 >"$T/blocked.out" 2>&1
+check "blocked demo exits 1" [ $? -eq 1 ]
+check "blocked demo says so" grep -q "Demo run blocked by policy" "$T/blocked.out"
+check "blocked rule named" grep -q "routing.local_only_violated" "$T/blocked.out"
+brun=$(sed -n 's/^  run_id      : //p' "$T/blocked.out" | head -1)
+check "blocked evidence: policy.json" [ -s "$T/st/runs/$brun/policy.json" ]
+check "blocked result skipped" sh -c "jq -e '.status == \"skipped\" and .failure_category == \"policy_blocked\"' '$T/st/runs/$brun/result.json'"
+check "blocked run_metadata executed false" sh -c "jq -e '.executed == false' '$T/st/runs/$brun/run_metadata.json'"
+check "blocked task Blocked" state_is T-2 Blocked
+check "no run dispatched for the blocked task" sh -c "! sqlite3 '$T/st/executor.db' \"select 1 from erun where task_id='T-2'\" | grep -q 1"
+
+# --- 3. failing validation ----------------------------------------------------
+id=$(add --repo failing --goal "Change something that fails validation")
+check "failing validation -> Blocked" wait_for 60 state_is "$id" Blocked
+check "classified validation_failure" has_comment "$id" 'category: validation_failure'
+
+# --- 4. backend timeout kills the whole process group ---------------------------
+id=$(add --repo demo --goal "Sleep forever please" --label sleepy)
+check "timeout -> Blocked" wait_for 60 state_is "$id" Blocked
+check "classified timeout" has_comment "$id" 'category: timeout'
+check "no sleepy backend left" sh -c "! ps -eo args | grep -v grep | grep -q 'sleep 60'"
+
+# --- 5. a backend editing outside allowed_paths --------------------------------
+id=$("$OPC" -c "$CFG" task add --repo scope --goal "Edit only src" \
+    --description "$(printf '## Execution\nallowed_paths:\n  - src/\n\nEdit only src.\n')" | cut -d' ' -f1)
+check "scope violation -> Blocked" wait_for 60 state_is "$id" Blocked
+check "classified scope_policy" has_comment "$id" 'category: scope_policy'
+check "nothing pushed for the scope violation" sh -c "[ \$(git -C '$T/scope' branch | wc -l) -eq 1 ]"
+
+# --- 6. SIGKILL of the executor mid-run: interrupted, retried, once ----------
+id=$(add --repo slow --goal "A slow change")
+check "slow run started" wait_for 30 sh -c "[ -s '$T/markers' ]"
+expid=$(jq -r '.processes[] | select(.role=="executor") | .pid' "$T/st/supervisor.status.json")
+kill -9 "$expid"
+check "slow task Done after recovery" wait_for 60 state_is "$id" Done
+check "interrupted then retried" has_comment "$id" 'status: interrupted'
+starts=$(grep -c '^start' "$T/markers"); ends=$(grep -c '^end' "$T/markers")
+check "two starts, one end (first killed, never both)" \
+    sh -c "[ '$starts' = 2 ] && [ '$ends' = 1 ]"
+first=$(sed -n '1s/start //p' "$T/markers")
+check "first backend process is gone" sh -c "! kill -0 $first 2>/dev/null"
+check "one success for the slow task" [ "$(sqlite3 "$T/st/router.db" "select count(*) from rrun where task_id='$id' and status='succeeded'")" = 1 ]
+
+# --- recorder: runs list and spend report -------------------------------------
+check "runs list shows runs" sh -c "'$OPC' -c '$CFG' runs list | grep -q succeeded"
+check "spend-report is JSON" sh -c "'$OPC' -c '$CFG' spend-report | jq -e '.total_executions >= 1'"
+
+finish
