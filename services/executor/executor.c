@@ -47,6 +47,9 @@ struct executor {
 	char       *config_dir;
 	bool        recovered;
 	uint64_t    tick;
+	int64_t     lease_ms;     /* from the last dispatch (router's lease) */
+	int64_t     router_hb;    /* mono ms of the last router heartbeat */
+	int64_t     router_heard; /* router's age of our heartbeats, -1 ? */
 };
 
 /* ------------------------------------------------------------- helpers */
@@ -97,6 +100,7 @@ finish(struct executor *x, const char *run_id, const char *task_id,
     int64_t attempt, json_t *result)
 {
 	struct msg_exec_finished ev;
+	char                    *lease;
 	int                      rv;
 
 	memset(&ev, 0, sizeof(ev));
@@ -118,6 +122,9 @@ finish(struct executor *x, const char *run_id, const char *task_id,
 	ev.pull_request_url = (char *) json_string_value(
 	    json_object_get(result, "pull_request_url"));
 	ev.result = result;
+	lease = path_for(x, run_id, ".lease");
+	(void) unlink(lease);
+	free(lease);
 	if ((rv = svc_begin(x->svc)) != 0)
 		return (rv);
 	if ((rv = store_run(svc_store(x->svc),
@@ -336,6 +343,19 @@ build_request(struct executor *x, json_t *dispatch, char *err,
 		        "max_lines", (json_int_t) ml, "quality_threshold",
 		        (json_int_t) qt));
 	}
+	/* Fencing: the worker stops when we stop renewing this file. */
+	{
+		char   *lf = path_for(x, json_string_value(json_object_get(
+		                          dispatch, "run_id")),
+		      ".lease");
+		int64_t lm = json_integer_value(json_object_get(dispatch,
+		    "lease_ms"));
+
+		json_object_set_new(req, "lease_file", json_string(lf));
+		json_object_set_new(req, "lease_ms",
+		    json_integer(lm > 0 ? lm : 30000));
+		free(lf);
+	}
 	/* A relative local clone_url is relative to the config file. */
 	url = json_string_value(json_object_get(req, "clone_url"));
 	if (url != NULL && url[0] != '/' && strstr(url, "://") == NULL &&
@@ -386,6 +406,32 @@ child_exec(struct executor *x, const char *run_id, const char *req,
 	_exit(127);
 }
 
+/* lease_held: keep renewing unless the router is alive and says it has
+ * not heard us for more than half a lease (a partition: it will
+ * re-dispatch after the full lease, so our workers must stop first). */
+static bool
+lease_held(struct executor *x)
+{
+	int64_t half = (x->lease_ms > 0 ? x->lease_ms : 30000) / 2;
+
+	if (x->router_hb == 0 || mono_ms() - x->router_hb > half)
+		return (true); /* router silent: it cannot re-dispatch */
+	return (x->router_heard < 0 || x->router_heard <= half);
+}
+
+/* renew touches a run's lease file (creating it). */
+static void
+renew(struct executor *x, const char *run_id)
+{
+	char *p = path_for(x, run_id, ".lease");
+	int   fd;
+
+	if (utimensat(AT_FDCWD, p, NULL, 0) != 0 &&
+	    (fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) >= 0)
+		(void) close(fd);
+	free(p);
+}
+
 /* start launches one pending run: journal running + exec.started first,
  * then fork the worker, then record its pid. */
 static void
@@ -398,6 +444,9 @@ start(struct executor *x, const char *run_id, const char *task_id,
 	int64_t                 deadline, tmo, vt;
 	pid_t                   pid;
 
+	if (json_integer_value(json_object_get(dispatch, "lease_ms")) > 0)
+		x->lease_ms = json_integer_value(json_object_get(dispatch,
+		    "lease_ms"));
 	req = build_request(x, dispatch, err, sizeof(err));
 	if (req == NULL) {
 		json_t *r = synthetic(run_id, task_id, "failed",
@@ -444,6 +493,7 @@ start(struct executor *x, const char *run_id, const char *task_id,
 		(void) svc_rollback(x->svc);
 		goto out;
 	}
+	renew(x, run_id);
 	if ((pid = fork()) < 0) {
 		json_t *r = synthetic(run_id, task_id, "failed",
 		    "infra_tooling", "fork failed");
@@ -647,6 +697,13 @@ tick_cb(struct loop *l, void *arg)
 	}
 	reap(x);
 	stop_runs(x);
+	if (lease_held(x)) {
+		n = rows(x, "running", r, nitems(r));
+		for (i = 0; i < n; i++)
+			renew(x, r[i].run_id);
+		rows_free(r, n);
+	} else
+		svc_count(x->svc, "lease_withheld", 1);
 	(void) store_int(svc_store(x->svc), &running, 0,
 	    "SELECT count(*) FROM erun WHERE state IN ('running',"
 	    " 'stopping')",
@@ -766,6 +823,21 @@ ex_status(struct svc *svc, void *state, json_t *obj)
 	json_object_set_new(obj, "runs", c);
 }
 
+static void
+ex_on_heartbeat(struct svc *svc, const struct msg *m, void *state)
+{
+	struct executor *x = state;
+	json_t          *ages;
+
+	if (strcmp(m->body.heartbeat.service, "router") != 0)
+		return;
+	ages = json_object_get(m->body.heartbeat.info, "executors");
+	x->router_hb = mono_ms();
+	x->router_heard = json_is_integer(json_object_get(ages, svc_name(svc)))
+	    ? json_integer_value(json_object_get(ages, svc_name(svc)))
+	    : -1;
+}
+
 static const struct svc_handler handlers[] = {
 	{ MSG_EXEC_DISPATCH, on_dispatch },
 	{ MSG_NONE, NULL },
@@ -782,5 +854,6 @@ const struct svc_def executor_def = {
 	.ctls = ctls,
 	.status = ex_status,
 	.heartbeat = ex_heartbeat,
+	.on_heartbeat = ex_on_heartbeat,
 	.shutdown = ex_shutdown,
 };

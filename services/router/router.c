@@ -715,6 +715,25 @@ router_status(struct svc *svc, void *state, json_t *obj)
 	json_object_set_new(obj, "executors", ex);
 }
 
+/* router_heartbeat tells each executor how long ago it was last heard,
+ * so a cut-off executor fences its runs before their lease expires. */
+static void
+router_heartbeat(struct svc *svc, void *state, json_t *info)
+{
+	struct router *r = state;
+	json_t        *ex = json_object();
+	int64_t        mono = mono_ms();
+	size_t         i;
+
+	(void) svc;
+	for (i = 0; i < r->nex; i++)
+		json_object_set_new(ex, r->ex[i].name,
+		    json_integer(r->ex[i].last_hb ? mono - r->ex[i].last_hb
+		                                  : -1));
+	json_object_set_new(info, "executors", ex);
+	json_object_set_new(info, "lease_ms", json_integer(r->lease_ms));
+}
+
 static const struct svc_handler handlers[] = {
 	{ MSG_TASK_READY, on_ready },
 	{ MSG_EXEC_STARTED, on_started },
@@ -732,5 +751,6 @@ const struct svc_def router_def = {
 	.ctls = ctls,
 	.status = router_status,
 	.idle = router_idle,
+	.heartbeat = router_heartbeat,
 	.on_heartbeat = on_heartbeat,
 };

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/types.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -30,6 +31,43 @@ volatile sig_atomic_t proc_stop;
 /* After the child exits, how long its inherited pipes may stay open. */
 #define DRAIN_MS 2000
 #define POLL_MS 50
+
+static char   *lease_path;
+static int64_t lease_ms, lease_checked;
+
+void
+proc_set_lease(const char *path, int64_t ms)
+{
+	free(lease_path);
+	lease_path = path && ms > 0 ? xstrdup(path) : NULL;
+	lease_ms = ms;
+}
+
+int
+proc_lease_check(void)
+{
+	struct stat st;
+	int64_t     now = mono_ms(), age;
+
+	if (lease_path == NULL || proc_stop)
+		return (proc_stop ? 1 : 0);
+	if (now - lease_checked < 200)
+		return (0);
+	lease_checked = now;
+	if (stat(lease_path, &st) != 0)
+		age = INT64_MAX; /* removed: the lease is gone */
+	else
+		age = now_ms() - ((int64_t) st.st_mtim.tv_sec * 1000 +
+		                     st.st_mtim.tv_nsec / 1000000);
+	if (age > lease_ms / 2) {
+		fprintf(stderr, "opc-exec-run: lease lost (%s not renewed for "
+		        "%lld ms): stopping\n", lease_path,
+		    (long long) (age == INT64_MAX ? -1 : age));
+		proc_stop = 1;
+		return (1);
+	}
+	return (0);
+}
 
 static void
 on_stop(int sig)
@@ -240,6 +278,7 @@ proc_run(struct proc_result *r, const struct proc_opts *o)
 		if (reaped &&
 		    ((outp[0] < 0 && errp[0] < 0) || now - exit_at > DRAIN_MS))
 			break;
+		(void) proc_lease_check();
 		if (!reaped && stage == 0 && (now >= deadline || proc_stop)) {
 			if (proc_stop)
 				r->interrupted = 1;

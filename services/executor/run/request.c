@@ -281,6 +281,10 @@ request_parse(struct exec_req *rq, const json_t *o, char **errp)
 	h = json_object_get(o, "validation_history");
 	if (h != NULL && json_is_object(h))
 		rq->vhistory = json_incref((json_t *) h);
+	if ((rv = str(&rq->lease_file, o, "lease_file", 0, errp)) != 0)
+		return (rv);
+	h = json_object_get(o, "lease_ms");
+	rq->lease_ms = json_is_integer(h) ? json_integer_value(h) : 0;
 	return (0);
 }
 
@@ -332,5 +336,6 @@ request_fini(struct exec_req *rq)
 	free(rq->git_name);
 	free(rq->git_email);
 	json_decref(rq->vhistory);
+	free(rq->lease_file);
 	memset(rq, 0, sizeof(*rq));
 }

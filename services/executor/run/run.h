@@ -73,6 +73,8 @@ struct exec_req {
 	char                    *git_name, *git_email;
 	int                      max_files, max_lines, quality_threshold;
 	json_t                  *vhistory; /* object or NULL (own reference) */
+	char                    *lease_file; /* NULL: no fencing */
+	int64_t                  lease_ms;
 };
 
 /* request_load reads path into rq (release with request_fini()).  On
@@ -87,6 +89,16 @@ void request_fini(struct exec_req *rq);
 /* Set from the SIGTERM/SIGINT handler; a running proc_run() then stops its
  * child as on a timeout and reports interrupted. */
 extern volatile sig_atomic_t proc_stop;
+
+/* proc_set_lease arms fencing: the executor touches path while it holds
+ * the run's lease; once its mtime is older than ms / 2 (the executor is
+ * dead, frozen or cut off from the router, which re-dispatches after the
+ * full lease), proc_lease_check() raises proc_stop and the run ends as
+ * interrupted before anyone else can start it. */
+void proc_set_lease(const char *path, int64_t ms);
+/* proc_lease_check returns 1 (and raises proc_stop) when the lease is
+ * lost; it stats the file at most every 200 ms. */
+int proc_lease_check(void);
 
 /* proc_install_signals makes SIGTERM/SIGINT set proc_stop and ignores
  * SIGPIPE (children get the defaults back). */
