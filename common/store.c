@@ -413,3 +413,19 @@ store_last_rowid(struct store *s)
 {
 	return (sqlite3_last_insert_rowid(s->db));
 }
+
+json_t *
+store_counts(struct store *s, const char *sql)
+{
+	struct store_stmt *st;
+	json_t            *o = json_object();
+
+	if (store_prep(s, &st, sql) != 0)
+		return (o);
+	while (store_step(st) == 1)
+		if (store_col_text(st, 0) != NULL)
+			json_object_set_new(o, store_col_text(st, 0),
+			    json_integer(store_col_int(st, 1)));
+	store_done(st);
+	return (o);
+}

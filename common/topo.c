@@ -26,12 +26,12 @@ absolute(const char *base_dir, const char *p)
 	char cwd[PATH_MAX];
 
 	if (p[0] == '/')
-		return (xstrdup(p));
+		return (path_clean(xstrdup(p)));
 	if (base_dir != NULL)
-		return (xasprintf("%s/%s", base_dir, p));
+		return (path_clean(xasprintf("%s/%s", base_dir, p)));
 	if (getcwd(cwd, sizeof(cwd)) == NULL)
 		return (xstrdup(p));
-	return (xasprintf("%s/%s", cwd, p));
+	return (path_clean(xasprintf("%s/%s", cwd, p)));
 }
 
 static char *

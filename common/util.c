@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -348,4 +349,61 @@ uuid4(char out[37])
 	}
 	out[off] = '\0';
 	return (out);
+}
+
+char *
+path_clean(char *path)
+{
+	char  *out = path, *seg, *next;
+	size_t len = 0;
+
+	if (path[0] != '/')
+		return (path);
+	seg = path;
+	/* rebuild into the same buffer: the result is never longer */
+	while (*seg != '\0') {
+		while (*seg == '/')
+			seg++;
+		if (*seg == '\0')
+			break;
+		next = strchr(seg, '/');
+		if (next == NULL)
+			next = seg + strlen(seg);
+		if (next - seg == 1 && seg[0] == '.')
+			;
+		else if (next - seg == 2 && seg[0] == '.' && seg[1] == '.') {
+			while (len > 0 && out[len - 1] != '/')
+				len--;
+			if (len > 0)
+				len--; /* the slash before it */
+		} else {
+			out[len++] = '/';
+			memmove(out + len, seg, (size_t) (next - seg));
+			len += (size_t) (next - seg);
+		}
+		seg = next;
+	}
+	if (len == 0)
+		out[len++] = '/';
+	out[len] = '\0';
+	return (path);
+}
+
+static int
+rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+	UNUSED(st);
+	UNUSED(flag);
+	UNUSED(f);
+	return (remove(p));
+}
+
+int
+rmtree(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) != 0)
+		return (errno == ENOENT ? 0 : ERR_IO);
+	return (nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : ERR_IO);
 }

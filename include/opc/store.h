@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 struct store;
 struct store_stmt;
 
@@ -66,6 +68,10 @@ int store_run(struct store *, const char *sql, const char *fmt, ...);
 /* store_int runs a query returning one integer; *out = def when no row. */
 int store_int(struct store *, int64_t *out, int64_t def, const char *sql,
     const char *fmt, ...);
+
+/* store_counts runs a "SELECT key, count" query and returns a new JSON
+ * object {key: count} (empty on error), for status hooks. */
+json_t *store_counts(struct store *, const char *sql);
 
 /* store_changes: rows changed by the last statement. */
 int64_t store_changes(struct store *);

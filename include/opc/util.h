@@ -71,6 +71,14 @@ char *iso8601(int64_t ms, char *buf, size_t len);
  * Returns 0 or ERR_IO. */
 int write_file_atomic(const char *path, const void *data, size_t len);
 
+/* path_clean normalises an absolute path lexically in place: repeated
+ * slashes, "." and "dir/.." components go (like Go's path.Clean). */
+char *path_clean(char *path);
+
+/* rmtree removes path and everything below it (symlinks are removed, not
+ * followed).  A missing path is not an error.  Returns 0 or ERR_IO. */
+int rmtree(const char *path);
+
 /* mkdirs creates path and its parents with mode; 0 or ERR_IO. */
 int mkdirs(const char *path, int mode);
 

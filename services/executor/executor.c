@@ -809,17 +809,10 @@ ex_heartbeat(struct svc *svc, void *state, json_t *info)
 static void
 ex_status(struct svc *svc, void *state, json_t *obj)
 {
-	struct store_stmt *st;
-	json_t            *c = json_object();
+	json_t            *c = store_counts(svc_store(svc),
+	    "SELECT state, count(*) FROM erun GROUP BY state");
 
 	(void) state;
-	if (store_prep(svc_store(svc), &st,
-	        "SELECT state, count(*) FROM erun GROUP BY state") == 0) {
-		while (store_step(st) == 1)
-			json_object_set_new(c, store_col_text(st, 0),
-			    json_integer(store_col_int(st, 1)));
-		store_done(st);
-	}
 	json_object_set_new(obj, "runs", c);
 }
 

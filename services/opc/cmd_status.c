@@ -226,7 +226,7 @@ cmd_heartbeat_check(struct opc *o, int argc, char **argv)
 		free(heard);
 	}
 	if (nstale > 0)
-		printf("STALE watchers: %s\n", buf_cstr(&stale));
+		fprintf(stderr, "STALE watchers: %s\n", buf_cstr(&stale));
 	else
 		printf("OK: %zu watchers fresh (max age %.1fs)\n", n,
 		    (double) max_ms / 1000);

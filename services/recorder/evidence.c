@@ -15,7 +15,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -642,24 +641,6 @@ ev_copy_allowed(const char *path, const char *workspace)
 	return (ok);
 }
 
-static int
-rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	UNUSED(st);
-	UNUSED(flag);
-	UNUSED(f);
-	return (remove(p));
-}
-
-static int
-rmrf(const char *path)
-{
-	struct stat st;
-
-	if (lstat(path, &st) != 0)
-		return (errno == ENOENT ? 0 : ERR_IO);
-	return (nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : ERR_IO);
-}
 
 static int
 write_all(int fd, const char *p, size_t len)
@@ -770,7 +751,7 @@ ev_write_folder(const char *root, const char *run_id, const struct ev_doc *docs,
 		goto fail;
 	/* A tmp folder left by a crash is garbage: start over. */
 	what = tmp;
-	if ((rv = rmrf(tmp)) != 0)
+	if ((rv = rmtree(tmp)) != 0)
 		goto fail;
 	if (mkdir(tmp, 0750) != 0) {
 		rv = ERR_IO;
@@ -801,7 +782,7 @@ ev_write_folder(const char *root, const char *run_id, const struct ev_doc *docs,
 	/* Swap: an older folder of this run (rewrite after a crash between
 	 * rename and commit) moves aside, then goes. */
 	what = final;
-	if ((rv = rmrf(old)) != 0)
+	if ((rv = rmtree(old)) != 0)
 		goto fail;
 	if (lstat(final, &st) == 0 && rename(final, old) != 0) {
 		rv = ERR_IO;
@@ -813,7 +794,7 @@ ev_write_folder(const char *root, const char *run_id, const struct ev_doc *docs,
 		goto fail;
 	}
 	(void) fsync_dir(root);
-	(void) rmrf(old);
+	(void) rmtree(old);
 	free(p);
 	free(old);
 	free(tmp);
@@ -823,7 +804,7 @@ ev_write_folder(const char *root, const char *run_id, const struct ev_doc *docs,
 fail:
 	log_warn("recorder.write", "%s: %s: %s (%s)", run_id, what, err_str(rv),
 	         strerror(errno));
-	(void) rmrf(tmp);
+	(void) rmtree(tmp);
 	/* files lists only what reached the final folder. */
 	while (json_array_size(files) > nfiles)
 		json_array_remove(files, json_array_size(files) - 1);

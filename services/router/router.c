@@ -688,18 +688,11 @@ static void
 router_status(struct svc *svc, void *state, json_t *obj)
 {
 	struct router     *r = state;
-	struct store_stmt *st;
-	json_t            *q = json_object(), *ex = json_object();
+	json_t            *q = store_counts(svc_store(svc),
+	    "SELECT state, count(*) FROM rtask GROUP BY state"), *ex = json_object();
 	int64_t            open = 0, mono = mono_ms();
 	size_t             i;
 
-	if (store_prep(svc_store(svc), &st,
-	        "SELECT state, count(*) FROM rtask GROUP BY state") == 0) {
-		while (store_step(st) == 1)
-			json_object_set_new(q, store_col_text(st, 0),
-			    json_integer(store_col_int(st, 1)));
-		store_done(st);
-	}
 	(void) store_int(svc_store(svc), &open, 0,
 	    "SELECT v FROM kv WHERE k = 'breaker_open'", NULL);
 	for (i = 0; i < r->nex; i++)

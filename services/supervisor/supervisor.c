@@ -570,44 +570,47 @@ fail:
 	return (rv);
 }
 
+/* wait_stopped reaps children until none is left or ms pass; returns
+ * how many are still alive. */
+static size_t
+wait_stopped(struct sup *s, int64_t ms)
+{
+	int64_t deadline = mono_ms() + ms;
+	size_t  i, alive;
+
+	for (;;) {
+		reap(s, false);
+		for (i = alive = 0; i < s->n; i++)
+			alive += s->ch[i].pid > 0;
+		if (alive == 0 || mono_ms() >= deadline)
+			return (alive);
+		(void) usleep(20000);
+	}
+}
+
 /* sup_shutdown stops every child: SIGTERM to each process group, then
  * SIGKILL to what is left after stop_grace.  Bounded by stop_grace + 5 s. */
 static void
 sup_shutdown(struct svc *svc, void *state)
 {
 	struct sup *s = state;
-	int64_t     deadline;
-	size_t      i, alive;
+	size_t      i;
 
 	UNUSED(svc);
 	reap(s, false);
 	for (i = 0; i < s->n; i++)
 		if (s->ch[i].pid > 0)
 			(void) kill(-s->ch[i].pid, SIGTERM);
-	deadline = mono_ms() + s->stop_grace_ms;
-	for (;;) {
-		reap(s, false);
-		for (i = alive = 0; i < s->n; i++)
-			alive += s->ch[i].pid > 0;
-		if (alive == 0 || mono_ms() >= deadline)
-			break;
-		(void) usleep(20000);
-	}
-	for (i = 0; i < s->n; i++)
-		if (s->ch[i].pid > 0) {
-			log_warn("supervisor.kill", "%s (pid %d) did not stop "
-			    "within %lld ms: SIGKILL", s->ch[i].inst->name,
-			    (int) s->ch[i].pid, (long long) s->stop_grace_ms);
-			(void) kill(-s->ch[i].pid, SIGKILL);
-		}
-	deadline = mono_ms() + 5000;
-	for (;;) {
-		reap(s, false);
-		for (i = alive = 0; i < s->n; i++)
-			alive += s->ch[i].pid > 0;
-		if (alive == 0 || mono_ms() >= deadline)
-			break;
-		(void) usleep(20000);
+	if (wait_stopped(s, s->stop_grace_ms) > 0) {
+		for (i = 0; i < s->n; i++)
+			if (s->ch[i].pid > 0) {
+				log_warn("supervisor.kill", "%s (pid %d) did not "
+				    "stop within %lld ms: SIGKILL",
+				    s->ch[i].inst->name, (int) s->ch[i].pid,
+				    (long long) s->stop_grace_ms);
+				(void) kill(-s->ch[i].pid, SIGKILL);
+			}
+		(void) wait_stopped(s, 5000);
 	}
 	for (i = 0; i < s->n; i++)
 		if (s->ch[i].state != CH_FAILED)

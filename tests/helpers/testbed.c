@@ -1,7 +1,6 @@
 /*
  * testbed.c - in-process service harness (see testbed.h).
  */
-#include <ftw.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -33,19 +32,10 @@ tb_dir(void)
 	return (xstrdup(tmpl));
 }
 
-static int
-rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	UNUSED(st);
-	UNUSED(flag);
-	UNUSED(f);
-	return (remove(p));
-}
-
 void
 tb_rmrf(const char *dir)
 {
-	(void) nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	(void) rmtree(dir);
 }
 
 struct topo *

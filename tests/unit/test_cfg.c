@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <ftw.h>
 #include <sys/stat.h>
 
 #include <cmocka.h>
@@ -39,21 +38,12 @@ setup(void **state)
 }
 
 static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	UNUSED(st);
-	UNUSED(flag);
-	UNUSED(ftw);
-	return (remove(path));
-}
-
-static int
 teardown(void **state)
 {
 	struct fx *fx = *state;
 	int        rv;
 
-	rv = nftw(fx->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	rv = rmtree(fx->dir);
 	free(fx);
 	return (rv == 0 ? 0 : -1);
 }

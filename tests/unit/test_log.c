@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -54,15 +53,6 @@ setup(void **state)
 }
 
 static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	UNUSED(st);
-	UNUSED(flag);
-	UNUSED(ftw);
-	return (remove(path));
-}
-
-static int
 teardown(void **state)
 {
 	struct fx *fx = *state;
@@ -70,7 +60,7 @@ teardown(void **state)
 
 	log_fini();
 	log_set_stderr(1);
-	rv = nftw(fx->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	rv = rmtree(fx->dir);
 	free(fx->path);
 	free(fx);
 	return (rv == 0 ? 0 : -1);

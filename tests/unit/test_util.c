@@ -12,7 +12,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <ftw.h>
 
 #include <cmocka.h>
 
@@ -32,21 +31,12 @@ tmp_setup(void **state)
 }
 
 static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	UNUSED(st);
-	UNUSED(flag);
-	UNUSED(ftw);
-	return (remove(path));
-}
-
-static int
 tmp_teardown(void **state)
 {
 	char *dir = *state;
 	int   rv;
 
-	rv = nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	rv = rmtree(dir);
 	free(dir);
 	return (rv == 0 ? 0 : -1);
 }
@@ -375,6 +365,30 @@ test_clocks(void **state)
 	assert_true(m1 - m0 < 60000);
 }
 
+static void
+test_path_clean(void **state)
+{
+	static const char *const cases[][2] = {
+		{ "/a/b/../c", "/a/c" },
+		{ "/work/main/config/../state", "/work/main/state" },
+		{ "/a//b/./c/", "/a/b/c" },
+		{ "/..", "/" },
+		{ "/a/../..", "/" },
+		{ "/", "/" },
+		{ "/.hidden/x", "/.hidden/x" },
+		{ "relative/../x", "relative/../x" },
+	};
+	char  *p;
+	size_t i;
+
+	(void) state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		p = xstrdup(cases[i][0]);
+		assert_string_equal(path_clean(p), cases[i][1]);
+		free(p);
+	}
+}
+
 int
 main(void)
 {
@@ -388,6 +402,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_mkdirs, tmp_setup,
 		    tmp_teardown),
 		cmocka_unit_test(test_clocks),
+		cmocka_unit_test(test_path_clean),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

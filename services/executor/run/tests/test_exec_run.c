@@ -19,7 +19,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <ftw.h>
 
 #include <cmocka.h>
 #include <jansson.h>
@@ -114,20 +113,11 @@ setup(void **state)
 }
 
 static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	UNUSED(st);
-	UNUSED(flag);
-	UNUSED(ftw);
-	return (remove(path));
-}
-
-static int
 teardown(void **state)
 {
 	struct fx *fx = *state;
 
-	nftw(fx->root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	(void) rmtree(fx->root);
 	free(fx->root);
 	free(fx->origin);
 	free(fx->ws);
