@@ -26,7 +26,8 @@ struct demo {
 	const char *task_id;
 	json_t     *decided;  /* route.decided body */
 	json_t     *finished; /* exec.finished body */
-	json_t     *record;   /* record.written body */
+	json_t     *records;  /* record.written bodies by run_id */
+	json_t     *record;   /* the one of the run that decides */
 	bool        blocked;
 };
 
@@ -108,8 +109,14 @@ on_msg(struct demo *d, const struct msg *m)
 	body = msg_body_to_json(m->topic, &m->body);
 	switch (m->topic) {
 	case MSG_ROUTE_DECIDED:
-		if (d->decided == NULL)
+		if (d->decided == NULL) {
+			const char *st = js(json_object_get(body, "policy"),
+			    "status");
+
 			d->decided = json_incref(body);
+			d->blocked = strcmp(st, "block") == 0 ||
+			    strcmp(st, "require_review") == 0;
+		}
 		break;
 	case MSG_EXEC_FINISHED:
 		/* an interrupted attempt is retried: wait for the last */
@@ -119,10 +126,7 @@ on_msg(struct demo *d, const struct msg *m)
 		}
 		break;
 	case MSG_RECORD_WRITTEN:
-		if (d->finished != NULL || d->blocked) {
-			json_decref(d->record);
-			d->record = json_incref(body);
-		}
+		json_object_set(d->records, js(body, "run_id"), body);
 		break;
 	default:
 		break;
@@ -316,17 +320,19 @@ cmd_demo(struct opc *o, int argc, char **argv)
 	    d.task_id, BAR);
 	fflush(stdout);
 	rv = 1;
+	d.records = json_object();
 	deadline = mono_ms() + timeout_s * 1000;
 	while (mono_ms() < deadline) {
 		for (i = 0; i < nitems(feeds); i++)
 			(void) feed_poll(&feeds[i], on_msg, &d);
-		if (d.decided != NULL && !d.blocked) {
-			const char *st = js(json_object_get(d.decided, "policy"),
-			    "status");
-
-			d.blocked = strcmp(st, "block") == 0 ||
-			    strcmp(st, "require_review") == 0;
-		}
+		/* the record of the run that decides: the blocked one, or
+		 * the last (non-interrupted) attempt */
+		if (d.blocked)
+			d.record = json_object_get(d.records, js(json_object_get(
+			    d.decided, "decision"), "run_id"));
+		else if (d.finished != NULL)
+			d.record = json_object_get(d.records,
+			    js(d.finished, "run_id"));
 		if (d.record != NULL)
 			break;
 		(void) usleep(150000);
@@ -371,7 +377,7 @@ cmd_demo(struct opc *o, int argc, char **argv)
 out:
 	json_decref(d.decided);
 	json_decref(d.finished);
-	json_decref(d.record);
+	json_decref(d.records); /* d.record is borrowed from it */
 	free((char *) d.task_id);
 	return (rv);
 }

@@ -118,6 +118,8 @@ const struct svc_def testprod_service = {
 
 struct cons {
 	int64_t slow_us;
+	int64_t fail_every; /* n % fail_every == 0: write, emit, then fail */
+	int     echo;       /* re-emit every event as our own test.event */
 };
 
 static int
@@ -127,6 +129,10 @@ cons_init(struct svc *svc, void *state)
 	char         err[256];
 
 	if (cfg_get_int(svc_cfg(svc), "slow_us", 0, &c->slow_us, err,
+	        sizeof(err)) != 0 ||
+	    cfg_get_int(svc_cfg(svc), "fail_every", 0, &c->fail_every, err,
+	        sizeof(err)) != 0 ||
+	    cfg_get_bool(svc_cfg(svc), "echo", 0, &c->echo, err,
 	        sizeof(err)) != 0) {
 		log_error("testcons.config", "%s", err);
 		return (ERR_CONFIG);
@@ -143,15 +149,27 @@ on_test_event(struct svc *svc, const struct msg *m, void *state)
 {
 	struct cons    *c = state;
 	struct timespec ts;
+	int             rv;
 
 	if (c->slow_us > 0) {
 		ts.tv_sec = 0;
 		ts.tv_nsec = c->slow_us * 1000;
 		nanosleep(&ts, NULL);
 	}
-	return (store_run(svc_store(svc),
-	    "INSERT INTO got(src, seq, n) VALUES (?, ?, ?)", "tii", m->src,
-	    (int64_t) m->seq, m->body.test_event.n));
+	if ((rv = store_run(svc_store(svc),
+	         "INSERT INTO got(src, seq, n) VALUES (?, ?, ?)", "tii", m->src,
+	         (int64_t) m->seq, m->body.test_event.n)) != 0)
+		return (rv);
+	if (c->echo) {
+		struct msg_test_event ev = { m->body.test_event.n, "echo" };
+
+		if ((rv = svc_emit(svc, MSG_TEST_EVENT, NULL, &ev)) != 0)
+			return (rv);
+	}
+	/* a poison message: its writes and emits must vanish */
+	if (c->fail_every > 0 && m->body.test_event.n % c->fail_every == 0)
+		return (ERR_INVAL);
+	return (0);
 }
 
 static void

@@ -290,10 +290,59 @@ test_ctl_inject_and_errors(void **state)
 	free(dir);
 }
 
+/* A handler that fails after writing and emitting leaves nothing behind
+ * (savepoint), the rest of its batch stands, and the message is consumed. */
+static void
+test_failing_handler_rolls_back(void **state)
+{
+	struct tb_svc *prod, *cons;
+	struct topo   *t;
+	struct store  *s;
+	char          *dir = tb_dir(), *y, *path;
+	int64_t        rows, poisoned;
+
+	(void) state;
+	y = yaml(dir, "poison", 100, 1000000,
+	    "    fail_every: 10\n    echo: true\n");
+	t = tb_topo(dir, y);
+	cons = tb_start(&testcons_service, t, "cons");
+	prod = tb_start(&testprod_service, t, "prod");
+	assert_int_equal(tb_wait_int(t, "cons", "upstreams.prod.cursor", 100,
+	                     WAIT),
+	    100);
+	assert_int_equal(tb_status_int(t, "cons", "counters.handler_errors"),
+	    10);
+	/* 90 echoes journaled, none of the poisoned ones */
+	assert_int_equal(tb_status_int(t, "cons", "journal_seq"), 90);
+	tb_stop(&prod);
+	tb_stop(&cons);
+	path = xasprintf("%s/state/cons.db", dir);
+	assert_int_equal(store_open(&s, path), 0);
+	assert_int_equal(store_int(s, &rows, 0, "SELECT count(*) FROM got",
+	                     NULL),
+	    0);
+	assert_int_equal(store_int(s, &poisoned, 0,
+	                     "SELECT count(*) FROM got WHERE n % 10 = 0", NULL),
+	    0);
+	assert_int_equal(rows, 90);
+	assert_int_equal(poisoned, 0);
+	assert_int_equal(store_int(s, &rows, 0,
+	                     "SELECT count(*) FROM journal WHERE frame IS NULL",
+	                     NULL),
+	    0);
+	store_close(&s);
+	topo_close(&t);
+	tb_rmrf(dir);
+	free(path);
+	free(y);
+	free(dir);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_failing_handler_rolls_back),
 		cmocka_unit_test(test_durable_hop),
 		cmocka_unit_test(test_catch_up_and_restart),
 		cmocka_unit_test(test_truncated_raises_data_loss),
