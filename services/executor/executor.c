@@ -35,7 +35,8 @@ static const char schema[] =
     " attempt INTEGER NOT NULL, dispatch TEXT NOT NULL,"
     " state TEXT NOT NULL, pid INTEGER NOT NULL DEFAULT 0,"
     " workspace TEXT, started_ms INTEGER, deadline_ms INTEGER,"
-    " stop_reason TEXT, received_ms INTEGER NOT NULL);"
+    " stop_reason TEXT, received_ms INTEGER NOT NULL,"
+    " finished_ms INTEGER, cleaned INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS erun_state ON erun(state);";
 
 struct executor {
@@ -47,6 +48,9 @@ struct executor {
 	char       *config_dir;
 	bool        recovered;
 	uint64_t    tick;
+	int         remove_ws;    /* workspace_retention: remove */
+	int64_t     remove_after; /* ms after finishing */
+	int64_t     last_clean;   /* mono ms */
 	int64_t     lease_ms;     /* from the last dispatch (router's lease) */
 	int64_t     router_hb;    /* mono ms of the last router heartbeat */
 	int64_t     router_heard; /* router's age of our heartbeats, -1 ? */
@@ -128,8 +132,9 @@ finish(struct executor *x, const char *run_id, const char *task_id,
 	if ((rv = svc_begin(x->svc)) != 0)
 		return (rv);
 	if ((rv = store_run(svc_store(x->svc),
-	         "UPDATE erun SET state = 'finished', pid = 0 WHERE run_id = ?",
-	         "t", run_id)) == 0 &&
+	         "UPDATE erun SET state = 'finished', pid = 0, finished_ms = ?"
+	         " WHERE run_id = ?",
+	         "it", now_ms(), run_id)) == 0 &&
 	    (rv = svc_emit(x->svc, MSG_EXEC_FINISHED, task_id, &ev)) == 0)
 		rv = svc_commit(x->svc);
 	else
@@ -680,6 +685,43 @@ reap(struct executor *x)
 	rows_free(r, n);
 }
 
+/* clean removes the workspaces of runs finished more than remove_after
+ * ago (workspace_retention: remove); the recorder has copied what it
+ * keeps by then.  Request, result and worker log files stay. */
+static void
+clean(struct executor *x)
+{
+	struct store_stmt *st;
+	char             **ids = NULL, *ws;
+	size_t             n = 0, i;
+
+	if (!x->remove_ws || mono_ms() - x->last_clean < 10000)
+		return;
+	x->last_clean = mono_ms();
+	if (store_prep(svc_store(x->svc), &st,
+	        "SELECT run_id FROM erun WHERE state = 'finished' AND"
+	        " cleaned = 0 AND finished_ms < ? LIMIT 100") != 0)
+		return;
+	store_bind_int(st, 1, now_ms() - x->remove_after);
+	while (store_step(st) == 1) {
+		ids = xrealloc(ids, (n + 1) * sizeof(*ids));
+		ids[n++] = xstrdup(store_col_text(st, 0));
+	}
+	store_done(st);
+	for (i = 0; i < n; i++) {
+		ws = path_for(x, ids[i], "");
+		if (rmtree(ws) == 0)
+			(void) store_run(svc_store(x->svc),
+			    "UPDATE erun SET cleaned = 1 WHERE run_id = ?", "t",
+			    ids[i]);
+		else
+			log_warn("executor.clean", "cannot remove %s", ws);
+		free(ws);
+		free(ids[i]);
+	}
+	free(ids);
+}
+
 static void
 tick_cb(struct loop *l, void *arg)
 {
@@ -697,6 +739,7 @@ tick_cb(struct loop *l, void *arg)
 	}
 	reap(x);
 	stop_runs(x);
+	clean(x);
 	if (lease_held(x)) {
 		n = rows(x, "running", r, nitems(r));
 		for (i = 0; i < n; i++)
@@ -729,7 +772,7 @@ ex_init(struct svc *svc, void *state)
 {
 	struct executor   *x = state;
 	const struct topo *t = svc_topo(svc);
-	const char        *root, *worker;
+	const char        *root, *worker, *ret;
 	char               err[512], *slash;
 
 	x->svc = svc;
@@ -738,12 +781,22 @@ ex_init(struct svc *svc, void *state)
 	    cfg_get_str(svc_cfg(svc), "workspace_root", "workspaces", &root,
 	        err, sizeof(err)) != 0 ||
 	    cfg_get_str(svc_cfg(svc), "worker", NULL, &worker, err,
-	        sizeof(err)) != 0) {
+	        sizeof(err)) != 0 ||
+	    cfg_get_str(svc_cfg(svc), "workspace_retention", "keep", &ret, err,
+	        sizeof(err)) != 0 ||
+	    cfg_get_ms(svc_cfg(svc), "workspace_remove_after", 3600000,
+	        &x->remove_after, err, sizeof(err)) != 0) {
 		log_error("executor.config", "%s", err);
 		return (ERR_CONFIG);
 	}
 	if (x->max_parallel < 1)
 		x->max_parallel = 1;
+	if (strcmp(ret, "keep") != 0 && strcmp(ret, "remove") != 0) {
+		log_error("executor.config", "workspace_retention: expected "
+		    "keep or remove, got '%s'", ret);
+		return (ERR_CONFIG);
+	}
+	x->remove_ws = strcmp(ret, "remove") == 0;
 	x->root = root[0] == '/' ? xstrdup(root)
 	                         : xasprintf("%s/%s", t->state_dir, root);
 	x->worker = worker ? xstrdup(worker) : sibling("opc-exec-run");

@@ -31,6 +31,8 @@ instances:
   executor:
     upstreams: [router]
     backends: { fail: { kind: command, argv: [$T/fail.sh] } }
+    workspace_retention: remove
+    workspace_remove_after: 1s
   recorder: { upstreams: [router, executor, board-sync] }
 YAML
 "$OPC" -c "$CFG" up --wait 20 >/dev/null 2>&1
@@ -52,4 +54,8 @@ check "next task refused: circuit_breaker_open" wait_for 30 sh -c "sqlite3 '$T/s
 check "budget.decision journaled" journal_has budget.decision
 sleep 1
 check "held task not run" state_is "$id" "Ready for AI"
+# workspace_retention: remove: finished workspaces go, evidence stays
+ws_left() { [ "$(find "$T/st/workspaces" -mindepth 1 -maxdepth 1 -type d | wc -l)" = 0 ]; }
+check "finished workspaces removed" wait_for 30 ws_left
+check "evidence kept" [ "$(find "$T/st/runs" -name result.json | wc -l)" = 5 ]
 finish
