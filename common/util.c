@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -406,4 +407,31 @@ rmtree(const char *path)
 	if (lstat(path, &st) != 0)
 		return (errno == ENOENT ? 0 : ERR_IO);
 	return (nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : ERR_IO);
+}
+
+void
+child_detach(const char *out_path)
+{
+	sigset_t none;
+	int      fd;
+
+	sigemptyset(&none);
+	(void) sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	(void) setsid();
+	if ((fd = open("/dev/null", O_RDONLY)) >= 0 && fd != 0) {
+		(void) dup2(fd, 0);
+		(void) close(fd);
+	}
+	if (out_path != NULL &&
+	    (fd = open(out_path, O_WRONLY | O_CREAT | O_APPEND, 0600)) >= 0) {
+		(void) dup2(fd, 1);
+		(void) dup2(fd, 2);
+		if (fd > 2)
+			(void) close(fd);
+	}
+	for (fd = 3; fd < 1024; fd++)
+		(void) close(fd);
 }

@@ -75,6 +75,12 @@ int write_file_atomic(const char *path, const void *data, size_t len);
  * slashes, "." and "dir/.." components go (like Go's path.Clean). */
 char *path_clean(char *path);
 
+/* child_detach prepares a forked child for exec: default signal mask and
+ * dispositions (the parent blocks its stop signals), a new session and
+ * process group, stdin from /dev/null, stdout and stderr appended to
+ * out_path (kept when NULL or unopenable), every other fd closed. */
+void child_detach(const char *out_path);
+
 /* rmtree removes path and everything below it (symlinks are removed, not
  * followed).  A missing path is not an error.  Returns 0 or ERR_IO. */
 int rmtree(const char *path);

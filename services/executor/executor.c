@@ -378,25 +378,10 @@ static void
 child_exec(struct executor *x, const char *run_id, const char *req,
     const char *ws, const char *out)
 {
-	char    *log = path_for(x, run_id, ".worker.log");
-	char    *argv[8];
-	sigset_t none;
-	int      fd;
+	char *log = path_for(x, run_id, ".worker.log");
+	char *argv[8];
 
-	sigemptyset(&none);
-	(void) sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGPIPE, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
-	signal(SIGINT, SIG_DFL);
-	(void) setsid();
-	if ((fd = open("/dev/null", O_RDONLY)) >= 0)
-		(void) dup2(fd, 0);
-	if ((fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600)) >= 0) {
-		(void) dup2(fd, 1);
-		(void) dup2(fd, 2);
-	}
-	for (fd = 3; fd < 1024; fd++)
-		(void) close(fd);
+	child_detach(log);
 	argv[0] = x->worker;
 	argv[1] = "--request";
 	argv[2] = (char *) req;

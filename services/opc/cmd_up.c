@@ -72,7 +72,7 @@ cmd_up(struct opc *o, int argc, char **argv)
 	int64_t      deadline, wait_s = 30;
 	size_t       n = 0;
 	pid_t        pid;
-	int          ch, fd, status, i = 0;
+	int          ch, status, i = 0;
 
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -110,17 +110,7 @@ cmd_up(struct opc *o, int argc, char **argv)
 		return (1);
 	}
 	if (pid == 0) {
-		(void) setsid();
-		signal(SIGINT, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		if ((fd = open("/dev/null", O_RDONLY)) >= 0)
-			(void) dup2(fd, 0);
-		if ((fd = open(out, O_WRONLY | O_CREAT | O_APPEND, 0600)) >= 0) {
-			(void) dup2(fd, 1);
-			(void) dup2(fd, 2);
-		}
-		for (fd = 3; fd < 1024; fd++)
-			(void) close(fd);
+		child_detach(out);
 		execvp(bin, argv2);
 		fprintf(stderr, "opc: cannot run %s: %s\n", bin,
 		    strerror(errno));

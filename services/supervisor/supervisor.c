@@ -144,27 +144,9 @@ child_exec(struct sup *s, struct child *c)
 {
 	const struct topo *t = svc_topo(s->svc);
 	char              *bin, *out, *argv[6];
-	sigset_t           none;
-	int                fd;
 
-	sigemptyset(&none);
-	(void) sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGPIPE, SIG_DFL);
-	signal(SIGINT, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
-	(void) setsid();
-	if ((fd = open("/dev/null", O_RDONLY)) >= 0) {
-		(void) dup2(fd, 0);
-		(void) close(fd);
-	}
 	out = xasprintf("%s/%s.out", t->log_dir, c->inst->name);
-	if ((fd = open(out, O_WRONLY | O_CREAT | O_APPEND, 0600)) >= 0) {
-		(void) dup2(fd, 1);
-		(void) dup2(fd, 2);
-		(void) close(fd);
-	}
-	for (fd = 3; fd < 1024; fd++)
-		(void) close(fd);
+	child_detach(out);
 	if (c->inst->bin != NULL)
 		bin = c->inst->bin;
 	else {
