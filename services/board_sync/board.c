@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "board.h"
+#include "board_int.h"
 #include "opc/cfg.h"
 #include "opc/err.h"
 #include "opc/log.h"
@@ -30,7 +31,16 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS comment("
     " id INTEGER PRIMARY KEY, task_id TEXT NOT NULL, at INTEGER NOT NULL,"
     " author TEXT NOT NULL, body TEXT NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS comment_task ON comment(task_id);";
+    "CREATE INDEX IF NOT EXISTS comment_task ON comment(task_id);"
+    /* Plane mode: changes to push to Plane, in order (the outbox) */
+    "CREATE TABLE IF NOT EXISTS outbox("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, task_id TEXT NOT NULL,"
+    " state TEXT, comment TEXT, created_ms INTEGER NOT NULL,"
+    " done INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL"
+    " DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS claim("
+    " task_id TEXT PRIMARY KEY, nonce TEXT NOT NULL,"
+    " active INTEGER NOT NULL, at_ms INTEGER NOT NULL);";
 
 bool
 board_state_valid(const char *s)
@@ -51,13 +61,7 @@ terminal(const char *s)
 
 /* ------------------------------------------------------------ task rows */
 
-struct task {
-	char   *task_id, *title, *goal, *repo_key, *kind, *labels, *desc;
-	char   *state, *last_run_id;
-	int64_t attempt, created_at, updated_at;
-};
-
-static void
+void
 task_fini(struct task *t)
 {
 	free(t->task_id);
@@ -102,7 +106,7 @@ task_read(struct store_stmt *st, struct task *t)
 }
 
 /* task_get loads one task; ERR_NOTFOUND when there is none. */
-static int
+int
 task_get(struct svc *svc, const char *task_id, struct task *t)
 {
 	struct store_stmt *st;
@@ -138,7 +142,7 @@ task_json(const struct task *t)
 	    "updated_at", iso8601(t->updated_at, b, sizeof(b))));
 }
 
-static int
+int
 comment_add(struct svc *svc, const char *task_id, const char *author,
     const char *body)
 {
@@ -149,7 +153,7 @@ comment_add(struct svc *svc, const char *task_id, const char *author,
 
 /* move changes a task's state (inside the caller's transaction) and
  * journals task.updated; a comment, when given, is added too. */
-static int
+int
 move(struct svc *svc, struct task *t, const char *state, const char *reason,
     const char *comment, const char *author)
 {
@@ -162,6 +166,12 @@ move(struct svc *svc, struct task *t, const char *state, const char *reason,
 		return (rv);
 	if (comment != NULL &&
 	    (rv = comment_add(svc, t->task_id, author, comment)) != 0)
+		return (rv);
+	if (((struct board *) svc_state(svc))->plane != NULL &&
+	    (rv = store_run(svc_store(svc),
+	         "INSERT INTO outbox(task_id, state, comment, created_ms)"
+	         " VALUES (?, ?, ?, ?)",
+	         "ttti", t->task_id, state, comment, now_ms())) != 0)
 		return (rv);
 	memset(&ev, 0, sizeof(ev));
 	ev.task_id = t->task_id;
@@ -180,7 +190,7 @@ move(struct svc *svc, struct task *t, const char *state, const char *reason,
 
 /* ready journals task.ready for t (state already Ready for AI) or, when
  * its description does not parse, blocks it with the parser's error. */
-static int
+int
 ready(struct svc *svc, struct task *t)
 {
 	struct msg_task_ready ev;
@@ -617,18 +627,51 @@ ctl_move(struct svc *svc, const struct msg *req, json_t **data, char *err,
 static int
 board_init(struct svc *svc, void *state)
 {
-	const char *mode = "local";
-	char        err[256];
+	struct board *b = state;
+	const char   *mode = "local";
+	char          err[256];
+	int           rv;
 
-	(void) state;
+	err[0] = '\0';
 	if (cfg_get_str(svc_cfg(svc), "board", "local", &mode, err,
 	        sizeof(err)) != 0 ||
-	    strcmp(mode, "local") != 0) {
+	    (strcmp(mode, "local") != 0 && strcmp(mode, "plane") != 0)) {
 		log_error("board.config", "%s",
-		    err[0] ? err : "board: only 'local' is built in");
+		    err[0] ? err : "board: expected local or plane");
 		return (ERR_CONFIG);
 	}
-	return (store_exec(svc_store(svc), schema));
+	if ((rv = store_exec(svc_store(svc), schema)) != 0)
+		return (rv);
+	if (strcmp(mode, "plane") == 0)
+		return (board_plane_init(svc, b));
+	return (0);
+}
+
+static void
+board_fini(struct svc *svc, void *state)
+{
+	board_plane_fini(svc, state);
+}
+
+static void
+board_idle(struct svc *svc, void *state)
+{
+	struct board *b = state;
+
+	if (b->plane != NULL && svc_caught_up(svc))
+		board_plane_cycle(svc, b);
+}
+
+static int
+on_webhook(struct svc *svc, const struct msg *m, void *state)
+{
+	struct board *b = state;
+
+	(void) svc;
+	(void) m;
+	if (b->plane != NULL)
+		board_plane_refresh(b);
+	return (0);
 }
 
 static void
@@ -637,9 +680,12 @@ board_status(struct svc *svc, void *state, json_t *obj)
 	json_t            *c = store_counts(svc_store(svc),
 	    "SELECT state, count(*) FROM task GROUP BY state");
 
-	(void) state;
 	json_object_set_new(obj, "tasks", c);
-	json_object_set_new(obj, "board", json_string("local"));
+	json_object_set_new(obj, "board", json_string(
+	                                      ((struct board *) state)->plane
+	                                          ? "plane"
+	                                          : "local"));
+	board_plane_status(svc, state, obj);
 }
 
 static const struct svc_handler handlers[] = {
@@ -647,6 +693,7 @@ static const struct svc_handler handlers[] = {
 	{ MSG_BUDGET_DECISION, on_budget },
 	{ MSG_EXEC_STARTED, on_started },
 	{ MSG_EXEC_FINISHED, on_finished },
+	{ MSG_BOARD_WEBHOOK, on_webhook },
 	{ MSG_NONE, NULL },
 };
 
@@ -660,7 +707,10 @@ static const struct svc_ctl ctls[] = {
 
 const struct svc_def board_def = {
 	.name = "board-sync",
+	.state_size = sizeof(struct board),
 	.init = board_init,
+	.fini = board_fini,
+	.idle = board_idle,
 	.handlers = handlers,
 	.ctls = ctls,
 	.status = board_status,

@@ -1,0 +1,52 @@
+/*
+ * board_int.h - private to services/board_sync: the task mirror shared by
+ * the local board (board.c) and Plane mode (board_plane.c).
+ *
+ * In local mode the task table is the board.  In Plane mode it mirrors
+ * Plane's work items (task_id = the work item's id): the poller upserts
+ * them, state changes made here go to Plane through the outbox table
+ * (pushed by the effect loop, idempotently), and claiming is done against
+ * Plane before task.ready is journaled.
+ */
+#ifndef OPC_BOARD_INT_H
+#define OPC_BOARD_INT_H
+
+#include <stdint.h>
+
+#include "opc/svc.h"
+
+struct bplane; /* board_plane.c */
+
+struct board {
+	struct bplane *plane; /* NULL in local mode */
+};
+
+struct task {
+	char   *task_id, *title, *goal, *repo_key, *kind, *labels, *desc;
+	char   *state, *last_run_id;
+	int64_t attempt, created_at, updated_at;
+};
+
+void task_fini(struct task *);
+/* task_get loads one task; ERR_NOTFOUND when there is none. */
+int task_get(struct svc *, const char *task_id, struct task *);
+int comment_add(struct svc *, const char *task_id, const char *author,
+    const char *body);
+/* move changes a task's state inside the caller's transaction, journals
+ * task.updated and, in Plane mode, queues the change for Plane. */
+int move(struct svc *, struct task *, const char *state, const char *reason,
+    const char *comment, const char *author);
+/* ready journals task.ready for t, or blocks it when its description
+ * does not parse. */
+int ready(struct svc *, struct task *);
+
+/* Plane mode (board_plane.c). */
+int  board_plane_init(struct svc *, struct board *);
+void board_plane_fini(struct svc *, struct board *);
+/* board_plane_cycle runs from the effect loop: poll, claim, push. */
+void board_plane_cycle(struct svc *, struct board *);
+/* board_plane_refresh asks for a poll now (a forwarded webhook). */
+void board_plane_refresh(struct board *);
+void board_plane_status(struct svc *, struct board *, json_t *obj);
+
+#endif
