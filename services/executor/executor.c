@@ -16,11 +16,13 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "executor.h"
 #include "opc/cfg.h"
 #include "opc/err.h"
+#include "opc/http.h"
 #include "opc/log.h"
 #include "opc/loop.h"
 #include "opc/store.h"
@@ -48,6 +50,9 @@ struct executor {
 	char       *config_dir;
 	bool        recovered;
 	uint64_t    tick;
+	struct http *http;        /* GitHub token checks */
+	int64_t     gh_next;      /* mono ms of the next token check */
+	bool        gh_busy;
 	int         remove_ws;    /* workspace_retention: remove */
 	int64_t     remove_after; /* ms after finishing */
 	int64_t     last_clean;   /* mono ms */
@@ -269,6 +274,46 @@ on_dispatch(struct svc *svc, const struct msg *m, void *state)
 
 /* ---------------------------------------------------------- effect loop */
 
+/* github_repo_of parses "owner/name" out of a GitHub clone URL
+ * (https://github.com/o/r.git, git@github.com:o/r.git); NULL otherwise. */
+static char *
+github_repo_of(const char *url)
+{
+	const char *h, *end;
+	char       *r;
+	size_t      n;
+
+	if (url == NULL || (h = strstr(url, "github.com")) == NULL)
+		return (NULL);
+	h += strlen("github.com");
+	if (*h != '/' && *h != ':')
+		return (NULL);
+	h++;
+	end = h + strlen(h);
+	n = (size_t) (end - h);
+	if (n > 4 && strcmp(end - 4, ".git") == 0)
+		n -= 4;
+	r = xstrndup(h, n);
+	if (strchr(r, '/') == NULL || strchr(strchr(r, '/') + 1, '/') != NULL) {
+		free(r);
+		return (NULL);
+	}
+	return (r);
+}
+
+/* github_token returns the token for a repo: repos.<key>.token_env, else
+ * git.token_env (variable names; the secret comes from the environment). */
+static const char *
+github_token(struct executor *x, const char *repo_key)
+{
+	const struct cfg_node *root = svc_cfg_root(x->svc);
+	const char            *t;
+
+	t = cfg_secret(cfg_get(cfg_get(root, "repos"), repo_key ? repo_key : ""),
+	    "token_env");
+	return (t ? t : cfg_secret(cfg_get(root, "git"), "token_env"));
+}
+
 /* build_request turns a dispatch into the worker's request file body. */
 static json_t *
 build_request(struct executor *x, json_t *dispatch, char *err,
@@ -361,6 +406,25 @@ build_request(struct executor *x, json_t *dispatch, char *err,
 		    json_integer(lm > 0 ? lm : 30000));
 		free(lf);
 	}
+	/* GitHub: where pull requests go (the token travels separately) */
+	{
+		const char            *rk = json_string_value(json_object_get(
+		    req, "repo_key"));
+		const struct cfg_node *rn = cfg_get(cfg_get(root, "repos"),
+		    rk ? rk : "");
+		const char            *api = NULL, *ghr = NULL;
+		char                  *parsed = NULL;
+
+		(void) cfg_get_str(root, "github.api_url",
+		    "https://api.github.com", &api, err, errlen);
+		(void) cfg_get_str(rn, "github_repo", NULL, &ghr, err, errlen);
+		if (ghr == NULL)
+			ghr = parsed = github_repo_of(json_string_value(
+			    json_object_get(req, "clone_url")));
+		json_object_set_new(req, "github",
+		    json_pack("{s:s, s:s?}", "api_url", api, "repo", ghr));
+		free(parsed);
+	}
 	/* A relative local clone_url is relative to the config file. */
 	url = json_string_value(json_object_get(req, "clone_url"));
 	if (url != NULL && url[0] != '/' && strstr(url, "://") == NULL &&
@@ -376,12 +440,16 @@ build_request(struct executor *x, json_t *dispatch, char *err,
 
 static void
 child_exec(struct executor *x, const char *run_id, const char *req,
-    const char *ws, const char *out)
+    const char *ws, const char *out, const char *token)
 {
 	char *log = path_for(x, run_id, ".worker.log");
 	char *argv[8];
 
 	child_detach(log);
+	if (token != NULL)
+		(void) setenv("OPC_GITHUB_TOKEN", token, 1);
+	else
+		(void) unsetenv("OPC_GITHUB_TOKEN");
 	argv[0] = x->worker;
 	argv[1] = "--request";
 	argv[2] = (char *) req;
@@ -494,7 +562,9 @@ start(struct executor *x, const char *run_id, const char *task_id,
 		goto out;
 	}
 	if (pid == 0)
-		child_exec(x, run_id, rq, ws, out);
+		child_exec(x, run_id, rq, ws, out,
+		    github_token(x, json_string_value(json_object_get(req,
+		                        "repo_key"))));
 	x->running++;
 	(void) store_run(svc_store(x->svc),
 	    "UPDATE erun SET pid = ? WHERE run_id = ?", "it", (int64_t) pid,
@@ -707,6 +777,109 @@ clean(struct executor *x)
 	free(ids);
 }
 
+/* ------------------------------------------------- GitHub token check */
+
+/* gh_expiry parses GitHub's token expiration header ("2026-12-01
+ * 00:00:00 UTC" or with a "+0000" offset) into unix ms; -1 if absent. */
+static int64_t
+gh_expiry(const char *v)
+{
+	struct tm tm;
+
+	if (v == NULL)
+		return (-1);
+	memset(&tm, 0, sizeof(tm));
+	if (sscanf(v, "%d-%d-%d %d:%d:%d", &tm.tm_year, &tm.tm_mon,
+	        &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
+		return (-1);
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	return ((int64_t) timegm(&tm) * 1000);
+}
+
+static void
+on_gh_user(struct http *h, const struct http_resp *resp, void *arg)
+{
+	struct executor *x = arg;
+	int64_t          exp, warn_days = 7, days;
+	char             err[128], at[40];
+
+	(void) h;
+	x->gh_busy = false;
+	x->gh_next = mono_ms() + 86400000; /* daily */
+	if (resp->status == 401 || resp->status == 403) {
+		struct msg_credential_invalid ev = { "github", resp->status,
+			"GitHub refused the token (GET /user)" };
+
+		log_error("executor.github", "GitHub token refused (HTTP %d)",
+		    resp->status);
+		(void) svc_emit(x->svc, MSG_CREDENTIAL_INVALID, NULL, &ev);
+		return;
+	}
+	if (resp->status != 200) {
+		log_warn("executor.github", "token check: %s",
+		    resp->err ? resp->errmsg : "unexpected status");
+		x->gh_next = mono_ms() + 300000;
+		return;
+	}
+	exp = gh_expiry(http_header(resp, "github-authentication-token-"
+	                                  "expiration"));
+	if (exp < 0)
+		exp = gh_expiry(http_header(resp, "x-token-expiration"));
+	if (exp < 0)
+		return;
+	(void) cfg_get_int(svc_cfg_root(x->svc), "github.warn_days", 7,
+	    &warn_days, err, sizeof(err));
+	days = (exp - now_ms()) / 86400000;
+	if (days <= warn_days) {
+		struct msg_credential_expiring ev = { "github", days,
+			iso8601(exp, at, sizeof(at)) };
+
+		if (days <= 1)
+			log_error("executor.github", "GitHub token expires in "
+			    "%lld day(s)", (long long) days);
+		else
+			log_warn("executor.github", "GitHub token expires in "
+			    "%lld days", (long long) days);
+		(void) svc_emit(x->svc, MSG_CREDENTIAL_EXPIRING, NULL, &ev);
+	}
+}
+
+static void
+gh_check(struct executor *x)
+{
+	const struct cfg_node *root = svc_cfg_root(x->svc);
+	const char            *tok = cfg_secret(cfg_get(root, "git"),
+	    "token_env"), *api = NULL;
+	const char            *hdrs[4];
+	struct http_req        r;
+	char                   err[128], *url, *auth;
+
+	if (x->http == NULL || x->gh_busy || mono_ms() < x->gh_next)
+		return;
+	if (tok == NULL) {
+		x->gh_next = INT64_MAX; /* nothing to check */
+		return;
+	}
+	(void) cfg_get_str(root, "github.api_url", "https://api.github.com",
+	    &api, err, sizeof(err));
+	url = xasprintf("%s/user", api);
+	auth = xasprintf("Authorization: Bearer %s", tok);
+	hdrs[0] = auth;
+	hdrs[1] = "Accept: application/vnd.github+json";
+	hdrs[2] = "X-GitHub-Api-Version: 2022-11-28";
+	hdrs[3] = NULL;
+	memset(&r, 0, sizeof(r));
+	r.method = "GET";
+	r.url = url;
+	r.headers = hdrs;
+	r.timeout_ms = 30000;
+	if (http_send(x->http, &r, on_gh_user, x) != 0)
+		x->gh_busy = true;
+	free(url);
+	free(auth);
+}
+
 static void
 tick_cb(struct loop *l, void *arg)
 {
@@ -725,6 +898,7 @@ tick_cb(struct loop *l, void *arg)
 	reap(x);
 	stop_runs(x);
 	clean(x);
+	gh_check(x);
 	if (lease_held(x)) {
 		n = rows(x, "running", r, nitems(r));
 		for (i = 0; i < n; i++)
@@ -793,6 +967,11 @@ ex_init(struct svc *svc, void *state)
 		return (ERR_IO);
 	}
 	x->tick = loop_timer(svc_loop(svc), TICK_MS, tick_cb, x);
+	if (cfg_secret(cfg_get(svc_cfg_root(svc), "git"), "token_env") != NULL)
+		log_redact(cfg_secret(cfg_get(svc_cfg_root(svc), "git"),
+		    "token_env"));
+	if (http_open(&x->http, svc_loop(svc)) != 0)
+		log_warn("executor.github", "no HTTP client: token checks off");
 	return (store_exec(svc_store(svc), schema));
 }
 
@@ -802,6 +981,7 @@ ex_fini(struct svc *svc, void *state)
 	struct executor *x = state;
 
 	(void) svc;
+	http_close(&x->http);
 	free(x->root);
 	free(x->worker);
 	free(x->config_dir);

@@ -283,6 +283,14 @@ request_parse(struct exec_req *rq, const json_t *o, char **errp)
 		rq->vhistory = json_incref((json_t *) h);
 	if ((rv = str(&rq->lease_file, o, "lease_file", 0, errp)) != 0)
 		return (rv);
+	rq->open_pr = json_is_true(json_object_get(o, "open_pr"));
+	g = json_object_get(o, "github");
+	if (g != NULL && json_is_object(g) &&
+	    ((rv = str(&rq->github_api, g, "api_url", 0, errp)) != 0 ||
+	        (rv = str(&rq->github_repo, g, "repo", 0, errp)) != 0))
+		return (rv);
+	if (rq->github_api == NULL)
+		rq->github_api = xstrdup("https://api.github.com");
 	h = json_object_get(o, "lease_ms");
 	rq->lease_ms = json_is_integer(h) ? json_integer_value(h) : 0;
 	return (0);
@@ -337,5 +345,7 @@ request_fini(struct exec_req *rq)
 	free(rq->git_email);
 	json_decref(rq->vhistory);
 	free(rq->lease_file);
+	free(rq->github_api);
+	free(rq->github_repo);
 	memset(rq, 0, sizeof(*rq));
 }

@@ -149,7 +149,8 @@ result_build(const struct exec_run *x, int64_t completed_ms)
 	                    json_boolean(x->branch_pushed));
 	json_object_set_new(res, "branch_name", jstr(rq->task_branch));
 	json_object_set_new(res, "commit_sha", jstr(x->commit_sha));
-	json_object_set_new(res, "pull_request_url", json_null());
+	json_object_set_new(res, "pull_request_url", jstr(x->pr_url));
+	json_object_set_new(res, "pull_request_error", jstr(x->pr_error));
 	json_object_set_new(res, "failure_category", jstr(x->category));
 	json_object_set_new(res, "failure_reason", jstr_lossy(x->reason));
 	json_object_set_new(res, "executor_exit_code",

@@ -236,6 +236,8 @@ run_fini(struct exec_run *x)
 	strv_free(&x->scope_violations);
 	free(x->question);
 	free(x->commit_sha);
+	free(x->pr_url);
+	free(x->pr_error);
 }
 
 static void
@@ -276,6 +278,8 @@ exec_run(const struct exec_req *rq, const char *dir, const char *out)
 		x.success = 0;
 		x.status = "failed";
 	}
+	if (x.success)
+		pr_open(&x);
 
 	if ((rv = result_write(&x, out)) != 0)
 		fprintf(stderr, "opc-exec-run: cannot write %s: %s\n", out,

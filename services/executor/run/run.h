@@ -75,6 +75,9 @@ struct exec_req {
 	json_t                  *vhistory; /* object or NULL (own reference) */
 	char                    *lease_file; /* NULL: no fencing */
 	int64_t                  lease_ms;
+	int                      open_pr;
+	char                    *github_api;  /* e.g. https://api.github.com */
+	char                    *github_repo; /* owner/name, or NULL */
 };
 
 /* request_load reads path into rq (release with request_fini()).  On
@@ -256,7 +259,19 @@ struct exec_run {
 	char              *question;
 	int                branch_pushed;
 	char              *commit_sha;
+	char              *pr_url;   /* opened (or found) pull request */
+	char              *pr_error; /* why no pull request, or NULL */
 };
+
+/* commit_title: the goal's first line, whitespace collapsed, <= 72
+ * bytes (never splitting a UTF-8 character). */
+char *commit_title(const char *goal, const char *run_id);
+/* pr_open opens the pull request of a pushed branch when the request
+ * asks for one (pr.c). */
+void pr_open(struct exec_run *x);
+/* pr_take_token moves $OPC_GITHUB_TOKEN into memory and out of the
+ * environment, before any child process starts. */
+void pr_take_token(void);
 
 /* exec_run performs the whole run described by rq in workspace dir and
  * writes the result to out.  Returns 0 once out was written (whatever the

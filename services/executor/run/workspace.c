@@ -182,7 +182,7 @@ workspace_prepare(struct exec_run *x)
 
 /* commit_title returns the first line of goal, whitespace collapsed, at
  * most TITLE_MAX bytes, never cut inside a UTF-8 sequence. */
-static char *
+char *
 commit_title(const char *goal, const char *run_id)
 {
 	size_t n = strcspn(goal, "\n"), i = 0, l;
