@@ -31,6 +31,8 @@ static const struct opc_cmd cmds[] = {
 	    "runs recorded by the recorder, with their evidence" },
 	{ "spend-report", cmd_spend_report, "[--window-days N]",
 	    "executions and estimated cost over a window (JSON)" },
+	{ "doctor", cmd_doctor, "[--example FILE]",
+	    "check the board, GitHub, backends and config drift" },
 	{ "demo", cmd_demo, "--goal TEXT [--repo-key demo] [--blocked-policy]",
 	    "send one task through the running daemons and narrate it" },
 	{ NULL, NULL, NULL, NULL },

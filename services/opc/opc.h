@@ -60,6 +60,7 @@ int cmd_task(struct opc *, int, char **);
 int cmd_demo(struct opc *, int, char **);
 int cmd_runs(struct opc *, int, char **);
 int cmd_spend_report(struct opc *, int, char **);
+int cmd_doctor(struct opc *, int, char **);
 
 /* opc_find_service returns the first enabled instance of service kind
  * (e.g. "recorder"), or NULL. */

@@ -1,0 +1,313 @@
+/*
+ * cmd_doctor.c - `opc doctor`: is everything this constellation needs
+ * reachable and configured?  The board (Plane identity, project and
+ * work-item endpoints, or the local board-sync), GitHub (identity and
+ * token expiry), the backend programs, and config drift against the
+ * example config.  One line per check; exit 1 when any check fails.
+ */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "opc.h"
+#include "opc/cfg.h"
+#include "opc/err.h"
+#include "opc/http.h"
+#include "opc/util.h"
+
+struct doc {
+	int fails, warns;
+};
+
+static void PRINTFLIKE(3, 4)
+say(struct doc *d, const char *level, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (strcmp(level, "FAIL") == 0)
+		d->fails++;
+	else if (strcmp(level, "warn") == 0)
+		d->warns++;
+	printf("%-4s  ", level);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+}
+
+/* get performs one GET; returns the status (0: transport error). */
+static int
+get(const char *url, const char *const *hdrs, struct http_resp *resp)
+{
+	struct http_req r;
+
+	memset(&r, 0, sizeof(r));
+	r.method = "GET";
+	r.url = url;
+	r.headers = hdrs;
+	r.timeout_ms = 10000;
+	(void) http_blocking(&r, resp);
+	return (resp->err ? 0 : resp->status);
+}
+
+static void
+check_plane(struct doc *d, const struct cfg_node *root)
+{
+	const struct cfg_node *pc = cfg_get(root, "plane");
+	const char            *base = cfg_str(cfg_get(pc, "base_url"));
+	const char            *ws = cfg_str(cfg_get(pc, "workspace_slug"));
+	const char            *proj = cfg_str(cfg_get(pc, "project_id"));
+	const char            *tok = cfg_secret(pc, "api_token_env");
+	const char            *hdrs[3];
+	const char            *what[3] = { "identity", "project", "work items" };
+	struct http_resp       resp;
+	char                  *key, *urls[3];
+	int                    i, st;
+
+	if (base == NULL || ws == NULL || proj == NULL) {
+		say(d, "FAIL", "board: plane needs plane.base_url, "
+		               "workspace_slug and project_id");
+		return;
+	}
+	if (tok == NULL) {
+		say(d, "FAIL", "board: $%s (plane.api_token_env) is not set",
+		    cfg_str(cfg_get(pc, "api_token_env"))
+		        ? cfg_str(cfg_get(pc, "api_token_env"))
+		        : "?");
+		return;
+	}
+	key = xasprintf("X-API-Key: %s", tok);
+	hdrs[0] = key;
+	hdrs[1] = "Accept: application/json";
+	hdrs[2] = NULL;
+	urls[0] = xasprintf("%s/api/v1/users/me/", base);
+	urls[1] = xasprintf("%s/api/v1/workspaces/%s/projects/%s/", base, ws,
+	    proj);
+	urls[2] = xasprintf("%s/api/v1/workspaces/%s/projects/%s/work-items/"
+	                    "?per_page=1",
+	    base, ws, proj);
+	for (i = 0; i < 3; i++) {
+		st = get(urls[i], hdrs, &resp);
+		if (st / 100 == 2)
+			say(d, "ok", "plane %s: HTTP %d", what[i], st);
+		else if (st == 0)
+			say(d, "FAIL", "plane %s: unreachable: %s", what[i],
+			    resp.errmsg);
+		else
+			say(d, "FAIL", "plane %s: HTTP %d%s", what[i], st,
+			    st == 401 || st == 403 ? " (API key refused)" : "");
+		http_resp_fini(&resp);
+		free(urls[i]);
+	}
+	free(key);
+}
+
+static void
+check_board(struct doc *d, struct opc *o, const struct cfg_node *root)
+{
+	const struct topo_inst *b = opc_find_service(o->topo, "board-sync");
+	const char             *mode;
+	char                    err[256];
+	json_t                 *st = NULL;
+
+	if (b == NULL) {
+		say(d, "FAIL", "board: no board-sync instance");
+		return;
+	}
+	mode = cfg_str(cfg_get(b->node, "board"));
+	if (mode != NULL && strcmp(mode, "plane") == 0) {
+		check_plane(d, root);
+		return;
+	}
+	if (opc_ctl(b->ctl, MSG_CTL_STATUS, NULL, &st, err, sizeof(err),
+	        OPC_CTL_TIMEOUT) == 0)
+		say(d, "ok", "board: local board-sync answers");
+	else
+		say(d, "warn", "board: local board-sync not running (%s)", err);
+	json_decref(st);
+}
+
+static void
+check_github(struct doc *d, const struct cfg_node *root)
+{
+	const char      *tok = cfg_secret(cfg_get(root, "git"), "token_env");
+	const char      *api = cfg_str(cfg_get(root, "github.api_url"));
+	const char      *hdrs[4], *exp;
+	struct http_resp resp;
+	char            *auth, *url;
+	int              st;
+
+	if (tok == NULL) {
+		say(d, "warn", "github: no token (git.token_env): branches are "
+		               "pushed, pull requests are not opened");
+		return;
+	}
+	auth = xasprintf("Authorization: Bearer %s", tok);
+	hdrs[0] = auth;
+	hdrs[1] = "Accept: application/vnd.github+json";
+	hdrs[2] = "X-GitHub-Api-Version: 2022-11-28";
+	hdrs[3] = NULL;
+	url = xasprintf("%s/user", api ? api : "https://api.github.com");
+	st = get(url, hdrs, &resp);
+	if (st == 200) {
+		json_t *j = json_loadb(resp.body.data, resp.body.len, 0, NULL);
+
+		say(d, "ok", "github: identity %s",
+		    json_string_value(json_object_get(j, "login"))
+		        ? json_string_value(json_object_get(j, "login"))
+		        : "?");
+		json_decref(j);
+		exp = http_header(&resp, "github-authentication-token-"
+		                         "expiration");
+		if (exp != NULL)
+			say(d, "ok", "github: token expires %s", exp);
+	} else if (st == 0)
+		say(d, "FAIL", "github: unreachable: %s", resp.errmsg);
+	else
+		say(d, "FAIL", "github: HTTP %d%s", st,
+		    st == 401 ? " (bad credentials)" : "");
+	http_resp_fini(&resp);
+	free(url);
+	free(auth);
+}
+
+/* in_path: prog is executable as given or found on $PATH. */
+static bool
+in_path(const char *prog)
+{
+	const char *path = getenv("PATH"), *p, *e;
+	char       *f;
+	bool        found = false;
+
+	if (strchr(prog, '/') != NULL)
+		return (access(prog, X_OK) == 0);
+	for (p = path ? path : "/usr/bin:/bin"; !found && *p != '\0';
+	     p = *e ? e + 1 : e) {
+		e = strchr(p, ':');
+		if (e == NULL)
+			e = p + strlen(p);
+		f = xasprintf("%.*s/%s", (int) (e - p), p, prog);
+		found = access(f, X_OK) == 0;
+		free(f);
+	}
+	return (found);
+}
+
+static void
+check_backends(struct doc *d, struct topo *t)
+{
+	const struct cfg_node *bk, *b;
+	const char            *prog;
+	size_t                 i, k;
+
+	for (i = 0; i < t->ninst; i++) {
+		if (strcmp(t->inst[i].service, "executor") != 0)
+			continue;
+		bk = cfg_get(t->inst[i].node, "backends");
+		for (k = 0; k < cfg_len(bk); k++) {
+			b = cfg_at(bk, k);
+			if (cfg_str(cfg_get(b, "kind")) != NULL &&
+			    strcmp(cfg_str(cfg_get(b, "kind")), "stub") == 0) {
+				say(d, "ok", "%s backend %s: built-in stub",
+				    t->inst[i].name, cfg_key_at(bk, k));
+				continue;
+			}
+			prog = cfg_str(cfg_at(cfg_get(b, "argv"), 0));
+			if (prog != NULL && in_path(prog))
+				say(d, "ok", "%s backend %s: %s found",
+				    t->inst[i].name, cfg_key_at(bk, k), prog);
+			else
+				say(d, "warn", "%s backend %s: %s not found "
+				               "on PATH",
+				    t->inst[i].name, cfg_key_at(bk, k),
+				    prog ? prog : "(no argv)");
+		}
+	}
+}
+
+/* drift lists keys of the example missing from the config: the top
+ * level and one level below, not inside repos or instances (their keys
+ * are names, not settings). */
+static void
+check_drift(struct doc *d, const struct cfg_node *root, const char *example)
+{
+	struct cfg            *ex;
+	const struct cfg_node *er, *en, *cn;
+	const char            *k, *k2;
+	char                   err[512];
+	size_t                 i, j, missing = 0;
+
+	if (cfg_load(&ex, example, err, sizeof(err)) != 0) {
+		say(d, "warn", "config drift: cannot read %s", example);
+		return;
+	}
+	er = cfg_root(ex);
+	for (i = 0; i < cfg_len(er); i++) {
+		k = cfg_key_at(er, i);
+		en = cfg_at(er, i);
+		if ((cn = cfg_get(root, k)) == NULL) {
+			say(d, "warn", "config drift: %s missing (in %s)", k,
+			    example);
+			missing++;
+			continue;
+		}
+		if (strcmp(k, "repos") == 0 || strcmp(k, "instances") == 0 ||
+		    cfg_type(en) != CFG_MAP)
+			continue;
+		for (j = 0; j < cfg_len(en); j++) {
+			k2 = cfg_key_at(en, j);
+			if (cfg_get(cn, k2) == NULL) {
+				say(d, "warn", "config drift: %s.%s missing", k,
+				    k2);
+				missing++;
+			}
+		}
+	}
+	if (missing == 0)
+		say(d, "ok", "config drift: none against %s", example);
+	cfg_close(&ex);
+}
+
+int
+cmd_doctor(struct opc *o, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "example", required_argument, NULL, 'e' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct topo *t;
+	struct doc   d = { 0, 0 };
+	const char  *example = NULL;
+	char        *def = NULL, *slash;
+	int          ch;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (ch == 'e')
+			example = optarg;
+		else
+			return (2);
+	}
+	if ((t = opc_topo(o)) == NULL)
+		return (1);
+	say(&d, "ok", "config %s loads", t->config_path);
+	check_board(&d, o, cfg_root(t->cfg));
+	check_github(&d, cfg_root(t->cfg));
+	check_backends(&d, t);
+	if (example == NULL) {
+		def = xstrdup(t->config_path);
+		if ((slash = strrchr(def, '/')) != NULL)
+			*slash = '\0';
+		slash = xasprintf("%s/opcenter.example.yaml", def);
+		free(def);
+		def = slash;
+		example = def;
+	}
+	check_drift(&d, cfg_root(t->cfg), example);
+	printf("%d failed, %d warnings\n", d.fails, d.warns);
+	free(def);
+	return (d.fails > 0 ? 1 : 0);
+}
