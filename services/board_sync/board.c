@@ -40,7 +40,11 @@ static const char schema[] =
     " DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS claim("
     " task_id TEXT PRIMARY KEY, nonce TEXT NOT NULL,"
-    " active INTEGER NOT NULL, at_ms INTEGER NOT NULL);";
+    " active INTEGER NOT NULL, at_ms INTEGER NOT NULL);"
+    /* awaiting_input: the question asked, and the human answer */
+    "CREATE TABLE IF NOT EXISTS question("
+    " task_id TEXT PRIMARY KEY, question TEXT NOT NULL,"
+    " asked_ms INTEGER NOT NULL, answer TEXT);";
 
 bool
 board_state_valid(const char *s)
@@ -190,12 +194,36 @@ move(struct svc *svc, struct task *t, const char *state, const char *reason,
 
 /* ready journals task.ready for t (state already Ready for AI) or, when
  * its description does not parse, blocks it with the parser's error. */
+/* answered: when a human answered the task's question, *goal gets the
+ * goal with the question and answer appended (caller frees). */
+static bool
+answered(struct svc *svc, const char *task_id, const char *goal, char **out)
+{
+	struct store_stmt *st;
+	bool               yes = false;
+
+	*out = NULL;
+	if (store_prep(svc_store(svc), &st,
+	        "SELECT question, answer FROM question WHERE task_id = ? AND"
+	        " answer IS NOT NULL") != 0)
+		return (false);
+	store_bind_text(st, 1, task_id);
+	if (store_step(st) == 1) {
+		*out = xasprintf("%s\n\nQuestion asked: %s\nAnswer: %s",
+		    goal ? goal : "", store_col_text(st, 0),
+		    store_col_text(st, 1));
+		yes = true;
+	}
+	store_done(st);
+	return (yes);
+}
+
 int
 ready(struct svc *svc, struct task *t)
 {
 	struct msg_task_ready ev;
 	json_t               *ex = NULL, *labels;
-	char                  err[256], *comment;
+	char                  err[256], *comment, *goal = NULL;
 	size_t                i;
 	int                   rv;
 
@@ -218,6 +246,8 @@ ready(struct svc *svc, struct task *t)
 	ev.task_id = t->task_id;
 	ev.title = t->title;
 	ev.goal = (char *) json_string_value(json_object_get(ex, "goal"));
+	if (answered(svc, t->task_id, ev.goal, &goal))
+		ev.goal = goal;
 	ev.repo_key = json_string_value(json_object_get(ex, "repo"))
 	    ? (char *) json_string_value(json_object_get(ex, "repo"))
 	    : t->repo_key;
@@ -231,6 +261,7 @@ ready(struct svc *svc, struct task *t)
 		    json_string_value(json_array_get(labels, i)));
 	json_decref(labels);
 	rv = svc_emit(svc, MSG_TASK_READY, t->task_id, &ev);
+	free(goal);
 	for (i = 0; i < ev.labels.n; i++)
 		free(ev.labels.v[i]);
 	free(ev.labels.v);
@@ -404,6 +435,19 @@ on_finished(struct svc *svc, const struct msg *m, void *state)
 		                                         ? f->failure_category
 		                                         : f->status),
 		    buf_cstr(&c), f->executor ? f->executor : "executor");
+		/* a question for a human: the answer re-queues the task */
+		if (rv == 0 && f->failure_category != NULL &&
+		    strcmp(f->failure_category, "awaiting_input") == 0)
+			rv = store_run(svc_store(svc),
+			    "INSERT OR REPLACE INTO question(task_id, question,"
+			    " asked_ms, answer) VALUES (?, ?, ?, NULL)",
+			    "tti", t.task_id,
+			    json_string_value(json_object_get(f->result,
+			        "question"))
+			        ? json_string_value(json_object_get(f->result,
+			              "question"))
+			        : "",
+			    now_ms());
 	}
 	buf_fini(&c);
 	task_fini(&t);

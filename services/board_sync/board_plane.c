@@ -564,6 +564,95 @@ claim(struct bplane *bp, const char *task_id)
 	json_decref(req);
 }
 
+/* ------------------------------------------------------------ answers */
+
+struct ask {
+	struct bplane *bp;
+	char          *task_id;
+};
+
+/* on_ask_comments: a comment without an opcenter marker, newer than our
+ * last comment, is the human's answer: record it and re-queue the task. */
+static void
+on_ask_comments(struct plane *pl, int status, json_t *body, const char *err,
+    void *arg)
+{
+	struct ask  *a = arg;
+	struct svc  *svc = a->bp->svc;
+	struct task  t;
+	json_t      *c;
+	const char  *ours = NULL, *answer = NULL, *h, *at;
+	char        *text;
+	size_t       i;
+
+	(void) pl;
+	if (!ok(status)) {
+		cycle_error(a->bp, status, "question comments", err);
+		goto out;
+	}
+	json_array_foreach(body, i, c) { /* newest opcenter comment */
+		h = json_string_value(json_object_get(c, "comment_html"));
+		at = json_string_value(json_object_get(c, "created_at"));
+		if (h != NULL && at != NULL && strstr(h, "<!-- opcenter:") &&
+		    (ours == NULL || strcmp(at, ours) > 0))
+			ours = at;
+	}
+	json_array_foreach(body, i, c) {
+		h = json_string_value(json_object_get(c, "comment_html"));
+		at = json_string_value(json_object_get(c, "created_at"));
+		if (h != NULL && at != NULL && ours != NULL &&
+		    strstr(h, "<!-- opcenter:") == NULL && strcmp(at, ours) > 0)
+			answer = h;
+	}
+	if (answer == NULL)
+		goto out;
+	text = plane_text(answer);
+	if (svc_begin(svc) == 0) {
+		if (task_get(svc, a->task_id, &t) == 0 &&
+		    store_run(svc_store(svc),
+		        "UPDATE question SET answer = ? WHERE task_id = ?", "tt",
+		        text, a->task_id) == 0 &&
+		    move(svc, &t, BOARD_READY, "answered",
+		        "Answer received: the task is queued again.",
+		        "board-sync") == 0)
+			(void) svc_commit(svc);
+		else
+			(void) svc_rollback(svc);
+		log_info("plane.answer", "%s: answered, re-queued", a->task_id);
+		task_fini(&t);
+	}
+	free(text);
+out:
+	cycle_end(a->bp);
+	free(a->task_id);
+	free(a);
+}
+
+/* check_answers looks for replies to the questions asked (once their
+ * comment reached Plane). */
+static void
+check_answers(struct bplane *bp)
+{
+	struct store_stmt *st;
+	struct ask        *a;
+	char              *path;
+
+	if (store_prep(svc_store(bp->svc), &st,
+	        "SELECT q.task_id FROM question q WHERE q.answer IS NULL AND"
+	        " NOT EXISTS (SELECT 1 FROM outbox o WHERE o.task_id ="
+	        " q.task_id AND o.done = 0) LIMIT 20") != 0)
+		return;
+	while (store_step(st) == 1) {
+		a = xcalloc(1, sizeof(*a));
+		a->bp = bp;
+		a->task_id = xstrdup(store_col_text(st, 0));
+		path = xasprintf("work-items/%s/comments/", a->task_id);
+		plane_list(bp->pl, path, on_ask_comments, a);
+		free(path);
+	}
+	store_done(st);
+}
+
 /* ---------------------------------------------------------------- items */
 
 /* mirror upserts one work item; returns its state name (borrowed). */
@@ -647,6 +736,7 @@ on_items(struct plane *pl, int status, json_t *body, const char *err,
 			claim(bp, json_string_value(json_object_get(it, "id")));
 	}
 	push_outbox(bp);
+	check_answers(bp);
 	cycle_end(bp);
 }
 
