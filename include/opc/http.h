@@ -53,7 +53,7 @@ struct http_resp {
 	int        err;         /* 0, ERR_TIMEOUT, ERR_IO, ERR_TOOBIG,
 	                           ERR_CLOSED (client closed) */
 	char       errmsg[256]; /* why, when err != 0 (curl's text) */
-	struct buf body;        /* NUL-terminated via buf_cstr semantics */
+	struct buf body;        /* data always NUL-terminated (not in len) */
 	struct buf hdrs;        /* private: "name\0value\0"..., see
 	                           http_header() */
 	int64_t    elapsed_ms;

@@ -432,7 +432,7 @@ on_claim_patched(struct plane *pl, int status, json_t *body, const char *err,
 		        "UPDATE task SET state = 'Running' WHERE task_id = ?",
 		        "t", c->task_id) == 0) {
 			struct msg_task_updated ev = { t.task_id, "Running",
-				t.state, "claimed", NULL };
+				BOARD_READY, "claimed", NULL };
 
 			free(t.state);
 			t.state = xstrdup("Running");
@@ -699,7 +699,7 @@ mirror(struct bplane *bp, json_t *item, bool *candidate)
 	    " kind = excluded.kind, labels = excluded.labels,"
 	    " description = excluded.description,"
 	    " state = CASE WHEN ? > 0 THEN task.state ELSE excluded.state END",
-	    "tttttttiiii", id, name ? name : "", goal, repo,
+	    "ttttttttiii", id, name ? name : "", goal, repo,
 	    kind ? kind : "goal", labels, desc, st, now, now, pending);
 	if (strcasecmp(st, BOARD_READY) == 0) {
 		/* a human put it back to Ready: our old claim is over */

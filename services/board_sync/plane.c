@@ -310,7 +310,8 @@ plane_comment_html(const char *text)
 		buf_puts(&b, "</ul>");
 	if (!any)
 		buf_puts(&b, "<p>(no summary)</p>");
-	return (xstrdup(buf_cstr(&b)));
+	(void) buf_cstr(&b);
+	return (b.data); /* the buffer's storage is the string */
 }
 
 char *

@@ -17,8 +17,19 @@ wait_for() {
 	done
 	return 1
 }
-# finish: print the tally and exit with it.
-finish() { echo "$fails failures"; [ "$fails" -eq 0 ]; }
+# finish: fail on any sanitizer report a (restarted) process left in its
+# output, then print the tally and exit with it.
+finish() {
+	if grep -rl -e "ERROR: AddressSanitizer" -e "ERROR: LeakSanitizer" \
+	    -e "runtime error:" "$T" --include='*.out' --include='*.log' \
+	    --include='*.err' >"$T/.san" 2>/dev/null; then
+		bad "sanitizer reports in: $(tr '\n' ' ' <"$T/.san")"
+	else
+		ok "no sanitizer reports"
+	fi
+	echo "$fails failures"
+	[ "$fails" -eq 0 ]
+}
 # cleanup CONFIG: stop the constellation and remove T (trap helper).
 cleanup() {
 	"$OPC" -c "$1" down --wait 30 >/dev/null 2>&1

@@ -1,0 +1,98 @@
+#!/bin/sh
+# test_plane.sh BIN_DIR: board-sync in Plane mode and pull requests on
+# GitHub, through the real daemons against the loopback fixtures
+# opc-fixture-plane and opc-fixture-github:
+#   a Ready-for-AI work item labelled repo: demo, task-kind: goal (on the
+#   last of 3 pages) is claimed (Running), executed, and ends In Review
+#   with a result comment and a pull request; the token's near expiry is
+#   reported; Plane failing for a while costs retries, not transitions;
+#   a refused API key leaves board-sync running, degraded.
+set -u
+BIN=$1
+OPC="$BIN/opc"
+. "$(dirname "$0")/lib.sh"
+CFG=$T/opcenter.yaml
+fxpids=""
+trap 'cleanup "$CFG"; "$OPC" -c "$T/bad.yaml" down >/dev/null 2>&1; for p in $fxpids; do kill $p 2>/dev/null; done' EXIT
+
+PROJ=11111111-1111-1111-1111-111111111111
+# 250 items of someone else's, then ours: newest first puts ours on page 3
+{
+	printf '{"work_items": ['
+	printf '{"name": "Write a tiny hello-world execution artifact", "state": "Ready for AI",'
+	printf ' "labels": ["repo: demo", "task-kind: goal"],'
+	printf ' "description_html": "<p>Write a tiny hello-world execution artifact</p>"}'
+	i=1
+	while [ $i -le 250 ]; do
+		printf ', {"name": "other %d", "state": "Backlog", "labels": ["team: x"]}' $i
+		i=$((i + 1))
+	done
+	printf ']}\n'
+} >"$T/seed.json"
+"$BIN/opc-fixture-plane" --port-file "$T/plane.port" --api-key planekey \
+    --workspace ws --project $PROJ --seed "$T/seed.json" 2>"$T/plane.err" &
+fxpids="$fxpids $!"
+expires=$(date -u -d "+5 days" "+%Y-%m-%d %H:%M:%S UTC")
+"$BIN/opc-fixture-github" --port-file "$T/gh.port" --token ghtoken \
+    --expires "$expires" 2>"$T/gh.err" &
+fxpids="$fxpids $!"
+check "fixtures listening" wait_for 10 sh -c "[ -s '$T/plane.port' ] && [ -s '$T/gh.port' ]"
+PP=$(cat "$T/plane.port"); GP=$(cat "$T/gh.port")
+PLANE="http://127.0.0.1:$PP"
+fx() { curl -s -X POST "$PLANE/_fixture/$1" -d "$2" >/dev/null; }
+plane_state() { curl -s "$PLANE/_fixture/state"; }
+
+mkrepo demo
+cat >"$CFG" <<YAML
+opcenter: { state_dir: st, heartbeat_ms: 250 }
+plane:
+  base_url: $PLANE
+  api_token_env: PLANE_TOKEN
+  workspace_slug: ws
+  project_id: $PROJ
+  per_page: 100
+git: { token_env: GH_TOKEN }
+github: { api_url: "http://127.0.0.1:$GP", warn_days: 7 }
+repos:
+  demo: { clone_url: $T/demo, default_branch: main, await_review: true,
+          open_pr: true, github_repo: acme/demo }
+instances:
+  board-sync: { board: plane, poll_interval: 500ms, upstreams: [router, executor] }
+  router: { upstreams: [board-sync, executor] }
+  executor: { upstreams: [router], backends: { stub: { kind: stub } } }
+  recorder: { upstreams: [router, executor, board-sync] }
+YAML
+export PLANE_TOKEN=planekey GH_TOKEN=ghtoken
+"$OPC" -c "$CFG" up --wait 20 >/dev/null 2>&1
+check "constellation up" wait_for 10 "$OPC" -c "$CFG" heartbeat-check --max-age 5
+
+ours() { plane_state | jq -r '.work_items[] | select(.name | startswith("Write a tiny")) | .'"$1"; }
+item_in() { [ "$(plane_state | jq -r '.work_items[] | select(.name | startswith("Write a tiny")) | .state_name // .state')" = "$1" ]; }
+check "claimed from page 3 and finished In Review" wait_for 60 item_in "In Review"
+comments=$(plane_state | jq -r '[.work_items[] | select(.name | startswith("Write a tiny")) | .comments[]? | .comment_html] | join("\n")')
+check "claim comment posted" sh -c "echo '$comments' | grep -q 'opcenter:claim'"
+check "result comment with success" sh -c "echo '$comments' | grep -q 'success: true'"
+check "result comment names the pull request" sh -c "echo '$comments' | grep -q 'pull_request:'"
+check "a pull request in GitHub for the task branch" sh -c "curl -s 'http://127.0.0.1:$GP/_fixture/state' | jq -e '[.pulls[]? // .pull_requests[]? | select(.head.ref | startswith(\"goal/\"))] | length == 1'"
+check "PR URL in the evidence" sh -c "cat '$T'/st/runs/*/result.json | jq -r .pull_request_url | grep -q '^http://127.0.0.1:$GP/acme/demo/pull/'"
+check "credential.expiring for the GitHub token" wait_for 10 sh -c "sqlite3 '$T/st/executor.db' 'select topic from journal' | grep -q credential.expiring"
+check "status: plane ok" sh -c "'$OPC' -c '$CFG' status --json | jq -e '.\"board-sync\".status.plane.state == \"ok\"'"
+
+# Plane answers 503 for a while: transitions wait in the outbox, none lost
+fx workitem '{"name": "Second change", "state": "Ready for AI", "labels": ["repo: demo", "task-kind: goal"], "description_html": "<p>Write a second artifact please</p>"}'
+second_in() { [ "$(plane_state | jq -r '.work_items[] | select(.name == "Second change") | .state_name // .state')" = "$1" ]; }
+check "second claimed" wait_for 30 second_in "Running"
+fx fail '{"status": 503, "count": 6}'
+check "second ends In Review despite the failures" wait_for 60 second_in "In Review"
+check "backoff was logged" grep -q plane.backoff "$T/st/log/board-sync.log"
+check "errors reset after recovery" wait_for 20 sh -c "'$OPC' -c '$CFG' status --json | jq -e '.\"board-sync\".status.plane.consecutive_errors == 0'"
+"$OPC" -c "$CFG" down >/dev/null 2>&1
+
+# a refused key: degraded and reported, not a crash loop
+sed -e 's/PLANE_TOKEN/BAD_TOKEN/' -e "s|state_dir: st|state_dir: st2|" "$CFG" >"$T/bad.yaml"
+BAD_TOKEN=wrong "$OPC" -c "$T/bad.yaml" up --wait 20 >/dev/null 2>&1
+check "credential.invalid journaled" wait_for 20 sh -c "sqlite3 '$T/st2/board-sync.db' 'select topic from journal' | grep -q credential.invalid"
+check "status says degraded" sh -c "'$OPC' -c '$T/bad.yaml' status --json | jq -e '.\"board-sync\".status.plane.state == \"degraded\"'"
+sleep 2
+check "no crash loop" sh -c "'$OPC' -c '$T/bad.yaml' status --json | jq -e '.\"board-sync\".restart_count == 0'"
+finish
