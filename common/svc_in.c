@@ -101,6 +101,8 @@ apply(struct upstream *up, const struct msg *m)
 	return (0);
 }
 
+static void reset_req(struct upstream *);
+
 static void
 on_heartbeat(struct upstream *up, const struct msg *m)
 {
@@ -118,6 +120,9 @@ on_heartbeat(struct upstream *up, const struct msg *m)
 		    (unsigned long long) up->committed);
 	} else if (last > up->known)
 		up->known = last;
+	if (up->replaying && up->retry_timer == 0 &&
+	    mono_ms() - up->replay_sent > REPLAY_STALL_MS)
+		reset_req(up);
 	if (up->cursor < up->known && !up->replaying)
 		start_replay(up);
 	if (svc->def->on_heartbeat != NULL)
@@ -181,6 +186,33 @@ replay_retry_cb(struct loop *l, void *arg)
 	up->replaying = false;
 	if (up->cursor < up->known || !up->reached)
 		start_replay(up);
+}
+
+static void req_cb(struct loop *, int, short, void *);
+
+/* reset_req replaces an upstream's REQ socket whose replay request got
+ * no answer for REPLAY_STALL_MS (the peer restarted mid-request and the
+ * socket did not recover): close it, dial again, ask again.  Replay is
+ * idempotent, so a late answer to the old request is harmless. */
+static void
+reset_req(struct upstream *up)
+{
+	struct svc             *svc = up->svc;
+	const struct topo_inst *in = topo_find(svc->topo, up->name);
+	int                     fd;
+
+	log_warn("svc.replay_stall", "upstream %s: no replay answer for %lld "
+	    "ms: reconnecting", up->name,
+	    (long long) (mono_ms() - up->replay_sent));
+	svc_count(svc, "replay_stalls", 1);
+	if (bus_fd(up->req, &fd) == 0)
+		loop_del_fd(svc->loop, fd);
+	bus_close(&up->req);
+	up->replaying = false;
+	if (in == NULL || bus_open(&up->req, BUS_REQ, in->ctl) != 0 ||
+	    bus_fd(up->req, &fd) != 0 ||
+	    loop_add_fd(svc->loop, fd, POLLIN, req_cb, up) != 0)
+		svc_set_error(svc, "cannot reconnect to %s", up->name);
 }
 
 static void

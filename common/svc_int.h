@@ -22,6 +22,7 @@
 #define SVC_BATCH_MAX 4096          /* messages applied per transaction */
 #define SVC_REPLAY_MAX 8192         /* events per replay answer */
 #define SVC_REPLAY_BYTES (4u << 20) /* bytes per replay answer */
+#define REPLAY_STALL_MS 5000        /* no answer: reconnect the REQ */
 
 /* One upstream instance: its pub (SUB) and ctl (REQ), and the cursor. */
 struct upstream {

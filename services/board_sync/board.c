@@ -44,7 +44,13 @@ static const char schema[] =
     /* awaiting_input: the question asked, and the human answer */
     "CREATE TABLE IF NOT EXISTS question("
     " task_id TEXT PRIMARY KEY, question TEXT NOT NULL,"
-    " asked_ms INTEGER NOT NULL, answer TEXT);";
+    " asked_ms INTEGER NOT NULL, answer TEXT);"
+    /* Plane mode: proposals to create as work items (external_id) */
+    "CREATE TABLE IF NOT EXISTS proposal("
+    " candidate_id TEXT PRIMARY KEY, title TEXT NOT NULL,"
+    " goal TEXT NOT NULL, repo TEXT NOT NULL, labels TEXT NOT NULL,"
+    " state TEXT NOT NULL, received_ms INTEGER NOT NULL,"
+    " work_item TEXT);";
 
 bool
 board_state_valid(const char *s)
@@ -456,11 +462,14 @@ on_finished(struct svc *svc, const struct msg *m, void *state)
 
 /* ------------------------------------------------------------------ ctl */
 
+/* task_create adds a task to the local board (own_txn: in its own
+ * transaction, else in the caller's); a known request_id answers with
+ * the task it created before. */
 static int
-ctl_add(struct svc *svc, const struct msg *req, json_t **data, char *err,
-    size_t errlen, void *state)
+task_create(struct svc *svc, const struct msg_board_task_add *a,
+    const char *source, bool own_txn, json_t **data, char *err,
+    size_t errlen)
 {
-	const struct msg_board_task_add *a = &req->body.board_task_add;
 	const char                      *kind = a->kind ? a->kind : "goal";
 	const char                      *st = a->state ? a->state : BOARD_READY;
 	struct task                      t;
@@ -470,7 +479,6 @@ ctl_add(struct svc *svc, const struct msg *req, json_t **data, char *err,
 	size_t                           i;
 	int                              rv;
 
-	(void) state;
 	if (strcmp(kind, "goal") && strcmp(kind, "test") &&
 	    strcmp(kind, "improve")) {
 		snprintf(err, errlen, "unknown task kind '%s' (goal, test, "
@@ -501,8 +509,9 @@ ctl_add(struct svc *svc, const struct msg *req, json_t **data, char *err,
 		json_decref(labels);
 		if ((rv = task_get(svc, tid, &t)) != 0)
 			return (rv);
-		*data = json_pack("{s:s, s:s, s:b}", "task_id", t.task_id,
-		    "state", t.state, "existing", 1);
+		if (data != NULL)
+			*data = json_pack("{s:s, s:s, s:b}", "task_id",
+			    t.task_id, "state", t.state, "existing", 1);
 		task_fini(&t);
 		return (0);
 	}
@@ -517,7 +526,7 @@ ctl_add(struct svc *svc, const struct msg *req, json_t **data, char *err,
 		if ((nl = strchr(title, '\n')) != NULL)
 			*nl = '\0';
 	}
-	if ((rv = svc_begin(svc)) != 0)
+	if (own_txn && (rv = svc_begin(svc)) != 0)
 		goto out;
 	rv = store_run(svc_store(svc),
 	    "INSERT INTO task(title, goal, repo_key, kind, labels, description,"
@@ -533,28 +542,96 @@ ctl_add(struct svc *svc, const struct msg *req, json_t **data, char *err,
 	if (rv == 0)
 		rv = task_get(svc, tid, &t);
 	if (rv == 0) {
-		struct msg_task_created ev = { t.task_id, t.title, "operator",
-			NULL, NULL };
+		struct msg_task_created ev = { t.task_id, t.title,
+			(char *) source, NULL, (char *) a->request_id };
 
 		rv = svc_emit(svc, MSG_TASK_CREATED, t.task_id, &ev);
 		if (rv == 0 && strcmp(st, "Backlog") != 0)
 			rv = move(svc, &t, st, "created", NULL, NULL);
 		if (rv == 0 && strcmp(st, BOARD_READY) == 0)
 			rv = ready(svc, &t);
-		if (rv == 0)
+		if (rv == 0 && data != NULL)
 			*data = json_pack("{s:s, s:s}", "task_id", t.task_id,
 			    "state", t.state);
 		task_fini(&t);
 	}
-	if (rv == 0)
+	if (own_txn && rv == 0)
 		rv = svc_commit(svc);
-	else
+	else if (own_txn)
 		svc_rollback(svc);
 out:
 	if (rv != 0 && err[0] == '\0')
 		snprintf(err, errlen, "cannot add the task: %s", err_str(rv));
 	free(labels_s);
 	free(title);
+	return (rv);
+}
+
+static int
+ctl_add(struct svc *svc, const struct msg *req, json_t **data, char *err,
+    size_t errlen, void *state)
+{
+	(void) state;
+	return (task_create(svc, &req->body.board_task_add, "operator", true,
+	    data, err, errlen));
+}
+
+/* on_proposal turns a proposal into a task: on the local board at once;
+ * in Plane mode through the create queue (a work item with the
+ * candidate's id as its external id, so a crash never duplicates it). */
+static int
+on_proposal(struct svc *svc, const struct msg *m, void *state)
+{
+	const struct msg_proposal_created *p = &m->body.proposal_created;
+	struct msg_board_task_add          a;
+	struct board                      *b = state;
+	const char                        *st = BOARD_READY;
+	char                               err[256], repo_label[300];
+	size_t                             i;
+	int                                rv;
+
+	if (p->repo == NULL || p->goal == NULL) {
+		log_warn("board.proposal", "%s: no repo or goal: ignored",
+		    p->candidate_id);
+		return (0);
+	}
+	(void) cfg_get_str(svc_cfg(svc), "proposal_state", "Backlog", &st, err,
+	    sizeof(err));
+	memset(&a, 0, sizeof(a));
+	a.repo_key = p->repo;
+	a.goal = p->goal;
+	a.title = p->title;
+	a.kind = "goal";
+	a.state = (char *) st;
+	a.request_id = p->candidate_id;
+	for (i = 0; i < p->labels.n; i++)
+		msg_strs_add(&a.labels, p->labels.v[i]);
+	msg_strs_add(&a.labels, "source: proposer");
+	snprintf(repo_label, sizeof(repo_label), "repo: %s", p->repo);
+	msg_strs_add(&a.labels, repo_label);
+	msg_strs_add(&a.labels, "task-kind: goal");
+	if (b->plane != NULL) {
+		json_t *labels = json_array();
+		char   *ls;
+
+		for (i = 0; i < a.labels.n; i++)
+			json_array_append_new(labels,
+			    json_string(a.labels.v[i]));
+		ls = json_dumps(labels, JSON_COMPACT);
+		rv = store_run(svc_store(svc),
+		    "INSERT OR IGNORE INTO proposal(candidate_id, title, goal,"
+		    " repo, labels, state, received_ms) VALUES (?, ?, ?, ?, ?,"
+		    " ?, ?)",
+		    "tttttti", p->candidate_id, p->title ? p->title : p->goal,
+		    p->goal, p->repo, ls, st, now_ms());
+		free(ls);
+		json_decref(labels);
+	} else
+		rv = task_create(svc, &a, "proposer", false, NULL, err,
+		    sizeof(err));
+	for (i = 0; i < a.labels.n; i++)
+		free(a.labels.v[i]);
+	free(a.labels.v);
 	return (rv);
 }
 
@@ -738,6 +815,7 @@ static const struct svc_handler handlers[] = {
 	{ MSG_EXEC_STARTED, on_started },
 	{ MSG_EXEC_FINISHED, on_finished },
 	{ MSG_BOARD_WEBHOOK, on_webhook },
+	{ MSG_PROPOSAL_CREATED, on_proposal },
 	{ MSG_NONE, NULL },
 };
 

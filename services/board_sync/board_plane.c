@@ -49,6 +49,7 @@ struct bplane {
 	json_t       *state_id;   /* lowercase name -> id */
 	json_t       *state_name; /* id -> name */
 	json_t       *label_name; /* id -> name */
+	json_t       *label_id;   /* lowercase name -> id */
 };
 
 /* --------------------------------------------------------------- errors */
@@ -223,9 +224,15 @@ on_labels(struct plane *pl, int status, json_t *body, const char *err,
 			const char *nm = json_string_value(json_object_get(s,
 			    "name"));
 
-			if (id != NULL && nm != NULL)
-				json_object_set_new(bp->label_name, id,
-				    json_string(nm));
+			char       *l;
+
+			if (id == NULL || nm == NULL)
+				continue;
+			json_object_set_new(bp->label_name, id,
+			    json_string(nm));
+			l = lower(nm);
+			json_object_set_new(bp->label_id, l, json_string(id));
+			free(l);
 		}
 	cycle_end(bp);
 }
@@ -653,6 +660,132 @@ check_answers(struct bplane *bp)
 	store_done(st);
 }
 
+/* ------------------------------------------------------------ creates */
+
+struct create {
+	struct bplane *bp;
+	char          *candidate_id, *title;
+};
+
+/* on_created records the work item made for a proposal.  201 carries it;
+ * 409 (the external id is taken: we created it before a crash or a lost
+ * answer) carries the existing id.  Either way exactly one item exists. */
+static void
+on_created(struct plane *pl, int status, json_t *body, const char *err,
+    void *arg)
+{
+	struct create *c = arg;
+	struct svc    *svc = c->bp->svc;
+	const char    *id = json_string_value(json_object_get(body, "id"));
+
+	(void) pl;
+	if ((status == 201 || status == 409) && id != NULL) {
+		struct msg_task_created ev = { (char *) id, c->title,
+			"proposer", NULL, c->candidate_id };
+
+		if (svc_begin(svc) == 0) {
+			if (store_run(svc_store(svc),
+			        "UPDATE proposal SET work_item = ? WHERE"
+			        " candidate_id = ?",
+			        "tt", id, c->candidate_id) == 0 &&
+			    svc_emit(svc, MSG_TASK_CREATED, id, &ev) == 0)
+				(void) svc_commit(svc);
+			else
+				(void) svc_rollback(svc);
+		}
+		log_info("plane.created", "proposal %s -> work item %s%s",
+		    c->candidate_id, id, status == 409 ? " (existed)" : "");
+	} else
+		cycle_error(c->bp, status, "create work item", err);
+	cycle_end(c->bp);
+	free(c->candidate_id);
+	free(c->title);
+	free(c);
+}
+
+static void
+on_label_made(struct plane *pl, int status, json_t *body, const char *err,
+    void *arg)
+{
+	struct bplane *bp = arg;
+
+	(void) pl;
+	(void) body;
+	if (!ok(status))
+		cycle_error(bp, status, "create label", err);
+	cycle_end(bp);
+}
+
+/* create_proposals creates a work item per new proposal: missing labels
+ * first (the item waits for the next cycle), then the item with
+ * external_source "opcenter" and external_id = the candidate id. */
+static void
+create_proposals(struct bplane *bp)
+{
+	struct store_stmt *st;
+	struct create     *c;
+	json_t            *labels, *ids, *req, *l;
+	const char        *sid, *lid;
+	char              *lo, *html, *text;
+	size_t             i;
+	bool               missing;
+
+	if (store_prep(svc_store(bp->svc), &st,
+	        "SELECT candidate_id, title, goal, repo, labels, state FROM"
+	        " proposal WHERE work_item IS NULL ORDER BY received_ms"
+	        " LIMIT 20") != 0)
+		return;
+	while (store_step(st) == 1) {
+		labels = json_loads(store_col_text(st, 4), 0, NULL);
+		ids = json_array();
+		missing = false;
+		json_array_foreach(labels, i, l) {
+			lo = lower(json_string_value(l));
+			lid = json_string_value(json_object_get(bp->label_id,
+			    lo));
+			if (lid != NULL)
+				json_array_append_new(ids, json_string(lid));
+			else {
+				req = json_pack("{s:s}", "name",
+				    json_string_value(l));
+				plane_call(bp->pl, "POST", "labels/", req,
+				    on_label_made, bp);
+				json_decref(req);
+				missing = true;
+			}
+			free(lo);
+		}
+		lo = lower(store_col_text(st, 5));
+		sid = json_string_value(json_object_get(bp->state_id, lo));
+		free(lo);
+		if (!missing) {
+			c = xcalloc(1, sizeof(*c));
+			c->bp = bp;
+			c->candidate_id = xstrdup(store_col_text(st, 0));
+			c->title = xstrdup(store_col_text(st, 1));
+			text = xasprintf("%s\n\n- source: proposer\n- "
+			                 "candidate_id: %s",
+			    store_col_text(st, 2), c->candidate_id);
+			html = plane_comment_html(text);
+			req = json_pack("{s:s, s:s, s:O, s:s, s:s}", "name",
+			    c->title, "description_html", html, "labels", ids,
+			    "external_source", "opcenter", "external_id",
+			    c->candidate_id);
+			if (sid != NULL)
+				json_object_set_new(req, "state",
+				    json_string(sid));
+			plane_call(bp->pl, "POST", "work-items/", req,
+			    on_created, c);
+			json_decref(req);
+			free(html);
+			free(text);
+		}
+		json_decref(ids);
+		json_decref(labels);
+	}
+	store_done(st);
+}
+
 /* ---------------------------------------------------------------- items */
 
 /* mirror upserts one work item; returns its state name (borrowed). */
@@ -737,6 +870,7 @@ on_items(struct plane *pl, int status, json_t *body, const char *err,
 	}
 	push_outbox(bp);
 	check_answers(bp);
+	create_proposals(bp);
 	cycle_end(bp);
 }
 
@@ -855,6 +989,7 @@ board_plane_init(struct svc *svc, struct board *b)
 	bp->state_id = json_object();
 	bp->state_name = json_object();
 	bp->label_name = json_object();
+	bp->label_id = json_object();
 	b->plane = bp;
 	log_info("board.plane", "Plane board %s/%s at %s, polling every %lld "
 	    "ms", c.workspace, c.project, c.base_url, (long long) bp->poll_ms);
@@ -873,6 +1008,7 @@ board_plane_fini(struct svc *svc, struct board *b)
 	json_decref(bp->state_id);
 	json_decref(bp->state_name);
 	json_decref(bp->label_name);
+	json_decref(bp->label_id);
 	free(bp);
 	b->plane = NULL;
 }

@@ -78,12 +78,27 @@ check "PR URL in the evidence" sh -c "cat '$T'/st/runs/*/result.json | jq -r .pu
 check "credential.expiring for the GitHub token" wait_for 10 sh -c "sqlite3 '$T/st/executor.db' 'select topic from journal' | grep -q credential.expiring"
 check "status: plane ok" sh -c "'$OPC' -c '$CFG' status --json | jq -e '.\"board-sync\".status.plane.state == \"ok\"'"
 
+# A proposal becomes one work item, even when the create's answer is lost
+# and board-sync is killed before it records the item: the retry meets
+# 409 (external_id taken) and records the existing item.
+fx lose '{"count": 1}'
+"$OPC" -c "$CFG" pub board-sync proposal.created '{"candidate_id": "cand-1", "repo": "demo", "title": "Proposed: tidy the README", "goal": "Tidy the README of the demo repository"}' >/dev/null
+proposed() { [ "$(plane_state | jq '[.work_items[] | select(.name == "Proposed: tidy the README")] | length')" -ge 1 ]; }
+check "proposal created in Plane" wait_for 30 proposed
+kill -9 "$(jq -r '.processes[] | select(.role=="board-sync") | .pid' "$T/st/supervisor.status.json")"
+recorded() { [ -n "$(sqlite3 "$T/st/board-sync.db" "select work_item from proposal where candidate_id='cand-1'")" ]; }
+check "recorded after the restart" wait_for 40 recorded
+check "exactly one work item for the proposal" sh -c "[ \"\$(curl -s '$PLANE/_fixture/state' | jq '[.work_items[] | select(.name == \"Proposed: tidy the README\")] | length')\" = 1 ]"
+check "it carries the external id and labels" sh -c "curl -s '$PLANE/_fixture/state' | jq -e '.work_items[] | select(.name == \"Proposed: tidy the README\") | select(.external_id == \"cand-1\")' >/dev/null"
+check "task.created journaled" sh -c "sqlite3 '$T/st/board-sync.db' 'select topic from journal' | grep -q task.created"
+
 # Plane answers 503 for a while: transitions wait in the outbox, none lost
 fx workitem '{"name": "Second change", "state": "Ready for AI", "labels": ["repo: demo", "task-kind: goal"], "description_html": "<p>Write a second artifact please</p>"}'
 second_in() { [ "$(plane_state | jq -r '.work_items[] | select(.name == "Second change") | .state_name // .state')" = "$1" ]; }
 check "second claimed" wait_for 30 second_in "Running"
 fx fail '{"status": 503, "count": 6}'
-check "second ends In Review despite the failures" wait_for 60 second_in "In Review"
+check "second ends In Review despite the failures" wait_for 60 second_in "In Review" ||
+    plane_state | jq -c '.work_items[] | select(.name == "Second change") | {state_name, state}' 
 check "backoff was logged" grep -q plane.backoff "$T/st/log/board-sync.log"
 check "errors reset after recovery" wait_for 20 sh -c "'$OPC' -c '$CFG' status --json | jq -e '.\"board-sync\".status.plane.consecutive_errors == 0'"
 "$OPC" -c "$CFG" down >/dev/null 2>&1
