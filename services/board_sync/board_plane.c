@@ -12,7 +12,9 @@
  * nonce, re-read the work item (still Ready for AI?) and its comments; the
  * earliest claim comment wins.  Every board-sync instance sees the same
  * comments, so exactly one of two racing instances goes on to move the
- * item to Running and journal task.ready.
+ * item to Running and journal task.ready.  Claims older than our latest
+ * outbox comment belong to an earlier episode (the item ran, and was put
+ * back to Ready) and do not count.
  *
  * The outbox makes pushes idempotent: a state change is a PATCH (same
  * result when repeated); a comment carries the marker
@@ -466,6 +468,7 @@ on_claim_comments(struct plane *pl, int status, json_t *body, const char *err,
 	struct claim *c = arg;
 	json_t       *cm, *req;
 	const char   *best = NULL, *best_at = NULL, *h, *at, *sid;
+	const char   *episode = NULL;
 	char         *path, *l, day[16];
 	size_t        i;
 
@@ -476,11 +479,21 @@ on_claim_comments(struct plane *pl, int status, json_t *body, const char *err,
 		claim_free(c);
 		return;
 	}
-	/* the earliest claim comment wins (created_at, then id) */
+	/* Claims of an earlier episode (before our last outbox comment,
+	 * e.g. the result of the previous run) no longer count. */
 	json_array_foreach(body, i, cm) {
 		h = json_string_value(json_object_get(cm, "comment_html"));
 		at = json_string_value(json_object_get(cm, "created_at"));
-		if (h == NULL || strstr(h, "<!-- opcenter:claim:") == NULL)
+		if (h != NULL && at != NULL && strstr(h, "<!-- opcenter:op:") &&
+		    (episode == NULL || strcmp(at, episode) > 0))
+			episode = at;
+	}
+	/* the earliest claim comment of this episode wins */
+	json_array_foreach(body, i, cm) {
+		h = json_string_value(json_object_get(cm, "comment_html"));
+		at = json_string_value(json_object_get(cm, "created_at"));
+		if (h == NULL || strstr(h, "<!-- opcenter:claim:") == NULL ||
+		    (episode != NULL && at != NULL && strcmp(at, episode) <= 0))
 			continue;
 		if (best == NULL || (at && best_at && strcmp(at, best_at) < 0)) {
 			best = h;

@@ -43,6 +43,16 @@ fx() { curl -s -X POST "$PLANE/_fixture/$1" -d "$2" >/dev/null; }
 plane_state() { curl -s "$PLANE/_fixture/state"; }
 
 mkrepo demo
+cat >"$T/asker.sh" <<'SH'
+#!/bin/sh
+# asks which file to change, unless the prompt carries the answer
+if grep -q "Answer:" "$1"; then
+	echo "changed" >src/notes.txt
+else
+	echo "<!-- cp:question: Which file should change? -->"
+fi
+SH
+chmod +x "$T/asker.sh"
 cat >"$CFG" <<YAML
 opcenter: { state_dir: st, heartbeat_ms: 250 }
 plane:
@@ -58,8 +68,14 @@ repos:
           open_pr: true, github_repo: acme/demo }
 instances:
   board-sync: { board: plane, poll_interval: 500ms, upstreams: [router, executor] }
-  router: { upstreams: [board-sync, executor] }
-  executor: { upstreams: [router], backends: { stub: { kind: stub } } }
+  router:
+    upstreams: [board-sync, executor]
+    rules: [{ name: asks, when: { labels_any: [asks] }, lane: aider_local, backend: asker }]
+  executor:
+    upstreams: [router]
+    backends:
+      stub: { kind: stub }
+      asker: { kind: command, argv: [$T/asker.sh, "{prompt_file}"] }
   recorder: { upstreams: [router, executor, board-sync] }
 YAML
 export PLANE_TOKEN=planekey GH_TOKEN=ghtoken
@@ -77,6 +93,25 @@ check "a pull request in GitHub for the task branch" sh -c "curl -s 'http://127.
 check "PR URL in the evidence" sh -c "cat '$T'/st/runs/*/result.json | jq -r .pull_request_url | grep -q '^http://127.0.0.1:$GP/acme/demo/pull/'"
 check "credential.expiring for the GitHub token" wait_for 10 sh -c "sqlite3 '$T/st/executor.db' 'select topic from journal' | grep -q credential.expiring"
 check "status: plane ok" sh -c "'$OPC' -c '$CFG' status --json | jq -e '.\"board-sync\".status.plane.state == \"ok\"'"
+
+# opc doctor sees Plane and GitHub
+"$OPC" -c "$CFG" doctor >"$T/doctor.out" 2>&1
+check "doctor exits 0" [ $? -eq 0 ]
+check "doctor: plane identity" grep -q "ok    plane identity: HTTP 200" "$T/doctor.out"
+check "doctor: github identity" grep -q "github: identity opcenter-bot" "$T/doctor.out"
+
+# awaiting_input: the backend asks a question; a human answers in Plane;
+# the task runs again with the answer in its goal
+fx workitem '{"name": "Ask me", "state": "Ready for AI", "labels": ["repo: demo", "task-kind: goal", "asks"], "description_html": "<p>Change something, ask first</p>"}'
+ask_in() { [ "$(plane_state | jq -r '.work_items[] | select(.name == "Ask me") | .state_name // .state')" = "$1" ]; }
+check "question asked -> Blocked" wait_for 60 ask_in "Blocked"
+askid=$(plane_state | jq -r '.work_items[] | select(.name == "Ask me") | .id')
+check "the question is in a Plane comment" sh -c "curl -s '$PLANE/_fixture/state' | jq -r '.work_items[] | select(.name == \"Ask me\") | .comments[].comment_html' | grep -q 'question: Which file'"
+curl -s -X POST -H "X-API-Key: planekey" -H "Content-Type: application/json" \
+    "$PLANE/api/v1/workspaces/ws/projects/$PROJ/work-items/$askid/comments/" \
+    -d '{"comment_html": "<p>Use notes.txt</p>"}' >/dev/null
+check "answered -> runs again -> In Review" wait_for 60 ask_in "In Review"
+check "the answer reached the backend" sh -c "grep -l 'Use notes.txt' '$T'/st/workspaces/*/.opcenter/prompt.md >/dev/null"
 
 # A proposal becomes one work item, even when the create's answer is lost
 # and board-sync is killed before it records the item: the retry meets
@@ -102,6 +137,29 @@ check "second ends In Review despite the failures" wait_for 60 second_in "In Rev
 check "backoff was logged" grep -q plane.backoff "$T/st/log/board-sync.log"
 check "errors reset after recovery" wait_for 20 sh -c "'$OPC' -c '$CFG' status --json | jq -e '.\"board-sync\".status.plane.consecutive_errors == 0'"
 "$OPC" -c "$CFG" down >/dev/null 2>&1
+
+# two board-sync instances on one Plane project: each item is claimed
+# once (the earliest claim comment wins), so it runs once
+fx workitem '{"name": "Race", "state": "Ready for AI", "labels": ["repo: demo", "task-kind: goal"], "description_html": "<p>Write a raced artifact</p>"}'
+sed -e "s|state_dir: st|state_dir: st3|" \
+    -e "s|  board-sync: { board: plane|  board-sync@a: { board: plane|" "$CFG" >"$T/two.yaml"
+cat >>"$T/two.yaml" <<YAML
+  board-sync@b: { board: plane, poll_interval: 500ms, upstreams: [router, executor] }
+YAML
+sed -i -e "s|upstreams: \[board-sync, executor\]|upstreams: [board-sync@a, board-sync@b, executor]|" \
+    -e "s|upstreams: \[router, executor, board-sync\]|upstreams: [router, executor, board-sync@a, board-sync@b]|" "$T/two.yaml"
+"$OPC" -c "$T/two.yaml" up --wait 20 >/dev/null 2>&1
+race_in() { [ "$(plane_state | jq -r '.work_items[] | select(.name == "Race") | .state_name // .state')" = "$1" ]; }
+check "raced item ends In Review" wait_for 60 race_in "In Review"
+readies=0
+for b in a b; do
+	n=$(sqlite3 "$T/st3/board-sync@$b.db" "select count(*) from journal where topic = 'task.ready'")
+	readies=$((readies + n))
+done
+check "task.ready journaled once across both instances ($readies)" [ "$readies" = 1 ]
+check "one run in that constellation" [ "$(sqlite3 "$T/st3/executor.db" "select count(*) from erun")" = 1 ]
+check "one instance lost the claim race or never saw it" sh -c "[ \"\$(grep -h -c plane.claim '$T'/st3/log/board-sync@*.log | paste -sd' ')\" != '1 1' ]"
+"$OPC" -c "$T/two.yaml" down >/dev/null 2>&1
 
 # a refused key: degraded and reported, not a crash loop
 sed -e 's/PLANE_TOKEN/BAD_TOKEN/' -e "s|state_dir: st|state_dir: st2|" "$CFG" >"$T/bad.yaml"
