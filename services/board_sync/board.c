@@ -177,12 +177,15 @@ move(struct svc *svc, struct task *t, const char *state, const char *reason,
 	if (comment != NULL &&
 	    (rv = comment_add(svc, t->task_id, author, comment)) != 0)
 		return (rv);
-	if (((struct board *) svc_state(svc))->plane != NULL &&
-	    (rv = store_run(svc_store(svc),
-	         "INSERT INTO outbox(task_id, state, comment, created_ms)"
-	         " VALUES (?, ?, ?, ?)",
-	         "ttti", t->task_id, state, comment, now_ms())) != 0)
-		return (rv);
+	if (((struct board *) svc_state(svc))->plane != NULL) {
+		if ((rv = store_run(svc_store(svc),
+		         "INSERT INTO outbox(task_id, state, comment, created_ms)"
+		         " VALUES (?, ?, ?, ?)",
+		         "ttti", t->task_id, state, comment, now_ms())) != 0)
+			return (rv);
+		/* push it now, not at the next poll */
+		board_plane_refresh(svc_state(svc));
+	}
 	memset(&ev, 0, sizeof(ev));
 	ev.task_id = t->task_id;
 	ev.state = (char *) state;
