@@ -1,358 +1,18 @@
 /*
- * msg.c - the table-driven codec for every topic in proto/bus.yaml.
- *
- * Packing uses msgpack-c's packer.  Unpacking uses the small bounded
- * reader below instead of msgpack_unpack(): msgpack-c allocates container
- * storage from the count a header claims before it checks that the bytes
- * exist, so a 5-byte array header claiming 2^32 elements makes it try a
- * 64 GiB allocation.  The reader checks every length and count against
- * the bytes left, limits nesting, and never allocates more than the input
- * could describe.  Every decode path ends in one place that releases what
- * was built so far.
+ * msg.c - the table-driven codec for every topic in proto/bus.yaml:
+ * topics, body fields, envelope decoding and the JSON bridge (packing is
+ * msg_pack.c, the bounded msgpack reader mp_read.c, which explains why
+ * it replaces msgpack_unpack()).  Every decode path ends in one place
+ * that releases what was built so far.
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#include <msgpack.h>
-
+#include "msg_int.h"
 #include "opc/err.h"
 #include "opc/msg.h"
 #include "opc/util.h"
-
-#define OBJ_MAX_DEPTH 32
-
-/* ---------------------------------------------------------------- reader */
-
-enum mp_kind { MP_NIL, MP_BOOL, MP_UINT, MP_INT, MP_F64, MP_STR, MP_BIN,
-	MP_ARR, MP_MAP, MP_EXT };
-
-struct mpv {
-	enum mp_kind kind;
-	bool         b;
-	uint64_t     u;
-	int64_t      i;
-	double       d;
-	const char  *p;   /* STR, BIN, EXT payload */
-	size_t       len; /* STR/BIN/EXT bytes, ARR/MAP element count */
-};
-
-struct rd {
-	const uint8_t *p;
-	const uint8_t *end;
-	char          *err;
-	size_t         errlen;
-};
-
-static int PRINTFLIKE(2, 3)
-fail(struct rd *r, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (r->err != NULL && r->errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(r->err, r->errlen, fmt, ap);
-		va_end(ap);
-	}
-	return (ERR_PROTO);
-}
-
-static int
-take(struct rd *r, size_t n, const uint8_t **out)
-{
-	*out = r->p;
-	if ((size_t) (r->end - r->p) < n)
-		return (fail(r, "truncated msgpack"));
-	*out = r->p;
-	r->p += n;
-	return (0);
-}
-
-static uint64_t
-be(const uint8_t *p, size_t n)
-{
-	uint64_t v = 0;
-	size_t   i;
-
-	for (i = 0; i < n; i++)
-		v = (v << 8) | p[i];
-	return (v);
-}
-
-/* rd_uint reads an n-byte big-endian length or value. */
-static int
-rd_uint(struct rd *r, size_t n, uint64_t *v)
-{
-	const uint8_t *p;
-	int            rv;
-
-	if ((rv = take(r, n, &p)) != 0)
-		return (rv);
-	*v = be(p, n);
-	return (0);
-}
-
-static int
-rd_bytes(struct rd *r, size_t n, struct mpv *v)
-{
-	const uint8_t *p;
-	int            rv;
-
-	if ((rv = take(r, n, &p)) != 0)
-		return (rv);
-	v->p = (const char *) p;
-	v->len = n;
-	return (0);
-}
-
-/* rd_count checks that a container of n elements (each at least per
- * bytes) can fit in what is left. */
-static int
-rd_count(struct rd *r, uint64_t n, size_t per, struct mpv *v)
-{
-	if (n > (uint64_t) (r->end - r->p) / per)
-		return (fail(r, "msgpack container count %llu exceeds input",
-		    (unsigned long long) n));
-	v->len = (size_t) n;
-	return (0);
-}
-
-/* rd_next reads one value header (and the payload of scalars). */
-static int
-rd_next(struct rd *r, struct mpv *v)
-{
-	const uint8_t *p;
-	uint64_t       n;
-	int            rv;
-	uint8_t        c;
-
-	if ((rv = take(r, 1, &p)) != 0)
-		return (rv);
-	memset(v, 0, sizeof(*v));
-	c = *p;
-	if (c <= 0x7f) {
-		v->kind = MP_UINT;
-		v->u = c;
-		return (0);
-	}
-	if (c >= 0xe0) {
-		v->kind = MP_INT;
-		v->i = (int8_t) c;
-		return (0);
-	}
-	if ((c & 0xf0) == 0x80) {
-		v->kind = MP_MAP;
-		return (rd_count(r, c & 0x0f, 2, v));
-	}
-	if ((c & 0xf0) == 0x90) {
-		v->kind = MP_ARR;
-		return (rd_count(r, c & 0x0f, 1, v));
-	}
-	if ((c & 0xe0) == 0xa0) {
-		v->kind = MP_STR;
-		return (rd_bytes(r, c & 0x1f, v));
-	}
-	switch (c) {
-	case 0xc0:
-		v->kind = MP_NIL;
-		return (0);
-	case 0xc2:
-	case 0xc3:
-		v->kind = MP_BOOL;
-		v->b = c == 0xc3;
-		return (0);
-	case 0xc4:
-	case 0xc5:
-	case 0xc6:
-		v->kind = MP_BIN;
-		if ((rv = rd_uint(r, (size_t) 1 << (c - 0xc4), &n)) != 0)
-			return (rv);
-		if (n > (uint64_t) (r->end - r->p))
-			return (fail(r, "truncated msgpack"));
-		return (rd_bytes(r, (size_t) n, v));
-	case 0xd9:
-	case 0xda:
-	case 0xdb:
-		v->kind = MP_STR;
-		if ((rv = rd_uint(r, (size_t) 1 << (c - 0xd9), &n)) != 0)
-			return (rv);
-		if (n > (uint64_t) (r->end - r->p))
-			return (fail(r, "truncated msgpack"));
-		return (rd_bytes(r, (size_t) n, v));
-	case 0xca: {
-		float    f;
-		uint32_t w;
-
-		if ((rv = rd_uint(r, 4, &n)) != 0)
-			return (rv);
-		w = (uint32_t) n;
-		memcpy(&f, &w, sizeof(f));
-		v->kind = MP_F64;
-		v->d = f;
-		return (0);
-	}
-	case 0xcb:
-		if ((rv = rd_uint(r, 8, &n)) != 0)
-			return (rv);
-		memcpy(&v->d, &n, sizeof(v->d));
-		v->kind = MP_F64;
-		return (0);
-	case 0xcc:
-	case 0xcd:
-	case 0xce:
-	case 0xcf:
-		v->kind = MP_UINT;
-		return (rd_uint(r, (size_t) 1 << (c - 0xcc), &v->u));
-	case 0xd0:
-	case 0xd1:
-	case 0xd2:
-	case 0xd3: {
-		size_t w = (size_t) 1 << (c - 0xd0);
-
-		if ((rv = rd_uint(r, w, &n)) != 0)
-			return (rv);
-		v->kind = MP_INT;
-		if (w == 1)
-			v->i = (int8_t) n;
-		else if (w == 2)
-			v->i = (int16_t) n;
-		else if (w == 4)
-			v->i = (int32_t) n;
-		else
-			v->i = (int64_t) n;
-		return (0);
-	}
-	case 0xdc:
-	case 0xdd:
-		v->kind = MP_ARR;
-		if ((rv = rd_uint(r, c == 0xdc ? 2 : 4, &n)) != 0)
-			return (rv);
-		return (rd_count(r, n, 1, v));
-	case 0xde:
-	case 0xdf:
-		v->kind = MP_MAP;
-		if ((rv = rd_uint(r, c == 0xde ? 2 : 4, &n)) != 0)
-			return (rv);
-		return (rd_count(r, n, 2, v));
-	case 0xd4:
-	case 0xd5:
-	case 0xd6:
-	case 0xd7:
-	case 0xd8:
-		v->kind = MP_EXT;
-		return (rd_bytes(r, 1 + ((size_t) 1 << (c - 0xd4)), v));
-	case 0xc7:
-	case 0xc8:
-	case 0xc9:
-		v->kind = MP_EXT;
-		if ((rv = rd_uint(r, (size_t) 1 << (c - 0xc7), &n)) != 0)
-			return (rv);
-		if (n >= (uint64_t) (r->end - r->p))
-			return (fail(r, "truncated msgpack"));
-		return (rd_bytes(r, (size_t) n + 1, v));
-	default: /* 0xc1 is never used */
-		return (fail(r, "invalid msgpack byte 0x%02x", c));
-	}
-}
-
-/* rd_skip skips the rest of a value whose header is v. */
-static int
-rd_skip(struct rd *r, const struct mpv *v, int depth)
-{
-	struct mpv e;
-	size_t     i, n;
-	int        rv;
-
-	if (v->kind != MP_ARR && v->kind != MP_MAP)
-		return (0);
-	if (depth > OBJ_MAX_DEPTH)
-		return (fail(r, "msgpack nested deeper than %d", OBJ_MAX_DEPTH));
-	n = v->kind == MP_MAP ? v->len * 2 : v->len;
-	for (i = 0; i < n; i++)
-		if ((rv = rd_next(r, &e)) != 0 ||
-		    (rv = rd_skip(r, &e, depth + 1)) != 0)
-			return (rv);
-	return (0);
-}
-
-/* text_ok: valid UTF-8 without NUL, so it can be a C string and JSON. */
-static bool
-text_ok(const char *p, size_t n)
-{
-	return (memchr(p, '\0', n) == NULL && utf8_valid(p, n));
-}
-
-/* rd_obj converts the value with header v into a new json_t. */
-static int
-rd_obj(struct rd *r, const struct mpv *v, int depth, json_t **out)
-{
-	struct mpv k, e;
-	json_t    *j = NULL, *c;
-	char      *key;
-	size_t     i;
-	int        rv;
-
-	*out = NULL;
-	if (depth > OBJ_MAX_DEPTH)
-		return (fail(r, "object nested deeper than %d", OBJ_MAX_DEPTH));
-	switch (v->kind) {
-	case MP_NIL:
-		*out = json_null();
-		return (0);
-	case MP_BOOL:
-		*out = json_boolean(v->b);
-		return (0);
-	case MP_UINT:
-		if (v->u > INT64_MAX)
-			return (fail(r, "integer out of range"));
-		*out = json_integer((json_int_t) v->u);
-		return (0);
-	case MP_INT:
-		*out = json_integer(v->i);
-		return (0);
-	case MP_F64:
-		*out = json_real(v->d);
-		return (0);
-	case MP_STR:
-		if (!text_ok(v->p, v->len))
-			return (fail(r, "string is not valid UTF-8"));
-		*out = json_stringn(v->p, v->len);
-		return (0);
-	case MP_ARR:
-		j = json_array();
-		for (i = 0; i < v->len; i++) {
-			if ((rv = rd_next(r, &e)) != 0 ||
-			    (rv = rd_obj(r, &e, depth + 1, &c)) != 0)
-				goto bad;
-			json_array_append_new(j, c);
-		}
-		*out = j;
-		return (0);
-	case MP_MAP:
-		j = json_object();
-		for (i = 0; i < v->len; i++) {
-			if ((rv = rd_next(r, &k)) != 0)
-				goto bad;
-			if (k.kind != MP_STR || !text_ok(k.p, k.len)) {
-				rv = fail(r, "object key is not a string");
-				goto bad;
-			}
-			if ((rv = rd_next(r, &e)) != 0 ||
-			    (rv = rd_obj(r, &e, depth + 1, &c)) != 0)
-				goto bad;
-			key = xstrndup(k.p, k.len);
-			json_object_set_new(j, key, c);
-			free(key);
-		}
-		*out = j;
-		return (0);
-	default:
-		return (fail(r, "binary or extension value inside an object"));
-	}
-bad:
-	json_decref(j);
-	return (rv);
-}
 
 /* ---------------------------------------------------------------- topics */
 
@@ -457,8 +117,8 @@ msg_strs_add(struct msg_strs *ss, const char *s)
 	ss->v[ss->n++] = xstrdup(s);
 }
 
-static char *
-bin_dup(const char *p, size_t n)
+char *
+msg_bin_dup(const char *p, size_t n)
 {
 	return (xmemdup(p, n));
 }
@@ -517,7 +177,7 @@ rd_field(struct rd *r, const struct msg_field *f, char *base,
 	case FT_BIN:
 		if (v->kind != MP_BIN && v->kind != MP_STR)
 			break;
-		((struct msg_bin *) at)->p = bin_dup(v->p, v->len);
+		((struct msg_bin *) at)->p = msg_bin_dup(v->p, v->len);
 		((struct msg_bin *) at)->len = v->len;
 		return (0);
 	case FT_STRS:
@@ -545,7 +205,7 @@ rd_field(struct rd *r, const struct msg_field *f, char *base,
 			if (e.kind != MP_BIN && e.kind != MP_STR)
 				return (fail(r, "field '%s'[%zu] is not bytes",
 				    f->name, i));
-			bs->v[bs->n].p = bin_dup(e.p, e.len);
+			bs->v[bs->n].p = msg_bin_dup(e.p, e.len);
 			bs->v[bs->n++].len = e.len;
 		}
 		return (0);
@@ -762,212 +422,6 @@ out:
 	return (rv);
 }
 
-/* ---------------------------------------------------------------- packer */
-
-static int
-buf_write(void *data, const char *p, size_t n)
-{
-	buf_append(data, p, n);
-	return (0);
-}
-
-/* pk_text packs s as a msgpack str, replacing invalid UTF-8 and NUL with
- * U+FFFD so that no producer can journal a record its consumers reject. */
-static void
-pk_text(msgpack_packer *pk, const char *s, size_t n)
-{
-	static const char rep[] = "\xef\xbf\xbd";
-	struct buf        b;
-	size_t            i, l;
-
-	if (text_ok(s, n)) {
-		msgpack_pack_str(pk, n);
-		msgpack_pack_str_body(pk, s, n);
-		return;
-	}
-	buf_init(&b);
-	for (i = 0; i < n; i += l) {
-		l = s[i] == '\0' ? 0 :
-		                   utf8_len((const unsigned char *) s + i, n - i);
-		if (l == 0) {
-			buf_append(&b, rep, 3);
-			l = 1;
-		} else
-			buf_append(&b, s + i, l);
-	}
-	msgpack_pack_str(pk, b.len);
-	msgpack_pack_str_body(pk, b.data, b.len);
-	buf_fini(&b);
-}
-
-static void
-pk_cstr(msgpack_packer *pk, const char *s)
-{
-	pk_text(pk, s, strlen(s));
-}
-
-static void
-pk_json(msgpack_packer *pk, const json_t *j)
-{
-	const char *k;
-	json_t     *e;
-	size_t      i;
-
-	switch (json_typeof(j)) {
-	case JSON_OBJECT:
-		msgpack_pack_map(pk, json_object_size(j));
-		json_object_foreach((json_t *) j, k, e) {
-			pk_cstr(pk, k);
-			pk_json(pk, e);
-		}
-		break;
-	case JSON_ARRAY:
-		msgpack_pack_array(pk, json_array_size(j));
-		json_array_foreach(j, i, e)
-			pk_json(pk, e);
-		break;
-	case JSON_STRING:
-		pk_text(pk, json_string_value(j), json_string_length(j));
-		break;
-	case JSON_INTEGER:
-		msgpack_pack_int64(pk, json_integer_value(j));
-		break;
-	case JSON_REAL:
-		msgpack_pack_double(pk, json_real_value(j));
-		break;
-	case JSON_TRUE:
-		msgpack_pack_true(pk);
-		break;
-	case JSON_FALSE:
-		msgpack_pack_false(pk);
-		break;
-	default:
-		msgpack_pack_nil(pk);
-		break;
-	}
-}
-
-/* present: whether an optional field is packed at all. */
-static bool
-present(const struct msg_field *f, const char *base)
-{
-	const void *at = base + f->off;
-
-	if (f->type == FT_STR)
-		return (*(char *const *) at != NULL);
-	if (f->type == FT_OBJ)
-		return (*(json_t *const *) at != NULL);
-	return (true);
-}
-
-static void
-pk_field(msgpack_packer *pk, const struct msg_field *f, const char *base)
-{
-	const void            *at = base + f->off;
-	const struct msg_strs *ss;
-	const struct msg_bins *bs;
-	const struct msg_bin  *b;
-	size_t                 i;
-
-	pk_cstr(pk, f->name);
-	switch (f->type) {
-	case FT_STR:
-		pk_cstr(pk, *(char *const *) at);
-		break;
-	case FT_INT:
-		msgpack_pack_int64(pk, *(const int64_t *) at);
-		break;
-	case FT_BOOL:
-		if (*(const bool *) at)
-			msgpack_pack_true(pk);
-		else
-			msgpack_pack_false(pk);
-		break;
-	case FT_F64:
-		msgpack_pack_double(pk, *(const double *) at);
-		break;
-	case FT_OBJ:
-		pk_json(pk, *(json_t *const *) at);
-		break;
-	case FT_STRS:
-		ss = at;
-		msgpack_pack_array(pk, ss->n);
-		for (i = 0; i < ss->n; i++)
-			pk_cstr(pk, ss->v[i] ? ss->v[i] : "");
-		break;
-	case FT_BIN:
-		b = at;
-		msgpack_pack_bin(pk, b->len);
-		msgpack_pack_bin_body(pk, b->p, b->len);
-		break;
-	case FT_BINS:
-		bs = at;
-		msgpack_pack_array(pk, bs->n);
-		for (i = 0; i < bs->n; i++) {
-			msgpack_pack_bin(pk, bs->v[i].len);
-			msgpack_pack_bin_body(pk, bs->v[i].p, bs->v[i].len);
-		}
-		break;
-	}
-}
-
-int
-msg_pack(struct buf *out, enum msg_topic t, const struct msg_hdr *hdr,
-    const void *body)
-{
-	const struct msg_topic_def *d;
-	const char                 *base = body;
-	msgpack_packer              pk;
-	size_t                      i, n = 0;
-
-	if (t <= MSG_NONE || t >= MSG__COUNT || hdr == NULL ||
-	    hdr->src == NULL || hdr->id == NULL)
-		return (ERR_INVAL);
-	d = &msg_topic_defs[t];
-	for (i = 0; base != NULL && i < d->nfields; i++) {
-		if (d->fields[i].required && !present(&d->fields[i], base))
-			return (ERR_INVAL);
-		n += present(&d->fields[i], base);
-	}
-	if (base == NULL)
-		for (i = 0; i < d->nfields; i++)
-			if (d->fields[i].required)
-				return (ERR_INVAL);
-	buf_append(out, d->name, strlen(d->name) + 1);
-	msgpack_packer_init(&pk, out, buf_write);
-	msgpack_pack_map(&pk, hdr->corr ? 8 : 7);
-	pk_cstr(&pk, "v");
-	msgpack_pack_uint32(&pk, MSG_PROTO_VERSION);
-	pk_cstr(&pk, "src");
-	pk_cstr(&pk, hdr->src);
-	pk_cstr(&pk, "seq");
-	msgpack_pack_uint64(&pk, hdr->seq);
-	pk_cstr(&pk, "id");
-	pk_cstr(&pk, hdr->id);
-	pk_cstr(&pk, "ts");
-	msgpack_pack_int64(&pk, hdr->ts);
-	pk_cstr(&pk, "topic");
-	pk_cstr(&pk, d->name);
-	if (hdr->corr != NULL) {
-		pk_cstr(&pk, "corr");
-		pk_cstr(&pk, hdr->corr);
-	}
-	pk_cstr(&pk, "body");
-	msgpack_pack_map(&pk, n);
-	for (i = 0; base != NULL && i < d->nfields; i++)
-		if (present(&d->fields[i], base))
-			pk_field(&pk, &d->fields[i], base);
-	return (0);
-}
-
-int
-msg_encode(struct buf *out, const struct msg *m)
-{
-	struct msg_hdr h = { m->src, m->seq, m->id, m->ts, m->corr };
-
-	return (msg_pack(out, m->topic, &h, &m->body));
-}
-
 /* ------------------------------------------------------------------ json */
 
 static json_t *
@@ -992,7 +446,7 @@ msg_body_to_json(enum msg_topic t, const void *body)
 	d = &msg_topic_defs[t];
 	for (i = 0; i < d->nfields; i++) {
 		f = &d->fields[i];
-		if (!present(f, base))
+		if (!msg_present(f, base))
 			continue;
 		switch (f->type) {
 		case FT_STR:
@@ -1110,7 +564,7 @@ json_field(const struct msg_field *f, char *base, json_t *v, char *err,
 	case FT_BIN:
 		if (!json_is_string(v))
 			break;
-		((struct msg_bin *) at)->p = bin_dup(json_string_value(v),
+		((struct msg_bin *) at)->p = msg_bin_dup(json_string_value(v),
 		    json_string_length(v));
 		((struct msg_bin *) at)->len = json_string_length(v);
 		return (0);
@@ -1138,7 +592,7 @@ json_field(const struct msg_field *f, char *base, json_t *v, char *err,
 				return (jfail(err, errlen, "field '%s'[%zu] is "
 				                           "not a string",
 				    f->name, i));
-			bs->v[bs->n].p = bin_dup(json_string_value(e),
+			bs->v[bs->n].p = msg_bin_dup(json_string_value(e),
 			    json_string_length(e));
 			bs->v[bs->n++].len = json_string_length(e);
 		}

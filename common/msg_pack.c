@@ -1,0 +1,220 @@
+/*
+ * msg_pack.c - packing any topic with msgpack-c's packer, walking the
+ * descriptor tables of proto/bus.yaml.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <msgpack.h>
+
+#include "msg_int.h"
+#include "opc/err.h"
+#include "opc/msg.h"
+#include "opc/util.h"
+
+/* ---------------------------------------------------------------- packer */
+
+static int
+buf_write(void *data, const char *p, size_t n)
+{
+	buf_append(data, p, n);
+	return (0);
+}
+
+/* pk_text packs s as a msgpack str, replacing invalid UTF-8 and NUL with
+ * U+FFFD so that no producer can journal a record its consumers reject. */
+static void
+pk_text(msgpack_packer *pk, const char *s, size_t n)
+{
+	static const char rep[] = "\xef\xbf\xbd";
+	struct buf        b;
+	size_t            i, l;
+
+	if (text_ok(s, n)) {
+		msgpack_pack_str(pk, n);
+		msgpack_pack_str_body(pk, s, n);
+		return;
+	}
+	buf_init(&b);
+	for (i = 0; i < n; i += l) {
+		l = s[i] == '\0' ? 0 :
+		                   utf8_len((const unsigned char *) s + i, n - i);
+		if (l == 0) {
+			buf_append(&b, rep, 3);
+			l = 1;
+		} else
+			buf_append(&b, s + i, l);
+	}
+	msgpack_pack_str(pk, b.len);
+	msgpack_pack_str_body(pk, b.data, b.len);
+	buf_fini(&b);
+}
+
+static void
+pk_cstr(msgpack_packer *pk, const char *s)
+{
+	pk_text(pk, s, strlen(s));
+}
+
+static void
+pk_json(msgpack_packer *pk, const json_t *j)
+{
+	const char *k;
+	json_t     *e;
+	size_t      i;
+
+	switch (json_typeof(j)) {
+	case JSON_OBJECT:
+		msgpack_pack_map(pk, json_object_size(j));
+		json_object_foreach((json_t *) j, k, e) {
+			pk_cstr(pk, k);
+			pk_json(pk, e);
+		}
+		break;
+	case JSON_ARRAY:
+		msgpack_pack_array(pk, json_array_size(j));
+		json_array_foreach(j, i, e)
+			pk_json(pk, e);
+		break;
+	case JSON_STRING:
+		pk_text(pk, json_string_value(j), json_string_length(j));
+		break;
+	case JSON_INTEGER:
+		msgpack_pack_int64(pk, json_integer_value(j));
+		break;
+	case JSON_REAL:
+		msgpack_pack_double(pk, json_real_value(j));
+		break;
+	case JSON_TRUE:
+		msgpack_pack_true(pk);
+		break;
+	case JSON_FALSE:
+		msgpack_pack_false(pk);
+		break;
+	default:
+		msgpack_pack_nil(pk);
+		break;
+	}
+}
+
+/* present: whether an optional field is packed at all. */
+bool
+msg_present(const struct msg_field *f, const char *base)
+{
+	const void *at = base + f->off;
+
+	if (f->type == FT_STR)
+		return (*(char *const *) at != NULL);
+	if (f->type == FT_OBJ)
+		return (*(json_t *const *) at != NULL);
+	return (true);
+}
+
+static void
+pk_field(msgpack_packer *pk, const struct msg_field *f, const char *base)
+{
+	const void            *at = base + f->off;
+	const struct msg_strs *ss;
+	const struct msg_bins *bs;
+	const struct msg_bin  *b;
+	size_t                 i;
+
+	pk_cstr(pk, f->name);
+	switch (f->type) {
+	case FT_STR:
+		pk_cstr(pk, *(char *const *) at);
+		break;
+	case FT_INT:
+		msgpack_pack_int64(pk, *(const int64_t *) at);
+		break;
+	case FT_BOOL:
+		if (*(const bool *) at)
+			msgpack_pack_true(pk);
+		else
+			msgpack_pack_false(pk);
+		break;
+	case FT_F64:
+		msgpack_pack_double(pk, *(const double *) at);
+		break;
+	case FT_OBJ:
+		pk_json(pk, *(json_t *const *) at);
+		break;
+	case FT_STRS:
+		ss = at;
+		msgpack_pack_array(pk, ss->n);
+		for (i = 0; i < ss->n; i++)
+			pk_cstr(pk, ss->v[i] ? ss->v[i] : "");
+		break;
+	case FT_BIN:
+		b = at;
+		msgpack_pack_bin(pk, b->len);
+		msgpack_pack_bin_body(pk, b->p, b->len);
+		break;
+	case FT_BINS:
+		bs = at;
+		msgpack_pack_array(pk, bs->n);
+		for (i = 0; i < bs->n; i++) {
+			msgpack_pack_bin(pk, bs->v[i].len);
+			msgpack_pack_bin_body(pk, bs->v[i].p, bs->v[i].len);
+		}
+		break;
+	}
+}
+
+int
+msg_pack(struct buf *out, enum msg_topic t, const struct msg_hdr *hdr,
+    const void *body)
+{
+	const struct msg_topic_def *d;
+	const char                 *base = body;
+	msgpack_packer              pk;
+	size_t                      i, n = 0;
+
+	if (t <= MSG_NONE || t >= MSG__COUNT || hdr == NULL ||
+	    hdr->src == NULL || hdr->id == NULL)
+		return (ERR_INVAL);
+	d = &msg_topic_defs[t];
+	for (i = 0; base != NULL && i < d->nfields; i++) {
+		if (d->fields[i].required && !msg_present(&d->fields[i], base))
+			return (ERR_INVAL);
+		n += msg_present(&d->fields[i], base);
+	}
+	if (base == NULL)
+		for (i = 0; i < d->nfields; i++)
+			if (d->fields[i].required)
+				return (ERR_INVAL);
+	buf_append(out, d->name, strlen(d->name) + 1);
+	msgpack_packer_init(&pk, out, buf_write);
+	msgpack_pack_map(&pk, hdr->corr ? 8 : 7);
+	pk_cstr(&pk, "v");
+	msgpack_pack_uint32(&pk, MSG_PROTO_VERSION);
+	pk_cstr(&pk, "src");
+	pk_cstr(&pk, hdr->src);
+	pk_cstr(&pk, "seq");
+	msgpack_pack_uint64(&pk, hdr->seq);
+	pk_cstr(&pk, "id");
+	pk_cstr(&pk, hdr->id);
+	pk_cstr(&pk, "ts");
+	msgpack_pack_int64(&pk, hdr->ts);
+	pk_cstr(&pk, "topic");
+	pk_cstr(&pk, d->name);
+	if (hdr->corr != NULL) {
+		pk_cstr(&pk, "corr");
+		pk_cstr(&pk, hdr->corr);
+	}
+	pk_cstr(&pk, "body");
+	msgpack_pack_map(&pk, n);
+	for (i = 0; base != NULL && i < d->nfields; i++)
+		if (msg_present(&d->fields[i], base))
+			pk_field(&pk, &d->fields[i], base);
+	return (0);
+}
+
+int
+msg_encode(struct buf *out, const struct msg *m)
+{
+	struct msg_hdr h = { m->src, m->seq, m->id, m->ts, m->corr };
+
+	return (msg_pack(out, m->topic, &h, &m->body));
+}

@@ -1,0 +1,50 @@
+/*
+ * executor_int.h - private to services/executor: the daemon's state and
+ * what request.c provides to executor.c.
+ */
+#ifndef OPC_EXECUTOR_INT_H
+#define OPC_EXECUTOR_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "opc/svc.h"
+
+struct http;
+
+struct executor {
+	struct svc *svc;
+	int64_t     max_parallel;
+	int64_t     running;
+	char       *root;      /* workspace_root, absolute */
+	char       *worker;    /* opc-exec-run */
+	char       *config_dir;
+	bool        recovered;
+	uint64_t    tick;
+	struct http *http;        /* GitHub token checks */
+	int64_t     gh_next;      /* mono ms of the next token check */
+	bool        gh_busy;
+	int         remove_ws;    /* workspace_retention: remove */
+	int64_t     remove_after; /* ms after finishing */
+	int64_t     last_clean;   /* mono ms */
+	int64_t     lease_ms;     /* from the last dispatch (router's lease) */
+	int64_t     router_hb;    /* mono ms of the last router heartbeat */
+	int64_t     router_heard; /* router's age of our heartbeats, -1 ? */
+};
+
+/* path_for returns "<workspace_root>/<run_id><suffix>". */
+char *path_for(struct executor *x, const char *run_id, const char *suffix);
+
+/* build_request turns a dispatch into the worker's request file body, or
+ * NULL with a reason in err. */
+json_t *build_request(struct executor *x, json_t *dispatch, char *err,
+    size_t errlen);
+/* github_token returns the token for a repo (repos.<key>.token_env, else
+ * git.token_env), or NULL. */
+const char *github_token(struct executor *x, const char *repo_key);
+/* gh_check checks the GitHub token once a day (async, on the loop). */
+void gh_check(struct executor *x);
+
+#endif
