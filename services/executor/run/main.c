@@ -76,7 +76,7 @@ main(int argc, char *argv[])
 		return (1);
 	}
 	(void) log_init("exec-run", NULL, LOG_INFO);
-	pr_take_token();
+	pr_take_token(&rq);
 	proc_install_signals();
 	proc_set_lease(rq.lease_file, rq.lease_ms);
 	setenv("GIT_TERMINAL_PROMPT", "0", 1);

@@ -65,16 +65,14 @@ existing(const char *api, const char *repo, const char *owner,
 	return (found);
 }
 
-static char *token_kept;
-
 void
-pr_take_token(void)
+pr_take_token(struct exec_req *rq)
 {
 	const char *t = getenv("OPC_GITHUB_TOKEN");
 
 	if (t != NULL && *t != '\0') {
-		token_kept = xstrdup(t);
-		log_redact(token_kept);
+		rq->github_token = xstrdup(t);
+		log_redact(rq->github_token);
 	}
 	/* git, the backend and validation commands never see it */
 	(void) unsetenv("OPC_GITHUB_TOKEN");
@@ -84,7 +82,7 @@ void
 pr_open(struct exec_run *x)
 {
 	const struct exec_req *rq = x->req;
-	const char            *token = token_kept;
+	const char            *token = rq->github_token;
 	struct http_resp       resp;
 	json_t                *body, *j;
 	char                  *url, *title, *text, *owner, *slash;

@@ -347,5 +347,9 @@ request_fini(struct exec_req *rq)
 	free(rq->lease_file);
 	free(rq->github_api);
 	free(rq->github_repo);
+	if (rq->github_token != NULL) {
+		explicit_bzero(rq->github_token, strlen(rq->github_token));
+		free(rq->github_token);
+	}
 	memset(rq, 0, sizeof(*rq));
 }

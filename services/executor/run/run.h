@@ -78,6 +78,7 @@ struct exec_req {
 	int                      open_pr;
 	char                    *github_api;  /* e.g. https://api.github.com */
 	char                    *github_repo; /* owner/name, or NULL */
+	char                    *github_token; /* from the environment only */
 };
 
 /* request_load reads path into rq (release with request_fini()).  On
@@ -271,7 +272,7 @@ char *commit_title(const char *goal, const char *run_id);
 void pr_open(struct exec_run *x);
 /* pr_take_token moves $OPC_GITHUB_TOKEN into memory and out of the
  * environment, before any child process starts. */
-void pr_take_token(void);
+void pr_take_token(struct exec_req *rq);
 
 /* exec_run performs the whole run described by rq in workspace dir and
  * writes the result to out.  Returns 0 once out was written (whatever the
