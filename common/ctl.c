@@ -282,13 +282,15 @@ ctl_call(const char *ctl_url, enum msg_topic t, const void *body,
 	struct bus_msg bm;
 	struct msg     rep;
 	struct buf     b;
-	char           id[300], src[64];
+	char           id[300], src[64], uid[37];
 	int            rv;
 
 	if (data != NULL)
 		*data = NULL;
 	snprintf(src, sizeof(src), "opc.%d", (int) getpid());
-	pack_hdr(&hdr, id, sizeof(id), src, (uint64_t) mono_ms());
+	pack_hdr(&hdr, id, sizeof(id), src, 0);
+	/* unique per request, even for two in the same millisecond */
+	snprintf(id, sizeof(id), "%s:%s", src, uuid4(uid));
 	buf_init(&b);
 	if ((rv = msg_pack(&b, t, &hdr, body)) != 0) {
 		snprintf(err, errlen, "cannot encode %s request",

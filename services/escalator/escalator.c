@@ -1,0 +1,572 @@
+/*
+ * escalator.c - configuration, the bus handlers and the status of the
+ * escalator (see escalator.h for the state machine).
+ *
+ * Handlers are pure state transitions in the db: each source event is
+ * recorded once (events table, keyed by envelope id), an escalation wanted
+ * becomes one esc row, and the per-task count of consecutive Blocked
+ * updates lives in the blocked table.  Nothing here talks to the outside.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "opc/cfg.h"
+#include "opc/err.h"
+#include "opc/http.h"
+#include "opc/log.h"
+#include "opc/store.h"
+#include "escalator.h"
+
+static const char *schema =
+    "CREATE TABLE IF NOT EXISTS esc ("
+    " id INTEGER PRIMARY KEY,"
+    " source_event TEXT NOT NULL UNIQUE,"
+    " kind TEXT NOT NULL,"
+    " key TEXT NOT NULL,"
+    " message TEXT NOT NULL,"
+    " at_ms INTEGER NOT NULL,"
+    " state TEXT NOT NULL DEFAULT 'pending',"
+    " idem_key TEXT,"
+    " attempts INTEGER NOT NULL DEFAULT 0,"
+    " done_mask INTEGER NOT NULL DEFAULT 0,"
+    " next_ms INTEGER NOT NULL DEFAULT 0,"
+    " sent_ms INTEGER,"
+    " last_error TEXT,"
+    " created_ms INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS esc_state ON esc(state, next_ms);"
+    "CREATE INDEX IF NOT EXISTS esc_kk ON esc(kind, key, state);"
+    "CREATE TABLE IF NOT EXISTS events ("
+    " id TEXT PRIMARY KEY, seen_ms INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS blocked ("
+    " task_id TEXT PRIMARY KEY,"
+    " count INTEGER NOT NULL DEFAULT 0,"
+    " paused INTEGER NOT NULL DEFAULT 0,"
+    " updated_ms INTEGER NOT NULL);";
+
+static int
+add_url(struct escalator *e, const char *url, char *err, size_t errlen)
+{
+	if (strncmp(url, "http://", 7) != 0 &&
+	    strncmp(url, "https://", 8) != 0) {
+		esc_redact_url(url);
+		snprintf(err, errlen, "webhook URL is not http(s): %s", url);
+		return (ERR_CONFIG);
+	}
+	if (e->nurls == ESC_MAX_URLS) {
+		snprintf(err, errlen, "more than %d webhook URLs",
+		         ESC_MAX_URLS);
+		return (ERR_CONFIG);
+	}
+	esc_redact_url(url);
+	e->urls[e->nurls] = xstrdup(url);
+	e->shown[e->nurls] = esc_url_shown(url);
+	e->nurls++;
+	return (0);
+}
+
+/* add_url_list adds the URLs of a comma- or space-separated list. */
+static int
+add_url_list(struct escalator *e, const char *list, char *err, size_t errlen)
+{
+	char *copy = xstrdup(list), *p, *save = NULL;
+	int   rv = 0;
+
+	for (p = strtok_r(copy, ", \t\n", &save); p != NULL && rv == 0;
+	     p = strtok_r(NULL, ", \t\n", &save))
+		rv = add_url(e, p, err, errlen);
+	free(copy);
+	return (rv);
+}
+
+static int
+load_urls(struct escalator *e, const struct cfg_node *c, char *err,
+          size_t errlen)
+{
+	const char **urls = NULL, *v;
+	size_t       n = 0, i;
+	int          rv;
+
+	if ((rv = cfg_get_strs(c, "urls", &urls, &n, err, errlen)) != 0)
+		return (rv);
+	for (i = 0; i < n && rv == 0; i++)
+		rv = add_url(e, urls[i], err, errlen);
+	free(urls);
+	if (rv == 0 && (v = cfg_secret(c, "url_env")) != NULL)
+		rv = add_url(e, v, err, errlen);
+	if (rv == 0 && (v = cfg_secret(c, "urls_env")) != NULL)
+		rv = add_url_list(e, v, err, errlen);
+	return (rv);
+}
+
+static int
+escalator_init(struct svc *svc, void *state)
+{
+	struct escalator      *e = state;
+	const struct cfg_node *c = svc_cfg(svc);
+	const char            *fmt;
+	char                   err[512];
+	size_t                 i;
+	int                    rv;
+
+	e->svc = svc;
+	if ((rv = cfg_get_str(c, "format", "json", &fmt, err, sizeof(err))) !=
+	        0 ||
+	    (rv = cfg_get_ms(c, "cooldown", 3600000, &e->cooldown_ms, err,
+	                     sizeof(err))) != 0 ||
+	    (rv = cfg_get_int(c, "retry_max", 5, &e->retry_max, err,
+	                      sizeof(err))) != 0 ||
+	    (rv = cfg_get_ms(c, "retry_backoff", 2000, &e->retry_backoff_ms,
+	                     err, sizeof(err))) != 0 ||
+	    (rv = cfg_get_int(c, "blocked_threshold", 3, &e->blocked_threshold,
+	                      err, sizeof(err))) != 0 ||
+	    (rv = cfg_get_ms(c, "timeout", 10000, &e->timeout_ms, err,
+	                     sizeof(err))) != 0 ||
+	    (rv = load_urls(e, c, err, sizeof(err))) != 0)
+		goto bad;
+	if (strcmp(fmt, "json") != 0 && strcmp(fmt, "slack") != 0) {
+		snprintf(err, sizeof(err),
+		         "format must be json or slack, "
+		         "got '%s'",
+		         fmt);
+		rv = ERR_CONFIG;
+		goto bad;
+	}
+	e->slack = strcmp(fmt, "slack") == 0;
+	if (e->cooldown_ms < 0 || e->retry_max < 0 || e->retry_backoff_ms < 1 ||
+	    e->blocked_threshold < 1 || e->timeout_ms < 1) {
+		snprintf(
+		    err, sizeof(err),
+		    "cooldown >= 0, retry_max >= 0, "
+		    "retry_backoff > 0, blocked_threshold >= 1, timeout > 0");
+		rv = ERR_CONFIG;
+		goto bad;
+	}
+	if ((rv = store_exec(svc_store(svc), schema)) != 0)
+		return (rv);
+	if ((rv = http_open(&e->http, svc_loop(svc))) != 0)
+		return (rv);
+	if (e->nurls == 0)
+		log_warn("escalator.config",
+		         "no webhook URL configured: "
+		         "escalations are recorded and marked failed");
+	for (i = 0; i < e->nurls; i++)
+		log_info("escalator.init", "webhook %s", e->shown[i]);
+	log_info("escalator.init",
+	         "format %s, cooldown %lld ms, retry_max "
+	         "%lld",
+	         fmt, (long long) e->cooldown_ms, (long long) e->retry_max);
+	return (0);
+
+bad:
+	log_error("escalator.config", "%s", err);
+	return (rv);
+}
+
+static void
+escalator_fini(struct svc *svc, void *state)
+{
+	struct escalator *e = state;
+	size_t            i;
+
+	UNUSED(svc);
+	/* Requests still due complete with ERR_CLOSED: their rows stay
+	 * "sending" and are resent (same key) after the restart. */
+	e->closing = true;
+	http_close(&e->http);
+	for (i = 0; i < e->nurls; i++) {
+		free(e->urls[i]);
+		free(e->shown[i]);
+		e->urls[i] = e->shown[i] = NULL;
+	}
+	e->nurls = 0;
+}
+
+/*
+ * Handlers.
+ */
+
+/* first_seen records event m; false when it was recorded before.  A
+ * journaled event is known by its id (src:seq, stable across replays); a
+ * volatile one (seq 0, e.g. ctl inject, whose ids are not unique) cannot
+ * be replayed and gets a fresh key. */
+static int
+first_seen(struct svc *svc, const struct msg *m, bool *first)
+{
+	struct escalator *e = svc_state(svc);
+	struct store     *st = svc_store(svc);
+	char              uuid[37];
+	int               rv;
+
+	*first = false;
+	if (m->seq == 0) {
+		snprintf(e->ev_key, sizeof(e->ev_key), "%s#%s",
+		         m->id != NULL ? m->id : "volatile", uuid4(uuid));
+		*first = true;
+		return (0);
+	}
+	if (m->id == NULL || *m->id == '\0')
+		return (ERR_INVAL);
+	snprintf(e->ev_key, sizeof(e->ev_key), "%s", m->id);
+	if ((rv = store_run(st,
+	                    "INSERT OR IGNORE INTO events (id, seen_ms)"
+	                    " VALUES (?, ?)",
+	                    "ti", e->ev_key, now_ms())) != 0)
+		return (rv);
+	*first = store_changes(st) > 0;
+	return (0);
+}
+
+/* want records that (kind, key) should be escalated because of m. */
+static int
+want(struct svc *svc, const struct msg *m, const char *kind, const char *key,
+     const char *message)
+{
+	struct escalator *e = svc_state(svc);
+	int               rv;
+
+	rv = store_run(
+	    svc_store(svc),
+	    "INSERT OR IGNORE INTO esc (source_event, kind, key, message,"
+	    " at_ms, created_ms) VALUES (?, ?, ?, ?, ?, ?)",
+	    "ttttii", e->ev_key, kind, key, message,
+	    m->ts > 0 ? m->ts : now_ms(), now_ms());
+	if (rv == 0 && store_changes(svc_store(svc)) > 0) {
+		svc_count(svc, "wanted", 1);
+		log_info("escalator.wanted", "%s %s: %s", kind, key, message);
+	}
+	return (rv);
+}
+
+static int
+bad(const struct msg *m, const char *what)
+{
+	log_warn("escalator.bad_message", "%s: %s", msg_topic_name(m->topic),
+	         what);
+	return (ERR_INVAL);
+}
+
+static int
+on_circuit_changed(struct svc *svc, const struct msg *m, void *state)
+{
+	const struct msg_circuit_changed *c = &m->body.circuit_changed;
+	bool                              first;
+	char                             *text;
+	int                               rv;
+
+	UNUSED(state);
+	if (c->state == NULL)
+		return (bad(m, "no state"));
+	if (strcmp(c->state, "open") != 0)
+		return (0);
+	if ((rv = first_seen(svc, m, &first)) != 0 || !first)
+		return (rv);
+	text = xasprintf("circuit breaker open: failure rate %.2f, %lld "
+	                 "failures in a window of %lld runs",
+	                 c->failure_rate, (long long) c->failures,
+	                 (long long) c->window);
+	rv = want(svc, m, "circuit_open", "router", text);
+	free(text);
+	return (rv);
+}
+
+static int
+on_credential_invalid(struct svc *svc, const struct msg *m, void *state)
+{
+	const struct msg_credential_invalid *c = &m->body.credential_invalid;
+	bool                                 first;
+	char                                *text;
+	int                                  rv;
+
+	UNUSED(state);
+	if (c->provider == NULL || *c->provider == '\0')
+		return (bad(m, "no provider"));
+	if ((rv = first_seen(svc, m, &first)) != 0 || !first)
+		return (rv);
+	text =
+	    xasprintf("%s credential refused (HTTP %lld): %s", c->provider,
+	              (long long) c->status_code, c->message ? c->message : "");
+	rv = want(svc, m, "credential_invalid", c->provider, text);
+	free(text);
+	return (rv);
+}
+
+static int
+on_credential_expiring(struct svc *svc, const struct msg *m, void *state)
+{
+	const struct msg_credential_expiring *c = &m->body.credential_expiring;
+	bool                                  first;
+	char                                 *text;
+	int                                   rv;
+
+	UNUSED(state);
+	if (c->provider == NULL || *c->provider == '\0')
+		return (bad(m, "no provider"));
+	if ((rv = first_seen(svc, m, &first)) != 0 || !first)
+		return (rv);
+	text = xasprintf("%s credential expires in %lld day(s) (%s)",
+	                 c->provider, (long long) c->days_left,
+	                 c->expires_at ? c->expires_at : "unknown date");
+	rv = want(svc, m,
+	          c->days_left <= 1 ? "credential_expiring_critical"
+	                            : "credential_expiring",
+	          c->provider, text);
+	free(text);
+	return (rv);
+}
+
+/*
+ * Consecutive Blocked updates per task (self-healing guard):
+ *
+ *   state          count          escalation
+ *   Blocked        count + 1      task_blocked_repeatedly when
+ *                                 count >= blocked_threshold (paused)
+ *   Done/In Review 0, unpaused    -
+ *   other          unchanged      -
+ *
+ * A Blocked -> Blocked update (prev_state Blocked) is not a new block.
+ */
+static int
+on_task_updated(struct svc *svc, const struct msg *m, void *state)
+{
+	const struct msg_task_updated *t = &m->body.task_updated;
+	struct escalator              *e = state;
+	struct store                  *st = svc_store(svc);
+	int64_t                        count = 0;
+	bool                           first;
+	char                          *text;
+	int                            rv;
+
+	if (t->task_id == NULL || *t->task_id == '\0' || t->state == NULL)
+		return (bad(m, "no task_id or state"));
+	if ((rv = first_seen(svc, m, &first)) != 0 || !first)
+		return (rv);
+	if (strcmp(t->state, "Done") == 0 || strcmp(t->state, "In Review") == 0)
+		return (store_run(st, "DELETE FROM blocked WHERE task_id = ?",
+		                  "t", t->task_id));
+	if (strcmp(t->state, "Blocked") != 0 ||
+	    (t->prev_state != NULL && strcmp(t->prev_state, "Blocked") == 0))
+		return (0);
+	if ((rv = store_run(
+	         st,
+	         "INSERT INTO blocked (task_id, count, updated_ms)"
+	         " VALUES (?, 1, ?) ON CONFLICT(task_id) DO UPDATE"
+	         " SET count = count + 1, updated_ms = excluded.updated_ms",
+	         "ti", t->task_id, now_ms())) != 0 ||
+	    (rv = store_int(st, &count, 0,
+	                    "SELECT count FROM blocked WHERE task_id = ?", "t",
+	                    t->task_id)) != 0)
+		return (rv);
+	if (count < e->blocked_threshold)
+		return (0);
+	if ((rv = store_run(st,
+	                    "UPDATE blocked SET paused = 1"
+	                    " WHERE task_id = ?",
+	                    "t", t->task_id)) != 0)
+		return (rv);
+	text = xasprintf("task %s blocked %lld times in a row; self-healing "
+	                 "paused (last reason: %s)",
+	                 t->task_id, (long long) count,
+	                 t->reason ? t->reason : "none");
+	rv = want(svc, m, "task_blocked_repeatedly", t->task_id, text);
+	free(text);
+	return (rv);
+}
+
+/* mentions_quota: failure reasons of exhausted quotas or rate limits. */
+static bool
+mentions_quota(const char *s)
+{
+	static const char *const words[] = {"quota", "rate limit", "rate-limit",
+	                                    "ratelimit", "rate_limit"};
+	char                    *low;
+	size_t                   i;
+	bool                     hit = false;
+
+	if (s == NULL)
+		return (false);
+	low = xstrdup(s);
+	for (i = 0; low[i] != '\0'; i++)
+		low[i] = (char) tolower((unsigned char) low[i]);
+	for (i = 0; i < nitems(words) && !hit; i++)
+		hit = strstr(low, words[i]) != NULL;
+	free(low);
+	return (hit);
+}
+
+static int
+on_exec_finished(struct svc *svc, const struct msg *m, void *state)
+{
+	const struct msg_exec_finished *f = &m->body.exec_finished;
+	const char                     *ex;
+	bool                            first, input, quota;
+	char                           *text;
+	int                             rv = 0;
+
+	UNUSED(state);
+	if (f->task_id == NULL || *f->task_id == '\0')
+		return (bad(m, "no task_id"));
+	input = f->failure_category != NULL &&
+	        strcmp(f->failure_category, "awaiting_input") == 0;
+	quota = mentions_quota(f->failure_reason);
+	if (!input && !quota)
+		return (0);
+	if ((rv = first_seen(svc, m, &first)) != 0 || !first)
+		return (rv);
+	if (input) {
+		text = xasprintf("task %s (run %s) is waiting for human "
+		                 "input: %s",
+		                 f->task_id, f->run_id ? f->run_id : "?",
+		                 f->failure_reason ? f->failure_reason : "");
+		rv = want(svc, m, "awaiting_input", f->task_id, text);
+		free(text);
+	} else {
+		ex = f->executor && *f->executor ? f->executor
+		     : m->src && strncmp(m->src, "inject:", 7) != 0
+		         ? m->src
+		         : "executor";
+		text = xasprintf("backend quota or rate limit hit on %s "
+		                 "(task %s): %s",
+		                 ex, f->task_id, f->failure_reason);
+		rv = want(svc, m, "quota_exhausted", ex, text);
+		free(text);
+	}
+	return (rv);
+}
+
+static int
+on_service_failed(struct svc *svc, const struct msg *m, void *state)
+{
+	const struct msg_supervisor_service_failed *f =
+	    &m->body.supervisor_service_failed;
+	bool  first;
+	char *text;
+	int   rv;
+
+	UNUSED(state);
+	if (f->instance == NULL || *f->instance == '\0')
+		return (bad(m, "no instance"));
+	if ((rv = first_seen(svc, m, &first)) != 0 || !first)
+		return (rv);
+	text = xasprintf("service %s failed: %lld restarts in %lld s, last "
+	                 "exit %s; the supervisor gave up",
+	                 f->instance, (long long) f->restarts,
+	                 (long long) f->window_s,
+	                 f->exit_status ? f->exit_status : "unknown");
+	rv = want(svc, m, "service_failed", f->instance, text);
+	free(text);
+	return (rv);
+}
+
+static int
+on_stale(struct svc *svc, const struct msg *m, void *state)
+{
+	const struct msg_supervisor_stale *s = &m->body.supervisor_stale;
+	bool                               first;
+	char                              *text;
+	int                                rv;
+
+	UNUSED(state);
+	if (s->instance == NULL || *s->instance == '\0')
+		return (bad(m, "no instance"));
+	if ((rv = first_seen(svc, m, &first)) != 0 || !first)
+		return (rv);
+	text = xasprintf("service %s sent no heartbeat for %lld ms",
+	                 s->instance, (long long) s->age_ms);
+	rv = want(svc, m, "stale_heartbeat", s->instance, text);
+	free(text);
+	return (rv);
+}
+
+static int
+on_data_loss(struct svc *svc, const struct msg *m, void *state)
+{
+	const struct msg_bus_data_loss *d = &m->body.bus_data_loss;
+	bool                            first;
+	char                           *text;
+	int                             rv;
+
+	UNUSED(state);
+	if (d->upstream == NULL || *d->upstream == '\0')
+		return (bad(m, "no upstream"));
+	if ((rv = first_seen(svc, m, &first)) != 0 || !first)
+		return (rv);
+	text = xasprintf("%s lost events of %s: cursor %lld, first available "
+	                 "%lld",
+	                 m->src ? m->src : "?", d->upstream,
+	                 (long long) d->cursor, (long long) d->first_available);
+	rv = want(svc, m, "data_loss", d->upstream, text);
+	free(text);
+	return (rv);
+}
+
+static void
+escalator_status(struct svc *svc, void *state, json_t *obj)
+{
+	struct escalator        *e = state;
+	struct store            *st = svc_store(svc);
+	struct store_stmt       *s;
+	json_t                  *paused = json_array(), *urls = json_array();
+	int64_t                  n;
+	size_t                   i;
+	static const char *const states[][2] = {
+	    {"pending", "state IN ('pending', 'sending')"},
+	    {"sending", "state = 'sending'"},
+	    {"sent", "state = 'sent'"},
+	    {"suppressed", "state = 'suppressed'"},
+	    {"failed", "state = 'failed'"},
+	};
+
+	for (i = 0; i < nitems(states); i++) {
+		char *q = xasprintf("SELECT count(*) FROM esc WHERE %s",
+		                    states[i][1]);
+
+		n = 0;
+		(void) store_int(st, &n, 0, q, NULL);
+		json_object_set_new(obj, states[i][0], json_integer(n));
+		free(q);
+	}
+	(void) store_int(st, &n, 0, "SELECT count(*) FROM esc", NULL);
+	json_object_set_new(obj, "escalations", json_integer(n));
+	if (store_prep(st, &s,
+	               "SELECT task_id FROM blocked WHERE paused = 1"
+	               " ORDER BY task_id") == 0) {
+		while (store_step(s) == 1)
+			json_array_append_new(
+			    paused, json_string(store_col_text(s, 0)));
+		store_done(s);
+	}
+	json_object_set_new(obj, "self_heal_paused", paused);
+	for (i = 0; i < e->nurls; i++)
+		json_array_append_new(urls, json_string(e->shown[i]));
+	json_object_set_new(obj, "urls", urls);
+	json_object_set_new(obj, "format",
+	                    json_string(e->slack ? "slack" : "json"));
+	json_object_set_new(obj, "last_error",
+	                    e->last_error[0] ? json_string(e->last_error)
+	                                     : json_null());
+	json_object_set_new(obj, "in_flight", json_integer(e->cur_id != 0));
+}
+
+static const struct svc_handler handlers[] = {
+    {MSG_CIRCUIT_CHANGED, on_circuit_changed},
+    {MSG_CREDENTIAL_INVALID, on_credential_invalid},
+    {MSG_CREDENTIAL_EXPIRING, on_credential_expiring},
+    {MSG_TASK_UPDATED, on_task_updated},
+    {MSG_EXEC_FINISHED, on_exec_finished},
+    {MSG_SUPERVISOR_SERVICE_FAILED, on_service_failed},
+    {MSG_SUPERVISOR_STALE, on_stale},
+    {MSG_BUS_DATA_LOSS, on_data_loss},
+    {MSG_NONE, NULL},
+};
+
+const struct svc_def escalator_def = {
+    .name = "escalator",
+    .state_size = sizeof(struct escalator),
+    .init = escalator_init,
+    .fini = escalator_fini,
+    .handlers = handlers,
+    .status = escalator_status,
+    .idle = esc_idle,
+};

@@ -1,0 +1,212 @@
+/*
+ * hook.c - classify one webhook POST (pure: no I/O, no service state).
+ *
+ * Order of checks: size (413), Content-Type (415), secret configured (503
+ * unless insecure), signature (401), JSON object (400), event type.
+ * GitHub check_run and check_suite become ci.check_run (a suite is named
+ * "suite"), pull_request becomes ci.pr_event, ping is answered 200, any
+ * other event 202.  Plane deliveries become board.webhook.  The verdict's
+ * message fields borrow the parsed document it owns.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "hmac.h"
+#include "webhook.h"
+
+static void
+answer(struct hook_verdict *v, int status, const char *text,
+       const char *counter)
+{
+	v->status = status;
+	v->text = text;
+	v->counter = counter;
+	v->topic = MSG_NONE;
+}
+
+static void
+ids(struct hook_verdict *v, const char *event, const char *delivery,
+    size_t size)
+{
+	memset(v, 0, sizeof(*v));
+	if (event != NULL && *event != '\0')
+		v->event = xstrndup(event, 64);
+	if (delivery != NULL && *delivery != '\0')
+		v->delivery = xstrndup(delivery, 128);
+	v->size = size;
+}
+
+void
+hook_oversized(struct hook_verdict *v, const char *event, const char *delivery,
+               size_t size)
+{
+	ids(v, event, delivery, size);
+	answer(v, 413, "Payload too large", "oversized");
+}
+
+static bool
+is_json(const char *ct)
+{
+	size_t n = strlen("application/json");
+
+	if (ct == NULL)
+		return (false);
+	while (*ct == ' ')
+		ct++;
+	if (strncasecmp(ct, "application/json", n) != 0)
+		return (false);
+	return (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+/* str returns the string at a dotted path of objects under o, or NULL. */
+static const char *
+str(const json_t *o, const char *a, const char *b)
+{
+	json_t *j = json_object_get(o, a);
+
+	if (b != NULL)
+		j = json_object_get(j, b);
+	return (json_string_value(j));
+}
+
+static int64_t
+first_pr(const json_t *obj)
+{
+	json_t *prs = json_object_get(obj, "pull_requests");
+
+	return (json_integer_value(
+	    json_object_get(json_array_get(prs, 0), "number")));
+}
+
+static void
+github(struct hook_verdict *v, const struct hook_req *r)
+{
+	const json_t *d = v->doc;
+	const char   *repo = str(d, "repository", "full_name");
+	json_t       *o;
+
+	if (strcmp(r->event, "ping") == 0) {
+		answer(v, 200, "pong", "pings");
+		return;
+	}
+	if (strcmp(r->event, "check_run") == 0 ||
+	    strcmp(r->event, "check_suite") == 0) {
+		struct msg_ci_check_run *c = &v->body.check_run;
+		bool                     suite = r->event[6] == 's';
+
+		o = json_object_get(d, suite ? "check_suite" : "check_run");
+		if (repo == NULL || !json_is_object(o)) {
+			answer(v, 400, "Malformed event", "malformed");
+			return;
+		}
+		c->repo = (char *) repo;
+		c->name = (char *) (suite ? "suite" : str(o, "name", NULL));
+		c->status = (char *) str(o, "status", NULL);
+		c->conclusion = (char *) str(o, "conclusion", NULL);
+		c->head_sha = (char *) str(o, "head_sha", NULL);
+		c->pr_number = first_pr(o);
+		c->delivery_id = v->delivery;
+		v->topic = MSG_CI_CHECK_RUN;
+	} else if (strcmp(r->event, "pull_request") == 0) {
+		struct msg_ci_pr_event *p = &v->body.pr_event;
+
+		o = json_object_get(d, "pull_request");
+		if (repo == NULL || !json_is_object(o)) {
+			answer(v, 400, "Malformed event", "malformed");
+			return;
+		}
+		p->repo = (char *) repo;
+		p->action = (char *) str(d, "action", NULL);
+		p->pr_number = json_integer_value(json_object_get(d, "number"));
+		if (p->pr_number == 0)
+			p->pr_number =
+			    json_integer_value(json_object_get(o, "number"));
+		p->merged = json_is_true(json_object_get(o, "merged"));
+		p->head_ref = (char *) str(o, "head", "ref");
+		p->delivery_id = v->delivery;
+		v->topic = MSG_CI_PR_EVENT;
+	} else {
+		answer(v, 202, "Ignored", "ignored_events");
+		return;
+	}
+	v->status = 200;
+	v->text = "OK";
+	v->counter = "accepted";
+}
+
+static void
+plane(struct hook_verdict *v)
+{
+	struct msg_board_webhook *b = &v->body.board;
+
+	if (v->event == NULL) {
+		const char *e = str(v->doc, "event", NULL);
+
+		if (e == NULL || *e == '\0') {
+			answer(v, 400, "Missing event", "malformed");
+			return;
+		}
+		v->event = xstrdup(e);
+	}
+	b->event = v->event;
+	b->delivery_id = v->delivery;
+	b->payload = v->doc;
+	v->topic = MSG_BOARD_WEBHOOK;
+	v->status = 200;
+	v->text = "OK";
+	v->counter = "accepted";
+}
+
+void
+hook_classify(struct hook_verdict *v, const struct hook_req *r,
+              const char *secret, bool insecure, size_t max_body)
+{
+	json_error_t jerr;
+
+	ids(v, r->event, r->delivery, r->len);
+	if (r->len > max_body) {
+		answer(v, 413, "Payload too large", "oversized");
+		return;
+	}
+	if (!is_json(r->content_type)) {
+		answer(v, 415, "Content-Type must be application/json",
+		       "unsupported_media");
+		return;
+	}
+	if (secret == NULL || *secret == '\0') {
+		if (!insecure) {
+			answer(v, 503, "Webhook secret not configured",
+			       "refused_no_secret");
+			return;
+		}
+	} else if (!(r->src == HOOK_GITHUB
+	                 ? sig_verify(r->signature, secret, r->body, r->len)
+	                 : sig_verify_hex(r->signature, secret, r->body,
+	                                  r->len))) {
+		answer(v, 401, "Invalid signature", "rejected_signature");
+		return;
+	}
+	if (r->src == HOOK_GITHUB && v->event == NULL) {
+		answer(v, 400, "Missing X-GitHub-Event", "malformed");
+		return;
+	}
+	v->doc = json_loadb(r->body, r->len, 0, &jerr);
+	if (!json_is_object(v->doc)) {
+		answer(v, 400, "Malformed JSON", "malformed");
+		return;
+	}
+	if (r->src == HOOK_GITHUB)
+		github(v, r);
+	else
+		plane(v);
+}
+
+void
+hook_verdict_fini(struct hook_verdict *v)
+{
+	free(v->event);
+	free(v->delivery);
+	json_decref(v->doc);
+	memset(v, 0, sizeof(*v));
+}

@@ -1,0 +1,119 @@
+#!/bin/sh
+# test_webhook.sh BIN_DIR: the real opc-webhook under `opc up` on a free
+# loopback port: signed GitHub check_run -> ci.check_run journaled; bad or
+# missing signature 401; 2 MiB 413; malformed JSON 400; wrong type 415; a
+# redelivery journals nothing more; unknown event 202; /healthz; /metrics;
+# Plane -> board.webhook.  Needs curl, openssl, sqlite3, jq.
+set -u
+BIN=$1
+OPC="$BIN/opc"
+. "$(dirname "$0")/../../../tests/integration/lib.sh"
+CFG=$T/opcenter.yaml
+trap 'cleanup "$CFG"' EXIT
+
+export GITHUB_WEBHOOK_SECRET="gh-test-secret-$$"
+export PLANE_WEBHOOK_SECRET="plane-test-secret-$$"
+cat >"$CFG" <<YAML
+opcenter: { state_dir: st, heartbeat_ms: 250 }
+instances:
+  board-sync: { upstreams: [webhook] }
+  webhook:
+    listen: http://127.0.0.1:0
+    github_secret_env: GITHUB_WEBHOOK_SECRET
+    plane_secret_env: PLANE_WEBHOOK_SECRET
+    insecure: false
+    max_body: 1048576
+    metrics_interval: 500ms
+YAML
+"$OPC" -c "$CFG" up --wait 20 >"$T/up.out" 2>&1
+check "constellation up" "$OPC" -c "$CFG" heartbeat-check --max-age 5
+url() { "$OPC" -c "$CFG" status --json | jq -er '.webhook.status.listen_url | select(. != null)'; }
+check "listen_url in status" wait_for 10 url
+U=$(url)
+case "$U" in http://127.0.0.1:0|"") bad "bound port reported ($U)" ;; esac
+
+sig() { openssl dgst -sha256 -hmac "$1" <"$2" | sed 's/^.*= //'; }
+# post PATH FILE [curl args...]: prints "STATUS BODY"
+post() {
+	p=$1 f=$2; shift 2
+	curl -s -o "$T/resp" -w '%{http_code}' -X POST \
+	    --data-binary "@$f" "$@" "$U$p"
+	printf ' %s' "$(cat "$T/resp")"
+}
+gh() { # gh FILE EVENT DELIVERY [SIG]
+	s=${4:-sha256=$(sig "$GITHUB_WEBHOOK_SECRET" "$1")}
+	post /github "$1" -H "Content-Type: application/json" \
+	    -H "X-GitHub-Event: $2" -H "X-GitHub-Delivery: $3" \
+	    -H "X-Hub-Signature-256: $s"
+}
+is() { # is EXPECTED ACTUAL
+	[ "$1" = "$2" ] || { echo "  expected '$1', got '$2'" >&2; return 1; }
+}
+topics() { sqlite3 "$T/st/webhook.db" "select topic from journal" | grep -c "^$1\$"; }
+
+cat >"$T/cr.json" <<'JSON'
+{"action":"completed","repository":{"full_name":"octo/demo"},
+ "check_run":{"name":"build","status":"completed","conclusion":"failure",
+ "head_sha":"0123456789abcdef","pull_requests":[{"number":42}]}}
+JSON
+check "signed check_run -> 200" is "200 OK" "$(gh "$T/cr.json" check_run d-1)"
+check "ci.check_run journaled" is 1 "$(topics ci.check_run)"
+check "payload fields" sh -c "sqlite3 '$T/st/webhook.db' \"select count(*) from journal where topic='ci.check_run'\" | grep -q 1"
+check "redelivery -> 200 duplicate" is "200 duplicate" "$(gh "$T/cr.json" check_run d-1)"
+check "redelivery journals nothing" is 1 "$(topics ci.check_run)"
+check "bad signature -> 401" is "401 Invalid signature" \
+    "$(gh "$T/cr.json" check_run d-2 "sha256=$(sig wrong "$T/cr.json")")"
+check "no signature -> 401" is "401 Invalid signature" \
+    "$(post /github "$T/cr.json" -H "Content-Type: application/json" \
+        -H "X-GitHub-Event: check_run" -H "X-GitHub-Delivery: d-3")"
+check "unsigned not journaled" is 1 "$(topics ci.check_run)"
+head -c 2097152 /dev/zero | tr '\0' 'a' >"$T/big.json"
+check "2 MiB -> 413" is "413 Payload too large" \
+    "$(gh "$T/big.json" check_run d-4 -H 'Expect:')"
+check "2 MiB with Expect: 100-continue -> 413" is "413 Payload too large" \
+    "$(gh "$T/big.json" check_run d-4)"
+printf '{"action": "completed", ' >"$T/bad.json"
+check "malformed JSON -> 400" is "400 Malformed JSON" \
+    "$(gh "$T/bad.json" check_run d-5)"
+check "text/plain -> 415" is "415" "$(post /github "$T/cr.json" \
+    -H "Content-Type: text/plain" -H "X-GitHub-Event: check_run" \
+    -H "X-Hub-Signature-256: sha256=$(sig "$GITHUB_WEBHOOK_SECRET" "$T/cr.json")" | cut -d' ' -f1)"
+check "unknown event -> 202" is "202 Ignored" "$(gh "$T/cr.json" issues d-6)"
+echo '{"zen":"hi"}' >"$T/ping.json"
+check "ping -> 200" is "200 pong" "$(gh "$T/ping.json" ping d-7)"
+cat >"$T/pr.json" <<'JSON'
+{"action":"closed","number":42,"repository":{"full_name":"octo/demo"},
+ "pull_request":{"merged":true,"head":{"ref":"goal/fix"}}}
+JSON
+check "pull_request -> 200" is "200 OK" "$(gh "$T/pr.json" pull_request d-8)"
+check "ci.pr_event journaled" is 1 "$(topics ci.pr_event)"
+
+echo '{"event":"issue","action":"updated","data":{"id":"x"}}' >"$T/plane.json"
+pl() { # pl FILE DELIVERY [SIG]
+	s=${3:-$(sig "$PLANE_WEBHOOK_SECRET" "$1")}
+	post /plane "$1" -H "Content-Type: application/json" \
+	    -H "X-Plane-Delivery: $2" -H "X-Plane-Signature: $s"
+}
+check "plane signed -> 200" is "200 OK" "$(pl "$T/plane.json" p-1)"
+check "board.webhook journaled" is 1 "$(topics board.webhook)"
+check "plane bad signature -> 401" is "401 Invalid signature" \
+    "$(pl "$T/plane.json" p-2 "$(sig nope "$T/plane.json")")"
+check "plane redelivery -> duplicate" is "200 duplicate" "$(pl "$T/plane.json" p-1)"
+check "one board.webhook" is 1 "$(topics board.webhook)"
+
+check "healthz -> 200 ok" is "200 ok" \
+    "$(curl -s -w '%{http_code} ' "$U/healthz" -o "$T/h" && cat "$T/h")"
+check "GET /github -> 405" is 405 "$(curl -s -o /dev/null -w '%{http_code}' "$U/github")"
+metrics_ok() {
+	curl -sf "$U/metrics" >"$T/metrics" &&
+	    grep -q '^# TYPE opc_up gauge' "$T/metrics" &&
+	    grep -q '^opc_up{instance="webhook"} 1' "$T/metrics" &&
+	    grep -q '^opc_up{instance="board-sync"} 1' "$T/metrics" &&
+	    grep -q '^opc_webhook_duplicates_total{instance="webhook"} 2' "$T/metrics"
+}
+check "metrics: opc_up and own counters" wait_for 15 metrics_ok
+check "metrics: restarts from supervisor" grep -q '^opc_restarts_total{instance="webhook"} 0' "$T/metrics"
+st() { "$OPC" -c "$CFG" status --json | jq -r ".webhook.status.counters.$1"; }
+check "status counters" sh -c "[ $(st accepted) = 3 ] && [ $(st rejected_signature) = 3 ] && [ $(st oversized) = 2 ] && [ $(st malformed) = 1 ] && [ $(st duplicates) = 2 ] && [ $(st ignored_events) = 1 ]"
+check "no secret or body in logs" sh -c "! grep -rq -e '$GITHUB_WEBHOOK_SECRET' -e '$PLANE_WEBHOOK_SECRET' -e octo/demo -e 0123456789abcdef '$T/st/log' '$T'/*.out"
+finish
