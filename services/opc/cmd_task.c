@@ -13,7 +13,8 @@
 static const char task_usage[] =
     "usage: opc task add --repo KEY --goal TEXT [--kind goal|test|improve]\n"
     "                    [--title T] [--label L]... [--description D]\n"
-    "                    [--state S]\n"
+    "                    [--state S] [--request-id ID]\n"
+    "       (a retried add with the same --request-id returns the same task)\n"
     "       opc task list [--state S] [--limit N] [--json]\n"
     "       opc task show ID [--json]\n"
     "       opc task move ID STATE [--comment TEXT]\n";
@@ -71,6 +72,7 @@ task_add(struct opc *o, int argc, char **argv)
 		{ "label", required_argument, NULL, 'l' },
 		{ "description", required_argument, NULL, 'd' },
 		{ "state", required_argument, NULL, 's' },
+		{ "request-id", required_argument, NULL, 'i' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct msg_board_task_add a;
@@ -101,6 +103,9 @@ task_add(struct opc *o, int argc, char **argv)
 			break;
 		case 's':
 			a.state = optarg;
+			break;
+		case 'i':
+			a.request_id = optarg;
 			break;
 		default:
 			fputs(task_usage, stderr);
