@@ -79,11 +79,14 @@ check "every task final (killing throughout)" wait_for 600 final
 touch "$T/stop"; wait $killer
 kills=$(cat "$T/kills" 2>/dev/null || echo 0)
 check "the driver really killed ($kills kills)" [ "$kills" -ge 5 ]
+# caught up: every consumer's cursor equals its producer's journal seq
 caught_up() {
-	"$OPC" -c "$CFG" status --json 2>/dev/null |
-	    jq -e '[.[] | .status.upstreams? // {} | .[] | .lag] | all(. == 0)' >/dev/null
+	"$OPC" -c "$CFG" status --json 2>/dev/null | jq -e '. as $all |
+	    [to_entries[] | .value.status.upstreams? // {} | to_entries[] |
+	     .value.cursor == $all[.key].status.journal_seq] |
+	    (length > 0) and all' >/dev/null
 }
-check "every consumer caught up (lag 0)" wait_for 60 caught_up
+check "every consumer caught up (cursor = producer seq)" wait_for 60 caught_up
 
 db() { sqlite3 "$T/st/$1.db" "$2"; }
 tasks=$(db board-sync "select count(*) from task")

@@ -29,7 +29,11 @@ echo "in scope" >src/inside.txt
 SH
 cat >"$T/sleepy.sh" <<'SH'
 #!/bin/sh
-sleep 60 & sleep 60
+# records itself and a background child: both must die with the timeout
+echo $$ >>"$PIDS"
+sleep 61 &
+echo $! >>"$PIDS"
+sleep 61
 SH
 chmod +x "$T"/*.sh
 
@@ -62,7 +66,7 @@ instances:
       stub:   { kind: stub }
       slow:   { kind: command, argv: [$T/slow.sh], env: { MARKERS: $T/markers } }
       scope:  { kind: command, argv: [$T/scope.sh] }
-      sleepy: { kind: command, argv: [$T/sleepy.sh] }
+      sleepy: { kind: command, argv: [$T/sleepy.sh], env: { PIDS: $T/sleepy.pids } }
   recorder: { upstreams: [router, executor, board-sync] }
 YAML
 
@@ -113,7 +117,9 @@ check "classified validation_failure" has_comment "$id" 'category: validation_fa
 id=$(add --repo demo --goal "Sleep forever please" --label sleepy)
 check "timeout -> Blocked" wait_for 60 state_is "$id" Blocked
 check "classified timeout" has_comment "$id" 'category: timeout'
-check "no sleepy backend left" sh -c "! ps -eo args | grep -v grep | grep -q 'sleep 60'"
+none_alive() { for p in $(cat "$T/sleepy.pids"); do kill -0 "$p" 2>/dev/null && return 1; done; return 0; }
+check "backend and its child recorded" [ "$(wc -l <"$T/sleepy.pids")" -ge 2 ]
+check "no sleepy backend left (whole process group killed)" wait_for 5 none_alive
 
 # --- 5. a backend editing outside allowed_paths --------------------------------
 id=$("$OPC" -c "$CFG" task add --repo scope --goal "Edit only src" \
