@@ -280,6 +280,15 @@ exec_run(const struct exec_req *rq, const char *dir, const char *out)
 	}
 	if (x.success)
 		pr_open(&x);
+	/* Stopped at any point, even during the commit, push or PR: the
+	 * work is not fully delivered, so the run is interrupted (and
+	 * retried), never a success with a missing push nor a failure the
+	 * stop itself caused. */
+	if (proc_stop) {
+		x.success = 0;
+		x.status = "interrupted";
+		x.category = "interrupted";
+	}
 
 	if ((rv = result_write(&x, out)) != 0)
 		fprintf(stderr, "opc-exec-run: cannot write %s: %s\n", out,
