@@ -256,6 +256,7 @@ cmd_demo(struct opc *o, int argc, char **argv)
 	char                      err[512], rid[37];
 	const char               *goal = NULL, *repo = "demo";
 	bool                      blocked_policy = false;
+	bool                      shown_plan = false, shown_exec = false;
 	int64_t                   deadline, timeout_s = 180;
 	size_t                    i;
 	int                       ch, rv = 1;
@@ -322,9 +323,30 @@ cmd_demo(struct opc *o, int argc, char **argv)
 	rv = 1;
 	d.records = json_object();
 	deadline = mono_ms() + timeout_s * 1000;
+	/* Each section is printed as soon as its event is on the bus. */
 	while (mono_ms() < deadline) {
 		for (i = 0; i < nitems(feeds); i++)
 			(void) feed_poll(&feeds[i], on_msg, &d);
+		if (d.decided != NULL && !shown_plan) {
+			dec = json_object_get(d.decided, "decision");
+			pol = json_object_get(d.decided, "policy");
+			print_planning(json_object_get(d.decided, "proposal"));
+			print_routing(dec);
+			print_policy(pol, !d.blocked);
+			if (d.blocked)
+				printf("\n[EXECUTION — blocked / skipped]\n"
+				       "  run_id      : %s\n"
+				       "  not executed: policy %s\n",
+				    js(dec, "run_id"), js(pol, "status"));
+			shown_plan = true;
+			fflush(stdout);
+		}
+		if (d.finished != NULL && !shown_exec) {
+			print_execution(d.finished,
+			    json_object_get(d.decided, "decision"));
+			shown_exec = true;
+			fflush(stdout);
+		}
 		/* the record of the run that decides: the blocked one, or
 		 * the last (non-interrupted) attempt */
 		if (d.blocked)
@@ -342,18 +364,7 @@ cmd_demo(struct opc *o, int argc, char **argv)
 		    "%llds\n", d.task_id, (long long) timeout_s);
 		goto out;
 	}
-	dec = json_object_get(d.decided, "decision");
-	pol = json_object_get(d.decided, "policy");
-	print_planning(json_object_get(d.decided, "proposal"));
-	print_routing(dec);
-	print_policy(pol, !d.blocked);
-	if (d.blocked)
-		printf("\n[EXECUTION — blocked / skipped]\n  run_id      : %s\n"
-		       "  not executed: policy %s\n",
-		    js(dec, "run_id"), js(pol, "status"));
-	else if (d.finished != NULL)
-		print_execution(d.finished, dec);
-	else {
+	if (!d.blocked && d.finished == NULL) {
 		fprintf(stderr, "opc demo: %s did not finish within %llds\n",
 		    d.task_id, (long long) timeout_s);
 		goto out;
