@@ -13,7 +13,7 @@ OPC="$BIN/opc"
 . "$(dirname "$0")/lib.sh"
 CFG=$T/opcenter.yaml
 fxpids=""
-trap 'cleanup "$CFG"; for c in bad two hook; do "$OPC" -c "$T/$c.yaml" down >/dev/null 2>&1; done; for p in $fxpids; do kill $p 2>/dev/null; done' EXIT
+trap 'for c in bad two hook; do "$OPC" -c "$T/$c.yaml" down >/dev/null 2>&1; done; cleanup "$CFG"; for p in $fxpids; do kill $p 2>/dev/null; done' EXIT
 
 PROJ=11111111-1111-1111-1111-111111111111
 # 250 items of someone else's, then ours: newest first puts ours on page 3
@@ -182,4 +182,5 @@ check "credential.invalid journaled" wait_for 20 sh -c "sqlite3 '$T/st2/board-sy
 check "status says degraded" sh -c "'$OPC' -c '$T/bad.yaml' status --json | jq -e '.\"board-sync\".status.plane.state == \"degraded\"'"
 sleep 2
 check "no crash loop" sh -c "'$OPC' -c '$T/bad.yaml' status --json | jq -e '.\"board-sync\".restart_count == 0'"
+"$OPC" -c "$T/bad.yaml" down >/dev/null 2>&1
 finish
