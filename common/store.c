@@ -308,6 +308,14 @@ store_col_blob(struct store_stmt *st, int i, size_t *n)
 	return (p);
 }
 
+char *
+store_col_dup(struct store_stmt *st, int i)
+{
+	const char *s = store_col_text(st, i);
+
+	return (s != NULL ? xstrdup(s) : NULL);
+}
+
 int
 store_col_is_null(struct store_stmt *st, int i)
 {

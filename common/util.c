@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -434,4 +435,23 @@ child_detach(const char *out_path)
 	}
 	for (fd = 3; fd < 1024; fd++)
 		(void) close(fd);
+}
+
+char *
+exe_sibling(const char *name)
+{
+	char    path[PATH_MAX], *slash, *p;
+	ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+
+	if (n > 0) {
+		path[n] = '\0';
+		if ((slash = strrchr(path, '/')) != NULL) {
+			*slash = '\0';
+			p = xasprintf("%s/%s", path, name);
+			if (access(p, X_OK) == 0)
+				return (p);
+			free(p);
+		}
+	}
+	return (xstrdup(name));
 }

@@ -59,6 +59,8 @@ double      store_col_double(struct store_stmt *, int i);
 const char *store_col_text(struct store_stmt *, int i); /* NULL for NULL */
 const void *store_col_blob(struct store_stmt *, int i, size_t *n);
 int         store_col_is_null(struct store_stmt *, int i);
+/* store_col_dup returns a copy of a text column, NULL for SQL NULL. */
+char       *store_col_dup(struct store_stmt *, int i);
 
 /* store_run prepares sql, binds the arguments described by fmt and steps
  * to completion.  fmt characters: 'i' int64_t, 'd' double, 't' const char

@@ -75,6 +75,11 @@ int write_file_atomic(const char *path, const void *data, size_t len);
  * slashes, "." and "dir/.." components go (like Go's path.Clean). */
 char *path_clean(char *path);
 
+/* exe_sibling returns the path of program name in this executable's own
+ * directory when it is executable there (the binaries are installed
+ * side by side), else a copy of name for a $PATH lookup.  Caller frees. */
+char *exe_sibling(const char *name);
+
 /* child_detach prepares a forked child for exec: default signal mask and
  * dispositions (the parent blocks its stop signals), a new session and
  * process group, stdin from /dev/null, stdout and stderr appended to

@@ -86,14 +86,6 @@ task_fini(struct task *t)
 	memset(t, 0, sizeof(*t));
 }
 
-static char *
-col_dup(struct store_stmt *st, int i)
-{
-	const char *s = store_col_text(st, i);
-
-	return (s ? xstrdup(s) : NULL);
-}
-
 #define TASK_COLS                                                         \
 	"task_id, title, goal, repo_key, kind, labels, description, state,"  \
 	" attempt, last_run_id, created_at, updated_at"
@@ -101,16 +93,16 @@ col_dup(struct store_stmt *st, int i)
 static void
 task_read(struct store_stmt *st, struct task *t)
 {
-	t->task_id = col_dup(st, 0);
-	t->title = col_dup(st, 1);
-	t->goal = col_dup(st, 2);
-	t->repo_key = col_dup(st, 3);
-	t->kind = col_dup(st, 4);
-	t->labels = col_dup(st, 5);
-	t->desc = col_dup(st, 6);
-	t->state = col_dup(st, 7);
+	t->task_id = store_col_dup(st, 0);
+	t->title = store_col_dup(st, 1);
+	t->goal = store_col_dup(st, 2);
+	t->repo_key = store_col_dup(st, 3);
+	t->kind = store_col_dup(st, 4);
+	t->labels = store_col_dup(st, 5);
+	t->desc = store_col_dup(st, 6);
+	t->state = store_col_dup(st, 7);
 	t->attempt = store_col_int(st, 8);
-	t->last_run_id = col_dup(st, 9);
+	t->last_run_id = store_col_dup(st, 9);
 	t->created_at = store_col_int(st, 10);
 	t->updated_at = store_col_int(st, 11);
 }

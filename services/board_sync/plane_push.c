@@ -145,11 +145,8 @@ push_outbox(struct bplane *bp)
 		o->bp = bp;
 		o->id = store_col_int(st, 0);
 		o->task_id = xstrdup(store_col_text(st, 1));
-		o->state = store_col_text(st, 2) ? xstrdup(store_col_text(st, 2))
-		                                 : NULL;
-		o->comment = store_col_text(st, 3)
-		    ? xstrdup(store_col_text(st, 3))
-		    : NULL;
+		o->state = store_col_dup(st, 2);
+		o->comment = store_col_dup(st, 3);
 		o->marker = xasprintf("<!-- opcenter:op:%s:%lld -->",
 		    svc_name(bp->svc), (long long) o->id);
 		if (o->state == NULL) {

@@ -50,22 +50,6 @@ path_for(struct executor *x, const char *run_id, const char *suffix)
 	return (xasprintf("%s/%s%s", x->root, run_id, suffix));
 }
 
-static char *
-sibling(const char *name)
-{
-	char    p[PATH_MAX], *slash;
-	ssize_t n = readlink("/proc/self/exe", p, sizeof(p) - 1);
-
-	if (n > 0) {
-		p[n] = '\0';
-		if ((slash = strrchr(p, '/')) != NULL) {
-			*slash = '\0';
-			return (xasprintf("%s/%s", p, name));
-		}
-	}
-	return (xstrdup(name));
-}
-
 static int64_t
 mem_free_mb(void)
 {
@@ -274,7 +258,7 @@ child_exec(struct executor *x, const char *run_id, const char *req,
 	argv[5] = "--out";
 	argv[6] = (char *) out;
 	argv[7] = NULL;
-	execv(x->worker, argv);
+	execvp(x->worker, argv);
 	fprintf(stderr, "opc-executor: cannot run %s: %s\n", x->worker,
 	    strerror(errno));
 	_exit(127);
@@ -671,7 +655,7 @@ ex_init(struct svc *svc, void *state)
 	x->remove_ws = strcmp(ret, "remove") == 0;
 	x->root = root[0] == '/' ? xstrdup(root)
 	                         : xasprintf("%s/%s", t->state_dir, root);
-	x->worker = worker ? xstrdup(worker) : sibling("opc-exec-run");
+	x->worker = worker ? xstrdup(worker) : exe_sibling("opc-exec-run");
 	x->config_dir = xstrdup(t->config_path);
 	if ((slash = strrchr(x->config_dir, '/')) != NULL)
 		*slash = '\0';

@@ -93,7 +93,7 @@ cmd_up(struct opc *o, int argc, char **argv)
 	}
 	(void) mkdirs(t->log_dir, 0700);
 	(void) mkdirs(t->run_dir, 0700);
-	bin = opc_bin_path("opc-supervisor");
+	bin = exe_sibling("opc-supervisor");
 	out = xasprintf("%s/supervisor.out", t->log_dir);
 	argv2[i++] = bin;
 	argv2[i++] = "-c";

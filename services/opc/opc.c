@@ -90,25 +90,6 @@ opc_not_up(struct opc *o, const char *why)
 	    why, o->config);
 }
 
-char *
-opc_bin_path(const char *name)
-{
-	char    path[PATH_MAX], *slash, *p;
-	ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
-
-	if (n > 0) {
-		path[n] = '\0';
-		if ((slash = strrchr(path, '/')) != NULL) {
-			*slash = '\0';
-			p = xasprintf("%s/%s", path, name);
-			if (access(p, X_OK) == 0)
-				return (p);
-			free(p);
-		}
-	}
-	return (xstrdup(name));
-}
-
 const struct topo_inst *
 opc_find_service(struct topo *t, const char *service)
 {

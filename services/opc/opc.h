@@ -43,10 +43,6 @@ int opc_ctl(const char *url, enum msg_topic t, const void *body,
 /* opc_not_up prints the standard "constellation is not up" error. */
 void opc_not_up(struct opc *, const char *why);
 
-/* opc_bin_path returns the path of a sibling program (opc-supervisor) next
- * to this executable, or name itself for a PATH lookup.  Caller frees. */
-char *opc_bin_path(const char *name);
-
 /* opc_wants_help: argv has -h or --help. */
 bool opc_wants_help(int argc, char **argv);
 

@@ -630,9 +630,7 @@ router_idle(struct svc *svc, void *state)
 		pol = col_json(st, 4);
 		attempts = store_col_int(st, 5);
 		last = store_col_int(st, 6);
-		last_reason = store_col_text(st, 7)
-		    ? xstrdup(store_col_text(st, 7))
-		    : NULL;
+		last_reason = store_col_dup(st, 7);
 		store_done(st);
 		e = NULL;
 		if (ready && p && d && pol &&

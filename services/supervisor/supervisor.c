@@ -65,7 +65,6 @@ struct sup {
 	int64_t       last_status;
 	char         *status_path;
 	char         *pid_path;
-	char         *exe_dir;
 	int           pid_fd;
 	uint64_t      tick;
 };
@@ -150,9 +149,9 @@ child_exec(struct sup *s, struct child *c)
 	if (c->inst->bin != NULL)
 		bin = c->inst->bin;
 	else {
-		bin = xasprintf("%s/opc-%s", s->exe_dir, c->inst->service);
-		if (access(bin, X_OK) != 0)
-			bin = xasprintf("opc-%s", c->inst->service);
+		char *name = xasprintf("opc-%s", c->inst->service);
+
+		bin = exe_sibling(name); /* the child execs or exits */
 	}
 	argv[0] = bin;
 	argv[1] = "-c";
@@ -459,21 +458,6 @@ lock_pidfile(struct sup *s)
 	return (0);
 }
 
-static char *
-exe_dir(void)
-{
-	char    path[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
-	char   *slash;
-
-	if (n <= 0)
-		return (xstrdup("."));
-	path[n] = '\0';
-	if ((slash = strrchr(path, '/')) != NULL)
-		*slash = '\0';
-	return (xstrdup(path));
-}
-
 static void sup_fini(struct svc *, void *);
 
 static int
@@ -515,7 +499,6 @@ sup_init(struct svc *svc, void *state)
 	}
 	s->status_path = xasprintf("%s/supervisor.status.json", t->state_dir);
 	s->pid_path = xasprintf("%s/supervisor.pid", t->run_dir);
-	s->exe_dir = exe_dir();
 	(void) mkdirs(t->run_dir, 0700);
 	(void) mkdirs(t->log_dir, 0700);
 	if ((rv = lock_pidfile(s)) != 0)
@@ -619,7 +602,6 @@ sup_fini(struct svc *svc, void *state)
 	free(s->ch);
 	free(s->status_path);
 	free(s->pid_path);
-	free(s->exe_dir);
 	supervisor_set_only(NULL);
 	memset(s, 0, sizeof(*s));
 	s->pid_fd = -1;
