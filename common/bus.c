@@ -6,7 +6,15 @@
  * a full pub/sub queue drops the oldest message silently (DESIGN.md
  * section 2), a receive size limit so a hostile peer cannot make us
  * allocate without bound, and ipc listeners are created 0600.
+ *
+ * tls+tcp:// endpoints use the process-wide TLS settings of bus_tls_set()
+ * (one host, one identity, like log.c's one log configuration): listeners
+ * present the host certificate and require a client certificate signed by
+ * the CA, dialers verify the listener against the CA and the url's host
+ * name and present the same certificate.  Mutual TLS, both ways.
  */
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <nng/nng.h>
@@ -14,6 +22,7 @@
 #include <nng/protocol/pubsub0/sub.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/tls/tls.h>
 
 #include "opc/bus.h"
 #include "opc/err.h"
@@ -30,6 +39,13 @@ struct bus {
 	enum bus_kind kind;
 	char         *url;
 };
+
+/* The PEM texts stay loaded: every dialer gets its own client config (the
+ * server name differs per url); all listeners share one server config. */
+static struct {
+	char           *ca, *cert, *key, *server_name;
+	nng_tls_config *server;
+} tls;
 
 static int
 xlate(int rv)
@@ -93,16 +109,178 @@ sock_open(nng_socket *s, enum bus_kind kind)
 }
 
 static int
+is_tls(const char *url)
+{
+	return (strncmp(url, "tls+tcp", 7) == 0);
+}
+
+static int
+no_tls(const char *url)
+{
+	log_error("bus.tls", "%s: tls+tcp:// needs the opcenter.tls section "
+	                     "(ca_file, cert_file, key_file)",
+	    url);
+	return (NNG_EINVAL);
+}
+
+/* url_host returns the host part of scheme://host:port ("[::1]" -> "::1"). */
+static char *
+url_host(const char *url)
+{
+	const char *h = strstr(url, "://"), *e;
+
+	h = h ? h + 3 : url;
+	if (*h == '[' && (e = strchr(h, ']')) != NULL)
+		return (xstrndup(h + 1, (size_t) (e - h - 1)));
+	e = strrchr(h, ':');
+	return (e ? xstrndup(h, (size_t) (e - h)) : xstrdup(h));
+}
+
+/* tls_alloc builds a config of mode from the loaded PEM texts; peers must
+ * present a certificate signed by the CA.  server_name (clients) is the
+ * name the listener's certificate must carry. */
+static int
+tls_alloc(nng_tls_config **cp, nng_tls_mode mode, const char *server_name)
+{
+	nng_tls_config *c;
+	int             rv;
+
+	*cp = NULL;
+	if ((rv = nng_tls_config_alloc(&c, mode)) != 0)
+		return (rv);
+	if ((rv = nng_tls_config_ca_chain(c, tls.ca, NULL)) != 0 ||
+	    (rv = nng_tls_config_own_cert(c, tls.cert, tls.key, NULL)) != 0 ||
+	    (rv = nng_tls_config_auth_mode(c, NNG_TLS_AUTH_MODE_REQUIRED)) !=
+	        0 ||
+	    (server_name != NULL &&
+	        (rv = nng_tls_config_server_name(c, server_name)) != 0)) {
+		nng_tls_config_free(c);
+		return (rv);
+	}
+	*cp = c;
+	return (0);
+}
+
+static char *
+read_pem(const char *what, const char *path, char *err, size_t errlen)
+{
+	FILE  *f;
+	char  *buf = NULL;
+	size_t len = 0, n;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		snprintf(err, errlen, "%s %s: %s", what, path,
+		    strerror(errno));
+		return (NULL);
+	}
+	do {
+		buf = xrealloc(buf, len + 4096 + 1);
+		n = fread(buf + len, 1, 4096, f);
+		len += n;
+	} while (n == 4096 && len < 1024 * 1024);
+	buf[len] = '\0';
+	if (ferror(f) || strstr(buf, "-----BEGIN ") == NULL) {
+		snprintf(err, errlen, "%s %s: %s", what, path,
+		    ferror(f) ? strerror(errno) : "no PEM data");
+		free(buf);
+		buf = NULL;
+	}
+	fclose(f);
+	return (buf);
+}
+
+static void
+tls_clear(void)
+{
+	if (tls.server != NULL)
+		nng_tls_config_free(tls.server);
+	free(tls.ca);
+	free(tls.cert);
+	free(tls.key);
+	free(tls.server_name);
+	memset(&tls, 0, sizeof(tls));
+}
+
+int
+bus_tls_set(const struct bus_tls *t, char *err, size_t errlen)
+{
+	nng_tls_config *c;
+	int             rv;
+
+	tls_clear();
+	if (t == NULL)
+		return (0);
+	if ((tls.ca = read_pem("ca_file", t->ca_file, err, errlen)) == NULL ||
+	    (tls.cert = read_pem("cert_file", t->cert_file, err, errlen)) ==
+	        NULL ||
+	    (tls.key = read_pem("key_file", t->key_file, err, errlen)) ==
+	        NULL) {
+		tls_clear();
+		return (ERR_CONFIG);
+	}
+	tls.server_name = t->server_name && *t->server_name
+	    ? xstrdup(t->server_name)
+	    : NULL;
+	/* Parse everything now, so a bad file fails at startup. */
+	if ((rv = tls_alloc(&c, NNG_TLS_MODE_SERVER, NULL)) != 0) {
+		if (rv == NNG_ENOTSUP)
+			snprintf(err, errlen, "this nng has no TLS engine (%s)",
+			    nng_tls_engine_name());
+		else
+			snprintf(err, errlen,
+			    "ca_file %s, cert_file %s, key_file %s: %s (want "
+			    "PEM certificates and an unencrypted PEM key)",
+			    t->ca_file, t->cert_file, t->key_file,
+			    nng_strerror(rv));
+		tls_clear();
+		return (ERR_CONFIG);
+	}
+	tls.server = c;
+	return (0);
+}
+
+static int
 listen_on(struct bus *b)
 {
 	nng_listener l;
 	int          rv;
 
+	if (is_tls(b->url) && tls.server == NULL)
+		return (no_tls(b->url));
 	if ((rv = nng_listener_create(&l, b->sock, b->url)) != 0)
 		return (rv);
 	if (strncmp(b->url, "ipc://", 6) == 0)
 		(void) nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, 0600);
+	if (is_tls(b->url) &&
+	    (rv = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, tls.server)) !=
+	        0)
+		return (rv);
 	return (nng_listener_start(l, 0));
+}
+
+static int
+dial(struct bus *b)
+{
+	nng_dialer      d;
+	nng_tls_config *c;
+	char           *host;
+	int             rv;
+
+	if (!is_tls(b->url))
+		return (nng_dial(b->sock, b->url, NULL, NNG_FLAG_NONBLOCK));
+	if (tls.server == NULL)
+		return (no_tls(b->url));
+	host = tls.server_name ? xstrdup(tls.server_name) : url_host(b->url);
+	rv = tls_alloc(&c, NNG_TLS_MODE_CLIENT, host);
+	free(host);
+	if (rv != 0)
+		return (rv);
+	/* The dialer holds its own reference to c. */
+	if ((rv = nng_dialer_create(&d, b->sock, b->url)) == 0 &&
+	    (rv = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, c)) == 0)
+		rv = nng_dialer_start(d, NNG_FLAG_NONBLOCK);
+	nng_tls_config_free(c);
+	return (rv);
 }
 
 int
@@ -137,7 +315,7 @@ bus_open(struct bus **bp, enum bus_kind kind, const char *url)
 	if (kind == BUS_PUB || kind == BUS_REP)
 		rv = listen_on(b);
 	else
-		rv = nng_dial(b->sock, url, NULL, NNG_FLAG_NONBLOCK);
+		rv = dial(b);
 	if (rv != 0) {
 		log_error("bus.open", "%s %s: %s",
 		    (kind == BUS_PUB || kind == BUS_REP) ? "listen" : "dial",

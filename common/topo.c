@@ -4,6 +4,10 @@
  * Validates what every process relies on before anything starts: unique
  * instance names, upstreams that exist, endpoints nng accepts, ipc paths
  * that fit in a sockaddr_un.  Errors name file:line:col.
+ *
+ * opcenter.tls, when present, is installed process-wide for tls+tcp://
+ * sockets when the topology loads (bus_tls_set) and removed by
+ * topo_close: a process loads one topology.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -162,6 +166,75 @@ check_upstreams(struct topo *t, char *err, size_t errlen)
 }
 
 static int
+uses_tls(const struct topo_inst *in)
+{
+	return (strncmp(in->pub, "tls+tcp://", 10) == 0 ||
+	    strncmp(in->ctl, "tls+tcp://", 10) == 0);
+}
+
+/* tls_load reads opcenter.tls { ca_file, cert_file, key_file,
+ * server_name } (paths relative to the config file) and installs it for
+ * every tls+tcp:// socket of this process (bus_tls_set). */
+static int
+tls_load(struct topo *t, const struct cfg_node *root, char *err,
+    size_t errlen)
+{
+	static const char *const keys[] = { "ca_file", "cert_file",
+		"key_file" };
+	const struct cfg_node   *n = cfg_get(root, "opcenter.tls");
+	const char              *s, *name = NULL;
+	char                    *path[3] = { NULL, NULL, NULL }, *dir;
+	char                     where[256], msg[512];
+	struct bus_tls           bt;
+	size_t                   i;
+	int                      rv = 0;
+
+	if (n == NULL) {
+		for (i = 0; i <= t->ninst; i++) {
+			const struct topo_inst *in =
+			    i < t->ninst ? &t->inst[i] : &t->supervisor;
+
+			if (!uses_tls(in))
+				continue;
+			cfg_where(in->node, where, sizeof(where));
+			ERRF("%s: %s: tls+tcp:// endpoints need an opcenter.tls "
+			     "section (ca_file, cert_file, key_file)",
+			    where, in->name);
+			return (ERR_CONFIG);
+		}
+		return (0);
+	}
+	cfg_where(n, where, sizeof(where));
+	dir = dirname_of(t->config_path);
+	for (i = 0; i < nitems(keys) && rv == 0; i++) {
+		if ((rv = cfg_get_str(n, keys[i], NULL, &s, err, errlen)) != 0)
+			break;
+		if (s == NULL || *s == '\0') {
+			ERRF("%s: opcenter.tls: %s is required", where,
+			    keys[i]);
+			rv = ERR_CONFIG;
+			break;
+		}
+		path[i] = absolute(dir, s);
+	}
+	if (rv == 0)
+		rv = cfg_get_str(n, "server_name", NULL, &name, err, errlen);
+	if (rv == 0) {
+		bt = (struct bus_tls){ path[0], path[1], path[2], name };
+		if (bus_tls_set(&bt, msg, sizeof(msg)) == 0)
+			t->tls = 1;
+		else {
+			ERRF("%s: opcenter.tls: %s", where, msg);
+			rv = ERR_CONFIG;
+		}
+	}
+	for (i = 0; i < nitems(path); i++)
+		free(path[i]);
+	free(dir);
+	return (rv);
+}
+
+static int
 load(struct topo *t, char *err, size_t errlen)
 {
 	const struct cfg_node *root = cfg_root(t->cfg), *insts, *sup;
@@ -227,7 +300,9 @@ load(struct topo *t, char *err, size_t errlen)
 		         errlen)) != 0)
 			return (rv);
 	}
-	return (check_upstreams(t, err, errlen));
+	if ((rv = check_upstreams(t, err, errlen)) != 0)
+		return (rv);
+	return (tls_load(t, root, err, errlen));
 }
 
 int
@@ -263,6 +338,8 @@ topo_close(struct topo **tp)
 
 	if (t == NULL)
 		return;
+	if (t->tls)
+		(void) bus_tls_set(NULL, NULL, 0);
 	for (i = 0; i < t->ninst; i++)
 		inst_fini(&t->inst[i]);
 	free(t->inst);

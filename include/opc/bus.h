@@ -64,6 +64,23 @@ void bus_msg_free(struct bus_msg *m);
 int bus_request(const char *url, const void *req, size_t len,
     struct bus_msg *m, int timeout_ms);
 
+/* struct bus_tls names the PEM files of tls+tcp:// endpoints (borrowed). */
+struct bus_tls {
+	const char *ca_file;     /* the CA that signs every host's cert */
+	const char *cert_file;   /* this host's certificate (chain) */
+	const char *key_file;    /* its private key, unencrypted */
+	const char *server_name; /* NULL: each dialed url's host name */
+};
+
+/* bus_tls_set installs the process-wide TLS settings of every tls+tcp://
+ * socket opened afterwards: listeners present cert_file and require a
+ * client certificate signed by ca_file; dialers verify the listener's
+ * certificate against ca_file and server_name, and present cert_file
+ * (mutual TLS).  The files are read and parsed now.  NULL removes the
+ * settings (tls+tcp:// sockets then fail with ERR_INVAL).  Returns 0 or
+ * ERR_CONFIG with a message naming the file in err. */
+int bus_tls_set(const struct bus_tls *tls, char *err, size_t errlen);
+
 /* bus_url_ok returns 1 when url has a scheme nng knows (ipc, tcp,
  * tls+tcp, inproc). */
 int bus_url_ok(const char *url);

@@ -1,14 +1,18 @@
 /*
  * topo.h - the constellation's topology, read from the one config file.
  *
- *   opcenter:  { state_dir, heartbeat_ms, stale_after_ms, ... }
+ *   opcenter:  { state_dir, heartbeat_ms, stale_after_ms, ...,
+ *                tls: { ca_file, cert_file, key_file, server_name } }
  *   supervisor: { pub, ctl, restart/backoff settings }
  *   instances:
  *     <name>:  { service, upstreams: [names], pub, ctl, bin, ... }
  *
  * An instance's service defaults to its name up to '@' (executor@a ->
  * executor).  Endpoints default to ipc://<state_dir>/run/<name>.{pub,ctl}.
- * Relative state_dir is taken relative to the config file's directory.
+ * Relative state_dir and tls paths are taken relative to the config
+ * file's directory.  tls+tcp:// endpoints need opcenter.tls: topo_load
+ * reads it and installs it for the process (bus_tls_set), topo_close
+ * removes it.
  */
 #ifndef OPC_TOPO_H
 #define OPC_TOPO_H
@@ -40,13 +44,15 @@ struct topo {
 	int64_t           heartbeat_ms;
 	int64_t           stale_after_ms;
 	int64_t           journal_retention;
+	int               tls;         /* opcenter.tls installed */
 	struct topo_inst  supervisor;  /* name "supervisor" */
 	struct topo_inst *inst;
 	size_t            ninst;
 };
 
 /* topo_load reads config_path and validates the topology: unique names,
- * known upstreams, valid urls (ipc paths short enough).  Returns 0,
+ * known upstreams, valid urls (ipc paths short enough), readable TLS
+ * files when opcenter.tls is present.  Returns 0,
  * ERR_IO or ERR_CONFIG with a file:line:col message in err. */
 int  topo_load(struct topo **tp, const char *config_path, char *err,
      size_t errlen);
