@@ -590,8 +590,13 @@ on_proposal(struct svc *svc, const struct msg *m, void *state)
 		    p->candidate_id);
 		return (0);
 	}
-	(void) cfg_get_str(svc_cfg(svc), "proposal_state", "Backlog", &st, err,
-	    sizeof(err));
+	/* the proposer's tier picks the state; else the configured one */
+	if (p->state != NULL && (strcmp(p->state, "Backlog") == 0 ||
+	        strcmp(p->state, BOARD_READY) == 0))
+		st = p->state;
+	else
+		(void) cfg_get_str(svc_cfg(svc), "proposal_state", "Backlog",
+		    &st, err, sizeof(err));
 	memset(&a, 0, sizeof(a));
 	a.repo_key = p->repo;
 	a.goal = p->goal;

@@ -15,38 +15,12 @@ static const char runs_usage[] =
     "usage: opc runs list [--task ID] [--limit N] [--json]\n"
     "       opc runs show RUN [--json]\n";
 
-/* recorder_call sends one request to the recorder.  Returns 0, or 1 after
- * printing why (no recorder, not up, or the recorder's error). */
+/* recorder_call sends one request to the recorder (see opc_call). */
 static int
 recorder_call(struct opc *o, const char *cmd, enum msg_topic t,
               const void *body, json_t **data)
 {
-	const struct topo_inst *r;
-	struct topo            *topo;
-	char                    err[512];
-	int                     rv;
-
-	*data = NULL;
-	if ((topo = opc_topo(o)) == NULL)
-		return (1);
-	if ((r = opc_find_service(topo, "recorder")) == NULL) {
-		fprintf(stderr, "opc %s: no recorder instance in %s\n", cmd,
-		        topo->config_path);
-		return (1);
-	}
-	err[0] = '\0';
-	rv = opc_ctl(r->ctl, t, body, data, err, sizeof(err), OPC_CTL_TIMEOUT);
-	if ((rv == ERR_NOTFOUND && strstr(err, "not running") != NULL) ||
-	    rv == ERR_TIMEOUT) {
-		opc_not_up(o, err[0] ? err : err_str(rv));
-		return (1);
-	}
-	if (rv != 0) {
-		fprintf(stderr, "opc %s: %s\n", cmd,
-		        err[0] ? err : err_str(rv));
-		return (1);
-	}
-	return (0);
+	return (opc_call(o, cmd, "recorder", t, body, data, OPC_CTL_TIMEOUT));
 }
 
 static void

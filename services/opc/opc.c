@@ -33,6 +33,12 @@ static const struct opc_cmd cmds[] = {
 	    "executions and estimated cost over a window (JSON)" },
 	{ "doctor", cmd_doctor, "[--example FILE]",
 	    "check the board, GitHub, backends and config drift" },
+	{ "autonomy-cycle", cmd_autonomy_cycle,
+	    "[--execute] [--repo R] [--json] [--wait S]",
+	    "observe, derive insights and propose now (dry run by default)" },
+	{ "proposals", cmd_proposals,
+	    "rejections | calibration [--window-days N] | reject KEY [--reason T]",
+	    "the proposer's rejection store and calibration table" },
 	{ "demo", cmd_demo, "--goal TEXT [--repo-key demo] [--blocked-policy]",
 	    "send one task through the running daemons and narrate it" },
 	{ NULL, NULL, NULL, NULL },
@@ -99,6 +105,37 @@ opc_find_service(struct topo *t, const char *service)
 		if (t->inst[i].enabled && strcmp(t->inst[i].service, service) == 0)
 			return (&t->inst[i]);
 	return (NULL);
+}
+
+int
+opc_call(struct opc *o, const char *cmd, const char *service,
+    enum msg_topic t, const void *body, json_t **data, int timeout_ms)
+{
+	const struct topo_inst *r;
+	struct topo            *topo;
+	char                    err[512] = "";
+	int                     rv;
+
+	*data = NULL;
+	if ((topo = opc_topo(o)) == NULL)
+		return (1);
+	if ((r = opc_find_service(topo, service)) == NULL) {
+		fprintf(stderr, "opc %s: no %s instance in %s\n", cmd, service,
+		    topo->config_path);
+		return (1);
+	}
+	rv = opc_ctl(r->ctl, t, body, data, err, sizeof(err), timeout_ms);
+	if ((rv == ERR_NOTFOUND && strstr(err, "not running") != NULL) ||
+	    rv == ERR_TIMEOUT) {
+		opc_not_up(o, err[0] ? err : err_str(rv));
+		return (1);
+	}
+	if (rv != 0) {
+		fprintf(stderr, "opc %s: %s\n", cmd, err[0] ? err :
+		    err_str(rv));
+		return (1);
+	}
+	return (0);
 }
 
 bool

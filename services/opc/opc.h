@@ -40,6 +40,11 @@ struct topo *opc_topo(struct opc *);
 int opc_ctl(const char *url, enum msg_topic t, const void *body,
     json_t **data, char *err, size_t errlen, int timeout_ms);
 
+/* opc_call sends one request to the first instance of service kind.
+ * Returns 0, or 1 after printing why (no such instance, not up, or the
+ * service's error), prefixed "opc CMD:". */
+int opc_call(struct opc *, const char *cmd, const char *service,
+    enum msg_topic t, const void *body, json_t **data, int timeout_ms);
 /* opc_not_up prints the standard "constellation is not up" error. */
 void opc_not_up(struct opc *, const char *why);
 
@@ -57,6 +62,8 @@ int cmd_demo(struct opc *, int, char **);
 int cmd_runs(struct opc *, int, char **);
 int cmd_spend_report(struct opc *, int, char **);
 int cmd_doctor(struct opc *, int, char **);
+int cmd_autonomy_cycle(struct opc *, int, char **);
+int cmd_proposals(struct opc *, int, char **);
 
 /* opc_find_service returns the first enabled instance of service kind
  * (e.g. "recorder"), or NULL. */

@@ -1,0 +1,323 @@
+/*
+ * cmd_autonomy.c - `opc autonomy-cycle` and `opc proposals`.
+ *
+ * autonomy-cycle runs the original's four stages now, through the
+ * daemons: the observer observes (observer.observe), the insighter
+ * derives from the new snapshots (we wait until its runs name them), the
+ * proposer has applied those runs (its status names them), then one
+ * proposer cycle: a dry run prints what it would create and why the rest
+ * is suppressed; --execute creates the tasks.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "opc.h"
+#include "opc/err.h"
+#include "opc/util.h"
+
+static const char cycle_usage[] =
+    "usage: opc autonomy-cycle [--execute] [--repo R] [--json] [--wait S]\n"
+    "  --execute  create the tasks (default: dry run, nothing changes)\n"
+    "  --repo R   only repo R (default: every observed repo)\n"
+    "  --wait S   seconds to wait for each stage (default 120)\n";
+
+static const char prop_usage[] =
+    "usage: opc proposals rejections [--json]\n"
+    "       opc proposals calibration [--window-days N] [--json]\n"
+    "       opc proposals reject DEDUP_KEY [--reason TEXT] [--task ID]\n";
+
+static const char *
+jstr(const json_t *o, const char *k, const char *def)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+
+	return (s != NULL && *s != '\0' ? s : def);
+}
+
+static void
+nap(void)
+{
+	struct timespec ts = { 0, 200 * 1000 * 1000 };
+
+	nanosleep(&ts, NULL);
+}
+
+/* applied reports whether every started observation is reflected in
+ * the service's runs: for the insighter repos[r].snapshot_run == run_id,
+ * for the proposer insight_runs[r] == ins_<suffix of run_id>. */
+static int
+applied(const json_t *started, const json_t *data, int proposer)
+{
+	json_t     *s;
+	const char *repo, *run, *have;
+	size_t      i;
+	int         ok = 1;
+
+	json_array_foreach(started, i, s) {
+		repo = jstr(s, "repo", "");
+		run = jstr(s, "run_id", "");
+		if (proposer)
+			have = jstr(json_object_get(data, "insight_runs"), repo,
+			    "");
+		else
+			have = jstr(json_object_get(json_object_get(data,
+			    "repos"), repo), "snapshot_run", "");
+		if (proposer ? strncmp(have, "ins_", 4) != 0 ||
+		    strncmp(run, "obs_", 4) != 0 || strcmp(have + 4, run + 4) !=
+		    0 : strcmp(have, run) != 0)
+			ok = 0;
+	}
+	return (ok);
+}
+
+/* await polls service until applied(), for up to wait_s seconds. */
+static int
+await(struct opc *o, const char *service, enum msg_topic t,
+    const void *body, const json_t *started, int wait_s, json_t **data)
+{
+	int64_t end = mono_ms() + (int64_t) wait_s * 1000;
+
+	for (;;) {
+		if (opc_call(o, "autonomy-cycle", service, t, body, data,
+		        OPC_CTL_TIMEOUT) != 0)
+			return (1);
+		if (applied(started, *data, t == MSG_CTL_STATUS))
+			return (0);
+		json_decref(*data);
+		*data = NULL;
+		if (mono_ms() > end) {
+			fprintf(stderr, "opc autonomy-cycle: the %s has not"
+			    " applied the new snapshots after %d s\n", service,
+			    wait_s);
+			return (1);
+		}
+		nap();
+	}
+}
+
+static void
+print_cycle(const json_t *c)
+{
+	json_t *e;
+	size_t  i;
+	bool    dry = json_is_true(json_object_get(c, "dry_run"));
+
+	printf("[3/4] decide → %lld candidate(s) (cycle %s)\n",
+	    (long long) json_integer_value(json_object_get(c, "candidates")),
+	    jstr(c, "cycle_id", "?"));
+	json_array_foreach(json_object_get(c, "created"), i, e)
+		printf("  %s %-13s %-6s tier %lld -> %-12s %s\n", dry ?
+		    "would create" : "created     ", jstr(e, "family", "?"),
+		    jstr(e, "confidence", "?"), (long long)
+		    json_integer_value(json_object_get(e, "tier")),
+		    jstr(e, "state", "?"), jstr(e, "title", ""));
+	json_array_foreach(json_object_get(c, "suppressed"), i, e)
+		printf("  suppressed   %-13s %-34s %s\n", jstr(e, "family", "?"),
+		    jstr(e, "reason", "?"), jstr(e, "dedup_key", ""));
+	printf("[4/4] propose → %s (created=%zu, skipped=%zu)\n", dry ?
+	    "dry run, nothing created" : "tasks go to the board",
+	    dry ? (size_t) 0 : json_array_size(json_object_get(c, "created")),
+	    json_array_size(json_object_get(c, "suppressed")));
+}
+
+int
+cmd_autonomy_cycle(struct opc *o, int argc, char **argv)
+{
+	struct msg_observer_observe    ob = { NULL };
+	struct msg_insighter_insights  iq = { NULL };
+	struct msg_proposer_cycle_now  cq = { false, NULL };
+	json_t *st = NULL, *ins = NULL, *ps = NULL, *cy = NULL, *r, *i;
+	const char *repo;
+	bool        json = false;
+	size_t      k;
+	int         a, wait_s = 120, rv = 1;
+
+	for (a = 1; a < argc; a++) {
+		if (strcmp(argv[a], "--execute") == 0)
+			cq.execute = true;
+		else if (strcmp(argv[a], "--json") == 0)
+			json = true;
+		else if (strcmp(argv[a], "--repo") == 0 && a + 1 < argc)
+			ob.repo = iq.repo = cq.repo = argv[++a];
+		else if (strcmp(argv[a], "--wait") == 0 && a + 1 < argc &&
+		    (wait_s = atoi(argv[++a])) > 0)
+			continue;
+		else {
+			fprintf(stderr, "%s", cycle_usage);
+			return (opc_wants_help(argc, argv) ? 0 : 2);
+		}
+	}
+	if (opc_call(o, "autonomy-cycle", "observer", MSG_OBSERVER_OBSERVE, &ob,
+	        &st, OPC_CTL_TIMEOUT) != 0)
+		return (1);
+	if (!json)
+		json_array_foreach(json_object_get(st, "started"), k, r)
+			printf("[1/4] observe → %s: %s\n", jstr(r, "repo", "?"),
+			    jstr(r, "run_id", "?"));
+	if (await(o, "insighter", MSG_INSIGHTER_INSIGHTS, &iq,
+	        json_object_get(st, "started"), wait_s, &ins) != 0 ||
+	    await(o, "proposer", MSG_CTL_STATUS, NULL,
+	        json_object_get(st, "started"), wait_s, &ps) != 0)
+		goto out;
+	if (!json)
+		json_object_foreach(json_object_get(ins, "repos"), repo, r) {
+			printf("[2/4] insights → %s: %zu from %s\n", repo,
+			    json_array_size(json_object_get(r, "insights")),
+			    jstr(r, "snapshot_run", "?"));
+			json_array_foreach(json_object_get(r, "insights"), k, i)
+				printf("  %s\n", jstr(i, "insight_id", "?"));
+		}
+	if (opc_call(o, "autonomy-cycle", "proposer", MSG_PROPOSER_CYCLE_NOW,
+	        &cq, &cy, 30000) != 0)
+		goto out;
+	if (json) {
+		json_t *all = json_pack("{s:O, s:O, s:O}", "observe", st,
+		    "insights", json_object_get(ins, "repos"), "cycle", cy);
+
+		json_dumpf(all, stdout, JSON_INDENT(2));
+		printf("\n");
+		json_decref(all);
+	} else
+		print_cycle(cy);
+	rv = 0;
+out:
+	json_decref(st);
+	json_decref(ins);
+	json_decref(ps);
+	json_decref(cy);
+	return (rv);
+}
+
+static int
+rejections(struct opc *o, bool json)
+{
+	json_t *d, *r;
+	size_t  i;
+	char    at[40];
+
+	if (opc_call(o, "proposals", "proposer", MSG_PROPOSER_REJECTIONS, NULL,
+	        &d, OPC_CTL_TIMEOUT) != 0)
+		return (1);
+	if (json) {
+		json_dumpf(d, stdout, JSON_INDENT(2));
+		printf("\n");
+	} else {
+		printf("%-48s %-10s %-20s %s\n", "DEDUP_KEY", "TASK",
+		    "RECORDED", "REASON");
+		json_array_foreach(json_object_get(d, "rejections"), i, r)
+			printf("%-48s %-10s %-20.19s %s\n", jstr(r, "dedup_key",
+			    "?"), jstr(r, "task_id", "-"), iso8601(
+			    json_integer_value(json_object_get(r,
+			    "recorded_at")), at, sizeof(at)), jstr(r, "reason",
+			    "-"));
+	}
+	json_decref(d);
+	return (0);
+}
+
+static int
+calibration(struct opc *o, int64_t days, bool json)
+{
+	struct msg_proposer_calibration q = { days };
+	json_t                         *d, *r;
+	size_t                          i;
+
+	if (opc_call(o, "proposals", "proposer", MSG_PROPOSER_CALIBRATION, &q,
+	        &d, OPC_CTL_TIMEOUT) != 0)
+		return (1);
+	if (json) {
+		json_dumpf(d, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(4));
+		printf("\n");
+		json_decref(d);
+		return (0);
+	}
+	printf("calibration over %lld days (min sample %lld)\n",
+	    (long long) json_integer_value(json_object_get(d, "window_days")),
+	    (long long) json_integer_value(json_object_get(d, "min_sample")));
+	printf("%-22s %-7s %5s %6s %8s %9s %7s %7s %6s  %s\n", "FAMILY",
+	    "CONF", "TOTAL", "MERGED", "REJECTED", "ABANDONED", "ACCEPT",
+	    "EXPECT", "RATIO", "NOTE");
+	json_array_foreach(json_object_get(d, "rows"), i, r)
+		printf("%-22s %-7s %5lld %6lld %8lld %9lld %7.2f %7.2f %6.2f  %s\n",
+		    jstr(r, "family", "?"), jstr(r, "confidence", "?"),
+		    (long long) json_integer_value(json_object_get(r, "total")),
+		    (long long) json_integer_value(json_object_get(r, "merged")),
+		    (long long) json_integer_value(json_object_get(r,
+		    "rejected")), (long long) json_integer_value(
+		    json_object_get(r, "abandoned")), json_number_value(
+		    json_object_get(r, "acceptance_rate")), json_number_value(
+		    json_object_get(r, "expected_rate")), json_number_value(
+		    json_object_get(r, "calibration_ratio")), jstr(r, "note",
+		    ""));
+	if (json_array_size(json_object_get(d, "rows")) == 0)
+		printf("(no outcomes yet: proposed tasks count once Done,"
+		    " Cancelled or Blocked)\n");
+	json_decref(d);
+	return (0);
+}
+
+static int
+reject(struct opc *o, int argc, char **argv)
+{
+	struct msg_proposer_reject q = { NULL, NULL, NULL };
+	json_t                    *d;
+	int                        a;
+
+	for (a = 1; a < argc; a++) {
+		if (strcmp(argv[a], "--reason") == 0 && a + 1 < argc)
+			q.reason = argv[++a];
+		else if (strcmp(argv[a], "--task") == 0 && a + 1 < argc)
+			q.task_id = argv[++a];
+		else if (argv[a][0] != '-' && q.dedup_key == NULL)
+			q.dedup_key = argv[a];
+		else
+			goto usage;
+	}
+	if (q.dedup_key == NULL)
+		goto usage;
+	if (opc_call(o, "proposals", "proposer", MSG_PROPOSER_REJECT, &q, &d,
+	        OPC_CTL_TIMEOUT) != 0)
+		return (1);
+	printf("%s: %s\n", q.dedup_key, json_is_true(json_object_get(d,
+	    "recorded")) ? "rejected for good" : "already rejected");
+	json_decref(d);
+	return (0);
+usage:
+	fprintf(stderr, "%s", prop_usage);
+	return (2);
+}
+
+int
+cmd_proposals(struct opc *o, int argc, char **argv)
+{
+	int64_t days = 0;
+	bool    json = false;
+	int     a;
+
+	if (argc < 2 || opc_wants_help(argc, argv)) {
+		fprintf(argc < 2 ? stderr : stdout, "%s", prop_usage);
+		return (argc < 2 ? 2 : 0);
+	}
+	if (strcmp(argv[1], "reject") == 0)
+		return (reject(o, argc - 1, argv + 1));
+	for (a = 2; a < argc; a++) {
+		if (strcmp(argv[a], "--json") == 0)
+			json = true;
+		else if (strcmp(argv[a], "--window-days") == 0 && a + 1 < argc &&
+		    (days = atoll(argv[++a])) > 0)
+			continue;
+		else {
+			fprintf(stderr, "%s", prop_usage);
+			return (2);
+		}
+	}
+	if (strcmp(argv[1], "rejections") == 0)
+		return (rejections(o, json));
+	if (strcmp(argv[1], "calibration") == 0)
+		return (calibration(o, days, json));
+	fprintf(stderr, "opc proposals: unknown subcommand %s\n%s", argv[1],
+	    prop_usage);
+	return (2);
+}

@@ -1,0 +1,137 @@
+/*
+ * proposer.h - the proposer (private to services/proposer).
+ *
+ * rules.c turns a repo's current insights into candidates; guard.c runs
+ * the guardrails over a cycle's candidates, in the original's order;
+ * calib.c builds the calibration table and the quiet diagnosis.  Those
+ * three are pure: whatever they need from the world (rejections, past
+ * emissions, the board) comes through struct guard_ctx's callbacks.
+ * proposer.c is the daemon: it keeps the current insights, the board's
+ * tasks, emissions, rejections and outcomes in its db, and runs a cycle
+ * on each insight.run (when auto) or on request (opc autonomy-cycle).
+ */
+#ifndef OPC_PROPOSER_H
+#define OPC_PROPOSER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "opc/svc.h"
+
+extern const struct svc_def proposer_def;
+
+/* ---- rules.c ------------------------------------------------------------ */
+
+struct rule_limits {
+	int64_t lint_min_violations; /* 5 */
+	int64_t type_min_errors;     /* 3 */
+};
+
+void rule_limits_default(struct rule_limits *);
+
+/* A candidate.  Strings are owned. */
+struct cand {
+	char       *dedup_key;  /* candidate|<family>|<repo>|<pattern> */
+	char       *candidate_id; /* dedup_key with ':' */
+	char       *family, *repo, *pattern;
+	const char *confidence; /* "high" | "medium" | "low" (static) */
+	const char *risk_class; /* "style" | "logic" (static) */
+	const char *validation_profile;
+	char       *title, *goal;
+	json_t     *evidence;   /* own reference */
+	/* set by guard_run */
+	const char *reason;     /* NULL: passes; else the suppression reason */
+	bool        counted;    /* reached the quotas */
+	int         tier;
+	const char *state;      /* "Ready for AI" or "Backlog" */
+};
+
+/* rules_apply appends the candidates for repo's insights (an array of
+ * insight objects) to *cv (*n of them, realloc'd). */
+void rules_apply(const char *repo, const json_t *insights,
+    const struct rule_limits *, struct cand **cv, size_t *n);
+void cand_fini(struct cand *);
+void cands_free(struct cand *cv, size_t n);
+/* cand_json returns the candidate as a new JSON object. */
+json_t *cand_json(const struct cand *);
+
+/* ---- guard.c ------------------------------------------------------------ */
+
+struct guard_limits {
+	int64_t max_exec_hour, max_exec_day; /* 10, 50 */
+	int64_t min_remaining_exec;          /* 3 */
+	int64_t velocity_cap_24h;            /* 10 proposals a day */
+	int64_t max_candidates;              /* 3 per cycle */
+	int64_t per_family;                  /* 1 per family per cycle */
+	int64_t cooldown_ms;                 /* 120 min per dedup key */
+	int64_t ready_saturation;            /* 8 Ready tasks */
+	bool    all_families;                /* gated families allowed */
+	const char *const *families;         /* allowed (NULL: defaults) */
+	const json_t      *tiers;            /* {family: tier} overrides */
+};
+
+void guard_limits_default(struct guard_limits *);
+
+/* What a cycle knows of the world; the callbacks get arg. */
+struct guard_ctx {
+	int64_t now_ms;
+	int64_t exec_hour, exec_day; /* executions dispatched in the windows */
+	int64_t created_24h;         /* proposals created in the last 24 h */
+	int64_t ready_count;         /* tasks in Ready for AI */
+	void   *arg;
+	/* 1 when a human rejected dedup_key for good */
+	int (*rejected)(void *arg, const char *dedup_key);
+	/* 1 when family is in a no-op loop in repo */
+	int (*cycling)(void *arg, const char *repo, const char *family);
+	/* ms of the last emission of dedup_key, 0 if never */
+	int64_t (*last_emitted)(void *arg, const char *dedup_key);
+	/* ms of the last emission of family in repo, 0 if never */
+	int64_t (*family_emitted)(void *arg, const char *repo,
+	    const char *family);
+	/* 1: an open equivalent task; 2: one completed recently; 0: none */
+	int (*equivalent)(void *arg, const struct cand *);
+};
+
+/* guard_run sorts the candidates (confidence, family, key) and sets each
+ * one's reason (NULL when it passes), tier and state.  Returns the
+ * number that pass. */
+size_t guard_run(struct cand *cv, size_t n, const struct guard_limits *,
+    const struct guard_ctx *);
+/* guard_tier returns the autonomy tier of family. */
+int guard_tier(const struct guard_limits *, const char *family);
+/* guard_upstream returns the family that must go before family, or NULL. */
+const char *guard_upstream(const char *family);
+
+/* ---- calib.c ------------------------------------------------------------ */
+
+/* calib_table builds the calibration rows from outcome events
+ * [{family, confidence, outcome: merged|rejected|abandoned, at}], counting
+ * those at or after since: [{family, confidence, total, merged, rejected,
+ * abandoned, acceptance_rate, expected_rate, calibration_ratio, note}]. */
+json_t *calib_table(const json_t *events, int64_t since);
+/* calib_expected returns the expected acceptance rate of a confidence. */
+double calib_expected(const char *confidence);
+
+#define QUIET_CYCLES 5
+
+/* quiet_diagnosis returns the diagnosis object when the newest
+ * QUIET_CYCLES cycles (newest first: {cycle_id, created, candidates,
+ * reasons{}, families[]}) all created nothing, else NULL. */
+json_t *quiet_diagnosis(const json_t *cycles, int64_t now_ms);
+
+/* ---- proposer.c ------------------------------------------------------------ */
+
+struct proposer {
+	struct rule_limits  rl;
+	struct guard_limits gl;
+	const char        **families; /* from the config (array only freed) */
+	json_t             *tiers;
+	bool                auto_cycle; /* a cycle per insight.run */
+	bool                quiet_dirty;
+	char               *quiet_path;
+};
+
+#endif
