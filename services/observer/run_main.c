@@ -1,0 +1,105 @@
+/*
+ * run_main.c - opc-observe-run --spec SPEC.json --out SNAPSHOT.json
+ *
+ * The worker opc-observer forks for each observation (see collect.h):
+ * observes the checkout the spec names and writes the snapshot JSON
+ * atomically.  Exit 0 once SNAPSHOT.json was written, whatever was
+ * collected; exit 1 (with a message on stderr) when the arguments or the
+ * spec are bad or the snapshot could not be written.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "collect.h"
+#include "opc/util.h"
+#include "run.h"
+
+static void
+usage(FILE *f)
+{
+	fprintf(
+	    f,
+	    "usage: opc-observe-run --spec SPEC.json --out SNAPSHOT.json\n"
+	    "\n"
+	    "Observes one repository checkout (git state, lint and type\n"
+	    "checker findings, coverage report, TODO/FIXME counts) as the\n"
+	    "spec written by opc-observer describes, and writes the snapshot\n"
+	    "to SNAPSHOT.json.  Commands run without a shell, with the\n"
+	    "checkout as working directory.  Exit status 0 when SNAPSHOT.json\n"
+	    "was written, 1 otherwise.\n");
+}
+
+/* write_snapshot observes and writes the snapshot; 0 or 1 (exit code). */
+static int
+write_snapshot(const char *spec_path, const char *out)
+{
+	struct obs_spec s;
+	json_error_t    je;
+	json_t         *o, *snap;
+	char            err[256], *text;
+	int             rv = 1;
+
+	if ((o = json_load_file(spec_path, 0, &je)) == NULL) {
+		fprintf(stderr, "opc-observe-run: %s:%d: %s\n", spec_path,
+		        je.line, je.text);
+		return (1);
+	}
+	if (spec_parse(&s, o, err, sizeof(err)) != 0) {
+		fprintf(stderr, "opc-observe-run: %s: %s\n", spec_path, err);
+		goto out;
+	}
+	snap = observe(&s);
+	text = json_dumps(snap, JSON_COMPACT | JSON_SORT_KEYS);
+	if (text != NULL && write_file_atomic(out, text, strlen(text)) == 0)
+		rv = 0;
+	else
+		fprintf(stderr, "opc-observe-run: cannot write %s\n", out);
+	free(text);
+	json_decref(snap);
+out:
+	spec_fini(&s);
+	json_decref(o);
+	return (rv);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option opts[] = {
+	    {"spec", required_argument, NULL, 's'},
+	    {"out", required_argument, NULL, 'o'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *spec = NULL, *out = NULL;
+	int         c;
+
+	while ((c = getopt_long(argc, argv, "s:o:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			spec = optarg;
+			break;
+		case 'o':
+			out = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return (0);
+		default:
+			usage(stderr);
+			return (1);
+		}
+	}
+	if (optind != argc || spec == NULL || out == NULL || *out == '\0') {
+		usage(stderr);
+		return (1);
+	}
+	proc_install_signals();
+	/* Observing must not disturb the checkout (no index refresh lock)
+	 * nor wait for a password. */
+	setenv("GIT_OPTIONAL_LOCKS", "0", 1);
+	setenv("GIT_TERMINAL_PROMPT", "0", 1);
+	return (write_snapshot(spec, out));
+}
