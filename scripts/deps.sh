@@ -3,7 +3,8 @@
 # Sourced by run.sh, test.sh and bench.sh; safe to run twice.
 OPC_PKGS="build-essential cmake ninja-build pkg-config git ca-certificates \
 libnng-dev libmsgpack-dev libcurl4-openssl-dev libyaml-dev libsqlite3-dev \
-libjansson-dev libmbedtls-dev libcmocka-dev sqlite3 jq procps curl"
+libjansson-dev libmbedtls-dev libcmocka-dev sqlite3 jq procps curl \
+openssl iproute2"
 
 opc_deps() {
 	missing=""
