@@ -98,6 +98,36 @@ pk_json(msgpack_packer *pk, const json_t *j)
 	}
 }
 
+/* nest_ok: j nests at most depth more containers (the decoder's limit:
+ * a deeper value would be journaled but refused by every consumer). */
+static bool
+nest_ok(const json_t *j, int depth)
+{
+	const char *k;
+	json_t     *e;
+	size_t      i;
+
+	if (!json_is_object(j) && !json_is_array(j))
+		return (true);
+	if (depth <= 0)
+		return (false);
+	if (json_is_object(j)) {
+		json_object_foreach((json_t *) j, k, e)
+			if (!nest_ok(e, depth - 1))
+				return (false);
+	} else
+		json_array_foreach(j, i, e)
+			if (!nest_ok(e, depth - 1))
+				return (false);
+	return (true);
+}
+
+bool
+msg_obj_ok(const json_t *j)
+{
+	return (nest_ok(j, OBJ_MAX_DEPTH));
+}
+
 /* present: whether an optional field is packed at all. */
 bool
 msg_present(const struct msg_field *f, const char *base)
@@ -177,6 +207,9 @@ msg_pack(struct buf *out, enum msg_topic t, const struct msg_hdr *hdr,
 	d = &msg_topic_defs[t];
 	for (i = 0; base != NULL && i < d->nfields; i++) {
 		if (d->fields[i].required && !msg_present(&d->fields[i], base))
+			return (ERR_INVAL);
+		if (d->fields[i].type == FT_OBJ &&
+		    !msg_obj_ok(*(json_t *const *) (base + d->fields[i].off)))
 			return (ERR_INVAL);
 		n += msg_present(&d->fields[i], base);
 	}

@@ -101,9 +101,12 @@ const char *msg_topic_name(enum msg_topic);
 /* msg_pack appends one frame for topic t to out: topic, NUL, envelope.
  * hdr and body (a struct msg_<topic> or NULL for an empty body) are
  * borrowed.  Returns 0, or ERR_INVAL when a required string/obj field is
- * NULL or t is not a topic. */
+ * NULL, an obj field fails msg_obj_ok() or t is not a topic. */
 int msg_pack(struct buf *out, enum msg_topic t, const struct msg_hdr *hdr,
     const void *body);
+/* msg_obj_ok is true when j (NULL is fine) nests at most 32 arrays or
+ * objects, the most a decoder accepts in an obj field. */
+bool msg_obj_ok(const json_t *j);
 /* msg_encode packs a decoded message again (same as msg_pack). */
 int msg_encode(struct buf *out, const struct msg *m);
 

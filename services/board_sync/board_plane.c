@@ -114,7 +114,7 @@ lower(const char *s)
 }
 
 static const char *
-state_of(struct bplane *bp, json_t *item)
+state_of(const struct bplane *bp, json_t *item)
 {
 	json_t *s = json_object_get(item, "state");
 
@@ -144,7 +144,7 @@ label_value(json_t *names, const char *prefix)
 }
 
 static json_t *
-label_names(struct bplane *bp, json_t *item)
+label_names(const struct bplane *bp, json_t *item)
 {
 	json_t     *out = json_array(), *l;
 	const char *name;
@@ -161,14 +161,31 @@ label_names(struct bplane *bp, json_t *item)
 	return (out);
 }
 
+void
+plane_index(json_t *by_lower, json_t *by_id, const json_t *list)
+{
+	json_t *s;
+	size_t  i;
+	char   *l;
+
+	json_array_foreach(list, i, s) {
+		const char *id = json_string_value(json_object_get(s, "id"));
+		const char *nm = json_string_value(json_object_get(s, "name"));
+
+		if (id == NULL || nm == NULL)
+			continue;
+		l = lower(nm);
+		json_object_set_new(by_lower, l, json_string(id));
+		json_object_set_new(by_id, id, json_string(nm));
+		free(l);
+	}
+}
+
 static void
 on_states(struct plane *pl, int status, json_t *body, const char *err,
     void *arg)
 {
 	struct bplane *bp = arg;
-	json_t        *s;
-	size_t         i;
-	char          *l;
 
 	(void) pl;
 	if (!ok(status)) {
@@ -176,19 +193,7 @@ on_states(struct plane *pl, int status, json_t *body, const char *err,
 	} else {
 		json_object_clear(bp->state_id);
 		json_object_clear(bp->state_name);
-		json_array_foreach(body, i, s) {
-			const char *id = json_string_value(json_object_get(s,
-			    "id"));
-			const char *nm = json_string_value(json_object_get(s,
-			    "name"));
-
-			if (id == NULL || nm == NULL)
-				continue;
-			l = lower(nm);
-			json_object_set_new(bp->state_id, l, json_string(id));
-			json_object_set_new(bp->state_name, id, json_string(nm));
-			free(l);
-		}
+		plane_index(bp->state_id, bp->state_name, body);
 	}
 	cycle_end(bp);
 }
@@ -198,29 +203,12 @@ on_labels(struct plane *pl, int status, json_t *body, const char *err,
     void *arg)
 {
 	struct bplane *bp = arg;
-	json_t        *s;
-	size_t         i;
 
 	(void) pl;
 	if (!ok(status))
 		cycle_error(bp, status, "list labels", err);
 	else
-		json_array_foreach(body, i, s) {
-			const char *id = json_string_value(json_object_get(s,
-			    "id"));
-			const char *nm = json_string_value(json_object_get(s,
-			    "name"));
-
-			char       *l;
-
-			if (id == NULL || nm == NULL)
-				continue;
-			json_object_set_new(bp->label_name, id,
-			    json_string(nm));
-			l = lower(nm);
-			json_object_set_new(bp->label_id, l, json_string(id));
-			free(l);
-		}
+		plane_index(bp->label_id, bp->label_name, body);
 	cycle_end(bp);
 }
 
@@ -412,34 +400,61 @@ claim(struct bplane *bp, const char *task_id)
 
 /* ---------------------------------------------------------------- items */
 
+bool
+plane_item_read(struct plane_item *pi, const struct bplane *bp, json_t *item)
+{
+	json_t     *ex = NULL;
+	const char *d;
+	char        err[128];
+
+	memset(pi, 0, sizeof(*pi));
+	pi->names = label_names(bp, item);
+	pi->id = json_string_value(json_object_get(item, "id"));
+	pi->name = json_string_value(json_object_get(item, "name"));
+	pi->state = state_of(bp, item);
+	pi->repo = label_value(pi->names, "repo");
+	pi->kind = label_value(pi->names, "task-kind");
+	if (pi->id == NULL || pi->state == NULL || pi->repo == NULL) {
+		plane_item_fini(pi); /* not a task for us */
+		return (false);
+	}
+	d = json_string_value(json_object_get(item, "description_stripped"));
+	pi->desc = d ? xstrdup(d)
+	             : plane_text(json_string_value(json_object_get(item,
+	                   "description_html")));
+	pi->goal = board_parse_description(pi->desc, NULL, &ex, err,
+	               sizeof(err)) == 0
+	    ? xstrdup(json_string_value(json_object_get(ex, "goal")))
+	    : xstrdup(pi->name ? pi->name : "");
+	json_decref(ex);
+	return (true);
+}
+
+void
+plane_item_fini(struct plane_item *pi)
+{
+	json_decref(pi->names);
+	free(pi->desc);
+	free(pi->goal);
+	memset(pi, 0, sizeof(*pi));
+}
+
 /* mirror upserts one work item; returns its state name (borrowed). */
 static const char *
 mirror(struct bplane *bp, json_t *item, bool *candidate)
 {
-	struct svc *svc = bp->svc;
-	json_t     *names = label_names(bp, item), *ex = NULL;
-	const char *id = json_string_value(json_object_get(item, "id"));
-	const char *name = json_string_value(json_object_get(item, "name"));
-	const char *st = state_of(bp, item), *repo, *kind, *d;
-	char       *desc, *labels, *goal, err[128];
-	int64_t     pending = 0, active = 0, now = now_ms();
+	struct svc       *svc = bp->svc;
+	struct plane_item pi;
+	const char       *id, *st;
+	char             *labels;
+	int64_t           pending = 0, active = 0, now = now_ms();
 
 	*candidate = false;
-	repo = label_value(names, "repo");
-	kind = label_value(names, "task-kind");
-	if (id == NULL || st == NULL || repo == NULL) {
-		json_decref(names); /* not a task for us */
+	if (!plane_item_read(&pi, bp, item))
 		return (NULL);
-	}
-	d = json_string_value(json_object_get(item, "description_stripped"));
-	desc = d ? xstrdup(d)
-	         : plane_text(json_string_value(json_object_get(item,
-	               "description_html")));
-	goal = board_parse_description(desc, NULL, &ex, err, sizeof(err)) == 0
-	    ? xstrdup(json_string_value(json_object_get(ex, "goal")))
-	    : xstrdup(name ? name : "");
-	json_decref(ex);
-	labels = json_dumps(names, JSON_COMPACT);
+	id = pi.id;
+	st = pi.state; /* borrowed from item or bp->state_name */
+	labels = json_dumps(pi.names, JSON_COMPACT);
 	(void) store_int(svc_store(svc), &pending, 0,
 	    "SELECT count(*) FROM outbox WHERE task_id = ? AND done = 0", "t",
 	    id);
@@ -456,8 +471,9 @@ mirror(struct bplane *bp, json_t *item, bool *candidate)
 	    " kind = excluded.kind, labels = excluded.labels,"
 	    " description = excluded.description,"
 	    " state = CASE WHEN ? > 0 THEN task.state ELSE excluded.state END",
-	    "ttttttttiii", id, name ? name : "", goal, repo,
-	    kind ? kind : "goal", labels, desc, st, now, now, pending);
+	    "ttttttttiii", id, pi.name ? pi.name : "", pi.goal, pi.repo,
+	    pi.kind ? pi.kind : "goal", labels, pi.desc, st, now, now,
+	    pending);
 	if (strcasecmp(st, BOARD_READY) == 0) {
 		/* a human put it back to Ready: our old claim is over */
 		if (active > 0 && pending == 0)
@@ -466,10 +482,8 @@ mirror(struct bplane *bp, json_t *item, bool *candidate)
 			    "t", id);
 		*candidate = pending == 0;
 	}
-	free(desc);
-	free(goal);
 	free(labels);
-	json_decref(names);
+	plane_item_fini(&pi);
 	return (st);
 }
 

@@ -41,6 +41,29 @@ bool ok(int status);
 /* lower returns a lowercase copy. */
 char *lower(const char *);
 
+/* The fields of one Plane work item that board-sync mirrors. */
+struct plane_item {
+	const char *id, *name; /* borrowed from the item */
+	const char *state;     /* borrowed from the item or state_name */
+	const char *repo;      /* "repo: X" label value (borrows names) */
+	const char *kind;      /* "task-kind: X" label value, or NULL */
+	json_t     *names;     /* its label names (owned) */
+	char       *desc;      /* description text (owned) */
+	char       *goal;      /* goal: the description's, else the name */
+};
+
+/* plane_index adds every {id, name} object of list (states or labels) to
+ * by_lower (lowercase name -> id) and by_id (id -> name); anything else
+ * in list is skipped.  Pure: no I/O. */
+void plane_index(json_t *by_lower, json_t *by_id, const json_t *list);
+/* plane_item_read reads item with bp's state and label maps (nothing
+ * else of bp).  Returns false (nothing to release) when it is not a task
+ * for us: no id, no known state or no "repo:" label; else true, and pi
+ * is released with plane_item_fini(). */
+bool plane_item_read(struct plane_item *pi, const struct bplane *bp,
+    json_t *item);
+void plane_item_fini(struct plane_item *pi);
+
 /* plane_push.c */
 void push_outbox(struct bplane *);
 void check_answers(struct bplane *);

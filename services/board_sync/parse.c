@@ -175,6 +175,11 @@ board_parse_description(const char *desc, const char *goal_field,
 		rv = ERR_PROTO;
 		goto out;
 	}
+	if (!utf8_valid(goal.data, goal.len)) { /* JSON cannot hold it */
+		snprintf(err, errlen, "Goal text is not valid UTF-8");
+		rv = ERR_PROTO;
+		goto out;
+	}
 	json_object_set_new(ex, "goal", json_string(buf_cstr(&goal)));
 	json_object_set_new(ex, "constraints",
 	    cons.len ? json_string(buf_cstr(&cons)) : json_null());

@@ -174,14 +174,31 @@ finish(struct plane *p, int status, json_t *body, const char *err)
 	pump(p);
 }
 
+const char *
+plane_page(json_t *acc, const json_t *body)
+{
+	json_t *res, *next;
+
+	/* a bare array, or Plane's paginated object */
+	res = json_is_array(body) ? (json_t *) body
+	                          : json_object_get(body, "results");
+	if (json_is_array(res))
+		json_array_extend(acc, res);
+	next = json_object_get(body, "next_cursor");
+	if (json_is_true(json_object_get(body, "next_page_results")) &&
+	    json_is_string(next) && json_array_size(res) > 0)
+		return (json_string_value(next));
+	return (NULL);
+}
+
 static void
 on_resp(struct http *h, const struct http_resp *resp, void *arg)
 {
 	struct plane *p = arg;
 	struct preq  *r = p->head;
-	json_t       *body = NULL, *res, *next;
+	json_t       *body = NULL;
+	const char   *next;
 	char          err[300];
-	bool          more;
 
 	(void) h;
 	if (resp->err != 0) {
@@ -199,16 +216,9 @@ on_resp(struct http *h, const struct http_resp *resp, void *arg)
 		json_decref(body);
 		return;
 	}
-	/* a list page: a bare array, or Plane's paginated object */
-	res = json_is_array(body) ? body : json_object_get(body, "results");
-	json_array_extend(r->acc, json_is_array(res) ? res : json_array());
-	next = json_object_get(body, "next_cursor");
-	more = json_is_true(json_object_get(body, "next_page_results")) &&
-	    json_is_string(next) && json_array_size(res) > 0;
-	if (more) {
+	if ((next = plane_page(r->acc, body)) != NULL) {
 		free(r->path);
-		r->path = xasprintf("%s&cursor=%s", r->base_path,
-		    json_string_value(next));
+		r->path = xasprintf("%s&cursor=%s", r->base_path, next);
 		json_decref(body);
 		p->inflight = false;
 		pump(p);

@@ -47,6 +47,11 @@ void plane_call(struct plane *, const char *method, const char *path,
  * string); done gets a JSON array of all results. */
 void plane_list(struct plane *, const char *path, plane_done done,
     void *arg);
+/* plane_page appends the results of one list page (a bare array, or
+ * Plane's paginated object {results, next_cursor, next_page_results}) to
+ * the array acc and returns the cursor of the next page (borrowed from
+ * body), or NULL when this page is the last.  body may be anything. */
+const char *plane_page(json_t *acc, const json_t *body);
 /* plane_busy: requests queued or in flight. */
 size_t plane_busy(const struct plane *);
 

@@ -44,6 +44,10 @@ json_t *build_request(struct executor *x, json_t *dispatch, char *err,
 /* github_token returns the token for a repo (repos.<key>.token_env, else
  * git.token_env), or NULL. */
 const char *github_token(struct executor *x, const char *repo_key);
+/* gh_expiry parses GitHub's token expiration header value ("2026-12-01
+ * 00:00:00 UTC", "... +0000") into unix ms; -1 when v is NULL or not
+ * such a date. */
+int64_t gh_expiry(const char *v);
 /* gh_check checks the GitHub token once a day (async, on the loop). */
 void gh_check(struct executor *x);
 

@@ -183,7 +183,7 @@ build_request(struct executor *x, json_t *dispatch, char *err,
 
 /* gh_expiry parses GitHub's token expiration header ("2026-12-01
  * 00:00:00 UTC" or with a "+0000" offset) into unix ms; -1 if absent. */
-static int64_t
+int64_t
 gh_expiry(const char *v)
 {
 	struct tm tm;
@@ -193,6 +193,12 @@ gh_expiry(const char *v)
 	memset(&tm, 0, sizeof(tm));
 	if (sscanf(v, "%d-%d-%d %d:%d:%d", &tm.tm_year, &tm.tm_mon,
 	        &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
+		return (-1);
+	/* sane fields only: no overflow below, no year-6 expiry */
+	if (tm.tm_year < 1970 || tm.tm_year > 9999 || tm.tm_mon < 1 ||
+	    tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
+	    tm.tm_hour < 0 || tm.tm_hour > 23 || tm.tm_min < 0 ||
+	    tm.tm_min > 59 || tm.tm_sec < 0 || tm.tm_sec > 60)
 		return (-1);
 	tm.tm_year -= 1900;
 	tm.tm_mon -= 1;

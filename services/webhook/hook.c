@@ -5,7 +5,8 @@
  * unless insecure), signature (401), JSON object (400), event type.
  * GitHub check_run and check_suite become ci.check_run (a suite is named
  * "suite"), pull_request becomes ci.pr_event, ping is answered 200, any
- * other event 202.  Plane deliveries become board.webhook.  The verdict's
+ * other event 202.  Plane deliveries become board.webhook (400 when
+ * nested deeper than the bus codec carries).  The verdict's
  * message fields borrow the parsed document it owns.
  */
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include <strings.h>
 
 #include "hmac.h"
+#include "opc/err.h"
 #include "webhook.h"
 
 static void
@@ -43,6 +45,32 @@ hook_oversized(struct hook_verdict *v, const char *event, const char *delivery,
 {
 	ids(v, event, delivery, size);
 	answer(v, 413, "Payload too large", "oversized");
+}
+
+int
+hook_length(const char *value, uint64_t *len)
+{
+	const char *p = value;
+	uint64_t    n = 0;
+
+	*len = 0;
+	if (p == NULL)
+		return (ERR_PROTO);
+	while (*p == ' ' || *p == '\t') /* optional whitespace (RFC 9110) */
+		p++;
+	if (*p < '0' || *p > '9')
+		return (ERR_PROTO);
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (n > (UINT64_MAX - (uint64_t) (*p - '0')) / 10)
+			return (ERR_PROTO);
+		n = n * 10 + (uint64_t) (*p - '0');
+	}
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p != '\0')
+		return (ERR_PROTO);
+	*len = n;
+	return (0);
 }
 
 static bool
@@ -140,6 +168,10 @@ plane(struct hook_verdict *v)
 {
 	struct msg_board_webhook *b = &v->body.board;
 
+	if (!msg_obj_ok(v->doc)) { /* it would journal, but never decode */
+		answer(v, 400, "Malformed event", "malformed");
+		return;
+	}
 	if (v->event == NULL) {
 		const char *e = str(v->doc, "event", NULL);
 

@@ -183,29 +183,25 @@ body_read(void *arg)
 static void
 on_post(nng_aio *aio, enum hook_src src)
 {
-	nng_http_req      *req = nng_aio_get_input(aio, 0);
-	nng_http_handler  *h = nng_aio_get_input(aio, 1);
-	nng_http_conn     *conn = nng_aio_get_input(aio, 2);
-	struct httpd      *hd = nng_http_handler_get_data(h);
-	struct hreq       *hr;
-	const char        *cl;
-	char              *end;
-	unsigned long long len = 0;
-	nng_iov            iov;
+	nng_http_req     *req = nng_aio_get_input(aio, 0);
+	nng_http_handler *h = nng_aio_get_input(aio, 1);
+	nng_http_conn    *conn = nng_aio_get_input(aio, 2);
+	struct httpd     *hd = nng_http_handler_get_data(h);
+	struct hreq      *hr;
+	const char       *cl;
+	uint64_t          len = 0;
+	nng_iov           iov;
 
 	hr = xcalloc(1, sizeof(*hr));
 	hr->hd = hd;
 	hr->haio = aio;
 	hr->req = req;
 	hr->src = src;
-	if ((cl = nng_http_req_get_header(req, "Content-Length")) != NULL) {
-		errno = 0;
-		len = strtoull(cl, &end, 10);
-		if (errno != 0 || end == cl || *end != '\0') {
-			hr->close = true;
-			httpd_reply(hr, 400, "Bad Content-Length");
-			return;
-		}
+	if ((cl = nng_http_req_get_header(req, "Content-Length")) != NULL &&
+	    hook_length(cl, &len) != 0) {
+		hr->close = true;
+		httpd_reply(hr, 400, "Bad Content-Length");
+		return;
 	}
 	if (len > hd->cfg.max_body) {
 		hr->close = true; /* the body stays unread */

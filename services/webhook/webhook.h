@@ -64,6 +64,11 @@ struct hook_verdict {
 void hook_oversized(struct hook_verdict *v, const char *event,
                     const char *delivery, size_t size);
 
+/* hook_length parses a Content-Length value: decimal digits between
+ * optional spaces or tabs (no sign, no suffix), at most UINT64_MAX.  Returns 0
+ * with *len set, or ERR_PROTO (the request gets 400). */
+int hook_length(const char *value, uint64_t *len);
+
 /* hook_classify decides on r: size (max_body), Content-Type, signature
  * under secret (NULL/empty: 503 unless insecure), JSON, event type. */
 void hook_classify(struct hook_verdict *v, const struct hook_req *r,

@@ -41,25 +41,32 @@ gh(const char *method, const char *url, const char *token, json_t *body,
 	return (rv);
 }
 
+char *
+pr_url_of(const char *body, size_t len, int list)
+{
+	json_t     *j = json_loadb(body ? body : "", len, 0, NULL);
+	const char *u;
+	char       *url;
+
+	u = json_string_value(json_object_get(list ? json_array_get(j, 0) : j,
+	    "html_url"));
+	url = u != NULL && *u != '\0' ? xstrdup(u) : NULL;
+	json_decref(j);
+	return (url);
+}
+
 /* existing finds the open PR of head (owner:branch); NULL if none. */
 static char *
 existing(const char *api, const char *repo, const char *owner,
     const char *branch, const char *token)
 {
 	struct http_resp resp;
-	json_t          *j;
 	char            *url, *found = NULL;
 
 	url = xasprintf("%s/repos/%s/pulls?state=open&head=%s:%s", api, repo,
 	    owner, branch);
-	if (gh("GET", url, token, NULL, &resp) == 0 && resp.status == 200 &&
-	    (j = json_loadb(resp.body.data, resp.body.len, 0, NULL)) != NULL) {
-		const char *u = json_string_value(json_object_get(
-		    json_array_get(j, 0), "html_url"));
-
-		found = u ? xstrdup(u) : NULL;
-		json_decref(j);
-	}
+	if (gh("GET", url, token, NULL, &resp) == 0 && resp.status == 200)
+		found = pr_url_of(resp.body.data, resp.body.len, 1);
 	http_resp_fini(&resp);
 	free(url);
 	return (found);
@@ -84,9 +91,8 @@ pr_open(struct exec_run *x)
 	const struct exec_req *rq = x->req;
 	const char            *token = rq->github_token;
 	struct http_resp       resp;
-	json_t                *body, *j;
+	json_t                *body;
 	char                  *url, *title, *text, *owner, *slash;
-	const char            *u;
 
 	if (!rq->open_pr || !x->branch_pushed || rq->github_repo == NULL)
 		return;
@@ -108,11 +114,9 @@ pr_open(struct exec_run *x)
 	if (gh("POST", url, token, body, &resp) != 0)
 		x->pr_error = xasprintf("pull request: %s", resp.errmsg);
 	else if (resp.status == 201 &&
-	    (j = json_loadb(resp.body.data, resp.body.len, 0, NULL)) != NULL) {
-		u = json_string_value(json_object_get(j, "html_url"));
-		x->pr_url = u ? xstrdup(u) : NULL;
-		json_decref(j);
-	} else if (resp.status == 422 &&
+	    (x->pr_url = pr_url_of(resp.body.data, resp.body.len, 0)) != NULL)
+		; /* opened */
+	else if (resp.status == 422 &&
 	    (x->pr_url = existing(rq->github_api, rq->github_repo, owner,
 	         rq->task_branch, token)) != NULL)
 		; /* opened by an earlier attempt of this branch */

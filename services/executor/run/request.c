@@ -54,7 +54,14 @@ num(int64_t *out, const json_t *o, const char *key, int64_t def, int64_t min,
 		return (0);
 	if (!json_is_number(v))
 		return (bad(errp, xasprintf("field %s: not a number", key)));
-	*out = (int64_t) json_number_value(v);
+	if (json_is_integer(v))
+		*out = json_integer_value(v);
+	else if (json_real_value(v) <= (double) min - 1.0)
+		*out = min - 1; /* below, and no cast of a huge negative */
+	else /* a real beyond int64 is clamped, not cast (undefined) */
+		*out = json_real_value(v) >= 9.2e18
+		    ? INT64_MAX
+		    : (int64_t) json_real_value(v);
 	if (*out < min)
 		return (bad(errp, xasprintf("field %s: below %lld", key,
 		                            (long long) min)));

@@ -270,6 +270,10 @@ char *commit_title(const char *goal, const char *run_id);
 /* pr_open opens the pull request of a pushed branch when the request
  * asks for one (pr.c). */
 void pr_open(struct exec_run *x);
+/* pr_url_of returns a copy of "html_url" in a GitHub pulls response:
+ * the created pull request (list 0, POST) or the first of a list (list
+ * 1, GET ?head=); NULL when it is absent or body is not that JSON. */
+char *pr_url_of(const char *body, size_t len, int list);
 /* pr_take_token moves $OPC_GITHUB_TOKEN into memory and out of the
  * environment, before any child process starts. */
 void pr_take_token(struct exec_req *rq);
