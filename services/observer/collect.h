@@ -2,14 +2,14 @@
  * collect.h - the observer's parsers and snapshot builder (private to
  * services/observer).
  *
- * collect.c holds pure functions over strings: lint/type output lines,
- * Cobertura XML and coverage.py text reports, TODO/FIXME counting and the
- * git outputs the worker reads.  They never touch files or processes, so
- * unit tests call them directly.  observe.c is the opc-observe-run worker:
- * it runs the commands of a spec (never through a shell), feeds their
- * output to these parsers and builds the snapshot JSON whose shape is the
- * contract with the insighter (every key always present, null when
- * unknown).
+ * collect.c and coverage.c hold pure functions over strings: lint/type
+ * output lines, Cobertura XML and coverage.py text reports, TODO/FIXME
+ * counting and the git outputs the worker reads.  They never touch files or
+ * processes, so unit tests call them directly.  observe.c is the
+ * opc-observe-run worker: it runs the commands of a spec (never through a
+ * shell), feeds their output to these parsers and builds the snapshot JSON
+ * whose shape is the contract with the insighter (every key always present,
+ * null when unknown).
  */
 #ifndef OPC_OBSERVER_COLLECT_H
 #define OPC_OBSERVER_COLLECT_H
@@ -23,6 +23,13 @@
 #define OBSERVER_VERSION 1
 #define TOP_N 10
 #define COVERAGE_THRESHOLD 80.0
+
+#define MAX_DIGITS 18 /* fits int64_t */
+
+/* dec_len returns the number of decimal digits at s[0..n). */
+size_t dec_len(const char *s, size_t n);
+/* dec_value returns the value of n (<= MAX_DIGITS) decimal digits. */
+int64_t dec_value(const char *s, size_t n);
 
 /* utf8_fix replaces, in place, every byte of s that starts no valid UTF-8
  * sequence with '?' and returns s: JSON strings must be UTF-8, tool

@@ -211,17 +211,23 @@ set_err(json_t *errors, const char *key, char *why)
 	free(why);
 }
 
-/* trimmed returns r's stdout without trailing blanks (a new string). */
-static char *
-trimmed(const struct proc_result *r)
+/* out_json returns r's stdout without trailing blanks as a new JSON
+ * string. */
+static json_t *
+out_json(const struct proc_result *r)
 {
-	size_t n = r->out.len;
+	size_t  n = r->out.len;
+	char   *t;
+	json_t *j;
 
 	while (n > 0 &&
 	       (r->out.data[n - 1] == '\n' || r->out.data[n - 1] == '\r' ||
 	        r->out.data[n - 1] == ' '))
 		n--;
-	return (text_dup(r->out.data ? r->out.data : "", n));
+	t = text_dup(r->out.data ? r->out.data : "", n);
+	j = json_string(t);
+	free(t);
+	return (j);
 }
 
 /* ------------------------------------------------------- collectors */
@@ -231,7 +237,7 @@ collect_git(const struct obs_spec *s, json_t *errors)
 {
 	struct proc_result r;
 	json_t            *o;
-	char              *why = NULL, *v, *subject = NULL;
+	char              *why = NULL, *subject = NULL;
 	int64_t            ct;
 
 	o = json_pack("{s:s, s:s, s:n, s:n, s:b, s:I, s:n, s:n, s:n}", "name",
@@ -247,17 +253,11 @@ collect_git(const struct obs_spec *s, json_t *errors)
 	}
 	proc_result_fini(&r);
 	if (git(&r, s, &why, "rev-parse", "--abbrev-ref", "HEAD", NULL) == 0)
-		json_object_set_new(o, "branch", json_string(v = trimmed(&r)));
-	else
-		v = NULL;
-	free(v);
+		json_object_set_new(o, "branch", out_json(&r));
 	proc_result_fini(&r);
 	set_err(errors, "git", why);
 	if (git(&r, s, &why, "rev-parse", "HEAD", NULL) == 0)
-		json_object_set_new(o, "head", json_string(v = trimmed(&r)));
-	else
-		v = NULL;
-	free(v);
+		json_object_set_new(o, "head", out_json(&r));
 	proc_result_fini(&r);
 	set_err(errors, "git", why);
 	if (git(&r, s, &why, "status", "--porcelain", NULL) == 0) {
@@ -497,9 +497,15 @@ collect_todo(const struct obs_spec *s, json_t *errors)
 
 	if (git(&r, s, &why, "ls-files", "-z", NULL) == 0) {
 		end = r.out.data + r.out.len;
-		for (p = r.out.data;
-		     p < end && files < s->todo_max_files && !proc_stop;
+		for (p = r.out.data; p < end && files < s->todo_max_files;
 		     p += strlen(p) + 1, files++) {
+			if (proc_stop || now_ms() >= s->deadline_ms) {
+				why = xasprintf("stopped after %lld files: %s",
+				                (long long) files,
+				                proc_stop ? "interrupted"
+				                          : "out of time");
+				break;
+			}
 			if ((n = todo_file(s, p, &todo, &fixme)) == 0)
 				continue;
 			pc = xrealloc(pc, (np + 1) * sizeof(*pc));

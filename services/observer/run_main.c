@@ -31,6 +31,33 @@ usage(FILE *f)
 	    "was written, 1 otherwise.\n");
 }
 
+/* git_env makes every git command look at the checkout itself: no
+ * GIT_DIR and the like inherited from whoever started the daemon, and no
+ * discovery above the checkout (a directory that is no repository must
+ * not report the repository around it, e.g. a state dir inside the
+ * source tree).  Observing never takes the index lock a refresh would,
+ * and never waits for a password. */
+static void
+git_env(const char *path)
+{
+	static const char *const drop[] = {
+	    "GIT_DIR",        "GIT_WORK_TREE",
+	    "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
+	    "GIT_COMMON_DIR", "GIT_NAMESPACE"};
+	char  *parent = xstrdup(path), *slash;
+	size_t i;
+
+	for (i = 0; i < nitems(drop); i++)
+		unsetenv(drop[i]);
+	if ((slash = strrchr(parent, '/')) != NULL && slash != parent) {
+		*slash = '\0';
+		setenv("GIT_CEILING_DIRECTORIES", parent, 1);
+	}
+	free(parent);
+	setenv("GIT_OPTIONAL_LOCKS", "0", 1);
+	setenv("GIT_TERMINAL_PROMPT", "0", 1);
+}
+
 /* write_snapshot observes and writes the snapshot; 0 or 1 (exit code). */
 static int
 write_snapshot(const char *spec_path, const char *out)
@@ -50,6 +77,7 @@ write_snapshot(const char *spec_path, const char *out)
 		fprintf(stderr, "opc-observe-run: %s: %s\n", spec_path, err);
 		goto out;
 	}
+	git_env(s.path);
 	snap = observe(&s);
 	text = json_dumps(snap, JSON_COMPACT | JSON_SORT_KEYS);
 	if (text != NULL && write_file_atomic(out, text, strlen(text)) == 0)
@@ -97,9 +125,5 @@ main(int argc, char *argv[])
 		return (1);
 	}
 	proc_install_signals();
-	/* Observing must not disturb the checkout (no index refresh lock)
-	 * nor wait for a password. */
-	setenv("GIT_OPTIONAL_LOCKS", "0", 1);
-	setenv("GIT_TERMINAL_PROMPT", "0", 1);
 	return (write_snapshot(spec, out));
 }

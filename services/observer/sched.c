@@ -15,6 +15,7 @@
  * <run_id>.spec.json, <run_id>.snapshot.json and <run_id>.log, removed
  * once reaped (the log is kept when no snapshot came of it).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -54,6 +55,15 @@ sched_run_id(void)
 	strftime(ts, sizeof(ts), "%Y%m%dT%H%M%SZ", &tm);
 	/* the first 6 hex digits of a v4 uuid are random */
 	return (xasprintf("obs_%s_%.6s", ts, uuid4(u)));
+}
+
+/* signal_group signals a worker's process group, or the worker alone
+ * while it has not made its group yet (between fork and setsid). */
+static void
+signal_group(pid_t pid, int sig)
+{
+	if (kill(-pid, sig) != 0)
+		(void) kill(pid, sig);
 }
 
 static char *
@@ -297,10 +307,10 @@ reap(struct observer *o, struct obs_repo *r)
 			         "overran %lld ms: stopping its worker",
 			         r->key, r->run_id,
 			         (long long) (2 * o->cmd_timeout_ms));
-			(void) kill(-r->pid, SIGTERM);
+			signal_group(r->pid, SIGTERM);
 			r->kill_at = mono_ms() + KILL_GRACE_MS;
 		} else if (r->kill_at != 0 && mono_ms() >= r->kill_at) {
-			(void) kill(-r->pid, SIGKILL);
+			signal_group(r->pid, SIGKILL);
 			r->kill_at = INT64_MAX;
 		}
 		return;
@@ -382,6 +392,37 @@ sched_queue(struct observer *o, struct obs_repo *r)
 	return (r->queued);
 }
 
+static bool
+ends_with(const char *s, const char *sfx)
+{
+	size_t n = strlen(s), k = strlen(sfx);
+
+	return (n >= k && strcmp(s + n - k, sfx) == 0);
+}
+
+/* clean_dir removes the spec and snapshot files of observations a
+ * previous life lost (their logs stay, for the curious). */
+static void
+clean_dir(struct observer *o)
+{
+	struct dirent *e;
+	DIR           *d = opendir(o->dir);
+	char          *p;
+
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		if (strncmp(e->d_name, "obs_", 4) != 0 ||
+		    !(ends_with(e->d_name, ".spec.json") ||
+		      ends_with(e->d_name, ".snapshot.json") ||
+		      ends_with(e->d_name, ".snapshot.json.tmp")))
+			continue;
+		p = xasprintf("%s/%s", o->dir, e->d_name);
+		(void) unlink(p);
+		free(p);
+	}
+	if (d != NULL)
+		closedir(d);
+}
+
 int
 sched_init(struct observer *o)
 {
@@ -390,6 +431,7 @@ sched_init(struct observer *o)
 
 	if ((rv = store_exec(svc_store(o->svc), schema)) != 0)
 		return (rv);
+	clean_dir(o);
 	for (i = 0; i < o->nrepos; i++)
 		(void) store_int(
 		    svc_store(o->svc), &o->repos[i].last_obs, 0,
@@ -406,5 +448,5 @@ sched_stop(struct observer *o)
 
 	for (i = 0; i < o->nrepos; i++)
 		if (o->repos[i].pid > 1)
-			(void) kill(-o->repos[i].pid, SIGTERM);
+			signal_group(o->repos[i].pid, SIGTERM);
 }

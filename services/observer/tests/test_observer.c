@@ -71,12 +71,13 @@ git_head(const char *repo)
 
 /* make_repos: repo/ is a git checkout with 4 "print(" lines in 3 .py
  * files, a TODO, a FIXME, a coverage.xml, then one modified and one
- * untracked file; plain/ is no checkout at all. */
+ * untracked file; repo/plain/ (excluded from the checkout) is no
+ * checkout of its own: it must not pass for the repository around it. */
 static void
 make_repos(const char *dir)
 {
-	sh("set -e; cd %s; mkdir -p repo/sub plain; cd repo;"
-	   " git init -q -b main .;"
+	sh("set -e; cd %s; mkdir -p repo/sub repo/plain; cd repo;"
+	   " git init -q -b main .; echo plain/ >> .git/info/exclude;"
 	   " printf 'print(1)\\nx = 2  # TODO: y\\nprint(2)\\n' > a.py;"
 	   " printf 'print(3)\\n' > b.py; printf 'print(4)\\n' > sub/c.py;"
 	   " printf 'notes FIXME\\n' > README;"
@@ -105,7 +106,7 @@ fx_start(struct fx *f, const char *tag, const char *extra, const char *worker)
 	              "    observe:\n"
 	              "      lint_command: " LINT "\n"
 	              "  plain:\n"
-	              "    clone_url: %s/plain\n"
+	              "    clone_url: %s/repo/plain\n"
 	              "    observe:\n"
 	              "      lint_command: [no-such-linter-xyz, --check]\n"
 	              "      type_command: [sleep, '10']\n"
