@@ -256,7 +256,10 @@ analyse(struct svc *svc, struct insighter *in, const char *repo,
 		rv = svc_emit(svc, MSG_INSIGHT_RUN, repo, &r);
 		svc_count(svc, "insights", (int64_t) json_array_size(ins));
 	}
-	msg_body_fini(MSG_INSIGHT_RUN, &r);
+	/* only the kinds are owned by r */
+	while (r.kinds.n > 0)
+		free(r.kinds.v[--r.kinds.n]);
+	free(r.kinds.v);
 	free(run_id);
 	json_decref(ins);
 	json_decref(fam);

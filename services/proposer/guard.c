@@ -183,6 +183,8 @@ guard_run(struct cand *cv, size_t n, const struct guard_limits *l,
 	struct cand *c;
 	size_t       i, j, fam, passed = 0, total = 0;
 
+	if (n == 0)
+		return (0);
 	qsort(cv, n, sizeof(*cv), cmp);
 	for (i = 0; i < n; i++) {
 		c = &cv[i];
