@@ -368,6 +368,24 @@ history_count(struct fx *f, const char *run_id)
 	return (n);
 }
 
+/* history_rows counts the history rows of repo. */
+static int64_t
+history_rows(struct fx *f, const char *repo)
+{
+	struct store *st = NULL;
+	char         *db = xasprintf("%s/state/observer.db", f->dir);
+	int64_t       n = -1;
+
+	assert_int_equal(store_open(&st, db), 0);
+	assert_int_equal(
+	    store_int(st, &n, 0, "SELECT count(*) FROM snapshot WHERE repo = ?",
+	              "t", repo),
+	    0);
+	store_close(&st);
+	free(db);
+	return (n);
+}
+
 static void
 inject_check(struct fx *f, const char *repo, const char *name,
              const char *conclusion)
@@ -674,11 +692,18 @@ test_periodic_and_lost_worker(void **state)
 	json_t   *st;
 
 	(void) state;
-	fx_start(&f, "per", "    interval: 1s\n    repos: [demo]\n", NULL);
-	assert_true(tb_wait_int(f.topo, "observer", "counters.snapshots", 2,
-	                        WAIT) == 2);
+	fx_start(&f, "per",
+	         "    interval: 1s\n    repos: [demo]\n    history_keep: 2\n",
+	         NULL);
+	/* the first at once (no history), then one a second */
+	assert_true(tb_wait_int(f.topo, "observer", "counters.snapshots", 3,
+	                        WAIT) == 3);
 	st = tb_status(f.topo, "observer");
 	assert_null(json_object_get(json_object_get(st, "repos"), "plain"));
+	/* pruned to the newest history_keep, the last one kept */
+	assert_int_equal(history_rows(&f, "demo"), 2);
+	assert_int_equal(history_count(&f, js(st, "repos.demo.last_run_id")),
+	                 1);
 	json_decref(st);
 	fx_stop(&f);
 
