@@ -109,6 +109,19 @@ tests_json(struct observer *o, const struct obs_repo *r)
 	return (t != NULL ? t : json_null());
 }
 
+/* worker_deadline: the worker gets all but a margin of the 2 x
+ * command_timeout after which the daemon stops it, so that it can still
+ * write what it has (a quarter of the timeout, at most 10 s). */
+static int64_t
+worker_deadline(const struct observer *o, int64_t started_ms)
+{
+	int64_t margin = o->cmd_timeout_ms / 4;
+
+	if (margin > 10000)
+		margin = 10000;
+	return (started_ms + 2 * o->cmd_timeout_ms - margin);
+}
+
 /* write_spec writes the worker's spec file; 0 or ERR_IO. */
 static int
 write_spec(struct observer *o, struct obs_repo *r, const char *run_id,
@@ -118,15 +131,11 @@ write_spec(struct observer *o, struct obs_repo *r, const char *run_id,
 	char   *text;
 	int     rv;
 
-	run = json_pack(
-	    "{s:s, s:s, s:s, s:I, s:I, s:I}", "run_id", run_id, "repo", r->key,
-	    "path", r->path, "observed_at", (json_int_t) r->started_ms,
-	    "deadline_ms",
-	    /* the worker finishes before the daemon would stop it */
-	    (json_int_t) (r->started_ms + 2 * o->cmd_timeout_ms -
-	                  (o->cmd_timeout_ms / 4 < 10000 ? o->cmd_timeout_ms / 4
-	                                                 : 10000)),
-	    "command_timeout_ms", (json_int_t) o->cmd_timeout_ms);
+	run = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "run_id", run_id,
+	                "repo", r->key, "path", r->path, "observed_at",
+	                (json_int_t) r->started_ms, "deadline_ms",
+	                (json_int_t) worker_deadline(o, r->started_ms),
+	                "command_timeout_ms", (json_int_t) o->cmd_timeout_ms);
 	json_object_update(spec, run);
 	json_decref(run);
 	json_object_set_new(spec, "tests", tests_json(o, r));
@@ -168,28 +177,26 @@ start(struct observer *o, struct obs_repo *r, char *run_id)
 
 	r->started_ms = r->last_start = now_ms();
 	unlink_run(o, run_id, false);
-	if (write_spec(o, r, run_id, spec) != 0) {
+	if (write_spec(o, r, run_id, spec) != 0)
 		log_error("observer.spec", "%s: cannot write %s", r->key, spec);
-		goto fail;
-	}
-	if ((pid = fork()) < 0) {
+	else if ((pid = fork()) < 0)
 		log_error("observer.fork", "%s: %s", r->key, strerror(errno));
-		goto fail;
+	else {
+		if (pid == 0)
+			child_exec(o, log, spec, out);
+		log_info("observer.start", "%s: observation %s (worker pid %d)",
+		         r->key, run_id, (int) pid);
+		svc_count(o->svc, "observations_started", 1);
+		r->pid = pid;
+		r->run_id = run_id;
+		r->deadline = mono_ms() + 2 * o->cmd_timeout_ms;
+		r->kill_at = 0;
+		run_id = NULL;
 	}
-	if (pid == 0)
-		child_exec(o, log, spec, out);
-	r->pid = pid;
-	r->run_id = run_id;
-	r->deadline = mono_ms() + 2 * o->cmd_timeout_ms;
-	r->kill_at = 0;
-	svc_count(o->svc, "observations_started", 1);
-	log_info("observer.start", "%s: observation %s (worker pid %d)", r->key,
-	         run_id, (int) pid);
-	goto out;
-fail:
-	svc_count(o->svc, "observe_failed", 1);
-	free(run_id);
-out:
+	if (run_id != NULL) { /* not started: counted, and gone */
+		svc_count(o->svc, "observe_failed", 1);
+		free(run_id);
+	}
 	free(spec);
 	free(out);
 	free(log);
