@@ -333,6 +333,19 @@ on_task_updated(struct svc *svc, const struct msg *m, void *state)
 	    " task_id = ?", "t", t->task_id));
 }
 
+/* human writes a duration in s, min or h. */
+static const char *
+human(int64_t ms, char *buf, size_t len)
+{
+	if (ms < 120000)
+		snprintf(buf, len, "%lld s", (long long) (ms / 1000));
+	else if (ms < 2 * 3600000)
+		snprintf(buf, len, "%.1f min", (double) ms / 60000.0);
+	else
+		snprintf(buf, len, "%.1f h", (double) ms / 3600000.0);
+	return (buf);
+}
+
 /* warn_stale emits insight.warning once per repo whose latest snapshot
  * is older than the limit; a new snapshot re-arms it. */
 static int
@@ -340,7 +353,7 @@ warn_stale(struct svc *svc, struct insighter *in)
 {
 	struct store_stmt *st;
 	int64_t            now = now_ms(), age;
-	char              *repos[64], *msg;
+	char              *repos[64], *msg, a[32], b[32];
 	int64_t            ages[64];
 	size_t             n = 0, i;
 	int                rv = 0;
@@ -363,9 +376,9 @@ warn_stale(struct svc *svc, struct insighter *in)
 		struct msg_insight_warning w = { "stale_snapshot", repos[i],
 			NULL };
 
-		msg = xasprintf("latest snapshot of %s is %.1f h old (limit"
-		    " %.1f h)", repos[i], (double) ages[i] / 3600000.0,
-		    (double) in->lim.stale_ms / 3600000.0);
+		msg = xasprintf("latest snapshot of %s is %s old (limit %s)",
+		    repos[i], human(ages[i], a, sizeof(a)),
+		    human(in->lim.stale_ms, b, sizeof(b)));
 		w.message = msg;
 		log_warn("insighter.stale", "%s", msg);
 		rv = svc_emit(svc, MSG_INSIGHT_WARNING, repos[i], &w);

@@ -46,7 +46,7 @@ instances:
     backends: { stub: { kind: stub } }
   recorder: { upstreams: [router, executor, board-sync] }
   observer: { upstreams: [], interval: 1h }
-  insighter: { upstreams: [observer, proposer, board-sync] }
+  insighter: { upstreams: [observer, proposer, board-sync], stale_after: 4s, stale_check: 500ms }
   proposer:
     upstreams: [insighter, board-sync, router]
     budget: { max_per_hour: 100, max_per_day: 100 }
@@ -143,4 +143,13 @@ check "it aggregates the suppression reasons" jq -e \
 "$OPC" -c "$CFG" pub insighter observe.snapshot '{"run_id": "obs_bad", "repo": "lint", "snapshot": 42}' >/dev/null 2>&1
 check "insighter counts a bad snapshot" wait_for 10 sh -c "'$OPC' -c '$CFG' status --json |
     jq -e '.insighter.status.counters.bad_snapshots == 1' >/dev/null"
+
+# --- staleness: no snapshot for longer than stale_after: one warning ----------------------------
+stale() { "$OPC" -c "$CFG" status --json | jq -e '.insighter.status.stale_repos == 1' >/dev/null; }
+check "insighter warns of a stale snapshot" wait_for 30 stale
+check "the warning names the repo" grep -q '"insighter.stale".*latest snapshot of lint is' "$T/st/log/insighter.log"
+nstale=$(grep -c '"insighter.stale"' "$T/st/log/insighter.log")
+sleep 3 # six more checks of an already stale repo
+check "once per stale spell, not at every check" \
+    [ "$(grep -c '"insighter.stale"' "$T/st/log/insighter.log")" = "$nstale" ]
 finish
