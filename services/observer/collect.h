@@ -23,6 +23,7 @@
 #define OBSERVER_VERSION 1
 #define TOP_N 10
 #define COVERAGE_THRESHOLD 80.0
+#define TODO_MAX_FILES 2000 /* files counted when the config says nothing */
 
 #define MAX_DIGITS 18 /* fits int64_t */
 

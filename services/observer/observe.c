@@ -94,7 +94,9 @@ spec_parse(struct obs_spec *s, const json_t *o, char *err, size_t errlen)
 	s->cmd_timeout_ms =
 	    json_integer_value(json_object_get(o, "command_timeout_ms"));
 	s->todo_max_files =
-	    json_integer_value(json_object_get(o, "todo_max_files"));
+	    json_is_integer(json_object_get(o, "todo_max_files"))
+	        ? json_integer_value(json_object_get(o, "todo_max_files"))
+	        : TODO_MAX_FILES;
 	if (s->observed_at <= 0)
 		s->observed_at = now_ms();
 	if (s->cmd_timeout_ms <= 0)

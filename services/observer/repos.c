@@ -13,12 +13,11 @@
 #include <string.h>
 #include <strings.h>
 
+#include "collect.h"
 #include "observer.h"
 #include "opc/cfg.h"
 #include "opc/err.h"
 #include "opc/util.h"
-
-#define TODO_MAX_FILES 2000
 
 /* github_of parses "owner/name" out of a GitHub clone URL
  * (https://github.com/o/r.git, git@github.com:o/r.git); NULL otherwise. */

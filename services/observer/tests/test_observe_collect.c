@@ -423,6 +423,7 @@ test_spec(void **st)
 	assert_int_equal(json_array_size(s.coverage_paths), 2);
 	assert_null(s.type_cmd);
 	assert_true(s.deadline_ms > s.observed_at);
+	assert_int_equal(s.todo_max_files, TODO_MAX_FILES);
 	spec_fini(&s);
 	json_object_set_new(o, "lint_command", json_pack("[s, i]", "x", 1));
 	assert_int_equal(spec_parse(&s, o, err, sizeof(err)), ERR_INVAL);
