@@ -121,7 +121,7 @@ fx_start(struct fx *f, const char *tag, const char *extra, const char *worker)
 	              "    pub: inproc://%s-obs.pub\n"
 	              "    ctl: inproc://%s-obs.ctl\n"
 	              "    catchup_grace_ms: 50\n"
-	              "    command_timeout: 1s\n"
+	              "    command_timeout: 2s\n"
 	              "    max_parallel: 3\n"
 	              "    worker: %s\n"
 	              "%s",
@@ -603,7 +603,7 @@ test_debounce(void **state)
 
 	(void) state;
 	fx_start(&f, "deb", NULL, NULL);
-	a = observe_one(&f, "plain"); /* about 1 s: its sleep times out */
+	a = observe_one(&f, "plain"); /* about 2 s: its sleep times out */
 	assert_int_equal(
 	    tb_wait_int(f.topo, "observer", "repos.plain.in_flight", 1, WAIT),
 	    1);
