@@ -105,7 +105,8 @@ argv_json(json_t **out, const struct cfg_node *ob, const char *key, char *err,
 
 /* observe_json reads a repo's observe: map into the spec fields. */
 static int
-observe_json(json_t **out, const struct cfg_node *rn, char *err, size_t errlen)
+observe_json(json_t **out, const char *key, const struct cfg_node *rn,
+             char *err, size_t errlen)
 {
 	const struct cfg_node *ob = cfg_get(rn, "observe");
 	json_t                *lint = NULL, *type = NULL, *cov;
@@ -122,7 +123,8 @@ observe_json(json_t **out, const struct cfg_node *rn, char *err, size_t errlen)
 	    (rv = cfg_get_strs(ob, "coverage_paths", &v, &n, err, errlen)) != 0)
 		goto fail;
 	if (todo < 0) {
-		snprintf(err, errlen, "observe.todo_max_files must be >= 0");
+		snprintf(err, errlen,
+		         "repos.%s.observe.todo_max_files must be >= 0", key);
 		rv = ERR_CONFIG;
 		goto fail;
 	}
@@ -164,7 +166,7 @@ repo_add(struct observer *o, const char *key, const struct cfg_node *rn,
 	    lp != NULL && *lp != '\0' ? abs_path(lp, dir) : local_of(url, dir);
 	if (path == NULL)
 		return (0);
-	if ((rv = observe_json(&ob, rn, err, errlen)) != 0) {
+	if ((rv = observe_json(&ob, key, rn, err, errlen)) != 0) {
 		free(path);
 		return (rv);
 	}
@@ -179,23 +181,27 @@ repo_add(struct observer *o, const char *key, const struct cfg_node *rn,
 	return (0);
 }
 
-/* listed_add adds the repos the instance lists, each required. */
+/* listed_add adds the repos the instance lists (at node list), each
+ * required. */
 static int
-listed_add(struct observer *o, const struct cfg_node *repos, const char **keys,
-           size_t n, const char *dir, char *err, size_t errlen)
+listed_add(struct observer *o, const struct cfg_node *repos,
+           const struct cfg_node *list, const char **keys, size_t n,
+           const char *dir, char *err, size_t errlen)
 {
 	const struct cfg_node *rn;
 	size_t                 i;
 	bool                   added;
+	char                   where[256];
 	int                    rv;
 
+	cfg_where(list, where, sizeof(where));
 	for (i = 0; i < n; i++) {
 		if ((rn = cfg_get(repos, keys[i])) == NULL ||
 		    cfg_type(rn) != CFG_MAP) {
 			snprintf(err, errlen,
-			         "repos: '%s' is not a repo of "
-			         "the top-level repos map",
-			         keys[i]);
+			         "%s: repos: '%s' is not a repo of the "
+			         "top-level repos map",
+			         where, keys[i]);
 			return (ERR_CONFIG);
 		}
 		if (repos_find(o, keys[i]) != NULL)
@@ -228,7 +234,8 @@ repos_load(struct observer *o, const struct cfg_node *root,
 	if ((rv = cfg_get_strs(inst, "repos", &keys, &n, err, errlen)) != 0)
 		return (rv);
 	if (keys != NULL) {
-		rv = listed_add(o, repos, keys, n, dir, err, errlen);
+		rv = listed_add(o, repos, cfg_get(inst, "repos"), keys, n, dir,
+		                err, errlen);
 		free(keys);
 		return (rv);
 	}

@@ -721,6 +721,49 @@ test_periodic_and_lost_worker(void **state)
 	fx_stop(&f);
 }
 
+/* A config that would silently observe nothing, or every 0.6 s, is
+ * refused at start. */
+static void
+test_config_refused(void **state)
+{
+	static const char *const bad[] = {
+	    "repos: { demo: { local_path: r } }\n"
+	    "instances: { observer: { repos: [nope] } }\n",
+	    "repos: { demo: { clone_url: https://github.com/a/b } }\n"
+	    "instances: { observer: { repos: [demo] } }\n",
+	    "repos: { demo: { local_path: r } }\n"
+	    "instances: { observer: { interval: 600 } }\n",
+	    "repos: { demo: { local_path: r, observe: { lint_command: [] } } "
+	    "}\n"
+	    "instances: { observer: {} }\n",
+	    "repos: { demo: { local_path: r, observe: { lint_command: ruff } } "
+	    "}\n"
+	    "instances: { observer: {} }\n",
+	    "repos: { demo: { local_path: r, observe: { todo_max_files: -1 } } "
+	    "}\n"
+	    "instances: { observer: {} }\n",
+	};
+	struct topo *t;
+	struct svc  *svc = NULL;
+	char        *dir, *yaml;
+	size_t       i;
+
+	(void) state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		dir = tb_dir();
+		yaml = xasprintf("opcenter: { state_dir: %s/st }\n%s", dir,
+		                 bad[i]);
+		t = tb_topo(dir, yaml);
+		if (svc_open(&svc, &observer_def, t, "observer", NULL) == 0)
+			fail_msg("accepted: %s", bad[i]);
+		svc_close(&svc);
+		topo_close(&t);
+		tb_rmrf(dir);
+		free(yaml);
+		free(dir);
+	}
+}
+
 int
 main(void)
 {
@@ -731,6 +774,7 @@ main(void)
 	    cmocka_unit_test(test_debounce),
 	    cmocka_unit_test(test_ctl_errors),
 	    cmocka_unit_test(test_periodic_and_lost_worker),
+	    cmocka_unit_test(test_config_refused),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
