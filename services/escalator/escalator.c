@@ -501,6 +501,34 @@ on_data_loss(struct svc *svc, const struct msg *m, void *state)
 	return (rv);
 }
 
+/* on_proposer_quiet escalates a proposer gone quiet: the original's
+ * proposer_quiet escalation, which could never fire there. */
+static int
+on_proposer_quiet(struct svc *svc, const struct msg *m, void *state)
+{
+	const struct msg_proposer_quiet *q = &m->body.proposer_quiet;
+	bool                             first;
+	char                            *text, *rs = NULL;
+	int                              rv;
+
+	UNUSED(state);
+	if (!q->quiet)
+		return (0);
+	if ((rv = first_seen(svc, m, &first)) != 0 || !first)
+		return (rv);
+	if (q->reasons != NULL)
+		rs = json_dumps(q->reasons, JSON_COMPACT | JSON_SORT_KEYS);
+	text = xasprintf("%s proposed nothing in %lld cycles in a row;"
+	                 " suppressions %s; advice: %s",
+	                 m->src ? m->src : "proposer", (long long) q->cycles,
+	                 rs ? rs : "{}", q->advice ? q->advice : "-");
+	rv = want(svc, m, "proposer_quiet", m->src ? m->src : "proposer",
+	          text);
+	free(rs);
+	free(text);
+	return (rv);
+}
+
 static void
 escalator_status(struct svc *svc, void *state, json_t *obj)
 {
@@ -558,6 +586,7 @@ static const struct svc_handler handlers[] = {
     {MSG_SUPERVISOR_SERVICE_FAILED, on_service_failed},
     {MSG_SUPERVISOR_STALE, on_stale},
     {MSG_BUS_DATA_LOSS, on_data_loss},
+    {MSG_PROPOSER_QUIET, on_proposer_quiet},
     {MSG_NONE, NULL},
 };
 

@@ -54,7 +54,8 @@ static const char *schema =
     " at INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS exec_at ON exec(at);"
     "CREATE TABLE IF NOT EXISTS repo_run (repo TEXT PRIMARY KEY,"
-    " run_id TEXT NOT NULL);";
+    " run_id TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value INTEGER);";
 
 /* ---- configuration -------------------------------------------------------- */
 
@@ -361,6 +362,71 @@ emit_suppressed(struct svc *svc, const struct cand *c, const char *cycle_id)
 	return (svc_emit(svc, MSG_PROPOSAL_SUPPRESSED, c->dedup_key, &m));
 }
 
+/* loads parses s, or returns def when it is not JSON (def stolen). */
+static json_t *
+loads(const char *s, json_t *def)
+{
+	json_t *v = s != NULL ? json_loads(s, 0, NULL) : NULL;
+
+	if (v == NULL)
+		return (def);
+	json_decref(def);
+	return (v);
+}
+
+static json_t *
+last_cycles(struct svc *svc)
+{
+	struct store_stmt *st;
+	json_t            *a = json_array();
+
+	if (store_prep(svc_store(svc), &st, "SELECT cycle_id, created,"
+	        " candidates, reasons, families FROM cycle ORDER BY at DESC,"
+	        " cycle_id DESC LIMIT ?") != 0)
+		return (a);
+	store_bind_int(st, 1, QUIET_CYCLES);
+	while (store_step(st) == 1)
+		json_array_append_new(a, json_pack("{s:s, s:I, s:I, s:o, s:o}",
+		    "cycle_id", store_col_text(st, 0), "created",
+		    (json_int_t) store_col_int(st, 1), "candidates",
+		    (json_int_t) store_col_int(st, 2), "reasons",
+		    loads(store_col_text(st, 3), json_object()), "families",
+		    loads(store_col_text(st, 4), json_array())));
+	store_done(st);
+	return (a);
+}
+
+/* quiet_edge emits proposer.quiet when the last cycles turn quiet or a
+ * proposal ends a quiet spell (the kv row remembers which it was). */
+static int
+quiet_edge(struct svc *svc)
+{
+	struct msg_proposer_quiet q;
+	json_t                   *cy = last_cycles(svc), *d;
+	int64_t                   was = 0;
+	int                       rv;
+
+	d = quiet_diagnosis(cy, 0);
+	json_decref(cy);
+	(void) store_int(svc_store(svc), &was, 0, "SELECT value FROM kv WHERE"
+	    " key = 'quiet'", NULL);
+	if ((d != NULL) == (was != 0)) {
+		json_decref(d);
+		return (0);
+	}
+	memset(&q, 0, sizeof(q));
+	q.quiet = d != NULL;
+	q.cycles = QUIET_CYCLES;
+	q.reasons = json_object_get(d, "aggregated_suppression_reasons");
+	q.advice = (char *) json_string_value(json_object_get(d, "advice"));
+	rv = store_run(svc_store(svc), "INSERT OR REPLACE INTO kv(key, value)"
+	    " VALUES ('quiet', ?)", "i", (int64_t) q.quiet);
+	if (rv == 0)
+		rv = svc_emit(svc, MSG_PROPOSER_QUIET, NULL, &q);
+	json_decref(d);
+	return (rv);
+}
+
 /* record emits the cycle's events and its summary row. */
 static int
 record(struct svc *svc, struct proposer *p, const struct cand *cv, size_t n,
@@ -400,6 +466,8 @@ record(struct svc *svc, struct proposer *p, const struct cand *cv, size_t n,
 	free(fs);
 	if (rv == 0)
 		rv = svc_emit(svc, MSG_PROPOSER_CYCLE, cycle_id, &m);
+	if (rv == 0)
+		rv = quiet_edge(svc);
 	if (rv == 0) {
 		svc_count(svc, "cycles", 1);
 		svc_count(svc, "proposals_created", created);
@@ -690,40 +758,6 @@ ctl_calibration(struct svc *svc, const struct msg *req, json_t **data,
 }
 
 /* ---- the quiet diagnosis (an effect: a file) ---------------------------------------- */
-
-/* loads parses s, or returns def when it is not JSON (def stolen). */
-static json_t *
-loads(const char *s, json_t *def)
-{
-	json_t *v = s != NULL ? json_loads(s, 0, NULL) : NULL;
-
-	if (v == NULL)
-		return (def);
-	json_decref(def);
-	return (v);
-}
-
-static json_t *
-last_cycles(struct svc *svc)
-{
-	struct store_stmt *st;
-	json_t            *a = json_array();
-
-	if (store_prep(svc_store(svc), &st, "SELECT cycle_id, created,"
-	        " candidates, reasons, families FROM cycle ORDER BY at DESC,"
-	        " cycle_id DESC LIMIT ?") != 0)
-		return (a);
-	store_bind_int(st, 1, QUIET_CYCLES);
-	while (store_step(st) == 1)
-		json_array_append_new(a, json_pack("{s:s, s:I, s:I, s:o, s:o}",
-		    "cycle_id", store_col_text(st, 0), "created",
-		    (json_int_t) store_col_int(st, 1), "candidates",
-		    (json_int_t) store_col_int(st, 2), "reasons",
-		    loads(store_col_text(st, 3), json_object()), "families",
-		    loads(store_col_text(st, 4), json_array())));
-	store_done(st);
-	return (a);
-}
 
 static void
 proposer_idle(struct svc *svc, void *state)

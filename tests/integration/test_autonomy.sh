@@ -50,6 +50,7 @@ instances:
   proposer:
     upstreams: [insighter, board-sync, router]
     budget: { max_per_hour: 100, max_per_day: 100 }
+  escalator: { upstreams: [proposer], urls: [] }
 YAML
 
 lint 1
@@ -138,6 +139,8 @@ cycle --execute
 check "quiet diagnosis after five empty cycles" wait_for 10 test -e "$Q"
 check "it aggregates the suppression reasons" jq -e \
     '.quiet_window_cycles == 5 and .aggregated_suppression_reasons.permanently_rejected_by_human >= 1' "$Q" >/dev/null
+check "the escalator took the quiet proposer" wait_for 10 grep -q \
+    '"escalator.wanted".*proposer_quiet proposer: proposer proposed nothing in 5 cycles' "$T/st/log/escalator.log"
 
 # --- bad input: a malformed snapshot is counted, not fatal -------------------------------------
 "$OPC" -c "$CFG" pub insighter observe.snapshot '{"run_id": "obs_bad", "repo": "lint", "snapshot": 42}' >/dev/null 2>&1
