@@ -36,6 +36,7 @@
 
 struct bus {
 	nng_socket    sock;
+	nng_dialer    dialer; /* SUB and REQ */
 	enum bus_kind kind;
 	char         *url;
 };
@@ -261,13 +262,13 @@ listen_on(struct bus *b)
 static int
 dial(struct bus *b)
 {
-	nng_dialer      d;
 	nng_tls_config *c;
 	char           *host;
 	int             rv;
 
 	if (!is_tls(b->url))
-		return (nng_dial(b->sock, b->url, NULL, NNG_FLAG_NONBLOCK));
+		return (nng_dial(b->sock, b->url, &b->dialer,
+		    NNG_FLAG_NONBLOCK));
 	if (tls.server == NULL)
 		return (no_tls(b->url));
 	host = tls.server_name ? xstrdup(tls.server_name) : url_host(b->url);
@@ -276,9 +277,9 @@ dial(struct bus *b)
 	if (rv != 0)
 		return (rv);
 	/* The dialer holds its own reference to c. */
-	if ((rv = nng_dialer_create(&d, b->sock, b->url)) == 0 &&
-	    (rv = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, c)) == 0)
-		rv = nng_dialer_start(d, NNG_FLAG_NONBLOCK);
+	if ((rv = nng_dialer_create(&b->dialer, b->sock, b->url)) == 0 &&
+	    (rv = nng_dialer_set_ptr(b->dialer, NNG_OPT_TLS_CONFIG, c)) == 0)
+		rv = nng_dialer_start(b->dialer, NNG_FLAG_NONBLOCK);
 	nng_tls_config_free(c);
 	return (rv);
 }
@@ -325,6 +326,19 @@ bus_open(struct bus **bp, enum bus_kind kind, const char *url)
 	}
 	*bp = b;
 	return (0);
+}
+
+int
+bus_redial(struct bus *b)
+{
+	int rv;
+
+	if (b->kind != BUS_SUB && b->kind != BUS_REQ)
+		return (ERR_INVAL);
+	(void) nng_dialer_close(b->dialer);
+	if ((rv = dial(b)) != 0)
+		log_error("bus.redial", "%s: %s", b->url, nng_strerror(rv));
+	return (xlate(rv));
 }
 
 void

@@ -244,6 +244,7 @@ hb_timer_cb(struct loop *l, void *arg)
 	struct svc *svc = arg;
 
 	send_heartbeat(svc);
+	svc_ups_check(svc);
 	svc->hb_timer = loop_timer(l, svc->topo->heartbeat_ms, hb_timer_cb,
 	    svc);
 }

@@ -407,6 +407,38 @@ svc_ups_close(struct svc *svc)
 	svc->nups = 0;
 }
 
+/* svc_ups_check runs with every heartbeat.  An upstream heard before but
+ * silent for stale_after_ms may sit behind a half-open tcp connection: its
+ * host reset the connection while the link was down, and our SUB, which
+ * never writes, cannot notice.  Redial both sockets and ask for a replay
+ * (idempotent); a producer that is really down costs a redial per
+ * stale_after_ms. */
+void
+svc_ups_check(struct svc *svc)
+{
+	int64_t now = mono_ms(), since;
+	size_t  i;
+
+	for (i = 0; i < svc->nups; i++) {
+		struct upstream *up = &svc->ups[i];
+
+		since = up->last_hb > up->redialed ? up->last_hb : up->redialed;
+		if (!up->reached || now - since <= svc->topo->stale_after_ms)
+			continue;
+		log_warn("svc.upstream_silent", "upstream %s: no heartbeat "
+		    "for %lld ms: redialing", up->name,
+		    (long long) (now - up->last_hb));
+		svc_count(svc, "upstream_redials", 1);
+		up->redialed = now;
+		(void) bus_redial(up->sub);
+		(void) bus_redial(up->req);
+		if (up->retry_timer == 0) {
+			up->replaying = false;
+			start_replay(up);
+		}
+	}
+}
+
 void
 svc_ups_status(struct svc *svc, json_t *obj)
 {

@@ -37,6 +37,7 @@ struct upstream {
 	bool        reached;   /* heard from it at least once */
 	int64_t     replay_sent;
 	int64_t     last_hb;   /* mono ms of its last heartbeat */
+	int64_t     redialed;  /* mono ms of the last silent-upstream redial */
 	uint64_t    retry_timer;
 };
 
@@ -92,6 +93,7 @@ struct svc {
 int  svc_ups_open(struct svc *);
 void svc_ups_close(struct svc *);
 void svc_ups_status(struct svc *, json_t *obj);
+void svc_ups_check(struct svc *);
 /* svc_dispatch applies one decoded message inside the open transaction. */
 void svc_dispatch(struct svc *, const struct msg *m);
 void svc_set_error(struct svc *, const char *fmt, ...) PRINTFLIKE(2, 3);

@@ -38,6 +38,14 @@ struct bus_msg {
 int  bus_open(struct bus **bp, enum bus_kind kind, const char *url);
 void bus_close(struct bus **bp);
 
+/* bus_redial replaces the connection of a SUB or REQ socket: its dialer
+ * and pipe are closed and a new dialer starts (in the background, as in
+ * bus_open).  Subscriptions, the fd and queued requests stay.  For a peer
+ * that lost the tcp connection without us noticing (a SUB never writes, so
+ * a half-open connection looks idle forever).  Returns 0, ERR_INVAL (not
+ * SUB/REQ) or ERR_IO. */
+int bus_redial(struct bus *);
+
 /* bus_subscribe adds a topic prefix on a SUB socket ("" = everything). */
 int bus_subscribe(struct bus *, const char *prefix);
 

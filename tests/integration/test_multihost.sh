@@ -8,8 +8,8 @@
 # Every host gets a byte-identical copy of one config (relative state_dir
 # and tls paths, so each host has its own state and certificate), names
 # resolve through /etc/netns/<ns>/hosts.  Per round: MULTIHOST_TASKS tasks
-# (default 30), then hostb's link is cut for CUT_S seconds (default 5)
-# while 10 more are added, and healed.  Checked: every task Done once, one
+# (default 30), then hostb's link is cut for CUT_S seconds (default 5) and
+# its tcp connections reset while 10 more are added, and healed.  Checked: every task Done once, one
 # successful run per task and no task run twice, one evidence record per
 # finished run, every cursor caught up across hosts (time after the heal is
 # printed), `opc down` ends on every host.  Needs root and `ip netns`;
@@ -107,9 +107,13 @@ ca() { mkdir -p "$1" && openssl req -x509 -newkey ec \
 check "certificates generated" [ $? -eq 0 ]
 
 # --- one round ------------------------------------------------------------------
-# round NAME SCHEME PORTBASE
+# round NAME SCHEME PORTBASE CUT: CUT "soft" takes hostb's link down (tcp
+# connections survive and retransmit after the heal); "hard" also resets
+# every tcp connection of hostb, as a long outage or a lost firewall state
+# would: nng redials after the heal and what pub/sub dropped meanwhile
+# comes back by replay from the producers' journals.
 round() {
-	name=$1 scheme=$2 p=$3
+	name=$1 scheme=$2 p=$3 cut=$4
 	R=$T/$name
 	mkrepo "repo-$name"
 	tls=""
@@ -210,6 +214,12 @@ YAML
 	cut_done=$(ndone)
 	t_cut=$(ms)
 	ip -n "$NSA" link set v2 down
+	if [ "$cut" = hard ]; then
+		on b ss -K dst 10.77.0.1 >/dev/null 2>&1
+		on b ss -K dst 10.77.0.3 >/dev/null 2>&1
+		check "$name: hostb's connections to hosta and hostc reset" \
+		    sh -c "! ip netns exec $NSB ss -tn state established | grep -q -e 10.77.0.1: -e 10.77.0.3:"
+	fi
 	addn $((N + 1)) $((N + M)) &
 	adder=$!
 	check "$name: link down (hostb reaches neither hosta nor hostc)" cut_off
@@ -265,7 +275,9 @@ YAML
 		    >/dev/null 2>&1 || unpushed=$((unpushed + 1))
 	done
 	check "$name: every successful run's branch is in the repo ($unpushed missing)" [ "$unpushed" = 0 ]
-	echo "# $name: $all tasks ($M added during a ${cut_ms} ms cut), $tasks on the board, $succ successful runs of $runs, $fin executed, $rec records, $dup duplicates; Done: $cut_done at the cut, $heal_done at the heal; after the heal: router caught up with board-sync (seq $bs_seq) in $((t_rejoin - t_heal)) ms, all Done in $((t_final - t_heal)) ms, every cursor caught up in $((t_caught - t_heal)) ms"
+	redials=$(cat "$R"/host?/st/log/*.log | grep -c '"svc.upstream_silent"')
+	echo "# $name: $redials redials of silent upstreams (half-open connections) after the heal"
+	echo "# $name: $all tasks ($M added during a ${cut_ms} ms $cut cut), $tasks on the board, $succ successful runs of $runs, $fin executed, $rec records, $dup duplicates; Done: $cut_done at the cut, $heal_done at the heal; after the heal: router caught up with board-sync (seq $bs_seq) in $((t_rejoin - t_heal)) ms, all Done in $((t_final - t_heal)) ms, every cursor caught up in $((t_caught - t_heal)) ms"
 	t0=$(ms)
 	stop_hosts
 	for h in a b c; do
@@ -279,6 +291,6 @@ YAML
 }
 
 R=""
-round tcp tcp 7100
-round tls tls+tcp 7200
+round tcp tcp 7100 hard
+round tls tls+tcp 7200 hard
 finish

@@ -56,6 +56,43 @@ pubsub(const char *url)
 	assert_null(pub);
 }
 
+/* bus_redial keeps the socket, its subscriptions and its fd. */
+static void
+test_redial(void **state)
+{
+	struct bus     *pub, *sub, *rep;
+	struct bus_msg  m;
+	struct timespec ts = { 0, 100 * 1000 * 1000 };
+	int             fd, fd2, i;
+
+	UNUSED(state);
+	assert_int_equal(bus_open(&pub, BUS_PUB, "inproc://test-bus-redial"),
+	    0);
+	assert_int_equal(bus_open(&sub, BUS_SUB, "inproc://test-bus-redial"),
+	    0);
+	assert_int_equal(bus_subscribe(sub, "t"), 0);
+	assert_int_equal(bus_fd(sub, &fd), 0);
+	assert_int_equal(bus_redial(sub), 0);
+	assert_int_equal(bus_redial(pub), ERR_INVAL);
+	assert_int_equal(bus_fd(sub, &fd2), 0);
+	assert_int_equal(fd, fd2);
+	for (i = 0; i < 50; i++) { /* the new dial completes in the background */
+		nanosleep(&ts, NULL);
+		assert_int_equal(bus_send(pub, "t\0x", 3, BUS_NONBLOCK), 0);
+		if (bus_recv(sub, &m, BUS_NONBLOCK) == 0)
+			break;
+	}
+	assert_true(i < 50);
+	assert_int_equal(m.len, 3);
+	bus_msg_free(&m);
+	assert_int_equal(bus_open(&rep, BUS_REP, "inproc://test-bus-redial2"),
+	    0);
+	assert_int_equal(bus_redial(rep), ERR_INVAL);
+	bus_close(&rep);
+	bus_close(&sub);
+	bus_close(&pub);
+}
+
 static void
 test_pubsub_inproc(void **state)
 {
@@ -131,6 +168,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_redial),
 		cmocka_unit_test(test_pubsub_inproc),
 		cmocka_unit_test(test_pubsub_ipc),
 		cmocka_unit_test(test_reqrep),
