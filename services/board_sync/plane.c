@@ -151,6 +151,8 @@ plane_busy(const struct plane *p)
 	const struct preq *r;
 	size_t             n = 0;
 
+	if (p == NULL) /* plane_close: callbacks of the drained requests */
+		return (0);
 	for (r = p->head; r != NULL; r = r->next)
 		n++;
 	return (n);

@@ -52,7 +52,8 @@ void plane_list(struct plane *, const char *path, plane_done done,
  * the array acc and returns the cursor of the next page (borrowed from
  * body), or NULL when this page is the last.  body may be anything. */
 const char *plane_page(json_t *acc, const json_t *body);
-/* plane_busy: requests queued or in flight. */
+/* plane_busy: requests queued or in flight (0 for NULL: a callback run
+ * by plane_close() sees its owner's pointer already NULL). */
 size_t plane_busy(const struct plane *);
 
 /* plane_comment_html renders text as Plane comment_html: paragraphs for
