@@ -107,6 +107,11 @@ build_request(struct executor *x, json_t *dispatch, char *err,
 		json_object_set_new(spec, "env", a);
 		if (cfg_get_str(bk, "model", NULL, &s, err, errlen) == 0 && s)
 			json_object_set_new(spec, "model", json_string(s));
+		/* workspace: scratch runs the backend in an empty directory
+		 * without git (benchmarks and load tests; see exec-run). */
+		if (cfg_get_str(bk, "workspace", NULL, &s, err, errlen) == 0 &&
+		    s)
+			json_object_set_new(spec, "workspace", json_string(s));
 		if (cfg_get_int(bk, "max_output_bytes", 10 << 20, &v, err,
 		        errlen) == 0)
 			json_object_set_new(spec, "max_output_bytes",

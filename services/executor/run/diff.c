@@ -6,10 +6,15 @@
  * summary line and the plain diff the patch.  Both listings are read in
  * their -z form, so paths with spaces, quotes or newlines need no
  * unquoting, and renames come as separate old and new fields.
+ *
+ * A scratch workspace (no git) has no index: every regular file the
+ * backend left outside .opcenter/ counts as added, with its line count.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "opc/err.h"
 #include "run.h"
@@ -172,6 +177,78 @@ save(struct exec_run *x, const char *name, const struct proc_result *r)
 	return (rv);
 }
 
+/* list_files appends every regular file under dir (rel: its path inside
+ * the workspace, "" at the top) to cs as added; .opcenter/ is ours. */
+static int
+list_files(struct changes *cs, const char *dir, const char *rel)
+{
+	struct dirent *de;
+	struct stat    st;
+	struct change *c;
+	DIR           *d;
+	FILE          *f;
+	char          *p, *r;
+	int            ch, rv = 0;
+
+	if ((d = opendir(dir)) == NULL)
+		return (ERR_IO);
+	while (rv == 0 && (de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0 ||
+		    (rel[0] == '\0' && strcmp(de->d_name, ".opcenter") == 0))
+			continue;
+		p = xasprintf("%s/%s", dir, de->d_name);
+		r = rel[0] ? xasprintf("%s/%s", rel, de->d_name)
+		           : xstrdup(de->d_name);
+		if (lstat(p, &st) != 0)
+			rv = ERR_IO;
+		else if (S_ISDIR(st.st_mode))
+			rv = list_files(cs, p, r);
+		else if (S_ISREG(st.st_mode)) {
+			cs->v = xrealloc(cs->v, (cs->n + 1) * sizeof(*cs->v));
+			c = &cs->v[cs->n++];
+			c->path = r;
+			r = NULL;
+			c->type = "added";
+			c->added = c->removed = 0;
+			if ((f = fopen(p, "r")) != NULL) {
+				while ((ch = getc(f)) != EOF)
+					c->added += ch == '\n';
+				fclose(f);
+			}
+		}
+		free(p);
+		free(r);
+	}
+	closedir(d);
+	return (rv);
+}
+
+static int
+scratch_collect(struct exec_run *x)
+{
+	struct proc_result r;
+	int                rv;
+
+	if ((rv = list_files(&x->changes, x->ws, "")) != 0) {
+		run_fail(x, "infra_tooling",
+		         xasprintf("cannot list the workspace %s", x->ws));
+		return (rv);
+	}
+	x->diff_stat_excerpt = xasprintf("%zu file%s in a scratch workspace "
+	                                 "(no git)",
+	                                 x->changes.n,
+	                                 x->changes.n == 1 ? "" : "s");
+	memset(&r, 0, sizeof(r));
+	buf_puts(&r.out, x->diff_stat_excerpt);
+	buf_puts(&r.out, "\n");
+	rv = save(x, "diff_stat.txt", &r);
+	proc_result_fini(&r);
+	if (rv == 0)
+		x->diff_ok = 1;
+	return (rv);
+}
+
 int
 diff_collect(struct exec_run *x, struct buf *patch)
 {
@@ -179,6 +256,8 @@ diff_collect(struct exec_run *x, struct buf *patch)
 	char              *reason = NULL;
 	int                rv;
 
+	if (x->req->bk.scratch)
+		return (scratch_collect(x));
 	memset(&r, 0, sizeof(r));
 	if ((rv = git_run(&r, x->ws, &reason, "add", "-A", NULL)) != 0)
 		goto fail;

@@ -170,6 +170,7 @@ parse_backend(struct exec_backend_spec *bk, const json_t *o, char **errp)
 {
 	const json_t *env, *v;
 	const char   *k;
+	char         *ws = NULL;
 	int64_t       n;
 	int           rv;
 
@@ -199,6 +200,16 @@ parse_backend(struct exec_backend_spec *bk, const json_t *o, char **errp)
 	               errp)) != 0)
 		return (rv);
 	bk->max_output_bytes = (size_t) n;
+	if ((rv = str(&ws, o, "workspace", 0, errp)) != 0)
+		return (rv);
+	bk->scratch = ws != NULL && strcmp(ws, "scratch") == 0;
+	if (ws != NULL && !bk->scratch && strcmp(ws, "git") != 0)
+		rv = bad(errp, xasprintf("backend_spec.workspace: expected git "
+		                         "or scratch, got \"%s\"",
+		                         ws));
+	free(ws);
+	if (rv != 0)
+		return (rv);
 	if (strcmp(bk->kind, "command") == 0 &&
 	    (bk->argv.n == 0 || bk->argv.v[0][0] == '\0'))
 		return (bad(errp, xstrdup("backend_spec.argv: required for "

@@ -141,13 +141,16 @@ result_build(const struct exec_run *x, int64_t completed_ms)
 	json_object_set_new(res, "success", json_boolean(x->success));
 	json_object_set_new(res, "changed_files", changes_json(&x->changes));
 	json_object_set_new(res, "changed_files_source",
-	                    json_string("git_diff"));
+	                    json_string(rq->bk.scratch ? "workspace_listing"
+	                                               : "git_diff"));
 	json_object_set_new(res, "diff_stat_excerpt",
 	                    jstr_lossy(x->diff_stat_excerpt));
 	json_object_set_new(res, "validation", validation_json(x));
 	json_object_set_new(res, "branch_pushed",
 	                    json_boolean(x->branch_pushed));
-	json_object_set_new(res, "branch_name", jstr(rq->task_branch));
+	json_object_set_new(res, "branch_name",
+	                    rq->bk.scratch ? json_null()
+	                                   : jstr(rq->task_branch));
 	json_object_set_new(res, "commit_sha", jstr(x->commit_sha));
 	json_object_set_new(res, "pull_request_url", jstr(x->pr_url));
 	json_object_set_new(res, "pull_request_error", jstr(x->pr_error));

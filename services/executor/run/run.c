@@ -274,7 +274,8 @@ exec_run(const struct exec_req *rq, const char *dir, const char *out)
 
 	steps(&x, &patch);
 	decide(&x);
-	if (x.success && x.changes.n > 0 && workspace_commit(&x) != 0) {
+	if (x.success && x.changes.n > 0 && !rq->bk.scratch &&
+	    workspace_commit(&x) != 0) {
 		x.success = 0;
 		x.status = "failed";
 	}

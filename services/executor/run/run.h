@@ -55,6 +55,7 @@ struct exec_backend_spec {
 	char       *model;
 	size_t      max_output_bytes;
 	int         kill_grace_seconds;
+	int         scratch; /* workspace: scratch (no git; see workspace.c) */
 };
 
 struct exec_req {
@@ -297,8 +298,8 @@ void run_fail(struct exec_run *x, const char *category, char *reason);
  * filled; release it with proc_result_fini(). */
 int git_run(struct proc_result *r, const char *dir, char **reason, ...)
     __attribute__((sentinel));
-/* workspace_prepare clones and branches; on failure it calls run_fail()
- * and returns ERR_IO. */
+/* workspace_prepare clones and branches (a scratch workspace: creates an
+ * empty directory); on failure it calls run_fail() and returns ERR_IO. */
 int workspace_prepare(struct exec_run *x);
 /* workspace_commit commits the staged changes and pushes if asked. */
 int workspace_commit(struct exec_run *x);
@@ -321,7 +322,8 @@ int  validate_run(struct exec_run *x);
 void validation_fini(struct validation *v);
 
 /* diff.c */
-/* diff_collect stages everything and fills x->changes and the diff files;
+/* diff_collect stages everything and fills x->changes and the diff files
+ * (a scratch workspace: every file the backend left is "added", no patch);
  * returns ERR_IO (after run_fail()) when git fails. */
 int diff_collect(struct exec_run *x, struct buf *patch);
 

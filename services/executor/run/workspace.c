@@ -6,6 +6,12 @@
  * GIT_TERMINAL_PROMPT=0 so a credential prompt fails instead of hanging.
  * A failing git command fails the run as infra_tooling, and its reason
  * names the command and quotes its stderr.
+ *
+ * A backend configured with `workspace: scratch` gets an empty directory
+ * instead of a clone: no git at all, no branch, no commit, no push.  It
+ * exists to measure and load-test the rest of the execution path (the
+ * stub backend without git's cost); its results say
+ * changed_files_source "workspace_listing" and carry no branch.
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -143,6 +149,18 @@ workspace_prepare(struct exec_run *x)
 		                   "and is not empty",
 		                   x->ws));
 		return (ERR_EXISTS);
+	}
+	if (rq->bk.scratch) {
+		/* No repository: an empty directory for the backend, no
+		 * branch, nothing to commit or push (benchmarks, load
+		 * tests). */
+		if (mkdirs(x->opc, 0755) != 0) {
+			run_fail(x, "infra_tooling",
+			         xasprintf("cannot create %s", x->opc));
+			return (ERR_IO);
+		}
+		x->ws_ready = 1;
+		return (0);
 	}
 	if (git_do(x, NULL, "clone", "--quiet", "--", rq->clone_url, x->ws,
 	           NULL) != 0 ||
