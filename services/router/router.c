@@ -34,6 +34,7 @@ static const char schema[] =
     " started_ms INTEGER, lease_ms INTEGER NOT NULL,"
     " finished_ms INTEGER, status TEXT);"
     "CREATE INDEX IF NOT EXISTS rrun_state ON rrun(state);"
+    "CREATE INDEX IF NOT EXISTS rrun_dispatched ON rrun(dispatched_ms);"
     "CREATE TABLE IF NOT EXISTS outcome("
     " at_ms INTEGER NOT NULL, success INTEGER NOT NULL,"
     " quota INTEGER NOT NULL);"
@@ -523,48 +524,59 @@ dispatch(struct router *r, struct executor *e, const char *task_id,
 	else
 		(void) svc_rollback(r->svc);
 	if (rv == 0) {
+		/* no e->free_slots-- here: pick() already subtracts the runs
+		 * dispatched and not yet started, this one included, and
+		 * counting it twice refused dispatches (no_executor_available)
+		 * until the executor's next heartbeat */
 		log_info("router.dispatch", "%s: run %s attempt %lld -> %s",
 		    task_id, run_id, (long long) (attempts + 1), e->name);
-		e->free_slots--;
 	}
 	json_decref(req);
 	return (rv);
 }
 
-/* gates runs the time-dependent gates for one queued task; returns true
- * when it may be dispatched now. */
-static bool
+/* gates runs the time-dependent gates for one queued task: GATE_OPEN
+ * when it may be dispatched now, GATE_TASK when this task may not (its
+ * retry cap), GATE_ALL when no queued task may (budget, breaker,
+ * concurrency, no executor, memory: the same answer for every task, so
+ * the caller stops asking for this pass). */
+enum gate_verdict { GATE_OPEN, GATE_TASK, GATE_ALL };
+
+static enum gate_verdict
 gates(struct router *r, const char *task_id, int64_t *attempts,
     int64_t last_attempt, const char *last_reason, int64_t now,
     struct executor **ep)
 {
 	struct store_stmt *st;
 	struct gate        g;
-	int64_t           *times = NULL, running = 0, open = 0;
-	size_t             n = 0;
+	int64_t            hour = 0, day = 0, running = 0, open = 0;
 	bool               reset = false;
 
 	g = retry_check(&r->b, *attempts, last_attempt, now, &reset);
 	if (!g.allowed) {
 		refuse(r, task_id, last_reason, &g, "gave_up");
-		return (false);
+		return (GATE_TASK);
 	}
 	if (reset)
 		*attempts = 0;
+	/* counted by sqlite over the dispatched_ms index: loading every
+	 * dispatch time of the day for each queued task made a pass over a
+	 * long queue quadratic */
 	if (store_prep(svc_store(r->svc), &st,
-	        "SELECT dispatched_ms FROM rrun WHERE dispatched_ms > ?") == 0) {
-		store_bind_int(st, 1, now - 86400000);
-		while (store_step(st) == 1) {
-			times = xrealloc(times, (n + 1) * sizeof(*times));
-			times[n++] = store_col_int(st, 0);
+	        "SELECT coalesce(sum(dispatched_ms > ?), 0), count(*)"
+	        " FROM rrun WHERE dispatched_ms > ?") == 0) {
+		store_bind_int(st, 1, now - 3600000);
+		store_bind_int(st, 2, now - 86400000);
+		if (store_step(st) == 1) {
+			hour = store_col_int(st, 0);
+			day = store_col_int(st, 1);
 		}
 		store_done(st);
 	}
-	g = budget_check(&r->b, times, n, now);
-	free(times);
+	g = budget_check_counts(&r->b, hour, day);
 	if (!g.allowed) {
 		refuse(r, task_id, last_reason, &g, NULL);
-		return (false);
+		return (GATE_ALL);
 	}
 	(void) store_int(svc_store(r->svc), &open, 0,
 	    "SELECT v FROM kv WHERE k = 'breaker_open'", NULL);
@@ -572,7 +584,7 @@ gates(struct router *r, const char *task_id, int64_t *attempts,
 		g = (struct gate){ false, "circuit_breaker_open", "recent", 0,
 			r->b.breaker_window };
 		refuse(r, task_id, last_reason, &g, NULL);
-		return (false);
+		return (GATE_ALL);
 	}
 	(void) store_int(svc_store(r->svc), &running, 0,
 	    "SELECT count(*) FROM rrun WHERE state IN ('dispatched',"
@@ -581,19 +593,19 @@ gates(struct router *r, const char *task_id, int64_t *attempts,
 	g = concurrency_check(&r->b, running);
 	if (!g.allowed) {
 		refuse(r, task_id, last_reason, &g, NULL);
-		return (false);
+		return (GATE_ALL);
 	}
 	if ((*ep = pick(r)) == NULL) {
 		g = (struct gate){ false, "no_executor_available", NULL, 0, 0 };
 		refuse(r, task_id, last_reason, &g, NULL);
-		return (false);
+		return (GATE_ALL);
 	}
 	g = memory_check(&r->b, (*ep)->mem_free_mb);
 	if (!g.allowed) {
 		refuse(r, task_id, last_reason, &g, NULL);
-		return (false);
+		return (GATE_ALL);
 	}
-	return (true);
+	return (GATE_OPEN);
 }
 
 static void
@@ -603,6 +615,7 @@ router_idle(struct svc *svc, void *state)
 	struct store_stmt *st;
 	struct executor   *e;
 	int64_t            now = now_ms(), attempts, last;
+	enum gate_verdict  v;
 	int                guard;
 
 	if (!svc_caught_up(svc))
@@ -633,8 +646,10 @@ router_idle(struct svc *svc, void *state)
 		last_reason = store_col_dup(st, 7);
 		store_done(st);
 		e = NULL;
-		if (ready && p && d && pol &&
-		    gates(r, task_id, &attempts, last, last_reason, now, &e) &&
+		v = ready && p && d && pol
+		    ? gates(r, task_id, &attempts, last, last_reason, now, &e)
+		    : GATE_TASK;
+		if (v == GATE_OPEN &&
 		    dispatch(r, e, task_id, ready, p, d, pol, attempts, now) ==
 		        0)
 			guard--; /* it left the queue: same offset again */
@@ -644,6 +659,8 @@ router_idle(struct svc *svc, void *state)
 		json_decref(p);
 		json_decref(d);
 		json_decref(pol);
+		if (v == GATE_ALL)
+			return; /* the tasks behind it would hear the same */
 	}
 }
 

@@ -170,6 +170,12 @@ budget_check(const struct budget_cfg *c, const int64_t *dispatched_ms, size_t n,
 		if (dispatched_ms[i] > now_ms - DAY_MS)
 			day++;
 	}
+	return (budget_check_counts(c, hour, day));
+}
+
+struct gate
+budget_check_counts(const struct budget_cfg *c, int64_t hour, int64_t day)
+{
 	if (hour >= c->max_per_hour)
 		return (gate_no("budget_exceeded", "hourly", hour,
 		                c->max_per_hour));

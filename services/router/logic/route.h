@@ -96,6 +96,11 @@ struct gate {
 struct gate budget_check(const struct budget_cfg *,
                          const int64_t *dispatched_ms, size_t n,
                          int64_t now_ms);
+/* budget_check_counts is budget_check on the counts of dispatches in the
+ * last hour and the last 24 hours (what the router gets from one SQL
+ * count instead of every dispatch time of the day). */
+struct gate budget_check_counts(const struct budget_cfg *, int64_t hour,
+                                int64_t day);
 
 /* retry_check: attempts already made for a task and the time of the last
  * one -> "retry_cap_exceeded" when attempts >= max_retries, unless the last
