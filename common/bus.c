@@ -93,6 +93,13 @@ bus_url_ok(const char *url)
 	return (0);
 }
 
+int
+bus_url_remote(const char *url)
+{
+	return (url != NULL && (strncmp(url, "tcp", 3) == 0 ||
+	                           strncmp(url, "tls+tcp", 7) == 0));
+}
+
 static int
 sock_open(nng_socket *s, enum bus_kind kind)
 {

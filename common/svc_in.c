@@ -373,6 +373,7 @@ svc_ups_open(struct svc *svc)
 		if ((rv = cursor_get(svc->store, up->name, &up->cursor)) != 0)
 			return (rv);
 		up->committed = up->known = up->cursor;
+		up->remote = bus_url_remote(in->pub);
 		if ((rv = bus_open(&up->sub, BUS_SUB, in->pub)) != 0 ||
 		    (rv = bus_open(&up->req, BUS_REQ, in->ctl)) != 0)
 			return (rv);
@@ -407,35 +408,46 @@ svc_ups_close(struct svc *svc)
 	svc->nups = 0;
 }
 
-/* svc_ups_check runs with every heartbeat.  An upstream heard before but
- * silent for stale_after_ms may sit behind a half-open tcp connection: its
+/* svc_ups_check runs with every heartbeat.  An upstream on another host
+ * (tcp), heard before but silent for stale_after_ms, may sit behind a
+ * half-open tcp connection (ipc never is: one kernel sees both ends): its
  * host reset the connection while the link was down, and our SUB, which
- * never writes, cannot notice.  Redial both sockets and ask for a replay
- * (idempotent); a producer that is really down costs a redial per
- * stale_after_ms. */
+ * never writes, cannot notice (the REQ socket can: it resends).  Redial
+ * the SUB and ask for a replay (idempotent).  A producer that is really
+ * down or frozen gets redials at growing intervals (stale_after_ms times
+ * 1, 2, 4, ... up to REDIAL_MAX_MS): redialing a slow peer too often
+ * would keep it from ever delivering a heartbeat. */
+#define REDIAL_MAX_MS 30000
+
 void
 svc_ups_check(struct svc *svc)
 {
-	int64_t now = mono_ms(), since;
+	int64_t now = mono_ms(), since, wait;
 	size_t  i;
 
 	for (i = 0; i < svc->nups; i++) {
 		struct upstream *up = &svc->ups[i];
 
+		if (up->last_hb == 0 || !up->remote)
+			continue;
+		if (up->last_hb >= up->redialed)
+			up->redials = 0; /* heard since the last redial */
 		since = up->last_hb > up->redialed ? up->last_hb : up->redialed;
-		if (!up->reached || now - since <= svc->topo->stale_after_ms)
+		wait = svc->topo->stale_after_ms << (up->redials < 4 ? up->redials
+		                                                     : 4);
+		if (up->redials > 0 && wait > REDIAL_MAX_MS)
+			wait = REDIAL_MAX_MS;
+		if (now - since <= wait)
 			continue;
 		log_warn("svc.upstream_silent", "upstream %s: no heartbeat "
 		    "for %lld ms: redialing", up->name,
 		    (long long) (now - up->last_hb));
 		svc_count(svc, "upstream_redials", 1);
 		up->redialed = now;
+		up->redials++;
 		(void) bus_redial(up->sub);
-		(void) bus_redial(up->req);
-		if (up->retry_timer == 0) {
-			up->replaying = false;
+		if (!up->replaying)
 			start_replay(up);
-		}
 	}
 }
 

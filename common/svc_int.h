@@ -38,6 +38,8 @@ struct upstream {
 	int64_t     replay_sent;
 	int64_t     last_hb;   /* mono ms of its last heartbeat */
 	int64_t     redialed;  /* mono ms of the last silent-upstream redial */
+	int         redials;   /* redials since it was last heard */
+	bool        remote;    /* pub is tcp:// or tls+tcp:// */
 	uint64_t    retry_timer;
 };
 

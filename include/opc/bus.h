@@ -93,4 +93,8 @@ int bus_tls_set(const struct bus_tls *tls, char *err, size_t errlen);
  * tls+tcp, inproc). */
 int bus_url_ok(const char *url);
 
+/* bus_url_remote returns 1 for tcp://, tcp4://, tcp6:// and tls+tcp://
+ * urls: connections that can go half-open when a link drops. */
+int bus_url_remote(const char *url);
+
 #endif
