@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "opc/err.h"
@@ -675,8 +676,6 @@ write_doc(const char *path, const json_t *j)
 	rv = write_all(fd, s, strlen(s));
 	if (rv == 0)
 		rv = write_all(fd, "\n", 1);
-	if (rv == 0 && fsync(fd) != 0)
-		rv = ERR_IO;
 	if (close(fd) != 0)
 		rv = ERR_IO;
 	free(s);
@@ -709,11 +708,27 @@ copy_file(const char *src, const char *dst)
 		if (n == 0 || (rv = write_all(out, buf, (size_t) n)) != 0)
 			break;
 	}
-	if (rv == 0 && fsync(out) != 0)
-		rv = ERR_IO;
 	if (close(out) != 0)
 		rv = ERR_IO;
 	close(in);
+	return (rv);
+}
+
+/* sync_tree makes everything written under path durable: one syncfs()
+ * of its filesystem instead of an fsync per file (a dozen files per run
+ * cost ~7 ms each on this disk and held the recorder's loop for ~100 ms
+ * per run); without syncfs, an fsync of the directory alone would not
+ * cover the files' data, so it is an error. */
+static int
+sync_tree(const char *path)
+{
+	int fd, rv = 0;
+
+	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return (ERR_IO);
+	if (syscall(SYS_syncfs, fd) != 0)
+		rv = ERR_IO;
+	close(fd);
 	return (rv);
 }
 
@@ -777,7 +792,7 @@ ev_write_folder(const char *root, const char *run_id, const struct ev_doc *docs,
 		rv = 0;
 	}
 	what = tmp;
-	if ((rv = fsync_dir(tmp)) != 0)
+	if ((rv = sync_tree(tmp)) != 0)
 		goto fail;
 	/* Swap: an older folder of this run (rewrite after a crash between
 	 * rename and commit) moves aside, then goes. */
