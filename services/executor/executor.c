@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -238,6 +239,8 @@ on_dispatch(struct svc *svc, const struct msg *m, void *state)
 }
 
 /* ---------------------------------------------------------- effect loop */
+static void worker_exit_cb(struct loop *, int, short, void *);
+
 static void
 child_exec(struct executor *x, const char *run_id, const char *req,
     const char *ws, const char *out, const char *token)
@@ -301,6 +304,7 @@ start(struct executor *x, const char *run_id, const char *task_id,
 	char                    err[512], *rq, *ws, *out, *text;
 	int64_t                 deadline, tmo, vt;
 	pid_t                   pid;
+	int                     pfd;
 
 	if (json_integer_value(json_object_get(dispatch, "lease_ms")) > 0)
 		x->lease_ms = json_integer_value(json_object_get(dispatch,
@@ -366,6 +370,11 @@ start(struct executor *x, const char *run_id, const char *task_id,
 		    github_token(x, json_string_value(json_object_get(req,
 		                        "repo_key"))));
 	x->running++;
+	/* its exit wakes the loop (Linux >= 5.3); else the tick reaps it */
+	if ((pfd = (int) syscall(SYS_pidfd_open, pid, 0)) >= 0 &&
+	    loop_add_fd(svc_loop(x->svc), pfd, POLLIN, worker_exit_cb, x) !=
+	        0)
+		(void) close(pfd);
 	(void) store_run(svc_store(x->svc),
 	    "UPDATE erun SET pid = ? WHERE run_id = ?", "it", (int64_t) pid,
 	    run_id);
@@ -577,13 +586,30 @@ clean(struct executor *x)
 	free(ids);
 }
 
+static void launch(struct executor *);
+
+/* worker_exit_cb: a worker's pidfd became readable (it exited): reap it
+ * and fill its slot now rather than at the next tick. */
+static void
+worker_exit_cb(struct loop *l, int fd, short ev, void *arg)
+{
+	struct executor *x = arg;
+
+	(void) ev;
+	loop_del_fd(l, fd);
+	(void) close(fd);
+	if (!x->recovered || !svc_caught_up(x->svc))
+		return;
+	reap(x);
+	launch(x);
+}
+
 static void
 tick_cb(struct loop *l, void *arg)
 {
 	struct executor *x = arg;
 	struct row       r[8];
 	size_t           n, i;
-	int64_t          running = 0;
 
 	x->tick = loop_timer(l, TICK_MS, tick_cb, x);
 	if (!svc_caught_up(x->svc))
@@ -603,6 +629,28 @@ tick_cb(struct loop *l, void *arg)
 		rows_free(r, n);
 	} else
 		svc_count(x->svc, "lease_withheld", 1);
+	launch(x);
+}
+
+/* ex_idle (after each applied batch): a dispatch just received starts
+ * now, not at the next tick. */
+static void
+ex_idle(struct svc *svc, void *state)
+{
+	struct executor *x = state;
+
+	if (x->recovered && svc_caught_up(svc))
+		launch(x);
+}
+
+/* launch starts pending runs while slots are free. */
+static void
+launch(struct executor *x)
+{
+	struct row r[8];
+	size_t     n, i;
+	int64_t    running = 0;
+
 	(void) store_int(svc_store(x->svc), &running, 0,
 	    "SELECT count(*) FROM erun WHERE state IN ('running',"
 	    " 'stopping')",
@@ -667,7 +715,10 @@ ex_init(struct svc *svc, void *state)
 	if (cfg_secret(cfg_get(svc_cfg_root(svc), "git"), "token_env") != NULL)
 		log_redact(cfg_secret(cfg_get(svc_cfg_root(svc), "git"),
 		    "token_env"));
-	if (http_open(&x->http, svc_loop(svc)) != 0)
+	/* The HTTP client only serves the GitHub token check: without a
+	 * token, curl (and its TLS stack, several MiB) stays unloaded. */
+	if (cfg_secret(cfg_get(svc_cfg_root(svc), "git"), "token_env") != NULL &&
+	    http_open(&x->http, svc_loop(svc)) != 0)
 		log_warn("executor.github", "no HTTP client: token checks off");
 	return (store_exec(svc_store(svc), schema));
 }
@@ -761,6 +812,7 @@ const struct svc_def executor_def = {
 	.handlers = handlers,
 	.ctls = ctls,
 	.status = ex_status,
+	.idle = ex_idle,
 	.heartbeat = ex_heartbeat,
 	.on_heartbeat = ex_on_heartbeat,
 	.shutdown = ex_shutdown,
