@@ -1,23 +1,71 @@
 #!/usr/bin/env bash
-# scripts/bench.sh - benchmarks (not tests): raw nng pub/sub on ipc versus
-# opcenter's durable hop (journal + cursor, producer and consumer
-# processes, group commit), 256-byte messages.  Release build in
-# build/bench.  Usage: scripts/bench.sh [N]
+# scripts/bench.sh - benchmarks (not tests), from one run on this machine,
+# Release build in build/bench:
+#   raw nng pub/sub and req/rep on ipc (bench_raw)
+#   the durable hop: journal + cursor, producer and consumer processes,
+#     group commit (bench_hop); a consumer killed with -9 catching up
+#     100,000 events journaled while it was down
+#   end to end through the real daemons (bench/bench_e2e.sh): tasks/s
+#     from task.ready to record.written with the stub backend in a scratch
+#     workspace (no git) and in git workspaces; task.ready -> exec.dispatch
+#     latency; idle RSS of each daemon; restart of a killed daemon
+# and one table at the end, each figure beside its target.
+# Usage: scripts/bench.sh [N] (N: messages of the hop, default 200000)
+#   E2E_TASKS (default 300), E2E_GIT_TASKS (default 100),
+#   E2E_PARALLEL (executor slots, default 8), E2E_PACED (default 200)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
 N=${1:-200000}
 B=${BUILD_DIR:-build/bench}
 cmake -S . -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=Release -DOPC_TESTS=ON >/dev/null
-cmake --build "$B" -j"$(nproc)" --target bench_raw bench_hop opc-testprod opc-testcons >/dev/null
+cmake --build "$B" -j2 --target bench_raw bench_hop bench_load opc-testprod \
+    opc-testcons opc opc-supervisor opc-board-sync opc-router opc-executor \
+    opc-exec-run opc-recorder >/dev/null
 d=$(mktemp -d /tmp/opcb.XXXXXX)
 trap 'rm -rf "$d"' EXIT
-raw=$("$B"/bench/bench_raw -n "$N" -s 256 -d "$d")
-echo "$raw"
-hop=$("$B"/bench/bench_hop "$PWD/$B/bin" -n "$N" -s 256 -d "$d")
-echo "$hop"
-r=$(sed -n 's/.*msgs_per_s=\([0-9]*\).*/\1/p' <<<"$raw")
-h=$(sed -n 's/^durable_hop_live.*events_per_s=\([0-9]*\).*/\1/p' <<<"$hop")
-if [ -n "$r" ] && [ -n "$h" ] && [ "$r" -gt 0 ]; then
-	awk -v r="$r" -v h="$h" 'BEGIN { printf "durable/raw ratio=%.2f (target >= 0.50)\n", h / r }'
-fi
+out=$d/out
+mkdir -p "$d/hop"
+{
+	"$B"/bench/bench_raw -n "$N" -s 256 -d "$d"
+	"$B"/bench/bench_hop "$PWD/$B/bin" -n "$N" -s 256 -r 100000 \
+	    -d "$d/hop" 2>"$d/hop.err"
+	bench/bench_e2e.sh "$PWD/$B/bin" "$d/e2e-scratch" scratch \
+	    "${E2E_TASKS:-300}"
+	bench/bench_e2e.sh "$PWD/$B/bin" "$d/e2e-git" git \
+	    "${E2E_GIT_TASKS:-100}"
+} | tee "$out"
+
+# one table: figure, target, verdict
+v() { sed -n "s/.*\\b$1=\\([0-9.]*\\).*/\\1/p" "$out" | head -1; }
+row() { # row NAME VALUE UNIT TARGET_TEXT VERDICT
+	printf '%-44s %14s %-8s %-18s %s\n' "$1" "$2" "$3" "$4" "$5"
+}
+cmp() { # cmp VALUE OP LIMIT -> PASS|MISS
+	awk -v a="$1" -v b="$3" -v op="$2" 'BEGIN {
+	    ok = (op == ">=" ? a >= b : a < b); print (a == "" ? "-" : ok ? "PASS" : "MISS") }'
+}
+raw=$(sed -n 's/^raw_pubsub.*msgs_per_s=\([0-9]*\).*/\1/p' "$out")
+hop=$(sed -n 's/^durable_hop_live.*events_per_s=\([0-9]*\).*/\1/p' "$out")
+ratio=$(awk -v r="$raw" -v h="$hop" 'BEGIN { printf "%.2f", (r > 0 ? h / r : 0) }')
+rs=$(sed -n 's/^durable_restart_catchup.*seconds=\([0-9.]*\).*/\1/p' "$out")
+echo
+echo "== opcenter bench ($(date -u +%FT%TZ), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg))"
+row "figure" "value" "unit" "target" "verdict"
+row "raw nng pub/sub ipc (256 B)" "$raw" "msg/s" "" ""
+row "raw nng req/rep ipc, one at a time" "$(sed -n 's/^raw_reqrep_ipc .*round_trips_per_s=\([0-9]*\).*/\1/p' "$out")" "rt/s" "" ""
+row "raw nng req/rep ipc, 64 per request" "$(sed -n 's/^raw_reqrep_ipc_batched.*msgs_per_s=\([0-9]*\).*/\1/p' "$out")" "msg/s" "" ""
+row "durable hop (journal+cursor), live" "$hop" "ev/s" "" ""
+row "durable hop / raw pub/sub" "$ratio" "" ">= 0.50" "$(cmp "$ratio" ">=" 0.5)"
+row "e2e tasks/s, stub, no git (scratch)" "$(v e2e_scratch_tasks_per_s)" "tasks/s" "" ""
+row "e2e tasks/s, stub, git workspaces" "$(v e2e_git_tasks_per_s)" "tasks/s" "" ""
+row "task.ready -> exec.dispatch p50 (1 ms res.)" "$(v dispatch_scratch_p50_ms)" "ms" "" ""
+row "task.ready -> exec.dispatch p99 (1 ms res.)" "$(v dispatch_scratch_p99_ms)" "ms" "< 10" "$(cmp "$(v dispatch_scratch_p99_ms)" "<" 10)"
+for r in supervisor board-sync router executor recorder; do
+	k=$(v "rss_${r}_kib")
+	a=$(v "rss_${r}_anon_kib")
+	row "idle RSS opc-$r (anon)" "$(awk -v k="$k" -v a="$a" 'BEGIN { printf "%.1f (%.1f)", k / 1024, a / 1024 }')" "MiB" "< 8" "$(cmp "$k" "<" 8192)"
+done
+row "kill -9 router -> new one answers" "$(v restart_router_ms)" "ms" "" ""
+row "kill -9 recorder -> new one answers" "$(v restart_recorder_ms)" "ms" "" ""
+row "restart + catch up 100,000 events" "$rs" "s" "< 2" "$(cmp "$rs" "<" 2)"
