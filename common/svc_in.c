@@ -413,10 +413,11 @@ svc_ups_close(struct svc *svc)
  * half-open tcp connection (ipc never is: one kernel sees both ends): its
  * host reset the connection while the link was down, and our SUB, which
  * never writes, cannot notice (the REQ socket can: it resends).  Redial
- * the SUB and ask for a replay (idempotent).  A producer that is really
- * down or frozen gets redials at growing intervals (stale_after_ms times
- * 1, 2, 4, ... up to REDIAL_MAX_MS): redialing a slow peer too often
- * would keep it from ever delivering a heartbeat. */
+ * the SUB; the first heartbeat after it shows any gap, replayed as usual.
+ * A producer that is really down or frozen gets redials at growing
+ * intervals (stale_after_ms times 1, 2, 4, ... up to REDIAL_MAX_MS):
+ * redialing a slow peer too often would keep it from ever delivering a
+ * heartbeat. */
 #define REDIAL_MAX_MS 30000
 
 void
@@ -445,9 +446,10 @@ svc_ups_check(struct svc *svc)
 		svc_count(svc, "upstream_redials", 1);
 		up->redialed = now;
 		up->redials++;
+		/* No replay request here: a producer that is down would
+		 * never answer it, and we would count as catching up (and
+		 * not act) until it does.  Its next heartbeat shows a gap. */
 		(void) bus_redial(up->sub);
-		if (!up->replaying)
-			start_replay(up);
 	}
 }
 
