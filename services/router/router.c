@@ -18,6 +18,7 @@
 #include "router.h"
 
 #define MAX_EXECUTORS 32
+#define DISPATCH_LEASES 10 /* see expire_leases */
 
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS rtask("
@@ -362,8 +363,9 @@ on_heartbeat(struct svc *svc, const struct msg *m, void *state)
 
 /* ---------------------------------------------------------- effect loop */
 
-/* expire_leases re-queues tasks whose run was never started within its
- * lease, or whose executor went silent for longer than the lease. */
+/* expire_leases re-queues tasks whose executor went silent for longer
+ * than the lease, or whose run was not started within DISPATCH_LEASES
+ * leases. */
 static void
 expire_leases(struct router *r, int64_t now)
 {
@@ -384,12 +386,19 @@ expire_leases(struct router *r, int64_t now)
 		bool        expired;
 
 		e = executor_find(r, store_col_text(st, 2));
+		/* A run is re-dispatched when its executor has been silent
+		 * for a lease.  One that still heartbeats has the dispatch
+		 * (journaled, replayed) and starts it when a slot frees:
+		 * taking it back after a lease of queueing made two runs of
+		 * one task (both could start, and the first could decide
+		 * the task before the second ran it again).  A dispatch
+		 * still not started after DISPATCH_LEASES leases goes anyway
+		 * (an executor that hears nothing from us but is heard). */
+		expired = mono - (e && e->last_hb ? e->last_hb : r->started) >
+		    lease;
 		if (strcmp(state, "dispatched") == 0)
-			expired = now - store_col_int(st, 4) > lease;
-		else
-			expired = mono - (e && e->last_hb ? e->last_hb
-			                                  : r->started) >
-			    lease;
+			expired = expired || now - store_col_int(st, 4) >
+			    DISPATCH_LEASES * lease;
 		if (!expired)
 			continue;
 		ids = xrealloc(ids, (n + 1) * sizeof(*ids));

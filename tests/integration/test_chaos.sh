@@ -147,7 +147,6 @@ check "every consumer caught up (cursor = producer seq)" wait_for 60 caught_up
 # the recorder writes evidence after the run is final: let it finish
 fin=$(db executor "select count(*) from erun where state = 'finished'")
 check "one evidence record per finished run" wait_for 120 sh -c "[ \"\$(sqlite3 '$T/st/recorder.db' 'select count(*) from runs where written = 1')\" -ge '$fin' ]"
-"$OPC" -c "$CFG" down --wait 30 >/dev/null 2>&1
 
 # --- every task final exactly once ---------------------------------------
 asks=$((N / ASK))
