@@ -437,6 +437,39 @@ child_detach(const char *out_path)
 		(void) close(fd);
 }
 
+void
+child_run(const char *out_path, char *const argv[])
+{
+	child_detach(out_path);
+	execvp(argv[0], argv);
+	fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
+	_exit(127);
+}
+
+char *
+github_repo_of(const char *url)
+{
+	const char *h;
+	char       *r, *slash;
+	size_t      n;
+
+	if (url == NULL || (h = strstr(url, "github.com")) == NULL)
+		return (NULL);
+	h += strlen("github.com");
+	if (*h != '/' && *h != ':')
+		return (NULL);
+	n = strlen(++h);
+	if (n > 4 && strcmp(h + n - 4, ".git") == 0)
+		n -= 4;
+	r = xstrndup(h, n);
+	if ((slash = strchr(r, '/')) == NULL || slash == r ||
+	    slash[1] == '\0' || strchr(slash + 1, '/') != NULL) {
+		free(r);
+		return (NULL);
+	}
+	return (r);
+}
+
 char *
 exe_sibling(const char *name)
 {

@@ -85,6 +85,16 @@ char *exe_sibling(const char *name);
  * process group, stdin from /dev/null, stdout and stderr appended to
  * out_path (kept when NULL or unopenable), every other fd closed. */
 void child_detach(const char *out_path);
+/* child_run is the rest of a forked child's life: child_detach(out_path),
+ * execvp(argv[0], argv), and on failure a line on the (redirected)
+ * stderr and _exit(127).  Never returns. */
+void child_run(const char *out_path, char *const argv[])
+    __attribute__((noreturn));
+
+/* github_repo_of parses "owner/name" out of a GitHub clone URL
+ * (https://github.com/o/r.git, git@github.com:o/r.git); NULL otherwise.
+ * Caller frees. */
+char *github_repo_of(const char *url);
 
 /* rmtree removes path and everything below it (symlinks are removed, not
  * followed).  A missing path is not an error.  Returns 0 or ERR_IO. */

@@ -242,13 +242,11 @@ on_dispatch(struct svc *svc, const struct msg *m, void *state)
 static void worker_exit_cb(struct loop *, int, short, void *);
 
 static void
-child_exec(struct executor *x, const char *run_id, const char *req,
+worker_exec(struct executor *x, const char *run_id, const char *req,
     const char *ws, const char *out, const char *token)
 {
-	char *log = path_for(x, run_id, ".worker.log");
 	char *argv[8];
 
-	child_detach(log);
 	if (token != NULL)
 		(void) setenv("OPC_GITHUB_TOKEN", token, 1);
 	else
@@ -261,10 +259,7 @@ child_exec(struct executor *x, const char *run_id, const char *req,
 	argv[5] = "--out";
 	argv[6] = (char *) out;
 	argv[7] = NULL;
-	execvp(x->worker, argv);
-	fprintf(stderr, "opc-executor: cannot run %s: %s\n", x->worker,
-	    strerror(errno));
-	_exit(127);
+	child_run(path_for(x, run_id, ".worker.log"), argv);
 }
 
 /* lease_held: keep renewing unless the router is alive and says it has
@@ -366,7 +361,7 @@ start(struct executor *x, const char *run_id, const char *task_id,
 		goto out;
 	}
 	if (pid == 0)
-		child_exec(x, run_id, rq, ws, out,
+		worker_exec(x, run_id, rq, ws, out,
 		    github_token(x, json_string_value(json_object_get(req,
 		                        "repo_key"))));
 	x->running++;

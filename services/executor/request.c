@@ -15,33 +15,6 @@
 #include "opc/util.h"
 
 
-/* github_repo_of parses "owner/name" out of a GitHub clone URL
- * (https://github.com/o/r.git, git@github.com:o/r.git); NULL otherwise. */
-static char *
-github_repo_of(const char *url)
-{
-	const char *h, *end;
-	char       *r;
-	size_t      n;
-
-	if (url == NULL || (h = strstr(url, "github.com")) == NULL)
-		return (NULL);
-	h += strlen("github.com");
-	if (*h != '/' && *h != ':')
-		return (NULL);
-	h++;
-	end = h + strlen(h);
-	n = (size_t) (end - h);
-	if (n > 4 && strcmp(end - 4, ".git") == 0)
-		n -= 4;
-	r = xstrndup(h, n);
-	if (strchr(r, '/') == NULL || strchr(strchr(r, '/') + 1, '/') != NULL) {
-		free(r);
-		return (NULL);
-	}
-	return (r);
-}
-
 /* github_token returns the token for a repo: repos.<key>.token_env, else
  * git.token_env (variable names; the secret comes from the environment). */
 const char *

@@ -19,32 +19,6 @@
 #include "opc/err.h"
 #include "opc/util.h"
 
-/* github_of parses "owner/name" out of a GitHub clone URL
- * (https://github.com/o/r.git, git@github.com:o/r.git); NULL otherwise. */
-static char *
-github_of(const char *url)
-{
-	const char *h;
-	char       *r, *slash;
-	size_t      n;
-
-	if (url == NULL || (h = strstr(url, "github.com")) == NULL)
-		return (NULL);
-	h += strlen("github.com");
-	if (*h != '/' && *h != ':')
-		return (NULL);
-	n = strlen(++h);
-	if (n > 4 && strcmp(h + n - 4, ".git") == 0)
-		n -= 4;
-	r = xstrndup(h, n);
-	if ((slash = strchr(r, '/')) == NULL || slash == r ||
-	    slash[1] == '\0' || strchr(slash + 1, '/') != NULL) {
-		free(r);
-		return (NULL);
-	}
-	return (r);
-}
-
 /* abs_path returns p made absolute against dir, cleaned. */
 static char *
 abs_path(const char *p, const char *dir)
@@ -175,7 +149,7 @@ repo_add(struct observer *o, const char *key, const struct cfg_node *rn,
 	memset(r, 0, sizeof(*r));
 	r->key = xstrdup(key);
 	r->path = path;
-	r->github = gh != NULL && *gh != '\0' ? xstrdup(gh) : github_of(url);
+	r->github = gh != NULL && *gh != '\0' ? xstrdup(gh) : github_repo_of(url);
 	r->observe = ob;
 	*added = true;
 	return (0);

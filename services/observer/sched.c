@@ -148,22 +148,18 @@ write_spec(struct observer *o, struct obs_repo *r, const char *run_id,
 }
 
 static void
-child_exec(struct observer *o, const char *log, const char *spec,
+worker_exec(struct observer *o, const char *log, const char *spec,
            const char *out)
 {
 	char *argv[6];
 
-	child_detach(log);
 	argv[0] = o->worker;
 	argv[1] = "--spec";
 	argv[2] = (char *) spec;
 	argv[3] = "--out";
 	argv[4] = (char *) out;
 	argv[5] = NULL;
-	execvp(o->worker, argv);
-	fprintf(stderr, "opc-observer: cannot run %s: %s\n", o->worker,
-	        strerror(errno));
-	_exit(127);
+	child_run(log, argv);
 }
 
 /* start forks the worker of one observation (run_id is taken over). */
@@ -183,7 +179,7 @@ start(struct observer *o, struct obs_repo *r, char *run_id)
 		log_error("observer.fork", "%s: %s", r->key, strerror(errno));
 	else {
 		if (pid == 0)
-			child_exec(o, log, spec, out);
+			worker_exec(o, log, spec, out);
 		log_info("observer.start", "%s: observation %s (worker pid %d)",
 		         r->key, run_id, (int) pid);
 		svc_count(o->svc, "observations_started", 1);

@@ -142,10 +142,8 @@ static void
 child_exec(struct sup *s, struct child *c)
 {
 	const struct topo *t = svc_topo(s->svc);
-	char              *bin, *out, *argv[6];
+	char              *bin, *argv[6];
 
-	out = xasprintf("%s/%s.out", t->log_dir, c->inst->name);
-	child_detach(out);
 	if (c->inst->bin != NULL)
 		bin = c->inst->bin;
 	else {
@@ -159,10 +157,7 @@ child_exec(struct sup *s, struct child *c)
 	argv[3] = "-n";
 	argv[4] = c->inst->name;
 	argv[5] = NULL;
-	execvp(bin, argv);
-	fprintf(stderr, "opc-supervisor: cannot run %s: %s\n", bin,
-	    strerror(errno));
-	_exit(127);
+	child_run(xasprintf("%s/%s.out", t->log_dir, c->inst->name), argv);
 }
 
 static void
