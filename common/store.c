@@ -67,9 +67,14 @@ store_open(struct store **sp, const char *path)
 		goto fail;
 	}
 	sqlite3_busy_timeout(s->db, 5000);
+	/* A 512 KiB page cache instead of sqlite's 2 MB: the dbs are small,
+	 * the kernel caches the file anyway, and the default was half of an
+	 * idle daemon's private memory (router 8.5 -> 7.0 MiB RSS; catch-up
+	 * of 100,000 events unchanged; scripts/bench.sh). */
 	if ((rv = store_exec(s, "PRAGMA journal_mode=WAL;"
 	                        "PRAGMA synchronous=NORMAL;"
-	                        "PRAGMA foreign_keys=ON;")) != 0)
+	                        "PRAGMA foreign_keys=ON;"
+	                        "PRAGMA cache_size=-512;")) != 0)
 		goto fail;
 	*sp = s;
 	return (0);
