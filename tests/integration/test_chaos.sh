@@ -143,7 +143,16 @@ caught_up() {
 	     .value.cursor == $all[.key].status.journal_seq] |
 	    (length > 0) and all' >/dev/null
 }
-check "every consumer caught up (cursor = producer seq)" wait_for 60 caught_up
+if wait_for 60 caught_up; then
+	ok "every consumer caught up (cursor = producer seq)"
+else
+	bad "every consumer caught up (cursor = producer seq)"
+	"$OPC" -c "$CFG" status --json 2>/dev/null | jq -r '. as $all |
+	    to_entries[] | .key as $c | (.value.status.upstreams? // {}) |
+	    to_entries[] | select(.value.cursor != $all[.key].status.journal_seq) |
+	    "  lagging: \($c) <- \(.key): cursor \(.value.cursor), seq \($all[.key].status.journal_seq), producer alive \($all[.key].alive)"'
+fi
+
 # the recorder writes evidence after the run is final: let it finish
 fin=$(db executor "select count(*) from erun where state = 'finished'")
 check "one evidence record per finished run" wait_for 120 sh -c "[ \"\$(sqlite3 '$T/st/recorder.db' 'select count(*) from runs where written = 1')\" -ge '$fin' ]"
