@@ -145,7 +145,8 @@ escalator_init(struct svc *svc, void *state)
 	}
 	if ((rv = store_exec(svc_store(svc), schema)) != 0)
 		return (rv);
-	if ((rv = http_open(&e->http, svc_loop(svc))) != 0)
+	/* no URL, no HTTP client: libcurl is never loaded (common/http.c) */
+	if (e->nurls > 0 && (rv = http_open(&e->http, svc_loop(svc))) != 0)
 		return (rv);
 	if (e->nurls == 0)
 		log_warn("escalator.config",

@@ -458,7 +458,8 @@ esc_idle(struct svc *svc, void *state)
 	int64_t           last = 0;
 	int               i;
 
-	if (!svc_caught_up(svc) || e->cur_id != 0 || e->http == NULL)
+	if (!svc_caught_up(svc) || e->cur_id != 0 ||
+	    (e->nurls > 0 && e->http == NULL))
 		return;
 	prune(e);
 	for (i = 0; i < BATCH && e->cur_id == 0; i++) {

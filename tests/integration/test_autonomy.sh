@@ -141,6 +141,9 @@ check "it aggregates the suppression reasons" jq -e \
     '.quiet_window_cycles == 5 and .aggregated_suppression_reasons.permanently_rejected_by_human >= 1' "$Q" >/dev/null
 check "the escalator took the quiet proposer" wait_for 10 grep -q \
     '"escalator.wanted".*proposer_quiet proposer: proposer proposed nothing in 5 cycles' "$T/st/log/escalator.log"
+# no URL configured: recorded and marked failed (and libcurl never loaded)
+esc_failed() { "$OPC" -c "$CFG" status --json | jq -e '.escalator.status.failed >= 1' >/dev/null; }
+check "with no URL the escalation is marked failed" wait_for 10 esc_failed
 
 # --- bad input: a malformed snapshot is counted, not fatal -------------------------------------
 "$OPC" -c "$CFG" pub insighter observe.snapshot '{"run_id": "obs_bad", "repo": "lint", "snapshot": 42}' >/dev/null 2>&1
