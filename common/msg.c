@@ -5,6 +5,7 @@
  * it replaces msgpack_unpack()).  Every decode path ends in one place
  * that releases what was built so far.
  */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -163,7 +164,9 @@ rd_field(struct rd *r, const struct msg_field *f, char *base,
 		*(bool *) at = v->b;
 		return (0);
 	case FT_F64:
-		if (v->kind == MP_F64)
+		/* NaN and infinities mean nothing here, and JSON (opc sub,
+		 * evidence) cannot carry them: refused as mistyped */
+		if (v->kind == MP_F64 && isfinite(v->d))
 			*(double *) at = v->d;
 		else if (v->kind == MP_INT)
 			*(double *) at = (double) v->i;
