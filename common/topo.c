@@ -257,16 +257,22 @@ load(struct topo *t, char *err, size_t errlen)
 	t->run_dir = xasprintf("%s/run", t->state_dir);
 	t->log_dir = xasprintf("%s/log", t->state_dir);
 	if ((rv = cfg_get_ms(root, "opcenter.heartbeat_ms", 1000,
-	         &t->heartbeat_ms, err, errlen)) != 0 ||
-	    (rv = cfg_get_ms(root, "opcenter.stale_after_ms",
+	         &t->heartbeat_ms, err, errlen)) != 0)
+		return (rv);
+	/* bounded before the default below multiplies it */
+	if (t->heartbeat_ms < 10 || t->heartbeat_ms > 3600000) {
+		ERRF("%s: opcenter: heartbeat_ms must be between 10ms and 1h",
+		    t->config_path);
+		return (ERR_CONFIG);
+	}
+	if ((rv = cfg_get_ms(root, "opcenter.stale_after_ms",
 	         10 * t->heartbeat_ms, &t->stale_after_ms, err, errlen)) !=
 	        0 ||
 	    (rv = cfg_get_int(root, "opcenter.journal_retention", 1000000,
 	         &t->journal_retention, err, errlen)) != 0)
 		return (rv);
-	if (t->heartbeat_ms < 10 || t->journal_retention < 1) {
-		ERRF("%s: opcenter: heartbeat_ms must be >= 10 and "
-		     "journal_retention >= 1",
+	if (t->journal_retention < 1) {
+		ERRF("%s: opcenter: journal_retention must be >= 1",
 		    t->config_path);
 		return (ERR_CONFIG);
 	}
