@@ -3,6 +3,8 @@
 # on a scratch copy of the seed corpus SEEDS (the repository is never
 # written).  A crash, leak, sanitizer report or oracle abort fails the
 # test; the input is kept as CRASH_DIR/<target>-crash-<sha1>.
+# The seed is fixed (FUZZ_SEED, default 1) so a run explores the same
+# mutations as the last verified one; scripts/fuzz.sh explores anew.
 set -eu
 bin=$1 seeds=$2 secs=$3 crashes=$4
 name=$(basename "$bin")
@@ -12,7 +14,7 @@ trap 'rm -rf "$tmp"' EXIT INT TERM
 mkdir -p "$tmp/corpus" "$crashes"
 cp "$seeds"/* "$tmp/corpus/"
 cd "$tmp"
-"$bin" -max_total_time="$secs" -runs=100000000 -timeout=10 \
+"$bin" -seed="${FUZZ_SEED:-1}" -max_total_time="$secs" -runs=100000000 -timeout=10 \
     -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
     -artifact_prefix="$crashes/$name-" "$tmp/corpus" 2>"$tmp/log" || {
 	rv=$?
