@@ -28,14 +28,6 @@ static const char prop_usage[] =
     "       opc proposals calibration [--window-days N] [--json]\n"
     "       opc proposals reject DEDUP_KEY [--reason TEXT] [--task ID]\n";
 
-static const char *
-jstr(const json_t *o, const char *k, const char *def)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-
-	return (s != NULL && *s != '\0' ? s : def);
-}
-
 static void
 nap(void)
 {
@@ -56,13 +48,13 @@ applied(const json_t *started, const json_t *data, int proposer)
 	int         ok = 1;
 
 	json_array_foreach(started, i, s) {
-		repo = jstr(s, "repo", "");
-		run = jstr(s, "run_id", "");
+		repo = opc_jstr(s, "repo", "");
+		run = opc_jstr(s, "run_id", "");
 		if (proposer)
-			have = jstr(json_object_get(data, "insight_runs"), repo,
+			have = opc_jstr(json_object_get(data, "insight_runs"), repo,
 			    "");
 		else
-			have = jstr(json_object_get(json_object_get(data,
+			have = opc_jstr(json_object_get(json_object_get(data,
 			    "repos"), repo), "snapshot_run", "");
 		if (proposer ? strncmp(have, "ins_", 4) != 0 ||
 		    strncmp(run, "obs_", 4) != 0 || strcmp(have + 4, run + 4) !=
@@ -106,16 +98,16 @@ print_cycle(const json_t *c)
 
 	printf("[3/4] decide → %lld candidate(s) (cycle %s)\n",
 	    (long long) json_integer_value(json_object_get(c, "candidates")),
-	    jstr(c, "cycle_id", "?"));
+	    opc_jstr(c, "cycle_id", "?"));
 	json_array_foreach(json_object_get(c, "created"), i, e)
 		printf("  %s %-13s %-6s tier %lld -> %-12s %s\n", dry ?
-		    "would create" : "created     ", jstr(e, "family", "?"),
-		    jstr(e, "confidence", "?"), (long long)
+		    "would create" : "created     ", opc_jstr(e, "family", "?"),
+		    opc_jstr(e, "confidence", "?"), (long long)
 		    json_integer_value(json_object_get(e, "tier")),
-		    jstr(e, "state", "?"), jstr(e, "title", ""));
+		    opc_jstr(e, "state", "?"), opc_jstr(e, "title", ""));
 	json_array_foreach(json_object_get(c, "suppressed"), i, e)
-		printf("  suppressed   %-13s %-34s %s\n", jstr(e, "family", "?"),
-		    jstr(e, "reason", "?"), jstr(e, "dedup_key", ""));
+		printf("  suppressed   %-13s %-34s %s\n", opc_jstr(e, "family", "?"),
+		    opc_jstr(e, "reason", "?"), opc_jstr(e, "dedup_key", ""));
 	printf("[4/4] propose → %s (created=%zu, skipped=%zu)\n", dry ?
 	    "dry run, nothing created" : "tasks go to the board",
 	    dry ? (size_t) 0 : json_array_size(json_object_get(c, "created")),
@@ -154,8 +146,8 @@ cmd_autonomy_cycle(struct opc *o, int argc, char **argv)
 		return (1);
 	if (!json)
 		json_array_foreach(json_object_get(st, "started"), k, r)
-			printf("[1/4] observe → %s: %s\n", jstr(r, "repo", "?"),
-			    jstr(r, "run_id", "?"));
+			printf("[1/4] observe → %s: %s\n", opc_jstr(r, "repo", "?"),
+			    opc_jstr(r, "run_id", "?"));
 	if (await(o, "insighter", MSG_INSIGHTER_INSIGHTS, &iq,
 	        json_object_get(st, "started"), wait_s, &ins) != 0 ||
 	    await(o, "proposer", MSG_CTL_STATUS, NULL,
@@ -165,9 +157,9 @@ cmd_autonomy_cycle(struct opc *o, int argc, char **argv)
 		json_object_foreach(json_object_get(ins, "repos"), repo, r) {
 			printf("[2/4] insights → %s: %zu from %s\n", repo,
 			    json_array_size(json_object_get(r, "insights")),
-			    jstr(r, "snapshot_run", "?"));
+			    opc_jstr(r, "snapshot_run", "?"));
 			json_array_foreach(json_object_get(r, "insights"), k, i)
-				printf("  %s\n", jstr(i, "insight_id", "?"));
+				printf("  %s\n", opc_jstr(i, "insight_id", "?"));
 		}
 	if (opc_call(o, "autonomy-cycle", "proposer", MSG_PROPOSER_CYCLE_NOW,
 	        &cq, &cy, 30000) != 0)
@@ -207,10 +199,10 @@ rejections(struct opc *o, bool json)
 		printf("%-48s %-10s %-20s %s\n", "DEDUP_KEY", "TASK",
 		    "RECORDED", "REASON");
 		json_array_foreach(json_object_get(d, "rejections"), i, r)
-			printf("%-48s %-10s %-20.19s %s\n", jstr(r, "dedup_key",
-			    "?"), jstr(r, "task_id", "-"), iso8601(
+			printf("%-48s %-10s %-20.19s %s\n", opc_jstr(r, "dedup_key",
+			    "?"), opc_jstr(r, "task_id", "-"), iso8601(
 			    json_integer_value(json_object_get(r,
-			    "recorded_at")), at, sizeof(at)), jstr(r, "reason",
+			    "recorded_at")), at, sizeof(at)), opc_jstr(r, "reason",
 			    "-"));
 	}
 	json_decref(d);
@@ -241,7 +233,7 @@ calibration(struct opc *o, int64_t days, bool json)
 	    "EXPECT", "RATIO", "NOTE");
 	json_array_foreach(json_object_get(d, "rows"), i, r)
 		printf("%-22s %-7s %5lld %6lld %8lld %9lld %7.2f %7.2f %6.2f  %s\n",
-		    jstr(r, "family", "?"), jstr(r, "confidence", "?"),
+		    opc_jstr(r, "family", "?"), opc_jstr(r, "confidence", "?"),
 		    (long long) json_integer_value(json_object_get(r, "total")),
 		    (long long) json_integer_value(json_object_get(r, "merged")),
 		    (long long) json_integer_value(json_object_get(r,
@@ -249,7 +241,7 @@ calibration(struct opc *o, int64_t days, bool json)
 		    json_object_get(r, "abandoned")), json_number_value(
 		    json_object_get(r, "acceptance_rate")), json_number_value(
 		    json_object_get(r, "expected_rate")), json_number_value(
-		    json_object_get(r, "calibration_ratio")), jstr(r, "note",
+		    json_object_get(r, "calibration_ratio")), opc_jstr(r, "note",
 		    ""));
 	if (json_array_size(json_object_get(d, "rows")) == 0)
 		printf("(no outcomes yet: proposed tasks count once Done,"

@@ -30,14 +30,6 @@ print_json(const json_t *j)
 	printf("\n");
 }
 
-static const char *
-jstr(const json_t *o, const char *k, const char *def)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-
-	return (s != NULL && *s != '\0' ? s : def);
-}
-
 /* parse_count reads a positive integer argument; -1 when invalid. */
 static long
 parse_count(const char *s)
@@ -87,10 +79,10 @@ runs_list(struct opc *o, int argc, char **argv)
 	       "STATUS", "LANE", "BACKEND", "CATEGORY", "PATH");
 	json_array_foreach(json_object_get(data, "runs"), i, r)
 	    printf("%-8.8s  %-10s %-11s %-12s %-14s %-18s %s\n",
-	           jstr(r, "run_id", "?"), jstr(r, "task_id", "-"),
-	           jstr(r, "status", "-"), jstr(r, "lane", "-"),
-	           jstr(r, "backend", "-"), jstr(r, "failure_category", "-"),
-	           jstr(r, "path", "-"));
+	           opc_jstr(r, "run_id", "?"), opc_jstr(r, "task_id", "-"),
+	           opc_jstr(r, "status", "-"), opc_jstr(r, "lane", "-"),
+	           opc_jstr(r, "backend", "-"), opc_jstr(r, "failure_category", "-"),
+	           opc_jstr(r, "path", "-"));
 	json_decref(data);
 	return (0);
 }
@@ -130,18 +122,18 @@ runs_show(struct opc *o, int argc, char **argv)
 		return (0);
 	}
 	tr = json_object_get(data, "trace");
-	path = jstr(data, "path", NULL);
+	path = opc_jstr(data, "path", NULL);
 	if (!json_is_object(tr)) {
 		printf("run %s (task %s): %s, evidence not written yet\n",
-		       jstr(data, "run_id", q.run_id),
-		       jstr(data, "task_id", "-"), jstr(data, "status", "?"));
+		       opc_jstr(data, "run_id", q.run_id),
+		       opc_jstr(data, "task_id", "-"), opc_jstr(data, "status", "?"));
 		json_decref(data);
 		return (0);
 	}
-	printf("%s\n%s\n", jstr(tr, "headline", "?"), jstr(tr, "summary", ""));
-	printf("task:       %s\n", jstr(data, "task_id", "-"));
-	printf("changes:    %s\n", jstr(tr, "changed_files_summary", "-"));
-	printf("validation: %s\n", jstr(tr, "validation_summary", "-"));
+	printf("%s\n%s\n", opc_jstr(tr, "headline", "?"), opc_jstr(tr, "summary", ""));
+	printf("task:       %s\n", opc_jstr(data, "task_id", "-"));
+	printf("changes:    %s\n", opc_jstr(tr, "changed_files_summary", "-"));
+	printf("validation: %s\n", opc_jstr(tr, "validation_summary", "-"));
 	if (json_array_size(json_object_get(tr, "warnings")) > 0) {
 		printf("warnings:\n");
 		json_array_foreach(json_object_get(tr, "warnings"), i, v)

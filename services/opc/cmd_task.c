@@ -53,14 +53,6 @@ print_json(json_t *j)
 	printf("\n");
 }
 
-static const char *
-jstr(json_t *o, const char *k)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-
-	return (s ? s : "");
-}
-
 static int
 task_add(struct opc *o, int argc, char **argv)
 {
@@ -118,7 +110,8 @@ task_add(struct opc *o, int argc, char **argv)
 		    task_usage);
 		rv = 2;
 	} else if ((rv = board_call(o, MSG_BOARD_TASK_ADD, &a, &data)) == 0)
-		printf("%s %s\n", jstr(data, "task_id"), jstr(data, "state"));
+		printf("%s %s\n", opc_jstr(data, "task_id", ""),
+		    opc_jstr(data, "state", ""));
 	for (size_t i = 0; i < a.labels.n; i++)
 		free(a.labels.v[i]);
 	free(a.labels.v);
@@ -164,9 +157,9 @@ task_list(struct opc *o, int argc, char **argv)
 		    "REPO", "TITLE");
 		json_array_foreach(json_object_get(data, "tasks"), i, t)
 			printf("%-8s %-14s %-8s %-10s %s\n",
-			    jstr(t, "task_id"), jstr(t, "state"),
-			    jstr(t, "kind"), jstr(t, "repo_key"),
-			    jstr(t, "title"));
+			    opc_jstr(t, "task_id", ""), opc_jstr(t, "state", ""),
+			    opc_jstr(t, "kind", ""), opc_jstr(t, "repo_key", ""),
+			    opc_jstr(t, "title", ""));
 	}
 	json_decref(data);
 	return (0);
@@ -194,17 +187,17 @@ task_show(struct opc *o, int argc, char **argv)
 		return (0);
 	}
 	t = json_object_get(data, "task");
-	printf("%s  [%s]  %s\n", jstr(t, "task_id"), jstr(t, "state"),
-	    jstr(t, "title"));
-	printf("  kind: %s   repo: %s   attempt: %lld\n", jstr(t, "kind"),
-	    jstr(t, "repo_key"),
+	printf("%s  [%s]  %s\n", opc_jstr(t, "task_id", ""),
+	    opc_jstr(t, "state", ""), opc_jstr(t, "title", ""));
+	printf("  kind: %s   repo: %s   attempt: %lld\n", opc_jstr(t, "kind", ""),
+	    opc_jstr(t, "repo_key", ""),
 	    (long long) json_integer_value(json_object_get(t, "attempt")));
-	printf("  goal: %s\n", jstr(t, "goal"));
+	printf("  goal: %s\n", opc_jstr(t, "goal", ""));
 	json_array_foreach(json_object_get(t, "labels"), i, c)
 		printf("  label: %s\n", json_string_value(c));
 	json_array_foreach(json_object_get(data, "comments"), i, c)
-		printf("--- %s %s\n%s\n", jstr(c, "at"), jstr(c, "author"),
-		    jstr(c, "body"));
+		printf("--- %s %s\n%s\n", opc_jstr(c, "at", ""), opc_jstr(c, "author", ""),
+		    opc_jstr(c, "body", ""));
 	json_decref(data);
 	return (0);
 }
@@ -226,8 +219,8 @@ task_move(struct opc *o, int argc, char **argv)
 	m.state = argv[2];
 	if (board_call(o, MSG_BOARD_TASK_MOVE, &m, &data) != 0)
 		return (1);
-	printf("%s %s -> %s\n", jstr(data, "task_id"), jstr(data,
-	    "prev_state"), jstr(data, "state"));
+	printf("%s %s -> %s\n", opc_jstr(data, "task_id", ""), opc_jstr(data,
+	    "prev_state", ""), opc_jstr(data, "state", ""));
 	json_decref(data);
 	return (0);
 }

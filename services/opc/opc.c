@@ -138,6 +138,14 @@ opc_call(struct opc *o, const char *cmd, const char *service,
 	return (0);
 }
 
+const char *
+opc_jstr(const json_t *o, const char *k, const char *def)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+
+	return (s != NULL && *s != '\0' ? s : def);
+}
+
 bool
 opc_wants_help(int argc, char **argv)
 {

@@ -45,6 +45,8 @@ int opc_ctl(const char *url, enum msg_topic t, const void *body,
  * service's error), prefixed "opc CMD:". */
 int opc_call(struct opc *, const char *cmd, const char *service,
     enum msg_topic t, const void *body, json_t **data, int timeout_ms);
+/* opc_jstr returns o[k] as a string, or def when absent or empty. */
+const char *opc_jstr(const json_t *o, const char *k, const char *def);
 /* opc_not_up prints the standard "constellation is not up" error. */
 void opc_not_up(struct opc *, const char *why);
 
