@@ -1,11 +1,13 @@
 /*
  * util.c - allocation that aborts on OOM, clocks, byte buffers, mkdirs.
  */
+#define _GNU_SOURCE /* POSIX_SPAWN_SETSID, addclosefrom_np (glibc 2.34) */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -410,40 +412,47 @@ rmtree(const char *path)
 	return (nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : ERR_IO);
 }
 
-void
-child_detach(const char *out_path)
+pid_t
+child_spawn(const char *out_path, char *const argv[], char *const envp[])
 {
-	sigset_t none;
-	int      fd;
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t          at;
+	sigset_t                   none, all;
+	pid_t                      pid = -1;
+	int                        in, out = -1, rv;
 
+	if ((in = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
+		return (-1);
+	if (out_path != NULL)
+		out = open(out_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+		    0600);
 	sigemptyset(&none);
-	(void) sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGPIPE, SIG_DFL);
-	signal(SIGINT, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
-	(void) setsid();
-	if ((fd = open("/dev/null", O_RDONLY)) >= 0 && fd != 0) {
-		(void) dup2(fd, 0);
-		(void) close(fd);
+	sigfillset(&all);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&at);
+	/* dup2 clears close-on-exec on the copies; everything else goes */
+	posix_spawn_file_actions_adddup2(&fa, in, 0);
+	if (out >= 0) {
+		posix_spawn_file_actions_adddup2(&fa, out, 1);
+		posix_spawn_file_actions_adddup2(&fa, out, 2);
 	}
-	if (out_path != NULL &&
-	    (fd = open(out_path, O_WRONLY | O_CREAT | O_APPEND, 0600)) >= 0) {
-		(void) dup2(fd, 1);
-		(void) dup2(fd, 2);
-		if (fd > 2)
-			(void) close(fd);
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setsigdefault(&at, &all);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID |
+	    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	rv = posix_spawnp(&pid, argv[0], &fa, &at, argv,
+	    envp != NULL ? envp : environ);
+	posix_spawnattr_destroy(&at);
+	posix_spawn_file_actions_destroy(&fa);
+	(void) close(in);
+	if (out >= 0)
+		(void) close(out);
+	if (rv != 0) {
+		errno = rv;
+		return (-1);
 	}
-	for (fd = 3; fd < 1024; fd++)
-		(void) close(fd);
-}
-
-void
-child_run(const char *out_path, char *const argv[])
-{
-	child_detach(out_path);
-	execvp(argv[0], argv);
-	fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
-	_exit(127);
+	return (pid);
 }
 
 char *

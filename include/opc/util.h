@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h> /* free() goes with x*alloc */
+#include <sys/types.h>
 
 #define nitems(a) (sizeof(a) / sizeof((a)[0]))
 #define UNUSED(x) ((void) (x))
@@ -80,16 +81,16 @@ char *path_clean(char *path);
  * side by side), else a copy of name for a $PATH lookup.  Caller frees. */
 char *exe_sibling(const char *name);
 
-/* child_detach prepares a forked child for exec: default signal mask and
- * dispositions (the parent blocks its stop signals), a new session and
- * process group, stdin from /dev/null, stdout and stderr appended to
- * out_path (kept when NULL or unopenable), every other fd closed. */
-void child_detach(const char *out_path);
-/* child_run is the rest of a forked child's life: child_detach(out_path),
- * execvp(argv[0], argv), and on failure a line on the (redirected)
- * stderr and _exit(127).  Never returns. */
-void child_run(const char *out_path, char *const argv[])
-    __attribute__((noreturn));
+/* child_spawn starts argv[0] (looked up in $PATH) as a detached child:
+ * a new session and process group, default signal mask and dispositions
+ * (the parent blocks its stop signals), stdin from /dev/null, stdout and
+ * stderr appended to out_path (inherited when NULL or unopenable), no
+ * other fd, the environment envp (NULL: ours).  posix_spawn: the parent's
+ * page tables are not copied, which matters for a daemon with a large
+ * address space (ASan's shadow).  Returns the pid, or -1 with errno set
+ * (the program could not be run). */
+pid_t child_spawn(const char *out_path, char *const argv[],
+    char *const envp[]);
 
 /* github_repo_of parses "owner/name" out of a GitHub clone URL
  * (https://github.com/o/r.git, git@github.com:o/r.git); NULL otherwise.

@@ -33,6 +33,8 @@
 
 #define TICK_MS 200
 
+extern char **environ;
+
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS erun("
     " run_id TEXT PRIMARY KEY, task_id TEXT NOT NULL,"
@@ -147,48 +149,89 @@ read_result(struct executor *x, const char *run_id)
 	return (j);
 }
 
-/* find_worker scans /proc for an opc-exec-run of run_id (its pid was not
- * recorded: a crash between the fork and the pid update). */
-static pid_t
-find_worker(struct executor *x, const char *run_id)
+/* cmdline_has: /proc/<pid>/cmdline has the argument want. */
+static bool
+cmdline_has(const char *pid, const char *want)
 {
-	char  *want = path_for(x, run_id, ".request.json"), path[300], buf[4096];
-	DIR   *d = opendir("/proc");
-	struct dirent *e;
-	pid_t  found = 0;
+	char   path[64], buf[4096];
 	size_t n, i;
 	FILE  *f;
 
-	while (d != NULL && found == 0 && (e = readdir(d)) != NULL) {
-		if (e->d_name[0] < '1' || e->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
-		if ((f = fopen(path, "r")) == NULL)
-			continue;
-		n = fread(buf, 1, sizeof(buf) - 1, f);
-		fclose(f);
-		buf[n] = '\0';
-		for (i = 0; i + 1 < n; i += strlen(buf + i) + 1)
-			if (strcmp(buf + i, want) == 0)
-				found = (pid_t) atoi(e->d_name);
-	}
+	snprintf(path, sizeof(path), "/proc/%s/cmdline", pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return (false);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	for (i = 0; i + 1 < n; i += strlen(buf + i) + 1)
+		if (strcmp(buf + i, want) == 0)
+			return (true);
+	return (false);
+}
+
+/* find_worker scans /proc for an opc-exec-run of run_id (its pid was not
+ * recorded: a crash between the spawn and the pid update). */
+static pid_t
+find_worker(struct executor *x, const char *run_id)
+{
+	char          *want = path_for(x, run_id, ".request.json");
+	DIR           *d = opendir("/proc");
+	struct dirent *e;
+	pid_t          found = 0;
+
+	while (d != NULL && found == 0 && (e = readdir(d)) != NULL)
+		if (e->d_name[0] >= '1' && e->d_name[0] <= '9' &&
+		    cmdline_has(e->d_name, want))
+			found = (pid_t) atoi(e->d_name);
 	if (d != NULL)
 		closedir(d);
 	free(want);
 	return (found);
 }
 
-/* alive: the process exists and is not a zombie of ours. */
+/* worker_running: pid is a live (not zombie) opc-exec-run of run_id.  It
+ * tells about a worker of an earlier life, which is not our child: once
+ * it exits it is a zombie of whoever adopted it, later its pid is free
+ * for reuse. */
 static bool
-alive(pid_t pid)
+worker_running(struct executor *x, const char *run_id, pid_t pid)
 {
-	int st;
+	char   path[64], buf[512], *rp, *want;
+	bool   yes;
+	size_t n;
+	FILE  *f;
 
 	if (pid <= 1)
 		return (false);
-	if (waitpid(pid, &st, WNOHANG) == pid)
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+	if ((f = fopen(path, "r")) == NULL)
 		return (false);
-	return (kill(pid, 0) == 0);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* "pid (comm) S ...": comm may hold anything, so the last ')' */
+	if ((rp = strrchr(buf, ')')) == NULL || rp[1] != ' ' ||
+	    rp[2] == 'Z' || rp[2] == 'X')
+		return (false);
+	snprintf(path, sizeof(path), "%d", (int) pid);
+	want = path_for(x, run_id, ".request.json");
+	yes = cmdline_has(path, want);
+	free(want);
+	return (yes);
+}
+
+static void worker_exit_cb(struct loop *, int, short, void *);
+
+/* watch wakes the loop when a worker exits (pidfd, Linux >= 5.3; also
+ * for a worker of an earlier life); without it the tick notices. */
+static void
+watch(struct executor *x, pid_t pid)
+{
+	int pfd = (int) syscall(SYS_pidfd_open, pid, 0);
+
+	if (pfd >= 0 &&
+	    loop_add_fd(svc_loop(x->svc), pfd, POLLIN, worker_exit_cb, x) != 0)
+		(void) close(pfd);
 }
 
 /* kill_run SIGKILLs what is left of a run: the worker's process group
@@ -239,18 +282,26 @@ on_dispatch(struct svc *svc, const struct msg *m, void *state)
 }
 
 /* ---------------------------------------------------------- effect loop */
-static void worker_exit_cb(struct loop *, int, short, void *);
-
-static void
-worker_exec(struct executor *x, const char *run_id, const char *req,
+/* worker_spawn starts opc-exec-run for a run; its environment is ours
+ * with OPC_GITHUB_TOKEN set to token (removed when NULL). */
+static pid_t
+worker_spawn(struct executor *x, const char *run_id, const char *req,
     const char *ws, const char *out, const char *token)
 {
-	char *argv[8];
+	static const char key[] = "OPC_GITHUB_TOKEN=";
+	char             *argv[8], **envp, *log, *kv = NULL;
+	size_t            n = 0, i;
+	pid_t             pid;
+	int               saved;
 
+	for (i = 0; environ[i] != NULL; i++)
+		;
+	envp = xcalloc(i + 2, sizeof(*envp));
+	for (i = 0; environ[i] != NULL; i++)
+		if (strncmp(environ[i], key, sizeof(key) - 1) != 0)
+			envp[n++] = environ[i];
 	if (token != NULL)
-		(void) setenv("OPC_GITHUB_TOKEN", token, 1);
-	else
-		(void) unsetenv("OPC_GITHUB_TOKEN");
+		envp[n++] = kv = xasprintf("%s%s", key, token);
 	argv[0] = x->worker;
 	argv[1] = "--request";
 	argv[2] = (char *) req;
@@ -259,7 +310,17 @@ worker_exec(struct executor *x, const char *run_id, const char *req,
 	argv[5] = "--out";
 	argv[6] = (char *) out;
 	argv[7] = NULL;
-	child_run(path_for(x, run_id, ".worker.log"), argv);
+	log = path_for(x, run_id, ".worker.log");
+	pid = child_spawn(log, argv, envp);
+	saved = errno;
+	free(log);
+	if (kv != NULL) {
+		explicit_bzero(kv, strlen(kv));
+		free(kv);
+	}
+	free(envp);
+	errno = saved;
+	return (pid);
 }
 
 /* lease_held: keep renewing unless the router is alive and says it has
@@ -299,7 +360,6 @@ start(struct executor *x, const char *run_id, const char *task_id,
 	char                    err[512], *rq, *ws, *out, *text;
 	int64_t                 deadline, tmo, vt;
 	pid_t                   pid;
-	int                     pfd;
 
 	if (json_integer_value(json_object_get(dispatch, "lease_ms")) > 0)
 		x->lease_ms = json_integer_value(json_object_get(dispatch,
@@ -351,25 +411,21 @@ start(struct executor *x, const char *run_id, const char *task_id,
 		goto out;
 	}
 	renew(x, run_id);
-	if ((pid = fork()) < 0) {
-		json_t *r = synthetic(run_id, task_id, "failed",
-		    "infra_tooling", "fork failed");
+	if ((pid = worker_spawn(x, run_id, rq, ws, out,
+	         github_token(x, json_string_value(json_object_get(req,
+	                             "repo_key"))))) < 0) {
+		json_t *r;
 
-		log_error("executor.fork", "%s: %s", run_id, strerror(errno));
+		snprintf(err, sizeof(err), "cannot run %s: %s", x->worker,
+		    strerror(errno));
+		log_error("executor.spawn", "%s: %s", run_id, err);
+		r = synthetic(run_id, task_id, "failed", "infra_tooling", err);
 		(void) finish(x, run_id, task_id, attempt, r);
 		json_decref(r);
 		goto out;
 	}
-	if (pid == 0)
-		worker_exec(x, run_id, rq, ws, out,
-		    github_token(x, json_string_value(json_object_get(req,
-		                        "repo_key"))));
 	x->running++;
-	/* its exit wakes the loop (Linux >= 5.3); else the tick reaps it */
-	if ((pfd = (int) syscall(SYS_pidfd_open, pid, 0)) >= 0 &&
-	    loop_add_fd(svc_loop(x->svc), pfd, POLLIN, worker_exit_cb, x) !=
-	        0)
-		(void) close(pfd);
+	watch(x, pid);
 	(void) store_run(svc_store(x->svc),
 	    "UPDATE erun SET pid = ? WHERE run_id = ?", "it", (int64_t) pid,
 	    run_id);
@@ -430,9 +486,51 @@ rows_free(struct row *r, size_t n)
 	}
 }
 
-/* recover takes over the runs a previous life left running: each live
- * worker gets SIGTERM (it stops its backend and reports "interrupted");
- * stop_runs() then finishes them.  Never blocks. */
+/* finish_ended finishes a run whose worker ended without our seeing how
+ * (a worker of an earlier life, or one that was stopped): the result it
+ * completed stands; anything else is reported interrupted (retried, never
+ * half-reported). */
+static void
+finish_ended(struct executor *x, const struct row *r)
+{
+	json_t     *res = read_result(x, r->run_id);
+	const char *st = json_string_value(json_object_get(res, "status"));
+
+	if (st == NULL || strcmp(st, "interrupted") == 0) {
+		json_decref(res);
+		res = synthetic(r->run_id, r->task_id, "interrupted",
+		    "interrupted", "the run's worker ended without a result "
+		    "(stopped, or the executor went down while it ran); it "
+		    "will be retried");
+	}
+	(void) finish(x, r->run_id, r->task_id, r->attempt, res);
+	json_decref(res);
+}
+
+enum wk { WK_RUNNING, WK_EXITED, WK_GONE };
+
+/* worker_state: WK_EXITED for our own worker that has exited (reaped now,
+ * *status set), WK_GONE for a worker of an earlier life that has ended
+ * (or none), else WK_RUNNING. */
+static enum wk
+worker_state(struct executor *x, const struct row *r, int *status)
+{
+	pid_t pid = (pid_t) r->pid, w;
+
+	if (pid <= 1)
+		return (WK_GONE);
+	if ((w = waitpid(pid, status, WNOHANG)) == pid)
+		return (WK_EXITED);
+	if (w == 0)
+		return (WK_RUNNING);
+	return (worker_running(x, r->run_id, pid) ? WK_RUNNING : WK_GONE);
+}
+
+/* recover takes over the runs an earlier life left running.  A worker
+ * still running is adopted: watched, its lease renewed, its result read
+ * when it ends, so a restart of the executor stops no work (a worker
+ * whose executor stays away past half the lease stops itself).  A run
+ * whose worker is gone is finished now.  Never blocks. */
 static void
 recover(struct executor *x)
 {
@@ -444,76 +542,73 @@ recover(struct executor *x)
 	for (i = 0; i < n; i++) {
 		pid = r[i].pid > 0 ? (pid_t) r[i].pid
 		                   : find_worker(x, r[i].run_id);
-		if (pid > 0 && alive(pid))
-			(void) kill(-pid, SIGTERM);
-		log_warn("executor.recover", "%s: run %s was in progress at "
-		    "the last stop (worker %d %s): stopping it", r[i].task_id,
-		    r[i].run_id, (int) pid, pid > 0 && alive(pid) ? "alive"
-		                                                  : "gone");
-		(void) store_run(svc_store(x->svc),
-		    "UPDATE erun SET state = 'stopping', pid = ?,"
-		    " deadline_ms = ?, stop_reason = 'restart' WHERE run_id = ?",
-		    "iit", (int64_t) pid, now_ms() + 10000, r[i].run_id);
+		if (worker_running(x, r[i].run_id, pid)) {
+			log_info("executor.recover", "%s: run %s: adopting "
+			    "its running worker %d", r[i].task_id,
+			    r[i].run_id, (int) pid);
+			if (pid != r[i].pid)
+				(void) store_run(svc_store(x->svc),
+				    "UPDATE erun SET pid = ? WHERE run_id = ?",
+				    "it", (int64_t) pid, r[i].run_id);
+			watch(x, pid);
+			continue;
+		}
+		log_warn("executor.recover", "%s: run %s: its worker ended "
+		    "while the executor was down", r[i].task_id, r[i].run_id);
+		finish_ended(x, &r[i]);
 	}
 	rows_free(r, n);
 }
 
 /* stop_runs finishes the runs being stopped once their worker is gone
- * (SIGKILL after the deadline): with the worker's result when it wrote
- * one, else as interrupted.  The router retries them. */
+ * (SIGKILL after the deadline): a run past its deadline as timed out,
+ * else with finish_ended().  The router retries them. */
 static void
 stop_runs(struct executor *x)
 {
 	struct row r[64];
 	json_t    *res;
 	size_t     n, i;
+	int        status;
 
 	n = rows(x, "stopping", r, nitems(r));
 	for (i = 0; i < n; i++) {
-		if (alive((pid_t) r[i].pid)) {
+		if (worker_state(x, &r[i], &status) == WK_RUNNING) {
 			if (now_ms() < r[i].deadline)
 				continue;
 			kill_run((pid_t) r[i].pid);
 		}
-		if (strcmp(r[i].stop_reason, "deadline") == 0)
-			res = synthetic(r[i].run_id, r[i].task_id, "timed_out",
-			    "timeout", "the run exceeded its overall deadline");
-		else if ((res = read_result(x, r[i].run_id)) == NULL ||
-		    strcmp(json_string_value(json_object_get(res, "status"))
-		            ? json_string_value(json_object_get(res, "status"))
-		            : "",
-		        "interrupted") == 0) {
-			/* unfinished work is retried, never half-reported;
-			 * a result the worker completed stands */
-			json_decref(res);
-			res = synthetic(r[i].run_id, r[i].task_id,
-			    "interrupted", "interrupted",
-			    "the executor stopped while this run was in "
-			    "progress; it was stopped and will be retried");
+		if (strcmp(r[i].stop_reason, "deadline") != 0) {
+			finish_ended(x, &r[i]);
+			continue;
 		}
+		res = synthetic(r[i].run_id, r[i].task_id, "timed_out",
+		    "timeout", "the run exceeded its overall deadline");
 		(void) finish(x, r[i].run_id, r[i].task_id, r[i].attempt, res);
 		json_decref(res);
 	}
 	rows_free(r, n);
 }
 
-/* reap collects exited workers and enforces run deadlines. */
+/* reap collects ended workers (ours and adopted ones) and enforces run
+ * deadlines. */
 static void
 reap(struct executor *x)
 {
 	struct row r[64];
 	json_t    *res;
 	size_t     n, i;
-	pid_t      pid;
-	int        status;
+	int        status = 0;
 	char       why[128];
 
 	n = rows(x, "running", r, nitems(r));
 	for (i = 0; i < n; i++) {
 		if (r[i].pid <= 0)
-			continue;
-		pid = waitpid((pid_t) r[i].pid, &status, WNOHANG);
-		if (pid == 0 && now_ms() > r[i].deadline) {
+			continue; /* not recorded: recover() finds it */
+		switch (worker_state(x, &r[i], &status)) {
+		case WK_RUNNING:
+			if (now_ms() <= r[i].deadline)
+				continue;
 			log_warn("executor.deadline", "%s: run %s passed its "
 			    "deadline: stopping it", r[i].task_id, r[i].run_id);
 			(void) kill(-(pid_t) r[i].pid, SIGTERM);
@@ -522,7 +617,10 @@ reap(struct executor *x)
 			    " stop_reason = 'deadline' WHERE run_id = ?",
 			    "it", now_ms() + 10000, r[i].run_id);
 			continue;
-		} else if (pid == (pid_t) r[i].pid) {
+		case WK_GONE:
+			finish_ended(x, &r[i]);
+			break;
+		case WK_EXITED:
 			if ((res = read_result(x, r[i].run_id)) == NULL) {
 				snprintf(why, sizeof(why), "worker ended "
 				    "(%s %d) without a result",
@@ -532,14 +630,12 @@ reap(struct executor *x)
 				res = synthetic(r[i].run_id, r[i].task_id,
 				    "failed", "infra_tooling", why);
 			}
-		} else if (pid < 0 && errno == ECHILD) {
-			/* not our child (an earlier life): recover() */
-			continue;
-		} else
-			continue;
+			(void) finish(x, r[i].run_id, r[i].task_id,
+			    r[i].attempt, res);
+			json_decref(res);
+			break;
+		}
 		x->running--;
-		(void) finish(x, r[i].run_id, r[i].task_id, r[i].attempt, res);
-		json_decref(res);
 	}
 	rows_free(r, n);
 }
@@ -583,6 +679,20 @@ clean(struct executor *x)
 
 static void launch(struct executor *);
 
+/* ready: caught up with the router, and the runs of an earlier life taken
+ * over (at the first chance): the effect loop may act. */
+static bool
+ready(struct executor *x)
+{
+	if (!svc_caught_up(x->svc))
+		return (false);
+	if (!x->recovered) {
+		recover(x);
+		x->recovered = true;
+	}
+	return (true);
+}
+
 /* worker_exit_cb: a worker's pidfd became readable (it exited): reap it
  * and fill its slot now rather than at the next tick. */
 static void
@@ -593,7 +703,7 @@ worker_exit_cb(struct loop *l, int fd, short ev, void *arg)
 	(void) ev;
 	loop_del_fd(l, fd);
 	(void) close(fd);
-	if (!x->recovered || !svc_caught_up(x->svc))
+	if (!ready(x))
 		return;
 	reap(x);
 	launch(x);
@@ -607,12 +717,8 @@ tick_cb(struct loop *l, void *arg)
 	size_t           n, i;
 
 	x->tick = loop_timer(l, TICK_MS, tick_cb, x);
-	if (!svc_caught_up(x->svc))
+	if (!ready(x))
 		return;
-	if (!x->recovered) {
-		recover(x);
-		x->recovered = true;
-	}
 	reap(x);
 	stop_runs(x);
 	clean(x);
@@ -628,13 +734,15 @@ tick_cb(struct loop *l, void *arg)
 }
 
 /* ex_idle (after each applied batch): a dispatch just received starts
- * now, not at the next tick. */
+ * now, and a restart takes over its runs as soon as it has caught up,
+ * not at the next tick. */
 static void
 ex_idle(struct svc *svc, void *state)
 {
 	struct executor *x = state;
 
-	if (x->recovered && svc_caught_up(svc))
+	(void) svc;
+	if (ready(x))
 		launch(x);
 }
 

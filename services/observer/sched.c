@@ -147,9 +147,9 @@ write_spec(struct observer *o, struct obs_repo *r, const char *run_id,
 	return (rv);
 }
 
-static void
-worker_exec(struct observer *o, const char *log, const char *spec,
-           const char *out)
+static pid_t
+worker_spawn(struct observer *o, const char *log, const char *spec,
+    const char *out)
 {
 	char *argv[6];
 
@@ -159,7 +159,7 @@ worker_exec(struct observer *o, const char *log, const char *spec,
 	argv[3] = "--out";
 	argv[4] = (char *) out;
 	argv[5] = NULL;
-	child_run(log, argv);
+	return (child_spawn(log, argv, NULL));
 }
 
 /* start forks the worker of one observation (run_id is taken over). */
@@ -175,11 +175,10 @@ start(struct observer *o, struct obs_repo *r, char *run_id)
 	unlink_run(o, run_id, false);
 	if (write_spec(o, r, run_id, spec) != 0)
 		log_error("observer.spec", "%s: cannot write %s", r->key, spec);
-	else if ((pid = fork()) < 0)
-		log_error("observer.fork", "%s: %s", r->key, strerror(errno));
+	else if ((pid = worker_spawn(o, log, spec, out)) < 0)
+		log_error("observer.spawn", "%s: cannot run %s: %s", r->key,
+		    o->worker, strerror(errno));
 	else {
-		if (pid == 0)
-			worker_exec(o, log, spec, out);
 		log_info("observer.start", "%s: observation %s (worker pid %d)",
 		         r->key, run_id, (int) pid);
 		svc_count(o->svc, "observations_started", 1);

@@ -103,18 +103,12 @@ cmd_up(struct opc *o, int argc, char **argv)
 		argv2[i++] = (char *) only;
 	}
 	argv2[i] = NULL;
-	if ((pid = fork()) < 0) {
-		fprintf(stderr, "opc: fork: %s\n", strerror(errno));
+	if ((pid = child_spawn(out, argv2, NULL)) < 0) {
+		fprintf(stderr, "opc: cannot run %s: %s\n", bin,
+		    strerror(errno));
 		free(bin);
 		free(out);
 		return (1);
-	}
-	if (pid == 0) {
-		child_detach(out);
-		execvp(bin, argv2);
-		fprintf(stderr, "opc: cannot run %s: %s\n", bin,
-		    strerror(errno));
-		_exit(127);
 	}
 	deadline = mono_ms() + wait_s * 1000;
 	for (;;) {

@@ -138,18 +138,23 @@ cfg_load_sup(struct sup *s, const struct topo *t, char *err, size_t errlen)
 
 /* ------------------------------------------------------------- children */
 
-static void
-child_exec(struct sup *s, struct child *c)
+static void child_exited(struct sup *, struct child *, int);
+
+/* child_spawn_inst starts an instance's program; -1 with errno if it
+ * could not be run. */
+static pid_t
+child_spawn_inst(struct sup *s, struct child *c)
 {
 	const struct topo *t = svc_topo(s->svc);
-	char              *bin, *argv[6];
+	char              *bin, *out, *argv[6];
+	pid_t              pid;
 
-	if (c->inst->bin != NULL)
-		bin = c->inst->bin;
-	else {
+	bin = c->inst->bin != NULL ? xstrdup(c->inst->bin) : NULL;
+	if (bin == NULL) {
 		char *name = xasprintf("opc-%s", c->inst->service);
 
-		bin = exe_sibling(name); /* the child execs or exits */
+		bin = exe_sibling(name);
+		free(name);
 	}
 	argv[0] = bin;
 	argv[1] = "-c";
@@ -157,7 +162,11 @@ child_exec(struct sup *s, struct child *c)
 	argv[3] = "-n";
 	argv[4] = c->inst->name;
 	argv[5] = NULL;
-	child_run(xasprintf("%s/%s.out", t->log_dir, c->inst->name), argv);
+	out = xasprintf("%s/%s.out", t->log_dir, c->inst->name);
+	pid = child_spawn(out, argv, NULL);
+	free(out);
+	free(bin);
+	return (pid);
 }
 
 static void
@@ -166,15 +175,15 @@ child_start(struct sup *s, struct child *c)
 	struct msg_supervisor_service_restarted ev;
 	pid_t                                   pid;
 
-	if ((pid = fork()) < 0) {
-		log_error("supervisor.fork", "%s: fork: %s", c->inst->name,
-		    strerror(errno));
-		c->state = CH_BACKOFF;
-		c->next_start = mono_ms() + s->backoff_max;
+	if ((pid = child_spawn_inst(s, c)) < 0) {
+		/* counted like a child whose exec failed: backoff, and a
+		 * crash loop if it keeps failing */
+		log_error("supervisor.spawn", "%s: cannot run: %s",
+		    c->inst->name, strerror(errno));
+		c->started = mono_ms();
+		child_exited(s, c, W_EXITCODE(127, 0));
 		return;
 	}
-	if (pid == 0)
-		child_exec(s, c);
 	c->pid = pid;
 	c->state = CH_RUNNING;
 	c->started = mono_ms();

@@ -3,8 +3,9 @@
 # (supervisor, board-sync, router, executor + opc-exec-run, recorder) on
 # ipc:// in a temp dir, with real git repos:
 #   goal task -> evidence; blocked by policy; failing validation; backend
-#   timeout; scope violation; SIGKILL of the executor mid-run ->
-#   interrupted -> retried once, never twice.  (The breaker: test_breaker.sh.)
+#   timeout; scope violation; SIGKILL of the executor mid-run -> the
+#   restarted executor adopts the running worker; SIGKILL of the executor
+#   and its worker -> interrupted -> retried once, never twice.  (The breaker: test_breaker.sh.)
 set -u
 BIN=$1
 OPC="$BIN/opc"
@@ -128,22 +129,40 @@ check "scope violation -> Blocked" wait_for 60 state_is "$id" Blocked
 check "classified scope_policy" has_comment "$id" 'category: scope_policy'
 check "nothing pushed for the scope violation" sh -c "[ \$(git -C '$T/scope' branch | wc -l) -eq 1 ]"
 
-# --- 6. SIGKILL of the executor mid-run: interrupted, retried, once ----------
+# --- 6. SIGKILL of the executor mid-run: its worker is adopted, the run ---
+# finishes once, nothing is retried
 id=$(add --repo slow --goal "A slow change")
 check "slow run started" wait_for 30 sh -c "[ -s '$T/markers' ]"
 expid=$(jq -r '.processes[] | select(.role=="executor") | .pid' "$T/st/supervisor.status.json")
 kill -9 "$expid"
+check "slow task Done after the executor's restart" wait_for 60 state_is "$id" Done
+check "the restarted executor adopted the running worker" \
+    grep -q "adopting its running worker" "$T/st/log/executor.log"
+check "one start, one end (the run went on)" \
+    sh -c "[ \$(grep -c '^start' '$T/markers') = 1 ] && [ \$(grep -c '^end' '$T/markers') = 1 ]"
+check "one run for the slow task, succeeded" \
+    [ "$(sqlite3 "$T/st/router.db" "select group_concat(status) from rrun where task_id='$id'")" = succeeded ]
+
+# --- 7. SIGKILL of the executor and of its worker mid-run: interrupted, ----
+# retried once, never twice
+: >"$T/markers"
+id=$(add --repo slow --goal "Another slow change")
+check "second slow run started" wait_for 30 sh -c "[ -s '$T/markers' ]"
+wpid=$(sqlite3 "$T/st/executor.db" "select pid from erun where task_id = '$id' and state = 'running'")
+first=$(sed -n '1s/start //p' "$T/markers")
+expid=$(jq -r '.processes[] | select(.role=="executor") | .pid' "$T/st/supervisor.status.json")
+kill -9 "$expid"
+kill -s KILL -- "-$wpid" "-$first"
 check "slow task Done after recovery" wait_for 60 state_is "$id" Done
 check "interrupted then retried" has_comment "$id" 'status: interrupted'
 starts=$(grep -c '^start' "$T/markers"); ends=$(grep -c '^end' "$T/markers")
 check "two starts, one end (first killed, never both)" \
     sh -c "[ '$starts' = 2 ] && [ '$ends' = 1 ]"
-first=$(sed -n '1s/start //p' "$T/markers")
 check "first backend process is gone" sh -c "! kill -0 $first 2>/dev/null"
 check "one success for the slow task" [ "$(sqlite3 "$T/st/router.db" "select count(*) from rrun where task_id='$id' and status='succeeded'")" = 1 ]
 
 # --- recorder: runs list and spend report -------------------------------------
 check "runs list shows runs" sh -c "'$OPC' -c '$CFG' runs list | grep -q succeeded"
-check "spend-report is JSON" sh -c "'$OPC' -c '$CFG' spend-report | jq -e '.total_executions >= 1'"
+check "spend-report is JSON" sh -c "'$OPC' -c '$CFG' spend-report | jq -e '.total_executions >= 1' >/dev/null"
 
 finish

@@ -6,14 +6,16 @@
  * signals the group (SIGTERM, then SIGKILL after the grace period), which
  * takes grandchildren down with it.  Output is read with poll() into
  * buffers capped at max_output bytes per stream; the excess is read and
- * discarded so the child never blocks on a full pipe.  A CLOEXEC pipe
- * carries errno back when chdir() or execvp() fails, which tells "could not
+ * discarded so the child never blocks on a full pipe.  posix_spawn
+ * returns the errno of a failed chdir() or exec, which tells "could not
  * start" (ENOENT) apart from "exited 127".
  */
+#define _GNU_SOURCE /* POSIX_SPAWN_SETSID, addchdir_np (glibc 2.29) */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/types.h>
@@ -154,39 +156,46 @@ cloexec_pipe(int p[2])
 	return (0);
 }
 
-/* Only async-signal-safe calls from here to exec: we are a forked copy. */
-static void
-child(const struct proc_opts *o, int out, int err, int ep)
+/* spawn starts o->argv in a new session (so a timeout can signal its whole
+ * group) with default dispositions for the signals we handle, an empty
+ * mask, stdin from /dev/null, stdout and stderr on out and err, cwd
+ * o->cwd and environment o->envp.  posix_spawn does not copy our page
+ * tables (fork did), and reports a failed chdir or exec as its return
+ * value.  $PATH is looked up in the child's environment, as execvp did:
+ * this worker is single-threaded, so environ can be swapped around the
+ * call. */
+static int
+spawn(pid_t *pid, const struct proc_opts *o, int out, int err)
 {
-	struct sigaction sa;
-	sigset_t         all;
-	int              e, fd;
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t          at;
+	sigset_t                   none, def;
+	char                     **saved = environ;
+	int                        rv;
 
-	setsid();
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGPIPE, &sa, NULL);
-	sigemptyset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL);
-	if ((fd = open("/dev/null", O_RDONLY)) >= 0) {
-		dup2(fd, 0);
-		if (fd != 0)
-			close(fd);
-	}
-	dup2(out, 1);
-	dup2(err, 2);
-	if (o->cwd != NULL && chdir(o->cwd) != 0)
-		goto fail;
+	sigemptyset(&none);
+	sigemptyset(&def);
+	sigaddset(&def, SIGTERM);
+	sigaddset(&def, SIGINT);
+	sigaddset(&def, SIGPIPE);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&at);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, out, 1);
+	posix_spawn_file_actions_adddup2(&fa, err, 2);
+	if (o->cwd != NULL)
+		posix_spawn_file_actions_addchdir_np(&fa, o->cwd);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setsigdefault(&at, &def);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID |
+	    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 	if (o->envp != NULL)
 		environ = (char **) o->envp;
-	execvp(o->argv[0], o->argv);
-fail:
-	e = errno;
-	(void) !write(ep, &e, sizeof(e));
-	_exit(127);
+	rv = posix_spawnp(pid, o->argv[0], &fa, &at, o->argv, environ);
+	environ = saved;
+	posix_spawnattr_destroy(&at);
+	posix_spawn_file_actions_destroy(&fa);
+	return (rv);
 }
 
 static void
@@ -227,11 +236,10 @@ int
 proc_run(struct proc_result *r, const struct proc_opts *o)
 {
 	struct pollfd pfd[2];
-	int           outp[2] = {-1, -1}, errp[2] = {-1, -1}, ep[2] = {-1, -1};
+	int           outp[2] = {-1, -1}, errp[2] = {-1, -1};
 	int           st = 0, e, reaped = 0, stage = 0, rv = 0;
 	int64_t       start, now, deadline, next_kill = 0, exit_at = 0;
 	pid_t         pid;
-	ssize_t       n;
 	nfds_t        np;
 
 	memset(r, 0, sizeof(*r));
@@ -239,30 +247,16 @@ proc_run(struct proc_result *r, const struct proc_opts *o)
 	buf_init(&r->err);
 	r->exit_code = -1;
 	start = mono_ms();
-	if (cloexec_pipe(outp) != 0 || cloexec_pipe(ep) != 0 ||
+	if (cloexec_pipe(outp) != 0 ||
 	    (!o->merge && cloexec_pipe(errp) != 0)) {
 		rv = ERR_IO;
 		goto fail;
 	}
-	if ((pid = fork()) < 0) {
-		rv = ERR_IO;
-		goto fail;
-	}
-	if (pid == 0)
-		child(o, outp[1], o->merge ? outp[1] : errp[1], ep[1]);
+	e = spawn(&pid, o, outp[1], o->merge ? outp[1] : errp[1]);
 	closep(&outp[1]);
 	closep(&errp[1]);
-	closep(&ep[1]);
-
-	/* EOF (exec succeeded) or the child's errno; never blocks long. */
-	do
-		n = read(ep[0], &e, sizeof(e));
-	while (n < 0 && errno == EINTR);
-	closep(&ep[0]);
-	if (n == (ssize_t) sizeof(e)) {
+	if (e != 0) {
 		r->spawn_errno = e;
-		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-			;
 		goto done;
 	}
 
@@ -332,8 +326,6 @@ fail:
 	closep(&outp[1]);
 	closep(&errp[0]);
 	closep(&errp[1]);
-	closep(&ep[0]);
-	closep(&ep[1]);
 	r->duration_ms = mono_ms() - start;
 	buf_cstr(&r->out);
 	buf_cstr(&r->err);

@@ -496,6 +496,64 @@ test_question(void **state)
 	json_decref(req);
 }
 
+/* workspace: scratch -> the backend runs in an empty directory: no
+ * clone, no commit, no push; its files are listed as the changes. */
+static void
+test_scratch(void **state)
+{
+	struct fx *fx = *state;
+	json_t    *req = base_request(fx), *r, *cf;
+
+	json_object_set_new(req, "push_on_success", json_true());
+	use_command(fx, req,
+	            "test -z \"$(ls -A | grep -vx .opcenter)\" || exit 9\n"
+	            "mkdir -p src && echo out > src/out.txt && echo n > a.txt");
+	json_object_set_new(json_object_get(req, "backend_spec"), "workspace",
+	                    json_string("scratch"));
+	assert_int_equal(run(fx, req), 0);
+	r = result(fx);
+	assert_string_equal(rstr(r, "status"), "succeeded");
+	assert_true(json_is_true(json_object_get(r, "success")));
+	assert_string_equal(rstr(r, "changed_files_source"),
+	                    "workspace_listing");
+	cf = json_object_get(r, "changed_files");
+	assert_int_equal(json_array_size(cf), 2);
+	assert_true(json_is_null(json_object_get(r, "branch_name")));
+	assert_true(json_is_null(json_object_get(r, "commit_sha")));
+	assert_false(json_is_true(json_object_get(r, "branch_pushed")));
+	assert_non_null(strstr(rstr(r, "diff_stat_excerpt"), "2 files"));
+	/* no clone: no .git in the workspace, nothing in the origin */
+	assert_int_not_equal(sh("test -e %s/.git", fx->ws), 0);
+	assert_int_not_equal(sh("git --git-dir=%s rev-parse -q --verify "
+	                        "refs/heads/%s > /dev/null",
+	                        fx->origin, BRANCH),
+	                     0);
+	json_decref(r);
+	json_decref(req);
+}
+
+/* A backend that cannot be run is "could not start", not "exited 127". */
+static void
+test_backend_missing(void **state)
+{
+	struct fx *fx = *state;
+	json_t    *req = base_request(fx), *r;
+
+	json_object_set_new(req, "backend_spec",
+	                    json_pack("{s:s, s:[s, s]}", "kind", "command",
+	                              "argv", "opc-no-such-backend", "{goal}"));
+	assert_int_equal(run(fx, req), 0);
+	r = result(fx);
+	assert_string_equal(rstr(r, "status"), "failed");
+	assert_non_null(strstr(rstr(r, "failure_reason"),
+	                       "opc-no-such-backend could not start: No such "
+	                       "file or directory"));
+	assert_true(json_is_null(json_object_get(r, "executor_exit_code")));
+	assert_nothing_committed(fx);
+	json_decref(r);
+	json_decref(req);
+}
+
 static void
 test_backend_exit(void **state)
 {
@@ -616,6 +674,9 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_timeout_kills_group, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_question, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_scratch, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_backend_missing, setup,
+	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_backend_exit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_too_wide, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_git_failure, setup, teardown),
