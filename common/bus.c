@@ -32,6 +32,9 @@
 #define BUS_BUFMSGS 8192
 #define BUS_RECONN_MIN 100  /* ms */
 #define BUS_RECONN_MAX 2000 /* ms */
+/* ipc://: a failed connect costs a syscall and the peer is a process
+ * restarting on this host: retry every BUS_RECONN_IPC ms, no backoff. */
+#define BUS_RECONN_IPC 50 /* ms */
 #define BUS_REQ_RESEND 2000 /* ms; replay and status are idempotent */
 
 struct bus {
@@ -315,8 +318,16 @@ bus_open(struct bus **bp, enum bus_kind kind, const char *url)
 	(void) nng_socket_set_int(b->sock, NNG_OPT_SENDBUF, BUS_BUFMSGS);
 	(void) nng_socket_set_int(b->sock, NNG_OPT_RECVBUF, BUS_BUFMSGS);
 	(void) nng_socket_set_size(b->sock, NNG_OPT_RECVMAXSZ, BUS_MAX_MSG);
-	(void) nng_socket_set_ms(b->sock, NNG_OPT_RECONNMINT, BUS_RECONN_MIN);
-	(void) nng_socket_set_ms(b->sock, NNG_OPT_RECONNMAXT, BUS_RECONN_MAX);
+	if (strncmp(url, "ipc://", 6) == 0) {
+		(void) nng_socket_set_ms(b->sock, NNG_OPT_RECONNMINT,
+		    BUS_RECONN_IPC);
+		(void) nng_socket_set_ms(b->sock, NNG_OPT_RECONNMAXT, 0);
+	} else {
+		(void) nng_socket_set_ms(b->sock, NNG_OPT_RECONNMINT,
+		    BUS_RECONN_MIN);
+		(void) nng_socket_set_ms(b->sock, NNG_OPT_RECONNMAXT,
+		    BUS_RECONN_MAX);
+	}
 	if (kind == BUS_REQ)
 		(void) nng_socket_set_ms(b->sock, NNG_OPT_REQ_RESENDTIME,
 		    BUS_REQ_RESEND);
