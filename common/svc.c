@@ -245,7 +245,6 @@ hb_timer_cb(struct loop *l, void *arg)
 
 	send_heartbeat(svc);
 	svc_ups_check(svc);
-	svc_self_check(svc);
 	svc->hb_timer = loop_timer(l, svc->topo->heartbeat_ms, hb_timer_cb,
 	    svc);
 }
@@ -371,7 +370,6 @@ svc_close(struct svc **sp)
 	store_close(&svc->store);
 	svc_ups_close(svc);
 	bus_close(&svc->ctl);
-	svc_self_fini(svc);
 	bus_close(&svc->pub);
 	loop_close(&svc->loop);
 	buf_fini(&svc->pending);

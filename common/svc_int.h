@@ -84,9 +84,6 @@ struct svc {
 	int64_t                 idle_ms;
 	int64_t                 grace_ms; /* unreachable upstream grace */
 	uint64_t                hb_timer;
-	struct bus             *self_sub, *self_req; /* svc_self.c */
-	bool                    self_busy, self_sent;
-	int64_t                 self_started, self_next;
 	uint64_t                idle_timer;
 	uint64_t                hb_count;
 	struct svc_counters     c;
@@ -99,9 +96,6 @@ int  svc_ups_open(struct svc *);
 void svc_ups_close(struct svc *);
 void svc_ups_status(struct svc *, json_t *obj);
 void svc_ups_check(struct svc *);
-/* svc_self.c: the listener self-check (with every heartbeat). */
-void svc_self_check(struct svc *);
-void svc_self_fini(struct svc *);
 /* svc_dispatch applies one decoded message inside the open transaction. */
 void svc_dispatch(struct svc *, const struct msg *m);
 void svc_set_error(struct svc *, const char *fmt, ...) PRINTFLIKE(2, 3);

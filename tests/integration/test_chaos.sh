@@ -166,8 +166,7 @@ else
 	# peer that hangs up during the handshake (a consumer SIGKILLed while
 	# dialing) leaves the producer's ipc listeners completing no new
 	# connection until it restarts; fixed in nng 1.6.0, Debian 12 ships
-	# 1.5.2.  Each daemon now checks its own listeners and exits when one
-	# is deaf (common/svc_self.c), so the supervisor heals it.
+	# 1.5.2.
 	for i in 1 2; do
 		"$OPC" -c "$CFG" status --json 2>/dev/null | jq -r '. as $all |
 		    to_entries[] | .key as $c | .value.status as $s |

@@ -12,8 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,7 +20,6 @@
 
 #include "opc/log.h"
 #include "opc/store.h"
-#include "opc/topo.h"
 #include "testbed.h"
 
 #define N 10000
@@ -149,92 +146,11 @@ test_kill9_exactly_once(void **state)
 	free(dir);
 }
 
-/* hang_up connects to an ipc:// url and hangs up before the handshake:
- * nng 1.5.2's listener completes no connection after that (nng #1518). */
-static void
-hang_up(const char *url)
-{
-	struct sockaddr_un sa;
-	int                fd = socket(AF_UNIX, SOCK_STREAM, 0);
-
-	assert_true(fd >= 0);
-	memset(&sa, 0, sizeof(sa));
-	sa.sun_family = AF_UNIX;
-	assert_true(strlen(url + 6) < sizeof(sa.sun_path));
-	strcpy(sa.sun_path, url + 6);
-	assert_int_equal(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
-	close(fd);
-}
-
-/* wait_exit waits up to ms for pid to exit; returns its status or -1. */
-static int
-wait_exit(pid_t pid, int ms)
-{
-	int st;
-
-	for (; ms > 0; ms -= 50) {
-		if (waitpid(pid, &st, WNOHANG) == pid)
-			return (st);
-		sleep_ms(50);
-	}
-	return (-1);
-}
-
-/* A producer whose pub or ctl listener went deaf (a peer hung up
- * mid-handshake: nng 1.5.2 issue #1518) notices with its self-check and
- * exits to be restarted (the supervisor's job; here the test's). */
-static void
-test_deaf_listener(void **state)
-{
-	char        *dir = tb_dir(), *cfg, *y;
-	struct topo *t;
-	pid_t        prod;
-	int          st, i;
-
-	UNUSED(state);
-	y = xasprintf("opcenter:\n"
-	              "  state_dir: %s/s\n"
-	              "  heartbeat_ms: 100\n"
-	              "instances:\n"
-	              "  prod:\n"
-	              "    produce: 200\n"
-	              "    batch: 50\n"
-	              "    interval_ms: 10\n"
-	              "  cons:\n"
-	              "    upstreams: [prod]\n",
-	    dir);
-	t = tb_topo(dir, y);
-	cfg = xasprintf("%s/opcenter.yaml", dir);
-	prod = spawn("opc-testprod", cfg, "prod");
-	assert_int_equal(tb_wait_int(t, "prod", "journal_seq", 200, WAIT), 200);
-	for (i = 0; i < 2; i++) {
-		hang_up(i == 0 ? topo_find(t, "prod")->pub
-		               : topo_find(t, "prod")->ctl);
-		st = wait_exit(prod, WAIT);
-		assert_true(st != -1 && WIFEXITED(st) &&
-		            WEXITSTATUS(st) == EXIT_FAILURE);
-		printf("# deaf %s: the producer exited\n", i == 0 ? "pub" : "ctl");
-		prod = spawn("opc-testprod", cfg, "prod");
-		assert_int_equal(
-		    tb_wait_int(t, "prod", "journal_seq", 200, WAIT), 200);
-	}
-	/* the restarted producer's listeners work: its ctl answered above,
-	 * and its own check of both passes (it does not exit again) */
-	assert_int_equal(wait_exit(prod, 25000), -1);
-	kill_wait(prod, SIGTERM);
-	topo_close(&t);
-	tb_rmrf(dir);
-	free(cfg);
-	free(y);
-	free(dir);
-}
-
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_kill9_exactly_once),
-		cmocka_unit_test(test_deaf_listener),
 	};
 
 	log_init("test_durable", NULL, LOG_WARN);
