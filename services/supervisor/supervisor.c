@@ -146,16 +146,12 @@ static pid_t
 child_spawn_inst(struct sup *s, struct child *c)
 {
 	const struct topo *t = svc_topo(s->svc);
-	char              *bin, *out, *argv[6];
+	char              *bin, *out, *name, *argv[6];
 	pid_t              pid;
 
-	bin = c->inst->bin != NULL ? xstrdup(c->inst->bin) : NULL;
-	if (bin == NULL) {
-		char *name = xasprintf("opc-%s", c->inst->service);
-
-		bin = exe_sibling(name);
-		free(name);
-	}
+	name = xasprintf("opc-%s", c->inst->service);
+	bin = c->inst->bin != NULL ? xstrdup(c->inst->bin) : exe_sibling(name);
+	free(name);
 	argv[0] = bin;
 	argv[1] = "-c";
 	argv[2] = t->config_path;
