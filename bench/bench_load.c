@@ -27,15 +27,6 @@
 
 #define RETRIES 600 /* x 100 ms: a minute of board-sync being away */
 
-static void
-sleep_ms(int64_t ms)
-{
-	struct timespec ts = { (time_t) (ms / 1000), (ms % 1000) * 1000000L };
-
-	if (ms > 0)
-		nanosleep(&ts, NULL);
-}
-
 int
 main(int argc, char **argv)
 {
@@ -108,7 +99,7 @@ main(int argc, char **argv)
 		a.repo_key = (char *) repo;
 		a.goal = goal;
 		a.request_id = rid;
-		sleep_ms(next - mono_ms());
+		sleep_ms((int) (next - mono_ms()));
 		for (tries = 0; ctl_call(b->ctl, MSG_BOARD_TASK_ADD, &a, NULL,
 		                    err, sizeof(err), 2000) != 0;
 		     tries++) {

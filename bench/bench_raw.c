@@ -27,14 +27,6 @@
 #include "opc/log.h"
 #include "opc/util.h"
 
-static void
-sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
 static int
 subscriber(const char *url, long n, int wfd)
 {

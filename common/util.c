@@ -125,6 +125,15 @@ mono_ms(void)
 }
 
 void
+sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long) (ms % 1000) * 1000000L };
+
+	while (ms > 0 && nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+void
 buf_init(struct buf *b)
 {
 	memset(b, 0, sizeof(*b));

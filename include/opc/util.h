@@ -33,6 +33,8 @@ char *xasprintf(const char *, ...) PRINTFLIKE(1, 2);
 int64_t now_ms(void);
 /* mono_ms returns CLOCK_MONOTONIC in milliseconds. */
 int64_t mono_ms(void);
+/* sleep_ms sleeps ms milliseconds (none when ms <= 0), through signals. */
+void sleep_ms(int ms);
 
 /*
  * struct buf is a growable byte buffer owned by its user: buf_init() then

@@ -28,14 +28,6 @@ static const char prop_usage[] =
     "       opc proposals calibration [--window-days N] [--json]\n"
     "       opc proposals reject DEDUP_KEY [--reason TEXT] [--task ID]\n";
 
-static void
-nap(void)
-{
-	struct timespec ts = { 0, 200 * 1000 * 1000 };
-
-	nanosleep(&ts, NULL);
-}
-
 /* applied reports whether every started observation is reflected in
  * the service's runs: for the insighter repos[r].snapshot_run == run_id,
  * for the proposer insight_runs[r] == ins_<suffix of run_id>. */
@@ -85,7 +77,7 @@ await(struct opc *o, const char *service, enum msg_topic t,
 			    wait_s);
 			return (1);
 		}
-		nap();
+		sleep_ms(200);
 	}
 }
 

@@ -161,12 +161,9 @@ else
 	bad "every consumer caught up (cursor = producer seq)"
 	# what the lagging consumer knows, twice 2 s apart (is it stuck or
 	# slow?), and its last bus warnings.  Seen in 2 of about 12 full
-	# runs: a consumer restarted late never hears a live producer
-	# (heartbeat_age_ms stays -1).  The cause is nng 1.5.2 issue #1518: a
-	# peer that hangs up during the handshake (a consumer SIGKILLed while
-	# dialing) leaves the producer's ipc listeners completing no new
-	# connection until it restarts; fixed in nng 1.6.0, Debian 12 ships
-	# 1.5.2.
+	# runs before bus.c worked around nng issue #1518 (a peer that hangs
+	# up during the handshake stopped an nng 1.5.2 listener accepting;
+	# late consumers never heard that producer: heartbeat_age_ms -1).
 	for i in 1 2; do
 		"$OPC" -c "$CFG" status --json 2>/dev/null | jq -r '. as $all |
 		    to_entries[] | .key as $c | .value.status as $s |

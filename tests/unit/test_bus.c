@@ -1,13 +1,18 @@
 /*
- * test_bus.c - bus.c over real nng sockets (inproc and ipc).
+ * test_bus.c - bus.c over real nng sockets (inproc and ipc), and raw
+ * AF_UNIX peers that hang up before the SP handshake.
  */
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -137,6 +142,125 @@ test_reqrep(void **state)
 	bus_close(&rep);
 }
 
+static int
+unix_sock(const char *path, struct sockaddr_un *sa)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	assert_true(strlen(path) < sizeof(sa->sun_path));
+	strcpy(sa->sun_path, path);
+	return (fd);
+}
+
+/* heard publishes on pub until sub hears it; returns the number of tries
+ * (0: never heard in ms). */
+static int
+heard(struct bus *pub, struct bus *sub, int ms)
+{
+	struct bus_msg m;
+	int            i;
+
+	for (i = 1; i <= ms / 50; i++) {
+		(void) bus_send(pub, "t\0x", 3, BUS_NONBLOCK);
+		sleep_ms(50);
+		if (bus_recv(sub, &m, BUS_NONBLOCK) == 0) {
+			bus_msg_free(&m);
+			return (i);
+		}
+	}
+	return (0);
+}
+
+/* nng issue #1518, listener side: a peer that connects and hangs up
+ * before the SP handshake left an nng 1.5 listener accepting nothing
+ * more (bus.c's sendmsg() works around it). */
+static void
+test_hangup_listener(void **state)
+{
+	char              *dir = tb_dir(), *url = xasprintf("ipc://%s/p", dir);
+	struct bus        *pub, *sub;
+	struct sockaddr_un sa;
+	int                fd;
+
+	UNUSED(state);
+	assert_int_equal(bus_open(&pub, BUS_PUB, url), 0);
+	fd = unix_sock(url + 6, &sa);
+	assert_int_equal(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+	close(fd);
+	sleep_ms(200);
+	assert_int_equal(bus_open(&sub, BUS_SUB, url), 0);
+	assert_int_equal(bus_subscribe(sub, ""), 0);
+	assert_true(heard(pub, sub, 10000) > 0);
+	bus_close(&sub);
+	bus_close(&pub);
+	tb_rmrf(dir);
+	free(url);
+	free(dir);
+}
+
+struct hangup_srv {
+	int          fd;
+	volatile int conns, stop;
+};
+
+/* hangup_main accepts connections and closes them at once. */
+static void *
+hangup_main(void *arg)
+{
+	struct hangup_srv *h = arg;
+	struct pollfd      p = { .fd = h->fd, .events = POLLIN };
+	int                c;
+
+	while (!h->stop)
+		if (poll(&p, 1, 20) == 1 && (c = accept(h->fd, NULL, NULL)) >= 0) {
+			close(c);
+			h->conns++;
+		}
+	return (NULL);
+}
+
+/* nng issue #1518, dialer side: a listener that hangs up before the
+ * handshake could leave an nng 1.5 dialer never dialing again. */
+static void
+test_hangup_dialer(void **state)
+{
+	char              *dir = tb_dir(), *url = xasprintf("ipc://%s/p", dir);
+	struct bus        *pub, *sub;
+	struct sockaddr_un sa;
+	struct hangup_srv  h = { 0 };
+	pthread_t          th;
+	int                live;
+
+	UNUSED(state);
+	h.fd = unix_sock(url + 6, &sa);
+	assert_int_equal(bind(h.fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+	assert_int_equal(listen(h.fd, 8), 0);
+	assert_int_equal(pthread_create(&th, NULL, hangup_main, &h), 0);
+	assert_int_equal(bus_open(&sub, BUS_SUB, url), 0);
+	assert_int_equal(bus_subscribe(sub, ""), 0);
+	sleep_ms(500);
+	live = h.conns;
+	sleep_ms(500); /* a live dialer retries every 50 ms */
+	live = h.conns - live;
+	h.stop = 1;
+	pthread_join(th, NULL);
+	close(h.fd);
+	unlink(url + 6);
+	print_message("# the dialer connected %d times in 1 s, %d in the "
+	              "last 0.5 s\n", h.conns, live);
+	assert_true(live > 0);
+	assert_int_equal(bus_open(&pub, BUS_PUB, url), 0);
+	assert_true(heard(pub, sub, 10000) > 0);
+	bus_close(&sub);
+	bus_close(&pub);
+	tb_rmrf(dir);
+	free(url);
+	free(dir);
+}
+
 static void
 test_errors(void **state)
 {
@@ -173,6 +297,8 @@ main(void)
 		cmocka_unit_test(test_pubsub_ipc),
 		cmocka_unit_test(test_reqrep),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_hangup_listener),
+		cmocka_unit_test(test_hangup_dialer),
 	};
 
 	log_init("test_bus", NULL, LOG_ERROR);
