@@ -61,10 +61,38 @@ kill_wait(pid_t pid, int sig)
 	waitpid(pid, &st, 0);
 }
 
+/* pair loads a topology of prod (producing n events in batches) and cons
+ * (its consumer), with extra lines for each; *cfgp names its file. */
+static struct topo *
+pair(const char *dir, int n, int batch, const char *prod_extra,
+    const char *cons_extra, char **cfgp)
+{
+	struct topo *t;
+	char        *y;
+
+	y = xasprintf("opcenter:\n"
+	              "  state_dir: %s/s\n"
+	              "  heartbeat_ms: 100\n"
+	              "instances:\n"
+	              "  prod:\n"
+	              "    produce: %d\n"
+	              "    batch: %d\n"
+	              "    interval_ms: 10\n"
+	              "%s"
+	              "  cons:\n"
+	              "    upstreams: [prod]\n"
+	              "%s",
+	    dir, n, batch, prod_extra, cons_extra);
+	t = tb_topo(dir, y);
+	free(y);
+	*cfgp = xasprintf("%s/opcenter.yaml", dir);
+	return (t);
+}
+
 static void
 test_kill9_exactly_once(void **state)
 {
-	char        *dir = tb_dir(), *cfg, *y, *db;
+	char        *dir = tb_dir(), *cfg, *db;
 	struct topo *t;
 	pid_t        prod, cons;
 	int          i, got_mid;
@@ -73,21 +101,7 @@ test_kill9_exactly_once(void **state)
 	unsigned     seed = (unsigned) time(NULL);
 
 	UNUSED(state);
-	y = xasprintf("opcenter:\n"
-	              "  state_dir: %s/s\n"
-	              "  heartbeat_ms: 100\n"
-	              "instances:\n"
-	              "  prod:\n"
-	              "    produce: %d\n"
-	              "    batch: 25\n"
-	              "    interval_ms: 10\n"
-	              "    idle_ms: 20\n"
-	              "  cons:\n"
-	              "    upstreams: [prod]\n"
-	              "    slow_us: 100\n",
-	    dir, N);
-	t = tb_topo(dir, y);
-	cfg = xasprintf("%s/opcenter.yaml", dir);
+	t = pair(dir, N, 25, "    idle_ms: 20\n", "    slow_us: 100\n", &cfg);
 	prod = spawn("opc-testprod", cfg, "prod");
 	cons = spawn("opc-testcons", cfg, "cons");
 	printf("# seed %u\n", seed);
@@ -143,7 +157,6 @@ test_kill9_exactly_once(void **state)
 	tb_rmrf(dir);
 	free(db);
 	free(cfg);
-	free(y);
 	free(dir);
 }
 
@@ -166,24 +179,12 @@ hang_up(const char *url)
 static void
 test_hangup(void **state)
 {
-	char        *dir = tb_dir(), *cfg, *y;
+	char        *dir = tb_dir(), *cfg;
 	struct topo *t;
 	pid_t        prod, cons;
 
 	UNUSED(state);
-	y = xasprintf("opcenter:\n"
-	              "  state_dir: %s/s\n"
-	              "  heartbeat_ms: 100\n"
-	              "instances:\n"
-	              "  prod:\n"
-	              "    produce: 200\n"
-	              "    batch: 50\n"
-	              "    interval_ms: 10\n"
-	              "  cons:\n"
-	              "    upstreams: [prod]\n",
-	    dir);
-	t = tb_topo(dir, y);
-	cfg = xasprintf("%s/opcenter.yaml", dir);
+	t = pair(dir, 200, 50, "", "", &cfg);
 	prod = spawn("opc-testprod", cfg, "prod");
 	assert_int_equal(tb_wait_int(t, "prod", "journal_seq", 200, WAIT), 200);
 	hang_up(topo_find(t, "prod")->ctl);
@@ -200,7 +201,6 @@ test_hangup(void **state)
 	topo_close(&t);
 	tb_rmrf(dir);
 	free(cfg);
-	free(y);
 	free(dir);
 }
 

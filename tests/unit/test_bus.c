@@ -174,6 +174,19 @@ heard(struct bus *pub, struct bus *sub, int ms)
 	return (0);
 }
 
+/* heard_then_close asserts that sub hears pub, then closes both and
+ * removes dir (freed with url). */
+static void
+heard_then_close(struct bus *pub, struct bus *sub, char *dir, char *url)
+{
+	assert_true(heard(pub, sub, 10000) > 0);
+	bus_close(&sub);
+	bus_close(&pub);
+	tb_rmrf(dir);
+	free(url);
+	free(dir);
+}
+
 /* nng issue #1518, listener side: a peer that connects and hangs up
  * before the SP handshake left an nng 1.5 listener accepting nothing
  * more (bus.c's sendmsg() works around it). */
@@ -193,12 +206,7 @@ test_hangup_listener(void **state)
 	sleep_ms(200);
 	assert_int_equal(bus_open(&sub, BUS_SUB, url), 0);
 	assert_int_equal(bus_subscribe(sub, ""), 0);
-	assert_true(heard(pub, sub, 10000) > 0);
-	bus_close(&sub);
-	bus_close(&pub);
-	tb_rmrf(dir);
-	free(url);
-	free(dir);
+	heard_then_close(pub, sub, dir, url);
 }
 
 struct hangup_srv {
@@ -253,12 +261,7 @@ test_hangup_dialer(void **state)
 	              "last 0.5 s\n", h.conns, live);
 	assert_true(live > 0);
 	assert_int_equal(bus_open(&pub, BUS_PUB, url), 0);
-	assert_true(heard(pub, sub, 10000) > 0);
-	bus_close(&sub);
-	bus_close(&pub);
-	tb_rmrf(dir);
-	free(url);
-	free(dir);
+	heard_then_close(pub, sub, dir, url);
 }
 
 static void
