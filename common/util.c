@@ -421,46 +421,102 @@ rmtree(const char *path)
 	return (nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : ERR_IO);
 }
 
+/* spawn_path returns what posix_spawn should run for file: itself when it
+ * has a slash, else the first executable one in the PATH of envp (ours
+ * when envp is NULL; "/bin:/usr/bin" when there is none), as execvp
+ * would.  NULL with errno ENOENT when there is none.  Caller frees. */
+static char *
+spawn_path(const char *file, char *const envp[])
+{
+	const char *path = NULL, *p, *end;
+	char       *cand;
+	size_t      i;
+
+	if (strchr(file, '/') != NULL)
+		return (xstrdup(file));
+	if (envp == NULL)
+		path = getenv("PATH");
+	else
+		for (i = 0; envp[i] != NULL && path == NULL; i++)
+			if (strncmp(envp[i], "PATH=", 5) == 0)
+				path = envp[i] + 5;
+	if (path == NULL)
+		path = "/bin:/usr/bin";
+	for (p = path;; p = end + 1) {
+		end = strchrnul(p, ':');
+		cand = xasprintf("%.*s%s%s", (int) (end - p), p,
+		    end > p ? "/" : "", file);
+		if (access(cand, X_OK) == 0)
+			return (cand);
+		free(cand);
+		if (*end == '\0')
+			break;
+	}
+	errno = ENOENT;
+	return (NULL);
+}
+
 pid_t
-child_spawn(const char *out_path, char *const argv[], char *const envp[])
+child_spawn_fds(char *const argv[], char *const envp[], const char *cwd,
+    int out, int err)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t          at;
 	sigset_t                   none, all;
 	pid_t                      pid = -1;
-	int                        in, out = -1, rv;
+	char                      *path;
+	int                        in, rv;
 
-	if ((in = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
+	if ((path = spawn_path(argv[0], envp)) == NULL)
 		return (-1);
-	if (out_path != NULL)
-		out = open(out_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-		    0600);
+	if ((in = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
+		free(path);
+		return (-1);
+	}
 	sigemptyset(&none);
 	sigfillset(&all);
 	posix_spawn_file_actions_init(&fa);
 	posix_spawnattr_init(&at);
 	/* dup2 clears close-on-exec on the copies; everything else goes */
 	posix_spawn_file_actions_adddup2(&fa, in, 0);
-	if (out >= 0) {
+	if (out >= 0)
 		posix_spawn_file_actions_adddup2(&fa, out, 1);
-		posix_spawn_file_actions_adddup2(&fa, out, 2);
-	}
+	if (err >= 0)
+		posix_spawn_file_actions_adddup2(&fa, err, 2);
+	if (cwd != NULL)
+		posix_spawn_file_actions_addchdir_np(&fa, cwd);
 	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
 	posix_spawnattr_setsigmask(&at, &none);
 	posix_spawnattr_setsigdefault(&at, &all);
 	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID |
 	    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	rv = posix_spawnp(&pid, argv[0], &fa, &at, argv,
+	rv = posix_spawn(&pid, path, &fa, &at, argv,
 	    envp != NULL ? envp : environ);
 	posix_spawnattr_destroy(&at);
 	posix_spawn_file_actions_destroy(&fa);
 	(void) close(in);
-	if (out >= 0)
-		(void) close(out);
+	free(path);
 	if (rv != 0) {
 		errno = rv;
 		return (-1);
 	}
+	return (pid);
+}
+
+pid_t
+child_spawn(const char *out_path, char *const argv[], char *const envp[])
+{
+	pid_t pid;
+	int   out = -1, e;
+
+	if (out_path != NULL)
+		out = open(out_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+		    0600);
+	pid = child_spawn_fds(argv, envp, NULL, out, out);
+	e = errno;
+	if (out >= 0)
+		(void) close(out);
+	errno = e;
 	return (pid);
 }
 

@@ -83,14 +83,20 @@ char *path_clean(char *path);
  * side by side), else a copy of name for a $PATH lookup.  Caller frees. */
 char *exe_sibling(const char *name);
 
-/* child_spawn starts argv[0] (looked up in $PATH) as a detached child:
- * a new session and process group, default signal mask and dispositions
- * (the parent blocks its stop signals), stdin from /dev/null, stdout and
- * stderr appended to out_path (inherited when NULL or unopenable), no
- * other fd, the environment envp (NULL: ours).  posix_spawn: the parent's
- * page tables are not copied, which matters for a daemon with a large
- * address space (ASan's shadow).  Returns the pid, or -1 with errno set
- * (the program could not be run). */
+/* child_spawn_fds starts argv[0] (looked up in the PATH of envp, as execvp
+ * would) as a detached child: a new session and process group, default
+ * signal mask and dispositions (the parent blocks its stop signals), stdin
+ * from /dev/null, stdout on out and stderr on err (-1: inherited), no
+ * other fd, working directory cwd (NULL: ours), the environment envp
+ * (NULL: ours).  posix_spawn: the parent's page tables are not copied,
+ * which matters for a daemon with a large address space (ASan's shadow).
+ * Returns the pid, or -1 with errno set (the program could not be run:
+ * ENOENT when it is nowhere on the PATH, or the errno of the child's
+ * chdir or exec). */
+pid_t child_spawn_fds(char *const argv[], char *const envp[],
+    const char *cwd, int out, int err);
+/* child_spawn is child_spawn_fds with stdout and stderr appended to
+ * out_path (inherited when NULL or unopenable) and our cwd. */
 pid_t child_spawn(const char *out_path, char *const argv[],
     char *const envp[]);
 

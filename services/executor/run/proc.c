@@ -6,16 +6,14 @@
  * signals the group (SIGTERM, then SIGKILL after the grace period), which
  * takes grandchildren down with it.  Output is read with poll() into
  * buffers capped at max_output bytes per stream; the excess is read and
- * discarded so the child never blocks on a full pipe.  posix_spawn
- * returns the errno of a failed chdir() or exec, which tells "could not
- * start" (ENOENT) apart from "exited 127".
+ * discarded so the child never blocks on a full pipe.  child_spawn_fds
+ * (posix_spawn) returns the errno of a failed chdir() or exec, which
+ * tells "could not start" (ENOENT) apart from "exited 127".
  */
-#define _GNU_SOURCE /* POSIX_SPAWN_SETSID, addchdir_np (glibc 2.29) */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/types.h>
@@ -25,8 +23,6 @@
 
 #include "opc/err.h"
 #include "run.h"
-
-extern char **environ;
 
 volatile sig_atomic_t proc_stop;
 
@@ -156,48 +152,6 @@ cloexec_pipe(int p[2])
 	return (0);
 }
 
-/* spawn starts o->argv in a new session (so a timeout can signal its whole
- * group) with default dispositions for the signals we handle, an empty
- * mask, stdin from /dev/null, stdout and stderr on out and err, cwd
- * o->cwd and environment o->envp.  posix_spawn does not copy our page
- * tables (fork did), and reports a failed chdir or exec as its return
- * value.  $PATH is looked up in the child's environment, as execvp did:
- * this worker is single-threaded, so environ can be swapped around the
- * call. */
-static int
-spawn(pid_t *pid, const struct proc_opts *o, int out, int err)
-{
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t          at;
-	sigset_t                   none, def;
-	char                     **saved = environ;
-	int                        rv;
-
-	sigemptyset(&none);
-	sigemptyset(&def);
-	sigaddset(&def, SIGTERM);
-	sigaddset(&def, SIGINT);
-	sigaddset(&def, SIGPIPE);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawnattr_init(&at);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, out, 1);
-	posix_spawn_file_actions_adddup2(&fa, err, 2);
-	if (o->cwd != NULL)
-		posix_spawn_file_actions_addchdir_np(&fa, o->cwd);
-	posix_spawnattr_setsigmask(&at, &none);
-	posix_spawnattr_setsigdefault(&at, &def);
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID |
-	    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	if (o->envp != NULL)
-		environ = (char **) o->envp;
-	rv = posix_spawnp(pid, o->argv[0], &fa, &at, o->argv, environ);
-	environ = saved;
-	posix_spawnattr_destroy(&at);
-	posix_spawn_file_actions_destroy(&fa);
-	return (rv);
-}
-
 static void
 signal_group(pid_t pid, int sig)
 {
@@ -252,7 +206,10 @@ proc_run(struct proc_result *r, const struct proc_opts *o)
 		rv = ERR_IO;
 		goto fail;
 	}
-	e = spawn(&pid, o, outp[1], o->merge ? outp[1] : errp[1]);
+	/* a new session, so a timeout can signal the whole group */
+	pid = child_spawn_fds(o->argv, o->envp, o->cwd, outp[1],
+	    o->merge ? outp[1] : errp[1]);
+	e = pid < 0 ? errno : 0;
 	closep(&outp[1]);
 	closep(&errp[1]);
 	if (e != 0) {
