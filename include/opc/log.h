@@ -26,7 +26,8 @@ int64_t log_count(enum log_level lv);
 
 void log_msg(enum log_level, const char *event, const char *fmt, ...)
     PRINTFLIKE(3, 4);
-void log_vmsg(enum log_level, const char *event, const char *fmt, va_list);
+void log_vmsg(enum log_level, const char *event, const char *fmt, va_list)
+    PRINTFLIKE(3, 0);
 
 #define log_debug(ev, ...) log_msg(LOG_DEBUG, ev, __VA_ARGS__)
 #define log_info(ev, ...) log_msg(LOG_INFO, ev, __VA_ARGS__)
