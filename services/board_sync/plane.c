@@ -1,6 +1,7 @@
 /*
  * plane.c - the asynchronous Plane client (see plane.h).
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -193,6 +194,24 @@ plane_page(json_t *acc, const json_t *body)
 	return (NULL);
 }
 
+/* page_path returns base&cursor=<cursor>, the cursor percent-encoded
+ * (every byte but RFC 3986's unreserved ones): it is the server's text. */
+static char *
+page_path(const char *base, const char *cursor)
+{
+	struct buf  b;
+	const char *c;
+
+	buf_init(&b);
+	buf_printf(&b, "%s&cursor=", base);
+	for (c = cursor; *c != '\0'; c++)
+		if (isalnum((unsigned char) *c) || strchr("-._~", *c) != NULL)
+			buf_append(&b, c, 1);
+		else
+			buf_printf(&b, "%%%02X", (unsigned char) *c);
+	return (buf_cstr(&b));
+}
+
 static void
 on_resp(struct http *h, const struct http_resp *resp, void *arg)
 {
@@ -220,7 +239,7 @@ on_resp(struct http *h, const struct http_resp *resp, void *arg)
 	}
 	if ((next = plane_page(r->acc, body)) != NULL) {
 		free(r->path);
-		r->path = xasprintf("%s&cursor=%s", r->base_path, next);
+		r->path = page_path(r->base_path, next);
 		json_decref(body);
 		p->inflight = false;
 		pump(p);
