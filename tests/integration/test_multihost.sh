@@ -276,7 +276,7 @@ YAML
 	done
 	check "$name: every successful run's branch is in the repo ($unpushed missing)" [ "$unpushed" = 0 ]
 	redials=$(cat "$R"/host?/st/log/*.log | grep -c '"svc.upstream_silent"')
-	echo "# $name: $redials redials of silent upstreams (half-open connections) after the heal"
+	echo "# $name: $redials redials of silent upstreams during the run (svc.upstream_silent: the cut, and any half-open connection after it)"
 	echo "# $name: $all tasks ($M added during a ${cut_ms} ms $cut cut), $tasks on the board, $succ successful runs of $runs, $fin executed, $rec records, $dup duplicates; Done: $cut_done at the cut, $heal_done at the heal; after the heal: router caught up with board-sync (seq $bs_seq) in $((t_rejoin - t_heal)) ms, all Done in $((t_final - t_heal)) ms, every cursor caught up in $((t_caught - t_heal)) ms"
 	t0=$(ms)
 	stop_hosts
