@@ -212,27 +212,24 @@ w_family_emitted(void *arg, const char *repo, const char *family)
 
 /* w_equivalent: a task made for the same dedup key, or titled the same
  * (case-insensitive), still open (1) or Done in the last week (2). */
+#define EQUIVALENT                                                        \
+	"SELECT count(*) FROM task t WHERE (t.task_id IN (SELECT task_id"  \
+	" FROM emitted WHERE dedup_key = ?1) OR lower(t.title) = lower(?2))" \
+	" AND "
+
 static int
 w_equivalent(void *arg, const struct cand *c)
 {
 	struct world *w = arg;
 	int64_t       n = 0;
-	static const char *match = "(t.task_id IN (SELECT task_id FROM emitted"
-	    " WHERE dedup_key = ?1) OR lower(t.title) = lower(?2))";
-	char         *q;
 
-	q = xasprintf("SELECT count(*) FROM task t WHERE %s AND t.state NOT"
-	    " IN ('Done', 'Cancelled')", match);
-	(void) store_int(svc_store(w->svc), &n, 0, q, "tt", c->dedup_key,
-	    c->title);
-	free(q);
+	(void) store_int(svc_store(w->svc), &n, 0, EQUIVALENT "t.state NOT"
+	    " IN ('Done', 'Cancelled')", "tt", c->dedup_key, c->title);
 	if (n > 0)
 		return (1);
-	q = xasprintf("SELECT count(*) FROM task t WHERE %s AND t.state ="
-	    " 'Done' AND t.updated_at >= ?3", match);
-	(void) store_int(svc_store(w->svc), &n, 0, q, "tti", c->dedup_key,
-	    c->title, w->now - COMPLETED_WINDOW_MS);
-	free(q);
+	(void) store_int(svc_store(w->svc), &n, 0, EQUIVALENT "t.state ="
+	    " 'Done' AND t.updated_at >= ?3", "tti", c->dedup_key, c->title,
+	    w->now - COMPLETED_WINDOW_MS);
 	return (n > 0 ? 2 : 0);
 }
 
