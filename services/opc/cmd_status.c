@@ -3,10 +3,13 @@
  *
  * Both start from the supervisor's status (processes, heartbeat ages);
  * status adds each instance's own ctl status (journal seq, lag per
- * upstream, last error).
+ * upstream, last error), and the instances of the other hosts of a
+ * multi-host topology (ctl on tcp:// or tls+tcp://, not run by this
+ * host's supervisor), each asked directly.
  */
 #include <getopt.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -50,15 +53,72 @@ lag_text(json_t *ist, char *buf, size_t len)
 		snprintf(buf, len, "-");
 }
 
+/* row prints one instance line: its supervisor's view (state, pid,
+ * restarts; -1 when unknown) and its own status ist (NULL: err). */
+static void
+row(const char *role, const char *state, json_int_t pid, json_int_t restarts,
+    json_t *ist, const char *err)
+{
+	const char *le = json_string_value(json_object_get(ist, "last_error"));
+	char        lag[256], pids[24] = "-", rs[24] = "-";
+
+	lag_text(ist, lag, sizeof(lag));
+	if (pid >= 0)
+		snprintf(pids, sizeof(pids), "%lld", (long long) pid);
+	if (restarts >= 0)
+		snprintf(rs, sizeof(rs), "%lld", (long long) restarts);
+	printf("%-20s %-11s %7s %8s %8lld %-24s %s\n", role, state, pids, rs,
+	    (long long) json_integer_value(json_object_get(ist, "journal_seq")),
+	    ist ? lag : "?",
+	    ist ? (le && *le ? le : "-") : (err[0] ? err : "-"));
+}
+
+/* remote_rows adds the instances another host's supervisor runs (their
+ * ctl url is tcp or tls+tcp, and this host's supervisor does not list
+ * them): each answers for itself, or is "unreachable".  Returns how many
+ * did not answer. */
+static int
+remote_rows(struct topo *t, const bool *listed, json_t *all, bool json)
+{
+	char   err[512];
+	size_t i;
+	int    bad = 0;
+
+	for (i = 0; i < t->ninst; i++) {
+		const struct topo_inst *in = &t->inst[i];
+		json_t                 *ist = NULL;
+
+		if (listed[i] || !in->enabled || !bus_url_remote(in->ctl))
+			continue;
+		err[0] = '\0';
+		if (opc_ctl(in->ctl, MSG_CTL_STATUS, NULL, &ist, err,
+		        sizeof(err), OPC_CTL_TIMEOUT) != 0)
+			bad++;
+		if (json)
+			json_object_set_new(all, in->name,
+			    json_pack("{s:s, s:b, s:b, s:s, s:O?}", "role",
+			        in->name, "remote", 1, "alive", ist != NULL,
+			        "state", ist ? "remote" : "unreachable",
+			        "status", ist));
+		else
+			row(in->name, ist ? "remote" : "unreachable",
+			    ist ? json_integer_value(json_object_get(ist, "pid"))
+			        : -1,
+			    -1, ist, err);
+		json_decref(ist);
+	}
+	return (bad);
+}
+
 int
 cmd_status(struct opc *o, int argc, char **argv)
 {
 	struct topo *t;
 	json_t      *st, *ps, *p, *ist, *all;
-	char         err[512], lag[256];
+	char         err[512];
 	const char  *role;
 	size_t       i;
-	bool         json = false;
+	bool         json = false, *listed;
 	int          k, bad = 0;
 
 	for (k = 1; k < argc; k++) {
@@ -76,9 +136,10 @@ cmd_status(struct opc *o, int argc, char **argv)
 		return (1);
 	ps = json_object_get(st, "processes");
 	all = json_object();
+	listed = xcalloc(t->ninst + 1, sizeof(*listed));
 	if (!json)
-		printf("%-20s %-9s %7s %8s %8s %-24s %s\n", "INSTANCE", "STATE",
-		    "PID", "RESTARTS", "SEQ", "LAG", "LAST_ERROR");
+		printf("%-20s %-11s %7s %8s %8s %-24s %s\n", "INSTANCE",
+		    "STATE", "PID", "RESTARTS", "SEQ", "LAG", "LAST_ERROR");
 	json_array_foreach(ps, i, p) {
 		const struct topo_inst *in;
 
@@ -86,6 +147,8 @@ cmd_status(struct opc *o, int argc, char **argv)
 		in = role ? topo_find(t, role) : NULL;
 		ist = NULL;
 		err[0] = '\0';
+		if (in != NULL)
+			listed[in - t->inst] = true;
 		if (in != NULL && json_is_true(json_object_get(p, "alive")))
 			(void) opc_ctl(in->ctl, MSG_CTL_STATUS, NULL, &ist, err,
 			    sizeof(err), OPC_CTL_TIMEOUT);
@@ -97,26 +160,17 @@ cmd_status(struct opc *o, int argc, char **argv)
 			json_object_set_new(e, "status",
 			    ist ? json_incref(ist) : json_null());
 			json_object_set_new(all, role ? role : "?", e);
-		} else {
-			const char *le = json_string_value(
-			    json_object_get(ist, "last_error"));
-
-			lag_text(ist, lag, sizeof(lag));
-			printf("%-20s %-9s %7lld %8lld %8lld %-24s %s\n",
-			    role ? role : "?",
+		} else
+			row(role ? role : "?",
 			    json_string_value(json_object_get(p, "state")),
-			    (long long) json_integer_value(
-			        json_object_get(p, "pid")),
-			    (long long) json_integer_value(
+			    json_integer_value(json_object_get(p, "pid")),
+			    json_integer_value(
 			        json_object_get(p, "restart_count")),
-			    (long long) json_integer_value(
-			        json_object_get(ist, "journal_seq")),
-			    ist ? lag : "?",
-			    ist ? (le && *le ? le : "-")
-			        : (err[0] ? err : "-"));
-		}
+			    ist, err);
 		json_decref(ist);
 	}
+	bad += remote_rows(t, listed, all, json);
+	free(listed);
 	if (json) {
 		json_t *sup = json_deep_copy(st);
 

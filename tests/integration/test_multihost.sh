@@ -253,6 +253,15 @@ YAML
 	check "$name: every consumer caught up (cursor = producer seq on every host)" \
 	    wait_for 60 caught_up
 	t_caught=$(ms)
+	# one host's status lists the other hosts' instances too, asked over
+	# the same tcp/tls urls
+	everyone() {
+		opch a status --json | jq -e '.router.remote and .router.alive and
+		    (.router.status.journal_seq | type == "number") and
+		    .["executor@hostc"].alive and
+		    (.["board-sync"].remote | not)' >/dev/null
+	}
+	check "$name: opc status on host a shows host b's and c's instances" everyone
 	tasks=$(db a board-sync "select count(*) from task")
 	check "$name: exactly $all tasks on the board (got $tasks)" [ "$tasks" = "$all" ]
 	succ=$(db b router "select count(*) from rrun where status = 'succeeded'")
