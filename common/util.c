@@ -422,7 +422,7 @@ rmtree(const char *path)
 }
 
 /* spawn_path returns what posix_spawn should run for file: itself when it
- * has a slash, else the first executable one in the PATH of envp (ours
+ * has a slash, else the first executable file in the PATH of envp (ours
  * when envp is NULL; "/bin:/usr/bin" when there is none), as execvp
  * would.  NULL with errno ENOENT when there is none.  Caller frees. */
 static char *
@@ -430,6 +430,7 @@ spawn_path(const char *file, char *const envp[])
 {
 	const char *path = NULL, *p, *end;
 	char       *cand;
+	struct stat st;
 	size_t      i;
 
 	if (strchr(file, '/') != NULL)
@@ -446,7 +447,8 @@ spawn_path(const char *file, char *const envp[])
 		end = strchrnul(p, ':');
 		cand = xasprintf("%.*s%s%s", (int) (end - p), p,
 		    end > p ? "/" : "", file);
-		if (access(cand, X_OK) == 0)
+		if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) &&
+		    access(cand, X_OK) == 0)
 			return (cand);
 		free(cand);
 		if (*end == '\0')

@@ -377,8 +377,8 @@ test_child_spawn(void **state)
 	char       *bin = xasprintf("%s/bin", dir);
 	char       *prog = xasprintf("%s/hello", bin);
 	char       *out_path = xasprintf("%s/out", dir);
-	char       *pathvar = xasprintf("PATH=%s", bin);
-	char       *envp[] = { pathvar, "GREETING=hi", NULL };
+	char       *pathvar, *sub;
+	char       *envp[] = { NULL, "GREETING=hi", NULL };
 	char       *argv[] = { "hello", NULL }, *argv_sh[] = { "sh", NULL };
 	char        got[512], *want;
 	ssize_t     len;
@@ -395,6 +395,12 @@ test_child_spawn(void **state)
 	                       "exit 3\n";
 
 	assert_int_equal(mkdirs(bin, 0700), 0);
+	/* a directory of that name earlier on the PATH is no program */
+	sub = xasprintf("%s/sub/hello", dir);
+	assert_int_equal(mkdirs(sub, 0700), 0);
+	free(sub);
+	pathvar = xasprintf("PATH=%s/sub:%s", dir, bin);
+	envp[0] = pathvar;
 	assert_int_equal(write_file_atomic(prog, script, strlen(script)), 0);
 	assert_int_equal(chmod(prog, 0755), 0);
 	out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
