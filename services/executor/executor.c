@@ -196,7 +196,7 @@ find_worker(struct executor *x, const char *run_id)
 static bool
 worker_running(struct executor *x, const char *run_id, pid_t pid)
 {
-	char   path[64], buf[512], *rp, *want;
+	char   path[64], pids[24], buf[512], *rp, *want;
 	bool   yes;
 	size_t n;
 	FILE  *f;
@@ -213,9 +213,9 @@ worker_running(struct executor *x, const char *run_id, pid_t pid)
 	if ((rp = strrchr(buf, ')')) == NULL || rp[1] != ' ' ||
 	    rp[2] == 'Z' || rp[2] == 'X')
 		return (false);
-	snprintf(path, sizeof(path), "%d", (int) pid);
+	snprintf(pids, sizeof(pids), "%d", (int) pid);
 	want = path_for(x, run_id, ".request.json");
-	yes = cmdline_has(path, want);
+	yes = cmdline_has(pids, want);
 	free(want);
 	return (yes);
 }
@@ -591,7 +591,7 @@ stop_runs(struct executor *x)
 }
 
 /* reap collects ended workers (ours and adopted ones) and enforces run
- * deadlines. */
+ * deadlines.  launch(), which always follows, counts the busy slots. */
 static void
 reap(struct executor *x)
 {
@@ -635,7 +635,6 @@ reap(struct executor *x)
 			json_decref(res);
 			break;
 		}
-		x->running--;
 	}
 	rows_free(r, n);
 }
