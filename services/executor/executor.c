@@ -350,7 +350,7 @@ renew(struct executor *x, const char *run_id)
 }
 
 /* start launches one pending run: journal running + exec.started first,
- * then fork the worker, then record its pid. */
+ * then spawn the worker, then record its pid. */
 static void
 start(struct executor *x, const char *run_id, const char *task_id,
     int64_t attempt, json_t *dispatch)

@@ -4,7 +4,7 @@
  *
  * The observer watches the checkouts of the configured repos.  Every
  * `interval`, on every ci.check_run / ci.pr_event of a repo, and on the
- * ctl request observer.observe it observes a repo: it forks one
+ * ctl request observer.observe it observes a repo: it spawns one
  * opc-observe-run worker (collect.h) with a spec file, reaps it from a
  * timer, and in one transaction stores the snapshot in its history table
  * and emits observe.snapshot.  Per repo at most one observation is in

@@ -1,7 +1,7 @@
 /*
  * run_main.c - opc-observe-run --spec SPEC.json --out SNAPSHOT.json
  *
- * The worker opc-observer forks for each observation (see collect.h):
+ * The worker opc-observer spawns for each observation (see collect.h):
  * observes the checkout the spec names and writes the snapshot JSON
  * atomically.  Exit 0 once SNAPSHOT.json was written, whatever was
  * collected; exit 1 (with a message on stderr) when the arguments or the

@@ -58,7 +58,7 @@ sched_run_id(void)
 }
 
 /* signal_group signals a worker's process group, or the worker alone
- * while it has not made its group yet (between fork and setsid). */
+ * while it has not made its group yet (before its setsid). */
 static void
 signal_group(pid_t pid, int sig)
 {
@@ -162,7 +162,7 @@ worker_spawn(struct observer *o, const char *log, const char *spec,
 	return (child_spawn(log, argv, NULL));
 }
 
-/* start forks the worker of one observation (run_id is taken over). */
+/* start spawns the worker of one observation (run_id is taken over). */
 static void
 start(struct observer *o, struct obs_repo *r, char *run_id)
 {

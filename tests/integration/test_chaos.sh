@@ -89,8 +89,9 @@ YAML
 # would hold each one down for restart_backoff_max after every kill here.
 # In the constellation ASan and UBSan stay on, with two changes that
 # together take ~40% of the run's CPU off (2,000 tasks and ~250 restarts
-# on 2 cores; 600 tasks took 94 s before, ~57 s after): LeakSanitizer is off (a SIGKILLed daemon never runs it, and
-# in each of the 2,000 opc-exec-run workers it costs ~45 ms of CPU here;
+# on 2 cores; 600 tasks took 94 s before, ~57 s after): LeakSanitizer is
+# off (a SIGKILLed daemon never runs it, and in each of the 2,000
+# opc-exec-run workers it costs ~45 ms of CPU here;
 # the worker's leak checks run in test_exec_run, scratch workspace
 # included, and in test_exec_path), and the use-after-free quarantine
 # holds the last 16 MiB freed instead of 256 (a process restarted every

@@ -5,7 +5,8 @@
 #   goal task -> evidence; blocked by policy; failing validation; backend
 #   timeout; scope violation; SIGKILL of the executor mid-run -> the
 #   restarted executor adopts the running worker; SIGKILL of the executor
-#   and its worker -> interrupted -> retried once, never twice.  (The breaker: test_breaker.sh.)
+#   and its worker -> interrupted -> retried once, never twice.
+#   (The breaker: test_breaker.sh.)
 set -u
 BIN=$1
 OPC="$BIN/opc"

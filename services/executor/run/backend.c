@@ -258,7 +258,7 @@ run_command(struct exec_run *x)
 	proc_result_fini(&x->backend);
 	if ((rv = proc_run(&x->backend, &o)) != 0) {
 		run_fail(x, "infra_tooling",
-		         xasprintf("cannot fork backend: "
+		         xasprintf("cannot start backend: "
 		                   "%s",
 		                   strerror(x->backend.spawn_errno)));
 		goto out;

@@ -1,7 +1,7 @@
 /*
  * run.h - opc-exec-run: one executor run, start to RESULT.json.
  *
- * The executor daemon forks opc-exec-run once per dispatched run.  The
+ * The executor daemon spawns opc-exec-run once per dispatched run.  The
  * worker is synchronous and single-threaded: it clones the repository into
  * a fresh workspace, runs the backend (a stub or an argv command, never a
  * shell), runs the validation commands, collects the staged diff, checks
@@ -135,8 +135,8 @@ struct proc_result {
  * captured into r (release with proc_result_fini(), also on error).  The
  * child calls setsid(); on timeout the whole group gets SIGTERM, then
  * SIGKILL after grace_ms.  Once the child exits, stragglers in its group
- * are killed.  Returns 0 (whatever the child did) or ERR_IO when no child
- * could be forked. */
+ * are killed.  Returns 0 (whatever the child did, or when it could not be
+ * started: spawn_errno) or ERR_IO when its pipes could not be made. */
 int  proc_run(struct proc_result *r, const struct proc_opts *o);
 void proc_result_fini(struct proc_result *r);
 /* proc_signame returns "SIGTERM" etc. (static storage). */

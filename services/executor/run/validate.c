@@ -69,7 +69,7 @@ validate_run(struct exec_run *x)
 			proc_result_fini(&r);
 			free(cmd);
 			run_fail(x, "infra_tooling",
-			         xstrdup("cannot fork a "
+			         xstrdup("cannot start a "
 			                 "validation command"));
 			rv = ERR_IO;
 			break;
