@@ -24,4 +24,12 @@ function(add_unit_test name)
   target_link_libraries(${name} PRIVATE ${T_LIBS} PkgConfig::CMOCKA)
   add_test(NAME ${name} COMMAND ${name})
   set_tests_properties(${name} PROPERTIES TIMEOUT ${T_TIMEOUT})
+  opc_test_env(${name})
+endfunction()
+
+# opc_test_env(name...): the environment every test runs in: LeakSanitizer
+# skips the leaks of the libraries we link that tests/lsan.supp names.
+function(opc_test_env)
+  set_tests_properties(${ARGN} PROPERTIES ENVIRONMENT
+    "LSAN_OPTIONS=suppressions=${PROJECT_SOURCE_DIR}/tests/lsan.supp")
 endfunction()

@@ -3,6 +3,12 @@
 T=$(mktemp -d /tmp/opcit.XXXXXX)
 fails=0
 export GIT_CONFIG_NOSYSTEM=1 HOME=$T
+# ctest gives every test tests/lsan.supp (cmake/Helpers.cmake); a script
+# run by hand from a checkout gets it here
+if [ -z "${LSAN_OPTIONS:-}" ] &&
+    top=$(git -C "$(dirname "$0")" rev-parse --show-toplevel 2>/dev/null); then
+	export LSAN_OPTIONS="suppressions=$top/tests/lsan.supp"
+fi
 
 ok()    { echo "ok - $*"; }
 bad()   { echo "FAIL - $*"; fails=$((fails + 1)); }
@@ -24,6 +30,12 @@ finish() {
 	    -e "runtime error:" "$T" --include='*.out' --include='*.log' \
 	    --include='*.err' >"$T/.san" 2>/dev/null; then
 		bad "sanitizer reports in: $(tr '\n' ' ' <"$T/.san")"
+		# the report itself, so a CI log shows what it was
+		while read -r f; do
+			grep -m1 -A40 -e "ERROR: AddressSanitizer" \
+			    -e "ERROR: LeakSanitizer" -e "runtime error:" "$f" |
+			    sed "s|^|# $(basename "$f"): |"
+		done <"$T/.san"
 	else
 		ok "no sanitizer reports"
 	fi
