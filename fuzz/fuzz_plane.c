@@ -5,7 +5,8 @@
  *   0  JSON: one list page (plane_page, plane.c) of states, labels and
  *      work items; the states and labels maps (plane_index) and every
  *      item read as board-sync mirrors it (plane_item_read: state,
- *      "repo:" and "task-kind:" labels, description -> Execution block)
+ *      "repo:" and "task-kind:" labels, description -> Execution block;
+ *      an item with a label id not listed is not read, and says which)
  *   1  text: a task description's "## Execution" block
  *      (board_parse_description, parse.c); the bytes after a NUL are the
  *      task's own goal field
@@ -67,8 +68,14 @@ json_page(const char *p, size_t n)
 	CHECK(json_object_size(bp.state_id) <= json_array_size(res));
 	json_array_foreach(res, i, it)
 	{
-		if (!plane_item_read(&pi, &bp, it))
+		if (!plane_item_read(&pi, &bp, it)) {
+			/* an unread item names the label it waits for */
+			CHECK(pi.unknown_label == NULL ||
+			      (pi.id != NULL && pi.names == NULL &&
+			       json_object_get(bp.label_name,
+			                       pi.unknown_label) == NULL));
 			continue;
+		}
 		CHECK(pi.id != NULL && pi.state != NULL && pi.repo != NULL);
 		CHECK(pi.desc != NULL && pi.goal != NULL &&
 		      json_is_array(pi.names));

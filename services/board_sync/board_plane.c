@@ -143,18 +143,26 @@ label_value(json_t *names, const char *prefix)
 	return (NULL);
 }
 
+/* label_names returns the names of item's labels (ids, or objects when
+ * expanded); *unknown is the first id not in bp's labels map, or NULL. */
 static json_t *
-label_names(const struct bplane *bp, json_t *item)
+label_names(const struct bplane *bp, json_t *item, const char **unknown)
 {
 	json_t     *out = json_array(), *l;
 	const char *name;
 	size_t      i;
 
+	*unknown = NULL;
 	json_array_foreach(json_object_get(item, "labels"), i, l) {
-		name = json_is_object(l)
-		    ? json_string_value(json_object_get(l, "name"))
-		    : json_string_value(json_object_get(bp->label_name,
-		          json_string_value(l) ? json_string_value(l) : ""));
+		if (json_is_object(l))
+			name = json_string_value(json_object_get(l, "name"));
+		else if (json_is_string(l)) {
+			name = json_string_value(json_object_get(bp->label_name,
+			    json_string_value(l)));
+			if (name == NULL && *unknown == NULL)
+				*unknown = json_string_value(l);
+		} else
+			name = NULL;
 		if (name != NULL)
 			json_array_append_new(out, json_string(name));
 	}
@@ -404,16 +412,23 @@ bool
 plane_item_read(struct plane_item *pi, const struct bplane *bp, json_t *item)
 {
 	json_t     *ex = NULL;
-	const char *d;
+	const char *d, *id, *unknown;
 	char        err[128];
 
 	memset(pi, 0, sizeof(*pi));
-	pi->names = label_names(bp, item);
+	pi->names = label_names(bp, item, &unknown);
 	pi->id = json_string_value(json_object_get(item, "id"));
 	pi->name = json_string_value(json_object_get(item, "name"));
 	pi->state = state_of(bp, item);
 	pi->repo = label_value(pi->names, "repo");
 	pi->kind = label_value(pi->names, "task-kind");
+	if (pi->id != NULL && unknown != NULL) {
+		id = pi->id;
+		plane_item_fini(pi); /* not readable yet */
+		pi->id = id;
+		pi->unknown_label = unknown;
+		return (false);
+	}
 	if (pi->id == NULL || pi->state == NULL || pi->repo == NULL) {
 		plane_item_fini(pi); /* not a task for us */
 		return (false);
@@ -439,6 +454,22 @@ plane_item_fini(struct plane_item *pi)
 	memset(pi, 0, sizeof(*pi));
 }
 
+/* unknown_label: item has a label made after this cycle listed the
+ * labels.  It is skipped (mirrored or claimed without that label it
+ * could take the wrong lane or policy) until a cycle lists the labels
+ * again; the first time for an item, that cycle follows at once. */
+static void
+unknown_label(struct bplane *bp, const char *item, const char *label)
+{
+	svc_count(bp->svc, "plane_unknown_label", 1);
+	if (json_object_get(bp->unknown, item) != NULL)
+		return;
+	json_object_set_new(bp->unknown, item, json_string(label));
+	bp->refresh = true;
+	log_warn("plane.label", "%s: label %s is not in the project's labels "
+	    "yet: skipped until they are listed again", item, label);
+}
+
 /* mirror upserts one work item; returns its state name (borrowed). */
 static const char *
 mirror(struct bplane *bp, json_t *item, bool *candidate)
@@ -450,9 +481,13 @@ mirror(struct bplane *bp, json_t *item, bool *candidate)
 	int64_t           pending = 0, active = 0, now = now_ms();
 
 	*candidate = false;
-	if (!plane_item_read(&pi, bp, item))
+	if (!plane_item_read(&pi, bp, item)) {
+		if (pi.unknown_label != NULL)
+			unknown_label(bp, pi.id, pi.unknown_label);
 		return (NULL);
+	}
 	id = pi.id;
+	json_object_del(bp->unknown, id);
 	st = pi.state; /* borrowed from item or bp->state_name */
 	labels = json_dumps(pi.names, JSON_COMPACT);
 	(void) store_int(svc_store(svc), &pending, 0,
@@ -628,6 +663,7 @@ board_plane_init(struct svc *svc, struct board *b)
 	bp->state_name = json_object();
 	bp->label_name = json_object();
 	bp->label_id = json_object();
+	bp->unknown = json_object();
 	b->plane = bp;
 	log_info("board.plane", "Plane board %s/%s at %s, polling every %lld "
 	    "ms", c.workspace, c.project, c.base_url, (long long) bp->poll_ms);
@@ -647,6 +683,7 @@ board_plane_fini(struct svc *svc, struct board *b)
 	json_decref(bp->state_name);
 	json_decref(bp->label_name);
 	json_decref(bp->label_id);
+	json_decref(bp->unknown);
 	free(bp);
 	b->plane = NULL;
 }

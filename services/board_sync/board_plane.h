@@ -28,6 +28,7 @@ struct bplane {
 	json_t       *state_name; /* id -> name */
 	json_t       *label_name; /* id -> name */
 	json_t       *label_id;   /* lowercase name -> id */
+	json_t       *unknown;    /* item id -> a label id of it not listed */
 };
 
 /* cycle_error records a failed request of this cycle (401/403: the
@@ -50,6 +51,7 @@ struct plane_item {
 	json_t     *names;     /* its label names (owned) */
 	char       *desc;      /* description text (owned) */
 	char       *goal;      /* goal: the description's, else the name */
+	const char *unknown_label; /* see plane_item_read */
 };
 
 /* plane_index adds every {id, name} object of list (states or labels) to
@@ -58,8 +60,11 @@ struct plane_item {
 void plane_index(json_t *by_lower, json_t *by_id, const json_t *list);
 /* plane_item_read reads item with bp's state and label maps (nothing
  * else of bp).  Returns false (nothing to release) when it is not a task
- * for us: no id, no known state or no "repo:" label; else true, and pi
- * is released with plane_item_fini(). */
+ * for us: no id, no known state or no "repo:" label; and when one of its
+ * labels is an id the labels list did not have (made after the list was
+ * read): then pi->id and pi->unknown_label (borrowed) say which, because
+ * an item read without a label could be routed or allowed wrongly.
+ * Else true, and pi is released with plane_item_fini(). */
 bool plane_item_read(struct plane_item *pi, const struct bplane *bp,
     json_t *item);
 void plane_item_fini(struct plane_item *pi);

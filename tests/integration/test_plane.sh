@@ -70,7 +70,7 @@ instances:
   board-sync: { board: plane, poll_interval: 500ms, upstreams: [router, executor] }
   router:
     upstreams: [board-sync, executor]
-    rules: [{ name: asks, when: { labels_any: [asks] }, lane: aider_local, backend: asker }]
+    rules: [{ name: asks, when: { labels_any: [asks, late] }, lane: aider_local, backend: asker }]
   executor:
     upstreams: [router]
     backends:
@@ -112,6 +112,16 @@ curl -s -X POST -H "X-API-Key: planekey" -H "Content-Type: application/json" \
     -d '{"comment_html": "<p>Use notes.txt</p>"}' >/dev/null
 check "answered -> runs again -> In Review" wait_for 60 ask_in "In Review"
 check "the answer reached the backend" sh -c "grep -l 'Use notes.txt' '$T'/st/workspaces/*/.opcenter/prompt.md >/dev/null"
+
+# A human adds an item with a new label between board-sync's labels and
+# work-items lists (the fixture makes it just after answering labels/):
+# it waits for the next labels list, then runs with that label, which
+# routes it to the asking backend (without it, the stub would run it)
+fx after_labels '{"name": "Late label", "state": "Ready for AI", "labels": ["repo: demo", "task-kind: goal", "late"], "description_html": "<p>Change something, ask first</p>"}'
+late_in() { [ "$(plane_state | jq -r '.work_items[] | select(.name == "Late label") | .state_name // .state')" = "$1" ]; }
+check "an item with a label newer than the labels list waits for it" \
+    wait_for 30 grep -q '"event":"plane.label"' "$T/st/log/board-sync.log"
+check "then runs with that label (its lane asks -> Blocked)" wait_for 60 late_in "Blocked"
 
 # A proposal becomes one work item, even when the create's answer is lost
 # and board-sync is killed before it records the item: the retry meets

@@ -1,7 +1,8 @@
 /*
  * test_plane_text.c - Plane comment rendering and HTML-to-text, starting
  * from the original's acceptance case (inventory section 8, case 1), and
- * without its defect of dropping every line that is not a bullet.
+ * without its defect of dropping every line that is not a bullet; and
+ * how a work item is read (plane_item_read).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "board_plane.h"
 #include "plane.h"
 
 static void
@@ -56,12 +58,80 @@ test_text(void **state)
 	free(t);
 }
 
+/* An item is read with the labels and states listed this cycle; one
+ * with a label id the list lacks (made since) is not read at all. */
+static void
+test_item_labels(void **state)
+{
+	struct bplane     bp;
+	struct plane_item pi;
+	json_t           *states, *labels, *item;
+
+	(void) state;
+	memset(&bp, 0, sizeof(bp));
+	bp.state_id = json_object();
+	bp.state_name = json_object();
+	bp.label_id = json_object();
+	bp.label_name = json_object();
+	states = json_loads("[{\"id\": \"s1\", \"name\": \"Ready for AI\"}]",
+	    0, NULL);
+	labels = json_loads("[{\"id\": \"l1\", \"name\": \"repo: demo\"},"
+	                    " {\"id\": \"l2\", \"name\": \"task-kind: goal\"}]",
+	    0, NULL);
+	plane_index(bp.state_id, bp.state_name, states);
+	plane_index(bp.label_id, bp.label_name, labels);
+
+	item = json_loads("{\"id\": \"w1\", \"name\": \"Do it\", \"state\": "
+	                  "\"s1\", \"labels\": [\"l1\", 7, \"l2\"]}",
+	    0, NULL);
+	assert_true(plane_item_read(&pi, &bp, item));
+	assert_string_equal(pi.id, "w1");
+	assert_string_equal(pi.state, "Ready for AI");
+	assert_string_equal(pi.repo, "demo");
+	assert_string_equal(pi.kind, "goal");
+	assert_int_equal(json_array_size(pi.names), 2); /* 7 is no label */
+	assert_null(pi.unknown_label);
+	plane_item_fini(&pi);
+
+	/* l3 was made after the labels list: the item waits for it */
+	json_array_append_new(json_object_get(item, "labels"),
+	    json_string("l3"));
+	assert_false(plane_item_read(&pi, &bp, item));
+	assert_string_equal(pi.id, "w1");
+	assert_string_equal(pi.unknown_label, "l3");
+	assert_null(pi.names);
+
+	/* listed again: read, with it */
+	json_array_append_new(labels, json_pack("{s:s, s:s}", "id", "l3",
+	    "name", "asks"));
+	plane_index(bp.label_id, bp.label_name, labels);
+	assert_true(plane_item_read(&pi, &bp, item));
+	assert_int_equal(json_array_size(pi.names), 3);
+	assert_string_equal(json_string_value(json_array_get(pi.names, 2)),
+	    "asks");
+	plane_item_fini(&pi);
+
+	/* no repo label: not a task for us, and nothing unknown */
+	json_array_clear(json_object_get(item, "labels"));
+	assert_false(plane_item_read(&pi, &bp, item));
+	assert_null(pi.unknown_label);
+
+	json_decref(item);
+	json_decref(states);
+	json_decref(labels);
+	json_decref(bp.state_id);
+	json_decref(bp.state_name);
+	json_decref(bp.label_id);
+	json_decref(bp.label_name);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_comment_html),
 		cmocka_unit_test(test_text),
+		cmocka_unit_test(test_item_labels),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
