@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,6 +37,30 @@ void
 tb_rmrf(const char *dir)
 {
 	(void) rmtree(dir);
+}
+
+int
+tb_unix_sock(const char *url, struct sockaddr_un *sa)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	assert_true(strncmp(url, "ipc://", 6) == 0);
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	assert_true(strlen(url + 6) < sizeof(sa->sun_path));
+	strcpy(sa->sun_path, url + 6);
+	return (fd);
+}
+
+void
+tb_hang_up(const char *url)
+{
+	struct sockaddr_un sa;
+	int                fd = tb_unix_sock(url, &sa);
+
+	assert_int_equal(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+	(void) close(fd);
 }
 
 struct topo *

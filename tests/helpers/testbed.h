@@ -8,6 +8,7 @@
 #define OPC_TESTBED_H
 
 #include <stdbool.h>
+#include <sys/un.h>
 
 #include "opc/svc.h"
 #include "opc/topo.h"
@@ -18,6 +19,13 @@ struct tb_svc;
  * call; the caller frees it.  tb_rmrf removes it. */
 char *tb_dir(void);
 void  tb_rmrf(const char *dir);
+
+/* tb_unix_sock returns a new AF_UNIX stream socket and fills sa with the
+ * path of url (ipc://PATH) (asserts).  tb_hang_up connects one to url
+ * and closes it before any handshake (what a peer killed while dialing
+ * does). */
+int  tb_unix_sock(const char *url, struct sockaddr_un *sa);
+void tb_hang_up(const char *url);
 
 /* tb_topo writes yaml into dir/opcenter.yaml and loads it (asserts). */
 struct topo *tb_topo(const char *dir, const char *yaml);

@@ -18,8 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -160,22 +158,6 @@ test_kill9_exactly_once(void **state)
 	free(dir);
 }
 
-/* hang_up connects to an ipc:// url and hangs up before the handshake. */
-static void
-hang_up(const char *url)
-{
-	struct sockaddr_un sa;
-	int                fd = socket(AF_UNIX, SOCK_STREAM, 0);
-
-	assert_true(fd >= 0);
-	memset(&sa, 0, sizeof(sa));
-	sa.sun_family = AF_UNIX;
-	assert_true(strlen(url + 6) < sizeof(sa.sun_path));
-	strcpy(sa.sun_path, url + 6);
-	assert_int_equal(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
-	close(fd);
-}
-
 static void
 test_hangup(void **state)
 {
@@ -187,10 +169,10 @@ test_hangup(void **state)
 	t = pair(dir, 200, 50, "", "", &cfg);
 	prod = spawn("opc-testprod", cfg, "prod");
 	assert_int_equal(tb_wait_int(t, "prod", "journal_seq", 200, WAIT), 200);
-	hang_up(topo_find(t, "prod")->ctl);
+	tb_hang_up(topo_find(t, "prod")->ctl);
 	sleep_ms(200);
 	assert_int_equal(tb_status_int(t, "prod", "journal_seq"), 200);
-	hang_up(topo_find(t, "prod")->pub);
+	tb_hang_up(topo_find(t, "prod")->pub);
 	sleep_ms(200);
 	cons = spawn("opc-testcons", cfg, "cons");
 	assert_int_equal(

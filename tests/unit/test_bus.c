@@ -142,19 +142,6 @@ test_reqrep(void **state)
 	bus_close(&rep);
 }
 
-static int
-unix_sock(const char *path, struct sockaddr_un *sa)
-{
-	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-
-	assert_true(fd >= 0);
-	memset(sa, 0, sizeof(*sa));
-	sa->sun_family = AF_UNIX;
-	assert_true(strlen(path) < sizeof(sa->sun_path));
-	strcpy(sa->sun_path, path);
-	return (fd);
-}
-
 /* heard publishes on pub until sub hears it; returns the number of tries
  * (0: never heard in ms). */
 static int
@@ -193,16 +180,12 @@ heard_then_close(struct bus *pub, struct bus *sub, char *dir, char *url)
 static void
 test_hangup_listener(void **state)
 {
-	char              *dir = tb_dir(), *url = xasprintf("ipc://%s/p", dir);
-	struct bus        *pub, *sub;
-	struct sockaddr_un sa;
-	int                fd;
+	char       *dir = tb_dir(), *url = xasprintf("ipc://%s/p", dir);
+	struct bus *pub, *sub;
 
 	UNUSED(state);
 	assert_int_equal(bus_open(&pub, BUS_PUB, url), 0);
-	fd = unix_sock(url + 6, &sa);
-	assert_int_equal(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
-	close(fd);
+	tb_hang_up(url);
 	sleep_ms(200);
 	assert_int_equal(bus_open(&sub, BUS_SUB, url), 0);
 	assert_int_equal(bus_subscribe(sub, ""), 0);
@@ -243,7 +226,7 @@ test_hangup_dialer(void **state)
 	int                live;
 
 	UNUSED(state);
-	h.fd = unix_sock(url + 6, &sa);
+	h.fd = tb_unix_sock(url, &sa);
 	assert_int_equal(bind(h.fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
 	assert_int_equal(listen(h.fd, 8), 0);
 	assert_int_equal(pthread_create(&th, NULL, hangup_main, &h), 0);
