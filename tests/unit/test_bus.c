@@ -4,6 +4,7 @@
  */
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -194,7 +195,7 @@ test_hangup_listener(void **state)
 
 struct hangup_srv {
 	int          fd;
-	volatile int conns, stop;
+	atomic_int   conns, stop; /* shared with hangup_main */
 };
 
 /* hangup_main accepts connections and closes them at once. */
