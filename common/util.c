@@ -460,18 +460,19 @@ spawn_path(const char *file, char *const envp[])
 
 pid_t
 child_spawn_fds(char *const argv[], char *const envp[], const char *cwd,
-    int out, int err)
+    int in, int out, int err)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t          at;
 	sigset_t                   none, all;
 	pid_t                      pid = -1;
 	char                      *path;
-	int                        in, rv;
+	int                        null = -1, rv;
 
 	if ((path = spawn_path(argv[0], envp)) == NULL)
 		return (-1);
-	if ((in = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
+	if (in < 0 && (in = null = open("/dev/null", O_RDONLY | O_CLOEXEC)) <
+	        0) {
 		free(path);
 		return (-1);
 	}
@@ -496,7 +497,8 @@ child_spawn_fds(char *const argv[], char *const envp[], const char *cwd,
 	    envp != NULL ? envp : environ);
 	posix_spawnattr_destroy(&at);
 	posix_spawn_file_actions_destroy(&fa);
-	(void) close(in);
+	if (null >= 0)
+		(void) close(null);
 	free(path);
 	if (rv != 0) {
 		errno = rv;
@@ -514,7 +516,7 @@ child_spawn(const char *out_path, char *const argv[], char *const envp[])
 	if (out_path != NULL)
 		out = open(out_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
 		    0600);
-	pid = child_spawn_fds(argv, envp, NULL, out, out);
+	pid = child_spawn_fds(argv, envp, NULL, -1, out, out);
 	e = errno;
 	if (out >= 0)
 		(void) close(out);

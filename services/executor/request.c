@@ -28,6 +28,73 @@ github_token(struct executor *x, const char *repo_key)
 	return (t ? t : cfg_secret(cfg_get(root, "git"), "token_env"));
 }
 
+/* The agent-profile settings a backend may carry (services/executor/run/
+ * agent.c reads them): copied into backend_spec with their types. */
+static const struct {
+	const char *key;
+	char        type; /* s string, i integer, d number */
+} profile_keys[] = {
+	{ "bin", 's' }, { "api_key_env", 's' }, { "base_url", 's' },
+	{ "permission_mode", 's' }, { "sandbox", 's' }, { "team", 's' },
+	{ "orchestrator", 's' }, { "effort", 's' }, { "max_turns", 'i' },
+	{ "max_retries", 'i' }, { "cycles", 'i' }, { "exchanges", 'i' },
+	{ "max_budget_usd", 'd' },
+	{ "prices.input_per_mtok", 'd' }, { "prices.output_per_mtok", 'd' },
+	{ "prices.cached_input_per_mtok", 'd' },
+};
+
+/* copy_profile copies the profile settings of bk into spec; 0 or -1
+ * (err set) when one has the wrong type. */
+static int
+copy_profile(json_t *spec, const struct cfg_node *bk, char *err,
+    size_t errlen)
+{
+	json_t     *dst, *v;
+	const char *s, *dot;
+	int64_t     n;
+	double      d;
+	size_t      i;
+	int         rv = 0;
+
+	for (i = 0; rv == 0 && i < nitems(profile_keys); i++) {
+		if (cfg_get(bk, profile_keys[i].key) == NULL)
+			continue;
+		switch (profile_keys[i].type) {
+		case 's':
+			rv = cfg_get_str(bk, profile_keys[i].key, NULL, &s, err,
+			    errlen);
+			v = rv == 0 ? json_string(s) : NULL;
+			break;
+		case 'i':
+			rv = cfg_get_int(bk, profile_keys[i].key, 0, &n, err,
+			    errlen);
+			v = rv == 0 ? json_integer(n) : NULL;
+			break;
+		default:
+			rv = cfg_get_double(bk, profile_keys[i].key, 0, &d, err,
+			    errlen);
+			v = rv == 0 ? json_real(d) : NULL;
+			break;
+		}
+		if (v == NULL)
+			break;
+		dst = spec;
+		if ((dot = strchr(profile_keys[i].key, '.')) != NULL) {
+			char *obj = xstrndup(profile_keys[i].key,
+			    (size_t) (dot - profile_keys[i].key));
+
+			if ((dst = json_object_get(spec, obj)) == NULL) {
+				dst = json_object();
+				json_object_set_new(spec, obj, dst);
+			}
+			free(obj);
+		}
+		json_object_set_new(dst, dot ? dot + 1 : profile_keys[i].key,
+		    v);
+	}
+	return (rv == 0 ? 0 : -1);
+}
+
 /* build_request turns a dispatch into the worker's request file body. */
 json_t *
 build_request(struct executor *x, json_t *dispatch, char *err,
@@ -89,6 +156,23 @@ build_request(struct executor *x, json_t *dispatch, char *err,
 		        errlen) == 0)
 			json_object_set_new(spec, "max_output_bytes",
 			    json_integer(v));
+		if (copy_profile(spec, bk, err, errlen) != 0) {
+			json_decref(spec);
+			json_decref(req);
+			return (NULL);
+		}
+	}
+	/* A task whose kind expects no change may succeed without one. */
+	{
+		const char *kind = json_string_value(json_object_get(req,
+		    "task_kind"));
+		const struct cfg_node *nc = cfg_get(svc_cfg(x->svc),
+		    "no_change_kinds");
+
+		for (i = 0; kind != NULL && i < cfg_len(nc); i++)
+			if (strcmp(cfg_str(cfg_at(nc, i)), kind) == 0)
+				json_object_set_new(req, "expect_changes",
+				    json_false());
 	}
 	json_object_set_new(req, "backend_spec", spec);
 	(void) cfg_get_str(root, "git.author_name", "Operations Center Bot",

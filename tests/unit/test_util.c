@@ -408,7 +408,7 @@ test_child_spawn(void **state)
 	leak = dup2(out, 50); /* no close-on-exec */
 	assert_int_equal(leak, 50);
 	signal(SIGHUP, SIG_IGN);
-	pid = child_spawn_fds(argv, envp, dir, out, out);
+	pid = child_spawn_fds(argv, envp, dir, -1, out, out);
 	signal(SIGHUP, SIG_DFL);
 	close(leak);
 	close(out);
@@ -428,15 +428,15 @@ test_child_spawn(void **state)
 	assert_string_equal(got, want);
 	free(want);
 	/* Not on the child's PATH (though on ours), and nowhere at all. */
-	assert_int_equal(child_spawn_fds(argv_sh, envp, NULL, -1, -1), -1);
+	assert_int_equal(child_spawn_fds(argv_sh, envp, NULL, -1, -1, -1), -1);
 	assert_int_equal(errno, ENOENT);
 	argv[0] = "no-such-program";
-	assert_int_equal(child_spawn_fds(argv, NULL, NULL, -1, -1), -1);
+	assert_int_equal(child_spawn_fds(argv, NULL, NULL, -1, -1, -1), -1);
 	assert_int_equal(errno, ENOENT);
 	/* A cwd that does not exist: the child's chdir fails. */
 	argv[0] = prog;
 	assert_int_equal(child_spawn_fds(argv, envp, "/nonexistent/x", -1,
-	                     -1),
+	                     -1, -1),
 	    -1);
 	assert_int_equal(errno, ENOENT);
 	free(pathvar);

@@ -6,7 +6,11 @@
  * in the workspace after expanding {placeholders} inside each element (a
  * value with spaces stays one argument: there is no shell), with a scrubbed
  * environment, stdin from /dev/null, and stdout/stderr captured (capped)
- * into .opcenter/backend_{stdout,stderr}.txt.
+ * into .opcenter/backend_{stdout,stderr}.txt.  The agent profiles
+ * (claude_cli, codex_cli, aider, kodo) run the real CLI as agent.c builds
+ * it, read what it reports (agent_out.c) while it runs, and stop it when
+ * its spend passes the run's cap.  An agent that exits 0 is judged by
+ * what it said: is_error, or no result at all, is a failed backend.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -178,6 +182,37 @@ excerpt(const struct buf *b, size_t max)
 	return (s);
 }
 
+/* agent_verdict judges an agent CLI that exited 0 by what it reported;
+ * returns 1 when the backend succeeded. */
+static int
+agent_verdict(struct exec_run *x)
+{
+	const struct agent_report *a = &x->agent;
+	const char                *m = a->message;
+
+	if (!a->parsed) {
+		x->backend_reason =
+		    xasprintf("%s exited 0 without a result: no "
+		              "machine-readable outcome in its output",
+		              a->cli);
+		return (0);
+	}
+	if (!a->is_error)
+		return (1);
+	if (a->budget_hit)
+		x->backend_reason = xasprintf(
+		    "%s stopped at the per-run spend cap ($%.2f)%s%s", a->cli,
+		    x->req->bk.max_budget_usd, m ? ": " : "", m ? m : "");
+	else if (a->turns_hit)
+		x->backend_reason = xasprintf(
+		    "%s stopped at the turn limit (%d turns)%s%s", a->cli,
+		    x->req->bk.max_turns, m ? ": " : "", m ? m : "");
+	else
+		x->backend_reason = xasprintf("%s reported an error: %s",
+		                              a->cli, m ? m : "(no message)");
+	return (0);
+}
+
 static void
 judge(struct exec_run *x)
 {
@@ -194,15 +229,30 @@ judge(struct exec_run *x)
 	else if (r->timed_out || r->interrupted)
 		x->signal_name = proc_signame(r->kill_signal);
 	if (r->spawn_errno == 0 && !r->timed_out && !r->interrupted &&
-	    r->exit_code == 0) {
-		x->backend_ok = 1;
+	    !r->stopped && r->exit_code == 0) {
+		if (x->agent.cli == NULL || agent_verdict(x))
+			x->backend_ok = 1;
 		return;
 	}
-	err = excerpt(r->err.len > 0 ? &r->err : &r->out, REASON_EXCERPT);
+	if (r->stopped) {
+		x->agent.budget_hit = 1;
+		x->backend_reason = xasprintf(
+		    "%s stopped: its spend ($%.4f) passed the per-run cap "
+		    "($%.2f)",
+		    x->agent.cli, x->agent.cost_usd, rq->bk.max_budget_usd);
+		return;
+	}
+	/* An agent's own message says more than its raw output. */
+	if (x->agent.cli != NULL && x->agent.message != NULL)
+		err = xstrdup(x->agent.message);
+	else
+		err = excerpt(r->err.len > 0 ? &r->err : &r->out,
+		              REASON_EXCERPT);
 	if (r->spawn_errno != 0)
 		x->backend_reason =
 		    xasprintf("backend %s could not start: %s",
-		              rq->bk.argv.v[0], strerror(r->spawn_errno));
+		              x->backend_prog ? x->backend_prog : "?",
+		              strerror(r->spawn_errno));
 	else if (r->interrupted)
 		x->backend_reason = xasprintf("backend interrupted (%s sent)",
 		                              proc_signame(r->kill_signal));
@@ -219,24 +269,34 @@ judge(struct exec_run *x)
 	free(err);
 }
 
+/* watch_spend reads the agent's output as it comes and stops the run
+ * once its spend passes the per-run cap. */
 static int
-run_command(struct exec_run *x)
+watch_spend(void *arg, const struct buf *out)
+{
+	struct exec_run                *x = arg;
+	const struct exec_backend_spec *bk = &x->req->bk;
+	double                          usd;
+
+	agent_feed(&x->agent, out, 0);
+	if (bk->max_budget_usd <= 0)
+		return (0);
+	usd = agent_spend(&x->agent, bk->price_in, bk->price_out,
+	                  bk->price_cached);
+	if (usd <= bk->max_budget_usd)
+		return (0);
+	x->agent.cost_usd = usd;
+	return (1);
+}
+
+/* command_argv expands the argv of a "command" backend. */
+static void
+command_argv(struct agent_cmd *c, struct exec_run *x, const char *prompt)
 {
 	const struct exec_req *rq = x->req;
-	struct proc_opts       o;
-	struct strv            argv = {0}, env = {0};
 	struct expand_var      vars[6];
-	char                  *prompt;
 	size_t                 i;
-	int                    rv;
 
-	prompt = ws_path(x, "prompt.md");
-	if ((rv = write_prompt(x, prompt)) != 0) {
-		run_fail(x, "infra_tooling",
-		         xasprintf("cannot write %s", prompt));
-		free(prompt);
-		return (rv);
-	}
 	vars[0] = (struct expand_var){"prompt_file", prompt};
 	vars[1] = (struct expand_var){"workspace", x->ws};
 	vars[2] = (struct expand_var){"model", rq->bk.model};
@@ -244,14 +304,47 @@ run_command(struct exec_run *x)
 	vars[4] = (struct expand_var){"task_id", rq->task_id};
 	vars[5] = (struct expand_var){"goal", rq->goal_text};
 	for (i = 0; i < rq->bk.argv.n; i++)
-		strv_push_owned(&argv, backend_expand(rq->bk.argv.v[i], vars,
-		                                      nitems(vars)));
-	build_env(&env, x, prompt);
+		strv_push_owned(&c->argv, backend_expand(rq->bk.argv.v[i],
+		                                         vars, nitems(vars)));
+	build_env(&c->env, x, prompt);
+}
 
+static int
+run_command(struct exec_run *x)
+{
+	const struct exec_req *rq = x->req;
+	struct proc_opts       o;
+	struct agent_cmd       c;
+	const char            *profile = agent_profile(rq->bk.kind);
+	char                  *prompt;
+	int                    rv;
+
+	memset(&c, 0, sizeof(c));
+	prompt = ws_path(x, "prompt.md");
+	if ((rv = write_prompt(x, prompt)) != 0) {
+		run_fail(x, "infra_tooling",
+		         xasprintf("cannot write %s", prompt));
+		free(prompt);
+		return (rv);
+	}
+	if (profile != NULL) {
+		agent_report_init(&x->agent, profile);
+		if ((rv = agent_build(&c, x, prompt)) != 0)
+			goto out;
+	} else
+		command_argv(&c, x, prompt);
+
+	free(x->backend_prog);
+	x->backend_prog = xstrdup(c.argv.n > 0 ? c.argv.v[0] : "?");
 	memset(&o, 0, sizeof(o));
-	o.argv = argv.v;
+	o.argv = c.argv.v;
 	o.cwd = x->ws;
-	o.envp = env.v;
+	o.envp = c.env.v;
+	o.stdin_path = c.stdin_path;
+	if (profile != NULL) {
+		o.watch = watch_spend;
+		o.watch_arg = x;
+	}
 	o.timeout_ms = (int64_t) rq->timeout_seconds * 1000;
 	o.grace_ms = (int64_t) rq->bk.kill_grace_seconds * 1000;
 	o.max_output = rq->bk.max_output_bytes;
@@ -266,8 +359,13 @@ run_command(struct exec_run *x)
 	x->backend_ran = 1;
 	if (x->backend.spawn_errno != 0)
 		buf_printf(&x->backend.err, "%s%s: %s\n",
-		           x->backend.err.len > 0 ? "\n" : "", argv.v[0],
+		           x->backend.err.len > 0 ? "\n" : "", c.argv.v[0],
 		           strerror(x->backend.spawn_errno));
+	if (profile != NULL) {
+		agent_feed(&x->agent, &x->backend.out, 1);
+		agent_finish(&x->agent, &x->backend.err, rq->bk.price_in,
+		             rq->bk.price_out, rq->bk.price_cached);
+	}
 	judge(x);
 	if (save_stream(x, "backend_stdout.txt", &x->backend.out,
 	                x->backend.out_truncated) != 0 ||
@@ -275,8 +373,7 @@ run_command(struct exec_run *x)
 	                x->backend.err_truncated) != 0)
 		rv = ERR_IO;
 out:
-	strv_free(&argv);
-	strv_free(&env);
+	agent_cmd_fini(&c);
 	free(prompt);
 	return (rv);
 }

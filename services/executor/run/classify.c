@@ -3,9 +3,16 @@
  *
  * The rules are data: the first matching row of the table wins.  A row
  * either tests a fact of the run (scope violations, a question, a diff
- * that is too wide, a backend timeout, failed validation) or looks for
- * any of its substrings in the lowercased tail of the backend's stderr
- * and stdout.  classify() is pure, so the unit tests drive it directly.
+ * that is too wide, a backend timeout, a per-run cap, the API error an
+ * agent CLI reported, failed validation, refused tools, no change at all)
+ * or looks for any of its substrings in the lowercased tail of the
+ * backend's output (for an agent CLI: its message and stderr, not its
+ * JSON stream).  The order is the original's (diagnostics guide, "Failure
+ * Classification Reference"), with what an agent's API said ahead of any
+ * text match, and quota_exhausted (credits gone: blocks and escalates)
+ * kept apart from model_error (a 429 rate limit, 529 overloaded, 5xx:
+ * transient, retried).  classify() is pure, so the unit tests drive it
+ * directly.
  */
 #include <ctype.h>
 #include <string.h>
@@ -21,19 +28,44 @@ enum rule_kind {
 	R_QUESTION,
 	R_TOO_WIDE,
 	R_TIMED_OUT,
+	R_BUDGET,
+	R_API_AUTH,
+	R_API_QUOTA,
+	R_API_CONTEXT,
+	R_API_TRANSIENT,
 	R_VALIDATION,
+	R_DENIED,
+	R_NO_CHANGE,
 	R_TEXT,
 };
+
+/* Quota and credit exhaustion, as the APIs and CLIs word it: Anthropic's
+ * "Your credit balance is too low", OpenAI's insufficient_quota "You
+ * exceeded your current quota", and the original's capacity classifier
+ * (backends/_capacity_classifier.py). */
+#define QUOTA_TEXT                                                             \
+	"credit balance is too low", "insufficient_quota",                     \
+	    "exceeded your current quota", "quota exceeded",                   \
+	    "quota exhausted", "usage limit reached", "usage limit hit",       \
+	    "hit your limit", "hit your usage limit", "reached your usage limit", \
+	    "out of extra usage", "run out of credits", "payment required",    \
+	    "billing_error"
 
 static const struct rule {
 	const char    *category;
 	enum rule_kind kind;
-	const char    *text[10]; /* R_TEXT: substrings, NULL-terminated */
+	const char    *text[16]; /* R_TEXT: substrings, NULL-terminated */
 } rules[] = {
     {"scope_policy", R_SCOPE, {NULL}},
     {"awaiting_input", R_QUESTION, {NULL}},
     {"scope_too_wide", R_TOO_WIDE, {NULL}},
     {"timeout", R_TIMED_OUT, {NULL}},
+    {"budget_exceeded", R_BUDGET, {NULL}},
+    {"infra_tooling", R_API_AUTH, {NULL}},
+    {"quota_exhausted", R_API_QUOTA, {QUOTA_TEXT, NULL}},
+    {"context_limit", R_API_CONTEXT, {NULL}},
+    {"model_error", R_API_TRANSIENT, {NULL}},
+    {"quota_exhausted", R_TEXT, {QUOTA_TEXT, NULL}},
     {"oom",
      R_TEXT,
      {"out of memory", "cannot allocate memory", "killed", "oom",
@@ -46,26 +78,75 @@ static const struct rule {
      R_TEXT,
      {"internal server error", "service unavailable", "bad gateway",
       "overloaded", "too many requests", "rate_limit_error",
-      "anthropic api error", "openai error", NULL}},
+      "rate limit", "anthropic api error", "openai error", NULL}},
     {"context_limit",
      R_TEXT,
      {"context window", "context length", "maximum context",
       "context_length_exceeded", "token limit", "exceeds the maximum",
-      "too long for", NULL}},
+      "too long for", "prompt is too long", "input is too long", NULL}},
     {"dependency_missing",
      R_TEXT,
      {"modulenotfounderror", "importerror", "no module named",
       "cannot import name", "command not found", "npm err", NULL}},
     {"validation_failure", R_VALIDATION, {NULL}}, /* or flaky_test */
+    {"tool_failure", R_DENIED, {NULL}},
     {"tool_failure",
      R_TEXT,
      {"tool_error", "bash tool failed", "git tool failed", "permission denied",
       "read-only file system", NULL}},
     {"infra_tooling",
      R_TEXT,
-     {"api key not set", "authentication", "auth", "login required",
-      "no such file or directory", NULL}},
+     {"api key not set", "invalid x-api-key", "invalid api key",
+      "incorrect api key", "authentication", "auth", "login required",
+      "unauthorized", "no such file or directory", NULL}},
+    {"no_op", R_NO_CHANGE, {NULL}},
 };
+
+/* has reports whether s is one of the NULL-terminated v. */
+static int
+has(const char *const *v, const char *s)
+{
+	size_t i;
+
+	for (i = 0; s != NULL && v[i] != NULL; i++)
+		if (strcmp(v[i], s) == 0)
+			return (1);
+	return (0);
+}
+
+/* api_rule tests the API error an agent reported (status and the error
+ * type of the body: Anthropic's error.type, OpenAI's error.code). */
+static int
+api_rule(enum rule_kind k, const struct classify_in *in)
+{
+	static const char *const auth[] = {"authentication_error",
+	                                   "invalid_api_key", NULL};
+	static const char *const quota[] = {"insufficient_quota",
+	                                    "billing_error", NULL};
+	static const char *const context[] = {"context_length_exceeded",
+	                                      NULL};
+	static const char *const transient[] = {
+	    "rate_limit_error", "rate_limit_exceeded", "overloaded_error",
+	    "api_error", "server_error", NULL};
+	int st = in->api_status;
+
+	switch (k) {
+	case R_API_AUTH:
+		return (st == 401 || has(auth, in->api_error));
+	case R_API_QUOTA:
+		return (st == 402 || has(quota, in->api_error));
+	case R_API_CONTEXT:
+		return (has(context, in->api_error) ||
+		        (st == 400 && in->text != NULL &&
+		         (strstr(in->text, "prompt is too long") != NULL ||
+		          strstr(in->text, "context") != NULL)));
+	case R_API_TRANSIENT:
+		return (st == 429 || st == 408 || st == 529 ||
+		        (st >= 500 && st <= 599) || has(transient, in->api_error));
+	default:
+		return (0);
+	}
+}
 
 static int
 text_matches(const struct rule *r, const char *text)
@@ -103,6 +184,31 @@ classify(const struct classify_in *in)
 			break;
 		case R_TIMED_OUT:
 			if (in->timed_out)
+				return (r->category);
+			break;
+		case R_BUDGET:
+			if (in->budget_hit)
+				return (r->category);
+			break;
+		case R_API_QUOTA:
+			/* a 429 may be a rate limit or spent credits: the
+			 * text tells */
+			if (api_rule(r->kind, in) ||
+			    (in->api_status != 0 && text_matches(r, in->text)))
+				return (r->category);
+			break;
+		case R_API_AUTH:
+		case R_API_CONTEXT:
+		case R_API_TRANSIENT:
+			if (api_rule(r->kind, in))
+				return (r->category);
+			break;
+		case R_DENIED:
+			if (in->denied)
+				return (r->category);
+			break;
+		case R_NO_CHANGE:
+			if (in->no_change)
 				return (r->category);
 			break;
 		case R_VALIDATION:

@@ -190,8 +190,8 @@ int
 proc_run(struct proc_result *r, const struct proc_opts *o)
 {
 	struct pollfd pfd[2];
-	int           outp[2] = {-1, -1}, errp[2] = {-1, -1};
-	int           st = 0, e, reaped = 0, stage = 0, rv = 0;
+	int           outp[2] = {-1, -1}, errp[2] = {-1, -1}, in = -1;
+	int           st = 0, e, reaped = 0, stage = 0, rv = 0, watched = 0;
 	int64_t       start, now, deadline, next_kill = 0, exit_at = 0;
 	pid_t         pid;
 	nfds_t        np;
@@ -206,10 +206,17 @@ proc_run(struct proc_result *r, const struct proc_opts *o)
 		rv = ERR_IO;
 		goto fail;
 	}
+	if (o->stdin_path != NULL &&
+	    (in = open(o->stdin_path, O_RDONLY | O_CLOEXEC)) < 0) {
+		r->spawn_errno = errno;
+		goto done;
+	}
 	/* a new session, so a timeout can signal the whole group */
-	pid = child_spawn_fds(o->argv, o->envp, o->cwd, outp[1],
+	pid = child_spawn_fds(o->argv, o->envp, o->cwd, in, outp[1],
 	    o->merge ? outp[1] : errp[1]);
 	e = pid < 0 ? errno : 0;
+	if (in >= 0)
+		(void) close(in);
 	closep(&outp[1]);
 	closep(&errp[1]);
 	if (e != 0) {
@@ -230,9 +237,12 @@ proc_run(struct proc_result *r, const struct proc_opts *o)
 		    ((outp[0] < 0 && errp[0] < 0) || now - exit_at > DRAIN_MS))
 			break;
 		(void) proc_lease_check();
-		if (!reaped && stage == 0 && (now >= deadline || proc_stop)) {
+		if (!reaped && stage == 0 &&
+		    (now >= deadline || proc_stop || watched)) {
 			if (proc_stop)
 				r->interrupted = 1;
+			else if (watched)
+				r->stopped = 1;
 			else
 				r->timed_out = 1;
 			signal_group(pid, SIGTERM);
@@ -263,10 +273,13 @@ proc_run(struct proc_result *r, const struct proc_opts *o)
 		for (nfds_t i = 0; i < np; i++) {
 			if (pfd[i].revents == 0)
 				continue;
-			if (pfd[i].fd == outp[0])
+			if (pfd[i].fd == outp[0]) {
 				read_into(&outp[0], &r->out, o->max_output,
 				          &r->out_truncated);
-			else
+				if (o->watch != NULL && !watched &&
+				    o->watch(o->watch_arg, &r->out) != 0)
+					watched = 1;
+			} else
 				read_into(&errp[0], &r->err, o->max_output,
 				          &r->err_truncated);
 		}

@@ -82,6 +82,70 @@ inum(int *out, const json_t *o, const char *key, int def, int min, char **errp)
 	return (0);
 }
 
+/* dnum reads a non-negative number; def when absent. */
+static int
+dnum(double *out, const json_t *o, const char *key, double def, char **errp)
+{
+	const json_t *v = json_object_get(o, key);
+
+	*out = def;
+	if (v == NULL || json_is_null(v))
+		return (0);
+	if (!json_is_number(v) || !(json_number_value(v) >= 0) ||
+	    json_number_value(v) > 1e9)
+		return (bad(errp, xasprintf("field %s: not a number between 0 "
+		                            "and 1e9",
+		                            key)));
+	*out = json_number_value(v);
+	return (0);
+}
+
+/* parse_profile reads the agent-profile settings of backend_spec. */
+static int
+parse_profile(struct exec_backend_spec *bk, const json_t *o, char **errp)
+{
+	const json_t *pr = json_object_get(o, "prices");
+	int           rv;
+
+	bk->price_in = bk->price_out = bk->price_cached = -1;
+	if (pr != NULL && !json_is_null(pr) && !json_is_object(pr))
+		return (bad(errp, xstrdup("backend_spec.prices: not an "
+		                          "object")));
+	if ((rv = str(&bk->bin, o, "bin", 0, errp)) != 0 ||
+	    (rv = str(&bk->api_key_env, o, "api_key_env", 0, errp)) != 0 ||
+	    (rv = str(&bk->base_url, o, "base_url", 0, errp)) != 0 ||
+	    (rv = str(&bk->permission_mode, o, "permission_mode", 0, errp)) !=
+	        0 ||
+	    (rv = str(&bk->sandbox, o, "sandbox", 0, errp)) != 0 ||
+	    (rv = str(&bk->team, o, "team", 0, errp)) != 0 ||
+	    (rv = str(&bk->orchestrator, o, "orchestrator", 0, errp)) != 0 ||
+	    (rv = str(&bk->effort, o, "effort", 0, errp)) != 0 ||
+	    (rv = inum(&bk->max_turns, o, "max_turns", 0, 0, errp)) != 0 ||
+	    (rv = inum(&bk->max_retries, o, "max_retries", -1, 0, errp)) !=
+	        0 ||
+	    (rv = inum(&bk->cycles, o, "cycles", 0, 0, errp)) != 0 ||
+	    (rv = inum(&bk->exchanges, o, "exchanges", 0, 0, errp)) != 0 ||
+	    (rv = dnum(&bk->max_budget_usd, o, "max_budget_usd", 0, errp)) !=
+	        0)
+		return (rv);
+	if (pr != NULL && json_is_object(pr) &&
+	    ((rv = dnum(&bk->price_in, pr, "input_per_mtok", -1, errp)) != 0 ||
+	     (rv = dnum(&bk->price_out, pr, "output_per_mtok", -1, errp)) !=
+	         0 ||
+	     (rv = dnum(&bk->price_cached, pr, "cached_input_per_mtok", -1,
+	                errp)) != 0))
+		return (rv);
+	if (bk->bin != NULL && bk->bin[0] == '\0')
+		return (bad(errp, xstrdup("backend_spec.bin: empty")));
+	if (bk->permission_mode != NULL &&
+	    strcmp(bk->permission_mode, "bypassPermissions") == 0)
+		return (bad(errp, xstrdup("backend_spec.permission_mode: "
+		                          "bypassPermissions would let the "
+		                          "agent run anything; use acceptEdits "
+		                          "(the CLI refuses it as root anyway)")));
+	return (0);
+}
+
 static int
 strlist(struct strv *sv, const json_t *o, const char *key, char **errp)
 {
@@ -176,6 +240,8 @@ parse_backend(struct exec_backend_spec *bk, const json_t *o, char **errp)
 
 	bk->max_output_bytes = DEFAULT_MAX_OUTPUT;
 	bk->kill_grace_seconds = 5;
+	bk->price_in = bk->price_out = bk->price_cached = -1;
+	bk->max_retries = -1;
 	if (o == NULL || json_is_null(o)) {
 		bk->kind = xstrdup("stub");
 		return (0);
@@ -187,10 +253,14 @@ parse_backend(struct exec_backend_spec *bk, const json_t *o, char **errp)
 		return (rv);
 	if (bk->kind == NULL)
 		bk->kind = xstrdup("stub");
-	if (strcmp(bk->kind, "stub") != 0 && strcmp(bk->kind, "command") != 0)
+	if (strcmp(bk->kind, "stub") != 0 &&
+	    strcmp(bk->kind, "command") != 0 && agent_profile(bk->kind) == NULL)
 		return (bad(errp, xasprintf("backend_spec.kind: unknown kind "
-		                            "\"%s\"",
+		                            "\"%s\" (stub, command, claude_cli, "
+		                            "codex_cli, aider, kodo)",
 		                            bk->kind)));
+	if ((rv = parse_profile(bk, o, errp)) != 0)
+		return (rv);
 	if ((rv = strlist(&bk->argv, o, "argv", errp)) != 0 ||
 	    (rv = strlist(&bk->env_allow, o, "env_allow", errp)) != 0 ||
 	    (rv = str(&bk->model, o, "model", 0, errp)) != 0 ||
@@ -275,6 +345,11 @@ request_parse(struct exec_req *rq, const json_t *o, char **errp)
 		return (bad(errp, xstrdup("field push_on_success: not a "
 		                          "boolean")));
 	rq->push_on_success = json_is_true(h);
+	h = json_object_get(o, "expect_changes");
+	if (h != NULL && !json_is_null(h) && !json_is_boolean(h))
+		return (bad(errp, xstrdup("field expect_changes: not a "
+		                          "boolean")));
+	rq->expect_changes = !json_is_false(h);
 
 	g = json_object_get(o, "git");
 	if (g != NULL && !json_is_null(g) && !json_is_object(g))
@@ -359,6 +434,14 @@ request_fini(struct exec_req *rq)
 	strv_free(&rq->bk.env_allow);
 	strv_free(&rq->bk.env);
 	free(rq->bk.model);
+	free(rq->bk.bin);
+	free(rq->bk.api_key_env);
+	free(rq->bk.base_url);
+	free(rq->bk.permission_mode);
+	free(rq->bk.sandbox);
+	free(rq->bk.team);
+	free(rq->bk.orchestrator);
+	free(rq->bk.effort);
 	free(rq->git_name);
 	free(rq->git_email);
 	json_decref(rq->vhistory);

@@ -172,6 +172,7 @@ result_build(const struct exec_run *x, int64_t completed_ms)
 			json_object_set_new(q, quality_pattern(i),
 			                    json_integer(x->quality[i]));
 	json_object_set_new(res, "quality_warnings", q);
+	json_object_set_new(res, "agent", agent_json(&x->agent));
 	outputs_json(x, res);
 	json_object_set_new(res, "workspace_path", jstr_lossy(x->ws));
 	json_object_set_new(

@@ -161,12 +161,36 @@ scope_reason(const struct strv *viol)
 	return (b.data);
 }
 
+/* denials_reason names the tools an agent was refused. */
+static char *
+denials_reason(const struct agent_report *a)
+{
+	struct buf b;
+	size_t     i, j;
+
+	buf_init(&b);
+	buf_printf(&b, "%s was refused %zu tool call%s (", a->cli,
+	           a->denials.n, a->denials.n == 1 ? "" : "s");
+	for (i = 0; i < a->denials.n; i++) {
+		for (j = 0; j < i; j++)
+			if (strcmp(a->denials.v[j], a->denials.v[i]) == 0)
+				break;
+		if (j == i)
+			buf_printf(&b, "%s%s", i > 0 ? ", " : "",
+			           a->denials.v[i]);
+	}
+	buf_puts(&b, ") and changed nothing: its permission mode does not "
+	             "let it edit the workspace");
+	buf_cstr(&b);
+	return (b.data);
+}
+
 static void
 decide(struct exec_run *x)
 {
 	struct classify_in in;
 	char              *text, *old;
-	int                val_ok;
+	int                val_ok, no_change;
 
 	x->success = 0;
 	if (proc_stop || x->backend.interrupted) {
@@ -183,8 +207,12 @@ decide(struct exec_run *x)
 	}
 	val_ok = !x->val_ran || strcmp(x->val.status, "passed") == 0 ||
 	         strcmp(x->val.status, "skipped") == 0;
+	/* A run that did nothing is not a success, unless nothing was
+	 * asked for (expect_changes false). */
+	no_change = x->backend_ok && x->diff_ok && x->changes.n == 0 &&
+	            x->req->expect_changes;
 	if (x->backend_ok && val_ok && x->scope_violations.n == 0 &&
-	    !x->too_wide && x->question == NULL) {
+	    !x->too_wide && x->question == NULL && !no_change) {
 		x->success = 1;
 		x->status = "succeeded";
 		return;
@@ -197,7 +225,23 @@ decide(struct exec_run *x)
 	in.timed_out = x->backend.timed_out;
 	in.validation_failed = x->val_ran && !val_ok;
 	in.validation_flaky = in.validation_failed && flaky(x);
-	text = classify_text(&x->backend.err, &x->backend.out);
+	in.no_change = no_change;
+	if (x->agent.cli != NULL) {
+		struct buf msg;
+
+		in.api_status = x->agent.api_status;
+		in.api_error = x->agent.api_error;
+		in.budget_hit = x->agent.budget_hit || x->agent.turns_hit;
+		in.denied = x->agent.denials.n > 0 && x->changes.n == 0;
+		/* the CLI's message and stderr, not its JSON stream (tool
+		 * output and file contents would match anything) */
+		buf_init(&msg);
+		if (x->agent.message != NULL)
+			buf_puts(&msg, x->agent.message);
+		text = classify_text(&x->backend.err, &msg);
+		buf_fini(&msg);
+	} else
+		text = classify_text(&x->backend.err, &x->backend.out);
 	in.text = text;
 	x->category = classify(&in);
 	free(text);
@@ -210,6 +254,13 @@ decide(struct exec_run *x)
 		    xasprintf("backend asked a question: %s", x->question);
 	else if (strcmp(x->category, "scope_too_wide") == 0 && old != NULL)
 		x->reason = xstrdup(old);
+	else if (strcmp(x->category, "tool_failure") == 0 && in.denied)
+		x->reason = denials_reason(&x->agent);
+	else if (strcmp(x->category, "no_op") == 0)
+		x->reason = xasprintf(
+		    "the backend changed nothing%s%s",
+		    x->agent.message != NULL ? "; it said: " : "",
+		    x->agent.message != NULL ? x->agent.message : "");
 	else if (x->backend_reason != NULL)
 		x->reason = xstrdup(x->backend_reason);
 	else if (in.validation_failed)
@@ -230,6 +281,8 @@ run_fini(struct exec_run *x)
 	free(x->reason);
 	proc_result_fini(&x->backend);
 	free(x->backend_reason);
+	free(x->backend_prog);
+	agent_report_fini(&x->agent);
 	validation_fini(&x->val);
 	changes_fini(&x->changes);
 	free(x->diff_stat_excerpt);

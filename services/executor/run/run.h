@@ -47,15 +47,33 @@ void strv_setenv(struct strv *sv, const char *name, const char *value);
 
 /* ---- request.c: OcExecutionRequest plus executor fields ------------- */
 
+/*
+ * The backend: "stub", "command" (argv as given) or one of the agent
+ * profiles of agent.c ("claude_cli", "codex_cli", "aider", "kodo"), which
+ * build the CLI's own headless argv, environment and config files.
+ */
 struct exec_backend_spec {
-	char       *kind; /* "stub" or "command" */
-	struct strv argv;
+	char       *kind;
+	struct strv argv; /* command: the argv; a profile: extra arguments */
 	struct strv env_allow;
 	struct strv env; /* "K=V" */
 	char       *model;
 	size_t      max_output_bytes;
 	int         kill_grace_seconds;
 	int         scratch; /* workspace: scratch (no git; see workspace.c) */
+
+	/* agent profiles; NULL or < 0: the profile's default */
+	char  *bin;             /* the program (name on the PATH, or a path) */
+	char  *api_key_env;     /* variable holding the API key */
+	char  *base_url;        /* API base URL (a proxy, a stand-in) */
+	char  *permission_mode; /* claude_cli --permission-mode */
+	char  *sandbox;         /* codex_cli sandbox_mode */
+	int    max_turns;       /* 0: none */
+	int    max_retries;     /* the CLI's own API retries */
+	double max_budget_usd;  /* per-run spend cap; 0: none */
+	double price_in, price_out, price_cached; /* USD per 1M tokens */
+	char  *team, *orchestrator, *effort; /* kodo */
+	int    cycles, exchanges;            /* kodo */
 };
 
 struct exec_req {
@@ -71,6 +89,7 @@ struct exec_req {
 	int                      validation_timeout_seconds;
 	int                      push_on_success;
 	struct exec_backend_spec bk;
+	int                      expect_changes; /* 0: no change is fine */
 	char                    *git_name, *git_email;
 	int                      max_files, max_lines, quality_threshold;
 	json_t                  *vhistory; /* object or NULL (own reference) */
@@ -113,10 +132,15 @@ struct proc_opts {
 	char *const *argv;
 	const char  *cwd;        /* NULL: inherit */
 	char *const *envp;       /* NULL: inherit */
+	const char  *stdin_path; /* NULL: /dev/null */
 	int64_t      timeout_ms; /* 0: none */
 	int64_t      grace_ms;   /* SIGTERM -> SIGKILL delay */
 	size_t       max_output; /* per stream; 0: unlimited */
 	int          merge;      /* stderr goes to the stdout buffer */
+	/* watch, when set, sees stdout after each read (all of it so far);
+	 * a non-zero return stops the child as on a timeout (stopped). */
+	int (*watch)(void *arg, const struct buf *out);
+	void *watch_arg; /* borrowed */
 };
 
 struct proc_result {
@@ -124,6 +148,7 @@ struct proc_result {
 	int        signo;       /* terminating signal, 0 if none */
 	int        timed_out;   /* we hit timeout_ms */
 	int        interrupted; /* proc_stop was raised */
+	int        stopped;     /* the watch asked us to stop it */
 	int        kill_signal; /* last signal we sent the group, 0 if none */
 	int        spawn_errno; /* chdir/exec failed in the child: errno */
 	struct buf out, err;
@@ -207,6 +232,11 @@ struct classify_in {
 	int         timed_out;
 	int         validation_failed;
 	int         validation_flaky;
+	int         api_status;   /* an agent's API error status, or 0 */
+	const char *api_error;    /* its error type/code, or NULL */
+	int         budget_hit;   /* stopped at its turn or spend cap */
+	int         denied;       /* the agent's tools were refused */
+	int         no_change;    /* the backend succeeded, changed nothing */
 	const char *text; /* borrowed; lowercase backend output */
 };
 
@@ -219,6 +249,70 @@ int classify_flaky(const int *passed, size_t n);
 /* classify_text returns a new string: the lowercased last 4000 bytes of
  * err followed by out. */
 char *classify_text(const struct buf *err, const struct buf *out);
+
+/* ---- agent_out.c: what a coding-agent CLI reported ------------------- */
+
+/*
+ * struct agent_report is read from the CLI's machine output (Claude Code's
+ * stream-json, `codex exec --json`) or, for CLIs without one, from its
+ * text (aider's "Tokens: ... Cost: ..." lines, kodo's stage summary).
+ * Unknown numbers are -1, unknown strings NULL.
+ */
+struct agent_report {
+	const char *cli;      /* profile kind (static) */
+	int         parsed;   /* a final result was found */
+	int         is_error; /* the CLI said the run failed */
+	char       *subtype;  /* Claude's result subtype */
+	char       *message;  /* final message or error, human-readable */
+	char       *session_id, *model;
+	int64_t     turns;
+	double      cost_usd;
+	const char *cost_source; /* "reported" | "computed" | NULL */
+	int64_t     in_tok, out_tok, cache_read_tok, cache_write_tok;
+	struct strv denials; /* tools the CLI refused, one per denial */
+	int         api_status;     /* HTTP status of an API error, or 0 */
+	char       *api_error;      /* "rate_limit_error", ... */
+	int64_t     retry_after_ms; /* the server's hint, or -1 */
+	int         budget_hit;     /* stopped at the per-run spend cap */
+	int         turns_hit;      /* stopped at the turn limit */
+	size_t      fed;            /* stdout bytes consumed so far */
+};
+
+void agent_report_init(struct agent_report *r, const char *cli);
+void agent_report_fini(struct agent_report *r);
+/* agent_feed reads the complete lines of out past r->fed (a final
+ * partial line too when eof). */
+void agent_feed(struct agent_report *r, const struct buf *out, int eof);
+/* agent_finish derives what the lines alone could not: the API error in
+ * the message, a computed cost from prices (USD per 1M tokens; < 0
+ * unknown) when none was reported. */
+void agent_finish(struct agent_report *r, const struct buf *err,
+                  double price_in, double price_out, double price_cached);
+/* agent_spend returns the run's spend so far: reported, else computed
+ * from the token counts and prices; -1 when unknown. */
+double agent_spend(const struct agent_report *r, double price_in,
+                   double price_out, double price_cached);
+/* agent_json returns a new object: the "agent" block of the result. */
+json_t *agent_json(const struct agent_report *r);
+
+/* ---- agent.c: the headless profiles of the real CLIs --------------- */
+
+struct exec_run;
+
+struct agent_cmd {
+	struct strv argv, env;
+	char       *stdin_path; /* the prompt, or NULL */
+};
+
+/* agent_profile returns the profile's name (static) when kind names a
+ * profile of agent.c, else NULL. */
+const char *agent_profile(const char *kind);
+/* agent_build fills c for x's backend: argv, environment (a HOME private
+ * to the run under .opcenter/, the API key under the name the CLI reads),
+ * and the config files the CLI reads from that HOME.  prompt is the
+ * prompt file.  On failure it calls run_fail() and returns ERR_*. */
+int  agent_build(struct agent_cmd *c, struct exec_run *x, const char *prompt);
+void agent_cmd_fini(struct agent_cmd *c);
 
 /* ---- the run ------------------------------------------------------- */
 
@@ -247,9 +341,11 @@ struct exec_run {
 	int         have_exit_code, exit_code;
 	const char *signal_name; /* static */
 
-	struct proc_result backend;
-	int                backend_ran, backend_ok;
+	struct proc_result  backend;
+	struct agent_report agent; /* cli NULL: not an agent profile */
+	int                 backend_ran, backend_ok;
 	char              *backend_reason; /* why it failed, or NULL */
+	char              *backend_prog;   /* argv[0] of the backend */
 	struct validation  val;
 	int                val_ran;
 	struct changes     changes;

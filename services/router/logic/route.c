@@ -672,6 +672,12 @@ route_request(const json_t *proposal, const json_t *decision,
 	    "push_on_success", json_object_get(bp, "push_on_success"),
 	    "requested_at", iso8601(now_ms, ts, sizeof(ts)), "attempt",
 	    (json_int_t) attempt);
+	if (r != NULL) {
+		json_object_set_new(r, "task_kind", json_string(kind));
+		if (route_jstr(proposal, "task_type") != NULL)
+			json_object_set_new(r, "task_type",
+			    json_string(route_jstr(proposal, "task_type")));
+	}
 	free(branch);
 	json_decref(empty);
 	return (r);

@@ -62,6 +62,16 @@ test_text_categories(void **state)
 	    {"authentication required", "infra_tooling"},
 	    {"login required", "infra_tooling"},
 	    {"x: no such file or directory", "infra_tooling"},
+	    {"invalid x-api-key", "infra_tooling"},
+	    {"incorrect api key provided", "infra_tooling"},
+	    {"your credit balance is too low to access the anthropic api",
+	     "quota_exhausted"},
+	    {"429 you exceeded your current quota, please check your plan",
+	     "quota_exhausted"},
+	    {"you've hit your limit \xc2\xb7 resets 5pm", "quota_exhausted"},
+	    {"claude ai usage limit reached|1700000000", "quota_exhausted"},
+	    {"prompt is too long: 250000 tokens > 200000 maximum",
+	     "context_limit"},
 	    {"something else entirely", "unknown"},
 	    {"", "unknown"},
 	};
@@ -115,6 +125,70 @@ test_fact_order(void **state)
 	assert_string_equal(cls_text("permission denied: no such file or "
 	                             "directory"),
 	                    "tool_failure");
+}
+
+/* What an agent's API reported decides before any text: status and
+ * error type (Anthropic's error.type, OpenAI's error.code). */
+static void
+test_api_rows(void **state)
+{
+	static const struct {
+		int         status;
+		const char *error, *text, *category;
+	} cases[] = {
+	    {401, "authentication_error", "invalid x-api-key",
+	     "infra_tooling"},
+	    {401, NULL, "out of memory", "infra_tooling"},
+	    {0, "invalid_api_key", NULL, "infra_tooling"},
+	    {429, "insufficient_quota", "you exceeded your current quota",
+	     "quota_exhausted"},
+	    /* a 429 that is a plain rate limit is transient */
+	    {429, "rate_limit_error", "number of requests has exceeded",
+	     "model_error"},
+	    {429, "rate_limit_exceeded", NULL, "model_error"},
+	    /* Anthropic: exhausted credits are a 400 */
+	    {400, "invalid_request_error",
+	     "your credit balance is too low to access the anthropic api",
+	     "quota_exhausted"},
+	    {400, "invalid_request_error", "prompt is too long: 250000 tokens",
+	     "context_limit"},
+	    {400, "context_length_exceeded", NULL, "context_limit"},
+	    {529, "overloaded_error", "overloaded", "model_error"},
+	    {500, "api_error", "internal server error", "model_error"},
+	    {503, NULL, "killed", "model_error"},
+	};
+	struct classify_in in;
+	size_t             i;
+
+	UNUSED(state);
+	for (i = 0; i < nitems(cases); i++) {
+		memset(&in, 0, sizeof(in));
+		in.api_status = cases[i].status;
+		in.api_error = cases[i].error;
+		in.text = cases[i].text;
+		if (strcmp(classify(&in), cases[i].category) != 0)
+			fail_msg("%d %s \"%s\": got %s, want %s",
+			         cases[i].status,
+			         cases[i].error ? cases[i].error : "-",
+			         cases[i].text ? cases[i].text : "",
+			         classify(&in), cases[i].category);
+	}
+	/* our own timeout and the per-run cap come first; refused tools
+	 * before no change; no change last */
+	memset(&in, 0, sizeof(in));
+	in.api_status = 429;
+	in.budget_hit = in.denied = in.no_change = 1;
+	assert_string_equal(classify(&in), "budget_exceeded");
+	in.timed_out = 1;
+	assert_string_equal(classify(&in), "timeout");
+	in.timed_out = in.budget_hit = 0;
+	assert_string_equal(classify(&in), "model_error");
+	in.api_status = 0;
+	assert_string_equal(classify(&in), "tool_failure");
+	in.denied = 0;
+	assert_string_equal(classify(&in), "no_op");
+	in.text = "no module named x";
+	assert_string_equal(classify(&in), "dependency_missing");
 }
 
 static void
@@ -429,6 +503,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_text_categories),
 	    cmocka_unit_test(test_fact_order),
+	    cmocka_unit_test(test_api_rows),
 	    cmocka_unit_test(test_flaky),
 	    cmocka_unit_test(test_classify_text),
 	    cmocka_unit_test(test_scope),

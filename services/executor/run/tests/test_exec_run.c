@@ -658,6 +658,259 @@ test_bad_request(void **state)
 	assert_int_equal(sh("%s --help | grep -q usage", EXEC_RUN_BIN), 0);
 }
 
+
+/* A backend that exits 0 and changes nothing did nothing: Blocked as
+ * no_op, unless the task expects no change. */
+static void
+test_no_op(void **state)
+{
+	struct fx *fx = *state;
+	json_t    *req = base_request(fx), *r;
+
+	use_command(fx, req, "echo 'I looked around and saw nothing to do'");
+	assert_int_equal(run(fx, req), 0);
+	r = result(fx);
+	assert_string_equal(rstr(r, "status"), "failed");
+	assert_false(json_is_true(json_object_get(r, "success")));
+	assert_string_equal(rstr(r, "failure_category"), "no_op");
+	assert_non_null(strstr(rstr(r, "failure_reason"), "changed nothing"));
+	assert_nothing_committed(fx);
+	json_decref(r);
+	json_object_set_new(req, "expect_changes", json_false());
+	(void) rmtree(fx->ws);
+	assert_int_equal(run(fx, req), 0);
+	r = result(fx);
+	assert_string_equal(rstr(r, "status"), "succeeded");
+	json_decref(r);
+	json_decref(req);
+}
+
+/* fake_agent makes backend_spec a profile whose program is a script that
+ * records how it was started (argv, stdin, environment) and then runs
+ * body. */
+static void
+fake_agent(const struct fx *fx, json_t *req, const char *kind,
+           const char *body, json_t *extra)
+{
+	char   *text, *path;
+	json_t *spec;
+
+	text = xasprintf("for a in \"$@\"; do printf '%%s\\n' \"$a\"; done > "
+	                 "%s/argv.txt\ncat > %s/stdin.txt\nenv > %s/env.txt\n"
+	                 "pwd > %s/cwd.txt\n%s",
+	                 fx->root, fx->root, fx->root, fx->root, body);
+	path = script(fx, text);
+	spec = json_pack("{s:s, s:s, s:s, s:i}", "kind", kind, "bin", path,
+	                 "api_key_env", "OPC_TEST_AGENT_KEY",
+	                 "kill_grace_seconds", 1);
+	if (extra != NULL)
+		json_object_update(spec, extra);
+	json_decref(extra);
+	json_object_set_new(req, "backend_spec", spec);
+	free(path);
+	free(text);
+}
+
+static json_t *
+agent_of(const json_t *r)
+{
+	json_t *a = json_object_get(r, "agent");
+
+	assert_true(json_is_object(a));
+	return (a);
+}
+
+/* Claude Code's result line as `-p --output-format stream-json` prints
+ * it (the shape of the captures in data/claude/). */
+#define CLAUDE_INIT                                                            \
+	"{\"type\":\"system\",\"subtype\":\"init\",\"session_id\":"            \
+	"\"s-1\",\"model\":\"claude-sonnet-4-5\",\"tools\":[\"Write\"]}"
+
+static void
+test_claude_profile(void **state)
+{
+	struct fx *fx = *state;
+	json_t    *req = base_request(fx), *r, *a;
+
+	setenv("OPC_TEST_AGENT_KEY", "sk-ant-test-secret", 1);
+	fake_agent(fx, req, "claude_cli",
+	           "mkdir -p src && echo hi > src/hello.txt\n"
+	           "echo '" CLAUDE_INIT "'\n"
+	           "echo '{\"type\":\"result\",\"subtype\":\"success\","
+	           "\"is_error\":false,\"num_turns\":2,\"result\":\"Wrote "
+	           "src/hello.txt\",\"session_id\":\"s-1\",\"total_cost_usd\":"
+	           "0.0123,\"usage\":{\"input_tokens\":100,\"output_tokens\":20,"
+	           "\"cache_read_input_tokens\":7,"
+	           "\"cache_creation_input_tokens\":3},"
+	           "\"permission_denials\":[]}'",
+	           json_pack("{s:i, s:f, s:[s]}", "max_turns", 7,
+	                     "max_budget_usd", 0.5, "argv", "--extra"));
+	assert_int_equal(run(fx, req), 0);
+	r = result(fx);
+	assert_string_equal(rstr(r, "status"), "succeeded");
+	a = agent_of(r);
+	assert_string_equal(rstr(a, "cli"), "claude_cli");
+	assert_string_equal(rstr(a, "session_id"), "s-1");
+	assert_string_equal(rstr(a, "model"), "claude-sonnet-4-5");
+	assert_string_equal(rstr(a, "cost_source"), "reported");
+	assert_true(json_real_value(json_object_get(a, "cost_usd")) > 0.0122 &&
+	            json_real_value(json_object_get(a, "cost_usd")) < 0.0124);
+	assert_int_equal(json_integer_value(json_object_get(a, "turns")), 2);
+	assert_int_equal(
+	    json_integer_value(json_object_get(a, "input_tokens")), 100);
+	assert_int_equal(
+	    json_integer_value(json_object_get(a, "cache_read_tokens")), 7);
+	/* headless argv, prompt on stdin, the key under Claude's name, a
+	 * HOME of its own, the workspace as cwd */
+	assert_int_equal(sh("grep -qx -- -p %s/argv.txt && grep -qx "
+	                    "acceptEdits %s/argv.txt && grep -qx stream-json "
+	                    "%s/argv.txt && grep -qx 7 %s/argv.txt && grep "
+	                    "-qx 0.5000 %s/argv.txt && tail -1 %s/argv.txt | "
+	                    "grep -qx -- --extra",
+	                    fx->root, fx->root, fx->root, fx->root, fx->root,
+	                    fx->root),
+	                 0);
+	assert_int_equal(sh("! grep -q 'Add the demo' %s/argv.txt && grep -q "
+	                    "'^## Goal' %s/stdin.txt",
+	                    fx->root, fx->root),
+	                 0);
+	assert_int_equal(sh("grep -qx ANTHROPIC_API_KEY=sk-ant-test-secret "
+	                    "%s/env.txt && grep -qx HOME=%s/.opcenter/home "
+	                    "%s/env.txt && grep -qx "
+	                    "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 "
+	                    "%s/env.txt && ! grep -q OPC_TEST_AGENT_KEY "
+	                    "%s/env.txt && grep -qx %s %s/cwd.txt",
+	                    fx->root, fx->ws, fx->root, fx->root, fx->root,
+	                    fx->ws, fx->root),
+	                 0);
+	/* the key is in no file the run leaves */
+	assert_int_not_equal(sh("grep -rq sk-ant-test-secret %s/.opcenter %s",
+	                        fx->ws, fx->out),
+	                     0);
+	json_decref(r);
+	json_decref(req);
+}
+
+/* What the CLI says decides, not its exit status. */
+static void
+claude_says(const struct fx *fx, const char *result_json,
+            const char *category, const char *reason_part)
+{
+	json_t *req = base_request(fx), *r;
+	char   *body;
+
+	body = xasprintf("echo '%s'", result_json);
+	fake_agent(fx, req, "claude_cli", body, NULL);
+	assert_int_equal(run(fx, req), 0);
+	r = result(fx);
+	assert_string_equal(rstr(r, "status"), "failed");
+	assert_string_equal(rstr(r, "failure_category"), category);
+	if (strstr(rstr(r, "failure_reason"), reason_part) == NULL)
+		fail_msg("reason '%s' lacks '%s'", rstr(r, "failure_reason"),
+		         reason_part);
+	assert_nothing_committed(fx);
+	json_decref(r);
+	json_decref(req);
+	free(body);
+	(void) rmtree(fx->ws);
+}
+
+static void
+test_claude_outcomes(void **state)
+{
+	struct fx *fx = *state;
+
+	setenv("OPC_TEST_AGENT_KEY", "sk-ant-test-secret", 1);
+	/* -p without a permission mode: every edit refused, exit 0 */
+	claude_says(fx,
+	            "{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":"
+	            "false,\"result\":\"I need permission to write\","
+	            "\"permission_denials\":[{\"tool_name\":\"Write\"},"
+	            "{\"tool_name\":\"Write\"},{\"tool_name\":\"Bash\"}]}",
+	            "tool_failure", "refused 3 tool calls (Write, Bash)");
+	/* subtype success, is_error true: an API error ended the turn */
+	claude_says(fx,
+	            "{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":"
+	            "true,\"result\":\"API Error: 429 {\\\"type\\\":\\\"error\\\","
+	            "\\\"error\\\":{\\\"type\\\":\\\"rate_limit_error\\\","
+	            "\\\"message\\\":\\\"slow down\\\"}}\"}",
+	            "model_error", "API Error: 429");
+	claude_says(fx,
+	            "{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":"
+	            "true,\"result\":\"Invalid API key - API Error: 401 "
+	            "{\\\"type\\\":\\\"error\\\",\\\"error\\\":{\\\"type\\\":"
+	            "\\\"authentication_error\\\",\\\"message\\\":\\\"invalid "
+	            "x-api-key\\\"}}\"}",
+	            "infra_tooling", "invalid x-api-key");
+	claude_says(fx,
+	            "{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":"
+	            "true,\"result\":\"API Error: 400 Your credit balance is "
+	            "too low to access the Anthropic API.\"}",
+	            "quota_exhausted", "credit balance is too low");
+	claude_says(fx,
+	            "{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":"
+	            "true,\"result\":\"API Error: 400 prompt is too long: "
+	            "250000 tokens > 200000 maximum\"}",
+	            "context_limit", "prompt is too long");
+	claude_says(fx,
+	            "{\"type\":\"result\",\"subtype\":\"error_max_turns\","
+	            "\"is_error\":false,\"num_turns\":3}",
+	            "budget_exceeded", "turn limit");
+	/* exit 0 and no result at all */
+	claude_says(fx, "not json", "unknown", "without a result");
+	/* the key's variable unset: the CLI is not even started */
+	unsetenv("OPC_TEST_AGENT_KEY");
+	claude_says(fx, "{}", "infra_tooling",
+	            "OPC_TEST_AGENT_KEY is not set");
+}
+
+/* Codex reports tokens as it goes; with prices the executor computes
+ * the spend and stops the run when it passes the cap, without waiting
+ * for the CLI to finish. */
+static void
+test_codex_spend_cap(void **state)
+{
+	struct fx *fx = *state;
+	json_t    *req = base_request(fx), *r, *a;
+	int64_t    t0;
+
+	setenv("OPC_TEST_AGENT_KEY", "sk-test-secret", 1);
+	fake_agent(fx, req, "codex_cli",
+	           "echo '{\"type\":\"thread.started\",\"thread_id\":\"th-1\"}'\n"
+	           "echo '{\"type\":\"turn.started\"}'\n"
+	           "echo '{\"type\":\"turn.completed\",\"usage\":{"
+	           "\"input_tokens\":1000000,\"cached_input_tokens\":0,"
+	           "\"output_tokens\":100000}}'\n"
+	           "echo hi > late.txt\nsleep 30\n",
+	           json_pack("{s:f, s:{s:f, s:f}}", "max_budget_usd", 1.0,
+	                     "prices", "input_per_mtok", 1.25,
+	                     "output_per_mtok", 10.0));
+	t0 = mono_ms();
+	assert_int_equal(run(fx, req), 0);
+	assert_true(mono_ms() - t0 < 25000);
+	r = result(fx);
+	assert_string_equal(rstr(r, "failure_category"), "budget_exceeded");
+	assert_non_null(strstr(rstr(r, "failure_reason"), "per-run cap"));
+	a = agent_of(r);
+	assert_string_equal(rstr(a, "session_id"), "th-1");
+	assert_string_equal(rstr(a, "cost_source"), "computed");
+	/* 1M in at $1.25 + 100k out at $10 = $2.25 */
+	assert_true(json_real_value(json_object_get(a, "cost_usd")) > 2.24 &&
+	            json_real_value(json_object_get(a, "cost_usd")) < 2.26);
+	assert_nothing_committed(fx);
+	/* Codex's provider lives in its own config file under the run's
+	 * HOME; the key is only in the environment */
+	assert_int_equal(sh("grep -q 'wire_api = \"responses\"' "
+	                    "%s/.opcenter/home/.codex/config.toml && grep -qx "
+	                    "CODEX_HOME=%s/.opcenter/home/.codex %s/env.txt && "
+	                    "grep -qx OPENAI_API_KEY=sk-test-secret %s/env.txt",
+	                    fx->ws, fx->ws, fx->root, fx->root),
+	                 0);
+	json_decref(r);
+	json_decref(req);
+	unsetenv("OPC_TEST_AGENT_KEY");
+}
+
 int
 main(void)
 {
@@ -681,6 +934,13 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_too_wide, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_git_failure, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_request, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_no_op, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_claude_profile, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_claude_outcomes, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_codex_spend_cap, setup,
+	                                    teardown),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
