@@ -70,6 +70,39 @@ mem_free_mb(void)
 	return (total < 0 ? -1 : total / 1024);
 }
 
+/* agent_credential emits credential.invalid when the agent CLI of a run
+ * was refused its API key (HTTP 401, or the API's authentication error
+ * type), in the transaction of exec.finished. */
+static int
+agent_credential(struct executor *x, const char *task_id, json_t *result)
+{
+	const json_t *a = json_object_get(result, "agent");
+	const char   *cli, *type, *msg;
+	struct msg_credential_invalid ev;
+	json_int_t    st;
+
+	if (!json_is_object(a))
+		return (0);
+	st = json_integer_value(json_object_get(a, "api_status"));
+	type = json_string_value(json_object_get(a, "api_error"));
+	if (st != 401 && (type == NULL ||
+	    (strcmp(type, "authentication_error") != 0 &&
+	    strcmp(type, "invalid_api_key") != 0)))
+		return (0);
+	cli = json_string_value(json_object_get(a, "cli"));
+	msg = json_string_value(json_object_get(a, "message"));
+	memset(&ev, 0, sizeof(ev));
+	ev.provider = (char *) (cli != NULL &&
+	    strcmp(cli, "claude_cli") == 0 ? "anthropic" :
+	    cli != NULL && strcmp(cli, "codex_cli") == 0 ? "openai" :
+	    cli != NULL ? cli : "agent");
+	ev.status_code = st > 0 ? st : 401;
+	ev.message = (char *) (msg != NULL ? msg : "the API refused the key");
+	log_error("executor.credential", "%s: %s refused the API key of %s",
+	    task_id, ev.provider, cli ? cli : "the agent");
+	return (svc_emit(x->svc, MSG_CREDENTIAL_INVALID, NULL, &ev));
+}
+
 /* finish journals exec.finished for run_id (inside its own transaction)
  * and marks it finished. */
 static int
@@ -108,7 +141,8 @@ finish(struct executor *x, const char *run_id, const char *task_id,
 	         "UPDATE erun SET state = 'finished', pid = 0, finished_ms = ?"
 	         " WHERE run_id = ?",
 	         "it", now_ms(), run_id)) == 0 &&
-	    (rv = svc_emit(x->svc, MSG_EXEC_FINISHED, task_id, &ev)) == 0)
+	    (rv = svc_emit(x->svc, MSG_EXEC_FINISHED, task_id, &ev)) == 0 &&
+	    (rv = agent_credential(x, task_id, result)) == 0)
 		rv = svc_commit(x->svc);
 	else
 		(void) svc_rollback(x->svc);

@@ -87,6 +87,10 @@ agent_cmd_fini(struct agent_cmd *c)
 	strv_free(&c->argv);
 	strv_free(&c->env);
 	free(c->stdin_path);
+	if (c->secret != NULL) {
+		explicit_bzero(c->secret, strlen(c->secret));
+		free(c->secret);
+	}
 	memset(c, 0, sizeof(*c));
 }
 
@@ -201,8 +205,9 @@ build_codex(struct agent_cmd *c, struct exec_run *x, const char *home,
 	if ((rv = mkdirs(dir, 0700)) == 0)
 		rv = write_file_atomic(path, b.data, b.len);
 	if (rv != 0)
-		run_fail(x, "infra_tooling",
-		         xasprintf("cannot write %s: %s", path, strerror(errno)));
+		run_fail(
+		    x, "infra_tooling",
+		    xasprintf("cannot write %s: %s", path, strerror(errno)));
 	strv_setenv(&c->env, "CODEX_HOME", dir);
 	buf_fini(&b);
 	free(path);
@@ -227,12 +232,17 @@ build_aider(struct agent_cmd *c, struct exec_run *x, const char *home,
 {
 	const struct exec_backend_spec *bk = &x->req->bk;
 	static const char *const        flags[] = {
-        "--yes-always",         "--no-auto-commits",
-        "--no-dirty-commits",   "--no-stream",
-        "--no-pretty",          "--no-fancy-input",
-        "--analytics-disable",  "--no-check-update",
-        "--no-show-release-notes", "--no-gitignore",
-    };
+	           "--yes-always",
+	           "--no-auto-commits",
+	           "--no-dirty-commits",
+	           "--no-stream",
+	           "--no-pretty",
+	           "--no-fancy-input",
+	           "--analytics-disable",
+	           "--no-check-update",
+	           "--no-show-release-notes",
+	           "--no-gitignore",
+        };
 	size_t i;
 
 	(void) home;
@@ -246,8 +256,8 @@ build_aider(struct agent_cmd *c, struct exec_run *x, const char *home,
 	strv_push(&c->argv, prompt);
 	if (bk->base_url != NULL)
 		strv_setenv(&c->env,
-		            bk->model != NULL && strncmp(bk->model, "ollama",
-		                                         6) == 0
+		            bk->model != NULL &&
+		                    strncmp(bk->model, "ollama", 6) == 0
 		                ? "OLLAMA_API_BASE"
 		                : "OPENAI_API_BASE",
 		            bk->base_url);
@@ -302,8 +312,9 @@ agent_build(struct agent_cmd *c, struct exec_run *x, const char *prompt)
 	}
 	home = ws_path(x, "home");
 	if (mkdirs(home, 0700) != 0) {
-		run_fail(x, "infra_tooling",
-		         xasprintf("cannot make %s: %s", home, strerror(errno)));
+		run_fail(
+		    x, "infra_tooling",
+		    xasprintf("cannot make %s: %s", home, strerror(errno)));
 		free(home);
 		return (ERR_IO);
 	}
@@ -328,6 +339,7 @@ agent_build(struct agent_cmd *c, struct exec_run *x, const char *prompt)
 		}
 		strv_setenv(&c->env, p->key_var != NULL ? p->key_var : kenv,
 		            key);
+		c->secret = xstrdup(key);
 	}
 	for (i = 0; i < bk->env_allow.n; i++)
 		if ((v = getenv(bk->env_allow.v[i])) != NULL)

@@ -141,8 +141,8 @@ claude_result(struct agent_report *r, const json_t *o)
 	strv_free(&r->denials);
 	json_array_foreach(json_object_get(o, "permission_denials"), i, d)
 	{
-		const char *t = json_string_value(json_object_get(d,
-		                                                  "tool_name"));
+		const char *t =
+		    json_string_value(json_object_get(d, "tool_name"));
 		strv_push(&r->denials, t != NULL ? t : "?");
 	}
 	if (r->subtype != NULL) {
@@ -350,11 +350,14 @@ static void
 api_error_in(struct agent_report *r, const char *text)
 {
 	static const char *const status_marks[] = {
-	    "API Error: ", "unexpected status ", "last status: ", "status: ",
-	    "status code ",
+	    "API Error: ", "unexpected status ", "last status: ",
+	    "status: ",    "status code ",
 	};
 	static const char *const type_marks[] = {
-	    "\"type\":\"", "\"code\":\"", "\"type\": \"", "\"code\": \"",
+	    "\"type\":\"",
+	    "\"code\":\"",
+	    "\"type\": \"",
+	    "\"code\": \"",
 	};
 	const char *p, *q;
 	size_t      i, n;
@@ -400,8 +403,8 @@ agent_spend(const struct agent_report *r, double price_in, double price_out,
 	/* Codex's input_tokens include the cached ones (billed at the
 	 * cached price when one is configured). */
 	in = r->in_tok;
-	cached = r->cache_read_tok > 0 && price_cached >= 0 &&
-	                 r->cli != NULL && strcmp(r->cli, "codex_cli") == 0
+	cached = r->cache_read_tok > 0 && price_cached >= 0 && r->cli != NULL &&
+	                 strcmp(r->cli, "codex_cli") == 0
 	             ? (r->cache_read_tok < in ? r->cache_read_tok : in)
 	             : 0;
 	usd = (double) (in - cached) * price_in / 1e6 +
@@ -469,9 +472,8 @@ agent_json(const struct agent_report *r)
 	                    r->cost_source != NULL ? json_real(r->cost_usd)
 	                                           : json_null());
 	json_object_set_new(o, "cost_source",
-	                    r->cost_source != NULL
-	                        ? json_string(r->cost_source)
-	                        : json_null());
+	                    r->cost_source != NULL ? json_string(r->cost_source)
+	                                           : json_null());
 	json_object_set_new(o, "input_tokens", jnum(r->in_tok));
 	json_object_set_new(o, "output_tokens", jnum(r->out_tok));
 	json_object_set_new(o, "cache_read_tokens", jnum(r->cache_read_tok));

@@ -269,6 +269,47 @@ judge(struct exec_run *x)
 	free(err);
 }
 
+/* find is memmem(), which POSIX lacks. */
+static char *
+find(char *h, size_t hl, const char *n, size_t nl)
+{
+	char *p = h, *end = h + hl;
+
+	while (nl > 0 && (size_t) (end - p) >= nl &&
+	       (p = memchr(p, n[0], (size_t) (end - p) - nl + 1)) != NULL) {
+		if (memcmp(p, n, nl) == 0)
+			return (p);
+		p++;
+	}
+	return (NULL);
+}
+
+/* scrub replaces every occurrence of secret in b (an agent that prints
+ * its environment must not put its key into the evidence). */
+static void
+scrub(struct buf *b, const char *secret)
+{
+	static const char mark[] = "[REDACTED]";
+	struct buf        o;
+	size_t            n, i = 0;
+	char             *p;
+
+	if (secret == NULL || (n = strlen(secret)) < 4 || b->data == NULL ||
+	    find(b->data, b->len, secret, n) == NULL)
+		return;
+	buf_init(&o);
+	while (i < b->len &&
+	       (p = find(b->data + i, b->len - i, secret, n)) != NULL) {
+		buf_append(&o, b->data + i, (size_t) (p - (b->data + i)));
+		buf_puts(&o, mark);
+		i = (size_t) (p - b->data) + n;
+	}
+	buf_append(&o, b->data + i, b->len - i);
+	buf_cstr(&o);
+	buf_fini(b);
+	*b = o;
+}
+
 /* watch_spend reads the agent's output as it comes and stops the run
  * once its spend passes the per-run cap. */
 static int
@@ -362,6 +403,11 @@ run_command(struct exec_run *x)
 		           x->backend.err.len > 0 ? "\n" : "", c.argv.v[0],
 		           strerror(x->backend.spawn_errno));
 	if (profile != NULL) {
+		scrub(&x->backend.out, c.secret);
+		scrub(&x->backend.err, c.secret);
+		x->agent.fed = 0; /* read again, scrubbed */
+		agent_report_fini(&x->agent);
+		agent_report_init(&x->agent, profile);
 		agent_feed(&x->agent, &x->backend.out, 1);
 		agent_finish(&x->agent, &x->backend.err, rq->bk.price_in,
 		             rq->bk.price_out, rq->bk.price_cached);

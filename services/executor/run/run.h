@@ -302,6 +302,7 @@ struct exec_run;
 struct agent_cmd {
 	struct strv argv, env;
 	char       *stdin_path; /* the prompt, or NULL */
+	char       *secret;     /* the API key, scrubbed from the output */
 };
 
 /* agent_profile returns the profile's name (static) when kind names a

@@ -735,6 +735,7 @@ test_claude_profile(void **state)
 	setenv("OPC_TEST_AGENT_KEY", "sk-ant-test-secret", 1);
 	fake_agent(fx, req, "claude_cli",
 	           "mkdir -p src && echo hi > src/hello.txt\n"
+	           "echo \"my key is $ANTHROPIC_API_KEY\" >&2\n"
 	           "echo '" CLAUDE_INIT "'\n"
 	           "echo '{\"type\":\"result\",\"subtype\":\"success\","
 	           "\"is_error\":false,\"num_turns\":2,\"result\":\"Wrote "
@@ -783,7 +784,12 @@ test_claude_profile(void **state)
 	                    fx->root, fx->ws, fx->root, fx->root, fx->root,
 	                    fx->ws, fx->root),
 	                 0);
-	/* the key is in no file the run leaves */
+	/* the key is in no file the run leaves, even when the agent
+	 * prints it */
+	assert_int_equal(sh("grep -q 'my key is \\[REDACTED\\]' "
+	                    "%s/.opcenter/backend_stderr.txt",
+	                    fx->ws),
+	                 0);
 	assert_int_not_equal(sh("grep -rq sk-ant-test-secret %s/.opcenter %s",
 	                        fx->ws, fx->out),
 	                     0);
