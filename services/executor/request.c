@@ -13,6 +13,7 @@
 #include "opc/http.h"
 #include "opc/log.h"
 #include "opc/util.h"
+#include "spec.h"
 
 
 /* github_token returns the token for a repo: repos.<key>.token_env, else
@@ -28,83 +29,15 @@ github_token(struct executor *x, const char *repo_key)
 	return (t ? t : cfg_secret(cfg_get(root, "git"), "token_env"));
 }
 
-/* The agent-profile settings a backend may carry (services/executor/run/
- * agent.c reads them): copied into backend_spec with their types. */
-static const struct {
-	const char *key;
-	char        type; /* s string, i integer, d number */
-} profile_keys[] = {
-	{ "bin", 's' }, { "api_key_env", 's' }, { "base_url", 's' },
-	{ "permission_mode", 's' }, { "sandbox", 's' }, { "team", 's' },
-	{ "orchestrator", 's' }, { "effort", 's' }, { "max_turns", 'i' },
-	{ "max_retries", 'i' }, { "cycles", 'i' }, { "exchanges", 'i' },
-	{ "max_budget_usd", 'd' },
-	{ "prices.input_per_mtok", 'd' }, { "prices.output_per_mtok", 'd' },
-	{ "prices.cached_input_per_mtok", 'd' },
-};
-
-/* copy_profile copies the profile settings of bk into spec; 0 or -1
- * (err set) when one has the wrong type. */
-static int
-copy_profile(json_t *spec, const struct cfg_node *bk, char *err,
-    size_t errlen)
-{
-	json_t     *dst, *v;
-	const char *s, *dot;
-	int64_t     n;
-	double      d;
-	size_t      i;
-	int         rv = 0;
-
-	for (i = 0; rv == 0 && i < nitems(profile_keys); i++) {
-		if (cfg_get(bk, profile_keys[i].key) == NULL)
-			continue;
-		switch (profile_keys[i].type) {
-		case 's':
-			rv = cfg_get_str(bk, profile_keys[i].key, NULL, &s, err,
-			    errlen);
-			v = rv == 0 ? json_string(s) : NULL;
-			break;
-		case 'i':
-			rv = cfg_get_int(bk, profile_keys[i].key, 0, &n, err,
-			    errlen);
-			v = rv == 0 ? json_integer(n) : NULL;
-			break;
-		default:
-			rv = cfg_get_double(bk, profile_keys[i].key, 0, &d, err,
-			    errlen);
-			v = rv == 0 ? json_real(d) : NULL;
-			break;
-		}
-		if (v == NULL)
-			break;
-		dst = spec;
-		if ((dot = strchr(profile_keys[i].key, '.')) != NULL) {
-			char *obj = xstrndup(profile_keys[i].key,
-			    (size_t) (dot - profile_keys[i].key));
-
-			if ((dst = json_object_get(spec, obj)) == NULL) {
-				dst = json_object();
-				json_object_set_new(spec, obj, dst);
-			}
-			free(obj);
-		}
-		json_object_set_new(dst, dot ? dot + 1 : profile_keys[i].key,
-		    v);
-	}
-	return (rv == 0 ? 0 : -1);
-}
-
 /* build_request turns a dispatch into the worker's request file body. */
 json_t *
 build_request(struct executor *x, json_t *dispatch, char *err,
     size_t errlen)
 {
 	const struct cfg_node *root = svc_cfg_root(x->svc);
-	const struct cfg_node *bk, *n;
-	json_t                *req, *spec, *a;
+	const struct cfg_node *bk;
+	json_t                *req, *spec;
 	const char            *backend, *s, *url;
-	int64_t                v;
 	size_t                 i;
 
 	req = json_deep_copy(json_object_get(dispatch, "request"));
@@ -116,51 +49,15 @@ build_request(struct executor *x, json_t *dispatch, char *err,
 	backend = json_string_value(json_object_get(req, "backend"));
 	bk = cfg_get(cfg_get(svc_cfg(x->svc), "backends"),
 	    backend ? backend : "");
-	if (backend != NULL && strcmp(backend, "stub") == 0 && bk == NULL)
-		spec = json_pack("{s:s}", "kind", "stub");
-	else if (bk == NULL) {
+	if (bk == NULL && (backend == NULL || strcmp(backend, "stub") != 0)) {
 		snprintf(err, errlen, "backend '%s' is not configured on %s",
 		    backend ? backend : "(none)", svc_name(x->svc));
 		json_decref(req);
 		return (NULL);
-	} else {
-		spec = json_object();
-		(void) cfg_get_str(bk, "kind", "command", &s, err, errlen);
-		json_object_set_new(spec, "kind", json_string(s));
-		a = json_array();
-		n = cfg_get(bk, "argv");
-		for (i = 0; i < cfg_len(n); i++)
-			json_array_append_new(a,
-			    json_string(cfg_str(cfg_at(n, i))));
-		json_object_set_new(spec, "argv", a);
-		a = json_array();
-		n = cfg_get(bk, "env_allow");
-		for (i = 0; i < cfg_len(n); i++)
-			json_array_append_new(a,
-			    json_string(cfg_str(cfg_at(n, i))));
-		json_object_set_new(spec, "env_allow", a);
-		a = json_object();
-		n = cfg_get(bk, "env");
-		for (i = 0; i < cfg_len(n); i++)
-			json_object_set_new(a, cfg_key_at(n, i),
-			    json_string(cfg_str(cfg_at(n, i))));
-		json_object_set_new(spec, "env", a);
-		if (cfg_get_str(bk, "model", NULL, &s, err, errlen) == 0 && s)
-			json_object_set_new(spec, "model", json_string(s));
-		/* workspace: scratch runs the backend in an empty directory
-		 * without git (benchmarks and load tests; see exec-run). */
-		if (cfg_get_str(bk, "workspace", NULL, &s, err, errlen) == 0 &&
-		    s)
-			json_object_set_new(spec, "workspace", json_string(s));
-		if (cfg_get_int(bk, "max_output_bytes", 10 << 20, &v, err,
-		        errlen) == 0)
-			json_object_set_new(spec, "max_output_bytes",
-			    json_integer(v));
-		if (copy_profile(spec, bk, err, errlen) != 0) {
-			json_decref(spec);
-			json_decref(req);
-			return (NULL);
-		}
+	}
+	if ((spec = backend_spec(bk, err, errlen)) == NULL) {
+		json_decref(req);
+		return (NULL);
 	}
 	/* A task whose kind expects no change may succeed without one. */
 	{

@@ -1,0 +1,22 @@
+/*
+ * spec.h - a configured backend as the worker's backend_spec.
+ *
+ * The executor daemon puts it into every request; `opc providers` and
+ * `opc doctor` hand it to `opc-exec-run --probe`.  One function, so both
+ * see the same backend (services/executor/run/agent.c reads it).
+ */
+#ifndef OPC_EXEC_SPEC_H
+#define OPC_EXEC_SPEC_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "opc/cfg.h"
+
+/* backend_spec returns a new backend_spec object for the backend config
+ * node bk (instances.<executor>.backends.<name>), or NULL with err set
+ * when a setting has the wrong type.  A NULL bk is the built-in stub. */
+json_t *backend_spec(const struct cfg_node *bk, char *err, size_t errlen);
+
+#endif
