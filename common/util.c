@@ -425,7 +425,7 @@ rmtree(const char *path)
  * has a slash, else the first executable file in the PATH of envp (ours
  * when envp is NULL; "/bin:/usr/bin" when there is none), as execvp
  * would.  NULL with errno ENOENT when there is none.  Caller frees. */
-static char *
+char *
 spawn_path(const char *file, char *const envp[])
 {
 	const char *path = NULL, *p, *end;

@@ -83,6 +83,12 @@ char *path_clean(char *path);
  * side by side), else a copy of name for a $PATH lookup.  Caller frees. */
 char *exe_sibling(const char *name);
 
+/* spawn_path returns what posix_spawn would run for file: itself when it
+ * has a slash, else the first executable regular file of that name in the
+ * PATH of envp (ours when envp is NULL), as execvp would; NULL (errno
+ * ENOENT) when there is none.  Caller frees. */
+char *spawn_path(const char *file, char *const envp[]);
+
 /* child_spawn_fds starts argv[0] (looked up in the PATH of envp, as execvp
  * would) as a detached child: a new session and process group, default
  * signal mask and dispositions (the parent blocks its stop signals), stdin

@@ -174,33 +174,15 @@ check_github(struct doc *d, const struct cfg_node *root)
 	free(auth);
 }
 
-/* in_path: prog is executable as given or found on $PATH. */
-static bool
-in_path(const char *prog)
-{
-	const char *path = getenv("PATH"), *p, *e;
-	char       *f;
-	bool        found = false;
-
-	if (strchr(prog, '/') != NULL)
-		return (access(prog, X_OK) == 0);
-	for (p = path ? path : "/usr/bin:/bin"; !found && *p != '\0';
-	     p = *e ? e + 1 : e) {
-		e = strchr(p, ':');
-		if (e == NULL)
-			e = p + strlen(p);
-		f = xasprintf("%.*s/%s", (int) (e - p), p, prog);
-		found = access(f, X_OK) == 0;
-		free(f);
-	}
-	return (found);
-}
-
+/* check_backends probes every backend as `opc providers --no-call` does:
+ * the program found and answering --version, the API key variable set. */
 static void
 check_backends(struct doc *d, struct topo *t)
 {
-	const struct cfg_node *bk, *b;
-	const char            *prog;
+	const struct cfg_node *bk;
+	json_t                *p;
+	const char            *name, *ready;
+	char                   err[512];
 	size_t                 i, k;
 
 	for (i = 0; i < t->ninst; i++) {
@@ -208,22 +190,27 @@ check_backends(struct doc *d, struct topo *t)
 			continue;
 		bk = cfg_get(t->inst[i].node, "backends");
 		for (k = 0; k < cfg_len(bk); k++) {
-			b = cfg_at(bk, k);
-			if (cfg_str(cfg_get(b, "kind")) != NULL &&
-			    strcmp(cfg_str(cfg_get(b, "kind")), "stub") == 0) {
-				say(d, "ok", "%s backend %s: built-in stub",
-				    t->inst[i].name, cfg_key_at(bk, k));
+			name = cfg_key_at(bk, k);
+			if ((p = opc_probe_backend(cfg_at(bk, k), 0, err,
+			         sizeof(err))) == NULL) {
+				say(d, "fail", "%s backend %s: %s",
+				    t->inst[i].name, name, err);
 				continue;
 			}
-			prog = cfg_str(cfg_at(cfg_get(b, "argv"), 0));
-			if (prog != NULL && in_path(prog))
-				say(d, "ok", "%s backend %s: %s found",
-				    t->inst[i].name, cfg_key_at(bk, k), prog);
+			ready = opc_jstr(p, "ready", "no");
+			if (strcmp(ready, "no") == 0)
+				say(d, "warn", "%s backend %s: %s",
+				    t->inst[i].name, name,
+				    opc_jstr(p, "detail", "not ready"));
 			else
-				say(d, "warn", "%s backend %s: %s not found "
-				               "on PATH",
-				    t->inst[i].name, cfg_key_at(bk, k),
-				    prog ? prog : "(no argv)");
+				say(d, "ok", "%s backend %s: %s %s%s%s",
+				    t->inst[i].name, name,
+				    opc_jstr(p, "kind", "?"),
+				    opc_jstr(p, "path", "built in"),
+				    json_is_string(json_object_get(p,
+				        "version")) ? ", " : "",
+				    opc_jstr(p, "version", ""));
+			json_decref(p);
 		}
 	}
 }

@@ -31,6 +31,8 @@ static const struct opc_cmd cmds[] = {
 	    "runs recorded by the recorder, with their evidence" },
 	{ "spend-report", cmd_spend_report, "[--window-days N]",
 	    "executions and estimated cost over a window (JSON)" },
+	{ "providers", cmd_providers, "[--no-call] [--backend NAME] [--json]",
+	    "per backend: installed, version, key set, mode, headless ready" },
 	{ "doctor", cmd_doctor, "[--example FILE]",
 	    "check the board, GitHub, backends and config drift" },
 	{ "autonomy-cycle", cmd_autonomy_cycle,

@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "opc/cfg.h"
 #include "opc/msg.h"
 #include "opc/topo.h"
 
@@ -66,6 +67,13 @@ int cmd_spend_report(struct opc *, int, char **);
 int cmd_doctor(struct opc *, int, char **);
 int cmd_autonomy_cycle(struct opc *, int, char **);
 int cmd_proposals(struct opc *, int, char **);
+int cmd_providers(struct opc *, int, char **);
+
+/* opc_probe_backend runs `opc-exec-run --probe` on the backend config
+ * node bk (call: with one real headless call) and returns its answer, or
+ * NULL with err set (cmd_providers.c). */
+json_t *opc_probe_backend(const struct cfg_node *bk, int call, char *err,
+    size_t errlen);
 
 /* opc_find_service returns the first enabled instance of service kind
  * (e.g. "recorder"), or NULL. */

@@ -74,6 +74,16 @@ profile_of(const char *kind)
 }
 
 const char *
+agent_key_env(const struct exec_backend_spec *bk)
+{
+	const struct profile *p = profile_of(bk->kind);
+
+	if (bk->api_key_env != NULL)
+		return (bk->api_key_env);
+	return (p != NULL ? p->key_env : NULL);
+}
+
+const char *
 agent_profile(const char *kind)
 {
 	const struct profile *p = profile_of(kind);
@@ -327,7 +337,7 @@ agent_build(struct agent_cmd *c, struct exec_run *x, const char *prompt)
 	strv_setenv(&c->env, "NO_COLOR", "1");
 	/* The key: read from the executor's environment, handed over under
 	 * the name the CLI reads.  Never in argv, a file or a log. */
-	kenv = bk->api_key_env != NULL ? bk->api_key_env : p->key_env;
+	kenv = agent_key_env(bk);
 	if (kenv != NULL && kenv[0] != '\0') {
 		if ((key = getenv(kenv)) == NULL || key[0] == '\0') {
 			run_fail(x, "infra_tooling",

@@ -1,5 +1,7 @@
 /*
  * main.c - opc-exec-run --request REQ.json --workspace DIR --out RESULT.json
+ *          opc-exec-run --probe SPEC.json --workspace DIR --out PROBE.json
+ *                       [--no-call]
  *
  * Exit 0 once RESULT.json was written, whatever the run's outcome; exit 1
  * (with a message on stderr) when the arguments or the request are bad or
@@ -26,7 +28,18 @@ usage(FILE *f)
 	    "validation commands, collects and checks the diff, commits and\n"
 	    "pushes on success, and writes the OcExecutionResult to\n"
 	    "RESULT.json.  Exit status 0 when RESULT.json was written, 1\n"
-	    "otherwise.\n");
+	    "otherwise.\n"
+	    "\n"
+	    "       opc-exec-run --probe SPEC.json --workspace DIR --out "
+	    "PROBE.json [--no-call]\n"
+	    "\n"
+	    "Probes the backend_spec in SPEC.json (what `opc providers` "
+	    "shows):\n"
+	    "its program and version, the API key variable (name and "
+	    "presence,\n"
+	    "never the value), the permission or sandbox mode and, unless\n"
+	    "--no-call, one real one-turn headless call in DIR, judged as a "
+	    "run.\n");
 }
 
 int
@@ -36,16 +49,24 @@ main(int argc, char *argv[])
 	    {"request", required_argument, NULL, 'r'},
 	    {"workspace", required_argument, NULL, 'w'},
 	    {"out", required_argument, NULL, 'o'},
+	    {"probe", required_argument, NULL, 'p'},
+	    {"no-call", no_argument, NULL, 'n'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct exec_req rq;
-	const char     *req = NULL, *ws = NULL, *out = NULL;
+	const char     *req = NULL, *ws = NULL, *out = NULL, *probe = NULL;
 	char           *err = NULL;
-	int             c, rv;
+	int             c, rv, call = 1;
 
 	while ((c = getopt_long(argc, argv, "r:w:o:h", opts, NULL)) != -1) {
 		switch (c) {
+		case 'p':
+			probe = optarg;
+			break;
+		case 'n':
+			call = 0;
+			break;
 		case 'r':
 			req = optarg;
 			break;
@@ -63,10 +84,16 @@ main(int argc, char *argv[])
 			return (1);
 		}
 	}
-	if (optind != argc || req == NULL || ws == NULL || out == NULL ||
-	    ws[0] == '\0' || out[0] == '\0') {
+	if (optind != argc || (req == NULL) == (probe == NULL) || ws == NULL ||
+	    out == NULL || ws[0] == '\0' || out[0] == '\0') {
 		usage(stderr);
 		return (1);
+	}
+	if (probe != NULL) {
+		(void) log_init("exec-run", NULL, LOG_INFO);
+		rv = probe_run(probe, ws, out, call);
+		log_fini();
+		return (rv == 0 ? 0 : 1);
 	}
 	if (request_load(&rq, req, &err) != 0) {
 		fprintf(stderr, "opc-exec-run: bad request %s: %s\n", req,

@@ -308,6 +308,9 @@ struct agent_cmd {
 /* agent_profile returns the profile's name (static) when kind names a
  * profile of agent.c, else NULL. */
 const char *agent_profile(const char *kind);
+/* agent_key_env returns the name of the variable holding bk's API key
+ * (borrowed), or NULL when the profile needs none. */
+const char *agent_key_env(const struct exec_backend_spec *bk);
 /* agent_build fills c for x's backend: argv, environment (a HOME private
  * to the run under .opcenter/, the API key under the name the CLI reads),
  * and the config files the CLI reads from that HOME.  prompt is the
@@ -380,6 +383,12 @@ void pr_take_token(struct exec_req *rq);
  * writes the result to out.  Returns 0 once out was written (whatever the
  * outcome) or ERR_IO when it could not be. */
 int exec_run(const struct exec_req *rq, const char *dir, const char *out);
+
+/* probe_run answers --probe (probe.c): is the backend of spec_path ready
+ * to run headless here; with call, one real call in the scratch
+ * directory dir.  Writes its JSON answer to out; 0 once written. */
+int probe_run(const char *spec_path, const char *dir, const char *out,
+              int call);
 
 /* ws_path returns a new string "<x->opc>/<name>". */
 char *ws_path(const struct exec_run *x, const char *name);

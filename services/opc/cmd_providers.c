@@ -1,0 +1,230 @@
+/*
+ * cmd_providers.c - `opc providers`: per configured backend, is it ready
+ * to run headless here (the original's providers-status)?
+ *
+ * Each backend of each executor instance is handed, as the executor would
+ * hand it, to `opc-exec-run --probe`, which builds the CLI exactly as for
+ * a run and reports its path, version, API key variable (name and
+ * presence, never the value), permission or sandbox mode and, unless
+ * --no-call, the outcome of one real one-turn headless call.  The probe
+ * sees this process's environment: run it where the executor runs.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "opc.h"
+#include "opc/cfg.h"
+#include "opc/err.h"
+#include "opc/util.h"
+#include "spec.h"
+
+static const char usage_text[] =
+    "usage: opc providers [--no-call] [--backend NAME] [--json]\n"
+    "  For every backend of every executor instance: the program and its\n"
+    "  version, the API key variable (set or not; never its value), the\n"
+    "  permission/sandbox mode, and headless readiness from one real\n"
+    "  one-turn call (skipped with --no-call).  Exit 1 when a backend is\n"
+    "  not ready.\n";
+
+json_t *
+opc_probe_backend(const struct cfg_node *bk, int call, char *err,
+    size_t errlen)
+{
+	char         tmpl[] = "/tmp/opc-probe.XXXXXX";
+	char        *spec_path = NULL, *ws = NULL, *out = NULL, *log = NULL;
+	char        *worker = NULL, *s;
+	char        *argv[9];
+	json_t      *spec, *res = NULL;
+	json_error_t je;
+	pid_t        pid;
+	int          st, n = 0;
+
+	if ((spec = backend_spec(bk, err, errlen)) == NULL)
+		return (NULL);
+	if (mkdtemp(tmpl) == NULL) {
+		snprintf(err, errlen, "mkdtemp: %s", strerror(errno));
+		json_decref(spec);
+		return (NULL);
+	}
+	spec_path = xasprintf("%s/spec.json", tmpl);
+	ws = xasprintf("%s/ws", tmpl);
+	out = xasprintf("%s/probe.json", tmpl);
+	log = xasprintf("%s/probe.log", tmpl);
+	s = json_dumps(spec, JSON_INDENT(2));
+	json_decref(spec);
+	if (s == NULL || write_file_atomic(spec_path, s, strlen(s)) != 0) {
+		snprintf(err, errlen, "cannot write %s", spec_path);
+		goto done;
+	}
+	worker = exe_sibling("opc-exec-run");
+	argv[n++] = worker;
+	argv[n++] = "--probe";
+	argv[n++] = spec_path;
+	argv[n++] = "--workspace";
+	argv[n++] = ws;
+	argv[n++] = "--out";
+	argv[n++] = out;
+	if (!call)
+		argv[n++] = "--no-call";
+	argv[n] = NULL;
+	if ((pid = child_spawn(log, argv, NULL)) < 0) {
+		snprintf(err, errlen, "cannot run %s: %s", worker,
+		    strerror(errno));
+		goto done;
+	}
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if ((res = json_load_file(out, 0, &je)) == NULL) {
+		FILE  *f = fopen(log, "r");
+		char   line[256] = "";
+		size_t len;
+
+		if (f != NULL) {
+			if (fgets(line, sizeof(line), f) == NULL)
+				line[0] = '\0';
+			fclose(f);
+		}
+		len = strcspn(line, "\n");
+		line[len] = '\0';
+		snprintf(err, errlen, "the probe wrote no answer (%s)",
+		    line[0] != '\0' ? line : je.text);
+	}
+done:
+	free(s);
+	(void) rmtree(tmpl);
+	free(spec_path);
+	free(ws);
+	free(out);
+	free(log);
+	free(worker);
+	return (res);
+}
+
+static void
+print_probe(const char *inst, const char *name, const json_t *p)
+{
+	const json_t *a = json_object_get(p, "agent");
+	const char   *ready = opc_jstr(p, "ready", "?");
+
+	printf("%s/%s: %s, ready: %s\n", inst, name,
+	    opc_jstr(p, "kind", "?"), ready);
+	if (strcmp(opc_jstr(p, "kind", ""), "stub") == 0) {
+		printf("  program   built in\n");
+		return;
+	}
+	printf("  program   %s", opc_jstr(p, "program", "?"));
+	if (json_is_string(json_object_get(p, "path")))
+		printf(" (%s)", opc_jstr(p, "path", ""));
+	else
+		printf(" (not found on the PATH)");
+	printf("\n  version   %s\n", opc_jstr(p, "version", "unknown"));
+	if (json_object_get(p, "key_present") != NULL)
+		printf("  api key   %s: %s\n",
+		    opc_jstr(p, "key_env", "(none)"),
+		    json_is_true(json_object_get(p, "key_present"))
+		        ? "set" : "NOT SET");
+	if (json_is_string(json_object_get(p, "base_url")))
+		printf("  base url  %s\n", opc_jstr(p, "base_url", ""));
+	if (json_is_string(json_object_get(p, "mode")))
+		printf("  mode      %s\n", opc_jstr(p, "mode", ""));
+	if (json_is_object(a)) {
+		printf("  probe     %s", json_is_true(json_object_get(a,
+		    "is_error")) ? "error" : "answered");
+		if (json_is_number(json_object_get(a, "cost_usd")))
+			printf(", $%.4f", json_number_value(json_object_get(a,
+			    "cost_usd")));
+		if (json_is_string(json_object_get(a, "model")))
+			printf(", model %s", opc_jstr(a, "model", ""));
+		printf("\n");
+	}
+	if (json_is_string(json_object_get(p, "detail")))
+		printf("  detail    %s\n", opc_jstr(p, "detail", ""));
+}
+
+int
+cmd_providers(struct opc *o, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "no-call", no_argument, NULL, 'n' },
+		{ "backend", required_argument, NULL, 'b' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const struct cfg_node *bks;
+	struct topo           *t;
+	json_t                *all, *p;
+	const char            *only = NULL, *name;
+	char                   err[512];
+	size_t                 i, k;
+	int                    ch, call = 1, js = 0, notready = 0, seen = 0;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'n':
+			call = 0;
+			break;
+		case 'b':
+			only = optarg;
+			break;
+		case 'j':
+			js = 1;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return (0);
+		default:
+			fputs(usage_text, stderr);
+			return (2);
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "opc providers: unexpected argument %s\n%s",
+		    argv[optind], usage_text);
+		return (2);
+	}
+	if ((t = opc_topo(o)) == NULL)
+		return (1);
+	all = json_array();
+	for (i = 0; i < t->ninst; i++) {
+		if (strcmp(t->inst[i].service, "executor") != 0)
+			continue;
+		bks = cfg_get(t->inst[i].node, "backends");
+		for (k = 0; k < cfg_len(bks); k++) {
+			name = cfg_key_at(bks, k);
+			if (only != NULL && strcmp(only, name) != 0)
+				continue;
+			seen++;
+			p = opc_probe_backend(cfg_at(bks, k), call, err,
+			    sizeof(err));
+			if (p == NULL)
+				p = json_pack("{s:s, s:s}", "ready", "no",
+				    "detail", err);
+			json_object_set_new(p, "instance",
+			    json_string(t->inst[i].name));
+			json_object_set_new(p, "backend", json_string(name));
+			if (strcmp(opc_jstr(p, "ready", "no"), "no") == 0)
+				notready++;
+			if (!js)
+				print_probe(t->inst[i].name, name, p);
+			json_array_append_new(all, p);
+		}
+	}
+	if (js) {
+		char *s = json_dumps(all, JSON_INDENT(2) |
+		    JSON_PRESERVE_ORDER);
+
+		printf("%s\n", s);
+		free(s);
+	} else if (seen == 0)
+		printf(only ? "no backend named %s\n" :
+		    "no backend configured on any executor\n",
+		    only ? only : "");
+	json_decref(all);
+	return (notready > 0 || (only != NULL && seen == 0) ? 1 : 0);
+}
