@@ -432,6 +432,29 @@ agent_finish(struct agent_report *r, const struct buf *err, double price_in,
 	}
 }
 
+void
+agent_absorb(struct agent_report *dst, const struct agent_report *src,
+             double price_in, double price_out, double price_cached)
+{
+	double usd = agent_spend(src, price_in, price_out, price_cached);
+
+	if (usd >= 0) {
+		dst->cost_usd = (dst->cost_source != NULL ? dst->cost_usd : 0) +
+		                usd;
+		if (dst->cost_source == NULL ||
+		    strcmp(src->cost_source ? src->cost_source : "computed",
+		           "computed") == 0)
+			dst->cost_source =
+			    src->cost_source ? src->cost_source : "computed";
+	}
+	add(&dst->in_tok, src->in_tok);
+	add(&dst->out_tok, src->out_tok);
+	add(&dst->cache_read_tok, src->cache_read_tok);
+	add(&dst->cache_write_tok, src->cache_write_tok);
+	if (src->turns >= 0)
+		add(&dst->turns, src->turns);
+}
+
 static json_t *
 jnum(int64_t v)
 {

@@ -324,6 +324,8 @@ watch_spend(void *arg, const struct buf *out)
 		return (0);
 	usd = agent_spend(&x->agent, bk->price_in, bk->price_out,
 	                  bk->price_cached);
+	if (usd >= 0 && x->prior.cost_source != NULL)
+		usd += x->prior.cost_usd; /* earlier attempts spent too */
 	if (usd <= bk->max_budget_usd)
 		return (0);
 	x->agent.cost_usd = usd;
@@ -386,7 +388,12 @@ run_command(struct exec_run *x)
 		o.watch = watch_spend;
 		o.watch_arg = x;
 	}
-	o.timeout_ms = (int64_t) rq->timeout_seconds * 1000;
+	/* one timeout for every attempt of the run together */
+	o.timeout_ms = x->deadline_mono > 0 ? x->deadline_mono - mono_ms()
+	                                    : (int64_t) rq->timeout_seconds *
+	                                          1000;
+	if (o.timeout_ms < 1000)
+		o.timeout_ms = 1000;
 	o.grace_ms = (int64_t) rq->bk.kill_grace_seconds * 1000;
 	o.max_output = rq->bk.max_output_bytes;
 	proc_result_fini(&x->backend);

@@ -123,6 +123,10 @@ parse_profile(struct exec_backend_spec *bk, const json_t *o, char **errp)
 	    (rv = inum(&bk->max_turns, o, "max_turns", 0, 0, errp)) != 0 ||
 	    (rv = inum(&bk->max_retries, o, "max_retries", -1, 0, errp)) !=
 	        0 ||
+	    (rv = inum(&bk->transient_retries, o, "transient_retries", 2, 0,
+	               errp)) != 0 ||
+	    (rv = inum(&bk->retry_backoff_seconds, o, "retry_backoff_seconds",
+	               30, 0, errp)) != 0 ||
 	    (rv = inum(&bk->cycles, o, "cycles", 0, 0, errp)) != 0 ||
 	    (rv = inum(&bk->exchanges, o, "exchanges", 0, 0, errp)) != 0 ||
 	    (rv = dnum(&bk->max_budget_usd, o, "max_budget_usd", 0, errp)) !=

@@ -173,6 +173,9 @@ result_build(const struct exec_run *x, int64_t completed_ms)
 			                    json_integer(x->quality[i]));
 	json_object_set_new(res, "quality_warnings", q);
 	json_object_set_new(res, "agent", agent_json(&x->agent));
+	if (x->agent.cli != NULL)
+		json_object_set_new(json_object_get(res, "agent"), "attempts",
+		                    json_integer(x->attempts));
 	outputs_json(x, res);
 	json_object_set_new(res, "workspace_path", jstr_lossy(x->ws));
 	json_object_set_new(

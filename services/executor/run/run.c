@@ -17,6 +17,7 @@
  *   otherwise                   -> timed_out if the backend timed out,
  *                                  else failed; category by classify()
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -283,6 +284,7 @@ run_fini(struct exec_run *x)
 	free(x->backend_reason);
 	free(x->backend_prog);
 	agent_report_fini(&x->agent);
+	agent_report_fini(&x->prior);
 	validation_fini(&x->val);
 	changes_fini(&x->changes);
 	free(x->diff_stat_excerpt);
@@ -293,12 +295,108 @@ run_fini(struct exec_run *x)
 	free(x->pr_error);
 }
 
+/* transient reports whether the agent's API failed in a way that passes
+ * (a 429 rate limit, 529 overloaded, a 5xx), after the CLI's own
+ * retries: the run tries again after the server's hint or a backoff. */
+static int
+transient(const struct exec_run *x)
+{
+	struct classify_in in;
+	char              *text;
+	int                rv;
+
+	if (x->agent.cli == NULL || x->backend_ok || x->backend.timed_out ||
+	    x->backend.interrupted || x->backend.stopped)
+		return (0);
+	memset(&in, 0, sizeof(in));
+	in.api_status = x->agent.api_status;
+	in.api_error = x->agent.api_error;
+	text = x->agent.message != NULL ? xstrdup(x->agent.message) : NULL;
+	for (char *p = text; p != NULL && *p != '\0'; p++)
+		*p = (char) tolower((unsigned char) *p);
+	in.text = text;
+	rv = strcmp(classify(&in), "model_error") == 0;
+	free(text);
+	return (rv);
+}
+
+/* backend_reset forgets an attempt before the next one. */
+static void
+backend_reset(struct exec_run *x)
+{
+	const struct exec_backend_spec *bk = &x->req->bk;
+	const char                     *cli = x->agent.cli;
+
+	if (x->prior.cli == NULL)
+		agent_report_init(&x->prior, cli);
+	agent_absorb(&x->prior, &x->agent, bk->price_in, bk->price_out,
+	             bk->price_cached);
+	proc_result_fini(&x->backend);
+	memset(&x->backend, 0, sizeof(x->backend));
+	x->backend.exit_code = -1;
+	agent_report_fini(&x->agent);
+	agent_report_init(&x->agent, cli);
+	free(x->backend_reason);
+	x->backend_reason = NULL;
+	x->backend_ok = 0;
+	x->have_exit_code = 0;
+	x->signal_name = NULL;
+}
+
+/* pause waits ms, or less when the run is stopped. */
+static void
+pause_ms(int64_t ms)
+{
+	int64_t until = mono_ms() + ms;
+
+	while (!proc_stop && mono_ms() < until) {
+		(void) proc_lease_check();
+		usleep(100 * 1000);
+	}
+}
+
+/* run_backend runs the backend, again after a transient API failure
+ * while the run's time allows. */
+static int
+run_backend(struct exec_run *x)
+{
+	const struct exec_backend_spec *bk = &x->req->bk;
+	int64_t                         wait;
+	int                             rv;
+
+	for (x->attempts = 1;; x->attempts++) {
+		if ((rv = backend_run(x)) != 0 || x->category != NULL ||
+		    proc_stop || x->attempts > bk->transient_retries ||
+		    !transient(x))
+			break;
+		wait = x->agent.retry_after_ms >= 0
+		           ? x->agent.retry_after_ms
+		           : (int64_t) bk->retry_backoff_seconds * 1000 *
+		                 x->attempts;
+		if (mono_ms() + wait + 1000 >= x->deadline_mono)
+			break;
+		log_warn("run.transient",
+		         "run %s: %s (API %d); attempt %d again in %lld ms",
+		         x->req->run_id, x->backend_reason ? x->backend_reason
+		                                           : "transient error",
+		         x->agent.api_status, x->attempts + 1, (long long) wait);
+		pause_ms(wait);
+		if (proc_stop)
+			break;
+		backend_reset(x);
+	}
+	/* the run spent what every attempt spent */
+	if (x->prior.cli != NULL && x->agent.cli != NULL)
+		agent_absorb(&x->agent, &x->prior, -1, -1, -1);
+	return (rv);
+}
+
 static void
 steps(struct exec_run *x, struct buf *patch)
 {
 	if (workspace_prepare(x) != 0 || proc_stop)
 		return;
-	if (backend_run(x) != 0 || x->category != NULL || proc_stop)
+	if (run_backend(x) != 0 || x->category != NULL || proc_stop)
 		return;
 	if (x->backend_ok && (validate_run(x) != 0 || proc_stop))
 		return;
@@ -318,6 +416,7 @@ exec_run(const struct exec_req *rq, const char *dir, const char *out)
 	x.req = rq;
 	x.started_ms = now_ms();
 	x.started_mono = mono_ms();
+	x.deadline_mono = x.started_mono + (int64_t) rq->timeout_seconds * 1000;
 	x.ws = absolute(dir);
 	x.opc = xasprintf("%s/.opcenter", x.ws);
 	x.backend.exit_code = -1;

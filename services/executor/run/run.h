@@ -70,6 +70,8 @@ struct exec_backend_spec {
 	char  *sandbox;         /* codex_cli sandbox_mode */
 	int    max_turns;       /* 0: none */
 	int    max_retries;     /* the CLI's own API retries */
+	int    transient_retries; /* runs again after a 429/529/5xx */
+	int    retry_backoff_seconds; /* wait before, times the attempt */
 	double max_budget_usd;  /* per-run spend cap; 0: none */
 	double price_in, price_out, price_cached; /* USD per 1M tokens */
 	char  *team, *orchestrator, *effort; /* kodo */
@@ -292,6 +294,10 @@ void agent_finish(struct agent_report *r, const struct buf *err,
  * from the token counts and prices; -1 when unknown. */
 double agent_spend(const struct agent_report *r, double price_in,
                    double price_out, double price_cached);
+/* agent_absorb adds the spend, tokens and turns of src (an earlier
+ * attempt of the run) to dst. */
+void agent_absorb(struct agent_report *dst, const struct agent_report *src,
+                  double price_in, double price_out, double price_cached);
 /* agent_json returns a new object: the "agent" block of the result. */
 json_t *agent_json(const struct agent_report *r);
 
@@ -337,6 +343,9 @@ struct exec_run {
 	char                  *opc; /* ws/.opcenter */
 	int                    ws_ready;
 	int64_t                started_ms, started_mono;
+	int64_t                deadline_mono; /* the backend's timeout */
+	int                    attempts;      /* backend runs */
+	struct agent_report    prior;         /* spend of earlier attempts */
 
 	const char *status; /* succeeded|failed|timed_out|interrupted */
 	int         success;

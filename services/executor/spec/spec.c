@@ -19,7 +19,8 @@ static const struct {
 	{ "orchestrator", 's' }, { "effort", 's' },
 	{ "max_output_bytes", 'i' }, { "kill_grace_seconds", 'i' },
 	{ "max_turns", 'i' }, { "max_retries", 'i' }, { "cycles", 'i' },
-	{ "exchanges", 'i' }, { "max_budget_usd", 'd' },
+	{ "exchanges", 'i' }, { "transient_retries", 'i' },
+	{ "retry_backoff_seconds", 'i' }, { "max_budget_usd", 'd' },
 	{ "prices.input_per_mtok", 'd' }, { "prices.output_per_mtok", 'd' },
 	{ "prices.cached_input_per_mtok", 'd' },
 };
