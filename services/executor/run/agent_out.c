@@ -132,6 +132,10 @@ claude_result(struct agent_report *r, const json_t *o)
 	if (r->message == NULL && json_is_array(v) && json_array_size(v) > 0)
 		set_str(&r->message, json_array_get(v, 0));
 	r->turns = jint(o, "num_turns");
+	/* API errors end as subtype "success", is_error true and the HTTP
+	 * status here (captures in tests/data/claude/) */
+	if (jint(o, "api_error_status") > 0)
+		r->api_status = (int) jint(o, "api_error_status");
 	v = json_object_get(o, "total_cost_usd");
 	if (json_is_number(v) && json_number_value(v) >= 0) {
 		r->cost_usd = json_number_value(v);
@@ -144,6 +148,11 @@ claude_result(struct agent_report *r, const json_t *o)
 		const char *t =
 		    json_string_value(json_object_get(d, "tool_name"));
 		strv_push(&r->denials, t != NULL ? t : "?");
+	}
+	if (!r->is_error) {
+		/* retried and then answered: no API error to report */
+		r->api_status = 0;
+		r->retry_after_ms = -1;
 	}
 	if (r->subtype != NULL) {
 		if (strcmp(r->subtype, "error_max_budget_usd") == 0)
@@ -162,7 +171,18 @@ claude_line(struct agent_report *r, const json_t *o)
 
 	if (type == NULL)
 		return;
-	if (strcmp(type, "system") == 0) {
+	if (strcmp(type, "system") == 0 &&
+	    strcmp(json_string_value(json_object_get(o, "subtype"))
+	               ? json_string_value(json_object_get(o, "subtype"))
+	               : "",
+	           "api_retry") == 0) {
+		/* {"subtype":"api_retry","error_status":429,"error":
+		 * "rate_limit","retry_delay_ms":1000}: the delay follows the
+		 * server's retry-after */
+		r->retry_after_ms = jint(o, "retry_delay_ms");
+		if (jint(o, "error_status") > 0)
+			r->api_status = (int) jint(o, "error_status");
+	} else if (strcmp(type, "system") == 0) {
 		set_str(&r->session_id, json_object_get(o, "session_id"));
 		set_str(&r->model, json_object_get(o, "model"));
 	} else if (strcmp(type, "result") == 0)
