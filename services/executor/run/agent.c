@@ -195,20 +195,29 @@ build_codex(struct agent_cmd *c, struct exec_run *x, const char *home,
 		toml_str(&b, bk->model);
 		buf_puts(&b, "\n");
 	}
+	/* every key accepted by codex 0.171 --strict-config; plugins off
+	 * is what stops its startup `git ls-remote` to GitHub (captures'
+	 * README in tests/data/codex/) */
 	buf_puts(&b, "approval_policy = \"never\"\nsandbox_mode = ");
 	toml_str(&b, bk->sandbox != NULL ? bk->sandbox : "workspace-write");
 	buf_puts(&b, "\nmodel_provider = \"opcenter\"\n"
 	             "check_for_update_on_startup = false\n"
-	             "[analytics]\nenabled = false\n"
-	             "[feedback]\nenabled = false\n"
+	             "web_search = \"disabled\"\n"
 	             "[model_providers.opcenter]\n"
 	             "name = \"opcenter\"\nbase_url = ");
 	toml_str(&b, bk->base_url != NULL ? bk->base_url
 	                                  : "https://api.openai.com/v1");
 	buf_printf(&b,
 	           "\nenv_key = \"OPENAI_API_KEY\"\nwire_api = \"responses\"\n"
-	           "request_max_retries = %d\nstream_max_retries = %d\n",
-	           retries(bk), retries(bk));
+	           "request_max_retries = %d\nstream_max_retries = %d\n"
+	           "supports_websockets = false\n"
+	           "[analytics]\nenabled = false\n"
+	           "[feedback]\nenabled = false\n"
+	           "[otel]\nexporter = \"none\"\nmetrics_exporter = \"none\"\n"
+	           "trace_exporter = \"none\"\n"
+	           "[features]\nplugins = false\nremote_plugin = false\n"
+	           "apps = false\n",
+	           retries(bk), retries(bk) > 0 ? 1 : 0);
 	buf_cstr(&b);
 	dir = xasprintf("%s/.codex", home);
 	path = xasprintf("%s/config.toml", dir);
@@ -230,6 +239,8 @@ build_codex(struct agent_cmd *c, struct exec_run *x, const char *home,
 	strv_push(&c->argv, "never");
 	strv_push(&c->argv, "--cd");
 	strv_push(&c->argv, x->ws);
+	if (bk->scratch) /* no git repository there (a probe, a bench) */
+		strv_push(&c->argv, "--skip-git-repo-check");
 	c->stdin_path = xstrdup(prompt);
 	return (0);
 }

@@ -230,8 +230,36 @@ codex_line(struct agent_report *r, const json_t *o)
 		e = json_object_get(o, "error");
 		set_str(&r->message, json_object_get(e, "message"));
 	} else if (strcmp(type, "error") == 0) {
-		r->is_error = 1;
+		/* "Reconnecting... 1/2 (...)" and the final error; the turn's
+		 * end (turn.completed or turn.failed) decides */
 		set_str(&r->message, json_object_get(o, "message"));
+	}
+}
+
+/* codex_denials finds the tool calls Codex's sandbox or approval policy
+ * refused: they appear only in its log on stderr ("ERROR
+ * codex_core::tools::router: error=patch rejected: writing is blocked by
+ * read-only sandbox; rejected by user approval settings"). */
+static void
+codex_denials(struct agent_report *r, const struct buf *err)
+{
+	static const struct {
+		const char *mark, *tool;
+	} marks[] = {
+	    {"error=patch rejected", "apply_patch"},
+	    {"rejected by user approval settings", NULL},
+	    {"exec command rejected", "exec_command"},
+	};
+	const char *p;
+	size_t      i;
+
+	if (err == NULL || err->data == NULL)
+		return;
+	for (i = 0; i < nitems(marks); i++) {
+		if (marks[i].tool == NULL)
+			continue;
+		for (p = err->data; (p = strstr(p, marks[i].mark)) != NULL; p++)
+			strv_push(&r->denials, marks[i].tool);
 	}
 }
 
@@ -441,6 +469,8 @@ agent_finish(struct agent_report *r, const struct buf *err, double price_in,
 
 	if (r->cli == NULL)
 		return;
+	if (strcmp(r->cli, "codex_cli") == 0)
+		codex_denials(r, err);
 	api_error_in(r, r->message);
 	if (r->api_status == 0 && r->api_error == NULL && err != NULL &&
 	    err->data != NULL && r->is_error)
@@ -459,8 +489,8 @@ agent_absorb(struct agent_report *dst, const struct agent_report *src,
 	double usd = agent_spend(src, price_in, price_out, price_cached);
 
 	if (usd >= 0) {
-		dst->cost_usd = (dst->cost_source != NULL ? dst->cost_usd : 0) +
-		                usd;
+		dst->cost_usd =
+		    (dst->cost_source != NULL ? dst->cost_usd : 0) + usd;
 		if (dst->cost_source == NULL ||
 		    strcmp(src->cost_source ? src->cost_source : "computed",
 		           "computed") == 0)

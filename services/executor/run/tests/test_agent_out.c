@@ -194,6 +194,88 @@ test_claude_stream_details(void **state)
 	buf_fini(&out);
 }
 
+/* Codex 0.171 against tests/fixtures/openai.c (data/codex/README.md).
+ * Codex reports tokens only: the cost is computed from prices. */
+static const struct want codex_cases[] = {
+    {"01-edit", 1, "success", 0, 0.00305, 1, "Created"},
+    {"01b-edit-exec-command", 1, "success", 0, -1, 1, NULL},
+    /* the read-only sandbox refused the patch; exit 0 all the same */
+    {"02-edit-default-sandbox", 0, "tool_failure", 0, -1, 1, NULL},
+    {"03-text", 0, "no_op", 0, -1, 1, "Hello"},
+    {"04-overloaded-503", 0, "model_error", 0, -1, 1, "at capacity"},
+    {"04b-server-error-500", 0, "model_error", 0, -1, 1, "high demand"},
+    {"04c-response-failed", 0, "model_error", 0, -1, 1, "server had"},
+    {"04d-overloaded-then-ok", 1, "success", 0, -1, 1, "Recovered"},
+    {"05-rate-limit", 0, "model_error", 429, -1, 1, "429"},
+    {"06-quota", 0, "quota_exhausted", 0, -1, 1, "Quota exceeded"},
+    {"07-context-too-long", 0, "context_limit", 0, -1, 1, "context"},
+    {"08-unauthorized", 0, "infra_tooling", 401, -1, 1, "Incorrect API"},
+    {"08b-missing-key", 0, "infra_tooling", 0, -1, 1, "OPENAI_API_KEY"},
+    {"09b-stall-after-created", 0, "timeout", 0, -1, 1, "idle timeout"},
+    {"10-output-last-message", 0, "no_op", 0, -1, 1, NULL},
+};
+
+static void
+test_codex_captures(void **state)
+{
+	struct agent_report a;
+	struct buf          out, err;
+	const struct want  *w;
+	const char         *v;
+	char               *name;
+	size_t              i;
+
+	UNUSED(state);
+	for (i = 0; i < nitems(codex_cases); i++) {
+		w = &codex_cases[i];
+		name = xasprintf("codex/%s.stdout.jsonl", w->name);
+		load(&out, name);
+		free(name);
+		name = xasprintf("codex/%s.stderr.txt", w->name);
+		load(&err, name);
+		agent_report_init(&a, "codex_cli");
+		agent_feed(&a, &out, 1);
+		/* $1.25 / $10 / $0.125 per 1M tokens: in, out, cached in */
+		agent_finish(&a, &err, 1.25, 10.0, 0.125);
+		v = judge(&a, w->changed);
+		if (!a.parsed)
+			fail_msg("%s: no turn end found", w->name);
+		if (strcmp(v, w->verdict) != 0)
+			fail_msg("%s: judged %s, want %s (status %d, %s)",
+			         w->name, v, w->verdict, a.api_status,
+			         a.message ? a.message : "-");
+		if (a.api_status != w->api_status)
+			fail_msg("%s: api_status %d, want %d", w->name,
+			         a.api_status, w->api_status);
+		if (w->cost >= 0 && (a.cost_source == NULL ||
+		                     a.cost_usd < w->cost - 1e-9 ||
+		                     a.cost_usd > w->cost + 1e-9))
+			fail_msg("%s: cost %f, want %f", w->name, a.cost_usd,
+			         w->cost);
+		if (w->turns >= 0 && a.turns != w->turns)
+			fail_msg("%s: turns %lld", w->name,
+			         (long long) a.turns);
+		if (w->message_part != NULL &&
+		    (a.message == NULL ||
+		     strstr(a.message, w->message_part) == NULL))
+			fail_msg("%s: message \"%s\" lacks \"%s\"", w->name,
+			         a.message ? a.message : "", w->message_part);
+		if (a.session_id == NULL)
+			fail_msg("%s: no thread id", w->name);
+		agent_report_fini(&a);
+		buf_fini(&out);
+		buf_fini(&err);
+		free(name);
+	}
+	/* a hang never ends its turn: the executor's own timeout decides */
+	load(&out, "codex/09-hang.stdout.jsonl");
+	agent_report_init(&a, "codex_cli");
+	agent_feed(&a, &out, 1);
+	assert_false(a.parsed);
+	agent_report_fini(&a);
+	buf_fini(&out);
+}
+
 /* aider prints its spend after every message; the session total is the
  * run's (aider/coders/base_coder.py, show_usage_report). */
 static void
@@ -258,6 +340,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_claude_captures),
 	    cmocka_unit_test(test_claude_stream_details),
+	    cmocka_unit_test(test_codex_captures),
 	    cmocka_unit_test(test_aider_text),
 	    cmocka_unit_test(test_kodo_text),
 	};

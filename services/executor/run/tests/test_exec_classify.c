@@ -35,6 +35,7 @@ test_text_categories(void **state)
 	    {"mmap: cannot allocate memory", "oom"},
 	    {"process killed", "oom"},
 	    {"memory allocation failed", "oom"},
+	    {"kernel: oom-kill: constraint", "oom"},
 	    {"request timed out", "timeout"},
 	    {"deadline exceeded while waiting", "timeout"},
 	    {"http 500 internal server error", "model_error"},
@@ -115,7 +116,11 @@ test_fact_order(void **state)
 	in.validation_failed = in.validation_flaky = 0;
 	assert_string_equal(classify(&in), "tool_failure");
 	/* oom wins over timeout, timeout over model_error, ... */
-	assert_string_equal(cls_text("timeout after oom"), "oom");
+	assert_string_equal(cls_text("timeout after oom-kill"), "oom");
+	/* "room" is not oom (Codex: "ran out of room in the model's
+	 * context window") */
+	assert_string_equal(cls_text("ran out of room in the context window"),
+	                    "context_limit");
 	assert_string_equal(cls_text("bad gateway timeout"), "timeout");
 	assert_string_equal(cls_text("overloaded: token limit"), "model_error");
 	assert_string_equal(cls_text("context length; no module named x"),
