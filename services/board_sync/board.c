@@ -370,6 +370,41 @@ await_review(struct svc *svc, const char *repo_key)
 	return (v != 0);
 }
 
+/* agent_comment adds what a coding-agent CLI reported: which, turns,
+ * spend and where the number comes from, the tools it was refused. */
+static void
+agent_comment(struct buf *c, const json_t *a)
+{
+	const json_t *d = json_object_get(a, "permission_denials"), *v;
+	size_t        i;
+
+	if (!json_is_object(a))
+		return;
+	buf_printf(c, "- agent: %s",
+	    json_string_value(json_object_get(a, "cli")) ?
+	    json_string_value(json_object_get(a, "cli")) : "?");
+	if (json_is_integer(json_object_get(a, "turns")))
+		buf_printf(c, ", %lld turn(s)", (long long)
+		    json_integer_value(json_object_get(a, "turns")));
+	if (json_is_number(json_object_get(a, "cost_usd")))
+		buf_printf(c, ", $%.4f (%s)",
+		    json_number_value(json_object_get(a, "cost_usd")),
+		    json_string_value(json_object_get(a, "cost_source")) ?
+		    json_string_value(json_object_get(a, "cost_source")) :
+		    "?");
+	if (json_is_string(json_object_get(a, "session_id")))
+		buf_printf(c, ", session %s", json_string_value(
+		    json_object_get(a, "session_id")));
+	buf_puts(c, "\n");
+	if (json_array_size(d) > 0) {
+		buf_puts(c, "- refused tools:");
+		json_array_foreach(d, i, v)
+			buf_printf(c, "%s %s", i > 0 ? "," : "",
+			    json_string_value(v) ? json_string_value(v) : "?");
+		buf_puts(c, "\n");
+	}
+}
+
 static void
 result_comment(struct buf *c, const struct msg_exec_finished *f)
 {
@@ -398,6 +433,7 @@ result_comment(struct buf *c, const struct msg_exec_finished *f)
 		buf_printf(c, "- question: %s\n", s);
 	if (f->pull_request_url != NULL)
 		buf_printf(c, "- pull_request: %s\n", f->pull_request_url);
+	agent_comment(c, json_object_get(r, "agent"));
 }
 
 static int
