@@ -277,7 +277,8 @@ cmd_spend_report(struct opc *o, int argc, char **argv)
 	for (k = 1; k < argc; k++) {
 		if (strcmp(argv[k], "--json") == 0)
 			json = true;
-		else if (strcmp(argv[k], "--window-days") == 0 && k + 1 < argc) {
+		else if (strcmp(argv[k], "--window-days") == 0 &&
+		         k + 1 < argc) {
 			if ((q.window_days = parse_count(argv[++k])) < 0) {
 				fprintf(stderr,
 				        "opc spend-report: "

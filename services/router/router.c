@@ -690,9 +690,9 @@ router_idle(struct svc *svc, void *state)
 	for (guard = 0; guard < 64; guard++) {
 		if (store_prep(svc_store(svc), &st,
 		        "SELECT task_id, ready, proposal, decision, policy,"
-		        " attempts, last_attempt_ms, last_reason, hold FROM rtask"
-		        " WHERE state = 'queued' ORDER BY queued_ms LIMIT 1"
-		        " OFFSET ?") != 0)
+		        " attempts, last_attempt_ms, last_reason, hold"
+		        " FROM rtask WHERE state = 'queued' ORDER BY queued_ms"
+		        " LIMIT 1 OFFSET ?") != 0)
 			break;
 		store_bind_int(st, 1, guard);
 		if (store_step(st) != 1) {

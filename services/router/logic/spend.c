@@ -65,9 +65,10 @@ usd_at(const struct cfg_node *n, const char *path, const char *what,
 		return (ERR_CONFIG);
 	if (!(d >= 0 && d <= MAX_USD)) {
 		cfg_where(v, where, sizeof(where));
-		ERRF("%s: %s: expected an amount in USD between 0 and %.0f, got "
-		     "%g",
-		     where, what, MAX_USD, d);
+		ERRF(
+		    "%s: %s: expected an amount in USD between 0 and %.0f, got "
+		    "%g",
+		    where, what, MAX_USD, d);
 		return (ERR_CONFIG);
 	}
 	*out = d;
