@@ -77,8 +77,12 @@ check "router db migrated, old rows kept" sh -c "
 	[ \"\$(sqlite3 '$T/st/router.db' \"select count(*) from pragma_table_info('rtask') where name = 'hold'\")\" = 1 ]"
 
 # every budget.decision from now on, as an operator would watch them
-"$OPC" -c "$CFG" sub budget.decision --json --timeout 120 >"$T/sub.out" 2>&1 &
+# (heartbeats too: one from the router shows the subscriber is connected)
+"$OPC" -c "$CFG" sub budget.decision heartbeat --json --timeout 120 \
+    >"$T/sub.out" 2>&1 &
 SUB=$!
+sub_ready() { grep '"topic":"heartbeat"' "$T/sub.out" | grep -q '"src":"router"'; }
+check "opc sub connected" wait_for 10 sub_ready
 
 run_of() { rdb "select run_id from rrun where task_id = '$1'"; }
 started() { [ "$(rdb "select state from rrun where task_id = '$1'")" = started ]; }
@@ -95,10 +99,11 @@ check "C not dispatched" [ -z "$(run_of "$C")" ]
 check "budget.decision spend_cap journaled" sh -c \
     "sqlite3 '$T/st/router.db' 'select topic from journal' | grep -q budget.decision"
 check "opc sub shows budget.decision spend_cap (repo paid, 80/100 cents)" \
-    wait_for 10 sh -c "jq -e 'select(.body.reason == \"spend_cap\" and
+    wait_for 10 sh -c "grep '\"topic\":\"budget.decision\"' '$T/sub.out' |
+        jq -e 'select(.body.reason == \"spend_cap\" and
         .body.scope == \"repo\" and .body.repo_key == \"paid\" and
         .body.current == 80 and .body.limit == 100 and
-        .body.window == \"day\")' '$T/sub.out' >/dev/null"
+        .body.window == \"day\")' >/dev/null"
 check "opc status: spend cap reached" sh -c \
     "'$OPC' -c '$CFG' status | grep -A3 'router spend' | grep 'paid' | grep -q 'spend cap reached'"
 check "opc status --json: 0.80 reserved of the 1.00 cap" sh -c \
@@ -136,6 +141,9 @@ RC=$(run_of "$C")
 booked() { [ -n "$(rdb "select cost_usd from rrun where run_id = '$1'")" ]; }
 check "C finished without a cost: cost_per_execution_usd booked" wait_for 60 booked "$RC"
 check "C booked 0.1 (estimated)" [ "$(rdb "select cost_usd || ' ' || cost_source from rrun where run_id = '$RC'")" = "0.1 estimated" ]
+stale2() { "$OPC" -c "$CFG" status --json |
+    jq -e '.router.status.counters.stale_finished == 2' >/dev/null; }
+check "the executor's own finishes of A and B reached the router" wait_for 30 stale2
 check "A's late finish from the executor booked nothing again" \
     [ "$(rdb "select cost_usd || ' ' || cost_source from rrun where run_id = '$RA'")" = "0.05 reported" ]
 sleep 1
