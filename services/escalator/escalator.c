@@ -375,7 +375,8 @@ on_task_updated(struct svc *svc, const struct msg *m, void *state)
 	return (rv);
 }
 
-/* mentions_quota: failure reasons of exhausted quotas or rate limits. */
+/* mentions_quota: failure reasons of exhausted quotas or rate limits (of
+ * results older than the agent contract: see is_quota). */
 static bool
 mentions_quota(const char *s)
 {
@@ -396,6 +397,22 @@ mentions_quota(const char *s)
 	return (hit);
 }
 
+/* is_quota: the run spent its quota or credits.  A result of the agent
+ * contract (issue 13: it has an "agent" key, even null) says so by
+ * failure_category "quota_exhausted" alone, so a rate-limited run
+ * (model_error with agent.retry_after_ms) is not escalated as one; an
+ * older result by the words of its failure reason. */
+static bool
+is_quota(const struct msg_exec_finished *f)
+{
+	if (f->failure_category != NULL &&
+	    strcmp(f->failure_category, "quota_exhausted") == 0)
+		return (true);
+	if (json_object_get(f->result, "agent") != NULL)
+		return (false);
+	return (mentions_quota(f->failure_reason));
+}
+
 static int
 on_exec_finished(struct svc *svc, const struct msg *m, void *state)
 {
@@ -410,7 +427,7 @@ on_exec_finished(struct svc *svc, const struct msg *m, void *state)
 		return (bad(m, "no task_id"));
 	input = f->failure_category != NULL &&
 	        strcmp(f->failure_category, "awaiting_input") == 0;
-	quota = mentions_quota(f->failure_reason);
+	quota = is_quota(f);
 	if (!input && !quota)
 		return (0);
 	if ((rv = first_seen(svc, m, &first)) != 0 || !first)
@@ -429,10 +446,45 @@ on_exec_finished(struct svc *svc, const struct msg *m, void *state)
 		         : "executor";
 		text = xasprintf("backend quota or rate limit hit on %s "
 		                 "(task %s): %s",
-		                 ex, f->task_id, f->failure_reason);
+		                 ex, f->task_id,
+		                 f->failure_reason ? f->failure_reason
+		                                   : f->failure_category);
 		rv = want(svc, m, "quota_exhausted", ex, text);
 		free(text);
 	}
+	return (rv);
+}
+
+/* on_budget escalates a spend cap that holds tasks back (issue 13), one
+ * escalation per scope ("global" or the repo) within the cooldown; the
+ * other gates are rate limits that clear by themselves. */
+static int
+on_budget(struct svc *svc, const struct msg *m, void *state)
+{
+	const struct msg_budget_decision *b = &m->body.budget_decision;
+	const char                       *key;
+	bool                              first;
+	char                             *text;
+	int                               rv;
+
+	UNUSED(state);
+	if (b->allowed || b->reason == NULL ||
+	    strcmp(b->reason, "spend_cap") != 0)
+		return (0);
+	if ((rv = first_seen(svc, m, &first)) != 0 || !first)
+		return (rv);
+	key = b->scope != NULL && strcmp(b->scope, "repo") == 0 &&
+	              b->repo_key != NULL
+	          ? b->repo_key
+	          : "global";
+	text = xasprintf("spend cap reached (%s): %.2f USD spent or reserved "
+	                 "in the last 24 h of a %.2f USD cap; task %s "
+	                 "(%.2f USD) held until the window allows",
+	                 strcmp(key, "global") == 0 ? "all repos" : key,
+	                 b->current_usd, b->limit_usd,
+	                 b->task_id ? b->task_id : "-", b->estimate_usd);
+	rv = want(svc, m, "spend_cap", key, text);
+	free(text);
 	return (rv);
 }
 
@@ -584,6 +636,7 @@ static const struct svc_handler handlers[] = {
     {MSG_CREDENTIAL_EXPIRING, on_credential_expiring},
     {MSG_TASK_UPDATED, on_task_updated},
     {MSG_EXEC_FINISHED, on_exec_finished},
+    {MSG_BUDGET_DECISION, on_budget},
     {MSG_SUPERVISOR_SERVICE_FAILED, on_service_failed},
     {MSG_SUPERVISOR_STALE, on_stale},
     {MSG_BUS_DATA_LOSS, on_data_loss},

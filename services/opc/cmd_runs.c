@@ -1,7 +1,8 @@
 /*
  * cmd_runs.c - `opc runs list|show` and `opc spend-report`: the recorder's
- * runs, their evidence and the spend report, over the recorder's ctl
- * socket (never its database).
+ * runs, their evidence, what the agent CLI reported of each (session,
+ * turns, cost, tokens, denials) and the spend report, over the recorder's
+ * ctl socket (never its database).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,6 +88,72 @@ runs_list(struct opc *o, int argc, char **argv)
 	return (0);
 }
 
+/* jnum returns o[k] as a number, def when absent or null. */
+static double
+jnum(const json_t *o, const char *k, double def)
+{
+	const json_t *v = json_object_get(o, k);
+
+	return (json_is_number(v) ? json_number_value(v) : def);
+}
+
+/* print_agent prints what the agent CLI reported of a run (data.agent)
+ * and what it cost (data.usage): the real cost and its source, or the
+ * estimate when the run reported none. */
+static void
+print_agent(const json_t *data)
+{
+	const json_t *a = json_object_get(data, "agent");
+	const json_t *u = json_object_get(data, "usage");
+	const json_t *d;
+	double        cost = jnum(u, "cost_usd", -1);
+	size_t        i;
+
+	if (json_is_object(a)) {
+		printf("agent:      %s, session %s, model %s, %lld turn(s)%s\n",
+		       opc_jstr(a, "cli", "?"), opc_jstr(a, "session_id", "-"),
+		       opc_jstr(a, "model", "-"),
+		       (long long) jnum(a, "turns", 0),
+		       json_is_true(json_object_get(a, "is_error"))
+		           ? ", reported an error"
+		           : "");
+		if (json_is_integer(json_object_get(a, "api_status")) ||
+		    opc_jstr(a, "api_error", NULL) != NULL)
+			printf("api error:  %lld %s%s\n",
+			       (long long) jnum(a, "api_status", 0),
+			       opc_jstr(a, "api_error", "-"),
+			       json_is_integer(
+			           json_object_get(a, "retry_after_ms"))
+			           ? " (retry after a while)"
+			           : "");
+	}
+	if (json_is_object(u) && cost >= 0)
+		printf("cost:       $%.4f (%s)\n", cost,
+		       opc_jstr(u, "cost_source", "reported"));
+	else if (json_is_object(u))
+		printf("cost:       $%.4f (estimate: the run reported no "
+		       "cost)\n",
+		       jnum(u, "estimated_usd", 0));
+	if (json_is_object(a) &&
+	    json_is_integer(json_object_get(a, "input_tokens")))
+		printf("tokens:     %lld in, %lld out, %lld cache read, %lld "
+		       "cache write\n",
+		       (long long) jnum(a, "input_tokens", 0),
+		       (long long) jnum(a, "output_tokens", 0),
+		       (long long) jnum(a, "cache_read_tokens", 0),
+		       (long long) jnum(a, "cache_creation_tokens", 0));
+	if (json_array_size(json_object_get(a, "permission_denials")) > 0) {
+		printf("denials:   ");
+		json_array_foreach(json_object_get(a, "permission_denials"), i,
+		                   d)
+		    printf("%s %s", i ? "," : "",
+		           json_is_string(d) ? json_string_value(d) : "?");
+		printf("\n");
+	}
+	if (opc_jstr(a, "message", NULL) != NULL)
+		printf("message:    %s\n", opc_jstr(a, "message", ""));
+}
+
 static int
 runs_show(struct opc *o, int argc, char **argv)
 {
@@ -127,6 +194,7 @@ runs_show(struct opc *o, int argc, char **argv)
 		printf("run %s (task %s): %s, evidence not written yet\n",
 		       opc_jstr(data, "run_id", q.run_id),
 		       opc_jstr(data, "task_id", "-"), opc_jstr(data, "status", "?"));
+		print_agent(data);
 		json_decref(data);
 		return (0);
 	}
@@ -134,6 +202,7 @@ runs_show(struct opc *o, int argc, char **argv)
 	printf("task:       %s\n", opc_jstr(data, "task_id", "-"));
 	printf("changes:    %s\n", opc_jstr(tr, "changed_files_summary", "-"));
 	printf("validation: %s\n", opc_jstr(tr, "validation_summary", "-"));
+	print_agent(data);
 	if (json_array_size(json_object_get(tr, "warnings")) > 0) {
 		printf("warnings:\n");
 		json_array_foreach(json_object_get(tr, "warnings"), i, v)
@@ -162,17 +231,54 @@ cmd_runs(struct opc *o, int argc, char **argv)
 	return (2);
 }
 
+/* print_spend prints a spend report for people: real dollars (what the
+ * agents reported, the estimate only where they reported nothing). */
+static void
+print_spend(const json_t *d)
+{
+	const json_t *r;
+	const char   *k;
+
+	printf("spend over the last %lld day(s): $%.4f for %lld "
+	       "execution(s); $%.4f reported by the agents, %lld execution(s) "
+	       "at the estimate\n",
+	       (long long) jnum(d, "window_days", 1),
+	       jnum(d, "total_estimated_usd", 0),
+	       (long long) jnum(d, "total_executions", 0),
+	       jnum(d, "total_reported_usd", 0),
+	       (long long) jnum(d, "estimated_only_executions", 0));
+	printf("tokens: %lld in, %lld out, %lld cache read, %lld cache "
+	       "write\n",
+	       (long long) jnum(d, "total_input_tokens", 0),
+	       (long long) jnum(d, "total_output_tokens", 0),
+	       (long long) jnum(d, "total_cache_read_tokens", 0),
+	       (long long) jnum(d, "total_cache_creation_tokens", 0));
+	if (json_object_size(json_object_get(d, "per_repo")) == 0)
+		return;
+	printf("%-24s %10s %12s %12s %14s\n", "REPO", "EXECUTIONS", "SPENT_USD",
+	       "REPORTED_USD", "ESTIMATED_ONLY");
+	json_object_foreach(json_object_get(d, "per_repo"), k, r)
+	    printf("%-24s %10lld %12.4f %12.4f %14lld\n", k,
+	           (long long) jnum(r, "executions", 0),
+	           jnum(r, "estimated_usd", 0), jnum(r, "reported_usd", 0),
+	           (long long) jnum(r, "estimated_only", 0));
+}
+
 int
 cmd_spend_report(struct opc *o, int argc, char **argv)
 {
 	struct msg_recorder_spend q;
 	json_t                   *data;
+	bool                      json = false;
 	int                       k;
 
 	memset(&q, 0, sizeof(q));
 	q.window_days = 1;
 	for (k = 1; k < argc; k++) {
-		if (strcmp(argv[k], "--window-days") == 0 && k + 1 < argc) {
+		if (strcmp(argv[k], "--json") == 0)
+			json = true;
+		else if (strcmp(argv[k], "--window-days") == 0 &&
+		         k + 1 < argc) {
 			if ((q.window_days = parse_count(argv[++k])) < 0) {
 				fprintf(stderr,
 				        "opc spend-report: "
@@ -183,7 +289,8 @@ cmd_spend_report(struct opc *o, int argc, char **argv)
 		} else {
 			fprintf(stderr,
 			        "opc spend-report: unknown argument %s\n"
-			        "usage: opc spend-report [--window-days N]\n",
+			        "usage: opc spend-report [--window-days N] "
+			        "[--json]\n",
 			        argv[k]);
 			return (2);
 		}
@@ -191,7 +298,10 @@ cmd_spend_report(struct opc *o, int argc, char **argv)
 	if (recorder_call(o, "spend-report", MSG_RECORDER_SPEND, &q, &data) !=
 	    0)
 		return (1);
-	print_json(data);
+	if (json)
+		print_json(data);
+	else
+		print_spend(data);
 	json_decref(data);
 	return (0);
 }

@@ -5,7 +5,8 @@
  * status adds each instance's own ctl status (journal seq, lag per
  * upstream, last error), and the instances of the other hosts of a
  * multi-host topology (ctl on tcp:// or tls+tcp://, not run by this
- * host's supervisor), each asked directly.
+ * host's supervisor), each asked directly.  Under the table, the router's
+ * spend: the last 24 h against the global and per-repo caps.
  */
 #include <getopt.h>
 #include <poll.h>
@@ -73,12 +74,50 @@ row(const char *role, const char *state, json_int_t pid, json_int_t restarts,
 	    ist ? (le && *le ? le : "-") : (err[0] ? err : "-"));
 }
 
+/* spend_scope renders one scope of the router's status "spend":
+ * "$spent spent + $reserved reserved of $cap cap[: spend cap reached]". */
+static void
+spend_scope(struct buf *b, const char *name, const json_t *sc)
+{
+	const json_t *cap = json_object_get(sc, "cap_usd");
+
+	buf_printf(b, "  %-22s $%.4f spent + $%.4f reserved", name,
+	    json_number_value(json_object_get(sc, "spent_usd")),
+	    json_number_value(json_object_get(sc, "reserved_usd")));
+	if (json_is_number(cap))
+		buf_printf(b, " of a $%.4f cap", json_number_value(cap));
+	else
+		buf_printf(b, ", no cap");
+	if (json_is_true(json_object_get(sc, "held")))
+		buf_printf(b, ": spend cap reached, %lld task(s) held",
+		    (long long) json_integer_value(
+		        json_object_get(sc, "held_tasks")));
+	buf_printf(b, "\n");
+}
+
+/* spend_lines adds the spend of a router instance's status ist (if it is
+ * one) to b. */
+static void
+spend_lines(struct buf *b, const char *role, const json_t *ist)
+{
+	const json_t *sp = json_object_get(ist, "spend"), *r;
+	const char   *k;
+
+	if (!json_is_object(sp))
+		return;
+	buf_printf(b, "%s spend, last 24 h:\n", role);
+	spend_scope(b, "all repos", json_object_get(sp, "global"));
+	json_object_foreach((json_t *) json_object_get(sp, "repos"), k, r)
+		spend_scope(b, k, r);
+}
+
 /* remote_rows adds the instances another host's supervisor runs (their
  * ctl url is tcp or tls+tcp, and this host's supervisor does not list
  * them): each answers for itself, or is "unreachable".  Returns how many
  * did not answer. */
 static int
-remote_rows(struct topo *t, const bool *listed, json_t *all, bool json)
+remote_rows(struct topo *t, const bool *listed, json_t *all, bool json,
+    struct buf *spend)
 {
 	char   err[512];
 	size_t i;
@@ -100,11 +139,13 @@ remote_rows(struct topo *t, const bool *listed, json_t *all, bool json)
 			        in->name, "remote", 1, "alive", ist != NULL,
 			        "state", ist ? "remote" : "unreachable",
 			        "status", ist));
-		else
+		else {
 			row(in->name, ist ? "remote" : "unreachable",
 			    ist ? json_integer_value(json_object_get(ist, "pid"))
 			        : -1,
 			    -1, ist, err);
+			spend_lines(spend, in->name, ist);
+		}
 		json_decref(ist);
 	}
 	return (bad);
@@ -114,6 +155,7 @@ int
 cmd_status(struct opc *o, int argc, char **argv)
 {
 	struct topo *t;
+	struct buf   spend;
 	json_t      *st, *ps, *p, *ist, *all;
 	char         err[512];
 	const char  *role;
@@ -136,6 +178,7 @@ cmd_status(struct opc *o, int argc, char **argv)
 		return (1);
 	ps = json_object_get(st, "processes");
 	all = json_object();
+	buf_init(&spend);
 	listed = xcalloc(t->ninst + 1, sizeof(*listed));
 	if (!json)
 		printf("%-20s %-11s %7s %8s %8s %-24s %s\n", "INSTANCE",
@@ -160,17 +203,22 @@ cmd_status(struct opc *o, int argc, char **argv)
 			json_object_set_new(e, "status",
 			    ist ? json_incref(ist) : json_null());
 			json_object_set_new(all, role ? role : "?", e);
-		} else
+		} else {
 			row(role ? role : "?",
 			    json_string_value(json_object_get(p, "state")),
 			    json_integer_value(json_object_get(p, "pid")),
 			    json_integer_value(
 			        json_object_get(p, "restart_count")),
 			    ist, err);
+			spend_lines(&spend, role ? role : "?", ist);
+		}
 		json_decref(ist);
 	}
-	bad += remote_rows(t, listed, all, json);
+	bad += remote_rows(t, listed, all, json, &spend);
 	free(listed);
+	if (!json && spend.len > 0)
+		printf("\n%s", buf_cstr(&spend));
+	buf_fini(&spend);
 	if (json) {
 		json_t *sup = json_deep_copy(st);
 

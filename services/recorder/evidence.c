@@ -364,6 +364,9 @@ ev_record(const struct ev_run *r, const json_t *result)
 	json_object_set_new(rec, "proposal_id", str_or_null(proposal_id(r)));
 	json_object_set_new(rec, "decision_id", str_or_null(decision_id(r)));
 	json_object_set_new(rec, "result", json_deep_copy(result));
+	/* what the agent CLI reported (cost, tokens, session, denials), null
+	 * for a backend without a parser */
+	json_object_set_new(rec, "agent", copy_or_null(result, "agent"));
 	json_object_set_new(rec, "recorded_at", str_or_null(r->now));
 	json_object_set_new(rec, "backend", str_or_null(r->backend));
 	json_object_set_new(rec, "lane", str_or_null(r->lane));

@@ -795,7 +795,7 @@ ctl_run_show(struct svc *svc, const struct msg *req, json_t **data, char *err,
 	if ((rv = store_prep(
 	         svc_store(svc), &s,
 	         "SELECT run_id, task_id, status, written, path, files,"
-	         " metadata, trace FROM runs WHERE run_id = ?")) != 0 ||
+	         " metadata, trace, result FROM runs WHERE run_id = ?")) != 0 ||
 	    (rv = store_bind_text(s, 1, id)) != 0)
 		return (rv);
 	if ((rv = store_step(s)) != 1) {
@@ -818,7 +818,16 @@ ctl_run_show(struct svc *svc, const struct msg *req, json_t **data, char *err,
 	json_object_set_new(o, "metadata", j ? j : json_null());
 	j = load(store_col_text(s, 7));
 	json_object_set_new(o, "trace", j ? j : json_null());
+	/* what the agent CLI reported, and what the usage store made of it */
+	j = load(store_col_text(s, 8));
+	json_object_set_new(o, "agent",
+	                    json_object_get(j, "agent") != NULL
+	                        ? json_deep_copy(json_object_get(j, "agent"))
+	                        : json_null());
+	json_decref(j);
 	store_done(s);
+	j = usage_run(svc_store(svc), id);
+	json_object_set_new(o, "usage", j ? j : json_null());
 	*data = o;
 	return (0);
 }

@@ -122,7 +122,8 @@ bool ev_copy_allowed(const char *path, const char *workspace);
  * usage.c
  */
 
-/* usage_init creates the usage tables.  Returns 0 or ERR_IO. */
+/* usage_init creates the usage tables, or adds the columns an older db
+ * lacks (keeping its rows).  Returns 0 or ERR_IO. */
 int usage_init(struct store *);
 
 /* usage_dispatched records a dispatched run (idempotent on run_id).  Any
@@ -132,20 +133,36 @@ int usage_dispatched(struct store *, const char *run_id, const char *task_id,
                      const char *backend, int64_t ts_ms, double cost_usd);
 
 /* usage_finished records a run's outcome from its result (borrowed, may
- * be NULL): success, failure category, quota flag, duration (-1 unknown),
- * quality warnings and scope violations.  Idempotent on run_id. */
+ * be NULL): success, failure category, quota flag and event (quota_event
+ * or execution_outcome), what result.agent reported (cost_usd and
+ * cost_source, tokens, session, turns, cli, model), duration (-1
+ * unknown), quality warnings and scope violations.  cost_usd is the
+ * estimate a row born here gets.  Idempotent on run_id: the first
+ * result stands. */
 int usage_finished(struct store *, const char *run_id, const char *task_id,
                    const char *status, bool success,
                    const char *failure_category, const json_t *result,
                    int64_t duration_ms, int64_t ts_ms, double cost_usd);
 
-/* usage_spend sets *out to a new spend report {window_days,
- * total_executions, total_estimated_usd, per_repo{repo: {executions,
- * estimated_usd}}} over the window_days before now_ms. */
+/* usage_spend sets *out to a new spend report over the window_days before
+ * now_ms: the original's {window_days, total_executions,
+ * total_estimated_usd, per_repo{repo: {executions, estimated_usd}}}, each
+ * estimated_usd being the reported cost where a run has one and its
+ * estimate otherwise, plus total_reported_usd, per_repo reported_usd and
+ * estimated_only, estimated_only_executions (runs without a reported
+ * cost) and total_{input,output,cache_read,cache_creation}_tokens.
+ * Amounts are rounded to 6 decimals.  Returns 0 or ERR_IO. */
 int usage_spend(struct store *, json_t **out, int64_t window_days,
                 int64_t now_ms);
 
-/* usage_counts adds executions/failed/quota counters to a status object. */
+/* usage_run returns a new object of the usage row of run_id
+ * {estimated_usd, cost_usd, cost_source, input_tokens, output_tokens,
+ * cache_read_tokens, cache_creation_tokens, session_id, turns, agent_cli,
+ * model, event} (null where unknown), or NULL when there is none. */
+json_t *usage_run(struct store *, const char *run_id);
+
+/* usage_counts adds executions/failed/quota/cost_reported counters to a
+ * status object. */
 void usage_counts(struct store *, json_t *obj);
 
 #endif

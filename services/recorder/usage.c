@@ -5,13 +5,23 @@
  * here it is three tables in the recorder's db, written only by handlers
  * (state, no files), each keyed so that applying the same event twice
  * changes nothing:
- *   usage_exec     one row per dispatched run: estimated cost, outcome
- *                  (success, failure category, quota flag), duration;
+ *   usage_exec     one row per dispatched run: the estimated cost fixed at
+ *                  dispatch (cost_per_execution_usd), what the agent CLI
+ *                  reported (result.agent: cost_usd and its cost_source,
+ *                  tokens, session, turns), the outcome (success, failure
+ *                  category, event: the original's execution_outcome or
+ *                  quota_event), duration;
  *   usage_quality  result.quality_warnings, one row per (run, pattern);
  *   usage_scope    result.scope_violations, one row per (run, path).
- * The spend report keeps the original's shape: window_days,
- * total_executions, total_estimated_usd, per_repo{executions,
- * estimated_usd}, amounts rounded to 6 decimals.
+ * The real cost is the agent's; the estimate stands in only for a run that
+ * reported none.  The spend report keeps the original's shape
+ * (window_days, total_executions, total_estimated_usd,
+ * per_repo{executions, estimated_usd}, amounts rounded to 6 decimals),
+ * estimated_usd being the real cost where there is one, and adds what was
+ * reported, the tokens, and how many runs have only an estimate.
+ *
+ * An older db gains the new columns at start (usage_init); no row is
+ * lost, and its runs count as estimate-only.
  */
 #include <ctype.h>
 #include <math.h>
@@ -25,27 +35,77 @@
 
 #define DAY_MS (86400LL * 1000)
 
+/* The columns usage_exec gained after its first release (issue 13), in
+ * the order of the CREATE TABLE below. */
+static const char *const added[][2] = {
+    {"cost_usd", "REAL"},
+    {"cost_source", "TEXT"},
+    {"input_tokens", "INTEGER"},
+    {"output_tokens", "INTEGER"},
+    {"cache_read_tokens", "INTEGER"},
+    {"cache_creation_tokens", "INTEGER"},
+    {"session_id", "TEXT"},
+    {"turns", "INTEGER"},
+    {"agent_cli", "TEXT"},
+    {"model", "TEXT"},
+    {"event", "TEXT"},
+};
+
+/* add_column adds usage_exec.column (decl) unless the table has it. */
+static int
+add_column(struct store *st, const char *column, const char *decl)
+{
+	int64_t n = 0;
+	char   *sql;
+	int     rv;
+
+	if ((rv = store_int(
+	         st, &n, 0,
+	         "SELECT count(*) FROM pragma_table_info('usage_exec')"
+	         " WHERE name = ?",
+	         "t", column)) != 0 ||
+	    n > 0)
+		return (rv);
+	sql =
+	    xasprintf("ALTER TABLE usage_exec ADD COLUMN %s %s", column, decl);
+	rv = store_exec(st, sql);
+	free(sql);
+	return (rv);
+}
+
 int
 usage_init(struct store *st)
 {
-	return (store_exec(
-	    st,
-	    "CREATE TABLE IF NOT EXISTS usage_exec ("
-	    " run_id TEXT PRIMARY KEY, task_id TEXT, repo_key TEXT,"
-	    " lane TEXT, backend TEXT, dispatched_ms INTEGER NOT NULL,"
-	    " estimated_usd REAL NOT NULL DEFAULT 0, finished INTEGER NOT NULL"
-	    " DEFAULT 0, status TEXT, success INTEGER, failure_category TEXT,"
-	    " quota INTEGER NOT NULL DEFAULT 0, duration_ms INTEGER,"
-	    " finished_ms INTEGER);"
-	    "CREATE INDEX IF NOT EXISTS usage_exec_ts"
-	    " ON usage_exec(dispatched_ms);"
-	    "CREATE TABLE IF NOT EXISTS usage_quality ("
-	    " run_id TEXT NOT NULL, task_id TEXT, pattern TEXT NOT NULL,"
-	    " count INTEGER NOT NULL, ts_ms INTEGER NOT NULL,"
-	    " PRIMARY KEY (run_id, pattern));"
-	    "CREATE TABLE IF NOT EXISTS usage_scope ("
-	    " run_id TEXT NOT NULL, task_id TEXT, path TEXT NOT NULL,"
-	    " ts_ms INTEGER NOT NULL, PRIMARY KEY (run_id, path));"));
+	size_t i;
+	int    rv;
+
+	if ((rv = store_exec(
+	         st,
+	         "CREATE TABLE IF NOT EXISTS usage_exec ("
+	         " run_id TEXT PRIMARY KEY, task_id TEXT, repo_key TEXT,"
+	         " lane TEXT, backend TEXT, dispatched_ms INTEGER NOT NULL,"
+	         " estimated_usd REAL NOT NULL DEFAULT 0, finished INTEGER NOT"
+	         " NULL DEFAULT 0, status TEXT, success INTEGER,"
+	         " failure_category TEXT, quota INTEGER NOT NULL DEFAULT 0,"
+	         " duration_ms INTEGER, finished_ms INTEGER,"
+	         " cost_usd REAL, cost_source TEXT, input_tokens INTEGER,"
+	         " output_tokens INTEGER, cache_read_tokens INTEGER,"
+	         " cache_creation_tokens INTEGER, session_id TEXT,"
+	         " turns INTEGER, agent_cli TEXT, model TEXT, event TEXT);"
+	         "CREATE INDEX IF NOT EXISTS usage_exec_ts"
+	         " ON usage_exec(dispatched_ms);"
+	         "CREATE TABLE IF NOT EXISTS usage_quality ("
+	         " run_id TEXT NOT NULL, task_id TEXT, pattern TEXT NOT NULL,"
+	         " count INTEGER NOT NULL, ts_ms INTEGER NOT NULL,"
+	         " PRIMARY KEY (run_id, pattern));"
+	         "CREATE TABLE IF NOT EXISTS usage_scope ("
+	         " run_id TEXT NOT NULL, task_id TEXT, path TEXT NOT NULL,"
+	         " ts_ms INTEGER NOT NULL, PRIMARY KEY (run_id, path));")) != 0)
+		return (rv);
+	for (i = 0; i < nitems(added); i++)
+		if ((rv = add_column(st, added[i][0], added[i][1])) != 0)
+			return (rv);
+	return (0);
 }
 
 int
@@ -85,13 +145,65 @@ contains_ci(const char *s, const char *needle)
 	return (false);
 }
 
+/* is_quota: the run spent its quota or credits.  A result of the agent
+ * contract says so by failure_category "quota_exhausted" (a rate limit,
+ * model_error with retry_after_ms, is not one); an older result, without
+ * an "agent" key, by the words of its category or reason. */
 static bool
-is_quota(const char *category, const char *reason)
+is_quota(const char *category, const char *reason, const json_t *result)
 {
+	if (category != NULL && strcmp(category, "quota_exhausted") == 0)
+		return (true);
+	if (json_object_get(result, "agent") != NULL)
+		return (false);
 	return (contains_ci(category, "quota") ||
 	        contains_ci(category, "rate_limit") ||
 	        contains_ci(reason, "quota") ||
 	        contains_ci(reason, "rate limit"));
+}
+
+/* The agent's report of a run (result.agent), what usage_exec keeps of
+ * it; -1 (costs, counts) and NULL mean not reported.  Strings borrowed. */
+struct agent_use {
+	double      cost_usd;
+	const char *cost_source, *session_id, *cli, *model;
+	int64_t     input, output, cache_read, cache_creation, turns;
+};
+
+static int64_t
+count_of(const json_t *agent, const char *key)
+{
+	const json_t *v = json_object_get(agent, key);
+
+	return (json_is_integer(v) && json_integer_value(v) >= 0
+	            ? (int64_t) json_integer_value(v)
+	            : -1);
+}
+
+static void
+agent_use(const json_t *result, struct agent_use *u)
+{
+	const json_t *a = json_object_get(result, "agent");
+	const json_t *v = json_object_get(a, "cost_usd");
+	double        d;
+
+	memset(u, 0, sizeof(*u));
+	u->cost_usd = -1;
+	if (json_is_number(v) && isfinite(d = json_number_value(v)) && d >= 0) {
+		u->cost_usd = d;
+		u->cost_source =
+		    json_string_value(json_object_get(a, "cost_source"));
+		if (u->cost_source == NULL)
+			u->cost_source = "reported";
+	}
+	u->session_id = json_string_value(json_object_get(a, "session_id"));
+	u->cli = json_string_value(json_object_get(a, "cli"));
+	u->model = json_string_value(json_object_get(a, "model"));
+	u->input = count_of(a, "input_tokens");
+	u->output = count_of(a, "output_tokens");
+	u->cache_read = count_of(a, "cache_read_tokens");
+	u->cache_creation = count_of(a, "cache_creation_tokens");
+	u->turns = count_of(a, "turns");
 }
 
 int
@@ -102,33 +214,51 @@ usage_finished(struct store *st, const char *run_id, const char *task_id,
 {
 	const char *reason =
 	    json_string_value(json_object_get(result, "failure_reason"));
-	const char *k;
-	json_t     *v, *cnt;
-	size_t      i;
-	char        dur[32];
-	int         rv;
+	const char      *k;
+	struct agent_use u;
+	json_t          *v, *cnt;
+	size_t           i;
+	char             dur[32];
+	bool             quota = is_quota(failure_category, reason, result);
+	int              rv;
 
 	/* INTEGER affinity stores the text as a number; NULL when unknown. */
 	snprintf(dur, sizeof(dur), "%lld", (long long) duration_ms);
+	agent_use(result, &u);
 	/* exec.finished may be applied before its exec.dispatch (two
-	 * upstreams): the row is born here then, at the finish time. */
+	 * upstreams): the row is born here then, at the finish time.  -1
+	 * stands for "not reported" (nullif). */
 	if ((rv = store_run(
 	         st,
 	         "INSERT INTO usage_exec(run_id, task_id, dispatched_ms,"
 	         " estimated_usd, finished, status, success, failure_category,"
-	         " quota, duration_ms, finished_ms)"
-	         " VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)"
+	         " quota, duration_ms, finished_ms, event, cost_usd,"
+	         " cost_source, input_tokens, output_tokens, cache_read_tokens,"
+	         " cache_creation_tokens, session_id, turns, agent_cli, model)"
+	         " VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, nullif(?, -1.0),"
+	         " ?, nullif(?, -1), nullif(?, -1), nullif(?, -1),"
+	         " nullif(?, -1), ?, nullif(?, -1), ?, ?)"
 	         " ON CONFLICT(run_id) DO UPDATE SET finished = 1,"
 	         " task_id = coalesce(usage_exec.task_id, excluded.task_id),"
 	         " status = excluded.status, success = excluded.success,"
 	         " failure_category = excluded.failure_category,"
 	         " quota = excluded.quota, duration_ms = excluded.duration_ms,"
-	         " finished_ms = excluded.finished_ms"
+	         " finished_ms = excluded.finished_ms,"
+	         " event = excluded.event, cost_usd = excluded.cost_usd,"
+	         " cost_source = excluded.cost_source,"
+	         " input_tokens = excluded.input_tokens,"
+	         " output_tokens = excluded.output_tokens,"
+	         " cache_read_tokens = excluded.cache_read_tokens,"
+	         " cache_creation_tokens = excluded.cache_creation_tokens,"
+	         " session_id = excluded.session_id, turns = excluded.turns,"
+	         " agent_cli = excluded.agent_cli, model = excluded.model"
 	         " WHERE usage_exec.finished = 0",
-	         "ttidtititi", run_id, task_id, ts_ms, cost_usd, status,
-	         (int64_t) success, failure_category,
-	         (int64_t) is_quota(failure_category, reason),
-	         duration_ms >= 0 ? dur : NULL, ts_ms)) != 0)
+	         "ttidtitititdtiiiititt", run_id, task_id, ts_ms, cost_usd,
+	         status, (int64_t) success, failure_category, (int64_t) quota,
+	         duration_ms >= 0 ? dur : NULL, ts_ms,
+	         quota ? "quota_event" : "execution_outcome", u.cost_usd,
+	         u.cost_source, u.input, u.output, u.cache_read,
+	         u.cache_creation, u.session_id, u.turns, u.cli, u.model)) != 0)
 		return (rv);
 	v = json_object_get(result, "quality_warnings");
 	if (json_is_object(v)) {
@@ -191,35 +321,52 @@ usage_spend(struct store *st, json_t **out, int64_t window_days, int64_t now_ms)
 {
 	struct store_stmt *s = NULL;
 	json_t            *per = json_object();
-	int64_t            total = 0;
-	double             usd = 0;
+	int64_t            total = 0, only_est = 0, tok[4] = {0, 0, 0, 0};
+	double             usd = 0, reported = 0;
+	size_t             i;
 	int                rv;
 
 	*out = NULL;
+	/* estimated_usd: the real cost where the run reported one, the
+	 * estimate fixed at dispatch otherwise */
 	if ((rv = store_prep(
 	         st, &s,
 	         "SELECT coalesce(repo_key, 'unknown'), count(*),"
-	         " total(estimated_usd) FROM usage_exec"
+	         " total(coalesce(cost_usd, estimated_usd)), total(cost_usd),"
+	         " count(*) - count(cost_usd), total(input_tokens),"
+	         " total(output_tokens), total(cache_read_tokens),"
+	         " total(cache_creation_tokens) FROM usage_exec"
 	         " WHERE dispatched_ms >= ? GROUP BY 1 ORDER BY 1")) != 0 ||
 	    (rv = store_bind_int(s, 1, now_ms - window_days * DAY_MS)) != 0)
 		goto fail;
 	while ((rv = store_step(s)) == 1) {
-		int64_t n = store_col_int(s, 1);
-		double  d = store_col_double(s, 2);
+		int64_t n = store_col_int(s, 1), est = store_col_int(s, 4);
+		double  d = store_col_double(s, 2), r = store_col_double(s, 3);
 
 		total += n;
+		only_est += est;
 		usd += d;
-		json_object_set_new(per, store_col_text(s, 0),
-		                    json_pack("{s:I, s:f}", "executions",
-		                              (json_int_t) n, "estimated_usd",
-		                              round6(d)));
+		reported += r;
+		for (i = 0; i < nitems(tok); i++)
+			tok[i] += (int64_t) store_col_double(s, 5 + (int) i);
+		json_object_set_new(
+		    per, store_col_text(s, 0),
+		    json_pack("{s:I, s:f, s:f, s:I}", "executions",
+		              (json_int_t) n, "estimated_usd", round6(d),
+		              "reported_usd", round6(r), "estimated_only",
+		              (json_int_t) est));
 	}
 	if (rv != 0)
 		goto fail;
-	*out = json_pack("{s:I, s:I, s:f, s:o}", "window_days",
-	                 (json_int_t) window_days, "total_executions",
-	                 (json_int_t) total, "total_estimated_usd", round6(usd),
-	                 "per_repo", per);
+	*out = json_pack(
+	    "{s:I, s:I, s:f, s:o, s:f, s:I, s:I, s:I, s:I, s:I}", "window_days",
+	    (json_int_t) window_days, "total_executions", (json_int_t) total,
+	    "total_estimated_usd", round6(usd), "per_repo", per,
+	    "total_reported_usd", round6(reported), "estimated_only_executions",
+	    (json_int_t) only_est, "total_input_tokens", (json_int_t) tok[0],
+	    "total_output_tokens", (json_int_t) tok[1],
+	    "total_cache_read_tokens", (json_int_t) tok[2],
+	    "total_cache_creation_tokens", (json_int_t) tok[3]);
 	return (0);
 
 fail:
@@ -229,10 +376,57 @@ fail:
 	return (rv);
 }
 
+json_t *
+usage_run(struct store *st, const char *run_id)
+{
+	struct store_stmt       *s;
+	json_t                  *o = NULL;
+	int                      i;
+	static const char *const cols[] = {
+	    "estimated_usd",
+	    "cost_usd",
+	    "cost_source",
+	    "input_tokens",
+	    "output_tokens",
+	    "cache_read_tokens",
+	    "cache_creation_tokens",
+	    "session_id",
+	    "turns",
+	    "agent_cli",
+	    "model",
+	    "event",
+	};
+
+	if (store_prep(st, &s,
+	               "SELECT estimated_usd, cost_usd, cost_source,"
+	               " input_tokens, output_tokens, cache_read_tokens,"
+	               " cache_creation_tokens, session_id, turns, agent_cli,"
+	               " model, event FROM usage_exec WHERE run_id = ?") != 0)
+		return (NULL);
+	if (store_bind_text(s, 1, run_id) == 0 && store_step(s) == 1) {
+		o = json_object();
+		for (i = 0; i < (int) nitems(cols); i++) {
+			json_t *v;
+
+			if (store_col_is_null(s, i))
+				v = json_null();
+			else if (i <= 1)
+				v = json_real(store_col_double(s, i));
+			else if (i == 2 || i == 7 || i >= 9)
+				v = json_string(store_col_text(s, i));
+			else
+				v = json_integer(store_col_int(s, i));
+			json_object_set_new(o, cols[i], v);
+		}
+	}
+	store_done(s);
+	return (o);
+}
+
 void
 usage_counts(struct store *st, json_t *obj)
 {
-	int64_t n = 0, failed = 0, quota = 0;
+	int64_t n = 0, failed = 0, quota = 0, reported = 0;
 
 	(void) store_int(st, &n, 0, "SELECT count(*) FROM usage_exec", NULL);
 	(void) store_int(st, &failed, 0,
@@ -244,5 +438,9 @@ usage_counts(struct store *st, json_t *obj)
 	                 NULL);
 	json_object_set_new(obj, "executions", json_integer(n));
 	json_object_set_new(obj, "executions_failed", json_integer(failed));
+	(void) store_int(st, &reported, 0,
+	                 "SELECT count(cost_usd) FROM usage_exec", NULL);
 	json_object_set_new(obj, "executions_quota", json_integer(quota));
+	json_object_set_new(obj, "executions_cost_reported",
+	                    json_integer(reported));
 }

@@ -2,8 +2,9 @@
  * router.c - the router daemon (see router.h).
  *
  * Tables: rtask (one row per task: its task.ready, decisions, queue state,
- * attempts), rrun (one row per dispatched attempt: executor, lease,
- * outcome), outcome (the breaker's window), kv (breaker state).
+ * attempts, the gate holding it), rrun (one row per dispatched attempt:
+ * executor, lease, outcome, and its reservation and cost: see ledger.c),
+ * outcome (the breaker's window), kv (breaker state).
  */
 #include <stdio.h>
 #include <string.h>
@@ -16,8 +17,8 @@
 #include "opc/util.h"
 #include "route.h"
 #include "router.h"
+#include "router_int.h"
 
-#define MAX_EXECUTORS 32
 #define DISPATCH_LEASES 10 /* see expire_leases */
 
 static const char schema[] =
@@ -27,36 +28,21 @@ static const char schema[] =
     " attempts INTEGER NOT NULL DEFAULT 0,"
     " last_attempt_ms INTEGER NOT NULL DEFAULT 0,"
     " proposal TEXT, decision TEXT, policy TEXT, last_reason TEXT,"
-    " queued_ms INTEGER NOT NULL);"
+    " queued_ms INTEGER NOT NULL, hold TEXT);"
     "CREATE TABLE IF NOT EXISTS rrun("
     " run_id TEXT PRIMARY KEY, task_id TEXT NOT NULL,"
     " executor TEXT NOT NULL, attempt INTEGER NOT NULL,"
     " state TEXT NOT NULL, dispatched_ms INTEGER NOT NULL,"
     " started_ms INTEGER, lease_ms INTEGER NOT NULL,"
-    " finished_ms INTEGER, status TEXT);"
+    " finished_ms INTEGER, status TEXT, repo_key TEXT,"
+    " reserved_usd REAL NOT NULL DEFAULT 0, cost_usd REAL,"
+    " cost_source TEXT);"
     "CREATE INDEX IF NOT EXISTS rrun_state ON rrun(state);"
     "CREATE INDEX IF NOT EXISTS rrun_dispatched ON rrun(dispatched_ms);"
     "CREATE TABLE IF NOT EXISTS outcome("
     " at_ms INTEGER NOT NULL, success INTEGER NOT NULL,"
     " quota INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS kv(k TEXT PRIMARY KEY, v INTEGER);";
-
-struct executor {
-	const char *name;
-	int64_t     last_hb;   /* mono ms; 0 = not heard since start */
-	int64_t     free_slots;
-	int64_t     mem_free_mb;
-};
-
-struct router {
-	struct svc       *svc;
-	struct budget_cfg b;
-	int64_t           lease_ms;
-	int64_t           stale_ms;
-	int64_t           started;
-	struct executor   ex[MAX_EXECUTORS];
-	size_t            nex;
-};
 
 /* --------------------------------------------------------------- helpers */
 
@@ -106,8 +92,11 @@ task_of(const json_t *ready, struct route_task *t, const char ***labels)
 	t->nlabels = n;
 }
 
+/* emit_budget journals a gate's refusal; sp (may be NULL) adds the
+ * spend cap's details, repo_key the task's repo. */
 static int
-emit_budget(struct router *r, const char *task_id, const struct gate *g)
+emit_budget(struct router *r, const char *task_id, const struct gate *g,
+    const struct spend_gate *sp, const char *repo_key)
 {
 	struct msg_budget_decision ev;
 
@@ -118,9 +107,23 @@ emit_budget(struct router *r, const char *task_id, const struct gate *g)
 	ev.window = (char *) g->window;
 	ev.current = g->current;
 	ev.limit = g->limit;
-	log_info("router.gate", "%s: %s (%s %lld/%lld)", task_id ? task_id : "-",
-	    g->reason, g->window ? g->window : "-", (long long) g->current,
-	    (long long) g->limit);
+	ev.repo_key = (char *) repo_key;
+	if (sp != NULL) {
+		ev.scope = (char *) sp->scope;
+		ev.current_usd = sp->current_usd;
+		ev.limit_usd = sp->limit_usd;
+		ev.estimate_usd = sp->estimate_usd;
+		log_info("router.gate", "%s: %s (%s %s: %.4f + %.4f > %.4f "
+		    "USD)", task_id ? task_id : "-", g->reason, sp->scope,
+		    sp->scope && strcmp(sp->scope, "repo") == 0 && repo_key
+		        ? repo_key
+		        : "cap",
+		    sp->current_usd, sp->estimate_usd, sp->limit_usd);
+	} else
+		log_info("router.gate", "%s: %s (%s %lld/%lld)",
+		    task_id ? task_id : "-", g->reason,
+		    g->window ? g->window : "-", (long long) g->current,
+		    (long long) g->limit);
 	return (svc_emit(r->svc, MSG_BUDGET_DECISION, task_id, &ev));
 }
 
@@ -289,7 +292,7 @@ on_finished(struct svc *svc, const struct msg *m, void *state)
 {
 	struct router                  *r = state;
 	const struct msg_exec_finished *f = &m->body.exec_finished;
-	int64_t                         known = 0;
+	int64_t                         known = 0, at = now_ms();
 	bool                            quota;
 	int                             rv;
 
@@ -298,14 +301,16 @@ on_finished(struct svc *svc, const struct msg *m, void *state)
 	    " ('dispatched', 'started')",
 	    "t", f->run_id);
 	if (known == 0) {
-		/* superseded (re-dispatched) or unknown: not ours to decide */
+		/* superseded (re-dispatched) or unknown: not ours to decide,
+		 * but money a superseded run spent is booked */
 		svc_count(svc, "stale_finished", 1);
-		return (0);
+		return (ledger_book(r, f, false, at));
 	}
 	if ((rv = store_run(svc_store(svc),
 	         "UPDATE rrun SET state = 'finished', finished_ms = ?,"
 	         " status = ? WHERE run_id = ?",
-	         "itt", now_ms(), f->status, f->run_id)) != 0)
+	         "itt", at, f->status, f->run_id)) != 0 ||
+	    (rv = ledger_book(r, f, true, at)) != 0)
 		return (rv);
 	if (strcmp(f->status, "interrupted") == 0) {
 		/* Retried by the effect loop within the retry cap. */
@@ -316,10 +321,10 @@ on_finished(struct svc *svc, const struct msg *m, void *state)
 		    " WHERE task_id = ? AND state = 'dispatched'",
 		    "t", f->task_id));
 	}
-	quota = f->failure_reason != NULL &&
-	    (strstr(f->failure_reason, "quota") != NULL ||
-	        strstr(f->failure_reason, "rate limit") != NULL ||
-	        strstr(f->failure_reason, "hit your limit") != NULL);
+	/* quota exhaustion by category; the reason's text only for results
+	 * older than the agent contract */
+	quota = route_is_quota(f->failure_category, f->failure_reason,
+	    f->result);
 	if ((rv = store_run(svc_store(svc),
 	         "INSERT INTO outcome(at_ms, success, quota) VALUES (?, ?, ?)",
 	         "iii", now_ms(), (int64_t) f->success, (int64_t) quota)) !=
@@ -458,29 +463,44 @@ pick(struct router *r)
 	return (best);
 }
 
-/* refuse records a gate refusal once per (task, reason). */
+/* refuse records a gate refusal once per (task, reason, scope of a spend
+ * cap); sp and repo_key as for emit_budget. */
 static void
-refuse(struct router *r, const char *task_id, const char *last,
-    const struct gate *g, const char *new_state)
+refuse_spend(struct router *r, const char *task_id, const char *last,
+    const char *last_hold, const struct gate *g, const char *new_state,
+    const struct spend_gate *sp, const char *repo_key)
 {
-	if (last != NULL && strcmp(last, g->reason) == 0 && new_state == NULL)
+	const char *hold = sp != NULL ? sp->scope : NULL;
+
+	if (last != NULL && strcmp(last, g->reason) == 0 && new_state == NULL &&
+	    (hold == NULL ||
+	        (last_hold != NULL && strcmp(last_hold, hold) == 0)))
 		return;
 	if (svc_begin(r->svc) != 0)
 		return;
 	if (store_run(svc_store(r->svc),
-	        "UPDATE rtask SET last_reason = ?, state = coalesce(?, state)"
-	        " WHERE task_id = ?",
-	        "ttt", g->reason, new_state, task_id) == 0 &&
-	    emit_budget(r, task_id, g) == 0)
+	        "UPDATE rtask SET last_reason = ?, hold = ?,"
+	        " state = coalesce(?, state) WHERE task_id = ?",
+	        "tttt", g->reason, hold, new_state, task_id) == 0 &&
+	    emit_budget(r, task_id, g, sp, repo_key) == 0)
 		(void) svc_commit(r->svc);
 	else
 		(void) svc_rollback(r->svc);
 }
 
+static void
+refuse(struct router *r, const char *task_id, const char *last,
+    const struct gate *g, const char *new_state)
+{
+	refuse_spend(r, task_id, last, NULL, g, new_state, NULL, NULL);
+}
+
+/* dispatch sends one run of the task to executor e, holding reserve_usd
+ * of the spend caps until it finishes. */
 static int
 dispatch(struct router *r, struct executor *e, const char *task_id,
     json_t *ready, json_t *proposal, json_t *decision, json_t *policy,
-    int64_t attempts, int64_t now)
+    int64_t attempts, int64_t now, double reserve_usd)
 {
 	struct msg_exec_dispatch ev;
 	struct route_task        t;
@@ -520,13 +540,14 @@ dispatch(struct router *r, struct executor *e, const char *task_id,
 	}
 	if ((rv = store_run(svc_store(r->svc),
 	         "INSERT INTO rrun(run_id, task_id, executor, attempt, state,"
-	         " dispatched_ms, lease_ms) VALUES (?, ?, ?, ?, 'dispatched',"
-	         " ?, ?)",
-	         "tttiii", run_id, task_id, e->name, attempts + 1, now,
-	         r->lease_ms)) == 0 &&
+	         " dispatched_ms, lease_ms, repo_key, reserved_usd)"
+	         " VALUES (?, ?, ?, ?, 'dispatched', ?, ?, ?, ?)",
+	         "tttiiitd", run_id, task_id, e->name, attempts + 1, now,
+	         r->lease_ms, t.repo_key, reserve_usd)) == 0 &&
 	    (rv = store_run(svc_store(r->svc),
 	         "UPDATE rtask SET state = 'dispatched', attempts = ?,"
-	         " last_attempt_ms = ?, last_reason = NULL WHERE task_id = ?",
+	         " last_attempt_ms = ?, last_reason = NULL, hold = NULL"
+	         " WHERE task_id = ?",
 	         "iit", attempts + 1, now, task_id)) == 0 &&
 	    (rv = svc_emit(r->svc, MSG_EXEC_DISPATCH, task_id, &ev)) == 0)
 		rv = svc_commit(r->svc);
@@ -537,8 +558,9 @@ dispatch(struct router *r, struct executor *e, const char *task_id,
 		 * dispatched and not yet started, this one included, and
 		 * counting it twice refused dispatches (no_executor_available)
 		 * until the executor's next heartbeat */
-		log_info("router.dispatch", "%s: run %s attempt %lld -> %s",
-		    task_id, run_id, (long long) (attempts + 1), e->name);
+		log_info("router.dispatch", "%s: run %s attempt %lld -> %s"
+		    " (reserves %.4f USD)", task_id, run_id,
+		    (long long) (attempts + 1), e->name, reserve_usd);
 	}
 	json_decref(req);
 	return (rv);
@@ -546,28 +568,38 @@ dispatch(struct router *r, struct executor *e, const char *task_id,
 
 /* gates runs the time-dependent gates for one queued task: GATE_OPEN
  * when it may be dispatched now, GATE_TASK when this task may not (its
- * retry cap), GATE_ALL when no queued task may (budget, breaker,
- * concurrency, no executor, memory: the same answer for every task, so
- * the caller stops asking for this pass). */
+ * retry cap, its repo's spend cap), GATE_ALL when no queued task may
+ * (budget, breaker, concurrency, the global spend cap, no executor,
+ * memory: the same answer for every task, so the caller stops asking for
+ * this pass).  q is the queued task; *reserve is what its run would hold
+ * of the spend caps. */
 enum gate_verdict { GATE_OPEN, GATE_TASK, GATE_ALL };
 
+struct queued {
+	char   *task_id, *last_reason, *hold;
+	json_t *ready, *proposal, *decision, *policy;
+	int64_t attempts, last_attempt;
+};
+
 static enum gate_verdict
-gates(struct router *r, const char *task_id, int64_t *attempts,
-    int64_t last_attempt, const char *last_reason, int64_t now,
-    struct executor **ep)
+gates(struct router *r, struct queued *q, struct ledger *l, int64_t now,
+    struct executor **ep, double *reserve)
 {
+	const char        *task_id = q->task_id, *last_reason = q->last_reason;
+	const char        *repo = jstr(q->ready, "repo_key");
 	struct store_stmt *st;
 	struct gate        g;
+	struct spend_gate  sg;
 	int64_t            hour = 0, day = 0, running = 0, open = 0;
 	bool               reset = false;
 
-	g = retry_check(&r->b, *attempts, last_attempt, now, &reset);
+	g = retry_check(&r->b, q->attempts, q->last_attempt, now, &reset);
 	if (!g.allowed) {
 		refuse(r, task_id, last_reason, &g, "gave_up");
 		return (GATE_TASK);
 	}
 	if (reset)
-		*attempts = 0;
+		q->attempts = 0;
 	/* counted by sqlite over the dispatched_ms index: loading every
 	 * dispatch time of the day for each queued task made a pass over a
 	 * long queue quadratic */
@@ -604,6 +636,15 @@ gates(struct router *r, const char *task_id, int64_t *attempts,
 		refuse(r, task_id, last_reason, &g, NULL);
 		return (GATE_ALL);
 	}
+	/* the task stays queued: dispatched when the day's window allows */
+	sg = ledger_check(r, l, repo, jstr(q->decision, "selected_backend"),
+	    now, reserve);
+	if (!sg.g.allowed) {
+		refuse_spend(r, task_id, last_reason, q->hold, &sg.g, NULL, &sg,
+		    repo);
+		return (strcmp(sg.scope, "global") == 0 ? GATE_ALL
+		                                        : GATE_TASK);
+	}
 	if ((*ep = pick(r)) == NULL) {
 		g = (struct gate){ false, "no_executor_available", NULL, 0, 0 };
 		refuse(r, task_id, last_reason, &g, NULL);
@@ -618,12 +659,28 @@ gates(struct router *r, const char *task_id, int64_t *attempts,
 }
 
 static void
+queued_fini(struct queued *q)
+{
+	free(q->task_id);
+	free(q->last_reason);
+	free(q->hold);
+	json_decref(q->ready);
+	json_decref(q->proposal);
+	json_decref(q->decision);
+	json_decref(q->policy);
+	memset(q, 0, sizeof(*q));
+}
+
+static void
 router_idle(struct svc *svc, void *state)
 {
 	struct router     *r = state;
 	struct store_stmt *st;
 	struct executor   *e;
-	int64_t            now = now_ms(), attempts, last;
+	struct ledger      l = { 0 };
+	struct queued      q;
+	int64_t            now = now_ms();
+	double             reserve;
 	enum gate_verdict  v;
 	int                guard;
 
@@ -631,46 +688,44 @@ router_idle(struct svc *svc, void *state)
 		return;
 	expire_leases(r, now);
 	for (guard = 0; guard < 64; guard++) {
-		json_t *ready, *p, *d, *pol;
-		char   *task_id, *last_reason;
-
 		if (store_prep(svc_store(svc), &st,
 		        "SELECT task_id, ready, proposal, decision, policy,"
-		        " attempts, last_attempt_ms, last_reason FROM rtask"
-		        " WHERE state = 'queued' ORDER BY queued_ms LIMIT 1"
-		        " OFFSET ?") != 0)
-			return;
+		        " attempts, last_attempt_ms, last_reason, hold"
+		        " FROM rtask WHERE state = 'queued' ORDER BY queued_ms"
+		        " LIMIT 1 OFFSET ?") != 0)
+			break;
 		store_bind_int(st, 1, guard);
 		if (store_step(st) != 1) {
 			store_done(st);
-			return;
+			break;
 		}
-		task_id = xstrdup(store_col_text(st, 0));
-		ready = col_json(st, 1);
-		p = col_json(st, 2);
-		d = col_json(st, 3);
-		pol = col_json(st, 4);
-		attempts = store_col_int(st, 5);
-		last = store_col_int(st, 6);
-		last_reason = store_col_dup(st, 7);
+		memset(&q, 0, sizeof(q));
+		q.task_id = xstrdup(store_col_text(st, 0));
+		q.ready = col_json(st, 1);
+		q.proposal = col_json(st, 2);
+		q.decision = col_json(st, 3);
+		q.policy = col_json(st, 4);
+		q.attempts = store_col_int(st, 5);
+		q.last_attempt = store_col_int(st, 6);
+		q.last_reason = store_col_dup(st, 7);
+		q.hold = store_col_dup(st, 8);
 		store_done(st);
 		e = NULL;
-		v = ready && p && d && pol
-		    ? gates(r, task_id, &attempts, last, last_reason, now, &e)
+		reserve = 0;
+		v = q.ready && q.proposal && q.decision && q.policy
+		    ? gates(r, &q, &l, now, &e, &reserve)
 		    : GATE_TASK;
 		if (v == GATE_OPEN &&
-		    dispatch(r, e, task_id, ready, p, d, pol, attempts, now) ==
-		        0)
+		    dispatch(r, e, q.task_id, q.ready, q.proposal, q.decision,
+		        q.policy, q.attempts, now, reserve) == 0) {
+			ledger_add(&l, jstr(q.ready, "repo_key"), reserve, now);
 			guard--; /* it left the queue: same offset again */
-		free(task_id);
-		free(last_reason);
-		json_decref(ready);
-		json_decref(p);
-		json_decref(d);
-		json_decref(pol);
+		}
+		queued_fini(&q);
 		if (v == GATE_ALL)
-			return; /* the tasks behind it would hear the same */
+			break; /* the tasks behind it would hear the same */
 	}
+	ledger_fini(&l);
 }
 
 /* --------------------------------------------------------------- service */
@@ -705,7 +760,13 @@ router_init(struct svc *svc, void *state)
 	if (r->nex == 0)
 		log_warn("router.config", "no executor among the upstreams: "
 		    "nothing will be dispatched");
-	return (store_exec(svc_store(svc), schema));
+	if ((rv = ledger_init(r, err, sizeof(err))) != 0) {
+		log_error("router.config", "%s", err);
+		return (rv);
+	}
+	if ((rv = store_exec(svc_store(svc), schema)) != 0)
+		return (rv);
+	return (ledger_migrate(svc_store(svc)));
 }
 
 static void
@@ -730,6 +791,7 @@ router_status(struct svc *svc, void *state, json_t *obj)
 	json_object_set_new(obj, "breaker", json_string(open ? "open"
 	                                                     : "closed"));
 	json_object_set_new(obj, "executors", ex);
+	ledger_status(r, obj);
 }
 
 /* router_heartbeat tells each executor how long ago it was last heard,

@@ -164,6 +164,6 @@ check "one success for the slow task" [ "$(sqlite3 "$T/st/router.db" "select cou
 
 # --- recorder: runs list and spend report -------------------------------------
 check "runs list shows runs" sh -c "'$OPC' -c '$CFG' runs list | grep -q succeeded"
-check "spend-report is JSON" sh -c "'$OPC' -c '$CFG' spend-report | jq -e '.total_executions >= 1' >/dev/null"
+check "spend-report is JSON" sh -c "'$OPC' -c '$CFG' spend-report --json | jq -e '.total_executions >= 1' >/dev/null"
 
 finish

@@ -292,6 +292,9 @@ test_kinds(void **state)
 	    {"credential_expiring_critical", "github"},
 	    {"awaiting_input", "T-7"},
 	    {"quota_exhausted", "executor@b"},
+	    {"quota_exhausted", "executor@c"},
+	    {"spend_cap", "demo"},
+	    {"spend_cap", "global"},
 	    {"service_failed", "router"},
 	    {"stale_heartbeat", "executor"},
 	    {"data_loss", "board-sync"},
@@ -329,6 +332,39 @@ test_kinds(void **state)
 	                 "task_id", "T-8", "status", "failed", "executor",
 	                 "executor@b", "failure_category", "backend_error",
 	                 "failure_reason", "429: Rate Limit exceeded"));
+	/* the agent contract: quota by category, whatever the reason says */
+	inject(&f, "exec.finished",
+	       json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:{s:s, s:i}}}",
+	                 "run_id", "r-3", "task_id", "T-9", "status", "failed",
+	                 "executor", "executor@c", "failure_category",
+	                 "quota_exhausted", "failure_reason",
+	                 "credit balance is too low", "result", "agent", "cli",
+	                 "claude_cli", "api_status", 400));
+	/* ... and a rate-limited run is not a quota event */
+	inject(&f, "exec.finished",
+	       json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:{s:s, s:i}}}",
+	                 "run_id", "r-4", "task_id", "T-10", "status", "failed",
+	                 "executor", "executor@d", "failure_category",
+	                 "model_error", "failure_reason",
+	                 "429 rate limit exceeded", "result", "agent", "cli",
+	                 "claude_cli", "retry_after_ms", 20000));
+	/* spend caps: per repo and global; other gates are not escalated */
+	inject(&f, "budget.decision",
+	       json_pack("{s:s, s:s, s:b, s:s, s:i, s:i, s:s, s:s, s:f, s:f,"
+	                 " s:f}",
+	                 "reason", "spend_cap", "task_id", "T-11", "allowed", 0,
+	                 "window", "day", "current", 80, "limit", 100,
+	                 "repo_key", "demo", "scope", "repo", "current_usd",
+	                 0.8, "limit_usd", 1.0, "estimate_usd", 0.4));
+	inject(&f, "budget.decision",
+	       json_pack("{s:s, s:s, s:b, s:s, s:s, s:f, s:f}", "reason",
+	                 "spend_cap", "task_id", "T-12", "allowed", 0,
+	                 "repo_key", "other", "scope", "global", "current_usd",
+	                 9.5, "limit_usd", 10.0));
+	inject(&f, "budget.decision",
+	       json_pack("{s:s, s:s, s:b}", "reason",
+	                 "global_concurrency_exceeded", "task_id", "T-13",
+	                 "allowed", 0));
 	inject(&f, "supervisor.service_failed",
 	       json_pack("{s:s, s:i, s:i, s:s}", "instance", "router",
 	                 "restarts", 5, "window_s", 60, "exit_status",
@@ -401,6 +437,43 @@ test_cooldown_restart(void **state)
 	assert_int_equal(rx_count(&f.rx, NULL), 2);
 	assert_int_equal(st(&f, "sent"), 2);
 	assert_int_equal(st(&f, "journal_seq"), 4);
+	fx_stop(&f);
+}
+
+static json_t *
+spend_cap(const char *task, const char *repo)
+{
+	return (json_pack("{s:s, s:s, s:b, s:s, s:s, s:s, s:f, s:f, s:f}",
+	                  "reason", "spend_cap", "task_id", task, "allowed", 0,
+	                  "window", "day", "repo_key", repo, "scope", "repo",
+	                  "current_usd", 0.95, "limit_usd", 1.0, "estimate_usd",
+	                  0.4));
+}
+
+/* Every queued task a repo's spend cap holds back makes a budget.decision:
+ * one escalation per repo within the cooldown. */
+static void
+test_spend_cap_cooldown(void **state)
+{
+	struct fx f;
+	json_t   *r;
+
+	UNUSED(state);
+	fx_start(&f, "spend", 50, NULL, true);
+	inject(&f, "budget.decision", spend_cap("T-1", "demo"));
+	assert_int_equal(wait_st(&f, "sent", 1), 1);
+	inject(&f, "budget.decision", spend_cap("T-2", "demo"));
+	inject(&f, "budget.decision", spend_cap("T-3", "demo"));
+	assert_int_equal(wait_st(&f, "suppressed", 2), 2);
+	inject(&f, "budget.decision", spend_cap("T-4", "other"));
+	assert_int_equal(wait_st(&f, "sent", 2), 2);
+	assert_int_equal(rx_count(&f.rx, NULL), 2);
+	r = rx_get(&f.rx, 0);
+	assert_string_equal(js(json_object_get(r, "body"), "kind"),
+	                    "spend_cap");
+	assert_non_null(strstr(js(json_object_get(r, "body"), "message"),
+	                       "0.95 USD spent or reserved"));
+	json_decref(r);
 	fx_stop(&f);
 }
 
@@ -619,6 +692,7 @@ main(void)
 	    cmocka_unit_test(test_pure),
 	    cmocka_unit_test(test_kinds),
 	    cmocka_unit_test(test_cooldown_restart),
+	    cmocka_unit_test(test_spend_cap_cooldown),
 	    cmocka_unit_test(test_retry),
 	    cmocka_unit_test(test_two_urls),
 	    cmocka_unit_test(test_retry_exhausted),

@@ -16,9 +16,11 @@
 #include <time.h>
 
 #include <cmocka.h>
+#include <math.h>
 
 #include "opc/err.h"
 #include "opc/log.h"
+#include "opc/store.h"
 #include "recorder.h"
 #include "testbed.h"
 
@@ -36,8 +38,10 @@ struct fx {
 	const char    *url;
 };
 
+/* fx_init writes the topology; fx_run starts the recorder on it (a test
+ * may put an older db in the state dir in between). */
 static void
-fx_start(struct fx *f, const char *tag)
+fx_init(struct fx *f, const char *tag)
 {
 	f->dir = tb_dir();
 	f->yaml = xasprintf("opcenter:\n"
@@ -60,10 +64,22 @@ fx_start(struct fx *f, const char *tag)
 	                    "    cost_per_execution_usd: 0.25\n",
 	                    f->dir, tag, tag, tag, tag, tag, tag);
 	f->topo = tb_topo(f->dir, f->yaml);
+}
+
+static void
+fx_run(struct fx *f)
+{
 	f->rec = tb_start(&recorder_def, f->topo, "recorder");
 	f->url = topo_find(f->topo, "recorder")->ctl;
 	assert_int_equal(tb_wait_int(f->topo, "recorder", "caught_up", 1, WAIT),
 	                 1);
+}
+
+static void
+fx_start(struct fx *f, const char *tag)
+{
+	fx_init(f, tag);
+	fx_run(f);
 }
 
 static void
@@ -617,6 +633,263 @@ test_bad_run_id_rejected(void **state)
 	fx_stop(&f);
 }
 
+/* finished_agent: a finished run whose result carries the agent block of
+ * the real-CLI contract (issue 13).  cost < 0: cost_usd null. */
+static json_t *
+finished_agent(const char *run, const char *task, const char *status,
+               const char *category, const char *reason, double cost,
+               const char *source, json_int_t tokens_in,
+               json_int_t retry_after_ms)
+{
+	json_t *agent = json_pack(
+	    "{s:s, s:s, s:s, s:i, s:b, s:s, s:[s, s], s:o, s:o, s:I, s:i,"
+	    " s:i, s:i, s:n, s:s?, s:o}",
+	    "cli", "claude_cli", "session_id", "sess-42", "model",
+	    "claude-sonnet-4", "turns", 7, "is_error", category != NULL,
+	    "message", "Done: the change is in src/a.c", "permission_denials",
+	    "Bash", "WebFetch", "cost_usd",
+	    cost >= 0 ? json_real(cost) : json_null(), "cost_source",
+	    cost >= 0 ? json_string(source) : json_null(), "input_tokens",
+	    tokens_in, "output_tokens", 300, "cache_read_tokens", 5000,
+	    "cache_creation_tokens", 100, "api_status", "api_error",
+	    category != NULL && strcmp(category, "quota_exhausted") == 0
+	        ? "insufficient_quota"
+	        : NULL,
+	    "retry_after_ms",
+	    retry_after_ms > 0 ? json_integer(retry_after_ms) : json_null());
+	bool ok = category == NULL;
+
+	return (json_pack("{s:s, s:s, s:s, s:b, s:s?, s:s?, s:{s:s, s:s,"
+	                  " s:b, s:s?, s:s?, s:[], s:o}}",
+	                  "run_id", run, "task_id", task, "status", status,
+	                  "success", ok, "failure_category", category,
+	                  "failure_reason", reason, "result", "run_id", run,
+	                  "status", status, "success", ok, "failure_category",
+	                  category, "failure_reason", reason, "changed_files",
+	                  "agent", agent));
+}
+
+static json_t *
+spend_report(struct fx *f, int64_t days)
+{
+	struct msg_recorder_spend q;
+	json_t                   *data = NULL;
+	char                      err[256];
+
+	memset(&q, 0, sizeof(q));
+	q.window_days = days;
+	if (ctl_call(f->url, MSG_RECORDER_SPEND, &q, &data, err, sizeof(err),
+	             WAIT) != 0)
+		fail_msg("spend: %s", err);
+	return (data);
+}
+
+static double
+num(const json_t *o, const char *path)
+{
+	char         *p = xstrdup(path), *k, *save = NULL;
+	const json_t *v = o;
+
+	for (k = strtok_r(p, ".", &save); k != NULL;
+	     k = strtok_r(NULL, ".", &save))
+		v = json_object_get(v, k);
+	free(p);
+	if (!json_is_number(v))
+		fail_msg("%s: not a number", path);
+	return (json_number_value(v));
+}
+
+#define RUN_A1 "a1000000-0000-4000-8000-00000000000a"
+#define RUN_A2 "a2000000-0000-4000-8000-00000000000b"
+#define RUN_A3 "a3000000-0000-4000-8000-00000000000c"
+#define RUN_A4 "a4000000-0000-4000-8000-00000000000d"
+
+/* Real costs from result.agent, the estimate only for a run without one,
+ * a quota_event for quota_exhausted (not for a rate limit), the agent
+ * block in runs show and in execution_record.json. */
+static void
+test_usage_agent(void **state)
+{
+	struct fx                    f;
+	struct msg_recorder_run_show qs;
+	json_t                      *data, *rec, *a, *u;
+	char                         err[256], *ev;
+
+	UNUSED(state);
+	fx_start(&f, "agent");
+	/* reported by the CLI */
+	run_flow(&f, RUN_A1,
+	         finished_agent(RUN_A1, "T-1", "succeeded", NULL, NULL, 0.4321,
+	                        "reported", 1200, 0));
+	/* no agent block at all (stub backend): the estimate, 0.25 */
+	run_flow(&f, RUN_A2, finished_nochange(RUN_A2, "T-1"));
+	/* credits gone; cost computed from tokens and prices */
+	run_flow(&f, RUN_A3,
+	         finished_agent(RUN_A3, "T-1", "failed", "quota_exhausted",
+	                        "credit balance is too low", 0.1, "computed",
+	                        800, 0));
+	/* rate limited: a model error, not a quota event, whatever the
+	 * reason says; no cost reported, so the estimate */
+	run_flow(&f, RUN_A4,
+	         finished_agent(RUN_A4, "T-1", "failed", "model_error",
+	                        "429 rate limit: quota per minute", -1, NULL,
+	                        10, 30000));
+	/* a duplicate finish with another cost changes nothing */
+	inject(&f, "exec.finished",
+	       finished_agent(RUN_A1, "T-1", "succeeded", NULL, NULL, 99.0,
+	                      "reported", 1, 0));
+	assert_int_equal(tb_wait_int(f.topo, "recorder", "written", 4, WAIT),
+	                 4);
+	assert_int_equal(tb_status_int(f.topo, "recorder", "executions_quota"),
+	                 1);
+	assert_int_equal(
+	    tb_status_int(f.topo, "recorder", "executions_cost_reported"), 2);
+
+	data = spend_report(&f, 1);
+	assert_int_equal(num(data, "total_executions"), 4);
+	assert_true(fabs(num(data, "total_estimated_usd") - 1.0321) < 1e-9);
+	assert_true(fabs(num(data, "total_reported_usd") - 0.5321) < 1e-9);
+	assert_int_equal(num(data, "estimated_only_executions"), 2);
+	assert_int_equal(num(data, "total_input_tokens"), 1200 + 800 + 10);
+	assert_int_equal(num(data, "total_output_tokens"), 900);
+	assert_int_equal(num(data, "total_cache_read_tokens"), 15000);
+	assert_int_equal(num(data, "total_cache_creation_tokens"), 300);
+	assert_int_equal(num(data, "per_repo.demo.executions"), 4);
+	assert_true(fabs(num(data, "per_repo.demo.estimated_usd") - 1.0321) <
+	            1e-9);
+	assert_true(fabs(num(data, "per_repo.demo.reported_usd") - 0.5321) <
+	            1e-9);
+	assert_int_equal(num(data, "per_repo.demo.estimated_only"), 2);
+	json_decref(data);
+
+	memset(&qs, 0, sizeof(qs));
+	qs.run_id = RUN_A1;
+	assert_int_equal(ctl_call(f.url, MSG_RECORDER_RUN_SHOW, &qs, &data, err,
+	                          sizeof(err), WAIT),
+	                 0);
+	a = json_object_get(data, "agent");
+	u = json_object_get(data, "usage");
+	assert_string_equal(js(a, "cli"), "claude_cli");
+	assert_string_equal(js(a, "session_id"), "sess-42");
+	assert_int_equal(
+	    json_array_size(json_object_get(a, "permission_denials")), 2);
+	assert_true(num(u, "cost_usd") == 0.4321);
+	assert_true(num(u, "estimated_usd") == 0.25);
+	assert_string_equal(js(u, "cost_source"), "reported");
+	assert_string_equal(js(u, "session_id"), "sess-42");
+	assert_int_equal(num(u, "turns"), 7);
+	assert_int_equal(num(u, "input_tokens"), 1200);
+	assert_string_equal(js(u, "event"), "execution_outcome");
+	json_decref(data);
+	qs.run_id = RUN_A3;
+	assert_int_equal(ctl_call(f.url, MSG_RECORDER_RUN_SHOW, &qs, &data, err,
+	                          sizeof(err), WAIT),
+	                 0);
+	u = json_object_get(data, "usage");
+	assert_string_equal(js(u, "event"), "quota_event");
+	assert_string_equal(js(u, "cost_source"), "computed");
+	json_decref(data);
+	qs.run_id = RUN_A2; /* no agent: null, and only the estimate */
+	assert_int_equal(ctl_call(f.url, MSG_RECORDER_RUN_SHOW, &qs, &data, err,
+	                          sizeof(err), WAIT),
+	                 0);
+	assert_true(json_is_null(json_object_get(data, "agent")));
+	u = json_object_get(data, "usage");
+	assert_true(json_is_null(json_object_get(u, "cost_usd")));
+	assert_true(num(u, "estimated_usd") == 0.25);
+	json_decref(data);
+
+	ev = xasprintf("%s/state/evidence/%s", f.dir, RUN_A1);
+	rec = read_json(ev, "execution_record.json");
+	a = json_object_get(rec, "agent");
+	assert_true(num(a, "cost_usd") == 0.4321);
+	assert_string_equal(js(a, "message"), "Done: the change is in src/a.c");
+	json_decref(rec);
+	free(ev);
+	ev = xasprintf("%s/state/evidence/%s", f.dir, RUN_A2);
+	rec = read_json(ev, "execution_record.json");
+	assert_true(json_is_null(json_object_get(rec, "agent")));
+	json_decref(rec);
+	free(ev);
+	fx_stop(&f);
+}
+
+/* A recorder db of the first release (usage_exec without the cost
+ * columns) gains them at start; its rows stay and count as estimates. */
+static void
+test_usage_migration(void **state)
+{
+	struct fx     f;
+	struct store *st = NULL;
+	char         *path, *sql;
+	json_t       *data;
+	int64_t       n = 0, now = now_ms();
+
+	UNUSED(state);
+	fx_init(&f, "mig");
+	(void) mkdir(f.topo->state_dir, 0700);
+	path = xasprintf("%s/recorder.db", f.topo->state_dir);
+	assert_int_equal(store_open(&st, path), 0);
+	sql = xasprintf(
+	    "CREATE TABLE usage_exec ("
+	    " run_id TEXT PRIMARY KEY, task_id TEXT, repo_key TEXT,"
+	    " lane TEXT, backend TEXT, dispatched_ms INTEGER NOT NULL,"
+	    " estimated_usd REAL NOT NULL DEFAULT 0, finished INTEGER NOT NULL"
+	    " DEFAULT 0, status TEXT, success INTEGER, failure_category TEXT,"
+	    " quota INTEGER NOT NULL DEFAULT 0, duration_ms INTEGER,"
+	    " finished_ms INTEGER);"
+	    "INSERT INTO usage_exec(run_id, task_id, repo_key, dispatched_ms,"
+	    " estimated_usd, finished, status, success) VALUES"
+	    " ('old-1', 'T-0', 'demo', %lld, 0.5, 1, 'succeeded', 1),"
+	    " ('old-2', 'T-0', 'legacy', %lld, 0.5, 1, 'failed', 0);",
+	    (long long) (now - 3600 * 1000),
+	    (long long) (now - 3 * 86400 * 1000LL));
+	assert_int_equal(store_exec(st, sql), 0);
+	store_close(&st);
+	free(sql);
+
+	fx_run(&f);
+	run_flow(&f, RUN_A1,
+	         finished_agent(RUN_A1, "T-1", "succeeded", NULL, NULL, 1.25,
+	                        "reported", 10, 0));
+	data = spend_report(&f, 1);
+	assert_int_equal(num(data, "total_executions"), 2);
+	assert_true(fabs(num(data, "total_estimated_usd") - 1.75) < 1e-9);
+	assert_true(fabs(num(data, "total_reported_usd") - 1.25) < 1e-9);
+	assert_int_equal(num(data, "estimated_only_executions"), 1);
+	json_decref(data);
+	data = spend_report(&f, 7);
+	assert_int_equal(num(data, "total_executions"), 3);
+	assert_true(fabs(num(data, "per_repo.legacy.estimated_usd") - 0.5) <
+	            1e-9);
+	json_decref(data);
+	tb_stop(&f.rec);
+
+	/* every row kept, every column there */
+	assert_int_equal(store_open(&st, path), 0);
+	assert_int_equal(
+	    store_int(st, &n, 0, "SELECT count(*) FROM usage_exec", NULL), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(store_int(st, &n, 0,
+	                           "SELECT count(*) FROM"
+	                           " pragma_table_info('usage_exec')",
+	                           NULL),
+	                 0);
+	assert_int_equal(n, 25);
+	assert_int_equal(store_int(st, &n, 0,
+	                           "SELECT input_tokens FROM usage_exec"
+	                           " WHERE run_id = ?",
+	                           "t", RUN_A1),
+	                 0);
+	assert_int_equal(n, 10);
+	store_close(&st);
+	free(path);
+	/* started again on the migrated db: nothing to add, nothing lost */
+	fx_run(&f);
+	assert_int_equal(tb_status_int(f.topo, "recorder", "executions"), 3);
+	fx_stop(&f);
+}
+
 /* The builders alone: inferred files and a failed validation. */
 static void
 test_builders(void **state)
@@ -683,6 +956,8 @@ main(void)
 	    cmocka_unit_test(test_ctl_queries),
 	    cmocka_unit_test(test_out_of_order),
 	    cmocka_unit_test(test_bad_run_id_rejected),
+	    cmocka_unit_test(test_usage_agent),
+	    cmocka_unit_test(test_usage_migration),
 	};
 
 	log_init("test_recorder", NULL, LOG_WARN);

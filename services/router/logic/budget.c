@@ -5,8 +5,9 @@
  * Thresholds and semantics follow the original (inventory s.3 and s.6):
  * a window is "blocked" when its count has reached the limit (>=), the
  * retry cap resets after an idle hour, and the breaker looks only at
- * recent, non-quota outcomes.  Every check is a pure function of the
- * caller's bookkeeping and now_ms.
+ * recent, non-quota outcomes.  The spend caps are in spend.c; their
+ * settings are loaded here with the rest of router.budget.  Every check is a
+ * pure function of the caller's bookkeeping and now_ms.
  */
 #include <errno.h>
 #include <math.h>
@@ -73,6 +74,7 @@ budget_cfg_load(struct budget_cfg *c, const struct cfg_node *router_cfg,
 	const struct cfg_node *b = cfg_get(router_cfg, "budget");
 	const struct cfg_node *k = cfg_get(router_cfg, "breaker");
 	int64_t                hours = -1;
+	double                 cap = NAN; /* max_usd_per_day: NaN = none */
 
 	memset(c, 0, sizeof(*c));
 	if (cfg_get_int(b, "max_per_hour", 10, &c->max_per_hour, err, errlen) !=
@@ -93,7 +95,12 @@ budget_cfg_load(struct budget_cfg *c, const struct cfg_node *router_cfg,
 	    cfg_get_int(k, "min_samples", 3, &c->breaker_min_samples, err,
 	                errlen) != 0 ||
 	    cfg_get_ms(k, "staleness", 4 * HOUR_MS, &c->breaker_staleness_ms,
-	               err, errlen) != 0)
+	               err, errlen) != 0 ||
+	    cfg_get_double(b, "reserve_usd", 1.0, &c->reserve_usd, err,
+	                   errlen) != 0)
+		return (ERR_CONFIG);
+	/* no cap unless one is written (YAML null is "not written") */
+	if (cfg_get_double(b, "max_usd_per_day", NAN, &cap, err, errlen) != 0)
 		return (ERR_CONFIG);
 
 	if (env_int("OPERATIONS_CENTER_MAX_EXEC_PER_HOUR", &c->max_per_hour,
@@ -107,7 +114,11 @@ budget_cfg_load(struct budget_cfg *c, const struct cfg_node *router_cfg,
 	    env_int("OPERATIONS_CENTER_CIRCUIT_BREAKER_WINDOW",
 	            &c->breaker_window, err, errlen) != 0 ||
 	    env_int("OPERATIONS_CENTER_CIRCUIT_BREAKER_STALENESS_HOURS", &hours,
-	            err, errlen) != 0)
+	            err, errlen) != 0 ||
+	    env_double("OPERATIONS_CENTER_MAX_USD_PER_DAY", &cap, err,
+	               errlen) != 0 ||
+	    env_double("OPERATIONS_CENTER_SPEND_RESERVE_USD", &c->reserve_usd,
+	               err, errlen) != 0)
 		return (ERR_CONFIG);
 	if (hours >= 0) {
 		if (hours > INT64_MAX / HOUR_MS) {
@@ -127,6 +138,13 @@ budget_cfg_load(struct budget_cfg *c, const struct cfg_node *router_cfg,
 		     "(min_samples >= 1)");
 		return (ERR_CONFIG);
 	}
+	if (!(c->reserve_usd >= 0 && c->reserve_usd <= 1e9) ||
+	    (!isnan(cap) && !(cap >= 0 && cap <= 1e9))) {
+		ERRF("router.budget: max_usd_per_day and reserve_usd must be "
+		     "amounts in USD between 0 and 1e9");
+		return (ERR_CONFIG);
+	}
+	c->max_usd_per_day = isnan(cap) ? -1 : cap;
 	if (!(c->breaker_threshold > 0.0 && c->breaker_threshold <= 1.0)) {
 		ERRF("circuit breaker threshold must be in (0, 1], got %g",
 		     c->breaker_threshold);

@@ -1,7 +1,8 @@
 /*
  * check.c - route_cfg_check: validate the router's config once at startup,
  * so that the pure decision functions (which cannot fail) never meet a
- * malformed rule at dispatch time.  Errors name file:line:col.
+ * malformed rule at dispatch time, nor a spend cap that is not an amount.
+ * Errors name file:line:col.
  */
 #include <stdio.h>
 #include <string.h>
@@ -96,6 +97,7 @@ route_cfg_check(const struct cfg_node *root, char *err, size_t errlen)
 	struct budget_cfg      b;
 	struct route_task      t;
 	json_t                *p;
+	double                 usd;
 	size_t                 i, n;
 	int                    rv;
 
@@ -112,7 +114,8 @@ route_cfg_check(const struct cfg_node *root, char *err, size_t errlen)
 			return (ERR_CONFIG);
 		free(v);
 	}
-	if ((rv = budget_cfg_load(&b, router, err, errlen)) != 0)
+	if ((rv = budget_cfg_load(&b, router, err, errlen)) != 0 ||
+	    (rv = spend_fallback_usd(root, router, &usd, err, errlen)) != 0)
 		return (rv);
 	/* build a throwaway proposal per repo and kind: this checks the
 	 * repo settings and router.kind_map with the real code path */
@@ -131,6 +134,9 @@ route_cfg_check(const struct cfg_node *root, char *err, size_t errlen)
 				return (ERR_CONFIG);
 			json_decref(p);
 		}
+		if ((rv = spend_repo_cap(root, cfg_key_at(repos, i), &usd, err,
+		                         errlen)) != 0)
+			return (rv);
 	}
 	return (0);
 }

@@ -67,16 +67,19 @@ struct budget_cfg {
 	    max_concurrent, min_memory_mb;
 	double  breaker_threshold;
 	int64_t breaker_window, breaker_min_samples, breaker_staleness_ms;
+	double  max_usd_per_day; /* global spend cap, < 0: none */
+	double  reserve_usd;     /* held per open run without a backend cap */
 };
 
 /* budget_cfg_load reads router.budget {max_per_hour 10, max_per_day 50,
- * max_retries 3 (min 1), retry_reset 1h, max_concurrent 1, min_memory_mb 0}
- * and router.breaker {threshold 0.8, window 5 (min 3), min_samples 3,
- * staleness 4h}; the env vars OPERATIONS_CENTER_MAX_EXEC_PER_HOUR,
- * _MAX_EXEC_PER_DAY, _MAX_RETRIES_PER_TASK, _CIRCUIT_BREAKER_THRESHOLD and
- * _CIRCUIT_BREAKER_WINDOW override the config when set.  Returns 0 or
- * ERR_CONFIG (invalid value) with a message in err.  router_cfg may be
- * NULL (defaults). */
+ * max_retries 3 (min 1), retry_reset 1h, max_concurrent 1, min_memory_mb 0,
+ * max_usd_per_day (none), reserve_usd 1.0} and router.breaker {threshold
+ * 0.8, window 5 (min 3), min_samples 3, staleness 4h}; the env vars
+ * OPERATIONS_CENTER_MAX_EXEC_PER_HOUR, _MAX_EXEC_PER_DAY,
+ * _MAX_RETRIES_PER_TASK, _CIRCUIT_BREAKER_THRESHOLD,
+ * _CIRCUIT_BREAKER_WINDOW, _MAX_USD_PER_DAY and _SPEND_RESERVE_USD
+ * override the config when set.  Returns 0 or ERR_CONFIG (invalid value)
+ * with a message in err.  router_cfg may be NULL (defaults). */
 int budget_cfg_load(struct budget_cfg *, const struct cfg_node *router_cfg,
                     char *err, size_t errlen);
 
@@ -135,6 +138,86 @@ struct breaker {
  * below).  Outcomes may be in any order. */
 struct breaker breaker_eval(const struct budget_cfg *, const struct outcome *,
                             size_t n, int64_t now_ms);
+
+/*
+ * Spend caps (spend.c).  Amounts are USD; a cap < 0 means no cap.
+ */
+
+/* spend_repo_cap sets *cap to repos.<repo_key>.max_usd_per_day of the
+ * config document root, -1 when absent.  Returns 0 or ERR_CONFIG (not an
+ * amount >= 0) with a message in err. */
+int spend_repo_cap(const struct cfg_node *root, const char *repo_key,
+                   double *cap, char *err, size_t errlen);
+
+/* spend_fallback_usd sets *out to the cost booked for a run that reported
+ * none: cost_per_execution_usd of the router's section, else of the
+ * document, else opcenter.cost_per_execution_usd, else 0 (as the
+ * recorder's estimate).  Returns 0 or ERR_CONFIG. */
+int spend_fallback_usd(const struct cfg_node *root,
+                       const struct cfg_node *router_cfg, double *out,
+                       char *err, size_t errlen);
+
+/* spend_estimate sets *out to what one run of backend may cost: the
+ * largest backends.<backend>.max_budget_usd among the n executor sections,
+ * else reserve_usd.  Returns 0 or ERR_CONFIG (a bad amount). */
+int spend_estimate(const struct cfg_node *const *executors, size_t n,
+                   const char *backend, double reserve_usd, double *out,
+                   char *err, size_t errlen);
+
+/* One run in the router's ledger (strings borrowed). */
+struct spend_entry {
+	const char *repo_key;
+	int64_t     at_ms;        /* when its cost was booked */
+	double      reserved_usd; /* held while open */
+	double      cost_usd;     /* booked cost, < 0: none yet */
+	bool        open;         /* dispatched or started */
+};
+
+struct spend_totals {
+	double spent_usd;    /* booked in the last 24 h */
+	double reserved_usd; /* held by open runs, whatever their age */
+};
+
+/* spend_sum adds up the ledger e at now_ms: everything into *global, the
+ * entries of repo_key (may be NULL: none) into *repo. */
+void spend_sum(const struct spend_entry *e, size_t n, const char *repo_key,
+               int64_t now_ms, struct spend_totals *global,
+               struct spend_totals *repo);
+
+/* The answer of spend_check: g.reason "spend_cap", g.window "day",
+ * g.current and g.limit in cents (spent + reserved, the cap) when refused;
+ * scope "global" or "repo" (static), the same amounts in USD and the
+ * estimate that did not fit. */
+struct spend_gate {
+	struct gate g;
+	const char *scope;
+	double      current_usd, limit_usd, estimate_usd;
+};
+
+/* spend_check refuses a run of estimate_usd when spent + reserved +
+ * estimate would exceed the global cap (checked first) or repo_cap. */
+struct spend_gate spend_check(const struct budget_cfg *, double repo_cap,
+                              const struct spend_totals *global,
+                              const struct spend_totals *repo,
+                              double                     estimate_usd);
+
+/* spend_run_cost returns the cost to book for a finished run of result
+ * (borrowed; may be NULL) with the given status: result.agent.cost_usd
+ * when a number >= 0 (*source "reported", or "computed" as its
+ * cost_source says), else 0 for an interrupted run (*source "released":
+ * it is requeued), else fallback_usd (*source "estimated").  *source is
+ * static. */
+double spend_run_cost(const json_t *result, const char *status,
+                      double fallback_usd, const char **source);
+
+/* route_is_quota: a finished run spent its quota or credits (a quota
+ * event: never counted by the breaker).  failure_category
+ * "quota_exhausted" says so; a result of the agent contract (it has an
+ * "agent" key, even null) is otherwise not one, a rate limit included;
+ * an older result falls back to its failure reason ("quota", "rate
+ * limit", "hit your limit", any case).  Any argument may be NULL. */
+bool route_is_quota(const char *category, const char *reason,
+                    const json_t *result);
 
 /* route_request builds the OcExecutionRequest JSON from proposal, decision
  * and policy (effective_scope replaces allowed_paths when non-empty):

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1073,6 +1074,10 @@ test_cfg_check(void **state)
 	     "validation_commands"},
 	    {"router: {policy: {trusted_labels: yes}}\n", "trusted_labels"},
 	    {"router: {breaker: {threshold: 2}}\n", "threshold"},
+	    {"repos: {r: {clone_url: x, max_usd_per_day: -1}}\n",
+	     "test.yaml:1:44: repos.r.max_usd_per_day: expected an amount"},
+	    {"router: {budget: {max_usd_per_day: -5}}\n", "max_usd_per_day"},
+	    {"cost_per_execution_usd: free\n", "cost_per_execution_usd"},
 	};
 	struct fx  *fx = *state;
 	struct cfg *c;
@@ -1090,6 +1095,284 @@ test_cfg_check(void **state)
 			fail_msg("case %zu: got '%s'", i, fx->err);
 		cfg_close(&c);
 	}
+}
+
+/* ---- spend caps (issue 13) ---- */
+
+static void
+test_spend_cfg(void **state)
+{
+	struct budget_cfg      c = bcfg();
+	struct cfg            *y;
+	const struct cfg_node *ex[3];
+	double                 usd;
+	char                   err[256];
+
+	UNUSED(state);
+	assert_true(c.max_usd_per_day < 0); /* no cap by default */
+	assert_true(c.reserve_usd == 1.0);
+
+	y = parse("cost_per_execution_usd: 0.05\n"
+	          "repos:\n"
+	          "  capped: {clone_url: x, max_usd_per_day: 2.5}\n"
+	          "  free: {clone_url: y}\n"
+	          "  nulled: {clone_url: y, max_usd_per_day: ~}\n"
+	          "instances:\n"
+	          "  router:\n"
+	          "    budget: {max_usd_per_day: 10, reserve_usd: 0.5}\n"
+	          "  executor@a:\n"
+	          "    backends:\n"
+	          "      claude: {kind: claude_cli, max_budget_usd: 2}\n"
+	          "      codex.v2: {kind: codex_cli, max_budget_usd: 0.25}\n"
+	          "      stub: {kind: stub}\n"
+	          "  executor@b:\n"
+	          "    backends:\n"
+	          "      claude: {kind: claude_cli, max_budget_usd: 3}\n");
+	assert_int_equal(
+	    budget_cfg_load(&c, cfg_get(cfg_root(y), "instances.router"), err,
+	                    sizeof(err)),
+	    0);
+	assert_true(c.max_usd_per_day == 10);
+	assert_true(c.reserve_usd == 0.5);
+	assert_int_equal(
+	    spend_repo_cap(cfg_root(y), "capped", &usd, err, sizeof(err)), 0);
+	assert_true(usd == 2.5);
+	assert_int_equal(
+	    spend_repo_cap(cfg_root(y), "free", &usd, err, sizeof(err)), 0);
+	assert_true(usd < 0);
+	assert_int_equal(
+	    spend_repo_cap(cfg_root(y), "nulled", &usd, err, sizeof(err)), 0);
+	assert_true(usd < 0);
+	assert_int_equal(
+	    spend_repo_cap(cfg_root(y), "unknown", &usd, err, sizeof(err)), 0);
+	assert_true(usd < 0);
+	assert_int_equal(
+	    spend_fallback_usd(cfg_root(y), NULL, &usd, err, sizeof(err)), 0);
+	assert_true(usd == 0.05);
+
+	/* the estimate: the largest max_budget_usd of the backend on any
+	 * executor, else the reserve */
+	ex[0] = cfg_get(cfg_root(y), "instances.executor@a");
+	ex[1] = cfg_get(cfg_root(y), "instances.executor@b");
+	ex[2] = NULL; /* an executor without a section */
+	assert_int_equal(
+	    spend_estimate(ex, 3, "claude", 0.5, &usd, err, sizeof(err)), 0);
+	assert_true(usd == 3);
+	assert_int_equal(
+	    spend_estimate(ex, 3, "codex.v2", 0.5, &usd, err, sizeof(err)), 0);
+	assert_true(usd == 0.25);
+	assert_int_equal(
+	    spend_estimate(ex, 3, "stub", 0.5, &usd, err, sizeof(err)), 0);
+	assert_true(usd == 0.5);
+	assert_int_equal(
+	    spend_estimate(ex, 3, NULL, 0.5, &usd, err, sizeof(err)), 0);
+	assert_true(usd == 0.5);
+	assert_int_equal(route_cfg_check(cfg_root(y), err, sizeof(err)), 0);
+	cfg_close(&y);
+
+	/* environment overrides the file */
+	setenv("OPERATIONS_CENTER_MAX_USD_PER_DAY", "4.25", 1);
+	setenv("OPERATIONS_CENTER_SPEND_RESERVE_USD", "0", 1);
+	assert_int_equal(budget_cfg_load(&c, NULL, err, sizeof(err)), 0);
+	assert_true(c.max_usd_per_day == 4.25);
+	assert_true(c.reserve_usd == 0);
+	setenv("OPERATIONS_CENTER_MAX_USD_PER_DAY", "-1", 1);
+	assert_int_equal(budget_cfg_load(&c, NULL, err, sizeof(err)),
+	                 ERR_CONFIG);
+	assert_non_null(strstr(err, "max_usd_per_day"));
+	unsetenv("OPERATIONS_CENTER_MAX_USD_PER_DAY");
+	unsetenv("OPERATIONS_CENTER_SPEND_RESERVE_USD");
+
+	y = parse("router: {budget: {max_usd_per_day: lots}}\n");
+	assert_int_equal(budget_cfg_load(&c, cfg_get(cfg_root(y), "router"),
+	                                 err, sizeof(err)),
+	                 ERR_CONFIG);
+	cfg_close(&y);
+	y = parse("instances:\n"
+	          "  ex: {backends: {b: {max_budget_usd: -2}}}\n");
+	ex[0] = cfg_get(cfg_root(y), "instances.ex");
+	assert_int_equal(
+	    spend_estimate(ex, 1, "b", 1.0, &usd, err, sizeof(err)),
+	    ERR_CONFIG);
+	assert_non_null(strstr(err, "backends.b.max_budget_usd"));
+	cfg_close(&y);
+}
+
+static void
+test_spend_ledger(void **state)
+{
+	const struct spend_entry e[] = {
+	    /* booked 2 h ago and 23 h ago: both in the day */
+	    {"a", T0 - 2 * HOUR_MS, 1.0, 0.75, false},
+	    {"b", T0 - 23 * HOUR_MS, 1.0, 0.5, false},
+	    /* booked 25 h ago: aged out */
+	    {"a", T0 - 25 * HOUR_MS, 1.0, 9.0, false},
+	    /* open: the reservation counts, however old the dispatch */
+	    {"a", T0 - 30 * HOUR_MS, 0.4, -1, true},
+	    {"b", T0 - MIN_MS, 0.4, -1, true},
+	    /* released (interrupted, requeued): nothing */
+	    {"a", T0 - MIN_MS, 0.4, 0, false},
+	    /* a superseded run that reported late: booked */
+	    {NULL, T0 - MIN_MS, 0.4, 0.1, false},
+	};
+	struct spend_totals g, r;
+
+	UNUSED(state);
+	spend_sum(e, nitems(e), "a", T0, &g, &r);
+	assert_true(fabs(g.spent_usd - 1.35) < 1e-9);
+	assert_true(fabs(g.reserved_usd - 0.8) < 1e-9);
+	assert_true(fabs(r.spent_usd - 0.75) < 1e-9);
+	assert_true(fabs(r.reserved_usd - 0.4) < 1e-9);
+	spend_sum(e, nitems(e), NULL, T0, &g, &r);
+	assert_true(r.spent_usd == 0 && r.reserved_usd == 0);
+	/* a day later only the open runs hold anything */
+	spend_sum(e, nitems(e), "b", T0 + 24 * HOUR_MS, &g, &r);
+	assert_true(g.spent_usd == 0);
+	assert_true(fabs(g.reserved_usd - 0.8) < 1e-9);
+	assert_true(fabs(r.reserved_usd - 0.4) < 1e-9);
+	spend_sum(NULL, 0, "a", T0, &g, &r);
+	assert_true(g.spent_usd == 0 && g.reserved_usd == 0);
+}
+
+static void
+test_spend_check(void **state)
+{
+	struct budget_cfg   c = bcfg();
+	struct spend_totals g = {0, 0}, r = {0, 0};
+	struct spend_gate   s;
+
+	UNUSED(state);
+	/* no caps: anything goes */
+	s = spend_check(&c, -1, &(struct spend_totals){1e6, 1e6}, &r, 1e6);
+	assert_true(s.g.allowed);
+
+	/* SWE-agent's overrun: a cap of 1.00, runs reserving 0.40 each */
+	c.max_usd_per_day = 1.0;
+	s = spend_check(&c, -1, &g, &r, 0.4); /* run A */
+	assert_true(s.g.allowed);
+	g.reserved_usd = 0.4;
+	s = spend_check(&c, -1, &g, &r, 0.4); /* run B, A still open */
+	assert_true(s.g.allowed);
+	g.reserved_usd = 0.8;
+	s = spend_check(&c, -1, &g, &r, 0.4); /* run C would make 1.20 */
+	assert_false(s.g.allowed);
+	assert_string_equal(s.g.reason, "spend_cap");
+	assert_string_equal(s.g.window, "day");
+	assert_string_equal(s.scope, "global");
+	assert_int_equal(s.g.current, 80);
+	assert_int_equal(s.g.limit, 100);
+	assert_true(fabs(s.current_usd - 0.8) < 1e-9);
+	assert_true(s.limit_usd == 1.0);
+	assert_true(s.estimate_usd == 0.4);
+	/* A finishes and reports 0.05: its reservation becomes its cost */
+	g.spent_usd = 0.05;
+	g.reserved_usd = 0.4;
+	assert_true(spend_check(&c, -1, &g, &r, 0.4).g.allowed);
+	/* B reports late, and more than it reserved: nothing more fits */
+	g.spent_usd = 0.05 + 0.9;
+	g.reserved_usd = 0.4;
+	s = spend_check(&c, -1, &g, &r, 0.4);
+	assert_false(s.g.allowed);
+	assert_int_equal(s.g.current, 135);
+
+	/* exactly at the cap is allowed (0.1 + 0.2 + 0.7 is not > 1.0) */
+	g.spent_usd = 0.1;
+	g.reserved_usd = 0.2;
+	assert_true(spend_check(&c, -1, &g, &r, 0.7).g.allowed);
+	assert_false(spend_check(&c, -1, &g, &r, 0.71).g.allowed);
+
+	/* the repo's cap, after the global one */
+	g = (struct spend_totals){0.5, 0};
+	r = (struct spend_totals){0.5, 0};
+	s = spend_check(&c, 0.75, &g, &r, 0.3);
+	assert_false(s.g.allowed);
+	assert_string_equal(s.scope, "repo");
+	assert_int_equal(s.g.current, 50);
+	assert_int_equal(s.g.limit, 75);
+	assert_true(spend_check(&c, 0.8, &g, &r, 0.3).g.allowed);
+	/* a cap of 0 stops every run that may cost something */
+	assert_false(spend_check(&c, 0, &g, &r, 0.01).g.allowed);
+	assert_true(
+	    spend_check(&c, 0, &g, &(struct spend_totals){0, 0}, 0).g.allowed);
+}
+
+static void
+test_spend_run_cost(void **state)
+{
+	json_t     *res;
+	const char *src;
+
+	UNUSED(state);
+	res = json_pack("{s:{s:s, s:f, s:s}}", "agent", "cli", "claude_cli",
+	                "cost_usd", 0.4321, "cost_source", "reported");
+	assert_true(spend_run_cost(res, "succeeded", 0.1, &src) == 0.4321);
+	assert_string_equal(src, "reported");
+	/* an interrupted run that reported keeps its cost */
+	assert_true(spend_run_cost(res, "interrupted", 0.1, &src) == 0.4321);
+	assert_string_equal(src, "reported");
+	json_decref(res);
+
+	res = json_pack("{s:{s:i, s:s}}", "agent", "cost_usd", 2, "cost_source",
+	                "computed");
+	assert_true(spend_run_cost(res, "failed", 0.1, &src) == 2.0);
+	assert_string_equal(src, "computed");
+	json_decref(res);
+
+	/* no cost: the fallback, or nothing for an interrupted run */
+	res = json_pack("{s:{s:s, s:n, s:n}}", "agent", "cli", "aider",
+	                "cost_usd", "cost_source");
+	assert_true(spend_run_cost(res, "failed", 0.1, &src) == 0.1);
+	assert_string_equal(src, "estimated");
+	assert_true(spend_run_cost(res, "interrupted", 0.1, &src) == 0);
+	assert_string_equal(src, "released");
+	json_decref(res);
+	res = json_pack("{s:n}", "agent");
+	assert_true(spend_run_cost(res, "succeeded", 0.25, &src) == 0.25);
+	assert_string_equal(src, "estimated");
+	json_decref(res);
+	assert_true(spend_run_cost(NULL, NULL, 0.25, &src) == 0.25);
+	/* nonsense is not a cost */
+	res = json_pack("{s:{s:f}}", "agent", "cost_usd", -3.0);
+	assert_true(spend_run_cost(res, "failed", 0.1, &src) == 0.1);
+	json_decref(res);
+	res = json_pack("{s:{s:s}}", "agent", "cost_usd", "1.5");
+	assert_true(spend_run_cost(res, "failed", 0.1, &src) == 0.1);
+	json_decref(res);
+}
+
+static void
+test_route_is_quota(void **state)
+{
+	json_t *agent, *old, *limited, *nulled;
+
+	UNUSED(state);
+	nulled = json_pack("{s:n}", "agent");
+	agent = json_pack("{s:{s:s, s:i, s:s}}", "agent", "cli", "claude_cli",
+	                  "api_status", 402, "api_error", "insufficient_quota");
+	limited = json_pack("{s:{s:s, s:i, s:s, s:i}}", "agent", "cli",
+	                    "claude_cli", "api_status", 429, "api_error",
+	                    "rate_limit_error", "retry_after_ms", 30000);
+	old = json_pack("{s:s}", "status", "failed");
+	assert_true(route_is_quota("quota_exhausted", NULL, agent));
+	assert_true(route_is_quota("quota_exhausted", "no text", NULL));
+	/* the agent contract: the category decides, not the text */
+	assert_false(
+	    route_is_quota("model_error", "429: rate limit exceeded", limited));
+	assert_false(route_is_quota("unknown", "quota exceeded", agent));
+	/* agent null (stub, plain command): still the new contract */
+	assert_false(route_is_quota("model_error", "quota", nulled));
+	/* an older result: the failure reason, any case */
+	assert_true(
+	    route_is_quota("backend_error", "Rate Limit exceeded", old));
+	assert_true(route_is_quota(NULL, "You've hit your limit", old));
+	assert_true(route_is_quota(NULL, "QUOTA exceeded", NULL));
+	assert_false(
+	    route_is_quota("model_error", "internal server error", old));
+	assert_false(route_is_quota(NULL, NULL, NULL));
+	json_decref(agent);
+	json_decref(limited);
+	json_decref(old);
+	json_decref(nulled);
 }
 
 int
@@ -1127,6 +1410,11 @@ main(void)
 	    cmocka_unit_test(test_concurrency_memory),
 	    cmocka_unit_test(test_breaker),
 	    cmocka_unit_test(test_budget_cfg_load),
+	    cmocka_unit_test(test_spend_cfg),
+	    cmocka_unit_test(test_spend_ledger),
+	    cmocka_unit_test(test_spend_check),
+	    cmocka_unit_test(test_spend_run_cost),
+	    cmocka_unit_test(test_route_is_quota),
 	    cmocka_unit_test_setup_teardown(test_request, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cfg_check, setup, teardown),
 	};
