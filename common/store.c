@@ -128,6 +128,27 @@ store_exec(struct store *s, const char *sql)
 }
 
 int
+store_add_column(struct store *st, const char *table, const char *column,
+    const char *decl)
+{
+	int64_t n = 0;
+	char   *sql;
+	int     rv;
+
+	if ((rv = store_int(st, &n, 0,
+	         "SELECT count(*) FROM pragma_table_info(?) WHERE name = ?",
+	         "tt", table, column)) != 0 || n > 0)
+		return (rv);
+	sql = xasprintf("ALTER TABLE %s ADD COLUMN %s %s", table, column,
+	    decl);
+	rv = store_exec(st, sql);
+	free(sql);
+	if (rv == 0)
+		log_info("store.migrate", "added %s.%s", table, column);
+	return (rv);
+}
+
+int
 store_begin(struct store *s)
 {
 	int rv;

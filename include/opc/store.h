@@ -27,6 +27,11 @@ int store_set_sync(struct store *, int full);
 
 /* store_exec runs one or more SQL statements without parameters. */
 int store_exec(struct store *, const char *sql);
+/* store_add_column adds table.column (decl, e.g. "REAL NOT NULL DEFAULT
+ * 0") unless the table has it: a schema migration that keeps every row.
+ * table, column and decl are code's own words, never input. */
+int store_add_column(struct store *, const char *table, const char *column,
+    const char *decl);
 
 /* Transactions.  store_begin fails with ERR_STATE when one is open. */
 int store_begin(struct store *);

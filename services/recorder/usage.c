@@ -51,28 +51,6 @@ static const char *const added[][2] = {
     {"event", "TEXT"},
 };
 
-/* add_column adds usage_exec.column (decl) unless the table has it. */
-static int
-add_column(struct store *st, const char *column, const char *decl)
-{
-	int64_t n = 0;
-	char   *sql;
-	int     rv;
-
-	if ((rv = store_int(
-	         st, &n, 0,
-	         "SELECT count(*) FROM pragma_table_info('usage_exec')"
-	         " WHERE name = ?",
-	         "t", column)) != 0 ||
-	    n > 0)
-		return (rv);
-	sql =
-	    xasprintf("ALTER TABLE usage_exec ADD COLUMN %s %s", column, decl);
-	rv = store_exec(st, sql);
-	free(sql);
-	return (rv);
-}
-
 int
 usage_init(struct store *st)
 {
@@ -103,7 +81,8 @@ usage_init(struct store *st)
 	         " ts_ms INTEGER NOT NULL, PRIMARY KEY (run_id, path));")) != 0)
 		return (rv);
 	for (i = 0; i < nitems(added); i++)
-		if ((rv = add_column(st, added[i][0], added[i][1])) != 0)
+		if ((rv = store_add_column(st, "usage_exec", added[i][0],
+		                          added[i][1])) != 0)
 			return (rv);
 	return (0);
 }

@@ -29,40 +29,17 @@
 
 #define DAY_MS (24 * 3600 * (int64_t) 1000)
 
-/* add_column adds table.column (decl) unless the table has it. */
-static int
-add_column(struct store *st, const char *table, const char *column,
-           const char *decl)
-{
-	int64_t n = 0;
-	char   *sql;
-	int     rv;
-
-	if ((rv = store_int(st, &n, 0,
-	                    "SELECT count(*) FROM pragma_table_info(?)"
-	                    " WHERE name = ?",
-	                    "tt", table, column)) != 0 ||
-	    n > 0)
-		return (rv);
-	sql = xasprintf("ALTER TABLE %s ADD COLUMN %s %s", table, column, decl);
-	rv = store_exec(st, sql);
-	free(sql);
-	if (rv == 0)
-		log_info("router.migrate", "added %s.%s", table, column);
-	return (rv);
-}
-
 int
 ledger_migrate(struct store *st)
 {
 	int rv;
 
-	if ((rv = add_column(st, "rrun", "repo_key", "TEXT")) != 0 ||
-	    (rv = add_column(st, "rrun", "reserved_usd",
+	if ((rv = store_add_column(st, "rrun", "repo_key", "TEXT")) != 0 ||
+	    (rv = store_add_column(st, "rrun", "reserved_usd",
 	                     "REAL NOT NULL DEFAULT 0")) != 0 ||
-	    (rv = add_column(st, "rrun", "cost_usd", "REAL")) != 0 ||
-	    (rv = add_column(st, "rrun", "cost_source", "TEXT")) != 0 ||
-	    (rv = add_column(st, "rtask", "hold", "TEXT")) != 0)
+	    (rv = store_add_column(st, "rrun", "cost_usd", "REAL")) != 0 ||
+	    (rv = store_add_column(st, "rrun", "cost_source", "TEXT")) != 0 ||
+	    (rv = store_add_column(st, "rtask", "hold", "TEXT")) != 0)
 		return (rv);
 	return (store_exec(st, "CREATE INDEX IF NOT EXISTS rrun_finished"
 	                       " ON rrun(finished_ms);"));

@@ -11,7 +11,8 @@
 #   529 / 429 -> model_error (retried), recovering when the API does;
 #   credits gone -> quota_exhausted + escalation; prompt too long ->
 #   context_limit; bad key -> infra_tooling + credential.invalid;
-#   a hung API -> timeout; opc providers probes both CLIs.
+#   a hung API -> timeout; a repo's spend cap, fed by the CLI's reported
+#   cost, holds the next dispatch; opc providers probes both CLIs.
 # Without npm or the registry it prints SKIP and why, and exits 77.
 set -u
 BIN=$1
@@ -83,6 +84,7 @@ opcenter: { state_dir: st, heartbeat_ms: 250 }
 supervisor: { restart_backoff_min: 100ms, stop_grace: 5s }
 repos:
   demo: { clone_url: $T/origin.git, default_branch: main }
+  capped: { clone_url: $T/origin.git, default_branch: main, max_usd_per_day: 0.06 }
 instances:
   board-sync: { upstreams: [router, executor] }
   router:
@@ -93,6 +95,7 @@ instances:
       - { name: r.claude, when: { labels_any: [claude] }, lane: claude_cli, backend: claude }
       - { name: r.noperm, when: { labels_any: [noperm] }, lane: claude_cli, backend: claude_default }
       - { name: r.codex, when: { labels_any: [codex] }, lane: codex_cli, backend: codex }
+      - { name: r.capped, when: { repo: capped }, lane: claude_cli, backend: claude_capped }
     default: { lane: aider_local, backend: stub }
     budget: { max_per_hour: 100, max_per_day: 100, max_retries: 3, max_concurrent: 1 }
     breaker: { threshold: 1.0, window: 50, min_samples: 50 }
@@ -108,6 +111,12 @@ instances:
         max_retries: 1
         transient_retries: 1
         retry_backoff_seconds: 1
+      claude_capped:              # at most \$0.05 a run: what the router reserves
+        kind: claude_cli
+        bin: $CLAUDE
+        base_url: http://127.0.0.1:$AP
+        model: claude-sonnet-4-5
+        max_budget_usd: 0.05
       claude_default:
         kind: claude_cli
         bin: $CLAUDE
@@ -230,9 +239,13 @@ res=$(result_of "$id")
 br=$(echo "$res" | jq -r .branch_name)
 check "codex edit: committed and pushed" sh -c \
     "git --git-dir='$T/origin.git' show '$br:src/codex.txt' | grep -qx 'from codex'"
+# an edit is two requests in one turn: Codex sums their usage; cost
+# (4000-800) x 1.25 + 800 x 0.125 + 200 x 10 per 1M = $0.0061
 codex_ok() { echo "$res" | jtrue '.agent.cli == "codex_cli"
     and .agent.cost_source == "computed" and .agent.cost_usd > 0
-    and .agent.input_tokens == 2000 and .agent.cache_read_tokens == 400'; }
+    and .agent.input_tokens == 4000 and .agent.cache_read_tokens == 800
+    and .agent.output_tokens == 200
+    and (.agent.cost_usd * 1e6 | round) == 6100'; }
 check "codex edit: cost computed from its tokens" codex_ok
 
 # --- 11. Codex out of quota ---------------------------------------------------------------
@@ -246,7 +259,20 @@ check "codex quota: quota_exhausted" category_is "$id" quota_exhausted
 spend_ok() { "$OPC" -c "$CFG" spend-report --json | jtrue '.total_reported_usd > 0.07'; }
 check "spend-report counts the real cost" spend_ok
 
-# --- 13. opc providers: both CLIs ready headless ----------------------------------------------
+# --- 13. a spend cap fed by what the CLI reported ------------------------------------
+# repo capped: \$0.06 a day; a run reserves \$0.05 and reports \$0.03
+ant "{\"mode\": \"edit\", \"path\": \"src/paid.txt\", \"content\": \"paid\\n\",
+    \"message\": \"Wrote src/paid.txt.\", $USAGE}"
+id=$("$OPC" -c "$CFG" task add --repo capped --goal "Create src/paid.txt" | cut -d' ' -f1)
+check "capped: the first run fits the cap and is Done" wait_for 90 state_is "$id" Done
+id2=$("$OPC" -c "$CFG" task add --repo capped --goal "Create src/more.txt" | cut -d' ' -f1)
+held() { [ "$(sqlite3 "$T/st/router.db" "select last_reason from rtask where task_id = '$1'")" = spend_cap ]; }
+check "capped: \$0.03 spent + \$0.05 reserved > \$0.06: the next is held" wait_for 30 held "$id2"
+check "capped: not dispatched, still Ready" state_is "$id2" "Ready for AI"
+check "capped: opc status says so" sh -c "'$OPC' -c '$CFG' status | grep -q 'spend cap reached'"
+check "capped: escalated" wait_for 10 grep -q '"escalator.wanted".*spend_cap' "$T/st/log/escalator.log"
+
+# --- 14. opc providers: both CLIs ready headless ----------------------------------------------
 ant '{"mode": "text", "message": "OK"}'
 oai '{"mode": "text", "message": "OK"}'
 "$OPC" -c "$CFG" providers --json >"$T/providers.json" 2>"$T/providers.err"
