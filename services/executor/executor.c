@@ -323,7 +323,7 @@ worker_spawn(struct executor *x, const char *run_id, const char *req,
     const char *ws, const char *out, const char *token)
 {
 	static const char key[] = "OPC_GITHUB_TOKEN=";
-	char             *argv[8], **envp, *log, *kv = NULL;
+	char             *argv[10], **envp, *log, *kv = NULL, *kids;
 	size_t            n = 0, i;
 	pid_t             pid;
 	int               saved;
@@ -343,11 +343,14 @@ worker_spawn(struct executor *x, const char *run_id, const char *req,
 	argv[4] = (char *) ws;
 	argv[5] = "--out";
 	argv[6] = (char *) out;
-	argv[7] = NULL;
+	argv[7] = "--children";
+	argv[8] = kids = path_for(x, run_id, ".children");
+	argv[9] = NULL;
 	log = path_for(x, run_id, ".worker.log");
 	pid = child_spawn(log, argv, envp);
 	saved = errno;
 	free(log);
+	free(kids);
 	if (kv != NULL) {
 		explicit_bzero(kv, strlen(kv));
 		free(kv);
@@ -520,6 +523,50 @@ rows_free(struct row *r, size_t n)
 	}
 }
 
+/* kill_children kills what a dead worker left running: the process
+ * group of the child it had started (its backend, git, a validation
+ * command: each leads its own group), named in <run_id>.children.  The
+ * pid is trusted only while that process still works in the run's
+ * workspace (its cwd), so a recycled pid is never signalled. */
+static void
+kill_children(struct executor *x, const char *run_id)
+{
+	char  *p = path_for(x, run_id, ".children"), *ws, link[64];
+	char   cwd[4096], buf[32];
+	FILE  *f;
+	long   pid = 0;
+	ssize_t n;
+	size_t wl;
+
+	if ((f = fopen(p, "r")) != NULL) {
+		if (fgets(buf, sizeof(buf), f) != NULL)
+			pid = strtol(buf, NULL, 10);
+		fclose(f);
+	}
+	(void) unlink(p);
+	free(p);
+	if (pid <= 1)
+		return;
+	snprintf(link, sizeof(link), "/proc/%ld/cwd", pid);
+	if ((n = readlink(link, cwd, sizeof(cwd) - 1)) <= 0)
+		return;
+	cwd[n] = '\0';
+	p = path_for(x, run_id, "");
+	ws = realpath(p, NULL); /* /proc shows the resolved path */
+	free(p);
+	if (ws == NULL)
+		return;
+	wl = strlen(ws);
+	if (strncmp(cwd, ws, wl) == 0 && (cwd[wl] == '\0' || cwd[wl] == '/')) {
+		log_warn("executor.orphan", "run %s: its worker is gone; "
+		    "killing the process group %ld it left running", run_id,
+		    pid);
+		(void) kill(-(pid_t) pid, SIGKILL);
+		svc_count(x->svc, "orphans_killed", 1);
+	}
+	free(ws);
+}
+
 /* finish_ended finishes a run whose worker ended without our seeing how
  * (a worker of an earlier life, or one that was stopped): the result it
  * completed stands; anything else is reported interrupted (retried, never
@@ -530,6 +577,7 @@ finish_ended(struct executor *x, const struct row *r)
 	json_t     *res = read_result(x, r->run_id);
 	const char *st = json_string_value(json_object_get(res, "status"));
 
+	kill_children(x, r->run_id);
 	if (st == NULL || strcmp(st, "interrupted") == 0) {
 		json_decref(res);
 		res = synthetic(r->run_id, r->task_id, "interrupted",
@@ -655,12 +703,21 @@ reap(struct executor *x)
 			finish_ended(x, &r[i]);
 			break;
 		case WK_EXITED:
-			if ((res = read_result(x, r[i].run_id)) == NULL) {
+			kill_children(x, r[i].run_id);
+			if ((res = read_result(x, r[i].run_id)) == NULL &&
+			    WIFSIGNALED(status)) {
+				/* killed (OOM killer, kill -9): the run is
+				 * not to blame; retried like a lost one */
+				snprintf(why, sizeof(why), "the run's worker "
+				    "was killed by signal %d before it "
+				    "finished; it will be retried",
+				    WTERMSIG(status));
+				res = synthetic(r[i].run_id, r[i].task_id,
+				    "interrupted", "interrupted", why);
+			} else if (res == NULL) {
 				snprintf(why, sizeof(why), "worker ended "
-				    "(%s %d) without a result",
-				    WIFEXITED(status) ? "exit" : "signal",
-				    WIFEXITED(status) ? WEXITSTATUS(status)
-				                      : WTERMSIG(status));
+				    "(exit %d) without a result",
+				    WEXITSTATUS(status));
 				res = synthetic(r[i].run_id, r[i].task_id,
 				    "failed", "infra_tooling", why);
 			}

@@ -22,19 +22,53 @@ sup_status(struct topo *t, json_t **data, char *err, size_t errlen)
 	    errlen, 1000));
 }
 
-/* all_running: every process of the supervisor's status is alive and
- * answers its own ctl status. */
+/* inst_answers: the instance named role answers its ctl status (it got
+ * through its start, config included). */
 static bool
-all_running(json_t *st, size_t *nproc)
+inst_answers(struct topo *t, const char *role)
 {
-	json_t *ps = json_object_get(st, "processes"), *p;
+	json_t *d = NULL;
+	char    err[128];
 	size_t  i;
+	int     rv;
+
+	for (i = 0; i < t->ninst; i++)
+		if (role != NULL && strcmp(t->inst[i].name, role) == 0)
+			break;
+	if (i == t->ninst)
+		return (true); /* not ours to check */
+	rv = opc_ctl(t->inst[i].ctl, MSG_CTL_STATUS, NULL, &d, err,
+	    sizeof(err), 1000);
+	json_decref(d);
+	return (rv == 0);
+}
+
+/* up_state: 1 when every process of the supervisor's status is running
+ * and answers its ctl status, -1 when one has failed or exited since it
+ * started (*bad names it), 0 while they are still starting. */
+static int
+up_state(struct topo *t, json_t *st, size_t *nproc, const json_t **bad)
+{
+	json_t     *ps = json_object_get(st, "processes"), *p;
+	const char *state;
+	size_t      i;
+	int         rv = 1;
 
 	*nproc = json_array_size(ps);
-	json_array_foreach(ps, i, p)
-		if (!json_is_true(json_object_get(p, "alive")))
-			return (false);
-	return (true);
+	*bad = NULL;
+	json_array_foreach(ps, i, p) {
+		state = opc_jstr(p, "state", "");
+		if (strcmp(state, "failed") == 0 ||
+		    json_integer_value(json_object_get(p,
+		        "restart_count")) > 0) {
+			*bad = p;
+			return (-1);
+		}
+		if (!json_is_true(json_object_get(p, "alive")) ||
+		    !inst_answers(t, opc_jstr(p, "role", NULL)))
+			rv = 0;
+	}
+	return (rv);
 }
 
 static void
@@ -72,7 +106,9 @@ cmd_up(struct opc *o, int argc, char **argv)
 	int64_t      deadline, wait_s = 30;
 	size_t       n = 0;
 	pid_t        pid;
-	int          ch, status, i = 0;
+	int          ch, status, i = 0, up;
+	const json_t *bad;
+	char        *logf;
 
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -125,8 +161,27 @@ cmd_up(struct opc *o, int argc, char **argv)
 		json_decref(st);
 		st = NULL;
 		if (sup_status(t, &st, err, sizeof(err)) == 0 &&
-		    all_running(st, &n))
-			break;
+		    (up = up_state(t, st, &n, &bad)) != 0) {
+			if (up > 0)
+				break;
+			/* an instance that exits at start (its config, a
+			 * busy socket) is not up, whatever restarts later */
+			fprintf(stderr, "opc: instance %s did not start: %s "
+			    "(%s, %lld restart(s)); see `opc status`\n",
+			    opc_jstr(bad, "role", "?"),
+			    opc_jstr(bad, "last_exit", "exited"),
+			    opc_jstr(bad, "state", "?"),
+			    (long long) json_integer_value(json_object_get(bad,
+			        "restart_count")));
+			logf = xasprintf("%s/%s.out", t->log_dir,
+			    opc_jstr(bad, "role", "?"));
+			print_tail(logf);
+			free(logf);
+			json_decref(st);
+			free(bin);
+			free(out);
+			return (1);
+		}
 		if (mono_ms() >= deadline) {
 			fprintf(stderr, "opc: not every instance is running "
 			    "after %llds; see `opc status` and %s\n",

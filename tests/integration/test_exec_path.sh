@@ -24,6 +24,14 @@ sleep 2
 echo "hello" >src/slow.txt
 echo "end $$" >>"$MARKERS"
 SH
+cat >"$T/slower.sh" <<'SH'
+#!/bin/sh
+# like slow.sh, but slow enough for its worker to be killed under it
+echo "start $$" >>"$MARKERS"
+sleep 30
+echo "hello" >src/slower.txt
+echo "end $$" >>"$MARKERS"
+SH
 cat >"$T/scope.sh" <<'SH'
 #!/bin/sh
 mkdir -p docs && echo "out of scope" >docs/outside.md
@@ -59,6 +67,7 @@ instances:
       - { name: r.slow,   when: { repo: slow },  lane: aider_local, backend: slow }
       - { name: r.scope,  when: { repo: scope }, lane: aider_local, backend: scope }
       - { name: r.sleepy, when: { labels_any: [sleepy] }, lane: aider_local, backend: sleepy }
+      - { name: r.slower, when: { labels_any: [slower] }, lane: aider_local, backend: slower }
     default: { lane: aider_local, backend: stub }
     budget: { max_per_hour: 100, max_per_day: 100, max_retries: 3, max_concurrent: 1 }
     breaker: { threshold: 0.9, window: 5, min_samples: 5 }   # see test_breaker.sh
@@ -67,6 +76,7 @@ instances:
     backends:
       stub:   { kind: stub }
       slow:   { kind: command, argv: [$T/slow.sh], env: { MARKERS: $T/markers } }
+      slower: { kind: command, argv: [$T/slower.sh], env: { MARKERS: $T/markers } }
       scope:  { kind: command, argv: [$T/scope.sh] }
       sleepy: { kind: command, argv: [$T/sleepy.sh], env: { PIDS: $T/sleepy.pids } }
   recorder: { upstreams: [router, executor, board-sync] }
@@ -161,6 +171,21 @@ check "two starts, one end (first killed, never both)" \
     sh -c "[ '$starts' = 2 ] && [ '$ends' = 1 ]"
 check "first backend process is gone" sh -c "! kill -0 $first 2>/dev/null"
 check "one success for the slow task" [ "$(sqlite3 "$T/st/router.db" "select count(*) from rrun where task_id='$id' and status='succeeded'")" = 1 ]
+
+# --- 8. SIGKILL of the worker alone (the OOM killer's choice): the backend
+# it left dies too, the run is interrupted and retried, not blamed --------
+: >"$T/markers"
+id=$(add --repo slow --goal "A much slower change" --label slower)
+check "slower run started" wait_for 30 sh -c "[ -s '$T/markers' ]"
+wpid=$(sqlite3 "$T/st/executor.db" "select pid from erun where task_id = '$id' and state = 'running'")
+first=$(sed -n '1s/start //p' "$T/markers")
+kill -KILL "$wpid"
+check "the killed worker's backend is killed too" wait_for 10 sh -c "! kill -0 $first 2>/dev/null"
+check "the retry started" wait_for 30 sh -c "[ \$(grep -c '^start' '$T/markers') = 2 ]"
+check "the first run is interrupted, not blamed on the task" \
+    has_comment "$id" 'status: interrupted'
+check "no infra_tooling for a killed worker" sh -c \
+    "! '$OPC' -c '$CFG' task show $id --json | jq -r '.comments[].body' | grep -q infra_tooling"
 
 # --- recorder: runs list and spend report -------------------------------------
 check "runs list shows runs" sh -c "'$OPC' -c '$CFG' runs list | grep -q succeeded"

@@ -46,8 +46,13 @@ check "status before up says so" grep -q "not up" "$T/out"
 check "help works" "$OPC" --help
 check "sub --help works" "$OPC" sub --help
 
-# up: flaky never stays up, so up reports failure but the rest runs.
-"$OPC" -c "$CFG" up --wait 3 >"$T/up.out" 2>&1
+# up: flaky never stays up, so up reports failure (naming it, at once,
+# not after --wait) but the rest runs.
+"$OPC" -c "$CFG" up --wait 30 >"$T/up.out" 2>&1
+check "up exits 1 when an instance does not start" [ $? -eq 1 ]
+check "up names the instance and how it ended" \
+    grep -q "instance flaky did not start: exit 1" "$T/up.out"
+check "up does not say it is up" sh -c "! grep -q 'opcenter is up' '$T/up.out'"
 # (heartbeat-check itself may say STALE: flaky is down most of the time)
 sup_answers() { "$OPC" -c "$CFG" heartbeat-check --max-age 100 2>&1 |
     grep -q -e "^OK:" -e "^STALE watchers"; }
@@ -108,7 +113,9 @@ check "second down is fine" "$OPC" -c "$CFG" down
 check "status file says stopped" grep -q '"stopped"' "$T/st/supervisor.status.json"
 
 # --only: one host's share.
-"$OPC" -c "$CFG" up --only prod --wait 10 >/dev/null 2>&1
+"$OPC" -c "$CFG" up --only prod --wait 10 >"$T/up.out" 2>&1
+check "up exits 0 when every instance runs and answers" [ $? -eq 0 ]
+check "up says so" grep -q "opcenter is up" "$T/up.out"
 check "--only runs prod only" [ "$(jq '.processes | length' "$T/st/supervisor.status.json")" = 1 ]
 "$OPC" -c "$CFG" down --wait 20 >/dev/null
 "$BIN/opc-supervisor" -c "$CFG" --only nope >"$T/out" 2>&1

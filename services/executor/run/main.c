@@ -28,7 +28,9 @@ usage(FILE *f)
 	    "validation commands, collects and checks the diff, commits and\n"
 	    "pushes on success, and writes the OcExecutionResult to\n"
 	    "RESULT.json.  Exit status 0 when RESULT.json was written, 1\n"
-	    "otherwise.\n"
+	    "otherwise.  --children FILE: the pid of the child process\n"
+	    "running now (it leads its own process group) is kept in FILE,\n"
+	    "so whoever finds this worker dead can stop what it left.\n"
 	    "\n"
 	    "       opc-exec-run --probe SPEC.json --workspace DIR --out "
 	    "PROBE.json [--no-call]\n"
@@ -51,6 +53,7 @@ main(int argc, char *argv[])
 	    {"out", required_argument, NULL, 'o'},
 	    {"probe", required_argument, NULL, 'p'},
 	    {"no-call", no_argument, NULL, 'n'},
+	    {"children", required_argument, NULL, 'c'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -66,6 +69,9 @@ main(int argc, char *argv[])
 			break;
 		case 'n':
 			call = 0;
+			break;
+		case 'c':
+			proc_set_children_file(optarg);
 			break;
 		case 'r':
 			req = optarg;

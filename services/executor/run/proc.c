@@ -30,7 +30,7 @@ volatile sig_atomic_t proc_stop;
 #define DRAIN_MS 2000
 #define POLL_MS 50
 
-static char   *lease_path;
+static char   *lease_path, *children_path;
 static int64_t lease_ms, lease_checked;
 
 void
@@ -39,6 +39,32 @@ proc_set_lease(const char *path, int64_t ms)
 	free(lease_path);
 	lease_path = path && ms > 0 ? xstrdup(path) : NULL;
 	lease_ms = ms;
+}
+
+void
+proc_set_children_file(const char *path)
+{
+	free(children_path);
+	children_path = path != NULL ? xstrdup(path) : NULL;
+}
+
+/* note_child records (pid > 0) or forgets the running child. */
+static void
+note_child(pid_t pid)
+{
+	char buf[32];
+	int  n;
+
+	if (children_path == NULL)
+		return;
+	if (pid <= 0) {
+		(void) unlink(children_path);
+		return;
+	}
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long) pid);
+	if (write_file_atomic(children_path, buf, (size_t) n) != 0)
+		fprintf(stderr, "opc-exec-run: cannot write %s\n",
+		        children_path);
 }
 
 int
@@ -223,6 +249,7 @@ proc_run(struct proc_result *r, const struct proc_opts *o)
 		r->spawn_errno = e;
 		goto done;
 	}
+	note_child(pid);
 
 	deadline = o->timeout_ms > 0 ? start + o->timeout_ms : INT64_MAX;
 	for (;;) {
@@ -284,6 +311,7 @@ proc_run(struct proc_result *r, const struct proc_opts *o)
 				          &r->err_truncated);
 		}
 	}
+	note_child(0);
 done:
 	if (WIFEXITED(st) && r->spawn_errno == 0)
 		r->exit_code = WEXITSTATUS(st);

@@ -126,6 +126,10 @@ void proc_set_lease(const char *path, int64_t ms);
  * lost; it stats the file at most every 200 ms. */
 int proc_lease_check(void);
 
+/* proc_set_children_file makes proc_run keep the pid of its running child
+ * (the leader of that child's process group) in path while it runs. */
+void proc_set_children_file(const char *path);
+
 /* proc_install_signals makes SIGTERM/SIGINT set proc_stop and ignores
  * SIGPIPE (children get the defaults back). */
 void proc_install_signals(void);
