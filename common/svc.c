@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "opc/cfg.h"
@@ -543,6 +544,10 @@ svc_main(const struct svc_def *def, int argc, char **argv)
 	char             err[1024], *logpath;
 	int              ch, rv;
 
+	/* Everything a daemon creates (dbs, WALs, logs, sockets, evidence,
+	 * workspaces) is its user's alone, even in a state directory an
+	 * installer made 0755: task text and comments are in there. */
+	(void) umask(077);
 	for (k = 0; def->opts != NULL && def->opts[k].name != NULL &&
 	     nopt < nitems(opts) - 1; k++, nopt++) {
 		opts[nopt].name = def->opts[k].name;

@@ -493,6 +493,61 @@ on_finished(struct svc *svc, const struct msg *m, void *state)
 
 /* ------------------------------------------------------------------ ctl */
 
+/* The most a task's text may hold (README, "Bad input"): far beyond any
+ * real goal, far below the bus's frame limit, so no task can make an
+ * event that cannot be delivered. */
+#define TASK_GOAL_MAX (64 * 1024)
+#define TASK_TITLE_MAX 1024
+#define TASK_LABELS_MAX 64
+#define TASK_LABEL_MAX 256
+
+/* text_ok checks one text field of a task: UTF-8 and within max bytes. */
+static int
+text_ok(const char *what, const char *s, size_t max, char *err,
+    size_t errlen)
+{
+	size_t n;
+
+	if (s == NULL)
+		return (1);
+	n = strlen(s);
+	if (n > max) {
+		snprintf(err, errlen, "%s is %zu bytes; at most %zu", what, n,
+		    max);
+		return (0);
+	}
+	if (!utf8_valid(s, n)) {
+		snprintf(err, errlen, "%s is not valid UTF-8", what);
+		return (0);
+	}
+	return (1);
+}
+
+/* task_text_ok bounds every text of a new task. */
+static int
+task_text_ok(const struct msg_board_task_add *a, char *err, size_t errlen)
+{
+	size_t i;
+
+	if (!text_ok("the goal", a->goal, TASK_GOAL_MAX, err, errlen) ||
+	    !text_ok("the description", a->description, TASK_GOAL_MAX, err,
+	        errlen) ||
+	    !text_ok("the title", a->title, TASK_TITLE_MAX, err, errlen) ||
+	    !text_ok("the repo key", a->repo_key, TASK_LABEL_MAX, err,
+	        errlen))
+		return (0);
+	if (a->labels.n > TASK_LABELS_MAX) {
+		snprintf(err, errlen, "%zu labels; at most %d", a->labels.n,
+		    TASK_LABELS_MAX);
+		return (0);
+	}
+	for (i = 0; i < a->labels.n; i++)
+		if (!text_ok("a label", a->labels.v[i], TASK_LABEL_MAX, err,
+		        errlen))
+			return (0);
+	return (1);
+}
+
 /* task_create adds a task to the local board (own_txn: in its own
  * transaction, else in the caller's); a known request_id answers with
  * the task it created before. */
@@ -510,6 +565,10 @@ task_create(struct svc *svc, const struct msg_board_task_add *a,
 	size_t                           i;
 	int                              rv;
 
+	if (!task_text_ok(a, err, errlen)) {
+		json_decref(labels);
+		return (ERR_INVAL);
+	}
 	if (strcmp(kind, "goal") && strcmp(kind, "test") &&
 	    strcmp(kind, "improve")) {
 		snprintf(err, errlen, "unknown task kind '%s' (goal, test, "

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -215,6 +216,24 @@ check_backends(struct doc *d, struct topo *t)
 	}
 }
 
+/* check_state_dir warns when other users may read the state directory:
+ * the dbs, WALs and logs hold task goals and comments. */
+static void
+check_state_dir(struct doc *d, struct topo *t)
+{
+	struct stat st;
+
+	if (stat(t->state_dir, &st) != 0)
+		say(d, "ok", "state dir %s: not created yet", t->state_dir);
+	else if ((st.st_mode & 077) != 0)
+		say(d, "warn", "state dir %s is mode %04o: other users may "
+		    "read task goals and comments (chmod 700 it)",
+		    t->state_dir, (unsigned) (st.st_mode & 07777));
+	else
+		say(d, "ok", "state dir %s: private (mode %04o)", t->state_dir,
+		    (unsigned) (st.st_mode & 07777));
+}
+
 /* drift lists keys of the example missing from the config: the top
  * level and one level below, not inside repos or instances (their keys
  * are names, not settings). */
@@ -281,6 +300,7 @@ cmd_doctor(struct opc *o, int argc, char **argv)
 	if ((t = opc_topo(o)) == NULL)
 		return (1);
 	say(&d, "ok", "config %s loads", t->config_path);
+	check_state_dir(&d, t);
 	check_board(&d, o, cfg_root(t->cfg));
 	check_github(&d, cfg_root(t->cfg));
 	check_backends(&d, t);

@@ -109,6 +109,14 @@ task_add(struct opc *o, int argc, char **argv)
 		                "required\n%s",
 		    task_usage);
 		rv = 2;
+	} else if (!utf8_valid(a.goal, strlen(a.goal)) ||
+	    (a.title != NULL && !utf8_valid(a.title, strlen(a.title))) ||
+	    (a.description != NULL &&
+	        !utf8_valid(a.description, strlen(a.description)))) {
+		/* refused, never passed on with U+FFFD in place of bytes */
+		fprintf(stderr, "opc task add: the goal, title and description "
+		    "must be UTF-8 text\n");
+		rv = 2;
 	} else if ((rv = board_call(o, MSG_BOARD_TASK_ADD, &a, &data)) == 0)
 		printf("%s %s\n", opc_jstr(data, "task_id", ""),
 		    opc_jstr(data, "state", ""));

@@ -167,6 +167,7 @@ main(int argc, char **argv)
 	const struct opc_cmd *c;
 	int                   i = 1, rv;
 
+	(void) umask(077); /* what opc creates (state dir, logs) is private */
 	log_init("opc", NULL, LOG_WARN);
 	while (i < argc && argv[i][0] == '-') {
 		if ((strcmp(argv[i], "-c") == 0 ||

@@ -765,7 +765,7 @@ ev_write_folder(const char *root, const char *run_id, const struct ev_doc *docs,
 	tmp = xasprintf("%s.tmp", final);
 	old = xasprintf("%s.old", final);
 	what = root;
-	if ((rv = mkdirs(root, 0750)) != 0)
+	if ((rv = mkdirs(root, 0700)) != 0)
 		goto fail;
 	/* A tmp folder left by a crash is garbage: start over. */
 	what = tmp;

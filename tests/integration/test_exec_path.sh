@@ -187,6 +187,14 @@ check "the first run is interrupted, not blamed on the task" \
 check "no infra_tooling for a killed worker" sh -c \
     "! '$OPC' -c '$CFG' task show $id --json | jq -r '.comments[].body' | grep -q infra_tooling"
 
+# --- 9. bad task text is refused, not stored --------------------------------
+n0=$("$OPC" -c "$CFG" task list --json | jq '.tasks | length')
+"$OPC" -c "$CFG" task add --repo demo --goal "$(printf 'bad \377 bytes')" >"$T/bad.out" 2>&1
+check "a goal that is not UTF-8 is refused" sh -c "[ $? -eq 2 ] && grep -q 'must be UTF-8' '$T/bad.out'"
+"$OPC" -c "$CFG" task add --repo demo --goal "$(head -c 70000 /dev/zero | tr '\0' x)" >"$T/big.out" 2>&1
+check "a 70 KB goal is refused with its size" grep -q "the goal is 70000 bytes; at most 65536" "$T/big.out"
+check "neither was stored" [ "$("$OPC" -c "$CFG" task list --json | jq '.tasks | length')" = "$n0" ]
+
 # --- recorder: runs list and spend report -------------------------------------
 check "runs list shows runs" sh -c "'$OPC' -c '$CFG' runs list | grep -q succeeded"
 check "spend-report is JSON" sh -c "'$OPC' -c '$CFG' spend-report --json | jq -e '.total_executions >= 1' >/dev/null"

@@ -46,6 +46,10 @@ check "status before up says so" grep -q "not up" "$T/out"
 check "help works" "$OPC" --help
 check "sub --help works" "$OPC" sub --help
 
+# A state dir an installer made 0755: what opcenter creates in it is
+# still private (the dbs, WALs and logs hold task text).
+mkdir -m 755 "$T/st"
+
 # up: flaky never stays up, so up reports failure (naming it, at once,
 # not after --wait) but the rest runs.
 "$OPC" -c "$CFG" up --wait 30 >"$T/up.out" 2>&1
@@ -57,6 +61,11 @@ check "up does not say it is up" sh -c "! grep -q 'opcenter is up' '$T/up.out'"
 sup_answers() { "$OPC" -c "$CFG" heartbeat-check --max-age 100 2>&1 |
     grep -q -e "^OK:" -e "^STALE watchers"; }
 check "supervisor answers after up" wait_for 10 sup_answers
+check "every file and dir under the 0755 state dir is private" \
+    sh -c "[ -z \"\$(find '$T/st' -mindepth 1 -perm /077)\" ]"
+"$OPC" -c "$CFG" doctor >"$T/doctor.out" 2>&1
+check "doctor warns about the readable state dir" \
+    grep -q "other users may read task goals" "$T/doctor.out"
 check "prod and cons running" wait_for 10 sh -c "[ \"\$('$OPC' -c '$CFG' status 2>/dev/null | grep -c running)\" -eq 2 ]"
 
 # Crash loop: flaky exits at once; after 3 restarts in the window: failed.
