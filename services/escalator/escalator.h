@@ -84,12 +84,13 @@ struct escalator {
  * send.c
  */
 
-/* esc_url_shown returns a new string with url reduced to scheme://host/path
- * (no userinfo, port kept, no query or fragment), for logs. */
+/* esc_url_shown returns a new string with url reduced to scheme://host/...
+ * (no userinfo, port kept, no path, query or fragment: a webhook URL's
+ * path is often its secret), for logs and status. */
 char *esc_url_shown(const char *url);
 
 /* esc_redact_url registers the secret parts of url (the whole URL, its
- * userinfo and its query string) with log_redact. */
+ * userinfo, its path and its query string) with log_redact. */
 void esc_redact_url(const char *url);
 
 /* esc_backoff_ms returns the delay before retry n (1-based): base doubled

@@ -55,8 +55,10 @@ esc_url_shown(const char *url)
 	buf_init(&b);
 	buf_append(&b, url, (size_t) (auth - url));
 	buf_append(&b, at, (size_t) (end - at));
-	if (*path == '/')
-		buf_append(&b, path, strcspn(path, "?#"));
+	/* Slack-style hooks carry their secret in the path
+	 * (.../services/T0/B0/SECRET): it is never shown */
+	if (*path == '/' && strcspn(path + 1, "?#") > 0)
+		buf_puts(&b, "/...");
 	return (buf_cstr(&b));
 }
 
@@ -67,7 +69,7 @@ esc_redact_url(const char *url)
 	char       *part, *shown = esc_url_shown(url);
 
 	/* The whole URL only when it holds more than what logs may show
-	 * (else every mention of its host and path would be redacted). */
+	 * (else every mention of its host would be redacted). */
 	if (strcmp(shown, url) != 0)
 		log_redact(url);
 	free(shown);
@@ -75,6 +77,12 @@ esc_redact_url(const char *url)
 		return;
 	auth = p + 3;
 	end = auth + strcspn(auth, "/?#");
+	/* the path: alone it may be the secret */
+	if (*end == '/' && strcspn(end + 1, "?#") > 0) {
+		part = xstrndup(end, strcspn(end, "?#"));
+		log_redact(part);
+		free(part);
+	}
 	for (at = end; at > auth && at[-1] != '@'; at--)
 		;
 	if (at > auth + 1) {
