@@ -210,6 +210,39 @@ do_inject(struct svc *svc, const struct msg *req)
 		svc_after_batch(svc);
 }
 
+/* authenticated: the ctl listener knows who its peer is: an ipc socket
+ * (file permissions of the private run dir), in-process, or mutual TLS.
+ * A plain tcp:// listener does not. */
+static bool
+authenticated(const struct svc *svc)
+{
+	const char *u = svc->inst->ctl;
+
+	return (u == NULL || strncmp(u, "tcp://", 6) != 0);
+}
+
+/* read_only: what any peer may ask: status, the replay the bus contract
+ * needs across hosts, and the queries that change nothing. */
+static bool
+read_only(enum msg_topic t)
+{
+	switch (t) {
+	case MSG_CTL_STATUS:
+	case MSG_CTL_REPLAY:
+	case MSG_BOARD_TASK_LIST:
+	case MSG_BOARD_TASK_SHOW:
+	case MSG_RECORDER_RUNS_LIST:
+	case MSG_RECORDER_RUN_SHOW:
+	case MSG_RECORDER_SPEND:
+	case MSG_INSIGHTER_INSIGHTS:
+	case MSG_PROPOSER_REJECTIONS:
+	case MSG_PROPOSER_CALIBRATION:
+		return (true);
+	default:
+		return (false);
+	}
+}
+
 static void
 serve(struct svc *svc, const struct msg *req)
 {
@@ -218,6 +251,19 @@ serve(struct svc *svc, const struct msg *req)
 	svc_ctl_fn fn;
 	int        rv;
 
+	if (!read_only(req->topic) && !authenticated(svc) &&
+	    !svc->topo->insecure_ctl) {
+		svc_count(svc, "ctl_refused", 1);
+		log_warn("ctl.refused", "%s over %s: refused (a plain tcp "
+		    "listener does not know its peer)",
+		    msg_topic_name(req->topic), svc->inst->ctl);
+		snprintf(err, sizeof(err), "%s refuses %s over plain tcp "
+		    "(no peer authentication): use ipc or tls+tcp, or set "
+		    "opcenter.insecure_ctl", svc->inst->name,
+		    msg_topic_name(req->topic));
+		reply(svc, ERR_REFUSED, err, NULL);
+		return;
+	}
 	switch (req->topic) {
 	case MSG_CTL_STATUS:
 		reply(svc, 0, NULL, data = svc_status_json(svc));

@@ -388,6 +388,13 @@ svc_run(struct svc *svc)
 	    svc->inst->name, svc->inst->service, (int) getpid(),
 	    svc->inst->pub, svc->inst->ctl,
 	    (unsigned long long) journal_last_seq(svc->journal));
+	if (svc->inst->ctl != NULL && strncmp(svc->inst->ctl, "tcp://", 6) == 0)
+		log_warn("svc.insecure_ctl", "%s: ctl %s is plain tcp: %s",
+		    svc->inst->name, svc->inst->ctl, svc->topo->insecure_ctl
+		        ? "opcenter.insecure_ctl lets any peer inject and "
+		          "change state"
+		        : "state changes over it are refused (tls+tcp "
+		          "authenticates peers)");
 	return (loop_run(svc->loop));
 }
 

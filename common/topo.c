@@ -276,6 +276,9 @@ load(struct topo *t, char *err, size_t errlen)
 		    t->config_path);
 		return (ERR_CONFIG);
 	}
+	if ((rv = cfg_get_bool(root, "opcenter.insecure_ctl", 0,
+	         &t->insecure_ctl, err, errlen)) != 0)
+		return (rv);
 	sup = cfg_get(root, "supervisor");
 	if ((rv = inst_load(t, &t->supervisor, "supervisor", sup, err,
 	         errlen)) != 0)

@@ -421,6 +421,24 @@ rmtree(const char *path)
 	return (nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : ERR_IO);
 }
 
+bool
+id_valid(const char *id)
+{
+	size_t i, n;
+
+	if (id == NULL || (n = strlen(id)) == 0 || n > 128 || id[0] == '.')
+		return (false);
+	for (i = 0; i < n; i++) {
+		char c = id[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+		      c == '-'))
+			return (false);
+	}
+	return (true);
+}
+
 /* spawn_path returns what posix_spawn should run for file: itself when it
  * has a slash, else the first executable file in the PATH of envp (ours
  * when envp is NULL; "/bin:/usr/bin" when there is none), as execvp

@@ -45,6 +45,8 @@ struct topo {
 	int64_t           stale_after_ms;
 	int64_t           journal_retention;
 	int               tls;         /* opcenter.tls installed */
+	int               insecure_ctl; /* opcenter.insecure_ctl: state
+	                                 * changes over plain tcp:// ctl */
 	struct topo_inst  supervisor;  /* name "supervisor" */
 	struct topo_inst *inst;
 	size_t            ninst;

@@ -9,6 +9,7 @@
 #define OPC_UTIL_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h> /* free() goes with x*alloc */
@@ -82,6 +83,11 @@ char *path_clean(char *path);
  * directory when it is executable there (the binaries are installed
  * side by side), else a copy of name for a $PATH lookup.  Caller frees. */
 char *exe_sibling(const char *name);
+
+/* id_valid: id is safe as a file or folder name (run_id, task_id,
+ * decision_id in paths): 1-128 of [A-Za-z0-9._-], not starting with '.'
+ * (so never "..", "../x" or ".hidden"). */
+bool id_valid(const char *id);
 
 /* spawn_path returns what posix_spawn would run for file: itself when it
  * has a slash, else the first executable regular file of that name in the

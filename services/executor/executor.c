@@ -298,6 +298,14 @@ on_dispatch(struct svc *svc, const struct msg *m, void *state)
 		return (rv);
 	if (strcmp(d->executor, svc_name(svc)) != 0)
 		return (0);
+	/* run ids name files under workspace_root: "../x" must never */
+	if (!id_valid(d->run_id) || !id_valid(d->task_id)) {
+		log_warn("executor.dispatch", "dispatch refused: run id "
+		    "'%.64s' or task id '%.64s' is not a safe name",
+		    d->run_id, d->task_id);
+		svc_count(svc, "bad_dispatch", 1);
+		return (0);
+	}
 	if (d->request == NULL) {
 		log_warn("executor.dispatch", "%s: dispatch without a request",
 		    d->run_id);

@@ -65,23 +65,6 @@ ev_blocking(const char *policy_status)
 	        streq(policy_status, "require_review"));
 }
 
-bool
-ev_valid_id(const char *id)
-{
-	size_t i, n;
-
-	if (id == NULL || (n = strlen(id)) == 0 || n > 128 || id[0] == '.')
-		return (false);
-	for (i = 0; i < n; i++) {
-		char c = id[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-		      c == '-'))
-			return (false);
-	}
-	return (true);
-}
 
 static const char *
 proposal_id(const struct ev_run *r)
@@ -759,7 +742,7 @@ ev_write_folder(const char *root, const char *run_id, const struct ev_doc *docs,
 	size_t      i, nfiles = json_array_size(files);
 	int         rv;
 
-	if (!ev_valid_id(run_id))
+	if (!id_valid(run_id))
 		return (ERR_INVAL);
 	final = xasprintf("%s/%s", root, run_id);
 	tmp = xasprintf("%s.tmp", final);

@@ -194,9 +194,9 @@ on_route_decided(struct svc *svc, const struct msg *m, void *state)
 	UNUSED(state);
 	/* A blocked run without a run_id still needs a folder: the decision
 	 * id is a uuid too. */
-	if (run_id == NULL && ev_blocking(ps) && ev_valid_id(rd->decision_id))
+	if (run_id == NULL && ev_blocking(ps) && id_valid(rd->decision_id))
 		run_id = rd->decision_id;
-	if (run_id != NULL && !ev_valid_id(run_id))
+	if (run_id != NULL && !id_valid(run_id))
 		return (bad_id("route.decided", "run_id", run_id));
 	proposal = dump(rd->proposal);
 	decision = dump(rd->decision);
@@ -283,7 +283,7 @@ on_exec_dispatch(struct svc *svc, const struct msg *m, void *state)
 	char                           *request, *ps, rid[37], tid[37];
 	int                             rv;
 
-	if (!ev_valid_id(d->run_id))
+	if (!id_valid(d->run_id))
 		return (bad_id("exec.dispatch", "run_id", d->run_id));
 	request = dump(d->request);
 	ps = decided_policy(st, did, d->run_id);
@@ -327,7 +327,7 @@ on_exec_started(struct svc *svc, const struct msg *m, void *state)
 	char                           rid[37], tid[37], when[32];
 
 	UNUSED(state);
-	if (!ev_valid_id(s->run_id))
+	if (!id_valid(s->run_id))
 		return (bad_id("exec.started", "run_id", s->run_id));
 	return (store_run(
 	    svc_store(svc),
@@ -389,7 +389,7 @@ on_exec_finished(struct svc *svc, const struct msg *m, void *state)
 	bool        success;
 	int         rv;
 
-	if (!ev_valid_id(f->run_id))
+	if (!id_valid(f->run_id))
 		return (bad_id("exec.finished", "run_id", f->run_id));
 	res = finished_result(f);
 	status = jstr(res, "status") ? jstr(res, "status") : f->status;

@@ -64,9 +64,6 @@ struct ev_run {
  * require_review). */
 bool ev_blocking(const char *policy_status);
 
-/* ev_valid_id: id is usable as a folder name (1-128 of [A-Za-z0-9._-],
- * not starting with '.'). */
-bool ev_valid_id(const char *id);
 
 /* ev_blocked_result returns a new OcExecutionResult of a run the policy
  * stopped: status skipped, success false, failure_category policy_blocked,

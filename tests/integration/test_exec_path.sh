@@ -195,6 +195,12 @@ check "a goal that is not UTF-8 is refused" sh -c "[ $? -eq 2 ] && grep -q 'must
 check "a 70 KB goal is refused with its size" grep -q "the goal is 70000 bytes; at most 65536" "$T/big.out"
 check "neither was stored" [ "$("$OPC" -c "$CFG" task list --json | jq '.tasks | length')" = "$n0" ]
 
+# --- 10. a dispatch whose run id would name a path outside the workspaces --
+"$OPC" -c "$CFG" pub executor exec.dispatch '{"run_id": "../../escape", "task_id": "T-x", "executor": "executor", "request": {"goal_text": "x"}}' >/dev/null 2>&1
+bad_dispatch() { "$OPC" -c "$CFG" status --json | jq -e '.executor.status.counters.bad_dispatch >= 1' >/dev/null; }
+check "a run id like ../../escape is refused and counted" wait_for 10 bad_dispatch
+check "nothing was written outside the workspaces" sh -c "! ls '$T/st/../escape'* >/dev/null 2>&1 && ! ls '$T/escape'* >/dev/null 2>&1"
+
 # --- recorder: runs list and spend report -------------------------------------
 check "runs list shows runs" sh -c "'$OPC' -c '$CFG' runs list | grep -q succeeded"
 check "spend-report is JSON" sh -c "'$OPC' -c '$CFG' spend-report --json | jq -e '.total_executions >= 1' >/dev/null"

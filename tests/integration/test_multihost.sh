@@ -117,6 +117,9 @@ round() {
 	R=$T/$name
 	mkrepo "repo-$name"
 	tls=""
+	# plain tcp authenticates no peer: opc's task add over it is allowed
+	# only by the opt-in (test_svc checks the refusal)
+	[ "$scheme" = tcp ] && tls="  insecure_ctl: true"
 	[ "$scheme" = tls+tcp ] && tls="  tls: { ca_file: tls/ca.pem, cert_file: tls/host.pem, key_file: tls/host.key }"
 	mkdir -p "$R/hosta"
 	cat >"$R/hosta/opcenter.yaml" <<YAML

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include <cmocka.h>
@@ -290,6 +291,71 @@ test_ctl_inject_and_errors(void **state)
 	free(dir);
 }
 
+/* A plain tcp:// ctl listener does not know its peer: it answers status
+ * (and replay, and read-only queries) but refuses inject and every other
+ * state change, unless opcenter.insecure_ctl says otherwise. */
+static void
+tcp_ctl_case(int insecure, int want)
+{
+	char                 *dir = tb_dir(), *y;
+	struct topo          *t;
+	struct tb_svc        *cons;
+	struct msg_ctl_inject in;
+	const char           *url;
+	char                  err[256];
+	json_t               *body, *st = NULL;
+	int                   port = 20000 + (int) (getpid() % 20000) + insecure;
+
+	y = xasprintf("opcenter:\n"
+	              "  state_dir: %s/state\n"
+	              "  heartbeat_ms: 50\n"
+	              "  insecure_ctl: %s\n"
+	              "instances:\n"
+	              "  prod:\n"
+	              "    pub: inproc://tcpctl%d-prod.pub\n"
+	              "    ctl: inproc://tcpctl%d-prod.ctl\n"
+	              "  cons:\n"
+	              "    upstreams: [prod]\n"
+	              "    pub: inproc://tcpctl%d-cons.pub\n"
+	              "    ctl: tcp://127.0.0.1:%d\n",
+	              dir, insecure ? "true" : "false", insecure, insecure,
+	              insecure, port);
+	t = tb_topo(dir, y);
+	url = topo_find(t, "cons")->ctl;
+	cons = tb_start(&testcons_service, t, "cons");
+	assert_int_equal(ctl_call(url, MSG_CTL_STATUS, NULL, &st, err,
+	                     sizeof(err), WAIT),
+	    0);
+	json_decref(st);
+	memset(&in, 0, sizeof(in));
+	in.topic = "test.event";
+	in.body = body = json_pack("{s:i}", "n", 7);
+	assert_int_equal(ctl_call(url, MSG_CTL_INJECT, &in, NULL, err,
+	                     sizeof(err), WAIT),
+	    want);
+	if (want != 0) {
+		assert_non_null(strstr(err, "plain tcp"));
+		assert_int_equal(tb_status_int(t, "cons", "got"), 0);
+		assert_int_equal(
+		    tb_status_int(t, "cons", "counters.ctl_refused"), 1);
+	} else
+		assert_int_equal(tb_status_int(t, "cons", "got"), 1);
+	json_decref(body);
+	tb_stop(&cons);
+	topo_close(&t);
+	tb_rmrf(dir);
+	free(y);
+	free(dir);
+}
+
+static void
+test_ctl_plain_tcp(void **state)
+{
+	UNUSED(state);
+	tcp_ctl_case(0, ERR_REFUSED);
+	tcp_ctl_case(1, 0);
+}
+
 /* A handler that fails after writing and emitting leaves nothing behind
  * (savepoint), the rest of its batch stands, and the message is consumed. */
 static void
@@ -348,6 +414,7 @@ main(void)
 		cmocka_unit_test(test_truncated_raises_data_loss),
 		cmocka_unit_test(test_bad_frames_duplicates_and_gaps),
 		cmocka_unit_test(test_ctl_inject_and_errors),
+		cmocka_unit_test(test_ctl_plain_tcp),
 	};
 
 	log_init("test_svc", NULL, LOG_WARN);

@@ -936,9 +936,9 @@ test_builders(void **state)
 	                    "no primary artifacts produced by this run");
 	assert_true(ev_blocking("require_review"));
 	assert_false(ev_blocking("allow_with_warnings"));
-	assert_false(ev_valid_id("../x"));
-	assert_false(ev_valid_id(".hidden"));
-	assert_true(ev_valid_id(RUN_OK));
+	assert_false(id_valid("../x"));
+	assert_false(id_valid(".hidden"));
+	assert_true(id_valid(RUN_OK));
 	assert_string_equal(ev_copy_name("patch"), "diff.patch");
 	assert_null(ev_copy_name("workspace"));
 	json_decref(tr);
