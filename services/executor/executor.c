@@ -877,11 +877,19 @@ ex_heartbeat(struct svc *svc, void *state, json_t *info)
 static void
 ex_status(struct svc *svc, void *state, json_t *obj)
 {
+	struct executor   *x = state;
 	json_t            *c = store_counts(svc_store(svc),
 	    "SELECT state, count(*) FROM erun GROUP BY state");
+	json_t            *gh = json_object();
 
-	(void) state;
 	json_object_set_new(obj, "runs", c);
+	json_object_set_new(gh, "token_check",
+	                    x->gh_state ? json_string(x->gh_state)
+	                                : json_null());
+	if (x->gh_retry_at > 0)
+		json_object_set_new(gh, "rate_limited_until_ms",
+		                    json_integer(x->gh_retry_at));
+	json_object_set_new(obj, "github", gh);
 }
 
 static void
