@@ -10,7 +10,7 @@
  * raw body as sent, so it is checked before the form is decoded.  Plane
  * sends JSON only.
  * GitHub check_run and check_suite become ci.check_run (a suite is named
- * "suite"), pull_request becomes ci.pr_event, ping is answered 200, any
+ * "suite:<app>"), pull_request becomes ci.pr_event, ping is answered 200, any
  * other event 202.  Plane deliveries become board.webhook (400 when
  * nested deeper than the bus codec carries).  The verdict's
  * message fields borrow the parsed document it owns.
@@ -217,7 +217,19 @@ github(struct hook_verdict *v, const struct hook_req *r)
 			return;
 		}
 		c->repo = (char *) repo;
-		c->name = (char *) (suite ? "suite" : str(o, "name", NULL));
+		if (suite) {
+			/* one suite per app and commit: name it by its app,
+			 * so that one app's passing suite does not hide
+			 * another's failing one */
+			const char *app = str(o, "app", "slug");
+
+			if (app == NULL)
+				app = str(o, "app", "name");
+			v->name = app != NULL ? xasprintf("suite:%.100s", app)
+			                      : xstrdup("suite");
+			c->name = v->name;
+		} else
+			c->name = (char *) str(o, "name", NULL);
 		c->status = (char *) str(o, "status", NULL);
 		c->conclusion = (char *) str(o, "conclusion", NULL);
 		c->head_sha = (char *) str(o, "head_sha", NULL);
@@ -351,6 +363,7 @@ hook_verdict_fini(struct hook_verdict *v)
 {
 	free(v->event);
 	free(v->delivery);
+	free(v->name);
 	json_decref(v->doc);
 	memset(v, 0, sizeof(*v));
 }

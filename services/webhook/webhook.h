@@ -54,6 +54,7 @@ struct hook_verdict {
 	enum msg_topic topic;
 	char          *event;    /* event type, for logs */
 	char          *delivery; /* NULL when not given */
+	char          *name;     /* a check suite's name, or NULL */
 	size_t         size;     /* body bytes (announced, for 413) */
 	json_t        *doc;      /* the parsed body; fields below borrow it */
 	union {

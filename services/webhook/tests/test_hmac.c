@@ -166,6 +166,13 @@ test_classify(void **state)
 	assert_int_equal(v.topic, MSG_CI_CHECK_RUN);
 	assert_string_equal(v.body.check_run.name, "suite");
 	hook_verdict_fini(&v);
+	classify(&v, HOOK_GITHUB, "check_suite",
+	         "{\"repository\":{\"full_name\":\"o/r\"},\"check_suite\":"
+	         "{\"conclusion\":\"failure\",\"head_sha\":\"h\",\"app\":"
+	         "{\"slug\":\"github-actions\"}}}",
+	         "s3cret", false, true);
+	assert_string_equal(v.body.check_run.name, "suite:github-actions");
+	hook_verdict_fini(&v);
 	classify(&v, HOOK_GITHUB, "pull_request",
 	         "{\"action\":\"closed\",\"number\":5,\"repository\":"
 	         "{\"full_name\":\"o/r\"},\"pull_request\":{\"merged\":true,"
