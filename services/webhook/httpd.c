@@ -94,6 +94,7 @@ struct httpd {
 	int              lfd;
 	struct hconn    *conns;
 	int              nconns;
+	bool             paused; /* not accepting until the next sweep */
 	uint64_t         sweep;
 	_Atomic int64_t  last_tick; /* mono ms of the loop's last tick */
 	char             url[128];
@@ -133,6 +134,7 @@ reason(int status)
 }
 
 static void conn_io(struct loop *, int, short, void *);
+static void on_accept(struct loop *, int, short, void *);
 static void process(struct hconn *c);
 
 static void
@@ -705,6 +707,10 @@ sweep(struct loop *loop, void *arg)
 		}
 		cp = &c->next;
 	}
+	if (hd->paused) {
+		hd->paused = false;
+		(void) loop_add_fd(loop, hd->lfd, POLLIN, on_accept, hd);
+	}
 	hd->sweep = loop_timer(loop, SWEEP_MS, sweep, hd);
 }
 
@@ -736,6 +742,14 @@ on_accept(struct loop *loop, int lfd, short revents, void *arg)
 		hd->conns = c;
 		hd->nconns++;
 		watch(c);
+	}
+	if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+	    errno != ECONNABORTED && !hd->paused) {
+		/* out of fds (EMFILE...): the listener would stay readable
+		 * and spin the loop; the sweep listens again */
+		log_warn("webhook.http", "accept: %s", strerror(errno));
+		hd->paused = true;
+		(void) loop_add_fd(hd->loop, lfd, 0, on_accept, hd);
 	}
 	if (refused > 0) {
 		if (hd->cfg.count != NULL)
