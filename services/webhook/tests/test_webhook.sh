@@ -29,6 +29,7 @@ instances:
     insecure: false
     max_body: 1048576
     metrics_interval: 500ms
+    header_timeout: 1s
 YAML
 "$OPC" -c "$CFG" up --wait 20 >"$T/up.out" 2>&1
 check "constellation up" "$OPC" -c "$CFG" heartbeat-check --max-age 5
@@ -131,6 +132,27 @@ curl -s -o /dev/null -D "$T/h413" -X POST --data-binary "@$T/big.json" \
     -H 'Expect:' -H "Content-Type: application/json" "$U/github"
 check "413 status line has its reason" grep -q '^HTTP/1.1 413 Content Too Large' "$T/h413"
 check "length_required counted" sh -c "[ $(st length_required) = 1 ]"
+
+# a head that trickles in, a byte every 200 ms, is cut off with 408 once
+# header_timeout (1 s) from its first byte has passed (it was never cut
+# off: nng's server has no deadline for it); bash for /dev/tcp
+trickle() {
+	bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 2
+	printf "POST /github HTTP/1.1\r\nHost: x\r\nX-Slow: " >&3
+	i=0
+	while [ $i -lt 50 ]; do
+		if IFS= read -r -t 0.2 -u 3 line; then echo "$line"; exit 0; fi
+		printf a >&3 2>/dev/null || exit 3
+		i=$((i + 1))
+	done
+	exit 1' trickle "${U##*:}"
+}
+t0=$(date +%s)
+out=$(trickle | tr -d '\r')
+t1=$(date +%s)
+check "trickled head cut off with 408" is "HTTP/1.1 408 Request Timeout" "$out"
+check "within seconds, not never" [ $((t1 - t0)) -lt 10 ]
+check "timeouts counted" sh -c "[ $(st timeouts) -ge 1 ]"
 
 # GitHub as the sender: a hook created with the defaults (content type
 # form) gets its ping at once, then events; a refused delivery is not
