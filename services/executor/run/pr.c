@@ -27,8 +27,11 @@
 #include "run.h"
 
 #define PR_ATTEMPTS 4
-#define PR_WAIT_MAX_MS (5 * 60 * 1000) /* waiting out limits, in all */
-#define PR_BACKOFF_MS 2000             /* transport errors and 5xx */
+#define PR_WAIT_MAX_MS                                                         \
+	(2 * 60 * 1000)    /* waiting, in all: within the 300 s                \
+	                    * the executor allows a run past                   \
+	                    * its backend and validation */
+#define PR_BACKOFF_MS 2000 /* transport errors and 5xx */
 
 static int
 gh(const char *method, const char *url, const char *token, json_t *body,
