@@ -27,10 +27,9 @@
 #include "run.h"
 
 #define PR_ATTEMPTS 4
-#define PR_WAIT_MAX_MS                                                         \
-	(2 * 60 * 1000)    /* waiting, in all: within the 300 s                \
-	                    * the executor allows a run past                   \
-	                    * its backend and validation */
+/* waiting out limits, in all: inside the 300 s the executor allows a run
+ * past its backend and validation */
+#define PR_WAIT_MAX_MS (2 * 60 * 1000)
 #define PR_BACKOFF_MS 2000 /* transport errors and 5xx */
 
 static int
