@@ -5,7 +5,7 @@
  * The first byte picks the parser, the rest is its input:
  *   0  a POST /pulls response body (pr_url_of, run/pr.c)
  *   1  a GET /pulls?head= response body (the first PR's html_url)
- *   2  the token expiration header of GET /user (gh_expiry, request.c)
+ *   2  the token expiration header of GET /user (github_expiry, common)
  *   3  the worker's request file, REQ.json (request_parse, run/request.c)
  * Oracles: a PR URL is a non-empty copy of the response's html_url; an
  * expiry is -1 or a time between 1970 and 10000; a parsed request has
@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "executor_int.h"
+#include "opc/github.h"
 #include "opc/err.h"
 #include "opc/util.h"
 #include "run.h"
@@ -53,7 +54,7 @@ static void
 expiry(const char *p, size_t n)
 {
 	char   *v = xstrndup(p, n);
-	int64_t ms = gh_expiry(v);
+	int64_t ms = github_expiry(v);
 
 	/* 253402300800000: 10000-01-01T00:00:00Z */
 	CHECK(ms == -1 || (ms >= 0 && ms < 253402300800000LL));

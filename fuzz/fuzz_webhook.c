@@ -1,10 +1,10 @@
 /*
  * fuzz_webhook.c - libFuzzer target: opc-webhook's request handling, as
- * httpd.c's on_post runs it once nng has parsed the request line and
- * headers: the Content-Length check (hook_length), the 413 short cut
- * (hook_oversized) and hook_classify (size, Content-Type, secret, HMAC,
- * JSON, GitHub/Plane event -> ci.check_run / ci.pr_event /
- * board.webhook).  Then what decide() does with an accepted verdict:
+ * httpd.c runs it once it has parsed the request line and headers: the
+ * Content-Length check (hook_length), the 413 short cut (hook_oversized)
+ * and hook_classify (size, Content-Type, secret, HMAC, JSON or a
+ * form-encoded payload field, GitHub/Plane event -> ci.check_run /
+ * ci.pr_event / board.webhook).  Then what decide() does with an accepted verdict:
  * pack the event as svc_emit journals it, and decode it as every
  * consumer will.
  *
@@ -279,7 +279,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (len > r.blen)
 		goto out;      /* the client went away mid-body: dropped */
-	r.blen = (size_t) len; /* nng reads exactly Content-Length bytes */
+	r.blen = (size_t) len; /* httpd reads exactly Content-Length bytes */
 	if (fl & 0x02)
 		sign(&r, fl & 0x10); /* over what is actually read */
 

@@ -417,8 +417,8 @@ static int
 on_exec_finished(struct svc *svc, const struct msg *m, void *state)
 {
 	const struct msg_exec_finished *f = &m->body.exec_finished;
-	const char                     *ex;
-	bool                            first, input, quota;
+	const char                     *ex, *pr_err;
+	bool                            first, input, quota, pr;
 	char                           *text;
 	int                             rv = 0;
 
@@ -428,11 +428,27 @@ on_exec_finished(struct svc *svc, const struct msg *m, void *state)
 	input = f->failure_category != NULL &&
 	        strcmp(f->failure_category, "awaiting_input") == 0;
 	quota = is_quota(f);
-	if (!input && !quota)
+	/* the work is done and pushed, its pull request is not: a human
+	 * opens it or re-runs the task (a refused token is escalated as
+	 * credential_invalid by the executor's credential.invalid) */
+	pr_err =
+	    json_string_value(json_object_get(f->result, "pull_request_error"));
+	pr = !f->success && pr_err != NULL &&
+	     strcmp(f->status, "interrupted") != 0 &&
+	     json_integer_value(
+	         json_object_get(f->result, "pull_request_status")) != 401;
+	if (!input && !quota && !pr)
 		return (0);
 	if ((rv = first_seen(svc, m, &first)) != 0 || !first)
 		return (rv);
-	if (input) {
+	if (pr) {
+		text = xasprintf("pull request of task %s (run %s, branch %s) "
+		                 "not opened: %s",
+		                 f->task_id, f->run_id ? f->run_id : "?",
+		                 f->branch_name ? f->branch_name : "?", pr_err);
+		rv = want(svc, m, "pull_request_failed", f->task_id, text);
+		free(text);
+	} else if (input) {
 		text = xasprintf("task %s (run %s) is waiting for human "
 		                 "input: %s",
 		                 f->task_id, f->run_id ? f->run_id : "?",

@@ -103,6 +103,35 @@ agent_credential(struct executor *x, const char *task_id, json_t *result)
 	return (svc_emit(x->svc, MSG_CREDENTIAL_INVALID, NULL, &ev));
 }
 
+/* pr_refused raises credential.invalid when GitHub refused the token
+ * (401) as the worker opened the pull request: the run failed for a
+ * credential, which the operator must hear of as such. */
+static int
+pr_refused(struct executor *x, const json_t *result)
+{
+	struct msg_credential_invalid ev;
+	const char                   *err =
+	    json_string_value(json_object_get(result, "pull_request_error"));
+	char *text;
+	int   rv;
+
+	if (json_integer_value(
+	        json_object_get(result, "pull_request_status")) != 401)
+		return (0);
+	text = xasprintf("GitHub refused the token opening a pull request"
+	                 "%s%s",
+	                 err ? ": " : "", err ? err : "");
+	memset(&ev, 0, sizeof(ev));
+	ev.provider = "github";
+	ev.status_code = 401;
+	ev.message = text;
+	x->gh_state = "invalid";
+	log_error("executor.github", "%s", text);
+	rv = svc_emit(x->svc, MSG_CREDENTIAL_INVALID, NULL, &ev);
+	free(text);
+	return (rv);
+}
+
 /* finish journals exec.finished for run_id (inside its own transaction)
  * and marks it finished. */
 static int
@@ -137,12 +166,14 @@ finish(struct executor *x, const char *run_id, const char *task_id,
 	free(lease);
 	if ((rv = svc_begin(x->svc)) != 0)
 		return (rv);
-	if ((rv = store_run(svc_store(x->svc),
+	if ((rv = store_run(
+	         svc_store(x->svc),
 	         "UPDATE erun SET state = 'finished', pid = 0, finished_ms = ?"
 	         " WHERE run_id = ?",
 	         "it", now_ms(), run_id)) == 0 &&
 	    (rv = svc_emit(x->svc, MSG_EXEC_FINISHED, task_id, &ev)) == 0 &&
-	    (rv = agent_credential(x, task_id, result)) == 0)
+	    (rv = agent_credential(x, task_id, result)) == 0 &&
+	    (rv = pr_refused(x, result)) == 0)
 		rv = svc_commit(x->svc);
 	else
 		(void) svc_rollback(x->svc);
@@ -976,11 +1007,19 @@ ex_heartbeat(struct svc *svc, void *state, json_t *info)
 static void
 ex_status(struct svc *svc, void *state, json_t *obj)
 {
+	struct executor   *x = state;
 	json_t            *c = store_counts(svc_store(svc),
 	    "SELECT state, count(*) FROM erun GROUP BY state");
+	json_t            *gh = json_object();
 
-	(void) state;
 	json_object_set_new(obj, "runs", c);
+	json_object_set_new(gh, "token_check",
+	                    x->gh_state ? json_string(x->gh_state)
+	                                : json_null());
+	if (x->gh_retry_at > 0)
+		json_object_set_new(gh, "rate_limited_until_ms",
+		                    json_integer(x->gh_retry_at));
+	json_object_set_new(obj, "github", gh);
 }
 
 static void

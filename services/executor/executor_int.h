@@ -26,6 +26,10 @@ struct executor {
 	struct http *http;        /* GitHub token checks */
 	int64_t     gh_next;      /* mono ms of the next token check */
 	bool        gh_busy;
+	const char  *gh_state;    /* token check: ok, expiring, expired,
+	                             invalid, rate_limited, unreachable, off
+	                             (static), NULL before the first */
+	int64_t     gh_retry_at;  /* unix ms: rate limited until */
 	int         remove_ws;    /* workspace_retention: remove */
 	int64_t     remove_after; /* ms after finishing */
 	int64_t     last_clean;   /* mono ms */
@@ -44,11 +48,8 @@ json_t *build_request(struct executor *x, json_t *dispatch, char *err,
 /* github_token returns the token for a repo (repos.<key>.token_env, else
  * git.token_env), or NULL. */
 const char *github_token(struct executor *x, const char *repo_key);
-/* gh_expiry parses GitHub's token expiration header value ("2026-12-01
- * 00:00:00 UTC", "... +0000") into unix ms; -1 when v is NULL or not
- * such a date. */
-int64_t gh_expiry(const char *v);
-/* gh_check checks the GitHub token once a day (async, on the loop). */
+/* gh_check checks the GitHub token once a day (async, on the loop); a
+ * rate-limited check is repeated once the limit lifts (github.h). */
 void gh_check(struct executor *x);
 
 #endif

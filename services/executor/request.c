@@ -10,6 +10,7 @@
 
 #include "executor_int.h"
 #include "opc/cfg.h"
+#include "opc/github.h"
 #include "opc/http.h"
 #include "opc/log.h"
 #include "opc/util.h"
@@ -140,74 +141,104 @@ build_request(struct executor *x, json_t *dispatch, char *err,
 
 /* ------------------------------------------------- GitHub token check */
 
-/* gh_expiry parses GitHub's token expiration header ("2026-12-01
- * 00:00:00 UTC" or with a "+0000" offset) into unix ms; -1 if absent. */
-int64_t
-gh_expiry(const char *v)
+static void
+gh_limited(struct executor *x, const struct http_resp *resp,
+           enum github_limit lim, int64_t now, int64_t at)
 {
-	struct tm tm;
+	int64_t wait = at - now;
+	char    when[40];
 
-	if (v == NULL)
-		return (-1);
-	memset(&tm, 0, sizeof(tm));
-	if (sscanf(v, "%d-%d-%d %d:%d:%d", &tm.tm_year, &tm.tm_mon,
-	        &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
-		return (-1);
-	/* sane fields only: no overflow below, no year-6 expiry */
-	if (tm.tm_year < 1970 || tm.tm_year > 9999 || tm.tm_mon < 1 ||
-	    tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
-	    tm.tm_hour < 0 || tm.tm_hour > 23 || tm.tm_min < 0 ||
-	    tm.tm_min > 59 || tm.tm_sec < 0 || tm.tm_sec > 60)
-		return (-1);
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	return ((int64_t) timegm(&tm) * 1000);
+	/* Not a credential problem: look again once the limit lifts, not
+	 * tomorrow (bounded: a bogus reset cannot silence the check). */
+	if (wait < 1000)
+		wait = 1000;
+	if (wait > 3600000)
+		wait = 3600000;
+	x->gh_next = mono_ms() + wait;
+	x->gh_state = "rate_limited";
+	x->gh_retry_at = now + wait;
+	svc_count(x->svc, "github_rate_limited", 1);
+	log_warn(
+	    "executor.github",
+	    "token check: GitHub %s rate limit (HTTP %d); checking again at %s",
+	    github_limit_name(lim), resp->status,
+	    iso8601(now + wait, when, sizeof(when)));
 }
 
 static void
 on_gh_user(struct http *h, const struct http_resp *resp, void *arg)
 {
-	struct executor *x = arg;
-	int64_t          exp, warn_days = 7, days;
-	char             err[128], at[40];
+	struct executor  *x = arg;
+	enum github_limit lim;
+	const char       *hv;
+	int64_t           exp, warn_days = 7, days, now = now_ms(), at;
+	char              err[128], when[40], *msg, *text;
 
 	(void) h;
 	x->gh_busy = false;
 	x->gh_next = mono_ms() + 86400000; /* daily */
+	x->gh_retry_at = 0;
+	if ((lim = github_limit(resp, now, &at)) != GITHUB_LIMIT_NONE) {
+		gh_limited(x, resp, lim, now, at);
+		return;
+	}
 	if (resp->status == 401 || resp->status == 403) {
-		struct msg_credential_invalid ev = { "github", resp->status,
-			"GitHub refused the token (GET /user)" };
+		struct msg_credential_invalid ev;
 
-		log_error("executor.github", "GitHub token refused (HTTP %d)",
-		    resp->status);
+		msg = github_message(resp);
+		text = xasprintf("GitHub refused the token (GET /user: HTTP "
+		                 "%d%s%s)",
+		                 resp->status, msg ? ": " : "", msg ? msg : "");
+		memset(&ev, 0, sizeof(ev));
+		ev.provider = "github";
+		ev.status_code = resp->status;
+		ev.message = text;
+		x->gh_state = "invalid";
+		log_error("executor.github", "%s", text);
 		(void) svc_emit(x->svc, MSG_CREDENTIAL_INVALID, NULL, &ev);
+		free(text);
+		free(msg);
 		return;
 	}
 	if (resp->status != 200) {
 		log_warn("executor.github", "token check: %s",
 		    resp->err ? resp->errmsg : "unexpected status");
+		x->gh_state = "unreachable";
 		x->gh_next = mono_ms() + 300000;
 		return;
 	}
-	exp = gh_expiry(http_header(resp, "github-authentication-token-"
-	                                  "expiration"));
-	if (exp < 0)
-		exp = gh_expiry(http_header(resp, "x-token-expiration"));
-	if (exp < 0)
+	x->gh_state = "ok";
+	hv = http_header(resp, "github-authentication-token-expiration");
+	if (hv == NULL)
+		hv = http_header(resp, "x-token-expiration");
+	if (hv == NULL)
+		return; /* a token that does not expire */
+	if ((exp = github_expiry(hv)) < 0) {
+		svc_count(x->svc, "github_bad_expiry", 1);
+		log_warn("executor.github",
+		         "token check: cannot read the "
+		         "expiration date '%.64s'",
+		         hv);
 		return;
+	}
 	(void) cfg_get_int(svc_cfg_root(x->svc), "github.warn_days", 7,
 	    &warn_days, err, sizeof(err));
-	days = (exp - now_ms()) / 86400000;
+	days = github_days_left(exp, now);
 	if (days <= warn_days) {
-		struct msg_credential_expiring ev = { "github", days,
-			iso8601(exp, at, sizeof(at)) };
+		struct msg_credential_expiring ev = {
+		    "github", days, iso8601(exp, when, sizeof(when))};
 
+		x->gh_state = days < 0 ? "expired" : "expiring";
 		if (days <= 1)
-			log_error("executor.github", "GitHub token expires in "
-			    "%lld day(s)", (long long) days);
+			log_error("executor.github",
+			          "GitHub token expires in "
+			          "%lld day(s) (%s)",
+			          (long long) days, when);
 		else
-			log_warn("executor.github", "GitHub token expires in "
-			    "%lld days", (long long) days);
+			log_warn("executor.github",
+			         "GitHub token expires in "
+			         "%lld days (%s)",
+			         (long long) days, when);
 		(void) svc_emit(x->svc, MSG_CREDENTIAL_EXPIRING, NULL, &ev);
 	}
 }
@@ -226,6 +257,7 @@ gh_check(struct executor *x)
 		return;
 	if (tok == NULL) {
 		x->gh_next = INT64_MAX; /* nothing to check */
+		x->gh_state = "off";
 		return;
 	}
 	(void) cfg_get_str(root, "github.api_url", "https://api.github.com",

@@ -460,11 +460,15 @@ collect_tests(const struct obs_spec *s)
 
 	if (st == NULL ||
 	    (strcmp(st, "passed") != 0 && strcmp(st, "failed") != 0))
-		return (json_pack("{s:s, s:n, s:n, s:n}", "status", "unknown",
-		                  "source", "name", "observed_at"));
-	return (json_pack("{s:s, s:s, s:O?, s:O?}", "status", st, "source",
-	                  "ci.check_run", "name", json_object_get(t, "name"),
-	                  "observed_at", json_object_get(t, "observed_at")));
+		return (json_pack("{s:s, s:n, s:n, s:n, s:n}", "status",
+		                  "unknown", "source", "name", "observed_at",
+		                  "head_sha"));
+	/* name: the failing checks of the commit, else its passing ones */
+	return (json_pack("{s:s, s:s, s:O?, s:O?, s:O?}", "status", st,
+	                  "source", "ci.check_run", "name",
+	                  json_object_get(t, "name"), "observed_at",
+	                  json_object_get(t, "observed_at"), "head_sha",
+	                  json_object_get(t, "head_sha")));
 }
 
 /* todo_file counts one listed file (regular, <= 1 MiB, not binary). */

@@ -5,9 +5,13 @@
  * State (its sqlite db):
  *   snapshot  run_id, repo, observed_at, json: the history, the newest
  *             `history_keep` (500) per repo;
- *   ci_check  per repo, the latest concluded CI check run (passed or
- *             failed, its name and when it was seen), handed to the
- *             worker as the snapshot's tests section.
+ *   ci_run    per repo, head SHA and check name, the latest conclusion
+ *             (passed or failed) and when it was seen; the snapshot's
+ *             tests section is the verdict of the newest commit: failed
+ *             while any of its checks' latest conclusion is a failure
+ *             (one passing check never hides another's failure; a
+ *             re-run that passes clears it).  The newest CI_SHAS
+ *             commits per repo are kept.
  *
  * Config (its instance section): interval (600s; 0 turns periodic
  * observation off), command_timeout (300s per command; the worker is
@@ -26,6 +30,8 @@
 #include "opc/store.h"
 #include "opc/topo.h"
 #include "opc/util.h"
+
+#define CI_SHAS 20 /* commits whose check runs are kept, per repo */
 
 static int
 config(struct observer *o, const struct cfg_node *c, char *err, size_t errlen)
@@ -158,15 +164,26 @@ on_check_run(struct svc *svc, const struct msg *m, void *state)
 
 	if ((r = event_repo(svc, o, c->repo)) == NULL)
 		return (0);
+	/* a check run is known by its commit and name: a re-run replaces
+	 * its own earlier conclusion only (delivery order may vary: the
+	 * newer event wins) */
 	if (v != NULL &&
-	    (rv = store_run(
-	         svc_store(svc),
-	         "INSERT INTO ci_check(repo, name, status, observed_at)"
-	         " VALUES (?, ?, ?, ?) ON CONFLICT(repo) DO UPDATE SET"
-	         " name = excluded.name, status = excluded.status,"
-	         " observed_at = excluded.observed_at"
-	         " WHERE excluded.observed_at >= ci_check.observed_at",
-	         "ttti", r->key, c->name, v, m->ts)) != 0)
+	    ((rv = store_run(
+	          svc_store(svc),
+	          "INSERT INTO ci_run(repo, head_sha, name, status,"
+	          " observed_at, first_seen) VALUES (?, ?, ?, ?, ?, ?)"
+	          " ON CONFLICT(repo, head_sha, name) DO UPDATE SET"
+	          " status = excluded.status,"
+	          " observed_at = excluded.observed_at"
+	          " WHERE excluded.observed_at >= ci_run.observed_at",
+	          "ttttii", r->key, c->head_sha ? c->head_sha : "",
+	          c->name ? c->name : "", v, m->ts, m->ts)) != 0 ||
+	     (rv = store_run(svc_store(svc),
+	                     "DELETE FROM ci_run WHERE repo = ? AND head_sha"
+	                     " NOT IN (SELECT head_sha FROM ci_run WHERE"
+	                     " repo = ? GROUP BY head_sha"
+	                     " ORDER BY min(first_seen) DESC LIMIT ?)",
+	                     "tti", r->key, r->key, (int64_t) CI_SHAS)) != 0))
 		return (rv);
 	(void) sched_queue(o, r);
 	return (0);

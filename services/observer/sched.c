@@ -40,9 +40,11 @@ static const char schema[] =
     " observed_at INTEGER NOT NULL, json TEXT NOT NULL);"
     "CREATE INDEX IF NOT EXISTS snapshot_repo"
     " ON snapshot(repo, observed_at);"
-    "CREATE TABLE IF NOT EXISTS ci_check("
-    " repo TEXT PRIMARY KEY, name TEXT, status TEXT NOT NULL,"
-    " observed_at INTEGER NOT NULL);";
+    "DROP TABLE IF EXISTS ci_check;" /* one verdict per repo: retired */
+    "CREATE TABLE IF NOT EXISTS ci_run("
+    " repo TEXT NOT NULL, head_sha TEXT NOT NULL, name TEXT NOT NULL,"
+    " status TEXT NOT NULL, observed_at INTEGER NOT NULL,"
+    " first_seen INTEGER NOT NULL, PRIMARY KEY (repo, head_sha, name));";
 
 char *
 sched_run_id(void)
@@ -87,25 +89,63 @@ unlink_run(struct observer *o, const char *run_id, bool keep_log)
 	}
 }
 
-/* tests_json returns the tests section of the repo's latest CI verdict. */
+/* tests_json returns the tests section of the repo's CI verdict: that of
+ * its newest commit (the head SHA seen first most recently), where any
+ * check whose latest conclusion is a failure fails the commit; a passing
+ * check never hides another check's failure (observer.c). */
 static json_t *
 tests_json(struct observer *o, const struct obs_repo *r)
 {
+	struct store      *st = svc_store(o->svc);
 	struct store_stmt *s;
+	struct buf         failed, passed;
 	json_t            *t = NULL;
+	char              *sha = NULL;
+	int64_t            at = 0;
+	const char        *name;
 
-	if (store_prep(svc_store(o->svc), &s,
-	               "SELECT status, name, observed_at FROM ci_check"
-	               " WHERE repo = ?") != 0)
+	if (store_prep(st, &s,
+	               "SELECT head_sha FROM ci_run WHERE repo = ?"
+	               " GROUP BY head_sha"
+	               " ORDER BY min(first_seen) DESC, max(observed_at) DESC"
+	               " LIMIT 1") != 0)
 		return (json_null());
 	if (store_bind_text(s, 1, r->key) == 0 && store_step(s) == 1)
-		t = json_pack(
-		    "{s:s, s:s, s:o, s:I}", "status", store_col_text(s, 0),
-		    "source", "ci.check_run", "name",
-		    store_col_is_null(s, 1) ? json_null()
-		                            : json_string(store_col_text(s, 1)),
-		    "observed_at", (json_int_t) store_col_int(s, 2));
+		sha = xstrdup(store_col_text(s, 0));
 	store_done(s);
+	if (sha == NULL ||
+	    store_prep(st, &s,
+	               "SELECT status, name, observed_at FROM ci_run"
+	               " WHERE repo = ? AND head_sha = ? ORDER BY name") != 0) {
+		free(sha);
+		return (json_null());
+	}
+	buf_init(&failed);
+	buf_init(&passed);
+	if (store_bind_text(s, 1, r->key) == 0 &&
+	    store_bind_text(s, 2, sha) == 0)
+		while (store_step(s) == 1) {
+			struct buf *b =
+			    strcmp(store_col_text(s, 0), "failed") == 0
+			        ? &failed
+			        : &passed;
+
+			name = store_col_text(s, 1);
+			buf_printf(b, "%s%s", b->len > 0 ? ", " : "",
+			           *name != '\0' ? name : "?");
+			if (store_col_int(s, 2) > at)
+				at = store_col_int(s, 2);
+		}
+	store_done(s);
+	if (failed.len > 0 || passed.len > 0)
+		t = json_pack("{s:s, s:s, s:s, s:I, s:s}", "status",
+		              failed.len > 0 ? "failed" : "passed", "source",
+		              "ci.check_run", "name",
+		              buf_cstr(failed.len > 0 ? &failed : &passed),
+		              "observed_at", (json_int_t) at, "head_sha", sha);
+	buf_fini(&failed);
+	buf_fini(&passed);
+	free(sha);
 	return (t != NULL ? t : json_null());
 }
 

@@ -16,6 +16,7 @@
 #include "opc.h"
 #include "opc/cfg.h"
 #include "opc/err.h"
+#include "opc/github.h"
 #include "opc/http.h"
 #include "opc/util.h"
 
@@ -131,14 +132,64 @@ check_board(struct doc *d, struct opc *o, const struct cfg_node *root)
 	json_decref(st);
 }
 
+/* github_expiry_check reports the token's expiry as the executor's daily
+ * check does: warn within github.warn_days, fail once expired. */
+static void
+github_expiry_check(struct doc *d, const struct cfg_node *root, const char *hv)
+{
+	int64_t exp = github_expiry(hv), days, warn_days = 7;
+	char    err[128], at[40];
+
+	if (exp < 0) {
+		say(d, "warn",
+		    "github: cannot read the token expiration "
+		    "date '%.64s'",
+		    hv);
+		return;
+	}
+	(void) cfg_get_int(root, "github.warn_days", 7, &warn_days, err,
+	                   sizeof(err));
+	days = github_days_left(exp, now_ms());
+	iso8601(exp, at, sizeof(at));
+	if (days < 0)
+		say(d, "FAIL", "github: token expired %s", at);
+	else if (days <= warn_days)
+		say(d, "warn",
+		    "github: token expires in %lld day(s), %s "
+		    "(github.warn_days: %lld)",
+		    (long long) days, at, (long long) warn_days);
+	else
+		say(d, "ok", "github: token expires in %lld days, %s",
+		    (long long) days, at);
+}
+
+/* has_scope: the comma-separated list has s. */
+static bool
+has_scope(const char *list, const char *s)
+{
+	size_t n = strlen(s), l;
+
+	while (*list != '\0') {
+		while (*list == ' ' || *list == ',')
+			list++;
+		l = strcspn(list, ", ");
+		if (l == n && strncmp(list, s, n) == 0)
+			return (true);
+		list += l;
+	}
+	return (false);
+}
+
 static void
 check_github(struct doc *d, const struct cfg_node *root)
 {
 	const char      *tok = cfg_secret(cfg_get(root, "git"), "token_env");
 	const char      *api = cfg_str(cfg_get(root, "github.api_url"));
-	const char      *hdrs[4], *exp;
+	const char       *hdrs[4], *hv;
 	struct http_resp resp;
-	char            *auth, *url;
+	enum github_limit lim;
+	int64_t           at;
+	char             *auth, *url, *msg, when[40];
 	int              st;
 
 	if (tok == NULL) {
@@ -153,6 +204,7 @@ check_github(struct doc *d, const struct cfg_node *root)
 	hdrs[3] = NULL;
 	url = xasprintf("%s/user", api ? api : "https://api.github.com");
 	st = get(url, hdrs, &resp);
+	msg = github_message(&resp);
 	if (st == 200) {
 		json_t *j = json_loadb(resp.body.data, resp.body.len, 0, NULL);
 
@@ -161,15 +213,40 @@ check_github(struct doc *d, const struct cfg_node *root)
 		        ? json_string_value(json_object_get(j, "login"))
 		        : "?");
 		json_decref(j);
-		exp = http_header(&resp, "github-authentication-token-"
-		                         "expiration");
-		if (exp != NULL)
-			say(d, "ok", "github: token expires %s", exp);
+		/* classic tokens list their scopes; pushing and opening pull
+		 * requests needs repo (or public_repo for public repos) */
+		hv = http_header(&resp, "x-oauth-scopes");
+		if (hv != NULL && !has_scope(hv, "repo") &&
+		    !has_scope(hv, "public_repo"))
+			say(d, "warn",
+			    "github: token scopes '%s' lack repo: "
+			    "pushes and pull requests will be refused",
+			    hv);
+		hv = http_header(&resp, "github-authentication-token-"
+		                        "expiration");
+		if (hv == NULL)
+			hv = http_header(&resp, "x-token-expiration");
+		if (hv != NULL)
+			github_expiry_check(d, root, hv);
+		else
+			say(d, "ok", "github: token does not expire");
 	} else if (st == 0)
 		say(d, "FAIL", "github: unreachable: %s", resp.errmsg);
+	else if ((lim = github_limit(&resp, now_ms(), &at)) !=
+	         GITHUB_LIMIT_NONE)
+		/* a limit, not a bad token: the executor waits it out */
+		say(d, "warn",
+		    "github: %s rate limit (HTTP %d) until %s; "
+		    "the token was not refused",
+		    github_limit_name(lim), st,
+		    iso8601(at, when, sizeof(when)));
 	else
-		say(d, "FAIL", "github: HTTP %d%s", st,
-		    st == 401 ? " (bad credentials)" : "");
+		say(d, "FAIL", "github: HTTP %d%s%s%s", st, msg ? ": " : "",
+		    msg ? msg : "",
+		    st == 401   ? " (the token is refused)"
+		    : st == 403 ? " (the token lacks a permission)"
+		                : "");
+	free(msg);
 	http_resp_fini(&resp);
 	free(url);
 	free(auth);

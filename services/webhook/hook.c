@@ -3,8 +3,14 @@
  *
  * Order of checks: size (413), Content-Type (415), secret configured (503
  * unless insecure), signature (401), JSON object (400), event type.
+ * GitHub sends either content type its hook is set to: application/json
+ * (the body is the JSON) or application/x-www-form-urlencoded, the
+ * default of a new hook (the JSON is the form field "payload");
+ * docs.github.com, "Creating webhooks".  The signature is always over the
+ * raw body as sent, so it is checked before the form is decoded.  Plane
+ * sends JSON only.
  * GitHub check_run and check_suite become ci.check_run (a suite is named
- * "suite"), pull_request becomes ci.pr_event, ping is answered 200, any
+ * "suite:<app>"), pull_request becomes ci.pr_event, ping is answered 200, any
  * other event 202.  Plane deliveries become board.webhook (400 when
  * nested deeper than the bus codec carries).  The verdict's
  * message fields borrow the parsed document it owns.
@@ -40,11 +46,20 @@ ids(struct hook_verdict *v, const char *event, const char *delivery,
 }
 
 void
+hook_reject(struct hook_verdict *v, int status, const char *text,
+            const char *counter, const char *event, const char *delivery,
+            size_t size)
+{
+	ids(v, event, delivery, size);
+	answer(v, status, text, counter);
+}
+
+void
 hook_oversized(struct hook_verdict *v, const char *event, const char *delivery,
                size_t size)
 {
-	ids(v, event, delivery, size);
-	answer(v, 413, "Payload too large", "oversized");
+	hook_reject(v, 413, "Payload too large", "oversized", event, delivery,
+	            size);
 }
 
 int
@@ -73,18 +88,91 @@ hook_length(const char *value, uint64_t *len)
 	return (0);
 }
 
+/* media_is: the media type of Content-Type ct (parameters aside) is
+ * want, compared without case (RFC 9110, 8.3.1). */
 static bool
-is_json(const char *ct)
+media_is(const char *ct, const char *want)
 {
-	size_t n = strlen("application/json");
+	size_t n = strlen(want);
 
 	if (ct == NULL)
 		return (false);
-	while (*ct == ' ')
+	while (*ct == ' ' || *ct == '\t')
 		ct++;
-	if (strncasecmp(ct, "application/json", n) != 0)
+	if (strncasecmp(ct, want, n) != 0)
 		return (false);
-	return (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+	return (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ' || ct[n] == '\t');
+}
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return (c - '0');
+	if (c >= 'a' && c <= 'f')
+		return (c - 'a' + 10);
+	if (c >= 'A' && c <= 'F')
+		return (c - 'A' + 10);
+	return (-1);
+}
+
+/* form_decode appends the decoded form component s[0..n) to out. */
+static int
+form_decode(struct buf *out, const char *s, size_t n)
+{
+	size_t i;
+	int    hi, lo;
+	char   c;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] == '+')
+			c = ' ';
+		else if (s[i] != '%')
+			c = s[i];
+		else if (i + 2 < n &&
+		         (hi = hexval((unsigned char) s[i + 1])) >= 0 &&
+		         (lo = hexval((unsigned char) s[i + 2])) >= 0) {
+			c = (char) (hi << 4 | lo);
+			i += 2;
+		} else
+			return (ERR_PROTO);
+		buf_append(out, &c, 1);
+	}
+	return (0);
+}
+
+int
+hook_form_payload(struct buf *out, const char *body, size_t len)
+{
+	const char *p = body, *end = body + len, *amp, *eq;
+	struct buf  key;
+	int         rv = ERR_NOTFOUND, found = 0;
+
+	buf_init(&key);
+	while (p < end) {
+		amp = memchr(p, '&', (size_t) (end - p));
+		if (amp == NULL)
+			amp = end;
+		eq = memchr(p, '=', (size_t) (amp - p));
+		buf_reset(&key);
+		if (form_decode(&key, p, (size_t) ((eq ? eq : amp) - p)) != 0) {
+			rv = ERR_PROTO;
+			break;
+		}
+		if (key.len == 7 && memcmp(key.data, "payload", 7) == 0) {
+			if (found || eq == NULL ||
+			    form_decode(out, eq + 1, (size_t) (amp - eq - 1)) !=
+			        0) {
+				rv = ERR_PROTO; /* twice, empty or malformed */
+				break;
+			}
+			found = 1;
+			rv = 0;
+		}
+		p = amp + 1;
+	}
+	buf_fini(&key);
+	return (rv);
 }
 
 /* str returns the string at a dotted path of objects under o, or NULL. */
@@ -129,7 +217,19 @@ github(struct hook_verdict *v, const struct hook_req *r)
 			return;
 		}
 		c->repo = (char *) repo;
-		c->name = (char *) (suite ? "suite" : str(o, "name", NULL));
+		if (suite) {
+			/* one suite per app and commit: name it by its app,
+			 * so that one app's passing suite does not hide
+			 * another's failing one */
+			const char *app = str(o, "app", "slug");
+
+			if (app == NULL)
+				app = str(o, "app", "name");
+			v->name = app != NULL ? xasprintf("suite:%.100s", app)
+			                      : xstrdup("suite");
+			c->name = v->name;
+		} else
+			c->name = (char *) str(o, "name", NULL);
 		c->status = (char *) str(o, "status", NULL);
 		c->conclusion = (char *) str(o, "conclusion", NULL);
 		c->head_sha = (char *) str(o, "head_sha", NULL);
@@ -195,14 +295,24 @@ hook_classify(struct hook_verdict *v, const struct hook_req *r,
               const char *secret, bool insecure, size_t max_body)
 {
 	json_error_t jerr;
+	struct buf   form;
+	bool         is_form;
+	int          rv;
 
 	ids(v, r->event, r->delivery, r->len);
 	if (r->len > max_body) {
 		answer(v, 413, "Payload too large", "oversized");
 		return;
 	}
-	if (!is_json(r->content_type)) {
-		answer(v, 415, "Content-Type must be application/json",
+	is_form =
+	    r->src == HOOK_GITHUB &&
+	    media_is(r->content_type, "application/x-www-form-urlencoded");
+	if (!is_form && !media_is(r->content_type, "application/json")) {
+		answer(v, 415,
+		       r->src == HOOK_GITHUB
+		           ? "Content-Type must be application/json or "
+		             "application/x-www-form-urlencoded"
+		           : "Content-Type must be application/json",
 		       "unsupported_media");
 		return;
 	}
@@ -223,7 +333,21 @@ hook_classify(struct hook_verdict *v, const struct hook_req *r,
 		answer(v, 400, "Missing X-GitHub-Event", "malformed");
 		return;
 	}
-	v->doc = json_loadb(r->body, r->len, 0, &jerr);
+	if (is_form) {
+		buf_init(&form);
+		if ((rv = hook_form_payload(&form, r->body, r->len)) != 0) {
+			buf_fini(&form);
+			answer(v, 400,
+			       rv == ERR_NOTFOUND ? "Missing payload field"
+			                          : "Malformed form body",
+			       "malformed");
+			return;
+		}
+		v->doc =
+		    json_loadb(form.data ? form.data : "", form.len, 0, &jerr);
+		buf_fini(&form);
+	} else
+		v->doc = json_loadb(r->body, r->len, 0, &jerr);
 	if (!json_is_object(v->doc)) {
 		answer(v, 400, "Malformed JSON", "malformed");
 		return;
@@ -239,6 +363,7 @@ hook_verdict_fini(struct hook_verdict *v)
 {
 	free(v->event);
 	free(v->delivery);
+	free(v->name);
 	json_decref(v->doc);
 	memset(v, 0, sizeof(*v));
 }

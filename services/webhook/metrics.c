@@ -73,11 +73,6 @@ static const struct family fams[] = {
      "handler_errors"},
 };
 
-static const char *const own[] = {
-    "accepted",          "rejected_signature", "oversized",
-    "malformed",         "duplicates",         "ignored_events",
-    "unsupported_media", "refused_no_secret",  "pings"};
-
 void
 metrics_render(struct buf *out, const json_t *sup, const json_t *st,
                const char *const *names, size_t n, const char *self)
@@ -137,14 +132,16 @@ metrics_render(struct buf *out, const json_t *sup, const json_t *st,
 			           json_object_get(p, "restart_count")));
 	}
 	ist = self ? json_object_get(st, self) : NULL;
-	for (j = 0; j < nitems(own); j++) {
+	for (j = 0; j < webhook_ncounters; j++) {
 		char name[96];
 
-		snprintf(name, sizeof(name), "opc_webhook_%s_total", own[j]);
+		snprintf(name, sizeof(name), "opc_webhook_%s_total",
+		         webhook_counters[j]);
 		head(out, name, "counter", "Webhook requests by outcome.");
 		sample(out, name, self ? self : "webhook",
-		       json_integer_value(json_object_get(
-		           json_object_get(ist, "counters"), own[j])));
+		       json_integer_value(
+		           json_object_get(json_object_get(ist, "counters"),
+		                           webhook_counters[j])));
 	}
 }
 

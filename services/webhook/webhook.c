@@ -11,7 +11,9 @@
  * Config (instances.<name>): listen (http://127.0.0.1:8765; port 0 picks a
  * free one, shown as status.listen_url), github_secret_env,
  * plane_secret_env, insecure (accept unsigned deliveries when no secret is
- * set), max_body (bytes), metrics_interval, delivery_retention.
+ * set), max_body (bytes), metrics_interval, delivery_retention,
+ * header_timeout (10s: request line and headers), body_timeout (30s),
+ * idle_timeout (60s: keep-alive), max_connections (64).
  */
 #include <stdio.h>
 #include <string.h>
@@ -36,13 +38,19 @@ struct webhook {
 	int64_t         max_body;
 	int64_t         metrics_ms;
 	int64_t         retention_ms;
+	int64_t         header_ms;
+	int64_t         body_ms;
+	int64_t         idle_ms;
+	int64_t         max_conns;
 	bool            warned_insecure;
 };
 
-static const char *const counters[] = {
+const char *const webhook_counters[] = {
     "accepted",          "rejected_signature", "oversized",
     "malformed",         "duplicates",         "ignored_events",
-    "unsupported_media", "refused_no_secret",  "pings"};
+    "unsupported_media", "refused_no_secret",  "pings",
+    "timeouts",          "length_required",    "connections_refused"};
+const size_t webhook_ncounters = nitems(webhook_counters);
 
 static void
 warn_insecure(struct webhook *w, const char *src)
@@ -126,6 +134,14 @@ decide(struct hreq *hr, struct hook_verdict *v, void *arg)
 }
 
 static void
+count(const char *counter, int n, void *arg)
+{
+	struct webhook *w = arg;
+
+	svc_count(w->svc, counter, n);
+}
+
+static void
 tick(struct loop *loop, void *arg)
 {
 	struct webhook *w = arg;
@@ -161,7 +177,12 @@ start(struct loop *loop, void *arg)
 	hc.insecure = w->insecure != 0;
 	hc.max_body = (size_t) w->max_body;
 	hc.metrics = w->metrics;
+	hc.header_timeout_ms = w->header_ms;
+	hc.body_timeout_ms = w->body_ms;
+	hc.idle_timeout_ms = w->idle_ms;
+	hc.max_connections = (int) w->max_conns;
 	hc.decide = decide;
+	hc.count = count;
 	hc.arg = w;
 	if (httpd_open(&w->httpd, loop, &hc) != 0) {
 		log_error("webhook.start", "cannot serve %s", w->listen);
@@ -191,12 +212,24 @@ webhook_init(struct svc *svc, void *state)
 	    cfg_get_ms(c, "metrics_interval", 5000, &w->metrics_ms, err,
 	               sizeof(err)) != 0 ||
 	    cfg_get_ms(c, "delivery_retention", 7LL * 86400 * 1000,
-	               &w->retention_ms, err, sizeof(err)) != 0) {
+	               &w->retention_ms, err, sizeof(err)) != 0 ||
+	    cfg_get_ms(c, "header_timeout", 10000, &w->header_ms, err,
+	               sizeof(err)) != 0 ||
+	    cfg_get_ms(c, "body_timeout", 30000, &w->body_ms, err,
+	               sizeof(err)) != 0 ||
+	    cfg_get_ms(c, "idle_timeout", 60000, &w->idle_ms, err,
+	               sizeof(err)) != 0 ||
+	    cfg_get_int(c, "max_connections", 64, &w->max_conns, err,
+	                sizeof(err)) != 0) {
 		log_error("webhook.config", "%s", err);
 		return (ERR_CONFIG);
 	}
-	if (w->max_body <= 0) {
-		log_error("webhook.config", "max_body must be positive");
+	if (w->max_body <= 0 || w->header_ms < 100 || w->body_ms < 100 ||
+	    w->idle_ms < 100 || w->max_conns < 1 || w->max_conns > 4096) {
+		log_error("webhook.config",
+		          "max_body must be positive, header_timeout, "
+		          "body_timeout and idle_timeout >= 100ms, "
+		          "max_connections 1..4096");
 		return (ERR_CONFIG);
 	}
 	w->github_secret = cfg_secret(c, "github_secret_env");
@@ -221,8 +254,8 @@ webhook_init(struct svc *svc, void *state)
 	        "id TEXT PRIMARY KEY, source TEXT, event TEXT, ts INTEGER)") !=
 	    0)
 		return (ERR_IO);
-	for (i = 0; i < nitems(counters); i++)
-		svc_count(svc, counters[i], 0);
+	for (i = 0; i < webhook_ncounters; i++)
+		svc_count(svc, webhook_counters[i], 0);
 	if (metrics_open(&w->metrics, svc_topo(svc), svc_name(svc),
 	                 w->metrics_ms, 500) != 0)
 		return (ERR_IO);

@@ -1,10 +1,10 @@
 /*
  * webhook.h - private interfaces of opc-webhook.
  *
- * Threads: nng's HTTP server runs handlers on nng threads.  They only do
- * pure work (read the body, check size, type and signature, parse JSON:
- * hook.c) and queue a verdict; the service loop thread takes the queue
- * (eventfd), counts, deduplicates against sqlite, journals with
+ * Threads: the HTTP server (httpd.c) runs on the service loop: it reads
+ * requests with deadlines, classifies them (pure: size, type, signature,
+ * JSON: hook.c) and hands each verdict to the loop-thread half in
+ * webhook.c, which counts, deduplicates against sqlite, journals with
  * svc_emit and answers.  The metrics thread (metrics.c) gathers ctl.status
  * of every instance with blocking ctl_call and caches the text that GET
  * /metrics serves.  No service state is touched off the loop thread.
@@ -23,6 +23,10 @@
 #include "opc/util.h"
 
 extern const struct svc_def webhook_def;
+
+/* The webhook's own counters (status.counters, opc_webhook_*_total). */
+extern const char *const webhook_counters[];
+extern const size_t      webhook_ncounters;
 
 /* --- hook.c: pure request classification ------------------------------ */
 
@@ -50,6 +54,7 @@ struct hook_verdict {
 	enum msg_topic topic;
 	char          *event;    /* event type, for logs */
 	char          *delivery; /* NULL when not given */
+	char          *name;     /* a check suite's name, or NULL */
 	size_t         size;     /* body bytes (announced, for 413) */
 	json_t        *doc;      /* the parsed body; fields below borrow it */
 	union {
@@ -59,10 +64,22 @@ struct hook_verdict {
 	} body;
 };
 
-/* hook_oversized fills v with the 413 answer for a body of size bytes
- * (event and delivery, copied, may be NULL; they are only logged). */
+/* hook_reject fills v with an answer that journals nothing: status, text
+ * and counter (static strings; counter may be NULL), for a request of
+ * size bytes (event and delivery, copied, may be NULL; they are only
+ * logged). */
+void hook_reject(struct hook_verdict *v, int status, const char *text,
+                 const char *counter, const char *event, const char *delivery,
+                 size_t size);
+/* hook_oversized is hook_reject with the 413 answer. */
 void hook_oversized(struct hook_verdict *v, const char *event,
                     const char *delivery, size_t size);
+
+/* hook_form_payload appends the decoded value of the form field
+ * "payload" of an application/x-www-form-urlencoded body to out ('+' is
+ * a space, %XX a byte).  Returns 0, ERR_NOTFOUND (no such field) or
+ * ERR_PROTO (a bad escape, the field twice or without '='). */
+int hook_form_payload(struct buf *out, const char *body, size_t len);
 
 /* hook_length parses a Content-Length value: decimal digits between
  * optional spaces or tabs (no sign, no suffix), at most UINT64_MAX.  Returns 0
@@ -96,7 +113,7 @@ void metrics_close(struct metrics **mp);
  * yet); the caller frees it.  Any thread. */
 char *metrics_text(struct metrics *);
 
-/* --- httpd.c: the nng HTTP server and the hand-over queue ------------- */
+/* --- httpd.c: the HTTP/1.1 server on the service loop ------------------ */
 
 struct httpd;
 struct hreq;
@@ -108,27 +125,34 @@ struct httpd_cfg {
 	const char     *plane_secret;  /* may be NULL */
 	bool            insecure;
 	size_t          max_body;
+	int64_t         header_timeout_ms; /* request line and headers */
+	int64_t         body_timeout_ms;   /* the body, once the head is in */
+	int64_t         idle_timeout_ms;   /* keep-alive between requests */
+	int             max_connections;
 	struct metrics *metrics; /* borrowed */
-	/* decide runs on the loop thread for every queued request; it
-	 * must end with httpd_reply(). */
+	/* decide runs on the loop thread for every POST to /github or
+	 * /plane, and for every request cut off for its framing (408, 411,
+	 * 400, 431: topic MSG_NONE); it must call httpd_reply() before it
+	 * returns. */
 	void (*decide)(struct hreq *, struct hook_verdict *, void *arg);
+	/* count adds n to a counter of webhook_counters (loop thread) */
+	void (*count)(const char *counter, int n, void *arg);
 	void *arg;
 };
 
-/* httpd_open binds and starts the server and registers its queue fd with
- * loop.  cfg's strings are borrowed (must outlive it).  Returns 0,
- * ERR_CONFIG (bad url) or ERR_IO. */
+/* httpd_open binds and starts the server on loop.  cfg's strings are
+ * borrowed (must outlive it).  Returns 0, ERR_CONFIG (bad url) or
+ * ERR_IO. */
 int httpd_open(struct httpd **hp, struct loop *loop,
                const struct httpd_cfg *cfg);
-/* httpd_close answers queued requests 503, stops the server. */
+/* httpd_close closes every connection and the listener. */
 void httpd_close(struct httpd **hp, struct loop *loop);
 /* httpd_url returns the bound url (actual port), e.g.
  * "http://127.0.0.1:40123". */
 const char *httpd_url(const struct httpd *);
 /* httpd_tick marks the loop thread alive (for /healthz). */
 void httpd_tick(struct httpd *);
-/* httpd_reply answers hr (status, text/plain text) and frees it.  Loop
- * thread only. */
+/* httpd_reply answers hr (status, text/plain text) and frees it. */
 void httpd_reply(struct hreq *hr, int status, const char *text);
 
 #endif

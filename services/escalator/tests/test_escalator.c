@@ -302,6 +302,7 @@ test_kinds(void **state)
 	    {"quota_exhausted", "executor@c"},
 	    {"spend_cap", "demo"},
 	    {"spend_cap", "global"},
+	    {"pull_request_failed", "T-9"},
 	    {"service_failed", "router"},
 	    {"stale_heartbeat", "executor"},
 	    {"data_loss", "board-sync"},
@@ -372,6 +373,24 @@ test_kinds(void **state)
 	       json_pack("{s:s, s:s, s:b}", "reason",
 	                 "global_concurrency_exceeded", "task_id", "T-13",
 	                 "allowed", 0));
+	/* a pull request not opened (rate limited): that, not a quota */
+	inject(&f, "exec.finished",
+	       json_pack("{s:s, s:s, s:s, s:b, s:s, s:s, s:s, s:{s:s, s:i}}",
+	                 "run_id", "r-3", "task_id", "T-9", "status", "failed",
+	                 "success", 0, "failure_category", "infra_tooling",
+	                 "failure_reason",
+	                 "pull request not opened: GitHub primary rate limit "
+	                 "(HTTP 403) until then",
+	                 "branch_name", "goal/T-9-x", "result",
+	                 "pull_request_error",
+	                 "GitHub primary rate limit (HTTP 403) until then",
+	                 "pull_request_status", 403));
+	/* refused token: credential_invalid comes from credential.invalid */
+	inject(&f, "exec.finished",
+	       json_pack("{s:s, s:s, s:s, s:b, s:{s:s, s:i}}", "run_id", "r-4",
+	                 "task_id", "T-10", "status", "failed", "success", 0,
+	                 "result", "pull_request_error", "HTTP 401",
+	                 "pull_request_status", 401));
 	inject(&f, "supervisor.service_failed",
 	       json_pack("{s:s, s:i, s:i, s:s}", "instance", "router",
 	                 "restarts", 5, "window_s", 60, "exit_status",

@@ -6,24 +6,40 @@
  * never written to the request file, the result or any log.  A PR that
  * already exists for the branch (422) is looked up and reused, so a
  * retried run never opens a second one.
+ *
+ * A pull request that cannot be opened fails the run (infra_tooling; the
+ * reason and pull_request_error say why, pull_request_status has the
+ * HTTP status, 0 for a transport error): a rate limit (403 or 429,
+ * github.h) is waited out as GitHub asks, until retry-after or
+ * x-ratelimit-reset, at most PR_ATTEMPTS tries and PR_WAIT_MAX_MS of
+ * waiting in all; a transport error or 5xx is retried with backoff; any
+ * other answer (401, 403, 404, 422) is final.  A stop or a lost lease
+ * ends the wait.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "opc/err.h"
+#include "opc/github.h"
 #include "opc/http.h"
 #include "opc/log.h"
 #include "opc/util.h"
 #include "run.h"
 
+#define PR_ATTEMPTS 4
+/* waiting out limits, in all: inside the 300 s the executor allows a run
+ * past its backend and validation */
+#define PR_WAIT_MAX_MS (2 * 60 * 1000)
+#define PR_BACKOFF_MS 2000 /* transport errors and 5xx */
+
 static int
 gh(const char *method, const char *url, const char *token, json_t *body,
-    struct http_resp *out)
+   struct http_resp *out)
 {
 	char           *auth = xasprintf("Authorization: Bearer %s", token);
-	const char     *hdrs[5] = { auth, "Accept: application/vnd.github+json",
-		    "X-GitHub-Api-Version: 2022-11-28",
-		    "Content-Type: application/json", NULL };
+	const char     *hdrs[5] = {auth, "Accept: application/vnd.github+json",
+	                           "X-GitHub-Api-Version: 2022-11-28",
+	                           "Content-Type: application/json", NULL};
 	char           *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	struct http_req r;
 	int             rv;
@@ -48,8 +64,8 @@ pr_url_of(const char *body, size_t len, int list)
 	const char *u;
 	char       *url;
 
-	u = json_string_value(json_object_get(list ? json_array_get(j, 0) : j,
-	    "html_url"));
+	u = json_string_value(
+	    json_object_get(list ? json_array_get(j, 0) : j, "html_url"));
 	url = u != NULL && *u != '\0' ? xstrdup(u) : NULL;
 	json_decref(j);
 	return (url);
@@ -58,13 +74,13 @@ pr_url_of(const char *body, size_t len, int list)
 /* existing finds the open PR of head (owner:branch); NULL if none. */
 static char *
 existing(const char *api, const char *repo, const char *owner,
-    const char *branch, const char *token)
+         const char *branch, const char *token)
 {
 	struct http_resp resp;
 	char            *url, *found = NULL;
 
 	url = xasprintf("%s/repos/%s/pulls?state=open&head=%s:%s", api, repo,
-	    owner, branch);
+	                owner, branch);
 	if (gh("GET", url, token, NULL, &resp) == 0 && resp.status == 200)
 		found = pr_url_of(resp.body.data, resp.body.len, 1);
 	http_resp_fini(&resp);
@@ -85,49 +101,159 @@ pr_take_token(struct exec_req *rq)
 	(void) unsetenv("OPC_GITHUB_TOKEN");
 }
 
-void
+/* nap waits ms in slices, watching for a stop and for the lease; 0, or
+ * -1 once the run must end. */
+static int
+nap(int64_t ms)
+{
+	int64_t end = mono_ms() + ms, left;
+
+	while (!proc_stop && (left = end - mono_ms()) > 0) {
+		if (proc_lease_check())
+			return (-1);
+		sleep_ms(left < 200 ? left : 200);
+	}
+	return (proc_stop ? -1 : 0);
+}
+
+/* refusal describes an answer that is not a pull request: its status,
+ * GitHub's message and first error, and what the operator can do. */
+static char *
+refusal(const struct http_resp *resp)
+{
+	json_t *j = json_loadb(resp->body.data ? resp->body.data : "",
+	                       resp->body.len, 0, NULL);
+	const char *m = json_string_value(json_object_get(j, "message"));
+	const char *e = json_string_value(json_object_get(
+	    json_array_get(json_object_get(j, "errors"), 0), "message"));
+	const char *hint =
+	    resp->status == 401   ? " (the token is refused)"
+	    : resp->status == 403 ? " (the token needs Pull requests: write on "
+	                            "the repository)"
+	    : resp->status == 404 ? " (no such repository for this token)"
+	                          : "";
+	char *s;
+
+	s = xasprintf("HTTP %d%s%.200s%s%.200s%s%s", resp->status,
+	              m ? ": " : "", m ? m : "", e ? " (" : "", e ? e : "",
+	              e ? ")" : "", hint);
+	json_decref(j);
+	return (s);
+}
+
+int
 pr_open(struct exec_run *x)
 {
 	const struct exec_req *rq = x->req;
 	const char            *token = rq->github_token;
 	struct http_resp       resp;
+	enum github_limit      lim;
 	json_t                *body;
-	char                  *url, *title, *text, *owner, *slash;
+	char   *url, *title, *text, *owner, *slash, *detail = NULL, when[40];
+	int64_t waited = 0, wait, at, backoff = PR_BACKOFF_MS;
+	int     attempt, status;
 
-	if (!rq->open_pr || !x->branch_pushed || rq->github_repo == NULL)
-		return;
-	if (token == NULL || *token == '\0') {
-		x->pr_error = xstrdup("open_pr is set but no GitHub token is "
-		                      "configured");
-		return;
+	if (!rq->open_pr || !x->branch_pushed)
+		return (0);
+	if (rq->github_repo == NULL)
+		detail = xstrdup("the repository is not on GitHub (set "
+		                 "repos.<key>.github_repo)");
+	else if (token == NULL || *token == '\0')
+		detail = xstrdup("no GitHub token is configured "
+		                 "(git.token_env or repos.<key>.token_env)");
+	if (detail != NULL) {
+		x->pr_error = detail;
+		run_fail(x, "infra_tooling",
+		         xasprintf("pull request not opened: %s", detail));
+		return (ERR_CONFIG);
 	}
 	title = commit_title(rq->goal_text, rq->run_id);
 	text = xasprintf("Auto-generated by opcenter execution.\n\n## Goal\n"
 	                 "%s\n\nRun: %s\nTask: %s\n",
-	    rq->goal_text, rq->run_id, rq->task_id);
-	body = json_pack("{s:s, s:s, s:s, s:s}", "title", title, "head",
-	    rq->task_branch, "base", rq->base_branch, "body", text);
+	                 rq->goal_text, rq->run_id, rq->task_id);
+	body =
+	    json_pack("{s:s, s:s, s:s, s:s}", "title", title, "head",
+	              rq->task_branch, "base", rq->base_branch, "body", text);
 	url = xasprintf("%s/repos/%s/pulls", rq->github_api, rq->github_repo);
 	owner = xstrdup(rq->github_repo);
 	if ((slash = strchr(owner, '/')) != NULL)
 		*slash = '\0';
-	if (gh("POST", url, token, body, &resp) != 0)
-		x->pr_error = xasprintf("pull request: %s", resp.errmsg);
-	else if (resp.status == 201 &&
-	    (x->pr_url = pr_url_of(resp.body.data, resp.body.len, 0)) != NULL)
-		; /* opened */
-	else if (resp.status == 422 &&
-	    (x->pr_url = existing(rq->github_api, rq->github_repo, owner,
-	         rq->task_branch, token)) != NULL)
-		; /* opened by an earlier attempt of this branch */
-	else
-		x->pr_error = xasprintf("pull request: HTTP %d", resp.status);
-	if (x->pr_error != NULL)
-		log_warn("run.pr", "%s", x->pr_error);
-	http_resp_fini(&resp);
+	for (attempt = 1; detail == NULL && x->pr_url == NULL; attempt++) {
+		(void) gh("POST", url, token, body, &resp);
+		status = resp.err != 0 ? 0 : resp.status;
+		x->pr_status = status;
+		lim = github_limit(&resp, now_ms(), &at);
+		if (status == 201) {
+			if ((x->pr_url = pr_url_of(resp.body.data,
+			                           resp.body.len, 0)) == NULL)
+				detail = xstrdup("HTTP 201 without html_url");
+		} else if (status == 422) {
+			/* opened by an earlier attempt of this branch? */
+			if ((x->pr_url = existing(
+			         rq->github_api, rq->github_repo, owner,
+			         rq->task_branch, token)) == NULL)
+				detail = refusal(&resp);
+		} else if (lim != GITHUB_LIMIT_NONE) {
+			/* docs.github.com: wait until retry-after or
+			 * x-ratelimit-reset, then try again; bounded */
+			wait = at - now_ms();
+			if (wait < 1000)
+				wait = 1000;
+			if (attempt < PR_ATTEMPTS &&
+			    waited + wait <= PR_WAIT_MAX_MS) {
+				log_warn("run.pr",
+				         "GitHub %s rate limit (HTTP %d): "
+				         "retrying in %lld s",
+				         github_limit_name(lim), status,
+				         (long long) (wait + 999) / 1000);
+				if (nap(wait) != 0)
+					detail = xstrdup("stopped while "
+					                 "waiting out a rate "
+					                 "limit");
+				waited += wait;
+			} else if (attempt < PR_ATTEMPTS)
+				detail = xasprintf(
+				    "GitHub %s rate limit (HTTP %d) until %s, "
+				    "longer than a run waits (%d s)",
+				    github_limit_name(lim), status,
+				    iso8601(at, when, sizeof(when)),
+				    PR_WAIT_MAX_MS / 1000);
+			else
+				detail = xasprintf(
+				    "GitHub %s rate limit (HTTP %d) after %d "
+				    "attempts; next try allowed at %s",
+				    github_limit_name(lim), status, attempt,
+				    iso8601(at, when, sizeof(when)));
+		} else if (status == 0 || status >= 500) {
+			if (attempt < PR_ATTEMPTS &&
+			    waited + backoff <= PR_WAIT_MAX_MS) {
+				log_warn("run.pr", "pull request: %s; retrying",
+				         status == 0 ? resp.errmsg
+				                     : "HTTP 5xx");
+				if (nap(backoff) != 0)
+					detail = xstrdup("stopped while "
+					                 "retrying");
+				waited += backoff;
+				backoff *= 2;
+			} else
+				detail = status == 0 ? xstrdup(resp.errmsg)
+				                     : refusal(&resp);
+		} else
+			detail = refusal(&resp);
+		http_resp_fini(&resp);
+	}
+	if (detail != NULL) {
+		x->pr_error = detail;
+		log_warn("run.pr", "pull request not opened: %s", detail);
+		run_fail(x, "infra_tooling",
+		         xasprintf("pull request not opened: %s; branch %s is "
+		                   "pushed",
+		                   detail, rq->task_branch));
+	}
 	json_decref(body);
 	free(url);
 	free(owner);
 	free(title);
 	free(text);
+	return (detail != NULL ? ERR_IO : 0);
 }

@@ -154,6 +154,9 @@ result_build(const struct exec_run *x, int64_t completed_ms)
 	json_object_set_new(res, "commit_sha", jstr(x->commit_sha));
 	json_object_set_new(res, "pull_request_url", jstr(x->pr_url));
 	json_object_set_new(res, "pull_request_error", jstr(x->pr_error));
+	json_object_set_new(res, "pull_request_status",
+	                    x->pr_status > 0 ? json_integer(x->pr_status)
+	                                     : json_null());
 	json_object_set_new(res, "failure_category", jstr(x->category));
 	json_object_set_new(res, "failure_reason", jstr_lossy(x->reason));
 	json_object_set_new(res, "executor_exit_code",

@@ -431,8 +431,10 @@ exec_run(const struct exec_req *rq, const char *dir, const char *out)
 		x.success = 0;
 		x.status = "failed";
 	}
-	if (x.success)
-		pr_open(&x);
+	if (x.success && pr_open(&x) != 0) {
+		x.success = 0; /* no pull request: not delivered */
+		x.status = "failed";
+	}
 	/* Stopped at any point, even during the commit, push or PR: the
 	 * work is not fully delivered, so the run is interrupted (and
 	 * retried), never a success with a missing push nor a failure the

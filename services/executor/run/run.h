@@ -376,14 +376,17 @@ struct exec_run {
 	char              *commit_sha;
 	char              *pr_url;   /* opened (or found) pull request */
 	char              *pr_error; /* why no pull request, or NULL */
+	int                pr_status; /* HTTP status of the last PR request
+	                                 (0: none, or a transport error) */
 };
 
 /* commit_title: the goal's first line, whitespace collapsed, <= 72
  * bytes (never splitting a UTF-8 character). */
 char *commit_title(const char *goal, const char *run_id);
 /* pr_open opens the pull request of a pushed branch when the request
- * asks for one (pr.c). */
-void pr_open(struct exec_run *x);
+ * asks for one (pr.c).  Returns 0 (opened, found, or none asked for), or
+ * an error after run_fail() when it could not be opened. */
+int pr_open(struct exec_run *x);
 /* pr_url_of returns a copy of "html_url" in a GitHub pulls response:
  * the created pull request (list 0, POST) or the first of a list (list
  * 1, GET ?head=); NULL when it is absent or body is not that JSON. */

@@ -5,7 +5,22 @@
  * git runs through proc_run() with an argv, never a shell, and with
  * GIT_TERMINAL_PROMPT=0 so a credential prompt fails instead of hanging.
  * A failing git command fails the run as infra_tooling, and its reason
- * names the command and quotes its stderr.
+ * names the command and quotes its stderr.  A failed push fails the run
+ * too: the work did not reach the remote.
+ *
+ * The GitHub token reaches git only through opc-git-credential, a
+ * credential helper (credential.c), named on the command line
+ * (-c credential.helper=, which also drops the operator's own helpers so
+ * that none of them stores the token) and given the token in the
+ * environment of the two git processes that talk to the remote: the clone
+ * (before the backend runs) and the push.  Never in argv, a URL, a git
+ * config file or a log.  The push does not run in the workspace, whose
+ * .git the backend could have changed (hooks, a remote URL, http.proxy, a
+ * helper of its own): it runs in a fresh bare repository outside the
+ * workspace that borrows the workspace's objects (objects/info/
+ * alternates) and pushes the commit by its SHA to the clone URL.  Remotes
+ * that are not http(s) (local paths, file://) get no token and push the
+ * same way.
  *
  * A backend configured with `workspace: scratch` gets an empty directory
  * instead of a clone: no git at all, no branch, no commit, no push.  It
@@ -19,6 +34,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "opc/err.h"
@@ -28,6 +44,8 @@
 #define GIT_MAX_OUTPUT ((size_t) 64 * 1024 * 1024)
 #define REASON_EXCERPT 300
 #define TITLE_MAX 72
+
+extern char **environ;
 
 /* one_line returns a new copy of the first max bytes of s with every run
  * of whitespace collapsed to one space and the ends trimmed. */
@@ -52,30 +70,44 @@ one_line(const char *s, size_t max)
 	return (b.data);
 }
 
+/* scrub overwrites every copy of secret in s with "***" (a remote that
+ * echoed it must not put it in a reason). */
+static void
+scrub(char *s, const char *secret)
+{
+	size_t n = secret != NULL ? strlen(secret) : 0;
+	char  *p;
+
+	if (n < 4)
+		return;
+	while ((p = strstr(s, secret)) != NULL) {
+		memcpy(p, "***", 3);
+		memmove(p + 3, p + n, strlen(p + n) + 1);
+	}
+}
+
+/* git_argv runs argv (git first) in dir (NULL: cwd) with envp (NULL:
+ * ours).  On failure *reason says "<shown, else the argv> failed (how):
+ * <stderr excerpt>". */
 static int
-git_vrun(struct proc_result *r, const char *dir, char **reason, va_list ap)
+git_argv(struct proc_result *r, const char *dir, char *const *envp,
+         const struct strv *argv, const char *shown, char **reason)
 {
 	struct proc_opts o;
-	struct strv      argv = {0};
-	const char      *a;
 	char            *cmd, *how, *tail;
 	int              rv;
 
-	strv_push(&argv, "git");
-	while ((a = va_arg(ap, const char *)) != NULL)
-		strv_push(&argv, a);
 	memset(&o, 0, sizeof(o));
-	o.argv = argv.v;
+	o.argv = argv->v;
 	o.cwd = dir;
+	o.envp = envp;
 	o.timeout_ms = GIT_TIMEOUT_MS;
 	o.grace_ms = 5000;
 	o.max_output = GIT_MAX_OUTPUT;
 	rv = proc_run(r, &o);
-	if (rv == 0 && r->exit_code == 0) {
-		strv_free(&argv);
+	if (rv == 0 && r->exit_code == 0)
 		return (0);
-	}
-	cmd = strv_join(&argv, " ");
+	cmd = shown != NULL ? xstrdup(shown) : strv_join(argv, " ");
 	how = proc_describe(r);
 	tail = one_line(r->err.len > 0 ? r->err.data : r->out.data,
 	                REASON_EXCERPT);
@@ -84,8 +116,93 @@ git_vrun(struct proc_result *r, const char *dir, char **reason, va_list ap)
 	free(tail);
 	free(how);
 	free(cmd);
-	strv_free(&argv);
 	return (ERR_IO);
+}
+
+static int
+git_vrun(struct proc_result *r, const char *dir, char **reason, va_list ap)
+{
+	struct strv argv = {0};
+	const char *a;
+	int         rv;
+
+	strv_push(&argv, "git");
+	while ((a = va_arg(ap, const char *)) != NULL)
+		strv_push(&argv, a);
+	rv = git_argv(r, dir, NULL, &argv, NULL, reason);
+	strv_free(&argv);
+	return (rv);
+}
+
+/* endpoint_of returns "scheme://host[:port]" of an http(s) URL (user info
+ * dropped, scheme lowercased), or NULL for any other remote. */
+static char *
+endpoint_of(const char *url)
+{
+	const char *p, *at, *end;
+	size_t      sl;
+
+	if (strncasecmp(url, "https://", 8) == 0)
+		sl = 5;
+	else if (strncasecmp(url, "http://", 7) == 0)
+		sl = 4;
+	else
+		return (NULL);
+	p = url + sl + 3;
+	end = p + strcspn(p, "/?#");
+	if ((at = memchr(p, '@', (size_t) (end - p))) != NULL)
+		p = at + 1;
+	if (end == p)
+		return (NULL);
+	return (xasprintf("%s://%.*s", sl == 5 ? "https" : "http",
+	                  (int) (end - p), p));
+}
+
+/* net_env returns the environment of a git process that talks to the
+ * remote: ours plus the token and the endpoint it is for; NULL (ours
+ * alone) without a token or for a remote that is not http(s). */
+static char **
+net_env(const struct exec_run *x, struct strv *env)
+{
+	const char *tok = x->req->github_token;
+	char      **e, *ep;
+
+	if (tok == NULL || *tok == '\0' ||
+	    (ep = endpoint_of(x->req->clone_url)) == NULL)
+		return (NULL);
+	for (e = environ; *e != NULL; e++)
+		strv_push(env, *e);
+	strv_setenv(env, "OPC_GIT_TOKEN", tok);
+	strv_setenv(env, "OPC_GIT_ENDPOINT", ep);
+	free(ep);
+	return (env->v);
+}
+
+/* net_args appends the options that make opc-git-credential git's only
+ * credential helper.  git runs a helper through the shell ("!" form), so
+ * its path is single-quoted. */
+static void
+net_args(struct strv *argv)
+{
+	char       *helper = exe_sibling("opc-git-credential");
+	struct buf  b;
+	const char *p;
+
+	buf_init(&b);
+	buf_puts(&b, "credential.helper=!'");
+	for (p = helper; *p != '\0'; p++) {
+		if (*p == '\'')
+			buf_puts(&b, "'\\''");
+		else
+			buf_append(&b, p, 1);
+	}
+	buf_puts(&b, "'");
+	strv_push(argv, "-c");
+	strv_push(argv, "credential.helper="); /* no other helper */
+	strv_push(argv, "-c");
+	strv_push(argv, buf_cstr(&b));
+	buf_fini(&b);
+	free(helper);
 }
 
 int
@@ -116,6 +233,36 @@ git_do(struct exec_run *x, const char *dir, ...)
 	proc_result_fini(&r);
 	if (rv != 0)
 		run_fail(x, "infra_tooling", reason);
+	return (rv);
+}
+
+/* clone clones the repository into the workspace, with the token when the
+ * remote may ask for it (a private repository). */
+static int
+clone(struct exec_run *x)
+{
+	struct proc_result r;
+	struct strv        argv = {0}, env = {0};
+	char             **envp = net_env(x, &env), *reason = NULL, *shown;
+	int                rv;
+
+	strv_push(&argv, "git");
+	if (envp != NULL)
+		net_args(&argv);
+	strv_push(&argv, "clone");
+	strv_push(&argv, "--quiet");
+	strv_push(&argv, "--");
+	strv_push(&argv, x->req->clone_url);
+	strv_push(&argv, x->ws);
+	shown = xasprintf("git clone %s", x->req->clone_url);
+	if ((rv = git_argv(&r, NULL, envp, &argv, shown, &reason)) != 0) {
+		scrub(reason, x->req->github_token);
+		run_fail(x, "infra_tooling", reason);
+	}
+	proc_result_fini(&r);
+	strv_free(&argv);
+	strv_free(&env);
+	free(shown);
 	return (rv);
 }
 
@@ -162,8 +309,7 @@ workspace_prepare(struct exec_run *x)
 		x->ws_ready = 1;
 		return (0);
 	}
-	if (git_do(x, NULL, "clone", "--quiet", "--", rq->clone_url, x->ws,
-	           NULL) != 0 ||
+	if (clone(x) != 0 ||
 	    git_do(x, x->ws, "checkout", "--quiet", rq->base_branch, NULL) !=
 	        0 ||
 	    git_do(x, x->ws, "checkout", "--quiet", "-b", rq->task_branch,
@@ -227,22 +373,76 @@ commit_title(const char *goal, const char *run_id)
 	return (t);
 }
 
+/* push sends the commit to the task branch of the clone URL from a fresh
+ * bare repository outside the workspace that borrows its objects (see
+ * the top of this file).  A failure fails the run with git's words. */
 static int
-has_origin(const char *ws)
+push(struct exec_run *x)
 {
-	struct proc_result r;
-	char              *reason = NULL, *p, *save = NULL;
-	int                found = 0;
+	const struct exec_req *rq = x->req;
+	struct proc_result     r;
+	struct strv            argv = {0}, env = {0};
+	const char            *tmp = getenv("TMPDIR");
+	char **envp = net_env(x, &env), *dir, *alt, *objs, *reason = NULL;
+	char  *refspec = NULL, *shown = NULL;
+	int    rv = ERR_IO;
 
-	if (git_run(&r, ws, &reason, "remote", NULL) == 0) {
-		for (p = strtok_r(r.out.data, "\n", &save); p != NULL;
-		     p = strtok_r(NULL, "\n", &save))
-			if (strcmp(p, "origin") == 0)
-				found = 1;
+	dir = xasprintf("%s/opc-push.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (mkdtemp(dir) == NULL) {
+		run_fail(x, "infra_tooling",
+		         xasprintf("push: cannot create a directory in %s: %s",
+		                   tmp && *tmp ? tmp : "/tmp",
+		                   strerror(errno)));
+		free(dir);
+		return (ERR_IO);
 	}
-	free(reason);
+	alt = xasprintf("%s/objects/info/alternates", dir);
+	objs = xasprintf("%s/.git/objects\n", x->ws);
+	if (git_run(&r, NULL, &reason, "init", "--quiet", "--bare", dir,
+	            NULL) != 0) {
+		run_fail(x, "infra_tooling", reason);
+		reason = NULL;
+		goto done;
+	}
+	if (write_file_atomic(alt, objs, strlen(objs)) != 0) {
+		run_fail(x, "infra_tooling",
+		         xasprintf("push: cannot write %s", alt));
+		goto done;
+	}
 	proc_result_fini(&r);
-	return (found);
+	refspec = xasprintf("%s:refs/heads/%s", x->commit_sha, rq->task_branch);
+	strv_push(&argv, "git");
+	strv_push_owned(&argv, xasprintf("--git-dir=%s", dir));
+	strv_push(&argv, "-c");
+	strv_push(&argv, "core.hooksPath=/dev/null");
+	if (envp != NULL)
+		net_args(&argv);
+	strv_push(&argv, "push");
+	strv_push(&argv, "--quiet");
+	strv_push(&argv, "--no-verify");
+	strv_push(&argv, "--");
+	strv_push(&argv, rq->clone_url);
+	strv_push(&argv, refspec);
+	shown = xasprintf("git push %s %s", rq->clone_url, rq->task_branch);
+	if ((rv = git_argv(&r, NULL, envp, &argv, shown, &reason)) == 0)
+		x->branch_pushed = 1;
+	else {
+		scrub(reason, rq->github_token);
+		run_fail(x, "infra_tooling", reason);
+		reason = NULL;
+	}
+done:
+	proc_result_fini(&r);
+	(void) rmtree(dir);
+	strv_free(&argv);
+	strv_free(&env);
+	free(reason);
+	free(refspec);
+	free(shown);
+	free(objs);
+	free(alt);
+	free(dir);
+	return (rv);
 }
 
 int
@@ -250,7 +450,7 @@ workspace_commit(struct exec_run *x)
 {
 	const struct exec_req *rq = x->req;
 	struct proc_result     r;
-	char                  *reason = NULL, *title, *body, *refspec, *old;
+	char                  *reason = NULL, *title, *body;
 	int                    rv;
 
 	title = commit_title(rq->goal_text, rq->run_id);
@@ -269,22 +469,7 @@ workspace_commit(struct exec_run *x)
 	x->commit_sha = one_line(r.out.data, 64);
 	proc_result_fini(&r);
 
-	if (!rq->push_on_success || !has_origin(x->ws))
+	if (!rq->push_on_success)
 		return (0);
-	refspec = xasprintf("refs/heads/%s:refs/heads/%s", rq->task_branch,
-	                    rq->task_branch);
-	if (git_run(&r, x->ws, &reason, "push", "--quiet", "origin", refspec,
-	            NULL) == 0) {
-		x->branch_pushed = 1;
-	} else {
-		/* The run still succeeded: the commit is in the workspace. */
-		old = x->reason;
-		x->reason = xasprintf("%s%s%s", old ? old : "", old ? "; " : "",
-		                      reason);
-		free(old);
-		free(reason);
-	}
-	proc_result_fini(&r);
-	free(refspec);
-	return (0);
+	return (push(x));
 }

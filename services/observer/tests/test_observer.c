@@ -325,6 +325,7 @@ check_shape(const json_t *s)
 	                                   "tests.source",
 	                                   "tests.name",
 	                                   "tests.observed_at",
+	                                   "tests.head_sha",
 	                                   "todo.todo_count",
 	                                   "todo.fixme_count",
 	                                   "todo.top_files"};
@@ -387,20 +388,28 @@ history_rows(struct fx *f, const char *repo)
 }
 
 static void
-inject_check(struct fx *f, const char *repo, const char *name,
-             const char *conclusion)
+inject_sha(struct fx *f, const char *repo, const char *name,
+           const char *conclusion, const char *sha)
 {
 	struct msg_ctl_inject in;
 	char                  err[256];
 
 	memset(&in, 0, sizeof(in));
 	in.topic = "ci.check_run";
-	in.body = json_pack("{s:s, s:s, s:s, s:s}", "repo", repo, "name", name,
-	                    "status", "completed", "conclusion", conclusion);
+	in.body = json_pack("{s:s, s:s, s:s, s:s, s:s?}", "repo", repo, "name",
+	                    name, "status", "completed", "conclusion",
+	                    conclusion, "head_sha", sha);
 	if (ctl_call(f->url, MSG_CTL_INJECT, &in, NULL, err, sizeof(err),
 	             WAIT) != 0)
 		fail_msg("inject: %s", err);
 	json_decref(in.body);
+}
+
+static void
+inject_check(struct fx *f, const char *repo, const char *name,
+             const char *conclusion)
+{
+	inject_sha(f, repo, name, conclusion, NULL);
 }
 
 /* wait_new_snapshot waits for snapshot number known + 1 of repo in the
@@ -552,6 +561,48 @@ test_ci_trigger(void **state)
 	inject_check(&f, "someone/else", "x", "success");
 	assert_int_equal(
 	    tb_wait_int(f.topo, "observer", "counters.ci_ignored", 1, WAIT), 1);
+	fx_stop(&f);
+}
+
+/* Check runs are judged per commit: a passing check of a commit does not
+ * hide another check of that commit that failed, until that one is run
+ * again and passes; a new commit starts afresh, and a late event about an
+ * older commit does not speak for the newest one. */
+static void
+test_ci_per_commit(void **state)
+{
+	struct fx f;
+	json_t   *s;
+	size_t    n = 0;
+
+	(void) state;
+	fx_start(&f, "sha", NULL, NULL);
+	inject_sha(&f, "acme/demo", "lint", "failure", "aaa111");
+	json_decref(wait_new_snapshot(&f, "demo", n++));
+	inject_sha(&f, "acme/demo", "build", "success", "aaa111");
+	s = wait_new_snapshot(&f, "demo", n++);
+	assert_string_equal(js(s, "tests.status"), "failed"); /* was passed */
+	assert_string_equal(js(s, "tests.name"), "lint");
+	assert_string_equal(js(s, "tests.head_sha"), "aaa111");
+	json_decref(s);
+	/* lint re-runs and passes: the commit passes */
+	inject_sha(&f, "acme/demo", "lint", "success", "aaa111");
+	s = wait_new_snapshot(&f, "demo", n++);
+	assert_string_equal(js(s, "tests.status"), "passed");
+	assert_string_equal(js(s, "tests.name"), "build, lint");
+	json_decref(s);
+	/* the next commit fails its build; a late re-run of the old commit
+	 * passing says nothing about it */
+	inject_sha(&f, "acme/demo", "build", "failure", "bbb222");
+	s = wait_new_snapshot(&f, "demo", n++);
+	assert_string_equal(js(s, "tests.status"), "failed");
+	assert_string_equal(js(s, "tests.head_sha"), "bbb222");
+	json_decref(s);
+	inject_sha(&f, "acme/demo", "build", "success", "aaa111");
+	s = wait_new_snapshot(&f, "demo", n++);
+	assert_string_equal(js(s, "tests.status"), "failed");
+	assert_string_equal(js(s, "tests.head_sha"), "bbb222");
+	json_decref(s);
 	fx_stop(&f);
 }
 
@@ -770,6 +821,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_observe_repo),
 	    cmocka_unit_test(test_ci_trigger),
+	    cmocka_unit_test(test_ci_per_commit),
 	    cmocka_unit_test(test_failures_reported),
 	    cmocka_unit_test(test_debounce),
 	    cmocka_unit_test(test_ctl_errors),

@@ -7,11 +7,13 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "hmac.h"
+#include "opc/err.h"
 #include "webhook.h"
 
 #define GH_SECRET "It's a Secret to Everybody"
@@ -164,6 +166,13 @@ test_classify(void **state)
 	assert_int_equal(v.topic, MSG_CI_CHECK_RUN);
 	assert_string_equal(v.body.check_run.name, "suite");
 	hook_verdict_fini(&v);
+	classify(&v, HOOK_GITHUB, "check_suite",
+	         "{\"repository\":{\"full_name\":\"o/r\"},\"check_suite\":"
+	         "{\"conclusion\":\"failure\",\"head_sha\":\"h\",\"app\":"
+	         "{\"slug\":\"github-actions\"}}}",
+	         "s3cret", false, true);
+	assert_string_equal(v.body.check_run.name, "suite:github-actions");
+	hook_verdict_fini(&v);
 	classify(&v, HOOK_GITHUB, "pull_request",
 	         "{\"action\":\"closed\",\"number\":5,\"repository\":"
 	         "{\"full_name\":\"o/r\"},\"pull_request\":{\"merged\":true,"
@@ -178,6 +187,72 @@ test_classify(void **state)
 	         true);
 	assert_int_equal(v.topic, MSG_BOARD_WEBHOOK);
 	assert_string_equal(v.body.board.event, "issue");
+	hook_verdict_fini(&v);
+}
+
+/* form-encoded deliveries (GitHub's default content type): the JSON is the
+ * form field "payload"; the signature covers the raw form body */
+static void
+test_form(void **state)
+{
+	struct hook_verdict v;
+	struct hook_req     r;
+	struct buf          b;
+	const char         *body = "payload=%7B%22repository%22%3A%7B%22full_n"
+	                           "ame%22%3A%22o%2Fr%22%7D%2C%22check_run%22%3A"
+	                           "%7B%22name%22%3A%22a+b%22%2C%22conclusion%22"
+	                           "%3A%22failure%22%7D%7D";
+	char                hex[HMAC_SHA256_HEX], sig[80];
+
+	(void) state;
+	buf_init(&b);
+	assert_int_equal(hook_form_payload(&b, "a=1&payload=%7B%7D+x&b", 22),
+	                 0);
+	assert_int_equal(b.len, 4);
+	assert_memory_equal(b.data, "{} x", 4);
+	buf_reset(&b);
+	assert_int_equal(hook_form_payload(&b, "a=1", 3), ERR_NOTFOUND);
+	assert_int_equal(hook_form_payload(&b, "payload=%7", 10), ERR_PROTO);
+	assert_int_equal(hook_form_payload(&b, "payload=%zz", 11), ERR_PROTO);
+	assert_int_equal(hook_form_payload(&b, "payload", 7), ERR_PROTO);
+	assert_int_equal(hook_form_payload(&b, "payload=1&payload=2", 19),
+	                 ERR_PROTO);
+	buf_fini(&b);
+
+	memset(&r, 0, sizeof(r));
+	r.src = HOOK_GITHUB;
+	r.content_type = "application/x-www-form-urlencoded";
+	r.event = "check_run";
+	r.body = body;
+	r.len = strlen(body);
+	assert_int_equal(hmac_sha256_hex(hex, "s3cret", body, r.len), 0);
+	snprintf(sig, sizeof(sig), "sha256=%s", hex);
+	r.signature = sig;
+	hook_classify(&v, &r, "s3cret", false, 1024);
+	assert_int_equal(v.status, 200);
+	assert_int_equal(v.topic, MSG_CI_CHECK_RUN);
+	assert_string_equal(v.body.check_run.repo, "o/r");
+	assert_string_equal(v.body.check_run.name, "a b");
+	assert_string_equal(v.body.check_run.conclusion, "failure");
+	hook_verdict_fini(&v);
+	/* a signature of the decoded JSON is not GitHub's */
+	assert_int_equal(
+	    hmac_sha256_hex(hex, "s3cret", "{\"check_run\":{}}", 15), 0);
+	snprintf(sig, sizeof(sig), "sha256=%s", hex);
+	hook_classify(&v, &r, "s3cret", false, 1024);
+	assert_int_equal(v.status, 401);
+	hook_verdict_fini(&v);
+	/* no payload field */
+	r.body = "zen=hi";
+	r.len = 6;
+	hook_classify(&v, &r, NULL, true, 1024);
+	assert_int_equal(v.status, 400);
+	assert_string_equal(v.text, "Missing payload field");
+	hook_verdict_fini(&v);
+	/* Plane sends JSON only */
+	r.src = HOOK_PLANE;
+	hook_classify(&v, &r, NULL, true, 1024);
+	assert_int_equal(v.status, 415);
 	hook_verdict_fini(&v);
 }
 
@@ -224,6 +299,7 @@ main(void)
 	    cmocka_unit_test(test_bad_signatures),
 	    cmocka_unit_test(test_uppercase_hex),
 	    cmocka_unit_test(test_classify),
+	    cmocka_unit_test(test_form),
 	    cmocka_unit_test(test_metrics_render),
 	};
 

@@ -1,15 +1,20 @@
 #!/bin/sh
 # test_webhook.sh BIN_DIR: the real opc-webhook under `opc up` on a free
 # loopback port: signed GitHub check_run -> ci.check_run journaled; bad or
-# missing signature 401; 2 MiB 413; malformed JSON 400; wrong type 415; a
-# redelivery journals nothing more; unknown event 202; /healthz; /metrics;
-# Plane -> board.webhook.  Needs curl, openssl, sqlite3, jq.
+# missing signature 401; 2 MiB 413 (with its reason phrase); malformed JSON
+# 400; wrong type 415; a redelivery journals nothing more; unknown event
+# 202; /healthz; /metrics; Plane -> board.webhook; a chunked body 411
+# unread; and deliveries as GitHub makes them (opc-fixture-github's
+# webhooks): a hook created with GitHub's defaults posts
+# application/x-www-form-urlencoded (payload=<json>), its ping first, and
+# is never redelivered.  Needs curl, openssl, sqlite3, jq.
 set -u
 BIN=$1
 OPC="$BIN/opc"
 . "$(dirname "$0")/../../../tests/integration/lib.sh"
 CFG=$T/opcenter.yaml
-trap 'cleanup "$CFG"' EXIT
+fxpid=""
+trap 'cleanup "$CFG"; [ -z "$fxpid" ] || kill $fxpid 2>/dev/null' EXIT
 
 export GITHUB_WEBHOOK_SECRET="gh-test-secret-$$"
 export PLANE_WEBHOOK_SECRET="plane-test-secret-$$"
@@ -24,6 +29,7 @@ instances:
     insecure: false
     max_body: 1048576
     metrics_interval: 500ms
+    header_timeout: 1s
 YAML
 "$OPC" -c "$CFG" up --wait 20 >"$T/up.out" 2>&1
 check "constellation up" "$OPC" -c "$CFG" heartbeat-check --max-age 5
@@ -115,5 +121,63 @@ check "metrics: opc_up and own counters" wait_for 15 metrics_ok
 check "metrics: restarts from supervisor" grep -q '^opc_restarts_total{instance="webhook"} 0' "$T/metrics"
 st() { "$OPC" -c "$CFG" status --json | jq -r ".webhook.status.counters.$1"; }
 check "status counters" sh -c "[ $(st accepted) = 3 ] && [ $(st rejected_signature) = 3 ] && [ $(st oversized) = 2 ] && [ $(st malformed) = 1 ] && [ $(st duplicates) = 2 ] && [ $(st ignored_events) = 1 ]"
+# the HTTP edge: a chunked body has no length: 411 before it is read or
+# checked (it was "401 Invalid signature"); 413 says what it is
+check "chunked -> 411" is "411 Content-Length required" \
+    "$(post /github "$T/cr.json" -H "Content-Type: application/json" \
+        -H "X-GitHub-Event: check_run" -H "X-GitHub-Delivery: d-9" \
+        -H "X-Hub-Signature-256: sha256=$(sig "$GITHUB_WEBHOOK_SECRET" "$T/cr.json")" \
+        -H "Transfer-Encoding: chunked")"
+curl -s -o /dev/null -D "$T/h413" -X POST --data-binary "@$T/big.json" \
+    -H 'Expect:' -H "Content-Type: application/json" "$U/github"
+check "413 status line has its reason" grep -q '^HTTP/1.1 413 Content Too Large' "$T/h413"
+check "length_required counted" sh -c "[ $(st length_required) = 1 ]"
+
+# a head that trickles in, a byte every 200 ms, is cut off with 408 once
+# header_timeout (1 s) from its first byte has passed (it was never cut
+# off: nng's server has no deadline for it); bash for /dev/tcp
+trickle() {
+	bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 2
+	printf "POST /github HTTP/1.1\r\nHost: x\r\nX-Slow: " >&3
+	i=0
+	while [ $i -lt 50 ]; do
+		if IFS= read -r -t 0.2 -u 3 line; then echo "$line"; exit 0; fi
+		printf a >&3 2>/dev/null || exit 3
+		i=$((i + 1))
+	done
+	exit 1' trickle "${U##*:}"
+}
+t0=$(date +%s)
+out=$(trickle | tr -d '\r')
+t1=$(date +%s)
+check "trickled head cut off with 408" is "HTTP/1.1 408 Request Timeout" "$out"
+check "within seconds, not never" [ $((t1 - t0)) -lt 10 ]
+check "timeouts counted" sh -c "[ $(st timeouts) -ge 1 ]"
+
+# GitHub as the sender: a hook created with the defaults (content type
+# form) gets its ping at once, then events; a refused delivery is not
+# sent again
+"$BIN/opc-fixture-github" --port-file "$T/gh.port" --token ghtok 2>"$T/gh.err" &
+fxpid=$!
+check "github fixture up" wait_for 10 test -s "$T/gh.port"
+GH=http://127.0.0.1:$(cat "$T/gh.port")
+api() { curl -s -H "Authorization: Bearer ghtok" "$@"; }
+api -X POST "$GH/repos/octo/app/hooks" -d "{\"config\": {\"url\": \"$U/github\", \"secret\": \"$GITHUB_WEBHOOK_SECRET\"}, \"events\": [\"check_run\", \"pull_request\"]}" >"$T/hook.json"
+hid=$(jq -r .id "$T/hook.json")
+deliveries() { api "$GH/repos/octo/app/hooks/$hid/deliveries"; }
+check "hook made with GitHub's default content type" is form "$(jq -r .config.content_type "$T/hook.json")"
+check "its ping was accepted (form-encoded)" is "200 ping" "$(deliveries | jq -r '.[0] | "\(.status_code) \(.event)"')"
+check "pings counted" sh -c "[ $(st pings) = 2 ]"
+api -X POST "$GH/_fixture/deliver" -d '{"repo": "octo/app", "event": "check_run", "payload": {"action": "completed", "check_run": {"name": "lint", "status": "completed", "conclusion": "failure", "head_sha": "feedface", "pull_requests": []}}}' >"$T/del.json"
+check "form check_run -> 200" is 200 "$(jq -r '.deliveries[0].status_code' "$T/del.json")"
+check "form check_run journaled with its fields" sh -c "sqlite3 '$T/st/webhook.db' 'select count(*) from journal where topic = \"ci.check_run\"' | grep -qx 2"
+check "form signature is over the raw body" sh -c "[ $(st rejected_signature) = 3 ]"
+# a delivery refused (no secret on this hook: 401) is not retried
+api -X POST "$GH/repos/octo/nosig/hooks" -d "{\"config\": {\"url\": \"$U/github\"}, \"events\": [\"*\"]}" >"$T/hook2.json"
+hid2=$(jq -r .id "$T/hook2.json")
+sleep 1
+check "unsigned ping refused 401, sent once" is "401 1" \
+    "$(api "$GH/repos/octo/nosig/hooks/$hid2/deliveries" | jq -r '"\(.[0].status_code) \(length)"')"
+
 check "no secret or body in logs" sh -c "! grep -rq -e '$GITHUB_WEBHOOK_SECRET' -e '$PLANE_WEBHOOK_SECRET' -e octo/demo -e 0123456789abcdef '$T/st/log' '$T'/*.out"
 finish

