@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -534,6 +535,29 @@ usage(const struct svc_def *def, FILE *f)
 	fprintf(f, "  -h, --help           this help\n");
 }
 
+/* supervised: started by opc-supervisor (OPC_SUPERVISOR_PID), a daemon
+ * gets SIGTERM when the supervisor dies, however it dies (kill -9, the
+ * OOM killer): never a daemon without a parent that manages it.  The
+ * variable is not passed on (an executor's workers outlive it on
+ * purpose).  1 when the supervisor is already gone. */
+static int
+supervised(void)
+{
+	const char *v = getenv("OPC_SUPERVISOR_PID");
+	long        want;
+
+	if (v == NULL)
+		return (0);
+	want = strtol(v, NULL, 10);
+	(void) unsetenv("OPC_SUPERVISOR_PID");
+	(void) prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (want > 1 && getppid() != (pid_t) want) {
+		fprintf(stderr, "supervisor %ld is gone: not starting\n", want);
+		return (1);
+	}
+	return (0);
+}
+
 int
 svc_main(const struct svc_def *def, int argc, char **argv)
 {
@@ -555,6 +579,8 @@ svc_main(const struct svc_def *def, int argc, char **argv)
 	 * workspaces) is its user's alone, even in a state directory an
 	 * installer made 0755: task text and comments are in there. */
 	(void) umask(077);
+	if (supervised() != 0)
+		return (1);
 	for (k = 0; def->opts != NULL && def->opts[k].name != NULL &&
 	     nopt < nitems(opts) - 1; k++, nopt++) {
 		opts[nopt].name = def->opts[k].name;

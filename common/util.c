@@ -439,6 +439,26 @@ id_valid(const char *id)
 	return (true);
 }
 
+bool
+pid_args(pid_t pid, const char *a, const char *b)
+{
+	char   path[64], buf[8192];
+	size_t n, i, la = strlen(a) + 1;
+	FILE  *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long) pid);
+	if (pid <= 1 || (f = fopen(path, "r")) == NULL)
+		return (false);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	for (i = 0; i < n; i += strlen(buf + i) + 1)
+		if (strcmp(buf + i, a) == 0 && i + la < n &&
+		    strcmp(buf + i + la, b) == 0)
+			return (true);
+	return (false);
+}
+
 /* spawn_path returns what posix_spawn should run for file: itself when it
  * has a slash, else the first executable file in the PATH of envp (ours
  * when envp is NULL; "/bin:/usr/bin" when there is none), as execvp

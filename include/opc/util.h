@@ -89,6 +89,11 @@ char *exe_sibling(const char *name);
  * (so never "..", "../x" or ".hidden"). */
 bool id_valid(const char *id);
 
+/* pid_args reports whether the live process pid has, among its
+ * arguments, the two consecutive arguments a and b (e.g. "-n" "router"):
+ * how a pid from a file is checked before it is signalled. */
+bool pid_args(pid_t pid, const char *a, const char *b);
+
 /* spawn_path returns what posix_spawn would run for file: itself when it
  * has a slash, else the first executable regular file of that name in the
  * PATH of envp (ours when envp is NULL), as execvp would; NULL (errno

@@ -458,6 +458,47 @@ lock_pidfile(struct sup *s)
 	return (0);
 }
 
+/* reclaim stops the instances an earlier supervisor of this state dir
+ * left running (it was killed -9: its children got SIGTERM from the
+ * kernel, see svc.c, but may still be stopping, or predate that): each
+ * pid of its last status file that is still an opc daemon of this config
+ * and instance (its argv has "-c CONFIG" and "-n NAME") gets SIGTERM, and
+ * SIGKILL after stop_grace, so the new children can bind their sockets. */
+static void
+reclaim(struct sup *s, const struct topo *t)
+{
+	json_t       *st = json_load_file(s->status_path, 0, NULL), *p;
+	pid_t         pids[256];
+	size_t        i, n = 0, k;
+	int64_t       until;
+	const char   *role;
+	json_int_t    pid;
+
+	json_array_foreach(json_object_get(st, "processes"), i, p) {
+		role = json_string_value(json_object_get(p, "role"));
+		pid = json_integer_value(json_object_get(p, "pid"));
+		if (role == NULL || pid <= 1 || pid == getpid() ||
+		    n == nitems(pids) || !pid_args((pid_t) pid, "-n", role) ||
+		    !pid_args((pid_t) pid, "-c", t->config_path))
+			continue;
+		log_warn("supervisor.reclaim", "%s (pid %lld) outlived its "
+		    "supervisor: stopping it", role, (long long) pid);
+		(void) kill((pid_t) pid, SIGTERM);
+		pids[n++] = (pid_t) pid;
+	}
+	json_decref(st);
+	until = mono_ms() + s->stop_grace_ms;
+	for (k = 0; k < n; k++) {
+		while (kill(pids[k], 0) == 0 && mono_ms() < until)
+			usleep(50 * 1000);
+		if (kill(pids[k], 0) == 0) {
+			log_warn("supervisor.reclaim", "pid %d still running "
+			    "after stop_grace: SIGKILL", (int) pids[k]);
+			(void) kill(pids[k], SIGKILL);
+		}
+	}
+}
+
 static void sup_fini(struct svc *, void *);
 
 static int
@@ -503,6 +544,14 @@ sup_init(struct svc *svc, void *state)
 	(void) mkdirs(t->log_dir, 0700);
 	if ((rv = lock_pidfile(s)) != 0)
 		goto fail;
+	reclaim(s, t);
+	/* our children stop when we die, however we die (svc.c) */
+	{
+		char pid[32];
+
+		snprintf(pid, sizeof(pid), "%d", (int) getpid());
+		(void) setenv("OPC_SUPERVISOR_PID", pid, 1);
+	}
 	s->ch = xcalloc(t->ninst + 1, sizeof(*s->ch));
 	for (i = 0; i < t->ninst; i++) {
 		const struct topo_inst *in = &t->inst[i];

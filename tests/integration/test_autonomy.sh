@@ -57,6 +57,12 @@ lint 1
 "$OPC" -c "$CFG" up --wait 20 >"$T/up.out" 2>&1
 check "constellation up" grep -q "opcenter is up" "$T/up.out"
 
+# the observation the observer makes when it starts: stored before cycle
+# 1 asks for its own (else cycle 1 is handed that one, and cycle 2 sees
+# two snapshots, not three)
+started_obs() { "$OPC" -c "$CFG" status --json | jq -e '.observer.status.repos.lint |
+    .last_run_id != null and .queued == null and .in_flight == false' >/dev/null; }
+check "the observer's own first observation is stored" wait_for 30 started_obs
 cyc=0
 # cycle [ARGS]: one opc autonomy-cycle; output in $T/cycle.N
 cycle() {

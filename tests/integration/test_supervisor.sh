@@ -121,6 +121,34 @@ check "no child left" [ "$alive" -eq 0 ]
 check "second down is fine" "$OPC" -c "$CFG" down
 check "status file says stopped" grep -q '"stopped"' "$T/st/supervisor.status.json"
 
+# The supervisor killed -9: its daemons stop with it (never left without
+# a parent that manages them); opc up starts every one again; a daemon
+# that outlived an earlier supervisor anyway (its pid in the old status
+# file, its argv this config and instance) is stopped by the new one.
+CFG2=$T/two.yaml
+sed -e '/^  flaky:/,$d' "$CFG" >"$CFG2"
+"$OPC" -c "$CFG2" up --wait 20 >"$T/up2.out" 2>&1
+check "up (prod, cons)" grep -q "opcenter is up" "$T/up2.out"
+spid=$(cat "$T/st/run/supervisor.pid")
+prod1=$(field prod pid); cons1=$(field cons pid)
+kill -9 "$spid"
+gone() { ! kill -0 "$1" 2>/dev/null; }
+check "prod stops when its supervisor is killed -9" wait_for 10 gone "$prod1"
+check "cons stops when its supervisor is killed -9" wait_for 10 gone "$cons1"
+"$BIN/opc-testprod" -c "$CFG2" -n prod >"$T/orphan.out" 2>&1 &
+orphan=$!
+wait_for 10 test -S "$T/st/run/prod.ctl"
+jq --argjson p "$orphan" '(.processes[] | select(.role == "prod") | .pid) = $p' \
+    "$T/st/supervisor.status.json" >"$T/st.json" && mv "$T/st.json" "$T/st/supervisor.status.json"
+"$OPC" -c "$CFG2" up --wait 30 >"$T/up3.out" 2>&1
+check "opc up after the kill: every instance running and answering" \
+    grep -q "opcenter is up" "$T/up3.out"
+check "the daemon that outlived its supervisor was stopped" gone "$orphan"
+"$OPC" -c "$CFG2" down --wait 20 >/dev/null 2>&1
+# (the pattern's parentheses keep pgrep from matching this shell's own
+# command line, which holds the pattern)
+check "after down, no opc process of this config" sh -c "! $(command -v pgrep) -f 'opc-(supervisor|testprod|testcons) -c $CFG2' >/dev/null"
+
 # --only: one host's share.
 "$OPC" -c "$CFG" up --only prod --wait 10 >"$T/up.out" 2>&1
 check "up exits 0 when every instance runs and answers" [ $? -eq 0 ]
