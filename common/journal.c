@@ -114,6 +114,15 @@ journal_append(struct journal *j, enum msg_topic t, const char *corr,
 		out->len = start;
 		return (rv);
 	}
+	/* An event no subscriber could receive (nng's RECVMAXSZ) would stall
+	 * every consumer at it for good: it is never journaled. */
+	if (out->len - start > JOURNAL_MAX_FRAME) {
+		log_error("journal.too_big", "%s event of %zu bytes refused: "
+		    "over the %u-byte frame limit", msg_topic_name(t),
+		    out->len - start, (unsigned) JOURNAL_MAX_FRAME);
+		out->len = start;
+		return (ERR_TOOBIG);
+	}
 	rv = store_run(j->store,
 	    "INSERT INTO journal(seq, topic, ts, corr, frame)"
 	    " VALUES (?, ?, ?, ?, ?)",

@@ -14,6 +14,12 @@
 #ifndef OPC_JOURNAL_H
 #define OPC_JOURNAL_H
 
+#include "opc/bus.h"
+
+/* The largest frame a journal holds: what a subscriber accepts
+ * (BUS_MAX_MSG), less room for a replay batch's framing. */
+#define JOURNAL_MAX_FRAME (BUS_MAX_MSG - 64u * 1024)
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,7 +41,8 @@ uint64_t journal_first_seq(struct journal *);
 /* journal_append assigns the next seq, packs the frame (src, seq, id
  * "src:seq", ts now) and inserts it.  Must run inside a transaction of the
  * same store.  The frame is appended to out for publishing after commit.
- * Returns 0, ERR_STATE (no transaction), ERR_INVAL (bad body) or ERR_IO. */
+ * Returns 0, ERR_STATE (no transaction), ERR_INVAL (bad body), ERR_TOOBIG
+ * (the frame would pass JOURNAL_MAX_FRAME) or ERR_IO. */
 int journal_append(struct journal *, enum msg_topic t, const char *corr,
     const void *body, struct buf *out);
 /* journal_abort restores the in-memory seq after a rolled back

@@ -129,6 +129,25 @@ test_abort_restores_seq(void **state)
 	    ERR_INVAL);
 	assert_int_equal(store_commit(s), 0);
 	assert_int_equal(journal_last_seq(j), 2);
+	/* An event over the frame limit would stall every consumer: refused,
+	 * nothing journaled, nothing to publish. */
+	{
+		size_t n = JOURNAL_MAX_FRAME + 1;
+		char  *big = xmalloc(n + 1);
+		struct msg_test_event huge = { .n = 11, .payload = big };
+		size_t before = b.len;
+
+		memset(big, 'x', n);
+		big[n] = '\0';
+		assert_int_equal(store_begin(s), 0);
+		assert_int_equal(
+		    journal_append(j, MSG_TEST_EVENT, NULL, &huge, &b),
+		    ERR_TOOBIG);
+		assert_int_equal(store_commit(s), 0);
+		assert_int_equal(journal_last_seq(j), 2);
+		assert_int_equal(b.len, before);
+		free(big);
+	}
 	buf_fini(&b);
 	journal_close(&j);
 	store_close(&s);
