@@ -16,6 +16,7 @@
 #include "opc/err.h"
 #include "opc/http.h"
 #include "opc/log.h"
+#include "opc/outcome.h"
 #include "opc/store.h"
 #include "escalator.h"
 
@@ -375,43 +376,6 @@ on_task_updated(struct svc *svc, const struct msg *m, void *state)
 	return (rv);
 }
 
-/* mentions_quota: failure reasons of exhausted quotas or rate limits (of
- * results older than the agent contract: see is_quota). */
-static bool
-mentions_quota(const char *s)
-{
-	static const char *const words[] = {"quota", "rate limit", "rate-limit",
-	                                    "ratelimit", "rate_limit"};
-	char                    *low;
-	size_t                   i;
-	bool                     hit = false;
-
-	if (s == NULL)
-		return (false);
-	low = xstrdup(s);
-	for (i = 0; low[i] != '\0'; i++)
-		low[i] = (char) tolower((unsigned char) low[i]);
-	for (i = 0; i < nitems(words) && !hit; i++)
-		hit = strstr(low, words[i]) != NULL;
-	free(low);
-	return (hit);
-}
-
-/* is_quota: the run spent its quota or credits.  A result of the agent
- * contract (issue 13: it has an "agent" key, even null) says so by
- * failure_category "quota_exhausted" alone, so a rate-limited run
- * (model_error with agent.retry_after_ms) is not escalated as one; an
- * older result by the words of its failure reason. */
-static bool
-is_quota(const struct msg_exec_finished *f)
-{
-	if (f->failure_category != NULL &&
-	    strcmp(f->failure_category, "quota_exhausted") == 0)
-		return (true);
-	if (json_object_get(f->result, "agent") != NULL)
-		return (false);
-	return (mentions_quota(f->failure_reason));
-}
 
 static int
 on_exec_finished(struct svc *svc, const struct msg *m, void *state)
@@ -427,7 +391,8 @@ on_exec_finished(struct svc *svc, const struct msg *m, void *state)
 		return (bad(m, "no task_id"));
 	input = f->failure_category != NULL &&
 	        strcmp(f->failure_category, "awaiting_input") == 0;
-	quota = is_quota(f);
+	quota = outcome_quota(f->failure_category, f->failure_reason,
+	    f->result);
 	/* the work is done and pushed, its pull request is not: a human
 	 * opens it or re-runs the task (a refused token is escalated as
 	 * credential_invalid by the executor's credential.invalid) */

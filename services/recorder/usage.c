@@ -30,6 +30,7 @@
 
 #include "opc/err.h"
 #include "opc/store.h"
+#include "opc/outcome.h"
 #include "opc/util.h"
 #include "recorder.h"
 
@@ -107,39 +108,6 @@ usage_dispatched(struct store *st, const char *run_id, const char *task_id,
 	    cost_usd));
 }
 
-/* contains_ci: needle (lowercase) occurs in s, ignoring case. */
-static bool
-contains_ci(const char *s, const char *needle)
-{
-	size_t i, n = strlen(needle);
-
-	for (; s != NULL && *s != '\0'; s++) {
-		for (i = 0; i < n && s[i] != '\0' &&
-		            tolower((unsigned char) s[i]) == needle[i];
-		     i++)
-			;
-		if (i == n)
-			return (true);
-	}
-	return (false);
-}
-
-/* is_quota: the run spent its quota or credits.  A result of the agent
- * contract says so by failure_category "quota_exhausted" (a rate limit,
- * model_error with retry_after_ms, is not one); an older result, without
- * an "agent" key, by the words of its category or reason. */
-static bool
-is_quota(const char *category, const char *reason, const json_t *result)
-{
-	if (category != NULL && strcmp(category, "quota_exhausted") == 0)
-		return (true);
-	if (json_object_get(result, "agent") != NULL)
-		return (false);
-	return (contains_ci(category, "quota") ||
-	        contains_ci(category, "rate_limit") ||
-	        contains_ci(reason, "quota") ||
-	        contains_ci(reason, "rate limit"));
-}
 
 /* The agent's report of a run (result.agent), what usage_exec keeps of
  * it; -1 (costs, counts) and NULL mean not reported.  Strings borrowed. */
@@ -198,7 +166,7 @@ usage_finished(struct store *st, const char *run_id, const char *task_id,
 	json_t          *v, *cnt;
 	size_t           i;
 	char             dur[32];
-	bool             quota = is_quota(failure_category, reason, result);
+	bool             quota = outcome_quota(failure_category, reason, result);
 	int              rv;
 
 	/* INTEGER affinity stores the text as a number; NULL when unknown. */

@@ -12,6 +12,7 @@
 #include "opc/cfg.h"
 #include "opc/err.h"
 #include "opc/log.h"
+#include "opc/outcome.h"
 #include "opc/store.h"
 #include "opc/topo.h"
 #include "opc/util.h"
@@ -323,7 +324,7 @@ on_finished(struct svc *svc, const struct msg *m, void *state)
 	}
 	/* quota exhaustion by category; the reason's text only for results
 	 * older than the agent contract */
-	quota = route_is_quota(f->failure_category, f->failure_reason,
+	quota = outcome_quota(f->failure_category, f->failure_reason,
 	    f->result);
 	if ((rv = store_run(svc_store(svc),
 	         "INSERT INTO outcome(at_ms, success, quota) VALUES (?, ?, ?)",

@@ -210,14 +210,6 @@ struct spend_gate spend_check(const struct budget_cfg *, double repo_cap,
 double spend_run_cost(const json_t *result, const char *status,
                       double fallback_usd, const char **source);
 
-/* route_is_quota: a finished run spent its quota or credits (a quota
- * event: never counted by the breaker).  failure_category
- * "quota_exhausted" says so; a result of the agent contract (it has an
- * "agent" key, even null) is otherwise not one, a rate limit included;
- * an older result falls back to its failure reason ("quota", "rate
- * limit", "hit your limit", any case).  Any argument may be NULL. */
-bool route_is_quota(const char *category, const char *reason,
-                    const json_t *result);
 
 /* route_request builds the OcExecutionRequest JSON from proposal, decision
  * and policy (effective_scope replaces allowed_paths when non-empty):

@@ -243,39 +243,3 @@ spend_run_cost(const json_t *result, const char *status, double fallback_usd,
 	return (fallback_usd);
 }
 
-/* contains_ci: needle (lower case) occurs in s, ignoring case. */
-static bool
-contains_ci(const char *s, const char *needle)
-{
-	size_t i, n = strlen(needle);
-
-	for (; s != NULL && *s != '\0'; s++) {
-		for (i = 0; i < n && s[i] != '\0' &&
-		            tolower((unsigned char) s[i]) == needle[i];
-		     i++)
-			;
-		if (i == n)
-			return (true);
-	}
-	return (false);
-}
-
-bool
-route_is_quota(const char *category, const char *reason, const json_t *result)
-{
-	static const char *const words[] = {"quota", "rate limit",
-	                                    "hit your limit"};
-	size_t                   i;
-
-	if (category != NULL && strcmp(category, "quota_exhausted") == 0)
-		return (true);
-	/* A result of the agent contract (issue 13) names quota exhaustion
-	 * by its category: a rate-limited run (model_error, retry_after_ms)
-	 * or any other failure is not a quota event, whatever its text. */
-	if (json_object_get(result, "agent") != NULL)
-		return (false);
-	for (i = 0; i < nitems(words); i++)
-		if (contains_ci(reason, words[i]))
-			return (true);
-	return (false);
-}

@@ -19,6 +19,7 @@
 #include "opc/cfg.h"
 #include "opc/err.h"
 #include "opc/util.h"
+#include "opc/outcome.h"
 #include "route.h"
 
 #define MIN_MS (60 * (int64_t) 1000)
@@ -1341,7 +1342,7 @@ test_spend_run_cost(void **state)
 }
 
 static void
-test_route_is_quota(void **state)
+test_outcome_quota(void **state)
 {
 	json_t *agent, *old, *limited, *nulled;
 
@@ -1353,22 +1354,22 @@ test_route_is_quota(void **state)
 	                    "claude_cli", "api_status", 429, "api_error",
 	                    "rate_limit_error", "retry_after_ms", 30000);
 	old = json_pack("{s:s}", "status", "failed");
-	assert_true(route_is_quota("quota_exhausted", NULL, agent));
-	assert_true(route_is_quota("quota_exhausted", "no text", NULL));
+	assert_true(outcome_quota("quota_exhausted", NULL, agent));
+	assert_true(outcome_quota("quota_exhausted", "no text", NULL));
 	/* the agent contract: the category decides, not the text */
 	assert_false(
-	    route_is_quota("model_error", "429: rate limit exceeded", limited));
-	assert_false(route_is_quota("unknown", "quota exceeded", agent));
+	    outcome_quota("model_error", "429: rate limit exceeded", limited));
+	assert_false(outcome_quota("unknown", "quota exceeded", agent));
 	/* agent null (stub, plain command): still the new contract */
-	assert_false(route_is_quota("model_error", "quota", nulled));
+	assert_false(outcome_quota("model_error", "quota", nulled));
 	/* an older result: the failure reason, any case */
 	assert_true(
-	    route_is_quota("backend_error", "Rate Limit exceeded", old));
-	assert_true(route_is_quota(NULL, "You've hit your limit", old));
-	assert_true(route_is_quota(NULL, "QUOTA exceeded", NULL));
+	    outcome_quota("backend_error", "Rate Limit exceeded", old));
+	assert_true(outcome_quota(NULL, "You've hit your limit", old));
+	assert_true(outcome_quota(NULL, "QUOTA exceeded", NULL));
 	assert_false(
-	    route_is_quota("model_error", "internal server error", old));
-	assert_false(route_is_quota(NULL, NULL, NULL));
+	    outcome_quota("model_error", "internal server error", old));
+	assert_false(outcome_quota(NULL, NULL, NULL));
 	json_decref(agent);
 	json_decref(limited);
 	json_decref(old);
@@ -1414,7 +1415,7 @@ main(void)
 	    cmocka_unit_test(test_spend_ledger),
 	    cmocka_unit_test(test_spend_check),
 	    cmocka_unit_test(test_spend_run_cost),
-	    cmocka_unit_test(test_route_is_quota),
+	    cmocka_unit_test(test_outcome_quota),
 	    cmocka_unit_test_setup_teardown(test_request, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cfg_check, setup, teardown),
 	};
