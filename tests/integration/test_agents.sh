@@ -89,13 +89,14 @@ instances:
   board-sync: { upstreams: [router, executor] }
   router:
     upstreams: [board-sync, executor]
-    timeout_seconds: 30
+    timeout_seconds: 120       # a CLI starts slowly on a loaded 2-core box
     lease: 60s
     rules:
       - { name: r.claude, when: { labels_any: [claude] }, lane: claude_cli, backend: claude }
       - { name: r.noperm, when: { labels_any: [noperm] }, lane: claude_cli, backend: claude_default }
       - { name: r.codex, when: { labels_any: [codex] }, lane: codex_cli, backend: codex }
       - { name: r.capped, when: { repo: capped }, lane: claude_cli, backend: claude_capped }
+      - { name: r.hang, when: { labels_any: [hang] }, lane: claude_cli, backend: claude_hang }
     default: { lane: aider_local, backend: stub }
     budget: { max_per_hour: 100, max_per_day: 100, max_retries: 3, max_concurrent: 1 }
     breaker: { threshold: 1.0, window: 50, min_samples: 50 }
@@ -117,6 +118,14 @@ instances:
         base_url: http://127.0.0.1:$AP
         model: claude-sonnet-4-5
         max_budget_usd: 0.05
+      claude_hang:                # the API timeout a deployment sets
+        kind: claude_cli
+        bin: $CLAUDE
+        base_url: http://127.0.0.1:$AP
+        model: claude-sonnet-4-5
+        max_retries: 0
+        transient_retries: 0
+        env: { API_TIMEOUT_MS: "4000" }
       claude_default:
         kind: claude_cli
         bin: $CLAUDE
@@ -142,7 +151,7 @@ check "constellation up" grep -q "opcenter is up" "$T/up.out"
 # its id
 run() {
 	id=$(add --repo demo --goal "$2" --label "$1")
-	wait_for 90 sh -c "s=\$('$OPC' -c '$CFG' task show $id --json | jq -r .task.state); [ \"\$s\" = Done ] || [ \"\$s\" = Blocked ]"
+	wait_for 240 sh -c "s=\$('$OPC' -c '$CFG' task show $id --json | jq -r .task.state); [ \"\$s\" = Done ] || [ \"\$s\" = Blocked ]"
 	echo "$id"
 }
 result_of() { # TASK: the result.json of its last run (the recorder may lag)
@@ -223,10 +232,12 @@ check "401: infra_tooling" category_is "$id" infra_tooling
 check "401: credential.invalid for anthropic" wait_for 10 grep -q \
     '"escalator.wanted".*credential.*anthropic' "$T/st/log/escalator.log"
 
-# --- 9. a hung API: our timeout ends it ------------------------------------------------
+# --- 9. a hung API: the CLI's API timeout ends it (the executor's own
+# timeout kills a hung backend too: test_exec_path) ------------------------
 ant '{"mode": "edit", "error": "hang"}'
-id=$(run claude "Create src/h.txt")
+id=$(run hang "Create src/h.txt")
 check "hang: timeout" category_is "$id" timeout
+check "hang: the CLI's words on the board" has_comment "$id" 'Request timed out'
 
 # --- 10. Codex edits in its workspace-write sandbox, cost from its tokens ---------------
 oai '{"mode": "edit", "path": "src/codex.txt", "content": "from codex\n",
