@@ -22,6 +22,7 @@
 
 #include "executor.h"
 #include "executor_int.h"
+#include "spec.h"
 #include "opc/cfg.h"
 #include "opc/err.h"
 #include "opc/http.h"
@@ -927,6 +928,10 @@ ex_init(struct svc *svc, void *state)
 	}
 	if (x->max_parallel < 1)
 		x->max_parallel = 1;
+	if (backend_check(svc_cfg(svc), err, sizeof(err)) != 0) {
+		log_error("executor.config", "%s", err);
+		return (ERR_CONFIG);
+	}
 	if (strcmp(ret, "keep") != 0 && strcmp(ret, "remove") != 0) {
 		log_error("executor.config", "workspace_retention: expected "
 		    "keep or remove, got '%s'", ret);

@@ -149,6 +149,24 @@ check "the daemon that outlived its supervisor was stopped" gone "$orphan"
 # command line, which holds the pattern)
 check "after down, no opc process of this config" sh -c "! $(command -v pgrep) -f 'opc-(supervisor|testprod|testcons) -c $CFG2' >/dev/null"
 
+# A backend kind nobody knows is refused before anything starts, by
+# file:line:col, and opc up says which instance.
+cat >"$T/badkind.yaml" <<YAML
+opcenter: { state_dir: st-badkind }
+supervisor: { restart_backoff_min: 100ms }
+repos: { demo: { clone_url: $T, default_branch: main } }
+instances:
+  executor:
+    backends:
+      claude: { kind: claude }
+YAML
+"$OPC" -c "$T/badkind.yaml" up --wait 20 >"$T/badkind.out" 2>&1
+check "up refuses an unknown backend kind" [ $? -eq 1 ]
+check "naming the instance, the place and the kinds" sh -c \
+    "grep -q 'instance executor did not start' '$T/badkind.out' &&
+     grep -q 'badkind.yaml:7:[0-9]*: backends.claude.kind: unknown kind .claude.' '$T/badkind.out'"
+"$OPC" -c "$T/badkind.yaml" down --wait 20 >/dev/null 2>&1
+
 # --only: one host's share.
 "$OPC" -c "$CFG" up --only prod --wait 10 >"$T/up.out" 2>&1
 check "up exits 0 when every instance runs and answers" [ $? -eq 0 ]

@@ -10,6 +10,7 @@
 
 #include "opc/err.h"
 #include "run.h"
+#include "spec.h"
 
 #define DEFAULT_TIMEOUT 300
 #define DEFAULT_MAX_OUTPUT ((size_t) 10 * 1024 * 1024)
@@ -257,8 +258,7 @@ parse_backend(struct exec_backend_spec *bk, const json_t *o, char **errp)
 		return (rv);
 	if (bk->kind == NULL)
 		bk->kind = xstrdup("stub");
-	if (strcmp(bk->kind, "stub") != 0 &&
-	    strcmp(bk->kind, "command") != 0 && agent_profile(bk->kind) == NULL)
+	if (!backend_kind_known(bk->kind))
 		return (bad(errp, xasprintf("backend_spec.kind: unknown kind "
 		                            "\"%s\" (stub, command, claude_cli, "
 		                            "codex_cli, aider, kodo)",

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "opc/err.h"
 #include "opc/util.h"
 #include "spec.h"
 
@@ -55,6 +56,57 @@ scalar(const struct cfg_node *bk, size_t i, char *err, size_t errlen)
 		return (cfg_get_double(bk, keys[i].key, 0, &d, err, errlen) == 0
 		    ? json_real(d) : NULL);
 	}
+}
+
+static const char *const kinds[] = {
+	"stub", "command", "claude_cli", "codex_cli", "aider", "kodo",
+};
+
+int
+backend_kind_known(const char *kind)
+{
+	size_t i;
+
+	for (i = 0; kind != NULL && i < nitems(kinds); i++)
+		if (strcmp(kinds[i], kind) == 0)
+			return (1);
+	return (0);
+}
+
+int
+backend_check(const struct cfg_node *executor, char *err, size_t errlen)
+{
+	const struct cfg_node *bks = cfg_get(executor, "backends"), *bk;
+	json_t                *spec;
+	const char            *kind, *name;
+	char                   where[256];
+	size_t                 i;
+
+	for (i = 0; i < cfg_len(bks); i++) {
+		bk = cfg_at(bks, i);
+		name = cfg_key_at(bks, i);
+		if ((spec = backend_spec(bk, err, errlen)) == NULL)
+			return (ERR_CONFIG);
+		kind = json_string_value(json_object_get(spec, "kind"));
+		cfg_where(cfg_get(bk, "kind") ? cfg_get(bk, "kind") : bk, where,
+		    sizeof(where));
+		if (!backend_kind_known(kind)) {
+			snprintf(err, errlen, "%s: backends.%s.kind: unknown "
+			    "kind '%s' (stub, command, claude_cli, codex_cli, "
+			    "aider, kodo)", where, name, kind ? kind : "");
+			json_decref(spec);
+			return (ERR_CONFIG);
+		}
+		if (strcmp(kind, "command") == 0 &&
+		    json_array_size(json_object_get(spec, "argv")) == 0) {
+			snprintf(err, errlen, "%s: backends.%s: kind command "
+			    "needs an argv", where, name);
+			json_decref(spec);
+			return (ERR_CONFIG);
+		}
+		json_decref(spec);
+	}
+	return (0);
 }
 
 json_t *

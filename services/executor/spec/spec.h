@@ -19,4 +19,13 @@
  * when a setting has the wrong type.  A NULL bk is the built-in stub. */
 json_t *backend_spec(const struct cfg_node *bk, char *err, size_t errlen);
 
+/* backend_kind_known: kind is one the worker runs: "stub", "command" or a
+ * profile of services/executor/run/agent.c. */
+int backend_kind_known(const char *kind);
+
+/* backend_check checks every backend of an executor instance's section
+ * (types, known kinds, an argv for kind command) before anything starts;
+ * 0, or ERR_CONFIG with "file:line:col: backends.NAME...: ..." in err. */
+int backend_check(const struct cfg_node *executor, char *err, size_t errlen);
+
 #endif

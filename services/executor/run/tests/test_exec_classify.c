@@ -14,6 +14,7 @@
 
 #include "opc/err.h"
 #include "run.h"
+#include "spec.h"
 
 static const char *
 cls_text(const char *text)
@@ -462,6 +463,25 @@ test_diff_parse(void **state)
 	assert_null(diff_stat_last_line("\n \n", 3));
 }
 
+/* The daemon's list of kinds (spec.c) and the worker's profiles agree. */
+static void
+test_kinds(void **state)
+{
+	static const char *const k[] = {"stub", "command", "claude_cli",
+	                                "codex_cli", "aider", "kodo"};
+	size_t i;
+
+	UNUSED(state);
+	for (i = 0; i < nitems(k); i++) {
+		assert_true(backend_kind_known(k[i]));
+		if (i >= 2)
+			assert_string_equal(agent_profile(k[i]), k[i]);
+	}
+	assert_false(backend_kind_known("claude"));
+	assert_null(agent_profile("claude"));
+	assert_null(agent_profile("command"));
+}
+
 static void
 test_request(void **state)
 {
@@ -518,6 +538,7 @@ main(void)
 	    cmocka_unit_test(test_expand),
 	    cmocka_unit_test(test_diff_parse),
 	    cmocka_unit_test(test_request),
+	    cmocka_unit_test(test_kinds),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
