@@ -17,8 +17,15 @@ trap 'for c in bad two hook; do "$OPC" -c "$T/$c.yaml" down >/dev/null 2>&1; don
 
 PROJ=11111111-1111-1111-1111-111111111111
 # 250 items of someone else's, then ours: newest first puts ours on page 3
+# opcenter's states next to Plane's defaults (a new Plane project has
+# only Backlog, Todo, In Progress, Done and Cancelled)
+STATES='[{"name": "Backlog", "group": "backlog", "default": true},
+ {"name": "Todo", "group": "unstarted"}, {"name": "Ready for AI", "group": "unstarted"},
+ {"name": "Running", "group": "started"}, {"name": "In Progress", "group": "started"},
+ {"name": "In Review", "group": "started"}, {"name": "Blocked", "group": "started"},
+ {"name": "Done", "group": "completed"}, {"name": "Cancelled", "group": "cancelled"}]'
 {
-	printf '{"work_items": ['
+	printf '{"states": %s, "work_items": [' "$STATES"
 	printf '{"name": "Write a tiny hello-world execution artifact", "state": "Ready for AI",'
 	printf ' "labels": ["repo: demo", "task-kind: goal"],'
 	printf ' "description_html": "<p>Write a tiny hello-world execution artifact</p>"}'
@@ -30,7 +37,8 @@ PROJ=11111111-1111-1111-1111-111111111111
 	printf ']}\n'
 } >"$T/seed.json"
 "$BIN/opc-fixture-plane" --port-file "$T/plane.port" --api-key planekey \
-    --workspace ws --project $PROJ --seed "$T/seed.json" 2>"$T/plane.err" &
+    --workspace ws --project $PROJ --seed "$T/seed.json" \
+    --rate-limit 100000/minute 2>"$T/plane.err" &
 fxpids="$fxpids $!"
 expires=$(date -u -d "+5 days" "+%Y-%m-%d %H:%M:%S UTC")
 "$BIN/opc-fixture-github" --port-file "$T/gh.port" --token ghtoken \
