@@ -118,14 +118,17 @@ check "the question is in a Plane comment" sh -c "curl -s '$PLANE/_fixture/state
 curl -s -X POST -H "X-API-Key: planekey" -H "Content-Type: application/json" \
     "$PLANE/api/v1/workspaces/ws/projects/$PROJ/work-items/$askid/comments/" \
     -d '{"comment_html": "<p>Use notes.txt</p>"}' >/dev/null
+# Plane's issue_comment webhook says so (without it, the answer is read
+# at the next plane.answer_poll)
+"$OPC" -c "$CFG" pub board-sync board.webhook '{"event": "issue_comment", "delivery_id": "d-answer"}' >/dev/null
 check "answered -> runs again -> In Review" wait_for 60 ask_in "In Review"
 check "the answer reached the backend" sh -c "grep -l 'Use notes.txt' '$T'/st/workspaces/*/.opcenter/prompt.md >/dev/null"
 
-# A human adds an item with a new label between board-sync's labels and
-# work-items lists (the fixture makes it just after answering labels/):
-# it waits for the next labels list, then runs with that label, which
-# routes it to the asking backend (without it, the stub would run it)
-fx after_labels '{"name": "Late label", "state": "Ready for AI", "labels": ["repo: demo", "task-kind: goal", "late"], "description_html": "<p>Change something, ask first</p>"}'
+# A human adds an item with a label made after board-sync read the
+# labels: it waits for the labels to be read again (at once), then runs
+# with that label, which routes it to the asking backend (without it,
+# the stub would run it)
+fx workitem '{"name": "Late label", "state": "Ready for AI", "labels": ["repo: demo", "task-kind: goal", "late"], "description_html": "<p>Change something, ask first</p>"}'
 late_in() { [ "$(plane_state | jq -r '.work_items[] | select(.name == "Late label") | .state_name // .state')" = "$1" ]; }
 check "an item with a label newer than the labels list waits for it" \
     wait_for 30 grep -q '"event":"plane.label"' "$T/st/log/board-sync.log"
@@ -149,7 +152,7 @@ check "task.created journaled" sh -c "sqlite3 '$T/st/board-sync.db' 'select topi
 fx workitem '{"name": "Second change", "state": "Ready for AI", "labels": ["repo: demo", "task-kind: goal"], "description_html": "<p>Write a second artifact please</p>"}'
 second_in() { [ "$(plane_state | jq -r '.work_items[] | select(.name == "Second change") | .state_name // .state')" = "$1" ]; }
 check "second claimed" wait_for 30 second_in "Running"
-fx fail '{"status": 503, "count": 6}'
+fx fail '{"status": 503, "count": 3}'
 check "second ends In Review despite the failures" wait_for 60 second_in "In Review" ||
     plane_state | jq -c '.work_items[] | select(.name == "Second change") | {state_name, state}' 
 check "backoff was logged" grep -q plane.backoff "$T/st/log/board-sync.log"
