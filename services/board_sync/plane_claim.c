@@ -138,6 +138,7 @@ struct claim {
 	char          *task_id, *nonce, *comment_id;
 	json_t        *dels; /* retract: comment ids still to delete */
 	bool           retract;
+	bool           lost; /* to another claim: wait before the next */
 };
 
 static struct claim *
@@ -343,6 +344,7 @@ on_comments(struct plane *pl, int status, json_t *body, const char *err,
 			log_info("plane.claim_lost", "%s: claimed by %s",
 			    c->task_id, winner);
 			svc_count(bp->svc, "claims_lost", 1);
+			c->lost = true;
 		}
 		c->retract = true;
 		set_phase(c, "retract");
@@ -390,7 +392,7 @@ retract(struct claim *c)
 
 	if (json_array_size(c->dels) == 0) {
 		drop(c);
-		claim_end(c, false);
+		claim_end(c, c->lost);
 		return;
 	}
 	path = xasprintf("work-items/%s/comments/%s/", c->task_id,
