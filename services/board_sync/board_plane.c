@@ -839,6 +839,38 @@ board_plane_status(struct svc *svc, struct board *b, json_t *obj)
 	json_object_set_new(obj, "plane", p);
 }
 
+int
+board_plane_states(const struct cfg_node *root, const struct cfg_node *inst,
+    const char *names[BS_N], bool need[BS_N], char *err, size_t errlen)
+{
+	const struct cfg_node *in = cfg_get(inst, "plane");
+	const struct cfg_node *repos = cfg_get(root, "repos");
+	const struct cfg_node *src;
+	char                   key[64];
+	size_t                 i;
+	int                    v;
+
+	src = cfg_get(in, "states") != NULL ? in : cfg_get(root, "plane");
+	for (i = 0; i < BS_N; i++) {
+		snprintf(key, sizeof(key), "states.%s", bstates[i].key);
+		names[i] = bstates[i].name;
+		if (cfg_get_str(src, key, bstates[i].name, &names[i], err,
+		        errlen) != 0)
+			return (ERR_CONFIG);
+		need[i] = i == BS_READY || i == BS_RUNNING || i == BS_BLOCKED ||
+		    i == BS_DONE;
+	}
+	for (i = 0; i < cfg_len(repos); i++) {
+		v = 0;
+		if (cfg_get_bool(cfg_at(repos, i), "await_review", 0, &v, err,
+		        errlen) != 0)
+			return (ERR_CONFIG);
+		if (v)
+			need[BS_REVIEW] = true;
+	}
+	return (0);
+}
+
 /* pcfg returns the node holding key: the instance's plane: map, else
  * the top-level one (each instance may use its own key, say). */
 static const struct cfg_node *
@@ -866,10 +898,10 @@ load_cfg(struct svc *svc, struct bplane *bp, struct plane_cfg *c, char *err,
 		{ "claim_ttl", 600000, offsetof(struct bplane, claim_ttl_ms) },
 	};
 	const struct cfg_node *repos = cfg_get(svc_cfg_root(svc), "repos");
-	const char            *rate = "60/minute", *name, *tok_env = NULL;
-	char                   key[64], *l;
+	const char            *rate = "60/minute", *tok_env = NULL;
+	const char            *names[BS_N];
+	char                  *l;
 	size_t                 i;
-	int                    v;
 
 	if (cfg_get_str(pcfg(svc, "base_url"), "base_url", NULL, &c->base_url,
 	        err, errlen) != 0 ||
@@ -919,27 +951,17 @@ load_cfg(struct svc *svc, struct bplane *bp, struct plane_cfg *c, char *err,
 	if (c->token == NULL)
 		log_warn("board.config", "$%s is not set: Plane will refuse us",
 		    tok_env);
-	for (i = 0; i < BS_N; i++) {
-		snprintf(key, sizeof(key), "states.%s", bstates[i].key);
-		name = bstates[i].name;
-		if (cfg_get_str(pcfg(svc, "states"), key, bstates[i].name,
-		        &name, err, errlen) != 0)
-			return (ERR_CONFIG);
-		bp->names[i] = xstrdup(name);
-		bp->need[i] = i == BS_READY || i == BS_RUNNING ||
-		    i == BS_BLOCKED || i == BS_DONE;
-	}
+	if (board_plane_states(svc_cfg_root(svc), svc_cfg(svc), names,
+	        bp->need, err, errlen) != 0)
+		return (ERR_CONFIG);
+	for (i = 0; i < BS_N; i++)
+		bp->names[i] = xstrdup(names[i]);
 	bp->repos = json_object();
 	for (i = 0; i < cfg_len(repos); i++) {
-		v = 0;
 		l = lower(cfg_key_at(repos, i));
 		json_object_set_new(bp->repos, l,
 		    json_string(cfg_key_at(repos, i)));
 		free(l);
-		(void) cfg_get_bool(cfg_at(repos, i), "await_review", 0, &v,
-		    err, errlen);
-		if (v)
-			bp->need[BS_REVIEW] = true;
 	}
 	return (0);
 }

@@ -80,6 +80,16 @@ struct bplane {
 	json_t *unknown;    /* item id -> a label id of it not listed */
 };
 
+/* board_plane_states reads plane.states (the instance's plane: map
+ * first, then the top level) and the repos: names[i] is the Plane name
+ * of canonical state i (borrowed from the config), need[i] whether the
+ * project must have it (In Review only when a repo awaits review).
+ * Returns 0 or ERR_CONFIG (err set).  opc doctor uses it too. */
+struct cfg_node;
+int board_plane_states(const struct cfg_node *root,
+    const struct cfg_node *inst, const char *names[BS_N], bool need[BS_N],
+    char *err, size_t errlen);
+
 /* note_error records a failed request (401/403: the credentials,
  * reported once as credential.invalid) and counts it. */
 void note_error(struct bplane *, int status, const char *what,
