@@ -474,9 +474,14 @@ on_page(struct plane *pl, const json_t *page, void *arg)
 	if (bp->listing_full || bp->watermark == 0)
 		return (true);
 	last = json_array_get(res, json_array_size(res) - 1);
-	return (plane_time(json_string_value(json_object_get(last,
-	            "updated_at")), &us) != 0 ||
-	    us >= bp->watermark - OVERLAP_US);
+	if (plane_time(json_string_value(json_object_get(last, "updated_at")),
+	        &us) != 0)
+		return (true);
+	/* just after the newest moved, items a little older are read
+	 * again (a change saved before and committed after the last
+	 * listing); once a listing found nothing newer, only newer ones */
+	return (bp->settled ? us > bp->watermark
+	                    : us >= bp->watermark - OVERLAP_US);
 }
 
 static void
@@ -516,6 +521,7 @@ on_items(struct plane *pl, int status, json_t *body, const char *err,
 		bp->force_full = bp->listing_full;
 		bp->refresh = true;
 	} else {
+		bp->settled = newest <= bp->watermark && !bp->listing_full;
 		if (newest > bp->watermark)
 			bp->watermark = newest;
 		if (bp->listing_full)
@@ -778,8 +784,8 @@ board_plane_cycle(struct svc *svc, struct board *b)
 	if (!bp->auth_ok) {
 		if (!bp->me_busy && now >= bp->next_me) {
 			bp->me_busy = true;
-			plane_call(bp->pl, PLANE_READ, "GET", "/api/v1/users/me/",
-			    NULL, on_me, bp);
+			plane_call(bp->pl, PLANE_READ, "GET",
+			    "/api/v1/users/me/", NULL, on_me, bp);
 		}
 		return;
 	}

@@ -53,6 +53,7 @@ struct bplane {
 	int64_t watermark;    /* updated_at (us) of the newest item listed */
 	int64_t list_total;   /* the listing's first total_count */
 	bool    polling, refresh, force_full, listing_full, shifted;
+	bool    settled;      /* the last poll found nothing newer */
 	bool    webhooks;     /* a Plane webhook came: poll slowly */
 	bool    listed;       /* a listing succeeded since start */
 	/* states and labels */
@@ -135,12 +136,12 @@ void plane_index(json_t *by_lower, json_t *by_id, const json_t *list);
  * (nothing else of bp).  Returns false (nothing to release) when it is
  * not a task for this deployment: no id, no state, no "repo:" label, or
  * a repo this deployment does not configure (then pi->id is set and
- * pi->other_repo names it: several deployments may share a project); and when its state
- * or one of its labels is an id the lists did not have (made after they
- * were read): then pi->id and pi->unknown_state or pi->unknown_label
- * (borrowed) say which, because an item read without them could be
- * routed or allowed wrongly.  Else true, and pi is released with
- * plane_item_fini(). */
+ * pi->other_repo names it: several deployments may share a project);
+ * and when its state or one of its labels is an id the lists did not
+ * have (made after they were read): then pi->id and pi->unknown_state
+ * or pi->unknown_label (borrowed) say which, because an item read
+ * without them could be routed or allowed wrongly.  Else true, and pi
+ * is released with plane_item_fini(). */
 bool plane_item_read(struct plane_item *pi, const struct bplane *bp,
     json_t *item);
 void plane_item_fini(struct plane_item *pi);

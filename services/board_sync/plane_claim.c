@@ -255,7 +255,30 @@ on_patched(struct plane *pl, int status, json_t *body, const char *err,
 		return;
 	}
 	won(c);
-	claim_end(c, false);
+	if (json_array_size(c->dels) > 0)
+		retract(c); /* our other claim comments */
+	else
+		claim_end(c, false);
+}
+
+/* winner_id returns the id of the comment carrying marker ("" if
+ * none). */
+static const char *
+winner_id(const json_t *comments, const char *marker)
+{
+	json_t     *c;
+	const char *h, *id;
+	char        mk[256];
+	size_t      i;
+
+	json_array_foreach(comments, i, c) {
+		h = json_string_value(json_object_get(c, "comment_html"));
+		id = json_string_value(json_object_get(c, "id"));
+		if (h != NULL && id != NULL && marker_of(h, mk, sizeof(mk)) &&
+		    strcmp(mk, marker) == 0)
+			return (id);
+	}
+	return ("");
 }
 
 /* task_state reads the mirrored state of the task (NULL: none). */
@@ -287,6 +310,11 @@ on_comments(struct plane *pl, int status, json_t *body, const char *err,
 	int           bad;
 
 	(void) pl;
+	if (status == 404) { /* the item is gone, its comments with it */
+		drop(c);
+		claim_end(c, false);
+		return;
+	}
 	if (!ok(status)) {
 		note_error(bp, status, "claim comments", err);
 		claim_end(c, true);
@@ -322,12 +350,17 @@ on_comments(struct plane *pl, int status, json_t *body, const char *err,
 	    now_ms() - posted < bp->claim_ttl_ms / 2 &&
 	    json_array_size(bp->missing) == 0 &&
 	    (sid = state_id_of(bp, "Running")) != NULL) {
-		/* ours won: our other claim comments go (a repeated
-		 * post, an earlier run's orphan) */
+		/* ours won: our other claim comments of this episode go
+		 * once the item is ours (a state dir started over leaves
+		 * an orphan of ours the claim table does not know) */
+		json_decref(c->dels);
+		c->dels = json_array();
 		json_array_foreach(ours, i, v) {
-			if (c->comment_id == NULL ||
-			    strcmp(json_string_value(v), c->comment_id) != 0)
+			if (strcmp(json_string_value(v), winner_id(body,
+			        winner)) != 0) {
+				json_array_append(c->dels, v);
 				svc_count(bp->svc, "plane_claim_duplicates", 1);
+			}
 		}
 		free(c->nonce);
 		c->nonce = xstrdup(mine);

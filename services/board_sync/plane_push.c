@@ -261,6 +261,11 @@ on_ask_comments(struct plane *pl, int status, json_t *body, const char *err,
 	size_t       i;
 
 	(void) pl;
+	if (status == 404) { /* the work item is gone: nobody will answer */
+		(void) store_run(svc_store(svc),
+		    "DELETE FROM question WHERE task_id = ?", "t", a->task_id);
+		goto out;
+	}
 	if (!ok(status)) {
 		note_error(a->bp, status, "question comments", err);
 		goto out;
@@ -445,8 +450,8 @@ create_proposals(struct bplane *bp)
 				req = json_pack("{s:s}", "name",
 				    json_string_value(l));
 				bp->proposals_left++;
-				plane_call(bp->pl, PLANE_CLAIM, "POST", "labels/",
-				    req, on_label_made, bp);
+				plane_call(bp->pl, PLANE_CLAIM, "POST",
+				    "labels/", req, on_label_made, bp);
 				json_decref(req);
 				missing = true;
 			}

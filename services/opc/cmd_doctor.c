@@ -131,20 +131,18 @@ static void
 check_plane(struct doc *d, const struct cfg_node *root,
     const struct cfg_node *inst)
 {
-	const char       *base = cfg_str(cfg_get(pnode(root, inst, "base_url"),
-	    "base_url"));
-	const char       *ws = cfg_str(cfg_get(pnode(root, inst,
-	    "workspace_slug"), "workspace_slug"));
-	const char       *proj = cfg_str(cfg_get(pnode(root, inst,
-	    "project_id"), "project_id"));
 	const struct cfg_node *tn = pnode(root, inst, "api_token_env");
-	const char       *tok = cfg_secret(tn, "api_token_env");
-	const char       *hdrs[3];
-	const char       *what[3] = { "identity", "project", "work items" };
-	struct http_resp  resp;
-	char             *key, *urls[4];
-	int               i, st;
+	const char            *base, *ws, *proj, *tok, *hdrs[3];
+	const char            *what[3] = { "identity", "project", "work items" };
+	struct http_resp       resp;
+	char                  *key, *urls[4];
+	int                    i, st;
 
+	base = cfg_str(cfg_get(pnode(root, inst, "base_url"), "base_url"));
+	ws = cfg_str(cfg_get(pnode(root, inst, "workspace_slug"),
+	    "workspace_slug"));
+	proj = cfg_str(cfg_get(pnode(root, inst, "project_id"), "project_id"));
+	tok = cfg_secret(tn, "api_token_env");
 	if (base == NULL || ws == NULL || proj == NULL) {
 		say(d, "FAIL", "board: plane needs plane.base_url, "
 		               "workspace_slug and project_id");

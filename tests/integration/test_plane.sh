@@ -43,7 +43,7 @@ item() { # item NAME: a Ready-for-AI goal of repo demo
 	item "Write a tiny hello-world execution artifact"
 	i=1
 	while [ $i -le 250 ]; do
-		[ $i -eq 151 ] && printf ', ' && item "Edge of the first page"
+		[ $i -eq 152 ] && printf ', ' && item "Edge of the first page"
 		printf ', {"name": "other %d", "state": "Backlog", "labels": ["team: x"]}' $i
 		i=$((i + 1))
 	done

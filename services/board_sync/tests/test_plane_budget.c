@@ -66,7 +66,8 @@ drive(struct plane_budget *b, struct srv *s, int64_t t0, int64_t t1,
     int64_t latency, int64_t other_every)
 {
 	struct run r = { 0, 0, 0 };
-	int64_t    t = t0, w, rem, ra, next_other = t0, sec_start = t0, in_sec = 0;
+	int64_t    t = t0, w, rem, ra, next_other = t0, sec_start = t0;
+	int64_t    in_sec = 0;
 	int        st;
 
 	while (t < t1) {
