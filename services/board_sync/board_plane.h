@@ -164,7 +164,7 @@ void plane_claim_view(const json_t *comments, const char *instance,
 /* plane_claims runs claims: resumes or retracts this instance's pending
  * ones and starts new ones while max_claims allows. */
 void plane_claims(struct bplane *);
-/* plane_claims_active: pending claims (for status). */
+/* plane_claims_pending: this instance's claims not finished (status). */
 int64_t plane_claims_pending(struct bplane *);
 
 /* plane_push.c */
