@@ -6,7 +6,9 @@
  *      work items; the states and labels maps (plane_index) and every
  *      item read as board-sync mirrors it (plane_item_read: state,
  *      "repo:" and "task-kind:" labels, description -> Execution block;
- *      an item with a label id not listed is not read, and says which)
+ *      an item with a state or label id not listed is not read, and
+ *      says which; one of a repo not configured, here "demo" and "a",
+ *      is not read and names the repo)
  *   1  text: a task description's "## Execution" block
  *      (board_parse_description, parse.c); the bytes after a NUL are the
  *      task's own goal field
@@ -63,6 +65,7 @@ json_page(const char *p, size_t n)
 	bp.state_name = json_object();
 	bp.label_id = json_object();
 	bp.label_name = json_object();
+	bp.repos = json_pack("{s:s, s:s}", "demo", "demo", "a", "a");
 	plane_index(bp.state_id, bp.state_name, res);
 	plane_index(bp.label_id, bp.label_name, res);
 	CHECK(json_object_size(bp.state_id) <= json_array_size(res));
@@ -74,6 +77,11 @@ json_page(const char *p, size_t n)
 			      (pi.id != NULL && pi.names == NULL &&
 			       json_object_get(bp.label_name,
 			                       pi.unknown_label) == NULL));
+			CHECK(pi.unknown_state == NULL ||
+			      (pi.id != NULL &&
+			       json_object_get(bp.state_name,
+			                       pi.unknown_state) == NULL));
+			CHECK(pi.other_repo[0] == '\0' || pi.id != NULL);
 			continue;
 		}
 		CHECK(pi.id != NULL && pi.state != NULL && pi.repo != NULL);
@@ -85,6 +93,7 @@ json_page(const char *p, size_t n)
 	json_decref(bp.state_name);
 	json_decref(bp.label_id);
 	json_decref(bp.label_name);
+	json_decref(bp.repos);
 	json_decref(acc);
 	json_decref(body);
 }

@@ -9,6 +9,11 @@
 #     from task.ready to record.written with the stub backend in a scratch
 #     workspace (no git) and in git workspaces; task.ready -> exec.dispatch
 #     latency; idle RSS of each daemon; restart of a killed daemon
+#   what board-sync costs on Plane (bench/bench_plane.sh, against
+#     opc-fixture-plane at Plane's default 60 requests a minute): requests
+#     per idle hour (polling, and once webhooks come), a backlog of
+#     PLANE_ITEMS (default 150) drained: items a minute, requests per
+#     item, 429s (about 20 minutes; PLANE_ITEMS=0 skips it)
 # and one table at the end, each figure beside its target.
 # Usage: scripts/bench.sh [N] (N: messages of the hop, default 200000)
 #   E2E_TASKS (default 300), E2E_GIT_TASKS (default 100),
@@ -21,7 +26,7 @@ B=${BUILD_DIR:-build/bench}
 cmake -S . -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=Release -DOPC_TESTS=ON >/dev/null
 cmake --build "$B" -j2 --target bench_raw bench_hop bench_load opc-testprod \
     opc-testcons opc opc-supervisor opc-board-sync opc-router opc-executor \
-    opc-exec-run opc-recorder >/dev/null
+    opc-exec-run opc-recorder opc-fixture-plane >/dev/null
 d=$(mktemp -d /tmp/opcb.XXXXXX)
 trap 'rm -rf "$d"' EXIT
 out=$d/out
@@ -34,6 +39,10 @@ mkdir -p "$d/hop"
 	    "${E2E_TASKS:-300}"
 	bench/bench_e2e.sh "$PWD/$B/bin" "$d/e2e-git" git \
 	    "${E2E_GIT_TASKS:-100}"
+	if [ "${PLANE_ITEMS:-150}" -gt 0 ]; then
+		bench/bench_plane.sh "$PWD/$B/bin" "$d/plane" \
+		    "${PLANE_ITEMS:-150}"
+	fi
 } | tee "$out"
 
 # one table: figure, target, verdict
@@ -69,3 +78,9 @@ done
 row "kill -9 router -> new one answers" "$(v restart_router_ms)" "ms" "" ""
 row "kill -9 recorder -> new one answers" "$(v restart_recorder_ms)" "ms" "" ""
 row "restart + catch up 100,000 events" "$rs" "s" "< 2" "$(cmp "$rs" "<" 2)"
+row "plane: requests per idle hour (30 s poll)" "$(v plane_idle_per_hour)" "req/h" "" ""
+row "plane: requests per idle hour (webhooks)" "$(v plane_idle_webhooks_per_hour)" "req/h" "" ""
+row "plane: requests per item, backlog drain" "$(v plane_drain_requests_per_item)" "req" "< 7" "$(cmp "$(v plane_drain_requests_per_item)" "<" 7)"
+row "plane: backlog drain at 60 req/min" "$(v plane_drain_items_per_min)" "items/min" ">= 8" "$(cmp "$(v plane_drain_items_per_min)" ">=" 8)"
+row "plane: backlog items done" "$(v plane_drain_items)" "items" "${PLANE_ITEMS:-150} in $(v plane_drain_seconds) s" ""
+row "plane: 429s during the drain" "$(v plane_drain_429)" "" "0" "$(awk -v a="$(v plane_drain_429)" 'BEGIN { print (a == "" ? "-" : a == 0 ? "PASS" : "MISS") }')"

@@ -41,6 +41,16 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS claim("
     " task_id TEXT PRIMARY KEY, nonce TEXT NOT NULL,"
     " active INTEGER NOT NULL, at_ms INTEGER NOT NULL);"
+    /* Plane mode: this instance's claims not finished yet (see
+     * plane_claim.c): resumed or retracted, never left behind */
+    "CREATE TABLE IF NOT EXISTS plane_claim("
+    " task_id TEXT PRIMARY KEY, nonce TEXT NOT NULL, comment_id TEXT,"
+    " phase TEXT NOT NULL, posted_ms INTEGER NOT NULL,"
+    " updated_ms INTEGER NOT NULL);"
+    /* Plane mode: small facts kept across restarts (db_id, the missing
+     * states reported) */
+    "CREATE TABLE IF NOT EXISTS plane_meta("
+    " k TEXT PRIMARY KEY, v TEXT NOT NULL);"
     /* awaiting_input: the question asked, and the human answer */
     "CREATE TABLE IF NOT EXISTS question("
     " task_id TEXT PRIMARY KEY, question TEXT NOT NULL,"
@@ -61,6 +71,14 @@ board_state_valid(const char *s)
 		if (strcmp(states[i], s) == 0)
 			return (true);
 	return (false);
+}
+
+bool
+board_kind_known(const char *kind)
+{
+	return (kind != NULL && (strcmp(kind, "goal") == 0 ||
+	                            strcmp(kind, "test") == 0 ||
+	                            strcmp(kind, "improve") == 0));
 }
 
 static bool
@@ -170,13 +188,12 @@ move(struct svc *svc, struct task *t, const char *state, const char *reason,
 	    (rv = comment_add(svc, t->task_id, author, comment)) != 0)
 		return (rv);
 	if (((struct board *) svc_state(svc))->plane != NULL) {
+		/* the effect loop pushes it at its next tick */
 		if ((rv = store_run(svc_store(svc),
 		         "INSERT INTO outbox(task_id, state, comment, created_ms)"
 		         " VALUES (?, ?, ?, ?)",
 		         "ttti", t->task_id, state, comment, now_ms())) != 0)
 			return (rv);
-		/* push it now, not at the next poll */
-		board_plane_refresh(svc_state(svc));
 	}
 	memset(&ev, 0, sizeof(ev));
 	ev.task_id = t->task_id;
@@ -228,6 +245,18 @@ ready(struct svc *svc, struct task *t)
 	size_t                i;
 	int                   rv;
 
+	if (!board_kind_known(t->kind)) {
+		/* a task-kind label nobody here runs: refused, never run as
+		 * a goal */
+		comment = xasprintf("Blocked: unknown_task_kind\n- reason: "
+		    "task-kind '%s' is not one opcenter runs\n- known: goal, "
+		    "test, improve", t->kind ? t->kind : "");
+		rv = move(svc, t, "Blocked", "unknown_task_kind", comment,
+		    "board-sync");
+		svc_count(svc, "unknown_task_kind", 1);
+		free(comment);
+		return (rv);
+	}
 	if (board_parse_description(t->desc, t->goal, &ex, err, sizeof(err)) !=
 	    0) {
 		comment = xasprintf("Blocked: parse_config\n- reason: %s", err);
@@ -569,8 +598,7 @@ task_create(struct svc *svc, const struct msg_board_task_add *a,
 		json_decref(labels);
 		return (ERR_INVAL);
 	}
-	if (strcmp(kind, "goal") && strcmp(kind, "test") &&
-	    strcmp(kind, "improve")) {
+	if (!board_kind_known(kind)) {
 		snprintf(err, errlen, "unknown task kind '%s' (goal, test, "
 		    "improve)", kind);
 		json_decref(labels);
@@ -884,9 +912,8 @@ on_webhook(struct svc *svc, const struct msg *m, void *state)
 	struct board *b = state;
 
 	(void) svc;
-	(void) m;
 	if (b->plane != NULL)
-		board_plane_refresh(b);
+		board_plane_webhook(b, &m->body.board_webhook);
 	return (0);
 }
 

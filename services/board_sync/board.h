@@ -24,6 +24,9 @@ extern const struct svc_def board_def;
  * Review, Blocked, Done, Cancelled. */
 bool board_state_valid(const char *state);
 
+/* board_kind_known: a task kind opcenter runs: goal, test, improve. */
+bool board_kind_known(const char *kind);
+
 /* board_parse_description parses the optional "## Execution" block of a
  * task description (see parse.c).  goal_field, when non-empty, is the
  * goal text.  On success *out is a new object {repo?, base_branch, mode,

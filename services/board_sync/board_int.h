@@ -45,8 +45,9 @@ int  board_plane_init(struct svc *, struct board *);
 void board_plane_fini(struct svc *, struct board *);
 /* board_plane_cycle runs from the effect loop: poll, claim, push. */
 void board_plane_cycle(struct svc *, struct board *);
-/* board_plane_refresh asks for a poll now (a forwarded webhook). */
-void board_plane_refresh(struct board *);
+/* board_plane_webhook takes a forwarded Plane webhook: a change by
+ * someone else in this project is listed soon. */
+void board_plane_webhook(struct board *, const struct msg_board_webhook *);
 void board_plane_status(struct svc *, struct board *, json_t *obj);
 
 #endif

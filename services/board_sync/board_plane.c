@@ -1,26 +1,26 @@
 /*
- * board_plane.c - board-sync's Plane mode (see board_int.h).
+ * board_plane.c - board-sync's Plane mode (see board_int.h): what runs
+ * when, the listing and the mirror, the project's states and labels.
  *
- * One cycle, run by the effect loop every poll_interval (sooner when a
- * webhook asks, later under backoff): check the credentials (first cycle
- * and after a 401/403), read states, labels and every page of work items,
- * mirror them, claim the ones in "Ready for AI", then push the outbox.
- * Requests go one at a time through plane.c, so the steps of a claim or
- * an outbox entry never interleave.
- *
- * Claiming (Plane has no compare-and-set): post a claim comment carrying a
- * nonce, re-read the work item (still Ready for AI?) and its comments; the
- * earliest claim comment wins.  Every board-sync instance sees the same
- * comments, so exactly one of two racing instances goes on to move the
- * item to Running and journal task.ready.  Claims older than our latest
- * outbox comment belong to an earlier episode (the item ran, and was put
- * back to Ready) and do not count.
- *
- * The outbox makes pushes idempotent: a state change is a PATCH (same
- * result when repeated); a comment carries the marker
- * <!-- opcenter:op:<instance>:<id> --> and is posted only when no comment
- * with that marker exists yet, so a crash between the POST and recording
- * it never duplicates the comment.
+ * Every effect-loop tick (board_plane_cycle) starts what is due, each
+ * activity at most once at a time, all through one rate-budgeted client
+ * (plane.c) that sends writes finishing work first:
+ *   - credentials: GET users/me at start and after a 401/403;
+ *   - states and labels: at start, on a miss (an item names an id the
+ *     lists lack), hourly, every minute while a needed state is missing
+ *     and on a webhook then; a project without a state opcenter needs
+ *     gets no claims, one board.misconfigured event and "misconfigured"
+ *     in status until the state exists;
+ *   - the listing: work items by -updated_at, page by page only down to
+ *     the newest item of the last listing (Plane has no state filter);
+ *     every page again at start, hourly and after a listing shifted
+ *     under us (its total_count changed between pages: an item made or
+ *     deleted meanwhile can be skipped); every poll_interval, sooner on
+ *     a webhook from someone else, every safety_poll once webhooks come;
+ *   - the outbox (plane_push.c), claims (plane_claim.c), answers to
+ *     questions, work items for proposals.
+ * Only items of this deployment's repos are mirrored: other deployments
+ * may share the project.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -37,16 +37,34 @@
 #include "opc/util.h"
 #include "plane.h"
 
-#define BACKOFF_MAX_MS 300000
+#define LATER_MIN_MS 2000
+#define LATER_MAX_MS 300000
+#define OVERLAP_US 2000000   /* a listing goes 2 s below the watermark */
+#define INCR_PER_PAGE 100    /* a poll's pages; a full listing's: per_page */
+#define WEBHOOK_GAP_MS 2000  /* webhooks closer than this: one poll */
+#define MISSING_META_MS 60000 /* states re-read while one is missing */
+
+static const struct {
+	const char *key, *name; /* plane.states key, canonical name */
+} bstates[BS_N] = {
+	[BS_READY] = { "ready", BOARD_READY },
+	[BS_RUNNING] = { "running", "Running" },
+	[BS_REVIEW] = { "review", "In Review" },
+	[BS_BLOCKED] = { "blocked", "Blocked" },
+	[BS_DONE] = { "done", "Done" },
+	[BS_BACKLOG] = { "backlog", "Backlog" },
+	[BS_CANCELLED] = { "cancelled", "Cancelled" },
+};
 
 /* --------------------------------------------------------------- errors */
 
 void
-cycle_error(struct bplane *bp, int status, const char *what, const char *err)
+note_error(struct bplane *bp, int status, const char *what, const char *err)
 {
 	struct msg_credential_invalid ev;
 
-	bp->failed = true;
+	bp->consecutive_errors++;
+	svc_count(bp->svc, "plane_errors", 1);
 	snprintf(bp->last_error, sizeof(bp->last_error), "%s: %s", what,
 	    err ? err : "error");
 	if (status == 401 || status == 403) {
@@ -68,36 +86,61 @@ cycle_error(struct bplane *bp, int status, const char *what, const char *err)
 }
 
 void
-cycle_end(struct bplane *bp)
+note_ok(struct bplane *bp)
 {
-	if (plane_busy(bp->pl) > 0 || !bp->cycling)
-		return;
-	bp->cycling = false;
-	bp->cycles++;
-	if (bp->failed) {
-		bp->consecutive_errors++;
-		bp->backoff_ms = bp->backoff_ms == 0 ? 1000 : bp->backoff_ms * 2;
-		if (bp->backoff_ms > BACKOFF_MAX_MS)
-			bp->backoff_ms = BACKOFF_MAX_MS;
-		bp->next_poll = mono_ms() + bp->backoff_ms;
-		log_warn("plane.backoff", "cycle failed (%lld in a row): next in "
-		    "%lld ms", (long long) bp->consecutive_errors,
-		    (long long) bp->backoff_ms);
-		return;
-	}
 	if (bp->consecutive_errors > 0)
-		log_info("plane.recovered", "Plane reachable again after %lld "
-		    "failed cycles", (long long) bp->consecutive_errors);
+		log_info("plane.recovered", "Plane answers again after %lld "
+		    "failed requests", (long long) bp->consecutive_errors);
 	bp->consecutive_errors = 0;
 	bp->backoff_ms = 0;
 	bp->last_error[0] = '\0';
-	bp->next_poll = mono_ms() + bp->poll_ms;
 }
 
 bool
 ok(int status)
 {
 	return (status / 100 == 2);
+}
+
+/* backoff: the next listing after a failed one, 1 s doubling to 5 min
+ * (the client holds its queue as well when Plane is away). */
+static int64_t
+backoff(struct bplane *bp)
+{
+	bp->backoff_ms = bp->backoff_ms == 0 ? 1000 : bp->backoff_ms * 2;
+	if (bp->backoff_ms > LATER_MAX_MS)
+		bp->backoff_ms = LATER_MAX_MS;
+	return (bp->backoff_ms);
+}
+
+void
+later(struct bplane *bp, const char *key)
+{
+	json_t *v = json_object_get(bp->retry_at, key);
+	int64_t step = LATER_MIN_MS;
+
+	if (json_is_array(v)) {
+		step = json_integer_value(json_array_get(v, 1)) * 2;
+		if (step > LATER_MAX_MS)
+			step = LATER_MAX_MS;
+	}
+	json_object_set_new(bp->retry_at, key, json_pack("[I, I]",
+	    (json_int_t) (mono_ms() + step), (json_int_t) step));
+}
+
+bool
+due(struct bplane *bp, const char *key)
+{
+	json_t *v = json_object_get(bp->retry_at, key);
+
+	return (v == NULL ||
+	    json_integer_value(json_array_get(v, 0)) <= mono_ms());
+}
+
+void
+forget(struct bplane *bp, const char *key)
+{
+	json_object_del(bp->retry_at, key);
 }
 
 /* ---------------------------------------------------------- lookups */
@@ -113,15 +156,52 @@ lower(const char *s)
 	return (l);
 }
 
-static const char *
-state_of(const struct bplane *bp, json_t *item)
+const char *
+canonical(const struct bplane *bp, const char *plane_name)
 {
-	json_t *s = json_object_get(item, "state");
+	size_t i;
 
+	for (i = 0; plane_name != NULL && i < BS_N; i++)
+		if (bp->names[i] != NULL &&
+		    strcasecmp(bp->names[i], plane_name) == 0)
+			return (bstates[i].name);
+	return (plane_name);
+}
+
+const char *
+state_id_of(const struct bplane *bp, const char *canon)
+{
+	const char *pn = canon;
+	char       *l;
+	const char *id;
+	size_t      i;
+
+	for (i = 0; canon != NULL && i < BS_N; i++)
+		if (strcmp(bstates[i].name, canon) == 0 ||
+		    (i == BS_REVIEW && strcmp(canon, "Review") == 0))
+			pn = bp->names[i];
+	l = lower(pn);
+	id = json_string_value(json_object_get(bp->state_id, l));
+	free(l);
+	return (id);
+}
+
+/* state_of returns the Plane name of item's state, or NULL; *unknown
+ * gets a state id the states list lacks. */
+static const char *
+state_of(const struct bplane *bp, json_t *item, const char **unknown)
+{
+	json_t     *s = json_object_get(item, "state");
+	const char *n;
+
+	*unknown = NULL;
 	if (json_is_object(s)) /* ?expand=state */
 		return (json_string_value(json_object_get(s, "name")));
-	return (json_string_value(json_object_get(bp->state_name,
-	    json_string_value(s) ? json_string_value(s) : "")));
+	n = json_string_value(json_object_get(bp->state_name,
+	    json_string_value(s) ? json_string_value(s) : ""));
+	if (n == NULL && json_is_string(s))
+		*unknown = json_string_value(s);
+	return (n);
 }
 
 /* label_value returns the value of a "prefix: value" label, or NULL. */
@@ -189,248 +269,43 @@ plane_index(json_t *by_lower, json_t *by_id, const json_t *list)
 	}
 }
 
-static void
-on_states(struct plane *pl, int status, json_t *body, const char *err,
-    void *arg)
-{
-	struct bplane *bp = arg;
-
-	(void) pl;
-	if (!ok(status)) {
-		cycle_error(bp, status, "list states", err);
-	} else {
-		json_object_clear(bp->state_id);
-		json_object_clear(bp->state_name);
-		plane_index(bp->state_id, bp->state_name, body);
-	}
-	cycle_end(bp);
-}
-
-static void
-on_labels(struct plane *pl, int status, json_t *body, const char *err,
-    void *arg)
-{
-	struct bplane *bp = arg;
-
-	(void) pl;
-	if (!ok(status))
-		cycle_error(bp, status, "list labels", err);
-	else
-		plane_index(bp->label_id, bp->label_name, body);
-	cycle_end(bp);
-}
-
-/* --------------------------------------------------------------- claim */
-
-struct claim {
-	struct bplane *bp;
-	char          *task_id, *nonce, *marker;
-	bool           abort;
-};
-
-static void
-claim_free(struct claim *c)
-{
-	free(c->task_id);
-	free(c->nonce);
-	free(c->marker);
-	free(c);
-}
-
-static void
-on_claim_patched(struct plane *pl, int status, json_t *body, const char *err,
-    void *arg)
-{
-	struct claim *c = arg;
-	struct svc   *svc = c->bp->svc;
-	struct task   t;
-
-	(void) pl;
-	(void) body;
-	if (!ok(status)) {
-		cycle_error(c->bp, status, "claim transition", err);
-		cycle_end(c->bp);
-		claim_free(c);
-		return;
-	}
-	if (svc_begin(svc) == 0) {
-		if (task_get(svc, c->task_id, &t) == 0 &&
-		    store_run(svc_store(svc),
-		        "INSERT OR REPLACE INTO claim(task_id, nonce, active,"
-		        " at_ms) VALUES (?, ?, 1, ?)",
-		        "tti", c->task_id, c->nonce, now_ms()) == 0 &&
-		    store_run(svc_store(svc),
-		        "UPDATE task SET state = 'Running' WHERE task_id = ?",
-		        "t", c->task_id) == 0) {
-			struct msg_task_updated ev = { t.task_id, "Running",
-				BOARD_READY, "claimed", NULL };
-
-			free(t.state);
-			t.state = xstrdup("Running");
-			if (svc_emit(svc, MSG_TASK_UPDATED, t.task_id, &ev) ==
-			        0 &&
-			    ready(svc, &t) == 0)
-				(void) svc_commit(svc);
-			else
-				(void) svc_rollback(svc);
-			log_info("plane.claim", "%s claimed (%s)", t.task_id,
-			    t.title);
-		} else
-			(void) svc_rollback(svc);
-		task_fini(&t);
-	}
-	cycle_end(c->bp);
-	claim_free(c);
-}
-
-static void
-on_claim_comments(struct plane *pl, int status, json_t *body, const char *err,
-    void *arg)
-{
-	struct claim *c = arg;
-	json_t       *cm, *req;
-	const char   *best = NULL, *best_at = NULL, *h, *at, *sid;
-	const char   *episode = NULL;
-	char         *path, *l, day[16];
-	size_t        i;
-
-	if (!ok(status) || c->abort) {
-		if (!ok(status))
-			cycle_error(c->bp, status, "claim comments", err);
-		cycle_end(c->bp);
-		claim_free(c);
-		return;
-	}
-	/* Claims of an earlier episode (before our last outbox comment,
-	 * e.g. the result of the previous run) no longer count. */
-	json_array_foreach(body, i, cm) {
-		h = json_string_value(json_object_get(cm, "comment_html"));
-		at = json_string_value(json_object_get(cm, "created_at"));
-		if (h != NULL && at != NULL && strstr(h, "<!-- opcenter:op:") &&
-		    (episode == NULL || strcmp(at, episode) > 0))
-			episode = at;
-	}
-	/* the earliest claim comment of this episode wins */
-	json_array_foreach(body, i, cm) {
-		h = json_string_value(json_object_get(cm, "comment_html"));
-		at = json_string_value(json_object_get(cm, "created_at"));
-		if (h == NULL || strstr(h, "<!-- opcenter:claim:") == NULL ||
-		    (episode != NULL && at != NULL && strcmp(at, episode) <= 0))
-			continue;
-		if (best == NULL || (at && best_at && strcmp(at, best_at) < 0)) {
-			best = h;
-			best_at = at;
-		}
-	}
-	if (best == NULL || strstr(best, c->marker) == NULL) {
-		log_info("plane.claim_lost", "%s: claimed by another instance",
-		    c->task_id);
-		svc_count(c->bp->svc, "claims_lost", 1);
-		cycle_end(c->bp);
-		claim_free(c);
-		return;
-	}
-	l = lower("Running");
-	sid = json_string_value(json_object_get(c->bp->state_id, l));
-	free(l);
-	iso8601(now_ms(), day, sizeof(day));
-	day[10] = '\0';
-	req = json_pack("{s:s, s:s}", "state", sid ? sid : "Running",
-	    "start_date", day);
-	path = xasprintf("work-items/%s/", c->task_id);
-	plane_call(pl, "PATCH", path, req, on_claim_patched, c);
-	free(path);
-	json_decref(req);
-}
-
-static void
-on_claim_item(struct plane *pl, int status, json_t *body, const char *err,
-    void *arg)
-{
-	struct claim *c = arg;
-	const char   *st;
-
-	(void) pl;
-	if (!ok(status)) {
-		cycle_error(c->bp, status, "claim re-read", err);
-		c->abort = true;
-		return;
-	}
-	st = state_of(c->bp, body);
-	if (st == NULL || strcasecmp(st, BOARD_READY) != 0) {
-		log_info("plane.claim_moved", "%s: no longer Ready for AI (%s)",
-		    c->task_id, st ? st : "?");
-		c->abort = true;
-	}
-}
-
-static void
-on_claim_posted(struct plane *pl, int status, json_t *body, const char *err,
-    void *arg)
-{
-	struct claim *c = arg;
-
-	(void) pl;
-	(void) body;
-	if (!ok(status)) {
-		cycle_error(c->bp, status, "claim comment", err);
-		c->abort = true;
-	}
-}
-
-static void
-claim(struct bplane *bp, const char *task_id)
-{
-	struct claim *c = xcalloc(1, sizeof(*c));
-	json_t       *req;
-	char          nonce[37], *html, *path;
-
-	c->bp = bp;
-	c->task_id = xstrdup(task_id);
-	c->nonce = xstrdup(uuid4(nonce));
-	c->marker = xasprintf("<!-- opcenter:claim:%s:%s -->",
-	    svc_name(bp->svc), nonce);
-	html = xasprintf("<p>Claimed by opcenter (%s)</p>%s", svc_name(bp->svc),
-	    c->marker);
-	req = json_pack("{s:s}", "comment_html", html);
-	path = xasprintf("work-items/%s/comments/", task_id);
-	plane_call(bp->pl, "POST", path, req, on_claim_posted, c);
-	free(path);
-	path = xasprintf("work-items/%s/", task_id);
-	plane_call(bp->pl, "GET", path, NULL, on_claim_item, c);
-	free(path);
-	path = xasprintf("work-items/%s/comments/", task_id);
-	plane_list(bp->pl, path, on_claim_comments, c);
-	free(path);
-	free(html);
-	json_decref(req);
-}
-
 /* ---------------------------------------------------------------- items */
 
 bool
 plane_item_read(struct plane_item *pi, const struct bplane *bp, json_t *item)
 {
 	json_t     *ex = NULL;
-	const char *d, *id, *unknown;
-	char        err[128];
+	const char *d, *id, *unknown, *ustate, *repo;
+	char        err[128], *l;
 
 	memset(pi, 0, sizeof(*pi));
 	pi->names = label_names(bp, item, &unknown);
 	pi->id = json_string_value(json_object_get(item, "id"));
 	pi->name = json_string_value(json_object_get(item, "name"));
-	pi->state = state_of(bp, item);
-	pi->repo = label_value(pi->names, "repo");
+	pi->state = canonical(bp, state_of(bp, item, &ustate));
+	repo = label_value(pi->names, "repo");
 	pi->kind = label_value(pi->names, "task-kind");
-	if (pi->id != NULL && unknown != NULL) {
+	if (pi->id != NULL && (unknown != NULL || ustate != NULL)) {
 		id = pi->id;
 		plane_item_fini(pi); /* not readable yet */
 		pi->id = id;
 		pi->unknown_label = unknown;
+		pi->unknown_state = ustate;
 		return (false);
 	}
-	if (pi->id == NULL || pi->state == NULL || pi->repo == NULL) {
+	if (pi->id == NULL || pi->state == NULL || repo == NULL) {
 		plane_item_fini(pi); /* not a task for us */
+		return (false);
+	}
+	l = lower(repo);
+	pi->repo = json_string_value(json_object_get(bp->repos, l));
+	free(l);
+	if (pi->repo == NULL) { /* another deployment's: leave it alone */
+		id = pi->id;
+		snprintf(err, sizeof(err), "%s", repo);
+		plane_item_fini(pi);
+		pi->id = id;
+		snprintf(pi->other_repo, sizeof(pi->other_repo), "%.63s", err);
 		return (false);
 	}
 	d = json_string_value(json_object_get(item, "description_stripped"));
@@ -454,42 +329,69 @@ plane_item_fini(struct plane_item *pi)
 	memset(pi, 0, sizeof(*pi));
 }
 
-/* unknown_label: item has a label made after this cycle listed the
- * labels.  It is skipped (mirrored or claimed without that label it
- * could take the wrong lane or policy) until a cycle lists the labels
- * again; the first time for an item, that cycle follows at once. */
+/* unknown: item names a state or label made after the lists were read.
+ * It is skipped (mirrored without it, it could take the wrong lane or
+ * policy) until they are read again: at once, the first time for an
+ * item, followed by a listing of every page. */
 static void
-unknown_label(struct bplane *bp, const char *item, const char *label)
+unknown(struct bplane *bp, const char *item, const char *id, bool state)
 {
-	svc_count(bp->svc, "plane_unknown_label", 1);
+	svc_count(bp->svc, state ? "plane_unknown_state"
+	                         : "plane_unknown_label", 1);
 	if (json_object_get(bp->unknown, item) != NULL)
 		return;
-	json_object_set_new(bp->unknown, item, json_string(label));
-	bp->refresh = true;
-	log_warn("plane.label", "%s: label %s is not in the project's labels "
-	    "yet: skipped until they are listed again", item, label);
+	json_object_set_new(bp->unknown, item, json_string(id));
+	bp->next_meta = 0; /* at once */
+	bp->force_full = true;
+	log_warn(state ? "plane.state" : "plane.label", "%s: %s %s is not in "
+	    "the project's %s yet: skipped until they are listed again", item,
+	    state ? "state" : "label", id, state ? "states" : "labels");
 }
 
-/* mirror upserts one work item; returns its state name (borrowed). */
-static const char *
-mirror(struct bplane *bp, json_t *item, bool *candidate)
+/* gone: a mirrored item that is no longer this deployment's task (its
+ * repo label changed, it was deleted): never claimed again. */
+static void
+gone(struct bplane *bp, const char *id)
+{
+	(void) store_run(svc_store(bp->svc),
+	    "UPDATE task SET state = '(gone)' WHERE task_id = ? AND state ="
+	    " ? AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.task_id ="
+	    " task.task_id AND o.done = 0)",
+	    "tt", id, BOARD_READY);
+}
+
+/* mirror upserts one work item. */
+static void
+mirror(struct bplane *bp, json_t *item, json_t *seen)
 {
 	struct svc       *svc = bp->svc;
 	struct plane_item pi;
-	const char       *id, *st;
-	char             *labels;
+	const char       *id;
+	char             *labels, *kind;
 	int64_t           pending = 0, active = 0, now = now_ms();
 
-	*candidate = false;
 	if (!plane_item_read(&pi, bp, item)) {
-		if (pi.unknown_label != NULL)
-			unknown_label(bp, pi.id, pi.unknown_label);
-		return (NULL);
+		if (pi.unknown_state != NULL)
+			unknown(bp, pi.id, pi.unknown_state, true);
+		else if (pi.unknown_label != NULL)
+			unknown(bp, pi.id, pi.unknown_label, false);
+		else if (pi.other_repo[0] != '\0') {
+			svc_count(svc, "plane_other_repo", 1);
+			gone(bp, pi.id);
+		}
+		return;
 	}
 	id = pi.id;
+	json_object_set_new(seen, id, json_true());
 	json_object_del(bp->unknown, id);
-	st = pi.state; /* borrowed from item or bp->state_name */
 	labels = json_dumps(pi.names, JSON_COMPACT);
+	/* the original read labels case-insensitively; its campaign names
+	 * are the kinds the router knows as test and improve */
+	kind = lower(pi.kind ? pi.kind : "goal");
+	if (strcmp(kind, "test_campaign") == 0)
+		kind[4] = '\0';
+	else if (strcmp(kind, "improve_campaign") == 0)
+		kind[7] = '\0';
 	(void) store_int(svc_store(svc), &pending, 0,
 	    "SELECT count(*) FROM outbox WHERE task_id = ? AND done = 0", "t",
 	    id);
@@ -507,19 +409,79 @@ mirror(struct bplane *bp, json_t *item, bool *candidate)
 	    " description = excluded.description,"
 	    " state = CASE WHEN ? > 0 THEN task.state ELSE excluded.state END",
 	    "ttttttttiii", id, pi.name ? pi.name : "", pi.goal, pi.repo,
-	    pi.kind ? pi.kind : "goal", labels, pi.desc, st, now, now,
-	    pending);
-	if (strcasecmp(st, BOARD_READY) == 0) {
-		/* a human put it back to Ready: our old claim is over */
-		if (active > 0 && pending == 0)
-			(void) store_run(svc_store(svc),
-			    "UPDATE claim SET active = 0 WHERE task_id = ?",
-			    "t", id);
-		*candidate = pending == 0;
-	}
+	    kind, labels, pi.desc, pi.state, now, now, pending);
+	/* a human put it back to Ready: our old claim is over */
+	if (strcmp(pi.state, BOARD_READY) == 0 && active > 0 && pending == 0)
+		(void) store_run(svc_store(svc),
+		    "UPDATE claim SET active = 0 WHERE task_id = ?", "t", id);
 	free(labels);
+	free(kind);
 	plane_item_fini(&pi);
-	return (st);
+}
+
+/* reconcile: after a whole listing, a Ready task it did not have is
+ * gone from this deployment's board. */
+static void
+reconcile(struct bplane *bp, json_t *seen)
+{
+	struct store_stmt *st;
+	json_t            *drop = json_array(), *v;
+	size_t             i;
+
+	if (store_prep(svc_store(bp->svc), &st,
+	        "SELECT task_id FROM task WHERE state = ?") != 0) {
+		json_decref(drop);
+		return;
+	}
+	store_bind_text(st, 1, BOARD_READY);
+	while (store_step(st) == 1)
+		if (json_object_get(seen, store_col_text(st, 0)) == NULL)
+			json_array_append_new(drop,
+			    json_string(store_col_text(st, 0)));
+	store_done(st);
+	json_array_foreach(drop, i, v)
+		gone(bp, json_string_value(v));
+	json_decref(drop);
+}
+
+/* ------------------------------------------------------------ listing */
+
+static void
+kick(struct bplane *bp)
+{
+	if (bp->pl != NULL && svc_caught_up(bp->svc))
+		board_plane_cycle(bp->svc, svc_state(bp->svc));
+}
+
+/* on_page watches a listing: a total_count that changes between pages
+ * means items were made or deleted meanwhile (offsets shifted: one may
+ * be skipped); a poll stops at the first page that reaches below the
+ * last listing's newest item. */
+static bool
+on_page(struct plane *pl, const json_t *page, void *arg)
+{
+	struct bplane *bp = arg;
+	json_t        *res = json_object_get(page, "results"), *last, *tc;
+	int64_t        us;
+
+	(void) pl;
+	if (json_is_integer(tc = json_object_get(page, "total_count"))) {
+		if (bp->list_total < 0)
+			bp->list_total = json_integer_value(tc);
+		else if (json_integer_value(tc) != bp->list_total)
+			bp->shifted = true;
+	}
+	if (bp->listing_full || bp->watermark == 0)
+		return (true);
+	last = json_array_get(res, json_array_size(res) - 1);
+	if (plane_time(json_string_value(json_object_get(last, "updated_at")),
+	        &us) != 0)
+		return (true);
+	/* just after the newest moved, items a little older are read
+	 * again (a change saved before and committed after the last
+	 * listing); once a listing found nothing newer, only newer ones */
+	return (bp->settled ? us > bp->watermark
+	                    : us >= bp->watermark - OVERLAP_US);
 }
 
 static void
@@ -527,68 +489,321 @@ on_items(struct plane *pl, int status, json_t *body, const char *err,
     void *arg)
 {
 	struct bplane *bp = arg;
-	json_t        *it;
+	json_t        *it, *seen;
 	size_t         i;
-	bool           cand;
+	int64_t        us, newest = 0, now = mono_ms();
+
+	(void) pl;
+	bp->polling = false;
+	if (!ok(status)) {
+		note_error(bp, status, "list work items", err);
+		bp->next_poll = now + backoff(bp);
+		return;
+	}
+	seen = json_object();
+	if (svc_begin(bp->svc) == 0) {
+		json_array_foreach(body, i, it) {
+			mirror(bp, it, seen);
+			if (plane_time(json_string_value(json_object_get(it,
+			        "updated_at")), &us) == 0 && us > newest)
+				newest = us;
+		}
+		if (bp->listing_full && !bp->shifted)
+			reconcile(bp, seen);
+		(void) svc_commit(bp->svc);
+	}
+	json_decref(seen);
+	if (bp->shifted) {
+		/* keep the watermark: the next listing covers it again */
+		svc_count(bp->svc, "plane_list_shifted", 1);
+		log_info("plane.shifted", "work items were made or deleted "
+		    "while listing: listing again from the same point");
+		bp->force_full = bp->listing_full;
+		bp->refresh = true;
+	} else {
+		bp->settled = newest <= bp->watermark && !bp->listing_full;
+		if (newest > bp->watermark)
+			bp->watermark = newest;
+		if (bp->listing_full)
+			bp->next_full = now + bp->full_ms;
+	}
+	bp->listed = true;
+	bp->cycles++;
+	note_ok(bp);
+	bp->next_poll = now + (bp->webhooks ? bp->safety_ms : bp->poll_ms);
+	kick(bp);
+}
+
+static void
+poll_items(struct bplane *bp)
+{
+	int64_t now = mono_ms();
+
+	bp->polling = true;
+	bp->refresh = false;
+	bp->last_poll = now;
+	bp->listing_full = bp->force_full || bp->watermark == 0 ||
+	    now >= bp->next_full;
+	bp->force_full = false;
+	bp->shifted = false;
+	bp->list_total = -1;
+	plane_list(bp->pl, PLANE_READ, "work-items/?order_by=-updated_at",
+	    bp->listing_full ? bp->per_page : INCR_PER_PAGE, on_page, on_items,
+	    bp);
+}
+
+/* ------------------------------------------------------ states, labels */
+
+static const char *
+meta_get(struct bplane *bp, const char *k)
+{
+	static char v[512];
+	struct store_stmt *st;
+
+	v[0] = '\0';
+	if (store_prep(svc_store(bp->svc), &st,
+	        "SELECT v FROM plane_meta WHERE k = ?") != 0)
+		return (v);
+	store_bind_text(st, 1, k);
+	if (store_step(st) == 1 && store_col_text(st, 0) != NULL)
+		snprintf(v, sizeof(v), "%s", store_col_text(st, 0));
+	store_done(st);
+	return (v);
+}
+
+static void
+meta_set(struct bplane *bp, const char *k, const char *v)
+{
+	(void) store_run(svc_store(bp->svc),
+	    "INSERT OR REPLACE INTO plane_meta(k, v) VALUES (?, ?)", "tt", k,
+	    v);
+}
+
+/* check_states compares the project's states with the ones opcenter
+ * needs; a new set of missing ones is reported once (the report is
+ * remembered across restarts): board.misconfigured, which the
+ * escalator escalates. */
+static void
+check_states(struct bplane *bp)
+{
+	struct msg_board_misconfigured ev;
+	json_t                        *miss = json_array();
+	char                          *now_s, *msg;
+	size_t                         i;
+
+	for (i = 0; i < BS_N; i++)
+		if (bp->need[i] && state_id_of(bp, bstates[i].name) == NULL)
+			json_array_append_new(miss, json_string(bp->names[i]));
+	now_s = json_dumps(miss, JSON_COMPACT);
+	json_decref(bp->missing);
+	bp->missing = miss;
+	if (json_array_size(miss) == 0) {
+		if (strcmp(meta_get(bp, "missing_reported"), "") != 0)
+			log_info("plane.states_ok", "the project has every "
+			    "state opcenter needs again");
+		meta_set(bp, "missing_reported", "");
+		free(now_s);
+		return;
+	}
+	if (strcmp(meta_get(bp, "missing_reported"), now_s) != 0) {
+		msg = xasprintf("the Plane project lacks state(s) %s that "
+		    "opcenter moves items to (plane.states): nothing is "
+		    "claimed until they exist", now_s);
+		memset(&ev, 0, sizeof(ev));
+		ev.provider = "plane";
+		ev.problem = "missing_states";
+		for (i = 0; i < json_array_size(miss); i++)
+			msg_strs_add(&ev.missing,
+			    json_string_value(json_array_get(miss, i)));
+		ev.message = msg;
+		if (svc_begin(bp->svc) == 0) {
+			if (svc_emit(bp->svc, MSG_BOARD_MISCONFIGURED, NULL,
+			        &ev) == 0) {
+				meta_set(bp, "missing_reported", now_s);
+				(void) svc_commit(bp->svc);
+			} else
+				(void) svc_rollback(bp->svc);
+		}
+		log_error("plane.states_missing", "%s", msg);
+		for (i = 0; i < ev.missing.n; i++)
+			free(ev.missing.v[i]);
+		free(ev.missing.v);
+		free(msg);
+	}
+	free(now_s);
+}
+
+static void
+meta_done(struct bplane *bp, bool failed)
+{
+	int64_t now = mono_ms();
+
+	bp->meta_failed |= failed;
+	if (--bp->meta_left > 0)
+		return;
+	bp->meta_busy = false;
+	if (bp->meta_failed)
+		bp->next_meta = now + backoff(bp);
+	else
+		bp->next_meta = now + (json_array_size(bp->missing) > 0
+		                           ? MISSING_META_MS
+		                           : bp->meta_ms);
+	kick(bp);
+}
+
+static void
+on_states(struct plane *pl, int status, json_t *body, const char *err,
+    void *arg)
+{
+	struct bplane *bp = arg;
 
 	(void) pl;
 	if (!ok(status)) {
-		cycle_error(bp, status, "list work items", err);
-		cycle_end(bp);
+		note_error(bp, status, "list states", err);
+		meta_done(bp, true);
 		return;
 	}
-	json_array_foreach(body, i, it) {
-		if (mirror(bp, it, &cand) != NULL && cand)
-			claim(bp, json_string_value(json_object_get(it, "id")));
+	json_object_clear(bp->state_id);
+	json_object_clear(bp->state_name);
+	plane_index(bp->state_id, bp->state_name, body);
+	check_states(bp);
+	bp->meta_ok = true;
+	meta_done(bp, false);
+}
+
+static void
+on_labels(struct plane *pl, int status, json_t *body, const char *err,
+    void *arg)
+{
+	struct bplane *bp = arg;
+
+	(void) pl;
+	if (!ok(status)) {
+		note_error(bp, status, "list labels", err);
+		meta_done(bp, true);
+		return;
 	}
-	push_outbox(bp);
-	check_answers(bp);
-	create_proposals(bp);
-	cycle_end(bp);
+	json_object_clear(bp->label_id);
+	json_object_clear(bp->label_name);
+	plane_index(bp->label_id, bp->label_name, body);
+	meta_done(bp, false);
+}
+
+static void
+refresh_meta(struct bplane *bp)
+{
+	bp->meta_busy = true;
+	bp->meta_failed = false;
+	bp->meta_left = 2;
+	plane_list(bp->pl, PLANE_READ, "states/", 0, NULL, on_states, bp);
+	plane_list(bp->pl, PLANE_READ, "labels/", 0, NULL, on_labels, bp);
 }
 
 static void
 on_me(struct plane *pl, int status, json_t *body, const char *err, void *arg)
 {
 	struct bplane *bp = arg;
+	const char    *id = json_string_value(json_object_get(body, "id"));
 
 	(void) pl;
-	(void) body;
+	bp->me_busy = false;
 	if (!ok(status)) {
-		cycle_error(bp, status, "credential check", err);
-	} else {
-		if (!bp->auth_ok)
-			log_info("plane.credential", "Plane API key accepted");
-		bp->auth_ok = true;
-		bp->cred_reported = false;
+		note_error(bp, status, "credential check", err);
+		bp->next_me = mono_ms() + backoff(bp);
+		return;
 	}
-	cycle_end(bp);
+	if (!bp->auth_ok)
+		log_info("plane.credential", "Plane API key accepted");
+	bp->auth_ok = true;
+	bp->cred_reported = false;
+	free(bp->user_id);
+	bp->user_id = id ? xstrdup(id) : NULL;
+	kick(bp);
 }
 
 /* --------------------------------------------------------------- public */
+
+/* The webhook's actor (activity.actor.id in Plane's payload, bgtasks/
+ * webhook_task.py) and the work item's project. */
+static const char *
+path_str(json_t *v, const char *a, const char *b, const char *c)
+{
+	v = json_object_get(v, a);
+	if (b != NULL)
+		v = json_object_get(v, b);
+	if (c != NULL)
+		v = json_object_get(v, c);
+	return (json_string_value(v));
+}
+
+void
+board_plane_webhook(struct board *b, const struct msg_board_webhook *w)
+{
+	struct bplane *bp = b->plane;
+	const char    *actor, *proj, *cfg_proj;
+	char           err[256];
+
+	if (bp == NULL)
+		return;
+	/* work-item webhooks come: every change to an item is announced,
+	 * so the listing can be slow (comment webhooks alone are not) */
+	if (w->event != NULL && strcmp(w->event, "issue") == 0)
+		bp->webhooks = true;
+	actor = path_str(w->payload, "activity", "actor", "id");
+	proj = path_str(w->payload, "data", "project", NULL);
+	cfg_proj = NULL;
+	(void) cfg_get_str(cfg_get(svc_cfg_root(bp->svc), "plane"),
+	    "project_id", NULL, &cfg_proj, err, sizeof(err));
+	if (actor != NULL && bp->user_id != NULL &&
+	    strcmp(actor, bp->user_id) == 0) {
+		/* our own write coming back: nothing new to read */
+		svc_count(bp->svc, "plane_webhook_own", 1);
+		return;
+	}
+	if (proj != NULL && cfg_proj != NULL && strcmp(proj, cfg_proj) != 0) {
+		svc_count(bp->svc, "plane_webhook_other_project", 1);
+		return;
+	}
+	if (json_array_size(bp->missing) > 0)
+		bp->next_meta = 0; /* a human at work: maybe on the states */
+	if (w->event != NULL && strcmp(w->event, "issue_comment") == 0)
+		bp->answers_now = true;
+	else
+		bp->refresh = true;
+}
 
 void
 board_plane_cycle(struct svc *svc, struct board *b)
 {
 	struct bplane *bp = b->plane;
+	int64_t        now = mono_ms();
 
 	(void) svc;
-	if (bp->cycling || (!bp->refresh && mono_ms() < bp->next_poll))
+	if (bp->pl == NULL) /* closing */
 		return;
-	bp->refresh = false;
-	bp->cycling = true;
-	bp->failed = false;
-	if (!bp->auth_ok)
-		plane_call(bp->pl, "GET", "/api/v1/users/me/", NULL, on_me, bp);
-	plane_list(bp->pl, "states/", on_states, bp);
-	plane_list(bp->pl, "labels/", on_labels, bp);
-	plane_list(bp->pl, "work-items/", on_items, bp);
-}
-
-void
-board_plane_refresh(struct board *b)
-{
-	b->plane->refresh = true;
+	if (!bp->auth_ok) {
+		if (!bp->me_busy && now >= bp->next_me) {
+			bp->me_busy = true;
+			plane_call(bp->pl, PLANE_READ, "GET",
+			    "/api/v1/users/me/", NULL, on_me, bp);
+		}
+		return;
+	}
+	if (!bp->meta_busy && now >= bp->next_meta)
+		refresh_meta(bp);
+	if (!bp->meta_ok)
+		return; /* the states are not known yet */
+	if (!bp->polling && !bp->meta_busy &&
+	    (now >= bp->next_poll || bp->force_full ||
+	        (bp->refresh && now >= bp->last_poll + WEBHOOK_GAP_MS)))
+		poll_items(bp);
+	push_outbox(bp);
+	if (bp->listed)
+		plane_claims(bp);
+	if (!bp->answers_busy && (bp->answers_now || now >= bp->next_answers))
+		check_answers(bp);
+	if (!bp->proposals_busy)
+		create_proposals(bp);
 }
 
 void
@@ -596,84 +811,220 @@ board_plane_status(struct svc *svc, struct board *b, json_t *obj)
 {
 	struct bplane *bp = b->plane;
 	int64_t        pending = 0;
+	json_t        *p;
+	const char    *state;
 
 	if (bp == NULL)
 		return;
 	(void) store_int(svc_store(svc), &pending, 0,
 	    "SELECT count(*) FROM outbox WHERE done = 0", NULL);
-	json_object_set_new(obj, "plane",
-	    json_pack("{s:b, s:I, s:I, s:I, s:s, s:s}", "auth_ok",
-	        bp->auth_ok, "consecutive_errors",
-	        (json_int_t) bp->consecutive_errors, "cycles",
-	        (json_int_t) bp->cycles, "outbox_pending", (json_int_t) pending,
-	        "state", bp->auth_ok && bp->consecutive_errors == 0
-	            ? "ok"
-	            : (bp->auth_ok ? "backoff" : "degraded"),
-	        "last_error", bp->last_error));
+	if (!bp->auth_ok)
+		state = "degraded";
+	else if (json_array_size(bp->missing) > 0)
+		state = "misconfigured";
+	else if (bp->consecutive_errors > 0)
+		state = "backoff";
+	else
+		state = "ok";
+	p = json_pack("{s:b, s:I, s:I, s:I, s:I, s:s, s:s, s:O, s:b}",
+	    "auth_ok", bp->auth_ok, "consecutive_errors",
+	    (json_int_t) bp->consecutive_errors, "cycles",
+	    (json_int_t) bp->cycles, "outbox_pending", (json_int_t) pending,
+	    "claims_pending", (json_int_t) plane_claims_pending(bp), "state",
+	    state, "last_error", bp->last_error, "missing_states",
+	    bp->missing ? bp->missing : json_array(), "webhooks",
+	    bp->webhooks);
+	if (json_array_size(bp->missing) > 0) {
+		char *m = json_dumps(bp->missing, JSON_COMPACT);
+
+		json_object_set_new(p, "problem", json_pack("s++",
+		    "the project lacks state(s) ", m, " (plane.states)"));
+		free(m);
+	}
+	plane_stats(bp->pl, p);
+	json_object_set_new(obj, "plane", p);
+}
+
+int
+board_plane_states(const struct cfg_node *root, const struct cfg_node *inst,
+    const char *names[BS_N], bool need[BS_N], char *err, size_t errlen)
+{
+	const struct cfg_node *in = cfg_get(inst, "plane");
+	const struct cfg_node *repos = cfg_get(root, "repos");
+	const struct cfg_node *src;
+	char                   key[64];
+	size_t                 i;
+	int                    v;
+
+	src = cfg_get(in, "states") != NULL ? in : cfg_get(root, "plane");
+	for (i = 0; i < BS_N; i++) {
+		snprintf(key, sizeof(key), "states.%s", bstates[i].key);
+		names[i] = bstates[i].name;
+		if (cfg_get_str(src, key, bstates[i].name, &names[i], err,
+		        errlen) != 0)
+			return (ERR_CONFIG);
+		need[i] = i == BS_READY || i == BS_RUNNING || i == BS_BLOCKED ||
+		    i == BS_DONE;
+	}
+	for (i = 0; i < cfg_len(repos); i++) {
+		v = 0;
+		if (cfg_get_bool(cfg_at(repos, i), "await_review", 0, &v, err,
+		        errlen) != 0)
+			return (ERR_CONFIG);
+		if (v)
+			need[BS_REVIEW] = true;
+	}
+	return (0);
+}
+
+/* pcfg returns the node holding key: the instance's plane: map, else
+ * the top-level one (each instance may use its own key, say). */
+static const struct cfg_node *
+pcfg(struct svc *svc, const char *key)
+{
+	const struct cfg_node *in = cfg_get(svc_cfg(svc), "plane");
+
+	return (cfg_get(in, key) != NULL ? in
+	                                 : cfg_get(svc_cfg_root(svc), "plane"));
+}
+
+static int
+load_cfg(struct svc *svc, struct bplane *bp, struct plane_cfg *c, char *err,
+    size_t errlen)
+{
+	static const struct {
+		const char *key;
+		int64_t     def;
+		size_t      off;
+	} ms[] = {
+		{ "safety_poll", 300000, offsetof(struct bplane, safety_ms) },
+		{ "full_sync", 3600000, offsetof(struct bplane, full_ms) },
+		{ "meta_refresh", 3600000, offsetof(struct bplane, meta_ms) },
+		{ "answer_poll", 300000, offsetof(struct bplane, answers_ms) },
+		{ "claim_ttl", 600000, offsetof(struct bplane, claim_ttl_ms) },
+	};
+	const struct cfg_node *repos = cfg_get(svc_cfg_root(svc), "repos");
+	const char            *rate = "60/minute", *tok_env = NULL;
+	const char            *names[BS_N];
+	char                  *l;
+	size_t                 i;
+
+	if (cfg_get_str(pcfg(svc, "base_url"), "base_url", NULL, &c->base_url,
+	        err, errlen) != 0 ||
+	    cfg_get_str(pcfg(svc, "workspace_slug"), "workspace_slug", NULL,
+	        &c->workspace, err, errlen) != 0 ||
+	    cfg_get_str(pcfg(svc, "project_id"), "project_id", NULL,
+	        &c->project, err, errlen) != 0 ||
+	    cfg_get_str(pcfg(svc, "api_token_env"), "api_token_env", NULL,
+	        &tok_env, err, errlen) != 0 ||
+	    cfg_get_int(pcfg(svc, "per_page"), "per_page", PLANE_MAX_PER_PAGE,
+	        &bp->per_page, err, errlen) != 0 ||
+	    cfg_get_int(pcfg(svc, "max_claims"), "max_claims", 2,
+	        &bp->max_claims, err, errlen) != 0 ||
+	    cfg_get_str(pcfg(svc, "rate_limit"), "rate_limit", "60/minute",
+	        &rate, err, errlen) != 0 ||
+	    cfg_get_ms(svc_cfg(svc), "poll_interval", 30000, &bp->poll_ms, err,
+	        errlen) != 0)
+		return (ERR_CONFIG);
+	for (i = 0; i < nitems(ms); i++)
+		if (cfg_get_ms(pcfg(svc, ms[i].key), ms[i].key, ms[i].def,
+		        (int64_t *) (void *) ((char *) bp + ms[i].off), err,
+		        errlen) != 0)
+			return (ERR_CONFIG);
+	if (c->base_url == NULL || c->workspace == NULL || c->project == NULL ||
+	    tok_env == NULL) {
+		snprintf(err, errlen, "board: plane needs plane.base_url, "
+		    "plane.workspace_slug, plane.project_id and "
+		    "plane.api_token_env");
+		return (ERR_CONFIG);
+	}
+	if (plane_rate_parse(rate, &c->rate, &c->rate_ms) != 0) {
+		snprintf(err, errlen, "plane.rate_limit: expected N/second, "
+		    "N/minute, N/hour or N/day (Plane's API_KEY_RATE_LIMIT), "
+		    "got '%s'", rate);
+		return (ERR_CONFIG);
+	}
+	if (bp->per_page < 1 || bp->per_page > PLANE_MAX_PER_PAGE) {
+		log_warn("board.config", "plane.per_page %lld: Plane allows 1 "
+		    "to %d; using %d", (long long) bp->per_page,
+		    PLANE_MAX_PER_PAGE, PLANE_MAX_PER_PAGE);
+		bp->per_page = PLANE_MAX_PER_PAGE;
+	}
+	if (bp->max_claims < 1)
+		bp->max_claims = 1;
+	c->per_page = bp->per_page;
+	c->token = cfg_secret(pcfg(svc, "api_token_env"), "api_token_env");
+	if (c->token == NULL)
+		log_warn("board.config", "$%s is not set: Plane will refuse us",
+		    tok_env);
+	if (board_plane_states(svc_cfg_root(svc), svc_cfg(svc), names,
+	        bp->need, err, errlen) != 0)
+		return (ERR_CONFIG);
+	for (i = 0; i < BS_N; i++)
+		bp->names[i] = xstrdup(names[i]);
+	bp->repos = json_object();
+	for (i = 0; i < cfg_len(repos); i++) {
+		l = lower(cfg_key_at(repos, i));
+		json_object_set_new(bp->repos, l,
+		    json_string(cfg_key_at(repos, i)));
+		free(l);
+	}
+	return (0);
 }
 
 int
 board_plane_init(struct svc *svc, struct board *b)
 {
-	const struct cfg_node *pc = cfg_get(svc_cfg_root(svc), "plane");
-	struct plane_cfg       c;
-	struct bplane         *bp;
-	const char            *tok_env = NULL;
-	char                   err[256];
-	int64_t                per_page = 100;
+	struct plane_cfg c;
+	struct bplane   *bp;
+	char             err[256], id[37];
+	const char      *dbid;
+	int              rv;
 
 	memset(&c, 0, sizeof(c));
-	if (cfg_get_str(pc, "base_url", NULL, &c.base_url, err, sizeof(err)) !=
-	        0 ||
-	    cfg_get_str(pc, "workspace_slug", NULL, &c.workspace, err,
-	        sizeof(err)) != 0 ||
-	    cfg_get_str(pc, "project_id", NULL, &c.project, err,
-	        sizeof(err)) != 0 ||
-	    cfg_get_str(pc, "api_token_env", NULL, &tok_env, err,
-	        sizeof(err)) != 0 ||
-	    cfg_get_int(pc, "per_page", 100, &per_page, err, sizeof(err)) != 0) {
-		log_error("board.config", "%s", err);
-		return (ERR_CONFIG);
-	}
-	if (c.base_url == NULL || c.workspace == NULL || c.project == NULL ||
-	    tok_env == NULL) {
-		log_error("board.config", "board: plane needs plane.base_url, "
-		    "plane.workspace_slug, plane.project_id and "
-		    "plane.api_token_env");
-		return (ERR_CONFIG);
-	}
-	c.token = cfg_secret(pc, "api_token_env");
-	if (c.token == NULL)
-		log_warn("board.config", "$%s is not set: Plane will refuse us",
-		    tok_env);
-	c.per_page = per_page;
 	bp = xcalloc(1, sizeof(*bp));
 	bp->svc = svc;
-	if (cfg_get_ms(svc_cfg(svc), "poll_interval", 30000, &bp->poll_ms, err,
-	        sizeof(err)) != 0) {
+	err[0] = '\0';
+	if ((rv = load_cfg(svc, bp, &c, err, sizeof(err))) != 0) {
 		log_error("board.config", "%s", err);
-		free(bp);
-		return (ERR_CONFIG);
+		goto fail;
 	}
-	if (plane_open(&bp->pl, svc_loop(svc), &c) != 0) {
-		free(bp);
-		return (ERR_IO);
-	}
+	if ((rv = plane_open(&bp->pl, svc_loop(svc), &c)) != 0)
+		goto fail;
 	bp->state_id = json_object();
 	bp->state_name = json_object();
 	bp->label_name = json_object();
 	bp->label_id = json_object();
 	bp->unknown = json_object();
+	bp->claiming = json_object();
+	bp->pushing = json_object();
+	bp->retry_at = json_object();
+	bp->missing = json_array();
 	b->plane = bp;
+	/* a random id per database: comment external ids stay unique when
+	 * a state dir starts over (outbox ids restart at 1) */
+	if (*(dbid = meta_get(bp, "db_id")) == '\0') {
+		meta_set(bp, "db_id", uuid4(id));
+		dbid = id;
+	}
+	snprintf(bp->db_id, sizeof(bp->db_id), "%s", dbid);
 	log_info("board.plane", "Plane board %s/%s at %s, polling every %lld "
-	    "ms", c.workspace, c.project, c.base_url, (long long) bp->poll_ms);
+	    "ms, rate limit %lld per %lld ms", c.workspace, c.project,
+	    c.base_url, (long long) bp->poll_ms, (long long) c.rate,
+	    (long long) c.rate_ms);
 	return (0);
+
+fail:
+	b->plane = bp;
+	board_plane_fini(svc, b);
+	return (rv);
 }
 
 void
 board_plane_fini(struct svc *svc, struct board *b)
 {
 	struct bplane *bp = b->plane;
+	size_t         i;
 
 	(void) svc;
 	if (bp == NULL)
@@ -684,6 +1035,14 @@ board_plane_fini(struct svc *svc, struct board *b)
 	json_decref(bp->label_name);
 	json_decref(bp->label_id);
 	json_decref(bp->unknown);
+	json_decref(bp->claiming);
+	json_decref(bp->pushing);
+	json_decref(bp->retry_at);
+	json_decref(bp->missing);
+	json_decref(bp->repos);
+	for (i = 0; i < BS_N; i++)
+		free(bp->names[i]);
+	free(bp->user_id);
 	free(bp);
 	b->plane = NULL;
 }

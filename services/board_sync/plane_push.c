@@ -1,8 +1,15 @@
 /*
  * plane_push.c - what board-sync pushes to Plane: the outbox (state
- * changes and comments, idempotent through comment markers), the answers
- * to questions (a human reply re-queues the task) and work items created
- * from proposals (external_id makes a retry meet 409, never a duplicate).
+ * changes and comments), the answers to questions (a human reply
+ * re-queues the task) and work items created from proposals.
+ *
+ * Every push is idempotent, so a crash or a lost answer between sending
+ * and recording never duplicates anything: a state change is a PATCH
+ * (same result when repeated); a comment carries the external id
+ * "op:<db id>:<outbox id>" (unique in the project: a repeated post meets
+ * 409) and, for readers, the marker <!-- opcenter:op:<instance>:<id> -->;
+ * a work item carries the candidate id as its external id.  An entry
+ * costs a PATCH and a POST: no comment list is read to look for it.
  */
 #include <stdio.h>
 #include <string.h>
@@ -20,6 +27,8 @@
 
 /* -------------------------------------------------------------- outbox */
 
+#define MAX_PUSHING 8 /* outbox entries in flight */
+
 struct op {
 	struct bplane *bp;
 	int64_t        id;
@@ -27,8 +36,17 @@ struct op {
 };
 
 static void
-op_free(struct op *o)
+op_free(struct op *o, bool failed)
 {
+	char key[128];
+
+	snprintf(key, sizeof(key), "op:%s", o->task_id);
+	if (failed)
+		later(o->bp, key);
+	else
+		forget(o->bp, key);
+	if (o->bp->pushing != NULL)
+		json_object_del(o->bp->pushing, o->task_id);
 	free(o->task_id);
 	free(o->state);
 	free(o->comment);
@@ -43,6 +61,18 @@ op_done(struct op *o)
 	    "UPDATE outbox SET done = 1 WHERE id = ?", "i", o->id);
 }
 
+/* op_drop gives up an entry Plane will never take (its work item is
+ * gone, or it refuses the comment): logged and counted, never retried
+ * forever in front of the task's later entries. */
+static void
+op_drop(struct op *o, int status, const char *what)
+{
+	log_error("plane.outbox_dropped", "%s: outbox %lld (%s): HTTP %d from "
+	    "Plane: dropped", o->task_id, (long long) o->id, what, status);
+	svc_count(o->bp->svc, "plane_outbox_dropped", 1);
+	op_done(o);
+}
+
 static void
 on_op_comment(struct plane *pl, int status, json_t *body, const char *err,
     void *arg)
@@ -51,51 +81,38 @@ on_op_comment(struct plane *pl, int status, json_t *body, const char *err,
 
 	(void) pl;
 	(void) body;
-	if (!ok(status))
-		cycle_error(o->bp, status, "post comment", err);
-	else
+	/* 409: the external id is taken: posted before a crash or a lost
+	 * answer, so done */
+	if (ok(status) || status == 409) {
 		op_done(o);
-	cycle_end(o->bp);
-	op_free(o);
+		op_free(o, false);
+	} else if (status == 404 || status == 400) {
+		op_drop(o, status, "comment");
+		op_free(o, false);
+	} else {
+		note_error(o->bp, status, "post comment", err);
+		op_free(o, true);
+	}
 }
 
 static void
-on_op_comments(struct plane *pl, int status, json_t *body, const char *err,
-    void *arg)
+post_comment(struct op *o)
 {
-	struct op *o = arg;
-	json_t    *c, *req;
-	char      *path, *html, *full;
-	size_t     i;
-	bool       seen = false;
+	json_t *req;
+	char   *path, *html, *full, *eid;
 
-	if (!ok(status)) {
-		cycle_error(o->bp, status, "list comments", err);
-		cycle_end(o->bp);
-		op_free(o);
-		return;
-	}
-	json_array_foreach(body, i, c) {
-		const char *h = json_string_value(json_object_get(c,
-		    "comment_html"));
-
-		if (h != NULL && strstr(h, o->marker) != NULL)
-			seen = true;
-	}
-	if (seen) { /* posted before a crash: do not post it twice */
-		op_done(o);
-		cycle_end(o->bp);
-		op_free(o);
-		return;
-	}
 	html = plane_comment_html(o->comment);
 	full = xasprintf("%s%s", html, o->marker);
-	req = json_pack("{s:s}", "comment_html", full);
+	eid = xasprintf("op:%s:%lld", o->bp->db_id, (long long) o->id);
+	req = json_pack("{s:s, s:s, s:s}", "comment_html", full,
+	    "external_source", "opcenter", "external_id", eid);
 	path = xasprintf("work-items/%s/comments/", o->task_id);
-	plane_call(pl, "POST", path, req, on_op_comment, o);
+	plane_call(o->bp->pl, PLANE_FINISH, "POST", path, req, on_op_comment,
+	    o);
 	free(path);
 	free(html);
 	free(full);
+	free(eid);
 	json_decref(req);
 }
 
@@ -104,60 +121,95 @@ on_op_state(struct plane *pl, int status, json_t *body, const char *err,
     void *arg)
 {
 	struct op *o = arg;
-	char      *path;
 
+	(void) pl;
 	(void) body;
+	if (status == 404) {
+		op_drop(o, status, o->state);
+		op_free(o, false);
+		return;
+	}
 	if (!ok(status)) {
-		cycle_error(o->bp, status, "transition", err);
-		cycle_end(o->bp);
-		op_free(o);
+		note_error(o->bp, status, "transition", err);
+		if (status == 400)
+			o->bp->next_meta = 0; /* the state changed? */
+		op_free(o, true);
 		return;
 	}
 	if (o->comment == NULL) {
 		op_done(o);
-		cycle_end(o->bp);
-		op_free(o);
+		op_free(o, false);
 		return;
 	}
-	path = xasprintf("work-items/%s/comments/", o->task_id);
-	plane_list(pl, path, on_op_comments, o);
-	free(path);
+	post_comment(o);
 }
 
+/* push_outbox sends the oldest pending entry of each task (a task's
+ * entries go in order) that is not on its way or waiting after a
+ * failure.  A move to a state the project lacks waits until it exists:
+ * a state's name is never sent for its id (Plane answers 400). */
 void
 push_outbox(struct bplane *bp)
 {
 	struct store_stmt *st;
 	struct op         *o;
-	json_t            *req;
-	char               day[16], *path, *l;
+	json_t            *req, *rows = json_array(), *r;
+	char               day[16], *path, key[128];
 	const char        *sid;
-	int64_t            now = now_ms();
+	size_t             i;
 
-	if (store_prep(svc_store(bp->svc), &st,
-	        "SELECT id, task_id, state, comment FROM outbox WHERE done = 0"
-	        " ORDER BY id LIMIT 50") != 0)
+	if (json_object_size(bp->pushing) >= MAX_PUSHING ||
+	    store_prep(svc_store(bp->svc), &st,
+	        "SELECT o.id, o.task_id, o.state, o.comment FROM outbox o"
+	        " WHERE o.done = 0 AND o.id = (SELECT min(id) FROM outbox"
+	        " WHERE task_id = o.task_id AND done = 0)"
+	        " ORDER BY o.id LIMIT 64") != 0) {
+		json_decref(rows);
 		return;
-	iso8601(now, day, sizeof(day));
+	}
+	while (store_step(st) == 1)
+		json_array_append_new(rows, json_pack("[I, s, s?, s?]",
+		    (json_int_t) store_col_int(st, 0), store_col_text(st, 1),
+		    store_col_text(st, 2), store_col_text(st, 3)));
+	store_done(st);
+	iso8601(now_ms(), day, sizeof(day));
 	day[10] = '\0'; /* YYYY-MM-DD */
-	while (store_step(st) == 1) {
+	json_array_foreach(rows, i, r) {
+		const char *tid = json_string_value(json_array_get(r, 1));
+		const char *state = json_string_value(json_array_get(r, 2));
+
+		snprintf(key, sizeof(key), "op:%s", tid);
+		if (json_object_size(bp->pushing) >= MAX_PUSHING)
+			break;
+		if (json_object_get(bp->pushing, tid) != NULL || !due(bp, key))
+			continue;
+		sid = state ? state_id_of(bp, state) : NULL;
+		if (state != NULL && sid == NULL) {
+			svc_count(bp->svc, "plane_outbox_held", 1);
+			continue; /* reported by the states check */
+		}
 		o = xcalloc(1, sizeof(*o));
 		o->bp = bp;
-		o->id = store_col_int(st, 0);
-		o->task_id = xstrdup(store_col_text(st, 1));
-		o->state = store_col_dup(st, 2);
-		o->comment = store_col_dup(st, 3);
+		o->id = json_integer_value(json_array_get(r, 0));
+		o->task_id = xstrdup(tid);
+		o->state = state ? xstrdup(state) : NULL;
+		o->comment = json_string_value(json_array_get(r, 3))
+		    ? xstrdup(json_string_value(json_array_get(r, 3)))
+		    : NULL;
 		o->marker = xasprintf("<!-- opcenter:op:%s:%lld -->",
 		    svc_name(bp->svc), (long long) o->id);
+		json_object_set_new(bp->pushing, tid, json_true());
 		if (o->state == NULL) {
-			on_op_state(bp->pl, 200, NULL, NULL, o);
+			if (o->comment != NULL)
+				post_comment(o);
+			else {
+				op_done(o);
+				op_free(o, false);
+			}
 			continue;
 		}
-		l = lower(o->state);
-		sid = json_string_value(json_object_get(bp->state_id, l));
-		free(l);
 		/* Running sets start_date, the end states target_date */
-		req = json_pack("{s:s}", "state", sid ? sid : o->state);
+		req = json_pack("{s:s}", "state", sid);
 		if (strcmp(o->state, "Running") == 0)
 			json_object_set_new(req, "start_date", json_string(day));
 		else if (strcmp(o->state, "Done") == 0 ||
@@ -167,11 +219,12 @@ push_outbox(struct bplane *bp)
 			json_object_set_new(req, "target_date",
 			    json_string(day));
 		path = xasprintf("work-items/%s/", o->task_id);
-		plane_call(bp->pl, "PATCH", path, req, on_op_state, o);
+		plane_call(bp->pl, PLANE_FINISH, "PATCH", path, req,
+		    on_op_state, o);
 		free(path);
 		json_decref(req);
 	}
-	store_done(st);
+	json_decref(rows);
 }
 
 /* ------------------------------------------------------------ answers */
@@ -181,8 +234,19 @@ struct ask {
 	char          *task_id;
 };
 
-/* on_ask_comments: a comment without an opcenter marker, newer than our
- * last comment, is the human's answer: record it and re-queue the task. */
+/* ask_end: the last of this round's question reads ends the round. */
+static void
+ask_end(struct ask *a)
+{
+	if (--a->bp->answers_left == 0)
+		a->bp->answers_busy = false;
+	free(a->task_id);
+	free(a);
+}
+
+/* on_ask_comments: a comment without an opcenter marker, newer (as an
+ * instant) than our last comment, is the human's answer: record it and
+ * re-queue the task. */
 static void
 on_ask_comments(struct plane *pl, int status, json_t *body, const char *err,
     void *arg)
@@ -191,28 +255,37 @@ on_ask_comments(struct plane *pl, int status, json_t *body, const char *err,
 	struct svc  *svc = a->bp->svc;
 	struct task  t;
 	json_t      *c;
-	const char  *ours = NULL, *answer = NULL, *h, *at;
+	const char  *answer = NULL, *h;
 	char        *text;
+	int64_t      at, ours = INT64_MIN, best = INT64_MIN;
 	size_t       i;
 
 	(void) pl;
+	if (status == 404) { /* the work item is gone: nobody will answer */
+		(void) store_run(svc_store(svc),
+		    "DELETE FROM question WHERE task_id = ?", "t", a->task_id);
+		goto out;
+	}
 	if (!ok(status)) {
-		cycle_error(a->bp, status, "question comments", err);
+		note_error(a->bp, status, "question comments", err);
 		goto out;
 	}
 	json_array_foreach(body, i, c) { /* newest opcenter comment */
 		h = json_string_value(json_object_get(c, "comment_html"));
-		at = json_string_value(json_object_get(c, "created_at"));
-		if (h != NULL && at != NULL && strstr(h, "<!-- opcenter:") &&
-		    (ours == NULL || strcmp(at, ours) > 0))
+		if (h != NULL && strstr(h, "<!-- opcenter:") &&
+		    plane_time(json_string_value(json_object_get(c,
+		        "created_at")), &at) == 0 && at > ours)
 			ours = at;
 	}
-	json_array_foreach(body, i, c) {
+	json_array_foreach(body, i, c) { /* the newest answer after it */
 		h = json_string_value(json_object_get(c, "comment_html"));
-		at = json_string_value(json_object_get(c, "created_at"));
-		if (h != NULL && at != NULL && ours != NULL &&
-		    strstr(h, "<!-- opcenter:") == NULL && strcmp(at, ours) > 0)
+		if (h != NULL && ours != INT64_MIN &&
+		    strstr(h, "<!-- opcenter:") == NULL &&
+		    plane_time(json_string_value(json_object_get(c,
+		        "created_at")), &at) == 0 && at > ours && at > best) {
 			answer = h;
+			best = at;
+		}
 	}
 	if (answer == NULL)
 		goto out;
@@ -233,13 +306,12 @@ on_ask_comments(struct plane *pl, int status, json_t *body, const char *err,
 	}
 	free(text);
 out:
-	cycle_end(a->bp);
-	free(a->task_id);
-	free(a);
+	ask_end(a);
 }
 
 /* check_answers looks for replies to the questions asked (once their
- * comment reached Plane). */
+ * comment reached Plane): all of them every answer_poll, sooner after a
+ * comment webhook. */
 void
 check_answers(struct bplane *bp)
 {
@@ -247,20 +319,28 @@ check_answers(struct bplane *bp)
 	struct ask        *a;
 	char              *path;
 
+	bp->answers_now = false;
+	bp->next_answers = mono_ms() + bp->answers_ms;
 	if (store_prep(svc_store(bp->svc), &st,
 	        "SELECT q.task_id FROM question q WHERE q.answer IS NULL AND"
 	        " NOT EXISTS (SELECT 1 FROM outbox o WHERE o.task_id ="
 	        " q.task_id AND o.done = 0) LIMIT 20") != 0)
 		return;
+	bp->answers_busy = true;
+	bp->answers_left = 1; /* held until every read is queued */
 	while (store_step(st) == 1) {
 		a = xcalloc(1, sizeof(*a));
 		a->bp = bp;
 		a->task_id = xstrdup(store_col_text(st, 0));
+		bp->answers_left++;
 		path = xasprintf("work-items/%s/comments/", a->task_id);
-		plane_list(bp->pl, path, on_ask_comments, a);
+		plane_list(bp->pl, PLANE_READ, path, 0, NULL, on_ask_comments,
+		    a);
 		free(path);
 	}
 	store_done(st);
+	if (--bp->answers_left == 0)
+		bp->answers_busy = false;
 }
 
 /* ------------------------------------------------------------ creates */
@@ -269,6 +349,13 @@ struct create {
 	struct bplane *bp;
 	char          *candidate_id, *title;
 };
+
+static void
+create_end(struct bplane *bp)
+{
+	if (--bp->proposals_left == 0)
+		bp->proposals_busy = false;
+}
 
 /* on_created records the work item made for a proposal.  201 carries it;
  * 409 (the external id is taken: we created it before a crash or a lost
@@ -298,9 +385,11 @@ on_created(struct plane *pl, int status, json_t *body, const char *err,
 		}
 		log_info("plane.created", "proposal %s -> work item %s%s",
 		    c->candidate_id, id, status == 409 ? " (existed)" : "");
-	} else
-		cycle_error(c->bp, status, "create work item", err);
-	cycle_end(c->bp);
+	} else {
+		note_error(c->bp, status, "create work item", err);
+		later(c->bp, "proposals");
+	}
+	create_end(c->bp);
 	free(c->candidate_id);
 	free(c->title);
 	free(c);
@@ -314,14 +403,20 @@ on_label_made(struct plane *pl, int status, json_t *body, const char *err,
 
 	(void) pl;
 	(void) body;
-	if (!ok(status))
-		cycle_error(bp, status, "create label", err);
-	cycle_end(bp);
+	/* 409: made meanwhile; either way the labels are listed again */
+	if (!ok(status) && status != 409) {
+		note_error(bp, status, "create label", err);
+		later(bp, "proposals");
+	}
+	bp->next_meta = 0;
+	create_end(bp);
 }
 
 /* create_proposals creates a work item per new proposal: missing labels
- * first (the item waits for the next cycle), then the item with
- * external_source "opcenter" and external_id = the candidate id. */
+ * first (the item waits for the labels to be listed again), then the
+ * item with external_source "opcenter" and external_id = the candidate
+ * id, in the state the proposal names (Plane's default state when the
+ * project lacks it). */
 void
 create_proposals(struct bplane *bp)
 {
@@ -333,11 +428,14 @@ create_proposals(struct bplane *bp)
 	size_t             i;
 	bool               missing;
 
-	if (store_prep(svc_store(bp->svc), &st,
+	if (bp->meta_busy || !due(bp, "proposals") ||
+	    store_prep(svc_store(bp->svc), &st,
 	        "SELECT candidate_id, title, goal, repo, labels, state FROM"
 	        " proposal WHERE work_item IS NULL ORDER BY received_ms"
 	        " LIMIT 20") != 0)
 		return;
+	bp->proposals_busy = true;
+	bp->proposals_left = 1; /* held until every request is queued */
 	while (store_step(st) == 1) {
 		labels = json_loads(store_col_text(st, 4), 0, NULL);
 		ids = json_array();
@@ -351,16 +449,15 @@ create_proposals(struct bplane *bp)
 			else {
 				req = json_pack("{s:s}", "name",
 				    json_string_value(l));
-				plane_call(bp->pl, "POST", "labels/", req,
-				    on_label_made, bp);
+				bp->proposals_left++;
+				plane_call(bp->pl, PLANE_CLAIM, "POST",
+				    "labels/", req, on_label_made, bp);
 				json_decref(req);
 				missing = true;
 			}
 			free(lo);
 		}
-		lo = lower(store_col_text(st, 5));
-		sid = json_string_value(json_object_get(bp->state_id, lo));
-		free(lo);
+		sid = state_id_of(bp, store_col_text(st, 5));
 		if (!missing) {
 			c = xcalloc(1, sizeof(*c));
 			c->bp = bp;
@@ -377,8 +474,9 @@ create_proposals(struct bplane *bp)
 			if (sid != NULL)
 				json_object_set_new(req, "state",
 				    json_string(sid));
-			plane_call(bp->pl, "POST", "work-items/", req,
-			    on_created, c);
+			bp->proposals_left++;
+			plane_call(bp->pl, PLANE_CLAIM, "POST", "work-items/",
+			    req, on_created, c);
 			json_decref(req);
 			free(html);
 			free(text);
@@ -387,5 +485,5 @@ create_proposals(struct bplane *bp)
 		json_decref(labels);
 	}
 	store_done(st);
+	create_end(bp);
 }
-

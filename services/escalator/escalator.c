@@ -563,6 +563,33 @@ on_proposer_quiet(struct svc *svc, const struct msg *m, void *state)
 	return (rv);
 }
 
+/* on_board_misconfigured escalates a board that cannot work as
+ * configured (a Plane project without a state opcenter moves items to);
+ * board-sync sends it once per change, the cooldown is per instance. */
+static int
+on_board_misconfigured(struct svc *svc, const struct msg *m, void *state)
+{
+	const struct msg_board_misconfigured *b = &m->body.board_misconfigured;
+	const char                           *who;
+	bool                                  first;
+	char                                 *text;
+	int                                   rv;
+
+	UNUSED(state);
+	if (b->provider == NULL || *b->provider == '\0')
+		return (bad(m, "no provider"));
+	if ((rv = first_seen(svc, m, &first)) != 0 || !first)
+		return (rv);
+	who = m->src && strncmp(m->src, "inject:", 7) != 0 ? m->src
+	                                                   : "board-sync";
+	text = xasprintf("%s board misconfigured (%s): %s", b->provider,
+	                 b->problem ? b->problem : "unknown",
+	                 b->message ? b->message : "");
+	rv = want(svc, m, "board_misconfigured", who, text);
+	free(text);
+	return (rv);
+}
+
 static void
 escalator_status(struct svc *svc, void *state, json_t *obj)
 {
@@ -622,6 +649,7 @@ static const struct svc_handler handlers[] = {
     {MSG_SUPERVISOR_STALE, on_stale},
     {MSG_BUS_DATA_LOSS, on_data_loss},
     {MSG_PROPOSER_QUIET, on_proposer_quiet},
+    {MSG_BOARD_MISCONFIGURED, on_board_misconfigured},
     {MSG_NONE, NULL},
 };
 

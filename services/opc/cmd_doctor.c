@@ -1,7 +1,8 @@
 /*
  * cmd_doctor.c - `opc doctor`: is everything this constellation needs
  * reachable and configured?  The board (Plane identity, project and
- * work-item endpoints, or the local board-sync), GitHub (identity and
+ * work-item endpoints, the states board-sync needs, the rate limit left;
+ * or the local board-sync), GitHub (identity and
  * token expiry), the backend programs, and config drift against the
  * example config.  One line per check; exit 1 when any check fails.
  */
@@ -10,9 +11,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "board_plane.h" /* board_plane_states: the states it needs */
 #include "opc.h"
 #include "opc/cfg.h"
 #include "opc/err.h"
@@ -55,20 +58,93 @@ get(const char *url, const char *const *hdrs, struct http_resp *resp)
 	return (resp->err ? 0 : resp->status);
 }
 
-static void
-check_plane(struct doc *d, const struct cfg_node *root)
+/* pnode: the plane: map holding key, the board-sync instance's first
+ * (an instance may use its own key), else the top level's. */
+static const struct cfg_node *
+pnode(const struct cfg_node *root, const struct cfg_node *inst,
+    const char *key)
 {
-	const struct cfg_node *pc = cfg_get(root, "plane");
-	const char            *base = cfg_str(cfg_get(pc, "base_url"));
-	const char            *ws = cfg_str(cfg_get(pc, "workspace_slug"));
-	const char            *proj = cfg_str(cfg_get(pc, "project_id"));
-	const char            *tok = cfg_secret(pc, "api_token_env");
-	const char            *hdrs[3];
+	const struct cfg_node *in = cfg_get(inst, "plane");
+
+	return (cfg_get(in, key) != NULL ? in : cfg_get(root, "plane"));
+}
+
+/* check_plane_states: the project has every state board-sync moves items
+ * to (plane.states; a new Plane project has only Backlog, Todo, In
+ * Progress, Done and Cancelled), and how much of the key's rate limit is
+ * left. */
+static void
+check_plane_states(struct doc *d, const struct cfg_node *root,
+    const struct cfg_node *inst, const char *url, const char *const *hdrs)
+{
+	const char      *names[BS_N], *rem;
+	bool             need[BS_N];
+	struct http_resp resp;
+	struct buf       miss;
+	json_t          *j, *v;
+	char             err[256];
+	size_t           i, k;
+	bool             found;
+	int              st;
+
+	if (board_plane_states(root, inst, names, need, err, sizeof(err)) !=
+	    0) {
+		say(d, "FAIL", "plane states: %s", err);
+		return;
+	}
+	st = get(url, hdrs, &resp);
+	if (st / 100 != 2) {
+		say(d, "FAIL", "plane states: HTTP %d", st);
+		http_resp_fini(&resp);
+		return;
+	}
+	j = json_loadb(resp.body.data, resp.body.len, 0, NULL);
+	buf_init(&miss);
+	for (i = 0; i < BS_N; i++) {
+		found = false;
+		json_array_foreach(json_object_get(j, "results"), k, v) {
+			const char *n = json_string_value(
+			    json_object_get(v, "name"));
+
+			if (n != NULL && strcasecmp(n, names[i]) == 0)
+				found = true;
+		}
+		if (need[i] && !found)
+			buf_printf(&miss, "%s\"%s\"", miss.len ? ", " : "",
+			    names[i]);
+	}
+	if (miss.len > 0)
+		say(d, "FAIL", "plane states: the project lacks %s (set "
+		    "plane.states to the project's names, or add the states): "
+		    "board-sync claims nothing until they exist",
+		    buf_cstr(&miss));
+	else
+		say(d, "ok", "plane states: every state board-sync moves "
+		    "items to exists");
+	if ((rem = http_header(&resp, "x-ratelimit-remaining")) != NULL)
+		say(d, "ok", "plane rate limit: %s requests left in the "
+		    "window", rem);
+	buf_fini(&miss);
+	json_decref(j);
+	http_resp_fini(&resp);
+}
+
+static void
+check_plane(struct doc *d, const struct cfg_node *root,
+    const struct cfg_node *inst)
+{
+	const struct cfg_node *tn = pnode(root, inst, "api_token_env");
+	const char            *base, *ws, *proj, *tok, *hdrs[3];
 	const char            *what[3] = { "identity", "project", "work items" };
 	struct http_resp       resp;
-	char                  *key, *urls[3];
+	char                  *key, *urls[4];
 	int                    i, st;
 
+	base = cfg_str(cfg_get(pnode(root, inst, "base_url"), "base_url"));
+	ws = cfg_str(cfg_get(pnode(root, inst, "workspace_slug"),
+	    "workspace_slug"));
+	proj = cfg_str(cfg_get(pnode(root, inst, "project_id"), "project_id"));
+	tok = cfg_secret(tn, "api_token_env");
 	if (base == NULL || ws == NULL || proj == NULL) {
 		say(d, "FAIL", "board: plane needs plane.base_url, "
 		               "workspace_slug and project_id");
@@ -76,8 +152,8 @@ check_plane(struct doc *d, const struct cfg_node *root)
 	}
 	if (tok == NULL) {
 		say(d, "FAIL", "board: $%s (plane.api_token_env) is not set",
-		    cfg_str(cfg_get(pc, "api_token_env"))
-		        ? cfg_str(cfg_get(pc, "api_token_env"))
+		    cfg_str(cfg_get(tn, "api_token_env"))
+		        ? cfg_str(cfg_get(tn, "api_token_env"))
 		        : "?");
 		return;
 	}
@@ -91,6 +167,9 @@ check_plane(struct doc *d, const struct cfg_node *root)
 	urls[2] = xasprintf("%s/api/v1/workspaces/%s/projects/%s/work-items/"
 	                    "?per_page=1",
 	    base, ws, proj);
+	urls[3] = xasprintf("%s/api/v1/workspaces/%s/projects/%s/states/"
+	                    "?per_page=1000",
+	    base, ws, proj);
 	for (i = 0; i < 3; i++) {
 		st = get(urls[i], hdrs, &resp);
 		if (st / 100 == 2)
@@ -100,10 +179,13 @@ check_plane(struct doc *d, const struct cfg_node *root)
 			    resp.errmsg);
 		else
 			say(d, "FAIL", "plane %s: HTTP %d%s", what[i], st,
-			    st == 401 || st == 403 ? " (API key refused)" : "");
+			    st == 401 || st == 403 ? " (API key refused)"
+			    : st == 429 ? " (rate limited)" : "");
 		http_resp_fini(&resp);
 		free(urls[i]);
 	}
+	check_plane_states(d, root, inst, urls[3], hdrs);
+	free(urls[3]);
 	free(key);
 }
 
@@ -121,7 +203,7 @@ check_board(struct doc *d, struct opc *o, const struct cfg_node *root)
 	}
 	mode = cfg_str(cfg_get(b->node, "board"));
 	if (mode != NULL && strcmp(mode, "plane") == 0) {
-		check_plane(d, root);
+		check_plane(d, root, b->node);
 		return;
 	}
 	if (opc_ctl(b->ctl, MSG_CTL_STATUS, NULL, &st, err, sizeof(err),

@@ -61,13 +61,26 @@ row(const char *role, const char *state, json_int_t pid, json_int_t restarts,
     json_t *ist, const char *err)
 {
 	const char *le = json_string_value(json_object_get(ist, "last_error"));
-	char        lag[256], pids[24] = "-", rs[24] = "-";
+	json_t     *pl = json_object_get(ist, "plane");
+	const char *ps = json_string_value(json_object_get(pl, "state"));
+	const char *pp = json_string_value(json_object_get(pl, "problem"));
+	char        lag[256], pids[24] = "-", rs[24] = "-", pe[512];
 
 	lag_text(ist, lag, sizeof(lag));
 	if (pid >= 0)
 		snprintf(pids, sizeof(pids), "%lld", (long long) pid);
 	if (restarts >= 0)
 		snprintf(rs, sizeof(rs), "%lld", (long long) restarts);
+	/* a board-sync whose Plane is not ok says why (it runs: the
+	 * process state alone would read fine) */
+	if ((le == NULL || *le == '\0') && ps != NULL &&
+	    strcmp(ps, "ok") != 0) {
+		if (pp == NULL)
+			pp = json_string_value(json_object_get(pl,
+			    "last_error"));
+		snprintf(pe, sizeof(pe), "plane %s: %s", ps, pp ? pp : "");
+		le = pe;
+	}
 	printf("%-20s %-11s %7s %8s %8lld %-24s %s\n", role, state, pids, rs,
 	    (long long) json_integer_value(json_object_get(ist, "journal_seq")),
 	    ist ? lag : "?",

@@ -73,6 +73,7 @@ test_item_labels(void **state)
 	bp.state_name = json_object();
 	bp.label_id = json_object();
 	bp.label_name = json_object();
+	bp.repos = json_pack("{s:s}", "demo", "demo");
 	states = json_loads("[{\"id\": \"s1\", \"name\": \"Ready for AI\"}]",
 	    0, NULL);
 	labels = json_loads("[{\"id\": \"l1\", \"name\": \"repo: demo\"},"
@@ -111,10 +112,30 @@ test_item_labels(void **state)
 	    "asks");
 	plane_item_fini(&pi);
 
+	/* another deployment's repo: left alone, and named */
+	json_array_append_new(labels, json_pack("{s:s, s:s}", "id", "l4",
+	    "name", "repo: other"));
+	plane_index(bp.label_id, bp.label_name, labels);
+	json_array_set_new(json_object_get(item, "labels"), 0,
+	    json_string("l4"));
+	assert_false(plane_item_read(&pi, &bp, item));
+	assert_string_equal(pi.other_repo, "other");
+	assert_string_equal(pi.id, "w1");
+	assert_null(pi.names);
+
+	/* a state made after the states list: waits for it, like a label */
+	json_object_set_new(item, "state", json_string("s9"));
+	json_array_set_new(json_object_get(item, "labels"), 0,
+	    json_string("l1"));
+	assert_false(plane_item_read(&pi, &bp, item));
+	assert_string_equal(pi.unknown_state, "s9");
+	json_object_set_new(item, "state", json_string("s1"));
+
 	/* no repo label: not a task for us, and nothing unknown */
 	json_array_clear(json_object_get(item, "labels"));
 	assert_false(plane_item_read(&pi, &bp, item));
 	assert_null(pi.unknown_label);
+	assert_string_equal(pi.other_repo, "");
 
 	json_decref(item);
 	json_decref(states);
@@ -123,6 +144,7 @@ test_item_labels(void **state)
 	json_decref(bp.state_name);
 	json_decref(bp.label_id);
 	json_decref(bp.label_name);
+	json_decref(bp.repos);
 }
 
 int

@@ -306,6 +306,7 @@ test_kinds(void **state)
 	    {"service_failed", "router"},
 	    {"stale_heartbeat", "executor"},
 	    {"data_loss", "board-sync"},
+	    {"board_misconfigured", "board-sync"},
 	};
 	struct fx f;
 	size_t    i, k;
@@ -401,6 +402,10 @@ test_kinds(void **state)
 	inject(&f, "bus.data_loss",
 	       json_pack("{s:s, s:i, s:i}", "upstream", "board-sync", "cursor",
 	                 10, "first_available", 50));
+	inject(&f, "board.misconfigured",
+	       json_pack("{s:s, s:s, s:[s], s:s}", "provider", "plane",
+	                 "problem", "missing_states", "missing", "Running",
+	                 "message", "no Running state"));
 	assert_int_equal(wait_st(&f, "sent", (int64_t) nitems(want)),
 	                 (int64_t) nitems(want));
 	assert_int_equal(rx_count(&f.rx, NULL), nitems(want));
