@@ -47,8 +47,8 @@ hmac_sha256_hex(char hex[HMAC_SHA256_HEX], const char *secret, const void *body,
 	return (0);
 }
 
-static int
-nibble(char c)
+int
+hmac_hexval(int c)
 {
 	if (c >= '0' && c <= '9')
 		return (c - '0');
@@ -72,8 +72,8 @@ sig_verify_hex(const char *hex, const char *secret, const void *body,
 	    strlen(hex) != 2 * HMAC_SHA256_LEN)
 		return (false);
 	for (i = 0; i < HMAC_SHA256_LEN; i++) {
-		if ((hi = nibble(hex[2 * i])) < 0 ||
-		    (lo = nibble(hex[2 * i + 1])) < 0)
+		if ((hi = hmac_hexval((unsigned char) hex[2 * i])) < 0 ||
+		    (lo = hmac_hexval((unsigned char) hex[2 * i + 1])) < 0)
 			return (false);
 		got[i] = (unsigned char) (hi << 4 | lo);
 	}

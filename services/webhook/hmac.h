@@ -38,4 +38,8 @@ bool sig_verify_hex(const char *hex, const char *secret, const void *body,
 bool sig_verify(const char *header, const char *secret, const void *body,
                 size_t len);
 
+/* hmac_hexval returns the value of hex digit c (either case), or -1: for
+ * signatures and for percent-encoded form bodies. */
+int hmac_hexval(int c);
+
 #endif

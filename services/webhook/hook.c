@@ -104,18 +104,6 @@ media_is(const char *ct, const char *want)
 	return (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ' || ct[n] == '\t');
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return (c - '0');
-	if (c >= 'a' && c <= 'f')
-		return (c - 'a' + 10);
-	if (c >= 'A' && c <= 'F')
-		return (c - 'A' + 10);
-	return (-1);
-}
-
 /* form_decode appends the decoded form component s[0..n) to out. */
 static int
 form_decode(struct buf *out, const char *s, size_t n)
@@ -130,8 +118,8 @@ form_decode(struct buf *out, const char *s, size_t n)
 		else if (s[i] != '%')
 			c = s[i];
 		else if (i + 2 < n &&
-		         (hi = hexval((unsigned char) s[i + 1])) >= 0 &&
-		         (lo = hexval((unsigned char) s[i + 2])) >= 0) {
+		         (hi = hmac_hexval((unsigned char) s[i + 1])) >= 0 &&
+		         (lo = hmac_hexval((unsigned char) s[i + 2])) >= 0) {
 			c = (char) (hi << 4 | lo);
 			i += 2;
 		} else
