@@ -511,16 +511,6 @@ jnum(int64_t v)
 	return (v >= 0 ? json_integer(v) : json_null());
 }
 
-static json_t *
-jtext(const char *s)
-{
-	if (s == NULL)
-		return (json_null());
-	if (utf8_valid(s, strlen(s)))
-		return (json_string(s));
-	return (json_string("(not UTF-8)"));
-}
-
 json_t *
 agent_json(const struct agent_report *r)
 {
@@ -531,15 +521,15 @@ agent_json(const struct agent_report *r)
 		return (json_null());
 	d = json_array();
 	for (i = 0; i < r->denials.n; i++)
-		json_array_append_new(d, jtext(r->denials.v[i]));
+		json_array_append_new(d, jstr_lossy(r->denials.v[i]));
 	o = json_object();
 	json_object_set_new(o, "cli", json_string(r->cli));
-	json_object_set_new(o, "session_id", jtext(r->session_id));
-	json_object_set_new(o, "model", jtext(r->model));
+	json_object_set_new(o, "session_id", jstr_lossy(r->session_id));
+	json_object_set_new(o, "model", jstr_lossy(r->model));
 	json_object_set_new(o, "turns", jnum(r->turns));
 	json_object_set_new(o, "is_error", json_boolean(r->is_error));
-	json_object_set_new(o, "subtype", jtext(r->subtype));
-	json_object_set_new(o, "message", jtext(r->message));
+	json_object_set_new(o, "subtype", jstr_lossy(r->subtype));
+	json_object_set_new(o, "message", jstr_lossy(r->message));
 	json_object_set_new(o, "permission_denials", d);
 	json_object_set_new(o, "cost_usd",
 	                    r->cost_source != NULL ? json_real(r->cost_usd)
@@ -555,7 +545,7 @@ agent_json(const struct agent_report *r)
 	json_object_set_new(o, "api_status",
 	                    r->api_status > 0 ? json_integer(r->api_status)
 	                                      : json_null());
-	json_object_set_new(o, "api_error", jtext(r->api_error));
+	json_object_set_new(o, "api_error", jstr_lossy(r->api_error));
 	json_object_set_new(o, "retry_after_ms", jnum(r->retry_after_ms));
 	return (o);
 }

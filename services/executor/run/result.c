@@ -31,8 +31,7 @@ jstr(const char *s)
 	return (s != NULL ? json_string(s) : json_null());
 }
 
-/* jstr_lossy is jstr for text from processes, which may not be UTF-8. */
-static json_t *
+json_t *
 jstr_lossy(const char *s)
 {
 	struct buf b;

@@ -450,6 +450,9 @@ void validation_fini(struct validation *v);
 int diff_collect(struct exec_run *x, struct buf *patch);
 
 /* result.c */
+/* jstr_lossy returns a new JSON string of s (null for NULL), text from a
+ * process that may not be UTF-8: each invalid byte becomes U+FFFD. */
+json_t *jstr_lossy(const char *s);
 /* result_build returns a new JSON object: the OcExecutionResult of x. */
 json_t *result_build(const struct exec_run *x, int64_t completed_ms);
 /* result_write builds and atomically writes the result. 0 or ERR_IO. */
