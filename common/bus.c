@@ -182,28 +182,20 @@ tls_alloc(nng_tls_config **cp, nng_tls_mode mode, const char *server_name)
 static char *
 read_pem(const char *what, const char *path, char *err, size_t errlen)
 {
-	FILE  *f;
-	char  *buf = NULL;
-	size_t len = 0, n;
+	char  *buf;
+	size_t len;
+	int    rv;
 
-	if ((f = fopen(path, "r")) == NULL) {
+	if ((rv = file_read(&buf, &len, path, 1024 * 1024)) != 0) {
 		snprintf(err, errlen, "%s %s: %s", what, path,
-		    strerror(errno));
+		    rv == ERR_TOOBIG ? "larger than 1 MiB" : strerror(errno));
 		return (NULL);
 	}
-	do {
-		buf = xrealloc(buf, len + 4096 + 1);
-		n = fread(buf + len, 1, 4096, f);
-		len += n;
-	} while (n == 4096 && len < 1024 * 1024);
-	buf[len] = '\0';
-	if (ferror(f) || strstr(buf, "-----BEGIN ") == NULL) {
-		snprintf(err, errlen, "%s %s: %s", what, path,
-		    ferror(f) ? strerror(errno) : "no PEM data");
+	if (strstr(buf, "-----BEGIN ") == NULL) {
+		snprintf(err, errlen, "%s %s: no PEM data", what, path);
 		free(buf);
-		buf = NULL;
+		return (NULL);
 	}
-	fclose(f);
 	return (buf);
 }
 

@@ -53,6 +53,7 @@ reply(struct svc *svc, int code, const char *error, json_t *data)
 }
 
 struct replay_ctx {
+	struct svc     *svc;
 	struct msg_bins bins;
 	size_t          cap;
 };
@@ -62,14 +63,27 @@ collect(void *arg, uint64_t seq, const void *frame, size_t len)
 {
 	struct replay_ctx *rc = arg;
 
-	UNUSED(seq);
 	if (rc->bins.n == rc->cap) {
 		rc->cap = rc->cap ? rc->cap * 2 : 256;
 		rc->bins.v = xrealloc(rc->bins.v, rc->cap * sizeof(*rc->bins.v));
 	}
-	/* Borrowed: the packer copies before the statement moves on. */
-	rc->bins.v[rc->bins.n].p = xmemdup(frame, len);
-	rc->bins.v[rc->bins.n].len = len;
+	if (len > JOURNAL_MAX_FRAME) {
+		/* Journaled before the journal refused such frames: no
+		 * batch can carry it, and sending it would stall every
+		 * consumer at this seq.  An empty frame says "undeliverable"
+		 * and the consumer records the loss (svc_in.c). */
+		log_error("ctl.replay", "seq %llu is %zu bytes, more than a "
+		    "frame can carry (%u): sent as undeliverable",
+		    (unsigned long long) seq, len, (unsigned) JOURNAL_MAX_FRAME);
+		svc_count(rc->svc, "undeliverable", 1);
+		rc->bins.v[rc->bins.n].p = xcalloc(1, 1);
+		rc->bins.v[rc->bins.n].len = 0;
+	} else {
+		/* Borrowed: the packer copies before the statement moves
+		 * on. */
+		rc->bins.v[rc->bins.n].p = xmemdup(frame, len);
+		rc->bins.v[rc->bins.n].len = len;
+	}
 	rc->bins.n++;
 	return (0);
 }
@@ -88,6 +102,7 @@ do_replay(struct svc *svc, const struct msg_ctl_replay *rq)
 
 	memset(&rc, 0, sizeof(rc));
 	memset(&rb, 0, sizeof(rb));
+	rc.svc = svc;
 	from = rq->from < 1 ? 1 : (uint64_t) rq->from;
 	max = rq->max <= 0 || rq->max > SVC_REPLAY_MAX ? SVC_REPLAY_MAX
 	                                                : (size_t) rq->max;

@@ -256,26 +256,39 @@ start_replay(struct upstream *up)
 	}
 }
 
+/* data_loss records events of an upstream that will never be applied:
+ * n events from first, because they were trimmed from the producer's
+ * journal or because one is larger than any frame (undeliverable).
+ * Never silent: an error log, last_error, and bus.data_loss, which the
+ * escalator turns into an escalation. */
 static void
-data_loss(struct upstream *up, uint64_t first)
+data_loss(struct upstream *up, uint64_t first, uint64_t n, bool undeliverable)
 {
-	struct svc             *svc = up->svc;
+	struct svc              *svc = up->svc;
 	struct msg_bus_data_loss ev;
 
 	svc->c.truncated++;
-	log_error("bus.data_loss",
-	    "upstream %s: cursor %llu is older than its retention (first "
-	    "retained seq %llu): events %llu..%llu are lost",
-	    up->name, (unsigned long long) up->cursor,
-	    (unsigned long long) first, (unsigned long long) up->cursor + 1,
-	    (unsigned long long) first - 1);
+	if (undeliverable)
+		log_error("bus.data_loss",
+		    "upstream %s: event %llu is larger than a frame can "
+		    "carry (see the producer's log): skipped, it is lost",
+		    up->name, (unsigned long long) first);
+	else
+		log_error("bus.data_loss",
+		    "upstream %s: cursor %llu is older than its retention "
+		    "(first retained seq %llu): events %llu..%llu are lost",
+		    up->name, (unsigned long long) up->cursor,
+		    (unsigned long long) (first + n),
+		    (unsigned long long) first,
+		    (unsigned long long) (first + n - 1));
 	svc_set_error(svc, "data loss from %s", up->name);
 	memset(&ev, 0, sizeof(ev));
 	ev.upstream = up->name;
 	ev.cursor = (int64_t) up->cursor;
-	ev.first_available = (int64_t) first;
+	ev.first_available = (int64_t) (first + n);
+	ev.reason = undeliverable ? "undeliverable" : "retention";
 	(void) svc_emit(svc, MSG_BUS_DATA_LOSS, NULL, &ev);
-	up->cursor = first - 1;
+	up->cursor = first + n - 1;
 }
 
 static void
@@ -294,8 +307,15 @@ on_replay_batch(struct upstream *up, const struct msg_ctl_replay_batch *rb)
 		return;
 	if (rb->truncated && rb->first_seq > 0 &&
 	    (uint64_t) rb->first_seq > up->cursor + 1)
-		data_loss(up, (uint64_t) rb->first_seq);
+		data_loss(up, up->cursor + 1,
+		    (uint64_t) rb->first_seq - up->cursor - 1, false);
 	for (i = 0; i < rb->frames.n; i++) {
+		if (rb->frames.v[i].len == 0) {
+			/* The producer's mark for a frame too big to send
+			 * (ctl.c collect). */
+			data_loss(up, up->cursor + 1, 1, true);
+			continue;
+		}
 		rv = msg_decode(&m, rb->frames.v[i].p, rb->frames.v[i].len,
 		    err, sizeof(err));
 		if (rv != 0) {

@@ -604,3 +604,40 @@ exe_sibling(const char *name)
 	}
 	return (xstrdup(name));
 }
+
+int
+file_read(char **out, size_t *len, const char *path, size_t max)
+{
+	FILE  *f;
+	char  *buf = NULL;
+	size_t n = 0, got;
+	int    rv = 0, saved;
+
+	*out = NULL;
+	*len = 0;
+	if (strcmp(path, "-") == 0)
+		f = stdin;
+	else if ((f = fopen(path, "rb")) == NULL)
+		return (ERR_IO);
+	do {
+		buf = xrealloc(buf, n + 65536 + 1);
+		got = fread(buf + n, 1, 65536, f);
+		n += got;
+	} while (got > 0 && n <= max);
+	saved = errno;
+	if (ferror(f))
+		rv = ERR_IO;
+	else if (n > max)
+		rv = ERR_TOOBIG;
+	if (f != stdin)
+		fclose(f);
+	if (rv != 0) {
+		free(buf);
+		errno = saved;
+		return (rv);
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*len = n;
+	return (0);
+}

@@ -129,4 +129,9 @@ int rmtree(const char *path);
 /* mkdirs creates path and its parents with mode; 0 or ERR_IO. */
 int mkdirs(const char *path, int mode);
 
+/* file_read reads a whole file ("-": standard input) of at most max bytes
+ * into *out (NUL-terminated, caller frees) and its length into *len.
+ * Returns 0, ERR_IO (errno says why) or ERR_TOOBIG (more than max). */
+int file_read(char **out, size_t *len, const char *path, size_t max);
+
 #endif

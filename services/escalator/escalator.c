@@ -526,10 +526,16 @@ on_data_loss(struct svc *svc, const struct msg *m, void *state)
 		return (bad(m, "no upstream"));
 	if ((rv = first_seen(svc, m, &first)) != 0 || !first)
 		return (rv);
-	text = xasprintf("%s lost events of %s: cursor %lld, first available "
-	                 "%lld",
-	                 m->src ? m->src : "?", d->upstream,
-	                 (long long) d->cursor, (long long) d->first_available);
+	if (d->reason != NULL && strcmp(d->reason, "undeliverable") == 0)
+		text = xasprintf("%s skipped event %lld of %s: larger than a "
+		                 "frame can carry, it is lost",
+		    m->src ? m->src : "?", (long long) d->cursor + 1,
+		    d->upstream);
+	else
+		text = xasprintf("%s lost events of %s: cursor %lld, first "
+		                 "available %lld",
+		    m->src ? m->src : "?", d->upstream, (long long) d->cursor,
+		    (long long) d->first_available);
 	rv = want(svc, m, "data_loss", d->upstream, text);
 	free(text);
 	return (rv);

@@ -2,6 +2,7 @@
  * cmd_task.c - `opc task add|list|show|move`: the local board over
  * board-sync's ctl socket.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,11 +11,18 @@
 #include "opc/err.h"
 #include "opc/util.h"
 
+/* What --goal-file reads at most: far more than board-sync accepts (64
+ * KiB), well under the bus's frame limit. */
+#define TASK_FILE_MAX (12u * 1024 * 1024)
+
 static const char task_usage[] =
-    "usage: opc task add --repo KEY --goal TEXT [--kind goal|test|improve]\n"
+    "usage: opc task add --repo KEY --goal TEXT|--goal-file FILE\n"
+    "                    [--kind goal|test|improve]\n"
     "                    [--title T] [--label L]... [--description D]\n"
     "                    [--state S] [--request-id ID]\n"
-    "       (a retried add with the same --request-id returns the same task)\n"
+    "       (a retried add with the same --request-id returns the same task;\n"
+    "       --goal-file - reads the goal from standard input; a goal holds\n"
+    "       at most 64 KiB of UTF-8)\n"
     "       opc task list [--state S] [--limit N] [--json]\n"
     "       opc task show ID [--json]\n"
     "       opc task move ID STATE [--comment TEXT]\n";
@@ -59,6 +67,7 @@ task_add(struct opc *o, int argc, char **argv)
 	static const struct option opts[] = {
 		{ "repo", required_argument, NULL, 'r' },
 		{ "goal", required_argument, NULL, 'g' },
+		{ "goal-file", required_argument, NULL, 'G' },
 		{ "kind", required_argument, NULL, 'k' },
 		{ "title", required_argument, NULL, 't' },
 		{ "label", required_argument, NULL, 'l' },
@@ -69,6 +78,8 @@ task_add(struct opc *o, int argc, char **argv)
 	};
 	struct msg_board_task_add a;
 	json_t                   *data = NULL;
+	char                     *file = NULL;
+	size_t                    len;
 	int                       ch, rv;
 
 	memset(&a, 0, sizeof(a));
@@ -80,6 +91,29 @@ task_add(struct opc *o, int argc, char **argv)
 			break;
 		case 'g':
 			a.goal = optarg;
+			break;
+		case 'G':
+			free(file);
+			/* Read far past the limit, so board-sync (which
+			 * bounds every client) says how big it was. */
+			if ((rv = file_read(&file, &len, optarg,
+			         TASK_FILE_MAX)) != 0) {
+				fprintf(stderr, "opc task add: %s: %s\n",
+				    optarg, rv == ERR_TOOBIG
+				        ? "more than 12 MiB; a goal holds at "
+				          "most 64 KiB"
+				        : strerror(errno));
+				rv = 1;
+				goto out;
+			}
+			if (strlen(file) != len) {
+				fprintf(stderr, "opc task add: %s holds a NUL "
+				                "byte: a goal is text\n",
+				    optarg);
+				rv = 2;
+				goto out;
+			}
+			a.goal = file;
 			break;
 		case 'k':
 			a.kind = optarg;
@@ -101,7 +135,8 @@ task_add(struct opc *o, int argc, char **argv)
 			break;
 		default:
 			fputs(task_usage, stderr);
-			return (2);
+			rv = 2;
+			goto out;
 		}
 	}
 	if (a.repo_key == NULL || a.goal == NULL) {
@@ -120,6 +155,8 @@ task_add(struct opc *o, int argc, char **argv)
 	} else if ((rv = board_call(o, MSG_BOARD_TASK_ADD, &a, &data)) == 0)
 		printf("%s %s\n", opc_jstr(data, "task_id", ""),
 		    opc_jstr(data, "state", ""));
+out:
+	free(file);
 	for (size_t i = 0; i < a.labels.n; i++)
 		free(a.labels.v[i]);
 	free(a.labels.v);

@@ -469,6 +469,31 @@ test_path_clean(void **state)
 	}
 }
 
+/* file_read: the whole file, NUL-terminated; over max is ERR_TOOBIG, a
+ * missing file ERR_IO with errno. */
+static void
+test_file_read(void **state)
+{
+	const char *dir = *state;
+	char       *p, *text;
+	size_t      len;
+
+	p = xasprintf("%s/f", dir);
+	assert_int_equal(write_file_atomic(p, "abc\0def", 7), 0);
+	assert_int_equal(file_read(&text, &len, p, 7), 0);
+	assert_int_equal(len, 7);
+	assert_memory_equal(text, "abc\0def\0", 8);
+	free(text);
+	assert_int_equal(file_read(&text, &len, p, 6), ERR_TOOBIG);
+	assert_null(text);
+	free(p);
+	p = xasprintf("%s/missing", dir);
+	assert_int_equal(file_read(&text, &len, p, 100), ERR_IO);
+	assert_int_equal(errno, ENOENT);
+	assert_null(text);
+	free(p);
+}
+
 int
 main(void)
 {
@@ -484,6 +509,8 @@ main(void)
 		cmocka_unit_test(test_clocks),
 		cmocka_unit_test(test_path_clean),
 		cmocka_unit_test_setup_teardown(test_child_spawn, tmp_setup,
+		    tmp_teardown),
+		cmocka_unit_test_setup_teardown(test_file_read, tmp_setup,
 		    tmp_teardown),
 	};
 
