@@ -837,6 +837,8 @@ ctl_move(struct svc *svc, const struct msg *req, json_t **data, char *err,
 	int                               rv;
 
 	(void) state;
+	if (!text_ok("the comment", mv->comment, TASK_GOAL_MAX, err, errlen))
+		return (ERR_INVAL);
 	if (!board_state_valid(mv->state)) {
 		snprintf(err, errlen, "unknown state '%s' (Backlog, Ready for "
 		    "AI, Running, In Review, Review, Blocked, Done, Cancelled)",

@@ -700,6 +700,14 @@ ctl_reject(struct svc *svc, const struct msg *req, json_t **data, char *err,
 	int                               rv;
 
 	(void) state;
+	/* bounded like every text a ctl client sends (README, Bad input) */
+	if (strlen(r->dedup_key) > 1024 ||
+	    (r->reason != NULL && strlen(r->reason) > 4096) ||
+	    (r->task_id != NULL && strlen(r->task_id) > 256)) {
+		snprintf(err, errlen, "a dedup key holds at most 1024 bytes, a "
+		    "reason 4096, a task id 256");
+		return (ERR_INVAL);
+	}
 	if (strncmp(r->dedup_key, "candidate|", 10) != 0) {
 		snprintf(err, errlen, "a dedup key looks like"
 		    " candidate|<family>|<repo>|<pattern>, got '%s'",

@@ -99,6 +99,9 @@ check "a 10 MiB goal is refused" [ $? -ne 0 ]
 check "... with its size and the limit" \
     grep -q "the goal is 10485760 bytes; at most 65536" "$T/big.out"
 check "task list still answers" "$OPC" -c "$CFG" task list
+"$OPC" -c "$CFG" task move T-1 Done --comment "$(head -c 70000 /dev/zero | tr '\0' c)" >"$T/bigc.out" 2>&1
+check "a 70 KB comment on a move is refused with its size" \
+    grep -q "the comment is 70000 bytes; at most 65536" "$T/bigc.out"
 id=$(add --repo demo --goal "After the big goal")
 check "the next task is Done" wait_for 30 state_is "$id" Done
 
