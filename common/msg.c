@@ -50,12 +50,15 @@ msg_frame_topic(const void *frame, size_t flen, size_t *len)
 
 /* ------------------------------------------------------------ body fields */
 
+static void fields_fini(const struct msg_field *, size_t, char *);
+
 static void
 field_fini(const struct msg_field *f, char *base)
 {
 	void            *at = base + f->off;
 	struct msg_strs *ss;
 	struct msg_bins *bs;
+	struct msg_recs *rs;
 	size_t           i;
 
 	switch (f->type) {
@@ -80,23 +83,90 @@ field_fini(const struct msg_field *f, char *base)
 			free(bs->v[i].p);
 		free(bs->v);
 		break;
+	case FT_REC:
+		msg_rec_free(f->rec, *(void **) at);
+		break;
+	case FT_RECS:
+		rs = at;
+		for (i = 0; i < rs->n; i++)
+			fields_fini(f->rec->fields, f->rec->nfields,
+			    (char *) rs->v + i * f->rec->size);
+		free(rs->v);
+		break;
 	default:
 		break;
 	}
+}
+
+static void
+fields_fini(const struct msg_field *fields, size_t n, char *base)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		field_fini(&fields[i], base);
 }
 
 void
 msg_body_fini(enum msg_topic t, void *body)
 {
 	const struct msg_topic_def *d;
-	size_t                      i;
 
 	if (t <= MSG_NONE || t >= MSG__COUNT || body == NULL)
 		return;
 	d = &msg_topic_defs[t];
-	for (i = 0; i < d->nfields; i++)
-		field_fini(&d->fields[i], body);
+	fields_fini(d->fields, d->nfields, body);
 	memset(body, 0, d->size);
+}
+
+void
+msg_rec_fini(const struct msg_rec_def *def, void *rec)
+{
+	if (rec == NULL)
+		return;
+	fields_fini(def->fields, def->nfields, rec);
+	memset(rec, 0, def->size);
+}
+
+void *
+msg_rec_new(const struct msg_rec_def *def)
+{
+	return (xcalloc(1, def->size));
+}
+
+void
+msg_rec_free(const struct msg_rec_def *def, void *rec)
+{
+	if (rec == NULL)
+		return;
+	msg_rec_fini(def, rec);
+	free(rec);
+}
+
+const char *
+msg_enum_name(const char *const *names, int v)
+{
+	int i;
+
+	if (v <= 0)
+		return ("");
+	for (i = 1; names[i] != NULL; i++)
+		if (i == v)
+			return (names[i]);
+	return ("");
+}
+
+int
+msg_enum_parse(const char *const *names, const char *s, size_t n, int *v)
+{
+	int i;
+
+	for (i = 1; names[i] != NULL; i++)
+		if (strlen(names[i]) == n && memcmp(names[i], s, n) == 0) {
+			*v = i;
+			return (0);
+		}
+	return (ERR_NOTFOUND);
 }
 
 void
@@ -124,6 +194,9 @@ msg_bin_dup(const char *p, size_t n)
 	return (xmemdup(p, n));
 }
 
+static int rd_map(struct rd *, const char *, const struct msg_field *,
+    size_t, char *, const struct mpv *);
+
 /* rd_field reads the value with header v into field f of base. */
 static int
 rd_field(struct rd *r, const struct msg_field *f, char *base,
@@ -132,9 +205,10 @@ rd_field(struct rd *r, const struct msg_field *f, char *base,
 	void            *at = base + f->off;
 	struct msg_strs *ss;
 	struct msg_bins *bs;
+	struct msg_recs *rs;
 	struct mpv       e;
 	size_t           i;
-	int              rv;
+	int              rv, ev;
 
 	if (v->kind == MP_NIL && f->type != FT_OBJ) {
 		if (f->required)
@@ -212,8 +286,81 @@ rd_field(struct rd *r, const struct msg_field *f, char *base,
 			bs->v[bs->n++].len = e.len;
 		}
 		return (0);
+	case FT_ENUM:
+		if (v->kind != MP_STR)
+			break;
+		if (msg_enum_parse(f->names, v->p, v->len, &ev) != 0)
+			return (fail(r, "field '%s': '%.*s' is not one of its "
+			                "values", f->name,
+			    (int) (v->len > 64 ? 64 : v->len), v->p));
+		*(int *) at = ev;
+		return (0);
+	case FT_REC:
+		if (v->kind != MP_MAP)
+			break;
+		*(void **) at = msg_rec_new(f->rec);
+		return (rd_map(r, f->rec->name, f->rec->fields,
+		    f->rec->nfields, *(char **) at, v));
+	case FT_RECS:
+		if (v->kind != MP_ARR)
+			break;
+		rs = at;
+		rs->v = xcalloc(v->len + 1, f->rec->size);
+		for (i = 0; i < v->len; i++) {
+			if ((rv = rd_next(r, &e)) != 0)
+				return (rv);
+			if (e.kind != MP_MAP)
+				return (fail(r, "field '%s'[%zu] is not a "
+				                "map", f->name, i));
+			rs->n++; /* released with the rest on failure */
+			if ((rv = rd_map(r, f->rec->name, f->rec->fields,
+			         f->rec->nfields,
+			         (char *) rs->v + i * f->rec->size, &e)) != 0)
+				return (rv);
+		}
+		return (0);
 	}
 	return (fail(r, "field '%s' has the wrong type", f->name));
+}
+
+/* rd_map reads the n pairs of the map with header m into base, whose
+ * fields are fields (what names it in errors). */
+static int
+rd_map(struct rd *r, const char *what, const struct msg_field *fields,
+    size_t nfields, char *base, const struct mpv *m)
+{
+	struct mpv k, v;
+	bool       seen[MSG_MAX_FIELDS] = { false };
+	size_t     i, j;
+	int        rv;
+
+	for (i = 0; i < m->len; i++) {
+		if ((rv = rd_next(r, &k)) != 0 || (rv = rd_next(r, &v)) != 0)
+			return (rv);
+		if (k.kind != MP_STR)
+			return (fail(r, "key in %s is not a string", what));
+		for (j = 0; j < nfields; j++)
+			if (strlen(fields[j].name) == k.len &&
+			    memcmp(fields[j].name, k.p, k.len) == 0)
+				break;
+		if (j == nfields) { /* unknown field: skip it */
+			if ((rv = rd_skip(r, &v, 0)) != 0)
+				return (rv);
+			continue;
+		}
+		if (j < nitems(seen) && seen[j])
+			return (fail(r, "duplicate field '%s'",
+			    fields[j].name));
+		if (j < nitems(seen))
+			seen[j] = true;
+		if ((rv = rd_field(r, &fields[j], base, &v)) != 0)
+			return (rv);
+	}
+	for (j = 0; j < nfields; j++)
+		if (fields[j].required && j < nitems(seen) && !seen[j])
+			return (fail(r, "missing required field '%s' in %s",
+			    fields[j].name, what));
+	return (0);
 }
 
 /* rd_body reads a body map of topic t into body (zeroed by the caller). */
@@ -221,42 +368,14 @@ static int
 rd_body(struct rd *r, enum msg_topic t, void *body)
 {
 	const struct msg_topic_def *d = &msg_topic_defs[t];
-	struct mpv                  m, k, v;
-	bool                        seen[64] = { false };
-	size_t                      i, j;
+	struct mpv                  m;
 	int                         rv;
 
 	if ((rv = rd_next(r, &m)) != 0)
 		return (rv);
 	if (m.kind != MP_MAP)
 		return (fail(r, "body of %s is not a map", d->name));
-	for (i = 0; i < m.len; i++) {
-		if ((rv = rd_next(r, &k)) != 0 || (rv = rd_next(r, &v)) != 0)
-			return (rv);
-		if (k.kind != MP_STR)
-			return (fail(r, "body key is not a string"));
-		for (j = 0; j < d->nfields; j++)
-			if (strlen(d->fields[j].name) == k.len &&
-			    memcmp(d->fields[j].name, k.p, k.len) == 0)
-				break;
-		if (j == d->nfields) { /* unknown field: skip it */
-			if ((rv = rd_skip(r, &v, 0)) != 0)
-				return (rv);
-			continue;
-		}
-		if (j < nitems(seen) && seen[j])
-			return (fail(r, "duplicate field '%s'",
-			    d->fields[j].name));
-		if (j < nitems(seen))
-			seen[j] = true;
-		if ((rv = rd_field(r, &d->fields[j], body, &v)) != 0)
-			return (rv);
-	}
-	for (j = 0; j < d->nfields; j++)
-		if (d->fields[j].required && j < nitems(seen) && !seen[j])
-			return (fail(r, "missing required field '%s' in %s",
-			    d->fields[j].name, d->name));
-	return (0);
+	return (rd_map(r, d->name, d->fields, d->nfields, body, &m));
 }
 
 /* ------------------------------------------------------------- envelope */
@@ -433,64 +552,89 @@ bin_marker(size_t len)
 	return (json_pack("{sI}", "$bin", (json_int_t) len));
 }
 
+static json_t *fields_to_json(const struct msg_field *, size_t,
+    const char *);
+
+static json_t *
+field_to_json(const struct msg_field *f, const char *base)
+{
+	const void            *at = base + f->off;
+	const struct msg_strs *ss;
+	const struct msg_bins *bs;
+	const struct msg_recs *rs;
+	json_t                *a;
+	size_t                 k;
+
+	switch (f->type) {
+	case FT_STR:
+		return (json_string(*(char *const *) at));
+	case FT_INT:
+		return (json_integer(*(const int64_t *) at));
+	case FT_BOOL:
+		return (json_boolean(*(const bool *) at));
+	case FT_F64:
+		return (json_real(*(const double *) at));
+	case FT_OBJ:
+		return (json_deep_copy(*(json_t *const *) at));
+	case FT_BIN:
+		return (bin_marker(((const struct msg_bin *) at)->len));
+	case FT_ENUM:
+		return (json_string(msg_enum_name(f->names, *(const int *) at)));
+	case FT_REC:
+		return (fields_to_json(f->rec->fields, f->rec->nfields,
+		    *(const char *const *) at));
+	case FT_STRS:
+		ss = at;
+		a = json_array();
+		for (k = 0; k < ss->n; k++)
+			json_array_append_new(a,
+			    json_string(ss->v[k] ? ss->v[k] : ""));
+		return (a);
+	case FT_RECS:
+		rs = at;
+		a = json_array();
+		for (k = 0; k < rs->n; k++)
+			json_array_append_new(a, fields_to_json(f->rec->fields,
+			    f->rec->nfields,
+			    (const char *) rs->v + k * f->rec->size));
+		return (a);
+	default: /* FT_BINS */
+		bs = at;
+		a = json_array();
+		for (k = 0; k < bs->n; k++)
+			json_array_append_new(a, bin_marker(bs->v[k].len));
+		return (a);
+	}
+}
+
+static json_t *
+fields_to_json(const struct msg_field *fields, size_t n, const char *base)
+{
+	json_t *o = json_object(), *v;
+	size_t  i;
+
+	for (i = 0; base != NULL && i < n; i++) {
+		if (!msg_present(&fields[i], base))
+			continue;
+		v = field_to_json(&fields[i], base);
+		json_object_set_new(o, fields[i].name, v ? v : json_null());
+	}
+	return (o);
+}
+
 json_t *
 msg_body_to_json(enum msg_topic t, const void *body)
 {
-	const struct msg_topic_def *d;
-	const struct msg_field     *f;
-	const char                 *base = body;
-	const struct msg_strs      *ss;
-	const struct msg_bins      *bs;
-	json_t                     *o = json_object(), *a, *v;
-	size_t                      i, k;
-
 	if (t <= MSG_NONE || t >= MSG__COUNT || body == NULL)
-		return (o);
-	d = &msg_topic_defs[t];
-	for (i = 0; i < d->nfields; i++) {
-		f = &d->fields[i];
-		if (!msg_present(f, base))
-			continue;
-		switch (f->type) {
-		case FT_STR:
-			v = json_string(*(char *const *) (base + f->off));
-			break;
-		case FT_INT:
-			v = json_integer(*(const int64_t *) (base + f->off));
-			break;
-		case FT_BOOL:
-			v = json_boolean(*(const bool *) (base + f->off));
-			break;
-		case FT_F64:
-			v = json_real(*(const double *) (base + f->off));
-			break;
-		case FT_OBJ:
-			v = json_deep_copy(*(json_t *const *) (base + f->off));
-			break;
-		case FT_BIN:
-			v = bin_marker(
-			    ((const struct msg_bin *) (base + f->off))->len);
-			break;
-		case FT_STRS:
-			ss = (const void *) (base + f->off);
-			a = json_array();
-			for (k = 0; k < ss->n; k++)
-				json_array_append_new(a,
-				    json_string(ss->v[k] ? ss->v[k] : ""));
-			v = a;
-			break;
-		default: /* FT_BINS */
-			bs = (const void *) (base + f->off);
-			a = json_array();
-			for (k = 0; k < bs->n; k++)
-				json_array_append_new(a,
-				    bin_marker(bs->v[k].len));
-			v = a;
-			break;
-		}
-		json_object_set_new(o, f->name, v ? v : json_null());
-	}
-	return (o);
+		return (json_object());
+	return (fields_to_json(msg_topic_defs[t].fields,
+	    msg_topic_defs[t].nfields, body));
+}
+
+json_t *
+msg_rec_to_json(const struct msg_rec_def *def, const void *rec)
+{
+	return (fields_to_json(def->fields, def->nfields, rec));
 }
 
 json_t *
@@ -523,6 +667,9 @@ jfail(char *err, size_t errlen, const char *fmt, ...)
 	return (ERR_PROTO);
 }
 
+static int json_fields(const char *, const struct msg_field *, size_t,
+    char *, const json_t *, char *, size_t);
+
 static int
 json_field(const struct msg_field *f, char *base, json_t *v, char *err,
     size_t errlen)
@@ -530,8 +677,10 @@ json_field(const struct msg_field *f, char *base, json_t *v, char *err,
 	void            *at = base + f->off;
 	struct msg_strs *ss;
 	struct msg_bins *bs;
+	struct msg_recs *rs;
 	json_t          *e;
 	size_t           i;
+	int              rv, ev;
 
 	if (json_is_null(v) && f->type != FT_OBJ) {
 		if (f->required)
@@ -600,8 +749,64 @@ json_field(const struct msg_field *f, char *base, json_t *v, char *err,
 			bs->v[bs->n++].len = json_string_length(e);
 		}
 		return (0);
+	case FT_ENUM:
+		if (!json_is_string(v))
+			break;
+		if (msg_enum_parse(f->names, json_string_value(v),
+		        json_string_length(v), &ev) != 0)
+			return (jfail(err, errlen, "field '%s': '%.64s' is not "
+			    "one of its values", f->name, json_string_value(v)));
+		*(int *) at = ev;
+		return (0);
+	case FT_REC:
+		if (!json_is_object(v))
+			break;
+		*(void **) at = msg_rec_new(f->rec);
+		return (json_fields(f->rec->name, f->rec->fields,
+		    f->rec->nfields, *(char **) at, v, err, errlen));
+	case FT_RECS:
+		if (!json_is_array(v))
+			break;
+		rs = at;
+		rs->v = xcalloc(json_array_size(v) + 1, f->rec->size);
+		json_array_foreach(v, i, e) {
+			if (!json_is_object(e))
+				return (jfail(err, errlen, "field '%s'[%zu] is "
+				    "not an object", f->name, i));
+			rs->n++;
+			if ((rv = json_fields(f->rec->name, f->rec->fields,
+			         f->rec->nfields,
+			         (char *) rs->v + i * f->rec->size, e, err,
+			         errlen)) != 0)
+				return (rv);
+		}
+		return (0);
 	}
 	return (jfail(err, errlen, "field '%s' has the wrong type", f->name));
+}
+
+/* json_fields fills base's fields from obj (what names it in errors). */
+static int
+json_fields(const char *what, const struct msg_field *fields, size_t n,
+    char *base, const json_t *obj, char *err, size_t errlen)
+{
+	json_t *v;
+	size_t  i;
+	int     rv = 0;
+
+	if (!json_is_object(obj))
+		return (jfail(err, errlen, "%s is not an object", what));
+	for (i = 0; i < n && rv == 0; i++) {
+		v = json_object_get(obj, fields[i].name);
+		if (v == NULL) {
+			if (fields[i].required)
+				rv = jfail(err, errlen, "missing required "
+				    "field '%s' in %s", fields[i].name, what);
+			continue;
+		}
+		rv = json_field(&fields[i], base, v, err, errlen);
+	}
+	return (rv);
 }
 
 int
@@ -609,29 +814,29 @@ msg_body_from_json(enum msg_topic t, void *body, const json_t *obj,
     char *err, size_t errlen)
 {
 	const struct msg_topic_def *d;
-	json_t                     *v;
-	size_t                      i;
-	int                         rv = 0;
+	int                         rv;
 
 	if (t <= MSG_NONE || t >= MSG__COUNT)
 		return (jfail(err, errlen, "unknown topic"));
 	d = &msg_topic_defs[t];
 	memset(body, 0, d->size);
-	if (!json_is_object(obj))
-		return (jfail(err, errlen, "body of %s is not an object",
-		    d->name));
-	for (i = 0; i < d->nfields && rv == 0; i++) {
-		v = json_object_get(obj, d->fields[i].name);
-		if (v == NULL) {
-			if (d->fields[i].required)
-				rv = jfail(err, errlen, "missing required "
-				    "field '%s' in %s", d->fields[i].name,
-				    d->name);
-			continue;
-		}
-		rv = json_field(&d->fields[i], body, v, err, errlen);
-	}
+	rv = json_fields(d->name, d->fields, d->nfields, body, obj, err,
+	    errlen);
 	if (rv != 0)
 		msg_body_fini(t, body);
+	return (rv);
+}
+
+int
+msg_rec_from_json(const struct msg_rec_def *def, void *rec,
+    const json_t *obj, char *err, size_t errlen)
+{
+	int rv;
+
+	memset(rec, 0, def->size);
+	rv = json_fields(def->name, def->fields, def->nfields, rec, obj, err,
+	    errlen);
+	if (rv != 0)
+		msg_rec_fini(def, rec);
 	return (rv);
 }

@@ -138,8 +138,55 @@ msg_present(const struct msg_field *f, const char *base)
 		return (*(char *const *) at != NULL);
 	if (f->type == FT_OBJ)
 		return (*(json_t *const *) at != NULL);
+	if (f->type == FT_REC)
+		return (*(void *const *) at != NULL);
+	if (f->type == FT_ENUM)
+		return (*(const int *) at != 0);
 	return (true);
 }
+
+/* fields_ok: every required field present, every enum a named value and
+ * every obj within the decoder's depth, in records too (what a consumer
+ * would refuse is never packed). */
+static bool
+fields_ok(const struct msg_field *fields, size_t n, const char *base)
+{
+	const struct msg_field *f;
+	const struct msg_recs  *rs;
+	size_t                  i, k;
+
+	for (i = 0; i < n; i++) {
+		f = &fields[i];
+		if (!msg_present(f, base)) {
+			if (f->required)
+				return (false);
+			continue;
+		}
+		if (f->type == FT_OBJ &&
+		    !msg_obj_ok(*(json_t *const *) (base + f->off)))
+			return (false);
+		if (f->type == FT_ENUM &&
+		    *msg_enum_name(f->names, *(const int *) (base + f->off)) ==
+		        '\0')
+			return (false);
+		if (f->type == FT_REC &&
+		    !fields_ok(f->rec->fields, f->rec->nfields,
+		        *(const char *const *) (base + f->off)))
+			return (false);
+		if (f->type == FT_RECS) {
+			rs = (const void *) (base + f->off);
+			for (k = 0; k < rs->n; k++)
+				if (!fields_ok(f->rec->fields, f->rec->nfields,
+				        (const char *) rs->v +
+				            k * f->rec->size))
+					return (false);
+		}
+	}
+	return (true);
+}
+
+static void pk_fields(msgpack_packer *, const struct msg_field *, size_t,
+    const char *);
 
 static void
 pk_field(msgpack_packer *pk, const struct msg_field *f, const char *base)
@@ -147,11 +194,26 @@ pk_field(msgpack_packer *pk, const struct msg_field *f, const char *base)
 	const void            *at = base + f->off;
 	const struct msg_strs *ss;
 	const struct msg_bins *bs;
+	const struct msg_recs *rs;
 	const struct msg_bin  *b;
 	size_t                 i;
 
 	pk_cstr(pk, f->name);
 	switch (f->type) {
+	case FT_ENUM:
+		pk_cstr(pk, msg_enum_name(f->names, *(const int *) at));
+		break;
+	case FT_REC:
+		pk_fields(pk, f->rec->fields, f->rec->nfields,
+		    *(const char *const *) at);
+		break;
+	case FT_RECS:
+		rs = at;
+		msgpack_pack_array(pk, rs->n);
+		for (i = 0; i < rs->n; i++)
+			pk_fields(pk, f->rec->fields, f->rec->nfields,
+			    (const char *) rs->v + i * f->rec->size);
+		break;
 	case FT_STR:
 		pk_cstr(pk, *(char *const *) at);
 		break;
@@ -192,6 +254,21 @@ pk_field(msgpack_packer *pk, const struct msg_field *f, const char *base)
 	}
 }
 
+/* pk_fields packs the present fields of base as a map. */
+static void
+pk_fields(msgpack_packer *pk, const struct msg_field *fields, size_t nf,
+    const char *base)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < nf; i++)
+		n += msg_present(&fields[i], base);
+	msgpack_pack_map(pk, n);
+	for (i = 0; i < nf; i++)
+		if (msg_present(&fields[i], base))
+			pk_field(pk, &fields[i], base);
+}
+
 int
 msg_pack(struct buf *out, enum msg_topic t, const struct msg_hdr *hdr,
     const void *body)
@@ -199,20 +276,14 @@ msg_pack(struct buf *out, enum msg_topic t, const struct msg_hdr *hdr,
 	const struct msg_topic_def *d;
 	const char                 *base = body;
 	msgpack_packer              pk;
-	size_t                      i, n = 0;
+	size_t                      i;
 
 	if (t <= MSG_NONE || t >= MSG__COUNT || hdr == NULL ||
 	    hdr->src == NULL || hdr->id == NULL)
 		return (ERR_INVAL);
 	d = &msg_topic_defs[t];
-	for (i = 0; base != NULL && i < d->nfields; i++) {
-		if (d->fields[i].required && !msg_present(&d->fields[i], base))
-			return (ERR_INVAL);
-		if (d->fields[i].type == FT_OBJ &&
-		    !msg_obj_ok(*(json_t *const *) (base + d->fields[i].off)))
-			return (ERR_INVAL);
-		n += msg_present(&d->fields[i], base);
-	}
+	if (base != NULL && !fields_ok(d->fields, d->nfields, base))
+		return (ERR_INVAL);
 	if (base == NULL)
 		for (i = 0; i < d->nfields; i++)
 			if (d->fields[i].required)
@@ -237,10 +308,10 @@ msg_pack(struct buf *out, enum msg_topic t, const struct msg_hdr *hdr,
 		pk_cstr(&pk, hdr->corr);
 	}
 	pk_cstr(&pk, "body");
-	msgpack_pack_map(&pk, n);
-	for (i = 0; base != NULL && i < d->nfields; i++)
-		if (msg_present(&d->fields[i], base))
-			pk_field(&pk, &d->fields[i], base);
+	if (base == NULL)
+		msgpack_pack_map(&pk, 0);
+	else
+		pk_fields(&pk, d->fields, d->nfields, base);
 	return (0);
 }
 

@@ -14,6 +14,10 @@
 #include "opc/err.h"
 #include "opc/util.h"
 
+/* The most fields a topic or record may have (msg.c tracks which it has
+ * seen in an array this long): written into msg_gen.h. */
+#define MAX_FIELDS 128
+
 static const struct {
 	const char *name;
 	const char *ft;
@@ -27,13 +31,22 @@ static const struct {
 	{ "obj", "FT_OBJ", "json_t *" },
 	{ "bin", "FT_BIN", "struct msg_bin " },
 	{ "bins", "FT_BINS", "struct msg_bins " },
+	{ "rec", "FT_REC", NULL },  /* struct msg_<rec> * */
+	{ "recs", "FT_RECS", NULL }, /* struct msg_<rec>_list */
+	{ "enum", "FT_ENUM", NULL }, /* enum msg_<enum> */
 };
+#define T_REC 8
+#define T_RECS 9
+#define T_ENUM 10
 
 struct field {
 	const char *name;
 	int         type;
 	int         required;
+	const char *ref; /* the record or enum a rec/recs/enum field names */
 };
+
+/* A record (`records:`) or a topic (`topics:`): a name and fields. */
 
 struct topic {
 	const char   *name;
@@ -43,6 +56,30 @@ struct topic {
 	struct field *f;
 	size_t        nf;
 };
+
+/* An enum (`enums:`): its values' wire names. */
+struct enumdef {
+	const char  *name;
+	const char **vals;
+	size_t       nv;
+};
+
+/* The schema: what load() read. */
+struct schema {
+	int64_t         version;
+	struct enumdef *e;
+	size_t          ne;
+	struct topic   *r; /* records, in order: each uses only earlier ones */
+	size_t          nr;
+	struct topic   *t;
+	size_t          nt;
+};
+
+/* Names a record or enum may not take: generated functions msg_<name>_*
+ * would collide with the codec's own. */
+static const char *const reserved[] = { "body", "topic", "rec", "enum",
+	"field", "strs", "bin", "bins", "recs", "obj", "hdr", "frame", "pack",
+	"decode", "encode", "present", "to", "fini", NULL };
 
 static int
 die(const struct cfg_node *n, const char *msg, const char *arg)
@@ -69,25 +106,203 @@ ident_ok(const char *s, int allow_dot)
 }
 
 static int
-load(const struct cfg_node *root, struct topic **out, size_t *nout,
-    int64_t *version)
+errout(const char *err)
 {
-	const struct cfg_node *tl = cfg_get(root, "topics"), *t, *fl, *f;
+	fprintf(stderr, "protogen: %s\n", err);
+	return (1);
+}
+
+static int
+is_reserved(const char *s)
+{
+	size_t i;
+
+	for (i = 0; reserved[i] != NULL; i++)
+		if (strcmp(reserved[i], s) == 0)
+			return (1);
+	return (0);
+}
+
+/* find_rec returns the index of record name among the first n, or -1. */
+static int
+find_rec(const struct schema *sc, size_t n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(sc->r[i].name, name) == 0)
+			return ((int) i);
+	return (-1);
+}
+
+static int
+find_enum(const struct schema *sc, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sc->ne; i++)
+		if (strcmp(sc->e[i].name, name) == 0)
+			return ((int) i);
+	return (-1);
+}
+
+/* load_fields reads the `fields:` list of node t into x; nrec is how many
+ * records a field may refer to (those declared before). */
+static int
+load_fields(const struct schema *sc, size_t nrec, const struct cfg_node *t,
+    struct topic *x)
+{
+	const struct cfg_node *fl = cfg_get(t, "fields"), *f;
+	const char            *s;
+	char                   err[512];
+	size_t                 k, j;
+
+	if (fl != NULL && cfg_type(fl) != CFG_SEQ &&
+	    !(cfg_type(fl) == CFG_SCALAR && *cfg_str(fl) == '\0'))
+		return (die(fl, "fields: expected a list", NULL));
+	x->nf = cfg_type(fl) == CFG_SEQ ? cfg_len(fl) : 0;
+	if (x->nf > MAX_FIELDS)
+		return (die(fl, "too many fields in", x->name));
+	x->f = xcalloc(x->nf + 1, sizeof(*x->f));
+	for (k = 0; k < x->nf; k++) {
+		f = cfg_at(fl, k);
+		if (cfg_get_str(f, "name", NULL, &s, err, sizeof(err)) != 0 ||
+		    s == NULL || !ident_ok(s, 0))
+			return (die(f, "field needs a name", s));
+		x->f[k].name = s;
+		for (j = 0; j < k; j++)
+			if (strcmp(x->f[j].name, s) == 0)
+				return (die(f, "duplicate field", s));
+		if (cfg_get_str(f, "type", NULL, &s, err, sizeof(err)) != 0 ||
+		    s == NULL)
+			return (die(f, "field needs a type", NULL));
+		x->f[k].type = -1;
+		for (j = 0; j < nitems(types); j++)
+			if (strcmp(types[j].name, s) == 0)
+				x->f[k].type = (int) j;
+		if (x->f[k].type < 0)
+			return (die(f, "unknown field type", s));
+		if (cfg_get_bool(f, "required", 0, &x->f[k].required, err,
+		        sizeof(err)) != 0)
+			return (errout(err));
+		if (x->f[k].type == T_REC || x->f[k].type == T_RECS) {
+			if (cfg_get_str(f, "rec", NULL, &s, err,
+			        sizeof(err)) != 0 ||
+			    s == NULL || find_rec(sc, nrec, s) < 0)
+				return (die(f, "a rec/recs field names a record "
+				               "declared before it with rec:",
+				    s));
+			x->f[k].ref = s;
+		} else if (x->f[k].type == T_ENUM) {
+			if (cfg_get_str(f, "enum", NULL, &s, err,
+			        sizeof(err)) != 0 ||
+			    s == NULL || find_enum(sc, s) < 0)
+				return (die(f, "an enum field names an enum "
+				               "with enum:",
+				    s));
+			x->f[k].ref = s;
+		} else if (cfg_get(f, "rec") != NULL ||
+		    cfg_get(f, "enum") != NULL)
+			return (die(f, "rec:/enum: only go with types "
+			               "rec, recs and enum",
+			    NULL));
+	}
+	return (0);
+}
+
+static int
+load_enums(const struct cfg_node *root, struct schema *sc)
+{
+	const struct cfg_node *el = cfg_get(root, "enums"), *e;
+	size_t                 i, k, j;
+
+	if (el == NULL)
+		return (0);
+	if (cfg_type(el) != CFG_MAP)
+		return (die(el, "enums: expected a map of lists", NULL));
+	sc->ne = cfg_len(el);
+	sc->e = xcalloc(sc->ne + 1, sizeof(*sc->e));
+	for (i = 0; i < sc->ne; i++) {
+		e = cfg_at(el, i);
+		sc->e[i].name = cfg_key_at(el, i);
+		if (!ident_ok(sc->e[i].name, 0) || is_reserved(sc->e[i].name))
+			return (die(e, "bad or reserved enum name",
+			    sc->e[i].name));
+		if (cfg_type(e) != CFG_SEQ || cfg_len(e) == 0)
+			return (die(e, "an enum is a non-empty list of names",
+			    NULL));
+		sc->e[i].nv = cfg_len(e);
+		sc->e[i].vals = xcalloc(sc->e[i].nv + 1, sizeof(char *));
+		for (k = 0; k < sc->e[i].nv; k++) {
+			if (cfg_type(cfg_at(e, k)) != CFG_SCALAR ||
+			    *cfg_str(cfg_at(e, k)) == '\0')
+				return (die(cfg_at(e, k), "enum value must be "
+				                          "a non-empty string",
+				    NULL));
+			sc->e[i].vals[k] = cfg_str(cfg_at(e, k));
+			for (j = 0; j < k; j++)
+				if (strcmp(sc->e[i].vals[j],
+				        sc->e[i].vals[k]) == 0)
+					return (die(cfg_at(e, k),
+					    "duplicate enum value",
+					    sc->e[i].vals[k]));
+		}
+	}
+	return (0);
+}
+
+static int
+load_records(const struct cfg_node *root, struct schema *sc)
+{
+	const struct cfg_node *rl = cfg_get(root, "records"), *r;
+	const char            *s;
+	char                   err[512];
+	size_t                 i;
+
+	if (rl == NULL)
+		return (0);
+	if (cfg_type(rl) != CFG_SEQ)
+		return (die(rl, "records: expected a list", NULL));
+	sc->nr = cfg_len(rl);
+	sc->r = xcalloc(sc->nr + 1, sizeof(*sc->r));
+	for (i = 0; i < sc->nr; i++) {
+		r = cfg_at(rl, i);
+		if (cfg_get_str(r, "name", NULL, &s, err, sizeof(err)) != 0 ||
+		    s == NULL || !ident_ok(s, 0) || is_reserved(s))
+			return (die(r, "record needs a lowercase, "
+			               "unreserved name",
+			    s));
+		if (find_rec(sc, i, s) >= 0 || find_enum(sc, s) >= 0)
+			return (die(r, "name already used", s));
+		sc->r[i].name = s;
+		sc->r[i].cname = xstrdup(s);
+		if (load_fields(sc, i, r, &sc->r[i]) != 0)
+			return (1);
+	}
+	return (0);
+}
+
+static int
+load(const struct cfg_node *root, struct schema *sc)
+{
+	const struct cfg_node *tl = cfg_get(root, "topics"), *t;
 	struct topic          *ts;
 	const char            *s;
 	char                   err[512];
-	size_t                 i, k, j, n;
+	size_t                 i, k, n;
 
-	if (cfg_get_int(root, "version", 0, version, err, sizeof(err)) != 0 ||
-	    *version < 1) {
-		fprintf(stderr, "protogen: %s\n",
-		    *version < 1 ? "version: must be >= 1" : err);
+	if (cfg_get_int(root, "version", 0, &sc->version, err,
+	        sizeof(err)) != 0 ||
+	    sc->version < 1)
+		return (errout(sc->version < 1 ? "version: must be >= 1"
+		                               : err));
+	if (load_enums(root, sc) != 0 || load_records(root, sc) != 0)
 		return (1);
-	}
 	if (cfg_type(tl) != CFG_SEQ)
 		return (die(root, "topics: expected a list", NULL));
 	n = cfg_len(tl);
-	ts = xcalloc(n + 1, sizeof(*ts));
+	ts = sc->t = xcalloc(n + 1, sizeof(*ts));
+	sc->nt = n;
 	for (i = 0; i < n; i++) {
 		t = cfg_at(tl, i);
 		if (cfg_get_str(t, "name", NULL, &s, err, sizeof(err)) != 0 ||
@@ -101,50 +316,17 @@ load(const struct cfg_node *root, struct topic **out, size_t *nout,
 		for (k = 0; k < i; k++)
 			if (strcmp(ts[k].cname, ts[i].cname) == 0)
 				return (die(t, "duplicate topic", s));
+		if (find_rec(sc, sc->nr, ts[i].cname) >= 0 ||
+		    find_enum(sc, ts[i].cname) >= 0)
+			return (die(t, "a record or enum has this name", s));
 		if (cfg_get_bool(t, "durable", 0, &ts[i].durable, err,
 		        sizeof(err)) != 0 ||
 		    cfg_get_bool(t, "retired", 0, &ts[i].retired, err,
-		        sizeof(err)) != 0) {
-			fprintf(stderr, "protogen: %s\n", err);
+		        sizeof(err)) != 0)
+			return (errout(err));
+		if (load_fields(sc, sc->nr, t, &ts[i]) != 0)
 			return (1);
-		}
-		fl = cfg_get(t, "fields");
-		if (fl != NULL && cfg_type(fl) != CFG_SEQ &&
-		    !(cfg_type(fl) == CFG_SCALAR && *cfg_str(fl) == '\0'))
-			return (die(fl, "fields: expected a list", NULL));
-		ts[i].nf = cfg_type(fl) == CFG_SEQ ? cfg_len(fl) : 0;
-		if (ts[i].nf > 64) /* msg.c tracks seen fields in 64 bits */
-			return (die(fl, "more than 64 fields in", s));
-		ts[i].f = xcalloc(ts[i].nf + 1, sizeof(*ts[i].f));
-		for (k = 0; k < ts[i].nf; k++) {
-			f = cfg_at(fl, k);
-			if (cfg_get_str(f, "name", NULL, &s, err,
-			        sizeof(err)) != 0 ||
-			    s == NULL || !ident_ok(s, 0))
-				return (die(f, "field needs a name", s));
-			ts[i].f[k].name = s;
-			for (j = 0; j < k; j++)
-				if (strcmp(ts[i].f[j].name, s) == 0)
-					return (die(f, "duplicate field", s));
-			if (cfg_get_str(f, "type", NULL, &s, err,
-			        sizeof(err)) != 0 ||
-			    s == NULL)
-				return (die(f, "field needs a type", NULL));
-			ts[i].f[k].type = -1;
-			for (j = 0; j < nitems(types); j++)
-				if (strcmp(types[j].name, s) == 0)
-					ts[i].f[k].type = (int) j;
-			if (ts[i].f[k].type < 0)
-				return (die(f, "unknown field type", s));
-			if (cfg_get_bool(f, "required", 0,
-			        &ts[i].f[k].required, err, sizeof(err)) != 0) {
-				fprintf(stderr, "protogen: %s\n", err);
-				return (1);
-			}
-		}
 	}
-	*out = ts;
-	*nout = n;
 	return (0);
 }
 
@@ -155,76 +337,196 @@ upper(FILE *o, const char *s)
 		fputc(toupper((unsigned char) *s), o);
 }
 
-static int
-gen_h(FILE *o, const struct topic *ts, size_t n, int64_t version)
+/* ctype prints field f's C type (with the trailing space or star). */
+static void
+ctype(FILE *o, const struct field *f)
 {
-	size_t i, k;
+	if (f->type == T_REC)
+		fprintf(o, "struct msg_%s *", f->ref);
+	else if (f->type == T_RECS)
+		fprintf(o, "struct msg_%s_list ", f->ref);
+	else if (f->type == T_ENUM)
+		fprintf(o, "enum msg_%s ", f->ref);
+	else
+		fputs(types[f->type].ctype, o);
+}
+
+/* enum_ident prints a value's C name: upper case, other bytes '_'. */
+static void
+enum_ident(FILE *o, const char *e, const char *v)
+{
+	fprintf(o, "MSG_");
+	upper(o, e);
+	fputc('_', o);
+	for (; *v != '\0'; v++)
+		fputc(isalnum((unsigned char) *v) ? toupper((unsigned char) *v)
+		                                  : '_',
+		    o);
+}
+
+static void
+gen_struct(FILE *o, const char *name, const struct topic *x)
+{
+	size_t k;
+
+	fprintf(o, "struct msg_%s {\n", name);
+	if (x->nf == 0)
+		fprintf(o, "\tchar _unused;\n");
+	for (k = 0; k < x->nf; k++) {
+		fputc('\t', o);
+		ctype(o, &x->f[k]);
+		fprintf(o, "%s;\n", x->f[k].name);
+	}
+	fprintf(o, "};\n\n");
+}
+
+static int
+gen_h(FILE *o, const struct schema *sc)
+{
+	const struct enumdef *e;
+	const char           *r;
+	size_t                i, k;
 
 	fprintf(o, "/* GENERATED by protogen from proto/bus.yaml - do not "
 	           "edit. */\n#ifndef OPC_MSG_GEN_H\n#define "
-	           "OPC_MSG_GEN_H\n\n#define MSG_PROTO_VERSION %lld\n\n",
-	    (long long) version);
+	           "OPC_MSG_GEN_H\n\n#include <string.h>\n\n"
+	           "#define MSG_PROTO_VERSION %lld\n#define MSG_MAX_FIELDS "
+	           "%d\n\n",
+	    (long long) sc->version, MAX_FIELDS);
 	fprintf(o, "enum msg_topic {\n\tMSG_NONE = 0,\n");
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < sc->nt; i++) {
 		fprintf(o, "\tMSG_");
-		upper(o, ts[i].cname);
-		fprintf(o, ", /* %s */\n", ts[i].name);
+		upper(o, sc->t[i].cname);
+		fprintf(o, ", /* %s */\n", sc->t[i].name);
 	}
 	fprintf(o, "\tMSG__COUNT\n};\n\n");
-	for (i = 0; i < n; i++) {
-		fprintf(o, "struct msg_%s {\n", ts[i].cname);
-		if (ts[i].nf == 0)
-			fprintf(o, "\tchar _unused;\n");
-		for (k = 0; k < ts[i].nf; k++)
-			fprintf(o, "\t%s%s;\n", types[ts[i].f[k].type].ctype,
-			    ts[i].f[k].name);
-		fprintf(o, "};\n\n");
+	for (i = 0; i < sc->ne; i++) {
+		e = &sc->e[i];
+		fprintf(o, "enum msg_%s {\n\tMSG_", e->name);
+		upper(o, e->name);
+		fprintf(o, "__UNSET = 0,\n");
+		for (k = 0; k < e->nv; k++) {
+			fputc('\t', o);
+			enum_ident(o, e->name, e->vals[k]);
+			fprintf(o, ", /* %s */\n", e->vals[k]);
+		}
+		fprintf(o, "};\nextern const char *const msg_%s_names[];\n\n"
+		           "static inline const char *\nmsg_%s_name(enum "
+		           "msg_%s v)\n{\n\treturn (msg_enum_name(msg_%s_names,"
+		           " (int) v));\n}\n\n"
+		           "static inline int\nmsg_%s_parse(const char *s, enum "
+		           "msg_%s *v)\n{\n\tint i = 0, rv = msg_enum_parse("
+		           "msg_%s_names, s, strlen(s), &i);\n\n\t*v = (enum "
+		           "msg_%s) i;\n\treturn (rv);\n}\n\n",
+		    e->name, e->name, e->name, e->name, e->name, e->name,
+		    e->name, e->name);
 	}
+	for (i = 0; i < sc->nr; i++)
+		fprintf(o, "struct msg_%s;\nstruct msg_%s_list {\n\tsize_t "
+		           "n;\n\tstruct msg_%s *v;\n};\n",
+		    sc->r[i].name, sc->r[i].name, sc->r[i].name);
+	if (sc->nr > 0)
+		fputc('\n', o);
+	for (i = 0; i < sc->nr; i++) {
+		r = sc->r[i].name;
+		gen_struct(o, r, &sc->r[i]);
+		fprintf(o, "extern const struct msg_rec_def msg_rec_%s;\n\n"
+		           "static inline struct msg_%s *\nmsg_%s_new(void)\n{"
+		           "\n\treturn (msg_rec_new(&msg_rec_%s));\n}\n\n"
+		           "static inline void\nmsg_%s_free(struct msg_%s *p)\n{"
+		           "\n\tmsg_rec_free(&msg_rec_%s, p);\n}\n\n"
+		           "static inline void\nmsg_%s_fini(struct msg_%s *p)\n{"
+		           "\n\tmsg_rec_fini(&msg_rec_%s, p);\n}\n\n"
+		           "static inline json_t *\nmsg_%s_to_json(const struct "
+		           "msg_%s *p)\n{\n\treturn (msg_rec_to_json(&msg_rec_%s,"
+		           " p));\n}\n\n"
+		           "static inline int\nmsg_%s_from_json(struct msg_%s *p, "
+		           "const json_t *o, char *err,\n    size_t errlen)\n{\n"
+		           "\treturn (msg_rec_from_json(&msg_rec_%s, p, o, err, "
+		           "errlen));\n}\n\n",
+		    r, r, r, r, r, r, r, r, r, r, r, r, r, r, r, r);
+	}
+	for (i = 0; i < sc->nt; i++)
+		gen_struct(o, sc->t[i].cname, &sc->t[i]);
 	fprintf(o, "union msg_body {\n");
-	for (i = 0; i < n; i++)
-		fprintf(o, "\tstruct msg_%s %s;\n", ts[i].cname, ts[i].cname);
+	for (i = 0; i < sc->nt; i++)
+		fprintf(o, "\tstruct msg_%s %s;\n", sc->t[i].cname,
+		    sc->t[i].cname);
 	fprintf(o, "};\n\n#endif\n");
 	return (ferror(o) ? 1 : 0);
 }
 
-static int
-gen_c(FILE *o, const struct topic *ts, size_t n)
+/* gen_fields prints the descriptor table of x's fields as prefix_name. */
+static void
+gen_fields(FILE *o, const char *prefix, const char *name,
+    const struct topic *x)
 {
-	size_t i, k;
+	const struct field *f;
+	size_t              k;
+
+	fprintf(o, "static const struct msg_field %s_%s[] = {\n", prefix,
+	    name);
+	for (k = 0; k < x->nf; k++) {
+		f = &x->f[k];
+		fprintf(o, "\t{ \"%s\", %s, offsetof(struct msg_%s, %s), %s, ",
+		    f->name, types[f->type].ft, name, f->name,
+		    f->required ? "true" : "false");
+		if (f->type == T_REC || f->type == T_RECS)
+			fprintf(o, "&msg_rec_%s, NULL },\n", f->ref);
+		else if (f->type == T_ENUM)
+			fprintf(o, "NULL, msg_%s_names },\n", f->ref);
+		else
+			fprintf(o, "NULL, NULL },\n");
+	}
+	fprintf(o, "};\n\n");
+}
+
+static int
+gen_c(FILE *o, const struct schema *sc)
+{
+	const struct topic *t;
+	size_t              i, k;
 
 	fprintf(o, "/* GENERATED by protogen from proto/bus.yaml - do not "
 	           "edit. */\n#include <stddef.h>\n\n#include "
 	           "\"opc/msg.h\"\n\n");
-	for (i = 0; i < n; i++) {
-		if (ts[i].nf == 0)
-			continue;
-		fprintf(o, "static const struct msg_field f_%s[] = {\n",
-		    ts[i].cname);
-		for (k = 0; k < ts[i].nf; k++)
-			fprintf(o,
-			    "\t{ \"%s\", %s, offsetof(struct msg_%s, %s), "
-			    "%s },\n",
-			    ts[i].f[k].name, types[ts[i].f[k].type].ft,
-			    ts[i].cname, ts[i].f[k].name,
-			    ts[i].f[k].required ? "true" : "false");
-		fprintf(o, "};\n\n");
+	for (i = 0; i < sc->ne; i++) {
+		fprintf(o, "_Static_assert(sizeof(enum msg_%s) == sizeof(int), "
+		           "\"msg.c stores enums as int\");\n"
+		           "const char *const msg_%s_names[] = {\n\t\"\",\n",
+		    sc->e[i].name, sc->e[i].name);
+		for (k = 0; k < sc->e[i].nv; k++)
+			fprintf(o, "\t\"%s\",\n", sc->e[i].vals[k]);
+		fprintf(o, "\tNULL,\n};\n\n");
 	}
+	for (i = 0; i < sc->nr; i++) {
+		t = &sc->r[i];
+		if (t->nf > 0)
+			gen_fields(o, "r", t->name, t);
+		fprintf(o, "const struct msg_rec_def msg_rec_%s = { \"%s\", "
+		           "sizeof(struct msg_%s), %s%s, %zu };\n\n",
+		    t->name, t->name, t->name, t->nf ? "r_" : "NULL",
+		    t->nf ? t->name : "", t->nf);
+	}
+	for (i = 0; i < sc->nt; i++)
+		if (sc->t[i].nf > 0)
+			gen_fields(o, "f", sc->t[i].cname, &sc->t[i]);
 	fprintf(o, "const struct msg_topic_def msg_topic_defs[MSG__COUNT] = "
 	           "{\n\t{ \"\", false, 0, NULL, 0, false },\n");
-	for (i = 0; i < n; i++) {
-		if (ts[i].nf == 0)
+	for (i = 0; i < sc->nt; i++) {
+		t = &sc->t[i];
+		if (t->nf == 0)
 			fprintf(o,
 			    "\t{ \"%s\", %s, sizeof(struct msg_%s), NULL, 0, "
 			    "%s },\n",
-			    ts[i].name, ts[i].durable ? "true" : "false",
-			    ts[i].cname, ts[i].retired ? "true" : "false");
+			    t->name, t->durable ? "true" : "false", t->cname,
+			    t->retired ? "true" : "false");
 		else
 			fprintf(o,
 			    "\t{ \"%s\", %s, sizeof(struct msg_%s), f_%s, "
 			    "%zu, %s },\n",
-			    ts[i].name, ts[i].durable ? "true" : "false",
-			    ts[i].cname, ts[i].cname, ts[i].nf,
-			    ts[i].retired ? "true" : "false");
+			    t->name, t->durable ? "true" : "false", t->cname,
+			    t->cname, t->nf, t->retired ? "true" : "false");
 	}
 	fprintf(o, "};\n");
 	return (ferror(o) ? 1 : 0);
@@ -233,8 +535,7 @@ gen_c(FILE *o, const struct topic *ts, size_t n)
 /* emit writes to path.tmp and renames, so a failed run leaves no half
  * file for the build to pick up. */
 static int
-emit(const char *dir, const char *file, const struct topic *ts, size_t n,
-    int64_t version)
+emit(const char *dir, const char *file, const struct schema *sc)
 {
 	char *path = xasprintf("%s/%s", dir, file);
 	char *tmp = xasprintf("%s.tmp", path);
@@ -247,7 +548,7 @@ emit(const char *dir, const char *file, const struct topic *ts, size_t n,
 		free(tmp);
 		return (1);
 	}
-	rv = strstr(file, ".h") ? gen_h(o, ts, n, version) : gen_c(o, ts, n);
+	rv = strstr(file, ".h") ? gen_h(o, sc) : gen_c(o, sc);
 	if (fclose(o) != 0 || rv != 0 || rename(tmp, path) != 0)
 		rv = 1;
 	free(path);
@@ -255,14 +556,25 @@ emit(const char *dir, const char *file, const struct topic *ts, size_t n,
 	return (rv);
 }
 
+static void
+free_topics(struct topic *x, size_t n)
+{
+	size_t i;
+
+	for (i = 0; x != NULL && i < n; i++) {
+		free(x[i].cname);
+		free(x[i].f);
+	}
+	free(x);
+}
+
 int
 main(int argc, char **argv)
 {
 	struct cfg   *c;
-	struct topic *ts = NULL;
-	size_t        n = 0, i;
-	int64_t       version = 0;
+	struct schema sc;
 	char          err[1024];
+	size_t        i;
 	int           rv;
 
 	if (argc != 3) {
@@ -273,15 +585,16 @@ main(int argc, char **argv)
 		fprintf(stderr, "protogen: %s\n", err);
 		return (1);
 	}
-	rv = load(cfg_root(c), &ts, &n, &version);
+	memset(&sc, 0, sizeof(sc));
+	rv = load(cfg_root(c), &sc);
 	if (rv == 0)
-		rv = emit(argv[2], "msg_gen.h", ts, n, version) ||
-		    emit(argv[2], "msg_gen.c", ts, n, version);
-	for (i = 0; ts != NULL && i < n; i++) {
-		free(ts[i].cname);
-		free(ts[i].f);
-	}
-	free(ts);
+		rv = emit(argv[2], "msg_gen.h", &sc) ||
+		    emit(argv[2], "msg_gen.c", &sc);
+	free_topics(sc.t, sc.nt);
+	free_topics(sc.r, sc.nr);
+	for (i = 0; sc.e != NULL && i < sc.ne; i++)
+		free(sc.e[i].vals);
+	free(sc.e);
 	cfg_close(&c);
 	return (rv);
 }

@@ -32,9 +32,12 @@
  *   FT_STRS struct msg_strs
  *   FT_OBJ  json_t *          (any msgpack value; NULL = absent)
  *   FT_BIN  struct msg_bin    (raw bytes)
- *   FT_BINS struct msg_bins   (array of raw byte strings) */
+ *   FT_BINS struct msg_bins   (array of raw byte strings)
+ *   FT_REC  struct msg_<rec> * (a record of proto/bus.yaml; NULL = absent)
+ *   FT_RECS struct msg_<rec>_list (n records; same layout as msg_recs)
+ *   FT_ENUM enum msg_<enum>   (0 = unset; a string on the wire) */
 enum msg_ftype { FT_STR, FT_INT, FT_BOOL, FT_F64, FT_STRS, FT_OBJ, FT_BIN,
-	FT_BINS };
+	FT_BINS, FT_REC, FT_RECS, FT_ENUM };
 
 struct msg_strs {
 	size_t n;
@@ -51,11 +54,29 @@ struct msg_bins {
 	struct msg_bin *v;
 };
 
+/* Any FT_RECS field: a generated msg_<rec>_list has this layout. */
+struct msg_recs {
+	size_t n;
+	void  *v;
+};
+
+struct msg_rec_def;
+
 struct msg_field {
-	const char    *name;
-	enum msg_ftype type;
-	size_t         off;      /* offsetof in the topic's struct */
-	bool           required;
+	const char                *name;
+	enum msg_ftype             type;
+	size_t                     off;   /* offsetof in the struct */
+	bool                       required;
+	const struct msg_rec_def  *rec;   /* FT_REC, FT_RECS */
+	const char *const         *names; /* FT_ENUM: [1..] named, NULL-ended */
+};
+
+/* A record: a struct declared under `records:` in proto/bus.yaml. */
+struct msg_rec_def {
+	const char             *name;
+	size_t                  size;
+	const struct msg_field *fields;
+	size_t                  nfields;
 };
 
 struct msg_topic_def {
@@ -66,6 +87,28 @@ struct msg_topic_def {
 	size_t                  nfields;
 	bool                    retired; /* kept for its name; never decoded */
 };
+
+/* Records (the generated msg_<rec>_fini/_to_json/_from_json call these
+ * with their msg_rec_<rec> descriptor).  msg_rec_fini releases what rec
+ * owns and zeroes it; msg_rec_to_json returns a new JSON object (absent
+ * fields left out, enums as their names); msg_rec_from_json fills rec
+ * (zeroed first) with the wire decoder's rules, 0 or ERR_PROTO with err
+ * set (rec left finalised). */
+void    msg_rec_fini(const struct msg_rec_def *, void *rec);
+json_t *msg_rec_to_json(const struct msg_rec_def *, const void *rec);
+int     msg_rec_from_json(const struct msg_rec_def *, void *rec,
+        const json_t *obj, char *err, size_t errlen);
+/* msg_rec_new returns a zeroed record of def on the heap (aborts on OOM);
+ * msg_rec_free finalises and frees one (NULL-safe). */
+void *msg_rec_new(const struct msg_rec_def *);
+void  msg_rec_free(const struct msg_rec_def *, void *rec);
+
+/* Enums: msg_enum_name returns value v's name ("" for 0 or out of range);
+ * msg_enum_parse stores the value named s (length n) in *v: 0, or
+ * ERR_NOTFOUND when no value has that name. */
+const char *msg_enum_name(const char *const *names, int v);
+int         msg_enum_parse(const char *const *names, const char *s,
+            size_t n, int *v);
 
 #include "msg_gen.h" /* generated: enum msg_topic, bodies, MSG_PROTO_VERSION */
 
@@ -100,8 +143,9 @@ const char *msg_topic_name(enum msg_topic);
 
 /* msg_pack appends one frame for topic t to out: topic, NUL, envelope.
  * hdr and body (a struct msg_<topic> or NULL for an empty body) are
- * borrowed.  Returns 0, or ERR_INVAL when a required string/obj field is
- * NULL, an obj field fails msg_obj_ok() or t is not a topic. */
+ * borrowed.  Returns 0, or ERR_INVAL when a required field (at any depth
+ * of a record) is absent, an enum holds no named value, an obj field fails
+ * msg_obj_ok() or t is not a topic. */
 int msg_pack(struct buf *out, enum msg_topic t, const struct msg_hdr *hdr,
     const void *body);
 /* msg_obj_ok is true when j (NULL is fine) nests at most 32 arrays or

@@ -161,7 +161,8 @@ on_test_event(struct svc *svc, const struct msg *m, void *state)
 	         (int64_t) m->seq, m->body.test_event.n)) != 0)
 		return (rv);
 	if (c->echo) {
-		struct msg_test_event ev = { m->body.test_event.n, "echo" };
+		struct msg_test_event ev = { .n = m->body.test_event.n,
+		    .payload = "echo" };
 
 		if ((rv = svc_emit(svc, MSG_TEST_EVENT, NULL, &ev)) != 0)
 			return (rv);

@@ -11,17 +11,17 @@
 
 #include "opc/msg.h"
 
-/* sample_body fills body (of topic t) with values derived from salt. */
+/* sample_fields fills the n fields of base with values derived from salt
+ * (records too, down to their own fields). */
 static inline void
-sample_body(enum msg_topic t, void *body, unsigned salt)
+sample_fields(const struct msg_field *fields, size_t n, char *base,
+    unsigned salt)
 {
-	const struct msg_topic_def *d = &msg_topic_defs[t];
-	char                       *base = body, s[64];
-	size_t                      i;
+	char   s[64];
+	size_t i, k;
 
-	memset(body, 0, d->size);
-	for (i = 0; i < d->nfields; i++) {
-		const struct msg_field *f = &d->fields[i];
+	for (i = 0; i < n; i++) {
+		const struct msg_field *f = &fields[i];
 		void                   *at = base + f->off;
 
 		snprintf(s, sizeof(s), "%s-%u-\xc3\xa9", f->name, salt);
@@ -68,8 +68,39 @@ sample_body(enum msg_topic t, void *body, unsigned salt)
 			bs->v[1].len = 0;
 			break;
 		}
+		case FT_ENUM:
+			for (k = 1; f->names[k] != NULL; k++)
+				;
+			*(int *) at = 1 + (int) ((salt + i) % (k - 1));
+			break;
+		case FT_REC:
+			*(void **) at = msg_rec_new(f->rec);
+			sample_fields(f->rec->fields, f->rec->nfields,
+			    *(char **) at, salt + 1);
+			break;
+		case FT_RECS: {
+			struct msg_recs *rs = at;
+
+			rs->n = 2;
+			rs->v = xcalloc(2, f->rec->size);
+			for (k = 0; k < 2; k++)
+				sample_fields(f->rec->fields, f->rec->nfields,
+				    (char *) rs->v + k * f->rec->size,
+				    salt + 2 + (unsigned) k);
+			break;
+		}
 		}
 	}
+}
+
+/* sample_body fills body (of topic t) with values derived from salt. */
+static inline void
+sample_body(enum msg_topic t, void *body, unsigned salt)
+{
+	const struct msg_topic_def *d = &msg_topic_defs[t];
+
+	memset(body, 0, d->size);
+	sample_fields(d->fields, d->nfields, body, salt);
 }
 
 /* sample_frame packs a sample message of topic t into out. */

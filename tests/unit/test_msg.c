@@ -191,10 +191,17 @@ body_without(msgpack_packer *pk, void *arg)
 			break;
 		case FT_STRS:
 		case FT_BINS:
+		case FT_RECS:
 			msgpack_pack_array(pk, 0);
 			break;
 		case FT_BIN:
 			msgpack_pack_bin(pk, 0);
+			break;
+		case FT_ENUM:
+			pk_s(pk, f->names[1]);
+			break;
+		case FT_REC:
+			msgpack_pack_nil(pk); /* an optional record, absent */
 			break;
 		}
 	}
@@ -494,7 +501,7 @@ test_huge_counts_and_depth(void **state)
 static void
 test_pack_sanitizes_text(void **state)
 {
-	struct msg_test_event ev = { 7, "ok\xff\xfe" "bad\xc3" };
+	struct msg_test_event ev = { .n = 7, .payload = "ok\xff\xfe" "bad\xc3" };
 	struct msg_hdr        h = { "s", 1, "s:1", 1, NULL };
 	struct buf            b;
 	struct msg            m;
@@ -584,6 +591,155 @@ test_json_bridge(void **state)
 	}
 }
 
+/* Records: a nested record, a list of records and an enum survive pack,
+ * decode and JSON; on the wire a record is a map with its fields' names
+ * (what an obj field of the same keys reads); an unknown enum name or a
+ * nested record without its required field is refused, naming it. */
+static void
+rec_body(msgpack_packer *pk, void *arg)
+{
+	const char *level = arg;
+
+	msgpack_pack_map(pk, 2);
+	pk_s(pk, "n");
+	msgpack_pack_int64(pk, 1);
+	pk_s(pk, "group");
+	msgpack_pack_map(pk, 1);
+	pk_s(pk, "items");
+	msgpack_pack_array(pk, 1);
+	if (level != NULL) { /* an item with key "k" and this level */
+		msgpack_pack_map(pk, 2);
+		pk_s(pk, "key");
+		pk_s(pk, "k");
+		pk_s(pk, "level");
+		pk_s(pk, level);
+	} else { /* an item without its required key */
+		msgpack_pack_map(pk, 1);
+		pk_s(pk, "count");
+		msgpack_pack_int64(pk, 3);
+	}
+}
+
+static void
+test_records(void **state)
+{
+	struct msg_test_event ev = { .n = 9 };
+	struct msg_test_group g;
+	struct msg_test_item  items[2];
+	struct msg_hdr        h = { "s", 1, "s:1", 1, NULL };
+	struct craft          c = { .topic = "test.event", .v = MSG_PROTO_VERSION,
+	             .seq = 1, .body_fn = rec_body };
+	struct buf            b;
+	struct msg            m;
+	json_t               *j, *want;
+	char                  err[256];
+
+	(void) state;
+	memset(&g, 0, sizeof(g));
+	memset(items, 0, sizeof(items));
+	items[0].key = "a";
+	items[0].count = 2;
+	items[0].level = MSG_TEST_LEVEL_VERY_HIGH;
+	items[1].key = "b";
+	g.items.n = 2;
+	g.items.v = items;
+	ev.group = &g;
+	buf_init(&b);
+	assert_int_equal(msg_pack(&b, MSG_TEST_EVENT, &h, &ev), 0);
+	assert_int_equal(decode_buf(&b, &m, err, sizeof(err)), 0);
+	assert_non_null(m.body.test_event.group);
+	assert_null(m.body.test_event.group->head);
+	assert_int_equal(m.body.test_event.group->items.n, 2);
+	assert_string_equal(m.body.test_event.group->items.v[0].key, "a");
+	assert_int_equal(m.body.test_event.group->items.v[0].count, 2);
+	assert_int_equal(m.body.test_event.group->items.v[0].level,
+	    MSG_TEST_LEVEL_VERY_HIGH);
+	assert_int_equal(m.body.test_event.group->items.v[1].level,
+	    MSG_TEST_LEVEL__UNSET);
+	/* JSON: enums by name, an absent record or enum left out (ints are
+	 * always present, as in topics); from_json agrees */
+	j = msg_test_group_to_json(m.body.test_event.group);
+	want = json_pack("{s:[{s:s, s:i, s:s}, {s:s, s:i}]}", "items", "key",
+	    "a", "count", 2, "level", "very high", "key", "b", "count", 0);
+	assert_true(json_equal(j, want));
+	json_decref(want);
+	{
+		struct msg_test_group back;
+
+		assert_int_equal(msg_test_group_from_json(&back, j, err,
+		                     sizeof(err)),
+		    0);
+		want = msg_test_group_to_json(&back);
+		assert_true(json_equal(j, want));
+		json_decref(want);
+		msg_test_group_fini(&back);
+	}
+	/* the same bytes read as an obj field give the same JSON */
+	want = msg_body_to_json(MSG_TEST_EVENT, &m.body);
+	assert_true(json_equal(json_object_get(want, "group"), j));
+	json_decref(want);
+	json_decref(j);
+	msg_fini(&m);
+	buf_reset(&b);
+
+	/* pack refuses a nested record without its required key and an enum
+	 * value that has no name */
+	items[1].key = NULL;
+	assert_int_equal(msg_pack(&b, MSG_TEST_EVENT, &h, &ev), ERR_INVAL);
+	items[1].key = "b";
+	items[0].level = (enum msg_test_level) 77;
+	assert_int_equal(msg_pack(&b, MSG_TEST_EVENT, &h, &ev), ERR_INVAL);
+	buf_reset(&b);
+
+	/* decode: a known name, an unknown one, a missing required key */
+	c.arg = "low";
+	craft(&b, &c);
+	assert_int_equal(decode_buf(&b, &m, err, sizeof(err)), 0);
+	assert_int_equal(m.body.test_event.group->items.v[0].level,
+	    MSG_TEST_LEVEL_LOW);
+	msg_fini(&m);
+	buf_reset(&b);
+	c.arg = "medium";
+	craft(&b, &c);
+	assert_int_equal(decode_buf(&b, &m, err, sizeof(err)), ERR_PROTO);
+	assert_non_null(strstr(err, "level"));
+	buf_reset(&b);
+	c.arg = NULL;
+	craft(&b, &c);
+	assert_int_equal(decode_buf(&b, &m, err, sizeof(err)), ERR_PROTO);
+	assert_non_null(strstr(err, "key"));
+	buf_fini(&b);
+
+	/* from_json: the same rules */
+	{
+		struct msg_test_item it;
+
+		j = json_pack("{s:s, s:s}", "key", "x", "level", "loud");
+		assert_int_equal(msg_test_item_from_json(&it, j, err,
+		                     sizeof(err)),
+		    ERR_PROTO);
+		assert_non_null(strstr(err, "level"));
+		json_decref(j);
+		j = json_pack("{s:i}", "count", 1);
+		assert_int_equal(msg_test_item_from_json(&it, j, err,
+		                     sizeof(err)),
+		    ERR_PROTO);
+		assert_non_null(strstr(err, "key"));
+		json_decref(j);
+	}
+	/* enum names both ways */
+	{
+		enum msg_test_level lv;
+
+		assert_string_equal(msg_test_level_name(MSG_TEST_LEVEL_VERY_HIGH),
+		    "very high");
+		assert_string_equal(msg_test_level_name(MSG_TEST_LEVEL__UNSET), "");
+		assert_int_equal(msg_test_level_parse("low", &lv), 0);
+		assert_int_equal(lv, MSG_TEST_LEVEL_LOW);
+		assert_int_equal(msg_test_level_parse("Low", &lv), ERR_NOTFOUND);
+	}
+}
+
 static void
 test_topic_names(void **state)
 {
@@ -607,6 +763,7 @@ main(void)
 		cmocka_unit_test(test_huge_counts_and_depth),
 		cmocka_unit_test(test_pack_sanitizes_text),
 		cmocka_unit_test(test_json_bridge),
+		cmocka_unit_test(test_records),
 		cmocka_unit_test(test_topic_names),
 	};
 
