@@ -134,6 +134,33 @@ msg_rec_new(const struct msg_rec_def *def)
 	return (xcalloc(1, def->size));
 }
 
+char *
+msg_rec_dumps(const struct msg_rec_def *def, const void *rec)
+{
+	json_t *j;
+	char   *s;
+
+	if (rec == NULL)
+		return (NULL);
+	j = msg_rec_to_json(def, rec);
+	s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(j);
+	if (s == NULL)
+		abort(); /* jansson fails only on OOM */
+	return (s);
+}
+
+void *
+msg_recs_push(const struct msg_rec_def *def, struct msg_recs *l)
+{
+	char *at;
+
+	l->v = xrealloc(l->v, (l->n + 1) * def->size);
+	at = (char *) l->v + l->n++ * def->size;
+	memset(at, 0, def->size);
+	return (at);
+}
+
 void
 msg_rec_free(const struct msg_rec_def *def, void *rec)
 {

@@ -443,8 +443,11 @@ gen_h(FILE *o, const struct schema *sc)
 		           "static inline int\nmsg_%s_from_json(struct msg_%s *p, "
 		           "const json_t *o, char *err,\n    size_t errlen)\n{\n"
 		           "\treturn (msg_rec_from_json(&msg_rec_%s, p, o, err, "
-		           "errlen));\n}\n\n",
-		    r, r, r, r, r, r, r, r, r, r, r, r, r, r, r, r);
+		           "errlen));\n}\n\n"
+		           "static inline struct msg_%s *\nmsg_%s_push(struct "
+		           "msg_%s_list *l)\n{\n\treturn (msg_recs_push(&msg_rec_%s,"
+		           " (struct msg_recs *) (void *) l));\n}\n\n",
+		    r, r, r, r, r, r, r, r, r, r, r, r, r, r, r, r, r, r, r, r);
 	}
 	for (i = 0; i < sc->nt; i++)
 		gen_struct(o, sc->t[i].cname, &sc->t[i]);

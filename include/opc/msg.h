@@ -98,9 +98,16 @@ void    msg_rec_fini(const struct msg_rec_def *, void *rec);
 json_t *msg_rec_to_json(const struct msg_rec_def *, const void *rec);
 int     msg_rec_from_json(const struct msg_rec_def *, void *rec,
         const json_t *obj, char *err, size_t errlen);
+/* msg_rec_dumps returns rec's JSON form as compact text in field order
+ * (caller frees), NULL for a NULL rec: how a record is kept in a TEXT
+ * column or an evidence file. */
+char *msg_rec_dumps(const struct msg_rec_def *, const void *rec);
 /* msg_rec_new returns a zeroed record of def on the heap (aborts on OOM);
  * msg_rec_free finalises and frees one (NULL-safe). */
 void *msg_rec_new(const struct msg_rec_def *);
+/* msg_recs_push appends a zeroed record to a list and returns it (the
+ * generated msg_<rec>_push). */
+void *msg_recs_push(const struct msg_rec_def *, struct msg_recs *);
 void  msg_rec_free(const struct msg_rec_def *, void *rec);
 
 /* Enums: msg_enum_name returns value v's name ("" for 0 or out of range);

@@ -301,37 +301,48 @@ ready(struct svc *svc, struct task *t)
 
 /* ------------------------------------------------------------- handlers */
 
-static bool
-policy_stops(const char *status)
+/* policy_status: the policy's verdict (the record's, else the name the
+ * event carries alongside). */
+static enum msg_policy_status
+policy_status(const struct msg_route_decided *r)
 {
-	return (status != NULL && (strcmp(status, "block") == 0 ||
-	                              strcmp(status, "require_review") == 0));
+	enum msg_policy_status s = MSG_POLICY_STATUS__UNSET;
+
+	if (r->policy != NULL)
+		return (r->policy->status);
+	if (r->policy_status != NULL)
+		(void) msg_policy_status_parse(r->policy_status, &s);
+	return (s);
 }
 
 static int
 on_route_decided(struct svc *svc, const struct msg *m, void *state)
 {
 	const struct msg_route_decided *r = &m->body.route_decided;
-	struct buf                      c;
-	struct task                     t;
-	json_t                         *v, *pol = r->policy;
-	size_t                          i;
-	int                             rv;
+	const struct msg_policy_finding *v;
+	enum msg_policy_status           st = policy_status(r);
+	struct buf                       c;
+	struct task                      t;
+	size_t                           i;
+	int                              rv;
 
 	(void) state;
-	if (!policy_stops(r->policy_status))
+	if (st != MSG_POLICY_STATUS_BLOCK &&
+	    st != MSG_POLICY_STATUS_REQUIRE_REVIEW)
 		return (0);
 	if ((rv = task_get(svc, r->task_id, &t)) != 0)
 		return (rv == ERR_NOTFOUND ? 0 : rv);
 	buf_init(&c);
 	buf_printf(&c, "Policy: %s\n- rule: %s\n- lane: %s\n",
-	    r->policy_status, r->rule ? r->rule : "-", r->lane ? r->lane : "-");
-	json_array_foreach(json_object_get(pol, "violations"), i, v)
-		buf_printf(&c, "- violation: %s: %s\n",
-		    json_string_value(json_object_get(v, "rule_id")),
-		    json_string_value(json_object_get(v, "message")));
+	    msg_policy_status_name(st), r->rule ? r->rule : "-",
+	    r->lane ? r->lane : "-");
+	for (i = 0; r->policy != NULL && i < r->policy->violations.n; i++) {
+		v = &r->policy->violations.v[i];
+		buf_printf(&c, "- violation: %s: %s\n", v->rule_id,
+		    v->message ? v->message : "");
+	}
 	rv = terminal(t.state) ? 0 :
-	    move(svc, &t, "Blocked", strcmp(r->policy_status, "block") == 0
+	    move(svc, &t, "Blocked", st == MSG_POLICY_STATUS_BLOCK
 	                          ? "policy_blocked" : "review_required",
 	        buf_cstr(&c), "router");
 	buf_fini(&c);

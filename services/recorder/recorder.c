@@ -181,13 +181,13 @@ on_route_decided(struct svc *svc, const struct msg *m, void *state)
 {
 	const struct msg_route_decided *rd = &m->body.route_decided;
 	struct store                   *st = svc_store(svc);
-	const char                     *run_id = jstr(rd->decision, "run_id");
-	const char                     *ps =
-            rd->policy_status ? rd->policy_status : jstr(rd->policy, "status");
-	const char *lane =
-	    rd->lane ? rd->lane : jstr(rd->decision, "selected_lane");
-	const char *backend =
-	    rd->backend ? rd->backend : jstr(rd->decision, "selected_backend");
+	const char *run_id = rd->decision ? rd->decision->run_id : NULL;
+	const char *ps = rd->policy_status ? rd->policy_status
+	    : rd->policy ? msg_policy_status_name(rd->policy->status) : NULL;
+	const char *lane = rd->lane ? rd->lane
+	    : rd->decision ? rd->decision->selected_lane : NULL;
+	const char *backend = rd->backend ? rd->backend
+	    : rd->decision ? rd->decision->selected_backend : NULL;
 	char *proposal, *decision, *policy, rid[37], tid[37], when[32];
 	int   rv;
 
@@ -198,9 +198,9 @@ on_route_decided(struct svc *svc, const struct msg *m, void *state)
 		run_id = rd->decision_id;
 	if (run_id != NULL && !id_valid(run_id))
 		return (bad_id("route.decided", "run_id", run_id));
-	proposal = dump(rd->proposal);
-	decision = dump(rd->decision);
-	policy = dump(rd->policy);
+	proposal = msg_rec_dumps(&msg_rec_proposal, rd->proposal);
+	decision = msg_rec_dumps(&msg_rec_decision, rd->decision);
+	policy = msg_rec_dumps(&msg_rec_policy, rd->policy);
 	rv = store_run(
 	    st,
 	    "INSERT INTO decisions(decision_id, task_id, run_id,"
@@ -276,16 +276,17 @@ on_exec_dispatch(struct svc *svc, const struct msg *m, void *state)
 	const struct msg_exec_dispatch *d = &m->body.exec_dispatch;
 	struct recorder                *rec = state;
 	struct store                   *st = svc_store(svc);
-	const char                     *did = jstr(d->request, "decision_id");
-	const char                     *lane = jstr(d->request, "lane");
-	const char                     *backend = jstr(d->request, "backend");
-	const char                     *repo = jstr(d->request, "repo_key");
+	const struct msg_exec_request  *rq = d->request;
+	const char                     *did = rq ? rq->decision_id : NULL;
+	const char                     *lane = rq ? rq->lane : NULL;
+	const char                     *backend = rq ? rq->backend : NULL;
+	const char                     *repo = rq ? rq->repo_key : NULL;
 	char                           *request, *ps, rid[37], tid[37];
 	int                             rv;
 
 	if (!id_valid(d->run_id))
 		return (bad_id("exec.dispatch", "run_id", d->run_id));
-	request = dump(d->request);
+	request = msg_rec_dumps(&msg_rec_exec_request, d->request);
 	ps = decided_policy(st, did, d->run_id);
 	/* A re-dispatch (lease expired) names the new executor. */
 	rv = store_run(

@@ -61,6 +61,30 @@ dumps(const json_t *j)
 	return (j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL);
 }
 
+/* col_rec: a record kept in a TEXT column as its JSON form (written by
+ * msg_rec_dumps), read back with the bus decoder's rules (NULL when
+ * absent or invalid). */
+static void *
+col_rec(struct store_stmt *st, int i, const struct msg_rec_def *def,
+    const char *task_id)
+{
+	json_t *j = col_json(st, i);
+	void   *rec = NULL;
+	char    err[256];
+
+	if (j == NULL)
+		return (NULL);
+	rec = msg_rec_new(def);
+	if (msg_rec_from_json(def, rec, j, err, sizeof(err)) != 0) {
+		log_warn("router.queue", "%s: stored %s unreadable: %s",
+		    task_id, def->name, err);
+		free(rec);
+		rec = NULL;
+	}
+	json_decref(j);
+	return (rec);
+}
+
 static const char *
 jstr(const json_t *o, const char *k)
 {
@@ -130,29 +154,39 @@ emit_budget(struct router *r, const char *task_id, const struct gate *g,
 
 /* ------------------------------------------------------------- handlers */
 
-/* blocked_decision builds the route.decided objects for a task that cannot
+/* invalid_task builds the route.decided records for a task that cannot
  * even be planned (unknown repo key, empty goal): blocked by policy. */
 static void
-invalid_task(const char *why, json_t **decision, json_t **policy,
-    int64_t now)
+invalid_task(const char *why, struct msg_decision **dp,
+    struct msg_policy **pp, int64_t now)
 {
-	char did[37], rid[37], pid[37], at[40];
+	struct msg_decision       *d = msg_decision_new();
+	struct msg_policy         *p = msg_policy_new();
+	struct msg_policy_finding *f;
+	char                       id[37], at[40];
 
 	iso8601(now, at, sizeof(at));
-	*decision = json_pack("{s:s, s:s, s:s, s:n, s:n, s:f, s:s, s:s, s:[], "
-	                      "s:s, s:s}",
-	    "decision_id", uuid4(did), "proposal_id", uuid4(pid), "run_id",
-	    uuid4(rid), "selected_lane", "selected_backend", "confidence", 1.0,
-	    "policy_rule_matched", "routing.invalid_task", "rationale", why,
-	    "alternatives_considered", "decided_at", at, "switchboard_version",
-	    "opcenter-router/1");
-	*policy = json_pack("{s:s, s:s, s:[{s:s, s:s, s:s, s:b}], s:[], s:s, "
-	                    "s:s, s:[], s:s, s:s}",
-	    "decision_id", did, "status", "block", "violations", "rule_id",
-	    "routing.invalid_task", "category", "routing", "message", why,
-	    "blocking", 1, "warnings", "effective_validation_profile",
-	    "standard", "effective_review_requirement", "required",
-	    "effective_scope", "notes", why, "evaluated_at", at);
+	d->decision_id = xstrdup(uuid4(id));
+	d->proposal_id = xstrdup(uuid4(id));
+	d->run_id = xstrdup(uuid4(id));
+	d->confidence = 1.0;
+	d->policy_rule_matched = xstrdup("routing.invalid_task");
+	d->rationale = xstrdup(why);
+	d->decided_at = xstrdup(at);
+	d->switchboard_version = xstrdup("opcenter-router/1");
+	p->decision_id = xstrdup(d->decision_id);
+	p->status = MSG_POLICY_STATUS_BLOCK;
+	f = msg_policy_finding_push(&p->violations);
+	f->rule_id = xstrdup("routing.invalid_task");
+	f->category = xstrdup("routing");
+	f->message = xstrdup(why);
+	f->blocking = true;
+	p->effective_validation_profile = xstrdup("standard");
+	p->effective_review_requirement = xstrdup("required");
+	p->notes = xstrdup(why);
+	p->evaluated_at = xstrdup(at);
+	*dp = d;
+	*pp = p;
 }
 
 static int
@@ -162,7 +196,10 @@ on_ready(struct svc *svc, const struct msg *m, void *state)
 	struct route_task            t;
 	struct msg_route_decided     ev;
 	const char                 **labels;
-	json_t                      *ready, *proposal, *decision, *policy;
+	json_t                      *ready;
+	struct msg_proposal         *proposal;
+	struct msg_decision         *decision;
+	struct msg_policy           *policy;
 	char                         err[256], *s_ready, *s_p, *s_d, *s_pol;
 	const char                  *status;
 	int64_t                      prev = -1, now = now_ms();
@@ -190,24 +227,24 @@ on_ready(struct svc *svc, const struct msg *m, void *state)
 		decision = route_decide(proposal, svc_cfg(svc), now);
 		policy = route_policy(proposal, decision, svc_cfg(svc), now);
 	}
-	status = jstr(policy, "status");
+	status = msg_policy_status_name(policy->status);
 	memset(&ev, 0, sizeof(ev));
 	ev.task_id = tr->task_id;
-	ev.decision_id = (char *) jstr(decision, "decision_id");
-	ev.proposal_id = (char *) jstr(decision, "proposal_id");
-	ev.lane = (char *) jstr(decision, "selected_lane");
-	ev.backend = (char *) jstr(decision, "selected_backend");
-	ev.rule = (char *) jstr(decision, "policy_rule_matched");
-	ev.rationale = (char *) jstr(decision, "rationale");
+	ev.decision_id = decision->decision_id;
+	ev.proposal_id = decision->proposal_id;
+	ev.lane = decision->selected_lane;
+	ev.backend = decision->selected_backend;
+	ev.rule = decision->policy_rule_matched;
+	ev.rationale = decision->rationale;
 	ev.policy_status = (char *) status;
 	ev.proposal = proposal;
 	ev.decision = decision;
 	ev.policy = policy;
 	rv = svc_emit(svc, MSG_ROUTE_DECIDED, tr->task_id, &ev);
 	s_ready = dumps(ready);
-	s_p = dumps(proposal);
-	s_d = dumps(decision);
-	s_pol = dumps(policy);
+	s_p = msg_rec_dumps(&msg_rec_proposal, proposal);
+	s_d = msg_rec_dumps(&msg_rec_decision, decision);
+	s_pol = msg_rec_dumps(&msg_rec_policy, policy);
 	if (rv == 0)
 		rv = store_run(svc_store(svc),
 		    "INSERT OR REPLACE INTO rtask(task_id, ready, state,"
@@ -215,8 +252,9 @@ on_ready(struct svc *svc, const struct msg *m, void *state)
 		    " decision, policy, last_reason, queued_ms)"
 		    " VALUES (?, ?, ?, ?, 0, 0, ?, ?, ?, NULL, ?)",
 		    "tttittti", tr->task_id, s_ready,
-		    (proposal == NULL || strcmp(status, "block") == 0 ||
-		        strcmp(status, "require_review") == 0)
+		    (proposal == NULL ||
+		        policy->status == MSG_POLICY_STATUS_BLOCK ||
+		        policy->status == MSG_POLICY_STATUS_REQUIRE_REVIEW)
 		        ? "blocked"
 		        : "queued",
 		    tr->attempt, s_p, s_d, s_pol, now);
@@ -229,9 +267,9 @@ on_ready(struct svc *svc, const struct msg *m, void *state)
 	free(s_pol);
 	free(labels);
 	json_decref(ready);
-	json_decref(proposal);
-	json_decref(decision);
-	json_decref(policy);
+	msg_proposal_free(proposal);
+	msg_decision_free(decision);
+	msg_policy_free(policy);
 	return (rv);
 }
 
@@ -500,33 +538,32 @@ refuse(struct router *r, const char *task_id, const char *last,
  * of the spend caps until it finishes. */
 static int
 dispatch(struct router *r, struct executor *e, const char *task_id,
-    json_t *ready, json_t *proposal, json_t *decision, json_t *policy,
+    json_t *ready, const struct msg_proposal *proposal,
+    const struct msg_decision *decision, const struct msg_policy *policy,
     int64_t attempts, int64_t now, double reserve_usd)
 {
 	struct msg_exec_dispatch ev;
 	struct route_task        t;
 	const char             **labels;
-	json_t                  *req;
+	struct msg_exec_request *req;
 	char                     rid[37];
 	const char              *run_id;
 	int                      rv;
 
-	run_id = attempts == 0 && jstr(decision, "run_id")
-	    ? jstr(decision, "run_id")
-	    : uuid4(rid);
+	run_id = attempts == 0 && decision->run_id != NULL ? decision->run_id
+	                                                   : uuid4(rid);
 	task_of(ready, &t, &labels);
 	req = route_request(proposal, decision, policy, &t, svc_cfg_root(r->svc),
 	    attempts + 1, now);
 	free(labels);
 	if (req == NULL)
 		return (ERR_INVAL);
-	json_object_set_new(req, "run_id", json_string(run_id));
-	if (attempts > 0) { /* a retry: its own branch */
-		char *br = xasprintf("%s/%s-%.8s", t.kind ? t.kind : "goal",
-		    task_id, run_id);
-
-		json_object_set_new(req, "task_branch", json_string(br));
-		free(br);
+	if (strcmp(req->run_id, run_id) != 0) { /* a retry: its own branch */
+		free(req->run_id);
+		req->run_id = xstrdup(run_id);
+		free(req->task_branch);
+		req->task_branch = xasprintf("%s/%s-%.8s",
+		    t.kind ? t.kind : "goal", task_id, run_id);
 	}
 	memset(&ev, 0, sizeof(ev));
 	ev.run_id = (char *) run_id;
@@ -536,7 +573,7 @@ dispatch(struct router *r, struct executor *e, const char *task_id,
 	ev.lease_ms = r->lease_ms;
 	ev.request = req;
 	if ((rv = svc_begin(r->svc)) != 0) {
-		json_decref(req);
+		msg_exec_request_free(req);
 		return (rv);
 	}
 	if ((rv = store_run(svc_store(r->svc),
@@ -563,7 +600,7 @@ dispatch(struct router *r, struct executor *e, const char *task_id,
 		    " (reserves %.4f USD)", task_id, run_id,
 		    (long long) (attempts + 1), e->name, reserve_usd);
 	}
-	json_decref(req);
+	msg_exec_request_free(req);
 	return (rv);
 }
 
@@ -577,9 +614,12 @@ dispatch(struct router *r, struct executor *e, const char *task_id,
 enum gate_verdict { GATE_OPEN, GATE_TASK, GATE_ALL };
 
 struct queued {
-	char   *task_id, *last_reason, *hold;
-	json_t *ready, *proposal, *decision, *policy;
-	int64_t attempts, last_attempt;
+	char                *task_id, *last_reason, *hold;
+	json_t              *ready;
+	struct msg_proposal *proposal;
+	struct msg_decision *decision;
+	struct msg_policy   *policy;
+	int64_t              attempts, last_attempt;
 };
 
 static enum gate_verdict
@@ -638,7 +678,7 @@ gates(struct router *r, struct queued *q, struct ledger *l, int64_t now,
 		return (GATE_ALL);
 	}
 	/* the task stays queued: dispatched when the day's window allows */
-	sg = ledger_check(r, l, repo, jstr(q->decision, "selected_backend"),
+	sg = ledger_check(r, l, repo, q->decision->selected_backend,
 	    now, reserve);
 	if (!sg.g.allowed) {
 		refuse_spend(r, task_id, last_reason, q->hold, &sg.g, NULL, &sg,
@@ -666,9 +706,9 @@ queued_fini(struct queued *q)
 	free(q->last_reason);
 	free(q->hold);
 	json_decref(q->ready);
-	json_decref(q->proposal);
-	json_decref(q->decision);
-	json_decref(q->policy);
+	msg_proposal_free(q->proposal);
+	msg_decision_free(q->decision);
+	msg_policy_free(q->policy);
 	memset(q, 0, sizeof(*q));
 }
 
@@ -703,9 +743,9 @@ router_idle(struct svc *svc, void *state)
 		memset(&q, 0, sizeof(q));
 		q.task_id = xstrdup(store_col_text(st, 0));
 		q.ready = col_json(st, 1);
-		q.proposal = col_json(st, 2);
-		q.decision = col_json(st, 3);
-		q.policy = col_json(st, 4);
+		q.proposal = col_rec(st, 2, &msg_rec_proposal, q.task_id);
+		q.decision = col_rec(st, 3, &msg_rec_decision, q.task_id);
+		q.policy = col_rec(st, 4, &msg_rec_policy, q.task_id);
 		q.attempts = store_col_int(st, 5);
 		q.last_attempt = store_col_int(st, 6);
 		q.last_reason = store_col_dup(st, 7);

@@ -196,7 +196,7 @@ check "a 70 KB goal is refused with its size" grep -q "the goal is 70000 bytes; 
 check "neither was stored" [ "$("$OPC" -c "$CFG" task list --json | jq '.tasks | length')" = "$n0" ]
 
 # --- 10. a dispatch whose run id would name a path outside the workspaces --
-"$OPC" -c "$CFG" pub executor exec.dispatch '{"run_id": "../../escape", "task_id": "T-x", "executor": "executor", "request": {"goal_text": "x"}}' >/dev/null 2>&1
+"$OPC" -c "$CFG" pub executor exec.dispatch '{"run_id": "../../escape", "task_id": "T-x", "executor": "executor", "request": {"run_id": "../../escape", "task_id": "T-x", "goal_text": "x"}}' >/dev/null 2>&1
 bad_dispatch() { "$OPC" -c "$CFG" status --json | jq -e '.executor.status.counters.bad_dispatch >= 1' >/dev/null; }
 check "a run id like ../../escape is refused and counted" wait_for 10 bad_dispatch
 check "nothing was written outside the workspaces" sh -c "! ls '$T/st/../escape'* >/dev/null 2>&1 && ! ls '$T/escape'* >/dev/null 2>&1"

@@ -306,6 +306,16 @@ parse_backend(struct exec_backend_spec *bk, const json_t *o, char **errp)
 	return (0);
 }
 
+/* zero_none: a max_changed_files of 0 is the router's "no limit" (the
+ * exec_request record's int is never absent). */
+static int
+zero_none(int64_t *v)
+{
+	if (*v == 0)
+		*v = -1;
+	return (0);
+}
+
 int
 request_parse(struct exec_req *rq, const json_t *o, char **errp)
 {
@@ -335,6 +345,7 @@ request_parse(struct exec_req *rq, const json_t *o, char **errp)
 	    (rv = strlist(&rq->allowed_paths, o, "allowed_paths", errp)) != 0 ||
 	    (rv = num(&rq->max_changed_files, o, "max_changed_files", -1, 0,
 	              errp)) != 0 ||
+	    (rv = zero_none(&rq->max_changed_files)) != 0 ||
 	    (rv = inum(&rq->timeout_seconds, o, "timeout_seconds",
 	               DEFAULT_TIMEOUT, 1, errp)) != 0 ||
 	    (rv = parse_validation(rq, o, errp)) != 0 ||

@@ -84,7 +84,7 @@ struct exec_req {
 	char                    *repo_key, *clone_url, *base_branch;
 	char                    *task_branch, *lane, *backend;
 	struct strv              allowed_paths;
-	int64_t                  max_changed_files; /* -1: null */
+	int64_t                  max_changed_files; /* -1: none (absent, null, 0) */
 	int                      timeout_seconds;
 	struct strv             *validation; /* one argv per command */
 	size_t                   n_validation;

@@ -128,14 +128,15 @@ decided(const char *run, const char *task, const char *policy_status,
 {
 	return (json_pack(
 	    "{s:s, s:s, s:s, s:s, s:s, s:s, s:s,"
-	    " s:{s:s, s:s, s:s, s:s},"
+	    " s:{s:s, s:s, s:s, s:s, s:{s:s}},"
 	    " s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:f, s:[s]},"
 	    " s:{s:s, s:s, s:[], s:[], s:s}}",
 	    "task_id", task, "decision_id", dec_of(run), "proposal_id",
 	    "prop-1", "lane", "claude_cli", "backend", "kodo", "rule",
 	    "r-default", "policy_status", policy_status, "proposal",
 	    "proposal_id", "prop-1", "task_id", task, "task_type",
-	    "simple_edit", "risk_level", "low", "decision", "decision_id",
+	    "simple_edit", "risk_level", "low", "target", "repo_key", "demo",
+	    "decision", "decision_id",
 	    dec_of(run), "proposal_id", "prop-1", "run_id", run,
 	    "selected_lane", "claude_cli", "selected_backend", "kodo",
 	    "policy_rule_matched", "r-default", "rationale", "default lane",

@@ -96,7 +96,7 @@ route_cfg_check(const struct cfg_node *root, char *err, size_t errlen)
 	const char           **v;
 	struct budget_cfg      b;
 	struct route_task      t;
-	json_t                *p;
+	struct msg_proposal   *p;
 	double                 usd;
 	size_t                 i, n;
 	int                    rv;
@@ -132,7 +132,7 @@ route_cfg_check(const struct cfg_node *root, char *err, size_t errlen)
 			if ((p = route_proposal(&t, root, 0, err, errlen)) ==
 			    NULL)
 				return (ERR_CONFIG);
-			json_decref(p);
+			msg_proposal_free(p);
 		}
 		if ((rv = spend_repo_cap(root, cfg_key_at(repos, i), &usd, err,
 		                         errlen)) != 0)

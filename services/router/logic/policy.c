@@ -48,8 +48,8 @@ struct plist {
 struct policy {
 	struct plist block_paths, review_paths, destructive, trusted,
 	    review_types;
-	const char *local_lane;
-	json_t     *violations, *warnings;
+	const char        *local_lane;
+	struct msg_policy *out;
 };
 
 /* plist_load: router.policy.<key> replaces the defaults when present. */
@@ -83,32 +83,40 @@ static void violation(struct policy *p, const char *rule, const char *cat,
                       bool blocking, const char *path, const char *repo,
                       const char *fmt, ...) PRINTFLIKE(7, 8);
 
+/* finding appends a zeroed finding to list and returns it. */
+static struct msg_policy_finding *
+finding(struct msg_policy_finding_list *l, const char *rule, const char *cat,
+        const char *msg)
+{
+	struct msg_policy_finding *f = msg_policy_finding_push(l);
+
+	f->rule_id = xstrdup(rule);
+	f->category = xstrdup(cat);
+	f->message = xstrdup(msg);
+	return (f);
+}
+
 static void
 violation(struct policy *p, const char *rule, const char *cat, bool blocking,
           const char *path, const char *repo, const char *fmt, ...)
 {
-	va_list ap;
-	char    msg[512];
-	json_t *v;
+	struct msg_policy_finding *f;
+	va_list                    ap;
+	char                       msg[512];
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	v = json_pack("{s:s, s:s, s:s, s:b}", "rule_id", rule, "category", cat,
-	              "message", msg, "blocking", blocking);
-	if (path != NULL)
-		json_object_set_new(v, "related_path", json_string(path));
-	if (repo != NULL)
-		json_object_set_new(v, "related_repo", json_string(repo));
-	json_array_append_new(p->violations, v);
+	f = finding(&p->out->violations, rule, cat, msg);
+	f->blocking = blocking;
+	f->related_path = path != NULL ? xstrdup(path) : NULL;
+	f->related_repo = repo != NULL ? xstrdup(repo) : NULL;
 }
 
 static void
 warning(struct policy *p, const char *rule, const char *cat, const char *msg)
 {
-	json_array_append_new(p->warnings,
-	                      json_pack("{s:s, s:s, s:s}", "rule_id", rule,
-	                                "category", cat, "message", msg));
+	(void) finding(&p->out->warnings, rule, cat, msg);
 }
 
 /* path_matches: fnmatch without FNM_PATHNAME, so '*' crosses '/', as in
@@ -146,18 +154,13 @@ match_any(const struct plist *l, const char *path)
 }
 
 static void
-check_paths(struct policy *p, const json_t *proposal, const char *repo)
+check_paths(struct policy *p, const struct msg_strs *paths, const char *repo)
 {
-	const json_t *paths, *v;
-	const char   *path, *pat;
-	size_t        i;
+	const char *path, *pat;
+	size_t      i;
 
-	paths = json_object_get(json_object_get(proposal, "target"),
-	                        "allowed_paths");
-	json_array_foreach(paths, i, v)
-	{
-		if ((path = json_string_value(v)) == NULL)
-			continue;
+	for (i = 0; i < paths->n; i++) {
+		path = paths->v[i];
 		if ((pat = match_any(&p->block_paths, path)) != NULL)
 			violation(
 			    p, "path.sensitive_blocked", "path", true, path,
@@ -174,16 +177,13 @@ check_paths(struct policy *p, const json_t *proposal, const char *repo)
 }
 
 static void
-check_labels(struct policy *p, const json_t *labels, const char *lane)
+check_labels(struct policy *p, const struct msg_strs *labels, const char *lane)
 {
-	const json_t *v;
-	const char   *l;
-	size_t        i, j;
+	const char *l;
+	size_t      i, j;
 
-	json_array_foreach(labels, i, v)
-	{
-		if ((l = json_string_value(v)) == NULL)
-			continue;
+	for (i = 0; i < labels->n; i++) {
+		l = labels->v[i];
 		if (plist_has(&p->destructive, l, true))
 			violation(p, "tool.destructive_label", "tool", true,
 			          NULL, NULL, "destructive label '%s'", l);
@@ -203,24 +203,20 @@ check_labels(struct policy *p, const json_t *labels, const char *lane)
 }
 
 static bool
-base_allowed(const json_t *allowed, const char *base)
+base_allowed(const struct msg_strs *allowed, const char *base)
 {
-	const json_t *v;
-	size_t        i;
+	size_t i;
 
-	if (json_array_size(allowed) == 0)
+	if (allowed->n == 0)
 		return (true);
-	json_array_foreach(allowed, i, v)
-	{
-		if (json_is_string(v) &&
-		    fnmatch(json_string_value(v), base, 0) == 0)
+	for (i = 0; i < allowed->n; i++)
+		if (fnmatch(allowed->v[i], base, 0) == 0)
 			return (true);
-	}
 	return (false);
 }
 
 static bool
-trusted(const struct policy *p, const json_t *labels)
+trusted(const struct policy *p, const struct msg_strs *labels)
 {
 	size_t i;
 
@@ -231,37 +227,37 @@ trusted(const struct policy *p, const json_t *labels)
 }
 
 static void
-ids(struct buf *b, const json_t *list)
+ids(struct buf *b, const struct msg_policy_finding_list *list)
 {
-	const json_t *v;
-	size_t        i;
+	size_t i;
 
-	if (json_array_size(list) == 0)
+	if (list->n == 0)
 		buf_puts(b, "none");
-	json_array_foreach(list, i, v)
-	{
+	for (i = 0; i < list->n; i++) {
 		if (i > 0)
 			buf_puts(b, ", ");
-		buf_puts(b, route_jstr(v, "rule_id"));
+		buf_puts(b, list->v[i].rule_id);
 	}
 }
 
-json_t *
-route_policy(const json_t *proposal, const json_t *decision,
+struct msg_policy *
+route_policy(const struct msg_proposal *proposal,
+             const struct msg_decision *decision,
              const struct cfg_node *router_cfg, int64_t now_ms)
 {
-	const struct cfg_node *pol = cfg_get(router_cfg, "policy");
-	const json_t          *labels = json_object_get(proposal, "labels");
-	const json_t          *target = json_object_get(proposal, "target");
-	const json_t          *v;
-	const char            *lane, *risk, *type, *repo, *base, *status;
-	const char            *profile = "standard";
-	struct policy          p;
-	struct buf             notes;
-	json_t                *d, *scope;
-	size_t                 i, ncmds;
-	bool                   blocking = false, review = false;
-	char                   id[37], ts[32];
+	const struct cfg_node     *pol = cfg_get(router_cfg, "policy");
+	const struct msg_strs     *labels = &proposal->labels;
+	const struct msg_proposal_target *target = proposal->target;
+	static const struct msg_strs none;
+	const char                *lane, *type, *repo, *base;
+	const char                *profile = "standard";
+	enum msg_risk_level        risk = proposal->risk_level;
+	struct policy              p;
+	struct msg_policy         *d;
+	struct buf                 notes;
+	size_t                     i, ncmds;
+	bool                       blocking = false, review = false;
+	char                       id[37], ts[32];
 
 	memset(&p, 0, sizeof(p));
 	plist_load(&p.block_paths, pol, "sensitive_block", def_block_paths);
@@ -272,32 +268,32 @@ route_policy(const json_t *proposal, const json_t *decision,
 	p.local_lane = cfg_str(cfg_get(pol, "local_lane"));
 	if (p.local_lane == NULL || *p.local_lane == '\0')
 		p.local_lane = "aider_local";
-	p.violations = json_array();
-	p.warnings = json_array();
+	p.out = d = msg_policy_new();
 
-	lane = route_jstr(decision, "selected_lane");
-	risk = route_jstr(proposal, "risk_level");
-	type = route_jstr(proposal, "task_type");
-	repo = route_jstr(target, "repo_key");
-	base = route_jstr(target, "base_branch");
+	lane = decision != NULL ? decision->selected_lane : NULL;
+	type = proposal->task_type;
+	repo = target->repo_key;
+	base = target->base_branch;
 	lane = lane != NULL ? lane : "";
-	risk = risk != NULL ? risk : "low";
+	if (risk == MSG_RISK_LEVEL__UNSET)
+		risk = MSG_RISK_LEVEL_LOW;
 	type = type != NULL ? type : "unknown";
 
 	check_labels(&p, labels, lane);
-	check_paths(&p, proposal, repo);
+	check_paths(&p, &target->allowed_paths, repo);
 	if (base != NULL &&
-	    !base_allowed(
-	        json_object_get(json_object_get(proposal, "branch_policy"),
-	                        "allowed_base_branches"),
-	        base))
+	    !base_allowed(proposal->branch_policy != NULL
+	                      ? &proposal->branch_policy->allowed_base_branches
+	                      : &none,
+	                  base))
 		violation(
 		    &p, "branch.base_not_allowed", "branch", true, NULL, repo,
 		    "base branch '%s' is not in allowed_base_branches", base);
 
-	ncmds = json_array_size(json_object_get(
-	    json_object_get(proposal, "validation_profile"), "commands"));
-	if (strcmp(risk, "high") == 0) {
+	ncmds = proposal->validation_profile != NULL
+	            ? json_array_size(proposal->validation_profile->commands)
+	            : 0;
+	if (risk == MSG_RISK_LEVEL_HIGH) {
 		/* strict / must_pass / block_if_unavailable */
 		profile = "strict";
 		if (ncmds == 0)
@@ -306,54 +302,51 @@ route_policy(const json_t *proposal, const json_t *decision,
 			    NULL, repo,
 			    "high-risk task but the repo has no validation "
 			    "commands");
-	} else if (strcmp(risk, "medium") == 0 && ncmds == 0)
+	} else if (risk == MSG_RISK_LEVEL_MEDIUM && ncmds == 0)
 		warning(
 		    &p, "validation.no_commands", "validation",
 		    "medium-risk task and the repo has no validation commands");
 
-	if ((strcmp(risk, "high") == 0 ||
+	if ((risk == MSG_RISK_LEVEL_HIGH ||
 	     plist_has(&p.review_types, type, false)) &&
 	    !trusted(&p, labels))
 		violation(&p, "review.required", "review", false, NULL, repo,
 		          "%s requires human review (no trusted source label)",
-		          strcmp(risk, "high") == 0 ? "high-risk task" : type);
+		          risk == MSG_RISK_LEVEL_HIGH ? "high-risk task" : type);
 	if (route_has_label(labels, "review_required"))
 		violation(&p, "review.label_required", "review", false, NULL,
 		          repo, "label 'review_required' forces review");
 
-	json_array_foreach(p.violations, i, v)
-	{
-		if (json_is_true(json_object_get(v, "blocking")))
+	for (i = 0; i < d->violations.n; i++) {
+		if (d->violations.v[i].blocking)
 			blocking = true;
 		else
 			review = true;
-		if (strcmp(route_jstr(v, "category"), "review") == 0)
+		if (strcmp(d->violations.v[i].category, "review") == 0)
 			review = true;
 	}
 	if (blocking)
-		status = "block";
-	else if (json_array_size(p.violations) > 0)
-		status = "require_review";
-	else if (json_array_size(p.warnings) > 0)
-		status = "allow_with_warnings";
+		d->status = MSG_POLICY_STATUS_BLOCK;
+	else if (d->violations.n > 0)
+		d->status = MSG_POLICY_STATUS_REQUIRE_REVIEW;
+	else if (d->warnings.n > 0)
+		d->status = MSG_POLICY_STATUS_ALLOW_WITH_WARNINGS;
 	else
-		status = "allow";
+		d->status = MSG_POLICY_STATUS_ALLOW;
 
-	v = json_object_get(target, "allowed_paths");
-	scope = json_is_array(v) ? json_deep_copy(v) : json_array();
+	for (i = 0; i < target->allowed_paths.n; i++)
+		msg_strs_add(&d->effective_scope, target->allowed_paths.v[i]);
 	buf_init(&notes);
 	buf_puts(&notes, "violations: ");
-	ids(&notes, p.violations);
+	ids(&notes, &d->violations);
 	buf_puts(&notes, "; warnings: ");
-	ids(&notes, p.warnings);
-
-	d = json_pack(
-	    "{s:s, s:s, s:o, s:o, s:s, s:s, s:o, s:s, s:s}", "decision_id",
-	    uuid4(id), "status", status, "violations", p.violations, "warnings",
-	    p.warnings, "effective_validation_profile", profile,
-	    "effective_review_requirement", review ? "required" : "autonomous",
-	    "effective_scope", scope, "notes", buf_cstr(&notes), "evaluated_at",
-	    iso8601(now_ms, ts, sizeof(ts)));
+	ids(&notes, &d->warnings);
+	d->decision_id = xstrdup(uuid4(id));
+	d->effective_validation_profile = xstrdup(profile);
+	d->effective_review_requirement =
+	    xstrdup(review ? "required" : "autonomous");
+	d->notes = xstrdup(buf_cstr(&notes));
+	d->evaluated_at = xstrdup(iso8601(now_ms, ts, sizeof(ts)));
 	buf_fini(&notes);
 	free(p.block_paths.own);
 	free(p.review_paths.own);

@@ -81,17 +81,13 @@ route_label_eq(const char *a, const char *b)
 }
 
 bool
-route_has_label(const json_t *labels, const char *want)
+route_has_label(const struct msg_strs *labels, const char *want)
 {
-	size_t        i;
-	const json_t *v;
+	size_t i;
 
-	json_array_foreach(labels, i, v)
-	{
-		if (json_is_string(v) &&
-		    route_label_eq(json_string_value(v), want))
+	for (i = 0; labels != NULL && i < labels->n; i++)
+		if (route_label_eq(labels->v[i], want))
 			return (true);
-	}
 	return (false);
 }
 
@@ -117,15 +113,10 @@ nz(const char *s)
 	return (s != NULL ? s : "");
 }
 
-static json_t *
-str_array(const char *const *v, size_t n)
+static char *
+sdup(const char *s)
 {
-	json_t *a = json_array();
-	size_t  i;
-
-	for (i = 0; i < n; i++)
-		json_array_append_new(a, json_string(nz(v[i])));
-	return (a);
+	return (s != NULL ? xstrdup(s) : NULL);
 }
 
 const struct cfg_node *
@@ -206,22 +197,21 @@ execution_mode_for(const char *kind, const char *mode, const char **out,
 	return (ERR_INVAL);
 }
 
-static const char *
+/* risk_for: the first "risk: low|medium|high" label, else low. */
+static enum msg_risk_level
 risk_for(const char *const *labels, size_t n)
 {
-	static const char *const levels[] = {"low", "medium", "high"};
-	char                     nl[ROUTE_LABEL_MAX];
-	size_t                   i, j;
+	enum msg_risk_level r;
+	char                nl[ROUTE_LABEL_MAX];
+	size_t              i;
 
 	for (i = 0; i < n; i++) {
 		route_label_norm(nz(labels[i]), nl, sizeof(nl));
-		if (strncmp(nl, "risk: ", 6) != 0)
-			continue;
-		for (j = 0; j < nitems(levels); j++)
-			if (strcmp(nl + 6, levels[j]) == 0)
-				return (levels[j]);
+		if (strncmp(nl, "risk: ", 6) == 0 &&
+		    msg_risk_level_parse(nl + 6, &r) == 0)
+			return (r);
 	}
-	return ("low");
+	return (MSG_RISK_LEVEL_LOW);
 }
 
 /* commands copies repos.<key>.validation_commands: each entry is a command
@@ -278,20 +268,25 @@ exec_get(const json_t *execution, const char *key)
 	return (json_is_null(v) ? NULL : v);
 }
 
-json_t *
+struct msg_proposal *
 route_proposal(const struct route_task *t, const struct cfg_node *root,
                int64_t now_ms, char *err, size_t errlen)
 {
-	const struct cfg_node *repo;
-	const char            *kind, *repo_key, *task_type, *mode, *base;
-	const char            *clone_url, *constraints = NULL, *s;
-	const char           **abb = NULL;
-	size_t                 nabb = 0;
-	json_t                *paths, *cmds = NULL, *v, *p;
-	int64_t                timeout, vtimeout;
-	int                    open_pr, skip_baseline;
-	size_t                 i;
-	char                   id[37], ts[32];
+	const struct cfg_node       *repo;
+	const char                  *kind, *repo_key, *task_type, *mode, *base;
+	const char                  *clone_url, *constraints = NULL, *s;
+	const char                 **abb = NULL;
+	size_t                       nabb = 0;
+	json_t                      *cmds = NULL, *v, *pth;
+	struct msg_proposal         *p;
+	struct msg_proposal_target  *tg;
+	struct msg_proposal_constraints *cs;
+	struct msg_validation_profile *vp;
+	struct msg_branch_policy    *bp;
+	int64_t                      timeout, vtimeout;
+	int                          open_pr, skip_baseline;
+	size_t                       i;
+	char                         id[37], ts[32];
 
 	kind = (t->kind != NULL && *t->kind != '\0') ? t->kind : "goal";
 	repo_key = t->repo_key;
@@ -365,44 +360,57 @@ route_proposal(const struct route_task *t, const struct cfg_node *root,
 	}
 	if ((s = route_jstr(t->execution, "constraints")) != NULL && *s != '\0')
 		constraints = s;
-
-	paths = json_array();
-	v = exec_get(t->execution, "allowed_paths");
-	json_array_foreach(v, i, p)
-	{
-		if (json_is_string(p) && *json_string_value(p) != '\0')
-			json_array_append(paths, p);
-	}
 	v = exec_get(t->execution, "max_changed_files");
+	if (v != NULL && !json_is_null(v) &&
+	    (!json_is_integer(v) || json_integer_value(v) < 1)) {
+		ERRF("max_changed_files must be a number >= 1");
+		goto fail;
+	}
 
-	iso8601(now_ms, ts, sizeof(ts));
-	p = json_pack(
-	    "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s?, "
-	    "s:{s:s, s:s, s:s, s:O}, s:s, s:s, "
-	    "s:{s:O, s:I, s:O, s:b, s:b}, "
-	    "s:{s:s, s:O, s:I, s:b}, "
-	    "s:{s:s, s:b, s:b, s:o}, "
-	    "s:s, s:s, s:o}",
-	    "proposal_id", uuid4(id), "task_id", nz(t->task_id), "project_id",
-	    "local", "task_kind", kind, "task_type", task_type,
-	    "execution_mode", mode, "goal_text", t->goal, "constraints_text",
-	    constraints, "target", "repo_key", repo_key, "clone_url", clone_url,
-	    "base_branch", base, "allowed_paths", paths, "priority", "normal",
-	    "risk_level", risk_for(t->labels, t->nlabels), "constraints",
-	    "max_changed_files", json_is_integer(v) ? v : json_null(),
-	    "timeout_seconds", (json_int_t) timeout, "allowed_paths", paths,
-	    "require_clean_validation", 1, "skip_baseline_validation",
-	    skip_baseline, "validation_profile", "profile_name", "default",
-	    "commands", cmds, "timeout_seconds", (json_int_t) vtimeout,
-	    "fail_fast", 0, "branch_policy", "branch_prefix", "auto/",
-	    "push_on_success", 1, "open_pr", open_pr, "allowed_base_branches",
-	    str_array(abb, nabb), "proposed_at", ts, "proposer",
-	    "opcenter-router", "labels", str_array(t->labels, t->nlabels));
-	json_decref(paths);
-	json_decref(cmds);
+	p = msg_proposal_new();
+	p->proposal_id = xstrdup(uuid4(id));
+	p->task_id = xstrdup(nz(t->task_id));
+	p->project_id = xstrdup("local");
+	p->task_kind = xstrdup(kind);
+	p->task_type = xstrdup(task_type);
+	p->execution_mode = xstrdup(mode);
+	p->goal_text = xstrdup(t->goal);
+	p->constraints_text = sdup(constraints);
+	p->target = tg = msg_proposal_target_new();
+	tg->repo_key = xstrdup(repo_key);
+	tg->clone_url = xstrdup(clone_url);
+	tg->base_branch = xstrdup(base);
+	p->constraints = cs = msg_proposal_constraints_new();
+	json_array_foreach(exec_get(t->execution, "allowed_paths"), i, pth)
+	{
+		if (json_is_string(pth) && *json_string_value(pth) != '\0') {
+			msg_strs_add(&tg->allowed_paths, json_string_value(pth));
+			msg_strs_add(&cs->allowed_paths, json_string_value(pth));
+		}
+	}
+	p->priority = xstrdup("normal");
+	p->risk_level = risk_for(t->labels, t->nlabels);
+	if (json_is_integer(v))
+		cs->max_changed_files = json_integer_value(v);
+	cs->timeout_seconds = timeout;
+	cs->require_clean_validation = true;
+	cs->skip_baseline_validation = skip_baseline != 0;
+	p->validation_profile = vp = msg_validation_profile_new();
+	vp->profile_name = xstrdup("default");
+	vp->commands = cmds;
+	vp->timeout_seconds = vtimeout;
+	vp->fail_fast = false;
+	p->branch_policy = bp = msg_branch_policy_new();
+	bp->branch_prefix = xstrdup("auto/");
+	bp->push_on_success = true;
+	bp->open_pr = open_pr != 0;
+	for (i = 0; i < nabb; i++)
+		msg_strs_add(&bp->allowed_base_branches, nz(abb[i]));
 	free(abb);
-	if (p == NULL)
-		ERRF("cannot build proposal");
+	p->proposed_at = xstrdup(iso8601(now_ms, ts, sizeof(ts)));
+	p->proposer = xstrdup("opcenter-router");
+	for (i = 0; i < t->nlabels; i++)
+		msg_strs_add(&p->labels, nz(t->labels[i]));
 	return (p);
 
 fail:
@@ -429,7 +437,7 @@ cond_str(const struct cfg_node *c, const char *val)
 }
 
 static bool
-cond_labels(const struct cfg_node *c, const json_t *labels, bool all)
+cond_labels(const struct cfg_node *c, const struct msg_strs *labels, bool all)
 {
 	size_t i, n = cfg_type(c) == CFG_SCALAR ? 1 : cfg_len(c);
 	bool   has;
@@ -450,10 +458,8 @@ cond_labels(const struct cfg_node *c, const json_t *labels, bool all)
  * when matches everything; an unknown condition never matches, so a typo
  * cannot widen a rule). */
 static bool
-rule_matches(const struct cfg_node *when, const json_t *proposal)
+rule_matches(const struct cfg_node *when, const struct msg_proposal *p)
 {
-	const json_t          *labels = json_object_get(proposal, "labels");
-	const json_t          *target = json_object_get(proposal, "target");
 	const struct cfg_node *c;
 	const char            *k;
 	size_t                 i;
@@ -462,22 +468,22 @@ rule_matches(const struct cfg_node *when, const json_t *proposal)
 		k = nz(cfg_key_at(when, i));
 		c = cfg_at(when, i);
 		if (strcmp(k, "kind") == 0) {
-			if (!cond_str(c, route_jstr(proposal, "task_kind")))
+			if (!cond_str(c, p->task_kind))
 				return (false);
 		} else if (strcmp(k, "task_type") == 0) {
-			if (!cond_str(c, route_jstr(proposal, "task_type")))
+			if (!cond_str(c, p->task_type))
 				return (false);
 		} else if (strcmp(k, "repo") == 0) {
-			if (!cond_str(c, route_jstr(target, "repo_key")))
+			if (!cond_str(c, p->target->repo_key))
 				return (false);
 		} else if (strcmp(k, "risk") == 0) {
-			if (!cond_str(c, route_jstr(proposal, "risk_level")))
+			if (!cond_str(c, msg_risk_level_name(p->risk_level)))
 				return (false);
 		} else if (strcmp(k, "labels_any") == 0) {
-			if (!cond_labels(c, labels, false))
+			if (!cond_labels(c, &p->labels, false))
 				return (false);
 		} else if (strcmp(k, "labels_all") == 0) {
-			if (!cond_labels(c, labels, true))
+			if (!cond_labels(c, &p->labels, true))
 				return (false);
 		} else
 			return (false);
@@ -486,30 +492,27 @@ rule_matches(const struct cfg_node *when, const json_t *proposal)
 }
 
 static void
-add_alt(json_t *alts, const char *lane, const char *selected)
+add_alt(struct msg_strs *alts, const char *lane, const char *selected)
 {
-	size_t        i;
-	const json_t *v;
+	size_t i;
 
 	if (lane == NULL || *lane == '\0' || strcmp(lane, selected) == 0)
 		return;
-	json_array_foreach(alts, i, v)
-	{
-		if (strcmp(json_string_value(v), lane) == 0)
+	for (i = 0; i < alts->n; i++)
+		if (strcmp(alts->v[i], lane) == 0)
 			return;
-	}
-	json_array_append_new(alts, json_string(lane));
+	msg_strs_add(alts, lane);
 }
 
-json_t *
-route_decide(const json_t *proposal, const struct cfg_node *router_cfg,
-             int64_t now_ms)
+struct msg_decision *
+route_decide(const struct msg_proposal *proposal,
+             const struct cfg_node *router_cfg, int64_t now_ms)
 {
 	const struct cfg_node *rules = cfg_get(router_cfg, "rules");
 	const struct cfg_node *r, *match = NULL;
 	const char            *lane, *backend, *name, *dlane, *dbackend;
-	json_t                *alts, *d;
-	char                   did[37], rid[37], ts[32], *why;
+	struct msg_decision   *d;
+	char                   id[37], ts[32], *why;
 	size_t                 i;
 
 	dlane = cfg_str(cfg_get(router_cfg, "default.lane"));
@@ -541,28 +544,28 @@ route_decide(const json_t *proposal, const struct cfg_node *router_cfg,
 			name = "unnamed";
 		why = xasprintf("rule '%s' matched (task_type %s, risk %s): "
 		                "lane %s, backend %s",
-		                name, nz(route_jstr(proposal, "task_type")),
-		                nz(route_jstr(proposal, "risk_level")), lane,
+		                name, nz(proposal->task_type),
+		                msg_risk_level_name(proposal->risk_level), lane,
 		                backend);
 	} else
 		why = xasprintf("no rule matched: default lane %s, backend %s",
 		                lane, backend);
 
-	alts = json_array();
+	d = msg_decision_new();
+	d->decision_id = xstrdup(uuid4(id));
+	d->proposal_id = xstrdup(nz(proposal->proposal_id));
+	d->run_id = xstrdup(uuid4(id));
+	d->selected_lane = xstrdup(lane);
+	d->selected_backend = xstrdup(backend);
+	d->confidence = 1.0;
+	d->policy_rule_matched = xstrdup(name);
+	d->rationale = why;
 	for (i = 0; i < cfg_len(rules); i++)
-		add_alt(alts, cfg_str(cfg_get(cfg_at(rules, i), "lane")), lane);
-	add_alt(alts, dlane, lane);
-
-	d = json_pack("{s:s, s:s, s:s, s:s, s:s, s:f, s:s, s:s, s:o, s:s, "
-	              "s:s}",
-	              "decision_id", uuid4(did), "proposal_id",
-	              nz(route_jstr(proposal, "proposal_id")), "run_id",
-	              uuid4(rid), "selected_lane", lane, "selected_backend",
-	              backend, "confidence", 1.0, "policy_rule_matched", name,
-	              "rationale", why, "alternatives_considered", alts,
-	              "decided_at", iso8601(now_ms, ts, sizeof(ts)),
-	              "switchboard_version", "opcenter-router/1");
-	free(why);
+		add_alt(&d->alternatives_considered,
+		        cfg_str(cfg_get(cfg_at(rules, i), "lane")), lane);
+	add_alt(&d->alternatives_considered, dlane, lane);
+	d->decided_at = xstrdup(iso8601(now_ms, ts, sizeof(ts)));
+	d->switchboard_version = xstrdup("opcenter-router/1");
 	return (d);
 }
 
@@ -608,77 +611,67 @@ argv_list(const json_t *cmds)
 	return (out);
 }
 
-json_t *
-route_request(const json_t *proposal, const json_t *decision,
-              const json_t *policy, const struct route_task *t,
+struct msg_exec_request *
+route_request(const struct msg_proposal *p, const struct msg_decision *d,
+              const struct msg_policy *pol, const struct route_task *t,
               const struct cfg_node *root, int64_t attempt, int64_t now_ms)
 {
-	const json_t *target, *cons, *vp, *bp, *paths, *scope;
-	const char   *run_id, *task_id, *kind;
-	char         *branch, ts[32];
-	json_t       *r, *empty = NULL;
-	int           await_review;
-	char          ebuf[8];
+	const struct msg_strs   *paths;
+	struct msg_exec_request *r;
+	const char              *kind;
+	int                      await_review;
+	char                     ebuf[8], ts[32];
+	size_t                   i;
 
-	target = json_object_get(proposal, "target");
-	cons = json_object_get(proposal, "constraints");
-	vp = json_object_get(proposal, "validation_profile");
-	bp = json_object_get(proposal, "branch_policy");
-	run_id = route_jstr(decision, "run_id");
-	task_id = route_jstr(proposal, "task_id");
-	if (!json_is_object(target) || run_id == NULL || task_id == NULL)
+	if (p == NULL || d == NULL || d->run_id == NULL)
 		return (NULL);
-	kind = t != NULL && t->kind != NULL && *t->kind != '\0'
-	           ? t->kind
-	           : route_jstr(proposal, "task_kind");
+	kind = t != NULL && t->kind != NULL && *t->kind != '\0' ? t->kind
+	                                                         : p->task_kind;
 	if (kind == NULL || *kind == '\0')
 		kind = "goal";
-	if (cfg_get_bool(route_repo(root, route_jstr(target, "repo_key")),
-	                 "await_review", 0, &await_review, ebuf,
-	                 sizeof(ebuf)) != 0)
+	if (cfg_get_bool(route_repo(root, p->target->repo_key), "await_review",
+	                 0, &await_review, ebuf, sizeof(ebuf)) != 0)
 		await_review = 0; /* route_proposal already vetted the repo */
 
-	paths = json_object_get(target, "allowed_paths");
-	scope = json_object_get(policy, "effective_scope");
-	if (json_array_size(scope) > 0)
-		paths = scope;
-	if (!json_is_array(paths))
-		paths = empty = json_array();
-	branch = xasprintf("%s/%s-%.8s", kind, task_id, run_id);
-	r = json_pack(
-	    "{s:s, s:s, s:s?, s:s?, s:s?, s:O?, s:s?, s:s?, s:s?, "
-	    "s:s, s:O, s:O?, s:O?, s:O?, s:o, s:O?, s:s?, s:s?, "
-	    "s:O?, s:O?, s:b, s:O?, s:s, s:I}",
-	    "run_id", run_id, "task_id", task_id, "proposal_id",
-	    route_jstr(proposal, "proposal_id"), "decision_id",
-	    route_jstr(decision, "decision_id"), "goal_text",
-	    route_jstr(proposal, "goal_text"), "constraints_text",
-	    json_object_get(proposal, "constraints_text"), "repo_key",
-	    route_jstr(target, "repo_key"), "clone_url",
-	    route_jstr(target, "clone_url"), "base_branch",
-	    route_jstr(target, "base_branch"), "task_branch", branch,
-	    "allowed_paths", paths, "max_changed_files",
-	    json_object_get(cons, "max_changed_files"), "timeout_seconds",
-	    json_object_get(cons, "timeout_seconds"),
-	    "require_clean_validation",
-	    json_object_get(cons, "require_clean_validation"),
-	    "validation_commands", argv_list(json_object_get(vp, "commands")),
-	    "validation_timeout_seconds",
-	    json_object_get(vp, "timeout_seconds"), "lane",
-	    route_jstr(decision, "selected_lane"), "backend",
-	    route_jstr(decision, "selected_backend"), "labels",
-	    json_object_get(proposal, "labels"), "open_pr",
-	    json_object_get(bp, "open_pr"), "await_review", await_review,
-	    "push_on_success", json_object_get(bp, "push_on_success"),
-	    "requested_at", iso8601(now_ms, ts, sizeof(ts)), "attempt",
-	    (json_int_t) attempt);
-	if (r != NULL) {
-		json_object_set_new(r, "task_kind", json_string(kind));
-		if (route_jstr(proposal, "task_type") != NULL)
-			json_object_set_new(r, "task_type",
-			    json_string(route_jstr(proposal, "task_type")));
+	r = msg_exec_request_new();
+	r->run_id = xstrdup(d->run_id);
+	r->task_id = xstrdup(p->task_id);
+	r->proposal_id = xstrdup(p->proposal_id);
+	r->decision_id = xstrdup(d->decision_id);
+	r->goal_text = sdup(p->goal_text);
+	r->constraints_text = sdup(p->constraints_text);
+	r->repo_key = xstrdup(p->target->repo_key);
+	r->clone_url = sdup(p->target->clone_url);
+	r->base_branch = sdup(p->target->base_branch);
+	r->task_branch = xasprintf("%s/%s-%.8s", kind, p->task_id, d->run_id);
+	paths = pol != NULL && pol->effective_scope.n > 0
+	            ? &pol->effective_scope
+	            : &p->target->allowed_paths;
+	for (i = 0; i < paths->n; i++)
+		msg_strs_add(&r->allowed_paths, paths->v[i]);
+	if (p->constraints != NULL) {
+		r->max_changed_files = p->constraints->max_changed_files;
+		r->timeout_seconds = p->constraints->timeout_seconds;
+		r->require_clean_validation =
+		    p->constraints->require_clean_validation;
 	}
-	free(branch);
-	json_decref(empty);
+	r->validation_commands = argv_list(
+	    p->validation_profile ? p->validation_profile->commands : NULL);
+	if (p->validation_profile != NULL)
+		r->validation_timeout_seconds =
+		    p->validation_profile->timeout_seconds;
+	r->lane = sdup(d->selected_lane);
+	r->backend = sdup(d->selected_backend);
+	for (i = 0; i < p->labels.n; i++)
+		msg_strs_add(&r->labels, p->labels.v[i]);
+	if (p->branch_policy != NULL) {
+		r->open_pr = p->branch_policy->open_pr;
+		r->push_on_success = p->branch_policy->push_on_success;
+	}
+	r->await_review = await_review != 0;
+	r->requested_at = xstrdup(iso8601(now_ms, ts, sizeof(ts)));
+	r->attempt = attempt;
+	r->task_kind = xstrdup(kind);
+	r->task_type = sdup(p->task_type);
 	return (r);
 }

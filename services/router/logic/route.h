@@ -7,8 +7,9 @@
  * its own bookkeeping (dispatch times, attempts, outcomes) and acts on the
  * answers.  JSON shapes follow docs/execution-path.md.
  *
- * Ownership: every json_t * returned is a new reference owned by the caller
- * (json_decref).  json_t and cfg_node arguments are borrowed and never kept.
+ * Ownership: every record returned (struct msg_proposal, msg_decision,
+ * msg_policy, msg_exec_request of proto/bus.yaml) is the caller's, freed
+ * with its msg_<rec>_free.  Arguments are borrowed and never kept.
  * Strings in struct gate are static.
  */
 #ifndef OPC_ROUTE_H
@@ -21,6 +22,7 @@
 #include <jansson.h>
 
 #include "opc/cfg.h"
+#include "opc/msg.h"
 
 /* struct route_task is a task.ready body; all pointers are borrowed.  Any
  * string may be NULL (treated as ""). */
@@ -34,33 +36,37 @@ struct route_task {
 	int64_t       attempt;
 };
 
-/* route_proposal builds the OcPlanningProposal JSON.  root is the whole
+/* route_proposal builds the OcPlanningProposal.  root is the whole
  * config document: it reads repos.<repo_key> {clone_url, default_branch,
  * validation_commands[], allowed_base_branches[], await_review, open_pr,
  * validation_timeout_seconds, local_path}, router.kind_map (optional
  * {goal: simple_edit, ...}) and router.timeout_seconds.  Returns NULL with
  * a message in err on an unknown repo key, an empty goal or a bad config
- * value, e.g. "unknown repo key 'x'". */
-json_t *route_proposal(const struct route_task *, const struct cfg_node *root,
-                       int64_t now_ms, char *err, size_t errlen);
+ * value or a max_changed_files below 1, e.g. "unknown repo key 'x'". */
+struct msg_proposal *route_proposal(const struct route_task *,
+                                    const struct cfg_node *root,
+                                    int64_t now_ms, char *err, size_t errlen);
 
 /* route_decide applies router.rules ([{name, when: {kind|task_type|
  * labels_any|labels_all|repo|risk}, lane, backend}], first match wins; a
  * rule without "when" matches everything) and router.default {lane
  * aider_local, backend stub} otherwise (policy_rule_matched "default").
  * router_cfg is the "router" section (may be NULL).  Returns the
- * OcRoutingDecision JSON (new decision_id and run_id).  Never NULL for a
- * well-formed proposal. */
-json_t *route_decide(const json_t *proposal, const struct cfg_node *router_cfg,
-                     int64_t now_ms);
+ * OcRoutingDecision (new decision_id and run_id).  Never NULL. */
+struct msg_decision *route_decide(const struct msg_proposal *,
+                                  const struct cfg_node *router_cfg,
+                                  int64_t now_ms);
 
 /* route_policy is the mandatory policy gate (inventory section 6 "Policy
  * defaults", overridable by router.policy {trusted_labels[],
  * destructive_labels[], sensitive_block[], sensitive_review[],
- * review_task_types[]}).  Returns the PolicyDecision JSON; status is one of
- * allow, allow_with_warnings, require_review, block. */
-json_t *route_policy(const json_t *proposal, const json_t *decision,
-                     const struct cfg_node *router_cfg, int64_t now_ms);
+ * review_task_types[]}).  Returns the PolicyDecision; status is one of
+ * allow, allow_with_warnings, require_review, block.  decision may be
+ * NULL (no lane chosen). */
+struct msg_policy *route_policy(const struct msg_proposal *,
+                                const struct msg_decision *,
+                                const struct cfg_node *router_cfg,
+                                int64_t now_ms);
 
 struct budget_cfg {
 	int64_t max_per_hour, max_per_day, max_retries, retry_reset_ms,
@@ -210,18 +216,20 @@ struct spend_gate spend_check(const struct budget_cfg *, double repo_cap,
 double spend_run_cost(const json_t *result, const char *status,
                       double fallback_usd, const char **source);
 
-
-/* route_request builds the OcExecutionRequest JSON from proposal, decision
- * and policy (effective_scope replaces allowed_paths when non-empty):
+/* route_request builds the OcExecutionRequest from proposal, decision
+ * and policy (may be NULL; effective_scope replaces allowed_paths when
+ * non-empty):
  * task_branch "<kind>/<task_id>-<run_id first 8>", validation_commands as
  * argv arrays (strings split on whitespace), open_pr/await_review from
  * repos.<key>, push_on_success from the proposal's branch_policy.  root is
  * the whole config document.  Returns NULL only when proposal or decision
- * lacks required fields. */
-json_t *route_request(const json_t *proposal, const json_t *decision,
-                      const json_t          *policy, const struct route_task *,
-                      const struct cfg_node *root, int64_t attempt,
-                      int64_t now_ms);
+ * is NULL or the decision has no run_id. */
+struct msg_exec_request *route_request(const struct msg_proposal *,
+                                       const struct msg_decision *,
+                                       const struct msg_policy *,
+                                       const struct route_task *,
+                                       const struct cfg_node *root,
+                                       int64_t attempt, int64_t now_ms);
 
 /* route_cfg_check validates the whole config document root once (at
  * startup): router.rules (each a map with a lane; "when" only with known

@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "opc/cfg.h"
+#include "opc/msg.h"
 
 #define ROUTE_LABEL_MAX 256
 
@@ -29,8 +30,8 @@ char *route_label_norm(const char *label, char *out, size_t outlen);
 /* route_label_eq compares two labels in normal form. */
 bool route_label_eq(const char *a, const char *b);
 
-/* route_has_label returns true when the JSON array labels holds want. */
-bool route_has_label(const json_t *labels, const char *want);
+/* route_has_label returns true when labels (may be NULL) holds want. */
+bool route_has_label(const struct msg_strs *labels, const char *want);
 
 /* route_repo returns the node repos.<key> of the config document root
  * (keys may contain dots), or NULL. */

@@ -26,6 +26,96 @@
 #define HOUR_MS (60 * MIN_MS)
 #define T0 ((int64_t) 1764083045123) /* 2025-11-25T15:04:05.123Z */
 
+
+/* The logic works on records; these tests read and tweak their JSON form
+ * (what route.decided and exec.dispatch carry), so each call goes through
+ * msg_<rec>_to_json/from_json: the JSON contract is checked on the way. */
+#define REC_JSON(rec, p) (json_t *) rec_json(&msg_rec_##rec, (p))
+
+static json_t *
+rec_json(const struct msg_rec_def *def, void *rec)
+{
+	json_t *j;
+
+	if (rec == NULL)
+		return (NULL);
+	j = msg_rec_to_json(def, rec);
+	msg_rec_free(def, rec);
+	return (j);
+}
+
+static void *
+json_rec(const struct msg_rec_def *def, const json_t *j)
+{
+	void *rec;
+	char  err[256];
+
+	if (j == NULL)
+		return (NULL);
+	rec = msg_rec_new(def);
+	if (msg_rec_from_json(def, rec, j, err, sizeof(err)) != 0)
+		fail_msg("%s from JSON: %s", def->name, err);
+	return (rec);
+}
+
+static json_t *
+jproposal(const struct route_task *t, const struct cfg_node *root,
+          int64_t now, char *err, size_t errlen)
+{
+	return (REC_JSON(proposal, route_proposal(t, root, now, err, errlen)));
+}
+
+static json_t *
+jdecide(const json_t *p, const struct cfg_node *router_cfg, int64_t now)
+{
+	struct msg_proposal *pr = json_rec(&msg_rec_proposal, p);
+	json_t              *d = REC_JSON(decision,
+	                                  route_decide(pr, router_cfg, now));
+
+	msg_proposal_free(pr);
+	return (d);
+}
+
+static json_t *
+jpolicy(const json_t *p, const json_t *d, const struct cfg_node *router_cfg,
+        int64_t now)
+{
+	struct msg_proposal *pr = json_rec(&msg_rec_proposal, p);
+	struct msg_decision *de = json_rec(&msg_rec_decision, d);
+	json_t *pol = REC_JSON(policy, route_policy(pr, de, router_cfg, now));
+
+	msg_proposal_free(pr);
+	msg_decision_free(de);
+	return (pol);
+}
+
+static json_t *
+jrequest(const json_t *p, const json_t *d, const json_t *pol,
+         const struct route_task *t, const struct cfg_node *root,
+         int64_t attempt, int64_t now)
+{
+	struct msg_proposal *pr = json_rec(&msg_rec_proposal, p);
+	struct msg_decision *de = msg_decision_new();
+	struct msg_policy   *po = json_rec(&msg_rec_policy, pol);
+	json_t              *r;
+	char                 err[256];
+
+	/* a decision without its run_id is what route_request refuses: keep
+	 * the JSON's gaps (from_json would refuse the missing required id) */
+	if (msg_decision_from_json(de, d, err, sizeof(err)) != 0)
+		msg_decision_fini(de);
+	if (json_object_get(d, "run_id") == NULL) {
+		free(de->run_id);
+		de->run_id = NULL;
+	}
+	r = REC_JSON(exec_request,
+	             route_request(pr, de, po, t, root, attempt, now));
+	msg_proposal_free(pr);
+	msg_decision_free(de);
+	msg_policy_free(po);
+	return (r);
+}
+
 static const char base_yaml[] =
     "repos:\n"
     "  repo_a:\n"
@@ -162,7 +252,7 @@ task(const char *kind, const char *repo, const char *const *labels, size_t n)
 static json_t *
 proposal_ok(struct fx *fx, const struct route_task *t)
 {
-	json_t *p = route_proposal(t, root(fx), T0, fx->err, sizeof(fx->err));
+	json_t *p = jproposal(t, root(fx), T0, fx->err, sizeof(fx->err));
 
 	if (p == NULL)
 		fail_msg("route_proposal: %s", fx->err);
@@ -176,11 +266,11 @@ gate(struct fx *fx, const struct route_task *t, const char *lane, json_t **dp)
 {
 	json_t *p = proposal_ok(fx, t), *d, *pol;
 
-	d = route_decide(p, rcfg(fx), T0);
+	d = jdecide(p, rcfg(fx), T0);
 	assert_non_null(d);
 	if (lane != NULL)
 		json_object_set_new(d, "selected_lane", json_string(lane));
-	pol = route_policy(p, d, rcfg(fx), T0);
+	pol = jpolicy(p, d, rcfg(fx), T0);
 	assert_non_null(pol);
 	json_decref(p);
 	if (dp != NULL)
@@ -222,7 +312,7 @@ test_proposal_goal_defaults(void **state)
 	assert_string_equal(js(p, "task_type"), "simple_edit");
 	assert_string_equal(js(p, "execution_mode"), "goal");
 	assert_string_equal(js(p, "goal_text"), t.goal);
-	assert_true(json_is_null(jget(p, "constraints_text")));
+	assert_null(jget(p, "constraints_text")); /* absent, not "" */
 	assert_string_equal(js(p, "target.repo_key"), "repo_a");
 	assert_string_equal(js(p, "target.clone_url"),
 	                    "https://example.com/a.git");
@@ -230,7 +320,7 @@ test_proposal_goal_defaults(void **state)
 	assert_int_equal(json_array_size(jget(p, "target.allowed_paths")), 0);
 	assert_string_equal(js(p, "priority"), "normal");
 	assert_string_equal(js(p, "risk_level"), "low");
-	assert_true(json_is_null(jget(p, "constraints.max_changed_files")));
+	assert_int_equal(json_integer_value(jget(p, "constraints.max_changed_files")), 0);
 	assert_int_equal(
 	    json_integer_value(jget(p, "constraints.timeout_seconds")), 300);
 	assert_true(
@@ -296,7 +386,7 @@ test_proposal_kind_map(void **state)
 	UNUSED(fx);
 	c = parse("repos: {r: {clone_url: x}}\n"
 	          "router: {kind_map: {goal: feature}, timeout_seconds: 90}\n");
-	p = route_proposal(&t, cfg_root(c), T0, fx->err, sizeof(fx->err));
+	p = jproposal(&t, cfg_root(c), T0, fx->err, sizeof(fx->err));
 	assert_non_null(p);
 	assert_string_equal(js(p, "task_type"), "feature");
 	assert_int_equal(
@@ -307,7 +397,7 @@ test_proposal_kind_map(void **state)
 	c = parse("repos: {r: {clone_url: x}}\n"
 	          "router: {kind_map: {goal: nonsense}}\n");
 	assert_null(
-	    route_proposal(&t, cfg_root(c), T0, fx->err, sizeof(fx->err)));
+	    jproposal(&t, cfg_root(c), T0, fx->err, sizeof(fx->err)));
 	assert_non_null(strstr(fx->err, "nonsense"));
 	cfg_close(&c);
 }
@@ -375,7 +465,7 @@ test_proposal_execution_block(void **state)
 	json_decref(p);
 
 	json_object_set_new(ex, "mode", json_string("totally_invalid"));
-	assert_null(route_proposal(&t, root(fx), T0, fx->err, sizeof(fx->err)));
+	assert_null(jproposal(&t, root(fx), T0, fx->err, sizeof(fx->err)));
 	assert_string_equal(fx->err,
 	                    "unsupported execution mode 'totally_invalid'");
 	json_decref(ex);
@@ -388,14 +478,14 @@ test_proposal_errors(void **state)
 	struct route_task t = task("goal", "nope", NULL, 0);
 	json_t           *p;
 
-	assert_null(route_proposal(&t, root(fx), T0, fx->err, sizeof(fx->err)));
+	assert_null(jproposal(&t, root(fx), T0, fx->err, sizeof(fx->err)));
 	assert_string_equal(fx->err, "unknown repo key 'nope'");
 	t = task("goal", "repo_a", NULL, 0);
 	t.goal = "  \n";
-	assert_null(route_proposal(&t, root(fx), T0, fx->err, sizeof(fx->err)));
+	assert_null(jproposal(&t, root(fx), T0, fx->err, sizeof(fx->err)));
 	assert_string_equal(fx->err, "missing goal text");
 	t.goal = NULL;
-	assert_null(route_proposal(&t, root(fx), T0, fx->err, sizeof(fx->err)));
+	assert_null(jproposal(&t, root(fx), T0, fx->err, sizeof(fx->err)));
 	/* a repo key containing a dot, cloned from its local path */
 	t = task("goal", "local.one", NULL, 0);
 	p = proposal_ok(fx, &t);
@@ -412,7 +502,7 @@ decide(struct fx *fx, const char *kind, const char *repo,
 	struct route_task t = task(kind, repo, labels, n);
 	json_t           *p = proposal_ok(fx, &t), *d;
 
-	d = route_decide(p, rcfg(fx), T0);
+	d = jdecide(p, rcfg(fx), T0);
 	assert_non_null(d);
 	assert_string_equal(js(d, "proposal_id"), js(p, "proposal_id"));
 	json_decref(p);
@@ -449,7 +539,7 @@ test_decide_default(void **state)
 		struct route_task t = task("goal", "repo_a", NULL, 0);
 		json_t           *p = proposal_ok(fx, &t);
 
-		d = route_decide(p, NULL, T0);
+		d = jdecide(p, NULL, T0);
 		assert_string_equal(js(d, "selected_lane"), "aider_local");
 		assert_string_equal(js(d, "selected_backend"), "stub");
 		assert_string_equal(js(d, "policy_rule_matched"), "default");
@@ -710,14 +800,14 @@ test_policy_config_override(void **state)
 	          "  policy:\n"
 	          "    trusted_labels: [\"source: me\"]\n"
 	          "    destructive_labels: [nuke]\n");
-	p = route_proposal(&t, cfg_root(c), T0, fx->err, sizeof(fx->err));
+	p = jproposal(&t, cfg_root(c), T0, fx->err, sizeof(fx->err));
 	assert_non_null(p);
-	d = route_decide(p, cfg_get(cfg_root(c), "router"), T0);
-	pol = route_policy(p, d, cfg_get(cfg_root(c), "router"), T0);
+	d = jdecide(p, cfg_get(cfg_root(c), "router"), T0);
+	pol = jpolicy(p, d, cfg_get(cfg_root(c), "router"), T0);
 	assert_string_equal(js(pol, "status"), "allow");
 	json_decref(pol);
 	json_array_append_new(jget(p, "labels"), json_string("nuke"));
-	pol = route_policy(p, d, cfg_get(cfg_root(c), "router"), T0);
+	pol = jpolicy(p, d, cfg_get(cfg_root(c), "router"), T0);
 	assert_string_equal(js(pol, "status"), "block");
 	json_decref(pol);
 	json_decref(d);
@@ -979,9 +1069,9 @@ test_request(void **state)
 	               "- be nice");
 	t.execution = ex;
 	p = proposal_ok(fx, &t);
-	d = route_decide(p, rcfg(fx), T0);
-	pol = route_policy(p, d, rcfg(fx), T0);
-	r = route_request(p, d, pol, &t, root(fx), 2, T0 + 1000);
+	d = jdecide(p, rcfg(fx), T0);
+	pol = jpolicy(p, d, rcfg(fx), T0);
+	r = jrequest(p, d, pol, &t, root(fx), 2, T0 + 1000);
 	assert_non_null(r);
 	snprintf(want, sizeof(want), "goal/T-7-%.8s", js(d, "run_id"));
 	assert_string_equal(js(r, "task_branch"), want);
@@ -1001,7 +1091,8 @@ test_request(void **state)
 	assert_int_equal(json_integer_value(jget(r, "timeout_seconds")), 300);
 	assert_int_equal(
 	    json_integer_value(jget(r, "validation_timeout_seconds")), 120);
-	assert_true(json_is_null(jget(r, "max_changed_files")));
+	/* no max_changed_files in the Execution block: 0, no limit */
+	assert_int_equal(json_integer_value(jget(r, "max_changed_files")), 0);
 	assert_true(json_is_true(jget(r, "require_clean_validation")));
 	assert_true(json_is_true(jget(r, "await_review")));
 	assert_true(json_is_false(jget(r, "open_pr")));
@@ -1028,7 +1119,7 @@ test_request(void **state)
 	/* a non-empty effective scope replaces allowed_paths */
 	json_object_set_new(pol, "effective_scope",
 	                    json_pack("[s]", "src/cli/"));
-	r = route_request(p, d, pol, &t, root(fx), 1, T0);
+	r = jrequest(p, d, pol, &t, root(fx), 1, T0);
 	assert_string_equal(json_string_value(json_array_get(jget(r, "allowed_"
 	                                                             "paths"),
 	                                                     0)),
@@ -1037,20 +1128,32 @@ test_request(void **state)
 
 	/* kind from the task; without one, from the proposal */
 	t.kind = "improve";
-	r = route_request(p, d, pol, &t, root(fx), 1, T0);
+	r = jrequest(p, d, pol, &t, root(fx), 1, T0);
 	assert_non_null(strstr(js(r, "task_branch"), "improve/T-7-"));
 	json_decref(r);
-	r = route_request(p, d, pol, NULL, root(fx), 1, T0);
+	r = jrequest(p, d, pol, NULL, root(fx), 1, T0);
 	assert_non_null(strstr(js(r, "task_branch"), "goal/T-7-"));
 	json_decref(r);
 
 	/* missing run_id */
 	json_object_del(d, "run_id");
-	assert_null(route_request(p, d, pol, &t, root(fx), 1, T0));
+	assert_null(jrequest(p, d, pol, &t, root(fx), 1, T0));
 
 	json_decref(pol);
 	json_decref(d);
 	json_decref(p);
+
+	/* max_changed_files of the Execution block; below 1 is no plan */
+	json_object_set_new(ex, "max_changed_files", json_integer(3));
+	p = proposal_ok(fx, &t);
+	assert_int_equal(
+	    json_integer_value(jget(p, "constraints.max_changed_files")), 3);
+	json_decref(p);
+	json_object_set_new(ex, "max_changed_files", json_integer(0));
+	assert_null(jproposal(&t, root(fx), T0, fx->err, sizeof(fx->err)));
+	assert_non_null(strstr(fx->err, "max_changed_files"));
+	json_object_set_new(ex, "max_changed_files", json_string("many"));
+	assert_null(jproposal(&t, root(fx), T0, fx->err, sizeof(fx->err)));
 	json_decref(ex);
 }
 
