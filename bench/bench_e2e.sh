@@ -18,6 +18,9 @@
 #   rss_<daemon>_kib           VmRSS of each daemon once idle (and its
 #                              RssAnon: private memory, without the
 #                              shared library pages VmRSS counts)
+#   rss_<daemon>_http          1 when libcurl is mapped in it (it links
+#                              the HTTP client: its target is 16 MiB,
+#                              not 8)
 #   restart_<daemon>_ms        kill -9 -> the supervisor's new process
 #                              answers status (scratch mode only)
 set -euo pipefail
@@ -107,10 +110,12 @@ fi
 sleep 3
 st=$W/st/supervisor.status.json
 rss() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+http() { grep -q '/libcurl[-.a-z0-9]*\.so' "/proc/$1/maps" 2>/dev/null && echo 1 || echo 0; }
 for r in supervisor board-sync router executor recorder; do
 	if [ $r = supervisor ]; then pid=$(jq -r .pid "$st")
 	else pid=$(jq -r ".processes[] | select(.role == \"$r\") | .pid" "$st"); fi
-	echo "rss_${r}_kib=$(rss "$pid" VmRSS) rss_${r}_anon_kib=$(rss "$pid" RssAnon)"
+	echo "rss_${r}_kib=$(rss "$pid" VmRSS) rss_${r}_anon_kib=$(rss "$pid" RssAnon)" \
+	    "rss_${r}_http=$(http "$pid")"
 done
 
 # --- restart of a killed daemon ----------------------------------------------

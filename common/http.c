@@ -14,20 +14,18 @@
  * http_close() from inside a done callback is allowed: the client is only
  * marked closing and freed when the outermost drain() unwinds (h->busy).
  *
- * libcurl is loaded (dlopen) by the first http_open(), not linked: with
- * OpenSSL it drags in some thirty shared libraries, about 6 MiB of
- * resident pages, which a daemon that never makes a request (a local
- * board, an escalator without URLs, an executor without a GitHub token)
- * should not carry.
+ * libcurl is linked (with OpenSSL, some thirty shared libraries and about
+ * 6 MiB of resident pages), so this file lives in its own library,
+ * opc_http, which only the programs that make requests link: board-sync,
+ * the escalator, the executor and its worker, and opc.  curl's
+ * compile-time type checks of curl_easy_setopt/getinfo are on.
  */
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
-#define CURL_DISABLE_TYPECHECK /* calls go through the table below */
 #include <curl/curl.h>
-#include <dlfcn.h>
 
 #include "opc/err.h"
 #include "opc/http.h"
@@ -67,72 +65,6 @@ struct http {
 	int          closing; /* http_close() was called */
 };
 
-/* The libcurl functions we use, resolved by curl_load(). */
-static struct {
-	void *lib;
-	CURLcode (*global_init)(long);
-	void (*global_cleanup)(void);
-	CURL *(*easy_init)(void);
-	CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
-	CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
-	void (*easy_cleanup)(CURL *);
-	const char *(*easy_strerror)(CURLcode);
-	CURLM *(*multi_init)(void);
-	CURLMcode (*multi_add_handle)(CURLM *, CURL *);
-	CURLMcode (*multi_remove_handle)(CURLM *, CURL *);
-	CURLMcode (*multi_cleanup)(CURLM *);
-	CURLMsg *(*multi_info_read)(CURLM *, int *);
-	CURLMcode (*multi_setopt)(CURLM *, CURLMoption, ...);
-	CURLMcode (*multi_socket_action)(CURLM *, curl_socket_t, int, int *);
-	struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
-	void (*slist_free_all)(struct curl_slist *);
-} cu;
-
-/* sym resolves name in libcurl into *fp; 0 or -1 (logged). */
-static int
-sym(void *fp, const char *name)
-{
-	void *p = dlsym(cu.lib, name);
-
-	if (p == NULL) {
-		log_error("http", "libcurl has no %s", name);
-		return (-1);
-	}
-	memcpy(fp, &p, sizeof(p));
-	return (0);
-}
-
-/* curl_load loads libcurl once (the handle stays for the process). */
-static int
-curl_load(void)
-{
-	if (cu.multi_socket_action != NULL)
-		return (0);
-	if (cu.lib == NULL &&
-	    (cu.lib = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL)) == NULL) {
-		log_error("http", "cannot load libcurl: %s", dlerror());
-		return (ERR_IO);
-	}
-	if (sym(&cu.global_init, "curl_global_init") ||
-	    sym(&cu.global_cleanup, "curl_global_cleanup") ||
-	    sym(&cu.easy_init, "curl_easy_init") ||
-	    sym(&cu.easy_setopt, "curl_easy_setopt") ||
-	    sym(&cu.easy_getinfo, "curl_easy_getinfo") ||
-	    sym(&cu.easy_cleanup, "curl_easy_cleanup") ||
-	    sym(&cu.easy_strerror, "curl_easy_strerror") ||
-	    sym(&cu.multi_init, "curl_multi_init") ||
-	    sym(&cu.multi_add_handle, "curl_multi_add_handle") ||
-	    sym(&cu.multi_remove_handle, "curl_multi_remove_handle") ||
-	    sym(&cu.multi_cleanup, "curl_multi_cleanup") ||
-	    sym(&cu.multi_info_read, "curl_multi_info_read") ||
-	    sym(&cu.multi_setopt, "curl_multi_setopt") ||
-	    sym(&cu.slist_append, "curl_slist_append") ||
-	    sym(&cu.slist_free_all, "curl_slist_free_all") ||
-	    sym(&cu.multi_socket_action, "curl_multi_socket_action"))
-		return (ERR_IO);
-	return (0);
-}
-
 static void
 link_req(struct http *h, struct hreq *r)
 {
@@ -163,8 +95,8 @@ req_free(struct hreq *r)
 	if (r == NULL)
 		return;
 	if (r->easy != NULL)
-		cu.easy_cleanup(r->easy);
-	cu.slist_free_all(r->hdrs);
+		curl_easy_cleanup(r->easy);
+	curl_slist_free_all(r->hdrs);
 	free(r->body);
 	free(r->method);
 	free(r->logurl);
@@ -180,7 +112,7 @@ detach(struct http *h, struct hreq *r)
 {
 	unlink_req(h, r);
 	if (h->multi != NULL)
-		cu.multi_remove_handle(h->multi, r->easy);
+		curl_multi_remove_handle(h->multi, r->easy);
 }
 
 /* log_url copies url without user info, query string and fragment, which
@@ -286,7 +218,7 @@ finish(struct http *h, struct hreq *r, CURLcode code)
 	detach(h, r);
 	resp->elapsed_ms = mono_ms() - r->start;
 	if (code == CURLE_OK) {
-		cu.easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+		curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
 		resp->status = (int) status;
 		log_debug("http", "%s %s: %d in %lld ms", r->method, r->logurl,
 		    resp->status, (long long) resp->elapsed_ms);
@@ -305,7 +237,7 @@ finish(struct http *h, struct hreq *r, CURLcode code)
 			    ERR_TIMEOUT : ERR_IO;
 			snprintf(resp->errmsg, sizeof(resp->errmsg), "%s",
 			    r->errbuf[0] != '\0' ? r->errbuf :
-			    cu.easy_strerror(code));
+			    curl_easy_strerror(code));
 		}
 		buf_reset(&resp->body);
 		buf_reset(&resp->hdrs);
@@ -330,12 +262,12 @@ drain(struct http *h)
 
 	h->busy++;
 	while (!h->closing &&
-	    (msg = cu.multi_info_read(h->multi, &left)) != NULL) {
+	    (msg = curl_multi_info_read(h->multi, &left)) != NULL) {
 		if (msg->msg != CURLMSG_DONE)
 			continue;
 		code = msg->data.result; /* msg dies with remove_handle */
 		priv = NULL;
-		cu.easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
 		r = (struct hreq *) (void *) priv;
 		finish(h, r, code);
 	}
@@ -357,7 +289,7 @@ on_fd(struct loop *l, int fd, short revents, void *arg)
 		mask |= CURL_CSELECT_ERR;
 	if (revents & POLLNVAL)
 		loop_del_fd(l, fd); /* closed behind our back: stop spinning */
-	cu.multi_socket_action(h->multi, fd, mask, &running);
+	curl_multi_socket_action(h->multi, fd, mask, &running);
 	drain(h);
 }
 
@@ -369,7 +301,7 @@ on_timer(struct loop *l, void *arg)
 
 	UNUSED(l);
 	h->timer = 0;
-	cu.multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 	drain(h);
 }
 
@@ -414,26 +346,24 @@ http_open(struct http **hp, struct loop *l)
 	struct http *h;
 
 	*hp = NULL;
-	if (curl_load() != 0)
-		return (ERR_IO);
 	/* Reference counted and thread-safe since curl 7.84. */
-	if (cu.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		log_error("http", "curl_global_init failed");
 		return (ERR_IO);
 	}
 	h = xcalloc(1, sizeof(*h));
 	h->loop = l;
-	h->multi = cu.multi_init();
+	h->multi = curl_multi_init();
 	if (h->multi == NULL ||
-	    cu.multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, sock_cb) ||
-	    cu.multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h) ||
-	    cu.multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, timer_cb) ||
-	    cu.multi_setopt(h->multi, CURLMOPT_TIMERDATA, h)) {
+	    curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, sock_cb) ||
+	    curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h) ||
+	    curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, timer_cb) ||
+	    curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h)) {
 		log_error("http", "curl_multi_init failed");
 		if (h->multi != NULL)
-			cu.multi_cleanup(h->multi);
+			curl_multi_cleanup(h->multi);
 		free(h);
-		cu.global_cleanup();
+		curl_global_cleanup();
 		return (ERR_IO);
 	}
 	*hp = h;
@@ -465,12 +395,12 @@ http_close(struct http **hp)
 		r->done(h, &r->resp, r->arg);
 		req_free(r);
 	}
-	cu.multi_cleanup(h->multi); /* may still call sock_cb/timer_cb */
+	curl_multi_cleanup(h->multi); /* may still call sock_cb/timer_cb */
 	h->multi = NULL;
 	if (h->timer != 0)
 		loop_timer_cancel(h->loop, h->timer);
 	h->timer = 0;
-	cu.global_cleanup();
+	curl_global_cleanup();
 	if (--h->busy == 0)
 		free(h); /* else the drain() below us on the stack frees it */
 }
@@ -488,19 +418,19 @@ set_method(struct hreq *r, const struct http_req *req)
 	    strcmp(m, "PUT") == 0 || strcmp(m, "PATCH") == 0;
 	if (post) {
 		r->body = xmemdup(req->body, req->body_len);
-		bad |= cu.easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+		bad |= curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
 		    (curl_off_t) req->body_len) != CURLE_OK;
-		bad |= cu.easy_setopt(e, CURLOPT_POSTFIELDS, r->body) !=
+		bad |= curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body) !=
 		    CURLE_OK;
 		if (strcmp(m, "POST") != 0)
-			bad |= cu.easy_setopt(e, CURLOPT_CUSTOMREQUEST, m) !=
+			bad |= curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m) !=
 			    CURLE_OK;
 	} else if (strcmp(m, "GET") == 0) {
-		bad |= cu.easy_setopt(e, CURLOPT_HTTPGET, 1L) != CURLE_OK;
+		bad |= curl_easy_setopt(e, CURLOPT_HTTPGET, 1L) != CURLE_OK;
 	} else if (strcmp(m, "HEAD") == 0) {
-		bad |= cu.easy_setopt(e, CURLOPT_NOBODY, 1L) != CURLE_OK;
+		bad |= curl_easy_setopt(e, CURLOPT_NOBODY, 1L) != CURLE_OK;
 	} else {
-		bad |= cu.easy_setopt(e, CURLOPT_CUSTOMREQUEST, m) !=
+		bad |= curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m) !=
 		    CURLE_OK;
 	}
 	return (bad ? ERR_INVAL : 0);
@@ -513,17 +443,17 @@ set_headers(struct hreq *r, const char *const *hv)
 	size_t             i;
 
 	/* No "Expect: 100-continue" round trip before large bodies. */
-	if ((r->hdrs = cu.slist_append(NULL, "Expect:")) == NULL)
+	if ((r->hdrs = curl_slist_append(NULL, "Expect:")) == NULL)
 		return (ERR_NOMEM);
 	for (i = 0; hv != NULL && hv[i] != NULL; i++) {
 		if (strpbrk(hv[i], "\r\n") != NULL || strchr(hv[i], ':') ==
 		    NULL)
 			return (ERR_INVAL); /* header injection */
-		if ((sl = cu.slist_append(r->hdrs, hv[i])) == NULL)
+		if ((sl = curl_slist_append(r->hdrs, hv[i])) == NULL)
 			return (ERR_NOMEM);
 		r->hdrs = sl;
 	}
-	return (cu.easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->hdrs) ==
+	return (curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->hdrs) ==
 	    CURLE_OK ? 0 : ERR_INVAL);
 }
 
@@ -550,32 +480,33 @@ http_send(struct http *h, const struct http_req *req, http_done_fn done,
 	r->max_response = req->max_response > 0 ? req->max_response :
 	    HTTP_MAX_RESPONSE;
 	tmo = req->timeout_ms > 0 ? req->timeout_ms : HTTP_TIMEOUT_MS;
-	if ((e = r->easy = cu.easy_init()) == NULL)
+	if ((e = r->easy = curl_easy_init()) == NULL)
 		goto fail;
-	bad |= cu.easy_setopt(e, CURLOPT_URL, req->url) != CURLE_OK;
-	bad |= cu.easy_setopt(e, CURLOPT_PRIVATE, (char *) r) != CURLE_OK;
-	bad |= cu.easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf) != CURLE_OK;
-	bad |= cu.easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK;
-	bad |= cu.easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") !=
+	bad |= curl_easy_setopt(e, CURLOPT_URL, req->url) != CURLE_OK;
+	bad |= curl_easy_setopt(e, CURLOPT_PRIVATE, (char *) r) != CURLE_OK;
+	bad |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf) != CURLE_OK;
+	bad |= curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK;
+	bad |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") !=
 	    CURLE_OK;
-	bad |= cu.easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https") !=
+	bad |= curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR,
+	    "http,https") != CURLE_OK;
+	bad |= curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK;
+	bad |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK;
+	bad |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK;
+	bad |= curl_easy_setopt(e, CURLOPT_USERAGENT, HTTP_USER_AGENT) !=
 	    CURLE_OK;
-	bad |= cu.easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK;
-	bad |= cu.easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK;
-	bad |= cu.easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK;
-	bad |= cu.easy_setopt(e, CURLOPT_USERAGENT, HTTP_USER_AGENT) !=
-	    CURLE_OK;
-	bad |= cu.easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "") != CURLE_OK;
-	bad |= cu.easy_setopt(e, CURLOPT_TIMEOUT_MS, (long) tmo) != CURLE_OK;
+	bad |= curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "") != CURLE_OK;
+	bad |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long) tmo) != CURLE_OK;
 	/* Fails early on a Content-Length over the cap; write_cb catches
 	 * chunked and length-less bodies (and decompressed growth). */
-	bad |= cu.easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
+	bad |= curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
 	    (curl_off_t) r->max_response) != CURLE_OK;
-	bad |= cu.easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb) != CURLE_OK;
-	bad |= cu.easy_setopt(e, CURLOPT_WRITEDATA, r) != CURLE_OK;
-	bad |= cu.easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb) !=
+	bad |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb) !=
 	    CURLE_OK;
-	bad |= cu.easy_setopt(e, CURLOPT_HEADERDATA, r) != CURLE_OK;
+	bad |= curl_easy_setopt(e, CURLOPT_WRITEDATA, r) != CURLE_OK;
+	bad |= curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb) !=
+	    CURLE_OK;
+	bad |= curl_easy_setopt(e, CURLOPT_HEADERDATA, r) != CURLE_OK;
 	if (bad || set_method(r, req) != 0 ||
 	    set_headers(r, req->headers) != 0) {
 		log_warn("http", "%s %s: invalid request", r->method,
@@ -584,7 +515,7 @@ http_send(struct http *h, const struct http_req *req, http_done_fn done,
 	}
 	r->start = mono_ms();
 	r->id = ++h->next_id;
-	if (cu.multi_add_handle(h->multi, e) != CURLM_OK) {
+	if (curl_multi_add_handle(h->multi, e) != CURLM_OK) {
 		log_warn("http", "%s %s: curl_multi_add_handle failed",
 		    r->method, r->logurl);
 		goto fail;

@@ -9,6 +9,10 @@
 #     from task.ready to record.written with the stub backend in a scratch
 #     workspace (no git) and in git workspaces; task.ready -> exec.dispatch
 #     latency; idle RSS of each daemon; restart of a killed daemon
+#   idle RSS of the other daemons (bench/bench_idle.sh: a constellation
+#     of all ten with nothing to do); the target is 8 MiB for a daemon
+#     without the HTTP client, 16 MiB for one that links it (libcurl
+#     mapped: board-sync, executor, escalator)
 #   what board-sync costs on Plane (bench/bench_plane.sh, against
 #     opc-fixture-plane at Plane's default 60 requests a minute): requests
 #     per idle hour (polling, and once webhooks come), a backlog of
@@ -26,7 +30,8 @@ B=${BUILD_DIR:-build/bench}
 cmake -S . -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=Release -DOPC_TESTS=ON >/dev/null
 cmake --build "$B" -j2 --target bench_raw bench_hop bench_load opc-testprod \
     opc-testcons opc opc-supervisor opc-board-sync opc-router opc-executor \
-    opc-exec-run opc-recorder opc-fixture-plane >/dev/null
+    opc-exec-run opc-recorder opc-escalator opc-webhook opc-observer \
+    opc-observe-run opc-insighter opc-proposer opc-fixture-plane >/dev/null
 d=$(mktemp -d /tmp/opcb.XXXXXX)
 trap 'rm -rf "$d"' EXIT
 out=$d/out
@@ -39,6 +44,7 @@ mkdir -p "$d/hop"
 	    "${E2E_TASKS:-300}"
 	bench/bench_e2e.sh "$PWD/$B/bin" "$d/e2e-git" git \
 	    "${E2E_GIT_TASKS:-100}"
+	bench/bench_idle.sh "$PWD/$B/bin" "$d/idle"
 	if [ "${PLANE_ITEMS:-150}" -gt 0 ]; then
 		bench/bench_plane.sh "$PWD/$B/bin" "$d/plane" \
 		    "${PLANE_ITEMS:-150}"
@@ -70,10 +76,18 @@ row "e2e tasks/s, stub, no git (scratch)" "$(v e2e_scratch_tasks_per_s)" "tasks/
 row "e2e tasks/s, stub, git workspaces" "$(v e2e_git_tasks_per_s)" "tasks/s" "" ""
 row "task.ready -> exec.dispatch p50 (1 ms res.)" "$(v dispatch_scratch_p50_ms)" "ms" "" ""
 row "task.ready -> exec.dispatch p99 (1 ms res.)" "$(v dispatch_scratch_p99_ms)" "ms" "< 10" "$(cmp "$(v dispatch_scratch_p99_ms)" "<" 10)"
+rss_row() { # rss_row NAME KIB ANON_KIB HTTP: 16 MiB with libcurl, else 8
+	if [ "$4" = 1 ]; then set -- "$1" "$2" "$3" 16 "< 16 (HTTP client)"
+	else set -- "$1" "$2" "$3" 8 "< 8"; fi
+	row "$1" "$(awk -v k="$2" -v a="$3" 'BEGIN { printf "%.1f (%.1f)", k / 1024, a / 1024 }')" "MiB" "$5" "$(cmp "$2" "<" $(($4 * 1024)))"
+}
 for r in supervisor board-sync router executor recorder; do
-	k=$(v "rss_${r}_kib")
-	a=$(v "rss_${r}_anon_kib")
-	row "idle RSS opc-$r (anon)" "$(awk -v k="$k" -v a="$a" 'BEGIN { printf "%.1f (%.1f)", k / 1024, a / 1024 }')" "MiB" "< 8" "$(cmp "$k" "<" 8192)"
+	rss_row "idle RSS opc-$r (anon)" "$(v "rss_${r}_kib")" \
+	    "$(v "rss_${r}_anon_kib")" "$(v "rss_${r}_http")"
+done
+for r in escalator webhook observer insighter proposer; do
+	rss_row "idle RSS opc-$r, fresh (anon)" "$(v "idle_rss_${r}_kib")" \
+	    "$(v "idle_rss_${r}_anon_kib")" "$(v "idle_http_${r}")"
 done
 row "kill -9 router -> new one answers" "$(v restart_router_ms)" "ms" "" ""
 row "kill -9 recorder -> new one answers" "$(v restart_recorder_ms)" "ms" "" ""

@@ -4,8 +4,9 @@
  * A struct http is one libcurl multi handle whose sockets and timer are
  * driven by a struct loop (CURLMOPT_SOCKETFUNCTION / TIMERFUNCTION), so
  * requests never block the service.  common/http.c is the only libcurl
- * user, and it lives in its own static library, opc_http: only services
- * that make HTTP calls link it (curl triples start time and RSS).
+ * user, and it lives in its own static library, opc_http, linked with
+ * libcurl: only the programs that make HTTP calls link it (libcurl and its
+ * libraries add about 6 MiB to a daemon's RSS; test_linkage checks).
  *
  * Policy for every request: redirects are not followed, TLS peers and host
  * names are verified, only http and https are allowed, the User-Agent is

@@ -146,7 +146,7 @@ escalator_init(struct svc *svc, void *state)
 	}
 	if ((rv = store_exec(svc_store(svc), schema)) != 0)
 		return (rv);
-	/* no URL, no HTTP client: libcurl is never loaded (common/http.c) */
+	/* no URL, no HTTP client (no curl multi handle, no timer) */
 	if (e->nurls > 0 && (rv = http_open(&e->http, svc_loop(svc))) != 0)
 		return (rv);
 	if (e->nurls == 0)

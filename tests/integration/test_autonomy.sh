@@ -147,7 +147,7 @@ check "it aggregates the suppression reasons" jq -e \
     '.quiet_window_cycles == 5 and .aggregated_suppression_reasons.permanently_rejected_by_human >= 1' "$Q" >/dev/null
 check "the escalator took the quiet proposer" wait_for 10 grep -q \
     '"escalator.wanted".*proposer_quiet proposer: proposer proposed nothing in 5 cycles' "$T/st/log/escalator.log"
-# no URL configured: recorded and marked failed (and libcurl never loaded)
+# no URL configured: recorded and marked failed (no HTTP client opened)
 esc_failed() { "$OPC" -c "$CFG" status --json | jq -e '.escalator.status.failed >= 1' >/dev/null; }
 check "with no URL the escalation is marked failed" wait_for 10 esc_failed
 
