@@ -17,9 +17,6 @@
 #include "opc/store.h"
 #include "opc/util.h"
 
-static const char *const states[] = { "Backlog", BOARD_READY, "Running",
-	"In Review", "Review", "Blocked", "Done", "Cancelled" };
-
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS task("
     " n INTEGER PRIMARY KEY AUTOINCREMENT,"
@@ -65,12 +62,17 @@ static const char schema[] =
 bool
 board_state_valid(const char *s)
 {
-	size_t i;
+	return (board_state(s) != MSG_TASK_STATE__UNSET);
+}
 
-	for (i = 0; s != NULL && i < nitems(states); i++)
-		if (strcmp(states[i], s) == 0)
-			return (true);
-	return (false);
+enum msg_task_state
+board_state(const char *s)
+{
+	enum msg_task_state v = MSG_TASK_STATE__UNSET;
+
+	if (s != NULL)
+		(void) msg_task_state_parse(s, &v);
+	return (v);
 }
 
 bool
@@ -197,8 +199,8 @@ move(struct svc *svc, struct task *t, const char *state, const char *reason,
 	}
 	memset(&ev, 0, sizeof(ev));
 	ev.task_id = t->task_id;
-	ev.state = (char *) state;
-	ev.prev_state = t->state;
+	ev.state = board_state(state);
+	ev.prev_state = board_state(t->state);
 	ev.reason = (char *) reason;
 	ev.comment = (char *) comment;
 	if ((rv = svc_emit(svc, MSG_TASK_UPDATED, t->task_id, &ev)) != 0)
@@ -597,7 +599,8 @@ task_create(struct svc *svc, const struct msg_board_task_add *a,
     size_t errlen)
 {
 	const char                      *kind = a->kind ? a->kind : "goal";
-	const char                      *st = a->state ? a->state : BOARD_READY;
+	const char                      *st = a->state
+	    ? msg_task_state_name(a->state) : BOARD_READY;
 	struct task                      t;
 	json_t                          *labels = json_array();
 	char                            *labels_s, *title, *nl, tid[32];
@@ -725,9 +728,9 @@ on_proposal(struct svc *svc, const struct msg *m, void *state)
 		return (0);
 	}
 	/* the proposer's tier picks the state; else the configured one */
-	if (p->state != NULL && (strcmp(p->state, "Backlog") == 0 ||
-	        strcmp(p->state, BOARD_READY) == 0))
-		st = p->state;
+	if (p->state == MSG_TASK_STATE_BACKLOG ||
+	    p->state == MSG_TASK_STATE_READY_FOR_AI)
+		st = msg_task_state_name(p->state);
 	else
 		(void) cfg_get_str(svc_cfg(svc), "proposal_state", "Backlog",
 		    &st, err, sizeof(err));
@@ -736,7 +739,12 @@ on_proposal(struct svc *svc, const struct msg *m, void *state)
 	a.goal = p->goal;
 	a.title = p->title;
 	a.kind = "goal";
-	a.state = (char *) st;
+	if ((a.state = board_state(st)) == MSG_TASK_STATE__UNSET) {
+		log_warn("board.proposal", "%s: proposal_state '%s' is not a "
+		    "state: Backlog", p->candidate_id, st);
+		st = "Backlog";
+		a.state = MSG_TASK_STATE_BACKLOG;
+	}
 	a.request_id = p->candidate_id;
 	for (i = 0; i < p->labels.n; i++)
 		msg_strs_add(&a.labels, p->labels.v[i]);
@@ -789,8 +797,8 @@ ctl_list(struct svc *svc, const struct msg *req, json_t **data, char *err,
 		json_decref(a);
 		return (rv);
 	}
-	if (l->state != NULL)
-		store_bind_text(st, 1, l->state);
+	if (l->state != MSG_TASK_STATE__UNSET)
+		store_bind_text(st, 1, msg_task_state_name(l->state));
 	else
 		store_bind_null(st, 1);
 	store_bind_int(st, 2, l->limit > 0 ? l->limit : 100);
@@ -843,6 +851,7 @@ ctl_move(struct svc *svc, const struct msg *req, json_t **data, char *err,
     size_t errlen, void *state)
 {
 	const struct msg_board_task_move *mv = &req->body.board_task_move;
+	const char                       *to = msg_task_state_name(mv->state);
 	struct task                       t;
 	char                             *prev;
 	int                               rv;
@@ -850,21 +859,14 @@ ctl_move(struct svc *svc, const struct msg *req, json_t **data, char *err,
 	(void) state;
 	if (!text_ok("the comment", mv->comment, TASK_GOAL_MAX, err, errlen))
 		return (ERR_INVAL);
-	if (!board_state_valid(mv->state)) {
-		snprintf(err, errlen, "unknown state '%s' (Backlog, Ready for "
-		    "AI, Running, In Review, Review, Blocked, Done, Cancelled)",
-		    mv->state);
-		return (ERR_INVAL);
-	}
 	if ((rv = task_get(svc, mv->task_id, &t)) != 0) {
 		snprintf(err, errlen, "no task '%s'", mv->task_id);
 		return (rv);
 	}
 	prev = xstrdup(t.state);
 	if ((rv = svc_begin(svc)) == 0) {
-		rv = move(svc, &t, mv->state, "operator", mv->comment,
-		    "operator");
-		if (rv == 0 && strcmp(mv->state, BOARD_READY) == 0)
+		rv = move(svc, &t, to, "operator", mv->comment, "operator");
+		if (rv == 0 && mv->state == MSG_TASK_STATE_READY_FOR_AI)
 			rv = ready(svc, &t);
 		if (rv == 0)
 			rv = svc_commit(svc);

@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 
+#include "opc/msg.h"
 #include "opc/svc.h"
 
 extern const struct svc_def board_def;
@@ -21,8 +22,10 @@ extern const struct svc_def board_def;
 #define BOARD_READY "Ready for AI"
 
 /* board_state_valid: one of Backlog, Ready for AI, Running, In Review,
- * Review, Blocked, Done, Cancelled. */
-bool board_state_valid(const char *state);
+ * Review, Blocked, Done, Cancelled (the enum task_state of proto/bus.yaml);
+ * board_state returns its value, MSG_TASK_STATE__UNSET for any other. */
+bool                board_state_valid(const char *state);
+enum msg_task_state board_state(const char *state);
 
 /* board_kind_known: a task kind opcenter runs: goal, test, improve. */
 bool board_kind_known(const char *kind);

@@ -216,8 +216,10 @@ won(struct claim *c)
 	    store_run(svc_store(svc),
 	        "UPDATE task SET state = 'Running' WHERE task_id = ?", "t",
 	        c->task_id) == 0) {
-		struct msg_task_updated ev = { t.task_id, "Running",
-			BOARD_READY, "claimed", NULL };
+		struct msg_task_updated ev = { .task_id = t.task_id,
+			.state = MSG_TASK_STATE_RUNNING,
+			.prev_state = MSG_TASK_STATE_READY_FOR_AI,
+			.reason = "claimed" };
 
 		free(t.state);
 		t.state = xstrdup("Running");

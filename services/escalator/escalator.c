@@ -340,15 +340,16 @@ on_task_updated(struct svc *svc, const struct msg *m, void *state)
 	char                          *text;
 	int                            rv;
 
-	if (t->task_id == NULL || *t->task_id == '\0' || t->state == NULL)
-		return (bad(m, "no task_id or state"));
+	if (t->task_id == NULL || *t->task_id == '\0')
+		return (bad(m, "no task_id"));
 	if ((rv = first_seen(svc, m, &first)) != 0 || !first)
 		return (rv);
-	if (strcmp(t->state, "Done") == 0 || strcmp(t->state, "In Review") == 0)
+	if (t->state == MSG_TASK_STATE_DONE ||
+	    t->state == MSG_TASK_STATE_IN_REVIEW)
 		return (store_run(st, "DELETE FROM blocked WHERE task_id = ?",
 		                  "t", t->task_id));
-	if (strcmp(t->state, "Blocked") != 0 ||
-	    (t->prev_state != NULL && strcmp(t->prev_state, "Blocked") == 0))
+	if (t->state != MSG_TASK_STATE_BLOCKED ||
+	    t->prev_state == MSG_TASK_STATE_BLOCKED)
 		return (0);
 	if ((rv = store_run(
 	         st,

@@ -327,7 +327,7 @@ on_task_updated(struct svc *svc, const struct msg *m, void *state)
 	const struct msg_task_updated *t = &m->body.task_updated;
 
 	(void) state;
-	if (strcmp(t->state, "Done") != 0)
+	if (t->state != MSG_TASK_STATE_DONE)
 		return (0);
 	return (store_run(svc_store(svc), "UPDATE prop SET accepted = 1 WHERE"
 	    " task_id = ?", "t", t->task_id));

@@ -27,6 +27,23 @@ static const char task_usage[] =
     "       opc task show ID [--json]\n"
     "       opc task move ID STATE [--comment TEXT]\n";
 
+/* state_arg reads a board state named on the command line: 0, or an
+ * error naming the states there are. */
+static int
+state_arg(const char *cmd, const char *s, enum msg_task_state *v)
+{
+	size_t i;
+
+	if (msg_task_state_parse(s, v) == 0)
+		return (0);
+	fprintf(stderr, "%s: unknown state '%s' (", cmd, s);
+	for (i = 1; msg_task_state_names[i] != NULL; i++)
+		fprintf(stderr, "%s%s", i > 1 ? ", " : "",
+		    msg_task_state_names[i]);
+	fputs(")\n", stderr);
+	return (ERR_INVAL);
+}
+
 static int
 board_call(struct opc *o, enum msg_topic t, const void *body, json_t **data)
 {
@@ -128,7 +145,10 @@ task_add(struct opc *o, int argc, char **argv)
 			a.description = optarg;
 			break;
 		case 's':
-			a.state = optarg;
+			if (state_arg("opc task add", optarg, &a.state) != 0) {
+				rv = 2;
+				goto out;
+			}
 			break;
 		case 'i':
 			a.request_id = optarg;
@@ -182,8 +202,10 @@ task_list(struct opc *o, int argc, char **argv)
 	memset(&l, 0, sizeof(l));
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (ch == 's')
-			l.state = optarg;
+		if (ch == 's') {
+			if (state_arg("opc task list", optarg, &l.state) != 0)
+				return (2);
+		}
 		else if (ch == 'n')
 			l.limit = strtol(optarg, NULL, 10);
 		else if (ch == 'j')
@@ -261,7 +283,8 @@ task_move(struct opc *o, int argc, char **argv)
 		return (2);
 	}
 	m.task_id = argv[1];
-	m.state = argv[2];
+	if (state_arg("opc task move", argv[2], &m.state) != 0)
+		return (2);
 	if (board_call(o, MSG_BOARD_TASK_MOVE, &m, &data) != 0)
 		return (1);
 	printf("%s %s -> %s\n", opc_jstr(data, "task_id", ""), opc_jstr(data,

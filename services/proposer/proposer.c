@@ -321,7 +321,8 @@ emit_created(struct svc *svc, const struct cand *c, const char *cycle_id,
 	msg_strs_add(&m.labels, "source: autonomy");
 	msg_strs_add(&m.labels, fam);
 	msg_strs_add(&m.labels, conf);
-	m.state = (char *) c->state;
+	if (c->state != NULL)
+		(void) msg_task_state_parse(c->state, &m.state);
 	m.tier = c->tier;
 	m.risk_class = (char *) c->risk_class;
 	m.cycle_id = (char *) cycle_id;
@@ -588,15 +589,18 @@ on_task_created(struct svc *svc, const struct msg *m, void *state)
 
 /* outcome maps a board state to a calibration outcome (NULL: none). */
 static const char *
-outcome(const char *state)
+outcome(enum msg_task_state state)
 {
-	if (strcmp(state, "Done") == 0)
+	switch (state) {
+	case MSG_TASK_STATE_DONE:
 		return ("merged");
-	if (strcmp(state, "Cancelled") == 0)
+	case MSG_TASK_STATE_CANCELLED:
 		return ("rejected");
-	if (strcmp(state, "Blocked") == 0)
+	case MSG_TASK_STATE_BLOCKED:
 		return ("abandoned");
-	return (NULL);
+	default:
+		return (NULL);
+	}
 }
 
 /* on_task_updated follows the board; a proposed task's final state is
@@ -612,7 +616,7 @@ on_task_updated(struct svc *svc, const struct msg *m, void *state)
 	rv = store_run(svc_store(svc), "INSERT INTO task(task_id, state,"
 	    " updated_at) VALUES (?, ?, ?) ON CONFLICT(task_id) DO UPDATE SET"
 	    " state = excluded.state, updated_at = excluded.updated_at", "tti",
-	    t->task_id, t->state, m->ts);
+	    t->task_id, msg_task_state_name(t->state), m->ts);
 	if (rv != 0 || o == NULL)
 		return (rv);
 	rv = store_run(svc_store(svc), "UPDATE emitted SET outcome = ?,"

@@ -194,6 +194,8 @@ check "a goal that is not UTF-8 is refused" sh -c "[ $? -eq 2 ] && grep -q 'must
 "$OPC" -c "$CFG" task add --repo demo --goal "$(head -c 70000 /dev/zero | tr '\0' x)" >"$T/big.out" 2>&1
 check "a 70 KB goal is refused with its size" grep -q "the goal is 70000 bytes; at most 65536" "$T/big.out"
 check "neither was stored" [ "$("$OPC" -c "$CFG" task list --json | jq '.tasks | length')" = "$n0" ]
+"$OPC" -c "$CFG" task move "$id" "Finished" >"$T/state.out" 2>&1
+check "an unknown state is refused, naming the states" sh -c "[ $? -eq 2 ] && grep -q \"unknown state 'Finished' (Backlog, Ready for AI, Running, In Review, Review, Blocked, Done, Cancelled)\" '$T/state.out'"
 
 # --- 10. a dispatch whose run id would name a path outside the workspaces --
 "$OPC" -c "$CFG" pub executor exec.dispatch '{"run_id": "../../escape", "task_id": "T-x", "executor": "executor", "request": {"run_id": "../../escape", "task_id": "T-x", "goal_text": "x"}}' >/dev/null 2>&1
