@@ -8,7 +8,9 @@
  * budgets and the circuit breaker in budget.c.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -268,6 +270,34 @@ exec_get(const json_t *execution, const char *key)
 	return (json_is_null(v) ? NULL : v);
 }
 
+/* max_files reads the Execution block's max_changed_files: a number, or
+ * the text the board's parser hands over ("5"); absent is 0 (no limit). */
+static int
+max_files(const json_t *v, int64_t *out)
+{
+	const char *s;
+	char       *end;
+	long long   n;
+
+	*out = 0;
+	if (v == NULL)
+		return (0);
+	if (json_is_integer(v))
+		n = json_integer_value(v);
+	else if (json_is_string(v) && *(s = json_string_value(v)) >= '0' &&
+	         *s <= '9') {
+		errno = 0;
+		n = strtoll(s, &end, 10);
+		if (errno != 0 || *end != '\0')
+			return (ERR_INVAL);
+	} else
+		return (ERR_INVAL);
+	if (n < 1)
+		return (ERR_INVAL);
+	*out = n;
+	return (0);
+}
+
 struct msg_proposal *
 route_proposal(const struct route_task *t, const struct cfg_node *root,
                int64_t now_ms, char *err, size_t errlen)
@@ -283,7 +313,7 @@ route_proposal(const struct route_task *t, const struct cfg_node *root,
 	struct msg_proposal_constraints *cs;
 	struct msg_validation_profile *vp;
 	struct msg_branch_policy    *bp;
-	int64_t                      timeout, vtimeout;
+	int64_t                      timeout, vtimeout, maxf;
 	int                          open_pr, skip_baseline;
 	size_t                       i;
 	char                         id[37], ts[32];
@@ -360,10 +390,9 @@ route_proposal(const struct route_task *t, const struct cfg_node *root,
 	}
 	if ((s = route_jstr(t->execution, "constraints")) != NULL && *s != '\0')
 		constraints = s;
-	v = exec_get(t->execution, "max_changed_files");
-	if (v != NULL && !json_is_null(v) &&
-	    (!json_is_integer(v) || json_integer_value(v) < 1)) {
-		ERRF("max_changed_files must be a number >= 1");
+	if (max_files(exec_get(t->execution, "max_changed_files"), &maxf) !=
+	    0) {
+		ERRF("max_changed_files must be a whole number >= 1");
 		goto fail;
 	}
 
@@ -390,8 +419,7 @@ route_proposal(const struct route_task *t, const struct cfg_node *root,
 	}
 	p->priority = xstrdup("normal");
 	p->risk_level = risk_for(t->labels, t->nlabels);
-	if (json_is_integer(v))
-		cs->max_changed_files = json_integer_value(v);
+	cs->max_changed_files = maxf;
 	cs->timeout_seconds = timeout;
 	cs->require_clean_validation = true;
 	cs->skip_baseline_validation = skip_baseline != 0;

@@ -1149,10 +1149,18 @@ test_request(void **state)
 	assert_int_equal(
 	    json_integer_value(jget(p, "constraints.max_changed_files")), 3);
 	json_decref(p);
+	/* as the board's parser hands it over: text */
+	json_object_set_new(ex, "max_changed_files", json_string("4"));
+	p = proposal_ok(fx, &t);
+	assert_int_equal(
+	    json_integer_value(jget(p, "constraints.max_changed_files")), 4);
+	json_decref(p);
 	json_object_set_new(ex, "max_changed_files", json_integer(0));
 	assert_null(jproposal(&t, root(fx), T0, fx->err, sizeof(fx->err)));
 	assert_non_null(strstr(fx->err, "max_changed_files"));
 	json_object_set_new(ex, "max_changed_files", json_string("many"));
+	assert_null(jproposal(&t, root(fx), T0, fx->err, sizeof(fx->err)));
+	json_object_set_new(ex, "max_changed_files", json_string("5 files"));
 	assert_null(jproposal(&t, root(fx), T0, fx->err, sizeof(fx->err)));
 	json_decref(ex);
 }
