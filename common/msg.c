@@ -242,6 +242,8 @@ rd_field(struct rd *r, const struct msg_field *f, char *base,
 			return (fail(r, "field '%s' is nil", f->name));
 		return (0);
 	}
+	if (f->optional) /* a mistyped value fails the whole message */
+		*(bool *) (base + f->has_off) = true;
 	switch (f->type) {
 	case FT_STR:
 		if (v->kind != MP_STR)
@@ -715,6 +717,8 @@ json_field(const struct msg_field *f, char *base, json_t *v, char *err,
 			    f->name));
 		return (0);
 	}
+	if (f->optional)
+		*(bool *) (base + f->has_off) = true;
 	switch (f->type) {
 	case FT_STR:
 		if (!json_is_string(v) ||

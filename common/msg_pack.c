@@ -134,6 +134,8 @@ msg_present(const struct msg_field *f, const char *base)
 {
 	const void *at = base + f->off;
 
+	if (f->optional)
+		return (*(const bool *) (base + f->has_off));
 	if (f->type == FT_STR)
 		return (*(char *const *) at != NULL);
 	if (f->type == FT_OBJ)

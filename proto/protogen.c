@@ -35,6 +35,9 @@ static const struct {
 	{ "recs", "FT_RECS", NULL }, /* struct msg_<rec>_list */
 	{ "enum", "FT_ENUM", NULL }, /* enum msg_<enum> */
 };
+#define T_INT 1
+#define T_BOOL 2
+#define T_F64 3
 #define T_REC 8
 #define T_RECS 9
 #define T_ENUM 10
@@ -43,6 +46,7 @@ struct field {
 	const char *name;
 	int         type;
 	int         required;
+	int         optional; /* int/bool/f64 with a has_<name> flag */
 	const char *ref; /* the record or enum a rec/recs/enum field names */
 };
 
@@ -183,8 +187,17 @@ load_fields(const struct schema *sc, size_t nrec, const struct cfg_node *t,
 		if (x->f[k].type < 0)
 			return (die(f, "unknown field type", s));
 		if (cfg_get_bool(f, "required", 0, &x->f[k].required, err,
+		        sizeof(err)) != 0 ||
+		    cfg_get_bool(f, "optional", 0, &x->f[k].optional, err,
 		        sizeof(err)) != 0)
 			return (errout(err));
+		if (x->f[k].optional &&
+		    ((x->f[k].type != T_INT && x->f[k].type != T_BOOL &&
+		         x->f[k].type != T_F64) ||
+		        x->f[k].required))
+			return (die(f, "optional: only int, bool and f64 fields "
+			               "that are not required have it",
+			    x->f[k].name));
 		if (x->f[k].type == T_REC || x->f[k].type == T_RECS) {
 			if (cfg_get_str(f, "rec", NULL, &s, err,
 			        sizeof(err)) != 0 ||
@@ -376,6 +389,8 @@ gen_struct(FILE *o, const char *name, const struct topic *x)
 		fputc('\t', o);
 		ctype(o, &x->f[k]);
 		fprintf(o, "%s;\n", x->f[k].name);
+		if (x->f[k].optional)
+			fprintf(o, "\tbool has_%s;\n", x->f[k].name);
 	}
 	fprintf(o, "};\n\n");
 }
@@ -475,11 +490,16 @@ gen_fields(FILE *o, const char *prefix, const char *name,
 		    f->name, types[f->type].ft, name, f->name,
 		    f->required ? "true" : "false");
 		if (f->type == T_REC || f->type == T_RECS)
-			fprintf(o, "&msg_rec_%s, NULL },\n", f->ref);
+			fprintf(o, "&msg_rec_%s, NULL", f->ref);
 		else if (f->type == T_ENUM)
-			fprintf(o, "NULL, msg_%s_names },\n", f->ref);
+			fprintf(o, "NULL, msg_%s_names", f->ref);
 		else
-			fprintf(o, "NULL, NULL },\n");
+			fprintf(o, "NULL, NULL");
+		if (f->optional)
+			fprintf(o, ", true, offsetof(struct msg_%s, has_%s) },\n",
+			    name, f->name);
+		else
+			fprintf(o, ", false, 0 },\n");
 	}
 	fprintf(o, "};\n\n");
 }

@@ -35,7 +35,9 @@
  *   FT_BINS struct msg_bins   (array of raw byte strings)
  *   FT_REC  struct msg_<rec> * (a record of proto/bus.yaml; NULL = absent)
  *   FT_RECS struct msg_<rec>_list (n records; same layout as msg_recs)
- *   FT_ENUM enum msg_<enum>   (0 = unset; a string on the wire) */
+ *   FT_ENUM enum msg_<enum>   (0 = unset; a string on the wire)
+ * An int, bool or f64 declared `optional: true` has a bool has_<name>
+ * beside it: absent (not packed, left out of JSON) unless it is set. */
 enum msg_ftype { FT_STR, FT_INT, FT_BOOL, FT_F64, FT_STRS, FT_OBJ, FT_BIN,
 	FT_BINS, FT_REC, FT_RECS, FT_ENUM };
 
@@ -69,6 +71,8 @@ struct msg_field {
 	bool                       required;
 	const struct msg_rec_def  *rec;   /* FT_REC, FT_RECS */
 	const char *const         *names; /* FT_ENUM: [1..] named, NULL-ended */
+	bool                       optional; /* FT_INT/BOOL/F64: has_off set */
+	size_t                     has_off;  /* its bool has_<name> */
 };
 
 /* A record: a struct declared under `records:` in proto/bus.yaml. */

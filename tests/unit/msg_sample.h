@@ -25,6 +25,8 @@ sample_fields(const struct msg_field *fields, size_t n, char *base,
 		void                   *at = base + f->off;
 
 		snprintf(s, sizeof(s), "%s-%u-\xc3\xa9", f->name, salt);
+		if (f->optional)
+			*(bool *) (base + f->has_off) = true;
 		switch (f->type) {
 		case FT_STR:
 			*(char **) at = xstrdup(s);

@@ -641,6 +641,8 @@ test_records(void **state)
 	items[0].count = 2;
 	items[0].level = MSG_TEST_LEVEL_VERY_HIGH;
 	items[1].key = "b";
+	items[1].has_limit = true; /* an optional 0 is present */
+	items[1].has_ok = true;
 	g.items.n = 2;
 	g.items.v = items;
 	ev.group = &g;
@@ -656,11 +658,18 @@ test_records(void **state)
 	    MSG_TEST_LEVEL_VERY_HIGH);
 	assert_int_equal(m.body.test_event.group->items.v[1].level,
 	    MSG_TEST_LEVEL__UNSET);
+	/* optional scalars: absent stays absent, a set 0/false is present */
+	assert_false(m.body.test_event.group->items.v[0].has_limit);
+	assert_false(m.body.test_event.group->items.v[0].has_ok);
+	assert_true(m.body.test_event.group->items.v[1].has_limit);
+	assert_int_equal(m.body.test_event.group->items.v[1].limit, 0);
+	assert_true(m.body.test_event.group->items.v[1].has_ok);
 	/* JSON: enums by name, an absent record or enum left out (ints are
 	 * always present, as in topics); from_json agrees */
 	j = msg_test_group_to_json(m.body.test_event.group);
-	want = json_pack("{s:[{s:s, s:i, s:s}, {s:s, s:i}]}", "items", "key",
-	    "a", "count", 2, "level", "very high", "key", "b", "count", 0);
+	want = json_pack("{s:[{s:s, s:i, s:s}, {s:s, s:i, s:i, s:b}]}",
+	    "items", "key", "a", "count", 2, "level", "very high", "key", "b",
+	    "count", 0, "limit", 0, "ok", 0);
 	assert_true(json_equal(j, want));
 	json_decref(want);
 	{
@@ -725,6 +734,15 @@ test_records(void **state)
 		                     sizeof(err)),
 		    ERR_PROTO);
 		assert_non_null(strstr(err, "key"));
+		json_decref(j);
+		/* null is absent; a value sets has_ */
+		j = json_pack("{s:s, s:n, s:b}", "key", "x", "limit", "ok", 1);
+		assert_int_equal(msg_test_item_from_json(&it, j, err,
+		                     sizeof(err)),
+		    0);
+		assert_false(it.has_limit);
+		assert_true(it.has_ok && it.ok);
+		msg_test_item_fini(&it);
 		json_decref(j);
 	}
 	/* enum names both ways */

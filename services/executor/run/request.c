@@ -306,8 +306,8 @@ parse_backend(struct exec_backend_spec *bk, const json_t *o, char **errp)
 	return (0);
 }
 
-/* zero_none: a max_changed_files of 0 is the router's "no limit" (the
- * exec_request record's int is never absent). */
+/* zero_none: a max_changed_files of 0 is no limit, as absent is (a
+ * router before optional ints sent 0 for none). */
 static int
 zero_none(int64_t *v)
 {

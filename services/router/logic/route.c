@@ -420,6 +420,7 @@ route_proposal(const struct route_task *t, const struct cfg_node *root,
 	p->priority = xstrdup("normal");
 	p->risk_level = risk_for(t->labels, t->nlabels);
 	cs->max_changed_files = maxf;
+	cs->has_max_changed_files = maxf > 0;
 	cs->timeout_seconds = timeout;
 	cs->require_clean_validation = true;
 	cs->skip_baseline_validation = skip_baseline != 0;
@@ -679,6 +680,8 @@ route_request(const struct msg_proposal *p, const struct msg_decision *d,
 		msg_strs_add(&r->allowed_paths, paths->v[i]);
 	if (p->constraints != NULL) {
 		r->max_changed_files = p->constraints->max_changed_files;
+		r->has_max_changed_files =
+		    p->constraints->has_max_changed_files;
 		r->timeout_seconds = p->constraints->timeout_seconds;
 		r->require_clean_validation =
 		    p->constraints->require_clean_validation;

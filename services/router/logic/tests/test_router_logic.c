@@ -320,7 +320,7 @@ test_proposal_goal_defaults(void **state)
 	assert_int_equal(json_array_size(jget(p, "target.allowed_paths")), 0);
 	assert_string_equal(js(p, "priority"), "normal");
 	assert_string_equal(js(p, "risk_level"), "low");
-	assert_int_equal(json_integer_value(jget(p, "constraints.max_changed_files")), 0);
+	assert_null(jget(p, "constraints.max_changed_files")); /* no limit */
 	assert_int_equal(
 	    json_integer_value(jget(p, "constraints.timeout_seconds")), 300);
 	assert_true(
@@ -1091,8 +1091,8 @@ test_request(void **state)
 	assert_int_equal(json_integer_value(jget(r, "timeout_seconds")), 300);
 	assert_int_equal(
 	    json_integer_value(jget(r, "validation_timeout_seconds")), 120);
-	/* no max_changed_files in the Execution block: 0, no limit */
-	assert_int_equal(json_integer_value(jget(r, "max_changed_files")), 0);
+	/* no max_changed_files in the Execution block: none, no limit */
+	assert_null(jget(r, "max_changed_files"));
 	assert_true(json_is_true(jget(r, "require_clean_validation")));
 	assert_true(json_is_true(jget(r, "await_review")));
 	assert_true(json_is_false(jget(r, "open_pr")));
