@@ -20,8 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct cfg;
-struct cfg_node;
+#include "opc/cfg.h"
 
 struct topo_inst {
 	char                  *name;     /* instance, e.g. "executor@a" */
@@ -51,6 +50,13 @@ struct topo {
 	struct topo_inst *inst;
 	size_t            ninst;
 };
+
+/* The settings topo.c and svc.c read: opcenter's (topo_opcenter_keys)
+ * and those of every instance (topo_inst_keys: service, pub, ctl, bin,
+ * enabled, upstreams, idle_ms, catchup_grace_ms), the supervisor's
+ * section included.  See cfg.h. */
+extern const struct cfg_key topo_opcenter_keys[];
+extern const struct cfg_key topo_inst_keys[];
 
 /* topo_load reads config_path and validates the topology: unique names,
  * known upstreams, valid urls (ipc paths short enough), readable TLS
