@@ -404,12 +404,12 @@ walk_map(struct walk *w, const struct cfg_node *n, const struct cfg_key *tab,
 				continue;
 			cfg_where_key(n, i, where, sizeof(where));
 			sug = cfg_tab_suggest(tab, key);
-			buf_printf(w->out, "%s: unknown key '%.100s' %s%s%s%s\n",
-			    where, key, name && *name ? "in " : "at the top level",
-			    name && *name ? name : "",
-			    sug ? " (did you mean '" : "", sug ? sug : "");
+			buf_printf(w->out, "%s: unknown key '%.100s' %s%s", where,
+			    key, name && *name ? "in " : "at the top level",
+			    name && *name ? name : "");
 			if (sug != NULL)
-				buf_puts(w->out, "'?)");
+				buf_printf(w->out, " (did you mean '%s'?)", sug);
+			buf_puts(w->out, "\n");
 			w->n++;
 			continue;
 		}
