@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "board_plane.h" /* board_plane_states: the states it needs */
+#include "conf.h"
 #include "opc.h"
 #include "opc/cfg.h"
 #include "opc/err.h"
@@ -229,8 +230,8 @@ github_expiry_check(struct doc *d, const struct cfg_node *root, const char *hv)
 		    hv);
 		return;
 	}
-	(void) cfg_get_int(root, "github.warn_days", 7, &warn_days, err,
-	                   sizeof(err));
+	(void) cfg_tab_int(executor_github_keys, cfg_get(root, "github"),
+	    "warn_days", &warn_days, err, sizeof(err));
 	days = github_days_left(exp, now_ms());
 	iso8601(exp, at, sizeof(at));
 	if (days < 0)

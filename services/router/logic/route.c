@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "conf.h"
 #include "opc/err.h"
 #include "opc/util.h"
 #include "route.h"
@@ -126,6 +127,15 @@ str_array(const char *const *v, size_t n)
 	for (i = 0; i < n; i++)
 		json_array_append_new(a, json_string(nz(v[i])));
 	return (a);
+}
+
+const char *
+route_cfg_str(const struct cfg_node *router_cfg, const char *path)
+{
+	const char *s = cfg_str(cfg_get(router_cfg, path));
+
+	return (s != NULL && *s != '\0' ? s
+	                                 : cfg_tab_find(router_keys, path)->def);
 }
 
 const struct cfg_node *
@@ -319,13 +329,14 @@ route_proposal(const struct route_task *t, const struct cfg_node *root,
 
 	if (cfg_get_str(repo, "clone_url", NULL, &clone_url, err, errlen) !=
 	        0 ||
-	    cfg_get_int(route_section(root), "timeout_seconds", 300, &timeout, err,
-	                errlen) != 0 ||
-	    cfg_get_int(repo, "validation_timeout_seconds", 300, &vtimeout, err,
-	                errlen) != 0 ||
-	    cfg_get_bool(repo, "open_pr", 0, &open_pr, err, errlen) != 0 ||
-	    cfg_get_bool(repo, "skip_baseline_validation", 0, &skip_baseline,
-	                 err, errlen) != 0 ||
+	    cfg_tab_int(router_keys, route_section(root), "timeout_seconds",
+	                &timeout, err, errlen) != 0 ||
+	    cfg_tab_int(conf_repo_keys, repo, "validation_timeout_seconds",
+	                &vtimeout, err, errlen) != 0 ||
+	    cfg_tab_bool(conf_repo_keys, repo, "open_pr", &open_pr, err,
+	                 errlen) != 0 ||
+	    cfg_tab_bool(conf_repo_keys, repo, "skip_baseline_validation",
+	                 &skip_baseline, err, errlen) != 0 ||
 	    cfg_get_strs(repo, "allowed_base_branches", &abb, &nabb, err,
 	                 errlen) != 0 ||
 	    commands(repo, &cmds, err, errlen) != 0)
@@ -347,8 +358,8 @@ route_proposal(const struct route_task *t, const struct cfg_node *root,
 
 	base = route_jstr(t->execution, "base_branch");
 	if (base == NULL || *base == '\0') {
-		if (cfg_get_str(repo, "default_branch", "main", &base, err,
-		                errlen) != 0)
+		if (cfg_tab_str(conf_repo_keys, repo, "default_branch", &base,
+		                err, errlen) != 0)
 			goto fail;
 		if (*base == '\0')
 			base = "main";
@@ -512,12 +523,8 @@ route_decide(const json_t *proposal, const struct cfg_node *router_cfg,
 	char                   did[37], rid[37], ts[32], *why;
 	size_t                 i;
 
-	dlane = cfg_str(cfg_get(router_cfg, "default.lane"));
-	dbackend = cfg_str(cfg_get(router_cfg, "default.backend"));
-	if (dlane == NULL || *dlane == '\0')
-		dlane = "aider_local";
-	if (dbackend == NULL || *dbackend == '\0')
-		dbackend = "stub";
+	dlane = route_cfg_str(router_cfg, "default.lane");
+	dbackend = route_cfg_str(router_cfg, "default.backend");
 	lane = dlane;
 	backend = dbackend;
 	name = "default";
@@ -633,9 +640,9 @@ route_request(const json_t *proposal, const json_t *decision,
 	           : route_jstr(proposal, "task_kind");
 	if (kind == NULL || *kind == '\0')
 		kind = "goal";
-	if (cfg_get_bool(route_repo(root, route_jstr(target, "repo_key")),
-	                 "await_review", 0, &await_review, ebuf,
-	                 sizeof(ebuf)) != 0)
+	if (cfg_tab_bool(conf_repo_keys,
+	                 route_repo(root, route_jstr(target, "repo_key")),
+	                 "await_review", &await_review, ebuf, sizeof(ebuf)) != 0)
 		await_review = 0; /* route_proposal already vetted the repo */
 
 	paths = json_object_get(target, "allowed_paths");
