@@ -272,15 +272,16 @@ tname(const struct cfg_node *n)
 
 static int
 refuse(const struct cfg_key *k, const struct cfg_node *v, const char *path,
-    char *err, size_t errlen)
+    int why, char *err, size_t errlen)
 {
 	char where[300], w[200];
 
 	cfg_where(v, where, sizeof(where));
 	want(k, w, sizeof(w));
 	if (cfg_type(v) == CFG_SCALAR)
-		snprintf(err, errlen, "%s: %s: expected %s, got '%.100s'",
-		    where, path, w, cfg_str(v));
+		snprintf(err, errlen, "%s: %s: expected %s, got '%.100s'%s",
+		    where, path, w, cfg_str(v),
+		    why == ERR_TOOBIG ? " (out of range)" : "");
 	else
 		snprintf(err, errlen, "%s: %s: expected %s, got %s", where,
 		    path, w, tname(v));
@@ -295,6 +296,7 @@ value(const struct cfg_key *k, const struct cfg_node *v, const char *path,
 {
 	char   sub[300];
 	size_t i;
+	int    rv;
 
 	switch (k->type) {
 	case CFG_K_ANY:
@@ -302,25 +304,26 @@ value(const struct cfg_key *k, const struct cfg_node *v, const char *path,
 	case CFG_K_SECTION:
 	case CFG_K_MAP:
 		return (cfg_type(v) == CFG_MAP
-		        ? 0 : refuse(k, v, path, err, errlen));
+		        ? 0 : refuse(k, v, path, 0, err, errlen));
 	case CFG_K_LIST:
 		return (cfg_type(v) == CFG_SEQ
-		        ? 0 : refuse(k, v, path, err, errlen));
+		        ? 0 : refuse(k, v, path, 0, err, errlen));
 	case CFG_K_STRS:
 		if (cfg_type(v) != CFG_SEQ)
-			return (refuse(k, v, path, err, errlen));
+			return (refuse(k, v, path, 0, err, errlen));
 		for (i = 0; i < cfg_len(v); i++) {
 			if (cfg_type(cfg_at(v, i)) == CFG_SCALAR)
 				continue;
 			snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
 			return (refuse(&(const struct cfg_key){ .type =
-			    CFG_K_STR }, cfg_at(v, i), sub, err, errlen));
+			    CFG_K_STR }, cfg_at(v, i), sub, 0, err, errlen));
 		}
 		return (0);
 	default:
-		if (cfg_type(v) != CFG_SCALAR || scan(k, cfg_str(v), out) != 0 ||
-		    !in_bounds(k, out))
-			return (refuse(k, v, path, err, errlen));
+		if (cfg_type(v) != CFG_SCALAR)
+			return (refuse(k, v, path, 0, err, errlen));
+		if ((rv = scan(k, cfg_str(v), out)) != 0 || !in_bounds(k, out))
+			return (refuse(k, v, path, rv, err, errlen));
 		return (0);
 	}
 }
@@ -364,7 +367,10 @@ walk_node(struct walk *w, const struct cfg_key *k, const struct cfg_node *v,
 		return;
 	case CFG_K_MAP:
 	case CFG_K_LIST:
-		for (i = 0; k->sub != NULL && i < cfg_len(v); i++) {
+		/* drift: a named entry's settings are its own, not defaults
+		 * someone may have forgotten */
+		for (i = 0; !w->drift && k->sub != NULL && i < cfg_len(v);
+		     i++) {
 			sub = k->type == CFG_K_MAP
 			    ? join(path, cfg_key_at(v, i))
 			    : xasprintf("%s[%zu]", path, i);

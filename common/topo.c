@@ -221,8 +221,8 @@ uses_tls(const struct topo_inst *in)
  * server_name } (paths relative to the config file) and installs it for
  * every tls+tcp:// socket of this process (bus_tls_set). */
 static int
-tls_load(struct topo *t, const struct cfg_node *root, char *err,
-    size_t errlen)
+tls_load(struct topo *t, const struct cfg_node *root, unsigned flags,
+    char *err, size_t errlen)
 {
 	static const char *const keys[] = { "ca_file", "cert_file",
 		"key_file" };
@@ -267,7 +267,7 @@ tls_load(struct topo *t, const struct cfg_node *root, char *err,
 	if (rv == 0)
 		rv = cfg_tab_str(tls_keys, n, "server_name", &name, err,
 		    errlen);
-	if (rv == 0) {
+	if (rv == 0 && !(flags & TOPO_NO_TLS)) {
 		bt = (struct bus_tls){ path[0], path[1], path[2], name };
 		if (bus_tls_set(&bt, msg, sizeof(msg)) == 0)
 			t->tls = 1;
@@ -283,7 +283,7 @@ tls_load(struct topo *t, const struct cfg_node *root, char *err,
 }
 
 static int
-load(struct topo *t, char *err, size_t errlen)
+load(struct topo *t, unsigned flags, char *err, size_t errlen)
 {
 	const struct cfg_node *root = cfg_root(t->cfg), *insts, *sup, *n;
 	const char            *s;
@@ -350,12 +350,19 @@ load(struct topo *t, char *err, size_t errlen)
 	}
 	if ((rv = check_upstreams(t, err, errlen)) != 0)
 		return (rv);
-	return (tls_load(t, root, err, errlen));
+	return (tls_load(t, root, flags, err, errlen));
 }
 
 int
 topo_load(struct topo **tp, const char *config_path, char *err,
     size_t errlen)
+{
+	return (topo_load_flags(tp, config_path, 0, err, errlen));
+}
+
+int
+topo_load_flags(struct topo **tp, const char *config_path, unsigned flags,
+    char *err, size_t errlen)
 {
 	struct topo *t;
 	char         real[PATH_MAX];
@@ -370,7 +377,7 @@ topo_load(struct topo **tp, const char *config_path, char *err,
 	}
 	t->config_path = xstrdup(real);
 	if ((rv = cfg_load(&t->cfg, t->config_path, err, errlen)) != 0 ||
-	    (rv = load(t, err, errlen)) != 0) {
+	    (rv = load(t, flags, err, errlen)) != 0) {
 		topo_close(&t);
 		return (rv);
 	}

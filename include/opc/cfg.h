@@ -174,7 +174,8 @@ int cfg_check(const struct cfg_node *n, const struct cfg_key *tab,
 
 /* cfg_drift appends to out one line "name.key: value (default D)" for
  * each key of n whose value differs from its row's default (keys without
- * a default are not compared).  Returns their number. */
+ * a default are not compared, nor the entries of a map or list).
+ * Returns their number. */
 int cfg_drift(const struct cfg_node *n, const struct cfg_key *tab,
     const char *name, struct buf *out);
 

@@ -66,6 +66,13 @@ int  topo_load(struct topo **tp, const char *config_path, char *err,
      size_t errlen);
 void topo_close(struct topo **tp);
 
+/* topo_load_flags is topo_load with flags: TOPO_NO_TLS checks
+ * opcenter.tls's keys but neither reads its files nor installs it (a
+ * file checked on a host it was not written for). */
+#define TOPO_NO_TLS 0x1
+int topo_load_flags(struct topo **tp, const char *config_path,
+    unsigned flags, char *err, size_t errlen);
+
 /* topo_find returns the instance called name (the supervisor included) or
  * NULL. */
 const struct topo_inst *topo_find(const struct topo *, const char *name);

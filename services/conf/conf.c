@@ -75,11 +75,9 @@ static const struct cfg_key supervisor_section[] = {
 	CFG_END,
 };
 
-const struct cfg_key conf_root_keys[] = {
+const struct cfg_key conf_global_keys[] = {
 	CFG_SECTION("opcenter", opcenter_keys,
 	    "the constellation: state, heartbeats, TLS"),
-	CFG_SECTION("supervisor", supervisor_section,
-	    "opc-supervisor: restarts, crash loops, stop grace"),
 	CFG_NUM("cost_per_execution_usd", "0", "0", MAX_USD,
 	    "booked for a run whose agent reported no cost"),
 	CFG_SECTION("plane", board_sync_plane_keys,
@@ -87,6 +85,13 @@ const struct cfg_key conf_root_keys[] = {
 	CFG_SECTION("git", executor_git_keys, "commits and pushes"),
 	CFG_SECTION("github", executor_github_keys, "the GitHub API"),
 	CFG_MAP("repos", repo_item, "the repos runs change, by key"),
+	CFG_END,
+};
+
+const struct cfg_key conf_root_keys[] = {
+	CFG_INCLUDE(conf_global_keys),
+	CFG_SECTION("supervisor", supervisor_section,
+	    "opc-supervisor: restarts, crash loops, stop grace"),
 	CFG_ANY("instances",
 	    "the processes, by name: each checked as its service"),
 	CFG_END,
@@ -148,13 +153,13 @@ conf_check(const struct topo *t, struct buf *errs)
 }
 
 int
-conf_drift(const struct topo *t, bool instances, struct buf *out)
+conf_drift(const struct topo *t, struct buf *out)
 {
 	size_t i;
 	int    n;
 
 	n = cfg_drift(cfg_root(t->cfg), conf_root_keys, "", out);
-	for (i = 0; instances && i < t->ninst; i++)
+	for (i = 0; i < t->ninst; i++)
 		n += inst(&t->inst[i], cfg_drift, out);
 	return (n);
 }

@@ -36,6 +36,8 @@ extern const struct cfg_key supervisor_keys[];
 extern const struct cfg_key webhook_keys[];
 extern const struct cfg_key conf_repo_keys[]; /* repos.<key> */
 extern const struct cfg_key conf_root_keys[]; /* the top level */
+/* the top level's sections but supervisor: and instances: */
+extern const struct cfg_key conf_global_keys[];
 
 struct conf_service {
 	const char           *name; /* an instance's service */
@@ -58,8 +60,8 @@ const struct cfg_key *conf_service_keys(const char *service);
 int conf_check(const struct topo *t, struct buf *errs);
 
 /* conf_drift appends the settings that differ from their defaults, one
- * line each (cfg_drift): of the top level's sections, and of every
- * instance too when instances is set.  Returns their number. */
-int conf_drift(const struct topo *t, bool instances, struct buf *out);
+ * line each (cfg_drift): of the top level and of every instance.
+ * Returns their number. */
+int conf_drift(const struct topo *t, struct buf *out);
 
 #endif

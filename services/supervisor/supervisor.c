@@ -504,6 +504,40 @@ reclaim(struct sup *s, const struct topo *t)
 
 static void sup_fini(struct svc *, void *);
 
+/* check_all checks the whole file before anything starts (its own
+ * section svc_open checked): every instance's section against its
+ * service's table, each problem logged by file:line:col.  The top
+ * level's settings that differ from their defaults are logged
+ * (config_drift_detected), as each daemon logs its own. */
+static int
+check_all(const struct topo *t)
+{
+	struct buf b, d;
+	char      *line, *save = NULL;
+	int        n, nd;
+
+	buf_init(&b);
+	if ((n = conf_check(t, &b)) > 0) {
+		for (line = strtok_r(buf_cstr(&b), "\n", &save); line != NULL;
+		     line = strtok_r(NULL, "\n", &save))
+			log_error("supervisor.config", "%s", line);
+		log_error("supervisor.config", "%d config problem%s: nothing "
+		    "started", n, n == 1 ? "" : "s");
+	} else if ((nd = cfg_drift(cfg_root(t->cfg), conf_global_keys, "",
+	                &b)) > 0) {
+		buf_init(&d);
+		for (line = strtok_r(buf_cstr(&b), "\n", &save); line != NULL;
+		     line = strtok_r(NULL, "\n", &save))
+			buf_printf(&d, "%s%s", d.len ? "; " : "", line);
+		log_info("config_drift_detected", "%d setting%s differ%s from "
+		    "the defaults: %s", nd, nd == 1 ? "" : "s",
+		    nd == 1 ? "s" : "", buf_cstr(&d));
+		buf_fini(&d);
+	}
+	buf_fini(&b);
+	return (n > 0 ? ERR_CONFIG : 0);
+}
+
 static int
 sup_init(struct svc *svc, void *state)
 {
@@ -519,6 +553,8 @@ sup_init(struct svc *svc, void *state)
 		log_error("supervisor.config", "%s", err);
 		goto fail;
 	}
+	if ((rv = check_all(t)) != 0)
+		goto fail;
 	if (only != NULL) {
 		const char *p = only, *e;
 

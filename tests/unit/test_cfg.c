@@ -668,7 +668,7 @@ test_tab_check(void **state)
 	    "  budget: { max_per_hour: 0 }\n"
 	    "  upstreams: [a, b]\n"
 	    "  comment:\n"
-	    "  backends: { b: { kind: stub } }\n"
+	    "  backends: { b: { kind: command } }\n"
 	    "scalar: 5\n");
 	const struct cfg_node *r = cfg_root(c);
 	struct buf             b;
@@ -685,7 +685,8 @@ test_tab_check(void **state)
 	has_line(fx, e, "t.yaml", 5, 10, "router.lease: expected a duration "
 	    "from 1s to 1h, got 'lots'");
 	has_line(fx, e, "t.yaml", 6, 17, "router.max_parallel: expected an "
-	    "integer from 1 to 256, got '99999999999999999999999'");
+	    "integer from 1 to 256, got '99999999999999999999999' (out of "
+	    "range)");
 	has_line(fx, e, "t.yaml", 8, 5, "unknown key 'max_per_hr' in "
 	    "router.budget (did you mean 'max_per_hour'?)");
 	has_line(fx, e, "t.yaml", 9, 18, "router.budget.max_per_day: expected "
@@ -725,7 +726,8 @@ test_tab_check(void **state)
 	has_line(fx, buf_cstr(&b), "t.yaml", 1, 1, "unknown key 'router' at "
 	    "the top level");
 
-	/* drift: settings other than their defaults, compared as values */
+	/* drift: settings other than their defaults, compared as values;
+	 * not a named entry's (backends.b.kind) */
 	buf_reset(&b);
 	assert_int_equal(cfg_drift(cfg_get(r, "ok"), t_router, "ok", &b), 4);
 	e = buf_cstr(&b);
