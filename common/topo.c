@@ -49,6 +49,12 @@ const struct cfg_key topo_opcenter_keys[] = {
 	CFG_END,
 };
 
+/* the top level as topo reads it: errors name opcenter.KEY */
+static const struct cfg_key root_keys[] = {
+	CFG_SECTION("opcenter", topo_opcenter_keys, "the constellation"),
+	CFG_END,
+};
+
 const struct cfg_key topo_inst_keys[] = {
 	CFG_STR("service", NULL,
 	    "the service it runs (default: its name up to '@')"),
@@ -285,7 +291,7 @@ tls_load(struct topo *t, const struct cfg_node *root, unsigned flags,
 static int
 load(struct topo *t, unsigned flags, char *err, size_t errlen)
 {
-	const struct cfg_node *root = cfg_root(t->cfg), *insts, *sup, *n;
+	const struct cfg_node *root = cfg_root(t->cfg), *insts, *sup;
 	const char            *s;
 	char                  *dir;
 	size_t                 i;
@@ -296,8 +302,7 @@ load(struct topo *t, unsigned flags, char *err, size_t errlen)
 		    t->config_path);
 		return (ERR_CONFIG);
 	}
-	n = cfg_get(root, "opcenter");
-	if ((rv = cfg_tab_str(topo_opcenter_keys, n, "state_dir", &s, err,
+	if ((rv = cfg_tab_str(root_keys, root, "opcenter.state_dir", &s, err,
 	         errlen)) != 0)
 		return (rv);
 	dir = dirname_of(t->config_path);
@@ -307,15 +312,15 @@ load(struct topo *t, unsigned flags, char *err, size_t errlen)
 	t->log_dir = xasprintf("%s/log", t->state_dir);
 	/* heartbeat_ms is bounded (by its row) before the default of
 	 * stale_after_ms multiplies it */
-	if ((rv = cfg_tab_ms(topo_opcenter_keys, n, "heartbeat_ms",
+	if ((rv = cfg_tab_ms(root_keys, root, "opcenter.heartbeat_ms",
 	         &t->heartbeat_ms, err, errlen)) != 0)
 		return (rv);
 	t->stale_after_ms = 10 * t->heartbeat_ms;
-	if ((rv = cfg_tab_ms(topo_opcenter_keys, n, "stale_after_ms",
+	if ((rv = cfg_tab_ms(root_keys, root, "opcenter.stale_after_ms",
 	         &t->stale_after_ms, err, errlen)) != 0 ||
-	    (rv = cfg_tab_int(topo_opcenter_keys, n, "journal_retention",
+	    (rv = cfg_tab_int(root_keys, root, "opcenter.journal_retention",
 	         &t->journal_retention, err, errlen)) != 0 ||
-	    (rv = cfg_tab_bool(topo_opcenter_keys, n, "insecure_ctl",
+	    (rv = cfg_tab_bool(root_keys, root, "opcenter.insecure_ctl",
 	         &t->insecure_ctl, err, errlen)) != 0)
 		return (rv);
 	sup = cfg_get(root, "supervisor");
