@@ -1,12 +1,13 @@
 # add_service(name SOURCES a.c b.c): <name>_core static lib + binary.
 # Tests link the _core library, never main.c (nng's nng_testing trick).
+# Every core links opc_conf: its svc_def names its config table.
 function(add_service name)
   cmake_parse_arguments(S "" "BIN" "SOURCES;LIBS" ${ARGN})
   if(NOT S_BIN)
     set(S_BIN opc-${name})
   endif()
   add_library(${name}_core STATIC ${S_SOURCES})
-  target_link_libraries(${name}_core PUBLIC common ${S_LIBS})
+  target_link_libraries(${name}_core PUBLIC common opc_conf ${S_LIBS})
   target_include_directories(${name}_core PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
   add_executable(${S_BIN} main.c)
   target_link_libraries(${S_BIN} PRIVATE ${name}_core)

@@ -8,6 +8,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <float.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@ struct cfg_node {
 	int               is_null;
 	char             *text;  /* scalar */
 	char            **keys;  /* map */
+	int              *kpos;  /* map: line and column of each key */
 	struct cfg_node **items; /* map values or sequence items */
 	size_t            n, cap;
 };
@@ -66,22 +68,30 @@ node_free(struct cfg_node *n)
 		node_free(n->items[i]);
 	}
 	free(n->keys);
+	free(n->kpos);
 	free(n->items);
 	free(n->text);
 	free(n);
 }
 
 static void
-node_add(struct cfg_node *p, char *key, struct cfg_node *child)
+node_add(struct cfg_node *p, char *key, const yaml_mark_t *km,
+    struct cfg_node *child)
 {
 	if (p->n == p->cap) {
 		p->cap = p->cap ? p->cap * 2 : 8;
 		p->items = xrealloc(p->items, p->cap * sizeof(*p->items));
-		if (p->type == CFG_MAP)
+		if (p->type == CFG_MAP) {
 			p->keys = xrealloc(p->keys, p->cap * sizeof(*p->keys));
+			p->kpos = xrealloc(p->kpos,
+			    2 * p->cap * sizeof(*p->kpos));
+		}
 	}
-	if (p->type == CFG_MAP)
+	if (p->type == CFG_MAP) {
 		p->keys[p->n] = key;
+		p->kpos[2 * p->n] = (int) km->line + 1;
+		p->kpos[2 * p->n + 1] = (int) km->column + 1;
+	}
 	p->items[p->n++] = child;
 }
 
@@ -134,6 +144,7 @@ static int
 parse_coll(struct parse *ps, struct cfg_node *n, int depth)
 {
 	yaml_event_t     ev;
+	yaml_mark_t      km;
 	struct cfg_node *child;
 	char            *key;
 	size_t           i;
@@ -148,6 +159,7 @@ parse_coll(struct parse *ps, struct cfg_node *n, int depth)
 			return (0);
 		}
 		key = NULL;
+		memset(&km, 0, sizeof(km));
 		if (n->type == CFG_MAP) {
 			if (ev.type != YAML_SCALAR_EVENT) {
 				rv = perr(ps, &ev.start_mark,
@@ -156,6 +168,7 @@ parse_coll(struct parse *ps, struct cfg_node *n, int depth)
 				return (rv);
 			}
 			key = xstrdup((const char *) ev.data.scalar.value);
+			km = ev.start_mark;
 			for (i = 0; i < n->n; i++) {
 				if (strcmp(n->keys[i], key) == 0) {
 					char what[300];
@@ -180,7 +193,7 @@ parse_coll(struct parse *ps, struct cfg_node *n, int depth)
 			free(key);
 			return (rv);
 		}
-		node_add(n, key, child);
+		node_add(n, key, &km, child);
 	}
 }
 
@@ -428,6 +441,23 @@ cfg_where(const struct cfg_node *n, char *buf, size_t len)
 		snprintf(buf, len, "%s:%d:%d", n->doc->path, n->line, n->col);
 }
 
+void
+cfg_where_key(const struct cfg_node *n, size_t i, char *buf, size_t len)
+{
+	if (n == NULL || n->type != CFG_MAP || i >= n->n)
+		cfg_where(n, buf, len);
+	else
+		snprintf(buf, len, "%s:%d:%d", n->doc->path, n->kpos[2 * i],
+		    n->kpos[2 * i + 1]);
+}
+
+bool
+cfg_is_null(const struct cfg_node *n)
+{
+	return (n == NULL || n->type == CFG_NONE ||
+	    (n->type == CFG_SCALAR && n->is_null));
+}
+
 static const char *
 tname(const struct cfg_node *n)
 {
@@ -447,22 +477,47 @@ lookup(const struct cfg_node *n, const char *path)
 {
 	const struct cfg_node *v = cfg_get(n, path);
 
-	if (v == NULL || v->type == CFG_NONE ||
-	    (v->type == CFG_SCALAR && v->is_null))
-		return (NULL);
-	return (v);
+	return (cfg_is_null(v) ? NULL : v);
+}
+
+const char *
+cfg_quote(const char *s, char *out, size_t outlen)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t            o = 0, i;
+
+	if (outlen == 0)
+		return (out);
+	for (i = 0; s != NULL && s[i] != '\0' && i < 100; i++) {
+		unsigned char c = (unsigned char) s[i];
+
+		if (o + 5 >= outlen)
+			break;
+		if (c == '\n' || c == '\t' || c == '\r') {
+			out[o++] = '\\';
+			out[o++] = c == '\n' ? 'n' : c == '\t' ? 't' : 'r';
+		} else if (c < 0x20 || c == 0x7f) {
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		} else
+			out[o++] = (char) c;
+	}
+	out[o] = '\0';
+	return (out);
 }
 
 static int
 bad(const struct cfg_node *v, const char *path, const char *want,
     char *err, size_t errlen)
 {
-	char where[300];
+	char where[300], q[420];
 
 	cfg_where(v, where, sizeof(where));
 	if (v->type == CFG_SCALAR)
-		ERRF("%s: %s: expected %s, got '%.100s'", where, path, want,
-		    v->text);
+		ERRF("%s: %s: expected %s, got '%s'", where, path, want,
+		    cfg_quote(v->text, q, sizeof(q)));
 	else
 		ERRF("%s: %s: expected %s, got %s", where, path, want,
 		    tname(v));
@@ -491,14 +546,92 @@ parse_i64(const char *s, int64_t *out, const char **rest)
 	char     *end;
 
 	if (*s == '\0' || isspace((unsigned char) *s))
-		return (-1);
+		return (ERR_CONFIG);
 	errno = 0;
 	v = strtoll(s, &end, 10);
-	if (errno != 0 || end == s)
-		return (-1);
-	*out = v;
+	if (end == s)
+		return (ERR_CONFIG);
 	*rest = end;
+	if (errno != 0)
+		return (ERR_TOOBIG);
+	*out = v;
 	return (0);
+}
+
+int
+cfg_scan_int(const char *s, int64_t *out)
+{
+	const char *rest;
+	int         rv;
+
+	if ((rv = parse_i64(s, out, &rest)) == ERR_TOOBIG &&
+	    *rest == '\0')
+		return (ERR_TOOBIG);
+	return (rv == 0 && *rest == '\0' ? 0 : ERR_CONFIG);
+}
+
+int
+cfg_scan_ms(const char *s, int64_t *out)
+{
+	static const struct {
+		const char *sfx;
+		int64_t     mul;
+	} units[] = { { "", 1 }, { "ms", 1 }, { "s", 1000 },
+		{ "m", 60000 }, { "h", 3600000 }, { "d", 86400000 } };
+	const char *rest;
+	int64_t     x;
+	size_t      i;
+	int         rv;
+
+	if ((rv = parse_i64(s, &x, &rest)) == ERR_CONFIG || x < 0)
+		return (ERR_CONFIG);
+	for (i = 0; i < nitems(units); i++) {
+		if (strcmp(rest, units[i].sfx) != 0)
+			continue;
+		if (rv == ERR_TOOBIG || x > INT64_MAX / units[i].mul)
+			return (ERR_TOOBIG);
+		*out = x * units[i].mul;
+		return (0);
+	}
+	return (ERR_CONFIG);
+}
+
+int
+cfg_scan_num(const char *s, double *out)
+{
+	char  *end;
+	double x;
+
+	if (*s == '\0' || isspace((unsigned char) *s))
+		return (ERR_CONFIG);
+	errno = 0;
+	x = strtod(s, &end);
+	if (end == s || *end != '\0' || x != x)
+		return (ERR_CONFIG);
+	if (errno != 0 || x > DBL_MAX || x < -DBL_MAX)
+		return (ERR_TOOBIG);
+	*out = x;
+	return (0);
+}
+
+int
+cfg_scan_bool(const char *s, int *out)
+{
+	static const char *const yes[] = { "true", "yes", "on", "1" };
+	static const char *const no[] = { "false", "no", "off", "0" };
+	size_t                   i;
+
+	for (i = 0; i < nitems(yes); i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*out = 1;
+			return (0);
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*out = 0;
+			return (0);
+		}
+	}
+	return (ERR_CONFIG);
 }
 
 int
@@ -506,15 +639,16 @@ cfg_get_int(const struct cfg_node *n, const char *path, int64_t def,
     int64_t *out, char *err, size_t errlen)
 {
 	const struct cfg_node *v = lookup(n, path);
-	const char            *rest;
 	int64_t                x;
+	int                    rv;
 
 	*out = def;
 	if (v == NULL)
 		return (0);
-	if (v->type != CFG_SCALAR || parse_i64(v->text, &x, &rest) != 0 ||
-	    *rest != '\0')
-		return (bad(v, path, "an integer", err, errlen));
+	if (v->type != CFG_SCALAR || (rv = cfg_scan_int(v->text, &x)) != 0)
+		return (bad(v, path, v->type == CFG_SCALAR && rv == ERR_TOOBIG
+		        ? "an integer that fits in 64 bits" : "an integer",
+		    err, errlen));
 	*out = x;
 	return (0);
 }
@@ -523,33 +657,17 @@ int
 cfg_get_ms(const struct cfg_node *n, const char *path, int64_t def,
     int64_t *out, char *err, size_t errlen)
 {
-	static const struct {
-		const char *sfx;
-		int64_t     mul;
-	} units[] = { { "", 1 }, { "ms", 1 }, { "s", 1000 },
-		{ "m", 60000 }, { "h", 3600000 }, { "d", 86400000 } };
 	const struct cfg_node *v = lookup(n, path);
-	const char            *rest;
 	int64_t                x;
-	size_t                 i;
 
 	*out = def;
 	if (v == NULL)
 		return (0);
-	if (v->type != CFG_SCALAR || parse_i64(v->text, &x, &rest) != 0 ||
-	    x < 0)
+	if (v->type != CFG_SCALAR || cfg_scan_ms(v->text, &x) != 0)
 		return (bad(v, path, "a duration (e.g. 250ms, 5s, 2m, 1h)",
 		    err, errlen));
-	for (i = 0; i < nitems(units); i++) {
-		if (strcmp(rest, units[i].sfx) != 0)
-			continue;
-		if (x > INT64_MAX / units[i].mul)
-			break;
-		*out = x * units[i].mul;
-		return (0);
-	}
-	return (bad(v, path, "a duration (e.g. 250ms, 5s, 2m, 1h)", err,
-	    errlen));
+	*out = x;
+	return (0);
 }
 
 int
@@ -557,17 +675,12 @@ cfg_get_double(const struct cfg_node *n, const char *path, double def,
     double *out, char *err, size_t errlen)
 {
 	const struct cfg_node *v = lookup(n, path);
-	char                  *end;
 	double                 x;
 
 	*out = def;
 	if (v == NULL)
 		return (0);
-	if (v->type != CFG_SCALAR || v->text[0] == '\0')
-		return (bad(v, path, "a number", err, errlen));
-	errno = 0;
-	x = strtod(v->text, &end);
-	if (errno != 0 || *end != '\0' || x != x)
+	if (v->type != CFG_SCALAR || cfg_scan_num(v->text, &x) != 0)
 		return (bad(v, path, "a number", err, errlen));
 	*out = x;
 	return (0);
@@ -577,27 +690,16 @@ int
 cfg_get_bool(const struct cfg_node *n, const char *path, int def, int *out,
     char *err, size_t errlen)
 {
-	static const char *const yes[] = { "true", "yes", "on", "1" };
-	static const char *const no[] = { "false", "no", "off", "0" };
-	const struct cfg_node   *v = lookup(n, path);
-	size_t                   i;
+	const struct cfg_node *v = lookup(n, path);
 
 	*out = def;
 	if (v == NULL)
 		return (0);
-	if (v->type == CFG_SCALAR) {
-		for (i = 0; i < nitems(yes); i++) {
-			if (strcasecmp(v->text, yes[i]) == 0) {
-				*out = 1;
-				return (0);
-			}
-			if (strcasecmp(v->text, no[i]) == 0) {
-				*out = 0;
-				return (0);
-			}
-		}
+	if (v->type != CFG_SCALAR || cfg_scan_bool(v->text, out) != 0) {
+		*out = def;
+		return (bad(v, path, "true or false", err, errlen));
 	}
-	return (bad(v, path, "true or false", err, errlen));
+	return (0);
 }
 
 int

@@ -288,6 +288,40 @@ index_tables(struct svc *svc)
 			svc->ctlfn[c->topic] = c->fn;
 }
 
+/* check_config checks the instance's section against the service's
+ * table and every instance's keys, once, before anything starts: each
+ * problem is logged with file:line:col.  A valid section's settings that
+ * differ from their defaults are logged (config_drift_detected). */
+static int
+check_config(const struct svc_def *def, const struct topo_inst *in)
+{
+	const struct cfg_key tab[] = { CFG_INCLUDE(topo_inst_keys),
+		CFG_INCLUDE(def->config), CFG_END };
+	struct buf           b, d;
+	char                *line, *save = NULL;
+	int                  n, nd;
+
+	if (def->config == NULL)
+		return (0);
+	buf_init(&b);
+	if ((n = cfg_check(in->node, tab, in->name, &b)) > 0) {
+		for (line = strtok_r(buf_cstr(&b), "\n", &save); line != NULL;
+		     line = strtok_r(NULL, "\n", &save))
+			log_error("svc.config", "%s", line);
+	} else if ((nd = cfg_drift(in->node, tab, in->name, &b)) > 0) {
+		buf_init(&d);
+		for (line = strtok_r(buf_cstr(&b), "\n", &save); line != NULL;
+		     line = strtok_r(NULL, "\n", &save))
+			buf_printf(&d, "%s%s", d.len ? "; " : "", line);
+		log_info("config_drift_detected", "%s: %d setting%s differ%s "
+		    "from the defaults: %s", in->name, nd, nd == 1 ? "" : "s",
+		    nd == 1 ? "s" : "", buf_cstr(&d));
+		buf_fini(&d);
+	}
+	buf_fini(&b);
+	return (n > 0 ? ERR_CONFIG : 0);
+}
+
 int
 svc_open(struct svc **sp, const struct svc_def *def, struct topo *topo,
     const char *name, const char *db_path)
@@ -309,11 +343,13 @@ svc_open(struct svc **sp, const struct svc_def *def, struct topo *topo,
 		rv = ERR_NOTFOUND;
 		goto fail;
 	}
-	if ((rv = cfg_get_ms(svc->inst->node, "idle_ms", 1000, &svc->idle_ms,
-	         err, sizeof(err))) != 0 ||
-	    (rv = cfg_get_ms(svc->inst->node, "catchup_grace_ms",
-	         3 * topo->heartbeat_ms, &svc->grace_ms, err, sizeof(err))) !=
-	        0) {
+	if ((rv = check_config(def, svc->inst)) != 0)
+		goto fail;
+	svc->grace_ms = 3 * topo->heartbeat_ms;
+	if ((rv = cfg_tab_ms(topo_inst_keys, svc->inst->node, "idle_ms",
+	         &svc->idle_ms, err, sizeof(err))) != 0 ||
+	    (rv = cfg_tab_ms(topo_inst_keys, svc->inst->node,
+	         "catchup_grace_ms", &svc->grace_ms, err, sizeof(err))) != 0) {
 		log_error("svc.config", "%s", err);
 		goto fail;
 	}

@@ -24,6 +24,56 @@
 
 #define ERRF(...) snprintf(err, errlen, __VA_ARGS__)
 
+static const struct cfg_key tls_keys[] = {
+	CFG_STR("ca_file", NULL, "the CA that signs every host's certificate"),
+	CFG_STR("cert_file", NULL, "this host's certificate (PEM)"),
+	CFG_STR("key_file", NULL, "this host's key (unencrypted PEM, 0600)"),
+	CFG_STR("server_name", NULL,
+	    "the name every certificate carries, when not the url's host"),
+	CFG_END,
+};
+
+const struct cfg_key topo_opcenter_keys[] = {
+	CFG_STR("state_dir", "state",
+	    "dbs, sockets, logs (relative to this file's directory)"),
+	CFG_MS("heartbeat_ms", "1000", "10ms", "1h",
+	    "every instance's heartbeat period"),
+	CFG_MS("stale_after_ms", NULL, "1ms", NULL,
+	    "no heartbeat for this long is stale (default: 10 heartbeats)"),
+	CFG_INT("journal_retention", "1000000", "1", NULL,
+	    "events each instance keeps for replay"),
+	CFG_BOOL("insecure_ctl", "false",
+	    "allow state changes over a plain tcp:// ctl socket"),
+	CFG_SECTION("tls", tls_keys,
+	    "mutual TLS of tls+tcp:// sockets (paths relative to this file)"),
+	CFG_END,
+};
+
+/* the top level as topo reads it: errors name opcenter.KEY */
+static const struct cfg_key root_keys[] = {
+	CFG_SECTION("opcenter", topo_opcenter_keys, "the constellation"),
+	CFG_END,
+};
+
+const struct cfg_key topo_inst_keys[] = {
+	CFG_STR("service", NULL,
+	    "the service it runs (default: its name up to '@')"),
+	CFG_STR("pub", NULL,
+	    "url of its PUB socket (default: ipc://<state_dir>/run/NAME.pub)"),
+	CFG_STR("ctl", NULL,
+	    "url of its ctl socket (default: ipc://<state_dir>/run/NAME.ctl)"),
+	CFG_STR("bin", NULL,
+	    "the program to run (default: opc-SERVICE beside opc-supervisor)"),
+	CFG_BOOL("enabled", "true", "false: the supervisor does not run it"),
+	CFG_STRS("upstreams", "the instances whose events it consumes"),
+	CFG_MS("idle_ms", "1000", "1ms", "1h",
+	    "the effect loop's period while caught up"),
+	CFG_MS("catchup_grace_ms", NULL, NULL, NULL,
+	    "how long an unreachable upstream may hold back being caught up "
+	    "(default: 3 heartbeats)"),
+	CFG_END,
+};
+
 static char *
 absolute(const char *base_dir, const char *p)
 {
@@ -120,7 +170,8 @@ inst_load(struct topo *t, struct topo_inst *in, const char *name,
 	if ((rv = cfg_get_str(n, "bin", NULL, &s, err, errlen)) != 0)
 		return (rv);
 	in->bin = s && *s ? xstrdup(s) : NULL;
-	if ((rv = cfg_get_bool(n, "enabled", 1, &in->enabled, err,
+	in->enabled = 1;
+	if ((rv = cfg_tab_bool(topo_inst_keys, n, "enabled", &in->enabled, err,
 	         errlen)) != 0)
 		return (rv);
 	if ((rv = check_url(cfg_get(n, "pub") ? cfg_get(n, "pub") : n,
@@ -176,8 +227,8 @@ uses_tls(const struct topo_inst *in)
  * server_name } (paths relative to the config file) and installs it for
  * every tls+tcp:// socket of this process (bus_tls_set). */
 static int
-tls_load(struct topo *t, const struct cfg_node *root, char *err,
-    size_t errlen)
+tls_load(struct topo *t, const struct cfg_node *root, unsigned flags,
+    char *err, size_t errlen)
 {
 	static const char *const keys[] = { "ca_file", "cert_file",
 		"key_file" };
@@ -207,7 +258,9 @@ tls_load(struct topo *t, const struct cfg_node *root, char *err,
 	cfg_where(n, where, sizeof(where));
 	dir = dirname_of(t->config_path);
 	for (i = 0; i < nitems(keys) && rv == 0; i++) {
-		if ((rv = cfg_get_str(n, keys[i], NULL, &s, err, errlen)) != 0)
+		s = NULL;
+		if ((rv = cfg_tab_str(tls_keys, n, keys[i], &s, err, errlen)) !=
+		    0)
 			break;
 		if (s == NULL || *s == '\0') {
 			ERRF("%s: opcenter.tls: %s is required", where,
@@ -218,8 +271,9 @@ tls_load(struct topo *t, const struct cfg_node *root, char *err,
 		path[i] = absolute(dir, s);
 	}
 	if (rv == 0)
-		rv = cfg_get_str(n, "server_name", NULL, &name, err, errlen);
-	if (rv == 0) {
+		rv = cfg_tab_str(tls_keys, n, "server_name", &name, err,
+		    errlen);
+	if (rv == 0 && !(flags & TOPO_NO_TLS)) {
 		bt = (struct bus_tls){ path[0], path[1], path[2], name };
 		if (bus_tls_set(&bt, msg, sizeof(msg)) == 0)
 			t->tls = 1;
@@ -235,7 +289,7 @@ tls_load(struct topo *t, const struct cfg_node *root, char *err,
 }
 
 static int
-load(struct topo *t, char *err, size_t errlen)
+load(struct topo *t, unsigned flags, char *err, size_t errlen)
 {
 	const struct cfg_node *root = cfg_root(t->cfg), *insts, *sup;
 	const char            *s;
@@ -248,7 +302,7 @@ load(struct topo *t, char *err, size_t errlen)
 		    t->config_path);
 		return (ERR_CONFIG);
 	}
-	if ((rv = cfg_get_str(root, "opcenter.state_dir", "state", &s, err,
+	if ((rv = cfg_tab_str(root_keys, root, "opcenter.state_dir", &s, err,
 	         errlen)) != 0)
 		return (rv);
 	dir = dirname_of(t->config_path);
@@ -256,27 +310,17 @@ load(struct topo *t, char *err, size_t errlen)
 	free(dir);
 	t->run_dir = xasprintf("%s/run", t->state_dir);
 	t->log_dir = xasprintf("%s/log", t->state_dir);
-	if ((rv = cfg_get_ms(root, "opcenter.heartbeat_ms", 1000,
+	/* heartbeat_ms is bounded (by its row) before the default of
+	 * stale_after_ms multiplies it */
+	if ((rv = cfg_tab_ms(root_keys, root, "opcenter.heartbeat_ms",
 	         &t->heartbeat_ms, err, errlen)) != 0)
 		return (rv);
-	/* bounded before the default below multiplies it */
-	if (t->heartbeat_ms < 10 || t->heartbeat_ms > 3600000) {
-		ERRF("%s: opcenter: heartbeat_ms must be between 10ms and 1h",
-		    t->config_path);
-		return (ERR_CONFIG);
-	}
-	if ((rv = cfg_get_ms(root, "opcenter.stale_after_ms",
-	         10 * t->heartbeat_ms, &t->stale_after_ms, err, errlen)) !=
-	        0 ||
-	    (rv = cfg_get_int(root, "opcenter.journal_retention", 1000000,
-	         &t->journal_retention, err, errlen)) != 0)
-		return (rv);
-	if (t->journal_retention < 1) {
-		ERRF("%s: opcenter: journal_retention must be >= 1",
-		    t->config_path);
-		return (ERR_CONFIG);
-	}
-	if ((rv = cfg_get_bool(root, "opcenter.insecure_ctl", 0,
+	t->stale_after_ms = 10 * t->heartbeat_ms;
+	if ((rv = cfg_tab_ms(root_keys, root, "opcenter.stale_after_ms",
+	         &t->stale_after_ms, err, errlen)) != 0 ||
+	    (rv = cfg_tab_int(root_keys, root, "opcenter.journal_retention",
+	         &t->journal_retention, err, errlen)) != 0 ||
+	    (rv = cfg_tab_bool(root_keys, root, "opcenter.insecure_ctl",
 	         &t->insecure_ctl, err, errlen)) != 0)
 		return (rv);
 	sup = cfg_get(root, "supervisor");
@@ -311,12 +355,19 @@ load(struct topo *t, char *err, size_t errlen)
 	}
 	if ((rv = check_upstreams(t, err, errlen)) != 0)
 		return (rv);
-	return (tls_load(t, root, err, errlen));
+	return (tls_load(t, root, flags, err, errlen));
 }
 
 int
 topo_load(struct topo **tp, const char *config_path, char *err,
     size_t errlen)
+{
+	return (topo_load_flags(tp, config_path, 0, err, errlen));
+}
+
+int
+topo_load_flags(struct topo **tp, const char *config_path, unsigned flags,
+    char *err, size_t errlen)
 {
 	struct topo *t;
 	char         real[PATH_MAX];
@@ -331,7 +382,7 @@ topo_load(struct topo **tp, const char *config_path, char *err,
 	}
 	t->config_path = xstrdup(real);
 	if ((rv = cfg_load(&t->cfg, t->config_path, err, errlen)) != 0 ||
-	    (rv = load(t, err, errlen)) != 0) {
+	    (rv = load(t, flags, err, errlen)) != 0) {
 		topo_close(&t);
 		return (rv);
 	}

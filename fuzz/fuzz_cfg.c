@@ -9,13 +9,15 @@
  * The same bytes are then written to a scratch file and given to
  * topo_load (it takes a path: it resolves state_dir against the file's
  * directory); an accepted topology has unique, findable instances with
- * endpoints.
+ * endpoints, and the services' config tables check it (conf_check): one
+ * line per problem, each naming the file first.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "conf.h"
 #include "opc/cfg.h"
 #include "opc/err.h"
 #include "opc/log.h"
@@ -128,15 +130,30 @@ walk(const struct cfg_node *n, int depth)
 	}
 }
 
+/* lines: every line of b begins with pfx; returns their number. */
+static int
+lines(struct buf *b, const char *pfx)
+{
+	char *p = buf_cstr(b), *nl;
+	int   n = 0;
+
+	for (; *p != '\0'; p = nl + 1, n++) {
+		CHECK((nl = strchr(p, '\n')) != NULL);
+		CHECK(strncmp(p, pfx, strlen(pfx)) == 0);
+	}
+	return (n);
+}
+
 static void
 topology(const uint8_t *data, size_t size)
 {
 	struct topo            *t;
 	const struct topo_inst *in;
+	struct buf              b;
 	FILE                   *f;
 	char                    err[1024];
 	size_t                  i;
-	int                     rv;
+	int                     rv, n;
 
 	if ((f = fopen(path, "wb")) == NULL ||
 	    fwrite(data, 1, size, f) != size || fclose(f) != 0) {
@@ -158,6 +175,12 @@ topology(const uint8_t *data, size_t size)
 		CHECK(in->pub != NULL && in->ctl != NULL);
 		CHECK(topo_find(t, in->name) == in);
 	}
+	buf_init(&b);
+	n = conf_check(t, &b);
+	CHECK(lines(&b, t->config_path) == n);
+	buf_reset(&b);
+	(void) conf_drift(t, &b);
+	buf_fini(&b);
 	topo_close(&t);
 	CHECK(t == NULL);
 }
@@ -166,6 +189,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct cfg *c;
+	struct buf  b;
 	char        err[1024];
 	int         rv;
 
@@ -178,6 +202,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return (0);
 	}
 	walk(cfg_root(c), 0);
+	buf_init(&b);
+	rv = cfg_check(cfg_root(c), conf_root_keys, "", &b);
+	CHECK(lines(&b, "fuzz.yaml:") == rv);
+	buf_fini(&b);
 	getters(cfg_root(c), "opcenter.state_dir");
 	getters(cfg_root(c), "instances");
 	CHECK(strcmp(cfg_path(c), "fuzz.yaml") == 0);

@@ -31,6 +31,7 @@ struct loop;
 struct store;
 struct topo;
 struct topo_inst;
+struct cfg_key;
 struct cfg_node;
 
 /* A bus handler.  m is borrowed.  Returning non-zero logs and counts a
@@ -86,6 +87,10 @@ struct svc_def {
 	/* opts are extra command-line options for svc_main (ends with a
 	 * NULL name; may be NULL). */
 	const struct svc_opt *opts;
+	/* config declares the instance's settings (cfg.h); svc_open checks
+	 * its section against it and topo_inst_keys before init, and fails
+	 * naming file:line:col.  NULL: the section is not checked. */
+	const struct cfg_key *config;
 };
 
 /* svc_main parses argv (-c CONFIG -n INSTANCE, --help), runs the service

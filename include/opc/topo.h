@@ -20,8 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct cfg;
-struct cfg_node;
+#include "opc/cfg.h"
 
 struct topo_inst {
 	char                  *name;     /* instance, e.g. "executor@a" */
@@ -52,6 +51,13 @@ struct topo {
 	size_t            ninst;
 };
 
+/* The settings topo.c and svc.c read: opcenter's (topo_opcenter_keys)
+ * and those of every instance (topo_inst_keys: service, pub, ctl, bin,
+ * enabled, upstreams, idle_ms, catchup_grace_ms), the supervisor's
+ * section included.  See cfg.h. */
+extern const struct cfg_key topo_opcenter_keys[];
+extern const struct cfg_key topo_inst_keys[];
+
 /* topo_load reads config_path and validates the topology: unique names,
  * known upstreams, valid urls (ipc paths short enough), readable TLS
  * files when opcenter.tls is present.  Returns 0,
@@ -59,6 +65,13 @@ struct topo {
 int  topo_load(struct topo **tp, const char *config_path, char *err,
      size_t errlen);
 void topo_close(struct topo **tp);
+
+/* topo_load_flags is topo_load with flags: TOPO_NO_TLS checks
+ * opcenter.tls's keys but neither reads its files nor installs it (a
+ * file checked on a host it was not written for). */
+#define TOPO_NO_TLS 0x1
+int topo_load_flags(struct topo **tp, const char *config_path,
+    unsigned flags, char *err, size_t errlen);
 
 /* topo_find returns the instance called name (the supervisor included) or
  * NULL. */

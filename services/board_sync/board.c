@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "conf.h"
 #include "board.h"
 #include "board_int.h"
 #include "opc/cfg.h"
@@ -407,8 +408,8 @@ await_review(struct svc *svc, const char *repo_key)
 	int                    v = 0;
 
 	if (repo_key != NULL)
-		(void) cfg_get_bool(cfg_get(repos, repo_key), "await_review", 0,
-		    &v, err, sizeof(err));
+		(void) cfg_tab_bool(conf_repo_keys, cfg_get(repos, repo_key),
+		    "await_review", &v, err, sizeof(err));
 	return (v != 0);
 }
 
@@ -732,8 +733,8 @@ on_proposal(struct svc *svc, const struct msg *m, void *state)
 	    p->state == MSG_TASK_STATE_READY_FOR_AI)
 		st = msg_task_state_name(p->state);
 	else
-		(void) cfg_get_str(svc_cfg(svc), "proposal_state", "Backlog",
-		    &st, err, sizeof(err));
+		(void) cfg_tab_str(board_sync_keys, svc_cfg(svc),
+		    "proposal_state", &st, err, sizeof(err));
 	memset(&a, 0, sizeof(a));
 	a.repo_key = p->repo;
 	a.goal = p->goal;
@@ -891,12 +892,9 @@ board_init(struct svc *svc, void *state)
 	char          err[256];
 	int           rv;
 
-	err[0] = '\0';
-	if (cfg_get_str(svc_cfg(svc), "board", "local", &mode, err,
-	        sizeof(err)) != 0 ||
-	    (strcmp(mode, "local") != 0 && strcmp(mode, "plane") != 0)) {
-		log_error("board.config", "%s",
-		    err[0] ? err : "board: expected local or plane");
+	if (cfg_tab_str(board_sync_keys, svc_cfg(svc), "board", &mode, err,
+	        sizeof(err)) != 0) {
+		log_error("board.config", "%s", err);
 		return (ERR_CONFIG);
 	}
 	if ((rv = store_exec(svc_store(svc), schema)) != 0)
@@ -973,4 +971,5 @@ const struct svc_def board_def = {
 	.handlers = handlers,
 	.ctls = ctls,
 	.status = board_status,
+	.config = board_sync_keys,
 };

@@ -28,6 +28,7 @@
 #include <strings.h>
 
 #include "board.h"
+#include "conf.h"
 #include "board_int.h"
 #include "board_plane.h"
 #include "opc/cfg.h"
@@ -859,8 +860,7 @@ board_plane_states(const struct cfg_node *root, const struct cfg_node *inst,
 	src = cfg_get(in, "states") != NULL ? in : cfg_get(root, "plane");
 	for (i = 0; i < BS_N; i++) {
 		snprintf(key, sizeof(key), "states.%s", bstates[i].key);
-		names[i] = bstates[i].name;
-		if (cfg_get_str(src, key, bstates[i].name, &names[i], err,
+		if (cfg_tab_str(board_sync_plane_keys, src, key, &names[i], err,
 		        errlen) != 0)
 			return (ERR_CONFIG);
 		need[i] = i == BS_READY || i == BS_RUNNING || i == BS_BLOCKED ||
@@ -868,8 +868,8 @@ board_plane_states(const struct cfg_node *root, const struct cfg_node *inst,
 	}
 	for (i = 0; i < cfg_len(repos); i++) {
 		v = 0;
-		if (cfg_get_bool(cfg_at(repos, i), "await_review", 0, &v, err,
-		        errlen) != 0)
+		if (cfg_tab_bool(conf_repo_keys, cfg_at(repos, i),
+		        "await_review", &v, err, errlen) != 0)
 			return (ERR_CONFIG);
 		if (v)
 			need[BS_REVIEW] = true;
@@ -894,17 +894,17 @@ load_cfg(struct svc *svc, struct bplane *bp, struct plane_cfg *c, char *err,
 {
 	static const struct {
 		const char *key;
-		int64_t     def;
 		size_t      off;
 	} ms[] = {
-		{ "safety_poll", 300000, offsetof(struct bplane, safety_ms) },
-		{ "full_sync", 3600000, offsetof(struct bplane, full_ms) },
-		{ "meta_refresh", 3600000, offsetof(struct bplane, meta_ms) },
-		{ "answer_poll", 300000, offsetof(struct bplane, answers_ms) },
-		{ "claim_ttl", 600000, offsetof(struct bplane, claim_ttl_ms) },
+		{ "safety_poll", offsetof(struct bplane, safety_ms) },
+		{ "full_sync", offsetof(struct bplane, full_ms) },
+		{ "meta_refresh", offsetof(struct bplane, meta_ms) },
+		{ "answer_poll", offsetof(struct bplane, answers_ms) },
+		{ "claim_ttl", offsetof(struct bplane, claim_ttl_ms) },
 	};
+	const struct cfg_key  *t = board_sync_plane_keys; /* the defaults */
 	const struct cfg_node *repos = cfg_get(svc_cfg_root(svc), "repos");
-	const char            *rate = "60/minute", *tok_env = NULL;
+	const char            *rate = NULL, *tok_env = NULL;
 	const char            *names[BS_N];
 	char                  *l;
 	size_t                 i;
@@ -917,17 +917,17 @@ load_cfg(struct svc *svc, struct bplane *bp, struct plane_cfg *c, char *err,
 	        &c->project, err, errlen) != 0 ||
 	    cfg_get_str(pcfg(svc, "api_token_env"), "api_token_env", NULL,
 	        &tok_env, err, errlen) != 0 ||
-	    cfg_get_int(pcfg(svc, "per_page"), "per_page", PLANE_MAX_PER_PAGE,
-	        &bp->per_page, err, errlen) != 0 ||
-	    cfg_get_int(pcfg(svc, "max_claims"), "max_claims", 2,
+	    cfg_tab_int(t, pcfg(svc, "per_page"), "per_page", &bp->per_page,
+	        err, errlen) != 0 ||
+	    cfg_tab_int(t, pcfg(svc, "max_claims"), "max_claims",
 	        &bp->max_claims, err, errlen) != 0 ||
-	    cfg_get_str(pcfg(svc, "rate_limit"), "rate_limit", "60/minute",
-	        &rate, err, errlen) != 0 ||
-	    cfg_get_ms(svc_cfg(svc), "poll_interval", 30000, &bp->poll_ms, err,
-	        errlen) != 0)
+	    cfg_tab_str(t, pcfg(svc, "rate_limit"), "rate_limit", &rate, err,
+	        errlen) != 0 ||
+	    cfg_tab_ms(board_sync_keys, svc_cfg(svc), "poll_interval",
+	        &bp->poll_ms, err, errlen) != 0)
 		return (ERR_CONFIG);
 	for (i = 0; i < nitems(ms); i++)
-		if (cfg_get_ms(pcfg(svc, ms[i].key), ms[i].key, ms[i].def,
+		if (cfg_tab_ms(t, pcfg(svc, ms[i].key), ms[i].key,
 		        (int64_t *) (void *) ((char *) bp + ms[i].off), err,
 		        errlen) != 0)
 			return (ERR_CONFIG);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "conf.h"
 #include "opc/cfg.h"
 #include "opc/err.h"
 #include "opc/http.h"
@@ -112,38 +113,22 @@ escalator_init(struct svc *svc, void *state)
 	int                    rv;
 
 	e->svc = svc;
-	if ((rv = cfg_get_str(c, "format", "json", &fmt, err, sizeof(err))) !=
-	        0 ||
-	    (rv = cfg_get_ms(c, "cooldown", 3600000, &e->cooldown_ms, err,
-	                     sizeof(err))) != 0 ||
-	    (rv = cfg_get_int(c, "retry_max", 5, &e->retry_max, err,
-	                      sizeof(err))) != 0 ||
-	    (rv = cfg_get_ms(c, "retry_backoff", 2000, &e->retry_backoff_ms,
-	                     err, sizeof(err))) != 0 ||
-	    (rv = cfg_get_int(c, "blocked_threshold", 3, &e->blocked_threshold,
-	                      err, sizeof(err))) != 0 ||
-	    (rv = cfg_get_ms(c, "timeout", 10000, &e->timeout_ms, err,
-	                     sizeof(err))) != 0 ||
+	/* defaults, bounds and choices: escalator_keys (config.c) */
+	if ((rv = cfg_tab_str(escalator_keys, c, "format", &fmt, err,
+	         sizeof(err))) != 0 ||
+	    (rv = cfg_tab_ms(escalator_keys, c, "cooldown", &e->cooldown_ms,
+	         err, sizeof(err))) != 0 ||
+	    (rv = cfg_tab_int(escalator_keys, c, "retry_max", &e->retry_max,
+	         err, sizeof(err))) != 0 ||
+	    (rv = cfg_tab_ms(escalator_keys, c, "retry_backoff",
+	         &e->retry_backoff_ms, err, sizeof(err))) != 0 ||
+	    (rv = cfg_tab_int(escalator_keys, c, "blocked_threshold",
+	         &e->blocked_threshold, err, sizeof(err))) != 0 ||
+	    (rv = cfg_tab_ms(escalator_keys, c, "timeout", &e->timeout_ms, err,
+	         sizeof(err))) != 0 ||
 	    (rv = load_urls(e, c, err, sizeof(err))) != 0)
 		goto bad;
-	if (strcmp(fmt, "json") != 0 && strcmp(fmt, "slack") != 0) {
-		snprintf(err, sizeof(err),
-		         "format must be json or slack, "
-		         "got '%s'",
-		         fmt);
-		rv = ERR_CONFIG;
-		goto bad;
-	}
 	e->slack = strcmp(fmt, "slack") == 0;
-	if (e->cooldown_ms < 0 || e->retry_max < 0 || e->retry_backoff_ms < 1 ||
-	    e->blocked_threshold < 1 || e->timeout_ms < 1) {
-		snprintf(
-		    err, sizeof(err),
-		    "cooldown >= 0, retry_max >= 0, "
-		    "retry_backoff > 0, blocked_threshold >= 1, timeout > 0");
-		rv = ERR_CONFIG;
-		goto bad;
-	}
 	if ((rv = store_exec(svc_store(svc), schema)) != 0)
 		return (rv);
 	/* no URL, no HTTP client (no curl multi handle, no timer) */
@@ -668,4 +653,5 @@ const struct svc_def escalator_def = {
     .handlers = handlers,
     .status = escalator_status,
     .idle = esc_idle,
+	.config = escalator_keys,
 };

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conf.h"
 #include "executor.h"
 #include "executor_int.h"
 #include "spec.h"
@@ -913,28 +914,20 @@ ex_init(struct svc *svc, void *state)
 	char               err[512], *slash;
 
 	x->svc = svc;
-	if (cfg_get_int(svc_cfg(svc), "max_parallel", 1, &x->max_parallel, err,
-	        sizeof(err)) != 0 ||
-	    cfg_get_str(svc_cfg(svc), "workspace_root", "workspaces", &root,
+	/* defaults, bounds and choices: executor_keys (config.c) */
+	worker = NULL;
+	if (cfg_tab_int(executor_keys, svc_cfg(svc), "max_parallel",
+	        &x->max_parallel, err, sizeof(err)) != 0 ||
+	    cfg_tab_str(executor_keys, svc_cfg(svc), "workspace_root", &root,
 	        err, sizeof(err)) != 0 ||
-	    cfg_get_str(svc_cfg(svc), "worker", NULL, &worker, err,
+	    cfg_tab_str(executor_keys, svc_cfg(svc), "worker", &worker, err,
 	        sizeof(err)) != 0 ||
-	    cfg_get_str(svc_cfg(svc), "workspace_retention", "keep", &ret, err,
-	        sizeof(err)) != 0 ||
-	    cfg_get_ms(svc_cfg(svc), "workspace_remove_after", 3600000,
-	        &x->remove_after, err, sizeof(err)) != 0) {
+	    cfg_tab_str(executor_keys, svc_cfg(svc), "workspace_retention",
+	        &ret, err, sizeof(err)) != 0 ||
+	    cfg_tab_ms(executor_keys, svc_cfg(svc), "workspace_remove_after",
+	        &x->remove_after, err, sizeof(err)) != 0 ||
+	    backend_check(svc_cfg(svc), err, sizeof(err)) != 0) {
 		log_error("executor.config", "%s", err);
-		return (ERR_CONFIG);
-	}
-	if (x->max_parallel < 1)
-		x->max_parallel = 1;
-	if (backend_check(svc_cfg(svc), err, sizeof(err)) != 0) {
-		log_error("executor.config", "%s", err);
-		return (ERR_CONFIG);
-	}
-	if (strcmp(ret, "keep") != 0 && strcmp(ret, "remove") != 0) {
-		log_error("executor.config", "workspace_retention: expected "
-		    "keep or remove, got '%s'", ret);
 		return (ERR_CONFIG);
 	}
 	x->remove_ws = strcmp(ret, "remove") == 0;
@@ -1061,4 +1054,5 @@ const struct svc_def executor_def = {
 	.heartbeat = ex_heartbeat,
 	.on_heartbeat = ex_on_heartbeat,
 	.shutdown = ex_shutdown,
+	.config = executor_keys,
 };

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "conf.h"
 #include "executor_int.h"
 #include "opc/cfg.h"
 #include "opc/github.h"
@@ -73,22 +74,23 @@ build_request(struct executor *x, json_t *dispatch, char *err,
 				    json_false());
 	}
 	json_object_set_new(req, "backend_spec", spec);
-	(void) cfg_get_str(root, "git.author_name", "Operations Center Bot",
-	    &s, err, errlen);
-	(void) cfg_get_str(root, "git.author_email",
-	    "operations-center-bot@example.com", &url, err, errlen);
+	/* checked at start (conf_check, svc_open): cannot fail here */
+	(void) cfg_tab_str(executor_git_keys, cfg_get(root, "git"),
+	    "author_name", &s, err, errlen);
+	(void) cfg_tab_str(executor_git_keys, cfg_get(root, "git"),
+	    "author_email", &url, err, errlen);
 	json_object_set_new(req, "git", json_pack("{s:s, s:s}",
 	                                    "author_name", s, "author_email",
 	                                    url));
 	{
 		int64_t mf = 50, ml = 2000, qt = 3;
 
-		(void) cfg_get_int(svc_cfg(x->svc), "limits.max_files", 50, &mf,
-		    err, errlen);
-		(void) cfg_get_int(svc_cfg(x->svc), "limits.max_lines", 2000,
-		    &ml, err, errlen);
-		(void) cfg_get_int(svc_cfg(x->svc), "limits.quality_threshold",
-		    3, &qt, err, errlen);
+		(void) cfg_tab_int(executor_keys, svc_cfg(x->svc),
+		    "limits.max_files", &mf, err, errlen);
+		(void) cfg_tab_int(executor_keys, svc_cfg(x->svc),
+		    "limits.max_lines", &ml, err, errlen);
+		(void) cfg_tab_int(executor_keys, svc_cfg(x->svc),
+		    "limits.quality_threshold", &qt, err, errlen);
 		json_object_set_new(req, "limits",
 		    json_pack("{s:I, s:I, s:I}", "max_files", (json_int_t) mf,
 		        "max_lines", (json_int_t) ml, "quality_threshold",
@@ -116,9 +118,10 @@ build_request(struct executor *x, json_t *dispatch, char *err,
 		const char            *api = NULL, *ghr = NULL;
 		char                  *parsed = NULL;
 
-		(void) cfg_get_str(root, "github.api_url",
-		    "https://api.github.com", &api, err, errlen);
-		(void) cfg_get_str(rn, "github_repo", NULL, &ghr, err, errlen);
+		(void) cfg_tab_str(executor_github_keys,
+		    cfg_get(root, "github"), "api_url", &api, err, errlen);
+		(void) cfg_tab_str(conf_repo_keys, rn, "github_repo", &ghr, err,
+		    errlen);
 		if (ghr == NULL)
 			ghr = parsed = github_repo_of(json_string_value(
 			    json_object_get(req, "clone_url")));
@@ -221,8 +224,9 @@ on_gh_user(struct http *h, const struct http_resp *resp, void *arg)
 		         hv);
 		return;
 	}
-	(void) cfg_get_int(svc_cfg_root(x->svc), "github.warn_days", 7,
-	    &warn_days, err, sizeof(err));
+	(void) cfg_tab_int(executor_github_keys,
+	    cfg_get(svc_cfg_root(x->svc), "github"), "warn_days", &warn_days,
+	    err, sizeof(err));
 	days = github_days_left(exp, now);
 	if (days <= warn_days) {
 		struct msg_credential_expiring ev = {
@@ -260,8 +264,8 @@ gh_check(struct executor *x)
 		x->gh_state = "off";
 		return;
 	}
-	(void) cfg_get_str(root, "github.api_url", "https://api.github.com",
-	    &api, err, sizeof(err));
+	(void) cfg_tab_str(executor_github_keys, cfg_get(root, "github"),
+	    "api_url", &api, err, sizeof(err));
 	url = xasprintf("%s/user", api);
 	auth = xasprintf("Authorization: Bearer %s", tok);
 	hdrs[0] = auth;

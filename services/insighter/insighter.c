@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "conf.h"
 #include "opc/cfg.h"
 #include "opc/err.h"
 #include "opc/log.h"
@@ -41,20 +42,20 @@ insighter_init(struct svc *svc, void *state)
 	char                   err[512] = "";
 	int                    rv;
 
+	/* defaults and bounds of what is configurable: insighter_keys */
 	derive_limits_default(&in->lim);
-	if ((rv = cfg_get_int(c, "history", 50, &in->history, err,
+	if ((rv = cfg_tab_int(insighter_keys, c, "history", &in->history, err,
 	         sizeof(err))) != 0 ||
-	    (rv = cfg_get_double(c, "trend_pct", in->lim.trend_pct,
+	    (rv = cfg_tab_num(insighter_keys, c, "trend_pct",
 	         &in->lim.trend_pct, err, sizeof(err))) != 0 ||
-	    (rv = cfg_get_double(c, "coverage_min_pct",
-	         in->lim.coverage_min_pct, &in->lim.coverage_min_pct, err,
-	         sizeof(err))) != 0 ||
-	    (rv = cfg_get_ms(c, "stale_after", in->lim.stale_ms,
+	    (rv = cfg_tab_num(insighter_keys, c, "coverage_min_pct",
+	         &in->lim.coverage_min_pct, err, sizeof(err))) != 0 ||
+	    (rv = cfg_tab_ms(insighter_keys, c, "stale_after",
 	         &in->lim.stale_ms, err, sizeof(err))) != 0 ||
-	    (rv = cfg_get_ms(c, "noop_window", 7 * 86400000LL,
+	    (rv = cfg_tab_ms(insighter_keys, c, "noop_window",
 	         &in->noop_window, err, sizeof(err))) != 0 ||
-	    (rv = cfg_get_ms(c, "stale_check", 30000, &in->stale_every, err,
-	         sizeof(err))) != 0)
+	    (rv = cfg_tab_ms(insighter_keys, c, "stale_check",
+	         &in->stale_every, err, sizeof(err))) != 0)
 		goto bad;
 	if (in->history < (int64_t) in->lim.trend_window ||
 	    in->lim.stale_ms < 1 || in->stale_every < 1) {
@@ -495,4 +496,5 @@ const struct svc_def insighter_def = {
 	.ctls = ctls,
 	.status = insighter_status,
 	.idle = insighter_idle,
+	.config = insighter_keys,
 };

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "conf.h"
 #include "observer.h"
 #include "opc/cfg.h"
 #include "opc/err.h"
@@ -38,14 +39,14 @@ config(struct observer *o, const struct cfg_node *c, char *err, size_t errlen)
 {
 	int rv;
 
-	if ((rv = cfg_get_ms(c, "interval", 600000, &o->interval_ms, err,
-	                     errlen)) != 0 ||
-	    (rv = cfg_get_ms(c, "command_timeout", 300000, &o->cmd_timeout_ms,
-	                     err, errlen)) != 0 ||
-	    (rv = cfg_get_int(c, "history_keep", 500, &o->keep, err, errlen)) !=
-	        0 ||
-	    (rv = cfg_get_int(c, "max_parallel", 2, &o->max_parallel, err,
-	                      errlen)) != 0)
+	if ((rv = cfg_tab_ms(observer_keys, c, "interval", &o->interval_ms,
+	         err, errlen)) != 0 ||
+	    (rv = cfg_tab_ms(observer_keys, c, "command_timeout",
+	         &o->cmd_timeout_ms, err, errlen)) != 0 ||
+	    (rv = cfg_tab_int(observer_keys, c, "history_keep", &o->keep, err,
+	         errlen)) != 0 ||
+	    (rv = cfg_tab_int(observer_keys, c, "max_parallel",
+	         &o->max_parallel, err, errlen)) != 0)
 		return (rv);
 	/* A bare number is milliseconds: "interval: 600" is a typo for
 	 * 600s, not a request to observe every 0.6 s. */
@@ -71,14 +72,16 @@ observer_init(struct svc *svc, void *state)
 	int                rv;
 
 	o->svc = svc;
+	dir = svc_name(svc); /* no default in the table: the name's */
+	worker = NULL;
 	cdir = xstrdup(t->config_path);
 	if ((slash = strrchr(cdir, '/')) != NULL)
 		*slash = '\0';
 	if ((rv = config(o, svc_cfg(svc), err, sizeof(err))) != 0 ||
-	    (rv = cfg_get_str(svc_cfg(svc), "work_dir", svc_name(svc), &dir,
-	                      err, sizeof(err))) != 0 ||
-	    (rv = cfg_get_str(svc_cfg(svc), "worker", NULL, &worker, err,
-	                      sizeof(err))) != 0 ||
+	    (rv = cfg_tab_str(observer_keys, svc_cfg(svc), "work_dir", &dir,
+	         err, sizeof(err))) != 0 ||
+	    (rv = cfg_tab_str(observer_keys, svc_cfg(svc), "worker", &worker,
+	         err, sizeof(err))) != 0 ||
 	    (rv = repos_load(o, svc_cfg_root(svc), svc_cfg(svc), cdir, err,
 	                     sizeof(err))) != 0) {
 		log_error("observer.config", "%s", err);
@@ -297,4 +300,5 @@ const struct svc_def observer_def = {
     .ctls = ctls,
     .status = observer_status,
     .shutdown = observer_shutdown,
+	.config = observer_keys,
 };

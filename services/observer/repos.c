@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "collect.h"
+#include "conf.h"
 #include "observer.h"
 #include "opc/cfg.h"
 #include "opc/err.h"
@@ -79,7 +80,7 @@ argv_json(json_t **out, const struct cfg_node *ob, const char *key, char *err,
 
 /* observe_json reads a repo's observe: map into the spec fields. */
 static int
-observe_json(json_t **out, const char *key, const struct cfg_node *rn,
+observe_json(json_t **out, const struct cfg_node *rn,
              char *err, size_t errlen)
 {
 	const struct cfg_node *ob = cfg_get(rn, "observe");
@@ -92,16 +93,10 @@ observe_json(json_t **out, const char *key, const struct cfg_node *rn,
 	*out = NULL;
 	if ((rv = argv_json(&lint, ob, "lint_command", err, errlen)) != 0 ||
 	    (rv = argv_json(&type, ob, "type_command", err, errlen)) != 0 ||
-	    (rv = cfg_get_int(ob, "todo_max_files", TODO_MAX_FILES, &todo, err,
-	                      errlen)) != 0 ||
+	    (rv = cfg_tab_int(conf_repo_keys, rn, "observe.todo_max_files",
+	         &todo, err, errlen)) != 0 ||
 	    (rv = cfg_get_strs(ob, "coverage_paths", &v, &n, err, errlen)) != 0)
 		goto fail;
-	if (todo < 0) {
-		snprintf(err, errlen,
-		         "repos.%s.observe.todo_max_files must be >= 0", key);
-		rv = ERR_CONFIG;
-		goto fail;
-	}
 	if (v == NULL)
 		cov = json_pack("[s, s]", "coverage.xml", "coverage.txt");
 	else
@@ -140,7 +135,7 @@ repo_add(struct observer *o, const char *key, const struct cfg_node *rn,
 	    lp != NULL && *lp != '\0' ? abs_path(lp, dir) : local_of(url, dir);
 	if (path == NULL)
 		return (0);
-	if ((rv = observe_json(&ob, key, rn, err, errlen)) != 0) {
+	if ((rv = observe_json(&ob, rn, err, errlen)) != 0) {
 		free(path);
 		return (rv);
 	}

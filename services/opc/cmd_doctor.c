@@ -3,10 +3,10 @@
  * reachable and configured?  The board (Plane identity, project and
  * work-item endpoints, the states board-sync needs, the rate limit left;
  * or the local board-sync), GitHub (identity and
- * token expiry), the backend programs, and config drift against the
- * example config.  One line per check; exit 1 when any check fails.
+ * token expiry), the backend programs, the config as the daemons check
+ * it at start, and its drift (settings other than their defaults).  One
+ * line per check; exit 1 when any check fails.
  */
-#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "board_plane.h" /* board_plane_states: the states it needs */
+#include "conf.h"
 #include "opc.h"
 #include "opc/cfg.h"
 #include "opc/err.h"
@@ -229,8 +230,8 @@ github_expiry_check(struct doc *d, const struct cfg_node *root, const char *hv)
 		    hv);
 		return;
 	}
-	(void) cfg_get_int(root, "github.warn_days", 7, &warn_days, err,
-	                   sizeof(err));
+	(void) cfg_tab_int(executor_github_keys, cfg_get(root, "github"),
+	    "warn_days", &warn_days, err, sizeof(err));
 	days = github_days_left(exp, now_ms());
 	iso8601(exp, at, sizeof(at));
 	if (days < 0)
@@ -393,87 +394,52 @@ check_state_dir(struct doc *d, struct topo *t)
 		    (unsigned) (st.st_mode & 07777));
 }
 
-/* drift lists keys of the example missing from the config: the top
- * level and one level below, not inside repos or instances (their keys
- * are names, not settings). */
+/* check_config: the file as the daemons will check it at start (every
+ * problem a failure), then the settings that differ from their defaults
+ * (config drift: noted, not a problem), both from the services' config
+ * tables. */
 static void
-check_drift(struct doc *d, const struct cfg_node *root, const char *example)
+check_config(struct doc *d, const struct topo *t)
 {
-	struct cfg            *ex;
-	const struct cfg_node *er, *en, *cn;
-	const char            *k, *k2;
-	char                   err[512];
-	size_t                 i, j, missing = 0;
+	struct buf b;
+	char      *line, *save = NULL;
+	int        n;
 
-	if (cfg_load(&ex, example, err, sizeof(err)) != 0) {
-		say(d, "warn", "config drift: cannot read %s", example);
-		return;
-	}
-	er = cfg_root(ex);
-	for (i = 0; i < cfg_len(er); i++) {
-		k = cfg_key_at(er, i);
-		en = cfg_at(er, i);
-		if ((cn = cfg_get(root, k)) == NULL) {
-			say(d, "warn", "config drift: %s missing (in %s)", k,
-			    example);
-			missing++;
-			continue;
-		}
-		if (strcmp(k, "repos") == 0 || strcmp(k, "instances") == 0 ||
-		    cfg_type(en) != CFG_MAP)
-			continue;
-		for (j = 0; j < cfg_len(en); j++) {
-			k2 = cfg_key_at(en, j);
-			if (cfg_get(cn, k2) == NULL) {
-				say(d, "warn", "config drift: %s.%s missing", k,
-				    k2);
-				missing++;
-			}
-		}
-	}
-	if (missing == 0)
-		say(d, "ok", "config drift: none against %s", example);
-	cfg_close(&ex);
+	buf_init(&b);
+	if ((n = opc_config_check(t, &b)) > 0) {
+		for (line = strtok_r(buf_cstr(&b), "\n", &save); line != NULL;
+		     line = strtok_r(NULL, "\n", &save))
+			say(d, "FAIL", "config: %s", line);
+	} else
+		say(d, "ok", "config: every setting known and valid");
+	buf_reset(&b);
+	save = NULL;
+	if ((n = conf_drift(t, &b)) == 0)
+		say(d, "ok", "config drift: every setting at its default");
+	for (line = strtok_r(buf_cstr(&b), "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save))
+		say(d, "note", "config drift: %s", line);
+	buf_fini(&b);
 }
 
 int
 cmd_doctor(struct opc *o, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "example", required_argument, NULL, 'e' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct topo *t;
 	struct doc   d = { 0, 0 };
-	const char  *example = NULL;
-	char        *def = NULL, *slash;
-	int          ch;
 
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (ch == 'e')
-			example = optarg;
-		else
-			return (2);
+	if (argc > 1) {
+		fprintf(stderr, "opc doctor: unexpected '%s'\n", argv[1]);
+		return (2);
 	}
 	if ((t = opc_topo(o)) == NULL)
 		return (1);
 	say(&d, "ok", "config %s loads", t->config_path);
+	check_config(&d, t);
 	check_state_dir(&d, t);
 	check_board(&d, o, cfg_root(t->cfg));
 	check_github(&d, cfg_root(t->cfg));
 	check_backends(&d, t);
-	if (example == NULL) {
-		def = xstrdup(t->config_path);
-		if ((slash = strrchr(def, '/')) != NULL)
-			*slash = '\0';
-		slash = xasprintf("%s/opcenter.example.yaml", def);
-		free(def);
-		def = slash;
-		example = def;
-	}
-	check_drift(&d, cfg_root(t->cfg), example);
 	printf("%d failed, %d warnings\n", d.fails, d.warns);
-	free(def);
 	return (d.fails > 0 ? 1 : 0);
 }

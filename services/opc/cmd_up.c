@@ -109,6 +109,8 @@ cmd_up(struct opc *o, int argc, char **argv)
 	int          ch, status, i = 0, up;
 	const json_t *bad;
 	char        *logf;
+	struct buf   errs;
+	int          nerr;
 
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -127,6 +129,17 @@ cmd_up(struct opc *o, int argc, char **argv)
 		json_decref(st);
 		return (0);
 	}
+	/* every instance's section, before anything starts: a daemon would
+	 * refuse it at its start, and the others would run without it */
+	buf_init(&errs);
+	if ((nerr = opc_config_check(t, &errs)) > 0) {
+		fputs(buf_cstr(&errs), stderr);
+		fprintf(stderr, "opc: %d config problem%s in %s: nothing "
+		    "started\n", nerr, nerr == 1 ? "" : "s", t->config_path);
+		buf_fini(&errs);
+		return (1);
+	}
+	buf_fini(&errs);
 	(void) mkdirs(t->log_dir, 0700);
 	(void) mkdirs(t->run_dir, 0700);
 	bin = exe_sibling("opc-supervisor");

@@ -33,8 +33,11 @@ static const struct opc_cmd cmds[] = {
 	    "executions, their real cost and tokens over a window" },
 	{ "providers", cmd_providers, "[--no-call] [--backend NAME] [--json]",
 	    "per backend: installed, version, key set, mode, headless ready" },
-	{ "doctor", cmd_doctor, "[--example FILE]",
-	    "check the board, GitHub, backends and config drift" },
+	{ "doctor", cmd_doctor, "",
+	    "check the config, board, GitHub, backends and config drift" },
+	{ "config", cmd_config, "check [-c FILE] | explain [SERVICE|SECTION]",
+	    "check a config file without starting anything; every setting "
+	    "with its default" },
 	{ "autonomy-cycle", cmd_autonomy_cycle,
 	    "[--execute] [--repo R] [--json] [--wait S]",
 	    "observe, derive insights and propose now (dry run by default)" },

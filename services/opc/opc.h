@@ -65,6 +65,14 @@ int cmd_demo(struct opc *, int, char **);
 int cmd_runs(struct opc *, int, char **);
 int cmd_spend_report(struct opc *, int, char **);
 int cmd_doctor(struct opc *, int, char **);
+int cmd_config(struct opc *, int, char **);
+
+/* opc_config_check checks t's file as the daemons will at start: every
+ * section against its table (conf_check), then the executors' backends
+ * and the router's rules and repos.  Each problem is a line of errs
+ * (file:line:col first); returns their number (cmd_config.c). */
+struct buf;
+int opc_config_check(const struct topo *t, struct buf *errs);
 int cmd_autonomy_cycle(struct opc *, int, char **);
 int cmd_proposals(struct opc *, int, char **);
 int cmd_providers(struct opc *, int, char **);

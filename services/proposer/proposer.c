@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "conf.h"
 #include "opc/cfg.h"
 #include "opc/err.h"
 #include "opc/log.h"
@@ -74,6 +75,7 @@ load_tiers(struct proposer *p, const struct cfg_node *c, char *err,
 		return (ERR_CONFIG);
 	}
 	for (i = 0; i < cfg_len(t); i++) {
+		/* tier_item's bounds are checked at start (svc_open) */
 		if ((rv = cfg_get_int(t, cfg_key_at(t, i), 1, &v, err,
 		         errlen)) != 0)
 			return (rv);
@@ -94,41 +96,36 @@ proposer_init(struct svc *svc, void *state)
 	size_t                 nf;
 	int                    rv, on = 0, all = 0;
 
+	/* the configurable limits' defaults and bounds are proposer_keys'
+	 * (config.c); the *_default functions set the others */
 	rule_limits_default(&p->rl);
 	guard_limits_default(g);
-	if ((rv = cfg_get_bool(c, "auto", 0, &on, err, sizeof(err))) != 0 ||
-	    (rv = cfg_get_bool(c, "all_families", 0, &all, err,
+	if ((rv = cfg_tab_bool(proposer_keys, c, "auto", &on, err,
+	         sizeof(err))) != 0 ||
+	    (rv = cfg_tab_bool(proposer_keys, c, "all_families", &all, err,
 	         sizeof(err))) != 0 ||
 	    (rv = cfg_get_strs(c, "families", &p->families, &nf, err,
 	         sizeof(err))) != 0 ||
-	    (rv = cfg_get_int(c, "max_candidates", g->max_candidates,
+	    (rv = cfg_tab_int(proposer_keys, c, "max_candidates",
 	         &g->max_candidates, err, sizeof(err))) != 0 ||
-	    (rv = cfg_get_ms(c, "cooldown", g->cooldown_ms, &g->cooldown_ms,
+	    (rv = cfg_tab_ms(proposer_keys, c, "cooldown", &g->cooldown_ms,
 	         err, sizeof(err))) != 0 ||
-	    (rv = cfg_get_int(c, "velocity_cap", g->velocity_cap_24h,
+	    (rv = cfg_tab_int(proposer_keys, c, "velocity_cap",
 	         &g->velocity_cap_24h, err, sizeof(err))) != 0 ||
-	    (rv = cfg_get_int(c, "ready_saturation", g->ready_saturation,
+	    (rv = cfg_tab_int(proposer_keys, c, "ready_saturation",
 	         &g->ready_saturation, err, sizeof(err))) != 0 ||
-	    (rv = cfg_get_int(c, "budget.max_per_hour", g->max_exec_hour,
+	    (rv = cfg_tab_int(proposer_keys, c, "budget.max_per_hour",
 	         &g->max_exec_hour, err, sizeof(err))) != 0 ||
-	    (rv = cfg_get_int(c, "budget.max_per_day", g->max_exec_day,
+	    (rv = cfg_tab_int(proposer_keys, c, "budget.max_per_day",
 	         &g->max_exec_day, err, sizeof(err))) != 0 ||
-	    (rv = cfg_get_int(c, "budget.min_remaining", g->min_remaining_exec,
+	    (rv = cfg_tab_int(proposer_keys, c, "budget.min_remaining",
 	         &g->min_remaining_exec, err, sizeof(err))) != 0 ||
-	    (rv = cfg_get_int(c, "lint_min_violations",
-	         p->rl.lint_min_violations, &p->rl.lint_min_violations, err,
-	         sizeof(err))) != 0 ||
-	    (rv = cfg_get_int(c, "type_min_errors", p->rl.type_min_errors,
+	    (rv = cfg_tab_int(proposer_keys, c, "lint_min_violations",
+	         &p->rl.lint_min_violations, err, sizeof(err))) != 0 ||
+	    (rv = cfg_tab_int(proposer_keys, c, "type_min_errors",
 	         &p->rl.type_min_errors, err, sizeof(err))) != 0 ||
 	    (rv = load_tiers(p, c, err, sizeof(err))) != 0)
 		goto bad;
-	if (g->max_candidates < 1 || g->cooldown_ms < 0 ||
-	    g->velocity_cap_24h < 1 || g->ready_saturation < 1) {
-		snprintf(err, sizeof(err), "max_candidates, velocity_cap and"
-		    " ready_saturation must be >= 1, cooldown >= 0");
-		rv = ERR_CONFIG;
-		goto bad;
-	}
 	p->auto_cycle = on;
 	g->all_families = all;
 	g->families = p->families;
@@ -856,4 +853,5 @@ const struct svc_def proposer_def = {
 	.ctls = ctls,
 	.status = proposer_status,
 	.idle = proposer_idle,
+	.config = proposer_keys,
 };

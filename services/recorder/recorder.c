@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "conf.h"
 #include "opc/cfg.h"
 #include "opc/err.h"
 #include "opc/log.h"
@@ -112,23 +113,26 @@ recorder_init(struct svc *svc, void *state)
 	char                   err[512];
 	int                    rv;
 
-	if ((rv = cfg_get_str(c, "evidence_root", "runs", &dir, err,
-	                      sizeof(err))) != 0 ||
-	    (rv = cfg_get_int(c, "write_batch", 16, &rec->write_batch, err,
-	                      sizeof(err))) != 0 ||
-	    (rv = cfg_get_ms(c, "decision_wait_ms", 5000,
-	                     &rec->decision_wait_ms, err, sizeof(err))) != 0)
+	if ((rv = cfg_tab_str(recorder_keys, c, "evidence_root", &dir, err,
+	         sizeof(err))) != 0 ||
+	    (rv = cfg_tab_int(recorder_keys, c, "write_batch",
+	         &rec->write_batch, err, sizeof(err))) != 0 ||
+	    (rv = cfg_tab_ms(recorder_keys, c, "decision_wait_ms",
+	         &rec->decision_wait_ms, err, sizeof(err))) != 0)
 		goto bad;
-	/* Cost: the instance's own setting, else the top-level one. */
+	/* Cost: the instance's own setting, else the top-level one (whose
+	 * row has the default), else opcenter's. */
 	if (cfg_get(c, "cost_per_execution_usd") != NULL)
-		rv = cfg_get_double(c, "cost_per_execution_usd", 0.0,
-		                    &rec->cost_per_exec, err, sizeof(err));
-	else if (cfg_get(root, "cost_per_execution_usd") != NULL)
-		rv = cfg_get_double(root, "cost_per_execution_usd", 0.0,
-		                    &rec->cost_per_exec, err, sizeof(err));
+		rv = cfg_tab_num(recorder_keys, c, "cost_per_execution_usd",
+		    &rec->cost_per_exec, err, sizeof(err));
+	else if (cfg_get(root, "opcenter.cost_per_execution_usd") != NULL &&
+	         cfg_get(root, "cost_per_execution_usd") == NULL)
+		rv = cfg_tab_num(conf_root_keys, root,
+		    "opcenter.cost_per_execution_usd", &rec->cost_per_exec, err,
+		    sizeof(err));
 	else
-		rv = cfg_get_double(root, "opcenter.cost_per_execution_usd",
-		                    0.0, &rec->cost_per_exec, err, sizeof(err));
+		rv = cfg_tab_num(conf_root_keys, root, "cost_per_execution_usd",
+		    &rec->cost_per_exec, err, sizeof(err));
 	if (rv != 0)
 		goto bad;
 	if (rec->write_batch < 1 || rec->cost_per_exec < 0 || *dir == '\0') {
@@ -900,4 +904,5 @@ const struct svc_def recorder_def = {
     .ctls = ctls,
     .status = recorder_status,
     .idle = recorder_idle,
+	.config = recorder_keys,
 };

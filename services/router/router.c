@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "conf.h"
 #include "opc/cfg.h"
 #include "opc/err.h"
 #include "opc/log.h"
@@ -787,8 +788,8 @@ router_init(struct svc *svc, void *state)
 	if ((rv = route_cfg_check(svc_cfg_root(svc), err, sizeof(err))) != 0 ||
 	    (rv = budget_cfg_load(&r->b, svc_cfg(svc), err, sizeof(err))) !=
 	        0 ||
-	    (rv = cfg_get_ms(svc_cfg(svc), "lease", 30000, &r->lease_ms, err,
-	         sizeof(err))) != 0) {
+	    (rv = cfg_tab_ms(router_keys, svc_cfg(svc), "lease", &r->lease_ms,
+	         err, sizeof(err))) != 0) {
 		log_error("router.config", "%s", err);
 		return (ERR_CONFIG);
 	}
@@ -873,4 +874,5 @@ const struct svc_def router_def = {
 	.idle = router_idle,
 	.heartbeat = router_heartbeat,
 	.on_heartbeat = on_heartbeat,
+	.config = router_keys,
 };

@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "conf.h"
 #include "opc/bus.h"
 #include "opc/cfg.h"
 #include "opc/err.h"
@@ -106,24 +107,26 @@ static int
 cfg_load_sup(struct sup *s, const struct topo *t, char *err, size_t errlen)
 {
 	const struct cfg_node *c = t->supervisor.node;
+	const struct cfg_key  *k = supervisor_keys; /* defaults, bounds */
 
-	if (cfg_get_ms(c, "restart_backoff_min", 500, &s->backoff_min, err,
+	s->stale_after_ms = t->stale_after_ms;
+	if (cfg_tab_ms(k, c, "restart_backoff_min", &s->backoff_min, err,
 	        errlen) != 0 ||
-	    cfg_get_ms(c, "restart_backoff_max", 30000, &s->backoff_max, err,
+	    cfg_tab_ms(k, c, "restart_backoff_max", &s->backoff_max, err,
 	        errlen) != 0 ||
-	    cfg_get_ms(c, "backoff_reset_after", 60000, &s->backoff_reset, err,
+	    cfg_tab_ms(k, c, "backoff_reset_after", &s->backoff_reset, err,
 	        errlen) != 0 ||
-	    cfg_get_int(c, "crash_loop_restarts", 5, &s->loop_restarts, err,
+	    cfg_tab_int(k, c, "crash_loop_restarts", &s->loop_restarts, err,
 	        errlen) != 0 ||
-	    cfg_get_ms(c, "crash_loop_window", 60000, &s->loop_window_ms, err,
+	    cfg_tab_ms(k, c, "crash_loop_window", &s->loop_window_ms, err,
 	        errlen) != 0 ||
-	    cfg_get_ms(c, "stop_grace", 10000, &s->stop_grace_ms, err,
+	    cfg_tab_ms(k, c, "stop_grace", &s->stop_grace_ms, err, errlen) !=
+	        0 ||
+	    cfg_tab_ms(k, c, "stale_after", &s->stale_after_ms, err, errlen) !=
+	        0 ||
+	    cfg_tab_ms(k, c, "status_every", &s->status_every_ms, err,
 	        errlen) != 0 ||
-	    cfg_get_ms(c, "stale_after", t->stale_after_ms, &s->stale_after_ms,
-	        err, errlen) != 0 ||
-	    cfg_get_ms(c, "status_every", 1000, &s->status_every_ms, err,
-	        errlen) != 0 ||
-	    cfg_get_bool(c, "stale_restart", 1, &s->stale_restart, err,
+	    cfg_tab_bool(k, c, "stale_restart", &s->stale_restart, err,
 	        errlen) != 0)
 		return (ERR_CONFIG);
 	if (s->loop_restarts < 1 || s->loop_restarts >= WINDOW_MAX ||
@@ -501,6 +504,40 @@ reclaim(struct sup *s, const struct topo *t)
 
 static void sup_fini(struct svc *, void *);
 
+/* check_all checks the whole file before anything starts (its own
+ * section svc_open checked): every instance's section against its
+ * service's table, each problem logged by file:line:col.  The top
+ * level's settings that differ from their defaults are logged
+ * (config_drift_detected), as each daemon logs its own. */
+static int
+check_all(const struct topo *t)
+{
+	struct buf b, d;
+	char      *line, *save = NULL;
+	int        n, nd;
+
+	buf_init(&b);
+	if ((n = conf_check(t, &b)) > 0) {
+		for (line = strtok_r(buf_cstr(&b), "\n", &save); line != NULL;
+		     line = strtok_r(NULL, "\n", &save))
+			log_error("supervisor.config", "%s", line);
+		log_error("supervisor.config", "%d config problem%s: nothing "
+		    "started", n, n == 1 ? "" : "s");
+	} else if ((nd = cfg_drift(cfg_root(t->cfg), conf_global_keys, "",
+	                &b)) > 0) {
+		buf_init(&d);
+		for (line = strtok_r(buf_cstr(&b), "\n", &save); line != NULL;
+		     line = strtok_r(NULL, "\n", &save))
+			buf_printf(&d, "%s%s", d.len ? "; " : "", line);
+		log_info("config_drift_detected", "%d setting%s differ%s from "
+		    "the defaults: %s", nd, nd == 1 ? "" : "s",
+		    nd == 1 ? "s" : "", buf_cstr(&d));
+		buf_fini(&d);
+	}
+	buf_fini(&b);
+	return (n > 0 ? ERR_CONFIG : 0);
+}
+
 static int
 sup_init(struct svc *svc, void *state)
 {
@@ -516,6 +553,8 @@ sup_init(struct svc *svc, void *state)
 		log_error("supervisor.config", "%s", err);
 		goto fail;
 	}
+	if ((rv = check_all(t)) != 0)
+		goto fail;
 	if (only != NULL) {
 		const char *p = only, *e;
 
@@ -698,4 +737,5 @@ const struct svc_def supervisor_def = {
 	.status = sup_status,
 	.shutdown = sup_shutdown,
 	.opts = opts,
+	.config = supervisor_keys,
 };

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "conf.h"
 #include "opc/cfg.h"
 #include "opc/err.h"
 #include "opc/log.h"
@@ -203,33 +204,26 @@ webhook_init(struct svc *svc, void *state)
 	size_t                 i;
 
 	w->svc = svc;
-	if (cfg_get_str(c, "listen", "http://127.0.0.1:8765", &w->listen, err,
-	                sizeof(err)) != 0 ||
-	    cfg_get_bool(c, "insecure", 0, &w->insecure, err, sizeof(err)) !=
-	        0 ||
-	    cfg_get_int(c, "max_body", 1048576, &w->max_body, err,
-	                sizeof(err)) != 0 ||
-	    cfg_get_ms(c, "metrics_interval", 5000, &w->metrics_ms, err,
-	               sizeof(err)) != 0 ||
-	    cfg_get_ms(c, "delivery_retention", 7LL * 86400 * 1000,
-	               &w->retention_ms, err, sizeof(err)) != 0 ||
-	    cfg_get_ms(c, "header_timeout", 10000, &w->header_ms, err,
-	               sizeof(err)) != 0 ||
-	    cfg_get_ms(c, "body_timeout", 30000, &w->body_ms, err,
-	               sizeof(err)) != 0 ||
-	    cfg_get_ms(c, "idle_timeout", 60000, &w->idle_ms, err,
-	               sizeof(err)) != 0 ||
-	    cfg_get_int(c, "max_connections", 64, &w->max_conns, err,
-	                sizeof(err)) != 0) {
+	/* defaults and bounds: webhook_keys (config.c) */
+	if (cfg_tab_str(webhook_keys, c, "listen", &w->listen, err,
+	        sizeof(err)) != 0 ||
+	    cfg_tab_bool(webhook_keys, c, "insecure", &w->insecure, err,
+	        sizeof(err)) != 0 ||
+	    cfg_tab_int(webhook_keys, c, "max_body", &w->max_body, err,
+	        sizeof(err)) != 0 ||
+	    cfg_tab_ms(webhook_keys, c, "metrics_interval", &w->metrics_ms,
+	        err, sizeof(err)) != 0 ||
+	    cfg_tab_ms(webhook_keys, c, "delivery_retention", &w->retention_ms,
+	        err, sizeof(err)) != 0 ||
+	    cfg_tab_ms(webhook_keys, c, "header_timeout", &w->header_ms, err,
+	        sizeof(err)) != 0 ||
+	    cfg_tab_ms(webhook_keys, c, "body_timeout", &w->body_ms, err,
+	        sizeof(err)) != 0 ||
+	    cfg_tab_ms(webhook_keys, c, "idle_timeout", &w->idle_ms, err,
+	        sizeof(err)) != 0 ||
+	    cfg_tab_int(webhook_keys, c, "max_connections", &w->max_conns, err,
+	        sizeof(err)) != 0) {
 		log_error("webhook.config", "%s", err);
-		return (ERR_CONFIG);
-	}
-	if (w->max_body <= 0 || w->header_ms < 100 || w->body_ms < 100 ||
-	    w->idle_ms < 100 || w->max_conns < 1 || w->max_conns > 4096) {
-		log_error("webhook.config",
-		          "max_body must be positive, header_timeout, "
-		          "body_timeout and idle_timeout >= 100ms, "
-		          "max_connections 1..4096");
 		return (ERR_CONFIG);
 	}
 	w->github_secret = cfg_secret(c, "github_secret_env");
@@ -306,4 +300,5 @@ const struct svc_def webhook_def = {
     .handlers = handlers,
     .ctls = ctls,
     .status = webhook_status,
+	.config = webhook_keys,
 };

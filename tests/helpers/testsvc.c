@@ -5,7 +5,8 @@
  * batch (events per transaction, default 100), interval_ms (between
  * batches, default 0), payload_bytes (default 16).
  * testcons config: slow_us (sleep per event, to make kills land mid-batch
- * in tests; default 0).
+ * in tests; default 0), fail_every, echo.  prod_keys and cons_keys say
+ * so, and each refuses an unknown key at start.
  */
 #include <string.h>
 #include <time.h>
@@ -16,6 +17,25 @@
 #include "opc/loop.h"
 #include "opc/store.h"
 #include "testsvc.h"
+
+/* Their settings, as config tables (opc/cfg.h): a daemon refuses an
+ * unknown key or a bad value at start, as the real services do. */
+static const struct cfg_key prod_keys[] = {
+	CFG_INT("produce", "0", "0", NULL, "events to produce"),
+	CFG_INT("batch", "100", "1", NULL, "events per transaction"),
+	CFG_MS("interval_ms", "0", "0", NULL, "between batches"),
+	CFG_INT("payload_bytes", "16", "0", "1048576",
+	    "each event's payload"),
+	CFG_END,
+};
+
+static const struct cfg_key cons_keys[] = {
+	CFG_INT("slow_us", "0", "0", NULL, "sleep per event"),
+	CFG_INT("fail_every", "0", "0", NULL,
+	    "every Nth event's handler fails (0: none)"),
+	CFG_BOOL("echo", "false", "log each event"),
+	CFG_END,
+};
 
 struct prod {
 	int64_t  produce;
@@ -60,13 +80,13 @@ prod_init(struct svc *svc, void *state)
 	int64_t      bytes;
 	char         err[256];
 
-	if (cfg_get_int(svc_cfg(svc), "produce", 0, &p->produce, err,
+	if (cfg_tab_int(prod_keys, svc_cfg(svc), "produce", &p->produce, err,
 	        sizeof(err)) != 0 ||
-	    cfg_get_int(svc_cfg(svc), "batch", 100, &p->batch, err,
+	    cfg_tab_int(prod_keys, svc_cfg(svc), "batch", &p->batch, err,
 	        sizeof(err)) != 0 ||
-	    cfg_get_ms(svc_cfg(svc), "interval_ms", 0, &p->interval_ms, err,
-	        sizeof(err)) != 0 ||
-	    cfg_get_int(svc_cfg(svc), "payload_bytes", 16, &bytes, err,
+	    cfg_tab_ms(prod_keys, svc_cfg(svc), "interval_ms", &p->interval_ms,
+	        err, sizeof(err)) != 0 ||
+	    cfg_tab_int(prod_keys, svc_cfg(svc), "payload_bytes", &bytes, err,
 	        sizeof(err)) != 0) {
 		log_error("testprod.config", "%s", err);
 		return (ERR_CONFIG);
@@ -108,6 +128,7 @@ prod_status(struct svc *svc, void *state, json_t *o)
 }
 
 const struct svc_def testprod_service = {
+	.config = prod_keys,
 	.name = "testprod",
 	.state_size = sizeof(struct prod),
 	.init = prod_init,
@@ -128,11 +149,11 @@ cons_init(struct svc *svc, void *state)
 	struct cons *c = state;
 	char         err[256];
 
-	if (cfg_get_int(svc_cfg(svc), "slow_us", 0, &c->slow_us, err,
+	if (cfg_tab_int(cons_keys, svc_cfg(svc), "slow_us", &c->slow_us, err,
 	        sizeof(err)) != 0 ||
-	    cfg_get_int(svc_cfg(svc), "fail_every", 0, &c->fail_every, err,
-	        sizeof(err)) != 0 ||
-	    cfg_get_bool(svc_cfg(svc), "echo", 0, &c->echo, err,
+	    cfg_tab_int(cons_keys, svc_cfg(svc), "fail_every", &c->fail_every,
+	        err, sizeof(err)) != 0 ||
+	    cfg_tab_bool(cons_keys, svc_cfg(svc), "echo", &c->echo, err,
 	        sizeof(err)) != 0) {
 		log_error("testcons.config", "%s", err);
 		return (ERR_CONFIG);
@@ -190,6 +211,7 @@ static const struct svc_handler cons_handlers[] = {
 };
 
 const struct svc_def testcons_service = {
+	.config = cons_keys,
 	.name = "testcons",
 	.state_size = sizeof(struct cons),
 	.init = cons_init,

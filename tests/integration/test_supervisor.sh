@@ -150,7 +150,7 @@ check "the daemon that outlived its supervisor was stopped" gone "$orphan"
 check "after down, no opc process of this config" sh -c "! $(command -v pgrep) -f 'opc-(supervisor|testprod|testcons) -c $CFG2' >/dev/null"
 
 # A backend kind nobody knows is refused before anything starts, by
-# file:line:col, and opc up says which instance.
+# file:line:col, naming the instance (opc up checks every section first).
 cat >"$T/badkind.yaml" <<YAML
 opcenter: { state_dir: st-badkind }
 supervisor: { restart_backoff_min: 100ms }
@@ -163,8 +163,9 @@ YAML
 "$OPC" -c "$T/badkind.yaml" up --wait 20 >"$T/badkind.out" 2>&1
 check "up refuses an unknown backend kind" [ $? -eq 1 ]
 check "naming the instance, the place and the kinds" sh -c \
-    "grep -q 'instance executor did not start' '$T/badkind.out' &&
-     grep -q 'badkind.yaml:7:[0-9]*: backends.claude.kind: unknown kind .claude.' '$T/badkind.out'"
+    "grep -q 'badkind.yaml:7:[0-9]*: executor.backends.claude.kind: expected one of stub, command, claude_cli, codex_cli, aider, kodo, got .claude.' '$T/badkind.out' &&
+     grep -q 'nothing started' '$T/badkind.out'"
+check "and nothing started" test ! -e "$T/st-badkind/run/supervisor.pid"
 "$OPC" -c "$T/badkind.yaml" down --wait 20 >/dev/null 2>&1
 
 # --only: one host's share.

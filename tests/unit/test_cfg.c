@@ -1,7 +1,8 @@
 /*
  * test_cfg.c - YAML configs as a tree (common/cfg.c): loading from files,
  * navigation, typed getters with defaults, durations, secrets from the
- * environment, and errors that name file:line:column.
+ * environment, and errors that name file:line:column; config tables
+ * (cfg_check, cfg_drift, cfg_tab_*).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -588,6 +589,221 @@ test_secret_env(void **state)
 	cfg_close(&c);
 }
 
+/* ---- config tables (cfg_tab.c) ------------------------------------------ */
+
+static const struct cfg_key t_budget[] = {
+	CFG_INT("max_per_hour", "10", "0", "1000", "runs an hour"),
+	CFG_INT("max_per_day", "50", "1", NULL, "runs a day"),
+	CFG_END,
+};
+static const struct cfg_key t_backend[] = {
+	CFG_ENUM("kind", "stub", "stub|command", "what runs"),
+	CFG_INT("retries", "2", "0", "5", "retries"),
+	CFG_END,
+};
+static const struct cfg_key t_backend_el[] = {
+	CFG_SECTION("*", t_backend, "a backend"),
+	CFG_END,
+};
+static const struct cfg_key t_common[] = {
+	CFG_STRS("upstreams", "instances it consumes"),
+	CFG_END,
+};
+static const struct cfg_key t_router[] = {
+	CFG_INCLUDE(t_common),
+	CFG_INT("max_parallel", "1", "1", "256", "runs at once"),
+	CFG_MS("lease", "30s", "1s", "1h", "a dispatch's lease"),
+	CFG_NUM("ratio", "0.8", "0", "1", "a ratio"),
+	CFG_BOOL("flag", "false", "a flag"),
+	CFG_ENUM("mode", "slow", "slow|quick", "a mode"),
+	CFG_STR("name", "x", "a name"),
+	CFG_STR("comment", NULL, "no default"),
+	CFG_STRS("names", "some names"),
+	CFG_SECTION("budget", t_budget, "limits"),
+	CFG_MAP("backends", t_backend_el, "backends by name"),
+	CFG_END,
+};
+
+/* has_line: errs has a line starting with dir/file:line:col: followed by
+ * text. */
+static void
+has_line(const struct fx *fx, const char *errs, const char *file, int line,
+    int col, const char *text)
+{
+	char *want = xasprintf("%s/%s:%d:%d: %s\n", fx->dir, file, line, col,
+	    text);
+
+	if (strstr(errs, want) == NULL)
+		fail_msg("'%s' lacks the line '%s'", errs, want);
+	free(want);
+}
+
+static void
+test_tab_check(void **state)
+{
+	struct fx  *fx = *state;
+	struct cfg *c = load(fx, "t.yaml",
+	    "router:\n"
+	    "  max_paralell: 3\n"
+	    "  x-note: an extension\n"
+	    "  x_more: { anything: [1, 2] }\n"
+	    "  lease: lots\n"
+	    "  max_parallel: 99999999999999999999999\n"
+	    "  budget:\n"
+	    "    max_per_hr: 5\n"
+	    "    max_per_day: 0\n"
+	    "  mode: fast\n"
+	    "  flag: maybe\n"
+	    "  zzz: 1\n"
+	    "  names: [a, [b]]\n"
+	    "  ratio: 1.5\n"
+	    "  backends:\n"
+	    "    b1: { kind: shell, retries: 9, bogus: 1 }\n"
+	    "    b2: { kind: command }\n"
+	    "  upstream: [a]\n"
+	    "ok:\n"
+	    "  max_parallel: 256\n"
+	    "  lease: 2m\n"
+	    "  ratio: 0\n"
+	    "  budget: { max_per_hour: 0 }\n"
+	    "  upstreams: [a, b]\n"
+	    "  comment:\n"
+	    "  backends: { b: { kind: command } }\n"
+	    "scalar: 5\n");
+	const struct cfg_node *r = cfg_root(c);
+	struct buf             b;
+	const char            *e;
+
+	buf_init(&b);
+	assert_int_equal(cfg_check(cfg_get(r, "router"), t_router, "router",
+	                     &b), 14);
+	e = buf_cstr(&b);
+	has_line(fx, e, "t.yaml", 2, 3, "unknown key 'max_paralell' in router "
+	    "(did you mean 'max_parallel'?)");
+	assert_null(strstr(e, "x-note"));
+	assert_null(strstr(e, "x_more"));
+	has_line(fx, e, "t.yaml", 5, 10, "router.lease: expected a duration "
+	    "from 1s to 1h, got 'lots'");
+	has_line(fx, e, "t.yaml", 6, 17, "router.max_parallel: expected an "
+	    "integer from 1 to 256, got '99999999999999999999999' (out of "
+	    "range)");
+	has_line(fx, e, "t.yaml", 8, 5, "unknown key 'max_per_hr' in "
+	    "router.budget (did you mean 'max_per_hour'?)");
+	has_line(fx, e, "t.yaml", 9, 18, "router.budget.max_per_day: expected "
+	    "an integer of at least 1, got '0'");
+	has_line(fx, e, "t.yaml", 10, 9, "router.mode: expected one of slow, "
+	    "quick, got 'fast'");
+	has_line(fx, e, "t.yaml", 11, 9, "router.flag: expected true or false, "
+	    "got 'maybe'");
+	/* nothing close: no suggestion */
+	has_line(fx, e, "t.yaml", 12, 3, "unknown key 'zzz' in router");
+	has_line(fx, e, "t.yaml", 13, 14, "router.names[1]: expected a "
+	    "string, got a list");
+	has_line(fx, e, "t.yaml", 14, 10, "router.ratio: expected a number "
+	    "from 0 to 1, got '1.5'");
+	has_line(fx, e, "t.yaml", 16, 17, "router.backends.b1.kind: expected "
+	    "one of stub, command, got 'shell'");
+	has_line(fx, e, "t.yaml", 16, 33, "router.backends.b1.retries: "
+	    "expected an integer from 0 to 5, got '9'");
+	has_line(fx, e, "t.yaml", 16, 36, "unknown key 'bogus' in "
+	    "router.backends.b1");
+	/* a key of an included table is suggested too */
+	has_line(fx, e, "t.yaml", 18, 3, "unknown key 'upstream' in router "
+	    "(did you mean 'upstreams'?)");
+
+	buf_reset(&b);
+	assert_int_equal(cfg_check(cfg_get(r, "ok"), t_router, "ok", &b), 0);
+	assert_int_equal(b.len, 0);
+	assert_int_equal(cfg_check(cfg_get(r, "missing"), t_router, "m", &b),
+	    0);
+	assert_int_equal(cfg_check(cfg_get(r, "scalar"), t_router, "scalar",
+	                     &b), 1);
+	has_line(fx, buf_cstr(&b), "t.yaml", 27, 9, "scalar: expected a map, "
+	    "got '5'");
+	/* the top level */
+	buf_reset(&b);
+	assert_int_equal(cfg_check(r, t_router, "", &b), 3);
+	has_line(fx, buf_cstr(&b), "t.yaml", 1, 1, "unknown key 'router' at "
+	    "the top level");
+
+	/* drift: settings other than their defaults, compared as values;
+	 * not a named entry's (backends.b.kind) */
+	buf_reset(&b);
+	assert_int_equal(cfg_drift(cfg_get(r, "ok"), t_router, "ok", &b), 4);
+	e = buf_cstr(&b);
+	assert_non_null(strstr(e, "ok.max_parallel: 256 (default 1)\n"));
+	assert_non_null(strstr(e, "ok.lease: 2m (default 30s)\n"));
+	assert_non_null(strstr(e, "ok.ratio: 0 (default 0.8)\n"));
+	assert_non_null(strstr(e, "ok.budget.max_per_hour: 0 (default 10)\n"));
+	buf_fini(&b);
+	cfg_close(&c);
+}
+
+static void
+test_tab_getters(void **state)
+{
+	struct fx  *fx = *state;
+	struct cfg *c = load(fx, "g.yaml",
+	    "max_parallel: 4\n"
+	    "lease: 30000\n"
+	    "budget: { max_per_day: 7 }\n"
+	    "mode: quick\n"
+	    "flag:\n"
+	    "ratio: 2\n");
+	const struct cfg_node *r = cfg_root(c);
+	const char            *s = "kept";
+	char                  *e = fx->err;
+	size_t                 el = sizeof(fx->err);
+	int64_t                i;
+	double                 d;
+	int                    bl;
+
+	assert_int_equal(cfg_tab_int(t_router, r, "max_parallel", &i, e, el),
+	    0);
+	assert_int_equal(i, 4);
+	assert_int_equal(cfg_tab_ms(t_router, r, "lease", &i, e, el), 0);
+	assert_int_equal(i, 30000);
+	/* the defaults are the table's */
+	assert_int_equal(cfg_tab_int(t_router, r, "budget.max_per_hour", &i, e,
+	                     el), 0);
+	assert_int_equal(i, 10);
+	assert_int_equal(cfg_tab_int(t_router, r, "budget.max_per_day", &i, e,
+	                     el), 0);
+	assert_int_equal(i, 7);
+	assert_int_equal(cfg_tab_bool(t_router, r, "flag", &bl, e, el), 0);
+	assert_int_equal(bl, 0);
+	assert_int_equal(cfg_tab_str(t_router, r, "mode", &s, e, el), 0);
+	assert_string_equal(s, "quick");
+	assert_int_equal(cfg_tab_str(t_router, r, "name", &s, e, el), 0);
+	assert_string_equal(s, "x");
+	/* no default: left alone */
+	s = "kept";
+	assert_int_equal(cfg_tab_str(t_router, r, "comment", &s, e, el), 0);
+	assert_string_equal(s, "kept");
+	/* the bounds hold in the getters too */
+	assert_int_equal(cfg_tab_num(t_router, r, "ratio", &d, e, el),
+	    ERR_CONFIG);
+	expect_err(fx, "g.yaml", 6, 8, "ratio: expected a number from 0 to 1",
+	    "got '2'", NULL);
+	/* a path the table lacks, or of another type, is a bug, not a crash */
+	assert_int_equal(cfg_tab_int(t_router, r, "nope", &i, e, el),
+	    ERR_INVAL);
+	assert_int_equal(cfg_tab_int(t_router, r, "lease", &i, e, el),
+	    ERR_INVAL);
+
+	assert_ptr_equal(cfg_tab_find(t_router, "budget.max_per_day"),
+	    &t_budget[1]);
+	assert_ptr_equal(cfg_tab_find(t_router, "upstreams"), &t_common[0]);
+	assert_null(cfg_tab_find(t_router, "lease.x"));
+	assert_string_equal(cfg_tab_suggest(t_router, "max_paralell"),
+	    "max_parallel");
+	assert_string_equal(cfg_tab_suggest(t_router, "lase"), "lease");
+	assert_string_equal(cfg_tab_suggest(t_router, "Lease"), "lease");
+	assert_null(cfg_tab_suggest(t_router, "zzz"));
+	assert_null(cfg_tab_suggest(t_router, "timeout"));
+	cfg_close(&c);
+}
+
 int
 main(void)
 {
@@ -610,6 +826,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_missing_file, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_secret_env, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_tab_check, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_tab_getters, setup,
 		    teardown),
 	};
 

@@ -110,6 +110,14 @@ test_errors(void **state)
 	expect_error("opcenter:\n"
 	             "  heartbeat_ms: soon\n",
 	    "c.yaml:2:17:");
+	/* out of range: where, the key and the range (opcenter's table) */
+	expect_error("opcenter:\n"
+	             "  heartbeat_ms: 5\n",
+	    "c.yaml:2:17: opcenter.heartbeat_ms: expected a duration from 10ms "
+	    "to 1h, got '5'");
+	expect_error("opcenter: { journal_retention: 0 }\n",
+	    "c.yaml:1:32: opcenter.journal_retention: expected an integer of "
+	    "at least 1, got '0'");
 	expect_error("- a\n- b\n", "expected a map at the top level");
 	expect_error("instances: [a]\n", "expected a map of instance names");
 	expect_error("opcenter:\n  state_dir: /tmp/"

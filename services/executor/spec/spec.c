@@ -8,22 +8,61 @@
 #include "opc/util.h"
 #include "spec.h"
 
-/* The agent-profile settings a backend may carry, with their types:
- * copied as they are; the worker checks their values. */
-static const struct {
-	const char *key;
-	char        type; /* s string, i integer, d number */
-} keys[] = {
-	{ "model", 's' }, { "workspace", 's' }, { "bin", 's' },
-	{ "api_key_env", 's' }, { "base_url", 's' },
-	{ "permission_mode", 's' }, { "sandbox", 's' }, { "team", 's' },
-	{ "orchestrator", 's' }, { "effort", 's' },
-	{ "max_output_bytes", 'i' }, { "kill_grace_seconds", 'i' },
-	{ "max_turns", 'i' }, { "max_retries", 'i' }, { "cycles", 'i' },
-	{ "exchanges", 'i' }, { "transient_retries", 'i' },
-	{ "retry_backoff_seconds", 'i' }, { "max_budget_usd", 'd' },
-	{ "prices.input_per_mtok", 'd' }, { "prices.output_per_mtok", 'd' },
-	{ "prices.cached_input_per_mtok", 'd' },
+static const struct cfg_key prices_keys[] = {
+	CFG_NUM("input_per_mtok", NULL, "0", NULL, "USD per million input "
+	                                            "tokens"),
+	CFG_NUM("output_per_mtok", NULL, "0", NULL, "USD per million output "
+	                                             "tokens"),
+	CFG_NUM("cached_input_per_mtok", NULL, "0", NULL,
+	    "USD per million cached input tokens"),
+	CFG_END,
+};
+
+static const struct cfg_key env_item[] = {
+	CFG_STR("*", NULL, "a variable's value"),
+	CFG_END,
+};
+
+/* The worker (run/request.c) has the defaults of the profile settings:
+ * the rows say them.  backend_spec copies every scalar row that is set. */
+const struct cfg_key backend_keys[] = {
+	CFG_ENUM("kind", "command",
+	    "stub|command|claude_cli|codex_cli|aider|kodo",
+	    "what runs: stub, a command's argv, or an agent CLI's profile"),
+	CFG_STRS("argv", "kind command: the program and its arguments "
+	                 "({goal}, {prompt_file}, {workspace} expand)"),
+	CFG_STRS("env_allow", "variables passed through to the backend"),
+	CFG_MAP("env", env_item, "variables set for the backend"),
+	CFG_STR("model", NULL, "the model the CLI asks for"),
+	CFG_ENUM("workspace", NULL, "git|scratch",
+	    "git: a clone of the repo (default); scratch: an empty directory"),
+	CFG_STR("bin", NULL, "the CLI's program (default: the profile's)"),
+	CFG_STR("api_key_env", NULL,
+	    "the variable holding its API key (default: the profile's)"),
+	CFG_STR("base_url", NULL, "the API's address"),
+	CFG_STR("permission_mode", NULL, "the CLI's permission mode"),
+	CFG_STR("sandbox", NULL, "the CLI's sandbox"),
+	CFG_STR("team", NULL, "kodo: the team"),
+	CFG_STR("orchestrator", NULL, "kodo: the orchestrator"),
+	CFG_STR("effort", NULL, "the model's reasoning effort"),
+	CFG_INT("max_output_bytes", NULL, "1", NULL,
+	    "output kept of the backend (default: the worker's)"),
+	CFG_INT("kill_grace_seconds", NULL, "0", NULL,
+	    "SIGTERM, then SIGKILL after this long (default 5)"),
+	CFG_INT("max_turns", NULL, "0", NULL, "the CLI's turns (0: its own)"),
+	CFG_INT("max_retries", NULL, "0", NULL,
+	    "retries of a failed run (default: the profile's, 2)"),
+	CFG_INT("cycles", NULL, "0", NULL, "kodo: cycles"),
+	CFG_INT("exchanges", NULL, "0", NULL, "kodo: exchanges"),
+	CFG_INT("transient_retries", NULL, "0", NULL,
+	    "retries of a transient API error (default 2)"),
+	CFG_INT("retry_backoff_seconds", NULL, "0", NULL,
+	    "the first transient retry's delay (default 30)"),
+	CFG_NUM("max_budget_usd", NULL, "0", "1000000000",
+	    "the most one run may cost (what the router reserves)"),
+	CFG_SECTION("prices", prices_keys,
+	    "prices when the CLI reports tokens, not cost"),
+	CFG_END,
 };
 
 static json_t *
@@ -37,39 +76,80 @@ strs(const struct cfg_node *n)
 	return (a);
 }
 
-/* scalar reads keys[i] of bk: a new JSON value, or NULL (err set). */
+/* scalar reads the row k under n: a new JSON value, NULL when it is not
+ * set, or NULL with *rv set (err too). */
 static json_t *
-scalar(const struct cfg_node *bk, size_t i, char *err, size_t errlen)
+scalar(const struct cfg_key *tab, const struct cfg_key *k,
+    const struct cfg_node *n, const char *path, int *rv, char *err,
+    size_t errlen)
 {
-	const char *s;
-	int64_t     n;
+	const char *s = NULL;
+	int64_t     i;
 	double      d;
 
-	switch (keys[i].type) {
-	case 's':
-		return (cfg_get_str(bk, keys[i].key, NULL, &s, err, errlen) == 0
-		    ? json_string(s) : NULL);
-	case 'i':
-		return (cfg_get_int(bk, keys[i].key, 0, &n, err, errlen) == 0
-		    ? json_integer(n) : NULL);
+	*rv = 0;
+	if (cfg_is_null(cfg_get(n, path)))
+		return (NULL);
+	switch (k->type) {
+	case CFG_K_STR:
+	case CFG_K_ENUM:
+		*rv = cfg_tab_str(tab, n, path, &s, err, errlen);
+		return (*rv == 0 ? json_string(s) : NULL);
+	case CFG_K_INT:
+		*rv = cfg_tab_int(tab, n, path, &i, err, errlen);
+		return (*rv == 0 ? json_integer(i) : NULL);
 	default:
-		return (cfg_get_double(bk, keys[i].key, 0, &d, err, errlen) == 0
-		    ? json_real(d) : NULL);
+		*rv = cfg_tab_num(tab, n, path, &d, err, errlen);
+		return (*rv == 0 ? json_real(d) : NULL);
 	}
 }
 
-static const char *const kinds[] = {
-	"stub", "command", "claude_cli", "codex_cli", "aider", "kodo",
-};
+/* copy sets dst[row] for every scalar row of tab set under n (prices:
+ * a section of scalars, into an object of its own). */
+static int
+copy(json_t *dst, const struct cfg_key *tab, const struct cfg_node *n,
+    char *err, size_t errlen)
+{
+	const struct cfg_key *k;
+	json_t               *v;
+	int                   rv;
+
+	for (k = tab; k->type != CFG_K_END; k++) {
+		if (k->type == CFG_K_SECTION) {
+			if (cfg_get(n, k->name) == NULL)
+				continue;
+			v = json_object();
+			json_object_set_new(dst, k->name, v);
+			if ((rv = copy(v, k->sub, cfg_get(n, k->name), err,
+			         errlen)) != 0)
+				return (rv);
+			continue;
+		}
+		if (k->type != CFG_K_STR && k->type != CFG_K_INT &&
+		    k->type != CFG_K_NUM &&
+		    !(k->type == CFG_K_ENUM && k->def == NULL))
+			continue; /* kind, argv, env: backend_spec's own */
+		if ((v = scalar(tab, k, n, k->name, &rv, err, errlen)) != NULL)
+			json_object_set_new(dst, k->name, v);
+		else if (rv != 0)
+			return (rv);
+	}
+	return (0);
+}
 
 int
 backend_kind_known(const char *kind)
 {
-	size_t i;
+	const char *c = cfg_tab_find(backend_keys, "kind")->choices;
+	size_t      n, l;
 
-	for (i = 0; kind != NULL && i < nitems(kinds); i++)
-		if (strcmp(kinds[i], kind) == 0)
+	if (kind == NULL)
+		return (0);
+	for (n = strlen(kind); *c != '\0'; c += l + (c[l] == '|')) {
+		l = strcspn(c, "|");
+		if (l == n && strncmp(c, kind, n) == 0)
 			return (1);
+	}
 	return (0);
 }
 
@@ -113,13 +193,16 @@ json_t *
 backend_spec(const struct cfg_node *bk, char *err, size_t errlen)
 {
 	const struct cfg_node *n;
-	json_t                *spec, *env, *v, *dst;
-	const char            *kind, *dot;
+	json_t                *spec, *env;
+	const char            *kind;
 	size_t                 i;
 
 	if (bk == NULL)
 		return (json_pack("{s:s}", "kind", "stub"));
-	if (cfg_get_str(bk, "kind", "command", &kind, err, errlen) != 0)
+	/* the kind is not checked here: backend_check says which are known,
+	 * the worker refuses the others */
+	kind = cfg_tab_find(backend_keys, "kind")->def;
+	if (cfg_get_str(bk, "kind", kind, &kind, err, errlen) != 0)
 		return (NULL);
 	spec = json_pack("{s:s, s:o, s:o}", "kind", kind, "argv",
 	    strs(cfg_get(bk, "argv")), "env_allow",
@@ -130,25 +213,9 @@ backend_spec(const struct cfg_node *bk, char *err, size_t errlen)
 		json_object_set_new(env, cfg_key_at(n, i),
 		    json_string(cfg_str(cfg_at(n, i))));
 	json_object_set_new(spec, "env", env);
-	for (i = 0; i < nitems(keys); i++) {
-		if (cfg_get(bk, keys[i].key) == NULL)
-			continue;
-		if ((v = scalar(bk, i, err, errlen)) == NULL) {
-			json_decref(spec);
-			return (NULL);
-		}
-		dst = spec;
-		if ((dot = strchr(keys[i].key, '.')) != NULL) {
-			char *obj = xstrndup(keys[i].key,
-			    (size_t) (dot - keys[i].key));
-
-			if ((dst = json_object_get(spec, obj)) == NULL) {
-				dst = json_object();
-				json_object_set_new(spec, obj, dst);
-			}
-			free(obj);
-		}
-		json_object_set_new(dst, dot ? dot + 1 : keys[i].key, v);
+	if (copy(spec, backend_keys, bk, err, errlen) != 0) {
+		json_decref(spec);
+		return (NULL);
 	}
 	if (errlen > 0)
 		err[0] = '\0';

@@ -14,6 +14,10 @@
 
 #include "opc/cfg.h"
 
+/* backend_keys: the settings of a backend (instances.<executor>.
+ * backends.<name>), cfg.h's table: backend_spec copies those set. */
+extern const struct cfg_key backend_keys[];
+
 /* backend_spec returns a new backend_spec object for the backend config
  * node bk (instances.<executor>.backends.<name>), or NULL with err set
  * when a setting has the wrong type.  A NULL bk is the built-in stub. */

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf.h"
 #include "opc/err.h"
 #include "opc/util.h"
 #include "route.h"
@@ -71,36 +72,37 @@ int
 budget_cfg_load(struct budget_cfg *c, const struct cfg_node *router_cfg,
                 char *err, size_t errlen)
 {
-	const struct cfg_node *b = cfg_get(router_cfg, "budget");
-	const struct cfg_node *k = cfg_get(router_cfg, "breaker");
+	const struct cfg_key *t = router_keys; /* defaults and bounds */
+	const struct cfg_node *r = router_cfg;
 	int64_t                hours = -1;
 	double                 cap = NAN; /* max_usd_per_day: NaN = none */
 
 	memset(c, 0, sizeof(*c));
-	if (cfg_get_int(b, "max_per_hour", 10, &c->max_per_hour, err, errlen) !=
-	        0 ||
-	    cfg_get_int(b, "max_per_day", 50, &c->max_per_day, err, errlen) !=
-	        0 ||
-	    cfg_get_int(b, "max_retries", 3, &c->max_retries, err, errlen) !=
-	        0 ||
-	    cfg_get_ms(b, "retry_reset", HOUR_MS, &c->retry_reset_ms, err,
-	               errlen) != 0 ||
-	    cfg_get_int(b, "max_concurrent", 1, &c->max_concurrent, err,
-	                errlen) != 0 ||
-	    cfg_get_int(b, "min_memory_mb", 0, &c->min_memory_mb, err,
-	                errlen) != 0 ||
-	    cfg_get_double(k, "threshold", 0.8, &c->breaker_threshold, err,
-	                   errlen) != 0 ||
-	    cfg_get_int(k, "window", 5, &c->breaker_window, err, errlen) != 0 ||
-	    cfg_get_int(k, "min_samples", 3, &c->breaker_min_samples, err,
-	                errlen) != 0 ||
-	    cfg_get_ms(k, "staleness", 4 * HOUR_MS, &c->breaker_staleness_ms,
-	               err, errlen) != 0 ||
-	    cfg_get_double(b, "reserve_usd", 1.0, &c->reserve_usd, err,
-	                   errlen) != 0)
-		return (ERR_CONFIG);
-	/* no cap unless one is written (YAML null is "not written") */
-	if (cfg_get_double(b, "max_usd_per_day", NAN, &cap, err, errlen) != 0)
+	/* no cap unless one is written: max_usd_per_day has no default */
+	if (cfg_tab_int(t, r, "budget.max_per_hour", &c->max_per_hour, err,
+	        errlen) != 0 ||
+	    cfg_tab_int(t, r, "budget.max_per_day", &c->max_per_day, err,
+	        errlen) != 0 ||
+	    cfg_tab_int(t, r, "budget.max_retries", &c->max_retries, err,
+	        errlen) != 0 ||
+	    cfg_tab_ms(t, r, "budget.retry_reset", &c->retry_reset_ms, err,
+	        errlen) != 0 ||
+	    cfg_tab_int(t, r, "budget.max_concurrent", &c->max_concurrent, err,
+	        errlen) != 0 ||
+	    cfg_tab_int(t, r, "budget.min_memory_mb", &c->min_memory_mb, err,
+	        errlen) != 0 ||
+	    cfg_tab_num(t, r, "breaker.threshold", &c->breaker_threshold, err,
+	        errlen) != 0 ||
+	    cfg_tab_int(t, r, "breaker.window", &c->breaker_window, err,
+	        errlen) != 0 ||
+	    cfg_tab_int(t, r, "breaker.min_samples", &c->breaker_min_samples,
+	        err, errlen) != 0 ||
+	    cfg_tab_ms(t, r, "breaker.staleness", &c->breaker_staleness_ms,
+	        err, errlen) != 0 ||
+	    cfg_tab_num(t, r, "budget.reserve_usd", &c->reserve_usd, err,
+	        errlen) != 0 ||
+	    cfg_tab_num(t, r, "budget.max_usd_per_day", &cap, err, errlen) !=
+	        0)
 		return (ERR_CONFIG);
 
 	if (env_int("OPERATIONS_CENTER_MAX_EXEC_PER_HOUR", &c->max_per_hour,

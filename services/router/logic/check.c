@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "conf.h"
 #include "opc/err.h"
 #include "opc/util.h"
 #include "route.h"
@@ -17,8 +18,6 @@
 			snprintf(err, errlen, __VA_ARGS__);                    \
 	} while (0)
 
-static const char *const when_keys[] = {"kind",       "task_type", "labels_any",
-                                        "labels_all", "repo",      "risk"};
 static const char *const policy_lists[] = {
     "trusted_labels", "destructive_labels", "sensitive_block",
     "sensitive_review", "review_task_types"};
@@ -53,7 +52,7 @@ check_rule(const struct cfg_node *r, char *err, size_t errlen)
 {
 	const struct cfg_node *when = cfg_get(r, "when");
 	const char            *lane = cfg_str(cfg_get(r, "lane"));
-	size_t                 i, j;
+	size_t                 i;
 
 	if (cfg_type(r) != CFG_MAP)
 		return (bad(r, "router.rules: each rule must be a map", err,
@@ -68,10 +67,7 @@ check_rule(const struct cfg_node *r, char *err, size_t errlen)
 		return (
 		    bad(when, "router.rules: when must be a map", err, errlen));
 	for (i = 0; i < cfg_len(when); i++) {
-		for (j = 0; j < nitems(when_keys); j++)
-			if (strcmp(cfg_key_at(when, i), when_keys[j]) == 0)
-				break;
-		if (j == nitems(when_keys))
+		if (cfg_tab_find(router_when_keys, cfg_key_at(when, i)) == NULL)
 			return (bad(
 			    cfg_at(when, i),
 			    "router.rules: unknown condition (kind, task_type,"

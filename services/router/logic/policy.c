@@ -265,9 +265,7 @@ route_policy(const struct msg_proposal *proposal,
 	plist_load(&p.destructive, pol, "destructive_labels", def_destructive);
 	plist_load(&p.trusted, pol, "trusted_labels", def_trusted);
 	plist_load(&p.review_types, pol, "review_task_types", def_review_types);
-	p.local_lane = cfg_str(cfg_get(pol, "local_lane"));
-	if (p.local_lane == NULL || *p.local_lane == '\0')
-		p.local_lane = "aider_local";
+	p.local_lane = route_cfg_str(router_cfg, "policy.local_lane");
 	p.out = d = msg_policy_new();
 
 	lane = decision != NULL ? decision->selected_lane : NULL;

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "conf.h"
 #include "opc/err.h"
 #include "opc/util.h"
 #include "route.h"
@@ -119,6 +120,15 @@ static char *
 sdup(const char *s)
 {
 	return (s != NULL ? xstrdup(s) : NULL);
+}
+
+const char *
+route_cfg_str(const struct cfg_node *router_cfg, const char *path)
+{
+	const char *s = cfg_str(cfg_get(router_cfg, path));
+
+	return (s != NULL && *s != '\0' ? s
+	                                 : cfg_tab_find(router_keys, path)->def);
 }
 
 const struct cfg_node *
@@ -344,13 +354,14 @@ route_proposal(const struct route_task *t, const struct cfg_node *root,
 
 	if (cfg_get_str(repo, "clone_url", NULL, &clone_url, err, errlen) !=
 	        0 ||
-	    cfg_get_int(route_section(root), "timeout_seconds", 300, &timeout, err,
-	                errlen) != 0 ||
-	    cfg_get_int(repo, "validation_timeout_seconds", 300, &vtimeout, err,
-	                errlen) != 0 ||
-	    cfg_get_bool(repo, "open_pr", 0, &open_pr, err, errlen) != 0 ||
-	    cfg_get_bool(repo, "skip_baseline_validation", 0, &skip_baseline,
-	                 err, errlen) != 0 ||
+	    cfg_tab_int(router_keys, route_section(root), "timeout_seconds",
+	                &timeout, err, errlen) != 0 ||
+	    cfg_tab_int(conf_repo_keys, repo, "validation_timeout_seconds",
+	                &vtimeout, err, errlen) != 0 ||
+	    cfg_tab_bool(conf_repo_keys, repo, "open_pr", &open_pr, err,
+	                 errlen) != 0 ||
+	    cfg_tab_bool(conf_repo_keys, repo, "skip_baseline_validation",
+	                 &skip_baseline, err, errlen) != 0 ||
 	    cfg_get_strs(repo, "allowed_base_branches", &abb, &nabb, err,
 	                 errlen) != 0 ||
 	    commands(repo, &cmds, err, errlen) != 0)
@@ -372,8 +383,8 @@ route_proposal(const struct route_task *t, const struct cfg_node *root,
 
 	base = route_jstr(t->execution, "base_branch");
 	if (base == NULL || *base == '\0') {
-		if (cfg_get_str(repo, "default_branch", "main", &base, err,
-		                errlen) != 0)
+		if (cfg_tab_str(conf_repo_keys, repo, "default_branch", &base,
+		                err, errlen) != 0)
 			goto fail;
 		if (*base == '\0')
 			base = "main";
@@ -544,12 +555,8 @@ route_decide(const struct msg_proposal *proposal,
 	char                   id[37], ts[32], *why;
 	size_t                 i;
 
-	dlane = cfg_str(cfg_get(router_cfg, "default.lane"));
-	dbackend = cfg_str(cfg_get(router_cfg, "default.backend"));
-	if (dlane == NULL || *dlane == '\0')
-		dlane = "aider_local";
-	if (dbackend == NULL || *dbackend == '\0')
-		dbackend = "stub";
+	dlane = route_cfg_str(router_cfg, "default.lane");
+	dbackend = route_cfg_str(router_cfg, "default.backend");
 	lane = dlane;
 	backend = dbackend;
 	name = "default";
@@ -658,8 +665,9 @@ route_request(const struct msg_proposal *p, const struct msg_decision *d,
 	                                                         : p->task_kind;
 	if (kind == NULL || *kind == '\0')
 		kind = "goal";
-	if (cfg_get_bool(route_repo(root, p->target->repo_key), "await_review",
-	                 0, &await_review, ebuf, sizeof(ebuf)) != 0)
+	if (cfg_tab_bool(conf_repo_keys,
+	                 route_repo(root, p->target->repo_key),
+	                 "await_review", &await_review, ebuf, sizeof(ebuf)) != 0)
 		await_review = 0; /* route_proposal already vetted the repo */
 
 	r = msg_exec_request_new();

@@ -239,6 +239,10 @@ struct msg_exec_request *route_request(const struct msg_proposal *,
  * "file:line:col: ..." (or the route_proposal message) in err. */
 int route_cfg_check(const struct cfg_node *root, char *err, size_t errlen);
 
+/* route_cfg_str returns the string at path under router_cfg, or its
+ * default in router_keys when it is missing or empty. */
+const char *route_cfg_str(const struct cfg_node *router_cfg,
+                          const char *path);
 /* route_section returns the router's config section of the document:
  * a top-level "router" map, else the "instances.router" instance. */
 const struct cfg_node *route_section(const struct cfg_node *root);
