@@ -34,8 +34,15 @@ reply(struct svc *svc, int code, const char *error, json_t *data)
 	struct msg_ctl_reply r;
 	struct msg_hdr       hdr;
 	struct buf           b;
-	char                 id[300];
+	char                 id[300], full[300];
 
+	/* whatever the operation made of it, a client is told where the
+	 * space is missing */
+	if (code == ERR_NOSPACE) {
+		snprintf(full, sizeof(full), "no space left on %s",
+		    svc_space_path(svc));
+		error = full;
+	}
 	memset(&r, 0, sizeof(r));
 	r.ok = code == 0;
 	r.code = code;
@@ -150,6 +157,14 @@ svc_status_json(struct svc *svc)
 	    (json_int_t) journal_last_seq(svc->journal), "journal_first",
 	    (json_int_t) journal_first_seq(svc->journal), "caught_up",
 	    svc_caught_up(svc), "last_error", svc->last_error);
+	if (svc_disk_full(svc))
+		json_object_set_new(o, "disk_full",
+		    json_pack("{s:s, s:I, s:I, s:I}", "path", svc->nosp.path,
+		        "since_ms", (json_int_t) svc->nosp.since, "failures",
+		        (json_int_t) svc->nosp.failures, "retry_in_ms",
+		        (json_int_t) (svc->nosp.retry_at > mono_ms()
+		                ? svc->nosp.retry_at - mono_ms()
+		                : 0)));
 	svc_ups_status(svc, o);
 	c = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
 	              "s:I, s:I, s:I, s:I}",
@@ -214,10 +229,12 @@ do_inject(struct svc *svc, const struct msg *req)
 	m.corr = in->corr ? xstrdup(in->corr) : NULL;
 	if ((rv = svc_txn_begin(svc)) == 0) {
 		rv = svc->handler[m.topic](svc, &m, svc->state);
-		if (rv == 0)
+		if (rv == 0 && !store_full(svc->store))
 			rv = svc_txn_commit(svc);
 		else
 			svc_txn_rollback(svc);
+		if (store_full(svc->store))
+			rv = ERR_NOSPACE;
 	}
 	msg_fini(&m);
 	reply(svc, rv, NULL, NULL);
@@ -299,6 +316,10 @@ serve(struct svc *svc, const struct msg *req)
 		}
 		err[0] = '\0';
 		rv = fn(svc, req, &data, err, sizeof(err), svc->state);
+		/* a write refused for want of space, whatever the operation
+		 * made of it (its own transaction paused the service) */
+		if (rv != 0 && !svc->txn && store_full(svc->store))
+			rv = ERR_NOSPACE;
 		reply(svc, rv, err, rv == 0 ? data : NULL);
 		break;
 	}

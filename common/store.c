@@ -3,10 +3,21 @@
  *
  * One database per service, WAL, synchronous=NORMAL by default.  Prepared
  * statements are cached in a small open-addressing table keyed by the SQL
- * text, so hot paths never re-parse SQL.  A struct store_stmt is simply a
- * sqlite3_stmt: the cast is the whole wrapper.
+ * text, so hot paths never re-parse SQL.  A struct store_stmt is the cache
+ * slot of its statement, which knows its store.
+ *
+ * A full disk (SQLITE_FULL, or an I/O error whose errno is ENOSPC or
+ * EDQUOT) is ERR_NOSPACE, remembered for the transaction (store_full) so
+ * that a caller can tell an infrastructure fault from a bad input whatever
+ * code its own layers made of it.  The first commit that works after one
+ * checkpoints the WAL and truncates it: the frames a failed transaction
+ * wrote past the WAL's end hold space nothing needs.  journal_size_limit
+ * gives back, at the WAL's next restart, what a WAL grew past what
+ * autocheckpoint lets it reach (a long reader, a full disk).
  */
+#include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include <sqlite3.h>
@@ -17,20 +28,47 @@
 #include "opc/util.h"
 
 #define CACHE_SLOTS 256 /* power of two */
+/* What a WAL keeps of its file when it restarts (bytes): about what
+ * autocheckpoint (1000 pages of 4 KiB) lets it grow to anyway. */
+#define WAL_KEEP (4 * 1024 * 1024)
+#define BUSY_MS 5000
 
+/* A struct store_stmt is one of these. */
 struct cached {
 	char         *sql;
 	sqlite3_stmt *stmt;
+	struct store *s;
 };
 
 struct store {
 	sqlite3      *db;
 	char         *path;
+	char         *dir;     /* what fills up: the db's directory */
 	int           in_txn;
+	bool          full;    /* this transaction met a full disk */
+	bool          was_full; /* since the last commit that worked */
 	struct cached cache[CACHE_SLOTS];
 };
 
-#define ST(st) ((sqlite3_stmt *) (void *) (st))
+#define ST(st) (((struct cached *) (void *) (st))->stmt)
+
+/* nospace: rc (from s's connection) says the disk is full.  It records
+ * that for store_full() and the next commit's checkpoint. */
+static bool
+nospace(struct store *s, int rc)
+{
+	int e;
+
+	if ((rc & 0xff) != SQLITE_FULL) {
+		if ((rc & 0xff) != SQLITE_IOERR)
+			return (false);
+		e = sqlite3_system_errno(s->db);
+		if (e != ENOSPC && e != EDQUOT)
+			return (false);
+	}
+	s->full = s->was_full = true;
+	return (true);
+}
 
 static int
 xlate(struct store *s, int rc, const char *what)
@@ -46,8 +84,21 @@ xlate(struct store *s, int rc, const char *what)
 	default:
 		log_error("store.error", "%s: %s: %s", s ? s->path : "?",
 		    what, s ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
-		return (ERR_IO);
+		return (s != NULL && nospace(s, rc) ? ERR_NOSPACE : ERR_IO);
 	}
+}
+
+/* dir_of returns a copy of path's directory ("." for a bare name). */
+static char *
+dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL)
+		return (xstrdup(strcmp(path, ":memory:") == 0 ? path : "."));
+	if (slash == path)
+		return (xstrdup("/"));
+	return (xstrndup(path, (size_t) (slash - path)));
 }
 
 int
@@ -59,6 +110,7 @@ store_open(struct store **sp, const char *path)
 	*sp = NULL;
 	s = xcalloc(1, sizeof(*s));
 	s->path = xstrdup(path);
+	s->dir = dir_of(path);
 	if (sqlite3_open_v2(path, &s->db,
 	        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 	            SQLITE_OPEN_NOMUTEX,
@@ -66,7 +118,7 @@ store_open(struct store **sp, const char *path)
 		rv = xlate(s, SQLITE_ERROR, "open");
 		goto fail;
 	}
-	sqlite3_busy_timeout(s->db, 5000);
+	sqlite3_busy_timeout(s->db, BUSY_MS);
 	/* A 512 KiB page cache instead of sqlite's 2 MB: the dbs are small,
 	 * the kernel caches the file anyway, and the default was half of an
 	 * idle daemon's private memory (router 8.5 -> 7.0 MiB RSS; catch-up
@@ -76,6 +128,14 @@ store_open(struct store **sp, const char *path)
 	                        "PRAGMA foreign_keys=ON;"
 	                        "PRAGMA cache_size=-512;")) != 0)
 		goto fail;
+	{
+		char sql[64];
+
+		snprintf(sql, sizeof(sql), "PRAGMA journal_size_limit=%d",
+		    WAL_KEEP);
+		if ((rv = store_exec(s, sql)) != 0)
+			goto fail;
+	}
 	*sp = s;
 	return (0);
 
@@ -100,6 +160,7 @@ store_close(struct store **sp)
 	}
 	sqlite3_close(s->db);
 	free(s->path);
+	free(s->dir);
 	free(s);
 	*sp = NULL;
 }
@@ -122,6 +183,8 @@ store_exec(struct store *s, const char *sql)
 		log_error("store.exec", "%s: %s", s->path,
 		    msg ? msg : sqlite3_errstr(rc));
 		sqlite3_free(msg);
+		if (nospace(s, rc))
+			return (ERR_NOSPACE);
 		return (rc == SQLITE_CONSTRAINT ? ERR_EXISTS : ERR_IO);
 	}
 	return (0);
@@ -155,9 +218,37 @@ store_begin(struct store *s)
 
 	if (s->in_txn)
 		return (ERR_STATE);
+	s->full = false;
 	if ((rv = store_exec(s, "BEGIN IMMEDIATE")) == 0)
 		s->in_txn = 1;
 	return (rv);
+}
+
+/* reclaim checkpoints the whole WAL into the db and truncates it to
+ * nothing, after the first commit that worked since a full disk. */
+static void
+reclaim(struct store *s)
+{
+	int log_n = -1, done = -1, rc;
+
+	s->was_full = false;
+	/* never wait on the loop: a reader holding it back makes this a
+	 * partial checkpoint, SQLITE_BUSY */
+	sqlite3_busy_timeout(s->db, 0);
+	rc = sqlite3_wal_checkpoint_v2(s->db, NULL,
+	    SQLITE_CHECKPOINT_TRUNCATE, &log_n, &done);
+	sqlite3_busy_timeout(s->db, BUSY_MS);
+	if (rc == SQLITE_OK)
+		log_info("store.reclaimed", "%s: writes work again; WAL of %d "
+		    "frames checkpointed and truncated", s->path, log_n);
+	else {
+		/* busy (a reader) or still short of space: the WAL stays,
+		 * and journal_size_limit trims it at its next restart */
+		log_warn("store.reclaim", "%s: WAL checkpoint: %s", s->path,
+		    sqlite3_errmsg(s->db));
+		if (nospace(s, rc))
+			s->full = false;
+	}
 }
 
 int
@@ -168,11 +259,15 @@ store_commit(struct store *s)
 	if (!s->in_txn)
 		return (ERR_STATE);
 	if ((rv = store_exec(s, "COMMIT")) != 0) {
-		(void) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		if (!sqlite3_get_autocommit(s->db))
+			(void) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL,
+			    NULL);
 		s->in_txn = 0;
 		return (rv);
 	}
 	s->in_txn = 0;
+	if (s->was_full && !s->full)
+		reclaim(s);
 	return (0);
 }
 
@@ -182,7 +277,47 @@ store_rollback(struct store *s)
 	if (!s->in_txn)
 		return (ERR_STATE);
 	s->in_txn = 0;
+	/* sqlite may have rolled back by itself (a full disk, an I/O
+	 * error): nothing is left to roll back then */
+	if (sqlite3_get_autocommit(s->db))
+		return (0);
 	return (store_exec(s, "ROLLBACK"));
+}
+
+int
+store_full(const struct store *s)
+{
+	return (s->full);
+}
+
+const char *
+store_dir(const struct store *s)
+{
+	return (s->dir);
+}
+
+int
+store_probe(struct store *s)
+{
+	int64_t v = 0;
+	char    sql[64];
+	int     rv;
+
+	if (s->in_txn)
+		return (ERR_STATE);
+	if ((rv = store_begin(s)) != 0)
+		return (rv);
+	/* Rewriting the header's user_version (unused otherwise) dirties
+	 * page 1: a commit that really appends a frame to the WAL. */
+	if ((rv = store_int(s, &v, 0, "PRAGMA user_version", NULL)) == 0) {
+		snprintf(sql, sizeof(sql), "PRAGMA user_version=%lld",
+		    (long long) v);
+		rv = store_exec(s, sql);
+	}
+	if (rv == 0)
+		return (store_commit(s));
+	(void) store_rollback(s);
+	return (rv);
 }
 
 int
@@ -219,6 +354,7 @@ store_prep(struct store *s, struct store_stmt **stp, const char *sql)
 		return (ERR_NOMEM);
 	}
 	if (c->sql == NULL) {
+		c->s = s;
 		if (sqlite3_prepare_v2(s->db, sql, -1, &c->stmt, NULL) !=
 		    SQLITE_OK) {
 			log_error("store.prep", "%s: %s: %s", s->path,
@@ -232,7 +368,7 @@ store_prep(struct store *s, struct store_stmt **stp, const char *sql)
 		sqlite3_reset(c->stmt);
 		sqlite3_clear_bindings(c->stmt);
 	}
-	*stp = (struct store_stmt *) (void *) c->stmt;
+	*stp = (struct store_stmt *) (void *) c;
 	return (0);
 }
 
@@ -283,8 +419,8 @@ store_bind_null(struct store_stmt *st, int i)
 int
 store_step(struct store_stmt *st)
 {
-	sqlite3 *db = sqlite3_db_handle(ST(st));
-	int      rc;
+	struct store *s = ((struct cached *) (void *) st)->s;
+	int           rc;
 
 	rc = sqlite3_step(ST(st));
 	if (rc == SQLITE_ROW)
@@ -295,10 +431,10 @@ store_step(struct store_stmt *st)
 		sqlite3_reset(ST(st));
 		return (ERR_EXISTS);
 	}
-	log_error("store.step", "%s: %s", sqlite3_errmsg(db),
+	log_error("store.step", "%s: %s: %s", s->path, sqlite3_errmsg(s->db),
 	    sqlite3_sql(ST(st)));
 	sqlite3_reset(ST(st));
-	return (ERR_IO);
+	return (nospace(s, rc) ? ERR_NOSPACE : ERR_IO);
 }
 
 void

@@ -11,6 +11,17 @@
  * Frames are published only after their transaction committed, so a
  * consumer never sees an event its producer might lose.  The consumer side
  * lives in svc_in.c and the ctl server in ctl.c.
+ *
+ * A full disk pauses writing (see svc.h), one episode at a time:
+ *
+ *   writing --a write refused (ERR_NOSPACE)--> paused, probe in 50 ms
+ *   paused  --probe: short of space or a refused commit--> paused, the
+ *             wait doubled (at most 5 s)
+ *   paused  --probe: space and a commit that works--> writing: replay
+ *             what was dropped, effects, journal svc.disk_full
+ *
+ * While paused nothing is applied and no effect runs, so a full disk
+ * costs one probe per wait, never a loop of failing transactions.
  */
 #include <getopt.h>
 #include <signal.h>
@@ -27,8 +38,12 @@
 #include "opc/log.h"
 #include "svc_int.h"
 
+#define NOSPACE_MIN_MS 50
+#define NOSPACE_MAX_MS 5000
+
 static void hb_timer_cb(struct loop *, void *);
 static void idle_timer_cb(struct loop *, void *);
+static void nospace_cb(struct loop *, void *);
 
 void
 svc_set_error(struct svc *svc, const char *fmt, ...)
@@ -38,6 +53,136 @@ svc_set_error(struct svc *svc, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(svc->last_error, sizeof(svc->last_error), fmt, ap);
 	va_end(ap);
+}
+
+/* space_path names where space is missing: the state dir when path is
+ * on its filesystem (what an operator knows and frees), else path. */
+static void
+space_path(const struct svc *svc, const char *path, char *out, size_t len)
+{
+	struct stat a, b;
+
+	if (stat(path, &a) == 0 && stat(svc->topo->state_dir, &b) == 0 &&
+	    a.st_dev == b.st_dev)
+		path = svc->topo->state_dir;
+	snprintf(out, len, "%s", path);
+}
+
+const char *
+svc_space_path(struct svc *svc)
+{
+	if (svc->nosp.backoff_ms == 0)
+		space_path(svc, store_dir(svc->store), svc->nosp.path,
+		    sizeof(svc->nosp.path));
+	return (svc->nosp.path);
+}
+
+bool
+svc_disk_full(const struct svc *svc)
+{
+	return (svc->nosp.backoff_ms > 0);
+}
+
+/* nospace_wait schedules the next probe after the episode's wait. */
+static void
+nospace_wait(struct svc *svc, int64_t ms)
+{
+	struct nospace *ns = &svc->nosp;
+
+	if (ns->timer != 0)
+		loop_timer_cancel(svc->loop, ns->timer);
+	ns->retry_at = mono_ms() + ms;
+	ns->timer = loop_timer(svc->loop, ms, nospace_cb, svc);
+}
+
+void
+svc_nospace(struct svc *svc, const char *path)
+{
+	struct nospace *ns = &svc->nosp;
+
+	svc_count(svc, "disk_full", 1);
+	ns->failures++;
+	if (ns->backoff_ms > 0)
+		return; /* the probe decides when to try again */
+	space_path(svc, path, ns->path, sizeof(ns->path));
+	ns->since = now_ms();
+	ns->backoff_ms = NOSPACE_MIN_MS;
+	svc_set_error(svc, "disk full: %s", ns->path);
+	log_error("svc.disk_full", "no space left on %s (%s): writes paused; "
+	    "tried again in %d ms, then doubling up to %d ms", ns->path,
+	    path, NOSPACE_MIN_MS, NOSPACE_MAX_MS);
+	nospace_wait(svc, ns->backoff_ms);
+}
+
+/* nospace_over ends an episode: writes work again. */
+static void
+nospace_over(struct svc *svc)
+{
+	struct nospace          *ns = &svc->nosp;
+	struct msg_svc_disk_full ev;
+	char                     path[sizeof(ns->path)];
+
+	memcpy(path, ns->path, sizeof(path));
+	memset(&ev, 0, sizeof(ev));
+	ev.path = path;
+	ev.since_ms = ns->since;
+	ev.resumed_ms = now_ms();
+	ev.failures = ns->failures;
+	log_info("svc.disk_ok", "%s: writes work again after %lld ms and "
+	    "%lld refused writes: resuming", path,
+	    (long long) (ev.resumed_ms - ns->since), (long long) ns->failures);
+	if (strncmp(svc->last_error, "disk full: ", 11) == 0)
+		svc->last_error[0] = '\0';
+	if (ns->timer != 0)
+		loop_timer_cancel(svc->loop, ns->timer);
+	memset(ns, 0, sizeof(*ns));
+	/* Journaled once writes work: several daemons on one disk report
+	 * one incident, which the escalator escalates once. */
+	(void) svc_emit(svc, MSG_SVC_DISK_FULL, NULL, &ev);
+	if (svc_disk_full(svc))
+		return; /* full again at once */
+	svc_ups_resume(svc);
+	svc_after_batch(svc);
+}
+
+static void
+nospace_cb(struct loop *l, void *arg)
+{
+	struct svc     *svc = arg;
+	struct nospace *ns = &svc->nosp;
+	int64_t         room;
+	int             rv;
+
+	UNUSED(l);
+	ns->timer = 0;
+	if (ns->backoff_ms == 0)
+		return;
+	room = fs_free(ns->path);
+	if (room >= 0 && room < SVC_SPACE_MIN)
+		rv = ERR_NOSPACE;
+	else if (svc->txn)
+		rv = ERR_STATE; /* not here: the loop runs between batches */
+	else
+		rv = store_probe(svc->store);
+	if (rv == 0) {
+		nospace_over(svc);
+		return;
+	}
+	if (rv == ERR_NOSPACE) {
+		svc_count(svc, "disk_full", 1);
+		ns->failures++;
+	}
+	if (ns->backoff_ms < NOSPACE_MAX_MS) {
+		ns->backoff_ms = ns->backoff_ms * 2 > NOSPACE_MAX_MS
+		    ? NOSPACE_MAX_MS
+		    : ns->backoff_ms * 2;
+		if (ns->backoff_ms == NOSPACE_MAX_MS)
+			log_warn("svc.disk_full", "%s: still no space after "
+			    "%lld ms: trying every %d ms", ns->path,
+			    (long long) (now_ms() - ns->since),
+			    NOSPACE_MAX_MS);
+	}
+	nospace_wait(svc, ns->backoff_ms);
 }
 
 static void
@@ -79,8 +224,11 @@ svc_txn_begin(struct svc *svc)
 
 	if (svc->txn)
 		return (0);
-	if ((rv = store_begin(svc->store)) != 0)
+	if ((rv = store_begin(svc->store)) != 0) {
+		if (rv == ERR_NOSPACE)
+			svc_nospace(svc, store_dir(svc->store));
 		return (rv);
+	}
 	svc->txn = true;
 	return (0);
 }
@@ -106,12 +254,15 @@ svc_txn_commit(struct svc *svc)
 	if ((rv = store_commit(svc->store)) != 0) {
 		svc->txn = false;
 		svc_txn_rollback(svc);
-		return (rv);
+		return (store_full(svc->store) ? ERR_NOSPACE : rv);
 	}
 	svc->txn = false;
 	for (i = 0; i < svc->nups; i++)
 		svc->ups[i].committed = svc->ups[i].cursor;
 	publish_pending(svc);
+	/* a commit that works ends an episode: probe at once */
+	if (svc->nosp.backoff_ms > 0 && svc->nosp.retry_at > mono_ms())
+		nospace_wait(svc, 0);
 	return (0);
 }
 
@@ -129,6 +280,10 @@ svc_txn_rollback(struct svc *svc)
 	buf_reset(&svc->pending);
 	svc->npending = 0;
 	svc_count(svc, "rollbacks", 1);
+	/* whatever made the caller give up, a write refused for want of
+	 * space is why: pause */
+	if (store_full(svc->store))
+		svc_nospace(svc, store_dir(svc->store));
 }
 
 int
@@ -216,7 +371,8 @@ svc_emit(struct svc *svc, enum msg_topic t, const char *corr,
 void
 svc_after_batch(struct svc *svc)
 {
-	if (svc->def->idle != NULL && svc->inited && svc_caught_up(svc))
+	if (svc->def->idle != NULL && svc->inited && svc_caught_up(svc) &&
+	    !svc_disk_full(svc))
 		svc->def->idle(svc, svc->state);
 }
 
@@ -228,6 +384,10 @@ send_heartbeat(struct svc *svc)
 
 	if (svc->def->heartbeat != NULL)
 		svc->def->heartbeat(svc, svc->state, info);
+	/* the supervisor shows it (opc heartbeat-check) */
+	if (svc_disk_full(svc))
+		json_object_set_new(info, "disk_full",
+		    json_string(svc->nosp.path));
 	memset(&hb, 0, sizeof(hb));
 	hb.service = (char *) svc->inst->service;
 	hb.last_seq = (int64_t) journal_last_seq(svc->journal);
@@ -260,7 +420,7 @@ idle_timer_cb(struct loop *l, void *arg)
 	last = journal_last_seq(svc->journal);
 	first = journal_first_seq(svc->journal);
 	/* Trim in slices so one idle tick never holds the db for long. */
-	if (last >= first &&
+	if (!svc_disk_full(svc) && last >= first &&
 	    last - first + 1 > (uint64_t) svc->topo->journal_retention +
 	            (uint64_t) svc->topo->journal_retention / 10 &&
 	    svc_txn_begin(svc) == 0) {
@@ -401,6 +561,8 @@ svc_close(struct svc **sp)
 		return;
 	if (svc->txn)
 		svc_txn_rollback(svc);
+	if (svc->nosp.timer != 0)
+		loop_timer_cancel(svc->loop, svc->nosp.timer);
 	if (svc->inited && svc->def->fini != NULL)
 		svc->def->fini(svc, svc->state);
 	/* State first: closing sockets may hang (see svc_main). */

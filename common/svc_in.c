@@ -42,7 +42,7 @@ count_decode_error(struct svc *svc, int rv, const char *from,
 	svc_set_error(svc, "bad message from %s: %s", from, why);
 }
 
-void
+int
 svc_dispatch(struct svc *svc, const struct msg *m)
 {
 	svc_msg_fn fn = svc->handler[m->topic];
@@ -52,7 +52,7 @@ svc_dispatch(struct svc *svc, const struct msg *m)
 
 	if (fn == NULL) {
 		svc_count(svc, "unhandled", 1);
-		return;
+		return (0);
 	}
 	/* A handler that fails leaves nothing behind: its writes and
 	 * emits are rolled back to a savepoint, the rest of the batch
@@ -62,6 +62,14 @@ svc_dispatch(struct svc *svc, const struct msg *m)
 	plen = svc->pending.len;
 	sp = svc->txn && store_exec(svc->store, "SAVEPOINT handler") == 0;
 	rv = fn(svc, m, svc->state);
+	if (store_full(svc->store)) {
+		/* Not the message's fault, even if the handler went on
+		 * regardless: the whole batch is rolled back (sqlite may
+		 * have done so already) and applied again once writes
+		 * work; nothing is consumed. */
+		svc_txn_rollback(svc);
+		return (ERR_NOSPACE);
+	}
 	if (rv != 0 && sp) {
 		(void) store_exec(svc->store, "ROLLBACK TO handler");
 		(void) journal_abort(svc->journal);
@@ -78,9 +86,11 @@ svc_dispatch(struct svc *svc, const struct msg *m)
 		    err_str(rv));
 	}
 	svc->c.applied++;
+	return (0);
 }
 
-/* apply returns 0 when m was applied or dropped, 1 on a gap. */
+/* apply returns 0 when m was applied or dropped, 1 on a gap.  While the
+ * disk is full everything is dropped: svc_ups_resume replays it. */
 static int
 apply(struct upstream *up, const struct msg *m)
 {
@@ -92,12 +102,14 @@ apply(struct upstream *up, const struct msg *m)
 		svc->c.duplicates++;
 		return (0);
 	}
+	if (svc_disk_full(svc))
+		return (0);
 	if (m->seq != up->cursor + 1)
 		return (1);
 	if (svc_txn_begin(svc) != 0)
 		return (1);
-	svc_dispatch(svc, m);
-	up->cursor = m->seq;
+	if (svc_dispatch(svc, m) == 0)
+		up->cursor = m->seq;
 	return (0);
 }
 
@@ -164,9 +176,10 @@ sub_cb(struct loop *l, int fd, short ev, void *arg)
 		if (m.topic == MSG_HEARTBEAT)
 			on_heartbeat(up, &m);
 		else if (m.seq == 0) {
-			/* Volatile: no cursor, applied as it comes. */
-			if (svc_txn_begin(svc) == 0)
-				svc_dispatch(svc, &m);
+			/* Volatile: no cursor, applied as it comes (not
+			 * while the disk is full: it could not be). */
+			if (!svc_disk_full(svc) && svc_txn_begin(svc) == 0)
+				(void) svc_dispatch(svc, &m);
 		} else if (apply(up, &m) != 0) {
 			svc->c.gaps++;
 			start_replay(up);
@@ -225,7 +238,8 @@ start_replay(struct upstream *up)
 	char               id[300];
 	int                rv;
 
-	if (up->replaying)
+	/* a full disk: svc_ups_resume asks once writes work */
+	if (up->replaying || svc_disk_full(svc))
 		return;
 	snprintf(id, sizeof(id), "%s:replay:%llu", svc->inst->name,
 	    (unsigned long long) ++svc->hb_count);
@@ -303,7 +317,7 @@ on_replay_batch(struct upstream *up, const struct msg_ctl_replay_batch *rb)
 	up->reached = true;
 	if (rb->last_seq >= 0 && (uint64_t) rb->last_seq > up->known)
 		up->known = (uint64_t) rb->last_seq;
-	if (svc_txn_begin(svc) != 0)
+	if (svc_disk_full(svc) || svc_txn_begin(svc) != 0)
 		return;
 	if (rb->truncated && rb->first_seq > 0 &&
 	    (uint64_t) rb->first_seq > up->cursor + 1)
@@ -326,7 +340,7 @@ on_replay_batch(struct upstream *up, const struct msg_ctl_replay_batch *rb)
 			continue;
 		}
 		svc->c.replayed++;
-		if (apply(up, &m) != 0) {
+		if (apply(up, &m) != 0 || svc_disk_full(svc)) {
 			msg_fini(&m);
 			break;
 		}
@@ -411,6 +425,17 @@ svc_ups_open(struct svc *svc)
 		start_replay(up);
 	}
 	return (0);
+}
+
+void
+svc_ups_resume(struct svc *svc)
+{
+	size_t i;
+
+	for (i = 0; i < svc->nups; i++)
+		if (svc->ups[i].cursor < svc->ups[i].known ||
+		    !svc->ups[i].reached)
+			start_replay(&svc->ups[i]);
 }
 
 void

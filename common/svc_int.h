@@ -60,6 +60,17 @@ struct svc_counters {
 	int64_t batches;
 };
 
+/* A disk-full episode (svc.c): from the first write refused for want of
+ * space until a probe commit works again.  backoff_ms 0: none. */
+struct nospace {
+	int64_t  backoff_ms; /* the wait before the next probe */
+	int64_t  retry_at;   /* mono ms of the next probe */
+	int64_t  since;      /* unix ms of the first refused write */
+	int64_t  failures;   /* writes refused in this episode */
+	uint64_t timer;
+	char     path[256];  /* the state dir, or the full path elsewhere */
+};
+
 struct svc {
 	const struct svc_def   *def;
 	void                   *state;
@@ -88,6 +99,7 @@ struct svc {
 	uint64_t                hb_count;
 	struct svc_counters     c;
 	json_t                 *counters; /* named, from svc_count() */
+	struct nospace          nosp;
 	char                    last_error[256];
 };
 
@@ -96,9 +108,19 @@ int  svc_ups_open(struct svc *);
 void svc_ups_close(struct svc *);
 void svc_ups_status(struct svc *, json_t *obj);
 void svc_ups_check(struct svc *);
-/* svc_dispatch applies one decoded message inside the open transaction. */
-void svc_dispatch(struct svc *, const struct msg *m);
+/* svc_ups_resume asks a replay of every upstream with events not yet
+ * applied (after a disk-full pause dropped them). */
+void svc_ups_resume(struct svc *);
+/* svc_dispatch applies one decoded message inside the open transaction.
+ * Returns 0 (applied, or consumed by a failing handler) or ERR_NOSPACE:
+ * the disk is full, the whole transaction was rolled back and m is to be
+ * applied again later. */
+int  svc_dispatch(struct svc *, const struct msg *m);
 void svc_set_error(struct svc *, const char *fmt, ...) PRINTFLIKE(2, 3);
+
+/* svc_space_path is where a disk-full episode says the space is
+ * missing (the store's directory before one began). */
+const char *svc_space_path(struct svc *);
 
 /* ctl.c: the ctl server. */
 void svc_ctl_cb(struct loop *, int fd, short ev, void *arg);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -304,12 +305,15 @@ write_file_atomic(const char *path, const void *data, size_t len)
 	char       *tmp = xasprintf("%s.tmp", path);
 	const char *p = data;
 	ssize_t     n;
-	int         fd, rv = 0;
+	int         fd, rv = 0, saved;
 
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) <
 	    0) {
+		saved = errno;
 		free(tmp);
-		return (ERR_IO);
+		errno = saved;
+		return (saved == ENOSPC || saved == EDQUOT ? ERR_NOSPACE
+		                                           : ERR_IO);
 	}
 	while (len > 0 && rv == 0) {
 		if ((n = write(fd, p, len)) < 0) {
@@ -322,12 +326,17 @@ write_file_atomic(const char *path, const void *data, size_t len)
 	}
 	if (rv == 0 && fsync(fd) != 0)
 		rv = ERR_IO;
-	if (close(fd) != 0)
+	if (close(fd) != 0 && rv == 0)
 		rv = ERR_IO;
 	if (rv == 0 && rename(tmp, path) != 0)
 		rv = ERR_IO;
-	if (rv != 0)
+	if (rv != 0) {
+		saved = errno;
 		(void) unlink(tmp);
+		errno = saved;
+		if (saved == ENOSPC || saved == EDQUOT)
+			rv = ERR_NOSPACE;
+	}
 	free(tmp);
 	return (rv);
 }
@@ -640,4 +649,15 @@ file_read(char **out, size_t *len, const char *path, size_t max)
 	*out = buf;
 	*len = n;
 	return (0);
+}
+
+int64_t
+fs_free(const char *path)
+{
+	struct statvfs v;
+
+	if (statvfs(path, &v) != 0)
+		return (-1);
+	return ((int64_t) (geteuid() == 0 ? v.f_bfree : v.f_bavail) *
+	    (int64_t) v.f_frsize);
 }

@@ -23,7 +23,8 @@
 	X(ERR_CONFIG, -12, "configuration error")                        \
 	X(ERR_STATE, -13, "invalid state")                               \
 	X(ERR_UNKNOWN, -14, "unknown")                                   \
-	X(ERR_REFUSED, -15, "refused")
+	X(ERR_REFUSED, -15, "refused")                                   \
+	X(ERR_NOSPACE, -16, "no space left on device")
 
 enum err_code {
 #define X(name, val, text) name = val,

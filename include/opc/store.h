@@ -33,11 +33,24 @@ int store_exec(struct store *, const char *sql);
 int store_add_column(struct store *, const char *table, const char *column,
     const char *decl);
 
-/* Transactions.  store_begin fails with ERR_STATE when one is open. */
+/* Transactions.  store_begin fails with ERR_STATE when one is open.
+ * Any call that writes may fail with ERR_NOSPACE (the disk is full). */
 int store_begin(struct store *);
 int store_commit(struct store *);
 int store_rollback(struct store *);
 int store_in_txn(const struct store *);
+
+/* store_full is 1 when a statement of the current (or last) transaction
+ * failed because the disk is full, whatever error its caller made of it:
+ * an infrastructure fault, not a bad input. */
+int store_full(const struct store *);
+/* store_dir is the directory of the db (what fills up); owned by s. */
+const char *store_dir(const struct store *);
+/* store_probe commits a transaction that writes one page: 0 when writes
+ * work, ERR_NOSPACE while the disk is full, ERR_STATE inside a
+ * transaction.  After a full disk, the first commit that works (this or
+ * any) checkpoints the WAL and truncates it. */
+int store_probe(struct store *);
 
 /* store_prep returns the cached prepared statement for sql (reset, no
  * bindings).  Returns 0 or ERR_IO.  The statement stays owned by s. */

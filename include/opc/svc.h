@@ -138,6 +138,23 @@ uint64_t               svc_last_seq(const struct svc *);
 /* svc_cursor returns the applied seq of upstream (0 if unknown). */
 uint64_t svc_cursor(const struct svc *, const char *upstream);
 
+/* A full disk.  svc.c notices it itself on every transaction (the store
+ * says ERR_NOSPACE); a service calls svc_nospace for the other files it
+ * writes (workspaces, evidence).  Then, until writes work again: no
+ * message is applied (what arrives is replayed afterwards), effect loops
+ * (the idle hook) do not run, ctl requests that write fail with
+ * ERR_NOSPACE ("no space left on PATH"), status and heartbeats say "disk
+ * full: PATH" (PATH is the state dir when the full path is on its
+ * filesystem), counter disk_full.  A probe (SVC_SPACE_MIN bytes free, and
+ * a commit that writes) runs after 50 ms, doubling up to 5 s; when it
+ * works the service resumes by itself and journals svc.disk_full (one
+ * escalation). */
+#define SVC_SPACE_MIN (1024 * 1024)
+void svc_nospace(struct svc *, const char *path);
+/* svc_disk_full: a disk-full episode is on; effect loops with timers of
+ * their own do nothing while it is. */
+bool svc_disk_full(const struct svc *);
+
 /* svc_count increments a named counter shown in status. */
 void svc_count(struct svc *, const char *counter, int64_t by);
 

@@ -72,8 +72,13 @@ char *iso8601(int64_t ms, char *buf, size_t len);
 
 /* write_file_atomic writes len bytes to path via path.tmp + fsync +
  * rename, so readers see the old or the new file, never half of one.
- * Returns 0 or ERR_IO. */
+ * Returns 0, ERR_NOSPACE (ENOSPC, EDQUOT: errno kept) or ERR_IO. */
 int write_file_atomic(const char *path, const void *data, size_t len);
+
+/* fs_free returns the bytes this process may still write on the
+ * filesystem of path (root may use the reserved blocks), or -1 when
+ * path cannot be examined. */
+int64_t fs_free(const char *path);
 
 /* path_clean normalises an absolute path lexically in place: repeated
  * slashes, "." and "dir/.." components go (like Go's path.Clean). */
