@@ -7,7 +7,13 @@
  * replaced.  Registered secrets are masked before anything is written.
  * The configuration below is one of the two kinds of global STYLE.md
  * allows.
+ *
+ * A write that fails (a full disk) closes the file; the next line at
+ * least REOPEN_MS later opens it again, first saying how many lines were
+ * lost.  A line written in part is cut off again, so every line of the
+ * file stays whole JSON.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +25,7 @@
 #include "opc/util.h"
 
 #define MAX_SECRETS 32
+#define REOPEN_MS 1000
 
 static struct {
 	char           svc[64];
@@ -28,7 +35,11 @@ static struct {
 	char          *secrets[MAX_SECRETS];
 	int            nsecrets;
 	int64_t        count[LOG_ERROR + 1];
-} lg = { "opc", -1, 1, LOG_INFO, { NULL }, 0, { 0 } };
+	char          *path;      /* the file, kept to reopen it */
+	int64_t        failed_at; /* mono ms of the last failed write */
+	int64_t        lost;      /* lines not written since */
+	int            err;       /* errno of the first failure */
+} lg = { "opc", -1, 1, LOG_INFO, { NULL }, 0, { 0 }, NULL, 0, 0, 0 };
 
 static const char *const names[] = { "debug", "info", "warn", "error" };
 
@@ -38,12 +49,21 @@ log_init(const char *svc, const char *path, enum log_level min)
 	if (lg.fd >= 0)
 		close(lg.fd);
 	lg.fd = -1;
+	free(lg.path);
+	lg.path = NULL;
+	lg.lost = 0;
 	snprintf(lg.svc, sizeof(lg.svc), "%s", svc ? svc : "opc");
 	lg.min = min;
 	if (path == NULL)
 		return (0);
+	lg.path = xstrdup(path);
 	lg.fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-	return (lg.fd < 0 ? ERR_IO : 0);
+	if (lg.fd < 0) {
+		lg.failed_at = mono_ms();
+		lg.err = errno;
+		return (ERR_IO);
+	}
+	return (0);
 }
 
 void
@@ -54,6 +74,8 @@ log_fini(void)
 	if (lg.fd >= 0)
 		close(lg.fd);
 	lg.fd = -1;
+	free(lg.path);
+	lg.path = NULL;
 	for (i = 0; i < lg.nsecrets; i++)
 		free(lg.secrets[i]);
 	lg.nsecrets = 0;
@@ -138,6 +160,53 @@ redact(char *msg)
 	return (msg);
 }
 
+/* put writes one whole line to the file; a part written is cut off
+ * again and the file closed (a full disk): 0 or -1. */
+static int
+put(const struct buf *b)
+{
+	ssize_t n;
+	off_t   end;
+
+	n = write(lg.fd, b->data, b->len);
+	if (n == (ssize_t) b->len)
+		return (0);
+	if (lg.lost == 0)
+		lg.err = n < 0 ? errno : ENOSPC;
+	if (n > 0 && (end = lseek(lg.fd, 0, SEEK_CUR)) >= n)
+		(void) ftruncate(lg.fd, end - n);
+	close(lg.fd);
+	lg.fd = -1;
+	lg.failed_at = mono_ms();
+	return (-1);
+}
+
+/* reopen opens the file again after a failure (at most every REOPEN_MS)
+ * and says what was lost. */
+static void
+reopen(void)
+{
+	struct buf b;
+
+	if (lg.path == NULL || mono_ms() - lg.failed_at < REOPEN_MS)
+		return;
+	lg.failed_at = mono_ms();
+	lg.fd = open(lg.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+	    0600);
+	if (lg.fd < 0 || lg.lost == 0)
+		return;
+	buf_init(&b);
+	buf_printf(&b, "{\"ts\":%lld,\"level\":\"warn\",\"svc\":",
+	    (long long) now_ms());
+	json_str(&b, lg.svc);
+	buf_printf(&b, ",\"event\":\"log.reopened\",\"msg\":\"%lld lines "
+	    "lost: the log could not be written (%s)\"}\n",
+	    (long long) lg.lost, strerror(lg.err));
+	if (put(&b) == 0)
+		lg.lost = 0;
+	buf_fini(&b);
+}
+
 void
 log_vmsg(enum log_level lv, const char *event, const char *fmt, va_list ap)
 {
@@ -166,12 +235,15 @@ log_vmsg(enum log_level lv, const char *event, const char *fmt, va_list ap)
 	json_str(&b, msg);
 	buf_puts(&b, "}\n");
 	lg.count[lv]++;
-	if (lg.to_stderr && write(STDERR_FILENO, b.data, b.len) < 0)
+	/* stderr is kept through a full disk (the supervisor's .out file
+	 * takes lines again once there is room); gone, it is dropped */
+	if (lg.to_stderr && write(STDERR_FILENO, b.data, b.len) < 0 &&
+	    (errno == EBADF || errno == EPIPE))
 		lg.to_stderr = 0;
-	if (lg.fd >= 0 && write(lg.fd, b.data, b.len) < 0) {
-		close(lg.fd);
-		lg.fd = -1;
-	}
+	if (lg.fd < 0)
+		reopen();
+	if ((lg.fd < 0 || put(&b) != 0) && lg.path != NULL)
+		lg.lost++;
 	buf_fini(&b);
 	free(msg);
 }
