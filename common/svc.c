@@ -158,7 +158,7 @@ nospace_cb(struct loop *l, void *arg)
 	if (ns->backoff_ms == 0)
 		return;
 	room = fs_free(ns->path);
-	if (room >= 0 && room < SVC_SPACE_MIN)
+	if (room >= 0 && room < FS_SPACE_MIN)
 		rv = ERR_NOSPACE;
 	else if (svc->txn)
 		rv = ERR_STATE; /* not here: the loop runs between batches */

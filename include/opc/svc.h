@@ -145,11 +145,10 @@ uint64_t svc_cursor(const struct svc *, const char *upstream);
  * (the idle hook) do not run, ctl requests that write fail with
  * ERR_NOSPACE ("no space left on PATH"), status and heartbeats say "disk
  * full: PATH" (PATH is the state dir when the full path is on its
- * filesystem), counter disk_full.  A probe (SVC_SPACE_MIN bytes free, and
+ * filesystem), counter disk_full.  A probe (FS_SPACE_MIN bytes free, and
  * a commit that writes) runs after 50 ms, doubling up to 5 s; when it
  * works the service resumes by itself and journals svc.disk_full (one
  * escalation). */
-#define SVC_SPACE_MIN (1024 * 1024)
 void svc_nospace(struct svc *, const char *path);
 /* svc_disk_full: a disk-full episode is on; effect loops with timers of
  * their own do nothing while it is. */

@@ -77,7 +77,9 @@ int write_file_atomic(const char *path, const void *data, size_t len);
 
 /* fs_free returns the bytes this process may still write on the
  * filesystem of path (root may use the reserved blocks), or -1 when
- * path cannot be examined. */
+ * path cannot be examined.  Under FS_SPACE_MIN a filesystem counts as
+ * full: writing is not tried again before there is that much room. */
+#define FS_SPACE_MIN (1024 * 1024)
 int64_t fs_free(const char *path);
 
 /* path_clean normalises an absolute path lexically in place: repeated

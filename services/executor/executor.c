@@ -438,6 +438,7 @@ start(struct executor *x, const char *run_id, const char *task_id,
 	char                    err[512], *rq, *ws, *out, *text;
 	int64_t                 deadline, tmo, vt;
 	pid_t                   pid;
+	int                     rv;
 
 	if (json_integer_value(json_object_get(dispatch, "lease_ms")) > 0)
 		x->lease_ms = json_integer_value(json_object_get(dispatch,
@@ -466,8 +467,11 @@ start(struct executor *x, const char *run_id, const char *task_id,
 	                                                     "validation_commands"))) +
 	                          300) *
 	                             1000;
-	if (write_file_atomic(rq, text, strlen(text)) != 0) {
-		log_error("executor.request", "%s: cannot write %s", run_id, rq);
+	if ((rv = write_file_atomic(rq, text, strlen(text))) != 0) {
+		log_error("executor.request", "%s: cannot write %s: %s", run_id,
+		    rq, err_str(rv));
+		if (rv == ERR_NOSPACE)
+			svc_nospace(x->svc, x->root);
 		goto out;
 	}
 	memset(&ev, 0, sizeof(ev));
@@ -713,6 +717,21 @@ stop_runs(struct executor *x)
 	rows_free(r, n);
 }
 
+/* short_of_space: the workspace root's filesystem is (nearly) full, so
+ * a run that failed there failed for want of space: the executor pauses
+ * (svc_nospace) and the run is interrupted, retried, never blamed on the
+ * task. */
+static bool
+short_of_space(struct executor *x)
+{
+	int64_t room = fs_free(x->root);
+
+	if (room < 0 || room >= FS_SPACE_MIN)
+		return (false);
+	svc_nospace(x->svc, x->root);
+	return (true);
+}
+
 /* reap collects ended workers (ours and adopted ones) and enforces run
  * deadlines.  launch(), which always follows, counts the busy slots. */
 static void
@@ -746,7 +765,15 @@ reap(struct executor *x)
 		case WK_EXITED:
 			kill_children(x, r[i].run_id);
 			if ((res = read_result(x, r[i].run_id)) == NULL &&
-			    WIFSIGNALED(status)) {
+			    short_of_space(x)) {
+				/* it could not even write its result: the
+				 * disk, not the task */
+				snprintf(why, sizeof(why), "no space left on "
+				    "%s: the run's worker ended without a "
+				    "result; it will be retried", x->root);
+				res = synthetic(r[i].run_id, r[i].task_id,
+				    "interrupted", "interrupted", why);
+			} else if (res == NULL && WIFSIGNALED(status)) {
 				/* killed (OOM killer, kill -9): the run is
 				 * not to blame; retried like a lost one */
 				snprintf(why, sizeof(why), "the run's worker "
@@ -761,7 +788,9 @@ reap(struct executor *x)
 				    WEXITSTATUS(status));
 				res = synthetic(r[i].run_id, r[i].task_id,
 				    "failed", "infra_tooling", why);
-			}
+			} else if (!json_is_true(json_object_get(res,
+			               "success")))
+				(void) short_of_space(x); /* pause starts */
 			(void) finish(x, r[i].run_id, r[i].task_id,
 			    r[i].attempt, res);
 			json_decref(res);
@@ -815,7 +844,9 @@ static void launch(struct executor *);
 static bool
 ready(struct executor *x)
 {
-	if (!svc_caught_up(x->svc))
+	/* a full disk: nothing is started or finished until writes work
+	 * (svc resumes by itself) */
+	if (!svc_caught_up(x->svc) || svc_disk_full(x->svc))
 		return (false);
 	if (!x->recovered) {
 		recover(x);

@@ -11,6 +11,9 @@
  *
  * Verdict table (first row that applies):
  *   signal to the worker        -> interrupted / interrupted
+ *   not a success, and the workspace's filesystem is full (or a step
+ *   said ENOSPC)                -> interrupted / interrupted (retried:
+ *                                  the disk, not the task)
  *   run_fail() was called       -> failed (timed_out if the backend did)
  *   backend ok, validation passed or skipped, no scope violation, not
  *   too wide, no question       -> succeeded
@@ -274,6 +277,37 @@ decide(struct exec_run *x)
 	free(old);
 }
 
+/* says_enospc: a text (NUL-terminated: proc_run ends its buffers) holds
+ * strerror(ENOSPC), as git, a shell or a file of ours print it. */
+static int
+says_enospc(const char *p)
+{
+	return (p != NULL && strstr(p, "No space left on device") != NULL);
+}
+
+/* no_space: the run did not succeed for want of space where it works:
+ * a step said so (git, the backend, a file of ours), or the workspace's
+ * filesystem is full now. */
+static int
+no_space(const struct exec_run *x)
+{
+	char   *dir, *slash;
+	int64_t room;
+
+	if (says_enospc(x->reason) || says_enospc(x->backend.err.data) ||
+	    says_enospc(x->backend.out.data))
+		return (1);
+	/* the workspace may not exist (its clone failed) */
+	dir = xstrdup(x->ws);
+	if ((room = fs_free(dir)) < 0 && (slash = strrchr(dir, '/')) != NULL &&
+	    slash != dir) {
+		*slash = '\0';
+		room = fs_free(dir);
+	}
+	free(dir);
+	return (room >= 0 && room < FS_SPACE_MIN);
+}
+
 static void
 run_fini(struct exec_run *x)
 {
@@ -441,6 +475,16 @@ exec_run(const struct exec_req *rq, const char *dir, const char *out)
 	 * stop itself caused. */
 	if (proc_stop) {
 		x.success = 0;
+		x.status = "interrupted";
+		x.category = "interrupted";
+	} else if (!x.success && no_space(&x)) {
+		char *why = xasprintf("no space left on device under %s: the "
+		    "run is interrupted and will be retried (%s)", x.ws,
+		    x.reason ? x.reason : x.status);
+
+		log_warn("run.no_space", "run %s: %s", rq->run_id, why);
+		free(x.reason);
+		x.reason = why;
 		x.status = "interrupted";
 		x.category = "interrupted";
 	}
