@@ -582,6 +582,45 @@ on_board_misconfigured(struct svc *svc, const struct msg *m, void *state)
 	return (rv);
 }
 
+/* on_disk_full escalates a disk that was full: every daemon on it reports
+ * its own episode once writes work again, so an episode of a path whose
+ * escalation was wanted within the cooldown is merged into it (counter
+ * disk_full_merged): one incident, one escalation. */
+static int
+on_disk_full(struct svc *svc, const struct msg *m, void *state)
+{
+	const struct msg_svc_disk_full *d = &m->body.svc_disk_full;
+	struct escalator               *e = state;
+	const char                     *who;
+	int64_t                         n = 0;
+	bool                            first;
+	char                           *text, at[40];
+	int                             rv;
+
+	if (d->path == NULL || *d->path == '\0')
+		return (bad(m, "no path"));
+	if ((rv = first_seen(svc, m, &first)) != 0 || !first)
+		return (rv);
+	if ((rv = store_int(svc_store(svc), &n, 0,
+	         "SELECT count(*) FROM esc WHERE kind = 'disk_full' AND"
+	         " key = ? AND created_ms > ?",
+	         "ti", d->path, now_ms() - e->cooldown_ms)) != 0)
+		return (rv);
+	if (n > 0) {
+		svc_count(svc, "disk_full_merged", 1);
+		return (0);
+	}
+	who = m->src && strncmp(m->src, "inject:", 7) != 0 ? m->src : "?";
+	text = xasprintf("disk full: no space left on %s from %s for %lld s "
+	                 "(%s: %lld writes refused); writes work again",
+	    d->path, iso8601(d->since_ms, at, sizeof(at)),
+	    (long long) ((d->resumed_ms - d->since_ms) / 1000), who,
+	    (long long) d->failures);
+	rv = want(svc, m, "disk_full", d->path, text);
+	free(text);
+	return (rv);
+}
+
 static void
 escalator_status(struct svc *svc, void *state, json_t *obj)
 {
@@ -642,6 +681,7 @@ static const struct svc_handler handlers[] = {
     {MSG_BUS_DATA_LOSS, on_data_loss},
     {MSG_PROPOSER_QUIET, on_proposer_quiet},
     {MSG_BOARD_MISCONFIGURED, on_board_misconfigured},
+    {MSG_SVC_DISK_FULL, on_disk_full},
     {MSG_NONE, NULL},
 };
 

@@ -4,8 +4,8 @@
  * The escalator turns conditions a human must look at (circuit open, a
  * credential refused or about to expire, a task blocked again and again, a
  * run awaiting input, quota exhausted, a spend cap holding tasks back, a
- * service that failed or went stale, lost bus data) into operator webhook
- * POSTs.
+ * service that failed or went stale, lost bus data, a disk that was full)
+ * into operator webhook POSTs.
  *
  * Handlers (escalator.c) only record "escalation wanted" rows in the esc
  * table, one per source event (its envelope id is UNIQUE, so a replayed or

@@ -287,13 +287,14 @@ cmd_heartbeat_check(struct opc *o, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct topo *t;
-	struct buf   stale;
+	struct buf   stale, full;
 	json_t      *st = NULL, *p;
+	const char  *df;
 	char         err[512];
 	double       max_age = -1;
 	int64_t      max_ms, age;
 	bool        *heard;
-	size_t       i, nstale = 0, n = 0;
+	size_t       i, nstale = 0, nfull = 0, n = 0;
 	int          ch;
 
 	optind = 1;
@@ -307,12 +308,22 @@ cmd_heartbeat_check(struct opc *o, int argc, char **argv)
 		return (1);
 	max_ms = max_age > 0 ? (int64_t) (max_age * 1000) : t->stale_after_ms;
 	buf_init(&stale);
+	buf_init(&full);
 	if (opc_ctl(t->supervisor.ctl, MSG_CTL_STATUS, NULL, &st, err,
 	        sizeof(err), OPC_CTL_TIMEOUT) == 0) {
 		json_array_foreach(json_object_get(st, "processes"), i, p) {
 			age = json_integer_value(
 			    json_object_get(p, "heartbeat_age_ms"));
 			n++;
+			/* fresh, but it cannot write: not healthy */
+			if ((df = json_string_value(
+			         json_object_get(p, "disk_full"))) != NULL) {
+				buf_printf(&full, "%s: disk full: %s\n",
+				    json_string_value(
+				        json_object_get(p, "role")),
+				    df);
+				nfull++;
+			}
 			if (!json_is_true(json_object_get(p, "alive")) ||
 			    age < 0 || age > max_ms) {
 				buf_printf(&stale, "%s%s", nstale ? ", " : "",
@@ -342,9 +353,12 @@ cmd_heartbeat_check(struct opc *o, int argc, char **argv)
 	}
 	if (nstale > 0)
 		fprintf(stderr, "STALE watchers: %s\n", buf_cstr(&stale));
-	else
+	if (nfull > 0)
+		fprintf(stderr, "%s", buf_cstr(&full));
+	if (nstale == 0 && nfull == 0)
 		printf("OK: %zu watchers fresh (max age %.1fs)\n", n,
 		    (double) max_ms / 1000);
 	buf_fini(&stale);
-	return (nstale > 0 ? 1 : 0);
+	buf_fini(&full);
+	return (nstale > 0 || nfull > 0 ? 1 : 0);
 }

@@ -64,6 +64,12 @@ board_call(struct opc *o, enum msg_topic t, const void *body, json_t **data)
 		opc_not_up(o, err);
 		return (1);
 	}
+	if (rv == ERR_NOSPACE) {
+		/* err: "no space left on STATE_DIR" (ctl.c) */
+		fprintf(stderr, "opc task: %s: nothing was changed; free some "
+		    "space there (opcenter resumes by itself)\n", err);
+		return (1);
+	}
 	if (rv != 0) {
 		fprintf(stderr, "opc task: %s\n", err);
 		return (1);

@@ -24,7 +24,8 @@ static const struct opc_cmd cmds[] = {
 	{ "pub", cmd_pub, "INSTANCE TOPIC JSON [--corr ID]",
 	    "inject a message: INSTANCE handles it as if it came off the bus" },
 	{ "heartbeat-check", cmd_heartbeat_check, "[--max-age S]",
-	    "exit 0 when every instance's heartbeat is fresh, 1 otherwise" },
+	    "exit 0 when every instance's heartbeat is fresh and none says "
+	    "its disk is full, 1 otherwise" },
 	{ "task", cmd_task, "add|list|show|move ...",
 	    "the local board: add a task, list, show one, move it" },
 	{ "runs", cmd_runs, "list [--task ID] [--limit N] | show RUN",

@@ -53,6 +53,7 @@ struct child {
 	int                     hb_fd;
 	int64_t                 last_hb; /* mono ms, 0 = none yet */
 	bool                    stale;   /* reported for this episode */
+	char                    disk_full[256]; /* its last heartbeat's */
 };
 
 struct sup {
@@ -188,6 +189,7 @@ child_start(struct sup *s, struct child *c)
 	c->started = mono_ms();
 	c->last_hb = 0;
 	c->stale = false;
+	c->disk_full[0] = '\0';
 	if (c->last_restart_at != 0 || c->restart_count > 0) {
 		c->restart_count++;
 		memset(&ev, 0, sizeof(ev));
@@ -314,6 +316,11 @@ hb_cb(struct loop *l, int fd, short ev, void *arg)
 			    c->inst->name, err);
 		} else if (m.topic == MSG_HEARTBEAT &&
 		           strcmp(m.src, c->inst->name) == 0) {
+			const char *df = json_string_value(json_object_get(
+			    m.body.heartbeat.info, "disk_full"));
+
+			snprintf(c->disk_full, sizeof(c->disk_full), "%s",
+			    df != NULL ? df : "");
 			c->last_hb = mono_ms();
 			if (c->stale)
 				log_info("supervisor.fresh", "%s: heartbeats "
@@ -369,7 +376,7 @@ processes_json(struct sup *s)
 
 		json_array_append_new(a,
 		    json_pack("{s:s, s:s, s:b, s:i, s:I, s:s?, s:s, s:s, s:I, "
-		              "s:b}",
+		              "s:b, s:s?}",
 		        "role", c->inst->name, "service", c->inst->service,
 		        "alive", c->state == CH_RUNNING && c->pid > 0, "pid",
 		        (int) c->pid, "restart_count",
@@ -379,7 +386,11 @@ processes_json(struct sup *s)
 		                           : NULL,
 		        "state", state_names[c->state], "last_exit",
 		        c->last_exit, "heartbeat_age_ms",
-		        (json_int_t) hb_age(s, c, now), "stale", c->stale));
+		        (json_int_t) hb_age(s, c, now), "stale", c->stale,
+		        "disk_full",
+		        c->state == CH_RUNNING && c->disk_full[0] != '\0'
+		            ? c->disk_full
+		            : NULL));
 	}
 	return (a);
 }
