@@ -19,6 +19,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <sqlite3.h>
 
@@ -229,18 +230,22 @@ store_begin(struct store *s)
 static void
 reclaim(struct store *s)
 {
-	int log_n = -1, done = -1, rc;
+	struct stat st;
+	char       *wal = xasprintf("%s-wal", s->path);
+	long long   size = stat(wal, &st) == 0 ? (long long) st.st_size : -1;
+	int         rc;
 
+	free(wal);
 	s->was_full = false;
 	/* never wait on the loop: a reader holding it back makes this a
 	 * partial checkpoint, SQLITE_BUSY */
 	sqlite3_busy_timeout(s->db, 0);
 	rc = sqlite3_wal_checkpoint_v2(s->db, NULL,
-	    SQLITE_CHECKPOINT_TRUNCATE, &log_n, &done);
+	    SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 	sqlite3_busy_timeout(s->db, BUSY_MS);
 	if (rc == SQLITE_OK)
-		log_info("store.reclaimed", "%s: writes work again; WAL of %d "
-		    "frames checkpointed and truncated", s->path, log_n);
+		log_info("store.reclaimed", "%s: writes work again; its WAL "
+		    "(%lld bytes) checkpointed and truncated", s->path, size);
 	else {
 		/* busy (a reader) or still short of space: the WAL stays,
 		 * and journal_size_limit trims it at its next restart */

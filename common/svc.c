@@ -107,10 +107,17 @@ svc_nospace(struct svc *svc, const char *path)
 	space_path(svc, path, ns->path, sizeof(ns->path));
 	ns->since = now_ms();
 	ns->backoff_ms = NOSPACE_MIN_MS;
+	/* Full again soon after the probe said it was over (a quota statvfs
+	 * does not show, a probe that found room in the WAL): go on where
+	 * that episode's backoff was, never back to a short wait. */
+	if (ns->last_end > 0 && mono_ms() - ns->last_end < 2 * NOSPACE_MAX_MS)
+		ns->backoff_ms = ns->last_wait * 2 > NOSPACE_MAX_MS
+		    ? NOSPACE_MAX_MS
+		    : ns->last_wait * 2;
 	svc_set_error(svc, "disk full: %s", ns->path);
 	log_error("svc.disk_full", "no space left on %s (%s): writes paused; "
-	    "tried again in %d ms, then doubling up to %d ms", ns->path,
-	    path, NOSPACE_MIN_MS, NOSPACE_MAX_MS);
+	    "tried again in %lld ms, then doubling up to %d ms", ns->path,
+	    path, (long long) ns->backoff_ms, NOSPACE_MAX_MS);
 	nospace_wait(svc, ns->backoff_ms);
 }
 
@@ -135,7 +142,10 @@ nospace_over(struct svc *svc)
 		svc->last_error[0] = '\0';
 	if (ns->timer != 0)
 		loop_timer_cancel(svc->loop, ns->timer);
-	memset(ns, 0, sizeof(*ns));
+	ns->timer = 0;
+	ns->last_end = mono_ms();
+	ns->last_wait = ns->backoff_ms;
+	ns->backoff_ms = ns->retry_at = ns->since = ns->failures = 0;
 	/* Journaled once writes work: several daemons on one disk report
 	 * one incident, which the escalator escalates once. */
 	(void) svc_emit(svc, MSG_SVC_DISK_FULL, NULL, &ev);

@@ -68,6 +68,8 @@ struct nospace {
 	int64_t  since;      /* unix ms of the first refused write */
 	int64_t  failures;   /* writes refused in this episode */
 	uint64_t timer;
+	int64_t  last_end;   /* mono ms the last episode ended */
+	int64_t  last_wait;  /* its last backoff */
 	char     path[256];  /* the state dir, or the full path elsewhere */
 };
 

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -765,7 +766,9 @@ reap(struct executor *x)
 		case WK_EXITED:
 			kill_children(x, r[i].run_id);
 			if ((res = read_result(x, r[i].run_id)) == NULL &&
-			    short_of_space(x)) {
+			    ((WIFEXITED(status) &&
+			         WEXITSTATUS(status) == EX_TEMPFAIL) ||
+			        short_of_space(x))) {
 				/* it could not even write its result: the
 				 * disk, not the task */
 				snprintf(why, sizeof(why), "no space left on "

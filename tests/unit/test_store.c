@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 
@@ -99,12 +100,84 @@ test_transactions(void **state)
 	free(dir);
 }
 
+/* A full disk, as sqlite sees it (max_page_count: SQLITE_FULL): the
+ * store says ERR_NOSPACE and store_full, whatever the caller made of it;
+ * the next transaction starts clean; the first commit that works after it
+ * checkpoints the WAL and truncates it. */
+static void
+test_full_disk(void **state)
+{
+	char         *dir = tb_dir(), *path = xasprintf("%s/t.db", dir);
+	char         *wal = xasprintf("%s-wal", path), sql[64];
+	struct store *s;
+	struct stat   st;
+	int64_t       pages = 0, v = 0;
+	int           i, rv = 0;
+
+	UNUSED(state);
+	assert_int_equal(store_open(&s, path), 0);
+	assert_string_equal(store_dir(s), dir);
+	assert_int_equal(store_exec(s, "CREATE TABLE t(b BLOB)"), 0);
+	assert_int_equal(store_run(s, "INSERT INTO t VALUES (zeroblob(8192))",
+	                     NULL),
+	    0);
+	assert_int_equal(store_int(s, &pages, 0, "PRAGMA page_count", NULL),
+	    0);
+	snprintf(sql, sizeof(sql), "PRAGMA max_page_count=%lld",
+	    (long long) pages);
+	assert_int_equal(store_exec(s, sql), 0);
+	assert_int_equal(store_begin(s), 0);
+	assert_false(store_full(s));
+	for (i = 0; i < 10 && rv == 0; i++)
+		rv = store_run(s, "INSERT INTO t VALUES (zeroblob(4096))",
+		    NULL);
+	assert_int_equal(rv, ERR_NOSPACE);
+	assert_true(store_full(s));
+	/* sqlite may have rolled back by itself: rollback still works */
+	assert_int_equal(store_rollback(s), 0);
+	assert_true(store_full(s)); /* until the next transaction */
+	assert_int_equal(store_begin(s), 0);
+	assert_false(store_full(s));
+	assert_int_equal(store_rollback(s), 0);
+	/* a commit that only rewrites a page still works: the probe */
+	assert_int_equal(store_probe(s), 0);
+	assert_int_equal(stat(wal, &st), 0);
+	assert_int_equal(st.st_size, 0); /* checkpointed and truncated */
+	assert_int_equal(store_run(s, "INSERT INTO t VALUES (zeroblob(4096))",
+	                     NULL),
+	    ERR_NOSPACE);
+	assert_int_equal(store_exec(s, "PRAGMA max_page_count=1000000"), 0);
+	assert_int_equal(store_begin(s), 0);
+	assert_int_equal(store_run(s, "INSERT INTO t VALUES (zeroblob(4096))",
+	                     NULL),
+	    0);
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(stat(wal, &st), 0);
+	assert_int_equal(st.st_size, 0);
+	assert_int_equal(store_int(s, &v, 0, "SELECT count(*) FROM t", NULL),
+	    0);
+	assert_int_equal(v, 2);
+	/* a commit without a full disk before it leaves the WAL alone */
+	assert_int_equal(store_run(s, "INSERT INTO t VALUES (1)", NULL), 0);
+	assert_int_equal(stat(wal, &st), 0);
+	assert_true(st.st_size > 0);
+	assert_int_equal(store_begin(s), 0);
+	assert_int_equal(store_probe(s), ERR_STATE);
+	assert_int_equal(store_rollback(s), 0);
+	store_close(&s);
+	tb_rmrf(dir);
+	free(wal);
+	free(path);
+	free(dir);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_run_and_query),
 		cmocka_unit_test(test_transactions),
+		cmocka_unit_test(test_full_disk),
 	};
 
 	log_init("test_store", NULL, LOG_ERROR);

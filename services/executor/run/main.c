@@ -3,13 +3,15 @@
  *          opc-exec-run --probe SPEC.json --workspace DIR --out PROBE.json
  *                       [--no-call]
  *
- * Exit 0 once RESULT.json was written, whatever the run's outcome; exit 1
- * (with a message on stderr) when the arguments or the request are bad or
- * the result could not be written.
+ * Exit 0 once RESULT.json was written, whatever the run's outcome; exit
+ * 75 (EX_TEMPFAIL) when there was no space left to write it; exit 1 (with
+ * a message on stderr) when the arguments or the request are bad or the
+ * result could not be written for another reason.
  */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <sysexits.h>
 
 #include "opc/err.h"
 #include "opc/log.h"
@@ -116,5 +118,7 @@ main(int argc, char *argv[])
 	rv = exec_run(&rq, ws, out);
 	request_fini(&rq);
 	log_fini();
-	return (rv == 0 ? 0 : 1);
+	/* no room for the result: the executor retries the run (the disk,
+	 * not the task) */
+	return (rv == 0 ? 0 : rv == ERR_NOSPACE ? EX_TEMPFAIL : 1);
 }
