@@ -38,6 +38,7 @@ done_with() {
 	[ -n "${KEEP:-}" ] || rm -rf "$T"
 }
 trap done_with EXIT
+trap 'exit 143' TERM INT	# ctest's timeout: still unmount
 
 mkrepo demo
 cat >"$T/work.sh" <<'SH'
@@ -136,8 +137,14 @@ resumed() { "$OPC" -c "$CFG" status >"$T/status2.out" 2>&1 &&
     ! grep -q "disk full" "$T/status2.out"; }
 check "the daemons resume by themselves" wait_for 60 resumed
 echo "# resumed $(( $(now_ms) - t_free )) ms after the file was removed (full for $((t_free - t_full)) ms)"
+final() {
+	for id in $ids; do
+		case $(task_state "$id") in Done|Blocked) ;; *) return 1 ;; esac
+	done
+}
+check "every task acknowledged ends" wait_for 120 final
 for id in $ids; do
-	check "$id Done" wait_for 120 state_is "$id" Done
+	check "$id Done" state_is "$id" Done
 	check "$id has exactly one success" [ "$(sqlite3 "$ST/router.db" \
 	    "select count(*) from rrun where task_id='$id' and status='succeeded'")" = 1 ]
 done
@@ -153,22 +160,24 @@ sleep 2
 check "... still one, every report merged into it" one_escalation
 sqlite3 "$ST/escalator.db" "select message from esc where kind = 'disk_full'" |
     sed 's/^/# escalation: /'
+# a daemon that was paused writes its log again (a log whose writes failed
+# was reopened first, saying how many lines it lost: test_log covers that
+# for sure; here it depends on the room left in each file's last page)
+for d in $(sed -n 's/^\([a-z-]*\): disk full: .*/\1/p' "$T/hb.out"); do
+	check "$d logs again after the pause (svc.disk_ok)" \
+	    grep -q '"svc.disk_ok"' "$ST/log/$d.log"
+done
 for d in $DAEMONS; do
-	if grep -q '"svc.disk_full"' "$ST/log/$d.log"; then
-		check "$d logged that writes work again" \
-		    grep -q '"svc.disk_ok"' "$ST/log/$d.log"
-	fi
 	check "$d.log is whole JSON lines" sh -c "jq -e . '$ST/log/$d.log' >/dev/null"
 done
-check "a log that lost lines reopened and says how many" \
-    sh -c "cat '$ST'/log/*.log | grep -q '\"log.reopened\".*lines lost'"
+grep -h '"log.reopened"' "$ST"/log/*.log | sed 's/^/# /'
 check "the WALs that held failed writes were truncated" \
     sh -c "cat '$ST'/log/*.log | grep -q '\"store.reclaimed\"'"
 ls -l "$ST"/*-wal | awk '{ print "# WAL after: " $5 " " $9 }'
 check "every WAL is under 4 MiB again" sh -c \
     "[ -z \"\$(find '$ST' -name '*-wal' -size +4096k)\" ]"
 check "no daemon restarted" sh -c \
-    "jq -e '[.processes[] | .restart_count] | add == 0' '$ST/supervisor.status.json'"
+    "jq -e '[.processes[] | .restart_count] | add == 0' '$ST/supervisor.status.json' >/dev/null"
 "$OPC" -c "$CFG" down --wait 30 >/dev/null 2>&1
 for db in "$ST"/*.db; do
 	check "integrity_check ok: $(basename "$db")" \

@@ -12,7 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -406,6 +409,51 @@ test_long_message(void **state)
 	free(big);
 }
 
+/* A write that fails (here: past RLIMIT_FSIZE, as a full disk would) cuts
+ * off what it wrote of its line and closes the file; a line a second
+ * later reopens it, first saying how many lines were lost. */
+static void
+test_reopen_after_failure(void **state)
+{
+	struct fx      *fx = *state;
+	struct lines    ls;
+	struct rlimit   old, lim;
+	struct stat     st;
+	struct timespec ts = { 1, 100 * 1000 * 1000 };
+	void (*prev)(int);
+
+	assert_int_equal(log_init("full", fx->path, LOG_INFO), 0);
+	log_info("e", "first");
+	assert_int_equal(stat(fx->path, &st), 0);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	prev = signal(SIGXFSZ, SIG_IGN);
+	lim = old;
+	lim.rlim_cur = (rlim_t) st.st_size + 40; /* room for part of a line */
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	log_info("e", "cut off");
+	log_info("e", "lost too");
+	log_info("e", "and this");
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, prev);
+	/* the part written was cut off again */
+	assert_int_equal(stat(fx->path, &st), 0);
+	read_lines(fx->path, &ls);
+	assert_int_equal(ls.n, 1);
+	free_lines(&ls);
+	nanosleep(&ts, NULL); /* past the reopen rate limit */
+	log_info("e", "again");
+	log_fini();
+
+	read_lines(fx->path, &ls);
+	assert_int_equal(ls.n, 3);
+	assert_string_equal(field(&ls, 0, "msg"), "first");
+	assert_string_equal(field(&ls, 1, "event"), "log.reopened");
+	assert_string_equal(field(&ls, 1, "level"), "warn");
+	assert_non_null(strstr(field(&ls, 1, "msg"), "3 lines lost"));
+	assert_string_equal(field(&ls, 2, "msg"), "again");
+	free_lines(&ls);
+}
+
 int
 main(void)
 {
@@ -422,6 +470,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_stderr, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_long_message, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_reopen_after_failure, setup,
 		    teardown),
 	};
 
