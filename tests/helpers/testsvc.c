@@ -5,9 +5,13 @@
  * batch (events per transaction, default 100), interval_ms (between
  * batches, default 0), payload_bytes (default 16).
  * testcons config: slow_us (sleep per event, to make kills land mid-batch
- * in tests; default 0), fail_every, echo.  prod_keys and cons_keys say
- * so, and each refuses an unknown key at start.
+ * in tests; default 0), fail_every, echo, full_at and full_ms (the disk
+ * fills when event n = full_at is applied: sqlite says SQLITE_FULL from
+ * then on, max_page_count, and every event writes a 2 KiB pad so that it
+ * soon does; full_ms later it has room again).  prod_keys and
+ * cons_keys say so, and each refuses an unknown key at start.
  */
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -34,6 +38,9 @@ static const struct cfg_key cons_keys[] = {
 	CFG_INT("fail_every", "0", "0", NULL,
 	    "every Nth event's handler fails (0: none)"),
 	CFG_BOOL("echo", "false", "log each event"),
+	CFG_INT("full_at", "0", "0", NULL,
+	    "the disk fills at this event (0: never)"),
+	CFG_MS("full_ms", "1s", "0", NULL, "and has room again this later"),
 	CFG_END,
 };
 
@@ -141,7 +148,38 @@ struct cons {
 	int64_t slow_us;
 	int64_t fail_every; /* n % fail_every == 0: write, emit, then fail */
 	int     echo;       /* re-emit every event as our own test.event */
+	int64_t full_at;    /* the disk fills at event n = full_at */
+	int64_t full_ms;    /* and has room again full_ms later */
+	int     filled;
 };
+
+static void
+empty_disk(struct loop *l, void *arg)
+{
+	UNUSED(l);
+	log_info("testcons.disk", "room again");
+	(void) store_exec(svc_store(arg), "PRAGMA max_page_count=1073741823");
+}
+
+/* fill_disk: the db may not grow from now on (SQLITE_FULL), for a
+ * while. */
+static int
+fill_disk(struct svc *svc, struct cons *c)
+{
+	int64_t pages = 0;
+	char    sql[64];
+	int     rv;
+
+	c->filled = 1;
+	if ((rv = store_int(svc_store(svc), &pages, 0, "PRAGMA page_count",
+	         NULL)) != 0)
+		return (rv);
+	snprintf(sql, sizeof(sql), "PRAGMA max_page_count=%lld",
+	    (long long) pages);
+	log_info("testcons.disk", "full at %lld pages", (long long) pages);
+	(void) loop_timer(svc_loop(svc), c->full_ms, empty_disk, svc);
+	return (store_exec(svc_store(svc), sql));
+}
 
 static int
 cons_init(struct svc *svc, void *state)
@@ -154,6 +192,10 @@ cons_init(struct svc *svc, void *state)
 	    cfg_tab_int(cons_keys, svc_cfg(svc), "fail_every", &c->fail_every,
 	        err, sizeof(err)) != 0 ||
 	    cfg_tab_bool(cons_keys, svc_cfg(svc), "echo", &c->echo, err,
+	        sizeof(err)) != 0 ||
+	    cfg_tab_int(cons_keys, svc_cfg(svc), "full_at", &c->full_at, err,
+	        sizeof(err)) != 0 ||
+	    cfg_tab_ms(cons_keys, svc_cfg(svc), "full_ms", &c->full_ms, err,
 	        sizeof(err)) != 0) {
 		log_error("testcons.config", "%s", err);
 		return (ERR_CONFIG);
@@ -162,7 +204,8 @@ cons_init(struct svc *svc, void *state)
 	return (store_exec(svc_store(svc),
 	    "CREATE TABLE IF NOT EXISTS got ("
 	    " id INTEGER PRIMARY KEY AUTOINCREMENT, src TEXT NOT NULL,"
-	    " seq INTEGER NOT NULL, n INTEGER NOT NULL)"));
+	    " seq INTEGER NOT NULL, n INTEGER NOT NULL);"
+	    "CREATE TABLE IF NOT EXISTS pad (b BLOB)"));
 }
 
 static int
@@ -177,6 +220,14 @@ on_test_event(struct svc *svc, const struct msg *m, void *state)
 		ts.tv_nsec = c->slow_us * 1000;
 		nanosleep(&ts, NULL);
 	}
+	if (c->full_at > 0 && !c->filled &&
+	    m->body.test_event.n == c->full_at &&
+	    (rv = fill_disk(svc, c)) != 0)
+		return (rv);
+	if (c->full_at > 0 &&
+	    (rv = store_run(svc_store(svc),
+	         "INSERT INTO pad VALUES (zeroblob(2048))", NULL)) != 0)
+		return (rv);
 	if ((rv = store_run(svc_store(svc),
 	         "INSERT INTO got(src, seq, n) VALUES (?, ?, ?)", "tii", m->src,
 	         (int64_t) m->seq, m->body.test_event.n)) != 0)

@@ -404,6 +404,71 @@ test_failing_handler_rolls_back(void **state)
 	free(dir);
 }
 
+/* A disk that fills while a consumer applies a stream: a handler whose
+ * write was refused is not a poison message (nothing is consumed, no
+ * handler error), the consumer pauses (counter disk_full, "disk full:
+ * PATH" in status) and, once there is room, resumes by itself: every
+ * event exactly once, svc.disk_full journaled. */
+static void
+test_disk_full_pauses_and_resumes(void **state)
+{
+	struct tb_svc *prod, *cons;
+	struct topo   *t;
+	json_t        *st;
+	char          *dir = tb_dir(), *y, *want, err[256];
+	int64_t        n = 0;
+	int            i;
+
+	(void) state;
+	y = yaml(dir, "full", 300, 1000000,
+	    "    full_at: 100\n    full_ms: 1500\n");
+	t = tb_topo(dir, y);
+	cons = tb_start(&testcons_service, t, "cons");
+	prod = tb_start(&testprod_service, t, "prod");
+	for (i = 0; i < WAIT / 10 &&
+	     tb_status_int(t, "cons", "counters.disk_full") < 1; i++)
+		usleep(10000);
+	assert_true(tb_status_int(t, "cons", "counters.disk_full") >= 1);
+	want = xasprintf("disk full: %s/state", dir);
+	assert_int_equal(ctl_call(topo_find(t, "cons")->ctl, MSG_CTL_STATUS,
+	                     NULL, &st, err, sizeof(err), WAIT),
+	    0);
+	/* paused at the first refused write, or already probing again */
+	if (json_object_get(st, "disk_full") != NULL)
+		assert_string_equal(json_string_value(json_object_get(st,
+		                        "last_error")),
+		    want);
+	json_decref(st);
+	assert_int_equal(tb_wait_int(t, "cons", "upstreams.prod.cursor", 300,
+	                     WAIT),
+	    300);
+	assert_int_equal(tb_status_int(t, "cons", "counters.handler_errors"),
+	    0);
+	assert_int_equal(tb_wait_int(t, "cons", "got", 300, WAIT), 300);
+	tb_stop(&prod);
+	tb_stop(&cons);
+	check_exactly_once(dir, 1, 300);
+	{
+		struct store *s;
+		char         *path = xasprintf("%s/state/cons.db", dir);
+
+		assert_int_equal(store_open(&s, path), 0);
+		assert_int_equal(store_int(s, &n, 0, "SELECT count(*) FROM"
+		                                     " journal WHERE topic ="
+		                                     " 'svc.disk_full'",
+		                     NULL),
+		    0);
+		store_close(&s);
+		free(path);
+	}
+	assert_true(n >= 1);
+	topo_close(&t);
+	tb_rmrf(dir);
+	free(want);
+	free(y);
+	free(dir);
+}
+
 int
 main(void)
 {
@@ -415,6 +480,7 @@ main(void)
 		cmocka_unit_test(test_bad_frames_duplicates_and_gaps),
 		cmocka_unit_test(test_ctl_inject_and_errors),
 		cmocka_unit_test(test_ctl_plain_tcp),
+		cmocka_unit_test(test_disk_full_pauses_and_resumes),
 	};
 
 	log_init("test_svc", NULL, LOG_WARN);
