@@ -288,6 +288,14 @@ test_pure(void **state)
 	free(s);
 }
 
+static json_t *
+disk_full(const char *path)
+{
+	return (json_pack("{s:s, s:I, s:I, s:i}", "path", path, "since_ms",
+	                  (json_int_t) 1796400000000, "resumed_ms",
+	                  (json_int_t) 1796400042000, "failures", 9));
+}
+
 /* Every kind: one POST with the right kind and key. */
 static void
 test_kinds(void **state)
@@ -307,6 +315,7 @@ test_kinds(void **state)
 	    {"stale_heartbeat", "executor"},
 	    {"data_loss", "board-sync"},
 	    {"board_misconfigured", "board-sync"},
+	    {"disk_full", "/var/lib/opcenter"},
 	};
 	struct fx f;
 	size_t    i, k;
@@ -406,6 +415,7 @@ test_kinds(void **state)
 	       json_pack("{s:s, s:s, s:[s], s:s}", "provider", "plane",
 	                 "problem", "missing_states", "missing", "Running",
 	                 "message", "no Running state"));
+	inject(&f, "svc.disk_full", disk_full("/var/lib/opcenter"));
 	assert_int_equal(wait_st(&f, "sent", (int64_t) nitems(want)),
 	                 (int64_t) nitems(want));
 	assert_int_equal(rx_count(&f.rx, NULL), nitems(want));
@@ -432,6 +442,39 @@ test_kinds(void **state)
 	assert_int_equal(st(&f, "failed"), 0);
 	/* one escalation.sent per escalation, nothing else journaled */
 	assert_int_equal(st(&f, "journal_seq"), (int64_t) nitems(want));
+	fx_stop(&f);
+}
+
+/* Every daemon on a full disk reports its own episode: one escalation per
+ * path within the cooldown, the other reports merged into it. */
+static void
+test_disk_full_once(void **state)
+{
+	struct fx f;
+	json_t   *r;
+
+	UNUSED(state);
+	fx_start(&f, "diskfull", 50, NULL, true);
+	inject(&f, "svc.disk_full", disk_full("/srv/opc/state"));
+	inject(&f, "svc.disk_full", disk_full("/srv/opc/state"));
+	inject(&f, "svc.disk_full", disk_full("/srv/opc/state"));
+	assert_int_equal(wait_st(&f, "sent", 1), 1);
+	assert_int_equal(st(&f, "counters.disk_full_merged"), 2);
+	inject(&f, "svc.disk_full", disk_full("/srv/opc/workspaces"));
+	assert_int_equal(wait_st(&f, "sent", 2), 2);
+	assert_int_equal(st(&f, "escalations"), 2);
+	assert_int_equal(rx_count(&f.rx, NULL), 2);
+	r = rx_get(&f.rx, 0);
+	assert_string_equal(js(json_object_get(r, "body"), "kind"),
+	                    "disk_full");
+	assert_string_equal(js(json_object_get(r, "body"), "key"),
+	                    "/srv/opc/state");
+	assert_non_null(strstr(js(json_object_get(r, "body"), "message"),
+	                       "no space left on /srv/opc/state from "
+	                       "2026-12-04T"));
+	assert_non_null(strstr(js(json_object_get(r, "body"), "message"),
+	                       "for 42 s"));
+	json_decref(r);
 	fx_stop(&f);
 }
 
@@ -727,6 +770,7 @@ main(void)
 	    cmocka_unit_test(test_pure),
 	    cmocka_unit_test(test_kinds),
 	    cmocka_unit_test(test_cooldown_restart),
+	    cmocka_unit_test(test_disk_full_once),
 	    cmocka_unit_test(test_spend_cap_cooldown),
 	    cmocka_unit_test(test_retry),
 	    cmocka_unit_test(test_two_urls),
