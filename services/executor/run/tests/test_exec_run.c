@@ -591,6 +591,30 @@ test_backend_exit(void **state)
 	json_decref(req);
 }
 
+/* A backend that fails for want of space (it says ENOSPC): interrupted,
+ * retried, never a failure of the task. */
+static void
+test_no_space(void **state)
+{
+	struct fx *fx = *state;
+	json_t    *req = base_request(fx), *r;
+
+	use_command(fx, req,
+	    "echo \"sh: 1: cannot create out.txt: No space left on device\" "
+	    ">&2\nexit 2");
+	assert_int_equal(run(fx, req), 0);
+	r = result(fx);
+	assert_string_equal(rstr(r, "status"), "interrupted");
+	assert_string_equal(rstr(r, "failure_category"), "interrupted");
+	assert_false(json_is_true(json_object_get(r, "success")));
+	assert_non_null(strstr(rstr(r, "failure_reason"),
+	                       "no space left on device under"));
+	assert_non_null(strstr(rstr(r, "failure_reason"), "backend exited 2"));
+	assert_nothing_committed(fx);
+	json_decref(r);
+	json_decref(req);
+}
+
 static void
 test_too_wide(void **state)
 {
@@ -937,6 +961,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_backend_missing, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_backend_exit, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_no_space, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_too_wide, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_git_failure, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_request, setup, teardown),
