@@ -874,27 +874,41 @@ worker_exit_cb(struct loop *l, int fd, short ev, void *arg)
 	launch(x);
 }
 
+/* renew_leases keeps the leases of the running runs (unless the router
+ * says it has not heard us for half a lease). */
+static void
+renew_leases(struct executor *x)
+{
+	struct row r[64];
+	size_t     n, i;
+
+	if (!lease_held(x)) {
+		svc_count(x->svc, "lease_withheld", 1);
+		return;
+	}
+	n = rows(x, "running", r, nitems(r));
+	for (i = 0; i < n; i++)
+		renew(x, r[i].run_id);
+	rows_free(r, n);
+}
+
 static void
 tick_cb(struct loop *l, void *arg)
 {
 	struct executor *x = arg;
-	struct row       r[8];
-	size_t           n, i;
 
 	x->tick = loop_timer(l, TICK_MS, tick_cb, x);
+	/* paused for a full disk: nothing starts or finishes, but the runs
+	 * going on keep their lease (touching a file needs no space) */
+	if (x->recovered && svc_disk_full(x->svc))
+		renew_leases(x);
 	if (!ready(x))
 		return;
 	reap(x);
 	stop_runs(x);
 	clean(x);
 	gh_check(x);
-	if (lease_held(x)) {
-		n = rows(x, "running", r, nitems(r));
-		for (i = 0; i < n; i++)
-			renew(x, r[i].run_id);
-		rows_free(r, n);
-	} else
-		svc_count(x->svc, "lease_withheld", 1);
+	renew_leases(x);
 	launch(x);
 }
 

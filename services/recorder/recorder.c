@@ -664,7 +664,10 @@ write_run(struct svc *svc, struct recorder *rec, const char *run_id)
 #undef DOC
 	rv = ev_write_folder(rec->evidence_root, r.run_id, docs, nd, copies, nc,
 	                     files);
-	if (rv != 0)
+	if (rv != 0 && fs_free(rec->evidence_root) >= 0 &&
+	    fs_free(rec->evidence_root) < FS_SPACE_MIN)
+		svc_nospace(svc, rec->evidence_root); /* pause, not retry */
+	else if (rv != 0)
 		write_failed(svc, &r);
 	else if ((rv = commit_written(svc, &r, path, files, meta, trace)) ==
 	         0) {
@@ -714,7 +717,8 @@ recorder_idle(struct svc *svc, void *state)
 			ids[n++] = dup_col(s, 0);
 	store_done(s);
 	for (i = 0; i < n; i++) {
-		(void) write_run(svc, rec, ids[i]);
+		if (!svc_disk_full(svc))
+			(void) write_run(svc, rec, ids[i]);
 		free(ids[i]);
 	}
 	free(ids);
