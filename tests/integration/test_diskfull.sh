@@ -173,6 +173,7 @@ done
 grep -h '"log.reopened"' "$ST"/log/*.log | sed 's/^/# /'
 check "the WALs that held failed writes were truncated" \
     sh -c "cat '$ST'/log/*.log | grep -q '\"store.reclaimed\"'"
+grep -h '"store.reclaimed"' "$ST"/log/*.log | jq -r '"# \(.svc): \(.msg)"'
 ls -l "$ST"/*-wal | awk '{ print "# WAL after: " $5 " " $9 }'
 check "every WAL is under 4 MiB again" sh -c \
     "[ -z \"\$(find '$ST' -name '*-wal' -size +4096k)\" ]"
