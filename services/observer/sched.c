@@ -379,7 +379,8 @@ sched_tick(struct observer *o)
 	size_t           i;
 	char            *id;
 
-	if (!svc_caught_up(o->svc))
+	/* a full disk pauses it: what ended is reaped when writes work */
+	if (!svc_caught_up(o->svc) || svc_disk_full(o->svc))
 		return;
 	for (i = 0; i < o->nrepos; i++) {
 		reap(o, &o->repos[i]);
