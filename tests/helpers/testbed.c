@@ -220,6 +220,42 @@ tb_call_json(struct topo *topo, const char *name, enum msg_topic t,
 }
 
 int
+tb_call_raw(struct topo *topo, const char *name, enum msg_topic t,
+    const void *body, char *err, size_t errlen)
+{
+	const struct topo_inst *in = topo_find(topo, name);
+	struct msg_hdr          h = { "test", 0, "test:raw", 0, NULL };
+	struct bus_msg          bm;
+	struct msg              rep;
+	struct buf              b;
+	char                   *p;
+	size_t                  i, n = 0;
+	int                     rv;
+
+	assert_non_null(in);
+	h.ts = now_ms();
+	buf_init(&b);
+	assert_int_equal(msg_pack(&b, t, &h, body), 0);
+	for (i = 0; i + 1 < b.len; i++)
+		if ((p = b.data + i)[0] == '%' && p[1] == '%') {
+			memcpy(p, "\xff\xfe", 2);
+			n++;
+		}
+	assert_true(n > 0);
+	assert_int_equal(bus_request(in->ctl, b.data, b.len, &bm, TB_WAIT_MS),
+	    0);
+	buf_fini(&b);
+	assert_int_equal(msg_decode(&rep, bm.data, bm.len, err, errlen), 0);
+	bus_msg_free(&bm);
+	assert_int_equal(rep.topic, MSG_CTL_REPLY);
+	snprintf(err, errlen, "%s",
+	    rep.body.ctl_reply.error ? rep.body.ctl_reply.error : "");
+	rv = rep.body.ctl_reply.ok ? 0 : (int) rep.body.ctl_reply.code;
+	msg_fini(&rep);
+	return (rv);
+}
+
+int
 tb_inject_rv(struct topo *topo, const char *name, const char *topic,
     const char *corr, json_t *body, char *err, size_t errlen)
 {

@@ -64,6 +64,12 @@ int tb_call(struct topo *, const char *name, enum msg_topic t,
 int tb_call_json(struct topo *, const char *name, enum msg_topic t,
     const json_t *body, json_t **data, char *err, size_t errlen);
 
+/* tb_call_raw is tb_call as a client that does not mend its text would
+ * send it (our packer turns invalid UTF-8 into U+FFFD): each "%%" in the
+ * packed request becomes the bytes 0xff 0xfe (asserts there is one). */
+int tb_call_raw(struct topo *, const char *name, enum msg_topic t,
+    const void *body, char *err, size_t errlen);
+
 /* tb_inject hands body (a JSON object, consumed) to instance name as an
  * event of topic (ctl.inject; corr may be NULL) and asserts that its
  * handler took it.  tb_inject_rv returns the code instead (err set). */

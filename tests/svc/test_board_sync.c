@@ -17,7 +17,6 @@
 #include <cmocka.h>
 
 #include "board.h"
-#include "opc/bus.h"
 #include "opc/err.h"
 #include "opc/log.h"
 #include "testbed.h"
@@ -76,23 +75,31 @@ fx_stop(struct fx *f)
 	free(f->dir);
 }
 
+/* add_req asks for a task (rq consumed) and returns the answer (new). */
+static json_t *
+add_req(struct fx *f, json_t *rq)
+{
+	json_t *d = NULL;
+	char    err[256];
+
+	if (tb_call_json(f->topo, "board-sync", MSG_BOARD_TASK_ADD, rq, &d, err,
+	                 sizeof(err)) != 0)
+		fail_msg("task_add: %s", err);
+	json_decref(rq);
+	return (d);
+}
+
 /* add adds a task of repo and returns its id (static buffer). */
 static const char *
 add(struct fx *f, const char *repo, const char *goal)
 {
 	static char id[32];
-	json_t     *rq = json_pack("{s:s, s:s, s:[s]}", "repo_key", repo,
-	                           "goal", goal, "labels", "team: a"),
-	       *d = NULL;
-	char        err[256];
+	json_t *d = add_req(f, json_pack("{s:s, s:s, s:[s]}", "repo_key", repo,
+	                                 "goal", goal, "labels", "team: a"));
 
-	if (tb_call_json(f->topo, "board-sync", MSG_BOARD_TASK_ADD, rq, &d,
-	                 err, sizeof(err)) != 0)
-		fail_msg("task_add: %s", err);
 	assert_string_equal(tb_str(d, "state"), BOARD_READY);
 	snprintf(id, sizeof(id), "%s", tb_str(d, "task_id"));
 	json_decref(d);
-	json_decref(rq);
 	return (id);
 }
 
@@ -163,8 +170,8 @@ static void
 started(struct fx *f, const char *task, const char *run)
 {
 	inject(f, "exec.started",
-	       json_pack("{s:s, s:s, s:s, s:i}", "run_id", run, "task_id",
-	                 task, "executor", "executor", "attempt", 1));
+	       json_pack("{s:s, s:s, s:s, s:i}", "run_id", run, "task_id", task,
+	                 "executor", "executor", "attempt", 1));
 }
 
 static void
@@ -174,48 +181,10 @@ finished(struct fx *f, const char *task, const char *run, bool ok,
 	inject(f, "exec.finished",
 	       json_pack("{s:s, s:s, s:s, s:b, s:s, s:s?, s:s, s:{s:s}}",
 	                 "run_id", run, "task_id", task, "status",
-	                 ok ? "succeeded" : "failed", "success", ok,
-	                 "executor", "executor", "failure_category", category,
+	                 ok ? "succeeded" : "failed", "success", ok, "executor",
+	                 "executor", "failure_category", category,
 	                 "branch_name", "goal/x", "result", "commit_sha",
 	                 "abc123"));
-}
-
-/* raw_call sends ctl request t with body as a client that does not mend
- * its text would: each "%%" in it becomes the bytes 0xff 0xfe.  Returns
- * the reply's code, its error text in err. */
-static int
-raw_call(struct fx *f, enum msg_topic t, const void *body, char *err,
-         size_t errlen)
-{
-	struct msg_hdr h = {"test", 0, "test:raw", 0, NULL};
-	struct bus_msg bm;
-	struct msg     rep;
-	struct buf     b;
-	char          *p;
-	size_t         i, n = 0;
-	int            rv;
-
-	h.ts = now_ms();
-	buf_init(&b);
-	assert_int_equal(msg_pack(&b, t, &h, body), 0);
-	for (i = 0; i + 1 < b.len; i++)
-		if ((p = b.data + i)[0] == '%' && p[1] == '%') {
-			memcpy(p, "\xff\xfe", 2);
-			n++;
-		}
-	assert_true(n > 0);
-	assert_int_equal(bus_request(topo_find(f->topo, "board-sync")->ctl,
-	                             b.data, b.len, &bm, WAIT),
-	                 0);
-	buf_fini(&b);
-	assert_int_equal(msg_decode(&rep, bm.data, bm.len, err, errlen), 0);
-	bus_msg_free(&bm);
-	assert_int_equal(rep.topic, MSG_CTL_REPLY);
-	snprintf(err, errlen, "%s",
-	         rep.body.ctl_reply.error ? rep.body.ctl_reply.error : "");
-	rv = rep.body.ctl_reply.ok ? 0 : (int) rep.body.ctl_reply.code;
-	msg_fini(&rep);
-	return (rv);
 }
 
 /* ------------------------------------------------------------------ cases */
@@ -227,8 +196,7 @@ static void
 test_add(void **state)
 {
 	struct fx f;
-	json_t   *ev, *rq, *d = NULL;
-	char      err[256];
+	json_t   *ev, *d;
 
 	UNUSED(state);
 	fx_start(&f, "add");
@@ -250,20 +218,15 @@ test_add(void **state)
 	assert_int_equal(tb_int(ev, "2.body.attempt"), 1);
 	json_decref(ev);
 
-	rq = json_pack("{s:s, s:s, s:s}", "repo_key", "demo", "goal", "Once",
-	               "request_id", "req-1");
-	assert_int_equal(tb_call_json(f.topo, "board-sync", MSG_BOARD_TASK_ADD,
-	                              rq, &d, err, sizeof(err)),
-	                 0);
+	d = add_req(&f, json_pack("{s:s, s:s, s:s}", "repo_key", "demo", "goal",
+	                          "Once", "request_id", "req-1"));
 	assert_string_equal(tb_str(d, "task_id"), "T-2");
 	json_decref(d);
-	assert_int_equal(tb_call_json(f.topo, "board-sync", MSG_BOARD_TASK_ADD,
-	                              rq, &d, err, sizeof(err)),
-	                 0);
+	d = add_req(&f, json_pack("{s:s, s:s, s:s}", "repo_key", "demo", "goal",
+	                          "Twice?", "request_id", "req-1"));
 	assert_string_equal(tb_str(d, "task_id"), "T-2");
 	assert_true(json_is_true(tb_get(d, "existing")));
 	json_decref(d);
-	json_decref(rq);
 	ev = events(&f, "task.created");
 	assert_int_equal(json_array_size(ev), 2);
 	json_decref(ev);
@@ -271,16 +234,13 @@ test_add(void **state)
 	    tb_status_int(f.topo, "board-sync", "tasks.Ready for AI"), 2);
 
 	/* a description whose Execution block names an unknown mode */
-	rq = json_pack("{s:s, s:s, s:s}", "repo_key", "demo", "goal", "",
-	               "description", "## Execution\nmode: dance\n\nDo it.");
-	assert_int_equal(tb_call_json(f.topo, "board-sync", MSG_BOARD_TASK_ADD,
-	                              rq, &d, err, sizeof(err)),
-	                 0);
+	d = add_req(&f, json_pack("{s:s, s:s, s:s}", "repo_key", "demo", "goal",
+	                          "", "description",
+	                          "## Execution\nmode: dance\n\nDo it."));
 	assert_string_equal(tb_str(d, "state"), "Blocked");
 	assert_non_null(strstr(last_comment(&f, tb_str(d, "task_id")),
 	                       "Unsupported execution mode"));
 	json_decref(d);
-	json_decref(rq);
 	ev = events(&f, "task.ready");
 	assert_int_equal(json_array_size(ev), 2);
 	json_decref(ev);
@@ -351,8 +311,8 @@ test_run_outcomes(void **state)
 	started(&f, t[2], "r-2");
 	finished(&f, t[2], "r-2", false, "validation_failed");
 	assert_string_equal(state_of(&f, t[2]), "Blocked");
-	assert_non_null(strstr(last_comment(&f, t[2]),
-	                       "- category: validation_failed"));
+	assert_non_null(
+	    strstr(last_comment(&f, t[2]), "- category: validation_failed"));
 	ev = events(&f, "task.updated");
 	assert_string_equal(
 	    tb_str(json_array_get(ev, json_array_size(ev) - 1), "body.reason"),
@@ -404,6 +364,20 @@ test_proposal(void **state)
 	fx_stop(&f);
 }
 
+/* refused asks for task a and asserts the answer is ERR_INVAL saying
+ * why. */
+static void
+refused(struct fx *f, const struct msg_board_task_add *a, const char *why)
+{
+	char err[256];
+
+	assert_int_equal(tb_call(f->topo, "board-sync", MSG_BOARD_TASK_ADD, a,
+	                         NULL, err, sizeof(err)),
+	                 ERR_INVAL);
+	if (strstr(err, why) == NULL)
+		fail_msg("'%s' does not say '%s'", err, why);
+}
+
 /* Bad input is refused with a clear error and counted; nothing is
  * created and nothing journaled. */
 static void
@@ -423,30 +397,22 @@ test_bad_input(void **state)
 	memset(&a, 0, sizeof(a));
 	a.repo_key = "demo";
 	a.goal = big;
-	assert_int_equal(tb_call(f.topo, "board-sync", MSG_BOARD_TASK_ADD, &a,
-	                         NULL, err, sizeof(err)),
-	                 ERR_INVAL);
-	assert_non_null(strstr(err, "the goal is 71680 bytes; at most 65536"));
+	refused(&f, &a, "the goal is 71680 bytes; at most 65536");
 	free(big);
 	/* our own packer mends invalid UTF-8 (U+FFFD): a raw client's bytes */
 	a.goal = "cafe au lait %%";
-	assert_int_equal(raw_call(&f, MSG_BOARD_TASK_ADD, &a, err, sizeof(err)),
+	assert_int_equal(tb_call_raw(f.topo, "board-sync", MSG_BOARD_TASK_ADD,
+	                             &a, err, sizeof(err)),
 	                 ERR_PROTO);
 	assert_non_null(strstr(err, "'goal' is not valid UTF-8"));
 	assert_int_equal(
 	    tb_status_int(f.topo, "board-sync", "counters.decode_errors"), 1);
 	a.goal = "fine";
 	a.kind = "dance";
-	assert_int_equal(tb_call(f.topo, "board-sync", MSG_BOARD_TASK_ADD, &a,
-	                         NULL, err, sizeof(err)),
-	                 ERR_INVAL);
-	assert_non_null(strstr(err, "unknown task kind 'dance'"));
+	refused(&f, &a, "unknown task kind 'dance'");
 	a.kind = NULL;
 	a.goal = "";
-	assert_int_equal(tb_call(f.topo, "board-sync", MSG_BOARD_TASK_ADD, &a,
-	                         NULL, err, sizeof(err)),
-	                 ERR_INVAL);
-	assert_non_null(strstr(err, "a goal"));
+	refused(&f, &a, "a goal (or a description with one) are required");
 	assert_int_equal(
 	    tb_status_int(f.topo, "board-sync", "counters.ctl_errors"), 4);
 	assert_int_equal(tb_status_int(f.topo, "board-sync", "journal_seq"), 0);
@@ -456,12 +422,12 @@ test_bad_input(void **state)
 	(void) add(&f, "demo", "Real");
 	ev = json_pack("{s:s, s:s, s:s}", "task_id", "T-1", "state", "Done",
 	               "comment", "bad %% bytes");
-	assert_int_equal(msg_body_from_json(MSG_BOARD_TASK_MOVE, &mv, ev, err,
-	                                    sizeof(err)),
-	                 0);
+	assert_int_equal(
+	    msg_body_from_json(MSG_BOARD_TASK_MOVE, &mv, ev, err, sizeof(err)),
+	    0);
 	json_decref(ev);
-	assert_int_equal(raw_call(&f, MSG_BOARD_TASK_MOVE, &mv, err,
-	                          sizeof(err)),
+	assert_int_equal(tb_call_raw(f.topo, "board-sync", MSG_BOARD_TASK_MOVE,
+	                             &mv, err, sizeof(err)),
 	                 ERR_PROTO);
 	msg_body_fini(MSG_BOARD_TASK_MOVE, &mv);
 	assert_non_null(strstr(err, "'comment' is not valid UTF-8"));

@@ -98,8 +98,8 @@ fx_start(struct fx *f, const char *tag, bool with_router)
 	if (with_router)
 		f->router = tb_start(&router_def, f->topo, "router");
 	f->ex = tb_start(&executor_def, f->topo, "executor");
-	assert_int_equal(
-	    tb_wait_int(f->topo, "executor", "caught_up", 1, WAIT), 1);
+	assert_int_equal(tb_wait_int(f->topo, "executor", "caught_up", 1, WAIT),
+	                 1);
 }
 
 static void
@@ -113,8 +113,7 @@ fx_stop(struct fx *f)
 }
 
 static json_t *
-dispatch(const char *run, const char *task, const char *executor,
-         bool request)
+dispatch(const char *run, const char *task, const char *executor, bool request)
 {
 	json_t *d = json_pack("{s:s, s:s, s:s, s:i, s:i}", "run_id", run,
 	                      "task_id", task, "executor", executor, "attempt",

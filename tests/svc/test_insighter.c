@@ -75,8 +75,7 @@ fx_stop(struct fx *f)
 /* snapshot injects run's snapshot of repo with lint violations (and a
  * type checker that found nothing) observed at ms. */
 static void
-snapshot(struct fx *f, const char *repo, const char *run, int lint,
-         int64_t at)
+snapshot(struct fx *f, const char *repo, const char *run, int lint, int64_t at)
 {
 	tb_inject(
 	    f->topo, "insighter", "observe.snapshot", run,
@@ -97,7 +96,8 @@ find(const json_t *events, const char *dk)
 	json_t *e;
 	size_t  i;
 
-	json_array_foreach(events, i, e) {
+	json_array_foreach(events, i, e)
+	{
 		const char *k = tb_str(e, "body.dedup_key");
 
 		if (k != NULL && strcmp(k, dk) == 0)
@@ -225,10 +225,9 @@ test_noop_loop(void **state)
 	snapshot(&f, "demo", "obs_1", 3, now_ms());
 	ev = tb_events(f.topo, "insighter", "insight.derived");
 	assert_non_null(find(ev, "noop_loop|family_cycling|lint_fix"));
-	assert_int_equal(
-	    tb_int(find(ev, "noop_loop|family_cycling|lint_fix"),
-	           "evidence.proposed"),
-	    3);
+	assert_int_equal(tb_int(find(ev, "noop_loop|family_cycling|lint_fix"),
+	                        "evidence.proposed"),
+	                 3);
 	json_decref(ev);
 	fx_stop(&f);
 }
@@ -261,9 +260,8 @@ test_bad_and_stale(void **state)
 	assert_string_equal(tb_str(ev, "0.body.repo"), "old");
 	assert_non_null(strstr(tb_str(ev, "0.body.message"), "limit 60.0 min"));
 	json_decref(ev);
-	assert_int_equal(tb_wait_int(f.topo, "insighter", "stale_repos", 1,
-	                             WAIT),
-	                 1);
+	assert_int_equal(
+	    tb_wait_int(f.topo, "insighter", "stale_repos", 1, WAIT), 1);
 	/* a fresh snapshot re-arms it; nothing more is said meanwhile */
 	ev = tb_events(f.topo, "insighter", "insight.warning");
 	assert_int_equal(json_array_size(ev), 1);

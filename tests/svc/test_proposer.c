@@ -117,10 +117,10 @@ of(const json_t *ev, const char *topic, const char *dk)
 	json_t *e;
 	size_t  i;
 
-	json_array_foreach(ev, i, e) if (
-	    strcmp(tb_str(e, "topic"), topic) == 0 &&
-	    strcmp(tb_str(e, "body.dedup_key"), dk) == 0) return (
-	    tb_get(e, "body"));
+	json_array_foreach(ev, i,
+	                   e) if (strcmp(tb_str(e, "topic"), topic) == 0 &&
+	                          strcmp(tb_str(e, "body.dedup_key"), dk) ==
+	                              0) return (tb_get(e, "body"));
 	return (NULL);
 }
 
@@ -189,9 +189,8 @@ test_cycle(void **state)
 	assert_string_equal(
 	    tb_str(of(ev, "proposal.suppressed", LINT_KEY), "reason"),
 	    "cooldown_active");
-	assert_string_equal(
-	    tb_str(json_array_get(ev, 6), "body.reason"),
-	    "upstream_family_recently_emitted");
+	assert_string_equal(tb_str(json_array_get(ev, 6), "body.reason"),
+	                    "upstream_family_recently_emitted");
 	assert_int_equal(tb_int(json_array_get(ev, 7), "body.created"), 0);
 	json_decref(ev);
 	assert_int_equal(tb_status_int(f.topo, "proposer", "proposals"), 1);
@@ -244,9 +243,9 @@ test_reject(void **state)
 	/* the cycle of an analysis: the rejected key is suppressed */
 	analysis(&f, "ins_1");
 	r = tb_events(f.topo, "proposer", "proposal.suppressed");
-	assert_string_equal(tb_str(of(r, "proposal.suppressed", LINT_KEY),
-	                           "reason"),
-	                    "permanently_rejected_by_human");
+	assert_string_equal(
+	    tb_str(of(r, "proposal.suppressed", LINT_KEY), "reason"),
+	    "permanently_rejected_by_human");
 	json_decref(r);
 
 	/* a proposed task cancelled on the board rejects its key too */
@@ -259,9 +258,9 @@ test_reject(void **state)
 	                    tb_str(r, "0.body.title"), "candidate_id",
 	                    tb_str(r, "0.body.candidate_id")));
 	json_decref(r);
-	tb_inject(f.topo, "proposer", "task.updated", "T-9",
-	          json_pack("{s:s, s:s}", "task_id", "T-9", "state",
-	                    "Cancelled"));
+	tb_inject(
+	    f.topo, "proposer", "task.updated", "T-9",
+	    json_pack("{s:s, s:s}", "task_id", "T-9", "state", "Cancelled"));
 	assert_int_equal(tb_call(f.topo, "proposer", MSG_PROPOSER_REJECTIONS,
 	                         NULL, &d, err, sizeof(err)),
 	                 0);

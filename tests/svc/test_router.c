@@ -36,7 +36,7 @@ fake_init(struct svc *svc, void *state)
 	char            err[256];
 
 	return (cfg_get_int(svc_cfg(svc), "max_parallel", 1, &f->slots, err,
-	    sizeof(err)));
+	                    sizeof(err)));
 }
 
 static void
@@ -48,14 +48,14 @@ fake_heartbeat(struct svc *svc, void *state, json_t *info)
 	json_object_set_new(info, "free_slots", json_integer(f->slots));
 }
 
-static const struct svc_handler fake_handlers[] = { { MSG_NONE, NULL } };
+static const struct svc_handler fake_handlers[] = {{MSG_NONE, NULL}};
 
 static const struct svc_def fake_executor_def = {
-	.name = "executor",
-	.state_size = sizeof(struct fake_ex),
-	.init = fake_init,
-	.handlers = fake_handlers,
-	.heartbeat = fake_heartbeat,
+    .name = "executor",
+    .state_size = sizeof(struct fake_ex),
+    .init = fake_init,
+    .handlers = fake_handlers,
+    .heartbeat = fake_heartbeat,
 };
 
 /* ---------------------------------------------------------------- fixture */
@@ -109,8 +109,8 @@ fx_start(struct fx *f, const char *tag, int slots, const char *budget)
 		f->router = tb_start(&router_def, f->topo, "router");
 		/* the executor's heartbeat has been heard */
 		assert_int_equal(tb_wait_int(f->topo, "router",
-		                     "executors.executor.free_slots", slots,
-		                     WAIT),
+		                             "executors.executor.free_slots",
+		                             slots, WAIT),
 		                 slots);
 	} else
 		f->router = tb_start(&router_def, f->topo, "router");
@@ -129,11 +129,10 @@ fx_stop(struct fx *f)
 }
 
 static json_t *
-ready_body(const char *task, const char *repo, int attempt,
-           const char *label)
+ready_body(const char *task, const char *repo, int attempt, const char *label)
 {
-	json_t *b = json_pack("{s:s, s:s, s:s, s:s, s:s, s:[], s:i}",
-	                      "task_id", task, "title", "Write a note", "goal",
+	json_t *b = json_pack("{s:s, s:s, s:s, s:s, s:s, s:[], s:i}", "task_id",
+	                      task, "title", "Write a note", "goal",
 	                      "Write a note into NOTES.md", "repo_key", repo,
 	                      "kind", "goal", "labels", "attempt", attempt);
 
@@ -221,8 +220,8 @@ test_dispatch(void **state)
 	assert_string_equal(tb_str(dis, "0.body.request.lane"), "aider_local");
 	assert_string_equal(tb_str(dis, "0.body.request.goal_text"),
 	                    "Write a note into NOTES.md");
-	assert_non_null(strstr(tb_str(dis, "0.body.request.clone_url"),
-	                       "/demo.git"));
+	assert_non_null(
+	    strstr(tb_str(dis, "0.body.request.clone_url"), "/demo.git"));
 	assert_int_equal(st(&f, "tasks.dispatched"), 1);
 
 	s = tb_status(f.topo, "router");
@@ -278,7 +277,8 @@ test_blocked(void **state)
 	assert_string_equal(tb_str(dec, "1.body.task_id"), "T-2");
 	assert_string_equal(tb_str(dec, "1.body.policy_status"), "block");
 	assert_string_equal(tb_str(dec, "1.body.rule"), "routing.invalid_task");
-	assert_non_null(strstr(tb_str(dec, "1.body.rationale"), "no-such-repo"));
+	assert_non_null(
+	    strstr(tb_str(dec, "1.body.rationale"), "no-such-repo"));
 	assert_int_equal(st(&f, "tasks.blocked"), 2);
 	/* the next task goes: the blocked ones were passed over */
 	ready(&f, "T-3", NULL);
@@ -346,9 +346,8 @@ test_interrupted(void **state)
 	b = events(&f, "budget.decision", 1);
 	assert_string_equal(tb_str(b, "0.body.reason"), "retry_cap_exceeded");
 	assert_string_equal(tb_str(b, "0.body.task_id"), "T-1");
-	assert_int_equal(tb_wait_int(f.topo, "router", "tasks.gave_up", 1,
-	                             WAIT),
-	                 1);
+	assert_int_equal(
+	    tb_wait_int(f.topo, "router", "tasks.gave_up", 1, WAIT), 1);
 	json_decref(b);
 	json_decref(dis);
 	free(run1);

@@ -36,8 +36,7 @@ struct fx {
  * its stale_after (the daemons' start under a sanitizer on a loaded box
  * must not count as silence but where silence is the test). */
 static void
-fx_start(struct fx *f, const char *name, const char *bin,
-         const char *stale)
+fx_start(struct fx *f, const char *name, const char *bin, const char *stale)
 {
 	char *yaml;
 

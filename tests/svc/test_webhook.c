@@ -144,12 +144,12 @@ github(struct fx *f, const char *event, const char *id, const char *body,
 
 	assert_int_equal(
 	    hmac_sha256_hex(hex, secret ? secret : "", body, strlen(body)), 0);
-	extra = xasprintf("X-GitHub-Event: %s\r\nX-GitHub-Delivery: %s\r\n"
-	                  "%s%s%s",
-	                  event, id, secret ? "X-Hub-Signature-256: sha256=" : "",
-	                  secret ? hex : "", secret ? "\r\n" : "");
-	st = post(f, "/github", "application/json", extra, body, text,
-	          textlen);
+	extra =
+	    xasprintf("X-GitHub-Event: %s\r\nX-GitHub-Delivery: %s\r\n"
+	              "%s%s%s",
+	              event, id, secret ? "X-Hub-Signature-256: sha256=" : "",
+	              secret ? hex : "", secret ? "\r\n" : "");
+	st = post(f, "/github", "application/json", extra, body, text, textlen);
 	free(extra);
 	return (st);
 }
@@ -209,13 +209,12 @@ test_github(void **state)
 	                        text, sizeof(text)),
 	                 200);
 	assert_string_equal(text, "duplicate");
-	assert_int_equal(github(&f, "pull_request", "d-2", PR_CLOSED,
-	                        GH_SECRET, NULL, 0),
-	                 200);
 	assert_int_equal(
-	    github(&f, "ping", "d-3", "{\"zen\":\"hi\"}", GH_SECRET, text,
-	           sizeof(text)),
+	    github(&f, "pull_request", "d-2", PR_CLOSED, GH_SECRET, NULL, 0),
 	    200);
+	assert_int_equal(github(&f, "ping", "d-3", "{\"zen\":\"hi\"}",
+	                        GH_SECRET, text, sizeof(text)),
+	                 200);
 	assert_string_equal(text, "pong");
 	assert_int_equal(github(&f, "issues", "d-4", "{\"action\":\"opened\"}",
 	                        GH_SECRET, NULL, 0),
@@ -254,9 +253,8 @@ test_refused(void **state)
 	assert_int_equal(github(&f, "check_run", "d-1", CHECK_RUN,
 	                        "not-the-secret", NULL, 0),
 	                 401);
-	assert_int_equal(github(&f, "check_run", "d-2", CHECK_RUN, NULL, NULL,
-	                        0),
-	                 401);
+	assert_int_equal(
+	    github(&f, "check_run", "d-2", CHECK_RUN, NULL, NULL, 0), 401);
 	assert_int_equal(counter(&f, "rejected_signature"), 2);
 	assert_int_equal(plane(&f, "p-1", "{\"event\":\"issue\"}", GH_SECRET),
 	                 401);
@@ -266,16 +264,16 @@ test_refused(void **state)
 	big[4999] = '\0';
 	big[0] = '{';
 	big[4998] = '}';
-	assert_int_equal(github(&f, "check_run", "d-3", big, GH_SECRET, NULL, 0),
-	                 413);
+	assert_int_equal(
+	    github(&f, "check_run", "d-3", big, GH_SECRET, NULL, 0), 413);
 	free(big);
 	assert_int_equal(counter(&f, "oversized"), 1);
 	assert_int_equal(post(&f, "/github", "text/plain",
 	                      "X-GitHub-Event: ping\r\n", "hi", NULL, 0),
 	                 415);
 	assert_int_equal(counter(&f, "unsupported_media"), 1);
-	assert_int_equal(github(&f, "check_run", "d-4", "{\"repository\":",
-	                        GH_SECRET, NULL, 0),
+	assert_int_equal(github(&f, "check_run", "d-4",
+	                        "{\"repository\":", GH_SECRET, NULL, 0),
 	                 400);
 	assert_int_equal(counter(&f, "malformed"), 1);
 	assert_int_equal(counter(&f, "accepted"), 0);
