@@ -186,9 +186,9 @@ st(struct fx *f, const char *path)
 static void
 test_dispatch(void **state)
 {
-	struct fx   f;
-	json_t     *dec, *dis, *s;
-	const char *run;
+	struct fx f;
+	json_t   *dec, *dis, *s;
+	char     *run;
 
 	UNUSED(state);
 	fx_start(&f, "disp", 1, "max_per_hour: 10, max_concurrent: 5");
@@ -207,7 +207,7 @@ test_dispatch(void **state)
 	                    "demo");
 
 	dis = events(&f, "exec.dispatch", 1);
-	run = tb_str(dis, "0.body.run_id");
+	run = xstrdup(tb_str(dis, "0.body.run_id"));
 	assert_string_equal(tb_str(dis, "0.body.executor"), "executor");
 	assert_string_equal(tb_str(dis, "0.body.task_id"), "T-1");
 	assert_int_equal(tb_int(dis, "0.body.attempt"), 1);
@@ -241,6 +241,7 @@ test_dispatch(void **state)
 	assert_int_equal(json_array_size(dis), 2);
 	assert_string_equal(tb_str(dis, "1.body.task_id"), "T-2");
 	assert_string_not_equal(tb_str(dis, "1.body.run_id"), run);
+	free(run);
 	/* the result of a run that is not open decides nothing */
 	tb_inject(f.topo, "router", "exec.finished", "T-1",
 	          json_pack("{s:s, s:s, s:s, s:b}", "run_id", "r-unknown",
