@@ -255,8 +255,8 @@ tb_call_raw(struct topo *topo, const char *name, enum msg_topic t,
 	return (rv);
 }
 
-int
-tb_inject_rv(struct topo *topo, const char *name, const char *topic,
+static int
+inject_rv(struct topo *topo, const char *name, const char *topic,
     const char *corr, json_t *body, char *err, size_t errlen)
 {
 	struct msg_ctl_inject in;
@@ -278,8 +278,7 @@ tb_inject(struct topo *topo, const char *name, const char *topic,
 {
 	char err[512];
 
-	if (tb_inject_rv(topo, name, topic, corr, body, err, sizeof(err)) !=
-	    0)
+	if (inject_rv(topo, name, topic, corr, body, err, sizeof(err)) != 0)
 		fail_msg("inject %s into %s: %s", topic, name, err);
 }
 

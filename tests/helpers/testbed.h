@@ -72,11 +72,9 @@ int tb_call_raw(struct topo *, const char *name, enum msg_topic t,
 
 /* tb_inject hands body (a JSON object, consumed) to instance name as an
  * event of topic (ctl.inject; corr may be NULL) and asserts that its
- * handler took it.  tb_inject_rv returns the code instead (err set). */
+ * handler took it. */
 void tb_inject(struct topo *, const char *name, const char *topic,
     const char *corr, json_t *body);
-int  tb_inject_rv(struct topo *, const char *name, const char *topic,
-     const char *corr, json_t *body, char *err, size_t errlen);
 
 /* tb_events returns the events instance name has journaled, read over
  * ctl.replay as any consumer reads them: a new array of {seq, topic,
