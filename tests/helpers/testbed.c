@@ -15,13 +15,15 @@
 
 #include <cmocka.h>
 
+#include "opc/bus.h"
 #include "opc/err.h"
 #include "opc/util.h"
 #include "testbed.h"
 
 struct tb_svc {
-	struct svc *svc;
-	pthread_t   thr;
+	struct svc           *svc;
+	const struct svc_def *def;
+	pthread_t             thr;
 };
 
 char *
@@ -95,6 +97,7 @@ tb_start(const struct svc_def *def, struct topo *topo, const char *name)
 	struct tb_svc *t = xcalloc(1, sizeof(*t));
 	int            rv;
 
+	t->def = def;
 	rv = svc_open(&t->svc, def, topo, name, NULL);
 	if (rv != 0)
 		fail_msg("svc_open %s: %s", name, err_str(rv));
@@ -172,4 +175,238 @@ tb_wait_int(struct topo *topo, const char *name, const char *path,
 			return (v);
 		nanosleep(&ts, NULL);
 	}
+}
+
+void
+tb_shutdown(struct tb_svc **tp)
+{
+	struct tb_svc *t = *tp;
+
+	if (t == NULL)
+		return;
+	svc_stop(t->svc);
+	pthread_join(t->thr, NULL);
+	if (t->def->shutdown != NULL)
+		t->def->shutdown(t->svc, svc_state(t->svc));
+	svc_close(&t->svc);
+	free(t);
+	*tp = NULL;
+}
+
+int
+tb_call(struct topo *topo, const char *name, enum msg_topic t,
+    const void *body, json_t **data, char *err, size_t errlen)
+{
+	const struct topo_inst *in = topo_find(topo, name);
+
+	assert_non_null(in);
+	err[0] = '\0';
+	return (ctl_call(in->ctl, t, body, data, err, errlen, TB_WAIT_MS));
+}
+
+int
+tb_call_json(struct topo *topo, const char *name, enum msg_topic t,
+    const json_t *body, json_t **data, char *err, size_t errlen)
+{
+	union msg_body b;
+	char           why[256];
+	int            rv;
+
+	if (msg_body_from_json(t, &b, body, why, sizeof(why)) != 0)
+		fail_msg("%s body: %s", msg_topic_name(t), why);
+	rv = tb_call(topo, name, t, &b, data, err, errlen);
+	msg_body_fini(t, &b);
+	return (rv);
+}
+
+int
+tb_call_raw(struct topo *topo, const char *name, enum msg_topic t,
+    const void *body, char *err, size_t errlen)
+{
+	const struct topo_inst *in = topo_find(topo, name);
+	struct msg_hdr          h = { "test", 0, "test:raw", 0, NULL };
+	struct bus_msg          bm;
+	struct msg              rep;
+	struct buf              b;
+	char                   *p;
+	size_t                  i, n = 0;
+	int                     rv;
+
+	assert_non_null(in);
+	h.ts = now_ms();
+	buf_init(&b);
+	assert_int_equal(msg_pack(&b, t, &h, body), 0);
+	for (i = 0; i + 1 < b.len; i++)
+		if ((p = b.data + i)[0] == '%' && p[1] == '%') {
+			memcpy(p, "\xff\xfe", 2);
+			n++;
+		}
+	assert_true(n > 0);
+	assert_int_equal(bus_request(in->ctl, b.data, b.len, &bm, TB_WAIT_MS),
+	    0);
+	buf_fini(&b);
+	assert_int_equal(msg_decode(&rep, bm.data, bm.len, err, errlen), 0);
+	bus_msg_free(&bm);
+	assert_int_equal(rep.topic, MSG_CTL_REPLY);
+	snprintf(err, errlen, "%s",
+	    rep.body.ctl_reply.error ? rep.body.ctl_reply.error : "");
+	rv = rep.body.ctl_reply.ok ? 0 : (int) rep.body.ctl_reply.code;
+	msg_fini(&rep);
+	return (rv);
+}
+
+static int
+inject_rv(struct topo *topo, const char *name, const char *topic,
+    const char *corr, json_t *body, char *err, size_t errlen)
+{
+	struct msg_ctl_inject in;
+	int                   rv;
+
+	assert_non_null(body);
+	memset(&in, 0, sizeof(in));
+	in.topic = (char *) topic;
+	in.body = body;
+	in.corr = (char *) corr;
+	rv = tb_call(topo, name, MSG_CTL_INJECT, &in, NULL, err, errlen);
+	json_decref(body);
+	return (rv);
+}
+
+void
+tb_inject(struct topo *topo, const char *name, const char *topic,
+    const char *corr, json_t *body)
+{
+	char err[512];
+
+	if (inject_rv(topo, name, topic, corr, body, err, sizeof(err)) != 0)
+		fail_msg("inject %s into %s: %s", topic, name, err);
+}
+
+json_t *
+tb_events(struct topo *topo, const char *name, const char *topic)
+{
+	const struct topo_inst *in = topo_find(topo, name);
+	struct msg_ctl_replay   rq = { 1, 0, 0 };
+	struct msg_hdr          h = { "test", 0, "test:replay", 0, NULL };
+	struct bus_msg          bm;
+	struct msg              rep, m;
+	struct buf              b;
+	json_t                 *out = json_array();
+	char                    err[256];
+	size_t                  i, got;
+
+	assert_non_null(in);
+	for (;;) {
+		h.ts = now_ms();
+		buf_init(&b);
+		assert_int_equal(msg_pack(&b, MSG_CTL_REPLAY, &h, &rq), 0);
+		if (bus_request(in->ctl, b.data, b.len, &bm, TB_WAIT_MS) != 0)
+			fail_msg("replay of %s: no answer", name);
+		buf_fini(&b);
+		if (msg_decode(&rep, bm.data, bm.len, err, sizeof(err)) != 0)
+			fail_msg("replay of %s: %s", name, err);
+		bus_msg_free(&bm);
+		assert_int_equal(rep.topic, MSG_CTL_REPLAY_BATCH);
+		got = rep.body.ctl_replay_batch.frames.n;
+		for (i = 0; i < got; i++) {
+			const struct msg_bin *fr =
+			    &rep.body.ctl_replay_batch.frames.v[i];
+
+			if (msg_decode(&m, fr->p, fr->len, err, sizeof(err)) !=
+			    0)
+				fail_msg("journal of %s: %s", name, err);
+			rq.from = (int64_t) m.seq + 1;
+			if (topic == NULL ||
+			    strcmp(msg_topic_name(m.topic), topic) == 0)
+				json_array_append_new(out,
+				    json_pack("{s:I, s:s, s:s?, s:o}", "seq",
+				        (json_int_t) m.seq, "topic",
+				        msg_topic_name(m.topic), "corr", m.corr,
+				        "body",
+				        msg_body_to_json(m.topic, &m.body)));
+			msg_fini(&m);
+		}
+		msg_fini(&rep);
+		if (got == 0)
+			return (out);
+	}
+}
+
+json_t *
+tb_wait_events(struct topo *topo, const char *name, const char *topic,
+    size_t n, int timeout_ms)
+{
+	int64_t         deadline = mono_ms() + timeout_ms;
+	struct timespec ts = { 0, 20 * 1000 * 1000 };
+	json_t         *ev;
+
+	for (;;) {
+		ev = tb_events(topo, name, topic);
+		if (json_array_size(ev) >= n || mono_ms() > deadline)
+			return (ev);
+		json_decref(ev);
+		nanosleep(&ts, NULL);
+	}
+}
+
+json_t *
+tb_heartbeat(struct topo *topo, const char *name, int timeout_ms)
+{
+	const struct topo_inst *in = topo_find(topo, name);
+	int64_t                 deadline = mono_ms() + timeout_ms;
+	struct bus             *sub = NULL;
+	struct bus_msg          bm;
+	struct msg              m;
+	json_t                 *hb = NULL;
+	char                    err[256];
+
+	assert_non_null(in);
+	assert_int_equal(bus_open(&sub, BUS_SUB, in->pub), 0);
+	assert_int_equal(bus_subscribe(sub, "heartbeat"), 0);
+	assert_int_equal(bus_set_timeout(sub, 100), 0);
+	while (hb == NULL && mono_ms() < deadline) {
+		if (bus_recv(sub, &bm, 0) != 0)
+			continue;
+		if (msg_decode(&m, bm.data, bm.len, err, sizeof(err)) == 0) {
+			if (m.topic == MSG_HEARTBEAT &&
+			    strcmp(m.src, name) == 0)
+				hb = msg_body_to_json(m.topic, &m.body);
+			msg_fini(&m);
+		}
+		bus_msg_free(&bm);
+	}
+	bus_close(&sub);
+	return (hb);
+}
+
+json_t *
+tb_get(const json_t *o, const char *path)
+{
+	char *p = xstrdup(path), *tok, *save = NULL, *end;
+	long  i;
+
+	for (tok = strtok_r(p, ".", &save); tok != NULL && o != NULL;
+	     tok = strtok_r(NULL, ".", &save)) {
+		i = strtol(tok, &end, 10);
+		if (json_is_array(o) && *end == '\0')
+			o = json_array_get(o, (size_t) i);
+		else
+			o = json_object_get(o, tok);
+	}
+	free(p);
+	return ((json_t *) o);
+}
+
+const char *
+tb_str(const json_t *o, const char *path)
+{
+	return (json_string_value(tb_get(o, path)));
+}
+
+int64_t
+tb_int(const json_t *o, const char *path)
+{
+	json_t *v = tb_get(o, path);
+
+	return (json_is_integer(v) ? json_integer_value(v) : -1);
 }

@@ -48,4 +48,55 @@ int64_t tb_status_int(struct topo *, const char *name, const char *path);
 int64_t tb_wait_int(struct topo *, const char *name, const char *path,
     int64_t want, int timeout_ms);
 
+/* tb_shutdown is tb_stop with the def's shutdown hook run between the
+ * loop's end and the close, as svc_main does (it stops child
+ * processes). */
+void tb_shutdown(struct tb_svc **);
+
+/* tb_call sends the ctl request t with body (a struct msg_<t>, borrowed;
+ * NULL: none) to instance name and waits up to TB_WAIT_MS.  *data (data
+ * may be NULL) gets the reply's data.  Returns 0 or the service's ERR_*
+ * code with its message in err. */
+int tb_call(struct topo *, const char *name, enum msg_topic t,
+    const void *body, json_t **data, char *err, size_t errlen);
+/* tb_call_json is tb_call with the body given as JSON (borrowed), read
+ * with the bus decoder's rules (asserts that it reads). */
+int tb_call_json(struct topo *, const char *name, enum msg_topic t,
+    const json_t *body, json_t **data, char *err, size_t errlen);
+
+/* tb_call_raw is tb_call as a client that does not mend its text would
+ * send it (our packer turns invalid UTF-8 into U+FFFD): each "%%" in the
+ * packed request becomes the bytes 0xff 0xfe (asserts there is one). */
+int tb_call_raw(struct topo *, const char *name, enum msg_topic t,
+    const void *body, char *err, size_t errlen);
+
+/* tb_inject hands body (a JSON object, consumed) to instance name as an
+ * event of topic (ctl.inject; corr may be NULL) and asserts that its
+ * handler took it. */
+void tb_inject(struct topo *, const char *name, const char *topic,
+    const char *corr, json_t *body);
+
+/* tb_events returns the events instance name has journaled, read over
+ * ctl.replay as any consumer reads them: a new array of {seq, topic,
+ * corr, body} of topic (NULL: every topic), oldest first. */
+json_t *tb_events(struct topo *, const char *name, const char *topic);
+/* tb_wait_events polls tb_events until it holds at least n events or
+ * timeout_ms passes; returns the last array seen (new). */
+json_t *tb_wait_events(struct topo *, const char *name, const char *topic,
+    size_t n, int timeout_ms);
+
+/* tb_heartbeat subscribes to instance name's pub socket and returns the
+ * body of the next heartbeat as JSON (new), or NULL after timeout_ms. */
+json_t *tb_heartbeat(struct topo *, const char *name, int timeout_ms);
+
+/* tb_get returns the value at a dotted path of objects ("a.b.c"; a
+ * segment of digits indexes an array) of o, borrowed, or NULL.  tb_str
+ * and tb_int read it as a string (NULL) or an integer (-1). */
+json_t     *tb_get(const json_t *o, const char *path);
+const char *tb_str(const json_t *o, const char *path);
+int64_t     tb_int(const json_t *o, const char *path);
+
+/* How long a test waits for anything (only to avoid hanging). */
+#define TB_WAIT_MS 30000
+
 #endif

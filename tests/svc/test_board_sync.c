@@ -1,0 +1,454 @@
+/*
+ * test_board_sync.c - board-sync on its local board, through its real
+ * descriptor in-process.
+ *
+ * Tasks are added and read over its ctl (board.task_*), as `opc task`
+ * does; the router's and the executor's events are fed with ctl inject
+ * (those upstreams exist in the topology but never run).  What it emits
+ * is read back from its journal over ctl.replay.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "board.h"
+#include "opc/err.h"
+#include "opc/log.h"
+#include "testbed.h"
+
+#define WAIT TB_WAIT_MS
+
+struct fx {
+	char          *dir;
+	struct topo   *topo;
+	struct tb_svc *bs;
+};
+
+static void
+fx_start(struct fx *f, const char *tag)
+{
+	char *yaml;
+
+	f->dir = tb_dir();
+	yaml = xasprintf("opcenter:\n"
+	                 "  state_dir: %s/state\n"
+	                 "  heartbeat_ms: 50\n"
+	                 "repos:\n"
+	                 "  demo:\n"
+	                 "    clone_url: %s/demo.git\n"
+	                 "  rev:\n"
+	                 "    clone_url: %s/rev.git\n"
+	                 "    await_review: true\n"
+	                 "instances:\n"
+	                 "  router:\n"
+	                 "    pub: inproc://%s-router.pub\n"
+	                 "    ctl: inproc://%s-router.ctl\n"
+	                 "  executor:\n"
+	                 "    pub: inproc://%s-ex.pub\n"
+	                 "    ctl: inproc://%s-ex.ctl\n"
+	                 "  board-sync:\n"
+	                 "    upstreams: [router, executor]\n"
+	                 "    pub: inproc://%s-bs.pub\n"
+	                 "    ctl: inproc://%s-bs.ctl\n"
+	                 "    board: local\n"
+	                 "    idle_ms: 20\n"
+	                 "    catchup_grace_ms: 50\n",
+	                 f->dir, f->dir, f->dir, tag, tag, tag, tag, tag, tag);
+	f->topo = tb_topo(f->dir, yaml);
+	free(yaml);
+	f->bs = tb_start(&board_def, f->topo, "board-sync");
+	assert_int_equal(
+	    tb_wait_int(f->topo, "board-sync", "caught_up", 1, WAIT), 1);
+}
+
+static void
+fx_stop(struct fx *f)
+{
+	tb_stop(&f->bs);
+	topo_close(&f->topo);
+	tb_rmrf(f->dir);
+	free(f->dir);
+}
+
+/* add_req asks for a task (rq consumed) and returns the answer (new). */
+static json_t *
+add_req(struct fx *f, json_t *rq)
+{
+	json_t *d = NULL;
+	char    err[256];
+
+	if (tb_call_json(f->topo, "board-sync", MSG_BOARD_TASK_ADD, rq, &d, err,
+	                 sizeof(err)) != 0)
+		fail_msg("task_add: %s", err);
+	json_decref(rq);
+	return (d);
+}
+
+/* add adds a task of repo and returns its id (static buffer). */
+static const char *
+add(struct fx *f, const char *repo, const char *goal)
+{
+	static char id[32];
+	json_t *d = add_req(f, json_pack("{s:s, s:s, s:[s]}", "repo_key", repo,
+	                                 "goal", goal, "labels", "team: a"));
+
+	assert_string_equal(tb_str(d, "state"), BOARD_READY);
+	snprintf(id, sizeof(id), "%s", tb_str(d, "task_id"));
+	json_decref(d);
+	return (id);
+}
+
+/* show returns board.task_show of task (new). */
+static json_t *
+show(struct fx *f, const char *task)
+{
+	struct msg_board_task_show rq = {(char *) task};
+	json_t                    *d = NULL;
+	char                       err[256];
+
+	if (tb_call(f->topo, "board-sync", MSG_BOARD_TASK_SHOW, &rq, &d, err,
+	            sizeof(err)) != 0)
+		fail_msg("task_show %s: %s", task, err);
+	return (d);
+}
+
+static const char *
+state_of(struct fx *f, const char *task)
+{
+	static char s[32];
+	json_t     *d = show(f, task);
+
+	snprintf(s, sizeof(s), "%s", tb_str(d, "task.state"));
+	json_decref(d);
+	return (s);
+}
+
+/* last_comment returns the newest comment on task (static buffer). */
+static const char *
+last_comment(struct fx *f, const char *task)
+{
+	static char c[2048];
+	json_t     *d = show(f, task), *cs = tb_get(d, "comments");
+
+	assert_true(json_array_size(cs) > 0);
+	snprintf(c, sizeof(c), "%s",
+	         tb_str(json_array_get(cs, json_array_size(cs) - 1), "body"));
+	json_decref(d);
+	return (c);
+}
+
+static json_t *
+events(struct fx *f, const char *topic)
+{
+	return (tb_events(f->topo, "board-sync", topic));
+}
+
+static void
+inject(struct fx *f, const char *topic, json_t *body)
+{
+	tb_inject(f->topo, "board-sync", topic, NULL, body);
+}
+
+static json_t *
+decided(const char *task, const char *status)
+{
+	return (json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:s, s:[{s:s, s:s, "
+	                  "s:b}]}}",
+	                  "task_id", task, "decision_id", "dec-1", "lane",
+	                  "claude_cli", "rule", "r-remote", "policy_status",
+	                  status, "policy", "status", status, "violations",
+	                  "rule_id", "tool.destructive_label", "message",
+	                  "destructive label 'rm_rf'", "blocking", 1));
+}
+
+static void
+started(struct fx *f, const char *task, const char *run)
+{
+	inject(f, "exec.started",
+	       json_pack("{s:s, s:s, s:s, s:i}", "run_id", run, "task_id", task,
+	                 "executor", "executor", "attempt", 1));
+}
+
+static void
+finished(struct fx *f, const char *task, const char *run, bool ok,
+         const char *category)
+{
+	inject(f, "exec.finished",
+	       json_pack("{s:s, s:s, s:s, s:b, s:s, s:s?, s:s, s:{s:s}}",
+	                 "run_id", run, "task_id", task, "status",
+	                 ok ? "succeeded" : "failed", "success", ok, "executor",
+	                 "executor", "failure_category", category,
+	                 "branch_name", "goal/x", "result", "commit_sha",
+	                 "abc123"));
+}
+
+/* ------------------------------------------------------------------ cases */
+
+/* task_add: task.created, then Ready for AI and task.ready; a retried
+ * request (same request_id) answers with the same task; a description
+ * that does not parse blocks the task with the parser's words. */
+static void
+test_add(void **state)
+{
+	struct fx f;
+	json_t   *ev, *d;
+
+	UNUSED(state);
+	fx_start(&f, "add");
+	assert_string_equal(add(&f, "demo", "Add a greeting"), "T-1");
+	ev = events(&f, NULL);
+	assert_int_equal(json_array_size(ev), 3);
+	assert_string_equal(tb_str(ev, "0.topic"), "task.created");
+	assert_string_equal(tb_str(ev, "0.body.task_id"), "T-1");
+	assert_string_equal(tb_str(ev, "0.body.source"), "operator");
+	assert_string_equal(tb_str(ev, "1.topic"), "task.updated");
+	assert_string_equal(tb_str(ev, "1.body.prev_state"), "Backlog");
+	assert_string_equal(tb_str(ev, "1.body.state"), BOARD_READY);
+	assert_string_equal(tb_str(ev, "2.topic"), "task.ready");
+	assert_string_equal(tb_str(ev, "2.corr"), "T-1");
+	assert_string_equal(tb_str(ev, "2.body.goal"), "Add a greeting");
+	assert_string_equal(tb_str(ev, "2.body.repo_key"), "demo");
+	assert_string_equal(tb_str(ev, "2.body.kind"), "goal");
+	assert_string_equal(tb_str(ev, "2.body.labels.0"), "team: a");
+	assert_int_equal(tb_int(ev, "2.body.attempt"), 1);
+	json_decref(ev);
+
+	d = add_req(&f, json_pack("{s:s, s:s, s:s}", "repo_key", "demo", "goal",
+	                          "Once", "request_id", "req-1"));
+	assert_string_equal(tb_str(d, "task_id"), "T-2");
+	json_decref(d);
+	d = add_req(&f, json_pack("{s:s, s:s, s:s}", "repo_key", "demo", "goal",
+	                          "Twice?", "request_id", "req-1"));
+	assert_string_equal(tb_str(d, "task_id"), "T-2");
+	assert_true(json_is_true(tb_get(d, "existing")));
+	json_decref(d);
+	ev = events(&f, "task.created");
+	assert_int_equal(json_array_size(ev), 2);
+	json_decref(ev);
+	assert_int_equal(
+	    tb_status_int(f.topo, "board-sync", "tasks.Ready for AI"), 2);
+
+	/* a description whose Execution block names an unknown mode */
+	d = add_req(&f, json_pack("{s:s, s:s, s:s}", "repo_key", "demo", "goal",
+	                          "", "description",
+	                          "## Execution\nmode: dance\n\nDo it."));
+	assert_string_equal(tb_str(d, "state"), "Blocked");
+	assert_non_null(strstr(last_comment(&f, tb_str(d, "task_id")),
+	                       "Unsupported execution mode"));
+	json_decref(d);
+	ev = events(&f, "task.ready");
+	assert_int_equal(json_array_size(ev), 2);
+	json_decref(ev);
+	fx_stop(&f);
+}
+
+/* route.decided with policy block: Blocked with the policy's comment;
+ * allow changes nothing. */
+static void
+test_policy_block(void **state)
+{
+	struct fx   f;
+	const char *c;
+	json_t     *ev;
+	char        t1[32], t2[32];
+
+	UNUSED(state);
+	fx_start(&f, "pol");
+	snprintf(t1, sizeof(t1), "%s", add(&f, "demo", "Remove the cache"));
+	snprintf(t2, sizeof(t2), "%s", add(&f, "demo", "Rename a file"));
+	inject(&f, "route.decided", decided(t1, "block"));
+	inject(&f, "route.decided", decided(t2, "allow"));
+	assert_string_equal(state_of(&f, t1), "Blocked");
+	assert_string_equal(state_of(&f, t2), BOARD_READY);
+	c = last_comment(&f, t1);
+	assert_non_null(strstr(c, "Policy: block"));
+	assert_non_null(strstr(c, "tool.destructive_label"));
+	assert_non_null(strstr(c, "claude_cli"));
+	ev = events(&f, "task.updated");
+	assert_int_equal(json_array_size(ev), 3);
+	assert_string_equal(tb_str(ev, "2.body.task_id"), t1);
+	assert_string_equal(tb_str(ev, "2.body.state"), "Blocked");
+	assert_string_equal(tb_str(ev, "2.body.reason"), "policy_blocked");
+	json_decref(ev);
+	fx_stop(&f);
+}
+
+/* exec.started -> Running; exec.finished -> Done, In Review (await_review)
+ * or Blocked with the category, each with a result comment; a late result
+ * of an older run decides nothing. */
+static void
+test_run_outcomes(void **state)
+{
+	struct fx   f;
+	const char *c;
+	char        t[4][32];
+	json_t     *ev;
+
+	UNUSED(state);
+	fx_start(&f, "run");
+	snprintf(t[0], sizeof(t[0]), "%s", add(&f, "demo", "Succeed"));
+	snprintf(t[1], sizeof(t[1]), "%s", add(&f, "rev", "Succeed, reviewed"));
+	snprintf(t[2], sizeof(t[2]), "%s", add(&f, "demo", "Fail"));
+	snprintf(t[3], sizeof(t[3]), "%s", add(&f, "demo", "Run twice"));
+	started(&f, t[0], "r-0");
+	assert_string_equal(state_of(&f, t[0]), "Running");
+	finished(&f, t[0], "r-0", true, NULL);
+	assert_string_equal(state_of(&f, t[0]), "Done");
+	c = last_comment(&f, t[0]);
+	assert_non_null(strstr(c, "Result\n- success: true\n- run_id: r-0"));
+	assert_non_null(strstr(c, "- commit: abc123"));
+	assert_non_null(strstr(c, "- branch: goal/x"));
+
+	started(&f, t[1], "r-1");
+	finished(&f, t[1], "r-1", true, NULL);
+	assert_string_equal(state_of(&f, t[1]), "In Review");
+
+	started(&f, t[2], "r-2");
+	finished(&f, t[2], "r-2", false, "validation_failed");
+	assert_string_equal(state_of(&f, t[2]), "Blocked");
+	assert_non_null(
+	    strstr(last_comment(&f, t[2]), "- category: validation_failed"));
+	ev = events(&f, "task.updated");
+	assert_string_equal(
+	    tb_str(json_array_get(ev, json_array_size(ev) - 1), "body.reason"),
+	    "validation_failed");
+	json_decref(ev);
+
+	started(&f, t[3], "r-3a");
+	started(&f, t[3], "r-3b");
+	finished(&f, t[3], "r-3a", true, NULL);
+	assert_string_equal(state_of(&f, t[3]), "Running");
+	finished(&f, t[3], "r-3b", false, "backend_error");
+	assert_string_equal(state_of(&f, t[3]), "Blocked");
+	/* Done is final: a result arriving after it changes nothing */
+	finished(&f, t[0], "r-0", false, "backend_error");
+	assert_string_equal(state_of(&f, t[0]), "Done");
+	fx_stop(&f);
+}
+
+/* proposal.created becomes a task in the state the proposer chose. */
+static void
+test_proposal(void **state)
+{
+	struct fx f;
+	json_t   *ev, *l;
+	size_t    i, n = 0;
+
+	UNUSED(state);
+	fx_start(&f, "prop");
+	inject(&f, "proposal.created",
+	       json_pack("{s:s, s:s, s:s, s:s, s:s, s:[s]}", "candidate_id",
+	                 "candidate:lint_fix:demo:x@dec_1", "repo", "demo",
+	                 "title", "Fix lint in demo", "goal", "Fix the lint",
+	                 "state", BOARD_READY, "labels", "confidence: high"));
+	ev = events(&f, "task.created");
+	assert_int_equal(json_array_size(ev), 1);
+	assert_string_equal(tb_str(ev, "0.body.source"), "proposer");
+	assert_string_equal(tb_str(ev, "0.body.candidate_id"),
+	                    "candidate:lint_fix:demo:x@dec_1");
+	json_decref(ev);
+	ev = events(&f, "task.ready");
+	assert_int_equal(json_array_size(ev), 1);
+	assert_string_equal(tb_str(ev, "0.body.title"), "Fix lint in demo");
+	json_array_foreach(tb_get(ev, "0.body.labels"), i, l) n +=
+	    strcmp(json_string_value(l), "source: proposer") == 0 ||
+	    strcmp(json_string_value(l), "repo: demo") == 0 ||
+	    strcmp(json_string_value(l), "confidence: high") == 0;
+	assert_int_equal(n, 3);
+	json_decref(ev);
+	fx_stop(&f);
+}
+
+/* refused asks for task a and asserts the answer is ERR_INVAL saying
+ * why. */
+static void
+refused(struct fx *f, const struct msg_board_task_add *a, const char *why)
+{
+	char err[256];
+
+	assert_int_equal(tb_call(f->topo, "board-sync", MSG_BOARD_TASK_ADD, a,
+	                         NULL, err, sizeof(err)),
+	                 ERR_INVAL);
+	if (strstr(err, why) == NULL)
+		fail_msg("'%s' does not say '%s'", err, why);
+}
+
+/* Bad input is refused with a clear error and counted; nothing is
+ * created and nothing journaled. */
+static void
+test_bad_input(void **state)
+{
+	struct fx                 f;
+	struct msg_board_task_add a;
+	union msg_body            mv;
+	json_t                   *ev;
+	char                      err[256], *big;
+
+	UNUSED(state);
+	fx_start(&f, "bad");
+	big = xmalloc(70 * 1024 + 1);
+	memset(big, 'x', 70 * 1024);
+	big[70 * 1024] = '\0';
+	memset(&a, 0, sizeof(a));
+	a.repo_key = "demo";
+	a.goal = big;
+	refused(&f, &a, "the goal is 71680 bytes; at most 65536");
+	free(big);
+	/* our own packer mends invalid UTF-8 (U+FFFD): a raw client's bytes */
+	a.goal = "cafe au lait %%";
+	assert_int_equal(tb_call_raw(f.topo, "board-sync", MSG_BOARD_TASK_ADD,
+	                             &a, err, sizeof(err)),
+	                 ERR_PROTO);
+	assert_non_null(strstr(err, "'goal' is not valid UTF-8"));
+	assert_int_equal(
+	    tb_status_int(f.topo, "board-sync", "counters.decode_errors"), 1);
+	a.goal = "fine";
+	a.kind = "dance";
+	refused(&f, &a, "unknown task kind 'dance'");
+	a.kind = NULL;
+	a.goal = "";
+	refused(&f, &a, "a goal (or a description with one) are required");
+	assert_int_equal(
+	    tb_status_int(f.topo, "board-sync", "counters.ctl_errors"), 4);
+	assert_int_equal(tb_status_int(f.topo, "board-sync", "journal_seq"), 0);
+
+	/* a move whose comment is not UTF-8 (the state is read as the bus
+	 * reads it, so the test holds whatever C type the field has) */
+	(void) add(&f, "demo", "Real");
+	ev = json_pack("{s:s, s:s, s:s}", "task_id", "T-1", "state", "Done",
+	               "comment", "bad %% bytes");
+	assert_int_equal(
+	    msg_body_from_json(MSG_BOARD_TASK_MOVE, &mv, ev, err, sizeof(err)),
+	    0);
+	json_decref(ev);
+	assert_int_equal(tb_call_raw(f.topo, "board-sync", MSG_BOARD_TASK_MOVE,
+	                             &mv, err, sizeof(err)),
+	                 ERR_PROTO);
+	msg_body_fini(MSG_BOARD_TASK_MOVE, &mv);
+	assert_non_null(strstr(err, "'comment' is not valid UTF-8"));
+	assert_string_equal(state_of(&f, "T-1"), BOARD_READY);
+	ev = events(&f, NULL);
+	assert_int_equal(json_array_size(ev), 3); /* created, updated, ready */
+	json_decref(ev);
+	fx_stop(&f);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_add),
+	    cmocka_unit_test(test_policy_block),
+	    cmocka_unit_test(test_run_outcomes),
+	    cmocka_unit_test(test_proposal),
+	    cmocka_unit_test(test_bad_input),
+	};
+
+	log_init("test_board_sync", NULL, LOG_WARN);
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}

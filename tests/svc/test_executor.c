@@ -1,0 +1,250 @@
+/*
+ * test_executor.c - the executor through its real descriptor in-process.
+ *
+ * The refusals are fed with ctl inject while its router upstream never
+ * runs.  The run that succeeds goes the whole way in-process: the real
+ * router (on task.ready) dispatches to the real executor over the bus,
+ * which forks the real opc-exec-run with the stub backend against a local
+ * git repository; the router hears exec.finished and finishes the task.
+ * Running the router too keeps the test true to how a run is granted and
+ * leased, whatever the two agree on.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "executor.h"
+#include "opc/log.h"
+#include "router.h"
+#include "testbed.h"
+
+#define WAIT TB_WAIT_MS
+
+struct fx {
+	char          *dir;
+	struct topo   *topo;
+	struct tb_svc *ex, *router;
+};
+
+static void
+sh(const char *fmt, ...)
+{
+	va_list ap;
+	char    cmd[4096];
+	int     rc;
+
+	va_start(ap, fmt);
+	assert_true(vsnprintf(cmd, sizeof(cmd), fmt, ap) < (int) sizeof(cmd));
+	va_end(ap);
+	if ((rc = system(cmd)) != 0)
+		fail_msg("'%s' failed (%d)", cmd, rc);
+}
+
+/* fx_start writes the topology (with_router: the router runs too and the
+ * demo repo exists) and starts the executor (max_parallel 2). */
+static void
+fx_start(struct fx *f, const char *tag, bool with_router)
+{
+	char *yaml;
+
+	memset(f, 0, sizeof(*f));
+	f->dir = tb_dir();
+	/* git as the worker runs it: no user or system config of this box */
+	setenv("HOME", f->dir, 1);
+	setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
+	if (with_router)
+		sh("set -e; cd %s; git init -q -b main src; cd src;"
+		   " echo hello > README.md; git add -A;"
+		   " git -c user.name=t -c user.email=t@example.com commit -q"
+		   " -m init; cd ..; git clone -q --bare src origin.git",
+		   f->dir);
+	yaml = xasprintf("opcenter:\n"
+	                 "  state_dir: %s/state\n"
+	                 "  heartbeat_ms: 50\n"
+	                 "  stale_after_ms: 10000\n"
+	                 "repos:\n"
+	                 "  demo:\n"
+	                 "    clone_url: %s/origin.git\n"
+	                 "    default_branch: main\n"
+	                 "    validation_commands: []\n"
+	                 "instances:\n"
+	                 "  router:\n"
+	                 "    upstreams: [executor]\n"
+	                 "    pub: inproc://%s-router.pub\n"
+	                 "    ctl: inproc://%s-router.ctl\n"
+	                 "    idle_ms: 20\n"
+	                 "    catchup_grace_ms: 100\n"
+	                 "    default: { lane: aider_local, backend: stub }\n"
+	                 "  executor:\n"
+	                 "    upstreams: [router]\n"
+	                 "    pub: inproc://%s-ex.pub\n"
+	                 "    ctl: inproc://%s-ex.ctl\n"
+	                 "    idle_ms: 20\n"
+	                 "    catchup_grace_ms: 100\n"
+	                 "    max_parallel: 2\n"
+	                 "    worker: %s\n"
+	                 "    workspace_root: ws\n"
+	                 "    backends:\n"
+	                 "      stub: { kind: stub }\n",
+	                 f->dir, f->dir, tag, tag, tag, tag, EXEC_RUN_BIN);
+	f->topo = tb_topo(f->dir, yaml);
+	free(yaml);
+	if (with_router)
+		f->router = tb_start(&router_def, f->topo, "router");
+	f->ex = tb_start(&executor_def, f->topo, "executor");
+	assert_int_equal(tb_wait_int(f->topo, "executor", "caught_up", 1, WAIT),
+	                 1);
+}
+
+static void
+fx_stop(struct fx *f)
+{
+	tb_shutdown(&f->ex);
+	tb_stop(&f->router);
+	topo_close(&f->topo);
+	tb_rmrf(f->dir);
+	free(f->dir);
+}
+
+static json_t *
+dispatch(const char *run, const char *task, const char *executor, bool request)
+{
+	json_t *d = json_pack("{s:s, s:s, s:s, s:i, s:i}", "run_id", run,
+	                      "task_id", task, "executor", executor, "attempt",
+	                      1, "lease_ms", 30000);
+
+	if (request)
+		json_object_set_new(
+		    d, "request",
+		    json_pack("{s:s, s:s, s:s, s:s, s:s}", "run_id", run,
+		              "task_id", task, "repo_key", "demo", "backend",
+		              "no-such-backend", "goal_text", "Write a note"));
+	return (d);
+}
+
+static int64_t
+runs(struct fx *f)
+{
+	json_t *s = tb_status(f->topo, "executor");
+	int64_t n = (int64_t) json_object_size(tb_get(s, "runs"));
+
+	json_decref(s);
+	return (n);
+}
+
+/* ------------------------------------------------------------------ cases */
+
+/* A dispatch for another executor is not ours; an unsafe run or task id
+ * (it names files) and a dispatch without a request are refused and
+ * counted.  Nothing is recorded, nothing runs, nothing is journaled. */
+static void
+test_refused(void **state)
+{
+	struct fx f;
+
+	UNUSED(state);
+	fx_start(&f, "refuse", false);
+	tb_inject(f.topo, "executor", "exec.dispatch", "T-1",
+	          dispatch("r-other", "T-1", "executor@b", true));
+	assert_int_equal(runs(&f), 0);
+	tb_inject(f.topo, "executor", "exec.dispatch", "T-1",
+	          dispatch("../x", "T-1", "executor", true));
+	assert_int_equal(
+	    tb_status_int(f.topo, "executor", "counters.bad_dispatch"), 1);
+	tb_inject(f.topo, "executor", "exec.dispatch", "a/b",
+	          dispatch("r-2", "a/b", "executor", true));
+	tb_inject(f.topo, "executor", "exec.dispatch", "T-3",
+	          dispatch("r-3", "T-3", "executor", false));
+	assert_int_equal(
+	    tb_status_int(f.topo, "executor", "counters.bad_dispatch"), 3);
+	assert_int_equal(runs(&f), 0);
+	assert_int_equal(tb_status_int(f.topo, "executor", "journal_seq"), 0);
+	fx_stop(&f);
+}
+
+/* Its heartbeat tells the router what it can take. */
+static void
+test_heartbeat(void **state)
+{
+	struct fx f;
+	json_t   *hb;
+
+	UNUSED(state);
+	fx_start(&f, "hb", false);
+	hb = tb_heartbeat(f.topo, "executor", WAIT);
+	assert_non_null(hb);
+	assert_string_equal(tb_str(hb, "service"), "executor");
+	assert_int_equal(tb_int(hb, "info.free_slots"), 2);
+	assert_int_equal(tb_int(hb, "info.max_parallel"), 2);
+	assert_int_equal(tb_int(hb, "info.running"), 0);
+	assert_string_equal(tb_str(hb, "info.backends.0"), "stub");
+	assert_true(json_is_integer(tb_get(hb, "info.mem_free_mb")));
+	json_decref(hb);
+	fx_stop(&f);
+}
+
+/* router -> exec.dispatch -> opc-exec-run (stub) -> exec.finished, and
+ * the router marks the task done. */
+static void
+test_stub_run(void **state)
+{
+	struct fx   f;
+	json_t     *dis, *st, *fin;
+	const char *run;
+
+	UNUSED(state);
+	fx_start(&f, "stub", true);
+	assert_int_equal(tb_wait_int(f.topo, "router",
+	                             "executors.executor.free_slots", 2, WAIT),
+	                 2);
+	tb_inject(f.topo, "router", "task.ready", "T-1",
+	          json_pack("{s:s, s:s, s:s, s:s, s:[], s:i}", "task_id", "T-1",
+	                    "goal", "Write the demo artifact", "repo_key",
+	                    "demo", "kind", "goal", "labels", "attempt", 1));
+	dis = tb_wait_events(f.topo, "router", "exec.dispatch", 1, WAIT);
+	assert_int_equal(json_array_size(dis), 1);
+	run = tb_str(dis, "0.body.run_id");
+	fin = tb_wait_events(f.topo, "executor", "exec.finished", 1, WAIT);
+	assert_int_equal(json_array_size(fin), 1);
+	st = tb_events(f.topo, "executor", "exec.started");
+	assert_int_equal(json_array_size(st), 1);
+	assert_string_equal(tb_str(st, "0.body.run_id"), run);
+	assert_true(tb_int(st, "0.seq") < tb_int(fin, "0.seq"));
+	assert_string_equal(tb_str(fin, "0.body.run_id"), run);
+	assert_string_equal(tb_str(fin, "0.body.task_id"), "T-1");
+	assert_string_equal(tb_str(fin, "0.body.executor"), "executor");
+	if (!json_is_true(tb_get(fin, "0.body.success")))
+		fail_msg("run failed: %s: %s",
+		         tb_str(fin, "0.body.failure_category"),
+		         tb_str(fin, "0.body.failure_reason"));
+	assert_string_equal(tb_str(fin, "0.body.status"), "succeeded");
+	assert_string_equal(tb_str(fin, "0.body.result.changed_files.0.path"),
+	                    "artifacts/demo_result.txt");
+	assert_non_null(tb_str(fin, "0.body.result.commit_sha"));
+	assert_int_equal(tb_wait_int(f.topo, "router", "tasks.done", 1, WAIT),
+	                 1);
+	assert_int_equal(tb_status_int(f.topo, "executor", "runs.finished"), 1);
+	json_decref(dis);
+	json_decref(st);
+	json_decref(fin);
+	fx_stop(&f);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_refused),
+	    cmocka_unit_test(test_heartbeat),
+	    cmocka_unit_test(test_stub_run),
+	};
+
+	log_init("test_executor", NULL, LOG_WARN);
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}

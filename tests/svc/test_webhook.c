@@ -1,0 +1,324 @@
+/*
+ * test_webhook.c - the webhook through its real descriptor in-process:
+ * deliveries POSTed over loopback TCP (listen port 0, read from status)
+ * with plain blocking sockets, signed with the secrets its environment
+ * names; what it accepts is read back from its journal over ctl.replay.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "hmac.h"
+#include "opc/log.h"
+#include "testbed.h"
+#include "webhook.h"
+
+#define WAIT TB_WAIT_MS
+#define GH_SECRET "gh-s3cret-for-tests"
+#define PLANE_SECRET "plane-s3cret-for-tests"
+
+struct fx {
+	char          *dir;
+	struct topo   *topo;
+	struct tb_svc *wh;
+	int            port;
+};
+
+/* fx_start runs the webhook; with_plane: a Plane secret is set too. */
+static void
+fx_start(struct fx *f, const char *tag, bool with_plane)
+{
+	struct timespec ts = {0, 20 * 1000 * 1000};
+	int64_t         deadline;
+	json_t         *s;
+	const char     *url;
+	char           *yaml;
+
+	memset(f, 0, sizeof(*f));
+	setenv("TEST_WH_GH", GH_SECRET, 1);
+	if (with_plane)
+		setenv("TEST_WH_PLANE", PLANE_SECRET, 1);
+	else
+		unsetenv("TEST_WH_PLANE");
+	f->dir = tb_dir();
+	yaml = xasprintf("opcenter:\n"
+	                 "  state_dir: %s/state\n"
+	                 "  heartbeat_ms: 50\n"
+	                 "instances:\n"
+	                 "  webhook:\n"
+	                 "    pub: inproc://%s-wh.pub\n"
+	                 "    ctl: inproc://%s-wh.ctl\n"
+	                 "    listen: http://127.0.0.1:0\n"
+	                 "    github_secret_env: TEST_WH_GH\n"
+	                 "    plane_secret_env: TEST_WH_PLANE\n"
+	                 "    max_body: 4096\n"
+	                 "    metrics_interval: 1h\n",
+	                 f->dir, tag, tag);
+	f->topo = tb_topo(f->dir, yaml);
+	free(yaml);
+	f->wh = tb_start(&webhook_def, f->topo, "webhook");
+	/* the server opens once the loop runs */
+	for (deadline = mono_ms() + WAIT; f->port == 0;) {
+		s = tb_status(f->topo, "webhook");
+		if ((url = tb_str(s, "listen_url")) != NULL)
+			f->port = atoi(strrchr(url, ':') + 1);
+		json_decref(s);
+		if (f->port == 0 && mono_ms() > deadline)
+			fail_msg("the webhook never listened");
+		if (f->port == 0)
+			nanosleep(&ts, NULL);
+	}
+}
+
+static void
+fx_stop(struct fx *f)
+{
+	tb_stop(&f->wh);
+	topo_close(&f->topo);
+	tb_rmrf(f->dir);
+	free(f->dir);
+}
+
+/* post sends one request and returns the status of the answer; its body
+ * is copied into text (may be NULL).  extra is more header lines. */
+static int
+post(struct fx *f, const char *path, const char *ctype, const char *extra,
+     const char *body, char *text, size_t textlen)
+{
+	struct sockaddr_in sa;
+	struct timeval     tv = {10, 0};
+	char              *req, in[8192], *b;
+	size_t             got = 0;
+	ssize_t            n;
+	int                fd = socket(AF_INET, SOCK_STREAM, 0), status = 0;
+
+	assert_true(fd >= 0);
+	(void) setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t) f->port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+	req = xasprintf("POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+	                "Content-Type: %s\r\nContent-Length: %zu\r\n"
+	                "Connection: close\r\n%s\r\n%s",
+	                path, ctype, strlen(body), extra, body);
+	assert_int_equal(send(fd, req, strlen(req), MSG_NOSIGNAL),
+	                 (ssize_t) strlen(req));
+	free(req);
+	while (got + 1 < sizeof(in) &&
+	       (n = recv(fd, in + got, sizeof(in) - 1 - got, 0)) > 0)
+		got += (size_t) n;
+	in[got] = '\0';
+	close(fd);
+	if (sscanf(in, "HTTP/1.1 %d", &status) != 1)
+		fail_msg("no answer: '%s'", in);
+	if (text != NULL) {
+		snprintf(text, textlen, "%s",
+		         (b = strstr(in, "\r\n\r\n")) != NULL ? b + 4 : "");
+		text[strcspn(text, "\r\n")] = '\0';
+	}
+	return (status);
+}
+
+/* github POSTs a GitHub delivery of event, signed with secret (NULL: no
+ * signature header). */
+static int
+github(struct fx *f, const char *event, const char *id, const char *body,
+       const char *secret, char *text, size_t textlen)
+{
+	char hex[HMAC_SHA256_HEX], *extra;
+	int  st;
+
+	assert_int_equal(
+	    hmac_sha256_hex(hex, secret ? secret : "", body, strlen(body)), 0);
+	extra =
+	    xasprintf("X-GitHub-Event: %s\r\nX-GitHub-Delivery: %s\r\n"
+	              "%s%s%s",
+	              event, id, secret ? "X-Hub-Signature-256: sha256=" : "",
+	              secret ? hex : "", secret ? "\r\n" : "");
+	st = post(f, "/github", "application/json", extra, body, text, textlen);
+	free(extra);
+	return (st);
+}
+
+static int
+plane(struct fx *f, const char *id, const char *body, const char *secret)
+{
+	char hex[HMAC_SHA256_HEX], *extra;
+	int  st;
+
+	assert_int_equal(hmac_sha256_hex(hex, secret, body, strlen(body)), 0);
+	extra = xasprintf("X-Plane-Event: issue\r\nX-Plane-Delivery: %s\r\n"
+	                  "X-Plane-Signature: %s\r\n",
+	                  id, hex);
+	st = post(f, "/plane", "application/json", extra, body, NULL, 0);
+	free(extra);
+	return (st);
+}
+
+static int64_t
+counter(struct fx *f, const char *name)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "counters.%s", name);
+	return (tb_status_int(f->topo, "webhook", path));
+}
+
+#define CHECK_RUN                                                              \
+	"{\"action\":\"completed\",\"repository\":{\"full_name\":"             \
+	"\"acme/demo\"},\"check_run\":{\"name\":\"ci\",\"status\":"            \
+	"\"completed\",\"conclusion\":\"failure\",\"head_sha\":\"abc123\","    \
+	"\"pull_requests\":[{\"number\":7}]}}"
+#define PR_CLOSED                                                              \
+	"{\"action\":\"closed\",\"number\":7,\"repository\":{\"full_name\":"   \
+	"\"acme/demo\"},\"pull_request\":{\"merged\":true,\"head\":{\"ref\":"  \
+	"\"goal/T-1-x\"}}}"
+
+/* ------------------------------------------------------------------ cases */
+
+/* Signed GitHub deliveries become ci.check_run and ci.pr_event; a
+ * redelivery is answered but journaled once; a ping is answered. */
+static void
+test_github(void **state)
+{
+	struct fx f;
+	json_t   *ev;
+	char      text[256];
+
+	UNUSED(state);
+	fx_start(&f, "gh", true);
+	assert_int_equal(github(&f, "check_run", "d-1", CHECK_RUN, GH_SECRET,
+	                        text, sizeof(text)),
+	                 200);
+	assert_string_equal(text, "OK");
+	assert_int_equal(github(&f, "check_run", "d-1", CHECK_RUN, GH_SECRET,
+	                        text, sizeof(text)),
+	                 200);
+	assert_string_equal(text, "duplicate");
+	assert_int_equal(
+	    github(&f, "pull_request", "d-2", PR_CLOSED, GH_SECRET, NULL, 0),
+	    200);
+	assert_int_equal(github(&f, "ping", "d-3", "{\"zen\":\"hi\"}",
+	                        GH_SECRET, text, sizeof(text)),
+	                 200);
+	assert_string_equal(text, "pong");
+	assert_int_equal(github(&f, "issues", "d-4", "{\"action\":\"opened\"}",
+	                        GH_SECRET, NULL, 0),
+	                 202);
+	ev = tb_events(f.topo, "webhook", NULL);
+	assert_int_equal(json_array_size(ev), 2);
+	assert_string_equal(tb_str(ev, "0.topic"), "ci.check_run");
+	assert_string_equal(tb_str(ev, "0.body.repo"), "acme/demo");
+	assert_string_equal(tb_str(ev, "0.body.name"), "ci");
+	assert_string_equal(tb_str(ev, "0.body.conclusion"), "failure");
+	assert_string_equal(tb_str(ev, "0.body.head_sha"), "abc123");
+	assert_int_equal(tb_int(ev, "0.body.pr_number"), 7);
+	assert_string_equal(tb_str(ev, "0.body.delivery_id"), "d-1");
+	assert_string_equal(tb_str(ev, "1.topic"), "ci.pr_event");
+	assert_string_equal(tb_str(ev, "1.body.action"), "closed");
+	assert_true(json_is_true(tb_get(ev, "1.body.merged")));
+	assert_string_equal(tb_str(ev, "1.body.head_ref"), "goal/T-1-x");
+	json_decref(ev);
+	assert_int_equal(counter(&f, "accepted"), 2);
+	assert_int_equal(counter(&f, "duplicates"), 1);
+	assert_int_equal(counter(&f, "pings"), 1);
+	assert_int_equal(counter(&f, "ignored_events"), 1);
+	fx_stop(&f);
+}
+
+/* A bad or missing signature is 401 and counted; a body over max_body is
+ * 413, an unknown media type 415, broken JSON 400: nothing journaled. */
+static void
+test_refused(void **state)
+{
+	struct fx f;
+	char     *big;
+
+	UNUSED(state);
+	fx_start(&f, "ghbad", true);
+	assert_int_equal(github(&f, "check_run", "d-1", CHECK_RUN,
+	                        "not-the-secret", NULL, 0),
+	                 401);
+	assert_int_equal(
+	    github(&f, "check_run", "d-2", CHECK_RUN, NULL, NULL, 0), 401);
+	assert_int_equal(counter(&f, "rejected_signature"), 2);
+	assert_int_equal(plane(&f, "p-1", "{\"event\":\"issue\"}", GH_SECRET),
+	                 401);
+	assert_int_equal(counter(&f, "rejected_signature"), 3);
+	big = xmalloc(5000);
+	memset(big, ' ', 4999);
+	big[4999] = '\0';
+	big[0] = '{';
+	big[4998] = '}';
+	assert_int_equal(
+	    github(&f, "check_run", "d-3", big, GH_SECRET, NULL, 0), 413);
+	free(big);
+	assert_int_equal(counter(&f, "oversized"), 1);
+	assert_int_equal(post(&f, "/github", "text/plain",
+	                      "X-GitHub-Event: ping\r\n", "hi", NULL, 0),
+	                 415);
+	assert_int_equal(counter(&f, "unsupported_media"), 1);
+	assert_int_equal(github(&f, "check_run", "d-4",
+	                        "{\"repository\":", GH_SECRET, NULL, 0),
+	                 400);
+	assert_int_equal(counter(&f, "malformed"), 1);
+	assert_int_equal(counter(&f, "accepted"), 0);
+	assert_int_equal(tb_status_int(f.topo, "webhook", "journal_seq"), 0);
+	fx_stop(&f);
+}
+
+/* A signed Plane delivery becomes board.webhook; without a Plane secret
+ * configured, Plane deliveries are refused (503). */
+static void
+test_plane(void **state)
+{
+	struct fx   f;
+	json_t     *ev;
+	const char *body = "{\"event\":\"issue\",\"action\":\"updated\","
+	                   "\"data\":{\"id\":\"wi-1\"}}";
+
+	UNUSED(state);
+	fx_start(&f, "plane", true);
+	assert_int_equal(plane(&f, "p-1", body, PLANE_SECRET), 200);
+	ev = tb_events(f.topo, "webhook", "board.webhook");
+	assert_int_equal(json_array_size(ev), 1);
+	assert_string_equal(tb_str(ev, "0.body.event"), "issue");
+	assert_string_equal(tb_str(ev, "0.body.delivery_id"), "p-1");
+	assert_string_equal(tb_str(ev, "0.body.payload.data.id"), "wi-1");
+	json_decref(ev);
+	fx_stop(&f);
+
+	fx_start(&f, "noplane", false);
+	assert_int_equal(plane(&f, "p-1", body, PLANE_SECRET), 503);
+	assert_int_equal(counter(&f, "refused_no_secret"), 1);
+	assert_int_equal(tb_status_int(f.topo, "webhook", "journal_seq"), 0);
+	assert_int_equal(tb_status_int(f.topo, "webhook", "plane_secret"), 0);
+	fx_stop(&f);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_github),
+	    cmocka_unit_test(test_refused),
+	    cmocka_unit_test(test_plane),
+	};
+
+	log_init("test_webhook_svc", NULL, LOG_WARN);
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}
