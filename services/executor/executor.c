@@ -882,13 +882,13 @@ tick_cb(struct loop *l, void *arg)
 	struct executor *x = arg;
 
 	x->tick = loop_timer(l, TICK_MS, tick_cb, x);
+	lease_watch(x);
 	if (!ready(x))
 		return;
 	reap(x);
 	stop_runs(x);
 	clean(x);
 	gh_check(x);
-	lease_watch(x);
 	launch(x);
 }
 
