@@ -422,18 +422,33 @@ run_lease(const json_t *dispatch)
 }
 
 /* lease_write sets the lease file of a run: its worker stops at stop_at
- * (monotonic ms; 0: now).  Written whole (rename), never half read. */
+ * (monotonic ms; 0: now).  Written whole and renamed into place, so it is
+ * never read half written; not synced: it is rewritten with every grant,
+ * on the loop, and means nothing after a crash of the host (its workers
+ * are gone too). */
 static void
 lease_write(struct executor *x, const char *run_id, int64_t stop_at)
 {
-	char *p = path_for(x, run_id, ".lease"), text[32];
+	char *p = path_for(x, run_id, ".lease"), *tmp, text[32];
 	int   n = lease_format(text, sizeof(text), stop_at < 0 ? 0 : stop_at);
+	int   fd, ok = 0;
 
-	if (n < 0 || write_file_atomic(p, text, (size_t) n) != 0) {
-		log_warn("executor.lease", "run %s: cannot write %s", run_id,
-		    p);
+	tmp = xasprintf("%s.tmp", p);
+	if (n > 0 &&
+	    (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) >=
+	        0) {
+		ok = write(fd, text, (size_t) n) == n;
+		ok = close(fd) == 0 && ok;
+		ok = ok && rename(tmp, p) == 0;
+		if (!ok)
+			(void) unlink(tmp);
+	}
+	if (!ok) {
+		log_warn("executor.lease", "run %s: cannot write %s: %s",
+		    run_id, p, strerror(errno));
 		svc_count(x->svc, "lease_write_errors", 1);
 	}
+	free(tmp);
 	free(p);
 }
 
