@@ -683,8 +683,7 @@ worker_state(struct executor *x, const struct row *r, int *status)
  * still running is adopted: watched, its lease renewed by the next grant,
  * its result read when it ends, so a restart of the executor stops no
  * work (a worker whose executor stays away past half the lease stops
- * itself).  A run
- * whose worker is gone is finished now.  Never blocks. */
+ * itself).  A run whose worker is gone is finished now.  Never blocks. */
 static void
 recover(struct executor *x)
 {
