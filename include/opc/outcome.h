@@ -24,8 +24,8 @@ bool outcome_quota(const char *category, const char *reason,
  * another run, by_run_id (may be NULL): status "superseded", success
  * false, failure_category "superseded" and a failure_reason saying so;
  * superseded_by names by_run_id, and what the run itself reported is
- * kept in superseded_status and superseded_success.  A superseded run is never a success, whatever it
- * did.  Applying it again changes nothing. */
+ * kept in superseded_status and superseded_success.  A superseded run is
+ * never a success, whatever it did.  Applying it again changes nothing. */
 void outcome_supersede(json_t *result, const char *by_run_id);
 
 #endif

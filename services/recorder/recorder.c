@@ -448,9 +448,8 @@ on_exec_superseded(struct svc *svc, const struct msg *m, void *state)
 	         " executor = coalesce(runs.executor, excluded.executor),"
 	         " status = CASE WHEN runs.complete THEN runs.status"
 	         "  ELSE 'superseded' END",
-	         "tttittt",
-	         s->run_id, s->task_id, s->executor, m->ts, uuid4(rid),
-	         uuid4(tid), s->by_run_id)) != 0)
+	         "tttittt", s->run_id, s->task_id, s->executor, m->ts,
+	         uuid4(rid), uuid4(tid), s->by_run_id)) != 0)
 		return (rv);
 	if ((rv = store_prep(st, &q,
 	                     "SELECT result FROM runs WHERE run_id = ?"
@@ -463,11 +462,12 @@ on_exec_superseded(struct svc *svc, const struct msg *m, void *state)
 	    !streq_opt(jstr(res, "status"), "superseded")) {
 		outcome_supersede(res, s->by_run_id);
 		text = dump(res);
-		rv = store_run(st,
-		               "UPDATE runs SET result = ?, status = 'superseded',"
-		               " success = 0, failure_category = 'superseded',"
-		               " written = 0, retry_ms = 0 WHERE run_id = ?",
-		               "tt", text, s->run_id);
+		rv = store_run(
+		    st,
+		    "UPDATE runs SET result = ?, status = 'superseded',"
+		    " success = 0, failure_category = 'superseded',"
+		    " written = 0, retry_ms = 0 WHERE run_id = ?",
+		    "tt", text, s->run_id);
 		free(text);
 		log_info("recorder.superseded",
 		         "run %s (task %s): its result is superseded by %s",
@@ -981,7 +981,8 @@ recorder_status(struct svc *svc, void *state, json_t *obj)
 	                 " AND superseded = 0",
 	                 NULL);
 	(void) store_int(st, &sup, 0,
-	                 "SELECT count(*) FROM runs WHERE superseded = 1", NULL);
+	                 "SELECT count(*) FROM runs WHERE superseded = 1",
+	                 NULL);
 	json_object_set_new(obj, "runs", json_integer(runs));
 	json_object_set_new(obj, "written", json_integer(written));
 	json_object_set_new(obj, "pending", json_integer(pending));

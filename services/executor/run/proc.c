@@ -97,12 +97,16 @@ proc_lease_verify(void)
 	if (!lease_lapsed(stop_at, now))
 		return (0);
 	if (stop_at > 0)
-		fprintf(stderr, "opc-exec-run: lease lost (not granted by the "
+		fprintf(stderr,
+		        "opc-exec-run: lease lost (not granted by the "
 		        "router for half a lease; %lld ms past its end): "
-		        "stopping\n", (long long) (now - stop_at));
+		        "stopping\n",
+		        (long long) (now - stop_at));
 	else
-		fprintf(stderr, "opc-exec-run: lease lost (taken back, or "
-		        "%s unreadable): stopping\n", lease_path);
+		fprintf(stderr,
+		        "opc-exec-run: lease lost (taken back, or "
+		        "%s unreadable): stopping\n",
+		        lease_path);
 	lease_lost = 1;
 	proc_stop = 1;
 	return (1);

@@ -31,7 +31,7 @@
 
 #define REASON_PATHS 5
 #define LEASE_LOST                                                             \
-	"the run's lease was lost: the router did not grant it for half a "   \
+	"the run's lease was lost: the router did not grant it for half a "    \
 	"lease (cut off from it, or away) or took it back; the run stopped "   \
 	"there, pushing nothing after that, and is retried if the router "     \
 	"still holds it"

@@ -988,9 +988,9 @@ test_builders(void **state)
 static json_t *
 superseded(const char *run, const char *task, const char *by)
 {
-	return (json_pack("{s:s, s:s, s:s, s:s, s:s}", "run_id", run,
-	                  "task_id", task, "executor", "executor", "by_run_id",
-	                  by, "reason", "lease_expired"));
+	return (json_pack("{s:s, s:s, s:s, s:s, s:s}", "run_id", run, "task_id",
+	                  task, "executor", "executor", "by_run_id", by,
+	                  "reason", "lease_expired"));
 }
 
 /* successes counts the successful runs of task in runs list. */
@@ -1058,16 +1058,15 @@ test_superseded(void **state)
 	inject(&f, "exec.started", started(RUN_S2, "T-1"));
 	inject(&f, "exec.finished", finished_nochange(RUN_S2, "T-1"));
 	/* S1 written again (superseded), S2 written */
-	assert_int_equal(tb_wait_int(f.topo, "recorder", "counters.written",
-	                             3, WAIT),
-	                 3);
+	assert_int_equal(
+	    tb_wait_int(f.topo, "recorder", "counters.written", 3, WAIT), 3);
 	assert_int_equal(successes(&f, "T-1", &runs), 1);
 	assert_string_equal(js(run_in(runs, RUN_S1), "status"), "superseded");
 	assert_string_equal(js(run_in(runs, RUN_S1), "superseded_by"), RUN_S2);
 	assert_string_equal(js(run_in(runs, RUN_S1), "failure_category"),
 	                    "superseded");
-	assert_true(json_is_true(json_object_get(run_in(runs, RUN_S2),
-	                                         "success")));
+	assert_true(
+	    json_is_true(json_object_get(run_in(runs, RUN_S2), "success")));
 	assert_null(json_object_get(run_in(runs, RUN_S2), "superseded_by"));
 	json_decref(runs);
 	ev = xasprintf("%s/state/evidence/%s", f.dir, RUN_S1);
@@ -1097,13 +1096,12 @@ test_superseded(void **state)
 	inject(&f, "route.decided", decided(RUN_S4, "T-2", "allow", ""));
 	inject(&f, "exec.dispatch", dispatch(RUN_S4, "T-2"));
 	inject(&f, "exec.finished", finished_nochange(RUN_S4, "T-2"));
-	assert_int_equal(tb_wait_int(f.topo, "recorder", "counters.written",
-	                             5, WAIT),
-	                 5);
+	assert_int_equal(
+	    tb_wait_int(f.topo, "recorder", "counters.written", 5, WAIT), 5);
 	assert_int_equal(successes(&f, "T-2", &runs), 1);
 	assert_string_equal(js(run_in(runs, RUN_S3), "status"), "superseded");
-	assert_true(json_is_false(json_object_get(run_in(runs, RUN_S3),
-	                                          "success")));
+	assert_true(
+	    json_is_false(json_object_get(run_in(runs, RUN_S3), "success")));
 	json_decref(runs);
 
 	/* counts: two executions, two superseded apart */
@@ -1111,8 +1109,8 @@ test_superseded(void **state)
 	assert_int_equal(tb_status_int(f.topo, "recorder", "executions"), 2);
 	assert_int_equal(
 	    tb_status_int(f.topo, "recorder", "executions_superseded"), 2);
-	assert_int_equal(
-	    tb_status_int(f.topo, "recorder", "executions_failed"), 0);
+	assert_int_equal(tb_status_int(f.topo, "recorder", "executions_failed"),
+	                 0);
 	sp = spend_report(&f, 1);
 	assert_int_equal(num(sp, "total_executions"), 2);
 	assert_true(num(sp, "total_estimated_usd") == 0.5);

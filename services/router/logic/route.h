@@ -210,7 +210,6 @@ struct spend_gate spend_check(const struct budget_cfg *, double repo_cap,
 double spend_run_cost(const json_t *result, const char *status,
                       double fallback_usd, const char **source);
 
-
 /*
  * Leases (takeback.c): which runs the router takes back, and what it
  * grants (see opc/lease.h for the arithmetic and why it fences).
@@ -244,7 +243,7 @@ struct heard_exec {
  * "not_started" when r was dispatched more than TAKEBACK_DISPATCH_LEASES
  * leases before now (unix ms) and has not started.  mono and since are
  * monotonic ms.  The reason is a static string. */
-const char *takeback_reason(const struct held_run *r,
+const char *takeback_reason(const struct held_run   *r,
                             const struct heard_exec *e, int64_t since,
                             int64_t mono, int64_t now);
 

@@ -516,8 +516,9 @@ test_lease_lost(void **state)
 	lf = lease_file(fx, mono_ms() + 3000);
 	f = fopen(be, "w");
 	assert_non_null(f);
-	fprintf(f, "#!/bin/sh\nsleep 60\necho late > README.md\n"
-	           "touch %s/backend_done\n",
+	fprintf(f,
+	        "#!/bin/sh\nsleep 60\necho late > README.md\n"
+	        "touch %s/backend_done\n",
 	        fx->root);
 	fclose(f);
 	chmod(be, 0755);
@@ -534,8 +535,7 @@ test_lease_lost(void **state)
 	                        "refs/heads/%s",
 	                        fx->bare, BRANCH),
 	                     0);
-	assert_int_equal(sh("grep -q 'lease lost' %s/worker.log", fx->root),
-	                 0);
+	assert_int_equal(sh("grep -q 'lease lost' %s/worker.log", fx->root), 0);
 	json_decref(r);
 	free(lf);
 
@@ -545,8 +545,9 @@ test_lease_lost(void **state)
 	lf = lease_file(fx, mono_ms() + 600000);
 	f = fopen(be, "w");
 	assert_non_null(f);
-	fprintf(f, "#!/bin/sh\necho changed > README.md\n"
-	           "printf 'stop_at 0\\n' > %s\n",
+	fprintf(f,
+	        "#!/bin/sh\necho changed > README.md\n"
+	        "printf 'stop_at 0\\n' > %s\n",
 	        lf);
 	fclose(f);
 	r = run(fx, req, TOKEN);
