@@ -844,6 +844,13 @@ router_init(struct svc *svc, void *state)
 		log_error("router.config", "%s", err);
 		return (ERR_CONFIG);
 	}
+	/* a grant comes every heartbeat and must arrive within half the
+	 * lease, or the executors' runs stop (opc/lease.h) */
+	if (r->lease_ms < 8 * t->heartbeat_ms)
+		log_warn("router.config", "lease %lld ms is short for heartbeats "
+		    "every %lld ms: a run stops when no grant reached its "
+		    "executor for half the lease; keep it above 8 heartbeats",
+		    (long long) r->lease_ms, (long long) t->heartbeat_ms);
 	for (i = 0; i < svc_inst(svc)->nupstreams && r->nex < MAX_EXECUTORS;
 	     i++) {
 		in = topo_find(t, svc_inst(svc)->upstreams[i]);
