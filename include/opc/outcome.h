@@ -1,6 +1,7 @@
 /*
  * outcome.h - what a finished run's outcome means, the same for every
- * service that reads exec.finished (router, recorder, escalator).
+ * service that reads exec.finished (router, recorder, escalator,
+ * board-sync).
  */
 #ifndef OPC_OUTCOME_H
 #define OPC_OUTCOME_H
@@ -17,5 +18,14 @@
  * ("quota", "rate limit", "hit your limit", ...), case-insensitively. */
 bool outcome_quota(const char *category, const char *reason,
     const json_t *result);
+
+/* outcome_supersede turns result (an object, changed in place) into the
+ * record of a run the router took back (its lease expired) and gave to
+ * another run, by_run_id (may be NULL): status "superseded", success
+ * false, failure_category "superseded" and a failure_reason saying so;
+ * superseded_by names by_run_id, and what the run itself reported is
+ * kept in superseded_status and superseded_success.  A superseded run is
+ * never a success, whatever it did.  Applying it again changes nothing. */
+void outcome_supersede(json_t *result, const char *by_run_id);
 
 #endif

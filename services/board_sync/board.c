@@ -1,8 +1,9 @@
 /*
  * board.c - board-sync on the embedded local board (see board.h).
  *
- * Tables: task (the board), comment.  Handlers apply outcomes; the ctl
- * operations are the operator's writes.  Every state change is one
+ * Tables: task (the board), comment, superseded (the runs the router took
+ * back: their late events decide nothing).  Handlers apply outcomes; the
+ * ctl operations are the operator's writes.  Every state change is one
  * transaction that also journals task.updated, so the board and the bus
  * never disagree.
  */
@@ -30,6 +31,9 @@ static const char schema[] =
     " id INTEGER PRIMARY KEY, task_id TEXT NOT NULL, at INTEGER NOT NULL,"
     " author TEXT NOT NULL, body TEXT NOT NULL);"
     "CREATE INDEX IF NOT EXISTS comment_task ON comment(task_id);"
+    "CREATE TABLE IF NOT EXISTS superseded("
+    " run_id TEXT PRIMARY KEY, task_id TEXT NOT NULL, by_run_id TEXT,"
+    " at INTEGER NOT NULL);"
     /* Plane mode: changes to push to Plane, in order (the outbox) */
     "CREATE TABLE IF NOT EXISTS outbox("
     " id INTEGER PRIMARY KEY AUTOINCREMENT, task_id TEXT NOT NULL,"
@@ -379,6 +383,56 @@ on_budget(struct svc *svc, const struct msg *m, void *state)
 	return (rv);
 }
 
+/* taken_back: the router took run_id back (exec.superseded). */
+static bool
+taken_back(struct svc *svc, const char *run_id)
+{
+	int64_t n = 0;
+
+	(void) store_int(svc_store(svc), &n, 0,
+	    "SELECT count(*) FROM superseded WHERE run_id = ?", "t", run_id);
+	return (n > 0);
+}
+
+/* on_superseded notes a run the router took back, and says so once on
+ * its task (in Plane mode on the work item too).  The task stays where
+ * it is: the router runs it again. */
+static int
+on_superseded(struct svc *svc, const struct msg *m, void *state)
+{
+	const struct msg_exec_superseded *s = &m->body.exec_superseded;
+	struct board                     *b = state;
+	struct task                       t;
+	char                             *c;
+	int                               rv;
+
+	if ((rv = store_run(svc_store(svc),
+	         "INSERT OR IGNORE INTO superseded(run_id, task_id, by_run_id,"
+	         " at) VALUES (?, ?, ?, ?)",
+	         "ttti", s->run_id, s->task_id, s->by_run_id, now_ms())) != 0 ||
+	    store_changes(svc_store(svc)) == 0)
+		return (rv);
+	if ((rv = task_get(svc, s->task_id, &t)) != 0)
+		return (rv == ERR_NOTFOUND ? 0 : rv);
+	c = xasprintf("Run taken back\n- run_id: %s\n- executor: %s\n"
+	              "- reason: %s\n- next run: %s\n- what it reports "
+	              "from now on counts for nothing",
+	    s->run_id, s->executor ? s->executor : "-",
+	    s->reason ? s->reason : "lease_expired",
+	    s->by_run_id ? s->by_run_id : "-");
+	rv = comment_add(svc, t.task_id, "router", c);
+	if (rv == 0 && b->plane != NULL)
+		rv = store_run(svc_store(svc),
+		    "INSERT INTO outbox(task_id, state, comment, created_ms)"
+		    " VALUES (?, NULL, ?, ?)",
+		    "tti", t.task_id, c, now_ms());
+	log_info("board.taken_back", "%s: run %s taken back by the router",
+	    t.task_id, s->run_id);
+	free(c);
+	task_fini(&t);
+	return (rv);
+}
+
 static int
 on_started(struct svc *svc, const struct msg *m, void *state)
 {
@@ -387,8 +441,8 @@ on_started(struct svc *svc, const struct msg *m, void *state)
 	int                            rv;
 
 	(void) state;
-	if (s->task_id == NULL)
-		return (0);
+	if (s->task_id == NULL || taken_back(svc, s->run_id))
+		return (0); /* a late start of a run taken back */
 	if ((rv = task_get(svc, s->task_id, &t)) != 0)
 		return (rv == ERR_NOTFOUND ? 0 : rv);
 	if ((rv = store_run(svc_store(svc),
@@ -489,6 +543,11 @@ on_finished(struct svc *svc, const struct msg *m, void *state)
 	int                             rv;
 
 	(void) state;
+	if (taken_back(svc, f->run_id)) {
+		/* its exec.superseded said it all */
+		svc_count(svc, "superseded_finished", 1);
+		return (0);
+	}
 	if ((rv = task_get(svc, f->task_id, &t)) != 0)
 		return (rv == ERR_NOTFOUND ? 0 : rv);
 	/* An older run finishing late (it was re-dispatched) does not
@@ -949,6 +1008,7 @@ static const struct svc_handler handlers[] = {
 	{ MSG_BUDGET_DECISION, on_budget },
 	{ MSG_EXEC_STARTED, on_started },
 	{ MSG_EXEC_FINISHED, on_finished },
+	{ MSG_EXEC_SUPERSEDED, on_superseded },
 	{ MSG_BOARD_WEBHOOK, on_webhook },
 	{ MSG_PROPOSAL_CREATED, on_proposal },
 	{ MSG_NONE, NULL },

@@ -3,9 +3,18 @@
  *
  * Table erun: run_id, task_id, attempt, dispatch (the exec.dispatch body
  * as JSON), state pending|running|finished|superseded, pid, workspace,
- * started_ms, deadline_ms.  Files per run under workspace_root:
- * <run_id>/ (the git workspace), <run_id>.request.json,
- * <run_id>.result.json, <run_id>.worker.log.
+ * started_ms, started_mono, deadline_ms.  Files per run under
+ * workspace_root: <run_id>/ (the git workspace), <run_id>.request.json,
+ * <run_id>.result.json, <run_id>.worker.log, <run_id>.lease.
+ *
+ * Leases (opc/lease.h): each heartbeat carries this life's epoch and a
+ * stamp; each router heartbeat grants the runs the router holds for us,
+ * echoing a stamp.  A usable grant rewrites the lease file of every run
+ * it names (stop at stamp + lease / 2) and empties that of a running run
+ * it omits (taken back: its worker stops at once).  Nothing else renews:
+ * a router that is silent, or cannot hear us, lets the workers stop at
+ * half the lease, before it takes their runs back at the full lease.
+ * Without a grant that still covers a run, no run starts.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -28,6 +37,7 @@
 #include "opc/cfg.h"
 #include "opc/err.h"
 #include "opc/http.h"
+#include "opc/lease.h"
 #include "opc/log.h"
 #include "opc/loop.h"
 #include "opc/store.h"
@@ -43,7 +53,8 @@ static const char schema[] =
     " run_id TEXT PRIMARY KEY, task_id TEXT NOT NULL,"
     " attempt INTEGER NOT NULL, dispatch TEXT NOT NULL,"
     " state TEXT NOT NULL, pid INTEGER NOT NULL DEFAULT 0,"
-    " workspace TEXT, started_ms INTEGER, deadline_ms INTEGER,"
+    " workspace TEXT, started_ms INTEGER, started_mono INTEGER,"
+    " deadline_ms INTEGER,"
     " stop_reason TEXT, received_ms INTEGER NOT NULL,"
     " finished_ms INTEGER, cleaned INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS erun_state ON erun(state);";
@@ -402,29 +413,44 @@ worker_spawn(struct executor *x, const char *run_id, const char *req,
 	return (pid);
 }
 
-/* lease_held: keep renewing unless the router is alive and says it has
- * not heard us for more than half a lease (a partition: it will
- * re-dispatch after the full lease, so our workers must stop first). */
-static bool
-lease_held(struct executor *x)
+/* run_lease is the lease of a run's dispatch (body JSON). */
+static int64_t
+run_lease(const json_t *dispatch)
 {
-	int64_t half = (x->lease_ms > 0 ? x->lease_ms : 30000) / 2;
+	json_int_t ms = json_integer_value(json_object_get(dispatch,
+	    "lease_ms"));
 
-	if (x->router_hb == 0 || mono_ms() - x->router_hb > half)
-		return (true); /* router silent: it cannot re-dispatch */
-	return (x->router_heard < 0 || x->router_heard <= half);
+	return (ms > 0 ? (int64_t) ms : LEASE_DEFAULT_MS);
 }
 
-/* renew touches a run's lease file (creating it). */
+/* lease_write sets the lease file of a run: its worker stops at stop_at
+ * (monotonic ms; 0: now).  Written whole and renamed into place, so it is
+ * never read half written; not synced: it is rewritten with every grant,
+ * on the loop, and means nothing after a crash of the host (its workers
+ * are gone too). */
 static void
-renew(struct executor *x, const char *run_id)
+lease_write(struct executor *x, const char *run_id, int64_t stop_at)
 {
-	char *p = path_for(x, run_id, ".lease");
-	int   fd;
+	char *p = path_for(x, run_id, ".lease"), *tmp, text[32];
+	int   n = lease_format(text, sizeof(text), stop_at < 0 ? 0 : stop_at);
+	int   fd, ok = 0;
 
-	if (utimensat(AT_FDCWD, p, NULL, 0) != 0 &&
-	    (fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) >= 0)
-		(void) close(fd);
+	tmp = xasprintf("%s.tmp", p);
+	if (n > 0 &&
+	    (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) >=
+	        0) {
+		ok = write(fd, text, (size_t) n) == n;
+		ok = close(fd) == 0 && ok;
+		ok = ok && rename(tmp, p) == 0;
+		if (!ok)
+			(void) unlink(tmp);
+	}
+	if (!ok) {
+		log_warn("executor.lease", "run %s: cannot write %s: %s",
+		    run_id, p, strerror(errno));
+		svc_count(x->svc, "lease_write_errors", 1);
+	}
+	free(tmp);
 	free(p);
 }
 
@@ -485,15 +511,18 @@ start(struct executor *x, const char *run_id, const char *task_id,
 		goto out;
 	if (store_run(svc_store(x->svc),
 	        "UPDATE erun SET state = 'running', workspace = ?,"
-	        " started_ms = ?, deadline_ms = ? WHERE run_id = ? AND"
-	        " state = 'pending'",
-	        "tiit", ws, now_ms(), deadline, run_id) != 0 ||
+	        " started_ms = ?, started_mono = ?, deadline_ms = ?"
+	        " WHERE run_id = ? AND state = 'pending'",
+	        "tiiit", ws, now_ms(), mono_ms(), deadline, run_id) != 0 ||
 	    svc_emit(x->svc, MSG_EXEC_STARTED, task_id, &ev) != 0 ||
 	    svc_commit(x->svc) != 0) {
 		(void) svc_rollback(x->svc);
 		goto out;
 	}
-	renew(x, run_id);
+	/* the newest grant covers it (launch() checked): the router had
+	 * its dispatch and hears us */
+	lease_write(x, run_id, lease_stop_at(x->grant_stamp,
+	                           run_lease(dispatch)));
 	if ((pid = worker_spawn(x, run_id, rq, ws, out,
 	         github_token(x, json_string_value(json_object_get(req,
 	                             "repo_key"))))) < 0) {
@@ -524,7 +553,7 @@ out:
 
 struct row {
 	char   *run_id, *task_id, *stop_reason;
-	int64_t attempt, pid, deadline;
+	int64_t attempt, pid, deadline, started_mono;
 	json_t *dispatch;
 };
 
@@ -537,7 +566,8 @@ rows(struct executor *x, const char *state, struct row *out, size_t max)
 
 	if (store_prep(svc_store(x->svc), &st,
 	        "SELECT run_id, task_id, attempt, pid, deadline_ms, dispatch,"
-	        " coalesce(stop_reason, '') FROM erun WHERE state = ?"
+	        " coalesce(stop_reason, ''), coalesce(started_mono, 0)"
+	        " FROM erun WHERE state = ?"
 	        " ORDER BY received_ms LIMIT ?") != 0)
 		return (0);
 	store_bind_text(st, 1, state);
@@ -550,6 +580,7 @@ rows(struct executor *x, const char *state, struct row *out, size_t max)
 		out[n].deadline = store_col_int(st, 4);
 		out[n].dispatch = json_loads(store_col_text(st, 5), 0, NULL);
 		out[n].stop_reason = xstrdup(store_col_text(st, 6));
+		out[n].started_mono = store_col_int(st, 7);
 		n++;
 	}
 	store_done(st);
@@ -655,10 +686,10 @@ worker_state(struct executor *x, const struct row *r, int *status)
 }
 
 /* recover takes over the runs an earlier life left running.  A worker
- * still running is adopted: watched, its lease renewed, its result read
- * when it ends, so a restart of the executor stops no work (a worker
- * whose executor stays away past half the lease stops itself).  A run
- * whose worker is gone is finished now.  Never blocks. */
+ * still running is adopted: watched, its lease renewed by the next grant,
+ * its result read when it ends, so a restart of the executor stops no
+ * work (a worker whose executor stays away past half the lease stops
+ * itself).  A run whose worker is gone is finished now.  Never blocks. */
 static void
 recover(struct executor *x)
 {
@@ -874,22 +905,24 @@ worker_exit_cb(struct loop *l, int fd, short ev, void *arg)
 	launch(x);
 }
 
-/* renew_leases keeps the leases of the running runs (unless the router
- * says it has not heard us for half a lease). */
+/* lease_watch tells when the newest grant stops covering a run (no run
+ * starts, running ones stop at their deadline) and when one does again. */
 static void
-renew_leases(struct executor *x)
+lease_watch(struct executor *x)
 {
-	struct row r[64];
-	size_t     n, i;
+	bool ok = lease_confirmed(x->grant_stamp, x->lease_ms, mono_ms());
 
-	if (!lease_held(x)) {
-		svc_count(x->svc, "lease_withheld", 1);
+	if (ok == x->lease_ok)
 		return;
+	x->lease_ok = ok;
+	if (ok)
+		log_info("executor.lease", "the router grants our runs again");
+	else if (x->grant_stamp > 0) {
+		log_warn("executor.lease", "no grant from the router for %lld "
+		    "ms (half the lease): running runs stop, none start",
+		    (long long) (mono_ms() - x->grant_stamp));
+		svc_count(x->svc, "lease_lapsed", 1);
 	}
-	n = rows(x, "running", r, nitems(r));
-	for (i = 0; i < n; i++)
-		renew(x, r[i].run_id);
-	rows_free(r, n);
 }
 
 static void
@@ -898,17 +931,13 @@ tick_cb(struct loop *l, void *arg)
 	struct executor *x = arg;
 
 	x->tick = loop_timer(l, TICK_MS, tick_cb, x);
-	/* paused for a full disk: nothing starts or finishes, but the runs
-	 * going on keep their lease (touching a file needs no space) */
-	if (x->recovered && svc_disk_full(x->svc))
-		renew_leases(x);
+	lease_watch(x);
 	if (!ready(x))
 		return;
 	reap(x);
 	stop_runs(x);
 	clean(x);
 	gh_check(x);
-	renew_leases(x);
 	launch(x);
 }
 
@@ -944,10 +973,19 @@ launch(struct executor *x)
 	    (size_t) (x->max_parallel - running) < nitems(r)
 	        ? (size_t) (x->max_parallel - running)
 	        : nitems(r));
-	for (i = 0; i < n; i++)
-		if (r[i].dispatch != NULL)
-			start(x, r[i].run_id, r[i].task_id, r[i].attempt,
-			    r[i].dispatch);
+	for (i = 0; i < n; i++) {
+		if (r[i].dispatch == NULL)
+			continue;
+		/* cut off from the router (or not granted yet): it may
+		 * take this run back, so it waits */
+		if (!lease_confirmed(x->grant_stamp, run_lease(r[i].dispatch),
+		        mono_ms())) {
+			svc_count(x->svc, "start_unconfirmed", 1);
+			break;
+		}
+		start(x, r[i].run_id, r[i].task_id, r[i].attempt,
+		    r[i].dispatch);
+	}
 	rows_free(r, n);
 }
 
@@ -960,6 +998,7 @@ ex_init(struct svc *svc, void *state)
 	const struct topo *t = svc_topo(svc);
 	const char        *root, *worker, *ret;
 	char               err[512], *slash;
+	int                rv;
 
 	x->svc = svc;
 	/* defaults, bounds and choices: executor_keys (config.c) */
@@ -998,7 +1037,12 @@ ex_init(struct svc *svc, void *state)
 	if (cfg_secret(cfg_get(svc_cfg_root(svc), "git"), "token_env") != NULL &&
 	    http_open(&x->http, svc_loop(svc)) != 0)
 		log_warn("executor.github", "no HTTP client: token checks off");
-	return (store_exec(svc_store(svc), schema));
+	(void) uuid4(x->lease_epoch);
+	x->lease_ms = LEASE_DEFAULT_MS;
+	if ((rv = store_exec(svc_store(svc), schema)) != 0)
+		return (rv);
+	return (store_add_column(svc_store(svc), "erun", "started_mono",
+	    "INTEGER"));
 }
 
 static void
@@ -1048,6 +1092,9 @@ ex_heartbeat(struct svc *svc, void *state, json_t *info)
 	json_object_set_new(info, "running", json_integer(x->running));
 	json_object_set_new(info, "backends", lanes);
 	json_object_set_new(info, "mem_free_mb", json_integer(mem_free_mb()));
+	/* what the router echoes in its grants */
+	json_object_set_new(info, "lease_epoch", json_string(x->lease_epoch));
+	json_object_set_new(info, "lease_stamp", json_integer(mono_ms()));
 }
 
 static void
@@ -1066,25 +1113,110 @@ ex_status(struct svc *svc, void *state, json_t *obj)
 		json_object_set_new(gh, "rate_limited_until_ms",
 		                    json_integer(x->gh_retry_at));
 	json_object_set_new(obj, "github", gh);
+	json_object_set_new(obj, "lease",
+	    json_pack("{s:b, s:I}", "confirmed",
+	        lease_confirmed(x->grant_stamp, x->lease_ms, mono_ms()),
+	        "grant_age_ms",
+	        (json_int_t) (x->grant_stamp > 0 ? mono_ms() - x->grant_stamp
+	                                         : -1)));
 }
 
+/* named: run_id is in the grant's runs. */
+static bool
+named(const json_t *runs, const char *run_id)
+{
+	const json_t *v;
+	size_t        i;
+
+	json_array_foreach(runs, i, v)
+	{
+		if (json_is_string(v) && strcmp(json_string_value(v), run_id) == 0)
+			return (true);
+	}
+	return (false);
+}
+
+/* grant_apply renews the lease of every running run the grant names and
+ * takes it from every one it omits that started before the heartbeat it
+ * echoes (lease_revokes). */
+static void
+grant_apply(struct executor *x, int64_t stamp, const json_t *runs)
+{
+	struct row r[64];
+	size_t     n, i;
+
+	n = rows(x, "running", r, nitems(r));
+	for (i = 0; i < n; i++) {
+		if (named(runs, r[i].run_id))
+			lease_write(x, r[i].run_id,
+			    lease_stop_at(stamp, run_lease(r[i].dispatch)));
+		else if (lease_revokes(false, r[i].started_mono, stamp)) {
+			log_warn("executor.lease", "%s: run %s: the router "
+			    "holds it no longer (taken back): its worker "
+			    "stops", r[i].task_id, r[i].run_id);
+			lease_write(x, r[i].run_id, 0);
+			svc_count(x->svc, "lease_revoked", 1);
+		}
+	}
+	rows_free(r, n);
+}
+
+/* ex_on_heartbeat takes the router's grant for us: echoing this life's
+ * epoch and a stamp newer than the last one used (opc/lease.h), else it
+ * renews nothing. */
 static void
 ex_on_heartbeat(struct svc *svc, const struct msg *m, void *state)
 {
 	struct executor *x = state;
-	json_t          *ages;
+	const json_t    *g, *st, *runs;
+	int64_t          stamp;
 
 	if (strcmp(m->body.heartbeat.service, "router") != 0)
 		return;
-	ages = json_object_get(m->body.heartbeat.info, "executors");
-	x->router_hb = mono_ms();
-	x->router_heard = json_is_integer(json_object_get(ages, svc_name(svc)))
-	    ? json_integer_value(json_object_get(ages, svc_name(svc)))
-	    : -1;
+	if (json_integer_value(json_object_get(m->body.heartbeat.info,
+	        "lease_ms")) > 0)
+		x->lease_ms = json_integer_value(json_object_get(
+		    m->body.heartbeat.info, "lease_ms"));
+	g = json_object_get(json_object_get(m->body.heartbeat.info, "grants"),
+	    svc_name(svc));
+	if (g == NULL)
+		return; /* not heard by it yet, or its db did not answer */
+	st = json_object_get(g, "stamp");
+	runs = json_object_get(g, "runs");
+	if (!json_is_integer(st) || !json_is_array(runs) ||
+	    !json_is_string(json_object_get(g, "epoch"))) {
+		svc_count(svc, "bad_grant", 1);
+		return;
+	}
+	if (strcmp(json_string_value(json_object_get(g, "epoch")),
+	        x->lease_epoch) != 0)
+		return; /* it heard an earlier life of ours */
+	stamp = json_integer_value(st);
+	if (!lease_grant_usable(stamp, x->grant_stamp, mono_ms())) {
+		svc_count(svc, "grant_stale", 1);
+		return;
+	}
+	x->grant_stamp = stamp;
+	grant_apply(x, stamp, runs);
+}
+
+/* on_superseded: a run the router took back before it started here
+ * never starts (a running one is stopped by the next grant). */
+static int
+on_superseded(struct svc *svc, const struct msg *m, void *state)
+{
+	const struct msg_exec_superseded *s = &m->body.exec_superseded;
+
+	(void) state;
+	return (store_run(svc_store(svc),
+	    "UPDATE erun SET state = 'superseded' WHERE run_id = ? AND"
+	    " state = 'pending'",
+	    "t", s->run_id));
 }
 
 static const struct svc_handler handlers[] = {
 	{ MSG_EXEC_DISPATCH, on_dispatch },
+	{ MSG_EXEC_SUPERSEDED, on_superseded },
 	{ MSG_NONE, NULL },
 };
 

@@ -34,8 +34,12 @@ struct executor {
 	int64_t     remove_after; /* ms after finishing */
 	int64_t     last_clean;   /* mono ms */
 	int64_t     lease_ms;     /* from the last dispatch (router's lease) */
-	int64_t     router_hb;    /* mono ms of the last router heartbeat */
-	int64_t     router_heard; /* router's age of our heartbeats, -1 ? */
+	/* Leases (opc/lease.h): this life's epoch, sent with each heartbeat
+	 * and its stamp; the stamp of the newest grant used (0: none yet),
+	 * and whether that still covers a run (told when it changes). */
+	char        lease_epoch[37];
+	int64_t     grant_stamp;
+	bool        lease_ok;
 };
 
 /* path_for returns "<workspace_root>/<run_id><suffix>". */

@@ -247,6 +247,12 @@ print_spend(const json_t *d)
 	       (long long) jnum(d, "total_executions", 0),
 	       jnum(d, "total_reported_usd", 0),
 	       (long long) jnum(d, "estimated_only_executions", 0));
+	if (jnum(d, "superseded_executions", 0) > 0)
+		printf("not counted: %lld run(s) taken back by the router "
+		       "(their executor was cut off), $%.4f reported by "
+		       "them\n",
+		       (long long) jnum(d, "superseded_executions", 0),
+		       jnum(d, "superseded_usd", 0));
 	printf("tokens: %lld in, %lld out, %lld cache read, %lld cache "
 	       "write\n",
 	       (long long) jnum(d, "total_input_tokens", 0),

@@ -20,6 +20,11 @@
  *   any not complete --exec.started-->    running
  *   any without a result --exec.finished-> <result status>  complete
  *   complete, not written --effect loop--> written (record.written)
+ *   any --exec.superseded-->              superseded (flag set; a result
+ *                                         it has or gets is made
+ *                                         superseded: never a success;
+ *                                         one already written is written
+ *                                         again)
  *
  * The effect loop (idle hook) runs only when caught up: for each complete,
  * unwritten run it writes the evidence folder (evidence.c), then marks the
@@ -27,6 +32,10 @@
  * between the folder and the commit means the folder is written again,
  * which is harmless: the folder is replaced atomically, and the record and
  * trace ids were fixed in the db when the run was first seen.
+ *
+ * A run the router took back (exec.superseded) counts for nothing: its
+ * result, whenever it comes, is recorded superseded (outcome_supersede),
+ * so a task has one success however its runs and their events interleave.
  *
  * Config (its instance section): evidence_root (default "runs", relative
  * to state_dir), cost_per_execution_usd (else the top-level key, default
@@ -40,6 +49,7 @@
 #include "opc/cfg.h"
 #include "opc/err.h"
 #include "opc/log.h"
+#include "opc/outcome.h"
 #include "opc/store.h"
 #include "opc/topo.h"
 #include "opc/util.h"
@@ -71,7 +81,8 @@ static const char schema[] =
     " written INTEGER NOT NULL DEFAULT 0, path TEXT, files TEXT,"
     " written_ms INTEGER, metadata TEXT, trace TEXT,"
     " write_attempts INTEGER NOT NULL DEFAULT 0,"
-    " retry_ms INTEGER NOT NULL DEFAULT 0);"
+    " retry_ms INTEGER NOT NULL DEFAULT 0,"
+    " superseded INTEGER NOT NULL DEFAULT 0, superseded_by TEXT);"
     "CREATE INDEX IF NOT EXISTS runs_pending ON runs(complete, written);"
     "CREATE INDEX IF NOT EXISTS runs_task ON runs(task_id);"
     "CREATE INDEX IF NOT EXISTS runs_decision ON runs(decision_id);";
@@ -88,6 +99,12 @@ static char *
 dump(const json_t *o)
 {
 	return (json_is_object(o) ? json_dumps(o, JSON_COMPACT) : NULL);
+}
+
+static bool
+streq_opt(const char *a, const char *b)
+{
+	return (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
 static json_t *
@@ -146,6 +163,10 @@ recorder_init(struct svc *svc, void *state)
 	rec->evidence_root =
 	    dir[0] == '/' ? xstrdup(dir) : xasprintf("%s/%s", sd, dir);
 	if ((rv = store_exec(svc_store(svc), schema)) != 0 ||
+	    (rv = store_add_column(svc_store(svc), "runs", "superseded",
+	                           "INTEGER NOT NULL DEFAULT 0")) != 0 ||
+	    (rv = store_add_column(svc_store(svc), "runs", "superseded_by",
+	                           "TEXT")) != 0 ||
 	    (rv = usage_init(svc_store(svc))) != 0)
 		return (rv);
 	log_info("recorder.init", "evidence in %s, %.6f USD per execution",
@@ -343,8 +364,8 @@ on_exec_started(struct svc *svc, const struct msg *m, void *state)
 	    " task_id = coalesce(runs.task_id, excluded.task_id),"
 	    " executor = coalesce(excluded.executor, runs.executor),"
 	    " workspace = coalesce(excluded.workspace, runs.workspace),"
-	    " status = CASE WHEN runs.complete THEN runs.status"
-	    "  ELSE 'running' END,"
+	    " status = CASE WHEN runs.complete OR runs.superseded"
+	    "  THEN runs.status ELSE 'running' END,"
 	    " started_ms = coalesce(runs.started_ms, excluded.started_ms),"
 	    " started_at = coalesce(runs.started_at, excluded.started_at)",
 	    "ttttiittt", s->run_id, s->task_id, s->executor, s->workspace,
@@ -381,6 +402,89 @@ finished_result(const struct msg_exec_finished *f)
 	return (r);
 }
 
+/* superseded_of: the run was taken back; *by gets the run that replaces
+ * it (NULL: unknown; caller frees). */
+static bool
+superseded_of(struct store *st, const char *run_id, char **by)
+{
+	struct store_stmt *s;
+	bool               yes = false;
+
+	*by = NULL;
+	if (store_prep(st, &s,
+	               "SELECT superseded_by FROM runs WHERE run_id = ?"
+	               " AND superseded = 1") != 0)
+		return (false);
+	if (store_bind_text(s, 1, run_id) == 0 && store_step(s) == 1) {
+		yes = true;
+		*by = dup_col(s, 0);
+	}
+	store_done(s);
+	return (yes);
+}
+
+/* on_exec_superseded: the router took the run back.  Whatever its result
+ * says, now or when it comes, it is not a success; a result already
+ * recorded is made superseded and its evidence written again. */
+static int
+on_exec_superseded(struct svc *svc, const struct msg *m, void *state)
+{
+	const struct msg_exec_superseded *s = &m->body.exec_superseded;
+	struct store                     *st = svc_store(svc);
+	struct store_stmt                *q;
+	json_t                           *res = NULL;
+	char                             *text, rid[37], tid[37];
+	int                               rv;
+
+	UNUSED(state);
+	if (!id_valid(s->run_id))
+		return (bad_id("exec.superseded", "run_id", s->run_id));
+	if (s->by_run_id != NULL && !id_valid(s->by_run_id))
+		return (bad_id("exec.superseded", "by_run_id", s->by_run_id));
+	if ((rv = store_run(
+	         st,
+	         "INSERT INTO runs(run_id, task_id, executor, status,"
+	         " created_ms, record_id, trace_id, superseded, superseded_by)"
+	         " VALUES (?, ?, ?, 'superseded', ?, ?, ?, 1, ?)"
+	         " ON CONFLICT(run_id) DO UPDATE SET superseded = 1,"
+	         " superseded_by = coalesce(runs.superseded_by,"
+	         "  excluded.superseded_by),"
+	         " task_id = coalesce(runs.task_id, excluded.task_id),"
+	         " executor = coalesce(runs.executor, excluded.executor),"
+	         " status = CASE WHEN runs.complete THEN runs.status"
+	         "  ELSE 'superseded' END",
+	         "tttittt", s->run_id, s->task_id, s->executor, m->ts,
+	         uuid4(rid), uuid4(tid), s->by_run_id)) != 0)
+		return (rv);
+	if ((rv = store_prep(st, &q,
+	                     "SELECT result FROM runs WHERE run_id = ?"
+	                     " AND result IS NOT NULL")) != 0)
+		return (rv);
+	if (store_bind_text(q, 1, s->run_id) == 0 && store_step(q) == 1)
+		res = load(store_col_text(q, 0));
+	store_done(q);
+	if (json_is_object(res) &&
+	    !streq_opt(jstr(res, "status"), "superseded")) {
+		outcome_supersede(res, s->by_run_id);
+		text = dump(res);
+		rv = store_run(
+		    st,
+		    "UPDATE runs SET result = ?, status = 'superseded',"
+		    " success = 0, failure_category = 'superseded',"
+		    " written = 0, retry_ms = 0 WHERE run_id = ?",
+		    "tt", text, s->run_id);
+		free(text);
+		log_info("recorder.superseded",
+		         "run %s (task %s): its result is superseded by %s",
+		         s->run_id, s->task_id,
+		         s->by_run_id ? s->by_run_id : "another run");
+	}
+	json_decref(res);
+	if (rv == 0)
+		rv = usage_superseded(st, s->run_id, s->task_id, m->ts);
+	return (rv);
+}
+
 static int
 on_exec_finished(struct svc *svc, const struct msg *m, void *state)
 {
@@ -389,7 +493,7 @@ on_exec_finished(struct svc *svc, const struct msg *m, void *state)
 	struct store                   *st = svc_store(svc);
 	json_t                         *res, *dj;
 	const char *status, *cat, *started_at, *completed_at;
-	char       *text, rid[37], tid[37], when[32];
+	char       *text, *by, rid[37], tid[37], when[32];
 	int64_t     started_ms = -1, duration = -1;
 	bool        success;
 	int         rv;
@@ -397,6 +501,11 @@ on_exec_finished(struct svc *svc, const struct msg *m, void *state)
 	if (!id_valid(f->run_id))
 		return (bad_id("exec.finished", "run_id", f->run_id));
 	res = finished_result(f);
+	if (superseded_of(st, f->run_id, &by)) {
+		/* taken back before it reported: it counts for nothing */
+		outcome_supersede(res, by);
+		free(by);
+	}
 	status = jstr(res, "status") ? jstr(res, "status") : f->status;
 	success = json_is_true(json_object_get(res, "success"));
 	cat = jstr(res, "failure_category");
@@ -753,7 +862,8 @@ ctl_runs_list(struct svc *svc, const struct msg *req, json_t **data, char *err,
 	         svc_store(svc), &s,
 	         "SELECT run_id, task_id, status, success, lane, backend,"
 	         " failure_category, policy_status, started_at, completed_at,"
-	         " path FROM runs WHERE ?1 IS NULL OR task_id = ?1"
+	         " path, superseded_by, superseded FROM runs"
+	         " WHERE ?1 IS NULL OR task_id = ?1"
 	         " ORDER BY created_ms DESC, rowid DESC LIMIT ?2")) != 0 ||
 	    (rv = store_bind_text(s, 1, q->task_id)) != 0 ||
 	    (rv = store_bind_int(s, 2, limit)) != 0) {
@@ -779,6 +889,9 @@ ctl_runs_list(struct svc *svc, const struct msg *req, json_t **data, char *err,
 		json_object_set_new(o, "started_at", col_json_str(s, 8));
 		json_object_set_new(o, "completed_at", col_json_str(s, 9));
 		json_object_set_new(o, "path", col_json_str(s, 10));
+		if (store_col_int(s, 12) != 0)
+			json_object_set_new(o, "superseded_by",
+			                    col_json_str(s, 11));
 		json_array_append_new(runs, o);
 	}
 	if (rv != 0) {
@@ -863,7 +976,7 @@ recorder_status(struct svc *svc, void *state, json_t *obj)
 {
 	struct recorder *rec = state;
 	struct store    *st = svc_store(svc);
-	int64_t          runs = 0, written = 0, pending = 0, open = 0;
+	int64_t          runs = 0, written = 0, pending = 0, open = 0, sup = 0;
 
 	(void) store_int(st, &runs, 0, "SELECT count(*) FROM runs", NULL);
 	(void) store_int(st, &written, 0,
@@ -873,11 +986,17 @@ recorder_status(struct svc *svc, void *state, json_t *obj)
 	    "SELECT count(*) FROM runs WHERE complete = 1 AND written = 0",
 	    NULL);
 	(void) store_int(st, &open, 0,
-	                 "SELECT count(*) FROM runs WHERE complete = 0", NULL);
+	                 "SELECT count(*) FROM runs WHERE complete = 0"
+	                 " AND superseded = 0",
+	                 NULL);
+	(void) store_int(st, &sup, 0,
+	                 "SELECT count(*) FROM runs WHERE superseded = 1",
+	                 NULL);
 	json_object_set_new(obj, "runs", json_integer(runs));
 	json_object_set_new(obj, "written", json_integer(written));
 	json_object_set_new(obj, "pending", json_integer(pending));
 	json_object_set_new(obj, "in_flight", json_integer(open));
+	json_object_set_new(obj, "superseded", json_integer(sup));
 	json_object_set_new(
 	    obj, "evidence_root",
 	    json_string(rec->evidence_root ? rec->evidence_root : ""));
@@ -889,6 +1008,7 @@ static const struct svc_handler handlers[] = {
     {MSG_EXEC_DISPATCH, on_exec_dispatch},
     {MSG_EXEC_STARTED, on_exec_started},
     {MSG_EXEC_FINISHED, on_exec_finished},
+    {MSG_EXEC_SUPERSEDED, on_exec_superseded},
     {MSG_NONE, NULL},
 };
 

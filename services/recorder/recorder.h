@@ -141,14 +141,22 @@ int usage_finished(struct store *, const char *run_id, const char *task_id,
                    const char *failure_category, const json_t *result,
                    int64_t duration_ms, int64_t ts_ms, double cost_usd);
 
+/* usage_superseded marks a run the router took back: it counts in no
+ * execution total (usage_spend, usage_counts), its cost apart; a result
+ * it has is no success.  Idempotent. */
+int usage_superseded(struct store *, const char *run_id, const char *task_id,
+                     int64_t ts_ms);
+
 /* usage_spend sets *out to a new spend report over the window_days before
  * now_ms: the original's {window_days, total_executions,
  * total_estimated_usd, per_repo{repo: {executions, estimated_usd}}}, each
  * estimated_usd being the reported cost where a run has one and its
  * estimate otherwise, plus total_reported_usd, per_repo reported_usd and
  * estimated_only, estimated_only_executions (runs without a reported
- * cost) and total_{input,output,cache_read,cache_creation}_tokens.
- * Amounts are rounded to 6 decimals.  Returns 0 or ERR_IO. */
+ * cost) and total_{input,output,cache_read,cache_creation}_tokens.  Runs
+ * the router took back are not in any of those: superseded_executions
+ * and superseded_usd (what they reported) tell them apart.  Amounts are
+ * rounded to 6 decimals.  Returns 0 or ERR_IO. */
 int usage_spend(struct store *, json_t **out, int64_t window_days,
                 int64_t now_ms);
 
@@ -159,7 +167,8 @@ int usage_spend(struct store *, json_t **out, int64_t window_days,
 json_t *usage_run(struct store *, const char *run_id);
 
 /* usage_counts adds executions/failed/quota/cost_reported counters to a
- * status object. */
+ * status object (runs taken back not among them), and
+ * executions_superseded. */
 void usage_counts(struct store *, json_t *obj);
 
 #endif

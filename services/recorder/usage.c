@@ -10,7 +10,8 @@
  *                  reported (result.agent: cost_usd and its cost_source,
  *                  tokens, session, turns), the outcome (success, failure
  *                  category, event: the original's execution_outcome or
- *                  quota_event), duration;
+ *                  quota_event), duration, and whether the router took
+ *                  the run back (superseded: it counts in no total);
  *   usage_quality  result.quality_warnings, one row per (run, pattern);
  *   usage_scope    result.scope_violations, one row per (run, path).
  * The real cost is the agent's; the estimate stands in only for a run that
@@ -50,6 +51,7 @@ static const char *const added[][2] = {
     {"agent_cli", "TEXT"},
     {"model", "TEXT"},
     {"event", "TEXT"},
+    {"superseded", "INTEGER NOT NULL DEFAULT 0"},
 };
 
 int
@@ -70,7 +72,8 @@ usage_init(struct store *st)
 	         " cost_usd REAL, cost_source TEXT, input_tokens INTEGER,"
 	         " output_tokens INTEGER, cache_read_tokens INTEGER,"
 	         " cache_creation_tokens INTEGER, session_id TEXT,"
-	         " turns INTEGER, agent_cli TEXT, model TEXT, event TEXT);"
+	         " turns INTEGER, agent_cli TEXT, model TEXT, event TEXT,"
+	         " superseded INTEGER NOT NULL DEFAULT 0);"
 	         "CREATE INDEX IF NOT EXISTS usage_exec_ts"
 	         " ON usage_exec(dispatched_ms);"
 	         "CREATE TABLE IF NOT EXISTS usage_quality ("
@@ -108,6 +111,22 @@ usage_dispatched(struct store *st, const char *run_id, const char *task_id,
 	    cost_usd));
 }
 
+int
+usage_superseded(struct store *st, const char *run_id, const char *task_id,
+                 int64_t ts_ms)
+{
+	return (store_run(
+	    st,
+	    "INSERT INTO usage_exec(run_id, task_id, dispatched_ms,"
+	    " superseded) VALUES (?, ?, ?, 1)"
+	    " ON CONFLICT(run_id) DO UPDATE SET superseded = 1,"
+	    " task_id = coalesce(usage_exec.task_id, excluded.task_id),"
+	    " success = CASE WHEN usage_exec.finished THEN 0"
+	    "  ELSE usage_exec.success END,"
+	    " status = CASE WHEN usage_exec.finished THEN 'superseded'"
+	    "  ELSE usage_exec.status END",
+	    "tti", run_id, task_id, ts_ms));
+}
 
 /* The agent's report of a run (result.agent), what usage_exec keeps of
  * it; -1 (costs, counts) and NULL mean not reported.  Strings borrowed. */
@@ -269,7 +288,8 @@ usage_spend(struct store *st, json_t **out, int64_t window_days, int64_t now_ms)
 	struct store_stmt *s = NULL;
 	json_t            *per = json_object();
 	int64_t            total = 0, only_est = 0, tok[4] = {0, 0, 0, 0};
-	double             usd = 0, reported = 0;
+	int64_t            sup = 0;
+	double             usd = 0, reported = 0, sup_usd = 0;
 	size_t             i;
 	int                rv;
 
@@ -283,7 +303,8 @@ usage_spend(struct store *st, json_t **out, int64_t window_days, int64_t now_ms)
 	         " count(*) - count(cost_usd), total(input_tokens),"
 	         " total(output_tokens), total(cache_read_tokens),"
 	         " total(cache_creation_tokens) FROM usage_exec"
-	         " WHERE dispatched_ms >= ? GROUP BY 1 ORDER BY 1")) != 0 ||
+	         " WHERE dispatched_ms >= ? AND superseded = 0"
+	         " GROUP BY 1 ORDER BY 1")) != 0 ||
 	    (rv = store_bind_int(s, 1, now_ms - window_days * DAY_MS)) != 0)
 		goto fail;
 	while ((rv = store_step(s)) == 1) {
@@ -305,6 +326,23 @@ usage_spend(struct store *st, json_t **out, int64_t window_days, int64_t now_ms)
 	}
 	if (rv != 0)
 		goto fail;
+	/* runs taken back: apart, with what they reported spending (the
+	 * router's ledger books it too) */
+	if ((rv = store_prep(st, &s,
+	                     "SELECT count(*), total(cost_usd) FROM usage_exec"
+	                     " WHERE dispatched_ms >= ? AND superseded = 1")) !=
+	        0 ||
+	    (rv = store_bind_int(s, 1, now_ms - window_days * DAY_MS)) != 0)
+		goto fail;
+	if ((rv = store_step(s)) == 1) {
+		sup = store_col_int(s, 0);
+		sup_usd = store_col_double(s, 1);
+		rv = 0;
+	}
+	store_done(s);
+	s = NULL;
+	if (rv != 0)
+		goto fail;
 	*out = json_pack(
 	    "{s:I, s:I, s:f, s:o, s:f, s:I, s:I, s:I, s:I, s:I}", "window_days",
 	    (json_int_t) window_days, "total_executions", (json_int_t) total,
@@ -314,6 +352,9 @@ usage_spend(struct store *st, json_t **out, int64_t window_days, int64_t now_ms)
 	    "total_output_tokens", (json_int_t) tok[1],
 	    "total_cache_read_tokens", (json_int_t) tok[2],
 	    "total_cache_creation_tokens", (json_int_t) tok[3]);
+	json_object_set_new(*out, "superseded_executions",
+	                    json_integer((json_int_t) sup));
+	json_object_set_new(*out, "superseded_usd", json_real(round6(sup_usd)));
 	return (0);
 
 fail:
@@ -373,20 +414,29 @@ usage_run(struct store *st, const char *run_id)
 void
 usage_counts(struct store *st, json_t *obj)
 {
-	int64_t n = 0, failed = 0, quota = 0, reported = 0;
+	int64_t n = 0, failed = 0, quota = 0, reported = 0, sup = 0;
 
-	(void) store_int(st, &n, 0, "SELECT count(*) FROM usage_exec", NULL);
+	(void) store_int(st, &n, 0,
+	                 "SELECT count(*) FROM usage_exec WHERE superseded = 0",
+	                 NULL);
 	(void) store_int(st, &failed, 0,
 	                 "SELECT count(*) FROM usage_exec WHERE finished = 1"
-	                 " AND success = 0",
+	                 " AND success = 0 AND superseded = 0",
 	                 NULL);
 	(void) store_int(st, &quota, 0,
-	                 "SELECT count(*) FROM usage_exec WHERE quota = 1",
+	                 "SELECT count(*) FROM usage_exec WHERE quota = 1"
+	                 " AND superseded = 0",
+	                 NULL);
+	(void) store_int(st, &sup, 0,
+	                 "SELECT count(*) FROM usage_exec WHERE superseded = 1",
 	                 NULL);
 	json_object_set_new(obj, "executions", json_integer(n));
 	json_object_set_new(obj, "executions_failed", json_integer(failed));
 	(void) store_int(st, &reported, 0,
-	                 "SELECT count(cost_usd) FROM usage_exec", NULL);
+	                 "SELECT count(cost_usd) FROM usage_exec"
+	                 " WHERE superseded = 0",
+	                 NULL);
+	json_object_set_new(obj, "executions_superseded", json_integer(sup));
 	json_object_set_new(obj, "executions_quota", json_integer(quota));
 	json_object_set_new(obj, "executions_cost_reported",
 	                    json_integer(reported));

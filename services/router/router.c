@@ -2,9 +2,17 @@
  * router.c - the router daemon (see router.h).
  *
  * Tables: rtask (one row per task: its task.ready, decisions, queue state,
- * attempts, the gate holding it), rrun (one row per dispatched attempt:
- * executor, lease, outcome, and its reservation and cost: see ledger.c),
- * outcome (the breaker's window), kv (breaker state).
+ * attempts, the gate holding it, the id its next run gets once its run
+ * was taken back), rrun (one row per dispatched attempt: executor, lease,
+ * outcome, and its reservation and cost: see ledger.c), outcome (the
+ * breaker's window), kv (breaker state).
+ *
+ * Leases (opc/lease.h): every heartbeat grants each executor heard the
+ * runs rrun holds for it (dispatched or started), echoing the stamp of
+ * that executor's last heartbeat; its workers stop when grants stop.  A
+ * run whose executor stays silent for the lease is taken back: rrun
+ * superseded, the task queued again, exec.superseded journaled in the
+ * same transaction.  Its exec.finished, if one comes, decides nothing.
  */
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +20,7 @@
 #include "conf.h"
 #include "opc/cfg.h"
 #include "opc/err.h"
+#include "opc/lease.h"
 #include "opc/log.h"
 #include "opc/outcome.h"
 #include "opc/store.h"
@@ -21,8 +30,6 @@
 #include "router.h"
 #include "router_int.h"
 
-#define DISPATCH_LEASES 10 /* see expire_leases */
-
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS rtask("
     " task_id TEXT PRIMARY KEY, ready TEXT NOT NULL, state TEXT NOT NULL,"
@@ -30,7 +37,7 @@ static const char schema[] =
     " attempts INTEGER NOT NULL DEFAULT 0,"
     " last_attempt_ms INTEGER NOT NULL DEFAULT 0,"
     " proposal TEXT, decision TEXT, policy TEXT, last_reason TEXT,"
-    " queued_ms INTEGER NOT NULL, hold TEXT);"
+    " queued_ms INTEGER NOT NULL, hold TEXT, next_run_id TEXT);"
     "CREATE TABLE IF NOT EXISTS rrun("
     " run_id TEXT PRIMARY KEY, task_id TEXT NOT NULL,"
     " executor TEXT NOT NULL, attempt INTEGER NOT NULL,"
@@ -387,6 +394,34 @@ executor_find(struct router *r, const char *name)
 	return (NULL);
 }
 
+/* heard_stamp keeps the lease stamp of an executor's heartbeat, to echo
+ * in our grants.  A heartbeat without one (an older executor) leaves the
+ * executor ungranted; a malformed one is counted and told once. */
+static void
+heard_stamp(struct svc *svc, struct executor *e, const json_t *info)
+{
+	const json_t *ep = json_object_get(info, "lease_epoch");
+	const json_t *st = json_object_get(info, "lease_stamp");
+
+	if (ep == NULL && st == NULL)
+		return;
+	if (!json_is_string(ep) || json_string_length(ep) == 0 ||
+	    json_string_length(ep) > LEASE_EPOCH_MAX || !json_is_integer(st) ||
+	    json_integer_value(st) <= 0) {
+		svc_count(svc, "bad_lease_stamp", 1);
+		if (!e->bad_stamp_told)
+			log_warn("router.lease", "%s: heartbeat with a bad "
+			    "lease_epoch or lease_stamp: no grants for it",
+			    e->name);
+		e->bad_stamp_told = true;
+		e->epoch[0] = '\0';
+		e->stamp = 0;
+		return;
+	}
+	snprintf(e->epoch, sizeof(e->epoch), "%s", json_string_value(ep));
+	e->stamp = json_integer_value(st);
+}
+
 static void
 on_heartbeat(struct svc *svc, const struct msg *m, void *state)
 {
@@ -404,19 +439,73 @@ on_heartbeat(struct svc *svc, const struct msg *m, void *state)
 	e->mem_free_mb = json_is_integer(json_object_get(info, "mem_free_mb"))
 	    ? json_integer_value(json_object_get(info, "mem_free_mb"))
 	    : -1;
+	heard_stamp(svc, e, info);
 }
 
 /* ---------------------------------------------------------- effect loop */
 
-/* expire_leases re-queues tasks whose executor went silent for longer
- * than the lease, or whose run was not started within DISPATCH_LEASES
- * leases. */
+/* take_back supersedes run_id of task_id (executor, why) in one
+ * transaction: rrun superseded, the task queued again with the id of its
+ * next run, exec.superseded journaled. */
+static void
+take_back(struct router *r, const char *run_id, const char *task_id,
+    const char *executor, const char *why)
+{
+	struct msg_exec_superseded ev;
+	char                       next[37];
+
+	log_warn("router.lease", "%s: run %s on %s taken back (%s); "
+	    "re-dispatching", task_id, run_id, executor, why);
+	memset(&ev, 0, sizeof(ev));
+	ev.run_id = (char *) run_id;
+	ev.task_id = (char *) task_id;
+	ev.executor = (char *) executor;
+	ev.by_run_id = uuid4(next);
+	ev.reason = (char *) why;
+	if (svc_begin(r->svc) != 0)
+		return;
+	if (store_run(svc_store(r->svc),
+	        "UPDATE rrun SET state = 'superseded' WHERE run_id = ?", "t",
+	        run_id) == 0 &&
+	    store_run(svc_store(r->svc),
+	        "UPDATE rtask SET state = 'queued', next_run_id = ? WHERE"
+	        " task_id = ? AND state = 'dispatched'",
+	        "tt", next, task_id) == 0 &&
+	    svc_emit(r->svc, MSG_EXEC_SUPERSEDED, task_id, &ev) == 0) {
+		if (svc_commit(r->svc) == 0)
+			svc_count(r->svc, "lease_expired", 1);
+	} else
+		(void) svc_rollback(r->svc);
+}
+
+/* heard_of describes executor e (NULL: none) as the lease logic sees
+ * it. */
+static struct heard_exec
+heard_of(const struct executor *e)
+{
+	struct heard_exec h;
+
+	memset(&h, 0, sizeof(h));
+	if (e != NULL) {
+		h.name = e->name;
+		h.heard = e->last_hb;
+		h.epoch = e->epoch[0] != '\0' ? e->epoch : NULL;
+		h.stamp = e->stamp;
+	}
+	return (h);
+}
+
+/* expire_leases takes back the runs whose executor went silent for
+ * longer than the lease, or whose dispatch did not start within
+ * TAKEBACK_DISPATCH_LEASES leases (takeback_reason). */
 static void
 expire_leases(struct router *r, int64_t now)
 {
 	struct store_stmt *st;
-	struct executor   *e;
-	char             **ids = NULL, **tasks = NULL;
+	struct heard_exec  h;
+	struct held_run    run;
+	char             **ids = NULL, **tasks = NULL, **exs = NULL;
+	const char       **why = NULL, *w;
 	size_t             n = 0, i;
 	int64_t            mono = mono_ms();
 
@@ -426,54 +515,36 @@ expire_leases(struct router *r, int64_t now)
 	    0)
 		return;
 	while (store_step(st) == 1) {
-		const char *state = store_col_text(st, 3);
-		int64_t     lease = store_col_int(st, 5);
-		bool        expired;
-
-		e = executor_find(r, store_col_text(st, 2));
-		/* A run is re-dispatched when its executor has been silent
-		 * for a lease.  One that still heartbeats has the dispatch
-		 * (journaled, replayed) and starts it when a slot frees:
-		 * taking it back after a lease of queueing made two runs of
-		 * one task (both could start, and the first could decide
-		 * the task before the second ran it again).  A dispatch
-		 * still not started after DISPATCH_LEASES leases goes anyway
-		 * (an executor that hears nothing from us but is heard). */
-		expired = mono - (e && e->last_hb ? e->last_hb : r->started) >
-		    lease;
-		if (strcmp(state, "dispatched") == 0)
-			expired = expired || now - store_col_int(st, 4) >
-			    DISPATCH_LEASES * lease;
-		if (!expired)
+		memset(&run, 0, sizeof(run));
+		run.run_id = store_col_text(st, 0);
+		run.executor = store_col_text(st, 2);
+		run.started = strcmp(store_col_text(st, 3), "started") == 0;
+		run.dispatched_ms = store_col_int(st, 4);
+		run.lease_ms = store_col_int(st, 5);
+		h = heard_of(executor_find(r, run.executor));
+		if ((w = takeback_reason(&run, h.name != NULL ? &h : NULL,
+		         r->started, mono, now)) == NULL)
 			continue;
 		ids = xrealloc(ids, (n + 1) * sizeof(*ids));
 		tasks = xrealloc(tasks, (n + 1) * sizeof(*tasks));
-		ids[n] = xstrdup(store_col_text(st, 0));
-		tasks[n++] = xstrdup(store_col_text(st, 1));
+		exs = xrealloc(exs, (n + 1) * sizeof(*exs));
+		why = xrealloc(why, (n + 1) * sizeof(*why));
+		ids[n] = xstrdup(run.run_id);
+		tasks[n] = xstrdup(store_col_text(st, 1));
+		exs[n] = xstrdup(run.executor);
+		why[n++] = w;
 	}
 	store_done(st);
 	for (i = 0; i < n; i++) {
-		log_warn("router.lease", "%s: run %s lease expired; "
-		    "re-dispatching", tasks[i], ids[i]);
-		if (svc_begin(r->svc) == 0) {
-			if (store_run(svc_store(r->svc),
-			        "UPDATE rrun SET state = 'superseded' WHERE"
-			        " run_id = ?",
-			        "t", ids[i]) == 0 &&
-			    store_run(svc_store(r->svc),
-			        "UPDATE rtask SET state = 'queued' WHERE"
-			        " task_id = ? AND state = 'dispatched'",
-			        "t", tasks[i]) == 0)
-				(void) svc_commit(r->svc);
-			else
-				(void) svc_rollback(r->svc);
-		}
-		svc_count(r->svc, "lease_expired", 1);
+		take_back(r, ids[i], tasks[i], exs[i], why[i]);
 		free(ids[i]);
 		free(tasks[i]);
+		free(exs[i]);
 	}
 	free(ids);
 	free(tasks);
+	free(exs);
+	free(why);
 }
 
 /* pick chooses a fresh executor with a free slot (minus runs dispatched
@@ -535,13 +606,32 @@ refuse(struct router *r, const char *task_id, const char *last,
 	refuse_spend(r, task_id, last, NULL, g, new_state, NULL, NULL);
 }
 
+/* run_id_for picks the id of a task's next run: the one its decision
+ * named for a first attempt, the one announced when its last run was
+ * taken back (exec.superseded by_run_id), else a new one; never an id
+ * rrun has already (a retry whose count was reset). */
+static const char *
+run_id_for(struct router *r, const struct msg_decision *decision,
+    const char *next, int64_t attempts, char rid[37])
+{
+	const char *id = next != NULL ? next
+	    : attempts == 0 ? decision->run_id : NULL;
+	int64_t     taken = 0;
+
+	if (id != NULL)
+		(void) store_int(svc_store(r->svc), &taken, 0,
+		    "SELECT count(*) FROM rrun WHERE run_id = ?", "t", id);
+	return (id != NULL && taken == 0 ? id : uuid4(rid));
+}
+
 /* dispatch sends one run of the task to executor e, holding reserve_usd
- * of the spend caps until it finishes. */
+ * of the spend caps until it finishes; next is the id announced for it
+ * (NULL: none). */
 static int
 dispatch(struct router *r, struct executor *e, const char *task_id,
     json_t *ready, const struct msg_proposal *proposal,
     const struct msg_decision *decision, const struct msg_policy *policy,
-    int64_t attempts, int64_t now, double reserve_usd)
+    const char *next, int64_t attempts, int64_t now, double reserve_usd)
 {
 	struct msg_exec_dispatch ev;
 	struct route_task        t;
@@ -551,8 +641,7 @@ dispatch(struct router *r, struct executor *e, const char *task_id,
 	const char              *run_id;
 	int                      rv;
 
-	run_id = attempts == 0 && decision->run_id != NULL ? decision->run_id
-	                                                   : uuid4(rid);
+	run_id = run_id_for(r, decision, next, attempts, rid);
 	task_of(ready, &t, &labels);
 	req = route_request(proposal, decision, policy, &t, svc_cfg_root(r->svc),
 	    attempts + 1, now);
@@ -585,8 +674,8 @@ dispatch(struct router *r, struct executor *e, const char *task_id,
 	         r->lease_ms, t.repo_key, reserve_usd)) == 0 &&
 	    (rv = store_run(svc_store(r->svc),
 	         "UPDATE rtask SET state = 'dispatched', attempts = ?,"
-	         " last_attempt_ms = ?, last_reason = NULL, hold = NULL"
-	         " WHERE task_id = ?",
+	         " last_attempt_ms = ?, last_reason = NULL, hold = NULL,"
+	         " next_run_id = NULL WHERE task_id = ?",
 	         "iit", attempts + 1, now, task_id)) == 0 &&
 	    (rv = svc_emit(r->svc, MSG_EXEC_DISPATCH, task_id, &ev)) == 0)
 		rv = svc_commit(r->svc);
@@ -615,7 +704,7 @@ dispatch(struct router *r, struct executor *e, const char *task_id,
 enum gate_verdict { GATE_OPEN, GATE_TASK, GATE_ALL };
 
 struct queued {
-	char                *task_id, *last_reason, *hold;
+	char                *task_id, *last_reason, *hold, *next_run_id;
 	json_t              *ready;
 	struct msg_proposal *proposal;
 	struct msg_decision *decision;
@@ -706,6 +795,7 @@ queued_fini(struct queued *q)
 	free(q->task_id);
 	free(q->last_reason);
 	free(q->hold);
+	free(q->next_run_id);
 	json_decref(q->ready);
 	msg_proposal_free(q->proposal);
 	msg_decision_free(q->decision);
@@ -732,8 +822,8 @@ router_idle(struct svc *svc, void *state)
 	for (guard = 0; guard < 64; guard++) {
 		if (store_prep(svc_store(svc), &st,
 		        "SELECT task_id, ready, proposal, decision, policy,"
-		        " attempts, last_attempt_ms, last_reason, hold"
-		        " FROM rtask WHERE state = 'queued' ORDER BY queued_ms"
+		        " attempts, last_attempt_ms, last_reason, hold,"
+		        " next_run_id FROM rtask WHERE state = 'queued' ORDER BY queued_ms"
 		        " LIMIT 1 OFFSET ?") != 0)
 			break;
 		store_bind_int(st, 1, guard);
@@ -751,6 +841,7 @@ router_idle(struct svc *svc, void *state)
 		q.last_attempt = store_col_int(st, 6);
 		q.last_reason = store_col_dup(st, 7);
 		q.hold = store_col_dup(st, 8);
+		q.next_run_id = store_col_dup(st, 9);
 		store_done(st);
 		e = NULL;
 		reserve = 0;
@@ -759,7 +850,7 @@ router_idle(struct svc *svc, void *state)
 		    : GATE_TASK;
 		if (v == GATE_OPEN &&
 		    dispatch(r, e, q.task_id, q.ready, q.proposal, q.decision,
-		        q.policy, q.attempts, now, reserve) == 0) {
+		        q.policy, q.next_run_id, q.attempts, now, reserve) == 0) {
 			ledger_add(&l, jstr(q.ready, "repo_key"), reserve, now);
 			guard--; /* it left the queue: same offset again */
 		}
@@ -793,6 +884,13 @@ router_init(struct svc *svc, void *state)
 		log_error("router.config", "%s", err);
 		return (ERR_CONFIG);
 	}
+	/* a grant comes every heartbeat and must arrive within half the
+	 * lease, or the executors' runs stop (opc/lease.h) */
+	if (r->lease_ms < 8 * t->heartbeat_ms)
+		log_warn("router.config", "lease %lld ms is short for heartbeats "
+		    "every %lld ms: a run stops when no grant reached its "
+		    "executor for half the lease; keep it above 8 heartbeats",
+		    (long long) r->lease_ms, (long long) t->heartbeat_ms);
 	for (i = 0; i < svc_inst(svc)->nupstreams && r->nex < MAX_EXECUTORS;
 	     i++) {
 		in = topo_find(t, svc_inst(svc)->upstreams[i]);
@@ -806,9 +904,11 @@ router_init(struct svc *svc, void *state)
 		log_error("router.config", "%s", err);
 		return (rv);
 	}
-	if ((rv = store_exec(svc_store(svc), schema)) != 0)
+	if ((rv = store_exec(svc_store(svc), schema)) != 0 ||
+	    (rv = ledger_migrate(svc_store(svc))) != 0)
 		return (rv);
-	return (ledger_migrate(svc_store(svc)));
+	return (store_add_column(svc_store(svc), "rtask", "next_run_id",
+	    "TEXT"));
 }
 
 static void
@@ -836,23 +936,51 @@ router_status(struct svc *svc, void *state, json_t *obj)
 	ledger_status(r, obj);
 }
 
-/* router_heartbeat tells each executor how long ago it was last heard,
- * so a cut-off executor fences its runs before their lease expires. */
+/* router_heartbeat grants each executor heard the runs rrun holds for
+ * it (route_grants): what keeps its workers going.  From the db, so a
+ * restarted router grants what it held, once it hears the executor. */
 static void
 router_heartbeat(struct svc *svc, void *state, json_t *info)
 {
-	struct router *r = state;
-	json_t        *ex = json_object();
-	int64_t        mono = mono_ms();
-	size_t         i;
+	struct router     *r = state;
+	struct store_stmt *st;
+	struct heard_exec  ex[MAX_EXECUTORS];
+	struct held_run   *held = NULL;
+	char             **ids = NULL, **exs = NULL;
+	size_t             n = 0, i;
+	int                rv;
 
-	(void) svc;
 	for (i = 0; i < r->nex; i++)
-		json_object_set_new(ex, r->ex[i].name,
-		    json_integer(r->ex[i].last_hb ? mono - r->ex[i].last_hb
-		                                  : -1));
-	json_object_set_new(info, "executors", ex);
+		ex[i] = heard_of(&r->ex[i]);
+	if ((rv = store_prep(svc_store(svc), &st,
+	         "SELECT run_id, executor FROM rrun"
+	         " WHERE state IN ('dispatched', 'started')")) == 0) {
+		while ((rv = store_step(st)) == 1) {
+			ids = xrealloc(ids, (n + 1) * sizeof(*ids));
+			exs = xrealloc(exs, (n + 1) * sizeof(*exs));
+			ids[n] = xstrdup(store_col_text(st, 0));
+			exs[n++] = xstrdup(store_col_text(st, 1));
+		}
+		store_done(st);
+	}
+	held = xcalloc(n + 1, sizeof(*held));
+	for (i = 0; i < n; i++) {
+		held[i].run_id = ids[i];
+		held[i].executor = exs[i];
+	}
+	/* no grants at all when the db does not answer: a grant naming
+	 * nothing would take every run away */
+	if (rv == 0)
+		json_object_set_new(info, "grants",
+		    route_grants(ex, r->nex, held, n));
 	json_object_set_new(info, "lease_ms", json_integer(r->lease_ms));
+	for (i = 0; i < n; i++) {
+		free(ids[i]);
+		free(exs[i]);
+	}
+	free(ids);
+	free(exs);
+	free(held);
 }
 
 static const struct svc_handler handlers[] = {

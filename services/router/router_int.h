@@ -17,11 +17,18 @@
 
 #define MAX_EXECUTORS 32
 
+#define LEASE_EPOCH_MAX 64
+
 struct executor {
 	const char *name;
 	int64_t     last_hb; /* mono ms; 0 = not heard since start */
 	int64_t     free_slots;
 	int64_t     mem_free_mb;
+	/* the lease stamp of its last heartbeat, echoed in our grants
+	 * (opc/lease.h); epoch "" until it sent one */
+	char    epoch[LEASE_EPOCH_MAX + 1];
+	int64_t stamp;
+	bool    bad_stamp_told;
 };
 
 struct router {

@@ -1,9 +1,11 @@
 #!/bin/sh
 # test_lease.sh BIN_DIR: an executor that goes silent mid-run (SIGSTOP)
 # loses its lease: its worker fences itself (stops the backend at half the
-# lease), the router re-dispatches to the other executor after the full
-# lease, the task completes there, and when the frozen executor comes back
-# its stale run is ignored.  The backend never runs twice at once.
+# lease), the router takes the run back after the full lease (the board
+# says so once) and re-dispatches it to the other executor, the task
+# completes there, and when the frozen executor comes back its stale run
+# is ignored and recorded superseded.  The backend never runs twice at
+# once.
 set -u
 BIN=$1
 OPC="$BIN/opc"
@@ -60,9 +62,14 @@ kill -STOP "$frozen"
 check "re-dispatched to $other after the lease" wait_for 30 sh -c "sqlite3 '$T/st/router.db' \"select executor from rrun where task_id='$id' and state <> 'superseded'\" | grep -q '$other'"
 check "first run superseded" sh -c "sqlite3 '$T/st/router.db' \"select state from rrun where task_id='$id' and executor='$first'\" | grep -q superseded"
 check "task Done on $other" wait_for 60 state_is "$id" Done
+taken_back() { [ "$("$OPC" -c "$CFG" task show "$id" --json | jq '[.comments[].body | select(startswith("Run taken back"))] | length')" = 1 ]; }
+check "the task says once that its first run was taken back" taken_back
 kill -CONT "$frozen"; frozen=0
 check "the thawed executor reports its stale run" wait_for 30 sh -c "sqlite3 '$T/st/router.db' \"select topic from journal\" >/dev/null; '$OPC' -c '$CFG' status --json | jq -e '.router.status.counters.stale_finished >= 1'"
 check "task still Done" state_is "$id" Done
+check "the recorder has the first run superseded" wait_for 30 sh -c "'$OPC' -c '$CFG' runs list --task $id --json | jq -e '[.runs[] | select(.status == \"superseded\")] | length == 1'"
+check "... and one success for the task" sh -c "'$OPC' -c '$CFG' runs list --task $id --json | jq -e '[.runs[] | select(.success == true)] | length == 1' >/dev/null"
+check "the frozen worker says it lost its lease" sh -c "grep -q 'lease lost' '$T'/st/workspaces/*.worker.log"
 check "never two backends at once" sh -c "! grep -q OVERLAP '$T/markers'"
 check "two starts, one end" sh -c "[ \$(grep -c '^start' '$T/markers') = 2 ] && [ \$(grep -c '^end' '$T/markers') = 1 ]"
 finish

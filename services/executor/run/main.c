@@ -113,7 +113,7 @@ main(int argc, char *argv[])
 	(void) log_init("exec-run", NULL, LOG_INFO);
 	pr_take_token(&rq);
 	proc_install_signals();
-	proc_set_lease(rq.lease_file, rq.lease_ms);
+	proc_set_lease(rq.lease_file);
 	setenv("GIT_TERMINAL_PROMPT", "0", 1);
 	rv = exec_run(&rq, ws, out);
 	request_fini(&rq);

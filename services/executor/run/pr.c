@@ -14,7 +14,7 @@
  * x-ratelimit-reset, at most PR_ATTEMPTS tries and PR_WAIT_MAX_MS of
  * waiting in all; a transport error or 5xx is retried with backoff; any
  * other answer (401, 403, 404, 422) is final.  A stop or a lost lease
- * ends the wait.
+ * ends the wait; without the lease (checked first) nothing is opened.
  */
 #include <stdio.h>
 #include <string.h>
@@ -155,6 +155,11 @@ pr_open(struct exec_run *x)
 
 	if (!rq->open_pr || !x->branch_pushed)
 		return (0);
+	if (proc_lease_verify() != 0) { /* nor opened without it */
+		log_warn("run.pr", "run %s: lease lost: no pull request",
+		         rq->run_id);
+		return (ERR_STATE);
+	}
 	if (rq->github_repo == NULL)
 		detail = xstrdup("the repository is not on GitHub (set "
 		                 "repos.<key>.github_repo)");

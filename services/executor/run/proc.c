@@ -22,23 +22,26 @@
 #include <unistd.h>
 
 #include "opc/err.h"
+#include "opc/lease.h"
 #include "run.h"
 
 volatile sig_atomic_t proc_stop;
+static int            lease_lost;
 
 /* After the child exits, how long its inherited pipes may stay open. */
 #define DRAIN_MS 2000
 #define POLL_MS 50
 
 static char   *lease_path, *children_path;
-static int64_t lease_ms, lease_checked;
+static int64_t lease_checked;
 
 void
-proc_set_lease(const char *path, int64_t ms)
+proc_set_lease(const char *path)
 {
 	free(lease_path);
-	lease_path = path && ms > 0 ? xstrdup(path) : NULL;
-	lease_ms = ms;
+	lease_path = path != NULL ? xstrdup(path) : NULL;
+	lease_checked = 0;
+	lease_lost = 0;
 }
 
 void
@@ -67,30 +70,62 @@ note_child(pid_t pid)
 		        children_path);
 }
 
-int
-proc_lease_check(void)
+/* lease_read returns the stop deadline in the lease file: 0 (stop) when
+ * it is gone (the run finished or was taken from us) or unreadable. */
+static int64_t
+lease_read(void)
 {
-	struct stat st;
-	int64_t     now = mono_ms(), age;
+	char   *text = NULL;
+	size_t  len = 0;
+	int64_t stop_at = 0;
+
+	if (file_read(&text, &len, lease_path, 64) == 0)
+		(void) lease_parse(text, len, &stop_at);
+	free(text);
+	return (stop_at);
+}
+
+int
+proc_lease_verify(void)
+{
+	int64_t stop_at, now = mono_ms();
 
 	if (lease_path == NULL || proc_stop)
 		return (proc_stop ? 1 : 0);
-	if (now - lease_checked < 200)
-		return (0);
 	lease_checked = now;
-	if (stat(lease_path, &st) != 0)
-		age = INT64_MAX; /* removed: the lease is gone */
+	stop_at = lease_read();
+	if (!lease_lapsed(stop_at, now))
+		return (0);
+	if (stop_at > 0)
+		fprintf(stderr,
+		        "opc-exec-run: lease lost (not granted by the "
+		        "router for half a lease; %lld ms past its end): "
+		        "stopping\n",
+		        (long long) (now - stop_at));
 	else
-		age = now_ms() - ((int64_t) st.st_mtim.tv_sec * 1000 +
-		                     st.st_mtim.tv_nsec / 1000000);
-	if (age > lease_ms / 2) {
-		fprintf(stderr, "opc-exec-run: lease lost (%s not renewed for "
-		        "%lld ms): stopping\n", lease_path,
-		    (long long) (age == INT64_MAX ? -1 : age));
-		proc_stop = 1;
-		return (1);
-	}
-	return (0);
+		fprintf(stderr,
+		        "opc-exec-run: lease lost (taken back, or "
+		        "%s unreadable): stopping\n",
+		        lease_path);
+	lease_lost = 1;
+	proc_stop = 1;
+	return (1);
+}
+
+int
+proc_lease_check(void)
+{
+	if (lease_path == NULL || proc_stop)
+		return (proc_stop ? 1 : 0);
+	if (mono_ms() - lease_checked < 200)
+		return (0);
+	return (proc_lease_verify());
+}
+
+int
+proc_lease_lost(void)
+{
+	return (lease_lost);
 }
 
 static void

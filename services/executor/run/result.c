@@ -157,6 +157,8 @@ result_build(const struct exec_run *x, int64_t completed_ms)
 	                    x->pr_status > 0 ? json_integer(x->pr_status)
 	                                     : json_null());
 	json_object_set_new(res, "failure_category", jstr(x->category));
+	if (proc_lease_lost())
+		json_object_set_new(res, "lease_lost", json_true());
 	json_object_set_new(res, "failure_reason", jstr_lossy(x->reason));
 	json_object_set_new(res, "executor_exit_code",
 	                    x->have_exit_code ? json_integer(x->exit_code)

@@ -7,10 +7,12 @@
  * -> RESULT.json.  An infrastructure failure (git, files) ends the steps
  * early through run_fail(); everything else is judged in decide(), which
  * uses classify() for the category of any other failure.  A SIGTERM to
- * the worker stops the current child and ends the run as interrupted.
+ * the worker, or a lost lease (proc_set_lease), stops the current child
+ * and ends the run as interrupted; nothing is pushed nor opened without
+ * the lease.
  *
  * Verdict table (first row that applies):
- *   signal to the worker        -> interrupted / interrupted
+ *   signal to the worker, or lost lease -> interrupted / interrupted
  *   not a success, and the workspace's filesystem is full (or a step
  *   said ENOSPC)                -> interrupted / interrupted (retried:
  *                                  the disk, not the task)
@@ -31,6 +33,11 @@
 #include "run.h"
 
 #define REASON_PATHS 5
+#define LEASE_LOST                                                             \
+	"the run's lease was lost: the router did not grant it for half a "    \
+	"lease (cut off from it, or away) or took it back; the run stopped "   \
+	"there, pushing nothing after that, and is retried if the router "     \
+	"still holds it"
 
 char *
 ws_path(const struct exec_run *x, const char *name)
@@ -201,8 +208,10 @@ decide(struct exec_run *x)
 		x->status = "interrupted";
 		x->category = "interrupted";
 		free(x->reason);
-		x->reason = xstrdup("run interrupted by a signal to the "
-		                    "executor worker");
+		x->reason = xstrdup(proc_lease_lost()
+		                        ? LEASE_LOST
+		                        : "run interrupted by a signal to the "
+		                          "executor worker");
 		return;
 	}
 	if (x->category != NULL) {
@@ -477,6 +486,10 @@ exec_run(const struct exec_req *rq, const char *dir, const char *out)
 		x.success = 0;
 		x.status = "interrupted";
 		x.category = "interrupted";
+		if (proc_lease_lost()) {
+			free(x.reason);
+			x.reason = xstrdup(LEASE_LOST);
+		}
 	} else if (!x.success && no_space(&x)) {
 		char *why = xasprintf("no space left on device under %s: the "
 		    "run is interrupted and will be retried (%s)", x.ws,

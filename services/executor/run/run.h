@@ -116,15 +116,22 @@ void request_fini(struct exec_req *rq);
  * child as on a timeout and reports interrupted. */
 extern volatile sig_atomic_t proc_stop;
 
-/* proc_set_lease arms fencing: the executor touches path while it holds
- * the run's lease; once its mtime is older than ms / 2 (the executor is
- * dead, frozen or cut off from the router, which re-dispatches after the
- * full lease), proc_lease_check() raises proc_stop and the run ends as
- * interrupted before anyone else can start it. */
-void proc_set_lease(const char *path, int64_t ms);
+/* proc_set_lease arms fencing: path is the run's lease file, which the
+ * executor rewrites with a stop deadline (opc/lease.h) each time the
+ * router grants the run.  Once the deadline passes (the executor is dead,
+ * frozen or cut off from the router, which takes the run back after the
+ * full lease), or the file is gone or says 0 (the router took the run
+ * back), proc_lease_check() raises proc_stop and the run ends as
+ * interrupted before anyone else can start it.  NULL: no fencing. */
+void proc_set_lease(const char *path);
 /* proc_lease_check returns 1 (and raises proc_stop) when the lease is
- * lost; it stats the file at most every 200 ms. */
+ * lost, else 0; it reads the file at most every 200 ms. */
 int proc_lease_check(void);
+/* proc_lease_verify is proc_lease_check reading the file now: before a
+ * step that cannot be taken back (a push, a pull request). */
+int proc_lease_verify(void);
+/* proc_lease_lost: a lost lease raised proc_stop (not a signal). */
+int proc_lease_lost(void);
 
 /* proc_set_children_file makes proc_run keep the pid of its running child
  * (the leader of that child's process group) in path while it runs. */

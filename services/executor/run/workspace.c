@@ -38,6 +38,7 @@
 #include <sys/stat.h>
 
 #include "opc/err.h"
+#include "opc/log.h"
 #include "run.h"
 
 #define GIT_TIMEOUT_MS (10 * 60 * 1000)
@@ -387,6 +388,13 @@ push(struct exec_run *x)
 	char  *refspec = NULL, *shown = NULL;
 	int    rv = ERR_IO;
 
+	/* the last moment a run the router took back can be stopped from
+	 * delivering twice: nothing is pushed without the lease */
+	if (proc_lease_verify() != 0) {
+		log_warn("run.push", "run %s: lease lost: branch %s not pushed",
+		         rq->run_id, rq->task_branch);
+		return (ERR_STATE);
+	}
 	dir = xasprintf("%s/opc-push.XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	if (mkdtemp(dir) == NULL) {
 		run_fail(x, "infra_tooling",

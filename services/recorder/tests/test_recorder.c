@@ -816,7 +816,8 @@ test_usage_agent(void **state)
 }
 
 /* A recorder db of the first release (usage_exec without the cost
- * columns) gains them at start; its rows stay and count as estimates. */
+ * columns, runs without superseded) gains them at start; its rows stay
+ * and count as estimates. */
 static void
 test_usage_migration(void **state)
 {
@@ -842,7 +843,27 @@ test_usage_migration(void **state)
 	    "INSERT INTO usage_exec(run_id, task_id, repo_key, dispatched_ms,"
 	    " estimated_usd, finished, status, success) VALUES"
 	    " ('old-1', 'T-0', 'demo', %lld, 0.5, 1, 'succeeded', 1),"
-	    " ('old-2', 'T-0', 'legacy', %lld, 0.5, 1, 'failed', 0);",
+	    " ('old-2', 'T-0', 'legacy', %lld, 0.5, 1, 'failed', 0);"
+	    /* runs before superseded runs were told apart */
+	    "CREATE TABLE runs ("
+	    " run_id TEXT PRIMARY KEY, task_id TEXT, decision_id TEXT,"
+	    " executor TEXT, attempt INTEGER, lane TEXT, backend TEXT,"
+	    " repo_key TEXT, workspace TEXT, policy_status TEXT,"
+	    " request TEXT, result TEXT,"
+	    " status TEXT NOT NULL DEFAULT 'decided', success INTEGER,"
+	    " failure_category TEXT, blocked INTEGER NOT NULL DEFAULT 0,"
+	    " complete INTEGER NOT NULL DEFAULT 0,"
+	    " created_ms INTEGER NOT NULL, dispatched_ms INTEGER,"
+	    " started_ms INTEGER, completed_ms INTEGER,"
+	    " started_at TEXT, completed_at TEXT,"
+	    " record_id TEXT NOT NULL, trace_id TEXT NOT NULL,"
+	    " written INTEGER NOT NULL DEFAULT 0, path TEXT, files TEXT,"
+	    " written_ms INTEGER, metadata TEXT, trace TEXT,"
+	    " write_attempts INTEGER NOT NULL DEFAULT 0,"
+	    " retry_ms INTEGER NOT NULL DEFAULT 0);"
+	    "INSERT INTO runs(run_id, task_id, status, success, complete,"
+	    " created_ms, record_id, trace_id, written) VALUES"
+	    " ('old-1', 'T-0', 'succeeded', 1, 1, 1, 'r', 't', 1);",
 	    (long long) (now - 3600 * 1000),
 	    (long long) (now - 3 * 86400 * 1000LL));
 	assert_int_equal(store_exec(st, sql), 0);
@@ -876,7 +897,20 @@ test_usage_migration(void **state)
 	                           " pragma_table_info('usage_exec')",
 	                           NULL),
 	                 0);
-	assert_int_equal(n, 25);
+	assert_int_equal(n, 26); /* superseded too */
+	assert_int_equal(store_int(st, &n, 0,
+	                           "SELECT count(*) FROM pragma_table_info("
+	                           "'runs') WHERE name IN ('superseded',"
+	                           " 'superseded_by')",
+	                           NULL),
+	                 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(store_int(st, &n, 0,
+	                           "SELECT count(*) FROM runs WHERE"
+	                           " run_id = 'old-1' AND superseded = 0",
+	                           NULL),
+	                 0);
+	assert_int_equal(n, 1);
 	assert_int_equal(store_int(st, &n, 0,
 	                           "SELECT input_tokens FROM usage_exec"
 	                           " WHERE run_id = ?",
@@ -947,6 +981,146 @@ test_builders(void **state)
 	json_decref(result);
 }
 
+#define RUN_S1 "5a000000-0000-4000-8000-000000000051"
+#define RUN_S2 "5b000000-0000-4000-8000-000000000052"
+#define RUN_S3 "5c000000-0000-4000-8000-000000000053"
+#define RUN_S4 "5d000000-0000-4000-8000-000000000054"
+
+static json_t *
+superseded(const char *run, const char *task, const char *by)
+{
+	return (json_pack("{s:s, s:s, s:s, s:s, s:s}", "run_id", run, "task_id",
+	                  task, "executor", "executor", "by_run_id", by,
+	                  "reason", "lease_expired"));
+}
+
+/* successes counts the successful runs of task in runs list. */
+static int
+successes(struct fx *f, const char *task, json_t **runs_out)
+{
+	struct msg_recorder_runs_list q;
+	json_t                       *data = NULL, *r;
+	char                          err[256];
+	size_t                        i;
+	int                           n = 0;
+
+	memset(&q, 0, sizeof(q));
+	q.task_id = (char *) task;
+	if (ctl_call(f->url, MSG_RECORDER_RUNS_LIST, &q, &data, err,
+	             sizeof(err), WAIT) != 0)
+		fail_msg("runs: %s", err);
+	json_array_foreach(json_object_get(data, "runs"), i, r)
+	{
+		if (json_is_true(json_object_get(r, "success")))
+			n++;
+	}
+	*runs_out = json_incref(json_object_get(data, "runs"));
+	json_decref(data);
+	return (n);
+}
+
+static const json_t *
+run_in(const json_t *runs, const char *run)
+{
+	const json_t *r;
+	size_t        i;
+
+	json_array_foreach(runs, i, r)
+	{
+		if (strcmp(js(r, "run_id"), run) == 0)
+			return (r);
+	}
+	fail_msg("run %s not listed", run);
+	return (NULL);
+}
+
+/* A run the router took back (exec.superseded) never counts as a
+ * success, in whatever order its result and the router's word arrive: a
+ * success recorded (and written) first is made superseded and its
+ * evidence written again; one that comes after is recorded superseded
+ * at once.  One success per task; spend and status counts leave
+ * superseded runs out, and a second copy of the event changes nothing. */
+static void
+test_superseded(void **state)
+{
+	struct fx f;
+	json_t   *runs, *res, *sp;
+	char     *ev;
+
+	UNUSED(state);
+	fx_start(&f, "sup");
+	/* (1) the cut-off run's success arrives before the router's word */
+	run_flow(&f, RUN_S1, finished_nochange(RUN_S1, "T-1"));
+	assert_int_equal(tb_wait_int(f.topo, "recorder", "written", 1, WAIT),
+	                 1);
+	inject(&f, "exec.superseded", superseded(RUN_S1, "T-1", RUN_S2));
+	inject(&f, "route.decided", decided(RUN_S2, "T-1", "allow", ""));
+	inject(&f, "exec.dispatch", dispatch(RUN_S2, "T-1"));
+	inject(&f, "exec.started", started(RUN_S2, "T-1"));
+	inject(&f, "exec.finished", finished_nochange(RUN_S2, "T-1"));
+	/* S1 written again (superseded), S2 written */
+	assert_int_equal(
+	    tb_wait_int(f.topo, "recorder", "counters.written", 3, WAIT), 3);
+	assert_int_equal(successes(&f, "T-1", &runs), 1);
+	assert_string_equal(js(run_in(runs, RUN_S1), "status"), "superseded");
+	assert_string_equal(js(run_in(runs, RUN_S1), "superseded_by"), RUN_S2);
+	assert_string_equal(js(run_in(runs, RUN_S1), "failure_category"),
+	                    "superseded");
+	assert_true(
+	    json_is_true(json_object_get(run_in(runs, RUN_S2), "success")));
+	assert_null(json_object_get(run_in(runs, RUN_S2), "superseded_by"));
+	json_decref(runs);
+	ev = xasprintf("%s/state/evidence/%s", f.dir, RUN_S1);
+	res = read_json(ev, "result.json");
+	assert_string_equal(js(res, "status"), "superseded");
+	assert_true(json_is_false(json_object_get(res, "success")));
+	assert_string_equal(js(res, "superseded_status"), "succeeded");
+	json_decref(res);
+	res = read_json(ev, "run_metadata.json");
+	assert_string_equal(js(res, "status"), "superseded");
+	assert_true(json_is_false(json_object_get(res, "success")));
+	json_decref(res);
+	free(ev);
+
+	/* (2) the router's word first, then a late exec.started and the
+	 * success: superseded at once */
+	inject(&f, "route.decided", decided(RUN_S3, "T-2", "allow", ""));
+	inject(&f, "exec.dispatch", dispatch(RUN_S3, "T-2"));
+	inject(&f, "exec.superseded", superseded(RUN_S3, "T-2", RUN_S4));
+	inject(&f, "exec.started", started(RUN_S3, "T-2"));
+	assert_int_equal(successes(&f, "T-2", &runs), 0);
+	assert_string_equal(js(run_in(runs, RUN_S3), "status"), "superseded");
+	json_decref(runs);
+	assert_int_equal(tb_status_int(f.topo, "recorder", "in_flight"), 0);
+	inject(&f, "exec.finished", finished_nochange(RUN_S3, "T-2"));
+	inject(&f, "exec.superseded", superseded(RUN_S3, "T-2", RUN_S4));
+	inject(&f, "route.decided", decided(RUN_S4, "T-2", "allow", ""));
+	inject(&f, "exec.dispatch", dispatch(RUN_S4, "T-2"));
+	inject(&f, "exec.finished", finished_nochange(RUN_S4, "T-2"));
+	assert_int_equal(
+	    tb_wait_int(f.topo, "recorder", "counters.written", 5, WAIT), 5);
+	assert_int_equal(successes(&f, "T-2", &runs), 1);
+	assert_string_equal(js(run_in(runs, RUN_S3), "status"), "superseded");
+	assert_true(
+	    json_is_false(json_object_get(run_in(runs, RUN_S3), "success")));
+	json_decref(runs);
+
+	/* counts: two executions, two superseded apart */
+	assert_int_equal(tb_status_int(f.topo, "recorder", "superseded"), 2);
+	assert_int_equal(tb_status_int(f.topo, "recorder", "executions"), 2);
+	assert_int_equal(
+	    tb_status_int(f.topo, "recorder", "executions_superseded"), 2);
+	assert_int_equal(tb_status_int(f.topo, "recorder", "executions_failed"),
+	                 0);
+	sp = spend_report(&f, 1);
+	assert_int_equal(num(sp, "total_executions"), 2);
+	assert_true(num(sp, "total_estimated_usd") == 0.5);
+	assert_int_equal(num(sp, "per_repo.demo.executions"), 2);
+	assert_int_equal(num(sp, "superseded_executions"), 2);
+	json_decref(sp);
+	fx_stop(&f);
+}
+
 int
 main(void)
 {
@@ -959,6 +1133,7 @@ main(void)
 	    cmocka_unit_test(test_bad_run_id_rejected),
 	    cmocka_unit_test(test_usage_agent),
 	    cmocka_unit_test(test_usage_migration),
+	    cmocka_unit_test(test_superseded),
 	};
 
 	log_init("test_recorder", NULL, LOG_WARN);

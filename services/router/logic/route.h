@@ -216,6 +216,52 @@ struct spend_gate spend_check(const struct budget_cfg *, double repo_cap,
 double spend_run_cost(const json_t *result, const char *status,
                       double fallback_usd, const char **source);
 
+/*
+ * Leases (takeback.c): which runs the router takes back, and what it
+ * grants (see opc/lease.h for the arithmetic and why it fences).
+ */
+
+/* A dispatch not started after this many leases is taken back even from
+ * an executor that is heard (it hears nothing from us). */
+#define TAKEBACK_DISPATCH_LEASES 10
+
+/* A run the router holds (rrun dispatched or started); strings borrowed. */
+struct held_run {
+	const char *run_id, *executor;
+	bool        started;       /* exec.started was heard */
+	int64_t     dispatched_ms; /* unix ms */
+	int64_t     lease_ms;
+};
+
+/* What the router has heard of an executor since it started; strings
+ * borrowed. */
+struct heard_exec {
+	const char *name;
+	int64_t     heard; /* mono ms of its last heartbeat, 0: not yet */
+	const char *epoch; /* lease_epoch of that heartbeat, NULL: none */
+	int64_t     stamp; /* its lease_stamp */
+};
+
+/* takeback_reason says why the router takes run r back now, NULL when it
+ * keeps it: "lease_expired" when r's executor e (NULL: not one of the
+ * router's upstreams) has been silent for r's lease (lease_expired; never
+ * heard since the router started at since: counted from then);
+ * "not_started" when r was dispatched more than TAKEBACK_DISPATCH_LEASES
+ * leases before now (unix ms) and has not started.  mono and since are
+ * monotonic ms.  The reason is a static string. */
+const char *takeback_reason(const struct held_run   *r,
+                            const struct heard_exec *e, int64_t since,
+                            int64_t mono, int64_t now);
+
+/* route_grants returns the grants of a router heartbeat, {executor:
+ * {epoch, stamp, runs: [run_id, ...]}}, one per executor of ex heard with
+ * a lease stamp since the router started, naming the runs of held that
+ * are its.  A run taken back is not held and so not named; an executor
+ * not heard since a restart gets no grant until it is (its runs go on on
+ * the grants they had, for half a lease).  New reference. */
+json_t *route_grants(const struct heard_exec *ex, size_t nex,
+                     const struct held_run *held, size_t nheld);
+
 /* route_request builds the OcExecutionRequest from proposal, decision
  * and policy (may be NULL; effective_scope replaces allowed_paths when
  * non-empty):

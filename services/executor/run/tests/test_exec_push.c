@@ -7,8 +7,8 @@
  * demo.git.  A `git` wrapper first on PATH records every git command the
  * worker runs (its argv, and whether the token was in its environment),
  * so the test can say where the token went: the credential helper's
- * environment of the clone and the push, nowhere else.  KEEP=1 keeps
- * each test's directory.
+ * environment of the clone and the push, nowhere else.  A lost lease
+ * delivers nothing.  KEEP=1 keeps each test's directory.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -467,6 +467,124 @@ test_local_remote(void **state)
 	json_decref(req);
 }
 
+/* lease_file writes the run's lease file as the executor does: stop at
+ * stop_at (monotonic ms; 0: taken back). */
+static char *
+lease_file(const struct fx *fx, int64_t stop_at)
+{
+	char *p = xasprintf("%s/run.lease", fx->root);
+	FILE *f = fopen(p, "w");
+
+	assert_non_null(f);
+	fprintf(f, "stop_at %lld\n", (long long) stop_at);
+	fclose(f);
+	return (p);
+}
+
+/* nothing_delivered: no branch in the repository, no pull request. */
+static void
+nothing_delivered(const struct fx *fx, const json_t *r)
+{
+	json_t *st = fixture(fx, "GET", "/_fixture/state", NULL);
+
+	assert_string_equal(rstr(r, "status"), "interrupted");
+	assert_false(json_is_true(json_object_get(r, "success")));
+	assert_true(json_is_true(json_object_get(r, "lease_lost")));
+	assert_non_null(strstr(rstr(r, "failure_reason"), "lease was lost"));
+	assert_true(json_is_null(json_object_get(r, "pull_request_url")));
+	assert_int_equal(
+	    json_integer_value(json_object_get(st, "api_requests")), 0);
+	json_decref(st);
+}
+
+/* A lost lease (opc/lease.h): the run stops and delivers nothing after
+ * it.  (1) It lapses while the backend runs: the backend is stopped, no
+ * push, no pull request.  (2) The router takes the run back as the
+ * backend ends: the check before the push stops it.  (3) It is taken
+ * back while git pushes: the branch is there, but no pull request is
+ * opened. */
+static void
+test_lease_lost(void **state)
+{
+	struct fx *fx = *state;
+	json_t    *req = request(fx), *r;
+	char      *be = xasprintf("%s/backend.sh", fx->root), *lf;
+	char      *git = xasprintf("%s/bin/git", fx->root);
+	FILE      *f;
+
+	/* (1) */
+	lf = lease_file(fx, mono_ms() + 3000);
+	f = fopen(be, "w");
+	assert_non_null(f);
+	fprintf(f,
+	        "#!/bin/sh\nsleep 60\necho late > README.md\n"
+	        "touch %s/backend_done\n",
+	        fx->root);
+	fclose(f);
+	chmod(be, 0755);
+	json_object_set_new(
+	    req, "backend_spec",
+	    json_pack("{s:s, s:[s]}", "kind", "command", "argv", be));
+	json_object_set_new(req, "lease_file", json_string(lf));
+	json_object_set_new(req, "lease_ms", json_integer(6000));
+	r = run(fx, req, TOKEN);
+	nothing_delivered(fx, r);
+	assert_false(json_is_true(json_object_get(r, "branch_pushed")));
+	assert_int_not_equal(sh("test -e %s/backend_done", fx->root), 0);
+	assert_int_not_equal(sh("git --git-dir=%s rev-parse -q --verify "
+	                        "refs/heads/%s",
+	                        fx->bare, BRANCH),
+	                     0);
+	assert_int_equal(sh("grep -q 'lease lost' %s/worker.log", fx->root), 0);
+	json_decref(r);
+	free(lf);
+
+	/* (2) a backend that changes the file, and as it ends the lease
+	 * file says taken back */
+	(void) rmtree(fx->ws);
+	lf = lease_file(fx, mono_ms() + 600000);
+	f = fopen(be, "w");
+	assert_non_null(f);
+	fprintf(f,
+	        "#!/bin/sh\necho changed > README.md\n"
+	        "printf 'stop_at 0\\n' > %s\n",
+	        lf);
+	fclose(f);
+	r = run(fx, req, TOKEN);
+	nothing_delivered(fx, r);
+	assert_false(json_is_true(json_object_get(r, "branch_pushed")));
+	assert_int_not_equal(sh("git --git-dir=%s rev-parse -q --verify "
+	                        "refs/heads/%s",
+	                        fx->bare, BRANCH),
+	                     0);
+	json_decref(r);
+
+	/* (3) git takes the lease away once it has pushed */
+	(void) rmtree(fx->ws);
+	free(lf);
+	lf = lease_file(fx, mono_ms() + 600000);
+	f = fopen(be, "w");
+	assert_non_null(f);
+	fprintf(f, "#!/bin/sh\necho changed > README.md\n");
+	fclose(f);
+	f = fopen(git, "w");
+	assert_non_null(f);
+	fprintf(f,
+	        "#!/bin/sh\n/usr/bin/git \"$@\"; st=$?\n"
+	        "for a; do [ \"$a\" = push ] && printf 'stop_at 0\\n' > %s; "
+	        "done\nexit $st\n",
+	        lf);
+	fclose(f);
+	r = run(fx, req, TOKEN);
+	nothing_delivered(fx, r);
+	assert_true(json_is_true(json_object_get(r, "branch_pushed")));
+	json_decref(r);
+	free(lf);
+	free(be);
+	free(git);
+	json_decref(req);
+}
+
 int
 main(void)
 {
@@ -481,6 +599,7 @@ main(void)
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_pr_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_local_remote, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_lease_lost, setup, teardown),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

@@ -2,7 +2,8 @@
  * test_router_logic.c - the router's pure decision logic
  * (services/router/logic): proposal mapping, lane rules, the policy gate,
  * budgets, retry cap, concurrency/memory gates, the circuit breaker and
- * the execution request.  Includes the original's acceptance cases 3, 4
+ * the execution request, leases (take-back and grants) and a superseded
+ * run's outcome.  Includes the original's acceptance cases 3, 4
  * and 7 (inventory s.8).  Configs are YAML strings parsed with cfg_parse.
  */
 #include <stdarg.h>
@@ -18,6 +19,7 @@
 
 #include "opc/cfg.h"
 #include "opc/err.h"
+#include "opc/lease.h"
 #include "opc/util.h"
 #include "opc/outcome.h"
 #include "route.h"
@@ -1487,6 +1489,140 @@ test_outcome_quota(void **state)
 	json_decref(nulled);
 }
 
+/* Take-back: a run whose executor is silent for its lease, a dispatch
+ * that never started; never a run of an executor still heard. */
+static void
+test_takeback(void **state)
+{
+	struct held_run   r = {"run-1", "executor@a", true, T0, 4000};
+	struct heard_exec e = {"executor@a", 50000, "ep", 49000};
+
+	(void) state;
+	/* heard at mono 50000: kept through 54000, taken at 54001 */
+	assert_null(takeback_reason(&r, &e, 1000, 54000, T0 + 10));
+	assert_string_equal(takeback_reason(&r, &e, 1000, 54001, T0 + 10),
+	                    "lease_expired");
+	/* a restarted router (started at mono 60000) that has not heard
+	 * the executor waits a lease from its own start */
+	e.heard = 0;
+	assert_null(takeback_reason(&r, &e, 60000, 64000, T0 + 10));
+	assert_string_equal(takeback_reason(&r, &e, 60000, 64001, T0 + 10),
+	                    "lease_expired");
+	/* an executor that is not an upstream: counted from the start */
+	assert_string_equal(takeback_reason(&r, NULL, 60000, 64001, T0),
+	                    "lease_expired");
+	/* heard all along: a started run is kept however long it runs */
+	e.heard = 99000;
+	assert_null(takeback_reason(&r, &e, 1000, 99500, T0 + 100 * HOUR_MS));
+	/* a dispatch not started after 10 leases goes elsewhere */
+	r.started = false;
+	assert_null(takeback_reason(&r, &e, 1000, 99500,
+	                            T0 + TAKEBACK_DISPATCH_LEASES * 4000));
+	assert_string_equal(
+	    takeback_reason(&r, &e, 1000, 99500,
+	                    T0 + TAKEBACK_DISPATCH_LEASES * 4000 + 1),
+	    "not_started");
+	/* no lease recorded: the default */
+	r.started = true;
+	r.lease_ms = 0;
+	assert_null(
+	    takeback_reason(&r, &e, 1000, 99000 + LEASE_DEFAULT_MS, T0));
+}
+
+/* Grants: each executor heard gets the runs held for it and its own
+ * stamp; a run taken back is no longer held, so no longer named; an
+ * executor not heard since a restart gets nothing. */
+static void
+test_grants(void **state)
+{
+	const struct heard_exec ex[] = {
+	    {"executor@a", 5000, "life-a", 4990},
+	    {"executor@b", 5000, "life-b", 4800},
+	    {"executor@c", 0, NULL, 0},    /* not heard since start */
+	    {"executor@d", 5000, NULL, 0}, /* heard, no stamp (old) */
+	};
+	const struct held_run held[] = {
+	    {"r1", "executor@a", true, T0, 4000},
+	    {"r2", "executor@b", false, T0, 4000},
+	    {"r3", "executor@a", false, T0, 4000},
+	    {"r4", "executor@c", true, T0, 4000},
+	};
+	json_t *g, *a;
+
+	(void) state;
+	g = route_grants(ex, 4, held, 4);
+	assert_int_equal(json_object_size(g), 2);
+	a = json_object_get(g, "executor@a");
+	assert_string_equal(json_string_value(json_object_get(a, "epoch")),
+	                    "life-a");
+	assert_int_equal(json_integer_value(json_object_get(a, "stamp")), 4990);
+	assert_int_equal(json_array_size(json_object_get(a, "runs")), 2);
+	assert_string_equal(
+	    json_string_value(json_array_get(json_object_get(a, "runs"), 0)),
+	    "r1");
+	assert_string_equal(
+	    json_string_value(json_array_get(json_object_get(a, "runs"), 1)),
+	    "r3");
+	assert_int_equal(json_array_size(json_object_get(
+	                     json_object_get(g, "executor@b"), "runs")),
+	                 1);
+	assert_null(json_object_get(g, "executor@c"));
+	assert_null(json_object_get(g, "executor@d"));
+	json_decref(g);
+	/* r3 taken back: no longer held, no longer granted; executor@b holds
+	 * nothing now, and is told so (an empty grant revokes) */
+	g = route_grants(ex, 4, held, 1);
+	assert_int_equal(json_array_size(json_object_get(
+	                     json_object_get(g, "executor@a"), "runs")),
+	                 1);
+	assert_int_equal(json_array_size(json_object_get(
+	                     json_object_get(g, "executor@b"), "runs")),
+	                 0);
+	json_decref(g);
+}
+
+/* A superseded run's result: never a success, its own outcome kept. */
+static void
+test_outcome_supersede(void **state)
+{
+	json_t *r = json_pack("{s:s, s:b, s:s}", "status", "succeeded",
+	                      "success", 1, "branch_name", "goal/t-1");
+	json_t *copy;
+
+	(void) state;
+	outcome_supersede(r, "run-2");
+	assert_string_equal(json_string_value(json_object_get(r, "status")),
+	                    "superseded");
+	assert_true(json_is_false(json_object_get(r, "success")));
+	assert_string_equal(
+	    json_string_value(json_object_get(r, "failure_category")),
+	    "superseded");
+	assert_string_equal(
+	    json_string_value(json_object_get(r, "superseded_status")),
+	    "succeeded");
+	assert_true(json_is_true(json_object_get(r, "superseded_success")));
+	assert_string_equal(
+	    json_string_value(json_object_get(r, "superseded_by")), "run-2");
+	assert_non_null(strstr(
+	    json_string_value(json_object_get(r, "failure_reason")), "run-2"));
+	assert_string_equal(
+	    json_string_value(json_object_get(r, "branch_name")), "goal/t-1");
+	/* again: nothing changes (its own outcome is not lost) */
+	copy = json_deep_copy(r);
+	outcome_supersede(r, "run-3");
+	assert_true(json_equal(r, copy));
+	json_decref(copy);
+	json_decref(r);
+	/* no object, no status, no successor: no crash */
+	outcome_supersede(NULL, NULL);
+	r = json_object();
+	outcome_supersede(r, NULL);
+	assert_true(json_is_null(json_object_get(r, "superseded_status")));
+	assert_true(json_is_null(json_object_get(r, "superseded_by")));
+	assert_true(json_is_false(json_object_get(r, "success")));
+	json_decref(r);
+}
+
 int
 main(void)
 {
@@ -1527,6 +1663,9 @@ main(void)
 	    cmocka_unit_test(test_spend_check),
 	    cmocka_unit_test(test_spend_run_cost),
 	    cmocka_unit_test(test_outcome_quota),
+	    cmocka_unit_test(test_takeback),
+	    cmocka_unit_test(test_grants),
+	    cmocka_unit_test(test_outcome_supersede),
 	    cmocka_unit_test_setup_teardown(test_request, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cfg_check, setup, teardown),
 	};
