@@ -105,6 +105,16 @@ tb_start(const struct svc_def *def, struct topo *topo, const char *name)
 	return (t);
 }
 
+struct tb_svc *
+tb_start_caught_up(const struct svc_def *def, struct topo *t,
+    const char *name)
+{
+	struct tb_svc *s = tb_start(def, t, name);
+
+	assert_int_equal(tb_wait_int(t, name, "caught_up", 1, TB_WAIT_MS), 1);
+	return (s);
+}
+
 void
 tb_stop(struct tb_svc **tp)
 {

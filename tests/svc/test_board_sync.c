@@ -61,9 +61,7 @@ fx_start(struct fx *f, const char *tag)
 	                 f->dir, f->dir, f->dir, tag, tag, tag, tag, tag, tag);
 	f->topo = tb_topo(f->dir, yaml);
 	free(yaml);
-	f->bs = tb_start(&board_def, f->topo, "board-sync");
-	assert_int_equal(
-	    tb_wait_int(f->topo, "board-sync", "caught_up", 1, WAIT), 1);
+	f->bs = tb_start_caught_up(&board_def, f->topo, "board-sync");
 }
 
 static void

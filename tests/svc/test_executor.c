@@ -97,9 +97,7 @@ fx_start(struct fx *f, const char *tag, bool with_router)
 	free(yaml);
 	if (with_router)
 		f->router = tb_start(&router_def, f->topo, "router");
-	f->ex = tb_start(&executor_def, f->topo, "executor");
-	assert_int_equal(tb_wait_int(f->topo, "executor", "caught_up", 1, WAIT),
-	                 1);
+	f->ex = tb_start_caught_up(&executor_def, f->topo, "executor");
 }
 
 static void

@@ -58,9 +58,7 @@ fx_start(struct fx *f, const char *tag)
 	                 f->dir, tag, tag, tag, tag, tag, tag, tag, tag);
 	f->topo = tb_topo(f->dir, yaml);
 	free(yaml);
-	f->ins = tb_start(&insighter_def, f->topo, "insighter");
-	assert_int_equal(
-	    tb_wait_int(f->topo, "insighter", "caught_up", 1, WAIT), 1);
+	f->ins = tb_start_caught_up(&insighter_def, f->topo, "insighter");
 }
 
 static void

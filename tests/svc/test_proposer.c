@@ -61,9 +61,7 @@ fx_start(struct fx *f, const char *tag)
 	                 f->dir, tag, tag, tag, tag, tag, tag, tag, tag);
 	f->topo = tb_topo(f->dir, yaml);
 	free(yaml);
-	f->p = tb_start(&proposer_def, f->topo, "proposer");
-	assert_int_equal(tb_wait_int(f->topo, "proposer", "caught_up", 1, WAIT),
-	                 1);
+	f->p = tb_start_caught_up(&proposer_def, f->topo, "proposer");
 }
 
 static void
