@@ -581,7 +581,7 @@ bin_marker(size_t len)
 	return (json_pack("{sI}", "$bin", (json_int_t) len));
 }
 
-static json_t *fields_to_json(const struct msg_field *, size_t,
+static json_t *fields_to_json(const struct msg_field *, size_t, bool,
     const char *);
 
 static json_t *
@@ -611,7 +611,7 @@ field_to_json(const struct msg_field *f, const char *base)
 		return (json_string(msg_enum_name(f->names, *(const int *) at)));
 	case FT_REC:
 		return (fields_to_json(f->rec->fields, f->rec->nfields,
-		    *(const char *const *) at));
+		    f->rec->nulls, *(const char *const *) at));
 	case FT_STRS:
 		ss = at;
 		a = json_array();
@@ -624,7 +624,7 @@ field_to_json(const struct msg_field *f, const char *base)
 		a = json_array();
 		for (k = 0; k < rs->n; k++)
 			json_array_append_new(a, fields_to_json(f->rec->fields,
-			    f->rec->nfields,
+			    f->rec->nfields, f->rec->nulls,
 			    (const char *) rs->v + k * f->rec->size));
 		return (a);
 	default: /* FT_BINS */
@@ -637,14 +637,19 @@ field_to_json(const struct msg_field *f, const char *base)
 }
 
 static json_t *
-fields_to_json(const struct msg_field *fields, size_t n, const char *base)
+fields_to_json(const struct msg_field *fields, size_t n, bool nulls,
+    const char *base)
 {
 	json_t *o = json_object(), *v;
 	size_t  i;
 
 	for (i = 0; base != NULL && i < n; i++) {
-		if (!msg_present(&fields[i], base))
+		if (!msg_present(&fields[i], base)) {
+			if (nulls)
+				json_object_set_new(o, fields[i].name,
+				    json_null());
 			continue;
+		}
 		v = field_to_json(&fields[i], base);
 		json_object_set_new(o, fields[i].name, v ? v : json_null());
 	}
@@ -657,13 +662,13 @@ msg_body_to_json(enum msg_topic t, const void *body)
 	if (t <= MSG_NONE || t >= MSG__COUNT || body == NULL)
 		return (json_object());
 	return (fields_to_json(msg_topic_defs[t].fields,
-	    msg_topic_defs[t].nfields, body));
+	    msg_topic_defs[t].nfields, false, body));
 }
 
 json_t *
 msg_rec_to_json(const struct msg_rec_def *def, const void *rec)
 {
-	return (fields_to_json(def->fields, def->nfields, rec));
+	return (fields_to_json(def->fields, def->nfields, def->nulls, rec));
 }
 
 json_t *

@@ -25,8 +25,7 @@ contains_ci(const char *s, const char *needle)
 }
 
 bool
-outcome_quota(const char *category, const char *reason,
-    const json_t *result)
+outcome_quota(const char *category, const char *reason, bool contract)
 {
 	static const char *const words[] = { "quota", "rate limit",
 		"rate-limit", "ratelimit", "rate_limit", "hit your limit" };
@@ -34,7 +33,7 @@ outcome_quota(const char *category, const char *reason,
 
 	if (category != NULL && strcmp(category, "quota_exhausted") == 0)
 		return (true);
-	if (json_object_get(result, "agent") != NULL)
+	if (contract)
 		return (false);
 	for (i = 0; i < nitems(words); i++)
 		if (contains_ci(category, words[i]) ||

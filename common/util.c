@@ -287,6 +287,33 @@ utf8_valid(const char *s, size_t n)
 }
 
 char *
+utf8_lossy(const char *s)
+{
+	struct buf b;
+	size_t     n, l, i = 0;
+	char      *r;
+
+	if (s == NULL)
+		return (NULL);
+	n = strlen(s);
+	if (utf8_valid(s, n))
+		return (xstrdup(s));
+	buf_init(&b);
+	while (i < n) {
+		if ((l = utf8_len((const unsigned char *) s + i, n - i)) == 0) {
+			buf_puts(&b, "\xef\xbf\xbd"); /* U+FFFD */
+			i++;
+			continue;
+		}
+		buf_append(&b, s + i, l);
+		i += l;
+	}
+	r = xstrdup(buf_cstr(&b));
+	buf_fini(&b);
+	return (r);
+}
+
+char *
 iso8601(int64_t ms, char *buf, size_t len)
 {
 	time_t    t = (time_t) (ms / 1000);

@@ -57,6 +57,7 @@ struct topic {
 	char         *cname; /* task.ready -> task_ready */
 	int           durable;
 	int           retired;
+	int           nulls; /* a record whose JSON form says null */
 	struct field *f;
 	size_t        nf;
 };
@@ -289,6 +290,9 @@ load_records(const struct cfg_node *root, struct schema *sc)
 			return (die(r, "name already used", s));
 		sc->r[i].name = s;
 		sc->r[i].cname = xstrdup(s);
+		if (cfg_get_bool(r, "nulls", 0, &sc->r[i].nulls, err,
+		        sizeof(err)) != 0)
+			return (errout(err));
 		if (load_fields(sc, i, r, &sc->r[i]) != 0)
 			return (1);
 	}
@@ -527,9 +531,9 @@ gen_c(FILE *o, const struct schema *sc)
 		if (t->nf > 0)
 			gen_fields(o, "r", t->name, t);
 		fprintf(o, "const struct msg_rec_def msg_rec_%s = { \"%s\", "
-		           "sizeof(struct msg_%s), %s%s, %zu };\n\n",
+		           "sizeof(struct msg_%s), %s%s, %zu, %s };\n\n",
 		    t->name, t->name, t->name, t->nf ? "r_" : "NULL",
-		    t->nf ? t->name : "", t->nf);
+		    t->nf ? t->name : "", t->nf, t->nulls ? "true" : "false");
 	}
 	for (i = 0; i < sc->nt; i++)
 		if (sc->t[i].nf > 0)

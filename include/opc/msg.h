@@ -81,6 +81,7 @@ struct msg_rec_def {
 	size_t                  size;
 	const struct msg_field *fields;
 	size_t                  nfields;
+	bool                    nulls; /* JSON form: absent fields as null */
 };
 
 struct msg_topic_def {

@@ -11,13 +11,13 @@
 #include <jansson.h>
 
 /* outcome_quota: the run spent its quota or credits.  A result of the
- * agent contract (it has an "agent" key, even null) says so by its
- * failure category, "quota_exhausted", alone: a rate-limited run
- * (model_error with agent.retry_after_ms) is not a quota event, whatever
- * its text.  An older result, by the words of its category or reason
+ * agent contract (contract true: a typed exec_result, or a stored one
+ * with an "agent" key, even null) says so by its failure category,
+ * "quota_exhausted", alone: a rate-limited run (model_error with
+ * agent.retry_after_ms) is not a quota event, whatever its text.  An
+ * older result, or none, by the words of its category or reason
  * ("quota", "rate limit", "hit your limit", ...), case-insensitively. */
-bool outcome_quota(const char *category, const char *reason,
-    const json_t *result);
+bool outcome_quota(const char *category, const char *reason, bool contract);
 
 /* outcome_supersede turns result (an object, changed in place) into the
  * record of a run the router took back (its lease expired) and gave to

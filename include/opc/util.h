@@ -61,6 +61,10 @@ char *buf_cstr(struct buf *);
 size_t utf8_len(const unsigned char *p, size_t n);
 /* utf8_valid returns 1 when s[0..n) is valid UTF-8. */
 int utf8_valid(const char *s, size_t n);
+/* utf8_lossy returns a copy of s with each byte that is not valid UTF-8
+ * replaced by U+FFFD (NULL for NULL): text from outside made fit for a
+ * record. */
+char *utf8_lossy(const char *s);
 
 /* uuid4 writes a random (version 4) uuid "xxxxxxxx-xxxx-4xxx-yxxx-..."
  * into out (37 bytes with the NUL) and returns out. */

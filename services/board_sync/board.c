@@ -470,34 +470,26 @@ await_review(struct svc *svc, const char *repo_key)
 /* agent_comment adds what a coding-agent CLI reported: which, turns,
  * spend and where the number comes from, the tools it was refused. */
 static void
-agent_comment(struct buf *c, const json_t *a)
+agent_comment(struct buf *c, const struct msg_exec_agent *a)
 {
-	const json_t *d = json_object_get(a, "permission_denials"), *v;
-	size_t        i;
+	size_t i;
 
-	if (!json_is_object(a))
+	if (a == NULL)
 		return;
-	buf_printf(c, "- agent: %s",
-	    json_string_value(json_object_get(a, "cli")) ?
-	    json_string_value(json_object_get(a, "cli")) : "?");
-	if (json_is_integer(json_object_get(a, "turns")))
-		buf_printf(c, ", %lld turn(s)", (long long)
-		    json_integer_value(json_object_get(a, "turns")));
-	if (json_is_number(json_object_get(a, "cost_usd")))
-		buf_printf(c, ", $%.4f (%s)",
-		    json_number_value(json_object_get(a, "cost_usd")),
-		    json_string_value(json_object_get(a, "cost_source")) ?
-		    json_string_value(json_object_get(a, "cost_source")) :
-		    "?");
-	if (json_is_string(json_object_get(a, "session_id")))
-		buf_printf(c, ", session %s", json_string_value(
-		    json_object_get(a, "session_id")));
+	buf_printf(c, "- agent: %s", a->cli != NULL ? a->cli : "?");
+	if (a->has_turns)
+		buf_printf(c, ", %lld turn(s)", (long long) a->turns);
+	if (a->has_cost_usd)
+		buf_printf(c, ", $%.4f (%s)", a->cost_usd,
+		    a->cost_source != NULL ? a->cost_source : "?");
+	if (a->session_id != NULL)
+		buf_printf(c, ", session %s", a->session_id);
 	buf_puts(c, "\n");
-	if (json_array_size(d) > 0) {
+	if (a->permission_denials.n > 0) {
 		buf_puts(c, "- refused tools:");
-		json_array_foreach(d, i, v)
+		for (i = 0; i < a->permission_denials.n; i++)
 			buf_printf(c, "%s %s", i > 0 ? "," : "",
-			    json_string_value(v) ? json_string_value(v) : "?");
+			    a->permission_denials.v[i]);
 		buf_puts(c, "\n");
 	}
 }
@@ -505,8 +497,7 @@ agent_comment(struct buf *c, const json_t *a)
 static void
 result_comment(struct buf *c, const struct msg_exec_finished *f)
 {
-	json_t     *r = f->result;
-	const char *s;
+	const struct msg_exec_result *r = f->result;
 
 	buf_printf(c, "Result\n- success: %s\n- run_id: %s\n- status: %s\n",
 	    f->success ? "true" : "false", f->run_id, f->status);
@@ -514,23 +505,23 @@ result_comment(struct buf *c, const struct msg_exec_finished *f)
 		buf_printf(c, "- category: %s\n", f->failure_category);
 	if (f->failure_reason != NULL)
 		buf_printf(c, "- reason: %s\n", f->failure_reason);
-	if (json_is_integer(json_object_get(r, "executor_exit_code")))
+	if (r != NULL && r->has_executor_exit_code)
 		buf_printf(c, "- executor-exit-code: %lld\n",
-		    (long long) json_integer_value(
-		        json_object_get(r, "executor_exit_code")));
-	if ((s = json_string_value(json_object_get(r, "executor_signal"))))
-		buf_printf(c, "- executor-signal: %s\n", s);
+		    (long long) r->executor_exit_code);
+	if (r != NULL && r->executor_signal != NULL)
+		buf_printf(c, "- executor-signal: %s\n", r->executor_signal);
 	if (f->branch_name != NULL)
 		buf_printf(c, "- branch: %s\n", f->branch_name);
-	if ((s = json_string_value(json_object_get(r, "commit_sha"))))
-		buf_printf(c, "- commit: %s\n", s);
-	if ((s = json_string_value(json_object_get(r, "diff_stat_excerpt"))))
-		buf_printf(c, "- diff: %s\n", s);
-	if ((s = json_string_value(json_object_get(r, "question"))))
-		buf_printf(c, "- question: %s\n", s);
+	if (r != NULL && r->commit_sha != NULL)
+		buf_printf(c, "- commit: %s\n", r->commit_sha);
+	if (r != NULL && r->diff_stat_excerpt != NULL)
+		buf_printf(c, "- diff: %s\n", r->diff_stat_excerpt);
+	if (r != NULL && r->question != NULL)
+		buf_printf(c, "- question: %s\n", r->question);
 	if (f->pull_request_url != NULL)
 		buf_printf(c, "- pull_request: %s\n", f->pull_request_url);
-	agent_comment(c, json_object_get(r, "agent"));
+	if (r != NULL)
+		agent_comment(c, r->agent);
 }
 
 static int
@@ -581,10 +572,8 @@ on_finished(struct svc *svc, const struct msg *m, void *state)
 			    "INSERT OR REPLACE INTO question(task_id, question,"
 			    " asked_ms, answer) VALUES (?, ?, ?, NULL)",
 			    "tti", t.task_id,
-			    json_string_value(json_object_get(f->result,
-			        "question"))
-			        ? json_string_value(json_object_get(f->result,
-			              "question"))
+			    f->result != NULL && f->result->question != NULL
+			        ? f->result->question
 			        : "",
 			    now_ms());
 	}

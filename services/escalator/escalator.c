@@ -378,16 +378,15 @@ on_exec_finished(struct svc *svc, const struct msg *m, void *state)
 	input = f->failure_category != NULL &&
 	        strcmp(f->failure_category, "awaiting_input") == 0;
 	quota = outcome_quota(f->failure_category, f->failure_reason,
-	    f->result);
+	    f->result != NULL);
 	/* the work is done and pushed, its pull request is not: a human
 	 * opens it or re-runs the task (a refused token is escalated as
 	 * credential_invalid by the executor's credential.invalid) */
-	pr_err =
-	    json_string_value(json_object_get(f->result, "pull_request_error"));
+	pr_err = f->result != NULL ? f->result->pull_request_error : NULL;
 	pr = !f->success && pr_err != NULL &&
 	     strcmp(f->status, "interrupted") != 0 &&
-	     json_integer_value(
-	         json_object_get(f->result, "pull_request_status")) != 401;
+	     !(f->result->has_pull_request_status &&
+	         f->result->pull_request_status == 401);
 	if (!input && !quota && !pr)
 		return (0);
 	if ((rv = first_seen(svc, m, &first)) != 0 || !first)

@@ -88,32 +88,30 @@ mem_free_mb(void)
  * was refused its API key (HTTP 401, or the API's authentication error
  * type), in the transaction of exec.finished. */
 static int
-agent_credential(struct executor *x, const char *task_id, json_t *result)
+agent_credential(struct executor *x, const char *task_id,
+    const struct msg_exec_result *result)
 {
-	const json_t *a = json_object_get(result, "agent");
-	const char   *cli, *type, *msg;
+	const struct msg_exec_agent  *a = result->agent;
+	const char                   *type;
 	struct msg_credential_invalid ev;
-	json_int_t    st;
+	int64_t                       st;
 
-	if (!json_is_object(a))
+	if (a == NULL || a->cli == NULL)
 		return (0);
-	st = json_integer_value(json_object_get(a, "api_status"));
-	type = json_string_value(json_object_get(a, "api_error"));
+	st = a->has_api_status ? a->api_status : 0;
+	type = a->api_error;
 	if (st != 401 && (type == NULL ||
 	    (strcmp(type, "authentication_error") != 0 &&
 	    strcmp(type, "invalid_api_key") != 0)))
 		return (0);
-	cli = json_string_value(json_object_get(a, "cli"));
-	msg = json_string_value(json_object_get(a, "message"));
 	memset(&ev, 0, sizeof(ev));
-	ev.provider = (char *) (cli != NULL &&
-	    strcmp(cli, "claude_cli") == 0 ? "anthropic" :
-	    cli != NULL && strcmp(cli, "codex_cli") == 0 ? "openai" :
-	    cli != NULL ? cli : "agent");
+	ev.provider = (char *) (strcmp(a->cli, "claude_cli") == 0 ? "anthropic"
+	    : strcmp(a->cli, "codex_cli") == 0 ? "openai" : a->cli);
 	ev.status_code = st > 0 ? st : 401;
-	ev.message = (char *) (msg != NULL ? msg : "the API refused the key");
+	ev.message = a->message != NULL ? a->message
+	                                : "the API refused the key";
 	log_error("executor.credential", "%s: %s refused the API key of %s",
-	    task_id, ev.provider, cli ? cli : "the agent");
+	    task_id, ev.provider, a->cli);
 	return (svc_emit(x->svc, MSG_CREDENTIAL_INVALID, NULL, &ev));
 }
 
@@ -121,16 +119,15 @@ agent_credential(struct executor *x, const char *task_id, json_t *result)
  * (401) as the worker opened the pull request: the run failed for a
  * credential, which the operator must hear of as such. */
 static int
-pr_refused(struct executor *x, const json_t *result)
+pr_refused(struct executor *x, const struct msg_exec_result *result)
 {
 	struct msg_credential_invalid ev;
-	const char                   *err =
-	    json_string_value(json_object_get(result, "pull_request_error"));
-	char *text;
-	int   rv;
+	const char                   *err = result->pull_request_error;
+	char                         *text;
+	int                           rv;
 
-	if (json_integer_value(
-	        json_object_get(result, "pull_request_status")) != 401)
+	if (!result->has_pull_request_status ||
+	    result->pull_request_status != 401)
 		return (0);
 	text = xasprintf("GitHub refused the token opening a pull request"
 	                 "%s%s",
@@ -150,7 +147,7 @@ pr_refused(struct executor *x, const json_t *result)
  * and marks it finished. */
 static int
 finish(struct executor *x, const char *run_id, const char *task_id,
-    int64_t attempt, json_t *result)
+    int64_t attempt, struct msg_exec_result *result)
 {
 	struct msg_exec_finished ev;
 	char                    *lease;
@@ -159,21 +156,14 @@ finish(struct executor *x, const char *run_id, const char *task_id,
 	memset(&ev, 0, sizeof(ev));
 	ev.run_id = (char *) run_id;
 	ev.task_id = (char *) task_id;
-	ev.status = (char *) json_string_value(json_object_get(result,
-	    "status"));
-	if (ev.status == NULL)
-		ev.status = "failed";
-	ev.success = json_is_true(json_object_get(result, "success"));
+	ev.status = result->status != NULL ? result->status : "failed";
+	ev.success = result->success;
 	ev.executor = (char *) svc_name(x->svc);
 	ev.attempt = attempt;
-	ev.failure_category = (char *) json_string_value(
-	    json_object_get(result, "failure_category"));
-	ev.failure_reason = (char *) json_string_value(
-	    json_object_get(result, "failure_reason"));
-	ev.branch_name = (char *) json_string_value(
-	    json_object_get(result, "branch_name"));
-	ev.pull_request_url = (char *) json_string_value(
-	    json_object_get(result, "pull_request_url"));
+	ev.failure_category = result->failure_category;
+	ev.failure_reason = result->failure_reason;
+	ev.branch_name = result->branch_name;
+	ev.pull_request_url = result->pull_request_url;
 	ev.result = result;
 	lease = path_for(x, run_id, ".lease");
 	(void) unlink(lease);
@@ -198,34 +188,61 @@ finish(struct executor *x, const char *run_id, const char *task_id,
 }
 
 /* synthetic builds a result for a run the worker could not report. */
-static json_t *
+static struct msg_exec_result *
 synthetic(const char *run_id, const char *task_id, const char *status,
     const char *category, const char *reason)
 {
-	char at[40];
+	struct msg_exec_result *r = msg_exec_result_new();
+	char                    at[40];
 
-	return (json_pack("{s:s, s:s, s:s, s:b, s:s, s:s, s:[], s:s, s:[], "
-	                  "s:{}, s:s}",
-	    "run_id", run_id, "task_id", task_id, "status", status, "success",
-	    0, "failure_category", category, "failure_reason", reason,
-	    "changed_files", "changed_files_source", "unknown",
-	    "scope_violations", "quality_warnings", "completed_at",
-	    iso8601(now_ms(), at, sizeof(at))));
+	r->run_id = xstrdup(run_id);
+	r->task_id = xstrdup(task_id);
+	r->status = xstrdup(status);
+	r->failure_category = xstrdup(category);
+	r->failure_reason = utf8_lossy(reason);
+	r->changed_files_source = xstrdup("unknown");
+	r->quality_warnings = json_object();
+	r->completed_at = xstrdup(iso8601(now_ms(), at, sizeof(at)));
+	return (r);
 }
 
-/* read_result loads <run_id>.result.json, or NULL. */
-static json_t *
-read_result(struct executor *x, const char *run_id)
+/* read_result loads <run_id>.result.json: NULL when there is none; a
+ * file that is not a result (cut short, not the contract) is a failure
+ * of the run's tooling, said with the decoder's words. */
+static struct msg_exec_result *
+read_result(struct executor *x, const char *run_id, const char *task_id)
 {
-	char   *p = path_for(x, run_id, ".result.json");
-	json_t *j = json_load_file(p, 0, NULL);
+	char                   *p = path_for(x, run_id, ".result.json");
+	struct msg_exec_result *r;
+	json_error_t            je;
+	json_t                 *j;
+	char                    err[256], why[512];
 
-	free(p);
-	if (j != NULL && !json_is_object(j)) {
-		json_decref(j);
-		j = NULL;
+	j = json_load_file(p, 0, &je);
+	if (j == NULL && access(p, F_OK) != 0) {
+		free(p);
+		return (NULL);
 	}
-	return (j);
+	free(p);
+	r = msg_exec_result_new();
+	if (j == NULL)
+		snprintf(err, sizeof(err), "%s", je.text);
+	else if (msg_exec_result_from_json(r, j, err, sizeof(err)) != 0)
+		;
+	else if (r->run_id == NULL || strcmp(r->run_id, run_id) != 0)
+		snprintf(err, sizeof(err), "it is run %.64s's",
+		    r->run_id != NULL ? r->run_id : "(none)");
+	else {
+		json_decref(j);
+		return (r);
+	}
+	json_decref(j);
+	msg_exec_result_free(r);
+	snprintf(why, sizeof(why), "the worker's result file is not a run "
+	    "result: %s", err);
+	log_error("executor.result", "%s: %s", run_id, why);
+	svc_count(x->svc, "result_invalid", 1);
+	return (synthetic(run_id, task_id, "failed", "infra_tooling", why));
 }
 
 /* cmdline_has: /proc/<pid>/cmdline has the argument want. */
@@ -472,12 +489,12 @@ start(struct executor *x, const char *run_id, const char *task_id,
 		    "lease_ms"));
 	req = build_request(x, dispatch, err, sizeof(err));
 	if (req == NULL) {
-		json_t *r = synthetic(run_id, task_id, "failed",
-		    "infra_tooling", err);
+		struct msg_exec_result *r = synthetic(run_id, task_id,
+		    "failed", "infra_tooling", err);
 
 		log_warn("executor.request", "%s: %s", run_id, err);
 		(void) finish(x, run_id, task_id, attempt, r);
-		json_decref(r);
+		msg_exec_result_free(r);
 		return;
 	}
 	rq = path_for(x, run_id, ".request.json");
@@ -526,14 +543,14 @@ start(struct executor *x, const char *run_id, const char *task_id,
 	if ((pid = worker_spawn(x, run_id, rq, ws, out,
 	         github_token(x, json_string_value(json_object_get(req,
 	                             "repo_key"))))) < 0) {
-		json_t *r;
+		struct msg_exec_result *r;
 
 		snprintf(err, sizeof(err), "cannot run %s: %s", x->worker,
 		    strerror(errno));
 		log_error("executor.spawn", "%s: %s", run_id, err);
 		r = synthetic(run_id, task_id, "failed", "infra_tooling", err);
 		(void) finish(x, run_id, task_id, attempt, r);
-		json_decref(r);
+		msg_exec_result_free(r);
 		goto out;
 	}
 	x->running++;
@@ -651,19 +668,19 @@ kill_children(struct executor *x, const char *run_id)
 static void
 finish_ended(struct executor *x, const struct row *r)
 {
-	json_t     *res = read_result(x, r->run_id);
-	const char *st = json_string_value(json_object_get(res, "status"));
+	struct msg_exec_result *res = read_result(x, r->run_id, r->task_id);
 
 	kill_children(x, r->run_id);
-	if (st == NULL || strcmp(st, "interrupted") == 0) {
-		json_decref(res);
+	if (res == NULL || res->status == NULL ||
+	    strcmp(res->status, "interrupted") == 0) {
+		msg_exec_result_free(res);
 		res = synthetic(r->run_id, r->task_id, "interrupted",
 		    "interrupted", "the run's worker ended without a result "
 		    "(stopped, or the executor went down while it ran); it "
 		    "will be retried");
 	}
 	(void) finish(x, r->run_id, r->task_id, r->attempt, res);
-	json_decref(res);
+	msg_exec_result_free(res);
 }
 
 enum wk { WK_RUNNING, WK_EXITED, WK_GONE };
@@ -725,10 +742,10 @@ recover(struct executor *x)
 static void
 stop_runs(struct executor *x)
 {
-	struct row r[64];
-	json_t    *res;
-	size_t     n, i;
-	int        status;
+	struct row              r[64];
+	struct msg_exec_result *res;
+	size_t                  n, i;
+	int                     status;
 
 	n = rows(x, "stopping", r, nitems(r));
 	for (i = 0; i < n; i++) {
@@ -744,7 +761,7 @@ stop_runs(struct executor *x)
 		res = synthetic(r[i].run_id, r[i].task_id, "timed_out",
 		    "timeout", "the run exceeded its overall deadline");
 		(void) finish(x, r[i].run_id, r[i].task_id, r[i].attempt, res);
-		json_decref(res);
+		msg_exec_result_free(res);
 	}
 	rows_free(r, n);
 }
@@ -769,11 +786,11 @@ short_of_space(struct executor *x)
 static void
 reap(struct executor *x)
 {
-	struct row r[64];
-	json_t    *res;
-	size_t     n, i;
-	int        status = 0;
-	char       why[128];
+	struct row              r[64];
+	struct msg_exec_result *res;
+	size_t                  n, i;
+	int                     status = 0;
+	char                    why[128];
 
 	n = rows(x, "running", r, nitems(r));
 	for (i = 0; i < n; i++) {
@@ -796,7 +813,8 @@ reap(struct executor *x)
 			break;
 		case WK_EXITED:
 			kill_children(x, r[i].run_id);
-			if ((res = read_result(x, r[i].run_id)) == NULL &&
+			if ((res = read_result(x, r[i].run_id,
+			         r[i].task_id)) == NULL &&
 			    ((WIFEXITED(status) &&
 			         WEXITSTATUS(status) == EX_TEMPFAIL) ||
 			        short_of_space(x))) {
@@ -822,12 +840,11 @@ reap(struct executor *x)
 				    WEXITSTATUS(status));
 				res = synthetic(r[i].run_id, r[i].task_id,
 				    "failed", "infra_tooling", why);
-			} else if (!json_is_true(json_object_get(res,
-			               "success")))
+			} else if (!res->success)
 				(void) short_of_space(x); /* pause starts */
 			(void) finish(x, r[i].run_id, r[i].task_id,
 			    r[i].attempt, res);
-			json_decref(res);
+			msg_exec_result_free(res);
 			break;
 		}
 	}

@@ -374,16 +374,18 @@ on_exec_started(struct svc *svc, const struct msg *m, void *state)
 }
 
 /* finished_result returns a new result object: the message's result
- * with the top-level fields filled in where it lacks them. */
+ * with the top-level fields filled in where it lacks them (or says
+ * null). */
 static json_t *
 finished_result(const struct msg_exec_finished *f)
 {
-	json_t *r = json_is_object(f->result) ? json_deep_copy(f->result)
-	                                      : json_object();
+	json_t *r = f->result != NULL ? msg_exec_result_to_json(f->result)
+	                              : json_object();
 
 #define FILL(key, val)                                                         \
 	do {                                                                   \
-		if (json_object_get(r, key) == NULL)                           \
+		if (json_object_get(r, key) == NULL ||                         \
+		    json_is_null(json_object_get(r, key)))                     \
 			json_object_set_new(r, key, (val));                    \
 	} while (0)
 	FILL("run_id", json_string(f->run_id));

@@ -185,7 +185,8 @@ usage_finished(struct store *st, const char *run_id, const char *task_id,
 	json_t          *v, *cnt;
 	size_t           i;
 	char             dur[32];
-	bool             quota = outcome_quota(failure_category, reason, result);
+	bool             quota = outcome_quota(failure_category, reason,
+	    json_object_get(result, "agent") != NULL);
 	int              rv;
 
 	/* INTEGER affinity stores the text as a number; NULL when unknown. */

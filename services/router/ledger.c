@@ -213,7 +213,7 @@ ledger_book(struct router *r, const struct msg_exec_finished *f, bool known,
 	double      cost;
 	int         rv;
 
-	cost = spend_run_cost(f->result, f->status, r->fallback_usd, &src);
+	cost = spend_run_cost(f->result != NULL ? f->result->agent : NULL, f->status, r->fallback_usd, &src);
 	if (known)
 		rv = store_run(svc_store(r->svc),
 		               "UPDATE rrun SET cost_usd = ?, cost_source = ?"

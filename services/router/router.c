@@ -371,7 +371,7 @@ on_finished(struct svc *svc, const struct msg *m, void *state)
 	/* quota exhaustion by category; the reason's text only for results
 	 * older than the agent contract */
 	quota = outcome_quota(f->failure_category, f->failure_reason,
-	    f->result);
+	    f->result != NULL);
 	if ((rv = store_run(svc_store(svc),
 	         "INSERT INTO outcome(at_ms, success, quota) VALUES (?, ?, ?)",
 	         "iii", now_ms(), (int64_t) f->success, (int64_t) quota)) !=

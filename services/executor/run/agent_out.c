@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "opc/msg.h"
 #include "run.h"
 
 #define MESSAGE_MAX 2000
@@ -505,47 +506,63 @@ agent_absorb(struct agent_report *dst, const struct agent_report *src,
 		add(&dst->turns, src->turns);
 }
 
-static json_t *
-jnum(int64_t v)
+/* num sets an optional number of the record: unknown (< 0) stays absent. */
+static void
+num(bool *has, int64_t *at, int64_t v)
 {
-	return (v >= 0 ? json_integer(v) : json_null());
+	if ((*has = v >= 0))
+		*at = v;
+}
+
+struct msg_exec_agent *
+agent_new(const struct agent_report *r)
+{
+	struct msg_exec_agent *a;
+	char                  *t;
+	size_t                 i;
+
+	if (r->cli == NULL)
+		return (NULL);
+	a = msg_exec_agent_new();
+	a->cli = xstrdup(r->cli);
+	a->session_id = utf8_lossy(r->session_id);
+	a->model = utf8_lossy(r->model);
+	num(&a->has_turns, &a->turns, r->turns);
+	a->is_error = r->is_error != 0;
+	a->subtype = utf8_lossy(r->subtype);
+	a->message = utf8_lossy(r->message);
+	for (i = 0; i < r->denials.n; i++) {
+		t = utf8_lossy(r->denials.v[i]);
+		msg_strs_add(&a->permission_denials, t);
+		free(t);
+	}
+	if (r->cost_source != NULL) {
+		a->has_cost_usd = true;
+		a->cost_usd = r->cost_usd;
+		a->cost_source = xstrdup(r->cost_source);
+	}
+	num(&a->has_input_tokens, &a->input_tokens, r->in_tok);
+	num(&a->has_output_tokens, &a->output_tokens, r->out_tok);
+	num(&a->has_cache_read_tokens, &a->cache_read_tokens,
+	    r->cache_read_tok);
+	num(&a->has_cache_creation_tokens, &a->cache_creation_tokens,
+	    r->cache_write_tok);
+	if ((a->has_api_status = r->api_status > 0))
+		a->api_status = r->api_status;
+	a->api_error = utf8_lossy(r->api_error);
+	num(&a->has_retry_after_ms, &a->retry_after_ms, r->retry_after_ms);
+	return (a);
 }
 
 json_t *
 agent_json(const struct agent_report *r)
 {
-	json_t *o, *d;
-	size_t  i;
+	struct msg_exec_agent *a = agent_new(r);
+	json_t                *j;
 
-	if (r->cli == NULL)
+	if (a == NULL)
 		return (json_null());
-	d = json_array();
-	for (i = 0; i < r->denials.n; i++)
-		json_array_append_new(d, jstr_lossy(r->denials.v[i]));
-	o = json_object();
-	json_object_set_new(o, "cli", json_string(r->cli));
-	json_object_set_new(o, "session_id", jstr_lossy(r->session_id));
-	json_object_set_new(o, "model", jstr_lossy(r->model));
-	json_object_set_new(o, "turns", jnum(r->turns));
-	json_object_set_new(o, "is_error", json_boolean(r->is_error));
-	json_object_set_new(o, "subtype", jstr_lossy(r->subtype));
-	json_object_set_new(o, "message", jstr_lossy(r->message));
-	json_object_set_new(o, "permission_denials", d);
-	json_object_set_new(o, "cost_usd",
-	                    r->cost_source != NULL ? json_real(r->cost_usd)
-	                                           : json_null());
-	json_object_set_new(o, "cost_source",
-	                    r->cost_source != NULL ? json_string(r->cost_source)
-	                                           : json_null());
-	json_object_set_new(o, "input_tokens", jnum(r->in_tok));
-	json_object_set_new(o, "output_tokens", jnum(r->out_tok));
-	json_object_set_new(o, "cache_read_tokens", jnum(r->cache_read_tok));
-	json_object_set_new(o, "cache_creation_tokens",
-	                    jnum(r->cache_write_tok));
-	json_object_set_new(o, "api_status",
-	                    r->api_status > 0 ? json_integer(r->api_status)
-	                                      : json_null());
-	json_object_set_new(o, "api_error", jstr_lossy(r->api_error));
-	json_object_set_new(o, "retry_after_ms", jnum(r->retry_after_ms));
-	return (o);
+	j = msg_exec_agent_to_json(a);
+	msg_exec_agent_free(a);
+	return (j);
 }

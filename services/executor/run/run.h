@@ -24,6 +24,9 @@
 
 #include "opc/util.h"
 
+struct msg_exec_agent;
+struct msg_exec_result;
+
 /* ---- strv.c: NULL-terminated vector of owned strings ---------------- */
 
 struct strv {
@@ -309,8 +312,10 @@ double agent_spend(const struct agent_report *r, double price_in,
  * attempt of the run) to dst. */
 void agent_absorb(struct agent_report *dst, const struct agent_report *src,
                   double price_in, double price_out, double price_cached);
-/* agent_json returns a new object: the "agent" block of the result. */
-json_t *agent_json(const struct agent_report *r);
+/* agent_new returns the "agent" record of the result (NULL when no agent
+ * CLI ran); agent_json its JSON form (null then). */
+struct msg_exec_agent *agent_new(const struct agent_report *r);
+json_t                *agent_json(const struct agent_report *r);
 
 /* ---- agent.c: the headless profiles of the real CLIs --------------- */
 
@@ -460,8 +465,10 @@ int diff_collect(struct exec_run *x, struct buf *patch);
 /* jstr_lossy returns a new JSON string of s (null for NULL), text from a
  * process that may not be UTF-8: each invalid byte becomes U+FFFD. */
 json_t *jstr_lossy(const char *s);
-/* result_build returns a new JSON object: the OcExecutionResult of x. */
-json_t *result_build(const struct exec_run *x, int64_t completed_ms);
+/* result_fill fills res (zeroed; the caller finalises it) with the
+ * OcExecutionResult of x. */
+void result_fill(const struct exec_run *x, int64_t completed_ms,
+                 struct msg_exec_result *res);
 /* result_write builds and atomically writes the result. 0 or ERR_IO. */
 int result_write(const struct exec_run *x, const char *path);
 

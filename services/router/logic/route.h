@@ -207,13 +207,13 @@ struct spend_gate spend_check(const struct budget_cfg *, double repo_cap,
                               const struct spend_totals *repo,
                               double                     estimate_usd);
 
-/* spend_run_cost returns the cost to book for a finished run of result
- * (borrowed; may be NULL) with the given status: result.agent.cost_usd
- * when a number >= 0 (*source "reported", or "computed" as its
- * cost_source says), else 0 for an interrupted run (*source "released":
- * it is requeued), else fallback_usd (*source "estimated").  *source is
- * static. */
-double spend_run_cost(const json_t *result, const char *status,
+/* spend_run_cost returns the cost to book for a finished run whose
+ * result's agent report is agent (borrowed; may be NULL) with the given
+ * status: agent->cost_usd when known and >= 0 (*source "reported", or
+ * "computed" as its cost_source says), else 0 for an interrupted run
+ * (*source "released": it is requeued), else fallback_usd (*source
+ * "estimated").  *source is static. */
+double spend_run_cost(const struct msg_exec_agent *agent, const char *status,
                       double fallback_usd, const char **source);
 
 /*

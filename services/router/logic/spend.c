@@ -219,15 +219,14 @@ spend_check(const struct budget_cfg *c, double repo_cap,
 }
 
 double
-spend_run_cost(const json_t *result, const char *status, double fallback_usd,
-               const char **source)
+spend_run_cost(const struct msg_exec_agent *agent, const char *status,
+               double fallback_usd, const char **source)
 {
-	const json_t *agent = json_object_get(result, "agent");
-	const json_t *v = json_object_get(agent, "cost_usd");
-	const char   *src = route_jstr(agent, "cost_source");
-	double        d;
+	const char *src = agent != NULL ? agent->cost_source : NULL;
+	double      d;
 
-	if (json_is_number(v) && isfinite(d = json_number_value(v)) && d >= 0) {
+	if (agent != NULL && agent->has_cost_usd &&
+	    isfinite(d = agent->cost_usd) && d >= 0) {
 		*source = src != NULL && strcmp(src, "computed") == 0
 		              ? "computed"
 		              : "reported";

@@ -1413,84 +1413,67 @@ test_spend_check(void **state)
 static void
 test_spend_run_cost(void **state)
 {
-	json_t     *res;
-	const char *src;
+	struct msg_exec_agent a;
+	const char           *src;
 
 	UNUSED(state);
-	res = json_pack("{s:{s:s, s:f, s:s}}", "agent", "cli", "claude_cli",
-	                "cost_usd", 0.4321, "cost_source", "reported");
-	assert_true(spend_run_cost(res, "succeeded", 0.1, &src) == 0.4321);
+	memset(&a, 0, sizeof(a));
+	a.cli = "claude_cli";
+	a.has_cost_usd = true;
+	a.cost_usd = 0.4321;
+	a.cost_source = "reported";
+	assert_true(spend_run_cost(&a, "succeeded", 0.1, &src) == 0.4321);
 	assert_string_equal(src, "reported");
 	/* an interrupted run that reported keeps its cost */
-	assert_true(spend_run_cost(res, "interrupted", 0.1, &src) == 0.4321);
+	assert_true(spend_run_cost(&a, "interrupted", 0.1, &src) == 0.4321);
 	assert_string_equal(src, "reported");
-	json_decref(res);
 
-	res = json_pack("{s:{s:i, s:s}}", "agent", "cost_usd", 2, "cost_source",
-	                "computed");
-	assert_true(spend_run_cost(res, "failed", 0.1, &src) == 2.0);
+	a.cost_usd = 2;
+	a.cost_source = "computed";
+	assert_true(spend_run_cost(&a, "failed", 0.1, &src) == 2.0);
 	assert_string_equal(src, "computed");
-	json_decref(res);
 
 	/* no cost: the fallback, or nothing for an interrupted run */
-	res = json_pack("{s:{s:s, s:n, s:n}}", "agent", "cli", "aider",
-	                "cost_usd", "cost_source");
-	assert_true(spend_run_cost(res, "failed", 0.1, &src) == 0.1);
+	a.cli = "aider";
+	a.has_cost_usd = false;
+	a.cost_source = NULL;
+	assert_true(spend_run_cost(&a, "failed", 0.1, &src) == 0.1);
 	assert_string_equal(src, "estimated");
-	assert_true(spend_run_cost(res, "interrupted", 0.1, &src) == 0);
+	assert_true(spend_run_cost(&a, "interrupted", 0.1, &src) == 0);
 	assert_string_equal(src, "released");
-	json_decref(res);
-	res = json_pack("{s:n}", "agent");
-	assert_true(spend_run_cost(res, "succeeded", 0.25, &src) == 0.25);
+	/* no agent (the stub, a plain command) */
+	assert_true(spend_run_cost(NULL, "succeeded", 0.25, &src) == 0.25);
 	assert_string_equal(src, "estimated");
-	json_decref(res);
 	assert_true(spend_run_cost(NULL, NULL, 0.25, &src) == 0.25);
 	/* nonsense is not a cost */
-	res = json_pack("{s:{s:f}}", "agent", "cost_usd", -3.0);
-	assert_true(spend_run_cost(res, "failed", 0.1, &src) == 0.1);
-	json_decref(res);
-	res = json_pack("{s:{s:s}}", "agent", "cost_usd", "1.5");
-	assert_true(spend_run_cost(res, "failed", 0.1, &src) == 0.1);
-	json_decref(res);
+	a.has_cost_usd = true;
+	a.cost_usd = -3.0;
+	assert_true(spend_run_cost(&a, "failed", 0.1, &src) == 0.1);
+	a.cost_usd = NAN;
+	assert_true(spend_run_cost(&a, "failed", 0.1, &src) == 0.1);
 }
 
 static void
 test_outcome_quota(void **state)
 {
-	json_t *agent, *old, *limited, *nulled;
-
 	UNUSED(state);
-	nulled = json_pack("{s:n}", "agent");
-	agent = json_pack("{s:{s:s, s:i, s:s}}", "agent", "cli", "claude_cli",
-	                  "api_status", 402, "api_error", "insufficient_quota");
-	limited = json_pack("{s:{s:s, s:i, s:s, s:i}}", "agent", "cli",
-	                    "claude_cli", "api_status", 429, "api_error",
-	                    "rate_limit_error", "retry_after_ms", 30000);
-	old = json_pack("{s:s}", "status", "failed");
-	assert_true(outcome_quota("quota_exhausted", NULL, agent));
-	assert_true(outcome_quota("quota_exhausted", "no text", NULL));
-	/* the agent contract: the category decides, not the text */
+	assert_true(outcome_quota("quota_exhausted", NULL, true));
+	assert_true(outcome_quota("quota_exhausted", "no text", false));
+	/* the agent contract: the category decides, not the text (a typed
+	 * result, with an agent report or none: the stub, a command) */
 	assert_false(
-	    outcome_quota("model_error", "429: rate limit exceeded", limited));
-	assert_false(outcome_quota("unknown", "quota exceeded", agent));
-	/* agent null (stub, plain command): still the new contract */
-	assert_false(outcome_quota("model_error", "quota", nulled));
-	/* an older result: the failure reason, any case */
+	    outcome_quota("model_error", "429: rate limit exceeded", true));
+	assert_false(outcome_quota("unknown", "quota exceeded", true));
+	/* an older result, or none: the failure reason, any case */
 	assert_true(
-	    outcome_quota("backend_error", "Rate Limit exceeded", old));
-	assert_true(outcome_quota(NULL, "You've hit your limit", old));
-	assert_true(outcome_quota(NULL, "QUOTA exceeded", NULL));
+	    outcome_quota("backend_error", "Rate Limit exceeded", false));
+	assert_true(outcome_quota(NULL, "You've hit your limit", false));
+	assert_true(outcome_quota(NULL, "QUOTA exceeded", false));
 	assert_false(
-	    outcome_quota("model_error", "internal server error", old));
-	assert_false(outcome_quota(NULL, NULL, NULL));
-	json_decref(agent);
-	json_decref(limited);
-	json_decref(old);
-	json_decref(nulled);
+	    outcome_quota("model_error", "internal server error", false));
+	assert_false(outcome_quota(NULL, NULL, false));
 }
 
-/* Take-back: a run whose executor is silent for its lease, a dispatch
- * that never started; never a run of an executor still heard. */
 static void
 test_takeback(void **state)
 {
