@@ -12,9 +12,20 @@
  * least REOPEN_MS later opens it again, first saying how many lines were
  * lost.  A line written in part is cut off again, so every line of the
  * file stays whole JSON.
+ *
+ * Threads: every entry point may be called from any thread (the
+ * webhook's metrics thread and the in-process tests' threads log beside
+ * the loop thread).  One mutex guards lg: the message is formatted
+ * outside it, then redaction, the counters, the writes and the
+ * reopen/lost-line state run under it, so lines from two threads never
+ * interleave and none is counted twice or lost from the count.  Never
+ * from a signal handler (a mutex is not async-signal-safe): signals reach
+ * services through loop.c's signalfd, and the handlers that exist only
+ * set flags.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,11 +52,16 @@ static struct {
 	int            err;       /* errno of the first failure */
 } lg = { "opc", -1, 1, LOG_INFO, { NULL }, 0, { 0 }, NULL, 0, 0, 0 };
 
+static pthread_mutex_t lg_mu = PTHREAD_MUTEX_INITIALIZER;
+
 static const char *const names[] = { "debug", "info", "warn", "error" };
 
 int
 log_init(const char *svc, const char *path, enum log_level min)
 {
+	int rv = 0;
+
+	pthread_mutex_lock(&lg_mu);
 	if (lg.fd >= 0)
 		close(lg.fd);
 	lg.fd = -1;
@@ -54,16 +70,18 @@ log_init(const char *svc, const char *path, enum log_level min)
 	lg.lost = 0;
 	snprintf(lg.svc, sizeof(lg.svc), "%s", svc ? svc : "opc");
 	lg.min = min;
-	if (path == NULL)
-		return (0);
-	lg.path = xstrdup(path);
-	lg.fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-	if (lg.fd < 0) {
-		lg.failed_at = mono_ms();
-		lg.err = errno;
-		return (ERR_IO);
+	if (path != NULL) {
+		lg.path = xstrdup(path);
+		lg.fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+		    0600);
+		if (lg.fd < 0) {
+			lg.failed_at = mono_ms();
+			lg.err = errno;
+			rv = ERR_IO;
+		}
 	}
-	return (0);
+	pthread_mutex_unlock(&lg_mu);
+	return (rv);
 }
 
 void
@@ -71,6 +89,7 @@ log_fini(void)
 {
 	int i;
 
+	pthread_mutex_lock(&lg_mu);
 	if (lg.fd >= 0)
 		close(lg.fd);
 	lg.fd = -1;
@@ -79,12 +98,15 @@ log_fini(void)
 	for (i = 0; i < lg.nsecrets; i++)
 		free(lg.secrets[i]);
 	lg.nsecrets = 0;
+	pthread_mutex_unlock(&lg_mu);
 }
 
 void
 log_set_stderr(int on)
 {
+	pthread_mutex_lock(&lg_mu);
 	lg.to_stderr = on;
+	pthread_mutex_unlock(&lg_mu);
 }
 
 void
@@ -92,18 +114,28 @@ log_redact(const char *secret)
 {
 	int i;
 
-	if (secret == NULL || strlen(secret) < 4 || lg.nsecrets == MAX_SECRETS)
+	if (secret == NULL || strlen(secret) < 4)
 		return;
+	pthread_mutex_lock(&lg_mu);
 	for (i = 0; i < lg.nsecrets; i++)
 		if (strcmp(lg.secrets[i], secret) == 0)
-			return;
-	lg.secrets[lg.nsecrets++] = xstrdup(secret);
+			break;
+	if (i == lg.nsecrets && lg.nsecrets < MAX_SECRETS)
+		lg.secrets[lg.nsecrets++] = xstrdup(secret);
+	pthread_mutex_unlock(&lg_mu);
 }
 
 int64_t
 log_count(enum log_level lv)
 {
-	return (lv <= LOG_ERROR ? lg.count[lv] : 0);
+	int64_t n = 0;
+
+	if (lv <= LOG_ERROR) {
+		pthread_mutex_lock(&lg_mu);
+		n = lg.count[lv];
+		pthread_mutex_unlock(&lg_mu);
+	}
+	return (n);
 }
 
 static void
@@ -160,7 +192,7 @@ redact(char *msg)
 	return (msg);
 }
 
-/* put writes one whole line to the file; a part written is cut off
+/* put writes one whole line (under lg_mu) to the file; a part written is cut off
  * again and the file closed (a full disk): 0 or -1. */
 static int
 put(const struct buf *b)
@@ -182,7 +214,7 @@ put(const struct buf *b)
 }
 
 /* reopen opens the file again after a failure (at most every REOPEN_MS)
- * and says what was lost. */
+ * and says what was lost (under lg_mu). */
 static void
 reopen(void)
 {
@@ -215,7 +247,12 @@ log_vmsg(enum log_level lv, const char *event, const char *fmt, va_list ap)
 	va_list    cp;
 	int        n;
 
-	if (lv < lg.min || lv > LOG_ERROR)
+	if (lv > LOG_ERROR)
+		return;
+	pthread_mutex_lock(&lg_mu);
+	n = lv < lg.min;
+	pthread_mutex_unlock(&lg_mu);
+	if (n)
 		return;
 	va_copy(cp, ap);
 	n = vsnprintf(NULL, 0, fmt, cp);
@@ -224,6 +261,7 @@ log_vmsg(enum log_level lv, const char *event, const char *fmt, va_list ap)
 	msg[0] = '\0';
 	if (n > 0)
 		vsnprintf(msg, (size_t) n + 1, fmt, ap);
+	pthread_mutex_lock(&lg_mu);
 	msg = redact(msg);
 	buf_init(&b);
 	buf_printf(&b, "{\"ts\":%lld,\"level\":\"%s\",\"svc\":",
@@ -244,6 +282,7 @@ log_vmsg(enum log_level lv, const char *event, const char *fmt, va_list ap)
 		reopen();
 	if ((lg.fd < 0 || put(&b) != 0) && lg.path != NULL)
 		lg.lost++;
+	pthread_mutex_unlock(&lg_mu);
 	buf_fini(&b);
 	free(msg);
 }

@@ -1,8 +1,12 @@
 #!/bin/sh
 # test.sh: install missing Debian packages, build with -Werror and
-# ASan+UBSan, run the whole ctest suite.  Exit status is ctest's.
+# ASan+UBSan, run the whole ctest suite, then the threaded tests under
+# ThreadSanitizer (scripts/tsan.sh, its own small build in build/tsan).
+# Exit status: ctest's, else tsan.sh's; a TSan SKIP (it cannot run on
+# this kernel) is said on stderr and does not fail the run.
 #   BUILD_DIR   build directory (default build/test)
 #   JOBS        parallel build/test jobs (default: nproc)
+#   OPC_TSAN    0: leave the TSan step out (it says so)
 set -eu
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
@@ -15,5 +19,19 @@ cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 cmake --build "$BUILD_DIR" -j "$JOBS"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-cd "$BUILD_DIR"
-exec ctest --output-on-failure -j "$JOBS" "$@"
+rc=0
+(cd "$BUILD_DIR" && ctest --output-on-failure -j "$JOBS" "$@") || rc=$?
+
+if [ "${OPC_TSAN:-1}" = 0 ]; then
+	echo "test.sh: TSan step left out (OPC_TSAN=0)" >&2
+	exit "$rc"
+fi
+trc=0
+JOBS=$JOBS sh scripts/tsan.sh || trc=$?
+case $trc in
+0) ;;
+77) echo "test.sh: TSan step SKIPPED (see above)" >&2 ;;
+*) echo "test.sh: TSan step failed ($trc)" >&2
+   [ "$rc" -ne 0 ] || rc=$trc ;;
+esac
+exit "$rc"

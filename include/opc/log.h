@@ -4,7 +4,9 @@
  * Each line is {"ts":<unix ms>,"level":"..","svc":"..","event":"..",
  * "msg":".."}.  The log configuration is one of the two allowed globals.
  * log_redact() registers secret strings: any occurrence in a message is
- * replaced by "[REDACTED]" before it is written.
+ * replaced by "[REDACTED]" before it is written.  Every function here
+ * may be called from any thread (one mutex inside), never from a signal
+ * handler.
  */
 #ifndef OPC_LOG_H
 #define OPC_LOG_H
