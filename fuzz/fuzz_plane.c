@@ -102,8 +102,9 @@ static void
 description(const char *p, size_t n)
 {
 	char       *desc = xstrndup(p, n);
-	const char *goal = NULL;
-	json_t     *ex;
+	const char                *goal = NULL;
+	struct msg_task_execution *ex, back;
+	json_t                    *j;
 	char        err[256];
 	int         rv;
 
@@ -116,12 +117,15 @@ description(const char *p, size_t n)
 	if (rv != 0) {
 		CHECK(rv == ERR_PROTO && ex == NULL && err[0] != '\0');
 	} else {
-		CHECK(json_is_string(json_object_get(ex, "mode")));
-		CHECK(json_is_string(json_object_get(ex, "base_branch")));
-		CHECK(json_is_array(json_object_get(ex, "allowed_paths")));
-		CHECK(json_is_boolean(json_object_get(ex, "has_block")));
-		CHECK(json_string_length(json_object_get(ex, "goal")) > 0);
-		json_decref(ex);
+		CHECK(ex->mode != NULL && ex->base_branch != NULL);
+		CHECK(ex->goal != NULL && *ex->goal != '\0');
+		/* what the bus carries must decode: valid UTF-8 throughout */
+		j = msg_task_execution_to_json(ex);
+		CHECK(j != NULL && msg_task_execution_from_json(&back, j,
+		    err, sizeof(err)) == 0);
+		msg_task_execution_fini(&back);
+		json_decref(j);
+		msg_task_execution_free(ex);
 	}
 	free((char *) goal);
 	free(desc);

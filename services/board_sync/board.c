@@ -247,7 +247,8 @@ int
 ready(struct svc *svc, struct task *t)
 {
 	struct msg_task_ready ev;
-	json_t               *ex = NULL, *labels;
+	struct msg_task_execution *ex = NULL;
+	json_t                    *labels;
 	char                  err[256], *comment, *goal = NULL;
 	size_t                i;
 	int                   rv;
@@ -275,19 +276,17 @@ ready(struct svc *svc, struct task *t)
 	if ((rv = store_run(svc_store(svc),
 	         "UPDATE task SET attempt = attempt + 1 WHERE task_id = ?", "t",
 	         t->task_id)) != 0) {
-		json_decref(ex);
+		msg_task_execution_free(ex);
 		return (rv);
 	}
 	t->attempt++;
 	memset(&ev, 0, sizeof(ev));
 	ev.task_id = t->task_id;
 	ev.title = t->title;
-	ev.goal = (char *) json_string_value(json_object_get(ex, "goal"));
+	ev.goal = ex->goal;
 	if (answered(svc, t->task_id, ev.goal, &goal))
 		ev.goal = goal;
-	ev.repo_key = json_string_value(json_object_get(ex, "repo"))
-	    ? (char *) json_string_value(json_object_get(ex, "repo"))
-	    : t->repo_key;
+	ev.repo_key = ex->repo != NULL ? ex->repo : t->repo_key;
 	ev.kind = t->kind;
 	ev.description = t->desc;
 	ev.attempt = t->attempt;
@@ -302,7 +301,7 @@ ready(struct svc *svc, struct task *t)
 	for (i = 0; i < ev.labels.n; i++)
 		free(ev.labels.v[i]);
 	free(ev.labels.v);
-	json_decref(ex);
+	msg_task_execution_free(ex);
 	return (rv);
 }
 

@@ -32,11 +32,12 @@ bool board_kind_known(const char *kind);
 
 /* board_parse_description parses the optional "## Execution" block of a
  * task description (see parse.c).  goal_field, when non-empty, is the
- * goal text.  On success *out is a new object {repo?, base_branch, mode,
- * allowed_paths[], open_pr?, goal, constraints|null, has_block}.  Errors
+ * goal text.  On success *out is a new task_execution record (mode and
+ * base_branch always set, base_branch "" when the block names none; the
+ * caller frees it).  Errors
  * (ERR_PROTO) carry the original's texts: "Missing goal text",
  * "Unsupported execution mode: X". */
 int board_parse_description(const char *desc, const char *goal_field,
-    json_t **out, char *err, size_t errlen);
+    struct msg_task_execution **out, char *err, size_t errlen);
 
 #endif

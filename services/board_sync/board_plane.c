@@ -275,7 +275,7 @@ plane_index(json_t *by_lower, json_t *by_id, const json_t *list)
 bool
 plane_item_read(struct plane_item *pi, const struct bplane *bp, json_t *item)
 {
-	json_t     *ex = NULL;
+	struct msg_task_execution *ex = NULL;
 	const char *d, *id, *unknown, *ustate, *repo;
 	char        err[128], *l;
 
@@ -315,9 +315,9 @@ plane_item_read(struct plane_item *pi, const struct bplane *bp, json_t *item)
 	                   "description_html")));
 	pi->goal = board_parse_description(pi->desc, NULL, &ex, err,
 	               sizeof(err)) == 0
-	    ? xstrdup(json_string_value(json_object_get(ex, "goal")))
+	    ? xstrdup(ex->goal)
 	    : xstrdup(pi->name ? pi->name : "");
-	json_decref(ex);
+	msg_task_execution_free(ex);
 	return (true);
 }
 

@@ -78,17 +78,35 @@ append(struct buf *b, const char *sep, const char *line)
 	buf_puts(b, line);
 }
 
+/* set replaces *at with a copy of v, made valid UTF-8 (a record's text
+ * must be: the bus refuses what is not). */
+static void
+set(char **at, const char *v)
+{
+	free(*at);
+	*at = utf8_lossy(v);
+}
+
+static void
+add_path(struct msg_strs *ps, const char *v)
+{
+	char *p = utf8_lossy(v);
+
+	msg_strs_add(ps, p);
+	free(p);
+}
+
 int
 board_parse_description(const char *desc, const char *goal_field,
-    json_t **out, char *err, size_t errlen)
+    struct msg_task_execution **out, char *err, size_t errlen)
 {
-	struct buf  goal, cons;
-	json_t     *ex = json_object(), *paths = NULL;
-	char       *copy, *line, *next, *t, *colon, *v;
-	const char *mode = NULL;
-	bool        in_block = false, had_block = false, in_paths = false;
-	bool        blank_pending = false;
-	int         rv = 0;
+	struct msg_task_execution *ex = msg_task_execution_new();
+	struct buf                 goal, cons;
+	char                      *copy, *line, *next, *t, *colon, *v;
+	const char                *mode = NULL;
+	bool in_block = false, had_block = false, in_paths = false;
+	bool blank_pending = false;
+	int  rv = 0;
 
 	*out = NULL;
 	buf_init(&goal);
@@ -111,9 +129,8 @@ board_parse_description(const char *desc, const char *goal_field,
 		if (in_block && blank_pending)
 			in_block = false;
 		if (in_block) {
-			if (in_paths && t[0] == '-' ) {
-				json_array_append_new(paths,
-				    json_string(trim(t + 1)));
+			if (in_paths && t[0] == '-') {
+				add_path(&ex->allowed_paths, trim(t + 1));
 				continue;
 			}
 			in_paths = false;
@@ -124,20 +141,17 @@ board_parse_description(const char *desc, const char *goal_field,
 				v = trim(colon + 1);
 				t = trim(t);
 				if (strcasecmp(t, "allowed_paths") == 0) {
-					paths = json_array();
-					json_object_set_new(ex,
-					    "allowed_paths", paths);
 					in_paths = true;
 					if (*v != '\0') /* inline a, b */
 						for (char *p = strtok(v, ",");
 						     p; p = strtok(NULL, ","))
-							json_array_append_new(
-							    paths, json_string(
-							        trim(p)));
-				} else if (strcasecmp(t, "open_pr") == 0)
-					json_object_set_new(ex, "open_pr",
-					    json_boolean(truthy(v)));
-				else if (strcasecmp(t, "mode") == 0) {
+							add_path(
+							    &ex->allowed_paths,
+							    trim(p));
+				} else if (strcasecmp(t, "open_pr") == 0) {
+					ex->has_open_pr = true;
+					ex->open_pr = truthy(v);
+				} else if (strcasecmp(t, "mode") == 0) {
 					if ((mode = mode_map(v)) == NULL) {
 						snprintf(err, errlen,
 						    "Unsupported execution "
@@ -145,11 +159,15 @@ board_parse_description(const char *desc, const char *goal_field,
 						rv = ERR_PROTO;
 						goto out;
 					}
-					json_object_set_new(ex, "mode",
-					    json_string(mode));
-				} else if (*v != '\0')
-					json_object_set_new(ex, t,
-					    json_string(v));
+				} else if (*v == '\0')
+					;
+				else if (strcasecmp(t, "repo") == 0)
+					set(&ex->repo, v);
+				else if (strcasecmp(t, "base_branch") == 0)
+					set(&ex->base_branch, v);
+				else if (strcasecmp(t, "max_changed_files") == 0)
+					set(&ex->max_changed_files, v);
+				/* any other key: not one opcenter reads */
 				blank_pending = false;
 				continue;
 			}
@@ -160,12 +178,9 @@ board_parse_description(const char *desc, const char *goal_field,
 			append(&goal, blank_pending ? "\n\n" : "\n", t);
 		blank_pending = false;
 	}
-	if (mode == NULL)
-		json_object_set_new(ex, "mode", json_string("goal"));
-	if (json_object_get(ex, "base_branch") == NULL)
-		json_object_set_new(ex, "base_branch", json_string(""));
-	if (json_object_get(ex, "allowed_paths") == NULL)
-		json_object_set_new(ex, "allowed_paths", json_array());
+	set(&ex->mode, mode != NULL ? mode : "goal");
+	if (ex->base_branch == NULL)
+		set(&ex->base_branch, "");
 	if (goal_field != NULL && *goal_field != '\0') {
 		buf_reset(&goal);
 		buf_puts(&goal, goal_field);
@@ -180,14 +195,14 @@ board_parse_description(const char *desc, const char *goal_field,
 		rv = ERR_PROTO;
 		goto out;
 	}
-	json_object_set_new(ex, "goal", json_string(buf_cstr(&goal)));
-	json_object_set_new(ex, "constraints",
-	    cons.len ? json_string(buf_cstr(&cons)) : json_null());
-	json_object_set_new(ex, "has_block", json_boolean(had_block));
+	set(&ex->goal, buf_cstr(&goal));
+	if (cons.len > 0)
+		set(&ex->constraints, buf_cstr(&cons));
+	ex->has_block = had_block;
 	*out = ex;
 	ex = NULL;
 out:
-	json_decref(ex);
+	msg_task_execution_free(ex);
 	free(copy);
 	buf_fini(&goal);
 	buf_fini(&cons);

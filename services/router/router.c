@@ -93,36 +93,52 @@ col_rec(struct store_stmt *st, int i, const struct msg_rec_def *def,
 	return (rec);
 }
 
-static const char *
-jstr(const json_t *o, const char *k)
+/* task_of fills a route_task from a task.ready body (borrowing from it). */
+static void
+task_of(const struct msg_task_ready *tr, struct route_task *t)
 {
-	return (json_string_value(json_object_get(o, k)));
+	memset(t, 0, sizeof(*t));
+	t->task_id = tr->task_id;
+	t->title = tr->title;
+	t->goal = tr->goal;
+	t->repo_key = tr->repo_key;
+	t->kind = tr->kind;
+	t->description = tr->description;
+	t->execution = tr->execution;
+	t->attempt = tr->attempt;
+	t->labels = (const char *const *) tr->labels.v;
+	t->nlabels = tr->labels.n;
 }
 
-/* task_of fills a route_task from a task.ready JSON body (borrowing from
- * it); labels points into a caller-freed array. */
-static void
-task_of(const json_t *ready, struct route_task *t, const char ***labels)
+/* col_ready: a task.ready kept in a TEXT column as its JSON form, read
+ * back with the bus decoder's rules (NULL when absent or invalid). */
+static struct msg_task_ready *
+col_ready(struct store_stmt *st, int i, const char *task_id)
 {
-	json_t *ls = json_object_get(ready, "labels");
-	size_t  i, n = json_array_size(ls);
+	json_t                *j = col_json(st, i);
+	struct msg_task_ready *tr;
+	char                   err[256];
 
-	memset(t, 0, sizeof(*t));
-	t->task_id = jstr(ready, "task_id");
-	t->title = jstr(ready, "title");
-	t->goal = jstr(ready, "goal");
-	t->repo_key = jstr(ready, "repo_key");
-	t->kind = jstr(ready, "kind");
-	t->description = jstr(ready, "description");
-	t->execution = json_object_get(ready, "execution");
-	if (json_is_null(t->execution))
-		t->execution = NULL;
-	t->attempt = json_integer_value(json_object_get(ready, "attempt"));
-	*labels = xcalloc(n + 1, sizeof(**labels));
-	for (i = 0; i < n; i++)
-		(*labels)[i] = json_string_value(json_array_get(ls, i));
-	t->labels = *labels;
-	t->nlabels = n;
+	if (j == NULL)
+		return (NULL);
+	tr = xcalloc(1, sizeof(*tr));
+	if (msg_body_from_json(MSG_TASK_READY, tr, j, err, sizeof(err)) != 0) {
+		log_warn("router.queue", "%s: stored task.ready unreadable: %s",
+		    task_id, err);
+		free(tr);
+		tr = NULL;
+	}
+	json_decref(j);
+	return (tr);
+}
+
+static void
+ready_free(struct msg_task_ready *tr)
+{
+	if (tr != NULL) {
+		msg_body_fini(MSG_TASK_READY, tr);
+		free(tr);
+	}
 }
 
 /* emit_budget journals a gate's refusal; sp (may be NULL) adds the
@@ -203,8 +219,7 @@ on_ready(struct svc *svc, const struct msg *m, void *state)
 	const struct msg_task_ready *tr = &m->body.task_ready;
 	struct route_task            t;
 	struct msg_route_decided     ev;
-	const char                 **labels;
-	json_t                      *ready;
+	json_t                      *j;
 	struct msg_proposal         *proposal;
 	struct msg_decision         *decision;
 	struct msg_policy           *policy;
@@ -224,8 +239,7 @@ on_ready(struct svc *svc, const struct msg *m, void *state)
 		svc_count(svc, "duplicate_ready", 1);
 		return (0);
 	}
-	ready = msg_body_to_json(MSG_TASK_READY, &m->body);
-	task_of(ready, &t, &labels);
+	task_of(tr, &t);
 	proposal = route_proposal(&t, svc_cfg_root(svc), now, err,
 	    sizeof(err));
 	if (proposal == NULL) {
@@ -249,7 +263,9 @@ on_ready(struct svc *svc, const struct msg *m, void *state)
 	ev.decision = decision;
 	ev.policy = policy;
 	rv = svc_emit(svc, MSG_ROUTE_DECIDED, tr->task_id, &ev);
-	s_ready = dumps(ready);
+	j = msg_body_to_json(MSG_TASK_READY, tr);
+	s_ready = dumps(j);
+	json_decref(j);
 	s_p = msg_rec_dumps(&msg_rec_proposal, proposal);
 	s_d = msg_rec_dumps(&msg_rec_decision, decision);
 	s_pol = msg_rec_dumps(&msg_rec_policy, policy);
@@ -273,8 +289,6 @@ on_ready(struct svc *svc, const struct msg *m, void *state)
 	free(s_p);
 	free(s_d);
 	free(s_pol);
-	free(labels);
-	json_decref(ready);
 	msg_proposal_free(proposal);
 	msg_decision_free(decision);
 	msg_policy_free(policy);
@@ -629,23 +643,21 @@ run_id_for(struct router *r, const struct msg_decision *decision,
  * (NULL: none). */
 static int
 dispatch(struct router *r, struct executor *e, const char *task_id,
-    json_t *ready, const struct msg_proposal *proposal,
+    const struct msg_task_ready *ready, const struct msg_proposal *proposal,
     const struct msg_decision *decision, const struct msg_policy *policy,
     const char *next, int64_t attempts, int64_t now, double reserve_usd)
 {
 	struct msg_exec_dispatch ev;
 	struct route_task        t;
-	const char             **labels;
 	struct msg_exec_request *req;
 	char                     rid[37];
 	const char              *run_id;
 	int                      rv;
 
 	run_id = run_id_for(r, decision, next, attempts, rid);
-	task_of(ready, &t, &labels);
+	task_of(ready, &t);
 	req = route_request(proposal, decision, policy, &t, svc_cfg_root(r->svc),
 	    attempts + 1, now);
-	free(labels);
 	if (req == NULL)
 		return (ERR_INVAL);
 	if (strcmp(req->run_id, run_id) != 0) { /* a retry: its own branch */
@@ -705,7 +717,7 @@ enum gate_verdict { GATE_OPEN, GATE_TASK, GATE_ALL };
 
 struct queued {
 	char                *task_id, *last_reason, *hold, *next_run_id;
-	json_t              *ready;
+	struct msg_task_ready *ready;
 	struct msg_proposal *proposal;
 	struct msg_decision *decision;
 	struct msg_policy   *policy;
@@ -717,7 +729,7 @@ gates(struct router *r, struct queued *q, struct ledger *l, int64_t now,
     struct executor **ep, double *reserve)
 {
 	const char        *task_id = q->task_id, *last_reason = q->last_reason;
-	const char        *repo = jstr(q->ready, "repo_key");
+	const char        *repo = q->ready->repo_key;
 	struct store_stmt *st;
 	struct gate        g;
 	struct spend_gate  sg;
@@ -796,7 +808,7 @@ queued_fini(struct queued *q)
 	free(q->last_reason);
 	free(q->hold);
 	free(q->next_run_id);
-	json_decref(q->ready);
+	ready_free(q->ready);
 	msg_proposal_free(q->proposal);
 	msg_decision_free(q->decision);
 	msg_policy_free(q->policy);
@@ -833,7 +845,7 @@ router_idle(struct svc *svc, void *state)
 		}
 		memset(&q, 0, sizeof(q));
 		q.task_id = xstrdup(store_col_text(st, 0));
-		q.ready = col_json(st, 1);
+		q.ready = col_ready(st, 1, q.task_id);
 		q.proposal = col_rec(st, 2, &msg_rec_proposal, q.task_id);
 		q.decision = col_rec(st, 3, &msg_rec_decision, q.task_id);
 		q.policy = col_rec(st, 4, &msg_rec_policy, q.task_id);
@@ -851,7 +863,7 @@ router_idle(struct svc *svc, void *state)
 		if (v == GATE_OPEN &&
 		    dispatch(r, e, q.task_id, q.ready, q.proposal, q.decision,
 		        q.policy, q.next_run_id, q.attempts, now, reserve) == 0) {
-			ledger_add(&l, jstr(q.ready, "repo_key"), reserve, now);
+			ledger_add(&l, q.ready->repo_key, reserve, now);
 			guard--; /* it left the queue: same offset again */
 		}
 		queued_fini(&q);

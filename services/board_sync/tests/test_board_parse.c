@@ -13,6 +13,25 @@
 #include "board.h"
 #include "opc/err.h"
 
+/* parse runs the parser and hands back the record's JSON form (its
+ * field names are the keys), NULL on error. */
+static int
+parse(const char *desc, const char *goal, json_t **ex, char *err,
+    size_t errlen)
+{
+	struct msg_task_execution *r;
+	int                        rv;
+
+	*ex = NULL;
+	if ((rv = board_parse_description(desc, goal, &r, err, errlen)) != 0) {
+		assert_null(r);
+		return (rv);
+	}
+	*ex = msg_task_execution_to_json(r);
+	msg_task_execution_free(r);
+	return (0);
+}
+
 static const char *
 s(json_t *o, const char *k)
 {
@@ -26,7 +45,7 @@ test_full_block(void **state)
 	char    err[256];
 
 	(void) state;
-	assert_int_equal(board_parse_description(
+	assert_int_equal(parse(
 	                     "## Execution\nrepo: repo_a\nbase_branch: main\n"
 	                     "mode: GOAL\nallowed_paths:\n  - src/\n"
 	                     "open_pr: true\n\nDo the thing.\n\n"
@@ -55,23 +74,24 @@ test_plain_description(void **state)
 	char    err[256];
 
 	(void) state;
-	assert_int_equal(board_parse_description("Fix the bug.", NULL, &ex,
+	assert_int_equal(parse("Fix the bug.", NULL, &ex,
 	                     err, sizeof(err)),
 	    0);
 	assert_string_equal(s(ex, "base_branch"), "");
 	assert_string_equal(s(ex, "mode"), "goal");
 	assert_string_equal(s(ex, "goal"), "Fix the bug.");
-	assert_true(json_is_null(json_object_get(ex, "constraints")));
+	assert_null(json_object_get(ex, "constraints"));
+	assert_null(json_object_get(ex, "open_pr")); /* not said */
 	assert_false(json_is_true(json_object_get(ex, "has_block")));
 	json_decref(ex);
 	/* no description: the goal field is the goal */
-	assert_int_equal(board_parse_description(NULL, "Write docs", &ex, err,
+	assert_int_equal(parse(NULL, "Write docs", &ex, err,
 	                     sizeof(err)),
 	    0);
 	assert_string_equal(s(ex, "goal"), "Write docs");
 	json_decref(ex);
 	/* a goal field wins over prose, the block still applies */
-	assert_int_equal(board_parse_description("## Execution\nmode: test\n"
+	assert_int_equal(parse("## Execution\nmode: test\n"
 	                                         "\nprose\n",
 	                     "field goal", &ex, err, sizeof(err)),
 	    0);
@@ -87,18 +107,18 @@ test_errors(void **state)
 	char    err[256];
 
 	(void) state;
-	assert_int_equal(board_parse_description(
+	assert_int_equal(parse(
 	                     "## Execution\nrepo: myrepo\nmode: goal\n", NULL,
 	                     &ex, err, sizeof(err)),
 	    ERR_PROTO);
 	assert_string_equal(err, "Missing goal text");
 	assert_null(ex);
-	assert_int_equal(board_parse_description(
+	assert_int_equal(parse(
 	                     "## Execution\nmode: totally_invalid\n\nDo it.\n",
 	                     NULL, &ex, err, sizeof(err)),
 	    ERR_PROTO);
 	assert_non_null(strstr(err, "Unsupported execution mode"));
-	assert_int_equal(board_parse_description("", "", &ex, err,
+	assert_int_equal(parse("", "", &ex, err,
 	                     sizeof(err)),
 	    ERR_PROTO);
 }
@@ -118,13 +138,13 @@ test_modes_and_inline_paths(void **state)
 	for (i = 0; i < 4; i++) {
 		snprintf(desc, sizeof(desc), "## Execution\nmode: %s\n\nGo.",
 		    in[i]);
-		assert_int_equal(board_parse_description(desc, NULL, &ex, err,
+		assert_int_equal(parse(desc, NULL, &ex, err,
 		                     sizeof(err)),
 		    0);
 		assert_string_equal(s(ex, "mode"), out[i]);
 		json_decref(ex);
 	}
-	assert_int_equal(board_parse_description(
+	assert_int_equal(parse(
 	                     "## Execution\nallowed_paths: src/, docs/\n\nGo.",
 	                     NULL, &ex, err, sizeof(err)),
 	    0);

@@ -269,40 +269,23 @@ bad:
 	return (ERR_CONFIG);
 }
 
-static json_t *
-exec_get(const json_t *execution, const char *key)
-{
-	json_t *v;
-
-	if (!json_is_object(execution))
-		return (NULL);
-	v = json_object_get(execution, key);
-	return (json_is_null(v) ? NULL : v);
-}
-
-/* max_files reads the Execution block's max_changed_files: a number, or
- * the text the board's parser hands over ("5"); absent is 0 (no limit). */
+/* max_files reads the Execution block's max_changed_files as its author
+ * wrote it ("5"); absent is 0 (no limit); anything but a whole number
+ * >= 1 is ERR_INVAL. */
 static int
-max_files(const json_t *v, int64_t *out)
+max_files(const char *s, int64_t *out)
 {
-	const char *s;
-	char       *end;
-	long long   n;
+	char     *end;
+	long long n;
 
 	*out = 0;
-	if (v == NULL)
+	if (s == NULL)
 		return (0);
-	if (json_is_integer(v))
-		n = json_integer_value(v);
-	else if (json_is_string(v) && *(s = json_string_value(v)) >= '0' &&
-	         *s <= '9') {
-		errno = 0;
-		n = strtoll(s, &end, 10);
-		if (errno != 0 || *end != '\0')
-			return (ERR_INVAL);
-	} else
+	if (*s < '0' || *s > '9')
 		return (ERR_INVAL);
-	if (n < 1)
+	errno = 0;
+	n = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0' || n < 1)
 		return (ERR_INVAL);
 	*out = n;
 	return (0);
@@ -313,11 +296,12 @@ route_proposal(const struct route_task *t, const struct cfg_node *root,
                int64_t now_ms, char *err, size_t errlen)
 {
 	const struct cfg_node       *repo;
+	const struct msg_task_execution *ex = t->execution;
 	const char                  *kind, *repo_key, *task_type, *mode, *base;
-	const char                  *clone_url, *constraints = NULL, *s;
+	const char                  *clone_url, *constraints = NULL;
 	const char                 **abb = NULL;
 	size_t                       nabb = 0;
-	json_t                      *cmds = NULL, *v, *pth;
+	json_t                      *cmds = NULL;
 	struct msg_proposal         *p;
 	struct msg_proposal_target  *tg;
 	struct msg_proposal_constraints *cs;
@@ -330,9 +314,8 @@ route_proposal(const struct route_task *t, const struct cfg_node *root,
 
 	kind = (t->kind != NULL && *t->kind != '\0') ? t->kind : "goal";
 	repo_key = t->repo_key;
-	if ((repo_key == NULL || *repo_key == '\0') &&
-	    json_is_string(exec_get(t->execution, "repo")))
-		repo_key = json_string_value(exec_get(t->execution, "repo"));
+	if ((repo_key == NULL || *repo_key == '\0') && ex != NULL)
+		repo_key = ex->repo;
 	if (repo_key == NULL || *repo_key == '\0') {
 		ERRF("missing repo key");
 		return (NULL);
@@ -348,8 +331,8 @@ route_proposal(const struct route_task *t, const struct cfg_node *root,
 	}
 	if (task_type_for(kind, root, &task_type, err, errlen) != 0)
 		return (NULL);
-	s = route_jstr(t->execution, "mode");
-	if (execution_mode_for(kind, s, &mode, err, errlen) != 0)
+	if (execution_mode_for(kind, ex != NULL ? ex->mode : NULL, &mode, err,
+	        errlen) != 0)
 		return (NULL);
 
 	if (cfg_get_str(repo, "clone_url", NULL, &clone_url, err, errlen) !=
@@ -381,7 +364,7 @@ route_proposal(const struct route_task *t, const struct cfg_node *root,
 		goto fail;
 	}
 
-	base = route_jstr(t->execution, "base_branch");
+	base = ex != NULL ? ex->base_branch : NULL;
 	if (base == NULL || *base == '\0') {
 		if (cfg_tab_str(conf_repo_keys, repo, "default_branch", &base,
 		                err, errlen) != 0)
@@ -389,20 +372,11 @@ route_proposal(const struct route_task *t, const struct cfg_node *root,
 		if (*base == '\0')
 			base = "main";
 	}
-	/* the Execution block parser may hand over "true" as text */
-	if ((v = exec_get(t->execution, "open_pr")) != NULL) {
-		if (json_is_boolean(v))
-			open_pr = json_is_true(v);
-		else if (json_is_string(v))
-			open_pr =
-			    strcasecmp(json_string_value(v), "true") == 0 ||
-			    strcasecmp(json_string_value(v), "yes") == 0 ||
-			    strcmp(json_string_value(v), "1") == 0;
-	}
-	if ((s = route_jstr(t->execution, "constraints")) != NULL && *s != '\0')
-		constraints = s;
-	if (max_files(exec_get(t->execution, "max_changed_files"), &maxf) !=
-	    0) {
+	if (ex != NULL && ex->has_open_pr)
+		open_pr = ex->open_pr;
+	if (ex != NULL && ex->constraints != NULL && *ex->constraints != '\0')
+		constraints = ex->constraints;
+	if (max_files(ex != NULL ? ex->max_changed_files : NULL, &maxf) != 0) {
 		ERRF("max_changed_files must be a whole number >= 1");
 		goto fail;
 	}
@@ -421,11 +395,10 @@ route_proposal(const struct route_task *t, const struct cfg_node *root,
 	tg->clone_url = xstrdup(clone_url);
 	tg->base_branch = xstrdup(base);
 	p->constraints = cs = msg_proposal_constraints_new();
-	json_array_foreach(exec_get(t->execution, "allowed_paths"), i, pth)
-	{
-		if (json_is_string(pth) && *json_string_value(pth) != '\0') {
-			msg_strs_add(&tg->allowed_paths, json_string_value(pth));
-			msg_strs_add(&cs->allowed_paths, json_string_value(pth));
+	for (i = 0; ex != NULL && i < ex->allowed_paths.n; i++) {
+		if (*ex->allowed_paths.v[i] != '\0') {
+			msg_strs_add(&tg->allowed_paths, ex->allowed_paths.v[i]);
+			msg_strs_add(&cs->allowed_paths, ex->allowed_paths.v[i]);
 		}
 	}
 	p->priority = xstrdup("normal");

@@ -30,10 +30,9 @@ struct route_task {
 	const char *task_id, *title, *goal, *repo_key, *kind, *description;
 	const char *const *labels;
 	size_t             nlabels;
-	/* parsed "## Execution" block object or NULL: {repo, base_branch,
-	 * mode, allowed_paths[], open_pr, constraints} */
-	const json_t *execution;
-	int64_t       attempt;
+	/* the task's "## Execution" block, or NULL */
+	const struct msg_task_execution *execution;
+	int64_t                          attempt;
 };
 
 /* route_proposal builds the OcPlanningProposal.  root is the whole

@@ -427,6 +427,22 @@ test_proposal_risk_label(void **state)
 	json_decref(p);
 }
 
+/* set_ex gives t the Execution block ex (its JSON form) as the record
+ * board-sync sends; the record of the previous call is freed. */
+static void
+set_ex(struct route_task *t, const json_t *ex)
+{
+	static struct msg_task_execution *rec;
+	char                              err[256];
+
+	msg_task_execution_free(rec);
+	rec = msg_task_execution_new();
+	assert_int_equal(msg_task_execution_from_json(rec, ex, err,
+	                     sizeof(err)),
+	                 0);
+	t->execution = rec;
+}
+
 static void
 test_proposal_execution_block(void **state)
 {
@@ -434,12 +450,12 @@ test_proposal_execution_block(void **state)
 	struct route_task t = task("goal", "repo_a", NULL, 0);
 	json_t           *ex, *p;
 
-	ex = json_pack("{s:s, s:s, s:s, s:[s, s], s:b, s:s, s:i}", "repo",
+	ex = json_pack("{s:s, s:s, s:s, s:[s, s], s:b, s:s, s:s}", "repo",
 	               "repo_a", "base_branch", "release/2", "mode", "TEST",
 	               "allowed_paths", "src/", "docs/", "open_pr", 1,
 	               "constraints", "- Keep tests green.",
-	               "max_changed_files", 7);
-	t.execution = ex;
+	               "max_changed_files", "7");
+	set_ex(&t, ex);
 	p = proposal_ok(fx, &t);
 	assert_string_equal(js(p, "target.base_branch"), "release/2");
 	assert_string_equal(js(p, "execution_mode"), "test_campaign");
@@ -456,17 +472,20 @@ test_proposal_execution_block(void **state)
 	/* the block's repo is used when the task has no repo key */
 	t.repo_key = NULL;
 	json_object_set_new(ex, "mode", json_string("fix_pr"));
+	set_ex(&t, ex);
 	p = proposal_ok(fx, &t);
 	assert_string_equal(js(p, "target.repo_key"), "repo_a");
 	assert_string_equal(js(p, "execution_mode"), "fix_pr");
 	json_decref(p);
 
-	json_object_set_new(ex, "open_pr", json_string("no"));
+	json_object_set_new(ex, "open_pr", json_false());
+	set_ex(&t, ex);
 	p = proposal_ok(fx, &t);
 	assert_true(json_is_false(jget(p, "branch_policy.open_pr")));
 	json_decref(p);
 
 	json_object_set_new(ex, "mode", json_string("totally_invalid"));
+	set_ex(&t, ex);
 	assert_null(jproposal(&t, root(fx), T0, fx->err, sizeof(fx->err)));
 	assert_string_equal(fx->err,
 	                    "unsupported execution mode 'totally_invalid'");
@@ -748,7 +767,7 @@ test_policy_paths_and_branch(void **state)
 	json_t           *ex, *pol, *v;
 
 	ex = json_pack("{s:[s, s]}", "allowed_paths", "src/", "home/.ssh/");
-	t.execution = ex;
+	set_ex(&t, ex);
 	pol = gate(fx, &t, NULL, NULL);
 	assert_string_equal(js(pol, "status"), "block");
 	v = json_array_get(jget(pol, "violations"), 0);
@@ -760,6 +779,7 @@ test_policy_paths_and_branch(void **state)
 
 	json_object_set_new(ex, "allowed_paths",
 	                    json_pack("[s, s]", ".gnupg/pubring.kbx", "src/"));
+	set_ex(&t, ex);
 	pol = gate(fx, &t, NULL, NULL);
 	assert_string_equal(js(pol, "status"), "block");
 	json_decref(pol);
@@ -767,6 +787,7 @@ test_policy_paths_and_branch(void **state)
 	json_object_set_new(
 	    ex, "allowed_paths",
 	    json_pack("[s, s]", ".github/workflows/", "db/migrations/001.sql"));
+	set_ex(&t, ex);
 	pol = gate(fx, &t, NULL, NULL);
 	assert_string_equal(js(pol, "status"), "require_review");
 	assert_int_equal(json_array_size(jget(pol, "violations")), 2);
@@ -775,11 +796,14 @@ test_policy_paths_and_branch(void **state)
 	json_decref(pol);
 
 	json_object_set_new(ex, "allowed_paths", json_pack("[s]", "src/"));
+	set_ex(&t, ex);
 	json_object_set_new(ex, "base_branch", json_string("release/3"));
+	set_ex(&t, ex);
 	pol = gate(fx, &t, NULL, NULL);
 	assert_string_equal(js(pol, "status"), "allow");
 	json_decref(pol);
 	json_object_set_new(ex, "base_branch", json_string("hotfix"));
+	set_ex(&t, ex);
 	pol = gate(fx, &t, NULL, NULL);
 	assert_string_equal(js(pol, "status"), "block");
 	assert_true(
@@ -1069,7 +1093,7 @@ test_request(void **state)
 
 	ex = json_pack("{s:[s], s:s}", "allowed_paths", "src/", "constraints",
 	               "- be nice");
-	t.execution = ex;
+	set_ex(&t, ex);
 	p = proposal_ok(fx, &t);
 	d = jdecide(p, rcfg(fx), T0);
 	pol = jpolicy(p, d, rcfg(fx), T0);
@@ -1146,23 +1170,28 @@ test_request(void **state)
 	json_decref(p);
 
 	/* max_changed_files of the Execution block; below 1 is no plan */
-	json_object_set_new(ex, "max_changed_files", json_integer(3));
+	json_object_set_new(ex, "max_changed_files", json_string("3"));
+	set_ex(&t, ex);
 	p = proposal_ok(fx, &t);
 	assert_int_equal(
 	    json_integer_value(jget(p, "constraints.max_changed_files")), 3);
 	json_decref(p);
 	/* as the board's parser hands it over: text */
 	json_object_set_new(ex, "max_changed_files", json_string("4"));
+	set_ex(&t, ex);
 	p = proposal_ok(fx, &t);
 	assert_int_equal(
 	    json_integer_value(jget(p, "constraints.max_changed_files")), 4);
 	json_decref(p);
-	json_object_set_new(ex, "max_changed_files", json_integer(0));
+	json_object_set_new(ex, "max_changed_files", json_string("0"));
+	set_ex(&t, ex);
 	assert_null(jproposal(&t, root(fx), T0, fx->err, sizeof(fx->err)));
 	assert_non_null(strstr(fx->err, "max_changed_files"));
 	json_object_set_new(ex, "max_changed_files", json_string("many"));
+	set_ex(&t, ex);
 	assert_null(jproposal(&t, root(fx), T0, fx->err, sizeof(fx->err)));
 	json_object_set_new(ex, "max_changed_files", json_string("5 files"));
+	set_ex(&t, ex);
 	assert_null(jproposal(&t, root(fx), T0, fx->err, sizeof(fx->err)));
 	json_decref(ex);
 }
