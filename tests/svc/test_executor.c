@@ -49,7 +49,8 @@ sh(const char *fmt, ...)
 /* fx_start writes the topology (with_router: the router runs too and the
  * demo repo exists) and starts the executor (max_parallel 2). */
 static void
-fx_start(struct fx *f, const char *tag, bool with_router)
+fx_start_worker(struct fx *f, const char *tag, bool with_router,
+    const char *worker)
 {
 	char *yaml;
 
@@ -92,12 +93,19 @@ fx_start(struct fx *f, const char *tag, bool with_router)
 	                 "    workspace_root: ws\n"
 	                 "    backends:\n"
 	                 "      stub: { kind: stub }\n",
-	                 f->dir, f->dir, tag, tag, tag, tag, EXEC_RUN_BIN);
+	                 f->dir, f->dir, tag, tag, tag, tag,
+	                 worker != NULL ? worker : EXEC_RUN_BIN);
 	f->topo = tb_topo(f->dir, yaml);
 	free(yaml);
 	if (with_router)
 		f->router = tb_start(&router_def, f->topo, "router");
 	f->ex = tb_start_caught_up(&executor_def, f->topo, "executor");
+}
+
+static void
+fx_start(struct fx *f, const char *tag, bool with_router)
+{
+	fx_start_worker(f, tag, with_router, NULL);
 }
 
 static void
@@ -234,6 +242,71 @@ test_stub_run(void **state)
 	fx_stop(&f);
 }
 
+/* A worker whose result file is not a run result (cut short, another
+ * run's, a field of the wrong type) fails its run as infra_tooling with
+ * the decoder's words, counted; nothing else is believed of it.  The
+ * runs come from the router (an executor starts only what its router
+ * granted). */
+static void
+test_bad_result(void **state)
+{
+	static const char *const want[] = {
+	    "not a run result", "it is run r-other's",
+	    "field 'success' has the wrong type"};
+	struct fx   f;
+	json_t     *fin, *d;
+	char       *dir = tb_dir(), *worker, task[8];
+	size_t      i;
+	const char *why;
+
+	UNUSED(state);
+	worker = xasprintf("%s/bad-worker", dir);
+	sh("cat > %s <<'EOF'\n#!/bin/sh\n"
+	   "n=$(cat %s/count 2>/dev/null || echo 0); n=$((n + 1));"
+	   " echo $n > %s/count\n"
+	   "run=$(basename \"$6\" .result.json)\n"
+	   "case $n in\n"
+	   "1) printf '{\"run_id\": \"%%s\", \"sta' \"$run\" > \"$6\" ;;\n"
+	   "2) printf '{\"run_id\": \"r-other\", \"status\":"
+	   " \"succeeded\", \"success\": true}' > \"$6\" ;;\n"
+	   "*) printf '{\"run_id\": \"%%s\", \"status\": \"succeeded\","
+	   " \"success\": \"yes\"}' \"$run\" > \"$6\" ;;\n"
+	   "esac\nEOF\nchmod +x %s",
+	   worker, dir, dir, worker);
+	fx_start_worker(&f, "badres", true, worker);
+	assert_int_equal(tb_wait_int(f.topo, "router",
+	                             "executors.executor.free_slots", 2, WAIT),
+	                 2);
+	for (i = 0; i < nitems(want); i++) {
+		snprintf(task, sizeof(task), "T-%zu", i + 1);
+		tb_inject(f.topo, "router", "task.ready", task,
+		          json_pack("{s:s, s:s, s:s, s:s, s:[], s:i}", "task_id",
+		                    task, "goal", "Write a note", "repo_key",
+		                    "demo", "kind", "goal", "labels", "attempt",
+		                    1));
+		fin = tb_wait_events(f.topo, "executor", "exec.finished", i + 1,
+		                     WAIT);
+		assert_int_equal(json_array_size(fin), i + 1);
+		d = json_array_get(fin, i);
+		assert_string_equal(tb_str(d, "body.task_id"), task);
+		assert_string_equal(tb_str(d, "body.status"), "failed");
+		assert_false(json_is_true(tb_get(d, "body.success")));
+		assert_string_equal(tb_str(d, "body.failure_category"),
+		                    "infra_tooling");
+		why = tb_str(d, "body.failure_reason");
+		if (why == NULL || strstr(why, want[i]) == NULL)
+			fail_msg("%s: reason '%s', want '%s'", task,
+			         why ? why : "(none)", want[i]);
+		json_decref(fin);
+	}
+	assert_int_equal(
+	    tb_status_int(f.topo, "executor", "counters.result_invalid"), 3);
+	fx_stop(&f);
+	tb_rmrf(dir);
+	free(dir);
+	free(worker);
+}
+
 int
 main(void)
 {
@@ -241,6 +314,7 @@ main(void)
 	    cmocka_unit_test(test_refused),
 	    cmocka_unit_test(test_heartbeat),
 	    cmocka_unit_test(test_stub_run),
+	    cmocka_unit_test(test_bad_result),
 	};
 
 	log_init("test_executor", NULL, LOG_WARN);
