@@ -35,6 +35,29 @@ struct route_task {
 	int64_t                          attempt;
 };
 
+/* A repo's settings as the plan needs them (repos.<key>), read and
+ * checked once: route_repo_load fills rc (borrowing strings from the
+ * config; free with route_repo_fini) or fails naming the problem, e.g.
+ * "unknown repo key 'x'", "repo 'x': missing clone_url". */
+struct route_repo {
+	const char  *clone_url; /* or local_path */
+	const char  *default_branch; /* "main" when unset */
+	int64_t      timeout, vtimeout; /* seconds, >= 1 */
+	bool         open_pr, skip_baseline;
+	const char **abb; /* allowed_base_branches */
+	size_t       nabb;
+	json_t      *cmds; /* validation_commands: strings or argv lists */
+};
+
+int  route_repo_load(const struct cfg_node *root, const char *repo_key,
+                     struct route_repo *rc, char *err, size_t errlen);
+void route_repo_fini(struct route_repo *rc);
+/* route_task_type maps a board task kind to a TaskType (*out static);
+ * router.kind_map overrides the built-in table.  ERR_CONFIG for a
+ * kind_map entry naming no TaskType. */
+int route_task_type(const char *kind, const struct cfg_node *root,
+                    const char **out, char *err, size_t errlen);
+
 /* route_proposal builds the OcPlanningProposal.  root is the whole
  * config document: it reads repos.<repo_key> {clone_url, default_branch,
  * validation_commands[], allowed_base_branches[], await_review, open_pr,
