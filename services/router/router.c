@@ -247,7 +247,8 @@ on_ready(struct svc *svc, const struct msg *m, void *state)
 		invalid_task(err, &decision, &policy, now);
 	} else {
 		decision = route_decide(proposal, svc_cfg(svc), now);
-		policy = route_policy(proposal, decision, svc_cfg(svc), now);
+		policy = route_policy(proposal, decision,
+		    ((struct router *) state)->policy, now);
 	}
 	status = msg_policy_status_name(policy->status);
 	memset(&ev, 0, sizeof(ev));
@@ -909,6 +910,7 @@ router_init(struct svc *svc, void *state)
 		if (in != NULL && strcmp(in->service, "executor") == 0)
 			r->ex[r->nex++].name = in->name;
 	}
+	r->policy = route_policy_load(svc_cfg(svc));
 	if (r->nex == 0)
 		log_warn("router.config", "no executor among the upstreams: "
 		    "nothing will be dispatched");
@@ -921,6 +923,16 @@ router_init(struct svc *svc, void *state)
 		return (rv);
 	return (store_add_column(svc_store(svc), "rtask", "next_run_id",
 	    "TEXT"));
+}
+
+static void
+router_fini(struct svc *svc, void *state)
+{
+	struct router *r = state;
+
+	(void) svc;
+	route_policy_free(r->policy);
+	r->policy = NULL;
 }
 
 static void
@@ -1008,6 +1020,7 @@ const struct svc_def router_def = {
 	.name = "router",
 	.state_size = sizeof(struct router),
 	.init = router_init,
+	.fini = router_fini,
 	.handlers = handlers,
 	.ctls = ctls,
 	.status = router_status,

@@ -82,13 +82,18 @@ struct msg_decision *route_decide(const struct msg_proposal *,
 /* route_policy is the mandatory policy gate (inventory section 6 "Policy
  * defaults", overridable by router.policy {trusted_labels[],
  * destructive_labels[], sensitive_block[], sensitive_review[],
- * review_task_types[]}).  Returns the PolicyDecision; status is one of
- * allow, allow_with_warnings, require_review, block.  decision may be
- * NULL (no lane chosen). */
-struct msg_policy *route_policy(const struct msg_proposal *,
-                                const struct msg_decision *,
-                                const struct cfg_node *router_cfg,
-                                int64_t now_ms);
+ * review_task_types[], local_lane}: route_policy_load reads them once
+ * from the "router" section (may be NULL); they borrow from it).
+ * Returns the PolicyDecision; status is one of allow,
+ * allow_with_warnings, require_review, block.  decision may be NULL (no
+ * lane chosen). */
+struct route_policy_cfg;
+struct route_policy_cfg *route_policy_load(const struct cfg_node *router_cfg);
+void                     route_policy_free(struct route_policy_cfg *);
+struct msg_policy       *route_policy(const struct msg_proposal *,
+                                      const struct msg_decision *,
+                                      const struct route_policy_cfg *,
+                                      int64_t now_ms);
 
 struct budget_cfg {
 	int64_t max_per_hour, max_per_day, max_retries, retry_reset_ms,

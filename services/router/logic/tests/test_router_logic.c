@@ -82,10 +82,12 @@ static json_t *
 jpolicy(const json_t *p, const json_t *d, const struct cfg_node *router_cfg,
         int64_t now)
 {
-	struct msg_proposal *pr = json_rec(&msg_rec_proposal, p);
-	struct msg_decision *de = json_rec(&msg_rec_decision, d);
-	json_t *pol = REC_JSON(policy, route_policy(pr, de, router_cfg, now));
+	struct msg_proposal     *pr = json_rec(&msg_rec_proposal, p);
+	struct msg_decision     *de = json_rec(&msg_rec_decision, d);
+	struct route_policy_cfg *c = route_policy_load(router_cfg);
+	json_t *pol = REC_JSON(policy, route_policy(pr, de, c, now));
 
+	route_policy_free(c);
 	msg_proposal_free(pr);
 	msg_decision_free(de);
 	return (pol);
