@@ -1,0 +1,63 @@
+#!/bin/sh
+# check_symbols.sh BUILD_DIR [PREFIXES]: every name a static library of
+# the project exports starts with one of the prefixes its line in
+# scripts/symbols.prefixes declares (docs/design.md, "Names").  Reads
+# every lib*.a under BUILD_DIR except the fuzz/ and tests/ trees (their
+# own copies and helpers).  Prints "library object symbol" for each name
+# that breaks the rule and for a library without a line, then exits 1;
+# exits 0 when there is none, 2 on a usage error.
+set -eu
+[ $# -ge 1 ] && [ -d "$1" ] || {
+	echo "usage: check_symbols.sh BUILD_DIR [PREFIXES]" >&2
+	exit 2
+}
+dir=$1
+prefixes=${2:-$(dirname "$0")/symbols.prefixes}
+[ -r "$prefixes" ] || { echo "check_symbols: no $prefixes" >&2; exit 2; }
+NM=${NM:-nm}
+
+libs=$(find "$dir" -name 'lib*.a' ! -path '*/fuzz/*' ! -path '*/tests/*' |
+	sort)
+[ -n "$libs" ] || { echo "check_symbols: no lib*.a under $dir" >&2; exit 2; }
+
+# nm -P: "archive[object]: name type value size"; T D B R C V W G S are
+# defined exported names (--defined-only drops U, -g the local ones).
+for a in $libs; do
+	lib=$(basename "$a" .a)
+	lib=${lib#lib}
+	"$NM" -A -P -g --defined-only "$a" 2>/dev/null |
+		sed -n 's/^[^[]*\[\([^]]*\)\]: \([^ ]*\) .*/\1 \2/p' |
+		while read -r obj sym; do echo "$lib $obj $sym"; done
+done | awk -v pf="$prefixes" '
+BEGIN {
+	while ((getline line < pf) > 0) {
+		sub(/#.*/, "", line)
+		if (line !~ /:/)
+			continue
+		lib = line; sub(/:.*/, "", lib); gsub(/[ \t]/, "", lib)
+		rest = line; sub(/^[^:]*:/, "", rest)
+		known[lib] = 1
+		list[lib] = rest
+	}
+}
+{
+	if (!($1 in known)) {
+		if (!($1 in warned))
+			print $1 ": library has no line in " pf
+		warned[$1] = 1
+		bad++
+		next
+	}
+	n = split(list[$1], p, /[ \t]+/)
+	ok = 0
+	for (i = 1; i <= n; i++)
+		if (p[i] != "" && index($3, p[i]) == 1) { ok = 1; break }
+	if (!ok) { print $1, $2, $3; bad++ }
+}
+END {
+	if (bad) {
+		print bad " exported name(s) without their library'"'"'s prefix" \
+		    " (scripts/symbols.prefixes)"
+		exit 1
+	}
+}'
