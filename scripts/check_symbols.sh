@@ -1,7 +1,8 @@
 #!/bin/sh
 # check_symbols.sh BUILD_DIR [PREFIXES]: every name a static library of
 # the project exports starts with one of the prefixes its line in
-# scripts/symbols.prefixes declares (docs/design.md, "Names").  Reads
+# scripts/symbols.prefixes declares, or is a whole name it lists as
+# "=name" (docs/design.md, "Names").  Reads
 # every lib*.a under BUILD_DIR except the fuzz/ and tests/ trees (their
 # own copies and helpers).  Prints "library object symbol" for each name
 # that breaks the rule and for a library without a line, then exits 1;
@@ -50,8 +51,16 @@ BEGIN {
 	}
 	n = split(list[$1], p, /[ \t]+/)
 	ok = 0
-	for (i = 1; i <= n; i++)
-		if (p[i] != "" && index($3, p[i]) == 1) { ok = 1; break }
+	for (i = 1; i <= n; i++) {
+		if (p[i] == "")
+			continue
+		if (substr(p[i], 1, 1) == "=")
+			ok = $3 == substr(p[i], 2)
+		else
+			ok = index($3, p[i]) == 1
+		if (ok)
+			break
+	}
 	if (!ok) { print $1, $2, $3; bad++ }
 }
 END {
