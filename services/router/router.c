@@ -314,7 +314,7 @@ breaker_update(struct router *r)
 		n++;
 	}
 	store_done(st);
-	b = breaker_eval(&r->b, o, n, now_ms());
+	b = budget_breaker_eval(&r->b, o, n, now_ms());
 	free(o);
 	(void) store_int(svc_store(r->svc), &was, 0,
 	    "SELECT v FROM kv WHERE k = 'breaker_open'", NULL);
@@ -724,7 +724,7 @@ gates(struct router *r, struct queued *q, struct ledger *l, int64_t now,
 	int64_t            hour = 0, day = 0, running = 0, open = 0;
 	bool               reset = false;
 
-	g = retry_check(&r->b, q->attempts, q->last_attempt, now, &reset);
+	g = budget_retry_check(&r->b, q->attempts, q->last_attempt, now, &reset);
 	if (!g.allowed) {
 		refuse(r, task_id, last_reason, &g, "gave_up");
 		return (GATE_TASK);
@@ -762,7 +762,7 @@ gates(struct router *r, struct queued *q, struct ledger *l, int64_t now,
 	    "SELECT count(*) FROM rrun WHERE state IN ('dispatched',"
 	    " 'started')",
 	    NULL);
-	g = concurrency_check(&r->b, running);
+	g = budget_concurrency_check(&r->b, running);
 	if (!g.allowed) {
 		refuse(r, task_id, last_reason, &g, NULL);
 		return (GATE_ALL);
@@ -781,7 +781,7 @@ gates(struct router *r, struct queued *q, struct ledger *l, int64_t now,
 		refuse(r, task_id, last_reason, &g, NULL);
 		return (GATE_ALL);
 	}
-	g = memory_check(&r->b, (*ep)->mem_free_mb);
+	g = budget_memory_check(&r->b, (*ep)->mem_free_mb);
 	if (!g.allowed) {
 		refuse(r, task_id, last_reason, &g, NULL);
 		return (GATE_ALL);
