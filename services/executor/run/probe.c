@@ -145,7 +145,7 @@ probe_run(const char *spec_path, const char *dir, const char *out, int call)
 		json_object_set_new(res, "program", json_string("(built in)"));
 		goto done;
 	}
-	prompt = ws_path(&x, "prompt.md");
+	prompt = run_ws_path(&x, "prompt.md");
 	if (profile != NULL)
 		(void) agent_build(&c, &x, prompt); /* run_fail on error */
 	else

@@ -81,7 +81,7 @@ outputs_fill(const struct exec_run *x, struct msg_exec_result *res)
 
 	res->files = msg_exec_files_new();
 	for (i = 0; x->ws_ready && i < nitems(outputs); i++) {
-		p = ws_path(x, outputs[i].name);
+		p = run_ws_path(x, outputs[i].name);
 		if (stat(p, &st) == 0 && S_ISREG(st.st_mode)) {
 			slot = &res->files->backend_stdout + i;
 			*slot = utf8_lossy(p);

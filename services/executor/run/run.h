@@ -206,7 +206,7 @@ int diff_parse_name_status(struct changes *cs, const char *s, size_t len);
  * -z` output, matching by (new) path; binary "-" counts as 0.  Returns 0
  * or ERR_PROTO. */
 int  diff_parse_numstat(struct changes *cs, const char *s, size_t len);
-void changes_fini(struct changes *cs);
+void diff_changes_fini(struct changes *cs);
 /* diff_stat_last_line returns a new copy of the last non-empty line of
  * s, trimmed, or NULL. */
 char *diff_stat_last_line(const char *s, size_t len);
@@ -233,11 +233,11 @@ const char *quality_pattern(size_t i);
  * (lines starting "+" but not "+++") that match it.  Returns 0 or
  * ERR_INVAL (a pattern failed to compile). */
 int quality_scan(int counts[QUALITY_N], const char *patch, size_t len);
-/* question_extract returns the trimmed TEXT of the first
+/* quality_question_extract returns the trimmed TEXT of the first
  * "<!-- cp:question: TEXT -->" in s[0..len), or NULL. */
-char *question_extract(const char *s, size_t len);
-/* question_in_patch is question_extract over the added lines only. */
-char *question_in_patch(const char *patch, size_t len);
+char *quality_question_extract(const char *s, size_t len);
+/* quality_question_in_patch is quality_question_extract over the added lines only. */
+char *quality_question_in_patch(const char *patch, size_t len);
 
 /* ---- classify.c: failure categories -------------------------------- */
 
@@ -392,9 +392,9 @@ struct exec_run {
 	                                 (0: none, or a transport error) */
 };
 
-/* commit_title: the goal's first line, whitespace collapsed, <= 72
+/* workspace_commit_title: the goal's first line, whitespace collapsed, <= 72
  * bytes (never splitting a UTF-8 character). */
-char *commit_title(const char *goal, const char *run_id);
+char *workspace_commit_title(const char *goal, const char *run_id);
 /* pr_open opens the pull request of a pushed branch when the request
  * asks for one (pr.c).  Returns 0 (opened, found, or none asked for), or
  * an error after run_fail() when it could not be opened. */
@@ -418,19 +418,19 @@ int exec_run(const struct exec_req *rq, const char *dir, const char *out);
 int probe_run(const char *spec_path, const char *dir, const char *out,
               int call);
 
-/* ws_path returns a new string "<x->opc>/<name>". */
-char *ws_path(const struct exec_run *x, const char *name);
+/* run_ws_path returns a new string "<x->opc>/<name>". */
+char *run_ws_path(const struct exec_run *x, const char *name);
 /* run_fail records an infrastructure failure of x: category (static) and
  * a one-line reason (taken over).  The first call wins; later reasons are
  * freed. */
 void run_fail(struct exec_run *x, const char *category, char *reason);
 
 /* workspace.c */
-/* git_run runs `git <args, NULL-terminated>` in dir (NULL: cwd) with a
+/* workspace_git runs `git <args, NULL-terminated>` in dir (NULL: cwd) with a
  * 10 minute timeout.  On a non-zero exit it returns ERR_IO and sets
  * *reason to "git <args> failed (...): <stderr excerpt>". r is always
  * filled; release it with proc_result_fini(). */
-int git_run(struct proc_result *r, const char *dir, char **reason, ...)
+int workspace_git(struct proc_result *r, const char *dir, char **reason, ...)
     __attribute__((sentinel));
 /* workspace_prepare clones and branches (a scratch workspace: creates an
  * empty directory); on failure it calls run_fail() and returns ERR_IO. */
@@ -453,7 +453,7 @@ int backend_run(struct exec_run *x);
 /* validate_run runs every validation command (never through a shell) and
  * fills x->val. */
 int  validate_run(struct exec_run *x);
-void validation_fini(struct validation *v);
+void validate_fini(struct validation *v);
 
 /* diff.c */
 /* diff_collect stages everything and fills x->changes and the diff files
