@@ -22,7 +22,8 @@
 #include "collect.h"
 #include "opc/err.h"
 #include "opc/util.h"
-#include "run.h"
+#include "opc/proc.h"
+#include "opc/strv.h"
 
 #define MAX_OUTPUT (16u * 1024 * 1024) /* per stream of a tool */
 #define MAX_COVERAGE (64 * 1024 * 1024)

@@ -14,7 +14,8 @@
 
 #include "collect.h"
 #include "opc/util.h"
-#include "run.h"
+#include "opc/proc.h"
+#include "opc/strv.h"
 
 static void
 usage(FILE *f)

@@ -22,31 +22,12 @@
 
 #include <jansson.h>
 
+#include "opc/proc.h"
+#include "opc/strv.h"
 #include "opc/util.h"
 
 struct msg_exec_agent;
 struct msg_exec_result;
-
-/* ---- strv.c: NULL-terminated vector of owned strings ---------------- */
-
-struct strv {
-	char **v; /* v[n] == NULL once anything was pushed */
-	size_t n;
-};
-
-/* strv_push appends a copy of s. */
-void strv_push(struct strv *sv, const char *s);
-/* strv_push_owned appends s and takes ownership of it. */
-void strv_push_owned(struct strv *sv, char *s);
-/* strv_free frees every string and the vector, leaving it empty. */
-void strv_free(struct strv *sv);
-/* strv_join returns a new string: the elements separated by sep. */
-char *strv_join(const struct strv *sv, const char *sep);
-/* strv_split_ws appends the whitespace-separated words of s. */
-void strv_split_ws(struct strv *sv, const char *s);
-/* strv_setenv sets "name=value" in an environment vector, replacing an
- * existing entry for name. */
-void strv_setenv(struct strv *sv, const char *name, const char *value);
 
 /* ---- request.c: OcExecutionRequest plus executor fields ------------- */
 
@@ -112,79 +93,6 @@ int request_load(struct exec_req *rq, const char *path, char **errp);
 /* request_parse is request_load on an already-parsed JSON object. */
 int  request_parse(struct exec_req *rq, const json_t *o, char **errp);
 void request_fini(struct exec_req *rq);
-
-/* ---- proc.c: run one argv in its own process group ------------------ */
-
-/* Set from the SIGTERM/SIGINT handler; a running proc_run() then stops its
- * child as on a timeout and reports interrupted. */
-extern volatile sig_atomic_t proc_stop;
-
-/* proc_set_lease arms fencing: path is the run's lease file, which the
- * executor rewrites with a stop deadline (opc/lease.h) each time the
- * router grants the run.  Once the deadline passes (the executor is dead,
- * frozen or cut off from the router, which takes the run back after the
- * full lease), or the file is gone or says 0 (the router took the run
- * back), proc_lease_check() raises proc_stop and the run ends as
- * interrupted before anyone else can start it.  NULL: no fencing. */
-void proc_set_lease(const char *path);
-/* proc_lease_check returns 1 (and raises proc_stop) when the lease is
- * lost, else 0; it reads the file at most every 200 ms. */
-int proc_lease_check(void);
-/* proc_lease_verify is proc_lease_check reading the file now: before a
- * step that cannot be taken back (a push, a pull request). */
-int proc_lease_verify(void);
-/* proc_lease_lost: a lost lease raised proc_stop (not a signal). */
-int proc_lease_lost(void);
-
-/* proc_set_children_file makes proc_run keep the pid of its running child
- * (the leader of that child's process group) in path while it runs. */
-void proc_set_children_file(const char *path);
-
-/* proc_install_signals makes SIGTERM/SIGINT set proc_stop and ignores
- * SIGPIPE (children get the defaults back). */
-void proc_install_signals(void);
-
-struct proc_opts {
-	char *const *argv;
-	const char  *cwd;        /* NULL: inherit */
-	char *const *envp;       /* NULL: inherit */
-	const char  *stdin_path; /* NULL: /dev/null */
-	int64_t      timeout_ms; /* 0: none */
-	int64_t      grace_ms;   /* SIGTERM -> SIGKILL delay */
-	size_t       max_output; /* per stream; 0: unlimited */
-	int          merge;      /* stderr goes to the stdout buffer */
-	/* watch, when set, sees stdout after each read (all of it so far);
-	 * a non-zero return stops the child as on a timeout (stopped). */
-	int (*watch)(void *arg, const struct buf *out);
-	void *watch_arg; /* borrowed */
-};
-
-struct proc_result {
-	int        exit_code;   /* -1 unless the child exited */
-	int        signo;       /* terminating signal, 0 if none */
-	int        timed_out;   /* we hit timeout_ms */
-	int        interrupted; /* proc_stop was raised */
-	int        stopped;     /* the watch asked us to stop it */
-	int        kill_signal; /* last signal we sent the group, 0 if none */
-	int        spawn_errno; /* chdir/exec failed in the child: errno */
-	struct buf out, err;
-	int        out_truncated, err_truncated;
-	int64_t    duration_ms;
-};
-
-/* proc_run runs o->argv with stdin from /dev/null, stdout and stderr
- * captured into r (release with proc_result_fini(), also on error).  The
- * child calls setsid(); on timeout the whole group gets SIGTERM, then
- * SIGKILL after grace_ms.  Once the child exits, stragglers in its group
- * are killed.  Returns 0 (whatever the child did, or when it could not be
- * started: spawn_errno) or ERR_IO when its pipes could not be made. */
-int  proc_run(struct proc_result *r, const struct proc_opts *o);
-void proc_result_fini(struct proc_result *r);
-/* proc_signame returns "SIGTERM" etc. (static storage). */
-const char *proc_signame(int sig);
-/* proc_describe returns a new one-line summary: "exited 3", "killed by
- * SIGKILL", "timed out", "could not start: ...". */
-char *proc_describe(const struct proc_result *r);
 
 /* ---- diff.c: staged changes --------------------------------------- */
 
