@@ -20,6 +20,7 @@
 #include "conf.h"
 #include "opc/cfg.h"
 #include "opc/err.h"
+#include "opc/jsonx.h"
 #include "opc/lease.h"
 #include "opc/log.h"
 #include "opc/outcome.h"
@@ -55,20 +56,6 @@ static const char schema[] =
 
 /* --------------------------------------------------------------- helpers */
 
-static json_t *
-col_json(struct store_stmt *st, int i)
-{
-	const char *s = store_col_text(st, i);
-
-	return (s ? json_loads(s, 0, NULL) : NULL);
-}
-
-static char *
-dumps(const json_t *j)
-{
-	return (j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL);
-}
-
 /* col_rec: a record kept in a TEXT column as its JSON form (written by
  * msg_rec_dumps), read back with the bus decoder's rules (NULL when
  * absent or invalid). */
@@ -76,7 +63,7 @@ static void *
 col_rec(struct store_stmt *st, int i, const struct msg_rec_def *def,
     const char *task_id)
 {
-	json_t *j = col_json(st, i);
+	json_t *j = jsonx_col(st, i);
 	void   *rec = NULL;
 	char    err[256];
 
@@ -93,12 +80,6 @@ col_rec(struct store_stmt *st, int i, const struct msg_rec_def *def,
 	return (rec);
 }
 
-static const char *
-jstr(const json_t *o, const char *k)
-{
-	return (json_string_value(json_object_get(o, k)));
-}
-
 /* task_of fills a route_task from a task.ready JSON body (borrowing from
  * it); labels points into a caller-freed array. */
 static void
@@ -108,12 +89,12 @@ task_of(const json_t *ready, struct route_task *t, const char ***labels)
 	size_t  i, n = json_array_size(ls);
 
 	memset(t, 0, sizeof(*t));
-	t->task_id = jstr(ready, "task_id");
-	t->title = jstr(ready, "title");
-	t->goal = jstr(ready, "goal");
-	t->repo_key = jstr(ready, "repo_key");
-	t->kind = jstr(ready, "kind");
-	t->description = jstr(ready, "description");
+	t->task_id = jsonx_str(ready, "task_id");
+	t->title = jsonx_str(ready, "title");
+	t->goal = jsonx_str(ready, "goal");
+	t->repo_key = jsonx_str(ready, "repo_key");
+	t->kind = jsonx_str(ready, "kind");
+	t->description = jsonx_str(ready, "description");
 	t->execution = json_object_get(ready, "execution");
 	if (json_is_null(t->execution))
 		t->execution = NULL;
@@ -249,7 +230,7 @@ on_ready(struct svc *svc, const struct msg *m, void *state)
 	ev.decision = decision;
 	ev.policy = policy;
 	rv = svc_emit(svc, MSG_ROUTE_DECIDED, tr->task_id, &ev);
-	s_ready = dumps(ready);
+	s_ready = jsonx_dumps(ready);
 	s_p = msg_rec_dumps(&msg_rec_proposal, proposal);
 	s_d = msg_rec_dumps(&msg_rec_decision, decision);
 	s_pol = msg_rec_dumps(&msg_rec_policy, policy);
@@ -717,7 +698,7 @@ gates(struct router *r, struct queued *q, struct ledger *l, int64_t now,
     struct executor **ep, double *reserve)
 {
 	const char        *task_id = q->task_id, *last_reason = q->last_reason;
-	const char        *repo = jstr(q->ready, "repo_key");
+	const char        *repo = jsonx_str(q->ready, "repo_key");
 	struct store_stmt *st;
 	struct gate        g;
 	struct spend_gate  sg;
@@ -833,7 +814,7 @@ router_idle(struct svc *svc, void *state)
 		}
 		memset(&q, 0, sizeof(q));
 		q.task_id = xstrdup(store_col_text(st, 0));
-		q.ready = col_json(st, 1);
+		q.ready = jsonx_col(st, 1);
 		q.proposal = col_rec(st, 2, &msg_rec_proposal, q.task_id);
 		q.decision = col_rec(st, 3, &msg_rec_decision, q.task_id);
 		q.policy = col_rec(st, 4, &msg_rec_policy, q.task_id);
@@ -851,7 +832,7 @@ router_idle(struct svc *svc, void *state)
 		if (v == GATE_OPEN &&
 		    dispatch(r, e, q.task_id, q.ready, q.proposal, q.decision,
 		        q.policy, q.next_run_id, q.attempts, now, reserve) == 0) {
-			ledger_add(&l, jstr(q.ready, "repo_key"), reserve, now);
+			ledger_add(&l, jsonx_str(q.ready, "repo_key"), reserve, now);
 			guard--; /* it left the queue: same offset again */
 		}
 		queued_fini(&q);

@@ -28,16 +28,6 @@ static const struct {
     {"patch", "diff.patch", "patch", "patch"},
 };
 
-json_t *
-jstr_lossy(const char *s)
-{
-	char   *t = utf8_lossy(s);
-	json_t *j = t != NULL ? json_string(t) : json_null();
-
-	free(t);
-	return (j);
-}
-
 static void
 changes_fill(struct msg_exec_change_list *l, const struct changes *cs)
 {

@@ -370,9 +370,6 @@ void validate_fini(struct validation *v);
 int diff_collect(struct exec_run *x, struct buf *patch);
 
 /* result.c */
-/* jstr_lossy returns a new JSON string of s (null for NULL), text from a
- * process that may not be UTF-8: each invalid byte becomes U+FFFD. */
-json_t *jstr_lossy(const char *s);
 /* result_fill fills res (zeroed; the caller finalises it) with the
  * OcExecutionResult of x. */
 void result_fill(const struct exec_run *x, int64_t completed_ms,
