@@ -1,25 +1,41 @@
 #!/bin/sh
-# check_symbols.sh BUILD_DIR [PREFIXES]: every name a static library of
-# the project exports starts with one of the prefixes its line in
-# scripts/symbols.prefixes declares, or is a whole name it lists as
-# "=name" (docs/design.md, "Names").  Reads
-# every lib*.a under BUILD_DIR except the fuzz/ and tests/ trees (their
-# own copies and helpers).  Prints "library object symbol" for each name
-# that breaks the rule and for a library without a line, then exits 1;
-# exits 0 when there is none, 2 on a usage error.
+# check_symbols.sh [-l LIST] BUILD_DIR [PREFIXES]: every name a static
+# library of the project exports starts with one of the prefixes its line
+# in scripts/symbols.prefixes declares, or is a whole name listed there as
+# "=name" (docs/design.md, "Names").  Reads the archives LIST names (one
+# path a line: what the build makes, as ctest passes it), else every
+# lib*.a under BUILD_DIR but the fuzz/ and tests/ trees (their own copies
+# and helpers).  Prints "library object symbol" for each name that breaks
+# the rule, and each library without a line, then exits 1; exits 0 when
+# there is none, 2 on a usage error or an archive it cannot read.
 set -eu
-[ $# -ge 1 ] && [ -d "$1" ] || {
-	echo "usage: check_symbols.sh BUILD_DIR [PREFIXES]" >&2
+usage() {
+	echo "usage: check_symbols.sh [-l LIST] BUILD_DIR [PREFIXES]" >&2
 	exit 2
 }
+list=
+if [ "${1:-}" = -l ]; then
+	[ $# -ge 2 ] || usage
+	list=$2
+	shift 2
+fi
+[ $# -ge 1 ] && [ -d "$1" ] || usage
 dir=$1
 prefixes=${2:-$(dirname "$0")/symbols.prefixes}
 [ -r "$prefixes" ] || { echo "check_symbols: no $prefixes" >&2; exit 2; }
 NM=${NM:-nm}
 
-libs=$(find "$dir" -name 'lib*.a' ! -path '*/fuzz/*' ! -path '*/tests/*' |
-	sort)
+if [ -n "$list" ]; then
+	[ -r "$list" ] || { echo "check_symbols: no $list" >&2; exit 2; }
+	libs=$(grep -v '^$' "$list" | sort)
+else
+	libs=$(find "$dir" -name 'lib*.a' ! -path '*/fuzz/*' \
+		! -path '*/tests/*' | sort)
+fi
 [ -n "$libs" ] || { echo "check_symbols: no lib*.a under $dir" >&2; exit 2; }
+for a in $libs; do
+	[ -r "$a" ] || { echo "check_symbols: no $a" >&2; exit 2; }
+done
 
 # nm -P: "archive[object]: name type value size"; T D B R C V W G S are
 # defined exported names (--defined-only drops U, -g the local ones).
