@@ -57,6 +57,8 @@ BEGIN {
 		list[lib] = rest
 	}
 }
+# names the compiler adds: the ODR indicator ASan makes for each global
+$3 ~ /^__odr_asan[._]/ { next }
 {
 	if (!($1 in known)) {
 		if (!($1 in warned))

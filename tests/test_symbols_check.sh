@@ -3,7 +3,8 @@
 # archives built here with cc -c and ar, under a prefixes file of its own:
 # a planted unprefixed name fails it (exit 1, "library object symbol"),
 # a library without a line fails it, a whole "=name" passes only whole,
-# and an archive of prefixed names and statics passes (exit 0).
+# and an archive of prefixed names and statics passes (exit 0), also
+# with the __odr_asan.* names an ASan build adds.
 set -eu
 check=$1
 CC=${CC:-cc}
@@ -46,13 +47,20 @@ cat >"$t/c.c" <<'C'
 int only(void) { return 0; }
 int only_not(void) { return 1; }
 C
-for f in a b c; do "$CC" -c -o "$t/$f.c.o" "$t/$f.c"; done
+cat >"$t/d.c" <<'C'
+char odr __asm__("__odr_asan.good_table") = 0; /* as -fsanitize=address */
+C
+for f in a b c d; do "$CC" -c -o "$t/$f.c.o" "$t/$f.c"; done
 "$AR" rcs "$t/ok/libgood.a" "$t/a.c.o"
 "$AR" rcs "$t/bad/libgood.a" "$t/a.c.o" "$t/b.c.o"
 "$AR" rcs "$t/unknown/libother.a" "$t/a.c.o"
 "$AR" rcs "$t/whole/libgood.a" "$t/c.c.o"
+mkdir -p "$t/asan"
+"$AR" rcs "$t/asan/libgood.a" "$t/a.c.o" "$t/d.c.o"
 
 expect "prefixed names and statics pass" 0 '' "$t/ok" "$t/prefixes"
+expect "ASan's ODR indicators are not the library's names" 0 '' \
+    "$t/asan" "$t/prefixes"
 expect "a planted unprefixed name fails" 1 '^good b.c.o planted$' \
     "$t/bad" "$t/prefixes"
 expect "only the planted name is listed" 1 '^1 exported name' \
