@@ -20,6 +20,7 @@
 #include "conf.h"
 #include "opc/cfg.h"
 #include "opc/err.h"
+#include "opc/jsonx.h"
 #include "opc/lease.h"
 #include "opc/log.h"
 #include "opc/outcome.h"
@@ -55,20 +56,6 @@ static const char schema[] =
 
 /* --------------------------------------------------------------- helpers */
 
-static json_t *
-col_json(struct store_stmt *st, int i)
-{
-	const char *s = store_col_text(st, i);
-
-	return (s ? json_loads(s, 0, NULL) : NULL);
-}
-
-static char *
-dumps(const json_t *j)
-{
-	return (j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL);
-}
-
 /* col_rec: a record kept in a TEXT column as its JSON form (written by
  * msg_rec_dumps), read back with the bus decoder's rules (NULL when
  * absent or invalid). */
@@ -76,7 +63,7 @@ static void *
 col_rec(struct store_stmt *st, int i, const struct msg_rec_def *def,
     const char *task_id)
 {
-	json_t *j = col_json(st, i);
+	json_t *j = jsonx_col(st, i);
 	void   *rec = NULL;
 	char    err[256];
 
@@ -115,7 +102,7 @@ task_of(const struct msg_task_ready *tr, struct route_task *t)
 static struct msg_task_ready *
 col_ready(struct store_stmt *st, int i, const char *task_id)
 {
-	json_t                *j = col_json(st, i);
+	json_t                *j = jsonx_col(st, i);
 	struct msg_task_ready *tr;
 	char                   err[256];
 
@@ -265,7 +252,7 @@ on_ready(struct svc *svc, const struct msg *m, void *state)
 	ev.policy = policy;
 	rv = svc_emit(svc, MSG_ROUTE_DECIDED, tr->task_id, &ev);
 	j = msg_body_to_json(MSG_TASK_READY, tr);
-	s_ready = dumps(j);
+	s_ready = jsonx_dumps(j);
 	json_decref(j);
 	s_p = msg_rec_dumps(&msg_rec_proposal, proposal);
 	s_d = msg_rec_dumps(&msg_rec_decision, decision);
@@ -329,7 +316,7 @@ breaker_update(struct router *r)
 		n++;
 	}
 	store_done(st);
-	b = breaker_eval(&r->b, o, n, now_ms());
+	b = budget_breaker_eval(&r->b, o, n, now_ms());
 	free(o);
 	(void) store_int(svc_store(r->svc), &was, 0,
 	    "SELECT v FROM kv WHERE k = 'breaker_open'", NULL);
@@ -737,7 +724,7 @@ gates(struct router *r, struct queued *q, struct ledger *l, int64_t now,
 	int64_t            hour = 0, day = 0, running = 0, open = 0;
 	bool               reset = false;
 
-	g = retry_check(&r->b, q->attempts, q->last_attempt, now, &reset);
+	g = budget_retry_check(&r->b, q->attempts, q->last_attempt, now, &reset);
 	if (!g.allowed) {
 		refuse(r, task_id, last_reason, &g, "gave_up");
 		return (GATE_TASK);
@@ -775,7 +762,7 @@ gates(struct router *r, struct queued *q, struct ledger *l, int64_t now,
 	    "SELECT count(*) FROM rrun WHERE state IN ('dispatched',"
 	    " 'started')",
 	    NULL);
-	g = concurrency_check(&r->b, running);
+	g = budget_concurrency_check(&r->b, running);
 	if (!g.allowed) {
 		refuse(r, task_id, last_reason, &g, NULL);
 		return (GATE_ALL);
@@ -794,7 +781,7 @@ gates(struct router *r, struct queued *q, struct ledger *l, int64_t now,
 		refuse(r, task_id, last_reason, &g, NULL);
 		return (GATE_ALL);
 	}
-	g = memory_check(&r->b, (*ep)->mem_free_mb);
+	g = budget_memory_check(&r->b, (*ep)->mem_free_mb);
 	if (!g.allowed) {
 		refuse(r, task_id, last_reason, &g, NULL);
 		return (GATE_ALL);

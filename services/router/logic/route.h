@@ -138,20 +138,20 @@ struct gate budget_check(const struct budget_cfg *,
 struct gate budget_check_counts(const struct budget_cfg *, int64_t hour,
                                 int64_t day);
 
-/* retry_check: attempts already made for a task and the time of the last
+/* budget_retry_check: attempts already made for a task and the time of the last
  * one -> "retry_cap_exceeded" when attempts >= max_retries, unless the last
  * was more than retry_reset_ms ago (then allowed and *reset set true: the
  * caller resets its attempt count).  reset may be NULL. */
-struct gate retry_check(const struct budget_cfg *, int64_t attempts,
+struct gate budget_retry_check(const struct budget_cfg *, int64_t attempts,
                         int64_t last_attempt_ms, int64_t now_ms, bool *reset);
 
-/* concurrency_check: running >= max_concurrent ->
+/* budget_concurrency_check: running >= max_concurrent ->
  * "global_concurrency_exceeded". */
-struct gate concurrency_check(const struct budget_cfg *, int64_t running);
+struct gate budget_concurrency_check(const struct budget_cfg *, int64_t running);
 
-/* memory_check: free_mb < min_memory_mb -> "global_memory_insufficient";
+/* budget_memory_check: free_mb < min_memory_mb -> "global_memory_insufficient";
  * free_mb -1 (unknown) or min_memory_mb 0 -> allowed. */
-struct gate memory_check(const struct budget_cfg *, int64_t free_mb);
+struct gate budget_memory_check(const struct budget_cfg *, int64_t free_mb);
 
 struct outcome {
 	int64_t at_ms;
@@ -165,11 +165,11 @@ struct breaker {
 	int64_t samples, failures;
 };
 
-/* breaker_eval: outcomes newer than now - staleness, excluding quota
+/* budget_breaker_eval: outcomes newer than now - staleness, excluding quota
  * events, the most recent `window`; needs >= min_samples; open when
  * failures/samples >= threshold (it closes again when the rate falls
  * below).  Outcomes may be in any order. */
-struct breaker breaker_eval(const struct budget_cfg *, const struct outcome *,
+struct breaker budget_breaker_eval(const struct budget_cfg *, const struct outcome *,
                             size_t n, int64_t now_ms);
 
 /*
