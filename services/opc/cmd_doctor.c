@@ -1,8 +1,9 @@
 /*
  * cmd_doctor.c - `opc doctor`: is everything this constellation needs
  * reachable and configured?  The board (Plane identity, project and
- * work-item endpoints, the states board-sync needs, the rate limit left;
- * or the local board-sync), GitHub (identity and
+ * work-item endpoints, the states board-sync needs, the rate limit left,
+ * and with --task-id that work item: the original's plane-doctor; or the
+ * local board-sync and that task), GitHub (identity and
  * token expiry), the backend programs, the config as the daemons check
  * it at start, and its drift (settings other than their defaults).  One
  * line per check; exit 1 when any check fails.
@@ -29,7 +30,7 @@ struct doc {
 };
 
 static void PRINTFLIKE(3, 4)
-say(struct doc *d, const char *level, const char *fmt, ...)
+    say(struct doc *d, const char *level, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -62,8 +63,7 @@ get(const char *url, const char *const *hdrs, struct http_resp *resp)
 /* pnode: the plane: map holding key, the board-sync instance's first
  * (an instance may use its own key), else the top level's. */
 static const struct cfg_node *
-pnode(const struct cfg_node *root, const struct cfg_node *inst,
-    const char *key)
+pnode(const struct cfg_node *root, const struct cfg_node *inst, const char *key)
 {
 	const struct cfg_node *in = cfg_get(inst, "plane");
 
@@ -76,7 +76,8 @@ pnode(const struct cfg_node *root, const struct cfg_node *inst,
  * left. */
 static void
 check_plane_states(struct doc *d, const struct cfg_node *root,
-    const struct cfg_node *inst, const char *url, const char *const *hdrs)
+                   const struct cfg_node *inst, const char *url,
+                   const char *const *hdrs)
 {
 	const char      *names[BS_N], *rem;
 	bool             need[BS_N];
@@ -103,54 +104,99 @@ check_plane_states(struct doc *d, const struct cfg_node *root,
 	buf_init(&miss);
 	for (i = 0; i < BS_N; i++) {
 		found = false;
-		json_array_foreach(json_object_get(j, "results"), k, v) {
-			const char *n = json_string_value(
-			    json_object_get(v, "name"));
+		json_array_foreach(json_object_get(j, "results"), k, v)
+		{
+			const char *n =
+			    json_string_value(json_object_get(v, "name"));
 
 			if (n != NULL && strcasecmp(n, names[i]) == 0)
 				found = true;
 		}
 		if (need[i] && !found)
 			buf_printf(&miss, "%s\"%s\"", miss.len ? ", " : "",
-			    names[i]);
+			           names[i]);
 	}
 	if (miss.len > 0)
-		say(d, "FAIL", "plane states: the project lacks %s (set "
+		say(d, "FAIL",
+		    "plane states: the project lacks %s (set "
 		    "plane.states to the project's names, or add the states): "
 		    "board-sync claims nothing until they exist",
 		    buf_cstr(&miss));
 	else
-		say(d, "ok", "plane states: every state board-sync moves "
+		say(d, "ok",
+		    "plane states: every state board-sync moves "
 		    "items to exists");
 	if ((rem = http_header(&resp, "x-ratelimit-remaining")) != NULL)
-		say(d, "ok", "plane rate limit: %s requests left in the "
-		    "window", rem);
+		say(d, "ok",
+		    "plane rate limit: %s requests left in the "
+		    "window",
+		    rem);
 	buf_fini(&miss);
 	json_decref(j);
 	http_resp_fini(&resp);
 }
 
+/* check_endpoint GETs url and says whether it answered, as the
+ * original's plane-doctor lists its checks (method, path, status, the
+ * start of the body when it failed).  Returns the status; the parsed body
+ * of a 2xx answer goes to *body (NULL otherwise; the caller's). */
+static int
+check_endpoint(struct doc *d, const char *what, const char *base,
+               const char *path, const char *const *hdrs, json_t **body)
+{
+	struct http_resp resp;
+	char            *url = xasprintf("%s%s", base, path);
+	int              st;
+
+	if (body != NULL)
+		*body = NULL;
+	st = get(url, hdrs, &resp);
+	if (st / 100 == 2) {
+		if (body != NULL)
+			*body =
+			    json_loadb(resp.body.data, resp.body.len, 0, NULL);
+		say(d, "ok", "plane %s: HTTP %d (GET %s)", what, st, path);
+	} else if (st == 0)
+		say(d, "FAIL", "plane %s: unreachable (GET %s): %s", what, path,
+		    resp.errmsg);
+	else
+		say(d, "FAIL", "plane %s: HTTP %d%s (GET %s): %.200s", what, st,
+		    st == 401 || st == 403 ? " (API key refused)"
+		    : st == 429            ? " (rate limited)"
+		    : st == 404            ? " (not found)"
+		                           : "",
+		    path, buf_cstr(&resp.body));
+	http_resp_fini(&resp);
+	free(url);
+	return (st);
+}
+
+/* check_plane: the original's plane-doctor.  Where it talks to (base
+ * URL, workspace, project), as whom (users/me: the API key's user), and
+ * whether the project, work-item and state endpoints answer; with a task
+ * id, that work item and its comments. */
 static void
 check_plane(struct doc *d, const struct cfg_node *root,
-    const struct cfg_node *inst)
+            const struct cfg_node *inst, const char *task_id)
 {
 	const struct cfg_node *tn = pnode(root, inst, "api_token_env");
 	const char            *base, *ws, *proj, *tok, *hdrs[3];
-	const char            *what[3] = { "identity", "project", "work items" };
-	struct http_resp       resp;
-	char                  *key, *urls[4];
-	int                    i, st;
+	json_t                *me, *wi;
+	char                  *key, *p, *path;
 
 	base = cfg_str(cfg_get(pnode(root, inst, "base_url"), "base_url"));
-	ws = cfg_str(cfg_get(pnode(root, inst, "workspace_slug"),
-	    "workspace_slug"));
+	ws = cfg_str(
+	    cfg_get(pnode(root, inst, "workspace_slug"), "workspace_slug"));
 	proj = cfg_str(cfg_get(pnode(root, inst, "project_id"), "project_id"));
 	tok = cfg_secret(tn, "api_token_env");
 	if (base == NULL || ws == NULL || proj == NULL) {
-		say(d, "FAIL", "board: plane needs plane.base_url, "
-		               "workspace_slug and project_id");
+		say(d, "FAIL",
+		    "board: plane needs plane.base_url, "
+		    "workspace_slug and project_id");
 		return;
 	}
+	say(d, "ok", "plane: base URL %s, workspace %s, project %s", base, ws,
+	    proj);
 	if (tok == NULL) {
 		say(d, "FAIL", "board: $%s (plane.api_token_env) is not set",
 		    cfg_str(cfg_get(tn, "api_token_env"))
@@ -162,41 +208,54 @@ check_plane(struct doc *d, const struct cfg_node *root,
 	hdrs[0] = key;
 	hdrs[1] = "Accept: application/json";
 	hdrs[2] = NULL;
-	urls[0] = xasprintf("%s/api/v1/users/me/", base);
-	urls[1] = xasprintf("%s/api/v1/workspaces/%s/projects/%s/", base, ws,
-	    proj);
-	urls[2] = xasprintf("%s/api/v1/workspaces/%s/projects/%s/work-items/"
-	                    "?per_page=1",
-	    base, ws, proj);
-	urls[3] = xasprintf("%s/api/v1/workspaces/%s/projects/%s/states/"
-	                    "?per_page=1000",
-	    base, ws, proj);
-	for (i = 0; i < 3; i++) {
-		st = get(urls[i], hdrs, &resp);
-		if (st / 100 == 2)
-			say(d, "ok", "plane %s: HTTP %d", what[i], st);
-		else if (st == 0)
-			say(d, "FAIL", "plane %s: unreachable: %s", what[i],
-			    resp.errmsg);
-		else
-			say(d, "FAIL", "plane %s: HTTP %d%s", what[i], st,
-			    st == 401 || st == 403 ? " (API key refused)"
-			    : st == 429 ? " (rate limited)" : "");
-		http_resp_fini(&resp);
-		free(urls[i]);
+	if (check_endpoint(d, "identity", base, "/api/v1/users/me/", hdrs,
+	                   &me) /
+	        100 ==
+	    2)
+		say(d, "ok", "plane API user: %s <%s>",
+		    opc_jstr(me, "display_name", "?"),
+		    opc_jstr(me, "email", "?"));
+	json_decref(me);
+	p = xasprintf("/api/v1/workspaces/%s/projects/%s/", ws, proj);
+	(void) check_endpoint(d, "project", base, p, hdrs, NULL);
+	path = xasprintf("%swork-items/?per_page=1", p);
+	(void) check_endpoint(d, "work items", base, path, hdrs, NULL);
+	free(path);
+	if (task_id != NULL) {
+		path = xasprintf("%swork-items/%s/?expand=state", p, task_id);
+		if (check_endpoint(d, "work item", base, path, hdrs, &wi) /
+		        100 ==
+		    2) {
+			say(d, "ok", "plane work item %s: \"%s\" in %s",
+			    task_id, opc_jstr(wi, "name", "?"),
+			    opc_jstr(json_object_get(wi, "state"), "name",
+			             "?"));
+			free(path);
+			path = xasprintf("%swork-items/%s/comments/"
+			                 "?per_page=1",
+			                 p, task_id);
+			(void) check_endpoint(d, "work item comments", base,
+			                      path, hdrs, NULL);
+		}
+		json_decref(wi);
+		free(path);
 	}
-	check_plane_states(d, root, inst, urls[3], hdrs);
-	free(urls[3]);
+	path = xasprintf("%s%sstates/?per_page=1000", base, p);
+	check_plane_states(d, root, inst, path, hdrs);
+	free(path);
+	free(p);
 	free(key);
 }
 
 static void
-check_board(struct doc *d, struct opc *o, const struct cfg_node *root)
+check_board(struct doc *d, struct opc *o, const struct cfg_node *root,
+            char *task_id)
 {
-	const struct topo_inst *b = opc_find_service(o->topo, "board-sync");
-	const char             *mode;
-	char                    err[256];
-	json_t                 *st = NULL;
+	const struct topo_inst    *b = opc_find_service(o->topo, "board-sync");
+	struct msg_board_task_show ts;
+	const char                *mode;
+	char                       err[256];
+	json_t                    *st = NULL, *t;
 
 	if (b == NULL) {
 		say(d, "FAIL", "board: no board-sync instance");
@@ -204,14 +263,30 @@ check_board(struct doc *d, struct opc *o, const struct cfg_node *root)
 	}
 	mode = cfg_str(cfg_get(b->node, "board"));
 	if (mode != NULL && strcmp(mode, "plane") == 0) {
-		check_plane(d, root, b->node);
+		check_plane(d, root, b->node, task_id);
 		return;
 	}
 	if (opc_ctl(b->ctl, MSG_CTL_STATUS, NULL, &st, err, sizeof(err),
-	        OPC_CTL_TIMEOUT) == 0)
+	            OPC_CTL_TIMEOUT) == 0)
 		say(d, "ok", "board: local board-sync answers");
 	else
-		say(d, "warn", "board: local board-sync not running (%s)", err);
+		say(d, task_id != NULL ? "FAIL" : "warn",
+		    "board: local board-sync not running (%s)", err);
+	json_decref(st);
+	st = NULL;
+	if (task_id == NULL)
+		return;
+	memset(&ts, 0, sizeof(ts));
+	ts.task_id = task_id;
+	if (opc_ctl(b->ctl, MSG_BOARD_TASK_SHOW, &ts, &st, err, sizeof(err),
+	            OPC_CTL_TIMEOUT) == 0) {
+		t = json_object_get(st, "task");
+		say(d, "ok", "board task %s: \"%s\" in %s, %zu comment(s)",
+		    task_id, opc_jstr(t, "title", "?"),
+		    opc_jstr(t, "state", "?"),
+		    json_array_size(json_object_get(st, "comments")));
+	} else
+		say(d, "FAIL", "board task %s: %s", task_id, err);
 	json_decref(st);
 }
 
@@ -231,7 +306,7 @@ github_expiry_check(struct doc *d, const struct cfg_node *root, const char *hv)
 		return;
 	}
 	(void) cfg_tab_int(executor_github_keys, cfg_get(root, "github"),
-	    "warn_days", &warn_days, err, sizeof(err));
+	                   "warn_days", &warn_days, err, sizeof(err));
 	days = github_days_left(exp, now_ms());
 	iso8601(exp, at, sizeof(at));
 	if (days < 0)
@@ -266,18 +341,19 @@ has_scope(const char *list, const char *s)
 static void
 check_github(struct doc *d, const struct cfg_node *root)
 {
-	const char      *tok = cfg_secret(cfg_get(root, "git"), "token_env");
-	const char      *api = cfg_str(cfg_get(root, "github.api_url"));
+	const char       *tok = cfg_secret(cfg_get(root, "git"), "token_env");
+	const char       *api = cfg_str(cfg_get(root, "github.api_url"));
 	const char       *hdrs[4], *hv;
-	struct http_resp resp;
+	struct http_resp  resp;
 	enum github_limit lim;
 	int64_t           at;
 	char             *auth, *url, *msg, when[40];
-	int              st;
+	int               st;
 
 	if (tok == NULL) {
-		say(d, "warn", "github: no token (git.token_env): branches are "
-		               "pushed, pull requests are not opened");
+		say(d, "warn",
+		    "github: no token (git.token_env): branches are "
+		    "pushed, pull requests are not opened");
 		return;
 	}
 	auth = xasprintf("Authorization: Bearer %s", tok);
@@ -353,7 +429,7 @@ check_backends(struct doc *d, struct topo *t)
 		for (k = 0; k < cfg_len(bk); k++) {
 			name = cfg_key_at(bk, k);
 			if ((p = opc_probe_backend(cfg_at(bk, k), 0, err,
-			         sizeof(err))) == NULL) {
+			                           sizeof(err))) == NULL) {
 				say(d, "fail", "%s backend %s: %s",
 				    t->inst[i].name, name, err);
 				continue;
@@ -368,8 +444,10 @@ check_backends(struct doc *d, struct topo *t)
 				    t->inst[i].name, name,
 				    opc_jstr(p, "kind", "?"),
 				    opc_jstr(p, "path", "built in"),
-				    json_is_string(json_object_get(p,
-				        "version")) ? ", " : "",
+				    json_is_string(
+				        json_object_get(p, "version"))
+				        ? ", "
+				        : "",
 				    opc_jstr(p, "version", ""));
 			json_decref(p);
 		}
@@ -386,7 +464,8 @@ check_state_dir(struct doc *d, struct topo *t)
 	if (stat(t->state_dir, &st) != 0)
 		say(d, "ok", "state dir %s: not created yet", t->state_dir);
 	else if ((st.st_mode & 077) != 0)
-		say(d, "warn", "state dir %s is mode %04o: other users may "
+		say(d, "warn",
+		    "state dir %s is mode %04o: other users may "
 		    "read task goals and comments (chmod 700 it)",
 		    t->state_dir, (unsigned) (st.st_mode & 07777));
 	else
@@ -426,10 +505,14 @@ int
 cmd_doctor(struct opc *o, int argc, char **argv)
 {
 	struct topo *t;
-	struct doc   d = { 0, 0 };
+	struct doc   d = {0, 0};
+	char        *task_id = NULL;
 
-	if (argc > 1) {
-		fprintf(stderr, "opc doctor: unexpected '%s'\n", argv[1]);
+	if (argc == 3 && strcmp(argv[1], "--task-id") == 0 &&
+	    argv[2][0] != '\0')
+		task_id = argv[2];
+	else if (argc > 1) {
+		fprintf(stderr, "usage: opc doctor [--task-id ID]\n");
 		return (2);
 	}
 	if ((t = opc_topo(o)) == NULL)
@@ -437,7 +520,7 @@ cmd_doctor(struct opc *o, int argc, char **argv)
 	say(&d, "ok", "config %s loads", t->config_path);
 	check_config(&d, t);
 	check_state_dir(&d, t);
-	check_board(&d, o, cfg_root(t->cfg));
+	check_board(&d, o, cfg_root(t->cfg), task_id);
 	check_github(&d, cfg_root(t->cfg));
 	check_backends(&d, t);
 	printf("%d failed, %d warnings\n", d.fails, d.warns);

@@ -26,7 +26,7 @@ supervisor_status(struct opc *o, struct topo *t)
 	char    err[512];
 
 	if (opc_ctl(t->supervisor.ctl, MSG_CTL_STATUS, NULL, &st, err,
-	        sizeof(err), OPC_CTL_TIMEOUT) != 0) {
+	            sizeof(err), OPC_CTL_TIMEOUT) != 0) {
 		opc_not_up(o, err);
 		return (NULL);
 	}
@@ -42,9 +42,10 @@ lag_text(json_t *ist, char *buf, size_t len)
 	size_t      off = 0;
 
 	buf[0] = '\0';
-	json_object_foreach(ups, k, u) {
-		int n = snprintf(buf + off, len - off, "%s%s:%lld",
-		    off ? "," : "", k,
+	json_object_foreach(ups, k, u)
+	{
+		int n = snprintf(
+		    buf + off, len - off, "%s%s:%lld", off ? "," : "", k,
 		    (long long) json_integer_value(json_object_get(u, "lag")));
 		if (n < 0 || (size_t) n >= len - off)
 			break;
@@ -76,12 +77,13 @@ row(const char *role, const char *state, json_int_t pid, json_int_t restarts,
 	if ((le == NULL || *le == '\0') && ps != NULL &&
 	    strcmp(ps, "ok") != 0) {
 		if (pp == NULL)
-			pp = json_string_value(json_object_get(pl,
-			    "last_error"));
+			pp = json_string_value(
+			    json_object_get(pl, "last_error"));
 		snprintf(pe, sizeof(pe), "plane %s: %s", ps, pp ? pp : "");
 		le = pe;
 	}
-	printf("%-20s %-11s %7s %8s %8lld %-24s %s\n", role, state, pids, rs,
+	printf(
+	    "%-20s %-11s %7s %8s %8lld %-24s %s\n", role, state, pids, rs,
 	    (long long) json_integer_value(json_object_get(ist, "journal_seq")),
 	    ist ? lag : "?",
 	    ist ? (le && *le ? le : "-") : (err[0] ? err : "-"));
@@ -95,16 +97,16 @@ spend_scope(struct buf *b, const char *name, const json_t *sc)
 	const json_t *cap = json_object_get(sc, "cap_usd");
 
 	buf_printf(b, "  %-22s $%.4f spent + $%.4f reserved", name,
-	    json_number_value(json_object_get(sc, "spent_usd")),
-	    json_number_value(json_object_get(sc, "reserved_usd")));
+	           json_number_value(json_object_get(sc, "spent_usd")),
+	           json_number_value(json_object_get(sc, "reserved_usd")));
 	if (json_is_number(cap))
 		buf_printf(b, " of a $%.4f cap", json_number_value(cap));
 	else
 		buf_printf(b, ", no cap");
 	if (json_is_true(json_object_get(sc, "held")))
 		buf_printf(b, ": spend cap reached, %lld task(s) held",
-		    (long long) json_integer_value(
-		        json_object_get(sc, "held_tasks")));
+		           (long long) json_integer_value(
+		               json_object_get(sc, "held_tasks")));
 	buf_printf(b, "\n");
 }
 
@@ -121,7 +123,7 @@ spend_lines(struct buf *b, const char *role, const json_t *ist)
 	buf_printf(b, "%s spend, last 24 h:\n", role);
 	spend_scope(b, "all repos", json_object_get(sp, "global"));
 	json_object_foreach((json_t *) json_object_get(sp, "repos"), k, r)
-		spend_scope(b, k, r);
+	    spend_scope(b, k, r);
 }
 
 /* remote_rows adds the instances another host's supervisor runs (their
@@ -130,7 +132,7 @@ spend_lines(struct buf *b, const char *role, const json_t *ist)
  * did not answer. */
 static int
 remote_rows(struct topo *t, const bool *listed, json_t *all, bool json,
-    struct buf *spend)
+            struct buf *spend)
 {
 	char   err[512];
 	size_t i;
@@ -144,17 +146,19 @@ remote_rows(struct topo *t, const bool *listed, json_t *all, bool json,
 			continue;
 		err[0] = '\0';
 		if (opc_ctl(in->ctl, MSG_CTL_STATUS, NULL, &ist, err,
-		        sizeof(err), OPC_CTL_TIMEOUT) != 0)
+		            sizeof(err), OPC_CTL_TIMEOUT) != 0)
 			bad++;
 		if (json)
-			json_object_set_new(all, in->name,
-			    json_pack("{s:s, s:b, s:b, s:s, s:O?}", "role",
-			        in->name, "remote", 1, "alive", ist != NULL,
-			        "state", ist ? "remote" : "unreachable",
-			        "status", ist));
+			json_object_set_new(
+			    all, in->name,
+			    json_pack(
+			        "{s:s, s:b, s:b, s:s, s:O?}", "role", in->name,
+			        "remote", 1, "alive", ist != NULL, "state",
+			        ist ? "remote" : "unreachable", "status", ist));
 		else {
 			row(in->name, ist ? "remote" : "unreachable",
-			    ist ? json_integer_value(json_object_get(ist, "pid"))
+			    ist ? json_integer_value(
+			              json_object_get(ist, "pid"))
 			        : -1,
 			    -1, ist, err);
 			spend_lines(spend, in->name, ist);
@@ -181,7 +185,7 @@ cmd_status(struct opc *o, int argc, char **argv)
 			json = true;
 		else {
 			fprintf(stderr, "opc status: unknown argument %s\n",
-			    argv[k]);
+			        argv[k]);
 			return (2);
 		}
 	}
@@ -195,8 +199,9 @@ cmd_status(struct opc *o, int argc, char **argv)
 	listed = xcalloc(t->ninst + 1, sizeof(*listed));
 	if (!json)
 		printf("%-20s %-11s %7s %8s %8s %-24s %s\n", "INSTANCE",
-		    "STATE", "PID", "RESTARTS", "SEQ", "LAG", "LAST_ERROR");
-	json_array_foreach(ps, i, p) {
+		       "STATE", "PID", "RESTARTS", "SEQ", "LAG", "LAST_ERROR");
+	json_array_foreach(ps, i, p)
+	{
 		const struct topo_inst *in;
 
 		role = json_string_value(json_object_get(p, "role"));
@@ -207,14 +212,14 @@ cmd_status(struct opc *o, int argc, char **argv)
 			listed[in - t->inst] = true;
 		if (in != NULL && json_is_true(json_object_get(p, "alive")))
 			(void) opc_ctl(in->ctl, MSG_CTL_STATUS, NULL, &ist, err,
-			    sizeof(err), OPC_CTL_TIMEOUT);
+			               sizeof(err), OPC_CTL_TIMEOUT);
 		if (!json_is_true(json_object_get(p, "alive")))
 			bad++;
 		if (json) {
 			json_t *e = json_deep_copy(p);
 
-			json_object_set_new(e, "status",
-			    ist ? json_incref(ist) : json_null());
+			json_object_set_new(
+			    e, "status", ist ? json_incref(ist) : json_null());
 			json_object_set_new(all, role ? role : "?", e);
 		} else {
 			row(role ? role : "?",
@@ -279,18 +284,24 @@ listen_heartbeats(struct topo *t, int64_t ms, bool *heard)
 	free(pfd);
 }
 
+/* The original's freshness: a watcher that wrote no heartbeat for 5
+ * minutes is stale (its heartbeat-check and supervisor).  Not the
+ * supervisor's stale_after_ms, which restarts a silent daemon far sooner:
+ * a cron check paging someone wants the looser bound. */
+#define HEARTBEAT_MAX_AGE_MS (300 * 1000)
+
 int
 cmd_heartbeat_check(struct opc *o, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "max-age", required_argument, NULL, 'm' },
-		{ NULL, 0, NULL, 0 },
+	    {"max-age", required_argument, NULL, 'm'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct topo *t;
 	struct buf   stale, full;
 	json_t      *st = NULL, *p;
 	const char  *df;
-	char         err[512];
+	char         err[512], *end;
 	double       max_age = -1;
 	int64_t      max_ms, age;
 	bool        *heard;
@@ -299,19 +310,29 @@ cmd_heartbeat_check(struct opc *o, int argc, char **argv)
 
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (ch == 'm')
-			max_age = strtod(optarg, NULL);
-		else
+		if (ch == 'm') {
+			max_age = strtod(optarg, &end);
+			if (end == optarg || *end != '\0' || !(max_age > 0) ||
+			    max_age > 1e9) {
+				fprintf(stderr,
+				        "opc heartbeat-check: --max-age "
+				        "wants seconds > 0, not '%s'\n",
+				        optarg);
+				return (2);
+			}
+		} else
 			return (2);
 	}
 	if ((t = opc_topo(o)) == NULL)
 		return (1);
-	max_ms = max_age > 0 ? (int64_t) (max_age * 1000) : t->stale_after_ms;
+	max_ms =
+	    max_age > 0 ? (int64_t) (max_age * 1000) : HEARTBEAT_MAX_AGE_MS;
 	buf_init(&stale);
 	buf_init(&full);
 	if (opc_ctl(t->supervisor.ctl, MSG_CTL_STATUS, NULL, &st, err,
-	        sizeof(err), OPC_CTL_TIMEOUT) == 0) {
-		json_array_foreach(json_object_get(st, "processes"), i, p) {
+	            sizeof(err), OPC_CTL_TIMEOUT) == 0) {
+		json_array_foreach(json_object_get(st, "processes"), i, p)
+		{
 			age = json_integer_value(
 			    json_object_get(p, "heartbeat_age_ms"));
 			n++;
@@ -319,33 +340,38 @@ cmd_heartbeat_check(struct opc *o, int argc, char **argv)
 			if ((df = json_string_value(
 			         json_object_get(p, "disk_full"))) != NULL) {
 				buf_printf(&full, "%s: disk full: %s\n",
-				    json_string_value(
-				        json_object_get(p, "role")),
-				    df);
+				           json_string_value(
+				               json_object_get(p, "role")),
+				           df);
 				nfull++;
 			}
 			if (!json_is_true(json_object_get(p, "alive")) ||
 			    age < 0 || age > max_ms) {
 				buf_printf(&stale, "%s%s", nstale ? ", " : "",
-				    json_string_value(
-				        json_object_get(p, "role")));
+				           json_string_value(
+				               json_object_get(p, "role")));
 				nstale++;
 			}
 		}
 		json_decref(st);
 	} else {
-		fprintf(stderr, "opc: supervisor not answering (%s); "
-		    "listening for heartbeats directly\n", err);
+		fprintf(stderr,
+		        "opc: supervisor not answering (%s); "
+		        "listening for heartbeats directly\n",
+		        err);
 		heard = xcalloc(t->ninst + 1, sizeof(*heard));
-		listen_heartbeats(t, max_ms < 2 * t->heartbeat_ms + 500
-		        ? max_ms : 2 * t->heartbeat_ms + 500, heard);
+		listen_heartbeats(t,
+		                  max_ms < 2 * t->heartbeat_ms + 500
+		                      ? max_ms
+		                      : 2 * t->heartbeat_ms + 500,
+		                  heard);
 		for (i = 0; i < t->ninst; i++) {
 			if (!t->inst[i].enabled)
 				continue;
 			n++;
 			if (!heard[i]) {
 				buf_printf(&stale, "%s%s", nstale ? ", " : "",
-				    t->inst[i].name);
+				           t->inst[i].name);
 				nstale++;
 			}
 		}
@@ -357,7 +383,7 @@ cmd_heartbeat_check(struct opc *o, int argc, char **argv)
 		fprintf(stderr, "%s", buf_cstr(&full));
 	if (nstale == 0 && nfull == 0)
 		printf("OK: %zu watchers fresh (max age %.1fs)\n", n,
-		    (double) max_ms / 1000);
+		       (double) max_ms / 1000);
 	buf_fini(&stale);
 	buf_fini(&full);
 	return (nstale > 0 || nfull > 0 ? 1 : 0);

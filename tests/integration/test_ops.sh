@@ -1,0 +1,98 @@
+#!/bin/sh
+# test_ops.sh BIN_DIR: the operator's diagnostics of issue 17, on the
+# local board and on Plane (opc-fixture-plane):
+#   heartbeat-check is fresh within the original's 5 minutes by default
+#   (--max-age still overrides; a bad one is refused);
+#   doctor prints Plane's base URL, workspace and project, the API user
+#   (users/me) and each endpoint, and with --task-id checks that work
+#   item (an unknown one fails with 404); on the local board, that task.
+set -u
+BIN=$1
+OPC="$BIN/opc"
+. "$(dirname "$0")/lib.sh"
+CFG=$T/opcenter.yaml
+fxpid=""
+trap 'cleanup "$CFG"; [ -n "$fxpid" ] && kill $fxpid 2>/dev/null' EXIT
+
+PROJ=11111111-1111-1111-1111-111111111111
+# the project has the states board-sync moves items to
+echo '{"states": [{"name": "Backlog", "group": "backlog", "default": true},
+ {"name": "Todo", "group": "unstarted"}, {"name": "Ready for AI", "group": "unstarted"},
+ {"name": "Running", "group": "started"}, {"name": "In Review", "group": "started"},
+ {"name": "Blocked", "group": "started"}, {"name": "Done", "group": "completed"},
+ {"name": "Cancelled", "group": "cancelled"}]}' >"$T/seed.json"
+"$BIN/opc-fixture-plane" --port-file "$T/plane.port" --api-key planekey \
+    --workspace ws --project $PROJ --seed "$T/seed.json" 2>"$T/plane.err" &
+fxpid=$!
+check "plane fixture listening" wait_for 10 test -s "$T/plane.port"
+PLANE="http://127.0.0.1:$(cat "$T/plane.port")"
+wid=$(curl -s -X POST "$PLANE/_fixture/workitem" \
+    -d '{"name": "Smoke me", "state": "Todo", "labels": ["repo: demo"]}' |
+    jq -r .id)
+export PLANE_TOKEN=planekey
+
+# --- Plane: opc doctor (no constellation needed: it asks Plane) --------
+cat >"$T/plane.yaml" <<YAML
+opcenter: { state_dir: pst }
+plane: { base_url: $PLANE, api_token_env: PLANE_TOKEN, workspace_slug: ws,
+         project_id: $PROJ }
+repos: { demo: { clone_url: $T/demo, default_branch: main } }
+instances:
+  board-sync: { board: plane }
+YAML
+"$OPC" -c "$T/plane.yaml" doctor --task-id "$wid" >"$T/pd.out" 2>&1
+check "plane doctor --task-id: exit 0" [ $? -eq 0 ]
+check "plane doctor: base URL, workspace, project" grep -qF \
+    "ok    plane: base URL $PLANE, workspace ws, project $PROJ" "$T/pd.out"
+check "plane doctor: users/me answers" grep -qF \
+    "ok    plane identity: HTTP 200 (GET /api/v1/users/me/)" "$T/pd.out"
+check "plane doctor: the API user's name and email" grep -qF \
+    "ok    plane API user: opcenter-bot <bot@opcenter.test>" "$T/pd.out"
+check "plane doctor: project endpoint" grep -qF \
+    "ok    plane project: HTTP 200 (GET /api/v1/workspaces/ws/projects/$PROJ/)" "$T/pd.out"
+check "plane doctor: work-item endpoint" grep -q \
+    "^ok    plane work items: HTTP 200 (GET .*/work-items/?per_page=1)" "$T/pd.out"
+check "plane doctor: the task's work item" grep -qF \
+    "ok    plane work item $wid: \"Smoke me\" in Todo" "$T/pd.out"
+check "plane doctor: the task's comments" grep -q \
+    "^ok    plane work item comments: HTTP 200" "$T/pd.out"
+"$OPC" -c "$T/plane.yaml" doctor --task-id 22222222-2222-2222-2222-222222222222 >"$T/pd2.out" 2>&1
+check "plane doctor: an unknown work item fails" [ $? -eq 1 ]
+check "... with Plane's 404" grep -q \
+    "^FAIL  plane work item: HTTP 404 (not found) (GET .*/work-items/22222222-2222-2222-2222-222222222222/" "$T/pd2.out"
+PLANE_TOKEN=wrong "$OPC" -c "$T/plane.yaml" doctor >"$T/pd3.out" 2>&1
+check "plane doctor: a refused key says so" grep -q \
+    "^FAIL  plane identity: HTTP 403 (API key refused)" "$T/pd3.out"
+check "doctor --task-id without an id is a usage error" sh -c \
+    "! '$OPC' -c '$T/plane.yaml' doctor --task-id 2>/dev/null"
+
+# --- local board: heartbeat-check and doctor --task-id -----------------
+mkrepo demo
+cat >"$CFG" <<YAML
+opcenter: { state_dir: st, heartbeat_ms: 250 }
+repos: { demo: { clone_url: $T/demo, default_branch: main } }
+instances:
+  board-sync: { upstreams: [] }
+YAML
+"$OPC" -c "$CFG" up --wait 20 >/dev/null 2>&1
+check "constellation up" wait_for 10 "$OPC" -c "$CFG" heartbeat-check --max-age 5
+# stale_after_ms is 2.5 s here; the check's default is the original's 300
+"$OPC" -c "$CFG" heartbeat-check >"$T/hb.out" 2>&1
+check "heartbeat-check: fresh by default" [ $? -eq 0 ]
+check "heartbeat-check: the default max age is 5 minutes" grep -q \
+    "max age 300.0s" "$T/hb.out"
+"$OPC" -c "$CFG" heartbeat-check --max-age 7 >"$T/hb2.out" 2>&1
+check "heartbeat-check: --max-age overrides" grep -q "max age 7.0s" "$T/hb2.out"
+"$OPC" -c "$CFG" heartbeat-check --max-age soon >"$T/hb3.out" 2>&1
+check "heartbeat-check: a bad --max-age is refused" [ $? -eq 2 ]
+check "... saying why" grep -q "wants seconds > 0, not 'soon'" "$T/hb3.out"
+
+tid=$(add --repo demo --goal "Check me" --title "Check me" --state Backlog)
+"$OPC" -c "$CFG" doctor --task-id "$tid" >"$T/ld.out" 2>&1
+check "local doctor: the task" grep -qF \
+    "ok    board task $tid: \"Check me\" in Backlog" "$T/ld.out"
+"$OPC" -c "$CFG" doctor --task-id T-nope >"$T/ld2.out" 2>&1
+check "local doctor: an unknown task fails" [ $? -eq 1 ]
+check "... naming it" grep -q "^FAIL  board task T-nope: " "$T/ld2.out"
+
+finish
