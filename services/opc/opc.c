@@ -45,8 +45,11 @@ static const struct opc_cmd cmds[] = {
      "[--execute] [--repo R] [--json] [--wait S]",
      "observe, derive insights and propose now (dry run by default)"},
     {"proposals", cmd_proposals,
-     "rejections | calibration [--window-days N] | reject KEY [--reason T]",
-     "the proposer's rejection store and calibration table"},
+     "rejections | calibration [--window-days N] | reject KEY [--reason T]"
+     " | feedback record --task-id ID --outcome merged|rejected|abandoned"
+     " [--family F] [--confidence C]",
+     "the proposer's rejection store and calibration table; record an "
+     "outcome by hand"},
     {"demo", cmd_demo, "--goal TEXT [--repo-key demo] [--blocked-policy]",
      "send one task through the running daemons and narrate it"},
     {NULL, NULL, NULL, NULL},

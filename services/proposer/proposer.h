@@ -34,25 +34,25 @@ void rule_limits_default(struct rule_limits *);
 
 /* A candidate.  Strings are owned. */
 struct cand {
-	char       *dedup_key;  /* candidate|<family>|<repo>|<pattern> */
+	char       *dedup_key;    /* candidate|<family>|<repo>|<pattern> */
 	char       *candidate_id; /* dedup_key with ':' */
 	char       *family, *repo, *pattern;
 	const char *confidence; /* "high" | "medium" | "low" (static) */
 	const char *risk_class; /* "style" | "logic" (static) */
 	const char *validation_profile;
 	char       *title, *goal;
-	json_t     *evidence;   /* own reference */
+	json_t     *evidence; /* own reference */
 	/* set by guard_run */
-	const char *reason;     /* NULL: passes; else the suppression reason */
-	bool        counted;    /* reached the quotas */
+	const char *reason;  /* NULL: passes; else the suppression reason */
+	bool        counted; /* reached the quotas */
 	int         tier;
-	const char *state;      /* "Ready for AI" or "Backlog" */
+	const char *state; /* "Ready for AI" or "Backlog" */
 };
 
 /* rules_apply appends the candidates for repo's insights (an array of
  * insight objects) to *cv (*n of them, realloc'd). */
-void rules_apply(const char *repo, const json_t *insights,
-    const struct rule_limits *, struct cand **cv, size_t *n);
+void rules_apply(const char *repo, const json_t           *insights,
+                 const struct rule_limits *, struct cand **cv, size_t *n);
 void cand_fini(struct cand *);
 void cands_free(struct cand *cv, size_t n);
 /* cand_json returns the candidate as a new JSON object. */
@@ -61,14 +61,14 @@ json_t *cand_json(const struct cand *);
 /* ---- guard.c ------------------------------------------------------------ */
 
 struct guard_limits {
-	int64_t max_exec_hour, max_exec_day; /* 10, 50 */
-	int64_t min_remaining_exec;          /* 3 */
-	int64_t velocity_cap_24h;            /* 10 proposals a day */
-	int64_t max_candidates;              /* 3 per cycle */
-	int64_t per_family;                  /* 1 per family per cycle */
-	int64_t cooldown_ms;                 /* 120 min per dedup key */
-	int64_t ready_saturation;            /* 8 Ready tasks */
-	bool    all_families;                /* gated families allowed */
+	int64_t            max_exec_hour, max_exec_day; /* 10, 50 */
+	int64_t            min_remaining_exec;          /* 3 */
+	int64_t            velocity_cap_24h;            /* 10 proposals a day */
+	int64_t            max_candidates;              /* 3 per cycle */
+	int64_t            per_family;       /* 1 per family per cycle */
+	int64_t            cooldown_ms;      /* 120 min per dedup key */
+	int64_t            ready_saturation; /* 8 Ready tasks */
+	bool               all_families;     /* gated families allowed */
 	const char *const *families;         /* allowed (NULL: defaults) */
 	const json_t      *tiers;            /* {family: tier} overrides */
 };
@@ -90,7 +90,7 @@ struct guard_ctx {
 	int64_t (*last_emitted)(void *arg, const char *dedup_key);
 	/* ms of the last emission of family in repo, 0 if never */
 	int64_t (*family_emitted)(void *arg, const char *repo,
-	    const char *family);
+	                          const char *family);
 	/* 1: an open equivalent task; 2: one completed recently; 0: none */
 	int (*equivalent)(void *arg, const struct cand *);
 };
@@ -99,7 +99,7 @@ struct guard_ctx {
  * one's reason (NULL when it passes), tier and state.  Returns the
  * number that pass. */
 size_t guard_run(struct cand *cv, size_t n, const struct guard_limits *,
-    const struct guard_ctx *);
+                 const struct guard_ctx *);
 /* guard_tier returns the autonomy tier of family. */
 int guard_tier(const struct guard_limits *, const char *family);
 /* guard_upstream returns the family that must go before family, or NULL. */
@@ -110,8 +110,16 @@ const char *guard_upstream(const char *family);
 /* calib_table builds the calibration rows from outcome events
  * [{family, confidence, outcome: merged|rejected|abandoned, at}], counting
  * those at or after since: [{family, confidence, total, merged, rejected,
- * abandoned, acceptance_rate, expected_rate, calibration_ratio, note}]. */
+ * abandoned, acceptance_rate, expected_rate, calibration_ratio, note,
+ * mark}] (calib_grade). */
 json_t *calib_table(const json_t *events, int64_t since);
+/* calib_grade grades a family/confidence row as the original does: note
+ * is "insufficient sample" (fewer than 5 outcomes), "well calibrated"
+ * (ratio >= 0.9), "mildly over-confident" (0.6 <= ratio < 0.9) or
+ * "over-confident" (< 0.6); mark is the original's check mark, its
+ * warning sign, or "" (static strings). */
+void calib_grade(int64_t total, double ratio, const char **note,
+                 const char **mark);
 /* calib_expected returns the expected acceptance rate of a confidence. */
 double calib_expected(const char *confidence);
 
@@ -122,7 +130,8 @@ double calib_expected(const char *confidence);
  * reasons{}, families[]}) all created nothing, else NULL. */
 json_t *calib_quiet_diagnosis(const json_t *cycles, int64_t now_ms);
 
-/* ---- proposer.c ------------------------------------------------------------ */
+/* ---- proposer.c ------------------------------------------------------------
+ */
 
 struct proposer {
 	struct rule_limits  rl;

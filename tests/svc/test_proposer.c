@@ -269,6 +269,149 @@ test_reject(void **state)
 	fx_stop(&f);
 }
 
+/* feedback records an outcome by hand (opc proposals feedback record);
+ * family and confidence given: 0, else the ctl's error code. */
+static int
+feedback(struct fx *f, const char *task, const char *outcome,
+         const char *family, const char *conf, char *err, size_t errlen)
+{
+	json_t *rq =
+	           json_pack("{s:s, s:s}", "task_id", task, "outcome", outcome),
+	       *d = NULL;
+	int rv;
+
+	if (family != NULL)
+		json_object_set_new(rq, "family", json_string(family));
+	if (conf != NULL)
+		json_object_set_new(rq, "confidence", json_string(conf));
+	rv = tb_call_json(f->topo, "proposer", MSG_PROPOSER_FEEDBACK_RECORD, rq,
+	                  &d, err, errlen);
+	json_decref(rq);
+	json_decref(d);
+	return (rv);
+}
+
+/* row returns the calibration row of family (borrowed from d), or NULL. */
+static json_t *
+calib_row(const json_t *d, const char *family)
+{
+	json_t *r;
+	size_t  i;
+
+	json_array_foreach(json_object_get(d, "rows"), i,
+	                   r) if (strcmp(tb_str(r, "family"), family) ==
+	                          0) return (r);
+	return (NULL);
+}
+
+/* Outcomes recorded by hand grade families with the original's cut-offs
+ * (>= 0.9 well calibrated, 0.6-0.9 mildly over-confident, < 0.6
+ * over-confident, fewer than 5: insufficient sample); a record of a
+ * proposed task takes its family and confidence and replaces the board's
+ * outcome; a second record replaces the first; bad input is refused. */
+static void
+test_feedback(void **state)
+{
+	struct msg_proposer_calibration cq = {0};
+	struct fx                       f;
+	json_t                         *d = NULL, *r, *ev;
+	char                            err[256], task[16];
+	int                             i;
+
+	UNUSED(state);
+	fx_start(&f, "feedback");
+	/* a proposed task (lint_fix, high) the board says is Done */
+	analysis(&f, "ins_1");
+	ev = tb_events(f.topo, "proposer", "proposal.created");
+	tb_inject(f.topo, "proposer", "task.created", "T-9",
+	          json_pack("{s:s, s:s, s:s}", "task_id", "T-9", "title",
+	                    tb_str(ev, "0.body.title"), "candidate_id",
+	                    tb_str(ev, "0.body.candidate_id")));
+	json_decref(ev);
+	tb_inject(f.topo, "proposer", "task.updated", "T-9",
+	          json_pack("{s:s, s:s}", "task_id", "T-9", "state", "Done"));
+	/* ... abandoned after all, by hand: family and confidence its own */
+	assert_int_equal(
+	    feedback(&f, "T-9", "abandoned", NULL, NULL, err, sizeof(err)), 0);
+	for (i = 0; i < 4; i++) { /* 4 more lint_fix/high, all merged */
+		snprintf(task, sizeof(task), "L-%d", i);
+		assert_int_equal(feedback(&f, task, "merged", "lint_fix",
+		                          "high", err, sizeof(err)),
+		                 0);
+	}
+	for (i = 0; i < 5; i++) { /* type_fix/high: 2 of 5 merged */
+		snprintf(task, sizeof(task), "T-%d", i);
+		assert_int_equal(feedback(&f, task,
+		                          i < 2 ? "merged" : "rejected",
+		                          "type_fix", "high", err, sizeof(err)),
+		                 0);
+	}
+	for (i = 0; i < 5; i++) { /* coverage_gap/medium: 2 of 5 merged */
+		snprintf(task, sizeof(task), "C-%d", i);
+		assert_int_equal(
+		    feedback(&f, task, i < 2 ? "merged" : "abandoned",
+		             "coverage_gap", "medium", err, sizeof(err)),
+		    0);
+	}
+	for (i = 0; i < 4; i++) { /* docs/low: too few */
+		snprintf(task, sizeof(task), "D-%d", i);
+		assert_int_equal(feedback(&f, task, "rejected", "docs", "low",
+		                          err, sizeof(err)),
+		                 0);
+	}
+	assert_int_equal(tb_call(f.topo, "proposer", MSG_PROPOSER_CALIBRATION,
+	                         &cq, &d, err, sizeof(err)),
+	                 0);
+	r = calib_row(d, "lint_fix"); /* 4 of 5: 0.8 / 0.8 */
+	assert_non_null(r);
+	assert_int_equal(tb_int(r, "total"), 5);
+	assert_int_equal(tb_int(r, "merged"), 4);
+	assert_int_equal(tb_int(r, "abandoned"), 1);
+	assert_string_equal(tb_str(r, "note"), "well calibrated");
+	assert_string_equal(tb_str(r, "mark"), "\xe2\x9c\x93");
+	r = calib_row(d, "type_fix"); /* 0.4 / 0.8 */
+	assert_string_equal(tb_str(r, "note"), "over-confident");
+	assert_string_equal(tb_str(r, "mark"), "\xe2\x9a\xa0");
+	r = calib_row(d, "coverage_gap"); /* 0.4 / 0.5 */
+	assert_string_equal(tb_str(r, "note"), "mildly over-confident");
+	assert_string_equal(tb_str(r, "mark"), "");
+	r = calib_row(d, "docs");
+	assert_int_equal(tb_int(r, "total"), 4);
+	assert_string_equal(tb_str(r, "note"), "insufficient sample");
+	json_decref(d);
+
+	/* a second record of a task replaces the first: 3 of 5 */
+	assert_int_equal(feedback(&f, "L-0", "rejected", "lint_fix", "high",
+	                          err, sizeof(err)),
+	                 0);
+	assert_int_equal(tb_call(f.topo, "proposer", MSG_PROPOSER_CALIBRATION,
+	                         &cq, &d, err, sizeof(err)),
+	                 0);
+	r = calib_row(d, "lint_fix");
+	assert_int_equal(tb_int(r, "total"), 5);
+	assert_int_equal(tb_int(r, "merged"), 3);
+	assert_string_equal(tb_str(r, "note"), "mildly over-confident");
+	json_decref(d);
+
+	/* bad input: a clear error, nothing recorded */
+	assert_int_equal(
+	    feedback(&f, "X-1", "merged", NULL, NULL, err, sizeof(err)),
+	    ERR_INVAL);
+	assert_non_null(strstr(err, "give its family and confidence"));
+	assert_int_equal(feedback(&f, "X-1", "escalated", "lint_fix", "high",
+	                          err, sizeof(err)),
+	                 ERR_INVAL);
+	assert_non_null(strstr(err, "merged, rejected or abandoned"));
+	assert_int_equal(
+	    feedback(&f, "X-1", "merged", "lint_fix", "sure", err, sizeof(err)),
+	    ERR_INVAL);
+	assert_non_null(strstr(err, "high, medium or low"));
+	assert_int_equal(
+	    feedback(&f, "", "merged", "lint_fix", "high", err, sizeof(err)),
+	    ERR_INVAL);
+	fx_stop(&f);
+}
+
 /* A dry cycle reports and journals nothing; five executing cycles that
  * propose nothing make the proposer quiet (proposer.quiet). */
 static void
@@ -305,6 +448,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_cycle),
 	    cmocka_unit_test(test_reject),
+	    cmocka_unit_test(test_feedback),
 	    cmocka_unit_test(test_dry_and_quiet),
 	};
 

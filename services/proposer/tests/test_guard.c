@@ -17,12 +17,12 @@
 
 /* A fake world: each callback reads these. */
 static struct {
-	const char *rejected;      /* dedup key rejected */
-	const char *emitted;       /* dedup key emitted at emitted_at */
+	const char *rejected; /* dedup key rejected */
+	const char *emitted;  /* dedup key emitted at emitted_at */
 	int64_t     emitted_at;
-	const char *fam_emitted;   /* family emitted at emitted_at */
-	const char *open_key;      /* dedup key of an open task */
-	const char *cycling;       /* family in a no-op loop */
+	const char *fam_emitted; /* family emitted at emitted_at */
+	const char *open_key;    /* dedup key of an open task */
+	const char *cycling;     /* family in a no-op loop */
 } W;
 
 static int
@@ -44,8 +44,8 @@ static int64_t
 f_last(void *a, const char *dk)
 {
 	(void) a;
-	return (W.emitted != NULL && strcmp(W.emitted, dk) == 0 ?
-	    W.emitted_at : 0);
+	return (W.emitted != NULL && strcmp(W.emitted, dk) == 0 ? W.emitted_at
+	                                                        : 0);
 }
 
 static int64_t
@@ -53,8 +53,9 @@ f_fam(void *a, const char *repo, const char *fam)
 {
 	(void) a;
 	(void) repo;
-	return (W.fam_emitted != NULL && strcmp(W.fam_emitted, fam) == 0 ?
-	    W.emitted_at : 0);
+	return (W.fam_emitted != NULL && strcmp(W.fam_emitted, fam) == 0
+	            ? W.emitted_at
+	            : 0);
 }
 
 static int
@@ -92,24 +93,30 @@ insights(int lint, int type, int degrading, const char *theme)
 	char    dk[128];
 
 	if (lint > 0)
-		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:{s:i,"
-		    " s:i, s:[{s:s, s:i}]}}", "dedup_key", "lint_drift|lint",
-		    "kind", "lint_drift", "subject", "lint", "evidence", "count",
-		    lint, "distinct_file_count", 2, "top_files", "path",
-		    "src/a.py", "count", lint));
+		json_array_append_new(
+		    a,
+		    json_pack("{s:s, s:s, s:s, s:{s:i,"
+		              " s:i, s:[{s:s, s:i}]}}",
+		              "dedup_key", "lint_drift|lint", "kind",
+		              "lint_drift", "subject", "lint", "evidence",
+		              "count", lint, "distinct_file_count", 2,
+		              "top_files", "path", "src/a.py", "count", lint));
 	if (type > 0)
-		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:{s:i}}",
-		    "dedup_key", "type_health|type", "kind", "type_health",
-		    "subject", "type", "evidence", "count", type));
+		json_array_append_new(
+		    a, json_pack("{s:s, s:s, s:s, s:{s:i}}", "dedup_key",
+		                 "type_health|type", "kind", "type_health",
+		                 "subject", "type", "evidence", "count", type));
 	if (degrading)
-		json_array_append_new(a, json_pack("{s:s, s:s, s:s}",
-		    "dedup_key", "quality_trend|lint_degrading", "kind",
-		    "quality_trend", "subject", "lint_degrading"));
+		json_array_append_new(
+		    a, json_pack("{s:s, s:s, s:s}", "dedup_key",
+		                 "quality_trend|lint_degrading", "kind",
+		                 "quality_trend", "subject", "lint_degrading"));
 	if (theme != NULL) {
 		snprintf(dk, sizeof(dk), "theme|lint_cluster|%s", theme);
-		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:{s:i}}",
-		    "dedup_key", dk, "kind", "theme", "subject", "lint_cluster",
-		    "evidence", "consecutive_runs", 3));
+		json_array_append_new(
+		    a, json_pack("{s:s, s:s, s:s, s:{s:i}}", "dedup_key", dk,
+		                 "kind", "theme", "subject", "lint_cluster",
+		                 "evidence", "consecutive_runs", 3));
 	}
 	return (a);
 }
@@ -150,9 +157,10 @@ test_rules(void **st)
 	rules_apply("r", ins, &rl, &cv, &n);
 	assert_int_equal(n, 2);
 	assert_non_null(c = by_family(cv, n, "lint_fix"));
-	assert_string_equal(c->dedup_key, "candidate|lint_fix|r|lint_violations");
+	assert_string_equal(c->dedup_key,
+	                    "candidate|lint_fix|r|lint_violations");
 	assert_string_equal(c->candidate_id,
-	    "candidate:lint_fix:r:lint_violations");
+	                    "candidate:lint_fix:r:lint_violations");
 	assert_string_equal(c->confidence, "high"); /* degrading */
 	assert_string_equal(c->risk_class, "style");
 	assert_non_null(strstr(c->goal, "src/a.py (5)"));
@@ -164,8 +172,8 @@ test_rules(void **st)
 
 /* run makes the candidates of ins and runs the guards. */
 static size_t
-run(json_t *ins, struct guard_limits *gl, struct guard_ctx *x,
-    struct cand **cv, size_t *n)
+run(json_t *ins, struct guard_limits *gl, struct guard_ctx *x, struct cand **cv,
+    size_t *n)
 {
 	struct rule_limits rl;
 
@@ -191,9 +199,9 @@ test_upstream_family_in_cycle(void **st)
 	assert_int_equal(run(insights(9, 9, 0, NULL), &gl, &x, &cv, &n), 1);
 	assert_null(by_family(cv, n, "lint_fix")->reason);
 	assert_string_equal(by_family(cv, n, "lint_fix")->state,
-	    "Ready for AI"); /* tier 2 */
+	                    "Ready for AI"); /* tier 2 */
 	assert_string_equal(by_family(cv, n, "type_fix")->reason,
-	    "upstream_family_in_cycle");
+	                    "upstream_family_in_cycle");
 	cands_free(cv, n);
 	/* lint_fix in its cooldown: type_fix waits for it all the same */
 	W.emitted = "candidate|lint_fix|r|lint_violations";
@@ -201,7 +209,7 @@ test_upstream_family_in_cycle(void **st)
 	W.emitted_at = x.now_ms - 10 * MIN_MS;
 	assert_int_equal(run(insights(9, 9, 0, NULL), &gl, &x, &cv, &n), 0);
 	assert_string_equal(by_family(cv, n, "type_fix")->reason,
-	    "upstream_family_recently_emitted");
+	                    "upstream_family_recently_emitted");
 	cands_free(cv, n);
 }
 
@@ -368,25 +376,64 @@ test_calibration(void **st)
 
 	(void) st;
 	for (i = 0; i < 5; i++)
-		json_array_append_new(ev, json_pack("{s:s, s:s, s:s, s:i}",
-		    "family", "lint_fix", "confidence", "high", "outcome",
-		    i < 2 ? "merged" : i < 4 ? "rejected" : "abandoned", "at",
-		    100 + i));
+		json_array_append_new(
+		    ev, json_pack("{s:s, s:s, s:s, s:i}", "family", "lint_fix",
+		                  "confidence", "high", "outcome",
+		                  i < 2   ? "merged"
+		                  : i < 4 ? "rejected"
+		                          : "abandoned",
+		                  "at", 100 + i));
 	json_array_append_new(ev, json_pack("{s:s, s:s, s:s, s:i}", "family",
-	    "type_fix", "confidence", "medium", "outcome", "merged", "at", 1));
+	                                    "type_fix", "confidence", "medium",
+	                                    "outcome", "merged", "at", 1));
 	rows = calib_table(ev, 50); /* the type_fix event is too old */
 	assert_int_equal(json_array_size(rows), 1);
 	r = json_array_get(rows, 0);
 	assert_int_equal(json_integer_value(json_object_get(r, "total")), 5);
 	assert_int_equal(json_integer_value(json_object_get(r, "rejected")), 2);
 	assert_true(json_real_value(json_object_get(r, "acceptance_rate")) ==
-	    0.4);
+	            0.4);
 	assert_true(json_real_value(json_object_get(r, "calibration_ratio")) ==
-	    0.4 / 0.8);
+	            0.4 / 0.8);
 	assert_string_equal(json_string_value(json_object_get(r, "note")),
-	    "overconfident");
+	                    "over-confident");
+	assert_string_equal(json_string_value(json_object_get(r, "mark")),
+	                    "\xe2\x9a\xa0");
 	json_decref(rows);
 	json_decref(ev);
+}
+
+/* The original's cut-offs: >= 0.9 well calibrated (marked), 0.6 up to
+ * 0.9 mildly over-confident, < 0.6 over-confident (marked); fewer than 5
+ * outcomes grade nothing, whatever the ratio. */
+static void
+test_calibration_grades(void **st)
+{
+	static const struct {
+		int64_t     total;
+		double      ratio;
+		const char *note, *mark;
+	} c[] = {
+	    {5, 1.25, "well calibrated", "\xe2\x9c\x93"},
+	    {5, 0.9, "well calibrated", "\xe2\x9c\x93"},
+	    {25, 0.72 / 0.8, "well calibrated", "\xe2\x9c\x93"},
+	    {8, 0.89, "mildly over-confident", ""},
+	    {5, 0.75, "mildly over-confident", ""},
+	    {5, 0.6, "mildly over-confident", ""},
+	    {6, 0.59, "over-confident", "\xe2\x9a\xa0"},
+	    {5, 0.0, "over-confident", "\xe2\x9a\xa0"},
+	    {4, 0.0, "insufficient sample", ""},
+	    {4, 1.0, "insufficient sample", ""},
+	};
+	const char *note, *mark;
+	size_t      i;
+
+	(void) st;
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		calib_grade(c[i].total, c[i].ratio, &note, &mark);
+		assert_string_equal(note, c[i].note);
+		assert_string_equal(mark, c[i].mark);
+	}
 }
 
 static void
@@ -398,19 +445,23 @@ test_quiet(void **st)
 	(void) st;
 	for (i = 0; i < 5; i++)
 		json_array_append_new(cy, json_pack("{s:i, s:{s:i}, s:[s]}",
-		    "created", 0, "reasons", "cooldown_active", 1 + i,
-		    "families", "lint_fix"));
+		                                    "created", 0, "reasons",
+		                                    "cooldown_active", 1 + i,
+		                                    "families", "lint_fix"));
 	assert_non_null(d = calib_quiet_diagnosis(cy, 0));
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(d,
-	    "aggregated_suppression_reasons"), "cooldown_active")), 15);
-	assert_int_equal(json_array_size(json_object_get(d,
-	    "families_active_in_window")), 1);
-	assert_non_null(strstr(json_string_value(json_object_get(d,
-	    "advice")), "cooldown"));
+	assert_int_equal(
+	    json_integer_value(json_object_get(
+	        json_object_get(d, "aggregated_suppression_reasons"),
+	        "cooldown_active")),
+	    15);
+	assert_int_equal(
+	    json_array_size(json_object_get(d, "families_active_in_window")),
+	    1);
+	assert_non_null(strstr(json_string_value(json_object_get(d, "advice")),
+	                       "cooldown"));
 	json_decref(d);
 	/* one cycle in five created something: not quiet */
-	json_object_set_new(json_array_get(cy, 2), "created",
-	    json_integer(1));
+	json_object_set_new(json_array_get(cy, 2), "created", json_integer(1));
 	assert_null(calib_quiet_diagnosis(cy, 0));
 	/* four cycles are not enough to call it quiet */
 	json_array_remove(cy, 2);
@@ -422,14 +473,15 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(test_rules, setup),
-		cmocka_unit_test_setup(test_upstream_family_in_cycle, setup),
-		cmocka_unit_test_setup(test_cooldown_active, setup),
-		cmocka_unit_test_setup(test_family_and_cycle_quota, setup),
-		cmocka_unit_test_setup(test_order_and_gates, setup),
-		cmocka_unit_test_setup(test_tiers, setup),
-		cmocka_unit_test(test_calibration),
-		cmocka_unit_test(test_quiet),
+	    cmocka_unit_test_setup(test_rules, setup),
+	    cmocka_unit_test_setup(test_upstream_family_in_cycle, setup),
+	    cmocka_unit_test_setup(test_cooldown_active, setup),
+	    cmocka_unit_test_setup(test_family_and_cycle_quota, setup),
+	    cmocka_unit_test_setup(test_order_and_gates, setup),
+	    cmocka_unit_test_setup(test_tiers, setup),
+	    cmocka_unit_test(test_calibration),
+	    cmocka_unit_test(test_calibration_grades),
+	    cmocka_unit_test(test_quiet),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
