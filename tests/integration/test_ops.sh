@@ -5,7 +5,9 @@
 #   (--max-age still overrides; a bad one is refused);
 #   doctor prints Plane's base URL, workspace and project, the API user
 #   (users/me) and each endpoint, and with --task-id checks that work
-#   item (an unknown one fails with 404); on the local board, that task.
+#   item (an unknown one fails with 404); on the local board, that task;
+#   outcomes recorded by hand (opc proposals feedback record) are graded
+#   with the original's calibration cut-offs.
 set -u
 BIN=$1
 OPC="$BIN/opc"
@@ -73,6 +75,7 @@ opcenter: { state_dir: st, heartbeat_ms: 250 }
 repos: { demo: { clone_url: $T/demo, default_branch: main } }
 instances:
   board-sync: { upstreams: [] }
+  proposer: { upstreams: [board-sync] }
 YAML
 "$OPC" -c "$CFG" up --wait 20 >/dev/null 2>&1
 check "constellation up" wait_for 10 "$OPC" -c "$CFG" heartbeat-check --max-age 5
@@ -94,5 +97,26 @@ check "local doctor: the task" grep -qF \
 "$OPC" -c "$CFG" doctor --task-id T-nope >"$T/ld2.out" 2>&1
 check "local doctor: an unknown task fails" [ $? -eq 1 ]
 check "... naming it" grep -q "^FAIL  board task T-nope: " "$T/ld2.out"
+
+# --- calibration: outcomes recorded by hand, graded ----------------------
+for i in 1 2 3 4 5; do
+	o=merged; [ $i -eq 5 ] && o=rejected
+	"$OPC" -c "$CFG" proposals feedback record --task-id "L-$i" \
+	    --outcome $o --family lint_fix --confidence high >"$T/fb.out" 2>&1
+done
+check "feedback record: recorded" grep -q "^L-5: rejected recorded (lint_fix, high)" "$T/fb.out"
+for i in 1 2 3 4 5; do
+	"$OPC" -c "$CFG" proposals feedback record --task-id "T-$i" \
+	    --outcome abandoned --family type_fix --confidence medium >/dev/null 2>&1
+done
+"$OPC" -c "$CFG" proposals calibration >"$T/cal.out" 2>&1
+check "calibration: 4 of 5 high is well calibrated, marked" grep -q \
+    "^lint_fix .*high .*5 .*4 .*1.00✓  well calibrated" "$T/cal.out"
+check "calibration: 0 of 5 medium is over-confident, marked" grep -q \
+    "^type_fix .*medium .*0.00⚠  over-confident" "$T/cal.out"
+"$OPC" -c "$CFG" proposals feedback record --task-id X --outcome escalated \
+    --family lint_fix --confidence high >"$T/fb2.out" 2>&1
+check "feedback record: a bad outcome is refused" [ $? -eq 1 ]
+check "... saying which there are" grep -q "merged, rejected or abandoned" "$T/fb2.out"
 
 finish
