@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -47,10 +49,12 @@ sh(const char *fmt, ...)
 }
 
 /* fx_start writes the topology (with_router: the router runs too and the
- * demo repo exists) and starts the executor (max_parallel 2). */
+ * demo repo exists) and starts the executor (max_parallel 2); extra is
+ * more of the executor's settings (indented 4), before runs setup (a
+ * shell command, cwd the test dir) before it starts. */
 static void
-fx_start_worker(struct fx *f, const char *tag, bool with_router,
-    const char *worker)
+fx_start_with(struct fx *f, const char *tag, bool with_router,
+              const char *worker, const char *extra, const char *before)
 {
 	char *yaml;
 
@@ -91,15 +95,26 @@ fx_start_worker(struct fx *f, const char *tag, bool with_router,
 	                 "    max_parallel: 2\n"
 	                 "    worker: %s\n"
 	                 "    workspace_root: ws\n"
+	                 "%s"
 	                 "    backends:\n"
 	                 "      stub: { kind: stub }\n",
 	                 f->dir, f->dir, tag, tag, tag, tag,
-	                 worker != NULL ? worker : EXEC_RUN_BIN);
+	                 worker != NULL ? worker : EXEC_RUN_BIN,
+	                 extra != NULL ? extra : "");
 	f->topo = tb_topo(f->dir, yaml);
 	free(yaml);
+	if (before != NULL)
+		sh("cd %s && %s", f->dir, before);
 	if (with_router)
 		f->router = tb_start(&router_def, f->topo, "router");
 	f->ex = tb_start_caught_up(&executor_def, f->topo, "executor");
+}
+
+static void
+fx_start_worker(struct fx *f, const char *tag, bool with_router,
+                const char *worker)
+{
+	fx_start_with(f, tag, with_router, worker, NULL, NULL);
 }
 
 static void
@@ -280,10 +295,10 @@ test_bad_result(void **state)
 	for (i = 0; i < nitems(want); i++) {
 		snprintf(task, sizeof(task), "T-%zu", i + 1);
 		tb_inject(f.topo, "router", "task.ready", task,
-		          json_pack("{s:s, s:s, s:s, s:s, s:[], s:i}", "task_id",
-		                    task, "goal", "Write a note", "repo_key",
-		                    "demo", "kind", "goal", "labels", "attempt",
-		                    1));
+		          json_pack("{s:s, s:s, s:s, s:s, s:[], s:i}",
+		                    "task_id", task, "goal", "Write a note",
+		                    "repo_key", "demo", "kind", "goal",
+		                    "labels", "attempt", 1));
 		fin = tb_wait_events(f.topo, "executor", "exec.finished", i + 1,
 		                     WAIT);
 		assert_int_equal(json_array_size(fin), i + 1);
@@ -307,14 +322,123 @@ test_bad_result(void **state)
 	free(worker);
 }
 
+#define U1 "11111111-1111-4111-8111-111111111111"
+#define U2 "22222222-2222-4222-8222-222222222222"
+#define U3 "33333333-3333-4333-8333-333333333333"
+#define U4 "44444444-4444-4444-8444-444444444444"
+#define U5 "55555555-5555-4555-8555-555555555555"
+#define U6 "66666666-6666-4666-8666-666666666666"
+
+/* exists: path (under the test dir) is there (a symbolic link too). */
+static bool
+exists(const struct fx *f, const char *path)
+{
+	char *p = xasprintf("%s/%s", f->dir, path);
+	bool  ok = access(p, F_OK) == 0 ||
+	          faccessat(AT_FDCWD, p, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+
+	free(p);
+	return (ok);
+}
+
+/* Workspaces no run owns are removed at start and every
+ * orphan_sweep_every ticks, whatever the retention (keep here): a run id
+ * without a request file, one whose request names this executor but that
+ * its db does not know.  Kept: another executor's (its request names
+ * it), a name that is no run id, a file, a symbolic link (and what it
+ * points to), the workspace of a running run, a finished run's (kept by
+ * workspace_retention: keep). */
+static void
+test_orphans(void **state)
+{
+	struct fx   f;
+	json_t     *ev;
+	char       *dir = tb_dir(), *worker, *ws, *flag;
+	const char *run;
+	int         i;
+
+	UNUSED(state);
+	worker = xasprintf("%s/slow-worker", dir);
+	/* makes its workspace, then waits for go (at most 60 s) */
+	sh("cat > %s <<'EOF'\n#!/bin/sh\n"
+	   "mkdir -p \"$4\" && echo x > \"$4/file\" && touch %s/started\n"
+	   "i=0; while [ ! -e %s/go ] && [ $i -lt 1200 ]; do"
+	   " sleep 0.05; i=$((i + 1)); done\n"
+	   "printf '{\"run_id\": \"%%s\", \"sta' "
+	   "\"$(basename \"$6\" .result.json)\" > \"$6\"\n"
+	   "EOF\nchmod +x %s",
+	   worker, dir, dir, worker);
+	fx_start_with(
+	    &f, "orphans", true, worker, "    orphan_sweep_every: 1\n",
+	    "set -e; r=state/ws; mkdir -p $r/" U1 " $r/" U2 " $r/" U3
+	    " $r/notarun outside;"
+	    " echo '{\"executor\": \"executor@other\"}' >$r/" U2
+	    ".request.json;"
+	    " echo '{\"executor\": \"executor\"}' >$r/" U3 ".request.json;"
+	    " echo x >$r/stray; echo x >outside/keep;"
+	    " ln -s ../../outside $r/" U4);
+	assert_int_equal(tb_wait_int(f.topo, "executor",
+	                             "counters.orphaned_workspaces_removed", 2,
+	                             WAIT),
+	                 2);
+	assert_false(exists(&f, "state/ws/" U1));
+	assert_false(exists(&f, "state/ws/" U3));
+	assert_true(exists(&f, "state/ws/" U2));
+	assert_true(exists(&f, "state/ws/notarun"));
+	assert_true(exists(&f, "state/ws/stray"));
+	assert_true(exists(&f, "state/ws/" U4));
+	assert_true(exists(&f, "outside/keep"));
+
+	/* a running run's workspace survives the sweeps */
+	assert_int_equal(tb_wait_int(f.topo, "router",
+	                             "executors.executor.free_slots", 2, WAIT),
+	                 2);
+	tb_inject(f.topo, "router", "task.ready", "T-1",
+	          json_pack("{s:s, s:s, s:s, s:s, s:[], s:i}", "task_id", "T-1",
+	                    "goal", "Write a note", "repo_key", "demo", "kind",
+	                    "goal", "labels", "attempt", 1));
+	ev = tb_wait_events(f.topo, "executor", "exec.started", 1, WAIT);
+	assert_int_equal(json_array_size(ev), 1);
+	run = tb_str(ev, "0.body.run_id");
+	ws = xasprintf("state/ws/%s/file", run);
+	flag = xasprintf("%s/started", dir);
+	for (i = 0; i < WAIT / 50 && access(flag, F_OK) != 0; i++)
+		sleep_ms(50);
+	assert_true(exists(&f, ws));
+	sh("mkdir %s/state/ws/" U5, f.dir);
+	assert_int_equal(tb_wait_int(f.topo, "executor",
+	                             "counters.orphaned_workspaces_removed", 3,
+	                             WAIT),
+	                 3);
+	assert_true(exists(&f, ws));
+	assert_int_equal(tb_status_int(f.topo, "executor", "runs.running"), 1);
+
+	/* finished, kept by workspace_retention: keep */
+	sh("touch %s/go", dir);
+	json_decref(
+	    tb_wait_events(f.topo, "executor", "exec.finished", 1, WAIT));
+	sh("mkdir %s/state/ws/" U6, f.dir);
+	assert_int_equal(tb_wait_int(f.topo, "executor",
+	                             "counters.orphaned_workspaces_removed", 4,
+	                             WAIT),
+	                 4);
+	assert_true(exists(&f, ws));
+	json_decref(ev);
+	fx_stop(&f);
+	tb_rmrf(dir);
+	free(dir);
+	free(worker);
+	free(ws);
+	free(flag);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_refused),
-	    cmocka_unit_test(test_heartbeat),
-	    cmocka_unit_test(test_stub_run),
-	    cmocka_unit_test(test_bad_result),
+	    cmocka_unit_test(test_refused),  cmocka_unit_test(test_heartbeat),
+	    cmocka_unit_test(test_stub_run), cmocka_unit_test(test_bad_result),
+	    cmocka_unit_test(test_orphans),
 	};
 
 	log_init("test_executor", NULL, LOG_WARN);
