@@ -60,10 +60,9 @@ get(const char *url, const char *const *hdrs, struct http_resp *resp)
 	return (resp->err ? 0 : resp->status);
 }
 
-/* pnode: the plane: map holding key, the board-sync instance's first
- * (an instance may use its own key), else the top level's. */
-static const struct cfg_node *
-pnode(const struct cfg_node *root, const struct cfg_node *inst, const char *key)
+const struct cfg_node *
+opc_plane_node(const struct cfg_node *root, const struct cfg_node *inst,
+               const char *key)
 {
 	const struct cfg_node *in = cfg_get(inst, "plane");
 
@@ -179,15 +178,17 @@ static void
 check_plane(struct doc *d, const struct cfg_node *root,
             const struct cfg_node *inst, const char *task_id)
 {
-	const struct cfg_node *tn = pnode(root, inst, "api_token_env");
+	const struct cfg_node *tn = opc_plane_node(root, inst, "api_token_env");
 	const char            *base, *ws, *proj, *tok, *hdrs[3];
 	json_t                *me, *wi;
 	char                  *key, *p, *path;
 
-	base = cfg_str(cfg_get(pnode(root, inst, "base_url"), "base_url"));
-	ws = cfg_str(
-	    cfg_get(pnode(root, inst, "workspace_slug"), "workspace_slug"));
-	proj = cfg_str(cfg_get(pnode(root, inst, "project_id"), "project_id"));
+	base = cfg_str(
+	    cfg_get(opc_plane_node(root, inst, "base_url"), "base_url"));
+	ws = cfg_str(cfg_get(opc_plane_node(root, inst, "workspace_slug"),
+	                     "workspace_slug"));
+	proj = cfg_str(
+	    cfg_get(opc_plane_node(root, inst, "project_id"), "project_id"));
 	tok = cfg_secret(tn, "api_token_env");
 	if (base == NULL || ws == NULL || proj == NULL) {
 		say(d, "FAIL",

@@ -50,6 +50,9 @@ static const struct opc_cmd cmds[] = {
      " [--family F] [--confidence C]",
      "the proposer's rejection store and calibration table; record an "
      "outcome by hand"},
+    {"smoke", cmd_smoke, "--task-id ID [--comment-only] [--comment-text T]",
+     "fetch a work item (Plane or local) and post a comment, running "
+     "nothing; evidence under STATE_DIR/reports/smoke/"},
     {"demo", cmd_demo, "--goal TEXT [--repo-key demo] [--blocked-policy]",
      "send one task through the running daemons and narrate it"},
     {NULL, NULL, NULL, NULL},

@@ -7,7 +7,8 @@
 #   (users/me) and each endpoint, and with --task-id checks that work
 #   item (an unknown one fails with 404); on the local board, that task;
 #   outcomes recorded by hand (opc proposals feedback record) are graded
-#   with the original's calibration cut-offs.
+#   with the original's calibration cut-offs; opc smoke fetches a work
+#   item and comments on it, running nothing, its evidence retained.
 set -u
 BIN=$1
 OPC="$BIN/opc"
@@ -68,6 +69,37 @@ check "plane doctor: a refused key says so" grep -q \
 check "doctor --task-id without an id is a usage error" sh -c \
     "! '$OPC' -c '$T/plane.yaml' doctor --task-id 2>/dev/null"
 
+# --- Plane: opc smoke (fetch and comment, nothing run) -----------------
+jqe() { jq -e "$@" >/dev/null; }
+comments_of() { curl -s "$PLANE/_fixture/state" | jq --arg id "$1" \
+    '[.work_items[] | select(.id == $id) | .comments[]] | length'; }
+state_of() { curl -s "$PLANE/_fixture/state" | jq -r --arg id "$1" \
+    '.work_items[] | select(.id == $id) | .state'; }
+"$OPC" -c "$T/plane.yaml" smoke --task-id "$wid" --comment-only >"$T/ps.out" 2>"$T/ps.err"
+check "plane smoke --comment-only: exit 0" [ $? -eq 0 ]
+check "... one comment posted" [ "$(comments_of "$wid")" = 1 ]
+check "... saying nothing was run" sh -c "curl -s '$PLANE/_fixture/state' | jq -r '.work_items[].comments[].comment_html' | grep -q 'nothing was run'"
+check "... the item stays in Todo" [ "$(state_of "$wid")" = Todo ]
+check "... prints run_id, task_id, parsed_task, artifacts" jqe --arg id "$wid" \
+    '.task_id == $id and (.run_id | length) == 36 and .parsed_task.title == "Smoke me" and .parsed_task.repo_key == "demo" and (.artifacts | length) == 3' "$T/ps.out"
+sdir=$(ls -d "$T"/pst/reports/smoke/*_"$wid"_* 2>/dev/null | head -1)
+check "... retained in reports/smoke/<ts>_<task>_<run>/" sh -c "[ -s '$sdir/request_context.json' ] && [ -s '$sdir/plane_work_item.json' ] && [ -s '$sdir/smoke_result.json' ]"
+check "... the work item as Plane gave it" jqe '.name == "Smoke me" and .state.name == "Todo"' "$sdir/plane_work_item.json"
+"$OPC" -c "$T/plane.yaml" smoke --task-id "$wid" --comment-text "hello from smoke" >/dev/null 2>&1
+check "plane smoke (runnable item): exit 0, a second comment" [ "$(comments_of "$wid")" = 2 ]
+check "... with the text given" sh -c "curl -s '$PLANE/_fixture/state' | jq -r '.work_items[].comments[].comment_html' | grep -q 'hello from smoke'"
+nid=$(curl -s -X POST "$PLANE/_fixture/workitem" \
+    -d '{"name": "No repo", "state": "Todo", "labels": ["team: x"]}' | jq -r .id)
+"$OPC" -c "$T/plane.yaml" smoke --task-id "$nid" >/dev/null 2>&1
+check "plane smoke: an item opcenter could not run fails" [ $? -eq 1 ]
+check "... before commenting" [ "$(comments_of "$nid")" = 0 ]
+check "... failure.json names the stage" sh -c "jq -e '.stage == \"parse\" and .error == \"no repo: label\"' '$T'/pst/reports/smoke/*_${nid}_*/failure.json >/dev/null"
+"$OPC" -c "$T/plane.yaml" smoke --task-id "$nid" --comment-only >/dev/null 2>&1
+check "... --comment-only comments all the same" [ "$(comments_of "$nid")" = 1 ]
+"$OPC" -c "$T/plane.yaml" smoke --task-id 22222222-2222-2222-2222-222222222222 >"$T/ps2.out" 2>&1
+check "plane smoke: an unknown item fails at fetch (404)" grep -q "fetch: GET work item: HTTP 404" "$T/ps2.out"
+check "smoke refuses an id that is no task id" sh -c "! '$OPC' -c '$T/plane.yaml' smoke --task-id ../x 2>/dev/null"
+
 # --- local board: heartbeat-check and doctor --task-id -----------------
 mkrepo demo
 cat >"$CFG" <<YAML
@@ -97,6 +129,17 @@ check "local doctor: the task" grep -qF \
 "$OPC" -c "$CFG" doctor --task-id T-nope >"$T/ld2.out" 2>&1
 check "local doctor: an unknown task fails" [ $? -eq 1 ]
 check "... naming it" grep -q "^FAIL  board task T-nope: " "$T/ld2.out"
+
+# --- local board: opc smoke -------------------------------------------
+"$OPC" -c "$CFG" smoke --task-id "$tid" --comment-only >"$T/ls.out" 2>&1
+check "local smoke: exit 0" [ $? -eq 0 ]
+check "... a comment by smoke on the task" sh -c "'$OPC' -c '$CFG' task show '$tid' --json | jq -e '[.comments[] | select(.author == \"smoke\" and (.body | contains(\"nothing was run\")))] | length == 1' >/dev/null"
+check "... the task stays in Backlog" state_is "$tid" Backlog
+check "... board_task.json retained" sh -c "jq -e '.task.title == \"Check me\"' '$T'/st/reports/smoke/*_${tid}_*/board_task.json >/dev/null"
+"$OPC" -c "$CFG" smoke --task-id "$tid" >/dev/null 2>&1
+check "local smoke (runnable task): exit 0" [ $? -eq 0 ]
+"$OPC" -c "$CFG" smoke --task-id T-nope >"$T/ls2.out" 2>&1
+check "local smoke: an unknown task fails at fetch" grep -q "fetch: no task 'T-nope'" "$T/ls2.out"
 
 # --- calibration: outcomes recorded by hand, graded ----------------------
 for i in 1 2 3 4 5; do
