@@ -6,51 +6,52 @@
 #include "spec.h"
 
 static const struct cfg_key backend_item[] = {
-    CFG_SECTION("*", backend_keys, "a backend, by name"),
-    CFG_END,
+	CFG_SECTION("*", backend_keys, "a backend, by name"),
+	CFG_END,
 };
 
 static const struct cfg_key limits_keys[] = {
-    CFG_INT("max_files", "50", "1", NULL, "files a run may change"),
-    CFG_INT("max_lines", "2000", "1", NULL, "lines a run may change"),
-    CFG_INT("quality_threshold", "3", "0", NULL,
-            "new lint or type findings a run may add"),
-    CFG_END,
+	CFG_INT("max_files", "50", "1", NULL, "files a run may change"),
+	CFG_INT("max_lines", "2000", "1", NULL, "lines a run may change"),
+	CFG_INT("quality_threshold", "3", "0", NULL,
+	    "new lint or type findings a run may add"),
+	CFG_END,
 };
 
 const struct cfg_key executor_keys[] = {
-    CFG_INT("max_parallel", "1", "1", "256", "runs at once"),
-    CFG_STR("workspace_root", "workspaces",
-            "where runs clone (relative to state_dir)"),
-    CFG_STR("worker", NULL,
-            "the worker program (default: opc-exec-run beside the executor)"),
-    CFG_ENUM("workspace_retention", "keep", "keep|remove",
-             "a finished run's workspace: kept, or removed after a delay"),
-    CFG_MS("workspace_remove_after", "1h", "0", NULL,
-           "the delay of workspace_retention: remove"),
-    CFG_INT("orphan_sweep_every", "3000", "1", NULL,
-            "ticks (200 ms) between sweeps removing workspaces no run owns, "
-            "whatever the retention; one at start too (3000: 10 minutes)"),
-    CFG_MAP("backends", backend_item,
-            "the backends it runs (stub is built in)"),
-    CFG_STRS("no_change_kinds", "task kinds that may succeed changing "
-                                "nothing"),
-    CFG_SECTION("limits", limits_keys, "the scope of a run's change"),
-    CFG_END,
+	CFG_INT("max_parallel", "1", "1", "256", "runs at once"),
+	CFG_STR("workspace_root", "workspaces",
+	    "where runs clone (relative to state_dir)"),
+	CFG_STR("worker", NULL,
+	    "the worker program (default: opc-exec-run beside the executor)"),
+	CFG_ENUM("workspace_retention", "keep", "keep|remove",
+	    "a finished run's workspace: kept, or removed after a delay"),
+	CFG_MS("workspace_remove_after", "1h", "0", NULL,
+	    "the delay of workspace_retention: remove"),
+	CFG_INT("orphan_sweep_every", "3000", "1", NULL,
+	    "ticks (200 ms) between sweeps removing workspaces no run owns, "
+	    "whatever the retention; one at start too (3000: 10 minutes)"),
+	CFG_MAP("backends", backend_item,
+	    "the backends it runs (stub is built in)"),
+	CFG_STRS("no_change_kinds",
+	    "task kinds that may succeed changing "
+	    "nothing"),
+	CFG_SECTION("limits", limits_keys, "the scope of a run's change"),
+	CFG_END,
 };
 
 const struct cfg_key executor_git_keys[] = {
-    CFG_STR("token_env", NULL,
-            "the variable holding the GitHub token (none: no pull requests)"),
-    CFG_STR("author_name", "Operations Center Bot", "commits' author"),
-    CFG_STR("author_email", "operations-center-bot@example.com",
-            "commits' author email"),
-    CFG_END,
+	CFG_STR("token_env", NULL,
+	    "the variable holding the GitHub token (none: no pull requests)"),
+	CFG_STR("author_name", "Operations Center Bot", "commits' author"),
+	CFG_STR("author_email", "operations-center-bot@example.com",
+	    "commits' author email"),
+	CFG_END,
 };
 
 const struct cfg_key executor_github_keys[] = {
-    CFG_STR("api_url", "https://api.github.com", "the GitHub API"),
-    CFG_INT("warn_days", "7", "0", NULL,
-            "warn this many days before the token expires"),
-    CFG_END,
+	CFG_STR("api_url", "https://api.github.com", "the GitHub API"),
+	CFG_INT("warn_days", "7", "0", NULL,
+	    "warn this many days before the token expires"),
+	CFG_END,
 };

@@ -33,7 +33,6 @@
 #include "conf.h"
 #include "executor.h"
 #include "executor_int.h"
-#include "spec.h"
 #include "opc/cfg.h"
 #include "opc/err.h"
 #include "opc/http.h"
@@ -43,6 +42,7 @@
 #include "opc/store.h"
 #include "opc/topo.h"
 #include "opc/util.h"
+#include "spec.h"
 
 #define TICK_MS 200
 
@@ -89,7 +89,7 @@ mem_free_mb(void)
  * type), in the transaction of exec.finished. */
 static int
 agent_credential(struct executor *x, const char *task_id,
-                 const struct msg_exec_result *result)
+    const struct msg_exec_result *result)
 {
 	const struct msg_exec_agent  *a = result->agent;
 	const char                   *type;
@@ -98,21 +98,22 @@ agent_credential(struct executor *x, const char *task_id,
 
 	if (a == NULL || a->cli == NULL)
 		return (0);
-	st = a->has_api_status ? a->api_status : 0;
+	st   = a->has_api_status ? a->api_status : 0;
 	type = a->api_error;
 	if (st != 401 &&
-	    (type == NULL || (strcmp(type, "authentication_error") != 0 &&
-	                      strcmp(type, "invalid_api_key") != 0)))
+	    (type == NULL ||
+	        (strcmp(type, "authentication_error") != 0 &&
+	            strcmp(type, "invalid_api_key") != 0)))
 		return (0);
 	memset(&ev, 0, sizeof(ev));
-	ev.provider = (char *) (strcmp(a->cli, "claude_cli") == 0  ? "anthropic"
-	                        : strcmp(a->cli, "codex_cli") == 0 ? "openai"
-	                                                           : a->cli);
+	ev.provider = (char *) (strcmp(a->cli, "claude_cli") == 0 ? "anthropic"
+	        : strcmp(a->cli, "codex_cli") == 0                ? "openai"
+	                                                          : a->cli);
 	ev.status_code = st > 0 ? st : 401;
 	ev.message =
 	    a->message != NULL ? a->message : "the API refused the key";
 	log_error("executor.credential", "%s: %s refused the API key of %s",
-	          task_id, ev.provider, a->cli);
+	    task_id, ev.provider, a->cli);
 	return (svc_emit(x->svc, MSG_CREDENTIAL_INVALID, NULL, &ev));
 }
 
@@ -132,12 +133,12 @@ pr_refused(struct executor *x, const struct msg_exec_result *result)
 		return (0);
 	text = xasprintf("GitHub refused the token opening a pull request"
 	                 "%s%s",
-	                 err ? ": " : "", err ? err : "");
+	    err ? ": " : "", err ? err : "");
 	memset(&ev, 0, sizeof(ev));
-	ev.provider = "github";
+	ev.provider    = "github";
 	ev.status_code = 401;
-	ev.message = text;
-	x->gh_state = "invalid";
+	ev.message     = text;
+	x->gh_state    = "invalid";
 	log_error("executor.github", "%s", text);
 	rv = svc_emit(x->svc, MSG_CREDENTIAL_INVALID, NULL, &ev);
 	free(text);
@@ -148,31 +149,30 @@ pr_refused(struct executor *x, const struct msg_exec_result *result)
  * and marks it finished. */
 static int
 finish(struct executor *x, const char *run_id, const char *task_id,
-       int64_t attempt, struct msg_exec_result *result)
+    int64_t attempt, struct msg_exec_result *result)
 {
 	struct msg_exec_finished ev;
 	char                    *lease;
 	int                      rv;
 
 	memset(&ev, 0, sizeof(ev));
-	ev.run_id = (char *) run_id;
-	ev.task_id = (char *) task_id;
-	ev.status = result->status != NULL ? result->status : "failed";
-	ev.success = result->success;
+	ev.run_id   = (char *) run_id;
+	ev.task_id  = (char *) task_id;
+	ev.status   = result->status != NULL ? result->status : "failed";
+	ev.success  = result->success;
 	ev.executor = (char *) svc_name(x->svc);
-	ev.attempt = attempt;
+	ev.attempt  = attempt;
 	ev.failure_category = result->failure_category;
-	ev.failure_reason = result->failure_reason;
-	ev.branch_name = result->branch_name;
+	ev.failure_reason   = result->failure_reason;
+	ev.branch_name      = result->branch_name;
 	ev.pull_request_url = result->pull_request_url;
-	ev.result = result;
-	lease = executor_path_for(x, run_id, ".lease");
+	ev.result           = result;
+	lease               = executor_path_for(x, run_id, ".lease");
 	(void) unlink(lease);
 	free(lease);
 	if ((rv = svc_begin(x->svc)) != 0)
 		return (rv);
-	if ((rv = store_run(
-	         svc_store(x->svc),
+	if ((rv = store_run(svc_store(x->svc),
 	         "UPDATE erun SET state = 'finished', pid = 0, finished_ms = ?"
 	         " WHERE run_id = ?",
 	         "it", now_ms(), run_id)) == 0 &&
@@ -183,27 +183,27 @@ finish(struct executor *x, const char *run_id, const char *task_id,
 	else
 		(void) svc_rollback(x->svc);
 	log_info("executor.finished", "%s: run %s %s%s%s", task_id, run_id,
-	         ev.status, ev.failure_category ? " " : "",
-	         ev.failure_category ? ev.failure_category : "");
+	    ev.status, ev.failure_category ? " " : "",
+	    ev.failure_category ? ev.failure_category : "");
 	return (rv);
 }
 
 /* synthetic builds a result for a run the worker could not report. */
 static struct msg_exec_result *
 synthetic(const char *run_id, const char *task_id, const char *status,
-          const char *category, const char *reason)
+    const char *category, const char *reason)
 {
 	struct msg_exec_result *r = msg_exec_result_new();
 	char                    at[40];
 
-	r->run_id = xstrdup(run_id);
-	r->task_id = xstrdup(task_id);
-	r->status = xstrdup(status);
-	r->failure_category = xstrdup(category);
-	r->failure_reason = utf8_lossy(reason);
+	r->run_id               = xstrdup(run_id);
+	r->task_id              = xstrdup(task_id);
+	r->status               = xstrdup(status);
+	r->failure_category     = xstrdup(category);
+	r->failure_reason       = utf8_lossy(reason);
 	r->changed_files_source = xstrdup("unknown");
-	r->quality_warnings = json_object();
-	r->completed_at = xstrdup(iso8601(now_ms(), at, sizeof(at)));
+	r->quality_warnings     = json_object();
+	r->completed_at         = xstrdup(iso8601(now_ms(), at, sizeof(at)));
 	return (r);
 }
 
@@ -232,7 +232,7 @@ read_result(struct executor *x, const char *run_id, const char *task_id)
 		;
 	else if (r->run_id == NULL || strcmp(r->run_id, run_id) != 0)
 		snprintf(err, sizeof(err), "it is run %.64s's",
-		         r->run_id != NULL ? r->run_id : "(none)");
+		    r->run_id != NULL ? r->run_id : "(none)");
 	else {
 		json_decref(j);
 		return (r);
@@ -240,9 +240,9 @@ read_result(struct executor *x, const char *run_id, const char *task_id)
 	json_decref(j);
 	msg_exec_result_free(r);
 	snprintf(why, sizeof(why),
-	         "the worker's result file is not a run "
-	         "result: %s",
-	         err);
+	    "the worker's result file is not a run "
+	    "result: %s",
+	    err);
 	log_error("executor.result", "%s: %s", run_id, why);
 	svc_count(x->svc, "result_invalid", 1);
 	return (synthetic(run_id, task_id, "failed", "infra_tooling", why));
@@ -274,7 +274,7 @@ static pid_t
 find_worker(struct executor *x, const char *run_id)
 {
 	char          *want = executor_path_for(x, run_id, ".request.json");
-	DIR           *d = opendir("/proc");
+	DIR           *d    = opendir("/proc");
 	struct dirent *e;
 	pid_t          found = 0;
 
@@ -314,7 +314,7 @@ worker_running(struct executor *x, const char *run_id, pid_t pid)
 		return (false);
 	snprintf(pids, sizeof(pids), "%d", (int) pid);
 	want = executor_path_for(x, run_id, ".request.json");
-	yes = cmdline_has(pids, want);
+	yes  = cmdline_has(pids, want);
 	free(want);
 	return (yes);
 }
@@ -356,8 +356,7 @@ on_dispatch(struct svc *svc, const struct msg *m, void *state)
 	(void) state;
 	/* Any other pending run of this task here is superseded: the
 	 * router moved on (new attempt, maybe to another executor). */
-	if ((rv = store_run(
-	         svc_store(svc),
+	if ((rv = store_run(svc_store(svc),
 	         "UPDATE erun SET state = 'superseded' WHERE task_id = ? AND"
 	         " state = 'pending' AND run_id <> ?",
 	         "tt", d->task_id, d->run_id)) != 0)
@@ -367,25 +366,24 @@ on_dispatch(struct svc *svc, const struct msg *m, void *state)
 	/* run ids name files under workspace_root: "../x" must never */
 	if (!id_valid(d->run_id) || !id_valid(d->task_id)) {
 		log_warn("executor.dispatch",
-		         "dispatch refused: run id "
-		         "'%.64s' or task id '%.64s' is not a safe name",
-		         d->run_id, d->task_id);
+		    "dispatch refused: run id "
+		    "'%.64s' or task id '%.64s' is not a safe name",
+		    d->run_id, d->task_id);
 		svc_count(svc, "bad_dispatch", 1);
 		return (0);
 	}
 	if (d->request == NULL) {
 		log_warn("executor.dispatch", "%s: dispatch without a request",
-		         d->run_id);
+		    d->run_id);
 		svc_count(svc, "bad_dispatch", 1);
 		return (0);
 	}
 	body = msg_body_to_json(MSG_EXEC_DISPATCH, &m->body);
-	s = json_dumps(body, JSON_COMPACT);
-	rv = store_run(
-	    svc_store(svc),
-	    "INSERT OR IGNORE INTO erun(run_id, task_id, attempt, dispatch,"
-	    " state, received_ms) VALUES (?, ?, ?, ?, 'pending', ?)",
-	    "ttiti", d->run_id, d->task_id, d->attempt, s, now_ms());
+	s    = json_dumps(body, JSON_COMPACT);
+	rv   = store_run(svc_store(svc),
+	      "INSERT OR IGNORE INTO erun(run_id, task_id, attempt, dispatch,"
+	        " state, received_ms) VALUES (?, ?, ?, ?, 'pending', ?)",
+	      "ttiti", d->run_id, d->task_id, d->attempt, s, now_ms());
 	free(s);
 	json_decref(body);
 	return (rv);
@@ -396,7 +394,7 @@ on_dispatch(struct svc *svc, const struct msg *m, void *state)
  * with OPC_GITHUB_TOKEN set to token (removed when NULL). */
 static pid_t
 worker_spawn(struct executor *x, const char *run_id, const char *req,
-             const char *ws, const char *out, const char *token)
+    const char *ws, const char *out, const char *token)
 {
 	static const char key[] = "OPC_GITHUB_TOKEN=";
 	char             *argv[10], **envp, *log, *kv = NULL, *kids;
@@ -421,10 +419,10 @@ worker_spawn(struct executor *x, const char *run_id, const char *req,
 	argv[6] = (char *) out;
 	argv[7] = "--children";
 	argv[8] = kids = executor_path_for(x, run_id, ".children");
-	argv[9] = NULL;
-	log = executor_path_for(x, run_id, ".worker.log");
-	pid = child_spawn(log, argv, envp);
-	saved = errno;
+	argv[9]        = NULL;
+	log            = executor_path_for(x, run_id, ".worker.log");
+	pid            = child_spawn(log, argv, envp);
+	saved          = errno;
 	free(log);
 	free(kids);
 	if (kv != NULL) {
@@ -459,8 +457,9 @@ lease_write(struct executor *x, const char *run_id, int64_t stop_at)
 	int   fd, ok = 0;
 
 	tmp = xasprintf("%s.tmp", p);
-	if (n > 0 && (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	                        0600)) >= 0) {
+	if (n > 0 &&
+	    (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) >=
+	        0) {
 		ok = write(fd, text, (size_t) n) == n;
 		ok = close(fd) == 0 && ok;
 		ok = ok && rename(tmp, p) == 0;
@@ -469,7 +468,7 @@ lease_write(struct executor *x, const char *run_id, int64_t stop_at)
 	}
 	if (!ok) {
 		log_warn("executor.lease", "run %s: cannot write %s: %s",
-		         run_id, p, strerror(errno));
+		    run_id, p, strerror(errno));
 		svc_count(x->svc, "lease_write_errors", 1);
 	}
 	free(tmp);
@@ -480,7 +479,7 @@ lease_write(struct executor *x, const char *run_id, int64_t stop_at)
  * then spawn the worker, then record its pid. */
 static void
 start(struct executor *x, const char *run_id, const char *task_id,
-      int64_t attempt, json_t *dispatch)
+    int64_t attempt, json_t *dispatch)
 {
 	struct msg_exec_started ev;
 	json_t                 *req;
@@ -504,41 +503,41 @@ start(struct executor *x, const char *run_id, const char *task_id,
 	}
 	/* whose run it is, for the orphan sweep of a shared root */
 	json_object_set_new(req, "executor", json_string(svc_name(x->svc)));
-	rq = executor_path_for(x, run_id, ".request.json");
-	ws = executor_path_for(x, run_id, "");
-	out = executor_path_for(x, run_id, ".result.json");
+	rq   = executor_path_for(x, run_id, ".request.json");
+	ws   = executor_path_for(x, run_id, "");
+	out  = executor_path_for(x, run_id, ".result.json");
 	text = json_dumps(req, JSON_INDENT(2) | JSON_SORT_KEYS);
-	tmo = json_integer_value(json_object_get(req, "timeout_seconds"));
-	vt = json_integer_value(
-	    json_object_get(req, "validation_timeout_seconds"));
-	deadline =
-	    now_ms() + ((tmo > 0 ? tmo : 300) +
-	                (vt > 0 ? vt : 300) *
-	                    (int64_t) (1 + json_array_size(json_object_get(
-	                                       req, "validation_commands"))) +
-	                300) *
-	                   1000;
+	tmo  = json_integer_value(json_object_get(req, "timeout_seconds"));
+	vt   = json_integer_value(
+	      json_object_get(req, "validation_timeout_seconds"));
+	deadline = now_ms() +
+	    ((tmo > 0 ? tmo : 300) +
+	        (vt > 0 ? vt : 300) *
+	            (int64_t) (1 +
+	                json_array_size(
+	                    json_object_get(req, "validation_commands"))) +
+	        300) *
+	        1000;
 	if ((rv = write_file_atomic(rq, text, strlen(text))) != 0) {
-		log_error("executor.request", "%s: cannot write %s: %s", run_id,
-		          rq, err_str(rv));
+		log_error("executor.request", "%s: cannot write %s: %s",
+		    run_id, rq, err_str(rv));
 		if (rv == ERR_NOSPACE)
 			svc_nospace(x->svc, x->root);
 		goto out;
 	}
 	memset(&ev, 0, sizeof(ev));
-	ev.run_id = (char *) run_id;
-	ev.task_id = (char *) task_id;
-	ev.executor = (char *) svc_name(x->svc);
-	ev.attempt = attempt;
+	ev.run_id    = (char *) run_id;
+	ev.task_id   = (char *) task_id;
+	ev.executor  = (char *) svc_name(x->svc);
+	ev.attempt   = attempt;
 	ev.workspace = ws;
 	if (svc_begin(x->svc) != 0)
 		goto out;
 	if (store_run(svc_store(x->svc),
-	              "UPDATE erun SET state = 'running', workspace = ?,"
-	              " started_ms = ?, started_mono = ?, deadline_ms = ?"
-	              " WHERE run_id = ? AND state = 'pending'",
-	              "tiiit", ws, now_ms(), mono_ms(), deadline,
-	              run_id) != 0 ||
+	        "UPDATE erun SET state = 'running', workspace = ?,"
+	        " started_ms = ?, started_mono = ?, deadline_ms = ?"
+	        " WHERE run_id = ? AND state = 'pending'",
+	        "tiiit", ws, now_ms(), mono_ms(), deadline, run_id) != 0 ||
 	    svc_emit(x->svc, MSG_EXEC_STARTED, task_id, &ev) != 0 ||
 	    svc_commit(x->svc) != 0) {
 		(void) svc_rollback(x->svc);
@@ -546,16 +545,16 @@ start(struct executor *x, const char *run_id, const char *task_id,
 	}
 	/* the newest grant covers it (launch() checked): the router had
 	 * its dispatch and hears us */
-	lease_write(x, run_id,
-	            lease_stop_at(x->grant_stamp, run_lease(dispatch)));
-	if ((pid = worker_spawn(
-	         x, run_id, rq, ws, out,
-	         executor_github_token(x, json_string_value(json_object_get(
-	                                      req, "repo_key"))))) < 0) {
+	lease_write(
+	    x, run_id, lease_stop_at(x->grant_stamp, run_lease(dispatch)));
+	if ((pid = worker_spawn(x, run_id, rq, ws, out,
+	         executor_github_token(x,
+	             json_string_value(json_object_get(req, "repo_key"))))) <
+	    0) {
 		struct msg_exec_result *r;
 
 		snprintf(err, sizeof(err), "cannot run %s: %s", x->worker,
-		         strerror(errno));
+		    strerror(errno));
 		log_error("executor.spawn", "%s: %s", run_id, err);
 		r = synthetic(run_id, task_id, "failed", "infra_tooling", err);
 		(void) finish(x, run_id, task_id, attempt, r);
@@ -565,10 +564,10 @@ start(struct executor *x, const char *run_id, const char *task_id,
 	x->running++;
 	watch(x, pid);
 	(void) store_run(svc_store(x->svc),
-	                 "UPDATE erun SET pid = ? WHERE run_id = ?", "it",
-	                 (int64_t) pid, run_id);
+	    "UPDATE erun SET pid = ? WHERE run_id = ?", "it", (int64_t) pid,
+	    run_id);
 	log_info("executor.start", "%s: run %s attempt %lld worker pid %d",
-	         task_id, run_id, (long long) attempt, (int) pid);
+	    task_id, run_id, (long long) attempt, (int) pid);
 out:
 	free(text);
 	free(rq);
@@ -590,8 +589,7 @@ rows(struct executor *x, const char *state, struct row *out, size_t max)
 	struct store_stmt *st;
 	size_t             n = 0;
 
-	if (store_prep(
-	        svc_store(x->svc), &st,
+	if (store_prep(svc_store(x->svc), &st,
 	        "SELECT run_id, task_id, attempt, pid, deadline_ms, dispatch,"
 	        " coalesce(stop_reason, ''), coalesce(started_mono, 0)"
 	        " FROM erun WHERE state = ?"
@@ -600,13 +598,13 @@ rows(struct executor *x, const char *state, struct row *out, size_t max)
 	store_bind_text(st, 1, state);
 	store_bind_int(st, 2, (int64_t) max);
 	while (n < max && store_step(st) == 1) {
-		out[n].run_id = xstrdup(store_col_text(st, 0));
-		out[n].task_id = xstrdup(store_col_text(st, 1));
-		out[n].attempt = store_col_int(st, 2);
-		out[n].pid = store_col_int(st, 3);
+		out[n].run_id   = xstrdup(store_col_text(st, 0));
+		out[n].task_id  = xstrdup(store_col_text(st, 1));
+		out[n].attempt  = store_col_int(st, 2);
+		out[n].pid      = store_col_int(st, 3);
 		out[n].deadline = store_col_int(st, 4);
 		out[n].dispatch = json_loads(store_col_text(st, 5), 0, NULL);
-		out[n].stop_reason = xstrdup(store_col_text(st, 6));
+		out[n].stop_reason  = xstrdup(store_col_text(st, 6));
 		out[n].started_mono = store_col_int(st, 7);
 		n++;
 	}
@@ -655,17 +653,17 @@ kill_children(struct executor *x, const char *run_id)
 	if ((n = readlink(link, cwd, sizeof(cwd) - 1)) <= 0)
 		return;
 	cwd[n] = '\0';
-	p = executor_path_for(x, run_id, "");
-	ws = realpath(p, NULL); /* /proc shows the resolved path */
+	p      = executor_path_for(x, run_id, "");
+	ws     = realpath(p, NULL); /* /proc shows the resolved path */
 	free(p);
 	if (ws == NULL)
 		return;
 	wl = strlen(ws);
 	if (strncmp(cwd, ws, wl) == 0 && (cwd[wl] == '\0' || cwd[wl] == '/')) {
 		log_warn("executor.orphan",
-		         "run %s: its worker is gone; "
-		         "killing the process group %ld it left running",
-		         run_id, pid);
+		    "run %s: its worker is gone; "
+		    "killing the process group %ld it left running",
+		    run_id, pid);
 		(void) kill(-(pid_t) pid, SIGKILL);
 		svc_count(x->svc, "orphans_killed", 1);
 	}
@@ -685,8 +683,8 @@ finish_ended(struct executor *x, const struct row *r)
 	if (res == NULL || res->status == NULL ||
 	    strcmp(res->status, "interrupted") == 0) {
 		msg_exec_result_free(res);
-		res = synthetic(
-		    r->run_id, r->task_id, "interrupted", "interrupted",
+		res = synthetic(r->run_id, r->task_id, "interrupted",
+		    "interrupted",
 		    "the run's worker ended without a result "
 		    "(stopped, or the executor went down while it ran); it "
 		    "will be retried");
@@ -732,21 +730,20 @@ recover(struct executor *x)
 		                   : find_worker(x, r[i].run_id);
 		if (worker_running(x, r[i].run_id, pid)) {
 			log_info("executor.recover",
-			         "%s: run %s: adopting "
-			         "its running worker %d",
-			         r[i].task_id, r[i].run_id, (int) pid);
+			    "%s: run %s: adopting "
+			    "its running worker %d",
+			    r[i].task_id, r[i].run_id, (int) pid);
 			if (pid != r[i].pid)
-				(void) store_run(
-				    svc_store(x->svc),
+				(void) store_run(svc_store(x->svc),
 				    "UPDATE erun SET pid = ? WHERE run_id = ?",
 				    "it", (int64_t) pid, r[i].run_id);
 			watch(x, pid);
 			continue;
 		}
 		log_warn("executor.recover",
-		         "%s: run %s: its worker ended "
-		         "while the executor was down",
-		         r[i].task_id, r[i].run_id);
+		    "%s: run %s: its worker ended "
+		    "while the executor was down",
+		    r[i].task_id, r[i].run_id);
 		finish_ended(x, &r[i]);
 	}
 	rows_free(r, n);
@@ -774,9 +771,8 @@ stop_runs(struct executor *x)
 			finish_ended(x, &r[i]);
 			continue;
 		}
-		res =
-		    synthetic(r[i].run_id, r[i].task_id, "timed_out", "timeout",
-		              "the run exceeded its overall deadline");
+		res = synthetic(r[i].run_id, r[i].task_id, "timed_out",
+		    "timeout", "the run exceeded its overall deadline");
 		(void) finish(x, r[i].run_id, r[i].task_id, r[i].attempt, res);
 		msg_exec_result_free(res);
 	}
@@ -818,13 +814,13 @@ reap(struct executor *x)
 			if (now_ms() <= r[i].deadline)
 				continue;
 			log_warn("executor.deadline",
-			         "%s: run %s passed its "
-			         "deadline: stopping it",
-			         r[i].task_id, r[i].run_id);
+			    "%s: run %s passed its "
+			    "deadline: stopping it",
+			    r[i].task_id, r[i].run_id);
 			(void) kill(-(pid_t) r[i].pid, SIGTERM);
-			(void) store_run(
-			    svc_store(x->svc),
-			    "UPDATE erun SET state = 'stopping', deadline_ms = "
+			(void) store_run(svc_store(x->svc),
+			    "UPDATE erun SET state = 'stopping', deadline_ms "
+			    "= "
 			    "?,"
 			    " stop_reason = 'deadline' WHERE run_id = ?",
 			    "it", now_ms() + 10000, r[i].run_id);
@@ -834,43 +830,41 @@ reap(struct executor *x)
 			break;
 		case WK_EXITED:
 			kill_children(x, r[i].run_id);
-			if ((res = read_result(x, r[i].run_id, r[i].task_id)) ==
-			        NULL &&
+			if ((res = read_result(
+			         x, r[i].run_id, r[i].task_id)) == NULL &&
 			    ((WIFEXITED(status) &&
-			      WEXITSTATUS(status) == EX_TEMPFAIL) ||
-			     short_of_space(x))) {
+			         WEXITSTATUS(status) == EX_TEMPFAIL) ||
+			        short_of_space(x))) {
 				/* it could not even write its result: the
 				 * disk, not the task */
 				snprintf(why, sizeof(why),
-				         "no space left on "
-				         "%s: the run's worker ended without a "
-				         "result; it will be retried",
-				         x->root);
+				    "no space left on "
+				    "%s: the run's worker ended without a "
+				    "result; it will be retried",
+				    x->root);
 				res = synthetic(r[i].run_id, r[i].task_id,
-				                "interrupted", "interrupted",
-				                why);
+				    "interrupted", "interrupted", why);
 			} else if (res == NULL && WIFSIGNALED(status)) {
 				/* killed (OOM killer, kill -9): the run is
 				 * not to blame; retried like a lost one */
 				snprintf(why, sizeof(why),
-				         "the run's worker "
-				         "was killed by signal %d before it "
-				         "finished; it will be retried",
-				         WTERMSIG(status));
+				    "the run's worker "
+				    "was killed by signal %d before it "
+				    "finished; it will be retried",
+				    WTERMSIG(status));
 				res = synthetic(r[i].run_id, r[i].task_id,
-				                "interrupted", "interrupted",
-				                why);
+				    "interrupted", "interrupted", why);
 			} else if (res == NULL) {
 				snprintf(why, sizeof(why),
-				         "worker ended "
-				         "(exit %d) without a result",
-				         WEXITSTATUS(status));
+				    "worker ended "
+				    "(exit %d) without a result",
+				    WEXITSTATUS(status));
 				res = synthetic(r[i].run_id, r[i].task_id,
-				                "failed", "infra_tooling", why);
+				    "failed", "infra_tooling", why);
 			} else if (!res->success)
 				(void) short_of_space(x); /* pause starts */
-			(void) finish(x, r[i].run_id, r[i].task_id,
-			              r[i].attempt, res);
+			(void) finish(
+			    x, r[i].run_id, r[i].task_id, r[i].attempt, res);
 			msg_exec_result_free(res);
 			break;
 		}
@@ -886,28 +880,27 @@ clean(struct executor *x)
 {
 	struct store_stmt *st;
 	char             **ids = NULL, *ws;
-	size_t             n = 0, i;
+	size_t             n   = 0, i;
 
 	if (!x->remove_ws || mono_ms() - x->last_clean < 10000)
 		return;
 	x->last_clean = mono_ms();
 	if (store_prep(svc_store(x->svc), &st,
-	               "SELECT run_id FROM erun WHERE state = 'finished' AND"
-	               " cleaned = 0 AND finished_ms < ? LIMIT 100") != 0)
+	        "SELECT run_id FROM erun WHERE state = 'finished' AND"
+	        " cleaned = 0 AND finished_ms < ? LIMIT 100") != 0)
 		return;
 	store_bind_int(st, 1, now_ms() - x->remove_after);
 	while (store_step(st) == 1) {
-		ids = xrealloc(ids, (n + 1) * sizeof(*ids));
+		ids      = xrealloc(ids, (n + 1) * sizeof(*ids));
 		ids[n++] = xstrdup(store_col_text(st, 0));
 	}
 	store_done(st);
 	for (i = 0; i < n; i++) {
 		ws = executor_path_for(x, ids[i], "");
 		if (rmtree(ws) == 0)
-			(void) store_run(
-			    svc_store(x->svc),
-			    "UPDATE erun SET cleaned = 1 WHERE run_id = ?", "t",
-			    ids[i]);
+			(void) store_run(svc_store(x->svc),
+			    "UPDATE erun SET cleaned = 1 WHERE run_id = ?",
+			    "t", ids[i]);
 		else
 			log_warn("executor.clean", "cannot remove %s", ws);
 		free(ws);
@@ -968,15 +961,15 @@ orphaned(struct executor *x, const char *name)
 	bool               known = false, orphan = false;
 
 	if (store_prep(svc_store(x->svc), &st,
-	               "SELECT state FROM erun WHERE run_id = ?") != 0)
+	        "SELECT state FROM erun WHERE run_id = ?") != 0)
 		return (false);
 	if (store_bind_text(st, 1, name) != 0) {
 		store_done(st);
 		return (false);
 	}
 	if (store_step(st) == 1) {
-		known = true;
-		state = store_col_text(st, 0);
+		known  = true;
+		state  = store_col_text(st, 0);
 		orphan = state != NULL && strcmp(state, "superseded") == 0;
 	}
 	store_done(st);
@@ -986,7 +979,7 @@ orphaned(struct executor *x, const char *name)
 	if (access(path, F_OK) != 0)
 		orphan = errno == ENOENT && is_uuid(name);
 	else if ((rq = json_load_file(path, 0, NULL)) != NULL) {
-		ex = json_string_value(json_object_get(rq, "executor"));
+		ex     = json_string_value(json_object_get(rq, "executor"));
 		orphan = ex != NULL ? strcmp(ex, svc_name(x->svc)) == 0
 		                    : sole_executor(x);
 		json_decref(rq);
@@ -1006,15 +999,15 @@ sweep_orphans(struct executor *x)
 	struct dirent *de;
 	struct stat    st;
 	DIR           *d;
-	char         **names = NULL, *p;
-	size_t         n = 0, i;
+	char         **names   = NULL, *p;
+	size_t         n       = 0, i;
 	int64_t        removed = 0, failed = 0;
 
 	if ((d = opendir(x->root)) == NULL) {
 		log_warn("watch_cleanup_orphaned_workspaces",
-		         "cannot read %s: "
-		         "%s",
-		         x->root, strerror(errno));
+		    "cannot read %s: "
+		    "%s",
+		    x->root, strerror(errno));
 		return;
 	}
 	while ((de = readdir(d)) != NULL) {
@@ -1022,7 +1015,7 @@ sweep_orphans(struct executor *x)
 			continue;
 		p = executor_path_for(x, de->d_name, "");
 		if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
-			names = xrealloc(names, (n + 1) * sizeof(*names));
+			names      = xrealloc(names, (n + 1) * sizeof(*names));
 			names[n++] = xstrdup(de->d_name);
 		}
 		free(p);
@@ -1035,7 +1028,7 @@ sweep_orphans(struct executor *x)
 				removed++;
 			else {
 				log_warn("watch_cleanup_orphaned_workspaces",
-				         "cannot remove %s", p);
+				    "cannot remove %s", p);
 				failed++;
 			}
 			free(p);
@@ -1046,8 +1039,7 @@ sweep_orphans(struct executor *x)
 	if (removed > 0)
 		svc_count(x->svc, "orphaned_workspaces_removed", removed);
 	if (removed > 0 || failed > 0 || x->sweeps == 0)
-		log_info(
-		    "watch_cleanup_orphaned_workspaces",
+		log_info("watch_cleanup_orphaned_workspaces",
 		    "count=%lld: %lld orphaned workspace(s) removed from %s%s",
 		    (long long) removed, (long long) removed, x->root,
 		    failed > 0 ? " (some could not be removed)" : "");
@@ -1104,9 +1096,9 @@ lease_watch(struct executor *x)
 		log_info("executor.lease", "the router grants our runs again");
 	else if (x->grant_stamp > 0) {
 		log_warn("executor.lease",
-		         "no grant from the router for %lld "
-		         "ms (half the lease): running runs stop, none start",
-		         (long long) (mono_ms() - x->grant_stamp));
+		    "no grant from the router for %lld "
+		    "ms (half the lease): running runs stop, none start",
+		    (long long) (mono_ms() - x->grant_stamp));
 		svc_count(x->svc, "lease_lapsed", 1);
 	}
 }
@@ -1153,28 +1145,28 @@ launch(struct executor *x)
 	int64_t    running = 0;
 
 	(void) store_int(svc_store(x->svc), &running, 0,
-	                 "SELECT count(*) FROM erun WHERE state IN ('running',"
-	                 " 'stopping')",
-	                 NULL);
+	    "SELECT count(*) FROM erun WHERE state IN ('running',"
+	    " 'stopping')",
+	    NULL);
 	x->running = running;
 	if (running >= x->max_parallel)
 		return;
 	n = rows(x, "pending", r,
-	         (size_t) (x->max_parallel - running) < nitems(r)
-	             ? (size_t) (x->max_parallel - running)
-	             : nitems(r));
+	    (size_t) (x->max_parallel - running) < nitems(r)
+	        ? (size_t) (x->max_parallel - running)
+	        : nitems(r));
 	for (i = 0; i < n; i++) {
 		if (r[i].dispatch == NULL)
 			continue;
 		/* cut off from the router (or not granted yet): it may
 		 * take this run back, so it waits */
-		if (!lease_confirmed(x->grant_stamp, run_lease(r[i].dispatch),
-		                     mono_ms())) {
+		if (!lease_confirmed(
+		        x->grant_stamp, run_lease(r[i].dispatch), mono_ms())) {
 			svc_count(x->svc, "start_unconfirmed", 1);
 			break;
 		}
-		start(x, r[i].run_id, r[i].task_id, r[i].attempt,
-		      r[i].dispatch);
+		start(
+		    x, r[i].run_id, r[i].task_id, r[i].attempt, r[i].dispatch);
 	}
 	rows_free(r, n);
 }
@@ -1194,25 +1186,25 @@ ex_init(struct svc *svc, void *state)
 	/* defaults, bounds and choices: executor_keys (config.c) */
 	worker = NULL;
 	if (cfg_tab_int(executor_keys, svc_cfg(svc), "max_parallel",
-	                &x->max_parallel, err, sizeof(err)) != 0 ||
+	        &x->max_parallel, err, sizeof(err)) != 0 ||
 	    cfg_tab_str(executor_keys, svc_cfg(svc), "workspace_root", &root,
-	                err, sizeof(err)) != 0 ||
+	        err, sizeof(err)) != 0 ||
 	    cfg_tab_str(executor_keys, svc_cfg(svc), "worker", &worker, err,
-	                sizeof(err)) != 0 ||
+	        sizeof(err)) != 0 ||
 	    cfg_tab_str(executor_keys, svc_cfg(svc), "workspace_retention",
-	                &ret, err, sizeof(err)) != 0 ||
+	        &ret, err, sizeof(err)) != 0 ||
 	    cfg_tab_ms(executor_keys, svc_cfg(svc), "workspace_remove_after",
-	               &x->remove_after, err, sizeof(err)) != 0 ||
+	        &x->remove_after, err, sizeof(err)) != 0 ||
 	    cfg_tab_int(executor_keys, svc_cfg(svc), "orphan_sweep_every",
-	                &x->sweep_every, err, sizeof(err)) != 0 ||
+	        &x->sweep_every, err, sizeof(err)) != 0 ||
 	    backend_check(svc_cfg(svc), err, sizeof(err)) != 0) {
 		log_error("executor.config", "%s", err);
 		return (ERR_CONFIG);
 	}
-	x->remove_ws = strcmp(ret, "remove") == 0;
-	x->root = root[0] == '/' ? xstrdup(root)
-	                         : xasprintf("%s/%s", t->state_dir, root);
-	x->worker = worker ? xstrdup(worker) : exe_sibling("opc-exec-run");
+	x->remove_ws  = strcmp(ret, "remove") == 0;
+	x->root       = root[0] == '/' ? xstrdup(root)
+	                               : xasprintf("%s/%s", t->state_dir, root);
+	x->worker     = worker ? xstrdup(worker) : exe_sibling("opc-exec-run");
 	x->config_dir = xstrdup(t->config_path);
 	if ((slash = strrchr(x->config_dir, '/')) != NULL)
 		*slash = '\0';
@@ -1222,20 +1214,21 @@ ex_init(struct svc *svc, void *state)
 	}
 	x->tick = loop_timer(svc_loop(svc), TICK_MS, tick_cb, x);
 	if (cfg_secret(cfg_get(svc_cfg_root(svc), "git"), "token_env") != NULL)
-		log_redact(
-		    cfg_secret(cfg_get(svc_cfg_root(svc), "git"), "token_env"));
+		log_redact(cfg_secret(
+		    cfg_get(svc_cfg_root(svc), "git"), "token_env"));
 	/* The HTTP client only serves the GitHub token check: without a
 	 * token, curl (and its TLS stack, several MiB) stays unloaded. */
 	if (cfg_secret(cfg_get(svc_cfg_root(svc), "git"), "token_env") !=
 	        NULL &&
 	    http_open(&x->http, svc_loop(svc)) != 0)
-		log_warn("executor.github", "no HTTP client: token checks off");
+		log_warn(
+		    "executor.github", "no HTTP client: token checks off");
 	(void) uuid4(x->lease_epoch);
 	x->lease_ms = LEASE_DEFAULT_MS;
 	if ((rv = store_exec(svc_store(svc), schema)) != 0)
 		return (rv);
-	return (store_add_column(svc_store(svc), "erun", "started_mono",
-	                         "INTEGER"));
+	return (store_add_column(
+	    svc_store(svc), "erun", "started_mono", "INTEGER"));
 }
 
 static void
@@ -1271,17 +1264,17 @@ ex_shutdown(struct svc *svc, void *state)
 static void
 ex_heartbeat(struct svc *svc, void *state, json_t *info)
 {
-	struct executor       *x = state;
-	const struct cfg_node *bk = cfg_get(svc_cfg(svc), "backends");
+	struct executor       *x     = state;
+	const struct cfg_node *bk    = cfg_get(svc_cfg(svc), "backends");
 	json_t                *lanes = json_array();
 	size_t                 i;
 
 	for (i = 0; i < cfg_len(bk); i++)
 		json_array_append_new(lanes, json_string(cfg_key_at(bk, i)));
-	json_object_set_new(info, "free_slots",
-	                    json_integer(x->max_parallel - x->running));
-	json_object_set_new(info, "max_parallel",
-	                    json_integer(x->max_parallel));
+	json_object_set_new(
+	    info, "free_slots", json_integer(x->max_parallel - x->running));
+	json_object_set_new(
+	    info, "max_parallel", json_integer(x->max_parallel));
 	json_object_set_new(info, "running", json_integer(x->running));
 	json_object_set_new(info, "backends", lanes);
 	json_object_set_new(info, "mem_free_mb", json_integer(mem_free_mb()));
@@ -1300,20 +1293,17 @@ ex_status(struct svc *svc, void *state, json_t *obj)
 
 	json_object_set_new(obj, "runs", c);
 	json_object_set_new(gh, "token_check",
-	                    x->gh_state ? json_string(x->gh_state)
-	                                : json_null());
+	    x->gh_state ? json_string(x->gh_state) : json_null());
 	if (x->gh_retry_at > 0)
-		json_object_set_new(gh, "rate_limited_until_ms",
-		                    json_integer(x->gh_retry_at));
+		json_object_set_new(
+		    gh, "rate_limited_until_ms", json_integer(x->gh_retry_at));
 	json_object_set_new(obj, "github", gh);
-	json_object_set_new(
-	    obj, "lease",
+	json_object_set_new(obj, "lease",
 	    json_pack("{s:b, s:I}", "confirmed",
-	              lease_confirmed(x->grant_stamp, x->lease_ms, mono_ms()),
-	              "grant_age_ms",
-	              (json_int_t) (x->grant_stamp > 0
-	                                ? mono_ms() - x->grant_stamp
-	                                : -1)));
+	        lease_confirmed(x->grant_stamp, x->lease_ms, mono_ms()),
+	        "grant_age_ms",
+	        (json_int_t) (x->grant_stamp > 0 ? mono_ms() - x->grant_stamp
+	                                         : -1)));
 }
 
 /* named: run_id is in the grant's runs. */
@@ -1323,8 +1313,7 @@ named(const json_t *runs, const char *run_id)
 	const json_t *v;
 	size_t        i;
 
-	json_array_foreach(runs, i, v)
-	{
+	json_array_foreach (runs, i, v) {
 		if (json_is_string(v) &&
 		    strcmp(json_string_value(v), run_id) == 0)
 			return (true);
@@ -1344,15 +1333,14 @@ grant_apply(struct executor *x, int64_t stamp, const json_t *runs)
 	n = rows(x, "running", r, nitems(r));
 	for (i = 0; i < n; i++) {
 		if (named(runs, r[i].run_id))
-			lease_write(
-			    x, r[i].run_id,
+			lease_write(x, r[i].run_id,
 			    lease_stop_at(stamp, run_lease(r[i].dispatch)));
 		else if (lease_revokes(false, r[i].started_mono, stamp)) {
 			log_warn("executor.lease",
-			         "%s: run %s: the router "
-			         "holds it no longer (taken back): its worker "
-			         "stops",
-			         r[i].task_id, r[i].run_id);
+			    "%s: run %s: the router "
+			    "holds it no longer (taken back): its worker "
+			    "stops",
+			    r[i].task_id, r[i].run_id);
 			lease_write(x, r[i].run_id, 0);
 			svc_count(x->svc, "lease_revoked", 1);
 		}
@@ -1376,11 +1364,11 @@ ex_on_heartbeat(struct svc *svc, const struct msg *m, void *state)
 	        json_object_get(m->body.heartbeat.info, "lease_ms")) > 0)
 		x->lease_ms = json_integer_value(
 		    json_object_get(m->body.heartbeat.info, "lease_ms"));
-	g = json_object_get(json_object_get(m->body.heartbeat.info, "grants"),
-	                    svc_name(svc));
+	g = json_object_get(
+	    json_object_get(m->body.heartbeat.info, "grants"), svc_name(svc));
 	if (g == NULL)
 		return; /* not heard by it yet, or its db did not answer */
-	st = json_object_get(g, "stamp");
+	st   = json_object_get(g, "stamp");
 	runs = json_object_get(g, "runs");
 	if (!json_is_integer(st) || !json_is_array(runs) ||
 	    !json_is_string(json_object_get(g, "epoch"))) {
@@ -1388,7 +1376,7 @@ ex_on_heartbeat(struct svc *svc, const struct msg *m, void *state)
 		return;
 	}
 	if (strcmp(json_string_value(json_object_get(g, "epoch")),
-	           x->lease_epoch) != 0)
+	        x->lease_epoch) != 0)
 		return; /* it heard an earlier life of ours */
 	stamp = json_integer_value(st);
 	if (!lease_grant_usable(stamp, x->grant_stamp, mono_ms())) {
@@ -1407,32 +1395,31 @@ on_superseded(struct svc *svc, const struct msg *m, void *state)
 	const struct msg_exec_superseded *s = &m->body.exec_superseded;
 
 	(void) state;
-	return (store_run(
-	    svc_store(svc),
+	return (store_run(svc_store(svc),
 	    "UPDATE erun SET state = 'superseded' WHERE run_id = ? AND"
 	    " state = 'pending'",
 	    "t", s->run_id));
 }
 
 static const struct svc_handler handlers[] = {
-    {MSG_EXEC_DISPATCH, on_dispatch},
-    {MSG_EXEC_SUPERSEDED, on_superseded},
-    {MSG_NONE, NULL},
+	{ MSG_EXEC_DISPATCH, on_dispatch },
+	{ MSG_EXEC_SUPERSEDED, on_superseded },
+	{ MSG_NONE, NULL },
 };
 
-static const struct svc_ctl ctls[] = {{MSG_NONE, NULL}};
+static const struct svc_ctl ctls[] = { { MSG_NONE, NULL } };
 
 const struct svc_def executor_def = {
-    .name = "executor",
-    .state_size = sizeof(struct executor),
-    .init = ex_init,
-    .fini = ex_fini,
-    .handlers = handlers,
-    .ctls = ctls,
-    .status = ex_status,
-    .idle = ex_idle,
-    .heartbeat = ex_heartbeat,
-    .on_heartbeat = ex_on_heartbeat,
-    .shutdown = ex_shutdown,
-    .config = executor_keys,
+	.name         = "executor",
+	.state_size   = sizeof(struct executor),
+	.init         = ex_init,
+	.fini         = ex_fini,
+	.handlers     = handlers,
+	.ctls         = ctls,
+	.status       = ex_status,
+	.idle         = ex_idle,
+	.heartbeat    = ex_heartbeat,
+	.on_heartbeat = ex_on_heartbeat,
+	.shutdown     = ex_shutdown,
+	.config       = executor_keys,
 };

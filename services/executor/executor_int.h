@@ -46,13 +46,13 @@ struct executor {
 };
 
 /* executor_path_for returns "<workspace_root>/<run_id><suffix>". */
-char *executor_path_for(struct executor *x, const char *run_id,
-                        const char *suffix);
+char *executor_path_for(
+    struct executor *x, const char *run_id, const char *suffix);
 
 /* executor_build_request turns a dispatch into the worker's request file body,
  * or NULL with a reason in err. */
-json_t *executor_build_request(struct executor *x, json_t *dispatch, char *err,
-                               size_t errlen);
+json_t *executor_build_request(
+    struct executor *x, json_t *dispatch, char *err, size_t errlen);
 /* executor_github_token returns the token for a repo (repos.<key>.token_env,
  * else git.token_env), or NULL. */
 const char *executor_github_token(struct executor *x, const char *repo_key);

@@ -46,21 +46,20 @@ applied(const json_t *started, const json_t *data, int proposer)
 	size_t      i;
 	int         ok = 1;
 
-	json_array_foreach(started, i, s)
-	{
+	json_array_foreach (started, i, s) {
 		repo = opc_jstr(s, "repo", "");
-		run = opc_jstr(s, "run_id", "");
+		run  = opc_jstr(s, "run_id", "");
 		if (proposer)
-			have = opc_jstr(json_object_get(data, "insight_runs"),
-			                repo, "");
+			have = opc_jstr(
+			    json_object_get(data, "insight_runs"), repo, "");
 		else
 			have =
 			    opc_jstr(json_object_get(
 			                 json_object_get(data, "repos"), repo),
-			             "snapshot_run", "");
+			        "snapshot_run", "");
 		if (proposer ? strncmp(have, "ins_", 4) != 0 ||
-		                   strncmp(run, "obs_", 4) != 0 ||
-		                   strcmp(have + 4, run + 4) != 0
+		            strncmp(run, "obs_", 4) != 0 ||
+		            strcmp(have + 4, run + 4) != 0
 		             : strcmp(have, run) != 0)
 			ok = 0;
 	}
@@ -70,13 +69,13 @@ applied(const json_t *started, const json_t *data, int proposer)
 /* await polls service until applied(), for up to wait_s seconds. */
 static int
 await(struct opc *o, const char *service, enum msg_topic t, const void *body,
-      const json_t *started, int wait_s, json_t **data)
+    const json_t *started, int wait_s, json_t **data)
 {
 	int64_t end = mono_ms() + (int64_t) wait_s * 1000;
 
 	for (;;) {
 		if (opc_call(o, "autonomy-cycle", service, t, body, data,
-		             OPC_CTL_TIMEOUT) != 0)
+		        OPC_CTL_TIMEOUT) != 0)
 			return (1);
 		if (applied(started, *data, t == MSG_CTL_STATUS))
 			return (0);
@@ -84,9 +83,9 @@ await(struct opc *o, const char *service, enum msg_topic t, const void *body,
 		*data = NULL;
 		if (mono_ms() > end) {
 			fprintf(stderr,
-			        "opc autonomy-cycle: the %s has not"
-			        " applied the new snapshots after %d s\n",
-			        service, wait_s);
+			    "opc autonomy-cycle: the %s has not"
+			    " applied the new snapshots after %d s\n",
+			    service, wait_s);
 			return (1);
 		}
 		sleep_ms(200);
@@ -101,30 +100,30 @@ print_cycle(const json_t *c)
 	bool    dry = json_is_true(json_object_get(c, "dry_run"));
 
 	printf("[3/4] decide → %lld candidate(s) (cycle %s)\n",
-	       (long long) json_integer_value(json_object_get(c, "candidates")),
-	       opc_jstr(c, "cycle_id", "?"));
-	json_array_foreach(json_object_get(c, "created"), i, e)
-	    printf("  %s %-13s %-6s tier %lld -> %-12s %s\n",
-	           dry ? "would create" : "created     ",
-	           opc_jstr(e, "family", "?"), opc_jstr(e, "confidence", "?"),
-	           (long long) json_integer_value(json_object_get(e, "tier")),
-	           opc_jstr(e, "state", "?"), opc_jstr(e, "title", ""));
-	json_array_foreach(json_object_get(c, "suppressed"), i, e) printf(
-	    "  suppressed   %-13s %-34s %s\n", opc_jstr(e, "family", "?"),
-	    opc_jstr(e, "reason", "?"), opc_jstr(e, "dedup_key", ""));
+	    (long long) json_integer_value(json_object_get(c, "candidates")),
+	    opc_jstr(c, "cycle_id", "?"));
+	json_array_foreach (json_object_get(c, "created"), i, e)
+		printf("  %s %-13s %-6s tier %lld -> %-12s %s\n",
+		    dry ? "would create" : "created     ",
+		    opc_jstr(e, "family", "?"), opc_jstr(e, "confidence", "?"),
+		    (long long) json_integer_value(json_object_get(e, "tier")),
+		    opc_jstr(e, "state", "?"), opc_jstr(e, "title", ""));
+	json_array_foreach (json_object_get(c, "suppressed"), i, e)
+		printf("  suppressed   %-13s %-34s %s\n",
+		    opc_jstr(e, "family", "?"), opc_jstr(e, "reason", "?"),
+		    opc_jstr(e, "dedup_key", ""));
 	printf("[4/4] propose → %s (created=%zu, skipped=%zu)\n",
-	       dry ? "dry run, nothing created" : "tasks go to the board",
-	       dry ? (size_t) 0
-	           : json_array_size(json_object_get(c, "created")),
-	       json_array_size(json_object_get(c, "suppressed")));
+	    dry ? "dry run, nothing created" : "tasks go to the board",
+	    dry ? (size_t) 0 : json_array_size(json_object_get(c, "created")),
+	    json_array_size(json_object_get(c, "suppressed")));
 }
 
 int
 cmd_autonomy_cycle(struct opc *o, int argc, char **argv)
 {
-	struct msg_observer_observe   ob = {NULL};
-	struct msg_insighter_insights iq = {NULL};
-	struct msg_proposer_cycle_now cq = {false, NULL};
+	struct msg_observer_observe   ob = { NULL };
+	struct msg_insighter_insights iq = { NULL };
+	struct msg_proposer_cycle_now cq = { false, NULL };
 	json_t     *st = NULL, *ins = NULL, *ps = NULL, *cy = NULL, *r, *i;
 	const char *repo;
 	bool        json = false;
@@ -139,41 +138,42 @@ cmd_autonomy_cycle(struct opc *o, int argc, char **argv)
 		else if (strcmp(argv[a], "--repo") == 0 && a + 1 < argc)
 			ob.repo = iq.repo = cq.repo = argv[++a];
 		else if (strcmp(argv[a], "--wait") == 0 && a + 1 < argc &&
-		         (wait_s = atoi(argv[++a])) > 0)
+		    (wait_s = atoi(argv[++a])) > 0)
 			continue;
 		else {
 			fprintf(stderr, "%s", cycle_usage);
 			return (opc_wants_help(argc, argv) ? 0 : 2);
 		}
 	}
-	if (opc_call(o, "autonomy-cycle", "observer", MSG_OBSERVER_OBSERVE, &ob,
-	             &st, OPC_CTL_TIMEOUT) != 0)
+	if (opc_call(o, "autonomy-cycle", "observer", MSG_OBSERVER_OBSERVE,
+	        &ob, &st, OPC_CTL_TIMEOUT) != 0)
 		return (1);
 	if (!json)
-		json_array_foreach(json_object_get(st, "started"), k, r)
-		    printf("[1/4] observe → %s: %s\n", opc_jstr(r, "repo", "?"),
-		           opc_jstr(r, "run_id", "?"));
+		json_array_foreach (json_object_get(st, "started"), k, r)
+			printf("[1/4] observe → %s: %s\n",
+			    opc_jstr(r, "repo", "?"),
+			    opc_jstr(r, "run_id", "?"));
 	if (await(o, "insighter", MSG_INSIGHTER_INSIGHTS, &iq,
-	          json_object_get(st, "started"), wait_s, &ins) != 0 ||
+	        json_object_get(st, "started"), wait_s, &ins) != 0 ||
 	    await(o, "proposer", MSG_CTL_STATUS, NULL,
-	          json_object_get(st, "started"), wait_s, &ps) != 0)
+	        json_object_get(st, "started"), wait_s, &ps) != 0)
 		goto out;
 	if (!json)
-		json_object_foreach(json_object_get(ins, "repos"), repo, r)
-		{
+		json_object_foreach (json_object_get(ins, "repos"), repo, r) {
 			printf("[2/4] insights → %s: %zu from %s\n", repo,
-			       json_array_size(json_object_get(r, "insights")),
-			       opc_jstr(r, "snapshot_run", "?"));
-			json_array_foreach(json_object_get(r, "insights"), k, i)
-			    printf("  %s\n", opc_jstr(i, "insight_id", "?"));
+			    json_array_size(json_object_get(r, "insights")),
+			    opc_jstr(r, "snapshot_run", "?"));
+			json_array_foreach (
+			    json_object_get(r, "insights"), k, i)
+				printf(
+				    "  %s\n", opc_jstr(i, "insight_id", "?"));
 		}
 	if (opc_call(o, "autonomy-cycle", "proposer", MSG_PROPOSER_CYCLE_NOW,
-	             &cq, &cy, 30000) != 0)
+	        &cq, &cy, 30000) != 0)
 		goto out;
 	if (json) {
-		json_t *all =
-		    json_pack("{s:O, s:O, s:O}", "observe", st, "insights",
-		              json_object_get(ins, "repos"), "cycle", cy);
+		json_t *all = json_pack("{s:O, s:O, s:O}", "observe", st,
+		    "insights", json_object_get(ins, "repos"), "cycle", cy);
 
 		json_dumpf(all, stdout, JSON_INDENT(2));
 		printf("\n");
@@ -197,22 +197,22 @@ rejections(struct opc *o, bool json)
 	char    at[40];
 
 	if (opc_call(o, "proposals", "proposer", MSG_PROPOSER_REJECTIONS, NULL,
-	             &d, OPC_CTL_TIMEOUT) != 0)
+	        &d, OPC_CTL_TIMEOUT) != 0)
 		return (1);
 	if (json) {
 		json_dumpf(d, stdout, JSON_INDENT(2));
 		printf("\n");
 	} else {
 		printf("%-48s %-10s %-20s %s\n", "DEDUP_KEY", "TASK",
-		       "RECORDED", "REASON");
-		json_array_foreach(json_object_get(d, "rejections"), i, r)
-		    printf("%-48s %-10s %-20.19s %s\n",
-		           opc_jstr(r, "dedup_key", "?"),
-		           opc_jstr(r, "task_id", "-"),
-		           iso8601(json_integer_value(
-		                       json_object_get(r, "recorded_at")),
-		                   at, sizeof(at)),
-		           opc_jstr(r, "reason", "-"));
+		    "RECORDED", "REASON");
+		json_array_foreach (json_object_get(d, "rejections"), i, r)
+			printf("%-48s %-10s %-20.19s %s\n",
+			    opc_jstr(r, "dedup_key", "?"),
+			    opc_jstr(r, "task_id", "-"),
+			    iso8601(json_integer_value(
+			                json_object_get(r, "recorded_at")),
+			        at, sizeof(at)),
+			    opc_jstr(r, "reason", "-"));
 	}
 	json_decref(d);
 	return (0);
@@ -221,12 +221,12 @@ rejections(struct opc *o, bool json)
 static int
 calibration(struct opc *o, int64_t days, bool json)
 {
-	struct msg_proposer_calibration q = {days};
+	struct msg_proposer_calibration q = { days };
 	json_t                         *d, *r;
 	size_t                          i;
 
 	if (opc_call(o, "proposals", "proposer", MSG_PROPOSER_CALIBRATION, &q,
-	             &d, OPC_CTL_TIMEOUT) != 0)
+	        &d, OPC_CTL_TIMEOUT) != 0)
 		return (1);
 	if (json) {
 		json_dumpf(d, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(4));
@@ -234,25 +234,28 @@ calibration(struct opc *o, int64_t days, bool json)
 		json_decref(d);
 		return (0);
 	}
-	printf(
-	    "calibration over %lld days (min sample %lld)\n",
+	printf("calibration over %lld days (min sample %lld)\n",
 	    (long long) json_integer_value(json_object_get(d, "window_days")),
 	    (long long) json_integer_value(json_object_get(d, "min_sample")));
-	printf("%-22s %-7s %5s %6s %8s %9s %7s %7s %6s  %s\n", "FAMILY", "CONF",
-	       "TOTAL", "MERGED", "REJECTED", "ABANDONED", "ACCEPT", "EXPECT",
-	       "RATIO", "NOTE");
-	json_array_foreach(json_object_get(d, "rows"), i, r) printf(
-	    "%-22s %-7s %5lld %6lld %8lld %9lld %7.2f %7.2f %6.2f%s"
-	    "  %s\n",
-	    opc_jstr(r, "family", "?"), opc_jstr(r, "confidence", "?"),
-	    (long long) json_integer_value(json_object_get(r, "total")),
-	    (long long) json_integer_value(json_object_get(r, "merged")),
-	    (long long) json_integer_value(json_object_get(r, "rejected")),
-	    (long long) json_integer_value(json_object_get(r, "abandoned")),
-	    json_number_value(json_object_get(r, "acceptance_rate")),
-	    json_number_value(json_object_get(r, "expected_rate")),
-	    json_number_value(json_object_get(r, "calibration_ratio")),
-	    opc_jstr(r, "mark", ""), opc_jstr(r, "note", ""));
+	printf("%-22s %-7s %5s %6s %8s %9s %7s %7s %6s  %s\n", "FAMILY",
+	    "CONF", "TOTAL", "MERGED", "REJECTED", "ABANDONED", "ACCEPT",
+	    "EXPECT", "RATIO", "NOTE");
+	json_array_foreach (json_object_get(d, "rows"), i, r)
+		printf("%-22s %-7s %5lld %6lld %8lld %9lld %7.2f %7.2f %6.2f%s"
+		       "  %s\n",
+		    opc_jstr(r, "family", "?"), opc_jstr(r, "confidence", "?"),
+		    (long long) json_integer_value(
+		        json_object_get(r, "total")),
+		    (long long) json_integer_value(
+		        json_object_get(r, "merged")),
+		    (long long) json_integer_value(
+		        json_object_get(r, "rejected")),
+		    (long long) json_integer_value(
+		        json_object_get(r, "abandoned")),
+		    json_number_value(json_object_get(r, "acceptance_rate")),
+		    json_number_value(json_object_get(r, "expected_rate")),
+		    json_number_value(json_object_get(r, "calibration_ratio")),
+		    opc_jstr(r, "mark", ""), opc_jstr(r, "note", ""));
 	if (json_array_size(json_object_get(d, "rows")) == 0)
 		printf("(no outcomes yet: proposed tasks count once Done,"
 		       " Cancelled or Blocked)\n");
@@ -263,7 +266,7 @@ calibration(struct opc *o, int64_t days, bool json)
 static int
 reject(struct opc *o, int argc, char **argv)
 {
-	struct msg_proposer_reject q = {NULL, NULL, NULL};
+	struct msg_proposer_reject q = { NULL, NULL, NULL };
 	json_t                    *d;
 	int                        a;
 
@@ -280,12 +283,11 @@ reject(struct opc *o, int argc, char **argv)
 	if (q.dedup_key == NULL)
 		goto usage;
 	if (opc_call(o, "proposals", "proposer", MSG_PROPOSER_REJECT, &q, &d,
-	             OPC_CTL_TIMEOUT) != 0)
+	        OPC_CTL_TIMEOUT) != 0)
 		return (1);
 	printf("%s: %s\n", q.dedup_key,
-	       json_is_true(json_object_get(d, "recorded"))
-	           ? "rejected for good"
-	           : "already rejected");
+	    json_is_true(json_object_get(d, "recorded")) ? "rejected for good"
+	                                                 : "already rejected");
 	json_decref(d);
 	return (0);
 usage:
@@ -323,11 +325,11 @@ feedback(struct opc *o, int argc, char **argv)
 	if (q.task_id == NULL || q.outcome == NULL)
 		goto usage;
 	if (opc_call(o, "proposals", "proposer", MSG_PROPOSER_FEEDBACK_RECORD,
-	             &q, &d, OPC_CTL_TIMEOUT) != 0)
+	        &q, &d, OPC_CTL_TIMEOUT) != 0)
 		return (1);
 	printf("%s: %s recorded (%s, %s)\n", opc_jstr(d, "task_id", "?"),
-	       opc_jstr(d, "outcome", "?"), opc_jstr(d, "family", "?"),
-	       opc_jstr(d, "confidence", "?"));
+	    opc_jstr(d, "outcome", "?"), opc_jstr(d, "family", "?"),
+	    opc_jstr(d, "confidence", "?"));
 	json_decref(d);
 	return (0);
 usage:
@@ -354,7 +356,7 @@ cmd_proposals(struct opc *o, int argc, char **argv)
 		if (strcmp(argv[a], "--json") == 0)
 			json = true;
 		else if (strcmp(argv[a], "--window-days") == 0 &&
-		         a + 1 < argc && (days = atoll(argv[++a])) > 0)
+		    a + 1 < argc && (days = atoll(argv[++a])) > 0)
 			continue;
 		else {
 			fprintf(stderr, "%s", prop_usage);
@@ -366,6 +368,6 @@ cmd_proposals(struct opc *o, int argc, char **argv)
 	if (strcmp(argv[1], "calibration") == 0)
 		return (calibration(o, days, json));
 	fprintf(stderr, "opc proposals: unknown subcommand %s\n%s", argv[1],
-	        prop_usage);
+	    prop_usage);
 	return (2);
 }

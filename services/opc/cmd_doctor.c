@@ -11,8 +11,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -52,17 +52,17 @@ get(const char *url, const char *const *hdrs, struct http_resp *resp)
 	struct http_req r;
 
 	memset(&r, 0, sizeof(r));
-	r.method = "GET";
-	r.url = url;
-	r.headers = hdrs;
+	r.method     = "GET";
+	r.url        = url;
+	r.headers    = hdrs;
 	r.timeout_ms = 10000;
 	(void) http_blocking(&r, resp);
 	return (resp->err ? 0 : resp->status);
 }
 
 const struct cfg_node *
-opc_plane_node(const struct cfg_node *root, const struct cfg_node *inst,
-               const char *key)
+opc_plane_node(
+    const struct cfg_node *root, const struct cfg_node *inst, const char *key)
 {
 	const struct cfg_node *in = cfg_get(inst, "plane");
 
@@ -75,8 +75,7 @@ opc_plane_node(const struct cfg_node *root, const struct cfg_node *inst,
  * left. */
 static void
 check_plane_states(struct doc *d, const struct cfg_node *root,
-                   const struct cfg_node *inst, const char *url,
-                   const char *const *hdrs)
+    const struct cfg_node *inst, const char *url, const char *const *hdrs)
 {
 	const char      *names[BS_N], *rem;
 	bool             need[BS_N];
@@ -103,8 +102,7 @@ check_plane_states(struct doc *d, const struct cfg_node *root,
 	buf_init(&miss);
 	for (i = 0; i < BS_N; i++) {
 		found = false;
-		json_array_foreach(json_object_get(j, "results"), k, v)
-		{
+		json_array_foreach (json_object_get(j, "results"), k, v) {
 			const char *n =
 			    json_string_value(json_object_get(v, "name"));
 
@@ -112,8 +110,8 @@ check_plane_states(struct doc *d, const struct cfg_node *root,
 				found = true;
 		}
 		if (need[i] && !found)
-			buf_printf(&miss, "%s\"%s\"", miss.len ? ", " : "",
-			           names[i]);
+			buf_printf(
+			    &miss, "%s\"%s\"", miss.len ? ", " : "", names[i]);
 	}
 	if (miss.len > 0)
 		say(d, "FAIL",
@@ -141,7 +139,7 @@ check_plane_states(struct doc *d, const struct cfg_node *root,
  * of a 2xx answer goes to *body (NULL otherwise; the caller's). */
 static int
 check_endpoint(struct doc *d, const char *what, const char *base,
-               const char *path, const char *const *hdrs, json_t **body)
+    const char *path, const char *const *hdrs, json_t **body)
 {
 	struct http_resp resp;
 	char            *url = xasprintf("%s%s", base, path);
@@ -156,13 +154,14 @@ check_endpoint(struct doc *d, const char *what, const char *base,
 			    json_loadb(resp.body.data, resp.body.len, 0, NULL);
 		say(d, "ok", "plane %s: HTTP %d (GET %s)", what, st, path);
 	} else if (st == 0)
-		say(d, "FAIL", "plane %s: unreachable (GET %s): %s", what, path,
-		    resp.errmsg);
+		say(d, "FAIL", "plane %s: unreachable (GET %s): %s", what,
+		    path, resp.errmsg);
 	else
-		say(d, "FAIL", "plane %s: HTTP %d%s (GET %s): %.200s", what, st,
+		say(d, "FAIL", "plane %s: HTTP %d%s (GET %s): %.200s", what,
+		    st,
 		    st == 401 || st == 403 ? " (API key refused)"
-		    : st == 429            ? " (rate limited)"
-		    : st == 404            ? " (not found)"
+		        : st == 429        ? " (rate limited)"
+		        : st == 404        ? " (not found)"
 		                           : "",
 		    path, buf_cstr(&resp.body));
 	http_resp_fini(&resp);
@@ -176,17 +175,18 @@ check_endpoint(struct doc *d, const char *what, const char *base,
  * id, that work item and its comments. */
 static void
 check_plane(struct doc *d, const struct cfg_node *root,
-            const struct cfg_node *inst, const char *task_id)
+    const struct cfg_node *inst, const char *task_id)
 {
-	const struct cfg_node *tn = opc_plane_node(root, inst, "api_token_env");
-	const char            *base, *ws, *proj, *tok, *hdrs[3];
-	json_t                *me, *wi;
-	char                  *key, *p, *path;
+	const struct cfg_node *tn =
+	    opc_plane_node(root, inst, "api_token_env");
+	const char *base, *ws, *proj, *tok, *hdrs[3];
+	json_t     *me, *wi;
+	char       *key, *p, *path;
 
 	base = cfg_str(
 	    cfg_get(opc_plane_node(root, inst, "base_url"), "base_url"));
-	ws = cfg_str(cfg_get(opc_plane_node(root, inst, "workspace_slug"),
-	                     "workspace_slug"));
+	ws   = cfg_str(cfg_get(
+	      opc_plane_node(root, inst, "workspace_slug"), "workspace_slug"));
 	proj = cfg_str(
 	    cfg_get(opc_plane_node(root, inst, "project_id"), "project_id"));
 	tok = cfg_secret(tn, "api_token_env");
@@ -205,12 +205,12 @@ check_plane(struct doc *d, const struct cfg_node *root,
 		        : "?");
 		return;
 	}
-	key = xasprintf("X-API-Key: %s", tok);
+	key     = xasprintf("X-API-Key: %s", tok);
 	hdrs[0] = key;
 	hdrs[1] = "Accept: application/json";
 	hdrs[2] = NULL;
-	if (check_endpoint(d, "identity", base, "/api/v1/users/me/", hdrs,
-	                   &me) /
+	if (check_endpoint(
+	        d, "identity", base, "/api/v1/users/me/", hdrs, &me) /
 	        100 ==
 	    2)
 		say(d, "ok", "plane API user: %s <%s>",
@@ -229,14 +229,14 @@ check_plane(struct doc *d, const struct cfg_node *root,
 		    2) {
 			say(d, "ok", "plane work item %s: \"%s\" in %s",
 			    task_id, opc_jstr(wi, "name", "?"),
-			    opc_jstr(json_object_get(wi, "state"), "name",
-			             "?"));
+			    opc_jstr(
+			        json_object_get(wi, "state"), "name", "?"));
 			free(path);
 			path = xasprintf("%swork-items/%s/comments/"
 			                 "?per_page=1",
-			                 p, task_id);
-			(void) check_endpoint(d, "work item comments", base,
-			                      path, hdrs, NULL);
+			    p, task_id);
+			(void) check_endpoint(
+			    d, "work item comments", base, path, hdrs, NULL);
 		}
 		json_decref(wi);
 		free(path);
@@ -249,8 +249,8 @@ check_plane(struct doc *d, const struct cfg_node *root,
 }
 
 static void
-check_board(struct doc *d, struct opc *o, const struct cfg_node *root,
-            char *task_id)
+check_board(
+    struct doc *d, struct opc *o, const struct cfg_node *root, char *task_id)
 {
 	const struct topo_inst    *b = opc_find_service(o->topo, "board-sync");
 	struct msg_board_task_show ts;
@@ -268,7 +268,7 @@ check_board(struct doc *d, struct opc *o, const struct cfg_node *root,
 		return;
 	}
 	if (opc_ctl(b->ctl, MSG_CTL_STATUS, NULL, &st, err, sizeof(err),
-	            OPC_CTL_TIMEOUT) == 0)
+	        OPC_CTL_TIMEOUT) == 0)
 		say(d, "ok", "board: local board-sync answers");
 	else
 		say(d, task_id != NULL ? "FAIL" : "warn",
@@ -280,7 +280,7 @@ check_board(struct doc *d, struct opc *o, const struct cfg_node *root,
 	memset(&ts, 0, sizeof(ts));
 	ts.task_id = task_id;
 	if (opc_ctl(b->ctl, MSG_BOARD_TASK_SHOW, &ts, &st, err, sizeof(err),
-	            OPC_CTL_TIMEOUT) == 0) {
+	        OPC_CTL_TIMEOUT) == 0) {
 		t = json_object_get(st, "task");
 		say(d, "ok", "board task %s: \"%s\" in %s, %zu comment(s)",
 		    task_id, opc_jstr(t, "title", "?"),
@@ -307,7 +307,7 @@ github_expiry_check(struct doc *d, const struct cfg_node *root, const char *hv)
 		return;
 	}
 	(void) cfg_tab_int(executor_github_keys, cfg_get(root, "github"),
-	                   "warn_days", &warn_days, err, sizeof(err));
+	    "warn_days", &warn_days, err, sizeof(err));
 	days = github_days_left(exp, now_ms());
 	iso8601(exp, at, sizeof(at));
 	if (days < 0)
@@ -357,14 +357,14 @@ check_github(struct doc *d, const struct cfg_node *root)
 		    "pushed, pull requests are not opened");
 		return;
 	}
-	auth = xasprintf("Authorization: Bearer %s", tok);
+	auth    = xasprintf("Authorization: Bearer %s", tok);
 	hdrs[0] = auth;
 	hdrs[1] = "Accept: application/vnd.github+json";
 	hdrs[2] = "X-GitHub-Api-Version: 2022-11-28";
 	hdrs[3] = NULL;
-	url = xasprintf("%s/user", api ? api : "https://api.github.com");
-	st = get(url, hdrs, &resp);
-	msg = github_message(&resp);
+	url     = xasprintf("%s/user", api ? api : "https://api.github.com");
+	st      = get(url, hdrs, &resp);
+	msg     = github_message(&resp);
 	if (st == 200) {
 		json_t *j = json_loadb(resp.body.data, resp.body.len, 0, NULL);
 
@@ -382,8 +382,9 @@ check_github(struct doc *d, const struct cfg_node *root)
 			    "github: token scopes '%s' lack repo: "
 			    "pushes and pull requests will be refused",
 			    hv);
-		hv = http_header(&resp, "github-authentication-token-"
-		                        "expiration");
+		hv = http_header(&resp,
+		    "github-authentication-token-"
+		    "expiration");
 		if (hv == NULL)
 			hv = http_header(&resp, "x-token-expiration");
 		if (hv != NULL)
@@ -393,7 +394,7 @@ check_github(struct doc *d, const struct cfg_node *root)
 	} else if (st == 0)
 		say(d, "FAIL", "github: unreachable: %s", resp.errmsg);
 	else if ((lim = github_limit(&resp, now_ms(), &at)) !=
-	         GITHUB_LIMIT_NONE)
+	    GITHUB_LIMIT_NONE)
 		/* a limit, not a bad token: the executor waits it out */
 		say(d, "warn",
 		    "github: %s rate limit (HTTP %d) until %s; "
@@ -403,9 +404,9 @@ check_github(struct doc *d, const struct cfg_node *root)
 	else
 		say(d, "FAIL", "github: HTTP %d%s%s%s", st, msg ? ": " : "",
 		    msg ? msg : "",
-		    st == 401   ? " (the token is refused)"
-		    : st == 403 ? " (the token lacks a permission)"
-		                : "");
+		    st == 401       ? " (the token is refused)"
+		        : st == 403 ? " (the token lacks a permission)"
+		                    : "");
 	free(msg);
 	http_resp_fini(&resp);
 	free(url);
@@ -430,7 +431,7 @@ check_backends(struct doc *d, struct topo *t)
 		for (k = 0; k < cfg_len(bk); k++) {
 			name = cfg_key_at(bk, k);
 			if ((p = opc_probe_backend(cfg_at(bk, k), 0, err,
-			                           sizeof(err))) == NULL) {
+			         sizeof(err))) == NULL) {
 				say(d, "fail", "%s backend %s: %s",
 				    t->inst[i].name, name, err);
 				continue;
@@ -506,7 +507,7 @@ int
 cmd_doctor(struct opc *o, int argc, char **argv)
 {
 	struct topo *t;
-	struct doc   d = {0, 0};
+	struct doc   d       = { 0, 0 };
 	char        *task_id = NULL;
 
 	if (argc == 3 && strcmp(argv[1], "--task-id") == 0 &&

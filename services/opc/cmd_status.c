@@ -26,7 +26,7 @@ supervisor_status(struct opc *o, struct topo *t)
 	char    err[512];
 
 	if (opc_ctl(t->supervisor.ctl, MSG_CTL_STATUS, NULL, &st, err,
-	            sizeof(err), OPC_CTL_TIMEOUT) != 0) {
+	        sizeof(err), OPC_CTL_TIMEOUT) != 0) {
 		opc_not_up(o, err);
 		return (NULL);
 	}
@@ -42,10 +42,9 @@ lag_text(json_t *ist, char *buf, size_t len)
 	size_t      off = 0;
 
 	buf[0] = '\0';
-	json_object_foreach(ups, k, u)
-	{
-		int n = snprintf(
-		    buf + off, len - off, "%s%s:%lld", off ? "," : "", k,
+	json_object_foreach (ups, k, u) {
+		int n = snprintf(buf + off, len - off, "%s%s:%lld",
+		    off ? "," : "", k,
 		    (long long) json_integer_value(json_object_get(u, "lag")));
 		if (n < 0 || (size_t) n >= len - off)
 			break;
@@ -82,9 +81,9 @@ row(const char *role, const char *state, json_int_t pid, json_int_t restarts,
 		snprintf(pe, sizeof(pe), "plane %s: %s", ps, pp ? pp : "");
 		le = pe;
 	}
-	printf(
-	    "%-20s %-11s %7s %8s %8lld %-24s %s\n", role, state, pids, rs,
-	    (long long) json_integer_value(json_object_get(ist, "journal_seq")),
+	printf("%-20s %-11s %7s %8s %8lld %-24s %s\n", role, state, pids, rs,
+	    (long long) json_integer_value(
+	        json_object_get(ist, "journal_seq")),
 	    ist ? lag : "?",
 	    ist ? (le && *le ? le : "-") : (err[0] ? err : "-"));
 }
@@ -97,16 +96,16 @@ spend_scope(struct buf *b, const char *name, const json_t *sc)
 	const json_t *cap = json_object_get(sc, "cap_usd");
 
 	buf_printf(b, "  %-22s $%.4f spent + $%.4f reserved", name,
-	           json_number_value(json_object_get(sc, "spent_usd")),
-	           json_number_value(json_object_get(sc, "reserved_usd")));
+	    json_number_value(json_object_get(sc, "spent_usd")),
+	    json_number_value(json_object_get(sc, "reserved_usd")));
 	if (json_is_number(cap))
 		buf_printf(b, " of a $%.4f cap", json_number_value(cap));
 	else
 		buf_printf(b, ", no cap");
 	if (json_is_true(json_object_get(sc, "held")))
 		buf_printf(b, ": spend cap reached, %lld task(s) held",
-		           (long long) json_integer_value(
-		               json_object_get(sc, "held_tasks")));
+		    (long long) json_integer_value(
+		        json_object_get(sc, "held_tasks")));
 	buf_printf(b, "\n");
 }
 
@@ -122,8 +121,8 @@ spend_lines(struct buf *b, const char *role, const json_t *ist)
 		return;
 	buf_printf(b, "%s spend, last 24 h:\n", role);
 	spend_scope(b, "all repos", json_object_get(sp, "global"));
-	json_object_foreach((json_t *) json_object_get(sp, "repos"), k, r)
-	    spend_scope(b, k, r);
+	json_object_foreach ((json_t *) json_object_get(sp, "repos"), k, r)
+		spend_scope(b, k, r);
 }
 
 /* remote_rows adds the instances another host's supervisor runs (their
@@ -132,29 +131,28 @@ spend_lines(struct buf *b, const char *role, const json_t *ist)
  * did not answer. */
 static int
 remote_rows(struct topo *t, const bool *listed, json_t *all, bool json,
-            struct buf *spend)
+    struct buf *spend)
 {
 	char   err[512];
 	size_t i;
 	int    bad = 0;
 
 	for (i = 0; i < t->ninst; i++) {
-		const struct topo_inst *in = &t->inst[i];
+		const struct topo_inst *in  = &t->inst[i];
 		json_t                 *ist = NULL;
 
 		if (listed[i] || !in->enabled || !bus_url_remote(in->ctl))
 			continue;
 		err[0] = '\0';
 		if (opc_ctl(in->ctl, MSG_CTL_STATUS, NULL, &ist, err,
-		            sizeof(err), OPC_CTL_TIMEOUT) != 0)
+		        sizeof(err), OPC_CTL_TIMEOUT) != 0)
 			bad++;
 		if (json)
-			json_object_set_new(
-			    all, in->name,
-			    json_pack(
-			        "{s:s, s:b, s:b, s:s, s:O?}", "role", in->name,
-			        "remote", 1, "alive", ist != NULL, "state",
-			        ist ? "remote" : "unreachable", "status", ist));
+			json_object_set_new(all, in->name,
+			    json_pack("{s:s, s:b, s:b, s:s, s:O?}", "role",
+			        in->name, "remote", 1, "alive", ist != NULL,
+			        "state", ist ? "remote" : "unreachable",
+			        "status", ist));
 		else {
 			row(in->name, ist ? "remote" : "unreachable",
 			    ist ? json_integer_value(
@@ -185,7 +183,7 @@ cmd_status(struct opc *o, int argc, char **argv)
 			json = true;
 		else {
 			fprintf(stderr, "opc status: unknown argument %s\n",
-			        argv[k]);
+			    argv[k]);
 			return (2);
 		}
 	}
@@ -193,26 +191,25 @@ cmd_status(struct opc *o, int argc, char **argv)
 		return (1);
 	if ((st = supervisor_status(o, t)) == NULL)
 		return (1);
-	ps = json_object_get(st, "processes");
+	ps  = json_object_get(st, "processes");
 	all = json_object();
 	buf_init(&spend);
 	listed = xcalloc(t->ninst + 1, sizeof(*listed));
 	if (!json)
 		printf("%-20s %-11s %7s %8s %8s %-24s %s\n", "INSTANCE",
-		       "STATE", "PID", "RESTARTS", "SEQ", "LAG", "LAST_ERROR");
-	json_array_foreach(ps, i, p)
-	{
+		    "STATE", "PID", "RESTARTS", "SEQ", "LAG", "LAST_ERROR");
+	json_array_foreach (ps, i, p) {
 		const struct topo_inst *in;
 
-		role = json_string_value(json_object_get(p, "role"));
-		in = role ? topo_find(t, role) : NULL;
-		ist = NULL;
+		role   = json_string_value(json_object_get(p, "role"));
+		in     = role ? topo_find(t, role) : NULL;
+		ist    = NULL;
 		err[0] = '\0';
 		if (in != NULL)
 			listed[in - t->inst] = true;
 		if (in != NULL && json_is_true(json_object_get(p, "alive")))
-			(void) opc_ctl(in->ctl, MSG_CTL_STATUS, NULL, &ist, err,
-			               sizeof(err), OPC_CTL_TIMEOUT);
+			(void) opc_ctl(in->ctl, MSG_CTL_STATUS, NULL, &ist,
+			    err, sizeof(err), OPC_CTL_TIMEOUT);
 		if (!json_is_true(json_object_get(p, "alive")))
 			bad++;
 		if (json) {
@@ -256,7 +253,7 @@ static void
 listen_heartbeats(struct topo *t, int64_t ms, bool *heard)
 {
 	struct bus   **subs = xcalloc(t->ninst, sizeof(*subs));
-	struct pollfd *pfd = xcalloc(t->ninst, sizeof(*pfd));
+	struct pollfd *pfd  = xcalloc(t->ninst, sizeof(*pfd));
 	struct bus_msg bm;
 	int64_t        end = mono_ms() + ms, left;
 	size_t         i;
@@ -273,7 +270,7 @@ listen_heartbeats(struct topo *t, int64_t ms, bool *heard)
 			continue;
 		for (i = 0; i < t->ninst; i++)
 			while (subs[i] != NULL &&
-			       bus_recv(subs[i], &bm, BUS_NONBLOCK) == 0) {
+			    bus_recv(subs[i], &bm, BUS_NONBLOCK) == 0) {
 				heard[i] = true;
 				bus_msg_free(&bm);
 			}
@@ -294,8 +291,8 @@ int
 cmd_heartbeat_check(struct opc *o, int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"max-age", required_argument, NULL, 'm'},
-	    {NULL, 0, NULL, 0},
+		{ "max-age", required_argument, NULL, 'm' },
+		{ NULL, 0, NULL, 0 },
 	};
 	struct topo *t;
 	struct buf   stale, full;
@@ -315,9 +312,9 @@ cmd_heartbeat_check(struct opc *o, int argc, char **argv)
 			if (end == optarg || *end != '\0' || !(max_age > 0) ||
 			    max_age > 1e9) {
 				fprintf(stderr,
-				        "opc heartbeat-check: --max-age "
-				        "wants seconds > 0, not '%s'\n",
-				        optarg);
+				    "opc heartbeat-check: --max-age "
+				    "wants seconds > 0, not '%s'\n",
+				    optarg);
 				return (2);
 			}
 		} else
@@ -330,9 +327,8 @@ cmd_heartbeat_check(struct opc *o, int argc, char **argv)
 	buf_init(&stale);
 	buf_init(&full);
 	if (opc_ctl(t->supervisor.ctl, MSG_CTL_STATUS, NULL, &st, err,
-	            sizeof(err), OPC_CTL_TIMEOUT) == 0) {
-		json_array_foreach(json_object_get(st, "processes"), i, p)
-		{
+	        sizeof(err), OPC_CTL_TIMEOUT) == 0) {
+		json_array_foreach (json_object_get(st, "processes"), i, p) {
 			age = json_integer_value(
 			    json_object_get(p, "heartbeat_age_ms"));
 			n++;
@@ -340,38 +336,38 @@ cmd_heartbeat_check(struct opc *o, int argc, char **argv)
 			if ((df = json_string_value(
 			         json_object_get(p, "disk_full"))) != NULL) {
 				buf_printf(&full, "%s: disk full: %s\n",
-				           json_string_value(
-				               json_object_get(p, "role")),
-				           df);
+				    json_string_value(
+				        json_object_get(p, "role")),
+				    df);
 				nfull++;
 			}
 			if (!json_is_true(json_object_get(p, "alive")) ||
 			    age < 0 || age > max_ms) {
 				buf_printf(&stale, "%s%s", nstale ? ", " : "",
-				           json_string_value(
-				               json_object_get(p, "role")));
+				    json_string_value(
+				        json_object_get(p, "role")));
 				nstale++;
 			}
 		}
 		json_decref(st);
 	} else {
 		fprintf(stderr,
-		        "opc: supervisor not answering (%s); "
-		        "listening for heartbeats directly\n",
-		        err);
+		    "opc: supervisor not answering (%s); "
+		    "listening for heartbeats directly\n",
+		    err);
 		heard = xcalloc(t->ninst + 1, sizeof(*heard));
 		listen_heartbeats(t,
-		                  max_ms < 2 * t->heartbeat_ms + 500
-		                      ? max_ms
-		                      : 2 * t->heartbeat_ms + 500,
-		                  heard);
+		    max_ms < 2 * t->heartbeat_ms + 500
+		        ? max_ms
+		        : 2 * t->heartbeat_ms + 500,
+		    heard);
 		for (i = 0; i < t->ninst; i++) {
 			if (!t->inst[i].enabled)
 				continue;
 			n++;
 			if (!heard[i]) {
 				buf_printf(&stale, "%s%s", nstale ? ", " : "",
-				           t->inst[i].name);
+				    t->inst[i].name);
 				nstale++;
 			}
 		}
@@ -383,7 +379,7 @@ cmd_heartbeat_check(struct opc *o, int argc, char **argv)
 		fprintf(stderr, "%s", buf_cstr(&full));
 	if (nstale == 0 && nfull == 0)
 		printf("OK: %zu watchers fresh (max age %.1fs)\n", n,
-		       (double) max_ms / 1000);
+		    (double) max_ms / 1000);
 	buf_fini(&stale);
 	buf_fini(&full);
 	return (nstale > 0 || nfull > 0 ? 1 : 0);

@@ -51,8 +51,8 @@ struct cand {
 
 /* rules_apply appends the candidates for repo's insights (an array of
  * insight objects) to *cv (*n of them, realloc'd). */
-void rules_apply(const char *repo, const json_t           *insights,
-                 const struct rule_limits *, struct cand **cv, size_t *n);
+void rules_apply(const char *repo, const json_t *insights,
+    const struct rule_limits *, struct cand **cv, size_t *n);
 void cand_fini(struct cand *);
 void cands_free(struct cand *cv, size_t n);
 /* cand_json returns the candidate as a new JSON object. */
@@ -63,8 +63,8 @@ json_t *cand_json(const struct cand *);
 struct guard_limits {
 	int64_t            max_exec_hour, max_exec_day; /* 10, 50 */
 	int64_t            min_remaining_exec;          /* 3 */
-	int64_t            velocity_cap_24h;            /* 10 proposals a day */
-	int64_t            max_candidates;              /* 3 per cycle */
+	int64_t            velocity_cap_24h; /* 10 proposals a day */
+	int64_t            max_candidates;   /* 3 per cycle */
 	int64_t            per_family;       /* 1 per family per cycle */
 	int64_t            cooldown_ms;      /* 120 min per dedup key */
 	int64_t            ready_saturation; /* 8 Ready tasks */
@@ -89,8 +89,8 @@ struct guard_ctx {
 	/* ms of the last emission of dedup_key, 0 if never */
 	int64_t (*last_emitted)(void *arg, const char *dedup_key);
 	/* ms of the last emission of family in repo, 0 if never */
-	int64_t (*family_emitted)(void *arg, const char *repo,
-	                          const char *family);
+	int64_t (*family_emitted)(
+	    void *arg, const char *repo, const char *family);
 	/* 1: an open equivalent task; 2: one completed recently; 0: none */
 	int (*equivalent)(void *arg, const struct cand *);
 };
@@ -99,7 +99,7 @@ struct guard_ctx {
  * one's reason (NULL when it passes), tier and state.  Returns the
  * number that pass. */
 size_t guard_run(struct cand *cv, size_t n, const struct guard_limits *,
-                 const struct guard_ctx *);
+    const struct guard_ctx *);
 /* guard_tier returns the autonomy tier of family. */
 int guard_tier(const struct guard_limits *, const char *family);
 /* guard_upstream returns the family that must go before family, or NULL. */
@@ -118,8 +118,8 @@ json_t *calib_table(const json_t *events, int64_t since);
  * (ratio >= 0.9), "mildly over-confident" (0.6 <= ratio < 0.9) or
  * "over-confident" (< 0.6); mark is the original's check mark, its
  * warning sign, or "" (static strings). */
-void calib_grade(int64_t total, double ratio, const char **note,
-                 const char **mark);
+void calib_grade(
+    int64_t total, double ratio, const char **note, const char **mark);
 /* calib_expected returns the expected acceptance rate of a confidence. */
 double calib_expected(const char *confidence);
 
