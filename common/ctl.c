@@ -17,15 +17,15 @@
 #include "svc_int.h"
 
 static void
-pack_hdr(struct msg_hdr *hdr, char *id, size_t idlen, const char *src,
-    uint64_t n)
+pack_hdr(
+    struct msg_hdr *hdr, char *id, size_t idlen, const char *src, uint64_t n)
 {
 	snprintf(id, idlen, "%s:ctl:%d:%llu", src, (int) getpid(),
 	    (unsigned long long) n);
 	memset(hdr, 0, sizeof(*hdr));
 	hdr->src = src;
-	hdr->id = id;
-	hdr->ts = now_ms();
+	hdr->id  = id;
+	hdr->ts  = now_ms();
 }
 
 static void
@@ -44,12 +44,12 @@ reply(struct svc *svc, int code, const char *error, json_t *data)
 		error = full;
 	}
 	memset(&r, 0, sizeof(r));
-	r.ok = code == 0;
-	r.code = code;
-	r.error = code != 0 ? (char *) (error && *error ? error
-	                                                : err_str(code))
-	                    : NULL;
-	r.data = data;
+	r.ok    = code == 0;
+	r.code  = code;
+	r.error = code != 0
+	    ? (char *) (error && *error ? error : err_str(code))
+	    : NULL;
+	r.data  = data;
 	pack_hdr(&hdr, id, sizeof(id), svc->inst->name, ++svc->hb_count);
 	buf_init(&b);
 	if (msg_pack(&b, MSG_CTL_REPLY, &hdr, &r) == 0)
@@ -72,23 +72,26 @@ collect(void *arg, uint64_t seq, const void *frame, size_t len)
 
 	if (rc->bins.n == rc->cap) {
 		rc->cap = rc->cap ? rc->cap * 2 : 256;
-		rc->bins.v = xrealloc(rc->bins.v, rc->cap * sizeof(*rc->bins.v));
+		rc->bins.v =
+		    xrealloc(rc->bins.v, rc->cap * sizeof(*rc->bins.v));
 	}
 	if (len > JOURNAL_MAX_FRAME) {
 		/* Journaled before the journal refused such frames: no
 		 * batch can carry it, and sending it would stall every
 		 * consumer at this seq.  An empty frame says "undeliverable"
 		 * and the consumer records the loss (svc_in.c). */
-		log_error("ctl.replay", "seq %llu is %zu bytes, more than a "
+		log_error("ctl.replay",
+		    "seq %llu is %zu bytes, more than a "
 		    "frame can carry (%u): sent as undeliverable",
-		    (unsigned long long) seq, len, (unsigned) JOURNAL_MAX_FRAME);
+		    (unsigned long long) seq, len,
+		    (unsigned) JOURNAL_MAX_FRAME);
 		svc_count(rc->svc, "undeliverable", 1);
-		rc->bins.v[rc->bins.n].p = xcalloc(1, 1);
+		rc->bins.v[rc->bins.n].p   = xcalloc(1, 1);
 		rc->bins.v[rc->bins.n].len = 0;
 	} else {
 		/* Borrowed: the packer copies before the statement moves
 		 * on. */
-		rc->bins.v[rc->bins.n].p = xmemdup(frame, len);
+		rc->bins.v[rc->bins.n].p   = xmemdup(frame, len);
 		rc->bins.v[rc->bins.n].len = len;
 	}
 	rc->bins.n++;
@@ -109,16 +112,16 @@ do_replay(struct svc *svc, const struct msg_ctl_replay *rq)
 
 	memset(&rc, 0, sizeof(rc));
 	memset(&rb, 0, sizeof(rb));
-	rc.svc = svc;
-	from = rq->from < 1 ? 1 : (uint64_t) rq->from;
-	max = rq->max <= 0 || rq->max > SVC_REPLAY_MAX ? SVC_REPLAY_MAX
-	                                                : (size_t) rq->max;
+	rc.svc    = svc;
+	from      = rq->from < 1 ? 1 : (uint64_t) rq->from;
+	max       = rq->max <= 0 || rq->max > SVC_REPLAY_MAX ? SVC_REPLAY_MAX
+	                                                     : (size_t) rq->max;
 	max_bytes = rq->max_bytes <= 0 || rq->max_bytes > SVC_REPLAY_BYTES
 	    ? SVC_REPLAY_BYTES
 	    : (size_t) rq->max_bytes;
-	first = journal_first_seq(svc->journal);
+	first     = journal_first_seq(svc->journal);
 	rb.first_seq = (int64_t) first;
-	rb.last_seq = (int64_t) journal_last_seq(svc->journal);
+	rb.last_seq  = (int64_t) journal_last_seq(svc->journal);
 	if (from < first) {
 		rb.truncated = from < first &&
 		    first <= journal_last_seq(svc->journal) + 1 && first > 1;
@@ -181,8 +184,8 @@ svc_status_json(struct svc *svc)
 	    (json_int_t) svc->c.ctl_requests, "ctl_errors",
 	    (json_int_t) svc->c.ctl_errors, "batches",
 	    (json_int_t) svc->c.batches);
-	json_object_foreach(svc->counters, k, v)
-	    json_object_set(c, k, v);
+	json_object_foreach (svc->counters, k, v)
+		json_object_set(c, k, v);
 	json_object_set_new(o, "counters", c);
 	if (svc->def->status != NULL)
 		svc->def->status(svc, svc->state, o);
@@ -222,10 +225,10 @@ do_inject(struct svc *svc, const struct msg *req)
 	json_decref(empty);
 	/* An injected message is handled as if it came off the bus, but it
 	 * belongs to no upstream's sequence: it is volatile (seq 0). */
-	m.v = MSG_PROTO_VERSION;
-	m.src = xasprintf("inject:%s", req->src);
-	m.id = xstrdup(req->id);
-	m.ts = now_ms();
+	m.v    = MSG_PROTO_VERSION;
+	m.src  = xasprintf("inject:%s", req->src);
+	m.id   = xstrdup(req->id);
+	m.ts   = now_ms();
 	m.corr = in->corr ? xstrdup(in->corr) : NULL;
 	if ((rv = svc_txn_begin(svc)) == 0) {
 		rv = svc->handler[m.topic](svc, &m, svc->state);
@@ -286,13 +289,15 @@ serve(struct svc *svc, const struct msg *req)
 	if (!read_only(req->topic) && !authenticated(svc) &&
 	    !svc->topo->insecure_ctl) {
 		svc_count(svc, "ctl_refused", 1);
-		log_warn("ctl.refused", "%s over %s: refused (a plain tcp "
+		log_warn("ctl.refused",
+		    "%s over %s: refused (a plain tcp "
 		    "listener does not know its peer)",
 		    msg_topic_name(req->topic), svc->inst->ctl);
-		snprintf(err, sizeof(err), "%s refuses %s over plain tcp "
+		snprintf(err, sizeof(err),
+		    "%s refuses %s over plain tcp "
 		    "(no peer authentication): use ipc or tls+tcp, or set "
-		    "opcenter.insecure_ctl", svc->inst->name,
-		    msg_topic_name(req->topic));
+		    "opcenter.insecure_ctl",
+		    svc->inst->name, msg_topic_name(req->topic));
 		reply(svc, ERR_REFUSED, err, NULL);
 		return;
 	}
@@ -315,7 +320,7 @@ serve(struct svc *svc, const struct msg *req)
 			break;
 		}
 		err[0] = '\0';
-		rv = fn(svc, req, &data, err, sizeof(err), svc->state);
+		rv     = fn(svc, req, &data, err, sizeof(err), svc->state);
 		/* a write refused for want of space, whatever the operation
 		 * made of it (its own transaction paused the service) */
 		if (rv != 0 && !svc->txn && store_full(svc->store))
@@ -402,8 +407,9 @@ ctl_call(const char *ctl_url, enum msg_topic t, const void *body,
 		snprintf(err, errlen, "%s",
 		    rep.body.ctl_reply.error ? rep.body.ctl_reply.error
 		                             : "error");
-		rv = rep.body.ctl_reply.code < 0 ? (int) rep.body.ctl_reply.code
-		                                 : ERR_UNKNOWN;
+		rv = rep.body.ctl_reply.code < 0
+		    ? (int) rep.body.ctl_reply.code
+		    : ERR_UNKNOWN;
 	} else if (data != NULL && rep.body.ctl_reply.data != NULL)
 		*data = json_incref(rep.body.ctl_reply.data);
 	msg_fini(&rep);

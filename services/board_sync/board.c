@@ -10,9 +10,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "conf.h"
 #include "board.h"
 #include "board_int.h"
+#include "conf.h"
 #include "opc/cfg.h"
 #include "opc/err.h"
 #include "opc/log.h"
@@ -83,9 +83,9 @@ board_state(const char *s)
 bool
 board_kind_known(const char *kind)
 {
-	return (kind != NULL && (strcmp(kind, "goal") == 0 ||
-	                            strcmp(kind, "test") == 0 ||
-	                            strcmp(kind, "improve") == 0));
+	return (kind != NULL &&
+	    (strcmp(kind, "goal") == 0 || strcmp(kind, "test") == 0 ||
+	        strcmp(kind, "improve") == 0));
 }
 
 static bool
@@ -111,25 +111,25 @@ board_task_fini(struct task *t)
 	memset(t, 0, sizeof(*t));
 }
 
-#define TASK_COLS                                                         \
-	"task_id, title, goal, repo_key, kind, labels, description, state,"  \
+#define TASK_COLS                                                           \
+	"task_id, title, goal, repo_key, kind, labels, description, state," \
 	" attempt, last_run_id, created_at, updated_at"
 
 static void
 task_read(struct store_stmt *st, struct task *t)
 {
-	t->task_id = store_col_dup(st, 0);
-	t->title = store_col_dup(st, 1);
-	t->goal = store_col_dup(st, 2);
-	t->repo_key = store_col_dup(st, 3);
-	t->kind = store_col_dup(st, 4);
-	t->labels = store_col_dup(st, 5);
-	t->desc = store_col_dup(st, 6);
-	t->state = store_col_dup(st, 7);
-	t->attempt = store_col_int(st, 8);
+	t->task_id     = store_col_dup(st, 0);
+	t->title       = store_col_dup(st, 1);
+	t->goal        = store_col_dup(st, 2);
+	t->repo_key    = store_col_dup(st, 3);
+	t->kind        = store_col_dup(st, 4);
+	t->labels      = store_col_dup(st, 5);
+	t->desc        = store_col_dup(st, 6);
+	t->state       = store_col_dup(st, 7);
+	t->attempt     = store_col_int(st, 8);
 	t->last_run_id = store_col_dup(st, 9);
-	t->created_at = store_col_int(st, 10);
-	t->updated_at = store_col_int(st, 11);
+	t->created_at  = store_col_int(st, 10);
+	t->updated_at  = store_col_int(st, 11);
 }
 
 /* board_task_get loads one task; ERR_NOTFOUND when there is none. */
@@ -170,19 +170,20 @@ task_json(const struct task *t)
 }
 
 static int
-comment_add(struct svc *svc, const char *task_id, const char *author,
-    const char *body)
+comment_add(
+    struct svc *svc, const char *task_id, const char *author, const char *body)
 {
 	return (store_run(svc_store(svc),
-	    "INSERT INTO comment(task_id, at, author, body) VALUES (?, ?, ?, ?)",
+	    "INSERT INTO comment(task_id, at, author, body) VALUES (?, ?, ?, "
+	    "?)",
 	    "titt", task_id, now_ms(), author, body));
 }
 
 /* board_move changes a task's state (inside the caller's transaction) and
  * journals task.updated; a comment, when given, is added too. */
 int
-board_move(struct svc *svc, struct task *t, const char *state, const char *reason,
-    const char *comment, const char *author)
+board_move(struct svc *svc, struct task *t, const char *state,
+    const char *reason, const char *comment, const char *author)
 {
 	struct msg_task_updated ev;
 	int                     rv;
@@ -197,17 +198,18 @@ board_move(struct svc *svc, struct task *t, const char *state, const char *reaso
 	if (((struct board *) svc_state(svc))->plane != NULL) {
 		/* the effect loop pushes it at its next tick */
 		if ((rv = store_run(svc_store(svc),
-		         "INSERT INTO outbox(task_id, state, comment, created_ms)"
+		         "INSERT INTO outbox(task_id, state, comment, "
+		         "created_ms)"
 		         " VALUES (?, ?, ?, ?)",
 		         "ttti", t->task_id, state, comment, now_ms())) != 0)
 			return (rv);
 	}
 	memset(&ev, 0, sizeof(ev));
-	ev.task_id = t->task_id;
-	ev.state = board_state(state);
+	ev.task_id    = t->task_id;
+	ev.state      = board_state(state);
 	ev.prev_state = board_state(t->state);
-	ev.reason = (char *) reason;
-	ev.comment = (char *) comment;
+	ev.reason     = (char *) reason;
+	ev.comment    = (char *) comment;
 	if ((rv = svc_emit(svc, MSG_TASK_UPDATED, t->task_id, &ev)) != 0)
 		return (rv);
 	log_info("board.move", "%s: %s -> %s%s%s", t->task_id, t->state, state,
@@ -237,7 +239,7 @@ answered(struct svc *svc, const char *task_id, const char *goal, char **out)
 		*out = xasprintf("%s\n\nQuestion asked: %s\nAnswer: %s",
 		    goal ? goal : "", store_col_text(st, 0),
 		    store_col_text(st, 1));
-		yes = true;
+		yes  = true;
 	}
 	store_done(st);
 	return (yes);
@@ -246,55 +248,58 @@ answered(struct svc *svc, const char *task_id, const char *goal, char **out)
 int
 board_ready(struct svc *svc, struct task *t)
 {
-	struct msg_task_ready ev;
+	struct msg_task_ready      ev;
 	struct msg_task_execution *ex = NULL;
 	json_t                    *labels;
-	char                  err[256], *comment, *goal = NULL;
-	size_t                i;
-	int                   rv;
+	char                       err[256], *comment, *goal = NULL;
+	size_t                     i;
+	int                        rv;
 
 	if (!board_kind_known(t->kind)) {
 		/* a task-kind label nobody here runs: refused, never run as
 		 * a goal */
-		comment = xasprintf("Blocked: unknown_task_kind\n- reason: "
+		comment = xasprintf(
+		    "Blocked: unknown_task_kind\n- reason: "
 		    "task-kind '%s' is not one opcenter runs\n- known: goal, "
-		    "test, improve", t->kind ? t->kind : "");
-		rv = board_move(svc, t, "Blocked", "unknown_task_kind", comment,
-		    "board-sync");
+		    "test, improve",
+		    t->kind ? t->kind : "");
+		rv = board_move(svc, t, "Blocked", "unknown_task_kind",
+		    comment, "board-sync");
 		svc_count(svc, "unknown_task_kind", 1);
 		free(comment);
 		return (rv);
 	}
 	if (board_parse_description(t->desc, t->goal, &ex, err, sizeof(err)) !=
 	    0) {
-		comment = xasprintf("Blocked: parse_config\n- reason: %s", err);
-		rv = board_move(svc, t, "Blocked", "parse_config", comment,
-		    "board-sync");
+		comment =
+		    xasprintf("Blocked: parse_config\n- reason: %s", err);
+		rv = board_move(
+		    svc, t, "Blocked", "parse_config", comment, "board-sync");
 		free(comment);
 		return (rv);
 	}
 	if ((rv = store_run(svc_store(svc),
-	         "UPDATE task SET attempt = attempt + 1 WHERE task_id = ?", "t",
-	         t->task_id)) != 0) {
+	         "UPDATE task SET attempt = attempt + 1 WHERE task_id = ?",
+	         "t", t->task_id)) != 0) {
 		msg_task_execution_free(ex);
 		return (rv);
 	}
 	t->attempt++;
 	memset(&ev, 0, sizeof(ev));
 	ev.task_id = t->task_id;
-	ev.title = t->title;
-	ev.goal = ex->goal;
+	ev.title   = t->title;
+	ev.goal    = ex->goal;
 	if (answered(svc, t->task_id, ev.goal, &goal))
 		ev.goal = goal;
-	ev.repo_key = ex->repo != NULL ? ex->repo : t->repo_key;
-	ev.kind = t->kind;
+	ev.repo_key    = ex->repo != NULL ? ex->repo : t->repo_key;
+	ev.kind        = t->kind;
 	ev.description = t->desc;
-	ev.attempt = t->attempt;
-	ev.execution = ex;
-	labels = json_loads(t->labels, 0, NULL);
+	ev.attempt     = t->attempt;
+	ev.execution   = ex;
+	labels         = json_loads(t->labels, 0, NULL);
 	for (i = 0; i < json_array_size(labels); i++)
-		msg_strs_add(&ev.labels,
-		    json_string_value(json_array_get(labels, i)));
+		msg_strs_add(
+		    &ev.labels, json_string_value(json_array_get(labels, i)));
 	json_decref(labels);
 	rv = svc_emit(svc, MSG_TASK_READY, t->task_id, &ev);
 	free(goal);
@@ -324,7 +329,7 @@ policy_status(const struct msg_route_decided *r)
 static int
 on_route_decided(struct svc *svc, const struct msg *m, void *state)
 {
-	const struct msg_route_decided *r = &m->body.route_decided;
+	const struct msg_route_decided  *r = &m->body.route_decided;
 	const struct msg_policy_finding *v;
 	enum msg_policy_status           st = policy_status(r);
 	struct buf                       c;
@@ -347,10 +352,12 @@ on_route_decided(struct svc *svc, const struct msg *m, void *state)
 		buf_printf(&c, "- violation: %s: %s\n", v->rule_id,
 		    v->message ? v->message : "");
 	}
-	rv = terminal(t.state) ? 0 :
-	    board_move(svc, &t, "Blocked", st == MSG_POLICY_STATUS_BLOCK
-	                          ? "policy_blocked" : "review_required",
-	        buf_cstr(&c), "router");
+	rv = terminal(t.state)
+	    ? 0
+	    : board_move(svc, &t, "Blocked",
+	          st == MSG_POLICY_STATUS_BLOCK ? "policy_blocked"
+	                                        : "review_required",
+	          buf_cstr(&c), "router");
 	buf_fini(&c);
 	board_task_fini(&t);
 	return (rv);
@@ -372,11 +379,12 @@ on_budget(struct svc *svc, const struct msg *m, void *state)
 		return (0);
 	if ((rv = board_task_get(svc, b->task_id, &t)) != 0)
 		return (rv == ERR_NOTFOUND ? 0 : rv);
-	c = xasprintf("Blocked: retry cap\n- reason: %s\n- attempts: %lld\n"
-	              "- limit: %lld",
-	    b->reason, (long long) b->current, (long long) b->limit);
-	rv = terminal(t.state) ? 0 :
-	                         board_move(svc, &t, "Blocked", b->reason, c, "router");
+	c  = xasprintf("Blocked: retry cap\n- reason: %s\n- attempts: %lld\n"
+	                "- limit: %lld",
+	     b->reason, (long long) b->current, (long long) b->limit);
+	rv = terminal(t.state)
+	    ? 0
+	    : board_move(svc, &t, "Blocked", b->reason, c, "router");
 	free(c);
 	board_task_fini(&t);
 	return (rv);
@@ -408,17 +416,18 @@ on_superseded(struct svc *svc, const struct msg *m, void *state)
 	if ((rv = store_run(svc_store(svc),
 	         "INSERT OR IGNORE INTO superseded(run_id, task_id, by_run_id,"
 	         " at) VALUES (?, ?, ?, ?)",
-	         "ttti", s->run_id, s->task_id, s->by_run_id, now_ms())) != 0 ||
+	         "ttti", s->run_id, s->task_id, s->by_run_id, now_ms())) !=
+	        0 ||
 	    store_changes(svc_store(svc)) == 0)
 		return (rv);
 	if ((rv = board_task_get(svc, s->task_id, &t)) != 0)
 		return (rv == ERR_NOTFOUND ? 0 : rv);
-	c = xasprintf("Run taken back\n- run_id: %s\n- executor: %s\n"
-	              "- reason: %s\n- next run: %s\n- what it reports "
-	              "from now on counts for nothing",
-	    s->run_id, s->executor ? s->executor : "-",
-	    s->reason ? s->reason : "lease_expired",
-	    s->by_run_id ? s->by_run_id : "-");
+	c  = xasprintf("Run taken back\n- run_id: %s\n- executor: %s\n"
+	                "- reason: %s\n- next run: %s\n- what it reports "
+	                "from now on counts for nothing",
+	     s->run_id, s->executor ? s->executor : "-",
+            s->reason ? s->reason : "lease_expired",
+            s->by_run_id ? s->by_run_id : "-");
 	rv = comment_add(svc, t.task_id, "router", c);
 	if (rv == 0 && b->plane != NULL)
 		rv = store_run(svc_store(svc),
@@ -448,7 +457,8 @@ on_started(struct svc *svc, const struct msg *m, void *state)
 	         "UPDATE task SET last_run_id = ? WHERE task_id = ?", "tt",
 	         s->run_id, s->task_id)) == 0 &&
 	    !terminal(t.state) && strcmp(t.state, "Running") != 0)
-		rv = board_move(svc, &t, "Running", "exec.started", NULL, NULL);
+		rv =
+		    board_move(svc, &t, "Running", "exec.started", NULL, NULL);
 	board_task_fini(&t);
 	return (rv);
 }
@@ -550,25 +560,25 @@ on_finished(struct svc *svc, const struct msg *m, void *state)
 	result_comment(&c, f);
 	if (strcmp(f->status, "interrupted") == 0) {
 		/* The router retries within its cap: stay Running. */
-		rv = comment_add(svc, t.task_id, f->executor ? f->executor
-		                                             : "executor",
-		    buf_cstr(&c));
+		rv = comment_add(svc, t.task_id,
+		    f->executor ? f->executor : "executor", buf_cstr(&c));
 	} else if (!terminal(t.state)) {
 		if (f->success)
 			to = await_review(svc, t.repo_key) ? "In Review"
 			                                   : "Done";
 		else
 			to = "Blocked";
-		rv = board_move(svc, &t, to, f->success ? "succeeded"
-		                                  : (f->failure_category
-		                                         ? f->failure_category
-		                                         : f->status),
+		rv = board_move(svc, &t, to,
+		    f->success ? "succeeded"
+		               : (f->failure_category ? f->failure_category
+		                                      : f->status),
 		    buf_cstr(&c), f->executor ? f->executor : "executor");
 		/* a question for a human: the answer re-queues the task */
 		if (rv == 0 && f->failure_category != NULL &&
 		    strcmp(f->failure_category, "awaiting_input") == 0)
 			rv = store_run(svc_store(svc),
-			    "INSERT OR REPLACE INTO question(task_id, question,"
+			    "INSERT OR REPLACE INTO question(task_id, "
+			    "question,"
 			    " asked_ms, answer) VALUES (?, ?, ?, NULL)",
 			    "tti", t.task_id,
 			    f->result != NULL && f->result->question != NULL
@@ -593,8 +603,7 @@ on_finished(struct svc *svc, const struct msg *m, void *state)
 
 /* text_ok checks one text field of a task: UTF-8 and within max bytes. */
 static int
-text_ok(const char *what, const char *s, size_t max, char *err,
-    size_t errlen)
+text_ok(const char *what, const char *s, size_t max, char *err, size_t errlen)
 {
 	size_t n;
 
@@ -602,8 +611,8 @@ text_ok(const char *what, const char *s, size_t max, char *err,
 		return (1);
 	n = strlen(s);
 	if (n > max) {
-		snprintf(err, errlen, "%s is %zu bytes; at most %zu", what, n,
-		    max);
+		snprintf(
+		    err, errlen, "%s is %zu bytes; at most %zu", what, n, max);
 		return (0);
 	}
 	if (!utf8_valid(s, n)) {
@@ -623,8 +632,7 @@ task_text_ok(const struct msg_board_task_add *a, char *err, size_t errlen)
 	    !text_ok("the description", a->description, TASK_GOAL_MAX, err,
 	        errlen) ||
 	    !text_ok("the title", a->title, TASK_TITLE_MAX, err, errlen) ||
-	    !text_ok("the repo key", a->repo_key, TASK_LABEL_MAX, err,
-	        errlen))
+	    !text_ok("the repo key", a->repo_key, TASK_LABEL_MAX, err, errlen))
 		return (0);
 	if (a->labels.n > TASK_LABELS_MAX) {
 		snprintf(err, errlen, "%zu labels; at most %d", a->labels.n,
@@ -643,26 +651,27 @@ task_text_ok(const struct msg_board_task_add *a, char *err, size_t errlen)
  * the task it created before. */
 static int
 task_create(struct svc *svc, const struct msg_board_task_add *a,
-    const char *source, bool own_txn, json_t **data, char *err,
-    size_t errlen)
+    const char *source, bool own_txn, json_t **data, char *err, size_t errlen)
 {
-	const char                      *kind = a->kind ? a->kind : "goal";
-	const char                      *st = a->state
-	    ? msg_task_state_name(a->state) : BOARD_READY;
-	struct task                      t;
-	json_t                          *labels = json_array();
-	char                            *labels_s, *title, *nl, tid[32];
-	int64_t                          now = now_ms(), n;
-	size_t                           i;
-	int                              rv;
+	const char *kind = a->kind ? a->kind : "goal";
+	const char *st =
+	    a->state ? msg_task_state_name(a->state) : BOARD_READY;
+	struct task t;
+	json_t     *labels = json_array();
+	char       *labels_s, *title, *nl, tid[32];
+	int64_t     now = now_ms(), n;
+	size_t      i;
+	int         rv;
 
 	if (!task_text_ok(a, err, errlen)) {
 		json_decref(labels);
 		return (ERR_INVAL);
 	}
 	if (!board_kind_known(kind)) {
-		snprintf(err, errlen, "unknown task kind '%s' (goal, test, "
-		    "improve)", kind);
+		snprintf(err, errlen,
+		    "unknown task kind '%s' (goal, test, "
+		    "improve)",
+		    kind);
 		json_decref(labels);
 		return (ERR_INVAL);
 	}
@@ -671,10 +680,11 @@ task_create(struct svc *svc, const struct msg_board_task_add *a,
 		json_decref(labels);
 		return (ERR_INVAL);
 	}
-	if (*a->repo_key == '\0' || (*a->goal == '\0' &&
-	                                 (a->description == NULL ||
-	                                     *a->description == '\0'))) {
-		snprintf(err, errlen, "repo_key and a goal (or a description "
+	if (*a->repo_key == '\0' ||
+	    (*a->goal == '\0' &&
+	        (a->description == NULL || *a->description == '\0'))) {
+		snprintf(err, errlen,
+		    "repo_key and a goal (or a description "
 		    "with one) are required");
 		json_decref(labels);
 		return (ERR_INVAL);
@@ -709,12 +719,13 @@ task_create(struct svc *svc, const struct msg_board_task_add *a,
 	if (own_txn && (rv = svc_begin(svc)) != 0)
 		goto out;
 	rv = store_run(svc_store(svc),
-	    "INSERT INTO task(title, goal, repo_key, kind, labels, description,"
+	    "INSERT INTO task(title, goal, repo_key, kind, labels, "
+	    "description,"
 	    " state, request_id, created_at, updated_at)"
 	    " VALUES (?, ?, ?, ?, ?, ?, 'Backlog', ?, ?, ?)",
 	    "tttttttii", title, a->goal, a->repo_key, kind, labels_s,
 	    a->description, a->request_id, now, now);
-	n = store_last_rowid(svc_store(svc));
+	n  = store_last_rowid(svc_store(svc));
 	snprintf(tid, sizeof(tid), "T-%lld", (long long) n);
 	if (rv == 0)
 		rv = store_run(svc_store(svc),
@@ -764,7 +775,7 @@ on_proposal(struct svc *svc, const struct msg *m, void *state)
 {
 	const struct msg_proposal_created *p = &m->body.proposal_created;
 	struct msg_board_task_add          a;
-	struct board                      *b = state;
+	struct board                      *b  = state;
 	const char                        *st = BOARD_READY;
 	char                               err[256], repo_label[300];
 	size_t                             i;
@@ -784,13 +795,15 @@ on_proposal(struct svc *svc, const struct msg *m, void *state)
 		    "proposal_state", &st, err, sizeof(err));
 	memset(&a, 0, sizeof(a));
 	a.repo_key = p->repo;
-	a.goal = p->goal;
-	a.title = p->title;
-	a.kind = "goal";
+	a.goal     = p->goal;
+	a.title    = p->title;
+	a.kind     = "goal";
 	if ((a.state = board_state(st)) == MSG_TASK_STATE__UNSET) {
-		log_warn("board.proposal", "%s: proposal_state '%s' is not a "
-		    "state: Backlog", p->candidate_id, st);
-		st = "Backlog";
+		log_warn("board.proposal",
+		    "%s: proposal_state '%s' is not a "
+		    "state: Backlog",
+		    p->candidate_id, st);
+		st      = "Backlog";
 		a.state = MSG_TASK_STATE_BACKLOG;
 	}
 	a.request_id = p->candidate_id;
@@ -805,8 +818,8 @@ on_proposal(struct svc *svc, const struct msg *m, void *state)
 		char   *ls;
 
 		for (i = 0; i < a.labels.n; i++)
-			json_array_append_new(labels,
-			    json_string(a.labels.v[i]));
+			json_array_append_new(
+			    labels, json_string(a.labels.v[i]));
 		ls = json_dumps(labels, JSON_COMPACT);
 		rv = store_run(svc_store(svc),
 		    "INSERT OR IGNORE INTO proposal(candidate_id, title, goal,"
@@ -817,8 +830,8 @@ on_proposal(struct svc *svc, const struct msg *m, void *state)
 		free(ls);
 		json_decref(labels);
 	} else
-		rv = task_create(svc, &a, "proposer", false, NULL, err,
-		    sizeof(err));
+		rv = task_create(
+		    svc, &a, "proposer", false, NULL, err, sizeof(err));
 	for (i = 0; i < a.labels.n; i++)
 		free(a.labels.v[i]);
 	free(a.labels.v);
@@ -840,8 +853,8 @@ ctl_list(struct svc *svc, const struct msg *req, json_t **data, char *err,
 	(void) errlen;
 	if ((rv = store_prep(svc_store(svc), &st,
 	         "SELECT " TASK_COLS " FROM task WHERE task_id IS NOT NULL"
-	         " AND (?1 IS NULL OR state = ?1) ORDER BY n DESC LIMIT ?2")) !=
-	    0) {
+	         " AND (?1 IS NULL OR state = ?1) ORDER BY n DESC LIMIT "
+	         "?2")) != 0) {
 		json_decref(a);
 		return (rv);
 	}
@@ -871,7 +884,8 @@ ctl_show(struct svc *svc, const struct msg *req, json_t **data, char *err,
 	int                rv;
 
 	(void) state;
-	if ((rv = board_task_get(svc, req->body.board_task_show.task_id, &t)) != 0) {
+	if ((rv = board_task_get(
+	         svc, req->body.board_task_show.task_id, &t)) != 0) {
 		snprintf(err, errlen, "no task '%s'",
 		    req->body.board_task_show.task_id);
 		json_decref(cs);
@@ -913,7 +927,8 @@ ctl_move(struct svc *svc, const struct msg *req, json_t **data, char *err,
 	}
 	prev = xstrdup(t.state);
 	if ((rv = svc_begin(svc)) == 0) {
-		rv = board_move(svc, &t, to, "operator", mv->comment, "operator");
+		rv = board_move(
+		    svc, &t, to, "operator", mv->comment, "operator");
 		if (rv == 0 && mv->state == MSG_TASK_STATE_READY_FOR_AI)
 			rv = board_ready(svc, &t);
 		if (rv == 0)
@@ -934,7 +949,7 @@ ctl_move(struct svc *svc, const struct msg *req, json_t **data, char *err,
 static int
 board_init(struct svc *svc, void *state)
 {
-	struct board *b = state;
+	struct board *b    = state;
 	const char   *mode = "local";
 	char          err[256];
 	int           rv;
@@ -980,14 +995,12 @@ on_webhook(struct svc *svc, const struct msg *m, void *state)
 static void
 board_status(struct svc *svc, void *state, json_t *obj)
 {
-	json_t            *c = store_counts(svc_store(svc),
-	    "SELECT state, count(*) FROM task GROUP BY state");
+	json_t *c = store_counts(
+	    svc_store(svc), "SELECT state, count(*) FROM task GROUP BY state");
 
 	json_object_set_new(obj, "tasks", c);
-	json_object_set_new(obj, "board", json_string(
-	                                      ((struct board *) state)->plane
-	                                          ? "plane"
-	                                          : "local"));
+	json_object_set_new(obj, "board",
+	    json_string(((struct board *) state)->plane ? "plane" : "local"));
 	board_plane_status(svc, state, obj);
 }
 
@@ -1011,13 +1024,13 @@ static const struct svc_ctl ctls[] = {
 };
 
 const struct svc_def board_def = {
-	.name = "board-sync",
+	.name       = "board-sync",
 	.state_size = sizeof(struct board),
-	.init = board_init,
-	.fini = board_fini,
-	.idle = board_idle,
-	.handlers = handlers,
-	.ctls = ctls,
-	.status = board_status,
-	.config = board_sync_keys,
+	.init       = board_init,
+	.fini       = board_fini,
+	.idle       = board_idle,
+	.handlers   = handlers,
+	.ctls       = ctls,
+	.status     = board_status,
+	.config     = board_sync_keys,
 };

@@ -16,13 +16,16 @@
 static const struct opc_cmd cmds[] = {
 	{ "up", cmd_up, "[--only A,B] [--wait S]",
 	    "start opc-supervisor (and the constellation) in the background" },
-	{ "down", cmd_down, "[--wait S]", "stop the constellation gracefully" },
+	{ "down", cmd_down, "[--wait S]",
+	    "stop the constellation gracefully" },
 	{ "status", cmd_status, "[--json]",
-	    "per instance: alive, pid, restarts, journal seq, lag, last error" },
+	    "per instance: alive, pid, restarts, journal seq, lag, last "
+	    "error" },
 	{ "sub", cmd_sub, "[PREFIX...] [--count N] [--json] [--timeout S]",
 	    "print every message on the bus (or those matching prefixes)" },
 	{ "pub", cmd_pub, "INSTANCE TOPIC JSON [--corr ID]",
-	    "inject a message: INSTANCE handles it as if it came off the bus" },
+	    "inject a message: INSTANCE handles it as if it came off the "
+	    "bus" },
 	{ "heartbeat-check", cmd_heartbeat_check, "[--max-age S]",
 	    "exit 0 when every instance's heartbeat is fresh and none says "
 	    "its disk is full, 1 otherwise" },
@@ -43,7 +46,8 @@ static const struct opc_cmd cmds[] = {
 	    "[--execute] [--repo R] [--json] [--wait S]",
 	    "observe, derive insights and propose now (dry run by default)" },
 	{ "proposals", cmd_proposals,
-	    "rejections | calibration [--window-days N] | reject KEY [--reason T]",
+	    "rejections | calibration [--window-days N] | reject KEY "
+	    "[--reason T]",
 	    "the proposer's rejection store and calibration table" },
 	{ "demo", cmd_demo, "--goal TEXT [--repo-key demo] [--blocked-policy]",
 	    "send one task through the running daemons and narrate it" },
@@ -55,9 +59,10 @@ usage(FILE *f)
 {
 	const struct opc_cmd *c;
 
-	fprintf(f, "usage: opc [-c CONFIG] COMMAND [ARGS]\n\n"
-	           "Operates an opcenter constellation.  CONFIG defaults to "
-	           "$OPC_CONFIG or\nconfig/opcenter.yaml.\n\ncommands:\n");
+	fprintf(f,
+	    "usage: opc [-c CONFIG] COMMAND [ARGS]\n\n"
+	    "Operates an opcenter constellation.  CONFIG defaults to "
+	    "$OPC_CONFIG or\nconfig/opcenter.yaml.\n\ncommands:\n");
 	for (c = cmds; c->name != NULL; c++)
 		fprintf(f, "  %-16s %s\n  %-16s   %s\n", c->name, c->args, "",
 		    c->help);
@@ -108,14 +113,15 @@ opc_find_service(struct topo *t, const char *service)
 	size_t i;
 
 	for (i = 0; i < t->ninst; i++)
-		if (t->inst[i].enabled && strcmp(t->inst[i].service, service) == 0)
+		if (t->inst[i].enabled &&
+		    strcmp(t->inst[i].service, service) == 0)
 			return (&t->inst[i]);
 	return (NULL);
 }
 
 int
-opc_call(struct opc *o, const char *cmd, const char *service,
-    enum msg_topic t, const void *body, json_t **data, int timeout_ms)
+opc_call(struct opc *o, const char *cmd, const char *service, enum msg_topic t,
+    const void *body, json_t **data, int timeout_ms)
 {
 	const struct topo_inst *r;
 	struct topo            *topo;
@@ -137,8 +143,8 @@ opc_call(struct opc *o, const char *cmd, const char *service,
 		return (1);
 	}
 	if (rv != 0) {
-		fprintf(stderr, "opc %s: %s\n", cmd, err[0] ? err :
-		    err_str(rv));
+		fprintf(
+		    stderr, "opc %s: %s\n", cmd, err[0] ? err : err_str(rv));
 		return (1);
 	}
 	return (0);
@@ -180,7 +186,7 @@ main(int argc, char **argv)
 			o.config = argv[i + 1];
 			i += 2;
 		} else if (strcmp(argv[i], "-h") == 0 ||
-		           strcmp(argv[i], "--help") == 0) {
+		    strcmp(argv[i], "--help") == 0) {
 			usage(stdout);
 			return (0);
 		} else {
@@ -202,8 +208,8 @@ main(int argc, char **argv)
 		return (2);
 	}
 	if (opc_wants_help(argc - i, argv + i)) {
-		printf("usage: opc [-c CONFIG] %s %s\n\n%s\n", c->name, c->args,
-		    c->help);
+		printf("usage: opc [-c CONFIG] %s %s\n\n%s\n", c->name,
+		    c->args, c->help);
 		return (0);
 	}
 	rv = c->fn(&o, argc - i, argv + i);

@@ -30,8 +30,8 @@
 #include <string.h>
 
 #include "opc/err.h"
-#include "opc/store.h"
 #include "opc/outcome.h"
+#include "opc/store.h"
 #include "opc/util.h"
 #include "recorder.h"
 
@@ -40,18 +40,18 @@
 /* The columns usage_exec gained after its first release (issue 13), in
  * the order of the CREATE TABLE below. */
 static const char *const added[][2] = {
-    {"cost_usd", "REAL"},
-    {"cost_source", "TEXT"},
-    {"input_tokens", "INTEGER"},
-    {"output_tokens", "INTEGER"},
-    {"cache_read_tokens", "INTEGER"},
-    {"cache_creation_tokens", "INTEGER"},
-    {"session_id", "TEXT"},
-    {"turns", "INTEGER"},
-    {"agent_cli", "TEXT"},
-    {"model", "TEXT"},
-    {"event", "TEXT"},
-    {"superseded", "INTEGER NOT NULL DEFAULT 0"},
+	{ "cost_usd", "REAL" },
+	{ "cost_source", "TEXT" },
+	{ "input_tokens", "INTEGER" },
+	{ "output_tokens", "INTEGER" },
+	{ "cache_read_tokens", "INTEGER" },
+	{ "cache_creation_tokens", "INTEGER" },
+	{ "session_id", "TEXT" },
+	{ "turns", "INTEGER" },
+	{ "agent_cli", "TEXT" },
+	{ "model", "TEXT" },
+	{ "event", "TEXT" },
+	{ "superseded", "INTEGER NOT NULL DEFAULT 0" },
 };
 
 int
@@ -60,8 +60,7 @@ usage_init(struct store *st)
 	size_t i;
 	int    rv;
 
-	if ((rv = store_exec(
-	         st,
+	if ((rv = store_exec(st,
 	         "CREATE TABLE IF NOT EXISTS usage_exec ("
 	         " run_id TEXT PRIMARY KEY, task_id TEXT, repo_key TEXT,"
 	         " lane TEXT, backend TEXT, dispatched_ms INTEGER NOT NULL,"
@@ -82,24 +81,24 @@ usage_init(struct store *st)
 	         " PRIMARY KEY (run_id, pattern));"
 	         "CREATE TABLE IF NOT EXISTS usage_scope ("
 	         " run_id TEXT NOT NULL, task_id TEXT, path TEXT NOT NULL,"
-	         " ts_ms INTEGER NOT NULL, PRIMARY KEY (run_id, path));")) != 0)
+	         " ts_ms INTEGER NOT NULL, PRIMARY KEY (run_id, path));")) !=
+	    0)
 		return (rv);
 	for (i = 0; i < nitems(added); i++)
-		if ((rv = store_add_column(st, "usage_exec", added[i][0],
-		                          added[i][1])) != 0)
+		if ((rv = store_add_column(
+		         st, "usage_exec", added[i][0], added[i][1])) != 0)
 			return (rv);
 	return (0);
 }
 
 int
 usage_dispatched(struct store *st, const char *run_id, const char *task_id,
-                 const char *repo_key, const char *lane, const char *backend,
-                 int64_t ts_ms, double cost_usd)
+    const char *repo_key, const char *lane, const char *backend, int64_t ts_ms,
+    double cost_usd)
 {
 	/* The cost is fixed when the row is born: a replayed dispatch after
 	 * a config change does not reprice history. */
-	return (store_run(
-	    st,
+	return (store_run(st,
 	    "INSERT INTO usage_exec(run_id, task_id, repo_key, lane, backend,"
 	    " dispatched_ms, estimated_usd) VALUES (?, ?, ?, ?, ?, ?, ?)"
 	    " ON CONFLICT(run_id) DO UPDATE SET"
@@ -112,11 +111,10 @@ usage_dispatched(struct store *st, const char *run_id, const char *task_id,
 }
 
 int
-usage_superseded(struct store *st, const char *run_id, const char *task_id,
-                 int64_t ts_ms)
+usage_superseded(
+    struct store *st, const char *run_id, const char *task_id, int64_t ts_ms)
 {
-	return (store_run(
-	    st,
+	return (store_run(st,
 	    "INSERT INTO usage_exec(run_id, task_id, dispatched_ms,"
 	    " superseded) VALUES (?, ?, ?, 1)"
 	    " ON CONFLICT(run_id) DO UPDATE SET superseded = 1,"
@@ -142,8 +140,8 @@ count_of(const json_t *agent, const char *key)
 	const json_t *v = json_object_get(agent, key);
 
 	return (json_is_integer(v) && json_integer_value(v) >= 0
-	            ? (int64_t) json_integer_value(v)
-	            : -1);
+	        ? (int64_t) json_integer_value(v)
+	        : -1);
 }
 
 static void
@@ -155,7 +153,8 @@ agent_use(const json_t *result, struct agent_use *u)
 
 	memset(u, 0, sizeof(*u));
 	u->cost_usd = -1;
-	if (json_is_number(v) && isfinite(d = json_number_value(v)) && d >= 0) {
+	if (json_is_number(v) && isfinite(d = json_number_value(v)) &&
+	    d >= 0) {
 		u->cost_usd = d;
 		u->cost_source =
 		    json_string_value(json_object_get(a, "cost_source"));
@@ -163,20 +162,19 @@ agent_use(const json_t *result, struct agent_use *u)
 			u->cost_source = "reported";
 	}
 	u->session_id = json_string_value(json_object_get(a, "session_id"));
-	u->cli = json_string_value(json_object_get(a, "cli"));
-	u->model = json_string_value(json_object_get(a, "model"));
-	u->input = count_of(a, "input_tokens");
-	u->output = count_of(a, "output_tokens");
+	u->cli        = json_string_value(json_object_get(a, "cli"));
+	u->model      = json_string_value(json_object_get(a, "model"));
+	u->input      = count_of(a, "input_tokens");
+	u->output     = count_of(a, "output_tokens");
 	u->cache_read = count_of(a, "cache_read_tokens");
 	u->cache_creation = count_of(a, "cache_creation_tokens");
-	u->turns = count_of(a, "turns");
+	u->turns          = count_of(a, "turns");
 }
 
 int
 usage_finished(struct store *st, const char *run_id, const char *task_id,
-               const char *status, bool success, const char *failure_category,
-               const json_t *result, int64_t duration_ms, int64_t ts_ms,
-               double cost_usd)
+    const char *status, bool success, const char *failure_category,
+    const json_t *result, int64_t duration_ms, int64_t ts_ms, double cost_usd)
 {
 	const char *reason =
 	    json_string_value(json_object_get(result, "failure_reason"));
@@ -186,7 +184,7 @@ usage_finished(struct store *st, const char *run_id, const char *task_id,
 	size_t           i;
 	char             dur[32];
 	bool             quota = outcome_quota(failure_category, reason,
-	    json_object_get(result, "agent") != NULL);
+	                json_object_get(result, "agent") != NULL);
 	int              rv;
 
 	/* INTEGER affinity stores the text as a number; NULL when unknown. */
@@ -195,14 +193,15 @@ usage_finished(struct store *st, const char *run_id, const char *task_id,
 	/* exec.finished may be applied before its exec.dispatch (two
 	 * upstreams): the row is born here then, at the finish time.  -1
 	 * stands for "not reported" (nullif). */
-	if ((rv = store_run(
-	         st,
+	if ((rv = store_run(st,
 	         "INSERT INTO usage_exec(run_id, task_id, dispatched_ms,"
 	         " estimated_usd, finished, status, success, failure_category,"
 	         " quota, duration_ms, finished_ms, event, cost_usd,"
-	         " cost_source, input_tokens, output_tokens, cache_read_tokens,"
+	         " cost_source, input_tokens, output_tokens, "
+	         "cache_read_tokens,"
 	         " cache_creation_tokens, session_id, turns, agent_cli, model)"
-	         " VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, nullif(?, -1.0),"
+	         " VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, nullif(?, "
+	         "-1.0),"
 	         " ?, nullif(?, -1), nullif(?, -1), nullif(?, -1),"
 	         " nullif(?, -1), ?, nullif(?, -1), ?, ?)"
 	         " ON CONFLICT(run_id) DO UPDATE SET finished = 1,"
@@ -225,14 +224,13 @@ usage_finished(struct store *st, const char *run_id, const char *task_id,
 	         duration_ms >= 0 ? dur : NULL, ts_ms,
 	         quota ? "quota_event" : "execution_outcome", u.cost_usd,
 	         u.cost_source, u.input, u.output, u.cache_read,
-	         u.cache_creation, u.session_id, u.turns, u.cli, u.model)) != 0)
+	         u.cache_creation, u.session_id, u.turns, u.cli, u.model)) !=
+	    0)
 		return (rv);
 	v = json_object_get(result, "quality_warnings");
 	if (json_is_object(v)) {
-		json_object_foreach(v, k, cnt)
-		{
-			if ((rv = store_run(
-			         st,
+		json_object_foreach (v, k, cnt) {
+			if ((rv = store_run(st,
 			         "INSERT OR IGNORE INTO usage_quality(run_id,"
 			         " task_id, pattern, count, ts_ms)"
 			         " VALUES (?, ?, ?, ?, ?)",
@@ -244,12 +242,10 @@ usage_finished(struct store *st, const char *run_id, const char *task_id,
 				return (rv);
 		}
 	} else if (json_is_array(v)) {
-		json_array_foreach(v, i, cnt)
-		{
+		json_array_foreach (v, i, cnt) {
 			if (!json_is_string(cnt))
 				continue;
-			if ((rv = store_run(
-			         st,
+			if ((rv = store_run(st,
 			         "INSERT OR IGNORE INTO usage_quality(run_id,"
 			         " task_id, pattern, count, ts_ms)"
 			         " VALUES (?, ?, ?, 1, ?)",
@@ -258,17 +254,15 @@ usage_finished(struct store *st, const char *run_id, const char *task_id,
 				return (rv);
 		}
 	}
-	json_array_foreach(json_object_get(result, "scope_violations"), i, v)
-	{
-		const char *path =
-		    json_is_string(v)
-		        ? json_string_value(v)
-		        : json_string_value(json_object_get(v, "path"));
+	json_array_foreach (
+	    json_object_get(result, "scope_violations"), i, v) {
+		const char *path = json_is_string(v)
+		    ? json_string_value(v)
+		    : json_string_value(json_object_get(v, "path"));
 
 		if (path == NULL)
 			continue;
-		if ((rv = store_run(
-		         st,
+		if ((rv = store_run(st,
 		         "INSERT OR IGNORE INTO usage_scope(run_id, task_id,"
 		         " path, ts_ms) VALUES (?, ?, ?, ?)",
 		         "ttti", run_id, task_id, path, ts_ms)) != 0)
@@ -284,11 +278,12 @@ round6(double x)
 }
 
 int
-usage_spend(struct store *st, json_t **out, int64_t window_days, int64_t now_ms)
+usage_spend(
+    struct store *st, json_t **out, int64_t window_days, int64_t now_ms)
 {
-	struct store_stmt *s = NULL;
-	json_t            *per = json_object();
-	int64_t            total = 0, only_est = 0, tok[4] = {0, 0, 0, 0};
+	struct store_stmt *s     = NULL;
+	json_t            *per   = json_object();
+	int64_t            total = 0, only_est = 0, tok[4] = { 0, 0, 0, 0 };
 	int64_t            sup = 0;
 	double             usd = 0, reported = 0, sup_usd = 0;
 	size_t             i;
@@ -297,8 +292,7 @@ usage_spend(struct store *st, json_t **out, int64_t window_days, int64_t now_ms)
 	*out = NULL;
 	/* estimated_usd: the real cost where the run reported one, the
 	 * estimate fixed at dispatch otherwise */
-	if ((rv = store_prep(
-	         st, &s,
+	if ((rv = store_prep(st, &s,
 	         "SELECT coalesce(repo_key, 'unknown'), count(*),"
 	         " total(coalesce(cost_usd, estimated_usd)), total(cost_usd),"
 	         " count(*) - count(cost_usd), total(input_tokens),"
@@ -318,44 +312,43 @@ usage_spend(struct store *st, json_t **out, int64_t window_days, int64_t now_ms)
 		reported += r;
 		for (i = 0; i < nitems(tok); i++)
 			tok[i] += (int64_t) store_col_double(s, 5 + (int) i);
-		json_object_set_new(
-		    per, store_col_text(s, 0),
+		json_object_set_new(per, store_col_text(s, 0),
 		    json_pack("{s:I, s:f, s:f, s:I}", "executions",
-		              (json_int_t) n, "estimated_usd", round6(d),
-		              "reported_usd", round6(r), "estimated_only",
-		              (json_int_t) est));
+		        (json_int_t) n, "estimated_usd", round6(d),
+		        "reported_usd", round6(r), "estimated_only",
+		        (json_int_t) est));
 	}
 	if (rv != 0)
 		goto fail;
 	/* runs taken back: apart, with what they reported spending (the
 	 * router's ledger books it too) */
 	if ((rv = store_prep(st, &s,
-	                     "SELECT count(*), total(cost_usd) FROM usage_exec"
-	                     " WHERE dispatched_ms >= ? AND superseded = 1")) !=
-	        0 ||
+	         "SELECT count(*), total(cost_usd) FROM usage_exec"
+	         " WHERE dispatched_ms >= ? AND superseded = 1")) != 0 ||
 	    (rv = store_bind_int(s, 1, now_ms - window_days * DAY_MS)) != 0)
 		goto fail;
 	if ((rv = store_step(s)) == 1) {
-		sup = store_col_int(s, 0);
+		sup     = store_col_int(s, 0);
 		sup_usd = store_col_double(s, 1);
-		rv = 0;
+		rv      = 0;
 	}
 	store_done(s);
 	s = NULL;
 	if (rv != 0)
 		goto fail;
-	*out = json_pack(
-	    "{s:I, s:I, s:f, s:o, s:f, s:I, s:I, s:I, s:I, s:I}", "window_days",
-	    (json_int_t) window_days, "total_executions", (json_int_t) total,
-	    "total_estimated_usd", round6(usd), "per_repo", per,
-	    "total_reported_usd", round6(reported), "estimated_only_executions",
-	    (json_int_t) only_est, "total_input_tokens", (json_int_t) tok[0],
-	    "total_output_tokens", (json_int_t) tok[1],
-	    "total_cache_read_tokens", (json_int_t) tok[2],
-	    "total_cache_creation_tokens", (json_int_t) tok[3]);
-	json_object_set_new(*out, "superseded_executions",
-	                    json_integer((json_int_t) sup));
-	json_object_set_new(*out, "superseded_usd", json_real(round6(sup_usd)));
+	*out = json_pack("{s:I, s:I, s:f, s:o, s:f, s:I, s:I, s:I, s:I, s:I}",
+	    "window_days", (json_int_t) window_days, "total_executions",
+	    (json_int_t) total, "total_estimated_usd", round6(usd), "per_repo",
+	    per, "total_reported_usd", round6(reported),
+	    "estimated_only_executions", (json_int_t) only_est,
+	    "total_input_tokens", (json_int_t) tok[0], "total_output_tokens",
+	    (json_int_t) tok[1], "total_cache_read_tokens",
+	    (json_int_t) tok[2], "total_cache_creation_tokens",
+	    (json_int_t) tok[3]);
+	json_object_set_new(
+	    *out, "superseded_executions", json_integer((json_int_t) sup));
+	json_object_set_new(
+	    *out, "superseded_usd", json_real(round6(sup_usd)));
 	return (0);
 
 fail:
@@ -372,25 +365,25 @@ usage_run(struct store *st, const char *run_id)
 	json_t                  *o = NULL;
 	int                      i;
 	static const char *const cols[] = {
-	    "estimated_usd",
-	    "cost_usd",
-	    "cost_source",
-	    "input_tokens",
-	    "output_tokens",
-	    "cache_read_tokens",
-	    "cache_creation_tokens",
-	    "session_id",
-	    "turns",
-	    "agent_cli",
-	    "model",
-	    "event",
+		"estimated_usd",
+		"cost_usd",
+		"cost_source",
+		"input_tokens",
+		"output_tokens",
+		"cache_read_tokens",
+		"cache_creation_tokens",
+		"session_id",
+		"turns",
+		"agent_cli",
+		"model",
+		"event",
 	};
 
 	if (store_prep(st, &s,
-	               "SELECT estimated_usd, cost_usd, cost_source,"
-	               " input_tokens, output_tokens, cache_read_tokens,"
-	               " cache_creation_tokens, session_id, turns, agent_cli,"
-	               " model, event FROM usage_exec WHERE run_id = ?") != 0)
+	        "SELECT estimated_usd, cost_usd, cost_source,"
+	        " input_tokens, output_tokens, cache_read_tokens,"
+	        " cache_creation_tokens, session_id, turns, agent_cli,"
+	        " model, event FROM usage_exec WHERE run_id = ?") != 0)
 		return (NULL);
 	if (store_bind_text(s, 1, run_id) == 0 && store_step(s) == 1) {
 		o = json_object();
@@ -418,27 +411,25 @@ usage_counts(struct store *st, json_t *obj)
 	int64_t n = 0, failed = 0, quota = 0, reported = 0, sup = 0;
 
 	(void) store_int(st, &n, 0,
-	                 "SELECT count(*) FROM usage_exec WHERE superseded = 0",
-	                 NULL);
+	    "SELECT count(*) FROM usage_exec WHERE superseded = 0", NULL);
 	(void) store_int(st, &failed, 0,
-	                 "SELECT count(*) FROM usage_exec WHERE finished = 1"
-	                 " AND success = 0 AND superseded = 0",
-	                 NULL);
+	    "SELECT count(*) FROM usage_exec WHERE finished = 1"
+	    " AND success = 0 AND superseded = 0",
+	    NULL);
 	(void) store_int(st, &quota, 0,
-	                 "SELECT count(*) FROM usage_exec WHERE quota = 1"
-	                 " AND superseded = 0",
-	                 NULL);
+	    "SELECT count(*) FROM usage_exec WHERE quota = 1"
+	    " AND superseded = 0",
+	    NULL);
 	(void) store_int(st, &sup, 0,
-	                 "SELECT count(*) FROM usage_exec WHERE superseded = 1",
-	                 NULL);
+	    "SELECT count(*) FROM usage_exec WHERE superseded = 1", NULL);
 	json_object_set_new(obj, "executions", json_integer(n));
 	json_object_set_new(obj, "executions_failed", json_integer(failed));
 	(void) store_int(st, &reported, 0,
-	                 "SELECT count(cost_usd) FROM usage_exec"
-	                 " WHERE superseded = 0",
-	                 NULL);
+	    "SELECT count(cost_usd) FROM usage_exec"
+	    " WHERE superseded = 0",
+	    NULL);
 	json_object_set_new(obj, "executions_superseded", json_integer(sup));
 	json_object_set_new(obj, "executions_quota", json_integer(quota));
-	json_object_set_new(obj, "executions_cost_reported",
-	                    json_integer(reported));
+	json_object_set_new(
+	    obj, "executions_cost_reported", json_integer(reported));
 }

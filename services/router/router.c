@@ -63,7 +63,7 @@ static void *
 col_rec(struct store_stmt *st, int i, const struct msg_rec_def *def,
     const char *task_id)
 {
-	json_t *j = jsonx_col(st, i);
+	json_t *j   = jsonx_col(st, i);
 	void   *rec = NULL;
 	char    err[256];
 
@@ -85,16 +85,16 @@ static void
 task_of(const struct msg_task_ready *tr, struct route_task *t)
 {
 	memset(t, 0, sizeof(*t));
-	t->task_id = tr->task_id;
-	t->title = tr->title;
-	t->goal = tr->goal;
-	t->repo_key = tr->repo_key;
-	t->kind = tr->kind;
+	t->task_id     = tr->task_id;
+	t->title       = tr->title;
+	t->goal        = tr->goal;
+	t->repo_key    = tr->repo_key;
+	t->kind        = tr->kind;
 	t->description = tr->description;
-	t->execution = tr->execution;
-	t->attempt = tr->attempt;
-	t->labels = (const char *const *) tr->labels.v;
-	t->nlabels = tr->labels.n;
+	t->execution   = tr->execution;
+	t->attempt     = tr->attempt;
+	t->labels      = (const char *const *) tr->labels.v;
+	t->nlabels     = tr->labels.n;
 }
 
 /* col_ready: a task.ready kept in a TEXT column as its JSON form, read
@@ -110,8 +110,8 @@ col_ready(struct store_stmt *st, int i, const char *task_id)
 		return (NULL);
 	tr = xcalloc(1, sizeof(*tr));
 	if (msg_body_from_json(MSG_TASK_READY, tr, j, err, sizeof(err)) != 0) {
-		log_warn("router.queue", "%s: stored task.ready unreadable: %s",
-		    task_id, err);
+		log_warn("router.queue",
+		    "%s: stored task.ready unreadable: %s", task_id, err);
 		free(tr);
 		tr = NULL;
 	}
@@ -137,20 +137,22 @@ emit_budget(struct router *r, const char *task_id, const struct gate *g,
 	struct msg_budget_decision ev;
 
 	memset(&ev, 0, sizeof(ev));
-	ev.reason = (char *) g->reason;
-	ev.task_id = (char *) task_id;
-	ev.allowed = g->allowed;
-	ev.window = (char *) g->window;
-	ev.current = g->current;
-	ev.limit = g->limit;
+	ev.reason   = (char *) g->reason;
+	ev.task_id  = (char *) task_id;
+	ev.allowed  = g->allowed;
+	ev.window   = (char *) g->window;
+	ev.current  = g->current;
+	ev.limit    = g->limit;
 	ev.repo_key = (char *) repo_key;
 	if (sp != NULL) {
-		ev.scope = (char *) sp->scope;
-		ev.current_usd = sp->current_usd;
-		ev.limit_usd = sp->limit_usd;
+		ev.scope        = (char *) sp->scope;
+		ev.current_usd  = sp->current_usd;
+		ev.limit_usd    = sp->limit_usd;
 		ev.estimate_usd = sp->estimate_usd;
-		log_info("router.gate", "%s: %s (%s %s: %.4f + %.4f > %.4f "
-		    "USD)", task_id ? task_id : "-", g->reason, sp->scope,
+		log_info("router.gate",
+		    "%s: %s (%s %s: %.4f + %.4f > %.4f "
+		    "USD)",
+		    task_id ? task_id : "-", g->reason, sp->scope,
 		    sp->scope && strcmp(sp->scope, "repo") == 0 && repo_key
 		        ? repo_key
 		        : "cap",
@@ -168,8 +170,8 @@ emit_budget(struct router *r, const char *task_id, const struct gate *g,
 /* invalid_task builds the route.decided records for a task that cannot
  * even be planned (unknown repo key, empty goal): blocked by policy. */
 static void
-invalid_task(const char *why, struct msg_decision **dp,
-    struct msg_policy **pp, int64_t now)
+invalid_task(const char *why, struct msg_decision **dp, struct msg_policy **pp,
+    int64_t now)
 {
 	struct msg_decision       *d = msg_decision_new();
 	struct msg_policy         *p = msg_policy_new();
@@ -177,27 +179,27 @@ invalid_task(const char *why, struct msg_decision **dp,
 	char                       id[37], at[40];
 
 	iso8601(now, at, sizeof(at));
-	d->decision_id = xstrdup(uuid4(id));
-	d->proposal_id = xstrdup(uuid4(id));
-	d->run_id = xstrdup(uuid4(id));
-	d->confidence = 1.0;
+	d->decision_id         = xstrdup(uuid4(id));
+	d->proposal_id         = xstrdup(uuid4(id));
+	d->run_id              = xstrdup(uuid4(id));
+	d->confidence          = 1.0;
 	d->policy_rule_matched = xstrdup("routing.invalid_task");
-	d->rationale = xstrdup(why);
-	d->decided_at = xstrdup(at);
+	d->rationale           = xstrdup(why);
+	d->decided_at          = xstrdup(at);
 	d->switchboard_version = xstrdup("opcenter-router/1");
-	p->decision_id = xstrdup(d->decision_id);
-	p->status = MSG_POLICY_STATUS_BLOCK;
-	f = msg_policy_finding_push(&p->violations);
-	f->rule_id = xstrdup("routing.invalid_task");
-	f->category = xstrdup("routing");
-	f->message = xstrdup(why);
-	f->blocking = true;
+	p->decision_id         = xstrdup(d->decision_id);
+	p->status              = MSG_POLICY_STATUS_BLOCK;
+	f                      = msg_policy_finding_push(&p->violations);
+	f->rule_id             = xstrdup("routing.invalid_task");
+	f->category            = xstrdup("routing");
+	f->message             = xstrdup(why);
+	f->blocking            = true;
 	p->effective_validation_profile = xstrdup("standard");
 	p->effective_review_requirement = xstrdup("required");
-	p->notes = xstrdup(why);
-	p->evaluated_at = xstrdup(at);
-	*dp = d;
-	*pp = p;
+	p->notes                        = xstrdup(why);
+	p->evaluated_at                 = xstrdup(at);
+	*dp                             = d;
+	*pp                             = p;
 }
 
 static int
@@ -227,35 +229,35 @@ on_ready(struct svc *svc, const struct msg *m, void *state)
 		return (0);
 	}
 	task_of(tr, &t);
-	proposal = route_proposal(&t, svc_cfg_root(svc), now, err,
-	    sizeof(err));
+	proposal =
+	    route_proposal(&t, svc_cfg_root(svc), now, err, sizeof(err));
 	if (proposal == NULL) {
 		log_warn("router.invalid", "%s: %s", tr->task_id, err);
 		invalid_task(err, &decision, &policy, now);
 	} else {
 		decision = route_decide(proposal, svc_cfg(svc), now);
-		policy = route_policy(proposal, decision,
-		    ((struct router *) state)->policy, now);
+		policy   = route_policy(proposal, decision,
+		      ((struct router *) state)->policy, now);
 	}
 	status = msg_policy_status_name(policy->status);
 	memset(&ev, 0, sizeof(ev));
-	ev.task_id = tr->task_id;
-	ev.decision_id = decision->decision_id;
-	ev.proposal_id = decision->proposal_id;
-	ev.lane = decision->selected_lane;
-	ev.backend = decision->selected_backend;
-	ev.rule = decision->policy_rule_matched;
-	ev.rationale = decision->rationale;
+	ev.task_id       = tr->task_id;
+	ev.decision_id   = decision->decision_id;
+	ev.proposal_id   = decision->proposal_id;
+	ev.lane          = decision->selected_lane;
+	ev.backend       = decision->selected_backend;
+	ev.rule          = decision->policy_rule_matched;
+	ev.rationale     = decision->rationale;
 	ev.policy_status = (char *) status;
-	ev.proposal = proposal;
-	ev.decision = decision;
-	ev.policy = policy;
-	rv = svc_emit(svc, MSG_ROUTE_DECIDED, tr->task_id, &ev);
-	j = msg_body_to_json(MSG_TASK_READY, tr);
-	s_ready = jsonx_dumps(j);
+	ev.proposal      = proposal;
+	ev.decision      = decision;
+	ev.policy        = policy;
+	rv               = svc_emit(svc, MSG_ROUTE_DECIDED, tr->task_id, &ev);
+	j                = msg_body_to_json(MSG_TASK_READY, tr);
+	s_ready          = jsonx_dumps(j);
 	json_decref(j);
-	s_p = msg_rec_dumps(&msg_rec_proposal, proposal);
-	s_d = msg_rec_dumps(&msg_rec_decision, decision);
+	s_p   = msg_rec_dumps(&msg_rec_proposal, proposal);
+	s_d   = msg_rec_dumps(&msg_rec_decision, decision);
 	s_pol = msg_rec_dumps(&msg_rec_policy, policy);
 	if (rv == 0)
 		rv = store_run(svc_store(svc),
@@ -271,8 +273,8 @@ on_ready(struct svc *svc, const struct msg *m, void *state)
 		        : "queued",
 		    tr->attempt, s_p, s_d, s_pol, now);
 	log_info("router.decided", "%s: lane %s backend %s rule %s policy %s",
-	    tr->task_id, ev.lane ? ev.lane : "-", ev.backend ? ev.backend : "-",
-	    ev.rule ? ev.rule : "-", status);
+	    tr->task_id, ev.lane ? ev.lane : "-",
+	    ev.backend ? ev.backend : "-", ev.rule ? ev.rule : "-", status);
 	free(s_ready);
 	free(s_p);
 	free(s_d);
@@ -296,23 +298,23 @@ on_started(struct svc *svc, const struct msg *m, void *state)
 static int
 breaker_update(struct router *r)
 {
-	struct store_stmt     *st;
-	struct outcome        *o = NULL;
+	struct store_stmt         *st;
+	struct outcome            *o = NULL;
 	struct msg_circuit_changed ev;
-	struct breaker         b;
-	size_t                 n = 0;
-	int64_t                was = 0;
-	int                    rv;
+	struct breaker             b;
+	size_t                     n   = 0;
+	int64_t                    was = 0;
+	int                        rv;
 
 	if ((rv = store_prep(svc_store(r->svc), &st,
 	         "SELECT at_ms, success, quota FROM outcome"
 	         " ORDER BY at_ms DESC LIMIT 100")) != 0)
 		return (rv);
 	while (store_step(st) == 1) {
-		o = xrealloc(o, (n + 1) * sizeof(*o));
-		o[n].at_ms = store_col_int(st, 0);
+		o            = xrealloc(o, (n + 1) * sizeof(*o));
+		o[n].at_ms   = store_col_int(st, 0);
 		o[n].success = store_col_int(st, 1) != 0;
-		o[n].quota = store_col_int(st, 2) != 0;
+		o[n].quota   = store_col_int(st, 2) != 0;
 		n++;
 	}
 	store_done(st);
@@ -323,12 +325,12 @@ breaker_update(struct router *r)
 	if ((was != 0) == b.open)
 		return (0);
 	memset(&ev, 0, sizeof(ev));
-	ev.state = b.open ? "open" : "closed";
+	ev.state        = b.open ? "open" : "closed";
 	ev.failure_rate = b.failure_rate;
-	ev.window = b.samples;
-	ev.failures = b.failures;
-	log_warn("router.breaker", "circuit %s: %lld/%lld failures",
-	    ev.state, (long long) b.failures, (long long) b.samples);
+	ev.window       = b.samples;
+	ev.failures     = b.failures;
+	log_warn("router.breaker", "circuit %s: %lld/%lld failures", ev.state,
+	    (long long) b.failures, (long long) b.samples);
 	if ((rv = store_run(svc_store(r->svc),
 	         "INSERT OR REPLACE INTO kv(k, v) VALUES ('breaker_open', ?)",
 	         "i", (int64_t) b.open)) != 0)
@@ -339,8 +341,8 @@ breaker_update(struct router *r)
 static int
 on_finished(struct svc *svc, const struct msg *m, void *state)
 {
-	struct router                  *r = state;
-	const struct msg_exec_finished *f = &m->body.exec_finished;
+	struct router                  *r     = state;
+	const struct msg_exec_finished *f     = &m->body.exec_finished;
 	int64_t                         known = 0, at = now_ms();
 	bool                            quota;
 	int                             rv;
@@ -363,8 +365,10 @@ on_finished(struct svc *svc, const struct msg *m, void *state)
 		return (rv);
 	if (strcmp(f->status, "interrupted") == 0) {
 		/* Retried by the effect loop within the retry cap. */
-		log_warn("router.interrupted", "%s: run %s interrupted; "
-		    "requeued", f->task_id, f->run_id);
+		log_warn("router.interrupted",
+		    "%s: run %s interrupted; "
+		    "requeued",
+		    f->task_id, f->run_id);
 		return (store_run(svc_store(svc),
 		    "UPDATE rtask SET state = 'queued', last_reason = NULL"
 		    " WHERE task_id = ? AND state = 'dispatched'",
@@ -372,8 +376,8 @@ on_finished(struct svc *svc, const struct msg *m, void *state)
 	}
 	/* quota exhaustion by category; the reason's text only for results
 	 * older than the agent contract */
-	quota = outcome_quota(f->failure_category, f->failure_reason,
-	    f->result != NULL);
+	quota = outcome_quota(
+	    f->failure_category, f->failure_reason, f->result != NULL);
 	if ((rv = store_run(svc_store(svc),
 	         "INSERT INTO outcome(at_ms, success, quota) VALUES (?, ?, ?)",
 	         "iii", now_ms(), (int64_t) f->success, (int64_t) quota)) !=
@@ -412,12 +416,13 @@ heard_stamp(struct svc *svc, struct executor *e, const json_t *info)
 	    json_integer_value(st) <= 0) {
 		svc_count(svc, "bad_lease_stamp", 1);
 		if (!e->bad_stamp_told)
-			log_warn("router.lease", "%s: heartbeat with a bad "
+			log_warn("router.lease",
+			    "%s: heartbeat with a bad "
 			    "lease_epoch or lease_stamp: no grants for it",
 			    e->name);
 		e->bad_stamp_told = true;
-		e->epoch[0] = '\0';
-		e->stamp = 0;
+		e->epoch[0]       = '\0';
+		e->stamp          = 0;
 		return;
 	}
 	snprintf(e->epoch, sizeof(e->epoch), "%s", json_string_value(ep));
@@ -427,17 +432,17 @@ heard_stamp(struct svc *svc, struct executor *e, const json_t *info)
 static void
 on_heartbeat(struct svc *svc, const struct msg *m, void *state)
 {
-	struct router   *r = state;
-	struct executor *e = executor_find(r, m->src);
+	struct router   *r    = state;
+	struct executor *e    = executor_find(r, m->src);
 	json_t          *info = m->body.heartbeat.info;
 
 	(void) svc;
 	if (e == NULL)
 		return;
-	e->last_hb = mono_ms();
-	e->free_slots = json_is_integer(json_object_get(info, "free_slots"))
-	    ? json_integer_value(json_object_get(info, "free_slots"))
-	    : 1;
+	e->last_hb     = mono_ms();
+	e->free_slots  = json_is_integer(json_object_get(info, "free_slots"))
+	     ? json_integer_value(json_object_get(info, "free_slots"))
+	     : 1;
 	e->mem_free_mb = json_is_integer(json_object_get(info, "mem_free_mb"))
 	    ? json_integer_value(json_object_get(info, "mem_free_mb"))
 	    : -1;
@@ -456,14 +461,16 @@ take_back(struct router *r, const char *run_id, const char *task_id,
 	struct msg_exec_superseded ev;
 	char                       next[37];
 
-	log_warn("router.lease", "%s: run %s on %s taken back (%s); "
-	    "re-dispatching", task_id, run_id, executor, why);
+	log_warn("router.lease",
+	    "%s: run %s on %s taken back (%s); "
+	    "re-dispatching",
+	    task_id, run_id, executor, why);
 	memset(&ev, 0, sizeof(ev));
-	ev.run_id = (char *) run_id;
-	ev.task_id = (char *) task_id;
-	ev.executor = (char *) executor;
+	ev.run_id    = (char *) run_id;
+	ev.task_id   = (char *) task_id;
+	ev.executor  = (char *) executor;
 	ev.by_run_id = uuid4(next);
-	ev.reason = (char *) why;
+	ev.reason    = (char *) why;
 	if (svc_begin(r->svc) != 0)
 		return;
 	if (store_run(svc_store(r->svc),
@@ -489,7 +496,7 @@ heard_of(const struct executor *e)
 
 	memset(&h, 0, sizeof(h));
 	if (e != NULL) {
-		h.name = e->name;
+		h.name  = e->name;
 		h.heard = e->last_hb;
 		h.epoch = e->epoch[0] != '\0' ? e->epoch : NULL;
 		h.stamp = e->stamp;
@@ -507,33 +514,33 @@ expire_leases(struct router *r, int64_t now)
 	struct heard_exec  h;
 	struct held_run    run;
 	char             **ids = NULL, **tasks = NULL, **exs = NULL;
-	const char       **why = NULL, *w;
-	size_t             n = 0, i;
+	const char       **why  = NULL, *w;
+	size_t             n    = 0, i;
 	int64_t            mono = mono_ms();
 
 	if (store_prep(svc_store(r->svc), &st,
 	        "SELECT run_id, task_id, executor, state, dispatched_ms,"
-	        " lease_ms FROM rrun WHERE state IN ('dispatched', 'started')") !=
-	    0)
+	        " lease_ms FROM rrun WHERE state IN ('dispatched', "
+	        "'started')") != 0)
 		return;
 	while (store_step(st) == 1) {
 		memset(&run, 0, sizeof(run));
-		run.run_id = store_col_text(st, 0);
+		run.run_id   = store_col_text(st, 0);
 		run.executor = store_col_text(st, 2);
-		run.started = strcmp(store_col_text(st, 3), "started") == 0;
+		run.started  = strcmp(store_col_text(st, 3), "started") == 0;
 		run.dispatched_ms = store_col_int(st, 4);
-		run.lease_ms = store_col_int(st, 5);
-		h = heard_of(executor_find(r, run.executor));
+		run.lease_ms      = store_col_int(st, 5);
+		h                 = heard_of(executor_find(r, run.executor));
 		if ((w = takeback_reason(&run, h.name != NULL ? &h : NULL,
 		         r->started, mono, now)) == NULL)
 			continue;
-		ids = xrealloc(ids, (n + 1) * sizeof(*ids));
-		tasks = xrealloc(tasks, (n + 1) * sizeof(*tasks));
-		exs = xrealloc(exs, (n + 1) * sizeof(*exs));
-		why = xrealloc(why, (n + 1) * sizeof(*why));
-		ids[n] = xstrdup(run.run_id);
+		ids      = xrealloc(ids, (n + 1) * sizeof(*ids));
+		tasks    = xrealloc(tasks, (n + 1) * sizeof(*tasks));
+		exs      = xrealloc(exs, (n + 1) * sizeof(*exs));
+		why      = xrealloc(why, (n + 1) * sizeof(*why));
+		ids[n]   = xstrdup(run.run_id);
 		tasks[n] = xstrdup(store_col_text(st, 1));
-		exs[n] = xstrdup(run.executor);
+		exs[n]   = xstrdup(run.executor);
 		why[n++] = w;
 	}
 	store_done(st);
@@ -570,7 +577,7 @@ pick(struct router *r)
 		    "t", e->name);
 		if (e->free_slots - inflight > free_best) {
 			free_best = e->free_slots - inflight;
-			best = e;
+			best      = e;
 		}
 	}
 	return (best);
@@ -585,7 +592,8 @@ refuse_spend(struct router *r, const char *task_id, const char *last,
 {
 	const char *hold = sp != NULL ? sp->scope : NULL;
 
-	if (last != NULL && strcmp(last, g->reason) == 0 && new_state == NULL &&
+	if (last != NULL && strcmp(last, g->reason) == 0 &&
+	    new_state == NULL &&
 	    (hold == NULL ||
 	        (last_hold != NULL && strcmp(last_hold, hold) == 0)))
 		return;
@@ -616,8 +624,9 @@ static const char *
 run_id_for(struct router *r, const struct msg_decision *decision,
     const char *next, int64_t attempts, char rid[37])
 {
-	const char *id = next != NULL ? next
-	    : attempts == 0 ? decision->run_id : NULL;
+	const char *id    = next != NULL ? next
+	       : attempts == 0           ? decision->run_id
+	                                 : NULL;
 	int64_t     taken = 0;
 
 	if (id != NULL)
@@ -644,24 +653,24 @@ dispatch(struct router *r, struct executor *e, const char *task_id,
 
 	run_id = run_id_for(r, decision, next, attempts, rid);
 	task_of(ready, &t);
-	req = route_request(proposal, decision, policy, &t, svc_cfg_root(r->svc),
-	    attempts + 1, now);
+	req = route_request(proposal, decision, policy, &t,
+	    svc_cfg_root(r->svc), attempts + 1, now);
 	if (req == NULL)
 		return (ERR_INVAL);
 	if (strcmp(req->run_id, run_id) != 0) { /* a retry: its own branch */
 		free(req->run_id);
 		req->run_id = xstrdup(run_id);
 		free(req->task_branch);
-		req->task_branch = xasprintf("%s/%s-%.8s",
-		    t.kind ? t.kind : "goal", task_id, run_id);
+		req->task_branch = xasprintf(
+		    "%s/%s-%.8s", t.kind ? t.kind : "goal", task_id, run_id);
 	}
 	memset(&ev, 0, sizeof(ev));
-	ev.run_id = (char *) run_id;
-	ev.task_id = (char *) task_id;
+	ev.run_id   = (char *) run_id;
+	ev.task_id  = (char *) task_id;
 	ev.executor = (char *) e->name;
-	ev.attempt = attempts + 1;
+	ev.attempt  = attempts + 1;
 	ev.lease_ms = r->lease_ms;
-	ev.request = req;
+	ev.request  = req;
 	if ((rv = svc_begin(r->svc)) != 0) {
 		msg_exec_request_free(req);
 		return (rv);
@@ -686,9 +695,11 @@ dispatch(struct router *r, struct executor *e, const char *task_id,
 		 * dispatched and not yet started, this one included, and
 		 * counting it twice refused dispatches (no_executor_available)
 		 * until the executor's next heartbeat */
-		log_info("router.dispatch", "%s: run %s attempt %lld -> %s"
-		    " (reserves %.4f USD)", task_id, run_id,
-		    (long long) (attempts + 1), e->name, reserve_usd);
+		log_info("router.dispatch",
+		    "%s: run %s attempt %lld -> %s"
+		    " (reserves %.4f USD)",
+		    task_id, run_id, (long long) (attempts + 1), e->name,
+		    reserve_usd);
 	}
 	msg_exec_request_free(req);
 	return (rv);
@@ -704,12 +715,12 @@ dispatch(struct router *r, struct executor *e, const char *task_id,
 enum gate_verdict { GATE_OPEN, GATE_TASK, GATE_ALL };
 
 struct queued {
-	char                *task_id, *last_reason, *hold, *next_run_id;
+	char                  *task_id, *last_reason, *hold, *next_run_id;
 	struct msg_task_ready *ready;
-	struct msg_proposal *proposal;
-	struct msg_decision *decision;
-	struct msg_policy   *policy;
-	int64_t              attempts, last_attempt;
+	struct msg_proposal   *proposal;
+	struct msg_decision   *decision;
+	struct msg_policy     *policy;
+	int64_t                attempts, last_attempt;
 };
 
 static enum gate_verdict
@@ -724,7 +735,8 @@ gates(struct router *r, struct queued *q, struct ledger *l, int64_t now,
 	int64_t            hour = 0, day = 0, running = 0, open = 0;
 	bool               reset = false;
 
-	g = budget_retry_check(&r->b, q->attempts, q->last_attempt, now, &reset);
+	g = budget_retry_check(
+	    &r->b, q->attempts, q->last_attempt, now, &reset);
 	if (!g.allowed) {
 		refuse(r, task_id, last_reason, &g, "gave_up");
 		return (GATE_TASK);
@@ -741,7 +753,7 @@ gates(struct router *r, struct queued *q, struct ledger *l, int64_t now,
 		store_bind_int(st, 2, now - 86400000);
 		if (store_step(st) == 1) {
 			hour = store_col_int(st, 0);
-			day = store_col_int(st, 1);
+			day  = store_col_int(st, 1);
 		}
 		store_done(st);
 	}
@@ -753,7 +765,7 @@ gates(struct router *r, struct queued *q, struct ledger *l, int64_t now,
 	(void) store_int(svc_store(r->svc), &open, 0,
 	    "SELECT v FROM kv WHERE k = 'breaker_open'", NULL);
 	if (open) {
-		g = (struct gate){ false, "circuit_breaker_open", "recent", 0,
+		g = (struct gate) { false, "circuit_breaker_open", "recent", 0,
 			r->b.breaker_window };
 		refuse(r, task_id, last_reason, &g, NULL);
 		return (GATE_ALL);
@@ -768,16 +780,17 @@ gates(struct router *r, struct queued *q, struct ledger *l, int64_t now,
 		return (GATE_ALL);
 	}
 	/* the task stays queued: dispatched when the day's window allows */
-	sg = ledger_check(r, l, repo, q->decision->selected_backend,
-	    now, reserve);
+	sg = ledger_check(
+	    r, l, repo, q->decision->selected_backend, now, reserve);
 	if (!sg.g.allowed) {
-		refuse_spend(r, task_id, last_reason, q->hold, &sg.g, NULL, &sg,
-		    repo);
-		return (strcmp(sg.scope, "global") == 0 ? GATE_ALL
-		                                        : GATE_TASK);
+		refuse_spend(
+		    r, task_id, last_reason, q->hold, &sg.g, NULL, &sg, repo);
+		return (
+		    strcmp(sg.scope, "global") == 0 ? GATE_ALL : GATE_TASK);
 	}
 	if ((*ep = pick(r)) == NULL) {
-		g = (struct gate){ false, "no_executor_available", NULL, 0, 0 };
+		g = (struct gate) { false, "no_executor_available", NULL, 0,
+			0 };
 		refuse(r, task_id, last_reason, &g, NULL);
 		return (GATE_ALL);
 	}
@@ -823,7 +836,8 @@ router_idle(struct svc *svc, void *state)
 		if (store_prep(svc_store(svc), &st,
 		        "SELECT task_id, ready, proposal, decision, policy,"
 		        " attempts, last_attempt_ms, last_reason, hold,"
-		        " next_run_id FROM rtask WHERE state = 'queued' ORDER BY queued_ms"
+		        " next_run_id FROM rtask WHERE state = 'queued' ORDER "
+		        "BY queued_ms"
 		        " LIMIT 1 OFFSET ?") != 0)
 			break;
 		store_bind_int(st, 1, guard);
@@ -832,25 +846,26 @@ router_idle(struct svc *svc, void *state)
 			break;
 		}
 		memset(&q, 0, sizeof(q));
-		q.task_id = xstrdup(store_col_text(st, 0));
-		q.ready = col_ready(st, 1, q.task_id);
-		q.proposal = col_rec(st, 2, &msg_rec_proposal, q.task_id);
-		q.decision = col_rec(st, 3, &msg_rec_decision, q.task_id);
-		q.policy = col_rec(st, 4, &msg_rec_policy, q.task_id);
-		q.attempts = store_col_int(st, 5);
+		q.task_id      = xstrdup(store_col_text(st, 0));
+		q.ready        = col_ready(st, 1, q.task_id);
+		q.proposal     = col_rec(st, 2, &msg_rec_proposal, q.task_id);
+		q.decision     = col_rec(st, 3, &msg_rec_decision, q.task_id);
+		q.policy       = col_rec(st, 4, &msg_rec_policy, q.task_id);
+		q.attempts     = store_col_int(st, 5);
 		q.last_attempt = store_col_int(st, 6);
-		q.last_reason = store_col_dup(st, 7);
-		q.hold = store_col_dup(st, 8);
-		q.next_run_id = store_col_dup(st, 9);
+		q.last_reason  = store_col_dup(st, 7);
+		q.hold         = store_col_dup(st, 8);
+		q.next_run_id  = store_col_dup(st, 9);
 		store_done(st);
-		e = NULL;
+		e       = NULL;
 		reserve = 0;
-		v = q.ready && q.proposal && q.decision && q.policy
-		    ? gates(r, &q, &l, now, &e, &reserve)
-		    : GATE_TASK;
+		v       = q.ready && q.proposal && q.decision && q.policy
+		          ? gates(r, &q, &l, now, &e, &reserve)
+		          : GATE_TASK;
 		if (v == GATE_OPEN &&
 		    dispatch(r, e, q.task_id, q.ready, q.proposal, q.decision,
-		        q.policy, q.next_run_id, q.attempts, now, reserve) == 0) {
+		        q.policy, q.next_run_id, q.attempts, now,
+		        reserve) == 0) {
 			ledger_add(&l, q.ready->repo_key, reserve, now);
 			guard--; /* it left the queue: same offset again */
 		}
@@ -866,15 +881,15 @@ router_idle(struct svc *svc, void *state)
 static int
 router_init(struct svc *svc, void *state)
 {
-	struct router     *r = state;
-	const struct topo *t = svc_topo(svc);
+	struct router          *r = state;
+	const struct topo      *t = svc_topo(svc);
 	const struct topo_inst *in;
-	char               err[512];
-	size_t             i;
-	int                rv;
+	char                    err[512];
+	size_t                  i;
+	int                     rv;
 
-	r->svc = svc;
-	r->started = mono_ms();
+	r->svc      = svc;
+	r->started  = mono_ms();
 	r->stale_ms = t->stale_after_ms;
 	if ((rv = route_cfg_check(svc_cfg_root(svc), err, sizeof(err))) != 0 ||
 	    (rv = budget_cfg_load(&r->b, svc_cfg(svc), err, sizeof(err))) !=
@@ -887,7 +902,8 @@ router_init(struct svc *svc, void *state)
 	/* a grant comes every heartbeat and must arrive within half the
 	 * lease, or the executors' runs stop (opc/lease.h) */
 	if (r->lease_ms < 8 * t->heartbeat_ms)
-		log_warn("router.config", "lease %lld ms is short for heartbeats "
+		log_warn("router.config",
+		    "lease %lld ms is short for heartbeats "
 		    "every %lld ms: a run stops when no grant reached its "
 		    "executor for half the lease; keep it above 8 heartbeats",
 		    (long long) r->lease_ms, (long long) t->heartbeat_ms);
@@ -899,7 +915,8 @@ router_init(struct svc *svc, void *state)
 	}
 	r->policy = route_policy_load(svc_cfg(svc));
 	if (r->nex == 0)
-		log_warn("router.config", "no executor among the upstreams: "
+		log_warn("router.config",
+		    "no executor among the upstreams: "
 		    "nothing will be dispatched");
 	if ((rv = ledger_init(r, err, sizeof(err))) != 0) {
 		log_error("router.config", "%s", err);
@@ -908,8 +925,8 @@ router_init(struct svc *svc, void *state)
 	if ((rv = store_exec(svc_store(svc), schema)) != 0 ||
 	    (rv = ledger_migrate(svc_store(svc))) != 0)
 		return (rv);
-	return (store_add_column(svc_store(svc), "rtask", "next_run_id",
-	    "TEXT"));
+	return (
+	    store_add_column(svc_store(svc), "rtask", "next_run_id", "TEXT"));
 }
 
 static void
@@ -925,24 +942,26 @@ router_fini(struct svc *svc, void *state)
 static void
 router_status(struct svc *svc, void *state, json_t *obj)
 {
-	struct router     *r = state;
-	json_t            *q = store_counts(svc_store(svc),
-	    "SELECT state, count(*) FROM rtask GROUP BY state"), *ex = json_object();
-	int64_t            open = 0, mono = mono_ms();
-	size_t             i;
+	struct router *r = state;
+	json_t        *q = store_counts(svc_store(svc),
+	                  "SELECT state, count(*) FROM rtask GROUP BY state"),
+	       *ex       = json_object();
+	int64_t open = 0, mono = mono_ms();
+	size_t  i;
 
 	(void) store_int(svc_store(svc), &open, 0,
 	    "SELECT v FROM kv WHERE k = 'breaker_open'", NULL);
 	for (i = 0; i < r->nex; i++)
 		json_object_set_new(ex, r->ex[i].name,
 		    json_pack("{s:I, s:I, s:I}", "heartbeat_age_ms",
-		        (json_int_t) (r->ex[i].last_hb ? mono - r->ex[i].last_hb
-		                                       : -1),
+		        (json_int_t) (r->ex[i].last_hb
+		                ? mono - r->ex[i].last_hb
+		                : -1),
 		        "free_slots", (json_int_t) r->ex[i].free_slots,
 		        "mem_free_mb", (json_int_t) r->ex[i].mem_free_mb));
 	json_object_set_new(obj, "tasks", q);
-	json_object_set_new(obj, "breaker", json_string(open ? "open"
-	                                                     : "closed"));
+	json_object_set_new(
+	    obj, "breaker", json_string(open ? "open" : "closed"));
 	json_object_set_new(obj, "executors", ex);
 	ledger_status(r, obj);
 }
@@ -967,23 +986,23 @@ router_heartbeat(struct svc *svc, void *state, json_t *info)
 	         "SELECT run_id, executor FROM rrun"
 	         " WHERE state IN ('dispatched', 'started')")) == 0) {
 		while ((rv = store_step(st)) == 1) {
-			ids = xrealloc(ids, (n + 1) * sizeof(*ids));
-			exs = xrealloc(exs, (n + 1) * sizeof(*exs));
-			ids[n] = xstrdup(store_col_text(st, 0));
+			ids      = xrealloc(ids, (n + 1) * sizeof(*ids));
+			exs      = xrealloc(exs, (n + 1) * sizeof(*exs));
+			ids[n]   = xstrdup(store_col_text(st, 0));
 			exs[n++] = xstrdup(store_col_text(st, 1));
 		}
 		store_done(st);
 	}
 	held = xcalloc(n + 1, sizeof(*held));
 	for (i = 0; i < n; i++) {
-		held[i].run_id = ids[i];
+		held[i].run_id   = ids[i];
 		held[i].executor = exs[i];
 	}
 	/* no grants at all when the db does not answer: a grant naming
 	 * nothing would take every run away */
 	if (rv == 0)
-		json_object_set_new(info, "grants",
-		    route_grants(ex, r->nex, held, n));
+		json_object_set_new(
+		    info, "grants", route_grants(ex, r->nex, held, n));
 	json_object_set_new(info, "lease_ms", json_integer(r->lease_ms));
 	for (i = 0; i < n; i++) {
 		free(ids[i]);
@@ -1004,15 +1023,15 @@ static const struct svc_handler handlers[] = {
 static const struct svc_ctl ctls[] = { { MSG_NONE, NULL } };
 
 const struct svc_def router_def = {
-	.name = "router",
-	.state_size = sizeof(struct router),
-	.init = router_init,
-	.fini = router_fini,
-	.handlers = handlers,
-	.ctls = ctls,
-	.status = router_status,
-	.idle = router_idle,
-	.heartbeat = router_heartbeat,
+	.name         = "router",
+	.state_size   = sizeof(struct router),
+	.init         = router_init,
+	.fini         = router_fini,
+	.handlers     = handlers,
+	.ctls         = ctls,
+	.status       = router_status,
+	.idle         = router_idle,
+	.heartbeat    = router_heartbeat,
 	.on_heartbeat = on_heartbeat,
-	.config = router_keys,
+	.config       = router_keys,
 };

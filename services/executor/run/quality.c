@@ -21,14 +21,15 @@ static const struct {
 	const char *display; /* the original's regex: the JSON key */
 	const char *ere;
 } patterns[QUALITY_N] = {
-    {"#\\s*noqa\\b", "#[[:space:]]*noqa"},
-    {"#\\s*type:\\s*ignore\\b", "#[[:space:]]*type:[[:space:]]*ignore"},
-    {"#\\s*pragma:\\s*no\\s*cover\\b",
-     "#[[:space:]]*pragma:[[:space:]]*no[[:space:]]*cover"},
-    {"#\\s*pylint:\\s*disable\\b", "#[[:space:]]*pylint:[[:space:]]*disable"},
-    {"#\\s*ruff:\\s*noqa\\b", "#[[:space:]]*ruff:[[:space:]]*noqa"},
-    {"@pytest\\.mark\\.skip\\b", "@pytest\\.mark\\.skip"},
-    {"@pytest\\.mark\\.xfail\\b", "@pytest\\.mark\\.xfail"},
+	{ "#\\s*noqa\\b", "#[[:space:]]*noqa" },
+	{ "#\\s*type:\\s*ignore\\b", "#[[:space:]]*type:[[:space:]]*ignore" },
+	{ "#\\s*pragma:\\s*no\\s*cover\\b",
+	    "#[[:space:]]*pragma:[[:space:]]*no[[:space:]]*cover" },
+	{ "#\\s*pylint:\\s*disable\\b",
+	    "#[[:space:]]*pylint:[[:space:]]*disable" },
+	{ "#\\s*ruff:\\s*noqa\\b", "#[[:space:]]*ruff:[[:space:]]*noqa" },
+	{ "@pytest\\.mark\\.skip\\b", "@pytest\\.mark\\.skip" },
+	{ "@pytest\\.mark\\.xfail\\b", "@pytest\\.mark\\.xfail" },
 };
 
 #define QUESTION_OPEN "<!-- cp:question:"
@@ -54,7 +55,7 @@ match_b(const regex_t *re, const char *line)
 	const char *p = line;
 
 	while (*p != '\0' &&
-	       regexec(re, p, 1, &m, p == line ? 0 : REG_NOTBOL) == 0) {
+	    regexec(re, p, 1, &m, p == line ? 0 : REG_NOTBOL) == 0) {
 		if (!is_word(p[m.rm_eo]))
 			return (1);
 		p += m.rm_so + 1;
@@ -72,7 +73,7 @@ next_line(struct buf *b, const char *s, size_t len, size_t *off)
 	if (*off >= len)
 		return (NULL);
 	nl = memchr(s + *off, '\n', len - *off);
-	n = nl != NULL ? (size_t) (nl - (s + *off)) : len - *off;
+	n  = nl != NULL ? (size_t) (nl - (s + *off)) : len - *off;
 	buf_reset(b);
 	buf_append(b, s + *off, n);
 	*off += n + (nl != NULL);
@@ -154,7 +155,7 @@ quality_question_in_patch(const char *patch, size_t len)
 	struct buf  b;
 	const char *l;
 	size_t      off = 0;
-	char       *q = NULL;
+	char       *q   = NULL;
 
 	buf_init(&b);
 	while (q == NULL && (l = next_line(&b, patch, len, &off)) != NULL)

@@ -54,26 +54,26 @@ struct exec_backend_spec {
 	char  *sandbox;         /* codex_cli sandbox_mode */
 	int    max_turns;       /* 0: none */
 	int    max_retries;     /* the CLI's own API retries */
-	int    transient_retries; /* runs again after a 429/529/5xx */
+	int    transient_retries;     /* runs again after a 429/529/5xx */
 	int    retry_backoff_seconds; /* wait before, times the attempt */
-	double max_budget_usd;  /* per-run spend cap; 0: none */
+	double max_budget_usd;        /* per-run spend cap; 0: none */
 	double price_in, price_out, price_cached; /* USD per 1M tokens */
-	char  *team, *orchestrator, *effort; /* kodo */
-	int    cycles, exchanges;            /* kodo */
+	char  *team, *orchestrator, *effort;      /* kodo */
+	int    cycles, exchanges;                 /* kodo */
 };
 
 struct exec_req {
-	char                    *run_id, *task_id, *proposal_id, *decision_id;
-	char                    *goal_text, *constraints_text; /* may be NULL */
-	char                    *repo_key, *clone_url, *base_branch;
-	char                    *task_branch, *lane, *backend;
-	struct strv              allowed_paths;
-	int64_t                  max_changed_files; /* -1: none (absent, null, 0) */
-	int                      timeout_seconds;
-	struct strv             *validation; /* one argv per command */
-	size_t                   n_validation;
-	int                      validation_timeout_seconds;
-	int                      push_on_success;
+	char        *run_id, *task_id, *proposal_id, *decision_id;
+	char        *goal_text, *constraints_text; /* may be NULL */
+	char        *repo_key, *clone_url, *base_branch;
+	char        *task_branch, *lane, *backend;
+	struct strv  allowed_paths;
+	int64_t      max_changed_files; /* -1: none (absent, null, 0) */
+	int          timeout_seconds;
+	struct strv *validation; /* one argv per command */
+	size_t       n_validation;
+	int          validation_timeout_seconds;
+	int          push_on_success;
 	struct exec_backend_spec bk;
 	int                      expect_changes; /* 0: no change is fine */
 	char                    *git_name, *git_email;
@@ -128,8 +128,8 @@ char *scope_normpath(const char *p);
  * list allows everything). */
 int scope_allowed(const char *path, const struct strv *allowed);
 /* scope_check appends the changed paths that are not allowed to viol. */
-void scope_check(struct strv *viol, const struct changes *cs,
-                 const struct strv *allowed);
+void scope_check(
+    struct strv *viol, const struct changes *cs, const struct strv *allowed);
 
 /* ---- quality.c: erosion markers and questions ---------------------- */
 
@@ -144,7 +144,8 @@ int quality_scan(int counts[QUALITY_N], const char *patch, size_t len);
 /* quality_question_extract returns the trimmed TEXT of the first
  * "<!-- cp:question: TEXT -->" in s[0..len), or NULL. */
 char *quality_question_extract(const char *s, size_t len);
-/* quality_question_in_patch is quality_question_extract over the added lines only. */
+/* quality_question_in_patch is quality_question_extract over the added lines
+ * only. */
 char *quality_question_in_patch(const char *patch, size_t len);
 
 /* ---- classify.c: failure categories -------------------------------- */
@@ -156,12 +157,12 @@ struct classify_in {
 	int         timed_out;
 	int         validation_failed;
 	int         validation_flaky;
-	int         api_status;   /* an agent's API error status, or 0 */
-	const char *api_error;    /* its error type/code, or NULL */
-	int         budget_hit;   /* stopped at its turn or spend cap */
-	int         denied;       /* the agent's tools were refused */
-	int         no_change;    /* the backend succeeded, changed nothing */
-	const char *text; /* borrowed; lowercase backend output */
+	int         api_status; /* an agent's API error status, or 0 */
+	const char *api_error;  /* its error type/code, or NULL */
+	int         budget_hit; /* stopped at its turn or spend cap */
+	int         denied;     /* the agent's tools were refused */
+	int         no_change;  /* the backend succeeded, changed nothing */
+	const char *text;       /* borrowed; lowercase backend output */
 };
 
 /* classify returns the failure category (static string) of a run that did
@@ -193,7 +194,7 @@ struct agent_report {
 	double      cost_usd;
 	const char *cost_source; /* "reported" | "computed" | NULL */
 	int64_t     in_tok, out_tok, cache_read_tok, cache_write_tok;
-	struct strv denials; /* tools the CLI refused, one per denial */
+	struct strv denials;        /* tools the CLI refused, one per denial */
 	int         api_status;     /* HTTP status of an API error, or 0 */
 	char       *api_error;      /* "rate_limit_error", ... */
 	int64_t     retry_after_ms; /* the server's hint, or -1 */
@@ -211,15 +212,15 @@ void agent_feed(struct agent_report *r, const struct buf *out, int eof);
  * the message, a computed cost from prices (USD per 1M tokens; < 0
  * unknown) when none was reported. */
 void agent_finish(struct agent_report *r, const struct buf *err,
-                  double price_in, double price_out, double price_cached);
+    double price_in, double price_out, double price_cached);
 /* agent_spend returns the run's spend so far: reported, else computed
  * from the token counts and prices; -1 when unknown. */
 double agent_spend(const struct agent_report *r, double price_in,
-                   double price_out, double price_cached);
+    double price_out, double price_cached);
 /* agent_absorb adds the spend, tokens and turns of src (an earlier
  * attempt of the run) to dst. */
 void agent_absorb(struct agent_report *dst, const struct agent_report *src,
-                  double price_in, double price_out, double price_cached);
+    double price_in, double price_out, double price_cached);
 /* agent_new returns the "agent" record of the result (NULL when no agent
  * CLI ran); agent_json its JSON form (null then). */
 struct msg_exec_agent *agent_new(const struct agent_report *r);
@@ -281,23 +282,23 @@ struct exec_run {
 	struct proc_result  backend;
 	struct agent_report agent; /* cli NULL: not an agent profile */
 	int                 backend_ran, backend_ok;
-	char              *backend_reason; /* why it failed, or NULL */
-	char              *backend_prog;   /* argv[0] of the backend */
-	struct validation  val;
-	int                val_ran;
-	struct changes     changes;
-	int                diff_ok;
-	char              *diff_stat_excerpt;
-	struct strv        scope_violations;
-	int                too_wide;
-	int                quality[QUALITY_N];
-	char              *question;
-	int                branch_pushed;
-	char              *commit_sha;
-	char              *pr_url;   /* opened (or found) pull request */
-	char              *pr_error; /* why no pull request, or NULL */
-	int                pr_status; /* HTTP status of the last PR request
-	                                 (0: none, or a transport error) */
+	char               *backend_reason; /* why it failed, or NULL */
+	char               *backend_prog;   /* argv[0] of the backend */
+	struct validation   val;
+	int                 val_ran;
+	struct changes      changes;
+	int                 diff_ok;
+	char               *diff_stat_excerpt;
+	struct strv         scope_violations;
+	int                 too_wide;
+	int                 quality[QUALITY_N];
+	char               *question;
+	int                 branch_pushed;
+	char               *commit_sha;
+	char               *pr_url;    /* opened (or found) pull request */
+	char               *pr_error;  /* why no pull request, or NULL */
+	int                 pr_status; /* HTTP status of the last PR request
+	                                  (0: none, or a transport error) */
 };
 
 /* workspace_commit_title: the goal's first line, whitespace collapsed, <= 72
@@ -323,8 +324,8 @@ int exec_run(const struct exec_req *rq, const char *dir, const char *out);
 /* probe_run answers --probe (probe.c): is the backend of spec_path ready
  * to run headless here; with call, one real call in the scratch
  * directory dir.  Writes its JSON answer to out; 0 once written. */
-int probe_run(const char *spec_path, const char *dir, const char *out,
-              int call);
+int probe_run(
+    const char *spec_path, const char *dir, const char *out, int call);
 
 /* run_ws_path returns a new string "<x->opc>/<name>". */
 char *run_ws_path(const struct exec_run *x, const char *name);
@@ -353,7 +354,8 @@ struct expand_var {
 };
 /* backend_expand returns a new string: tmpl with every "{name}" of vars
  * replaced by its value; unknown placeholders stay as they are. */
-char *backend_expand(const char *tmpl, const struct expand_var *vars, size_t n);
+char *backend_expand(
+    const char *tmpl, const struct expand_var *vars, size_t n);
 /* backend_run runs the backend and writes its output files. */
 int backend_run(struct exec_run *x);
 
@@ -373,7 +375,7 @@ int diff_collect(struct exec_run *x, struct buf *patch);
 /* result_fill fills res (zeroed; the caller finalises it) with the
  * OcExecutionResult of x. */
 void result_fill(const struct exec_run *x, int64_t completed_ms,
-                 struct msg_exec_result *res);
+    struct msg_exec_result *res);
 /* result_write builds and atomically writes the result. 0 or ERR_IO. */
 int result_write(const struct exec_run *x, const char *path);
 
