@@ -5,7 +5,9 @@
  * attempts, the gate holding it, the id its next run gets once its run
  * was taken back), rrun (one row per dispatched attempt: executor, lease,
  * outcome, and its reservation and cost: see ledger.c), outcome (the
- * breaker's window), kv (breaker state).
+ * breaker's window), rbreaker (the breaker's state, one row: its phase,
+ * since when, the outcomes it no longer counts, its probe run), kv (the
+ * breaker's open flag of older versions, read once into rbreaker).
  *
  * Leases (opc/lease.h): every heartbeat grants each executor heard the
  * runs rrun holds for it (dispatched or started), echoing the stamp of
@@ -51,7 +53,15 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS outcome("
     " at_ms INTEGER NOT NULL, success INTEGER NOT NULL,"
     " quota INTEGER NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS kv(k TEXT PRIMARY KEY, v INTEGER);";
+    "CREATE TABLE IF NOT EXISTS kv(k TEXT PRIMARY KEY, v INTEGER);"
+    "CREATE TABLE IF NOT EXISTS rbreaker("
+    " id INTEGER PRIMARY KEY CHECK (id = 1), phase TEXT NOT NULL,"
+    " since_ms INTEGER NOT NULL, reset_ms INTEGER NOT NULL DEFAULT 0,"
+    " probe_run TEXT);"
+    /* an open breaker of an older version: its cool-off is over */
+    "INSERT OR IGNORE INTO rbreaker(id, phase, since_ms)"
+    " SELECT 1, CASE WHEN coalesce((SELECT v FROM kv"
+    " WHERE k = 'breaker_open'), 0) THEN 'open' ELSE 'closed' END, 0;";
 
 /* --------------------------------------------------------------- helpers */
 
@@ -74,7 +84,7 @@ dumps(const json_t *j)
  * absent or invalid). */
 static void *
 col_rec(struct store_stmt *st, int i, const struct msg_rec_def *def,
-    const char *task_id)
+        const char *task_id)
 {
 	json_t *j = col_json(st, i);
 	void   *rec = NULL;
@@ -85,7 +95,7 @@ col_rec(struct store_stmt *st, int i, const struct msg_rec_def *def,
 	rec = msg_rec_new(def);
 	if (msg_rec_from_json(def, rec, j, err, sizeof(err)) != 0) {
 		log_warn("router.queue", "%s: stored %s unreadable: %s",
-		    task_id, def->name, err);
+		         task_id, def->name, err);
 		free(rec);
 		rec = NULL;
 	}
@@ -124,7 +134,7 @@ col_ready(struct store_stmt *st, int i, const char *task_id)
 	tr = xcalloc(1, sizeof(*tr));
 	if (msg_body_from_json(MSG_TASK_READY, tr, j, err, sizeof(err)) != 0) {
 		log_warn("router.queue", "%s: stored task.ready unreadable: %s",
-		    task_id, err);
+		         task_id, err);
 		free(tr);
 		tr = NULL;
 	}
@@ -145,7 +155,7 @@ ready_free(struct msg_task_ready *tr)
  * spend cap's details, repo_key the task's repo. */
 static int
 emit_budget(struct router *r, const char *task_id, const struct gate *g,
-    const struct spend_gate *sp, const char *repo_key)
+            const struct spend_gate *sp, const char *repo_key)
 {
 	struct msg_budget_decision ev;
 
@@ -162,17 +172,19 @@ emit_budget(struct router *r, const char *task_id, const struct gate *g,
 		ev.current_usd = sp->current_usd;
 		ev.limit_usd = sp->limit_usd;
 		ev.estimate_usd = sp->estimate_usd;
-		log_info("router.gate", "%s: %s (%s %s: %.4f + %.4f > %.4f "
-		    "USD)", task_id ? task_id : "-", g->reason, sp->scope,
-		    sp->scope && strcmp(sp->scope, "repo") == 0 && repo_key
-		        ? repo_key
-		        : "cap",
-		    sp->current_usd, sp->estimate_usd, sp->limit_usd);
+		log_info("router.gate",
+		         "%s: %s (%s %s: %.4f + %.4f > %.4f "
+		         "USD)",
+		         task_id ? task_id : "-", g->reason, sp->scope,
+		         sp->scope && strcmp(sp->scope, "repo") == 0 && repo_key
+		             ? repo_key
+		             : "cap",
+		         sp->current_usd, sp->estimate_usd, sp->limit_usd);
 	} else
 		log_info("router.gate", "%s: %s (%s %lld/%lld)",
-		    task_id ? task_id : "-", g->reason,
-		    g->window ? g->window : "-", (long long) g->current,
-		    (long long) g->limit);
+		         task_id ? task_id : "-", g->reason,
+		         g->window ? g->window : "-", (long long) g->current,
+		         (long long) g->limit);
 	return (svc_emit(r->svc, MSG_BUDGET_DECISION, task_id, &ev));
 }
 
@@ -181,8 +193,8 @@ emit_budget(struct router *r, const char *task_id, const struct gate *g,
 /* invalid_task builds the route.decided records for a task that cannot
  * even be planned (unknown repo key, empty goal): blocked by policy. */
 static void
-invalid_task(const char *why, struct msg_decision **dp,
-    struct msg_policy **pp, int64_t now)
+invalid_task(const char *why, struct msg_decision **dp, struct msg_policy **pp,
+             int64_t now)
 {
 	struct msg_decision       *d = msg_decision_new();
 	struct msg_policy         *p = msg_policy_new();
@@ -231,7 +243,8 @@ on_ready(struct svc *svc, const struct msg *m, void *state)
 	(void) state;
 	/* A task already queued or running for this board attempt is a
 	 * duplicate (e.g. an injected copy). */
-	(void) store_int(svc_store(svc), &prev, -1,
+	(void) store_int(
+	    svc_store(svc), &prev, -1,
 	    "SELECT board_attempt FROM rtask WHERE task_id = ? AND state IN"
 	    " ('queued', 'dispatched')",
 	    "t", tr->task_id);
@@ -240,8 +253,7 @@ on_ready(struct svc *svc, const struct msg *m, void *state)
 		return (0);
 	}
 	task_of(tr, &t);
-	proposal = route_proposal(&t, svc_cfg_root(svc), now, err,
-	    sizeof(err));
+	proposal = route_proposal(&t, svc_cfg_root(svc), now, err, sizeof(err));
 	if (proposal == NULL) {
 		log_warn("router.invalid", "%s: %s", tr->task_id, err);
 		invalid_task(err, &decision, &policy, now);
@@ -270,21 +282,23 @@ on_ready(struct svc *svc, const struct msg *m, void *state)
 	s_d = msg_rec_dumps(&msg_rec_decision, decision);
 	s_pol = msg_rec_dumps(&msg_rec_policy, policy);
 	if (rv == 0)
-		rv = store_run(svc_store(svc),
+		rv = store_run(
+		    svc_store(svc),
 		    "INSERT OR REPLACE INTO rtask(task_id, ready, state,"
 		    " board_attempt, attempts, last_attempt_ms, proposal,"
 		    " decision, policy, last_reason, queued_ms)"
 		    " VALUES (?, ?, ?, ?, 0, 0, ?, ?, ?, NULL, ?)",
 		    "tttittti", tr->task_id, s_ready,
 		    (proposal == NULL ||
-		        policy->status == MSG_POLICY_STATUS_BLOCK ||
-		        policy->status == MSG_POLICY_STATUS_REQUIRE_REVIEW)
+		     policy->status == MSG_POLICY_STATUS_BLOCK ||
+		     policy->status == MSG_POLICY_STATUS_REQUIRE_REVIEW)
 		        ? "blocked"
 		        : "queued",
 		    tr->attempt, s_p, s_d, s_pol, now);
 	log_info("router.decided", "%s: lane %s backend %s rule %s policy %s",
-	    tr->task_id, ev.lane ? ev.lane : "-", ev.backend ? ev.backend : "-",
-	    ev.rule ? ev.rule : "-", status);
+	         tr->task_id, ev.lane ? ev.lane : "-",
+	         ev.backend ? ev.backend : "-", ev.rule ? ev.rule : "-",
+	         status);
 	free(s_ready);
 	free(s_p);
 	free(s_d);
@@ -300,26 +314,57 @@ on_started(struct svc *svc, const struct msg *m, void *state)
 {
 	(void) state;
 	return (store_run(svc_store(svc),
-	    "UPDATE rrun SET state = 'started', started_ms = ?"
-	    " WHERE run_id = ? AND state = 'dispatched'",
-	    "it", now_ms(), m->body.exec_started.run_id));
+	                  "UPDATE rrun SET state = 'started', started_ms = ?"
+	                  " WHERE run_id = ? AND state = 'dispatched'",
+	                  "it", now_ms(), m->body.exec_started.run_id));
 }
 
-static int
-breaker_update(struct router *r)
+/* bk_load reads the breaker's state; *probe (may be NULL) gets the run id
+ * of its probe (the caller frees it), NULL when none is out. */
+static struct breaker_state
+bk_load(struct router *r, char **probe)
 {
-	struct store_stmt     *st;
-	struct outcome        *o = NULL;
-	struct msg_circuit_changed ev;
-	struct breaker         b;
-	size_t                 n = 0;
-	int64_t                was = 0;
-	int                    rv;
+	struct breaker_state s;
+	struct store_stmt   *st;
 
-	if ((rv = store_prep(svc_store(r->svc), &st,
-	         "SELECT at_ms, success, quota FROM outcome"
-	         " ORDER BY at_ms DESC LIMIT 100")) != 0)
-		return (rv);
+	memset(&s, 0, sizeof(s));
+	if (probe != NULL)
+		*probe = NULL;
+	if (store_prep(
+	        svc_store(r->svc), &st,
+	        "SELECT phase, since_ms, reset_ms, probe_run FROM rbreaker"
+	        " WHERE id = 1") != 0)
+		return (s);
+	if (store_step(st) == 1) {
+		if (breaker_phase_parse(store_col_text(st, 0), &s.phase) != 0)
+			s.phase = BREAKER_CLOSED;
+		s.since_ms = store_col_int(st, 1);
+		s.reset_ms = store_col_int(st, 2);
+		s.probing = !store_col_is_null(st, 3);
+		if (probe != NULL && s.probing)
+			*probe = store_col_dup(st, 3);
+	}
+	store_done(st);
+	return (s);
+}
+
+/* bk_window is breaker_eval over the outcomes the breaker counts: those
+ * after its reset_ms. */
+static struct breaker
+bk_window(struct router *r, const struct breaker_state *s, int64_t now)
+{
+	struct store_stmt *st;
+	struct outcome    *o = NULL;
+	struct breaker     b;
+	size_t             n = 0;
+
+	memset(&b, 0, sizeof(b));
+	if (store_prep(
+	        svc_store(r->svc), &st,
+	        "SELECT at_ms, success, quota FROM outcome WHERE at_ms > ?"
+	        " ORDER BY at_ms DESC LIMIT 100") != 0)
+		return (b);
+	store_bind_int(st, 1, s->reset_ms);
 	while (store_step(st) == 1) {
 		o = xrealloc(o, (n + 1) * sizeof(*o));
 		o[n].at_ms = store_col_int(st, 0);
@@ -328,24 +373,74 @@ breaker_update(struct router *r)
 		n++;
 	}
 	store_done(st);
-	b = breaker_eval(&r->b, o, n, now_ms());
+	b = breaker_eval(&r->b, o, n, now);
 	free(o);
-	(void) store_int(svc_store(r->svc), &was, 0,
-	    "SELECT v FROM kv WHERE k = 'breaker_open'", NULL);
-	if ((was != 0) == b.open)
-		return (0);
-	memset(&ev, 0, sizeof(ev));
-	ev.state = b.open ? "open" : "closed";
-	ev.failure_rate = b.failure_rate;
-	ev.window = b.samples;
-	ev.failures = b.failures;
-	log_warn("router.breaker", "circuit %s: %lld/%lld failures",
-	    ev.state, (long long) b.failures, (long long) b.samples);
-	if ((rv = store_run(svc_store(r->svc),
-	         "INSERT OR REPLACE INTO kv(k, v) VALUES ('breaker_open', ?)",
-	         "i", (int64_t) b.open)) != 0)
+	return (b);
+}
+
+/* bk_save writes s (probe: the run out as its probe, NULL: none) and,
+ * when s.why says the phase changed, journals circuit.changed with the
+ * window w. */
+static int
+bk_save(struct router *r, const struct breaker_state *s, const char *probe,
+        const struct breaker *w)
+{
+	struct msg_circuit_changed ev;
+	int                        rv;
+
+	if ((rv = store_run(
+	         svc_store(r->svc),
+	         "INSERT OR REPLACE INTO rbreaker(id, phase, since_ms,"
+	         " reset_ms, probe_run) VALUES (1, ?, ?, ?, ?)",
+	         "tiit", breaker_phase_name(s->phase), s->since_ms, s->reset_ms,
+	         s->probing ? probe : NULL)) != 0 ||
+	    s->why == NULL)
 		return (rv);
+	memset(&ev, 0, sizeof(ev));
+	ev.state = (char *) breaker_phase_name(s->phase);
+	ev.failure_rate = w->failure_rate;
+	ev.window = w->samples;
+	ev.failures = w->failures;
+	ev.reason = (char *) s->why;
+	ev.run_id = (char *) probe;
+	if (s->phase == BREAKER_OPEN)
+		ev.cooloff_ms = r->b.breaker_cooloff_ms;
+	log_warn("router.breaker", "circuit %s (%s): %lld/%lld failures",
+	         ev.state, s->why, (long long) w->failures,
+	         (long long) w->samples);
 	return (svc_emit(r->svc, MSG_CIRCUIT_CHANGED, NULL, &ev));
+}
+
+/* breaker_update follows a finished run: the probe's verdict when it was
+ * the probe, else the window's. */
+static int
+breaker_update(struct router *r, const char *run_id, bool success, bool quota)
+{
+	struct breaker_state s;
+	struct breaker       w;
+	char                *probe;
+	int64_t              now = now_ms();
+	int                  rv;
+
+	s = bk_load(r, &probe);
+	if (probe != NULL && strcmp(probe, run_id) == 0) {
+		/* quota says nothing of the backend's health: the slot
+		 * goes to the next probe */
+		s = breaker_probe_done(s,
+		                       quota     ? BREAKER_LOST
+		                       : success ? BREAKER_SUCCEEDED
+		                                 : BREAKER_FAILED,
+		                       now);
+		w = bk_window(r, &s, now);
+		rv = bk_save(r, &s, run_id, &w);
+		free(probe);
+		return (rv);
+	}
+	w = bk_window(r, &s, now);
+	s = breaker_outcome(s, &w, now);
+	rv = s.why != NULL ? bk_save(r, &s, probe, &w) : 0;
+	free(probe);
+	return (rv);
 }
 
 static int
@@ -357,7 +452,8 @@ on_finished(struct svc *svc, const struct msg *m, void *state)
 	bool                            quota;
 	int                             rv;
 
-	(void) store_int(svc_store(svc), &known, 0,
+	(void) store_int(
+	    svc_store(svc), &known, 0,
 	    "SELECT count(*) FROM rrun WHERE run_id = ? AND state IN"
 	    " ('dispatched', 'started')",
 	    "t", f->run_id);
@@ -367,7 +463,8 @@ on_finished(struct svc *svc, const struct msg *m, void *state)
 		svc_count(svc, "stale_finished", 1);
 		return (ledger_book(r, f, false, at));
 	}
-	if ((rv = store_run(svc_store(svc),
+	if ((rv = store_run(
+	         svc_store(svc),
 	         "UPDATE rrun SET state = 'finished', finished_ms = ?,"
 	         " status = ? WHERE run_id = ?",
 	         "itt", at, f->status, f->run_id)) != 0 ||
@@ -375,9 +472,12 @@ on_finished(struct svc *svc, const struct msg *m, void *state)
 		return (rv);
 	if (strcmp(f->status, "interrupted") == 0) {
 		/* Retried by the effect loop within the retry cap. */
-		log_warn("router.interrupted", "%s: run %s interrupted; "
-		    "requeued", f->task_id, f->run_id);
-		return (store_run(svc_store(svc),
+		log_warn("router.interrupted",
+		         "%s: run %s interrupted; "
+		         "requeued",
+		         f->task_id, f->run_id);
+		return (store_run(
+		    svc_store(svc),
 		    "UPDATE rtask SET state = 'queued', last_reason = NULL"
 		    " WHERE task_id = ? AND state = 'dispatched'",
 		    "t", f->task_id));
@@ -385,16 +485,17 @@ on_finished(struct svc *svc, const struct msg *m, void *state)
 	/* quota exhaustion by category; the reason's text only for results
 	 * older than the agent contract */
 	quota = outcome_quota(f->failure_category, f->failure_reason,
-	    f->result != NULL);
-	if ((rv = store_run(svc_store(svc),
+	                      f->result != NULL);
+	if ((rv = store_run(
+	         svc_store(svc),
 	         "INSERT INTO outcome(at_ms, success, quota) VALUES (?, ?, ?)",
 	         "iii", now_ms(), (int64_t) f->success, (int64_t) quota)) !=
 	        0 ||
-	    (rv = store_run(svc_store(svc),
-	         "UPDATE rtask SET state = ? WHERE task_id = ?", "tt",
-	         f->success ? "done" : "failed", f->task_id)) != 0)
+	    (rv = store_run(
+	         svc_store(svc), "UPDATE rtask SET state = ? WHERE task_id = ?",
+	         "tt", f->success ? "done" : "failed", f->task_id)) != 0)
 		return (rv);
-	return (breaker_update(r));
+	return (breaker_update(r, f->run_id, f->success, quota));
 }
 
 static struct executor *
@@ -424,9 +525,10 @@ heard_stamp(struct svc *svc, struct executor *e, const json_t *info)
 	    json_integer_value(st) <= 0) {
 		svc_count(svc, "bad_lease_stamp", 1);
 		if (!e->bad_stamp_told)
-			log_warn("router.lease", "%s: heartbeat with a bad "
-			    "lease_epoch or lease_stamp: no grants for it",
-			    e->name);
+			log_warn("router.lease",
+			         "%s: heartbeat with a bad "
+			         "lease_epoch or lease_stamp: no grants for it",
+			         e->name);
 		e->bad_stamp_told = true;
 		e->epoch[0] = '\0';
 		e->stamp = 0;
@@ -447,12 +549,14 @@ on_heartbeat(struct svc *svc, const struct msg *m, void *state)
 	if (e == NULL)
 		return;
 	e->last_hb = mono_ms();
-	e->free_slots = json_is_integer(json_object_get(info, "free_slots"))
-	    ? json_integer_value(json_object_get(info, "free_slots"))
-	    : 1;
-	e->mem_free_mb = json_is_integer(json_object_get(info, "mem_free_mb"))
-	    ? json_integer_value(json_object_get(info, "mem_free_mb"))
-	    : -1;
+	e->free_slots =
+	    json_is_integer(json_object_get(info, "free_slots"))
+	        ? json_integer_value(json_object_get(info, "free_slots"))
+	        : 1;
+	e->mem_free_mb =
+	    json_is_integer(json_object_get(info, "mem_free_mb"))
+	        ? json_integer_value(json_object_get(info, "mem_free_mb"))
+	        : -1;
 	heard_stamp(svc, e, info);
 }
 
@@ -463,13 +567,15 @@ on_heartbeat(struct svc *svc, const struct msg *m, void *state)
  * next run, exec.superseded journaled. */
 static void
 take_back(struct router *r, const char *run_id, const char *task_id,
-    const char *executor, const char *why)
+          const char *executor, const char *why)
 {
 	struct msg_exec_superseded ev;
 	char                       next[37];
 
-	log_warn("router.lease", "%s: run %s on %s taken back (%s); "
-	    "re-dispatching", task_id, run_id, executor, why);
+	log_warn("router.lease",
+	         "%s: run %s on %s taken back (%s); "
+	         "re-dispatching",
+	         task_id, run_id, executor, why);
 	memset(&ev, 0, sizeof(ev));
 	ev.run_id = (char *) run_id;
 	ev.task_id = (char *) task_id;
@@ -479,12 +585,12 @@ take_back(struct router *r, const char *run_id, const char *task_id,
 	if (svc_begin(r->svc) != 0)
 		return;
 	if (store_run(svc_store(r->svc),
-	        "UPDATE rrun SET state = 'superseded' WHERE run_id = ?", "t",
-	        run_id) == 0 &&
+	              "UPDATE rrun SET state = 'superseded' WHERE run_id = ?",
+	              "t", run_id) == 0 &&
 	    store_run(svc_store(r->svc),
-	        "UPDATE rtask SET state = 'queued', next_run_id = ? WHERE"
-	        " task_id = ? AND state = 'dispatched'",
-	        "tt", next, task_id) == 0 &&
+	              "UPDATE rtask SET state = 'queued', next_run_id = ? WHERE"
+	              " task_id = ? AND state = 'dispatched'",
+	              "tt", next, task_id) == 0 &&
 	    svc_emit(r->svc, MSG_EXEC_SUPERSEDED, task_id, &ev) == 0) {
 		if (svc_commit(r->svc) == 0)
 			svc_count(r->svc, "lease_expired", 1);
@@ -524,9 +630,9 @@ expire_leases(struct router *r, int64_t now)
 	int64_t            mono = mono_ms();
 
 	if (store_prep(svc_store(r->svc), &st,
-	        "SELECT run_id, task_id, executor, state, dispatched_ms,"
-	        " lease_ms FROM rrun WHERE state IN ('dispatched', 'started')") !=
-	    0)
+	               "SELECT run_id, task_id, executor, state, dispatched_ms,"
+	               " lease_ms FROM rrun WHERE state IN ('dispatched', "
+	               "'started')") != 0)
 		return;
 	while (store_step(st) == 1) {
 		memset(&run, 0, sizeof(run));
@@ -537,7 +643,7 @@ expire_leases(struct router *r, int64_t now)
 		run.lease_ms = store_col_int(st, 5);
 		h = heard_of(executor_find(r, run.executor));
 		if ((w = takeback_reason(&run, h.name != NULL ? &h : NULL,
-		         r->started, mono, now)) == NULL)
+		                         r->started, mono, now)) == NULL)
 			continue;
 		ids = xrealloc(ids, (n + 1) * sizeof(*ids));
 		tasks = xrealloc(tasks, (n + 1) * sizeof(*tasks));
@@ -576,7 +682,8 @@ pick(struct router *r)
 		if (e->last_hb == 0 || mono - e->last_hb > r->stale_ms)
 			continue;
 		inflight = 0;
-		(void) store_int(svc_store(r->svc), &inflight, 0,
+		(void) store_int(
+		    svc_store(r->svc), &inflight, 0,
 		    "SELECT count(*) FROM rrun WHERE executor = ? AND"
 		    " state = 'dispatched'",
 		    "t", e->name);
@@ -592,21 +699,21 @@ pick(struct router *r)
  * cap); sp and repo_key as for emit_budget. */
 static void
 refuse_spend(struct router *r, const char *task_id, const char *last,
-    const char *last_hold, const struct gate *g, const char *new_state,
-    const struct spend_gate *sp, const char *repo_key)
+             const char *last_hold, const struct gate *g, const char *new_state,
+             const struct spend_gate *sp, const char *repo_key)
 {
 	const char *hold = sp != NULL ? sp->scope : NULL;
 
 	if (last != NULL && strcmp(last, g->reason) == 0 && new_state == NULL &&
 	    (hold == NULL ||
-	        (last_hold != NULL && strcmp(last_hold, hold) == 0)))
+	     (last_hold != NULL && strcmp(last_hold, hold) == 0)))
 		return;
 	if (svc_begin(r->svc) != 0)
 		return;
 	if (store_run(svc_store(r->svc),
-	        "UPDATE rtask SET last_reason = ?, hold = ?,"
-	        " state = coalesce(?, state) WHERE task_id = ?",
-	        "tttt", g->reason, hold, new_state, task_id) == 0 &&
+	              "UPDATE rtask SET last_reason = ?, hold = ?,"
+	              " state = coalesce(?, state) WHERE task_id = ?",
+	              "tttt", g->reason, hold, new_state, task_id) == 0 &&
 	    emit_budget(r, task_id, g, sp, repo_key) == 0)
 		(void) svc_commit(r->svc);
 	else
@@ -615,7 +722,7 @@ refuse_spend(struct router *r, const char *task_id, const char *last,
 
 static void
 refuse(struct router *r, const char *task_id, const char *last,
-    const struct gate *g, const char *new_state)
+       const struct gate *g, const char *new_state)
 {
 	refuse_spend(r, task_id, last, NULL, g, new_state, NULL, NULL);
 }
@@ -626,26 +733,30 @@ refuse(struct router *r, const char *task_id, const char *last,
  * rrun has already (a retry whose count was reset). */
 static const char *
 run_id_for(struct router *r, const struct msg_decision *decision,
-    const char *next, int64_t attempts, char rid[37])
+           const char *next, int64_t attempts, char rid[37])
 {
-	const char *id = next != NULL ? next
-	    : attempts == 0 ? decision->run_id : NULL;
+	const char *id = next != NULL    ? next
+	                 : attempts == 0 ? decision->run_id
+	                                 : NULL;
 	int64_t     taken = 0;
 
 	if (id != NULL)
 		(void) store_int(svc_store(r->svc), &taken, 0,
-		    "SELECT count(*) FROM rrun WHERE run_id = ?", "t", id);
+		                 "SELECT count(*) FROM rrun WHERE run_id = ?",
+		                 "t", id);
 	return (id != NULL && taken == 0 ? id : uuid4(rid));
 }
 
 /* dispatch sends one run of the task to executor e, holding reserve_usd
  * of the spend caps until it finishes; next is the id announced for it
- * (NULL: none). */
+ * (NULL: none); probe: the run is the half-open breaker's probe. */
 static int
 dispatch(struct router *r, struct executor *e, const char *task_id,
-    const struct msg_task_ready *ready, const struct msg_proposal *proposal,
-    const struct msg_decision *decision, const struct msg_policy *policy,
-    const char *next, int64_t attempts, int64_t now, double reserve_usd)
+         const struct msg_task_ready *ready,
+         const struct msg_proposal   *proposal,
+         const struct msg_decision *decision, const struct msg_policy *policy,
+         const char *next, int64_t attempts, int64_t now, double reserve_usd,
+         bool probe)
 {
 	struct msg_exec_dispatch ev;
 	struct route_task        t;
@@ -656,16 +767,16 @@ dispatch(struct router *r, struct executor *e, const char *task_id,
 
 	run_id = run_id_for(r, decision, next, attempts, rid);
 	task_of(ready, &t);
-	req = route_request(proposal, decision, policy, &t, svc_cfg_root(r->svc),
-	    attempts + 1, now);
+	req = route_request(proposal, decision, policy, &t,
+	                    svc_cfg_root(r->svc), attempts + 1, now);
 	if (req == NULL)
 		return (ERR_INVAL);
 	if (strcmp(req->run_id, run_id) != 0) { /* a retry: its own branch */
 		free(req->run_id);
 		req->run_id = xstrdup(run_id);
 		free(req->task_branch);
-		req->task_branch = xasprintf("%s/%s-%.8s",
-		    t.kind ? t.kind : "goal", task_id, run_id);
+		req->task_branch = xasprintf(
+		    "%s/%s-%.8s", t.kind ? t.kind : "goal", task_id, run_id);
 	}
 	memset(&ev, 0, sizeof(ev));
 	ev.run_id = (char *) run_id;
@@ -678,17 +789,23 @@ dispatch(struct router *r, struct executor *e, const char *task_id,
 		msg_exec_request_free(req);
 		return (rv);
 	}
-	if ((rv = store_run(svc_store(r->svc),
+	if ((rv = store_run(
+	         svc_store(r->svc),
 	         "INSERT INTO rrun(run_id, task_id, executor, attempt, state,"
 	         " dispatched_ms, lease_ms, repo_key, reserved_usd)"
 	         " VALUES (?, ?, ?, ?, 'dispatched', ?, ?, ?, ?)",
 	         "tttiiitd", run_id, task_id, e->name, attempts + 1, now,
 	         r->lease_ms, t.repo_key, reserve_usd)) == 0 &&
-	    (rv = store_run(svc_store(r->svc),
+	    (rv = store_run(
+	         svc_store(r->svc),
 	         "UPDATE rtask SET state = 'dispatched', attempts = ?,"
 	         " last_attempt_ms = ?, last_reason = NULL, hold = NULL,"
 	         " next_run_id = NULL WHERE task_id = ?",
 	         "iit", attempts + 1, now, task_id)) == 0 &&
+	    (!probe || (rv = store_run(svc_store(r->svc),
+	                               "UPDATE rbreaker SET probe_run = ?"
+	                               " WHERE phase = 'half_open'",
+	                               "t", run_id)) == 0) &&
 	    (rv = svc_emit(r->svc, MSG_EXEC_DISPATCH, task_id, &ev)) == 0)
 		rv = svc_commit(r->svc);
 	else
@@ -698,9 +815,11 @@ dispatch(struct router *r, struct executor *e, const char *task_id,
 		 * dispatched and not yet started, this one included, and
 		 * counting it twice refused dispatches (no_executor_available)
 		 * until the executor's next heartbeat */
-		log_info("router.dispatch", "%s: run %s attempt %lld -> %s"
-		    " (reserves %.4f USD)", task_id, run_id,
-		    (long long) (attempts + 1), e->name, reserve_usd);
+		log_info("router.dispatch",
+		         "%s: run %s attempt %lld -> %s"
+		         " (reserves %.4f USD)",
+		         task_id, run_id, (long long) (attempts + 1), e->name,
+		         reserve_usd);
 	}
 	msg_exec_request_free(req);
 	return (rv);
@@ -712,22 +831,25 @@ dispatch(struct router *r, struct executor *e, const char *task_id,
  * (budget, breaker, concurrency, the global spend cap, no executor,
  * memory: the same answer for every task, so the caller stops asking for
  * this pass).  q is the queued task; *reserve is what its run would hold
- * of the spend caps. */
+ * of the spend caps; *probe says its run is the half-open breaker's
+ * probe. */
 enum gate_verdict { GATE_OPEN, GATE_TASK, GATE_ALL };
 
 struct queued {
-	char                *task_id, *last_reason, *hold, *next_run_id;
+	char                  *task_id, *last_reason, *hold, *next_run_id;
 	struct msg_task_ready *ready;
-	struct msg_proposal *proposal;
-	struct msg_decision *decision;
-	struct msg_policy   *policy;
-	int64_t              attempts, last_attempt;
+	struct msg_proposal   *proposal;
+	struct msg_decision   *decision;
+	struct msg_policy     *policy;
+	int64_t                attempts, last_attempt;
 };
 
 static enum gate_verdict
 gates(struct router *r, struct queued *q, struct ledger *l, int64_t now,
-    struct executor **ep, double *reserve)
+      struct executor **ep, double *reserve, bool *probe)
 {
+	struct breaker_state bk;
+	char                *probe_run = NULL;
 	const char        *task_id = q->task_id, *last_reason = q->last_reason;
 	const char        *repo = q->ready->repo_key;
 	struct store_stmt *st;
@@ -747,8 +869,8 @@ gates(struct router *r, struct queued *q, struct ledger *l, int64_t now,
 	 * dispatch time of the day for each queued task made a pass over a
 	 * long queue quadratic */
 	if (store_prep(svc_store(r->svc), &st,
-	        "SELECT coalesce(sum(dispatched_ms > ?), 0), count(*)"
-	        " FROM rrun WHERE dispatched_ms > ?") == 0) {
+	               "SELECT coalesce(sum(dispatched_ms > ?), 0), count(*)"
+	               " FROM rrun WHERE dispatched_ms > ?") == 0) {
 		store_bind_int(st, 1, now - 3600000);
 		store_bind_int(st, 2, now - 86400000);
 		if (store_step(st) == 1) {
@@ -762,15 +884,33 @@ gates(struct router *r, struct queued *q, struct ledger *l, int64_t now,
 		refuse(r, task_id, last_reason, &g, NULL);
 		return (GATE_ALL);
 	}
-	(void) store_int(svc_store(r->svc), &open, 0,
-	    "SELECT v FROM kv WHERE k = 'breaker_open'", NULL);
-	if (open) {
-		g = (struct gate){ false, "circuit_breaker_open", "recent", 0,
-			r->b.breaker_window };
+	bk = bk_load(r, &probe_run);
+	if (bk.probing) {
+		(void) store_int(
+		    svc_store(r->svc), &open, 0,
+		    "SELECT count(*) FROM rrun WHERE run_id = ? AND"
+		    " state IN ('dispatched', 'started')",
+		    "t", probe_run);
+		if (open == 0) {
+			/* interrupted or taken back: no verdict */
+			log_info("router.breaker",
+			         "probe %s ended without a "
+			         "verdict: the next dispatch probes",
+			         probe_run);
+			bk = breaker_probe_done(bk, BREAKER_LOST, now);
+			(void) bk_save(r, &bk, NULL, NULL);
+		}
+	}
+	free(probe_run);
+	if (!breaker_allows(&bk)) {
+		g = (struct gate){false, "circuit_breaker_open", "recent", 0,
+		                  r->b.breaker_window};
 		refuse(r, task_id, last_reason, &g, NULL);
 		return (GATE_ALL);
 	}
-	(void) store_int(svc_store(r->svc), &running, 0,
+	*probe = bk.phase == BREAKER_HALF_OPEN;
+	(void) store_int(
+	    svc_store(r->svc), &running, 0,
 	    "SELECT count(*) FROM rrun WHERE state IN ('dispatched',"
 	    " 'started')",
 	    NULL);
@@ -780,16 +920,15 @@ gates(struct router *r, struct queued *q, struct ledger *l, int64_t now,
 		return (GATE_ALL);
 	}
 	/* the task stays queued: dispatched when the day's window allows */
-	sg = ledger_check(r, l, repo, q->decision->selected_backend,
-	    now, reserve);
+	sg = ledger_check(r, l, repo, q->decision->selected_backend, now,
+	                  reserve);
 	if (!sg.g.allowed) {
 		refuse_spend(r, task_id, last_reason, q->hold, &sg.g, NULL, &sg,
-		    repo);
-		return (strcmp(sg.scope, "global") == 0 ? GATE_ALL
-		                                        : GATE_TASK);
+		             repo);
+		return (strcmp(sg.scope, "global") == 0 ? GATE_ALL : GATE_TASK);
 	}
 	if ((*ep = pick(r)) == NULL) {
-		g = (struct gate){ false, "no_executor_available", NULL, 0, 0 };
+		g = (struct gate){false, "no_executor_available", NULL, 0, 0};
 		refuse(r, task_id, last_reason, &g, NULL);
 		return (GATE_ALL);
 	}
@@ -799,6 +938,24 @@ gates(struct router *r, struct queued *q, struct ledger *l, int64_t now,
 		return (GATE_ALL);
 	}
 	return (GATE_OPEN);
+}
+
+/* breaker_cooled: an open breaker whose cool-off is over goes half_open
+ * (circuit.changed), letting the next dispatch through as its probe. */
+static void
+breaker_cooled(struct router *r, int64_t now)
+{
+	struct breaker_state s = bk_load(r, NULL);
+	struct breaker       w;
+
+	s = breaker_tick(s, r->b.breaker_cooloff_ms, now);
+	if (s.why == NULL || svc_begin(r->svc) != 0)
+		return;
+	w = bk_window(r, &s, now);
+	if (bk_save(r, &s, NULL, &w) == 0)
+		(void) svc_commit(r->svc);
+	else
+		(void) svc_rollback(r->svc);
 }
 
 static void
@@ -821,21 +978,25 @@ router_idle(struct svc *svc, void *state)
 	struct router     *r = state;
 	struct store_stmt *st;
 	struct executor   *e;
-	struct ledger      l = { 0 };
+	struct ledger      l = {0};
 	struct queued      q;
 	int64_t            now = now_ms();
 	double             reserve;
 	enum gate_verdict  v;
+	bool               probe;
 	int                guard;
 
 	if (!svc_caught_up(svc))
 		return;
 	expire_leases(r, now);
+	breaker_cooled(r, now);
 	for (guard = 0; guard < 64; guard++) {
-		if (store_prep(svc_store(svc), &st,
+		if (store_prep(
+		        svc_store(svc), &st,
 		        "SELECT task_id, ready, proposal, decision, policy,"
 		        " attempts, last_attempt_ms, last_reason, hold,"
-		        " next_run_id FROM rtask WHERE state = 'queued' ORDER BY queued_ms"
+		        " next_run_id FROM rtask WHERE state = 'queued' ORDER "
+		        "BY queued_ms"
 		        " LIMIT 1 OFFSET ?") != 0)
 			break;
 		store_bind_int(st, 1, guard);
@@ -857,12 +1018,14 @@ router_idle(struct svc *svc, void *state)
 		store_done(st);
 		e = NULL;
 		reserve = 0;
+		probe = false;
 		v = q.ready && q.proposal && q.decision && q.policy
-		    ? gates(r, &q, &l, now, &e, &reserve)
-		    : GATE_TASK;
+		        ? gates(r, &q, &l, now, &e, &reserve, &probe)
+		        : GATE_TASK;
 		if (v == GATE_OPEN &&
 		    dispatch(r, e, q.task_id, q.ready, q.proposal, q.decision,
-		        q.policy, q.next_run_id, q.attempts, now, reserve) == 0) {
+		             q.policy, q.next_run_id, q.attempts, now, reserve,
+		             probe) == 0) {
 			ledger_add(&l, q.ready->repo_key, reserve, now);
 			guard--; /* it left the queue: same offset again */
 		}
@@ -878,12 +1041,12 @@ router_idle(struct svc *svc, void *state)
 static int
 router_init(struct svc *svc, void *state)
 {
-	struct router     *r = state;
-	const struct topo *t = svc_topo(svc);
+	struct router          *r = state;
+	const struct topo      *t = svc_topo(svc);
 	const struct topo_inst *in;
-	char               err[512];
-	size_t             i;
-	int                rv;
+	char                    err[512];
+	size_t                  i;
+	int                     rv;
 
 	r->svc = svc;
 	r->started = mono_ms();
@@ -892,14 +1055,16 @@ router_init(struct svc *svc, void *state)
 	    (rv = budget_cfg_load(&r->b, svc_cfg(svc), err, sizeof(err))) !=
 	        0 ||
 	    (rv = cfg_tab_ms(router_keys, svc_cfg(svc), "lease", &r->lease_ms,
-	         err, sizeof(err))) != 0) {
+	                     err, sizeof(err))) != 0) {
 		log_error("router.config", "%s", err);
 		return (ERR_CONFIG);
 	}
 	/* a grant comes every heartbeat and must arrive within half the
 	 * lease, or the executors' runs stop (opc/lease.h) */
 	if (r->lease_ms < 8 * t->heartbeat_ms)
-		log_warn("router.config", "lease %lld ms is short for heartbeats "
+		log_warn(
+		    "router.config",
+		    "lease %lld ms is short for heartbeats "
 		    "every %lld ms: a run stops when no grant reached its "
 		    "executor for half the lease; keep it above 8 heartbeats",
 		    (long long) r->lease_ms, (long long) t->heartbeat_ms);
@@ -911,7 +1076,7 @@ router_init(struct svc *svc, void *state)
 	}
 	if (r->nex == 0)
 		log_warn("router.config", "no executor among the upstreams: "
-		    "nothing will be dispatched");
+		                          "nothing will be dispatched");
 	if ((rv = ledger_init(r, err, sizeof(err))) != 0) {
 		log_error("router.config", "%s", err);
 		return (rv);
@@ -919,31 +1084,35 @@ router_init(struct svc *svc, void *state)
 	if ((rv = store_exec(svc_store(svc), schema)) != 0 ||
 	    (rv = ledger_migrate(svc_store(svc))) != 0)
 		return (rv);
-	return (store_add_column(svc_store(svc), "rtask", "next_run_id",
-	    "TEXT"));
+	return (
+	    store_add_column(svc_store(svc), "rtask", "next_run_id", "TEXT"));
 }
 
 static void
 router_status(struct svc *svc, void *state, json_t *obj)
 {
-	struct router     *r = state;
-	json_t            *q = store_counts(svc_store(svc),
-	    "SELECT state, count(*) FROM rtask GROUP BY state"), *ex = json_object();
-	int64_t            open = 0, mono = mono_ms();
-	size_t             i;
+	struct router *r = state;
+	json_t        *q = store_counts(
+	                  svc_store(svc),
+	                  "SELECT state, count(*) FROM rtask GROUP BY state"),
+	       *ex = json_object();
+	struct breaker_state bk;
+	int64_t              mono = mono_ms();
+	size_t               i;
 
-	(void) store_int(svc_store(svc), &open, 0,
-	    "SELECT v FROM kv WHERE k = 'breaker_open'", NULL);
+	bk = bk_load(r, NULL);
 	for (i = 0; i < r->nex; i++)
-		json_object_set_new(ex, r->ex[i].name,
-		    json_pack("{s:I, s:I, s:I}", "heartbeat_age_ms",
+		json_object_set_new(
+		    ex, r->ex[i].name,
+		    json_pack(
+		        "{s:I, s:I, s:I}", "heartbeat_age_ms",
 		        (json_int_t) (r->ex[i].last_hb ? mono - r->ex[i].last_hb
 		                                       : -1),
 		        "free_slots", (json_int_t) r->ex[i].free_slots,
 		        "mem_free_mb", (json_int_t) r->ex[i].mem_free_mb));
 	json_object_set_new(obj, "tasks", q);
-	json_object_set_new(obj, "breaker", json_string(open ? "open"
-	                                                     : "closed"));
+	json_object_set_new(obj, "breaker",
+	                    json_string(breaker_phase_name(bk.phase)));
 	json_object_set_new(obj, "executors", ex);
 	ledger_status(r, obj);
 }
@@ -965,8 +1134,9 @@ router_heartbeat(struct svc *svc, void *state, json_t *info)
 	for (i = 0; i < r->nex; i++)
 		ex[i] = heard_of(&r->ex[i]);
 	if ((rv = store_prep(svc_store(svc), &st,
-	         "SELECT run_id, executor FROM rrun"
-	         " WHERE state IN ('dispatched', 'started')")) == 0) {
+	                     "SELECT run_id, executor FROM rrun"
+	                     " WHERE state IN ('dispatched', 'started')")) ==
+	    0) {
 		while ((rv = store_step(st)) == 1) {
 			ids = xrealloc(ids, (n + 1) * sizeof(*ids));
 			exs = xrealloc(exs, (n + 1) * sizeof(*exs));
@@ -984,7 +1154,7 @@ router_heartbeat(struct svc *svc, void *state, json_t *info)
 	 * nothing would take every run away */
 	if (rv == 0)
 		json_object_set_new(info, "grants",
-		    route_grants(ex, r->nex, held, n));
+		                    route_grants(ex, r->nex, held, n));
 	json_object_set_new(info, "lease_ms", json_integer(r->lease_ms));
 	for (i = 0; i < n; i++) {
 		free(ids[i]);
@@ -996,23 +1166,109 @@ router_heartbeat(struct svc *svc, void *state, json_t *info)
 }
 
 static const struct svc_handler handlers[] = {
-	{ MSG_TASK_READY, on_ready },
-	{ MSG_EXEC_STARTED, on_started },
-	{ MSG_EXEC_FINISHED, on_finished },
-	{ MSG_NONE, NULL },
+    {MSG_TASK_READY, on_ready},
+    {MSG_EXEC_STARTED, on_started},
+    {MSG_EXEC_FINISHED, on_finished},
+    {MSG_NONE, NULL},
 };
 
-static const struct svc_ctl ctls[] = { { MSG_NONE, NULL } };
+/* bk_json: the breaker's state for `opc breaker status`. */
+static json_t *
+bk_json(struct router *r, const struct breaker_state *s, const char *probe,
+        int64_t now)
+{
+	struct breaker w = bk_window(r, s, now);
+
+	return (json_pack(
+	    "{s:s, s:I, s:I, s:s?, s:f, s:I, s:I, s:f, s:I,"
+	    " s:I, s:I, s:I, s:I}",
+	    "state", breaker_phase_name(s->phase), "since_ms",
+	    (json_int_t) s->since_ms, "reset_ms", (json_int_t) s->reset_ms,
+	    "probe_run_id", probe, "failure_rate", w.failure_rate, "samples",
+	    (json_int_t) w.samples, "failures", (json_int_t) w.failures,
+	    "threshold", r->b.breaker_threshold, "window",
+	    (json_int_t) r->b.breaker_window, "min_samples",
+	    (json_int_t) r->b.breaker_min_samples, "cooloff_ms",
+	    (json_int_t) r->b.breaker_cooloff_ms, "staleness_ms",
+	    (json_int_t) r->b.breaker_staleness_ms, "probe_at_ms",
+	    (json_int_t) (s->phase == BREAKER_OPEN
+	                      ? s->since_ms + r->b.breaker_cooloff_ms
+	                      : 0)));
+}
+
+static int
+ctl_breaker_status(struct svc *svc, const struct msg *req, json_t **data,
+                   char *err, size_t errlen, void *state)
+{
+	struct router       *r = state;
+	struct breaker_state s;
+	char                *probe;
+
+	(void) svc;
+	(void) req;
+	(void) err;
+	(void) errlen;
+	s = bk_load(r, &probe);
+	*data = bk_json(r, &s, probe, now_ms());
+	free(probe);
+	return (0);
+}
+
+/* ctl_breaker_reset closes the breaker at once; the outcomes before now
+ * no longer count.  Closing a closed breaker changes nothing (req0 may
+ * send the request twice). */
+static int
+ctl_breaker_reset(struct svc *svc, const struct msg *req, json_t **data,
+                  char *err, size_t errlen, void *state)
+{
+	struct router       *r = state;
+	struct breaker_state s, was;
+	struct breaker       w;
+	const char          *why = req->body.router_breaker_reset.reason;
+	int64_t              now = now_ms();
+	int                  rv;
+
+	if (why != NULL && strlen(why) > 4096) {
+		snprintf(err, errlen, "a reason holds at most 4096 bytes");
+		return (ERR_INVAL);
+	}
+	was = bk_load(r, NULL);
+	if (was.phase == BREAKER_CLOSED) {
+		*data = json_pack("{s:s, s:s, s:b}", "state", "closed", "was",
+		                  "closed", "changed", 0);
+		return (0);
+	}
+	if ((rv = svc_begin(svc)) != 0)
+		return (rv);
+	s = breaker_reset(was, now);
+	w = bk_window(r, &s, now);
+	log_warn("router.breaker", "reset by an operator%s%s",
+	         why != NULL ? ": " : "", why != NULL ? why : "");
+	if ((rv = bk_save(r, &s, NULL, &w)) != 0 ||
+	    (rv = svc_commit(svc)) != 0) {
+		(void) svc_rollback(svc);
+		return (rv);
+	}
+	*data = json_pack("{s:s, s:s, s:b}", "state", "closed", "was",
+	                  breaker_phase_name(was.phase), "changed", 1);
+	return (0);
+}
+
+static const struct svc_ctl ctls[] = {
+    {MSG_ROUTER_BREAKER_STATUS, ctl_breaker_status},
+    {MSG_ROUTER_BREAKER_RESET, ctl_breaker_reset},
+    {MSG_NONE, NULL},
+};
 
 const struct svc_def router_def = {
-	.name = "router",
-	.state_size = sizeof(struct router),
-	.init = router_init,
-	.handlers = handlers,
-	.ctls = ctls,
-	.status = router_status,
-	.idle = router_idle,
-	.heartbeat = router_heartbeat,
-	.on_heartbeat = on_heartbeat,
-	.config = router_keys,
+    .name = "router",
+    .state_size = sizeof(struct router),
+    .init = router_init,
+    .handlers = handlers,
+    .ctls = ctls,
+    .status = router_status,
+    .idle = router_idle,
+    .heartbeat = router_heartbeat,
+    .on_heartbeat = on_heartbeat,
+    .config = router_keys,
 };

@@ -72,7 +72,7 @@ int
 budget_cfg_load(struct budget_cfg *c, const struct cfg_node *router_cfg,
                 char *err, size_t errlen)
 {
-	const struct cfg_key *t = router_keys; /* defaults and bounds */
+	const struct cfg_key  *t = router_keys; /* defaults and bounds */
 	const struct cfg_node *r = router_cfg;
 	int64_t                hours = -1;
 	double                 cap = NAN; /* max_usd_per_day: NaN = none */
@@ -80,29 +80,30 @@ budget_cfg_load(struct budget_cfg *c, const struct cfg_node *router_cfg,
 	memset(c, 0, sizeof(*c));
 	/* no cap unless one is written: max_usd_per_day has no default */
 	if (cfg_tab_int(t, r, "budget.max_per_hour", &c->max_per_hour, err,
-	        errlen) != 0 ||
+	                errlen) != 0 ||
 	    cfg_tab_int(t, r, "budget.max_per_day", &c->max_per_day, err,
-	        errlen) != 0 ||
+	                errlen) != 0 ||
 	    cfg_tab_int(t, r, "budget.max_retries", &c->max_retries, err,
-	        errlen) != 0 ||
+	                errlen) != 0 ||
 	    cfg_tab_ms(t, r, "budget.retry_reset", &c->retry_reset_ms, err,
-	        errlen) != 0 ||
+	               errlen) != 0 ||
 	    cfg_tab_int(t, r, "budget.max_concurrent", &c->max_concurrent, err,
-	        errlen) != 0 ||
+	                errlen) != 0 ||
 	    cfg_tab_int(t, r, "budget.min_memory_mb", &c->min_memory_mb, err,
-	        errlen) != 0 ||
+	                errlen) != 0 ||
 	    cfg_tab_num(t, r, "breaker.threshold", &c->breaker_threshold, err,
-	        errlen) != 0 ||
+	                errlen) != 0 ||
 	    cfg_tab_int(t, r, "breaker.window", &c->breaker_window, err,
-	        errlen) != 0 ||
+	                errlen) != 0 ||
 	    cfg_tab_int(t, r, "breaker.min_samples", &c->breaker_min_samples,
-	        err, errlen) != 0 ||
-	    cfg_tab_ms(t, r, "breaker.staleness", &c->breaker_staleness_ms,
-	        err, errlen) != 0 ||
+	                err, errlen) != 0 ||
+	    cfg_tab_ms(t, r, "breaker.staleness", &c->breaker_staleness_ms, err,
+	               errlen) != 0 ||
+	    cfg_tab_ms(t, r, "breaker.cooloff", &c->breaker_cooloff_ms, err,
+	               errlen) != 0 ||
 	    cfg_tab_num(t, r, "budget.reserve_usd", &c->reserve_usd, err,
-	        errlen) != 0 ||
-	    cfg_tab_num(t, r, "budget.max_usd_per_day", &cap, err, errlen) !=
-	        0)
+	                errlen) != 0 ||
+	    cfg_tab_num(t, r, "budget.max_usd_per_day", &cap, err, errlen) != 0)
 		return (ERR_CONFIG);
 
 	if (env_int("OPERATIONS_CENTER_MAX_EXEC_PER_HOUR", &c->max_per_hour,
