@@ -311,6 +311,9 @@ test_run_outcomes(void **state)
 	assert_string_equal(state_of(&f, t[2]), "Blocked");
 	assert_non_null(
 	    strstr(last_comment(&f, t[2]), "- category: validation_failed"));
+	assert_non_null(strstr(last_comment(&f, t[2]),
+	                       "- blocked_classification: validation_failed"));
+	assert_null(strstr(last_comment(&f, t[0]), "blocked_classification"));
 	ev = events(&f, "task.updated");
 	assert_string_equal(
 	    tb_str(json_array_get(ev, json_array_size(ev) - 1), "body.reason"),
@@ -326,6 +329,58 @@ test_run_outcomes(void **state)
 	/* Done is final: a result arriving after it changes nothing */
 	finished(&f, t[0], "r-0", false, "backend_error");
 	assert_string_equal(state_of(&f, t[0]), "Done");
+	fx_stop(&f);
+}
+
+/* Quota exhaustion is its own class on the board: Blocked with
+ * blocked_classification quota_exhausted (the task.updated reason too),
+ * whether the result says so by its category or, for a result older
+ * than the agent contract, by its words; a rate limit under the agent
+ * contract is not quota. */
+static void
+test_quota_exhausted(void **state)
+{
+	struct fx   f;
+	char        t[3][32];
+	json_t     *ev;
+	const char *c;
+
+	UNUSED(state);
+	fx_start(&f, "quota");
+	snprintf(t[0], sizeof(t[0]), "%s", add(&f, "demo", "Out of credits"));
+	snprintf(t[1], sizeof(t[1]), "%s", add(&f, "demo", "Old result"));
+	snprintf(t[2], sizeof(t[2]), "%s", add(&f, "demo", "Rate limited"));
+	started(&f, t[0], "r-q0");
+	finished(&f, t[0], "r-q0", false, "quota_exhausted");
+	assert_string_equal(state_of(&f, t[0]), "Blocked");
+	c = last_comment(&f, t[0]);
+	assert_non_null(strstr(c, "- blocked_classification: quota_exhausted"));
+	ev = events(&f, "task.updated");
+	assert_string_equal(
+	    tb_str(json_array_get(ev, json_array_size(ev) - 1), "body.reason"),
+	    "quota_exhausted");
+	json_decref(ev);
+	/* no result record: the reason's words decide */
+	started(&f, t[1], "r-q1");
+	inject(&f, "exec.finished",
+	       json_pack("{s:s, s:s, s:s, s:b, s:s, s:s}", "run_id", "r-q1",
+	                 "task_id", t[1], "status", "failed", "success", 0,
+	                 "failure_category", "backend_error", "failure_reason",
+	                 "Quota exceeded for this month"));
+	assert_string_equal(state_of(&f, t[1]), "Blocked");
+	c = last_comment(&f, t[1]);
+	assert_non_null(strstr(c, "- category: backend_error"));
+	assert_non_null(strstr(c, "- blocked_classification: quota_exhausted"));
+	/* a typed result: its category alone */
+	started(&f, t[2], "r-q2");
+	inject(&f, "exec.finished",
+	       json_pack("{s:s, s:s, s:s, s:b, s:s, s:s, s:{s:s}}", "run_id",
+	                 "r-q2", "task_id", t[2], "status", "failed", "success",
+	                 0, "failure_category", "model_error", "failure_reason",
+	                 "rate limit, retry later", "result", "commit_sha",
+	                 "abc"));
+	c = last_comment(&f, t[2]);
+	assert_non_null(strstr(c, "- blocked_classification: model_error"));
 	fx_stop(&f);
 }
 
@@ -443,6 +498,7 @@ main(void)
 	    cmocka_unit_test(test_add),
 	    cmocka_unit_test(test_policy_block),
 	    cmocka_unit_test(test_run_outcomes),
+	    cmocka_unit_test(test_quota_exhausted),
 	    cmocka_unit_test(test_proposal),
 	    cmocka_unit_test(test_bad_input),
 	};

@@ -178,6 +178,22 @@ finished(struct fx *f, const char *run, const char *task, const char *status)
 	                    "executor"));
 }
 
+/* quota_out finishes run as quota exhaustion (a typed result). */
+static void
+quota_out(struct fx *f, const char *run, const char *task)
+{
+	tb_inject(f->topo, "router", "exec.started", task,
+	          json_pack("{s:s, s:s, s:s, s:i}", "run_id", run, "task_id",
+	                    task, "executor", "executor", "attempt", 1));
+	tb_inject(f->topo, "router", "exec.finished", task,
+	          json_pack("{s:s, s:s, s:s, s:b, s:s, s:s, s:s, s:{s:s}}",
+	                    "run_id", run, "task_id", task, "status", "failed",
+	                    "success", 0, "executor", "executor",
+	                    "failure_category", "quota_exhausted",
+	                    "failure_reason", "credit balance is too low",
+	                    "result", "status", "failed"));
+}
+
 /* events waits for n events of topic in the router's journal. */
 static json_t *
 events(struct fx *f, const char *topic, size_t n)
@@ -422,10 +438,11 @@ run_of(struct fx *f, const char *task, size_t n)
 	return (run);
 }
 
-/* fail_three dispatches T-1..T-3 and fails them: the breaker opens
- * (min_samples 3, threshold 0.8). */
+/* fail_three_from dispatches T-1..T-3 and fails them, the first being
+ * the first-th dispatch: the breaker opens (min_samples 3, threshold
+ * 0.8). */
 static void
-fail_three(struct fx *f)
+fail_three_from(struct fx *f, int first)
 {
 	char   *run, task[8];
 	json_t *c;
@@ -434,7 +451,7 @@ fail_three(struct fx *f)
 	for (i = 1; i <= 3; i++) {
 		snprintf(task, sizeof(task), "T-%d", i);
 		ready(f, task, NULL);
-		run = run_of(f, task, (size_t) i);
+		run = run_of(f, task, (size_t) (first + i - 1));
 		finished(f, run, task, "failed");
 		free(run);
 	}
@@ -443,6 +460,12 @@ fail_three(struct fx *f)
 	assert_string_equal(tb_str(c, "0.body.reason"), "threshold");
 	assert_int_equal(tb_int(c, "0.body.failures"), 3);
 	json_decref(c);
+}
+
+static void
+fail_three(struct fx *f)
+{
+	fail_three_from(f, 1);
 }
 
 /* An open breaker goes half_open after its cool-off and lets exactly one
@@ -585,6 +608,63 @@ test_breaker_reset(void **state)
 	fx_stop(&f);
 }
 
+/* Quota exhaustion never feeds the breaker: three runs out of quota
+ * leave it closed (no sample counted); a half-open probe that runs out
+ * of quota says nothing either, and the next task is the probe. */
+static void
+test_breaker_quota(void **state)
+{
+	struct fx f;
+	json_t   *c, *d;
+	char     *run, task[8], err[256];
+	int       i;
+
+	UNUSED(state);
+	fx_start_with(&f, "bquota", 5, "max_per_hour: 100, max_concurrent: 5",
+	              "min_samples: 3, cooloff: 1ms", 0);
+	for (i = 1; i <= 3; i++) {
+		snprintf(task, sizeof(task), "Q-%d", i);
+		ready(&f, task, NULL);
+		run = run_of(&f, task, (size_t) i);
+		quota_out(&f, run, task);
+		free(run);
+	}
+	assert_int_equal(tb_call(f.topo, "router", MSG_ROUTER_BREAKER_STATUS,
+	                         NULL, &d, err, sizeof(err)),
+	                 0);
+	assert_string_equal(tb_str(d, "state"), "closed");
+	assert_int_equal(tb_int(d, "samples"), 0);
+	json_decref(d);
+	c = tb_events(f.topo, "router", "circuit.changed");
+	assert_int_equal(json_array_size(c), 0);
+	json_decref(c);
+	/* T-1..T-3 fail: open, then half_open */
+	fail_three_from(&f, 4);
+	c = events(&f, "circuit.changed", 2);
+	assert_string_equal(tb_str(c, "1.body.state"), "half_open");
+	json_decref(c);
+	ready(&f, "P-1", NULL);
+	run = run_of(&f, "P-1", 7);
+	quota_out(&f, run, "P-1");
+	free(run);
+	/* still half_open, and the next task is the probe */
+	ready(&f, "P-2", NULL);
+	run = run_of(&f, "P-2", 8);
+	c = tb_status(f.topo, "router");
+	assert_string_equal(tb_str(c, "breaker"), "half_open");
+	json_decref(c);
+	assert_int_equal(tb_call(f.topo, "router", MSG_ROUTER_BREAKER_STATUS,
+	                         NULL, &d, err, sizeof(err)),
+	                 0);
+	assert_string_equal(tb_str(d, "probe_run_id"), run);
+	json_decref(d);
+	free(run);
+	c = tb_events(f.topo, "router", "circuit.changed");
+	assert_int_equal(json_array_size(c), 2);
+	json_decref(c);
+	fx_stop(&f);
+}
+
 /* Over a plain tcp ctl listener the router answers breaker_status but
  * refuses breaker_reset (it changes state). */
 static void
@@ -620,6 +700,7 @@ main(void)
 	    cmocka_unit_test(test_duplicate_ready),
 	    cmocka_unit_test(test_breaker_probe),
 	    cmocka_unit_test(test_breaker_reset),
+	    cmocka_unit_test(test_breaker_quota),
 	    cmocka_unit_test(test_breaker_tcp),
 	};
 
