@@ -554,6 +554,9 @@ result_comment(struct buf *c, const struct msg_exec_finished *f)
 		buf_printf(c, "- pull_request: %s\n", f->pull_request_url);
 	if (r != NULL)
 		agent_comment(c, r->agent);
+	/* the same note as on the pull request (the executor's threshold) */
+	if (r != NULL && r->quality_note != NULL)
+		buf_printf(c, "\n%s\n", r->quality_note);
 }
 
 static int

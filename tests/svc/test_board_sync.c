@@ -384,6 +384,33 @@ test_quota_exhausted(void **state)
 	fx_stop(&f);
 }
 
+/* The executor's [quality] note reaches the board comment; a result
+ * without one adds nothing. */
+static void
+test_quality_note(void **state)
+{
+	static const char note[] =
+	    "[quality] This run added 3 quality suppressions: {\"noqa\": 1, "
+	    "\"type_ignore\": 1, \"pass\": 1}. Review before merging.";
+	struct fx f;
+	char      t[32];
+
+	UNUSED(state);
+	fx_start(&f, "qnote");
+	snprintf(t, sizeof(t), "%s", add(&f, "demo", "Erode quality"));
+	started(&f, t, "r-n");
+	inject(&f, "exec.finished",
+	       json_pack("{s:s, s:s, s:s, s:b, s:s, s:{s:s, s:s, s:{s:i}}}",
+	                 "run_id", "r-n", "task_id", t, "status", "succeeded",
+	                 "success", 1, "executor", "executor", "result",
+	                 "commit_sha", "abc", "quality_note", note,
+	                 "quality_warnings", "#\\s*noqa\\b", 1));
+	assert_string_equal(state_of(&f, t), "Done");
+	assert_non_null(strstr(last_comment(&f, t), note));
+	assert_non_null(strstr(last_comment(&f, t), "- commit: abc\n"));
+	fx_stop(&f);
+}
+
 /* proposal.created becomes a task in the state the proposer chose. */
 static void
 test_proposal(void **state)
@@ -499,6 +526,7 @@ main(void)
 	    cmocka_unit_test(test_policy_block),
 	    cmocka_unit_test(test_run_outcomes),
 	    cmocka_unit_test(test_quota_exhausted),
+	    cmocka_unit_test(test_quality_note),
 	    cmocka_unit_test(test_proposal),
 	    cmocka_unit_test(test_bad_input),
 	};

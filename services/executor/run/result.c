@@ -91,10 +91,10 @@ outputs_fill(const struct exec_run *x, struct msg_exec_result *res)
 			a->label = xstrdup(outputs[i].label);
 			a->uri = utf8_lossy(p);
 			a->size_bytes = st.st_size;
-			a->produced_at = xstrdup(iso8601(
-			    (int64_t) st.st_mtim.tv_sec * 1000 +
-			        st.st_mtim.tv_nsec / 1000000,
-			    ts, sizeof(ts)));
+			a->produced_at =
+			    xstrdup(iso8601((int64_t) st.st_mtim.tv_sec * 1000 +
+			                        st.st_mtim.tv_nsec / 1000000,
+			                    ts, sizeof(ts)));
 		}
 		free(p);
 	}
@@ -108,7 +108,7 @@ dup_or_null(const char *s)
 
 void
 result_fill(const struct exec_run *x, int64_t completed_ms,
-    struct msg_exec_result *res)
+            struct msg_exec_result *res)
 {
 	const struct exec_req *rq = x->req;
 	char                   t[32], *p;
@@ -121,8 +121,8 @@ result_fill(const struct exec_run *x, int64_t completed_ms,
 	res->status = xstrdup(x->status != NULL ? x->status : "failed");
 	res->success = x->success;
 	changes_fill(&res->changed_files, &x->changes);
-	res->changed_files_source = xstrdup(rq->bk.scratch
-	    ? "workspace_listing" : "git_diff");
+	res->changed_files_source =
+	    xstrdup(rq->bk.scratch ? "workspace_listing" : "git_diff");
 	res->diff_stat_excerpt = utf8_lossy(x->diff_stat_excerpt);
 	res->validation = validation_new(x);
 	res->branch_pushed = x->branch_pushed;
@@ -149,7 +149,9 @@ result_fill(const struct exec_run *x, int64_t completed_ms,
 	for (i = 0; i < QUALITY_N; i++)
 		if (x->quality[i] > 0)
 			json_object_set_new(res->quality_warnings,
-			    quality_pattern(i), json_integer(x->quality[i]));
+			                    quality_pattern(i),
+			                    json_integer(x->quality[i]));
+	res->quality_note = dup_or_null(x->quality_note);
 	res->agent = agent_new(&x->agent);
 	if (res->agent != NULL) {
 		res->agent->has_attempts = true;

@@ -143,7 +143,8 @@ inspect(struct exec_run *x, const struct buf *patch)
 		log_warn("quality.regex", "a quality pattern did not compile");
 	for (i = 0; i < QUALITY_N; i++)
 		total += x->quality[i];
-	if (total > 0 && total >= rq->quality_threshold)
+	if ((x->quality_note =
+	         quality_note(x->quality, rq->quality_threshold)) != NULL)
 		log_warn("quality.erosion",
 		         "run %s adds %d suppression "
 		         "markers (threshold %d)",
@@ -180,8 +181,8 @@ denials_reason(const struct agent_report *a)
 	size_t     i, j;
 
 	buf_init(&b);
-	buf_printf(&b, "%s was refused %zu tool call%s (", a->cli,
-	           a->denials.n, a->denials.n == 1 ? "" : "s");
+	buf_printf(&b, "%s was refused %zu tool call%s (", a->cli, a->denials.n,
+	           a->denials.n == 1 ? "" : "s");
 	for (i = 0; i < a->denials.n; i++) {
 		for (j = 0; j < i; j++)
 			if (strcmp(a->denials.v[j], a->denials.v[i]) == 0)
@@ -270,10 +271,10 @@ decide(struct exec_run *x)
 	else if (strcmp(x->category, "tool_failure") == 0 && in.denied)
 		x->reason = denials_reason(&x->agent);
 	else if (strcmp(x->category, "no_op") == 0)
-		x->reason = xasprintf(
-		    "the backend changed nothing%s%s",
-		    x->agent.message != NULL ? "; it said: " : "",
-		    x->agent.message != NULL ? x->agent.message : "");
+		x->reason =
+		    xasprintf("the backend changed nothing%s%s",
+		              x->agent.message != NULL ? "; it said: " : "",
+		              x->agent.message != NULL ? x->agent.message : "");
 	else if (x->backend_reason != NULL)
 		x->reason = xstrdup(x->backend_reason);
 	else if (in.validation_failed)
@@ -333,6 +334,7 @@ run_fini(struct exec_run *x)
 	free(x->diff_stat_excerpt);
 	strv_free(&x->scope_violations);
 	free(x->question);
+	free(x->quality_note);
 	free(x->commit_sha);
 	free(x->pr_url);
 	free(x->pr_error);
@@ -418,11 +420,12 @@ run_backend(struct exec_run *x)
 		                 x->attempts;
 		if (mono_ms() + wait + 1000 >= x->deadline_mono)
 			break;
-		log_warn("run.transient",
-		         "run %s: %s (API %d); attempt %d again in %lld ms",
-		         x->req->run_id, x->backend_reason ? x->backend_reason
-		                                           : "transient error",
-		         x->agent.api_status, x->attempts + 1, (long long) wait);
+		log_warn(
+		    "run.transient",
+		    "run %s: %s (API %d); attempt %d again in %lld ms",
+		    x->req->run_id,
+		    x->backend_reason ? x->backend_reason : "transient error",
+		    x->agent.api_status, x->attempts + 1, (long long) wait);
 		pause_ms(wait);
 		if (proc_stop)
 			break;
@@ -491,9 +494,10 @@ exec_run(const struct exec_req *rq, const char *dir, const char *out)
 			x.reason = xstrdup(LEASE_LOST);
 		}
 	} else if (!x.success && no_space(&x)) {
-		char *why = xasprintf("no space left on device under %s: the "
-		    "run is interrupted and will be retried (%s)", x.ws,
-		    x.reason ? x.reason : x.status);
+		char *why =
+		    xasprintf("no space left on device under %s: the "
+		              "run is interrupted and will be retried (%s)",
+		              x.ws, x.reason ? x.reason : x.status);
 
 		log_warn("run.no_space", "run %s: %s", rq->run_id, why);
 		free(x.reason);

@@ -73,26 +73,26 @@ struct exec_backend_spec {
 	char  *sandbox;         /* codex_cli sandbox_mode */
 	int    max_turns;       /* 0: none */
 	int    max_retries;     /* the CLI's own API retries */
-	int    transient_retries; /* runs again after a 429/529/5xx */
+	int    transient_retries;     /* runs again after a 429/529/5xx */
 	int    retry_backoff_seconds; /* wait before, times the attempt */
-	double max_budget_usd;  /* per-run spend cap; 0: none */
+	double max_budget_usd;        /* per-run spend cap; 0: none */
 	double price_in, price_out, price_cached; /* USD per 1M tokens */
-	char  *team, *orchestrator, *effort; /* kodo */
-	int    cycles, exchanges;            /* kodo */
+	char  *team, *orchestrator, *effort;      /* kodo */
+	int    cycles, exchanges;                 /* kodo */
 };
 
 struct exec_req {
-	char                    *run_id, *task_id, *proposal_id, *decision_id;
-	char                    *goal_text, *constraints_text; /* may be NULL */
-	char                    *repo_key, *clone_url, *base_branch;
-	char                    *task_branch, *lane, *backend;
-	struct strv              allowed_paths;
-	int64_t                  max_changed_files; /* -1: none (absent, null, 0) */
-	int                      timeout_seconds;
-	struct strv             *validation; /* one argv per command */
-	size_t                   n_validation;
-	int                      validation_timeout_seconds;
-	int                      push_on_success;
+	char        *run_id, *task_id, *proposal_id, *decision_id;
+	char        *goal_text, *constraints_text; /* may be NULL */
+	char        *repo_key, *clone_url, *base_branch;
+	char        *task_branch, *lane, *backend;
+	struct strv  allowed_paths;
+	int64_t      max_changed_files; /* -1: none (absent, null, 0) */
+	int          timeout_seconds;
+	struct strv *validation; /* one argv per command */
+	size_t       n_validation;
+	int          validation_timeout_seconds;
+	int          push_on_success;
 	struct exec_backend_spec bk;
 	int                      expect_changes; /* 0: no change is fine */
 	char                    *git_name, *git_email;
@@ -101,8 +101,8 @@ struct exec_req {
 	char                    *lease_file; /* NULL: no fencing */
 	int64_t                  lease_ms;
 	int                      open_pr;
-	char                    *github_api;  /* e.g. https://api.github.com */
-	char                    *github_repo; /* owner/name, or NULL */
+	char                    *github_api;   /* e.g. https://api.github.com */
+	char                    *github_repo;  /* owner/name, or NULL */
 	char                    *github_token; /* from the environment only */
 };
 
@@ -225,7 +225,7 @@ void scope_check(struct strv *viol, const struct changes *cs,
 
 /* ---- quality.c: erosion markers and questions ---------------------- */
 
-#define QUALITY_N 7
+#define QUALITY_N 8
 
 /* quality_pattern returns the display form of pattern i ("#\s*noqa\b"). */
 const char *quality_pattern(size_t i);
@@ -233,6 +233,12 @@ const char *quality_pattern(size_t i);
  * (lines starting "+" but not "+++") that match it.  Returns 0 or
  * ERR_INVAL (a pattern failed to compile). */
 int quality_scan(int counts[QUALITY_N], const char *patch, size_t len);
+/* quality_note returns the original's note when the counts add up to
+ * threshold or more (and to at least 1): "[quality] This run added N
+ * quality suppressions: {"noqa": N, "type_ignore": N}. Review before
+ * merging." (the patterns found, by name).  NULL below it; else the
+ * caller frees it. */
+char *quality_note(const int counts[QUALITY_N], int threshold);
 /* question_extract returns the trimmed TEXT of the first
  * "<!-- cp:question: TEXT -->" in s[0..len), or NULL. */
 char *question_extract(const char *s, size_t len);
@@ -248,12 +254,12 @@ struct classify_in {
 	int         timed_out;
 	int         validation_failed;
 	int         validation_flaky;
-	int         api_status;   /* an agent's API error status, or 0 */
-	const char *api_error;    /* its error type/code, or NULL */
-	int         budget_hit;   /* stopped at its turn or spend cap */
-	int         denied;       /* the agent's tools were refused */
-	int         no_change;    /* the backend succeeded, changed nothing */
-	const char *text; /* borrowed; lowercase backend output */
+	int         api_status; /* an agent's API error status, or 0 */
+	const char *api_error;  /* its error type/code, or NULL */
+	int         budget_hit; /* stopped at its turn or spend cap */
+	int         denied;     /* the agent's tools were refused */
+	int         no_change;  /* the backend succeeded, changed nothing */
+	const char *text;       /* borrowed; lowercase backend output */
 };
 
 /* classify returns the failure category (static string) of a run that did
@@ -285,7 +291,7 @@ struct agent_report {
 	double      cost_usd;
 	const char *cost_source; /* "reported" | "computed" | NULL */
 	int64_t     in_tok, out_tok, cache_read_tok, cache_write_tok;
-	struct strv denials; /* tools the CLI refused, one per denial */
+	struct strv denials;        /* tools the CLI refused, one per denial */
 	int         api_status;     /* HTTP status of an API error, or 0 */
 	char       *api_error;      /* "rate_limit_error", ... */
 	int64_t     retry_after_ms; /* the server's hint, or -1 */
@@ -373,23 +379,24 @@ struct exec_run {
 	struct proc_result  backend;
 	struct agent_report agent; /* cli NULL: not an agent profile */
 	int                 backend_ran, backend_ok;
-	char              *backend_reason; /* why it failed, or NULL */
-	char              *backend_prog;   /* argv[0] of the backend */
-	struct validation  val;
-	int                val_ran;
-	struct changes     changes;
-	int                diff_ok;
-	char              *diff_stat_excerpt;
-	struct strv        scope_violations;
-	int                too_wide;
-	int                quality[QUALITY_N];
-	char              *question;
-	int                branch_pushed;
-	char              *commit_sha;
-	char              *pr_url;   /* opened (or found) pull request */
-	char              *pr_error; /* why no pull request, or NULL */
-	int                pr_status; /* HTTP status of the last PR request
-	                                 (0: none, or a transport error) */
+	char               *backend_reason; /* why it failed, or NULL */
+	char               *backend_prog;   /* argv[0] of the backend */
+	struct validation   val;
+	int                 val_ran;
+	struct changes      changes;
+	int                 diff_ok;
+	char               *diff_stat_excerpt;
+	struct strv         scope_violations;
+	int                 too_wide;
+	int                 quality[QUALITY_N];
+	char               *quality_note; /* at the threshold, else NULL */
+	char               *question;
+	int                 branch_pushed;
+	char               *commit_sha;
+	char               *pr_url;    /* opened (or found) pull request */
+	char               *pr_error;  /* why no pull request, or NULL */
+	int                 pr_status; /* HTTP status of the last PR request
+	                                  (0: none, or a transport error) */
 };
 
 /* commit_title: the goal's first line, whitespace collapsed, <= 72

@@ -19,7 +19,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-
 #include <cmocka.h>
 #include <jansson.h>
 
@@ -599,7 +598,8 @@ test_no_space(void **state)
 	struct fx *fx = *state;
 	json_t    *req = base_request(fx), *r;
 
-	use_command(fx, req,
+	use_command(
+	    fx, req,
 	    "echo \"sh: 1: cannot create out.txt: No space left on device\" "
 	    ">&2\nexit 2");
 	assert_int_equal(run(fx, req), 0);
@@ -607,8 +607,8 @@ test_no_space(void **state)
 	assert_string_equal(rstr(r, "status"), "interrupted");
 	assert_string_equal(rstr(r, "failure_category"), "interrupted");
 	assert_false(json_is_true(json_object_get(r, "success")));
-	assert_non_null(strstr(rstr(r, "failure_reason"),
-	                       "no space left on device under"));
+	assert_non_null(
+	    strstr(rstr(r, "failure_reason"), "no space left on device under"));
 	assert_non_null(strstr(rstr(r, "failure_reason"), "backend exited 2"));
 	assert_nothing_committed(fx);
 	json_decref(r);
@@ -635,6 +635,36 @@ test_too_wide(void **state)
 	                    fx->ws),
 	                 0);
 	assert_nothing_committed(fx);
+	json_decref(r);
+	json_decref(req);
+}
+
+/* Three suppressions (a bare pass among them) reach the threshold: the
+ * result carries the [quality] note, the run still succeeds; two do
+ * not. */
+static void
+test_quality_note(void **state)
+{
+	struct fx *fx = *state;
+	json_t    *req = base_request(fx), *r;
+
+	use_command(fx, req,
+	            "printf 'import os  # noqa\\ndef f():\\n    pass\\n"
+	            "x = g()  # type: ignore\\n' > mod.py");
+	assert_int_equal(run(fx, req), 0);
+	r = result(fx);
+	assert_string_equal(rstr(r, "status"), "succeeded");
+	assert_string_equal(rstr(r, "quality_note"),
+	                    "[quality] This run added 3 quality suppressions: "
+	                    "{\"noqa\": 1, \"type_ignore\": 1, \"pass\": 1}. "
+	                    "Review before merging.");
+	json_decref(r);
+	use_command(fx, req, "printf 'def f():\\n    pass\\n' > other.py");
+	(void) sh("rm -rf %s", fx->ws);
+	assert_int_equal(run(fx, req), 0);
+	r = result(fx);
+	assert_string_equal(rstr(r, "status"), "succeeded");
+	assert_true(json_is_null(json_object_get(r, "quality_note")));
 	json_decref(r);
 	json_decref(req);
 }
@@ -682,7 +712,6 @@ test_bad_request(void **state)
 	assert_int_equal(sh("%s --help | grep -q usage", EXEC_RUN_BIN), 0);
 }
 
-
 /* A backend that exits 0 and changes nothing did nothing: Blocked as
  * no_op, unless the task expects no change. */
 static void
@@ -713,8 +742,8 @@ test_no_op(void **state)
  * records how it was started (argv, stdin, environment) and then runs
  * body. */
 static void
-fake_agent(const struct fx *fx, json_t *req, const char *kind,
-           const char *body, json_t *extra)
+fake_agent(const struct fx *fx, json_t *req, const char *kind, const char *body,
+           json_t *extra)
 {
 	char   *text, *path;
 	json_t *spec;
@@ -757,19 +786,20 @@ test_claude_profile(void **state)
 	json_t    *req = base_request(fx), *r, *a;
 
 	setenv("OPC_TEST_AGENT_KEY", "sk-ant-test-secret", 1);
-	fake_agent(fx, req, "claude_cli",
-	           "mkdir -p src && echo hi > src/hello.txt\n"
-	           "echo \"my key is $ANTHROPIC_API_KEY\" >&2\n"
-	           "echo '" CLAUDE_INIT "'\n"
-	           "echo '{\"type\":\"result\",\"subtype\":\"success\","
-	           "\"is_error\":false,\"num_turns\":2,\"result\":\"Wrote "
-	           "src/hello.txt\",\"session_id\":\"s-1\",\"total_cost_usd\":"
-	           "0.0123,\"usage\":{\"input_tokens\":100,\"output_tokens\":20,"
-	           "\"cache_read_input_tokens\":7,"
-	           "\"cache_creation_input_tokens\":3},"
-	           "\"permission_denials\":[]}'",
-	           json_pack("{s:i, s:f, s:[s]}", "max_turns", 7,
-	                     "max_budget_usd", 0.5, "argv", "--extra"));
+	fake_agent(
+	    fx, req, "claude_cli",
+	    "mkdir -p src && echo hi > src/hello.txt\n"
+	    "echo \"my key is $ANTHROPIC_API_KEY\" >&2\n"
+	    "echo '" CLAUDE_INIT "'\n"
+	    "echo '{\"type\":\"result\",\"subtype\":\"success\","
+	    "\"is_error\":false,\"num_turns\":2,\"result\":\"Wrote "
+	    "src/hello.txt\",\"session_id\":\"s-1\",\"total_cost_usd\":"
+	    "0.0123,\"usage\":{\"input_tokens\":100,\"output_tokens\":20,"
+	    "\"cache_read_input_tokens\":7,"
+	    "\"cache_creation_input_tokens\":3},"
+	    "\"permission_denials\":[]}'",
+	    json_pack("{s:i, s:f, s:[s]}", "max_turns", 7, "max_budget_usd",
+	              0.5, "argv", "--extra"));
 	assert_int_equal(run(fx, req), 0);
 	r = result(fx);
 	assert_string_equal(rstr(r, "status"), "succeeded");
@@ -781,8 +811,8 @@ test_claude_profile(void **state)
 	assert_true(json_real_value(json_object_get(a, "cost_usd")) > 0.0122 &&
 	            json_real_value(json_object_get(a, "cost_usd")) < 0.0124);
 	assert_int_equal(json_integer_value(json_object_get(a, "turns")), 2);
-	assert_int_equal(
-	    json_integer_value(json_object_get(a, "input_tokens")), 100);
+	assert_int_equal(json_integer_value(json_object_get(a, "input_tokens")),
+	                 100);
 	assert_int_equal(
 	    json_integer_value(json_object_get(a, "cache_read_tokens")), 7);
 	/* headless argv, prompt on stdin, the key under Claude's name, a
@@ -814,17 +844,17 @@ test_claude_profile(void **state)
 	                    "%s/.opcenter/backend_stderr.txt",
 	                    fx->ws),
 	                 0);
-	assert_int_not_equal(sh("grep -rq sk-ant-test-secret %s/.opcenter %s",
-	                        fx->ws, fx->out),
-	                     0);
+	assert_int_not_equal(
+	    sh("grep -rq sk-ant-test-secret %s/.opcenter %s", fx->ws, fx->out),
+	    0);
 	json_decref(r);
 	json_decref(req);
 }
 
 /* What the CLI says decides, not its exit status. */
 static void
-claude_says(const struct fx *fx, const char *result_json,
-            const char *category, const char *reason_part)
+claude_says(const struct fx *fx, const char *result_json, const char *category,
+            const char *reason_part)
 {
 	json_t *req = base_request(fx), *r;
 	char   *body;
@@ -859,12 +889,13 @@ test_claude_outcomes(void **state)
 	            "{\"tool_name\":\"Write\"},{\"tool_name\":\"Bash\"}]}",
 	            "tool_failure", "refused 3 tool calls (Write, Bash)");
 	/* subtype success, is_error true: an API error ended the turn */
-	claude_says(fx,
-	            "{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":"
-	            "true,\"result\":\"API Error: 429 {\\\"type\\\":\\\"error\\\","
-	            "\\\"error\\\":{\\\"type\\\":\\\"rate_limit_error\\\","
-	            "\\\"message\\\":\\\"slow down\\\"}}\"}",
-	            "model_error", "API Error: 429");
+	claude_says(
+	    fx,
+	    "{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":"
+	    "true,\"result\":\"API Error: 429 {\\\"type\\\":\\\"error\\\","
+	    "\\\"error\\\":{\\\"type\\\":\\\"rate_limit_error\\\","
+	    "\\\"message\\\":\\\"slow down\\\"}}\"}",
+	    "model_error", "API Error: 429");
 	claude_says(fx,
 	            "{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":"
 	            "true,\"result\":\"Invalid API key - API Error: 401 "
@@ -890,8 +921,7 @@ test_claude_outcomes(void **state)
 	claude_says(fx, "not json", "unknown", "without a result");
 	/* the key's variable unset: the CLI is not even started */
 	unsetenv("OPC_TEST_AGENT_KEY");
-	claude_says(fx, "{}", "infra_tooling",
-	            "OPC_TEST_AGENT_KEY is not set");
+	claude_says(fx, "{}", "infra_tooling", "OPC_TEST_AGENT_KEY is not set");
 }
 
 /* Codex reports tokens as it goes; with prices the executor computes
@@ -905,16 +935,16 @@ test_codex_spend_cap(void **state)
 	int64_t    t0;
 
 	setenv("OPC_TEST_AGENT_KEY", "sk-test-secret", 1);
-	fake_agent(fx, req, "codex_cli",
-	           "echo '{\"type\":\"thread.started\",\"thread_id\":\"th-1\"}'\n"
-	           "echo '{\"type\":\"turn.started\"}'\n"
-	           "echo '{\"type\":\"turn.completed\",\"usage\":{"
-	           "\"input_tokens\":1000000,\"cached_input_tokens\":0,"
-	           "\"output_tokens\":100000}}'\n"
-	           "echo hi > late.txt\nsleep 30\n",
-	           json_pack("{s:f, s:{s:f, s:f}}", "max_budget_usd", 1.0,
-	                     "prices", "input_per_mtok", 1.25,
-	                     "output_per_mtok", 10.0));
+	fake_agent(
+	    fx, req, "codex_cli",
+	    "echo '{\"type\":\"thread.started\",\"thread_id\":\"th-1\"}'\n"
+	    "echo '{\"type\":\"turn.started\"}'\n"
+	    "echo '{\"type\":\"turn.completed\",\"usage\":{"
+	    "\"input_tokens\":1000000,\"cached_input_tokens\":0,"
+	    "\"output_tokens\":100000}}'\n"
+	    "echo hi > late.txt\nsleep 30\n",
+	    json_pack("{s:f, s:{s:f, s:f}}", "max_budget_usd", 1.0, "prices",
+	              "input_per_mtok", 1.25, "output_per_mtok", 10.0));
 	t0 = mono_ms();
 	assert_int_equal(run(fx, req), 0);
 	assert_true(mono_ms() - t0 < 25000);
@@ -963,6 +993,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_backend_exit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_no_space, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_too_wide, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_quality_note, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_git_failure, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_request, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_no_op, setup, teardown),
