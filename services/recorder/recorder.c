@@ -131,25 +131,25 @@ recorder_init(struct svc *svc, void *state)
 	int                    rv;
 
 	if ((rv = cfg_tab_str(recorder_keys, c, "evidence_root", &dir, err,
-	         sizeof(err))) != 0 ||
+	                      sizeof(err))) != 0 ||
 	    (rv = cfg_tab_int(recorder_keys, c, "write_batch",
-	         &rec->write_batch, err, sizeof(err))) != 0 ||
+	                      &rec->write_batch, err, sizeof(err))) != 0 ||
 	    (rv = cfg_tab_ms(recorder_keys, c, "decision_wait_ms",
-	         &rec->decision_wait_ms, err, sizeof(err))) != 0)
+	                     &rec->decision_wait_ms, err, sizeof(err))) != 0)
 		goto bad;
 	/* Cost: the instance's own setting, else the top-level one (whose
 	 * row has the default), else opcenter's. */
 	if (cfg_get(c, "cost_per_execution_usd") != NULL)
 		rv = cfg_tab_num(recorder_keys, c, "cost_per_execution_usd",
-		    &rec->cost_per_exec, err, sizeof(err));
+		                 &rec->cost_per_exec, err, sizeof(err));
 	else if (cfg_get(root, "opcenter.cost_per_execution_usd") != NULL &&
 	         cfg_get(root, "cost_per_execution_usd") == NULL)
 		rv = cfg_tab_num(conf_root_keys, root,
-		    "opcenter.cost_per_execution_usd", &rec->cost_per_exec, err,
-		    sizeof(err));
+		                 "opcenter.cost_per_execution_usd",
+		                 &rec->cost_per_exec, err, sizeof(err));
 	else
 		rv = cfg_tab_num(conf_root_keys, root, "cost_per_execution_usd",
-		    &rec->cost_per_exec, err, sizeof(err));
+		                 &rec->cost_per_exec, err, sizeof(err));
 	if (rv != 0)
 		goto bad;
 	if (rec->write_batch < 1 || rec->cost_per_exec < 0 || *dir == '\0') {
@@ -208,13 +208,17 @@ on_route_decided(struct svc *svc, const struct msg *m, void *state)
 	struct store                   *st = svc_store(svc);
 	const char *run_id = rd->decision ? rd->decision->run_id : NULL;
 	const char *ps = rd->policy_status ? rd->policy_status
-	    : rd->policy ? msg_policy_status_name(rd->policy->status) : NULL;
-	const char *lane = rd->lane ? rd->lane
-	    : rd->decision ? rd->decision->selected_lane : NULL;
-	const char *backend = rd->backend ? rd->backend
-	    : rd->decision ? rd->decision->selected_backend : NULL;
-	char *proposal, *decision, *policy, rid[37], tid[37], when[32];
-	int   rv;
+	                 : rd->policy
+	                     ? msg_policy_status_name(rd->policy->status)
+	                     : NULL;
+	const char *lane = rd->lane       ? rd->lane
+	                   : rd->decision ? rd->decision->selected_lane
+	                                  : NULL;
+	const char *backend = rd->backend    ? rd->backend
+	                      : rd->decision ? rd->decision->selected_backend
+	                                     : NULL;
+	char       *proposal, *decision, *policy, rid[37], tid[37], when[32];
+	int         rv;
 
 	UNUSED(state);
 	/* A blocked run without a run_id still needs a folder: the decision
@@ -973,6 +977,46 @@ ctl_spend(struct svc *svc, const struct msg *req, json_t **data, char *err,
 	return (rv);
 }
 
+#define USAGE_LIMIT 100
+#define USAGE_MAX 1000
+
+static int
+ctl_usage(struct svc *svc, const struct msg *req, json_t **data, char *err,
+          size_t errlen, void *state)
+{
+	const struct msg_recorder_usage *q = &req->body.recorder_usage;
+	int64_t limit = q->limit > 0 ? q->limit : USAGE_LIMIT;
+	size_t  i;
+	int     rv;
+
+	UNUSED(state);
+	if (limit > USAGE_MAX)
+		limit = USAGE_MAX;
+	if (q->kind != NULL && *q->kind != '\0') {
+		for (i = 0; usage_kinds[i] != NULL &&
+		            strcmp(usage_kinds[i], q->kind) != 0;
+		     i++)
+			;
+		if (usage_kinds[i] == NULL) {
+			snprintf(err, errlen,
+			         "unknown kind '%.64s': one of execution, "
+			         "execution_outcome, quota_event, "
+			         "executor_quality_warning, scope_violation",
+			         q->kind);
+			svc_count(svc, "usage_bad_kind", 1);
+			return (ERR_INVAL);
+		}
+	}
+	if ((rv = usage_query(
+	         svc_store(svc), data,
+	         q->kind != NULL && *q->kind != '\0' ? q->kind : NULL,
+	         q->repo_key != NULL && *q->repo_key != '\0' ? q->repo_key
+	                                                     : NULL,
+	         q->since_ms > 0 ? q->since_ms : 0, limit)) != 0)
+		snprintf(err, errlen, "usage query failed");
+	return (rv);
+}
+
 static void
 recorder_status(struct svc *svc, void *state, json_t *obj)
 {
@@ -1018,6 +1062,7 @@ static const struct svc_ctl ctls[] = {
     {MSG_RECORDER_RUNS_LIST, ctl_runs_list},
     {MSG_RECORDER_RUN_SHOW, ctl_run_show},
     {MSG_RECORDER_SPEND, ctl_spend},
+    {MSG_RECORDER_USAGE, ctl_usage},
     {MSG_NONE, NULL},
 };
 
@@ -1030,5 +1075,5 @@ const struct svc_def recorder_def = {
     .ctls = ctls,
     .status = recorder_status,
     .idle = recorder_idle,
-	.config = recorder_keys,
+    .config = recorder_keys,
 };

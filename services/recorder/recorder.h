@@ -64,7 +64,6 @@ struct ev_run {
  * require_review). */
 bool ev_blocking(const char *policy_status);
 
-
 /* ev_blocked_result returns a new OcExecutionResult of a run the policy
  * stopped: status skipped, success false, failure_category policy_blocked,
  * failure_reason from the policy notes. */
@@ -165,6 +164,22 @@ int usage_spend(struct store *, json_t **out, int64_t window_days,
  * cache_read_tokens, cache_creation_tokens, session_id, turns, agent_cli,
  * model, event} (null where unknown), or NULL when there is none. */
 json_t *usage_run(struct store *, const char *run_id);
+
+/* usage_kinds: the kinds of event usage_query knows, NULL-terminated. */
+extern const char *const usage_kinds[];
+
+/* usage_query sets *out to a new {events: [...], total} of the usage
+ * store's events of kind (one of usage_kinds; NULL: every kind) of repo
+ * (NULL: any) at or after since_ms, the newest limit, newest first.  Each
+ * event is {kind, timestamp, ts_ms, run_id, task_id, repo_key} and its
+ * own fields: execution {lane, backend}; execution_outcome {backend,
+ * succeeded, status, failure_category}; quota_event {backend,
+ * failure_category, status}; executor_quality_warning
+ * {suppression_counts, note}; scope_violation {violated_files (at most
+ * 10), violated_count}.  Returns 0, ERR_INVAL (unknown kind) or the
+ * store's error. */
+int usage_query(struct store *, json_t **out, const char *kind,
+                const char *repo, int64_t since_ms, int64_t limit);
 
 /* usage_counts adds executions/failed/quota/cost_reported counters to a
  * status object (runs taken back not among them), and
