@@ -13,13 +13,11 @@
  * the CA, dialers verify the listener against the CA and the url's host
  * name and present the same certificate.  Mutual TLS, both ways.
  *
- * With nng before 1.6 (Debian 12 ships 1.5.2) this file also defines
- * sendmsg(): see the workaround for nng issue #1518 at the end.
+ * With nng before 1.6 (Debian 12 ships 1.5.2) bus_compat.c defines
+ * sendmsg(), the workaround for nng issue #1518; bus_open() calls
+ * bus_compat_init(), which links it in.
  */
-#define _GNU_SOURCE /* RTLD_NEXT */
-#include <dlfcn.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -35,6 +33,7 @@
 #include "opc/err.h"
 #include "opc/log.h"
 #include "opc/util.h"
+#include "bus_compat.h"
 
 #define BUS_BUFMSGS 8192
 #define BUS_RECONN_MIN 100  /* ms */
@@ -300,6 +299,7 @@ bus_open(struct bus **bp, enum bus_kind kind, const char *url)
 	int         rv;
 
 	*bp = NULL;
+	bus_compat_init();
 	if (!bus_url_ok(url)) {
 		log_error("bus.url", "unsupported url '%s'", url ? url : "");
 		return (ERR_INVAL);
@@ -454,50 +454,3 @@ bus_request(const char *url, const void *req, size_t len, struct bus_msg *m,
 	bus_close(&b);
 	return (rv);
 }
-
-#if NNG_MAJOR_VERSION == 1 && NNG_MINOR_VERSION < 6
-/*
- * nng issue #1518 ("Disconnect during negotiation breaks listener", fixed
- * in 1.6.0).  When the peer of a new connection is gone before we write
- * our SP header (a consumer SIGKILLed while dialing, a client that gave
- * up), sendmsg() fails with EPIPE, which nng maps to NNG_ECLOSED; the core
- * listener or dialer takes that for its own close and never accepts or
- * dials again.  A producer would then serve the consumers it has and no
- * new one (a consumer hears no heartbeat, so it believes itself caught
- * up); a consumer would never reach its restarted producer.
- *
- * nng's transports write with sendmsg() (ipc, tcp, and tls over tcp), and
- * an executable's definition takes precedence over libc's for shared
- * libraries too.  This one reports a peer that hung up as ECONNRESET,
- * which nng maps to NNG_ECONNRESET: "remote condition", the listener
- * accepts the next connection and the dialer redials, as 1.6 does.  No
- * caller of ours depends on EPIPE from sendmsg(); MSG_NOSIGNAL callers
- * (nng) never see SIGPIPE either way.
- */
-typedef ssize_t (*sendmsg_fn)(int, const struct msghdr *, int);
-
-static sendmsg_fn      next_sendmsg;
-static pthread_once_t  next_once = PTHREAD_ONCE_INIT;
-
-static void
-find_sendmsg(void)
-{
-	/* libc's, or a sanitizer's interceptor in front of it */
-	next_sendmsg = (sendmsg_fn) dlsym(RTLD_NEXT, "sendmsg");
-}
-
-ssize_t
-sendmsg(int fd, const struct msghdr *m, int flags)
-{
-	ssize_t n;
-
-	(void) pthread_once(&next_once, find_sendmsg);
-	if (next_sendmsg == NULL) {
-		errno = ENOSYS;
-		return (-1);
-	}
-	if ((n = next_sendmsg(fd, m, flags)) < 0 && errno == EPIPE)
-		errno = ECONNRESET;
-	return (n);
-}
-#endif

@@ -181,7 +181,7 @@ journal_trim(struct journal *j, uint64_t keep)
 }
 
 int
-cursor_get(struct store *s, const char *upstream, uint64_t *seq)
+journal_cursor_get(struct store *s, const char *upstream, uint64_t *seq)
 {
 	int64_t v;
 	int     rv;
@@ -193,7 +193,7 @@ cursor_get(struct store *s, const char *upstream, uint64_t *seq)
 }
 
 int
-cursor_set(struct store *s, const char *upstream, uint64_t seq)
+journal_cursor_set(struct store *s, const char *upstream, uint64_t seq)
 {
 	return (store_run(s,
 	    "INSERT INTO cursor(upstream, seq) VALUES (?, ?)"

@@ -16,7 +16,7 @@
 
 
 int PRINTFLIKE(2, 3)
-fail(struct rd *r, const char *fmt, ...)
+mp_fail(struct rd *r, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -33,7 +33,7 @@ take(struct rd *r, size_t n, const uint8_t **out)
 {
 	*out = r->p;
 	if ((size_t) (r->end - r->p) < n)
-		return (fail(r, "truncated msgpack"));
+		return (mp_fail(r, "truncated msgpack"));
 	*out = r->p;
 	r->p += n;
 	return (0);
@@ -82,15 +82,15 @@ static int
 rd_count(struct rd *r, uint64_t n, size_t per, struct mpv *v)
 {
 	if (n > (uint64_t) (r->end - r->p) / per)
-		return (fail(r, "msgpack container count %llu exceeds input",
+		return (mp_fail(r, "msgpack container count %llu exceeds input",
 		    (unsigned long long) n));
 	v->len = (size_t) n;
 	return (0);
 }
 
-/* rd_next reads one value header (and the payload of scalars). */
+/* mp_next reads one value header (and the payload of scalars). */
 int
-rd_next(struct rd *r, struct mpv *v)
+mp_next(struct rd *r, struct mpv *v)
 {
 	const uint8_t *p;
 	uint64_t       n;
@@ -139,7 +139,7 @@ rd_next(struct rd *r, struct mpv *v)
 		if ((rv = rd_uint(r, (size_t) 1 << (c - 0xc4), &n)) != 0)
 			return (rv);
 		if (n > (uint64_t) (r->end - r->p))
-			return (fail(r, "truncated msgpack"));
+			return (mp_fail(r, "truncated msgpack"));
 		return (rd_bytes(r, (size_t) n, v));
 	case 0xd9:
 	case 0xda:
@@ -148,7 +148,7 @@ rd_next(struct rd *r, struct mpv *v)
 		if ((rv = rd_uint(r, (size_t) 1 << (c - 0xd9), &n)) != 0)
 			return (rv);
 		if (n > (uint64_t) (r->end - r->p))
-			return (fail(r, "truncated msgpack"));
+			return (mp_fail(r, "truncated msgpack"));
 		return (rd_bytes(r, (size_t) n, v));
 	case 0xca: {
 		float    f;
@@ -219,16 +219,16 @@ rd_next(struct rd *r, struct mpv *v)
 		if ((rv = rd_uint(r, (size_t) 1 << (c - 0xc7), &n)) != 0)
 			return (rv);
 		if (n >= (uint64_t) (r->end - r->p))
-			return (fail(r, "truncated msgpack"));
+			return (mp_fail(r, "truncated msgpack"));
 		return (rd_bytes(r, (size_t) n + 1, v));
 	default: /* 0xc1 is never used */
-		return (fail(r, "invalid msgpack byte 0x%02x", c));
+		return (mp_fail(r, "invalid msgpack byte 0x%02x", c));
 	}
 }
 
-/* rd_skip skips the rest of a value whose header is v. */
+/* mp_skip skips the rest of a value whose header is v. */
 int
-rd_skip(struct rd *r, const struct mpv *v, int depth)
+mp_skip(struct rd *r, const struct mpv *v, int depth)
 {
 	struct mpv e;
 	size_t     i, n;
@@ -237,25 +237,25 @@ rd_skip(struct rd *r, const struct mpv *v, int depth)
 	if (v->kind != MP_ARR && v->kind != MP_MAP)
 		return (0);
 	if (depth > OBJ_MAX_DEPTH)
-		return (fail(r, "msgpack nested deeper than %d", OBJ_MAX_DEPTH));
+		return (mp_fail(r, "msgpack nested deeper than %d", OBJ_MAX_DEPTH));
 	n = v->kind == MP_MAP ? v->len * 2 : v->len;
 	for (i = 0; i < n; i++)
-		if ((rv = rd_next(r, &e)) != 0 ||
-		    (rv = rd_skip(r, &e, depth + 1)) != 0)
+		if ((rv = mp_next(r, &e)) != 0 ||
+		    (rv = mp_skip(r, &e, depth + 1)) != 0)
 			return (rv);
 	return (0);
 }
 
-/* text_ok: valid UTF-8 without NUL, so it can be a C string and JSON. */
+/* mp_text_ok: valid UTF-8 without NUL, so it can be a C string and JSON. */
 bool
-text_ok(const char *p, size_t n)
+mp_text_ok(const char *p, size_t n)
 {
 	return (memchr(p, '\0', n) == NULL && utf8_valid(p, n));
 }
 
-/* rd_obj converts the value with header v into a new json_t. */
+/* mp_obj converts the value with header v into a new json_t. */
 int
-rd_obj(struct rd *r, const struct mpv *v, int depth, json_t **out)
+mp_obj(struct rd *r, const struct mpv *v, int depth, json_t **out)
 {
 	struct mpv k, e;
 	json_t    *j = NULL, *c;
@@ -265,7 +265,7 @@ rd_obj(struct rd *r, const struct mpv *v, int depth, json_t **out)
 
 	*out = NULL;
 	if (depth > OBJ_MAX_DEPTH)
-		return (fail(r, "object nested deeper than %d", OBJ_MAX_DEPTH));
+		return (mp_fail(r, "object nested deeper than %d", OBJ_MAX_DEPTH));
 	switch (v->kind) {
 	case MP_NIL:
 		*out = json_null();
@@ -275,7 +275,7 @@ rd_obj(struct rd *r, const struct mpv *v, int depth, json_t **out)
 		return (0);
 	case MP_UINT:
 		if (v->u > INT64_MAX)
-			return (fail(r, "integer out of range"));
+			return (mp_fail(r, "integer out of range"));
 		*out = json_integer((json_int_t) v->u);
 		return (0);
 	case MP_INT:
@@ -285,15 +285,15 @@ rd_obj(struct rd *r, const struct mpv *v, int depth, json_t **out)
 		*out = json_real(v->d);
 		return (0);
 	case MP_STR:
-		if (!text_ok(v->p, v->len))
-			return (fail(r, "string is not valid UTF-8"));
+		if (!mp_text_ok(v->p, v->len))
+			return (mp_fail(r, "string is not valid UTF-8"));
 		*out = json_stringn(v->p, v->len);
 		return (0);
 	case MP_ARR:
 		j = json_array();
 		for (i = 0; i < v->len; i++) {
-			if ((rv = rd_next(r, &e)) != 0 ||
-			    (rv = rd_obj(r, &e, depth + 1, &c)) != 0)
+			if ((rv = mp_next(r, &e)) != 0 ||
+			    (rv = mp_obj(r, &e, depth + 1, &c)) != 0)
 				goto bad;
 			json_array_append_new(j, c);
 		}
@@ -302,14 +302,14 @@ rd_obj(struct rd *r, const struct mpv *v, int depth, json_t **out)
 	case MP_MAP:
 		j = json_object();
 		for (i = 0; i < v->len; i++) {
-			if ((rv = rd_next(r, &k)) != 0)
+			if ((rv = mp_next(r, &k)) != 0)
 				goto bad;
-			if (k.kind != MP_STR || !text_ok(k.p, k.len)) {
-				rv = fail(r, "object key is not a string");
+			if (k.kind != MP_STR || !mp_text_ok(k.p, k.len)) {
+				rv = mp_fail(r, "object key is not a string");
 				goto bad;
 			}
-			if ((rv = rd_next(r, &e)) != 0 ||
-			    (rv = rd_obj(r, &e, depth + 1, &c)) != 0)
+			if ((rv = mp_next(r, &e)) != 0 ||
+			    (rv = mp_obj(r, &e, depth + 1, &c)) != 0)
 				goto bad;
 			key = xstrndup(k.p, k.len);
 			json_object_set_new(j, key, c);
@@ -318,7 +318,7 @@ rd_obj(struct rd *r, const struct mpv *v, int depth, json_t **out)
 		*out = j;
 		return (0);
 	default:
-		return (fail(r, "binary or extension value inside an object"));
+		return (mp_fail(r, "binary or extension value inside an object"));
 	}
 bad:
 	json_decref(j);

@@ -239,7 +239,7 @@ rd_field(struct rd *r, const struct msg_field *f, char *base,
 
 	if (v->kind == MP_NIL && f->type != FT_OBJ) {
 		if (f->required)
-			return (fail(r, "field '%s' is nil", f->name));
+			return (mp_fail(r, "field '%s' is nil", f->name));
 		return (0);
 	}
 	if (f->optional) /* a mistyped value fails the whole message */
@@ -248,8 +248,8 @@ rd_field(struct rd *r, const struct msg_field *f, char *base,
 	case FT_STR:
 		if (v->kind != MP_STR)
 			break;
-		if (!text_ok(v->p, v->len))
-			return (fail(r, "field '%s' is not valid UTF-8",
+		if (!mp_text_ok(v->p, v->len))
+			return (mp_fail(r, "field '%s' is not valid UTF-8",
 			    f->name));
 		*(char **) at = xstrndup(v->p, v->len);
 		return (0);
@@ -279,7 +279,7 @@ rd_field(struct rd *r, const struct msg_field *f, char *base,
 			break;
 		return (0);
 	case FT_OBJ:
-		return (rd_obj(r, v, 0, (json_t **) at));
+		return (mp_obj(r, v, 0, (json_t **) at));
 	case FT_BIN:
 		if (v->kind != MP_BIN && v->kind != MP_STR)
 			break;
@@ -292,10 +292,10 @@ rd_field(struct rd *r, const struct msg_field *f, char *base,
 		ss = at;
 		ss->v = xcalloc(v->len + 1, sizeof(*ss->v));
 		for (i = 0; i < v->len; i++) {
-			if ((rv = rd_next(r, &e)) != 0)
+			if ((rv = mp_next(r, &e)) != 0)
 				return (rv);
-			if (e.kind != MP_STR || !text_ok(e.p, e.len))
-				return (fail(r, "field '%s'[%zu] is not a "
+			if (e.kind != MP_STR || !mp_text_ok(e.p, e.len))
+				return (mp_fail(r, "field '%s'[%zu] is not a "
 				                "string", f->name, i));
 			ss->v[ss->n++] = xstrndup(e.p, e.len);
 		}
@@ -306,10 +306,10 @@ rd_field(struct rd *r, const struct msg_field *f, char *base,
 		bs = at;
 		bs->v = xcalloc(v->len + 1, sizeof(*bs->v));
 		for (i = 0; i < v->len; i++) {
-			if ((rv = rd_next(r, &e)) != 0)
+			if ((rv = mp_next(r, &e)) != 0)
 				return (rv);
 			if (e.kind != MP_BIN && e.kind != MP_STR)
-				return (fail(r, "field '%s'[%zu] is not bytes",
+				return (mp_fail(r, "field '%s'[%zu] is not bytes",
 				    f->name, i));
 			bs->v[bs->n].p = msg_bin_dup(e.p, e.len);
 			bs->v[bs->n++].len = e.len;
@@ -319,7 +319,7 @@ rd_field(struct rd *r, const struct msg_field *f, char *base,
 		if (v->kind != MP_STR)
 			break;
 		if (msg_enum_parse(f->names, v->p, v->len, &ev) != 0)
-			return (fail(r, "field '%s': '%.*s' is not one of its "
+			return (mp_fail(r, "field '%s': '%.*s' is not one of its "
 			                "values", f->name,
 			    (int) (v->len > 64 ? 64 : v->len), v->p));
 		*(int *) at = ev;
@@ -336,10 +336,10 @@ rd_field(struct rd *r, const struct msg_field *f, char *base,
 		rs = at;
 		rs->v = xcalloc(v->len + 1, f->rec->size);
 		for (i = 0; i < v->len; i++) {
-			if ((rv = rd_next(r, &e)) != 0)
+			if ((rv = mp_next(r, &e)) != 0)
 				return (rv);
 			if (e.kind != MP_MAP)
-				return (fail(r, "field '%s'[%zu] is not a "
+				return (mp_fail(r, "field '%s'[%zu] is not a "
 				                "map", f->name, i));
 			rs->n++; /* released with the rest on failure */
 			if ((rv = rd_map(r, f->rec->name, f->rec->fields,
@@ -349,7 +349,7 @@ rd_field(struct rd *r, const struct msg_field *f, char *base,
 		}
 		return (0);
 	}
-	return (fail(r, "field '%s' has the wrong type", f->name));
+	return (mp_fail(r, "field '%s' has the wrong type", f->name));
 }
 
 /* rd_map reads the n pairs of the map with header m into base, whose
@@ -364,21 +364,21 @@ rd_map(struct rd *r, const char *what, const struct msg_field *fields,
 	int        rv;
 
 	for (i = 0; i < m->len; i++) {
-		if ((rv = rd_next(r, &k)) != 0 || (rv = rd_next(r, &v)) != 0)
+		if ((rv = mp_next(r, &k)) != 0 || (rv = mp_next(r, &v)) != 0)
 			return (rv);
 		if (k.kind != MP_STR)
-			return (fail(r, "key in %s is not a string", what));
+			return (mp_fail(r, "key in %s is not a string", what));
 		for (j = 0; j < nfields; j++)
 			if (strlen(fields[j].name) == k.len &&
 			    memcmp(fields[j].name, k.p, k.len) == 0)
 				break;
 		if (j == nfields) { /* unknown field: skip it */
-			if ((rv = rd_skip(r, &v, 0)) != 0)
+			if ((rv = mp_skip(r, &v, 0)) != 0)
 				return (rv);
 			continue;
 		}
 		if (j < nitems(seen) && seen[j])
-			return (fail(r, "duplicate field '%s'",
+			return (mp_fail(r, "duplicate field '%s'",
 			    fields[j].name));
 		if (j < nitems(seen))
 			seen[j] = true;
@@ -387,7 +387,7 @@ rd_map(struct rd *r, const char *what, const struct msg_field *fields,
 	}
 	for (j = 0; j < nfields; j++)
 		if (fields[j].required && j < nitems(seen) && !seen[j])
-			return (fail(r, "missing required field '%s' in %s",
+			return (mp_fail(r, "missing required field '%s' in %s",
 			    fields[j].name, what));
 	return (0);
 }
@@ -400,10 +400,10 @@ rd_body(struct rd *r, enum msg_topic t, void *body)
 	struct mpv                  m;
 	int                         rv;
 
-	if ((rv = rd_next(r, &m)) != 0)
+	if ((rv = mp_next(r, &m)) != 0)
 		return (rv);
 	if (m.kind != MP_MAP)
-		return (fail(r, "body of %s is not a map", d->name));
+		return (mp_fail(r, "body of %s is not a map", d->name));
 	return (rd_map(r, d->name, d->fields, d->nfields, body, &m));
 }
 
@@ -417,8 +417,8 @@ static const char *const env_keys[K__COUNT] = { "v", "src", "seq", "id",
 static int
 rd_text(struct rd *r, const struct mpv *v, const char *what, char **out)
 {
-	if (v->kind != MP_STR || v->len == 0 || !text_ok(v->p, v->len))
-		return (fail(r, "envelope '%s' is not a non-empty string",
+	if (v->kind != MP_STR || v->len == 0 || !mp_text_ok(v->p, v->len))
+		return (mp_fail(r, "envelope '%s' is not a non-empty string",
 		    what));
 	*out = xstrndup(v->p, v->len);
 	return (0);
@@ -428,7 +428,7 @@ static int
 rd_u64(struct rd *r, const struct mpv *v, const char *what, uint64_t *out)
 {
 	if (v->kind != MP_UINT)
-		return (fail(r, "envelope '%s' is not an unsigned integer",
+		return (mp_fail(r, "envelope '%s' is not an unsigned integer",
 		    what));
 	*out = v->u;
 	return (0);
@@ -452,21 +452,21 @@ msg_decode(struct msg *m, const void *frame, size_t len, char *err,
 		err[0] = '\0';
 	if (frame == NULL || (ftopic = msg_frame_topic(frame, len, &ftlen)) ==
 	                         NULL)
-		return (fail(&r, "frame has no topic prefix"));
+		return (mp_fail(&r, "frame has no topic prefix"));
 	r.p = (const uint8_t *) frame + ftlen + 1;
 	r.end = (const uint8_t *) frame + len;
-	if ((rv = rd_next(&r, &env)) != 0)
+	if ((rv = mp_next(&r, &env)) != 0)
 		goto out;
 	if (env.kind != MP_MAP) {
-		rv = fail(&r, "envelope is not a map");
+		rv = mp_fail(&r, "envelope is not a map");
 		goto out;
 	}
 	tname = NULL;
 	for (i = 0; i < env.len; i++) {
-		if ((rv = rd_next(&r, &k)) != 0)
+		if ((rv = mp_next(&r, &k)) != 0)
 			goto out;
 		if (k.kind != MP_STR) {
-			rv = fail(&r, "envelope key is not a string");
+			rv = mp_fail(&r, "envelope key is not a string");
 			goto out;
 		}
 		for (j = 0; j < K__COUNT; j++)
@@ -474,7 +474,7 @@ msg_decode(struct msg *m, const void *frame, size_t len, char *err,
 			    memcmp(env_keys[j], k.p, k.len) == 0)
 				break;
 		if (j < K__COUNT && seen[j]) {
-			rv = fail(&r, "duplicate envelope key '%s'",
+			rv = mp_fail(&r, "duplicate envelope key '%s'",
 			    env_keys[j]);
 			goto out;
 		}
@@ -482,7 +482,7 @@ msg_decode(struct msg *m, const void *frame, size_t len, char *err,
 			seen[j] = true;
 		if (j == K_BODY)
 			body = r.p;
-		if ((rv = rd_next(&r, &v)) != 0)
+		if ((rv = mp_next(&r, &v)) != 0)
 			goto out;
 		switch (j) {
 		case K_V:
@@ -504,12 +504,12 @@ msg_decode(struct msg *m, const void *frame, size_t len, char *err,
 			else if (v.kind == MP_UINT && v.u <= INT64_MAX)
 				m->ts = (int64_t) v.u;
 			else
-				rv = fail(&r, "envelope 'ts' is not an "
+				rv = mp_fail(&r, "envelope 'ts' is not an "
 				              "integer");
 			break;
 		case K_TOPIC:
 			if (v.kind != MP_STR)
-				rv = fail(&r, "envelope 'topic' is not a "
+				rv = mp_fail(&r, "envelope 'topic' is not a "
 				              "string");
 			tname = v.p;
 			tlen = v.len;
@@ -520,25 +520,25 @@ msg_decode(struct msg *m, const void *frame, size_t len, char *err,
 			break;
 		case K_BODY:
 			if (v.kind != MP_MAP)
-				rv = fail(&r, "envelope 'body' is not a map");
+				rv = mp_fail(&r, "envelope 'body' is not a map");
 			else
-				rv = rd_skip(&r, &v, 0);
+				rv = mp_skip(&r, &v, 0);
 			break;
 		default:
-			rv = rd_skip(&r, &v, 0);
+			rv = mp_skip(&r, &v, 0);
 			break;
 		}
 		if (rv != 0)
 			goto out;
 	}
 	if (r.p != r.end) {
-		rv = fail(&r, "%zu trailing bytes after the envelope",
+		rv = mp_fail(&r, "%zu trailing bytes after the envelope",
 		    (size_t) (r.end - r.p));
 		goto out;
 	}
 	for (j = 0; j < K__COUNT; j++)
 		if (!seen[j] && j != K_CORR) {
-			rv = fail(&r, "envelope is missing '%s'", env_keys[j]);
+			rv = mp_fail(&r, "envelope is missing '%s'", env_keys[j]);
 			goto out;
 		}
 	if (m->v != MSG_PROTO_VERSION) {
@@ -548,7 +548,7 @@ msg_decode(struct msg *m, const void *frame, size_t len, char *err,
 		goto out;
 	}
 	if (tlen != ftlen || memcmp(tname, ftopic, tlen) != 0) {
-		rv = fail(&r, "frame topic does not match envelope topic");
+		rv = mp_fail(&r, "frame topic does not match envelope topic");
 		goto out;
 	}
 	m->topic = msg_topic_lookup(tname, tlen);
@@ -560,7 +560,7 @@ msg_decode(struct msg *m, const void *frame, size_t len, char *err,
 		goto out;
 	}
 	if (msg_topic_defs[m->topic].durable != (m->seq > 0)) {
-		rv = fail(&r, "%s must %shave a seq",
+		rv = mp_fail(&r, "%s must %shave a seq",
 		    msg_topic_defs[m->topic].name,
 		    msg_topic_defs[m->topic].durable ? "" : "not ");
 		goto out;
@@ -727,7 +727,7 @@ json_field(const struct msg_field *f, char *base, json_t *v, char *err,
 	switch (f->type) {
 	case FT_STR:
 		if (!json_is_string(v) ||
-		    !text_ok(json_string_value(v), json_string_length(v)))
+		    !mp_text_ok(json_string_value(v), json_string_length(v)))
 			break;
 		*(char **) at = xstrdup(json_string_value(v));
 		return (0);
@@ -762,7 +762,7 @@ json_field(const struct msg_field *f, char *base, json_t *v, char *err,
 		ss = at;
 		ss->v = xcalloc(json_array_size(v) + 1, sizeof(*ss->v));
 		json_array_foreach(v, i, e) {
-			if (!json_is_string(e) || !text_ok(json_string_value(e),
+			if (!json_is_string(e) || !mp_text_ok(json_string_value(e),
 			                              json_string_length(e)))
 				return (jfail(err, errlen, "field '%s'[%zu] is "
 				                           "not a string",

@@ -38,17 +38,17 @@ struct rd {
 	size_t         errlen;
 };
 
-/* fail writes the reason and returns ERR_PROTO. */
-int fail(struct rd *r, const char *fmt, ...) PRINTFLIKE(2, 3);
-/* rd_next reads one value header, checking every length and count
+/* mp_fail writes the reason and returns ERR_PROTO. */
+int mp_fail(struct rd *r, const char *fmt, ...) PRINTFLIKE(2, 3);
+/* mp_next reads one value header, checking every length and count
  * against the bytes left. */
-int rd_next(struct rd *r, struct mpv *v);
-/* rd_skip skips the rest of a value whose header is v. */
-int rd_skip(struct rd *r, const struct mpv *v, int depth);
-/* rd_obj converts the value with header v into a new json_t. */
-int rd_obj(struct rd *r, const struct mpv *v, int depth, json_t **out);
-/* text_ok: valid UTF-8 without NUL (a C string and JSON). */
-bool text_ok(const char *p, size_t n);
+int mp_next(struct rd *r, struct mpv *v);
+/* mp_skip skips the rest of a value whose header is v. */
+int mp_skip(struct rd *r, const struct mpv *v, int depth);
+/* mp_obj converts the value with header v into a new json_t. */
+int mp_obj(struct rd *r, const struct mpv *v, int depth, json_t **out);
+/* mp_text_ok: valid UTF-8 without NUL (a C string and JSON). */
+bool mp_text_ok(const char *p, size_t n);
 
 /* msg_present: whether an optional field is set (and is packed). */
 bool msg_present(const struct msg_field *f, const char *base);

@@ -31,7 +31,7 @@ pk_text(msgpack_packer *pk, const char *s, size_t n)
 	struct buf        b;
 	size_t            i, l;
 
-	if (text_ok(s, n)) {
+	if (mp_text_ok(s, n)) {
 		msgpack_pack_str(pk, n);
 		msgpack_pack_str_body(pk, s, n);
 		return;

@@ -256,7 +256,7 @@ svc_txn_commit(struct svc *svc)
 
 		if (up->cursor == up->committed)
 			continue;
-		if ((rv = cursor_set(svc->store, up->name, up->cursor)) != 0) {
+		if ((rv = journal_cursor_set(svc->store, up->name, up->cursor)) != 0) {
 			svc_txn_rollback(svc);
 			return (rv);
 		}

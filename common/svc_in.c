@@ -404,7 +404,7 @@ svc_ups_open(struct svc *svc)
 		up->name = xstrdup(svc->inst->upstreams[i]);
 		if ((in = topo_find(svc->topo, up->name)) == NULL)
 			return (ERR_CONFIG);
-		if ((rv = cursor_get(svc->store, up->name, &up->cursor)) != 0)
+		if ((rv = journal_cursor_get(svc->store, up->name, &up->cursor)) != 0)
 			return (rv);
 		up->committed = up->known = up->cursor;
 		up->remote = bus_url_remote(in->pub);

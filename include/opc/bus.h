@@ -1,7 +1,8 @@
 /*
  * bus.h - nng sockets behind one small API.
  *
- * common/bus.c is the only file that includes <nng/nng.h>.  A struct bus
+ * common/bus.c is the only file that includes <nng/nng.h> (and
+ * bus_compat.c, for its version).  A struct bus
  * is one socket: PUB (bound; every event a service emits), SUB (dials an
  * upstream PUB, filters by topic prefix), REP (bound ctl socket) or REQ
  * (dials an upstream ctl).  Every socket gets 8192-message buffers, a

@@ -61,7 +61,7 @@ int journal_read(struct journal *, uint64_t from, size_t max_n,
 int journal_trim(struct journal *, uint64_t keep);
 
 /* Cursors of a consumer (same store). */
-int cursor_get(struct store *, const char *upstream, uint64_t *seq);
-int cursor_set(struct store *, const char *upstream, uint64_t seq);
+int journal_cursor_get(struct store *, const char *upstream, uint64_t *seq);
+int journal_cursor_set(struct store *, const char *upstream, uint64_t seq);
 
 #endif

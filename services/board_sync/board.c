@@ -98,7 +98,7 @@ terminal(const char *s)
 /* ------------------------------------------------------------ task rows */
 
 void
-task_fini(struct task *t)
+board_task_fini(struct task *t)
 {
 	free(t->task_id);
 	free(t->title);
@@ -133,9 +133,9 @@ task_read(struct store_stmt *st, struct task *t)
 	t->updated_at = store_col_int(st, 11);
 }
 
-/* task_get loads one task; ERR_NOTFOUND when there is none. */
+/* board_task_get loads one task; ERR_NOTFOUND when there is none. */
 int
-task_get(struct svc *svc, const char *task_id, struct task *t)
+board_task_get(struct svc *svc, const char *task_id, struct task *t)
 {
 	struct store_stmt *st;
 	int                rv;
@@ -172,7 +172,7 @@ task_json(const struct task *t)
 	    "updated_at", iso8601(t->updated_at, b, sizeof(b))));
 }
 
-int
+static int
 comment_add(struct svc *svc, const char *task_id, const char *author,
             const char *body)
 {
@@ -182,11 +182,11 @@ comment_add(struct svc *svc, const char *task_id, const char *author,
 	                  "titt", task_id, now_ms(), author, body));
 }
 
-/* move changes a task's state (inside the caller's transaction) and
+/* board_move changes a task's state (inside the caller's transaction) and
  * journals task.updated; a comment, when given, is added too. */
 int
-move(struct svc *svc, struct task *t, const char *state, const char *reason,
-     const char *comment, const char *author)
+board_move(struct svc *svc, struct task *t, const char *state, const char *reason,
+    const char *comment, const char *author)
 {
 	struct msg_task_updated ev;
 	int                     rv;
@@ -224,7 +224,7 @@ move(struct svc *svc, struct task *t, const char *state, const char *reason,
 	return (0);
 }
 
-/* ready journals task.ready for t (state already Ready for AI) or, when
+/* board_ready journals task.ready for t (state already Ready for AI) or, when
  * its description does not parse, blocks it with the parser's error. */
 /* answered: when a human answered the task's question, *goal gets the
  * goal with the question and answer appended (caller frees). */
@@ -252,7 +252,7 @@ answered(struct svc *svc, const char *task_id, const char *goal, char **out)
 }
 
 int
-ready(struct svc *svc, struct task *t)
+board_ready(struct svc *svc, struct task *t)
 {
 	struct msg_task_ready      ev;
 	struct msg_task_execution *ex = NULL;
@@ -267,10 +267,9 @@ ready(struct svc *svc, struct task *t)
 		comment = xasprintf(
 		    "Blocked: unknown_task_kind\n- reason: "
 		    "task-kind '%s' is not one opcenter runs\n- known: goal, "
-		    "test, improve",
-		    t->kind ? t->kind : "");
-		rv = move(svc, t, "Blocked", "unknown_task_kind", comment,
-		          "board-sync");
+		    "test, improve", t->kind ? t->kind : "");
+		rv = board_move(svc, t, "Blocked", "unknown_task_kind", comment,
+		    "board-sync");
 		svc_count(svc, "unknown_task_kind", 1);
 		free(comment);
 		return (rv);
@@ -278,8 +277,8 @@ ready(struct svc *svc, struct task *t)
 	if (board_parse_description(t->desc, t->goal, &ex, err, sizeof(err)) !=
 	    0) {
 		comment = xasprintf("Blocked: parse_config\n- reason: %s", err);
-		rv = move(svc, t, "Blocked", "parse_config", comment,
-		          "board-sync");
+		rv = board_move(svc, t, "Blocked", "parse_config", comment,
+		    "board-sync");
 		free(comment);
 		return (rv);
 	}
@@ -347,7 +346,7 @@ on_route_decided(struct svc *svc, const struct msg *m, void *state)
 	if (st != MSG_POLICY_STATUS_BLOCK &&
 	    st != MSG_POLICY_STATUS_REQUIRE_REVIEW)
 		return (0);
-	if ((rv = task_get(svc, r->task_id, &t)) != 0)
+	if ((rv = board_task_get(svc, r->task_id, &t)) != 0)
 		return (rv == ERR_NOTFOUND ? 0 : rv);
 	buf_init(&c);
 	buf_printf(&c, "Policy: %s\n- rule: %s\n- lane: %s\n",
@@ -358,14 +357,12 @@ on_route_decided(struct svc *svc, const struct msg *m, void *state)
 		buf_printf(&c, "- violation: %s: %s\n", v->rule_id,
 		           v->message ? v->message : "");
 	}
-	rv = terminal(t.state)
-	         ? 0
-	         : move(svc, &t, "Blocked",
-	                st == MSG_POLICY_STATUS_BLOCK ? "policy_blocked"
-	                                              : "review_required",
-	                buf_cstr(&c), "router");
+	rv = terminal(t.state) ? 0 :
+	    board_move(svc, &t, "Blocked", st == MSG_POLICY_STATUS_BLOCK
+	                          ? "policy_blocked" : "review_required",
+	        buf_cstr(&c), "router");
 	buf_fini(&c);
-	task_fini(&t);
+	board_task_fini(&t);
 	return (rv);
 }
 
@@ -383,16 +380,15 @@ on_budget(struct svc *svc, const struct msg *m, void *state)
 	if (b->task_id == NULL || b->allowed ||
 	    strcmp(b->reason, "retry_cap_exceeded") != 0)
 		return (0);
-	if ((rv = task_get(svc, b->task_id, &t)) != 0)
+	if ((rv = board_task_get(svc, b->task_id, &t)) != 0)
 		return (rv == ERR_NOTFOUND ? 0 : rv);
 	c = xasprintf("Blocked: retry cap\n- reason: %s\n- attempts: %lld\n"
 	              "- limit: %lld",
-	              b->reason, (long long) b->current, (long long) b->limit);
-	rv = terminal(t.state)
-	         ? 0
-	         : move(svc, &t, "Blocked", b->reason, c, "router");
+	    b->reason, (long long) b->current, (long long) b->limit);
+	rv = terminal(t.state) ? 0 :
+	                         board_move(svc, &t, "Blocked", b->reason, c, "router");
 	free(c);
-	task_fini(&t);
+	board_task_fini(&t);
 	return (rv);
 }
 
@@ -427,7 +423,7 @@ on_superseded(struct svc *svc, const struct msg *m, void *state)
 	         "ttti", s->run_id, s->task_id, s->by_run_id, now_ms())) != 0 ||
 	    store_changes(svc_store(svc)) == 0)
 		return (rv);
-	if ((rv = task_get(svc, s->task_id, &t)) != 0)
+	if ((rv = board_task_get(svc, s->task_id, &t)) != 0)
 		return (rv == ERR_NOTFOUND ? 0 : rv);
 	c = xasprintf("Run taken back\n- run_id: %s\n- executor: %s\n"
 	              "- reason: %s\n- next run: %s\n- what it reports "
@@ -445,7 +441,7 @@ on_superseded(struct svc *svc, const struct msg *m, void *state)
 	log_info("board.taken_back", "%s: run %s taken back by the router",
 	         t.task_id, s->run_id);
 	free(c);
-	task_fini(&t);
+	board_task_fini(&t);
 	return (rv);
 }
 
@@ -459,14 +455,14 @@ on_started(struct svc *svc, const struct msg *m, void *state)
 	(void) state;
 	if (s->task_id == NULL || taken_back(svc, s->run_id))
 		return (0); /* a late start of a run taken back */
-	if ((rv = task_get(svc, s->task_id, &t)) != 0)
+	if ((rv = board_task_get(svc, s->task_id, &t)) != 0)
 		return (rv == ERR_NOTFOUND ? 0 : rv);
 	if ((rv = store_run(svc_store(svc),
 	                    "UPDATE task SET last_run_id = ? WHERE task_id = ?",
 	                    "tt", s->run_id, s->task_id)) == 0 &&
 	    !terminal(t.state) && strcmp(t.state, "Running") != 0)
-		rv = move(svc, &t, "Running", "exec.started", NULL, NULL);
-	task_fini(&t);
+		rv = board_move(svc, &t, "Running", "exec.started", NULL, NULL);
+	board_task_fini(&t);
 	return (rv);
 }
 
@@ -574,12 +570,12 @@ on_finished(struct svc *svc, const struct msg *m, void *state)
 		svc_count(svc, "superseded_finished", 1);
 		return (0);
 	}
-	if ((rv = task_get(svc, f->task_id, &t)) != 0)
+	if ((rv = board_task_get(svc, f->task_id, &t)) != 0)
 		return (rv == ERR_NOTFOUND ? 0 : rv);
 	/* An older run finishing late (it was re-dispatched) does not
 	 * decide the task. */
 	if (t.last_run_id != NULL && strcmp(t.last_run_id, f->run_id) != 0) {
-		task_fini(&t);
+		board_task_fini(&t);
 		return (0);
 	}
 	buf_init(&c);
@@ -595,9 +591,9 @@ on_finished(struct svc *svc, const struct msg *m, void *state)
 			                                   : "Done";
 		else
 			to = "Blocked";
-		rv = move(svc, &t, to,
-		          f->success ? "succeeded" : classification(f),
-		          buf_cstr(&c), f->executor ? f->executor : "executor");
+		rv = board_move(svc, &t, to,
+		    f->success ? "succeeded" : classification(f),
+		    buf_cstr(&c), f->executor ? f->executor : "executor");
 		/* a question for a human: the answer re-queues the task */
 		if (rv == 0 && f->failure_category != NULL &&
 		    strcmp(f->failure_category, "awaiting_input") == 0)
@@ -612,7 +608,7 @@ on_finished(struct svc *svc, const struct msg *m, void *state)
 			    now_ms());
 	}
 	buf_fini(&c);
-	task_fini(&t);
+	board_task_fini(&t);
 	return (rv);
 }
 
@@ -722,13 +718,12 @@ task_create(struct svc *svc, const struct msg_board_task_add *a,
 		/* A retried request: answer with the task it created. */
 		snprintf(tid, sizeof(tid), "T-%lld", (long long) n);
 		json_decref(labels);
-		if ((rv = task_get(svc, tid, &t)) != 0)
+		if ((rv = board_task_get(svc, tid, &t)) != 0)
 			return (rv);
 		if (data != NULL)
-			*data =
-			    json_pack("{s:s, s:s, s:b}", "task_id", t.task_id,
-			              "state", t.state, "existing", 1);
-		task_fini(&t);
+			*data = json_pack("{s:s, s:s, s:b}", "task_id",
+			    t.task_id, "state", t.state, "existing", 1);
+		board_task_fini(&t);
 		return (0);
 	}
 	for (i = 0; i < a->labels.n; i++)
@@ -758,7 +753,7 @@ task_create(struct svc *svc, const struct msg_board_task_add *a,
 		               "UPDATE task SET task_id = ? WHERE n = ?", "ti",
 		               tid, n);
 	if (rv == 0)
-		rv = task_get(svc, tid, &t);
+		rv = board_task_get(svc, tid, &t);
 	if (rv == 0) {
 		struct msg_task_created ev = {t.task_id, t.title,
 		                              (char *) source, NULL,
@@ -766,13 +761,13 @@ task_create(struct svc *svc, const struct msg_board_task_add *a,
 
 		rv = svc_emit(svc, MSG_TASK_CREATED, t.task_id, &ev);
 		if (rv == 0 && strcmp(st, "Backlog") != 0)
-			rv = move(svc, &t, st, "created", NULL, NULL);
+			rv = board_move(svc, &t, st, "created", NULL, NULL);
 		if (rv == 0 && strcmp(st, BOARD_READY) == 0)
-			rv = ready(svc, &t);
+			rv = board_ready(svc, &t);
 		if (rv == 0 && data != NULL)
 			*data = json_pack("{s:s, s:s}", "task_id", t.task_id,
-			                  "state", t.state);
-		task_fini(&t);
+			    "state", t.state);
+		board_task_fini(&t);
 	}
 	if (own_txn && rv == 0)
 		rv = svc_commit(svc);
@@ -896,7 +891,7 @@ ctl_list(struct svc *svc, const struct msg *req, json_t **data, char *err,
 	while ((rv = store_step(st)) == 1) {
 		task_read(st, &t);
 		json_array_append_new(a, task_json(&t));
-		task_fini(&t);
+		board_task_fini(&t);
 	}
 	store_done(st);
 	*data = json_pack("{s:o}", "tasks", a);
@@ -914,7 +909,7 @@ ctl_show(struct svc *svc, const struct msg *req, json_t **data, char *err,
 	int                rv;
 
 	(void) state;
-	if ((rv = task_get(svc, req->body.board_task_show.task_id, &t)) != 0) {
+	if ((rv = board_task_get(svc, req->body.board_task_show.task_id, &t)) != 0) {
 		snprintf(err, errlen, "no task '%s'",
 		         req->body.board_task_show.task_id);
 		json_decref(cs);
@@ -935,7 +930,7 @@ ctl_show(struct svc *svc, const struct msg *req, json_t **data, char *err,
 		store_done(st);
 	}
 	*data = json_pack("{s:o, s:o}", "task", task_json(&t), "comments", cs);
-	task_fini(&t);
+	board_task_fini(&t);
 	return (0);
 }
 
@@ -952,15 +947,15 @@ ctl_move(struct svc *svc, const struct msg *req, json_t **data, char *err,
 	(void) state;
 	if (!text_ok("the comment", mv->comment, TASK_GOAL_MAX, err, errlen))
 		return (ERR_INVAL);
-	if ((rv = task_get(svc, mv->task_id, &t)) != 0) {
+	if ((rv = board_task_get(svc, mv->task_id, &t)) != 0) {
 		snprintf(err, errlen, "no task '%s'", mv->task_id);
 		return (rv);
 	}
 	prev = xstrdup(t.state);
 	if ((rv = svc_begin(svc)) == 0) {
-		rv = move(svc, &t, to, "operator", mv->comment, "operator");
+		rv = board_move(svc, &t, to, "operator", mv->comment, "operator");
 		if (rv == 0 && mv->state == MSG_TASK_STATE_READY_FOR_AI)
-			rv = ready(svc, &t);
+			rv = board_ready(svc, &t);
 		if (rv == 0)
 			rv = svc_commit(svc);
 		else
@@ -970,7 +965,7 @@ ctl_move(struct svc *svc, const struct msg *req, json_t **data, char *err,
 		*data = json_pack("{s:s, s:s, s:s}", "task_id", t.task_id,
 		                  "prev_state", prev, "state", t.state);
 	free(prev);
-	task_fini(&t);
+	board_task_fini(&t);
 	return (rv);
 }
 

@@ -27,18 +27,16 @@ struct task {
 	int64_t attempt, created_at, updated_at;
 };
 
-void task_fini(struct task *);
-/* task_get loads one task; ERR_NOTFOUND when there is none. */
-int task_get(struct svc *, const char *task_id, struct task *);
-int comment_add(struct svc *, const char *task_id, const char *author,
-    const char *body);
-/* move changes a task's state inside the caller's transaction, journals
+void board_task_fini(struct task *);
+/* board_task_get loads one task; ERR_NOTFOUND when there is none. */
+int board_task_get(struct svc *, const char *task_id, struct task *);
+/* board_move changes a task's state inside the caller's transaction, journals
  * task.updated and, in Plane mode, queues the change for Plane. */
-int move(struct svc *, struct task *, const char *state, const char *reason,
+int board_move(struct svc *, struct task *, const char *state, const char *reason,
     const char *comment, const char *author);
-/* ready journals task.ready for t, or blocks it when its description
+/* board_ready journals task.ready for t, or blocks it when its description
  * does not parse. */
-int ready(struct svc *, struct task *);
+int board_ready(struct svc *, struct task *);
 
 /* Plane mode (board_plane.c). */
 int  board_plane_init(struct svc *, struct board *);

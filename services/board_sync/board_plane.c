@@ -60,7 +60,7 @@ static const struct {
 /* --------------------------------------------------------------- errors */
 
 void
-note_error(struct bplane *bp, int status, const char *what, const char *err)
+plane_note_error(struct bplane *bp, int status, const char *what, const char *err)
 {
 	struct msg_credential_invalid ev;
 
@@ -86,7 +86,8 @@ note_error(struct bplane *bp, int status, const char *what, const char *err)
 	log_warn("plane.error", "%s", bp->last_error);
 }
 
-void
+/* note_ok records a successful listing: the errors are over. */
+static void
 note_ok(struct bplane *bp)
 {
 	if (bp->consecutive_errors > 0)
@@ -98,7 +99,7 @@ note_ok(struct bplane *bp)
 }
 
 bool
-ok(int status)
+plane_ok(int status)
 {
 	return (status / 100 == 2);
 }
@@ -115,7 +116,7 @@ backoff(struct bplane *bp)
 }
 
 void
-later(struct bplane *bp, const char *key)
+plane_later(struct bplane *bp, const char *key)
 {
 	json_t *v = json_object_get(bp->retry_at, key);
 	int64_t step = LATER_MIN_MS;
@@ -130,7 +131,7 @@ later(struct bplane *bp, const char *key)
 }
 
 bool
-due(struct bplane *bp, const char *key)
+plane_due(struct bplane *bp, const char *key)
 {
 	json_t *v = json_object_get(bp->retry_at, key);
 
@@ -139,7 +140,7 @@ due(struct bplane *bp, const char *key)
 }
 
 void
-forget(struct bplane *bp, const char *key)
+plane_forget(struct bplane *bp, const char *key)
 {
 	json_object_del(bp->retry_at, key);
 }
@@ -147,7 +148,7 @@ forget(struct bplane *bp, const char *key)
 /* ---------------------------------------------------------- lookups */
 
 char *
-lower(const char *s)
+plane_lower(const char *s)
 {
 	char  *l = xstrdup(s ? s : "");
 	size_t i;
@@ -157,7 +158,9 @@ lower(const char *s)
 	return (l);
 }
 
-const char *
+/* canonical returns the canonical name of Plane state name (as given
+ * when it is not one opcenter maps). */
+static const char *
 canonical(const struct bplane *bp, const char *plane_name)
 {
 	size_t i;
@@ -170,7 +173,7 @@ canonical(const struct bplane *bp, const char *plane_name)
 }
 
 const char *
-state_id_of(const struct bplane *bp, const char *canon)
+plane_state_id(const struct bplane *bp, const char *canon)
 {
 	const char *pn = canon;
 	char       *l;
@@ -181,7 +184,7 @@ state_id_of(const struct bplane *bp, const char *canon)
 		if (strcmp(bstates[i].name, canon) == 0 ||
 		    (i == BS_REVIEW && strcmp(canon, "Review") == 0))
 			pn = bp->names[i];
-	l = lower(pn);
+	l = plane_lower(pn);
 	id = json_string_value(json_object_get(bp->state_id, l));
 	free(l);
 	return (id);
@@ -263,7 +266,7 @@ plane_index(json_t *by_lower, json_t *by_id, const json_t *list)
 
 		if (id == NULL || nm == NULL)
 			continue;
-		l = lower(nm);
+		l = plane_lower(nm);
 		json_object_set_new(by_lower, l, json_string(id));
 		json_object_set_new(by_id, id, json_string(nm));
 		free(l);
@@ -298,7 +301,7 @@ plane_item_read(struct plane_item *pi, const struct bplane *bp, json_t *item)
 		plane_item_fini(pi); /* not a task for us */
 		return (false);
 	}
-	l = lower(repo);
+	l = plane_lower(repo);
 	pi->repo = json_string_value(json_object_get(bp->repos, l));
 	free(l);
 	if (pi->repo == NULL) { /* another deployment's: leave it alone */
@@ -388,7 +391,7 @@ mirror(struct bplane *bp, json_t *item, json_t *seen)
 	labels = json_dumps(pi.names, JSON_COMPACT);
 	/* the original read labels case-insensitively; its campaign names
 	 * are the kinds the router knows as test and improve */
-	kind = lower(pi.kind ? pi.kind : "goal");
+	kind = plane_lower(pi.kind ? pi.kind : "goal");
 	if (strcmp(kind, "test_campaign") == 0)
 		kind[4] = '\0';
 	else if (strcmp(kind, "improve_campaign") == 0)
@@ -496,8 +499,8 @@ on_items(struct plane *pl, int status, json_t *body, const char *err,
 
 	(void) pl;
 	bp->polling = false;
-	if (!ok(status)) {
-		note_error(bp, status, "list work items", err);
+	if (!plane_ok(status)) {
+		plane_note_error(bp, status, "list work items", err);
 		bp->next_poll = now + backoff(bp);
 		return;
 	}
@@ -593,7 +596,7 @@ check_states(struct bplane *bp)
 	size_t                         i;
 
 	for (i = 0; i < BS_N; i++)
-		if (bp->need[i] && state_id_of(bp, bstates[i].name) == NULL)
+		if (bp->need[i] && plane_state_id(bp, bstates[i].name) == NULL)
 			json_array_append_new(miss, json_string(bp->names[i]));
 	now_s = json_dumps(miss, JSON_COMPACT);
 	json_decref(bp->missing);
@@ -659,8 +662,8 @@ on_states(struct plane *pl, int status, json_t *body, const char *err,
 	struct bplane *bp = arg;
 
 	(void) pl;
-	if (!ok(status)) {
-		note_error(bp, status, "list states", err);
+	if (!plane_ok(status)) {
+		plane_note_error(bp, status, "list states", err);
 		meta_done(bp, true);
 		return;
 	}
@@ -679,8 +682,8 @@ on_labels(struct plane *pl, int status, json_t *body, const char *err,
 	struct bplane *bp = arg;
 
 	(void) pl;
-	if (!ok(status)) {
-		note_error(bp, status, "list labels", err);
+	if (!plane_ok(status)) {
+		plane_note_error(bp, status, "list labels", err);
 		meta_done(bp, true);
 		return;
 	}
@@ -708,8 +711,8 @@ on_me(struct plane *pl, int status, json_t *body, const char *err, void *arg)
 
 	(void) pl;
 	bp->me_busy = false;
-	if (!ok(status)) {
-		note_error(bp, status, "credential check", err);
+	if (!plane_ok(status)) {
+		plane_note_error(bp, status, "credential check", err);
 		bp->next_me = mono_ms() + backoff(bp);
 		return;
 	}
@@ -798,13 +801,13 @@ board_plane_cycle(struct svc *svc, struct board *b)
 	    (now >= bp->next_poll || bp->force_full ||
 	        (bp->refresh && now >= bp->last_poll + WEBHOOK_GAP_MS)))
 		poll_items(bp);
-	push_outbox(bp);
+	plane_push_outbox(bp);
 	if (bp->listed)
 		plane_claims(bp);
 	if (!bp->answers_busy && (bp->answers_now || now >= bp->next_answers))
-		check_answers(bp);
+		plane_check_answers(bp);
 	if (!bp->proposals_busy)
-		create_proposals(bp);
+		plane_create_proposals(bp);
 }
 
 void
@@ -964,7 +967,7 @@ load_cfg(struct svc *svc, struct bplane *bp, struct plane_cfg *c, char *err,
 		bp->names[i] = xstrdup(names[i]);
 	bp->repos = json_object();
 	for (i = 0; i < cfg_len(repos); i++) {
-		l = lower(cfg_key_at(repos, i));
+		l = plane_lower(cfg_key_at(repos, i));
 		json_object_set_new(bp->repos, l,
 		    json_string(cfg_key_at(repos, i)));
 		free(l);

@@ -91,28 +91,23 @@ int board_plane_states(const struct cfg_node *root,
     const struct cfg_node *inst, const char *names[BS_N], bool need[BS_N],
     char *err, size_t errlen);
 
-/* note_error records a failed request (401/403: the credentials,
+/* plane_note_error records a failed request (401/403: the credentials,
  * reported once as credential.invalid) and counts it. */
-void note_error(struct bplane *, int status, const char *what,
+void plane_note_error(struct bplane *, int status, const char *what,
     const char *err);
-/* note_ok records a successful listing: the errors are over. */
-void note_ok(struct bplane *);
-bool ok(int status);
-/* lower returns a lowercase copy. */
-char *lower(const char *);
+bool plane_ok(int status);
+/* plane_lower returns a lowercase copy. */
+char *plane_lower(const char *);
 
-/* later / due: a per-item backoff under key (doubling from 2 s to 5
- * min while it keeps failing); forget clears it. */
-void later(struct bplane *, const char *key);
-bool due(struct bplane *, const char *key);
-void forget(struct bplane *, const char *key);
+/* plane_later / plane_due: a per-item backoff under key (doubling from 2 s to 5
+ * min while it keeps failing); plane_forget clears it. */
+void plane_later(struct bplane *, const char *key);
+bool plane_due(struct bplane *, const char *key);
+void plane_forget(struct bplane *, const char *key);
 
-/* canonical returns the canonical name of Plane state name (as given
- * when it is not one opcenter maps). */
-const char *canonical(const struct bplane *, const char *plane_name);
-/* state_id_of returns the Plane id of canonical state name, or NULL
+/* plane_state_id returns the Plane id of canonical state name, or NULL
  * when the project has no such state. */
-const char *state_id_of(const struct bplane *, const char *canonical);
+const char *plane_state_id(const struct bplane *, const char *canonical);
 
 /* The fields of one Plane work item that board-sync mirrors. */
 struct plane_item {
@@ -168,8 +163,8 @@ void plane_claims(struct bplane *);
 int64_t plane_claims_pending(struct bplane *);
 
 /* plane_push.c */
-void push_outbox(struct bplane *);
-void check_answers(struct bplane *);
-void create_proposals(struct bplane *);
+void plane_push_outbox(struct bplane *);
+void plane_check_answers(struct bplane *);
+void plane_create_proposals(struct bplane *);
 
 #endif

@@ -163,9 +163,9 @@ claim_end(struct claim *c, bool failed)
 
 	snprintf(key, sizeof(key), "claim:%s", c->task_id);
 	if (failed)
-		later(c->bp, key);
+		plane_later(c->bp, key);
 	else
-		forget(c->bp, key);
+		plane_forget(c->bp, key);
 	if (c->bp->claiming != NULL)
 		json_object_del(c->bp->claiming, c->task_id);
 	free(c->task_id);
@@ -205,7 +205,7 @@ won(struct claim *c)
 
 	if (svc_begin(svc) != 0)
 		return;
-	if (task_get(svc, c->task_id, &t) == 0 &&
+	if (board_task_get(svc, c->task_id, &t) == 0 &&
 	    store_run(svc_store(svc),
 	        "INSERT OR REPLACE INTO claim(task_id, nonce, active, at_ms)"
 	        " VALUES (?, ?, 1, ?)",
@@ -224,7 +224,7 @@ won(struct claim *c)
 		free(t.state);
 		t.state = xstrdup("Running");
 		if (svc_emit(svc, MSG_TASK_UPDATED, t.task_id, &ev) == 0 &&
-		    ready(svc, &t) == 0) {
+		    board_ready(svc, &t) == 0) {
 			(void) svc_commit(svc);
 			log_info("plane.claim", "%s claimed (%s)", t.task_id,
 			    t.title);
@@ -233,7 +233,7 @@ won(struct claim *c)
 			(void) svc_rollback(svc);
 	} else
 		(void) svc_rollback(svc);
-	task_fini(&t);
+	board_task_fini(&t);
 }
 
 static void
@@ -249,8 +249,8 @@ on_patched(struct plane *pl, int status, json_t *body, const char *err,
 		claim_end(c, false);
 		return;
 	}
-	if (!ok(status)) {
-		note_error(c->bp, status, "claim transition", err);
+	if (!plane_ok(status)) {
+		plane_note_error(c->bp, status, "claim transition", err);
 		if (status == 400)
 			c->bp->next_meta = 0; /* the state changed? */
 		claim_end(c, true);
@@ -290,11 +290,11 @@ task_state(struct bplane *bp, const char *task_id)
 	struct task t;
 	char       *s;
 
-	if (task_get(bp->svc, task_id, &t) != 0)
+	if (board_task_get(bp->svc, task_id, &t) != 0)
 		return (NULL);
 	s = t.state;
 	t.state = NULL;
-	task_fini(&t);
+	board_task_fini(&t);
 	return (s);
 }
 
@@ -317,8 +317,8 @@ on_comments(struct plane *pl, int status, json_t *body, const char *err,
 		claim_end(c, false);
 		return;
 	}
-	if (!ok(status)) {
-		note_error(bp, status, "claim comments", err);
+	if (!plane_ok(status)) {
+		plane_note_error(bp, status, "claim comments", err);
 		claim_end(c, true);
 		return;
 	}
@@ -351,7 +351,7 @@ on_comments(struct plane *pl, int status, json_t *body, const char *err,
 	    strcmp(state, BOARD_READY) == 0 &&
 	    now_ms() - posted < bp->claim_ttl_ms / 2 &&
 	    json_array_size(bp->missing) == 0 &&
-	    (sid = state_id_of(bp, "Running")) != NULL) {
+	    (sid = plane_state_id(bp, "Running")) != NULL) {
 		/* ours won: our other claim comments of this episode go
 		 * once the item is ours (a state dir started over leaves
 		 * an orphan of ours the claim table does not know) */
@@ -409,8 +409,8 @@ on_deleted(struct plane *pl, int status, json_t *body, const char *err,
 
 	(void) pl;
 	(void) body;
-	if (!ok(status) && status != 404) {
-		note_error(c->bp, status, "retract claim", err);
+	if (!plane_ok(status) && status != 404) {
+		plane_note_error(c->bp, status, "retract claim", err);
 		claim_end(c, true);
 		return;
 	}
@@ -450,8 +450,8 @@ on_posted(struct plane *pl, int status, json_t *body, const char *err,
 		claim_end(c, false);
 		return;
 	}
-	if ((status != 409 && !ok(status)) || id == NULL) {
-		note_error(c->bp, status, "claim comment", err);
+	if ((status != 409 && !plane_ok(status)) || id == NULL) {
+		plane_note_error(c->bp, status, "claim comment", err);
 		claim_end(c, true);
 		return;
 	}
@@ -550,7 +550,7 @@ plane_claims(struct bplane *bp)
 		snprintf(key, sizeof(key), "claim:%s", id);
 		if ((int64_t) busy >= bp->max_claims)
 			break;
-		if (json_object_get(bp->claiming, id) != NULL || !due(bp, key))
+		if (json_object_get(bp->claiming, id) != NULL || !plane_due(bp, key))
 			continue;
 		resume(bp, id, json_string_value(json_array_get(v, 1)),
 		    json_string_value(json_array_get(v, 2)),
@@ -583,7 +583,7 @@ plane_claims(struct bplane *bp)
 			break;
 		if (json_object_get(bp->claiming, json_string_value(v)) !=
 		        NULL ||
-		    !due(bp, key))
+		    !plane_due(bp, key))
 			continue;
 		start(bp, json_string_value(v));
 		busy++;

@@ -42,9 +42,9 @@ op_free(struct op *o, bool failed)
 
 	snprintf(key, sizeof(key), "op:%s", o->task_id);
 	if (failed)
-		later(o->bp, key);
+		plane_later(o->bp, key);
 	else
-		forget(o->bp, key);
+		plane_forget(o->bp, key);
 	if (o->bp->pushing != NULL)
 		json_object_del(o->bp->pushing, o->task_id);
 	free(o->task_id);
@@ -83,14 +83,14 @@ on_op_comment(struct plane *pl, int status, json_t *body, const char *err,
 	(void) body;
 	/* 409: the external id is taken: posted before a crash or a lost
 	 * answer, so done */
-	if (ok(status) || status == 409) {
+	if (plane_ok(status) || status == 409) {
 		op_done(o);
 		op_free(o, false);
 	} else if (status == 404 || status == 400) {
 		op_drop(o, status, "comment");
 		op_free(o, false);
 	} else {
-		note_error(o->bp, status, "post comment", err);
+		plane_note_error(o->bp, status, "post comment", err);
 		op_free(o, true);
 	}
 }
@@ -129,8 +129,8 @@ on_op_state(struct plane *pl, int status, json_t *body, const char *err,
 		op_free(o, false);
 		return;
 	}
-	if (!ok(status)) {
-		note_error(o->bp, status, "transition", err);
+	if (!plane_ok(status)) {
+		plane_note_error(o->bp, status, "transition", err);
 		if (status == 400)
 			o->bp->next_meta = 0; /* the state changed? */
 		op_free(o, true);
@@ -144,12 +144,12 @@ on_op_state(struct plane *pl, int status, json_t *body, const char *err,
 	post_comment(o);
 }
 
-/* push_outbox sends the oldest pending entry of each task (a task's
+/* plane_push_outbox sends the oldest pending entry of each task (a task's
  * entries go in order) that is not on its way or waiting after a
  * failure.  A move to a state the project lacks waits until it exists:
  * a state's name is never sent for its id (Plane answers 400). */
 void
-push_outbox(struct bplane *bp)
+plane_push_outbox(struct bplane *bp)
 {
 	struct store_stmt *st;
 	struct op         *o;
@@ -181,9 +181,9 @@ push_outbox(struct bplane *bp)
 		snprintf(key, sizeof(key), "op:%s", tid);
 		if (json_object_size(bp->pushing) >= MAX_PUSHING)
 			break;
-		if (json_object_get(bp->pushing, tid) != NULL || !due(bp, key))
+		if (json_object_get(bp->pushing, tid) != NULL || !plane_due(bp, key))
 			continue;
-		sid = state ? state_id_of(bp, state) : NULL;
+		sid = state ? plane_state_id(bp, state) : NULL;
 		if (state != NULL && sid == NULL) {
 			svc_count(bp->svc, "plane_outbox_held", 1);
 			continue; /* reported by the states check */
@@ -266,8 +266,8 @@ on_ask_comments(struct plane *pl, int status, json_t *body, const char *err,
 		    "DELETE FROM question WHERE task_id = ?", "t", a->task_id);
 		goto out;
 	}
-	if (!ok(status)) {
-		note_error(a->bp, status, "question comments", err);
+	if (!plane_ok(status)) {
+		plane_note_error(a->bp, status, "question comments", err);
 		goto out;
 	}
 	json_array_foreach(body, i, c) { /* newest opcenter comment */
@@ -291,29 +291,29 @@ on_ask_comments(struct plane *pl, int status, json_t *body, const char *err,
 		goto out;
 	text = plane_text(answer);
 	if (svc_begin(svc) == 0) {
-		if (task_get(svc, a->task_id, &t) == 0 &&
+		if (board_task_get(svc, a->task_id, &t) == 0 &&
 		    store_run(svc_store(svc),
 		        "UPDATE question SET answer = ? WHERE task_id = ?", "tt",
 		        text, a->task_id) == 0 &&
-		    move(svc, &t, BOARD_READY, "answered",
+		    board_move(svc, &t, BOARD_READY, "answered",
 		        "Answer received: the task is queued again.",
 		        "board-sync") == 0)
 			(void) svc_commit(svc);
 		else
 			(void) svc_rollback(svc);
 		log_info("plane.answer", "%s: answered, re-queued", a->task_id);
-		task_fini(&t);
+		board_task_fini(&t);
 	}
 	free(text);
 out:
 	ask_end(a);
 }
 
-/* check_answers looks for replies to the questions asked (once their
+/* plane_check_answers looks for replies to the questions asked (once their
  * comment reached Plane): all of them every answer_poll, sooner after a
  * comment webhook. */
 void
-check_answers(struct bplane *bp)
+plane_check_answers(struct bplane *bp)
 {
 	struct store_stmt *st;
 	struct ask        *a;
@@ -386,8 +386,8 @@ on_created(struct plane *pl, int status, json_t *body, const char *err,
 		log_info("plane.created", "proposal %s -> work item %s%s",
 		    c->candidate_id, id, status == 409 ? " (existed)" : "");
 	} else {
-		note_error(c->bp, status, "create work item", err);
-		later(c->bp, "proposals");
+		plane_note_error(c->bp, status, "create work item", err);
+		plane_later(c->bp, "proposals");
 	}
 	create_end(c->bp);
 	free(c->candidate_id);
@@ -404,21 +404,21 @@ on_label_made(struct plane *pl, int status, json_t *body, const char *err,
 	(void) pl;
 	(void) body;
 	/* 409: made meanwhile; either way the labels are listed again */
-	if (!ok(status) && status != 409) {
-		note_error(bp, status, "create label", err);
-		later(bp, "proposals");
+	if (!plane_ok(status) && status != 409) {
+		plane_note_error(bp, status, "create label", err);
+		plane_later(bp, "proposals");
 	}
 	bp->next_meta = 0;
 	create_end(bp);
 }
 
-/* create_proposals creates a work item per new proposal: missing labels
+/* plane_create_proposals creates a work item per new proposal: missing labels
  * first (the item waits for the labels to be listed again), then the
  * item with external_source "opcenter" and external_id = the candidate
  * id, in the state the proposal names (Plane's default state when the
  * project lacks it). */
 void
-create_proposals(struct bplane *bp)
+plane_create_proposals(struct bplane *bp)
 {
 	struct store_stmt *st;
 	struct create     *c;
@@ -428,7 +428,7 @@ create_proposals(struct bplane *bp)
 	size_t             i;
 	bool               missing;
 
-	if (bp->meta_busy || !due(bp, "proposals") ||
+	if (bp->meta_busy || !plane_due(bp, "proposals") ||
 	    store_prep(svc_store(bp->svc), &st,
 	        "SELECT candidate_id, title, goal, repo, labels, state FROM"
 	        " proposal WHERE work_item IS NULL ORDER BY received_ms"
@@ -441,7 +441,7 @@ create_proposals(struct bplane *bp)
 		ids = json_array();
 		missing = false;
 		json_array_foreach(labels, i, l) {
-			lo = lower(json_string_value(l));
+			lo = plane_lower(json_string_value(l));
 			lid = json_string_value(json_object_get(bp->label_id,
 			    lo));
 			if (lid != NULL)
@@ -457,7 +457,7 @@ create_proposals(struct bplane *bp)
 			}
 			free(lo);
 		}
-		sid = state_id_of(bp, store_col_text(st, 5));
+		sid = plane_state_id(bp, store_col_text(st, 5));
 		if (!missing) {
 			c = xcalloc(1, sizeof(*c));
 			c->bp = bp;

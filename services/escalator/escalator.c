@@ -8,6 +8,7 @@
  * updates lives in the blocked table.  Nothing here talks to the outside.
  */
 #include <ctype.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -16,6 +17,7 @@
 #include "opc/cfg.h"
 #include "opc/err.h"
 #include "opc/http.h"
+#include "opc/jsonx.h"
 #include "opc/log.h"
 #include "opc/outcome.h"
 #include "opc/store.h"
@@ -226,81 +228,99 @@ want(struct svc *svc, const struct msg *m, const char *kind, const char *key,
 	return (rv);
 }
 
-static int
-bad(const struct msg *m, const char *what)
+/*
+ * The kinds, one row a source topic (kinds[] below), read by one handler,
+ * on_event:
+ *
+ *   1. the row's required text field is missing (or empty, unless
+ *      empty_ok): a bad message, refused (ERR_INVAL: logged, counted);
+ *   2. the row's wanted() says the event can never escalate: nothing;
+ *   3. the event was seen before (first_seen): nothing;
+ *   4. the row's what() gives the escalation's key and text (and may
+ *      choose another kind, or no escalation after all: text NULL), which
+ *      want() records.
+ */
+
+/* One escalation a what() function describes. */
+struct esc_want {
+	const char *kind; /* the row's unless what() sets another */
+	const char *key;  /* borrowed (from m, the state or static) */
+	char       *text; /* owned; NULL: no escalation */
+};
+
+struct esc_kind {
+	enum msg_topic topic;
+	const char    *kind;
+	size_t         field;    /* offset of the required char * in the body */
+	const char    *bad;      /* its refusal, "no <field>"; NULL: none */
+	bool           empty_ok; /* "" is not missing */
+	bool (*wanted)(const struct msg *m); /* NULL: every event */
+	int (*what)(struct svc *, const struct msg *, struct escalator *,
+	    struct esc_want *);
+};
+
+/* NEED(topic, field): the body's text field that must be there. */
+#define NEED(t, f) offsetof(struct msg_##t, f), "no " #f
+
+/* src_or returns the event's source unless it was injected, else dflt. */
+static const char *
+src_or(const struct msg *m, const char *dflt)
 {
-	log_warn("escalator.bad_message", "%s: %s", msg_topic_name(m->topic),
-	         what);
-	return (ERR_INVAL);
+	return (m->src && strncmp(m->src, "inject:", 7) != 0 ? m->src : dflt);
+}
+
+static bool
+circuit_wanted(const struct msg *m)
+{
+	return (strcmp(m->body.circuit_changed.state, "open") == 0);
 }
 
 static int
-on_circuit_changed(struct svc *svc, const struct msg *m, void *state)
+circuit_what(struct svc *svc, const struct msg *m, struct escalator *e,
+    struct esc_want *w)
 {
 	const struct msg_circuit_changed *c = &m->body.circuit_changed;
-	bool                              first;
-	char                             *text;
-	int                               rv;
 
-	UNUSED(state);
-	if (c->state == NULL)
-		return (bad(m, "no state"));
-	if (strcmp(c->state, "open") != 0)
-		return (0);
-	if ((rv = first_seen(svc, m, &first)) != 0 || !first)
-		return (rv);
-	text = xasprintf("circuit breaker open: failure rate %.2f, %lld "
-	                 "failures in a window of %lld runs",
-	                 c->failure_rate, (long long) c->failures,
-	                 (long long) c->window);
-	rv = want(svc, m, "circuit_open", "router", text);
-	free(text);
-	return (rv);
+	UNUSED(svc);
+	UNUSED(e);
+	w->key = "router";
+	w->text = xasprintf("circuit breaker open: failure rate %.2f, %lld "
+	                    "failures in a window of %lld runs",
+	                    c->failure_rate, (long long) c->failures,
+	                    (long long) c->window);
+	return (0);
 }
 
 static int
-on_credential_invalid(struct svc *svc, const struct msg *m, void *state)
+cred_invalid_what(struct svc *svc, const struct msg *m, struct escalator *e,
+    struct esc_want *w)
 {
 	const struct msg_credential_invalid *c = &m->body.credential_invalid;
-	bool                                 first;
-	char                                *text;
-	int                                  rv;
 
-	UNUSED(state);
-	if (c->provider == NULL || *c->provider == '\0')
-		return (bad(m, "no provider"));
-	if ((rv = first_seen(svc, m, &first)) != 0 || !first)
-		return (rv);
-	text =
+	UNUSED(svc);
+	UNUSED(e);
+	w->key = c->provider;
+	w->text =
 	    xasprintf("%s credential refused (HTTP %lld): %s", c->provider,
 	              (long long) c->status_code, c->message ? c->message : "");
-	rv = want(svc, m, "credential_invalid", c->provider, text);
-	free(text);
-	return (rv);
+	return (0);
 }
 
 static int
-on_credential_expiring(struct svc *svc, const struct msg *m, void *state)
+cred_expiring_what(struct svc *svc, const struct msg *m, struct escalator *e,
+    struct esc_want *w)
 {
 	const struct msg_credential_expiring *c = &m->body.credential_expiring;
-	bool                                  first;
-	char                                 *text;
-	int                                   rv;
 
-	UNUSED(state);
-	if (c->provider == NULL || *c->provider == '\0')
-		return (bad(m, "no provider"));
-	if ((rv = first_seen(svc, m, &first)) != 0 || !first)
-		return (rv);
-	text = xasprintf("%s credential expires in %lld day(s) (%s)",
-	                 c->provider, (long long) c->days_left,
-	                 c->expires_at ? c->expires_at : "unknown date");
-	rv = want(svc, m,
-	          c->days_left <= 1 ? "credential_expiring_critical"
-	                            : "credential_expiring",
-	          c->provider, text);
-	free(text);
-	return (rv);
+	UNUSED(svc);
+	UNUSED(e);
+	if (c->days_left <= 1)
+		w->kind = "credential_expiring_critical";
+	w->key = c->provider;
+	w->text = xasprintf("%s credential expires in %lld day(s) (%s)",
+	                    c->provider, (long long) c->days_left,
+	                    c->expires_at ? c->expires_at : "unknown date");
+	return (0);
 }
 
 /*
@@ -315,20 +335,14 @@ on_credential_expiring(struct svc *svc, const struct msg *m, void *state)
  * A Blocked -> Blocked update (prev_state Blocked) is not a new block.
  */
 static int
-on_task_updated(struct svc *svc, const struct msg *m, void *state)
+blocked_what(struct svc *svc, const struct msg *m, struct escalator *e,
+    struct esc_want *w)
 {
 	const struct msg_task_updated *t = &m->body.task_updated;
-	struct escalator              *e = state;
 	struct store                  *st = svc_store(svc);
 	int64_t                        count = 0;
-	bool                           first;
-	char                          *text;
 	int                            rv;
 
-	if (t->task_id == NULL || *t->task_id == '\0')
-		return (bad(m, "no task_id"));
-	if ((rv = first_seen(svc, m, &first)) != 0 || !first)
-		return (rv);
 	if (t->state == MSG_TASK_STATE_DONE ||
 	    t->state == MSG_TASK_STATE_IN_REVIEW)
 		return (store_run(st, "DELETE FROM blocked WHERE task_id = ?",
@@ -353,253 +367,230 @@ on_task_updated(struct svc *svc, const struct msg *m, void *state)
 	                    " WHERE task_id = ?",
 	                    "t", t->task_id)) != 0)
 		return (rv);
-	text = xasprintf("task %s blocked %lld times in a row; self-healing "
-	                 "paused (last reason: %s)",
-	                 t->task_id, (long long) count,
-	                 t->reason ? t->reason : "none");
-	rv = want(svc, m, "task_blocked_repeatedly", t->task_id, text);
-	free(text);
-	return (rv);
+	w->key = t->task_id;
+	w->text = xasprintf("task %s blocked %lld times in a row; self-healing "
+	                    "paused (last reason: %s)",
+	                    t->task_id, (long long) count,
+	                    t->reason ? t->reason : "none");
+	return (0);
 }
 
+/* A finished run escalates when it waits for input, spent its quota, or
+ * did its work but could not open its pull request (a human opens it or
+ * re-runs the task; a refused token is escalated as credential_invalid
+ * by the executor's credential.invalid). */
+static bool
+finished_input(const struct msg_exec_finished *f)
+{
+	return (f->failure_category != NULL &&
+	        strcmp(f->failure_category, "awaiting_input") == 0);
+}
 
-static int
-on_exec_finished(struct svc *svc, const struct msg *m, void *state)
+static const char *
+finished_pr_error(const struct msg_exec_finished *f)
+{
+	const char *pr_err =
+	    f->result != NULL ? f->result->pull_request_error : NULL;
+
+	return (!f->success && pr_err != NULL &&
+	                strcmp(f->status, "interrupted") != 0 &&
+	                !(f->result->has_pull_request_status &&
+	                    f->result->pull_request_status == 401)
+	            ? pr_err
+	            : NULL);
+}
+
+static bool
+finished_wanted(const struct msg *m)
 {
 	const struct msg_exec_finished *f = &m->body.exec_finished;
-	const char                     *ex, *pr_err;
-	bool                            first, input, quota, pr;
-	char                           *text;
-	int                             rv = 0;
 
-	UNUSED(state);
-	if (f->task_id == NULL || *f->task_id == '\0')
-		return (bad(m, "no task_id"));
-	input = f->failure_category != NULL &&
-	        strcmp(f->failure_category, "awaiting_input") == 0;
-	quota = outcome_quota(f->failure_category, f->failure_reason,
-	    f->result != NULL);
-	/* the work is done and pushed, its pull request is not: a human
-	 * opens it or re-runs the task (a refused token is escalated as
-	 * credential_invalid by the executor's credential.invalid) */
-	pr_err = f->result != NULL ? f->result->pull_request_error : NULL;
-	pr = !f->success && pr_err != NULL &&
-	     strcmp(f->status, "interrupted") != 0 &&
-	     !(f->result->has_pull_request_status &&
-	         f->result->pull_request_status == 401);
-	if (!input && !quota && !pr)
-		return (0);
-	if ((rv = first_seen(svc, m, &first)) != 0 || !first)
-		return (rv);
-	if (pr) {
-		text = xasprintf("pull request of task %s (run %s, branch %s) "
-		                 "not opened: %s",
-		                 f->task_id, f->run_id ? f->run_id : "?",
-		                 f->branch_name ? f->branch_name : "?", pr_err);
-		rv = want(svc, m, "pull_request_failed", f->task_id, text);
-		free(text);
-	} else if (input) {
-		text = xasprintf("task %s (run %s) is waiting for human "
-		                 "input: %s",
-		                 f->task_id, f->run_id ? f->run_id : "?",
-		                 f->failure_reason ? f->failure_reason : "");
-		rv = want(svc, m, "awaiting_input", f->task_id, text);
-		free(text);
-	} else {
-		ex = f->executor && *f->executor ? f->executor
-		     : m->src && strncmp(m->src, "inject:", 7) != 0
-		         ? m->src
-		         : "executor";
-		text = xasprintf("backend quota or rate limit hit on %s "
-		                 "(task %s): %s",
-		                 ex, f->task_id,
-		                 f->failure_reason ? f->failure_reason
-		                                   : f->failure_category);
-		rv = want(svc, m, "quota_exhausted", ex, text);
-		free(text);
-	}
-	return (rv);
+	return (finished_input(f) ||
+	        outcome_quota(f->failure_category, f->failure_reason,
+	            f->result != NULL) ||
+	        finished_pr_error(f) != NULL);
 }
 
-/* on_budget escalates a spend cap that holds tasks back (issue 13), one
- * escalation per scope ("global" or the repo) within the cooldown; the
- * other gates are rate limits that clear by themselves. */
 static int
-on_budget(struct svc *svc, const struct msg *m, void *state)
+finished_what(struct svc *svc, const struct msg *m, struct escalator *e,
+    struct esc_want *w)
+{
+	const struct msg_exec_finished *f = &m->body.exec_finished;
+	const char                     *pr_err = finished_pr_error(f);
+
+	UNUSED(svc);
+	UNUSED(e);
+	if (pr_err != NULL) {
+		w->kind = "pull_request_failed";
+		w->key = f->task_id;
+		w->text = xasprintf("pull request of task %s (run %s, branch %s) "
+		                    "not opened: %s",
+		                    f->task_id, f->run_id ? f->run_id : "?",
+		                    f->branch_name ? f->branch_name : "?", pr_err);
+	} else if (finished_input(f)) {
+		w->kind = "awaiting_input";
+		w->key = f->task_id;
+		w->text = xasprintf("task %s (run %s) is waiting for human "
+		                    "input: %s",
+		                    f->task_id, f->run_id ? f->run_id : "?",
+		                    f->failure_reason ? f->failure_reason : "");
+	} else {
+		w->kind = "quota_exhausted";
+		w->key = f->executor && *f->executor ? f->executor
+		                                     : src_or(m, "executor");
+		w->text = xasprintf("backend quota or rate limit hit on %s "
+		                    "(task %s): %s",
+		                    w->key, f->task_id,
+		                    f->failure_reason ? f->failure_reason
+		                                      : f->failure_category);
+	}
+	return (0);
+}
+
+/* A spend cap that holds tasks back (issue 13) escalates, once per scope
+ * ("global" or the repo) within the cooldown; the other gates are rate
+ * limits that clear by themselves. */
+static bool
+budget_wanted(const struct msg *m)
 {
 	const struct msg_budget_decision *b = &m->body.budget_decision;
-	const char                       *key;
-	bool                              first;
-	char                             *text;
-	int                               rv;
 
-	UNUSED(state);
-	if (b->allowed || b->reason == NULL ||
-	    strcmp(b->reason, "spend_cap") != 0)
-		return (0);
-	if ((rv = first_seen(svc, m, &first)) != 0 || !first)
-		return (rv);
-	key = b->scope != NULL && strcmp(b->scope, "repo") == 0 &&
-	              b->repo_key != NULL
-	          ? b->repo_key
-	          : "global";
-	text = xasprintf("spend cap reached (%s): %.2f USD spent or reserved "
-	                 "in the last 24 h of a %.2f USD cap; task %s "
-	                 "(%.2f USD) held until the window allows",
-	                 strcmp(key, "global") == 0 ? "all repos" : key,
-	                 b->current_usd, b->limit_usd,
-	                 b->task_id ? b->task_id : "-", b->estimate_usd);
-	rv = want(svc, m, "spend_cap", key, text);
-	free(text);
-	return (rv);
+	return (!b->allowed && b->reason != NULL &&
+	        strcmp(b->reason, "spend_cap") == 0);
 }
 
 static int
-on_service_failed(struct svc *svc, const struct msg *m, void *state)
+budget_what(struct svc *svc, const struct msg *m, struct escalator *e,
+    struct esc_want *w)
+{
+	const struct msg_budget_decision *b = &m->body.budget_decision;
+
+	UNUSED(svc);
+	UNUSED(e);
+	w->key = b->scope != NULL && strcmp(b->scope, "repo") == 0 &&
+	                 b->repo_key != NULL
+	             ? b->repo_key
+	             : "global";
+	w->text = xasprintf("spend cap reached (%s): %.2f USD spent or reserved "
+	                    "in the last 24 h of a %.2f USD cap; task %s "
+	                    "(%.2f USD) held until the window allows",
+	                    strcmp(w->key, "global") == 0 ? "all repos" : w->key,
+	                    b->current_usd, b->limit_usd,
+	                    b->task_id ? b->task_id : "-", b->estimate_usd);
+	return (0);
+}
+
+static int
+failed_what(struct svc *svc, const struct msg *m, struct escalator *e,
+    struct esc_want *w)
 {
 	const struct msg_supervisor_service_failed *f =
 	    &m->body.supervisor_service_failed;
-	bool  first;
-	char *text;
-	int   rv;
 
-	UNUSED(state);
-	if (f->instance == NULL || *f->instance == '\0')
-		return (bad(m, "no instance"));
-	if ((rv = first_seen(svc, m, &first)) != 0 || !first)
-		return (rv);
-	text = xasprintf("service %s failed: %lld restarts in %lld s, last "
-	                 "exit %s; the supervisor gave up",
-	                 f->instance, (long long) f->restarts,
-	                 (long long) f->window_s,
-	                 f->exit_status ? f->exit_status : "unknown");
-	rv = want(svc, m, "service_failed", f->instance, text);
-	free(text);
-	return (rv);
+	UNUSED(svc);
+	UNUSED(e);
+	w->key = f->instance;
+	w->text = xasprintf("service %s failed: %lld restarts in %lld s, last "
+	                    "exit %s; the supervisor gave up",
+	                    f->instance, (long long) f->restarts,
+	                    (long long) f->window_s,
+	                    f->exit_status ? f->exit_status : "unknown");
+	return (0);
 }
 
 static int
-on_stale(struct svc *svc, const struct msg *m, void *state)
+stale_what(struct svc *svc, const struct msg *m, struct escalator *e,
+    struct esc_want *w)
 {
 	const struct msg_supervisor_stale *s = &m->body.supervisor_stale;
-	bool                               first;
-	char                              *text;
-	int                                rv;
 
-	UNUSED(state);
-	if (s->instance == NULL || *s->instance == '\0')
-		return (bad(m, "no instance"));
-	if ((rv = first_seen(svc, m, &first)) != 0 || !first)
-		return (rv);
-	text = xasprintf("service %s sent no heartbeat for %lld ms",
-	                 s->instance, (long long) s->age_ms);
-	rv = want(svc, m, "stale_heartbeat", s->instance, text);
-	free(text);
-	return (rv);
+	UNUSED(svc);
+	UNUSED(e);
+	w->key = s->instance;
+	w->text = xasprintf("service %s sent no heartbeat for %lld ms",
+	                    s->instance, (long long) s->age_ms);
+	return (0);
 }
 
 static int
-on_data_loss(struct svc *svc, const struct msg *m, void *state)
+data_loss_what(struct svc *svc, const struct msg *m, struct escalator *e,
+    struct esc_want *w)
 {
 	const struct msg_bus_data_loss *d = &m->body.bus_data_loss;
-	bool                            first;
-	char                           *text;
-	int                             rv;
 
-	UNUSED(state);
-	if (d->upstream == NULL || *d->upstream == '\0')
-		return (bad(m, "no upstream"));
-	if ((rv = first_seen(svc, m, &first)) != 0 || !first)
-		return (rv);
+	UNUSED(svc);
+	UNUSED(e);
+	w->key = d->upstream;
 	if (d->reason != NULL && strcmp(d->reason, "undeliverable") == 0)
-		text = xasprintf("%s skipped event %lld of %s: larger than a "
-		                 "frame can carry, it is lost",
+		w->text = xasprintf("%s skipped event %lld of %s: larger than "
+		                    "a frame can carry, it is lost",
 		    m->src ? m->src : "?", (long long) d->cursor + 1,
 		    d->upstream);
 	else
-		text = xasprintf("%s lost events of %s: cursor %lld, first "
-		                 "available %lld",
+		w->text = xasprintf("%s lost events of %s: cursor %lld, first "
+		                    "available %lld",
 		    m->src ? m->src : "?", d->upstream, (long long) d->cursor,
 		    (long long) d->first_available);
-	rv = want(svc, m, "data_loss", d->upstream, text);
-	free(text);
-	return (rv);
+	return (0);
 }
 
-/* on_proposer_quiet escalates a proposer gone quiet: the original's
- * proposer_quiet escalation, which could never fire there. */
+/* A proposer gone quiet: the original's proposer_quiet escalation, which
+ * could never fire there. */
+static bool
+quiet_wanted(const struct msg *m)
+{
+	return (m->body.proposer_quiet.quiet);
+}
+
 static int
-on_proposer_quiet(struct svc *svc, const struct msg *m, void *state)
+quiet_what(struct svc *svc, const struct msg *m, struct escalator *e,
+    struct esc_want *w)
 {
 	const struct msg_proposer_quiet *q = &m->body.proposer_quiet;
-	bool                             first;
-	char                            *text, *rs = NULL;
-	int                              rv;
+	char                            *rs = jsonx_dumps(q->reasons);
 
-	UNUSED(state);
-	if (!q->quiet)
-		return (0);
-	if ((rv = first_seen(svc, m, &first)) != 0 || !first)
-		return (rv);
-	if (q->reasons != NULL)
-		rs = json_dumps(q->reasons, JSON_COMPACT | JSON_SORT_KEYS);
-	text = xasprintf("%s proposed nothing in %lld cycles in a row;"
-	                 " suppressions %s; advice: %s",
-	                 m->src ? m->src : "proposer", (long long) q->cycles,
-	                 rs ? rs : "{}", q->advice ? q->advice : "-");
-	rv = want(svc, m, "proposer_quiet", m->src ? m->src : "proposer",
-	          text);
+	UNUSED(svc);
+	UNUSED(e);
+	w->key = m->src ? m->src : "proposer";
+	w->text = xasprintf("%s proposed nothing in %lld cycles in a row;"
+	                    " suppressions %s; advice: %s",
+	                    w->key, (long long) q->cycles, rs ? rs : "{}",
+	                    q->advice ? q->advice : "-");
 	free(rs);
-	free(text);
-	return (rv);
+	return (0);
 }
 
-/* on_board_misconfigured escalates a board that cannot work as
- * configured (a Plane project without a state opcenter moves items to);
- * board-sync sends it once per change, the cooldown is per instance. */
+/* A board that cannot work as configured (a Plane project without a state
+ * opcenter moves items to); board-sync sends it once per change, the
+ * cooldown is per instance. */
 static int
-on_board_misconfigured(struct svc *svc, const struct msg *m, void *state)
+board_what(struct svc *svc, const struct msg *m, struct escalator *e,
+    struct esc_want *w)
 {
 	const struct msg_board_misconfigured *b = &m->body.board_misconfigured;
-	const char                           *who;
-	bool                                  first;
-	char                                 *text;
-	int                                   rv;
 
-	UNUSED(state);
-	if (b->provider == NULL || *b->provider == '\0')
-		return (bad(m, "no provider"));
-	if ((rv = first_seen(svc, m, &first)) != 0 || !first)
-		return (rv);
-	who = m->src && strncmp(m->src, "inject:", 7) != 0 ? m->src
-	                                                   : "board-sync";
-	text = xasprintf("%s board misconfigured (%s): %s", b->provider,
-	                 b->problem ? b->problem : "unknown",
-	                 b->message ? b->message : "");
-	rv = want(svc, m, "board_misconfigured", who, text);
-	free(text);
-	return (rv);
+	UNUSED(svc);
+	UNUSED(e);
+	w->key = src_or(m, "board-sync");
+	w->text = xasprintf("%s board misconfigured (%s): %s", b->provider,
+	                    b->problem ? b->problem : "unknown",
+	                    b->message ? b->message : "");
+	return (0);
 }
 
-/* on_disk_full escalates a disk that was full: every daemon on it reports
- * its own episode once writes work again, so an episode of a path whose
- * escalation was wanted within the cooldown is merged into it (counter
- * disk_full_merged): one incident, one escalation. */
+/* A disk that was full: every daemon on it reports its own episode once
+ * writes work again, so an episode of a path whose escalation was wanted
+ * within the cooldown is merged into it (counter disk_full_merged): one
+ * incident, one escalation. */
 static int
-on_disk_full(struct svc *svc, const struct msg *m, void *state)
+disk_full_what(struct svc *svc, const struct msg *m, struct escalator *e,
+    struct esc_want *w)
 {
 	const struct msg_svc_disk_full *d = &m->body.svc_disk_full;
-	struct escalator               *e = state;
-	const char                     *who;
 	int64_t                         n = 0;
-	bool                            first;
-	char                           *text, at[40];
+	char                            at[40];
 	int                             rv;
 
-	if (d->path == NULL || *d->path == '\0')
-		return (bad(m, "no path"));
-	if ((rv = first_seen(svc, m, &first)) != 0 || !first)
-		return (rv);
 	if ((rv = store_int(svc_store(svc), &n, 0,
 	         "SELECT count(*) FROM esc WHERE kind = 'disk_full' AND"
 	         " key = ? AND created_ms > ?",
@@ -609,14 +600,84 @@ on_disk_full(struct svc *svc, const struct msg *m, void *state)
 		svc_count(svc, "disk_full_merged", 1);
 		return (0);
 	}
-	who = m->src && strncmp(m->src, "inject:", 7) != 0 ? m->src : "?";
-	text = xasprintf("disk full: no space left on %s from %s for %lld s "
-	                 "(%s: %lld writes refused); writes work again",
+	w->key = d->path;
+	w->text = xasprintf("disk full: no space left on %s from %s for %lld s "
+	                    "(%s: %lld writes refused); writes work again",
 	    d->path, iso8601(d->since_ms, at, sizeof(at)),
-	    (long long) ((d->resumed_ms - d->since_ms) / 1000), who,
-	    (long long) d->failures);
-	rv = want(svc, m, "disk_full", d->path, text);
-	free(text);
+	    (long long) ((d->resumed_ms - d->since_ms) / 1000),
+	    src_or(m, "?"), (long long) d->failures);
+	return (0);
+}
+
+/* ESC_KINDS(X): X(topic, kind, required field, empty_ok, wanted, what)
+ * for every source topic; kinds[] and the handler table are made of it. */
+#define NONE 0, NULL
+#define ESC_KINDS(X)                                                          \
+	X(MSG_CIRCUIT_CHANGED, "circuit_open", NEED(circuit_changed, state),  \
+	    true, circuit_wanted, circuit_what)                               \
+	X(MSG_CREDENTIAL_INVALID, "credential_invalid",                       \
+	    NEED(credential_invalid, provider), false, NULL,                  \
+	    cred_invalid_what)                                                \
+	X(MSG_CREDENTIAL_EXPIRING, "credential_expiring",                     \
+	    NEED(credential_expiring, provider), false, NULL,                 \
+	    cred_expiring_what)                                               \
+	X(MSG_TASK_UPDATED, "task_blocked_repeatedly",                        \
+	    NEED(task_updated, task_id), false, NULL, blocked_what)           \
+	X(MSG_EXEC_FINISHED, "quota_exhausted", NEED(exec_finished, task_id), \
+	    false, finished_wanted, finished_what)                            \
+	X(MSG_BUDGET_DECISION, "spend_cap", NONE, false, budget_wanted,       \
+	    budget_what)                                                      \
+	X(MSG_SUPERVISOR_SERVICE_FAILED, "service_failed",                    \
+	    NEED(supervisor_service_failed, instance), false, NULL,           \
+	    failed_what)                                                      \
+	X(MSG_SUPERVISOR_STALE, "stale_heartbeat",                            \
+	    NEED(supervisor_stale, instance), false, NULL, stale_what)        \
+	X(MSG_BUS_DATA_LOSS, "data_loss", NEED(bus_data_loss, upstream),      \
+	    false, NULL, data_loss_what)                                      \
+	X(MSG_PROPOSER_QUIET, "proposer_quiet", NONE, false, quiet_wanted,    \
+	    quiet_what)                                                       \
+	X(MSG_BOARD_MISCONFIGURED, "board_misconfigured",                     \
+	    NEED(board_misconfigured, provider), false, NULL, board_what)     \
+	X(MSG_SVC_DISK_FULL, "disk_full", NEED(svc_disk_full, path), false,   \
+	    NULL, disk_full_what)
+
+static const struct esc_kind kinds[] = {
+#define X(topic, ...) {topic, __VA_ARGS__},
+    ESC_KINDS(X)
+#undef X
+};
+
+static int
+on_event(struct svc *svc, const struct msg *m, void *state)
+{
+	const struct esc_kind *k = NULL;
+	struct esc_want        w = {NULL, NULL, NULL};
+	const char            *need;
+	bool                   first;
+	size_t                 i;
+	int                    rv;
+
+	for (i = 0; i < nitems(kinds) && k == NULL; i++)
+		if (kinds[i].topic == m->topic)
+			k = &kinds[i];
+	if (k == NULL)
+		return (ERR_INVAL); /* a handler without a row: not reached */
+	if (k->bad != NULL) {
+		need = *(char *const *) ((const char *) &m->body + k->field);
+		if (need == NULL || (!k->empty_ok && *need == '\0')) {
+			log_warn("escalator.bad_message", "%s: %s",
+			         msg_topic_name(m->topic), k->bad);
+			return (ERR_INVAL);
+		}
+	}
+	if (k->wanted != NULL && !k->wanted(m))
+		return (0);
+	if ((rv = first_seen(svc, m, &first)) != 0 || !first)
+		return (rv);
+	w.kind = k->kind;
+	if ((rv = k->what(svc, m, state, &w)) == 0 && w.text != NULL)
+		rv = want(svc, m, w.kind, w.key, w.text);
+	free(w.text);
 	return (rv);
 }
 
@@ -669,18 +730,9 @@ escalator_status(struct svc *svc, void *state, json_t *obj)
 }
 
 static const struct svc_handler handlers[] = {
-    {MSG_CIRCUIT_CHANGED, on_circuit_changed},
-    {MSG_CREDENTIAL_INVALID, on_credential_invalid},
-    {MSG_CREDENTIAL_EXPIRING, on_credential_expiring},
-    {MSG_TASK_UPDATED, on_task_updated},
-    {MSG_EXEC_FINISHED, on_exec_finished},
-    {MSG_BUDGET_DECISION, on_budget},
-    {MSG_SUPERVISOR_SERVICE_FAILED, on_service_failed},
-    {MSG_SUPERVISOR_STALE, on_stale},
-    {MSG_BUS_DATA_LOSS, on_data_loss},
-    {MSG_PROPOSER_QUIET, on_proposer_quiet},
-    {MSG_BOARD_MISCONFIGURED, on_board_misconfigured},
-    {MSG_SVC_DISK_FULL, on_disk_full},
+#define X(topic, ...) {topic, on_event},
+    ESC_KINDS(X)
+#undef X
     {MSG_NONE, NULL},
 };
 

@@ -62,7 +62,7 @@ static const char schema[] =
 /* ------------------------------------------------------------- helpers */
 
 char *
-path_for(struct executor *x, const char *run_id, const char *suffix)
+executor_path_for(struct executor *x, const char *run_id, const char *suffix)
 {
 	return (xasprintf("%s/%s%s", x->root, run_id, suffix));
 }
@@ -165,7 +165,7 @@ finish(struct executor *x, const char *run_id, const char *task_id,
 	ev.branch_name = result->branch_name;
 	ev.pull_request_url = result->pull_request_url;
 	ev.result = result;
-	lease = path_for(x, run_id, ".lease");
+	lease = executor_path_for(x, run_id, ".lease");
 	(void) unlink(lease);
 	free(lease);
 	if ((rv = svc_begin(x->svc)) != 0)
@@ -212,7 +212,7 @@ synthetic(const char *run_id, const char *task_id, const char *status,
 static struct msg_exec_result *
 read_result(struct executor *x, const char *run_id, const char *task_id)
 {
-	char                   *p = path_for(x, run_id, ".result.json");
+	char                   *p = executor_path_for(x, run_id, ".result.json");
 	struct msg_exec_result *r;
 	json_error_t            je;
 	json_t                 *j;
@@ -270,7 +270,7 @@ cmdline_has(const char *pid, const char *want)
 static pid_t
 find_worker(struct executor *x, const char *run_id)
 {
-	char          *want = path_for(x, run_id, ".request.json");
+	char          *want = executor_path_for(x, run_id, ".request.json");
 	DIR           *d = opendir("/proc");
 	struct dirent *e;
 	pid_t          found = 0;
@@ -310,7 +310,7 @@ worker_running(struct executor *x, const char *run_id, pid_t pid)
 	    rp[2] == 'Z' || rp[2] == 'X')
 		return (false);
 	snprintf(pids, sizeof(pids), "%d", (int) pid);
-	want = path_for(x, run_id, ".request.json");
+	want = executor_path_for(x, run_id, ".request.json");
 	yes = cmdline_has(pids, want);
 	free(want);
 	return (yes);
@@ -414,9 +414,9 @@ worker_spawn(struct executor *x, const char *run_id, const char *req,
 	argv[5] = "--out";
 	argv[6] = (char *) out;
 	argv[7] = "--children";
-	argv[8] = kids = path_for(x, run_id, ".children");
+	argv[8] = kids = executor_path_for(x, run_id, ".children");
 	argv[9] = NULL;
-	log = path_for(x, run_id, ".worker.log");
+	log = executor_path_for(x, run_id, ".worker.log");
 	pid = child_spawn(log, argv, envp);
 	saved = errno;
 	free(log);
@@ -448,7 +448,7 @@ run_lease(const json_t *dispatch)
 static void
 lease_write(struct executor *x, const char *run_id, int64_t stop_at)
 {
-	char *p = path_for(x, run_id, ".lease"), *tmp, text[32];
+	char *p = executor_path_for(x, run_id, ".lease"), *tmp, text[32];
 	int   n = lease_format(text, sizeof(text), stop_at < 0 ? 0 : stop_at);
 	int   fd, ok = 0;
 
@@ -487,7 +487,7 @@ start(struct executor *x, const char *run_id, const char *task_id,
 	if (json_integer_value(json_object_get(dispatch, "lease_ms")) > 0)
 		x->lease_ms = json_integer_value(json_object_get(dispatch,
 		    "lease_ms"));
-	req = build_request(x, dispatch, err, sizeof(err));
+	req = executor_build_request(x, dispatch, err, sizeof(err));
 	if (req == NULL) {
 		struct msg_exec_result *r = synthetic(run_id, task_id,
 		    "failed", "infra_tooling", err);
@@ -497,9 +497,9 @@ start(struct executor *x, const char *run_id, const char *task_id,
 		msg_exec_result_free(r);
 		return;
 	}
-	rq = path_for(x, run_id, ".request.json");
-	ws = path_for(x, run_id, "");
-	out = path_for(x, run_id, ".result.json");
+	rq = executor_path_for(x, run_id, ".request.json");
+	ws = executor_path_for(x, run_id, "");
+	out = executor_path_for(x, run_id, ".result.json");
 	text = json_dumps(req, JSON_INDENT(2) | JSON_SORT_KEYS);
 	tmo = json_integer_value(json_object_get(req, "timeout_seconds"));
 	vt = json_integer_value(json_object_get(req,
@@ -541,7 +541,7 @@ start(struct executor *x, const char *run_id, const char *task_id,
 	lease_write(x, run_id, lease_stop_at(x->grant_stamp,
 	                           run_lease(dispatch)));
 	if ((pid = worker_spawn(x, run_id, rq, ws, out,
-	         github_token(x, json_string_value(json_object_get(req,
+	         executor_github_token(x, json_string_value(json_object_get(req,
 	                             "repo_key"))))) < 0) {
 		struct msg_exec_result *r;
 
@@ -625,7 +625,7 @@ rows_free(struct row *r, size_t n)
 static void
 kill_children(struct executor *x, const char *run_id)
 {
-	char  *p = path_for(x, run_id, ".children"), *ws, link[64];
+	char  *p = executor_path_for(x, run_id, ".children"), *ws, link[64];
 	char   cwd[4096], buf[32];
 	FILE  *f;
 	long   pid = 0;
@@ -645,7 +645,7 @@ kill_children(struct executor *x, const char *run_id)
 	if ((n = readlink(link, cwd, sizeof(cwd) - 1)) <= 0)
 		return;
 	cwd[n] = '\0';
-	p = path_for(x, run_id, "");
+	p = executor_path_for(x, run_id, "");
 	ws = realpath(p, NULL); /* /proc shows the resolved path */
 	free(p);
 	if (ws == NULL)
@@ -875,7 +875,7 @@ clean(struct executor *x)
 	}
 	store_done(st);
 	for (i = 0; i < n; i++) {
-		ws = path_for(x, ids[i], "");
+		ws = executor_path_for(x, ids[i], "");
 		if (rmtree(ws) == 0)
 			(void) store_run(svc_store(x->svc),
 			    "UPDATE erun SET cleaned = 1 WHERE run_id = ?", "t",
@@ -954,7 +954,7 @@ tick_cb(struct loop *l, void *arg)
 	reap(x);
 	stop_runs(x);
 	clean(x);
-	gh_check(x);
+	executor_gh_check(x);
 	launch(x);
 }
 

@@ -42,18 +42,18 @@ struct executor {
 	bool        lease_ok;
 };
 
-/* path_for returns "<workspace_root>/<run_id><suffix>". */
-char *path_for(struct executor *x, const char *run_id, const char *suffix);
+/* executor_path_for returns "<workspace_root>/<run_id><suffix>". */
+char *executor_path_for(struct executor *x, const char *run_id, const char *suffix);
 
-/* build_request turns a dispatch into the worker's request file body, or
+/* executor_build_request turns a dispatch into the worker's request file body, or
  * NULL with a reason in err. */
-json_t *build_request(struct executor *x, json_t *dispatch, char *err,
+json_t *executor_build_request(struct executor *x, json_t *dispatch, char *err,
     size_t errlen);
-/* github_token returns the token for a repo (repos.<key>.token_env, else
+/* executor_github_token returns the token for a repo (repos.<key>.token_env, else
  * git.token_env), or NULL. */
-const char *github_token(struct executor *x, const char *repo_key);
-/* gh_check checks the GitHub token once a day (async, on the loop); a
+const char *executor_github_token(struct executor *x, const char *repo_key);
+/* executor_gh_check checks the GitHub token once a day (async, on the loop); a
  * rate-limited check is repeated once the limit lifts (github.h). */
-void gh_check(struct executor *x);
+void executor_gh_check(struct executor *x);
 
 #endif

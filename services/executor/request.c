@@ -18,10 +18,10 @@
 #include "spec.h"
 
 
-/* github_token returns the token for a repo: repos.<key>.token_env, else
+/* executor_github_token returns the token for a repo: repos.<key>.token_env, else
  * git.token_env (variable names; the secret comes from the environment). */
 const char *
-github_token(struct executor *x, const char *repo_key)
+executor_github_token(struct executor *x, const char *repo_key)
 {
 	const struct cfg_node *root = svc_cfg_root(x->svc);
 	const char            *t;
@@ -31,9 +31,9 @@ github_token(struct executor *x, const char *repo_key)
 	return (t ? t : cfg_secret(cfg_get(root, "git"), "token_env"));
 }
 
-/* build_request turns a dispatch into the worker's request file body. */
+/* executor_build_request turns a dispatch into the worker's request file body. */
 json_t *
-build_request(struct executor *x, json_t *dispatch, char *err,
+executor_build_request(struct executor *x, json_t *dispatch, char *err,
     size_t errlen)
 {
 	const struct cfg_node *root = svc_cfg_root(x->svc);
@@ -98,7 +98,7 @@ build_request(struct executor *x, json_t *dispatch, char *err,
 	}
 	/* Fencing: the worker stops when we stop renewing this file. */
 	{
-		char   *lf = path_for(x, json_string_value(json_object_get(
+		char   *lf = executor_path_for(x, json_string_value(json_object_get(
 		                          dispatch, "run_id")),
 		      ".lease");
 		int64_t lm = json_integer_value(json_object_get(dispatch,
@@ -248,7 +248,7 @@ on_gh_user(struct http *h, const struct http_resp *resp, void *arg)
 }
 
 void
-gh_check(struct executor *x)
+executor_gh_check(struct executor *x)
 {
 	const struct cfg_node *root = svc_cfg_root(x->svc);
 	const char            *tok = cfg_secret(cfg_get(root, "git"),

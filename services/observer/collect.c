@@ -16,7 +16,7 @@
 #include "opc/util.h"
 
 char *
-utf8_fix(char *s)
+collect_utf8_fix(char *s)
 {
 	size_t i = 0, len = strlen(s), k;
 
@@ -30,15 +30,15 @@ utf8_fix(char *s)
 }
 
 char *
-text_dup(const char *s, size_t n)
+collect_text_dup(const char *s, size_t n)
 {
-	return (utf8_fix(xstrndup(s, n)));
+	return (collect_utf8_fix(xstrndup(s, n)));
 }
 
 /* ------------------------------------------------------------ lint */
 
 size_t
-dec_len(const char *s, size_t n)
+collect_dec_len(const char *s, size_t n)
 {
 	size_t i = 0;
 
@@ -48,7 +48,7 @@ dec_len(const char *s, size_t n)
 }
 
 int64_t
-dec_value(const char *s, size_t n)
+collect_dec_value(const char *s, size_t n)
 {
 	int64_t v = 0;
 	size_t  i;
@@ -99,7 +99,7 @@ code_of(const char *msg, size_t n)
 		t--;
 	for (a = 0; a < t && isupper((unsigned char) msg[a]); a++)
 		;
-	d = dec_len(msg + a, t - a);
+	d = collect_dec_len(msg + a, t - a);
 	if (a == 0 || d == 0 || a + d != t)
 		return (NULL);
 	return (xstrndup(msg, t));
@@ -116,18 +116,18 @@ location(const char *s, size_t len, size_t *plen, int64_t *line, int64_t *col)
 	for (i = 1; i < len; i++) {
 		if (s[i] != ':' || blank(s, i))
 			continue;
-		d = dec_len(s + i + 1, len - i - 1);
+		d = collect_dec_len(s + i + 1, len - i - 1);
 		if (d == 0 || d > MAX_DIGITS || i + 1 + d >= len ||
 		    s[i + 1 + d] != ':')
 			continue;
 		*plen = i;
-		*line = dec_value(s + i + 1, d);
+		*line = collect_dec_value(s + i + 1, d);
 		i += d + 2;
-		c = dec_len(s + i, len - i);
+		c = collect_dec_len(s + i, len - i);
 		*col = -1;
 		if (c > 0 && c <= MAX_DIGITS && i + c < len &&
 		    s[i + c] == ':') {
-			*col = dec_value(s + i, c);
+			*col = collect_dec_value(s + i, c);
 			i += c + 1;
 		}
 		return (i);
@@ -136,7 +136,7 @@ location(const char *s, size_t len, size_t *plen, int64_t *line, int64_t *col)
 }
 
 bool
-lint_parse_line(struct finding *f, const char *s, size_t len)
+collect_lint_parse_line(struct finding *f, const char *s, size_t len)
 {
 	const char *p, *msg;
 	size_t      plen, mlen, at;
@@ -165,16 +165,16 @@ lint_parse_line(struct finding *f, const char *s, size_t len)
 		plen -= 2;
 	}
 	memset(f, 0, sizeof(*f));
-	f->path = text_dup(p, plen);
+	f->path = collect_text_dup(p, plen);
 	f->line = line;
 	f->col = col;
 	f->code = code_of(msg, mlen);
-	f->message = text_dup(msg, mlen);
+	f->message = collect_text_dup(msg, mlen);
 	return (true);
 }
 
 void
-lint_parse(struct findings *fs, const char *text, size_t len)
+collect_lint_parse(struct findings *fs, const char *text, size_t len)
 {
 	const char    *p = text, *end = text + len, *nl;
 	struct finding f;
@@ -182,7 +182,7 @@ lint_parse(struct findings *fs, const char *text, size_t len)
 	while (p < end) {
 		if ((nl = memchr(p, '\n', (size_t) (end - p))) == NULL)
 			nl = end;
-		if (lint_parse_line(&f, p, (size_t) (nl - p))) {
+		if (collect_lint_parse_line(&f, p, (size_t) (nl - p))) {
 			if (fs->n == fs->cap) {
 				fs->cap = fs->cap ? fs->cap * 2 : 64;
 				fs->v =
@@ -195,7 +195,7 @@ lint_parse(struct findings *fs, const char *text, size_t len)
 }
 
 void
-findings_fini(struct findings *fs)
+collect_findings_fini(struct findings *fs)
 {
 	size_t i;
 
@@ -225,7 +225,7 @@ cmp_pcount(const void *a, const void *b)
 }
 
 json_t *
-top_counts(struct pcount *v, size_t n, size_t max)
+collect_top_counts(struct pcount *v, size_t n, size_t max)
 {
 	json_t *a = json_array();
 	size_t  i;
@@ -240,7 +240,7 @@ top_counts(struct pcount *v, size_t n, size_t max)
 }
 
 void
-pcounts_free(struct pcount *v, size_t n)
+collect_pcounts_free(struct pcount *v, size_t n)
 {
 	size_t i;
 
@@ -260,7 +260,7 @@ violation_json(const struct finding *f)
 }
 
 json_t *
-lint_summary(const struct findings *fs)
+collect_lint_summary(const struct findings *fs)
 {
 	struct pcount *pc = NULL;
 	const char   **paths = NULL;
@@ -284,8 +284,8 @@ lint_summary(const struct findings *fs)
 		json_array_append_new(tv, violation_json(&fs->v[i]));
 	o = json_pack("{s:I, s:I, s:o, s:o}", "count", (json_int_t) fs->n,
 	              "distinct_files", (json_int_t) np, "top_files",
-	              top_counts(pc, np, TOP_N), "top_violations", tv);
-	pcounts_free(pc, np);
+	              collect_top_counts(pc, np, TOP_N), "top_violations", tv);
+	collect_pcounts_free(pc, np);
 	free(paths);
 	return (o);
 }
@@ -293,7 +293,7 @@ lint_summary(const struct findings *fs)
 /* ------------------------------------------------------------ todo */
 
 bool
-todo_binary(const char *text, size_t len)
+collect_todo_binary(const char *text, size_t len)
 {
 	return (memchr(text, '\0', len < 8192 ? len : 8192) != NULL);
 }
@@ -319,7 +319,7 @@ occurrences(const char *text, size_t len, const char *word)
 }
 
 void
-todo_count(const char *text, size_t len, int64_t *todo, int64_t *fixme)
+collect_todo_count(const char *text, size_t len, int64_t *todo, int64_t *fixme)
 {
 	*todo += occurrences(text, len, "TODO");
 	*fixme += occurrences(text, len, "FIXME");
@@ -328,7 +328,7 @@ todo_count(const char *text, size_t len, int64_t *todo, int64_t *fixme)
 /* ------------------------------------------------------------- git */
 
 int64_t
-count_lines(const char *text, size_t len)
+collect_count_lines(const char *text, size_t len)
 {
 	const char *p = text, *end = text + len, *nl;
 	int64_t     n = 0;
@@ -343,22 +343,22 @@ count_lines(const char *text, size_t len)
 }
 
 int
-git_parse_log(const char *text, size_t len, int64_t *ct, char **subject)
+collect_git_log(const char *text, size_t len, int64_t *ct, char **subject)
 {
-	size_t d = dec_len(text, len), e;
+	size_t d = collect_dec_len(text, len), e;
 
 	*subject = NULL;
 	if (d == 0 || d > MAX_DIGITS || d >= len || text[d] != '\0')
 		return (ERR_PROTO);
-	*ct = dec_value(text, d);
+	*ct = collect_dec_value(text, d);
 	for (e = d + 1; e < len && text[e] != '\n'; e++)
 		;
-	*subject = text_dup(text + d + 1, e - d - 1);
+	*subject = collect_text_dup(text + d + 1, e - d - 1);
 	return (0);
 }
 
 char *
-first_line(const char *text, size_t len, size_t max)
+collect_first_line(const char *text, size_t len, size_t max)
 {
 	const char *p = text, *end = text + len, *nl, *s;
 	size_t      n;
@@ -379,7 +379,7 @@ first_line(const char *text, size_t len, size_t max)
 			while (n > 0 && ((unsigned char) s[n] & 0xc0) == 0x80)
 				n--;
 		}
-		return (text_dup(s, n));
+		return (collect_text_dup(s, n));
 	}
 	return (NULL);
 }

@@ -27,17 +27,17 @@
 
 #define MAX_DIGITS 18 /* fits int64_t */
 
-/* dec_len returns the number of decimal digits at s[0..n). */
-size_t dec_len(const char *s, size_t n);
-/* dec_value returns the value of n (<= MAX_DIGITS) decimal digits. */
-int64_t dec_value(const char *s, size_t n);
+/* collect_dec_len returns the number of decimal digits at s[0..n). */
+size_t collect_dec_len(const char *s, size_t n);
+/* collect_dec_value returns the value of n (<= MAX_DIGITS) decimal digits. */
+int64_t collect_dec_value(const char *s, size_t n);
 
-/* utf8_fix replaces, in place, every byte of s that starts no valid UTF-8
+/* collect_utf8_fix replaces, in place, every byte of s that starts no valid UTF-8
  * sequence with '?' and returns s: JSON strings must be UTF-8, tool
  * output and file names need not be. */
-char *utf8_fix(char *s);
-/* text_dup returns utf8_fix() of a new copy of s[0..n) (up to a NUL). */
-char *text_dup(const char *s, size_t n);
+char *collect_utf8_fix(char *s);
+/* collect_text_dup returns collect_utf8_fix() of a new copy of s[0..n) (up to a NUL). */
+char *collect_text_dup(const char *s, size_t n);
 
 /* One finding of a lint or type checker.  Owns its strings (valid
  * UTF-8). */
@@ -54,19 +54,19 @@ struct findings {
 	size_t          n, cap;
 };
 
-/* lint_parse_line parses one line of len bytes (no newline) of the form
+/* collect_lint_parse_line parses one line of len bytes (no newline) of the form
  * "path:line[:col]: message" into f (which it owns on success).  Returns
  * true for a finding; false, with f untouched, for anything else
  * (summaries, notes, lines without a message). */
-bool lint_parse_line(struct finding *f, const char *line, size_t len);
-/* lint_parse appends the findings of every line of text. */
-void lint_parse(struct findings *fs, const char *text, size_t len);
-void findings_fini(struct findings *fs);
+bool collect_lint_parse_line(struct finding *f, const char *line, size_t len);
+/* collect_lint_parse appends the findings of every line of text. */
+void collect_lint_parse(struct findings *fs, const char *text, size_t len);
+void collect_findings_fini(struct findings *fs);
 
-/* lint_summary returns a new JSON object {count, distinct_files,
+/* collect_lint_summary returns a new JSON object {count, distinct_files,
  * top_files, top_violations} of fs: top_files by count desc then path,
  * top_violations the first TOP_N in output order. */
-json_t *lint_summary(const struct findings *fs);
+json_t *collect_lint_summary(const struct findings *fs);
 
 /* A path and how often something was found in it. */
 struct pcount {
@@ -74,10 +74,10 @@ struct pcount {
 	int64_t count;
 };
 
-/* top_counts sorts v (count desc, then path) and returns a new JSON array
+/* collect_top_counts sorts v (count desc, then path) and returns a new JSON array
  * of the first max as {path, count}. */
-json_t *top_counts(struct pcount *v, size_t n, size_t max);
-void    pcounts_free(struct pcount *v, size_t n);
+json_t *collect_top_counts(struct pcount *v, size_t n, size_t max);
+void    collect_pcounts_free(struct pcount *v, size_t n);
 
 /* Coverage of one file, in percent. */
 struct cov_file {
@@ -109,20 +109,20 @@ void coverage_fini(struct coverage *c);
 /* cov_json returns a new coverage section of a measured report. */
 json_t *cov_json(const struct coverage *c, const char *source);
 
-/* todo_binary: a NUL byte in the first 8 KiB. */
-bool todo_binary(const char *text, size_t len);
-/* todo_count adds the occurrences of "TODO" and "FIXME" in text. */
-void todo_count(const char *text, size_t len, int64_t *todo, int64_t *fixme);
+/* collect_todo_binary: a NUL byte in the first 8 KiB. */
+bool collect_todo_binary(const char *text, size_t len);
+/* collect_todo_count adds the occurrences of "TODO" and "FIXME" in text. */
+void collect_todo_count(const char *text, size_t len, int64_t *todo, int64_t *fixme);
 
-/* count_lines returns the number of non-empty lines of text. */
-int64_t count_lines(const char *text, size_t len);
-/* git_parse_log parses `git log -1 --format=%ct%x00%s` output: commit
+/* collect_count_lines returns the number of non-empty lines of text. */
+int64_t collect_count_lines(const char *text, size_t len);
+/* collect_git_log parses `git log -1 --format=%ct%x00%s` output: commit
  * time (unix seconds) and subject (new string).  0 or ERR_PROTO. */
-int git_parse_log(const char *text, size_t len, int64_t *ct, char **subject);
-/* first_line returns a new copy of the first non-empty line of text,
+int collect_git_log(const char *text, size_t len, int64_t *ct, char **subject);
+/* collect_first_line returns a new copy of the first non-empty line of text,
  * trimmed and cut to max bytes (never inside a UTF-8 character), or
  * NULL when there is none. */
-char *first_line(const char *text, size_t len, size_t max);
+char *collect_first_line(const char *text, size_t len, size_t max);
 
 /*
  * observe.c: the worker.
@@ -141,10 +141,10 @@ struct obs_spec {
 	json_t *tests;          /* the tests section or NULL */
 };
 
-/* spec_parse fills s from a spec object.  Returns 0 or ERR_INVAL with a
- * reason in err; release with spec_fini() in both cases. */
-int  spec_parse(struct obs_spec *s, const json_t *o, char *err, size_t errlen);
-void spec_fini(struct obs_spec *s);
+/* observe_spec_parse fills s from a spec object.  Returns 0 or ERR_INVAL with a
+ * reason in err; release with observe_spec_fini() in both cases. */
+int  observe_spec_parse(struct obs_spec *s, const json_t *o, char *err, size_t errlen);
+void observe_spec_fini(struct obs_spec *s);
 
 /* observe returns a new snapshot of s (never NULL): what could not be
  * collected is null/unavailable and explained in its errors map. */

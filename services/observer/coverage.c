@@ -232,7 +232,7 @@ cov_parse_xml(struct coverage *c, const char *text, size_t len, char *err,
 			    c, err, errlen,
 			    "<class> without filename or valid line-rate"));
 		}
-		cov_add(c, utf8_fix(fn), r * 100.0);
+		cov_add(c, collect_utf8_fix(fn), r * 100.0);
 	}
 	cov_merge(c);
 	return (0);
@@ -266,7 +266,7 @@ split(struct row *r, const char *s, size_t n)
 static bool
 is_int(const char *s, size_t n)
 {
-	return (n > 0 && n <= MAX_DIGITS && dec_len(s, n) == n);
+	return (n > 0 && n <= MAX_DIGITS && collect_dec_len(s, n) == n);
 }
 
 /* pct_tok parses "83%" or "83.33%". */
@@ -307,8 +307,8 @@ text_row(const struct row *r, size_t *nname, double *pct, int64_t *stmts,
 	if (k - f < 2)
 		return (false);
 	*nname = f;
-	*stmts = dec_value(r->tok[f], r->len[f]);
-	*miss = dec_value(r->tok[f + 1], r->len[f + 1]);
+	*stmts = collect_dec_value(r->tok[f], r->len[f]);
+	*miss = collect_dec_value(r->tok[f + 1], r->len[f + 1]);
 	return (true);
 }
 
@@ -336,7 +336,7 @@ cov_parse_text(struct coverage *c, const char *text, size_t len, char *err,
 			continue;
 		}
 		cov_add(c,
-		        text_dup(r.tok[0], (size_t) (r.tok[nn - 1] +
+		        collect_text_dup(r.tok[0], (size_t) (r.tok[nn - 1] +
 		                                     r.len[nn - 1] - r.tok[0])),
 		        round2(pct));
 		sum_st += st;

@@ -22,7 +22,8 @@
 #include "collect.h"
 #include "opc/err.h"
 #include "opc/util.h"
-#include "run.h"
+#include "opc/proc.h"
+#include "opc/strv.h"
 
 #define MAX_OUTPUT (16u * 1024 * 1024) /* per stream of a tool */
 #define MAX_COVERAGE (64 * 1024 * 1024)
@@ -69,7 +70,7 @@ bad:
 }
 
 int
-spec_parse(struct obs_spec *s, const json_t *o, char *err, size_t errlen)
+observe_spec_parse(struct obs_spec *s, const json_t *o, char *err, size_t errlen)
 {
 	json_t *t;
 	int     rv;
@@ -112,7 +113,7 @@ spec_parse(struct obs_spec *s, const json_t *o, char *err, size_t errlen)
 }
 
 void
-spec_fini(struct obs_spec *s)
+observe_spec_fini(struct obs_spec *s)
 {
 	free(s->run_id);
 	free(s->repo);
@@ -195,7 +196,7 @@ git(struct proc_result *r, const struct obs_spec *s, char **why, ...)
 	va_end(ap);
 	rv = run(r, s, sv.v, why);
 	if (rv == 0 && r->exit_code != 0) {
-		msg = first_line(r->err.data, r->err.len, ERR_MAX);
+		msg = collect_first_line(r->err.data, r->err.len, ERR_MAX);
 		*why = xasprintf("%s exited %d%s%s", sv.v[1], r->exit_code,
 		                 msg ? ": " : "", msg ? msg : "");
 		free(msg);
@@ -226,7 +227,7 @@ out_json(const struct proc_result *r)
 	       (r->out.data[n - 1] == '\n' || r->out.data[n - 1] == '\r' ||
 	        r->out.data[n - 1] == ' '))
 		n--;
-	t = text_dup(r->out.data ? r->out.data : "", n);
+	t = collect_text_dup(r->out.data ? r->out.data : "", n);
 	j = json_string(t);
 	free(t);
 	return (j);
@@ -263,14 +264,14 @@ collect_git(const struct obs_spec *s, json_t *errors)
 	proc_result_fini(&r);
 	set_err(errors, "git", why);
 	if (git(&r, s, &why, "status", "--porcelain", NULL) == 0) {
-		ct = count_lines(r.out.data, r.out.len);
+		ct = collect_count_lines(r.out.data, r.out.len);
 		json_object_set_new(o, "is_dirty", json_boolean(ct > 0));
 		json_object_set_new(o, "dirty_files", json_integer(ct));
 	}
 	proc_result_fini(&r);
 	set_err(errors, "git", why);
 	if (git(&r, s, &why, "log", "-1", "--format=%ct%x00%s", NULL) == 0 &&
-	    git_parse_log(r.out.data, r.out.len, &ct, &subject) == 0) {
+	    collect_git_log(r.out.data, r.out.len, &ct, &subject) == 0) {
 		json_object_set_new(o, "last_commit_at",
 		                    json_integer(ct * 1000));
 		json_object_set_new(
@@ -320,10 +321,10 @@ collect_tool(const struct obs_spec *s, const json_t *cmd, const char *key,
 		o = tool_empty(src);
 		goto out;
 	}
-	lint_parse(&fs, r.out.data, r.out.len);
-	lint_parse(&fs, r.err.data, r.err.len);
+	collect_lint_parse(&fs, r.out.data, r.out.len);
+	collect_lint_parse(&fs, r.err.data, r.err.len);
 	if (fs.n == 0 && r.exit_code >= 2) {
-		msg = first_line(r.err.len ? r.err.data : r.out.data,
+		msg = collect_first_line(r.err.len ? r.err.data : r.out.data,
 		                 r.err.len ? r.err.len : r.out.len, ERR_MAX);
 		why = xasprintf("%s: exited %d without findings%s%s", argv.v[0],
 		                r.exit_code, msg ? ": " : "", msg ? msg : "");
@@ -331,7 +332,7 @@ collect_tool(const struct obs_spec *s, const json_t *cmd, const char *key,
 		o = tool_empty(src);
 		goto out;
 	}
-	o = lint_summary(&fs);
+	o = collect_lint_summary(&fs);
 	json_object_set_new(o, "status",
 	                    json_string(fs.n > 0 ? found : "clean"));
 	json_object_set_new(o, "source", json_string(src));
@@ -340,7 +341,7 @@ collect_tool(const struct obs_spec *s, const json_t *cmd, const char *key,
 		                MAX_OUTPUT);
 out:
 	set_err(errors, key, why);
-	findings_fini(&fs);
+	collect_findings_fini(&fs);
 	proc_result_fini(&r);
 	strv_free(&argv);
 	free(src);
@@ -482,8 +483,8 @@ todo_file(const struct obs_spec *s, const char *rel, int64_t *todo,
 
 	buf_init(&b);
 	if (read_file(&b, s->path, rel, TODO_MAX_SIZE, &eno) == 0 &&
-	    !todo_binary(b.data, b.len))
-		todo_count(b.data, b.len, &t, &f);
+	    !collect_todo_binary(b.data, b.len))
+		collect_todo_count(b.data, b.len, &t, &f);
 	buf_fini(&b);
 	*todo += t;
 	*fixme += f;
@@ -515,15 +516,15 @@ collect_todo(const struct obs_spec *s, json_t *errors)
 			if ((n = todo_file(s, p, &todo, &fixme)) == 0)
 				continue;
 			pc = xrealloc(pc, (np + 1) * sizeof(*pc));
-			pc[np].path = text_dup(p, strlen(p));
+			pc[np].path = collect_text_dup(p, strlen(p));
 			pc[np++].count = n;
 		}
 	}
 	set_err(errors, "todo", why);
 	o = json_pack("{s:I, s:I, s:o}", "todo_count", (json_int_t) todo,
 	              "fixme_count", (json_int_t) fixme, "top_files",
-	              top_counts(pc, np, TOP_N));
-	pcounts_free(pc, np);
+	              collect_top_counts(pc, np, TOP_N));
+	collect_pcounts_free(pc, np);
 	proc_result_fini(&r);
 	return (o);
 }

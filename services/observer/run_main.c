@@ -14,7 +14,8 @@
 
 #include "collect.h"
 #include "opc/util.h"
-#include "run.h"
+#include "opc/proc.h"
+#include "opc/strv.h"
 
 static void
 usage(FILE *f)
@@ -73,7 +74,7 @@ write_snapshot(const char *spec_path, const char *out)
 		        je.line, je.text);
 		return (1);
 	}
-	if (spec_parse(&s, o, err, sizeof(err)) != 0) {
+	if (observe_spec_parse(&s, o, err, sizeof(err)) != 0) {
 		fprintf(stderr, "opc-observe-run: %s: %s\n", spec_path, err);
 		goto out;
 	}
@@ -87,7 +88,7 @@ write_snapshot(const char *spec_path, const char *out)
 	free(text);
 	json_decref(snap);
 out:
-	spec_fini(&s);
+	observe_spec_fini(&s);
 	json_decref(o);
 	return (rv);
 }

@@ -115,7 +115,7 @@ advice(const char *reason)
 }
 
 json_t *
-quiet_diagnosis(const json_t *cycles, int64_t now_ms)
+calib_quiet_diagnosis(const json_t *cycles, int64_t now_ms)
 {
 	json_t     *agg = json_object(), *fams = json_array(), *c, *v, *f;
 	const char *k, *top = NULL;

@@ -401,7 +401,7 @@ quiet_edge(struct svc *svc)
 	int64_t                   was = 0;
 	int                       rv;
 
-	d = quiet_diagnosis(cy, 0);
+	d = calib_quiet_diagnosis(cy, 0);
 	json_decref(cy);
 	(void) store_int(svc_store(svc), &was, 0, "SELECT value FROM kv WHERE"
 	    " key = 'quiet'", NULL);
@@ -776,7 +776,7 @@ proposer_idle(struct svc *svc, void *state)
 		return;
 	p->quiet_dirty = false;
 	cy = last_cycles(svc);
-	if ((d = quiet_diagnosis(cy, now_ms())) != NULL) {
+	if ((d = calib_quiet_diagnosis(cy, now_ms())) != NULL) {
 		s = json_dumps(d, JSON_INDENT(2) | JSON_SORT_KEYS);
 		if (write_file_atomic(p->quiet_path, s, strlen(s)) != 0)
 			log_error("proposer.quiet", "cannot write %s: %s",

@@ -117,10 +117,10 @@ double calib_expected(const char *confidence);
 
 #define QUIET_CYCLES 5
 
-/* quiet_diagnosis returns the diagnosis object when the newest
+/* calib_quiet_diagnosis returns the diagnosis object when the newest
  * QUIET_CYCLES cycles (newest first: {cycle_id, created, candidates,
  * reasons{}, families[]}) all created nothing, else NULL. */
-json_t *quiet_diagnosis(const json_t *cycles, int64_t now_ms);
+json_t *calib_quiet_diagnosis(const json_t *cycles, int64_t now_ms);
 
 /* ---- proposer.c ------------------------------------------------------------ */
 

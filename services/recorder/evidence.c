@@ -24,24 +24,12 @@
 #include <unistd.h>
 
 #include "opc/err.h"
+#include "opc/jsonx.h"
 #include "opc/log.h"
 #include "opc/util.h"
 #include "recorder.h"
 
 #define DUMP_FLAGS (JSON_INDENT(2) | JSON_REAL_PRECISION(15))
-
-static const char *
-jstr(const json_t *o, const char *key)
-{
-	return (json_string_value(json_object_get(o, key)));
-}
-
-/* str_or_null returns a new JSON string of s, or null. */
-static json_t *
-str_or_null(const char *s)
-{
-	return (s != NULL ? json_string(s) : json_null());
-}
 
 /* copy_or_null returns a new reference to o[key] or null. */
 static json_t *
@@ -69,24 +57,24 @@ ev_blocking(const char *policy_status)
 static const char *
 proposal_id(const struct ev_run *r)
 {
-	const char *s = jstr(r->decision, "proposal_id");
+	const char *s = jsonx_str(r->decision, "proposal_id");
 
 	if (s == NULL)
-		s = jstr(r->proposal, "proposal_id");
+		s = jsonx_str(r->proposal, "proposal_id");
 	if (s == NULL)
-		s = jstr(r->request, "proposal_id");
+		s = jsonx_str(r->request, "proposal_id");
 	return (s);
 }
 
 static const char *
 decision_id(const struct ev_run *r)
 {
-	const char *s = jstr(r->decision, "decision_id");
+	const char *s = jsonx_str(r->decision, "decision_id");
 
 	if (s == NULL)
-		s = jstr(r->policy, "decision_id");
+		s = jsonx_str(r->policy, "decision_id");
 	if (s == NULL)
-		s = jstr(r->request, "decision_id");
+		s = jsonx_str(r->request, "decision_id");
 	return (s);
 }
 
@@ -94,7 +82,7 @@ decision_id(const struct ev_run *r)
 static char *
 blocked_reason(const struct ev_run *r)
 {
-	const char *notes = jstr(r->policy, "notes");
+	const char *notes = jsonx_str(r->policy, "notes");
 	const char *st = r->policy_status ? r->policy_status : "block";
 	json_t     *v;
 	struct buf  b;
@@ -106,7 +94,7 @@ blocked_reason(const struct ev_run *r)
 	buf_printf(&b, "policy %s", st);
 	json_array_foreach(json_object_get(r->policy, "violations"), i, v)
 	{
-		const char *msg = jstr(v, "message");
+		const char *msg = jsonx_str(v, "message");
 
 		if (msg != NULL)
 			buf_printf(&b, "%s%s", i == 0 ? ": " : "; ", msg);
@@ -122,9 +110,9 @@ ev_blocked_result(const struct ev_run *r)
 
 	res = json_object();
 	json_object_set_new(res, "run_id", json_string(r->run_id));
-	json_object_set_new(res, "task_id", str_or_null(r->task_id));
-	json_object_set_new(res, "proposal_id", str_or_null(proposal_id(r)));
-	json_object_set_new(res, "decision_id", str_or_null(decision_id(r)));
+	json_object_set_new(res, "task_id", jsonx_str_or_null(r->task_id));
+	json_object_set_new(res, "proposal_id", jsonx_str_or_null(proposal_id(r)));
+	json_object_set_new(res, "decision_id", jsonx_str_or_null(decision_id(r)));
 	json_object_set_new(res, "status", json_string("skipped"));
 	json_object_set_new(res, "success", json_false());
 	json_object_set_new(res, "changed_files", json_array());
@@ -142,7 +130,7 @@ ev_blocked_result(const struct ev_run *r)
 	                    json_string("policy_blocked"));
 	json_object_set_new(res, "failure_reason", json_string(reason));
 	json_object_set_new(res, "artifacts", json_array());
-	json_object_set_new(res, "completed_at", str_or_null(r->now));
+	json_object_set_new(res, "completed_at", jsonx_str_or_null(r->now));
 	free(reason);
 	return (res);
 }
@@ -165,7 +153,7 @@ artifact_index(const json_t *result)
 
 	json_array_foreach(json_object_get(result, "artifacts"), i, a)
 	{
-		type = jstr(a, "artifact_type");
+		type = jsonx_str(a, "artifact_type");
 		if (type == NULL)
 			type = "unknown";
 		json_array_append_new(is_primary(type) ? prim : supp,
@@ -196,8 +184,8 @@ artifact_index(const json_t *result)
 static json_t *
 changed_files_evidence(const json_t *result)
 {
-	const char *cat = jstr(result, "failure_category");
-	const char *src = jstr(result, "changed_files_source");
+	const char *cat = jsonx_str(result, "failure_category");
+	const char *src = jsonx_str(result, "changed_files_source");
 	json_t     *files = json_object_get(result, "changed_files");
 	json_t *conf_j = json_object_get(result, "changed_files_confidence");
 	size_t  n = json_array_size(files);
@@ -227,7 +215,7 @@ changed_files_evidence(const json_t *result)
 	return (json_pack("{s:s, s:o, s:o, s:f}", "status", status, "files",
 	                  json_is_array(files) ? json_deep_copy(files)
 	                                       : json_array(),
-	                  "source", str_or_null(source ? source : "unknown"),
+	                  "source", jsonx_str_or_null(source ? source : "unknown"),
 	                  "confidence", conf));
 }
 
@@ -235,8 +223,8 @@ static json_t *
 validation_evidence(const json_t *result)
 {
 	const json_t *v = json_object_get(result, "validation");
-	const char   *status = jstr(v, "status");
-	const char   *excerpt = jstr(v, "failure_excerpt");
+	const char   *status = jsonx_str(v, "status");
+	const char   *excerpt = jsonx_str(v, "failure_excerpt");
 	json_int_t run = json_integer_value(json_object_get(v, "commands_run"));
 	json_int_t ok =
 	    json_integer_value(json_object_get(v, "commands_passed"));
@@ -260,9 +248,9 @@ validation_evidence(const json_t *result)
 		summary = json_string("validation failed");
 	json_array_foreach(
 	    json_object_get(result, "artifacts"), i,
-	    a) if (streq(jstr(a, "artifact_type"), "validation_report") &&
-	           jstr(a, "artifact_id") != NULL)
-	    json_array_append_new(refs, json_string(jstr(a, "artifact_id")));
+	    a) if (streq(jsonx_str(a, "artifact_type"), "validation_report") &&
+	           jsonx_str(a, "artifact_id") != NULL)
+	    json_array_append_new(refs, json_string(jsonx_str(a, "artifact_id")));
 	return (json_pack("{s:s, s:I, s:I, s:I, s:o, s:o}", "status", status,
 	                  "checks_run", run, "checks_passed", ok,
 	                  "checks_failed", bad, "summary", summary,
@@ -280,14 +268,14 @@ static json_t *
 routing(const struct ev_run *r)
 {
 	const json_t *d = r->decision;
-	const char   *lane = jstr(d, "selected_lane");
-	const char   *backend = jstr(d, "selected_backend");
+	const char   *lane = jsonx_str(d, "selected_lane");
+	const char   *backend = jsonx_str(d, "selected_backend");
 
 	return (json_pack(
 	    "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "decision_id",
-	    str_or_null(decision_id(r)), "selected_lane",
-	    str_or_null(lane ? lane : r->lane), "selected_backend",
-	    str_or_null(backend ? backend : r->backend), "policy_rule_matched",
+	    jsonx_str_or_null(decision_id(r)), "selected_lane",
+	    jsonx_str_or_null(lane ? lane : r->lane), "selected_backend",
+	    jsonx_str_or_null(backend ? backend : r->backend), "policy_rule_matched",
 	    copy_or_null(d, "policy_rule_matched"), "rationale",
 	    copy_or_null(d, "rationale"), "switchboard_version",
 	    copy_or_null(d, "switchboard_version"), "confidence",
@@ -301,9 +289,9 @@ json_t *
 ev_record(const struct ev_run *r, const json_t *result)
 {
 	json_t     *rec, *refs, *notes, *meta;
-	const char *reason = jstr(result, "failure_reason");
-	const char *question = jstr(result, "question");
-	const char *pnotes = jstr(r->policy, "notes");
+	const char *reason = jsonx_str(result, "failure_reason");
+	const char *question = jsonx_str(result, "question");
+	const char *pnotes = jsonx_str(r->policy, "notes");
 	bool        failed = !json_is_true(json_object_get(result, "success"));
 
 	refs = json_array();
@@ -330,8 +318,8 @@ ev_record(const struct ev_run *r, const json_t *result)
 	                    r->policy ? json_deep_copy(r->policy)
 	                              : json_null());
 	json_object_set_new(meta, "policy_status",
-	                    str_or_null(r->policy_status));
-	json_object_set_new(meta, "task_id", str_or_null(r->task_id));
+	                    jsonx_str_or_null(r->policy_status));
+	json_object_set_new(meta, "task_id", jsonx_str_or_null(r->task_id));
 	json_object_set_new(meta, "task_type",
 	                    copy_or_null(r->proposal, "task_type"));
 	json_object_set_new(meta, "risk_level",
@@ -344,15 +332,15 @@ ev_record(const struct ev_run *r, const json_t *result)
 	rec = json_object();
 	json_object_set_new(rec, "record_id", json_string(r->record_id));
 	json_object_set_new(rec, "run_id", json_string(r->run_id));
-	json_object_set_new(rec, "proposal_id", str_or_null(proposal_id(r)));
-	json_object_set_new(rec, "decision_id", str_or_null(decision_id(r)));
+	json_object_set_new(rec, "proposal_id", jsonx_str_or_null(proposal_id(r)));
+	json_object_set_new(rec, "decision_id", jsonx_str_or_null(decision_id(r)));
 	json_object_set_new(rec, "result", json_deep_copy(result));
 	/* what the agent CLI reported (cost, tokens, session, denials), null
 	 * for a backend without a parser */
 	json_object_set_new(rec, "agent", copy_or_null(result, "agent"));
-	json_object_set_new(rec, "recorded_at", str_or_null(r->now));
-	json_object_set_new(rec, "backend", str_or_null(r->backend));
-	json_object_set_new(rec, "lane", str_or_null(r->lane));
+	json_object_set_new(rec, "recorded_at", jsonx_str_or_null(r->now));
+	json_object_set_new(rec, "backend", jsonx_str_or_null(r->backend));
+	json_object_set_new(rec, "lane", jsonx_str_or_null(r->lane));
 	json_object_set_new(rec, "artifact_index", artifact_index(result));
 	json_object_set_new(rec, "changed_files_evidence",
 	                    changed_files_evidence(result));
@@ -384,9 +372,9 @@ last_line(const char *s)
 static json_t *
 summary(const struct ev_run *r, const json_t *result, const json_t *cfe)
 {
-	const char *diffstat = jstr(result, "diff_stat_excerpt");
-	const char *cat = jstr(result, "failure_category");
-	const char *cstatus = jstr(cfe, "status");
+	const char *diffstat = jsonx_str(result, "diff_stat_excerpt");
+	const char *cat = jsonx_str(result, "failure_category");
+	const char *cstatus = jsonx_str(cfe, "status");
 	size_t      n = json_array_size(json_object_get(cfe, "files"));
 	struct buf  b;
 	char       *line;
@@ -418,8 +406,8 @@ summary(const struct ev_run *r, const json_t *result, const json_t *cfe)
 static json_t *
 changed_files_summary(const json_t *cfe)
 {
-	const char *status = jstr(cfe, "status");
-	const char *source = jstr(cfe, "source");
+	const char *status = jsonx_str(cfe, "status");
+	const char *source = jsonx_str(cfe, "source");
 	json_t     *files = json_object_get(cfe, "files"), *f, *s;
 	size_t      i, n = json_array_size(files);
 	struct buf  b;
@@ -437,7 +425,7 @@ changed_files_summary(const json_t *cfe)
 	json_array_foreach(files, i, f)
 	{
 		const char *p =
-		    json_is_string(f) ? json_string_value(f) : jstr(f, "path");
+		    json_is_string(f) ? json_string_value(f) : jsonx_str(f, "path");
 
 		if (i == 5) {
 			buf_printf(&b, " (+%zu more)", n - 5);
@@ -453,7 +441,7 @@ changed_files_summary(const json_t *cfe)
 static json_t *
 validation_summary(const json_t *ve)
 {
-	const char *status = jstr(ve, "status");
+	const char *status = jsonx_str(ve, "status");
 
 	if (streq(status, "skipped"))
 		return (json_string("validation skipped"));
@@ -469,18 +457,18 @@ static json_t *
 warnings(const json_t *cfe, const json_t *ve, const json_t *index)
 {
 	json_t     *w = json_array();
-	const char *cstatus = jstr(cfe, "status");
+	const char *cstatus = jsonx_str(cfe, "status");
 
 	if (streq(cstatus, "inferred"))
 		json_array_append_new(
 		    w, json_sprintf("changed files were inferred from %s, not "
 		                    "confirmed",
-		                    jstr(cfe, "source") ? jstr(cfe, "source")
+		                    jsonx_str(cfe, "source") ? jsonx_str(cfe, "source")
 		                                        : "?"));
 	else if (streq(cstatus, "unknown"))
 		json_array_append_new(
 		    w, json_string("changed files of this run are unknown"));
-	if (streq(jstr(ve, "status"), "skipped"))
+	if (streq(jsonx_str(ve, "status"), "skipped"))
 		json_array_append_new(
 		    w, json_string("validation was skipped for this run"));
 	if (json_array_size(json_object_get(index, "primary_artifacts")) == 0)
@@ -516,7 +504,7 @@ ev_trace(const struct ev_run *r, const json_t *record)
 	const json_t *cfe = json_object_get(record, "changed_files_evidence");
 	const json_t *ve = json_object_get(record, "validation_evidence");
 	const json_t *index = json_object_get(record, "artifact_index");
-	const char   *status = jstr(result, "status");
+	const char   *status = jsonx_str(result, "status");
 	char          up[64];
 	size_t        i;
 	json_t       *t;
@@ -551,7 +539,7 @@ ev_trace(const struct ev_run *r, const json_t *record)
 	    t, "routing",
 	    copy_or_null(json_object_get(record, "metadata"), "routing"));
 	json_object_set_new(t, "provenance", json_object());
-	json_object_set_new(t, "generated_at", str_or_null(r->now));
+	json_object_set_new(t, "generated_at", jsonx_str_or_null(r->now));
 	return (t);
 }
 
@@ -562,18 +550,18 @@ ev_metadata(const struct ev_run *r, const json_t *result)
 	json_t       *m = json_object();
 
 	json_object_set_new(m, "run_id", json_string(r->run_id));
-	json_object_set_new(m, "task_id", str_or_null(r->task_id));
-	json_object_set_new(m, "proposal_id", str_or_null(proposal_id(r)));
-	json_object_set_new(m, "decision_id", str_or_null(decision_id(r)));
-	json_object_set_new(m, "selected_lane", str_or_null(r->lane));
-	json_object_set_new(m, "selected_backend", str_or_null(r->backend));
-	json_object_set_new(m, "policy_status", str_or_null(r->policy_status));
+	json_object_set_new(m, "task_id", jsonx_str_or_null(r->task_id));
+	json_object_set_new(m, "proposal_id", jsonx_str_or_null(proposal_id(r)));
+	json_object_set_new(m, "decision_id", jsonx_str_or_null(decision_id(r)));
+	json_object_set_new(m, "selected_lane", jsonx_str_or_null(r->lane));
+	json_object_set_new(m, "selected_backend", jsonx_str_or_null(r->backend));
+	json_object_set_new(m, "policy_status", jsonx_str_or_null(r->policy_status));
 	json_object_set_new(m, "status", copy_or_null(result, "status"));
 	json_object_set_new(
 	    m, "success",
 	    json_boolean(json_is_true(json_object_get(result, "success"))));
 	json_object_set_new(m, "executed", json_boolean(r->executed));
-	json_object_set_new(m, "written_at", str_or_null(r->now));
+	json_object_set_new(m, "written_at", jsonx_str_or_null(r->now));
 	json_object_set_new(m, "failure_category",
 	                    json_is_string(cat) ? json_deep_copy(cat)
 	                                        : json_null());

@@ -48,6 +48,7 @@
 #include "conf.h"
 #include "opc/cfg.h"
 #include "opc/err.h"
+#include "opc/jsonx.h"
 #include "opc/log.h"
 #include "opc/outcome.h"
 #include "opc/store.h"
@@ -86,12 +87,6 @@ static const char schema[] =
     "CREATE INDEX IF NOT EXISTS runs_pending ON runs(complete, written);"
     "CREATE INDEX IF NOT EXISTS runs_task ON runs(task_id);"
     "CREATE INDEX IF NOT EXISTS runs_decision ON runs(decision_id);";
-
-static const char *
-jstr(const json_t *o, const char *key)
-{
-	return (json_string_value(json_object_get(o, key)));
-}
 
 /* dump returns the compact JSON text of an object (caller frees), NULL
  * for anything else: documents are objects or absent. */
@@ -470,7 +465,7 @@ on_exec_superseded(struct svc *svc, const struct msg *m, void *state)
 		res = load(store_col_text(q, 0));
 	store_done(q);
 	if (json_is_object(res) &&
-	    !streq_opt(jstr(res, "status"), "superseded")) {
+	    !streq_opt(jsonx_str(res, "status"), "superseded")) {
 		outcome_supersede(res, s->by_run_id);
 		text = dump(res);
 		rv = store_run(
@@ -512,11 +507,11 @@ on_exec_finished(struct svc *svc, const struct msg *m, void *state)
 		outcome_supersede(res, by);
 		free(by);
 	}
-	status = jstr(res, "status") ? jstr(res, "status") : f->status;
+	status = jsonx_str(res, "status") ? jsonx_str(res, "status") : f->status;
 	success = json_is_true(json_object_get(res, "success"));
-	cat = jstr(res, "failure_category");
-	started_at = jstr(res, "started_at");
-	completed_at = jstr(res, "completed_at");
+	cat = jsonx_str(res, "failure_category");
+	started_at = jsonx_str(res, "started_at");
+	completed_at = jsonx_str(res, "completed_at");
 	if (completed_at == NULL)
 		completed_at = iso8601(m->ts, when, sizeof(when));
 	(void) store_int(st, &started_ms, -1,
@@ -548,7 +543,7 @@ on_exec_finished(struct svc *svc, const struct msg *m, void *state)
 	    " completed_at = excluded.completed_at"
 	    " WHERE runs.result IS NULL",
 	    "ttttttititittt", f->run_id, f->task_id, f->executor,
-	    jstr(res, "decision_id"), text, status, (int64_t) success, cat,
+	    jsonx_str(res, "decision_id"), text, status, (int64_t) success, cat,
 	    m->ts, started_at, m->ts, completed_at, uuid4(rid), uuid4(tid));
 	free(text);
 	if (rv == 0)
@@ -747,7 +742,7 @@ write_run(struct svc *svc, struct recorder *rec, const char *run_id)
 		name = ev_copy_name(key);
 		if (name == NULL || nc == nitems(copies) ||
 		    !ev_copy_allowed(json_string_value(v),
-		                     jstr(result, "workspace_path")))
+		                     jsonx_str(result, "workspace_path")))
 			continue;
 		copies[nc].src = json_string_value(v);
 		copies[nc++].name = name;
@@ -846,9 +841,7 @@ recorder_idle(struct svc *svc, void *state)
 static json_t *
 col_json_str(struct store_stmt *s, int i)
 {
-	const char *t = store_col_text(s, i);
-
-	return (t != NULL ? json_string(t) : json_null());
+	return (jsonx_str_or_null(store_col_text(s, i)));
 }
 
 static int

@@ -22,6 +22,7 @@
 #include "conf.h"
 #include "opc/cfg.h"
 #include "opc/err.h"
+#include "opc/jsonx.h"
 #include "opc/lease.h"
 #include "opc/log.h"
 #include "opc/outcome.h"
@@ -65,20 +66,6 @@ static const char schema[] =
 
 /* --------------------------------------------------------------- helpers */
 
-static json_t *
-col_json(struct store_stmt *st, int i)
-{
-	const char *s = store_col_text(st, i);
-
-	return (s ? json_loads(s, 0, NULL) : NULL);
-}
-
-static char *
-dumps(const json_t *j)
-{
-	return (j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL);
-}
-
 /* col_rec: a record kept in a TEXT column as its JSON form (written by
  * msg_rec_dumps), read back with the bus decoder's rules (NULL when
  * absent or invalid). */
@@ -86,7 +73,7 @@ static void *
 col_rec(struct store_stmt *st, int i, const struct msg_rec_def *def,
         const char *task_id)
 {
-	json_t *j = col_json(st, i);
+	json_t *j = jsonx_col(st, i);
 	void   *rec = NULL;
 	char    err[256];
 
@@ -125,7 +112,7 @@ task_of(const struct msg_task_ready *tr, struct route_task *t)
 static struct msg_task_ready *
 col_ready(struct store_stmt *st, int i, const char *task_id)
 {
-	json_t                *j = col_json(st, i);
+	json_t                *j = jsonx_col(st, i);
 	struct msg_task_ready *tr;
 	char                   err[256];
 
@@ -259,7 +246,8 @@ on_ready(struct svc *svc, const struct msg *m, void *state)
 		invalid_task(err, &decision, &policy, now);
 	} else {
 		decision = route_decide(proposal, svc_cfg(svc), now);
-		policy = route_policy(proposal, decision, svc_cfg(svc), now);
+		policy = route_policy(proposal, decision,
+		    ((struct router *) state)->policy, now);
 	}
 	status = msg_policy_status_name(policy->status);
 	memset(&ev, 0, sizeof(ev));
@@ -276,7 +264,7 @@ on_ready(struct svc *svc, const struct msg *m, void *state)
 	ev.policy = policy;
 	rv = svc_emit(svc, MSG_ROUTE_DECIDED, tr->task_id, &ev);
 	j = msg_body_to_json(MSG_TASK_READY, tr);
-	s_ready = dumps(j);
+	s_ready = jsonx_dumps(j);
 	json_decref(j);
 	s_p = msg_rec_dumps(&msg_rec_proposal, proposal);
 	s_d = msg_rec_dumps(&msg_rec_decision, decision);
@@ -373,7 +361,7 @@ bk_window(struct router *r, const struct breaker_state *s, int64_t now)
 		n++;
 	}
 	store_done(st);
-	b = breaker_eval(&r->b, o, n, now);
+	b = budget_breaker_eval(&r->b, o, n, now);
 	free(o);
 	return (b);
 }
@@ -858,7 +846,7 @@ gates(struct router *r, struct queued *q, struct ledger *l, int64_t now,
 	int64_t            hour = 0, day = 0, running = 0, open = 0;
 	bool               reset = false;
 
-	g = retry_check(&r->b, q->attempts, q->last_attempt, now, &reset);
+	g = budget_retry_check(&r->b, q->attempts, q->last_attempt, now, &reset);
 	if (!g.allowed) {
 		refuse(r, task_id, last_reason, &g, "gave_up");
 		return (GATE_TASK);
@@ -914,7 +902,7 @@ gates(struct router *r, struct queued *q, struct ledger *l, int64_t now,
 	    "SELECT count(*) FROM rrun WHERE state IN ('dispatched',"
 	    " 'started')",
 	    NULL);
-	g = concurrency_check(&r->b, running);
+	g = budget_concurrency_check(&r->b, running);
 	if (!g.allowed) {
 		refuse(r, task_id, last_reason, &g, NULL);
 		return (GATE_ALL);
@@ -932,7 +920,7 @@ gates(struct router *r, struct queued *q, struct ledger *l, int64_t now,
 		refuse(r, task_id, last_reason, &g, NULL);
 		return (GATE_ALL);
 	}
-	g = memory_check(&r->b, (*ep)->mem_free_mb);
+	g = budget_memory_check(&r->b, (*ep)->mem_free_mb);
 	if (!g.allowed) {
 		refuse(r, task_id, last_reason, &g, NULL);
 		return (GATE_ALL);
@@ -1074,6 +1062,7 @@ router_init(struct svc *svc, void *state)
 		if (in != NULL && strcmp(in->service, "executor") == 0)
 			r->ex[r->nex++].name = in->name;
 	}
+	r->policy = route_policy_load(svc_cfg(svc));
 	if (r->nex == 0)
 		log_warn("router.config", "no executor among the upstreams: "
 		                          "nothing will be dispatched");
@@ -1086,6 +1075,16 @@ router_init(struct svc *svc, void *state)
 		return (rv);
 	return (
 	    store_add_column(svc_store(svc), "rtask", "next_run_id", "TEXT"));
+}
+
+static void
+router_fini(struct svc *svc, void *state)
+{
+	struct router *r = state;
+
+	(void) svc;
+	route_policy_free(r->policy);
+	r->policy = NULL;
 }
 
 static void
@@ -1261,14 +1260,15 @@ static const struct svc_ctl ctls[] = {
 };
 
 const struct svc_def router_def = {
-    .name = "router",
-    .state_size = sizeof(struct router),
-    .init = router_init,
-    .handlers = handlers,
-    .ctls = ctls,
-    .status = router_status,
-    .idle = router_idle,
-    .heartbeat = router_heartbeat,
-    .on_heartbeat = on_heartbeat,
-    .config = router_keys,
+	.name = "router",
+	.state_size = sizeof(struct router),
+	.init = router_init,
+	.fini = router_fini,
+	.handlers = handlers,
+	.ctls = ctls,
+	.status = router_status,
+	.idle = router_idle,
+	.heartbeat = router_heartbeat,
+	.on_heartbeat = on_heartbeat,
+	.config = router_keys,
 };

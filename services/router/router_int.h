@@ -34,6 +34,7 @@ struct executor {
 struct router {
 	struct svc       *svc;
 	struct budget_cfg b;
+	struct route_policy_cfg *policy; /* router.policy, read at start */
 	int64_t           lease_ms;
 	int64_t           stale_ms;
 	int64_t           started;

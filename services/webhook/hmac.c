@@ -60,7 +60,7 @@ hmac_hexval(int c)
 }
 
 bool
-sig_verify_hex(const char *hex, const char *secret, const void *body,
+hmac_verify_hex(const char *hex, const char *secret, const void *body,
                size_t len)
 {
 	unsigned char want[HMAC_SHA256_LEN], got[HMAC_SHA256_LEN];
@@ -85,11 +85,11 @@ sig_verify_hex(const char *hex, const char *secret, const void *body,
 }
 
 bool
-sig_verify(const char *header, const char *secret, const void *body, size_t len)
+hmac_verify(const char *header, const char *secret, const void *body, size_t len)
 {
 	static const char prefix[] = "sha256=";
 
 	if (header == NULL || strncmp(header, prefix, sizeof(prefix) - 1) != 0)
 		return (false);
-	return (sig_verify_hex(header + sizeof(prefix) - 1, secret, body, len));
+	return (hmac_verify_hex(header + sizeof(prefix) - 1, secret, body, len));
 }

@@ -26,16 +26,16 @@ int hmac_sha256(unsigned char out[HMAC_SHA256_LEN], const char *key,
 int hmac_sha256_hex(char hex[HMAC_SHA256_HEX], const char *secret,
                     const void *body, size_t len);
 
-/* sig_verify_hex is true when hex (64 hex digits, any case, nothing else)
+/* hmac_verify_hex is true when hex (64 hex digits, any case, nothing else)
  * is the HMAC-SHA256 of body under secret.  NULL or empty hex/secret is
  * false. */
-bool sig_verify_hex(const char *hex, const char *secret, const void *body,
+bool hmac_verify_hex(const char *hex, const char *secret, const void *body,
                     size_t len);
 
-/* sig_verify checks a GitHub X-Hub-Signature-256 header value:
+/* hmac_verify checks a GitHub X-Hub-Signature-256 header value:
  * "sha256=<hex>".  A missing header (NULL), a missing prefix or a bad
  * digest is false. */
-bool sig_verify(const char *header, const char *secret, const void *body,
+bool hmac_verify(const char *header, const char *secret, const void *body,
                 size_t len);
 
 /* hmac_hexval returns the value of hex digit c (either case), or -1: for

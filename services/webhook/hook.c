@@ -311,8 +311,8 @@ hook_classify(struct hook_verdict *v, const struct hook_req *r,
 			return;
 		}
 	} else if (!(r->src == HOOK_GITHUB
-	                 ? sig_verify(r->signature, secret, r->body, r->len)
-	                 : sig_verify_hex(r->signature, secret, r->body,
+	                 ? hmac_verify(r->signature, secret, r->body, r->len)
+	                 : hmac_verify_hex(r->signature, secret, r->body,
 	                                  r->len))) {
 		answer(v, 401, "Invalid signature", "rejected_signature");
 		return;

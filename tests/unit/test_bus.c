@@ -177,7 +177,7 @@ heard_then_close(struct bus *pub, struct bus *sub, char *dir, char *url)
 
 /* nng issue #1518, listener side: a peer that connects and hangs up
  * before the SP handshake left an nng 1.5 listener accepting nothing
- * more (bus.c's sendmsg() works around it). */
+ * more (bus_compat.c's sendmsg() works around it). */
 static void
 test_hangup_listener(void **state)
 {

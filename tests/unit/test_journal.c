@@ -163,12 +163,12 @@ test_cursors(void **state)
 	UNUSED(state);
 	assert_int_equal(store_open(&s, ":memory:"), 0);
 	assert_int_equal(journal_open(&j, s, "c"), 0);
-	assert_int_equal(cursor_get(s, "up", &c), 0);
+	assert_int_equal(journal_cursor_get(s, "up", &c), 0);
 	assert_int_equal(c, 0);
-	assert_int_equal(cursor_set(s, "up", 7), 0);
-	assert_int_equal(cursor_set(s, "up", 9), 0);
-	assert_int_equal(cursor_set(s, "other", 1), 0);
-	assert_int_equal(cursor_get(s, "up", &c), 0);
+	assert_int_equal(journal_cursor_set(s, "up", 7), 0);
+	assert_int_equal(journal_cursor_set(s, "up", 9), 0);
+	assert_int_equal(journal_cursor_set(s, "other", 1), 0);
+	assert_int_equal(journal_cursor_get(s, "up", &c), 0);
 	assert_int_equal(c, 9);
 	journal_close(&j);
 	store_close(&s);

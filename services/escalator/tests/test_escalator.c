@@ -723,6 +723,62 @@ test_blocked(void **state)
 
 /* Nothing is sent while not caught up (an upstream may still be
  * unreached within the grace); it goes out once caught up. */
+/* inject_refused: the escalator refuses body as topic (a bad message). */
+static void
+inject_refused(struct fx *f, const char *topic, json_t *body)
+{
+	struct msg_ctl_inject in;
+	char                  err[256];
+
+	memset(&in, 0, sizeof(in));
+	in.topic = (char *) topic;
+	in.body = body;
+	assert_int_not_equal(
+	    ctl_call(f->url, MSG_CTL_INJECT, &in, NULL, err, sizeof(err), WAIT),
+	    0);
+	json_decref(body);
+}
+
+/* A kind's required field, empty, refuses the event (one row of the kinds
+ * table each: the field is read by its offset); circuit.changed's state
+ * may be empty (it is just not "open"); a quiet proposer escalates with
+ * its suppressions, a proposer that is not quiet does not. */
+static void
+test_refused_and_quiet(void **state)
+{
+	struct fx f;
+	json_t   *r;
+
+	UNUSED(state);
+	fx_start(&f, "refused", 50, NULL, true);
+	inject_refused(&f, "credential.invalid",
+	    json_pack("{s:s, s:i}", "provider", "", "status_code", 401));
+	inject_refused(&f, "credential.expiring",
+	    json_pack("{s:s, s:i}", "provider", "", "days_left", 1));
+	inject_refused(&f, "supervisor.stale",
+	    json_pack("{s:s, s:i}", "instance", "", "age_ms", 9));
+	inject_refused(&f, "svc.disk_full", json_pack("{s:s}", "path", ""));
+	inject_refused(&f, "board.misconfigured",
+	    json_pack("{s:s}", "provider", ""));
+	inject(&f, "circuit.changed",
+	    json_pack("{s:s, s:f}", "state", "", "failure_rate", 0.9));
+	inject(&f, "proposer.quiet", json_pack("{s:b, s:i}", "quiet", 0,
+	    "cycles", 5));
+	inject(&f, "proposer.quiet",
+	    json_pack("{s:b, s:i, s:{s:i}, s:s}", "quiet", 1, "cycles", 5,
+	        "reasons", "cooldown", 3, "advice", "lower the bar"));
+	assert_int_equal(wait_st(&f, "sent", 1), 1);
+	assert_int_equal(st(&f, "escalations"), 1);
+	r = rx_get(&f.rx, 0);
+	assert_string_equal(js(json_object_get(r, "body"), "kind"),
+	    "proposer_quiet");
+	assert_non_null(strstr(js(json_object_get(r, "body"), "message"),
+	    "proposed nothing in 5 cycles in a row; suppressions "
+	    "{\"cooldown\":3}; advice: lower the bar"));
+	json_decref(r);
+	fx_stop(&f);
+}
+
 static void
 test_not_caught_up(void **state)
 {
@@ -776,6 +832,7 @@ main(void)
 	    cmocka_unit_test(test_two_urls),
 	    cmocka_unit_test(test_retry_exhausted),
 	    cmocka_unit_test(test_blocked),
+	    cmocka_unit_test(test_refused_and_quiet),
 	    cmocka_unit_test(test_not_caught_up),
 	    cmocka_unit_test(test_slack),
 	};

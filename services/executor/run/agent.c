@@ -331,7 +331,7 @@ agent_build(struct agent_cmd *c, struct exec_run *x, const char *prompt)
 		         xasprintf("unknown backend kind %s", bk->kind));
 		return (ERR_INVAL);
 	}
-	home = ws_path(x, "home");
+	home = run_ws_path(x, "home");
 	if (mkdirs(home, 0700) != 0) {
 		run_fail(
 		    x, "infra_tooling",

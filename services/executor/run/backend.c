@@ -58,7 +58,7 @@ save_stream(struct exec_run *x, const char *name, const struct buf *data,
             int truncated)
 {
 	struct buf b;
-	char      *p = ws_path(x, name);
+	char      *p = run_ws_path(x, name);
 	int        rv;
 
 	buf_init(&b);
@@ -363,7 +363,7 @@ run_command(struct exec_run *x)
 	int                    rv;
 
 	memset(&c, 0, sizeof(c));
-	prompt = ws_path(x, "prompt.md");
+	prompt = run_ws_path(x, "prompt.md");
 	if ((rv = write_prompt(x, prompt)) != 0) {
 		run_fail(x, "infra_tooling",
 		         xasprintf("cannot write %s", prompt));

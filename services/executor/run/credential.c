@@ -49,7 +49,7 @@ value(char *dst, size_t len, const char *v)
 }
 
 int
-git_credential(FILE *in, FILE *out, const char *op, const char *token,
+credential_answer(FILE *in, FILE *out, const char *op, const char *token,
                const char *endpoint)
 {
 	char   line[4096], proto[32] = "", host[1024] = "", want[1100];

@@ -20,7 +20,7 @@
 #include "run.h"
 
 void
-changes_fini(struct changes *cs)
+diff_changes_fini(struct changes *cs)
 {
 	size_t i;
 
@@ -162,7 +162,7 @@ static int
 save(struct exec_run *x, const char *name, const struct proc_result *r)
 {
 	struct buf b;
-	char      *p = ws_path(x, name);
+	char      *p = run_ws_path(x, name);
 	int        rv;
 
 	buf_init(&b);
@@ -259,10 +259,10 @@ diff_collect(struct exec_run *x, struct buf *patch)
 	if (x->req->bk.scratch)
 		return (scratch_collect(x));
 	memset(&r, 0, sizeof(r));
-	if ((rv = git_run(&r, x->ws, &reason, "add", "-A", NULL)) != 0)
+	if ((rv = workspace_git(&r, x->ws, &reason, "add", "-A", NULL)) != 0)
 		goto fail;
 	proc_result_fini(&r);
-	if ((rv = git_run(&r, x->ws, &reason, "diff", "--cached", "-M",
+	if ((rv = workspace_git(&r, x->ws, &reason, "diff", "--cached", "-M",
 	                  "--name-status", "-z", NULL)) != 0)
 		goto fail;
 	if ((rv = diff_parse_name_status(&x->changes, r.out.data, r.out.len)) !=
@@ -271,7 +271,7 @@ diff_collect(struct exec_run *x, struct buf *patch)
 		goto fail;
 	}
 	proc_result_fini(&r);
-	if ((rv = git_run(&r, x->ws, &reason, "diff", "--cached", "-M",
+	if ((rv = workspace_git(&r, x->ws, &reason, "diff", "--cached", "-M",
 	                  "--numstat", "-z", NULL)) != 0)
 		goto fail;
 	if ((rv = diff_parse_numstat(&x->changes, r.out.data, r.out.len)) !=
@@ -280,14 +280,14 @@ diff_collect(struct exec_run *x, struct buf *patch)
 		goto fail;
 	}
 	proc_result_fini(&r);
-	if ((rv = git_run(&r, x->ws, &reason, "diff", "--cached", "-M",
+	if ((rv = workspace_git(&r, x->ws, &reason, "diff", "--cached", "-M",
 	                  "--no-color", "--stat", NULL)) != 0)
 		goto fail;
 	x->diff_stat_excerpt = diff_stat_last_line(r.out.data, r.out.len);
 	if ((rv = save(x, "diff_stat.txt", &r)) != 0)
 		goto out;
 	proc_result_fini(&r);
-	if ((rv = git_run(&r, x->ws, &reason, "diff", "--cached", "-M",
+	if ((rv = workspace_git(&r, x->ws, &reason, "diff", "--cached", "-M",
 	                  "--no-color", "--no-ext-diff", NULL)) != 0)
 		goto fail;
 	if ((rv = save(x, "diff.patch", &r)) != 0)

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "opc/err.h"
+#include "opc/jsonx.h"
 #include "run.h"
 
 #define PROBE_TIMEOUT 120
@@ -87,12 +88,6 @@ key_env(const struct agent_cmd *c)
 	return (NULL);
 }
 
-static json_t *
-jstr_or_null(const char *s)
-{
-	return (s != NULL ? json_string(s) : json_null());
-}
-
 int
 probe_run(const char *spec_path, const char *dir, const char *out, int call)
 {
@@ -145,7 +140,7 @@ probe_run(const char *spec_path, const char *dir, const char *out, int call)
 		json_object_set_new(res, "program", json_string("(built in)"));
 		goto done;
 	}
-	prompt = ws_path(&x, "prompt.md");
+	prompt = run_ws_path(&x, "prompt.md");
 	if (profile != NULL)
 		(void) agent_build(&c, &x, prompt); /* run_fail on error */
 	else
@@ -155,21 +150,21 @@ probe_run(const char *spec_path, const char *dir, const char *out, int call)
 		ver = version(prog, c.env.v);
 	json_object_set_new(res, "program",
 	                    json_string(c.argv.n > 0 ? c.argv.v[0] : "?"));
-	json_object_set_new(res, "path", jstr_or_null(prog));
-	json_object_set_new(res, "version", jstr_or_null(ver));
+	json_object_set_new(res, "path", jsonx_str_or_null(prog));
+	json_object_set_new(res, "version", jsonx_str_or_null(ver));
 	kenv = key_env(&c);
 	if (profile != NULL) {
 		json_object_set_new(res, "key_env",
-		                    jstr_or_null(agent_key_env(&rq.bk)));
+		                    jsonx_str_or_null(agent_key_env(&rq.bk)));
 		if (kenv != NULL && strcmp(kenv, agent_key_env(&rq.bk)) != 0)
 			json_object_set_new(res, "key_passed_as",
 			                    json_string(kenv));
 		json_object_set_new(res, "key_present",
 		                    json_boolean(c.secret != NULL));
 		json_object_set_new(res, "base_url",
-		                    jstr_or_null(rq.bk.base_url));
+		                    jsonx_str_or_null(rq.bk.base_url));
 	}
-	json_object_set_new(res, "mode", jstr_or_null(mode(&rq.bk)));
+	json_object_set_new(res, "mode", jsonx_str_or_null(mode(&rq.bk)));
 	if (prog == NULL) {
 		/* not installed says more than a missing key */
 		x.category = NULL;
@@ -193,7 +188,7 @@ done:
 	        : strcmp(rq.bk.kind, "stub") == 0 ? "yes"
 	                                          : "not probed";
 	json_object_set_new(res, "ready", json_string(ready));
-	json_object_set_new(res, "detail", jstr_or_null(x.reason));
+	json_object_set_new(res, "detail", jsonx_str_or_null(x.reason));
 	s = json_dumps(res, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	rv =
 	    s != NULL && write_file_atomic(out, s, strlen(s)) == 0 ? 0 : ERR_IO;

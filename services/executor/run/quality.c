@@ -167,7 +167,7 @@ find(const char *s, size_t len, const char *needle)
 }
 
 char *
-question_extract(const char *s, size_t len)
+quality_question_extract(const char *s, size_t len)
 {
 	const char *p, *e, *end = s + len;
 
@@ -189,7 +189,7 @@ question_extract(const char *s, size_t len)
 }
 
 char *
-question_in_patch(const char *patch, size_t len)
+quality_question_in_patch(const char *patch, size_t len)
 {
 	struct buf  b;
 	const char *l;
@@ -199,7 +199,7 @@ question_in_patch(const char *patch, size_t len)
 	buf_init(&b);
 	while (q == NULL && (l = next_line(&b, patch, len, &off)) != NULL)
 		if (is_added(l))
-			q = question_extract(l + 1, strlen(l + 1));
+			q = quality_question_extract(l + 1, strlen(l + 1));
 	buf_fini(&b);
 	return (q);
 }

@@ -28,16 +28,6 @@ static const struct {
     {"patch", "diff.patch", "patch", "patch"},
 };
 
-json_t *
-jstr_lossy(const char *s)
-{
-	char   *t = utf8_lossy(s);
-	json_t *j = t != NULL ? json_string(t) : json_null();
-
-	free(t);
-	return (j);
-}
-
 static void
 changes_fill(struct msg_exec_change_list *l, const struct changes *cs)
 {
@@ -81,7 +71,7 @@ outputs_fill(const struct exec_run *x, struct msg_exec_result *res)
 
 	res->files = msg_exec_files_new();
 	for (i = 0; x->ws_ready && i < nitems(outputs); i++) {
-		p = ws_path(x, outputs[i].name);
+		p = run_ws_path(x, outputs[i].name);
 		if (stat(p, &st) == 0 && S_ISREG(st.st_mode)) {
 			slot = &res->files->backend_stdout + i;
 			*slot = utf8_lossy(p);

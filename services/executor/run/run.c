@@ -40,7 +40,7 @@
 	"still holds it"
 
 char *
-ws_path(const struct exec_run *x, const char *name)
+run_ws_path(const struct exec_run *x, const char *name)
 {
 	return (xasprintf("%s/%s", x->opc, name));
 }
@@ -120,7 +120,7 @@ too_wide(struct exec_run *x)
 	              (json_int_t) lines);
 	s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(o);
-	p = ws_path(x, "scope-too-wide.json");
+	p = run_ws_path(x, "scope-too-wide.json");
 	rv = s != NULL ? write_file_atomic(p, s, strlen(s)) : ERR_IO;
 	free(p);
 	free(s);
@@ -149,11 +149,11 @@ inspect(struct exec_run *x, const struct buf *patch)
 		         "run %s adds %d suppression "
 		         "markers (threshold %d)",
 		         rq->run_id, total, rq->quality_threshold);
-	if ((x->question = question_extract(x->backend.out.data,
+	if ((x->question = quality_question_extract(x->backend.out.data,
 	                                    x->backend.out.len)) == NULL &&
-	    (x->question = question_extract(x->backend.err.data,
+	    (x->question = quality_question_extract(x->backend.err.data,
 	                                    x->backend.err.len)) == NULL)
-		x->question = question_in_patch(patch->data, patch->len);
+		x->question = quality_question_in_patch(patch->data, patch->len);
 }
 
 static char *
@@ -329,8 +329,8 @@ run_fini(struct exec_run *x)
 	free(x->backend_prog);
 	agent_report_fini(&x->agent);
 	agent_report_fini(&x->prior);
-	validation_fini(&x->val);
-	changes_fini(&x->changes);
+	validate_fini(&x->val);
+	diff_changes_fini(&x->changes);
 	free(x->diff_stat_excerpt);
 	strv_free(&x->scope_violations);
 	free(x->question);

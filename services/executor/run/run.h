@@ -22,31 +22,12 @@
 
 #include <jansson.h>
 
+#include "opc/proc.h"
+#include "opc/strv.h"
 #include "opc/util.h"
 
 struct msg_exec_agent;
 struct msg_exec_result;
-
-/* ---- strv.c: NULL-terminated vector of owned strings ---------------- */
-
-struct strv {
-	char **v; /* v[n] == NULL once anything was pushed */
-	size_t n;
-};
-
-/* strv_push appends a copy of s. */
-void strv_push(struct strv *sv, const char *s);
-/* strv_push_owned appends s and takes ownership of it. */
-void strv_push_owned(struct strv *sv, char *s);
-/* strv_free frees every string and the vector, leaving it empty. */
-void strv_free(struct strv *sv);
-/* strv_join returns a new string: the elements separated by sep. */
-char *strv_join(const struct strv *sv, const char *sep);
-/* strv_split_ws appends the whitespace-separated words of s. */
-void strv_split_ws(struct strv *sv, const char *s);
-/* strv_setenv sets "name=value" in an environment vector, replacing an
- * existing entry for name. */
-void strv_setenv(struct strv *sv, const char *name, const char *value);
 
 /* ---- request.c: OcExecutionRequest plus executor fields ------------- */
 
@@ -113,79 +94,6 @@ int request_load(struct exec_req *rq, const char *path, char **errp);
 int  request_parse(struct exec_req *rq, const json_t *o, char **errp);
 void request_fini(struct exec_req *rq);
 
-/* ---- proc.c: run one argv in its own process group ------------------ */
-
-/* Set from the SIGTERM/SIGINT handler; a running proc_run() then stops its
- * child as on a timeout and reports interrupted. */
-extern volatile sig_atomic_t proc_stop;
-
-/* proc_set_lease arms fencing: path is the run's lease file, which the
- * executor rewrites with a stop deadline (opc/lease.h) each time the
- * router grants the run.  Once the deadline passes (the executor is dead,
- * frozen or cut off from the router, which takes the run back after the
- * full lease), or the file is gone or says 0 (the router took the run
- * back), proc_lease_check() raises proc_stop and the run ends as
- * interrupted before anyone else can start it.  NULL: no fencing. */
-void proc_set_lease(const char *path);
-/* proc_lease_check returns 1 (and raises proc_stop) when the lease is
- * lost, else 0; it reads the file at most every 200 ms. */
-int proc_lease_check(void);
-/* proc_lease_verify is proc_lease_check reading the file now: before a
- * step that cannot be taken back (a push, a pull request). */
-int proc_lease_verify(void);
-/* proc_lease_lost: a lost lease raised proc_stop (not a signal). */
-int proc_lease_lost(void);
-
-/* proc_set_children_file makes proc_run keep the pid of its running child
- * (the leader of that child's process group) in path while it runs. */
-void proc_set_children_file(const char *path);
-
-/* proc_install_signals makes SIGTERM/SIGINT set proc_stop and ignores
- * SIGPIPE (children get the defaults back). */
-void proc_install_signals(void);
-
-struct proc_opts {
-	char *const *argv;
-	const char  *cwd;        /* NULL: inherit */
-	char *const *envp;       /* NULL: inherit */
-	const char  *stdin_path; /* NULL: /dev/null */
-	int64_t      timeout_ms; /* 0: none */
-	int64_t      grace_ms;   /* SIGTERM -> SIGKILL delay */
-	size_t       max_output; /* per stream; 0: unlimited */
-	int          merge;      /* stderr goes to the stdout buffer */
-	/* watch, when set, sees stdout after each read (all of it so far);
-	 * a non-zero return stops the child as on a timeout (stopped). */
-	int (*watch)(void *arg, const struct buf *out);
-	void *watch_arg; /* borrowed */
-};
-
-struct proc_result {
-	int        exit_code;   /* -1 unless the child exited */
-	int        signo;       /* terminating signal, 0 if none */
-	int        timed_out;   /* we hit timeout_ms */
-	int        interrupted; /* proc_stop was raised */
-	int        stopped;     /* the watch asked us to stop it */
-	int        kill_signal; /* last signal we sent the group, 0 if none */
-	int        spawn_errno; /* chdir/exec failed in the child: errno */
-	struct buf out, err;
-	int        out_truncated, err_truncated;
-	int64_t    duration_ms;
-};
-
-/* proc_run runs o->argv with stdin from /dev/null, stdout and stderr
- * captured into r (release with proc_result_fini(), also on error).  The
- * child calls setsid(); on timeout the whole group gets SIGTERM, then
- * SIGKILL after grace_ms.  Once the child exits, stragglers in its group
- * are killed.  Returns 0 (whatever the child did, or when it could not be
- * started: spawn_errno) or ERR_IO when its pipes could not be made. */
-int  proc_run(struct proc_result *r, const struct proc_opts *o);
-void proc_result_fini(struct proc_result *r);
-/* proc_signame returns "SIGTERM" etc. (static storage). */
-const char *proc_signame(int sig);
-/* proc_describe returns a new one-line summary: "exited 3", "killed by
- * SIGKILL", "timed out", "could not start: ...". */
-char *proc_describe(const struct proc_result *r);
-
 /* ---- diff.c: staged changes --------------------------------------- */
 
 struct change {
@@ -206,7 +114,7 @@ int diff_parse_name_status(struct changes *cs, const char *s, size_t len);
  * -z` output, matching by (new) path; binary "-" counts as 0.  Returns 0
  * or ERR_PROTO. */
 int  diff_parse_numstat(struct changes *cs, const char *s, size_t len);
-void changes_fini(struct changes *cs);
+void diff_changes_fini(struct changes *cs);
 /* diff_stat_last_line returns a new copy of the last non-empty line of
  * s, trimmed, or NULL. */
 char *diff_stat_last_line(const char *s, size_t len);
@@ -239,11 +147,11 @@ int quality_scan(int counts[QUALITY_N], const char *patch, size_t len);
  * merging." (the patterns found, by name).  NULL below it; else the
  * caller frees it. */
 char *quality_note(const int counts[QUALITY_N], int threshold);
-/* question_extract returns the trimmed TEXT of the first
+/* quality_question_extract returns the trimmed TEXT of the first
  * "<!-- cp:question: TEXT -->" in s[0..len), or NULL. */
-char *question_extract(const char *s, size_t len);
-/* question_in_patch is question_extract over the added lines only. */
-char *question_in_patch(const char *patch, size_t len);
+char *quality_question_extract(const char *s, size_t len);
+/* quality_question_in_patch is quality_question_extract over the added lines only. */
+char *quality_question_in_patch(const char *patch, size_t len);
 
 /* ---- classify.c: failure categories -------------------------------- */
 
@@ -399,9 +307,9 @@ struct exec_run {
 	                                  (0: none, or a transport error) */
 };
 
-/* commit_title: the goal's first line, whitespace collapsed, <= 72
+/* workspace_commit_title: the goal's first line, whitespace collapsed, <= 72
  * bytes (never splitting a UTF-8 character). */
-char *commit_title(const char *goal, const char *run_id);
+char *workspace_commit_title(const char *goal, const char *run_id);
 /* pr_open opens the pull request of a pushed branch when the request
  * asks for one (pr.c).  Returns 0 (opened, found, or none asked for), or
  * an error after run_fail() when it could not be opened. */
@@ -425,19 +333,19 @@ int exec_run(const struct exec_req *rq, const char *dir, const char *out);
 int probe_run(const char *spec_path, const char *dir, const char *out,
               int call);
 
-/* ws_path returns a new string "<x->opc>/<name>". */
-char *ws_path(const struct exec_run *x, const char *name);
+/* run_ws_path returns a new string "<x->opc>/<name>". */
+char *run_ws_path(const struct exec_run *x, const char *name);
 /* run_fail records an infrastructure failure of x: category (static) and
  * a one-line reason (taken over).  The first call wins; later reasons are
  * freed. */
 void run_fail(struct exec_run *x, const char *category, char *reason);
 
 /* workspace.c */
-/* git_run runs `git <args, NULL-terminated>` in dir (NULL: cwd) with a
+/* workspace_git runs `git <args, NULL-terminated>` in dir (NULL: cwd) with a
  * 10 minute timeout.  On a non-zero exit it returns ERR_IO and sets
  * *reason to "git <args> failed (...): <stderr excerpt>". r is always
  * filled; release it with proc_result_fini(). */
-int git_run(struct proc_result *r, const char *dir, char **reason, ...)
+int workspace_git(struct proc_result *r, const char *dir, char **reason, ...)
     __attribute__((sentinel));
 /* workspace_prepare clones and branches (a scratch workspace: creates an
  * empty directory); on failure it calls run_fail() and returns ERR_IO. */
@@ -460,7 +368,7 @@ int backend_run(struct exec_run *x);
 /* validate_run runs every validation command (never through a shell) and
  * fills x->val. */
 int  validate_run(struct exec_run *x);
-void validation_fini(struct validation *v);
+void validate_fini(struct validation *v);
 
 /* diff.c */
 /* diff_collect stages everything and fills x->changes and the diff files
@@ -469,9 +377,6 @@ void validation_fini(struct validation *v);
 int diff_collect(struct exec_run *x, struct buf *patch);
 
 /* result.c */
-/* jstr_lossy returns a new JSON string of s (null for NULL), text from a
- * process that may not be UTF-8: each invalid byte becomes U+FFFD. */
-json_t *jstr_lossy(const char *s);
 /* result_fill fills res (zeroed; the caller finalises it) with the
  * OcExecutionResult of x. */
 void result_fill(const struct exec_run *x, int64_t completed_ms,

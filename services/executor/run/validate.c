@@ -15,7 +15,7 @@
 #include "run.h"
 
 void
-validation_fini(struct validation *v)
+validate_fini(struct validation *v)
 {
 	free(v->failure_excerpt);
 	free(v->failed_cmd);
@@ -107,7 +107,7 @@ validate_run(struct exec_run *x)
 	}
 	v->status = err ? "error" : v->failed > 0 ? "failed" : "passed";
 	v->duration_ms = mono_ms() - start;
-	path = ws_path(x, "validation_output.txt");
+	path = run_ws_path(x, "validation_output.txt");
 	buf_cstr(&log);
 	if (write_file_atomic(path, log.data, log.len) != 0) {
 		run_fail(x, "infra_tooling",

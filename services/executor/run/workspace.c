@@ -207,7 +207,7 @@ net_args(struct strv *argv)
 }
 
 int
-git_run(struct proc_result *r, const char *dir, char **reason, ...)
+workspace_git(struct proc_result *r, const char *dir, char **reason, ...)
 {
 	va_list ap;
 	int     rv;
@@ -218,7 +218,7 @@ git_run(struct proc_result *r, const char *dir, char **reason, ...)
 	return (rv);
 }
 
-/* git_do is git_run without the output: a failure fails the run as
+/* git_do is workspace_git without the output: a failure fails the run as
  * infra_tooling. */
 static int
 git_do(struct exec_run *x, const char *dir, ...)
@@ -345,10 +345,10 @@ workspace_prepare(struct exec_run *x)
 	return (0);
 }
 
-/* commit_title returns the first line of goal, whitespace collapsed, at
+/* workspace_commit_title returns the first line of goal, whitespace collapsed, at
  * most TITLE_MAX bytes, never cut inside a UTF-8 sequence. */
 char *
-commit_title(const char *goal, const char *run_id)
+workspace_commit_title(const char *goal, const char *run_id)
 {
 	size_t n = strcspn(goal, "\n"), i = 0, l;
 	char  *line, *t;
@@ -406,7 +406,7 @@ push(struct exec_run *x)
 	}
 	alt = xasprintf("%s/objects/info/alternates", dir);
 	objs = xasprintf("%s/.git/objects\n", x->ws);
-	if (git_run(&r, NULL, &reason, "init", "--quiet", "--bare", dir,
+	if (workspace_git(&r, NULL, &reason, "init", "--quiet", "--bare", dir,
 	            NULL) != 0) {
 		run_fail(x, "infra_tooling", reason);
 		reason = NULL;
@@ -461,7 +461,7 @@ workspace_commit(struct exec_run *x)
 	char                  *reason = NULL, *title, *body;
 	int                    rv;
 
-	title = commit_title(rq->goal_text, rq->run_id);
+	title = workspace_commit_title(rq->goal_text, rq->run_id);
 	body = xasprintf("Run: %s\nTask: %s", rq->run_id, rq->task_id);
 	rv = git_do(x, x->ws, "-c", "commit.gpgsign=false", "commit", "--quiet",
 	            "--no-verify", "-m", title, "-m", body, NULL);
@@ -469,7 +469,7 @@ workspace_commit(struct exec_run *x)
 	free(body);
 	if (rv != 0)
 		return (rv);
-	if (git_run(&r, x->ws, &reason, "rev-parse", "HEAD", NULL) != 0) {
+	if (workspace_git(&r, x->ws, &reason, "rev-parse", "HEAD", NULL) != 0) {
 		proc_result_fini(&r);
 		run_fail(x, "infra_tooling", reason);
 		return (ERR_IO);

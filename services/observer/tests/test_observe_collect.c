@@ -19,7 +19,7 @@
 static bool
 parse(struct finding *f, const char *line)
 {
-	return (lint_parse_line(f, line, strlen(line)));
+	return (collect_lint_parse_line(f, line, strlen(line)));
 }
 
 static void
@@ -124,10 +124,10 @@ test_lint_summary(void **st)
 
 	(void) st;
 	memset(&fs, 0, sizeof(fs));
-	lint_parse(&fs, text, strlen(text));
+	collect_lint_parse(&fs, text, strlen(text));
 	/* binary junk: no crash, and JSON-safe text */
-	lint_parse(&fs, "\0\0\n\xff:1: x\n", 10);
-	o = lint_summary(&fs);
+	collect_lint_parse(&fs, "\0\0\n\xff:1: x\n", 10);
+	o = collect_lint_summary(&fs);
 	assert_int_equal(json_integer_value(json_object_get(o, "count")), 7);
 	assert_int_equal(
 	    json_integer_value(json_object_get(o, "distinct_files")), 4);
@@ -162,10 +162,10 @@ test_lint_summary(void **st)
 	                        json_array_get(tv, 4), "message")),
 	                    "five");
 	json_decref(o);
-	findings_fini(&fs);
+	collect_findings_fini(&fs);
 
 	/* nothing found */
-	o = lint_summary(&fs);
+	o = collect_lint_summary(&fs);
 	assert_int_equal(json_integer_value(json_object_get(o, "count")), 0);
 	assert_int_equal(json_array_size(json_object_get(o, "top_files")), 0);
 	json_decref(o);
@@ -184,8 +184,8 @@ test_lint_top_limits(void **st)
 	for (i = 0; i < 30; i++)
 		buf_printf(&b, "f%02d.py:%d: E%d msg\n", i % 15, i + 1, i);
 	memset(&fs, 0, sizeof(fs));
-	lint_parse(&fs, b.data, b.len);
-	o = lint_summary(&fs);
+	collect_lint_parse(&fs, b.data, b.len);
+	o = collect_lint_summary(&fs);
 	assert_int_equal(json_integer_value(json_object_get(o, "count")), 30);
 	assert_int_equal(
 	    json_integer_value(json_object_get(o, "distinct_files")), 15);
@@ -199,7 +199,7 @@ test_lint_top_limits(void **st)
 	assert_int_equal(json_array_size(json_object_get(o, "top_violations")),
 	                 TOP_N);
 	json_decref(o);
-	findings_fini(&fs);
+	collect_findings_fini(&fs);
 	buf_fini(&b);
 }
 
@@ -364,19 +364,19 @@ test_todo(void **st)
 	int64_t    t = 0, f = 0;
 
 	(void) st;
-	todo_count(text, strlen(text), &t, &f);
+	collect_todo_count(text, strlen(text), &t, &f);
 	assert_int_equal(t, 4);
 	assert_int_equal(f, 1);
-	todo_count("TOD", 3, &t, &f);
-	todo_count("", 0, &t, &f);
+	collect_todo_count("TOD", 3, &t, &f);
+	collect_todo_count("", 0, &t, &f);
 	assert_int_equal(t, 4);
-	assert_false(todo_binary(text, strlen(text)));
+	assert_false(collect_todo_binary(text, strlen(text)));
 	memset(bin, 'a', sizeof(bin));
 	bin[8191] = '\0';
-	assert_true(todo_binary(bin, sizeof(bin)));
+	assert_true(collect_todo_binary(bin, sizeof(bin)));
 	bin[8191] = 'a';
 	bin[8192] = '\0'; /* past the first 8 KiB: text */
-	assert_false(todo_binary(bin, sizeof(bin)));
+	assert_false(collect_todo_binary(bin, sizeof(bin)));
 }
 
 static void
@@ -387,25 +387,25 @@ test_git_outputs(void **st)
 	int64_t    ct;
 
 	(void) st;
-	assert_int_equal(count_lines(" M a.c\n?? b.c\n\n", 15), 2);
-	assert_int_equal(count_lines("", 0), 0);
-	assert_int_equal(git_parse_log(log, sizeof(log) - 1, &ct, &subj), 0);
+	assert_int_equal(collect_count_lines(" M a.c\n?? b.c\n\n", 15), 2);
+	assert_int_equal(collect_count_lines("", 0), 0);
+	assert_int_equal(collect_git_log(log, sizeof(log) - 1, &ct, &subj), 0);
 	assert_int_equal(ct, 1700000000);
 	assert_string_equal(subj, "fix: the thing");
 	free(subj);
-	assert_int_equal(git_parse_log("12\0", 3, &ct, &subj), 0);
+	assert_int_equal(collect_git_log("12\0", 3, &ct, &subj), 0);
 	assert_string_equal(subj, "");
 	free(subj);
-	assert_int_equal(git_parse_log("abc\0x", 5, &ct, &subj), ERR_PROTO);
-	assert_int_equal(git_parse_log("123", 3, &ct, &subj), ERR_PROTO);
+	assert_int_equal(collect_git_log("abc\0x", 5, &ct, &subj), ERR_PROTO);
+	assert_int_equal(collect_git_log("123", 3, &ct, &subj), ERR_PROTO);
 	assert_null(subj);
-	l = first_line("\n  fatal: not a git repository  \nmore", 37, 100);
+	l = collect_first_line("\n  fatal: not a git repository  \nmore", 37, 100);
 	assert_string_equal(l, "fatal: not a git repository");
 	free(l);
-	l = first_line("h\xc3\xa9llo", 6, 2); /* never half a character */
+	l = collect_first_line("h\xc3\xa9llo", 6, 2); /* never half a character */
 	assert_string_equal(l, "h");
 	free(l);
-	assert_null(first_line(" \n\n", 3, 10));
+	assert_null(collect_first_line(" \n\n", 3, 10));
 }
 
 static void
@@ -419,24 +419,24 @@ test_spec(void **st)
 	o = json_pack("{s:s, s:s, s:s, s:[s, s]}", "run_id", "obs_1", "repo",
 	              "demo", "path", "/tmp/x", "lint_command", "ruff",
 	              "check");
-	assert_int_equal(spec_parse(&s, o, err, sizeof(err)), 0);
+	assert_int_equal(observe_spec_parse(&s, o, err, sizeof(err)), 0);
 	assert_int_equal(json_array_size(s.coverage_paths), 2);
 	assert_null(s.type_cmd);
 	assert_true(s.deadline_ms > s.observed_at);
 	assert_int_equal(s.todo_max_files, TODO_MAX_FILES);
-	spec_fini(&s);
+	observe_spec_fini(&s);
 	json_object_set_new(o, "lint_command", json_pack("[s, i]", "x", 1));
-	assert_int_equal(spec_parse(&s, o, err, sizeof(err)), ERR_INVAL);
+	assert_int_equal(observe_spec_parse(&s, o, err, sizeof(err)), ERR_INVAL);
 	assert_non_null(strstr(err, "lint_command"));
-	spec_fini(&s);
+	observe_spec_fini(&s);
 	json_object_set_new(o, "lint_command", json_array());
-	assert_int_equal(spec_parse(&s, o, err, sizeof(err)), ERR_INVAL);
-	spec_fini(&s);
+	assert_int_equal(observe_spec_parse(&s, o, err, sizeof(err)), ERR_INVAL);
+	observe_spec_fini(&s);
 	json_object_del(o, "lint_command");
 	json_object_del(o, "path");
-	assert_int_equal(spec_parse(&s, o, err, sizeof(err)), ERR_INVAL);
+	assert_int_equal(observe_spec_parse(&s, o, err, sizeof(err)), ERR_INVAL);
 	assert_non_null(strstr(err, "path"));
-	spec_fini(&s);
+	observe_spec_fini(&s);
 	json_decref(o);
 }
 

@@ -400,7 +400,7 @@ test_quiet(void **st)
 		json_array_append_new(cy, json_pack("{s:i, s:{s:i}, s:[s]}",
 		    "created", 0, "reasons", "cooldown_active", 1 + i,
 		    "families", "lint_fix"));
-	assert_non_null(d = quiet_diagnosis(cy, 0));
+	assert_non_null(d = calib_quiet_diagnosis(cy, 0));
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(d,
 	    "aggregated_suppression_reasons"), "cooldown_active")), 15);
 	assert_int_equal(json_array_size(json_object_get(d,
@@ -411,10 +411,10 @@ test_quiet(void **st)
 	/* one cycle in five created something: not quiet */
 	json_object_set_new(json_array_get(cy, 2), "created",
 	    json_integer(1));
-	assert_null(quiet_diagnosis(cy, 0));
+	assert_null(calib_quiet_diagnosis(cy, 0));
 	/* four cycles are not enough to call it quiet */
 	json_array_remove(cy, 2);
-	assert_null(quiet_diagnosis(cy, 0));
+	assert_null(calib_quiet_diagnosis(cy, 0));
 	json_decref(cy);
 }
 

@@ -207,7 +207,7 @@ budget_check_counts(const struct budget_cfg *c, int64_t hour, int64_t day)
 }
 
 struct gate
-retry_check(const struct budget_cfg *c, int64_t attempts,
+budget_retry_check(const struct budget_cfg *c, int64_t attempts,
             int64_t last_attempt_ms, int64_t now_ms, bool *reset)
 {
 	if (reset != NULL)
@@ -224,7 +224,7 @@ retry_check(const struct budget_cfg *c, int64_t attempts,
 }
 
 struct gate
-concurrency_check(const struct budget_cfg *c, int64_t running)
+budget_concurrency_check(const struct budget_cfg *c, int64_t running)
 {
 	if (c->max_concurrent > 0 && running >= c->max_concurrent)
 		return (gate_no("global_concurrency_exceeded", "concurrent",
@@ -233,7 +233,7 @@ concurrency_check(const struct budget_cfg *c, int64_t running)
 }
 
 struct gate
-memory_check(const struct budget_cfg *c, int64_t free_mb)
+budget_memory_check(const struct budget_cfg *c, int64_t free_mb)
 {
 	if (free_mb >= 0 && c->min_memory_mb > 0 && free_mb < c->min_memory_mb)
 		return (gate_no("global_memory_insufficient", "memory", free_mb,
@@ -250,7 +250,7 @@ newest_first(const void *a, const void *b)
 }
 
 struct breaker
-breaker_eval(const struct budget_cfg *c, const struct outcome *o, size_t n,
+budget_breaker_eval(const struct budget_cfg *c, const struct outcome *o, size_t n,
              int64_t now_ms)
 {
 	struct breaker  br = {0};

@@ -90,10 +90,11 @@ route_cfg_check(const struct cfg_node *root, char *err, size_t errlen)
 	const struct cfg_node *rules = cfg_get(router, "rules");
 	const struct cfg_node *repos = cfg_get(root, "repos");
 	const char           **v;
-	struct budget_cfg      b;
-	struct route_task      t;
-	struct msg_proposal   *p;
-	double                 usd;
+	static const char *const kinds[] = {"goal", "test", "improve"};
+	struct budget_cfg        b;
+	struct route_repo        rc;
+	const char              *tt;
+	double                   usd;
 	size_t                 i, n;
 	int                    rv;
 
@@ -113,23 +114,16 @@ route_cfg_check(const struct cfg_node *root, char *err, size_t errlen)
 	if ((rv = budget_cfg_load(&b, router, err, errlen)) != 0 ||
 	    (rv = spend_fallback_usd(root, router, &usd, err, errlen)) != 0)
 		return (rv);
-	/* build a throwaway proposal per repo and kind: this checks the
-	 * repo settings and router.kind_map with the real code path */
+	/* router.kind_map, and each repo as the plan reads it (the same
+	 * loader the plan uses) */
+	for (i = 0; i < nitems(kinds); i++)
+		if (route_task_type(kinds[i], root, &tt, err, errlen) != 0)
+			return (ERR_CONFIG);
 	for (i = 0; i < cfg_len(repos); i++) {
-		static const char *const kinds[] = {"goal", "test", "improve"};
-		size_t                   k;
-
-		for (k = 0; k < nitems(kinds); k++) {
-			memset(&t, 0, sizeof(t));
-			t.task_id = "check";
-			t.goal = "check";
-			t.kind = kinds[k];
-			t.repo_key = cfg_key_at(repos, i);
-			if ((p = route_proposal(&t, root, 0, err, errlen)) ==
-			    NULL)
-				return (ERR_CONFIG);
-			msg_proposal_free(p);
-		}
+		if (route_repo_load(root, cfg_key_at(repos, i), &rc, err,
+		                    errlen) != 0)
+			return (ERR_CONFIG);
+		route_repo_fini(&rc);
 		if ((rv = spend_repo_cap(root, cfg_key_at(repos, i), &usd, err,
 		                         errlen)) != 0)
 			return (rv);

@@ -45,11 +45,16 @@ struct plist {
 	const char       **own; /* from cfg_get_strs, freed in fini */
 };
 
-struct policy {
+struct route_policy_cfg {
 	struct plist block_paths, review_paths, destructive, trusted,
 	    review_types;
-	const char        *local_lane;
-	struct msg_policy *out;
+	const char  *local_lane;
+};
+
+/* one evaluation: the lists, and the answer being built */
+struct policy {
+	const struct route_policy_cfg *c;
+	struct msg_policy             *out;
 };
 
 /* plist_load: router.policy.<key> replaces the defaults when present. */
@@ -161,13 +166,13 @@ check_paths(struct policy *p, const struct msg_strs *paths, const char *repo)
 
 	for (i = 0; i < paths->n; i++) {
 		path = paths->v[i];
-		if ((pat = match_any(&p->block_paths, path)) != NULL)
+		if ((pat = match_any(&p->c->block_paths, path)) != NULL)
 			violation(
 			    p, "path.sensitive_blocked", "path", true, path,
 			    repo,
 			    "allowed path '%s' matches protected pattern '%s'",
 			    path, pat);
-		else if ((pat = match_any(&p->review_paths, path)) != NULL)
+		else if ((pat = match_any(&p->c->review_paths, path)) != NULL)
 			violation(
 			    p, "path.sensitive_review", "path", false, path,
 			    repo,
@@ -184,18 +189,18 @@ check_labels(struct policy *p, const struct msg_strs *labels, const char *lane)
 
 	for (i = 0; i < labels->n; i++) {
 		l = labels->v[i];
-		if (plist_has(&p->destructive, l, true))
+		if (plist_has(&p->c->destructive, l, true))
 			violation(p, "tool.destructive_label", "tool", true,
 			          NULL, NULL, "destructive label '%s'", l);
 		for (j = 0; def_local_labels[j] != NULL; j++) {
 			if (route_label_eq(l, def_local_labels[j]) &&
-			    strcmp(lane, p->local_lane) != 0) {
+			    strcmp(lane, p->c->local_lane) != 0) {
 				violation(
 				    p, "routing.local_only_violated", "routing",
 				    true, NULL, NULL,
 				    "label '%s' requires lane %s, routed to "
 				    "'%s'",
-				    l, p->local_lane, lane);
+				    l, p->c->local_lane, lane);
 				break;
 			}
 		}
@@ -220,8 +225,8 @@ trusted(const struct policy *p, const struct msg_strs *labels)
 {
 	size_t i;
 
-	for (i = 0; p->trusted.v[i] != NULL; i++)
-		if (route_has_label(labels, p->trusted.v[i]))
+	for (i = 0; p->c->trusted.v[i] != NULL; i++)
+		if (route_has_label(labels, p->c->trusted.v[i]))
 			return (true);
 	return (false);
 }
@@ -243,9 +248,8 @@ ids(struct buf *b, const struct msg_policy_finding_list *list)
 struct msg_policy *
 route_policy(const struct msg_proposal *proposal,
              const struct msg_decision *decision,
-             const struct cfg_node *router_cfg, int64_t now_ms)
+             const struct route_policy_cfg *cfg, int64_t now_ms)
 {
-	const struct cfg_node     *pol = cfg_get(router_cfg, "policy");
 	const struct msg_strs     *labels = &proposal->labels;
 	const struct msg_proposal_target *target = proposal->target;
 	static const struct msg_strs none;
@@ -260,12 +264,7 @@ route_policy(const struct msg_proposal *proposal,
 	char                       id[37], ts[32];
 
 	memset(&p, 0, sizeof(p));
-	plist_load(&p.block_paths, pol, "sensitive_block", def_block_paths);
-	plist_load(&p.review_paths, pol, "sensitive_review", def_review_paths);
-	plist_load(&p.destructive, pol, "destructive_labels", def_destructive);
-	plist_load(&p.trusted, pol, "trusted_labels", def_trusted);
-	plist_load(&p.review_types, pol, "review_task_types", def_review_types);
-	p.local_lane = route_cfg_str(router_cfg, "policy.local_lane");
+	p.c = cfg;
 	p.out = d = msg_policy_new();
 
 	lane = decision != NULL ? decision->selected_lane : NULL;
@@ -306,7 +305,7 @@ route_policy(const struct msg_proposal *proposal,
 		    "medium-risk task and the repo has no validation commands");
 
 	if ((risk == MSG_RISK_LEVEL_HIGH ||
-	     plist_has(&p.review_types, type, false)) &&
+	     plist_has(&p.c->review_types, type, false)) &&
 	    !trusted(&p, labels))
 		violation(&p, "review.required", "review", false, NULL, repo,
 		          "%s requires human review (no trusted source label)",
@@ -346,10 +345,36 @@ route_policy(const struct msg_proposal *proposal,
 	d->notes = xstrdup(buf_cstr(&notes));
 	d->evaluated_at = xstrdup(iso8601(now_ms, ts, sizeof(ts)));
 	buf_fini(&notes);
-	free(p.block_paths.own);
-	free(p.review_paths.own);
-	free(p.destructive.own);
-	free(p.trusted.own);
-	free(p.review_types.own);
 	return (d);
+}
+
+struct route_policy_cfg *
+route_policy_load(const struct cfg_node *router_cfg)
+{
+	const struct cfg_node   *pol = cfg_get(router_cfg, "policy");
+	struct route_policy_cfg *c = xcalloc(1, sizeof(*c));
+
+	plist_load(&c->block_paths, pol, "sensitive_block", def_block_paths);
+	plist_load(&c->review_paths, pol, "sensitive_review",
+	           def_review_paths);
+	plist_load(&c->destructive, pol, "destructive_labels",
+	           def_destructive);
+	plist_load(&c->trusted, pol, "trusted_labels", def_trusted);
+	plist_load(&c->review_types, pol, "review_task_types",
+	           def_review_types);
+	c->local_lane = route_cfg_str(router_cfg, "policy.local_lane");
+	return (c);
+}
+
+void
+route_policy_free(struct route_policy_cfg *c)
+{
+	if (c == NULL)
+		return;
+	free(c->block_paths.own);
+	free(c->review_paths.own);
+	free(c->destructive.own);
+	free(c->trusted.own);
+	free(c->review_types.own);
+	free(c);
 }

@@ -139,10 +139,8 @@ route_section(const struct cfg_node *root)
 	return (r != NULL ? r : cfg_get(root, "instances.router"));
 }
 
-/* task_type_for maps a board task kind to a TaskType; router.kind_map
- * overrides the built-in table. */
-static int
-task_type_for(const char *kind, const struct cfg_node *root, const char **out,
+int
+route_task_type(const char *kind, const struct cfg_node *root, const char **out,
               char *err, size_t errlen)
 {
 	const struct cfg_node *map = cfg_get(route_section(root), "kind_map");
@@ -291,24 +289,83 @@ max_files(const char *s, int64_t *out)
 	return (0);
 }
 
+int
+route_repo_load(const struct cfg_node *root, const char *repo_key,
+                struct route_repo *rc, char *err, size_t errlen)
+{
+	const struct cfg_node *repo;
+	int                    open_pr = 0, skip = 0;
+
+	memset(rc, 0, sizeof(*rc));
+	if ((repo = route_repo(root, repo_key)) == NULL ||
+	    cfg_type(repo) != CFG_MAP) {
+		ERRF("unknown repo key '%s'", repo_key);
+		return (ERR_NOTFOUND);
+	}
+	if (cfg_get_str(repo, "clone_url", NULL, &rc->clone_url, err,
+	                errlen) != 0 ||
+	    cfg_tab_int(router_keys, route_section(root), "timeout_seconds",
+	                &rc->timeout, err, errlen) != 0 ||
+	    cfg_tab_int(conf_repo_keys, repo, "validation_timeout_seconds",
+	                &rc->vtimeout, err, errlen) != 0 ||
+	    cfg_tab_bool(conf_repo_keys, repo, "open_pr", &open_pr, err,
+	                 errlen) != 0 ||
+	    cfg_tab_bool(conf_repo_keys, repo, "skip_baseline_validation",
+	                 &skip, err, errlen) != 0 ||
+	    cfg_tab_str(conf_repo_keys, repo, "default_branch",
+	                &rc->default_branch, err, errlen) != 0 ||
+	    cfg_get_strs(repo, "allowed_base_branches", &rc->abb, &rc->nabb,
+	                 err, errlen) != 0 ||
+	    commands(repo, &rc->cmds, err, errlen) != 0)
+		goto fail;
+	rc->open_pr = open_pr != 0;
+	rc->skip_baseline = skip != 0;
+	if (*rc->default_branch == '\0')
+		rc->default_branch = "main";
+	if (rc->clone_url == NULL || *rc->clone_url == '\0') {
+		/* a purely local repo is cloned from its working copy */
+		if (cfg_get_str(repo, "local_path", NULL, &rc->clone_url, err,
+		                errlen) != 0)
+			goto fail;
+		if (rc->clone_url == NULL || *rc->clone_url == '\0') {
+			ERRF("repo '%s': missing clone_url", repo_key);
+			goto fail;
+		}
+	}
+	if (rc->timeout < 1 || rc->vtimeout < 1) {
+		ERRF("timeout_seconds must be >= 1");
+		goto fail;
+	}
+	return (0);
+
+fail:
+	route_repo_fini(rc);
+	return (ERR_CONFIG);
+}
+
+void
+route_repo_fini(struct route_repo *rc)
+{
+	json_decref(rc->cmds);
+	free(rc->abb);
+	memset(rc, 0, sizeof(*rc));
+}
+
 struct msg_proposal *
 route_proposal(const struct route_task *t, const struct cfg_node *root,
                int64_t now_ms, char *err, size_t errlen)
 {
-	const struct cfg_node       *repo;
 	const struct msg_task_execution *ex = t->execution;
 	const char                  *kind, *repo_key, *task_type, *mode, *base;
-	const char                  *clone_url, *constraints = NULL;
-	const char                 **abb = NULL;
-	size_t                       nabb = 0;
-	json_t                      *cmds = NULL;
+	const char                  *constraints = NULL;
+	struct route_repo            rc;
 	struct msg_proposal         *p;
 	struct msg_proposal_target  *tg;
 	struct msg_proposal_constraints *cs;
 	struct msg_validation_profile *vp;
 	struct msg_branch_policy    *bp;
-	int64_t                      timeout, vtimeout, maxf;
-	int                          open_pr, skip_baseline;
+	int64_t                      maxf;
+	bool                         open_pr;
 	size_t                       i;
 	char                         id[37], ts[32];
 
@@ -320,8 +377,7 @@ route_proposal(const struct route_task *t, const struct cfg_node *root,
 		ERRF("missing repo key");
 		return (NULL);
 	}
-	if ((repo = route_repo(root, repo_key)) == NULL ||
-	    cfg_type(repo) != CFG_MAP) {
+	if (route_repo(root, repo_key) == NULL) {
 		ERRF("unknown repo key '%s'", repo_key);
 		return (NULL);
 	}
@@ -329,49 +385,18 @@ route_proposal(const struct route_task *t, const struct cfg_node *root,
 		ERRF("missing goal text");
 		return (NULL);
 	}
-	if (task_type_for(kind, root, &task_type, err, errlen) != 0)
+	if (route_task_type(kind, root, &task_type, err, errlen) != 0)
 		return (NULL);
 	if (execution_mode_for(kind, ex != NULL ? ex->mode : NULL, &mode, err,
 	        errlen) != 0)
 		return (NULL);
 
-	if (cfg_get_str(repo, "clone_url", NULL, &clone_url, err, errlen) !=
-	        0 ||
-	    cfg_tab_int(router_keys, route_section(root), "timeout_seconds",
-	                &timeout, err, errlen) != 0 ||
-	    cfg_tab_int(conf_repo_keys, repo, "validation_timeout_seconds",
-	                &vtimeout, err, errlen) != 0 ||
-	    cfg_tab_bool(conf_repo_keys, repo, "open_pr", &open_pr, err,
-	                 errlen) != 0 ||
-	    cfg_tab_bool(conf_repo_keys, repo, "skip_baseline_validation",
-	                 &skip_baseline, err, errlen) != 0 ||
-	    cfg_get_strs(repo, "allowed_base_branches", &abb, &nabb, err,
-	                 errlen) != 0 ||
-	    commands(repo, &cmds, err, errlen) != 0)
-		goto fail;
-	if (clone_url == NULL || *clone_url == '\0') {
-		/* a purely local repo is cloned from its working copy */
-		if (cfg_get_str(repo, "local_path", NULL, &clone_url, err,
-		                errlen) != 0)
-			goto fail;
-		if (clone_url == NULL || *clone_url == '\0') {
-			ERRF("repo '%s': missing clone_url", repo_key);
-			goto fail;
-		}
-	}
-	if (timeout < 1 || vtimeout < 1) {
-		ERRF("timeout_seconds must be >= 1");
-		goto fail;
-	}
-
+	if (route_repo_load(root, repo_key, &rc, err, errlen) != 0)
+		return (NULL);
+	open_pr = rc.open_pr;
 	base = ex != NULL ? ex->base_branch : NULL;
-	if (base == NULL || *base == '\0') {
-		if (cfg_tab_str(conf_repo_keys, repo, "default_branch", &base,
-		                err, errlen) != 0)
-			goto fail;
-		if (*base == '\0')
-			base = "main";
-	}
+	if (base == NULL || *base == '\0')
+		base = rc.default_branch;
 	if (ex != NULL && ex->has_open_pr)
 		open_pr = ex->open_pr;
 	if (ex != NULL && ex->constraints != NULL && *ex->constraints != '\0')
@@ -392,7 +417,7 @@ route_proposal(const struct route_task *t, const struct cfg_node *root,
 	p->constraints_text = sdup(constraints);
 	p->target = tg = msg_proposal_target_new();
 	tg->repo_key = xstrdup(repo_key);
-	tg->clone_url = xstrdup(clone_url);
+	tg->clone_url = xstrdup(rc.clone_url);
 	tg->base_branch = xstrdup(base);
 	p->constraints = cs = msg_proposal_constraints_new();
 	for (i = 0; ex != NULL && i < ex->allowed_paths.n; i++) {
@@ -405,21 +430,22 @@ route_proposal(const struct route_task *t, const struct cfg_node *root,
 	p->risk_level = risk_for(t->labels, t->nlabels);
 	cs->max_changed_files = maxf;
 	cs->has_max_changed_files = maxf > 0;
-	cs->timeout_seconds = timeout;
+	cs->timeout_seconds = rc.timeout;
 	cs->require_clean_validation = true;
-	cs->skip_baseline_validation = skip_baseline != 0;
+	cs->skip_baseline_validation = rc.skip_baseline;
 	p->validation_profile = vp = msg_validation_profile_new();
 	vp->profile_name = xstrdup("default");
-	vp->commands = cmds;
-	vp->timeout_seconds = vtimeout;
+	vp->commands = rc.cmds;
+	rc.cmds = NULL;
+	vp->timeout_seconds = rc.vtimeout;
 	vp->fail_fast = false;
 	p->branch_policy = bp = msg_branch_policy_new();
 	bp->branch_prefix = xstrdup("auto/");
 	bp->push_on_success = true;
-	bp->open_pr = open_pr != 0;
-	for (i = 0; i < nabb; i++)
-		msg_strs_add(&bp->allowed_base_branches, nz(abb[i]));
-	free(abb);
+	bp->open_pr = open_pr;
+	for (i = 0; i < rc.nabb; i++)
+		msg_strs_add(&bp->allowed_base_branches, nz(rc.abb[i]));
+	route_repo_fini(&rc);
 	p->proposed_at = xstrdup(iso8601(now_ms, ts, sizeof(ts)));
 	p->proposer = xstrdup("opcenter-router");
 	for (i = 0; i < t->nlabels; i++)
@@ -427,8 +453,7 @@ route_proposal(const struct route_task *t, const struct cfg_node *root,
 	return (p);
 
 fail:
-	json_decref(cmds);
-	free(abb);
+	route_repo_fini(&rc);
 	return (NULL);
 }
 

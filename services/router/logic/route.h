@@ -35,6 +35,29 @@ struct route_task {
 	int64_t                          attempt;
 };
 
+/* A repo's settings as the plan needs them (repos.<key>), read and
+ * checked once: route_repo_load fills rc (borrowing strings from the
+ * config; free with route_repo_fini) or fails naming the problem, e.g.
+ * "unknown repo key 'x'", "repo 'x': missing clone_url". */
+struct route_repo {
+	const char  *clone_url; /* or local_path */
+	const char  *default_branch; /* "main" when unset */
+	int64_t      timeout, vtimeout; /* seconds, >= 1 */
+	bool         open_pr, skip_baseline;
+	const char **abb; /* allowed_base_branches */
+	size_t       nabb;
+	json_t      *cmds; /* validation_commands: strings or argv lists */
+};
+
+int  route_repo_load(const struct cfg_node *root, const char *repo_key,
+                     struct route_repo *rc, char *err, size_t errlen);
+void route_repo_fini(struct route_repo *rc);
+/* route_task_type maps a board task kind to a TaskType (*out static);
+ * router.kind_map overrides the built-in table.  ERR_CONFIG for a
+ * kind_map entry naming no TaskType. */
+int route_task_type(const char *kind, const struct cfg_node *root,
+                    const char **out, char *err, size_t errlen);
+
 /* route_proposal builds the OcPlanningProposal.  root is the whole
  * config document: it reads repos.<repo_key> {clone_url, default_branch,
  * validation_commands[], allowed_base_branches[], await_review, open_pr,
@@ -59,13 +82,18 @@ struct msg_decision *route_decide(const struct msg_proposal *,
 /* route_policy is the mandatory policy gate (inventory section 6 "Policy
  * defaults", overridable by router.policy {trusted_labels[],
  * destructive_labels[], sensitive_block[], sensitive_review[],
- * review_task_types[]}).  Returns the PolicyDecision; status is one of
- * allow, allow_with_warnings, require_review, block.  decision may be
- * NULL (no lane chosen). */
-struct msg_policy *route_policy(const struct msg_proposal *,
-                                const struct msg_decision *,
-                                const struct cfg_node *router_cfg,
-                                int64_t                now_ms);
+ * review_task_types[], local_lane}: route_policy_load reads them once
+ * from the "router" section (may be NULL); they borrow from it).
+ * Returns the PolicyDecision; status is one of allow,
+ * allow_with_warnings, require_review, block.  decision may be NULL (no
+ * lane chosen). */
+struct route_policy_cfg;
+struct route_policy_cfg *route_policy_load(const struct cfg_node *router_cfg);
+void                     route_policy_free(struct route_policy_cfg *);
+struct msg_policy       *route_policy(const struct msg_proposal *,
+                                      const struct msg_decision *,
+                                      const struct route_policy_cfg *,
+                                      int64_t now_ms);
 
 struct budget_cfg {
 	int64_t max_per_hour, max_per_day, max_retries, retry_reset_ms,
@@ -112,20 +140,20 @@ struct gate budget_check(const struct budget_cfg *,
 struct gate budget_check_counts(const struct budget_cfg *, int64_t hour,
                                 int64_t day);
 
-/* retry_check: attempts already made for a task and the time of the last
+/* budget_retry_check: attempts already made for a task and the time of the last
  * one -> "retry_cap_exceeded" when attempts >= max_retries, unless the last
  * was more than retry_reset_ms ago (then allowed and *reset set true: the
  * caller resets its attempt count).  reset may be NULL. */
-struct gate retry_check(const struct budget_cfg *, int64_t attempts,
+struct gate budget_retry_check(const struct budget_cfg *, int64_t attempts,
                         int64_t last_attempt_ms, int64_t now_ms, bool *reset);
 
-/* concurrency_check: running >= max_concurrent ->
+/* budget_concurrency_check: running >= max_concurrent ->
  * "global_concurrency_exceeded". */
-struct gate concurrency_check(const struct budget_cfg *, int64_t running);
+struct gate budget_concurrency_check(const struct budget_cfg *, int64_t running);
 
-/* memory_check: free_mb < min_memory_mb -> "global_memory_insufficient";
+/* budget_memory_check: free_mb < min_memory_mb -> "global_memory_insufficient";
  * free_mb -1 (unknown) or min_memory_mb 0 -> allowed. */
-struct gate memory_check(const struct budget_cfg *, int64_t free_mb);
+struct gate budget_memory_check(const struct budget_cfg *, int64_t free_mb);
 
 struct outcome {
 	int64_t at_ms;
@@ -139,11 +167,11 @@ struct breaker {
 	int64_t samples, failures;
 };
 
-/* breaker_eval: outcomes newer than now - staleness, excluding quota
+/* budget_breaker_eval: outcomes newer than now - staleness, excluding quota
  * events, the most recent `window`; needs >= min_samples; open when
  * failures/samples >= threshold (it closes again when the rate falls
  * below).  Outcomes may be in any order. */
-struct breaker breaker_eval(const struct budget_cfg *, const struct outcome *,
+struct breaker budget_breaker_eval(const struct budget_cfg *, const struct outcome *,
                             size_t n, int64_t now_ms);
 
 /*

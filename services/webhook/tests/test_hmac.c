@@ -31,9 +31,9 @@ test_github_vector(void **state)
 	    hmac_sha256_hex(hex, GH_SECRET, GH_BODY, strlen(GH_BODY)), 0);
 	assert_string_equal(hex, GH_HEX);
 	assert_true(
-	    sig_verify("sha256=" GH_HEX, GH_SECRET, GH_BODY, strlen(GH_BODY)));
+	    hmac_verify("sha256=" GH_HEX, GH_SECRET, GH_BODY, strlen(GH_BODY)));
 	assert_true(
-	    sig_verify_hex(GH_HEX, GH_SECRET, GH_BODY, strlen(GH_BODY)));
+	    hmac_verify_hex(GH_HEX, GH_SECRET, GH_BODY, strlen(GH_BODY)));
 }
 
 static void
@@ -55,31 +55,31 @@ test_bad_signatures(void **state)
 
 	(void) state;
 	/* wrong digest (last digit changed) */
-	assert_false(sig_verify("sha256=757107ea0eb2509fc211221cce984b8a"
+	assert_false(hmac_verify("sha256=757107ea0eb2509fc211221cce984b8a"
 	                        "37570b6d7586c22c46f4379c8b043e18",
 	                        GH_SECRET, GH_BODY, n));
 	/* wrong secret, wrong body */
-	assert_false(sig_verify("sha256=" GH_HEX, "other", GH_BODY, n));
+	assert_false(hmac_verify("sha256=" GH_HEX, "other", GH_BODY, n));
 	assert_false(
-	    sig_verify("sha256=" GH_HEX, GH_SECRET, "Hello, World?", n));
+	    hmac_verify("sha256=" GH_HEX, GH_SECRET, "Hello, World?", n));
 	/* missing header, empty, prefix only, no prefix, other algorithm */
-	assert_false(sig_verify(NULL, GH_SECRET, GH_BODY, n));
-	assert_false(sig_verify("", GH_SECRET, GH_BODY, n));
-	assert_false(sig_verify("sha256=", GH_SECRET, GH_BODY, n));
-	assert_false(sig_verify(GH_HEX, GH_SECRET, GH_BODY, n));
-	assert_false(sig_verify("sha1=" GH_HEX, GH_SECRET, GH_BODY, n));
+	assert_false(hmac_verify(NULL, GH_SECRET, GH_BODY, n));
+	assert_false(hmac_verify("", GH_SECRET, GH_BODY, n));
+	assert_false(hmac_verify("sha256=", GH_SECRET, GH_BODY, n));
+	assert_false(hmac_verify(GH_HEX, GH_SECRET, GH_BODY, n));
+	assert_false(hmac_verify("sha1=" GH_HEX, GH_SECRET, GH_BODY, n));
 	/* odd length, short, long, non-hex */
-	assert_false(sig_verify("sha256=" GH_HEX "0", GH_SECRET, GH_BODY, n));
-	assert_false(sig_verify("sha256=757107ea0eb2509fc211221cce984b8a"
+	assert_false(hmac_verify("sha256=" GH_HEX "0", GH_SECRET, GH_BODY, n));
+	assert_false(hmac_verify("sha256=757107ea0eb2509fc211221cce984b8a"
 	                        "37570b6d7586c22c46f4379c8b043e1",
 	                        GH_SECRET, GH_BODY, n));
-	assert_false(sig_verify("sha256=" GH_HEX "00", GH_SECRET, GH_BODY, n));
-	assert_false(sig_verify("sha256=g57107ea0eb2509fc211221cce984b8a"
+	assert_false(hmac_verify("sha256=" GH_HEX "00", GH_SECRET, GH_BODY, n));
+	assert_false(hmac_verify("sha256=g57107ea0eb2509fc211221cce984b8a"
 	                        "37570b6d7586c22c46f4379c8b043e17",
 	                        GH_SECRET, GH_BODY, n));
 	/* no secret never verifies */
-	assert_false(sig_verify("sha256=" GH_HEX, "", GH_BODY, n));
-	assert_false(sig_verify("sha256=" GH_HEX, NULL, GH_BODY, n));
+	assert_false(hmac_verify("sha256=" GH_HEX, "", GH_BODY, n));
+	assert_false(hmac_verify("sha256=" GH_HEX, NULL, GH_BODY, n));
 }
 
 static void
@@ -87,12 +87,12 @@ test_uppercase_hex(void **state)
 {
 	(void) state;
 	/* Same digest, other case: accepted (hex is case-insensitive). */
-	assert_true(sig_verify("sha256=757107EA0EB2509FC211221CCE984B8A"
+	assert_true(hmac_verify("sha256=757107EA0EB2509FC211221CCE984B8A"
 	                       "37570B6D7586C22C46F4379C8B043E17",
 	                       GH_SECRET, GH_BODY, strlen(GH_BODY)));
 	/* The prefix is not. */
 	assert_false(
-	    sig_verify("SHA256=" GH_HEX, GH_SECRET, GH_BODY, strlen(GH_BODY)));
+	    hmac_verify("SHA256=" GH_HEX, GH_SECRET, GH_BODY, strlen(GH_BODY)));
 }
 
 static void

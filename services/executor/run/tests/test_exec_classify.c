@@ -256,7 +256,7 @@ test_scope(void **state)
 	assert_string_equal(viol.v[0], "deployment/docker-compose.yml");
 	strv_free(&viol);
 	strv_free(&allowed);
-	changes_fini(&cs);
+	diff_changes_fini(&cs);
 
 	strv_push(&allowed, "src");
 	assert_true(scope_allowed("src/foo.py", &allowed));
@@ -408,18 +408,18 @@ test_question(void **state)
 	char             *q;
 
 	UNUSED(state);
-	q = question_extract(out, sizeof(out) - 1);
+	q = quality_question_extract(out, sizeof(out) - 1);
 	assert_non_null(q);
 	assert_string_equal(q, "Which API?");
 	free(q);
-	assert_null(question_extract("no question", 11));
-	assert_null(question_extract("<!-- cp:question: unterminated", 30));
-	q = question_extract("<!-- cp:question: -->x<!-- cp:question: b-->",
+	assert_null(quality_question_extract("no question", 11));
+	assert_null(quality_question_extract("<!-- cp:question: unterminated", 30));
+	q = quality_question_extract("<!-- cp:question: -->x<!-- cp:question: b-->",
 	                     44);
 	assert_non_null(q);
 	assert_string_equal(q, "b");
 	free(q);
-	q = question_in_patch(patch, sizeof(patch) - 1);
+	q = quality_question_in_patch(patch, sizeof(patch) - 1);
 	assert_non_null(q);
 	assert_string_equal(q, "From the patch");
 	free(q);
@@ -482,12 +482,12 @@ test_diff_parse(void **state)
 	assert_string_equal(cs.v[4].type, "modified");
 	assert_int_equal(cs.v[4].added, 12);
 	assert_int_equal(cs.v[4].removed, 3);
-	changes_fini(&cs);
+	diff_changes_fini(&cs);
 
 	assert_int_equal(diff_parse_name_status(&cs, "R100\0only-old",
 	                                        sizeof("R100\0only-old") - 1),
 	                 ERR_PROTO);
-	changes_fini(&cs);
+	diff_changes_fini(&cs);
 	assert_int_equal(diff_parse_numstat(&cs, "x\ty\tz", 6), ERR_PROTO);
 	assert_int_equal(diff_parse_name_status(&cs, "", 0), 0);
 	assert_int_equal(cs.n, 0);

@@ -80,10 +80,12 @@ static json_t *
 jpolicy(const json_t *p, const json_t *d, const struct cfg_node *router_cfg,
         int64_t now)
 {
-	struct msg_proposal *pr = json_rec(&msg_rec_proposal, p);
-	struct msg_decision *de = json_rec(&msg_rec_decision, d);
-	json_t *pol = REC_JSON(policy, route_policy(pr, de, router_cfg, now));
+	struct msg_proposal     *pr = json_rec(&msg_rec_proposal, p);
+	struct msg_decision     *de = json_rec(&msg_rec_decision, d);
+	struct route_policy_cfg *c = route_policy_load(router_cfg);
+	json_t *pol = REC_JSON(policy, route_policy(pr, de, c, now));
 
+	route_policy_free(c);
 	msg_proposal_free(pr);
 	msg_decision_free(de);
 	return (pol);
@@ -891,24 +893,24 @@ test_retry_case4(void **state)
 
 	UNUSED(state);
 	c.max_retries = 1;
-	g = retry_check(&c, 0, 0, T0, &reset);
+	g = budget_retry_check(&c, 0, 0, T0, &reset);
 	assert_true(g.allowed);
 	assert_false(reset);
-	g = retry_check(&c, 1, T0, T0 + 30 * MIN_MS, &reset);
+	g = budget_retry_check(&c, 1, T0, T0 + 30 * MIN_MS, &reset);
 	assert_false(g.allowed);
 	assert_string_equal(g.reason, "retry_cap_exceeded");
 	assert_int_equal(g.current, 1);
 	assert_int_equal(g.limit, 1);
 	assert_false(reset);
-	g = retry_check(&c, 1, T0, T0 + 59 * MIN_MS, &reset);
+	g = budget_retry_check(&c, 1, T0, T0 + 59 * MIN_MS, &reset);
 	assert_false(g.allowed);
-	g = retry_check(&c, 1, T0, T0 + 60 * MIN_MS, &reset);
+	g = budget_retry_check(&c, 1, T0, T0 + 60 * MIN_MS, &reset);
 	assert_false(g.allowed);
-	g = retry_check(&c, 1, T0, T0 + 61 * MIN_MS, &reset);
+	g = budget_retry_check(&c, 1, T0, T0 + 61 * MIN_MS, &reset);
 	assert_true(g.allowed);
 	assert_true(reset);
 	assert_int_equal(g.current, 0);
-	g = retry_check(&c, 5, T0, T0 + 61 * MIN_MS, NULL);
+	g = budget_retry_check(&c, 5, T0, T0 + 61 * MIN_MS, NULL);
 	assert_true(g.allowed);
 }
 
@@ -919,23 +921,23 @@ test_concurrency_memory(void **state)
 	struct gate       g;
 
 	UNUSED(state);
-	assert_true(concurrency_check(&c, 0).allowed);
-	g = concurrency_check(&c, 1);
+	assert_true(budget_concurrency_check(&c, 0).allowed);
+	g = budget_concurrency_check(&c, 1);
 	assert_false(g.allowed);
 	assert_string_equal(g.reason, "global_concurrency_exceeded");
 	assert_int_equal(g.limit, 1);
 	c.max_concurrent = 0; /* no limit */
-	assert_true(concurrency_check(&c, 99).allowed);
+	assert_true(budget_concurrency_check(&c, 99).allowed);
 
-	assert_true(memory_check(&c, 10).allowed); /* floor 0: no check */
+	assert_true(budget_memory_check(&c, 10).allowed); /* floor 0: no check */
 	c.min_memory_mb = 2048;
-	g = memory_check(&c, 1024);
+	g = budget_memory_check(&c, 1024);
 	assert_false(g.allowed);
 	assert_string_equal(g.reason, "global_memory_insufficient");
 	assert_int_equal(g.current, 1024);
 	assert_int_equal(g.limit, 2048);
-	assert_true(memory_check(&c, 4096).allowed);
-	assert_true(memory_check(&c, -1).allowed); /* unknown */
+	assert_true(budget_memory_check(&c, 4096).allowed);
+	assert_true(budget_memory_check(&c, -1).allowed); /* unknown */
 }
 
 static void
@@ -951,7 +953,7 @@ test_breaker(void **state)
 	for (i = 0; i < 5; i++)
 		o[i] = (struct outcome){.at_ms = T0 - (int64_t) i * MIN_MS,
 		                        .success = i == 2};
-	b = breaker_eval(&c, o, 5, T0);
+	b = budget_breaker_eval(&c, o, 5, T0);
 	assert_true(b.open);
 	assert_int_equal(b.samples, 5);
 	assert_int_equal(b.failures, 4);
@@ -960,7 +962,7 @@ test_breaker(void **state)
 	/* two newer successes push two failures out of the window */
 	o[5] = (struct outcome){.at_ms = T0 + MIN_MS, .success = true};
 	o[6] = (struct outcome){.at_ms = T0 + 2 * MIN_MS, .success = true};
-	b = breaker_eval(&c, o, 7, T0 + 3 * MIN_MS);
+	b = budget_breaker_eval(&c, o, 7, T0 + 3 * MIN_MS);
 	assert_false(b.open);
 	assert_int_equal(b.samples, 5);
 	assert_int_equal(b.failures, 2);
@@ -970,7 +972,7 @@ test_breaker(void **state)
 		o[i] = (struct outcome){.at_ms = T0 - (int64_t) i * MIN_MS,
 		                        .success = false,
 		                        .quota = i < 3};
-	b = breaker_eval(&c, o, 5, T0);
+	b = budget_breaker_eval(&c, o, 5, T0);
 	assert_false(b.open);
 	assert_int_equal(b.samples, 2); /* below min_samples */
 	assert_int_equal(b.failures, 2);
@@ -978,26 +980,26 @@ test_breaker(void **state)
 	/* min samples: 3 failures of 3 opens, 2 of 2 does not */
 	for (i = 0; i < 3; i++)
 		o[i] = (struct outcome){.at_ms = T0 - (int64_t) i * MIN_MS};
-	assert_false(breaker_eval(&c, o, 2, T0).open);
-	assert_true(breaker_eval(&c, o, 3, T0).open);
+	assert_false(budget_breaker_eval(&c, o, 2, T0).open);
+	assert_true(budget_breaker_eval(&c, o, 3, T0).open);
 
 	/* staleness: failures older than 4h are forgotten */
 	for (i = 0; i < 5; i++)
 		o[i] = (struct outcome){.at_ms = T0 - 5 * HOUR_MS -
 		                                 (int64_t) i * MIN_MS};
-	b = breaker_eval(&c, o, 5, T0);
+	b = budget_breaker_eval(&c, o, 5, T0);
 	assert_false(b.open);
 	assert_int_equal(b.samples, 0);
-	assert_true(breaker_eval(&c, o, 5, T0 - 2 * HOUR_MS).open);
+	assert_true(budget_breaker_eval(&c, o, 5, T0 - 2 * HOUR_MS).open);
 
 	/* threshold boundary: 3/5 = 0.6 < 0.8 closed; at 0.6 open */
 	for (i = 0; i < 5; i++)
 		o[i] = (struct outcome){.at_ms = T0 - (int64_t) i * MIN_MS,
 		                        .success = i >= 3};
-	assert_false(breaker_eval(&c, o, 5, T0).open);
+	assert_false(budget_breaker_eval(&c, o, 5, T0).open);
 	c.breaker_threshold = 0.6;
-	assert_true(breaker_eval(&c, o, 5, T0).open);
-	assert_false(breaker_eval(&c, NULL, 0, T0).open);
+	assert_true(budget_breaker_eval(&c, o, 5, T0).open);
+	assert_false(budget_breaker_eval(&c, NULL, 0, T0).open);
 }
 
 /* The breaker's states: open -> half_open after the cool-off (10 min by

@@ -6,7 +6,8 @@
 #include <ctype.h>
 #include <string.h>
 
-#include "run.h"
+#include "opc/strv.h"
+#include "opc/util.h"
 
 void
 strv_push_owned(struct strv *sv, char *s)

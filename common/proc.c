@@ -23,7 +23,7 @@
 
 #include "opc/err.h"
 #include "opc/lease.h"
-#include "run.h"
+#include "opc/proc.h"
 
 volatile sig_atomic_t proc_stop;
 static int            lease_lost;
