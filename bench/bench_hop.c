@@ -29,8 +29,7 @@
 #include "opc/util.h"
 
 static pid_t
-spawn(const char *bindir, const char *prog, const char *cfg,
-    const char *name)
+spawn(const char *bindir, const char *prog, const char *cfg, const char *name)
 {
 	char *bin = xasprintf("%s/%s", bindir, prog);
 	pid_t pid = fork();
@@ -47,8 +46,7 @@ spawn(const char *bindir, const char *prog, const char *cfg,
 }
 
 static int64_t
-status_int(struct topo *t, const char *name, const char *k1,
-    const char *k2)
+status_int(struct topo *t, const char *name, const char *k1, const char *k2)
 {
 	json_t *d = NULL, *v;
 	char    err[256];
@@ -70,7 +68,7 @@ static int64_t
 wait_for(struct topo *t, const char *name, const char *k1, const char *k2,
     int64_t want)
 {
-	struct timespec ts = { 0, 2 * 1000 * 1000 };
+	struct timespec ts       = { 0, 2 * 1000 * 1000 };
 	int64_t         deadline = mono_ms() + 120000;
 
 	while (status_int(t, name, k1, k2) < want) {
@@ -113,8 +111,8 @@ cursor_of(struct topo *t, const char *name)
 	if (ctl_call(topo_find(t, name)->ctl, MSG_CTL_STATUS, NULL, &d, err,
 	        sizeof(err), 2000) != 0)
 		return (-1);
-	v = json_object_get(json_object_get(json_object_get(d, "upstreams"),
-	                        "prod"),
+	v = json_object_get(
+	    json_object_get(json_object_get(d, "upstreams"), "prod"),
 	    "cursor");
 	if (json_is_integer(v))
 		r = json_integer_value(v);
@@ -134,10 +132,10 @@ stop(pid_t pid)
 int
 main(int argc, char **argv)
 {
-	char        tmpl[] = "/tmp/opcb.XXXXXX", *cfg, err[512];
-	const char *dir = NULL;
-	const char *bindir;
-	long        n = 200000, size = 256, r = 100000;
+	char         tmpl[] = "/tmp/opcb.XXXXXX", *cfg, err[512];
+	const char  *dir    = NULL;
+	const char  *bindir;
+	long         n = 200000, size = 256, r = 100000;
 	struct topo *t;
 	pid_t        prod, cons;
 	int64_t      t0, t1;
@@ -174,9 +172,9 @@ main(int argc, char **argv)
 	cons = spawn(bindir, "opc-testcons", cfg, "cons");
 	if (wait_for(t, "cons", "journal_seq", NULL, 0) < 0)
 		return (1);
-	t0 = mono_ms();
+	t0   = mono_ms();
 	prod = spawn(bindir, "opc-testprod", cfg, "prod");
-	t1 = wait_for(t, "cons", "got", NULL, n);
+	t1   = wait_for(t, "cons", "got", NULL, n);
 	if (t1 < 0) {
 		fprintf(stderr, "bench_hop: consumer never caught up\n");
 		return (1);
@@ -195,14 +193,15 @@ main(int argc, char **argv)
 	prod = spawn(bindir, "opc-testprod", cfg, "prod");
 	if (wait_for(t, "prod", "journal_seq", NULL, n + r) < 0)
 		return (1);
-	t0 = mono_ms();
+	t0   = mono_ms();
 	cons = spawn(bindir, "opc-testcons", cfg, "cons");
 	while ((t1 = cursor_of(t, "cons")) < n + r) {
 		struct timespec ts = { 0, 2 * 1000 * 1000 };
 
 		if (mono_ms() - t0 > 120000) {
-			fprintf(stderr, "bench_hop: restarted consumer "
-			                "never caught up\n");
+			fprintf(stderr,
+			    "bench_hop: restarted consumer "
+			    "never caught up\n");
 			return (1);
 		}
 		nanosleep(&ts, NULL);
@@ -216,9 +215,9 @@ main(int argc, char **argv)
 	stop(cons);
 	n += r;
 
-	t0 = mono_ms();
+	t0   = mono_ms();
 	cons = spawn(bindir, "opc-testcons", cfg, "late");
-	t1 = wait_for(t, "late", "got", NULL, n);
+	t1   = wait_for(t, "late", "got", NULL, n);
 	printf("durable_catchup events=%ld seconds=%.3f events_per_s=%.0f "
 	       "(includes process start)\n",
 	    n, (double) (t1 - t0) / 1000.0,

@@ -30,16 +30,16 @@
 int
 main(int argc, char **argv)
 {
-	const char             *cfg = NULL, *prefix = "chaos", *repo = "demo";
-	long                    n = 0, first = 1, step = 1, ask = 0, pace = 0;
+	const char *cfg = NULL, *prefix = "chaos", *repo = "demo";
+	long        n = 0, first = 1, step = 1, ask = 0, pace = 0;
 	struct msg_board_task_add a;
-	const struct topo_inst *b = NULL;
-	struct topo            *t;
-	char                    err[512], *rid, *goal;
-	int64_t                 next;
-	long                    i, tries, failed = 0, retried = 0;
-	size_t                  k;
-	int                     ch, quiet = 0;
+	const struct topo_inst   *b = NULL;
+	struct topo              *t;
+	char                      err[512], *rid, *goal;
+	int64_t                   next;
+	long                      i, tries, failed = 0, retried = 0;
+	size_t                    k;
+	int                       ch, quiet = 0;
 
 	while ((ch = getopt(argc, argv, "c:n:f:s:a:p:r:m:q")) != -1) {
 		switch (ch) {
@@ -71,9 +71,10 @@ main(int argc, char **argv)
 			quiet = 1;
 			break;
 		default:
-			fprintf(stderr, "usage: bench_load -c CONFIG -n N [-f "
-			                "FIRST] [-s STEP] [-a ASK] [-p PREFIX] "
-			                "[-r REPO] [-m PACE_MS] [-q]\n");
+			fprintf(stderr,
+			    "usage: bench_load -c CONFIG -n N [-f "
+			    "FIRST] [-s STEP] [-a ASK] [-p PREFIX] "
+			    "[-r REPO] [-m PACE_MS] [-q]\n");
 			return (2);
 		}
 	}
@@ -91,21 +92,21 @@ main(int argc, char **argv)
 	}
 	next = mono_ms();
 	for (i = first; i <= n; i += step) {
-		rid = xasprintf("%s-%ld", prefix, i);
+		rid  = xasprintf("%s-%ld", prefix, i);
 		goal = xasprintf("%s task %ld: %s", prefix, i,
 		    ask > 0 && i % ask == 0 ? "please ask first"
 		                            : "write the artifact");
 		memset(&a, 0, sizeof(a));
-		a.repo_key = (char *) repo;
-		a.goal = goal;
+		a.repo_key   = (char *) repo;
+		a.goal       = goal;
 		a.request_id = rid;
 		sleep_ms((int) (next - mono_ms()));
 		for (tries = 0; ctl_call(b->ctl, MSG_BOARD_TASK_ADD, &a, NULL,
 		                    err, sizeof(err), 2000) != 0;
 		     tries++) {
 			if (tries == RETRIES) {
-				fprintf(stderr, "bench_load: %s: %s\n", rid,
-				    err);
+				fprintf(
+				    stderr, "bench_load: %s: %s\n", rid, err);
 				failed++;
 				break;
 			}

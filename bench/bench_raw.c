@@ -32,7 +32,7 @@ subscriber(const char *url, long n, int wfd)
 {
 	struct bus    *sub;
 	struct bus_msg m;
-	long           got = 0;
+	long           got   = 0;
 	int64_t        first = 0, last = 0, t;
 	char           line[128];
 
@@ -52,8 +52,8 @@ subscriber(const char *url, long n, int wfd)
 		got++;
 		bus_msg_free(&m);
 	}
-	snprintf(line, sizeof(line), "%ld %lld\n", got,
-	    (long long) (last - first));
+	snprintf(
+	    line, sizeof(line), "%ld %lld\n", got, (long long) (last - first));
 	if (write(wfd, line, strlen(line)) < 0)
 		return (1);
 	bus_close(&sub);
@@ -141,9 +141,9 @@ int
 main(int argc, char **argv)
 {
 	long        n = 500000, got = 0, batch = 64;
-	long long   ms = 0;
+	long long   ms   = 0;
 	size_t      size = 256;
-	const char *dir = "/tmp";
+	const char *dir  = "/tmp";
 	char       *url, *rrurl, *buf, line[128];
 	struct bus *pub;
 	int         ch, p[2], rp[2], st, rv;
@@ -166,13 +166,14 @@ main(int argc, char **argv)
 			dir = optarg;
 			break;
 		default:
-			fprintf(stderr, "usage: bench_raw [-n N] [-s SIZE] "
-			                "[-b BATCH] [-d DIR]\n");
+			fprintf(stderr,
+			    "usage: bench_raw [-n N] [-s SIZE] "
+			    "[-b BATCH] [-d DIR]\n");
 			return (2);
 		}
 	}
 	log_init("bench_raw", NULL, LOG_WARN);
-	url = xasprintf("ipc://%s/bench_raw.%d", dir, (int) getpid());
+	url   = xasprintf("ipc://%s/bench_raw.%d", dir, (int) getpid());
 	rrurl = xasprintf("ipc://%s/bench_rr.%d", dir, (int) getpid());
 	/* nng is not fork-safe: fork both children before the first
 	 * socket. */
@@ -211,8 +212,8 @@ main(int argc, char **argv)
 	bus_close(&pub);
 	free(buf);
 	free(url);
-	rv = reqrep(rrurl, rrpid, rp[0], n / 10 > 1000 ? n / 10 : 1000, size,
-	    batch);
+	rv = reqrep(
+	    rrurl, rrpid, rp[0], n / 10 > 1000 ? n / 10 : 1000, size, batch);
 	free(rrurl);
 	return (rv);
 }

@@ -29,18 +29,18 @@
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/tls/tls.h>
 
+#include "bus_compat.h"
 #include "opc/bus.h"
 #include "opc/err.h"
 #include "opc/log.h"
 #include "opc/util.h"
-#include "bus_compat.h"
 
 #define BUS_BUFMSGS 8192
 #define BUS_RECONN_MIN 100  /* ms */
 #define BUS_RECONN_MAX 2000 /* ms */
 /* ipc://: a failed connect costs a syscall and the peer is a process
  * restarting on this host: retry every BUS_RECONN_IPC ms, no backoff. */
-#define BUS_RECONN_IPC 50 /* ms */
+#define BUS_RECONN_IPC 50   /* ms */
 #define BUS_REQ_RESEND 2000 /* ms; replay and status are idempotent */
 
 struct bus {
@@ -91,7 +91,7 @@ bus_url_ok(const char *url)
 {
 	static const char *const schemes[] = { "ipc://", "tcp://", "tcp4://",
 		"tcp6://", "tls+tcp://", "inproc://", "abstract://" };
-	size_t i;
+	size_t                   i;
 
 	if (url == NULL)
 		return (0);
@@ -105,8 +105,8 @@ bus_url_ok(const char *url)
 int
 bus_url_remote(const char *url)
 {
-	return (url != NULL && (strncmp(url, "tcp", 3) == 0 ||
-	                           strncmp(url, "tls+tcp", 7) == 0));
+	return (url != NULL &&
+	    (strncmp(url, "tcp", 3) == 0 || strncmp(url, "tls+tcp", 7) == 0));
 }
 
 static int
@@ -134,8 +134,9 @@ is_tls(const char *url)
 static int
 no_tls(const char *url)
 {
-	log_error("bus.tls", "%s: tls+tcp:// needs the opcenter.tls section "
-	                     "(ca_file, cert_file, key_file)",
+	log_error("bus.tls",
+	    "%s: tls+tcp:// needs the opcenter.tls section "
+	    "(ca_file, cert_file, key_file)",
 	    url);
 	return (NNG_EINVAL);
 }
@@ -227,13 +228,13 @@ bus_tls_set(const struct bus_tls *t, char *err, size_t errlen)
 		tls_clear();
 		return (ERR_CONFIG);
 	}
-	tls.server_name = t->server_name && *t->server_name
-	    ? xstrdup(t->server_name)
-	    : NULL;
+	tls.server_name =
+	    t->server_name && *t->server_name ? xstrdup(t->server_name) : NULL;
 	/* Parse everything now, so a bad file fails at startup. */
 	if ((rv = tls_alloc(&c, NNG_TLS_MODE_SERVER, NULL)) != 0) {
 		if (rv == NNG_ENOTSUP)
-			snprintf(err, errlen, "this nng has no TLS engine (%s)",
+			snprintf(err, errlen,
+			    "this nng has no TLS engine (%s)",
 			    nng_tls_engine_name());
 		else
 			snprintf(err, errlen,
@@ -275,12 +276,12 @@ dial(struct bus *b)
 	int             rv;
 
 	if (!is_tls(b->url))
-		return (nng_dial(b->sock, b->url, &b->dialer,
-		    NNG_FLAG_NONBLOCK));
+		return (
+		    nng_dial(b->sock, b->url, &b->dialer, NNG_FLAG_NONBLOCK));
 	if (tls.server == NULL)
 		return (no_tls(b->url));
 	host = tls.server_name ? xstrdup(tls.server_name) : url_host(b->url);
-	rv = tls_alloc(&c, NNG_TLS_MODE_CLIENT, host);
+	rv   = tls_alloc(&c, NNG_TLS_MODE_CLIENT, host);
 	free(host);
 	if (rv != 0)
 		return (rv);
@@ -304,9 +305,9 @@ bus_open(struct bus **bp, enum bus_kind kind, const char *url)
 		log_error("bus.url", "unsupported url '%s'", url ? url : "");
 		return (ERR_INVAL);
 	}
-	b = xcalloc(1, sizeof(*b));
+	b       = xcalloc(1, sizeof(*b));
 	b->kind = kind;
-	b->url = xstrdup(url);
+	b->url  = xstrdup(url);
 	if ((rv = sock_open(&b->sock, kind)) != 0) {
 		free(b->url);
 		free(b);
@@ -318,18 +319,18 @@ bus_open(struct bus **bp, enum bus_kind kind, const char *url)
 	(void) nng_socket_set_int(b->sock, NNG_OPT_RECVBUF, BUS_BUFMSGS);
 	(void) nng_socket_set_size(b->sock, NNG_OPT_RECVMAXSZ, BUS_MAX_MSG);
 	if (strncmp(url, "ipc://", 6) == 0) {
-		(void) nng_socket_set_ms(b->sock, NNG_OPT_RECONNMINT,
-		    BUS_RECONN_IPC);
+		(void) nng_socket_set_ms(
+		    b->sock, NNG_OPT_RECONNMINT, BUS_RECONN_IPC);
 		(void) nng_socket_set_ms(b->sock, NNG_OPT_RECONNMAXT, 0);
 	} else {
-		(void) nng_socket_set_ms(b->sock, NNG_OPT_RECONNMINT,
-		    BUS_RECONN_MIN);
-		(void) nng_socket_set_ms(b->sock, NNG_OPT_RECONNMAXT,
-		    BUS_RECONN_MAX);
+		(void) nng_socket_set_ms(
+		    b->sock, NNG_OPT_RECONNMINT, BUS_RECONN_MIN);
+		(void) nng_socket_set_ms(
+		    b->sock, NNG_OPT_RECONNMAXT, BUS_RECONN_MAX);
 	}
 	if (kind == BUS_REQ)
-		(void) nng_socket_set_ms(b->sock, NNG_OPT_REQ_RESENDTIME,
-		    BUS_REQ_RESEND);
+		(void) nng_socket_set_ms(
+		    b->sock, NNG_OPT_REQ_RESENDTIME, BUS_REQ_RESEND);
 	if (kind == BUS_PUB || kind == BUS_REP)
 		rv = listen_on(b);
 	else
@@ -378,8 +379,8 @@ bus_subscribe(struct bus *b, const char *prefix)
 
 	if (b->kind != BUS_SUB)
 		return (ERR_INVAL);
-	rv = nng_socket_set(b->sock, NNG_OPT_SUB_SUBSCRIBE, prefix,
-	    strlen(prefix));
+	rv = nng_socket_set(
+	    b->sock, NNG_OPT_SUB_SUBSCRIBE, prefix, strlen(prefix));
 	return (xlate(rv));
 }
 
@@ -417,12 +418,12 @@ bus_recv(struct bus *b, struct bus_msg *m, int flags)
 	int      rv;
 
 	memset(m, 0, sizeof(*m));
-	rv = nng_recvmsg(b->sock, &nm,
-	    (flags & BUS_NONBLOCK) ? NNG_FLAG_NONBLOCK : 0);
+	rv = nng_recvmsg(
+	    b->sock, &nm, (flags & BUS_NONBLOCK) ? NNG_FLAG_NONBLOCK : 0);
 	if (rv != 0)
 		return (xlate(rv));
 	m->data = nng_msg_body(nm);
-	m->len = nng_msg_len(nm);
+	m->len  = nng_msg_len(nm);
 	m->priv = nm;
 	return (0);
 }
@@ -446,8 +447,8 @@ bus_request(const char *url, const void *req, size_t len, struct bus_msg *m,
 	if ((rv = bus_open(&b, BUS_REQ, url)) != 0)
 		return (rv);
 	/* A request must not be resent while we wait for its answer. */
-	(void) nng_socket_set_ms(b->sock, NNG_OPT_REQ_RESENDTIME,
-	    NNG_DURATION_INFINITE);
+	(void) nng_socket_set_ms(
+	    b->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
 	if ((rv = bus_set_timeout(b, timeout_ms)) == 0 &&
 	    (rv = bus_send(b, req, len, 0)) == 0)
 		rv = bus_recv(b, m, 0);

@@ -40,8 +40,8 @@
  */
 typedef ssize_t (*sendmsg_fn)(int, const struct msghdr *, int);
 
-static sendmsg_fn      next_sendmsg;
-static pthread_once_t  next_once = PTHREAD_ONCE_INIT;
+static sendmsg_fn     next_sendmsg;
+static pthread_once_t next_once = PTHREAD_ONCE_INIT;
 
 static void
 find_sendmsg(void)

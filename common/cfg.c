@@ -49,9 +49,9 @@ node_new(const struct cfg *doc, enum cfg_type t, const yaml_mark_t *m)
 	struct cfg_node *n = xcalloc(1, sizeof(*n));
 
 	n->type = t;
-	n->doc = doc;
+	n->doc  = doc;
 	n->line = (int) m->line + 1;
-	n->col = (int) m->column + 1;
+	n->col  = (int) m->column + 1;
 	return (n);
 }
 
@@ -79,17 +79,17 @@ node_add(struct cfg_node *p, char *key, const yaml_mark_t *km,
     struct cfg_node *child)
 {
 	if (p->n == p->cap) {
-		p->cap = p->cap ? p->cap * 2 : 8;
+		p->cap   = p->cap ? p->cap * 2 : 8;
 		p->items = xrealloc(p->items, p->cap * sizeof(*p->items));
 		if (p->type == CFG_MAP) {
 			p->keys = xrealloc(p->keys, p->cap * sizeof(*p->keys));
-			p->kpos = xrealloc(p->kpos,
-			    2 * p->cap * sizeof(*p->kpos));
+			p->kpos =
+			    xrealloc(p->kpos, 2 * p->cap * sizeof(*p->kpos));
 		}
 	}
 	if (p->type == CFG_MAP) {
-		p->keys[p->n] = key;
-		p->kpos[2 * p->n] = (int) km->line + 1;
+		p->keys[p->n]         = key;
+		p->kpos[2 * p->n]     = (int) km->line + 1;
 		p->kpos[2 * p->n + 1] = (int) km->column + 1;
 	}
 	p->items[p->n++] = child;
@@ -126,8 +126,7 @@ next(struct parse *ps, yaml_event_t *ev)
 	return (0);
 }
 
-static int parse_node(struct parse *, yaml_event_t *, struct cfg_node **,
-    int);
+static int parse_node(struct parse *, yaml_event_t *, struct cfg_node **, int);
 
 static int
 is_plain_null(const yaml_event_t *ev)
@@ -168,7 +167,7 @@ parse_coll(struct parse *ps, struct cfg_node *n, int depth)
 				return (rv);
 			}
 			key = xstrdup((const char *) ev.data.scalar.value);
-			km = ev.start_mark;
+			km  = ev.start_mark;
 			for (i = 0; i < n->n; i++) {
 				if (strcmp(n->keys[i], key) == 0) {
 					char what[300];
@@ -198,8 +197,8 @@ parse_coll(struct parse *ps, struct cfg_node *n, int depth)
 }
 
 static int
-parse_node(struct parse *ps, yaml_event_t *ev, struct cfg_node **out,
-    int depth)
+parse_node(
+    struct parse *ps, yaml_event_t *ev, struct cfg_node **out, int depth)
 {
 	struct cfg_node *n;
 	int              rv;
@@ -215,11 +214,10 @@ parse_node(struct parse *ps, yaml_event_t *ev, struct cfg_node **out,
 		if (ev->data.scalar.anchor != NULL)
 			return (perr(ps, &ev->start_mark,
 			    "anchors are not supported in opcenter configs"));
-		n = node_new(ps->doc, CFG_SCALAR, &ev->start_mark);
+		n          = node_new(ps->doc, CFG_SCALAR, &ev->start_mark);
 		n->is_null = is_plain_null(ev);
-		n->text = xstrdup(n->is_null
-		        ? ""
-		        : (const char *) ev->data.scalar.value);
+		n->text    = xstrdup(
+		       n->is_null ? "" : (const char *) ev->data.scalar.value);
 		*out = n;
 		return (0);
 	case YAML_SEQUENCE_START_EVENT:
@@ -286,24 +284,23 @@ cfg_parse(struct cfg **cp, const char *name, const char *text, size_t len,
 	struct cfg  *c;
 	int          rv;
 
-	*cp = NULL;
-	c = xcalloc(1, sizeof(*c));
-	c->path = xstrdup(name);
+	*cp          = NULL;
+	c            = xcalloc(1, sizeof(*c));
+	c->path      = xstrdup(name);
 	c->none.type = CFG_NONE;
-	c->none.doc = c;
+	c->none.doc  = c;
 	c->none.line = c->none.col = 1;
 	memset(&ps, 0, sizeof(ps));
-	ps.doc = c;
-	ps.name = name;
-	ps.err = err;
+	ps.doc    = c;
+	ps.name   = name;
+	ps.err    = err;
 	ps.errlen = errlen;
 	if (!yaml_parser_initialize(&ps.p)) {
 		cfg_close(&c);
 		ERRF("%s: cannot initialise the YAML parser", name);
 		return (ERR_NOMEM);
 	}
-	yaml_parser_set_input_string(&ps.p, (const unsigned char *) text,
-	    len);
+	yaml_parser_set_input_string(&ps.p, (const unsigned char *) text, len);
 	rv = parse_stream(&ps);
 	yaml_parser_delete(&ps.p);
 	if (rv != 0) {
@@ -317,10 +314,10 @@ cfg_parse(struct cfg **cp, const char *name, const char *text, size_t len,
 int
 cfg_load(struct cfg **cp, const char *path, char *err, size_t errlen)
 {
-	FILE  *f;
-	char  *text;
-	long   len;
-	int    rv;
+	FILE *f;
+	char *text;
+	long  len;
+	int   rv;
 
 	*cp = NULL;
 	if ((f = fopen(path, "rb")) == NULL) {
@@ -400,7 +397,7 @@ cfg_get(const struct cfg_node *n, const char *path)
 		dot = strchr(path, '.');
 		if (dot == NULL)
 			return (child(n, path, strlen(path)));
-		n = child(n, path, (size_t) (dot - path));
+		n    = child(n, path, (size_t) (dot - path));
 		path = dot + 1;
 	}
 	return (n);
@@ -410,7 +407,7 @@ size_t
 cfg_len(const struct cfg_node *n)
 {
 	return (n != NULL && (n->type == CFG_MAP || n->type == CFG_SEQ) ? n->n
-	                                                                 : 0);
+	                                                                : 0);
 }
 
 const struct cfg_node *
@@ -422,8 +419,8 @@ cfg_at(const struct cfg_node *n, size_t i)
 const char *
 cfg_key_at(const struct cfg_node *n, size_t i)
 {
-	return (n != NULL && n->type == CFG_MAP && i < n->n ? n->keys[i]
-	                                                    : NULL);
+	return (
+	    n != NULL && n->type == CFG_MAP && i < n->n ? n->keys[i] : NULL);
 }
 
 const char *
@@ -484,7 +481,7 @@ const char *
 cfg_quote(const char *s, char *out, size_t outlen)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t            o = 0, i;
+	size_t            o     = 0, i;
 
 	if (outlen == 0)
 		return (out);
@@ -509,8 +506,8 @@ cfg_quote(const char *s, char *out, size_t outlen)
 }
 
 static int
-bad(const struct cfg_node *v, const char *path, const char *want,
-    char *err, size_t errlen)
+bad(const struct cfg_node *v, const char *path, const char *want, char *err,
+    size_t errlen)
 {
 	char where[300], q[420];
 
@@ -548,7 +545,7 @@ parse_i64(const char *s, int64_t *out, const char **rest)
 	if (*s == '\0' || isspace((unsigned char) *s))
 		return (ERR_CONFIG);
 	errno = 0;
-	v = strtoll(s, &end, 10);
+	v     = strtoll(s, &end, 10);
 	if (end == s)
 		return (ERR_CONFIG);
 	*rest = end;
@@ -564,8 +561,7 @@ cfg_scan_int(const char *s, int64_t *out)
 	const char *rest;
 	int         rv;
 
-	if ((rv = parse_i64(s, out, &rest)) == ERR_TOOBIG &&
-	    *rest == '\0')
+	if ((rv = parse_i64(s, out, &rest)) == ERR_TOOBIG && *rest == '\0')
 		return (ERR_TOOBIG);
 	return (rv == 0 && *rest == '\0' ? 0 : ERR_CONFIG);
 }
@@ -576,8 +572,8 @@ cfg_scan_ms(const char *s, int64_t *out)
 	static const struct {
 		const char *sfx;
 		int64_t     mul;
-	} units[] = { { "", 1 }, { "ms", 1 }, { "s", 1000 },
-		{ "m", 60000 }, { "h", 3600000 }, { "d", 86400000 } };
+	} units[] = { { "", 1 }, { "ms", 1 }, { "s", 1000 }, { "m", 60000 },
+		{ "h", 3600000 }, { "d", 86400000 } };
 	const char *rest;
 	int64_t     x;
 	size_t      i;
@@ -605,7 +601,7 @@ cfg_scan_num(const char *s, double *out)
 	if (*s == '\0' || isspace((unsigned char) *s))
 		return (ERR_CONFIG);
 	errno = 0;
-	x = strtod(s, &end);
+	x     = strtod(s, &end);
 	if (end == s || *end != '\0' || x != x)
 		return (ERR_CONFIG);
 	if (errno != 0 || x > DBL_MAX || x < -DBL_MAX)
@@ -618,7 +614,7 @@ int
 cfg_scan_bool(const char *s, int *out)
 {
 	static const char *const yes[] = { "true", "yes", "on", "1" };
-	static const char *const no[] = { "false", "no", "off", "0" };
+	static const char *const no[]  = { "false", "no", "off", "0" };
 	size_t                   i;
 
 	for (i = 0; i < nitems(yes); i++) {
@@ -646,8 +642,10 @@ cfg_get_int(const struct cfg_node *n, const char *path, int64_t def,
 	if (v == NULL)
 		return (0);
 	if (v->type != CFG_SCALAR || (rv = cfg_scan_int(v->text, &x)) != 0)
-		return (bad(v, path, v->type == CFG_SCALAR && rv == ERR_TOOBIG
-		        ? "an integer that fits in 64 bits" : "an integer",
+		return (bad(v, path,
+		    v->type == CFG_SCALAR && rv == ERR_TOOBIG
+		        ? "an integer that fits in 64 bits"
+		        : "an integer",
 		    err, errlen));
 	*out = x;
 	return (0);
@@ -711,7 +709,7 @@ cfg_get_strs(const struct cfg_node *n, const char *path, const char ***out,
 	size_t                 i;
 	char                   sub[300];
 
-	*out = NULL;
+	*out   = NULL;
 	*n_out = 0;
 	if (v == NULL)
 		return (0);
@@ -722,11 +720,12 @@ cfg_get_strs(const struct cfg_node *n, const char *path, const char ***out,
 		if (v->items[i]->type != CFG_SCALAR) {
 			free(a);
 			snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
-			return (bad(v->items[i], sub, "a string", err, errlen));
+			return (
+			    bad(v->items[i], sub, "a string", err, errlen));
 		}
 		a[i] = v->items[i]->text;
 	}
-	*out = a;
+	*out   = a;
 	*n_out = v->n;
 	return (0);
 }

@@ -61,7 +61,7 @@ cfg_tab_find(const struct cfg_key *tab, const char *path)
 			return (k);
 		if (k->type != CFG_K_SECTION)
 			return (NULL);
-		tab = k->sub;
+		tab  = k->sub;
 		path = dot + 1;
 	}
 }
@@ -111,7 +111,7 @@ nearest(const struct cfg_key *tab, const char *name, const char **best,
 		}
 		if ((d = osa(name, k->name)) < *bestd) {
 			*bestd = d;
-			*best = k->name;
+			*best  = k->name;
 		}
 	}
 }
@@ -124,7 +124,10 @@ cfg_tab_suggest(const struct cfg_key *tab, const char *name)
 
 	nearest(tab, name, &best, &d);
 	/* close enough to be a typo, not another word */
-	if (best == NULL || d > (len <= 4 ? 1 : len <= 8 ? 2 : 3) ||
+	if (best == NULL ||
+	    d > (len <= 4          ? 1
+	                : len <= 8 ? 2
+	                           : 3) ||
 	    d >= strlen(best))
 		return (NULL);
 	return (best);
@@ -209,8 +212,9 @@ want(const struct cfg_key *k, char *buf, size_t len)
 		what = "an integer";
 		break;
 	case CFG_K_MS:
-		what = k->min || k->max ? "a duration"
-		                        : "a duration (e.g. 250ms, 5s, 2m, 1h)";
+		what = k->min || k->max
+		    ? "a duration"
+		    : "a duration (e.g. 250ms, 5s, 2m, 1h)";
 		break;
 	case CFG_K_NUM:
 		what = "a number";
@@ -281,8 +285,8 @@ refuse(const struct cfg_key *k, const struct cfg_node *v, const char *path,
 	if (*path == '\0')
 		path = "the top level";
 	if (cfg_type(v) == CFG_SCALAR)
-		snprintf(err, errlen, "%s: %s: expected %s, got '%s'%s",
-		    where, path, w, cfg_quote(cfg_str(v), q, sizeof(q)),
+		snprintf(err, errlen, "%s: %s: expected %s, got '%s'%s", where,
+		    path, w, cfg_quote(cfg_str(v), q, sizeof(q)),
 		    why == ERR_TOOBIG ? " (out of range)" : "");
 	else
 		snprintf(err, errlen, "%s: %s: expected %s, got %s", where,
@@ -306,10 +310,12 @@ value(const struct cfg_key *k, const struct cfg_node *v, const char *path,
 	case CFG_K_SECTION:
 	case CFG_K_MAP:
 		return (cfg_type(v) == CFG_MAP
-		        ? 0 : refuse(k, v, path, 0, err, errlen));
+		        ? 0
+		        : refuse(k, v, path, 0, err, errlen));
 	case CFG_K_LIST:
 		return (cfg_type(v) == CFG_SEQ
-		        ? 0 : refuse(k, v, path, 0, err, errlen));
+		        ? 0
+		        : refuse(k, v, path, 0, err, errlen));
 	case CFG_K_STRS:
 		if (cfg_type(v) != CFG_SEQ)
 			return (refuse(k, v, path, 0, err, errlen));
@@ -317,8 +323,9 @@ value(const struct cfg_key *k, const struct cfg_node *v, const char *path,
 			if (cfg_type(cfg_at(v, i)) == CFG_SCALAR)
 				continue;
 			snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
-			return (refuse(&(const struct cfg_key){ .type =
-			    CFG_K_STR }, cfg_at(v, i), sub, 0, err, errlen));
+			return (refuse(
+			    &(const struct cfg_key) { .type = CFG_K_STR },
+			    cfg_at(v, i), sub, 0, err, errlen));
 		}
 		return (0);
 	default:
@@ -388,8 +395,8 @@ walk_node(struct walk *w, const struct cfg_key *k, const struct cfg_node *v,
 	}
 	if (w->drift && k->def != NULL && scan(k, k->def, &d) == 0 &&
 	    cmp(k, &x, &d) != 0) {
-		buf_printf(w->out, "%s: %s (default %s)\n", path, cfg_str(v),
-		    k->def);
+		buf_printf(
+		    w->out, "%s: %s (default %s)\n", path, cfg_str(v), k->def);
 		w->n++;
 	}
 }
@@ -412,11 +419,13 @@ walk_map(struct walk *w, const struct cfg_node *n, const struct cfg_key *tab,
 				continue;
 			cfg_where_key(n, i, where, sizeof(where));
 			sug = cfg_tab_suggest(tab, key);
-			buf_printf(w->out, "%s: unknown key '%.100s' %s%s", where,
-			    key, name && *name ? "in " : "at the top level",
+			buf_printf(w->out, "%s: unknown key '%.100s' %s%s",
+			    where, key,
+			    name && *name ? "in " : "at the top level",
 			    name && *name ? name : "");
 			if (sug != NULL)
-				buf_printf(w->out, " (did you mean '%s'?)", sug);
+				buf_printf(
+				    w->out, " (did you mean '%s'?)", sug);
 			buf_puts(w->out, "\n");
 			w->n++;
 			continue;
@@ -432,8 +441,9 @@ static int
 walk_top(struct walk *w, const struct cfg_node *n, const struct cfg_key *tab,
     const char *name)
 {
-	struct cfg_key sect = { .name = name, .type = CFG_K_SECTION,
-		.sub = tab };
+	struct cfg_key sect = {
+		.name = name, .type = CFG_K_SECTION, .sub = tab
+	};
 
 	walk_node(w, &sect, n, name);
 	return (w->n);
@@ -469,8 +479,8 @@ get(const struct cfg_key *tab, enum cfg_ktype t, const struct cfg_node *n,
 
 	/* a path or default the table lacks is a bug of the caller; the
 	 * tables' own test (test_conf) keeps it from shipping */
-	if (k == NULL || (k->type != t &&
-	    !(t == CFG_K_STR && k->type == CFG_K_ENUM))) {
+	if (k == NULL ||
+	    (k->type != t && !(t == CFG_K_STR && k->type == CFG_K_ENUM))) {
 		snprintf(err, errlen, "%s: no such setting of type %d (a bug)",
 		    path, (int) t);
 		return (ERR_INVAL);
@@ -480,8 +490,8 @@ get(const struct cfg_key *tab, enum cfg_ktype t, const struct cfg_node *n,
 	if (k->def == NULL)
 		return (1);
 	if ((rv = scan(k, k->def, out)) != 0) {
-		snprintf(err, errlen, "%s: bad default '%s' (a bug)", path,
-		    k->def);
+		snprintf(
+		    err, errlen, "%s: bad default '%s' (a bug)", path, k->def);
 		return (ERR_INVAL);
 	}
 	return (0);

@@ -17,15 +17,15 @@
 #include "svc_int.h"
 
 static void
-pack_hdr(struct msg_hdr *hdr, char *id, size_t idlen, const char *src,
-         uint64_t n)
+pack_hdr(
+    struct msg_hdr *hdr, char *id, size_t idlen, const char *src, uint64_t n)
 {
 	snprintf(id, idlen, "%s:ctl:%d:%llu", src, (int) getpid(),
-	         (unsigned long long) n);
+	    (unsigned long long) n);
 	memset(hdr, 0, sizeof(*hdr));
 	hdr->src = src;
-	hdr->id = id;
-	hdr->ts = now_ms();
+	hdr->id  = id;
+	hdr->ts  = now_ms();
 }
 
 static void
@@ -40,15 +40,16 @@ reply(struct svc *svc, int code, const char *error, json_t *data)
 	 * space is missing */
 	if (code == ERR_NOSPACE) {
 		snprintf(full, sizeof(full), "no space left on %s",
-		         svc_space_path(svc));
+		    svc_space_path(svc));
 		error = full;
 	}
 	memset(&r, 0, sizeof(r));
-	r.ok = code == 0;
-	r.code = code;
-	r.error = code != 0 ? (char *) (error && *error ? error : err_str(code))
-	                    : NULL;
-	r.data = data;
+	r.ok    = code == 0;
+	r.code  = code;
+	r.error = code != 0
+	    ? (char *) (error && *error ? error : err_str(code))
+	    : NULL;
+	r.data  = data;
 	pack_hdr(&hdr, id, sizeof(id), svc->inst->name, ++svc->hb_count);
 	buf_init(&b);
 	if (msg_pack(&b, MSG_CTL_REPLY, &hdr, &r) == 0)
@@ -80,17 +81,17 @@ collect(void *arg, uint64_t seq, const void *frame, size_t len)
 		 * consumer at this seq.  An empty frame says "undeliverable"
 		 * and the consumer records the loss (svc_in.c). */
 		log_error("ctl.replay",
-		          "seq %llu is %zu bytes, more than a "
-		          "frame can carry (%u): sent as undeliverable",
-		          (unsigned long long) seq, len,
-		          (unsigned) JOURNAL_MAX_FRAME);
+		    "seq %llu is %zu bytes, more than a "
+		    "frame can carry (%u): sent as undeliverable",
+		    (unsigned long long) seq, len,
+		    (unsigned) JOURNAL_MAX_FRAME);
 		svc_count(rc->svc, "undeliverable", 1);
-		rc->bins.v[rc->bins.n].p = xcalloc(1, 1);
+		rc->bins.v[rc->bins.n].p   = xcalloc(1, 1);
 		rc->bins.v[rc->bins.n].len = 0;
 	} else {
 		/* Borrowed: the packer copies before the statement moves
 		 * on. */
-		rc->bins.v[rc->bins.n].p = xmemdup(frame, len);
+		rc->bins.v[rc->bins.n].p   = xmemdup(frame, len);
 		rc->bins.v[rc->bins.n].len = len;
 	}
 	rc->bins.n++;
@@ -111,20 +112,19 @@ do_replay(struct svc *svc, const struct msg_ctl_replay *rq)
 
 	memset(&rc, 0, sizeof(rc));
 	memset(&rb, 0, sizeof(rb));
-	rc.svc = svc;
-	from = rq->from < 1 ? 1 : (uint64_t) rq->from;
-	max = rq->max <= 0 || rq->max > SVC_REPLAY_MAX ? SVC_REPLAY_MAX
-	                                               : (size_t) rq->max;
+	rc.svc    = svc;
+	from      = rq->from < 1 ? 1 : (uint64_t) rq->from;
+	max       = rq->max <= 0 || rq->max > SVC_REPLAY_MAX ? SVC_REPLAY_MAX
+	                                                     : (size_t) rq->max;
 	max_bytes = rq->max_bytes <= 0 || rq->max_bytes > SVC_REPLAY_BYTES
-	                ? SVC_REPLAY_BYTES
-	                : (size_t) rq->max_bytes;
-	first = journal_first_seq(svc->journal);
+	    ? SVC_REPLAY_BYTES
+	    : (size_t) rq->max_bytes;
+	first     = journal_first_seq(svc->journal);
 	rb.first_seq = (int64_t) first;
-	rb.last_seq = (int64_t) journal_last_seq(svc->journal);
+	rb.last_seq  = (int64_t) journal_last_seq(svc->journal);
 	if (from < first) {
 		rb.truncated = from < first &&
-		               first <= journal_last_seq(svc->journal) + 1 &&
-		               first > 1;
+		    first <= journal_last_seq(svc->journal) + 1 && first > 1;
 		from = first;
 	}
 	rv = journal_read(svc->journal, from, max, max_bytes, collect, &rc);
@@ -154,41 +154,38 @@ svc_status_json(struct svc *svc)
 	json_t     *v;
 
 	o = json_pack("{s:s, s:s, s:i, s:I, s:I, s:I, s:b, s:s}", "instance",
-	              svc->inst->name, "service", svc->inst->service, "pid",
-	              (int) getpid(), "uptime_ms",
-	              (json_int_t) (mono_ms() - svc->started), "journal_seq",
-	              (json_int_t) journal_last_seq(svc->journal),
-	              "journal_first",
-	              (json_int_t) journal_first_seq(svc->journal), "caught_up",
-	              svc_caught_up(svc), "last_error", svc->last_error);
+	    svc->inst->name, "service", svc->inst->service, "pid",
+	    (int) getpid(), "uptime_ms",
+	    (json_int_t) (mono_ms() - svc->started), "journal_seq",
+	    (json_int_t) journal_last_seq(svc->journal), "journal_first",
+	    (json_int_t) journal_first_seq(svc->journal), "caught_up",
+	    svc_caught_up(svc), "last_error", svc->last_error);
 	if (svc_disk_full(svc))
-		json_object_set_new(
-		    o, "disk_full",
+		json_object_set_new(o, "disk_full",
 		    json_pack("{s:s, s:I, s:I, s:I}", "path", svc->nosp.path,
-		              "since_ms", (json_int_t) svc->nosp.since,
-		              "failures", (json_int_t) svc->nosp.failures,
-		              "retry_in_ms",
-		              (json_int_t) (svc->nosp.retry_at > mono_ms()
-		                                ? svc->nosp.retry_at - mono_ms()
-		                                : 0)));
+		        "since_ms", (json_int_t) svc->nosp.since, "failures",
+		        (json_int_t) svc->nosp.failures, "retry_in_ms",
+		        (json_int_t) (svc->nosp.retry_at > mono_ms()
+		                ? svc->nosp.retry_at - mono_ms()
+		                : 0)));
 	svc_ups_status(svc, o);
 	c = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
 	              "s:I, s:I, s:I, s:I}",
-	              "msgs_in", (json_int_t) svc->c.msgs_in, "msgs_out",
-	              (json_int_t) svc->c.msgs_out, "applied",
-	              (json_int_t) svc->c.applied, "duplicates",
-	              (json_int_t) svc->c.duplicates, "gaps",
-	              (json_int_t) svc->c.gaps, "replays",
-	              (json_int_t) svc->c.replays, "replayed",
-	              (json_int_t) svc->c.replayed, "decode_errors",
-	              (json_int_t) svc->c.decode_errors, "unknown_topics",
-	              (json_int_t) svc->c.unknown_topics, "handler_errors",
-	              (json_int_t) svc->c.handler_errors, "truncated",
-	              (json_int_t) svc->c.truncated, "ctl_requests",
-	              (json_int_t) svc->c.ctl_requests, "ctl_errors",
-	              (json_int_t) svc->c.ctl_errors, "batches",
-	              (json_int_t) svc->c.batches);
-	json_object_foreach(svc->counters, k, v) json_object_set(c, k, v);
+	    "msgs_in", (json_int_t) svc->c.msgs_in, "msgs_out",
+	    (json_int_t) svc->c.msgs_out, "applied",
+	    (json_int_t) svc->c.applied, "duplicates",
+	    (json_int_t) svc->c.duplicates, "gaps", (json_int_t) svc->c.gaps,
+	    "replays", (json_int_t) svc->c.replays, "replayed",
+	    (json_int_t) svc->c.replayed, "decode_errors",
+	    (json_int_t) svc->c.decode_errors, "unknown_topics",
+	    (json_int_t) svc->c.unknown_topics, "handler_errors",
+	    (json_int_t) svc->c.handler_errors, "truncated",
+	    (json_int_t) svc->c.truncated, "ctl_requests",
+	    (json_int_t) svc->c.ctl_requests, "ctl_errors",
+	    (json_int_t) svc->c.ctl_errors, "batches",
+	    (json_int_t) svc->c.batches);
+	json_object_foreach (svc->counters, k, v)
+		json_object_set(c, k, v);
 	json_object_set_new(o, "counters", c);
 	if (svc->def->status != NULL)
 		svc->def->status(svc, svc->state, o);
@@ -213,15 +210,14 @@ do_inject(struct svc *svc, const struct msg *req)
 	}
 	if (svc->handler[m.topic] == NULL) {
 		snprintf(err, sizeof(err), "%s does not handle topic '%s'",
-		         svc->inst->name, in->topic);
+		    svc->inst->name, in->topic);
 		reply(svc, ERR_NOTFOUND, err, NULL);
 		return;
 	}
 	if (in->body == NULL)
 		empty = json_object();
 	if ((rv = msg_body_from_json(m.topic, &m.body,
-	                             in->body ? in->body : empty, err,
-	                             sizeof(err))) != 0) {
+	         in->body ? in->body : empty, err, sizeof(err))) != 0) {
 		json_decref(empty);
 		reply(svc, rv, err, NULL);
 		return;
@@ -229,10 +225,10 @@ do_inject(struct svc *svc, const struct msg *req)
 	json_decref(empty);
 	/* An injected message is handled as if it came off the bus, but it
 	 * belongs to no upstream's sequence: it is volatile (seq 0). */
-	m.v = MSG_PROTO_VERSION;
-	m.src = xasprintf("inject:%s", req->src);
-	m.id = xstrdup(req->id);
-	m.ts = now_ms();
+	m.v    = MSG_PROTO_VERSION;
+	m.src  = xasprintf("inject:%s", req->src);
+	m.id   = xstrdup(req->id);
+	m.ts   = now_ms();
 	m.corr = in->corr ? xstrdup(in->corr) : NULL;
 	if ((rv = svc_txn_begin(svc)) == 0) {
 		rv = svc->handler[m.topic](svc, &m, svc->state);
@@ -296,14 +292,14 @@ serve(struct svc *svc, const struct msg *req)
 	    !svc->topo->insecure_ctl) {
 		svc_count(svc, "ctl_refused", 1);
 		log_warn("ctl.refused",
-		         "%s over %s: refused (a plain tcp "
-		         "listener does not know its peer)",
-		         msg_topic_name(req->topic), svc->inst->ctl);
+		    "%s over %s: refused (a plain tcp "
+		    "listener does not know its peer)",
+		    msg_topic_name(req->topic), svc->inst->ctl);
 		snprintf(err, sizeof(err),
-		         "%s refuses %s over plain tcp "
-		         "(no peer authentication): use ipc or tls+tcp, or set "
-		         "opcenter.insecure_ctl",
-		         svc->inst->name, msg_topic_name(req->topic));
+		    "%s refuses %s over plain tcp "
+		    "(no peer authentication): use ipc or tls+tcp, or set "
+		    "opcenter.insecure_ctl",
+		    svc->inst->name, msg_topic_name(req->topic));
 		reply(svc, ERR_REFUSED, err, NULL);
 		return;
 	}
@@ -320,13 +316,13 @@ serve(struct svc *svc, const struct msg *req)
 	default:
 		if ((fn = svc->ctlfn[req->topic]) == NULL) {
 			snprintf(err, sizeof(err),
-			         "%s has no ctl operation '%s'",
-			         svc->inst->name, msg_topic_name(req->topic));
+			    "%s has no ctl operation '%s'", svc->inst->name,
+			    msg_topic_name(req->topic));
 			reply(svc, ERR_NOTFOUND, err, NULL);
 			break;
 		}
 		err[0] = '\0';
-		rv = fn(svc, req, &data, err, sizeof(err), svc->state);
+		rv     = fn(svc, req, &data, err, sizeof(err), svc->state);
 		/* a write refused for want of space, whatever the operation
 		 * made of it (its own transaction paused the service) */
 		if (rv != 0 && !svc->txn && store_full(svc->store))
@@ -368,8 +364,8 @@ svc_ctl_cb(struct loop *l, int fd, short ev, void *arg)
 }
 
 int
-ctl_call(const char *ctl_url, enum msg_topic t, const void *body, json_t **data,
-         char *err, size_t errlen, int timeout_ms)
+ctl_call(const char *ctl_url, enum msg_topic t, const void *body,
+    json_t **data, char *err, size_t errlen, int timeout_ms)
 {
 	struct msg_hdr hdr;
 	struct bus_msg bm;
@@ -387,7 +383,7 @@ ctl_call(const char *ctl_url, enum msg_topic t, const void *body, json_t **data,
 	buf_init(&b);
 	if ((rv = msg_pack(&b, t, &hdr, body)) != 0) {
 		snprintf(err, errlen, "cannot encode %s request",
-		         msg_topic_name(t));
+		    msg_topic_name(t));
 		buf_fini(&b);
 		return (rv);
 	}
@@ -395,8 +391,8 @@ ctl_call(const char *ctl_url, enum msg_topic t, const void *body, json_t **data,
 	buf_fini(&b);
 	if (rv != 0) {
 		snprintf(err, errlen, "%s: %s", ctl_url,
-		         rv == ERR_TIMEOUT ? "no answer (is it running?)"
-		                           : err_str(rv));
+		    rv == ERR_TIMEOUT ? "no answer (is it running?)"
+		                      : err_str(rv));
 		return (rv);
 	}
 	rv = msg_decode(&rep, bm.data, bm.len, err, errlen);
@@ -405,16 +401,17 @@ ctl_call(const char *ctl_url, enum msg_topic t, const void *body, json_t **data,
 		return (rv);
 	if (rep.topic != MSG_CTL_REPLY) {
 		snprintf(err, errlen, "unexpected answer %s",
-		         msg_topic_name(rep.topic));
+		    msg_topic_name(rep.topic));
 		msg_fini(&rep);
 		return (ERR_PROTO);
 	}
 	if (!rep.body.ctl_reply.ok) {
 		snprintf(err, errlen, "%s",
-		         rep.body.ctl_reply.error ? rep.body.ctl_reply.error
-		                                  : "error");
-		rv = rep.body.ctl_reply.code < 0 ? (int) rep.body.ctl_reply.code
-		                                 : ERR_UNKNOWN;
+		    rep.body.ctl_reply.error ? rep.body.ctl_reply.error
+		                             : "error");
+		rv = rep.body.ctl_reply.code < 0
+		    ? (int) rep.body.ctl_reply.code
+		    : ERR_UNKNOWN;
 	} else if (data != NULL && rep.body.ctl_reply.data != NULL)
 		*data = json_incref(rep.body.ctl_reply.data);
 	msg_fini(&rep);

@@ -9,8 +9,8 @@ err_str(int code)
 	switch (code) {
 	case 0:
 		return ("ok");
-#define X(name, val, text)                                               \
-	case name:                                                       \
+#define X(name, val, text) \
+	case name:         \
 		return (text);
 		ERR_LIST(X)
 #undef X

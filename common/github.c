@@ -92,11 +92,11 @@ github_expiry(const char *v)
 		return (-1);
 	memset(&tm, 0, sizeof(tm));
 	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
+	tm.tm_mon  = mo - 1;
 	tm.tm_mday = d;
 	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = s;
+	tm.tm_min  = mi;
+	tm.tm_sec  = s;
 	/* the local time at offset off is off seconds ahead of UTC */
 	return (((int64_t) timegm(&tm) - off) * 1000);
 }
@@ -148,8 +148,8 @@ says_rate_limit(const char *message)
 
 enum github_limit
 github_limit_of(int status, const char *remaining, const char *reset,
-                const char *retry_after, const char *message, int64_t now_ms,
-                int64_t *retry_at_ms)
+    const char *retry_after, const char *message, int64_t now_ms,
+    int64_t *retry_at_ms)
 {
 	int64_t ra = seconds(retry_after), rs = seconds(reset);
 	int     primary = seconds(remaining) == 0;
@@ -188,13 +188,14 @@ github_message(const struct http_resp *resp)
 }
 
 enum github_limit
-github_limit(const struct http_resp *resp, int64_t now_ms, int64_t *retry_at_ms)
+github_limit(
+    const struct http_resp *resp, int64_t now_ms, int64_t *retry_at_ms)
 {
 	enum github_limit l;
 	char             *msg = github_message(resp);
 
-	l = github_limit_of(
-	    resp->status, http_header(resp, "x-ratelimit-remaining"),
+	l = github_limit_of(resp->status,
+	    http_header(resp, "x-ratelimit-remaining"),
 	    http_header(resp, "x-ratelimit-reset"),
 	    http_header(resp, "retry-after"), msg, now_ms, retry_at_ms);
 	free(msg);

@@ -122,16 +122,16 @@ log_url(const char *url)
 {
 	const char *s, *auth, *end, *at, *p;
 
-	s = strstr(url, "://");
+	s    = strstr(url, "://");
 	auth = s != NULL ? s + 3 : url;
-	end = auth + strcspn(auth, "/?#");
-	at = NULL;
+	end  = auth + strcspn(auth, "/?#");
+	at   = NULL;
 	for (p = auth; p < end; p++)
 		if (*p == '@')
 			at = p;
 	p = at != NULL ? at + 1 : auth;
-	return (xasprintf("%.*s%.*s", (int) (auth - url), url,
-	    (int) strcspn(p, "?#"), p));
+	return (xasprintf(
+	    "%.*s%.*s", (int) (auth - url), url, (int) strcspn(p, "?#"), p));
 }
 
 static int
@@ -150,7 +150,7 @@ valid_method(const char *m)
 static size_t
 write_cb(char *p, size_t size, size_t n, void *arg)
 {
-	struct hreq *r = arg;
+	struct hreq *r   = arg;
 	size_t       len = size * n;
 
 	if (len > r->max_response - r->resp.body.len) {
@@ -167,7 +167,7 @@ write_cb(char *p, size_t size, size_t n, void *arg)
 static size_t
 header_cb(char *p, size_t size, size_t n, void *arg)
 {
-	struct hreq *r = arg;
+	struct hreq *r   = arg;
 	size_t       len = size * n, i, nlen, vlen;
 	const char  *colon, *v;
 	char         c;
@@ -189,14 +189,15 @@ header_cb(char *p, size_t size, size_t n, void *arg)
 	nlen = (size_t) (colon - p);
 	while (nlen > 0 && (p[nlen - 1] == ' ' || p[nlen - 1] == '\t'))
 		nlen--;
-	v = colon + 1;
+	v    = colon + 1;
 	vlen = len - (size_t) (v - p);
 	while (vlen > 0 && (*v == ' ' || *v == '\t')) {
 		v++;
 		vlen--;
 	}
-	while (vlen > 0 && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n' ||
-	    v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
+	while (vlen > 0 &&
+	    (v[vlen - 1] == '\r' || v[vlen - 1] == '\n' ||
+	        v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
 		vlen--;
 	for (i = 0; i < nlen; i++) {
 		c = (char) tolower((unsigned char) p[i]);
@@ -212,7 +213,7 @@ header_cb(char *p, size_t size, size_t n, void *arg)
 static void
 finish(struct http *h, struct hreq *r, CURLcode code)
 {
-	struct http_resp *resp = &r->resp;
+	struct http_resp *resp   = &r->resp;
 	long              status = 0;
 
 	detach(h, r);
@@ -233,11 +234,12 @@ finish(struct http *h, struct hreq *r, CURLcode code)
 				    "response body over %zu bytes",
 				    r->max_response);
 		} else {
-			resp->err = code == CURLE_OPERATION_TIMEDOUT ?
-			    ERR_TIMEOUT : ERR_IO;
+			resp->err = code == CURLE_OPERATION_TIMEDOUT
+			    ? ERR_TIMEOUT
+			    : ERR_IO;
 			snprintf(resp->errmsg, sizeof(resp->errmsg), "%s",
-			    r->errbuf[0] != '\0' ? r->errbuf :
-			    curl_easy_strerror(code));
+			    r->errbuf[0] != '\0' ? r->errbuf
+			                         : curl_easy_strerror(code));
 		}
 		buf_reset(&resp->body);
 		buf_reset(&resp->hdrs);
@@ -278,7 +280,7 @@ drain(struct http *h)
 static void
 on_fd(struct loop *l, int fd, short revents, void *arg)
 {
-	struct http *h = arg;
+	struct http *h    = arg;
 	int          mask = 0, running;
 
 	if (revents & (POLLIN | POLLHUP))
@@ -308,7 +310,7 @@ on_timer(struct loop *l, void *arg)
 static int
 sock_cb(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
 {
-	struct http *h = userp;
+	struct http *h  = userp;
 	short        ev = 0;
 
 	UNUSED(e);
@@ -351,8 +353,8 @@ http_open(struct http **hp, struct loop *l)
 		log_error("http", "curl_global_init failed");
 		return (ERR_IO);
 	}
-	h = xcalloc(1, sizeof(*h));
-	h->loop = l;
+	h        = xcalloc(1, sizeof(*h));
+	h->loop  = l;
 	h->multi = curl_multi_init();
 	if (h->multi == NULL ||
 	    curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, sock_cb) ||
@@ -419,7 +421,7 @@ set_method(struct hreq *r, const struct http_req *req)
 	if (post) {
 		r->body = xmemdup(req->body, req->body_len);
 		bad |= curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
-		    (curl_off_t) req->body_len) != CURLE_OK;
+		           (curl_off_t) req->body_len) != CURLE_OK;
 		bad |= curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body) !=
 		    CURLE_OK;
 		if (strcmp(m, "POST") != 0)
@@ -430,8 +432,8 @@ set_method(struct hreq *r, const struct http_req *req)
 	} else if (strcmp(m, "HEAD") == 0) {
 		bad |= curl_easy_setopt(e, CURLOPT_NOBODY, 1L) != CURLE_OK;
 	} else {
-		bad |= curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m) !=
-		    CURLE_OK;
+		bad |=
+		    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m) != CURLE_OK;
 	}
 	return (bad ? ERR_INVAL : 0);
 }
@@ -446,20 +448,22 @@ set_headers(struct hreq *r, const char *const *hv)
 	if ((r->hdrs = curl_slist_append(NULL, "Expect:")) == NULL)
 		return (ERR_NOMEM);
 	for (i = 0; hv != NULL && hv[i] != NULL; i++) {
-		if (strpbrk(hv[i], "\r\n") != NULL || strchr(hv[i], ':') ==
-		    NULL)
+		if (strpbrk(hv[i], "\r\n") != NULL ||
+		    strchr(hv[i], ':') == NULL)
 			return (ERR_INVAL); /* header injection */
 		if ((sl = curl_slist_append(r->hdrs, hv[i])) == NULL)
 			return (ERR_NOMEM);
 		r->hdrs = sl;
 	}
-	return (curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->hdrs) ==
-	    CURLE_OK ? 0 : ERR_INVAL);
+	return (
+	    curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->hdrs) == CURLE_OK
+	        ? 0
+	        : ERR_INVAL);
 }
 
 uint64_t
-http_send(struct http *h, const struct http_req *req, http_done_fn done,
-    void *arg)
+http_send(
+    struct http *h, const struct http_req *req, http_done_fn done, void *arg)
 {
 	struct hreq *r = NULL;
 	CURL        *e;
@@ -473,12 +477,12 @@ http_send(struct http *h, const struct http_req *req, http_done_fn done,
 	r = xcalloc(1, sizeof(*r));
 	buf_init(&r->resp.body);
 	buf_init(&r->resp.hdrs);
-	r->done = done;
-	r->arg = arg;
+	r->done   = done;
+	r->arg    = arg;
 	r->method = xstrdup(req->method);
 	r->logurl = log_url(req->url);
-	r->max_response = req->max_response > 0 ? req->max_response :
-	    HTTP_MAX_RESPONSE;
+	r->max_response =
+	    req->max_response > 0 ? req->max_response : HTTP_MAX_RESPONSE;
 	tmo = req->timeout_ms > 0 ? req->timeout_ms : HTTP_TIMEOUT_MS;
 	if ((e = r->easy = curl_easy_init()) == NULL)
 		goto fail;
@@ -488,8 +492,8 @@ http_send(struct http *h, const struct http_req *req, http_done_fn done,
 	bad |= curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK;
 	bad |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") !=
 	    CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR,
-	    "http,https") != CURLE_OK;
+	bad |= curl_easy_setopt(
+	           e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https") != CURLE_OK;
 	bad |= curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK;
 	bad |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK;
 	bad |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK;
@@ -500,21 +504,21 @@ http_send(struct http *h, const struct http_req *req, http_done_fn done,
 	/* Fails early on a Content-Length over the cap; write_cb catches
 	 * chunked and length-less bodies (and decompressed growth). */
 	bad |= curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
-	    (curl_off_t) r->max_response) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb) !=
-	    CURLE_OK;
+	           (curl_off_t) r->max_response) != CURLE_OK;
+	bad |=
+	    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb) != CURLE_OK;
 	bad |= curl_easy_setopt(e, CURLOPT_WRITEDATA, r) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb) !=
-	    CURLE_OK;
+	bad |=
+	    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb) != CURLE_OK;
 	bad |= curl_easy_setopt(e, CURLOPT_HEADERDATA, r) != CURLE_OK;
 	if (bad || set_method(r, req) != 0 ||
 	    set_headers(r, req->headers) != 0) {
-		log_warn("http", "%s %s: invalid request", r->method,
-		    r->logurl);
+		log_warn(
+		    "http", "%s %s: invalid request", r->method, r->logurl);
 		goto fail;
 	}
 	r->start = mono_ms();
-	r->id = ++h->next_id;
+	r->id    = ++h->next_id;
 	if (curl_multi_add_handle(h->multi, e) != CURLM_OK) {
 		log_warn("http", "%s %s: curl_multi_add_handle failed",
 		    r->method, r->logurl);
@@ -555,7 +559,7 @@ http_header(const struct http_resp *resp, const char *name)
 
 	if (resp->hdrs.data == NULL)
 		return (NULL);
-	p = resp->hdrs.data;
+	p   = resp->hdrs.data;
 	end = p + resp->hdrs.len;
 	while (p < end) {
 		v = p + strlen(p) + 1;
@@ -576,12 +580,12 @@ struct blocking {
 static void
 blocking_done(struct http *h, const struct http_resp *resp, void *arg)
 {
-	struct blocking  *b = arg;
+	struct blocking  *b   = arg;
 	struct http_resp *out = b->out;
 
 	UNUSED(h);
 	out->status = resp->status;
-	out->err = resp->err;
+	out->err    = resp->err;
 	memcpy(out->errmsg, resp->errmsg, sizeof(out->errmsg));
 	out->elapsed_ms = resp->elapsed_ms;
 	buf_append(&out->body, resp->body.data, resp->body.len);

@@ -50,9 +50,9 @@ journal_open(struct journal **jp, struct store *s, const char *src)
 	*jp = NULL;
 	if ((rv = store_exec(s, schema)) != 0)
 		return (rv);
-	j = xcalloc(1, sizeof(*j));
+	j        = xcalloc(1, sizeof(*j));
 	j->store = s;
-	j->src = xstrdup(src);
+	j->src   = xstrdup(src);
 	if ((rv = load_last(j)) != 0) {
 		journal_close(&j);
 		return (rv);
@@ -84,8 +84,8 @@ journal_first_seq(struct journal *j)
 {
 	int64_t v;
 
-	if (store_int(j->store, &v, 0, "SELECT min(seq) FROM journal",
-	        NULL) != 0 ||
+	if (store_int(j->store, &v, 0, "SELECT min(seq) FROM journal", NULL) !=
+	        0 ||
 	    v == 0)
 		return (j->last + 1);
 	return ((uint64_t) v);
@@ -97,7 +97,7 @@ journal_append(struct journal *j, enum msg_topic t, const char *corr,
 {
 	struct msg_hdr hdr;
 	size_t         start = out->len;
-	uint64_t       seq = j->last + 1;
+	uint64_t       seq   = j->last + 1;
 	int            rv;
 
 	if (!store_in_txn(j->store))
@@ -105,10 +105,10 @@ journal_append(struct journal *j, enum msg_topic t, const char *corr,
 	snprintf(j->idbuf, sizeof(j->idbuf), "%s:%llu", j->src,
 	    (unsigned long long) seq);
 	memset(&hdr, 0, sizeof(hdr));
-	hdr.src = j->src;
-	hdr.seq = seq;
-	hdr.id = j->idbuf;
-	hdr.ts = now_ms();
+	hdr.src  = j->src;
+	hdr.seq  = seq;
+	hdr.id   = j->idbuf;
+	hdr.ts   = now_ms();
 	hdr.corr = corr;
 	if ((rv = msg_pack(out, t, &hdr, body)) != 0) {
 		out->len = start;
@@ -117,9 +117,11 @@ journal_append(struct journal *j, enum msg_topic t, const char *corr,
 	/* An event no subscriber could receive (nng's RECVMAXSZ) would stall
 	 * every consumer at it for good: it is never journaled. */
 	if (out->len - start > JOURNAL_MAX_FRAME) {
-		log_error("journal.too_big", "%s event of %zu bytes refused: "
-		    "over the %u-byte frame limit", msg_topic_name(t),
-		    out->len - start, (unsigned) JOURNAL_MAX_FRAME);
+		log_error("journal.too_big",
+		    "%s event of %zu bytes refused: "
+		    "over the %u-byte frame limit",
+		    msg_topic_name(t), out->len - start,
+		    (unsigned) JOURNAL_MAX_FRAME);
 		out->len = start;
 		return (ERR_TOOBIG);
 	}
@@ -143,8 +145,8 @@ journal_abort(struct journal *j)
 }
 
 int
-journal_read(struct journal *j, uint64_t from, size_t max_n,
-    size_t max_bytes, journal_fn fn, void *arg)
+journal_read(struct journal *j, uint64_t from, size_t max_n, size_t max_bytes,
+    journal_fn fn, void *arg)
 {
 	struct store_stmt *st;
 	const void        *p;
@@ -161,8 +163,7 @@ journal_read(struct journal *j, uint64_t from, size_t max_n,
 		p = store_col_blob(st, 1, &n);
 		if (count > 0 && bytes + n > max_bytes)
 			break;
-		if ((rv = fn(arg, (uint64_t) store_col_int(st, 0), p, n)) !=
-		    0)
+		if ((rv = fn(arg, (uint64_t) store_col_int(st, 0), p, n)) != 0)
 			break;
 		count++;
 		bytes += n;
@@ -186,8 +187,8 @@ journal_cursor_get(struct store *s, const char *upstream, uint64_t *seq)
 	int64_t v;
 	int     rv;
 
-	rv = store_int(s, &v, 0, "SELECT seq FROM cursor WHERE upstream = ?",
-	    "t", upstream);
+	rv   = store_int(s, &v, 0, "SELECT seq FROM cursor WHERE upstream = ?",
+	      "t", upstream);
 	*seq = rv == 0 ? (uint64_t) v : 0;
 	return (rv);
 }

@@ -70,8 +70,8 @@ int
 lease_parse(const char *text, size_t len, int64_t *stop_at)
 {
 	static const char key[] = "stop_at ";
-	int64_t           v = 0;
-	size_t            i = sizeof(key) - 1;
+	int64_t           v     = 0;
+	size_t            i     = sizeof(key) - 1;
 
 	*stop_at = 0;
 	if (len <= i || memcmp(text, key, i) != 0)

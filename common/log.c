@@ -72,12 +72,12 @@ log_init(const char *svc, const char *path, enum log_level min)
 	lg.min = min;
 	if (path != NULL) {
 		lg.path = xstrdup(path);
-		lg.fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-		    0600);
+		lg.fd   = open(
+		      path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 		if (lg.fd < 0) {
 			lg.failed_at = mono_ms();
-			lg.err = errno;
-			rv = ERR_IO;
+			lg.err       = errno;
+			rv           = ERR_IO;
 		}
 	}
 	pthread_mutex_unlock(&lg_mu);
@@ -177,7 +177,7 @@ redact(char *msg)
 	int    i;
 
 	for (i = 0; i < lg.nsecrets; i++) {
-		sl = strlen(lg.secrets[i]);
+		sl  = strlen(lg.secrets[i]);
 		off = 0;
 		/* Resume after the marker: a secret occurring inside
 		 * "[REDACTED]" must not be matched again forever. */
@@ -192,8 +192,8 @@ redact(char *msg)
 	return (msg);
 }
 
-/* put writes one whole line (under lg_mu) to the file; a part written is cut off
- * again and the file closed (a full disk): 0 or -1. */
+/* put writes one whole line (under lg_mu) to the file; a part written is cut
+ * off again and the file closed (a full disk): 0 or -1. */
 static int
 put(const struct buf *b)
 {
@@ -208,7 +208,7 @@ put(const struct buf *b)
 	if (n > 0 && (end = lseek(lg.fd, 0, SEEK_CUR)) >= n)
 		(void) ftruncate(lg.fd, end - n);
 	close(lg.fd);
-	lg.fd = -1;
+	lg.fd        = -1;
 	lg.failed_at = mono_ms();
 	return (-1);
 }
@@ -223,15 +223,15 @@ reopen(void)
 	if (lg.path == NULL || mono_ms() - lg.failed_at < REOPEN_MS)
 		return;
 	lg.failed_at = mono_ms();
-	lg.fd = open(lg.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-	    0600);
+	lg.fd = open(lg.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 	if (lg.fd < 0 || lg.lost == 0)
 		return;
 	buf_init(&b);
-	buf_printf(&b, "{\"ts\":%lld,\"level\":\"warn\",\"svc\":",
-	    (long long) now_ms());
+	buf_printf(&b,
+	    "{\"ts\":%lld,\"level\":\"warn\",\"svc\":", (long long) now_ms());
 	json_str(&b, lg.svc);
-	buf_printf(&b, ",\"event\":\"log.reopened\",\"msg\":\"%lld lines "
+	buf_printf(&b,
+	    ",\"event\":\"log.reopened\",\"msg\":\"%lld lines "
 	    "lost: the log could not be written (%s)\"}\n",
 	    (long long) lg.lost, strerror(lg.err));
 	if (put(&b) == 0)
@@ -257,15 +257,16 @@ log_vmsg(enum log_level lv, const char *event, const char *fmt, va_list ap)
 	va_copy(cp, ap);
 	n = vsnprintf(NULL, 0, fmt, cp);
 	va_end(cp);
-	msg = xmalloc(n > 0 ? (size_t) n + 1 : 1);
+	msg    = xmalloc(n > 0 ? (size_t) n + 1 : 1);
 	msg[0] = '\0';
 	if (n > 0)
 		vsnprintf(msg, (size_t) n + 1, fmt, ap);
 	pthread_mutex_lock(&lg_mu);
 	msg = redact(msg);
 	buf_init(&b);
-	buf_printf(&b, "{\"ts\":%lld,\"level\":\"%s\",\"svc\":",
-	    (long long) now_ms(), names[lv]);
+	buf_printf(&b,
+	    "{\"ts\":%lld,\"level\":\"%s\",\"svc\":", (long long) now_ms(),
+	    names[lv]);
 	json_str(&b, lg.svc);
 	buf_puts(&b, ",\"event\":");
 	json_str(&b, event ? event : "");

@@ -34,19 +34,19 @@ struct timer {
 };
 
 struct loop {
-	struct watch   *w;
-	size_t          nw, capw;
-	int             dirty;  /* deleted watchers await compaction */
-	struct pollfd  *pfd;
-	size_t          cappfd;
-	struct timer   *t;
-	size_t          nt, capt;
-	uint64_t        next_id;
-	int             sigfd;
-	loop_signal_fn  sigfn;
-	void           *sigarg;
-	int             wakefd;
-	int             stop;
+	struct watch  *w;
+	size_t         nw, capw;
+	int            dirty; /* deleted watchers await compaction */
+	struct pollfd *pfd;
+	size_t         cappfd;
+	struct timer  *t;
+	size_t         nt, capt;
+	uint64_t       next_id;
+	int            sigfd;
+	loop_signal_fn sigfn;
+	void          *sigarg;
+	int            wakefd;
+	int            stop;
 };
 
 static int
@@ -61,10 +61,10 @@ heap_up(struct loop *l, size_t i)
 	struct timer tmp;
 
 	while (i > 0 && tless(&l->t[i], &l->t[(i - 1) / 2])) {
-		tmp = l->t[i];
-		l->t[i] = l->t[(i - 1) / 2];
+		tmp               = l->t[i];
+		l->t[i]           = l->t[(i - 1) / 2];
 		l->t[(i - 1) / 2] = tmp;
-		i = (i - 1) / 2;
+		i                 = (i - 1) / 2;
 	}
 }
 
@@ -82,10 +82,10 @@ heap_down(struct loop *l, size_t i)
 			c++;
 		if (!tless(&l->t[c], &l->t[i]))
 			break;
-		tmp = l->t[i];
+		tmp     = l->t[i];
 		l->t[i] = l->t[c];
 		l->t[c] = tmp;
-		i = c;
+		i       = c;
 	}
 }
 
@@ -117,9 +117,9 @@ loop_open(struct loop **lp)
 {
 	struct loop *l;
 
-	*lp = NULL;
-	l = xcalloc(1, sizeof(*l));
-	l->sigfd = -1;
+	*lp       = NULL;
+	l         = xcalloc(1, sizeof(*l));
+	l->sigfd  = -1;
 	l->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (l->wakefd < 0) {
 		free(l);
@@ -157,19 +157,19 @@ loop_add_fd(struct loop *l, int fd, short events, loop_fd_fn fn, void *arg)
 	for (i = 0; i < l->nw; i++) {
 		if (l->w[i].fd == fd) {
 			l->w[i].events = events;
-			l->w[i].fn = fn;
-			l->w[i].arg = arg;
+			l->w[i].fn     = fn;
+			l->w[i].arg    = arg;
 			return (0);
 		}
 	}
 	if (l->nw == l->capw) {
 		l->capw = l->capw ? l->capw * 2 : 16;
-		l->w = xrealloc(l->w, l->capw * sizeof(*l->w));
+		l->w    = xrealloc(l->w, l->capw * sizeof(*l->w));
 	}
-	l->w[l->nw].fd = fd;
+	l->w[l->nw].fd     = fd;
 	l->w[l->nw].events = events;
-	l->w[l->nw].fn = fn;
-	l->w[l->nw].arg = arg;
+	l->w[l->nw].fn     = fn;
+	l->w[l->nw].arg    = arg;
 	l->nw++;
 	return (0);
 }
@@ -182,7 +182,7 @@ loop_del_fd(struct loop *l, int fd)
 	for (i = 0; i < l->nw; i++) {
 		if (l->w[i].fd == fd) {
 			l->w[i].fd = -1;
-			l->dirty = 1;
+			l->dirty   = 1;
 		}
 	}
 }
@@ -195,7 +195,7 @@ compact(struct loop *l)
 	for (i = 0; i < l->nw; i++)
 		if (l->w[i].fd >= 0)
 			l->w[j++] = l->w[i];
-	l->nw = j;
+	l->nw    = j;
 	l->dirty = 0;
 }
 
@@ -204,12 +204,12 @@ loop_timer(struct loop *l, int64_t ms, loop_timer_fn fn, void *arg)
 {
 	if (l->nt == l->capt) {
 		l->capt = l->capt ? l->capt * 2 : 16;
-		l->t = xrealloc(l->t, l->capt * sizeof(*l->t));
+		l->t    = xrealloc(l->t, l->capt * sizeof(*l->t));
 	}
 	l->t[l->nt].when = mono_ms() + (ms < 0 ? 0 : ms);
-	l->t[l->nt].id = ++l->next_id;
-	l->t[l->nt].fn = fn;
-	l->t[l->nt].arg = arg;
+	l->t[l->nt].id   = ++l->next_id;
+	l->t[l->nt].fn   = fn;
+	l->t[l->nt].arg  = arg;
 	l->nt++;
 	heap_up(l, l->nt - 1);
 	return (l->next_id);
@@ -241,8 +241,8 @@ sig_cb(struct loop *l, int fd, short ev, void *arg)
 }
 
 int
-loop_signals(struct loop *l, const int *sigs, int n, loop_signal_fn fn,
-    void *arg)
+loop_signals(
+    struct loop *l, const int *sigs, int n, loop_signal_fn fn, void *arg)
 {
 	sigset_t set;
 	int      i, fd;
@@ -264,7 +264,7 @@ loop_signals(struct loop *l, const int *sigs, int n, loop_signal_fn fn,
 		l->sigfd = fd;
 		(void) loop_add_fd(l, fd, POLLIN, sig_cb, NULL);
 	}
-	l->sigfn = fn;
+	l->sigfn  = fn;
 	l->sigarg = arg;
 	return (0);
 }
@@ -309,12 +309,12 @@ loop_run_once(struct loop *l, int timeout_ms)
 		compact(l);
 	if (l->cappfd < l->nw) {
 		l->cappfd = l->nw;
-		l->pfd = xrealloc(l->pfd, l->cappfd * sizeof(*l->pfd));
+		l->pfd    = xrealloc(l->pfd, l->cappfd * sizeof(*l->pfd));
 	}
 	n = l->nw;
 	for (i = 0; i < n; i++) {
-		l->pfd[i].fd = l->w[i].fd;
-		l->pfd[i].events = l->w[i].events;
+		l->pfd[i].fd      = l->w[i].fd;
+		l->pfd[i].events  = l->w[i].events;
 		l->pfd[i].revents = 0;
 	}
 	rv = poll(l->pfd, (nfds_t) n, timeout_ms);

@@ -14,9 +14,7 @@
 #include "msg_int.h"
 #include "opc/err.h"
 
-
-int PRINTFLIKE(2, 3)
-mp_fail(struct rd *r, const char *fmt, ...)
+int PRINTFLIKE(2, 3) mp_fail(struct rd *r, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -71,7 +69,7 @@ rd_bytes(struct rd *r, size_t n, struct mpv *v)
 
 	if ((rv = take(r, n, &p)) != 0)
 		return (rv);
-	v->p = (const char *) p;
+	v->p   = (const char *) p;
 	v->len = n;
 	return (0);
 }
@@ -82,8 +80,9 @@ static int
 rd_count(struct rd *r, uint64_t n, size_t per, struct mpv *v)
 {
 	if (n > (uint64_t) (r->end - r->p) / per)
-		return (mp_fail(r, "msgpack container count %llu exceeds input",
-		    (unsigned long long) n));
+		return (
+		    mp_fail(r, "msgpack container count %llu exceeds input",
+		        (unsigned long long) n));
 	v->len = (size_t) n;
 	return (0);
 }
@@ -103,12 +102,12 @@ mp_next(struct rd *r, struct mpv *v)
 	c = *p;
 	if (c <= 0x7f) {
 		v->kind = MP_UINT;
-		v->u = c;
+		v->u    = c;
 		return (0);
 	}
 	if (c >= 0xe0) {
 		v->kind = MP_INT;
-		v->i = (int8_t) c;
+		v->i    = (int8_t) c;
 		return (0);
 	}
 	if ((c & 0xf0) == 0x80) {
@@ -130,7 +129,7 @@ mp_next(struct rd *r, struct mpv *v)
 	case 0xc2:
 	case 0xc3:
 		v->kind = MP_BOOL;
-		v->b = c == 0xc3;
+		v->b    = c == 0xc3;
 		return (0);
 	case 0xc4:
 	case 0xc5:
@@ -159,7 +158,7 @@ mp_next(struct rd *r, struct mpv *v)
 		w = (uint32_t) n;
 		memcpy(&f, &w, sizeof(f));
 		v->kind = MP_F64;
-		v->d = f;
+		v->d    = f;
 		return (0);
 	}
 	case 0xcb:
@@ -237,7 +236,8 @@ mp_skip(struct rd *r, const struct mpv *v, int depth)
 	if (v->kind != MP_ARR && v->kind != MP_MAP)
 		return (0);
 	if (depth > OBJ_MAX_DEPTH)
-		return (mp_fail(r, "msgpack nested deeper than %d", OBJ_MAX_DEPTH));
+		return (mp_fail(
+		    r, "msgpack nested deeper than %d", OBJ_MAX_DEPTH));
 	n = v->kind == MP_MAP ? v->len * 2 : v->len;
 	for (i = 0; i < n; i++)
 		if ((rv = mp_next(r, &e)) != 0 ||
@@ -265,7 +265,8 @@ mp_obj(struct rd *r, const struct mpv *v, int depth, json_t **out)
 
 	*out = NULL;
 	if (depth > OBJ_MAX_DEPTH)
-		return (mp_fail(r, "object nested deeper than %d", OBJ_MAX_DEPTH));
+		return (
+		    mp_fail(r, "object nested deeper than %d", OBJ_MAX_DEPTH));
 	switch (v->kind) {
 	case MP_NIL:
 		*out = json_null();
@@ -318,7 +319,8 @@ mp_obj(struct rd *r, const struct mpv *v, int depth, json_t **out)
 		*out = j;
 		return (0);
 	default:
-		return (mp_fail(r, "binary or extension value inside an object"));
+		return (
+		    mp_fail(r, "binary or extension value inside an object"));
 	}
 bad:
 	json_decref(j);

@@ -156,7 +156,7 @@ msg_recs_push(const struct msg_rec_def *def, struct msg_recs *l)
 	char *at;
 
 	l->v = xrealloc(l->v, (l->n + 1) * def->size);
-	at = (char *) l->v + l->n++ * def->size;
+	at   = (char *) l->v + l->n++ * def->size;
 	memset(at, 0, def->size);
 	return (at);
 }
@@ -211,7 +211,7 @@ msg_fini(struct msg *m)
 void
 msg_strs_add(struct msg_strs *ss, const char *s)
 {
-	ss->v = xrealloc(ss->v, (ss->n + 1) * sizeof(*ss->v));
+	ss->v          = xrealloc(ss->v, (ss->n + 1) * sizeof(*ss->v));
 	ss->v[ss->n++] = xstrdup(s);
 }
 
@@ -221,13 +221,13 @@ msg_bin_dup(const char *p, size_t n)
 	return (xmemdup(p, n));
 }
 
-static int rd_map(struct rd *, const char *, const struct msg_field *,
-    size_t, char *, const struct mpv *);
+static int rd_map(struct rd *, const char *, const struct msg_field *, size_t,
+    char *, const struct mpv *);
 
 /* rd_field reads the value with header v into field f of base. */
 static int
-rd_field(struct rd *r, const struct msg_field *f, char *base,
-    const struct mpv *v)
+rd_field(
+    struct rd *r, const struct msg_field *f, char *base, const struct mpv *v)
 {
 	void            *at = base + f->off;
 	struct msg_strs *ss;
@@ -249,8 +249,8 @@ rd_field(struct rd *r, const struct msg_field *f, char *base,
 		if (v->kind != MP_STR)
 			break;
 		if (!mp_text_ok(v->p, v->len))
-			return (mp_fail(r, "field '%s' is not valid UTF-8",
-			    f->name));
+			return (mp_fail(
+			    r, "field '%s' is not valid UTF-8", f->name));
 		*(char **) at = xstrndup(v->p, v->len);
 		return (0);
 	case FT_INT:
@@ -283,35 +283,38 @@ rd_field(struct rd *r, const struct msg_field *f, char *base,
 	case FT_BIN:
 		if (v->kind != MP_BIN && v->kind != MP_STR)
 			break;
-		((struct msg_bin *) at)->p = msg_bin_dup(v->p, v->len);
+		((struct msg_bin *) at)->p   = msg_bin_dup(v->p, v->len);
 		((struct msg_bin *) at)->len = v->len;
 		return (0);
 	case FT_STRS:
 		if (v->kind != MP_ARR)
 			break;
-		ss = at;
+		ss    = at;
 		ss->v = xcalloc(v->len + 1, sizeof(*ss->v));
 		for (i = 0; i < v->len; i++) {
 			if ((rv = mp_next(r, &e)) != 0)
 				return (rv);
 			if (e.kind != MP_STR || !mp_text_ok(e.p, e.len))
-				return (mp_fail(r, "field '%s'[%zu] is not a "
-				                "string", f->name, i));
+				return (mp_fail(r,
+				    "field '%s'[%zu] is not a "
+				    "string",
+				    f->name, i));
 			ss->v[ss->n++] = xstrndup(e.p, e.len);
 		}
 		return (0);
 	case FT_BINS:
 		if (v->kind != MP_ARR)
 			break;
-		bs = at;
+		bs    = at;
 		bs->v = xcalloc(v->len + 1, sizeof(*bs->v));
 		for (i = 0; i < v->len; i++) {
 			if ((rv = mp_next(r, &e)) != 0)
 				return (rv);
 			if (e.kind != MP_BIN && e.kind != MP_STR)
-				return (mp_fail(r, "field '%s'[%zu] is not bytes",
-				    f->name, i));
-			bs->v[bs->n].p = msg_bin_dup(e.p, e.len);
+				return (
+				    mp_fail(r, "field '%s'[%zu] is not bytes",
+				        f->name, i));
+			bs->v[bs->n].p     = msg_bin_dup(e.p, e.len);
 			bs->v[bs->n++].len = e.len;
 		}
 		return (0);
@@ -319,9 +322,10 @@ rd_field(struct rd *r, const struct msg_field *f, char *base,
 		if (v->kind != MP_STR)
 			break;
 		if (msg_enum_parse(f->names, v->p, v->len, &ev) != 0)
-			return (mp_fail(r, "field '%s': '%.*s' is not one of its "
-			                "values", f->name,
-			    (int) (v->len > 64 ? 64 : v->len), v->p));
+			return (mp_fail(r,
+			    "field '%s': '%.*s' is not one of its "
+			    "values",
+			    f->name, (int) (v->len > 64 ? 64 : v->len), v->p));
 		*(int *) at = ev;
 		return (0);
 	case FT_REC:
@@ -333,14 +337,16 @@ rd_field(struct rd *r, const struct msg_field *f, char *base,
 	case FT_RECS:
 		if (v->kind != MP_ARR)
 			break;
-		rs = at;
+		rs    = at;
 		rs->v = xcalloc(v->len + 1, f->rec->size);
 		for (i = 0; i < v->len; i++) {
 			if ((rv = mp_next(r, &e)) != 0)
 				return (rv);
 			if (e.kind != MP_MAP)
-				return (mp_fail(r, "field '%s'[%zu] is not a "
-				                "map", f->name, i));
+				return (mp_fail(r,
+				    "field '%s'[%zu] is not a "
+				    "map",
+				    f->name, i));
 			rs->n++; /* released with the rest on failure */
 			if ((rv = rd_map(r, f->rec->name, f->rec->fields,
 			         f->rec->nfields,
@@ -378,8 +384,8 @@ rd_map(struct rd *r, const char *what, const struct msg_field *fields,
 			continue;
 		}
 		if (j < nitems(seen) && seen[j])
-			return (mp_fail(r, "duplicate field '%s'",
-			    fields[j].name));
+			return (mp_fail(
+			    r, "duplicate field '%s'", fields[j].name));
 		if (j < nitems(seen))
 			seen[j] = true;
 		if ((rv = rd_field(r, &fields[j], base, &v)) != 0)
@@ -409,17 +415,26 @@ rd_body(struct rd *r, enum msg_topic t, void *body)
 
 /* ------------------------------------------------------------- envelope */
 
-enum env_key { K_V, K_SRC, K_SEQ, K_ID, K_TS, K_TOPIC, K_CORR, K_BODY,
-	K__COUNT };
-static const char *const env_keys[K__COUNT] = { "v", "src", "seq", "id",
-	"ts", "topic", "corr", "body" };
+enum env_key {
+	K_V,
+	K_SRC,
+	K_SEQ,
+	K_ID,
+	K_TS,
+	K_TOPIC,
+	K_CORR,
+	K_BODY,
+	K__COUNT
+};
+static const char *const env_keys[K__COUNT] = { "v", "src", "seq", "id", "ts",
+	"topic", "corr", "body" };
 
 static int
 rd_text(struct rd *r, const struct mpv *v, const char *what, char **out)
 {
 	if (v->kind != MP_STR || v->len == 0 || !mp_text_ok(v->p, v->len))
-		return (mp_fail(r, "envelope '%s' is not a non-empty string",
-		    what));
+		return (mp_fail(
+		    r, "envelope '%s' is not a non-empty string", what));
 	*out = xstrndup(v->p, v->len);
 	return (0);
 }
@@ -428,32 +443,32 @@ static int
 rd_u64(struct rd *r, const struct mpv *v, const char *what, uint64_t *out)
 {
 	if (v->kind != MP_UINT)
-		return (mp_fail(r, "envelope '%s' is not an unsigned integer",
-		    what));
+		return (mp_fail(
+		    r, "envelope '%s' is not an unsigned integer", what));
 	*out = v->u;
 	return (0);
 }
 
 int
-msg_decode(struct msg *m, const void *frame, size_t len, char *err,
-    size_t errlen)
+msg_decode(
+    struct msg *m, const void *frame, size_t len, char *err, size_t errlen)
 {
-	struct rd   r = { NULL, NULL, err, errlen };
-	struct mpv  env, k, v;
-	const char *tname, *ftopic;
-	size_t      i, j, ftlen, tlen = 0;
-	bool        seen[K__COUNT] = { false };
-	const uint8_t *body = NULL;
-	uint64_t    u = 0;
-	int         rv;
+	struct rd      r = { NULL, NULL, err, errlen };
+	struct mpv     env, k, v;
+	const char    *tname, *ftopic;
+	size_t         i, j, ftlen, tlen = 0;
+	bool           seen[K__COUNT] = { false };
+	const uint8_t *body           = NULL;
+	uint64_t       u              = 0;
+	int            rv;
 
 	memset(m, 0, sizeof(*m));
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
-	if (frame == NULL || (ftopic = msg_frame_topic(frame, len, &ftlen)) ==
-	                         NULL)
+	if (frame == NULL ||
+	    (ftopic = msg_frame_topic(frame, len, &ftlen)) == NULL)
 		return (mp_fail(&r, "frame has no topic prefix"));
-	r.p = (const uint8_t *) frame + ftlen + 1;
+	r.p   = (const uint8_t *) frame + ftlen + 1;
 	r.end = (const uint8_t *) frame + len;
 	if ((rv = mp_next(&r, &env)) != 0)
 		goto out;
@@ -474,8 +489,8 @@ msg_decode(struct msg *m, const void *frame, size_t len, char *err,
 			    memcmp(env_keys[j], k.p, k.len) == 0)
 				break;
 		if (j < K__COUNT && seen[j]) {
-			rv = mp_fail(&r, "duplicate envelope key '%s'",
-			    env_keys[j]);
+			rv = mp_fail(
+			    &r, "duplicate envelope key '%s'", env_keys[j]);
 			goto out;
 		}
 		if (j < K__COUNT)
@@ -486,7 +501,7 @@ msg_decode(struct msg *m, const void *frame, size_t len, char *err,
 			goto out;
 		switch (j) {
 		case K_V:
-			rv = rd_u64(&r, &v, "v", &u);
+			rv   = rd_u64(&r, &v, "v", &u);
 			m->v = u > UINT32_MAX ? UINT32_MAX : (uint32_t) u;
 			break;
 		case K_SRC:
@@ -504,15 +519,17 @@ msg_decode(struct msg *m, const void *frame, size_t len, char *err,
 			else if (v.kind == MP_UINT && v.u <= INT64_MAX)
 				m->ts = (int64_t) v.u;
 			else
-				rv = mp_fail(&r, "envelope 'ts' is not an "
-				              "integer");
+				rv = mp_fail(&r,
+				    "envelope 'ts' is not an "
+				    "integer");
 			break;
 		case K_TOPIC:
 			if (v.kind != MP_STR)
-				rv = mp_fail(&r, "envelope 'topic' is not a "
-				              "string");
+				rv = mp_fail(&r,
+				    "envelope 'topic' is not a "
+				    "string");
 			tname = v.p;
-			tlen = v.len;
+			tlen  = v.len;
 			break;
 		case K_CORR:
 			if (v.kind != MP_NIL)
@@ -520,7 +537,8 @@ msg_decode(struct msg *m, const void *frame, size_t len, char *err,
 			break;
 		case K_BODY:
 			if (v.kind != MP_MAP)
-				rv = mp_fail(&r, "envelope 'body' is not a map");
+				rv = mp_fail(
+				    &r, "envelope 'body' is not a map");
 			else
 				rv = mp_skip(&r, &v, 0);
 			break;
@@ -538,12 +556,15 @@ msg_decode(struct msg *m, const void *frame, size_t len, char *err,
 	}
 	for (j = 0; j < K__COUNT; j++)
 		if (!seen[j] && j != K_CORR) {
-			rv = mp_fail(&r, "envelope is missing '%s'", env_keys[j]);
+			rv = mp_fail(
+			    &r, "envelope is missing '%s'", env_keys[j]);
 			goto out;
 		}
 	if (m->v != MSG_PROTO_VERSION) {
-		snprintf(err, errlen, "protocol version %u not supported "
-		    "(this build speaks %d)", m->v, MSG_PROTO_VERSION);
+		snprintf(err, errlen,
+		    "protocol version %u not supported "
+		    "(this build speaks %d)",
+		    m->v, MSG_PROTO_VERSION);
 		rv = ERR_REFUSED;
 		goto out;
 	}
@@ -556,7 +577,7 @@ msg_decode(struct msg *m, const void *frame, size_t len, char *err,
 		snprintf(err, errlen, "unknown topic '%.*s'",
 		    (int) (tlen > 64 ? 64 : tlen), tname);
 		m->topic = MSG_NONE;
-		rv = ERR_UNKNOWN;
+		rv       = ERR_UNKNOWN;
 		goto out;
 	}
 	if (msg_topic_defs[m->topic].durable != (m->seq > 0)) {
@@ -566,7 +587,7 @@ msg_decode(struct msg *m, const void *frame, size_t len, char *err,
 		goto out;
 	}
 	r.p = body;
-	rv = rd_body(&r, m->topic, &m->body);
+	rv  = rd_body(&r, m->topic, &m->body);
 out:
 	if (rv != 0)
 		msg_fini(m);
@@ -581,8 +602,8 @@ bin_marker(size_t len)
 	return (json_pack("{sI}", "$bin", (json_int_t) len));
 }
 
-static json_t *fields_to_json(const struct msg_field *, size_t, bool,
-    const char *);
+static json_t *fields_to_json(
+    const struct msg_field *, size_t, bool, const char *);
 
 static json_t *
 field_to_json(const struct msg_field *f, const char *base)
@@ -608,28 +629,30 @@ field_to_json(const struct msg_field *f, const char *base)
 	case FT_BIN:
 		return (bin_marker(((const struct msg_bin *) at)->len));
 	case FT_ENUM:
-		return (json_string(msg_enum_name(f->names, *(const int *) at)));
+		return (
+		    json_string(msg_enum_name(f->names, *(const int *) at)));
 	case FT_REC:
 		return (fields_to_json(f->rec->fields, f->rec->nfields,
 		    f->rec->nulls, *(const char *const *) at));
 	case FT_STRS:
 		ss = at;
-		a = json_array();
+		a  = json_array();
 		for (k = 0; k < ss->n; k++)
-			json_array_append_new(a,
-			    json_string(ss->v[k] ? ss->v[k] : ""));
+			json_array_append_new(
+			    a, json_string(ss->v[k] ? ss->v[k] : ""));
 		return (a);
 	case FT_RECS:
 		rs = at;
-		a = json_array();
+		a  = json_array();
 		for (k = 0; k < rs->n; k++)
-			json_array_append_new(a, fields_to_json(f->rec->fields,
-			    f->rec->nfields, f->rec->nulls,
-			    (const char *) rs->v + k * f->rec->size));
+			json_array_append_new(a,
+			    fields_to_json(f->rec->fields, f->rec->nfields,
+			        f->rec->nulls,
+			        (const char *) rs->v + k * f->rec->size));
 		return (a);
 	default: /* FT_BINS */
 		bs = at;
-		a = json_array();
+		a  = json_array();
 		for (k = 0; k < bs->n; k++)
 			json_array_append_new(a, bin_marker(bs->v[k].len));
 		return (a);
@@ -637,8 +660,8 @@ field_to_json(const struct msg_field *f, const char *base)
 }
 
 static json_t *
-fields_to_json(const struct msg_field *fields, size_t n, bool nulls,
-    const char *base)
+fields_to_json(
+    const struct msg_field *fields, size_t n, bool nulls, const char *base)
 {
 	json_t *o = json_object(), *v;
 	size_t  i;
@@ -646,8 +669,8 @@ fields_to_json(const struct msg_field *fields, size_t n, bool nulls,
 	for (i = 0; base != NULL && i < n; i++) {
 		if (!msg_present(&fields[i], base)) {
 			if (nulls)
-				json_object_set_new(o, fields[i].name,
-				    json_null());
+				json_object_set_new(
+				    o, fields[i].name, json_null());
 			continue;
 		}
 		v = field_to_json(&fields[i], base);
@@ -661,8 +684,8 @@ msg_body_to_json(enum msg_topic t, const void *body)
 {
 	if (t <= MSG_NONE || t >= MSG__COUNT || body == NULL)
 		return (json_object());
-	return (fields_to_json(msg_topic_defs[t].fields,
-	    msg_topic_defs[t].nfields, false, body));
+	return (fields_to_json(
+	    msg_topic_defs[t].fields, msg_topic_defs[t].nfields, false, body));
 }
 
 json_t *
@@ -689,7 +712,7 @@ msg_to_json(const struct msg *m)
 }
 
 static int PRINTFLIKE(3, 4)
-jfail(char *err, size_t errlen, const char *fmt, ...)
+    jfail(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -701,12 +724,12 @@ jfail(char *err, size_t errlen, const char *fmt, ...)
 	return (ERR_PROTO);
 }
 
-static int json_fields(const char *, const struct msg_field *, size_t,
-    char *, const json_t *, char *, size_t);
+static int json_fields(const char *, const struct msg_field *, size_t, char *,
+    const json_t *, char *, size_t);
 
 static int
-json_field(const struct msg_field *f, char *base, json_t *v, char *err,
-    size_t errlen)
+json_field(
+    const struct msg_field *f, char *base, json_t *v, char *err, size_t errlen)
 {
 	void            *at = base + f->off;
 	struct msg_strs *ss;
@@ -718,8 +741,8 @@ json_field(const struct msg_field *f, char *base, json_t *v, char *err,
 
 	if (json_is_null(v) && f->type != FT_OBJ) {
 		if (f->required)
-			return (jfail(err, errlen, "field '%s' is null",
-			    f->name));
+			return (
+			    jfail(err, errlen, "field '%s' is null", f->name));
 		return (0);
 	}
 	if (f->optional)
@@ -752,20 +775,22 @@ json_field(const struct msg_field *f, char *base, json_t *v, char *err,
 	case FT_BIN:
 		if (!json_is_string(v))
 			break;
-		((struct msg_bin *) at)->p = msg_bin_dup(json_string_value(v),
-		    json_string_length(v));
+		((struct msg_bin *) at)->p =
+		    msg_bin_dup(json_string_value(v), json_string_length(v));
 		((struct msg_bin *) at)->len = json_string_length(v);
 		return (0);
 	case FT_STRS:
 		if (!json_is_array(v))
 			break;
-		ss = at;
+		ss    = at;
 		ss->v = xcalloc(json_array_size(v) + 1, sizeof(*ss->v));
-		json_array_foreach(v, i, e) {
-			if (!json_is_string(e) || !mp_text_ok(json_string_value(e),
-			                              json_string_length(e)))
-				return (jfail(err, errlen, "field '%s'[%zu] is "
-				                           "not a string",
+		json_array_foreach (v, i, e) {
+			if (!json_is_string(e) ||
+			    !mp_text_ok(
+			        json_string_value(e), json_string_length(e)))
+				return (jfail(err, errlen,
+				    "field '%s'[%zu] is "
+				    "not a string",
 				    f->name, i));
 			ss->v[ss->n++] = xstrdup(json_string_value(e));
 		}
@@ -773,15 +798,16 @@ json_field(const struct msg_field *f, char *base, json_t *v, char *err,
 	case FT_BINS:
 		if (!json_is_array(v))
 			break;
-		bs = at;
+		bs    = at;
 		bs->v = xcalloc(json_array_size(v) + 1, sizeof(*bs->v));
-		json_array_foreach(v, i, e) {
+		json_array_foreach (v, i, e) {
 			if (!json_is_string(e))
-				return (jfail(err, errlen, "field '%s'[%zu] is "
-				                           "not a string",
+				return (jfail(err, errlen,
+				    "field '%s'[%zu] is "
+				    "not a string",
 				    f->name, i));
-			bs->v[bs->n].p = msg_bin_dup(json_string_value(e),
-			    json_string_length(e));
+			bs->v[bs->n].p = msg_bin_dup(
+			    json_string_value(e), json_string_length(e));
 			bs->v[bs->n++].len = json_string_length(e);
 		}
 		return (0);
@@ -790,8 +816,10 @@ json_field(const struct msg_field *f, char *base, json_t *v, char *err,
 			break;
 		if (msg_enum_parse(f->names, json_string_value(v),
 		        json_string_length(v), &ev) != 0)
-			return (jfail(err, errlen, "field '%s': '%.64s' is not "
-			    "one of its values", f->name, json_string_value(v)));
+			return (jfail(err, errlen,
+			    "field '%s': '%.64s' is not "
+			    "one of its values",
+			    f->name, json_string_value(v)));
 		*(int *) at = ev;
 		return (0);
 	case FT_REC:
@@ -803,12 +831,14 @@ json_field(const struct msg_field *f, char *base, json_t *v, char *err,
 	case FT_RECS:
 		if (!json_is_array(v))
 			break;
-		rs = at;
+		rs    = at;
 		rs->v = xcalloc(json_array_size(v) + 1, f->rec->size);
-		json_array_foreach(v, i, e) {
+		json_array_foreach (v, i, e) {
 			if (!json_is_object(e))
-				return (jfail(err, errlen, "field '%s'[%zu] is "
-				    "not an object", f->name, i));
+				return (jfail(err, errlen,
+				    "field '%s'[%zu] is "
+				    "not an object",
+				    f->name, i));
 			rs->n++;
 			if ((rv = json_fields(f->rec->name, f->rec->fields,
 			         f->rec->nfields,
@@ -836,8 +866,10 @@ json_fields(const char *what, const struct msg_field *fields, size_t n,
 		v = json_object_get(obj, fields[i].name);
 		if (v == NULL) {
 			if (fields[i].required)
-				rv = jfail(err, errlen, "missing required "
-				    "field '%s' in %s", fields[i].name, what);
+				rv = jfail(err, errlen,
+				    "missing required "
+				    "field '%s' in %s",
+				    fields[i].name, what);
 			continue;
 		}
 		rv = json_field(&fields[i], base, v, err, errlen);
@@ -846,8 +878,8 @@ json_fields(const char *what, const struct msg_field *fields, size_t n,
 }
 
 int
-msg_body_from_json(enum msg_topic t, void *body, const json_t *obj,
-    char *err, size_t errlen)
+msg_body_from_json(
+    enum msg_topic t, void *body, const json_t *obj, char *err, size_t errlen)
 {
 	const struct msg_topic_def *d;
 	int                         rv;
@@ -856,22 +888,22 @@ msg_body_from_json(enum msg_topic t, void *body, const json_t *obj,
 		return (jfail(err, errlen, "unknown topic"));
 	d = &msg_topic_defs[t];
 	memset(body, 0, d->size);
-	rv = json_fields(d->name, d->fields, d->nfields, body, obj, err,
-	    errlen);
+	rv = json_fields(
+	    d->name, d->fields, d->nfields, body, obj, err, errlen);
 	if (rv != 0)
 		msg_body_fini(t, body);
 	return (rv);
 }
 
 int
-msg_rec_from_json(const struct msg_rec_def *def, void *rec,
-    const json_t *obj, char *err, size_t errlen)
+msg_rec_from_json(const struct msg_rec_def *def, void *rec, const json_t *obj,
+    char *err, size_t errlen)
 {
 	int rv;
 
 	memset(rec, 0, def->size);
-	rv = json_fields(def->name, def->fields, def->nfields, rec, obj, err,
-	    errlen);
+	rv = json_fields(
+	    def->name, def->fields, def->nfields, rec, obj, err, errlen);
 	if (rv != 0)
 		msg_rec_fini(def, rec);
 	return (rv);

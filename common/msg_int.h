@@ -16,8 +16,18 @@
 
 #define OBJ_MAX_DEPTH 32
 
-enum mp_kind { MP_NIL, MP_BOOL, MP_UINT, MP_INT, MP_F64, MP_STR, MP_BIN,
-	MP_ARR, MP_MAP, MP_EXT };
+enum mp_kind {
+	MP_NIL,
+	MP_BOOL,
+	MP_UINT,
+	MP_INT,
+	MP_F64,
+	MP_STR,
+	MP_BIN,
+	MP_ARR,
+	MP_MAP,
+	MP_EXT
+};
 
 /* One value header (and the payload of scalars). */
 struct mpv {

@@ -38,8 +38,9 @@ pk_text(msgpack_packer *pk, const char *s, size_t n)
 	}
 	buf_init(&b);
 	for (i = 0; i < n; i += l) {
-		l = s[i] == '\0' ? 0 :
-		                   utf8_len((const unsigned char *) s + i, n - i);
+		l = s[i] == '\0'
+		    ? 0
+		    : utf8_len((const unsigned char *) s + i, n - i);
 		if (l == 0) {
 			buf_append(&b, rep, 3);
 			l = 1;
@@ -67,14 +68,14 @@ pk_json(msgpack_packer *pk, const json_t *j)
 	switch (json_typeof(j)) {
 	case JSON_OBJECT:
 		msgpack_pack_map(pk, json_object_size(j));
-		json_object_foreach((json_t *) j, k, e) {
+		json_object_foreach ((json_t *) j, k, e) {
 			pk_cstr(pk, k);
 			pk_json(pk, e);
 		}
 		break;
 	case JSON_ARRAY:
 		msgpack_pack_array(pk, json_array_size(j));
-		json_array_foreach(j, i, e)
+		json_array_foreach (j, i, e)
 			pk_json(pk, e);
 		break;
 	case JSON_STRING:
@@ -112,11 +113,11 @@ nest_ok(const json_t *j, int depth)
 	if (depth <= 0)
 		return (false);
 	if (json_is_object(j)) {
-		json_object_foreach((json_t *) j, k, e)
+		json_object_foreach ((json_t *) j, k, e)
 			if (!nest_ok(e, depth - 1))
 				return (false);
 	} else
-		json_array_foreach(j, i, e)
+		json_array_foreach (j, i, e)
 			if (!nest_ok(e, depth - 1))
 				return (false);
 	return (true);
@@ -187,8 +188,8 @@ fields_ok(const struct msg_field *fields, size_t n, const char *base)
 	return (true);
 }
 
-static void pk_fields(msgpack_packer *, const struct msg_field *, size_t,
-    const char *);
+static void pk_fields(
+    msgpack_packer *, const struct msg_field *, size_t, const char *);
 
 static void
 pk_field(msgpack_packer *pk, const struct msg_field *f, const char *base)

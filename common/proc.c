@@ -16,8 +16,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/types.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -39,9 +39,9 @@ void
 proc_set_lease(const char *path)
 {
 	free(lease_path);
-	lease_path = path != NULL ? xstrdup(path) : NULL;
+	lease_path    = path != NULL ? xstrdup(path) : NULL;
 	lease_checked = 0;
-	lease_lost = 0;
+	lease_lost    = 0;
 }
 
 void
@@ -66,8 +66,8 @@ note_child(pid_t pid)
 	}
 	n = snprintf(buf, sizeof(buf), "%ld\n", (long) pid);
 	if (write_file_atomic(children_path, buf, (size_t) n) != 0)
-		fprintf(stderr, "opc-exec-run: cannot write %s\n",
-		        children_path);
+		fprintf(
+		    stderr, "opc-exec-run: cannot write %s\n", children_path);
 }
 
 /* lease_read returns the stop deadline in the lease file: 0 (stop) when
@@ -75,8 +75,8 @@ note_child(pid_t pid)
 static int64_t
 lease_read(void)
 {
-	char   *text = NULL;
-	size_t  len = 0;
+	char   *text    = NULL;
+	size_t  len     = 0;
 	int64_t stop_at = 0;
 
 	if (file_read(&text, &len, lease_path, 64) == 0)
@@ -93,22 +93,22 @@ proc_lease_verify(void)
 	if (lease_path == NULL || proc_stop)
 		return (proc_stop ? 1 : 0);
 	lease_checked = now;
-	stop_at = lease_read();
+	stop_at       = lease_read();
 	if (!lease_lapsed(stop_at, now))
 		return (0);
 	if (stop_at > 0)
 		fprintf(stderr,
-		        "opc-exec-run: lease lost (not granted by the "
-		        "router for half a lease; %lld ms past its end): "
-		        "stopping\n",
-		        (long long) (now - stop_at));
+		    "opc-exec-run: lease lost (not granted by the "
+		    "router for half a lease; %lld ms past its end): "
+		    "stopping\n",
+		    (long long) (now - stop_at));
 	else
 		fprintf(stderr,
-		        "opc-exec-run: lease lost (taken back, or "
-		        "%s unreadable): stopping\n",
-		        lease_path);
+		    "opc-exec-run: lease lost (taken back, or "
+		    "%s unreadable): stopping\n",
+		    lease_path);
 	lease_lost = 1;
-	proc_stop = 1;
+	proc_stop  = 1;
 	return (1);
 }
 
@@ -156,12 +156,24 @@ proc_signame(int sig)
 		int         sig;
 		const char *name;
 	} names[] = {
-	    {SIGHUP, "SIGHUP"},   {SIGINT, "SIGINT"},   {SIGQUIT, "SIGQUIT"},
-	    {SIGILL, "SIGILL"},   {SIGTRAP, "SIGTRAP"}, {SIGABRT, "SIGABRT"},
-	    {SIGBUS, "SIGBUS"},   {SIGFPE, "SIGFPE"},   {SIGKILL, "SIGKILL"},
-	    {SIGUSR1, "SIGUSR1"}, {SIGSEGV, "SIGSEGV"}, {SIGUSR2, "SIGUSR2"},
-	    {SIGPIPE, "SIGPIPE"}, {SIGALRM, "SIGALRM"}, {SIGTERM, "SIGTERM"},
-	    {SIGXCPU, "SIGXCPU"}, {SIGXFSZ, "SIGXFSZ"}, {SIGSYS, "SIGSYS"},
+		{ SIGHUP, "SIGHUP" },
+		{ SIGINT, "SIGINT" },
+		{ SIGQUIT, "SIGQUIT" },
+		{ SIGILL, "SIGILL" },
+		{ SIGTRAP, "SIGTRAP" },
+		{ SIGABRT, "SIGABRT" },
+		{ SIGBUS, "SIGBUS" },
+		{ SIGFPE, "SIGFPE" },
+		{ SIGKILL, "SIGKILL" },
+		{ SIGUSR1, "SIGUSR1" },
+		{ SIGSEGV, "SIGSEGV" },
+		{ SIGUSR2, "SIGUSR2" },
+		{ SIGPIPE, "SIGPIPE" },
+		{ SIGALRM, "SIGALRM" },
+		{ SIGTERM, "SIGTERM" },
+		{ SIGXCPU, "SIGXCPU" },
+		{ SIGXFSZ, "SIGXFSZ" },
+		{ SIGSYS, "SIGSYS" },
 	};
 	size_t i;
 
@@ -175,13 +187,12 @@ char *
 proc_describe(const struct proc_result *r)
 {
 	if (r->spawn_errno != 0)
-		return (
-		    xasprintf("could not start: %s", strerror(r->spawn_errno)));
+		return (xasprintf(
+		    "could not start: %s", strerror(r->spawn_errno)));
 	if (r->interrupted)
 		return (xstrdup("interrupted"));
 	if (r->timed_out)
-		return (xasprintf(
-		    "timed out (%s)",
+		return (xasprintf("timed out (%s)",
 		    proc_signame(r->signo ? r->signo : r->kill_signal)));
 	if (r->signo != 0)
 		return (xasprintf("killed by %s", proc_signame(r->signo)));
@@ -251,7 +262,7 @@ int
 proc_run(struct proc_result *r, const struct proc_opts *o)
 {
 	struct pollfd pfd[2];
-	int           outp[2] = {-1, -1}, errp[2] = {-1, -1}, in = -1;
+	int           outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, in = -1;
 	int           st = 0, e, reaped = 0, stage = 0, rv = 0, watched = 0;
 	int64_t       start, now, deadline, next_kill = 0, exit_at = 0;
 	pid_t         pid;
@@ -261,7 +272,7 @@ proc_run(struct proc_result *r, const struct proc_opts *o)
 	buf_init(&r->out);
 	buf_init(&r->err);
 	r->exit_code = -1;
-	start = mono_ms();
+	start        = mono_ms();
 	if (cloexec_pipe(outp) != 0 ||
 	    (!o->merge && cloexec_pipe(errp) != 0)) {
 		rv = ERR_IO;
@@ -275,7 +286,7 @@ proc_run(struct proc_result *r, const struct proc_opts *o)
 	/* a new session, so a timeout can signal the whole group */
 	pid = child_spawn_fds(o->argv, o->envp, o->cwd, in, outp[1],
 	    o->merge ? outp[1] : errp[1]);
-	e = pid < 0 ? errno : 0;
+	e   = pid < 0 ? errno : 0;
 	if (in >= 0)
 		(void) close(in);
 	closep(&outp[1]);
@@ -289,7 +300,7 @@ proc_run(struct proc_result *r, const struct proc_opts *o)
 	deadline = o->timeout_ms > 0 ? start + o->timeout_ms : INT64_MAX;
 	for (;;) {
 		if (!reaped && waitpid(pid, &st, WNOHANG) == pid) {
-			reaped = 1;
+			reaped  = 1;
 			exit_at = mono_ms();
 			/* Stragglers of the run die with it. */
 			(void) kill(-pid, SIGKILL);
@@ -309,20 +320,20 @@ proc_run(struct proc_result *r, const struct proc_opts *o)
 				r->timed_out = 1;
 			signal_group(pid, SIGTERM);
 			r->kill_signal = SIGTERM;
-			next_kill = now + o->grace_ms;
-			stage = 1;
+			next_kill      = now + o->grace_ms;
+			stage          = 1;
 		} else if (!reaped && stage == 1 && now >= next_kill) {
 			signal_group(pid, SIGKILL);
 			r->kill_signal = SIGKILL;
-			stage = 2;
+			stage          = 2;
 		}
 		np = 0;
 		if (outp[0] >= 0) {
-			pfd[np].fd = outp[0];
+			pfd[np].fd       = outp[0];
 			pfd[np++].events = POLLIN;
 		}
 		if (errp[0] >= 0) {
-			pfd[np].fd = errp[0];
+			pfd[np].fd       = errp[0];
 			pfd[np++].events = POLLIN;
 		}
 		if (np == 0) {
@@ -337,13 +348,13 @@ proc_run(struct proc_result *r, const struct proc_opts *o)
 				continue;
 			if (pfd[i].fd == outp[0]) {
 				read_into(&outp[0], &r->out, o->max_output,
-				          &r->out_truncated);
+				    &r->out_truncated);
 				if (o->watch != NULL && !watched &&
 				    o->watch(o->watch_arg, &r->out) != 0)
 					watched = 1;
 			} else
 				read_into(&errp[0], &r->err, o->max_output,
-				          &r->err_truncated);
+				    &r->err_truncated);
 		}
 	}
 	note_child(0);

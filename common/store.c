@@ -44,9 +44,9 @@ struct cached {
 struct store {
 	sqlite3      *db;
 	char         *path;
-	char         *dir;     /* what fills up: the db's directory */
+	char         *dir; /* what fills up: the db's directory */
 	int           in_txn;
-	bool          full;    /* this transaction met a full disk */
+	bool          full;     /* this transaction met a full disk */
 	bool          was_full; /* since the last commit that worked */
 	struct cached cache[CACHE_SLOTS];
 };
@@ -83,8 +83,8 @@ xlate(struct store *s, int rc, const char *what)
 	case SQLITE_CONSTRAINT:
 		return (ERR_EXISTS);
 	default:
-		log_error("store.error", "%s: %s: %s", s ? s->path : "?",
-		    what, s ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+		log_error("store.error", "%s: %s: %s", s ? s->path : "?", what,
+		    s ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
 		return (s != NULL && nospace(s, rc) ? ERR_NOSPACE : ERR_IO);
 	}
 }
@@ -108,10 +108,10 @@ store_open(struct store **sp, const char *path)
 	struct store *s;
 	int           rv;
 
-	*sp = NULL;
-	s = xcalloc(1, sizeof(*s));
+	*sp     = NULL;
+	s       = xcalloc(1, sizeof(*s));
 	s->path = xstrdup(path);
-	s->dir = dir_of(path);
+	s->dir  = dir_of(path);
 	if (sqlite3_open_v2(path, &s->db,
 	        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 	            SQLITE_OPEN_NOMUTEX,
@@ -124,10 +124,11 @@ store_open(struct store **sp, const char *path)
 	 * the kernel caches the file anyway, and the default was half of an
 	 * idle daemon's private memory (router 8.5 -> 7.0 MiB RSS; catch-up
 	 * of 100,000 events unchanged; scripts/bench.sh). */
-	if ((rv = store_exec(s, "PRAGMA journal_mode=WAL;"
-	                        "PRAGMA synchronous=NORMAL;"
-	                        "PRAGMA foreign_keys=ON;"
-	                        "PRAGMA cache_size=-512;")) != 0)
+	if ((rv = store_exec(s,
+	         "PRAGMA journal_mode=WAL;"
+	         "PRAGMA synchronous=NORMAL;"
+	         "PRAGMA foreign_keys=ON;"
+	         "PRAGMA cache_size=-512;")) != 0)
 		goto fail;
 	{
 		char sql[64];
@@ -169,8 +170,8 @@ store_close(struct store **sp)
 int
 store_set_sync(struct store *s, int full)
 {
-	return (store_exec(s, full ? "PRAGMA synchronous=FULL"
-	                           : "PRAGMA synchronous=NORMAL"));
+	return (store_exec(s,
+	    full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"));
 }
 
 int
@@ -192,8 +193,8 @@ store_exec(struct store *s, const char *sql)
 }
 
 int
-store_add_column(struct store *st, const char *table, const char *column,
-    const char *decl)
+store_add_column(
+    struct store *st, const char *table, const char *column, const char *decl)
 {
 	int64_t n = 0;
 	char   *sql;
@@ -201,10 +202,11 @@ store_add_column(struct store *st, const char *table, const char *column,
 
 	if ((rv = store_int(st, &n, 0,
 	         "SELECT count(*) FROM pragma_table_info(?) WHERE name = ?",
-	         "tt", table, column)) != 0 || n > 0)
+	         "tt", table, column)) != 0 ||
+	    n > 0)
 		return (rv);
-	sql = xasprintf("ALTER TABLE %s ADD COLUMN %s %s", table, column,
-	    decl);
+	sql =
+	    xasprintf("ALTER TABLE %s ADD COLUMN %s %s", table, column, decl);
 	rv = store_exec(st, sql);
 	free(sql);
 	if (rv == 0)
@@ -231,7 +233,7 @@ static void
 reclaim(struct store *s)
 {
 	struct stat st;
-	char       *wal = xasprintf("%s-wal", s->path);
+	char       *wal  = xasprintf("%s-wal", s->path);
 	long long   size = stat(wal, &st) == 0 ? (long long) st.st_size : -1;
 	int         rc;
 
@@ -240,12 +242,14 @@ reclaim(struct store *s)
 	/* never wait on the loop: a reader holding it back makes this a
 	 * partial checkpoint, SQLITE_BUSY */
 	sqlite3_busy_timeout(s->db, 0);
-	rc = sqlite3_wal_checkpoint_v2(s->db, NULL,
-	    SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	rc = sqlite3_wal_checkpoint_v2(
+	    s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 	sqlite3_busy_timeout(s->db, BUSY_MS);
 	if (rc == SQLITE_OK)
-		log_info("store.reclaimed", "%s: writes work again; its WAL "
-		    "(%lld bytes) checkpointed and truncated", s->path, size);
+		log_info("store.reclaimed",
+		    "%s: writes work again; its WAL "
+		    "(%lld bytes) checkpointed and truncated",
+		    s->path, size);
 	else {
 		/* busy (a reader) or still short of space: the WAL stays,
 		 * and journal_size_limit trims it at its next restart */
@@ -265,8 +269,8 @@ store_commit(struct store *s)
 		return (ERR_STATE);
 	if ((rv = store_exec(s, "COMMIT")) != 0) {
 		if (!sqlite3_get_autocommit(s->db))
-			(void) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL,
-			    NULL);
+			(void) sqlite3_exec(
+			    s->db, "ROLLBACK", NULL, NULL, NULL);
 		s->in_txn = 0;
 		return (rv);
 	}
@@ -348,7 +352,7 @@ store_prep(struct store *s, struct store_stmt **stp, const char *sql)
 	uint32_t       h, i;
 
 	*stp = NULL;
-	h = hash(sql);
+	h    = hash(sql);
 	for (i = 0; i < CACHE_SLOTS; i++) {
 		c = &s->cache[(h + i) & (CACHE_SLOTS - 1)];
 		if (c->sql == NULL || strcmp(c->sql, sql) == 0)
@@ -404,15 +408,15 @@ store_bind_text(struct store_stmt *st, int i, const char *v)
 {
 	if (v == NULL)
 		return (store_bind_null(st, i));
-	return (bindrv(st, sqlite3_bind_text(ST(st), i, v, -1,
-	                       SQLITE_TRANSIENT)));
+	return (
+	    bindrv(st, sqlite3_bind_text(ST(st), i, v, -1, SQLITE_TRANSIENT)));
 }
 
 int
 store_bind_blob(struct store_stmt *st, int i, const void *p, size_t n)
 {
-	return (bindrv(st, sqlite3_bind_blob64(ST(st), i, n ? p : "", n,
-	                       SQLITE_TRANSIENT)));
+	return (bindrv(st,
+	    sqlite3_bind_blob64(ST(st), i, n ? p : "", n, SQLITE_TRANSIENT)));
 }
 
 int
@@ -503,8 +507,9 @@ vbind(struct store *s, struct store_stmt **stp, const char *sql,
 	for (q = sql, n = 0; *q != '\0'; q++)
 		n += *q == '?';
 	if (n != (fmt ? strlen(fmt) : 0)) {
-		log_error("store.bind", "%zu placeholders but format \"%s\": %s",
-		    n, fmt ? fmt : "", sql);
+		log_error("store.bind",
+		    "%zu placeholders but format \"%s\": %s", n,
+		    fmt ? fmt : "", sql);
 		return (ERR_INVAL);
 	}
 	if ((rv = store_prep(s, &st, sql)) != 0)
@@ -521,8 +526,8 @@ vbind(struct store *s, struct store_stmt **stp, const char *sql,
 			rv = store_bind_text(st, i, va_arg(ap, const char *));
 			break;
 		case 'b':
-			p = va_arg(ap, const void *);
-			n = va_arg(ap, size_t);
+			p  = va_arg(ap, const void *);
+			n  = va_arg(ap, size_t);
 			rv = store_bind_blob(st, i, p, n);
 			break;
 		default:

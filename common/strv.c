@@ -12,9 +12,9 @@
 void
 strv_push_owned(struct strv *sv, char *s)
 {
-	sv->v = xrealloc(sv->v, (sv->n + 2) * sizeof(*sv->v));
+	sv->v          = xrealloc(sv->v, (sv->n + 2) * sizeof(*sv->v));
 	sv->v[sv->n++] = s;
-	sv->v[sv->n] = NULL;
+	sv->v[sv->n]   = NULL;
 }
 
 void
@@ -72,7 +72,7 @@ void
 strv_setenv(struct strv *sv, const char *name, const char *value)
 {
 	size_t nlen = strlen(name), i;
-	char  *kv = xasprintf("%s=%s", name, value);
+	char  *kv   = xasprintf("%s=%s", name, value);
 
 	for (i = 0; i < sv->n; i++) {
 		if (strncmp(sv->v[i], name, nlen) == 0 &&

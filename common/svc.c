@@ -92,7 +92,7 @@ nospace_wait(struct svc *svc, int64_t ms)
 	if (ns->timer != 0)
 		loop_timer_cancel(svc->loop, ns->timer);
 	ns->retry_at = mono_ms() + ms;
-	ns->timer = loop_timer(svc->loop, ms, nospace_cb, svc);
+	ns->timer    = loop_timer(svc->loop, ms, nospace_cb, svc);
 }
 
 void
@@ -105,7 +105,7 @@ svc_nospace(struct svc *svc, const char *path)
 	if (ns->backoff_ms > 0)
 		return; /* the probe decides when to try again */
 	space_path(svc, path, ns->path, sizeof(ns->path));
-	ns->since = now_ms();
+	ns->since      = now_ms();
 	ns->backoff_ms = NOSPACE_MIN_MS;
 	/* Full again soon after the probe said it was over (a quota statvfs
 	 * does not show, a probe that found room in the WAL): go on where
@@ -115,9 +115,10 @@ svc_nospace(struct svc *svc, const char *path)
 		    ? NOSPACE_MAX_MS
 		    : ns->last_wait * 2;
 	svc_set_error(svc, "disk full: %s", ns->path);
-	log_error("svc.disk_full", "no space left on %s (%s): writes paused; "
-	    "tried again in %lld ms, then doubling up to %d ms", ns->path,
-	    path, (long long) ns->backoff_ms, NOSPACE_MAX_MS);
+	log_error("svc.disk_full",
+	    "no space left on %s (%s): writes paused; "
+	    "tried again in %lld ms, then doubling up to %d ms",
+	    ns->path, path, (long long) ns->backoff_ms, NOSPACE_MAX_MS);
 	nospace_wait(svc, ns->backoff_ms);
 }
 
@@ -131,20 +132,22 @@ nospace_over(struct svc *svc)
 
 	memcpy(path, ns->path, sizeof(path));
 	memset(&ev, 0, sizeof(ev));
-	ev.path = path;
-	ev.since_ms = ns->since;
+	ev.path       = path;
+	ev.since_ms   = ns->since;
 	ev.resumed_ms = now_ms();
-	ev.failures = ns->failures;
-	log_info("svc.disk_ok", "%s: writes work again after %lld ms and "
-	    "%lld refused writes: resuming", path,
-	    (long long) (ev.resumed_ms - ns->since), (long long) ns->failures);
+	ev.failures   = ns->failures;
+	log_info("svc.disk_ok",
+	    "%s: writes work again after %lld ms and "
+	    "%lld refused writes: resuming",
+	    path, (long long) (ev.resumed_ms - ns->since),
+	    (long long) ns->failures);
 	if (strncmp(svc->last_error, "disk full: ", 11) == 0)
 		svc->last_error[0] = '\0';
 	if (ns->timer != 0)
 		loop_timer_cancel(svc->loop, ns->timer);
-	ns->timer = 0;
-	ns->last_end = mono_ms();
-	ns->last_wait = ns->backoff_ms;
+	ns->timer      = 0;
+	ns->last_end   = mono_ms();
+	ns->last_wait  = ns->backoff_ms;
 	ns->backoff_ms = ns->retry_at = ns->since = ns->failures = 0;
 	/* Journaled once writes work: several daemons on one disk report
 	 * one incident, which the escalator escalates once. */
@@ -159,7 +162,7 @@ static void
 nospace_cb(struct loop *l, void *arg)
 {
 	struct svc     *svc = arg;
-	struct nospace *ns = &svc->nosp;
+	struct nospace *ns  = &svc->nosp;
 	int64_t         room;
 	int             rv;
 
@@ -187,9 +190,10 @@ nospace_cb(struct loop *l, void *arg)
 		    ? NOSPACE_MAX_MS
 		    : ns->backoff_ms * 2;
 		if (ns->backoff_ms == NOSPACE_MAX_MS)
-			log_warn("svc.disk_full", "%s: still no space after "
-			    "%lld ms: trying every %d ms", ns->path,
-			    (long long) (now_ms() - ns->since),
+			log_warn("svc.disk_full",
+			    "%s: still no space after "
+			    "%lld ms: trying every %d ms",
+			    ns->path, (long long) (now_ms() - ns->since),
 			    NOSPACE_MAX_MS);
 	}
 	nospace_wait(svc, ns->backoff_ms);
@@ -202,8 +206,8 @@ publish_pending(struct svc *svc)
 	int    rv;
 
 	for (i = 0; i < svc->npending; i++) {
-		rv = bus_send(svc->pub, svc->pending.data + off,
-		    svc->plens[i], BUS_NONBLOCK);
+		rv = bus_send(svc->pub, svc->pending.data + off, svc->plens[i],
+		    BUS_NONBLOCK);
 		/* A dropped publish is recovered by replay (gap or
 		 * heartbeat seq), so it is counted, not retried. */
 		if (rv != 0)
@@ -221,8 +225,8 @@ add_pending(struct svc *svc, size_t start)
 {
 	if (svc->npending == svc->cappending) {
 		svc->cappending = svc->cappending ? svc->cappending * 2 : 64;
-		svc->plens = xrealloc(svc->plens,
-		    svc->cappending * sizeof(*svc->plens));
+		svc->plens      = xrealloc(
+		         svc->plens, svc->cappending * sizeof(*svc->plens));
 	}
 	svc->plens[svc->npending++] = svc->pending.len - start;
 }
@@ -256,7 +260,8 @@ svc_txn_commit(struct svc *svc)
 
 		if (up->cursor == up->committed)
 			continue;
-		if ((rv = journal_cursor_set(svc->store, up->name, up->cursor)) != 0) {
+		if ((rv = journal_cursor_set(
+		         svc->store, up->name, up->cursor)) != 0) {
 			svc_txn_rollback(svc);
 			return (rv);
 		}
@@ -322,8 +327,8 @@ svc_rollback(struct svc *svc)
 }
 
 static int
-emit_volatile(struct svc *svc, enum msg_topic t, const char *corr,
-    const void *body)
+emit_volatile(
+    struct svc *svc, enum msg_topic t, const char *corr, const void *body)
 {
 	struct msg_hdr hdr;
 	struct buf     b;
@@ -333,9 +338,9 @@ emit_volatile(struct svc *svc, enum msg_topic t, const char *corr,
 	snprintf(id, sizeof(id), "%s:v%llu", svc->inst->name,
 	    (unsigned long long) ++svc->hb_count);
 	memset(&hdr, 0, sizeof(hdr));
-	hdr.src = svc->inst->name;
-	hdr.id = id;
-	hdr.ts = now_ms();
+	hdr.src  = svc->inst->name;
+	hdr.id   = id;
+	hdr.ts   = now_ms();
 	hdr.corr = corr;
 	buf_init(&b);
 	if ((rv = msg_pack(&b, t, &hdr, body)) == 0 &&
@@ -346,8 +351,7 @@ emit_volatile(struct svc *svc, enum msg_topic t, const char *corr,
 }
 
 int
-svc_emit(struct svc *svc, enum msg_topic t, const char *corr,
-    const void *body)
+svc_emit(struct svc *svc, enum msg_topic t, const char *corr, const void *body)
 {
 	size_t start;
 	bool   own = false;
@@ -363,7 +367,7 @@ svc_emit(struct svc *svc, enum msg_topic t, const char *corr,
 		own = true;
 	}
 	start = svc->pending.len;
-	rv = journal_append(svc->journal, t, corr, body, &svc->pending);
+	rv    = journal_append(svc->journal, t, corr, body, &svc->pending);
 	if (rv == 0)
 		add_pending(svc, start);
 	if (own) {
@@ -373,8 +377,8 @@ svc_emit(struct svc *svc, enum msg_topic t, const char *corr,
 			svc_txn_rollback(svc);
 	}
 	if (rv != 0)
-		log_error("svc.emit", "%s: %s", msg_topic_name(t),
-		    err_str(rv));
+		log_error(
+		    "svc.emit", "%s: %s", msg_topic_name(t), err_str(rv));
 	return (rv);
 }
 
@@ -396,16 +400,16 @@ send_heartbeat(struct svc *svc)
 		svc->def->heartbeat(svc, svc->state, info);
 	/* the supervisor shows it (opc heartbeat-check) */
 	if (svc_disk_full(svc))
-		json_object_set_new(info, "disk_full",
-		    json_string(svc->nosp.path));
+		json_object_set_new(
+		    info, "disk_full", json_string(svc->nosp.path));
 	memset(&hb, 0, sizeof(hb));
-	hb.service = (char *) svc->inst->service;
-	hb.last_seq = (int64_t) journal_last_seq(svc->journal);
-	hb.pid = getpid();
+	hb.service   = (char *) svc->inst->service;
+	hb.last_seq  = (int64_t) journal_last_seq(svc->journal);
+	hb.pid       = getpid();
 	hb.uptime_ms = mono_ms() - svc->started;
-	hb.state = svc->last_error[0] ? "degraded" : "ok";
+	hb.state     = svc->last_error[0] ? "degraded" : "ok";
 	hb.caught_up = svc_caught_up(svc);
-	hb.info = info;
+	hb.info      = info;
 	(void) svc_emit(svc, MSG_HEARTBEAT, NULL, &hb);
 	json_decref(info);
 }
@@ -417,8 +421,8 @@ hb_timer_cb(struct loop *l, void *arg)
 
 	send_heartbeat(svc);
 	svc_ups_check(svc);
-	svc->hb_timer = loop_timer(l, svc->topo->heartbeat_ms, hb_timer_cb,
-	    svc);
+	svc->hb_timer =
+	    loop_timer(l, svc->topo->heartbeat_ms, hb_timer_cb, svc);
 }
 
 static void
@@ -427,7 +431,7 @@ idle_timer_cb(struct loop *l, void *arg)
 	struct svc *svc = arg;
 	uint64_t    first, last;
 
-	last = journal_last_seq(svc->journal);
+	last  = journal_last_seq(svc->journal);
 	first = journal_first_seq(svc->journal);
 	/* Trim in slices so one idle tick never holds the db for long. */
 	if (!svc_disk_full(svc) && last >= first &&
@@ -483,9 +487,11 @@ check_config(const struct svc_def *def, const struct topo_inst *in)
 		for (line = strtok_r(buf_cstr(&b), "\n", &save); line != NULL;
 		     line = strtok_r(NULL, "\n", &save))
 			buf_printf(&d, "%s%s", d.len ? "; " : "", line);
-		log_info("config_drift_detected", "%s: %d setting%s differ%s "
-		    "from the defaults: %s", in->name, nd, nd == 1 ? "" : "s",
-		    nd == 1 ? "s" : "", buf_cstr(&d));
+		log_info("config_drift_detected",
+		    "%s: %d setting%s differ%s "
+		    "from the defaults: %s",
+		    in->name, nd, nd == 1 ? "" : "s", nd == 1 ? "s" : "",
+		    buf_cstr(&d));
 		buf_fini(&d);
 	}
 	buf_fini(&b);
@@ -500,11 +506,11 @@ svc_open(struct svc **sp, const struct svc_def *def, struct topo *topo,
 	char        err[512], *path = NULL;
 	int         rv, fd;
 
-	*sp = NULL;
-	svc = xcalloc(1, sizeof(*svc));
-	svc->def = def;
-	svc->topo = topo;
-	svc->started = mono_ms();
+	*sp           = NULL;
+	svc           = xcalloc(1, sizeof(*svc));
+	svc->def      = def;
+	svc->topo     = topo;
+	svc->started  = mono_ms();
 	svc->counters = json_object();
 	buf_init(&svc->pending);
 	if ((svc->inst = topo_find(topo, name)) == NULL) {
@@ -527,7 +533,7 @@ svc_open(struct svc **sp, const struct svc_def *def, struct topo *topo,
 	index_tables(svc);
 	if (db_path == NULL) {
 		(void) mkdirs(topo->state_dir, 0700);
-		path = xasprintf("%s/%s.db", topo->state_dir, name);
+		path    = xasprintf("%s/%s.db", topo->state_dir, name);
 		db_path = path;
 	}
 	if ((rv = loop_open(&svc->loop)) != 0 ||
@@ -535,8 +541,8 @@ svc_open(struct svc **sp, const struct svc_def *def, struct topo *topo,
 	    (rv = journal_open(&svc->journal, svc->store, name)) != 0)
 		goto fail;
 	if (def->init != NULL && (rv = def->init(svc, svc->state)) != 0) {
-		log_error("svc.init", "%s: init failed: %s", name,
-		    err_str(rv));
+		log_error(
+		    "svc.init", "%s: init failed: %s", name, err_str(rv));
 		goto fail;
 	}
 	svc->inited = true;
@@ -550,8 +556,8 @@ svc_open(struct svc **sp, const struct svc_def *def, struct topo *topo,
 	if ((rv = svc_ups_open(svc)) != 0)
 		goto fail;
 	svc->hb_timer = loop_timer(svc->loop, 0, hb_timer_cb, svc);
-	svc->idle_timer = loop_timer(svc->loop, svc->idle_ms, idle_timer_cb,
-	    svc);
+	svc->idle_timer =
+	    loop_timer(svc->loop, svc->idle_ms, idle_timer_cb, svc);
 	free(path);
 	*sp = svc;
 	return (0);
@@ -597,9 +603,11 @@ svc_run(struct svc *svc)
 	    svc->inst->name, svc->inst->service, (int) getpid(),
 	    svc->inst->pub, svc->inst->ctl,
 	    (unsigned long long) journal_last_seq(svc->journal));
-	if (svc->inst->ctl != NULL && strncmp(svc->inst->ctl, "tcp://", 6) == 0)
+	if (svc->inst->ctl != NULL &&
+	    strncmp(svc->inst->ctl, "tcp://", 6) == 0)
 		log_warn("svc.insecure_ctl", "%s: ctl %s is plain tcp: %s",
-		    svc->inst->name, svc->inst->ctl, svc->topo->insecure_ctl
+		    svc->inst->name, svc->inst->ctl,
+		    svc->topo->insecure_ctl
 		        ? "opcenter.insecure_ctl lets any peer inject and "
 		          "change state"
 		        : "state changes over it are refused (tls+tcp "
@@ -760,7 +768,8 @@ supervised(void)
 	(void) unsetenv("OPC_SUPERVISOR_PID");
 	(void) prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (want > 1 && getppid() != (pid_t) want) {
-		fprintf(stderr, "supervisor %ld is gone: not starting\n", want);
+		fprintf(
+		    stderr, "supervisor %ld is gone: not starting\n", want);
 		return (1);
 	}
 	return (0);
@@ -769,7 +778,7 @@ supervised(void)
 int
 svc_main(const struct svc_def *def, int argc, char **argv)
 {
-	struct option    opts[32] = {
+	struct option opts[32] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "name", required_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
@@ -777,8 +786,8 @@ svc_main(const struct svc_def *def, int argc, char **argv)
 	size_t           nopt = 3, k;
 	sigset_t         stopset;
 	static const int sigs[] = { SIGTERM, SIGINT };
-	struct topo     *topo = NULL;
-	struct svc      *svc = NULL;
+	struct topo     *topo   = NULL;
+	struct svc      *svc    = NULL;
 	const char      *config = topo_default_config(), *name = def->name;
 	char             err[1024], *logpath;
 	int              ch, rv;
@@ -790,10 +799,11 @@ svc_main(const struct svc_def *def, int argc, char **argv)
 	if (supervised() != 0)
 		return (1);
 	for (k = 0; def->opts != NULL && def->opts[k].name != NULL &&
-	     nopt < nitems(opts) - 1; k++, nopt++) {
+	     nopt < nitems(opts) - 1;
+	     k++, nopt++) {
 		opts[nopt].name = def->opts[k].name;
-		opts[nopt].has_arg = def->opts[k].arg ? required_argument :
-		                                        no_argument;
+		opts[nopt].has_arg =
+		    def->opts[k].arg ? required_argument : no_argument;
 		opts[nopt].val = 256 + (int) k;
 	}
 	while ((ch = getopt_long(argc, argv, "c:n:h", opts, NULL)) != -1) {
@@ -839,13 +849,13 @@ svc_main(const struct svc_def *def, int argc, char **argv)
 	}
 	(void) sigprocmask(SIG_BLOCK, &stopset, NULL);
 	if ((rv = svc_open(&svc, def, topo, name, NULL)) != 0) {
-		log_error("svc.start", "%s: cannot start: %s", name,
-		    err_str(rv));
+		log_error(
+		    "svc.start", "%s: cannot start: %s", name, err_str(rv));
 		topo_close(&topo);
 		return (1);
 	}
-	(void) loop_signals(svc->loop, sigs, (int) nitems(sigs), on_signal,
-	    NULL);
+	(void) loop_signals(
+	    svc->loop, sigs, (int) nitems(sigs), on_signal, NULL);
 	rv = svc_run(svc);
 	if (def->shutdown != NULL)
 		def->shutdown(svc, svc->state);

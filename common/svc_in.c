@@ -26,8 +26,7 @@ static void req_cb(struct loop *, int, short, void *);
 static void start_replay(struct upstream *);
 
 static void
-count_decode_error(struct svc *svc, int rv, const char *from,
-    const char *why)
+count_decode_error(struct svc *svc, int rv, const char *from, const char *why)
 {
 	if (rv == ERR_UNKNOWN)
 		svc->c.unknown_topics++;
@@ -58,10 +57,10 @@ svc_dispatch(struct svc *svc, const struct msg *m)
 	 * emits are rolled back to a savepoint, the rest of the batch
 	 * stands, and the message is consumed (a poison message must not
 	 * block the stream). */
-	np = svc->npending;
+	np   = svc->npending;
 	plen = svc->pending.len;
-	sp = svc->txn && store_exec(svc->store, "SAVEPOINT handler") == 0;
-	rv = fn(svc, m, svc->state);
+	sp   = svc->txn && store_exec(svc->store, "SAVEPOINT handler") == 0;
+	rv   = fn(svc, m, svc->state);
 	if (store_full(svc->store)) {
 		/* Not the message's fault, even if the handler went on
 		 * regardless: the whole batch is rolled back (sqlite may
@@ -73,7 +72,7 @@ svc_dispatch(struct svc *svc, const struct msg *m)
 	if (rv != 0 && sp) {
 		(void) store_exec(svc->store, "ROLLBACK TO handler");
 		(void) journal_abort(svc->journal);
-		svc->npending = np;
+		svc->npending    = np;
 		svc->pending.len = plen;
 	}
 	if (sp)
@@ -118,7 +117,7 @@ static void reset_req(struct upstream *);
 static void
 on_heartbeat(struct upstream *up, const struct msg *m)
 {
-	struct svc *svc = up->svc;
+	struct svc *svc  = up->svc;
 	uint64_t    last = (uint64_t) m->body.heartbeat.last_seq;
 
 	up->reached = true;
@@ -153,7 +152,7 @@ finish_batch(struct svc *svc)
 static void
 sub_cb(struct loop *l, int fd, short ev, void *arg)
 {
-	struct upstream *up = arg;
+	struct upstream *up  = arg;
 	struct svc      *svc = up->svc;
 	struct bus_msg   bm;
 	struct msg       m;
@@ -196,7 +195,7 @@ replay_retry_cb(struct loop *l, void *arg)
 
 	UNUSED(l);
 	up->retry_timer = 0;
-	up->replaying = false;
+	up->replaying   = false;
 	if (up->cursor < up->known || !up->reached)
 		start_replay(up);
 }
@@ -211,12 +210,13 @@ static void
 reset_req(struct upstream *up)
 {
 	struct svc             *svc = up->svc;
-	const struct topo_inst *in = topo_find(svc->topo, up->name);
+	const struct topo_inst *in  = topo_find(svc->topo, up->name);
 	int                     fd;
 
-	log_warn("svc.replay_stall", "upstream %s: no replay answer for %lld "
-	    "ms: reconnecting", up->name,
-	    (long long) (mono_ms() - up->replay_sent));
+	log_warn("svc.replay_stall",
+	    "upstream %s: no replay answer for %lld "
+	    "ms: reconnecting",
+	    up->name, (long long) (mono_ms() - up->replay_sent));
 	svc_count(svc, "replay_stalls", 1);
 	if (bus_fd(up->req, &fd) == 0)
 		loop_del_fd(svc->loop, fd);
@@ -231,12 +231,12 @@ reset_req(struct upstream *up)
 static void
 start_replay(struct upstream *up)
 {
-	struct svc        *svc = up->svc;
-	struct msg_hdr     hdr;
+	struct svc           *svc = up->svc;
+	struct msg_hdr        hdr;
 	struct msg_ctl_replay req;
-	struct buf         b;
-	char               id[300];
-	int                rv;
+	struct buf            b;
+	char                  id[300];
+	int                   rv;
 
 	/* a full disk: svc_ups_resume asks once writes work */
 	if (up->replaying || svc_disk_full(svc))
@@ -245,11 +245,11 @@ start_replay(struct upstream *up)
 	    (unsigned long long) ++svc->hb_count);
 	memset(&hdr, 0, sizeof(hdr));
 	hdr.src = svc->inst->name;
-	hdr.id = id;
-	hdr.ts = now_ms();
+	hdr.id  = id;
+	hdr.ts  = now_ms();
 	memset(&req, 0, sizeof(req));
-	req.from = (int64_t) up->committed + 1;
-	req.max = SVC_REPLAY_MAX;
+	req.from      = (int64_t) up->committed + 1;
+	req.max       = SVC_REPLAY_MAX;
 	req.max_bytes = SVC_REPLAY_BYTES;
 	/* Replay from the committed cursor: anything applied but not yet
 	 * committed in this batch is committed before the answer arrives
@@ -259,14 +259,14 @@ start_replay(struct upstream *up)
 	if (rv == 0)
 		rv = bus_send(up->req, b.data, b.len, BUS_NONBLOCK);
 	buf_fini(&b);
-	up->replaying = true;
+	up->replaying   = true;
 	up->replay_sent = mono_ms();
 	svc->c.replays++;
 	if (rv != 0) {
 		/* Not connected yet: try again shortly. */
 		if (up->retry_timer == 0)
-			up->retry_timer = loop_timer(svc->loop, 200,
-			    replay_retry_cb, up);
+			up->retry_timer =
+			    loop_timer(svc->loop, 200, replay_retry_cb, up);
 	}
 }
 
@@ -297,10 +297,10 @@ data_loss(struct upstream *up, uint64_t first, uint64_t n, bool undeliverable)
 		    (unsigned long long) (first + n - 1));
 	svc_set_error(svc, "data loss from %s", up->name);
 	memset(&ev, 0, sizeof(ev));
-	ev.upstream = up->name;
-	ev.cursor = (int64_t) up->cursor;
+	ev.upstream        = up->name;
+	ev.cursor          = (int64_t) up->cursor;
 	ev.first_available = (int64_t) (first + n);
-	ev.reason = undeliverable ? "undeliverable" : "retention";
+	ev.reason          = undeliverable ? "undeliverable" : "retention";
 	(void) svc_emit(svc, MSG_BUS_DATA_LOSS, NULL, &ev);
 	up->cursor = first + n - 1;
 }
@@ -352,7 +352,7 @@ on_replay_batch(struct upstream *up, const struct msg_ctl_replay_batch *rb)
 static void
 req_cb(struct loop *l, int fd, short ev, void *arg)
 {
-	struct upstream *up = arg;
+	struct upstream *up  = arg;
 	struct svc      *svc = up->svc;
 	struct bus_msg   bm;
 	struct msg       m;
@@ -373,8 +373,8 @@ req_cb(struct loop *l, int fd, short ev, void *arg)
 		if (m.topic == MSG_CTL_REPLAY_BATCH)
 			on_replay_batch(up, &m.body.ctl_replay_batch);
 		else {
-			log_warn("svc.replay", "upstream %s refused replay: %s",
-			    up->name,
+			log_warn("svc.replay",
+			    "upstream %s refused replay: %s", up->name,
 			    m.topic == MSG_CTL_REPLY &&
 			            m.body.ctl_reply.error != NULL
 			        ? m.body.ctl_reply.error
@@ -397,24 +397,25 @@ svc_ups_open(struct svc *svc)
 	int                       rv, fd;
 
 	svc->nups = svc->inst->nupstreams;
-	svc->ups = xcalloc(svc->nups + 1, sizeof(*svc->ups));
+	svc->ups  = xcalloc(svc->nups + 1, sizeof(*svc->ups));
 	for (i = 0; i < svc->nups; i++) {
-		up = &svc->ups[i];
-		up->svc = svc;
+		up       = &svc->ups[i];
+		up->svc  = svc;
 		up->name = xstrdup(svc->inst->upstreams[i]);
 		if ((in = topo_find(svc->topo, up->name)) == NULL)
 			return (ERR_CONFIG);
-		if ((rv = journal_cursor_get(svc->store, up->name, &up->cursor)) != 0)
+		if ((rv = journal_cursor_get(
+		         svc->store, up->name, &up->cursor)) != 0)
 			return (rv);
 		up->committed = up->known = up->cursor;
-		up->remote = bus_url_remote(in->pub);
+		up->remote                = bus_url_remote(in->pub);
 		if ((rv = bus_open(&up->sub, BUS_SUB, in->pub)) != 0 ||
 		    (rv = bus_open(&up->req, BUS_REQ, in->ctl)) != 0)
 			return (rv);
 		(void) bus_subscribe(up->sub, "heartbeat");
 		for (h = svc->def->handlers; h != NULL && h->fn != NULL; h++)
-			(void) bus_subscribe(up->sub,
-			    msg_topic_name(h->topic));
+			(void) bus_subscribe(
+			    up->sub, msg_topic_name(h->topic));
 		if ((rv = bus_fd(up->sub, &fd)) != 0 ||
 		    (rv = loop_add_fd(svc->loop, fd, POLLIN, sub_cb, up)) !=
 		        0 ||
@@ -449,7 +450,7 @@ svc_ups_close(struct svc *svc)
 		free(svc->ups[i].name);
 	}
 	free(svc->ups);
-	svc->ups = NULL;
+	svc->ups  = NULL;
 	svc->nups = 0;
 }
 
@@ -478,16 +479,18 @@ svc_ups_check(struct svc *svc)
 			continue;
 		if (up->last_hb >= up->redialed)
 			up->redials = 0; /* heard since the last redial */
-		since = up->last_hb > up->redialed ? up->last_hb : up->redialed;
-		wait = svc->topo->stale_after_ms << (up->redials < 4 ? up->redials
-		                                                     : 4);
+		since =
+		    up->last_hb > up->redialed ? up->last_hb : up->redialed;
+		wait = svc->topo->stale_after_ms
+		    << (up->redials < 4 ? up->redials : 4);
 		if (up->redials > 0 && wait > REDIAL_MAX_MS)
 			wait = REDIAL_MAX_MS;
 		if (now - since <= wait)
 			continue;
-		log_warn("svc.upstream_silent", "upstream %s: no heartbeat "
-		    "for %lld ms: redialing", up->name,
-		    (long long) (now - up->last_hb));
+		log_warn("svc.upstream_silent",
+		    "upstream %s: no heartbeat "
+		    "for %lld ms: redialing",
+		    up->name, (long long) (now - up->last_hb));
 		svc_count(svc, "upstream_redials", 1);
 		up->redialed = now;
 		up->redials++;

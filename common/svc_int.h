@@ -36,10 +36,10 @@ struct upstream {
 	bool        replaying; /* a replay request is in flight */
 	bool        reached;   /* heard from it at least once */
 	int64_t     replay_sent;
-	int64_t     last_hb;   /* mono ms of its last heartbeat */
-	int64_t     redialed;  /* mono ms of the last silent-upstream redial */
-	int         redials;   /* redials since it was last heard */
-	bool        remote;    /* pub is tcp:// or tls+tcp:// */
+	int64_t     last_hb;  /* mono ms of its last heartbeat */
+	int64_t     redialed; /* mono ms of the last silent-upstream redial */
+	int         redials;  /* redials since it was last heard */
+	bool        remote;   /* pub is tcp:// or tls+tcp:// */
 	uint64_t    retry_timer;
 };
 
@@ -68,9 +68,9 @@ struct nospace {
 	int64_t  since;      /* unix ms of the first refused write */
 	int64_t  failures;   /* writes refused in this episode */
 	uint64_t timer;
-	int64_t  last_end;   /* mono ms the last episode ended */
-	int64_t  last_wait;  /* its last backoff */
-	char     path[256];  /* the state dir, or the full path elsewhere */
+	int64_t  last_end;  /* mono ms the last episode ended */
+	int64_t  last_wait; /* its last backoff */
+	char     path[256]; /* the state dir, or the full path elsewhere */
 };
 
 struct svc {
@@ -87,13 +87,13 @@ struct svc {
 	size_t                  nups;
 	svc_msg_fn              handler[MSG__COUNT];
 	svc_ctl_fn              ctlfn[MSG__COUNT];
-	struct buf              pending;  /* frames to publish after commit */
-	size_t                 *plens;    /* their lengths */
+	struct buf              pending; /* frames to publish after commit */
+	size_t                 *plens;   /* their lengths */
 	size_t                  npending;
 	size_t                  cappending;
-	bool                    txn;      /* a batch transaction is open */
-	bool                    inited;   /* def->init succeeded */
-	int64_t                 started;  /* mono ms */
+	bool                    txn;     /* a batch transaction is open */
+	bool                    inited;  /* def->init succeeded */
+	int64_t                 started; /* mono ms */
 	int64_t                 idle_ms;
 	int64_t                 grace_ms; /* unreachable upstream grace */
 	uint64_t                hb_timer;
@@ -125,7 +125,7 @@ void svc_set_error(struct svc *, const char *fmt, ...) PRINTFLIKE(2, 3);
 const char *svc_space_path(struct svc *);
 
 /* ctl.c: the ctl server. */
-void svc_ctl_cb(struct loop *, int fd, short ev, void *arg);
+void    svc_ctl_cb(struct loop *, int fd, short ev, void *arg);
 json_t *svc_status_json(struct svc *);
 
 /* svc.c: transactions and publishing. */

@@ -144,10 +144,10 @@ static int
 inst_load(struct topo *t, struct topo_inst *in, const char *name,
     const struct cfg_node *n, char *err, size_t errlen)
 {
-	const char  *s, **ups = NULL;
-	size_t       nups = 0, i;
-	int          rv;
-	const char  *at;
+	const char *s, **ups = NULL;
+	size_t      nups = 0, i;
+	int         rv;
+	const char *at;
 
 	in->name = xstrdup(name);
 	in->node = n;
@@ -155,8 +155,8 @@ inst_load(struct topo *t, struct topo_inst *in, const char *name,
 		return (rv);
 	if (s == NULL || *s == '\0') {
 		at = strchr(name, '@');
-		in->service = at ? xstrndup(name, (size_t) (at - name))
-		                 : xstrdup(name);
+		in->service =
+		    at ? xstrndup(name, (size_t) (at - name)) : xstrdup(name);
 	} else
 		in->service = xstrdup(s);
 	if ((rv = cfg_get_str(n, "pub", NULL, &s, err, errlen)) != 0)
@@ -169,18 +169,17 @@ inst_load(struct topo *t, struct topo_inst *in, const char *name,
 	                  : xasprintf("ipc://%s/%s.ctl", t->run_dir, name);
 	if ((rv = cfg_get_str(n, "bin", NULL, &s, err, errlen)) != 0)
 		return (rv);
-	in->bin = s && *s ? xstrdup(s) : NULL;
+	in->bin     = s && *s ? xstrdup(s) : NULL;
 	in->enabled = 1;
 	if ((rv = cfg_tab_bool(topo_inst_keys, n, "enabled", &in->enabled, err,
 	         errlen)) != 0)
 		return (rv);
-	if ((rv = check_url(cfg_get(n, "pub") ? cfg_get(n, "pub") : n,
-	         "pub", in->pub, err, errlen)) != 0 ||
-	    (rv = check_url(cfg_get(n, "ctl") ? cfg_get(n, "ctl") : n,
-	         "ctl", in->ctl, err, errlen)) != 0)
+	if ((rv = check_url(cfg_get(n, "pub") ? cfg_get(n, "pub") : n, "pub",
+	         in->pub, err, errlen)) != 0 ||
+	    (rv = check_url(cfg_get(n, "ctl") ? cfg_get(n, "ctl") : n, "ctl",
+	         in->ctl, err, errlen)) != 0)
 		return (rv);
-	if ((rv = cfg_get_strs(n, "upstreams", &ups, &nups, err, errlen)) !=
-	    0)
+	if ((rv = cfg_get_strs(n, "upstreams", &ups, &nups, err, errlen)) != 0)
 		return (rv);
 	in->upstreams = xcalloc(nups + 1, sizeof(char *));
 	for (i = 0; i < nups; i++)
@@ -202,8 +201,8 @@ check_upstreams(struct topo *t, char *err, size_t errlen)
 			    strcmp(t->inst[i].upstreams[k], t->inst[i].name) !=
 			        0)
 				continue;
-			cfg_where(cfg_get(t->inst[i].node, "upstreams"),
-			    where, sizeof(where));
+			cfg_where(cfg_get(t->inst[i].node, "upstreams"), where,
+			    sizeof(where));
 			ERRF("%s: instances.%s.upstreams: %s '%s'", where,
 			    t->inst[i].name,
 			    strcmp(t->inst[i].upstreams[k], t->inst[i].name)
@@ -232,7 +231,7 @@ tls_load(struct topo *t, const struct cfg_node *root, unsigned flags,
 {
 	static const char *const keys[] = { "ca_file", "cert_file",
 		"key_file" };
-	const struct cfg_node   *n = cfg_get(root, "opcenter.tls");
+	const struct cfg_node   *n      = cfg_get(root, "opcenter.tls");
 	const char              *s, *name = NULL;
 	char                    *path[3] = { NULL, NULL, NULL }, *dir;
 	char                     where[256], msg[512];
@@ -248,7 +247,8 @@ tls_load(struct topo *t, const struct cfg_node *root, unsigned flags,
 			if (!uses_tls(in))
 				continue;
 			cfg_where(in->node, where, sizeof(where));
-			ERRF("%s: %s: tls+tcp:// endpoints need an opcenter.tls "
+			ERRF("%s: %s: tls+tcp:// endpoints need an "
+			     "opcenter.tls "
 			     "section (ca_file, cert_file, key_file)",
 			    where, in->name);
 			return (ERR_CONFIG);
@@ -259,8 +259,8 @@ tls_load(struct topo *t, const struct cfg_node *root, unsigned flags,
 	dir = dirname_of(t->config_path);
 	for (i = 0; i < nitems(keys) && rv == 0; i++) {
 		s = NULL;
-		if ((rv = cfg_tab_str(tls_keys, n, keys[i], &s, err, errlen)) !=
-		    0)
+		if ((rv = cfg_tab_str(
+		         tls_keys, n, keys[i], &s, err, errlen)) != 0)
 			break;
 		if (s == NULL || *s == '\0') {
 			ERRF("%s: opcenter.tls: %s is required", where,
@@ -271,10 +271,10 @@ tls_load(struct topo *t, const struct cfg_node *root, unsigned flags,
 		path[i] = absolute(dir, s);
 	}
 	if (rv == 0)
-		rv = cfg_tab_str(tls_keys, n, "server_name", &name, err,
-		    errlen);
+		rv = cfg_tab_str(
+		    tls_keys, n, "server_name", &name, err, errlen);
 	if (rv == 0 && !(flags & TOPO_NO_TLS)) {
-		bt = (struct bus_tls){ path[0], path[1], path[2], name };
+		bt = (struct bus_tls) { path[0], path[1], path[2], name };
 		if (bus_tls_set(&bt, msg, sizeof(msg)) == 0)
 			t->tls = 1;
 		else {
@@ -298,14 +298,14 @@ load(struct topo *t, unsigned flags, char *err, size_t errlen)
 	int                    rv;
 
 	if (cfg_type(root) != CFG_MAP) {
-		ERRF("%s:1:1: expected a map at the top level",
-		    t->config_path);
+		ERRF(
+		    "%s:1:1: expected a map at the top level", t->config_path);
 		return (ERR_CONFIG);
 	}
-	if ((rv = cfg_tab_str(root_keys, root, "opcenter.state_dir", &s, err,
-	         errlen)) != 0)
+	if ((rv = cfg_tab_str(
+	         root_keys, root, "opcenter.state_dir", &s, err, errlen)) != 0)
 		return (rv);
-	dir = dirname_of(t->config_path);
+	dir          = dirname_of(t->config_path);
 	t->state_dir = absolute(dir, s);
 	free(dir);
 	t->run_dir = xasprintf("%s/run", t->state_dir);
@@ -324,20 +324,19 @@ load(struct topo *t, unsigned flags, char *err, size_t errlen)
 	         &t->insecure_ctl, err, errlen)) != 0)
 		return (rv);
 	sup = cfg_get(root, "supervisor");
-	if ((rv = inst_load(t, &t->supervisor, "supervisor", sup, err,
-	         errlen)) != 0)
+	if ((rv = inst_load(
+	         t, &t->supervisor, "supervisor", sup, err, errlen)) != 0)
 		return (rv);
 	insts = cfg_get(root, "instances");
 	if (insts != NULL && cfg_type(insts) != CFG_MAP) {
 		char where[256];
 
 		cfg_where(insts, where, sizeof(where));
-		ERRF("%s: instances: expected a map of instance names",
-		    where);
+		ERRF("%s: instances: expected a map of instance names", where);
 		return (ERR_CONFIG);
 	}
 	t->ninst = cfg_len(insts);
-	t->inst = xcalloc(t->ninst + 1, sizeof(*t->inst));
+	t->inst  = xcalloc(t->ninst + 1, sizeof(*t->inst));
 	for (i = 0; i < t->ninst; i++) {
 		s = cfg_key_at(insts, i);
 		if (strcmp(s, "supervisor") == 0 || strchr(s, '/') != NULL ||
@@ -359,8 +358,7 @@ load(struct topo *t, unsigned flags, char *err, size_t errlen)
 }
 
 int
-topo_load(struct topo **tp, const char *config_path, char *err,
-    size_t errlen)
+topo_load(struct topo **tp, const char *config_path, char *err, size_t errlen)
 {
 	return (topo_load_flags(tp, config_path, 0, err, errlen));
 }
@@ -374,7 +372,7 @@ topo_load_flags(struct topo **tp, const char *config_path, unsigned flags,
 	int          rv;
 
 	*tp = NULL;
-	t = xcalloc(1, sizeof(*t));
+	t   = xcalloc(1, sizeof(*t));
 	if (realpath(config_path, real) == NULL) {
 		ERRF("%s: cannot open config file", config_path);
 		free(t);

@@ -164,7 +164,7 @@ grow(struct buf *b, size_t need)
 	while (cap < b->len + need + 1)
 		cap *= 2;
 	b->data = xrealloc(b->data, cap);
-	b->cap = cap;
+	b->cap  = cap;
 }
 
 void
@@ -243,13 +243,13 @@ utf8_len(const unsigned char *p, size_t n)
 		return (1);
 	if ((p[0] & 0xe0) == 0xc0) {
 		len = 2;
-		cp = p[0] & 0x1f;
+		cp  = p[0] & 0x1f;
 	} else if ((p[0] & 0xf0) == 0xe0) {
 		len = 3;
-		cp = p[0] & 0x0f;
+		cp  = p[0] & 0x0f;
 	} else if ((p[0] & 0xf8) == 0xf0) {
 		len = 4;
-		cp = p[0] & 0x07;
+		cp  = p[0] & 0x07;
 	} else
 		return (0);
 	if (len > n)
@@ -300,7 +300,8 @@ utf8_lossy(const char *s)
 		return (xstrdup(s));
 	buf_init(&b);
 	while (i < n) {
-		if ((l = utf8_len((const unsigned char *) s + i, n - i)) == 0) {
+		if ((l = utf8_len((const unsigned char *) s + i, n - i)) ==
+		    0) {
 			buf_puts(&b, "\xef\xbf\xbd"); /* U+FFFD */
 			i++;
 			continue;
@@ -330,7 +331,7 @@ int
 write_file_atomic(const char *path, const void *data, size_t len)
 {
 	char       *tmp = xasprintf("%s.tmp", path);
-	const char *p = data;
+	const char *p   = data;
 	ssize_t     n;
 	int         fd, rv = 0, saved;
 
@@ -339,8 +340,8 @@ write_file_atomic(const char *path, const void *data, size_t len)
 		saved = errno;
 		free(tmp);
 		errno = saved;
-		return (saved == ENOSPC || saved == EDQUOT ? ERR_NOSPACE
-		                                           : ERR_IO);
+		return (
+		    saved == ENOSPC || saved == EDQUOT ? ERR_NOSPACE : ERR_IO);
 	}
 	while (len > 0 && rv == 0) {
 		if ((n = write(fd, p, len)) < 0) {
@@ -378,11 +379,12 @@ uuid4(char out[37])
 	if ((fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC)) < 0 ||
 	    read(fd, b, sizeof(b)) != (ssize_t) sizeof(b)) {
 		/* never expected; still unique enough within a process */
-		uint64_t x = (uint64_t) now_ms() ^ ((uint64_t) getpid() << 32) ^
-		    (uint64_t) (uintptr_t) out;
+		uint64_t x = (uint64_t) now_ms() ^
+		    ((uint64_t) getpid() << 32) ^ (uint64_t) (uintptr_t) out;
 
 		for (i = 0; i < sizeof(b); i++) {
-			x = x * 6364136223846793005ull + 1442695040888963407ull;
+			x = x * 6364136223846793005ull +
+			    1442695040888963407ull;
 			b[i] = (unsigned char) (x >> 56);
 		}
 	}
@@ -454,7 +456,8 @@ rmtree(const char *path)
 
 	if (lstat(path, &st) != 0)
 		return (errno == ENOENT ? 0 : ERR_IO);
-	return (nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : ERR_IO);
+	return (
+	    nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : ERR_IO);
 }
 
 bool
@@ -468,8 +471,8 @@ id_valid(const char *id)
 		char c = id[i];
 
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-		      c == '-'))
+		        (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+		        c == '-'))
 			return (false);
 	}
 	return (true);
@@ -518,9 +521,9 @@ spawn_path(const char *file, char *const envp[])
 	if (path == NULL)
 		path = "/bin:/usr/bin";
 	for (p = path;; p = end + 1) {
-		end = strchrnul(p, ':');
-		cand = xasprintf("%.*s%s%s", (int) (end - p), p,
-		    end > p ? "/" : "", file);
+		end  = strchrnul(p, ':');
+		cand = xasprintf(
+		    "%.*s%s%s", (int) (end - p), p, end > p ? "/" : "", file);
 		if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) &&
 		    access(cand, X_OK) == 0)
 			return (cand);
@@ -545,8 +548,8 @@ child_spawn_fds(char *const argv[], char *const envp[], const char *cwd,
 
 	if ((path = spawn_path(argv[0], envp)) == NULL)
 		return (-1);
-	if (in < 0 && (in = null = open("/dev/null", O_RDONLY | O_CLOEXEC)) <
-	        0) {
+	if (in < 0 &&
+	    (in = null = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
 		free(path);
 		return (-1);
 	}
@@ -565,10 +568,11 @@ child_spawn_fds(char *const argv[], char *const envp[], const char *cwd,
 	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
 	posix_spawnattr_setsigmask(&at, &none);
 	posix_spawnattr_setsigdefault(&at, &all);
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID |
-	    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	rv = posix_spawn(&pid, path, &fa, &at, argv,
-	    envp != NULL ? envp : environ);
+	posix_spawnattr_setflags(&at,
+	    POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
+	        POSIX_SPAWN_SETSIGDEF);
+	rv = posix_spawn(
+	    &pid, path, &fa, &at, argv, envp != NULL ? envp : environ);
 	posix_spawnattr_destroy(&at);
 	posix_spawn_file_actions_destroy(&fa);
 	if (null >= 0)
@@ -588,10 +592,10 @@ child_spawn(const char *out_path, char *const argv[], char *const envp[])
 	int   out = -1, e;
 
 	if (out_path != NULL)
-		out = open(out_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-		    0600);
+		out = open(
+		    out_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	pid = child_spawn_fds(argv, envp, NULL, -1, out, out);
-	e = errno;
+	e   = errno;
 	if (out >= 0)
 		(void) close(out);
 	errno = e;
@@ -632,7 +636,7 @@ exe_sibling(const char *name)
 		path[n] = '\0';
 		if ((slash = strrchr(path, '/')) != NULL) {
 			*slash = '\0';
-			p = xasprintf("%s/%s", path, name);
+			p      = xasprintf("%s/%s", path, name);
 			if (access(p, X_OK) == 0)
 				return (p);
 			free(p);
@@ -646,8 +650,8 @@ file_read(char **out, size_t *len, const char *path, size_t max)
 {
 	FILE  *f;
 	char  *buf = NULL;
-	size_t n = 0, got;
-	int    rv = 0, saved;
+	size_t n   = 0, got;
+	int    rv  = 0, saved;
 
 	*out = NULL;
 	*len = 0;
@@ -673,8 +677,8 @@ file_read(char **out, size_t *len, const char *path, size_t max)
 		return (rv);
 	}
 	buf[n] = '\0';
-	*out = buf;
-	*len = n;
+	*out   = buf;
+	*len   = n;
 	return (0);
 }
 

@@ -27,13 +27,13 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(c)                                                               \
-	do {                                                                   \
-		if (!(c)) {                                                    \
-			fprintf(stderr, "fuzz_cfg: %s:%d: %s\n", __FILE__,     \
-			        __LINE__, #c);                                 \
-			abort();                                               \
-		}                                                              \
+#define CHECK(c)                                                           \
+	do {                                                               \
+		if (!(c)) {                                                \
+			fprintf(stderr, "fuzz_cfg: %s:%d: %s\n", __FILE__, \
+			    __LINE__, #c);                                 \
+			abort();                                           \
+		}                                                          \
 	} while (0)
 
 static char dir[64];
@@ -72,11 +72,11 @@ getters(const struct cfg_node *n, const char *key)
 	size_t      k;
 	char        err[512];
 
-#define GET(call)                                                              \
-	do {                                                                   \
-		err[0] = '\0';                                                 \
-		int rv_ = (call);                                              \
-		CHECK(rv_ == 0 || (rv_ == ERR_CONFIG && err[0] != '\0'));      \
+#define GET(call)                                                         \
+	do {                                                              \
+		err[0]  = '\0';                                           \
+		int rv_ = (call);                                         \
+		CHECK(rv_ == 0 || (rv_ == ERR_CONFIG && err[0] != '\0')); \
 	} while (0)
 	GET(cfg_get_str(n, key, NULL, &s, err, sizeof(err)));
 	GET(cfg_get_int(n, key, 0, &i, err, sizeof(err)));
@@ -161,7 +161,7 @@ topology(const uint8_t *data, size_t size)
 		abort();
 	}
 	err[0] = '\0';
-	rv = topo_load(&t, path, err, sizeof(err));
+	rv     = topo_load(&t, path, err, sizeof(err));
 	if (rv != 0) {
 		CHECK(t == NULL && (rv == ERR_CONFIG || rv == ERR_IO));
 		CHECK(err[0] != '\0');
@@ -194,8 +194,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int         rv;
 
 	err[0] = '\0';
-	rv = cfg_parse(&c, "fuzz.yaml", (const char *) data, size, err,
-	               sizeof(err));
+	rv     = cfg_parse(
+	        &c, "fuzz.yaml", (const char *) data, size, err, sizeof(err));
 	if (rv != 0) {
 		CHECK(c == NULL && rv == ERR_CONFIG);
 		CHECK(strncmp(err, "fuzz.yaml:", 10) == 0);

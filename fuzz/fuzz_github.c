@@ -18,26 +18,26 @@
 #include <string.h>
 
 #include "executor_int.h"
-#include "opc/github.h"
 #include "opc/err.h"
+#include "opc/github.h"
 #include "opc/util.h"
 #include "run.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(c)                                                               \
-	do {                                                                   \
-		if (!(c)) {                                                    \
-			fprintf(stderr, "fuzz_github: %s:%d: %s\n", __FILE__,  \
-			        __LINE__, #c);                                 \
-			abort();                                               \
-		}                                                              \
+#define CHECK(c)                                                              \
+	do {                                                                  \
+		if (!(c)) {                                                   \
+			fprintf(stderr, "fuzz_github: %s:%d: %s\n", __FILE__, \
+			    __LINE__, #c);                                    \
+			abort();                                              \
+		}                                                             \
 	} while (0)
 
 static void
 pr_body(const char *p, size_t n, int list)
 {
-	json_t     *j = json_loadb(p, n, 0, NULL);
+	json_t     *j    = json_loadb(p, n, 0, NULL);
 	const char *want = json_string_value(
 	    json_object_get(list ? json_array_get(j, 0) : j, "html_url"));
 	char *u = pr_url_of(p, n, list);
@@ -53,7 +53,7 @@ pr_body(const char *p, size_t n, int list)
 static void
 expiry(const char *p, size_t n)
 {
-	char   *v = xstrndup(p, n);
+	char   *v  = xstrndup(p, n);
 	int64_t ms = github_expiry(v);
 
 	/* 253402300800000: 10000-01-01T00:00:00Z */
@@ -65,7 +65,7 @@ static void
 request(const char *p, size_t n)
 {
 	struct exec_req rq;
-	json_t         *o = json_loadb(p, n, 0, NULL);
+	json_t         *o   = json_loadb(p, n, 0, NULL);
 	char           *err = NULL;
 	size_t          i;
 	int             rv;
@@ -76,16 +76,16 @@ request(const char *p, size_t n)
 	} else {
 		CHECK(err == NULL);
 		CHECK(rq.run_id[0] && rq.task_id[0] && rq.goal_text[0]);
-		CHECK(rq.clone_url[0] && rq.base_branch[0] &&
-		      rq.task_branch[0]);
+		CHECK(
+		    rq.clone_url[0] && rq.base_branch[0] && rq.task_branch[0]);
 		CHECK(rq.base_branch[0] != '-' && rq.task_branch[0] != '-');
 		for (i = 0; i < rq.n_validation; i++)
 			CHECK(rq.validation[i].n > 0 &&
-			      rq.validation[i].v[0][0] != '\0');
+			    rq.validation[i].v[0][0] != '\0');
 		CHECK(strcmp(rq.bk.kind, "stub") == 0 ||
-		      (strcmp(rq.bk.kind, "command") == 0 && rq.bk.argv.n > 0));
+		    (strcmp(rq.bk.kind, "command") == 0 && rq.bk.argv.n > 0));
 		CHECK(rq.timeout_seconds >= 1 && rq.max_files >= 0 &&
-		      rq.bk.max_output_bytes >= 1);
+		    rq.bk.max_output_bytes >= 1);
 		CHECK(rq.git_name != NULL && rq.github_api != NULL);
 	}
 	request_fini(&rq);

@@ -20,13 +20,13 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(c)                                                               \
-	do {                                                                   \
-		if (!(c)) {                                                    \
-			fprintf(stderr, "fuzz_msg: %s:%d: %s\n", __FILE__,     \
-			        __LINE__, #c);                                 \
-			abort();                                               \
-		}                                                              \
+#define CHECK(c)                                                           \
+	do {                                                               \
+		if (!(c)) {                                                \
+			fprintf(stderr, "fuzz_msg: %s:%d: %s\n", __FILE__, \
+			    __LINE__, #c);                                 \
+			abort();                                           \
+		}                                                          \
 	} while (0)
 
 static bool
@@ -36,7 +36,8 @@ has_bin(enum msg_topic t)
 	size_t                      i;
 
 	for (i = 0; i < d->nfields; i++)
-		if (d->fields[i].type == FT_BIN || d->fields[i].type == FT_BINS)
+		if (d->fields[i].type == FT_BIN ||
+		    d->fields[i].type == FT_BINS)
 			return (true);
 	return (false);
 }
@@ -51,7 +52,7 @@ same_json(json_t *a, json_t *b)
 		char *sb = json_dumps(b, JSON_COMPACT | JSON_SORT_KEYS);
 
 		fprintf(stderr, "fuzz_msg: first  %s\nfuzz_msg: second %s\n",
-		        sa ? sa : "(null)", sb ? sb : "(null)");
+		    sa ? sa : "(null)", sb ? sb : "(null)");
 		free(sa);
 		free(sb);
 	}
@@ -72,7 +73,7 @@ bridge(const struct msg *m)
 	rv = msg_body_from_json(m->topic, &body, j, err, sizeof(err));
 	if (rv != 0)
 		fprintf(stderr, "fuzz_msg: %s from its JSON view: %s\n",
-		        msg_topic_name(m->topic), err);
+		    msg_topic_name(m->topic), err);
 	CHECK(rv == 0);
 	CHECK(same_json(j, msg_body_to_json(m->topic, &body)));
 	msg_body_fini(m->topic, &body);
@@ -90,18 +91,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	t = msg_frame_topic(data, size, &tl);
 	CHECK(t == NULL ||
-	      (t == (const char *) data && tl < size && data[tl] == '\0'));
+	    (t == (const char *) data && tl < size && data[tl] == '\0'));
 	rv = msg_decode(&m, data, size, err, sizeof(err));
 	if (rv != 0) {
-		CHECK(rv == ERR_PROTO || rv == ERR_UNKNOWN ||
-		      rv == ERR_REFUSED);
+		CHECK(
+		    rv == ERR_PROTO || rv == ERR_UNKNOWN || rv == ERR_REFUSED);
 		CHECK(err[0] != '\0' && memchr(err, '\0', sizeof(err)));
 		CHECK(m.src == NULL && m.id == NULL && m.corr == NULL);
 		return (0);
 	}
 	CHECK(t != NULL && m.topic > MSG_NONE && m.topic < MSG__COUNT);
 	CHECK(strlen(msg_topic_name(m.topic)) == tl &&
-	      memcmp(msg_topic_name(m.topic), t, tl) == 0);
+	    memcmp(msg_topic_name(m.topic), t, tl) == 0);
 	CHECK(m.v == MSG_PROTO_VERSION && m.src != NULL && m.id != NULL);
 	CHECK(msg_topic_defs[m.topic].durable == (m.seq > 0));
 

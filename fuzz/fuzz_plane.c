@@ -31,13 +31,13 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(c)                                                               \
-	do {                                                                   \
-		if (!(c)) {                                                    \
-			fprintf(stderr, "fuzz_plane: %s:%d: %s\n", __FILE__,   \
-			        __LINE__, #c);                                 \
-			abort();                                               \
-		}                                                              \
+#define CHECK(c)                                                             \
+	do {                                                                 \
+		if (!(c)) {                                                  \
+			fprintf(stderr, "fuzz_plane: %s:%d: %s\n", __FILE__, \
+			    __LINE__, #c);                                   \
+			abort();                                             \
+		}                                                            \
 	} while (0)
 
 static void
@@ -50,43 +50,42 @@ json_page(const char *p, size_t n)
 	size_t            i, before;
 
 	body = json_loadb(p, n, 0, NULL);
-	acc = json_array();
+	acc  = json_array();
 	json_array_append_new(acc, json_string("earlier page"));
 	before = json_array_size(acc);
-	next = plane_page(acc, body);
-	res = json_is_array(body) ? body : json_object_get(body, "results");
+	next   = plane_page(acc, body);
+	res    = json_is_array(body) ? body : json_object_get(body, "results");
 	CHECK(json_array_size(acc) ==
-	      before + (json_is_array(res) ? json_array_size(res) : 0));
+	    before + (json_is_array(res) ? json_array_size(res) : 0));
 	CHECK(next == NULL ||
-	      (json_array_size(res) > 0 && json_is_object(body)));
+	    (json_array_size(res) > 0 && json_is_object(body)));
 
 	memset(&bp, 0, sizeof(bp));
-	bp.state_id = json_object();
+	bp.state_id   = json_object();
 	bp.state_name = json_object();
-	bp.label_id = json_object();
+	bp.label_id   = json_object();
 	bp.label_name = json_object();
-	bp.repos = json_pack("{s:s, s:s}", "demo", "demo", "a", "a");
+	bp.repos      = json_pack("{s:s, s:s}", "demo", "demo", "a", "a");
 	plane_index(bp.state_id, bp.state_name, res);
 	plane_index(bp.label_id, bp.label_name, res);
 	CHECK(json_object_size(bp.state_id) <= json_array_size(res));
-	json_array_foreach(res, i, it)
-	{
+	json_array_foreach (res, i, it) {
 		if (!plane_item_read(&pi, &bp, it)) {
 			/* an unread item names the label it waits for */
 			CHECK(pi.unknown_label == NULL ||
-			      (pi.id != NULL && pi.names == NULL &&
-			       json_object_get(bp.label_name,
-			                       pi.unknown_label) == NULL));
+			    (pi.id != NULL && pi.names == NULL &&
+			        json_object_get(
+			            bp.label_name, pi.unknown_label) == NULL));
 			CHECK(pi.unknown_state == NULL ||
-			      (pi.id != NULL &&
-			       json_object_get(bp.state_name,
-			                       pi.unknown_state) == NULL));
+			    (pi.id != NULL &&
+			        json_object_get(
+			            bp.state_name, pi.unknown_state) == NULL));
 			CHECK(pi.other_repo[0] == '\0' || pi.id != NULL);
 			continue;
 		}
 		CHECK(pi.id != NULL && pi.state != NULL && pi.repo != NULL);
 		CHECK(pi.desc != NULL && pi.goal != NULL &&
-		      json_is_array(pi.names));
+		    json_is_array(pi.names));
 		plane_item_fini(&pi);
 	}
 	json_decref(bp.state_id);
@@ -101,19 +100,19 @@ json_page(const char *p, size_t n)
 static void
 description(const char *p, size_t n)
 {
-	char       *desc = xstrndup(p, n);
+	char                      *desc = xstrndup(p, n);
 	const char                *goal = NULL;
 	struct msg_task_execution *ex, back;
 	json_t                    *j;
-	char        err[256];
-	int         rv;
+	char                       err[256];
+	int                        rv;
 
 	if (strlen(desc) + 1 < n)
 		goal = p + strlen(desc) + 1; /* may run to the end: copy */
 	if (goal != NULL)
 		goal = xstrndup(goal, n - strlen(desc) - 1);
 	err[0] = '\0';
-	rv = board_parse_description(desc, goal, &ex, err, sizeof(err));
+	rv     = board_parse_description(desc, goal, &ex, err, sizeof(err));
 	if (rv != 0) {
 		CHECK(rv == ERR_PROTO && ex == NULL && err[0] != '\0');
 	} else {
@@ -121,8 +120,9 @@ description(const char *p, size_t n)
 		CHECK(ex->goal != NULL && *ex->goal != '\0');
 		/* what the bus carries must decode: valid UTF-8 throughout */
 		j = msg_task_execution_to_json(ex);
-		CHECK(j != NULL && msg_task_execution_from_json(&back, j,
-		    err, sizeof(err)) == 0);
+		CHECK(j != NULL &&
+		    msg_task_execution_from_json(&back, j, err, sizeof(err)) ==
+		        0);
 		msg_task_execution_fini(&back);
 		json_decref(j);
 		msg_task_execution_free(ex);
@@ -131,8 +131,8 @@ description(const char *p, size_t n)
 	free(desc);
 }
 
-static const char *const tags[] = {"<p>",   "</p>", "<ul>",
-                                   "</ul>", "<li>", "</li>"};
+static const char *const tags[] = { "<p>", "</p>", "<ul>", "</ul>", "<li>",
+	"</li>" };
 
 static void
 html(const char *p, size_t n)
@@ -158,9 +158,9 @@ html(const char *p, size_t n)
 		CHECK(*s != '>' && *s != '"');
 		if (*s == '&')
 			CHECK(strncmp(s, "&lt;", 4) == 0 ||
-			      strncmp(s, "&gt;", 4) == 0 ||
-			      strncmp(s, "&amp;", 5) == 0 ||
-			      strncmp(s, "&quot;", 6) == 0);
+			    strncmp(s, "&gt;", 4) == 0 ||
+			    strncmp(s, "&amp;", 5) == 0 ||
+			    strncmp(s, "&quot;", 6) == 0);
 	}
 	for (i = 0; in[i] != '\0'; i++) /* no text, no list: a note */
 		if (in[i] != '\n' && in[i] != ' ' && in[i] != '\r')

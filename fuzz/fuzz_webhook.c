@@ -4,8 +4,8 @@
  * Content-Length check (hook_length), the 413 short cut (hook_oversized)
  * and hook_classify (size, Content-Type, secret, HMAC, JSON or a
  * form-encoded payload field, GitHub/Plane event -> ci.check_run /
- * ci.pr_event / board.webhook).  Then what decide() does with an accepted verdict:
- * pack the event as svc_emit journals it, and decode it as every
+ * ci.pr_event / board.webhook).  Then what decide() does with an accepted
+ * verdict: pack the event as svc_emit journals it, and decode it as every
  * consumer will.
  *
  * Input: one flag byte, header lines "Name: value\n" up to an empty
@@ -37,13 +37,13 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(c)                                                               \
-	do {                                                                   \
-		if (!(c)) {                                                    \
-			fprintf(stderr, "fuzz_webhook: %s:%d: %s\n", __FILE__, \
-			        __LINE__, #c);                                 \
-			abort();                                               \
-		}                                                              \
+#define CHECK(c)                                                     \
+	do {                                                         \
+		if (!(c)) {                                          \
+			fprintf(stderr, "fuzz_webhook: %s:%d: %s\n", \
+			    __FILE__, __LINE__, #c);                 \
+			abort();                                     \
+		}                                                    \
 	} while (0)
 
 #define SECRET "It's a Secret to Everybody"
@@ -58,12 +58,12 @@ struct req {
 	size_t      blen;
 };
 
-static const char *const gh_names[H__COUNT] = {
-    "Content-Type", "X-Hub-Signature-256", "X-GitHub-Event",
-    "X-GitHub-Delivery", "Content-Length"};
-static const char *const pl_names[H__COUNT] = {
-    "Content-Type", "X-Plane-Signature", "X-Plane-Event", "X-Plane-Delivery",
-    "Content-Length"};
+static const char *const gh_names[H__COUNT] = { "Content-Type",
+	"X-Hub-Signature-256", "X-GitHub-Event", "X-GitHub-Delivery",
+	"Content-Length" };
+static const char *const pl_names[H__COUNT] = { "Content-Type",
+	"X-Plane-Signature", "X-Plane-Event", "X-Plane-Delivery",
+	"Content-Length" };
 
 /* headers splits "Name: value" lines until an empty line; the rest is
  * the body.  A repeated header: the last one wins. */
@@ -71,7 +71,7 @@ static void
 headers(struct req *r, const char *p, size_t n)
 {
 	const char *const *names = r->plane ? pl_names : gh_names;
-	const char        *end = p + n, *nl, *colon, *v;
+	const char        *end   = p + n, *nl, *colon, *v;
 	size_t             k;
 
 	r->body = end;
@@ -90,7 +90,7 @@ headers(struct req *r, const char *p, size_t n)
 			for (k = 0; k < H__COUNT; k++) {
 				if (strlen(names[k]) != (size_t) (colon - p) ||
 				    strncasecmp(names[k], p,
-				                (size_t) (colon - p)) != 0)
+				        (size_t) (colon - p)) != 0)
 					continue;
 				v = colon + 1;
 				while (v < nl && (*v == ' ' || *v == '\t'))
@@ -121,7 +121,7 @@ ref_length(const char *s, uint64_t *len)
 		;
 	if (n > 0 && *e == '\0') {
 		errno = 0;
-		*len = strtoull(b, &end, 10);
+		*len  = strtoull(b, &end, 10);
 		if (errno == 0 && *end == '\0')
 			rv = 0;
 	}
@@ -164,7 +164,7 @@ sign(struct req *r, bool upper)
 static bool
 has_nul(const json_t *j)
 {
-	char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+	char *s   = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
 	bool  nul = s == NULL || strstr(s, "\\u0000") != NULL;
 
 	free(s);
@@ -181,7 +181,7 @@ text(const char *s)
 static void
 emit(const struct hook_verdict *v)
 {
-	struct msg_hdr hdr = {"webhook", 1, "webhook:1", 1, NULL};
+	struct msg_hdr hdr = { "webhook", 1, "webhook:1", 1, NULL };
 	struct buf     b;
 	struct msg     m;
 	json_t        *a, *c;
@@ -193,9 +193,9 @@ emit(const struct hook_verdict *v)
 	rv = msg_decode(&m, b.data, b.len, err, sizeof(err));
 	if (rv != 0)
 		fprintf(stderr,
-		        "fuzz_webhook: journaled %s that consumers "
-		        "reject: %s\n",
-		        msg_topic_name(v->topic), err);
+		    "fuzz_webhook: journaled %s that consumers "
+		    "reject: %s\n",
+		    msg_topic_name(v->topic), err);
 	CHECK(rv == 0 && m.topic == v->topic);
 	/* the packer replaces invalid UTF-8 (header bytes) and U+0000 */
 	if (text(v->event) && text(v->delivery) &&
@@ -211,8 +211,8 @@ emit(const struct hook_verdict *v)
 }
 
 static void
-check_verdict(const struct hook_verdict *v, const struct req *r,
-              const char *secret)
+check_verdict(
+    const struct hook_verdict *v, const struct req *r, const char *secret)
 {
 	switch (v->status) {
 	case 200:
@@ -272,7 +272,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			goto out; /* 400 Bad Content-Length */
 	}
 	if (len > MAX_BODY) {
-		hook_oversized(&v, r.h[H_EVENT], r.h[H_DELIVERY], (size_t) len);
+		hook_oversized(
+		    &v, r.h[H_EVENT], r.h[H_DELIVERY], (size_t) len);
 		CHECK(v.status == 413 && v.topic == MSG_NONE);
 		hook_verdict_fini(&v);
 		goto out;
@@ -284,13 +285,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		sign(&r, fl & 0x10); /* over what is actually read */
 
 	memset(&hr, 0, sizeof(hr));
-	hr.src = r.plane ? HOOK_PLANE : HOOK_GITHUB;
+	hr.src          = r.plane ? HOOK_PLANE : HOOK_GITHUB;
 	hr.content_type = r.h[H_CTYPE];
-	hr.signature = r.h[H_SIG];
-	hr.event = r.h[H_EVENT];
-	hr.delivery = r.h[H_DELIVERY];
-	hr.body = r.blen > 0 ? r.body : "";
-	hr.len = r.blen;
+	hr.signature    = r.h[H_SIG];
+	hr.event        = r.h[H_EVENT];
+	hr.delivery     = r.h[H_DELIVERY];
+	hr.body         = r.blen > 0 ? r.body : "";
+	hr.len          = r.blen;
 	hook_classify(&v, &hr, secret, fl & 0x08, MAX_BODY);
 	check_verdict(&v, &r, secret);
 	hook_verdict_fini(&v);

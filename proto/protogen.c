@@ -23,15 +23,13 @@ static const struct {
 	const char *ft;
 	const char *ctype;
 } types[] = {
-	{ "str", "FT_STR", "char *" },
-	{ "int", "FT_INT", "int64_t " },
-	{ "bool", "FT_BOOL", "bool " },
-	{ "f64", "FT_F64", "double " },
+	{ "str", "FT_STR", "char *" }, { "int", "FT_INT", "int64_t " },
+	{ "bool", "FT_BOOL", "bool " }, { "f64", "FT_F64", "double " },
 	{ "strs", "FT_STRS", "struct msg_strs " },
 	{ "obj", "FT_OBJ", "json_t *" },
 	{ "bin", "FT_BIN", "struct msg_bin " },
 	{ "bins", "FT_BINS", "struct msg_bins " },
-	{ "rec", "FT_REC", NULL },  /* struct msg_<rec> * */
+	{ "rec", "FT_REC", NULL },   /* struct msg_<rec> * */
 	{ "recs", "FT_RECS", NULL }, /* struct msg_<rec>_list */
 	{ "enum", "FT_ENUM", NULL }, /* enum msg_<enum> */
 };
@@ -92,8 +90,8 @@ die(const struct cfg_node *n, const char *msg, const char *arg)
 	char where[300];
 
 	cfg_where(n, where, sizeof(where));
-	fprintf(stderr, "protogen: %s: %s%s%s\n", where, msg,
-	    arg ? " " : "", arg ? arg : "");
+	fprintf(stderr, "protogen: %s: %s%s%s\n", where, msg, arg ? " " : "",
+	    arg ? arg : "");
 	return (1);
 }
 
@@ -196,29 +194,33 @@ load_fields(const struct schema *sc, size_t nrec, const struct cfg_node *t,
 		    ((x->f[k].type != T_INT && x->f[k].type != T_BOOL &&
 		         x->f[k].type != T_F64) ||
 		        x->f[k].required))
-			return (die(f, "optional: only int, bool and f64 fields "
-			               "that are not required have it",
+			return (die(f,
+			    "optional: only int, bool and f64 fields "
+			    "that are not required have it",
 			    x->f[k].name));
 		if (x->f[k].type == T_REC || x->f[k].type == T_RECS) {
-			if (cfg_get_str(f, "rec", NULL, &s, err,
-			        sizeof(err)) != 0 ||
+			if (cfg_get_str(
+			        f, "rec", NULL, &s, err, sizeof(err)) != 0 ||
 			    s == NULL || find_rec(sc, nrec, s) < 0)
-				return (die(f, "a rec/recs field names a record "
-				               "declared before it with rec:",
+				return (die(f,
+				    "a rec/recs field names a record "
+				    "declared before it with rec:",
 				    s));
 			x->f[k].ref = s;
 		} else if (x->f[k].type == T_ENUM) {
-			if (cfg_get_str(f, "enum", NULL, &s, err,
-			        sizeof(err)) != 0 ||
+			if (cfg_get_str(
+			        f, "enum", NULL, &s, err, sizeof(err)) != 0 ||
 			    s == NULL || find_enum(sc, s) < 0)
-				return (die(f, "an enum field names an enum "
-				               "with enum:",
+				return (die(f,
+				    "an enum field names an enum "
+				    "with enum:",
 				    s));
 			x->f[k].ref = s;
 		} else if (cfg_get(f, "rec") != NULL ||
 		    cfg_get(f, "enum") != NULL)
-			return (die(f, "rec:/enum: only go with types "
-			               "rec, recs and enum",
+			return (die(f,
+			    "rec:/enum: only go with types "
+			    "rec, recs and enum",
 			    NULL));
 	}
 	return (0);
@@ -235,23 +237,24 @@ load_enums(const struct cfg_node *root, struct schema *sc)
 	if (cfg_type(el) != CFG_MAP)
 		return (die(el, "enums: expected a map of lists", NULL));
 	sc->ne = cfg_len(el);
-	sc->e = xcalloc(sc->ne + 1, sizeof(*sc->e));
+	sc->e  = xcalloc(sc->ne + 1, sizeof(*sc->e));
 	for (i = 0; i < sc->ne; i++) {
-		e = cfg_at(el, i);
+		e             = cfg_at(el, i);
 		sc->e[i].name = cfg_key_at(el, i);
 		if (!ident_ok(sc->e[i].name, 0) || is_reserved(sc->e[i].name))
-			return (die(e, "bad or reserved enum name",
-			    sc->e[i].name));
+			return (die(
+			    e, "bad or reserved enum name", sc->e[i].name));
 		if (cfg_type(e) != CFG_SEQ || cfg_len(e) == 0)
-			return (die(e, "an enum is a non-empty list of names",
-			    NULL));
-		sc->e[i].nv = cfg_len(e);
+			return (die(
+			    e, "an enum is a non-empty list of names", NULL));
+		sc->e[i].nv   = cfg_len(e);
 		sc->e[i].vals = xcalloc(sc->e[i].nv + 1, sizeof(char *));
 		for (k = 0; k < sc->e[i].nv; k++) {
 			if (cfg_type(cfg_at(e, k)) != CFG_SCALAR ||
 			    *cfg_str(cfg_at(e, k)) == '\0')
-				return (die(cfg_at(e, k), "enum value must be "
-				                          "a non-empty string",
+				return (die(cfg_at(e, k),
+				    "enum value must be "
+				    "a non-empty string",
 				    NULL));
 			sc->e[i].vals[k] = cfg_str(cfg_at(e, k));
 			for (j = 0; j < k; j++)
@@ -278,20 +281,21 @@ load_records(const struct cfg_node *root, struct schema *sc)
 	if (cfg_type(rl) != CFG_SEQ)
 		return (die(rl, "records: expected a list", NULL));
 	sc->nr = cfg_len(rl);
-	sc->r = xcalloc(sc->nr + 1, sizeof(*sc->r));
+	sc->r  = xcalloc(sc->nr + 1, sizeof(*sc->r));
 	for (i = 0; i < sc->nr; i++) {
 		r = cfg_at(rl, i);
 		if (cfg_get_str(r, "name", NULL, &s, err, sizeof(err)) != 0 ||
 		    s == NULL || !ident_ok(s, 0) || is_reserved(s))
-			return (die(r, "record needs a lowercase, "
-			               "unreserved name",
+			return (die(r,
+			    "record needs a lowercase, "
+			    "unreserved name",
 			    s));
 		if (find_rec(sc, i, s) >= 0 || find_enum(sc, s) >= 0)
 			return (die(r, "name already used", s));
-		sc->r[i].name = s;
+		sc->r[i].name  = s;
 		sc->r[i].cname = xstrdup(s);
-		if (cfg_get_bool(r, "nulls", 0, &sc->r[i].nulls, err,
-		        sizeof(err)) != 0)
+		if (cfg_get_bool(
+		        r, "nulls", 0, &sc->r[i].nulls, err, sizeof(err)) != 0)
 			return (errout(err));
 		if (load_fields(sc, i, r, &sc->r[i]) != 0)
 			return (1);
@@ -308,24 +312,24 @@ load(const struct cfg_node *root, struct schema *sc)
 	char                   err[512];
 	size_t                 i, k, n;
 
-	if (cfg_get_int(root, "version", 0, &sc->version, err,
-	        sizeof(err)) != 0 ||
+	if (cfg_get_int(root, "version", 0, &sc->version, err, sizeof(err)) !=
+	        0 ||
 	    sc->version < 1)
-		return (errout(sc->version < 1 ? "version: must be >= 1"
-		                               : err));
+		return (
+		    errout(sc->version < 1 ? "version: must be >= 1" : err));
 	if (load_enums(root, sc) != 0 || load_records(root, sc) != 0)
 		return (1);
 	if (cfg_type(tl) != CFG_SEQ)
 		return (die(root, "topics: expected a list", NULL));
-	n = cfg_len(tl);
+	n  = cfg_len(tl);
 	ts = sc->t = xcalloc(n + 1, sizeof(*ts));
-	sc->nt = n;
+	sc->nt     = n;
 	for (i = 0; i < n; i++) {
 		t = cfg_at(tl, i);
 		if (cfg_get_str(t, "name", NULL, &s, err, sizeof(err)) != 0 ||
 		    s == NULL || !ident_ok(s, 1))
 			return (die(t, "topic needs a lowercase name", s));
-		ts[i].name = s;
+		ts[i].name  = s;
 		ts[i].cname = xstrdup(s);
 		for (k = 0; ts[i].cname[k] != '\0'; k++)
 			if (ts[i].cname[k] == '.')
@@ -406,11 +410,12 @@ gen_h(FILE *o, const struct schema *sc)
 	const char           *r;
 	size_t                i, k;
 
-	fprintf(o, "/* GENERATED by protogen from proto/bus.yaml - do not "
-	           "edit. */\n#ifndef OPC_MSG_GEN_H\n#define "
-	           "OPC_MSG_GEN_H\n\n#include <string.h>\n\n"
-	           "#define MSG_PROTO_VERSION %lld\n#define MSG_MAX_FIELDS "
-	           "%d\n\n",
+	fprintf(o,
+	    "/* GENERATED by protogen from proto/bus.yaml - do not "
+	    "edit. */\n#ifndef OPC_MSG_GEN_H\n#define "
+	    "OPC_MSG_GEN_H\n\n#include <string.h>\n\n"
+	    "#define MSG_PROTO_VERSION %lld\n#define MSG_MAX_FIELDS "
+	    "%d\n\n",
 	    (long long) sc->version, MAX_FIELDS);
 	fprintf(o, "enum msg_topic {\n\tMSG_NONE = 0,\n");
 	for (i = 0; i < sc->nt; i++) {
@@ -429,44 +434,48 @@ gen_h(FILE *o, const struct schema *sc)
 			enum_ident(o, e->name, e->vals[k]);
 			fprintf(o, ", /* %s */\n", e->vals[k]);
 		}
-		fprintf(o, "};\nextern const char *const msg_%s_names[];\n\n"
-		           "static inline const char *\nmsg_%s_name(enum "
-		           "msg_%s v)\n{\n\treturn (msg_enum_name(msg_%s_names,"
-		           " (int) v));\n}\n\n"
-		           "static inline int\nmsg_%s_parse(const char *s, enum "
-		           "msg_%s *v)\n{\n\tint i = 0, rv = msg_enum_parse("
-		           "msg_%s_names, s, strlen(s), &i);\n\n\t*v = (enum "
-		           "msg_%s) i;\n\treturn (rv);\n}\n\n",
+		fprintf(o,
+		    "};\nextern const char *const msg_%s_names[];\n\n"
+		    "static inline const char *\nmsg_%s_name(enum "
+		    "msg_%s v)\n{\n\treturn (msg_enum_name(msg_%s_names,"
+		    " (int) v));\n}\n\n"
+		    "static inline int\nmsg_%s_parse(const char *s, enum "
+		    "msg_%s *v)\n{\n\tint i = 0, rv = msg_enum_parse("
+		    "msg_%s_names, s, strlen(s), &i);\n\n\t*v = (enum "
+		    "msg_%s) i;\n\treturn (rv);\n}\n\n",
 		    e->name, e->name, e->name, e->name, e->name, e->name,
 		    e->name, e->name);
 	}
 	for (i = 0; i < sc->nr; i++)
-		fprintf(o, "struct msg_%s;\nstruct msg_%s_list {\n\tsize_t "
-		           "n;\n\tstruct msg_%s *v;\n};\n",
+		fprintf(o,
+		    "struct msg_%s;\nstruct msg_%s_list {\n\tsize_t "
+		    "n;\n\tstruct msg_%s *v;\n};\n",
 		    sc->r[i].name, sc->r[i].name, sc->r[i].name);
 	if (sc->nr > 0)
 		fputc('\n', o);
 	for (i = 0; i < sc->nr; i++) {
 		r = sc->r[i].name;
 		gen_struct(o, r, &sc->r[i]);
-		fprintf(o, "extern const struct msg_rec_def msg_rec_%s;\n\n"
-		           "static inline struct msg_%s *\nmsg_%s_new(void)\n{"
-		           "\n\treturn (msg_rec_new(&msg_rec_%s));\n}\n\n"
-		           "static inline void\nmsg_%s_free(struct msg_%s *p)\n{"
-		           "\n\tmsg_rec_free(&msg_rec_%s, p);\n}\n\n"
-		           "static inline void\nmsg_%s_fini(struct msg_%s *p)\n{"
-		           "\n\tmsg_rec_fini(&msg_rec_%s, p);\n}\n\n"
-		           "static inline json_t *\nmsg_%s_to_json(const struct "
-		           "msg_%s *p)\n{\n\treturn (msg_rec_to_json(&msg_rec_%s,"
-		           " p));\n}\n\n"
-		           "static inline int\nmsg_%s_from_json(struct msg_%s *p, "
-		           "const json_t *o, char *err,\n    size_t errlen)\n{\n"
-		           "\treturn (msg_rec_from_json(&msg_rec_%s, p, o, err, "
-		           "errlen));\n}\n\n"
-		           "static inline struct msg_%s *\nmsg_%s_push(struct "
-		           "msg_%s_list *l)\n{\n\treturn (msg_recs_push(&msg_rec_%s,"
-		           " (struct msg_recs *) (void *) l));\n}\n\n",
-		    r, r, r, r, r, r, r, r, r, r, r, r, r, r, r, r, r, r, r, r);
+		fprintf(o,
+		    "extern const struct msg_rec_def msg_rec_%s;\n\n"
+		    "static inline struct msg_%s *\nmsg_%s_new(void)\n{"
+		    "\n\treturn (msg_rec_new(&msg_rec_%s));\n}\n\n"
+		    "static inline void\nmsg_%s_free(struct msg_%s *p)\n{"
+		    "\n\tmsg_rec_free(&msg_rec_%s, p);\n}\n\n"
+		    "static inline void\nmsg_%s_fini(struct msg_%s *p)\n{"
+		    "\n\tmsg_rec_fini(&msg_rec_%s, p);\n}\n\n"
+		    "static inline json_t *\nmsg_%s_to_json(const struct "
+		    "msg_%s *p)\n{\n\treturn (msg_rec_to_json(&msg_rec_%s,"
+		    " p));\n}\n\n"
+		    "static inline int\nmsg_%s_from_json(struct msg_%s *p, "
+		    "const json_t *o, char *err,\n    size_t errlen)\n{\n"
+		    "\treturn (msg_rec_from_json(&msg_rec_%s, p, o, err, "
+		    "errlen));\n}\n\n"
+		    "static inline struct msg_%s *\nmsg_%s_push(struct "
+		    "msg_%s_list *l)\n{\n\treturn (msg_recs_push(&msg_rec_%s,"
+		    " (struct msg_recs *) (void *) l));\n}\n\n",
+		    r, r, r, r, r, r, r, r, r, r, r, r, r, r, r, r, r, r, r,
+		    r);
 	}
 	for (i = 0; i < sc->nt; i++)
 		gen_struct(o, sc->t[i].cname, &sc->t[i]);
@@ -480,14 +489,14 @@ gen_h(FILE *o, const struct schema *sc)
 
 /* gen_fields prints the descriptor table of x's fields as prefix_name. */
 static void
-gen_fields(FILE *o, const char *prefix, const char *name,
-    const struct topic *x)
+gen_fields(
+    FILE *o, const char *prefix, const char *name, const struct topic *x)
 {
 	const struct field *f;
 	size_t              k;
 
-	fprintf(o, "static const struct msg_field %s_%s[] = {\n", prefix,
-	    name);
+	fprintf(
+	    o, "static const struct msg_field %s_%s[] = {\n", prefix, name);
 	for (k = 0; k < x->nf; k++) {
 		f = &x->f[k];
 		fprintf(o, "\t{ \"%s\", %s, offsetof(struct msg_%s, %s), %s, ",
@@ -500,7 +509,8 @@ gen_fields(FILE *o, const char *prefix, const char *name,
 		else
 			fprintf(o, "NULL, NULL");
 		if (f->optional)
-			fprintf(o, ", true, offsetof(struct msg_%s, has_%s) },\n",
+			fprintf(o,
+			    ", true, offsetof(struct msg_%s, has_%s) },\n",
 			    name, f->name);
 		else
 			fprintf(o, ", false, 0 },\n");
@@ -514,13 +524,15 @@ gen_c(FILE *o, const struct schema *sc)
 	const struct topic *t;
 	size_t              i, k;
 
-	fprintf(o, "/* GENERATED by protogen from proto/bus.yaml - do not "
-	           "edit. */\n#include <stddef.h>\n\n#include "
-	           "\"opc/msg.h\"\n\n");
+	fprintf(o,
+	    "/* GENERATED by protogen from proto/bus.yaml - do not "
+	    "edit. */\n#include <stddef.h>\n\n#include "
+	    "\"opc/msg.h\"\n\n");
 	for (i = 0; i < sc->ne; i++) {
-		fprintf(o, "_Static_assert(sizeof(enum msg_%s) == sizeof(int), "
-		           "\"msg.c stores enums as int\");\n"
-		           "const char *const msg_%s_names[] = {\n\t\"\",\n",
+		fprintf(o,
+		    "_Static_assert(sizeof(enum msg_%s) == sizeof(int), "
+		    "\"msg.c stores enums as int\");\n"
+		    "const char *const msg_%s_names[] = {\n\t\"\",\n",
 		    sc->e[i].name, sc->e[i].name);
 		for (k = 0; k < sc->e[i].nv; k++)
 			fprintf(o, "\t\"%s\",\n", sc->e[i].vals[k]);
@@ -530,16 +542,18 @@ gen_c(FILE *o, const struct schema *sc)
 		t = &sc->r[i];
 		if (t->nf > 0)
 			gen_fields(o, "r", t->name, t);
-		fprintf(o, "const struct msg_rec_def msg_rec_%s = { \"%s\", "
-		           "sizeof(struct msg_%s), %s%s, %zu, %s };\n\n",
+		fprintf(o,
+		    "const struct msg_rec_def msg_rec_%s = { \"%s\", "
+		    "sizeof(struct msg_%s), %s%s, %zu, %s };\n\n",
 		    t->name, t->name, t->name, t->nf ? "r_" : "NULL",
 		    t->nf ? t->name : "", t->nf, t->nulls ? "true" : "false");
 	}
 	for (i = 0; i < sc->nt; i++)
 		if (sc->t[i].nf > 0)
 			gen_fields(o, "f", sc->t[i].cname, &sc->t[i]);
-	fprintf(o, "const struct msg_topic_def msg_topic_defs[MSG__COUNT] = "
-	           "{\n\t{ \"\", false, 0, NULL, 0, false },\n");
+	fprintf(o,
+	    "const struct msg_topic_def msg_topic_defs[MSG__COUNT] = "
+	    "{\n\t{ \"\", false, 0, NULL, 0, false },\n");
 	for (i = 0; i < sc->nt; i++) {
 		t = &sc->t[i];
 		if (t->nf == 0)
@@ -565,7 +579,7 @@ static int
 emit(const char *dir, const char *file, const struct schema *sc)
 {
 	char *path = xasprintf("%s/%s", dir, file);
-	char *tmp = xasprintf("%s.tmp", path);
+	char *tmp  = xasprintf("%s.tmp", path);
 	FILE *o;
 	int   rv;
 

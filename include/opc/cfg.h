@@ -25,8 +25,8 @@ enum cfg_type { CFG_NONE, CFG_SCALAR, CFG_MAP, CFG_SEQ };
  * cfg_close(). */
 int cfg_load(struct cfg **cp, const char *path, char *err, size_t errlen);
 /* cfg_parse parses text (len bytes); name is used in error messages. */
-int  cfg_parse(struct cfg **cp, const char *name, const char *text,
-     size_t len, char *err, size_t errlen);
+int  cfg_parse(struct cfg **cp, const char *name, const char *text, size_t len,
+     char *err, size_t errlen);
 void cfg_close(struct cfg **cp);
 
 /* cfg_root returns the document's root node (a map, a sequence, a scalar,
@@ -52,8 +52,7 @@ const char *cfg_str(const struct cfg_node *);
 void cfg_where(const struct cfg_node *, char *buf, size_t len);
 /* cfg_where_key writes "file:line:col" of the key of map entry i (of n
  * itself when n is not a map or i is out of range). */
-void cfg_where_key(const struct cfg_node *n, size_t i, char *buf,
-    size_t len);
+void cfg_where_key(const struct cfg_node *n, size_t i, char *buf, size_t len);
 /* cfg_is_null: n is missing (NULL), the empty document or a YAML null. */
 bool cfg_is_null(const struct cfg_node *n);
 
@@ -84,13 +83,13 @@ int cfg_get_ms(const struct cfg_node *n, const char *path, int64_t def,
     int64_t *out, char *err, size_t errlen);
 int cfg_get_double(const struct cfg_node *n, const char *path, double def,
     double *out, char *err, size_t errlen);
-int cfg_get_bool(const struct cfg_node *n, const char *path, int def,
-    int *out, char *err, size_t errlen);
+int cfg_get_bool(const struct cfg_node *n, const char *path, int def, int *out,
+    char *err, size_t errlen);
 /* cfg_get_strs returns a newly allocated NULL-terminated array of the
  * scalars of a sequence at path (the strings point into the tree; free
  * only the array).  Missing key: *out = NULL, *n_out = 0, returns 0. */
-int cfg_get_strs(const struct cfg_node *n, const char *path,
-    const char ***out, size_t *n_out, char *err, size_t errlen);
+int cfg_get_strs(const struct cfg_node *n, const char *path, const char ***out,
+    size_t *n_out, char *err, size_t errlen);
 
 /* cfg_secret reads key (whose name must end in "_env") under n and returns
  * getenv() of the variable it names, or NULL when the key or the variable
@@ -130,35 +129,69 @@ enum cfg_ktype {
 struct cfg_key {
 	const char           *name;
 	enum cfg_ktype        type;
-	const char           *def;      /* default (YAML text) or NULL */
+	const char           *def;       /* default (YAML text) or NULL */
 	const char           *min, *max; /* bounds (YAML text) or NULL */
-	const char           *choices;  /* CFG_K_ENUM: "a|b|c" */
-	const char           *help;     /* one line */
-	const struct cfg_key *sub;      /* SECTION, MAP, LIST, INCLUDE */
+	const char           *choices;   /* CFG_K_ENUM: "a|b|c" */
+	const char           *help;      /* one line */
+	const struct cfg_key *sub;       /* SECTION, MAP, LIST, INCLUDE */
 };
 
-#define CFG_STR(n, d, h) { .name = (n), .type = CFG_K_STR, .def = (d), .help = (h) }
-#define CFG_ENUM(n, d, c, h)                                                  \
-	{ .name = (n), .type = CFG_K_ENUM, .def = (d), .choices = (c),       \
-		.help = (h) }
-#define CFG_INT(n, d, lo, hi, h)                                              \
-	{ .name = (n), .type = CFG_K_INT, .def = (d), .min = (lo),           \
-		.max = (hi), .help = (h) }
-#define CFG_MS(n, d, lo, hi, h)                                               \
-	{ .name = (n), .type = CFG_K_MS, .def = (d), .min = (lo),            \
-		.max = (hi), .help = (h) }
-#define CFG_NUM(n, d, lo, hi, h)                                              \
-	{ .name = (n), .type = CFG_K_NUM, .def = (d), .min = (lo),           \
-		.max = (hi), .help = (h) }
-#define CFG_BOOL(n, d, h) { .name = (n), .type = CFG_K_BOOL, .def = (d), .help = (h) }
-#define CFG_STRS(n, h) { .name = (n), .type = CFG_K_STRS, .help = (h) }
-#define CFG_SECTION(n, s, h)                                                  \
-	{ .name = (n), .type = CFG_K_SECTION, .sub = (s), .help = (h) }
-#define CFG_MAP(n, e, h) { .name = (n), .type = CFG_K_MAP, .sub = (e), .help = (h) }
-#define CFG_LIST(n, e, h) { .name = (n), .type = CFG_K_LIST, .sub = (e), .help = (h) }
-#define CFG_ANY(n, h) { .name = (n), .type = CFG_K_ANY, .help = (h) }
-#define CFG_INCLUDE(s) { .name = "", .type = CFG_K_INCLUDE, .sub = (s) }
-#define CFG_END { .name = NULL, .type = CFG_K_END }
+#define CFG_STR(n, d, h)                                                \
+	{                                                               \
+		.name = (n), .type = CFG_K_STR, .def = (d), .help = (h) \
+	}
+#define CFG_ENUM(n, d, c, h)                                                 \
+	{                                                                    \
+		.name = (n), .type = CFG_K_ENUM, .def = (d), .choices = (c), \
+		.help = (h)                                                  \
+	}
+#define CFG_INT(n, d, lo, hi, h)                                         \
+	{                                                                \
+		.name = (n), .type = CFG_K_INT, .def = (d), .min = (lo), \
+		.max = (hi), .help = (h)                                 \
+	}
+#define CFG_MS(n, d, lo, hi, h)                                         \
+	{                                                               \
+		.name = (n), .type = CFG_K_MS, .def = (d), .min = (lo), \
+		.max = (hi), .help = (h)                                \
+	}
+#define CFG_NUM(n, d, lo, hi, h)                                         \
+	{                                                                \
+		.name = (n), .type = CFG_K_NUM, .def = (d), .min = (lo), \
+		.max = (hi), .help = (h)                                 \
+	}
+#define CFG_BOOL(n, d, h)                                                \
+	{                                                                \
+		.name = (n), .type = CFG_K_BOOL, .def = (d), .help = (h) \
+	}
+#define CFG_STRS(n, h)                                       \
+	{                                                    \
+		.name = (n), .type = CFG_K_STRS, .help = (h) \
+	}
+#define CFG_SECTION(n, s, h)                                                \
+	{                                                                   \
+		.name = (n), .type = CFG_K_SECTION, .sub = (s), .help = (h) \
+	}
+#define CFG_MAP(n, e, h)                                                \
+	{                                                               \
+		.name = (n), .type = CFG_K_MAP, .sub = (e), .help = (h) \
+	}
+#define CFG_LIST(n, e, h)                                                \
+	{                                                                \
+		.name = (n), .type = CFG_K_LIST, .sub = (e), .help = (h) \
+	}
+#define CFG_ANY(n, h)                                       \
+	{                                                   \
+		.name = (n), .type = CFG_K_ANY, .help = (h) \
+	}
+#define CFG_INCLUDE(s)                                        \
+	{                                                     \
+		.name = "", .type = CFG_K_INCLUDE, .sub = (s) \
+	}
+#define CFG_END                                 \
+	{                                       \
+		.name = NULL, .type = CFG_K_END \
+	}
 
 /* cfg_check validates the map n against tab: every key known to tab or
  * an extension (x-*, x_*), every value of its row's type and within its
@@ -181,8 +214,8 @@ int cfg_drift(const struct cfg_node *n, const struct cfg_key *tab,
 
 /* cfg_tab_find returns the row of tab at the dotted path ("budget.
  * max_per_hour": through sections and includes), or NULL. */
-const struct cfg_key *cfg_tab_find(const struct cfg_key *tab,
-    const char *path);
+const struct cfg_key *cfg_tab_find(
+    const struct cfg_key *tab, const char *path);
 
 /* cfg_tab_suggest returns the key of tab closest to name (a Damerau-
  * Levenshtein distance of at most 1 for short names, 2 or 3 for longer

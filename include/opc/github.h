@@ -51,13 +51,12 @@ int64_t github_days_left(int64_t exp_ms, int64_t now_ms);
  * limit, else now_ms + GITHUB_SECONDARY_WAIT_MS.
  */
 enum github_limit github_limit_of(int status, const char *remaining,
-                                  const char *reset, const char *retry_after,
-                                  const char *message, int64_t now_ms,
-                                  int64_t *retry_at_ms);
+    const char *reset, const char *retry_after, const char *message,
+    int64_t now_ms, int64_t *retry_at_ms);
 
 /* github_limit is github_limit_of on a response. */
-enum github_limit github_limit(const struct http_resp *resp, int64_t now_ms,
-                               int64_t *retry_at_ms);
+enum github_limit github_limit(
+    const struct http_resp *resp, int64_t now_ms, int64_t *retry_at_ms);
 
 /* github_limit_name returns "primary", "secondary" or "none". */
 const char *github_limit_name(enum github_limit l);

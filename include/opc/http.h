@@ -23,7 +23,7 @@
 #include "opc/loop.h"
 #include "opc/util.h"
 
-#define HTTP_TIMEOUT_MS 30000                 /* default timeout_ms */
+#define HTTP_TIMEOUT_MS 30000                  /* default timeout_ms */
 #define HTTP_MAX_RESPONSE (8u * 1024u * 1024u) /* default max_response */
 #define HTTP_USER_AGENT "opcenter/0.1"
 
@@ -38,10 +38,10 @@ struct http_req {
 	const char        *url;     /* http:// or https:// */
 	const char *const *headers; /* "Name: value", NULL-terminated or
 	                               NULL; set Content-Type for bodies */
-	const void        *body;    /* may be NULL when body_len is 0 */
-	size_t             body_len;
-	int64_t            timeout_ms;   /* whole request; <= 0: 30000 */
-	size_t             max_response; /* body bytes; 0: 8 MiB */
+	const void *body;           /* may be NULL when body_len is 0 */
+	size_t      body_len;
+	int64_t     timeout_ms;   /* whole request; <= 0: 30000 */
+	size_t      max_response; /* body bytes; 0: 8 MiB */
 };
 
 /*
@@ -50,20 +50,20 @@ struct http_req {
  * fills one the caller owns and releases with http_resp_fini().
  */
 struct http_resp {
-	int        status;      /* HTTP status; 0 on transport error */
-	int        err;         /* 0, ERR_TIMEOUT, ERR_IO, ERR_TOOBIG,
+	int status;             /* HTTP status; 0 on transport error */
+	int err;                /* 0, ERR_TIMEOUT, ERR_IO, ERR_TOOBIG,
 	                           ERR_CLOSED (client closed) */
 	char       errmsg[256]; /* why, when err != 0 (curl's text) */
 	struct buf body;        /* data always NUL-terminated (not in len) */
 	struct buf hdrs;        /* private: "name\0value\0"..., see
 	                           http_header() */
-	int64_t    elapsed_ms;
+	int64_t elapsed_ms;
 };
 
 /* http_done_fn runs on the loop thread, never inside http_send().  It may
  * call http_send(), http_cancel() and http_close() on the same client. */
-typedef void (*http_done_fn)(struct http *, const struct http_resp *,
-    void *arg);
+typedef void (*http_done_fn)(
+    struct http *, const struct http_resp *, void *arg);
 
 /* http_open creates a client bound to loop l (borrowed: it must outlive
  * the client).  Returns 0 or ERR_IO.  Release with http_close(). */
@@ -79,8 +79,8 @@ void http_close(struct http **hp);
  * immediate failure (NULL or malformed method/URL, a header containing CR
  * or LF, a closing client); done is then never called.  Every other
  * failure is reported through done. */
-uint64_t http_send(struct http *h, const struct http_req *req,
-    http_done_fn done, void *arg);
+uint64_t http_send(
+    struct http *h, const struct http_req *req, http_done_fn done, void *arg);
 
 /* http_cancel aborts request id; its callback is not called.  Unknown or
  * completed ids are ignored. */

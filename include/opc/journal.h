@@ -49,8 +49,8 @@ int journal_append(struct journal *, enum msg_topic t, const char *corr,
  * transaction (re-reads it from the table). */
 int journal_abort(struct journal *);
 
-typedef int (*journal_fn)(void *arg, uint64_t seq, const void *frame,
-    size_t len);
+typedef int (*journal_fn)(
+    void *arg, uint64_t seq, const void *frame, size_t len);
 /* journal_read calls fn for each event with seq >= from, in order, at
  * most max_n events and about max_bytes bytes (at least one event).  fn
  * returning non-zero stops the walk and is returned. */

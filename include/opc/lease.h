@@ -36,7 +36,8 @@
  * executor, last heard at heard (0: not since the router started, which
  * was at since), has been silent for more than lease_ms (<= 0: the
  * default).  Exactly lease_ms of silence is not yet expired. */
-bool lease_expired(int64_t heard, int64_t since, int64_t now, int64_t lease_ms);
+bool lease_expired(
+    int64_t heard, int64_t since, int64_t now, int64_t lease_ms);
 
 /* lease_stop_at is the instant a worker must have stopped by when its
  * run was last granted on a heartbeat stamped stamp: stamp + lease_ms / 2

@@ -34,8 +34,8 @@ void     loop_timer_cancel(struct loop *, uint64_t id);
 
 /* loop_signals blocks the given signals and delivers them through a
  * signalfd to fn.  n may be 0 to remove.  Returns 0 or ERR_IO. */
-int loop_signals(struct loop *, const int *sigs, int n, loop_signal_fn,
-    void *arg);
+int loop_signals(
+    struct loop *, const int *sigs, int n, loop_signal_fn, void *arg);
 
 /* loop_wakeup_fd returns an eventfd any thread may write to (8 bytes) to
  * make loop_run() return after its current iteration (loop_stop). */

@@ -38,8 +38,19 @@
  *   FT_ENUM enum msg_<enum>   (0 = unset; a string on the wire)
  * An int, bool or f64 declared `optional: true` has a bool has_<name>
  * beside it: absent (not packed, left out of JSON) unless it is set. */
-enum msg_ftype { FT_STR, FT_INT, FT_BOOL, FT_F64, FT_STRS, FT_OBJ, FT_BIN,
-	FT_BINS, FT_REC, FT_RECS, FT_ENUM };
+enum msg_ftype {
+	FT_STR,
+	FT_INT,
+	FT_BOOL,
+	FT_F64,
+	FT_STRS,
+	FT_OBJ,
+	FT_BIN,
+	FT_BINS,
+	FT_REC,
+	FT_RECS,
+	FT_ENUM
+};
 
 struct msg_strs {
 	size_t n;
@@ -65,14 +76,14 @@ struct msg_recs {
 struct msg_rec_def;
 
 struct msg_field {
-	const char                *name;
-	enum msg_ftype             type;
-	size_t                     off;   /* offsetof in the struct */
-	bool                       required;
-	const struct msg_rec_def  *rec;   /* FT_REC, FT_RECS */
-	const char *const         *names; /* FT_ENUM: [1..] named, NULL-ended */
-	bool                       optional; /* FT_INT/BOOL/F64: has_off set */
-	size_t                     has_off;  /* its bool has_<name> */
+	const char               *name;
+	enum msg_ftype            type;
+	size_t                    off; /* offsetof in the struct */
+	bool                      required;
+	const struct msg_rec_def *rec;   /* FT_REC, FT_RECS */
+	const char *const        *names; /* FT_ENUM: [1..] named, NULL-ended */
+	bool                      optional; /* FT_INT/BOOL/F64: has_off set */
+	size_t                    has_off;  /* its bool has_<name> */
 };
 
 /* A record: a struct declared under `records:` in proto/bus.yaml. */
@@ -101,8 +112,8 @@ struct msg_topic_def {
  * set (rec left finalised). */
 void    msg_rec_fini(const struct msg_rec_def *, void *rec);
 json_t *msg_rec_to_json(const struct msg_rec_def *, const void *rec);
-int     msg_rec_from_json(const struct msg_rec_def *, void *rec,
-        const json_t *obj, char *err, size_t errlen);
+int msg_rec_from_json(const struct msg_rec_def *, void *rec, const json_t *obj,
+    char *err, size_t errlen);
 /* msg_rec_dumps returns rec's JSON form as compact text in field order
  * (caller frees), NULL for a NULL rec: how a record is kept in a TEXT
  * column or an evidence file. */
@@ -119,8 +130,7 @@ void  msg_rec_free(const struct msg_rec_def *, void *rec);
  * msg_enum_parse stores the value named s (length n) in *v: 0, or
  * ERR_NOTFOUND when no value has that name. */
 const char *msg_enum_name(const char *const *names, int v);
-int         msg_enum_parse(const char *const *names, const char *s,
-            size_t n, int *v);
+int msg_enum_parse(const char *const *names, const char *s, size_t n, int *v);
 
 #include "msg_gen.h" /* generated: enum msg_topic, bodies, MSG_PROTO_VERSION */
 
@@ -129,14 +139,14 @@ extern const struct msg_topic_def msg_topic_defs[MSG__COUNT];
 /* A decoded message.  It owns every string, array and json_t in it;
  * release with msg_fini(). */
 struct msg {
-	uint32_t        v;
-	char           *src;
-	uint64_t        seq;   /* 0 for volatile messages */
-	char           *id;
-	int64_t         ts;    /* unix ms */
-	enum msg_topic  topic;
-	char           *corr;  /* may be NULL */
-	union msg_body  body;
+	uint32_t       v;
+	char          *src;
+	uint64_t       seq; /* 0 for volatile messages */
+	char          *id;
+	int64_t        ts; /* unix ms */
+	enum msg_topic topic;
+	char          *corr; /* may be NULL */
+	union msg_body body;
 };
 
 /* The envelope fields of a message being packed; all borrowed. */
@@ -171,8 +181,8 @@ int msg_encode(struct buf *out, const struct msg *m);
  * ERR_UNKNOWN (well-formed, unknown topic) or ERR_REFUSED (unsupported
  * protocol version), writes a one-line reason into err, and leaves m
  * finalised (nothing to release). */
-int msg_decode(struct msg *m, const void *frame, size_t len, char *err,
-    size_t errlen);
+int msg_decode(
+    struct msg *m, const void *frame, size_t len, char *err, size_t errlen);
 
 /* msg_frame_topic returns the topic prefix of a frame without decoding:
  * *len gets its length.  NULL when the frame has no NUL. */
@@ -193,8 +203,8 @@ json_t *msg_body_to_json(enum msg_topic t, const void *body);
  * object, with the same rules as the wire decoder (required fields,
  * types, unknown keys ignored).  Returns 0 or ERR_PROTO with err set; on
  * failure body is left finalised. */
-int msg_body_from_json(enum msg_topic t, void *body, const json_t *obj,
-    char *err, size_t errlen);
+int msg_body_from_json(
+    enum msg_topic t, void *body, const json_t *obj, char *err, size_t errlen);
 
 /* Helpers for building bodies: msg_strs_add appends a copy of s. */
 void msg_strs_add(struct msg_strs *, const char *s);

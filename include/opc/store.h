@@ -30,8 +30,8 @@ int store_exec(struct store *, const char *sql);
 /* store_add_column adds table.column (decl, e.g. "REAL NOT NULL DEFAULT
  * 0") unless the table has it: a schema migration that keeps every row.
  * table, column and decl are code's own words, never input. */
-int store_add_column(struct store *, const char *table, const char *column,
-    const char *decl);
+int store_add_column(
+    struct store *, const char *table, const char *column, const char *decl);
 
 /* Transactions.  store_begin fails with ERR_STATE when one is open.
  * Any call that writes may fail with ERR_NOSPACE (the disk is full). */
@@ -78,7 +78,7 @@ const char *store_col_text(struct store_stmt *, int i); /* NULL for NULL */
 const void *store_col_blob(struct store_stmt *, int i, size_t *n);
 int         store_col_is_null(struct store_stmt *, int i);
 /* store_col_dup returns a copy of a text column, NULL for SQL NULL. */
-char       *store_col_dup(struct store_stmt *, int i);
+char *store_col_dup(struct store_stmt *, int i);
 
 /* store_run prepares sql, binds the arguments described by fmt and steps
  * to completion.  fmt characters: 'i' int64_t, 'd' double, 't' const char

@@ -58,20 +58,21 @@ struct svc_ctl {
 /* An extra long option of a daemon's command line (--name [ARG]). */
 struct svc_opt {
 	const char *name;
-	const char *arg;  /* NULL: a flag without argument */
+	const char *arg; /* NULL: a flag without argument */
 	const char *help;
 	void (*set)(const char *value); /* value is NULL for flags */
 };
 
 struct svc_def {
-	const char               *name;       /* service kind */
-	size_t                    state_size; /* zeroed state given to hooks */
+	const char *name;       /* service kind */
+	size_t      state_size; /* zeroed state given to hooks */
 	/* init runs after loop, store, journal and config are ready, before
-	 * any socket; create tables, add timers and fds here.  Non-zero aborts start-up. */
-	int  (*init)(struct svc *, void *state);
+	 * any socket; create tables, add timers and fds here.  Non-zero aborts
+	 * start-up. */
+	int (*init)(struct svc *, void *state);
 	void (*fini)(struct svc *, void *state);
-	const struct svc_handler *handlers;   /* ends with { MSG_NONE, NULL } */
-	const struct svc_ctl     *ctls;       /* ends with { MSG_NONE, NULL } */
+	const struct svc_handler *handlers; /* ends with { MSG_NONE, NULL } */
+	const struct svc_ctl     *ctls;     /* ends with { MSG_NONE, NULL } */
 	/* status adds service fields to the status object (may be NULL). */
 	void (*status)(struct svc *, void *state, json_t *obj);
 	/* heartbeat adds fields (e.g. capacity) to the heartbeat's info. */
@@ -112,8 +113,8 @@ void svc_stop(struct svc *);
  * of topic t with body (a struct msg_<t>, borrowed).  Inside a handler or
  * between svc_begin/svc_commit the event is published after commit;
  * elsewhere svc_emit runs its own transaction. */
-int svc_emit(struct svc *, enum msg_topic t, const char *corr,
-    const void *body);
+int svc_emit(
+    struct svc *, enum msg_topic t, const char *corr, const void *body);
 
 /* Explicit transactions for effect loops and timers. */
 int svc_begin(struct svc *);
@@ -124,9 +125,9 @@ int svc_rollback(struct svc *);
  * its last known seq. */
 bool svc_caught_up(const struct svc *);
 
-struct store          *svc_store(struct svc *);
-struct loop           *svc_loop(struct svc *);
-const struct topo     *svc_topo(const struct svc *);
+struct store           *svc_store(struct svc *);
+struct loop            *svc_loop(struct svc *);
+const struct topo      *svc_topo(const struct svc *);
 const struct topo_inst *svc_inst(const struct svc *);
 /* svc_cfg returns this instance's config section. */
 const struct cfg_node *svc_cfg(const struct svc *);

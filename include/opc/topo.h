@@ -23,30 +23,30 @@
 #include "opc/cfg.h"
 
 struct topo_inst {
-	char                  *name;     /* instance, e.g. "executor@a" */
-	char                  *service;  /* binary kind, e.g. "executor" */
-	char                  *pub;      /* url of its PUB socket */
-	char                  *ctl;      /* url of its ctl REP socket */
-	char                  *bin;      /* program to run (may be NULL) */
+	char                  *name;      /* instance, e.g. "executor@a" */
+	char                  *service;   /* binary kind, e.g. "executor" */
+	char                  *pub;       /* url of its PUB socket */
+	char                  *ctl;       /* url of its ctl REP socket */
+	char                  *bin;       /* program to run (may be NULL) */
 	char                 **upstreams; /* instance names it consumes */
 	size_t                 nupstreams;
 	int                    enabled;
-	const struct cfg_node *node;     /* its section in the config */
+	const struct cfg_node *node; /* its section in the config */
 };
 
 struct topo {
-	struct cfg       *cfg;
-	char             *config_path; /* absolute */
-	char             *state_dir;   /* absolute */
-	char             *run_dir;     /* state_dir/run, mode 0700 */
-	char             *log_dir;     /* state_dir/log */
-	int64_t           heartbeat_ms;
-	int64_t           stale_after_ms;
-	int64_t           journal_retention;
-	int               tls;         /* opcenter.tls installed */
-	int               insecure_ctl; /* opcenter.insecure_ctl: state
-	                                 * changes over plain tcp:// ctl */
-	struct topo_inst  supervisor;  /* name "supervisor" */
+	struct cfg *cfg;
+	char       *config_path; /* absolute */
+	char       *state_dir;   /* absolute */
+	char       *run_dir;     /* state_dir/run, mode 0700 */
+	char       *log_dir;     /* state_dir/log */
+	int64_t     heartbeat_ms;
+	int64_t     stale_after_ms;
+	int64_t     journal_retention;
+	int         tls;              /* opcenter.tls installed */
+	int         insecure_ctl;     /* opcenter.insecure_ctl: state
+	                               * changes over plain tcp:// ctl */
+	struct topo_inst  supervisor; /* name "supervisor" */
 	struct topo_inst *inst;
 	size_t            ninst;
 };
@@ -62,16 +62,16 @@ extern const struct cfg_key topo_inst_keys[];
  * known upstreams, valid urls (ipc paths short enough), readable TLS
  * files when opcenter.tls is present.  Returns 0,
  * ERR_IO or ERR_CONFIG with a file:line:col message in err. */
-int  topo_load(struct topo **tp, const char *config_path, char *err,
-     size_t errlen);
+int topo_load(
+    struct topo **tp, const char *config_path, char *err, size_t errlen);
 void topo_close(struct topo **tp);
 
 /* topo_load_flags is topo_load with flags: TOPO_NO_TLS checks
  * opcenter.tls's keys but neither reads its files nor installs it (a
  * file checked on a host it was not written for). */
 #define TOPO_NO_TLS 0x1
-int topo_load_flags(struct topo **tp, const char *config_path,
-    unsigned flags, char *err, size_t errlen);
+int topo_load_flags(struct topo **tp, const char *config_path, unsigned flags,
+    char *err, size_t errlen);
 
 /* topo_find returns the instance called name (the supervisor included) or
  * NULL. */

@@ -115,18 +115,18 @@ char *spawn_path(const char *file, char *const envp[]);
  * would) as a detached child: a new session and process group, default
  * signal mask and dispositions (the parent blocks its stop signals), stdin
  * from in (-1: /dev/null), stdout on out and stderr on err (-1:
- * inherited), no other fd, working directory cwd (NULL: ours), the environment envp
- * (NULL: ours).  posix_spawn: the parent's page tables are not copied,
+ * inherited), no other fd, working directory cwd (NULL: ours), the environment
+ * envp (NULL: ours).  posix_spawn: the parent's page tables are not copied,
  * which matters for a daemon with a large address space (ASan's shadow).
  * Returns the pid, or -1 with errno set (the program could not be run:
  * ENOENT when it is nowhere on the PATH, or the errno of the child's
  * chdir or exec). */
-pid_t child_spawn_fds(char *const argv[], char *const envp[],
-    const char *cwd, int in, int out, int err);
+pid_t child_spawn_fds(char *const argv[], char *const envp[], const char *cwd,
+    int in, int out, int err);
 /* child_spawn is child_spawn_fds with stdout and stderr appended to
  * out_path (inherited when NULL or unopenable) and our cwd. */
-pid_t child_spawn(const char *out_path, char *const argv[],
-    char *const envp[]);
+pid_t child_spawn(
+    const char *out_path, char *const argv[], char *const envp[]);
 
 /* github_repo_of parses "owner/name" out of a GitHub clone URL
  * (https://github.com/o/r.git, git@github.com:o/r.git); NULL otherwise.

@@ -10,9 +10,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "conf.h"
 #include "board.h"
 #include "board_int.h"
+#include "conf.h"
 #include "opc/cfg.h"
 #include "opc/err.h"
 #include "opc/log.h"
@@ -85,8 +85,8 @@ bool
 board_kind_known(const char *kind)
 {
 	return (kind != NULL &&
-	        (strcmp(kind, "goal") == 0 || strcmp(kind, "test") == 0 ||
-	         strcmp(kind, "improve") == 0));
+	    (strcmp(kind, "goal") == 0 || strcmp(kind, "test") == 0 ||
+	        strcmp(kind, "improve") == 0));
 }
 
 static bool
@@ -112,25 +112,25 @@ board_task_fini(struct task *t)
 	memset(t, 0, sizeof(*t));
 }
 
-#define TASK_COLS                                                              \
-	"task_id, title, goal, repo_key, kind, labels, description, state,"    \
+#define TASK_COLS                                                           \
+	"task_id, title, goal, repo_key, kind, labels, description, state," \
 	" attempt, last_run_id, created_at, updated_at"
 
 static void
 task_read(struct store_stmt *st, struct task *t)
 {
-	t->task_id = store_col_dup(st, 0);
-	t->title = store_col_dup(st, 1);
-	t->goal = store_col_dup(st, 2);
-	t->repo_key = store_col_dup(st, 3);
-	t->kind = store_col_dup(st, 4);
-	t->labels = store_col_dup(st, 5);
-	t->desc = store_col_dup(st, 6);
-	t->state = store_col_dup(st, 7);
-	t->attempt = store_col_int(st, 8);
+	t->task_id     = store_col_dup(st, 0);
+	t->title       = store_col_dup(st, 1);
+	t->goal        = store_col_dup(st, 2);
+	t->repo_key    = store_col_dup(st, 3);
+	t->kind        = store_col_dup(st, 4);
+	t->labels      = store_col_dup(st, 5);
+	t->desc        = store_col_dup(st, 6);
+	t->state       = store_col_dup(st, 7);
+	t->attempt     = store_col_int(st, 8);
 	t->last_run_id = store_col_dup(st, 9);
-	t->created_at = store_col_int(st, 10);
-	t->updated_at = store_col_int(st, 11);
+	t->created_at  = store_col_int(st, 10);
+	t->updated_at  = store_col_int(st, 11);
 }
 
 /* board_task_get loads one task; ERR_NOTFOUND when there is none. */
@@ -142,8 +142,7 @@ board_task_get(struct svc *svc, const char *task_id, struct task *t)
 
 	memset(t, 0, sizeof(*t));
 	if ((rv = store_prep(svc_store(svc), &st,
-	                     "SELECT " TASK_COLS
-	                     " FROM task WHERE task_id = ?")) != 0)
+	         "SELECT " TASK_COLS " FROM task WHERE task_id = ?")) != 0)
 		return (rv);
 	store_bind_text(st, 1, task_id);
 	if ((rv = store_step(st)) == 1) {
@@ -161,9 +160,8 @@ task_json(const struct task *t)
 	char    a[40], b[40];
 	json_t *labels = json_loads(t->labels ? t->labels : "[]", 0, NULL);
 
-	return (json_pack(
-	    "{s:s, s:s, s:s, s:s, s:s, s:o, s:s?, s:s, s:I, "
-	    "s:s?, s:s, s:s}",
+	return (json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:s?, s:s, s:I, "
+	                  "s:s?, s:s, s:s}",
 	    "task_id", t->task_id, "title", t->title, "goal", t->goal,
 	    "repo_key", t->repo_key, "kind", t->kind, "labels",
 	    labels ? labels : json_array(), "description", t->desc, "state",
@@ -173,26 +171,25 @@ task_json(const struct task *t)
 }
 
 static int
-comment_add(struct svc *svc, const char *task_id, const char *author,
-            const char *body)
+comment_add(
+    struct svc *svc, const char *task_id, const char *author, const char *body)
 {
 	return (store_run(svc_store(svc),
-	                  "INSERT INTO comment(task_id, at, author, body) "
-	                  "VALUES (?, ?, ?, ?)",
-	                  "titt", task_id, now_ms(), author, body));
+	    "INSERT INTO comment(task_id, at, author, body) "
+	    "VALUES (?, ?, ?, ?)",
+	    "titt", task_id, now_ms(), author, body));
 }
 
 /* board_move changes a task's state (inside the caller's transaction) and
  * journals task.updated; a comment, when given, is added too. */
 int
-board_move(struct svc *svc, struct task *t, const char *state, const char *reason,
-    const char *comment, const char *author)
+board_move(struct svc *svc, struct task *t, const char *state,
+    const char *reason, const char *comment, const char *author)
 {
 	struct msg_task_updated ev;
 	int                     rv;
 
-	if ((rv = store_run(
-	         svc_store(svc),
+	if ((rv = store_run(svc_store(svc),
 	         "UPDATE task SET state = ?, updated_at = ? WHERE task_id = ?",
 	         "tit", state, now_ms(), t->task_id)) != 0)
 		return (rv);
@@ -202,23 +199,22 @@ board_move(struct svc *svc, struct task *t, const char *state, const char *reaso
 	if (((struct board *) svc_state(svc))->plane != NULL) {
 		/* the effect loop pushes it at its next tick */
 		if ((rv = store_run(svc_store(svc),
-		                    "INSERT INTO outbox(task_id, state, "
-		                    "comment, created_ms)"
-		                    " VALUES (?, ?, ?, ?)",
-		                    "ttti", t->task_id, state, comment,
-		                    now_ms())) != 0)
+		         "INSERT INTO outbox(task_id, state, "
+		         "comment, created_ms)"
+		         " VALUES (?, ?, ?, ?)",
+		         "ttti", t->task_id, state, comment, now_ms())) != 0)
 			return (rv);
 	}
 	memset(&ev, 0, sizeof(ev));
-	ev.task_id = t->task_id;
-	ev.state = board_state(state);
+	ev.task_id    = t->task_id;
+	ev.state      = board_state(state);
 	ev.prev_state = board_state(t->state);
-	ev.reason = (char *) reason;
-	ev.comment = (char *) comment;
+	ev.reason     = (char *) reason;
+	ev.comment    = (char *) comment;
 	if ((rv = svc_emit(svc, MSG_TASK_UPDATED, t->task_id, &ev)) != 0)
 		return (rv);
 	log_info("board.move", "%s: %s -> %s%s%s", t->task_id, t->state, state,
-	         reason ? ": " : "", reason ? reason : "");
+	    reason ? ": " : "", reason ? reason : "");
 	free(t->state);
 	t->state = xstrdup(state);
 	return (0);
@@ -235,17 +231,16 @@ answered(struct svc *svc, const char *task_id, const char *goal, char **out)
 	bool               yes = false;
 
 	*out = NULL;
-	if (store_prep(
-	        svc_store(svc), &st,
+	if (store_prep(svc_store(svc), &st,
 	        "SELECT question, answer FROM question WHERE task_id = ? AND"
 	        " answer IS NOT NULL") != 0)
 		return (false);
 	store_bind_text(st, 1, task_id);
 	if (store_step(st) == 1) {
 		*out = xasprintf("%s\n\nQuestion asked: %s\nAnswer: %s",
-		                 goal ? goal : "", store_col_text(st, 0),
-		                 store_col_text(st, 1));
-		yes = true;
+		    goal ? goal : "", store_col_text(st, 0),
+		    store_col_text(st, 1));
+		yes  = true;
 	}
 	store_done(st);
 	return (yes);
@@ -267,44 +262,45 @@ board_ready(struct svc *svc, struct task *t)
 		comment = xasprintf(
 		    "Blocked: unknown_task_kind\n- reason: "
 		    "task-kind '%s' is not one opcenter runs\n- known: goal, "
-		    "test, improve", t->kind ? t->kind : "");
-		rv = board_move(svc, t, "Blocked", "unknown_task_kind", comment,
-		    "board-sync");
+		    "test, improve",
+		    t->kind ? t->kind : "");
+		rv = board_move(svc, t, "Blocked", "unknown_task_kind",
+		    comment, "board-sync");
 		svc_count(svc, "unknown_task_kind", 1);
 		free(comment);
 		return (rv);
 	}
 	if (board_parse_description(t->desc, t->goal, &ex, err, sizeof(err)) !=
 	    0) {
-		comment = xasprintf("Blocked: parse_config\n- reason: %s", err);
-		rv = board_move(svc, t, "Blocked", "parse_config", comment,
-		    "board-sync");
+		comment =
+		    xasprintf("Blocked: parse_config\n- reason: %s", err);
+		rv = board_move(
+		    svc, t, "Blocked", "parse_config", comment, "board-sync");
 		free(comment);
 		return (rv);
 	}
-	if ((rv = store_run(
-	         svc_store(svc),
-	         "UPDATE task SET attempt = attempt + 1 WHERE task_id = ?", "t",
-	         t->task_id)) != 0) {
+	if ((rv = store_run(svc_store(svc),
+	         "UPDATE task SET attempt = attempt + 1 WHERE task_id = ?",
+	         "t", t->task_id)) != 0) {
 		msg_task_execution_free(ex);
 		return (rv);
 	}
 	t->attempt++;
 	memset(&ev, 0, sizeof(ev));
 	ev.task_id = t->task_id;
-	ev.title = t->title;
-	ev.goal = ex->goal;
+	ev.title   = t->title;
+	ev.goal    = ex->goal;
 	if (answered(svc, t->task_id, ev.goal, &goal))
 		ev.goal = goal;
-	ev.repo_key = ex->repo != NULL ? ex->repo : t->repo_key;
-	ev.kind = t->kind;
+	ev.repo_key    = ex->repo != NULL ? ex->repo : t->repo_key;
+	ev.kind        = t->kind;
 	ev.description = t->desc;
-	ev.attempt = t->attempt;
-	ev.execution = ex;
-	labels = json_loads(t->labels, 0, NULL);
+	ev.attempt     = t->attempt;
+	ev.execution   = ex;
+	labels         = json_loads(t->labels, 0, NULL);
 	for (i = 0; i < json_array_size(labels); i++)
-		msg_strs_add(&ev.labels,
-		             json_string_value(json_array_get(labels, i)));
+		msg_strs_add(
+		    &ev.labels, json_string_value(json_array_get(labels, i)));
 	json_decref(labels);
 	rv = svc_emit(svc, MSG_TASK_READY, t->task_id, &ev);
 	free(goal);
@@ -350,17 +346,19 @@ on_route_decided(struct svc *svc, const struct msg *m, void *state)
 		return (rv == ERR_NOTFOUND ? 0 : rv);
 	buf_init(&c);
 	buf_printf(&c, "Policy: %s\n- rule: %s\n- lane: %s\n",
-	           msg_policy_status_name(st), r->rule ? r->rule : "-",
-	           r->lane ? r->lane : "-");
+	    msg_policy_status_name(st), r->rule ? r->rule : "-",
+	    r->lane ? r->lane : "-");
 	for (i = 0; r->policy != NULL && i < r->policy->violations.n; i++) {
 		v = &r->policy->violations.v[i];
 		buf_printf(&c, "- violation: %s: %s\n", v->rule_id,
-		           v->message ? v->message : "");
+		    v->message ? v->message : "");
 	}
-	rv = terminal(t.state) ? 0 :
-	    board_move(svc, &t, "Blocked", st == MSG_POLICY_STATUS_BLOCK
-	                          ? "policy_blocked" : "review_required",
-	        buf_cstr(&c), "router");
+	rv = terminal(t.state)
+	    ? 0
+	    : board_move(svc, &t, "Blocked",
+	          st == MSG_POLICY_STATUS_BLOCK ? "policy_blocked"
+	                                        : "review_required",
+	          buf_cstr(&c), "router");
 	buf_fini(&c);
 	board_task_fini(&t);
 	return (rv);
@@ -382,11 +380,12 @@ on_budget(struct svc *svc, const struct msg *m, void *state)
 		return (0);
 	if ((rv = board_task_get(svc, b->task_id, &t)) != 0)
 		return (rv == ERR_NOTFOUND ? 0 : rv);
-	c = xasprintf("Blocked: retry cap\n- reason: %s\n- attempts: %lld\n"
-	              "- limit: %lld",
-	    b->reason, (long long) b->current, (long long) b->limit);
-	rv = terminal(t.state) ? 0 :
-	                         board_move(svc, &t, "Blocked", b->reason, c, "router");
+	c  = xasprintf("Blocked: retry cap\n- reason: %s\n- attempts: %lld\n"
+	                "- limit: %lld",
+	     b->reason, (long long) b->current, (long long) b->limit);
+	rv = terminal(t.state)
+	    ? 0
+	    : board_move(svc, &t, "Blocked", b->reason, c, "router");
 	free(c);
 	board_task_fini(&t);
 	return (rv);
@@ -399,8 +398,7 @@ taken_back(struct svc *svc, const char *run_id)
 	int64_t n = 0;
 
 	(void) store_int(svc_store(svc), &n, 0,
-	                 "SELECT count(*) FROM superseded WHERE run_id = ?",
-	                 "t", run_id);
+	    "SELECT count(*) FROM superseded WHERE run_id = ?", "t", run_id);
 	return (n > 0);
 }
 
@@ -416,30 +414,29 @@ on_superseded(struct svc *svc, const struct msg *m, void *state)
 	char                             *c;
 	int                               rv;
 
-	if ((rv = store_run(
-	         svc_store(svc),
+	if ((rv = store_run(svc_store(svc),
 	         "INSERT OR IGNORE INTO superseded(run_id, task_id, by_run_id,"
 	         " at) VALUES (?, ?, ?, ?)",
-	         "ttti", s->run_id, s->task_id, s->by_run_id, now_ms())) != 0 ||
+	         "ttti", s->run_id, s->task_id, s->by_run_id, now_ms())) !=
+	        0 ||
 	    store_changes(svc_store(svc)) == 0)
 		return (rv);
 	if ((rv = board_task_get(svc, s->task_id, &t)) != 0)
 		return (rv == ERR_NOTFOUND ? 0 : rv);
-	c = xasprintf("Run taken back\n- run_id: %s\n- executor: %s\n"
-	              "- reason: %s\n- next run: %s\n- what it reports "
-	              "from now on counts for nothing",
-	              s->run_id, s->executor ? s->executor : "-",
-	              s->reason ? s->reason : "lease_expired",
-	              s->by_run_id ? s->by_run_id : "-");
+	c  = xasprintf("Run taken back\n- run_id: %s\n- executor: %s\n"
+	                "- reason: %s\n- next run: %s\n- what it reports "
+	                "from now on counts for nothing",
+	     s->run_id, s->executor ? s->executor : "-",
+            s->reason ? s->reason : "lease_expired",
+            s->by_run_id ? s->by_run_id : "-");
 	rv = comment_add(svc, t.task_id, "router", c);
 	if (rv == 0 && b->plane != NULL)
-		rv = store_run(
-		    svc_store(svc),
+		rv = store_run(svc_store(svc),
 		    "INSERT INTO outbox(task_id, state, comment, created_ms)"
 		    " VALUES (?, NULL, ?, ?)",
 		    "tti", t.task_id, c, now_ms());
 	log_info("board.taken_back", "%s: run %s taken back by the router",
-	         t.task_id, s->run_id);
+	    t.task_id, s->run_id);
 	free(c);
 	board_task_fini(&t);
 	return (rv);
@@ -458,10 +455,11 @@ on_started(struct svc *svc, const struct msg *m, void *state)
 	if ((rv = board_task_get(svc, s->task_id, &t)) != 0)
 		return (rv == ERR_NOTFOUND ? 0 : rv);
 	if ((rv = store_run(svc_store(svc),
-	                    "UPDATE task SET last_run_id = ? WHERE task_id = ?",
-	                    "tt", s->run_id, s->task_id)) == 0 &&
+	         "UPDATE task SET last_run_id = ? WHERE task_id = ?", "tt",
+	         s->run_id, s->task_id)) == 0 &&
 	    !terminal(t.state) && strcmp(t.state, "Running") != 0)
-		rv = board_move(svc, &t, "Running", "exec.started", NULL, NULL);
+		rv =
+		    board_move(svc, &t, "Running", "exec.started", NULL, NULL);
 	board_task_fini(&t);
 	return (rv);
 }
@@ -475,7 +473,7 @@ await_review(struct svc *svc, const char *repo_key)
 
 	if (repo_key != NULL)
 		(void) cfg_tab_bool(conf_repo_keys, cfg_get(repos, repo_key),
-		                    "await_review", &v, err, sizeof(err));
+		    "await_review", &v, err, sizeof(err));
 	return (v != 0);
 }
 
@@ -493,7 +491,7 @@ agent_comment(struct buf *c, const struct msg_exec_agent *a)
 		buf_printf(c, ", %lld turn(s)", (long long) a->turns);
 	if (a->has_cost_usd)
 		buf_printf(c, ", $%.4f (%s)", a->cost_usd,
-		           a->cost_source != NULL ? a->cost_source : "?");
+		    a->cost_source != NULL ? a->cost_source : "?");
 	if (a->session_id != NULL)
 		buf_printf(c, ", session %s", a->session_id);
 	buf_puts(c, "\n");
@@ -501,7 +499,7 @@ agent_comment(struct buf *c, const struct msg_exec_agent *a)
 		buf_puts(c, "- refused tools:");
 		for (i = 0; i < a->permission_denials.n; i++)
 			buf_printf(c, "%s %s", i > 0 ? "," : "",
-			           a->permission_denials.v[i]);
+			    a->permission_denials.v[i]);
 		buf_puts(c, "\n");
 	}
 }
@@ -513,8 +511,8 @@ agent_comment(struct buf *c, const struct msg_exec_agent *a)
 static const char *
 classification(const struct msg_exec_finished *f)
 {
-	if (outcome_quota(f->failure_category, f->failure_reason,
-	                  f->result != NULL))
+	if (outcome_quota(
+	        f->failure_category, f->failure_reason, f->result != NULL))
 		return ("quota_exhausted");
 	return (f->failure_category != NULL ? f->failure_category : f->status);
 }
@@ -525,17 +523,17 @@ result_comment(struct buf *c, const struct msg_exec_finished *f)
 	const struct msg_exec_result *r = f->result;
 
 	buf_printf(c, "Result\n- success: %s\n- run_id: %s\n- status: %s\n",
-	           f->success ? "true" : "false", f->run_id, f->status);
+	    f->success ? "true" : "false", f->run_id, f->status);
 	if (f->failure_category != NULL)
 		buf_printf(c, "- category: %s\n", f->failure_category);
 	if (f->failure_reason != NULL)
 		buf_printf(c, "- reason: %s\n", f->failure_reason);
 	if (!f->success && strcmp(f->status, "interrupted") != 0)
-		buf_printf(c, "- blocked_classification: %s\n",
-		           classification(f));
+		buf_printf(
+		    c, "- blocked_classification: %s\n", classification(f));
 	if (r != NULL && r->has_executor_exit_code)
 		buf_printf(c, "- executor-exit-code: %lld\n",
-		           (long long) r->executor_exit_code);
+		    (long long) r->executor_exit_code);
 	if (r != NULL && r->executor_signal != NULL)
 		buf_printf(c, "- executor-signal: %s\n", r->executor_signal);
 	if (f->branch_name != NULL)
@@ -583,8 +581,7 @@ on_finished(struct svc *svc, const struct msg *m, void *state)
 	if (strcmp(f->status, "interrupted") == 0) {
 		/* The router retries within its cap: stay Running. */
 		rv = comment_add(svc, t.task_id,
-		                 f->executor ? f->executor : "executor",
-		                 buf_cstr(&c));
+		    f->executor ? f->executor : "executor", buf_cstr(&c));
 	} else if (!terminal(t.state)) {
 		if (f->success)
 			to = await_review(svc, t.repo_key) ? "In Review"
@@ -592,14 +589,14 @@ on_finished(struct svc *svc, const struct msg *m, void *state)
 		else
 			to = "Blocked";
 		rv = board_move(svc, &t, to,
-		    f->success ? "succeeded" : classification(f),
-		    buf_cstr(&c), f->executor ? f->executor : "executor");
+		    f->success ? "succeeded" : classification(f), buf_cstr(&c),
+		    f->executor ? f->executor : "executor");
 		/* a question for a human: the answer re-queues the task */
 		if (rv == 0 && f->failure_category != NULL &&
 		    strcmp(f->failure_category, "awaiting_input") == 0)
-			rv = store_run(
-			    svc_store(svc),
-			    "INSERT OR REPLACE INTO question(task_id, question,"
+			rv = store_run(svc_store(svc),
+			    "INSERT OR REPLACE INTO question(task_id, "
+			    "question,"
 			    " asked_ms, answer) VALUES (?, ?, ?, NULL)",
 			    "tti", t.task_id,
 			    f->result != NULL && f->result->question != NULL
@@ -632,8 +629,8 @@ text_ok(const char *what, const char *s, size_t max, char *err, size_t errlen)
 		return (1);
 	n = strlen(s);
 	if (n > max) {
-		snprintf(err, errlen, "%s is %zu bytes; at most %zu", what, n,
-		         max);
+		snprintf(
+		    err, errlen, "%s is %zu bytes; at most %zu", what, n, max);
 		return (0);
 	}
 	if (!utf8_valid(s, n)) {
@@ -651,18 +648,18 @@ task_text_ok(const struct msg_board_task_add *a, char *err, size_t errlen)
 
 	if (!text_ok("the goal", a->goal, TASK_GOAL_MAX, err, errlen) ||
 	    !text_ok("the description", a->description, TASK_GOAL_MAX, err,
-	             errlen) ||
+	        errlen) ||
 	    !text_ok("the title", a->title, TASK_TITLE_MAX, err, errlen) ||
 	    !text_ok("the repo key", a->repo_key, TASK_LABEL_MAX, err, errlen))
 		return (0);
 	if (a->labels.n > TASK_LABELS_MAX) {
 		snprintf(err, errlen, "%zu labels; at most %d", a->labels.n,
-		         TASK_LABELS_MAX);
+		    TASK_LABELS_MAX);
 		return (0);
 	}
 	for (i = 0; i < a->labels.n; i++)
 		if (!text_ok("a label", a->labels.v[i], TASK_LABEL_MAX, err,
-		             errlen))
+		        errlen))
 			return (0);
 	return (1);
 }
@@ -672,11 +669,11 @@ task_text_ok(const struct msg_board_task_add *a, char *err, size_t errlen)
  * the task it created before. */
 static int
 task_create(struct svc *svc, const struct msg_board_task_add *a,
-            const char *source, bool own_txn, json_t **data, char *err,
-            size_t errlen)
+    const char *source, bool own_txn, json_t **data, char *err, size_t errlen)
 {
 	const char *kind = a->kind ? a->kind : "goal";
-	const char *st = a->state ? msg_task_state_name(a->state) : BOARD_READY;
+	const char *st =
+	    a->state ? msg_task_state_name(a->state) : BOARD_READY;
 	struct task t;
 	json_t     *labels = json_array();
 	char       *labels_s, *title, *nl, tid[32];
@@ -690,9 +687,9 @@ task_create(struct svc *svc, const struct msg_board_task_add *a,
 	}
 	if (!board_kind_known(kind)) {
 		snprintf(err, errlen,
-		         "unknown task kind '%s' (goal, test, "
-		         "improve)",
-		         kind);
+		    "unknown task kind '%s' (goal, test, "
+		    "improve)",
+		    kind);
 		json_decref(labels);
 		return (ERR_INVAL);
 	}
@@ -703,17 +700,17 @@ task_create(struct svc *svc, const struct msg_board_task_add *a,
 	}
 	if (*a->repo_key == '\0' ||
 	    (*a->goal == '\0' &&
-	     (a->description == NULL || *a->description == '\0'))) {
+	        (a->description == NULL || *a->description == '\0'))) {
 		snprintf(err, errlen,
-		         "repo_key and a goal (or a description "
-		         "with one) are required");
+		    "repo_key and a goal (or a description "
+		    "with one) are required");
 		json_decref(labels);
 		return (ERR_INVAL);
 	}
 	if (a->request_id != NULL &&
 	    store_int(svc_store(svc), &n, 0,
-	              "SELECT n FROM task WHERE request_id = ?", "t",
-	              a->request_id) == 0 &&
+	        "SELECT n FROM task WHERE request_id = ?", "t",
+	        a->request_id) == 0 &&
 	    n > 0) {
 		/* A retried request: answer with the task it created. */
 		snprintf(tid, sizeof(tid), "T-%lld", (long long) n);
@@ -739,25 +736,23 @@ task_create(struct svc *svc, const struct msg_board_task_add *a,
 	}
 	if (own_txn && (rv = svc_begin(svc)) != 0)
 		goto out;
-	rv = store_run(
-	    svc_store(svc),
-	    "INSERT INTO task(title, goal, repo_key, kind, labels, description,"
+	rv = store_run(svc_store(svc),
+	    "INSERT INTO task(title, goal, repo_key, kind, labels, "
+	    "description,"
 	    " state, request_id, created_at, updated_at)"
 	    " VALUES (?, ?, ?, ?, ?, ?, 'Backlog', ?, ?, ?)",
 	    "tttttttii", title, a->goal, a->repo_key, kind, labels_s,
 	    a->description, a->request_id, now, now);
-	n = store_last_rowid(svc_store(svc));
+	n  = store_last_rowid(svc_store(svc));
 	snprintf(tid, sizeof(tid), "T-%lld", (long long) n);
 	if (rv == 0)
 		rv = store_run(svc_store(svc),
-		               "UPDATE task SET task_id = ? WHERE n = ?", "ti",
-		               tid, n);
+		    "UPDATE task SET task_id = ? WHERE n = ?", "ti", tid, n);
 	if (rv == 0)
 		rv = board_task_get(svc, tid, &t);
 	if (rv == 0) {
-		struct msg_task_created ev = {t.task_id, t.title,
-		                              (char *) source, NULL,
-		                              (char *) a->request_id};
+		struct msg_task_created ev = { t.task_id, t.title,
+			(char *) source, NULL, (char *) a->request_id };
 
 		rv = svc_emit(svc, MSG_TASK_CREATED, t.task_id, &ev);
 		if (rv == 0 && strcmp(st, "Backlog") != 0)
@@ -783,11 +778,11 @@ out:
 
 static int
 ctl_add(struct svc *svc, const struct msg *req, json_t **data, char *err,
-        size_t errlen, void *state)
+    size_t errlen, void *state)
 {
 	(void) state;
 	return (task_create(svc, &req->body.board_task_add, "operator", true,
-	                    data, err, errlen));
+	    data, err, errlen));
 }
 
 /* on_proposal turns a proposal into a task: on the local board at once;
@@ -798,7 +793,7 @@ on_proposal(struct svc *svc, const struct msg *m, void *state)
 {
 	const struct msg_proposal_created *p = &m->body.proposal_created;
 	struct msg_board_task_add          a;
-	struct board                      *b = state;
+	struct board                      *b  = state;
 	const char                        *st = BOARD_READY;
 	char                               err[256], repo_label[300];
 	size_t                             i;
@@ -806,7 +801,7 @@ on_proposal(struct svc *svc, const struct msg *m, void *state)
 
 	if (p->repo == NULL || p->goal == NULL) {
 		log_warn("board.proposal", "%s: no repo or goal: ignored",
-		         p->candidate_id);
+		    p->candidate_id);
 		return (0);
 	}
 	/* the proposer's tier picks the state; else the configured one */
@@ -815,18 +810,18 @@ on_proposal(struct svc *svc, const struct msg *m, void *state)
 		st = msg_task_state_name(p->state);
 	else
 		(void) cfg_tab_str(board_sync_keys, svc_cfg(svc),
-		                   "proposal_state", &st, err, sizeof(err));
+		    "proposal_state", &st, err, sizeof(err));
 	memset(&a, 0, sizeof(a));
 	a.repo_key = p->repo;
-	a.goal = p->goal;
-	a.title = p->title;
-	a.kind = "goal";
+	a.goal     = p->goal;
+	a.title    = p->title;
+	a.kind     = "goal";
 	if ((a.state = board_state(st)) == MSG_TASK_STATE__UNSET) {
 		log_warn("board.proposal",
-		         "%s: proposal_state '%s' is not a "
-		         "state: Backlog",
-		         p->candidate_id, st);
-		st = "Backlog";
+		    "%s: proposal_state '%s' is not a "
+		    "state: Backlog",
+		    p->candidate_id, st);
+		st      = "Backlog";
 		a.state = MSG_TASK_STATE_BACKLOG;
 	}
 	a.request_id = p->candidate_id;
@@ -841,11 +836,10 @@ on_proposal(struct svc *svc, const struct msg *m, void *state)
 		char   *ls;
 
 		for (i = 0; i < a.labels.n; i++)
-			json_array_append_new(labels,
-			                      json_string(a.labels.v[i]));
+			json_array_append_new(
+			    labels, json_string(a.labels.v[i]));
 		ls = json_dumps(labels, JSON_COMPACT);
-		rv = store_run(
-		    svc_store(svc),
+		rv = store_run(svc_store(svc),
 		    "INSERT OR IGNORE INTO proposal(candidate_id, title, goal,"
 		    " repo, labels, state, received_ms) VALUES (?, ?, ?, ?, ?,"
 		    " ?, ?)",
@@ -854,8 +848,8 @@ on_proposal(struct svc *svc, const struct msg *m, void *state)
 		free(ls);
 		json_decref(labels);
 	} else
-		rv = task_create(svc, &a, "proposer", false, NULL, err,
-		                 sizeof(err));
+		rv = task_create(
+		    svc, &a, "proposer", false, NULL, err, sizeof(err));
 	for (i = 0; i < a.labels.n; i++)
 		free(a.labels.v[i]);
 	free(a.labels.v);
@@ -864,7 +858,7 @@ on_proposal(struct svc *svc, const struct msg *m, void *state)
 
 static int
 ctl_list(struct svc *svc, const struct msg *req, json_t **data, char *err,
-         size_t errlen, void *state)
+    size_t errlen, void *state)
 {
 	const struct msg_board_task_list *l = &req->body.board_task_list;
 	struct store_stmt                *st;
@@ -875,11 +869,10 @@ ctl_list(struct svc *svc, const struct msg *req, json_t **data, char *err,
 	(void) state;
 	(void) err;
 	(void) errlen;
-	if ((rv = store_prep(
-	         svc_store(svc), &st,
+	if ((rv = store_prep(svc_store(svc), &st,
 	         "SELECT " TASK_COLS " FROM task WHERE task_id IS NOT NULL"
-	         " AND (?1 IS NULL OR state = ?1) ORDER BY n DESC LIMIT ?2")) !=
-	    0) {
+	         " AND (?1 IS NULL OR state = ?1) ORDER BY n DESC LIMIT "
+	         "?2")) != 0) {
 		json_decref(a);
 		return (rv);
 	}
@@ -900,7 +893,7 @@ ctl_list(struct svc *svc, const struct msg *req, json_t **data, char *err,
 
 static int
 ctl_show(struct svc *svc, const struct msg *req, json_t **data, char *err,
-         size_t errlen, void *state)
+    size_t errlen, void *state)
 {
 	struct store_stmt *st;
 	struct task        t;
@@ -909,24 +902,23 @@ ctl_show(struct svc *svc, const struct msg *req, json_t **data, char *err,
 	int                rv;
 
 	(void) state;
-	if ((rv = board_task_get(svc, req->body.board_task_show.task_id, &t)) != 0) {
+	if ((rv = board_task_get(
+	         svc, req->body.board_task_show.task_id, &t)) != 0) {
 		snprintf(err, errlen, "no task '%s'",
-		         req->body.board_task_show.task_id);
+		    req->body.board_task_show.task_id);
 		json_decref(cs);
 		return (rv);
 	}
-	if ((rv = store_prep(
-	         svc_store(svc), &st,
+	if ((rv = store_prep(svc_store(svc), &st,
 	         "SELECT at, author, body FROM comment WHERE task_id = ?"
 	         " ORDER BY id")) == 0) {
 		store_bind_text(st, 1, t.task_id);
 		while (store_step(st) == 1)
-			json_array_append_new(
-			    cs, json_pack("{s:s, s:s, s:s}", "at",
-			                  iso8601(store_col_int(st, 0), at,
-			                          sizeof(at)),
-			                  "author", store_col_text(st, 1),
-			                  "body", store_col_text(st, 2)));
+			json_array_append_new(cs,
+			    json_pack("{s:s, s:s, s:s}", "at",
+			        iso8601(store_col_int(st, 0), at, sizeof(at)),
+			        "author", store_col_text(st, 1), "body",
+			        store_col_text(st, 2)));
 		store_done(st);
 	}
 	*data = json_pack("{s:o, s:o}", "task", task_json(&t), "comments", cs);
@@ -936,7 +928,7 @@ ctl_show(struct svc *svc, const struct msg *req, json_t **data, char *err,
 
 static int
 ctl_move(struct svc *svc, const struct msg *req, json_t **data, char *err,
-         size_t errlen, void *state)
+    size_t errlen, void *state)
 {
 	const struct msg_board_task_move *mv = &req->body.board_task_move;
 	const char                       *to = msg_task_state_name(mv->state);
@@ -953,7 +945,8 @@ ctl_move(struct svc *svc, const struct msg *req, json_t **data, char *err,
 	}
 	prev = xstrdup(t.state);
 	if ((rv = svc_begin(svc)) == 0) {
-		rv = board_move(svc, &t, to, "operator", mv->comment, "operator");
+		rv = board_move(
+		    svc, &t, to, "operator", mv->comment, "operator");
 		if (rv == 0 && mv->state == MSG_TASK_STATE_READY_FOR_AI)
 			rv = board_ready(svc, &t);
 		if (rv == 0)
@@ -963,7 +956,7 @@ ctl_move(struct svc *svc, const struct msg *req, json_t **data, char *err,
 	}
 	if (rv == 0)
 		*data = json_pack("{s:s, s:s, s:s}", "task_id", t.task_id,
-		                  "prev_state", prev, "state", t.state);
+		    "prev_state", prev, "state", t.state);
 	free(prev);
 	board_task_fini(&t);
 	return (rv);
@@ -974,13 +967,13 @@ ctl_move(struct svc *svc, const struct msg *req, json_t **data, char *err,
 static int
 board_init(struct svc *svc, void *state)
 {
-	struct board *b = state;
+	struct board *b    = state;
 	const char   *mode = "local";
 	char          err[256];
 	int           rv;
 
 	if (cfg_tab_str(board_sync_keys, svc_cfg(svc), "board", &mode, err,
-	                sizeof(err)) != 0) {
+	        sizeof(err)) != 0) {
 		log_error("board.config", "%s", err);
 		return (ERR_CONFIG);
 	}
@@ -1024,35 +1017,38 @@ board_status(struct svc *svc, void *state, json_t *obj)
 	    svc_store(svc), "SELECT state, count(*) FROM task GROUP BY state");
 
 	json_object_set_new(obj, "tasks", c);
-	json_object_set_new(
-	    obj, "board",
+	json_object_set_new(obj, "board",
 	    json_string(((struct board *) state)->plane ? "plane" : "local"));
 	board_plane_status(svc, state, obj);
 }
 
 static const struct svc_handler handlers[] = {
-    {MSG_ROUTE_DECIDED, on_route_decided}, {MSG_BUDGET_DECISION, on_budget},
-    {MSG_EXEC_STARTED, on_started},        {MSG_EXEC_FINISHED, on_finished},
-    {MSG_EXEC_SUPERSEDED, on_superseded},  {MSG_BOARD_WEBHOOK, on_webhook},
-    {MSG_PROPOSAL_CREATED, on_proposal},   {MSG_NONE, NULL},
+	{ MSG_ROUTE_DECIDED, on_route_decided },
+	{ MSG_BUDGET_DECISION, on_budget },
+	{ MSG_EXEC_STARTED, on_started },
+	{ MSG_EXEC_FINISHED, on_finished },
+	{ MSG_EXEC_SUPERSEDED, on_superseded },
+	{ MSG_BOARD_WEBHOOK, on_webhook },
+	{ MSG_PROPOSAL_CREATED, on_proposal },
+	{ MSG_NONE, NULL },
 };
 
 static const struct svc_ctl ctls[] = {
-    {MSG_BOARD_TASK_ADD, ctl_add},
-    {MSG_BOARD_TASK_LIST, ctl_list},
-    {MSG_BOARD_TASK_SHOW, ctl_show},
-    {MSG_BOARD_TASK_MOVE, ctl_move},
-    {MSG_NONE, NULL},
+	{ MSG_BOARD_TASK_ADD, ctl_add },
+	{ MSG_BOARD_TASK_LIST, ctl_list },
+	{ MSG_BOARD_TASK_SHOW, ctl_show },
+	{ MSG_BOARD_TASK_MOVE, ctl_move },
+	{ MSG_NONE, NULL },
 };
 
 const struct svc_def board_def = {
-    .name = "board-sync",
-    .state_size = sizeof(struct board),
-    .init = board_init,
-    .fini = board_fini,
-    .idle = board_idle,
-    .handlers = handlers,
-    .ctls = ctls,
-    .status = board_status,
-    .config = board_sync_keys,
+	.name       = "board-sync",
+	.state_size = sizeof(struct board),
+	.init       = board_init,
+	.fini       = board_fini,
+	.idle       = board_idle,
+	.handlers   = handlers,
+	.ctls       = ctls,
+	.status     = board_status,
+	.config     = board_sync_keys,
 };

@@ -32,8 +32,8 @@ void board_task_fini(struct task *);
 int board_task_get(struct svc *, const char *task_id, struct task *);
 /* board_move changes a task's state inside the caller's transaction, journals
  * task.updated and, in Plane mode, queues the change for Plane. */
-int board_move(struct svc *, struct task *, const char *state, const char *reason,
-    const char *comment, const char *author);
+int board_move(struct svc *, struct task *, const char *state,
+    const char *reason, const char *comment, const char *author);
 /* board_ready journals task.ready for t, or blocks it when its description
  * does not parse. */
 int board_ready(struct svc *, struct task *);

@@ -28,9 +28,9 @@
 #include <strings.h>
 
 #include "board.h"
-#include "conf.h"
 #include "board_int.h"
 #include "board_plane.h"
+#include "conf.h"
 #include "opc/cfg.h"
 #include "opc/err.h"
 #include "opc/log.h"
@@ -40,27 +40,28 @@
 
 #define LATER_MIN_MS 2000
 #define LATER_MAX_MS 300000
-#define OVERLAP_US 2000000   /* a listing goes 2 s below the watermark */
-#define INCR_PER_PAGE 100    /* a poll's pages; a full listing's: per_page */
-#define WEBHOOK_GAP_MS 2000  /* webhooks closer than this: one poll */
+#define OVERLAP_US 2000000    /* a listing goes 2 s below the watermark */
+#define INCR_PER_PAGE 100     /* a poll's pages; a full listing's: per_page */
+#define WEBHOOK_GAP_MS 2000   /* webhooks closer than this: one poll */
 #define MISSING_META_MS 60000 /* states re-read while one is missing */
 
 static const struct {
 	const char *key, *name; /* plane.states key, canonical name */
 } bstates[BS_N] = {
-	[BS_READY] = { "ready", BOARD_READY },
-	[BS_RUNNING] = { "running", "Running" },
-	[BS_REVIEW] = { "review", "In Review" },
-	[BS_BLOCKED] = { "blocked", "Blocked" },
-	[BS_DONE] = { "done", "Done" },
-	[BS_BACKLOG] = { "backlog", "Backlog" },
+	[BS_READY]     = { "ready", BOARD_READY },
+	[BS_RUNNING]   = { "running", "Running" },
+	[BS_REVIEW]    = { "review", "In Review" },
+	[BS_BLOCKED]   = { "blocked", "Blocked" },
+	[BS_DONE]      = { "done", "Done" },
+	[BS_BACKLOG]   = { "backlog", "Backlog" },
 	[BS_CANCELLED] = { "cancelled", "Cancelled" },
 };
 
 /* --------------------------------------------------------------- errors */
 
 void
-plane_note_error(struct bplane *bp, int status, const char *what, const char *err)
+plane_note_error(
+    struct bplane *bp, int status, const char *what, const char *err)
 {
 	struct msg_credential_invalid ev;
 
@@ -72,14 +73,16 @@ plane_note_error(struct bplane *bp, int status, const char *what, const char *er
 		bp->auth_ok = false;
 		if (!bp->cred_reported) {
 			memset(&ev, 0, sizeof(ev));
-			ev.provider = "plane";
+			ev.provider    = "plane";
 			ev.status_code = status;
-			ev.message = bp->last_error;
-			(void) svc_emit(bp->svc, MSG_CREDENTIAL_INVALID, NULL,
-			    &ev);
+			ev.message     = bp->last_error;
+			(void) svc_emit(
+			    bp->svc, MSG_CREDENTIAL_INVALID, NULL, &ev);
 			bp->cred_reported = true;
-			log_error("plane.credential", "Plane refused the API key "
-			    "(HTTP %d): running degraded", status);
+			log_error("plane.credential",
+			    "Plane refused the API key "
+			    "(HTTP %d): running degraded",
+			    status);
 		}
 		return;
 	}
@@ -91,11 +94,13 @@ static void
 note_ok(struct bplane *bp)
 {
 	if (bp->consecutive_errors > 0)
-		log_info("plane.recovered", "Plane answers again after %lld "
-		    "failed requests", (long long) bp->consecutive_errors);
+		log_info("plane.recovered",
+		    "Plane answers again after %lld "
+		    "failed requests",
+		    (long long) bp->consecutive_errors);
 	bp->consecutive_errors = 0;
-	bp->backoff_ms = 0;
-	bp->last_error[0] = '\0';
+	bp->backoff_ms         = 0;
+	bp->last_error[0]      = '\0';
 }
 
 bool
@@ -118,7 +123,7 @@ backoff(struct bplane *bp)
 void
 plane_later(struct bplane *bp, const char *key)
 {
-	json_t *v = json_object_get(bp->retry_at, key);
+	json_t *v    = json_object_get(bp->retry_at, key);
 	int64_t step = LATER_MIN_MS;
 
 	if (json_is_array(v)) {
@@ -126,8 +131,9 @@ plane_later(struct bplane *bp, const char *key)
 		if (step > LATER_MAX_MS)
 			step = LATER_MAX_MS;
 	}
-	json_object_set_new(bp->retry_at, key, json_pack("[I, I]",
-	    (json_int_t) (mono_ms() + step), (json_int_t) step));
+	json_object_set_new(bp->retry_at, key,
+	    json_pack(
+	        "[I, I]", (json_int_t) (mono_ms() + step), (json_int_t) step));
 }
 
 bool
@@ -184,7 +190,7 @@ plane_state_id(const struct bplane *bp, const char *canon)
 		if (strcmp(bstates[i].name, canon) == 0 ||
 		    (i == BS_REVIEW && strcmp(canon, "Review") == 0))
 			pn = bp->names[i];
-	l = plane_lower(pn);
+	l  = plane_lower(pn);
 	id = json_string_value(json_object_get(bp->state_id, l));
 	free(l);
 	return (id);
@@ -201,8 +207,8 @@ state_of(const struct bplane *bp, json_t *item, const char **unknown)
 	*unknown = NULL;
 	if (json_is_object(s)) /* ?expand=state */
 		return (json_string_value(json_object_get(s, "name")));
-	n = json_string_value(json_object_get(bp->state_name,
-	    json_string_value(s) ? json_string_value(s) : ""));
+	n = json_string_value(json_object_get(
+	    bp->state_name, json_string_value(s) ? json_string_value(s) : ""));
 	if (n == NULL && json_is_string(s))
 		*unknown = json_string_value(s);
 	return (n);
@@ -217,7 +223,8 @@ label_value(json_t *names, const char *prefix)
 
 	for (i = 0; i < json_array_size(names); i++) {
 		l = json_string_value(json_array_get(names, i));
-		if (l != NULL && strncasecmp(l, prefix, n) == 0 && l[n] == ':') {
+		if (l != NULL && strncasecmp(l, prefix, n) == 0 &&
+		    l[n] == ':') {
 			l += n + 1;
 			while (*l == ' ')
 				l++;
@@ -237,12 +244,12 @@ label_names(const struct bplane *bp, json_t *item, const char **unknown)
 	size_t      i;
 
 	*unknown = NULL;
-	json_array_foreach(json_object_get(item, "labels"), i, l) {
+	json_array_foreach (json_object_get(item, "labels"), i, l) {
 		if (json_is_object(l))
 			name = json_string_value(json_object_get(l, "name"));
 		else if (json_is_string(l)) {
-			name = json_string_value(json_object_get(bp->label_name,
-			    json_string_value(l)));
+			name = json_string_value(json_object_get(
+			    bp->label_name, json_string_value(l)));
 			if (name == NULL && *unknown == NULL)
 				*unknown = json_string_value(l);
 		} else
@@ -260,7 +267,7 @@ plane_index(json_t *by_lower, json_t *by_id, const json_t *list)
 	size_t  i;
 	char   *l;
 
-	json_array_foreach(list, i, s) {
+	json_array_foreach (list, i, s) {
 		const char *id = json_string_value(json_object_get(s, "id"));
 		const char *nm = json_string_value(json_object_get(s, "name"));
 
@@ -279,20 +286,20 @@ bool
 plane_item_read(struct plane_item *pi, const struct bplane *bp, json_t *item)
 {
 	struct msg_task_execution *ex = NULL;
-	const char *d, *id, *unknown, *ustate, *repo;
-	char        err[128], *l;
+	const char                *d, *id, *unknown, *ustate, *repo;
+	char                       err[128], *l;
 
 	memset(pi, 0, sizeof(*pi));
 	pi->names = label_names(bp, item, &unknown);
-	pi->id = json_string_value(json_object_get(item, "id"));
-	pi->name = json_string_value(json_object_get(item, "name"));
+	pi->id    = json_string_value(json_object_get(item, "id"));
+	pi->name  = json_string_value(json_object_get(item, "name"));
 	pi->state = canonical(bp, state_of(bp, item, &ustate));
-	repo = label_value(pi->names, "repo");
-	pi->kind = label_value(pi->names, "task-kind");
+	repo      = label_value(pi->names, "repo");
+	pi->kind  = label_value(pi->names, "task-kind");
 	if (pi->id != NULL && (unknown != NULL || ustate != NULL)) {
 		id = pi->id;
 		plane_item_fini(pi); /* not readable yet */
-		pi->id = id;
+		pi->id            = id;
 		pi->unknown_label = unknown;
 		pi->unknown_state = ustate;
 		return (false);
@@ -301,7 +308,7 @@ plane_item_read(struct plane_item *pi, const struct bplane *bp, json_t *item)
 		plane_item_fini(pi); /* not a task for us */
 		return (false);
 	}
-	l = plane_lower(repo);
+	l        = plane_lower(repo);
 	pi->repo = json_string_value(json_object_get(bp->repos, l));
 	free(l);
 	if (pi->repo == NULL) { /* another deployment's: leave it alone */
@@ -314,10 +321,10 @@ plane_item_read(struct plane_item *pi, const struct bplane *bp, json_t *item)
 	}
 	d = json_string_value(json_object_get(item, "description_stripped"));
 	pi->desc = d ? xstrdup(d)
-	             : plane_text(json_string_value(json_object_get(item,
-	                   "description_html")));
-	pi->goal = board_parse_description(pi->desc, NULL, &ex, err,
-	               sizeof(err)) == 0
+	             : plane_text(json_string_value(
+	                   json_object_get(item, "description_html")));
+	pi->goal =
+	    board_parse_description(pi->desc, NULL, &ex, err, sizeof(err)) == 0
 	    ? xstrdup(ex->goal)
 	    : xstrdup(pi->name ? pi->name : "");
 	msg_task_execution_free(ex);
@@ -340,16 +347,17 @@ plane_item_fini(struct plane_item *pi)
 static void
 unknown(struct bplane *bp, const char *item, const char *id, bool state)
 {
-	svc_count(bp->svc, state ? "plane_unknown_state"
-	                         : "plane_unknown_label", 1);
+	svc_count(
+	    bp->svc, state ? "plane_unknown_state" : "plane_unknown_label", 1);
 	if (json_object_get(bp->unknown, item) != NULL)
 		return;
 	json_object_set_new(bp->unknown, item, json_string(id));
-	bp->next_meta = 0; /* at once */
+	bp->next_meta  = 0; /* at once */
 	bp->force_full = true;
-	log_warn(state ? "plane.state" : "plane.label", "%s: %s %s is not in "
-	    "the project's %s yet: skipped until they are listed again", item,
-	    state ? "state" : "label", id, state ? "states" : "labels");
+	log_warn(state ? "plane.state" : "plane.label",
+	    "%s: %s %s is not in "
+	    "the project's %s yet: skipped until they are listed again",
+	    item, state ? "state" : "label", id, state ? "states" : "labels");
 }
 
 /* gone: a mirrored item that is no longer this deployment's task (its
@@ -412,8 +420,8 @@ mirror(struct bplane *bp, json_t *item, json_t *seen)
 	    " kind = excluded.kind, labels = excluded.labels,"
 	    " description = excluded.description,"
 	    " state = CASE WHEN ? > 0 THEN task.state ELSE excluded.state END",
-	    "ttttttttiii", id, pi.name ? pi.name : "", pi.goal, pi.repo,
-	    kind, labels, pi.desc, pi.state, now, now, pending);
+	    "ttttttttiii", id, pi.name ? pi.name : "", pi.goal, pi.repo, kind,
+	    labels, pi.desc, pi.state, now, now, pending);
 	/* a human put it back to Ready: our old claim is over */
 	if (strcmp(pi.state, BOARD_READY) == 0 && active > 0 && pending == 0)
 		(void) store_run(svc_store(svc),
@@ -440,10 +448,10 @@ reconcile(struct bplane *bp, json_t *seen)
 	store_bind_text(st, 1, BOARD_READY);
 	while (store_step(st) == 1)
 		if (json_object_get(seen, store_col_text(st, 0)) == NULL)
-			json_array_append_new(drop,
-			    json_string(store_col_text(st, 0)));
+			json_array_append_new(
+			    drop, json_string(store_col_text(st, 0)));
 	store_done(st);
-	json_array_foreach(drop, i, v)
+	json_array_foreach (drop, i, v)
 		gone(bp, json_string_value(v));
 	json_decref(drop);
 }
@@ -464,7 +472,7 @@ kick(struct bplane *bp)
 static bool
 on_page(struct plane *pl, const json_t *page, void *arg)
 {
-	struct bplane *bp = arg;
+	struct bplane *bp  = arg;
 	json_t        *res = json_object_get(page, "results"), *last, *tc;
 	int64_t        us;
 
@@ -489,8 +497,8 @@ on_page(struct plane *pl, const json_t *page, void *arg)
 }
 
 static void
-on_items(struct plane *pl, int status, json_t *body, const char *err,
-    void *arg)
+on_items(
+    struct plane *pl, int status, json_t *body, const char *err, void *arg)
 {
 	struct bplane *bp = arg;
 	json_t        *it, *seen;
@@ -506,10 +514,12 @@ on_items(struct plane *pl, int status, json_t *body, const char *err,
 	}
 	seen = json_object();
 	if (svc_begin(bp->svc) == 0) {
-		json_array_foreach(body, i, it) {
+		json_array_foreach (body, i, it) {
 			mirror(bp, it, seen);
-			if (plane_time(json_string_value(json_object_get(it,
-			        "updated_at")), &us) == 0 && us > newest)
+			if (plane_time(json_string_value(
+			                   json_object_get(it, "updated_at")),
+			        &us) == 0 &&
+			    us > newest)
 				newest = us;
 		}
 		if (bp->listing_full && !bp->shifted)
@@ -520,10 +530,11 @@ on_items(struct plane *pl, int status, json_t *body, const char *err,
 	if (bp->shifted) {
 		/* keep the watermark: the next listing covers it again */
 		svc_count(bp->svc, "plane_list_shifted", 1);
-		log_info("plane.shifted", "work items were made or deleted "
+		log_info("plane.shifted",
+		    "work items were made or deleted "
 		    "while listing: listing again from the same point");
 		bp->force_full = bp->listing_full;
-		bp->refresh = true;
+		bp->refresh    = true;
 	} else {
 		bp->settled = newest <= bp->watermark && !bp->listing_full;
 		if (newest > bp->watermark)
@@ -543,13 +554,13 @@ poll_items(struct bplane *bp)
 {
 	int64_t now = mono_ms();
 
-	bp->polling = true;
-	bp->refresh = false;
+	bp->polling   = true;
+	bp->refresh   = false;
 	bp->last_poll = now;
-	bp->listing_full = bp->force_full || bp->watermark == 0 ||
-	    now >= bp->next_full;
+	bp->listing_full =
+	    bp->force_full || bp->watermark == 0 || now >= bp->next_full;
 	bp->force_full = false;
-	bp->shifted = false;
+	bp->shifted    = false;
 	bp->list_total = -1;
 	plane_list(bp->pl, PLANE_READ, "work-items/?order_by=-updated_at",
 	    bp->listing_full ? bp->per_page : INCR_PER_PAGE, on_page, on_items,
@@ -561,7 +572,7 @@ poll_items(struct bplane *bp)
 static const char *
 meta_get(struct bplane *bp, const char *k)
 {
-	static char v[512];
+	static char        v[512];
 	struct store_stmt *st;
 
 	v[0] = '\0';
@@ -603,19 +614,22 @@ check_states(struct bplane *bp)
 	bp->missing = miss;
 	if (json_array_size(miss) == 0) {
 		if (strcmp(meta_get(bp, "missing_reported"), "") != 0)
-			log_info("plane.states_ok", "the project has every "
+			log_info("plane.states_ok",
+			    "the project has every "
 			    "state opcenter needs again");
 		meta_set(bp, "missing_reported", "");
 		free(now_s);
 		return;
 	}
 	if (strcmp(meta_get(bp, "missing_reported"), now_s) != 0) {
-		msg = xasprintf("the Plane project lacks state(s) %s that "
+		msg = xasprintf(
+		    "the Plane project lacks state(s) %s that "
 		    "opcenter moves items to (plane.states): nothing is "
-		    "claimed until they exist", now_s);
+		    "claimed until they exist",
+		    now_s);
 		memset(&ev, 0, sizeof(ev));
 		ev.provider = "plane";
-		ev.problem = "missing_states";
+		ev.problem  = "missing_states";
 		for (i = 0; i < json_array_size(miss); i++)
 			msg_strs_add(&ev.missing,
 			    json_string_value(json_array_get(miss, i)));
@@ -649,15 +663,15 @@ meta_done(struct bplane *bp, bool failed)
 	if (bp->meta_failed)
 		bp->next_meta = now + backoff(bp);
 	else
-		bp->next_meta = now + (json_array_size(bp->missing) > 0
-		                           ? MISSING_META_MS
-		                           : bp->meta_ms);
+		bp->next_meta = now +
+		    (json_array_size(bp->missing) > 0 ? MISSING_META_MS
+		                                      : bp->meta_ms);
 	kick(bp);
 }
 
 static void
-on_states(struct plane *pl, int status, json_t *body, const char *err,
-    void *arg)
+on_states(
+    struct plane *pl, int status, json_t *body, const char *err, void *arg)
 {
 	struct bplane *bp = arg;
 
@@ -676,8 +690,8 @@ on_states(struct plane *pl, int status, json_t *body, const char *err,
 }
 
 static void
-on_labels(struct plane *pl, int status, json_t *body, const char *err,
-    void *arg)
+on_labels(
+    struct plane *pl, int status, json_t *body, const char *err, void *arg)
 {
 	struct bplane *bp = arg;
 
@@ -696,9 +710,9 @@ on_labels(struct plane *pl, int status, json_t *body, const char *err,
 static void
 refresh_meta(struct bplane *bp)
 {
-	bp->meta_busy = true;
+	bp->meta_busy   = true;
 	bp->meta_failed = false;
-	bp->meta_left = 2;
+	bp->meta_left   = 2;
 	plane_list(bp->pl, PLANE_READ, "states/", 0, NULL, on_states, bp);
 	plane_list(bp->pl, PLANE_READ, "labels/", 0, NULL, on_labels, bp);
 }
@@ -718,7 +732,7 @@ on_me(struct plane *pl, int status, json_t *body, const char *err, void *arg)
 	}
 	if (!bp->auth_ok)
 		log_info("plane.credential", "Plane API key accepted");
-	bp->auth_ok = true;
+	bp->auth_ok       = true;
 	bp->cred_reported = false;
 	free(bp->user_id);
 	bp->user_id = id ? xstrdup(id) : NULL;
@@ -753,8 +767,8 @@ board_plane_webhook(struct board *b, const struct msg_board_webhook *w)
 	 * so the listing can be slow (comment webhooks alone are not) */
 	if (w->event != NULL && strcmp(w->event, "issue") == 0)
 		bp->webhooks = true;
-	actor = path_str(w->payload, "activity", "actor", "id");
-	proj = path_str(w->payload, "data", "project", NULL);
+	actor    = path_str(w->payload, "activity", "actor", "id");
+	proj     = path_str(w->payload, "data", "project", NULL);
 	cfg_proj = NULL;
 	(void) cfg_get_str(cfg_get(svc_cfg_root(bp->svc), "plane"),
 	    "project_id", NULL, &cfg_proj, err, sizeof(err));
@@ -779,7 +793,7 @@ board_plane_webhook(struct board *b, const struct msg_board_webhook *w)
 void
 board_plane_cycle(struct svc *svc, struct board *b)
 {
-	struct bplane *bp = b->plane;
+	struct bplane *bp  = b->plane;
 	int64_t        now = mono_ms();
 
 	(void) svc;
@@ -813,7 +827,7 @@ board_plane_cycle(struct svc *svc, struct board *b)
 void
 board_plane_status(struct svc *svc, struct board *b, json_t *obj)
 {
-	struct bplane *bp = b->plane;
+	struct bplane *bp      = b->plane;
 	int64_t        pending = 0;
 	json_t        *p;
 	const char    *state;
@@ -841,8 +855,9 @@ board_plane_status(struct svc *svc, struct board *b, json_t *obj)
 	if (json_array_size(bp->missing) > 0) {
 		char *m = json_dumps(bp->missing, JSON_COMPACT);
 
-		json_object_set_new(p, "problem", json_pack("s++",
-		    "the project lacks state(s) ", m, " (plane.states)"));
+		json_object_set_new(p, "problem",
+		    json_pack("s++", "the project lacks state(s) ", m,
+		        " (plane.states)"));
 		free(m);
 	}
 	plane_stats(bp->pl, p);
@@ -853,7 +868,7 @@ int
 board_plane_states(const struct cfg_node *root, const struct cfg_node *inst,
     const char *names[BS_N], bool need[BS_N], char *err, size_t errlen)
 {
-	const struct cfg_node *in = cfg_get(inst, "plane");
+	const struct cfg_node *in    = cfg_get(inst, "plane");
 	const struct cfg_node *repos = cfg_get(root, "repos");
 	const struct cfg_node *src;
 	char                   key[64];
@@ -863,11 +878,11 @@ board_plane_states(const struct cfg_node *root, const struct cfg_node *inst,
 	src = cfg_get(in, "states") != NULL ? in : cfg_get(root, "plane");
 	for (i = 0; i < BS_N; i++) {
 		snprintf(key, sizeof(key), "states.%s", bstates[i].key);
-		if (cfg_tab_str(board_sync_plane_keys, src, key, &names[i], err,
-		        errlen) != 0)
+		if (cfg_tab_str(board_sync_plane_keys, src, key, &names[i],
+		        err, errlen) != 0)
 			return (ERR_CONFIG);
-		need[i] = i == BS_READY || i == BS_RUNNING || i == BS_BLOCKED ||
-		    i == BS_DONE;
+		need[i] = i == BS_READY || i == BS_RUNNING ||
+		    i == BS_BLOCKED || i == BS_DONE;
 	}
 	for (i = 0; i < cfg_len(repos); i++) {
 		v = 0;
@@ -887,8 +902,9 @@ pcfg(struct svc *svc, const char *key)
 {
 	const struct cfg_node *in = cfg_get(svc_cfg(svc), "plane");
 
-	return (cfg_get(in, key) != NULL ? in
-	                                 : cfg_get(svc_cfg_root(svc), "plane"));
+	return (cfg_get(in, key) != NULL
+	        ? in
+	        : cfg_get(svc_cfg_root(svc), "plane"));
 }
 
 static int
@@ -934,32 +950,37 @@ load_cfg(struct svc *svc, struct bplane *bp, struct plane_cfg *c, char *err,
 		        (int64_t *) (void *) ((char *) bp + ms[i].off), err,
 		        errlen) != 0)
 			return (ERR_CONFIG);
-	if (c->base_url == NULL || c->workspace == NULL || c->project == NULL ||
-	    tok_env == NULL) {
-		snprintf(err, errlen, "board: plane needs plane.base_url, "
+	if (c->base_url == NULL || c->workspace == NULL ||
+	    c->project == NULL || tok_env == NULL) {
+		snprintf(err, errlen,
+		    "board: plane needs plane.base_url, "
 		    "plane.workspace_slug, plane.project_id and "
 		    "plane.api_token_env");
 		return (ERR_CONFIG);
 	}
 	if (plane_rate_parse(rate, &c->rate, &c->rate_ms) != 0) {
-		snprintf(err, errlen, "plane.rate_limit: expected N/second, "
+		snprintf(err, errlen,
+		    "plane.rate_limit: expected N/second, "
 		    "N/minute, N/hour or N/day (Plane's API_KEY_RATE_LIMIT), "
-		    "got '%s'", rate);
+		    "got '%s'",
+		    rate);
 		return (ERR_CONFIG);
 	}
 	if (bp->per_page < 1 || bp->per_page > PLANE_MAX_PER_PAGE) {
-		log_warn("board.config", "plane.per_page %lld: Plane allows 1 "
-		    "to %d; using %d", (long long) bp->per_page,
-		    PLANE_MAX_PER_PAGE, PLANE_MAX_PER_PAGE);
+		log_warn("board.config",
+		    "plane.per_page %lld: Plane allows 1 "
+		    "to %d; using %d",
+		    (long long) bp->per_page, PLANE_MAX_PER_PAGE,
+		    PLANE_MAX_PER_PAGE);
 		bp->per_page = PLANE_MAX_PER_PAGE;
 	}
 	if (bp->max_claims < 1)
 		bp->max_claims = 1;
 	c->per_page = bp->per_page;
-	c->token = cfg_secret(pcfg(svc, "api_token_env"), "api_token_env");
+	c->token    = cfg_secret(pcfg(svc, "api_token_env"), "api_token_env");
 	if (c->token == NULL)
-		log_warn("board.config", "$%s is not set: Plane will refuse us",
-		    tok_env);
+		log_warn("board.config",
+		    "$%s is not set: Plane will refuse us", tok_env);
 	if (board_plane_states(svc_cfg_root(svc), svc_cfg(svc), names,
 	        bp->need, err, errlen) != 0)
 		return (ERR_CONFIG);
@@ -968,8 +989,8 @@ load_cfg(struct svc *svc, struct bplane *bp, struct plane_cfg *c, char *err,
 	bp->repos = json_object();
 	for (i = 0; i < cfg_len(repos); i++) {
 		l = plane_lower(cfg_key_at(repos, i));
-		json_object_set_new(bp->repos, l,
-		    json_string(cfg_key_at(repos, i)));
+		json_object_set_new(
+		    bp->repos, l, json_string(cfg_key_at(repos, i)));
 		free(l);
 	}
 	return (0);
@@ -985,25 +1006,25 @@ board_plane_init(struct svc *svc, struct board *b)
 	int              rv;
 
 	memset(&c, 0, sizeof(c));
-	bp = xcalloc(1, sizeof(*bp));
+	bp      = xcalloc(1, sizeof(*bp));
 	bp->svc = svc;
-	err[0] = '\0';
+	err[0]  = '\0';
 	if ((rv = load_cfg(svc, bp, &c, err, sizeof(err))) != 0) {
 		log_error("board.config", "%s", err);
 		goto fail;
 	}
 	if ((rv = plane_open(&bp->pl, svc_loop(svc), &c)) != 0)
 		goto fail;
-	bp->state_id = json_object();
+	bp->state_id   = json_object();
 	bp->state_name = json_object();
 	bp->label_name = json_object();
-	bp->label_id = json_object();
-	bp->unknown = json_object();
-	bp->claiming = json_object();
-	bp->pushing = json_object();
-	bp->retry_at = json_object();
-	bp->missing = json_array();
-	b->plane = bp;
+	bp->label_id   = json_object();
+	bp->unknown    = json_object();
+	bp->claiming   = json_object();
+	bp->pushing    = json_object();
+	bp->retry_at   = json_object();
+	bp->missing    = json_array();
+	b->plane       = bp;
 	/* a random id per database: comment external ids stay unique when
 	 * a state dir starts over (outbox ids restart at 1) */
 	if (*(dbid = meta_get(bp, "db_id")) == '\0') {
@@ -1011,10 +1032,11 @@ board_plane_init(struct svc *svc, struct board *b)
 		dbid = id;
 	}
 	snprintf(bp->db_id, sizeof(bp->db_id), "%s", dbid);
-	log_info("board.plane", "Plane board %s/%s at %s, polling every %lld "
-	    "ms, rate limit %lld per %lld ms", c.workspace, c.project,
-	    c.base_url, (long long) bp->poll_ms, (long long) c.rate,
-	    (long long) c.rate_ms);
+	log_info("board.plane",
+	    "Plane board %s/%s at %s, polling every %lld "
+	    "ms, rate limit %lld per %lld ms",
+	    c.workspace, c.project, c.base_url, (long long) bp->poll_ms,
+	    (long long) c.rate, (long long) c.rate_ms);
 	return (0);
 
 fail:

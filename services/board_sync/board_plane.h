@@ -50,25 +50,25 @@ struct bplane {
 	char    db_id[40];    /* this db's id, in comment external ids */
 	/* the listing */
 	int64_t next_poll, next_full, last_poll; /* mono ms */
-	int64_t watermark;    /* updated_at (us) of the newest item listed */
-	int64_t list_total;   /* the listing's first total_count */
+	int64_t watermark;  /* updated_at (us) of the newest item listed */
+	int64_t list_total; /* the listing's first total_count */
 	bool    polling, refresh, force_full, listing_full, shifted;
-	bool    settled;      /* the last poll found nothing newer */
-	bool    webhooks;     /* a Plane webhook came: poll slowly */
-	bool    listed;       /* a listing succeeded since start */
+	bool    settled;  /* the last poll found nothing newer */
+	bool    webhooks; /* a Plane webhook came: poll slowly */
+	bool    listed;   /* a listing succeeded since start */
 	/* states and labels */
 	bool    meta_busy, meta_failed, meta_ok;
 	int     meta_left;
 	int64_t next_meta;
-	json_t *missing;      /* Plane names of needed states not there */
+	json_t *missing; /* Plane names of needed states not there */
 	/* work in flight */
 	bool    me_busy, answers_busy, answers_now, proposals_busy;
 	int     answers_left, proposals_left;
 	int64_t next_answers, next_me;
-	json_t *claiming;     /* task id -> true: a claim step in flight */
-	json_t *pushing;      /* task id -> true: an outbox step in flight */
-	json_t *retry_at;     /* key -> mono ms: per-item backoff */
-	char   *user_id;      /* the API key's user (users/me) */
+	json_t *claiming; /* task id -> true: a claim step in flight */
+	json_t *pushing;  /* task id -> true: an outbox step in flight */
+	json_t *retry_at; /* key -> mono ms: per-item backoff */
+	char   *user_id;  /* the API key's user (users/me) */
 	/* health */
 	int64_t consecutive_errors, cycles, backoff_ms;
 	bool    auth_ok, cred_reported;
@@ -93,14 +93,14 @@ int board_plane_states(const struct cfg_node *root,
 
 /* plane_note_error records a failed request (401/403: the credentials,
  * reported once as credential.invalid) and counts it. */
-void plane_note_error(struct bplane *, int status, const char *what,
-    const char *err);
+void plane_note_error(
+    struct bplane *, int status, const char *what, const char *err);
 bool plane_ok(int status);
 /* plane_lower returns a lowercase copy. */
 char *plane_lower(const char *);
 
-/* plane_later / plane_due: a per-item backoff under key (doubling from 2 s to 5
- * min while it keeps failing); plane_forget clears it. */
+/* plane_later / plane_due: a per-item backoff under key (doubling from 2 s to
+ * 5 min while it keeps failing); plane_forget clears it. */
 void plane_later(struct bplane *, const char *key);
 bool plane_due(struct bplane *, const char *key);
 void plane_forget(struct bplane *, const char *key);
@@ -111,13 +111,13 @@ const char *plane_state_id(const struct bplane *, const char *canonical);
 
 /* The fields of one Plane work item that board-sync mirrors. */
 struct plane_item {
-	const char *id, *name; /* borrowed from the item */
-	const char *state;     /* canonical (borrowed) */
-	const char *repo;      /* the configured repo key (borrowed) */
-	const char *kind;      /* "task-kind: X" label value, or NULL */
-	json_t     *names;     /* its label names (owned) */
-	char       *desc;      /* description text (owned) */
-	char       *goal;      /* goal: the description's, else the name */
+	const char *id, *name;     /* borrowed from the item */
+	const char *state;         /* canonical (borrowed) */
+	const char *repo;          /* the configured repo key (borrowed) */
+	const char *kind;          /* "task-kind: X" label value, or NULL */
+	json_t     *names;         /* its label names (owned) */
+	char       *desc;          /* description text (owned) */
+	char       *goal;          /* goal: the description's, else the name */
 	const char *unknown_label; /* see plane_item_read */
 	const char *unknown_state; /* see plane_item_read */
 	char        other_repo[64]; /* see plane_item_read */
@@ -137,8 +137,8 @@ void plane_index(json_t *by_lower, json_t *by_id, const json_t *list);
  * or pi->unknown_label (borrowed) say which, because an item read
  * without them could be routed or allowed wrongly.  Else true, and pi
  * is released with plane_item_fini(). */
-bool plane_item_read(struct plane_item *pi, const struct bplane *bp,
-    json_t *item);
+bool plane_item_read(
+    struct plane_item *pi, const struct bplane *bp, json_t *item);
 void plane_item_fini(struct plane_item *pi);
 
 /*

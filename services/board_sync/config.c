@@ -5,7 +5,8 @@
 #include "conf.h"
 
 static const struct cfg_key states_keys[] = {
-	CFG_STR("ready", "Ready for AI", "the project's state of a task to run"),
+	CFG_STR(
+	    "ready", "Ready for AI", "the project's state of a task to run"),
 	CFG_STR("running", "Running", "a task being run"),
 	CFG_STR("review", "In Review",
 	    "a finished run awaiting review (needed when a repo has "
@@ -37,7 +38,8 @@ const struct cfg_key board_sync_plane_keys[] = {
 	    "replies to questions read (and on a comment webhook)"),
 	CFG_MS("claim_ttl", "10m", "1ms", NULL,
 	    "another instance's unfinished claim stops counting after"),
-	CFG_INT("max_claims", "2", NULL, NULL, "claims in flight (at least 1)"),
+	CFG_INT(
+	    "max_claims", "2", NULL, NULL, "claims in flight (at least 1)"),
 	CFG_SECTION("states", states_keys,
 	    "the project's names of the states opcenter uses"),
 	CFG_END,

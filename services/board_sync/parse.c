@@ -106,7 +106,7 @@ board_parse_description(const char *desc, const char *goal_field,
 	const char                *mode = NULL;
 	bool in_block = false, had_block = false, in_paths = false;
 	bool blank_pending = false;
-	int  rv = 0;
+	int  rv            = 0;
 
 	*out = NULL;
 	buf_init(&goal);
@@ -123,7 +123,7 @@ board_parse_description(const char *desc, const char *goal_field,
 		if (!had_block && strncasecmp(t, "## execution", 12) == 0 &&
 		    trim(t + 12)[0] == '\0') {
 			in_block = had_block = true;
-			blank_pending = false;
+			blank_pending        = false;
 			continue;
 		}
 		if (in_block && blank_pending)
@@ -138,8 +138,8 @@ board_parse_description(const char *desc, const char *goal_field,
 				in_block = false; /* prose right after: goal */
 			} else {
 				*colon = '\0';
-				v = trim(colon + 1);
-				t = trim(t);
+				v      = trim(colon + 1);
+				t      = trim(t);
 				if (strcasecmp(t, "allowed_paths") == 0) {
 					in_paths = true;
 					if (*v != '\0') /* inline a, b */
@@ -150,12 +150,13 @@ board_parse_description(const char *desc, const char *goal_field,
 							    trim(p));
 				} else if (strcasecmp(t, "open_pr") == 0) {
 					ex->has_open_pr = true;
-					ex->open_pr = truthy(v);
+					ex->open_pr     = truthy(v);
 				} else if (strcasecmp(t, "mode") == 0) {
 					if ((mode = mode_map(v)) == NULL) {
 						snprintf(err, errlen,
 						    "Unsupported execution "
-						    "mode: %s", v);
+						    "mode: %s",
+						    v);
 						rv = ERR_PROTO;
 						goto out;
 					}
@@ -165,7 +166,8 @@ board_parse_description(const char *desc, const char *goal_field,
 					set(&ex->repo, v);
 				else if (strcasecmp(t, "base_branch") == 0)
 					set(&ex->base_branch, v);
-				else if (strcasecmp(t, "max_changed_files") == 0)
+				else if (strcasecmp(t, "max_changed_files") ==
+				    0)
 					set(&ex->max_changed_files, v);
 				/* any other key: not one opcenter reads */
 				blank_pending = false;
@@ -199,8 +201,8 @@ board_parse_description(const char *desc, const char *goal_field,
 	if (cons.len > 0)
 		set(&ex->constraints, buf_cstr(&cons));
 	ex->has_block = had_block;
-	*out = ex;
-	ex = NULL;
+	*out          = ex;
+	ex            = NULL;
 out:
 	msg_task_execution_free(ex);
 	free(copy);

@@ -42,23 +42,23 @@ grow(struct plane_budget *b, size_t cap)
 	for (i = 0; i < b->n; i++) /* oldest first */
 		log[i] = b->log[(b->head + i) % b->cap];
 	free(b->log);
-	b->log = log;
-	b->cap = cap;
+	b->log  = log;
+	b->cap  = cap;
 	b->head = 0;
 }
 
 void
-plane_budget_init(struct plane_budget *b, int64_t limit, int64_t window_ms,
-    int64_t now)
+plane_budget_init(
+    struct plane_budget *b, int64_t limit, int64_t window_ms, int64_t now)
 {
 	memset(b, 0, sizeof(*b));
-	b->limit = limit > 0 ? limit : 60;
+	b->limit     = limit > 0 ? limit : 60;
 	b->window_ms = window_ms > 0 ? window_ms : 60000;
 	grow(b, (size_t) b->limit + 1);
 	b->burst = b->limit / 10 > 1 ? (double) (b->limit / 10) : 1.0;
 	/* one request until an answer tells how full the window is (a
 	 * restart does not know what its previous run spent) */
-	b->tokens = 1.0;
+	b->tokens    = 1.0;
 	b->refill_at = now;
 	b->remaining = -1;
 }
@@ -182,7 +182,7 @@ plane_budget_answer(struct plane_budget *b, int64_t now, int status,
 		plane_budget_hold(b, now, retry_ms);
 		/* Retry-After is when one request fits again: one, then
 		 * the steady pace (no burst into a full window) */
-		b->tokens = 1.0;
+		b->tokens    = 1.0;
 		b->refill_at = now + retry_ms;
 		b->remaining = 0;
 		return;
@@ -199,14 +199,14 @@ plane_budget_answer(struct plane_budget *b, int64_t now, int status,
 	if (remaining < 0)
 		return;
 	b->remaining = remaining;
-	mine = (int64_t) b->n;
+	mine         = (int64_t) b->n;
 	if (remaining + mine > b->limit) { /* a higher limit than we knew */
 		b->limit = remaining + mine;
 		grow(b, (size_t) b->limit + 1);
 		b->burst = b->limit / 10 > 1 ? (double) (b->limit / 10) : 1.0;
 	}
-	other = b->limit - remaining - mine;
-	b->foreign = other > 0 ? other : 0;
+	other         = b->limit - remaining - mine;
+	b->foreign    = other > 0 ? other : 0;
 	b->foreign_at = now;
 }
 
@@ -255,16 +255,16 @@ plane_open(struct plane **pp, struct loop *l, const struct plane_cfg *c)
 	}
 	p->loop = l;
 	p->root = xstrdup(c->base_url);
-	n = strlen(p->root);
+	n       = strlen(p->root);
 	while (n > 0 && p->root[n - 1] == '/')
 		p->root[--n] = '\0';
-	p->prefix = xasprintf("%s/api/v1/workspaces/%s/projects/%s/", p->root,
-	    c->workspace, c->project);
+	p->prefix  = xasprintf("%s/api/v1/workspaces/%s/projects/%s/", p->root,
+	     c->workspace, c->project);
 	p->key_hdr = xasprintf("X-API-Key: %s", c->token ? c->token : "");
 	if (c->token != NULL && *c->token != '\0')
 		log_redact(c->token);
 	p->timeout_ms = c->timeout_ms > 0 ? c->timeout_ms : 30000;
-	p->per_page = c->per_page > 0 ? c->per_page : PLANE_MAX_PER_PAGE;
+	p->per_page   = c->per_page > 0 ? c->per_page : PLANE_MAX_PER_PAGE;
 	if (p->per_page > PLANE_MAX_PER_PAGE)
 		p->per_page = PLANE_MAX_PER_PAGE;
 	plane_budget_init(&p->budget, c->rate > 0 ? c->rate : 60,
@@ -293,7 +293,7 @@ plane_close(struct plane **pp)
 
 	if (p == NULL)
 		return;
-	*pp = NULL;
+	*pp        = NULL;
 	p->closing = true;
 	if (p->timer != 0)
 		loop_timer_cancel(p->loop, p->timer);
@@ -331,7 +331,7 @@ enqueue(struct plane *p, struct preq *r)
 	while (*pp != NULL && (*pp)->prio <= r->prio)
 		pp = &(*pp)->next;
 	r->next = *pp;
-	*pp = r;
+	*pp     = r;
 	pump(p);
 }
 
@@ -341,12 +341,12 @@ plane_call(struct plane *p, enum plane_prio prio, const char *method,
 {
 	struct preq *r = xcalloc(1, sizeof(*r));
 
-	r->prio = prio;
+	r->prio   = prio;
 	r->method = xstrdup(method);
-	r->path = url_of(p, path);
-	r->body = body ? json_dumps(body, JSON_COMPACT) : NULL;
-	r->done = done;
-	r->arg = arg;
+	r->path   = url_of(p, path);
+	r->body   = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	r->done   = done;
+	r->arg    = arg;
 	enqueue(p, r);
 }
 
@@ -359,17 +359,17 @@ plane_list(struct plane *p, enum plane_prio prio, const char *path,
 
 	if (per_page <= 0 || per_page > p->per_page)
 		per_page = p->per_page;
-	r->prio = prio;
-	r->method = xstrdup("GET");
+	r->prio      = prio;
+	r->method    = xstrdup("GET");
 	r->base_path = xasprintf("%s%sper_page=%lld", u,
 	    strchr(u, '?') ? "&" : "?", (long long) per_page);
-	r->path = xstrdup(r->base_path);
-	r->done = done;
-	r->more = more;
-	r->arg = arg;
-	r->list = true;
-	r->acc = json_array();
-	r->seen = json_object();
+	r->path      = xstrdup(r->base_path);
+	r->done      = done;
+	r->more      = more;
+	r->arg       = arg;
+	r->list      = true;
+	r->acc       = json_array();
+	r->seen      = json_object();
 	free(u);
 	enqueue(p, r);
 }
@@ -395,12 +395,12 @@ plane_stats(const struct plane *p, json_t *obj)
 	json_object_set_new(obj, "requests", json_integer(p->requests));
 	json_object_set_new(obj, "throttled", json_integer(p->throttled));
 	json_object_set_new(obj, "request_errors", json_integer(p->errors));
-	json_object_set_new(obj, "rate_remaining",
-	    json_integer(p->budget.remaining));
+	json_object_set_new(
+	    obj, "rate_remaining", json_integer(p->budget.remaining));
 	json_object_set_new(obj, "rate_limit", json_integer(p->budget.limit));
 	json_object_set_new(obj, "hold_ms", json_integer(hold > 0 ? hold : 0));
-	json_object_set_new(obj, "queued", json_integer((json_int_t)
-	    plane_busy(p)));
+	json_object_set_new(
+	    obj, "queued", json_integer((json_int_t) plane_busy(p)));
 }
 
 /* pop removes the head and calls its callback. */
@@ -409,7 +409,7 @@ pop(struct plane *p, int status, json_t *body, const char *err)
 {
 	struct preq *r = p->head;
 
-	p->head = r->next;
+	p->head     = r->next;
 	p->inflight = false;
 	if (r->list && status / 100 == 2)
 		r->done(p, status, r->acc, err, r->arg);
@@ -445,16 +445,18 @@ page_add(struct preq *r, const json_t *body)
 	const char *next = plane_page(page, body), *id;
 	size_t      i;
 
-	json_array_foreach(page, i, v) {
+	json_array_foreach (page, i, v) {
 		id = json_string_value(json_object_get(v, "id"));
-		if (id != NULL && (at = json_object_get(r->seen, id)) != NULL) {
-			json_array_set(r->acc, (size_t) json_integer_value(at),
-			    v);
+		if (id != NULL &&
+		    (at = json_object_get(r->seen, id)) != NULL) {
+			json_array_set(
+			    r->acc, (size_t) json_integer_value(at), v);
 			continue;
 		}
 		if (id != NULL)
 			json_object_set_new(r->seen, id,
-			    json_integer((json_int_t) json_array_size(r->acc)));
+			    json_integer(
+			        (json_int_t) json_array_size(r->acc)));
 		json_array_append(r->acc, v);
 	}
 	json_decref(page);
@@ -489,7 +491,8 @@ header_int(const struct http_resp *resp, const char *name)
 		return (-1);
 	for (s = v; *s != '\0'; s++)
 		if (!isdigit((unsigned char) *s))
-			return (-1); /* an HTTP-date Retry-After: not Plane's */
+			return (
+			    -1); /* an HTTP-date Retry-After: not Plane's */
 	return (strtoll(v, NULL, 10));
 }
 
@@ -501,14 +504,17 @@ unavailable(struct plane *p, int status, const char *err)
 {
 	struct preq *q = p->head, *r;
 
-	p->head = NULL;
+	p->head     = NULL;
 	p->inflight = false;
-	p->backoff_ms = p->backoff_ms == 0 ? BACKOFF_MIN_MS : p->backoff_ms * 2;
+	p->backoff_ms =
+	    p->backoff_ms == 0 ? BACKOFF_MIN_MS : p->backoff_ms * 2;
 	if (p->backoff_ms > BACKOFF_MAX_MS)
 		p->backoff_ms = BACKOFF_MAX_MS;
 	plane_budget_hold(&p->budget, mono_ms(), p->backoff_ms);
-	log_warn("plane.backoff", "%s: Plane unavailable, next request in "
-	    "%lld ms", err, (long long) p->backoff_ms);
+	log_warn("plane.backoff",
+	    "%s: Plane unavailable, next request in "
+	    "%lld ms",
+	    err, (long long) p->backoff_ms);
 	while ((r = q) != NULL) {
 		q = r->next;
 		r->done(p, status, NULL, err, r->arg);
@@ -519,8 +525,8 @@ unavailable(struct plane *p, int status, const char *err)
 static void
 on_resp(struct http *h, const struct http_resp *resp, void *arg)
 {
-	struct plane *p = arg;
-	struct preq  *r = p->head;
+	struct plane *p    = arg;
+	struct preq  *r    = p->head;
 	json_t       *body = NULL;
 	const char   *next;
 	char          err[300];
@@ -551,8 +557,8 @@ on_resp(struct http *h, const struct http_resp *resp, void *arg)
 		/* not executed: the same request goes again when allowed */
 		p->throttled++;
 		log_warn("plane.throttled", "%s: 429, Retry-After %s s",
-		    r->method, ra >= 0 ? http_header(resp, "Retry-After")
-		                       : "(none)");
+		    r->method,
+		    ra >= 0 ? http_header(resp, "Retry-After") : "(none)");
 		pump(p);
 		return;
 	}
@@ -572,8 +578,8 @@ on_resp(struct http *h, const struct http_resp *resp, void *arg)
 		if (resp->status / 100 != 2)
 			p->errors++;
 		snprintf(err, sizeof(err), "HTTP %d", resp->status);
-		pop(p, resp->status, body, resp->status / 100 == 2 ? NULL
-		                                                   : err);
+		pop(p, resp->status, body,
+		    resp->status / 100 == 2 ? NULL : err);
 		json_decref(body);
 		pump(p);
 		return;
@@ -587,7 +593,8 @@ on_resp(struct http *h, const struct http_resp *resp, void *arg)
 		return;
 	}
 	if (next == NULL && r->more != NULL)
-		(void) r->more(p, body, r->arg); /* it sees the last page too */
+		(void) r->more(
+		    p, body, r->arg); /* it sees the last page too */
 	pop(p, resp->status, body, NULL);
 	json_decref(body);
 	pump(p);
@@ -624,13 +631,13 @@ pump(struct plane *p)
 	hdrs[2] = "Accept: application/json";
 	hdrs[3] = NULL;
 	memset(&hr, 0, sizeof(hr));
-	hr.method = r->method;
-	hr.url = r->path;
-	hr.headers = hdrs;
-	hr.body = r->body;
-	hr.body_len = r->body ? strlen(r->body) : 0;
+	hr.method     = r->method;
+	hr.url        = r->path;
+	hr.headers    = hdrs;
+	hr.body       = r->body;
+	hr.body_len   = r->body ? strlen(r->body) : 0;
 	hr.timeout_ms = p->timeout_ms;
-	p->inflight = true;
+	p->inflight   = true;
 	p->requests++;
 	plane_budget_sent(&p->budget, mono_ms());
 	if (http_send(p->http, &hr, on_resp, p) == 0) {

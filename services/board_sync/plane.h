@@ -36,12 +36,7 @@ struct plane;
 
 /* Priorities: writes that finish work go first, then reading the board,
  * then new claims and new work items. */
-enum plane_prio {
-	PLANE_FINISH,
-	PLANE_READ,
-	PLANE_CLAIM,
-	PLANE_NPRIO
-};
+enum plane_prio { PLANE_FINISH, PLANE_READ, PLANE_CLAIM, PLANE_NPRIO };
 
 struct plane_cfg {
 	const char *base_url;  /* e.g. http://localhost:8080 */
@@ -49,9 +44,9 @@ struct plane_cfg {
 	const char *workspace; /* workspace slug */
 	const char *project;   /* project id */
 	int64_t     timeout_ms;
-	int64_t     per_page;  /* list page size, 1..1000 (default 1000) */
-	int64_t     rate;      /* requests per rate_ms: Plane's */
-	int64_t     rate_ms;   /* API_KEY_RATE_LIMIT (default 60/minute) */
+	int64_t     per_page; /* list page size, 1..1000 (default 1000) */
+	int64_t     rate;     /* requests per rate_ms: Plane's */
+	int64_t     rate_ms;  /* API_KEY_RATE_LIMIT (default 60/minute) */
 };
 
 /* plane_done receives the HTTP status (0 on transport errors, with err
@@ -59,8 +54,8 @@ struct plane_cfg {
  * lists, the results of the pages read in one array (an item seen twice,
  * because the list shifted between pages, is there once: its later
  * copy). */
-typedef void (*plane_done)(struct plane *, int status, json_t *body,
-    const char *err, void *arg);
+typedef void (*plane_done)(
+    struct plane *, int status, json_t *body, const char *err, void *arg);
 /* plane_more sees each page of a list (Plane's paginated object,
  * borrowed) before the next is asked for; false stops there. */
 typedef bool (*plane_more)(struct plane *, const json_t *page, void *arg);
@@ -109,7 +104,7 @@ void plane_stats(const struct plane *, json_t *obj);
  */
 struct plane_budget {
 	int64_t  limit, window_ms;
-	int64_t *log;    /* our send times, a ring of cap entries */
+	int64_t *log; /* our send times, a ring of cap entries */
 	size_t   cap, head, n;
 	double   tokens, burst;
 	int64_t  refill_at;
@@ -118,8 +113,8 @@ struct plane_budget {
 	int64_t  remaining;           /* the server's, -1: none yet */
 };
 
-void plane_budget_init(struct plane_budget *, int64_t limit,
-    int64_t window_ms, int64_t now);
+void plane_budget_init(
+    struct plane_budget *, int64_t limit, int64_t window_ms, int64_t now);
 void plane_budget_fini(struct plane_budget *);
 /* plane_budget_wait returns how many ms to wait before the next request
  * (0: now). */

@@ -72,8 +72,8 @@ marker_of(const char *html, char *out, size_t len)
 }
 
 void
-plane_claim_view(const json_t *comments, const char *instance,
-    int64_t ttl_us, char **winner, json_t **ours, int *bad)
+plane_claim_view(const json_t *comments, const char *instance, int64_t ttl_us,
+    char **winner, json_t **ours, int *bad)
 {
 	json_t     *c;
 	const char *h, *id;
@@ -82,42 +82,46 @@ plane_claim_view(const json_t *comments, const char *instance,
 	size_t      i, n = strlen(instance);
 
 	*winner = NULL;
-	*ours = json_array();
-	*bad = 0;
+	*ours   = json_array();
+	*bad    = 0;
 	/* the episode: after the newest outbox comment of any instance */
-	json_array_foreach(comments, i, c) {
+	json_array_foreach (comments, i, c) {
 		h = json_string_value(json_object_get(c, "comment_html"));
 		if (h == NULL || strstr(h, OP_MARK) == NULL)
 			continue;
-		if (plane_time(json_string_value(json_object_get(c,
-		        "created_at")), &t) != 0) {
+		if (plane_time(
+		        json_string_value(json_object_get(c, "created_at")),
+		        &t) != 0) {
 			(*bad)++;
 			continue;
 		}
 		if (t > episode)
 			episode = t;
 	}
-	json_array_foreach(comments, i, c) {
+	json_array_foreach (comments, i, c) {
 		h = json_string_value(json_object_get(c, "comment_html"));
 		if (h == NULL || !marker_of(h, mk, sizeof(mk)))
 			continue;
-		if (plane_time(json_string_value(json_object_get(c,
-		        "created_at")), &t) != 0) {
+		if (plane_time(
+		        json_string_value(json_object_get(c, "created_at")),
+		        &t) != 0) {
 			(*bad)++;
 			continue;
 		}
 		if (t > episode && t > newest)
 			newest = t;
 	}
-	json_array_foreach(comments, i, c) {
-		h = json_string_value(json_object_get(c, "comment_html"));
+	json_array_foreach (comments, i, c) {
+		h  = json_string_value(json_object_get(c, "comment_html"));
 		id = json_string_value(json_object_get(c, "id"));
 		if (h == NULL || !marker_of(h, mk, sizeof(mk)) ||
-		    plane_time(json_string_value(json_object_get(c,
-		        "created_at")), &t) != 0 ||
+		    plane_time(
+		        json_string_value(json_object_get(c, "created_at")),
+		        &t) != 0 ||
 		    t <= episode)
 			continue;
-		if (id != NULL && strncmp(mk, instance, n) == 0 && mk[n] == ':')
+		if (id != NULL && strncmp(mk, instance, n) == 0 &&
+		    mk[n] == ':')
 			json_array_append_new(*ours, json_string(id));
 		if (t < newest - ttl_us) /* superseded */
 			continue;
@@ -147,9 +151,9 @@ claim_new(struct bplane *bp, const char *task_id, const char *nonce,
 {
 	struct claim *c = xcalloc(1, sizeof(*c));
 
-	c->bp = bp;
-	c->task_id = xstrdup(task_id);
-	c->nonce = xstrdup(nonce);
+	c->bp         = bp;
+	c->task_id    = xstrdup(task_id);
+	c->nonce      = xstrdup(nonce);
 	c->comment_id = comment_id ? xstrdup(comment_id) : NULL;
 	json_object_set_new(bp->claiming, task_id, json_true());
 	return (c);
@@ -217,9 +221,9 @@ won(struct claim *c)
 	        "UPDATE task SET state = 'Running' WHERE task_id = ?", "t",
 	        c->task_id) == 0) {
 		struct msg_task_updated ev = { .task_id = t.task_id,
-			.state = MSG_TASK_STATE_RUNNING,
+			.state      = MSG_TASK_STATE_RUNNING,
 			.prev_state = MSG_TASK_STATE_READY_FOR_AI,
-			.reason = "claimed" };
+			.reason     = "claimed" };
 
 		free(t.state);
 		t.state = xstrdup("Running");
@@ -237,8 +241,8 @@ won(struct claim *c)
 }
 
 static void
-on_patched(struct plane *pl, int status, json_t *body, const char *err,
-    void *arg)
+on_patched(
+    struct plane *pl, int status, json_t *body, const char *err, void *arg)
 {
 	struct claim *c = arg;
 
@@ -273,8 +277,8 @@ winner_id(const json_t *comments, const char *marker)
 	char        mk[256];
 	size_t      i;
 
-	json_array_foreach(comments, i, c) {
-		h = json_string_value(json_object_get(c, "comment_html"));
+	json_array_foreach (comments, i, c) {
+		h  = json_string_value(json_object_get(c, "comment_html"));
 		id = json_string_value(json_object_get(c, "id"));
 		if (h != NULL && id != NULL && marker_of(h, mk, sizeof(mk)) &&
 		    strcmp(mk, marker) == 0)
@@ -292,24 +296,24 @@ task_state(struct bplane *bp, const char *task_id)
 
 	if (board_task_get(bp->svc, task_id, &t) != 0)
 		return (NULL);
-	s = t.state;
+	s       = t.state;
 	t.state = NULL;
 	board_task_fini(&t);
 	return (s);
 }
 
 static void
-on_comments(struct plane *pl, int status, json_t *body, const char *err,
-    void *arg)
+on_comments(
+    struct plane *pl, int status, json_t *body, const char *err, void *arg)
 {
-	struct claim *c = arg;
+	struct claim  *c  = arg;
 	struct bplane *bp = c->bp;
-	json_t       *ours, *req, *v;
-	char         *winner, *state, day[16], *path, *mine;
-	const char   *sid;
-	size_t        i, n = strlen(svc_name(bp->svc));
-	int64_t       posted = 0;
-	int           bad;
+	json_t        *ours, *req, *v;
+	char          *winner, *state, day[16], *path, *mine;
+	const char    *sid;
+	size_t         i, n = strlen(svc_name(bp->svc));
+	int64_t        posted = 0;
+	int            bad;
 
 	(void) pl;
 	if (status == 404) { /* the item is gone, its comments with it */
@@ -357,11 +361,12 @@ on_comments(struct plane *pl, int status, json_t *body, const char *err,
 		 * an orphan of ours the claim table does not know) */
 		json_decref(c->dels);
 		c->dels = json_array();
-		json_array_foreach(ours, i, v) {
-			if (strcmp(json_string_value(v), winner_id(body,
-			        winner)) != 0) {
+		json_array_foreach (ours, i, v) {
+			if (strcmp(json_string_value(v),
+			        winner_id(body, winner)) != 0) {
 				json_array_append(c->dels, v);
-				svc_count(bp->svc, "plane_claim_duplicates", 1);
+				svc_count(
+				    bp->svc, "plane_claim_duplicates", 1);
 			}
 		}
 		free(c->nonce);
@@ -370,8 +375,8 @@ on_comments(struct plane *pl, int status, json_t *body, const char *err,
 		day[10] = '\0';
 		req = json_pack("{s:s, s:s}", "state", sid, "start_date", day);
 		path = xasprintf("work-items/%s/", c->task_id);
-		plane_call(bp->pl, PLANE_CLAIM, "PATCH", path, req, on_patched,
-		    c);
+		plane_call(
+		    bp->pl, PLANE_CLAIM, "PATCH", path, req, on_patched, c);
 		free(path);
 		json_decref(req);
 	} else {
@@ -402,8 +407,8 @@ decide(struct claim *c)
 }
 
 static void
-on_deleted(struct plane *pl, int status, json_t *body, const char *err,
-    void *arg)
+on_deleted(
+    struct plane *pl, int status, json_t *body, const char *err, void *arg)
 {
 	struct claim *c = arg;
 
@@ -432,16 +437,16 @@ retract(struct claim *c)
 	}
 	path = xasprintf("work-items/%s/comments/%s/", c->task_id,
 	    json_string_value(json_array_get(c->dels, 0)));
-	plane_call(c->bp->pl, PLANE_CLAIM, "DELETE", path, NULL, on_deleted,
-	    c);
+	plane_call(
+	    c->bp->pl, PLANE_CLAIM, "DELETE", path, NULL, on_deleted, c);
 	free(path);
 }
 
 static void
-on_posted(struct plane *pl, int status, json_t *body, const char *err,
-    void *arg)
+on_posted(
+    struct plane *pl, int status, json_t *body, const char *err, void *arg)
 {
-	struct claim *c = arg;
+	struct claim *c  = arg;
 	const char   *id = json_string_value(json_object_get(body, "id"));
 
 	(void) pl;
@@ -468,12 +473,12 @@ post(struct claim *c)
 	json_t *req;
 	char   *html, *path, *eid;
 
-	html = xasprintf("<p>Claimed by opcenter (%s)</p>" CLAIM_MARK
-	                 "%s:%s -->",
-	    svc_name(c->bp->svc), svc_name(c->bp->svc), c->nonce);
-	eid = xasprintf("claim:%s", c->nonce);
-	req = json_pack("{s:s, s:s, s:s}", "comment_html", html,
-	    "external_source", "opcenter", "external_id", eid);
+	html =
+	    xasprintf("<p>Claimed by opcenter (%s)</p>" CLAIM_MARK "%s:%s -->",
+	        svc_name(c->bp->svc), svc_name(c->bp->svc), c->nonce);
+	eid  = xasprintf("claim:%s", c->nonce);
+	req  = json_pack("{s:s, s:s, s:s}", "comment_html", html,
+	     "external_source", "opcenter", "external_id", eid);
 	path = xasprintf("work-items/%s/comments/", c->task_id);
 	plane_call(c->bp->pl, PLANE_CLAIM, "POST", path, req, on_posted, c);
 	free(path);
@@ -539,18 +544,20 @@ plane_claims(struct bplane *bp)
 	        "SELECT task_id, nonce, phase, comment_id FROM plane_claim"
 	        " ORDER BY updated_ms") == 0) {
 		while (store_step(st) == 1)
-			json_array_append_new(todo, json_pack("[s, s, s, s?]",
-			    store_col_text(st, 0), store_col_text(st, 1),
-			    store_col_text(st, 2), store_col_text(st, 3)));
+			json_array_append_new(todo,
+			    json_pack("[s, s, s, s?]", store_col_text(st, 0),
+			        store_col_text(st, 1), store_col_text(st, 2),
+			        store_col_text(st, 3)));
 		store_done(st);
 	}
-	json_array_foreach(todo, i, v) {
+	json_array_foreach (todo, i, v) {
 		const char *id = json_string_value(json_array_get(v, 0));
 
 		snprintf(key, sizeof(key), "claim:%s", id);
 		if ((int64_t) busy >= bp->max_claims)
 			break;
-		if (json_object_get(bp->claiming, id) != NULL || !plane_due(bp, key))
+		if (json_object_get(bp->claiming, id) != NULL ||
+		    !plane_due(bp, key))
 			continue;
 		resume(bp, id, json_string_value(json_array_get(v, 1)),
 		    json_string_value(json_array_get(v, 2)),
@@ -575,9 +582,10 @@ plane_claims(struct bplane *bp)
 	}
 	store_bind_text(st, 1, BOARD_READY);
 	while (store_step(st) == 1)
-		json_array_append_new(todo, json_string(store_col_text(st, 0)));
+		json_array_append_new(
+		    todo, json_string(store_col_text(st, 0)));
 	store_done(st);
-	json_array_foreach(todo, i, v) {
+	json_array_foreach (todo, i, v) {
 		snprintf(key, sizeof(key), "claim:%s", json_string_value(v));
 		if ((int64_t) busy >= bp->max_claims)
 			break;

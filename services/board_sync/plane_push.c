@@ -67,15 +67,17 @@ op_done(struct op *o)
 static void
 op_drop(struct op *o, int status, const char *what)
 {
-	log_error("plane.outbox_dropped", "%s: outbox %lld (%s): HTTP %d from "
-	    "Plane: dropped", o->task_id, (long long) o->id, what, status);
+	log_error("plane.outbox_dropped",
+	    "%s: outbox %lld (%s): HTTP %d from "
+	    "Plane: dropped",
+	    o->task_id, (long long) o->id, what, status);
 	svc_count(o->bp->svc, "plane_outbox_dropped", 1);
 	op_done(o);
 }
 
 static void
-on_op_comment(struct plane *pl, int status, json_t *body, const char *err,
-    void *arg)
+on_op_comment(
+    struct plane *pl, int status, json_t *body, const char *err, void *arg)
 {
 	struct op *o = arg;
 
@@ -103,12 +105,12 @@ post_comment(struct op *o)
 
 	html = plane_comment_html(o->comment);
 	full = xasprintf("%s%s", html, o->marker);
-	eid = xasprintf("op:%s:%lld", o->bp->db_id, (long long) o->id);
-	req = json_pack("{s:s, s:s, s:s}", "comment_html", full,
-	    "external_source", "opcenter", "external_id", eid);
+	eid  = xasprintf("op:%s:%lld", o->bp->db_id, (long long) o->id);
+	req  = json_pack("{s:s, s:s, s:s}", "comment_html", full,
+	     "external_source", "opcenter", "external_id", eid);
 	path = xasprintf("work-items/%s/comments/", o->task_id);
-	plane_call(o->bp->pl, PLANE_FINISH, "POST", path, req, on_op_comment,
-	    o);
+	plane_call(
+	    o->bp->pl, PLANE_FINISH, "POST", path, req, on_op_comment, o);
 	free(path);
 	free(html);
 	free(full);
@@ -117,8 +119,8 @@ post_comment(struct op *o)
 }
 
 static void
-on_op_state(struct plane *pl, int status, json_t *body, const char *err,
-    void *arg)
+on_op_state(
+    struct plane *pl, int status, json_t *body, const char *err, void *arg)
 {
 	struct op *o = arg;
 
@@ -168,36 +170,39 @@ plane_push_outbox(struct bplane *bp)
 		return;
 	}
 	while (store_step(st) == 1)
-		json_array_append_new(rows, json_pack("[I, s, s?, s?]",
-		    (json_int_t) store_col_int(st, 0), store_col_text(st, 1),
-		    store_col_text(st, 2), store_col_text(st, 3)));
+		json_array_append_new(rows,
+		    json_pack("[I, s, s?, s?]",
+		        (json_int_t) store_col_int(st, 0),
+		        store_col_text(st, 1), store_col_text(st, 2),
+		        store_col_text(st, 3)));
 	store_done(st);
 	iso8601(now_ms(), day, sizeof(day));
 	day[10] = '\0'; /* YYYY-MM-DD */
-	json_array_foreach(rows, i, r) {
-		const char *tid = json_string_value(json_array_get(r, 1));
+	json_array_foreach (rows, i, r) {
+		const char *tid   = json_string_value(json_array_get(r, 1));
 		const char *state = json_string_value(json_array_get(r, 2));
 
 		snprintf(key, sizeof(key), "op:%s", tid);
 		if (json_object_size(bp->pushing) >= MAX_PUSHING)
 			break;
-		if (json_object_get(bp->pushing, tid) != NULL || !plane_due(bp, key))
+		if (json_object_get(bp->pushing, tid) != NULL ||
+		    !plane_due(bp, key))
 			continue;
 		sid = state ? plane_state_id(bp, state) : NULL;
 		if (state != NULL && sid == NULL) {
 			svc_count(bp->svc, "plane_outbox_held", 1);
 			continue; /* reported by the states check */
 		}
-		o = xcalloc(1, sizeof(*o));
-		o->bp = bp;
-		o->id = json_integer_value(json_array_get(r, 0));
+		o          = xcalloc(1, sizeof(*o));
+		o->bp      = bp;
+		o->id      = json_integer_value(json_array_get(r, 0));
 		o->task_id = xstrdup(tid);
-		o->state = state ? xstrdup(state) : NULL;
+		o->state   = state ? xstrdup(state) : NULL;
 		o->comment = json_string_value(json_array_get(r, 3))
 		    ? xstrdup(json_string_value(json_array_get(r, 3)))
 		    : NULL;
-		o->marker = xasprintf("<!-- opcenter:op:%s:%lld -->",
-		    svc_name(bp->svc), (long long) o->id);
+		o->marker  = xasprintf("<!-- opcenter:op:%s:%lld -->",
+		     svc_name(bp->svc), (long long) o->id);
 		json_object_set_new(bp->pushing, tid, json_true());
 		if (o->state == NULL) {
 			if (o->comment != NULL)
@@ -211,16 +216,17 @@ plane_push_outbox(struct bplane *bp)
 		/* Running sets start_date, the end states target_date */
 		req = json_pack("{s:s}", "state", sid);
 		if (strcmp(o->state, "Running") == 0)
-			json_object_set_new(req, "start_date", json_string(day));
+			json_object_set_new(
+			    req, "start_date", json_string(day));
 		else if (strcmp(o->state, "Done") == 0 ||
 		    strcmp(o->state, "Blocked") == 0 ||
 		    strcmp(o->state, "Review") == 0 ||
 		    strcmp(o->state, "In Review") == 0)
-			json_object_set_new(req, "target_date",
-			    json_string(day));
+			json_object_set_new(
+			    req, "target_date", json_string(day));
 		path = xasprintf("work-items/%s/", o->task_id);
-		plane_call(bp->pl, PLANE_FINISH, "PATCH", path, req,
-		    on_op_state, o);
+		plane_call(
+		    bp->pl, PLANE_FINISH, "PATCH", path, req, on_op_state, o);
 		free(path);
 		json_decref(req);
 	}
@@ -248,17 +254,17 @@ ask_end(struct ask *a)
  * instant) than our last comment, is the human's answer: record it and
  * re-queue the task. */
 static void
-on_ask_comments(struct plane *pl, int status, json_t *body, const char *err,
-    void *arg)
+on_ask_comments(
+    struct plane *pl, int status, json_t *body, const char *err, void *arg)
 {
-	struct ask  *a = arg;
-	struct svc  *svc = a->bp->svc;
-	struct task  t;
-	json_t      *c;
-	const char  *answer = NULL, *h;
-	char        *text;
-	int64_t      at, ours = INT64_MIN, best = INT64_MIN;
-	size_t       i;
+	struct ask *a   = arg;
+	struct svc *svc = a->bp->svc;
+	struct task t;
+	json_t     *c;
+	const char *answer = NULL, *h;
+	char       *text;
+	int64_t     at, ours = INT64_MIN, best = INT64_MIN;
+	size_t      i;
 
 	(void) pl;
 	if (status == 404) { /* the work item is gone: nobody will answer */
@@ -270,21 +276,25 @@ on_ask_comments(struct plane *pl, int status, json_t *body, const char *err,
 		plane_note_error(a->bp, status, "question comments", err);
 		goto out;
 	}
-	json_array_foreach(body, i, c) { /* newest opcenter comment */
+	json_array_foreach (body, i, c) { /* newest opcenter comment */
 		h = json_string_value(json_object_get(c, "comment_html"));
 		if (h != NULL && strstr(h, "<!-- opcenter:") &&
-		    plane_time(json_string_value(json_object_get(c,
-		        "created_at")), &at) == 0 && at > ours)
+		    plane_time(
+		        json_string_value(json_object_get(c, "created_at")),
+		        &at) == 0 &&
+		    at > ours)
 			ours = at;
 	}
-	json_array_foreach(body, i, c) { /* the newest answer after it */
+	json_array_foreach (body, i, c) { /* the newest answer after it */
 		h = json_string_value(json_object_get(c, "comment_html"));
 		if (h != NULL && ours != INT64_MIN &&
 		    strstr(h, "<!-- opcenter:") == NULL &&
-		    plane_time(json_string_value(json_object_get(c,
-		        "created_at")), &at) == 0 && at > ours && at > best) {
+		    plane_time(
+		        json_string_value(json_object_get(c, "created_at")),
+		        &at) == 0 &&
+		    at > ours && at > best) {
 			answer = h;
-			best = at;
+			best   = at;
 		}
 	}
 	if (answer == NULL)
@@ -293,15 +303,16 @@ on_ask_comments(struct plane *pl, int status, json_t *body, const char *err,
 	if (svc_begin(svc) == 0) {
 		if (board_task_get(svc, a->task_id, &t) == 0 &&
 		    store_run(svc_store(svc),
-		        "UPDATE question SET answer = ? WHERE task_id = ?", "tt",
-		        text, a->task_id) == 0 &&
+		        "UPDATE question SET answer = ? WHERE task_id = ?",
+		        "tt", text, a->task_id) == 0 &&
 		    board_move(svc, &t, BOARD_READY, "answered",
 		        "Answer received: the task is queued again.",
 		        "board-sync") == 0)
 			(void) svc_commit(svc);
 		else
 			(void) svc_rollback(svc);
-		log_info("plane.answer", "%s: answered, re-queued", a->task_id);
+		log_info(
+		    "plane.answer", "%s: answered, re-queued", a->task_id);
 		board_task_fini(&t);
 	}
 	free(text);
@@ -319,7 +330,7 @@ plane_check_answers(struct bplane *bp)
 	struct ask        *a;
 	char              *path;
 
-	bp->answers_now = false;
+	bp->answers_now  = false;
 	bp->next_answers = mono_ms() + bp->answers_ms;
 	if (store_prep(svc_store(bp->svc), &st,
 	        "SELECT q.task_id FROM question q WHERE q.answer IS NULL AND"
@@ -329,13 +340,13 @@ plane_check_answers(struct bplane *bp)
 	bp->answers_busy = true;
 	bp->answers_left = 1; /* held until every read is queued */
 	while (store_step(st) == 1) {
-		a = xcalloc(1, sizeof(*a));
-		a->bp = bp;
+		a          = xcalloc(1, sizeof(*a));
+		a->bp      = bp;
 		a->task_id = xstrdup(store_col_text(st, 0));
 		bp->answers_left++;
 		path = xasprintf("work-items/%s/comments/", a->task_id);
-		plane_list(bp->pl, PLANE_READ, path, 0, NULL, on_ask_comments,
-		    a);
+		plane_list(
+		    bp->pl, PLANE_READ, path, 0, NULL, on_ask_comments, a);
 		free(path);
 	}
 	store_done(st);
@@ -361,12 +372,12 @@ create_end(struct bplane *bp)
  * 409 (the external id is taken: we created it before a crash or a lost
  * answer) carries the existing id.  Either way exactly one item exists. */
 static void
-on_created(struct plane *pl, int status, json_t *body, const char *err,
-    void *arg)
+on_created(
+    struct plane *pl, int status, json_t *body, const char *err, void *arg)
 {
-	struct create *c = arg;
+	struct create *c   = arg;
 	struct svc    *svc = c->bp->svc;
-	const char    *id = json_string_value(json_object_get(body, "id"));
+	const char    *id  = json_string_value(json_object_get(body, "id"));
 
 	(void) pl;
 	if ((status == 201 || status == 409) && id != NULL) {
@@ -396,8 +407,8 @@ on_created(struct plane *pl, int status, json_t *body, const char *err,
 }
 
 static void
-on_label_made(struct plane *pl, int status, json_t *body, const char *err,
-    void *arg)
+on_label_made(
+    struct plane *pl, int status, json_t *body, const char *err, void *arg)
 {
 	struct bplane *bp = arg;
 
@@ -437,18 +448,18 @@ plane_create_proposals(struct bplane *bp)
 	bp->proposals_busy = true;
 	bp->proposals_left = 1; /* held until every request is queued */
 	while (store_step(st) == 1) {
-		labels = json_loads(store_col_text(st, 4), 0, NULL);
-		ids = json_array();
+		labels  = json_loads(store_col_text(st, 4), 0, NULL);
+		ids     = json_array();
 		missing = false;
-		json_array_foreach(labels, i, l) {
-			lo = plane_lower(json_string_value(l));
-			lid = json_string_value(json_object_get(bp->label_id,
-			    lo));
+		json_array_foreach (labels, i, l) {
+			lo  = plane_lower(json_string_value(l));
+			lid = json_string_value(
+			    json_object_get(bp->label_id, lo));
 			if (lid != NULL)
 				json_array_append_new(ids, json_string(lid));
 			else {
-				req = json_pack("{s:s}", "name",
-				    json_string_value(l));
+				req = json_pack(
+				    "{s:s}", "name", json_string_value(l));
 				bp->proposals_left++;
 				plane_call(bp->pl, PLANE_CLAIM, "POST",
 				    "labels/", req, on_label_made, bp);
@@ -459,21 +470,21 @@ plane_create_proposals(struct bplane *bp)
 		}
 		sid = plane_state_id(bp, store_col_text(st, 5));
 		if (!missing) {
-			c = xcalloc(1, sizeof(*c));
-			c->bp = bp;
+			c               = xcalloc(1, sizeof(*c));
+			c->bp           = bp;
 			c->candidate_id = xstrdup(store_col_text(st, 0));
-			c->title = xstrdup(store_col_text(st, 1));
+			c->title        = xstrdup(store_col_text(st, 1));
 			text = xasprintf("%s\n\n- source: proposer\n- "
 			                 "candidate_id: %s",
 			    store_col_text(st, 2), c->candidate_id);
 			html = plane_comment_html(text);
-			req = json_pack("{s:s, s:s, s:O, s:s, s:s}", "name",
-			    c->title, "description_html", html, "labels", ids,
-			    "external_source", "opcenter", "external_id",
-			    c->candidate_id);
+			req  = json_pack("{s:s, s:s, s:O, s:s, s:s}", "name",
+			     c->title, "description_html", html, "labels", ids,
+			     "external_source", "opcenter", "external_id",
+			     c->candidate_id);
 			if (sid != NULL)
-				json_object_set_new(req, "state",
-				    json_string(sid));
+				json_object_set_new(
+				    req, "state", json_string(sid));
 			bp->proposals_left++;
 			plane_call(bp->pl, PLANE_CLAIM, "POST", "work-items/",
 			    req, on_created, c);

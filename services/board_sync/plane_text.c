@@ -56,12 +56,12 @@ plane_time(const char *s, int64_t *us)
 	}
 	memset(&tm, 0, sizeof(tm));
 	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
+	tm.tm_mon  = mo - 1;
 	tm.tm_mday = d;
 	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = se;
-	t = timegm(&tm);
+	tm.tm_min  = mi;
+	tm.tm_sec  = se;
+	t          = timegm(&tm);
 	if (*s == 'Z' || *s == 'z')
 		s++;
 	else if (*s == '+' || *s == '-') {
@@ -87,7 +87,7 @@ plane_time(const char *s, int64_t *us)
 int
 plane_rate_parse(const char *s, int64_t *n, int64_t *ms)
 {
-	char   *end;
+	char     *end;
 	long long v;
 
 	if (s == NULL)
@@ -145,7 +145,7 @@ char *
 plane_comment_html(const char *text)
 {
 	struct buf  b;
-	const char *l = text ? text : "", *e;
+	const char *l       = text ? text : "", *e;
 	bool        in_list = false, any = false;
 	size_t      n;
 
@@ -188,7 +188,7 @@ char *
 plane_text(const char *html)
 {
 	struct buf  b;
-	const char *p = html ? html : "", *gt;
+	const char *p  = html ? html : "", *gt;
 	size_t      nl = 0;
 
 	buf_init(&b);

@@ -130,7 +130,7 @@ inst(const struct topo_inst *in,
         struct buf *),
     struct buf *out)
 {
-	const struct cfg_key *keys = conf_service_keys(in->service);
+	const struct cfg_key *keys  = conf_service_keys(in->service);
 	const struct cfg_key  tab[] = { CFG_INCLUDE(topo_inst_keys),
 		 CFG_INCLUDE(keys), CFG_END };
 

@@ -13,8 +13,8 @@ const struct cfg_key escalator_keys[] = {
 	    "the body: json, or slack ({\"text\": ...})"),
 	CFG_MS("cooldown", "1h", "0", NULL,
 	    "per (kind, key), from the last sent escalation"),
-	CFG_INT("retry_max", "5", "0", NULL,
-	    "retries after the first attempt"),
+	CFG_INT(
+	    "retry_max", "5", "0", NULL, "retries after the first attempt"),
 	CFG_MS("retry_backoff", "2s", "1ms", NULL,
 	    "the first retry's delay; doubles, capped at 5 min"),
 	CFG_INT("blocked_threshold", "3", "1", NULL,

@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "conf.h"
+#include "escalator.h"
 #include "opc/cfg.h"
 #include "opc/err.h"
 #include "opc/http.h"
@@ -21,7 +22,6 @@
 #include "opc/log.h"
 #include "opc/outcome.h"
 #include "opc/store.h"
-#include "escalator.h"
 
 static const char *schema =
     "CREATE TABLE IF NOT EXISTS esc ("
@@ -59,12 +59,12 @@ add_url(struct escalator *e, const char *url, char *err, size_t errlen)
 		return (ERR_CONFIG);
 	}
 	if (e->nurls == ESC_MAX_URLS) {
-		snprintf(err, errlen, "more than %d webhook URLs",
-		         ESC_MAX_URLS);
+		snprintf(
+		    err, errlen, "more than %d webhook URLs", ESC_MAX_URLS);
 		return (ERR_CONFIG);
 	}
 	esc_redact_url(url);
-	e->urls[e->nurls] = xstrdup(url);
+	e->urls[e->nurls]  = xstrdup(url);
 	e->shown[e->nurls] = esc_url_shown(url);
 	e->nurls++;
 	return (0);
@@ -85,11 +85,11 @@ add_url_list(struct escalator *e, const char *list, char *err, size_t errlen)
 }
 
 static int
-load_urls(struct escalator *e, const struct cfg_node *c, char *err,
-          size_t errlen)
+load_urls(
+    struct escalator *e, const struct cfg_node *c, char *err, size_t errlen)
 {
 	const char **urls = NULL, *v;
-	size_t       n = 0, i;
+	size_t       n    = 0, i;
 	int          rv;
 
 	if ((rv = cfg_get_strs(c, "urls", &urls, &n, err, errlen)) != 0)
@@ -116,8 +116,8 @@ escalator_init(struct svc *svc, void *state)
 
 	e->svc = svc;
 	/* defaults, bounds and choices: escalator_keys (config.c) */
-	if ((rv = cfg_tab_str(escalator_keys, c, "format", &fmt, err,
-	         sizeof(err))) != 0 ||
+	if ((rv = cfg_tab_str(
+	         escalator_keys, c, "format", &fmt, err, sizeof(err))) != 0 ||
 	    (rv = cfg_tab_ms(escalator_keys, c, "cooldown", &e->cooldown_ms,
 	         err, sizeof(err))) != 0 ||
 	    (rv = cfg_tab_int(escalator_keys, c, "retry_max", &e->retry_max,
@@ -138,14 +138,14 @@ escalator_init(struct svc *svc, void *state)
 		return (rv);
 	if (e->nurls == 0)
 		log_warn("escalator.config",
-		         "no webhook URL configured: "
-		         "escalations are recorded and marked failed");
+		    "no webhook URL configured: "
+		    "escalations are recorded and marked failed");
 	for (i = 0; i < e->nurls; i++)
 		log_info("escalator.init", "webhook %s", e->shown[i]);
 	log_info("escalator.init",
-	         "format %s, cooldown %lld ms, retry_max "
-	         "%lld",
-	         fmt, (long long) e->cooldown_ms, (long long) e->retry_max);
+	    "format %s, cooldown %lld ms, retry_max "
+	    "%lld",
+	    fmt, (long long) e->cooldown_ms, (long long) e->retry_max);
 	return (0);
 
 bad:
@@ -183,7 +183,7 @@ escalator_fini(struct svc *svc, void *state)
 static int
 first_seen(struct svc *svc, const struct msg *m, bool *first)
 {
-	struct escalator *e = svc_state(svc);
+	struct escalator *e  = svc_state(svc);
 	struct store     *st = svc_store(svc);
 	char              uuid[37];
 	int               rv;
@@ -191,7 +191,7 @@ first_seen(struct svc *svc, const struct msg *m, bool *first)
 	*first = false;
 	if (m->seq == 0) {
 		snprintf(e->ev_key, sizeof(e->ev_key), "%s#%s",
-		         m->id != NULL ? m->id : "volatile", uuid4(uuid));
+		    m->id != NULL ? m->id : "volatile", uuid4(uuid));
 		*first = true;
 		return (0);
 	}
@@ -199,9 +199,9 @@ first_seen(struct svc *svc, const struct msg *m, bool *first)
 		return (ERR_INVAL);
 	snprintf(e->ev_key, sizeof(e->ev_key), "%s", m->id);
 	if ((rv = store_run(st,
-	                    "INSERT OR IGNORE INTO events (id, seen_ms)"
-	                    " VALUES (?, ?)",
-	                    "ti", e->ev_key, now_ms())) != 0)
+	         "INSERT OR IGNORE INTO events (id, seen_ms)"
+	         " VALUES (?, ?)",
+	         "ti", e->ev_key, now_ms())) != 0)
 		return (rv);
 	*first = store_changes(st) > 0;
 	return (0);
@@ -210,13 +210,12 @@ first_seen(struct svc *svc, const struct msg *m, bool *first)
 /* want records that (kind, key) should be escalated because of m. */
 static int
 want(struct svc *svc, const struct msg *m, const char *kind, const char *key,
-     const char *message)
+    const char *message)
 {
 	struct escalator *e = svc_state(svc);
 	int               rv;
 
-	rv = store_run(
-	    svc_store(svc),
+	rv = store_run(svc_store(svc),
 	    "INSERT OR IGNORE INTO esc (source_event, kind, key, message,"
 	    " at_ms, created_ms) VALUES (?, ?, ?, ?, ?, ?)",
 	    "ttttii", e->ev_key, kind, key, message,
@@ -251,9 +250,9 @@ struct esc_want {
 struct esc_kind {
 	enum msg_topic topic;
 	const char    *kind;
-	size_t         field;    /* offset of the required char * in the body */
-	const char    *bad;      /* its refusal, "no <field>"; NULL: none */
-	bool           empty_ok; /* "" is not missing */
+	size_t         field; /* offset of the required char * in the body */
+	const char    *bad;   /* its refusal, "no <field>"; NULL: none */
+	bool           empty_ok;             /* "" is not missing */
 	bool (*wanted)(const struct msg *m); /* NULL: every event */
 	int (*what)(struct svc *, const struct msg *, struct escalator *,
 	    struct esc_want *);
@@ -283,11 +282,10 @@ circuit_what(struct svc *svc, const struct msg *m, struct escalator *e,
 
 	UNUSED(svc);
 	UNUSED(e);
-	w->key = "router";
+	w->key  = "router";
 	w->text = xasprintf("circuit breaker open: failure rate %.2f, %lld "
 	                    "failures in a window of %lld runs",
-	                    c->failure_rate, (long long) c->failures,
-	                    (long long) c->window);
+	    c->failure_rate, (long long) c->failures, (long long) c->window);
 	return (0);
 }
 
@@ -302,7 +300,7 @@ cred_invalid_what(struct svc *svc, const struct msg *m, struct escalator *e,
 	w->key = c->provider;
 	w->text =
 	    xasprintf("%s credential refused (HTTP %lld): %s", c->provider,
-	              (long long) c->status_code, c->message ? c->message : "");
+	        (long long) c->status_code, c->message ? c->message : "");
 	return (0);
 }
 
@@ -316,10 +314,10 @@ cred_expiring_what(struct svc *svc, const struct msg *m, struct escalator *e,
 	UNUSED(e);
 	if (c->days_left <= 1)
 		w->kind = "credential_expiring_critical";
-	w->key = c->provider;
+	w->key  = c->provider;
 	w->text = xasprintf("%s credential expires in %lld day(s) (%s)",
-	                    c->provider, (long long) c->days_left,
-	                    c->expires_at ? c->expires_at : "unknown date");
+	    c->provider, (long long) c->days_left,
+	    c->expires_at ? c->expires_at : "unknown date");
 	return (0);
 }
 
@@ -338,40 +336,39 @@ static int
 blocked_what(struct svc *svc, const struct msg *m, struct escalator *e,
     struct esc_want *w)
 {
-	const struct msg_task_updated *t = &m->body.task_updated;
-	struct store                  *st = svc_store(svc);
+	const struct msg_task_updated *t     = &m->body.task_updated;
+	struct store                  *st    = svc_store(svc);
 	int64_t                        count = 0;
 	int                            rv;
 
 	if (t->state == MSG_TASK_STATE_DONE ||
 	    t->state == MSG_TASK_STATE_IN_REVIEW)
 		return (store_run(st, "DELETE FROM blocked WHERE task_id = ?",
-		                  "t", t->task_id));
+		    "t", t->task_id));
 	if (t->state != MSG_TASK_STATE_BLOCKED ||
 	    t->prev_state == MSG_TASK_STATE_BLOCKED)
 		return (0);
-	if ((rv = store_run(
-	         st,
+	if ((rv = store_run(st,
 	         "INSERT INTO blocked (task_id, count, updated_ms)"
 	         " VALUES (?, 1, ?) ON CONFLICT(task_id) DO UPDATE"
 	         " SET count = count + 1, updated_ms = excluded.updated_ms",
 	         "ti", t->task_id, now_ms())) != 0 ||
 	    (rv = store_int(st, &count, 0,
-	                    "SELECT count FROM blocked WHERE task_id = ?", "t",
-	                    t->task_id)) != 0)
+	         "SELECT count FROM blocked WHERE task_id = ?", "t",
+	         t->task_id)) != 0)
 		return (rv);
 	if (count < e->blocked_threshold)
 		return (0);
 	if ((rv = store_run(st,
-	                    "UPDATE blocked SET paused = 1"
-	                    " WHERE task_id = ?",
-	                    "t", t->task_id)) != 0)
+	         "UPDATE blocked SET paused = 1"
+	         " WHERE task_id = ?",
+	         "t", t->task_id)) != 0)
 		return (rv);
 	w->key = t->task_id;
-	w->text = xasprintf("task %s blocked %lld times in a row; self-healing "
-	                    "paused (last reason: %s)",
-	                    t->task_id, (long long) count,
-	                    t->reason ? t->reason : "none");
+	w->text =
+	    xasprintf("task %s blocked %lld times in a row; self-healing "
+	              "paused (last reason: %s)",
+	        t->task_id, (long long) count, t->reason ? t->reason : "none");
 	return (0);
 }
 
@@ -383,7 +380,7 @@ static bool
 finished_input(const struct msg_exec_finished *f)
 {
 	return (f->failure_category != NULL &&
-	        strcmp(f->failure_category, "awaiting_input") == 0);
+	    strcmp(f->failure_category, "awaiting_input") == 0);
 }
 
 static const char *
@@ -393,11 +390,11 @@ finished_pr_error(const struct msg_exec_finished *f)
 	    f->result != NULL ? f->result->pull_request_error : NULL;
 
 	return (!f->success && pr_err != NULL &&
-	                strcmp(f->status, "interrupted") != 0 &&
-	                !(f->result->has_pull_request_status &&
-	                    f->result->pull_request_status == 401)
-	            ? pr_err
-	            : NULL);
+	            strcmp(f->status, "interrupted") != 0 &&
+	            !(f->result->has_pull_request_status &&
+	                f->result->pull_request_status == 401)
+	        ? pr_err
+	        : NULL);
 }
 
 static bool
@@ -406,43 +403,44 @@ finished_wanted(const struct msg *m)
 	const struct msg_exec_finished *f = &m->body.exec_finished;
 
 	return (finished_input(f) ||
-	        outcome_quota(f->failure_category, f->failure_reason,
-	            f->result != NULL) ||
-	        finished_pr_error(f) != NULL);
+	    outcome_quota(
+	        f->failure_category, f->failure_reason, f->result != NULL) ||
+	    finished_pr_error(f) != NULL);
 }
 
 static int
 finished_what(struct svc *svc, const struct msg *m, struct escalator *e,
     struct esc_want *w)
 {
-	const struct msg_exec_finished *f = &m->body.exec_finished;
+	const struct msg_exec_finished *f      = &m->body.exec_finished;
 	const char                     *pr_err = finished_pr_error(f);
 
 	UNUSED(svc);
 	UNUSED(e);
 	if (pr_err != NULL) {
 		w->kind = "pull_request_failed";
-		w->key = f->task_id;
-		w->text = xasprintf("pull request of task %s (run %s, branch %s) "
-		                    "not opened: %s",
-		                    f->task_id, f->run_id ? f->run_id : "?",
-		                    f->branch_name ? f->branch_name : "?", pr_err);
+		w->key  = f->task_id;
+		w->text =
+		    xasprintf("pull request of task %s (run %s, branch %s) "
+		              "not opened: %s",
+		        f->task_id, f->run_id ? f->run_id : "?",
+		        f->branch_name ? f->branch_name : "?", pr_err);
 	} else if (finished_input(f)) {
 		w->kind = "awaiting_input";
-		w->key = f->task_id;
+		w->key  = f->task_id;
 		w->text = xasprintf("task %s (run %s) is waiting for human "
 		                    "input: %s",
-		                    f->task_id, f->run_id ? f->run_id : "?",
-		                    f->failure_reason ? f->failure_reason : "");
+		    f->task_id, f->run_id ? f->run_id : "?",
+		    f->failure_reason ? f->failure_reason : "");
 	} else {
 		w->kind = "quota_exhausted";
-		w->key = f->executor && *f->executor ? f->executor
-		                                     : src_or(m, "executor");
+		w->key  = f->executor && *f->executor ? f->executor
+		                                      : src_or(m, "executor");
 		w->text = xasprintf("backend quota or rate limit hit on %s "
 		                    "(task %s): %s",
-		                    w->key, f->task_id,
-		                    f->failure_reason ? f->failure_reason
-		                                      : f->failure_category);
+		    w->key, f->task_id,
+		    f->failure_reason ? f->failure_reason
+		                      : f->failure_category);
 	}
 	return (0);
 }
@@ -456,7 +454,7 @@ budget_wanted(const struct msg *m)
 	const struct msg_budget_decision *b = &m->body.budget_decision;
 
 	return (!b->allowed && b->reason != NULL &&
-	        strcmp(b->reason, "spend_cap") == 0);
+	    strcmp(b->reason, "spend_cap") == 0);
 }
 
 static int
@@ -468,15 +466,16 @@ budget_what(struct svc *svc, const struct msg *m, struct escalator *e,
 	UNUSED(svc);
 	UNUSED(e);
 	w->key = b->scope != NULL && strcmp(b->scope, "repo") == 0 &&
-	                 b->repo_key != NULL
-	             ? b->repo_key
-	             : "global";
-	w->text = xasprintf("spend cap reached (%s): %.2f USD spent or reserved "
-	                    "in the last 24 h of a %.2f USD cap; task %s "
-	                    "(%.2f USD) held until the window allows",
-	                    strcmp(w->key, "global") == 0 ? "all repos" : w->key,
-	                    b->current_usd, b->limit_usd,
-	                    b->task_id ? b->task_id : "-", b->estimate_usd);
+	        b->repo_key != NULL
+	    ? b->repo_key
+	    : "global";
+	w->text =
+	    xasprintf("spend cap reached (%s): %.2f USD spent or reserved "
+	              "in the last 24 h of a %.2f USD cap; task %s "
+	              "(%.2f USD) held until the window allows",
+	        strcmp(w->key, "global") == 0 ? "all repos" : w->key,
+	        b->current_usd, b->limit_usd, b->task_id ? b->task_id : "-",
+	        b->estimate_usd);
 	return (0);
 }
 
@@ -489,12 +488,11 @@ failed_what(struct svc *svc, const struct msg *m, struct escalator *e,
 
 	UNUSED(svc);
 	UNUSED(e);
-	w->key = f->instance;
+	w->key  = f->instance;
 	w->text = xasprintf("service %s failed: %lld restarts in %lld s, last "
 	                    "exit %s; the supervisor gave up",
-	                    f->instance, (long long) f->restarts,
-	                    (long long) f->window_s,
-	                    f->exit_status ? f->exit_status : "unknown");
+	    f->instance, (long long) f->restarts, (long long) f->window_s,
+	    f->exit_status ? f->exit_status : "unknown");
 	return (0);
 }
 
@@ -506,9 +504,9 @@ stale_what(struct svc *svc, const struct msg *m, struct escalator *e,
 
 	UNUSED(svc);
 	UNUSED(e);
-	w->key = s->instance;
+	w->key  = s->instance;
 	w->text = xasprintf("service %s sent no heartbeat for %lld ms",
-	                    s->instance, (long long) s->age_ms);
+	    s->instance, (long long) s->age_ms);
 	return (0);
 }
 
@@ -546,16 +544,16 @@ static int
 quiet_what(struct svc *svc, const struct msg *m, struct escalator *e,
     struct esc_want *w)
 {
-	const struct msg_proposer_quiet *q = &m->body.proposer_quiet;
+	const struct msg_proposer_quiet *q  = &m->body.proposer_quiet;
 	char                            *rs = jsonx_dumps(q->reasons);
 
 	UNUSED(svc);
 	UNUSED(e);
-	w->key = m->src ? m->src : "proposer";
+	w->key  = m->src ? m->src : "proposer";
 	w->text = xasprintf("%s proposed nothing in %lld cycles in a row;"
 	                    " suppressions %s; advice: %s",
-	                    w->key, (long long) q->cycles, rs ? rs : "{}",
-	                    q->advice ? q->advice : "-");
+	    w->key, (long long) q->cycles, rs ? rs : "{}",
+	    q->advice ? q->advice : "-");
 	free(rs);
 	return (0);
 }
@@ -571,10 +569,9 @@ board_what(struct svc *svc, const struct msg *m, struct escalator *e,
 
 	UNUSED(svc);
 	UNUSED(e);
-	w->key = src_or(m, "board-sync");
+	w->key  = src_or(m, "board-sync");
 	w->text = xasprintf("%s board misconfigured (%s): %s", b->provider,
-	                    b->problem ? b->problem : "unknown",
-	                    b->message ? b->message : "");
+	    b->problem ? b->problem : "unknown", b->message ? b->message : "");
 	return (0);
 }
 
@@ -601,11 +598,12 @@ disk_full_what(struct svc *svc, const struct msg *m, struct escalator *e,
 		return (0);
 	}
 	w->key = d->path;
-	w->text = xasprintf("disk full: no space left on %s from %s for %lld s "
-	                    "(%s: %lld writes refused); writes work again",
-	    d->path, iso8601(d->since_ms, at, sizeof(at)),
-	    (long long) ((d->resumed_ms - d->since_ms) / 1000),
-	    src_or(m, "?"), (long long) d->failures);
+	w->text =
+	    xasprintf("disk full: no space left on %s from %s for %lld s "
+	              "(%s: %lld writes refused); writes work again",
+	        d->path, iso8601(d->since_ms, at, sizeof(at)),
+	        (long long) ((d->resumed_ms - d->since_ms) / 1000),
+	        src_or(m, "?"), (long long) d->failures);
 	return (0);
 }
 
@@ -642,8 +640,8 @@ disk_full_what(struct svc *svc, const struct msg *m, struct escalator *e,
 	    NULL, disk_full_what)
 
 static const struct esc_kind kinds[] = {
-#define X(topic, ...) {topic, __VA_ARGS__},
-    ESC_KINDS(X)
+#define X(topic, ...) { topic, __VA_ARGS__ },
+	ESC_KINDS(X)
 #undef X
 };
 
@@ -651,7 +649,7 @@ static int
 on_event(struct svc *svc, const struct msg *m, void *state)
 {
 	const struct esc_kind *k = NULL;
-	struct esc_want        w = {NULL, NULL, NULL};
+	struct esc_want        w = { NULL, NULL, NULL };
 	const char            *need;
 	bool                   first;
 	size_t                 i;
@@ -666,7 +664,7 @@ on_event(struct svc *svc, const struct msg *m, void *state)
 		need = *(char *const *) ((const char *) &m->body + k->field);
 		if (need == NULL || (!k->empty_ok && *need == '\0')) {
 			log_warn("escalator.bad_message", "%s: %s",
-			         msg_topic_name(m->topic), k->bad);
+			    msg_topic_name(m->topic), k->bad);
 			return (ERR_INVAL);
 		}
 	}
@@ -684,23 +682,23 @@ on_event(struct svc *svc, const struct msg *m, void *state)
 static void
 escalator_status(struct svc *svc, void *state, json_t *obj)
 {
-	struct escalator        *e = state;
+	struct escalator        *e  = state;
 	struct store            *st = svc_store(svc);
 	struct store_stmt       *s;
 	json_t                  *paused = json_array(), *urls = json_array();
 	int64_t                  n;
 	size_t                   i;
 	static const char *const states[][2] = {
-	    {"pending", "state IN ('pending', 'sending')"},
-	    {"sending", "state = 'sending'"},
-	    {"sent", "state = 'sent'"},
-	    {"suppressed", "state = 'suppressed'"},
-	    {"failed", "state = 'failed'"},
+		{ "pending", "state IN ('pending', 'sending')" },
+		{ "sending", "state = 'sending'" },
+		{ "sent", "state = 'sent'" },
+		{ "suppressed", "state = 'suppressed'" },
+		{ "failed", "state = 'failed'" },
 	};
 
 	for (i = 0; i < nitems(states); i++) {
-		char *q = xasprintf("SELECT count(*) FROM esc WHERE %s",
-		                    states[i][1]);
+		char *q = xasprintf(
+		    "SELECT count(*) FROM esc WHERE %s", states[i][1]);
 
 		n = 0;
 		(void) store_int(st, &n, 0, q, NULL);
@@ -710,8 +708,8 @@ escalator_status(struct svc *svc, void *state, json_t *obj)
 	(void) store_int(st, &n, 0, "SELECT count(*) FROM esc", NULL);
 	json_object_set_new(obj, "escalations", json_integer(n));
 	if (store_prep(st, &s,
-	               "SELECT task_id FROM blocked WHERE paused = 1"
-	               " ORDER BY task_id") == 0) {
+	        "SELECT task_id FROM blocked WHERE paused = 1"
+	        " ORDER BY task_id") == 0) {
 		while (store_step(s) == 1)
 			json_array_append_new(
 			    paused, json_string(store_col_text(s, 0)));
@@ -721,28 +719,27 @@ escalator_status(struct svc *svc, void *state, json_t *obj)
 	for (i = 0; i < e->nurls; i++)
 		json_array_append_new(urls, json_string(e->shown[i]));
 	json_object_set_new(obj, "urls", urls);
-	json_object_set_new(obj, "format",
-	                    json_string(e->slack ? "slack" : "json"));
+	json_object_set_new(
+	    obj, "format", json_string(e->slack ? "slack" : "json"));
 	json_object_set_new(obj, "last_error",
-	                    e->last_error[0] ? json_string(e->last_error)
-	                                     : json_null());
+	    e->last_error[0] ? json_string(e->last_error) : json_null());
 	json_object_set_new(obj, "in_flight", json_integer(e->cur_id != 0));
 }
 
 static const struct svc_handler handlers[] = {
-#define X(topic, ...) {topic, on_event},
-    ESC_KINDS(X)
+#define X(topic, ...) { topic, on_event },
+	ESC_KINDS(X)
 #undef X
-    {MSG_NONE, NULL},
+	    { MSG_NONE, NULL },
 };
 
 const struct svc_def escalator_def = {
-    .name = "escalator",
-    .state_size = sizeof(struct escalator),
-    .init = escalator_init,
-    .fini = escalator_fini,
-    .handlers = handlers,
-    .status = escalator_status,
-    .idle = esc_idle,
-	.config = escalator_keys,
+	.name       = "escalator",
+	.state_size = sizeof(struct escalator),
+	.init       = escalator_init,
+	.fini       = escalator_fini,
+	.handlers   = handlers,
+	.status     = escalator_status,
+	.idle       = esc_idle,
+	.config     = escalator_keys,
 };

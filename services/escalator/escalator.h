@@ -99,8 +99,8 @@ int64_t esc_backoff_ms(int64_t base, int64_t n);
 
 /* esc_body returns the POST body (new string) for one escalation. */
 char *esc_body(bool slack, const char *kind, const char *key,
-               const char *message, const char *at, const char *source_event,
-               const char *idem);
+    const char *message, const char *at, const char *source_event,
+    const char *idem);
 
 /* esc_idle is the effect loop (svc_def.idle). */
 void esc_idle(struct svc *, void *state);

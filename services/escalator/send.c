@@ -12,11 +12,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "escalator.h"
 #include "opc/err.h"
 #include "opc/http.h"
 #include "opc/log.h"
 #include "opc/store.h"
-#include "escalator.h"
 
 #define BATCH 16 /* rows looked at per idle */
 #define PRUNE_EVERY_MS (3600 * 1000)
@@ -45,7 +45,7 @@ esc_url_shown(const char *url)
 	if (p == NULL)
 		return (xstrdup("(invalid url)"));
 	auth = p + 3;
-	end = auth + strcspn(auth, "/?#");
+	end  = auth + strcspn(auth, "/?#");
 	/* userinfo ends at the last '@' of the authority */
 	for (at = end; at > auth && at[-1] != '@'; at--)
 		;
@@ -76,7 +76,7 @@ esc_redact_url(const char *url)
 	if (p == NULL)
 		return;
 	auth = p + 3;
-	end = auth + strcspn(auth, "/?#");
+	end  = auth + strcspn(auth, "/?#");
 	/* the path: alone it may be the secret */
 	if (*end == '/' && strcspn(end + 1, "?#") > 0) {
 		part = xstrndup(end, strcspn(end, "?#"));
@@ -109,23 +109,22 @@ esc_backoff_ms(int64_t base, int64_t n)
 
 char *
 esc_body(bool slack, const char *kind, const char *key, const char *message,
-         const char *at, const char *source_event, const char *idem)
+    const char *at, const char *source_event, const char *idem)
 {
 	json_t *j;
 	char   *text, *out;
 
 	if (slack) {
 		text = xasprintf("[opcenter] %s (%s): %s", kind, key, message);
-		j = json_pack("{s:s}", "text", text);
+		j    = json_pack("{s:s}", "text", text);
 		free(text);
 	} else
 		j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "kind", kind,
-		              "key", key, "message", message, "at", at,
-		              "source_event", source_event, "idempotency_key",
-		              idem);
+		    "key", key, "message", message, "at", at, "source_event",
+		    source_event, "idempotency_key", idem);
 	if (j == NULL) /* invalid UTF-8 in an event: keep a body anyway */
 		j = json_pack("{s:s, s:s}", "kind", kind, "message",
-		              "(unprintable escalation)");
+		    "(unprintable escalation)");
 	out = json_dumps(j, JSON_COMPACT);
 	json_decref(j);
 	return (out);
@@ -161,8 +160,7 @@ next_row(struct store *st, struct row *r)
 	int                rv;
 
 	memset(r, 0, sizeof(*r));
-	if ((rv = store_prep(
-	         st, &s,
+	if ((rv = store_prep(st, &s,
 	         "SELECT id, kind, key, message, source_event, state,"
 	         " idem_key, at_ms, attempts, done_mask FROM esc e"
 	         " WHERE state IN ('pending', 'sending') AND next_ms <= ?1"
@@ -174,15 +172,15 @@ next_row(struct store *st, struct row *r)
 	if ((rv = store_bind_int(s, 1, now_ms())) != 0)
 		return (rv);
 	if ((rv = store_step(s)) == 1) {
-		r->id = store_col_int(s, 0);
-		r->kind = col_dup(s, 1);
-		r->key = col_dup(s, 2);
-		r->message = col_dup(s, 3);
+		r->id           = store_col_int(s, 0);
+		r->kind         = col_dup(s, 1);
+		r->key          = col_dup(s, 2);
+		r->message      = col_dup(s, 3);
 		r->source_event = col_dup(s, 4);
-		r->state = col_dup(s, 5);
-		r->idem = store_col_is_null(s, 6) ? NULL : col_dup(s, 6);
-		r->at_ms = store_col_int(s, 7);
-		r->attempts = store_col_int(s, 8);
+		r->state        = col_dup(s, 5);
+		r->idem      = store_col_is_null(s, 6) ? NULL : col_dup(s, 6);
+		r->at_ms     = store_col_int(s, 7);
+		r->attempts  = store_col_int(s, 8);
 		r->done_mask = (uint64_t) store_col_int(s, 9);
 	}
 	store_done(s);
@@ -199,7 +197,7 @@ set_error(struct escalator *e, const char *shown, const char *why)
 	buf_init(&b);
 	buf_printf(&b, "%s: %s", shown, why);
 	snprintf(e->last_error, sizeof(e->last_error), "%.*s",
-	         (int) (sizeof(e->last_error) - 1), buf_cstr(&b));
+	    (int) (sizeof(e->last_error) - 1), buf_cstr(&b));
 	buf_fini(&b);
 	if (e->cur_err[0] == '\0')
 		memcpy(e->cur_err, e->last_error, sizeof(e->cur_err));
@@ -213,22 +211,22 @@ suppress(struct svc *svc, const struct row *r)
 	int                              rv;
 
 	memset(&ev, 0, sizeof(ev));
-	ev.kind = r->kind;
-	ev.key = r->key;
+	ev.kind   = r->kind;
+	ev.key    = r->key;
 	ev.reason = "cooldown_active";
 	if ((rv = svc_begin(svc)) != 0)
 		return (rv);
 	if ((rv = store_run(svc_store(svc),
-	                    "UPDATE esc SET state = 'suppressed' WHERE id = ?",
-	                    "i", r->id)) != 0 ||
+	         "UPDATE esc SET state = 'suppressed' WHERE id = ?", "i",
+	         r->id)) != 0 ||
 	    (rv = svc_emit(svc, MSG_ESCALATION_SUPPRESSED, NULL, &ev)) != 0 ||
 	    (rv = svc_commit(svc)) != 0) {
 		(void) svc_rollback(svc);
 		return (rv);
 	}
 	svc_count(svc, "suppressed", 1);
-	log_info("escalator.suppressed", "%s %s: cooldown active", r->kind,
-	         r->key);
+	log_info(
+	    "escalator.suppressed", "%s %s: cooldown active", r->kind, r->key);
 	return (0);
 }
 
@@ -245,10 +243,10 @@ cur_clear(struct escalator *e)
 	free(e->cur_key);
 	free(e->cur_msg);
 	e->cur_kind = e->cur_key = e->cur_msg = NULL;
-	e->cur_id = 0;
-	e->cur_pending = 0;
-	e->cur_mask = 0;
-	e->cur_err[0] = '\0';
+	e->cur_id                             = 0;
+	e->cur_pending                        = 0;
+	e->cur_mask                           = 0;
+	e->cur_err[0]                         = '\0';
 }
 
 /* finish records the outcome of the current attempt. */
@@ -256,7 +254,7 @@ static void
 finish(struct escalator *e)
 {
 	struct svc                *svc = e->svc;
-	struct store              *st = svc_store(svc);
+	struct store              *st  = svc_store(svc);
 	struct msg_escalation_sent ev;
 	int64_t                    now = now_ms(), delay;
 	int                        rv;
@@ -266,31 +264,30 @@ finish(struct escalator *e)
 	if ((e->cur_mask & all_mask(e->nurls)) == all_mask(e->nurls) &&
 	    e->nurls > 0) {
 		memset(&ev, 0, sizeof(ev));
-		ev.kind = e->cur_kind;
-		ev.key = e->cur_key;
-		ev.message = e->cur_msg;
+		ev.kind     = e->cur_kind;
+		ev.key      = e->cur_key;
+		ev.message  = e->cur_msg;
 		ev.attempts = e->cur_attempts;
-		if ((rv = store_run(
-		         st,
+		if ((rv = store_run(st,
 		         "UPDATE esc SET state = 'sent', sent_ms = ?,"
 		         " done_mask = ? WHERE id = ?",
 		         "iii", now, (int64_t) e->cur_mask, e->cur_id)) != 0 ||
-		    (rv = svc_emit(svc, MSG_ESCALATION_SENT, NULL, &ev)) != 0 ||
+		    (rv = svc_emit(svc, MSG_ESCALATION_SENT, NULL, &ev)) !=
+		        0 ||
 		    (rv = svc_commit(svc)) != 0) {
 			(void) svc_rollback(svc);
 			goto out;
 		}
 		svc_count(svc, "sent", 1);
 		log_info("escalator.sent", "%s %s sent after %lld attempt(s)",
-		         e->cur_kind, e->cur_key, (long long) e->cur_attempts);
+		    e->cur_kind, e->cur_key, (long long) e->cur_attempts);
 		goto out;
 	}
 	if (e->cur_attempts > e->retry_max || e->nurls == 0) {
 		rv = store_run(st,
-		               "UPDATE esc SET state = 'failed', done_mask = ?,"
-		               " last_error = ? WHERE id = ?",
-		               "iti", (int64_t) e->cur_mask, e->cur_err,
-		               e->cur_id);
+		    "UPDATE esc SET state = 'failed', done_mask = ?,"
+		    " last_error = ? WHERE id = ?",
+		    "iti", (int64_t) e->cur_mask, e->cur_err, e->cur_id);
 		if (rv == 0)
 			rv = svc_commit(svc);
 		if (rv != 0) {
@@ -299,28 +296,27 @@ finish(struct escalator *e)
 		}
 		svc_count(svc, "failed", 1);
 		log_error("escalator.failed",
-		          "%s %s: giving up after %lld "
-		          "attempt(s): %s",
-		          e->cur_kind, e->cur_key, (long long) e->cur_attempts,
-		          e->cur_err);
+		    "%s %s: giving up after %lld "
+		    "attempt(s): %s",
+		    e->cur_kind, e->cur_key, (long long) e->cur_attempts,
+		    e->cur_err);
 		goto out;
 	}
 	delay = esc_backoff_ms(e->retry_backoff_ms, e->cur_attempts);
-	rv = store_run(
-	    st,
-	    "UPDATE esc SET next_ms = ?, done_mask = ?, last_error = ?"
-	    " WHERE id = ?",
-	    "iiti", now + delay, (int64_t) e->cur_mask, e->cur_err, e->cur_id);
+	rv    = store_run(st,
+	       "UPDATE esc SET next_ms = ?, done_mask = ?, last_error = ?"
+	          " WHERE id = ?",
+	       "iiti", now + delay, (int64_t) e->cur_mask, e->cur_err, e->cur_id);
 	if (rv == 0)
 		rv = svc_commit(svc);
 	if (rv != 0)
 		(void) svc_rollback(svc);
 	svc_count(svc, "retries", 1);
 	log_warn("escalator.retry",
-	         "%s %s: attempt %lld failed (%s), retry "
-	         "in %lld ms",
-	         e->cur_kind, e->cur_key, (long long) e->cur_attempts,
-	         e->cur_err, (long long) delay);
+	    "%s %s: attempt %lld failed (%s), retry "
+	    "in %lld ms",
+	    e->cur_kind, e->cur_key, (long long) e->cur_attempts, e->cur_err,
+	    (long long) delay);
 out:
 	cur_clear(e);
 }
@@ -328,8 +324,8 @@ out:
 static void
 on_done(struct http *h, const struct http_resp *resp, void *arg)
 {
-	struct sendreq   *sr = arg;
-	struct escalator *e = sr->e;
+	struct sendreq   *sr  = arg;
+	struct escalator *e   = sr->e;
 	size_t            idx = sr->idx;
 
 	UNUSED(h);
@@ -366,9 +362,9 @@ start(struct escalator *e, struct row *r)
 	size_t          i;
 	int             rv;
 
-	idem = r->idem != NULL ? xstrdup(r->idem)
-	                       : xasprintf("%s:%s:%lld", r->kind, r->key,
-	                                   (long long) now_ms());
+	idem = r->idem != NULL
+	    ? xstrdup(r->idem)
+	    : xasprintf("%s:%s:%lld", r->kind, r->key, (long long) now_ms());
 	/* Header values must not carry CR/LF or other controls. */
 	for (i = 0; idem[i] != '\0'; i++)
 		if ((unsigned char) idem[i] < 0x20 || idem[i] == 0x7f)
@@ -376,27 +372,26 @@ start(struct escalator *e, struct row *r)
 	if ((rv = svc_begin(svc)) != 0)
 		goto out;
 	if ((rv = store_run(svc_store(svc),
-	                    "UPDATE esc SET state = 'sending', idem_key = ?,"
-	                    " attempts = attempts + 1 WHERE id = ?",
-	                    "ti", idem, r->id)) != 0 ||
+	         "UPDATE esc SET state = 'sending', idem_key = ?,"
+	         " attempts = attempts + 1 WHERE id = ?",
+	         "ti", idem, r->id)) != 0 ||
 	    (rv = svc_commit(svc)) != 0) {
 		(void) svc_rollback(svc);
 		goto out;
 	}
-	e->cur_id = r->id;
-	e->cur_kind = xstrdup(r->kind);
-	e->cur_key = xstrdup(r->key);
-	e->cur_msg = xstrdup(r->message);
+	e->cur_id       = r->id;
+	e->cur_kind     = xstrdup(r->kind);
+	e->cur_key      = xstrdup(r->key);
+	e->cur_msg      = xstrdup(r->message);
 	e->cur_attempts = r->attempts + 1;
-	e->cur_mask = r->done_mask;
-	e->cur_err[0] = '\0';
+	e->cur_mask     = r->done_mask;
+	e->cur_err[0]   = '\0';
 	if (e->nurls == 0)
 		snprintf(e->cur_err, sizeof(e->cur_err),
-		         "no webhook URL configured");
-	body =
-	    esc_body(e->slack, r->kind, r->key, r->message,
-	             iso8601(r->at_ms, at, sizeof(at)), r->source_event, idem);
-	hidem = xasprintf("Idempotency-Key: %s", idem);
+		    "no webhook URL configured");
+	body    = esc_body(e->slack, r->kind, r->key, r->message,
+	       iso8601(r->at_ms, at, sizeof(at)), r->source_event, idem);
+	hidem   = xasprintf("Idempotency-Key: %s", idem);
 	hdrs[0] = "Content-Type: application/json";
 	hdrs[1] = hidem;
 	hdrs[2] = NULL;
@@ -408,24 +403,24 @@ start(struct escalator *e, struct row *r)
 		if ((e->cur_mask & ((uint64_t) 1 << i)) != 0)
 			continue;
 		memset(&req, 0, sizeof(req));
-		req.method = "POST";
-		req.url = e->urls[i];
-		req.headers = hdrs;
-		req.body = body;
-		req.body_len = strlen(body);
-		req.timeout_ms = e->timeout_ms;
+		req.method       = "POST";
+		req.url          = e->urls[i];
+		req.headers      = hdrs;
+		req.body         = body;
+		req.body_len     = strlen(body);
+		req.timeout_ms   = e->timeout_ms;
 		req.max_response = 64 * 1024;
-		sr = xcalloc(1, sizeof(*sr));
-		sr->e = e;
-		sr->idx = i;
+		sr               = xcalloc(1, sizeof(*sr));
+		sr->e            = e;
+		sr->idx          = i;
 		if (http_send(e->http, &req, on_done, sr) == 0) {
 			free(sr);
 			set_error(e, e->shown[i], "request refused");
 			e->cur_pending--;
 		}
 	}
-	log_info("escalator.send", "%s %s: attempt %lld to %zu URL(s)", r->kind,
-	         r->key, (long long) e->cur_attempts, e->cur_pending);
+	log_info("escalator.send", "%s %s: attempt %lld to %zu URL(s)",
+	    r->kind, r->key, (long long) e->cur_attempts, e->cur_pending);
 	free(body);
 	free(hidem);
 	if (e->cur_pending == 0)
@@ -438,7 +433,7 @@ out:
 static void
 prune(struct escalator *e)
 {
-	struct store *st = svc_store(e->svc);
+	struct store *st  = svc_store(e->svc);
 	int64_t       now = now_ms();
 	int64_t keep = e->cooldown_ms > KEEP_MS ? e->cooldown_ms : KEEP_MS;
 
@@ -448,12 +443,12 @@ prune(struct escalator *e)
 	if (svc_begin(e->svc) != 0)
 		return;
 	if (store_run(st, "DELETE FROM events WHERE seen_ms < ?", "i",
-	              now - keep) != 0 ||
+	        now - keep) != 0 ||
 	    store_run(st,
-	              "DELETE FROM esc WHERE state IN ('sent',"
-	              " 'suppressed', 'failed') AND created_ms < ?"
-	              " AND coalesce(sent_ms, 0) < ?",
-	              "ii", now - keep, now - keep) != 0 ||
+	        "DELETE FROM esc WHERE state IN ('sent',"
+	        " 'suppressed', 'failed') AND created_ms < ?"
+	        " AND coalesce(sent_ms, 0) < ?",
+	        "ii", now - keep, now - keep) != 0 ||
 	    svc_commit(e->svc) != 0)
 		(void) svc_rollback(e->svc);
 }
@@ -475,9 +470,9 @@ esc_idle(struct svc *svc, void *state)
 			break;
 		if (strcmp(r.state, "pending") == 0 &&
 		    store_int(svc_store(svc), &last, 0,
-		              "SELECT coalesce(max(sent_ms), 0) FROM esc WHERE"
-		              " kind = ? AND key = ? AND state = 'sent'",
-		              "tt", r.kind, r.key) == 0 &&
+		        "SELECT coalesce(max(sent_ms), 0) FROM esc WHERE"
+		        " kind = ? AND key = ? AND state = 'sent'",
+		        "tt", r.kind, r.key) == 0 &&
 		    last > 0 && now_ms() - last < e->cooldown_ms) {
 			if (suppress(svc, &r) != 0) {
 				row_fini(&r);

@@ -30,8 +30,9 @@ const struct cfg_key executor_keys[] = {
 	    "the delay of workspace_retention: remove"),
 	CFG_MAP("backends", backend_item,
 	    "the backends it runs (stub is built in)"),
-	CFG_STRS("no_change_kinds", "task kinds that may succeed changing "
-	                            "nothing"),
+	CFG_STRS("no_change_kinds",
+	    "task kinds that may succeed changing "
+	    "nothing"),
 	CFG_SECTION("limits", limits_keys, "the scope of a run's change"),
 	CFG_END,
 };

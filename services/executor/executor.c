@@ -33,7 +33,6 @@
 #include "conf.h"
 #include "executor.h"
 #include "executor_int.h"
-#include "spec.h"
 #include "opc/cfg.h"
 #include "opc/err.h"
 #include "opc/http.h"
@@ -43,6 +42,7 @@
 #include "opc/store.h"
 #include "opc/topo.h"
 #include "opc/util.h"
+#include "spec.h"
 
 #define TICK_MS 200
 
@@ -70,8 +70,8 @@ executor_path_for(struct executor *x, const char *run_id, const char *suffix)
 static int64_t
 mem_free_mb(void)
 {
-	char    line[256];
-	FILE   *f = fopen("/proc/meminfo", "r");
+	char      line[256];
+	FILE     *f = fopen("/proc/meminfo", "r");
 	long long kb, total = -1;
 
 	if (f == NULL)
@@ -98,18 +98,20 @@ agent_credential(struct executor *x, const char *task_id,
 
 	if (a == NULL || a->cli == NULL)
 		return (0);
-	st = a->has_api_status ? a->api_status : 0;
+	st   = a->has_api_status ? a->api_status : 0;
 	type = a->api_error;
-	if (st != 401 && (type == NULL ||
-	    (strcmp(type, "authentication_error") != 0 &&
-	    strcmp(type, "invalid_api_key") != 0)))
+	if (st != 401 &&
+	    (type == NULL ||
+	        (strcmp(type, "authentication_error") != 0 &&
+	            strcmp(type, "invalid_api_key") != 0)))
 		return (0);
 	memset(&ev, 0, sizeof(ev));
 	ev.provider = (char *) (strcmp(a->cli, "claude_cli") == 0 ? "anthropic"
-	    : strcmp(a->cli, "codex_cli") == 0 ? "openai" : a->cli);
+	        : strcmp(a->cli, "codex_cli") == 0                ? "openai"
+	                                                          : a->cli);
 	ev.status_code = st > 0 ? st : 401;
-	ev.message = a->message != NULL ? a->message
-	                                : "the API refused the key";
+	ev.message =
+	    a->message != NULL ? a->message : "the API refused the key";
 	log_error("executor.credential", "%s: %s refused the API key of %s",
 	    task_id, ev.provider, a->cli);
 	return (svc_emit(x->svc, MSG_CREDENTIAL_INVALID, NULL, &ev));
@@ -131,12 +133,12 @@ pr_refused(struct executor *x, const struct msg_exec_result *result)
 		return (0);
 	text = xasprintf("GitHub refused the token opening a pull request"
 	                 "%s%s",
-	                 err ? ": " : "", err ? err : "");
+	    err ? ": " : "", err ? err : "");
 	memset(&ev, 0, sizeof(ev));
-	ev.provider = "github";
+	ev.provider    = "github";
 	ev.status_code = 401;
-	ev.message = text;
-	x->gh_state = "invalid";
+	ev.message     = text;
+	x->gh_state    = "invalid";
 	log_error("executor.github", "%s", text);
 	rv = svc_emit(x->svc, MSG_CREDENTIAL_INVALID, NULL, &ev);
 	free(text);
@@ -154,24 +156,23 @@ finish(struct executor *x, const char *run_id, const char *task_id,
 	int                      rv;
 
 	memset(&ev, 0, sizeof(ev));
-	ev.run_id = (char *) run_id;
-	ev.task_id = (char *) task_id;
-	ev.status = result->status != NULL ? result->status : "failed";
-	ev.success = result->success;
+	ev.run_id   = (char *) run_id;
+	ev.task_id  = (char *) task_id;
+	ev.status   = result->status != NULL ? result->status : "failed";
+	ev.success  = result->success;
 	ev.executor = (char *) svc_name(x->svc);
-	ev.attempt = attempt;
+	ev.attempt  = attempt;
 	ev.failure_category = result->failure_category;
-	ev.failure_reason = result->failure_reason;
-	ev.branch_name = result->branch_name;
+	ev.failure_reason   = result->failure_reason;
+	ev.branch_name      = result->branch_name;
 	ev.pull_request_url = result->pull_request_url;
-	ev.result = result;
-	lease = executor_path_for(x, run_id, ".lease");
+	ev.result           = result;
+	lease               = executor_path_for(x, run_id, ".lease");
 	(void) unlink(lease);
 	free(lease);
 	if ((rv = svc_begin(x->svc)) != 0)
 		return (rv);
-	if ((rv = store_run(
-	         svc_store(x->svc),
+	if ((rv = store_run(svc_store(x->svc),
 	         "UPDATE erun SET state = 'finished', pid = 0, finished_ms = ?"
 	         " WHERE run_id = ?",
 	         "it", now_ms(), run_id)) == 0 &&
@@ -195,14 +196,14 @@ synthetic(const char *run_id, const char *task_id, const char *status,
 	struct msg_exec_result *r = msg_exec_result_new();
 	char                    at[40];
 
-	r->run_id = xstrdup(run_id);
-	r->task_id = xstrdup(task_id);
-	r->status = xstrdup(status);
-	r->failure_category = xstrdup(category);
-	r->failure_reason = utf8_lossy(reason);
+	r->run_id               = xstrdup(run_id);
+	r->task_id              = xstrdup(task_id);
+	r->status               = xstrdup(status);
+	r->failure_category     = xstrdup(category);
+	r->failure_reason       = utf8_lossy(reason);
 	r->changed_files_source = xstrdup("unknown");
-	r->quality_warnings = json_object();
-	r->completed_at = xstrdup(iso8601(now_ms(), at, sizeof(at)));
+	r->quality_warnings     = json_object();
+	r->completed_at         = xstrdup(iso8601(now_ms(), at, sizeof(at)));
 	return (r);
 }
 
@@ -212,7 +213,7 @@ synthetic(const char *run_id, const char *task_id, const char *status,
 static struct msg_exec_result *
 read_result(struct executor *x, const char *run_id, const char *task_id)
 {
-	char                   *p = executor_path_for(x, run_id, ".result.json");
+	char *p = executor_path_for(x, run_id, ".result.json");
 	struct msg_exec_result *r;
 	json_error_t            je;
 	json_t                 *j;
@@ -238,8 +239,10 @@ read_result(struct executor *x, const char *run_id, const char *task_id)
 	}
 	json_decref(j);
 	msg_exec_result_free(r);
-	snprintf(why, sizeof(why), "the worker's result file is not a run "
-	    "result: %s", err);
+	snprintf(why, sizeof(why),
+	    "the worker's result file is not a run "
+	    "result: %s",
+	    err);
 	log_error("executor.result", "%s: %s", run_id, why);
 	svc_count(x->svc, "result_invalid", 1);
 	return (synthetic(run_id, task_id, "failed", "infra_tooling", why));
@@ -271,7 +274,7 @@ static pid_t
 find_worker(struct executor *x, const char *run_id)
 {
 	char          *want = executor_path_for(x, run_id, ".request.json");
-	DIR           *d = opendir("/proc");
+	DIR           *d    = opendir("/proc");
 	struct dirent *e;
 	pid_t          found = 0;
 
@@ -306,12 +309,12 @@ worker_running(struct executor *x, const char *run_id, pid_t pid)
 	fclose(f);
 	buf[n] = '\0';
 	/* "pid (comm) S ...": comm may hold anything, so the last ')' */
-	if ((rp = strrchr(buf, ')')) == NULL || rp[1] != ' ' ||
-	    rp[2] == 'Z' || rp[2] == 'X')
+	if ((rp = strrchr(buf, ')')) == NULL || rp[1] != ' ' || rp[2] == 'Z' ||
+	    rp[2] == 'X')
 		return (false);
 	snprintf(pids, sizeof(pids), "%d", (int) pid);
 	want = executor_path_for(x, run_id, ".request.json");
-	yes = cmdline_has(pids, want);
+	yes  = cmdline_has(pids, want);
 	free(want);
 	return (yes);
 }
@@ -362,7 +365,8 @@ on_dispatch(struct svc *svc, const struct msg *m, void *state)
 		return (0);
 	/* run ids name files under workspace_root: "../x" must never */
 	if (!id_valid(d->run_id) || !id_valid(d->task_id)) {
-		log_warn("executor.dispatch", "dispatch refused: run id "
+		log_warn("executor.dispatch",
+		    "dispatch refused: run id "
 		    "'%.64s' or task id '%.64s' is not a safe name",
 		    d->run_id, d->task_id);
 		svc_count(svc, "bad_dispatch", 1);
@@ -375,11 +379,11 @@ on_dispatch(struct svc *svc, const struct msg *m, void *state)
 		return (0);
 	}
 	body = msg_body_to_json(MSG_EXEC_DISPATCH, &m->body);
-	s = json_dumps(body, JSON_COMPACT);
-	rv = store_run(svc_store(svc),
-	    "INSERT OR IGNORE INTO erun(run_id, task_id, attempt, dispatch,"
-	    " state, received_ms) VALUES (?, ?, ?, ?, 'pending', ?)",
-	    "ttiti", d->run_id, d->task_id, d->attempt, s, now_ms());
+	s    = json_dumps(body, JSON_COMPACT);
+	rv   = store_run(svc_store(svc),
+	      "INSERT OR IGNORE INTO erun(run_id, task_id, attempt, dispatch,"
+	        " state, received_ms) VALUES (?, ?, ?, ?, 'pending', ?)",
+	      "ttiti", d->run_id, d->task_id, d->attempt, s, now_ms());
 	free(s);
 	json_decref(body);
 	return (rv);
@@ -415,10 +419,10 @@ worker_spawn(struct executor *x, const char *run_id, const char *req,
 	argv[6] = (char *) out;
 	argv[7] = "--children";
 	argv[8] = kids = executor_path_for(x, run_id, ".children");
-	argv[9] = NULL;
-	log = executor_path_for(x, run_id, ".worker.log");
-	pid = child_spawn(log, argv, envp);
-	saved = errno;
+	argv[9]        = NULL;
+	log            = executor_path_for(x, run_id, ".worker.log");
+	pid            = child_spawn(log, argv, envp);
+	saved          = errno;
 	free(log);
 	free(kids);
 	if (kv != NULL) {
@@ -434,8 +438,8 @@ worker_spawn(struct executor *x, const char *run_id, const char *req,
 static int64_t
 run_lease(const json_t *dispatch)
 {
-	json_int_t ms = json_integer_value(json_object_get(dispatch,
-	    "lease_ms"));
+	json_int_t ms =
+	    json_integer_value(json_object_get(dispatch, "lease_ms"));
 
 	return (ms > 0 ? (int64_t) ms : LEASE_DEFAULT_MS);
 }
@@ -485,44 +489,45 @@ start(struct executor *x, const char *run_id, const char *task_id,
 	int                     rv;
 
 	if (json_integer_value(json_object_get(dispatch, "lease_ms")) > 0)
-		x->lease_ms = json_integer_value(json_object_get(dispatch,
-		    "lease_ms"));
+		x->lease_ms =
+		    json_integer_value(json_object_get(dispatch, "lease_ms"));
 	req = executor_build_request(x, dispatch, err, sizeof(err));
 	if (req == NULL) {
-		struct msg_exec_result *r = synthetic(run_id, task_id,
-		    "failed", "infra_tooling", err);
+		struct msg_exec_result *r =
+		    synthetic(run_id, task_id, "failed", "infra_tooling", err);
 
 		log_warn("executor.request", "%s: %s", run_id, err);
 		(void) finish(x, run_id, task_id, attempt, r);
 		msg_exec_result_free(r);
 		return;
 	}
-	rq = executor_path_for(x, run_id, ".request.json");
-	ws = executor_path_for(x, run_id, "");
-	out = executor_path_for(x, run_id, ".result.json");
+	rq   = executor_path_for(x, run_id, ".request.json");
+	ws   = executor_path_for(x, run_id, "");
+	out  = executor_path_for(x, run_id, ".result.json");
 	text = json_dumps(req, JSON_INDENT(2) | JSON_SORT_KEYS);
-	tmo = json_integer_value(json_object_get(req, "timeout_seconds"));
-	vt = json_integer_value(json_object_get(req,
-	    "validation_timeout_seconds"));
-	deadline = now_ms() + ((tmo > 0 ? tmo : 300) +
-	                          (vt > 0 ? vt : 300) *
-	                              (int64_t) (1 + json_array_size(
-	                                                 json_object_get(req,
-	                                                     "validation_commands"))) +
-	                          300) *
-	                             1000;
+	tmo  = json_integer_value(json_object_get(req, "timeout_seconds"));
+	vt   = json_integer_value(
+	      json_object_get(req, "validation_timeout_seconds"));
+	deadline = now_ms() +
+	    ((tmo > 0 ? tmo : 300) +
+	        (vt > 0 ? vt : 300) *
+	            (int64_t) (1 +
+	                json_array_size(
+	                    json_object_get(req, "validation_commands"))) +
+	        300) *
+	        1000;
 	if ((rv = write_file_atomic(rq, text, strlen(text))) != 0) {
-		log_error("executor.request", "%s: cannot write %s: %s", run_id,
-		    rq, err_str(rv));
+		log_error("executor.request", "%s: cannot write %s: %s",
+		    run_id, rq, err_str(rv));
 		if (rv == ERR_NOSPACE)
 			svc_nospace(x->svc, x->root);
 		goto out;
 	}
 	memset(&ev, 0, sizeof(ev));
-	ev.run_id = (char *) run_id;
-	ev.task_id = (char *) task_id;
-	ev.executor = (char *) svc_name(x->svc);
-	ev.attempt = attempt;
+	ev.run_id    = (char *) run_id;
+	ev.task_id   = (char *) task_id;
+	ev.executor  = (char *) svc_name(x->svc);
+	ev.attempt   = attempt;
 	ev.workspace = ws;
 	if (svc_begin(x->svc) != 0)
 		goto out;
@@ -538,11 +543,12 @@ start(struct executor *x, const char *run_id, const char *task_id,
 	}
 	/* the newest grant covers it (launch() checked): the router had
 	 * its dispatch and hears us */
-	lease_write(x, run_id, lease_stop_at(x->grant_stamp,
-	                           run_lease(dispatch)));
+	lease_write(
+	    x, run_id, lease_stop_at(x->grant_stamp, run_lease(dispatch)));
 	if ((pid = worker_spawn(x, run_id, rq, ws, out,
-	         executor_github_token(x, json_string_value(json_object_get(req,
-	                             "repo_key"))))) < 0) {
+	         executor_github_token(x,
+	             json_string_value(json_object_get(req, "repo_key"))))) <
+	    0) {
 		struct msg_exec_result *r;
 
 		snprintf(err, sizeof(err), "cannot run %s: %s", x->worker,
@@ -590,13 +596,13 @@ rows(struct executor *x, const char *state, struct row *out, size_t max)
 	store_bind_text(st, 1, state);
 	store_bind_int(st, 2, (int64_t) max);
 	while (n < max && store_step(st) == 1) {
-		out[n].run_id = xstrdup(store_col_text(st, 0));
-		out[n].task_id = xstrdup(store_col_text(st, 1));
-		out[n].attempt = store_col_int(st, 2);
-		out[n].pid = store_col_int(st, 3);
+		out[n].run_id   = xstrdup(store_col_text(st, 0));
+		out[n].task_id  = xstrdup(store_col_text(st, 1));
+		out[n].attempt  = store_col_int(st, 2);
+		out[n].pid      = store_col_int(st, 3);
 		out[n].deadline = store_col_int(st, 4);
 		out[n].dispatch = json_loads(store_col_text(st, 5), 0, NULL);
-		out[n].stop_reason = xstrdup(store_col_text(st, 6));
+		out[n].stop_reason  = xstrdup(store_col_text(st, 6));
 		out[n].started_mono = store_col_int(st, 7);
 		n++;
 	}
@@ -625,12 +631,12 @@ rows_free(struct row *r, size_t n)
 static void
 kill_children(struct executor *x, const char *run_id)
 {
-	char  *p = executor_path_for(x, run_id, ".children"), *ws, link[64];
-	char   cwd[4096], buf[32];
-	FILE  *f;
-	long   pid = 0;
+	char   *p = executor_path_for(x, run_id, ".children"), *ws, link[64];
+	char    cwd[4096], buf[32];
+	FILE   *f;
+	long    pid = 0;
 	ssize_t n;
-	size_t wl;
+	size_t  wl;
 
 	if ((f = fopen(p, "r")) != NULL) {
 		if (fgets(buf, sizeof(buf), f) != NULL)
@@ -645,16 +651,17 @@ kill_children(struct executor *x, const char *run_id)
 	if ((n = readlink(link, cwd, sizeof(cwd) - 1)) <= 0)
 		return;
 	cwd[n] = '\0';
-	p = executor_path_for(x, run_id, "");
-	ws = realpath(p, NULL); /* /proc shows the resolved path */
+	p      = executor_path_for(x, run_id, "");
+	ws     = realpath(p, NULL); /* /proc shows the resolved path */
 	free(p);
 	if (ws == NULL)
 		return;
 	wl = strlen(ws);
 	if (strncmp(cwd, ws, wl) == 0 && (cwd[wl] == '\0' || cwd[wl] == '/')) {
-		log_warn("executor.orphan", "run %s: its worker is gone; "
-		    "killing the process group %ld it left running", run_id,
-		    pid);
+		log_warn("executor.orphan",
+		    "run %s: its worker is gone; "
+		    "killing the process group %ld it left running",
+		    run_id, pid);
 		(void) kill(-(pid_t) pid, SIGKILL);
 		svc_count(x->svc, "orphans_killed", 1);
 	}
@@ -675,7 +682,8 @@ finish_ended(struct executor *x, const struct row *r)
 	    strcmp(res->status, "interrupted") == 0) {
 		msg_exec_result_free(res);
 		res = synthetic(r->run_id, r->task_id, "interrupted",
-		    "interrupted", "the run's worker ended without a result "
+		    "interrupted",
+		    "the run's worker ended without a result "
 		    "(stopped, or the executor went down while it ran); it "
 		    "will be retried");
 	}
@@ -719,9 +727,10 @@ recover(struct executor *x)
 		pid = r[i].pid > 0 ? (pid_t) r[i].pid
 		                   : find_worker(x, r[i].run_id);
 		if (worker_running(x, r[i].run_id, pid)) {
-			log_info("executor.recover", "%s: run %s: adopting "
-			    "its running worker %d", r[i].task_id,
-			    r[i].run_id, (int) pid);
+			log_info("executor.recover",
+			    "%s: run %s: adopting "
+			    "its running worker %d",
+			    r[i].task_id, r[i].run_id, (int) pid);
 			if (pid != r[i].pid)
 				(void) store_run(svc_store(x->svc),
 				    "UPDATE erun SET pid = ? WHERE run_id = ?",
@@ -729,8 +738,10 @@ recover(struct executor *x)
 			watch(x, pid);
 			continue;
 		}
-		log_warn("executor.recover", "%s: run %s: its worker ended "
-		    "while the executor was down", r[i].task_id, r[i].run_id);
+		log_warn("executor.recover",
+		    "%s: run %s: its worker ended "
+		    "while the executor was down",
+		    r[i].task_id, r[i].run_id);
 		finish_ended(x, &r[i]);
 	}
 	rows_free(r, n);
@@ -800,11 +811,14 @@ reap(struct executor *x)
 		case WK_RUNNING:
 			if (now_ms() <= r[i].deadline)
 				continue;
-			log_warn("executor.deadline", "%s: run %s passed its "
-			    "deadline: stopping it", r[i].task_id, r[i].run_id);
+			log_warn("executor.deadline",
+			    "%s: run %s passed its "
+			    "deadline: stopping it",
+			    r[i].task_id, r[i].run_id);
 			(void) kill(-(pid_t) r[i].pid, SIGTERM);
 			(void) store_run(svc_store(x->svc),
-			    "UPDATE erun SET state = 'stopping', deadline_ms = ?,"
+			    "UPDATE erun SET state = 'stopping', deadline_ms "
+			    "= ?,"
 			    " stop_reason = 'deadline' WHERE run_id = ?",
 			    "it", now_ms() + 10000, r[i].run_id);
 			continue;
@@ -813,37 +827,41 @@ reap(struct executor *x)
 			break;
 		case WK_EXITED:
 			kill_children(x, r[i].run_id);
-			if ((res = read_result(x, r[i].run_id,
-			         r[i].task_id)) == NULL &&
+			if ((res = read_result(
+			         x, r[i].run_id, r[i].task_id)) == NULL &&
 			    ((WIFEXITED(status) &&
 			         WEXITSTATUS(status) == EX_TEMPFAIL) ||
 			        short_of_space(x))) {
 				/* it could not even write its result: the
 				 * disk, not the task */
-				snprintf(why, sizeof(why), "no space left on "
+				snprintf(why, sizeof(why),
+				    "no space left on "
 				    "%s: the run's worker ended without a "
-				    "result; it will be retried", x->root);
+				    "result; it will be retried",
+				    x->root);
 				res = synthetic(r[i].run_id, r[i].task_id,
 				    "interrupted", "interrupted", why);
 			} else if (res == NULL && WIFSIGNALED(status)) {
 				/* killed (OOM killer, kill -9): the run is
 				 * not to blame; retried like a lost one */
-				snprintf(why, sizeof(why), "the run's worker "
+				snprintf(why, sizeof(why),
+				    "the run's worker "
 				    "was killed by signal %d before it "
 				    "finished; it will be retried",
 				    WTERMSIG(status));
 				res = synthetic(r[i].run_id, r[i].task_id,
 				    "interrupted", "interrupted", why);
 			} else if (res == NULL) {
-				snprintf(why, sizeof(why), "worker ended "
+				snprintf(why, sizeof(why),
+				    "worker ended "
 				    "(exit %d) without a result",
 				    WEXITSTATUS(status));
 				res = synthetic(r[i].run_id, r[i].task_id,
 				    "failed", "infra_tooling", why);
 			} else if (!res->success)
 				(void) short_of_space(x); /* pause starts */
-			(void) finish(x, r[i].run_id, r[i].task_id,
-			    r[i].attempt, res);
+			(void) finish(
+			    x, r[i].run_id, r[i].task_id, r[i].attempt, res);
 			msg_exec_result_free(res);
 			break;
 		}
@@ -859,7 +877,7 @@ clean(struct executor *x)
 {
 	struct store_stmt *st;
 	char             **ids = NULL, *ws;
-	size_t             n = 0, i;
+	size_t             n   = 0, i;
 
 	if (!x->remove_ws || mono_ms() - x->last_clean < 10000)
 		return;
@@ -870,7 +888,7 @@ clean(struct executor *x)
 		return;
 	store_bind_int(st, 1, now_ms() - x->remove_after);
 	while (store_step(st) == 1) {
-		ids = xrealloc(ids, (n + 1) * sizeof(*ids));
+		ids      = xrealloc(ids, (n + 1) * sizeof(*ids));
 		ids[n++] = xstrdup(store_col_text(st, 0));
 	}
 	store_done(st);
@@ -878,8 +896,8 @@ clean(struct executor *x)
 		ws = executor_path_for(x, ids[i], "");
 		if (rmtree(ws) == 0)
 			(void) store_run(svc_store(x->svc),
-			    "UPDATE erun SET cleaned = 1 WHERE run_id = ?", "t",
-			    ids[i]);
+			    "UPDATE erun SET cleaned = 1 WHERE run_id = ?",
+			    "t", ids[i]);
 		else
 			log_warn("executor.clean", "cannot remove %s", ws);
 		free(ws);
@@ -935,7 +953,8 @@ lease_watch(struct executor *x)
 	if (ok)
 		log_info("executor.lease", "the router grants our runs again");
 	else if (x->grant_stamp > 0) {
-		log_warn("executor.lease", "no grant from the router for %lld "
+		log_warn("executor.lease",
+		    "no grant from the router for %lld "
 		    "ms (half the lease): running runs stop, none start",
 		    (long long) (mono_ms() - x->grant_stamp));
 		svc_count(x->svc, "lease_lapsed", 1);
@@ -995,13 +1014,13 @@ launch(struct executor *x)
 			continue;
 		/* cut off from the router (or not granted yet): it may
 		 * take this run back, so it waits */
-		if (!lease_confirmed(x->grant_stamp, run_lease(r[i].dispatch),
-		        mono_ms())) {
+		if (!lease_confirmed(
+		        x->grant_stamp, run_lease(r[i].dispatch), mono_ms())) {
 			svc_count(x->svc, "start_unconfirmed", 1);
 			break;
 		}
-		start(x, r[i].run_id, r[i].task_id, r[i].attempt,
-		    r[i].dispatch);
+		start(
+		    x, r[i].run_id, r[i].task_id, r[i].attempt, r[i].dispatch);
 	}
 	rows_free(r, n);
 }
@@ -1034,10 +1053,10 @@ ex_init(struct svc *svc, void *state)
 		log_error("executor.config", "%s", err);
 		return (ERR_CONFIG);
 	}
-	x->remove_ws = strcmp(ret, "remove") == 0;
-	x->root = root[0] == '/' ? xstrdup(root)
-	                         : xasprintf("%s/%s", t->state_dir, root);
-	x->worker = worker ? xstrdup(worker) : exe_sibling("opc-exec-run");
+	x->remove_ws  = strcmp(ret, "remove") == 0;
+	x->root       = root[0] == '/' ? xstrdup(root)
+	                               : xasprintf("%s/%s", t->state_dir, root);
+	x->worker     = worker ? xstrdup(worker) : exe_sibling("opc-exec-run");
 	x->config_dir = xstrdup(t->config_path);
 	if ((slash = strrchr(x->config_dir, '/')) != NULL)
 		*slash = '\0';
@@ -1047,19 +1066,21 @@ ex_init(struct svc *svc, void *state)
 	}
 	x->tick = loop_timer(svc_loop(svc), TICK_MS, tick_cb, x);
 	if (cfg_secret(cfg_get(svc_cfg_root(svc), "git"), "token_env") != NULL)
-		log_redact(cfg_secret(cfg_get(svc_cfg_root(svc), "git"),
-		    "token_env"));
+		log_redact(cfg_secret(
+		    cfg_get(svc_cfg_root(svc), "git"), "token_env"));
 	/* The HTTP client only serves the GitHub token check: without a
 	 * token, curl (and its TLS stack, several MiB) stays unloaded. */
-	if (cfg_secret(cfg_get(svc_cfg_root(svc), "git"), "token_env") != NULL &&
+	if (cfg_secret(cfg_get(svc_cfg_root(svc), "git"), "token_env") !=
+	        NULL &&
 	    http_open(&x->http, svc_loop(svc)) != 0)
-		log_warn("executor.github", "no HTTP client: token checks off");
+		log_warn(
+		    "executor.github", "no HTTP client: token checks off");
 	(void) uuid4(x->lease_epoch);
 	x->lease_ms = LEASE_DEFAULT_MS;
 	if ((rv = store_exec(svc_store(svc), schema)) != 0)
 		return (rv);
-	return (store_add_column(svc_store(svc), "erun", "started_mono",
-	    "INTEGER"));
+	return (store_add_column(
+	    svc_store(svc), "erun", "started_mono", "INTEGER"));
 }
 
 static void
@@ -1095,17 +1116,17 @@ ex_shutdown(struct svc *svc, void *state)
 static void
 ex_heartbeat(struct svc *svc, void *state, json_t *info)
 {
-	struct executor       *x = state;
-	const struct cfg_node *bk = cfg_get(svc_cfg(svc), "backends");
+	struct executor       *x     = state;
+	const struct cfg_node *bk    = cfg_get(svc_cfg(svc), "backends");
 	json_t                *lanes = json_array();
 	size_t                 i;
 
 	for (i = 0; i < cfg_len(bk); i++)
 		json_array_append_new(lanes, json_string(cfg_key_at(bk, i)));
-	json_object_set_new(info, "free_slots",
-	    json_integer(x->max_parallel - x->running));
-	json_object_set_new(info, "max_parallel",
-	    json_integer(x->max_parallel));
+	json_object_set_new(
+	    info, "free_slots", json_integer(x->max_parallel - x->running));
+	json_object_set_new(
+	    info, "max_parallel", json_integer(x->max_parallel));
 	json_object_set_new(info, "running", json_integer(x->running));
 	json_object_set_new(info, "backends", lanes);
 	json_object_set_new(info, "mem_free_mb", json_integer(mem_free_mb()));
@@ -1117,18 +1138,17 @@ ex_heartbeat(struct svc *svc, void *state, json_t *info)
 static void
 ex_status(struct svc *svc, void *state, json_t *obj)
 {
-	struct executor   *x = state;
-	json_t            *c = store_counts(svc_store(svc),
-	    "SELECT state, count(*) FROM erun GROUP BY state");
-	json_t            *gh = json_object();
+	struct executor *x = state;
+	json_t          *c = store_counts(
+	             svc_store(svc), "SELECT state, count(*) FROM erun GROUP BY state");
+	json_t *gh = json_object();
 
 	json_object_set_new(obj, "runs", c);
 	json_object_set_new(gh, "token_check",
-	                    x->gh_state ? json_string(x->gh_state)
-	                                : json_null());
+	    x->gh_state ? json_string(x->gh_state) : json_null());
 	if (x->gh_retry_at > 0)
-		json_object_set_new(gh, "rate_limited_until_ms",
-		                    json_integer(x->gh_retry_at));
+		json_object_set_new(
+		    gh, "rate_limited_until_ms", json_integer(x->gh_retry_at));
 	json_object_set_new(obj, "github", gh);
 	json_object_set_new(obj, "lease",
 	    json_pack("{s:b, s:I}", "confirmed",
@@ -1145,9 +1165,9 @@ named(const json_t *runs, const char *run_id)
 	const json_t *v;
 	size_t        i;
 
-	json_array_foreach(runs, i, v)
-	{
-		if (json_is_string(v) && strcmp(json_string_value(v), run_id) == 0)
+	json_array_foreach (runs, i, v) {
+		if (json_is_string(v) &&
+		    strcmp(json_string_value(v), run_id) == 0)
 			return (true);
 	}
 	return (false);
@@ -1168,9 +1188,11 @@ grant_apply(struct executor *x, int64_t stamp, const json_t *runs)
 			lease_write(x, r[i].run_id,
 			    lease_stop_at(stamp, run_lease(r[i].dispatch)));
 		else if (lease_revokes(false, r[i].started_mono, stamp)) {
-			log_warn("executor.lease", "%s: run %s: the router "
+			log_warn("executor.lease",
+			    "%s: run %s: the router "
 			    "holds it no longer (taken back): its worker "
-			    "stops", r[i].task_id, r[i].run_id);
+			    "stops",
+			    r[i].task_id, r[i].run_id);
 			lease_write(x, r[i].run_id, 0);
 			svc_count(x->svc, "lease_revoked", 1);
 		}
@@ -1190,15 +1212,15 @@ ex_on_heartbeat(struct svc *svc, const struct msg *m, void *state)
 
 	if (strcmp(m->body.heartbeat.service, "router") != 0)
 		return;
-	if (json_integer_value(json_object_get(m->body.heartbeat.info,
-	        "lease_ms")) > 0)
-		x->lease_ms = json_integer_value(json_object_get(
-		    m->body.heartbeat.info, "lease_ms"));
-	g = json_object_get(json_object_get(m->body.heartbeat.info, "grants"),
-	    svc_name(svc));
+	if (json_integer_value(
+	        json_object_get(m->body.heartbeat.info, "lease_ms")) > 0)
+		x->lease_ms = json_integer_value(
+		    json_object_get(m->body.heartbeat.info, "lease_ms"));
+	g = json_object_get(
+	    json_object_get(m->body.heartbeat.info, "grants"), svc_name(svc));
 	if (g == NULL)
 		return; /* not heard by it yet, or its db did not answer */
-	st = json_object_get(g, "stamp");
+	st   = json_object_get(g, "stamp");
 	runs = json_object_get(g, "runs");
 	if (!json_is_integer(st) || !json_is_array(runs) ||
 	    !json_is_string(json_object_get(g, "epoch"))) {
@@ -1240,16 +1262,16 @@ static const struct svc_handler handlers[] = {
 static const struct svc_ctl ctls[] = { { MSG_NONE, NULL } };
 
 const struct svc_def executor_def = {
-	.name = "executor",
-	.state_size = sizeof(struct executor),
-	.init = ex_init,
-	.fini = ex_fini,
-	.handlers = handlers,
-	.ctls = ctls,
-	.status = ex_status,
-	.idle = ex_idle,
-	.heartbeat = ex_heartbeat,
+	.name         = "executor",
+	.state_size   = sizeof(struct executor),
+	.init         = ex_init,
+	.fini         = ex_fini,
+	.handlers     = handlers,
+	.ctls         = ctls,
+	.status       = ex_status,
+	.idle         = ex_idle,
+	.heartbeat    = ex_heartbeat,
 	.on_heartbeat = ex_on_heartbeat,
-	.shutdown = ex_shutdown,
-	.config = executor_keys,
+	.shutdown     = ex_shutdown,
+	.config       = executor_keys,
 };

@@ -15,42 +15,43 @@
 struct http;
 
 struct executor {
-	struct svc *svc;
-	int64_t     max_parallel;
-	int64_t     running;
-	char       *root;      /* workspace_root, absolute */
-	char       *worker;    /* opc-exec-run */
-	char       *config_dir;
-	bool        recovered;
-	uint64_t    tick;
-	struct http *http;        /* GitHub token checks */
-	int64_t     gh_next;      /* mono ms of the next token check */
-	bool        gh_busy;
-	const char  *gh_state;    /* token check: ok, expiring, expired,
-	                             invalid, rate_limited, unreachable, off
-	                             (static), NULL before the first */
-	int64_t     gh_retry_at;  /* unix ms: rate limited until */
-	int         remove_ws;    /* workspace_retention: remove */
-	int64_t     remove_after; /* ms after finishing */
-	int64_t     last_clean;   /* mono ms */
-	int64_t     lease_ms;     /* from the last dispatch (router's lease) */
+	struct svc  *svc;
+	int64_t      max_parallel;
+	int64_t      running;
+	char        *root;   /* workspace_root, absolute */
+	char        *worker; /* opc-exec-run */
+	char        *config_dir;
+	bool         recovered;
+	uint64_t     tick;
+	struct http *http;    /* GitHub token checks */
+	int64_t      gh_next; /* mono ms of the next token check */
+	bool         gh_busy;
+	const char  *gh_state; /* token check: ok, expiring, expired,
+	                          invalid, rate_limited, unreachable, off
+	                          (static), NULL before the first */
+	int64_t gh_retry_at;   /* unix ms: rate limited until */
+	int     remove_ws;     /* workspace_retention: remove */
+	int64_t remove_after;  /* ms after finishing */
+	int64_t last_clean;    /* mono ms */
+	int64_t lease_ms;      /* from the last dispatch (router's lease) */
 	/* Leases (opc/lease.h): this life's epoch, sent with each heartbeat
 	 * and its stamp; the stamp of the newest grant used (0: none yet),
 	 * and whether that still covers a run (told when it changes). */
-	char        lease_epoch[37];
-	int64_t     grant_stamp;
-	bool        lease_ok;
+	char    lease_epoch[37];
+	int64_t grant_stamp;
+	bool    lease_ok;
 };
 
 /* executor_path_for returns "<workspace_root>/<run_id><suffix>". */
-char *executor_path_for(struct executor *x, const char *run_id, const char *suffix);
+char *executor_path_for(
+    struct executor *x, const char *run_id, const char *suffix);
 
-/* executor_build_request turns a dispatch into the worker's request file body, or
- * NULL with a reason in err. */
-json_t *executor_build_request(struct executor *x, json_t *dispatch, char *err,
-    size_t errlen);
-/* executor_github_token returns the token for a repo (repos.<key>.token_env, else
- * git.token_env), or NULL. */
+/* executor_build_request turns a dispatch into the worker's request file body,
+ * or NULL with a reason in err. */
+json_t *executor_build_request(
+    struct executor *x, json_t *dispatch, char *err, size_t errlen);
+/* executor_github_token returns the token for a repo (repos.<key>.token_env,
+ * else git.token_env), or NULL. */
 const char *executor_github_token(struct executor *x, const char *repo_key);
 /* executor_gh_check checks the GitHub token once a day (async, on the loop); a
  * rate-limited check is repeated once the limit lifts (github.h). */

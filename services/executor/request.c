@@ -17,24 +17,26 @@
 #include "opc/util.h"
 #include "spec.h"
 
-
-/* executor_github_token returns the token for a repo: repos.<key>.token_env, else
- * git.token_env (variable names; the secret comes from the environment). */
+/* executor_github_token returns the token for a repo: repos.<key>.token_env,
+ * else git.token_env (variable names; the secret comes from the environment).
+ */
 const char *
 executor_github_token(struct executor *x, const char *repo_key)
 {
 	const struct cfg_node *root = svc_cfg_root(x->svc);
 	const char            *t;
 
-	t = cfg_secret(cfg_get(cfg_get(root, "repos"), repo_key ? repo_key : ""),
+	t = cfg_secret(
+	    cfg_get(cfg_get(root, "repos"), repo_key ? repo_key : ""),
 	    "token_env");
 	return (t ? t : cfg_secret(cfg_get(root, "git"), "token_env"));
 }
 
-/* executor_build_request turns a dispatch into the worker's request file body. */
+/* executor_build_request turns a dispatch into the worker's request file body.
+ */
 json_t *
-executor_build_request(struct executor *x, json_t *dispatch, char *err,
-    size_t errlen)
+executor_build_request(
+    struct executor *x, json_t *dispatch, char *err, size_t errlen)
 {
 	const struct cfg_node *root = svc_cfg_root(x->svc);
 	const struct cfg_node *bk;
@@ -49,8 +51,8 @@ executor_build_request(struct executor *x, json_t *dispatch, char *err,
 		return (NULL);
 	}
 	backend = json_string_value(json_object_get(req, "backend"));
-	bk = cfg_get(cfg_get(svc_cfg(x->svc), "backends"),
-	    backend ? backend : "");
+	bk      = cfg_get(
+	         cfg_get(svc_cfg(x->svc), "backends"), backend ? backend : "");
 	if (bk == NULL && (backend == NULL || strcmp(backend, "stub") != 0)) {
 		snprintf(err, errlen, "backend '%s' is not configured on %s",
 		    backend ? backend : "(none)", svc_name(x->svc));
@@ -63,15 +65,15 @@ executor_build_request(struct executor *x, json_t *dispatch, char *err,
 	}
 	/* A task whose kind expects no change may succeed without one. */
 	{
-		const char *kind = json_string_value(json_object_get(req,
-		    "task_kind"));
-		const struct cfg_node *nc = cfg_get(svc_cfg(x->svc),
-		    "no_change_kinds");
+		const char *kind =
+		    json_string_value(json_object_get(req, "task_kind"));
+		const struct cfg_node *nc =
+		    cfg_get(svc_cfg(x->svc), "no_change_kinds");
 
 		for (i = 0; kind != NULL && i < cfg_len(nc); i++)
 			if (strcmp(cfg_str(cfg_at(nc, i)), kind) == 0)
-				json_object_set_new(req, "expect_changes",
-				    json_false());
+				json_object_set_new(
+				    req, "expect_changes", json_false());
 	}
 	json_object_set_new(req, "backend_spec", spec);
 	/* checked at start (conf_check, svc_open): cannot fail here */
@@ -79,9 +81,8 @@ executor_build_request(struct executor *x, json_t *dispatch, char *err,
 	    "author_name", &s, err, errlen);
 	(void) cfg_tab_str(executor_git_keys, cfg_get(root, "git"),
 	    "author_email", &url, err, errlen);
-	json_object_set_new(req, "git", json_pack("{s:s, s:s}",
-	                                    "author_name", s, "author_email",
-	                                    url));
+	json_object_set_new(req, "git",
+	    json_pack("{s:s, s:s}", "author_name", s, "author_email", url));
 	{
 		int64_t mf = 50, ml = 2000, qt = 3;
 
@@ -98,30 +99,30 @@ executor_build_request(struct executor *x, json_t *dispatch, char *err,
 	}
 	/* Fencing: the worker stops when we stop renewing this file. */
 	{
-		char   *lf = executor_path_for(x, json_string_value(json_object_get(
-		                          dispatch, "run_id")),
+		char   *lf = executor_path_for(x,
+		      json_string_value(json_object_get(dispatch, "run_id")),
 		      ".lease");
-		int64_t lm = json_integer_value(json_object_get(dispatch,
-		    "lease_ms"));
+		int64_t lm =
+		    json_integer_value(json_object_get(dispatch, "lease_ms"));
 
 		json_object_set_new(req, "lease_file", json_string(lf));
-		json_object_set_new(req, "lease_ms",
-		    json_integer(lm > 0 ? lm : 30000));
+		json_object_set_new(
+		    req, "lease_ms", json_integer(lm > 0 ? lm : 30000));
 		free(lf);
 	}
 	/* GitHub: where pull requests go (the token travels separately) */
 	{
-		const char            *rk = json_string_value(json_object_get(
-		    req, "repo_key"));
-		const struct cfg_node *rn = cfg_get(cfg_get(root, "repos"),
-		    rk ? rk : "");
-		const char            *api = NULL, *ghr = NULL;
-		char                  *parsed = NULL;
+		const char *rk =
+		    json_string_value(json_object_get(req, "repo_key"));
+		const struct cfg_node *rn =
+		    cfg_get(cfg_get(root, "repos"), rk ? rk : "");
+		const char *api = NULL, *ghr = NULL;
+		char       *parsed = NULL;
 
 		(void) cfg_tab_str(executor_github_keys,
 		    cfg_get(root, "github"), "api_url", &api, err, errlen);
-		(void) cfg_tab_str(conf_repo_keys, rn, "github_repo", &ghr, err,
-		    errlen);
+		(void) cfg_tab_str(
+		    conf_repo_keys, rn, "github_repo", &ghr, err, errlen);
 		if (ghr == NULL)
 			ghr = parsed = github_repo_of(json_string_value(
 			    json_object_get(req, "clone_url")));
@@ -146,7 +147,7 @@ executor_build_request(struct executor *x, json_t *dispatch, char *err,
 
 static void
 gh_limited(struct executor *x, const struct http_resp *resp,
-           enum github_limit lim, int64_t now, int64_t at)
+    enum github_limit lim, int64_t now, int64_t at)
 {
 	int64_t wait = at - now;
 	char    when[40];
@@ -157,13 +158,13 @@ gh_limited(struct executor *x, const struct http_resp *resp,
 		wait = 1000;
 	if (wait > 3600000)
 		wait = 3600000;
-	x->gh_next = mono_ms() + wait;
-	x->gh_state = "rate_limited";
+	x->gh_next     = mono_ms() + wait;
+	x->gh_state    = "rate_limited";
 	x->gh_retry_at = now + wait;
 	svc_count(x->svc, "github_rate_limited", 1);
-	log_warn(
-	    "executor.github",
-	    "token check: GitHub %s rate limit (HTTP %d); checking again at %s",
+	log_warn("executor.github",
+	    "token check: GitHub %s rate limit (HTTP %d); checking again at "
+	    "%s",
 	    github_limit_name(lim), resp->status,
 	    iso8601(now + wait, when, sizeof(when)));
 }
@@ -178,8 +179,8 @@ on_gh_user(struct http *h, const struct http_resp *resp, void *arg)
 	char              err[128], when[40], *msg, *text;
 
 	(void) h;
-	x->gh_busy = false;
-	x->gh_next = mono_ms() + 86400000; /* daily */
+	x->gh_busy     = false;
+	x->gh_next     = mono_ms() + 86400000; /* daily */
 	x->gh_retry_at = 0;
 	if ((lim = github_limit(resp, now, &at)) != GITHUB_LIMIT_NONE) {
 		gh_limited(x, resp, lim, now, at);
@@ -188,15 +189,15 @@ on_gh_user(struct http *h, const struct http_resp *resp, void *arg)
 	if (resp->status == 401 || resp->status == 403) {
 		struct msg_credential_invalid ev;
 
-		msg = github_message(resp);
+		msg  = github_message(resp);
 		text = xasprintf("GitHub refused the token (GET /user: HTTP "
 		                 "%d%s%s)",
-		                 resp->status, msg ? ": " : "", msg ? msg : "");
+		    resp->status, msg ? ": " : "", msg ? msg : "");
 		memset(&ev, 0, sizeof(ev));
-		ev.provider = "github";
+		ev.provider    = "github";
 		ev.status_code = resp->status;
-		ev.message = text;
-		x->gh_state = "invalid";
+		ev.message     = text;
+		x->gh_state    = "invalid";
 		log_error("executor.github", "%s", text);
 		(void) svc_emit(x->svc, MSG_CREDENTIAL_INVALID, NULL, &ev);
 		free(text);
@@ -207,7 +208,7 @@ on_gh_user(struct http *h, const struct http_resp *resp, void *arg)
 		log_warn("executor.github", "token check: %s",
 		    resp->err ? resp->errmsg : "unexpected status");
 		x->gh_state = "unreachable";
-		x->gh_next = mono_ms() + 300000;
+		x->gh_next  = mono_ms() + 300000;
 		return;
 	}
 	x->gh_state = "ok";
@@ -219,9 +220,9 @@ on_gh_user(struct http *h, const struct http_resp *resp, void *arg)
 	if ((exp = github_expiry(hv)) < 0) {
 		svc_count(x->svc, "github_bad_expiry", 1);
 		log_warn("executor.github",
-		         "token check: cannot read the "
-		         "expiration date '%.64s'",
-		         hv);
+		    "token check: cannot read the "
+		    "expiration date '%.64s'",
+		    hv);
 		return;
 	}
 	(void) cfg_tab_int(executor_github_keys,
@@ -229,20 +230,20 @@ on_gh_user(struct http *h, const struct http_resp *resp, void *arg)
 	    err, sizeof(err));
 	days = github_days_left(exp, now);
 	if (days <= warn_days) {
-		struct msg_credential_expiring ev = {
-		    "github", days, iso8601(exp, when, sizeof(when))};
+		struct msg_credential_expiring ev = { "github", days,
+			iso8601(exp, when, sizeof(when)) };
 
 		x->gh_state = days < 0 ? "expired" : "expiring";
 		if (days <= 1)
 			log_error("executor.github",
-			          "GitHub token expires in "
-			          "%lld day(s) (%s)",
-			          (long long) days, when);
+			    "GitHub token expires in "
+			    "%lld day(s) (%s)",
+			    (long long) days, when);
 		else
 			log_warn("executor.github",
-			         "GitHub token expires in "
-			         "%lld days (%s)",
-			         (long long) days, when);
+			    "GitHub token expires in "
+			    "%lld days (%s)",
+			    (long long) days, when);
 		(void) svc_emit(x->svc, MSG_CREDENTIAL_EXPIRING, NULL, &ev);
 	}
 }
@@ -251,31 +252,31 @@ void
 executor_gh_check(struct executor *x)
 {
 	const struct cfg_node *root = svc_cfg_root(x->svc);
-	const char            *tok = cfg_secret(cfg_get(root, "git"),
-	    "token_env"), *api = NULL;
-	const char            *hdrs[4];
-	struct http_req        r;
-	char                   err[128], *url, *auth;
+	const char *tok = cfg_secret(cfg_get(root, "git"), "token_env"),
+	           *api = NULL;
+	const char     *hdrs[4];
+	struct http_req r;
+	char            err[128], *url, *auth;
 
 	if (x->http == NULL || x->gh_busy || mono_ms() < x->gh_next)
 		return;
 	if (tok == NULL) {
-		x->gh_next = INT64_MAX; /* nothing to check */
+		x->gh_next  = INT64_MAX; /* nothing to check */
 		x->gh_state = "off";
 		return;
 	}
 	(void) cfg_tab_str(executor_github_keys, cfg_get(root, "github"),
 	    "api_url", &api, err, sizeof(err));
-	url = xasprintf("%s/user", api);
-	auth = xasprintf("Authorization: Bearer %s", tok);
+	url     = xasprintf("%s/user", api);
+	auth    = xasprintf("Authorization: Bearer %s", tok);
 	hdrs[0] = auth;
 	hdrs[1] = "Accept: application/vnd.github+json";
 	hdrs[2] = "X-GitHub-Api-Version: 2022-11-28";
 	hdrs[3] = NULL;
 	memset(&r, 0, sizeof(r));
-	r.method = "GET";
-	r.url = url;
-	r.headers = hdrs;
+	r.method     = "GET";
+	r.url        = url;
+	r.headers    = hdrs;
 	r.timeout_ms = 30000;
 	if (http_send(x->http, &r, on_gh_user, x) != 0)
 		x->gh_busy = true;

@@ -9,25 +9,25 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "opc/util.h"
 #include "derive.h"
+#include "opc/util.h"
 
 void
 derive_limits_default(struct derive_limits *l)
 {
-	l->trend_pct = 10.0;
+	l->trend_pct           = 10.0;
 	l->trend_min_snapshots = 3;
-	l->trend_window = 5;
-	l->coverage_min_pct = 60.0;
+	l->trend_window        = 5;
+	l->coverage_min_pct    = 60.0;
 	l->uncovered_min_files = 3;
-	l->theme_min_runs = 3;
-	l->noop_min_proposals = 3;
-	l->stale_ms = 2 * 3600 * 1000;
+	l->theme_min_runs      = 3;
+	l->noop_min_proposals  = 3;
+	l->stale_ms            = 2 * 3600 * 1000;
 }
 
 json_t *
-insight_new(const char *kind, const char *subject, const char *key,
-    json_t *evidence)
+insight_new(
+    const char *kind, const char *subject, const char *key, json_t *evidence)
 {
 	json_t *o;
 	char   *dk, *id, *p;
@@ -44,8 +44,8 @@ insight_new(const char *kind, const char *subject, const char *key,
 	json_object_set_new(o, "kind", json_string(kind));
 	json_object_set_new(o, "subject", json_string(subject));
 	json_object_set_new(o, "status", json_string("present"));
-	json_object_set_new(o, "evidence",
-	    evidence != NULL ? evidence : json_object());
+	json_object_set_new(
+	    o, "evidence", evidence != NULL ? evidence : json_object());
 	free(dk);
 	free(id);
 	return (o);
@@ -56,7 +56,7 @@ insight_new(const char *kind, const char *subject, const char *key,
 static json_t *
 sig(const json_t *s, const char *name)
 {
-	json_t     *g = json_object_get(s, name);
+	json_t     *g  = json_object_get(s, name);
 	const char *st = json_string_value(json_object_get(g, "status"));
 
 	if (!json_is_object(g) || st == NULL || strcmp(st, "unavailable") == 0)
@@ -108,14 +108,15 @@ drift(const struct derive_in *in, json_t *out, const char *name,
 	n = ival(g, "count");
 	if (prev != NULL) {
 		delta = n - ival(prev, "count");
-		trend = delta > 0 ? "worsening" : delta < 0 ? "improving"
-		                                            : "present";
+		trend = delta > 0 ? "worsening"
+		    : delta < 0   ? "improving"
+		                  : "present";
 	}
-	ev = json_pack("{s:I, s:I, s:I, s:s, s:O, s:O}", "count", (json_int_t) n,
-	    "distinct_file_count", (json_int_t) ival(g, "distinct_files"),
-	    "delta", (json_int_t) delta, "trend", trend, "top_files",
-	    field(g, "top_files"), "source",
-	    field(g, "source"));
+	ev = json_pack("{s:I, s:I, s:I, s:s, s:O, s:O}", "count",
+	    (json_int_t) n, "distinct_file_count",
+	    (json_int_t) ival(g, "distinct_files"), "delta",
+	    (json_int_t) delta, "trend", trend, "top_files",
+	    field(g, "top_files"), "source", field(g, "source"));
 	json_array_append_new(out, insight_new(kind, name, NULL, ev));
 }
 
@@ -124,11 +125,11 @@ drift(const struct derive_in *in, json_t *out, const char *name,
 static void
 trend(const struct derive_in *in, json_t *out, const char *name)
 {
-	json_t  *series = json_array();
-	int64_t  first = 0, last = 0;
-	double   pct;
-	size_t   i, n = 0;
-	char     subj[32];
+	json_t *series = json_array();
+	int64_t first = 0, last = 0;
+	double  pct;
+	size_t  i, n = 0;
+	char    subj[32];
 
 	for (i = 0; i < in->nsnaps && n < (size_t) in->lim.trend_window; i++) {
 		json_t *g = sig(in->snaps[i], name);
@@ -141,27 +142,30 @@ trend(const struct derive_in *in, json_t *out, const char *name)
 		json_array_insert_new(series, 0, json_integer(first));
 		n++;
 	}
-	if (n < (size_t) in->lim.trend_min_snapshots || (first == 0 &&
-	    last == 0)) {
+	if (n < (size_t) in->lim.trend_min_snapshots ||
+	    (first == 0 && last == 0)) {
 		json_decref(series);
 		return;
 	}
-	pct = first == 0 ? 100.0 : 100.0 * (double) (last - first) /
-	    (double) first;
+	pct = first == 0 ? 100.0
+	                 : 100.0 * (double) (last - first) / (double) first;
 	if (pct > in->lim.trend_pct)
 		snprintf(subj, sizeof(subj), "%s_degrading", name);
 	else if (pct < -in->lim.trend_pct)
 		snprintf(subj, sizeof(subj), "%s_improving", name);
 	else
 		snprintf(subj, sizeof(subj), "stagnant");
-	json_array_append_new(out, insight_new("quality_trend", subj,
-	    strcmp(subj, "stagnant") == 0 ? name : NULL,
-	    json_pack("{s:s, s:o, s:I, s:I, s:f, s:i}", "metric", name,
-	        "series", series, "first", (json_int_t) first, "last",
-	        (json_int_t) last, "change_pct", pct, "snapshots", (int) n)));
+	json_array_append_new(out,
+	    insight_new("quality_trend", subj,
+	        strcmp(subj, "stagnant") == 0 ? name : NULL,
+	        json_pack("{s:s, s:o, s:I, s:I, s:f, s:i}", "metric", name,
+	            "series", series, "first", (json_int_t) first, "last",
+	            (json_int_t) last, "change_pct", pct, "snapshots",
+	            (int) n)));
 }
 
-/* ---- coverage_gap -------------------------------------------------------- */
+/* ---- coverage_gap --------------------------------------------------------
+ */
 
 static void
 coverage(const struct derive_in *in, json_t *out)
@@ -174,16 +178,18 @@ coverage(const struct derive_in *in, json_t *out)
 	total = json_object_get(g, "total_pct");
 	if (json_is_number(total) &&
 	    json_number_value(total) < in->lim.coverage_min_pct)
-		json_array_append_new(out, insight_new("coverage_gap",
-		    "low_overall", NULL, json_pack("{s:f, s:f}", "total_pct",
-		        json_number_value(total), "threshold_pct",
-		        in->lim.coverage_min_pct)));
+		json_array_append_new(out,
+		    insight_new("coverage_gap", "low_overall", NULL,
+		        json_pack("{s:f, s:f}", "total_pct",
+		            json_number_value(total), "threshold_pct",
+		            in->lim.coverage_min_pct)));
 	unc = ival(g, "uncovered_count");
 	if (unc >= in->lim.uncovered_min_files)
-		json_array_append_new(out, insight_new("coverage_gap",
-		    "uncovered_files", NULL, json_pack("{s:I, s:O}",
-		        "uncovered_count", (json_int_t) unc, "top_uncovered",
-		        field(g, "top_uncovered"))));
+		json_array_append_new(out,
+		    insight_new("coverage_gap", "uncovered_files", NULL,
+		        json_pack("{s:I, s:O}", "uncovered_count",
+		            (json_int_t) unc, "top_uncovered",
+		            field(g, "top_uncovered"))));
 }
 
 /* ---- theme: one file in the top violations of N consecutive runs ------ */
@@ -194,7 +200,7 @@ in_top(const json_t *g, const char *path)
 	json_t *tf = json_object_get(g, "top_files"), *e;
 	size_t  i;
 
-	json_array_foreach(tf, i, e) {
+	json_array_foreach (tf, i, e) {
 		const char *p = json_string_value(json_object_get(e, "path"));
 
 		if (p != NULL && strcmp(p, path) == 0)
@@ -213,7 +219,7 @@ theme(const struct derive_in *in, json_t *out, const char *name,
 	if ((size_t) in->lim.theme_min_runs > in->nsnaps ||
 	    (g = sig(in->snaps[0], name)) == NULL)
 		return;
-	json_array_foreach(json_object_get(g, "top_files"), i, e) {
+	json_array_foreach (json_object_get(g, "top_files"), i, e) {
 		const char *p = json_string_value(json_object_get(e, "path"));
 
 		if (p == NULL)
@@ -227,10 +233,11 @@ theme(const struct derive_in *in, json_t *out, const char *name,
 			runs++;
 		}
 		if (runs >= (size_t) in->lim.theme_min_runs)
-			json_array_append_new(out, insight_new("theme", subject,
-			    p, json_pack("{s:s, s:I, s:I}", "path", p,
-			        "consecutive_runs", (json_int_t) runs, "count",
-			        (json_int_t) ival(e, "count"))));
+			json_array_append_new(out,
+			    insight_new("theme", subject, p,
+			        json_pack("{s:s, s:I, s:I}", "path", p,
+			            "consecutive_runs", (json_int_t) runs,
+			            "count", (json_int_t) ival(e, "count"))));
 	}
 }
 
@@ -242,15 +249,17 @@ noop(const struct derive_in *in, json_t *out)
 	json_t *e;
 	size_t  i;
 
-	json_array_foreach(in->families, i, e) {
-		const char *f = json_string_value(json_object_get(e, "family"));
-		int64_t     p = ival(e, "proposed"), a = ival(e, "accepted");
+	json_array_foreach (in->families, i, e) {
+		const char *f =
+		    json_string_value(json_object_get(e, "family"));
+		int64_t p = ival(e, "proposed"), a = ival(e, "accepted");
 
 		if (f != NULL && a == 0 && p >= in->lim.noop_min_proposals)
-			json_array_append_new(out, insight_new("noop_loop",
-			    "family_cycling", f, json_pack("{s:s, s:I, s:I}",
-			        "family", f, "proposed", (json_int_t) p,
-			        "accepted", (json_int_t) a)));
+			json_array_append_new(out,
+			    insight_new("noop_loop", "family_cycling", f,
+			        json_pack("{s:s, s:I, s:I}", "family", f,
+			            "proposed", (json_int_t) p, "accepted",
+			            (json_int_t) a)));
 	}
 }
 
@@ -274,22 +283,20 @@ derive_repo(const struct derive_in *in)
 static const char *
 pattern(const json_t *ins, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s/%s",
-	    sval(ins, "kind"), sval(ins, "subject"));
+	snprintf(buf, len, "%s/%s", sval(ins, "kind"), sval(ins, "subject"));
 	return (buf);
 }
 
 json_t *
 derive_cross_repo(const json_t *latest)
 {
-	json_t     *seen = json_object(), *out = json_array(), *list, *ins,
-	           *repos;
+	json_t *seen = json_object(), *out = json_array(), *list, *ins, *repos;
 	const char *repo, *pat;
 	char        buf[256];
 	size_t      i;
 
-	json_object_foreach((json_t *) latest, repo, list) {
-		json_array_foreach(list, i, ins) {
+	json_object_foreach ((json_t *) latest, repo, list) {
+		json_array_foreach (list, i, ins) {
 			/* theme and cross_repo are too specific to compare */
 			if (strcmp(sval(ins, "kind"), "cross_repo") == 0)
 				continue;
@@ -299,23 +306,26 @@ derive_cross_repo(const json_t *latest)
 				json_object_set_new(seen, buf, repos);
 			}
 			if (json_array_size(repos) == 0 ||
-			    strcmp(json_string_value(json_array_get(repos,
-			        json_array_size(repos) - 1)), repo) != 0)
-				json_array_append_new(repos, json_string(repo));
+			    strcmp(json_string_value(json_array_get(
+			               repos, json_array_size(repos) - 1)),
+			        repo) != 0)
+				json_array_append_new(
+				    repos, json_string(repo));
 		}
 	}
-	json_object_foreach(seen, pat, repos)
+	json_object_foreach (seen, pat, repos)
 		if (json_array_size(repos) >= 2)
-			json_array_append_new(out, insight_new("cross_repo",
-			    "pattern_detected", pat, json_pack("{s:s, s:O}",
-			        "pattern", pat, "repos", repos)));
+			json_array_append_new(out,
+			    insight_new("cross_repo", "pattern_detected", pat,
+			        json_pack("{s:s, s:O}", "pattern", pat,
+			            "repos", repos)));
 	json_decref(seen);
 	return (out);
 }
 
 int64_t
-derive_stale(int64_t observed_ms, int64_t now_ms,
-    const struct derive_limits *lim)
+derive_stale(
+    int64_t observed_ms, int64_t now_ms, const struct derive_limits *lim)
 {
 	int64_t age = now_ms - observed_ms;
 

@@ -31,9 +31,9 @@ struct derive_limits {
 void derive_limits_default(struct derive_limits *);
 
 struct derive_in {
-	const char          *repo;
-	json_t *const       *snaps;  /* snapshot objects, newest first */
-	size_t               nsnaps;
+	const char    *repo;
+	json_t *const *snaps; /* snapshot objects, newest first */
+	size_t         nsnaps;
 	/* per family of this repo: [{family, proposed, accepted}] over the
 	 * proposal window, or NULL */
 	const json_t        *families;
@@ -50,13 +50,13 @@ json_t *derive_cross_repo(const json_t *latest);
 
 /* derive_stale returns the age in ms when the latest snapshot (observed
  * at observed_ms) is older than lim->stale_ms at now_ms, else 0. */
-int64_t derive_stale(int64_t observed_ms, int64_t now_ms,
-    const struct derive_limits *lim);
+int64_t derive_stale(
+    int64_t observed_ms, int64_t now_ms, const struct derive_limits *lim);
 
 /* insight_new returns {insight_id, dedup_key, kind, subject, status:
  * "present", evidence} (evidence reference stolen) with dedup_key
  * "<kind>|<subject>|<key>" (key may be NULL). */
-json_t *insight_new(const char *kind, const char *subject, const char *key,
-    json_t *evidence);
+json_t *insight_new(
+    const char *kind, const char *subject, const char *key, json_t *evidence);
 
 #endif

@@ -9,12 +9,12 @@
 #include <string.h>
 
 #include "conf.h"
+#include "insighter.h"
 #include "opc/cfg.h"
 #include "opc/err.h"
 #include "opc/log.h"
 #include "opc/store.h"
 #include "opc/util.h"
-#include "insighter.h"
 
 static const char *schema =
     "CREATE TABLE IF NOT EXISTS snapshot ("
@@ -37,8 +37,8 @@ static const char *schema =
 static int
 insighter_init(struct svc *svc, void *state)
 {
-	struct insighter      *in = state;
-	const struct cfg_node *c = svc_cfg(svc);
+	struct insighter      *in       = state;
+	const struct cfg_node *c        = svc_cfg(svc);
 	char                   err[512] = "";
 	int                    rv;
 
@@ -59,8 +59,10 @@ insighter_init(struct svc *svc, void *state)
 		goto bad;
 	if (in->history < (int64_t) in->lim.trend_window ||
 	    in->lim.stale_ms < 1 || in->stale_every < 1) {
-		snprintf(err, sizeof(err), "history >= %d, stale_after > 0,"
-		    " stale_check > 0", in->lim.trend_window);
+		snprintf(err, sizeof(err),
+		    "history >= %d, stale_after > 0,"
+		    " stale_check > 0",
+		    in->lim.trend_window);
 		rv = ERR_CONFIG;
 		goto bad;
 	}
@@ -80,7 +82,8 @@ history(struct svc *svc, const char *repo, json_t **snaps, size_t max)
 	struct store_stmt *st;
 	size_t             n = 0;
 
-	if (store_prep(svc_store(svc), &st, "SELECT json FROM snapshot WHERE"
+	if (store_prep(svc_store(svc), &st,
+	        "SELECT json FROM snapshot WHERE"
 	        " repo = ? ORDER BY observed_at DESC, run_id DESC LIMIT ?") !=
 	    0)
 		return (0);
@@ -101,17 +104,20 @@ families(struct svc *svc, const char *repo, int64_t since)
 	struct store_stmt *st;
 	json_t            *a = json_array();
 
-	if (store_prep(svc_store(svc), &st, "SELECT family, count(*),"
+	if (store_prep(svc_store(svc), &st,
+	        "SELECT family, count(*),"
 	        " sum(accepted) FROM prop WHERE repo = ? AND created_at >= ?"
-	        " AND family IS NOT NULL GROUP BY family ORDER BY family") != 0)
+	        " AND family IS NOT NULL GROUP BY family ORDER BY family") !=
+	    0)
 		return (a);
 	store_bind_text(st, 1, repo);
 	store_bind_int(st, 2, since);
 	while (store_step(st) == 1)
-		json_array_append_new(a, json_pack("{s:s, s:I, s:I}", "family",
-		    store_col_text(st, 0), "proposed",
-		    (json_int_t) store_col_int(st, 1), "accepted",
-		    (json_int_t) store_col_int(st, 2)));
+		json_array_append_new(a,
+		    json_pack("{s:s, s:I, s:I}", "family",
+		        store_col_text(st, 0), "proposed",
+		        (json_int_t) store_col_int(st, 1), "accepted",
+		        (json_int_t) store_col_int(st, 2)));
 	store_done(st);
 	return (a);
 }
@@ -125,13 +131,14 @@ latest(struct svc *svc, const char *repo, json_t *mine)
 	json_t            *o = json_object(), *l, *ins;
 	const char        *r;
 
-	if (store_prep(svc_store(svc), &st, "SELECT repo, json FROM insight"
+	if (store_prep(svc_store(svc), &st,
+	        "SELECT repo, json FROM insight"
 	        " WHERE repo <> ? ORDER BY repo, dedup_key") == 0) {
 		store_bind_text(st, 1, repo);
 		while (store_step(st) == 1) {
 			r = store_col_text(st, 0);
-			if ((ins = json_loads(store_col_text(st, 1), 0,
-			         NULL)) == NULL)
+			if ((ins = json_loads(
+			         store_col_text(st, 1), 0, NULL)) == NULL)
 				continue;
 			if ((l = json_object_get(o, r)) == NULL) {
 				l = json_array();
@@ -151,11 +158,12 @@ cross(struct svc *svc, const char *repo, json_t *ins)
 {
 	json_t *lat = latest(svc, repo, ins), *cr = derive_cross_repo(lat), *c,
 	       *r;
-	size_t  i, j;
+	size_t i, j;
 
-	json_array_foreach(cr, i, c) {
-		json_array_foreach(json_object_get(json_object_get(c,
-		    "evidence"), "repos"), j, r)
+	json_array_foreach (cr, i, c) {
+		json_array_foreach (
+		    json_object_get(json_object_get(c, "evidence"), "repos"),
+		    j, r)
 			if (strcmp(json_string_value(r), repo) == 0) {
 				json_array_append(ins, c);
 				break;
@@ -176,32 +184,37 @@ keep(struct svc *svc, const char *repo, json_t *i, const char *run_id,
 	int64_t     first = at;
 	int         rv;
 
-	(void) store_int(svc_store(svc), &first, at, "SELECT first_seen_at"
-	    " FROM insight WHERE repo = ? AND dedup_key = ?", "tt", repo, dk);
+	(void) store_int(svc_store(svc), &first, at,
+	    "SELECT first_seen_at"
+	    " FROM insight WHERE repo = ? AND dedup_key = ?",
+	    "tt", repo, dk);
 	json_object_set_new(i, "first_seen_at", json_integer(first));
 	json_object_set_new(i, "last_seen_at", json_integer(at));
 	js = json_dumps(i, JSON_COMPACT | JSON_SORT_KEYS);
-	rv = store_run(svc_store(svc), "INSERT INTO insight(repo, dedup_key,"
-	    " json, first_seen_at, last_seen_at, run_id) VALUES (?, ?, ?, ?, ?,"
+	rv = store_run(svc_store(svc),
+	    "INSERT INTO insight(repo, dedup_key,"
+	    " json, first_seen_at, last_seen_at, run_id) VALUES (?, ?, ?, ?, "
+	    "?,"
 	    " ?) ON CONFLICT(repo, dedup_key) DO UPDATE SET json ="
 	    " excluded.json, last_seen_at = excluded.last_seen_at, run_id ="
-	    " excluded.run_id", "tttiit", repo, dk, js, first, at, run_id);
+	    " excluded.run_id",
+	    "tttiit", repo, dk, js, first, at, run_id);
 	free(js);
 	if (rv != 0)
 		return (rv);
 	memset(&d, 0, sizeof(d));
-	d.insight_id = (char *) json_string_value(json_object_get(i,
-	    "insight_id"));
-	d.repo = (char *) repo;
-	d.kind = (char *) json_string_value(json_object_get(i, "kind"));
+	d.insight_id =
+	    (char *) json_string_value(json_object_get(i, "insight_id"));
+	d.repo      = (char *) repo;
+	d.kind      = (char *) json_string_value(json_object_get(i, "kind"));
 	d.dedup_key = (char *) dk;
-	d.subject = (char *) json_string_value(json_object_get(i, "subject"));
-	d.status = (char *) json_string_value(json_object_get(i, "status"));
+	d.subject  = (char *) json_string_value(json_object_get(i, "subject"));
+	d.status   = (char *) json_string_value(json_object_get(i, "status"));
 	d.evidence = json_object_get(i, "evidence");
-	d.run_id = (char *) run_id;
-	d.snapshot_run = (char *) snap_run;
+	d.run_id   = (char *) run_id;
+	d.snapshot_run  = (char *) snap_run;
 	d.first_seen_at = first;
-	d.last_seen_at = at;
+	d.last_seen_at  = at;
 	return (svc_emit(svc, MSG_INSIGHT_DERIVED, repo, &d));
 }
 
@@ -219,42 +232,45 @@ analyse(struct svc *svc, struct insighter *in, const char *repo,
 
 	/* twice the trend window: enough for trends and themes */
 	want = 2 * (size_t) in->lim.trend_window;
-	n = history(svc, repo, snaps, want < nitems(snaps) ? want :
-	    nitems(snaps));
+	n    = history(
+	       svc, repo, snaps, want < nitems(snaps) ? want : nitems(snaps));
 	fam = families(svc, repo, at - in->noop_window);
 	memset(&d, 0, sizeof(d));
-	d.repo = repo;
-	d.snaps = snaps;
-	d.nsnaps = n;
+	d.repo     = repo;
+	d.snaps    = snaps;
+	d.nsnaps   = n;
 	d.families = fam;
-	d.lim = in->lim;
-	ins = derive_repo(&d);
+	d.lim      = in->lim;
+	ins        = derive_repo(&d);
 	cross(svc, repo, ins);
-	run_id = xasprintf("ins_%s", strncmp(snap_run, "obs_", 4) == 0 ?
-	    snap_run + 4 : snap_run);
+	run_id = xasprintf("ins_%s",
+	    strncmp(snap_run, "obs_", 4) == 0 ? snap_run + 4 : snap_run);
 	memset(&r, 0, sizeof(r));
-	json_array_foreach(ins, k, i) {
+	json_array_foreach (ins, k, i) {
 		if ((rv = keep(svc, repo, i, run_id, snap_run, at)) != 0)
 			break;
-		msg_strs_add(&r.kinds, json_string_value(json_object_get(i,
-		    "insight_id")));
+		msg_strs_add(&r.kinds,
+		    json_string_value(json_object_get(i, "insight_id")));
 	}
 	if (rv == 0)
-		rv = store_run(svc_store(svc), "DELETE FROM insight WHERE repo"
-		    " = ? AND run_id <> ?", "tt", repo, run_id);
+		rv = store_run(svc_store(svc),
+		    "DELETE FROM insight WHERE repo"
+		    " = ? AND run_id <> ?",
+		    "tt", repo, run_id);
 	if (rv == 0)
-		rv = store_run(svc_store(svc), "INSERT INTO run(repo, run_id,"
+		rv = store_run(svc_store(svc),
+		    "INSERT INTO run(repo, run_id,"
 		    " snapshot_run, observed_at) VALUES (?, ?, ?, ?) ON"
 		    " CONFLICT(repo) DO UPDATE SET run_id = excluded.run_id,"
 		    " snapshot_run = excluded.snapshot_run, observed_at ="
-		    " excluded.observed_at, stale_warned = 0", "ttti", repo,
-		    run_id, snap_run, at);
+		    " excluded.observed_at, stale_warned = 0",
+		    "ttti", repo, run_id, snap_run, at);
 	if (rv == 0) {
-		r.run_id = run_id;
-		r.repo = (char *) repo;
+		r.run_id       = run_id;
+		r.repo         = (char *) repo;
 		r.snapshot_run = (char *) snap_run;
-		r.count = (int64_t) json_array_size(ins);
-		rv = svc_emit(svc, MSG_INSIGHT_RUN, repo, &r);
+		r.count        = (int64_t) json_array_size(ins);
+		rv             = svc_emit(svc, MSG_INSIGHT_RUN, repo, &r);
 		svc_count(svc, "insights", (int64_t) json_array_size(ins));
 	}
 	/* only the kinds are owned by r */
@@ -272,30 +288,34 @@ analyse(struct svc *svc, struct insighter *in, const char *repo,
 static int
 on_snapshot(struct svc *svc, const struct msg *m, void *state)
 {
-	const struct msg_observe_snapshot *s = &m->body.observe_snapshot;
+	const struct msg_observe_snapshot *s  = &m->body.observe_snapshot;
 	struct insighter                  *in = state;
 	char                              *js;
 	int64_t                            at;
 	int                                rv;
 
 	if (!json_is_object(s->snapshot) || *s->repo == '\0') {
-		log_warn("insighter.snapshot", "%s: no snapshot object or"
-		    " repo: ignored", s->run_id);
+		log_warn("insighter.snapshot",
+		    "%s: no snapshot object or"
+		    " repo: ignored",
+		    s->run_id);
 		svc_count(svc, "bad_snapshots", 1);
 		return (0);
 	}
 	at = s->observed_at > 0 ? s->observed_at : m->ts;
 	js = json_dumps(s->snapshot, JSON_COMPACT);
-	rv = store_run(svc_store(svc), "INSERT OR IGNORE INTO snapshot(run_id,"
-	    " repo, observed_at, json) VALUES (?, ?, ?, ?)", "ttit", s->run_id,
-	    s->repo, at, js);
+	rv = store_run(svc_store(svc),
+	    "INSERT OR IGNORE INTO snapshot(run_id,"
+	    " repo, observed_at, json) VALUES (?, ?, ?, ?)",
+	    "ttit", s->run_id, s->repo, at, js);
 	free(js);
 	if (rv != 0 || store_changes(svc_store(svc)) == 0)
 		return (rv); /* a snapshot seen before */
-	rv = store_run(svc_store(svc), "DELETE FROM snapshot WHERE repo = ?"
+	rv = store_run(svc_store(svc),
+	    "DELETE FROM snapshot WHERE repo = ?"
 	    " AND run_id NOT IN (SELECT run_id FROM snapshot WHERE repo = ?"
-	    " ORDER BY observed_at DESC, run_id DESC LIMIT ?)", "tti", s->repo,
-	    s->repo, in->history);
+	    " ORDER BY observed_at DESC, run_id DESC LIMIT ?)",
+	    "tti", s->repo, s->repo, in->history);
 	return (rv != 0 ? rv : analyse(svc, in, s->repo, s->run_id, at));
 }
 
@@ -305,8 +325,10 @@ on_proposal(struct svc *svc, const struct msg *m, void *state)
 	const struct msg_proposal_created *p = &m->body.proposal_created;
 
 	(void) state;
-	return (store_run(svc_store(svc), "INSERT OR IGNORE INTO"
-	    " prop(candidate_id, repo, family, created_at) VALUES (?, ?, ?, ?)",
+	return (store_run(svc_store(svc),
+	    "INSERT OR IGNORE INTO"
+	    " prop(candidate_id, repo, family, created_at) VALUES (?, ?, ?, "
+	    "?)",
 	    "ttti", p->candidate_id, p->repo, p->family, m->ts));
 }
 
@@ -318,8 +340,10 @@ on_task_created(struct svc *svc, const struct msg *m, void *state)
 	(void) state;
 	if (t->candidate_id == NULL)
 		return (0);
-	return (store_run(svc_store(svc), "UPDATE prop SET task_id = ? WHERE"
-	    " candidate_id = ?", "tt", t->task_id, t->candidate_id));
+	return (store_run(svc_store(svc),
+	    "UPDATE prop SET task_id = ? WHERE"
+	    " candidate_id = ?",
+	    "tt", t->task_id, t->candidate_id));
 }
 
 static int
@@ -330,8 +354,10 @@ on_task_updated(struct svc *svc, const struct msg *m, void *state)
 	(void) state;
 	if (t->state != MSG_TASK_STATE_DONE)
 		return (0);
-	return (store_run(svc_store(svc), "UPDATE prop SET accepted = 1 WHERE"
-	    " task_id = ?", "t", t->task_id));
+	return (store_run(svc_store(svc),
+	    "UPDATE prop SET accepted = 1 WHERE"
+	    " task_id = ?",
+	    "t", t->task_id));
 }
 
 /* human writes a duration in s, min or h. */
@@ -356,16 +382,17 @@ warn_stale(struct svc *svc, struct insighter *in)
 	int64_t            now = now_ms(), age;
 	char              *repos[64], *msg, a[32], b[32];
 	int64_t            ages[64];
-	size_t             n = 0, i;
+	size_t             n  = 0, i;
 	int                rv = 0;
 
-	if (store_prep(svc_store(svc), &st, "SELECT repo, observed_at FROM run"
+	if (store_prep(svc_store(svc), &st,
+	        "SELECT repo, observed_at FROM run"
 	        " WHERE stale_warned = 0 ORDER BY repo") != 0)
 		return (-1);
 	while (n < nitems(repos) && store_step(st) == 1)
 		if ((age = derive_stale(store_col_int(st, 1), now, &in->lim)) >
 		    0) {
-			ages[n] = age;
+			ages[n]    = age;
 			repos[n++] = store_col_dup(st, 0);
 		}
 	store_done(st);
@@ -384,8 +411,10 @@ warn_stale(struct svc *svc, struct insighter *in)
 		log_warn("insighter.stale", "%s", msg);
 		rv = svc_emit(svc, MSG_INSIGHT_WARNING, repos[i], &w);
 		if (rv == 0)
-			rv = store_run(svc_store(svc), "UPDATE run SET"
-			    " stale_warned = 1 WHERE repo = ?", "t", repos[i]);
+			rv = store_run(svc_store(svc),
+			    "UPDATE run SET"
+			    " stale_warned = 1 WHERE repo = ?",
+			    "t", repos[i]);
 		free(msg);
 	}
 	if (rv == 0)
@@ -413,8 +442,8 @@ insighter_idle(struct svc *svc, void *state)
 /* ctl_insights answers {repos: {repo: {run_id, snapshot_run, observed_at,
  * stale_warned, insights: [...]}}}. */
 static int
-ctl_insights(struct svc *svc, const struct msg *req, json_t **data,
-    char *err, size_t errlen, void *state)
+ctl_insights(struct svc *svc, const struct msg *req, json_t **data, char *err,
+    size_t errlen, void *state)
 {
 	const char        *repo = req->body.insighter_insights.repo;
 	struct store_stmt *st;
@@ -423,8 +452,10 @@ ctl_insights(struct svc *svc, const struct msg *req, json_t **data,
 	(void) state;
 	(void) err;
 	(void) errlen;
-	if (store_prep(svc_store(svc), &st, "SELECT repo, run_id, snapshot_run,"
-	        " observed_at, stale_warned FROM run WHERE ?1 IS NULL OR repo ="
+	if (store_prep(svc_store(svc), &st,
+	        "SELECT repo, run_id, snapshot_run,"
+	        " observed_at, stale_warned FROM run WHERE ?1 IS NULL OR repo "
+	        "="
 	        " ?1 ORDER BY repo") == 0) {
 		if (repo != NULL)
 			store_bind_text(st, 1, repo);
@@ -440,15 +471,16 @@ ctl_insights(struct svc *svc, const struct msg *req, json_t **data,
 			        "insights"));
 		store_done(st);
 	}
-	if (store_prep(svc_store(svc), &st, "SELECT repo, json FROM insight"
+	if (store_prep(svc_store(svc), &st,
+	        "SELECT repo, json FROM insight"
 	        " ORDER BY repo, dedup_key") == 0) {
 		while (store_step(st) == 1)
-			if ((r = json_object_get(repos, store_col_text(st,
-			         0))) != NULL &&
-			    (ins = json_loads(store_col_text(st, 1), 0,
-			         NULL)) != NULL)
-				json_array_append_new(json_object_get(r,
-				    "insights"), ins);
+			if ((r = json_object_get(
+			         repos, store_col_text(st, 0))) != NULL &&
+			    (ins = json_loads(
+			         store_col_text(st, 1), 0, NULL)) != NULL)
+				json_array_append_new(
+				    json_object_get(r, "insights"), ins);
 		store_done(st);
 	}
 	*data = json_pack("{s:o}", "repos", repos);
@@ -461,17 +493,21 @@ insighter_status(struct svc *svc, void *state, json_t *obj)
 	int64_t n = 0;
 
 	(void) state;
-	(void) store_int(svc_store(svc), &n, 0, "SELECT count(*) FROM run",
-	    NULL);
+	(void) store_int(
+	    svc_store(svc), &n, 0, "SELECT count(*) FROM run", NULL);
 	json_object_set_new(obj, "repos", json_integer(n));
-	(void) store_int(svc_store(svc), &n, 0, "SELECT count(*) FROM"
-	    " snapshot", NULL);
-	json_object_set_new(obj, "snapshots", json_integer(n));
-	(void) store_int(svc_store(svc), &n, 0, "SELECT count(*) FROM insight",
+	(void) store_int(svc_store(svc), &n, 0,
+	    "SELECT count(*) FROM"
+	    " snapshot",
 	    NULL);
+	json_object_set_new(obj, "snapshots", json_integer(n));
+	(void) store_int(
+	    svc_store(svc), &n, 0, "SELECT count(*) FROM insight", NULL);
 	json_object_set_new(obj, "current_insights", json_integer(n));
-	(void) store_int(svc_store(svc), &n, 0, "SELECT count(*) FROM run"
-	    " WHERE stale_warned = 1", NULL);
+	(void) store_int(svc_store(svc), &n, 0,
+	    "SELECT count(*) FROM run"
+	    " WHERE stale_warned = 1",
+	    NULL);
 	json_object_set_new(obj, "stale_repos", json_integer(n));
 }
 
@@ -489,12 +525,12 @@ static const struct svc_ctl ctls[] = {
 };
 
 const struct svc_def insighter_def = {
-	.name = "insighter",
+	.name       = "insighter",
 	.state_size = sizeof(struct insighter),
-	.init = insighter_init,
-	.handlers = handlers,
-	.ctls = ctls,
-	.status = insighter_status,
-	.idle = insighter_idle,
-	.config = insighter_keys,
+	.init       = insighter_init,
+	.handlers   = handlers,
+	.ctls       = ctls,
+	.status     = insighter_status,
+	.idle       = insighter_idle,
+	.config     = insighter_keys,
 };

@@ -14,17 +14,17 @@
 
 #include <stdint.h>
 
-#include "opc/svc.h"
 #include "derive.h"
+#include "opc/svc.h"
 
 extern const struct svc_def insighter_def;
 
 struct insighter {
 	struct derive_limits lim;
-	int64_t              history;      /* snapshots kept per repo */
-	int64_t              noop_window;  /* ms of proposals counted */
-	int64_t              stale_every;  /* ms between staleness checks */
-	int64_t              stale_next;   /* mono ms of the next check */
+	int64_t              history;     /* snapshots kept per repo */
+	int64_t              noop_window; /* ms of proposals counted */
+	int64_t              stale_every; /* ms between staleness checks */
+	int64_t              stale_next;  /* mono ms of the next check */
 };
 
 #endif

@@ -21,7 +21,8 @@ collect_utf8_fix(char *s)
 	size_t i = 0, len = strlen(s), k;
 
 	while (i < len) {
-		if ((k = utf8_len((const unsigned char *) s + i, len - i)) == 0)
+		if ((k = utf8_len((const unsigned char *) s + i, len - i)) ==
+		    0)
 			s[i++] = '?';
 		else
 			i += k;
@@ -123,7 +124,7 @@ location(const char *s, size_t len, size_t *plen, int64_t *line, int64_t *col)
 		*plen = i;
 		*line = collect_dec_value(s + i + 1, d);
 		i += d + 2;
-		c = collect_dec_len(s + i, len - i);
+		c    = collect_dec_len(s + i, len - i);
 		*col = -1;
 		if (c > 0 && c <= MAX_DIGITS && i + c < len &&
 		    s[i + c] == ':') {
@@ -146,7 +147,7 @@ collect_lint_parse_line(struct finding *f, const char *s, size_t len)
 		len--;
 	if ((at = location(s, len, &plen, &line, &col)) == 0)
 		return (false);
-	msg = s + at;
+	msg  = s + at;
 	mlen = len - at;
 	while (mlen > 0 && isspace((unsigned char) *msg)) {
 		msg++;
@@ -165,10 +166,10 @@ collect_lint_parse_line(struct finding *f, const char *s, size_t len)
 		plen -= 2;
 	}
 	memset(f, 0, sizeof(*f));
-	f->path = collect_text_dup(p, plen);
-	f->line = line;
-	f->col = col;
-	f->code = code_of(msg, mlen);
+	f->path    = collect_text_dup(p, plen);
+	f->line    = line;
+	f->col     = col;
+	f->code    = code_of(msg, mlen);
 	f->message = collect_text_dup(msg, mlen);
 	return (true);
 }
@@ -233,9 +234,9 @@ collect_top_counts(struct pcount *v, size_t n, size_t max)
 	if (n > 0)
 		qsort(v, n, sizeof(*v), cmp_pcount);
 	for (i = 0; i < n && i < max; i++)
-		json_array_append_new(a, json_pack("{s:s, s:I}", "path",
-		                                   v[i].path, "count",
-		                                   (json_int_t) v[i].count));
+		json_array_append_new(a,
+		    json_pack("{s:s, s:I}", "path", v[i].path, "count",
+		        (json_int_t) v[i].count));
 	return (a);
 }
 
@@ -253,23 +254,23 @@ static json_t *
 violation_json(const struct finding *f)
 {
 	return (json_pack("{s:s, s:I, s:o, s:o, s:s}", "path", f->path, "line",
-	                  (json_int_t) f->line, "col",
-	                  f->col >= 0 ? json_integer(f->col) : json_null(),
-	                  "code", f->code ? json_string(f->code) : json_null(),
-	                  "message", f->message));
+	    (json_int_t) f->line, "col",
+	    f->col >= 0 ? json_integer(f->col) : json_null(), "code",
+	    f->code ? json_string(f->code) : json_null(), "message",
+	    f->message));
 }
 
 json_t *
 collect_lint_summary(const struct findings *fs)
 {
-	struct pcount *pc = NULL;
+	struct pcount *pc    = NULL;
 	const char   **paths = NULL;
 	json_t        *o, *tv = json_array();
-	size_t         i, np = 0;
+	size_t         i, np  = 0;
 
 	if (fs->n > 0) {
 		paths = xcalloc(fs->n, sizeof(*paths));
-		pc = xcalloc(fs->n, sizeof(*pc));
+		pc    = xcalloc(fs->n, sizeof(*pc));
 	}
 	for (i = 0; i < fs->n; i++)
 		paths[i] = fs->v[i].path;
@@ -283,8 +284,8 @@ collect_lint_summary(const struct findings *fs)
 	for (i = 0; i < fs->n && i < TOP_N; i++)
 		json_array_append_new(tv, violation_json(&fs->v[i]));
 	o = json_pack("{s:I, s:I, s:o, s:o}", "count", (json_int_t) fs->n,
-	              "distinct_files", (json_int_t) np, "top_files",
-	              collect_top_counts(pc, np, TOP_N), "top_violations", tv);
+	    "distinct_files", (json_int_t) np, "top_files",
+	    collect_top_counts(pc, np, TOP_N), "top_violations", tv);
 	collect_pcounts_free(pc, np);
 	free(paths);
 	return (o);
@@ -307,8 +308,7 @@ occurrences(const char *text, size_t len, const char *word)
 
 	/* memmem() is a GNU extension: memchr on the first byte instead */
 	while ((size_t) (end - p) >= wl &&
-	       (hit = memchr(p, word[0], (size_t) (end - p) - wl + 1)) !=
-	           NULL) {
+	    (hit = memchr(p, word[0], (size_t) (end - p) - wl + 1)) != NULL) {
 		if (memcmp(hit, word, wl) == 0) {
 			n++;
 			p = hit + wl;

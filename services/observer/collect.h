@@ -32,11 +32,12 @@ size_t collect_dec_len(const char *s, size_t n);
 /* collect_dec_value returns the value of n (<= MAX_DIGITS) decimal digits. */
 int64_t collect_dec_value(const char *s, size_t n);
 
-/* collect_utf8_fix replaces, in place, every byte of s that starts no valid UTF-8
- * sequence with '?' and returns s: JSON strings must be UTF-8, tool
+/* collect_utf8_fix replaces, in place, every byte of s that starts no valid
+ * UTF-8 sequence with '?' and returns s: JSON strings must be UTF-8, tool
  * output and file names need not be. */
 char *collect_utf8_fix(char *s);
-/* collect_text_dup returns collect_utf8_fix() of a new copy of s[0..n) (up to a NUL). */
+/* collect_text_dup returns collect_utf8_fix() of a new copy of s[0..n) (up to
+ * a NUL). */
 char *collect_text_dup(const char *s, size_t n);
 
 /* One finding of a lint or type checker.  Owns its strings (valid
@@ -54,8 +55,8 @@ struct findings {
 	size_t          n, cap;
 };
 
-/* collect_lint_parse_line parses one line of len bytes (no newline) of the form
- * "path:line[:col]: message" into f (which it owns on success).  Returns
+/* collect_lint_parse_line parses one line of len bytes (no newline) of the
+ * form "path:line[:col]: message" into f (which it owns on success).  Returns
  * true for a finding; false, with f untouched, for anything else
  * (summaries, notes, lines without a message). */
 bool collect_lint_parse_line(struct finding *f, const char *line, size_t len);
@@ -74,8 +75,8 @@ struct pcount {
 	int64_t count;
 };
 
-/* collect_top_counts sorts v (count desc, then path) and returns a new JSON array
- * of the first max as {path, count}. */
+/* collect_top_counts sorts v (count desc, then path) and returns a new JSON
+ * array of the first max as {path, count}. */
 json_t *collect_top_counts(struct pcount *v, size_t n, size_t max);
 void    collect_pcounts_free(struct pcount *v, size_t n);
 
@@ -97,14 +98,14 @@ struct coverage {
  * with a reason in err for anything truncated or malformed; c is then
  * empty.  Release with coverage_fini(). */
 int cov_parse_xml(struct coverage *c, const char *text, size_t len, char *err,
-                  size_t errlen);
+    size_t errlen);
 /* cov_parse_text parses a `coverage report` table (rows "path stmts miss
  * [branch brpart] cover% [missing]", a TOTAL row).  Same contract. */
 int cov_parse_text(struct coverage *c, const char *text, size_t len, char *err,
-                   size_t errlen);
+    size_t errlen);
 /* cov_parse picks the parser by content (XML starts with '<'). */
 int  cov_parse(struct coverage *c, const char *text, size_t len, char *err,
-               size_t errlen);
+     size_t errlen);
 void coverage_fini(struct coverage *c);
 /* cov_json returns a new coverage section of a measured report. */
 json_t *cov_json(const struct coverage *c, const char *source);
@@ -112,7 +113,8 @@ json_t *cov_json(const struct coverage *c, const char *source);
 /* collect_todo_binary: a NUL byte in the first 8 KiB. */
 bool collect_todo_binary(const char *text, size_t len);
 /* collect_todo_count adds the occurrences of "TODO" and "FIXME" in text. */
-void collect_todo_count(const char *text, size_t len, int64_t *todo, int64_t *fixme);
+void collect_todo_count(
+    const char *text, size_t len, int64_t *todo, int64_t *fixme);
 
 /* collect_count_lines returns the number of non-empty lines of text. */
 int64_t collect_count_lines(const char *text, size_t len);
@@ -141,9 +143,10 @@ struct obs_spec {
 	json_t *tests;          /* the tests section or NULL */
 };
 
-/* observe_spec_parse fills s from a spec object.  Returns 0 or ERR_INVAL with a
- * reason in err; release with observe_spec_fini() in both cases. */
-int  observe_spec_parse(struct obs_spec *s, const json_t *o, char *err, size_t errlen);
+/* observe_spec_parse fills s from a spec object.  Returns 0 or ERR_INVAL with
+ * a reason in err; release with observe_spec_fini() in both cases. */
+int observe_spec_parse(
+    struct obs_spec *s, const json_t *o, char *err, size_t errlen);
 void observe_spec_fini(struct obs_spec *s);
 
 /* observe returns a new snapshot of s (never NULL): what could not be

@@ -68,11 +68,8 @@ unescape(const char *s, size_t n)
 	static const struct {
 		const char *ent;
 		char        c;
-	} ents[] = {{"&amp;", '&'},
-	            {"&lt;", '<'},
-	            {"&gt;", '>'},
-	            {"&quot;", '"'},
-	            {"&apos;", '\''}};
+	} ents[] = { { "&amp;", '&' }, { "&lt;", '<' }, { "&gt;", '>' },
+		{ "&quot;", '"' }, { "&apos;", '\'' } };
 	struct buf b;
 	size_t     i, k, el;
 
@@ -105,7 +102,7 @@ attr(const char *p, const char *gt, const char *name)
 		while (p < gt && isspace((unsigned char) *p))
 			p++;
 		for (n = p; p < gt && *p != '=' && *p != '/' &&
-		            !isspace((unsigned char) *p);
+		     !isspace((unsigned char) *p);
 		     p++)
 			;
 		nl = (size_t) (p - n);
@@ -145,7 +142,7 @@ rate(const char *p, const char *gt, const char *name, double *out)
 		if (e != v && *e == '\0' && isfinite(d) && d >= 0.0 &&
 		    d <= 1.0) {
 			*out = d;
-			rv = 0;
+			rv   = 0;
 		}
 	}
 	free(v);
@@ -156,7 +153,7 @@ static void
 cov_add(struct coverage *c, char *path, double pct)
 {
 	c->files = xrealloc(c->files, (c->n + 1) * sizeof(*c->files));
-	c->files[c->n].path = path;
+	c->files[c->n].path  = path;
 	c->files[c->n++].pct = pct;
 }
 
@@ -164,7 +161,7 @@ static int
 cmp_cov_path(const void *a, const void *b)
 {
 	return (strcmp(((const struct cov_file *) a)->path,
-	               ((const struct cov_file *) b)->path));
+	    ((const struct cov_file *) b)->path));
 }
 
 /* cov_merge averages the entries of one file (Cobertura has a class per
@@ -181,12 +178,12 @@ cov_merge(struct coverage *c)
 	for (i = 0; i < c->n; i = j) {
 		sum = 0;
 		for (j = i; j < c->n &&
-		            strcmp(c->files[j].path, c->files[i].path) == 0;
+		     strcmp(c->files[j].path, c->files[i].path) == 0;
 		     j++)
 			sum += c->files[j].pct;
 		for (k = i + 1; k < j; k++)
 			free(c->files[k].path);
-		c->files[out].path = c->files[i].path;
+		c->files[out].path  = c->files[i].path;
 		c->files[out++].pct = round2(sum / (double) (j - i));
 	}
 	c->n = out;
@@ -201,8 +198,8 @@ cov_fail(struct coverage *c, char *err, size_t errlen, const char *why)
 }
 
 int
-cov_parse_xml(struct coverage *c, const char *text, size_t len, char *err,
-              size_t errlen)
+cov_parse_xml(
+    struct coverage *c, const char *text, size_t len, char *err, size_t errlen)
 {
 	const char *end = text + len, *p, *gt;
 	char       *fn;
@@ -214,13 +211,13 @@ cov_parse_xml(struct coverage *c, const char *text, size_t len, char *err,
 	if ((gt = tag_end(p, end)) == NULL)
 		return (cov_fail(c, err, errlen, "truncated <coverage> tag"));
 	if (rate(p, gt, "line-rate", &r) != 0)
-		return (cov_fail(c, err, errlen,
-		                 "<coverage> has no valid line-rate"));
+		return (cov_fail(
+		    c, err, errlen, "<coverage> has no valid line-rate"));
 	c->have_total = true;
-	c->total_pct = round2(r * 100.0);
+	c->total_pct  = round2(r * 100.0);
 	if (tag_find(gt, end, "/coverage") == NULL)
-		return (cov_fail(c, err, errlen,
-		                 "truncated report (no </coverage>)"));
+		return (cov_fail(
+		    c, err, errlen, "truncated report (no </coverage>)"));
 	for (p = gt; (p = tag_find(p, end, "class")) != NULL; p = gt) {
 		if ((gt = tag_end(p, end)) == NULL)
 			return (
@@ -228,8 +225,7 @@ cov_parse_xml(struct coverage *c, const char *text, size_t len, char *err,
 		if ((fn = attr(p, gt, "filename")) == NULL || *fn == '\0' ||
 		    rate(p, gt, "line-rate", &r) != 0) {
 			free(fn);
-			return (cov_fail(
-			    c, err, errlen,
+			return (cov_fail(c, err, errlen,
 			    "<class> without filename or valid line-rate"));
 		}
 		cov_add(c, collect_utf8_fix(fn), r * 100.0);
@@ -258,7 +254,7 @@ split(struct row *r, const char *s, size_t n)
 			break;
 		for (st = i; i < n && !isspace((unsigned char) s[i]); i++)
 			;
-		r->tok[r->n] = s + st;
+		r->tok[r->n]   = s + st;
 		r->len[r->n++] = i - st;
 	}
 }
@@ -281,7 +277,7 @@ pct_tok(const char *s, size_t n, double *out)
 		return (false);
 	memcpy(buf, s, n - 1);
 	buf[n - 1] = '\0';
-	d = strtod(buf, &e);
+	d          = strtod(buf, &e);
 	if (*e != '\0' || !isfinite(d) || d < 0 || d > 100)
 		return (false);
 	*out = d;
@@ -293,7 +289,7 @@ pct_tok(const char *s, size_t n, double *out)
  * blanks); the "Missing" column after it is ignored. */
 static bool
 text_row(const struct row *r, size_t *nname, double *pct, int64_t *stmts,
-         int64_t *miss)
+    int64_t *miss)
 {
 	size_t k, f;
 
@@ -308,13 +304,13 @@ text_row(const struct row *r, size_t *nname, double *pct, int64_t *stmts,
 		return (false);
 	*nname = f;
 	*stmts = collect_dec_value(r->tok[f], r->len[f]);
-	*miss = collect_dec_value(r->tok[f + 1], r->len[f + 1]);
+	*miss  = collect_dec_value(r->tok[f + 1], r->len[f + 1]);
 	return (true);
 }
 
 int
-cov_parse_text(struct coverage *c, const char *text, size_t len, char *err,
-               size_t errlen)
+cov_parse_text(
+    struct coverage *c, const char *text, size_t len, char *err, size_t errlen)
 {
 	const char *p = text, *end = text + len, *nl;
 	struct row  r;
@@ -332,33 +328,32 @@ cov_parse_text(struct coverage *c, const char *text, size_t len, char *err,
 		if (nn == 1 && r.len[0] == 5 &&
 		    memcmp(r.tok[0], "TOTAL", 5) == 0) {
 			c->have_total = true;
-			c->total_pct = round2(pct);
+			c->total_pct  = round2(pct);
 			continue;
 		}
 		cov_add(c,
-		        collect_text_dup(r.tok[0], (size_t) (r.tok[nn - 1] +
-		                                     r.len[nn - 1] - r.tok[0])),
-		        round2(pct));
+		    collect_text_dup(r.tok[0],
+		        (size_t) (r.tok[nn - 1] + r.len[nn - 1] - r.tok[0])),
+		    round2(pct));
 		sum_st += st;
 		sum_mi += mi < st ? mi : st;
 	}
 	if (c->n == 0 && !c->have_total)
-		return (cov_fail(
-		    c, err, errlen,
+		return (cov_fail(c, err, errlen,
 		    "no coverage report rows (name stmts miss cover%)"));
 	/* Old coverage.py leaves TOTAL out for a single file. */
 	if (!c->have_total && sum_st > 0) {
 		c->have_total = true;
-		c->total_pct = round2(100.0 * (double) (sum_st - sum_mi) /
-		                      (double) sum_st);
+		c->total_pct  = round2(
+		     100.0 * (double) (sum_st - sum_mi) / (double) sum_st);
 	}
 	cov_merge(c);
 	return (0);
 }
 
 int
-cov_parse(struct coverage *c, const char *text, size_t len, char *err,
-          size_t errlen)
+cov_parse(
+    struct coverage *c, const char *text, size_t len, char *err, size_t errlen)
 {
 	size_t i = 0;
 
@@ -395,7 +390,7 @@ cmp_cov_pct(const void *a, const void *b)
 json_t *
 cov_json(const struct coverage *c, const char *source)
 {
-	struct cov_file *v = NULL;
+	struct cov_file *v   = NULL;
 	json_t          *top = json_array();
 	size_t           i, below = 0;
 
@@ -408,13 +403,13 @@ cov_json(const struct coverage *c, const char *source)
 		if (v[i].pct >= COVERAGE_THRESHOLD)
 			continue;
 		if (below++ < TOP_N)
-			json_array_append_new(top, json_pack("{s:s, s:f}",
-			                                     "path", v[i].path,
-			                                     "pct", v[i].pct));
+			json_array_append_new(top,
+			    json_pack("{s:s, s:f}", "path", v[i].path, "pct",
+			        v[i].pct));
 	}
 	free(v);
-	return (json_pack(
-	    "{s:s, s:o, s:I, s:f, s:o, s:s}", "status", "measured", "total_pct",
+	return (json_pack("{s:s, s:o, s:I, s:f, s:o, s:s}", "status",
+	    "measured", "total_pct",
 	    c->have_total ? json_real(c->total_pct) : json_null(),
 	    "uncovered_count", (json_int_t) below, "threshold_pct",
 	    COVERAGE_THRESHOLD, "top_uncovered", top, "source", source));

@@ -21,9 +21,9 @@
 
 #include "collect.h"
 #include "opc/err.h"
-#include "opc/util.h"
 #include "opc/proc.h"
 #include "opc/strv.h"
+#include "opc/util.h"
 
 #define MAX_OUTPUT (16u * 1024 * 1024) /* per stream of a tool */
 #define MAX_COVERAGE (64 * 1024 * 1024)
@@ -34,13 +34,14 @@
 /* ------------------------------------------------------------- spec */
 
 static int
-spec_str(char **out, const json_t *o, const char *key, char *err, size_t errlen)
+spec_str(
+    char **out, const json_t *o, const char *key, char *err, size_t errlen)
 {
 	const char *v = json_string_value(json_object_get(o, key));
 
 	if (v == NULL || *v == '\0') {
-		snprintf(err, errlen, "spec: '%s' must be a non-empty string",
-		         key);
+		snprintf(
+		    err, errlen, "spec: '%s' must be a non-empty string", key);
 		return (ERR_INVAL);
 	}
 	*out = xstrdup(v);
@@ -50,7 +51,7 @@ spec_str(char **out, const json_t *o, const char *key, char *err, size_t errlen)
 /* spec_argv checks an optional command: null or an array of strings. */
 static int
 spec_argv(json_t **out, const json_t *o, const char *key, bool empty_ok,
-          char *err, size_t errlen)
+    char *err, size_t errlen)
 {
 	json_t *a = json_object_get(o, key);
 	size_t  i;
@@ -70,7 +71,8 @@ bad:
 }
 
 int
-observe_spec_parse(struct obs_spec *s, const json_t *o, char *err, size_t errlen)
+observe_spec_parse(
+    struct obs_spec *s, const json_t *o, char *err, size_t errlen)
 {
 	json_t *t;
 	int     rv;
@@ -83,12 +85,12 @@ observe_spec_parse(struct obs_spec *s, const json_t *o, char *err, size_t errlen
 	if ((rv = spec_str(&s->run_id, o, "run_id", err, errlen)) != 0 ||
 	    (rv = spec_str(&s->repo, o, "repo", err, errlen)) != 0 ||
 	    (rv = spec_str(&s->path, o, "path", err, errlen)) != 0 ||
-	    (rv = spec_argv(&s->lint_cmd, o, "lint_command", false, err,
-	                    errlen)) != 0 ||
-	    (rv = spec_argv(&s->type_cmd, o, "type_command", false, err,
-	                    errlen)) != 0 ||
+	    (rv = spec_argv(
+	         &s->lint_cmd, o, "lint_command", false, err, errlen)) != 0 ||
+	    (rv = spec_argv(
+	         &s->type_cmd, o, "type_command", false, err, errlen)) != 0 ||
 	    (rv = spec_argv(&s->coverage_paths, o, "coverage_paths", true, err,
-	                    errlen)) != 0)
+	         errlen)) != 0)
 		return (rv);
 	s->observed_at = json_integer_value(json_object_get(o, "observed_at"));
 	s->deadline_ms = json_integer_value(json_object_get(o, "deadline_ms"));
@@ -96,8 +98,8 @@ observe_spec_parse(struct obs_spec *s, const json_t *o, char *err, size_t errlen
 	    json_integer_value(json_object_get(o, "command_timeout_ms"));
 	s->todo_max_files =
 	    json_is_integer(json_object_get(o, "todo_max_files"))
-	        ? json_integer_value(json_object_get(o, "todo_max_files"))
-	        : TODO_MAX_FILES;
+	    ? json_integer_value(json_object_get(o, "todo_max_files"))
+	    : TODO_MAX_FILES;
 	if (s->observed_at <= 0)
 		s->observed_at = now_ms();
 	if (s->cmd_timeout_ms <= 0)
@@ -152,15 +154,15 @@ run(struct proc_result *r, const struct obs_spec *s, char *const *argv,
 	if (access(s->path, X_OK) != 0) {
 		/* else it reads "<tool>: could not start" */
 		*why = xasprintf("cannot enter the checkout %s: %s", s->path,
-		                 strerror(errno));
+		    strerror(errno));
 		return (ERR_IO);
 	}
 	tmo = s->cmd_timeout_ms < left ? s->cmd_timeout_ms : left;
 	memset(&o, 0, sizeof(o));
-	o.argv = argv;
-	o.cwd = s->path;
+	o.argv       = argv;
+	o.cwd        = s->path;
 	o.timeout_ms = tmo;
-	o.grace_ms = GRACE_MS;
+	o.grace_ms   = GRACE_MS;
 	o.max_output = MAX_OUTPUT;
 	(void) proc_run(r, &o);
 	if (r->spawn_errno != 0 || r->interrupted || r->signo != 0 ||
@@ -168,8 +170,8 @@ run(struct proc_result *r, const struct obs_spec *s, char *const *argv,
 		char *d = proc_describe(r);
 
 		if (r->timed_out)
-			*why = xasprintf("%s: timed out after %lld ms", argv[0],
-			                 (long long) tmo);
+			*why = xasprintf("%s: timed out after %lld ms",
+			    argv[0], (long long) tmo);
 		else
 			*why = xasprintf("%s: %s", argv[0], d);
 		free(d);
@@ -196,9 +198,9 @@ git(struct proc_result *r, const struct obs_spec *s, char **why, ...)
 	va_end(ap);
 	rv = run(r, s, sv.v, why);
 	if (rv == 0 && r->exit_code != 0) {
-		msg = collect_first_line(r->err.data, r->err.len, ERR_MAX);
+		msg  = collect_first_line(r->err.data, r->err.len, ERR_MAX);
 		*why = xasprintf("%s exited %d%s%s", sv.v[1], r->exit_code,
-		                 msg ? ": " : "", msg ? msg : "");
+		    msg ? ": " : "", msg ? msg : "");
 		free(msg);
 		rv = ERR_IO;
 	}
@@ -224,7 +226,7 @@ out_json(const struct proc_result *r)
 	json_t *j;
 
 	while (n > 0 &&
-	       (r->out.data[n - 1] == '\n' || r->out.data[n - 1] == '\r' ||
+	    (r->out.data[n - 1] == '\n' || r->out.data[n - 1] == '\r' ||
 	        r->out.data[n - 1] == ' '))
 		n--;
 	t = collect_text_dup(r->out.data ? r->out.data : "", n);
@@ -244,13 +246,13 @@ collect_git(const struct obs_spec *s, json_t *errors)
 	int64_t            ct;
 
 	o = json_pack("{s:s, s:s, s:n, s:n, s:b, s:I, s:n, s:n, s:n}", "name",
-	              s->repo, "path", s->path, "branch", "head", "is_dirty", 0,
-	              "dirty_files", (json_int_t) 0, "last_commit_at",
-	              "last_commit_age_s", "last_commit_subject");
+	    s->repo, "path", s->path, "branch", "head", "is_dirty", 0,
+	    "dirty_files", (json_int_t) 0, "last_commit_at",
+	    "last_commit_age_s", "last_commit_subject");
 	if (git(&r, s, &why, "rev-parse", "--git-dir", NULL) != 0) {
 		proc_result_fini(&r);
-		set_err(errors, "git",
-		        xasprintf("not a git checkout: %s", why));
+		set_err(
+		    errors, "git", xasprintf("not a git checkout: %s", why));
 		free(why);
 		return (o);
 	}
@@ -272,13 +274,12 @@ collect_git(const struct obs_spec *s, json_t *errors)
 	set_err(errors, "git", why);
 	if (git(&r, s, &why, "log", "-1", "--format=%ct%x00%s", NULL) == 0 &&
 	    collect_git_log(r.out.data, r.out.len, &ct, &subject) == 0) {
-		json_object_set_new(o, "last_commit_at",
-		                    json_integer(ct * 1000));
 		json_object_set_new(
-		    o, "last_commit_age_s",
+		    o, "last_commit_at", json_integer(ct * 1000));
+		json_object_set_new(o, "last_commit_age_s",
 		    json_integer((s->observed_at - ct * 1000) / 1000));
-		json_object_set_new(o, "last_commit_subject",
-		                    json_string(subject));
+		json_object_set_new(
+		    o, "last_commit_subject", json_string(subject));
 	}
 	free(subject);
 	proc_result_fini(&r);
@@ -290,10 +291,9 @@ static json_t *
 tool_empty(const char *source)
 {
 	return (json_pack("{s:s, s:I, s:I, s:[], s:[], s:o}", "status",
-	                  "unavailable", "count", (json_int_t) 0,
-	                  "distinct_files", (json_int_t) 0, "top_files",
-	                  "top_violations", "source",
-	                  source ? json_string(source) : json_null()));
+	    "unavailable", "count", (json_int_t) 0, "distinct_files",
+	    (json_int_t) 0, "top_files", "top_violations", "source",
+	    source ? json_string(source) : json_null()));
 }
 
 /* collect_tool runs a lint or type checker.  Its exit status is not a
@@ -301,7 +301,7 @@ tool_empty(const char *source)
  * exits >= 2 without a single finding is taken as broken. */
 static json_t *
 collect_tool(const struct obs_spec *s, const json_t *cmd, const char *key,
-             const char *found, json_t *errors)
+    const char *found, json_t *errors)
 {
 	struct proc_result r;
 	struct findings    fs;
@@ -325,20 +325,20 @@ collect_tool(const struct obs_spec *s, const json_t *cmd, const char *key,
 	collect_lint_parse(&fs, r.err.data, r.err.len);
 	if (fs.n == 0 && r.exit_code >= 2) {
 		msg = collect_first_line(r.err.len ? r.err.data : r.out.data,
-		                 r.err.len ? r.err.len : r.out.len, ERR_MAX);
-		why = xasprintf("%s: exited %d without findings%s%s", argv.v[0],
-		                r.exit_code, msg ? ": " : "", msg ? msg : "");
+		    r.err.len ? r.err.len : r.out.len, ERR_MAX);
+		why = xasprintf("%s: exited %d without findings%s%s",
+		    argv.v[0], r.exit_code, msg ? ": " : "", msg ? msg : "");
 		free(msg);
 		o = tool_empty(src);
 		goto out;
 	}
 	o = collect_lint_summary(&fs);
-	json_object_set_new(o, "status",
-	                    json_string(fs.n > 0 ? found : "clean"));
+	json_object_set_new(
+	    o, "status", json_string(fs.n > 0 ? found : "clean"));
 	json_object_set_new(o, "source", json_string(src));
 	if (r.out_truncated || r.err_truncated)
-		why = xasprintf("output cut at %u bytes: counts are partial",
-		                MAX_OUTPUT);
+		why = xasprintf(
+		    "output cut at %u bytes: counts are partial", MAX_OUTPUT);
 out:
 	set_err(errors, key, why);
 	collect_findings_fini(&fs);
@@ -352,7 +352,8 @@ out:
  * following a symlink or blocking on a fifo.  Returns 0, ERR_NOTFOUND,
  * ERR_TOOBIG, ERR_INVAL (not a regular file) or ERR_IO (*eno = errno). */
 static int
-read_file(struct buf *b, const char *dir, const char *rel, size_t max, int *eno)
+read_file(
+    struct buf *b, const char *dir, const char *rel, size_t max, int *eno)
 {
 	struct stat st;
 	char       *p = xasprintf("%s/%s", dir, rel), tmp[65536];
@@ -360,10 +361,10 @@ read_file(struct buf *b, const char *dir, const char *rel, size_t max, int *eno)
 	int         fd, rv = 0;
 
 	*eno = 0;
-	fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	fd   = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0) {
 		*eno = errno;
-		rv = errno == ENOENT ? ERR_NOTFOUND : ERR_IO;
+		rv   = errno == ENOENT ? ERR_NOTFOUND : ERR_IO;
 	} else if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
 		rv = ERR_INVAL;
 	else if ((size_t) st.st_size > max)
@@ -400,8 +401,8 @@ static bool
 safe_rel(const char *p)
 {
 	return (p[0] != '\0' && p[0] != '/' && strcmp(p, "..") != 0 &&
-	        strncmp(p, "../", 3) != 0 && strstr(p, "/../") == NULL &&
-	        (strlen(p) < 3 || strcmp(p + strlen(p) - 3, "/..") != 0));
+	    strncmp(p, "../", 3) != 0 && strstr(p, "/../") == NULL &&
+	    (strlen(p) < 3 || strcmp(p + strlen(p) - 3, "/..") != 0));
 }
 
 static json_t *
@@ -415,14 +416,13 @@ collect_coverage(const struct obs_spec *s, json_t *errors)
 	size_t          i;
 	int             rv, eno;
 
-	json_array_foreach(s->coverage_paths, i, v)
-	{
+	json_array_foreach (s->coverage_paths, i, v) {
 		rel = json_string_value(v);
 		if (!safe_rel(rel)) {
 			set_err(errors, "coverage",
-			        xasprintf("%s: not a path "
-			                  "inside the checkout",
-			                  rel));
+			    xasprintf("%s: not a path "
+			              "inside the checkout",
+			        rel));
 			continue;
 		}
 		buf_init(&b);
@@ -432,50 +432,48 @@ collect_coverage(const struct obs_spec *s, json_t *errors)
 			o = cov_json(&c, rel);
 			coverage_fini(&c);
 		} else if (rv == 0)
-			set_err(errors, "coverage",
-			        xasprintf("%s: %s", rel, err));
+			set_err(
+			    errors, "coverage", xasprintf("%s: %s", rel, err));
 		else if (rv != ERR_NOTFOUND)
 			set_err(errors, "coverage",
-			        xasprintf("%s: %s", rel, read_error(rv, eno)));
+			    xasprintf("%s: %s", rel, read_error(rv, eno)));
 		buf_fini(&b);
 		if (o != NULL || rv != ERR_NOTFOUND)
 			break; /* the first report present decides */
 	}
 	if (o == NULL)
 		o = json_pack("{s:s, s:n, s:I, s:f, s:[], s:o}", "status",
-		              "unavailable", "total_pct", "uncovered_count",
-		              (json_int_t) 0, "threshold_pct",
-		              COVERAGE_THRESHOLD, "top_uncovered", "source",
-		              i < json_array_size(s->coverage_paths)
-		                  ? json_string(json_string_value(
-		                        json_array_get(s->coverage_paths, i)))
-		                  : json_null());
+		    "unavailable", "total_pct", "uncovered_count",
+		    (json_int_t) 0, "threshold_pct", COVERAGE_THRESHOLD,
+		    "top_uncovered", "source",
+		    i < json_array_size(s->coverage_paths)
+		        ? json_string(json_string_value(
+		              json_array_get(s->coverage_paths, i)))
+		        : json_null());
 	return (o);
 }
 
 static json_t *
 collect_tests(const struct obs_spec *s)
 {
-	const json_t *t = s->tests;
+	const json_t *t  = s->tests;
 	const char   *st = json_string_value(json_object_get(t, "status"));
 
 	if (st == NULL ||
 	    (strcmp(st, "passed") != 0 && strcmp(st, "failed") != 0))
 		return (json_pack("{s:s, s:n, s:n, s:n, s:n}", "status",
-		                  "unknown", "source", "name", "observed_at",
-		                  "head_sha"));
+		    "unknown", "source", "name", "observed_at", "head_sha"));
 	/* name: the failing checks of the commit, else its passing ones */
 	return (json_pack("{s:s, s:s, s:O?, s:O?, s:O?}", "status", st,
-	                  "source", "ci.check_run", "name",
-	                  json_object_get(t, "name"), "observed_at",
-	                  json_object_get(t, "observed_at"), "head_sha",
-	                  json_object_get(t, "head_sha")));
+	    "source", "ci.check_run", "name", json_object_get(t, "name"),
+	    "observed_at", json_object_get(t, "observed_at"), "head_sha",
+	    json_object_get(t, "head_sha")));
 }
 
 /* todo_file counts one listed file (regular, <= 1 MiB, not binary). */
 static int64_t
-todo_file(const struct obs_spec *s, const char *rel, int64_t *todo,
-          int64_t *fixme)
+todo_file(
+    const struct obs_spec *s, const char *rel, int64_t *todo, int64_t *fixme)
 {
 	struct buf b;
 	int64_t    t = 0, f = 0;
@@ -497,7 +495,7 @@ collect_todo(const struct obs_spec *s, json_t *errors)
 	struct proc_result r;
 	struct pcount     *pc = NULL;
 	const char        *p, *end;
-	char              *why = NULL;
+	char              *why  = NULL;
 	int64_t            todo = 0, fixme = 0, n, files = 0;
 	size_t             np = 0;
 	json_t            *o;
@@ -508,22 +506,21 @@ collect_todo(const struct obs_spec *s, json_t *errors)
 		     p += strlen(p) + 1, files++) {
 			if (proc_stop || now_ms() >= s->deadline_ms) {
 				why = xasprintf("stopped after %lld files: %s",
-				                (long long) files,
-				                proc_stop ? "interrupted"
-				                          : "out of time");
+				    (long long) files,
+				    proc_stop ? "interrupted" : "out of time");
 				break;
 			}
 			if ((n = todo_file(s, p, &todo, &fixme)) == 0)
 				continue;
-			pc = xrealloc(pc, (np + 1) * sizeof(*pc));
-			pc[np].path = collect_text_dup(p, strlen(p));
+			pc             = xrealloc(pc, (np + 1) * sizeof(*pc));
+			pc[np].path    = collect_text_dup(p, strlen(p));
 			pc[np++].count = n;
 		}
 	}
 	set_err(errors, "todo", why);
 	o = json_pack("{s:I, s:I, s:o}", "todo_count", (json_int_t) todo,
-	              "fixme_count", (json_int_t) fixme, "top_files",
-	              collect_top_counts(pc, np, TOP_N));
+	    "fixme_count", (json_int_t) fixme, "top_files",
+	    collect_top_counts(pc, np, TOP_N));
 	collect_pcounts_free(pc, np);
 	proc_result_fini(&r);
 	return (o);
@@ -535,14 +532,12 @@ observe(const struct obs_spec *s)
 	json_t *errors = json_object(), *snap;
 
 	snap = json_pack("{s:i, s:s, s:I}", "observer_version",
-	                 OBSERVER_VERSION, "run_id", s->run_id, "observed_at",
-	                 (json_int_t) s->observed_at);
+	    OBSERVER_VERSION, "run_id", s->run_id, "observed_at",
+	    (json_int_t) s->observed_at);
 	json_object_set_new(snap, "repo", collect_git(s, errors));
-	json_object_set_new(
-	    snap, "lint",
+	json_object_set_new(snap, "lint",
 	    collect_tool(s, s->lint_cmd, "lint", "violations", errors));
-	json_object_set_new(
-	    snap, "type",
+	json_object_set_new(snap, "type",
 	    collect_tool(s, s->type_cmd, "type", "errors", errors));
 	json_object_set_new(snap, "coverage", collect_coverage(s, errors));
 	json_object_set_new(snap, "tests", collect_tests(s));

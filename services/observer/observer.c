@@ -52,8 +52,7 @@ config(struct observer *o, const struct cfg_node *c, char *err, size_t errlen)
 	 * 600s, not a request to observe every 0.6 s. */
 	if ((o->interval_ms != 0 && o->interval_ms < 1000) ||
 	    o->cmd_timeout_ms < 100 || o->keep < 1 || o->max_parallel < 1) {
-		snprintf(
-		    err, errlen,
+		snprintf(err, errlen,
 		    "interval must be 0 (off) or >= 1s, "
 		    "command_timeout >= 100ms, history_keep and max_parallel "
 		    ">= 1 (durations take a unit: 600s, 5m)");
@@ -72,9 +71,9 @@ observer_init(struct svc *svc, void *state)
 	int                rv;
 
 	o->svc = svc;
-	dir = svc_name(svc); /* no default in the table: the name's */
+	dir    = svc_name(svc); /* no default in the table: the name's */
 	worker = NULL;
-	cdir = xstrdup(t->config_path);
+	cdir   = xstrdup(t->config_path);
 	if ((slash = strrchr(cdir, '/')) != NULL)
 		*slash = '\0';
 	if ((rv = config(o, svc_cfg(svc), err, sizeof(err))) != 0 ||
@@ -83,14 +82,14 @@ observer_init(struct svc *svc, void *state)
 	    (rv = cfg_tab_str(observer_keys, svc_cfg(svc), "worker", &worker,
 	         err, sizeof(err))) != 0 ||
 	    (rv = repos_load(o, svc_cfg_root(svc), svc_cfg(svc), cdir, err,
-	                     sizeof(err))) != 0) {
+	         sizeof(err))) != 0) {
 		log_error("observer.config", "%s", err);
 		free(cdir);
 		return (rv);
 	}
 	free(cdir);
-	o->dir = dir[0] == '/' ? xstrdup(dir)
-	                       : xasprintf("%s/%s", t->state_dir, dir);
+	o->dir    = dir[0] == '/' ? xstrdup(dir)
+	                          : xasprintf("%s/%s", t->state_dir, dir);
 	o->worker = worker ? xstrdup(worker) : exe_sibling("opc-observe-run");
 	if (mkdirs(o->dir, 0700) != 0) {
 		log_error("observer.config", "cannot create %s", o->dir);
@@ -99,7 +98,7 @@ observer_init(struct svc *svc, void *state)
 	if ((rv = sched_init(o)) != 0)
 		return (rv);
 	log_info("observer.init", "%zu repos, every %lld ms, worker %s",
-	         o->nrepos, (long long) o->interval_ms, o->worker);
+	    o->nrepos, (long long) o->interval_ms, o->worker);
 	return (0);
 }
 
@@ -151,7 +150,7 @@ event_repo(struct svc *svc, struct observer *o, const char *name)
 	if (r == NULL) {
 		svc_count(svc, "ci_ignored", 1);
 		log_debug("observer.ci_ignored", "no observed repo '%s'",
-		          name ? name : "");
+		    name ? name : "");
 	}
 	return (r);
 }
@@ -171,8 +170,7 @@ on_check_run(struct svc *svc, const struct msg *m, void *state)
 	 * its own earlier conclusion only (delivery order may vary: the
 	 * newer event wins) */
 	if (v != NULL &&
-	    ((rv = store_run(
-	          svc_store(svc),
+	    ((rv = store_run(svc_store(svc),
 	          "INSERT INTO ci_run(repo, head_sha, name, status,"
 	          " observed_at, first_seen) VALUES (?, ?, ?, ?, ?, ?)"
 	          " ON CONFLICT(repo, head_sha, name) DO UPDATE SET"
@@ -181,12 +179,12 @@ on_check_run(struct svc *svc, const struct msg *m, void *state)
 	          " WHERE excluded.observed_at >= ci_run.observed_at",
 	          "ttttii", r->key, c->head_sha ? c->head_sha : "",
 	          c->name ? c->name : "", v, m->ts, m->ts)) != 0 ||
-	     (rv = store_run(svc_store(svc),
-	                     "DELETE FROM ci_run WHERE repo = ? AND head_sha"
-	                     " NOT IN (SELECT head_sha FROM ci_run WHERE"
-	                     " repo = ? GROUP BY head_sha"
-	                     " ORDER BY min(first_seen) DESC LIMIT ?)",
-	                     "tti", r->key, r->key, (int64_t) CI_SHAS)) != 0))
+	        (rv = store_run(svc_store(svc),
+	             "DELETE FROM ci_run WHERE repo = ? AND head_sha"
+	             " NOT IN (SELECT head_sha FROM ci_run WHERE"
+	             " repo = ? GROUP BY head_sha"
+	             " ORDER BY min(first_seen) DESC LIMIT ?)",
+	             "tti", r->key, r->key, (int64_t) CI_SHAS)) != 0))
 		return (rv);
 	(void) sched_queue(o, r);
 	return (0);
@@ -209,11 +207,11 @@ on_pr_event(struct svc *svc, const struct msg *m, void *state)
 
 static int
 ctl_observe(struct svc *svc, const struct msg *req, json_t **data, char *err,
-            size_t errlen, void *state)
+    size_t errlen, void *state)
 {
-	struct observer *o = state;
-	const char      *name = req->body.observer_observe.repo;
-	struct obs_repo *one = NULL;
+	struct observer *o       = state;
+	const char      *name    = req->body.observer_observe.repo;
+	struct obs_repo *one     = NULL;
 	json_t          *started = json_array();
 	size_t           i;
 
@@ -226,9 +224,9 @@ ctl_observe(struct svc *svc, const struct msg *req, json_t **data, char *err,
 	for (i = 0; i < o->nrepos; i++) {
 		if (one != NULL && one != &o->repos[i])
 			continue;
-		json_array_append_new(
-		    started, json_pack("{s:s, s:s}", "repo", o->repos[i].key,
-		                       "run_id", sched_queue(o, &o->repos[i])));
+		json_array_append_new(started,
+		    json_pack("{s:s, s:s}", "repo", o->repos[i].key, "run_id",
+		        sched_queue(o, &o->repos[i])));
 	}
 	*data = json_pack("{s:o}", "started", started);
 	return (0);
@@ -241,20 +239,19 @@ repo_status(struct store *st, const struct obs_repo *r)
 	json_t            *o;
 
 	o = json_pack("{s:s, s:b, s:o, s:o, s:n, s:n}", "path", r->path,
-	              "in_flight", r->pid != 0, "run_id",
-	              r->run_id ? json_string(r->run_id) : json_null(),
-	              "queued",
-	              r->queued ? json_string(r->queued) : json_null(),
-	              "last_run_id", "last_observed_at");
+	    "in_flight", r->pid != 0, "run_id",
+	    r->run_id ? json_string(r->run_id) : json_null(), "queued",
+	    r->queued ? json_string(r->queued) : json_null(), "last_run_id",
+	    "last_observed_at");
 	if (store_prep(st, &s,
-	               "SELECT run_id, observed_at FROM snapshot WHERE repo = ?"
-	               " ORDER BY observed_at DESC, run_id DESC LIMIT 1") != 0)
+	        "SELECT run_id, observed_at FROM snapshot WHERE repo = ?"
+	        " ORDER BY observed_at DESC, run_id DESC LIMIT 1") != 0)
 		return (o);
 	if (store_bind_text(s, 1, r->key) == 0 && store_step(s) == 1) {
-		json_object_set_new(o, "last_run_id",
-		                    json_string(store_col_text(s, 0)));
-		json_object_set_new(o, "last_observed_at",
-		                    json_integer(store_col_int(s, 1)));
+		json_object_set_new(
+		    o, "last_run_id", json_string(store_col_text(s, 0)));
+		json_object_set_new(
+		    o, "last_observed_at", json_integer(store_col_int(s, 1)));
 	}
 	store_done(s);
 	return (o);
@@ -263,42 +260,42 @@ repo_status(struct store *st, const struct obs_repo *r)
 static void
 observer_status(struct svc *svc, void *state, json_t *obj)
 {
-	struct observer *o = state;
+	struct observer *o     = state;
 	json_t          *repos = json_object();
-	int64_t          n = 0;
+	int64_t          n     = 0;
 	size_t           i;
 
 	for (i = 0; i < o->nrepos; i++)
 		json_object_set_new(repos, o->repos[i].key,
-		                    repo_status(svc_store(svc), &o->repos[i]));
-	(void) store_int(svc_store(svc), &n, 0, "SELECT count(*) FROM snapshot",
-	                 NULL);
+		    repo_status(svc_store(svc), &o->repos[i]));
+	(void) store_int(
+	    svc_store(svc), &n, 0, "SELECT count(*) FROM snapshot", NULL);
 	json_object_set_new(obj, "repos", repos);
 	json_object_set_new(obj, "snapshots", json_integer(n));
 	json_object_set_new(obj, "interval_ms", json_integer(o->interval_ms));
-	json_object_set_new(obj, "command_timeout_ms",
-	                    json_integer(o->cmd_timeout_ms));
+	json_object_set_new(
+	    obj, "command_timeout_ms", json_integer(o->cmd_timeout_ms));
 }
 
 static const struct svc_handler handlers[] = {
-    {MSG_CI_CHECK_RUN, on_check_run},
-    {MSG_CI_PR_EVENT, on_pr_event},
-    {MSG_NONE, NULL},
+	{ MSG_CI_CHECK_RUN, on_check_run },
+	{ MSG_CI_PR_EVENT, on_pr_event },
+	{ MSG_NONE, NULL },
 };
 
 static const struct svc_ctl ctls[] = {
-    {MSG_OBSERVER_OBSERVE, ctl_observe},
-    {MSG_NONE, NULL},
+	{ MSG_OBSERVER_OBSERVE, ctl_observe },
+	{ MSG_NONE, NULL },
 };
 
 const struct svc_def observer_def = {
-    .name = "observer",
-    .state_size = sizeof(struct observer),
-    .init = observer_init,
-    .fini = observer_fini,
-    .handlers = handlers,
-    .ctls = ctls,
-    .status = observer_status,
-    .shutdown = observer_shutdown,
-	.config = observer_keys,
+	.name       = "observer",
+	.state_size = sizeof(struct observer),
+	.init       = observer_init,
+	.fini       = observer_fini,
+	.handlers   = handlers,
+	.ctls       = ctls,
+	.status     = observer_status,
+	.shutdown   = observer_shutdown,
+	.config     = observer_keys,
 };

@@ -77,8 +77,8 @@ struct observer {
  * the instance's repos list when it has one.  Returns 0 or ERR_CONFIG
  * with "file:line:col: ..." in err. */
 int  repos_load(struct observer *o, const struct cfg_node *root,
-                const struct cfg_node *inst, const char *config_dir, char *err,
-                size_t errlen);
+     const struct cfg_node *inst, const char *config_dir, char *err,
+     size_t errlen);
 void repos_free(struct observer *o);
 /* repos_find returns the repo with key name, or NULL. */
 struct obs_repo *repos_find(struct observer *o, const char *name);

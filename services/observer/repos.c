@@ -53,7 +53,7 @@ local_of(const char *url, const char *dir)
  * key of ob into *out (a new JSON array, or JSON null). */
 static int
 argv_json(json_t **out, const struct cfg_node *ob, const char *key, char *err,
-          size_t errlen)
+    size_t errlen)
 {
 	const char **v;
 	size_t       n, i;
@@ -65,9 +65,9 @@ argv_json(json_t **out, const struct cfg_node *ob, const char *key, char *err,
 	if (v != NULL && n == 0) {
 		cfg_where(cfg_get(ob, key), where, sizeof(where));
 		snprintf(err, errlen,
-		         "%s: %s: expected a non-empty list "
-		         "(an argv, run without a shell)",
-		         where, key);
+		    "%s: %s: expected a non-empty list "
+		    "(an argv, run without a shell)",
+		    where, key);
 		free(v);
 		return (ERR_CONFIG);
 	}
@@ -80,10 +80,9 @@ argv_json(json_t **out, const struct cfg_node *ob, const char *key, char *err,
 
 /* observe_json reads a repo's observe: map into the spec fields. */
 static int
-observe_json(json_t **out, const struct cfg_node *rn,
-             char *err, size_t errlen)
+observe_json(json_t **out, const struct cfg_node *rn, char *err, size_t errlen)
 {
-	const struct cfg_node *ob = cfg_get(rn, "observe");
+	const struct cfg_node *ob   = cfg_get(rn, "observe");
 	json_t                *lint = NULL, *type = NULL, *cov;
 	const char           **v;
 	size_t                 n, i;
@@ -95,7 +94,8 @@ observe_json(json_t **out, const struct cfg_node *rn,
 	    (rv = argv_json(&type, ob, "type_command", err, errlen)) != 0 ||
 	    (rv = cfg_tab_int(conf_repo_keys, rn, "observe.todo_max_files",
 	         &todo, err, errlen)) != 0 ||
-	    (rv = cfg_get_strs(ob, "coverage_paths", &v, &n, err, errlen)) != 0)
+	    (rv = cfg_get_strs(ob, "coverage_paths", &v, &n, err, errlen)) !=
+	        0)
 		goto fail;
 	if (v == NULL)
 		cov = json_pack("[s, s]", "coverage.xml", "coverage.txt");
@@ -105,8 +105,8 @@ observe_json(json_t **out, const struct cfg_node *rn,
 		json_array_append_new(cov, json_string(v[i]));
 	free(v);
 	*out = json_pack("{s:o, s:o, s:o, s:I}", "lint_command", lint,
-	                 "type_command", type, "coverage_paths", cov,
-	                 "todo_max_files", (json_int_t) todo);
+	    "type_command", type, "coverage_paths", cov, "todo_max_files",
+	    (json_int_t) todo);
 	return (0);
 fail:
 	json_decref(lint);
@@ -118,7 +118,7 @@ fail:
  * *added tells whether it had. */
 static int
 repo_add(struct observer *o, const char *key, const struct cfg_node *rn,
-         const char *dir, bool *added, char *err, size_t errlen)
+    const char *dir, bool *added, char *err, size_t errlen)
 {
 	struct obs_repo *r;
 	const char      *lp, *url, *gh;
@@ -127,8 +127,10 @@ repo_add(struct observer *o, const char *key, const struct cfg_node *rn,
 	int              rv;
 
 	*added = false;
-	if ((rv = cfg_get_str(rn, "local_path", NULL, &lp, err, errlen)) != 0 ||
-	    (rv = cfg_get_str(rn, "clone_url", NULL, &url, err, errlen)) != 0 ||
+	if ((rv = cfg_get_str(rn, "local_path", NULL, &lp, err, errlen)) !=
+	        0 ||
+	    (rv = cfg_get_str(rn, "clone_url", NULL, &url, err, errlen)) !=
+	        0 ||
 	    (rv = cfg_get_str(rn, "github_repo", NULL, &gh, err, errlen)) != 0)
 		return (rv);
 	path =
@@ -140,13 +142,14 @@ repo_add(struct observer *o, const char *key, const struct cfg_node *rn,
 		return (rv);
 	}
 	o->repos = xrealloc(o->repos, (o->nrepos + 1) * sizeof(*o->repos));
-	r = &o->repos[o->nrepos++];
+	r        = &o->repos[o->nrepos++];
 	memset(r, 0, sizeof(*r));
-	r->key = xstrdup(key);
+	r->key  = xstrdup(key);
 	r->path = path;
-	r->github = gh != NULL && *gh != '\0' ? xstrdup(gh) : github_repo_of(url);
+	r->github =
+	    gh != NULL && *gh != '\0' ? xstrdup(gh) : github_repo_of(url);
 	r->observe = ob;
-	*added = true;
+	*added     = true;
 	return (0);
 }
 
@@ -154,8 +157,8 @@ repo_add(struct observer *o, const char *key, const struct cfg_node *rn,
  * required. */
 static int
 listed_add(struct observer *o, const struct cfg_node *repos,
-           const struct cfg_node *list, const char **keys, size_t n,
-           const char *dir, char *err, size_t errlen)
+    const struct cfg_node *list, const char **keys, size_t n, const char *dir,
+    char *err, size_t errlen)
 {
 	const struct cfg_node *rn;
 	size_t                 i;
@@ -168,21 +171,21 @@ listed_add(struct observer *o, const struct cfg_node *repos,
 		if ((rn = cfg_get(repos, keys[i])) == NULL ||
 		    cfg_type(rn) != CFG_MAP) {
 			snprintf(err, errlen,
-			         "%s: repos: '%s' is not a repo of the "
-			         "top-level repos map",
-			         where, keys[i]);
+			    "%s: repos: '%s' is not a repo of the "
+			    "top-level repos map",
+			    where, keys[i]);
 			return (ERR_CONFIG);
 		}
 		if (repos_find(o, keys[i]) != NULL)
 			continue;
-		if ((rv = repo_add(o, keys[i], rn, dir, &added, err, errlen)) !=
-		    0)
+		if ((rv = repo_add(
+		         o, keys[i], rn, dir, &added, err, errlen)) != 0)
 			return (rv);
 		if (!added) {
 			snprintf(err, errlen,
-			         "repos.%s: no local checkout to "
-			         "observe (set local_path)",
-			         keys[i]);
+			    "repos.%s: no local checkout to "
+			    "observe (set local_path)",
+			    keys[i]);
 			return (ERR_CONFIG);
 		}
 	}
@@ -191,8 +194,7 @@ listed_add(struct observer *o, const struct cfg_node *repos,
 
 int
 repos_load(struct observer *o, const struct cfg_node *root,
-           const struct cfg_node *inst, const char *dir, char *err,
-           size_t errlen)
+    const struct cfg_node *inst, const char *dir, char *err, size_t errlen)
 {
 	const struct cfg_node *repos = cfg_get(root, "repos");
 	const char           **keys;
@@ -204,7 +206,7 @@ repos_load(struct observer *o, const struct cfg_node *root,
 		return (rv);
 	if (keys != NULL) {
 		rv = listed_add(o, repos, cfg_get(inst, "repos"), keys, n, dir,
-		                err, errlen);
+		    err, errlen);
 		free(keys);
 		return (rv);
 	}
@@ -212,7 +214,7 @@ repos_load(struct observer *o, const struct cfg_node *root,
 		if (cfg_type(cfg_at(repos, i)) != CFG_MAP)
 			continue;
 		if ((rv = repo_add(o, cfg_key_at(repos, i), cfg_at(repos, i),
-		                   dir, &added, err, errlen)) != 0)
+		         dir, &added, err, errlen)) != 0)
 			return (rv);
 	}
 	return (0);
@@ -232,7 +234,7 @@ repos_free(struct observer *o)
 		json_decref(o->repos[i].observe);
 	}
 	free(o->repos);
-	o->repos = NULL;
+	o->repos  = NULL;
 	o->nrepos = 0;
 }
 

@@ -13,22 +13,22 @@
 #include <string.h>
 
 #include "collect.h"
-#include "opc/util.h"
 #include "opc/proc.h"
 #include "opc/strv.h"
+#include "opc/util.h"
 
 static void
 usage(FILE *f)
 {
-	fprintf(
-	    f,
+	fprintf(f,
 	    "usage: opc-observe-run --spec SPEC.json --out SNAPSHOT.json\n"
 	    "\n"
 	    "Observes one repository checkout (git state, lint and type\n"
 	    "checker findings, coverage report, TODO/FIXME counts) as the\n"
 	    "spec written by opc-observer describes, and writes the snapshot\n"
 	    "to SNAPSHOT.json.  Commands run without a shell, with the\n"
-	    "checkout as working directory.  Exit status 0 when SNAPSHOT.json\n"
+	    "checkout as working directory.  Exit status 0 when "
+	    "SNAPSHOT.json\n"
 	    "was written, 1 otherwise.\n");
 }
 
@@ -41,12 +41,11 @@ usage(FILE *f)
 static void
 git_env(const char *path)
 {
-	static const char *const drop[] = {
-	    "GIT_DIR",        "GIT_WORK_TREE",
-	    "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
-	    "GIT_COMMON_DIR", "GIT_NAMESPACE"};
-	char  *parent = xstrdup(path), *slash;
-	size_t i;
+	static const char *const drop[] = { "GIT_DIR", "GIT_WORK_TREE",
+		"GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_COMMON_DIR",
+		"GIT_NAMESPACE" };
+	char                    *parent = xstrdup(path), *slash;
+	size_t                   i;
 
 	for (i = 0; i < nitems(drop); i++)
 		unsetenv(drop[i]);
@@ -71,7 +70,7 @@ write_snapshot(const char *spec_path, const char *out)
 
 	if ((o = json_load_file(spec_path, 0, &je)) == NULL) {
 		fprintf(stderr, "opc-observe-run: %s:%d: %s\n", spec_path,
-		        je.line, je.text);
+		    je.line, je.text);
 		return (1);
 	}
 	if (observe_spec_parse(&s, o, err, sizeof(err)) != 0) {
@@ -97,10 +96,10 @@ int
 main(int argc, char *argv[])
 {
 	static const struct option opts[] = {
-	    {"spec", required_argument, NULL, 's'},
-	    {"out", required_argument, NULL, 'o'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+		{ "spec", required_argument, NULL, 's' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	const char *spec = NULL, *out = NULL;
 	int         c;

@@ -77,8 +77,8 @@ file_for(struct observer *o, const char *run_id, const char *suffix)
 static void
 unlink_run(struct observer *o, const char *run_id, bool keep_log)
 {
-	static const char *const sfx[] = {".spec.json", ".snapshot.json",
-	                                  ".snapshot.json.tmp", ".log"};
+	static const char *const sfx[] = { ".spec.json", ".snapshot.json",
+		".snapshot.json.tmp", ".log" };
 	size_t                   i;
 	char                    *p;
 
@@ -99,24 +99,24 @@ tests_json(struct observer *o, const struct obs_repo *r)
 	struct store      *st = svc_store(o->svc);
 	struct store_stmt *s;
 	struct buf         failed, passed;
-	json_t            *t = NULL;
+	json_t            *t   = NULL;
 	char              *sha = NULL;
-	int64_t            at = 0;
+	int64_t            at  = 0;
 	const char        *name;
 
 	if (store_prep(st, &s,
-	               "SELECT head_sha FROM ci_run WHERE repo = ?"
-	               " GROUP BY head_sha"
-	               " ORDER BY min(first_seen) DESC, max(observed_at) DESC"
-	               " LIMIT 1") != 0)
+	        "SELECT head_sha FROM ci_run WHERE repo = ?"
+	        " GROUP BY head_sha"
+	        " ORDER BY min(first_seen) DESC, max(observed_at) DESC"
+	        " LIMIT 1") != 0)
 		return (json_null());
 	if (store_bind_text(s, 1, r->key) == 0 && store_step(s) == 1)
 		sha = xstrdup(store_col_text(s, 0));
 	store_done(s);
 	if (sha == NULL ||
 	    store_prep(st, &s,
-	               "SELECT status, name, observed_at FROM ci_run"
-	               " WHERE repo = ? AND head_sha = ? ORDER BY name") != 0) {
+	        "SELECT status, name, observed_at FROM ci_run"
+	        " WHERE repo = ? AND head_sha = ? ORDER BY name") != 0) {
 		free(sha);
 		return (json_null());
 	}
@@ -127,22 +127,22 @@ tests_json(struct observer *o, const struct obs_repo *r)
 		while (store_step(s) == 1) {
 			struct buf *b =
 			    strcmp(store_col_text(s, 0), "failed") == 0
-			        ? &failed
-			        : &passed;
+			    ? &failed
+			    : &passed;
 
 			name = store_col_text(s, 1);
 			buf_printf(b, "%s%s", b->len > 0 ? ", " : "",
-			           *name != '\0' ? name : "?");
+			    *name != '\0' ? name : "?");
 			if (store_col_int(s, 2) > at)
 				at = store_col_int(s, 2);
 		}
 	store_done(s);
 	if (failed.len > 0 || passed.len > 0)
 		t = json_pack("{s:s, s:s, s:s, s:I, s:s}", "status",
-		              failed.len > 0 ? "failed" : "passed", "source",
-		              "ci.check_run", "name",
-		              buf_cstr(failed.len > 0 ? &failed : &passed),
-		              "observed_at", (json_int_t) at, "head_sha", sha);
+		    failed.len > 0 ? "failed" : "passed", "source",
+		    "ci.check_run", "name",
+		    buf_cstr(failed.len > 0 ? &failed : &passed),
+		    "observed_at", (json_int_t) at, "head_sha", sha);
 	buf_fini(&failed);
 	buf_fini(&passed);
 	free(sha);
@@ -165,31 +165,31 @@ worker_deadline(const struct observer *o, int64_t started_ms)
 /* write_spec writes the worker's spec file; 0 or ERR_IO. */
 static int
 write_spec(struct observer *o, struct obs_repo *r, const char *run_id,
-           const char *path)
+    const char *path)
 {
 	json_t *spec = json_deep_copy(r->observe), *run;
 	char   *text;
 	int     rv;
 
 	run = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "run_id", run_id,
-	                "repo", r->key, "path", r->path, "observed_at",
-	                (json_int_t) r->started_ms, "deadline_ms",
-	                (json_int_t) worker_deadline(o, r->started_ms),
-	                "command_timeout_ms", (json_int_t) o->cmd_timeout_ms);
+	    "repo", r->key, "path", r->path, "observed_at",
+	    (json_int_t) r->started_ms, "deadline_ms",
+	    (json_int_t) worker_deadline(o, r->started_ms),
+	    "command_timeout_ms", (json_int_t) o->cmd_timeout_ms);
 	json_object_update(spec, run);
 	json_decref(run);
 	json_object_set_new(spec, "tests", tests_json(o, r));
 	text = json_dumps(spec, JSON_INDENT(2) | JSON_SORT_KEYS);
-	rv =
-	    text != NULL ? write_file_atomic(path, text, strlen(text)) : ERR_IO;
+	rv   = text != NULL ? write_file_atomic(path, text, strlen(text))
+	                    : ERR_IO;
 	free(text);
 	json_decref(spec);
 	return (rv);
 }
 
 static pid_t
-worker_spawn(struct observer *o, const char *log, const char *spec,
-    const char *out)
+worker_spawn(
+    struct observer *o, const char *log, const char *spec, const char *out)
 {
 	char *argv[6];
 
@@ -207,26 +207,28 @@ static void
 start(struct observer *o, struct obs_repo *r, char *run_id)
 {
 	char *spec = file_for(o, run_id, ".spec.json");
-	char *out = file_for(o, run_id, ".snapshot.json");
-	char *log = file_for(o, run_id, ".log");
+	char *out  = file_for(o, run_id, ".snapshot.json");
+	char *log  = file_for(o, run_id, ".log");
 	pid_t pid;
 
 	r->started_ms = r->last_start = now_ms();
 	unlink_run(o, run_id, false);
 	if (write_spec(o, r, run_id, spec) != 0)
-		log_error("observer.spec", "%s: cannot write %s", r->key, spec);
+		log_error(
+		    "observer.spec", "%s: cannot write %s", r->key, spec);
 	else if ((pid = worker_spawn(o, log, spec, out)) < 0)
 		log_error("observer.spawn", "%s: cannot run %s: %s", r->key,
 		    o->worker, strerror(errno));
 	else {
-		log_info("observer.start", "%s: observation %s (worker pid %d)",
-		         r->key, run_id, (int) pid);
+		log_info("observer.start",
+		    "%s: observation %s (worker pid %d)", r->key, run_id,
+		    (int) pid);
 		svc_count(o->svc, "observations_started", 1);
-		r->pid = pid;
-		r->run_id = run_id;
+		r->pid      = pid;
+		r->run_id   = run_id;
 		r->deadline = mono_ms() + 2 * o->cmd_timeout_ms;
-		r->kill_at = 0;
-		run_id = NULL;
+		r->kill_at  = 0;
+		run_id      = NULL;
 	}
 	if (run_id != NULL) { /* not started: counted, and gone */
 		svc_count(o->svc, "observe_failed", 1);
@@ -243,25 +245,23 @@ static int
 commit(struct observer *o, struct obs_repo *r, json_t *snap)
 {
 	struct msg_observe_snapshot ev;
-	struct store               *st = svc_store(o->svc);
+	struct store               *st   = svc_store(o->svc);
 	char                       *text = json_dumps(snap, JSON_COMPACT);
 	int                         rv;
 
 	memset(&ev, 0, sizeof(ev));
 	ev.run_id = r->run_id;
-	ev.repo = r->key;
+	ev.repo   = r->key;
 	ev.observed_at =
 	    json_integer_value(json_object_get(snap, "observed_at"));
 	ev.snapshot = snap;
 	if ((rv = svc_begin(o->svc)) != 0)
 		goto out;
-	if ((rv = store_run(
-	         st,
+	if ((rv = store_run(st,
 	         "INSERT INTO snapshot(run_id, repo, observed_at, json)"
 	         " VALUES (?, ?, ?, ?) ON CONFLICT(run_id) DO NOTHING",
 	         "ttit", r->run_id, r->key, ev.observed_at, text)) != 0 ||
-	    (rv = store_run(
-	         st,
+	    (rv = store_run(st,
 	         "DELETE FROM snapshot WHERE repo = ? AND run_id NOT IN"
 	         " (SELECT run_id FROM snapshot WHERE repo = ?"
 	         "  ORDER BY observed_at DESC, run_id DESC LIMIT ?)",
@@ -277,8 +277,8 @@ out:
 
 /* load_snapshot reads a worker's snapshot: an object of this run. */
 static json_t *
-load_snapshot(struct observer *o, const struct obs_repo *r, char *why,
-              size_t len)
+load_snapshot(
+    struct observer *o, const struct obs_repo *r, char *why, size_t len)
 {
 	char        *p = file_for(o, r->run_id, ".snapshot.json");
 	json_error_t je;
@@ -288,10 +288,10 @@ load_snapshot(struct observer *o, const struct obs_repo *r, char *why,
 	if (s == NULL)
 		snprintf(why, len, "no snapshot: %s", je.text);
 	else if (!json_is_object(s) ||
-	         !json_is_integer(json_object_get(s, "observed_at")) ||
-	         !json_is_string(json_object_get(s, "run_id")) ||
-	         strcmp(json_string_value(json_object_get(s, "run_id")),
-	                r->run_id) != 0) {
+	    !json_is_integer(json_object_get(s, "observed_at")) ||
+	    !json_is_string(json_object_get(s, "run_id")) ||
+	    strcmp(json_string_value(json_object_get(s, "run_id")),
+	        r->run_id) != 0) {
 		snprintf(why, len, "the snapshot file is not this run's");
 		json_decref(s);
 		s = NULL;
@@ -311,24 +311,24 @@ finished(struct observer *o, struct obs_repo *r, int status)
 		    json_integer_value(json_object_get(snap, "observed_at"));
 		svc_count(o->svc, "snapshots", 1);
 		log_info("observer.snapshot", "%s: observation %s stored",
-		         r->key, r->run_id);
+		    r->key, r->run_id);
 	} else {
 		svc_count(o->svc, "observe_failed", 1);
 		log_warn("observer.failed",
-		         "%s: observation %s: worker %s %d; "
-		         "%s (see %s/%s.log)",
-		         r->key, r->run_id,
-		         WIFSIGNALED(status) ? "killed by signal" : "exited",
-		         WIFSIGNALED(status) ? WTERMSIG(status)
-		                             : WEXITSTATUS(status),
-		         snap != NULL ? "storing it failed" : why, o->dir,
-		         r->run_id);
+		    "%s: observation %s: worker %s %d; "
+		    "%s (see %s/%s.log)",
+		    r->key, r->run_id,
+		    WIFSIGNALED(status) ? "killed by signal" : "exited",
+		    WIFSIGNALED(status) ? WTERMSIG(status)
+		                        : WEXITSTATUS(status),
+		    snap != NULL ? "storing it failed" : why, o->dir,
+		    r->run_id);
 	}
 	unlink_run(o, r->run_id, snap == NULL);
 	json_decref(snap);
 	free(r->run_id);
 	r->run_id = NULL;
-	r->pid = 0;
+	r->pid    = 0;
 }
 
 /* reap collects r's worker once it exited, stopping it when it overran
@@ -345,10 +345,10 @@ reap(struct observer *o, struct obs_repo *r)
 	if (w == 0) {
 		if (r->kill_at == 0 && mono_ms() >= r->deadline) {
 			log_warn("observer.timeout",
-			         "%s: observation %s "
-			         "overran %lld ms: stopping its worker",
-			         r->key, r->run_id,
-			         (long long) (2 * o->cmd_timeout_ms));
+			    "%s: observation %s "
+			    "overran %lld ms: stopping its worker",
+			    r->key, r->run_id,
+			    (long long) (2 * o->cmd_timeout_ms));
 			signal_group(r->pid, SIGTERM);
 			r->kill_at = mono_ms() + KILL_GRACE_MS;
 		} else if (r->kill_at != 0 && mono_ms() >= r->kill_at) {
@@ -391,7 +391,7 @@ sched_tick(struct observer *o)
 		r = &o->repos[i];
 		if (r->pid != 0 || r->queued == NULL)
 			continue;
-		id = r->queued;
+		id        = r->queued;
 		r->queued = NULL;
 		start(o, r, id);
 		running += r->pid != 0;
@@ -455,8 +455,8 @@ clean_dir(struct observer *o)
 	while (d != NULL && (e = readdir(d)) != NULL) {
 		if (strncmp(e->d_name, "obs_", 4) != 0 ||
 		    !(ends_with(e->d_name, ".spec.json") ||
-		      ends_with(e->d_name, ".snapshot.json") ||
-		      ends_with(e->d_name, ".snapshot.json.tmp")))
+		        ends_with(e->d_name, ".snapshot.json") ||
+		        ends_with(e->d_name, ".snapshot.json.tmp")))
 			continue;
 		p = xasprintf("%s/%s", o->dir, e->d_name);
 		(void) unlink(p);
@@ -476,10 +476,9 @@ sched_init(struct observer *o)
 		return (rv);
 	clean_dir(o);
 	for (i = 0; i < o->nrepos; i++)
-		(void) store_int(
-		    svc_store(o->svc), &o->repos[i].last_obs, 0,
-		    "SELECT max(observed_at) FROM snapshot WHERE repo = ?", "t",
-		    o->repos[i].key);
+		(void) store_int(svc_store(o->svc), &o->repos[i].last_obs, 0,
+		    "SELECT max(observed_at) FROM snapshot WHERE repo = ?",
+		    "t", o->repos[i].key);
 	o->tick = loop_timer(svc_loop(o->svc), TICK_MS, tick_cb, o);
 	return (0);
 }

@@ -39,18 +39,21 @@ applied(const json_t *started, const json_t *data, int proposer)
 	size_t      i;
 	int         ok = 1;
 
-	json_array_foreach(started, i, s) {
+	json_array_foreach (started, i, s) {
 		repo = opc_jstr(s, "repo", "");
-		run = opc_jstr(s, "run_id", "");
+		run  = opc_jstr(s, "run_id", "");
 		if (proposer)
-			have = opc_jstr(json_object_get(data, "insight_runs"), repo,
-			    "");
+			have = opc_jstr(
+			    json_object_get(data, "insight_runs"), repo, "");
 		else
-			have = opc_jstr(json_object_get(json_object_get(data,
-			    "repos"), repo), "snapshot_run", "");
+			have =
+			    opc_jstr(json_object_get(
+			                 json_object_get(data, "repos"), repo),
+			        "snapshot_run", "");
 		if (proposer ? strncmp(have, "ins_", 4) != 0 ||
-		    strncmp(run, "obs_", 4) != 0 || strcmp(have + 4, run + 4) !=
-		    0 : strcmp(have, run) != 0)
+		            strncmp(run, "obs_", 4) != 0 ||
+		            strcmp(have + 4, run + 4) != 0
+		             : strcmp(have, run) != 0)
 			ok = 0;
 	}
 	return (ok);
@@ -58,8 +61,8 @@ applied(const json_t *started, const json_t *data, int proposer)
 
 /* await polls service until applied(), for up to wait_s seconds. */
 static int
-await(struct opc *o, const char *service, enum msg_topic t,
-    const void *body, const json_t *started, int wait_s, json_t **data)
+await(struct opc *o, const char *service, enum msg_topic t, const void *body,
+    const json_t *started, int wait_s, json_t **data)
 {
 	int64_t end = mono_ms() + (int64_t) wait_s * 1000;
 
@@ -72,9 +75,10 @@ await(struct opc *o, const char *service, enum msg_topic t,
 		json_decref(*data);
 		*data = NULL;
 		if (mono_ms() > end) {
-			fprintf(stderr, "opc autonomy-cycle: the %s has not"
-			    " applied the new snapshots after %d s\n", service,
-			    wait_s);
+			fprintf(stderr,
+			    "opc autonomy-cycle: the %s has not"
+			    " applied the new snapshots after %d s\n",
+			    service, wait_s);
 			return (1);
 		}
 		sleep_ms(200);
@@ -91,17 +95,18 @@ print_cycle(const json_t *c)
 	printf("[3/4] decide → %lld candidate(s) (cycle %s)\n",
 	    (long long) json_integer_value(json_object_get(c, "candidates")),
 	    opc_jstr(c, "cycle_id", "?"));
-	json_array_foreach(json_object_get(c, "created"), i, e)
-		printf("  %s %-13s %-6s tier %lld -> %-12s %s\n", dry ?
-		    "would create" : "created     ", opc_jstr(e, "family", "?"),
-		    opc_jstr(e, "confidence", "?"), (long long)
-		    json_integer_value(json_object_get(e, "tier")),
+	json_array_foreach (json_object_get(c, "created"), i, e)
+		printf("  %s %-13s %-6s tier %lld -> %-12s %s\n",
+		    dry ? "would create" : "created     ",
+		    opc_jstr(e, "family", "?"), opc_jstr(e, "confidence", "?"),
+		    (long long) json_integer_value(json_object_get(e, "tier")),
 		    opc_jstr(e, "state", "?"), opc_jstr(e, "title", ""));
-	json_array_foreach(json_object_get(c, "suppressed"), i, e)
-		printf("  suppressed   %-13s %-34s %s\n", opc_jstr(e, "family", "?"),
-		    opc_jstr(e, "reason", "?"), opc_jstr(e, "dedup_key", ""));
-	printf("[4/4] propose → %s (created=%zu, skipped=%zu)\n", dry ?
-	    "dry run, nothing created" : "tasks go to the board",
+	json_array_foreach (json_object_get(c, "suppressed"), i, e)
+		printf("  suppressed   %-13s %-34s %s\n",
+		    opc_jstr(e, "family", "?"), opc_jstr(e, "reason", "?"),
+		    opc_jstr(e, "dedup_key", ""));
+	printf("[4/4] propose → %s (created=%zu, skipped=%zu)\n",
+	    dry ? "dry run, nothing created" : "tasks go to the board",
 	    dry ? (size_t) 0 : json_array_size(json_object_get(c, "created")),
 	    json_array_size(json_object_get(c, "suppressed")));
 }
@@ -109,10 +114,10 @@ print_cycle(const json_t *c)
 int
 cmd_autonomy_cycle(struct opc *o, int argc, char **argv)
 {
-	struct msg_observer_observe    ob = { NULL };
-	struct msg_insighter_insights  iq = { NULL };
-	struct msg_proposer_cycle_now  cq = { false, NULL };
-	json_t *st = NULL, *ins = NULL, *ps = NULL, *cy = NULL, *r, *i;
+	struct msg_observer_observe   ob = { NULL };
+	struct msg_insighter_insights iq = { NULL };
+	struct msg_proposer_cycle_now cq = { false, NULL };
+	json_t     *st = NULL, *ins = NULL, *ps = NULL, *cy = NULL, *r, *i;
 	const char *repo;
 	bool        json = false;
 	size_t      k;
@@ -133,12 +138,13 @@ cmd_autonomy_cycle(struct opc *o, int argc, char **argv)
 			return (opc_wants_help(argc, argv) ? 0 : 2);
 		}
 	}
-	if (opc_call(o, "autonomy-cycle", "observer", MSG_OBSERVER_OBSERVE, &ob,
-	        &st, OPC_CTL_TIMEOUT) != 0)
+	if (opc_call(o, "autonomy-cycle", "observer", MSG_OBSERVER_OBSERVE,
+	        &ob, &st, OPC_CTL_TIMEOUT) != 0)
 		return (1);
 	if (!json)
-		json_array_foreach(json_object_get(st, "started"), k, r)
-			printf("[1/4] observe → %s: %s\n", opc_jstr(r, "repo", "?"),
+		json_array_foreach (json_object_get(st, "started"), k, r)
+			printf("[1/4] observe → %s: %s\n",
+			    opc_jstr(r, "repo", "?"),
 			    opc_jstr(r, "run_id", "?"));
 	if (await(o, "insighter", MSG_INSIGHTER_INSIGHTS, &iq,
 	        json_object_get(st, "started"), wait_s, &ins) != 0 ||
@@ -146,12 +152,14 @@ cmd_autonomy_cycle(struct opc *o, int argc, char **argv)
 	        json_object_get(st, "started"), wait_s, &ps) != 0)
 		goto out;
 	if (!json)
-		json_object_foreach(json_object_get(ins, "repos"), repo, r) {
+		json_object_foreach (json_object_get(ins, "repos"), repo, r) {
 			printf("[2/4] insights → %s: %zu from %s\n", repo,
 			    json_array_size(json_object_get(r, "insights")),
 			    opc_jstr(r, "snapshot_run", "?"));
-			json_array_foreach(json_object_get(r, "insights"), k, i)
-				printf("  %s\n", opc_jstr(i, "insight_id", "?"));
+			json_array_foreach (
+			    json_object_get(r, "insights"), k, i)
+				printf(
+				    "  %s\n", opc_jstr(i, "insight_id", "?"));
 		}
 	if (opc_call(o, "autonomy-cycle", "proposer", MSG_PROPOSER_CYCLE_NOW,
 	        &cq, &cy, 30000) != 0)
@@ -190,12 +198,14 @@ rejections(struct opc *o, bool json)
 	} else {
 		printf("%-48s %-10s %-20s %s\n", "DEDUP_KEY", "TASK",
 		    "RECORDED", "REASON");
-		json_array_foreach(json_object_get(d, "rejections"), i, r)
-			printf("%-48s %-10s %-20.19s %s\n", opc_jstr(r, "dedup_key",
-			    "?"), opc_jstr(r, "task_id", "-"), iso8601(
-			    json_integer_value(json_object_get(r,
-			    "recorded_at")), at, sizeof(at)), opc_jstr(r, "reason",
-			    "-"));
+		json_array_foreach (json_object_get(d, "rejections"), i, r)
+			printf("%-48s %-10s %-20.19s %s\n",
+			    opc_jstr(r, "dedup_key", "?"),
+			    opc_jstr(r, "task_id", "-"),
+			    iso8601(json_integer_value(
+			                json_object_get(r, "recorded_at")),
+			        at, sizeof(at)),
+			    opc_jstr(r, "reason", "-"));
 	}
 	json_decref(d);
 	return (0);
@@ -223,21 +233,25 @@ calibration(struct opc *o, int64_t days, bool json)
 	printf("%-22s %-7s %5s %6s %8s %9s %7s %7s %6s  %s\n", "FAMILY",
 	    "CONF", "TOTAL", "MERGED", "REJECTED", "ABANDONED", "ACCEPT",
 	    "EXPECT", "RATIO", "NOTE");
-	json_array_foreach(json_object_get(d, "rows"), i, r)
-		printf("%-22s %-7s %5lld %6lld %8lld %9lld %7.2f %7.2f %6.2f  %s\n",
+	json_array_foreach (json_object_get(d, "rows"), i, r)
+		printf("%-22s %-7s %5lld %6lld %8lld %9lld %7.2f %7.2f %6.2f  "
+		       "%s\n",
 		    opc_jstr(r, "family", "?"), opc_jstr(r, "confidence", "?"),
-		    (long long) json_integer_value(json_object_get(r, "total")),
-		    (long long) json_integer_value(json_object_get(r, "merged")),
-		    (long long) json_integer_value(json_object_get(r,
-		    "rejected")), (long long) json_integer_value(
-		    json_object_get(r, "abandoned")), json_number_value(
-		    json_object_get(r, "acceptance_rate")), json_number_value(
-		    json_object_get(r, "expected_rate")), json_number_value(
-		    json_object_get(r, "calibration_ratio")), opc_jstr(r, "note",
-		    ""));
+		    (long long) json_integer_value(
+		        json_object_get(r, "total")),
+		    (long long) json_integer_value(
+		        json_object_get(r, "merged")),
+		    (long long) json_integer_value(
+		        json_object_get(r, "rejected")),
+		    (long long) json_integer_value(
+		        json_object_get(r, "abandoned")),
+		    json_number_value(json_object_get(r, "acceptance_rate")),
+		    json_number_value(json_object_get(r, "expected_rate")),
+		    json_number_value(json_object_get(r, "calibration_ratio")),
+		    opc_jstr(r, "note", ""));
 	if (json_array_size(json_object_get(d, "rows")) == 0)
 		printf("(no outcomes yet: proposed tasks count once Done,"
-		    " Cancelled or Blocked)\n");
+		       " Cancelled or Blocked)\n");
 	json_decref(d);
 	return (0);
 }
@@ -264,8 +278,9 @@ reject(struct opc *o, int argc, char **argv)
 	if (opc_call(o, "proposals", "proposer", MSG_PROPOSER_REJECT, &q, &d,
 	        OPC_CTL_TIMEOUT) != 0)
 		return (1);
-	printf("%s: %s\n", q.dedup_key, json_is_true(json_object_get(d,
-	    "recorded")) ? "rejected for good" : "already rejected");
+	printf("%s: %s\n", q.dedup_key,
+	    json_is_true(json_object_get(d, "recorded")) ? "rejected for good"
+	                                                 : "already rejected");
 	json_decref(d);
 	return (0);
 usage:
@@ -289,8 +304,8 @@ cmd_proposals(struct opc *o, int argc, char **argv)
 	for (a = 2; a < argc; a++) {
 		if (strcmp(argv[a], "--json") == 0)
 			json = true;
-		else if (strcmp(argv[a], "--window-days") == 0 && a + 1 < argc &&
-		    (days = atoll(argv[++a])) > 0)
+		else if (strcmp(argv[a], "--window-days") == 0 &&
+		    a + 1 < argc && (days = atoll(argv[++a])) > 0)
 			continue;
 		else {
 			fprintf(stderr, "%s", prop_usage);

@@ -33,9 +33,9 @@ static void
 print_status(const json_t *d)
 {
 	const char *state = opc_jstr(d, "state", "?");
-	long long   now = (long long) time(NULL) * 1000;
+	long long   now   = (long long) time(NULL) * 1000;
 	long long   since = (long long) num(d, "since_ms");
-	long long   at = (long long) num(d, "probe_at_ms");
+	long long   at    = (long long) num(d, "probe_at_ms");
 
 	printf("breaker: %s", state);
 	if (since > 0 && strcmp(state, "closed") != 0)
@@ -43,19 +43,18 @@ print_status(const json_t *d)
 	printf("\n");
 	printf("window: %lld/%lld failed (rate %.2f; opens at %.2f over the "
 	       "last %lld runs, at least %lld)\n",
-	       (long long) num(d, "failures"), (long long) num(d, "samples"),
-	       num(d, "failure_rate"), num(d, "threshold"),
-	       (long long) num(d, "window"), (long long) num(d, "min_samples"));
+	    (long long) num(d, "failures"), (long long) num(d, "samples"),
+	    num(d, "failure_rate"), num(d, "threshold"),
+	    (long long) num(d, "window"), (long long) num(d, "min_samples"));
 	if (strcmp(state, "open") == 0)
 		printf(
 		    "probe: one run goes through in %llds (cool-off %llds)\n",
 		    secs(at > now ? at - now : 0),
 		    secs((long long) num(d, "cooloff_ms")));
 	else if (strcmp(state, "half_open") == 0)
-		printf(
-		    "probe: %s\n",
+		printf("probe: %s\n",
 		    opc_jstr(d, "probe_run_id",
-		             "none out yet: the next dispatch is the probe"));
+		        "none out yet: the next dispatch is the probe"));
 }
 
 int
@@ -67,7 +66,8 @@ cmd_breaker(struct opc *o, int argc, char **argv)
 	int                             k;
 
 	if (argc < 2 ||
-	    (strcmp(argv[1], "status") != 0 && strcmp(argv[1], "reset") != 0)) {
+	    (strcmp(argv[1], "status") != 0 &&
+	        strcmp(argv[1], "reset") != 0)) {
 		fprintf(stderr, "%s", breaker_usage);
 		return (2);
 	}
@@ -77,25 +77,25 @@ cmd_breaker(struct opc *o, int argc, char **argv)
 		if (strcmp(argv[k], "--json") == 0)
 			json = true;
 		else if (reset && strcmp(argv[k], "--reason") == 0 &&
-		         k + 1 < argc)
+		    k + 1 < argc)
 			rq.reason = argv[++k];
 		else {
 			fprintf(stderr, "opc breaker: unknown argument %s\n%s",
-			        argv[k], breaker_usage);
+			    argv[k], breaker_usage);
 			return (2);
 		}
 	}
-	if (opc_call(
-	        o, "breaker", "router",
+	if (opc_call(o, "breaker", "router",
 	        reset ? MSG_ROUTER_BREAKER_RESET : MSG_ROUTER_BREAKER_STATUS,
-	        reset ? (const void *) &rq : NULL, &data, OPC_CTL_TIMEOUT) != 0)
+	        reset ? (const void *) &rq : NULL, &data,
+	        OPC_CTL_TIMEOUT) != 0)
 		return (1);
 	if (json) {
 		json_dumpf(data, stdout, JSON_INDENT(2));
 		printf("\n");
 	} else if (reset)
 		printf("breaker: %s (was %s)\n", opc_jstr(data, "state", "?"),
-		       opc_jstr(data, "was", "?"));
+		    opc_jstr(data, "was", "?"));
 	else
 		print_status(data);
 	json_decref(data);

@@ -59,19 +59,19 @@ cmd_sub(struct opc *o, int argc, char **argv)
 		{ "timeout", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct topo    *t;
-	struct bus    **subs;
-	struct pollfd  *pfd;
-	struct bus_msg  bm;
-	struct msg      m;
-	const char    **urls;
-	char            err[256];
-	long            count = -1, got = 0;
-	double          timeout_s = -1;
-	int64_t         end;
-	bool            json = false;
-	size_t          i, k, n;
-	int             ch, rv = 0, np;
+	struct topo   *t;
+	struct bus   **subs;
+	struct pollfd *pfd;
+	struct bus_msg bm;
+	struct msg     m;
+	const char   **urls;
+	char           err[256];
+	long           count = -1, got = 0;
+	double         timeout_s = -1;
+	int64_t        end;
+	bool           json = false;
+	size_t         i, k, n;
+	int            ch, rv = 0, np;
 
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -86,15 +86,15 @@ cmd_sub(struct opc *o, int argc, char **argv)
 	}
 	if ((t = opc_topo(o)) == NULL)
 		return (1);
-	n = t->ninst + 1;
-	urls = xcalloc(n, sizeof(*urls));
-	subs = xcalloc(n, sizeof(*subs));
-	pfd = xcalloc(n, sizeof(*pfd));
+	n       = t->ninst + 1;
+	urls    = xcalloc(n, sizeof(*urls));
+	subs    = xcalloc(n, sizeof(*subs));
+	pfd     = xcalloc(n, sizeof(*pfd));
 	urls[0] = t->supervisor.pub;
 	for (i = 0; i < t->ninst; i++)
 		urls[i + 1] = t->inst[i].pub;
 	for (i = 0; i < n; i++) {
-		pfd[i].fd = -1;
+		pfd[i].fd     = -1;
 		pfd[i].events = POLLIN;
 		if (bus_open(&subs[i], BUS_SUB, urls[i]) != 0) {
 			fprintf(stderr, "opc sub: cannot dial %s\n", urls[i]);
@@ -117,15 +117,18 @@ cmd_sub(struct opc *o, int argc, char **argv)
 			rv = count >= 0 ? 1 : 0;
 			break;
 		}
-		if ((np = poll(pfd, n, (int) (left > 1000 ? 1000 : left))) <= 0)
+		if ((np = poll(pfd, n, (int) (left > 1000 ? 1000 : left))) <=
+		    0)
 			continue;
 		for (i = 0; i < n && (count < 0 || got < count); i++)
 			while ((count < 0 || got < count) &&
-			       bus_recv(subs[i], &bm, BUS_NONBLOCK) == 0) {
+			    bus_recv(subs[i], &bm, BUS_NONBLOCK) == 0) {
 				if (msg_decode(&m, bm.data, bm.len, err,
 				        sizeof(err)) != 0)
-					fprintf(stderr, "opc sub: bad message "
-					    "from %s: %s\n", urls[i], err);
+					fprintf(stderr,
+					    "opc sub: bad message "
+					    "from %s: %s\n",
+					    urls[i], err);
 				else {
 					print_msg(&m, json);
 					got++;
@@ -158,8 +161,9 @@ cmd_pub(struct opc *o, int argc, char **argv)
 	if (argc == 6 && strcmp(argv[4], "--corr") == 0)
 		corr = argv[5];
 	else if (argc != 4) {
-		fprintf(stderr, "usage: opc pub INSTANCE TOPIC JSON "
-		                "[--corr ID]\n");
+		fprintf(stderr,
+		    "usage: opc pub INSTANCE TOPIC JSON "
+		    "[--corr ID]\n");
 		return (2);
 	}
 	if ((t = opc_topo(o)) == NULL)
@@ -176,8 +180,8 @@ cmd_pub(struct opc *o, int argc, char **argv)
 	}
 	memset(&in, 0, sizeof(in));
 	in.topic = argv[2];
-	in.body = body;
-	in.corr = (char *) corr;
+	in.body  = body;
+	in.corr  = (char *) corr;
 	rv = opc_ctl(inst->ctl, MSG_CTL_INJECT, &in, &data, err, sizeof(err),
 	    OPC_CTL_TIMEOUT);
 	json_decref(body);

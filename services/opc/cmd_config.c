@@ -39,8 +39,8 @@ opc_config_check(const struct topo *t, struct buf *errs)
 			n++;
 		}
 	}
-	if (router && route_cfg_check(cfg_root(t->cfg), err, sizeof(err)) !=
-	        0) {
+	if (router &&
+	    route_cfg_check(cfg_root(t->cfg), err, sizeof(err)) != 0) {
 		buf_printf(errs, "%s (router)\n", err);
 		n++;
 	}
@@ -152,13 +152,13 @@ explain_key(const struct cfg_key *k, const char *name, int depth)
 		head = xasprintf("%s%s", name, colon);
 		line(depth, head, k);
 		if (k->sub != NULL)
-			explain_key(&k->sub[0], k->type == CFG_K_MAP ? "<name>"
-			                                              : "-",
-			    depth + 1);
+			explain_key(&k->sub[0],
+			    k->type == CFG_K_MAP ? "<name>" : "-", depth + 1);
 		break;
 	default:
-		head = k->def != NULL ? xasprintf("%s%s %s", name, colon, k->def)
-		                      : xasprintf("%s%s", name, colon);
+		head = k->def != NULL
+		    ? xasprintf("%s%s %s", name, colon, k->def)
+		    : xasprintf("%s%s", name, colon);
 		line(depth, head, k);
 		break;
 	}
@@ -181,8 +181,8 @@ explain_tab(const struct cfg_key *tab, int depth)
 static void
 explain_service(const struct conf_service *s)
 {
-	printf("instances:\n  <name>:%*s# service %s: %s\n",
-	    COMMENT_COL - 9, "", s->name, s->help);
+	printf("instances:\n  <name>:%*s# service %s: %s\n", COMMENT_COL - 9,
+	    "", s->name, s->help);
 	explain_tab(s->keys, 2);
 	printf("    # and every instance's:\n");
 	explain_tab(topo_inst_keys, 2);
@@ -215,11 +215,14 @@ explain(const char *what)
 		explain_key(k, k->name, 0);
 		return (0);
 	}
-	fprintf(stderr, "opc config explain: no service or section '%s' "
-	    "(services:", what);
+	fprintf(stderr,
+	    "opc config explain: no service or section '%s' "
+	    "(services:",
+	    what);
 	for (s = conf_services; s->name != NULL; s++)
 		fprintf(stderr, " %s", s->name);
-	fprintf(stderr, "; sections: opcenter, supervisor, plane, git, "
+	fprintf(stderr,
+	    "; sections: opcenter, supervisor, plane, git, "
 	    "github, repos, cost_per_execution_usd)\n");
 	return (2);
 }
@@ -234,7 +237,8 @@ cmd_config(struct opc *o, int argc, char **argv)
 	int ch;
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: opc config check [-c FILE] | explain "
+		fprintf(stderr,
+		    "usage: opc config check [-c FILE] | explain "
 		    "[SERVICE|SECTION]\n");
 		return (2);
 	}
@@ -244,8 +248,10 @@ cmd_config(struct opc *o, int argc, char **argv)
 		return (explain(argc == 3 ? argv[2] : NULL));
 	}
 	if (strcmp(argv[1], "check") != 0) {
-		fprintf(stderr, "opc config: unknown subcommand '%s' (check, "
-		    "explain)\n", argv[1]);
+		fprintf(stderr,
+		    "opc config: unknown subcommand '%s' (check, "
+		    "explain)\n",
+		    argv[1]);
 		return (2);
 	}
 	optind = 2;

@@ -49,8 +49,9 @@ feed_start(struct feed *f, char *err, size_t errlen)
 	if ((rv = opc_ctl(f->inst->ctl, MSG_CTL_STATUS, NULL, &st, err, errlen,
 	         OPC_CTL_TIMEOUT)) != 0)
 		return (rv);
-	f->next = (uint64_t) json_integer_value(json_object_get(st,
-	              "journal_seq")) + 1;
+	f->next =
+	    (uint64_t) json_integer_value(json_object_get(st, "journal_seq")) +
+	    1;
 	json_decref(st);
 	return (0);
 }
@@ -59,23 +60,23 @@ feed_start(struct feed *f, char *err, size_t errlen)
  * each message to fn. */
 static int
 feed_poll(struct feed *f, void (*fn)(struct demo *, const struct msg *),
-    struct demo *d)
+    struct demo       *d)
 {
 	struct msg_ctl_replay rq = { (int64_t) f->next, 512, 0 };
-	struct msg_hdr        h = { "opc.demo", 0, "opc.demo:replay", 0, NULL };
-	struct buf            b;
-	struct bus_msg        bm;
-	struct msg            rep, m;
-	char                  err[256];
-	size_t                i;
-	int                   rv;
+	struct msg_hdr h = { "opc.demo", 0, "opc.demo:replay", 0, NULL };
+	struct buf     b;
+	struct bus_msg bm;
+	struct msg     rep, m;
+	char           err[256];
+	size_t         i;
+	int            rv;
 
 	h.ts = now_ms();
 	buf_init(&b);
 	rv = msg_pack(&b, MSG_CTL_REPLAY, &h, &rq);
 	if (rv == 0)
-		rv = bus_request(f->inst->ctl, b.data, b.len, &bm,
-		    OPC_CTL_TIMEOUT);
+		rv = bus_request(
+		    f->inst->ctl, b.data, b.len, &bm, OPC_CTL_TIMEOUT);
 	buf_fini(&b);
 	if (rv != 0)
 		return (rv);
@@ -86,7 +87,8 @@ feed_poll(struct feed *f, void (*fn)(struct demo *, const struct msg *),
 		return (ERR_PROTO);
 	}
 	for (i = 0; i < rep.body.ctl_replay_batch.frames.n; i++) {
-		const struct msg_bin *fr = &rep.body.ctl_replay_batch.frames.v[i];
+		const struct msg_bin *fr =
+		    &rep.body.ctl_replay_batch.frames.v[i];
 
 		if (msg_decode(&m, fr->p, fr->len, err, sizeof(err)) != 0)
 			continue;
@@ -110,8 +112,8 @@ on_msg(struct demo *d, const struct msg *m)
 	switch (m->topic) {
 	case MSG_ROUTE_DECIDED:
 		if (d->decided == NULL) {
-			const char *st = js(json_object_get(body, "policy"),
-			    "status");
+			const char *st =
+			    js(json_object_get(body, "policy"), "status");
 
 			d->decided = json_incref(body);
 			d->blocked = strcmp(st, "block") == 0 ||
@@ -169,16 +171,16 @@ print_policy(json_t *pol, bool executed)
 
 	snprintf(up, sizeof(up), "%s", js(pol, "status"));
 	for (i = 0; up[i] != '\0'; i++)
-		up[i] = (char) (up[i] >= 'a' && up[i] <= 'z' ? up[i] - 32
-		                                             : up[i]);
+		up[i] =
+		    (char) (up[i] >= 'a' && up[i] <= 'z' ? up[i] - 32 : up[i]);
 	printf("\n[POLICY — gate result]\n");
 	printf("  status      : %s\n", up);
-	json_array_foreach(json_object_get(pol, "violations"), i, v) {
+	json_array_foreach (json_object_get(pol, "violations"), i, v) {
 		printf("  violation   : %s — %s\n", js(v, "rule_id"),
 		    js(v, "message"));
 		n++;
 	}
-	json_array_foreach(json_object_get(pol, "warnings"), i, v) {
+	json_array_foreach (json_object_get(pol, "warnings"), i, v) {
 		printf("  warning     : %s — %s\n", js(v, "rule_id"),
 		    js(v, "message"));
 		n++;
@@ -191,7 +193,7 @@ print_policy(json_t *pol, bool executed)
 static void
 print_execution(json_t *f, json_t *dec)
 {
-	json_t     *r = json_object_get(f, "result"), *c;
+	json_t     *r  = json_object_get(f, "result"), *c;
 	const char *ws = js(r, "workspace_path");
 	size_t      i;
 
@@ -209,7 +211,7 @@ print_execution(json_t *f, json_t *dec)
 	printf("  diff_stat   : %s\n", js(r, "diff_stat_excerpt"));
 	printf("  branch      : %s  commit %s\n", js(r, "branch_name"),
 	    js(r, "commit_sha"));
-	json_array_foreach(json_object_get(r, "changed_files"), i, c)
+	json_array_foreach (json_object_get(r, "changed_files"), i, c)
 		printf("  artifact    : %s/%s\n", ws, js(c, "path"));
 }
 
@@ -225,14 +227,14 @@ print_observability(json_t *rec)
 	if ((trace = json_load_file(p, 0, NULL)) != NULL) {
 		printf("  headline    : %s\n", js(trace, "headline"));
 		printf("  summary     : %s\n", js(trace, "summary"));
-		json_array_foreach(json_object_get(trace, "warnings"), i, w)
+		json_array_foreach (json_object_get(trace, "warnings"), i, w)
 			printf("  trace warn  : %s\n", json_string_value(w));
 		json_decref(trace);
 	} else
 		printf("  (cannot read %s)\n", p);
 	free(p);
 	printf("\n  Evidence files:\n");
-	json_array_foreach(json_object_get(rec, "files"), i, f)
+	json_array_foreach (json_object_get(rec, "files"), i, f)
 		printf("    %s/%s\n", js(rec, "path"), json_string_value(f));
 }
 
@@ -246,7 +248,8 @@ cmd_demo(struct opc *o, int argc, char **argv)
 		{ "timeout", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static const char *const roles[] = { "router", "executor", "recorder" };
+	static const char *const  roles[] = { "router", "executor",
+		 "recorder" };
 	struct msg_board_task_add add;
 	const struct topo_inst   *board;
 	struct topo              *t;
@@ -257,7 +260,7 @@ cmd_demo(struct opc *o, int argc, char **argv)
 	const char               *goal = NULL, *repo = "demo";
 	bool                      blocked_policy = false;
 	bool                      shown_plan = false, shown_exec = false;
-	int64_t                   deadline, timeout_s = 180;
+	int64_t                   deadline, timeout_s            = 180;
 	size_t                    i;
 	int                       ch, rv = 1;
 
@@ -297,12 +300,13 @@ cmd_demo(struct opc *o, int argc, char **argv)
 		return (1);
 	}
 	memset(&add, 0, sizeof(add));
-	add.repo_key = (char *) repo;
-	add.goal = (char *) goal;
-	add.kind = "goal";
+	add.repo_key   = (char *) repo;
+	add.goal       = (char *) goal;
+	add.kind       = "goal";
 	add.request_id = uuid4(rid);
 	if (blocked_policy) {
-		/* the original's fixture: local_only routed to a remote lane */
+		/* the original's fixture: local_only routed to a remote lane
+		 */
 		msg_strs_add(&add.labels, "local_only");
 		msg_strs_add(&add.labels, "lane: claude_cli");
 	}
@@ -320,9 +324,9 @@ cmd_demo(struct opc *o, int argc, char **argv)
 	printf("%s\nopcenter Demo Run (task %s on the local board)\n%s\n", BAR,
 	    d.task_id, BAR);
 	fflush(stdout);
-	rv = 1;
+	rv        = 1;
 	d.records = json_object();
-	deadline = mono_ms() + timeout_s * 1000;
+	deadline  = mono_ms() + timeout_s * 1000;
 	/* Each section is printed as soon as its event is on the bus. */
 	while (mono_ms() < deadline) {
 		for (i = 0; i < nitems(feeds); i++)
@@ -350,18 +354,21 @@ cmd_demo(struct opc *o, int argc, char **argv)
 		/* the record of the run that decides: the blocked one, or
 		 * the last (non-interrupted) attempt */
 		if (d.blocked)
-			d.record = json_object_get(d.records, js(json_object_get(
-			    d.decided, "decision"), "run_id"));
-		else if (d.finished != NULL)
 			d.record = json_object_get(d.records,
-			    js(d.finished, "run_id"));
+			    js(json_object_get(d.decided, "decision"),
+			        "run_id"));
+		else if (d.finished != NULL)
+			d.record = json_object_get(
+			    d.records, js(d.finished, "run_id"));
 		if (d.record != NULL)
 			break;
 		(void) usleep(150000);
 	}
 	if (d.decided == NULL) {
-		fprintf(stderr, "opc demo: no routing decision for %s within "
-		    "%llds\n", d.task_id, (long long) timeout_s);
+		fprintf(stderr,
+		    "opc demo: no routing decision for %s within "
+		    "%llds\n",
+		    d.task_id, (long long) timeout_s);
 		goto out;
 	}
 	if (!d.blocked && d.finished == NULL) {
@@ -382,8 +389,8 @@ cmd_demo(struct opc *o, int argc, char **argv)
 		printf("Demo completed successfully.\n");
 		rv = 0;
 	} else
-		printf("Demo run failed: %s\n", js(d.finished,
-		    "failure_category"));
+		printf("Demo run failed: %s\n",
+		    js(d.finished, "failure_category"));
 	printf("%s\n", BAR);
 out:
 	json_decref(d.decided);

@@ -10,8 +10,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,7 +29,7 @@ struct doc {
 };
 
 static void PRINTFLIKE(3, 4)
-say(struct doc *d, const char *level, const char *fmt, ...)
+    say(struct doc *d, const char *level, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -51,9 +51,9 @@ get(const char *url, const char *const *hdrs, struct http_resp *resp)
 	struct http_req r;
 
 	memset(&r, 0, sizeof(r));
-	r.method = "GET";
-	r.url = url;
-	r.headers = hdrs;
+	r.method     = "GET";
+	r.url        = url;
+	r.headers    = hdrs;
 	r.timeout_ms = 10000;
 	(void) http_blocking(&r, resp);
 	return (resp->err ? 0 : resp->status);
@@ -62,8 +62,8 @@ get(const char *url, const char *const *hdrs, struct http_resp *resp)
 /* pnode: the plane: map holding key, the board-sync instance's first
  * (an instance may use its own key), else the top level's. */
 static const struct cfg_node *
-pnode(const struct cfg_node *root, const struct cfg_node *inst,
-    const char *key)
+pnode(
+    const struct cfg_node *root, const struct cfg_node *inst, const char *key)
 {
 	const struct cfg_node *in = cfg_get(inst, "plane");
 
@@ -103,52 +103,57 @@ check_plane_states(struct doc *d, const struct cfg_node *root,
 	buf_init(&miss);
 	for (i = 0; i < BS_N; i++) {
 		found = false;
-		json_array_foreach(json_object_get(j, "results"), k, v) {
-			const char *n = json_string_value(
-			    json_object_get(v, "name"));
+		json_array_foreach (json_object_get(j, "results"), k, v) {
+			const char *n =
+			    json_string_value(json_object_get(v, "name"));
 
 			if (n != NULL && strcasecmp(n, names[i]) == 0)
 				found = true;
 		}
 		if (need[i] && !found)
-			buf_printf(&miss, "%s\"%s\"", miss.len ? ", " : "",
-			    names[i]);
+			buf_printf(
+			    &miss, "%s\"%s\"", miss.len ? ", " : "", names[i]);
 	}
 	if (miss.len > 0)
-		say(d, "FAIL", "plane states: the project lacks %s (set "
+		say(d, "FAIL",
+		    "plane states: the project lacks %s (set "
 		    "plane.states to the project's names, or add the states): "
 		    "board-sync claims nothing until they exist",
 		    buf_cstr(&miss));
 	else
-		say(d, "ok", "plane states: every state board-sync moves "
+		say(d, "ok",
+		    "plane states: every state board-sync moves "
 		    "items to exists");
 	if ((rem = http_header(&resp, "x-ratelimit-remaining")) != NULL)
-		say(d, "ok", "plane rate limit: %s requests left in the "
-		    "window", rem);
+		say(d, "ok",
+		    "plane rate limit: %s requests left in the "
+		    "window",
+		    rem);
 	buf_fini(&miss);
 	json_decref(j);
 	http_resp_fini(&resp);
 }
 
 static void
-check_plane(struct doc *d, const struct cfg_node *root,
-    const struct cfg_node *inst)
+check_plane(
+    struct doc *d, const struct cfg_node *root, const struct cfg_node *inst)
 {
 	const struct cfg_node *tn = pnode(root, inst, "api_token_env");
 	const char            *base, *ws, *proj, *tok, *hdrs[3];
-	const char            *what[3] = { "identity", "project", "work items" };
-	struct http_resp       resp;
-	char                  *key, *urls[4];
-	int                    i, st;
+	const char      *what[3] = { "identity", "project", "work items" };
+	struct http_resp resp;
+	char            *key, *urls[4];
+	int              i, st;
 
 	base = cfg_str(cfg_get(pnode(root, inst, "base_url"), "base_url"));
-	ws = cfg_str(cfg_get(pnode(root, inst, "workspace_slug"),
-	    "workspace_slug"));
+	ws   = cfg_str(
+	      cfg_get(pnode(root, inst, "workspace_slug"), "workspace_slug"));
 	proj = cfg_str(cfg_get(pnode(root, inst, "project_id"), "project_id"));
-	tok = cfg_secret(tn, "api_token_env");
+	tok  = cfg_secret(tn, "api_token_env");
 	if (base == NULL || ws == NULL || proj == NULL) {
-		say(d, "FAIL", "board: plane needs plane.base_url, "
-		               "workspace_slug and project_id");
+		say(d, "FAIL",
+		    "board: plane needs plane.base_url, "
+		    "workspace_slug and project_id");
 		return;
 	}
 	if (tok == NULL) {
@@ -158,13 +163,13 @@ check_plane(struct doc *d, const struct cfg_node *root,
 		        : "?");
 		return;
 	}
-	key = xasprintf("X-API-Key: %s", tok);
+	key     = xasprintf("X-API-Key: %s", tok);
 	hdrs[0] = key;
 	hdrs[1] = "Accept: application/json";
 	hdrs[2] = NULL;
 	urls[0] = xasprintf("%s/api/v1/users/me/", base);
-	urls[1] = xasprintf("%s/api/v1/workspaces/%s/projects/%s/", base, ws,
-	    proj);
+	urls[1] =
+	    xasprintf("%s/api/v1/workspaces/%s/projects/%s/", base, ws, proj);
 	urls[2] = xasprintf("%s/api/v1/workspaces/%s/projects/%s/work-items/"
 	                    "?per_page=1",
 	    base, ws, proj);
@@ -181,7 +186,8 @@ check_plane(struct doc *d, const struct cfg_node *root,
 		else
 			say(d, "FAIL", "plane %s: HTTP %d%s", what[i], st,
 			    st == 401 || st == 403 ? " (API key refused)"
-			    : st == 429 ? " (rate limited)" : "");
+			        : st == 429        ? " (rate limited)"
+			                           : "");
 		http_resp_fini(&resp);
 		free(urls[i]);
 	}
@@ -211,7 +217,8 @@ check_board(struct doc *d, struct opc *o, const struct cfg_node *root)
 	        OPC_CTL_TIMEOUT) == 0)
 		say(d, "ok", "board: local board-sync answers");
 	else
-		say(d, "warn", "board: local board-sync not running (%s)", err);
+		say(d, "warn", "board: local board-sync not running (%s)",
+		    err);
 	json_decref(st);
 }
 
@@ -266,28 +273,29 @@ has_scope(const char *list, const char *s)
 static void
 check_github(struct doc *d, const struct cfg_node *root)
 {
-	const char      *tok = cfg_secret(cfg_get(root, "git"), "token_env");
-	const char      *api = cfg_str(cfg_get(root, "github.api_url"));
+	const char       *tok = cfg_secret(cfg_get(root, "git"), "token_env");
+	const char       *api = cfg_str(cfg_get(root, "github.api_url"));
 	const char       *hdrs[4], *hv;
-	struct http_resp resp;
+	struct http_resp  resp;
 	enum github_limit lim;
 	int64_t           at;
 	char             *auth, *url, *msg, when[40];
-	int              st;
+	int               st;
 
 	if (tok == NULL) {
-		say(d, "warn", "github: no token (git.token_env): branches are "
-		               "pushed, pull requests are not opened");
+		say(d, "warn",
+		    "github: no token (git.token_env): branches are "
+		    "pushed, pull requests are not opened");
 		return;
 	}
-	auth = xasprintf("Authorization: Bearer %s", tok);
+	auth    = xasprintf("Authorization: Bearer %s", tok);
 	hdrs[0] = auth;
 	hdrs[1] = "Accept: application/vnd.github+json";
 	hdrs[2] = "X-GitHub-Api-Version: 2022-11-28";
 	hdrs[3] = NULL;
-	url = xasprintf("%s/user", api ? api : "https://api.github.com");
-	st = get(url, hdrs, &resp);
-	msg = github_message(&resp);
+	url     = xasprintf("%s/user", api ? api : "https://api.github.com");
+	st      = get(url, hdrs, &resp);
+	msg     = github_message(&resp);
 	if (st == 200) {
 		json_t *j = json_loadb(resp.body.data, resp.body.len, 0, NULL);
 
@@ -305,8 +313,9 @@ check_github(struct doc *d, const struct cfg_node *root)
 			    "github: token scopes '%s' lack repo: "
 			    "pushes and pull requests will be refused",
 			    hv);
-		hv = http_header(&resp, "github-authentication-token-"
-		                        "expiration");
+		hv = http_header(&resp,
+		    "github-authentication-token-"
+		    "expiration");
 		if (hv == NULL)
 			hv = http_header(&resp, "x-token-expiration");
 		if (hv != NULL)
@@ -316,7 +325,7 @@ check_github(struct doc *d, const struct cfg_node *root)
 	} else if (st == 0)
 		say(d, "FAIL", "github: unreachable: %s", resp.errmsg);
 	else if ((lim = github_limit(&resp, now_ms(), &at)) !=
-	         GITHUB_LIMIT_NONE)
+	    GITHUB_LIMIT_NONE)
 		/* a limit, not a bad token: the executor waits it out */
 		say(d, "warn",
 		    "github: %s rate limit (HTTP %d) until %s; "
@@ -326,9 +335,9 @@ check_github(struct doc *d, const struct cfg_node *root)
 	else
 		say(d, "FAIL", "github: HTTP %d%s%s%s", st, msg ? ": " : "",
 		    msg ? msg : "",
-		    st == 401   ? " (the token is refused)"
-		    : st == 403 ? " (the token lacks a permission)"
-		                : "");
+		    st == 401       ? " (the token is refused)"
+		        : st == 403 ? " (the token lacks a permission)"
+		                    : "");
 	free(msg);
 	http_resp_fini(&resp);
 	free(url);
@@ -368,8 +377,10 @@ check_backends(struct doc *d, struct topo *t)
 				    t->inst[i].name, name,
 				    opc_jstr(p, "kind", "?"),
 				    opc_jstr(p, "path", "built in"),
-				    json_is_string(json_object_get(p,
-				        "version")) ? ", " : "",
+				    json_is_string(
+				        json_object_get(p, "version"))
+				        ? ", "
+				        : "",
 				    opc_jstr(p, "version", ""));
 			json_decref(p);
 		}
@@ -386,7 +397,8 @@ check_state_dir(struct doc *d, struct topo *t)
 	if (stat(t->state_dir, &st) != 0)
 		say(d, "ok", "state dir %s: not created yet", t->state_dir);
 	else if ((st.st_mode & 077) != 0)
-		say(d, "warn", "state dir %s is mode %04o: other users may "
+		say(d, "warn",
+		    "state dir %s is mode %04o: other users may "
 		    "read task goals and comments (chmod 700 it)",
 		    t->state_dir, (unsigned) (st.st_mode & 07777));
 	else

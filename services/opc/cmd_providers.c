@@ -31,10 +31,10 @@ static const char usage_text[] =
     "  not ready.\n";
 
 json_t *
-opc_probe_backend(const struct cfg_node *bk, int call, char *err,
-    size_t errlen)
+opc_probe_backend(
+    const struct cfg_node *bk, int call, char *err, size_t errlen)
 {
-	char         tmpl[] = "/tmp/opc-probe.XXXXXX";
+	char         tmpl[]    = "/tmp/opc-probe.XXXXXX";
 	char        *spec_path = NULL, *ws = NULL, *out = NULL, *log = NULL;
 	char        *worker = NULL, *s;
 	char        *argv[9];
@@ -51,16 +51,16 @@ opc_probe_backend(const struct cfg_node *bk, int call, char *err,
 		return (NULL);
 	}
 	spec_path = xasprintf("%s/spec.json", tmpl);
-	ws = xasprintf("%s/ws", tmpl);
-	out = xasprintf("%s/probe.json", tmpl);
-	log = xasprintf("%s/probe.log", tmpl);
-	s = json_dumps(spec, JSON_INDENT(2));
+	ws        = xasprintf("%s/ws", tmpl);
+	out       = xasprintf("%s/probe.json", tmpl);
+	log       = xasprintf("%s/probe.log", tmpl);
+	s         = json_dumps(spec, JSON_INDENT(2));
 	json_decref(spec);
 	if (s == NULL || write_file_atomic(spec_path, s, strlen(s)) != 0) {
 		snprintf(err, errlen, "cannot write %s", spec_path);
 		goto done;
 	}
-	worker = exe_sibling("opc-exec-run");
+	worker    = exe_sibling("opc-exec-run");
 	argv[n++] = worker;
 	argv[n++] = "--probe";
 	argv[n++] = spec_path;
@@ -72,14 +72,14 @@ opc_probe_backend(const struct cfg_node *bk, int call, char *err,
 		argv[n++] = "--no-call";
 	argv[n] = NULL;
 	if ((pid = child_spawn(log, argv, NULL)) < 0) {
-		snprintf(err, errlen, "cannot run %s: %s", worker,
-		    strerror(errno));
+		snprintf(
+		    err, errlen, "cannot run %s: %s", worker, strerror(errno));
 		goto done;
 	}
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
 	if ((res = json_load_file(out, 0, &je)) == NULL) {
-		FILE  *f = fopen(log, "r");
+		FILE  *f         = fopen(log, "r");
 		char   line[256] = "";
 		size_t len;
 
@@ -88,7 +88,7 @@ opc_probe_backend(const struct cfg_node *bk, int call, char *err,
 				line[0] = '\0';
 			fclose(f);
 		}
-		len = strcspn(line, "\n");
+		len       = strcspn(line, "\n");
 		line[len] = '\0';
 		snprintf(err, errlen, "the probe wrote no answer (%s)",
 		    line[0] != '\0' ? line : je.text);
@@ -107,11 +107,11 @@ done:
 static void
 print_probe(const char *inst, const char *name, const json_t *p)
 {
-	const json_t *a = json_object_get(p, "agent");
+	const json_t *a     = json_object_get(p, "agent");
 	const char   *ready = opc_jstr(p, "ready", "?");
 
-	printf("%s/%s: %s, ready: %s\n", inst, name,
-	    opc_jstr(p, "kind", "?"), ready);
+	printf("%s/%s: %s, ready: %s\n", inst, name, opc_jstr(p, "kind", "?"),
+	    ready);
 	if (strcmp(opc_jstr(p, "kind", ""), "stub") == 0) {
 		printf("  program   built in\n");
 		return;
@@ -126,17 +126,19 @@ print_probe(const char *inst, const char *name, const json_t *p)
 		printf("  api key   %s: %s\n",
 		    opc_jstr(p, "key_env", "(none)"),
 		    json_is_true(json_object_get(p, "key_present"))
-		        ? "set" : "NOT SET");
+		        ? "set"
+		        : "NOT SET");
 	if (json_is_string(json_object_get(p, "base_url")))
 		printf("  base url  %s\n", opc_jstr(p, "base_url", ""));
 	if (json_is_string(json_object_get(p, "mode")))
 		printf("  mode      %s\n", opc_jstr(p, "mode", ""));
 	if (json_is_object(a)) {
-		printf("  probe     %s", json_is_true(json_object_get(a,
-		    "is_error")) ? "error" : "answered");
+		printf("  probe     %s",
+		    json_is_true(json_object_get(a, "is_error")) ? "error"
+		                                                 : "answered");
 		if (json_is_number(json_object_get(a, "cost_usd")))
-			printf(", $%.4f", json_number_value(json_object_get(a,
-			    "cost_usd")));
+			printf(", $%.4f",
+			    json_number_value(json_object_get(a, "cost_usd")));
 		if (json_is_string(json_object_get(a, "model")))
 			printf(", model %s", opc_jstr(a, "model", ""));
 		printf("\n");
@@ -200,13 +202,13 @@ cmd_providers(struct opc *o, int argc, char **argv)
 			if (only != NULL && strcmp(only, name) != 0)
 				continue;
 			seen++;
-			p = opc_probe_backend(cfg_at(bks, k), call, err,
-			    sizeof(err));
+			p = opc_probe_backend(
+			    cfg_at(bks, k), call, err, sizeof(err));
 			if (p == NULL)
 				p = json_pack("{s:s, s:s}", "ready", "no",
 				    "detail", err);
-			json_object_set_new(p, "instance",
-			    json_string(t->inst[i].name));
+			json_object_set_new(
+			    p, "instance", json_string(t->inst[i].name));
 			json_object_set_new(p, "backend", json_string(name));
 			if (strcmp(opc_jstr(p, "ready", "no"), "no") == 0)
 				notready++;
@@ -216,14 +218,14 @@ cmd_providers(struct opc *o, int argc, char **argv)
 		}
 	}
 	if (js) {
-		char *s = json_dumps(all, JSON_INDENT(2) |
-		    JSON_PRESERVE_ORDER);
+		char *s =
+		    json_dumps(all, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 
 		printf("%s\n", s);
 		free(s);
 	} else if (seen == 0)
-		printf(only ? "no backend named %s\n" :
-		    "no backend configured on any executor\n",
+		printf(only ? "no backend named %s\n"
+		            : "no backend configured on any executor\n",
 		    only ? only : "");
 	json_decref(all);
 	return (notready > 0 || (only != NULL && seen == 0) ? 1 : 0);

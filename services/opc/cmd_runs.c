@@ -19,7 +19,7 @@ static const char runs_usage[] =
 /* recorder_call sends one request to the recorder (see opc_call). */
 static int
 recorder_call(struct opc *o, const char *cmd, enum msg_topic t,
-              const void *body, json_t **data)
+    const void *body, json_t **data)
 {
 	return (opc_call(o, cmd, "recorder", t, body, data, OPC_CTL_TIMEOUT));
 }
@@ -58,14 +58,15 @@ runs_list(struct opc *o, int argc, char **argv)
 			q.task_id = argv[++k];
 		else if (strcmp(argv[k], "--limit") == 0 && k + 1 < argc) {
 			if ((q.limit = parse_count(argv[++k])) < 0) {
-				fprintf(stderr, "opc runs: --limit wants a "
-				                "positive number\n");
+				fprintf(stderr,
+				    "opc runs: --limit wants a "
+				    "positive number\n");
 				return (2);
 			}
 		} else {
 			fprintf(stderr,
-			        "opc runs list: unknown argument %s\n%s",
-			        argv[k], runs_usage);
+			    "opc runs list: unknown argument %s\n%s", argv[k],
+			    runs_usage);
 			return (2);
 		}
 	}
@@ -77,13 +78,14 @@ runs_list(struct opc *o, int argc, char **argv)
 		return (0);
 	}
 	printf("%-8s  %-10s %-11s %-12s %-14s %-18s %s\n", "RUN_ID", "TASK",
-	       "STATUS", "LANE", "BACKEND", "CATEGORY", "PATH");
-	json_array_foreach(json_object_get(data, "runs"), i, r)
-	    printf("%-8.8s  %-10s %-11s %-12s %-14s %-18s %s\n",
-	           opc_jstr(r, "run_id", "?"), opc_jstr(r, "task_id", "-"),
-	           opc_jstr(r, "status", "-"), opc_jstr(r, "lane", "-"),
-	           opc_jstr(r, "backend", "-"), opc_jstr(r, "failure_category", "-"),
-	           opc_jstr(r, "path", "-"));
+	    "STATUS", "LANE", "BACKEND", "CATEGORY", "PATH");
+	json_array_foreach (json_object_get(data, "runs"), i, r)
+		printf("%-8.8s  %-10s %-11s %-12s %-14s %-18s %s\n",
+		    opc_jstr(r, "run_id", "?"), opc_jstr(r, "task_id", "-"),
+		    opc_jstr(r, "status", "-"), opc_jstr(r, "lane", "-"),
+		    opc_jstr(r, "backend", "-"),
+		    opc_jstr(r, "failure_category", "-"),
+		    opc_jstr(r, "path", "-"));
 	json_decref(data);
 	return (0);
 }
@@ -110,44 +112,44 @@ print_agent(const json_t *data)
 	size_t        i;
 
 	if (json_is_object(a)) {
-		printf("agent:      %s, session %s, model %s, %lld turn(s)%s\n",
-		       opc_jstr(a, "cli", "?"), opc_jstr(a, "session_id", "-"),
-		       opc_jstr(a, "model", "-"),
-		       (long long) jnum(a, "turns", 0),
-		       json_is_true(json_object_get(a, "is_error"))
-		           ? ", reported an error"
-		           : "");
+		printf(
+		    "agent:      %s, session %s, model %s, %lld turn(s)%s\n",
+		    opc_jstr(a, "cli", "?"), opc_jstr(a, "session_id", "-"),
+		    opc_jstr(a, "model", "-"), (long long) jnum(a, "turns", 0),
+		    json_is_true(json_object_get(a, "is_error"))
+		        ? ", reported an error"
+		        : "");
 		if (json_is_integer(json_object_get(a, "api_status")) ||
 		    opc_jstr(a, "api_error", NULL) != NULL)
 			printf("api error:  %lld %s%s\n",
-			       (long long) jnum(a, "api_status", 0),
-			       opc_jstr(a, "api_error", "-"),
-			       json_is_integer(
-			           json_object_get(a, "retry_after_ms"))
-			           ? " (retry after a while)"
-			           : "");
+			    (long long) jnum(a, "api_status", 0),
+			    opc_jstr(a, "api_error", "-"),
+			    json_is_integer(
+			        json_object_get(a, "retry_after_ms"))
+			        ? " (retry after a while)"
+			        : "");
 	}
 	if (json_is_object(u) && cost >= 0)
 		printf("cost:       $%.4f (%s)\n", cost,
-		       opc_jstr(u, "cost_source", "reported"));
+		    opc_jstr(u, "cost_source", "reported"));
 	else if (json_is_object(u))
 		printf("cost:       $%.4f (estimate: the run reported no "
 		       "cost)\n",
-		       jnum(u, "estimated_usd", 0));
+		    jnum(u, "estimated_usd", 0));
 	if (json_is_object(a) &&
 	    json_is_integer(json_object_get(a, "input_tokens")))
 		printf("tokens:     %lld in, %lld out, %lld cache read, %lld "
 		       "cache write\n",
-		       (long long) jnum(a, "input_tokens", 0),
-		       (long long) jnum(a, "output_tokens", 0),
-		       (long long) jnum(a, "cache_read_tokens", 0),
-		       (long long) jnum(a, "cache_creation_tokens", 0));
+		    (long long) jnum(a, "input_tokens", 0),
+		    (long long) jnum(a, "output_tokens", 0),
+		    (long long) jnum(a, "cache_read_tokens", 0),
+		    (long long) jnum(a, "cache_creation_tokens", 0));
 	if (json_array_size(json_object_get(a, "permission_denials")) > 0) {
 		printf("denials:   ");
-		json_array_foreach(json_object_get(a, "permission_denials"), i,
-		                   d)
-		    printf("%s %s", i ? "," : "",
-		           json_is_string(d) ? json_string_value(d) : "?");
+		json_array_foreach (
+		    json_object_get(a, "permission_denials"), i, d)
+			printf("%s %s", i ? "," : "",
+			    json_is_string(d) ? json_string_value(d) : "?");
 		printf("\n");
 	}
 	if (opc_jstr(a, "message", NULL) != NULL)
@@ -172,8 +174,8 @@ runs_show(struct opc *o, int argc, char **argv)
 			q.run_id = argv[k];
 		else {
 			fprintf(stderr,
-			        "opc runs show: unknown argument %s\n%s",
-			        argv[k], runs_usage);
+			    "opc runs show: unknown argument %s\n%s", argv[k],
+			    runs_usage);
 			return (2);
 		}
 	}
@@ -188,29 +190,31 @@ runs_show(struct opc *o, int argc, char **argv)
 		json_decref(data);
 		return (0);
 	}
-	tr = json_object_get(data, "trace");
+	tr   = json_object_get(data, "trace");
 	path = opc_jstr(data, "path", NULL);
 	if (!json_is_object(tr)) {
 		printf("run %s (task %s): %s, evidence not written yet\n",
-		       opc_jstr(data, "run_id", q.run_id),
-		       opc_jstr(data, "task_id", "-"), opc_jstr(data, "status", "?"));
+		    opc_jstr(data, "run_id", q.run_id),
+		    opc_jstr(data, "task_id", "-"),
+		    opc_jstr(data, "status", "?"));
 		print_agent(data);
 		json_decref(data);
 		return (0);
 	}
-	printf("%s\n%s\n", opc_jstr(tr, "headline", "?"), opc_jstr(tr, "summary", ""));
+	printf("%s\n%s\n", opc_jstr(tr, "headline", "?"),
+	    opc_jstr(tr, "summary", ""));
 	printf("task:       %s\n", opc_jstr(data, "task_id", "-"));
 	printf("changes:    %s\n", opc_jstr(tr, "changed_files_summary", "-"));
 	printf("validation: %s\n", opc_jstr(tr, "validation_summary", "-"));
 	print_agent(data);
 	if (json_array_size(json_object_get(tr, "warnings")) > 0) {
 		printf("warnings:\n");
-		json_array_foreach(json_object_get(tr, "warnings"), i, v)
-		    printf("  - %s\n", json_string_value(v));
+		json_array_foreach (json_object_get(tr, "warnings"), i, v)
+			printf("  - %s\n", json_string_value(v));
 	}
 	printf("evidence:   %s\n", path ? path : "-");
-	json_array_foreach(json_object_get(data, "files"), i, v)
-	    printf("  %s/%s\n", path ? path : ".", json_string_value(v));
+	json_array_foreach (json_object_get(data, "files"), i, v)
+		printf("  %s/%s\n", path ? path : ".", json_string_value(v));
 	json_decref(data);
 	return (0);
 }
@@ -227,7 +231,7 @@ cmd_runs(struct opc *o, int argc, char **argv)
 	if (strcmp(argv[1], "show") == 0)
 		return (runs_show(o, argc - 1, argv + 1));
 	fprintf(stderr, "opc runs: unknown subcommand '%s'\n%s", argv[1],
-	        runs_usage);
+	    runs_usage);
 	return (2);
 }
 
@@ -242,32 +246,32 @@ print_spend(const json_t *d)
 	printf("spend over the last %lld day(s): $%.4f for %lld "
 	       "execution(s); $%.4f reported by the agents, %lld execution(s) "
 	       "at the estimate\n",
-	       (long long) jnum(d, "window_days", 1),
-	       jnum(d, "total_estimated_usd", 0),
-	       (long long) jnum(d, "total_executions", 0),
-	       jnum(d, "total_reported_usd", 0),
-	       (long long) jnum(d, "estimated_only_executions", 0));
+	    (long long) jnum(d, "window_days", 1),
+	    jnum(d, "total_estimated_usd", 0),
+	    (long long) jnum(d, "total_executions", 0),
+	    jnum(d, "total_reported_usd", 0),
+	    (long long) jnum(d, "estimated_only_executions", 0));
 	if (jnum(d, "superseded_executions", 0) > 0)
 		printf("not counted: %lld run(s) taken back by the router "
 		       "(their executor was cut off), $%.4f reported by "
 		       "them\n",
-		       (long long) jnum(d, "superseded_executions", 0),
-		       jnum(d, "superseded_usd", 0));
+		    (long long) jnum(d, "superseded_executions", 0),
+		    jnum(d, "superseded_usd", 0));
 	printf("tokens: %lld in, %lld out, %lld cache read, %lld cache "
 	       "write\n",
-	       (long long) jnum(d, "total_input_tokens", 0),
-	       (long long) jnum(d, "total_output_tokens", 0),
-	       (long long) jnum(d, "total_cache_read_tokens", 0),
-	       (long long) jnum(d, "total_cache_creation_tokens", 0));
+	    (long long) jnum(d, "total_input_tokens", 0),
+	    (long long) jnum(d, "total_output_tokens", 0),
+	    (long long) jnum(d, "total_cache_read_tokens", 0),
+	    (long long) jnum(d, "total_cache_creation_tokens", 0));
 	if (json_object_size(json_object_get(d, "per_repo")) == 0)
 		return;
-	printf("%-24s %10s %12s %12s %14s\n", "REPO", "EXECUTIONS", "SPENT_USD",
-	       "REPORTED_USD", "ESTIMATED_ONLY");
-	json_object_foreach(json_object_get(d, "per_repo"), k, r)
-	    printf("%-24s %10lld %12.4f %12.4f %14lld\n", k,
-	           (long long) jnum(r, "executions", 0),
-	           jnum(r, "estimated_usd", 0), jnum(r, "reported_usd", 0),
-	           (long long) jnum(r, "estimated_only", 0));
+	printf("%-24s %10s %12s %12s %14s\n", "REPO", "EXECUTIONS",
+	    "SPENT_USD", "REPORTED_USD", "ESTIMATED_ONLY");
+	json_object_foreach (json_object_get(d, "per_repo"), k, r)
+		printf("%-24s %10lld %12.4f %12.4f %14lld\n", k,
+		    (long long) jnum(r, "executions", 0),
+		    jnum(r, "estimated_usd", 0), jnum(r, "reported_usd", 0),
+		    (long long) jnum(r, "estimated_only", 0));
 }
 
 int
@@ -284,20 +288,20 @@ cmd_spend_report(struct opc *o, int argc, char **argv)
 		if (strcmp(argv[k], "--json") == 0)
 			json = true;
 		else if (strcmp(argv[k], "--window-days") == 0 &&
-		         k + 1 < argc) {
+		    k + 1 < argc) {
 			if ((q.window_days = parse_count(argv[++k])) < 0) {
 				fprintf(stderr,
-				        "opc spend-report: "
-				        "--window-days wants a positive "
-				        "number\n");
+				    "opc spend-report: "
+				    "--window-days wants a positive "
+				    "number\n");
 				return (2);
 			}
 		} else {
 			fprintf(stderr,
-			        "opc spend-report: unknown argument %s\n"
-			        "usage: opc spend-report [--window-days N] "
-			        "[--json]\n",
-			        argv[k]);
+			    "opc spend-report: unknown argument %s\n"
+			    "usage: opc spend-report [--window-days N] "
+			    "[--json]\n",
+			    argv[k]);
 			return (2);
 		}
 	}

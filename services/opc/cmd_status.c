@@ -42,7 +42,7 @@ lag_text(json_t *ist, char *buf, size_t len)
 	size_t      off = 0;
 
 	buf[0] = '\0';
-	json_object_foreach(ups, k, u) {
+	json_object_foreach (ups, k, u) {
 		int n = snprintf(buf + off, len - off, "%s%s:%lld",
 		    off ? "," : "", k,
 		    (long long) json_integer_value(json_object_get(u, "lag")));
@@ -76,13 +76,14 @@ row(const char *role, const char *state, json_int_t pid, json_int_t restarts,
 	if ((le == NULL || *le == '\0') && ps != NULL &&
 	    strcmp(ps, "ok") != 0) {
 		if (pp == NULL)
-			pp = json_string_value(json_object_get(pl,
-			    "last_error"));
+			pp = json_string_value(
+			    json_object_get(pl, "last_error"));
 		snprintf(pe, sizeof(pe), "plane %s: %s", ps, pp ? pp : "");
 		le = pe;
 	}
 	printf("%-20s %-11s %7s %8s %8lld %-24s %s\n", role, state, pids, rs,
-	    (long long) json_integer_value(json_object_get(ist, "journal_seq")),
+	    (long long) json_integer_value(
+	        json_object_get(ist, "journal_seq")),
 	    ist ? lag : "?",
 	    ist ? (le && *le ? le : "-") : (err[0] ? err : "-"));
 }
@@ -120,7 +121,7 @@ spend_lines(struct buf *b, const char *role, const json_t *ist)
 		return;
 	buf_printf(b, "%s spend, last 24 h:\n", role);
 	spend_scope(b, "all repos", json_object_get(sp, "global"));
-	json_object_foreach((json_t *) json_object_get(sp, "repos"), k, r)
+	json_object_foreach ((json_t *) json_object_get(sp, "repos"), k, r)
 		spend_scope(b, k, r);
 }
 
@@ -137,7 +138,7 @@ remote_rows(struct topo *t, const bool *listed, json_t *all, bool json,
 	int    bad = 0;
 
 	for (i = 0; i < t->ninst; i++) {
-		const struct topo_inst *in = &t->inst[i];
+		const struct topo_inst *in  = &t->inst[i];
 		json_t                 *ist = NULL;
 
 		if (listed[i] || !in->enabled || !bus_url_remote(in->ctl))
@@ -154,7 +155,8 @@ remote_rows(struct topo *t, const bool *listed, json_t *all, bool json,
 			        "status", ist));
 		else {
 			row(in->name, ist ? "remote" : "unreachable",
-			    ist ? json_integer_value(json_object_get(ist, "pid"))
+			    ist ? json_integer_value(
+			              json_object_get(ist, "pid"))
 			        : -1,
 			    -1, ist, err);
 			spend_lines(spend, in->name, ist);
@@ -189,32 +191,32 @@ cmd_status(struct opc *o, int argc, char **argv)
 		return (1);
 	if ((st = supervisor_status(o, t)) == NULL)
 		return (1);
-	ps = json_object_get(st, "processes");
+	ps  = json_object_get(st, "processes");
 	all = json_object();
 	buf_init(&spend);
 	listed = xcalloc(t->ninst + 1, sizeof(*listed));
 	if (!json)
 		printf("%-20s %-11s %7s %8s %8s %-24s %s\n", "INSTANCE",
 		    "STATE", "PID", "RESTARTS", "SEQ", "LAG", "LAST_ERROR");
-	json_array_foreach(ps, i, p) {
+	json_array_foreach (ps, i, p) {
 		const struct topo_inst *in;
 
-		role = json_string_value(json_object_get(p, "role"));
-		in = role ? topo_find(t, role) : NULL;
-		ist = NULL;
+		role   = json_string_value(json_object_get(p, "role"));
+		in     = role ? topo_find(t, role) : NULL;
+		ist    = NULL;
 		err[0] = '\0';
 		if (in != NULL)
 			listed[in - t->inst] = true;
 		if (in != NULL && json_is_true(json_object_get(p, "alive")))
-			(void) opc_ctl(in->ctl, MSG_CTL_STATUS, NULL, &ist, err,
-			    sizeof(err), OPC_CTL_TIMEOUT);
+			(void) opc_ctl(in->ctl, MSG_CTL_STATUS, NULL, &ist,
+			    err, sizeof(err), OPC_CTL_TIMEOUT);
 		if (!json_is_true(json_object_get(p, "alive")))
 			bad++;
 		if (json) {
 			json_t *e = json_deep_copy(p);
 
-			json_object_set_new(e, "status",
-			    ist ? json_incref(ist) : json_null());
+			json_object_set_new(
+			    e, "status", ist ? json_incref(ist) : json_null());
 			json_object_set_new(all, role ? role : "?", e);
 		} else {
 			row(role ? role : "?",
@@ -251,7 +253,7 @@ static void
 listen_heartbeats(struct topo *t, int64_t ms, bool *heard)
 {
 	struct bus   **subs = xcalloc(t->ninst, sizeof(*subs));
-	struct pollfd *pfd = xcalloc(t->ninst, sizeof(*pfd));
+	struct pollfd *pfd  = xcalloc(t->ninst, sizeof(*pfd));
 	struct bus_msg bm;
 	int64_t        end = mono_ms() + ms, left;
 	size_t         i;
@@ -268,7 +270,7 @@ listen_heartbeats(struct topo *t, int64_t ms, bool *heard)
 			continue;
 		for (i = 0; i < t->ninst; i++)
 			while (subs[i] != NULL &&
-			       bus_recv(subs[i], &bm, BUS_NONBLOCK) == 0) {
+			    bus_recv(subs[i], &bm, BUS_NONBLOCK) == 0) {
 				heard[i] = true;
 				bus_msg_free(&bm);
 			}
@@ -311,7 +313,7 @@ cmd_heartbeat_check(struct opc *o, int argc, char **argv)
 	buf_init(&full);
 	if (opc_ctl(t->supervisor.ctl, MSG_CTL_STATUS, NULL, &st, err,
 	        sizeof(err), OPC_CTL_TIMEOUT) == 0) {
-		json_array_foreach(json_object_get(st, "processes"), i, p) {
+		json_array_foreach (json_object_get(st, "processes"), i, p) {
 			age = json_integer_value(
 			    json_object_get(p, "heartbeat_age_ms"));
 			n++;
@@ -334,11 +336,16 @@ cmd_heartbeat_check(struct opc *o, int argc, char **argv)
 		}
 		json_decref(st);
 	} else {
-		fprintf(stderr, "opc: supervisor not answering (%s); "
-		    "listening for heartbeats directly\n", err);
+		fprintf(stderr,
+		    "opc: supervisor not answering (%s); "
+		    "listening for heartbeats directly\n",
+		    err);
 		heard = xcalloc(t->ninst + 1, sizeof(*heard));
-		listen_heartbeats(t, max_ms < 2 * t->heartbeat_ms + 500
-		        ? max_ms : 2 * t->heartbeat_ms + 500, heard);
+		listen_heartbeats(t,
+		    max_ms < 2 * t->heartbeat_ms + 500
+		        ? max_ms
+		        : 2 * t->heartbeat_ms + 500,
+		    heard);
 		for (i = 0; i < t->ninst; i++) {
 			if (!t->inst[i].enabled)
 				continue;

@@ -66,8 +66,10 @@ board_call(struct opc *o, enum msg_topic t, const void *body, json_t **data)
 	}
 	if (rv == ERR_NOSPACE) {
 		/* err: "no space left on STATE_DIR" (ctl.c) */
-		fprintf(stderr, "opc task: %s: nothing was changed; free some "
-		    "space there (opcenter resumes by itself)\n", err);
+		fprintf(stderr,
+		    "opc task: %s: nothing was changed; free some "
+		    "space there (opcenter resumes by itself)\n",
+		    err);
 		return (1);
 	}
 	if (rv != 0) {
@@ -119,10 +121,11 @@ task_add(struct opc *o, int argc, char **argv)
 			free(file);
 			/* Read far past the limit, so board-sync (which
 			 * bounds every client) says how big it was. */
-			if ((rv = file_read(&file, &len, optarg,
-			         TASK_FILE_MAX)) != 0) {
+			if ((rv = file_read(
+			         &file, &len, optarg, TASK_FILE_MAX)) != 0) {
 				fprintf(stderr, "opc task add: %s: %s\n",
-				    optarg, rv == ERR_TOOBIG
+				    optarg,
+				    rv == ERR_TOOBIG
 				        ? "more than 12 MiB; a goal holds at "
 				          "most 64 KiB"
 				        : strerror(errno));
@@ -130,8 +133,9 @@ task_add(struct opc *o, int argc, char **argv)
 				goto out;
 			}
 			if (strlen(file) != len) {
-				fprintf(stderr, "opc task add: %s holds a NUL "
-				                "byte: a goal is text\n",
+				fprintf(stderr,
+				    "opc task add: %s holds a NUL "
+				    "byte: a goal is text\n",
 				    optarg);
 				rv = 2;
 				goto out;
@@ -166,8 +170,9 @@ task_add(struct opc *o, int argc, char **argv)
 		}
 	}
 	if (a.repo_key == NULL || a.goal == NULL) {
-		fprintf(stderr, "opc task add: --repo and --goal are "
-		                "required\n%s",
+		fprintf(stderr,
+		    "opc task add: --repo and --goal are "
+		    "required\n%s",
 		    task_usage);
 		rv = 2;
 	} else if (!utf8_valid(a.goal, strlen(a.goal)) ||
@@ -175,7 +180,8 @@ task_add(struct opc *o, int argc, char **argv)
 	    (a.description != NULL &&
 	        !utf8_valid(a.description, strlen(a.description)))) {
 		/* refused, never passed on with U+FFFD in place of bytes */
-		fprintf(stderr, "opc task add: the goal, title and description "
+		fprintf(stderr,
+		    "opc task add: the goal, title and description "
 		    "must be UTF-8 text\n");
 		rv = 2;
 	} else if ((rv = board_call(o, MSG_BOARD_TASK_ADD, &a, &data)) == 0)
@@ -211,8 +217,7 @@ task_list(struct opc *o, int argc, char **argv)
 		if (ch == 's') {
 			if (state_arg("opc task list", optarg, &l.state) != 0)
 				return (2);
-		}
-		else if (ch == 'n')
+		} else if (ch == 'n')
 			l.limit = strtol(optarg, NULL, 10);
 		else if (ch == 'j')
 			json = true;
@@ -228,10 +233,11 @@ task_list(struct opc *o, int argc, char **argv)
 	else {
 		printf("%-8s %-14s %-8s %-10s %s\n", "ID", "STATE", "KIND",
 		    "REPO", "TITLE");
-		json_array_foreach(json_object_get(data, "tasks"), i, t)
+		json_array_foreach (json_object_get(data, "tasks"), i, t)
 			printf("%-8s %-14s %-8s %-10s %s\n",
-			    opc_jstr(t, "task_id", ""), opc_jstr(t, "state", ""),
-			    opc_jstr(t, "kind", ""), opc_jstr(t, "repo_key", ""),
+			    opc_jstr(t, "task_id", ""),
+			    opc_jstr(t, "state", ""), opc_jstr(t, "kind", ""),
+			    opc_jstr(t, "repo_key", ""),
 			    opc_jstr(t, "title", ""));
 	}
 	json_decref(data);
@@ -244,7 +250,7 @@ task_show(struct opc *o, int argc, char **argv)
 	struct msg_board_task_show s;
 	json_t                    *data = NULL, *t, *c;
 	size_t                     i;
-	bool                       json = argc > 2 && strcmp(argv[2], "--json") == 0;
+	bool json = argc > 2 && strcmp(argv[2], "--json") == 0;
 
 	if (argc < 2 || argc > 3 || (argc == 3 && !json)) {
 		fputs(task_usage, stderr);
@@ -262,15 +268,15 @@ task_show(struct opc *o, int argc, char **argv)
 	t = json_object_get(data, "task");
 	printf("%s  [%s]  %s\n", opc_jstr(t, "task_id", ""),
 	    opc_jstr(t, "state", ""), opc_jstr(t, "title", ""));
-	printf("  kind: %s   repo: %s   attempt: %lld\n", opc_jstr(t, "kind", ""),
-	    opc_jstr(t, "repo_key", ""),
+	printf("  kind: %s   repo: %s   attempt: %lld\n",
+	    opc_jstr(t, "kind", ""), opc_jstr(t, "repo_key", ""),
 	    (long long) json_integer_value(json_object_get(t, "attempt")));
 	printf("  goal: %s\n", opc_jstr(t, "goal", ""));
-	json_array_foreach(json_object_get(t, "labels"), i, c)
+	json_array_foreach (json_object_get(t, "labels"), i, c)
 		printf("  label: %s\n", json_string_value(c));
-	json_array_foreach(json_object_get(data, "comments"), i, c)
-		printf("--- %s %s\n%s\n", opc_jstr(c, "at", ""), opc_jstr(c, "author", ""),
-		    opc_jstr(c, "body", ""));
+	json_array_foreach (json_object_get(data, "comments"), i, c)
+		printf("--- %s %s\n%s\n", opc_jstr(c, "at", ""),
+		    opc_jstr(c, "author", ""), opc_jstr(c, "body", ""));
 	json_decref(data);
 	return (0);
 }
@@ -293,8 +299,8 @@ task_move(struct opc *o, int argc, char **argv)
 		return (2);
 	if (board_call(o, MSG_BOARD_TASK_MOVE, &m, &data) != 0)
 		return (1);
-	printf("%s %s -> %s\n", opc_jstr(data, "task_id", ""), opc_jstr(data,
-	    "prev_state", ""), opc_jstr(data, "state", ""));
+	printf("%s %s -> %s\n", opc_jstr(data, "task_id", ""),
+	    opc_jstr(data, "prev_state", ""), opc_jstr(data, "state", ""));
 	json_decref(data);
 	return (0);
 }

@@ -18,8 +18,8 @@
 static int
 sup_status(struct topo *t, json_t **data, char *err, size_t errlen)
 {
-	return (opc_ctl(t->supervisor.ctl, MSG_CTL_STATUS, NULL, data, err,
-	    errlen, 1000));
+	return (opc_ctl(
+	    t->supervisor.ctl, MSG_CTL_STATUS, NULL, data, err, errlen, 1000));
 }
 
 /* inst_answers: the instance named role answers its ctl status (it got
@@ -37,8 +37,8 @@ inst_answers(struct topo *t, const char *role)
 			break;
 	if (i == t->ninst)
 		return (true); /* not ours to check */
-	rv = opc_ctl(t->inst[i].ctl, MSG_CTL_STATUS, NULL, &d, err,
-	    sizeof(err), 1000);
+	rv = opc_ctl(
+	    t->inst[i].ctl, MSG_CTL_STATUS, NULL, &d, err, sizeof(err), 1000);
 	json_decref(d);
 	return (rv == 0);
 }
@@ -55,12 +55,12 @@ up_state(struct topo *t, json_t *st, size_t *nproc, const json_t **bad)
 	int         rv = 1;
 
 	*nproc = json_array_size(ps);
-	*bad = NULL;
-	json_array_foreach(ps, i, p) {
+	*bad   = NULL;
+	json_array_foreach (ps, i, p) {
 		state = opc_jstr(p, "state", "");
 		if (strcmp(state, "failed") == 0 ||
-		    json_integer_value(json_object_get(p,
-		        "restart_count")) > 0) {
+		    json_integer_value(json_object_get(p, "restart_count")) >
+		        0) {
 			*bad = p;
 			return (-1);
 		}
@@ -85,7 +85,7 @@ print_tail(const char *path)
 		(void) fseek(f, sz - 2000, SEEK_SET);
 	else
 		rewind(f);
-	n = fread(buf, 1, sizeof(buf) - 1, f);
+	n      = fread(buf, 1, sizeof(buf) - 1, f);
 	buf[n] = '\0';
 	fclose(f);
 	fprintf(stderr, "--- %s (tail) ---\n%s", path, buf);
@@ -99,18 +99,18 @@ cmd_up(struct opc *o, int argc, char **argv)
 		{ "wait", required_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct topo *t;
-	const char  *only = NULL;
-	json_t      *st = NULL;
-	char         err[512], *bin, *out, *argv2[7];
-	int64_t      deadline, wait_s = 30;
-	size_t       n = 0;
-	pid_t        pid;
-	int          ch, status, i = 0, up;
+	struct topo  *t;
+	const char   *only = NULL;
+	json_t       *st   = NULL;
+	char          err[512], *bin, *out, *argv2[7];
+	int64_t       deadline, wait_s = 30;
+	size_t        n = 0;
+	pid_t         pid;
+	int           ch, status, i = 0, up;
 	const json_t *bad;
-	char        *logf;
-	struct buf   errs;
-	int          nerr;
+	char         *logf;
+	struct buf    errs;
+	int           nerr;
 
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -125,7 +125,8 @@ cmd_up(struct opc *o, int argc, char **argv)
 		return (1);
 	if (sup_status(t, &st, err, sizeof(err)) == 0) {
 		printf("opcenter is already up (supervisor pid %lld)\n",
-		    (long long) json_integer_value(json_object_get(st, "pid")));
+		    (long long) json_integer_value(
+		        json_object_get(st, "pid")));
 		json_decref(st);
 		return (0);
 	}
@@ -134,16 +135,18 @@ cmd_up(struct opc *o, int argc, char **argv)
 	buf_init(&errs);
 	if ((nerr = opc_config_check(t, &errs)) > 0) {
 		fputs(buf_cstr(&errs), stderr);
-		fprintf(stderr, "opc: %d config problem%s in %s: nothing "
-		    "started\n", nerr, nerr == 1 ? "" : "s", t->config_path);
+		fprintf(stderr,
+		    "opc: %d config problem%s in %s: nothing "
+		    "started\n",
+		    nerr, nerr == 1 ? "" : "s", t->config_path);
 		buf_fini(&errs);
 		return (1);
 	}
 	buf_fini(&errs);
 	(void) mkdirs(t->log_dir, 0700);
 	(void) mkdirs(t->run_dir, 0700);
-	bin = exe_sibling("opc-supervisor");
-	out = xasprintf("%s/supervisor.out", t->log_dir);
+	bin        = exe_sibling("opc-supervisor");
+	out        = xasprintf("%s/supervisor.out", t->log_dir);
 	argv2[i++] = bin;
 	argv2[i++] = "-c";
 	argv2[i++] = t->config_path;
@@ -153,8 +156,8 @@ cmd_up(struct opc *o, int argc, char **argv)
 	}
 	argv2[i] = NULL;
 	if ((pid = child_spawn(out, argv2, NULL)) < 0) {
-		fprintf(stderr, "opc: cannot run %s: %s\n", bin,
-		    strerror(errno));
+		fprintf(
+		    stderr, "opc: cannot run %s: %s\n", bin, strerror(errno));
 		free(bin);
 		free(out);
 		return (1);
@@ -162,8 +165,10 @@ cmd_up(struct opc *o, int argc, char **argv)
 	deadline = mono_ms() + wait_s * 1000;
 	for (;;) {
 		if (waitpid(pid, &status, WNOHANG) == pid) {
-			fprintf(stderr, "opc: opc-supervisor exited at start "
-			    "(%s %d)\n", WIFEXITED(status) ? "exit" : "signal",
+			fprintf(stderr,
+			    "opc: opc-supervisor exited at start "
+			    "(%s %d)\n",
+			    WIFEXITED(status) ? "exit" : "signal",
 			    WIFEXITED(status) ? WEXITSTATUS(status)
 			                      : WTERMSIG(status));
 			print_tail(out);
@@ -179,13 +184,14 @@ cmd_up(struct opc *o, int argc, char **argv)
 				break;
 			/* an instance that exits at start (its config, a
 			 * busy socket) is not up, whatever restarts later */
-			fprintf(stderr, "opc: instance %s did not start: %s "
+			fprintf(stderr,
+			    "opc: instance %s did not start: %s "
 			    "(%s, %lld restart(s)); see `opc status`\n",
 			    opc_jstr(bad, "role", "?"),
 			    opc_jstr(bad, "last_exit", "exited"),
 			    opc_jstr(bad, "state", "?"),
-			    (long long) json_integer_value(json_object_get(bad,
-			        "restart_count")));
+			    (long long) json_integer_value(
+			        json_object_get(bad, "restart_count")));
 			logf = xasprintf("%s/%s.out", t->log_dir,
 			    opc_jstr(bad, "role", "?"));
 			print_tail(logf);
@@ -196,7 +202,8 @@ cmd_up(struct opc *o, int argc, char **argv)
 			return (1);
 		}
 		if (mono_ms() >= deadline) {
-			fprintf(stderr, "opc: not every instance is running "
+			fprintf(stderr,
+			    "opc: not every instance is running "
 			    "after %llds; see `opc status` and %s\n",
 			    (long long) wait_s, t->log_dir);
 			json_decref(st);
@@ -207,7 +214,8 @@ cmd_up(struct opc *o, int argc, char **argv)
 		(void) usleep(100000);
 	}
 	printf("opcenter is up: supervisor pid %d, %zu instances "
-	       "(logs in %s)\n", (int) pid, n, t->log_dir);
+	       "(logs in %s)\n",
+	    (int) pid, n, t->log_dir);
 	json_decref(st);
 	free(bin);
 	free(out);
@@ -251,8 +259,10 @@ cmd_down(struct opc *o, int argc, char **argv)
 	deadline = mono_ms() + wait_s * 1000;
 	while (pid > 0 && kill(pid, 0) == 0) {
 		if (mono_ms() >= deadline) {
-			fprintf(stderr, "opc: supervisor pid %d still running "
-			    "after %llds\n", (int) pid, (long long) wait_s);
+			fprintf(stderr,
+			    "opc: supervisor pid %d still running "
+			    "after %llds\n",
+			    (int) pid, (long long) wait_s);
 			return (1);
 		}
 		(void) usleep(50000);

@@ -49,14 +49,16 @@ parse_since(const char *s, int64_t now_ms, int64_t *ms)
 	if (isdigit((unsigned char) s[0]) && strlen(s) >= 2 &&
 	    strchr("smhd", s[strlen(s) - 1]) != NULL &&
 	    strchr(s, '-') == NULL) {
-		v = strtol(s, &end, 10);
+		v    = strtol(s, &end, 10);
 		unit = *end;
 		if (end == s || end[1] != '\0' || v < 0 || v > 36500L * 24)
 			return (-1);
-		*ms = now_ms - (int64_t) v * (unit == 's'   ? 1000
-		                              : unit == 'm' ? 60000
-		                              : unit == 'h' ? 3600000
-		                                            : 86400000);
+		*ms = now_ms -
+		    (int64_t) v *
+		        (unit == 's'          ? 1000
+		                : unit == 'm' ? 60000
+		                : unit == 'h' ? 3600000
+		                              : 86400000);
 		return (0);
 	}
 	if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || mo < 1 ||
@@ -82,7 +84,7 @@ parse_since(const char *s, int64_t now_ms, int64_t *ms)
 	if (*s != '\0')
 		return (-1);
 	*ms = ((days_from_civil(y, mo, d) * 86400) + h * 3600 + mi * 60 + se) *
-	      1000;
+	    1000;
 	return (0);
 }
 
@@ -106,34 +108,33 @@ detail(struct buf *b, const json_t *e)
 
 	if (strcmp(k, "execution") == 0)
 		buf_printf(b, "lane %s, backend %s", opc_jstr(e, "lane", "-"),
-		           opc_jstr(e, "backend", "-"));
+		    opc_jstr(e, "backend", "-"));
 	else if (strcmp(k, "execution_outcome") == 0)
 		buf_printf(b, "%s%s%s",
-		           json_is_true(json_object_get(e, "succeeded"))
-		               ? "succeeded"
-		               : "failed",
-		           json_object_get(e, "failure_category") != NULL &&
-		                   !json_is_null(
-		                       json_object_get(e, "failure_category"))
-		               ? ": "
-		               : "",
-		           opc_jstr(e, "failure_category", ""));
+		    json_is_true(json_object_get(e, "succeeded")) ? "succeeded"
+		                                                  : "failed",
+		    json_object_get(e, "failure_category") != NULL &&
+		            !json_is_null(
+		                json_object_get(e, "failure_category"))
+		        ? ": "
+		        : "",
+		    opc_jstr(e, "failure_category", ""));
 	else if (strcmp(k, "quota_event") == 0)
 		buf_printf(b, "%s, backend %s",
-		           opc_jstr(e, "failure_category", "quota"),
-		           opc_jstr(e, "backend", "-"));
+		    opc_jstr(e, "failure_category", "quota"),
+		    opc_jstr(e, "backend", "-"));
 	else if (strcmp(k, "executor_quality_warning") == 0) {
 		js = json_dumps(json_object_get(e, "suppression_counts"),
-		                JSON_COMPACT | JSON_PRESERVE_ORDER);
+		    JSON_COMPACT | JSON_PRESERVE_ORDER);
 		buf_printf(b, "%s", js != NULL ? js : "{}");
 		free(js);
 	} else if (strcmp(k, "scope_violation") == 0) {
 		buf_printf(b, "%lld file(s):",
-		           (long long) json_integer_value(
-		               json_object_get(e, "violated_count")));
-		json_array_foreach(json_object_get(e, "violated_files"), i, v)
-		    buf_printf(b, "%s %s", i > 0 ? "," : "",
-		               json_string_value(v));
+		    (long long) json_integer_value(
+		        json_object_get(e, "violated_count")));
+		json_array_foreach (json_object_get(e, "violated_files"), i, v)
+			buf_printf(b, "%s %s", i > 0 ? "," : "",
+			    json_string_value(v));
 	}
 }
 
@@ -149,16 +150,15 @@ print_table(const json_t *d)
 		return;
 	}
 	printf("%-20s %-24s %-12s %-8s %-12s %s\n", "TIME", "KIND", "TASK",
-	       "RUN", "REPO", "DETAIL");
+	    "RUN", "REPO", "DETAIL");
 	buf_init(&b);
-	json_array_foreach(json_object_get(d, "events"), i, e)
-	{
+	json_array_foreach (json_object_get(d, "events"), i, e) {
 		buf_reset(&b);
 		detail(&b, e);
 		printf("%-20.19s %-24s %-12s %-8.8s %-12s %s\n",
-		       opc_jstr(e, "timestamp", "-"), opc_jstr(e, "kind", "-"),
-		       opc_jstr(e, "task_id", "-"), opc_jstr(e, "run_id", "-"),
-		       opc_jstr(e, "repo_key", "-"), buf_cstr(&b));
+		    opc_jstr(e, "timestamp", "-"), opc_jstr(e, "kind", "-"),
+		    opc_jstr(e, "task_id", "-"), opc_jstr(e, "run_id", "-"),
+		    opc_jstr(e, "repo_key", "-"), buf_cstr(&b));
 	}
 	buf_fini(&b);
 }
@@ -181,27 +181,28 @@ cmd_usage(struct opc *o, int argc, char **argv)
 			q.repo_key = argv[++k];
 		else if (strcmp(argv[k], "--since") == 0 && k + 1 < argc) {
 			if (parse_since(argv[++k], (int64_t) time(NULL) * 1000,
-			                &q.since_ms) != 0) {
+			        &q.since_ms) != 0) {
 				fprintf(stderr,
-				        "opc usage: --since: not a date, a "
-				        "time or an age: %s\n%s",
-				        argv[k], usage_usage);
+				    "opc usage: --since: not a date, a "
+				    "time or an age: %s\n%s",
+				    argv[k], usage_usage);
 				return (2);
 			}
 		} else if (strcmp(argv[k], "--limit") == 0 && k + 1 < argc) {
 			if ((q.limit = parse_count(argv[++k])) < 0) {
-				fprintf(stderr, "opc usage: --limit wants a "
-				                "positive number\n");
+				fprintf(stderr,
+				    "opc usage: --limit wants a "
+				    "positive number\n");
 				return (2);
 			}
 		} else {
 			fprintf(stderr, "opc usage: unknown argument %s\n%s",
-			        argv[k], usage_usage);
+			    argv[k], usage_usage);
 			return (2);
 		}
 	}
 	if (opc_call(o, "usage", "recorder", MSG_RECORDER_USAGE, &q, &data,
-	             OPC_CTL_TIMEOUT) != 0)
+	        OPC_CTL_TIMEOUT) != 0)
 		return (1);
 	if (json) {
 		json_dumpf(data, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);

@@ -14,46 +14,50 @@
 #include "opc/util.h"
 
 static const struct opc_cmd cmds[] = {
-    {"up", cmd_up, "[--only A,B] [--wait S]",
-     "start opc-supervisor (and the constellation) in the background"},
-    {"down", cmd_down, "[--wait S]", "stop the constellation gracefully"},
-    {"status", cmd_status, "[--json]",
-     "per instance: alive, pid, restarts, journal seq, lag, last error"},
-    {"sub", cmd_sub, "[PREFIX...] [--count N] [--json] [--timeout S]",
-     "print every message on the bus (or those matching prefixes)"},
-    {"pub", cmd_pub, "INSTANCE TOPIC JSON [--corr ID]",
-     "inject a message: INSTANCE handles it as if it came off the bus"},
-    {"heartbeat-check", cmd_heartbeat_check, "[--max-age S]",
-     "exit 0 when every instance's heartbeat is fresh and none says "
-     "its disk is full, 1 otherwise"},
-    {"task", cmd_task, "add|list|show|move ...",
-     "the local board: add a task, list, show one, move it"},
-    {"runs", cmd_runs, "list [--task ID] [--limit N] | show RUN",
-     "runs recorded by the recorder, with their evidence"},
-    {"spend-report", cmd_spend_report, "[--window-days N] [--json]",
-     "executions, their real cost and tokens over a window"},
-    {"breaker", cmd_breaker, "status | reset [--reason T]",
-     "the router's circuit breaker: its state, or close it now"},
-    {"usage", cmd_usage,
-     "[--kind K] [--repo R] [--since D] [--limit N] [--json]",
-     "the usage store's events: executions, outcomes, quota events, "
-     "quality warnings, scope violations"},
-    {"providers", cmd_providers, "[--no-call] [--backend NAME] [--json]",
-     "per backend: installed, version, key set, mode, headless ready"},
-    {"doctor", cmd_doctor, "",
-     "check the config, board, GitHub, backends and config drift"},
-    {"config", cmd_config, "check [-c FILE] | explain [SERVICE|SECTION]",
-     "check a config file without starting anything; every setting "
-     "with its default"},
-    {"autonomy-cycle", cmd_autonomy_cycle,
-     "[--execute] [--repo R] [--json] [--wait S]",
-     "observe, derive insights and propose now (dry run by default)"},
-    {"proposals", cmd_proposals,
-     "rejections | calibration [--window-days N] | reject KEY [--reason T]",
-     "the proposer's rejection store and calibration table"},
-    {"demo", cmd_demo, "--goal TEXT [--repo-key demo] [--blocked-policy]",
-     "send one task through the running daemons and narrate it"},
-    {NULL, NULL, NULL, NULL},
+	{ "up", cmd_up, "[--only A,B] [--wait S]",
+	    "start opc-supervisor (and the constellation) in the background" },
+	{ "down", cmd_down, "[--wait S]",
+	    "stop the constellation gracefully" },
+	{ "status", cmd_status, "[--json]",
+	    "per instance: alive, pid, restarts, journal seq, lag, last "
+	    "error" },
+	{ "sub", cmd_sub, "[PREFIX...] [--count N] [--json] [--timeout S]",
+	    "print every message on the bus (or those matching prefixes)" },
+	{ "pub", cmd_pub, "INSTANCE TOPIC JSON [--corr ID]",
+	    "inject a message: INSTANCE handles it as if it came off the "
+	    "bus" },
+	{ "heartbeat-check", cmd_heartbeat_check, "[--max-age S]",
+	    "exit 0 when every instance's heartbeat is fresh and none says "
+	    "its disk is full, 1 otherwise" },
+	{ "task", cmd_task, "add|list|show|move ...",
+	    "the local board: add a task, list, show one, move it" },
+	{ "runs", cmd_runs, "list [--task ID] [--limit N] | show RUN",
+	    "runs recorded by the recorder, with their evidence" },
+	{ "spend-report", cmd_spend_report, "[--window-days N] [--json]",
+	    "executions, their real cost and tokens over a window" },
+	{ "breaker", cmd_breaker, "status | reset [--reason T]",
+	    "the router's circuit breaker: its state, or close it now" },
+	{ "usage", cmd_usage,
+	    "[--kind K] [--repo R] [--since D] [--limit N] [--json]",
+	    "the usage store's events: executions, outcomes, quota events, "
+	    "quality warnings, scope violations" },
+	{ "providers", cmd_providers, "[--no-call] [--backend NAME] [--json]",
+	    "per backend: installed, version, key set, mode, headless ready" },
+	{ "doctor", cmd_doctor, "",
+	    "check the config, board, GitHub, backends and config drift" },
+	{ "config", cmd_config, "check [-c FILE] | explain [SERVICE|SECTION]",
+	    "check a config file without starting anything; every setting "
+	    "with its default" },
+	{ "autonomy-cycle", cmd_autonomy_cycle,
+	    "[--execute] [--repo R] [--json] [--wait S]",
+	    "observe, derive insights and propose now (dry run by default)" },
+	{ "proposals", cmd_proposals,
+	    "rejections | calibration [--window-days N] | reject KEY "
+	    "[--reason T]",
+	    "the proposer's rejection store and calibration table" },
+	{ "demo", cmd_demo, "--goal TEXT [--repo-key demo] [--blocked-policy]",
+	    "send one task through the running daemons and narrate it" },
+	{ NULL, NULL, NULL, NULL },
 };
 
 static void
@@ -61,12 +65,13 @@ usage(FILE *f)
 {
 	const struct opc_cmd *c;
 
-	fprintf(f, "usage: opc [-c CONFIG] COMMAND [ARGS]\n\n"
-	           "Operates an opcenter constellation.  CONFIG defaults to "
-	           "$OPC_CONFIG or\nconfig/opcenter.yaml.\n\ncommands:\n");
+	fprintf(f,
+	    "usage: opc [-c CONFIG] COMMAND [ARGS]\n\n"
+	    "Operates an opcenter constellation.  CONFIG defaults to "
+	    "$OPC_CONFIG or\nconfig/opcenter.yaml.\n\ncommands:\n");
 	for (c = cmds; c->name != NULL; c++)
 		fprintf(f, "  %-16s %s\n  %-16s   %s\n", c->name, c->args, "",
-		        c->help);
+		    c->help);
 	fprintf(f, "\n`opc COMMAND --help` describes one command.\n");
 }
 
@@ -86,7 +91,7 @@ opc_topo(struct opc *o)
 
 int
 opc_ctl(const char *url, enum msg_topic t, const void *body, json_t **data,
-        char *err, size_t errlen, int timeout_ms)
+    char *err, size_t errlen, int timeout_ms)
 {
 	struct stat st;
 
@@ -103,9 +108,9 @@ void
 opc_not_up(struct opc *o, const char *why)
 {
 	fprintf(stderr,
-	        "opc: opcenter is not up (%s)\n"
-	        "     start it with: opc -c %s up\n",
-	        why, o->config);
+	    "opc: opcenter is not up (%s)\n"
+	    "     start it with: opc -c %s up\n",
+	    why, o->config);
 }
 
 const struct topo_inst *
@@ -122,7 +127,7 @@ opc_find_service(struct topo *t, const char *service)
 
 int
 opc_call(struct opc *o, const char *cmd, const char *service, enum msg_topic t,
-         const void *body, json_t **data, int timeout_ms)
+    const void *body, json_t **data, int timeout_ms)
 {
 	const struct topo_inst *r;
 	struct topo            *topo;
@@ -134,7 +139,7 @@ opc_call(struct opc *o, const char *cmd, const char *service, enum msg_topic t,
 		return (1);
 	if ((r = opc_find_service(topo, service)) == NULL) {
 		fprintf(stderr, "opc %s: no %s instance in %s\n", cmd, service,
-		        topo->config_path);
+		    topo->config_path);
 		return (1);
 	}
 	rv = opc_ctl(r->ctl, t, body, data, err, sizeof(err), timeout_ms);
@@ -144,8 +149,8 @@ opc_call(struct opc *o, const char *cmd, const char *service, enum msg_topic t,
 		return (1);
 	}
 	if (rv != 0) {
-		fprintf(stderr, "opc %s: %s\n", cmd,
-		        err[0] ? err : err_str(rv));
+		fprintf(
+		    stderr, "opc %s: %s\n", cmd, err[0] ? err : err_str(rv));
 		return (1);
 	}
 	return (0);
@@ -174,7 +179,7 @@ opc_wants_help(int argc, char **argv)
 int
 main(int argc, char **argv)
 {
-	struct opc            o = {topo_default_config(), NULL};
+	struct opc            o = { topo_default_config(), NULL };
 	const struct opc_cmd *c;
 	int                   i = 1, rv;
 
@@ -182,12 +187,12 @@ main(int argc, char **argv)
 	log_init("opc", NULL, LOG_WARN);
 	while (i < argc && argv[i][0] == '-') {
 		if ((strcmp(argv[i], "-c") == 0 ||
-		     strcmp(argv[i], "--config") == 0) &&
+		        strcmp(argv[i], "--config") == 0) &&
 		    i + 1 < argc) {
 			o.config = argv[i + 1];
 			i += 2;
 		} else if (strcmp(argv[i], "-h") == 0 ||
-		           strcmp(argv[i], "--help") == 0) {
+		    strcmp(argv[i], "--help") == 0) {
 			usage(stdout);
 			return (0);
 		} else {
@@ -209,8 +214,8 @@ main(int argc, char **argv)
 		return (2);
 	}
 	if (opc_wants_help(argc - i, argv + i)) {
-		printf("usage: opc [-c CONFIG] %s %s\n\n%s\n", c->name, c->args,
-		       c->help);
+		printf("usage: opc [-c CONFIG] %s %s\n\n%s\n", c->name,
+		    c->args, c->help);
 		return (0);
 	}
 	rv = c->fn(&o, argc - i, argv + i);

@@ -39,13 +39,13 @@ struct topo *opc_topo(struct opc *);
  * nothing.  Returns 0 or an ERR_* code with err set.  A missing ipc
  * socket file is reported at once as ERR_NOTFOUND ("not running"). */
 int opc_ctl(const char *url, enum msg_topic t, const void *body, json_t **data,
-            char *err, size_t errlen, int timeout_ms);
+    char *err, size_t errlen, int timeout_ms);
 
 /* opc_call sends one request to the first instance of service kind.
  * Returns 0, or 1 after printing why (no such instance, not up, or the
  * service's error), prefixed "opc CMD:". */
 int opc_call(struct opc *, const char *cmd, const char *service,
-             enum msg_topic t, const void *body, json_t **data, int timeout_ms);
+    enum msg_topic t, const void *body, json_t **data, int timeout_ms);
 /* opc_jstr returns o[k] as a string, or def when absent or empty. */
 const char *opc_jstr(const json_t *o, const char *k, const char *def);
 /* opc_not_up prints the standard "constellation is not up" error. */
@@ -82,8 +82,8 @@ int cmd_providers(struct opc *, int, char **);
 /* opc_probe_backend runs `opc-exec-run --probe` on the backend config
  * node bk (call: with one real headless call) and returns its answer, or
  * NULL with err set (cmd_providers.c). */
-json_t *opc_probe_backend(const struct cfg_node *bk, int call, char *err,
-                          size_t errlen);
+json_t *opc_probe_backend(
+    const struct cfg_node *bk, int call, char *err, size_t errlen);
 
 /* opc_find_service returns the first enabled instance of service kind
  * (e.g. "recorder"), or NULL. */

@@ -17,9 +17,14 @@
 
 /* The original's default-allowed families; the others are gated. */
 static const char *const default_families[] = {
-	"observation_coverage", "test_visibility", "dependency_drift",
-	"execution_health_followup", "lint_fix", "type_fix",
-	"validation_pattern_followup", NULL,
+	"observation_coverage",
+	"test_visibility",
+	"dependency_drift",
+	"execution_health_followup",
+	"lint_fix",
+	"type_fix",
+	"validation_pattern_followup",
+	NULL,
 };
 
 /* family -> the family that must not be in the same cycle (or emitted
@@ -33,8 +38,10 @@ static const struct {
 	const char *family;
 	int         tier;
 } default_tiers[] = {
-	{ "lint_fix", 2 }, { "observation_coverage", 2 },
-	{ "test_visibility", 2 }, { "dependency_drift_followup", 2 },
+	{ "lint_fix", 2 },
+	{ "observation_coverage", 2 },
+	{ "test_visibility", 2 },
+	{ "dependency_drift_followup", 2 },
 	{ "arch_promotion", 0 },
 };
 
@@ -42,14 +49,14 @@ void
 guard_limits_default(struct guard_limits *l)
 {
 	memset(l, 0, sizeof(*l));
-	l->max_exec_hour = 10;
-	l->max_exec_day = 50;
+	l->max_exec_hour      = 10;
+	l->max_exec_day       = 50;
 	l->min_remaining_exec = 3;
-	l->velocity_cap_24h = 10;
-	l->max_candidates = 3;
-	l->per_family = 1;
-	l->cooldown_ms = 120 * 60 * 1000;
-	l->ready_saturation = 8;
+	l->velocity_cap_24h   = 10;
+	l->max_candidates     = 3;
+	l->per_family         = 1;
+	l->cooldown_ms        = 120 * 60 * 1000;
+	l->ready_saturation   = 8;
 }
 
 int
@@ -142,13 +149,15 @@ late(struct cand *c, const struct guard_limits *l, const struct guard_ctx *x)
 	    x->now_ms - last < l->cooldown_ms)
 		return ("cooldown_active");
 	if (x->equivalent != NULL && (eq = x->equivalent(x->arg, c)) != 0)
-		return (eq == 1 ? "existing_open_equivalent_task" :
-		    "recently_completed_equivalent_task");
+		return (eq == 1 ? "existing_open_equivalent_task"
+		                : "recently_completed_equivalent_task");
 	if (x->ready_count >= l->ready_saturation)
 		return ("ready_queue_saturated");
-	c->tier = guard_tier(l, c->family);
-	c->state = c->tier >= 2 || (c->tier == 1 &&
-	    strcmp(c->risk_class, "style") == 0) ? "Ready for AI" : "Backlog";
+	c->tier  = guard_tier(l, c->family);
+	c->state = c->tier >= 2 ||
+	        (c->tier == 1 && strcmp(c->risk_class, "style") == 0)
+	    ? "Ready for AI"
+	    : "Backlog";
 	return (NULL);
 }
 
@@ -165,8 +174,8 @@ upstream(const struct cand *c, const struct cand *cv, size_t n,
 	if (up == NULL)
 		return (NULL);
 	for (i = 0; i < n; i++)
-		if (&cv[i] != c && cv[i].reason == NULL && cv[i].state !=
-		    NULL && strcmp(cv[i].family, up) == 0 &&
+		if (&cv[i] != c && cv[i].reason == NULL &&
+		    cv[i].state != NULL && strcmp(cv[i].family, up) == 0 &&
 		    strcmp(cv[i].repo, c->repo) == 0)
 			return ("upstream_family_in_cycle");
 	if (x->family_emitted != NULL &&
@@ -187,13 +196,13 @@ guard_run(struct cand *cv, size_t n, const struct guard_limits *l,
 		return (0);
 	qsort(cv, n, sizeof(*cv), cmp);
 	for (i = 0; i < n; i++) {
-		c = &cv[i];
+		c        = &cv[i];
 		c->state = NULL;
 		if ((c->reason = early(c, l, x)) != NULL)
 			continue;
 		for (fam = 0, j = 0; j < i; j++)
-			if (cv[j].counted && strcmp(cv[j].family,
-			    c->family) == 0)
+			if (cv[j].counted &&
+			    strcmp(cv[j].family, c->family) == 0)
 				fam++;
 		c->counted = true;
 		if ((int64_t) fam >= l->per_family) {

@@ -58,11 +58,12 @@ static const char *schema =
     " run_id TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value INTEGER);";
 
-/* ---- configuration -------------------------------------------------------- */
+/* ---- configuration --------------------------------------------------------
+ */
 
 static int
-load_tiers(struct proposer *p, const struct cfg_node *c, char *err,
-    size_t errlen)
+load_tiers(
+    struct proposer *p, const struct cfg_node *c, char *err, size_t errlen)
 {
 	const struct cfg_node *t = cfg_get(c, "tiers");
 	int64_t                v;
@@ -76,11 +77,11 @@ load_tiers(struct proposer *p, const struct cfg_node *c, char *err,
 	}
 	for (i = 0; i < cfg_len(t); i++) {
 		/* tier_item's bounds are checked at start (svc_open) */
-		if ((rv = cfg_get_int(t, cfg_key_at(t, i), 1, &v, err,
-		         errlen)) != 0)
+		if ((rv = cfg_get_int(
+		         t, cfg_key_at(t, i), 1, &v, err, errlen)) != 0)
 			return (rv);
-		json_object_set_new(p->tiers, cfg_key_at(t, i),
-		    json_integer(v));
+		json_object_set_new(
+		    p->tiers, cfg_key_at(t, i), json_integer(v));
 	}
 	p->gl.tiers = p->tiers;
 	return (0);
@@ -89,9 +90,9 @@ load_tiers(struct proposer *p, const struct cfg_node *c, char *err,
 static int
 proposer_init(struct svc *svc, void *state)
 {
-	struct proposer       *p = state;
-	const struct cfg_node *c = svc_cfg(svc);
-	struct guard_limits   *g = &p->gl;
+	struct proposer       *p        = state;
+	const struct cfg_node *c        = svc_cfg(svc);
+	struct guard_limits   *g        = &p->gl;
 	char                   err[512] = "", *dir;
 	size_t                 nf;
 	int                    rv, on = 0, all = 0;
@@ -100,12 +101,12 @@ proposer_init(struct svc *svc, void *state)
 	 * (config.c); the *_default functions set the others */
 	rule_limits_default(&p->rl);
 	guard_limits_default(g);
-	if ((rv = cfg_tab_bool(proposer_keys, c, "auto", &on, err,
-	         sizeof(err))) != 0 ||
+	if ((rv = cfg_tab_bool(
+	         proposer_keys, c, "auto", &on, err, sizeof(err))) != 0 ||
 	    (rv = cfg_tab_bool(proposer_keys, c, "all_families", &all, err,
 	         sizeof(err))) != 0 ||
-	    (rv = cfg_get_strs(c, "families", &p->families, &nf, err,
-	         sizeof(err))) != 0 ||
+	    (rv = cfg_get_strs(
+	         c, "families", &p->families, &nf, err, sizeof(err))) != 0 ||
 	    (rv = cfg_tab_int(proposer_keys, c, "max_candidates",
 	         &g->max_candidates, err, sizeof(err))) != 0 ||
 	    (rv = cfg_tab_ms(proposer_keys, c, "cooldown", &g->cooldown_ms,
@@ -126,9 +127,9 @@ proposer_init(struct svc *svc, void *state)
 	         &p->rl.type_min_errors, err, sizeof(err))) != 0 ||
 	    (rv = load_tiers(p, c, err, sizeof(err))) != 0)
 		goto bad;
-	p->auto_cycle = on;
+	p->auto_cycle   = on;
 	g->all_families = all;
-	g->families = p->families;
+	g->families     = p->families;
 	dir = xasprintf("%s/%s", svc_topo(svc)->state_dir, svc_name(svc));
 	(void) mkdirs(dir, 0700);
 	p->quiet_path = xasprintf("%s/quiet_diagnosis.json", dir);
@@ -152,7 +153,8 @@ proposer_fini(struct svc *svc, void *state)
 	free(p->quiet_path);
 }
 
-/* ---- what a cycle knows of the world ------------------------------------------- */
+/* ---- what a cycle knows of the world
+ * ------------------------------------------- */
 
 struct world {
 	struct svc *svc;
@@ -165,20 +167,24 @@ w_rejected(void *arg, const char *dk)
 	struct world *w = arg;
 	int64_t       n = 0;
 
-	(void) store_int(svc_store(w->svc), &n, 0, "SELECT count(*) FROM"
-	    " rejection WHERE dedup_key = ?", "t", dk);
+	(void) store_int(svc_store(w->svc), &n, 0,
+	    "SELECT count(*) FROM"
+	    " rejection WHERE dedup_key = ?",
+	    "t", dk);
 	return (n > 0);
 }
 
 static int
 w_cycling(void *arg, const char *repo, const char *family)
 {
-	struct world *w = arg;
-	int64_t       n = 0;
+	struct world *w  = arg;
+	int64_t       n  = 0;
 	char         *dk = xasprintf("noop_loop|family_cycling|%s", family);
 
-	(void) store_int(svc_store(w->svc), &n, 0, "SELECT count(*) FROM"
-	    " insight WHERE repo = ? AND dedup_key = ?", "tt", repo, dk);
+	(void) store_int(svc_store(w->svc), &n, 0,
+	    "SELECT count(*) FROM"
+	    " insight WHERE repo = ? AND dedup_key = ?",
+	    "tt", repo, dk);
 	free(dk);
 	return (n > 0);
 }
@@ -186,10 +192,11 @@ w_cycling(void *arg, const char *repo, const char *family)
 static int64_t
 w_last_emitted(void *arg, const char *dk)
 {
-	struct world *w = arg;
+	struct world *w  = arg;
 	int64_t       at = 0;
 
-	(void) store_int(svc_store(w->svc), &at, 0, "SELECT"
+	(void) store_int(svc_store(w->svc), &at, 0,
+	    "SELECT"
 	    " coalesce(max(created_at), 0) FROM emitted WHERE dedup_key = ?",
 	    "t", dk);
 	return (at);
@@ -198,19 +205,21 @@ w_last_emitted(void *arg, const char *dk)
 static int64_t
 w_family_emitted(void *arg, const char *repo, const char *family)
 {
-	struct world *w = arg;
+	struct world *w  = arg;
 	int64_t       at = 0;
 
-	(void) store_int(svc_store(w->svc), &at, 0, "SELECT"
+	(void) store_int(svc_store(w->svc), &at, 0,
+	    "SELECT"
 	    " coalesce(max(created_at), 0) FROM emitted WHERE repo = ? AND"
-	    " family = ?", "tt", repo, family);
+	    " family = ?",
+	    "tt", repo, family);
 	return (at);
 }
 
 /* w_equivalent: a task made for the same dedup key, or titled the same
  * (case-insensitive), still open (1) or Done in the last week (2). */
-#define EQUIVALENT                                                        \
-	"SELECT count(*) FROM task t WHERE (t.task_id IN (SELECT task_id"  \
+#define EQUIVALENT                                                           \
+	"SELECT count(*) FROM task t WHERE (t.task_id IN (SELECT task_id"    \
 	" FROM emitted WHERE dedup_key = ?1) OR lower(t.title) = lower(?2))" \
 	" AND "
 
@@ -220,13 +229,16 @@ w_equivalent(void *arg, const struct cand *c)
 	struct world *w = arg;
 	int64_t       n = 0;
 
-	(void) store_int(svc_store(w->svc), &n, 0, EQUIVALENT "t.state NOT"
-	    " IN ('Done', 'Cancelled')", "tt", c->dedup_key, c->title);
+	(void) store_int(svc_store(w->svc), &n, 0,
+	    EQUIVALENT "t.state NOT"
+	               " IN ('Done', 'Cancelled')",
+	    "tt", c->dedup_key, c->title);
 	if (n > 0)
 		return (1);
-	(void) store_int(svc_store(w->svc), &n, 0, EQUIVALENT "t.state ="
-	    " 'Done' AND t.updated_at >= ?3", "tti", c->dedup_key, c->title,
-	    w->now - COMPLETED_WINDOW_MS);
+	(void) store_int(svc_store(w->svc), &n, 0,
+	    EQUIVALENT "t.state ="
+	               " 'Done' AND t.updated_at >= ?3",
+	    "tti", c->dedup_key, c->title, w->now - COMPLETED_WINDOW_MS);
 	return (n > 0 ? 2 : 0);
 }
 
@@ -237,36 +249,47 @@ world_ctx(struct world *w, struct guard_ctx *x)
 
 	memset(x, 0, sizeof(*x));
 	x->now_ms = w->now;
-	x->arg = w;
-	(void) store_int(st, &x->exec_hour, 0, "SELECT count(*) FROM exec"
-	    " WHERE at >= ?", "i", w->now - HOUR_MS);
-	(void) store_int(st, &x->exec_day, 0, "SELECT count(*) FROM exec"
-	    " WHERE at >= ?", "i", w->now - DAY_MS);
-	(void) store_int(st, &x->created_24h, 0, "SELECT count(*) FROM emitted"
-	    " WHERE created_at >= ?", "i", w->now - DAY_MS);
-	(void) store_int(st, &x->ready_count, 0, "SELECT count(*) FROM task"
-	    " WHERE state = 'Ready for AI'", NULL);
-	x->rejected = w_rejected;
-	x->cycling = w_cycling;
-	x->last_emitted = w_last_emitted;
+	x->arg    = w;
+	(void) store_int(st, &x->exec_hour, 0,
+	    "SELECT count(*) FROM exec"
+	    " WHERE at >= ?",
+	    "i", w->now - HOUR_MS);
+	(void) store_int(st, &x->exec_day, 0,
+	    "SELECT count(*) FROM exec"
+	    " WHERE at >= ?",
+	    "i", w->now - DAY_MS);
+	(void) store_int(st, &x->created_24h, 0,
+	    "SELECT count(*) FROM emitted"
+	    " WHERE created_at >= ?",
+	    "i", w->now - DAY_MS);
+	(void) store_int(st, &x->ready_count, 0,
+	    "SELECT count(*) FROM task"
+	    " WHERE state = 'Ready for AI'",
+	    NULL);
+	x->rejected       = w_rejected;
+	x->cycling        = w_cycling;
+	x->last_emitted   = w_last_emitted;
 	x->family_emitted = w_family_emitted;
-	x->equivalent = w_equivalent;
+	x->equivalent     = w_equivalent;
 }
 
-/* ---- a cycle ------------------------------------------------------------------ */
+/* ---- a cycle
+ * ------------------------------------------------------------------ */
 
 /* gather makes the candidates of repo (NULL: every repo). */
 static void
-gather(struct svc *svc, struct proposer *p, const char *repo,
-    struct cand **cv, size_t *n)
+gather(struct svc *svc, struct proposer *p, const char *repo, struct cand **cv,
+    size_t *n)
 {
 	struct store_stmt *st;
 	json_t            *ins = NULL, *i;
 	char              *cur = NULL;
 	const char        *r;
 
-	if (store_prep(svc_store(svc), &st, "SELECT repo, json FROM insight"
-	        " WHERE ?1 IS NULL OR repo = ?1 ORDER BY repo, dedup_key") != 0)
+	if (store_prep(svc_store(svc), &st,
+	        "SELECT repo, json FROM insight"
+	        " WHERE ?1 IS NULL OR repo = ?1 ORDER BY repo, dedup_key") !=
+	    0)
 		return;
 	if (repo != NULL)
 		store_bind_text(st, 1, repo);
@@ -296,39 +319,40 @@ gather(struct svc *svc, struct proposer *p, const char *repo,
 
 /* emit_created emits one passing candidate and remembers it. */
 static int
-emit_created(struct svc *svc, const struct cand *c, const char *cycle_id,
-    int64_t now)
+emit_created(
+    struct svc *svc, const struct cand *c, const char *cycle_id, int64_t now)
 {
 	struct msg_proposal_created m;
 	char                       *id, *fam, *conf;
 	int                         rv;
 
 	/* unique per emission: the board creates one task per id */
-	id = xasprintf("%s@%s", c->candidate_id, cycle_id);
-	fam = xasprintf("source-family: %s", c->family);
+	id   = xasprintf("%s@%s", c->candidate_id, cycle_id);
+	fam  = xasprintf("source-family: %s", c->family);
 	conf = xasprintf("confidence: %s", c->confidence);
 	memset(&m, 0, sizeof(m));
 	m.candidate_id = id;
-	m.dedup_key = c->dedup_key;
-	m.family = c->family;
-	m.repo = c->repo;
-	m.title = c->title;
-	m.goal = c->goal;
-	m.confidence = (char *) c->confidence;
+	m.dedup_key    = c->dedup_key;
+	m.family       = c->family;
+	m.repo         = c->repo;
+	m.title        = c->title;
+	m.goal         = c->goal;
+	m.confidence   = (char *) c->confidence;
 	msg_strs_add(&m.labels, "source: autonomy");
 	msg_strs_add(&m.labels, fam);
 	msg_strs_add(&m.labels, conf);
 	if (c->state != NULL)
 		(void) msg_task_state_parse(c->state, &m.state);
-	m.tier = c->tier;
+	m.tier       = c->tier;
 	m.risk_class = (char *) c->risk_class;
-	m.cycle_id = (char *) cycle_id;
-	m.evidence = c->evidence;
-	rv = store_run(svc_store(svc), "INSERT INTO emitted(candidate_id,"
-	    " dedup_key, family, repo, confidence, title, created_at,"
-	    " cycle_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", "ttttttit", id,
-	    c->dedup_key, c->family, c->repo, c->confidence, c->title, now,
-	    cycle_id);
+	m.cycle_id   = (char *) cycle_id;
+	m.evidence   = c->evidence;
+	rv           = store_run(svc_store(svc),
+	              "INSERT INTO emitted(candidate_id,"
+	                        " dedup_key, family, repo, confidence, title, created_at,"
+	                        " cycle_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+	              "ttttttit", id, c->dedup_key, c->family, c->repo, c->confidence,
+	              c->title, now, cycle_id);
 	if (rv == 0)
 		rv = svc_emit(svc, MSG_PROPOSAL_CREATED, id, &m);
 	/* only the labels are owned by m */
@@ -348,12 +372,12 @@ emit_suppressed(struct svc *svc, const struct cand *c, const char *cycle_id)
 
 	memset(&m, 0, sizeof(m));
 	m.dedup_key = c->dedup_key;
-	m.reason = (char *) c->reason;
-	m.family = c->family;
-	m.repo = c->repo;
-	m.evidence = c->evidence;
-	m.cycle_id = (char *) cycle_id;
-	m.subject = c->pattern;
+	m.reason    = (char *) c->reason;
+	m.family    = c->family;
+	m.repo      = c->repo;
+	m.evidence  = c->evidence;
+	m.cycle_id  = (char *) cycle_id;
+	m.subject   = c->pattern;
 	return (svc_emit(svc, MSG_PROPOSAL_SUPPRESSED, c->dedup_key, &m));
 }
 
@@ -375,18 +399,21 @@ last_cycles(struct svc *svc)
 	struct store_stmt *st;
 	json_t            *a = json_array();
 
-	if (store_prep(svc_store(svc), &st, "SELECT cycle_id, created,"
+	if (store_prep(svc_store(svc), &st,
+	        "SELECT cycle_id, created,"
 	        " candidates, reasons, families FROM cycle ORDER BY at DESC,"
 	        " cycle_id DESC LIMIT ?") != 0)
 		return (a);
 	store_bind_int(st, 1, QUIET_CYCLES);
 	while (store_step(st) == 1)
-		json_array_append_new(a, json_pack("{s:s, s:I, s:I, s:o, s:o}",
-		    "cycle_id", store_col_text(st, 0), "created",
-		    (json_int_t) store_col_int(st, 1), "candidates",
-		    (json_int_t) store_col_int(st, 2), "reasons",
-		    loads(store_col_text(st, 3), json_object()), "families",
-		    loads(store_col_text(st, 4), json_array())));
+		json_array_append_new(a,
+		    json_pack("{s:s, s:I, s:I, s:o, s:o}", "cycle_id",
+		        store_col_text(st, 0), "created",
+		        (json_int_t) store_col_int(st, 1), "candidates",
+		        (json_int_t) store_col_int(st, 2), "reasons",
+		        loads(store_col_text(st, 3), json_object()),
+		        "families",
+		        loads(store_col_text(st, 4), json_array())));
 	store_done(st);
 	return (a);
 }
@@ -397,25 +424,29 @@ static int
 quiet_edge(struct svc *svc)
 {
 	struct msg_proposer_quiet q;
-	json_t                   *cy = last_cycles(svc), *d;
+	json_t                   *cy  = last_cycles(svc), *d;
 	int64_t                   was = 0;
 	int                       rv;
 
 	d = calib_quiet_diagnosis(cy, 0);
 	json_decref(cy);
-	(void) store_int(svc_store(svc), &was, 0, "SELECT value FROM kv WHERE"
-	    " key = 'quiet'", NULL);
+	(void) store_int(svc_store(svc), &was, 0,
+	    "SELECT value FROM kv WHERE"
+	    " key = 'quiet'",
+	    NULL);
 	if ((d != NULL) == (was != 0)) {
 		json_decref(d);
 		return (0);
 	}
 	memset(&q, 0, sizeof(q));
-	q.quiet = d != NULL;
-	q.cycles = QUIET_CYCLES;
+	q.quiet   = d != NULL;
+	q.cycles  = QUIET_CYCLES;
 	q.reasons = json_object_get(d, "aggregated_suppression_reasons");
-	q.advice = (char *) json_string_value(json_object_get(d, "advice"));
-	rv = store_run(svc_store(svc), "INSERT OR REPLACE INTO kv(key, value)"
-	    " VALUES ('quiet', ?)", "i", (int64_t) q.quiet);
+	q.advice  = (char *) json_string_value(json_object_get(d, "advice"));
+	rv        = store_run(svc_store(svc),
+	           "INSERT OR REPLACE INTO kv(key, value)"
+	                  " VALUES ('quiet', ?)",
+	           "i", (int64_t) q.quiet);
 	if (rv == 0)
 		rv = svc_emit(svc, MSG_PROPOSER_QUIET, NULL, &q);
 	json_decref(d);
@@ -444,19 +475,21 @@ record(struct svc *svc, struct proposer *p, const struct cand *cv, size_t n,
 	if (rv != 0)
 		return (rv);
 	memset(&m, 0, sizeof(m));
-	m.cycle_id = (char *) cycle_id;
-	m.candidates = (int64_t) n;
-	m.created = created;
-	m.suppressed = (int64_t) n - created;
-	m.reasons = reasons;
-	m.repo = (char *) repo;
+	m.cycle_id    = (char *) cycle_id;
+	m.candidates  = (int64_t) n;
+	m.created     = created;
+	m.suppressed  = (int64_t) n - created;
+	m.reasons     = reasons;
+	m.repo        = (char *) repo;
 	m.insight_run = (char *) insight_run;
-	rs = json_dumps(reasons, JSON_COMPACT | JSON_SORT_KEYS);
-	fs = json_dumps(families, JSON_COMPACT);
-	rv = store_run(svc_store(svc), "INSERT OR REPLACE INTO cycle(cycle_id,"
-	    " at, repo, candidates, created, suppressed, reasons, families)"
-	    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", "titiiitt", cycle_id, now, repo,
-	    (int64_t) n, created, (int64_t) n - created, rs, fs);
+	rs            = json_dumps(reasons, JSON_COMPACT | JSON_SORT_KEYS);
+	fs            = json_dumps(families, JSON_COMPACT);
+	rv            = store_run(svc_store(svc),
+	               "INSERT OR REPLACE INTO cycle(cycle_id,"
+	                          " at, repo, candidates, created, suppressed, reasons, families)"
+	                          " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+	               "titiiitt", cycle_id, now, repo, (int64_t) n, created,
+	               (int64_t) n - created, rs, fs);
 	free(rs);
 	free(fs);
 	if (rv == 0)
@@ -483,20 +516,21 @@ cycle(struct svc *svc, struct proposer *p, const char *repo, bool execute,
 	struct guard_ctx x;
 	struct cand     *cv = NULL;
 	json_t          *rep, *created = json_array(), *supp = json_array(),
-	                *reasons = json_object(), *fams = json_array();
-	size_t           n = 0, i;
-	int              rv = 0;
+	             *reasons = json_object(), *fams = json_array();
+	size_t n  = 0, i;
+	int    rv = 0;
 
 	gather(svc, p, repo, &cv, &n);
 	world_ctx(&w, &x);
 	(void) guard_run(cv, n, &p->gl, &x);
 	for (i = 0; i < n; i++) {
-		json_array_append_new(cv[i].reason == NULL ? created : supp,
-		    cand_json(&cv[i]));
+		json_array_append_new(
+		    cv[i].reason == NULL ? created : supp, cand_json(&cv[i]));
 		if (cv[i].reason != NULL)
 			json_object_set_new(reasons, cv[i].reason,
 			    json_integer(json_integer_value(json_object_get(
-			    reasons, cv[i].reason)) + 1));
+			                     reasons, cv[i].reason)) +
+			        1));
 		json_array_append_new(fams, json_string(cv[i].family));
 	}
 	if (execute)
@@ -515,7 +549,8 @@ cycle(struct svc *svc, struct proposer *p, const char *repo, bool execute,
 	return (rv);
 }
 
-/* ---- handlers ----------------------------------------------------------------- */
+/* ---- handlers
+ * ----------------------------------------------------------------- */
 
 static int
 on_insight(struct svc *svc, const struct msg *m, void *state)
@@ -528,15 +563,18 @@ on_insight(struct svc *svc, const struct msg *m, void *state)
 	(void) state;
 	if (d->repo == NULL || d->dedup_key == NULL || d->kind == NULL) {
 		svc_count(svc, "bad_insights", 1);
-		log_warn("proposer.insight", "%s: no repo, dedup_key or kind:"
-		    " ignored", d->insight_id);
+		log_warn("proposer.insight",
+		    "%s: no repo, dedup_key or kind:"
+		    " ignored",
+		    d->insight_id);
 		return (0);
 	}
-	o = msg_body_to_json(MSG_INSIGHT_DERIVED, d);
+	o  = msg_body_to_json(MSG_INSIGHT_DERIVED, d);
 	js = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
-	rv = store_run(svc_store(svc), "INSERT OR REPLACE INTO insight(repo,"
-	    " dedup_key, json, run_id) VALUES (?, ?, ?, ?)", "tttt", d->repo,
-	    d->dedup_key, js, d->run_id);
+	rv = store_run(svc_store(svc),
+	    "INSERT OR REPLACE INTO insight(repo,"
+	    " dedup_key, json, run_id) VALUES (?, ?, ?, ?)",
+	    "tttt", d->repo, d->dedup_key, js, d->run_id);
 	free(js);
 	json_decref(o);
 	return (rv);
@@ -552,17 +590,20 @@ on_insight_run(struct svc *svc, const struct msg *m, void *state)
 	char                         *cid;
 	int                           rv;
 
-	rv = store_run(svc_store(svc), "DELETE FROM insight WHERE repo = ? AND"
-	    " (run_id IS NULL OR run_id <> ?)", "tt", r->repo, r->run_id);
+	rv = store_run(svc_store(svc),
+	    "DELETE FROM insight WHERE repo = ? AND"
+	    " (run_id IS NULL OR run_id <> ?)",
+	    "tt", r->repo, r->run_id);
 	if (rv == 0)
-		rv = store_run(svc_store(svc), "INSERT OR REPLACE INTO"
-		    " repo_run(repo, run_id) VALUES (?, ?)", "tt", r->repo,
-		    r->run_id);
+		rv = store_run(svc_store(svc),
+		    "INSERT OR REPLACE INTO"
+		    " repo_run(repo, run_id) VALUES (?, ?)",
+		    "tt", r->repo, r->run_id);
 	if (rv != 0 || !p->auto_cycle)
 		return (rv);
-	cid = xasprintf("dec_%s", strncmp(r->run_id, "ins_", 4) == 0 ?
-	    r->run_id + 4 : r->run_id);
-	rv = cycle(svc, p, r->repo, true, cid, r->run_id, m->ts, NULL);
+	cid = xasprintf("dec_%s",
+	    strncmp(r->run_id, "ins_", 4) == 0 ? r->run_id + 4 : r->run_id);
+	rv  = cycle(svc, p, r->repo, true, cid, r->run_id, m->ts, NULL);
 	free(cid);
 	return (rv);
 }
@@ -574,13 +615,15 @@ on_task_created(struct svc *svc, const struct msg *m, void *state)
 	int                            rv;
 
 	(void) state;
-	rv = store_run(svc_store(svc), "INSERT OR IGNORE INTO task(task_id,"
-	    " title, state, updated_at) VALUES (?, ?, 'Backlog', ?)", "tti",
-	    t->task_id, t->title, m->ts);
+	rv = store_run(svc_store(svc),
+	    "INSERT OR IGNORE INTO task(task_id,"
+	    " title, state, updated_at) VALUES (?, ?, 'Backlog', ?)",
+	    "tti", t->task_id, t->title, m->ts);
 	if (rv == 0 && t->candidate_id != NULL)
-		rv = store_run(svc_store(svc), "UPDATE emitted SET task_id = ?"
-		    " WHERE candidate_id = ?", "tt", t->task_id,
-		    t->candidate_id);
+		rv = store_run(svc_store(svc),
+		    "UPDATE emitted SET task_id = ?"
+		    " WHERE candidate_id = ?",
+		    "tt", t->task_id, t->candidate_id);
 	return (rv);
 }
 
@@ -610,20 +653,26 @@ on_task_updated(struct svc *svc, const struct msg *m, void *state)
 	int                            rv;
 
 	(void) state;
-	rv = store_run(svc_store(svc), "INSERT INTO task(task_id, state,"
+	rv = store_run(svc_store(svc),
+	    "INSERT INTO task(task_id, state,"
 	    " updated_at) VALUES (?, ?, ?) ON CONFLICT(task_id) DO UPDATE SET"
-	    " state = excluded.state, updated_at = excluded.updated_at", "tti",
-	    t->task_id, msg_task_state_name(t->state), m->ts);
+	    " state = excluded.state, updated_at = excluded.updated_at",
+	    "tti", t->task_id, msg_task_state_name(t->state), m->ts);
 	if (rv != 0 || o == NULL)
 		return (rv);
-	rv = store_run(svc_store(svc), "UPDATE emitted SET outcome = ?,"
-	    " outcome_at = ? WHERE task_id = ?", "tit", o, m->ts, t->task_id);
+	rv = store_run(svc_store(svc),
+	    "UPDATE emitted SET outcome = ?,"
+	    " outcome_at = ? WHERE task_id = ?",
+	    "tit", o, m->ts, t->task_id);
 	if (rv == 0 && strcmp(o, "rejected") == 0)
-		rv = store_run(svc_store(svc), "INSERT OR IGNORE INTO"
+		rv = store_run(svc_store(svc),
+		    "INSERT OR IGNORE INTO"
 		    " rejection(dedup_key, reason, task_id, task_title,"
 		    " recorded_at) SELECT dedup_key, ?, task_id, title, ? FROM"
-		    " emitted WHERE task_id = ?", "tit", t->comment != NULL ?
-		    t->comment : "cancelled on the board", m->ts, t->task_id);
+		    " emitted WHERE task_id = ?",
+		    "tit",
+		    t->comment != NULL ? t->comment : "cancelled on the board",
+		    m->ts, t->task_id);
 	return (rv);
 }
 
@@ -635,11 +684,14 @@ on_dispatch(struct svc *svc, const struct msg *m, void *state)
 	if (store_run(svc_store(svc), "DELETE FROM exec WHERE at < ?", "i",
 	        m->ts - 2 * DAY_MS) != 0)
 		return (-1);
-	return (store_run(svc_store(svc), "INSERT OR IGNORE INTO exec(run_id,"
-	    " at) VALUES (?, ?)", "ti", m->body.exec_dispatch.run_id, m->ts));
+	return (store_run(svc_store(svc),
+	    "INSERT OR IGNORE INTO exec(run_id,"
+	    " at) VALUES (?, ?)",
+	    "ti", m->body.exec_dispatch.run_id, m->ts));
 }
 
-/* ---- ctl ---------------------------------------------------------------------- */
+/* ---- ctl
+ * ---------------------------------------------------------------------- */
 
 static int
 ctl_cycle(struct svc *svc, const struct msg *req, json_t **data, char *err,
@@ -677,16 +729,19 @@ ctl_rejections(struct svc *svc, const struct msg *req, json_t **data,
 	(void) err;
 	(void) errlen;
 	(void) state;
-	if (store_prep(svc_store(svc), &st, "SELECT dedup_key, reason,"
+	if (store_prep(svc_store(svc), &st,
+	        "SELECT dedup_key, reason,"
 	        " task_id, task_title, recorded_at FROM rejection ORDER BY"
 	        " recorded_at, dedup_key") == 0) {
 		while (store_step(st) == 1)
-			json_array_append_new(a, json_pack("{s:s, s:s?, s:s?,"
-			    " s:s?, s:I}", "dedup_key", store_col_text(st, 0),
-			    "reason", store_col_text(st, 1), "task_id",
-			    store_col_text(st, 2), "task_title",
-			    store_col_text(st, 3), "recorded_at",
-			    (json_int_t) store_col_int(st, 4)));
+			json_array_append_new(a,
+			    json_pack("{s:s, s:s?, s:s?,"
+			              " s:s?, s:I}",
+			        "dedup_key", store_col_text(st, 0), "reason",
+			        store_col_text(st, 1), "task_id",
+			        store_col_text(st, 2), "task_title",
+			        store_col_text(st, 3), "recorded_at",
+			        (json_int_t) store_col_int(st, 4)));
 		store_done(st);
 	}
 	*data = json_pack("{s:o}", "rejections", a);
@@ -705,22 +760,27 @@ ctl_reject(struct svc *svc, const struct msg *req, json_t **data, char *err,
 	if (strlen(r->dedup_key) > 1024 ||
 	    (r->reason != NULL && strlen(r->reason) > 4096) ||
 	    (r->task_id != NULL && strlen(r->task_id) > 256)) {
-		snprintf(err, errlen, "a dedup key holds at most 1024 bytes, a "
+		snprintf(err, errlen,
+		    "a dedup key holds at most 1024 bytes, a "
 		    "reason 4096, a task id 256");
 		return (ERR_INVAL);
 	}
 	if (strncmp(r->dedup_key, "candidate|", 10) != 0) {
-		snprintf(err, errlen, "a dedup key looks like"
+		snprintf(err, errlen,
+		    "a dedup key looks like"
 		    " candidate|<family>|<repo>|<pattern>, got '%s'",
 		    r->dedup_key);
 		return (ERR_INVAL);
 	}
 	if ((rv = svc_begin(svc)) != 0)
 		return (rv);
-	rv = store_run(svc_store(svc), "INSERT OR IGNORE INTO"
+	rv = store_run(svc_store(svc),
+	    "INSERT OR IGNORE INTO"
 	    " rejection(dedup_key, reason, task_id, recorded_at) VALUES (?, ?,"
-	    " ?, ?)", "ttti", r->dedup_key, r->reason != NULL ? r->reason :
-	    "rejected by an operator", r->task_id, now_ms());
+	    " ?, ?)",
+	    "ttti", r->dedup_key,
+	    r->reason != NULL ? r->reason : "rejected by an operator",
+	    r->task_id, now_ms());
 	if (rv == 0) {
 		*data = json_pack("{s:s, s:b}", "dedup_key", r->dedup_key,
 		    "recorded", store_changes(svc_store(svc)) > 0);
@@ -746,24 +806,29 @@ ctl_calibration(struct svc *svc, const struct msg *req, json_t **data,
 	(void) state;
 	if (days <= 0)
 		days = CALIB_WINDOW_DAYS;
-	if (store_prep(svc_store(svc), &st, "SELECT family, confidence,"
-	        " outcome, outcome_at FROM emitted WHERE outcome IS NOT NULL") ==
-	    0) {
+	if (store_prep(svc_store(svc), &st,
+	        "SELECT family, confidence,"
+	        " outcome, outcome_at FROM emitted WHERE outcome IS NOT "
+	        "NULL") == 0) {
 		while (store_step(st) == 1)
-			json_array_append_new(ev, json_pack("{s:s, s:s, s:s,"
-			    " s:I}", "family", store_col_text(st, 0),
-			    "confidence", store_col_text(st, 1), "outcome",
-			    store_col_text(st, 2), "at",
-			    (json_int_t) store_col_int(st, 3)));
+			json_array_append_new(ev,
+			    json_pack("{s:s, s:s, s:s,"
+			              " s:I}",
+			        "family", store_col_text(st, 0), "confidence",
+			        store_col_text(st, 1), "outcome",
+			        store_col_text(st, 2), "at",
+			        (json_int_t) store_col_int(st, 3)));
 		store_done(st);
 	}
 	*data = json_pack("{s:I, s:i, s:o}", "window_days", (json_int_t) days,
-	    "min_sample", 5, "rows", calib_table(ev, now_ms() - days * DAY_MS));
+	    "min_sample", 5, "rows",
+	    calib_table(ev, now_ms() - days * DAY_MS));
 	json_decref(ev);
 	return (0);
 }
 
-/* ---- the quiet diagnosis (an effect: a file) ---------------------------------------- */
+/* ---- the quiet diagnosis (an effect: a file)
+ * ---------------------------------------- */
 
 static void
 proposer_idle(struct svc *svc, void *state)
@@ -775,16 +840,17 @@ proposer_idle(struct svc *svc, void *state)
 	if (!p->quiet_dirty || !svc_caught_up(svc))
 		return;
 	p->quiet_dirty = false;
-	cy = last_cycles(svc);
+	cy             = last_cycles(svc);
 	if ((d = calib_quiet_diagnosis(cy, now_ms())) != NULL) {
 		s = json_dumps(d, JSON_INDENT(2) | JSON_SORT_KEYS);
 		if (write_file_atomic(p->quiet_path, s, strlen(s)) != 0)
 			log_error("proposer.quiet", "cannot write %s: %s",
 			    p->quiet_path, strerror(errno));
 		else
-			log_info("proposer.quiet", "%d cycles without a"
-			    " proposal: diagnosis in %s", QUIET_CYCLES,
-			    p->quiet_path);
+			log_info("proposer.quiet",
+			    "%d cycles without a"
+			    " proposal: diagnosis in %s",
+			    QUIET_CYCLES, p->quiet_path);
 		free(s);
 		json_decref(d);
 	} else if (unlink(p->quiet_path) == 0)
@@ -796,7 +862,7 @@ proposer_idle(struct svc *svc, void *state)
 static void
 proposer_status(struct svc *svc, void *state, json_t *obj)
 {
-	struct proposer *p = state;
+	struct proposer         *p      = state;
 	static const char *const q[][2] = {
 		{ "current_insights", "SELECT count(*) FROM insight" },
 		{ "proposals", "SELECT count(*) FROM emitted" },
@@ -809,7 +875,8 @@ proposer_status(struct svc *svc, void *state, json_t *obj)
 	size_t             i;
 
 	/* what opc autonomy-cycle waits for: the insight run applied */
-	if (store_prep(svc_store(svc), &st, "SELECT repo, run_id FROM"
+	if (store_prep(svc_store(svc), &st,
+	        "SELECT repo, run_id FROM"
 	        " repo_run ORDER BY repo") == 0) {
 		while (store_step(st) == 1)
 			json_object_set_new(runs, store_col_text(st, 0),
@@ -823,8 +890,8 @@ proposer_status(struct svc *svc, void *state, json_t *obj)
 		json_object_set_new(obj, q[i][0], json_integer(n));
 	}
 	json_object_set_new(obj, "auto", json_boolean(p->auto_cycle));
-	json_object_set_new(obj, "quiet", json_boolean(access(p->quiet_path,
-	    F_OK) == 0));
+	json_object_set_new(
+	    obj, "quiet", json_boolean(access(p->quiet_path, F_OK) == 0));
 }
 
 static const struct svc_handler handlers[] = {
@@ -845,13 +912,13 @@ static const struct svc_ctl ctls[] = {
 };
 
 const struct svc_def proposer_def = {
-	.name = "proposer",
+	.name       = "proposer",
 	.state_size = sizeof(struct proposer),
-	.init = proposer_init,
-	.fini = proposer_fini,
-	.handlers = handlers,
-	.ctls = ctls,
-	.status = proposer_status,
-	.idle = proposer_idle,
-	.config = proposer_keys,
+	.init       = proposer_init,
+	.fini       = proposer_fini,
+	.handlers   = handlers,
+	.ctls       = ctls,
+	.status     = proposer_status,
+	.idle       = proposer_idle,
+	.config     = proposer_keys,
 };

@@ -34,19 +34,19 @@ void rule_limits_default(struct rule_limits *);
 
 /* A candidate.  Strings are owned. */
 struct cand {
-	char       *dedup_key;  /* candidate|<family>|<repo>|<pattern> */
+	char       *dedup_key;    /* candidate|<family>|<repo>|<pattern> */
 	char       *candidate_id; /* dedup_key with ':' */
 	char       *family, *repo, *pattern;
 	const char *confidence; /* "high" | "medium" | "low" (static) */
 	const char *risk_class; /* "style" | "logic" (static) */
 	const char *validation_profile;
 	char       *title, *goal;
-	json_t     *evidence;   /* own reference */
+	json_t     *evidence; /* own reference */
 	/* set by guard_run */
-	const char *reason;     /* NULL: passes; else the suppression reason */
-	bool        counted;    /* reached the quotas */
+	const char *reason;  /* NULL: passes; else the suppression reason */
+	bool        counted; /* reached the quotas */
 	int         tier;
-	const char *state;      /* "Ready for AI" or "Backlog" */
+	const char *state; /* "Ready for AI" or "Backlog" */
 };
 
 /* rules_apply appends the candidates for repo's insights (an array of
@@ -61,14 +61,14 @@ json_t *cand_json(const struct cand *);
 /* ---- guard.c ------------------------------------------------------------ */
 
 struct guard_limits {
-	int64_t max_exec_hour, max_exec_day; /* 10, 50 */
-	int64_t min_remaining_exec;          /* 3 */
-	int64_t velocity_cap_24h;            /* 10 proposals a day */
-	int64_t max_candidates;              /* 3 per cycle */
-	int64_t per_family;                  /* 1 per family per cycle */
-	int64_t cooldown_ms;                 /* 120 min per dedup key */
-	int64_t ready_saturation;            /* 8 Ready tasks */
-	bool    all_families;                /* gated families allowed */
+	int64_t            max_exec_hour, max_exec_day; /* 10, 50 */
+	int64_t            min_remaining_exec;          /* 3 */
+	int64_t            velocity_cap_24h; /* 10 proposals a day */
+	int64_t            max_candidates;   /* 3 per cycle */
+	int64_t            per_family;       /* 1 per family per cycle */
+	int64_t            cooldown_ms;      /* 120 min per dedup key */
+	int64_t            ready_saturation; /* 8 Ready tasks */
+	bool               all_families;     /* gated families allowed */
 	const char *const *families;         /* allowed (NULL: defaults) */
 	const json_t      *tiers;            /* {family: tier} overrides */
 };
@@ -89,8 +89,8 @@ struct guard_ctx {
 	/* ms of the last emission of dedup_key, 0 if never */
 	int64_t (*last_emitted)(void *arg, const char *dedup_key);
 	/* ms of the last emission of family in repo, 0 if never */
-	int64_t (*family_emitted)(void *arg, const char *repo,
-	    const char *family);
+	int64_t (*family_emitted)(
+	    void *arg, const char *repo, const char *family);
 	/* 1: an open equivalent task; 2: one completed recently; 0: none */
 	int (*equivalent)(void *arg, const struct cand *);
 };
@@ -122,7 +122,8 @@ double calib_expected(const char *confidence);
  * reasons{}, families[]}) all created nothing, else NULL. */
 json_t *calib_quiet_diagnosis(const json_t *cycles, int64_t now_ms);
 
-/* ---- proposer.c ------------------------------------------------------------ */
+/* ---- proposer.c ------------------------------------------------------------
+ */
 
 struct proposer {
 	struct rule_limits  rl;

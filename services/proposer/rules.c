@@ -15,7 +15,7 @@ void
 rule_limits_default(struct rule_limits *l)
 {
 	l->lint_min_violations = 5;
-	l->type_min_errors = 3;
+	l->type_min_errors     = 3;
 }
 
 void
@@ -44,11 +44,12 @@ json_t *
 cand_json(const struct cand *c)
 {
 	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s,"
-	    " s:s, s:O}", "candidate_id", c->candidate_id, "dedup_key",
-	    c->dedup_key, "family", c->family, "repo", c->repo, "pattern",
-	    c->pattern, "confidence", c->confidence, "risk_class",
-	    c->risk_class, "validation_profile", c->validation_profile,
-	    "title", c->title, "goal", c->goal, "evidence", c->evidence);
+	                      " s:s, s:O}",
+	    "candidate_id", c->candidate_id, "dedup_key", c->dedup_key,
+	    "family", c->family, "repo", c->repo, "pattern", c->pattern,
+	    "confidence", c->confidence, "risk_class", c->risk_class,
+	    "validation_profile", c->validation_profile, "title", c->title,
+	    "goal", c->goal, "evidence", c->evidence);
 
 	if (c->state != NULL) {
 		json_object_set_new(o, "tier", json_integer(c->tier));
@@ -65,9 +66,9 @@ find(const json_t *insights, const char *dk)
 	json_t *i;
 	size_t  k;
 
-	json_array_foreach(insights, k, i) {
-		const char *d = json_string_value(json_object_get(i,
-		    "dedup_key"));
+	json_array_foreach (insights, k, i) {
+		const char *d =
+		    json_string_value(json_object_get(i, "dedup_key"));
 
 		if (d != NULL && strcmp(d, dk) == 0)
 			return (i);
@@ -78,8 +79,8 @@ find(const json_t *insights, const char *dk)
 static int64_t
 ev_int(const json_t *ins, const char *k)
 {
-	return (json_integer_value(json_object_get(json_object_get(ins,
-	    "evidence"), k)));
+	return (json_integer_value(
+	    json_object_get(json_object_get(ins, "evidence"), k)));
 }
 
 /* add appends a candidate; title and goal are taken (owned). */
@@ -91,21 +92,21 @@ add(struct cand **cv, size_t *n, const char *family, const char *repo,
 	char        *p;
 
 	*cv = xrealloc(*cv, (*n + 1) * sizeof(**cv));
-	c = &(*cv)[(*n)++];
+	c   = &(*cv)[(*n)++];
 	memset(c, 0, sizeof(*c));
-	c->family = xstrdup(family);
-	c->repo = xstrdup(repo);
-	c->pattern = xstrdup(pattern);
+	c->family    = xstrdup(family);
+	c->repo      = xstrdup(repo);
+	c->pattern   = xstrdup(pattern);
 	c->dedup_key = xasprintf("candidate|%s|%s|%s", family, repo, pattern);
 	c->candidate_id = xstrdup(c->dedup_key);
 	for (p = c->candidate_id; *p != '\0'; p++)
 		if (*p == '|')
 			*p = ':';
-	c->title = title;
-	c->goal = goal;
-	c->evidence = evidence != NULL ? evidence : json_object();
-	c->confidence = "medium";
-	c->risk_class = "logic";
+	c->title              = title;
+	c->goal               = goal;
+	c->evidence           = evidence != NULL ? evidence : json_object();
+	c->confidence         = "medium";
+	c->risk_class         = "logic";
 	c->validation_profile = "tests_pass";
 	return (c);
 }
@@ -118,15 +119,18 @@ top_files(const json_t *ins, char *buf, size_t len)
 	size_t  i, o = 0;
 
 	buf[0] = '\0';
-	json_array_foreach(json_object_get(json_object_get(ins, "evidence"),
-	    "top_files"), i, e) {
+	json_array_foreach (
+	    json_object_get(json_object_get(ins, "evidence"), "top_files"), i,
+	    e) {
 		if (i == 3 || o >= len)
 			break;
 		o += (size_t) snprintf(buf + o, len - o, "%s%s (%lld)",
-		    i > 0 ? ", " : "", json_string_value(json_object_get(e,
-		    "path")) ? json_string_value(json_object_get(e, "path")) :
-		    "?", (long long) json_integer_value(json_object_get(e,
-		    "count")));
+		    i > 0 ? ", " : "",
+		    json_string_value(json_object_get(e, "path"))
+		        ? json_string_value(json_object_get(e, "path"))
+		        : "?",
+		    (long long) json_integer_value(
+		        json_object_get(e, "count")));
 	}
 	return (buf[0] != '\0' ? buf : "none listed");
 }
@@ -136,8 +140,8 @@ static void
 counts(const char *repo, const json_t *ins, struct cand **cv, size_t *n,
     const char *what, int64_t min)
 {
-	const char  *m = strcmp(what, "lint") == 0 ? "lint" : "type";
-	const char  *fam = m[0] == 'l' ? "lint_fix" : "type_fix";
+	const char  *m    = strcmp(what, "lint") == 0 ? "lint" : "type";
+	const char  *fam  = m[0] == 'l' ? "lint_fix" : "type_fix";
 	const char  *noun = m[0] == 'l' ? "lint violations" : "type errors";
 	json_t      *i, *ev;
 	struct cand *c;
@@ -145,29 +149,34 @@ counts(const char *repo, const json_t *ins, struct cand **cv, size_t *n,
 	int64_t      count;
 	bool         worse;
 
-	snprintf(dk, sizeof(dk), "%s|%s", m[0] == 'l' ? "lint_drift" :
-	    "type_health", m);
+	snprintf(dk, sizeof(dk), "%s|%s",
+	    m[0] == 'l' ? "lint_drift" : "type_health", m);
 	if ((i = find(ins, dk)) == NULL || (count = ev_int(i, "count")) < min)
 		return;
 	snprintf(dk, sizeof(dk), "quality_trend|%s_degrading", m);
 	worse = find(ins, dk) != NULL;
-	ev = json_pack("{s:i, s:s, s:I, s:I, s:I, s:s, s:O}",
-	    "schema_version", 1, "kind", m[0] == 'l' ? "lint_count" :
-	    "type_count", "count", (json_int_t) count, "distinct_file_count",
+	ev = json_pack("{s:i, s:s, s:I, s:I, s:I, s:s, s:O}", "schema_version",
+	    1, "kind", m[0] == 'l' ? "lint_count" : "type_count", "count",
+	    (json_int_t) count, "distinct_file_count",
 	    (json_int_t) ev_int(i, "distinct_file_count"), "delta",
-	    (json_int_t) ev_int(i, "delta"), "trend", worse ? "worsening" :
-	    "present", "source", json_object_get(json_object_get(i,
-	    "evidence"), "source") ? json_object_get(json_object_get(i,
-	    "evidence"), "source") : json_null());
-	c = add(cv, n, fam, repo, m[0] == 'l' ? "lint_violations" :
-	    "type_errors", xasprintf("Fix %s in %s", noun, repo),
-	    xasprintf("Reduce the %lld %s reported in %s%s. Start with the"
-	    " files that have the most: %s. Change only what the checker"
-	    " reports; keep behaviour and tests unchanged.", (long long) count,
-	    noun, repo, worse ? ", which have been rising" : "",
-	    top_files(i, tf, sizeof(tf))), ev);
-	c->confidence = worse || count >= 4 * min ? "high" : "medium";
-	c->risk_class = m[0] == 'l' ? "style" : "logic";
+	    (json_int_t) ev_int(i, "delta"), "trend",
+	    worse ? "worsening" : "present", "source",
+	    json_object_get(json_object_get(i, "evidence"), "source")
+	        ? json_object_get(json_object_get(i, "evidence"), "source")
+	        : json_null());
+	c  = add(cv, n, fam, repo,
+            m[0] == 'l' ? "lint_violations" : "type_errors",
+	     xasprintf("Fix %s in %s", noun, repo),
+	     xasprintf(
+	         "Reduce the %lld %s reported in %s%s. Start with the"
+	          " files that have the most: %s. Change only what the checker"
+	          " reports; keep behaviour and tests unchanged.",
+	         (long long) count, noun, repo,
+                worse ? ", which have been rising" : "",
+	         top_files(i, tf, sizeof(tf))),
+	     ev);
+	c->confidence         = worse || count >= 4 * min ? "high" : "medium";
+	c->risk_class         = m[0] == 'l' ? "style" : "logic";
 	c->validation_profile = m[0] == 'l' ? "lint_clean" : "type_clean";
 }
 
@@ -182,12 +191,14 @@ coverage(const char *repo, const json_t *ins, struct cand **cv, size_t *n)
 	add(cv, n, "coverage_gap", repo, "coverage",
 	    xasprintf("Raise test coverage in %s", repo),
 	    xasprintf("Add tests for the least covered files of %s%s. Test"
-	    " behaviour through public interfaces; do not change production"
-	    " code except to fix a bug a new test finds.", repo,
-	    low != NULL ? " (overall coverage is below 60%)" : ""),
-	    json_pack("{s:O, s:O}", "low_overall", low ? json_object_get(low,
-	        "evidence") : json_null(), "uncovered_files", unc ?
-	        json_object_get(unc, "evidence") : json_null()));
+	              " behaviour through public interfaces; do not change "
+	              "production"
+	              " code except to fix a bug a new test finds.",
+	        repo, low != NULL ? " (overall coverage is below 60%)" : ""),
+	    json_pack("{s:O, s:O}", "low_overall",
+	        low ? json_object_get(low, "evidence") : json_null(),
+	        "uncovered_files",
+	        unc ? json_object_get(unc, "evidence") : json_null()));
 }
 
 static void
@@ -197,21 +208,23 @@ clusters(const char *repo, const json_t *ins, struct cand **cv, size_t *n)
 	struct cand *c;
 	size_t       k;
 
-	json_array_foreach(ins, k, i) {
-		const char *dk = json_string_value(json_object_get(i,
-		    "dedup_key")), *path;
+	json_array_foreach (ins, k, i) {
+		const char *dk = json_string_value(
+		               json_object_get(i, "dedup_key")),
+		           *path;
 
 		if (dk == NULL || strncmp(dk, "theme|lint_cluster|", 19) != 0)
 			continue;
-		path = dk + 19;
-		c = add(cv, n, "lint_cluster", repo, path,
-		    xasprintf("Clean up lint in %s (%s)", path, repo),
-		    xasprintf("The file %s of %s has been among the files with"
-		    " the most lint violations for %lld observations in a row."
-		    " Fix its violations; change nothing else.", path, repo,
-		    (long long) ev_int(i, "consecutive_runs")),
-		    json_incref(json_object_get(i, "evidence")));
-		c->risk_class = "style";
+		path                  = dk + 19;
+		c                     = add(cv, n, "lint_cluster", repo, path,
+		                        xasprintf("Clean up lint in %s (%s)", path, repo),
+		                        xasprintf("The file %s of %s has been among the files with"
+		                                                      " the most lint violations for %lld "
+		                                                      "observations in a row."
+		                                                      " Fix its violations; change nothing else.",
+		                            path, repo, (long long) ev_int(i, "consecutive_runs")),
+		                        json_incref(json_object_get(i, "evidence")));
+		c->risk_class         = "style";
 		c->validation_profile = "lint_clean";
 	}
 }

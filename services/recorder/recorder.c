@@ -126,30 +126,30 @@ recorder_init(struct svc *svc, void *state)
 	int                    rv;
 
 	if ((rv = cfg_tab_str(recorder_keys, c, "evidence_root", &dir, err,
-	                      sizeof(err))) != 0 ||
+	         sizeof(err))) != 0 ||
 	    (rv = cfg_tab_int(recorder_keys, c, "write_batch",
-	                      &rec->write_batch, err, sizeof(err))) != 0 ||
+	         &rec->write_batch, err, sizeof(err))) != 0 ||
 	    (rv = cfg_tab_ms(recorder_keys, c, "decision_wait_ms",
-	                     &rec->decision_wait_ms, err, sizeof(err))) != 0)
+	         &rec->decision_wait_ms, err, sizeof(err))) != 0)
 		goto bad;
 	/* Cost: the instance's own setting, else the top-level one (whose
 	 * row has the default), else opcenter's. */
 	if (cfg_get(c, "cost_per_execution_usd") != NULL)
 		rv = cfg_tab_num(recorder_keys, c, "cost_per_execution_usd",
-		                 &rec->cost_per_exec, err, sizeof(err));
+		    &rec->cost_per_exec, err, sizeof(err));
 	else if (cfg_get(root, "opcenter.cost_per_execution_usd") != NULL &&
-	         cfg_get(root, "cost_per_execution_usd") == NULL)
+	    cfg_get(root, "cost_per_execution_usd") == NULL)
 		rv = cfg_tab_num(conf_root_keys, root,
-		                 "opcenter.cost_per_execution_usd",
-		                 &rec->cost_per_exec, err, sizeof(err));
+		    "opcenter.cost_per_execution_usd", &rec->cost_per_exec,
+		    err, sizeof(err));
 	else
-		rv = cfg_tab_num(conf_root_keys, root, "cost_per_execution_usd",
-		                 &rec->cost_per_exec, err, sizeof(err));
+		rv =
+		    cfg_tab_num(conf_root_keys, root, "cost_per_execution_usd",
+		        &rec->cost_per_exec, err, sizeof(err));
 	if (rv != 0)
 		goto bad;
 	if (rec->write_batch < 1 || rec->cost_per_exec < 0 || *dir == '\0') {
-		snprintf(
-		    err, sizeof(err),
+		snprintf(err, sizeof(err),
 		    "write_batch must be >= 1, cost_per_execution_usd >= 0, "
 		    "evidence_root not empty");
 		rv = ERR_CONFIG;
@@ -159,13 +159,13 @@ recorder_init(struct svc *svc, void *state)
 	    dir[0] == '/' ? xstrdup(dir) : xasprintf("%s/%s", sd, dir);
 	if ((rv = store_exec(svc_store(svc), schema)) != 0 ||
 	    (rv = store_add_column(svc_store(svc), "runs", "superseded",
-	                           "INTEGER NOT NULL DEFAULT 0")) != 0 ||
-	    (rv = store_add_column(svc_store(svc), "runs", "superseded_by",
-	                           "TEXT")) != 0 ||
+	         "INTEGER NOT NULL DEFAULT 0")) != 0 ||
+	    (rv = store_add_column(
+	         svc_store(svc), "runs", "superseded_by", "TEXT")) != 0 ||
 	    (rv = usage_init(svc_store(svc))) != 0)
 		return (rv);
 	log_info("recorder.init", "evidence in %s, %.6f USD per execution",
-	         rec->evidence_root, rec->cost_per_exec);
+	    rec->evidence_root, rec->cost_per_exec);
 	return (0);
 
 bad:
@@ -192,7 +192,7 @@ static int
 bad_id(const char *topic, const char *what, const char *id)
 {
 	log_warn("recorder.bad_message", "%s: unusable %s '%s'", topic, what,
-	         id ? id : "(none)");
+	    id ? id : "(none)");
 	return (ERR_INVAL);
 }
 
@@ -201,17 +201,16 @@ on_route_decided(struct svc *svc, const struct msg *m, void *state)
 {
 	const struct msg_route_decided *rd = &m->body.route_decided;
 	struct store                   *st = svc_store(svc);
-	const char *run_id = rd->decision ? rd->decision->run_id : NULL;
-	const char *ps = rd->policy_status ? rd->policy_status
-	                 : rd->policy
-	                     ? msg_policy_status_name(rd->policy->status)
-	                     : NULL;
-	const char *lane = rd->lane       ? rd->lane
-	                   : rd->decision ? rd->decision->selected_lane
+	const char *run_id  = rd->decision ? rd->decision->run_id : NULL;
+	const char *ps      = rd->policy_status ? rd->policy_status
+	         : rd->policy ? msg_policy_status_name(rd->policy->status)
+	                      : NULL;
+	const char *lane    = rd->lane ? rd->lane
+	       : rd->decision          ? rd->decision->selected_lane
+	                               : NULL;
+	const char *backend = rd->backend ? rd->backend
+	    : rd->decision                ? rd->decision->selected_backend
 	                                  : NULL;
-	const char *backend = rd->backend    ? rd->backend
-	                      : rd->decision ? rd->decision->selected_backend
-	                                     : NULL;
 	char       *proposal, *decision, *policy, rid[37], tid[37], when[32];
 	int         rv;
 
@@ -224,32 +223,30 @@ on_route_decided(struct svc *svc, const struct msg *m, void *state)
 		return (bad_id("route.decided", "run_id", run_id));
 	proposal = msg_rec_dumps(&msg_rec_proposal, rd->proposal);
 	decision = msg_rec_dumps(&msg_rec_decision, rd->decision);
-	policy = msg_rec_dumps(&msg_rec_policy, rd->policy);
-	rv = store_run(
-	    st,
-	    "INSERT INTO decisions(decision_id, task_id, run_id,"
-	    " policy_status, lane, backend, proposal, decision, policy,"
-	    " decided_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-	    " ON CONFLICT(decision_id) DO NOTHING",
-	    "ttttttttti", rd->decision_id, rd->task_id, run_id, ps, lane,
-	    backend, proposal, decision, policy, m->ts);
+	policy   = msg_rec_dumps(&msg_rec_policy, rd->policy);
+	rv       = store_run(st,
+	          "INSERT INTO decisions(decision_id, task_id, run_id,"
+	                " policy_status, lane, backend, proposal, decision, policy,"
+	                " decided_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	                " ON CONFLICT(decision_id) DO NOTHING",
+	          "ttttttttti", rd->decision_id, rd->task_id, run_id, ps, lane,
+	          backend, proposal, decision, policy, m->ts);
 	free(proposal);
 	free(decision);
 	free(policy);
 	if (rv != 0)
 		return (rv);
 	/* A dispatch applied before its decision learns the policy now. */
-	if ((rv = store_run(
-	         st,
+	if ((rv = store_run(st,
 	         "UPDATE runs SET policy_status = coalesce(policy_status, ?)"
 	         " WHERE decision_id = ?",
 	         "tt", ps, rd->decision_id)) != 0)
 		return (rv);
 	if (run_id == NULL)
 		return (0);
-	if ((rv = store_run(
-	         st,
-	         "INSERT INTO runs(run_id, task_id, decision_id, lane, backend,"
+	if ((rv = store_run(st,
+	         "INSERT INTO runs(run_id, task_id, decision_id, lane, "
+	         "backend,"
 	         " policy_status, created_ms, record_id, trace_id)"
 	         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 	         " ON CONFLICT(run_id) DO UPDATE SET"
@@ -266,8 +263,7 @@ on_route_decided(struct svc *svc, const struct msg *m, void *state)
 	if (!ev_blocking(ps))
 		return (0);
 	/* No dispatch follows a blocked decision: the run is complete. */
-	return (store_run(
-	    st,
+	return (store_run(st,
 	    "UPDATE runs SET blocked = 1, complete = 1, status = 'skipped',"
 	    " success = 0, failure_category = 'policy_blocked',"
 	    " completed_ms = ?, completed_at = ?"
@@ -284,8 +280,8 @@ decided_policy(struct store *st, const char *decision_id, const char *run_id)
 	char              *ps = NULL;
 
 	if (store_prep(st, &s,
-	               "SELECT policy_status FROM decisions"
-	               " WHERE decision_id = ? OR run_id = ? LIMIT 1") != 0)
+	        "SELECT policy_status FROM decisions"
+	        " WHERE decision_id = ? OR run_id = ? LIMIT 1") != 0)
 		return (NULL);
 	if (store_bind_text(s, 1, decision_id) == 0 &&
 	    store_bind_text(s, 2, run_id) == 0 && store_step(s) == 1)
@@ -297,24 +293,23 @@ decided_policy(struct store *st, const char *decision_id, const char *run_id)
 static int
 on_exec_dispatch(struct svc *svc, const struct msg *m, void *state)
 {
-	const struct msg_exec_dispatch *d = &m->body.exec_dispatch;
-	struct recorder                *rec = state;
-	struct store                   *st = svc_store(svc);
-	const struct msg_exec_request  *rq = d->request;
-	const char                     *did = rq ? rq->decision_id : NULL;
-	const char                     *lane = rq ? rq->lane : NULL;
+	const struct msg_exec_dispatch *d       = &m->body.exec_dispatch;
+	struct recorder                *rec     = state;
+	struct store                   *st      = svc_store(svc);
+	const struct msg_exec_request  *rq      = d->request;
+	const char                     *did     = rq ? rq->decision_id : NULL;
+	const char                     *lane    = rq ? rq->lane : NULL;
 	const char                     *backend = rq ? rq->backend : NULL;
-	const char                     *repo = rq ? rq->repo_key : NULL;
+	const char                     *repo    = rq ? rq->repo_key : NULL;
 	char                           *request, *ps, rid[37], tid[37];
 	int                             rv;
 
 	if (!id_valid(d->run_id))
 		return (bad_id("exec.dispatch", "run_id", d->run_id));
 	request = msg_rec_dumps(&msg_rec_exec_request, d->request);
-	ps = decided_policy(st, did, d->run_id);
+	ps      = decided_policy(st, did, d->run_id);
 	/* A re-dispatch (lease expired) names the new executor. */
-	rv = store_run(
-	    st,
+	rv = store_run(st,
 	    "INSERT INTO runs(run_id, task_id, decision_id, executor, attempt,"
 	    " lane, backend, repo_key, policy_status, request, status,"
 	    " created_ms, dispatched_ms, record_id, trace_id)"
@@ -341,8 +336,8 @@ on_exec_dispatch(struct svc *svc, const struct msg *m, void *state)
 	free(ps);
 	if (rv != 0)
 		return (rv);
-	return (usage_dispatched(st, d->run_id, d->task_id, repo, lane, backend,
-	                         m->ts, rec->cost_per_exec));
+	return (usage_dispatched(st, d->run_id, d->task_id, repo, lane,
+	    backend, m->ts, rec->cost_per_exec));
 }
 
 static int
@@ -354,8 +349,7 @@ on_exec_started(struct svc *svc, const struct msg *m, void *state)
 	UNUSED(state);
 	if (!id_valid(s->run_id))
 		return (bad_id("exec.started", "run_id", s->run_id));
-	return (store_run(
-	    svc_store(svc),
+	return (store_run(svc_store(svc),
 	    "INSERT INTO runs(run_id, task_id, executor, workspace, status,"
 	    " created_ms, started_ms, started_at, record_id, trace_id)"
 	    " VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)"
@@ -381,11 +375,11 @@ finished_result(const struct msg_exec_finished *f)
 	json_t *r = f->result != NULL ? msg_exec_result_to_json(f->result)
 	                              : json_object();
 
-#define FILL(key, val)                                                         \
-	do {                                                                   \
-		if (json_object_get(r, key) == NULL ||                         \
-		    json_is_null(json_object_get(r, key)))                     \
-			json_object_set_new(r, key, (val));                    \
+#define FILL(key, val)                                      \
+	do {                                                \
+		if (json_object_get(r, key) == NULL ||      \
+		    json_is_null(json_object_get(r, key)))  \
+			json_object_set_new(r, key, (val)); \
 	} while (0)
 	FILL("run_id", json_string(f->run_id));
 	FILL("task_id", json_string(f->task_id));
@@ -413,8 +407,8 @@ superseded_of(struct store *st, const char *run_id, char **by)
 
 	*by = NULL;
 	if (store_prep(st, &s,
-	               "SELECT superseded_by FROM runs WHERE run_id = ?"
-	               " AND superseded = 1") != 0)
+	        "SELECT superseded_by FROM runs WHERE run_id = ?"
+	        " AND superseded = 1") != 0)
 		return (false);
 	if (store_bind_text(s, 1, run_id) == 0 && store_step(s) == 1) {
 		yes = true;
@@ -430,7 +424,7 @@ superseded_of(struct store *st, const char *run_id, char **by)
 static int
 on_exec_superseded(struct svc *svc, const struct msg *m, void *state)
 {
-	const struct msg_exec_superseded *s = &m->body.exec_superseded;
+	const struct msg_exec_superseded *s  = &m->body.exec_superseded;
 	struct store                     *st = svc_store(svc);
 	struct store_stmt                *q;
 	json_t                           *res = NULL;
@@ -442,8 +436,7 @@ on_exec_superseded(struct svc *svc, const struct msg *m, void *state)
 		return (bad_id("exec.superseded", "run_id", s->run_id));
 	if (s->by_run_id != NULL && !id_valid(s->by_run_id))
 		return (bad_id("exec.superseded", "by_run_id", s->by_run_id));
-	if ((rv = store_run(
-	         st,
+	if ((rv = store_run(st,
 	         "INSERT INTO runs(run_id, task_id, executor, status,"
 	         " created_ms, record_id, trace_id, superseded, superseded_by)"
 	         " VALUES (?, ?, ?, 'superseded', ?, ?, ?, 1, ?)"
@@ -458,8 +451,8 @@ on_exec_superseded(struct svc *svc, const struct msg *m, void *state)
 	         uuid4(rid), uuid4(tid), s->by_run_id)) != 0)
 		return (rv);
 	if ((rv = store_prep(st, &q,
-	                     "SELECT result FROM runs WHERE run_id = ?"
-	                     " AND result IS NOT NULL")) != 0)
+	         "SELECT result FROM runs WHERE run_id = ?"
+	         " AND result IS NOT NULL")) != 0)
 		return (rv);
 	if (store_bind_text(q, 1, s->run_id) == 0 && store_step(q) == 1)
 		res = load(store_col_text(q, 0));
@@ -468,17 +461,16 @@ on_exec_superseded(struct svc *svc, const struct msg *m, void *state)
 	    !streq_opt(jsonx_str(res, "status"), "superseded")) {
 		outcome_supersede(res, s->by_run_id);
 		text = dump(res);
-		rv = store_run(
-		    st,
-		    "UPDATE runs SET result = ?, status = 'superseded',"
-		    " success = 0, failure_category = 'superseded',"
-		    " written = 0, retry_ms = 0 WHERE run_id = ?",
-		    "tt", text, s->run_id);
+		rv   = store_run(st,
+		      "UPDATE runs SET result = ?, status = 'superseded',"
+		        " success = 0, failure_category = 'superseded',"
+		        " written = 0, retry_ms = 0 WHERE run_id = ?",
+		      "tt", text, s->run_id);
 		free(text);
 		log_info("recorder.superseded",
-		         "run %s (task %s): its result is superseded by %s",
-		         s->run_id, s->task_id,
-		         s->by_run_id ? s->by_run_id : "another run");
+		    "run %s (task %s): its result is superseded by %s",
+		    s->run_id, s->task_id,
+		    s->by_run_id ? s->by_run_id : "another run");
 	}
 	json_decref(res);
 	if (rv == 0)
@@ -489,9 +481,9 @@ on_exec_superseded(struct svc *svc, const struct msg *m, void *state)
 static int
 on_exec_finished(struct svc *svc, const struct msg *m, void *state)
 {
-	const struct msg_exec_finished *f = &m->body.exec_finished;
+	const struct msg_exec_finished *f   = &m->body.exec_finished;
 	struct recorder                *rec = state;
-	struct store                   *st = svc_store(svc);
+	struct store                   *st  = svc_store(svc);
 	json_t                         *res, *dj;
 	const char *status, *cat, *started_at, *completed_at;
 	char       *text, *by, rid[37], tid[37], when[32];
@@ -507,16 +499,16 @@ on_exec_finished(struct svc *svc, const struct msg *m, void *state)
 		outcome_supersede(res, by);
 		free(by);
 	}
-	status = jsonx_str(res, "status") ? jsonx_str(res, "status") : f->status;
-	success = json_is_true(json_object_get(res, "success"));
-	cat = jsonx_str(res, "failure_category");
-	started_at = jsonx_str(res, "started_at");
+	status =
+	    jsonx_str(res, "status") ? jsonx_str(res, "status") : f->status;
+	success      = json_is_true(json_object_get(res, "success"));
+	cat          = jsonx_str(res, "failure_category");
+	started_at   = jsonx_str(res, "started_at");
 	completed_at = jsonx_str(res, "completed_at");
 	if (completed_at == NULL)
 		completed_at = iso8601(m->ts, when, sizeof(when));
 	(void) store_int(st, &started_ms, -1,
-	                 "SELECT started_ms FROM runs WHERE run_id = ?", "t",
-	                 f->run_id);
+	    "SELECT started_ms FROM runs WHERE run_id = ?", "t", f->run_id);
 	dj = json_object_get(res, "duration_ms");
 	if (json_is_integer(dj) && json_integer_value(dj) >= 0)
 		duration = json_integer_value(dj);
@@ -524,8 +516,7 @@ on_exec_finished(struct svc *svc, const struct msg *m, void *state)
 		duration = m->ts - started_ms;
 	text = dump(res);
 	/* The first result of a run stands: a duplicate never rewrites. */
-	rv = store_run(
-	    st,
+	rv = store_run(st,
 	    "INSERT INTO runs(run_id, task_id, executor, decision_id, result,"
 	    " status, success, failure_category, complete, created_ms,"
 	    " started_at, completed_ms, completed_at, record_id, trace_id)"
@@ -543,13 +534,13 @@ on_exec_finished(struct svc *svc, const struct msg *m, void *state)
 	    " completed_at = excluded.completed_at"
 	    " WHERE runs.result IS NULL",
 	    "ttttttititittt", f->run_id, f->task_id, f->executor,
-	    jsonx_str(res, "decision_id"), text, status, (int64_t) success, cat,
-	    m->ts, started_at, m->ts, completed_at, uuid4(rid), uuid4(tid));
+	    jsonx_str(res, "decision_id"), text, status, (int64_t) success,
+	    cat, m->ts, started_at, m->ts, completed_at, uuid4(rid),
+	    uuid4(tid));
 	free(text);
 	if (rv == 0)
 		rv = usage_finished(st, f->run_id, f->task_id, status, success,
-		                    cat, res, duration, m->ts,
-		                    rec->cost_per_exec);
+		    cat, res, duration, m->ts, rec->cost_per_exec);
 	json_decref(res);
 	return (rv);
 }
@@ -592,8 +583,7 @@ run_row_load(struct store *st, struct run_row *r, const char *run_id)
 	int                rv;
 
 	memset(r, 0, sizeof(*r));
-	if ((rv = store_prep(
-	         st, &s,
+	if ((rv = store_prep(st, &s,
 	         "SELECT run_id, task_id, decision_id, lane, backend,"
 	         " policy_status, record_id, trace_id, request, result,"
 	         " blocked, write_attempts FROM runs WHERE run_id = ?")) != 0)
@@ -603,21 +593,20 @@ run_row_load(struct store *st, struct run_row *r, const char *run_id)
 		store_done(s);
 		return (rv == 0 ? ERR_NOTFOUND : rv);
 	}
-	r->run_id = dup_col(s, 0);
-	r->task_id = dup_col(s, 1);
-	did = dup_col(s, 2);
-	r->lane = dup_col(s, 3);
-	r->backend = dup_col(s, 4);
+	r->run_id        = dup_col(s, 0);
+	r->task_id       = dup_col(s, 1);
+	did              = dup_col(s, 2);
+	r->lane          = dup_col(s, 3);
+	r->backend       = dup_col(s, 4);
 	r->policy_status = dup_col(s, 5);
-	r->record_id = dup_col(s, 6);
-	r->trace_id = dup_col(s, 7);
-	r->request = load(store_col_text(s, 8));
-	r->result = load(store_col_text(s, 9));
-	r->blocked = store_col_int(s, 10) != 0;
-	r->attempts = store_col_int(s, 11);
+	r->record_id     = dup_col(s, 6);
+	r->trace_id      = dup_col(s, 7);
+	r->request       = load(store_col_text(s, 8));
+	r->result        = load(store_col_text(s, 9));
+	r->blocked       = store_col_int(s, 10) != 0;
+	r->attempts      = store_col_int(s, 11);
 	store_done(s);
-	if ((rv = store_prep(
-	         st, &s,
+	if ((rv = store_prep(st, &s,
 	         "SELECT proposal, decision, policy, policy_status, lane,"
 	         " backend FROM decisions WHERE decision_id = ? OR run_id = ?"
 	         " ORDER BY decision_id IS ? DESC LIMIT 1")) != 0)
@@ -627,7 +616,7 @@ run_row_load(struct store *st, struct run_row *r, const char *run_id)
 	    store_bind_text(s, 3, did) == 0 && store_step(s) == 1) {
 		r->proposal = load(store_col_text(s, 0));
 		r->decision = load(store_col_text(s, 1));
-		r->policy = load(store_col_text(s, 2));
+		r->policy   = load(store_col_text(s, 2));
 		if (r->policy_status == NULL)
 			r->policy_status = dup_col(s, 3);
 		if (r->lane == NULL)
@@ -653,9 +642,9 @@ write_failed(struct svc *svc, const struct run_row *r)
 	if (svc_begin(svc) != 0)
 		return;
 	if (store_run(svc_store(svc),
-	              "UPDATE runs SET write_attempts = write_attempts + 1,"
-	              " retry_ms = ? WHERE run_id = ?",
-	              "it", now_ms() + delay, r->run_id) != 0 ||
+	        "UPDATE runs SET write_attempts = write_attempts + 1,"
+	        " retry_ms = ? WHERE run_id = ?",
+	        "it", now_ms() + delay, r->run_id) != 0 ||
 	    svc_commit(svc) != 0)
 		(void) svc_rollback(svc);
 }
@@ -663,7 +652,7 @@ write_failed(struct svc *svc, const struct run_row *r)
 /* commit_written marks the run written and emits record.written. */
 static int
 commit_written(struct svc *svc, const struct run_row *r, const char *path,
-               const json_t *files, const json_t *meta, const json_t *trace)
+    const json_t *files, const json_t *meta, const json_t *trace)
 {
 	struct msg_record_written ev;
 	char                     *ftext = json_dumps(files, JSON_COMPACT);
@@ -673,15 +662,14 @@ commit_written(struct svc *svc, const struct run_row *r, const char *path,
 	int                       rv;
 
 	memset(&ev, 0, sizeof(ev));
-	ev.run_id = xstrdup(r->run_id);
+	ev.run_id  = xstrdup(r->run_id);
 	ev.task_id = r->task_id ? xstrdup(r->task_id) : NULL;
-	ev.path = xstrdup(path);
-	json_array_foreach(files, i, f)
-	    msg_strs_add(&ev.files, json_string_value(f));
+	ev.path    = xstrdup(path);
+	json_array_foreach (files, i, f)
+		msg_strs_add(&ev.files, json_string_value(f));
 	if ((rv = svc_begin(svc)) != 0)
 		goto out;
-	if ((rv = store_run(
-	         svc_store(svc),
+	if ((rv = store_run(svc_store(svc),
 	         "UPDATE runs SET written = 1, path = ?, files = ?,"
 	         " written_ms = ?, metadata = ?, trace = ? WHERE run_id = ?",
 	         "ttittt", path, ftext, now_ms(), mtext, ttext, r->run_id)) !=
@@ -719,32 +707,31 @@ write_run(struct svc *svc, struct recorder *rec, const char *run_id)
 	}
 	path = xasprintf("%s/%s", rec->evidence_root, r.run_id);
 	memset(&e, 0, sizeof(e));
-	e.run_id = r.run_id;
-	e.task_id = r.task_id;
-	e.lane = r.lane;
-	e.backend = r.backend;
+	e.run_id        = r.run_id;
+	e.task_id       = r.task_id;
+	e.lane          = r.lane;
+	e.backend       = r.backend;
 	e.policy_status = r.policy_status;
-	e.record_id = r.record_id;
-	e.trace_id = r.trace_id;
-	e.now = iso8601(now_ms(), now, sizeof(now));
-	e.proposal = r.proposal;
-	e.decision = r.decision;
-	e.policy = r.policy;
-	e.request = r.request;
-	e.executed = !r.blocked;
+	e.record_id     = r.record_id;
+	e.trace_id      = r.trace_id;
+	e.now           = iso8601(now_ms(), now, sizeof(now));
+	e.proposal      = r.proposal;
+	e.decision      = r.decision;
+	e.policy        = r.policy;
+	e.request       = r.request;
+	e.executed      = !r.blocked;
 	if (r.blocked || r.result == NULL)
 		result = blocked = ev_blocked_result(&e);
 	else
 		result = r.result;
 	e.result = result;
-	json_object_foreach(json_object_get(result, "files"), key, v)
-	{
+	json_object_foreach (json_object_get(result, "files"), key, v) {
 		name = ev_copy_name(key);
 		if (name == NULL || nc == nitems(copies) ||
 		    !ev_copy_allowed(json_string_value(v),
-		                     jsonx_str(result, "workspace_path")))
+		        jsonx_str(result, "workspace_path")))
 			continue;
-		copies[nc].src = json_string_value(v);
+		copies[nc].src    = json_string_value(v);
 		copies[nc++].name = name;
 		if (strcmp(key, "backend_stdout") == 0)
 			e.stdout_path = out_stdout =
@@ -754,14 +741,14 @@ write_run(struct svc *svc, struct recorder *rec, const char *run_id)
 			    xasprintf("%s/%s", path, name);
 	}
 	record = ev_record(&e, result);
-	trace = ev_trace(&e, record);
-	meta = ev_metadata(&e, result);
-#define DOC(n, j)                                                              \
-	do {                                                                   \
-		if ((j) != NULL) {                                             \
-			docs[nd].name = (n);                                   \
-			docs[nd++].json = (j);                                 \
-		}                                                              \
+	trace  = ev_trace(&e, record);
+	meta   = ev_metadata(&e, result);
+#define DOC(n, j)                              \
+	do {                                   \
+		if ((j) != NULL) {             \
+			docs[nd].name   = (n); \
+			docs[nd++].json = (j); \
+		}                              \
 	} while (0)
 	DOC("proposal.json", r.proposal);
 	DOC("decision.json", r.decision);
@@ -772,18 +759,18 @@ write_run(struct svc *svc, struct recorder *rec, const char *run_id)
 	DOC("execution_trace.json", trace);
 	DOC("run_metadata.json", meta);
 #undef DOC
-	rv = ev_write_folder(rec->evidence_root, r.run_id, docs, nd, copies, nc,
-	                     files);
+	rv = ev_write_folder(
+	    rec->evidence_root, r.run_id, docs, nd, copies, nc, files);
 	if (rv != 0 && fs_free(rec->evidence_root) >= 0 &&
 	    fs_free(rec->evidence_root) < FS_SPACE_MIN)
 		svc_nospace(svc, rec->evidence_root); /* pause, not retry */
 	else if (rv != 0)
 		write_failed(svc, &r);
 	else if ((rv = commit_written(svc, &r, path, files, meta, trace)) ==
-	         0) {
+	    0) {
 		svc_count(svc, "written", 1);
-		log_info("recorder.written", "run %s (task %s) -> %s", r.run_id,
-		         r.task_id ? r.task_id : "-", path);
+		log_info("recorder.written", "run %s (task %s) -> %s",
+		    r.run_id, r.task_id ? r.task_id : "-", path);
 	}
 	json_decref(blocked);
 	json_decref(record);
@@ -809,12 +796,12 @@ recorder_idle(struct svc *svc, void *state)
 		return;
 	/* An executed run whose routing decision has not arrived yet (the
 	 * router's stream lags) waits a little for it, then goes without. */
-	if (store_prep(
-	        svc_store(svc), &s,
+	if (store_prep(svc_store(svc), &s,
 	        "SELECT run_id FROM runs r WHERE complete = 1 AND written = 0"
 	        " AND retry_ms <= ?1 AND (blocked = 1"
 	        "  OR EXISTS (SELECT 1 FROM decisions d"
-	        "   WHERE d.decision_id = r.decision_id OR d.run_id = r.run_id)"
+	        "   WHERE d.decision_id = r.decision_id OR d.run_id = "
+	        "r.run_id)"
 	        "  OR completed_ms <= ?1 - ?2)"
 	        " ORDER BY rowid LIMIT ?3") != 0)
 		return;
@@ -846,7 +833,7 @@ col_json_str(struct store_stmt *s, int i)
 
 static int
 ctl_runs_list(struct svc *svc, const struct msg *req, json_t **data, char *err,
-              size_t errlen, void *state)
+    size_t errlen, void *state)
 {
 	const struct msg_recorder_runs_list *q = &req->body.recorder_runs_list;
 	struct store_stmt                   *s;
@@ -857,8 +844,7 @@ ctl_runs_list(struct svc *svc, const struct msg *req, json_t **data, char *err,
 	UNUSED(state);
 	if (limit > LIST_MAX)
 		limit = LIST_MAX;
-	if ((rv = store_prep(
-	         svc_store(svc), &s,
+	if ((rv = store_prep(svc_store(svc), &s,
 	         "SELECT run_id, task_id, status, success, lane, backend,"
 	         " failure_category, policy_status, started_at, completed_at,"
 	         " path, superseded_by, superseded FROM runs"
@@ -876,8 +862,7 @@ ctl_runs_list(struct svc *svc, const struct msg *req, json_t **data, char *err,
 		json_object_set_new(o, "run_id", col_json_str(s, 0));
 		json_object_set_new(o, "task_id", col_json_str(s, 1));
 		json_object_set_new(o, "status", col_json_str(s, 2));
-		json_object_set_new(
-		    o, "success",
+		json_object_set_new(o, "success",
 		    store_col_is_null(s, 3)
 		        ? json_null()
 		        : json_boolean(store_col_int(s, 3) != 0));
@@ -889,8 +874,8 @@ ctl_runs_list(struct svc *svc, const struct msg *req, json_t **data, char *err,
 		json_object_set_new(o, "completed_at", col_json_str(s, 9));
 		json_object_set_new(o, "path", col_json_str(s, 10));
 		if (store_col_int(s, 12) != 0)
-			json_object_set_new(o, "superseded_by",
-			                    col_json_str(s, 11));
+			json_object_set_new(
+			    o, "superseded_by", col_json_str(s, 11));
 		json_array_append_new(runs, o);
 	}
 	if (rv != 0) {
@@ -905,7 +890,7 @@ ctl_runs_list(struct svc *svc, const struct msg *req, json_t **data, char *err,
 
 static int
 ctl_run_show(struct svc *svc, const struct msg *req, json_t **data, char *err,
-             size_t errlen, void *state)
+    size_t errlen, void *state)
 {
 	const char        *id = req->body.recorder_run_show.run_id;
 	struct store_stmt *s;
@@ -913,10 +898,10 @@ ctl_run_show(struct svc *svc, const struct msg *req, json_t **data, char *err,
 	int                rv;
 
 	UNUSED(state);
-	if ((rv = store_prep(
-	         svc_store(svc), &s,
+	if ((rv = store_prep(svc_store(svc), &s,
 	         "SELECT run_id, task_id, status, written, path, files,"
-	         " metadata, trace, result FROM runs WHERE run_id = ?")) != 0 ||
+	         " metadata, trace, result FROM runs WHERE run_id = ?")) !=
+	        0 ||
 	    (rv = store_bind_text(s, 1, id)) != 0)
 		return (rv);
 	if ((rv = store_step(s)) != 1) {
@@ -930,8 +915,8 @@ ctl_run_show(struct svc *svc, const struct msg *req, json_t **data, char *err,
 	json_object_set_new(o, "run_id", col_json_str(s, 0));
 	json_object_set_new(o, "task_id", col_json_str(s, 1));
 	json_object_set_new(o, "status", col_json_str(s, 2));
-	json_object_set_new(o, "written",
-	                    json_boolean(store_col_int(s, 3) != 0));
+	json_object_set_new(
+	    o, "written", json_boolean(store_col_int(s, 3) != 0));
 	json_object_set_new(o, "path", col_json_str(s, 4));
 	j = load(store_col_text(s, 5));
 	json_object_set_new(o, "files", j ? j : json_array());
@@ -942,9 +927,9 @@ ctl_run_show(struct svc *svc, const struct msg *req, json_t **data, char *err,
 	/* what the agent CLI reported, and what the usage store made of it */
 	j = load(store_col_text(s, 8));
 	json_object_set_new(o, "agent",
-	                    json_object_get(j, "agent") != NULL
-	                        ? json_deep_copy(json_object_get(j, "agent"))
-	                        : json_null());
+	    json_object_get(j, "agent") != NULL
+	        ? json_deep_copy(json_object_get(j, "agent"))
+	        : json_null());
 	json_decref(j);
 	store_done(s);
 	j = usage_run(svc_store(svc), id);
@@ -955,7 +940,7 @@ ctl_run_show(struct svc *svc, const struct msg *req, json_t **data, char *err,
 
 static int
 ctl_spend(struct svc *svc, const struct msg *req, json_t **data, char *err,
-          size_t errlen, void *state)
+    size_t errlen, void *state)
 {
 	int64_t days = req->body.recorder_spend.window_days;
 	int     rv;
@@ -975,7 +960,7 @@ ctl_spend(struct svc *svc, const struct msg *req, json_t **data, char *err,
 
 static int
 ctl_usage(struct svc *svc, const struct msg *req, json_t **data, char *err,
-          size_t errlen, void *state)
+    size_t errlen, void *state)
 {
 	const struct msg_recorder_usage *q = &req->body.recorder_usage;
 	int64_t limit = q->limit > 0 ? q->limit : USAGE_LIMIT;
@@ -987,21 +972,20 @@ ctl_usage(struct svc *svc, const struct msg *req, json_t **data, char *err,
 		limit = USAGE_MAX;
 	if (q->kind != NULL && *q->kind != '\0') {
 		for (i = 0; usage_kinds[i] != NULL &&
-		            strcmp(usage_kinds[i], q->kind) != 0;
+		     strcmp(usage_kinds[i], q->kind) != 0;
 		     i++)
 			;
 		if (usage_kinds[i] == NULL) {
 			snprintf(err, errlen,
-			         "unknown kind '%.64s': one of execution, "
-			         "execution_outcome, quota_event, "
-			         "executor_quality_warning, scope_violation",
-			         q->kind);
+			    "unknown kind '%.64s': one of execution, "
+			    "execution_outcome, quota_event, "
+			    "executor_quality_warning, scope_violation",
+			    q->kind);
 			svc_count(svc, "usage_bad_kind", 1);
 			return (ERR_INVAL);
 		}
 	}
-	if ((rv = usage_query(
-	         svc_store(svc), data,
+	if ((rv = usage_query(svc_store(svc), data,
 	         q->kind != NULL && *q->kind != '\0' ? q->kind : NULL,
 	         q->repo_key != NULL && *q->repo_key != '\0' ? q->repo_key
 	                                                     : NULL,
@@ -1013,60 +997,57 @@ ctl_usage(struct svc *svc, const struct msg *req, json_t **data, char *err,
 static void
 recorder_status(struct svc *svc, void *state, json_t *obj)
 {
-	struct recorder *rec = state;
-	struct store    *st = svc_store(svc);
+	struct recorder *rec  = state;
+	struct store    *st   = svc_store(svc);
 	int64_t          runs = 0, written = 0, pending = 0, open = 0, sup = 0;
 
 	(void) store_int(st, &runs, 0, "SELECT count(*) FROM runs", NULL);
 	(void) store_int(st, &written, 0,
-	                 "SELECT count(*) FROM runs WHERE written = 1", NULL);
-	(void) store_int(
-	    st, &pending, 0,
+	    "SELECT count(*) FROM runs WHERE written = 1", NULL);
+	(void) store_int(st, &pending, 0,
 	    "SELECT count(*) FROM runs WHERE complete = 1 AND written = 0",
 	    NULL);
 	(void) store_int(st, &open, 0,
-	                 "SELECT count(*) FROM runs WHERE complete = 0"
-	                 " AND superseded = 0",
-	                 NULL);
+	    "SELECT count(*) FROM runs WHERE complete = 0"
+	    " AND superseded = 0",
+	    NULL);
 	(void) store_int(st, &sup, 0,
-	                 "SELECT count(*) FROM runs WHERE superseded = 1",
-	                 NULL);
+	    "SELECT count(*) FROM runs WHERE superseded = 1", NULL);
 	json_object_set_new(obj, "runs", json_integer(runs));
 	json_object_set_new(obj, "written", json_integer(written));
 	json_object_set_new(obj, "pending", json_integer(pending));
 	json_object_set_new(obj, "in_flight", json_integer(open));
 	json_object_set_new(obj, "superseded", json_integer(sup));
-	json_object_set_new(
-	    obj, "evidence_root",
+	json_object_set_new(obj, "evidence_root",
 	    json_string(rec->evidence_root ? rec->evidence_root : ""));
 	usage_counts(st, obj);
 }
 
 static const struct svc_handler handlers[] = {
-    {MSG_ROUTE_DECIDED, on_route_decided},
-    {MSG_EXEC_DISPATCH, on_exec_dispatch},
-    {MSG_EXEC_STARTED, on_exec_started},
-    {MSG_EXEC_FINISHED, on_exec_finished},
-    {MSG_EXEC_SUPERSEDED, on_exec_superseded},
-    {MSG_NONE, NULL},
+	{ MSG_ROUTE_DECIDED, on_route_decided },
+	{ MSG_EXEC_DISPATCH, on_exec_dispatch },
+	{ MSG_EXEC_STARTED, on_exec_started },
+	{ MSG_EXEC_FINISHED, on_exec_finished },
+	{ MSG_EXEC_SUPERSEDED, on_exec_superseded },
+	{ MSG_NONE, NULL },
 };
 
 static const struct svc_ctl ctls[] = {
-    {MSG_RECORDER_RUNS_LIST, ctl_runs_list},
-    {MSG_RECORDER_RUN_SHOW, ctl_run_show},
-    {MSG_RECORDER_SPEND, ctl_spend},
-    {MSG_RECORDER_USAGE, ctl_usage},
-    {MSG_NONE, NULL},
+	{ MSG_RECORDER_RUNS_LIST, ctl_runs_list },
+	{ MSG_RECORDER_RUN_SHOW, ctl_run_show },
+	{ MSG_RECORDER_SPEND, ctl_spend },
+	{ MSG_RECORDER_USAGE, ctl_usage },
+	{ MSG_NONE, NULL },
 };
 
 const struct svc_def recorder_def = {
-    .name = "recorder",
-    .state_size = sizeof(struct recorder),
-    .init = recorder_init,
-    .fini = recorder_fini,
-    .handlers = handlers,
-    .ctls = ctls,
-    .status = recorder_status,
-    .idle = recorder_idle,
-    .config = recorder_keys,
+	.name       = "recorder",
+	.state_size = sizeof(struct recorder),
+	.init       = recorder_init,
+	.fini       = recorder_fini,
+	.handlers   = handlers,
+	.ctls       = ctls,
+	.status     = recorder_status,
+	.idle       = recorder_idle,
+	.config     = recorder_keys,
 };

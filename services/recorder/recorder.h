@@ -102,9 +102,8 @@ const char *ev_copy_name(const char *key);
  * not a readable regular file are skipped.  The names written are
  * appended to files (a JSON array).  Returns 0 or ERR_IO (logged). */
 int ev_write_folder(const char *root, const char *run_id,
-                    const struct ev_doc *docs, size_t ndocs,
-                    const struct ev_copy *copies, size_t ncopies,
-                    json_t *files);
+    const struct ev_doc *docs, size_t ndocs, const struct ev_copy *copies,
+    size_t ncopies, json_t *files);
 
 /* ev_file_usable: path is absolute and names a readable regular file. */
 bool ev_file_usable(const char *path);
@@ -125,8 +124,8 @@ int usage_init(struct store *);
 /* usage_dispatched records a dispatched run (idempotent on run_id).  Any
  * string may be NULL. */
 int usage_dispatched(struct store *, const char *run_id, const char *task_id,
-                     const char *repo_key, const char *lane,
-                     const char *backend, int64_t ts_ms, double cost_usd);
+    const char *repo_key, const char *lane, const char *backend, int64_t ts_ms,
+    double cost_usd);
 
 /* usage_finished records a run's outcome from its result (borrowed, may
  * be NULL): success, failure category, quota flag and event (quota_event
@@ -136,15 +135,14 @@ int usage_dispatched(struct store *, const char *run_id, const char *task_id,
  * estimate a row born here gets.  Idempotent on run_id: the first
  * result stands. */
 int usage_finished(struct store *, const char *run_id, const char *task_id,
-                   const char *status, bool success,
-                   const char *failure_category, const json_t *result,
-                   int64_t duration_ms, int64_t ts_ms, double cost_usd);
+    const char *status, bool success, const char *failure_category,
+    const json_t *result, int64_t duration_ms, int64_t ts_ms, double cost_usd);
 
 /* usage_superseded marks a run the router took back: it counts in no
  * execution total (usage_spend, usage_counts), its cost apart; a result
  * it has is no success.  Idempotent. */
-int usage_superseded(struct store *, const char *run_id, const char *task_id,
-                     int64_t ts_ms);
+int usage_superseded(
+    struct store *, const char *run_id, const char *task_id, int64_t ts_ms);
 
 /* usage_spend sets *out to a new spend report over the window_days before
  * now_ms: the original's {window_days, total_executions,
@@ -156,8 +154,8 @@ int usage_superseded(struct store *, const char *run_id, const char *task_id,
  * the router took back are not in any of those: superseded_executions
  * and superseded_usd (what they reported) tell them apart.  Amounts are
  * rounded to 6 decimals.  Returns 0 or ERR_IO. */
-int usage_spend(struct store *, json_t **out, int64_t window_days,
-                int64_t now_ms);
+int usage_spend(
+    struct store *, json_t **out, int64_t window_days, int64_t now_ms);
 
 /* usage_run returns a new object of the usage row of run_id
  * {estimated_usd, cost_usd, cost_source, input_tokens, output_tokens,
@@ -179,7 +177,7 @@ extern const char *const usage_kinds[];
  * 10), violated_count}.  Returns 0, ERR_INVAL (unknown kind) or the
  * store's error. */
 int usage_query(struct store *, json_t **out, const char *kind,
-                const char *repo, int64_t since_ms, int64_t limit);
+    const char *repo, int64_t since_ms, int64_t limit);
 
 /* usage_counts adds executions/failed/quota/cost_reported counters to a
  * status object (runs taken back not among them), and

@@ -33,8 +33,8 @@
 #include <string.h>
 
 #include "opc/err.h"
-#include "opc/store.h"
 #include "opc/outcome.h"
+#include "opc/store.h"
 #include "opc/util.h"
 #include "recorder.h"
 
@@ -43,19 +43,19 @@
 /* The columns usage_exec gained after its first release (issue 13), in
  * the order of the CREATE TABLE below. */
 static const char *const added[][2] = {
-    {"cost_usd", "REAL"},
-    {"cost_source", "TEXT"},
-    {"input_tokens", "INTEGER"},
-    {"output_tokens", "INTEGER"},
-    {"cache_read_tokens", "INTEGER"},
-    {"cache_creation_tokens", "INTEGER"},
-    {"session_id", "TEXT"},
-    {"turns", "INTEGER"},
-    {"agent_cli", "TEXT"},
-    {"model", "TEXT"},
-    {"event", "TEXT"},
-    {"superseded", "INTEGER NOT NULL DEFAULT 0"},
-    {"quality_note", "TEXT"},
+	{ "cost_usd", "REAL" },
+	{ "cost_source", "TEXT" },
+	{ "input_tokens", "INTEGER" },
+	{ "output_tokens", "INTEGER" },
+	{ "cache_read_tokens", "INTEGER" },
+	{ "cache_creation_tokens", "INTEGER" },
+	{ "session_id", "TEXT" },
+	{ "turns", "INTEGER" },
+	{ "agent_cli", "TEXT" },
+	{ "model", "TEXT" },
+	{ "event", "TEXT" },
+	{ "superseded", "INTEGER NOT NULL DEFAULT 0" },
+	{ "quality_note", "TEXT" },
 };
 
 int
@@ -64,8 +64,7 @@ usage_init(struct store *st)
 	size_t i;
 	int    rv;
 
-	if ((rv = store_exec(
-	         st,
+	if ((rv = store_exec(st,
 	         "CREATE TABLE IF NOT EXISTS usage_exec ("
 	         " run_id TEXT PRIMARY KEY, task_id TEXT, repo_key TEXT,"
 	         " lane TEXT, backend TEXT, dispatched_ms INTEGER NOT NULL,"
@@ -86,24 +85,24 @@ usage_init(struct store *st)
 	         " PRIMARY KEY (run_id, pattern));"
 	         "CREATE TABLE IF NOT EXISTS usage_scope ("
 	         " run_id TEXT NOT NULL, task_id TEXT, path TEXT NOT NULL,"
-	         " ts_ms INTEGER NOT NULL, PRIMARY KEY (run_id, path));")) != 0)
+	         " ts_ms INTEGER NOT NULL, PRIMARY KEY (run_id, path));")) !=
+	    0)
 		return (rv);
 	for (i = 0; i < nitems(added); i++)
-		if ((rv = store_add_column(st, "usage_exec", added[i][0],
-		                           added[i][1])) != 0)
+		if ((rv = store_add_column(
+		         st, "usage_exec", added[i][0], added[i][1])) != 0)
 			return (rv);
 	return (0);
 }
 
 int
 usage_dispatched(struct store *st, const char *run_id, const char *task_id,
-                 const char *repo_key, const char *lane, const char *backend,
-                 int64_t ts_ms, double cost_usd)
+    const char *repo_key, const char *lane, const char *backend, int64_t ts_ms,
+    double cost_usd)
 {
 	/* The cost is fixed when the row is born: a replayed dispatch after
 	 * a config change does not reprice history. */
-	return (store_run(
-	    st,
+	return (store_run(st,
 	    "INSERT INTO usage_exec(run_id, task_id, repo_key, lane, backend,"
 	    " dispatched_ms, estimated_usd) VALUES (?, ?, ?, ?, ?, ?, ?)"
 	    " ON CONFLICT(run_id) DO UPDATE SET"
@@ -116,11 +115,10 @@ usage_dispatched(struct store *st, const char *run_id, const char *task_id,
 }
 
 int
-usage_superseded(struct store *st, const char *run_id, const char *task_id,
-                 int64_t ts_ms)
+usage_superseded(
+    struct store *st, const char *run_id, const char *task_id, int64_t ts_ms)
 {
-	return (store_run(
-	    st,
+	return (store_run(st,
 	    "INSERT INTO usage_exec(run_id, task_id, dispatched_ms,"
 	    " superseded) VALUES (?, ?, ?, 1)"
 	    " ON CONFLICT(run_id) DO UPDATE SET superseded = 1,"
@@ -146,8 +144,8 @@ count_of(const json_t *agent, const char *key)
 	const json_t *v = json_object_get(agent, key);
 
 	return (json_is_integer(v) && json_integer_value(v) >= 0
-	            ? (int64_t) json_integer_value(v)
-	            : -1);
+	        ? (int64_t) json_integer_value(v)
+	        : -1);
 }
 
 static void
@@ -159,7 +157,8 @@ agent_use(const json_t *result, struct agent_use *u)
 
 	memset(u, 0, sizeof(*u));
 	u->cost_usd = -1;
-	if (json_is_number(v) && isfinite(d = json_number_value(v)) && d >= 0) {
+	if (json_is_number(v) && isfinite(d = json_number_value(v)) &&
+	    d >= 0) {
 		u->cost_usd = d;
 		u->cost_source =
 		    json_string_value(json_object_get(a, "cost_source"));
@@ -167,20 +166,19 @@ agent_use(const json_t *result, struct agent_use *u)
 			u->cost_source = "reported";
 	}
 	u->session_id = json_string_value(json_object_get(a, "session_id"));
-	u->cli = json_string_value(json_object_get(a, "cli"));
-	u->model = json_string_value(json_object_get(a, "model"));
-	u->input = count_of(a, "input_tokens");
-	u->output = count_of(a, "output_tokens");
+	u->cli        = json_string_value(json_object_get(a, "cli"));
+	u->model      = json_string_value(json_object_get(a, "model"));
+	u->input      = count_of(a, "input_tokens");
+	u->output     = count_of(a, "output_tokens");
 	u->cache_read = count_of(a, "cache_read_tokens");
 	u->cache_creation = count_of(a, "cache_creation_tokens");
-	u->turns = count_of(a, "turns");
+	u->turns          = count_of(a, "turns");
 }
 
 int
 usage_finished(struct store *st, const char *run_id, const char *task_id,
-               const char *status, bool success, const char *failure_category,
-               const json_t *result, int64_t duration_ms, int64_t ts_ms,
-               double cost_usd)
+    const char *status, bool success, const char *failure_category,
+    const json_t *result, int64_t duration_ms, int64_t ts_ms, double cost_usd)
 {
 	const char *reason =
 	    json_string_value(json_object_get(result, "failure_reason"));
@@ -190,7 +188,7 @@ usage_finished(struct store *st, const char *run_id, const char *task_id,
 	size_t           i;
 	char             dur[32];
 	bool             quota = outcome_quota(failure_category, reason,
-	                                       json_object_get(result, "agent") != NULL);
+	                json_object_get(result, "agent") != NULL);
 	int              rv;
 
 	/* INTEGER affinity stores the text as a number; NULL when unknown. */
@@ -199,14 +197,15 @@ usage_finished(struct store *st, const char *run_id, const char *task_id,
 	/* exec.finished may be applied before its exec.dispatch (two
 	 * upstreams): the row is born here then, at the finish time.  -1
 	 * stands for "not reported" (nullif). */
-	if ((rv = store_run(
-	         st,
+	if ((rv = store_run(st,
 	         "INSERT INTO usage_exec(run_id, task_id, dispatched_ms,"
 	         " estimated_usd, finished, status, success, failure_category,"
 	         " quota, duration_ms, finished_ms, event, cost_usd,"
-	         " cost_source, input_tokens, output_tokens, cache_read_tokens,"
+	         " cost_source, input_tokens, output_tokens, "
+	         "cache_read_tokens,"
 	         " cache_creation_tokens, session_id, turns, agent_cli, model)"
-	         " VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, nullif(?, -1.0),"
+	         " VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, nullif(?, "
+	         "-1.0),"
 	         " ?, nullif(?, -1), nullif(?, -1), nullif(?, -1),"
 	         " nullif(?, -1), ?, nullif(?, -1), ?, ?)"
 	         " ON CONFLICT(run_id) DO UPDATE SET finished = 1,"
@@ -229,22 +228,20 @@ usage_finished(struct store *st, const char *run_id, const char *task_id,
 	         duration_ms >= 0 ? dur : NULL, ts_ms,
 	         quota ? "quota_event" : "execution_outcome", u.cost_usd,
 	         u.cost_source, u.input, u.output, u.cache_read,
-	         u.cache_creation, u.session_id, u.turns, u.cli, u.model)) != 0)
+	         u.cache_creation, u.session_id, u.turns, u.cli, u.model)) !=
+	    0)
 		return (rv);
 	v = json_object_get(result, "quality_note");
 	if (json_is_string(v) &&
-	    (rv = store_run(
-	         st,
+	    (rv = store_run(st,
 	         "UPDATE usage_exec SET quality_note = ? WHERE run_id = ?"
 	         " AND quality_note IS NULL",
 	         "tt", json_string_value(v), run_id)) != 0)
 		return (rv);
 	v = json_object_get(result, "quality_warnings");
 	if (json_is_object(v)) {
-		json_object_foreach(v, k, cnt)
-		{
-			if ((rv = store_run(
-			         st,
+		json_object_foreach (v, k, cnt) {
+			if ((rv = store_run(st,
 			         "INSERT OR IGNORE INTO usage_quality(run_id,"
 			         " task_id, pattern, count, ts_ms)"
 			         " VALUES (?, ?, ?, ?, ?)",
@@ -256,12 +253,10 @@ usage_finished(struct store *st, const char *run_id, const char *task_id,
 				return (rv);
 		}
 	} else if (json_is_array(v)) {
-		json_array_foreach(v, i, cnt)
-		{
+		json_array_foreach (v, i, cnt) {
 			if (!json_is_string(cnt))
 				continue;
-			if ((rv = store_run(
-			         st,
+			if ((rv = store_run(st,
 			         "INSERT OR IGNORE INTO usage_quality(run_id,"
 			         " task_id, pattern, count, ts_ms)"
 			         " VALUES (?, ?, ?, 1, ?)",
@@ -270,17 +265,15 @@ usage_finished(struct store *st, const char *run_id, const char *task_id,
 				return (rv);
 		}
 	}
-	json_array_foreach(json_object_get(result, "scope_violations"), i, v)
-	{
-		const char *path =
-		    json_is_string(v)
-		        ? json_string_value(v)
-		        : json_string_value(json_object_get(v, "path"));
+	json_array_foreach (
+	    json_object_get(result, "scope_violations"), i, v) {
+		const char *path = json_is_string(v)
+		    ? json_string_value(v)
+		    : json_string_value(json_object_get(v, "path"));
 
 		if (path == NULL)
 			continue;
-		if ((rv = store_run(
-		         st,
+		if ((rv = store_run(st,
 		         "INSERT OR IGNORE INTO usage_scope(run_id, task_id,"
 		         " path, ts_ms) VALUES (?, ?, ?, ?)",
 		         "ttti", run_id, task_id, path, ts_ms)) != 0)
@@ -296,11 +289,12 @@ round6(double x)
 }
 
 int
-usage_spend(struct store *st, json_t **out, int64_t window_days, int64_t now_ms)
+usage_spend(
+    struct store *st, json_t **out, int64_t window_days, int64_t now_ms)
 {
-	struct store_stmt *s = NULL;
-	json_t            *per = json_object();
-	int64_t            total = 0, only_est = 0, tok[4] = {0, 0, 0, 0};
+	struct store_stmt *s     = NULL;
+	json_t            *per   = json_object();
+	int64_t            total = 0, only_est = 0, tok[4] = { 0, 0, 0, 0 };
 	int64_t            sup = 0;
 	double             usd = 0, reported = 0, sup_usd = 0;
 	size_t             i;
@@ -309,8 +303,7 @@ usage_spend(struct store *st, json_t **out, int64_t window_days, int64_t now_ms)
 	*out = NULL;
 	/* estimated_usd: the real cost where the run reported one, the
 	 * estimate fixed at dispatch otherwise */
-	if ((rv = store_prep(
-	         st, &s,
+	if ((rv = store_prep(st, &s,
 	         "SELECT coalesce(repo_key, 'unknown'), count(*),"
 	         " total(coalesce(cost_usd, estimated_usd)), total(cost_usd),"
 	         " count(*) - count(cost_usd), total(input_tokens),"
@@ -330,44 +323,43 @@ usage_spend(struct store *st, json_t **out, int64_t window_days, int64_t now_ms)
 		reported += r;
 		for (i = 0; i < nitems(tok); i++)
 			tok[i] += (int64_t) store_col_double(s, 5 + (int) i);
-		json_object_set_new(
-		    per, store_col_text(s, 0),
+		json_object_set_new(per, store_col_text(s, 0),
 		    json_pack("{s:I, s:f, s:f, s:I}", "executions",
-		              (json_int_t) n, "estimated_usd", round6(d),
-		              "reported_usd", round6(r), "estimated_only",
-		              (json_int_t) est));
+		        (json_int_t) n, "estimated_usd", round6(d),
+		        "reported_usd", round6(r), "estimated_only",
+		        (json_int_t) est));
 	}
 	if (rv != 0)
 		goto fail;
 	/* runs taken back: apart, with what they reported spending (the
 	 * router's ledger books it too) */
 	if ((rv = store_prep(st, &s,
-	                     "SELECT count(*), total(cost_usd) FROM usage_exec"
-	                     " WHERE dispatched_ms >= ? AND superseded = 1")) !=
-	        0 ||
+	         "SELECT count(*), total(cost_usd) FROM usage_exec"
+	         " WHERE dispatched_ms >= ? AND superseded = 1")) != 0 ||
 	    (rv = store_bind_int(s, 1, now_ms - window_days * DAY_MS)) != 0)
 		goto fail;
 	if ((rv = store_step(s)) == 1) {
-		sup = store_col_int(s, 0);
+		sup     = store_col_int(s, 0);
 		sup_usd = store_col_double(s, 1);
-		rv = 0;
+		rv      = 0;
 	}
 	store_done(s);
 	s = NULL;
 	if (rv != 0)
 		goto fail;
-	*out = json_pack(
-	    "{s:I, s:I, s:f, s:o, s:f, s:I, s:I, s:I, s:I, s:I}", "window_days",
-	    (json_int_t) window_days, "total_executions", (json_int_t) total,
-	    "total_estimated_usd", round6(usd), "per_repo", per,
-	    "total_reported_usd", round6(reported), "estimated_only_executions",
-	    (json_int_t) only_est, "total_input_tokens", (json_int_t) tok[0],
-	    "total_output_tokens", (json_int_t) tok[1],
-	    "total_cache_read_tokens", (json_int_t) tok[2],
-	    "total_cache_creation_tokens", (json_int_t) tok[3]);
-	json_object_set_new(*out, "superseded_executions",
-	                    json_integer((json_int_t) sup));
-	json_object_set_new(*out, "superseded_usd", json_real(round6(sup_usd)));
+	*out = json_pack("{s:I, s:I, s:f, s:o, s:f, s:I, s:I, s:I, s:I, s:I}",
+	    "window_days", (json_int_t) window_days, "total_executions",
+	    (json_int_t) total, "total_estimated_usd", round6(usd), "per_repo",
+	    per, "total_reported_usd", round6(reported),
+	    "estimated_only_executions", (json_int_t) only_est,
+	    "total_input_tokens", (json_int_t) tok[0], "total_output_tokens",
+	    (json_int_t) tok[1], "total_cache_read_tokens",
+	    (json_int_t) tok[2], "total_cache_creation_tokens",
+	    (json_int_t) tok[3]);
+	json_object_set_new(
+	    *out, "superseded_executions", json_integer((json_int_t) sup));
+	json_object_set_new(
+	    *out, "superseded_usd", json_real(round6(sup_usd)));
 	return (0);
 
 fail:
@@ -384,25 +376,25 @@ usage_run(struct store *st, const char *run_id)
 	json_t                  *o = NULL;
 	int                      i;
 	static const char *const cols[] = {
-	    "estimated_usd",
-	    "cost_usd",
-	    "cost_source",
-	    "input_tokens",
-	    "output_tokens",
-	    "cache_read_tokens",
-	    "cache_creation_tokens",
-	    "session_id",
-	    "turns",
-	    "agent_cli",
-	    "model",
-	    "event",
+		"estimated_usd",
+		"cost_usd",
+		"cost_source",
+		"input_tokens",
+		"output_tokens",
+		"cache_read_tokens",
+		"cache_creation_tokens",
+		"session_id",
+		"turns",
+		"agent_cli",
+		"model",
+		"event",
 	};
 
 	if (store_prep(st, &s,
-	               "SELECT estimated_usd, cost_usd, cost_source,"
-	               " input_tokens, output_tokens, cache_read_tokens,"
-	               " cache_creation_tokens, session_id, turns, agent_cli,"
-	               " model, event FROM usage_exec WHERE run_id = ?") != 0)
+	        "SELECT estimated_usd, cost_usd, cost_source,"
+	        " input_tokens, output_tokens, cache_read_tokens,"
+	        " cache_creation_tokens, session_id, turns, agent_cli,"
+	        " model, event FROM usage_exec WHERE run_id = ?") != 0)
 		return (NULL);
 	if (store_bind_text(s, 1, run_id) == 0 && store_step(s) == 1) {
 		o = json_object();
@@ -430,37 +422,38 @@ usage_counts(struct store *st, json_t *obj)
 	int64_t n = 0, failed = 0, quota = 0, reported = 0, sup = 0;
 
 	(void) store_int(st, &n, 0,
-	                 "SELECT count(*) FROM usage_exec WHERE superseded = 0",
-	                 NULL);
+	    "SELECT count(*) FROM usage_exec WHERE superseded = 0", NULL);
 	(void) store_int(st, &failed, 0,
-	                 "SELECT count(*) FROM usage_exec WHERE finished = 1"
-	                 " AND success = 0 AND superseded = 0",
-	                 NULL);
+	    "SELECT count(*) FROM usage_exec WHERE finished = 1"
+	    " AND success = 0 AND superseded = 0",
+	    NULL);
 	(void) store_int(st, &quota, 0,
-	                 "SELECT count(*) FROM usage_exec WHERE quota = 1"
-	                 " AND superseded = 0",
-	                 NULL);
+	    "SELECT count(*) FROM usage_exec WHERE quota = 1"
+	    " AND superseded = 0",
+	    NULL);
 	(void) store_int(st, &sup, 0,
-	                 "SELECT count(*) FROM usage_exec WHERE superseded = 1",
-	                 NULL);
+	    "SELECT count(*) FROM usage_exec WHERE superseded = 1", NULL);
 	json_object_set_new(obj, "executions", json_integer(n));
 	json_object_set_new(obj, "executions_failed", json_integer(failed));
 	(void) store_int(st, &reported, 0,
-	                 "SELECT count(cost_usd) FROM usage_exec"
-	                 " WHERE superseded = 0",
-	                 NULL);
+	    "SELECT count(cost_usd) FROM usage_exec"
+	    " WHERE superseded = 0",
+	    NULL);
 	json_object_set_new(obj, "executions_superseded", json_integer(sup));
 	json_object_set_new(obj, "executions_quota", json_integer(quota));
-	json_object_set_new(obj, "executions_cost_reported",
-	                    json_integer(reported));
+	json_object_set_new(
+	    obj, "executions_cost_reported", json_integer(reported));
 }
 
 /* ----------------------------------------------------- the store, read */
 
 const char *const usage_kinds[] = {
-    "execution",       "execution_outcome",
-    "quota_event",     "executor_quality_warning",
-    "scope_violation", NULL,
+	"execution",
+	"execution_outcome",
+	"quota_event",
+	"executor_quality_warning",
+	"scope_violation",
+	NULL,
 };
 
 /* note_counts reads the {...} of a [quality] note (the counts by name);
@@ -494,39 +487,46 @@ col_str(struct store_stmt *s, int i)
  * ...its own fields}. */
 static int
 kind_query(struct store *st, json_t *a, const char *k, const char *repo,
-           int64_t since_ms, int64_t limit)
+    int64_t since_ms, int64_t limit)
 {
 	static const struct {
 		const char *kind, *sql;
 	} q[] = {
-	    {"execution",
-	     "SELECT dispatched_ms, run_id, task_id, repo_key, lane, backend"
-	     " FROM usage_exec WHERE superseded = 0 AND dispatched_ms >= ?"
-	     " AND (? IS NULL OR repo_key = ?)"
-	     " ORDER BY dispatched_ms DESC LIMIT ?"},
-	    {"execution_outcome",
-	     "SELECT finished_ms, run_id, task_id, repo_key, backend, success,"
-	     " status, failure_category FROM usage_exec WHERE finished = 1"
-	     " AND superseded = 0 AND quota = 0 AND finished_ms >= ?"
-	     " AND (? IS NULL OR repo_key = ?)"
-	     " ORDER BY finished_ms DESC LIMIT ?"},
-	    {"quota_event",
-	     "SELECT finished_ms, run_id, task_id, repo_key, backend,"
-	     " failure_category, status FROM usage_exec WHERE finished = 1"
-	     " AND superseded = 0 AND quota = 1 AND finished_ms >= ?"
-	     " AND (? IS NULL OR repo_key = ?)"
-	     " ORDER BY finished_ms DESC LIMIT ?"},
-	    {"executor_quality_warning",
-	     "SELECT finished_ms, run_id, task_id, repo_key, quality_note"
-	     " FROM usage_exec WHERE quality_note IS NOT NULL"
-	     " AND finished_ms >= ? AND (? IS NULL OR repo_key = ?)"
-	     " ORDER BY finished_ms DESC LIMIT ?"},
-	    {"scope_violation",
-	     "SELECT min(s.ts_ms) AS t, s.run_id, s.task_id, e.repo_key,"
-	     " count(*) FROM usage_scope s LEFT JOIN usage_exec e"
-	     " ON e.run_id = s.run_id WHERE s.ts_ms >= ?"
-	     " AND (? IS NULL OR e.repo_key = ?) GROUP BY s.run_id"
-	     " ORDER BY t DESC LIMIT ?"},
+		{ "execution",
+		    "SELECT dispatched_ms, run_id, task_id, repo_key, lane, "
+		    "backend"
+		    " FROM usage_exec WHERE superseded = 0 AND dispatched_ms "
+		    ">= ?"
+		    " AND (? IS NULL OR repo_key = ?)"
+		    " ORDER BY dispatched_ms DESC LIMIT ?" },
+		{ "execution_outcome",
+		    "SELECT finished_ms, run_id, task_id, repo_key, backend, "
+		    "success,"
+		    " status, failure_category FROM usage_exec WHERE finished "
+		    "= 1"
+		    " AND superseded = 0 AND quota = 0 AND finished_ms >= ?"
+		    " AND (? IS NULL OR repo_key = ?)"
+		    " ORDER BY finished_ms DESC LIMIT ?" },
+		{ "quota_event",
+		    "SELECT finished_ms, run_id, task_id, repo_key, backend,"
+		    " failure_category, status FROM usage_exec WHERE finished "
+		    "= 1"
+		    " AND superseded = 0 AND quota = 1 AND finished_ms >= ?"
+		    " AND (? IS NULL OR repo_key = ?)"
+		    " ORDER BY finished_ms DESC LIMIT ?" },
+		{ "executor_quality_warning",
+		    "SELECT finished_ms, run_id, task_id, repo_key, "
+		    "quality_note"
+		    " FROM usage_exec WHERE quality_note IS NOT NULL"
+		    " AND finished_ms >= ? AND (? IS NULL OR repo_key = ?)"
+		    " ORDER BY finished_ms DESC LIMIT ?" },
+		{ "scope_violation",
+		    "SELECT min(s.ts_ms) AS t, s.run_id, s.task_id, "
+		    "e.repo_key,"
+		    " count(*) FROM usage_scope s LEFT JOIN usage_exec e"
+		    " ON e.run_id = s.run_id WHERE s.ts_ms >= ?"
+		    " AND (? IS NULL OR e.repo_key = ?) GROUP BY s.run_id"
+		    " ORDER BY t DESC LIMIT ?" },
 	};
 	struct store_stmt *s, *f;
 	json_t            *o, *files;
@@ -550,47 +550,45 @@ kind_query(struct store *st, json_t *a, const char *k, const char *repo,
 	}
 	store_bind_int(s, 4, limit);
 	while ((rv = store_step(s)) == 1) {
-		o = json_pack(
-		    "{s:s, s:s, s:I, s:o, s:o, s:o}", "kind", k, "timestamp",
-		    iso8601(store_col_int(s, 0), ts, sizeof(ts)), "ts_ms",
-		    (json_int_t) store_col_int(s, 0), "run_id", col_str(s, 1),
-		    "task_id", col_str(s, 2), "repo_key", col_str(s, 3));
+		o = json_pack("{s:s, s:s, s:I, s:o, s:o, s:o}", "kind", k,
+		    "timestamp", iso8601(store_col_int(s, 0), ts, sizeof(ts)),
+		    "ts_ms", (json_int_t) store_col_int(s, 0), "run_id",
+		    col_str(s, 1), "task_id", col_str(s, 2), "repo_key",
+		    col_str(s, 3));
 		if (i == 0) {
 			json_object_set_new(o, "lane", col_str(s, 4));
 			json_object_set_new(o, "backend", col_str(s, 5));
 		} else if (i == 1) {
 			json_object_set_new(o, "backend", col_str(s, 4));
-			json_object_set_new(o, "succeeded",
-			                    json_boolean(store_col_int(s, 5)));
+			json_object_set_new(
+			    o, "succeeded", json_boolean(store_col_int(s, 5)));
 			json_object_set_new(o, "status", col_str(s, 6));
-			json_object_set_new(o, "failure_category",
-			                    col_str(s, 7));
+			json_object_set_new(
+			    o, "failure_category", col_str(s, 7));
 		} else if (i == 2) {
 			json_object_set_new(o, "backend", col_str(s, 4));
-			json_object_set_new(o, "failure_category",
-			                    col_str(s, 5));
+			json_object_set_new(
+			    o, "failure_category", col_str(s, 5));
 			json_object_set_new(o, "status", col_str(s, 6));
 		} else if (i == 3) {
 			json_object_set_new(o, "suppression_counts",
-			                    note_counts(store_col_text(s, 4)));
+			    note_counts(store_col_text(s, 4)));
 			json_object_set_new(o, "note", col_str(s, 4));
 		} else {
 			/* the original keeps at most 10 paths */
 			files = json_array();
 			if (store_prep(st, &f,
-			               "SELECT path FROM usage_scope WHERE"
-			               " run_id = ? ORDER BY path LIMIT 10") ==
-			    0) {
+			        "SELECT path FROM usage_scope WHERE"
+			        " run_id = ? ORDER BY path LIMIT 10") == 0) {
 				store_bind_text(f, 1, store_col_text(s, 1));
 				while (store_step(f) == 1)
-					json_array_append_new(
-					    files,
+					json_array_append_new(files,
 					    json_string(store_col_text(f, 0)));
 				store_done(f);
 			}
 			json_object_set_new(o, "violated_files", files);
 			json_object_set_new(o, "violated_count",
-			                    json_integer(store_col_int(s, 4)));
+			    json_integer(store_col_int(s, 4)));
 		}
 		json_array_append_new(a, o);
 	}
@@ -611,7 +609,7 @@ newest_first(const void *x, const void *y)
 
 int
 usage_query(struct store *st, json_t **out, const char *kind, const char *repo,
-            int64_t since_ms, int64_t limit)
+    int64_t since_ms, int64_t limit)
 {
 	json_t **v, *a = json_array(), *e;
 	size_t   i, n;
@@ -620,8 +618,8 @@ usage_query(struct store *st, json_t **out, const char *kind, const char *repo,
 	*out = NULL;
 	for (i = 0; usage_kinds[i] != NULL && rv == 0; i++)
 		if (kind == NULL || strcmp(kind, usage_kinds[i]) == 0)
-			rv = kind_query(st, a, usage_kinds[i], repo, since_ms,
-			                limit);
+			rv = kind_query(
+			    st, a, usage_kinds[i], repo, since_ms, limit);
 	if (rv != 0) {
 		json_decref(a);
 		return (rv);
@@ -629,7 +627,8 @@ usage_query(struct store *st, json_t **out, const char *kind, const char *repo,
 	/* the newest limit events of every kind asked */
 	n = json_array_size(a);
 	v = xcalloc(n + 1, sizeof(*v));
-	json_array_foreach(a, i, e) v[i] = json_incref(e);
+	json_array_foreach (a, i, e)
+		v[i] = json_incref(e);
 	qsort(v, n, sizeof(*v), newest_first);
 	json_array_clear(a);
 	for (i = 0; i < n; i++) {
@@ -639,6 +638,6 @@ usage_query(struct store *st, json_t **out, const char *kind, const char *repo,
 	}
 	free(v);
 	*out = json_pack("{s:o, s:I}", "events", a, "total",
-	                 (json_int_t) json_array_size(a));
+	    (json_int_t) json_array_size(a));
 	return (0);
 }

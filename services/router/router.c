@@ -71,9 +71,9 @@ static const char schema[] =
  * absent or invalid). */
 static void *
 col_rec(struct store_stmt *st, int i, const struct msg_rec_def *def,
-        const char *task_id)
+    const char *task_id)
 {
-	json_t *j = jsonx_col(st, i);
+	json_t *j   = jsonx_col(st, i);
 	void   *rec = NULL;
 	char    err[256];
 
@@ -82,7 +82,7 @@ col_rec(struct store_stmt *st, int i, const struct msg_rec_def *def,
 	rec = msg_rec_new(def);
 	if (msg_rec_from_json(def, rec, j, err, sizeof(err)) != 0) {
 		log_warn("router.queue", "%s: stored %s unreadable: %s",
-		         task_id, def->name, err);
+		    task_id, def->name, err);
 		free(rec);
 		rec = NULL;
 	}
@@ -95,16 +95,16 @@ static void
 task_of(const struct msg_task_ready *tr, struct route_task *t)
 {
 	memset(t, 0, sizeof(*t));
-	t->task_id = tr->task_id;
-	t->title = tr->title;
-	t->goal = tr->goal;
-	t->repo_key = tr->repo_key;
-	t->kind = tr->kind;
+	t->task_id     = tr->task_id;
+	t->title       = tr->title;
+	t->goal        = tr->goal;
+	t->repo_key    = tr->repo_key;
+	t->kind        = tr->kind;
 	t->description = tr->description;
-	t->execution = tr->execution;
-	t->attempt = tr->attempt;
-	t->labels = (const char *const *) tr->labels.v;
-	t->nlabels = tr->labels.n;
+	t->execution   = tr->execution;
+	t->attempt     = tr->attempt;
+	t->labels      = (const char *const *) tr->labels.v;
+	t->nlabels     = tr->labels.n;
 }
 
 /* col_ready: a task.ready kept in a TEXT column as its JSON form, read
@@ -120,8 +120,8 @@ col_ready(struct store_stmt *st, int i, const char *task_id)
 		return (NULL);
 	tr = xcalloc(1, sizeof(*tr));
 	if (msg_body_from_json(MSG_TASK_READY, tr, j, err, sizeof(err)) != 0) {
-		log_warn("router.queue", "%s: stored task.ready unreadable: %s",
-		         task_id, err);
+		log_warn("router.queue",
+		    "%s: stored task.ready unreadable: %s", task_id, err);
 		free(tr);
 		tr = NULL;
 	}
@@ -142,36 +142,36 @@ ready_free(struct msg_task_ready *tr)
  * spend cap's details, repo_key the task's repo. */
 static int
 emit_budget(struct router *r, const char *task_id, const struct gate *g,
-            const struct spend_gate *sp, const char *repo_key)
+    const struct spend_gate *sp, const char *repo_key)
 {
 	struct msg_budget_decision ev;
 
 	memset(&ev, 0, sizeof(ev));
-	ev.reason = (char *) g->reason;
-	ev.task_id = (char *) task_id;
-	ev.allowed = g->allowed;
-	ev.window = (char *) g->window;
-	ev.current = g->current;
-	ev.limit = g->limit;
+	ev.reason   = (char *) g->reason;
+	ev.task_id  = (char *) task_id;
+	ev.allowed  = g->allowed;
+	ev.window   = (char *) g->window;
+	ev.current  = g->current;
+	ev.limit    = g->limit;
 	ev.repo_key = (char *) repo_key;
 	if (sp != NULL) {
-		ev.scope = (char *) sp->scope;
-		ev.current_usd = sp->current_usd;
-		ev.limit_usd = sp->limit_usd;
+		ev.scope        = (char *) sp->scope;
+		ev.current_usd  = sp->current_usd;
+		ev.limit_usd    = sp->limit_usd;
 		ev.estimate_usd = sp->estimate_usd;
 		log_info("router.gate",
-		         "%s: %s (%s %s: %.4f + %.4f > %.4f "
-		         "USD)",
-		         task_id ? task_id : "-", g->reason, sp->scope,
-		         sp->scope && strcmp(sp->scope, "repo") == 0 && repo_key
-		             ? repo_key
-		             : "cap",
-		         sp->current_usd, sp->estimate_usd, sp->limit_usd);
+		    "%s: %s (%s %s: %.4f + %.4f > %.4f "
+		    "USD)",
+		    task_id ? task_id : "-", g->reason, sp->scope,
+		    sp->scope && strcmp(sp->scope, "repo") == 0 && repo_key
+		        ? repo_key
+		        : "cap",
+		    sp->current_usd, sp->estimate_usd, sp->limit_usd);
 	} else
 		log_info("router.gate", "%s: %s (%s %lld/%lld)",
-		         task_id ? task_id : "-", g->reason,
-		         g->window ? g->window : "-", (long long) g->current,
-		         (long long) g->limit);
+		    task_id ? task_id : "-", g->reason,
+		    g->window ? g->window : "-", (long long) g->current,
+		    (long long) g->limit);
 	return (svc_emit(r->svc, MSG_BUDGET_DECISION, task_id, &ev));
 }
 
@@ -181,7 +181,7 @@ emit_budget(struct router *r, const char *task_id, const struct gate *g,
  * even be planned (unknown repo key, empty goal): blocked by policy. */
 static void
 invalid_task(const char *why, struct msg_decision **dp, struct msg_policy **pp,
-             int64_t now)
+    int64_t now)
 {
 	struct msg_decision       *d = msg_decision_new();
 	struct msg_policy         *p = msg_policy_new();
@@ -189,27 +189,27 @@ invalid_task(const char *why, struct msg_decision **dp, struct msg_policy **pp,
 	char                       id[37], at[40];
 
 	iso8601(now, at, sizeof(at));
-	d->decision_id = xstrdup(uuid4(id));
-	d->proposal_id = xstrdup(uuid4(id));
-	d->run_id = xstrdup(uuid4(id));
-	d->confidence = 1.0;
+	d->decision_id         = xstrdup(uuid4(id));
+	d->proposal_id         = xstrdup(uuid4(id));
+	d->run_id              = xstrdup(uuid4(id));
+	d->confidence          = 1.0;
 	d->policy_rule_matched = xstrdup("routing.invalid_task");
-	d->rationale = xstrdup(why);
-	d->decided_at = xstrdup(at);
+	d->rationale           = xstrdup(why);
+	d->decided_at          = xstrdup(at);
 	d->switchboard_version = xstrdup("opcenter-router/1");
-	p->decision_id = xstrdup(d->decision_id);
-	p->status = MSG_POLICY_STATUS_BLOCK;
-	f = msg_policy_finding_push(&p->violations);
-	f->rule_id = xstrdup("routing.invalid_task");
-	f->category = xstrdup("routing");
-	f->message = xstrdup(why);
-	f->blocking = true;
+	p->decision_id         = xstrdup(d->decision_id);
+	p->status              = MSG_POLICY_STATUS_BLOCK;
+	f                      = msg_policy_finding_push(&p->violations);
+	f->rule_id             = xstrdup("routing.invalid_task");
+	f->category            = xstrdup("routing");
+	f->message             = xstrdup(why);
+	f->blocking            = true;
 	p->effective_validation_profile = xstrdup("standard");
 	p->effective_review_requirement = xstrdup("required");
-	p->notes = xstrdup(why);
-	p->evaluated_at = xstrdup(at);
-	*dp = d;
-	*pp = p;
+	p->notes                        = xstrdup(why);
+	p->evaluated_at                 = xstrdup(at);
+	*dp                             = d;
+	*pp                             = p;
 }
 
 static int
@@ -230,8 +230,7 @@ on_ready(struct svc *svc, const struct msg *m, void *state)
 	(void) state;
 	/* A task already queued or running for this board attempt is a
 	 * duplicate (e.g. an injected copy). */
-	(void) store_int(
-	    svc_store(svc), &prev, -1,
+	(void) store_int(svc_store(svc), &prev, -1,
 	    "SELECT board_attempt FROM rtask WHERE task_id = ? AND state IN"
 	    " ('queued', 'dispatched')",
 	    "t", tr->task_id);
@@ -240,53 +239,52 @@ on_ready(struct svc *svc, const struct msg *m, void *state)
 		return (0);
 	}
 	task_of(tr, &t);
-	proposal = route_proposal(&t, svc_cfg_root(svc), now, err, sizeof(err));
+	proposal =
+	    route_proposal(&t, svc_cfg_root(svc), now, err, sizeof(err));
 	if (proposal == NULL) {
 		log_warn("router.invalid", "%s: %s", tr->task_id, err);
 		invalid_task(err, &decision, &policy, now);
 	} else {
 		decision = route_decide(proposal, svc_cfg(svc), now);
-		policy = route_policy(proposal, decision,
-		    ((struct router *) state)->policy, now);
+		policy   = route_policy(proposal, decision,
+		      ((struct router *) state)->policy, now);
 	}
 	status = msg_policy_status_name(policy->status);
 	memset(&ev, 0, sizeof(ev));
-	ev.task_id = tr->task_id;
-	ev.decision_id = decision->decision_id;
-	ev.proposal_id = decision->proposal_id;
-	ev.lane = decision->selected_lane;
-	ev.backend = decision->selected_backend;
-	ev.rule = decision->policy_rule_matched;
-	ev.rationale = decision->rationale;
+	ev.task_id       = tr->task_id;
+	ev.decision_id   = decision->decision_id;
+	ev.proposal_id   = decision->proposal_id;
+	ev.lane          = decision->selected_lane;
+	ev.backend       = decision->selected_backend;
+	ev.rule          = decision->policy_rule_matched;
+	ev.rationale     = decision->rationale;
 	ev.policy_status = (char *) status;
-	ev.proposal = proposal;
-	ev.decision = decision;
-	ev.policy = policy;
-	rv = svc_emit(svc, MSG_ROUTE_DECIDED, tr->task_id, &ev);
-	j = msg_body_to_json(MSG_TASK_READY, tr);
-	s_ready = jsonx_dumps(j);
+	ev.proposal      = proposal;
+	ev.decision      = decision;
+	ev.policy        = policy;
+	rv               = svc_emit(svc, MSG_ROUTE_DECIDED, tr->task_id, &ev);
+	j                = msg_body_to_json(MSG_TASK_READY, tr);
+	s_ready          = jsonx_dumps(j);
 	json_decref(j);
-	s_p = msg_rec_dumps(&msg_rec_proposal, proposal);
-	s_d = msg_rec_dumps(&msg_rec_decision, decision);
+	s_p   = msg_rec_dumps(&msg_rec_proposal, proposal);
+	s_d   = msg_rec_dumps(&msg_rec_decision, decision);
 	s_pol = msg_rec_dumps(&msg_rec_policy, policy);
 	if (rv == 0)
-		rv = store_run(
-		    svc_store(svc),
+		rv = store_run(svc_store(svc),
 		    "INSERT OR REPLACE INTO rtask(task_id, ready, state,"
 		    " board_attempt, attempts, last_attempt_ms, proposal,"
 		    " decision, policy, last_reason, queued_ms)"
 		    " VALUES (?, ?, ?, ?, 0, 0, ?, ?, ?, NULL, ?)",
 		    "tttittti", tr->task_id, s_ready,
 		    (proposal == NULL ||
-		     policy->status == MSG_POLICY_STATUS_BLOCK ||
-		     policy->status == MSG_POLICY_STATUS_REQUIRE_REVIEW)
+		        policy->status == MSG_POLICY_STATUS_BLOCK ||
+		        policy->status == MSG_POLICY_STATUS_REQUIRE_REVIEW)
 		        ? "blocked"
 		        : "queued",
 		    tr->attempt, s_p, s_d, s_pol, now);
 	log_info("router.decided", "%s: lane %s backend %s rule %s policy %s",
-	         tr->task_id, ev.lane ? ev.lane : "-",
-	         ev.backend ? ev.backend : "-", ev.rule ? ev.rule : "-",
-	         status);
+	    tr->task_id, ev.lane ? ev.lane : "-",
+	    ev.backend ? ev.backend : "-", ev.rule ? ev.rule : "-", status);
 	free(s_ready);
 	free(s_p);
 	free(s_d);
@@ -302,9 +300,9 @@ on_started(struct svc *svc, const struct msg *m, void *state)
 {
 	(void) state;
 	return (store_run(svc_store(svc),
-	                  "UPDATE rrun SET state = 'started', started_ms = ?"
-	                  " WHERE run_id = ? AND state = 'dispatched'",
-	                  "it", now_ms(), m->body.exec_started.run_id));
+	    "UPDATE rrun SET state = 'started', started_ms = ?"
+	    " WHERE run_id = ? AND state = 'dispatched'",
+	    "it", now_ms(), m->body.exec_started.run_id));
 }
 
 /* bk_load reads the breaker's state; *probe (may be NULL) gets the run id
@@ -318,8 +316,7 @@ bk_load(struct router *r, char **probe)
 	memset(&s, 0, sizeof(s));
 	if (probe != NULL)
 		*probe = NULL;
-	if (store_prep(
-	        svc_store(r->svc), &st,
+	if (store_prep(svc_store(r->svc), &st,
 	        "SELECT phase, since_ms, reset_ms, probe_run FROM rbreaker"
 	        " WHERE id = 1") != 0)
 		return (s);
@@ -328,7 +325,7 @@ bk_load(struct router *r, char **probe)
 			s.phase = BREAKER_CLOSED;
 		s.since_ms = store_col_int(st, 1);
 		s.reset_ms = store_col_int(st, 2);
-		s.probing = !store_col_is_null(st, 3);
+		s.probing  = !store_col_is_null(st, 3);
 		if (probe != NULL && s.probing)
 			*probe = store_col_dup(st, 3);
 	}
@@ -347,17 +344,16 @@ bk_window(struct router *r, const struct breaker_state *s, int64_t now)
 	size_t             n = 0;
 
 	memset(&b, 0, sizeof(b));
-	if (store_prep(
-	        svc_store(r->svc), &st,
+	if (store_prep(svc_store(r->svc), &st,
 	        "SELECT at_ms, success, quota FROM outcome WHERE at_ms > ?"
 	        " ORDER BY at_ms DESC LIMIT 100") != 0)
 		return (b);
 	store_bind_int(st, 1, s->reset_ms);
 	while (store_step(st) == 1) {
-		o = xrealloc(o, (n + 1) * sizeof(*o));
-		o[n].at_ms = store_col_int(st, 0);
+		o            = xrealloc(o, (n + 1) * sizeof(*o));
+		o[n].at_ms   = store_col_int(st, 0);
 		o[n].success = store_col_int(st, 1) != 0;
-		o[n].quota = store_col_int(st, 2) != 0;
+		o[n].quota   = store_col_int(st, 2) != 0;
 		n++;
 	}
 	store_done(st);
@@ -371,31 +367,29 @@ bk_window(struct router *r, const struct breaker_state *s, int64_t now)
  * window w. */
 static int
 bk_save(struct router *r, const struct breaker_state *s, const char *probe,
-        const struct breaker *w)
+    const struct breaker *w)
 {
 	struct msg_circuit_changed ev;
 	int                        rv;
 
-	if ((rv = store_run(
-	         svc_store(r->svc),
+	if ((rv = store_run(svc_store(r->svc),
 	         "INSERT OR REPLACE INTO rbreaker(id, phase, since_ms,"
 	         " reset_ms, probe_run) VALUES (1, ?, ?, ?, ?)",
-	         "tiit", breaker_phase_name(s->phase), s->since_ms, s->reset_ms,
-	         s->probing ? probe : NULL)) != 0 ||
+	         "tiit", breaker_phase_name(s->phase), s->since_ms,
+	         s->reset_ms, s->probing ? probe : NULL)) != 0 ||
 	    s->why == NULL)
 		return (rv);
 	memset(&ev, 0, sizeof(ev));
-	ev.state = (char *) breaker_phase_name(s->phase);
+	ev.state        = (char *) breaker_phase_name(s->phase);
 	ev.failure_rate = w->failure_rate;
-	ev.window = w->samples;
-	ev.failures = w->failures;
-	ev.reason = (char *) s->why;
-	ev.run_id = (char *) probe;
+	ev.window       = w->samples;
+	ev.failures     = w->failures;
+	ev.reason       = (char *) s->why;
+	ev.run_id       = (char *) probe;
 	if (s->phase == BREAKER_OPEN)
 		ev.cooloff_ms = r->b.breaker_cooloff_ms;
 	log_warn("router.breaker", "circuit %s (%s): %lld/%lld failures",
-	         ev.state, s->why, (long long) w->failures,
-	         (long long) w->samples);
+	    ev.state, s->why, (long long) w->failures, (long long) w->samples);
 	return (svc_emit(r->svc, MSG_CIRCUIT_CHANGED, NULL, &ev));
 }
 
@@ -414,18 +408,18 @@ breaker_update(struct router *r, const char *run_id, bool success, bool quota)
 	if (probe != NULL && strcmp(probe, run_id) == 0) {
 		/* quota says nothing of the backend's health: the slot
 		 * goes to the next probe */
-		s = breaker_probe_done(s,
-		                       quota     ? BREAKER_LOST
-		                       : success ? BREAKER_SUCCEEDED
-		                                 : BREAKER_FAILED,
-		                       now);
-		w = bk_window(r, &s, now);
+		s  = breaker_probe_done(s,
+                    quota         ? BREAKER_LOST
+		         : success ? BREAKER_SUCCEEDED
+		                   : BREAKER_FAILED,
+		     now);
+		w  = bk_window(r, &s, now);
 		rv = bk_save(r, &s, run_id, &w);
 		free(probe);
 		return (rv);
 	}
-	w = bk_window(r, &s, now);
-	s = breaker_outcome(s, &w, now);
+	w  = bk_window(r, &s, now);
+	s  = breaker_outcome(s, &w, now);
 	rv = s.why != NULL ? bk_save(r, &s, probe, &w) : 0;
 	free(probe);
 	return (rv);
@@ -434,14 +428,13 @@ breaker_update(struct router *r, const char *run_id, bool success, bool quota)
 static int
 on_finished(struct svc *svc, const struct msg *m, void *state)
 {
-	struct router                  *r = state;
-	const struct msg_exec_finished *f = &m->body.exec_finished;
+	struct router                  *r     = state;
+	const struct msg_exec_finished *f     = &m->body.exec_finished;
 	int64_t                         known = 0, at = now_ms();
 	bool                            quota;
 	int                             rv;
 
-	(void) store_int(
-	    svc_store(svc), &known, 0,
+	(void) store_int(svc_store(svc), &known, 0,
 	    "SELECT count(*) FROM rrun WHERE run_id = ? AND state IN"
 	    " ('dispatched', 'started')",
 	    "t", f->run_id);
@@ -451,8 +444,7 @@ on_finished(struct svc *svc, const struct msg *m, void *state)
 		svc_count(svc, "stale_finished", 1);
 		return (ledger_book(r, f, false, at));
 	}
-	if ((rv = store_run(
-	         svc_store(svc),
+	if ((rv = store_run(svc_store(svc),
 	         "UPDATE rrun SET state = 'finished', finished_ms = ?,"
 	         " status = ? WHERE run_id = ?",
 	         "itt", at, f->status, f->run_id)) != 0 ||
@@ -461,27 +453,25 @@ on_finished(struct svc *svc, const struct msg *m, void *state)
 	if (strcmp(f->status, "interrupted") == 0) {
 		/* Retried by the effect loop within the retry cap. */
 		log_warn("router.interrupted",
-		         "%s: run %s interrupted; "
-		         "requeued",
-		         f->task_id, f->run_id);
-		return (store_run(
-		    svc_store(svc),
+		    "%s: run %s interrupted; "
+		    "requeued",
+		    f->task_id, f->run_id);
+		return (store_run(svc_store(svc),
 		    "UPDATE rtask SET state = 'queued', last_reason = NULL"
 		    " WHERE task_id = ? AND state = 'dispatched'",
 		    "t", f->task_id));
 	}
 	/* quota exhaustion by category; the reason's text only for results
 	 * older than the agent contract */
-	quota = outcome_quota(f->failure_category, f->failure_reason,
-	                      f->result != NULL);
-	if ((rv = store_run(
-	         svc_store(svc),
+	quota = outcome_quota(
+	    f->failure_category, f->failure_reason, f->result != NULL);
+	if ((rv = store_run(svc_store(svc),
 	         "INSERT INTO outcome(at_ms, success, quota) VALUES (?, ?, ?)",
 	         "iii", now_ms(), (int64_t) f->success, (int64_t) quota)) !=
 	        0 ||
-	    (rv = store_run(
-	         svc_store(svc), "UPDATE rtask SET state = ? WHERE task_id = ?",
-	         "tt", f->success ? "done" : "failed", f->task_id)) != 0)
+	    (rv = store_run(svc_store(svc),
+	         "UPDATE rtask SET state = ? WHERE task_id = ?", "tt",
+	         f->success ? "done" : "failed", f->task_id)) != 0)
 		return (rv);
 	return (breaker_update(r, f->run_id, f->success, quota));
 }
@@ -514,12 +504,12 @@ heard_stamp(struct svc *svc, struct executor *e, const json_t *info)
 		svc_count(svc, "bad_lease_stamp", 1);
 		if (!e->bad_stamp_told)
 			log_warn("router.lease",
-			         "%s: heartbeat with a bad "
-			         "lease_epoch or lease_stamp: no grants for it",
-			         e->name);
+			    "%s: heartbeat with a bad "
+			    "lease_epoch or lease_stamp: no grants for it",
+			    e->name);
 		e->bad_stamp_told = true;
-		e->epoch[0] = '\0';
-		e->stamp = 0;
+		e->epoch[0]       = '\0';
+		e->stamp          = 0;
 		return;
 	}
 	snprintf(e->epoch, sizeof(e->epoch), "%s", json_string_value(ep));
@@ -529,22 +519,20 @@ heard_stamp(struct svc *svc, struct executor *e, const json_t *info)
 static void
 on_heartbeat(struct svc *svc, const struct msg *m, void *state)
 {
-	struct router   *r = state;
-	struct executor *e = executor_find(r, m->src);
+	struct router   *r    = state;
+	struct executor *e    = executor_find(r, m->src);
 	json_t          *info = m->body.heartbeat.info;
 
 	(void) svc;
 	if (e == NULL)
 		return;
-	e->last_hb = mono_ms();
-	e->free_slots =
-	    json_is_integer(json_object_get(info, "free_slots"))
-	        ? json_integer_value(json_object_get(info, "free_slots"))
-	        : 1;
-	e->mem_free_mb =
-	    json_is_integer(json_object_get(info, "mem_free_mb"))
-	        ? json_integer_value(json_object_get(info, "mem_free_mb"))
-	        : -1;
+	e->last_hb     = mono_ms();
+	e->free_slots  = json_is_integer(json_object_get(info, "free_slots"))
+	     ? json_integer_value(json_object_get(info, "free_slots"))
+	     : 1;
+	e->mem_free_mb = json_is_integer(json_object_get(info, "mem_free_mb"))
+	    ? json_integer_value(json_object_get(info, "mem_free_mb"))
+	    : -1;
 	heard_stamp(svc, e, info);
 }
 
@@ -555,30 +543,30 @@ on_heartbeat(struct svc *svc, const struct msg *m, void *state)
  * next run, exec.superseded journaled. */
 static void
 take_back(struct router *r, const char *run_id, const char *task_id,
-          const char *executor, const char *why)
+    const char *executor, const char *why)
 {
 	struct msg_exec_superseded ev;
 	char                       next[37];
 
 	log_warn("router.lease",
-	         "%s: run %s on %s taken back (%s); "
-	         "re-dispatching",
-	         task_id, run_id, executor, why);
+	    "%s: run %s on %s taken back (%s); "
+	    "re-dispatching",
+	    task_id, run_id, executor, why);
 	memset(&ev, 0, sizeof(ev));
-	ev.run_id = (char *) run_id;
-	ev.task_id = (char *) task_id;
-	ev.executor = (char *) executor;
+	ev.run_id    = (char *) run_id;
+	ev.task_id   = (char *) task_id;
+	ev.executor  = (char *) executor;
 	ev.by_run_id = uuid4(next);
-	ev.reason = (char *) why;
+	ev.reason    = (char *) why;
 	if (svc_begin(r->svc) != 0)
 		return;
 	if (store_run(svc_store(r->svc),
-	              "UPDATE rrun SET state = 'superseded' WHERE run_id = ?",
-	              "t", run_id) == 0 &&
+	        "UPDATE rrun SET state = 'superseded' WHERE run_id = ?", "t",
+	        run_id) == 0 &&
 	    store_run(svc_store(r->svc),
-	              "UPDATE rtask SET state = 'queued', next_run_id = ? WHERE"
-	              " task_id = ? AND state = 'dispatched'",
-	              "tt", next, task_id) == 0 &&
+	        "UPDATE rtask SET state = 'queued', next_run_id = ? WHERE"
+	        " task_id = ? AND state = 'dispatched'",
+	        "tt", next, task_id) == 0 &&
 	    svc_emit(r->svc, MSG_EXEC_SUPERSEDED, task_id, &ev) == 0) {
 		if (svc_commit(r->svc) == 0)
 			svc_count(r->svc, "lease_expired", 1);
@@ -595,7 +583,7 @@ heard_of(const struct executor *e)
 
 	memset(&h, 0, sizeof(h));
 	if (e != NULL) {
-		h.name = e->name;
+		h.name  = e->name;
 		h.heard = e->last_hb;
 		h.epoch = e->epoch[0] != '\0' ? e->epoch : NULL;
 		h.stamp = e->stamp;
@@ -613,33 +601,33 @@ expire_leases(struct router *r, int64_t now)
 	struct heard_exec  h;
 	struct held_run    run;
 	char             **ids = NULL, **tasks = NULL, **exs = NULL;
-	const char       **why = NULL, *w;
-	size_t             n = 0, i;
+	const char       **why  = NULL, *w;
+	size_t             n    = 0, i;
 	int64_t            mono = mono_ms();
 
 	if (store_prep(svc_store(r->svc), &st,
-	               "SELECT run_id, task_id, executor, state, dispatched_ms,"
-	               " lease_ms FROM rrun WHERE state IN ('dispatched', "
-	               "'started')") != 0)
+	        "SELECT run_id, task_id, executor, state, dispatched_ms,"
+	        " lease_ms FROM rrun WHERE state IN ('dispatched', "
+	        "'started')") != 0)
 		return;
 	while (store_step(st) == 1) {
 		memset(&run, 0, sizeof(run));
-		run.run_id = store_col_text(st, 0);
+		run.run_id   = store_col_text(st, 0);
 		run.executor = store_col_text(st, 2);
-		run.started = strcmp(store_col_text(st, 3), "started") == 0;
+		run.started  = strcmp(store_col_text(st, 3), "started") == 0;
 		run.dispatched_ms = store_col_int(st, 4);
-		run.lease_ms = store_col_int(st, 5);
-		h = heard_of(executor_find(r, run.executor));
+		run.lease_ms      = store_col_int(st, 5);
+		h                 = heard_of(executor_find(r, run.executor));
 		if ((w = takeback_reason(&run, h.name != NULL ? &h : NULL,
-		                         r->started, mono, now)) == NULL)
+		         r->started, mono, now)) == NULL)
 			continue;
-		ids = xrealloc(ids, (n + 1) * sizeof(*ids));
-		tasks = xrealloc(tasks, (n + 1) * sizeof(*tasks));
-		exs = xrealloc(exs, (n + 1) * sizeof(*exs));
-		why = xrealloc(why, (n + 1) * sizeof(*why));
-		ids[n] = xstrdup(run.run_id);
+		ids      = xrealloc(ids, (n + 1) * sizeof(*ids));
+		tasks    = xrealloc(tasks, (n + 1) * sizeof(*tasks));
+		exs      = xrealloc(exs, (n + 1) * sizeof(*exs));
+		why      = xrealloc(why, (n + 1) * sizeof(*why));
+		ids[n]   = xstrdup(run.run_id);
 		tasks[n] = xstrdup(store_col_text(st, 1));
-		exs[n] = xstrdup(run.executor);
+		exs[n]   = xstrdup(run.executor);
 		why[n++] = w;
 	}
 	store_done(st);
@@ -670,14 +658,13 @@ pick(struct router *r)
 		if (e->last_hb == 0 || mono - e->last_hb > r->stale_ms)
 			continue;
 		inflight = 0;
-		(void) store_int(
-		    svc_store(r->svc), &inflight, 0,
+		(void) store_int(svc_store(r->svc), &inflight, 0,
 		    "SELECT count(*) FROM rrun WHERE executor = ? AND"
 		    " state = 'dispatched'",
 		    "t", e->name);
 		if (e->free_slots - inflight > free_best) {
 			free_best = e->free_slots - inflight;
-			best = e;
+			best      = e;
 		}
 	}
 	return (best);
@@ -687,21 +674,22 @@ pick(struct router *r)
  * cap); sp and repo_key as for emit_budget. */
 static void
 refuse_spend(struct router *r, const char *task_id, const char *last,
-             const char *last_hold, const struct gate *g, const char *new_state,
-             const struct spend_gate *sp, const char *repo_key)
+    const char *last_hold, const struct gate *g, const char *new_state,
+    const struct spend_gate *sp, const char *repo_key)
 {
 	const char *hold = sp != NULL ? sp->scope : NULL;
 
-	if (last != NULL && strcmp(last, g->reason) == 0 && new_state == NULL &&
+	if (last != NULL && strcmp(last, g->reason) == 0 &&
+	    new_state == NULL &&
 	    (hold == NULL ||
-	     (last_hold != NULL && strcmp(last_hold, hold) == 0)))
+	        (last_hold != NULL && strcmp(last_hold, hold) == 0)))
 		return;
 	if (svc_begin(r->svc) != 0)
 		return;
 	if (store_run(svc_store(r->svc),
-	              "UPDATE rtask SET last_reason = ?, hold = ?,"
-	              " state = coalesce(?, state) WHERE task_id = ?",
-	              "tttt", g->reason, hold, new_state, task_id) == 0 &&
+	        "UPDATE rtask SET last_reason = ?, hold = ?,"
+	        " state = coalesce(?, state) WHERE task_id = ?",
+	        "tttt", g->reason, hold, new_state, task_id) == 0 &&
 	    emit_budget(r, task_id, g, sp, repo_key) == 0)
 		(void) svc_commit(r->svc);
 	else
@@ -710,7 +698,7 @@ refuse_spend(struct router *r, const char *task_id, const char *last,
 
 static void
 refuse(struct router *r, const char *task_id, const char *last,
-       const struct gate *g, const char *new_state)
+    const struct gate *g, const char *new_state)
 {
 	refuse_spend(r, task_id, last, NULL, g, new_state, NULL, NULL);
 }
@@ -721,17 +709,16 @@ refuse(struct router *r, const char *task_id, const char *last,
  * rrun has already (a retry whose count was reset). */
 static const char *
 run_id_for(struct router *r, const struct msg_decision *decision,
-           const char *next, int64_t attempts, char rid[37])
+    const char *next, int64_t attempts, char rid[37])
 {
-	const char *id = next != NULL    ? next
-	                 : attempts == 0 ? decision->run_id
+	const char *id    = next != NULL ? next
+	       : attempts == 0           ? decision->run_id
 	                                 : NULL;
 	int64_t     taken = 0;
 
 	if (id != NULL)
 		(void) store_int(svc_store(r->svc), &taken, 0,
-		                 "SELECT count(*) FROM rrun WHERE run_id = ?",
-		                 "t", id);
+		    "SELECT count(*) FROM rrun WHERE run_id = ?", "t", id);
 	return (id != NULL && taken == 0 ? id : uuid4(rid));
 }
 
@@ -740,11 +727,10 @@ run_id_for(struct router *r, const struct msg_decision *decision,
  * (NULL: none); probe: the run is the half-open breaker's probe. */
 static int
 dispatch(struct router *r, struct executor *e, const char *task_id,
-         const struct msg_task_ready *ready,
-         const struct msg_proposal   *proposal,
-         const struct msg_decision *decision, const struct msg_policy *policy,
-         const char *next, int64_t attempts, int64_t now, double reserve_usd,
-         bool probe)
+    const struct msg_task_ready *ready, const struct msg_proposal *proposal,
+    const struct msg_decision *decision, const struct msg_policy *policy,
+    const char *next, int64_t attempts, int64_t now, double reserve_usd,
+    bool probe)
 {
 	struct msg_exec_dispatch ev;
 	struct route_task        t;
@@ -756,7 +742,7 @@ dispatch(struct router *r, struct executor *e, const char *task_id,
 	run_id = run_id_for(r, decision, next, attempts, rid);
 	task_of(ready, &t);
 	req = route_request(proposal, decision, policy, &t,
-	                    svc_cfg_root(r->svc), attempts + 1, now);
+	    svc_cfg_root(r->svc), attempts + 1, now);
 	if (req == NULL)
 		return (ERR_INVAL);
 	if (strcmp(req->run_id, run_id) != 0) { /* a retry: its own branch */
@@ -767,33 +753,32 @@ dispatch(struct router *r, struct executor *e, const char *task_id,
 		    "%s/%s-%.8s", t.kind ? t.kind : "goal", task_id, run_id);
 	}
 	memset(&ev, 0, sizeof(ev));
-	ev.run_id = (char *) run_id;
-	ev.task_id = (char *) task_id;
+	ev.run_id   = (char *) run_id;
+	ev.task_id  = (char *) task_id;
 	ev.executor = (char *) e->name;
-	ev.attempt = attempts + 1;
+	ev.attempt  = attempts + 1;
 	ev.lease_ms = r->lease_ms;
-	ev.request = req;
+	ev.request  = req;
 	if ((rv = svc_begin(r->svc)) != 0) {
 		msg_exec_request_free(req);
 		return (rv);
 	}
-	if ((rv = store_run(
-	         svc_store(r->svc),
+	if ((rv = store_run(svc_store(r->svc),
 	         "INSERT INTO rrun(run_id, task_id, executor, attempt, state,"
 	         " dispatched_ms, lease_ms, repo_key, reserved_usd)"
 	         " VALUES (?, ?, ?, ?, 'dispatched', ?, ?, ?, ?)",
 	         "tttiiitd", run_id, task_id, e->name, attempts + 1, now,
 	         r->lease_ms, t.repo_key, reserve_usd)) == 0 &&
-	    (rv = store_run(
-	         svc_store(r->svc),
+	    (rv = store_run(svc_store(r->svc),
 	         "UPDATE rtask SET state = 'dispatched', attempts = ?,"
 	         " last_attempt_ms = ?, last_reason = NULL, hold = NULL,"
 	         " next_run_id = NULL WHERE task_id = ?",
 	         "iit", attempts + 1, now, task_id)) == 0 &&
-	    (!probe || (rv = store_run(svc_store(r->svc),
-	                               "UPDATE rbreaker SET probe_run = ?"
-	                               " WHERE phase = 'half_open'",
-	                               "t", run_id)) == 0) &&
+	    (!probe ||
+	        (rv = store_run(svc_store(r->svc),
+	             "UPDATE rbreaker SET probe_run = ?"
+	             " WHERE phase = 'half_open'",
+	             "t", run_id)) == 0) &&
 	    (rv = svc_emit(r->svc, MSG_EXEC_DISPATCH, task_id, &ev)) == 0)
 		rv = svc_commit(r->svc);
 	else
@@ -804,10 +789,10 @@ dispatch(struct router *r, struct executor *e, const char *task_id,
 		 * counting it twice refused dispatches (no_executor_available)
 		 * until the executor's next heartbeat */
 		log_info("router.dispatch",
-		         "%s: run %s attempt %lld -> %s"
-		         " (reserves %.4f USD)",
-		         task_id, run_id, (long long) (attempts + 1), e->name,
-		         reserve_usd);
+		    "%s: run %s attempt %lld -> %s"
+		    " (reserves %.4f USD)",
+		    task_id, run_id, (long long) (attempts + 1), e->name,
+		    reserve_usd);
 	}
 	msg_exec_request_free(req);
 	return (rv);
@@ -834,7 +819,7 @@ struct queued {
 
 static enum gate_verdict
 gates(struct router *r, struct queued *q, struct ledger *l, int64_t now,
-      struct executor **ep, double *reserve, bool *probe)
+    struct executor **ep, double *reserve, bool *probe)
 {
 	struct breaker_state bk;
 	char                *probe_run = NULL;
@@ -846,7 +831,8 @@ gates(struct router *r, struct queued *q, struct ledger *l, int64_t now,
 	int64_t            hour = 0, day = 0, running = 0, open = 0;
 	bool               reset = false;
 
-	g = budget_retry_check(&r->b, q->attempts, q->last_attempt, now, &reset);
+	g = budget_retry_check(
+	    &r->b, q->attempts, q->last_attempt, now, &reset);
 	if (!g.allowed) {
 		refuse(r, task_id, last_reason, &g, "gave_up");
 		return (GATE_TASK);
@@ -857,13 +843,13 @@ gates(struct router *r, struct queued *q, struct ledger *l, int64_t now,
 	 * dispatch time of the day for each queued task made a pass over a
 	 * long queue quadratic */
 	if (store_prep(svc_store(r->svc), &st,
-	               "SELECT coalesce(sum(dispatched_ms > ?), 0), count(*)"
-	               " FROM rrun WHERE dispatched_ms > ?") == 0) {
+	        "SELECT coalesce(sum(dispatched_ms > ?), 0), count(*)"
+	        " FROM rrun WHERE dispatched_ms > ?") == 0) {
 		store_bind_int(st, 1, now - 3600000);
 		store_bind_int(st, 2, now - 86400000);
 		if (store_step(st) == 1) {
 			hour = store_col_int(st, 0);
-			day = store_col_int(st, 1);
+			day  = store_col_int(st, 1);
 		}
 		store_done(st);
 	}
@@ -874,31 +860,29 @@ gates(struct router *r, struct queued *q, struct ledger *l, int64_t now,
 	}
 	bk = bk_load(r, &probe_run);
 	if (bk.probing) {
-		(void) store_int(
-		    svc_store(r->svc), &open, 0,
+		(void) store_int(svc_store(r->svc), &open, 0,
 		    "SELECT count(*) FROM rrun WHERE run_id = ? AND"
 		    " state IN ('dispatched', 'started')",
 		    "t", probe_run);
 		if (open == 0) {
 			/* interrupted or taken back: no verdict */
 			log_info("router.breaker",
-			         "probe %s ended without a "
-			         "verdict: the next dispatch probes",
-			         probe_run);
+			    "probe %s ended without a "
+			    "verdict: the next dispatch probes",
+			    probe_run);
 			bk = breaker_probe_done(bk, BREAKER_LOST, now);
 			(void) bk_save(r, &bk, NULL, NULL);
 		}
 	}
 	free(probe_run);
 	if (!breaker_allows(&bk)) {
-		g = (struct gate){false, "circuit_breaker_open", "recent", 0,
-		                  r->b.breaker_window};
+		g = (struct gate) { false, "circuit_breaker_open", "recent", 0,
+			r->b.breaker_window };
 		refuse(r, task_id, last_reason, &g, NULL);
 		return (GATE_ALL);
 	}
 	*probe = bk.phase == BREAKER_HALF_OPEN;
-	(void) store_int(
-	    svc_store(r->svc), &running, 0,
+	(void) store_int(svc_store(r->svc), &running, 0,
 	    "SELECT count(*) FROM rrun WHERE state IN ('dispatched',"
 	    " 'started')",
 	    NULL);
@@ -908,15 +892,17 @@ gates(struct router *r, struct queued *q, struct ledger *l, int64_t now,
 		return (GATE_ALL);
 	}
 	/* the task stays queued: dispatched when the day's window allows */
-	sg = ledger_check(r, l, repo, q->decision->selected_backend, now,
-	                  reserve);
+	sg = ledger_check(
+	    r, l, repo, q->decision->selected_backend, now, reserve);
 	if (!sg.g.allowed) {
-		refuse_spend(r, task_id, last_reason, q->hold, &sg.g, NULL, &sg,
-		             repo);
-		return (strcmp(sg.scope, "global") == 0 ? GATE_ALL : GATE_TASK);
+		refuse_spend(
+		    r, task_id, last_reason, q->hold, &sg.g, NULL, &sg, repo);
+		return (
+		    strcmp(sg.scope, "global") == 0 ? GATE_ALL : GATE_TASK);
 	}
 	if ((*ep = pick(r)) == NULL) {
-		g = (struct gate){false, "no_executor_available", NULL, 0, 0};
+		g = (struct gate) { false, "no_executor_available", NULL, 0,
+			0 };
 		refuse(r, task_id, last_reason, &g, NULL);
 		return (GATE_ALL);
 	}
@@ -966,7 +952,7 @@ router_idle(struct svc *svc, void *state)
 	struct router     *r = state;
 	struct store_stmt *st;
 	struct executor   *e;
-	struct ledger      l = {0};
+	struct ledger      l = { 0 };
 	struct queued      q;
 	int64_t            now = now_ms();
 	double             reserve;
@@ -979,8 +965,7 @@ router_idle(struct svc *svc, void *state)
 	expire_leases(r, now);
 	breaker_cooled(r, now);
 	for (guard = 0; guard < 64; guard++) {
-		if (store_prep(
-		        svc_store(svc), &st,
+		if (store_prep(svc_store(svc), &st,
 		        "SELECT task_id, ready, proposal, decision, policy,"
 		        " attempts, last_attempt_ms, last_reason, hold,"
 		        " next_run_id FROM rtask WHERE state = 'queued' ORDER "
@@ -993,27 +978,27 @@ router_idle(struct svc *svc, void *state)
 			break;
 		}
 		memset(&q, 0, sizeof(q));
-		q.task_id = xstrdup(store_col_text(st, 0));
-		q.ready = col_ready(st, 1, q.task_id);
-		q.proposal = col_rec(st, 2, &msg_rec_proposal, q.task_id);
-		q.decision = col_rec(st, 3, &msg_rec_decision, q.task_id);
-		q.policy = col_rec(st, 4, &msg_rec_policy, q.task_id);
-		q.attempts = store_col_int(st, 5);
+		q.task_id      = xstrdup(store_col_text(st, 0));
+		q.ready        = col_ready(st, 1, q.task_id);
+		q.proposal     = col_rec(st, 2, &msg_rec_proposal, q.task_id);
+		q.decision     = col_rec(st, 3, &msg_rec_decision, q.task_id);
+		q.policy       = col_rec(st, 4, &msg_rec_policy, q.task_id);
+		q.attempts     = store_col_int(st, 5);
 		q.last_attempt = store_col_int(st, 6);
-		q.last_reason = store_col_dup(st, 7);
-		q.hold = store_col_dup(st, 8);
-		q.next_run_id = store_col_dup(st, 9);
+		q.last_reason  = store_col_dup(st, 7);
+		q.hold         = store_col_dup(st, 8);
+		q.next_run_id  = store_col_dup(st, 9);
 		store_done(st);
-		e = NULL;
+		e       = NULL;
 		reserve = 0;
-		probe = false;
-		v = q.ready && q.proposal && q.decision && q.policy
-		        ? gates(r, &q, &l, now, &e, &reserve, &probe)
-		        : GATE_TASK;
+		probe   = false;
+		v       = q.ready && q.proposal && q.decision && q.policy
+		          ? gates(r, &q, &l, now, &e, &reserve, &probe)
+		          : GATE_TASK;
 		if (v == GATE_OPEN &&
 		    dispatch(r, e, q.task_id, q.ready, q.proposal, q.decision,
-		             q.policy, q.next_run_id, q.attempts, now, reserve,
-		             probe) == 0) {
+		        q.policy, q.next_run_id, q.attempts, now, reserve,
+		        probe) == 0) {
 			ledger_add(&l, q.ready->repo_key, reserve, now);
 			guard--; /* it left the queue: same offset again */
 		}
@@ -1036,22 +1021,21 @@ router_init(struct svc *svc, void *state)
 	size_t                  i;
 	int                     rv;
 
-	r->svc = svc;
-	r->started = mono_ms();
+	r->svc      = svc;
+	r->started  = mono_ms();
 	r->stale_ms = t->stale_after_ms;
 	if ((rv = route_cfg_check(svc_cfg_root(svc), err, sizeof(err))) != 0 ||
 	    (rv = budget_cfg_load(&r->b, svc_cfg(svc), err, sizeof(err))) !=
 	        0 ||
 	    (rv = cfg_tab_ms(router_keys, svc_cfg(svc), "lease", &r->lease_ms,
-	                     err, sizeof(err))) != 0) {
+	         err, sizeof(err))) != 0) {
 		log_error("router.config", "%s", err);
 		return (ERR_CONFIG);
 	}
 	/* a grant comes every heartbeat and must arrive within half the
 	 * lease, or the executors' runs stop (opc/lease.h) */
 	if (r->lease_ms < 8 * t->heartbeat_ms)
-		log_warn(
-		    "router.config",
+		log_warn("router.config",
 		    "lease %lld ms is short for heartbeats "
 		    "every %lld ms: a run stops when no grant reached its "
 		    "executor for half the lease; keep it above 8 heartbeats",
@@ -1064,8 +1048,9 @@ router_init(struct svc *svc, void *state)
 	}
 	r->policy = route_policy_load(svc_cfg(svc));
 	if (r->nex == 0)
-		log_warn("router.config", "no executor among the upstreams: "
-		                          "nothing will be dispatched");
+		log_warn("router.config",
+		    "no executor among the upstreams: "
+		    "nothing will be dispatched");
 	if ((rv = ledger_init(r, err, sizeof(err))) != 0) {
 		log_error("router.config", "%s", err);
 		return (rv);
@@ -1091,27 +1076,25 @@ static void
 router_status(struct svc *svc, void *state, json_t *obj)
 {
 	struct router *r = state;
-	json_t        *q = store_counts(
-	                  svc_store(svc),
+	json_t        *q = store_counts(svc_store(svc),
 	                  "SELECT state, count(*) FROM rtask GROUP BY state"),
-	       *ex = json_object();
+	       *ex       = json_object();
 	struct breaker_state bk;
 	int64_t              mono = mono_ms();
 	size_t               i;
 
 	bk = bk_load(r, NULL);
 	for (i = 0; i < r->nex; i++)
-		json_object_set_new(
-		    ex, r->ex[i].name,
-		    json_pack(
-		        "{s:I, s:I, s:I}", "heartbeat_age_ms",
-		        (json_int_t) (r->ex[i].last_hb ? mono - r->ex[i].last_hb
-		                                       : -1),
+		json_object_set_new(ex, r->ex[i].name,
+		    json_pack("{s:I, s:I, s:I}", "heartbeat_age_ms",
+		        (json_int_t) (r->ex[i].last_hb
+		                ? mono - r->ex[i].last_hb
+		                : -1),
 		        "free_slots", (json_int_t) r->ex[i].free_slots,
 		        "mem_free_mb", (json_int_t) r->ex[i].mem_free_mb));
 	json_object_set_new(obj, "tasks", q);
-	json_object_set_new(obj, "breaker",
-	                    json_string(breaker_phase_name(bk.phase)));
+	json_object_set_new(
+	    obj, "breaker", json_string(breaker_phase_name(bk.phase)));
 	json_object_set_new(obj, "executors", ex);
 	ledger_status(r, obj);
 }
@@ -1133,27 +1116,26 @@ router_heartbeat(struct svc *svc, void *state, json_t *info)
 	for (i = 0; i < r->nex; i++)
 		ex[i] = heard_of(&r->ex[i]);
 	if ((rv = store_prep(svc_store(svc), &st,
-	                     "SELECT run_id, executor FROM rrun"
-	                     " WHERE state IN ('dispatched', 'started')")) ==
-	    0) {
+	         "SELECT run_id, executor FROM rrun"
+	         " WHERE state IN ('dispatched', 'started')")) == 0) {
 		while ((rv = store_step(st)) == 1) {
-			ids = xrealloc(ids, (n + 1) * sizeof(*ids));
-			exs = xrealloc(exs, (n + 1) * sizeof(*exs));
-			ids[n] = xstrdup(store_col_text(st, 0));
+			ids      = xrealloc(ids, (n + 1) * sizeof(*ids));
+			exs      = xrealloc(exs, (n + 1) * sizeof(*exs));
+			ids[n]   = xstrdup(store_col_text(st, 0));
 			exs[n++] = xstrdup(store_col_text(st, 1));
 		}
 		store_done(st);
 	}
 	held = xcalloc(n + 1, sizeof(*held));
 	for (i = 0; i < n; i++) {
-		held[i].run_id = ids[i];
+		held[i].run_id   = ids[i];
 		held[i].executor = exs[i];
 	}
 	/* no grants at all when the db does not answer: a grant naming
 	 * nothing would take every run away */
 	if (rv == 0)
-		json_object_set_new(info, "grants",
-		                    route_grants(ex, r->nex, held, n));
+		json_object_set_new(
+		    info, "grants", route_grants(ex, r->nex, held, n));
 	json_object_set_new(info, "lease_ms", json_integer(r->lease_ms));
 	for (i = 0; i < n; i++) {
 		free(ids[i]);
@@ -1165,22 +1147,21 @@ router_heartbeat(struct svc *svc, void *state, json_t *info)
 }
 
 static const struct svc_handler handlers[] = {
-    {MSG_TASK_READY, on_ready},
-    {MSG_EXEC_STARTED, on_started},
-    {MSG_EXEC_FINISHED, on_finished},
-    {MSG_NONE, NULL},
+	{ MSG_TASK_READY, on_ready },
+	{ MSG_EXEC_STARTED, on_started },
+	{ MSG_EXEC_FINISHED, on_finished },
+	{ MSG_NONE, NULL },
 };
 
 /* bk_json: the breaker's state for `opc breaker status`. */
 static json_t *
 bk_json(struct router *r, const struct breaker_state *s, const char *probe,
-        int64_t now)
+    int64_t now)
 {
 	struct breaker w = bk_window(r, s, now);
 
-	return (json_pack(
-	    "{s:s, s:I, s:I, s:s?, s:f, s:I, s:I, s:f, s:I,"
-	    " s:I, s:I, s:I, s:I}",
+	return (json_pack("{s:s, s:I, s:I, s:s?, s:f, s:I, s:I, s:f, s:I,"
+	                  " s:I, s:I, s:I, s:I}",
 	    "state", breaker_phase_name(s->phase), "since_ms",
 	    (json_int_t) s->since_ms, "reset_ms", (json_int_t) s->reset_ms,
 	    "probe_run_id", probe, "failure_rate", w.failure_rate, "samples",
@@ -1191,13 +1172,13 @@ bk_json(struct router *r, const struct breaker_state *s, const char *probe,
 	    (json_int_t) r->b.breaker_cooloff_ms, "staleness_ms",
 	    (json_int_t) r->b.breaker_staleness_ms, "probe_at_ms",
 	    (json_int_t) (s->phase == BREAKER_OPEN
-	                      ? s->since_ms + r->b.breaker_cooloff_ms
-	                      : 0)));
+	            ? s->since_ms + r->b.breaker_cooloff_ms
+	            : 0)));
 }
 
 static int
 ctl_breaker_status(struct svc *svc, const struct msg *req, json_t **data,
-                   char *err, size_t errlen, void *state)
+    char *err, size_t errlen, void *state)
 {
 	struct router       *r = state;
 	struct breaker_state s;
@@ -1207,7 +1188,7 @@ ctl_breaker_status(struct svc *svc, const struct msg *req, json_t **data,
 	(void) req;
 	(void) err;
 	(void) errlen;
-	s = bk_load(r, &probe);
+	s     = bk_load(r, &probe);
 	*data = bk_json(r, &s, probe, now_ms());
 	free(probe);
 	return (0);
@@ -1218,7 +1199,7 @@ ctl_breaker_status(struct svc *svc, const struct msg *req, json_t **data,
  * send the request twice). */
 static int
 ctl_breaker_reset(struct svc *svc, const struct msg *req, json_t **data,
-                  char *err, size_t errlen, void *state)
+    char *err, size_t errlen, void *state)
 {
 	struct router       *r = state;
 	struct breaker_state s, was;
@@ -1234,7 +1215,7 @@ ctl_breaker_reset(struct svc *svc, const struct msg *req, json_t **data,
 	was = bk_load(r, NULL);
 	if (was.phase == BREAKER_CLOSED) {
 		*data = json_pack("{s:s, s:s, s:b}", "state", "closed", "was",
-		                  "closed", "changed", 0);
+		    "closed", "changed", 0);
 		return (0);
 	}
 	if ((rv = svc_begin(svc)) != 0)
@@ -1242,33 +1223,33 @@ ctl_breaker_reset(struct svc *svc, const struct msg *req, json_t **data,
 	s = breaker_reset(was, now);
 	w = bk_window(r, &s, now);
 	log_warn("router.breaker", "reset by an operator%s%s",
-	         why != NULL ? ": " : "", why != NULL ? why : "");
+	    why != NULL ? ": " : "", why != NULL ? why : "");
 	if ((rv = bk_save(r, &s, NULL, &w)) != 0 ||
 	    (rv = svc_commit(svc)) != 0) {
 		(void) svc_rollback(svc);
 		return (rv);
 	}
 	*data = json_pack("{s:s, s:s, s:b}", "state", "closed", "was",
-	                  breaker_phase_name(was.phase), "changed", 1);
+	    breaker_phase_name(was.phase), "changed", 1);
 	return (0);
 }
 
 static const struct svc_ctl ctls[] = {
-    {MSG_ROUTER_BREAKER_STATUS, ctl_breaker_status},
-    {MSG_ROUTER_BREAKER_RESET, ctl_breaker_reset},
-    {MSG_NONE, NULL},
+	{ MSG_ROUTER_BREAKER_STATUS, ctl_breaker_status },
+	{ MSG_ROUTER_BREAKER_RESET, ctl_breaker_reset },
+	{ MSG_NONE, NULL },
 };
 
 const struct svc_def router_def = {
-	.name = "router",
-	.state_size = sizeof(struct router),
-	.init = router_init,
-	.fini = router_fini,
-	.handlers = handlers,
-	.ctls = ctls,
-	.status = router_status,
-	.idle = router_idle,
-	.heartbeat = router_heartbeat,
+	.name         = "router",
+	.state_size   = sizeof(struct router),
+	.init         = router_init,
+	.fini         = router_fini,
+	.handlers     = handlers,
+	.ctls         = ctls,
+	.status       = router_status,
+	.idle         = router_idle,
+	.heartbeat    = router_heartbeat,
 	.on_heartbeat = on_heartbeat,
-	.config = router_keys,
+	.config       = router_keys,
 };

@@ -32,14 +32,14 @@ struct executor {
 };
 
 struct router {
-	struct svc       *svc;
-	struct budget_cfg b;
+	struct svc              *svc;
+	struct budget_cfg        b;
 	struct route_policy_cfg *policy; /* router.policy, read at start */
-	int64_t           lease_ms;
-	int64_t           stale_ms;
-	int64_t           started;
-	struct executor   ex[MAX_EXECUTORS];
-	size_t            nex;
+	int64_t                  lease_ms;
+	int64_t                  stale_ms;
+	int64_t                  started;
+	struct executor          ex[MAX_EXECUTORS];
+	size_t                   nex;
 	/* Spend caps: the config section of every executor instance of the
 	 * topology (for backends.<b>.max_budget_usd), the cost booked for a
 	 * run that reports none, and whether any cap is set at all. */
@@ -73,12 +73,12 @@ int ledger_init(struct router *, char *err, size_t errlen);
  * the caps now (loading l on first use); *estimate is what it would
  * reserve.  Returns the verdict (allowed when no cap is set). */
 struct spend_gate ledger_check(struct router *, struct ledger *l,
-                               const char *repo_key, const char *backend,
-                               int64_t now_ms, double *estimate);
+    const char *repo_key, const char *backend, int64_t now_ms,
+    double *estimate);
 
 /* ledger_add notes a dispatch of this pass in l (when loaded). */
 void ledger_add(struct ledger *l, const char *repo_key, double reserved_usd,
-                int64_t now_ms);
+    int64_t now_ms);
 
 /* ledger_fini releases l. */
 void ledger_fini(struct ledger *l);
@@ -88,7 +88,7 @@ void ledger_fini(struct ledger *l);
  * booked, money spent by a run taken back).  at_ms is when it finished.
  * Call inside the handler's transaction.  Returns 0 or ERR_IO. */
 int ledger_book(struct router *, const struct msg_exec_finished *f, bool known,
-                int64_t at_ms);
+    int64_t at_ms);
 
 /* ledger_status adds "spend" to the router's status: the day's spent and
  * reserved USD against the global cap and each repo's cap, and which of

@@ -31,8 +31,13 @@
 #define TICK_MS 100
 #define WINDOW_MAX 64
 
-enum child_state { CH_STARTING, CH_RUNNING, CH_BACKOFF, CH_FAILED,
-	CH_STOPPED };
+enum child_state {
+	CH_STARTING,
+	CH_RUNNING,
+	CH_BACKOFF,
+	CH_FAILED,
+	CH_STOPPED
+};
 static const char *const state_names[] = { "starting", "running", "backoff",
 	"failed", "stopped" };
 
@@ -51,8 +56,8 @@ struct child {
 	char                    last_exit[64];
 	struct bus             *hb;
 	int                     hb_fd;
-	int64_t                 last_hb; /* mono ms, 0 = none yet */
-	bool                    stale;   /* reported for this episode */
+	int64_t                 last_hb;        /* mono ms, 0 = none yet */
+	bool                    stale;          /* reported for this episode */
 	char                    disk_full[256]; /* its last heartbeat's */
 };
 
@@ -125,14 +130,15 @@ cfg_load_sup(struct sup *s, const struct topo *t, char *err, size_t errlen)
 	        0 ||
 	    cfg_tab_ms(k, c, "stale_after", &s->stale_after_ms, err, errlen) !=
 	        0 ||
-	    cfg_tab_ms(k, c, "status_every", &s->status_every_ms, err,
-	        errlen) != 0 ||
-	    cfg_tab_bool(k, c, "stale_restart", &s->stale_restart, err,
-	        errlen) != 0)
+	    cfg_tab_ms(
+	        k, c, "status_every", &s->status_every_ms, err, errlen) != 0 ||
+	    cfg_tab_bool(
+	        k, c, "stale_restart", &s->stale_restart, err, errlen) != 0)
 		return (ERR_CONFIG);
 	if (s->loop_restarts < 1 || s->loop_restarts >= WINDOW_MAX ||
 	    s->backoff_min < 1 || s->backoff_max < s->backoff_min) {
-		snprintf(err, errlen, "supervisor: crash_loop_restarts must be "
+		snprintf(err, errlen,
+		    "supervisor: crash_loop_restarts must be "
 		    "1..%d and restart_backoff_min <= restart_backoff_max",
 		    WINDOW_MAX - 1);
 		return (ERR_CONFIG);
@@ -162,8 +168,8 @@ child_spawn_inst(struct sup *s, struct child *c)
 	argv[3] = "-n";
 	argv[4] = c->inst->name;
 	argv[5] = NULL;
-	out = xasprintf("%s/%s.out", t->log_dir, c->inst->name);
-	pid = child_spawn(out, argv, NULL);
+	out     = xasprintf("%s/%s.out", t->log_dir, c->inst->name);
+	pid     = child_spawn(out, argv, NULL);
 	free(out);
 	free(bin);
 	return (pid);
@@ -184,24 +190,26 @@ child_start(struct sup *s, struct child *c)
 		child_exited(s, c, W_EXITCODE(127, 0));
 		return;
 	}
-	c->pid = pid;
-	c->state = CH_RUNNING;
-	c->started = mono_ms();
-	c->last_hb = 0;
-	c->stale = false;
+	c->pid          = pid;
+	c->state        = CH_RUNNING;
+	c->started      = mono_ms();
+	c->last_hb      = 0;
+	c->stale        = false;
 	c->disk_full[0] = '\0';
 	if (c->last_restart_at != 0 || c->restart_count > 0) {
 		c->restart_count++;
 		memset(&ev, 0, sizeof(ev));
-		ev.instance = c->inst->name;
-		ev.pid = pid;
+		ev.instance      = c->inst->name;
+		ev.pid           = pid;
 		ev.restart_count = c->restart_count;
-		ev.exit_status = c->last_exit;
-		(void) svc_emit(s->svc, MSG_SUPERVISOR_SERVICE_RESTARTED, NULL,
-		    &ev);
-		log_warn("supervisor.restart", "%s restarted as pid %d "
-		    "(restart %lld, last exit: %s)", c->inst->name, (int) pid,
-		    (long long) c->restart_count, c->last_exit);
+		ev.exit_status   = c->last_exit;
+		(void) svc_emit(
+		    s->svc, MSG_SUPERVISOR_SERVICE_RESTARTED, NULL, &ev);
+		log_warn("supervisor.restart",
+		    "%s restarted as pid %d "
+		    "(restart %lld, last exit: %s)",
+		    c->inst->name, (int) pid, (long long) c->restart_count,
+		    c->last_exit);
 	} else
 		log_info("supervisor.start", "%s started as pid %d",
 		    c->inst->name, (int) pid);
@@ -230,7 +238,7 @@ child_exited(struct sup *s, struct child *c, int status)
 	size_t                               i, recent = 0;
 
 	describe_exit(status, c->last_exit, sizeof(c->last_exit));
-	c->pid = 0;
+	c->pid                             = 0;
 	c->exits[c->nexits++ % WINDOW_MAX] = now;
 	for (i = 0; i < WINDOW_MAX && i < c->nexits; i++)
 		if (now - c->exits[i] <= s->loop_window_ms)
@@ -238,16 +246,17 @@ child_exited(struct sup *s, struct child *c, int status)
 	if ((int64_t) recent > s->loop_restarts) {
 		c->state = CH_FAILED;
 		memset(&ev, 0, sizeof(ev));
-		ev.instance = c->inst->name;
-		ev.restarts = (int64_t) recent;
-		ev.window_s = s->loop_window_ms / 1000;
+		ev.instance    = c->inst->name;
+		ev.restarts    = (int64_t) recent;
+		ev.window_s    = s->loop_window_ms / 1000;
 		ev.exit_status = c->last_exit;
-		(void) svc_emit(s->svc, MSG_SUPERVISOR_SERVICE_FAILED, NULL,
-		    &ev);
-		log_error("supervisor.failed", "%s: %zu exits within %llds "
-		    "(last: %s): crash loop, not restarting", c->inst->name,
-		    recent, (long long) (s->loop_window_ms / 1000),
-		    c->last_exit);
+		(void) svc_emit(
+		    s->svc, MSG_SUPERVISOR_SERVICE_FAILED, NULL, &ev);
+		log_error("supervisor.failed",
+		    "%s: %zu exits within %llds "
+		    "(last: %s): crash loop, not restarting",
+		    c->inst->name, recent,
+		    (long long) (s->loop_window_ms / 1000), c->last_exit);
 		return;
 	}
 	if (now - c->started >= s->backoff_reset || c->backoff_ms == 0)
@@ -256,11 +265,11 @@ child_exited(struct sup *s, struct child *c, int status)
 		c->backoff_ms = c->backoff_ms * 2 > s->backoff_max
 		    ? s->backoff_max
 		    : c->backoff_ms * 2;
-	c->state = CH_BACKOFF;
+	c->state      = CH_BACKOFF;
 	c->next_start = now + c->backoff_ms;
-	log_warn("supervisor.exit", "%s (pid %d) ended: %s; restart in %lld ms",
-	    c->inst->name, (int) pid, c->last_exit,
-	    (long long) c->backoff_ms);
+	log_warn("supervisor.exit",
+	    "%s (pid %d) ended: %s; restart in %lld ms", c->inst->name,
+	    (int) pid, c->last_exit, (long long) c->backoff_ms);
 }
 
 static struct child *
@@ -287,9 +296,9 @@ reap(struct sup *s, bool restart)
 		if (restart)
 			child_exited(s, c, status);
 		else {
-			describe_exit(status, c->last_exit,
-			    sizeof(c->last_exit));
-			c->pid = 0;
+			describe_exit(
+			    status, c->last_exit, sizeof(c->last_exit));
+			c->pid   = 0;
 			c->state = CH_STOPPED;
 		}
 	}
@@ -315,7 +324,7 @@ hb_cb(struct loop *l, int fd, short ev, void *arg)
 			log_warn("supervisor.bad_heartbeat", "from %s: %s",
 			    c->inst->name, err);
 		} else if (m.topic == MSG_HEARTBEAT &&
-		           strcmp(m.src, c->inst->name) == 0) {
+		    strcmp(m.src, c->inst->name) == 0) {
 			const char *df = json_string_value(json_object_get(
 			    m.body.heartbeat.info, "disk_full"));
 
@@ -323,8 +332,10 @@ hb_cb(struct loop *l, int fd, short ev, void *arg)
 			    df != NULL ? df : "");
 			c->last_hb = mono_ms();
 			if (c->stale)
-				log_info("supervisor.fresh", "%s: heartbeats "
-				    "again", c->inst->name);
+				log_info("supervisor.fresh",
+				    "%s: heartbeats "
+				    "again",
+				    c->inst->name);
 			c->stale = false;
 		}
 		msg_fini(&m);
@@ -352,7 +363,7 @@ check_stale(struct sup *s, struct child *c, int64_t now)
 	c->stale = true;
 	memset(&ev, 0, sizeof(ev));
 	ev.instance = c->inst->name;
-	ev.age_ms = age;
+	ev.age_ms   = age;
 	(void) svc_emit(s->svc, MSG_SUPERVISOR_STALE, NULL, &ev);
 	log_warn("supervisor.stale", "%s: no heartbeat for %lld ms%s",
 	    c->inst->name, (long long) age,
@@ -366,7 +377,7 @@ check_stale(struct sup *s, struct child *c, int64_t now)
 static json_t *
 processes_json(struct sup *s)
 {
-	json_t *a = json_array();
+	json_t *a   = json_array();
 	int64_t now = mono_ms();
 	char    ts[40];
 	size_t  i;
@@ -381,9 +392,9 @@ processes_json(struct sup *s)
 		        "alive", c->state == CH_RUNNING && c->pid > 0, "pid",
 		        (int) c->pid, "restart_count",
 		        (json_int_t) c->restart_count, "last_restart_at",
-		        c->last_restart_at ? iso8601(c->last_restart_at, ts,
-		                                 sizeof(ts))
-		                           : NULL,
+		        c->last_restart_at
+		            ? iso8601(c->last_restart_at, ts, sizeof(ts))
+		            : NULL,
 		        "state", state_names[c->state], "last_exit",
 		        c->last_exit, "heartbeat_age_ms",
 		        (json_int_t) hb_age(s, c, now), "stale", c->stale,
@@ -403,8 +414,8 @@ write_status(struct sup *s)
 	char                         ts[40], *text;
 
 	o = json_object();
-	json_object_set_new(o, "updated_at",
-	    json_string(iso8601(now_ms(), ts, sizeof(ts))));
+	json_object_set_new(
+	    o, "updated_at", json_string(iso8601(now_ms(), ts, sizeof(ts))));
 	json_object_set_new(o, "pid", json_integer(getpid()));
 	json_object_set_new(o, "processes", processes_json(s));
 	text = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
@@ -422,7 +433,7 @@ write_status(struct sup *s)
 static void
 tick_cb(struct loop *l, void *arg)
 {
-	struct sup *s = arg;
+	struct sup *s   = arg;
 	int64_t     now = mono_ms();
 	size_t      i;
 
@@ -447,8 +458,8 @@ tick_cb(struct loop *l, void *arg)
 static int
 lock_pidfile(struct sup *s)
 {
-	char  buf[32];
-	int   n;
+	char buf[32];
+	int  n;
 
 	s->pid_fd = open(s->pid_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (s->pid_fd < 0) {
@@ -459,15 +470,17 @@ lock_pidfile(struct sup *s)
 	if (flock(s->pid_fd, LOCK_EX | LOCK_NB) != 0) {
 		n = (int) read(s->pid_fd, buf, sizeof(buf) - 1);
 		buf[n > 0 ? n : 0] = '\0';
-		log_error("supervisor.running", "another supervisor is running "
-		    "(pid %s, lock %s)", buf[0] ? buf : "?", s->pid_path);
+		log_error("supervisor.running",
+		    "another supervisor is running "
+		    "(pid %s, lock %s)",
+		    buf[0] ? buf : "?", s->pid_path);
 		(void) close(s->pid_fd);
 		s->pid_fd = -1;
 		return (ERR_EXISTS);
 	}
 	n = snprintf(buf, sizeof(buf), "%d\n", (int) getpid());
-	if (ftruncate(s->pid_fd, 0) != 0 || pwrite(s->pid_fd, buf,
-	                                        (size_t) n, 0) != n)
+	if (ftruncate(s->pid_fd, 0) != 0 ||
+	    pwrite(s->pid_fd, buf, (size_t) n, 0) != n)
 		log_warn("supervisor.pidfile", "cannot write %s", s->pid_path);
 	return (0);
 }
@@ -481,22 +494,24 @@ lock_pidfile(struct sup *s)
 static void
 reclaim(struct sup *s, const struct topo *t)
 {
-	json_t       *st = json_load_file(s->status_path, 0, NULL), *p;
-	pid_t         pids[256];
-	size_t        i, n = 0, k;
-	int64_t       until;
-	const char   *role;
-	json_int_t    pid;
+	json_t     *st = json_load_file(s->status_path, 0, NULL), *p;
+	pid_t       pids[256];
+	size_t      i, n = 0, k;
+	int64_t     until;
+	const char *role;
+	json_int_t  pid;
 
-	json_array_foreach(json_object_get(st, "processes"), i, p) {
+	json_array_foreach (json_object_get(st, "processes"), i, p) {
 		role = json_string_value(json_object_get(p, "role"));
-		pid = json_integer_value(json_object_get(p, "pid"));
+		pid  = json_integer_value(json_object_get(p, "pid"));
 		if (role == NULL || pid <= 1 || pid == getpid() ||
 		    n == nitems(pids) || !pid_args((pid_t) pid, "-n", role) ||
 		    !pid_args((pid_t) pid, "-c", t->config_path))
 			continue;
-		log_warn("supervisor.reclaim", "%s (pid %lld) outlived its "
-		    "supervisor: stopping it", role, (long long) pid);
+		log_warn("supervisor.reclaim",
+		    "%s (pid %lld) outlived its "
+		    "supervisor: stopping it",
+		    role, (long long) pid);
 		(void) kill((pid_t) pid, SIGTERM);
 		pids[n++] = (pid_t) pid;
 	}
@@ -506,8 +521,10 @@ reclaim(struct sup *s, const struct topo *t)
 		while (kill(pids[k], 0) == 0 && mono_ms() < until)
 			usleep(50 * 1000);
 		if (kill(pids[k], 0) == 0) {
-			log_warn("supervisor.reclaim", "pid %d still running "
-			    "after stop_grace: SIGKILL", (int) pids[k]);
+			log_warn("supervisor.reclaim",
+			    "pid %d still running "
+			    "after stop_grace: SIGKILL",
+			    (int) pids[k]);
 			(void) kill(pids[k], SIGKILL);
 		}
 	}
@@ -532,17 +549,20 @@ check_all(const struct topo *t)
 		for (line = strtok_r(buf_cstr(&b), "\n", &save); line != NULL;
 		     line = strtok_r(NULL, "\n", &save))
 			log_error("supervisor.config", "%s", line);
-		log_error("supervisor.config", "%d config problem%s: nothing "
-		    "started", n, n == 1 ? "" : "s");
-	} else if ((nd = cfg_drift(cfg_root(t->cfg), conf_global_keys, "",
-	                &b)) > 0) {
+		log_error("supervisor.config",
+		    "%d config problem%s: nothing "
+		    "started",
+		    n, n == 1 ? "" : "s");
+	} else if ((nd = cfg_drift(
+	                cfg_root(t->cfg), conf_global_keys, "", &b)) > 0) {
 		buf_init(&d);
 		for (line = strtok_r(buf_cstr(&b), "\n", &save); line != NULL;
 		     line = strtok_r(NULL, "\n", &save))
 			buf_printf(&d, "%s%s", d.len ? "; " : "", line);
-		log_info("config_drift_detected", "%d setting%s differ%s from "
-		    "the defaults: %s", nd, nd == 1 ? "" : "s",
-		    nd == 1 ? "s" : "", buf_cstr(&d));
+		log_info("config_drift_detected",
+		    "%d setting%s differ%s from "
+		    "the defaults: %s",
+		    nd, nd == 1 ? "" : "s", nd == 1 ? "s" : "", buf_cstr(&d));
 		buf_fini(&d);
 	}
 	buf_fini(&b);
@@ -558,7 +578,7 @@ sup_init(struct svc *svc, void *state)
 	size_t             i;
 	int                rv;
 
-	s->svc = svc;
+	s->svc    = svc;
 	s->pid_fd = -1;
 	if ((rv = cfg_load_sup(s, t, err, sizeof(err))) != 0) {
 		log_error("supervisor.config", "%s", err);
@@ -578,9 +598,10 @@ sup_init(struct svc *svc, void *state)
 			name = xstrndup(p, (size_t) (e - p));
 			if (topo_find(t, name) == NULL ||
 			    strcmp(name, "supervisor") == 0) {
-				log_error("supervisor.only", "--only: no "
-				    "instance '%s' in %s", name,
-				    t->config_path);
+				log_error("supervisor.only",
+				    "--only: no "
+				    "instance '%s' in %s",
+				    name, t->config_path);
 				free(name);
 				rv = ERR_CONFIG;
 				goto fail;
@@ -589,7 +610,7 @@ sup_init(struct svc *svc, void *state)
 		}
 	}
 	s->status_path = xasprintf("%s/supervisor.status.json", t->state_dir);
-	s->pid_path = xasprintf("%s/supervisor.pid", t->run_dir);
+	s->pid_path    = xasprintf("%s/supervisor.pid", t->run_dir);
 	(void) mkdirs(t->run_dir, 0700);
 	(void) mkdirs(t->log_dir, 0700);
 	if ((rv = lock_pidfile(s)) != 0)
@@ -609,9 +630,9 @@ sup_init(struct svc *svc, void *state)
 
 		if (!in->enabled || (only != NULL && !in_list(only, in->name)))
 			continue;
-		c = &s->ch[s->n++];
-		c->sup = s;
-		c->inst = in;
+		c        = &s->ch[s->n++];
+		c->sup   = s;
+		c->inst  = in;
 		c->state = CH_STARTING;
 		c->hb_fd = -1;
 		if (bus_open(&c->hb, BUS_SUB, in->pub) != 0 ||
@@ -619,8 +640,10 @@ sup_init(struct svc *svc, void *state)
 		    bus_fd(c->hb, &c->hb_fd) != 0 ||
 		    loop_add_fd(svc_loop(svc), c->hb_fd, POLLIN, hb_cb, c) !=
 		        0) {
-			log_error("supervisor.sub", "%s: cannot watch "
-			    "heartbeats on %s", in->name, in->pub);
+			log_error("supervisor.sub",
+			    "%s: cannot watch "
+			    "heartbeats on %s",
+			    in->name, in->pub);
 			rv = ERR_IO;
 			goto fail;
 		}
@@ -668,7 +691,8 @@ sup_shutdown(struct svc *svc, void *state)
 	if (wait_stopped(s, s->stop_grace_ms) > 0) {
 		for (i = 0; i < s->n; i++)
 			if (s->ch[i].pid > 0) {
-				log_warn("supervisor.kill", "%s (pid %d) did not "
+				log_warn("supervisor.kill",
+				    "%s (pid %d) did not "
 				    "stop within %lld ms: SIGKILL",
 				    s->ch[i].inst->name, (int) s->ch[i].pid,
 				    (long long) s->stop_grace_ms);
@@ -714,8 +738,8 @@ sup_status(struct svc *svc, void *state, json_t *obj)
 }
 
 static int
-ctl_shutdown(struct svc *svc, const struct msg *req, json_t **data,
-    char *err, size_t errlen, void *state)
+ctl_shutdown(struct svc *svc, const struct msg *req, json_t **data, char *err,
+    size_t errlen, void *state)
 {
 	UNUSED(req);
 	UNUSED(err);
@@ -728,9 +752,9 @@ ctl_shutdown(struct svc *svc, const struct msg *req, json_t **data,
 }
 
 static const struct svc_handler handlers[] = { { MSG_NONE, NULL } };
-static const struct svc_ctl ctls[] = {
-	{ MSG_CTL_SHUTDOWN, ctl_shutdown },
-	{ MSG_NONE, NULL },
+static const struct svc_ctl     ctls[]     = {
+	        { MSG_CTL_SHUTDOWN, ctl_shutdown },
+	        { MSG_NONE, NULL },
 };
 static const struct svc_opt opts[] = {
 	{ "only", "A,B", "run only these instances (one host's share)",
@@ -739,14 +763,14 @@ static const struct svc_opt opts[] = {
 };
 
 const struct svc_def supervisor_def = {
-	.name = "supervisor",
+	.name       = "supervisor",
 	.state_size = sizeof(struct sup),
-	.init = sup_init,
-	.fini = sup_fini,
-	.handlers = handlers,
-	.ctls = ctls,
-	.status = sup_status,
-	.shutdown = sup_shutdown,
-	.opts = opts,
-	.config = supervisor_keys,
+	.init       = sup_init,
+	.fini       = sup_fini,
+	.handlers   = handlers,
+	.ctls       = ctls,
+	.status     = sup_status,
+	.shutdown   = sup_shutdown,
+	.opts       = opts,
+	.config     = supervisor_keys,
 };

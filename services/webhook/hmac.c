@@ -15,21 +15,21 @@
 
 int
 hmac_sha256(unsigned char out[HMAC_SHA256_LEN], const char *key, size_t keylen,
-            const void *data, size_t len)
+    const void *data, size_t len)
 {
 	const mbedtls_md_info_t *md;
 
 	if ((md = mbedtls_md_info_from_type(MBEDTLS_MD_SHA256)) == NULL)
 		return (ERR_IO);
 	if (mbedtls_md_hmac(md, (const unsigned char *) key, keylen,
-	                    (const unsigned char *) data, len, out) != 0)
+	        (const unsigned char *) data, len, out) != 0)
 		return (ERR_IO);
 	return (0);
 }
 
 int
-hmac_sha256_hex(char hex[HMAC_SHA256_HEX], const char *secret, const void *body,
-                size_t len)
+hmac_sha256_hex(char hex[HMAC_SHA256_HEX], const char *secret,
+    const void *body, size_t len)
 {
 	static const char digits[] = "0123456789abcdef";
 	unsigned char     mac[HMAC_SHA256_LEN];
@@ -40,7 +40,7 @@ hmac_sha256_hex(char hex[HMAC_SHA256_HEX], const char *secret, const void *body,
 	if ((rv = hmac_sha256(mac, secret, strlen(secret), body, len)) != 0)
 		return (rv);
 	for (i = 0; i < HMAC_SHA256_LEN; i++) {
-		hex[2 * i] = digits[mac[i] >> 4];
+		hex[2 * i]     = digits[mac[i] >> 4];
 		hex[2 * i + 1] = digits[mac[i] & 0xf];
 	}
 	hex[2 * HMAC_SHA256_LEN] = '\0';
@@ -60,8 +60,8 @@ hmac_hexval(int c)
 }
 
 bool
-hmac_verify_hex(const char *hex, const char *secret, const void *body,
-               size_t len)
+hmac_verify_hex(
+    const char *hex, const char *secret, const void *body, size_t len)
 {
 	unsigned char want[HMAC_SHA256_LEN], got[HMAC_SHA256_LEN];
 	unsigned char diff = 0;
@@ -85,11 +85,13 @@ hmac_verify_hex(const char *hex, const char *secret, const void *body,
 }
 
 bool
-hmac_verify(const char *header, const char *secret, const void *body, size_t len)
+hmac_verify(
+    const char *header, const char *secret, const void *body, size_t len)
 {
 	static const char prefix[] = "sha256=";
 
 	if (header == NULL || strncmp(header, prefix, sizeof(prefix) - 1) != 0)
 		return (false);
-	return (hmac_verify_hex(header + sizeof(prefix) - 1, secret, body, len));
+	return (
+	    hmac_verify_hex(header + sizeof(prefix) - 1, secret, body, len));
 }

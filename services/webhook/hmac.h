@@ -19,24 +19,24 @@
 /* hmac_sha256 writes HMAC-SHA256(key, data) into out.  Returns 0 or
  * ERR_IO (the crypto library failed). */
 int hmac_sha256(unsigned char out[HMAC_SHA256_LEN], const char *key,
-                size_t keylen, const void *data, size_t len);
+    size_t keylen, const void *data, size_t len);
 
 /* hmac_sha256_hex writes the lowercase hex digest (64 chars + NUL) of
  * HMAC-SHA256(secret, body) into hex.  Returns 0 or ERR_IO. */
 int hmac_sha256_hex(char hex[HMAC_SHA256_HEX], const char *secret,
-                    const void *body, size_t len);
+    const void *body, size_t len);
 
 /* hmac_verify_hex is true when hex (64 hex digits, any case, nothing else)
  * is the HMAC-SHA256 of body under secret.  NULL or empty hex/secret is
  * false. */
-bool hmac_verify_hex(const char *hex, const char *secret, const void *body,
-                    size_t len);
+bool hmac_verify_hex(
+    const char *hex, const char *secret, const void *body, size_t len);
 
 /* hmac_verify checks a GitHub X-Hub-Signature-256 header value:
  * "sha256=<hex>".  A missing header (NULL), a missing prefix or a bad
  * digest is false. */
-bool hmac_verify(const char *header, const char *secret, const void *body,
-                size_t len);
+bool hmac_verify(
+    const char *header, const char *secret, const void *body, size_t len);
 
 /* hmac_hexval returns the value of hex digit c (either case), or -1: for
  * signatures and for percent-encoded form bodies. */

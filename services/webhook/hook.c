@@ -24,13 +24,13 @@
 #include "webhook.h"
 
 static void
-answer(struct hook_verdict *v, int status, const char *text,
-       const char *counter)
+answer(
+    struct hook_verdict *v, int status, const char *text, const char *counter)
 {
-	v->status = status;
-	v->text = text;
+	v->status  = status;
+	v->text    = text;
 	v->counter = counter;
-	v->topic = MSG_NONE;
+	v->topic   = MSG_NONE;
 }
 
 static void
@@ -47,8 +47,7 @@ ids(struct hook_verdict *v, const char *event, const char *delivery,
 
 void
 hook_reject(struct hook_verdict *v, int status, const char *text,
-            const char *counter, const char *event, const char *delivery,
-            size_t size)
+    const char *counter, const char *event, const char *delivery, size_t size)
 {
 	ids(v, event, delivery, size);
 	answer(v, status, text, counter);
@@ -56,10 +55,10 @@ hook_reject(struct hook_verdict *v, int status, const char *text,
 
 void
 hook_oversized(struct hook_verdict *v, const char *event, const char *delivery,
-               size_t size)
+    size_t size)
 {
-	hook_reject(v, 413, "Payload too large", "oversized", event, delivery,
-	            size);
+	hook_reject(
+	    v, 413, "Payload too large", "oversized", event, delivery, size);
 }
 
 int
@@ -101,7 +100,8 @@ media_is(const char *ct, const char *want)
 		ct++;
 	if (strncasecmp(ct, want, n) != 0)
 		return (false);
-	return (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ' || ct[n] == '\t');
+	return (
+	    ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ' || ct[n] == '\t');
 }
 
 /* form_decode appends the decoded form component s[0..n) to out. */
@@ -118,8 +118,8 @@ form_decode(struct buf *out, const char *s, size_t n)
 		else if (s[i] != '%')
 			c = s[i];
 		else if (i + 2 < n &&
-		         (hi = hmac_hexval((unsigned char) s[i + 1])) >= 0 &&
-		         (lo = hmac_hexval((unsigned char) s[i + 2])) >= 0) {
+		    (hi = hmac_hexval((unsigned char) s[i + 1])) >= 0 &&
+		    (lo = hmac_hexval((unsigned char) s[i + 2])) >= 0) {
 			c = (char) (hi << 4 | lo);
 			i += 2;
 		} else
@@ -143,19 +143,20 @@ hook_form_payload(struct buf *out, const char *body, size_t len)
 			amp = end;
 		eq = memchr(p, '=', (size_t) (amp - p));
 		buf_reset(&key);
-		if (form_decode(&key, p, (size_t) ((eq ? eq : amp) - p)) != 0) {
+		if (form_decode(&key, p, (size_t) ((eq ? eq : amp) - p)) !=
+		    0) {
 			rv = ERR_PROTO;
 			break;
 		}
 		if (key.len == 7 && memcmp(key.data, "payload", 7) == 0) {
 			if (found || eq == NULL ||
-			    form_decode(out, eq + 1, (size_t) (amp - eq - 1)) !=
-			        0) {
+			    form_decode(
+			        out, eq + 1, (size_t) (amp - eq - 1)) != 0) {
 				rv = ERR_PROTO; /* twice, empty or malformed */
 				break;
 			}
 			found = 1;
-			rv = 0;
+			rv    = 0;
 		}
 		p = amp + 1;
 	}
@@ -186,7 +187,7 @@ first_pr(const json_t *obj)
 static void
 github(struct hook_verdict *v, const struct hook_req *r)
 {
-	const json_t *d = v->doc;
+	const json_t *d    = v->doc;
 	const char   *repo = str(d, "repository", "full_name");
 	json_t       *o;
 
@@ -196,7 +197,7 @@ github(struct hook_verdict *v, const struct hook_req *r)
 	}
 	if (strcmp(r->event, "check_run") == 0 ||
 	    strcmp(r->event, "check_suite") == 0) {
-		struct msg_ci_check_run *c = &v->body.check_run;
+		struct msg_ci_check_run *c     = &v->body.check_run;
 		bool                     suite = r->event[6] == 's';
 
 		o = json_object_get(d, suite ? "check_suite" : "check_run");
@@ -218,12 +219,12 @@ github(struct hook_verdict *v, const struct hook_req *r)
 			c->name = v->name;
 		} else
 			c->name = (char *) str(o, "name", NULL);
-		c->status = (char *) str(o, "status", NULL);
-		c->conclusion = (char *) str(o, "conclusion", NULL);
-		c->head_sha = (char *) str(o, "head_sha", NULL);
-		c->pr_number = first_pr(o);
+		c->status      = (char *) str(o, "status", NULL);
+		c->conclusion  = (char *) str(o, "conclusion", NULL);
+		c->head_sha    = (char *) str(o, "head_sha", NULL);
+		c->pr_number   = first_pr(o);
 		c->delivery_id = v->delivery;
-		v->topic = MSG_CI_CHECK_RUN;
+		v->topic       = MSG_CI_CHECK_RUN;
 	} else if (strcmp(r->event, "pull_request") == 0) {
 		struct msg_ci_pr_event *p = &v->body.pr_event;
 
@@ -232,22 +233,23 @@ github(struct hook_verdict *v, const struct hook_req *r)
 			answer(v, 400, "Malformed event", "malformed");
 			return;
 		}
-		p->repo = (char *) repo;
+		p->repo   = (char *) repo;
 		p->action = (char *) str(d, "action", NULL);
-		p->pr_number = json_integer_value(json_object_get(d, "number"));
+		p->pr_number =
+		    json_integer_value(json_object_get(d, "number"));
 		if (p->pr_number == 0)
 			p->pr_number =
 			    json_integer_value(json_object_get(o, "number"));
-		p->merged = json_is_true(json_object_get(o, "merged"));
-		p->head_ref = (char *) str(o, "head", "ref");
+		p->merged      = json_is_true(json_object_get(o, "merged"));
+		p->head_ref    = (char *) str(o, "head", "ref");
 		p->delivery_id = v->delivery;
-		v->topic = MSG_CI_PR_EVENT;
+		v->topic       = MSG_CI_PR_EVENT;
 	} else {
 		answer(v, 202, "Ignored", "ignored_events");
 		return;
 	}
-	v->status = 200;
-	v->text = "OK";
+	v->status  = 200;
+	v->text    = "OK";
 	v->counter = "accepted";
 }
 
@@ -269,18 +271,18 @@ plane(struct hook_verdict *v)
 		}
 		v->event = xstrdup(e);
 	}
-	b->event = v->event;
+	b->event       = v->event;
 	b->delivery_id = v->delivery;
-	b->payload = v->doc;
-	v->topic = MSG_BOARD_WEBHOOK;
-	v->status = 200;
-	v->text = "OK";
-	v->counter = "accepted";
+	b->payload     = v->doc;
+	v->topic       = MSG_BOARD_WEBHOOK;
+	v->status      = 200;
+	v->text        = "OK";
+	v->counter     = "accepted";
 }
 
 void
 hook_classify(struct hook_verdict *v, const struct hook_req *r,
-              const char *secret, bool insecure, size_t max_body)
+    const char *secret, bool insecure, size_t max_body)
 {
 	json_error_t jerr;
 	struct buf   form;
@@ -292,28 +294,27 @@ hook_classify(struct hook_verdict *v, const struct hook_req *r,
 		answer(v, 413, "Payload too large", "oversized");
 		return;
 	}
-	is_form =
-	    r->src == HOOK_GITHUB &&
+	is_form = r->src == HOOK_GITHUB &&
 	    media_is(r->content_type, "application/x-www-form-urlencoded");
 	if (!is_form && !media_is(r->content_type, "application/json")) {
 		answer(v, 415,
-		       r->src == HOOK_GITHUB
-		           ? "Content-Type must be application/json or "
-		             "application/x-www-form-urlencoded"
-		           : "Content-Type must be application/json",
-		       "unsupported_media");
+		    r->src == HOOK_GITHUB
+		        ? "Content-Type must be application/json or "
+		          "application/x-www-form-urlencoded"
+		        : "Content-Type must be application/json",
+		    "unsupported_media");
 		return;
 	}
 	if (secret == NULL || *secret == '\0') {
 		if (!insecure) {
 			answer(v, 503, "Webhook secret not configured",
-			       "refused_no_secret");
+			    "refused_no_secret");
 			return;
 		}
 	} else if (!(r->src == HOOK_GITHUB
-	                 ? hmac_verify(r->signature, secret, r->body, r->len)
-	                 : hmac_verify_hex(r->signature, secret, r->body,
-	                                  r->len))) {
+	                   ? hmac_verify(r->signature, secret, r->body, r->len)
+	                   : hmac_verify_hex(
+	                         r->signature, secret, r->body, r->len))) {
 		answer(v, 401, "Invalid signature", "rejected_signature");
 		return;
 	}
@@ -326,9 +327,9 @@ hook_classify(struct hook_verdict *v, const struct hook_req *r,
 		if ((rv = hook_form_payload(&form, r->body, r->len)) != 0) {
 			buf_fini(&form);
 			answer(v, 400,
-			       rv == ERR_NOTFOUND ? "Missing payload field"
-			                          : "Malformed form body",
-			       "malformed");
+			    rv == ERR_NOTFOUND ? "Missing payload field"
+			                       : "Malformed form body",
+			    "malformed");
 			return;
 		}
 		v->doc =

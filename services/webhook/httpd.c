@@ -104,22 +104,22 @@ static const struct {
 	int         status;
 	const char *reason;
 } reasons[] = {
-    {100, "Continue"},
-    {200, "OK"},
-    {202, "Accepted"},
-    {400, "Bad Request"},
-    {401, "Unauthorized"},
-    {404, "Not Found"},
-    {405, "Method Not Allowed"},
-    {408, "Request Timeout"},
-    {411, "Length Required"},
-    {413, "Content Too Large"},
-    {415, "Unsupported Media Type"},
-    {431, "Request Header Fields Too Large"},
-    {500, "Internal Server Error"},
-    {501, "Not Implemented"},
-    {503, "Service Unavailable"},
-    {505, "HTTP Version Not Supported"},
+	{ 100, "Continue" },
+	{ 200, "OK" },
+	{ 202, "Accepted" },
+	{ 400, "Bad Request" },
+	{ 401, "Unauthorized" },
+	{ 404, "Not Found" },
+	{ 405, "Method Not Allowed" },
+	{ 408, "Request Timeout" },
+	{ 411, "Length Required" },
+	{ 413, "Content Too Large" },
+	{ 415, "Unsupported Media Type" },
+	{ 431, "Request Header Fields Too Large" },
+	{ 500, "Internal Server Error" },
+	{ 501, "Not Implemented" },
+	{ 503, "Service Unavailable" },
+	{ 505, "HTTP Version Not Supported" },
 };
 
 static const char *
@@ -144,7 +144,7 @@ conn_close(struct hconn *c)
 		return;
 	loop_del_fd(c->hd->loop, c->fd);
 	(void) close(c->fd);
-	c->fd = -1;
+	c->fd   = -1;
 	c->dead = true;
 	c->hd->nconns--;
 }
@@ -186,7 +186,7 @@ flush(struct hconn *c)
 
 	while (c->out_off < c->out.len) {
 		n = send(c->fd, c->out.data + c->out_off,
-		         c->out.len - c->out_off, MSG_NOSIGNAL);
+		    c->out.len - c->out_off, MSG_NOSIGNAL);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -207,21 +207,22 @@ flush(struct hconn *c)
 			return;
 		}
 		(void) shutdown(c->fd, SHUT_WR);
-		c->state = C_LINGER;
+		c->state    = C_LINGER;
 		c->deadline = mono_ms() + LINGER_MS;
 		return;
 	}
 	/* the caller's process() takes a pipelined request next */
-	c->state = C_HEAD;
-	c->started = c->in.len > 0;
-	c->deadline = mono_ms() + (c->started ? c->hd->cfg.header_timeout_ms
-	                                      : c->hd->cfg.idle_timeout_ms);
+	c->state    = C_HEAD;
+	c->started  = c->in.len > 0;
+	c->deadline = mono_ms() +
+	    (c->started ? c->hd->cfg.header_timeout_ms
+	                : c->hd->cfg.idle_timeout_ms);
 }
 
 /* respond queues one whole answer and consumes the request's bytes. */
 static void
 respond(struct hconn *c, int status, const char *ctype, const char *body,
-        size_t len, bool close, size_t consumed, const char *allow)
+    size_t len, bool close, size_t consumed, const char *allow)
 {
 	char      date[64];
 	time_t    t = time(NULL);
@@ -232,9 +233,9 @@ respond(struct hconn *c, int status, const char *ctype, const char *body,
 	gmtime_r(&t, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
 	buf_printf(&c->out,
-	           "HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: %s\r\n"
-	           "Content-Length: %zu\r\n",
-	           status, reason(status), date, ctype, len);
+	    "HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: %s\r\n"
+	    "Content-Length: %zu\r\n",
+	    status, reason(status), date, ctype, len);
 	if (allow != NULL)
 		buf_printf(&c->out, "Allow: %s\r\n", allow);
 	if (!c->keep)
@@ -246,22 +247,22 @@ respond(struct hconn *c, int status, const char *ctype, const char *body,
 	memmove(c->in.data, c->in.data + consumed, c->in.len - consumed);
 	c->in.len -= consumed;
 	free(c->head);
-	c->head = NULL;
-	c->state = C_WRITE;
+	c->head     = NULL;
+	c->state    = C_WRITE;
 	c->deadline = mono_ms() + WRITE_MS;
 	flush(c);
 }
 
 static void
 respond_text(struct hconn *c, int status, const char *text, bool close,
-             size_t consumed, const char *allow)
+    size_t consumed, const char *allow)
 {
 	char line[256];
 	int  n = snprintf(line, sizeof(line), "%s\n", text);
 
 	respond(c, status, "text/plain; charset=utf-8", line,
-	        n > 0 && (size_t) n < sizeof(line) ? (size_t) n : 0, close,
-	        consumed, allow);
+	    n > 0 && (size_t) n < sizeof(line) ? (size_t) n : 0, close,
+	    consumed, allow);
 }
 
 void
@@ -297,11 +298,11 @@ hand(struct hconn *c, struct hreq *hr)
  * decide, then closed. */
 static void
 refuse(struct hconn *c, int status, const char *text, const char *counter,
-       const char *event, const char *delivery, size_t size)
+    const char *event, const char *delivery, size_t size)
 {
 	struct hreq *hr = xcalloc(1, sizeof(*hr));
 
-	hr->c = c;
+	hr->c   = c;
 	c->keep = false;
 	hook_reject(&hr->v, status, text, counter, event, delivery, size);
 	hand(c, hr);
@@ -311,8 +312,7 @@ static bool
 is_tchar(int ch)
 {
 	return ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-	        (ch >= '0' && ch <= '9') ||
-	        strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+	    (ch >= '0' && ch <= '9') || strchr("!#$%&'*+-.^_`|~", ch) != NULL);
 }
 
 struct head {
@@ -364,7 +364,7 @@ parse(char *text, struct head *h)
 	    (sp2 = strchr(sp1 + 1, ' ')) == NULL || strchr(sp2 + 1, ' '))
 		return (400);
 	*sp1 = *sp2 = '\0';
-	h->method = line;
+	h->method   = line;
 	for (p = line; *p != '\0'; p++)
 		if (!is_tchar((unsigned char) *p))
 			return (400);
@@ -399,7 +399,7 @@ parse(char *text, struct head *h)
 				return (400);
 		if (h->n == HEADERS_MAX)
 			return (431);
-		h->name[h->n] = line;
+		h->name[h->n]    = line;
 		h->value[h->n++] = trim(colon + 1);
 	}
 	if (h->minor == 1 && hdr(h, "Host") == NULL)
@@ -439,16 +439,16 @@ get(struct hconn *c, const struct head *h, size_t consumed)
 			respond_text(c, 200, "ok", false, consumed, NULL);
 		else
 			respond_text(c, 503, "service loop not running", false,
-			             consumed, NULL);
+			    consumed, NULL);
 		return;
 	}
 	if ((text = metrics_text(hd->cfg.metrics)) == NULL) {
-		respond_text(c, 503, "metrics not gathered yet", false,
-		             consumed, NULL);
+		respond_text(
+		    c, 503, "metrics not gathered yet", false, consumed, NULL);
 		return;
 	}
 	respond(c, 200, "text/plain; version=0.0.4; charset=utf-8", text,
-	        strlen(text), false, consumed, NULL);
+	    strlen(text), false, consumed, NULL);
 	free(text);
 }
 
@@ -459,16 +459,16 @@ post(struct hconn *c, const struct head *h, enum hook_src src)
 {
 	const char *ev =
 	    hdr(h, src == HOOK_GITHUB ? "X-GitHub-Event" : "X-Plane-Event");
-	const char *id = hdr(h, src == HOOK_GITHUB ? "X-GitHub-Delivery"
-	                                           : "X-Plane-Delivery");
+	const char *id = hdr(
+	    h, src == HOOK_GITHUB ? "X-GitHub-Delivery" : "X-Plane-Delivery");
 	const char *expect = hdr(h, "Expect");
 	uint64_t    len;
 	int         cl = content_length(h, &len);
 
 	if (hdr(h, "Transfer-Encoding") != NULL || cl == 0) {
 		/* chunked, or a body of unknown length: refused unread */
-		refuse(c, 411, "Content-Length required", "length_required", ev,
-		       id, 0);
+		refuse(c, 411, "Content-Length required", "length_required",
+		    ev, id, 0);
 		return;
 	}
 	if (cl < 0) {
@@ -477,12 +477,12 @@ post(struct hconn *c, const struct head *h, enum hook_src src)
 	}
 	if (len > c->hd->cfg.max_body) {
 		refuse(c, 413, "Payload too large", "oversized", ev, id,
-		       (size_t) (len > SIZE_MAX ? SIZE_MAX : len));
+		    (size_t) (len > SIZE_MAX ? SIZE_MAX : len));
 		return;
 	}
-	c->src = src;
+	c->src      = src;
 	c->body_len = (size_t) len;
-	c->state = C_BODY;
+	c->state    = C_BODY;
 	c->deadline = mono_ms() + c->hd->cfg.body_timeout_ms;
 	if (expect != NULL && strcasecmp(expect, "100-continue") == 0 &&
 	    c->in.len < c->head_len + c->body_len && h->minor == 1) {
@@ -505,40 +505,40 @@ head_done(struct hconn *c, size_t hlen)
 	free(c->head);
 	c->head = xstrndup(c->in.data, hlen); /* kept whole for body_done */
 	c->head_len = hlen + 4;
-	text = xstrdup(c->head);
+	text        = xstrdup(c->head);
 	if ((st = parse(text, &h)) != 0) {
 		refuse(c, st,
-		       st == 431   ? "Request header fields too large"
-		       : st == 505 ? "HTTP version not supported"
-		                   : "Bad request",
-		       "malformed", NULL, NULL, 0);
+		    st == 431       ? "Request header fields too large"
+		        : st == 505 ? "HTTP version not supported"
+		                    : "Bad request",
+		    "malformed", NULL, NULL, 0);
 		free(text);
 		return;
 	}
-	conn = hdr(&h, "Connection");
+	conn    = hdr(&h, "Connection");
 	c->keep = h.minor == 1
-	              ? !(conn != NULL && strcasecmp(conn, "close") == 0)
-	              : false;
-	h.path = h.target;
+	    ? !(conn != NULL && strcasecmp(conn, "close") == 0)
+	    : false;
+	h.path  = h.target;
 	if ((q = strchr(h.path, '?')) != NULL)
 		*q = '\0'; /* a hook URL may carry a query; routes ignore it */
 	/* a body we do not read closes the connection after the answer */
 	body = hdr(&h, "Transfer-Encoding") != NULL ||
-	       content_length(&h, &len) < 0 || len > 0;
+	    content_length(&h, &len) < 0 || len > 0;
 	if (strcmp(h.path, "/github") == 0 || strcmp(h.path, "/plane") == 0) {
 		if (strcmp(h.method, "POST") == 0)
 			post(c, &h,
-			     h.path[1] == 'g' ? HOOK_GITHUB : HOOK_PLANE);
+			    h.path[1] == 'g' ? HOOK_GITHUB : HOOK_PLANE);
 		else
 			respond_text(c, 405, "Method not allowed", body,
-			             c->head_len, "POST");
+			    c->head_len, "POST");
 	} else if (strcmp(h.path, "/healthz") == 0 ||
-	           strcmp(h.path, "/metrics") == 0) {
+	    strcmp(h.path, "/metrics") == 0) {
 		if (strcmp(h.method, "GET") == 0 && !body)
 			get(c, &h, c->head_len);
 		else
 			respond_text(c, 405, "Method not allowed", body,
-			             c->head_len, "GET");
+			    c->head_len, "GET");
 	} else
 		respond_text(c, 404, "Not found", body, c->head_len, NULL);
 	free(text);
@@ -553,21 +553,22 @@ body_done(struct hconn *c)
 	struct hook_req r;
 	struct head     h;
 	char           *text = xstrdup(c->head);
-	bool            gh = c->src == HOOK_GITHUB;
+	bool            gh   = c->src == HOOK_GITHUB;
 
 	(void) parse(text, &h); /* parsed before: cannot fail */
 	memset(&r, 0, sizeof(r));
-	r.src = c->src;
+	r.src          = c->src;
 	r.content_type = hdr(&h, "Content-Type");
-	r.signature = hdr(&h, gh ? "X-Hub-Signature-256" : "X-Plane-Signature");
-	r.event = hdr(&h, gh ? "X-GitHub-Event" : "X-Plane-Event");
+	r.signature =
+	    hdr(&h, gh ? "X-Hub-Signature-256" : "X-Plane-Signature");
+	r.event    = hdr(&h, gh ? "X-GitHub-Event" : "X-Plane-Event");
 	r.delivery = hdr(&h, gh ? "X-GitHub-Delivery" : "X-Plane-Delivery");
-	r.body = c->in.data + c->head_len;
-	r.len = c->body_len;
-	hr->c = c;
+	r.body     = c->in.data + c->head_len;
+	r.len      = c->body_len;
+	hr->c      = c;
 	hook_classify(&hr->v, &r,
-	              gh ? hd->cfg.github_secret : hd->cfg.plane_secret,
-	              hd->cfg.insecure, hd->cfg.max_body);
+	    gh ? hd->cfg.github_secret : hd->cfg.plane_secret,
+	    hd->cfg.insecure, hd->cfg.max_body);
 	free(text);
 	hand(c, hr);
 }
@@ -595,13 +596,12 @@ process(struct hconn *c)
 		if (c->state == C_HEAD) {
 			if (c->in.len == 0)
 				return;
-			scan =
-			    c->in.len < HEAD_MAX + 4 ? c->in.len : HEAD_MAX + 4;
-			end = head_end(c->in.data, scan);
+			scan = c->in.len < HEAD_MAX + 4 ? c->in.len
+			                                : HEAD_MAX + 4;
+			end  = head_end(c->in.data, scan);
 			if (end == NULL) {
 				if (c->in.len >= HEAD_MAX + 4)
-					refuse(
-					    c, 431,
+					refuse(c, 431,
 					    "Request header fields too large",
 					    "malformed", NULL, NULL, 0);
 				else if (c->eof)
@@ -609,9 +609,9 @@ process(struct hconn *c)
 				return;
 			}
 			if (memchr(c->in.data, '\0',
-			           (size_t) (end - c->in.data)) != NULL) {
-				refuse(c, 400, "Bad request", "malformed", NULL,
-				       NULL, 0);
+			        (size_t) (end - c->in.data)) != NULL) {
+				refuse(c, 400, "Bad request", "malformed",
+				    NULL, NULL, 0);
 				return;
 			}
 			head_done(c, (size_t) (end - c->in.data));
@@ -652,7 +652,7 @@ conn_read(struct hconn *c)
 			continue; /* drained */
 		if (c->state == C_HEAD && !c->started) {
 			/* the head deadline runs from its first byte */
-			c->started = true;
+			c->started  = true;
 			c->deadline = mono_ms() + c->hd->cfg.header_timeout_ms;
 		}
 		buf_append(&c->in, chunk, (size_t) n);
@@ -686,8 +686,8 @@ conn_io(struct loop *loop, int fd, short revents, void *arg)
 static void
 sweep(struct loop *loop, void *arg)
 {
-	struct httpd  *hd = arg;
-	struct hconn **cp = &hd->conns, *c;
+	struct httpd  *hd  = arg;
+	struct hconn **cp  = &hd->conns, *c;
 	int64_t        now = mono_ms();
 
 	while ((c = *cp) != NULL) {
@@ -695,10 +695,11 @@ sweep(struct loop *loop, void *arg)
 			if ((c->state == C_HEAD && c->started) ||
 			    c->state == C_BODY) {
 				refuse(c, 408, "Request timeout", "timeouts",
-				       NULL, NULL, 0);
+				    NULL, NULL, 0);
 				watch(c);
 			} else
-				conn_close(c); /* idle, or a peer not reading */
+				conn_close(
+				    c); /* idle, or a peer not reading */
 		}
 		if (c->dead) {
 			*cp = c->next;
@@ -731,15 +732,15 @@ on_accept(struct loop *loop, int lfd, short revents, void *arg)
 			refused++;
 			continue;
 		}
-		c = xcalloc(1, sizeof(*c));
-		c->hd = hd;
-		c->fd = fd;
+		c       = xcalloc(1, sizeof(*c));
+		c->hd   = hd;
+		c->fd   = fd;
 		c->keep = true;
 		buf_init(&c->in);
 		buf_init(&c->out);
 		c->deadline = mono_ms() + hd->cfg.header_timeout_ms;
-		c->next = hd->conns;
-		hd->conns = c;
+		c->next     = hd->conns;
+		hd->conns   = c;
 		hd->nconns++;
 		watch(c);
 	}
@@ -753,11 +754,11 @@ on_accept(struct loop *loop, int lfd, short revents, void *arg)
 	}
 	if (refused > 0) {
 		if (hd->cfg.count != NULL)
-			hd->cfg.count("connections_refused", refused,
-			              hd->cfg.arg);
+			hd->cfg.count(
+			    "connections_refused", refused, hd->cfg.arg);
 		log_warn("webhook.http",
-		         "%d connection(s) refused: %d open (max_connections)",
-		         refused, hd->nconns);
+		    "%d connection(s) refused: %d open (max_connections)",
+		    refused, hd->nconns);
 	}
 }
 
@@ -791,22 +792,22 @@ listen_on(struct httpd *hd, const char *url)
 		goto bad;
 	snprintf(port, sizeof(port), "%s", p);
 	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
+	hints.ai_family   = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	hints.ai_flags    = AI_PASSIVE | AI_NUMERICSERV;
 	if ((rv = getaddrinfo(*host ? host : NULL, port, &hints, &ai)) != 0) {
-		log_error("webhook.config", "listen: %s: %s", url,
-		          gai_strerror(rv));
+		log_error(
+		    "webhook.config", "listen: %s: %s", url, gai_strerror(rv));
 		return (ERR_CONFIG);
 	}
 	for (a = ai; a != NULL; a = a->ai_next) {
 		fd = socket(a->ai_family,
-		            a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		            a->ai_protocol);
+		    a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    a->ai_protocol);
 		if (fd < 0)
 			continue;
-		(void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
-		                  sizeof(one));
+		(void) setsockopt(
+		    fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 		if (bind(fd, a->ai_addr, a->ai_addrlen) == 0 &&
 		    listen(fd, 128) == 0)
 			break;
@@ -815,24 +816,24 @@ listen_on(struct httpd *hd, const char *url)
 	}
 	freeaddrinfo(ai);
 	if (fd < 0) {
-		log_error("webhook.http", "listen %s: %s", url,
-		          strerror(errno));
+		log_error(
+		    "webhook.http", "listen %s: %s", url, strerror(errno));
 		return (ERR_IO);
 	}
 	hd->lfd = fd;
 	if (getsockname(fd, (struct sockaddr *) &ss, &sl) == 0 &&
-	    getnameinfo((struct sockaddr *) &ss, sl, shown, sizeof(shown), port,
-	                sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) == 0)
+	    getnameinfo((struct sockaddr *) &ss, sl, shown, sizeof(shown),
+	        port, sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) == 0)
 		snprintf(hd->url, sizeof(hd->url),
-		         ss.ss_family == AF_INET6 ? "http://[%s]:%s"
-		                                  : "http://%s:%s",
-		         shown, port);
+		    ss.ss_family == AF_INET6 ? "http://[%s]:%s"
+		                             : "http://%s:%s",
+		    shown, port);
 	else
 		snprintf(hd->url, sizeof(hd->url), "%s", url);
 	return (0);
 bad:
-	log_error("webhook.config", "listen: bad url %s: want http://host:port",
-	          url);
+	log_error("webhook.config",
+	    "listen: bad url %s: want http://host:port", url);
 	return (ERR_CONFIG);
 }
 
@@ -842,11 +843,11 @@ httpd_open(struct httpd **hp, struct loop *loop, const struct httpd_cfg *cfg)
 	struct httpd *hd;
 	int           rv;
 
-	*hp = NULL;
-	hd = xcalloc(1, sizeof(*hd));
-	hd->cfg = *cfg;
+	*hp      = NULL;
+	hd       = xcalloc(1, sizeof(*hd));
+	hd->cfg  = *cfg;
 	hd->loop = loop;
-	hd->lfd = -1;
+	hd->lfd  = -1;
 	if (hd->cfg.header_timeout_ms <= 0)
 		hd->cfg.header_timeout_ms = 10000;
 	if (hd->cfg.body_timeout_ms <= 0)
@@ -860,7 +861,7 @@ httpd_open(struct httpd **hp, struct loop *loop, const struct httpd_cfg *cfg)
 	    (rv = loop_add_fd(loop, hd->lfd, POLLIN, on_accept, hd)) != 0)
 		goto fail;
 	hd->sweep = loop_timer(loop, SWEEP_MS, sweep, hd);
-	*hp = hd;
+	*hp       = hd;
 	return (0);
 
 fail:

@@ -64,91 +64,90 @@ struct family {
 };
 
 static const struct family fams[] = {
-    {"opc_messages_in_total", "counter", "Bus messages received.", "msgs_in"},
-    {"opc_messages_out_total", "counter", "Bus messages published.",
-     "msgs_out"},
-    {"opc_decode_errors_total", "counter", "Messages that failed to decode.",
-     "decode_errors"},
-    {"opc_handler_errors_total", "counter", "Handlers that returned an error.",
-     "handler_errors"},
+	{ "opc_messages_in_total", "counter", "Bus messages received.",
+	    "msgs_in" },
+	{ "opc_messages_out_total", "counter", "Bus messages published.",
+	    "msgs_out" },
+	{ "opc_decode_errors_total", "counter",
+	    "Messages that failed to decode.", "decode_errors" },
+	{ "opc_handler_errors_total", "counter",
+	    "Handlers that returned an error.", "handler_errors" },
 };
 
 void
 metrics_render(struct buf *out, const json_t *sup, const json_t *st,
-               const char *const *names, size_t n, const char *self)
+    const char *const *names, size_t n, const char *self)
 {
 	json_t     *ist, *ups, *u, *p;
 	const char *k;
 	size_t      i, j;
 
 	head(out, "opc_up", "gauge",
-	     "1 when the instance answered ctl.status, else 0.");
+	    "1 when the instance answered ctl.status, else 0.");
 	for (i = 0; i < n; i++)
 		sample(out, "opc_up", names[i],
-		       json_is_object(json_object_get(st, names[i])));
+		    json_is_object(json_object_get(st, names[i])));
 	head(out, "opc_journal_seq", "gauge", "Last journaled seq.");
 	for (i = 0; i < n; i++)
 		if ((ist = json_object_get(st, names[i])) != NULL &&
 		    json_is_object(ist))
 			sample(out, "opc_journal_seq", names[i],
-			       json_integer_value(
-			           json_object_get(ist, "journal_seq")));
+			    json_integer_value(
+			        json_object_get(ist, "journal_seq")));
 	for (j = 0; j < nitems(fams); j++) {
 		head(out, fams[j].name, fams[j].type, fams[j].help);
 		for (i = 0; i < n; i++)
 			if ((ist = json_object_get(st, names[i])) != NULL &&
 			    json_is_object(ist))
 				sample(out, fams[j].name, names[i],
-				       json_integer_value(json_object_get(
-				           json_object_get(ist, "counters"),
-				           fams[j].counter)));
+				    json_integer_value(json_object_get(
+				        json_object_get(ist, "counters"),
+				        fams[j].counter)));
 	}
 	head(out, "opc_upstream_lag", "gauge",
-	     "Events of an upstream not yet applied.");
+	    "Events of an upstream not yet applied.");
 	for (i = 0; i < n; i++) {
 		ist = json_object_get(st, names[i]);
 		ups = json_object_get(ist, "upstreams");
-		json_object_foreach(ups, k, u)
-		{
+		json_object_foreach (ups, k, u) {
 			buf_puts(out, "opc_upstream_lag{instance=\"");
 			label(out, names[i]);
 			buf_puts(out, "\",upstream=\"");
 			label(out, k);
 			buf_printf(out, "\"} %lld\n",
-			           (long long) json_integer_value(
-			               json_object_get(u, "lag")));
+			    (long long) json_integer_value(
+			        json_object_get(u, "lag")));
 		}
 	}
 	head(out, "opc_restarts_total", "counter",
-	     "Restarts of the instance by the supervisor.");
-	json_array_foreach(json_object_get(sup, "processes"), i, p)
-	{
+	    "Restarts of the instance by the supervisor.");
+	json_array_foreach (json_object_get(sup, "processes"), i, p) {
 		const char *role =
 		    json_string_value(json_object_get(p, "role"));
 
 		if (role != NULL)
 			sample(out, "opc_restarts_total", role,
-			       json_integer_value(
-			           json_object_get(p, "restart_count")));
+			    json_integer_value(
+			        json_object_get(p, "restart_count")));
 	}
 	ist = self ? json_object_get(st, self) : NULL;
 	for (j = 0; j < webhook_ncounters; j++) {
 		char name[96];
 
 		snprintf(name, sizeof(name), "opc_webhook_%s_total",
-		         webhook_counters[j]);
+		    webhook_counters[j]);
 		head(out, name, "counter", "Webhook requests by outcome.");
 		sample(out, name, self ? self : "webhook",
-		       json_integer_value(
-		           json_object_get(json_object_get(ist, "counters"),
-		                           webhook_counters[j])));
+		    json_integer_value(
+		        json_object_get(json_object_get(ist, "counters"),
+		            webhook_counters[j])));
 	}
 }
 
 static char *
 gather(struct metrics *m)
 {
-	const struct topo *t = m->topo;
+	const struct topo *t     = m->topo;
 	const char       **names = xcalloc(t->ninst + 1, sizeof(*names));
 	json_t            *sup = NULL, *st = json_object(), *ist;
 	struct buf         b;
@@ -156,12 +155,12 @@ gather(struct metrics *m)
 	size_t             i;
 
 	(void) ctl_call(t->supervisor.ctl, MSG_CTL_STATUS, NULL, &sup, err,
-	                sizeof(err), m->timeout_ms);
+	    sizeof(err), m->timeout_ms);
 	for (i = 0; i < t->ninst; i++) {
 		names[i] = t->inst[i].name;
-		ist = NULL;
+		ist      = NULL;
 		if (ctl_call(t->inst[i].ctl, MSG_CTL_STATUS, NULL, &ist, err,
-		             sizeof(err), m->timeout_ms) != 0 ||
+		        sizeof(err), m->timeout_ms) != 0 ||
 		    ist == NULL) {
 			json_decref(ist);
 			ist = json_null();
@@ -190,7 +189,7 @@ run(void *arg)
 		pthread_mutex_unlock(&m->mu);
 		text = gather(m);
 		pthread_mutex_lock(&m->mu);
-		old = m->text;
+		old     = m->text;
 		m->text = text;
 		free(old);
 		if (m->stop)
@@ -203,7 +202,7 @@ run(void *arg)
 			ts.tv_nsec -= 1000000000L;
 		}
 		while (!m->stop &&
-		       pthread_cond_timedwait(&m->cv, &m->mu, &ts) == 0)
+		    pthread_cond_timedwait(&m->cv, &m->mu, &ts) == 0)
 			;
 	}
 	pthread_mutex_unlock(&m->mu);
@@ -212,16 +211,16 @@ run(void *arg)
 
 int
 metrics_open(struct metrics **mp, const struct topo *topo, const char *self,
-             int64_t interval_ms, int timeout_ms)
+    int64_t interval_ms, int timeout_ms)
 {
 	struct metrics *m;
 
-	*mp = NULL;
-	m = xcalloc(1, sizeof(*m));
-	m->topo = topo;
-	m->self = xstrdup(self);
+	*mp            = NULL;
+	m              = xcalloc(1, sizeof(*m));
+	m->topo        = topo;
+	m->self        = xstrdup(self);
 	m->interval_ms = interval_ms > 0 ? interval_ms : 5000;
-	m->timeout_ms = timeout_ms;
+	m->timeout_ms  = timeout_ms;
 	pthread_mutex_init(&m->mu, NULL);
 	pthread_cond_init(&m->cv, NULL);
 	if (pthread_create(&m->th, NULL, run, m) != 0) {
@@ -229,7 +228,7 @@ metrics_open(struct metrics **mp, const struct topo *topo, const char *self,
 		return (ERR_IO);
 	}
 	m->started = true;
-	*mp = m;
+	*mp        = m;
 	return (0);
 }
 

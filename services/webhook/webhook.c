@@ -46,12 +46,11 @@ struct webhook {
 	bool            warned_insecure;
 };
 
-const char *const webhook_counters[] = {
-    "accepted",          "rejected_signature", "oversized",
-    "malformed",         "duplicates",         "ignored_events",
-    "unsupported_media", "refused_no_secret",  "pings",
-    "timeouts",          "length_required",    "connections_refused"};
-const size_t webhook_ncounters = nitems(webhook_counters);
+const char *const webhook_counters[] = { "accepted", "rejected_signature",
+	"oversized", "malformed", "duplicates", "ignored_events",
+	"unsupported_media", "refused_no_secret", "pings", "timeouts",
+	"length_required", "connections_refused" };
+const size_t      webhook_ncounters  = nitems(webhook_counters);
 
 static void
 warn_insecure(struct webhook *w, const char *src)
@@ -60,9 +59,9 @@ warn_insecure(struct webhook *w, const char *src)
 		return;
 	w->warned_insecure = true;
 	log_warn("webhook.insecure",
-	         "no %s secret configured and insecure: true: accepting "
-	         "unsigned deliveries",
-	         src);
+	    "no %s secret configured and insecure: true: accepting "
+	    "unsigned deliveries",
+	    src);
 }
 
 /* journal records the delivery id and emits the event in one
@@ -77,11 +76,11 @@ journal(struct webhook *w, const struct hook_verdict *v)
 		return (rv);
 	if (v->delivery != NULL &&
 	    (rv = store_run(st,
-	                    "INSERT INTO delivery(id, source, event, ts) "
-	                    "VALUES (?, ?, ?, ?)",
-	                    "ttti", v->delivery,
-	                    v->topic == MSG_BOARD_WEBHOOK ? "plane" : "github",
-	                    v->event ? v->event : "", now_ms())) != 0)
+	         "INSERT INTO delivery(id, source, event, ts) "
+	         "VALUES (?, ?, ?, ?)",
+	         "ttti", v->delivery,
+	         v->topic == MSG_BOARD_WEBHOOK ? "plane" : "github",
+	         v->event ? v->event : "", now_ms())) != 0)
 		goto fail;
 	if ((rv = svc_emit(w->svc, v->topic, NULL, &v->body)) != 0)
 		goto fail;
@@ -95,22 +94,22 @@ fail:
 static void
 decide(struct hreq *hr, struct hook_verdict *v, void *arg)
 {
-	struct webhook *w = arg;
+	struct webhook *w  = arg;
 	const char     *ev = v->event ? v->event : "-";
 	const char     *id = v->delivery ? v->delivery : "-";
 	int             rv;
 
 	if (v->status == 200 && v->topic != MSG_NONE &&
 	    ((v->topic == MSG_BOARD_WEBHOOK && w->plane_secret == NULL) ||
-	     (v->topic != MSG_BOARD_WEBHOOK && w->github_secret == NULL)))
-		warn_insecure(w, v->topic == MSG_BOARD_WEBHOOK ? "plane"
-		                                               : "github");
+	        (v->topic != MSG_BOARD_WEBHOOK && w->github_secret == NULL)))
+		warn_insecure(
+		    w, v->topic == MSG_BOARD_WEBHOOK ? "plane" : "github");
 	if (v->topic == MSG_NONE) {
 		if (v->counter != NULL)
 			svc_count(w->svc, v->counter, 1);
 		log_info("webhook.answer",
-		         "event=%s delivery=%s size=%zu status=%d (%s)", ev, id,
-		         v->size, v->status, v->text);
+		    "event=%s delivery=%s size=%zu status=%d (%s)", ev, id,
+		    v->size, v->status, v->text);
 		httpd_reply(hr, v->status, v->text);
 		return;
 	}
@@ -118,19 +117,19 @@ decide(struct hreq *hr, struct hook_verdict *v, void *arg)
 	if (rv == ERR_EXISTS) {
 		svc_count(w->svc, "duplicates", 1);
 		log_info("webhook.duplicate", "event=%s delivery=%s size=%zu",
-		         ev, id, v->size);
+		    ev, id, v->size);
 		httpd_reply(hr, 200, "duplicate");
 		return;
 	}
 	if (rv != 0) {
-		log_error("webhook.journal", "event=%s delivery=%s: %s", ev, id,
-		          err_str(rv));
+		log_error("webhook.journal", "event=%s delivery=%s: %s", ev,
+		    id, err_str(rv));
 		httpd_reply(hr, 500, "Internal error");
 		return;
 	}
 	svc_count(w->svc, "accepted", 1);
 	log_info("webhook.accepted", "event=%s delivery=%s size=%zu topic=%s",
-	         ev, id, v->size, msg_topic_name(v->topic));
+	    ev, id, v->size, msg_topic_name(v->topic));
 	httpd_reply(hr, 200, "OK");
 }
 
@@ -158,7 +157,7 @@ prune(struct loop *loop, void *arg)
 	struct webhook *w = arg;
 
 	if (store_run(svc_store(w->svc), "DELETE FROM delivery WHERE ts < ?",
-	              "i", now_ms() - w->retention_ms) != 0)
+	        "i", now_ms() - w->retention_ms) != 0)
 		log_warn("webhook.prune", "cannot prune delivery ids");
 	(void) loop_timer(loop, 3600 * 1000, prune, w);
 }
@@ -172,26 +171,26 @@ start(struct loop *loop, void *arg)
 	struct httpd_cfg hc;
 
 	memset(&hc, 0, sizeof(hc));
-	hc.listen = w->listen;
-	hc.github_secret = w->github_secret;
-	hc.plane_secret = w->plane_secret;
-	hc.insecure = w->insecure != 0;
-	hc.max_body = (size_t) w->max_body;
-	hc.metrics = w->metrics;
+	hc.listen            = w->listen;
+	hc.github_secret     = w->github_secret;
+	hc.plane_secret      = w->plane_secret;
+	hc.insecure          = w->insecure != 0;
+	hc.max_body          = (size_t) w->max_body;
+	hc.metrics           = w->metrics;
 	hc.header_timeout_ms = w->header_ms;
-	hc.body_timeout_ms = w->body_ms;
-	hc.idle_timeout_ms = w->idle_ms;
-	hc.max_connections = (int) w->max_conns;
-	hc.decide = decide;
-	hc.count = count;
-	hc.arg = w;
+	hc.body_timeout_ms   = w->body_ms;
+	hc.idle_timeout_ms   = w->idle_ms;
+	hc.max_connections   = (int) w->max_conns;
+	hc.decide            = decide;
+	hc.count             = count;
+	hc.arg               = w;
 	if (httpd_open(&w->httpd, loop, &hc) != 0) {
 		log_error("webhook.start", "cannot serve %s", w->listen);
 		svc_stop(w->svc);
 		return;
 	}
 	log_info("webhook.start", "listening on %s (max_body %lld)",
-	         httpd_url(w->httpd), (long long) w->max_body);
+	    httpd_url(w->httpd), (long long) w->max_body);
 	tick(loop, w);
 }
 
@@ -227,7 +226,7 @@ webhook_init(struct svc *svc, void *state)
 		return (ERR_CONFIG);
 	}
 	w->github_secret = cfg_secret(c, "github_secret_env");
-	w->plane_secret = cfg_secret(c, "plane_secret_env");
+	w->plane_secret  = cfg_secret(c, "plane_secret_env");
 	if (w->github_secret != NULL && *w->github_secret == '\0')
 		w->github_secret = NULL;
 	if (w->plane_secret != NULL && *w->plane_secret == '\0')
@@ -238,12 +237,11 @@ webhook_init(struct svc *svc, void *state)
 		log_redact(w->plane_secret);
 	if (w->github_secret == NULL || w->plane_secret == NULL)
 		log_warn("webhook.config", "%s%s secret not set: %s",
-		         w->github_secret ? "" : "github ",
-		         w->plane_secret ? "" : "plane",
-		         w->insecure ? "unsigned deliveries accepted (insecure)"
-		                     : "those deliveries are refused (503)");
-	if (store_exec(
-	        svc_store(svc),
+		    w->github_secret ? "" : "github ",
+		    w->plane_secret ? "" : "plane",
+		    w->insecure ? "unsigned deliveries accepted (insecure)"
+		                : "those deliveries are refused (503)");
+	if (store_exec(svc_store(svc),
 	        "CREATE TABLE IF NOT EXISTS delivery("
 	        "id TEXT PRIMARY KEY, source TEXT, event TEXT, ts INTEGER)") !=
 	    0)
@@ -251,7 +249,7 @@ webhook_init(struct svc *svc, void *state)
 	for (i = 0; i < webhook_ncounters; i++)
 		svc_count(svc, webhook_counters[i], 0);
 	if (metrics_open(&w->metrics, svc_topo(svc), svc_name(svc),
-	                 w->metrics_ms, 500) != 0)
+	        w->metrics_ms, 500) != 0)
 		return (ERR_IO);
 	(void) loop_timer(svc_loop(svc), 0, start, w);
 	(void) loop_timer(svc_loop(svc), 60 * 1000, prune, w);
@@ -274,31 +272,30 @@ webhook_status(struct svc *svc, void *state, json_t *obj)
 
 	UNUSED(svc);
 	json_object_set_new(obj, "listen_url",
-	                    w->httpd ? json_string(httpd_url(w->httpd))
-	                             : json_null());
-	json_object_set_new(obj, "github_secret",
-	                    json_boolean(w->github_secret != NULL));
-	json_object_set_new(obj, "plane_secret",
-	                    json_boolean(w->plane_secret != NULL));
+	    w->httpd ? json_string(httpd_url(w->httpd)) : json_null());
+	json_object_set_new(
+	    obj, "github_secret", json_boolean(w->github_secret != NULL));
+	json_object_set_new(
+	    obj, "plane_secret", json_boolean(w->plane_secret != NULL));
 	json_object_set_new(obj, "insecure", json_boolean(w->insecure));
 	json_object_set_new(obj, "max_body", json_integer(w->max_body));
 }
 
 static const struct svc_handler handlers[] = {
-    {MSG_NONE, NULL},
+	{ MSG_NONE, NULL },
 };
 
 static const struct svc_ctl ctls[] = {
-    {MSG_NONE, NULL},
+	{ MSG_NONE, NULL },
 };
 
 const struct svc_def webhook_def = {
-    .name = "webhook",
-    .state_size = sizeof(struct webhook),
-    .init = webhook_init,
-    .fini = webhook_fini,
-    .handlers = handlers,
-    .ctls = ctls,
-    .status = webhook_status,
-	.config = webhook_keys,
+	.name       = "webhook",
+	.state_size = sizeof(struct webhook),
+	.init       = webhook_init,
+	.fini       = webhook_fini,
+	.handlers   = handlers,
+	.ctls       = ctls,
+	.status     = webhook_status,
+	.config     = webhook_keys,
 };

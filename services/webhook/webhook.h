@@ -69,11 +69,10 @@ struct hook_verdict {
  * size bytes (event and delivery, copied, may be NULL; they are only
  * logged). */
 void hook_reject(struct hook_verdict *v, int status, const char *text,
-                 const char *counter, const char *event, const char *delivery,
-                 size_t size);
+    const char *counter, const char *event, const char *delivery, size_t size);
 /* hook_oversized is hook_reject with the 413 answer. */
 void hook_oversized(struct hook_verdict *v, const char *event,
-                    const char *delivery, size_t size);
+    const char *delivery, size_t size);
 
 /* hook_form_payload appends the decoded value of the form field
  * "payload" of an application/x-www-form-urlencoded body to out ('+' is
@@ -89,7 +88,7 @@ int hook_length(const char *value, uint64_t *len);
 /* hook_classify decides on r: size (max_body), Content-Type, signature
  * under secret (NULL/empty: 503 unless insecure), JSON, event type. */
 void hook_classify(struct hook_verdict *v, const struct hook_req *r,
-                   const char *secret, bool insecure, size_t max_body);
+    const char *secret, bool insecure, size_t max_body);
 void hook_verdict_fini(struct hook_verdict *v);
 
 /* --- metrics.c: Prometheus text from every instance's ctl.status ------ */
@@ -102,12 +101,12 @@ struct metrics;
  * instance that did not answer), in the order of names (n entries).
  * self names the webhook instance whose own counters are added. */
 void metrics_render(struct buf *out, const json_t *sup, const json_t *st,
-                    const char *const *names, size_t n, const char *self);
+    const char *const *names, size_t n, const char *self);
 
 /* metrics_open starts the gathering thread (every interval_ms, each ctl
  * call bounded by timeout_ms).  topo is borrowed and must outlive it. */
-int metrics_open(struct metrics **mp, const struct topo *topo, const char *self,
-                 int64_t interval_ms, int timeout_ms);
+int  metrics_open(struct metrics **mp, const struct topo *topo,
+     const char *self, int64_t interval_ms, int timeout_ms);
 void metrics_close(struct metrics **mp);
 /* metrics_text returns a copy of the last gathered text (NULL if none
  * yet); the caller frees it.  Any thread. */
@@ -143,8 +142,8 @@ struct httpd_cfg {
 /* httpd_open binds and starts the server on loop.  cfg's strings are
  * borrowed (must outlive it).  Returns 0, ERR_CONFIG (bad url) or
  * ERR_IO. */
-int httpd_open(struct httpd **hp, struct loop *loop,
-               const struct httpd_cfg *cfg);
+int httpd_open(
+    struct httpd **hp, struct loop *loop, const struct httpd_cfg *cfg);
 /* httpd_close closes every connection and the listener. */
 void httpd_close(struct httpd **hp, struct loop *loop);
 /* httpd_url returns the bound url (actual port), e.g.

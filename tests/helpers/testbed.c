@@ -2,9 +2,9 @@
  * testbed.c - in-process service harness (see testbed.h).
  */
 #include <pthread.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,7 +98,7 @@ tb_start(const struct svc_def *def, struct topo *topo, const char *name)
 	int            rv;
 
 	t->def = def;
-	rv = svc_open(&t->svc, def, topo, name, NULL);
+	rv     = svc_open(&t->svc, def, topo, name, NULL);
 	if (rv != 0)
 		fail_msg("svc_open %s: %s", name, err_str(rv));
 	assert_int_equal(pthread_create(&t->thr, NULL, run, t), 0);
@@ -106,8 +106,7 @@ tb_start(const struct svc_def *def, struct topo *topo, const char *name)
 }
 
 struct tb_svc *
-tb_start_caught_up(const struct svc_def *def, struct topo *t,
-    const char *name)
+tb_start_caught_up(const struct svc_def *def, struct topo *t, const char *name)
 {
 	struct tb_svc *s = tb_start(def, t, name);
 
@@ -138,7 +137,7 @@ tb_svc(struct tb_svc *t)
 json_t *
 tb_status(struct topo *topo, const char *name)
 {
-	const struct topo_inst *in = topo_find(topo, name);
+	const struct topo_inst *in   = topo_find(topo, name);
 	json_t                 *data = NULL;
 	char                    err[256];
 
@@ -176,8 +175,8 @@ int64_t
 tb_wait_int(struct topo *topo, const char *name, const char *path,
     int64_t want, int timeout_ms)
 {
-	int64_t deadline = mono_ms() + timeout_ms, v;
-	struct timespec ts = { 0, 20 * 1000 * 1000 };
+	int64_t         deadline = mono_ms() + timeout_ms, v;
+	struct timespec ts       = { 0, 20 * 1000 * 1000 };
 
 	for (;;) {
 		v = tb_status_int(topo, name, path);
@@ -234,7 +233,7 @@ tb_call_raw(struct topo *topo, const char *name, enum msg_topic t,
     const void *body, char *err, size_t errlen)
 {
 	const struct topo_inst *in = topo_find(topo, name);
-	struct msg_hdr          h = { "test", 0, "test:raw", 0, NULL };
+	struct msg_hdr          h  = { "test", 0, "test:raw", 0, NULL };
 	struct bus_msg          bm;
 	struct msg              rep;
 	struct buf              b;
@@ -252,8 +251,8 @@ tb_call_raw(struct topo *topo, const char *name, enum msg_topic t,
 			n++;
 		}
 	assert_true(n > 0);
-	assert_int_equal(bus_request(in->ctl, b.data, b.len, &bm, TB_WAIT_MS),
-	    0);
+	assert_int_equal(
+	    bus_request(in->ctl, b.data, b.len, &bm, TB_WAIT_MS), 0);
 	buf_fini(&b);
 	assert_int_equal(msg_decode(&rep, bm.data, bm.len, err, errlen), 0);
 	bus_msg_free(&bm);
@@ -275,9 +274,9 @@ inject_rv(struct topo *topo, const char *name, const char *topic,
 	assert_non_null(body);
 	memset(&in, 0, sizeof(in));
 	in.topic = (char *) topic;
-	in.body = body;
-	in.corr = (char *) corr;
-	rv = tb_call(topo, name, MSG_CTL_INJECT, &in, NULL, err, errlen);
+	in.body  = body;
+	in.corr  = (char *) corr;
+	rv       = tb_call(topo, name, MSG_CTL_INJECT, &in, NULL, err, errlen);
 	json_decref(body);
 	return (rv);
 }
@@ -297,7 +296,7 @@ tb_events(struct topo *topo, const char *name, const char *topic)
 {
 	const struct topo_inst *in = topo_find(topo, name);
 	struct msg_ctl_replay   rq = { 1, 0, 0 };
-	struct msg_hdr          h = { "test", 0, "test:replay", 0, NULL };
+	struct msg_hdr          h  = { "test", 0, "test:replay", 0, NULL };
 	struct bus_msg          bm;
 	struct msg              rep, m;
 	struct buf              b;
@@ -331,8 +330,8 @@ tb_events(struct topo *topo, const char *name, const char *topic)
 				json_array_append_new(out,
 				    json_pack("{s:I, s:s, s:s?, s:o}", "seq",
 				        (json_int_t) m.seq, "topic",
-				        msg_topic_name(m.topic), "corr", m.corr,
-				        "body",
+				        msg_topic_name(m.topic), "corr",
+				        m.corr, "body",
 				        msg_body_to_json(m.topic, &m.body)));
 			msg_fini(&m);
 		}
@@ -347,7 +346,7 @@ tb_wait_events(struct topo *topo, const char *name, const char *topic,
     size_t n, int timeout_ms)
 {
 	int64_t         deadline = mono_ms() + timeout_ms;
-	struct timespec ts = { 0, 20 * 1000 * 1000 };
+	struct timespec ts       = { 0, 20 * 1000 * 1000 };
 	json_t         *ev;
 
 	for (;;) {
@@ -362,9 +361,9 @@ tb_wait_events(struct topo *topo, const char *name, const char *topic,
 json_t *
 tb_heartbeat(struct topo *topo, const char *name, int timeout_ms)
 {
-	const struct topo_inst *in = topo_find(topo, name);
+	const struct topo_inst *in       = topo_find(topo, name);
 	int64_t                 deadline = mono_ms() + timeout_ms;
-	struct bus             *sub = NULL;
+	struct bus             *sub      = NULL;
 	struct bus_msg          bm;
 	struct msg              m;
 	json_t                 *hb = NULL;

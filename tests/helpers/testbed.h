@@ -32,12 +32,12 @@ struct topo *tb_topo(const char *dir, const char *yaml);
 
 /* tb_start opens the service for instance name (asserts) and runs it on a
  * new thread. */
-struct tb_svc *tb_start(const struct svc_def *, struct topo *,
-    const char *name);
+struct tb_svc *tb_start(
+    const struct svc_def *, struct topo *, const char *name);
 /* tb_start_caught_up is tb_start, then waits (TB_WAIT_MS, asserts) until
  * the instance says it has caught up with its upstreams. */
-struct tb_svc *tb_start_caught_up(const struct svc_def *, struct topo *,
-    const char *name);
+struct tb_svc *tb_start_caught_up(
+    const struct svc_def *, struct topo *, const char *name);
 /* tb_stop stops and joins the thread and closes the service. */
 void        tb_stop(struct tb_svc **);
 struct svc *tb_svc(struct tb_svc *);

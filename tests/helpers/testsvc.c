@@ -28,8 +28,7 @@ static const struct cfg_key prod_keys[] = {
 	CFG_INT("produce", "0", "0", NULL, "events to produce"),
 	CFG_INT("batch", "100", "1", NULL, "events per transaction"),
 	CFG_MS("interval_ms", "0", "0", NULL, "between batches"),
-	CFG_INT("payload_bytes", "16", "0", "1048576",
-	    "each event's payload"),
+	CFG_INT("payload_bytes", "16", "0", "1048576", "each event's payload"),
 	CFG_END,
 };
 
@@ -55,20 +54,20 @@ struct prod {
 static void
 prod_tick(struct loop *l, void *arg)
 {
-	struct svc       *svc = arg;
-	struct prod      *p = svc_state(svc);
+	struct svc           *svc = arg;
+	struct prod          *p   = svc_state(svc);
 	struct msg_test_event ev;
-	int64_t           i, next;
+	int64_t               i, next;
 
 	p->timer = 0;
-	next = (int64_t) svc_last_seq(svc) + 1;
+	next     = (int64_t) svc_last_seq(svc) + 1;
 	if (next > p->produce)
 		return;
 	if (svc_begin(svc) != 0)
 		return;
 	for (i = 0; i < p->batch && next <= p->produce; i++, next++) {
 		memset(&ev, 0, sizeof(ev));
-		ev.n = next;
+		ev.n       = next;
 		ev.payload = p->payload;
 		if (svc_emit(svc, MSG_TEST_EVENT, NULL, &ev) != 0) {
 			(void) svc_rollback(svc);
@@ -135,13 +134,13 @@ prod_status(struct svc *svc, void *state, json_t *o)
 }
 
 const struct svc_def testprod_service = {
-	.config = prod_keys,
-	.name = "testprod",
+	.config     = prod_keys,
+	.name       = "testprod",
 	.state_size = sizeof(struct prod),
-	.init = prod_init,
-	.fini = prod_fini,
-	.idle = prod_idle,
-	.status = prod_status,
+	.init       = prod_init,
+	.fini       = prod_fini,
+	.idle       = prod_idle,
+	.status     = prod_status,
 };
 
 struct cons {
@@ -171,11 +170,11 @@ fill_disk(struct svc *svc, struct cons *c)
 	int     rv;
 
 	c->filled = 1;
-	if ((rv = store_int(svc_store(svc), &pages, 0, "PRAGMA page_count",
-	         NULL)) != 0)
+	if ((rv = store_int(
+	         svc_store(svc), &pages, 0, "PRAGMA page_count", NULL)) != 0)
 		return (rv);
-	snprintf(sql, sizeof(sql), "PRAGMA max_page_count=%lld",
-	    (long long) pages);
+	snprintf(
+	    sql, sizeof(sql), "PRAGMA max_page_count=%lld", (long long) pages);
 	log_info("testcons.disk", "full at %lld pages", (long long) pages);
 	(void) loop_timer(svc_loop(svc), c->full_ms, empty_disk, svc);
 	return (store_exec(svc_store(svc), sql));
@@ -216,7 +215,7 @@ on_test_event(struct svc *svc, const struct msg *m, void *state)
 	int             rv;
 
 	if (c->slow_us > 0) {
-		ts.tv_sec = 0;
+		ts.tv_sec  = 0;
 		ts.tv_nsec = c->slow_us * 1000;
 		nanosleep(&ts, NULL);
 	}
@@ -229,12 +228,12 @@ on_test_event(struct svc *svc, const struct msg *m, void *state)
 	         "INSERT INTO pad VALUES (zeroblob(2048))", NULL)) != 0)
 		return (rv);
 	if ((rv = store_run(svc_store(svc),
-	         "INSERT INTO got(src, seq, n) VALUES (?, ?, ?)", "tii", m->src,
-	         (int64_t) m->seq, m->body.test_event.n)) != 0)
+	         "INSERT INTO got(src, seq, n) VALUES (?, ?, ?)", "tii",
+	         m->src, (int64_t) m->seq, m->body.test_event.n)) != 0)
 		return (rv);
 	if (c->echo) {
 		struct msg_test_event ev = { .n = m->body.test_event.n,
-		    .payload = "echo" };
+			.payload                = "echo" };
 
 		if ((rv = svc_emit(svc, MSG_TEST_EVENT, NULL, &ev)) != 0)
 			return (rv);
@@ -251,8 +250,8 @@ cons_status(struct svc *svc, void *state, json_t *o)
 	int64_t n = 0;
 
 	UNUSED(state);
-	(void) store_int(svc_store(svc), &n, 0, "SELECT count(*) FROM got",
-	    NULL);
+	(void) store_int(
+	    svc_store(svc), &n, 0, "SELECT count(*) FROM got", NULL);
 	json_object_set_new(o, "got", json_integer(n));
 }
 
@@ -262,10 +261,10 @@ static const struct svc_handler cons_handlers[] = {
 };
 
 const struct svc_def testcons_service = {
-	.config = cons_keys,
-	.name = "testcons",
+	.config     = cons_keys,
+	.name       = "testcons",
 	.state_size = sizeof(struct cons),
-	.init = cons_init,
-	.handlers = cons_handlers,
-	.status = cons_status,
+	.init       = cons_init,
+	.handlers   = cons_handlers,
+	.status     = cons_status,
 };

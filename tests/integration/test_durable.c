@@ -10,10 +10,10 @@
  * the producer must still answer, and a consumer started afterwards must
  * still catch up.
  */
+#include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,13 +90,13 @@ pair(const char *dir, int n, int batch, const char *prod_extra,
 static void
 test_kill9_exactly_once(void **state)
 {
-	char        *dir = tb_dir(), *cfg, *db;
-	struct topo *t;
-	pid_t        prod, cons;
-	int          i, got_mid;
-	int64_t      cnt, dist, bad, lo, hi;
+	char         *dir = tb_dir(), *cfg, *db;
+	struct topo  *t;
+	pid_t         prod, cons;
+	int           i, got_mid;
+	int64_t       cnt, dist, bad, lo, hi;
 	struct store *s;
-	unsigned     seed = (unsigned) time(NULL);
+	unsigned      seed = (unsigned) time(NULL);
 
 	UNUSED(state);
 	t = pair(dir, N, 25, "    idle_ms: 20\n", "    slow_us: 100\n", &cfg);
@@ -124,22 +124,22 @@ test_kill9_exactly_once(void **state)
 
 	db = xasprintf("%s/s/cons.db", dir);
 	assert_int_equal(store_open(&s, db), 0);
-	assert_int_equal(store_int(s, &cnt, 0, "SELECT count(*) FROM got",
-	                     NULL),
+	assert_int_equal(
+	    store_int(s, &cnt, 0, "SELECT count(*) FROM got", NULL), 0);
+	assert_int_equal(
+	    store_int(s, &dist, 0, "SELECT count(DISTINCT n) FROM got", NULL),
 	    0);
-	assert_int_equal(store_int(s, &dist, 0,
-	                     "SELECT count(DISTINCT n) FROM got", NULL),
-	    0);
-	assert_int_equal(store_int(s, &lo, 0, "SELECT min(n) FROM got", NULL),
-	    0);
-	assert_int_equal(store_int(s, &hi, 0, "SELECT max(n) FROM got", NULL),
-	    0);
+	assert_int_equal(
+	    store_int(s, &lo, 0, "SELECT min(n) FROM got", NULL), 0);
+	assert_int_equal(
+	    store_int(s, &hi, 0, "SELECT max(n) FROM got", NULL), 0);
 	/* In order: n and seq both follow insertion order. */
-	assert_int_equal(store_int(s, &bad, 0,
-	                     "SELECT count(*) FROM got a JOIN got b"
-	                     " ON b.id = (SELECT min(id) FROM got WHERE id > "
-	                     "a.id) WHERE b.n != a.n + 1 OR b.seq != a.seq + 1",
-	                     NULL),
+	assert_int_equal(
+	    store_int(s, &bad, 0,
+	        "SELECT count(*) FROM got a JOIN got b"
+	        " ON b.id = (SELECT min(id) FROM got WHERE id > "
+	        "a.id) WHERE b.n != a.n + 1 OR b.seq != a.seq + 1",
+	        NULL),
 	    0);
 	printf("# rows %lld distinct %lld min %lld max %lld out-of-order "
 	       "%lld\n",
@@ -166,9 +166,10 @@ test_hangup(void **state)
 	pid_t        prod, cons;
 
 	UNUSED(state);
-	t = pair(dir, 200, 50, "", "", &cfg);
+	t    = pair(dir, 200, 50, "", "", &cfg);
 	prod = spawn("opc-testprod", cfg, "prod");
-	assert_int_equal(tb_wait_int(t, "prod", "journal_seq", 200, WAIT), 200);
+	assert_int_equal(
+	    tb_wait_int(t, "prod", "journal_seq", 200, WAIT), 200);
 	tb_hang_up(topo_find(t, "prod")->ctl);
 	sleep_ms(200);
 	assert_int_equal(tb_status_int(t, "prod", "journal_seq"), 200);
@@ -177,7 +178,8 @@ test_hangup(void **state)
 	cons = spawn("opc-testcons", cfg, "cons");
 	assert_int_equal(
 	    tb_wait_int(t, "cons", "upstreams.prod.cursor", 200, WAIT), 200);
-	assert_int_equal(waitpid(prod, NULL, WNOHANG), 0); /* never restarted */
+	assert_int_equal(
+	    waitpid(prod, NULL, WNOHANG), 0); /* never restarted */
 	kill_wait(cons, SIGTERM);
 	kill_wait(prod, SIGTERM);
 	topo_close(&t);

@@ -7,9 +7,9 @@
  * (those upstreams exist in the topology but never run).  What it emits
  * is read back from its journal over ctl.replay.
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -34,31 +34,31 @@ fx_start(struct fx *f, const char *tag)
 {
 	char *yaml;
 
-	f->dir = tb_dir();
-	yaml = xasprintf("opcenter:\n"
-	                 "  state_dir: %s/state\n"
-	                 "  heartbeat_ms: 50\n"
-	                 "repos:\n"
-	                 "  demo:\n"
-	                 "    clone_url: %s/demo.git\n"
-	                 "  rev:\n"
-	                 "    clone_url: %s/rev.git\n"
-	                 "    await_review: true\n"
-	                 "instances:\n"
-	                 "  router:\n"
-	                 "    pub: inproc://%s-router.pub\n"
-	                 "    ctl: inproc://%s-router.ctl\n"
-	                 "  executor:\n"
-	                 "    pub: inproc://%s-ex.pub\n"
-	                 "    ctl: inproc://%s-ex.ctl\n"
-	                 "  board-sync:\n"
-	                 "    upstreams: [router, executor]\n"
-	                 "    pub: inproc://%s-bs.pub\n"
-	                 "    ctl: inproc://%s-bs.ctl\n"
-	                 "    board: local\n"
-	                 "    idle_ms: 20\n"
-	                 "    catchup_grace_ms: 50\n",
-	                 f->dir, f->dir, f->dir, tag, tag, tag, tag, tag, tag);
+	f->dir  = tb_dir();
+	yaml    = xasprintf("opcenter:\n"
+	                       "  state_dir: %s/state\n"
+	                       "  heartbeat_ms: 50\n"
+	                       "repos:\n"
+	                       "  demo:\n"
+	                       "    clone_url: %s/demo.git\n"
+	                       "  rev:\n"
+	                       "    clone_url: %s/rev.git\n"
+	                       "    await_review: true\n"
+	                       "instances:\n"
+	                       "  router:\n"
+	                       "    pub: inproc://%s-router.pub\n"
+	                       "    ctl: inproc://%s-router.ctl\n"
+	                       "  executor:\n"
+	                       "    pub: inproc://%s-ex.pub\n"
+	                       "    ctl: inproc://%s-ex.ctl\n"
+	                       "  board-sync:\n"
+	                       "    upstreams: [router, executor]\n"
+	                       "    pub: inproc://%s-bs.pub\n"
+	                       "    ctl: inproc://%s-bs.ctl\n"
+	                       "    board: local\n"
+	                       "    idle_ms: 20\n"
+	                       "    catchup_grace_ms: 50\n",
+	       f->dir, f->dir, f->dir, tag, tag, tag, tag, tag, tag);
 	f->topo = tb_topo(f->dir, yaml);
 	free(yaml);
 	f->bs = tb_start_caught_up(&board_def, f->topo, "board-sync");
@@ -80,8 +80,8 @@ add_req(struct fx *f, json_t *rq)
 	json_t *d = NULL;
 	char    err[256];
 
-	if (tb_call_json(f->topo, "board-sync", MSG_BOARD_TASK_ADD, rq, &d, err,
-	                 sizeof(err)) != 0)
+	if (tb_call_json(f->topo, "board-sync", MSG_BOARD_TASK_ADD, rq, &d,
+	        err, sizeof(err)) != 0)
 		fail_msg("task_add: %s", err);
 	json_decref(rq);
 	return (d);
@@ -92,8 +92,9 @@ static const char *
 add(struct fx *f, const char *repo, const char *goal)
 {
 	static char id[32];
-	json_t *d = add_req(f, json_pack("{s:s, s:s, s:[s]}", "repo_key", repo,
-	                                 "goal", goal, "labels", "team: a"));
+	json_t     *d = add_req(f,
+	        json_pack("{s:s, s:s, s:[s]}", "repo_key", repo, "goal", goal,
+	            "labels", "team: a"));
 
 	assert_string_equal(tb_str(d, "state"), BOARD_READY);
 	snprintf(id, sizeof(id), "%s", tb_str(d, "task_id"));
@@ -105,12 +106,12 @@ add(struct fx *f, const char *repo, const char *goal)
 static json_t *
 show(struct fx *f, const char *task)
 {
-	struct msg_board_task_show rq = {(char *) task};
-	json_t                    *d = NULL;
+	struct msg_board_task_show rq = { (char *) task };
+	json_t                    *d  = NULL;
 	char                       err[256];
 
 	if (tb_call(f->topo, "board-sync", MSG_BOARD_TASK_SHOW, &rq, &d, err,
-	            sizeof(err)) != 0)
+	        sizeof(err)) != 0)
 		fail_msg("task_show %s: %s", task, err);
 	return (d);
 }
@@ -135,7 +136,7 @@ last_comment(struct fx *f, const char *task)
 
 	assert_true(json_array_size(cs) > 0);
 	snprintf(c, sizeof(c), "%s",
-	         tb_str(json_array_get(cs, json_array_size(cs) - 1), "body"));
+	    tb_str(json_array_get(cs, json_array_size(cs) - 1), "body"));
 	json_decref(d);
 	return (c);
 }
@@ -157,32 +158,30 @@ decided(const char *task, const char *status)
 {
 	return (json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:s, s:[{s:s, s:s, "
 	                  "s:b}]}}",
-	                  "task_id", task, "decision_id", "dec-1", "lane",
-	                  "claude_cli", "rule", "r-remote", "policy_status",
-	                  status, "policy", "status", status, "violations",
-	                  "rule_id", "tool.destructive_label", "message",
-	                  "destructive label 'rm_rf'", "blocking", 1));
+	    "task_id", task, "decision_id", "dec-1", "lane", "claude_cli",
+	    "rule", "r-remote", "policy_status", status, "policy", "status",
+	    status, "violations", "rule_id", "tool.destructive_label",
+	    "message", "destructive label 'rm_rf'", "blocking", 1));
 }
 
 static void
 started(struct fx *f, const char *task, const char *run)
 {
 	inject(f, "exec.started",
-	       json_pack("{s:s, s:s, s:s, s:i}", "run_id", run, "task_id", task,
-	                 "executor", "executor", "attempt", 1));
+	    json_pack("{s:s, s:s, s:s, s:i}", "run_id", run, "task_id", task,
+	        "executor", "executor", "attempt", 1));
 }
 
 static void
 finished(struct fx *f, const char *task, const char *run, bool ok,
-         const char *category)
+    const char *category)
 {
 	inject(f, "exec.finished",
-	       json_pack("{s:s, s:s, s:s, s:b, s:s, s:s?, s:s, s:{s:s}}",
-	                 "run_id", run, "task_id", task, "status",
-	                 ok ? "succeeded" : "failed", "success", ok, "executor",
-	                 "executor", "failure_category", category,
-	                 "branch_name", "goal/x", "result", "commit_sha",
-	                 "abc123"));
+	    json_pack("{s:s, s:s, s:s, s:b, s:s, s:s?, s:s, s:{s:s}}",
+	        "run_id", run, "task_id", task, "status",
+	        ok ? "succeeded" : "failed", "success", ok, "executor",
+	        "executor", "failure_category", category, "branch_name",
+	        "goal/x", "result", "commit_sha", "abc123"));
 }
 
 /* ------------------------------------------------------------------ cases */
@@ -216,12 +215,14 @@ test_add(void **state)
 	assert_int_equal(tb_int(ev, "2.body.attempt"), 1);
 	json_decref(ev);
 
-	d = add_req(&f, json_pack("{s:s, s:s, s:s}", "repo_key", "demo", "goal",
-	                          "Once", "request_id", "req-1"));
+	d = add_req(&f,
+	    json_pack("{s:s, s:s, s:s}", "repo_key", "demo", "goal", "Once",
+	        "request_id", "req-1"));
 	assert_string_equal(tb_str(d, "task_id"), "T-2");
 	json_decref(d);
-	d = add_req(&f, json_pack("{s:s, s:s, s:s}", "repo_key", "demo", "goal",
-	                          "Twice?", "request_id", "req-1"));
+	d = add_req(&f,
+	    json_pack("{s:s, s:s, s:s}", "repo_key", "demo", "goal", "Twice?",
+	        "request_id", "req-1"));
 	assert_string_equal(tb_str(d, "task_id"), "T-2");
 	assert_true(json_is_true(tb_get(d, "existing")));
 	json_decref(d);
@@ -232,12 +233,12 @@ test_add(void **state)
 	    tb_status_int(f.topo, "board-sync", "tasks.Ready for AI"), 2);
 
 	/* a description whose Execution block names an unknown mode */
-	d = add_req(&f, json_pack("{s:s, s:s, s:s}", "repo_key", "demo", "goal",
-	                          "", "description",
-	                          "## Execution\nmode: dance\n\nDo it."));
+	d = add_req(&f,
+	    json_pack("{s:s, s:s, s:s}", "repo_key", "demo", "goal", "",
+	        "description", "## Execution\nmode: dance\n\nDo it."));
 	assert_string_equal(tb_str(d, "state"), "Blocked");
 	assert_non_null(strstr(last_comment(&f, tb_str(d, "task_id")),
-	                       "Unsupported execution mode"));
+	    "Unsupported execution mode"));
 	json_decref(d);
 	ev = events(&f, "task.ready");
 	assert_int_equal(json_array_size(ev), 2);
@@ -290,7 +291,8 @@ test_run_outcomes(void **state)
 	UNUSED(state);
 	fx_start(&f, "run");
 	snprintf(t[0], sizeof(t[0]), "%s", add(&f, "demo", "Succeed"));
-	snprintf(t[1], sizeof(t[1]), "%s", add(&f, "rev", "Succeed, reviewed"));
+	snprintf(
+	    t[1], sizeof(t[1]), "%s", add(&f, "rev", "Succeed, reviewed"));
 	snprintf(t[2], sizeof(t[2]), "%s", add(&f, "demo", "Fail"));
 	snprintf(t[3], sizeof(t[3]), "%s", add(&f, "demo", "Run twice"));
 	started(&f, t[0], "r-0");
@@ -312,7 +314,7 @@ test_run_outcomes(void **state)
 	assert_non_null(
 	    strstr(last_comment(&f, t[2]), "- category: validation_failed"));
 	assert_non_null(strstr(last_comment(&f, t[2]),
-	                       "- blocked_classification: validation_failed"));
+	    "- blocked_classification: validation_failed"));
 	assert_null(strstr(last_comment(&f, t[0]), "blocked_classification"));
 	ev = events(&f, "task.updated");
 	assert_string_equal(
@@ -354,7 +356,8 @@ test_quota_exhausted(void **state)
 	finished(&f, t[0], "r-q0", false, "quota_exhausted");
 	assert_string_equal(state_of(&f, t[0]), "Blocked");
 	c = last_comment(&f, t[0]);
-	assert_non_null(strstr(c, "- blocked_classification: quota_exhausted"));
+	assert_non_null(
+	    strstr(c, "- blocked_classification: quota_exhausted"));
 	ev = events(&f, "task.updated");
 	assert_string_equal(
 	    tb_str(json_array_get(ev, json_array_size(ev) - 1), "body.reason"),
@@ -363,22 +366,22 @@ test_quota_exhausted(void **state)
 	/* no result record: the reason's words decide */
 	started(&f, t[1], "r-q1");
 	inject(&f, "exec.finished",
-	       json_pack("{s:s, s:s, s:s, s:b, s:s, s:s}", "run_id", "r-q1",
-	                 "task_id", t[1], "status", "failed", "success", 0,
-	                 "failure_category", "backend_error", "failure_reason",
-	                 "Quota exceeded for this month"));
+	    json_pack("{s:s, s:s, s:s, s:b, s:s, s:s}", "run_id", "r-q1",
+	        "task_id", t[1], "status", "failed", "success", 0,
+	        "failure_category", "backend_error", "failure_reason",
+	        "Quota exceeded for this month"));
 	assert_string_equal(state_of(&f, t[1]), "Blocked");
 	c = last_comment(&f, t[1]);
 	assert_non_null(strstr(c, "- category: backend_error"));
-	assert_non_null(strstr(c, "- blocked_classification: quota_exhausted"));
+	assert_non_null(
+	    strstr(c, "- blocked_classification: quota_exhausted"));
 	/* a typed result: its category alone */
 	started(&f, t[2], "r-q2");
 	inject(&f, "exec.finished",
-	       json_pack("{s:s, s:s, s:s, s:b, s:s, s:s, s:{s:s}}", "run_id",
-	                 "r-q2", "task_id", t[2], "status", "failed", "success",
-	                 0, "failure_category", "model_error", "failure_reason",
-	                 "rate limit, retry later", "result", "commit_sha",
-	                 "abc"));
+	    json_pack("{s:s, s:s, s:s, s:b, s:s, s:s, s:{s:s}}", "run_id",
+	        "r-q2", "task_id", t[2], "status", "failed", "success", 0,
+	        "failure_category", "model_error", "failure_reason",
+	        "rate limit, retry later", "result", "commit_sha", "abc"));
 	c = last_comment(&f, t[2]);
 	assert_non_null(strstr(c, "- blocked_classification: model_error"));
 	fx_stop(&f);
@@ -400,11 +403,11 @@ test_quality_note(void **state)
 	snprintf(t, sizeof(t), "%s", add(&f, "demo", "Erode quality"));
 	started(&f, t, "r-n");
 	inject(&f, "exec.finished",
-	       json_pack("{s:s, s:s, s:s, s:b, s:s, s:{s:s, s:s, s:{s:i}}}",
-	                 "run_id", "r-n", "task_id", t, "status", "succeeded",
-	                 "success", 1, "executor", "executor", "result",
-	                 "commit_sha", "abc", "quality_note", note,
-	                 "quality_warnings", "#\\s*noqa\\b", 1));
+	    json_pack("{s:s, s:s, s:s, s:b, s:s, s:{s:s, s:s, s:{s:i}}}",
+	        "run_id", "r-n", "task_id", t, "status", "succeeded",
+	        "success", 1, "executor", "executor", "result", "commit_sha",
+	        "abc", "quality_note", note, "quality_warnings",
+	        "#\\s*noqa\\b", 1));
 	assert_string_equal(state_of(&f, t), "Done");
 	assert_non_null(strstr(last_comment(&f, t), note));
 	assert_non_null(strstr(last_comment(&f, t), "- commit: abc\n"));
@@ -422,23 +425,23 @@ test_proposal(void **state)
 	UNUSED(state);
 	fx_start(&f, "prop");
 	inject(&f, "proposal.created",
-	       json_pack("{s:s, s:s, s:s, s:s, s:s, s:[s]}", "candidate_id",
-	                 "candidate:lint_fix:demo:x@dec_1", "repo", "demo",
-	                 "title", "Fix lint in demo", "goal", "Fix the lint",
-	                 "state", BOARD_READY, "labels", "confidence: high"));
+	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:[s]}", "candidate_id",
+	        "candidate:lint_fix:demo:x@dec_1", "repo", "demo", "title",
+	        "Fix lint in demo", "goal", "Fix the lint", "state",
+	        BOARD_READY, "labels", "confidence: high"));
 	ev = events(&f, "task.created");
 	assert_int_equal(json_array_size(ev), 1);
 	assert_string_equal(tb_str(ev, "0.body.source"), "proposer");
 	assert_string_equal(tb_str(ev, "0.body.candidate_id"),
-	                    "candidate:lint_fix:demo:x@dec_1");
+	    "candidate:lint_fix:demo:x@dec_1");
 	json_decref(ev);
 	ev = events(&f, "task.ready");
 	assert_int_equal(json_array_size(ev), 1);
 	assert_string_equal(tb_str(ev, "0.body.title"), "Fix lint in demo");
-	json_array_foreach(tb_get(ev, "0.body.labels"), i, l) n +=
-	    strcmp(json_string_value(l), "source: proposer") == 0 ||
-	    strcmp(json_string_value(l), "repo: demo") == 0 ||
-	    strcmp(json_string_value(l), "confidence: high") == 0;
+	json_array_foreach (tb_get(ev, "0.body.labels"), i, l)
+		n += strcmp(json_string_value(l), "source: proposer") == 0 ||
+		    strcmp(json_string_value(l), "repo: demo") == 0 ||
+		    strcmp(json_string_value(l), "confidence: high") == 0;
 	assert_int_equal(n, 3);
 	json_decref(ev);
 	fx_stop(&f);
@@ -452,8 +455,8 @@ refused(struct fx *f, const struct msg_board_task_add *a, const char *why)
 	char err[256];
 
 	assert_int_equal(tb_call(f->topo, "board-sync", MSG_BOARD_TASK_ADD, a,
-	                         NULL, err, sizeof(err)),
-	                 ERR_INVAL);
+	                     NULL, err, sizeof(err)),
+	    ERR_INVAL);
 	if (strstr(err, why) == NULL)
 		fail_msg("'%s' does not say '%s'", err, why);
 }
@@ -476,14 +479,14 @@ test_bad_input(void **state)
 	big[70 * 1024] = '\0';
 	memset(&a, 0, sizeof(a));
 	a.repo_key = "demo";
-	a.goal = big;
+	a.goal     = big;
 	refused(&f, &a, "the goal is 71680 bytes; at most 65536");
 	free(big);
 	/* our own packer mends invalid UTF-8 (U+FFFD): a raw client's bytes */
 	a.goal = "cafe au lait %%";
 	assert_int_equal(tb_call_raw(f.topo, "board-sync", MSG_BOARD_TASK_ADD,
-	                             &a, err, sizeof(err)),
-	                 ERR_PROTO);
+	                     &a, err, sizeof(err)),
+	    ERR_PROTO);
 	assert_non_null(strstr(err, "'goal' is not valid UTF-8"));
 	assert_int_equal(
 	    tb_status_int(f.topo, "board-sync", "counters.decode_errors"), 1);
@@ -495,20 +498,21 @@ test_bad_input(void **state)
 	refused(&f, &a, "a goal (or a description with one) are required");
 	assert_int_equal(
 	    tb_status_int(f.topo, "board-sync", "counters.ctl_errors"), 4);
-	assert_int_equal(tb_status_int(f.topo, "board-sync", "journal_seq"), 0);
+	assert_int_equal(
+	    tb_status_int(f.topo, "board-sync", "journal_seq"), 0);
 
 	/* a move whose comment is not UTF-8 (the state is read as the bus
 	 * reads it, so the test holds whatever C type the field has) */
 	(void) add(&f, "demo", "Real");
 	ev = json_pack("{s:s, s:s, s:s}", "task_id", "T-1", "state", "Done",
-	               "comment", "bad %% bytes");
+	    "comment", "bad %% bytes");
 	assert_int_equal(
 	    msg_body_from_json(MSG_BOARD_TASK_MOVE, &mv, ev, err, sizeof(err)),
 	    0);
 	json_decref(ev);
 	assert_int_equal(tb_call_raw(f.topo, "board-sync", MSG_BOARD_TASK_MOVE,
-	                             &mv, err, sizeof(err)),
-	                 ERR_PROTO);
+	                     &mv, err, sizeof(err)),
+	    ERR_PROTO);
 	msg_body_fini(MSG_BOARD_TASK_MOVE, &mv);
 	assert_non_null(strstr(err, "'comment' is not valid UTF-8"));
 	assert_string_equal(state_of(&f, "T-1"), BOARD_READY);
@@ -522,13 +526,13 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_add),
-	    cmocka_unit_test(test_policy_block),
-	    cmocka_unit_test(test_run_outcomes),
-	    cmocka_unit_test(test_quota_exhausted),
-	    cmocka_unit_test(test_quality_note),
-	    cmocka_unit_test(test_proposal),
-	    cmocka_unit_test(test_bad_input),
+		cmocka_unit_test(test_add),
+		cmocka_unit_test(test_policy_block),
+		cmocka_unit_test(test_run_outcomes),
+		cmocka_unit_test(test_quota_exhausted),
+		cmocka_unit_test(test_quality_note),
+		cmocka_unit_test(test_proposal),
+		cmocka_unit_test(test_bad_input),
 	};
 
 	log_init("test_board_sync", NULL, LOG_WARN);

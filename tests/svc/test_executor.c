@@ -9,9 +9,9 @@
  * Running the router too keeps the test true to how a run is granted and
  * leased, whatever the two agree on.
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,8 +49,8 @@ sh(const char *fmt, ...)
 /* fx_start writes the topology (with_router: the router runs too and the
  * demo repo exists) and starts the executor (max_parallel 2). */
 static void
-fx_start_worker(struct fx *f, const char *tag, bool with_router,
-    const char *worker)
+fx_start_worker(
+    struct fx *f, const char *tag, bool with_router, const char *worker)
 {
 	char *yaml;
 
@@ -64,37 +64,37 @@ fx_start_worker(struct fx *f, const char *tag, bool with_router,
 		   " echo hello > README.md; git add -A;"
 		   " git -c user.name=t -c user.email=t@example.com commit -q"
 		   " -m init; cd ..; git clone -q --bare src origin.git",
-		   f->dir);
-	yaml = xasprintf("opcenter:\n"
-	                 "  state_dir: %s/state\n"
-	                 "  heartbeat_ms: 50\n"
-	                 "  stale_after_ms: 10000\n"
-	                 "repos:\n"
-	                 "  demo:\n"
-	                 "    clone_url: %s/origin.git\n"
-	                 "    default_branch: main\n"
-	                 "    validation_commands: []\n"
-	                 "instances:\n"
-	                 "  router:\n"
-	                 "    upstreams: [executor]\n"
-	                 "    pub: inproc://%s-router.pub\n"
-	                 "    ctl: inproc://%s-router.ctl\n"
-	                 "    idle_ms: 20\n"
-	                 "    catchup_grace_ms: 100\n"
-	                 "    default: { lane: aider_local, backend: stub }\n"
-	                 "  executor:\n"
-	                 "    upstreams: [router]\n"
-	                 "    pub: inproc://%s-ex.pub\n"
-	                 "    ctl: inproc://%s-ex.ctl\n"
-	                 "    idle_ms: 20\n"
-	                 "    catchup_grace_ms: 100\n"
-	                 "    max_parallel: 2\n"
-	                 "    worker: %s\n"
-	                 "    workspace_root: ws\n"
-	                 "    backends:\n"
-	                 "      stub: { kind: stub }\n",
-	                 f->dir, f->dir, tag, tag, tag, tag,
-	                 worker != NULL ? worker : EXEC_RUN_BIN);
+		    f->dir);
+	yaml    = xasprintf("opcenter:\n"
+	                       "  state_dir: %s/state\n"
+	                       "  heartbeat_ms: 50\n"
+	                       "  stale_after_ms: 10000\n"
+	                       "repos:\n"
+	                       "  demo:\n"
+	                       "    clone_url: %s/origin.git\n"
+	                       "    default_branch: main\n"
+	                       "    validation_commands: []\n"
+	                       "instances:\n"
+	                       "  router:\n"
+	                       "    upstreams: [executor]\n"
+	                       "    pub: inproc://%s-router.pub\n"
+	                       "    ctl: inproc://%s-router.ctl\n"
+	                       "    idle_ms: 20\n"
+	                       "    catchup_grace_ms: 100\n"
+	                       "    default: { lane: aider_local, backend: stub }\n"
+	                       "  executor:\n"
+	                       "    upstreams: [router]\n"
+	                       "    pub: inproc://%s-ex.pub\n"
+	                       "    ctl: inproc://%s-ex.ctl\n"
+	                       "    idle_ms: 20\n"
+	                       "    catchup_grace_ms: 100\n"
+	                       "    max_parallel: 2\n"
+	                       "    worker: %s\n"
+	                       "    workspace_root: ws\n"
+	                       "    backends:\n"
+	                       "      stub: { kind: stub }\n",
+	       f->dir, f->dir, tag, tag, tag, tag,
+            worker != NULL ? worker : EXEC_RUN_BIN);
 	f->topo = tb_topo(f->dir, yaml);
 	free(yaml);
 	if (with_router)
@@ -121,16 +121,15 @@ fx_stop(struct fx *f)
 static json_t *
 dispatch(const char *run, const char *task, const char *executor, bool request)
 {
-	json_t *d = json_pack("{s:s, s:s, s:s, s:i, s:i}", "run_id", run,
-	                      "task_id", task, "executor", executor, "attempt",
-	                      1, "lease_ms", 30000);
+	json_t *d =
+	    json_pack("{s:s, s:s, s:s, s:i, s:i}", "run_id", run, "task_id",
+	        task, "executor", executor, "attempt", 1, "lease_ms", 30000);
 
 	if (request)
-		json_object_set_new(
-		    d, "request",
+		json_object_set_new(d, "request",
 		    json_pack("{s:s, s:s, s:s, s:s, s:s}", "run_id", run,
-		              "task_id", task, "repo_key", "demo", "backend",
-		              "no-such-backend", "goal_text", "Write a note"));
+		        "task_id", task, "repo_key", "demo", "backend",
+		        "no-such-backend", "goal_text", "Write a note"));
 	return (d);
 }
 
@@ -157,16 +156,16 @@ test_refused(void **state)
 	UNUSED(state);
 	fx_start(&f, "refuse", false);
 	tb_inject(f.topo, "executor", "exec.dispatch", "T-1",
-	          dispatch("r-other", "T-1", "executor@b", true));
+	    dispatch("r-other", "T-1", "executor@b", true));
 	assert_int_equal(runs(&f), 0);
 	tb_inject(f.topo, "executor", "exec.dispatch", "T-1",
-	          dispatch("../x", "T-1", "executor", true));
+	    dispatch("../x", "T-1", "executor", true));
 	assert_int_equal(
 	    tb_status_int(f.topo, "executor", "counters.bad_dispatch"), 1);
 	tb_inject(f.topo, "executor", "exec.dispatch", "a/b",
-	          dispatch("r-2", "a/b", "executor", true));
+	    dispatch("r-2", "a/b", "executor", true));
 	tb_inject(f.topo, "executor", "exec.dispatch", "T-3",
-	          dispatch("r-3", "T-3", "executor", false));
+	    dispatch("r-3", "T-3", "executor", false));
 	assert_int_equal(
 	    tb_status_int(f.topo, "executor", "counters.bad_dispatch"), 3);
 	assert_int_equal(runs(&f), 0);
@@ -207,12 +206,12 @@ test_stub_run(void **state)
 	UNUSED(state);
 	fx_start(&f, "stub", true);
 	assert_int_equal(tb_wait_int(f.topo, "router",
-	                             "executors.executor.free_slots", 2, WAIT),
-	                 2);
+	                     "executors.executor.free_slots", 2, WAIT),
+	    2);
 	tb_inject(f.topo, "router", "task.ready", "T-1",
-	          json_pack("{s:s, s:s, s:s, s:s, s:[], s:i}", "task_id", "T-1",
-	                    "goal", "Write the demo artifact", "repo_key",
-	                    "demo", "kind", "goal", "labels", "attempt", 1));
+	    json_pack("{s:s, s:s, s:s, s:s, s:[], s:i}", "task_id", "T-1",
+	        "goal", "Write the demo artifact", "repo_key", "demo", "kind",
+	        "goal", "labels", "attempt", 1));
 	dis = tb_wait_events(f.topo, "router", "exec.dispatch", 1, WAIT);
 	assert_int_equal(json_array_size(dis), 1);
 	run = tb_str(dis, "0.body.run_id");
@@ -227,15 +226,16 @@ test_stub_run(void **state)
 	assert_string_equal(tb_str(fin, "0.body.executor"), "executor");
 	if (!json_is_true(tb_get(fin, "0.body.success")))
 		fail_msg("run failed: %s: %s",
-		         tb_str(fin, "0.body.failure_category"),
-		         tb_str(fin, "0.body.failure_reason"));
+		    tb_str(fin, "0.body.failure_category"),
+		    tb_str(fin, "0.body.failure_reason"));
 	assert_string_equal(tb_str(fin, "0.body.status"), "succeeded");
 	assert_string_equal(tb_str(fin, "0.body.result.changed_files.0.path"),
-	                    "artifacts/demo_result.txt");
+	    "artifacts/demo_result.txt");
 	assert_non_null(tb_str(fin, "0.body.result.commit_sha"));
-	assert_int_equal(tb_wait_int(f.topo, "router", "tasks.done", 1, WAIT),
-	                 1);
-	assert_int_equal(tb_status_int(f.topo, "executor", "runs.finished"), 1);
+	assert_int_equal(
+	    tb_wait_int(f.topo, "router", "tasks.done", 1, WAIT), 1);
+	assert_int_equal(
+	    tb_status_int(f.topo, "executor", "runs.finished"), 1);
 	json_decref(dis);
 	json_decref(st);
 	json_decref(fin);
@@ -250,14 +250,13 @@ test_stub_run(void **state)
 static void
 test_bad_result(void **state)
 {
-	static const char *const want[] = {
-	    "not a run result", "it is run r-other's",
-	    "field 'success' has the wrong type"};
-	struct fx   f;
-	json_t     *fin, *d;
-	char       *dir = tb_dir(), *worker, task[8];
-	size_t      i;
-	const char *why;
+	static const char *const want[] = { "not a run result",
+		"it is run r-other's", "field 'success' has the wrong type" };
+	struct fx                f;
+	json_t                  *fin, *d;
+	char                    *dir = tb_dir(), *worker, task[8];
+	size_t                   i;
+	const char              *why;
 
 	UNUSED(state);
 	worker = xasprintf("%s/bad-worker", dir);
@@ -272,31 +271,30 @@ test_bad_result(void **state)
 	   "*) printf '{\"run_id\": \"%%s\", \"status\": \"succeeded\","
 	   " \"success\": \"yes\"}' \"$run\" > \"$6\" ;;\n"
 	   "esac\nEOF\nchmod +x %s",
-	   worker, dir, dir, worker);
+	    worker, dir, dir, worker);
 	fx_start_worker(&f, "badres", true, worker);
 	assert_int_equal(tb_wait_int(f.topo, "router",
-	                             "executors.executor.free_slots", 2, WAIT),
-	                 2);
+	                     "executors.executor.free_slots", 2, WAIT),
+	    2);
 	for (i = 0; i < nitems(want); i++) {
 		snprintf(task, sizeof(task), "T-%zu", i + 1);
 		tb_inject(f.topo, "router", "task.ready", task,
-		          json_pack("{s:s, s:s, s:s, s:s, s:[], s:i}", "task_id",
-		                    task, "goal", "Write a note", "repo_key",
-		                    "demo", "kind", "goal", "labels", "attempt",
-		                    1));
-		fin = tb_wait_events(f.topo, "executor", "exec.finished", i + 1,
-		                     WAIT);
+		    json_pack("{s:s, s:s, s:s, s:s, s:[], s:i}", "task_id",
+		        task, "goal", "Write a note", "repo_key", "demo",
+		        "kind", "goal", "labels", "attempt", 1));
+		fin = tb_wait_events(
+		    f.topo, "executor", "exec.finished", i + 1, WAIT);
 		assert_int_equal(json_array_size(fin), i + 1);
 		d = json_array_get(fin, i);
 		assert_string_equal(tb_str(d, "body.task_id"), task);
 		assert_string_equal(tb_str(d, "body.status"), "failed");
 		assert_false(json_is_true(tb_get(d, "body.success")));
-		assert_string_equal(tb_str(d, "body.failure_category"),
-		                    "infra_tooling");
+		assert_string_equal(
+		    tb_str(d, "body.failure_category"), "infra_tooling");
 		why = tb_str(d, "body.failure_reason");
 		if (why == NULL || strstr(why, want[i]) == NULL)
 			fail_msg("%s: reason '%s', want '%s'", task,
-			         why ? why : "(none)", want[i]);
+			    why ? why : "(none)", want[i]);
 		json_decref(fin);
 	}
 	assert_int_equal(
@@ -311,10 +309,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_refused),
-	    cmocka_unit_test(test_heartbeat),
-	    cmocka_unit_test(test_stub_run),
-	    cmocka_unit_test(test_bad_result),
+		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_heartbeat),
+		cmocka_unit_test(test_stub_run),
+		cmocka_unit_test(test_bad_result),
 	};
 
 	log_init("test_executor", NULL, LOG_WARN);

@@ -6,9 +6,9 @@
  * what it derives is read back from its journal over ctl.replay and from
  * its insighter.insights query.
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -33,29 +33,29 @@ fx_start(struct fx *f, const char *tag)
 {
 	char *yaml;
 
-	f->dir = tb_dir();
-	yaml = xasprintf("opcenter:\n"
-	                 "  state_dir: %s/state\n"
-	                 "  heartbeat_ms: 50\n"
-	                 "instances:\n"
-	                 "  observer:\n"
-	                 "    pub: inproc://%s-obs.pub\n"
-	                 "    ctl: inproc://%s-obs.ctl\n"
-	                 "  proposer:\n"
-	                 "    pub: inproc://%s-prop.pub\n"
-	                 "    ctl: inproc://%s-prop.ctl\n"
-	                 "  board-sync:\n"
-	                 "    pub: inproc://%s-bs.pub\n"
-	                 "    ctl: inproc://%s-bs.ctl\n"
-	                 "  insighter:\n"
-	                 "    upstreams: [observer, proposer, board-sync]\n"
-	                 "    pub: inproc://%s-ins.pub\n"
-	                 "    ctl: inproc://%s-ins.ctl\n"
-	                 "    idle_ms: 20\n"
-	                 "    catchup_grace_ms: 50\n"
-	                 "    stale_after: 1h\n"
-	                 "    stale_check: 20ms\n",
-	                 f->dir, tag, tag, tag, tag, tag, tag, tag, tag);
+	f->dir  = tb_dir();
+	yaml    = xasprintf("opcenter:\n"
+	                       "  state_dir: %s/state\n"
+	                       "  heartbeat_ms: 50\n"
+	                       "instances:\n"
+	                       "  observer:\n"
+	                       "    pub: inproc://%s-obs.pub\n"
+	                       "    ctl: inproc://%s-obs.ctl\n"
+	                       "  proposer:\n"
+	                       "    pub: inproc://%s-prop.pub\n"
+	                       "    ctl: inproc://%s-prop.ctl\n"
+	                       "  board-sync:\n"
+	                       "    pub: inproc://%s-bs.pub\n"
+	                       "    ctl: inproc://%s-bs.ctl\n"
+	                       "  insighter:\n"
+	                       "    upstreams: [observer, proposer, board-sync]\n"
+	                       "    pub: inproc://%s-ins.pub\n"
+	                       "    ctl: inproc://%s-ins.ctl\n"
+	                       "    idle_ms: 20\n"
+	                       "    catchup_grace_ms: 50\n"
+	                       "    stale_after: 1h\n"
+	                       "    stale_check: 20ms\n",
+	       f->dir, tag, tag, tag, tag, tag, tag, tag, tag);
 	f->topo = tb_topo(f->dir, yaml);
 	free(yaml);
 	f->ins = tb_start_caught_up(&insighter_def, f->topo, "insighter");
@@ -75,15 +75,14 @@ fx_stop(struct fx *f)
 static void
 snapshot(struct fx *f, const char *repo, const char *run, int lint, int64_t at)
 {
-	tb_inject(
-	    f->topo, "insighter", "observe.snapshot", run,
+	tb_inject(f->topo, "insighter", "observe.snapshot", run,
 	    json_pack("{s:s, s:s, s:I, s:{s:s, s:{s:s, s:i, s:i, s:[{s:s, "
 	              "s:i}]}, s:{s:s, s:i}}}",
-	              "run_id", run, "repo", repo, "observed_at",
-	              (json_int_t) at, "snapshot", "run_id", run, "lint",
-	              "status", "violations", "count", lint, "distinct_files",
-	              2, "top_files", "path", "src/a.py", "count", lint, "type",
-	              "status", "clean", "count", 0));
+	        "run_id", run, "repo", repo, "observed_at", (json_int_t) at,
+	        "snapshot", "run_id", run, "lint", "status", "violations",
+	        "count", lint, "distinct_files", 2, "top_files", "path",
+	        "src/a.py", "count", lint, "type", "status", "clean", "count",
+	        0));
 }
 
 /* find returns the body of the event whose dedup_key is dk (borrowed from
@@ -94,8 +93,7 @@ find(const json_t *events, const char *dk)
 	json_t *e;
 	size_t  i;
 
-	json_array_foreach(events, i, e)
-	{
+	json_array_foreach (events, i, e) {
 		const char *k = tb_str(e, "body.dedup_key");
 
 		if (k != NULL && strcmp(k, dk) == 0)
@@ -127,8 +125,8 @@ test_snapshot(void **state)
 	assert_string_equal(tb_str(last, "body.run_id"), "ins_1");
 	assert_string_equal(tb_str(last, "body.repo"), "demo");
 	assert_string_equal(tb_str(last, "body.snapshot_run"), "obs_1");
-	assert_int_equal(tb_int(last, "body.count"),
-	                 (int64_t) json_array_size(ev) - 1);
+	assert_int_equal(
+	    tb_int(last, "body.count"), (int64_t) json_array_size(ev) - 1);
 	for (i = 0; i + 1 < json_array_size(ev); i++) {
 		d = json_array_get(ev, i);
 		assert_string_equal(tb_str(d, "topic"), "insight.derived");
@@ -153,9 +151,8 @@ test_snapshot(void **state)
 	/* the query answers the current insights per repo */
 	rq = json_pack("{s:s}", "repo", "demo");
 	assert_int_equal(tb_call_json(f.topo, "insighter",
-	                              MSG_INSIGHTER_INSIGHTS, rq, &q, err,
-	                              sizeof(err)),
-	                 0);
+	                     MSG_INSIGHTER_INSIGHTS, rq, &q, err, sizeof(err)),
+	    0);
 	assert_string_equal(tb_str(q, "repos.demo.run_id"), "ins_1");
 	assert_true(json_array_size(tb_get(q, "repos.demo.insights")) >= 1);
 	json_decref(q);
@@ -183,7 +180,7 @@ test_trend(void **state)
 	ev = tb_events(f.topo, "insighter", "insight.derived");
 	/* only the last analysis: from the seq of the second insight.run */
 	while (json_array_size(ev) > 0 &&
-	       tb_int(ev, "0.seq") < tb_int(run, "1.seq"))
+	    tb_int(ev, "0.seq") < tb_int(run, "1.seq"))
 		json_array_remove(ev, 0);
 	d = find(ev, "quality_trend|lint_degrading");
 	assert_non_null(d);
@@ -215,17 +212,18 @@ test_noop_loop(void **state)
 	UNUSED(state);
 	fx_start(&f, "noop");
 	for (i = 0; i < 3; i++) {
-		snprintf(id, sizeof(id), "candidate:lint_fix:demo:x@dec_%d", i);
+		snprintf(
+		    id, sizeof(id), "candidate:lint_fix:demo:x@dec_%d", i);
 		tb_inject(f.topo, "insighter", "proposal.created", id,
-		          json_pack("{s:s, s:s, s:s}", "candidate_id", id,
-		                    "repo", "demo", "family", "lint_fix"));
+		    json_pack("{s:s, s:s, s:s}", "candidate_id", id, "repo",
+		        "demo", "family", "lint_fix"));
 	}
 	snapshot(&f, "demo", "obs_1", 3, now_ms());
 	ev = tb_events(f.topo, "insighter", "insight.derived");
 	assert_non_null(find(ev, "noop_loop|family_cycling|lint_fix"));
 	assert_int_equal(tb_int(find(ev, "noop_loop|family_cycling|lint_fix"),
-	                        "evidence.proposed"),
-	                 3);
+	                     "evidence.proposed"),
+	    3);
 	json_decref(ev);
 	fx_stop(&f);
 }
@@ -242,11 +240,11 @@ test_bad_and_stale(void **state)
 	UNUSED(state);
 	fx_start(&f, "stale");
 	tb_inject(f.topo, "insighter", "observe.snapshot", NULL,
-	          json_pack("{s:s, s:s, s:s}", "run_id", "obs_x", "repo",
-	                    "demo", "snapshot", "not an object"));
+	    json_pack("{s:s, s:s, s:s}", "run_id", "obs_x", "repo", "demo",
+	        "snapshot", "not an object"));
 	tb_inject(f.topo, "insighter", "observe.snapshot", NULL,
-	          json_pack("{s:s, s:s, s:{}}", "run_id", "obs_y", "repo", "",
-	                    "snapshot"));
+	    json_pack("{s:s, s:s, s:{}}", "run_id", "obs_y", "repo", "",
+	        "snapshot"));
 	assert_int_equal(
 	    tb_status_int(f.topo, "insighter", "counters.bad_snapshots"), 2);
 	assert_int_equal(tb_status_int(f.topo, "insighter", "journal_seq"), 0);
@@ -256,7 +254,8 @@ test_bad_and_stale(void **state)
 	assert_int_equal(json_array_size(ev), 1);
 	assert_string_equal(tb_str(ev, "0.body.kind"), "stale_snapshot");
 	assert_string_equal(tb_str(ev, "0.body.repo"), "old");
-	assert_non_null(strstr(tb_str(ev, "0.body.message"), "limit 60.0 min"));
+	assert_non_null(
+	    strstr(tb_str(ev, "0.body.message"), "limit 60.0 min"));
 	json_decref(ev);
 	assert_int_equal(
 	    tb_wait_int(f.topo, "insighter", "stale_repos", 1, WAIT), 1);
@@ -273,10 +272,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_snapshot),
-	    cmocka_unit_test(test_trend),
-	    cmocka_unit_test(test_noop_loop),
-	    cmocka_unit_test(test_bad_and_stale),
+		cmocka_unit_test(test_snapshot),
+		cmocka_unit_test(test_trend),
+		cmocka_unit_test(test_noop_loop),
+		cmocka_unit_test(test_bad_and_stale),
 	};
 
 	log_init("test_insighter", NULL, LOG_WARN);

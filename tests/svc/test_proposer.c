@@ -7,9 +7,9 @@
  * rejections and queries go over its ctl; what it decides is read back
  * from its journal over ctl.replay.
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -37,28 +37,28 @@ fx_start(struct fx *f, const char *tag)
 {
 	char *yaml;
 
-	f->dir = tb_dir();
-	yaml = xasprintf("opcenter:\n"
-	                 "  state_dir: %s/state\n"
-	                 "  heartbeat_ms: 50\n"
-	                 "instances:\n"
-	                 "  insighter:\n"
-	                 "    pub: inproc://%s-ins.pub\n"
-	                 "    ctl: inproc://%s-ins.ctl\n"
-	                 "  board-sync:\n"
-	                 "    pub: inproc://%s-bs.pub\n"
-	                 "    ctl: inproc://%s-bs.ctl\n"
-	                 "  router:\n"
-	                 "    pub: inproc://%s-router.pub\n"
-	                 "    ctl: inproc://%s-router.ctl\n"
-	                 "  proposer:\n"
-	                 "    upstreams: [insighter, board-sync, router]\n"
-	                 "    pub: inproc://%s-prop.pub\n"
-	                 "    ctl: inproc://%s-prop.ctl\n"
-	                 "    idle_ms: 20\n"
-	                 "    catchup_grace_ms: 50\n"
-	                 "    auto: true\n",
-	                 f->dir, tag, tag, tag, tag, tag, tag, tag, tag);
+	f->dir  = tb_dir();
+	yaml    = xasprintf("opcenter:\n"
+	                       "  state_dir: %s/state\n"
+	                       "  heartbeat_ms: 50\n"
+	                       "instances:\n"
+	                       "  insighter:\n"
+	                       "    pub: inproc://%s-ins.pub\n"
+	                       "    ctl: inproc://%s-ins.ctl\n"
+	                       "  board-sync:\n"
+	                       "    pub: inproc://%s-bs.pub\n"
+	                       "    ctl: inproc://%s-bs.ctl\n"
+	                       "  router:\n"
+	                       "    pub: inproc://%s-router.pub\n"
+	                       "    ctl: inproc://%s-router.ctl\n"
+	                       "  proposer:\n"
+	                       "    upstreams: [insighter, board-sync, router]\n"
+	                       "    pub: inproc://%s-prop.pub\n"
+	                       "    ctl: inproc://%s-prop.ctl\n"
+	                       "    idle_ms: 20\n"
+	                       "    catchup_grace_ms: 50\n"
+	                       "    auto: true\n",
+	       f->dir, tag, tag, tag, tag, tag, tag, tag, tag);
 	f->topo = tb_topo(f->dir, yaml);
 	free(yaml);
 	f->p = tb_start_caught_up(&proposer_def, f->topo, "proposer");
@@ -75,16 +75,15 @@ fx_stop(struct fx *f)
 
 static void
 insight(struct fx *f, const char *run, const char *kind, const char *subject,
-        json_t *evidence)
+    json_t *evidence)
 {
 	char *dk = xasprintf("%s|%s", kind, subject);
 	char *id = xasprintf("%s:%s", kind, subject);
 
 	tb_inject(f->topo, "proposer", "insight.derived", "demo",
-	          json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:s}", "insight_id",
-	                    id, "repo", "demo", "kind", kind, "dedup_key", dk,
-	                    "subject", subject, "evidence", evidence, "run_id",
-	                    run));
+	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:s}", "insight_id", id,
+	        "repo", "demo", "kind", kind, "dedup_key", dk, "subject",
+	        subject, "evidence", evidence, "run_id", run));
 	free(dk);
 	free(id);
 }
@@ -95,16 +94,16 @@ static void
 analysis(struct fx *f, const char *run)
 {
 	insight(f, run, "lint_drift", "lint",
-	        json_pack("{s:i, s:i, s:i, s:[{s:s, s:i}]}", "count", 25,
-	                  "distinct_file_count", 3, "delta", 0, "top_files",
-	                  "path", "src/a.py", "count", 20));
+	    json_pack("{s:i, s:i, s:i, s:[{s:s, s:i}]}", "count", 25,
+	        "distinct_file_count", 3, "delta", 0, "top_files", "path",
+	        "src/a.py", "count", 20));
 	insight(f, run, "type_health", "type",
-	        json_pack("{s:i, s:i}", "count", 5, "distinct_file_count", 2));
+	    json_pack("{s:i, s:i}", "count", 5, "distinct_file_count", 2));
 	insight(f, run, "coverage_gap", "low_overall",
-	        json_pack("{s:f}", "total_pct", 41.0));
+	    json_pack("{s:f}", "total_pct", 41.0));
 	tb_inject(f->topo, "proposer", "insight.run", "demo",
-	          json_pack("{s:s, s:s, s:i}", "run_id", run, "repo", "demo",
-	                    "count", 3));
+	    json_pack(
+	        "{s:s, s:s, s:i}", "run_id", run, "repo", "demo", "count", 3));
 }
 
 /* of returns the body of the event of topic whose dedup_key is dk
@@ -115,10 +114,10 @@ of(const json_t *ev, const char *topic, const char *dk)
 	json_t *e;
 	size_t  i;
 
-	json_array_foreach(ev, i,
-	                   e) if (strcmp(tb_str(e, "topic"), topic) == 0 &&
-	                          strcmp(tb_str(e, "body.dedup_key"), dk) ==
-	                              0) return (tb_get(e, "body"));
+	json_array_foreach (ev, i, e)
+		if (strcmp(tb_str(e, "topic"), topic) == 0 &&
+		    strcmp(tb_str(e, "body.dedup_key"), dk) == 0)
+			return (tb_get(e, "body"));
 	return (NULL);
 }
 
@@ -129,7 +128,7 @@ cycle_now(struct fx *f, bool execute)
 	char    err[256];
 
 	if (tb_call_json(f->topo, "proposer", MSG_PROPOSER_CYCLE_NOW, rq, &d,
-	                 err, sizeof(err)) != 0)
+	        err, sizeof(err)) != 0)
 		fail_msg("cycle_now: %s", err);
 	json_decref(rq);
 	return (d);
@@ -154,7 +153,7 @@ test_cycle(void **state)
 	p = of(ev, "proposal.created", LINT_KEY);
 	assert_non_null(p);
 	assert_string_equal(tb_str(p, "candidate_id"),
-	                    "candidate:lint_fix:demo:lint_violations@dec_1");
+	    "candidate:lint_fix:demo:lint_violations@dec_1");
 	assert_string_equal(tb_str(p, "family"), "lint_fix");
 	assert_string_equal(tb_str(p, "repo"), "demo");
 	assert_string_equal(tb_str(p, "confidence"), "high");
@@ -176,7 +175,8 @@ test_cycle(void **state)
 	assert_int_equal(tb_int(c, "body.candidates"), 3);
 	assert_int_equal(tb_int(c, "body.created"), 1);
 	assert_int_equal(tb_int(c, "body.suppressed"), 2);
-	assert_int_equal(tb_int(c, "body.reasons.upstream_family_in_cycle"), 1);
+	assert_int_equal(
+	    tb_int(c, "body.reasons.upstream_family_in_cycle"), 1);
 	json_decref(ev);
 	assert_int_equal(tb_status_int(f.topo, "proposer", "proposals"), 1);
 
@@ -188,7 +188,7 @@ test_cycle(void **state)
 	    tb_str(of(ev, "proposal.suppressed", LINT_KEY), "reason"),
 	    "cooldown_active");
 	assert_string_equal(tb_str(json_array_get(ev, 6), "body.reason"),
-	                    "upstream_family_recently_emitted");
+	    "upstream_family_recently_emitted");
 	assert_int_equal(tb_int(json_array_get(ev, 7), "body.created"), 0);
 	json_decref(ev);
 	assert_int_equal(tb_status_int(f.topo, "proposer", "proposals"), 1);
@@ -206,24 +206,24 @@ test_reject(void **state)
 
 	UNUSED(state);
 	fx_start(&f, "reject");
-	rq = json_pack("{s:s, s:s}", "dedup_key", LINT_KEY, "reason",
-	               "we lint by hand");
+	rq = json_pack(
+	    "{s:s, s:s}", "dedup_key", LINT_KEY, "reason", "we lint by hand");
 	assert_int_equal(tb_call_json(f.topo, "proposer", MSG_PROPOSER_REJECT,
-	                              rq, &d, err, sizeof(err)),
-	                 0);
+	                     rq, &d, err, sizeof(err)),
+	    0);
 	assert_true(json_is_true(tb_get(d, "recorded")));
 	json_decref(d);
 	assert_int_equal(tb_call_json(f.topo, "proposer", MSG_PROPOSER_REJECT,
-	                              rq, &d, err, sizeof(err)),
-	                 0);
+	                     rq, &d, err, sizeof(err)),
+	    0);
 	assert_false(json_is_true(tb_get(d, "recorded")));
 	json_decref(d);
 	json_decref(rq);
 
 	rq = json_pack("{s:s}", "dedup_key", "lint_fix");
 	assert_int_equal(tb_call_json(f.topo, "proposer", MSG_PROPOSER_REJECT,
-	                              rq, NULL, err, sizeof(err)),
-	                 ERR_INVAL);
+	                     rq, NULL, err, sizeof(err)),
+	    ERR_INVAL);
 	assert_non_null(strstr(err, "candidate|<family>|<repo>|<pattern>"));
 	json_decref(rq);
 	key = xmalloc(2000);
@@ -232,8 +232,8 @@ test_reject(void **state)
 	memcpy(key, "candidate|", 10);
 	rq = json_pack("{s:s}", "dedup_key", key);
 	assert_int_equal(tb_call_json(f.topo, "proposer", MSG_PROPOSER_REJECT,
-	                              rq, NULL, err, sizeof(err)),
-	                 ERR_INVAL);
+	                     rq, NULL, err, sizeof(err)),
+	    ERR_INVAL);
 	assert_non_null(strstr(err, "at most 1024 bytes"));
 	json_decref(rq);
 	free(key);
@@ -252,16 +252,15 @@ test_reject(void **state)
 	assert_int_equal(json_array_size(r), 1);
 	assert_string_equal(tb_str(r, "0.body.dedup_key"), TYPE_KEY);
 	tb_inject(f.topo, "proposer", "task.created", "T-9",
-	          json_pack("{s:s, s:s, s:s}", "task_id", "T-9", "title",
-	                    tb_str(r, "0.body.title"), "candidate_id",
-	                    tb_str(r, "0.body.candidate_id")));
+	    json_pack("{s:s, s:s, s:s}", "task_id", "T-9", "title",
+	        tb_str(r, "0.body.title"), "candidate_id",
+	        tb_str(r, "0.body.candidate_id")));
 	json_decref(r);
-	tb_inject(
-	    f.topo, "proposer", "task.updated", "T-9",
+	tb_inject(f.topo, "proposer", "task.updated", "T-9",
 	    json_pack("{s:s, s:s}", "task_id", "T-9", "state", "Cancelled"));
 	assert_int_equal(tb_call(f.topo, "proposer", MSG_PROPOSER_REJECTIONS,
-	                         NULL, &d, err, sizeof(err)),
-	                 0);
+	                     NULL, &d, err, sizeof(err)),
+	    0);
 	assert_int_equal(json_array_size(tb_get(d, "rejections")), 2);
 	assert_string_equal(tb_str(d, "rejections.1.dedup_key"), TYPE_KEY);
 	assert_string_equal(tb_str(d, "rejections.1.task_id"), "T-9");
@@ -303,9 +302,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_cycle),
-	    cmocka_unit_test(test_reject),
-	    cmocka_unit_test(test_dry_and_quiet),
+		cmocka_unit_test(test_cycle),
+		cmocka_unit_test(test_reject),
+		cmocka_unit_test(test_dry_and_quiet),
 	};
 
 	log_init("test_proposer", NULL, LOG_WARN);

@@ -7,9 +7,9 @@
  * and outcomes are fed with ctl inject; what the router decides is read
  * back from its journal over ctl.replay, as any consumer would.
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -37,8 +37,8 @@ fake_init(struct svc *svc, void *state)
 	struct fake_ex *f = state;
 	char            err[256];
 
-	return (cfg_get_int(svc_cfg(svc), "max_parallel", 1, &f->slots, err,
-	                    sizeof(err)));
+	return (cfg_get_int(
+	    svc_cfg(svc), "max_parallel", 1, &f->slots, err, sizeof(err)));
 }
 
 static void
@@ -50,14 +50,14 @@ fake_heartbeat(struct svc *svc, void *state, json_t *info)
 	json_object_set_new(info, "free_slots", json_integer(f->slots));
 }
 
-static const struct svc_handler fake_handlers[] = {{MSG_NONE, NULL}};
+static const struct svc_handler fake_handlers[] = { { MSG_NONE, NULL } };
 
 static const struct svc_def fake_executor_def = {
-    .name = "executor",
-    .state_size = sizeof(struct fake_ex),
-    .init = fake_init,
-    .handlers = fake_handlers,
-    .heartbeat = fake_heartbeat,
+	.name       = "executor",
+	.state_size = sizeof(struct fake_ex),
+	.init       = fake_init,
+	.handlers   = fake_handlers,
+	.heartbeat  = fake_heartbeat,
 };
 
 /* ---------------------------------------------------------------- fixture */
@@ -74,7 +74,7 @@ struct fx {
  * at that port. */
 static void
 fx_start_with(struct fx *f, const char *tag, int slots, const char *budget,
-              const char *breaker, int ctl_port)
+    const char *breaker, int ctl_port)
 {
 	char *ctl = ctl_port > 0 ? xasprintf("tcp://127.0.0.1:%d", ctl_port)
 	                         : xasprintf("inproc://%s-router.ctl", tag);
@@ -82,50 +82,49 @@ fx_start_with(struct fx *f, const char *tag, int slots, const char *budget,
 
 	memset(f, 0, sizeof(*f));
 	f->dir = tb_dir();
-	yaml =
-	    xasprintf("opcenter:\n"
-	              "  state_dir: %s/state\n"
-	              "  heartbeat_ms: 50\n"
-	              "  stale_after_ms: 10000\n"
-	              "repos:\n"
-	              "  demo:\n"
-	              "    clone_url: %s/demo.git\n"
-	              "    default_branch: main\n"
-	              "instances:\n"
-	              "  board-sync:\n"
-	              "    pub: inproc://%s-board.pub\n"
-	              "    ctl: inproc://%s-board.ctl\n"
-	              "  executor:\n"
-	              "    pub: inproc://%s-ex.pub\n"
-	              "    ctl: inproc://%s-ex.ctl\n"
-	              "    max_parallel: %d\n"
-	              "  router:\n"
-	              "    upstreams: [board-sync, executor]\n"
-	              "    pub: inproc://%s-router.pub\n"
-	              "    ctl: %s\n"
-	              "    idle_ms: 20\n"
-	              "    catchup_grace_ms: 100\n"
-	              "    lease: 1h\n"
-	              "    default: { lane: aider_local, backend: stub }\n"
-	              "    budget: { %s }\n"
-	              "    breaker: { %s }\n",
-	              f->dir, f->dir, tag, tag, tag, tag, slots < 0 ? 0 : slots,
-	              tag, ctl, budget, breaker != NULL ? breaker : "");
+	yaml   = xasprintf("opcenter:\n"
+	                     "  state_dir: %s/state\n"
+	                     "  heartbeat_ms: 50\n"
+	                     "  stale_after_ms: 10000\n"
+	                     "repos:\n"
+	                     "  demo:\n"
+	                     "    clone_url: %s/demo.git\n"
+	                     "    default_branch: main\n"
+	                     "instances:\n"
+	                     "  board-sync:\n"
+	                     "    pub: inproc://%s-board.pub\n"
+	                     "    ctl: inproc://%s-board.ctl\n"
+	                     "  executor:\n"
+	                     "    pub: inproc://%s-ex.pub\n"
+	                     "    ctl: inproc://%s-ex.ctl\n"
+	                     "    max_parallel: %d\n"
+	                     "  router:\n"
+	                     "    upstreams: [board-sync, executor]\n"
+	                     "    pub: inproc://%s-router.pub\n"
+	                     "    ctl: %s\n"
+	                     "    idle_ms: 20\n"
+	                     "    catchup_grace_ms: 100\n"
+	                     "    lease: 1h\n"
+	                     "    default: { lane: aider_local, backend: stub }\n"
+	                     "    budget: { %s }\n"
+	                     "    breaker: { %s }\n",
+	      f->dir, f->dir, tag, tag, tag, tag, slots < 0 ? 0 : slots, tag,
+	      ctl, budget, breaker != NULL ? breaker : "");
 	free(ctl);
 	f->topo = tb_topo(f->dir, yaml);
 	free(yaml);
 	if (slots >= 0) {
-		f->ex = tb_start(&fake_executor_def, f->topo, "executor");
+		f->ex     = tb_start(&fake_executor_def, f->topo, "executor");
 		f->router = tb_start(&router_def, f->topo, "router");
 		/* the executor's heartbeat has been heard */
-		assert_int_equal(tb_wait_int(f->topo, "router",
-		                             "executors.executor.free_slots",
-		                             slots, WAIT),
-		                 slots);
+		assert_int_equal(
+		    tb_wait_int(f->topo, "router",
+		        "executors.executor.free_slots", slots, WAIT),
+		    slots);
 	} else
 		f->router = tb_start(&router_def, f->topo, "router");
-	assert_int_equal(tb_wait_int(f->topo, "router", "caught_up", 1, WAIT),
-	                 1);
+	assert_int_equal(
+	    tb_wait_int(f->topo, "router", "caught_up", 1, WAIT), 1);
 }
 
 static void
@@ -147,14 +146,14 @@ fx_stop(struct fx *f)
 static json_t *
 ready_body(const char *task, const char *repo, int attempt, const char *label)
 {
-	json_t *b = json_pack("{s:s, s:s, s:s, s:s, s:s, s:[], s:i}", "task_id",
-	                      task, "title", "Write a note", "goal",
-	                      "Write a note into NOTES.md", "repo_key", repo,
-	                      "kind", "goal", "labels", "attempt", attempt);
+	json_t *b = json_pack("{s:s, s:s, s:s, s:s, s:s, s:[], s:i}",
+	    "task_id", task, "title", "Write a note", "goal",
+	    "Write a note into NOTES.md", "repo_key", repo, "kind", "goal",
+	    "labels", "attempt", attempt);
 
 	if (label != NULL)
-		json_array_append_new(json_object_get(b, "labels"),
-		                      json_string(label));
+		json_array_append_new(
+		    json_object_get(b, "labels"), json_string(label));
 	return (b);
 }
 
@@ -162,20 +161,19 @@ static void
 ready(struct fx *f, const char *task, const char *label)
 {
 	tb_inject(f->topo, "router", "task.ready", task,
-	          ready_body(task, "demo", 1, label));
+	    ready_body(task, "demo", 1, label));
 }
 
 static void
 finished(struct fx *f, const char *run, const char *task, const char *status)
 {
 	tb_inject(f->topo, "router", "exec.started", task,
-	          json_pack("{s:s, s:s, s:s, s:i}", "run_id", run, "task_id",
-	                    task, "executor", "executor", "attempt", 1));
+	    json_pack("{s:s, s:s, s:s, s:i}", "run_id", run, "task_id", task,
+	        "executor", "executor", "attempt", 1));
 	tb_inject(f->topo, "router", "exec.finished", task,
-	          json_pack("{s:s, s:s, s:s, s:b, s:s}", "run_id", run,
-	                    "task_id", task, "status", status, "success",
-	                    strcmp(status, "succeeded") == 0, "executor",
-	                    "executor"));
+	    json_pack("{s:s, s:s, s:s, s:b, s:s}", "run_id", run, "task_id",
+	        task, "status", status, "success",
+	        strcmp(status, "succeeded") == 0, "executor", "executor"));
 }
 
 /* quota_out finishes run as quota exhaustion (a typed result). */
@@ -183,15 +181,14 @@ static void
 quota_out(struct fx *f, const char *run, const char *task)
 {
 	tb_inject(f->topo, "router", "exec.started", task,
-	          json_pack("{s:s, s:s, s:s, s:i}", "run_id", run, "task_id",
-	                    task, "executor", "executor", "attempt", 1));
+	    json_pack("{s:s, s:s, s:s, s:i}", "run_id", run, "task_id", task,
+	        "executor", "executor", "attempt", 1));
 	tb_inject(f->topo, "router", "exec.finished", task,
-	          json_pack("{s:s, s:s, s:s, s:b, s:s, s:s, s:s, s:{s:s}}",
-	                    "run_id", run, "task_id", task, "status", "failed",
-	                    "success", 0, "executor", "executor",
-	                    "failure_category", "quota_exhausted",
-	                    "failure_reason", "credit balance is too low",
-	                    "result", "status", "failed"));
+	    json_pack("{s:s, s:s, s:s, s:b, s:s, s:s, s:s, s:{s:s}}", "run_id",
+	        run, "task_id", task, "status", "failed", "success", 0,
+	        "executor", "executor", "failure_category", "quota_exhausted",
+	        "failure_reason", "credit balance is too low", "result",
+	        "status", "failed"));
 }
 
 /* events waits for n events of topic in the router's journal. */
@@ -231,12 +228,12 @@ test_dispatch(void **state)
 	assert_string_equal(tb_str(dec, "0.body.lane"), "aider_local");
 	assert_string_equal(tb_str(dec, "0.body.backend"), "stub");
 	assert_string_equal(tb_str(dec, "0.body.rule"), "default");
-	assert_true(strncmp(tb_str(dec, "0.body.policy_status"), "allow", 5) ==
-	            0);
+	assert_true(
+	    strncmp(tb_str(dec, "0.body.policy_status"), "allow", 5) == 0);
 	assert_string_equal(tb_str(dec, "0.body.policy.status"),
-	                    tb_str(dec, "0.body.policy_status"));
-	assert_string_equal(tb_str(dec, "0.body.proposal.target.repo_key"),
-	                    "demo");
+	    tb_str(dec, "0.body.policy_status"));
+	assert_string_equal(
+	    tb_str(dec, "0.body.proposal.target.repo_key"), "demo");
 
 	dis = events(&f, "exec.dispatch", 1);
 	run = xstrdup(tb_str(dis, "0.body.run_id"));
@@ -251,7 +248,7 @@ test_dispatch(void **state)
 	assert_string_equal(tb_str(dis, "0.body.request.backend"), "stub");
 	assert_string_equal(tb_str(dis, "0.body.request.lane"), "aider_local");
 	assert_string_equal(tb_str(dis, "0.body.request.goal_text"),
-	                    "Write a note into NOTES.md");
+	    "Write a note into NOTES.md");
 	assert_non_null(
 	    strstr(tb_str(dis, "0.body.request.clone_url"), "/demo.git"));
 	assert_int_equal(st(&f, "tasks.dispatched"), 1);
@@ -276,9 +273,8 @@ test_dispatch(void **state)
 	free(run);
 	/* the result of a run that is not open decides nothing */
 	tb_inject(f.topo, "router", "exec.finished", "T-1",
-	          json_pack("{s:s, s:s, s:s, s:b}", "run_id", "r-unknown",
-	                    "task_id", "T-1", "status", "failed", "success",
-	                    0));
+	    json_pack("{s:s, s:s, s:s, s:b}", "run_id", "r-unknown", "task_id",
+	        "T-1", "status", "failed", "success", 0));
 	assert_int_equal(st(&f, "counters.stale_finished"), 1);
 	assert_int_equal(st(&f, "tasks.done"), 1);
 	json_decref(dec);
@@ -299,7 +295,7 @@ test_blocked(void **state)
 	fx_start(&f, "block", 1, "max_per_hour: 10");
 	ready(&f, "T-1", "destructive");
 	tb_inject(f.topo, "router", "task.ready", "T-2",
-	          ready_body("T-2", "no-such-repo", 1, NULL));
+	    ready_body("T-2", "no-such-repo", 1, NULL));
 	dec = events(&f, "route.decided", 2);
 	assert_string_equal(tb_str(dec, "0.body.policy_status"), "block");
 	assert_string_equal(tb_str(dec, "0.body.policy.status"), "block");
@@ -309,15 +305,16 @@ test_blocked(void **state)
 	assert_true(json_is_true(tb_get(v, "0.blocking")));
 	assert_string_equal(tb_str(dec, "1.body.task_id"), "T-2");
 	assert_string_equal(tb_str(dec, "1.body.policy_status"), "block");
-	assert_string_equal(tb_str(dec, "1.body.rule"), "routing.invalid_task");
+	assert_string_equal(
+	    tb_str(dec, "1.body.rule"), "routing.invalid_task");
 	assert_non_null(
 	    strstr(tb_str(dec, "1.body.rationale"), "no-such-repo"));
 	assert_int_equal(st(&f, "tasks.blocked"), 2);
 	/* the next task goes: the blocked ones were passed over */
 	ready(&f, "T-3", NULL);
 	dis = events(&f, "exec.dispatch", 1);
-	json_array_foreach(dis, i, v)
-	    assert_string_equal(tb_str(v, "body.task_id"), "T-3");
+	json_array_foreach (dis, i, v)
+		assert_string_equal(tb_str(v, "body.task_id"), "T-3");
 	assert_int_equal(st(&f, "tasks.blocked"), 2);
 	json_decref(dec);
 	json_decref(dis);
@@ -365,7 +362,7 @@ test_interrupted(void **state)
 	UNUSED(state);
 	fx_start(&f, "intr", 1, "max_per_hour: 10, max_retries: 2");
 	ready(&f, "T-1", NULL);
-	dis = events(&f, "exec.dispatch", 1);
+	dis  = events(&f, "exec.dispatch", 1);
 	run1 = xstrdup(tb_str(dis, "0.body.run_id"));
 	json_decref(dis);
 	finished(&f, run1, "T-1", "interrupted");
@@ -374,7 +371,7 @@ test_interrupted(void **state)
 	assert_int_equal(tb_int(dis, "1.body.attempt"), 2);
 	assert_string_not_equal(tb_str(dis, "1.body.run_id"), run1);
 	assert_string_equal(tb_str(dis, "1.body.request.run_id"),
-	                    tb_str(dis, "1.body.run_id"));
+	    tb_str(dis, "1.body.run_id"));
 	finished(&f, tb_str(dis, "1.body.run_id"), "T-1", "interrupted");
 	b = events(&f, "budget.decision", 1);
 	assert_string_equal(tb_str(b, "0.body.reason"), "retry_cap_exceeded");
@@ -405,15 +402,15 @@ test_duplicate_ready(void **state)
 	assert_int_equal(json_array_size(dec), 1);
 	json_decref(dec);
 	tb_inject(f.topo, "router", "task.ready", "T-1",
-	          ready_body("T-1", "demo", 2, NULL));
+	    ready_body("T-1", "demo", 2, NULL));
 	assert_int_equal(st(&f, "counters.duplicate_ready"), 1);
 	dec = tb_events(f.topo, "router", "route.decided");
 	assert_int_equal(json_array_size(dec), 2);
 	assert_string_not_equal(tb_str(dec, "0.body.decision_id"),
-	                        tb_str(dec, "1.body.decision_id"));
+	    tb_str(dec, "1.body.decision_id"));
 	b = events(&f, "budget.decision", 1);
-	assert_string_equal(tb_str(b, "0.body.reason"),
-	                    "no_executor_available");
+	assert_string_equal(
+	    tb_str(b, "0.body.reason"), "no_executor_available");
 	assert_int_equal(st(&f, "tasks.queued"), 1);
 	json_decref(dec);
 	json_decref(b);
@@ -429,9 +426,9 @@ run_of(struct fx *f, const char *task, size_t n)
 	char   *run = NULL;
 	size_t  i;
 
-	json_array_foreach(dis, i,
-	                   v) if (strcmp(tb_str(v, "body.task_id"), task) == 0)
-	    run = xstrdup(tb_str(v, "body.run_id"));
+	json_array_foreach (dis, i, v)
+		if (strcmp(tb_str(v, "body.task_id"), task) == 0)
+			run = xstrdup(tb_str(v, "body.run_id"));
 	json_decref(dis);
 	if (run == NULL)
 		fail_msg("no dispatch of %s", task);
@@ -484,7 +481,7 @@ test_breaker_probe(void **state)
 
 	UNUSED(state);
 	fx_start_with(&f, "probe", 5, "max_per_hour: 100, max_concurrent: 5",
-	              "min_samples: 3, cooloff: 1ms", 0);
+	    "min_samples: 3, cooloff: 1ms", 0);
 	fail_three(&f);
 	c = events(&f, "circuit.changed", 2);
 	assert_string_equal(tb_str(c, "1.body.state"), "half_open");
@@ -496,10 +493,11 @@ test_breaker_probe(void **state)
 	/* no second run while it is out */
 	ready(&f, "T-5", NULL);
 	b = events(&f, "budget.decision", 1);
-	json_array_foreach(
-	    b, i, v) if (strcmp(tb_str(v, "body.task_id"), "T-5") == 0 &&
-	                 strcmp(tb_str(v, "body.reason"),
-	                        "circuit_breaker_open") == 0) held++;
+	json_array_foreach (b, i, v)
+		if (strcmp(tb_str(v, "body.task_id"), "T-5") == 0 &&
+		    strcmp(tb_str(v, "body.reason"), "circuit_breaker_open") ==
+		        0)
+			held++;
 	assert_int_equal(held, 1);
 	json_decref(b);
 	assert_int_equal(st(&f, "tasks.queued"), 1);
@@ -551,10 +549,10 @@ test_breaker_reset(void **state)
 
 	UNUSED(state);
 	fx_start_with(&f, "reset", 5, "max_per_hour: 100, max_concurrent: 5",
-	              "min_samples: 3, cooloff: 1h", 0);
+	    "min_samples: 3, cooloff: 1h", 0);
 	assert_int_equal(tb_call(f.topo, "router", MSG_ROUTER_BREAKER_STATUS,
-	                         NULL, &d, err, sizeof(err)),
-	                 0);
+	                     NULL, &d, err, sizeof(err)),
+	    0);
 	assert_string_equal(tb_str(d, "state"), "closed");
 	assert_int_equal(tb_int(d, "cooloff_ms"), 3600000);
 	json_decref(d);
@@ -562,23 +560,24 @@ test_breaker_reset(void **state)
 	ready(&f, "T-4", NULL);
 	c = events(&f, "budget.decision", 1);
 	assert_string_equal(tb_str(c, "0.body.task_id"), "T-4");
-	assert_string_equal(tb_str(c, "0.body.reason"), "circuit_breaker_open");
+	assert_string_equal(
+	    tb_str(c, "0.body.reason"), "circuit_breaker_open");
 	json_decref(c);
 	assert_int_equal(tb_call(f.topo, "router", MSG_ROUTER_BREAKER_STATUS,
-	                         NULL, &d, err, sizeof(err)),
-	                 0);
+	                     NULL, &d, err, sizeof(err)),
+	    0);
 	assert_string_equal(tb_str(d, "state"), "open");
 	assert_int_equal(tb_int(d, "failures"), 3);
 	assert_int_equal(tb_int(d, "samples"), 3);
-	assert_true(tb_int(d, "probe_at_ms") ==
-	            tb_int(d, "since_ms") + 3600000);
+	assert_true(
+	    tb_int(d, "probe_at_ms") == tb_int(d, "since_ms") + 3600000);
 	json_decref(d);
 
 	memset(&rq, 0, sizeof(rq));
 	rq.reason = "fixed the executor";
 	assert_int_equal(tb_call(f.topo, "router", MSG_ROUTER_BREAKER_RESET,
-	                         &rq, &d, err, sizeof(err)),
-	                 0);
+	                     &rq, &d, err, sizeof(err)),
+	    0);
 	assert_string_equal(tb_str(d, "was"), "open");
 	assert_string_equal(tb_str(d, "state"), "closed");
 	json_decref(d);
@@ -588,8 +587,8 @@ test_breaker_reset(void **state)
 	json_decref(c);
 	/* sent twice (req0 resends): nothing more happens */
 	assert_int_equal(tb_call(f.topo, "router", MSG_ROUTER_BREAKER_RESET,
-	                         &rq, &d, err, sizeof(err)),
-	                 0);
+	                     &rq, &d, err, sizeof(err)),
+	    0);
 	assert_false(json_is_true(tb_get(d, "changed")));
 	json_decref(d);
 	/* the held task goes; its failure alone does not open it */
@@ -597,8 +596,8 @@ test_breaker_reset(void **state)
 	finished(&f, run, "T-4", "failed");
 	free(run);
 	assert_int_equal(tb_call(f.topo, "router", MSG_ROUTER_BREAKER_STATUS,
-	                         NULL, &d, err, sizeof(err)),
-	                 0);
+	                     NULL, &d, err, sizeof(err)),
+	    0);
 	assert_string_equal(tb_str(d, "state"), "closed");
 	assert_int_equal(tb_int(d, "samples"), 1);
 	json_decref(d);
@@ -621,7 +620,7 @@ test_breaker_quota(void **state)
 
 	UNUSED(state);
 	fx_start_with(&f, "bquota", 5, "max_per_hour: 100, max_concurrent: 5",
-	              "min_samples: 3, cooloff: 1ms", 0);
+	    "min_samples: 3, cooloff: 1ms", 0);
 	for (i = 1; i <= 3; i++) {
 		snprintf(task, sizeof(task), "Q-%d", i);
 		ready(&f, task, NULL);
@@ -630,8 +629,8 @@ test_breaker_quota(void **state)
 		free(run);
 	}
 	assert_int_equal(tb_call(f.topo, "router", MSG_ROUTER_BREAKER_STATUS,
-	                         NULL, &d, err, sizeof(err)),
-	                 0);
+	                     NULL, &d, err, sizeof(err)),
+	    0);
 	assert_string_equal(tb_str(d, "state"), "closed");
 	assert_int_equal(tb_int(d, "samples"), 0);
 	json_decref(d);
@@ -650,12 +649,12 @@ test_breaker_quota(void **state)
 	/* still half_open, and the next task is the probe */
 	ready(&f, "P-2", NULL);
 	run = run_of(&f, "P-2", 8);
-	c = tb_status(f.topo, "router");
+	c   = tb_status(f.topo, "router");
 	assert_string_equal(tb_str(c, "breaker"), "half_open");
 	json_decref(c);
 	assert_int_equal(tb_call(f.topo, "router", MSG_ROUTER_BREAKER_STATUS,
-	                         NULL, &d, err, sizeof(err)),
-	                 0);
+	                     NULL, &d, err, sizeof(err)),
+	    0);
 	assert_string_equal(tb_str(d, "probe_run_id"), run);
 	json_decref(d);
 	free(run);
@@ -678,13 +677,13 @@ test_breaker_tcp(void **state)
 	UNUSED(state);
 	fx_start_with(&f, "brtcp", 1, "max_per_hour: 10", NULL, port);
 	assert_int_equal(tb_call(f.topo, "router", MSG_ROUTER_BREAKER_STATUS,
-	                         NULL, &d, err, sizeof(err)),
-	                 0);
+	                     NULL, &d, err, sizeof(err)),
+	    0);
 	assert_string_equal(tb_str(d, "state"), "closed");
 	json_decref(d);
 	assert_int_equal(tb_call(f.topo, "router", MSG_ROUTER_BREAKER_RESET,
-	                         NULL, NULL, err, sizeof(err)),
-	                 ERR_REFUSED);
+	                     NULL, NULL, err, sizeof(err)),
+	    ERR_REFUSED);
 	assert_non_null(strstr(err, "plain tcp"));
 	fx_stop(&f);
 }
@@ -693,15 +692,15 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_dispatch),
-	    cmocka_unit_test(test_blocked),
-	    cmocka_unit_test(test_budget),
-	    cmocka_unit_test(test_interrupted),
-	    cmocka_unit_test(test_duplicate_ready),
-	    cmocka_unit_test(test_breaker_probe),
-	    cmocka_unit_test(test_breaker_reset),
-	    cmocka_unit_test(test_breaker_quota),
-	    cmocka_unit_test(test_breaker_tcp),
+		cmocka_unit_test(test_dispatch),
+		cmocka_unit_test(test_blocked),
+		cmocka_unit_test(test_budget),
+		cmocka_unit_test(test_interrupted),
+		cmocka_unit_test(test_duplicate_ready),
+		cmocka_unit_test(test_breaker_probe),
+		cmocka_unit_test(test_breaker_reset),
+		cmocka_unit_test(test_breaker_quota),
+		cmocka_unit_test(test_breaker_tcp),
 	};
 
 	log_init("test_router", NULL, LOG_WARN);

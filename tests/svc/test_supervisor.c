@@ -7,10 +7,10 @@
  * takes a few seconds.  Its events are read back from its journal over
  * ctl.replay; tb_shutdown stops the children as svc_main would.
  */
+#include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,23 +40,23 @@ fx_start(struct fx *f, const char *name, const char *bin, const char *stale)
 {
 	char *yaml;
 
-	f->dir = tb_dir();
-	yaml = xasprintf("opcenter:\n"
-	                 "  state_dir: %s/state\n"
-	                 "  heartbeat_ms: 50\n"
-	                 "supervisor:\n"
-	                 "  restart_backoff_min: 50ms\n"
-	                 "  restart_backoff_max: 200ms\n"
-	                 "  crash_loop_restarts: 2\n"
-	                 "  crash_loop_window: 60s\n"
-	                 "  stop_grace: 5s\n"
-	                 "  stale_after: %s\n"
-	                 "  status_every: 100ms\n"
-	                 "instances:\n"
-	                 "  %s:\n"
-	                 "    service: testprod\n"
-	                 "    bin: %s\n",
-	                 f->dir, stale, name, bin);
+	f->dir  = tb_dir();
+	yaml    = xasprintf("opcenter:\n"
+	                       "  state_dir: %s/state\n"
+	                       "  heartbeat_ms: 50\n"
+	                       "supervisor:\n"
+	                       "  restart_backoff_min: 50ms\n"
+	                       "  restart_backoff_max: 200ms\n"
+	                       "  crash_loop_restarts: 2\n"
+	                       "  crash_loop_window: 60s\n"
+	                       "  stop_grace: 5s\n"
+	                       "  stale_after: %s\n"
+	                       "  status_every: 100ms\n"
+	                       "instances:\n"
+	                       "  %s:\n"
+	                       "    service: testprod\n"
+	                       "    bin: %s\n",
+	       f->dir, stale, name, bin);
 	f->topo = tb_topo(f->dir, yaml);
 	free(yaml);
 	f->sup = tb_start(&supervisor_def, f->topo, "supervisor");
@@ -90,7 +90,7 @@ proc(struct fx *f)
 static json_t *
 wait_state(struct fx *f, const char *state, int64_t restarts)
 {
-	struct timespec ts = {0, 20 * 1000 * 1000};
+	struct timespec ts       = { 0, 20 * 1000 * 1000 };
 	int64_t         deadline = mono_ms() + WAIT;
 	json_t         *p;
 
@@ -102,8 +102,7 @@ wait_state(struct fx *f, const char *state, int64_t restarts)
 			return (p);
 		if (mono_ms() > deadline)
 			fail_msg("never %s after %lld restarts: %s", state,
-			         (long long) restarts,
-			         json_dumps(p, JSON_COMPACT));
+			    (long long) restarts, json_dumps(p, JSON_COMPACT));
 		json_decref(p);
 		nanosleep(&ts, NULL);
 	}
@@ -133,7 +132,7 @@ test_start_restart(void **state)
 
 	UNUSED(state);
 	fx_start(&f, "prod", OPC_BIN_DIR "/opc-testprod", "20s");
-	p = wait_state(&f, "running", 0);
+	p   = wait_state(&f, "running", 0);
 	pid = tb_int(p, "pid");
 	assert_string_equal(tb_str(p, "role"), "prod");
 	assert_string_equal(tb_str(p, "service"), "testprod");
@@ -146,8 +145,8 @@ test_start_restart(void **state)
 	ev = events(&f, "supervisor.service_restarted", 1);
 	assert_string_equal(tb_str(ev, "0.body.instance"), "prod");
 	assert_int_equal(tb_int(ev, "0.body.restart_count"), 1);
-	assert_string_equal(tb_str(ev, "0.body.exit_status"),
-	                    "signal 9 (Killed)");
+	assert_string_equal(
+	    tb_str(ev, "0.body.exit_status"), "signal 9 (Killed)");
 	assert_int_not_equal(tb_int(ev, "0.body.pid"), pid);
 	p = wait_state(&f, "running", 1);
 	assert_int_equal(tb_int(p, "pid"), tb_int(ev, "0.body.pid"));
@@ -159,7 +158,7 @@ test_start_restart(void **state)
 
 	/* the status file says the same */
 	path = xasprintf("%s/state/supervisor.status.json", f.dir);
-	p = json_load_file(path, 0, NULL);
+	p    = json_load_file(path, 0, NULL);
 	assert_non_null(p);
 	assert_string_equal(tb_str(p, "processes.0.role"), "prod");
 	json_decref(p);
@@ -217,8 +216,8 @@ test_stale(void **state)
 	assert_true(tb_int(ev, "0.body.age_ms") > 1000);
 	json_decref(ev);
 	ev = events(&f, "supervisor.service_restarted", 1);
-	assert_string_equal(tb_str(ev, "0.body.exit_status"),
-	                    "signal 9 (Killed)");
+	assert_string_equal(
+	    tb_str(ev, "0.body.exit_status"), "signal 9 (Killed)");
 	json_decref(ev);
 	fx_stop(&f);
 	tb_rmrf(dir);
@@ -230,9 +229,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_start_restart),
-	    cmocka_unit_test(test_crash_loop),
-	    cmocka_unit_test(test_stale),
+		cmocka_unit_test(test_start_restart),
+		cmocka_unit_test(test_crash_loop),
+		cmocka_unit_test(test_stale),
 	};
 
 	log_init("test_supervisor_svc", NULL, LOG_WARN);

@@ -6,9 +6,9 @@
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,7 +40,7 @@ struct fx {
 static void
 fx_start(struct fx *f, const char *tag, bool with_plane)
 {
-	struct timespec ts = {0, 20 * 1000 * 1000};
+	struct timespec ts = { 0, 20 * 1000 * 1000 };
 	int64_t         deadline;
 	json_t         *s;
 	const char     *url;
@@ -52,20 +52,20 @@ fx_start(struct fx *f, const char *tag, bool with_plane)
 		setenv("TEST_WH_PLANE", PLANE_SECRET, 1);
 	else
 		unsetenv("TEST_WH_PLANE");
-	f->dir = tb_dir();
-	yaml = xasprintf("opcenter:\n"
-	                 "  state_dir: %s/state\n"
-	                 "  heartbeat_ms: 50\n"
-	                 "instances:\n"
-	                 "  webhook:\n"
-	                 "    pub: inproc://%s-wh.pub\n"
-	                 "    ctl: inproc://%s-wh.ctl\n"
-	                 "    listen: http://127.0.0.1:0\n"
-	                 "    github_secret_env: TEST_WH_GH\n"
-	                 "    plane_secret_env: TEST_WH_PLANE\n"
-	                 "    max_body: 4096\n"
-	                 "    metrics_interval: 1h\n",
-	                 f->dir, tag, tag);
+	f->dir  = tb_dir();
+	yaml    = xasprintf("opcenter:\n"
+	                       "  state_dir: %s/state\n"
+	                       "  heartbeat_ms: 50\n"
+	                       "instances:\n"
+	                       "  webhook:\n"
+	                       "    pub: inproc://%s-wh.pub\n"
+	                       "    ctl: inproc://%s-wh.ctl\n"
+	                       "    listen: http://127.0.0.1:0\n"
+	                       "    github_secret_env: TEST_WH_GH\n"
+	                       "    plane_secret_env: TEST_WH_PLANE\n"
+	                       "    max_body: 4096\n"
+	                       "    metrics_interval: 1h\n",
+	       f->dir, tag, tag);
 	f->topo = tb_topo(f->dir, yaml);
 	free(yaml);
 	f->wh = tb_start(&webhook_def, f->topo, "webhook");
@@ -95,10 +95,10 @@ fx_stop(struct fx *f)
  * is copied into text (may be NULL).  extra is more header lines. */
 static int
 post(struct fx *f, const char *path, const char *ctype, const char *extra,
-     const char *body, char *text, size_t textlen)
+    const char *body, char *text, size_t textlen)
 {
 	struct sockaddr_in sa;
-	struct timeval     tv = {10, 0};
+	struct timeval     tv = { 10, 0 };
 	char              *req, in[8192], *b;
 	size_t             got = 0;
 	ssize_t            n;
@@ -107,19 +107,19 @@ post(struct fx *f, const char *path, const char *ctype, const char *extra,
 	assert_true(fd >= 0);
 	(void) setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t) f->port);
+	sa.sin_family      = AF_INET;
+	sa.sin_port        = htons((uint16_t) f->port);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	assert_int_equal(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
 	req = xasprintf("POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
 	                "Content-Type: %s\r\nContent-Length: %zu\r\n"
 	                "Connection: close\r\n%s\r\n%s",
-	                path, ctype, strlen(body), extra, body);
-	assert_int_equal(send(fd, req, strlen(req), MSG_NOSIGNAL),
-	                 (ssize_t) strlen(req));
+	    path, ctype, strlen(body), extra, body);
+	assert_int_equal(
+	    send(fd, req, strlen(req), MSG_NOSIGNAL), (ssize_t) strlen(req));
 	free(req);
 	while (got + 1 < sizeof(in) &&
-	       (n = recv(fd, in + got, sizeof(in) - 1 - got, 0)) > 0)
+	    (n = recv(fd, in + got, sizeof(in) - 1 - got, 0)) > 0)
 		got += (size_t) n;
 	in[got] = '\0';
 	close(fd);
@@ -127,7 +127,7 @@ post(struct fx *f, const char *path, const char *ctype, const char *extra,
 		fail_msg("no answer: '%s'", in);
 	if (text != NULL) {
 		snprintf(text, textlen, "%s",
-		         (b = strstr(in, "\r\n\r\n")) != NULL ? b + 4 : "");
+		    (b = strstr(in, "\r\n\r\n")) != NULL ? b + 4 : "");
 		text[strcspn(text, "\r\n")] = '\0';
 	}
 	return (status);
@@ -137,19 +137,19 @@ post(struct fx *f, const char *path, const char *ctype, const char *extra,
  * signature header). */
 static int
 github(struct fx *f, const char *event, const char *id, const char *body,
-       const char *secret, char *text, size_t textlen)
+    const char *secret, char *text, size_t textlen)
 {
 	char hex[HMAC_SHA256_HEX], *extra;
 	int  st;
 
 	assert_int_equal(
 	    hmac_sha256_hex(hex, secret ? secret : "", body, strlen(body)), 0);
-	extra =
-	    xasprintf("X-GitHub-Event: %s\r\nX-GitHub-Delivery: %s\r\n"
-	              "%s%s%s",
-	              event, id, secret ? "X-Hub-Signature-256: sha256=" : "",
-	              secret ? hex : "", secret ? "\r\n" : "");
-	st = post(f, "/github", "application/json", extra, body, text, textlen);
+	extra = xasprintf("X-GitHub-Event: %s\r\nX-GitHub-Delivery: %s\r\n"
+	                  "%s%s%s",
+	    event, id, secret ? "X-Hub-Signature-256: sha256=" : "",
+	    secret ? hex : "", secret ? "\r\n" : "");
+	st =
+	    post(f, "/github", "application/json", extra, body, text, textlen);
 	free(extra);
 	return (st);
 }
@@ -163,8 +163,8 @@ plane(struct fx *f, const char *id, const char *body, const char *secret)
 	assert_int_equal(hmac_sha256_hex(hex, secret, body, strlen(body)), 0);
 	extra = xasprintf("X-Plane-Event: issue\r\nX-Plane-Delivery: %s\r\n"
 	                  "X-Plane-Signature: %s\r\n",
-	                  id, hex);
-	st = post(f, "/plane", "application/json", extra, body, NULL, 0);
+	    id, hex);
+	st    = post(f, "/plane", "application/json", extra, body, NULL, 0);
 	free(extra);
 	return (st);
 }
@@ -178,14 +178,14 @@ counter(struct fx *f, const char *name)
 	return (tb_status_int(f->topo, "webhook", path));
 }
 
-#define CHECK_RUN                                                              \
-	"{\"action\":\"completed\",\"repository\":{\"full_name\":"             \
-	"\"acme/demo\"},\"check_run\":{\"name\":\"ci\",\"status\":"            \
-	"\"completed\",\"conclusion\":\"failure\",\"head_sha\":\"abc123\","    \
+#define CHECK_RUN                                                           \
+	"{\"action\":\"completed\",\"repository\":{\"full_name\":"          \
+	"\"acme/demo\"},\"check_run\":{\"name\":\"ci\",\"status\":"         \
+	"\"completed\",\"conclusion\":\"failure\",\"head_sha\":\"abc123\"," \
 	"\"pull_requests\":[{\"number\":7}]}}"
-#define PR_CLOSED                                                              \
-	"{\"action\":\"closed\",\"number\":7,\"repository\":{\"full_name\":"   \
-	"\"acme/demo\"},\"pull_request\":{\"merged\":true,\"head\":{\"ref\":"  \
+#define PR_CLOSED                                                             \
+	"{\"action\":\"closed\",\"number\":7,\"repository\":{\"full_name\":"  \
+	"\"acme/demo\"},\"pull_request\":{\"merged\":true,\"head\":{\"ref\":" \
 	"\"goal/T-1-x\"}}}"
 
 /* ------------------------------------------------------------------ cases */
@@ -202,23 +202,23 @@ test_github(void **state)
 	UNUSED(state);
 	fx_start(&f, "gh", true);
 	assert_int_equal(github(&f, "check_run", "d-1", CHECK_RUN, GH_SECRET,
-	                        text, sizeof(text)),
-	                 200);
+	                     text, sizeof(text)),
+	    200);
 	assert_string_equal(text, "OK");
 	assert_int_equal(github(&f, "check_run", "d-1", CHECK_RUN, GH_SECRET,
-	                        text, sizeof(text)),
-	                 200);
+	                     text, sizeof(text)),
+	    200);
 	assert_string_equal(text, "duplicate");
 	assert_int_equal(
 	    github(&f, "pull_request", "d-2", PR_CLOSED, GH_SECRET, NULL, 0),
 	    200);
 	assert_int_equal(github(&f, "ping", "d-3", "{\"zen\":\"hi\"}",
-	                        GH_SECRET, text, sizeof(text)),
-	                 200);
+	                     GH_SECRET, text, sizeof(text)),
+	    200);
 	assert_string_equal(text, "pong");
 	assert_int_equal(github(&f, "issues", "d-4", "{\"action\":\"opened\"}",
-	                        GH_SECRET, NULL, 0),
-	                 202);
+	                     GH_SECRET, NULL, 0),
+	    202);
 	ev = tb_events(f.topo, "webhook", NULL);
 	assert_int_equal(json_array_size(ev), 2);
 	assert_string_equal(tb_str(ev, "0.topic"), "ci.check_run");
@@ -251,30 +251,30 @@ test_refused(void **state)
 	UNUSED(state);
 	fx_start(&f, "ghbad", true);
 	assert_int_equal(github(&f, "check_run", "d-1", CHECK_RUN,
-	                        "not-the-secret", NULL, 0),
-	                 401);
+	                     "not-the-secret", NULL, 0),
+	    401);
 	assert_int_equal(
 	    github(&f, "check_run", "d-2", CHECK_RUN, NULL, NULL, 0), 401);
 	assert_int_equal(counter(&f, "rejected_signature"), 2);
-	assert_int_equal(plane(&f, "p-1", "{\"event\":\"issue\"}", GH_SECRET),
-	                 401);
+	assert_int_equal(
+	    plane(&f, "p-1", "{\"event\":\"issue\"}", GH_SECRET), 401);
 	assert_int_equal(counter(&f, "rejected_signature"), 3);
 	big = xmalloc(5000);
 	memset(big, ' ', 4999);
 	big[4999] = '\0';
-	big[0] = '{';
+	big[0]    = '{';
 	big[4998] = '}';
 	assert_int_equal(
 	    github(&f, "check_run", "d-3", big, GH_SECRET, NULL, 0), 413);
 	free(big);
 	assert_int_equal(counter(&f, "oversized"), 1);
 	assert_int_equal(post(&f, "/github", "text/plain",
-	                      "X-GitHub-Event: ping\r\n", "hi", NULL, 0),
-	                 415);
+	                     "X-GitHub-Event: ping\r\n", "hi", NULL, 0),
+	    415);
 	assert_int_equal(counter(&f, "unsupported_media"), 1);
 	assert_int_equal(github(&f, "check_run", "d-4",
-	                        "{\"repository\":", GH_SECRET, NULL, 0),
-	                 400);
+	                     "{\"repository\":", GH_SECRET, NULL, 0),
+	    400);
 	assert_int_equal(counter(&f, "malformed"), 1);
 	assert_int_equal(counter(&f, "accepted"), 0);
 	assert_int_equal(tb_status_int(f.topo, "webhook", "journal_seq"), 0);
@@ -314,9 +314,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_github),
-	    cmocka_unit_test(test_refused),
-	    cmocka_unit_test(test_plane),
+		cmocka_unit_test(test_github),
+		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_plane),
 	};
 
 	log_init("test_webhook_svc", NULL, LOG_WARN);

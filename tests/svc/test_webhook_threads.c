@@ -34,10 +34,10 @@
 #define NCLIENTS 8
 #define NREQ 200
 #define GH_SECRET "gh-s3cret-for-threads"
-#define CHECK_RUN                                                              \
-	"{\"action\":\"completed\",\"repository\":{\"full_name\":"             \
-	"\"acme/demo\"},\"check_run\":{\"name\":\"ci\",\"status\":"            \
-	"\"completed\",\"conclusion\":\"success\",\"head_sha\":\"abc\","       \
+#define CHECK_RUN                                                        \
+	"{\"action\":\"completed\",\"repository\":{\"full_name\":"       \
+	"\"acme/demo\"},\"check_run\":{\"name\":\"ci\",\"status\":"      \
+	"\"completed\",\"conclusion\":\"success\",\"head_sha\":\"abc\"," \
 	"\"pull_requests\":[]}}"
 #define PING "{\"zen\":\"hi\"}"
 
@@ -55,7 +55,7 @@ static int
 ask(int port, const char *req, char *text)
 {
 	struct sockaddr_in sa;
-	struct timeval     tv = {10, 0};
+	struct timeval     tv = { 10, 0 };
 	char               in[8192], *b;
 	size_t             got = 0;
 	ssize_t            n;
@@ -66,14 +66,14 @@ ask(int port, const char *req, char *text)
 		return (-1);
 	(void) setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t) port);
+	sa.sin_family      = AF_INET;
+	sa.sin_port        = htons((uint16_t) port);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) != 0 ||
 	    send(fd, req, strlen(req), MSG_NOSIGNAL) != (ssize_t) strlen(req))
 		goto out;
 	while (got + 1 < sizeof(in) &&
-	       (n = recv(fd, in + got, sizeof(in) - 1 - got, 0)) > 0)
+	    (n = recv(fd, in + got, sizeof(in) - 1 - got, 0)) > 0)
 		got += (size_t) n;
 	in[got] = '\0';
 	if (sscanf(in, "HTTP/1.1 %d", &status) != 1)
@@ -99,7 +99,7 @@ github(const char *event, const char *id, const char *body)
 	                  "Content-Length: %zu\r\nConnection: close\r\n"
 	                  "X-GitHub-Event: %s\r\nX-GitHub-Delivery: %s\r\n"
 	                  "X-Hub-Signature-256: sha256=%s\r\n\r\n%s",
-	                  strlen(body), event, id, hex, body));
+	    strlen(body), event, id, hex, body));
 }
 
 /* client runs NREQ requests in turn: check_run (200 OK), ping (200
@@ -146,12 +146,11 @@ client(void *arg)
 			ok = st == 200;
 			break;
 		}
-		log_info("test.client", "client %d request %d: %d", c->id, i,
-		         st);
+		log_info(
+		    "test.client", "client %d request %d: %d", c->id, i, st);
 		if (!ok && c->bad++ == 0)
 			snprintf(c->why, sizeof(c->why),
-			         "request %d: status %d '%.64s'", i, st,
-			         text);
+			    "request %d: status %d '%.64s'", i, st, text);
 	}
 	return (NULL);
 }
@@ -161,9 +160,9 @@ client(void *arg)
 static int64_t
 check_log(const char *path, const char *ev, int64_t *nev)
 {
-	FILE       *fp = fopen(path, "r");
+	FILE       *fp   = fopen(path, "r");
 	char       *line = NULL;
-	size_t      cap = 0;
+	size_t      cap  = 0;
 	int64_t     info = 0;
 	json_t     *j;
 	const char *e, *lv;
@@ -174,7 +173,7 @@ check_log(const char *path, const char *ev, int64_t *nev)
 		j = json_loads(line, 0, NULL);
 		if (j == NULL)
 			fail_msg("not a JSON line: %s", line);
-		e = json_string_value(json_object_get(j, "event"));
+		e  = json_string_value(json_object_get(j, "event"));
 		lv = json_string_value(json_object_get(j, "level"));
 		assert_non_null(e);
 		assert_non_null(lv);
@@ -192,7 +191,7 @@ check_log(const char *path, const char *ev, int64_t *nev)
 static void
 test_concurrent_requests(void **state)
 {
-	struct timespec ts = {0, 20 * 1000 * 1000};
+	struct timespec ts = { 0, 20 * 1000 * 1000 };
 	struct client   cl[NCLIENTS];
 	struct topo    *topo;
 	struct tb_svc  *wh;
@@ -204,24 +203,24 @@ test_concurrent_requests(void **state)
 
 	UNUSED(state);
 	setenv("TEST_WHT_GH", GH_SECRET, 1);
-	dir = tb_dir();
+	dir     = tb_dir();
 	logpath = xasprintf("%s/webhook.log", dir);
-	assert_int_equal(log_init("test_webhook_threads", logpath, LOG_INFO),
-	                 0);
+	assert_int_equal(
+	    log_init("test_webhook_threads", logpath, LOG_INFO), 0);
 	log_set_stderr(0);
 	info0 = log_count(LOG_INFO);
-	yaml = xasprintf("opcenter:\n"
-	                 "  state_dir: %s/state\n"
-	                 "  heartbeat_ms: 50\n"
-	                 "instances:\n"
-	                 "  webhook:\n"
-	                 "    pub: inproc://wht.pub\n"
-	                 "    ctl: inproc://wht.ctl\n"
-	                 "    listen: http://127.0.0.1:0\n"
-	                 "    github_secret_env: TEST_WHT_GH\n"
-	                 "    metrics_interval: 10ms\n",
-	                 dir);
-	topo = tb_topo(dir, yaml);
+	yaml  = xasprintf("opcenter:\n"
+	                   "  state_dir: %s/state\n"
+	                   "  heartbeat_ms: 50\n"
+	                   "instances:\n"
+	                   "  webhook:\n"
+	                   "    pub: inproc://wht.pub\n"
+	                   "    ctl: inproc://wht.ctl\n"
+	                   "    listen: http://127.0.0.1:0\n"
+	                   "    github_secret_env: TEST_WHT_GH\n"
+	                   "    metrics_interval: 10ms\n",
+	     dir);
+	topo  = tb_topo(dir, yaml);
 	free(yaml);
 	wh = tb_start(&webhook_def, topo, "webhook");
 	for (deadline = mono_ms() + TB_WAIT_MS; port == 0;) {
@@ -238,7 +237,7 @@ test_concurrent_requests(void **state)
 	memset(cl, 0, sizeof(cl));
 	for (i = 0; i < NCLIENTS; i++) {
 		cl[i].port = port;
-		cl[i].id = i;
+		cl[i].id   = i;
 		assert_int_equal(
 		    pthread_create(&cl[i].th, NULL, client, &cl[i]), 0);
 	}
@@ -246,24 +245,24 @@ test_concurrent_requests(void **state)
 		pthread_join(cl[i].th, NULL);
 		if (cl[i].bad != 0)
 			fail_msg("client %d: %d bad answers, first %s", i,
-			         cl[i].bad, cl[i].why);
+			    cl[i].bad, cl[i].why);
 	}
 	/* every check_run journaled once, every ping answered */
 	assert_int_equal(tb_status_int(topo, "webhook", "counters.accepted"),
-	                 NCLIENTS * NREQ / 4);
+	    NCLIENTS * NREQ / 4);
 	assert_int_equal(tb_status_int(topo, "webhook", "counters.pings"),
-	                 NCLIENTS * NREQ / 4);
+	    NCLIENTS * NREQ / 4);
 	assert_int_equal(tb_status_int(topo, "webhook", "journal_seq"),
-	                 NCLIENTS * NREQ / 4);
+	    NCLIENTS * NREQ / 4);
 	tb_stop(&wh);
 	topo_close(&topo);
 
 	/* every line whole, none lost, each one counted */
 	assert_int_equal(check_log(logpath, "test.client", &nev),
-	                 log_count(LOG_INFO) - info0);
+	    log_count(LOG_INFO) - info0);
 	assert_int_equal(nev, NCLIENTS * NREQ);
 	assert_int_equal(check_log(logpath, "webhook.accepted", &nev),
-	                 log_count(LOG_INFO) - info0);
+	    log_count(LOG_INFO) - info0);
 	assert_int_equal(nev, NCLIENTS * NREQ / 4);
 	log_fini();
 	tb_rmrf(dir);
@@ -275,7 +274,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_concurrent_requests),
+		cmocka_unit_test(test_concurrent_requests),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

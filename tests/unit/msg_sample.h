@@ -14,14 +14,14 @@
 /* sample_fields fills the n fields of base with values derived from salt
  * (records too, down to their own fields). */
 static inline void
-sample_fields(const struct msg_field *fields, size_t n, char *base,
-    unsigned salt)
+sample_fields(
+    const struct msg_field *fields, size_t n, char *base, unsigned salt)
 {
 	char   s[64];
 	size_t i, k;
 
 	for (i = 0; i < n; i++) {
-		const struct msg_field *f = &fields[i];
+		const struct msg_field *f  = &fields[i];
 		void                   *at = base + f->off;
 
 		snprintf(s, sizeof(s), "%s-%u-\xc3\xa9", f->name, salt);
@@ -32,8 +32,8 @@ sample_fields(const struct msg_field *fields, size_t n, char *base,
 			*(char **) at = xstrdup(s);
 			break;
 		case FT_INT:
-			*(int64_t *) at = (int64_t) salt * 1000003 - 7 -
-			    (int64_t) i;
+			*(int64_t *) at =
+			    (int64_t) salt * 1000003 - 7 - (int64_t) i;
 			break;
 		case FT_BOOL:
 			*(bool *) at = (salt + i) % 2 == 0;
@@ -55,18 +55,18 @@ sample_fields(const struct msg_field *fields, size_t n, char *base,
 			struct msg_bin *b = at;
 
 			b->len = 5;
-			b->p = xmalloc(6);
+			b->p   = xmalloc(6);
 			memcpy(b->p, "a\0b\xff", 5);
 			break;
 		}
 		case FT_BINS: {
 			struct msg_bins *bs = at;
 
-			bs->n = 2;
-			bs->v = xcalloc(2, sizeof(*bs->v));
-			bs->v[0].p = xstrdup("one");
+			bs->n        = 2;
+			bs->v        = xcalloc(2, sizeof(*bs->v));
+			bs->v[0].p   = xstrdup("one");
 			bs->v[0].len = 3;
-			bs->v[1].p = xstrdup("");
+			bs->v[1].p   = xstrdup("");
 			bs->v[1].len = 0;
 			break;
 		}
@@ -116,10 +116,10 @@ sample_frame(struct buf *out, enum msg_topic t, unsigned salt)
 
 	snprintf(id, sizeof(id), "src:%u", salt);
 	memset(&h, 0, sizeof(h));
-	h.src = "src";
-	h.seq = msg_topic_defs[t].durable ? salt + 1 : 0;
-	h.id = id;
-	h.ts = 1700000000000 + salt;
+	h.src  = "src";
+	h.seq  = msg_topic_defs[t].durable ? salt + 1 : 0;
+	h.id   = id;
+	h.ts   = 1700000000000 + salt;
 	h.corr = salt % 2 ? "corr-1" : NULL;
 	sample_body(t, &b, salt);
 	rv = msg_pack(out, t, &h, &b);

@@ -4,10 +4,10 @@
  */
 #include <poll.h>
 #include <pthread.h>
-#include <stdatomic.h>
-#include <stdarg.h>
-#include <stddef.h>
 #include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -29,7 +29,7 @@ wait_readable(struct bus *b)
 	int           fd;
 
 	assert_int_equal(bus_fd(b, &fd), 0);
-	pfd.fd = fd;
+	pfd.fd     = fd;
 	pfd.events = POLLIN;
 	assert_int_equal(poll(&pfd, 1, 10000), 1);
 }
@@ -37,8 +37,8 @@ wait_readable(struct bus *b)
 static void
 pubsub(const char *url)
 {
-	struct bus    *pub, *sub;
-	struct bus_msg m;
+	struct bus     *pub, *sub;
+	struct bus_msg  m;
 	struct timespec ts = { 0, 100 * 1000 * 1000 };
 
 	assert_int_equal(bus_open(&pub, BUS_PUB, url), 0);
@@ -48,8 +48,7 @@ pubsub(const char *url)
 	nanosleep(&ts, NULL); /* the dial completes in the background */
 	assert_int_equal(bus_recv(sub, &m, BUS_NONBLOCK), ERR_AGAIN);
 	assert_int_equal(bus_send(pub, "exec.x\0a", 8, BUS_NONBLOCK), 0);
-	assert_int_equal(bus_send(pub, "task.ready\0b", 12, BUS_NONBLOCK),
-	    0);
+	assert_int_equal(bus_send(pub, "task.ready\0b", 12, BUS_NONBLOCK), 0);
 	wait_readable(sub);
 	assert_int_equal(bus_recv(sub, &m, BUS_NONBLOCK), 0);
 	/* The prefix filter dropped exec.x. */
@@ -72,17 +71,18 @@ test_redial(void **state)
 	int             fd, fd2, i;
 
 	UNUSED(state);
-	assert_int_equal(bus_open(&pub, BUS_PUB, "inproc://test-bus-redial"),
-	    0);
-	assert_int_equal(bus_open(&sub, BUS_SUB, "inproc://test-bus-redial"),
-	    0);
+	assert_int_equal(
+	    bus_open(&pub, BUS_PUB, "inproc://test-bus-redial"), 0);
+	assert_int_equal(
+	    bus_open(&sub, BUS_SUB, "inproc://test-bus-redial"), 0);
 	assert_int_equal(bus_subscribe(sub, "t"), 0);
 	assert_int_equal(bus_fd(sub, &fd), 0);
 	assert_int_equal(bus_redial(sub), 0);
 	assert_int_equal(bus_redial(pub), ERR_INVAL);
 	assert_int_equal(bus_fd(sub, &fd2), 0);
 	assert_int_equal(fd, fd2);
-	for (i = 0; i < 50; i++) { /* the new dial completes in the background */
+	for (i = 0; i < 50;
+	     i++) { /* the new dial completes in the background */
 		nanosleep(&ts, NULL);
 		assert_int_equal(bus_send(pub, "t\0x", 3, BUS_NONBLOCK), 0);
 		if (bus_recv(sub, &m, BUS_NONBLOCK) == 0)
@@ -91,8 +91,8 @@ test_redial(void **state)
 	assert_true(i < 50);
 	assert_int_equal(m.len, 3);
 	bus_msg_free(&m);
-	assert_int_equal(bus_open(&rep, BUS_REP, "inproc://test-bus-redial2"),
-	    0);
+	assert_int_equal(
+	    bus_open(&rep, BUS_REP, "inproc://test-bus-redial2"), 0);
 	assert_int_equal(bus_redial(rep), ERR_INVAL);
 	bus_close(&rep);
 	bus_close(&sub);
@@ -194,8 +194,8 @@ test_hangup_listener(void **state)
 }
 
 struct hangup_srv {
-	int          fd;
-	atomic_int   conns, stop; /* shared with hangup_main */
+	int        fd;
+	atomic_int conns, stop; /* shared with hangup_main */
 };
 
 /* hangup_main accepts connections and closes them at once. */
@@ -207,7 +207,8 @@ hangup_main(void *arg)
 	int                c;
 
 	while (!h->stop)
-		if (poll(&p, 1, 20) == 1 && (c = accept(h->fd, NULL, NULL)) >= 0) {
+		if (poll(&p, 1, 20) == 1 &&
+		    (c = accept(h->fd, NULL, NULL)) >= 0) {
 			close(c);
 			h->conns++;
 		}
@@ -236,13 +237,14 @@ test_hangup_dialer(void **state)
 	sleep_ms(500);
 	live = h.conns;
 	sleep_ms(500); /* a live dialer retries every 50 ms */
-	live = h.conns - live;
+	live   = h.conns - live;
 	h.stop = 1;
 	pthread_join(th, NULL);
 	close(h.fd);
 	unlink(url + 6);
 	print_message("# the dialer connected %d times in 1 s, %d in the "
-	              "last 0.5 s\n", h.conns, live);
+	              "last 0.5 s\n",
+	    h.conns, live);
 	assert_true(live > 0);
 	assert_int_equal(bus_open(&pub, BUS_PUB, url), 0);
 	heard_then_close(pub, sub, dir, url);
@@ -265,13 +267,14 @@ test_errors(void **state)
 	{
 		struct bus *b2;
 
-		assert_int_equal(bus_open(&b2, BUS_PUB, "inproc://test-bus-dup"),
+		assert_int_equal(
+		    bus_open(&b2, BUS_PUB, "inproc://test-bus-dup"),
 		    ERR_EXISTS);
 	}
 	bus_close(&b);
 	/* Nobody listening: a bounded request times out. */
-	assert_int_equal(bus_request("inproc://test-bus-none", "x", 1, &m,
-	                     200),
+	assert_int_equal(
+	    bus_request("inproc://test-bus-none", "x", 1, &m, 200),
 	    ERR_TIMEOUT);
 }
 

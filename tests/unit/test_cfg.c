@@ -4,9 +4,9 @@
  * environment, and errors that name file:line:column; config tables
  * (cfg_check, cfg_drift, cfg_tab_*).
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,7 +54,7 @@ static char *
 write_file(struct fx *fx, const char *name, const char *text)
 {
 	char *path = xasprintf("%s/%s", fx->dir, name);
-	FILE *f = fopen(path, "w");
+	FILE *f    = fopen(path, "w");
 
 	assert_non_null(f);
 	assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
@@ -81,12 +81,12 @@ load(struct fx *fx, const char *name, const char *text)
 static const char *
 load_fail(struct fx *fx, const char *name, const char *text)
 {
-	struct cfg *c = (struct cfg *) 1;
+	struct cfg *c    = (struct cfg *) 1;
 	char       *path = write_file(fx, name, text);
 
 	fx->err[0] = '\0';
-	assert_int_equal(cfg_load(&c, path, fx->err, sizeof(fx->err)),
-	    ERR_CONFIG);
+	assert_int_equal(
+	    cfg_load(&c, path, fx->err, sizeof(fx->err)), ERR_CONFIG);
 	assert_null(c);
 	/* Every message starts with the file name. */
 	assert_true(strncmp(fx->err, path, strlen(path)) == 0);
@@ -95,34 +95,33 @@ load_fail(struct fx *fx, const char *name, const char *text)
 	return (fx->err);
 }
 
-static const char doc_text[] =
-    "# a comment\n"
-    "name: opc-test\n"
-    "port: 8080\n"
-    "neg: -17\n"
-    "ratio: 0.25\n"
-    "flag_on: yes\n"
-    "flag_off: False\n"
-    "empty:\n"
-    "tilde: ~\n"
-    "quoted_null: \"null\"\n"
-    "nested:\n"
-    "  inner:\n"
-    "    deep: \"hello world\"\n"
-    "    n: 3\n"
-    "  list: [a, b, c]\n"
-    "block:\n"
-    "  - one\n"
-    "  - two: 2\n"
-    "  - [x]\n"
-    "mixed: [a, {k: v}]\n";
+static const char doc_text[] = "# a comment\n"
+                               "name: opc-test\n"
+                               "port: 8080\n"
+                               "neg: -17\n"
+                               "ratio: 0.25\n"
+                               "flag_on: yes\n"
+                               "flag_off: False\n"
+                               "empty:\n"
+                               "tilde: ~\n"
+                               "quoted_null: \"null\"\n"
+                               "nested:\n"
+                               "  inner:\n"
+                               "    deep: \"hello world\"\n"
+                               "    n: 3\n"
+                               "  list: [a, b, c]\n"
+                               "block:\n"
+                               "  - one\n"
+                               "  - two: 2\n"
+                               "  - [x]\n"
+                               "mixed: [a, {k: v}]\n";
 
 static void
 test_load_tree(void **state)
 {
 	struct fx             *fx = *state;
-	struct cfg            *c = load(fx, "t.yaml", doc_text);
-	const struct cfg_node *r = cfg_root(c), *n, *b;
+	struct cfg            *c  = load(fx, "t.yaml", doc_text);
+	const struct cfg_node *r  = cfg_root(c), *n, *b;
 	char                   where[256], *want;
 
 	assert_int_equal(cfg_type(r), CFG_MAP);
@@ -134,8 +133,8 @@ test_load_tree(void **state)
 	assert_null(cfg_at(r, 12));
 
 	assert_string_equal(cfg_str(cfg_get(r, "port")), "8080");
-	assert_string_equal(cfg_str(cfg_get(r, "nested.inner.deep")),
-	    "hello world");
+	assert_string_equal(
+	    cfg_str(cfg_get(r, "nested.inner.deep")), "hello world");
 	assert_int_equal(cfg_type(cfg_get(r, "nested.inner")), CFG_MAP);
 	assert_null(cfg_get(r, "nested.nope"));
 	assert_null(cfg_get(r, "nested.inner.deep.more"));
@@ -193,9 +192,8 @@ test_empty_and_scalar_docs(void **state)
 	c = load(fx, "empty.yaml", "");
 	assert_int_equal(cfg_type(cfg_root(c)), CFG_NONE);
 	assert_null(cfg_get(cfg_root(c), "x"));
-	assert_int_equal(cfg_get_int(cfg_root(c), "x", 5, &v, fx->err,
-	                     sizeof(fx->err)),
-	    0);
+	assert_int_equal(
+	    cfg_get_int(cfg_root(c), "x", 5, &v, fx->err, sizeof(fx->err)), 0);
 	assert_int_equal(v, 5);
 	cfg_close(&c);
 
@@ -224,19 +222,18 @@ test_parse_text(void **state)
 
 	UNUSED(state);
 	/* len bounds the input: only "a: 1\n" is parsed. */
-	assert_int_equal(cfg_parse(&c, "inline", text, 5, err, sizeof(err)),
-	    0);
+	assert_int_equal(
+	    cfg_parse(&c, "inline", text, 5, err, sizeof(err)), 0);
 	assert_string_equal(cfg_path(c), "inline");
 	assert_int_equal(cfg_len(cfg_root(c)), 1);
-	assert_int_equal(cfg_get_str(cfg_root(c), "a", NULL, &s, err,
-	                     sizeof(err)),
-	    0);
+	assert_int_equal(
+	    cfg_get_str(cfg_root(c), "a", NULL, &s, err, sizeof(err)), 0);
 	assert_string_equal(s, "1");
 	cfg_close(&c);
 
 	/* The whole text is unterminated: the error names the given name. */
-	assert_int_equal(cfg_parse(&c, "inline", text, strlen(text), err,
-	                     sizeof(err)),
+	assert_int_equal(
+	    cfg_parse(&c, "inline", text, strlen(text), err, sizeof(err)),
 	    ERR_CONFIG);
 	assert_null(c);
 	assert_true(strncmp(err, "inline:", 7) == 0);
@@ -246,14 +243,14 @@ static void
 test_getters(void **state)
 {
 	struct fx             *fx = *state;
-	struct cfg            *c = load(fx, "g.yaml", doc_text);
-	const struct cfg_node *r = cfg_root(c);
+	struct cfg            *c  = load(fx, "g.yaml", doc_text);
+	const struct cfg_node *r  = cfg_root(c);
 	const char            *s, **strs;
 	size_t                 n;
 	int64_t                i;
 	double                 d;
 	int                    bl;
-	char                  *e = fx->err;
+	char                  *e  = fx->err;
 	size_t                 el = sizeof(fx->err);
 
 	/* Present values. */
@@ -301,7 +298,7 @@ test_getters(void **state)
 	assert_int_equal(cfg_get_bool(r, "nope", 0, &bl, e, el), 0);
 	assert_int_equal(bl, 0);
 	strs = (const char **) 1;
-	n = 99;
+	n    = 99;
 	assert_int_equal(cfg_get_strs(r, "nope", &strs, &n, e, el), 0);
 	assert_null(strs);
 	assert_int_equal(n, 0);
@@ -332,40 +329,40 @@ static void
 test_wrong_types(void **state)
 {
 	struct fx             *fx = *state;
-	struct cfg            *c = load(fx, "w.yaml",
-	               "num: abc\n"
-	               "map:\n"
-	               "  k: v\n"
-	               "list: [1, 2]\n"
-	               "partial: 12x\n"
-	               "big: 99999999999999999999\n"
-	               "b: maybe\n"
-	               "strs: [a, [b]]\n"
-	               "nan: nan\n"
-	               "spaced: ' 5'\n");
-	const struct cfg_node *r = cfg_root(c);
+	struct cfg            *c  = load(fx, "w.yaml",
+	                "num: abc\n"
+	                            "map:\n"
+	                            "  k: v\n"
+	                            "list: [1, 2]\n"
+	                            "partial: 12x\n"
+	                            "big: 99999999999999999999\n"
+	                            "b: maybe\n"
+	                            "strs: [a, [b]]\n"
+	                            "nan: nan\n"
+	                            "spaced: ' 5'\n");
+	const struct cfg_node *r  = cfg_root(c);
 	const char            *s, **strs;
 	size_t                 n;
 	int64_t                i;
 	double                 d;
 	int                    bl;
-	char                  *e = fx->err;
+	char                  *e  = fx->err;
 	size_t                 el = sizeof(fx->err);
 
 	/* On error the output still holds the default. */
 	assert_int_equal(cfg_get_int(r, "num", 7, &i, e, el), ERR_CONFIG);
 	assert_int_equal(i, 7);
-	expect_err(fx, "w.yaml", 1, 6, "num: expected an integer",
-	    "got 'abc'", NULL);
+	expect_err(
+	    fx, "w.yaml", 1, 6, "num: expected an integer", "got 'abc'", NULL);
 
 	assert_int_equal(cfg_get_str(r, "map", "d", &s, e, el), ERR_CONFIG);
 	assert_string_equal(s, "d");
-	expect_err(fx, "w.yaml", 3, 3, "map: expected a string",
-	    "got a map", NULL);
+	expect_err(
+	    fx, "w.yaml", 3, 3, "map: expected a string", "got a map", NULL);
 
 	assert_int_equal(cfg_get_int(r, "list", 0, &i, e, el), ERR_CONFIG);
-	expect_err(fx, "w.yaml", 4, 7, "expected an integer", "got a list",
-	    NULL);
+	expect_err(
+	    fx, "w.yaml", 4, 7, "expected an integer", "got a list", NULL);
 
 	assert_int_equal(cfg_get_int(r, "partial", 0, &i, e, el), ERR_CONFIG);
 	expect_err(fx, "w.yaml", 5, 10, "got '12x'", NULL);
@@ -383,20 +380,17 @@ test_wrong_types(void **state)
 	assert_int_equal(cfg_get_bool(r, "map", 1, &bl, e, el), ERR_CONFIG);
 	expect_err(fx, "w.yaml", 3, 3, "expected true or false", NULL);
 
-	assert_int_equal(cfg_get_double(r, "num", 1.5, &d, e, el),
-	    ERR_CONFIG);
+	assert_int_equal(cfg_get_double(r, "num", 1.5, &d, e, el), ERR_CONFIG);
 	assert_true(d == 1.5);
 	expect_err(fx, "w.yaml", 1, 6, "expected a number", NULL);
-	assert_int_equal(cfg_get_double(r, "nan", 1.5, &d, e, el),
-	    ERR_CONFIG);
+	assert_int_equal(cfg_get_double(r, "nan", 1.5, &d, e, el), ERR_CONFIG);
 	expect_err(fx, "w.yaml", 9, 6, "expected a number", NULL);
 
-	assert_int_equal(cfg_get_strs(r, "num", &strs, &n, e, el),
-	    ERR_CONFIG);
+	assert_int_equal(cfg_get_strs(r, "num", &strs, &n, e, el), ERR_CONFIG);
 	assert_null(strs);
 	expect_err(fx, "w.yaml", 1, 6, "expected a list of strings", NULL);
-	assert_int_equal(cfg_get_strs(r, "strs", &strs, &n, e, el),
-	    ERR_CONFIG);
+	assert_int_equal(
+	    cfg_get_strs(r, "strs", &strs, &n, e, el), ERR_CONFIG);
 	assert_null(strs);
 	assert_int_equal(n, 0);
 	expect_err(fx, "w.yaml", 8, 11, "strs[1]: expected a string",
@@ -412,21 +406,26 @@ test_durations(void **state)
 		const char *text;
 		int64_t     ms;
 	} ok[] = {
-		{ "0", 0 }, { "250", 250 }, { "250ms", 250 }, { "5s", 5000 },
-		{ "2m", 120000 }, { "1h", 3600000 }, { "1d", 86400000 },
+		{ "0", 0 },
+		{ "250", 250 },
+		{ "250ms", 250 },
+		{ "5s", 5000 },
+		{ "2m", 120000 },
+		{ "1h", 3600000 },
+		{ "1d", 86400000 },
 		{ "\"3s\"", 3000 },
 	};
 	static const char *const bad[] = { "-5s", "5x", "s", "5 s", "5sec",
 		"1.5s", "ms", "99999999999999999d", "[1]", "' 5s'" };
-	struct fx             *fx = *state;
-	struct cfg            *c;
-	char                  *text;
-	int64_t                v;
-	size_t                 i;
+	struct fx               *fx    = *state;
+	struct cfg              *c;
+	char                    *text;
+	int64_t                  v;
+	size_t                   i;
 
 	for (i = 0; i < nitems(ok); i++) {
 		text = xasprintf("d: %s\n", ok[i].text);
-		c = load(fx, "d.yaml", text);
+		c    = load(fx, "d.yaml", text);
 		free(text);
 		v = -1;
 		if (cfg_get_ms(cfg_root(c), "d", 7, &v, fx->err,
@@ -439,13 +438,13 @@ test_durations(void **state)
 	}
 	for (i = 0; i < nitems(bad); i++) {
 		text = xasprintf("d: %s\n", bad[i]);
-		c = load(fx, "d.yaml", text);
+		c    = load(fx, "d.yaml", text);
 		free(text);
 		fx->err[0] = '\0';
 		if (cfg_get_ms(cfg_root(c), "d", 7, &v, fx->err,
 		        sizeof(fx->err)) != ERR_CONFIG)
-			fail_msg("'%s' accepted as %lld", bad[i],
-			    (long long) v);
+			fail_msg(
+			    "'%s' accepted as %lld", bad[i], (long long) v);
 		assert_int_equal(v, 7);
 		expect_err(fx, "d.yaml", 1, 4, "d: expected a duration", NULL);
 		cfg_close(&c);
@@ -455,20 +454,20 @@ test_durations(void **state)
 static void
 test_bools(void **state)
 {
-	static const char *const yes[] = { "true", "True", "TRUE", "yes",
-		"on", "ON", "1" };
-	static const char *const no[] = { "false", "no", "No", "off", "0" };
-	struct fx  *fx = *state;
-	struct cfg *c;
-	char       *text;
-	size_t      i;
-	int         v;
+	static const char *const yes[] = { "true", "True", "TRUE", "yes", "on",
+		"ON", "1" };
+	static const char *const no[]  = { "false", "no", "No", "off", "0" };
+	struct fx               *fx    = *state;
+	struct cfg              *c;
+	char                    *text;
+	size_t                   i;
+	int                      v;
 
 	for (i = 0; i < nitems(yes) + nitems(no); i++) {
 		int want = i < nitems(yes);
 
-		text = xasprintf("b: %s\n",
-		    want ? yes[i] : no[i - nitems(yes)]);
+		text =
+		    xasprintf("b: %s\n", want ? yes[i] : no[i - nitems(yes)]);
 		c = load(fx, "b.yaml", text);
 		v = -1;
 		assert_int_equal(cfg_get_bool(cfg_root(c), "b", !want, &v,
@@ -497,8 +496,7 @@ test_bad_yaml(void **state)
 	load_fail(fx, "dup.yaml", "a: 1\nb: 2\na: 3\n");
 	expect_err(fx, "dup.yaml", 3, 1, "duplicate key 'a'", NULL);
 	load_fail(fx, "anchor.yaml", "a: &x 1\nb: *x\n");
-	expect_err(fx, "anchor.yaml", 1, 4, "anchors are not supported",
-	    NULL);
+	expect_err(fx, "anchor.yaml", 1, 4, "anchors are not supported", NULL);
 	load_fail(fx, "anchor2.yaml", "a: &x {k: 1}\n");
 	expect_err(fx, "anchor2.yaml", 1, 4, "anchors", NULL);
 	load_fail(fx, "alias.yaml", "a: 1\nb: *x\n");
@@ -506,8 +504,8 @@ test_bad_yaml(void **state)
 	load_fail(fx, "multi.yaml", "a: 1\n---\nb: 2\n");
 	expect_err(fx, "multi.yaml", 2, 1, "only one YAML document", NULL);
 	load_fail(fx, "key.yaml", "? [1, 2]\n: v\n");
-	expect_err(fx, "key.yaml", 1, 3, "map keys must be plain scalars",
-	    NULL);
+	expect_err(
+	    fx, "key.yaml", 1, 3, "map keys must be plain scalars", NULL);
 }
 
 static void
@@ -531,8 +529,8 @@ test_too_deep(void **state)
 static void
 test_missing_file(void **state)
 {
-	struct fx  *fx = *state;
-	struct cfg *c = (struct cfg *) 1;
+	struct fx  *fx   = *state;
+	struct cfg *c    = (struct cfg *) 1;
 	char       *path = xasprintf("%s/does-not-exist.yaml", fx->dir);
 
 	assert_int_equal(cfg_load(&c, path, fx->err, sizeof(fx->err)), ERR_IO);
@@ -542,8 +540,8 @@ test_missing_file(void **state)
 	free(path);
 
 	/* A directory cannot be read as a config either. */
-	assert_int_not_equal(cfg_load(&c, fx->dir, fx->err, sizeof(fx->err)),
-	    0);
+	assert_int_not_equal(
+	    cfg_load(&c, fx->dir, fx->err, sizeof(fx->err)), 0);
 	assert_null(c);
 }
 
@@ -551,15 +549,15 @@ static void
 test_secret_env(void **state)
 {
 	struct fx             *fx = *state;
-	struct cfg            *c = load(fx, "e.yaml",
-	               "token_env: OPCT_TEST_TOKEN\n"
-	               "unset_env: OPCT_TEST_UNSET_VAR\n"
-	               "empty_env: OPCT_TEST_EMPTY\n"
-	               "null_env:\n"
-	               "token: OPCT_TEST_TOKEN\n"
-	               "sub:\n"
-	               "  pw_env: OPCT_TEST_PW\n");
-	const struct cfg_node *r = cfg_root(c);
+	struct cfg            *c  = load(fx, "e.yaml",
+	                "token_env: OPCT_TEST_TOKEN\n"
+	                            "unset_env: OPCT_TEST_UNSET_VAR\n"
+	                            "empty_env: OPCT_TEST_EMPTY\n"
+	                            "null_env:\n"
+	                            "token: OPCT_TEST_TOKEN\n"
+	                            "sub:\n"
+	                            "  pw_env: OPCT_TEST_PW\n");
+	const struct cfg_node *r  = cfg_root(c);
 
 	assert_int_equal(setenv("OPCT_TEST_TOKEN", "s3cret-value", 1), 0);
 	assert_int_equal(setenv("OPCT_TEST_PW", "pw-value", 1), 0);
@@ -567,8 +565,8 @@ test_secret_env(void **state)
 	unsetenv("OPCT_TEST_UNSET_VAR");
 
 	assert_string_equal(cfg_secret(r, "token_env"), "s3cret-value");
-	assert_string_equal(cfg_secret(cfg_get(r, "sub"), "pw_env"),
-	    "pw-value");
+	assert_string_equal(
+	    cfg_secret(cfg_get(r, "sub"), "pw_env"), "pw-value");
 	/* The environment is read at call time. */
 	assert_int_equal(setenv("OPCT_TEST_TOKEN", "rotated", 1), 0);
 	assert_string_equal(cfg_secret(r, "token_env"), "rotated");
@@ -630,8 +628,8 @@ static void
 has_line(const struct fx *fx, const char *errs, const char *file, int line,
     int col, const char *text)
 {
-	char *want = xasprintf("%s/%s:%d:%d: %s\n", fx->dir, file, line, col,
-	    text);
+	char *want =
+	    xasprintf("%s/%s:%d:%d: %s\n", fx->dir, file, line, col, text);
 
 	if (strstr(errs, want) == NULL)
 		fail_msg("'%s' lacks the line '%s'", errs, want);
@@ -641,89 +639,104 @@ has_line(const struct fx *fx, const char *errs, const char *file, int line,
 static void
 test_tab_check(void **state)
 {
-	struct fx  *fx = *state;
-	struct cfg *c = load(fx, "t.yaml",
-	    "router:\n"
-	    "  max_paralell: 3\n"
-	    "  x-note: an extension\n"
-	    "  x_more: { anything: [1, 2] }\n"
-	    "  lease: lots\n"
-	    "  max_parallel: 99999999999999999999999\n"
-	    "  budget:\n"
-	    "    max_per_hr: 5\n"
-	    "    max_per_day: 0\n"
-	    "  mode: fast\n"
-	    "  flag: maybe\n"
-	    "  zzz: 1\n"
-	    "  names: [a, [b]]\n"
-	    "  ratio: 1.5\n"
-	    "  backends:\n"
-	    "    b1: { kind: shell, retries: 9, bogus: 1 }\n"
-	    "    b2: { kind: command }\n"
-	    "  upstream: [a]\n"
-	    "ok:\n"
-	    "  max_parallel: 256\n"
-	    "  lease: 2m\n"
-	    "  ratio: 0\n"
-	    "  budget: { max_per_hour: 0 }\n"
-	    "  upstreams: [a, b]\n"
-	    "  comment:\n"
-	    "  backends: { b: { kind: command } }\n"
-	    "scalar: 5\n");
-	const struct cfg_node *r = cfg_root(c);
+	struct fx             *fx = *state;
+	struct cfg            *c  = load(fx, "t.yaml",
+	                "router:\n"
+	                            "  max_paralell: 3\n"
+	                            "  x-note: an extension\n"
+	                            "  x_more: { anything: [1, 2] }\n"
+	                            "  lease: lots\n"
+	                            "  max_parallel: 99999999999999999999999\n"
+	                            "  budget:\n"
+	                            "    max_per_hr: 5\n"
+	                            "    max_per_day: 0\n"
+	                            "  mode: fast\n"
+	                            "  flag: maybe\n"
+	                            "  zzz: 1\n"
+	                            "  names: [a, [b]]\n"
+	                            "  ratio: 1.5\n"
+	                            "  backends:\n"
+	                            "    b1: { kind: shell, retries: 9, bogus: 1 }\n"
+	                            "    b2: { kind: command }\n"
+	                            "  upstream: [a]\n"
+	                            "ok:\n"
+	                            "  max_parallel: 256\n"
+	                            "  lease: 2m\n"
+	                            "  ratio: 0\n"
+	                            "  budget: { max_per_hour: 0 }\n"
+	                            "  upstreams: [a, b]\n"
+	                            "  comment:\n"
+	                            "  backends: { b: { kind: command } }\n"
+	                            "scalar: 5\n");
+	const struct cfg_node *r  = cfg_root(c);
 	struct buf             b;
 	const char            *e;
 
 	buf_init(&b);
-	assert_int_equal(cfg_check(cfg_get(r, "router"), t_router, "router",
-	                     &b), 14);
+	assert_int_equal(
+	    cfg_check(cfg_get(r, "router"), t_router, "router", &b), 14);
 	e = buf_cstr(&b);
-	has_line(fx, e, "t.yaml", 2, 3, "unknown key 'max_paralell' in router "
+	has_line(fx, e, "t.yaml", 2, 3,
+	    "unknown key 'max_paralell' in router "
 	    "(did you mean 'max_parallel'?)");
 	assert_null(strstr(e, "x-note"));
 	assert_null(strstr(e, "x_more"));
-	has_line(fx, e, "t.yaml", 5, 10, "router.lease: expected a duration "
+	has_line(fx, e, "t.yaml", 5, 10,
+	    "router.lease: expected a duration "
 	    "from 1s to 1h, got 'lots'");
-	has_line(fx, e, "t.yaml", 6, 17, "router.max_parallel: expected an "
+	has_line(fx, e, "t.yaml", 6, 17,
+	    "router.max_parallel: expected an "
 	    "integer from 1 to 256, got '99999999999999999999999' (out of "
 	    "range)");
-	has_line(fx, e, "t.yaml", 8, 5, "unknown key 'max_per_hr' in "
+	has_line(fx, e, "t.yaml", 8, 5,
+	    "unknown key 'max_per_hr' in "
 	    "router.budget (did you mean 'max_per_hour'?)");
-	has_line(fx, e, "t.yaml", 9, 18, "router.budget.max_per_day: expected "
+	has_line(fx, e, "t.yaml", 9, 18,
+	    "router.budget.max_per_day: expected "
 	    "an integer of at least 1, got '0'");
-	has_line(fx, e, "t.yaml", 10, 9, "router.mode: expected one of slow, "
+	has_line(fx, e, "t.yaml", 10, 9,
+	    "router.mode: expected one of slow, "
 	    "quick, got 'fast'");
-	has_line(fx, e, "t.yaml", 11, 9, "router.flag: expected true or false, "
+	has_line(fx, e, "t.yaml", 11, 9,
+	    "router.flag: expected true or false, "
 	    "got 'maybe'");
 	/* nothing close: no suggestion */
 	has_line(fx, e, "t.yaml", 12, 3, "unknown key 'zzz' in router");
-	has_line(fx, e, "t.yaml", 13, 14, "router.names[1]: expected a "
+	has_line(fx, e, "t.yaml", 13, 14,
+	    "router.names[1]: expected a "
 	    "string, got a list");
-	has_line(fx, e, "t.yaml", 14, 10, "router.ratio: expected a number "
+	has_line(fx, e, "t.yaml", 14, 10,
+	    "router.ratio: expected a number "
 	    "from 0 to 1, got '1.5'");
-	has_line(fx, e, "t.yaml", 16, 17, "router.backends.b1.kind: expected "
+	has_line(fx, e, "t.yaml", 16, 17,
+	    "router.backends.b1.kind: expected "
 	    "one of stub, command, got 'shell'");
-	has_line(fx, e, "t.yaml", 16, 33, "router.backends.b1.retries: "
+	has_line(fx, e, "t.yaml", 16, 33,
+	    "router.backends.b1.retries: "
 	    "expected an integer from 0 to 5, got '9'");
-	has_line(fx, e, "t.yaml", 16, 36, "unknown key 'bogus' in "
+	has_line(fx, e, "t.yaml", 16, 36,
+	    "unknown key 'bogus' in "
 	    "router.backends.b1");
 	/* a key of an included table is suggested too */
-	has_line(fx, e, "t.yaml", 18, 3, "unknown key 'upstream' in router "
+	has_line(fx, e, "t.yaml", 18, 3,
+	    "unknown key 'upstream' in router "
 	    "(did you mean 'upstreams'?)");
 
 	buf_reset(&b);
 	assert_int_equal(cfg_check(cfg_get(r, "ok"), t_router, "ok", &b), 0);
 	assert_int_equal(b.len, 0);
-	assert_int_equal(cfg_check(cfg_get(r, "missing"), t_router, "m", &b),
-	    0);
-	assert_int_equal(cfg_check(cfg_get(r, "scalar"), t_router, "scalar",
-	                     &b), 1);
-	has_line(fx, buf_cstr(&b), "t.yaml", 27, 9, "scalar: expected a map, "
+	assert_int_equal(
+	    cfg_check(cfg_get(r, "missing"), t_router, "m", &b), 0);
+	assert_int_equal(
+	    cfg_check(cfg_get(r, "scalar"), t_router, "scalar", &b), 1);
+	has_line(fx, buf_cstr(&b), "t.yaml", 27, 9,
+	    "scalar: expected a map, "
 	    "got '5'");
 	/* the top level */
 	buf_reset(&b);
 	assert_int_equal(cfg_check(r, t_router, "", &b), 3);
-	has_line(fx, buf_cstr(&b), "t.yaml", 1, 1, "unknown key 'router' at "
+	has_line(fx, buf_cstr(&b), "t.yaml", 1, 1,
+	    "unknown key 'router' at "
 	    "the top level");
 
 	/* drift: settings other than their defaults, compared as values;
@@ -742,33 +755,33 @@ test_tab_check(void **state)
 static void
 test_tab_getters(void **state)
 {
-	struct fx  *fx = *state;
-	struct cfg *c = load(fx, "g.yaml",
-	    "max_parallel: 4\n"
-	    "lease: 30000\n"
-	    "budget: { max_per_day: 7 }\n"
-	    "mode: quick\n"
-	    "flag:\n"
-	    "ratio: 2\n");
-	const struct cfg_node *r = cfg_root(c);
-	const char            *s = "kept";
-	char                  *e = fx->err;
+	struct fx             *fx = *state;
+	struct cfg            *c  = load(fx, "g.yaml",
+	                "max_parallel: 4\n"
+	                            "lease: 30000\n"
+	                            "budget: { max_per_day: 7 }\n"
+	                            "mode: quick\n"
+	                            "flag:\n"
+	                            "ratio: 2\n");
+	const struct cfg_node *r  = cfg_root(c);
+	const char            *s  = "kept";
+	char                  *e  = fx->err;
 	size_t                 el = sizeof(fx->err);
 	int64_t                i;
 	double                 d;
 	int                    bl;
 
-	assert_int_equal(cfg_tab_int(t_router, r, "max_parallel", &i, e, el),
-	    0);
+	assert_int_equal(
+	    cfg_tab_int(t_router, r, "max_parallel", &i, e, el), 0);
 	assert_int_equal(i, 4);
 	assert_int_equal(cfg_tab_ms(t_router, r, "lease", &i, e, el), 0);
 	assert_int_equal(i, 30000);
 	/* the defaults are the table's */
-	assert_int_equal(cfg_tab_int(t_router, r, "budget.max_per_hour", &i, e,
-	                     el), 0);
+	assert_int_equal(
+	    cfg_tab_int(t_router, r, "budget.max_per_hour", &i, e, el), 0);
 	assert_int_equal(i, 10);
-	assert_int_equal(cfg_tab_int(t_router, r, "budget.max_per_day", &i, e,
-	                     el), 0);
+	assert_int_equal(
+	    cfg_tab_int(t_router, r, "budget.max_per_day", &i, e, el), 0);
 	assert_int_equal(i, 7);
 	assert_int_equal(cfg_tab_bool(t_router, r, "flag", &bl, e, el), 0);
 	assert_int_equal(bl, 0);
@@ -781,22 +794,22 @@ test_tab_getters(void **state)
 	assert_int_equal(cfg_tab_str(t_router, r, "comment", &s, e, el), 0);
 	assert_string_equal(s, "kept");
 	/* the bounds hold in the getters too */
-	assert_int_equal(cfg_tab_num(t_router, r, "ratio", &d, e, el),
-	    ERR_CONFIG);
+	assert_int_equal(
+	    cfg_tab_num(t_router, r, "ratio", &d, e, el), ERR_CONFIG);
 	expect_err(fx, "g.yaml", 6, 8, "ratio: expected a number from 0 to 1",
 	    "got '2'", NULL);
 	/* a path the table lacks, or of another type, is a bug, not a crash */
-	assert_int_equal(cfg_tab_int(t_router, r, "nope", &i, e, el),
-	    ERR_INVAL);
-	assert_int_equal(cfg_tab_int(t_router, r, "lease", &i, e, el),
-	    ERR_INVAL);
+	assert_int_equal(
+	    cfg_tab_int(t_router, r, "nope", &i, e, el), ERR_INVAL);
+	assert_int_equal(
+	    cfg_tab_int(t_router, r, "lease", &i, e, el), ERR_INVAL);
 
-	assert_ptr_equal(cfg_tab_find(t_router, "budget.max_per_day"),
-	    &t_budget[1]);
+	assert_ptr_equal(
+	    cfg_tab_find(t_router, "budget.max_per_day"), &t_budget[1]);
 	assert_ptr_equal(cfg_tab_find(t_router, "upstreams"), &t_common[0]);
 	assert_null(cfg_tab_find(t_router, "lease.x"));
-	assert_string_equal(cfg_tab_suggest(t_router, "max_paralell"),
-	    "max_parallel");
+	assert_string_equal(
+	    cfg_tab_suggest(t_router, "max_paralell"), "max_parallel");
 	assert_string_equal(cfg_tab_suggest(t_router, "lase"), "lease");
 	assert_string_equal(cfg_tab_suggest(t_router, "Lease"), "lease");
 	assert_null(cfg_tab_suggest(t_router, "zzz"));
@@ -808,29 +821,29 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_load_tree, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_empty_and_scalar_docs,
-		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_load_tree, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_empty_and_scalar_docs, setup, teardown),
 		cmocka_unit_test(test_parse_text),
 		cmocka_unit_test_setup_teardown(test_getters, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_wrong_types, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_durations, setup,
-		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_wrong_types, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_durations, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bools, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_yaml, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_too_deep, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_missing_file, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_secret_env, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_tab_check, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_tab_getters, setup,
-		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_bad_yaml, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_too_deep, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_missing_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_secret_env, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_tab_check, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_tab_getters, setup, teardown),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

@@ -6,15 +6,15 @@
  * keep-alive, scripted responses per path (see handle()).  Every wait is
  * bounded by WAIT_MS so a broken client fails instead of hanging.
  */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <arpa/inet.h>
 #include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -36,13 +36,13 @@
 /* ---- the server ------------------------------------------------------ */
 
 struct srv {
-	int         lfd;
-	int         port;
-	int         stop[2]; /* write end closed: every thread exits */
-	pthread_t   acc;
-	pthread_t   conns[MAXCONN];
-	int         nconn;
-	atomic_int  nreq;
+	int        lfd;
+	int        port;
+	int        stop[2]; /* write end closed: every thread exits */
+	pthread_t  acc;
+	pthread_t  conns[MAXCONN];
+	int        nconn;
+	atomic_int nreq;
 };
 
 struct conn {
@@ -70,10 +70,10 @@ wait_io(struct srv *s, int fd, short ev)
 	struct pollfd p[2];
 
 	for (;;) {
-		p[0].fd = fd;
-		p[0].events = ev;
-		p[1].fd = s->stop[0];
-		p[1].events = POLLIN;
+		p[0].fd      = fd;
+		p[0].events  = ev;
+		p[1].fd      = s->stop[0];
+		p[1].events  = POLLIN;
 		p[0].revents = p[1].revents = 0;
 		if (poll(p, 2, -1) < 0) {
 			if (errno == EINTR)
@@ -167,13 +167,13 @@ read_request(struct conn *c, struct rq *rq)
 	while ((end = head_end(c->buf, c->len)) == NULL)
 		if (recv_more(c) != 0)
 			return (-1);
-	hl = (size_t) (end - c->buf) + 4;
+	hl             = (size_t) (end - c->buf) + 4;
 	c->buf[hl - 2] = '\0'; /* NUL in place of the last CRLF */
 	if (sscanf(c->buf, "%15s %1023s", rq->method, rq->path) != 2)
 		return (-1);
 	for (l = strstr(c->buf, "\r\n"); l != NULL; l = nl) {
 		l += 2;
-		nl = strstr(l, "\r\n");
+		nl   = strstr(l, "\r\n");
 		llen = nl != NULL ? (size_t) (nl - l) : strlen(l);
 		if (strncasecmp(l, "content-length:", 15) == 0)
 			clen = strtoul(l + 15, NULL, 10);
@@ -189,8 +189,8 @@ read_request(struct conn *c, struct rq *rq)
 	while (c->len < hl + clen)
 		if (recv_more(c) != 0)
 			return (-1);
-	rq->body = c->buf + hl;
-	rq->blen = clen;
+	rq->body  = c->buf + hl;
+	rq->blen  = clen;
 	rq->total = hl + clen;
 	return (0);
 }
@@ -246,14 +246,17 @@ handle(struct conn *c, const struct rq *rq)
 		buf_init(&b);
 		buf_printf(&b, "{\"method\":\"%s\",\"path\":\"", rq->method);
 		json_str(&b, rq->path, strlen(rq->path));
-		buf_printf(&b, "\",\"auth\":%s,\"x_test\":\"%s\","
-		    "\"ctype\":\"%s\",\"body\":\"", rq->auth ? "true" : "false",
-		    rq->xtest, rq->ctype);
+		buf_printf(&b,
+		    "\",\"auth\":%s,\"x_test\":\"%s\","
+		    "\"ctype\":\"%s\",\"body\":\"",
+		    rq->auth ? "true" : "false", rq->xtest, rq->ctype);
 		json_str(&b, rq->body, rq->blen);
 		buf_puts(&b, "\"}");
-		rv = respond(c, "HTTP/1.1 200 OK\r\n"
+		rv = respond(c,
+		    "HTTP/1.1 200 OK\r\n"
 		    "Content-Type: application/json\r\n"
-		    "X-RateLimit-Remaining: 42\r\n", b.data, b.len);
+		    "X-RateLimit-Remaining: 42\r\n",
+		    b.data, b.len);
 		buf_fini(&b);
 		return (rv);
 	}
@@ -262,17 +265,20 @@ handle(struct conn *c, const struct rq *rq)
 	if (strcmp(rq->path, "/nocontent") == 0)
 		return (send_str(c, "HTTP/1.1 204 No Content\r\n\r\n"));
 	if (strcmp(rq->path, "/ratelimit") == 0)
-		return (respond(c, "HTTP/1.1 429 Too Many Requests\r\n"
-		    "Retry-After: 7\r\n", "slow down", 9));
+		return (respond(c,
+		    "HTTP/1.1 429 Too Many Requests\r\n"
+		    "Retry-After: 7\r\n",
+		    "slow down", 9));
 	if (strcmp(rq->path, "/redirect") == 0)
-		return (respond(c, "HTTP/1.1 302 Found\r\nLocation: /echo\r\n",
-		    "", 0));
+		return (respond(
+		    c, "HTTP/1.1 302 Found\r\nLocation: /echo\r\n", "", 0));
 	if (strcmp(rq->path, "/interim") == 0) {
-		if (send_str(c, "HTTP/1.1 100 Continue\r\n"
-		    "X-Interim: 1\r\n\r\n") != 0)
+		if (send_str(c,
+		        "HTTP/1.1 100 Continue\r\n"
+		        "X-Interim: 1\r\n\r\n") != 0)
 			return (-1);
-		return (respond(c, "HTTP/1.1 200 OK\r\nX-Final: yes\r\n", "ok",
-		    2));
+		return (respond(
+		    c, "HTTP/1.1 200 OK\r\nX-Final: yes\r\n", "ok", 2));
 	}
 	if (strcmp(rq->path, "/slow") == 0) {
 		wait_close(c);
@@ -281,10 +287,12 @@ handle(struct conn *c, const struct rq *rq)
 	if (strcmp(rq->path, "/huge") == 0) {
 		/* Chunked, so only the client's write callback can stop it. */
 		memset(chunk, 'x', sizeof(chunk));
-		if (send_str(c, "HTTP/1.1 200 OK\r\n"
-		    "Transfer-Encoding: chunked\r\n\r\n") != 0)
+		if (send_str(c,
+		        "HTTP/1.1 200 OK\r\n"
+		        "Transfer-Encoding: chunked\r\n\r\n") != 0)
 			return (-1);
-		for (sent = 0; sent < 256u * 1024 * 1024; sent += sizeof(chunk))
+		for (sent = 0; sent < 256u * 1024 * 1024;
+		     sent += sizeof(chunk))
 			if (send_str(c, chunk_head) != 0 ||
 			    send_all(c->s, c->fd, chunk, sizeof(chunk)) != 0 ||
 			    send_str(c, "\r\n") != 0)
@@ -292,13 +300,15 @@ handle(struct conn *c, const struct rq *rq)
 		return (-1);
 	}
 	if (strcmp(rq->path, "/hugecl") == 0) {
-		(void) send_str(c, "HTTP/1.1 200 OK\r\n"
+		(void) send_str(c,
+		    "HTTP/1.1 200 OK\r\n"
 		    "Content-Length: 1000000000\r\n\r\nxxxx");
 		wait_close(c);
 		return (-1);
 	}
 	if (strcmp(rq->path, "/reset") == 0) {
-		(void) send_str(c, "HTTP/1.1 200 OK\r\n"
+		(void) send_str(c,
+		    "HTTP/1.1 200 OK\r\n"
 		    "Content-Length: 1000\r\n\r\npartial");
 		return (-1); /* close mid-body */
 	}
@@ -339,8 +349,8 @@ acc_main(void *arg)
 			close(fd);
 			continue;
 		}
-		c = xcalloc(1, sizeof(*c));
-		c->s = s;
+		c     = xcalloc(1, sizeof(*c));
+		c->s  = s;
 		c->fd = fd;
 		if (pthread_create(&s->conns[s->nconn], NULL, conn_main, c) !=
 		    0) {
@@ -365,7 +375,7 @@ bind_any(int *port)
 	assert_true(fd >= 0);
 	(void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
+	sa.sin_family      = AF_INET;
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	assert_int_equal(bind(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
 	assert_int_equal(getsockname(fd, (struct sockaddr *) &sa, &len), 0);
@@ -416,7 +426,7 @@ struct got {
 	struct http **close_hp;  /* close this client from the callback */
 	uint64_t      send_rv;   /* http_send from the callback, if asked */
 	int           try_send;
-	int          *counter;   /* incremented too, if set */
+	int          *counter; /* incremented too, if set */
 };
 
 static char *
@@ -440,25 +450,25 @@ got_fini(struct got *g)
 static void
 done_cb(struct http *h, const struct http_resp *r, void *arg)
 {
-	struct got      *g = arg;
-	struct http_req  req = { .method = "GET", .url = "http://127.0.0.1/" };
+	struct got     *g   = arg;
+	struct http_req req = { .method = "GET", .url = "http://127.0.0.1/" };
 
 	g->called++;
 	if (g->counter != NULL)
 		(*g->counter)++;
 	g->status = r->status;
-	g->err = r->err;
+	g->err    = r->err;
 	memcpy(g->errmsg, r->errmsg, sizeof(g->errmsg));
 	assert_non_null(r->body.data);
 	assert_int_equal(r->body.data[r->body.len], '\0');
-	g->body = xmemdup(r->body.data, r->body.len);
-	g->body_len = r->body.len;
+	g->body        = xmemdup(r->body.data, r->body.len);
+	g->body_len    = r->body.len;
 	g->retry_after = dup_or_null(http_header(r, "Retry-After"));
-	g->ratelimit = dup_or_null(http_header(r, "x-ratelimit-remaining"));
-	g->location = dup_or_null(http_header(r, "LOCATION"));
-	g->final = dup_or_null(http_header(r, "x-final"));
-	g->interim = dup_or_null(http_header(r, "x-interim"));
-	g->elapsed = r->elapsed_ms;
+	g->ratelimit   = dup_or_null(http_header(r, "x-ratelimit-remaining"));
+	g->location    = dup_or_null(http_header(r, "LOCATION"));
+	g->final       = dup_or_null(http_header(r, "x-final"));
+	g->interim     = dup_or_null(http_header(r, "x-interim"));
+	g->elapsed     = r->elapsed_ms;
 	if (g->try_send)
 		g->send_rv = http_send(h, &req, done_cb, g);
 	if (g->cancel_id != 0)
@@ -533,13 +543,13 @@ test_get_headers(void **state)
 {
 	static const char *const hdrs[] = { "Authorization: Bearer s3cr3t",
 		"X-Test: hello", NULL };
-	struct http_req req = { .method = "GET", .headers = hdrs };
-	struct loop    *l;
-	struct http    *h;
-	struct got      g1, g2;
-	struct srv     *s = *state;
-	char            u[256];
-	int             nreq = atomic_load(&s->nreq);
+	struct http_req          req    = { .method = "GET", .headers = hdrs };
+	struct loop             *l;
+	struct http             *h;
+	struct got               g1, g2;
+	struct srv              *s = *state;
+	char                     u[256];
+	int                      nreq = atomic_load(&s->nreq);
 
 	memset(&g1, 0, sizeof(g1));
 	memset(&g2, 0, sizeof(g2));
@@ -551,7 +561,8 @@ test_get_headers(void **state)
 	run_until(l, &g1.called, 1);
 	assert_int_equal(g1.err, 0);
 	assert_int_equal(g1.status, 200);
-	assert_string_equal(g1.body, "{\"method\":\"GET\",\"path\":"
+	assert_string_equal(g1.body,
+	    "{\"method\":\"GET\",\"path\":"
 	    "\"/echo?q=1&r=2\",\"auth\":true,\"x_test\":\"hello\","
 	    "\"ctype\":\"\",\"body\":\"\"}");
 	assert_non_null(g1.ratelimit);
@@ -580,23 +591,24 @@ test_bodies(void **state)
 	static const char *const hdrs[] = { "Content-Type: application/json",
 		"Authorization: token abc", NULL };
 	static const char *const methods[] = { "POST", "PATCH", "PUT" };
-	struct http_req req = { .headers = hdrs };
-	struct got      g;
-	char            u[256], *big;
-	size_t          i;
+	struct http_req          req       = { .headers = hdrs };
+	struct got               g;
+	char                     u[256], *big;
+	size_t                   i;
 
 	url(u, sizeof(u), state, "/echo");
 	req.url = u;
 	for (i = 0; i < nitems(methods); i++) {
 		memset(&g, 0, sizeof(g));
-		req.method = methods[i];
-		req.body = "{\"title\":\"x\",\"n\":1}";
+		req.method   = methods[i];
+		req.body     = "{\"title\":\"x\",\"n\":1}";
 		req.body_len = strlen(req.body);
 		fetch(&req, &g);
 		assert_int_equal(g.status, 200);
 		assert_non_null(strstr(g.body, methods[i]));
 		assert_non_null(strstr(g.body, "\"auth\":true"));
-		assert_non_null(strstr(g.body, "\"ctype\":\"application/json\""));
+		assert_non_null(
+		    strstr(g.body, "\"ctype\":\"application/json\""));
 		assert_non_null(strstr(g.body,
 		    "\"body\":\"{\\\"title\\\":\\\"x\\\",\\\"n\\\":1}\""));
 		got_fini(&g);
@@ -604,8 +616,8 @@ test_bodies(void **state)
 
 	/* DELETE without a body, POST with an empty one. */
 	memset(&g, 0, sizeof(g));
-	req.method = "DELETE";
-	req.body = NULL;
+	req.method   = "DELETE";
+	req.body     = NULL;
 	req.body_len = 0;
 	fetch(&req, &g);
 	assert_int_equal(g.status, 200);
@@ -622,9 +634,9 @@ test_bodies(void **state)
 	for (i = 0; i < 300000; i++)
 		big[i] = (char) (i * 7);
 	url(u, sizeof(u), state, "/raw");
-	req.method = "POST";
-	req.headers = NULL;
-	req.body = big;
+	req.method   = "POST";
+	req.headers  = NULL;
+	req.body     = big;
 	req.body_len = 300000;
 	fetch(&req, &g);
 	assert_int_equal(g.err, 0);
@@ -634,7 +646,7 @@ test_bodies(void **state)
 	got_fini(&g);
 
 	/* A body exactly at max_response is fine. */
-	req.body_len = 1000;
+	req.body_len     = 1000;
 	req.max_response = 1000;
 	fetch(&req, &g);
 	assert_int_equal(g.err, 0);
@@ -816,7 +828,7 @@ test_concurrent(void **state)
 	for (i = 0; i < nitems(g); i++) {
 		snprintf(want, sizeof(want), "/echo?i=%zu", i);
 		url(u[i], sizeof(u[i]), state, want);
-		req.url = u[i];
+		req.url      = u[i];
 		g[i].counter = &count;
 		assert_true(http_send(h, &req, done_cb, &g[i]) > 0);
 	}
@@ -855,13 +867,13 @@ test_cancel(void **state)
 
 	/* c: cancelled before it ever ran; d: cancelled while in flight. */
 	req.url = ue;
-	idc = http_send(h, &req, done_cb, &c);
+	idc     = http_send(h, &req, done_cb, &c);
 	assert_true(idc > 0);
 	http_cancel(h, idc);
-	http_cancel(h, idc);     /* twice: ignored */
+	http_cancel(h, idc);    /* twice: ignored */
 	http_cancel(h, 999999); /* unknown: ignored */
 	req.url = us;
-	idd = http_send(h, &req, done_cb, &d);
+	idd     = http_send(h, &req, done_cb, &d);
 	assert_true(idd > idc);
 	run_for(l, 200);
 	assert_int_equal(http_pending(h), 1);
@@ -870,11 +882,11 @@ test_cancel(void **state)
 
 	/* a's callback cancels b (in flight); cancelling a afterwards is
 	 * ignored. */
-	req.url = us;
+	req.url     = us;
 	a.cancel_id = http_send(h, &req, done_cb, &b);
 	assert_true(a.cancel_id > 0);
 	req.url = ue;
-	ida = http_send(h, &req, done_cb, &a);
+	ida     = http_send(h, &req, done_cb, &a);
 	assert_true(ida > 0);
 	run_until(l, &a.called, 1);
 	assert_int_equal(a.status, 200);
@@ -910,7 +922,7 @@ test_close_pending(void **state)
 	assert_int_equal(http_open(&h, l), 0);
 	req.url = us;
 	for (i = 0; i < 2; i++) {
-		g[i].counter = &count;
+		g[i].counter  = &count;
 		g[i].try_send = 1; /* refused: the client is closing */
 		assert_true(http_send(h, &req, done_cb, &g[i]) > 0);
 	}
@@ -932,9 +944,9 @@ test_close_pending(void **state)
 
 	/* Closed from inside a callback while another request is pending. */
 	assert_int_equal(http_open(&h, l), 0);
-	alias = h;
+	alias      = h;
 	a.close_hp = &alias;
-	req.url = us;
+	req.url    = us;
 	assert_true(http_send(h, &req, done_cb, &b) > 0);
 	req.url = ue;
 	assert_true(http_send(h, &req, done_cb, &a) > 0);
@@ -953,13 +965,13 @@ test_close_pending(void **state)
 static void
 test_invalid(void **state)
 {
-	static const char *const crlf[] = { "X-A: b\r\nX-Evil: 1", NULL };
+	static const char *const crlf[]    = { "X-A: b\r\nX-Evil: 1", NULL };
 	static const char *const nocolon[] = { "X-A b", NULL };
-	struct http_req req = { .method = "GET" };
-	struct loop    *l;
-	struct http    *h = NULL;
-	struct got      g;
-	char            u[256];
+	struct http_req          req       = { .method = "GET" };
+	struct loop             *l;
+	struct http             *h = NULL;
+	struct got               g;
+	char                     u[256];
 
 	memset(&g, 0, sizeof(g));
 	http_close(&h); /* NULL is a no-op */
@@ -974,11 +986,11 @@ test_invalid(void **state)
 	assert_int_equal(http_send(h, &req, done_cb, &g), 0);
 	req.method = "";
 	assert_int_equal(http_send(h, &req, done_cb, &g), 0);
-	req.method = "POST";
+	req.method   = "POST";
 	req.body_len = 3; /* with a NULL body */
 	assert_int_equal(http_send(h, &req, done_cb, &g), 0);
 	req.body_len = 0;
-	req.headers = crlf;
+	req.headers  = crlf;
 	assert_int_equal(http_send(h, &req, done_cb, &g), 0);
 	req.headers = nocolon;
 	assert_int_equal(http_send(h, &req, done_cb, &g), 0);
@@ -1031,13 +1043,13 @@ test_log_redaction(void **state)
 {
 	static const char *const hdrs[] = { "Authorization: Bearer HSECRET",
 		NULL };
-	struct http_req req = { .method = "GET", .headers = hdrs };
-	struct got g;
-	char       u[256], path[] = "/tmp/test_http_log.XXXXXX";
-	char       text[16384];
-	ssize_t    n;
-	int        fd;
-	struct srv *s = *state;
+	struct http_req          req    = { .method = "GET", .headers = hdrs };
+	struct got               g;
+	char                     u[256], path[] = "/tmp/test_http_log.XXXXXX";
+	char                     text[16384];
+	ssize_t                  n;
+	int                      fd;
+	struct srv              *s = *state;
 
 	memset(&g, 0, sizeof(g));
 	fd = mkstemp(path);
@@ -1045,8 +1057,10 @@ test_log_redaction(void **state)
 	assert_int_equal(log_init("test_http", path, LOG_DEBUG), 0);
 	log_set_stderr(0);
 	req.url = u;
-	snprintf(u, sizeof(u), "http://user:USECRET@127.0.0.1:%d/echo"
-	    "?token=QSECRET#FSECRET", s->port);
+	snprintf(u, sizeof(u),
+	    "http://user:USECRET@127.0.0.1:%d/echo"
+	    "?token=QSECRET#FSECRET",
+	    s->port);
 	fetch(&req, &g);
 	assert_int_equal(g.status, 200);
 	got_fini(&g);

@@ -1,9 +1,9 @@
 /*
  * test_journal.c - journal and cursors on a real sqlite store.
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -57,10 +57,10 @@ append_n(struct store *s, struct journal *j, int n)
 static void
 test_append_read_trim(void **state)
 {
-	struct store   *s;
-	struct journal *j;
-	struct seen     seen;
-	struct buf      b;
+	struct store         *s;
+	struct journal       *j;
+	struct seen           seen;
+	struct buf            b;
 	struct msg_test_event ev = { .n = 1 };
 
 	UNUSED(state);
@@ -70,8 +70,8 @@ test_append_read_trim(void **state)
 	assert_int_equal(journal_first_seq(j), 1);
 	buf_init(&b);
 	/* Outside a transaction an append is refused. */
-	assert_int_equal(journal_append(j, MSG_TEST_EVENT, NULL, &ev, &b),
-	    ERR_STATE);
+	assert_int_equal(
+	    journal_append(j, MSG_TEST_EVENT, NULL, &ev, &b), ERR_STATE);
 	assert_int_equal(b.len, 0);
 	buf_fini(&b);
 
@@ -106,9 +106,9 @@ test_append_read_trim(void **state)
 static void
 test_abort_restores_seq(void **state)
 {
-	struct store   *s;
-	struct journal *j;
-	struct buf      b;
+	struct store         *s;
+	struct journal       *j;
+	struct buf            b;
 	struct msg_test_event ev = { .n = 10 };
 
 	UNUSED(state);
@@ -132,10 +132,10 @@ test_abort_restores_seq(void **state)
 	/* An event over the frame limit would stall every consumer: refused,
 	 * nothing journaled, nothing to publish. */
 	{
-		size_t n = JOURNAL_MAX_FRAME + 1;
-		char  *big = xmalloc(n + 1);
-		struct msg_test_event huge = { .n = 11, .payload = big };
-		size_t before = b.len;
+		size_t                n      = JOURNAL_MAX_FRAME + 1;
+		char                 *big    = xmalloc(n + 1);
+		struct msg_test_event huge   = { .n = 11, .payload = big };
+		size_t                before = b.len;
 
 		memset(big, 'x', n);
 		big[n] = '\0';

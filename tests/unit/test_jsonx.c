@@ -1,9 +1,9 @@
 /*
  * test_jsonx.c - the shared jansson helpers (common/jsonx.c).
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +21,7 @@ test_str(void **state)
 
 	UNUSED(state);
 	assert_string_equal(jsonx_str(o, "a"), "x");
-	assert_null(jsonx_str(o, "n"));	/* not a string */
+	assert_null(jsonx_str(o, "n")); /* not a string */
 	assert_null(jsonx_str(o, "missing"));
 	assert_null(jsonx_str(NULL, "a"));
 	json_decref(o);
@@ -47,7 +47,7 @@ test_dumps(void **state)
 
 	UNUSED(state);
 	s = jsonx_dumps(o);
-	assert_string_equal(s, "{\"a\":1,\"b\":2}");	/* compact, sorted */
+	assert_string_equal(s, "{\"a\":1,\"b\":2}"); /* compact, sorted */
 	free(s);
 	assert_null(jsonx_dumps(NULL));
 	json_decref(o);
@@ -62,8 +62,8 @@ test_col(void **state)
 
 	UNUSED(state);
 	assert_int_equal(store_open(&s, ":memory:"), 0);
-	assert_int_equal(store_prep(s, &st,
-	    "SELECT '{\"k\":1}', NULL, 'not json'"), 0);
+	assert_int_equal(
+	    store_prep(s, &st, "SELECT '{\"k\":1}', NULL, 'not json'"), 0);
 	assert_int_equal(store_step(st), 1);
 	assert_non_null(j = jsonx_col(st, 0));
 	assert_int_equal(json_integer_value(json_object_get(j, "k")), 1);

@@ -6,9 +6,9 @@
  * after the heal, a router restart): the worker always stops before the
  * router can take its run back, and never without a reason.
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -95,18 +95,11 @@ parse(const char *s, int64_t *v)
 static void
 test_file(void **state)
 {
-	static const char *const bad[] = {"",
-	                                  "stop_at",
-	                                  "stop_at ",
-	                                  "stop_at \n",
-	                                  "stop_at -1",
-	                                  "stop_at 12x",
-	                                  "stop_at 5\n\n",
-	                                  "stop_at 5 \n",
-	                                  "STOP_AT 5",
-	                                  " stop_at 5",
-	                                  "stop_at 99999999999999999999",
-	                                  "stop_at 9223372036854775808"};
+	static const char *const bad[] = { "", "stop_at", "stop_at ",
+		"stop_at \n", "stop_at -1", "stop_at 12x", "stop_at 5\n\n",
+		"stop_at 5 \n", "STOP_AT 5", " stop_at 5",
+		"stop_at 99999999999999999999",
+		"stop_at 9223372036854775808" };
 	char                     buf[32];
 	int64_t                  v = 7;
 	size_t                   i;
@@ -223,8 +216,8 @@ simulate(struct sim *s)
 	memset(&to_r, 0, sizeof(to_r));
 	memset(&to_e, 0, sizeof(to_e));
 	s->stopped = s->taken = -1;
-	s->max_late = 0;
-	started_e = s->run_started + s->off_e;
+	s->max_late           = 0;
+	started_e             = s->run_started + s->off_e;
 	for (t = 0; t <= s->end; t += 10) {
 		int64_t e = t + s->off_e, r = t + s->off_r;
 
@@ -233,13 +226,13 @@ simulate(struct sim *s)
 			heard = echo = 0;
 		}
 		if (t % s->hb == 0)
-			post(s, &to_r, (struct pkt){0, e, false, false}, t);
+			post(s, &to_r, (struct pkt) { 0, e, false, false }, t);
 		if (t % s->hb == s->hb / 20 * 10) /* half a period later */
-			post(s, &to_e, (struct pkt){0, echo, !taken, echo > 0},
-			     t);
+			post(s, &to_e,
+			    (struct pkt) { 0, echo, !taken, echo > 0 }, t);
 		while (take(&to_r, t, &p)) {
 			heard = r;
-			echo = p.stamp;
+			echo  = p.stamp;
 		}
 		while (take(&to_e, t, &p)) {
 			if (!p.grant || !lease_grant_usable(p.stamp, last, e))
@@ -256,7 +249,7 @@ simulate(struct sim *s)
 			stop_at = lease_stop_at(last, s->lease);
 		if (!taken && t > s->run_started &&
 		    lease_expired(heard, since, r, s->lease)) {
-			taken = true;
+			taken    = true;
 			s->taken = t;
 		}
 		if (s->stopped < 0 && t >= s->run_started && t % 200 == 0 &&
@@ -268,10 +261,10 @@ simulate(struct sim *s)
 static void
 test_fence_simulated(void **state)
 {
-	static const int64_t offs[][2] = {
-	    {1, 1000000000000LL}, {86400000LL * 400, 5}, {777, 777}};
-	static const int64_t leases[] = {4000, 30000};
-	static const int64_t cuts[] = {0, 1, 3, 9}; /* x lease/4 */
+	static const int64_t offs[][2] = { { 1, 1000000000000LL },
+		{ 86400000LL * 400, 5 }, { 777, 777 } };
+	static const int64_t leases[]  = { 4000, 30000 };
+	static const int64_t cuts[]    = { 0, 1, 3, 9 }; /* x lease/4 */
 	size_t               o, l, c, h;
 	struct sim           s;
 
@@ -281,32 +274,34 @@ test_fence_simulated(void **state)
 			for (c = 0; c < 4; c++)
 				for (h = 0; h < 2; h++) {
 					memset(&s, 0, sizeof(s));
-					s.lease = leases[l];
-					s.hb = 250;
-					s.dmax = 120;
-					s.off_e = offs[o][0];
-					s.off_r = offs[o][1];
+					s.lease       = leases[l];
+					s.hb          = 250;
+					s.dmax        = 120;
+					s.off_e       = offs[o][0];
+					s.off_r       = offs[o][1];
 					s.run_started = 2000;
-					s.cut = 5000;
+					s.cut         = 5000;
 					s.heal = s.cut + cuts[c] * s.lease / 4;
 					if (cuts[c] == 0)
 						s.cut = -1;
-					s.hold = h == 1;
+					s.hold    = h == 1;
 					s.restart = -1;
-					s.end = 5000 + 4 * s.lease;
+					s.end     = 5000 + 4 * s.lease;
 					simulate(&s);
 					if (s.taken >= 0) {
-						/* stopped first, by a margin */
+						/* stopped first, by a margin
+						 */
 						assert_true(s.stopped >= 0);
-						assert_true(s.stopped +
-						                s.lease / 4 <=
-						            s.taken);
+						assert_true(
+						    s.stopped + s.lease / 4 <=
+						    s.taken);
 					}
 					if (cuts[c] * s.lease / 4 + 4 * s.hb +
 					        3 * s.dmax <
 					    s.lease / 2)
 						/* a short cut stops nothing */
-						assert_int_equal(s.stopped, -1);
+						assert_int_equal(
+						    s.stopped, -1);
 					if (cuts[c] == 9) {
 						/* longer than the lease: taken
 						 * back, and the late grants
@@ -327,16 +322,16 @@ test_fence_router_restart(void **state)
 	 * nothing until it hears the executor, takes the run back a lease
 	 * after its start, and the worker has stopped long before */
 	memset(&s, 0, sizeof(s));
-	s.lease = 4000;
-	s.hb = 250;
-	s.dmax = 50;
-	s.off_e = 10;
-	s.off_r = 99999;
+	s.lease       = 4000;
+	s.hb          = 250;
+	s.dmax        = 50;
+	s.off_e       = 10;
+	s.off_r       = 99999;
 	s.run_started = 1000;
-	s.cut = 3000;
-	s.heal = 12000;
-	s.restart = 3500;
-	s.end = 20000;
+	s.cut         = 3000;
+	s.heal        = 12000;
+	s.restart     = 3500;
+	s.end         = 20000;
 	simulate(&s);
 	assert_true(s.taken >= 3500 + s.lease);
 	assert_true(s.stopped >= 0 && s.stopped + s.lease / 4 <= s.taken);
@@ -357,14 +352,14 @@ test_fence_no_grant_yet(void **state)
 	/* a run started before any grant arrived stops at once (the
 	 * executor never starts one like that) */
 	memset(&s, 0, sizeof(s));
-	s.lease = 4000;
-	s.hb = 250;
-	s.off_e = 5;
-	s.off_r = 5;
+	s.lease       = 4000;
+	s.hb          = 250;
+	s.off_e       = 5;
+	s.off_r       = 5;
 	s.run_started = 0;
-	s.cut = -1;
-	s.restart = -1;
-	s.end = 1000;
+	s.cut         = -1;
+	s.restart     = -1;
+	s.end         = 1000;
 	simulate(&s);
 	assert_int_equal(s.stopped, 0);
 }
@@ -373,15 +368,15 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_expired),
-	    cmocka_unit_test(test_stop_at),
-	    cmocka_unit_test(test_grant_usable),
-	    cmocka_unit_test(test_revokes),
-	    cmocka_unit_test(test_confirmed),
-	    cmocka_unit_test(test_file),
-	    cmocka_unit_test(test_fence_simulated),
-	    cmocka_unit_test(test_fence_router_restart),
-	    cmocka_unit_test(test_fence_no_grant_yet),
+		cmocka_unit_test(test_expired),
+		cmocka_unit_test(test_stop_at),
+		cmocka_unit_test(test_grant_usable),
+		cmocka_unit_test(test_revokes),
+		cmocka_unit_test(test_confirmed),
+		cmocka_unit_test(test_file),
+		cmocka_unit_test(test_fence_simulated),
+		cmocka_unit_test(test_fence_router_restart),
+		cmocka_unit_test(test_fence_no_grant_yet),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

@@ -6,16 +6,16 @@
  * (test_threads) write whole lines and lose none from the count; with
  * ThreadSanitizer (scripts/tsan.sh) any unguarded state is a failure.
  */
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
-#include <pthread.h>
-#include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -196,13 +196,15 @@ test_invalid_utf8(void **state)
 	char         bigsvc[100];
 
 	assert_int_equal(log_init("svc\xff", fx->path, LOG_DEBUG), 0);
-	log_info("ev\xc0\x80", "a\xff" "b \xc0\xaf c \xed\xa0\x80 d "
-	         "\xf4\x90\x80\x80 e \xe2\x82");
+	log_info("ev\xc0\x80",
+	    "a\xff"
+	    "b \xc0\xaf c \xed\xa0\x80 d "
+	    "\xf4\x90\x80\x80 e \xe2\x82");
 	/* A service name longer than the internal copy is cut, possibly
 	 * inside a multi-byte sequence. */
 	memset(bigsvc, 'x', sizeof(bigsvc));
-	bigsvc[62] = '\xc3';
-	bigsvc[63] = '\xa9';
+	bigsvc[62]                 = '\xc3';
+	bigsvc[63]                 = '\xa9';
 	bigsvc[sizeof(bigsvc) - 1] = '\0';
 	assert_int_equal(log_init(bigsvc, fx->path, LOG_DEBUG), 0);
 	log_info("ev", "x");
@@ -212,10 +214,11 @@ test_invalid_utf8(void **state)
 	assert_int_equal(ls.n, 2);
 	/* Each invalid byte becomes one U+FFFD; valid text is kept. */
 	assert_string_equal(field(&ls, 0, "svc"), "svc\xef\xbf\xbd");
-	assert_string_equal(field(&ls, 0, "event"),
-	    "ev\xef\xbf\xbd\xef\xbf\xbd");
+	assert_string_equal(
+	    field(&ls, 0, "event"), "ev\xef\xbf\xbd\xef\xbf\xbd");
 	assert_string_equal(field(&ls, 0, "msg"),
-	    "a\xef\xbf\xbd" "b \xef\xbf\xbd\xef\xbf\xbd c "
+	    "a\xef\xbf\xbd"
+	    "b \xef\xbf\xbd\xef\xbf\xbd c "
 	    "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd d "
 	    "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd e "
 	    "\xef\xbf\xbd\xef\xbf\xbd");
@@ -314,8 +317,8 @@ test_per_service_files(void **state)
 	struct fx   *fx = *state;
 	struct lines ls;
 	struct stat  st;
-	char        *a = xasprintf("%s/a.log", fx->dir);
-	char        *b = xasprintf("%s/b.log", fx->dir);
+	char        *a   = xasprintf("%s/a.log", fx->dir);
+	char        *b   = xasprintf("%s/b.log", fx->dir);
 	char        *bad = xasprintf("%s/no/such/dir/c.log", fx->dir);
 	int64_t      before;
 
@@ -400,7 +403,7 @@ test_long_message(void **state)
 	for (i = 0; i < 200000; i++)
 		big[i] = (char) ('a' + i % 26);
 	big[200000] = '\0';
-	big[1000] = '\n';
+	big[1000]   = '\n';
 	assert_int_equal(log_init("long", fx->path, LOG_INFO), 0);
 	log_info("e", "%s", big);
 	log_fini();
@@ -429,8 +432,8 @@ test_reopen_after_failure(void **state)
 	log_info("e", "first");
 	assert_int_equal(stat(fx->path, &st), 0);
 	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
-	prev = signal(SIGXFSZ, SIG_IGN);
-	lim = old;
+	prev         = signal(SIGXFSZ, SIG_IGN);
+	lim          = old;
 	lim.rlim_cur = (rlim_t) st.st_size + 40; /* room for part of a line */
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
 	log_info("e", "cut off");
@@ -467,14 +470,14 @@ logger(void *arg)
 	char other[64];
 
 	for (i = 0; i < NLINES; i++) {
-		log_info("test.thread", "thread %d line %d token-%d-secret", id,
-		    i, id);
+		log_info("test.thread", "thread %d line %d token-%d-secret",
+		    id, i, id);
 		/* the configuration is shared too: read and extended while
 		 * the others write */
 		if (i % 100 == 0) {
 			(void) log_count(LOG_INFO);
-			snprintf(other, sizeof(other), "other-secret-%d-%d", id,
-			    i);
+			snprintf(
+			    other, sizeof(other), "other-secret-%d-%d", id, i);
 			log_redact(other);
 		}
 	}
@@ -498,8 +501,8 @@ test_threads(void **state)
 	before = log_count(LOG_INFO);
 	for (i = 0; i < NTHREADS; i++) {
 		ids[i] = i;
-		assert_int_equal(pthread_create(&th[i], NULL, logger, &ids[i]),
-		    0);
+		assert_int_equal(
+		    pthread_create(&th[i], NULL, logger, &ids[i]), 0);
 	}
 	for (i = 0; i < NTHREADS; i++)
 		pthread_join(th[i], NULL);
@@ -510,8 +513,8 @@ test_threads(void **state)
 		if (nl == NULL)
 			fail_msg("unterminated last line '%s'", p);
 		if ((v = json_loadb(p, (size_t) (nl - p), 0, &je)) == NULL)
-			fail_msg("line %zu not JSON (%s): %.*s", n + 1, je.text,
-			    (int) (nl - p), p);
+			fail_msg("line %zu not JSON (%s): %.*s", n + 1,
+			    je.text, (int) (nl - p), p);
 		check_line(v);
 		json_decref(v);
 		n++;
@@ -527,21 +530,21 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_json_lines, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_invalid_utf8, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_redaction, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_levels_and_counts, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_per_service_files, setup,
-		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_json_lines, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_invalid_utf8, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_redaction, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_levels_and_counts, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_per_service_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stderr, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_long_message, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_reopen_after_failure, setup,
-		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_long_message, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_reopen_after_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
 	};
 

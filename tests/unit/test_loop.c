@@ -3,14 +3,14 @@
  * cancellation, fd readiness through pipes, watcher changes during
  * dispatch, signals through signalfd, cross-thread wakeup and stop.
  */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <setjmp.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -71,18 +71,18 @@ static void
 test_timers_in_order(void **state)
 {
 	static const int delays[] = { 300, 100, 200, 0, -5, 150 };
-	struct rec  rec;
-	struct loop *l;
-	uint64_t     ids[nitems(delays)];
-	size_t       i, j;
+	struct rec       rec;
+	struct loop     *l;
+	uint64_t         ids[nitems(delays)];
+	size_t           i, j;
 
 	UNUSED(state);
 	memset(&rec, 0, sizeof(rec));
 	g_rec = &rec;
 	assert_int_equal(loop_open(&l), 0);
 	for (i = 0; i < nitems(delays); i++) {
-		ids[i] = loop_timer(l, delays[i], rec_cb,
-		    (void *) (intptr_t) delays[i]);
+		ids[i] = loop_timer(
+		    l, delays[i], rec_cb, (void *) (intptr_t) delays[i]);
 		assert_true(ids[i] > 0);
 		for (j = 0; j < i; j++)
 			assert_true(ids[j] != ids[i]);
@@ -144,19 +144,19 @@ test_timer_heap(void **state)
 	assert_int_equal(loop_open(&l), 0);
 	memset(g_ht, 0, sizeof(g_ht));
 	g_nfired = 0;
-	t0 = mono_ms();
+	t0       = mono_ms();
 	for (i = 0; i < 200; i++) {
 		g_ht[i].delay = (i * 37) % 101;
-		g_ht[i].made = mono_ms();
-		ids[i] = loop_timer(l, g_ht[i].delay, heap_cb,
-		    (void *) (intptr_t) i);
+		g_ht[i].made  = mono_ms();
+		ids[i]        = loop_timer(
+		           l, g_ht[i].delay, heap_cb, (void *) (intptr_t) i);
 	}
-	t1 = mono_ms();
+	t1   = mono_ms();
 	span = t1 - t0;
 	for (i = 0; i < 200; i += 3)
 		loop_timer_cancel(l, ids[i]);
-	loop_timer_cancel(l, ids[0]);   /* twice: harmless */
-	loop_timer_cancel(l, 999999);   /* unknown: harmless */
+	loop_timer_cancel(l, ids[0]); /* twice: harmless */
+	loop_timer_cancel(l, 999999); /* unknown: harmless */
 	for (i = 0; i < 200; i++)
 		if (i % 3 != 0)
 			want++;
@@ -331,9 +331,9 @@ fd_cb(struct loop *l, int fd, short revents, void *arg)
 
 	UNUSED(l);
 	r->calls++;
-	r->fd = fd;
+	r->fd      = fd;
 	r->revents = revents;
-	r->arg = arg;
+	r->arg     = arg;
 	if ((revents & POLLIN) && read(fd, &c, 1) == 1)
 		r->got = c;
 }
@@ -473,18 +473,18 @@ sig_cb(struct loop *l, int signo, void *arg)
 	UNUSED(l);
 	s->n++;
 	s->last = signo;
-	s->arg = arg;
+	s->arg  = arg;
 }
 
 static void
 test_signals(void **state)
 {
-	const int        one[] = { SIGUSR1 };
-	const int        two[] = { SIGUSR1, SIGUSR2 };
-	struct timespec  ts = { 5, 0 };
-	struct sigrec    s;
-	struct loop     *l;
-	sigset_t         old, cur, only1;
+	const int       one[] = { SIGUSR1 };
+	const int       two[] = { SIGUSR1, SIGUSR2 };
+	struct timespec ts    = { 5, 0 };
+	struct sigrec   s;
+	struct loop    *l;
+	sigset_t        old, cur, only1;
 
 	UNUSED(state);
 	memset(&s, 0, sizeof(s));
@@ -528,13 +528,14 @@ test_signals(void **state)
 static void *
 waker(void *arg)
 {
-	struct loop    *l = arg;
-	struct timespec ts = { 0, 50 * 1000000L };
+	struct loop    *l   = arg;
+	struct timespec ts  = { 0, 50 * 1000000L };
 	uint64_t        one = 1;
 
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
-	if (write(loop_wakeup_fd(l), &one, sizeof(one)) != (ssize_t) sizeof(one))
+	if (write(loop_wakeup_fd(l), &one, sizeof(one)) !=
+	    (ssize_t) sizeof(one))
 		return ((void *) 1);
 	return (NULL);
 }
@@ -566,8 +567,8 @@ test_wakeup_thread(void **state)
 	assert_true(loop_stopped(l));
 
 	/* A wakeup written before loop_run still makes it return. */
-	assert_int_equal(write(loop_wakeup_fd(l), &one, sizeof(one)),
-	    sizeof(one));
+	assert_int_equal(
+	    write(loop_wakeup_fd(l), &one, sizeof(one)), sizeof(one));
 	assert_int_equal(loop_run(l), 0);
 	assert_false(timed_out);
 	/* The wakeup was consumed: a later run needs a new stop. */

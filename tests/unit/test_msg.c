@@ -34,14 +34,14 @@ pk_s(msgpack_packer *pk, const char *s)
 /* craft packs an envelope by hand.  skip names an envelope key to leave
  * out; version is v; body_fn packs the body value (a map). */
 struct craft {
-	const char *topic;      /* frame prefix and envelope topic */
-	const char *env_topic;  /* when different from topic */
+	const char *topic;     /* frame prefix and envelope topic */
+	const char *env_topic; /* when different from topic */
 	const char *skip;
 	uint32_t    v;
 	uint64_t    seq;
 	void (*body_fn)(msgpack_packer *, void *);
 	void       *arg;
-	const char *extra;      /* unknown envelope key to add */
+	const char *extra; /* unknown envelope key to add */
 };
 
 static void
@@ -119,11 +119,10 @@ test_roundtrip_every_topic(void **state)
 
 			buf_init(&a);
 			buf_init(&b);
-			assert_int_equal(sample_frame(&a, (enum msg_topic) t,
-			                     salt),
-			    0);
-			assert_int_equal(decode_buf(&a, &m, err, sizeof(err)),
-			    0);
+			assert_int_equal(
+			    sample_frame(&a, (enum msg_topic) t, salt), 0);
+			assert_int_equal(
+			    decode_buf(&a, &m, err, sizeof(err)), 0);
 			assert_int_equal(m.topic, t);
 			assert_string_equal(m.src, "src");
 			assert_int_equal(m.ts, 1700000000000 + salt);
@@ -133,7 +132,7 @@ test_roundtrip_every_topic(void **state)
 				assert_null(m.corr);
 			sample_body((enum msg_topic) t, &body, salt);
 			want = msg_body_to_json((enum msg_topic) t, &body);
-			got = msg_body_to_json(m.topic, &m.body);
+			got  = msg_body_to_json(m.topic, &m.body);
 			assert_true(json_equal(want, got));
 			json_decref(want);
 			json_decref(got);
@@ -158,7 +157,7 @@ struct drop {
 static void
 body_without(msgpack_packer *pk, void *arg)
 {
-	struct drop                *d = arg;
+	struct drop                *d   = arg;
 	const struct msg_topic_def *def = &msg_topic_defs[d->t];
 	union msg_body              b;
 	size_t                      i;
@@ -167,7 +166,7 @@ body_without(msgpack_packer *pk, void *arg)
 	sample_body(d->t, &b, 3);
 	msgpack_pack_map(pk, def->nfields - 1);
 	for (i = 0; i < def->nfields; i++) {
-		const struct msg_field *f = &def->fields[i];
+		const struct msg_field *f  = &def->fields[i];
 		const char             *at = (const char *) &b + f->off;
 
 		if (i == d->skip)
@@ -211,10 +210,10 @@ body_without(msgpack_packer *pk, void *arg)
 static void
 test_missing_required_fields(void **state)
 {
-	struct buf   b;
-	struct msg   m;
-	char         err[256], want[128];
-	size_t       t, i, checked = 0;
+	struct buf b;
+	struct msg m;
+	char       err[256], want[128];
+	size_t     t, i, checked = 0;
 
 	(void) state;
 	for (t = 1; t < MSG__COUNT; t++) {
@@ -223,10 +222,10 @@ test_missing_required_fields(void **state)
 		if (d->retired)
 			continue;
 		for (i = 0; i < d->nfields; i++) {
-			struct drop   dr = { (enum msg_topic) t, i };
-			struct craft  c = { d->name, NULL, NULL,
-				 MSG_PROTO_VERSION, d->durable ? 9 : 0,
-				 body_without, &dr, NULL };
+			struct drop    dr = { (enum msg_topic) t, i };
+			struct craft   c  = { d->name, NULL, NULL,
+				   MSG_PROTO_VERSION, d->durable ? 9 : 0,
+				   body_without, &dr, NULL };
 			union msg_body body;
 
 			if (!d->fields[i].required)
@@ -235,17 +234,17 @@ test_missing_required_fields(void **state)
 			sample_body((enum msg_topic) t, &body, 1);
 			if (d->fields[i].type == FT_STR ||
 			    d->fields[i].type == FT_OBJ) {
-				void **p = (void **) ((char *) &body +
-				                       d->fields[i].off);
+				void **p     = (void **) ((char *) &body +
+                                    d->fields[i].off);
 				void  *saved = *p;
 
 				*p = NULL;
 				buf_init(&b);
 				struct msg_hdr h = { "s", d->durable ? 1 : 0,
 					"i", 1, NULL };
-				assert_int_equal(msg_pack(&b,
-				                     (enum msg_topic) t, &h,
-				                     &body),
+				assert_int_equal(
+				    msg_pack(
+				        &b, (enum msg_topic) t, &h, &body),
 				    ERR_INVAL);
 				buf_fini(&b);
 				*p = saved;
@@ -254,8 +253,8 @@ test_missing_required_fields(void **state)
 			/* decode refuses it */
 			buf_init(&b);
 			craft(&b, &c);
-			assert_int_equal(decode_buf(&b, &m, err, sizeof(err)),
-			    ERR_PROTO);
+			assert_int_equal(
+			    decode_buf(&b, &m, err, sizeof(err)), ERR_PROTO);
 			snprintf(want, sizeof(want),
 			    "missing required field '%s'", d->fields[i].name);
 			assert_non_null(strstr(err, want));
@@ -339,28 +338,28 @@ test_unknown_fields_ignored_and_bad_types(void **state)
 	char       err[256];
 
 	(void) state;
-	assert_int_equal(decode_variant("ok+unknown", &m, err, sizeof(err)),
-	    0);
+	assert_int_equal(
+	    decode_variant("ok+unknown", &m, err, sizeof(err)), 0);
 	assert_int_equal(m.body.test_event.n, 42);
 	assert_string_equal(m.body.test_event.payload, "hello");
 	msg_fini(&m);
 
-	assert_int_equal(decode_variant("n-is-str", &m, err, sizeof(err)),
-	    ERR_PROTO);
+	assert_int_equal(
+	    decode_variant("n-is-str", &m, err, sizeof(err)), ERR_PROTO);
 	assert_non_null(strstr(err, "field 'n' has the wrong type"));
-	assert_int_equal(decode_variant("payload-bad-utf8", &m, err,
-	                     sizeof(err)),
+	assert_int_equal(
+	    decode_variant("payload-bad-utf8", &m, err, sizeof(err)),
 	    ERR_PROTO);
 	assert_non_null(strstr(err, "UTF-8"));
-	assert_int_equal(decode_variant("payload-nul", &m, err, sizeof(err)),
-	    ERR_PROTO);
-	assert_int_equal(decode_variant("dup", &m, err, sizeof(err)),
-	    ERR_PROTO);
+	assert_int_equal(
+	    decode_variant("payload-nul", &m, err, sizeof(err)), ERR_PROTO);
+	assert_int_equal(
+	    decode_variant("dup", &m, err, sizeof(err)), ERR_PROTO);
 	assert_non_null(strstr(err, "duplicate field 'n'"));
-	assert_int_equal(decode_variant("uint-too-big", &m, err, sizeof(err)),
-	    ERR_PROTO);
-	assert_int_equal(decode_variant("array", &m, err, sizeof(err)),
-	    ERR_PROTO);
+	assert_int_equal(
+	    decode_variant("uint-too-big", &m, err, sizeof(err)), ERR_PROTO);
+	assert_int_equal(
+	    decode_variant("array", &m, err, sizeof(err)), ERR_PROTO);
 	assert_non_null(strstr(err, "not a map"));
 }
 
@@ -369,23 +368,23 @@ test_envelope_errors(void **state)
 {
 	static const char *const keys[] = { "v", "src", "seq", "id", "ts",
 		"topic", "body" };
-	struct craft c;
-	struct buf   b;
-	struct msg   m;
-	char         err[256], want[64];
-	size_t       i;
+	struct craft             c;
+	struct buf               b;
+	struct msg               m;
+	char                     err[256], want[64];
+	size_t                   i;
 
 	(void) state;
 	/* each mandatory envelope key */
 	for (i = 0; i < nitems(keys); i++) {
 		memset(&c, 0, sizeof(c));
 		c.topic = "ctl.status";
-		c.v = MSG_PROTO_VERSION;
-		c.skip = keys[i];
+		c.v     = MSG_PROTO_VERSION;
+		c.skip  = keys[i];
 		buf_init(&b);
 		craft(&b, &c);
-		assert_int_equal(decode_buf(&b, &m, err, sizeof(err)),
-		    ERR_PROTO);
+		assert_int_equal(
+		    decode_buf(&b, &m, err, sizeof(err)), ERR_PROTO);
 		snprintf(want, sizeof(want), "missing '%s'", keys[i]);
 		assert_non_null(strstr(err, want));
 		buf_fini(&b);
@@ -408,7 +407,7 @@ test_envelope_errors(void **state)
 	assert_non_null(strstr(err, "unknown topic 'no.such.topic'"));
 	buf_fini(&b);
 	/* frame prefix and envelope disagree */
-	c.topic = "ctl.status";
+	c.topic     = "ctl.status";
 	c.env_topic = "ctl.shutdown";
 	buf_init(&b);
 	craft(&b, &c);
@@ -423,7 +422,7 @@ test_envelope_errors(void **state)
 	assert_int_equal(decode_buf(&b, &m, err, sizeof(err)), ERR_PROTO);
 	buf_fini(&b);
 	c.topic = "bus.data_loss";
-	c.seq = 0;
+	c.seq   = 0;
 	buf_init(&b);
 	craft(&b, &c);
 	assert_int_equal(decode_buf(&b, &m, err, sizeof(err)), ERR_PROTO);
@@ -438,11 +437,10 @@ test_envelope_errors(void **state)
 	assert_non_null(strstr(err, "trailing"));
 	buf_fini(&b);
 	/* no NUL at all, empty, NULL */
-	assert_int_equal(msg_decode(&m, "abc", 3, err, sizeof(err)),
-	    ERR_PROTO);
+	assert_int_equal(
+	    msg_decode(&m, "abc", 3, err, sizeof(err)), ERR_PROTO);
 	assert_int_equal(msg_decode(&m, "", 0, err, sizeof(err)), ERR_PROTO);
-	assert_int_equal(msg_decode(&m, NULL, 0, err, sizeof(err)),
-	    ERR_PROTO);
+	assert_int_equal(msg_decode(&m, NULL, 0, err, sizeof(err)), ERR_PROTO);
 }
 
 /* Headers that claim far more elements than the input holds are refused
@@ -450,9 +448,12 @@ test_envelope_errors(void **state)
 static void
 test_huge_counts_and_depth(void **state)
 {
-	static const unsigned char arr32[] = "test.event\0\xdd\xff\xff\xff\xff";
-	static const unsigned char map32[] = "test.event\0\xdf\x7f\xff\xff\xff";
-	static const unsigned char str32[] = "test.event\0\xdb\xff\xff\xff\xf0";
+	static const unsigned char arr32[] =
+	    "test.event\0\xdd\xff\xff\xff\xff";
+	static const unsigned char map32[] =
+	    "test.event\0\xdf\x7f\xff\xff\xff";
+	static const unsigned char str32[] =
+	    "test.event\0\xdb\xff\xff\xff\xf0";
 	struct craft c;
 	struct buf   b;
 	struct msg   m;
@@ -460,22 +461,22 @@ test_huge_counts_and_depth(void **state)
 	int          i;
 
 	(void) state;
-	assert_int_equal(msg_decode(&m, arr32, sizeof(arr32) - 1, err,
-	                     sizeof(err)),
+	assert_int_equal(
+	    msg_decode(&m, arr32, sizeof(arr32) - 1, err, sizeof(err)),
 	    ERR_PROTO);
-	assert_int_equal(msg_decode(&m, map32, sizeof(map32) - 1, err,
-	                     sizeof(err)),
+	assert_int_equal(
+	    msg_decode(&m, map32, sizeof(map32) - 1, err, sizeof(err)),
 	    ERR_PROTO);
 	assert_non_null(strstr(err, "exceeds input"));
-	assert_int_equal(msg_decode(&m, str32, sizeof(str32) - 1, err,
-	                     sizeof(err)),
+	assert_int_equal(
+	    msg_decode(&m, str32, sizeof(str32) - 1, err, sizeof(err)),
 	    ERR_PROTO);
 	assert_non_null(strstr(err, "truncated"));
 
 	/* an obj field nested 100 deep */
 	memset(&c, 0, sizeof(c));
 	c.topic = "ctl.reply";
-	c.v = MSG_PROTO_VERSION;
+	c.v     = MSG_PROTO_VERSION;
 	buf_init(&b);
 	craft(&b, &c);
 	b.len -= 1; /* drop the empty body map, write our own */
@@ -501,8 +502,10 @@ test_huge_counts_and_depth(void **state)
 static void
 test_pack_sanitizes_text(void **state)
 {
-	struct msg_test_event ev = { .n = 7, .payload = "ok\xff\xfe" "bad\xc3" };
-	struct msg_hdr        h = { "s", 1, "s:1", 1, NULL };
+	struct msg_test_event ev = { .n = 7,
+		.payload                = "ok\xff\xfe"
+		                          "bad\xc3" };
+	struct msg_hdr        h  = { "s", 1, "s:1", 1, NULL };
 	struct buf            b;
 	struct msg            m;
 	char                  err[256];
@@ -512,7 +515,8 @@ test_pack_sanitizes_text(void **state)
 	assert_int_equal(msg_pack(&b, MSG_TEST_EVENT, &h, &ev), 0);
 	assert_int_equal(decode_buf(&b, &m, err, sizeof(err)), 0);
 	assert_string_equal(m.body.test_event.payload,
-	    "ok\xef\xbf\xbd\xef\xbf\xbd" "bad\xef\xbf\xbd");
+	    "ok\xef\xbf\xbd\xef\xbf\xbd"
+	    "bad\xef\xbf\xbd");
 	msg_fini(&m);
 	buf_fini(&b);
 	assert_int_equal(msg_pack(&b, MSG_NONE, &h, NULL), ERR_INVAL);
@@ -532,7 +536,7 @@ test_json_bridge(void **state)
 	(void) state;
 	/* to_json and from_json agree for every topic without binary */
 	for (t = 1; t < MSG__COUNT; t++) {
-		const struct msg_topic_def *d = &msg_topic_defs[t];
+		const struct msg_topic_def *d       = &msg_topic_defs[t];
 		bool                        has_bin = false;
 		size_t                      i;
 
@@ -555,21 +559,20 @@ test_json_bridge(void **state)
 	}
 	/* errors */
 	j = json_pack("{s:s}", "n", "x");
-	assert_int_equal(msg_body_from_json(MSG_TEST_EVENT, &b, j, err,
-	                     sizeof(err)),
+	assert_int_equal(
+	    msg_body_from_json(MSG_TEST_EVENT, &b, j, err, sizeof(err)),
 	    ERR_PROTO);
 	assert_non_null(strstr(err, "'n'"));
 	json_decref(j);
 	j = json_pack("{s:i, s:i}", "n", 1, "unknown", 2);
-	assert_int_equal(msg_body_from_json(MSG_TEST_EVENT, &b, j, err,
-	                     sizeof(err)),
-	    0);
+	assert_int_equal(
+	    msg_body_from_json(MSG_TEST_EVENT, &b, j, err, sizeof(err)), 0);
 	assert_int_equal(b.test_event.n, 1);
 	msg_body_fini(MSG_TEST_EVENT, &b);
 	json_decref(j);
 	j = json_array();
-	assert_int_equal(msg_body_from_json(MSG_TEST_EVENT, &b, j, err,
-	                     sizeof(err)),
+	assert_int_equal(
+	    msg_body_from_json(MSG_TEST_EVENT, &b, j, err, sizeof(err)),
 	    ERR_PROTO);
 	json_decref(j);
 	/* binary content never shows in JSON */
@@ -580,12 +583,11 @@ test_json_bridge(void **state)
 		memset(&rb, 0, sizeof(rb));
 		rb.frames.n = 1;
 		rb.frames.v = &one;
-		j = msg_body_to_json(MSG_CTL_REPLAY_BATCH, &rb);
-		assert_int_equal(json_integer_value(json_object_get(
-		                     json_array_get(json_object_get(j,
-		                                        "frames"),
-		                         0),
-		                     "$bin")),
+		j           = msg_body_to_json(MSG_CTL_REPLAY_BATCH, &rb);
+		assert_int_equal(
+		    json_integer_value(json_object_get(
+		        json_array_get(json_object_get(j, "frames"), 0),
+		        "$bin")),
 		    4);
 		json_decref(j);
 	}
@@ -627,8 +629,10 @@ test_records(void **state)
 	struct msg_test_group g;
 	struct msg_test_item  items[2];
 	struct msg_hdr        h = { "s", 1, "s:1", 1, NULL };
-	struct craft          c = { .topic = "test.event", .v = MSG_PROTO_VERSION,
-	             .seq = 1, .body_fn = rec_body };
+	struct craft          c = { .topic = "test.event",
+		         .v                = MSG_PROTO_VERSION,
+		         .seq              = 1,
+		         .body_fn          = rec_body };
 	struct buf            b;
 	struct msg            m;
 	json_t               *j, *want;
@@ -637,15 +641,15 @@ test_records(void **state)
 	(void) state;
 	memset(&g, 0, sizeof(g));
 	memset(items, 0, sizeof(items));
-	items[0].key = "a";
-	items[0].count = 2;
-	items[0].level = MSG_TEST_LEVEL_VERY_HIGH;
-	items[1].key = "b";
+	items[0].key       = "a";
+	items[0].count     = 2;
+	items[0].level     = MSG_TEST_LEVEL_VERY_HIGH;
+	items[1].key       = "b";
 	items[1].has_limit = true; /* an optional 0 is present */
-	items[1].has_ok = true;
-	g.items.n = 2;
-	g.items.v = items;
-	ev.group = &g;
+	items[1].has_ok    = true;
+	g.items.n          = 2;
+	g.items.v          = items;
+	ev.group           = &g;
 	buf_init(&b);
 	assert_int_equal(msg_pack(&b, MSG_TEST_EVENT, &h, &ev), 0);
 	assert_int_equal(decode_buf(&b, &m, err, sizeof(err)), 0);
@@ -656,8 +660,8 @@ test_records(void **state)
 	assert_int_equal(m.body.test_event.group->items.v[0].count, 2);
 	assert_int_equal(m.body.test_event.group->items.v[0].level,
 	    MSG_TEST_LEVEL_VERY_HIGH);
-	assert_int_equal(m.body.test_event.group->items.v[1].level,
-	    MSG_TEST_LEVEL__UNSET);
+	assert_int_equal(
+	    m.body.test_event.group->items.v[1].level, MSG_TEST_LEVEL__UNSET);
 	/* optional scalars: absent stays absent, a set 0/false is present */
 	assert_false(m.body.test_event.group->items.v[0].has_limit);
 	assert_false(m.body.test_event.group->items.v[0].has_ok);
@@ -666,7 +670,7 @@ test_records(void **state)
 	assert_true(m.body.test_event.group->items.v[1].has_ok);
 	/* JSON: enums by name, an absent record or enum left out (ints are
 	 * always present, as in topics); from_json agrees */
-	j = msg_test_group_to_json(m.body.test_event.group);
+	j    = msg_test_group_to_json(m.body.test_event.group);
 	want = json_pack("{s:[{s:s, s:i, s:s}, {s:s, s:i, s:i, s:b}]}",
 	    "items", "key", "a", "count", 2, "level", "very high", "key", "b",
 	    "count", 0, "limit", 0, "ok", 0);
@@ -675,9 +679,8 @@ test_records(void **state)
 	{
 		struct msg_test_group back;
 
-		assert_int_equal(msg_test_group_from_json(&back, j, err,
-		                     sizeof(err)),
-		    0);
+		assert_int_equal(
+		    msg_test_group_from_json(&back, j, err, sizeof(err)), 0);
 		want = msg_test_group_to_json(&back);
 		assert_true(json_equal(j, want));
 		json_decref(want);
@@ -695,7 +698,7 @@ test_records(void **state)
 	 * value that has no name */
 	items[1].key = NULL;
 	assert_int_equal(msg_pack(&b, MSG_TEST_EVENT, &h, &ev), ERR_INVAL);
-	items[1].key = "b";
+	items[1].key   = "b";
 	items[0].level = (enum msg_test_level) 77;
 	assert_int_equal(msg_pack(&b, MSG_TEST_EVENT, &h, &ev), ERR_INVAL);
 	buf_reset(&b);
@@ -704,8 +707,8 @@ test_records(void **state)
 	c.arg = "low";
 	craft(&b, &c);
 	assert_int_equal(decode_buf(&b, &m, err, sizeof(err)), 0);
-	assert_int_equal(m.body.test_event.group->items.v[0].level,
-	    MSG_TEST_LEVEL_LOW);
+	assert_int_equal(
+	    m.body.test_event.group->items.v[0].level, MSG_TEST_LEVEL_LOW);
 	msg_fini(&m);
 	buf_reset(&b);
 	c.arg = "medium";
@@ -724,22 +727,21 @@ test_records(void **state)
 		struct msg_test_item it;
 
 		j = json_pack("{s:s, s:s}", "key", "x", "level", "loud");
-		assert_int_equal(msg_test_item_from_json(&it, j, err,
-		                     sizeof(err)),
+		assert_int_equal(
+		    msg_test_item_from_json(&it, j, err, sizeof(err)),
 		    ERR_PROTO);
 		assert_non_null(strstr(err, "level"));
 		json_decref(j);
 		j = json_pack("{s:i}", "count", 1);
-		assert_int_equal(msg_test_item_from_json(&it, j, err,
-		                     sizeof(err)),
+		assert_int_equal(
+		    msg_test_item_from_json(&it, j, err, sizeof(err)),
 		    ERR_PROTO);
 		assert_non_null(strstr(err, "key"));
 		json_decref(j);
 		/* null is absent; a value sets has_ */
 		j = json_pack("{s:s, s:n, s:b}", "key", "x", "limit", "ok", 1);
-		assert_int_equal(msg_test_item_from_json(&it, j, err,
-		                     sizeof(err)),
-		    0);
+		assert_int_equal(
+		    msg_test_item_from_json(&it, j, err, sizeof(err)), 0);
 		assert_false(it.has_limit);
 		assert_true(it.has_ok && it.ok);
 		msg_test_item_fini(&it);
@@ -749,12 +751,15 @@ test_records(void **state)
 	{
 		enum msg_test_level lv;
 
-		assert_string_equal(msg_test_level_name(MSG_TEST_LEVEL_VERY_HIGH),
+		assert_string_equal(
+		    msg_test_level_name(MSG_TEST_LEVEL_VERY_HIGH),
 		    "very high");
-		assert_string_equal(msg_test_level_name(MSG_TEST_LEVEL__UNSET), "");
+		assert_string_equal(
+		    msg_test_level_name(MSG_TEST_LEVEL__UNSET), "");
 		assert_int_equal(msg_test_level_parse("low", &lv), 0);
 		assert_int_equal(lv, MSG_TEST_LEVEL_LOW);
-		assert_int_equal(msg_test_level_parse("Low", &lv), ERR_NOTFOUND);
+		assert_int_equal(
+		    msg_test_level_parse("Low", &lv), ERR_NOTFOUND);
 	}
 }
 
@@ -767,7 +772,7 @@ test_topic_names(void **state)
 	assert_int_equal(msg_topic_lookup("", 0), MSG_NONE);
 	assert_string_equal(msg_topic_name(MSG_TASK_READY), "task.ready");
 	assert_string_equal(msg_topic_name(MSG__COUNT), "?");
-	assert_string_equal(msg_topic_name((enum msg_topic) -3), "?");
+	assert_string_equal(msg_topic_name((enum msg_topic) - 3), "?");
 }
 
 int

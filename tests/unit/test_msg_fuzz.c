@@ -110,9 +110,8 @@ test_mutations(void **state)
 	for (i = 0; i < ITERATIONS && mono_ms() < end; i++) {
 		t = 1 + (size_t) rnd() % (MSG__COUNT - 1);
 		buf_init(&seed);
-		assert_int_equal(sample_frame(&seed, (enum msg_topic) t,
-		                     rnd() % 4),
-		    0);
+		assert_int_equal(
+		    sample_frame(&seed, (enum msg_topic) t, rnd() % 4), 0);
 		buf_init(&b);
 		buf_append(&b, seed.data, seed.len);
 		mutate(&b);

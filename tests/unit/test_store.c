@@ -1,9 +1,9 @@
 /*
  * test_store.c - store.c on real sqlite files and :memory:.
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -26,23 +26,22 @@ test_run_and_query(void **state)
 
 	UNUSED(state);
 	assert_int_equal(store_open(&s, ":memory:"), 0);
-	assert_int_equal(store_exec(s, "CREATE TABLE t(k TEXT PRIMARY KEY,"
-	                               " v INTEGER, d REAL, b BLOB)"),
+	assert_int_equal(store_exec(s,
+	                     "CREATE TABLE t(k TEXT PRIMARY KEY,"
+	                     " v INTEGER, d REAL, b BLOB)"),
 	    0);
-	assert_int_equal(store_run(s, "INSERT INTO t VALUES (?, ?, ?, ?)",
-	                     "tidb", "a", (int64_t) 42, 1.5, "x\0y",
-	                     (size_t) 3),
+	assert_int_equal(
+	    store_run(s, "INSERT INTO t VALUES (?, ?, ?, ?)", "tidb", "a",
+	        (int64_t) 42, 1.5, "x\0y", (size_t) 3),
 	    0);
 	assert_int_equal(store_run(s, "INSERT INTO t VALUES (?, ?, ?, ?)",
 	                     "tidb", "a", (int64_t) 1, 0.0, "", (size_t) 0),
 	    ERR_EXISTS);
-	assert_int_equal(store_int(s, &v, -1, "SELECT v FROM t WHERE k = ?",
-	                     "t", "a"),
-	    0);
+	assert_int_equal(
+	    store_int(s, &v, -1, "SELECT v FROM t WHERE k = ?", "t", "a"), 0);
 	assert_int_equal(v, 42);
-	assert_int_equal(store_int(s, &v, -1, "SELECT v FROM t WHERE k = ?",
-	                     "t", "zz"),
-	    0);
+	assert_int_equal(
+	    store_int(s, &v, -1, "SELECT v FROM t WHERE k = ?", "t", "zz"), 0);
 	assert_int_equal(v, -1);
 	assert_int_equal(store_prep(s, &st, "SELECT b, d FROM t"), 0);
 	assert_int_equal(store_step(st), 1);
@@ -56,8 +55,8 @@ test_run_and_query(void **state)
 	assert_int_equal(store_step(st), 1);
 	store_done(st);
 	assert_int_equal(store_prep(s, &st, "SELECT nope FROM t"), ERR_IO);
-	assert_int_equal(store_run(s, "INSERT INTO t(k) VALUES (?)", "x", 1),
-	    ERR_INVAL);
+	assert_int_equal(
+	    store_run(s, "INSERT INTO t(k) VALUES (?)", "x", 1), ERR_INVAL);
 	store_close(&s);
 	assert_null(s);
 	store_close(&s); /* NULL-safe */
@@ -88,8 +87,7 @@ test_transactions(void **state)
 	assert_int_equal(store_run(s, "INSERT INTO t VALUES (3)", NULL), 0);
 	store_close(&s);
 	assert_int_equal(store_open(&s, path), 0);
-	assert_int_equal(store_int(s, &v, 0, "SELECT sum(v) FROM t", NULL),
-	    0);
+	assert_int_equal(store_int(s, &v, 0, "SELECT sum(v) FROM t", NULL), 0);
 	assert_int_equal(v, 2);
 	assert_int_equal(store_set_sync(s, 1), 0);
 	store_close(&s);
@@ -112,25 +110,24 @@ test_full_disk(void **state)
 	struct store *s;
 	struct stat   st;
 	int64_t       pages = 0, v = 0;
-	int           i, rv = 0;
+	int           i, rv        = 0;
 
 	UNUSED(state);
 	assert_int_equal(store_open(&s, path), 0);
 	assert_string_equal(store_dir(s), dir);
 	assert_int_equal(store_exec(s, "CREATE TABLE t(b BLOB)"), 0);
-	assert_int_equal(store_run(s, "INSERT INTO t VALUES (zeroblob(8192))",
-	                     NULL),
-	    0);
-	assert_int_equal(store_int(s, &pages, 0, "PRAGMA page_count", NULL),
-	    0);
-	snprintf(sql, sizeof(sql), "PRAGMA max_page_count=%lld",
-	    (long long) pages);
+	assert_int_equal(
+	    store_run(s, "INSERT INTO t VALUES (zeroblob(8192))", NULL), 0);
+	assert_int_equal(
+	    store_int(s, &pages, 0, "PRAGMA page_count", NULL), 0);
+	snprintf(
+	    sql, sizeof(sql), "PRAGMA max_page_count=%lld", (long long) pages);
 	assert_int_equal(store_exec(s, sql), 0);
 	assert_int_equal(store_begin(s), 0);
 	assert_false(store_full(s));
 	for (i = 0; i < 10 && rv == 0; i++)
-		rv = store_run(s, "INSERT INTO t VALUES (zeroblob(4096))",
-		    NULL);
+		rv = store_run(
+		    s, "INSERT INTO t VALUES (zeroblob(4096))", NULL);
 	assert_int_equal(rv, ERR_NOSPACE);
 	assert_true(store_full(s));
 	/* sqlite may have rolled back by itself: rollback still works */
@@ -143,19 +140,18 @@ test_full_disk(void **state)
 	assert_int_equal(store_probe(s), 0);
 	assert_int_equal(stat(wal, &st), 0);
 	assert_int_equal(st.st_size, 0); /* checkpointed and truncated */
-	assert_int_equal(store_run(s, "INSERT INTO t VALUES (zeroblob(4096))",
-	                     NULL),
+	assert_int_equal(
+	    store_run(s, "INSERT INTO t VALUES (zeroblob(4096))", NULL),
 	    ERR_NOSPACE);
 	assert_int_equal(store_exec(s, "PRAGMA max_page_count=1000000"), 0);
 	assert_int_equal(store_begin(s), 0);
-	assert_int_equal(store_run(s, "INSERT INTO t VALUES (zeroblob(4096))",
-	                     NULL),
-	    0);
+	assert_int_equal(
+	    store_run(s, "INSERT INTO t VALUES (zeroblob(4096))", NULL), 0);
 	assert_int_equal(store_commit(s), 0);
 	assert_int_equal(stat(wal, &st), 0);
 	assert_int_equal(st.st_size, 0);
-	assert_int_equal(store_int(s, &v, 0, "SELECT count(*) FROM t", NULL),
-	    0);
+	assert_int_equal(
+	    store_int(s, &v, 0, "SELECT count(*) FROM t", NULL), 0);
 	assert_int_equal(v, 2);
 	/* a commit without a full disk before it leaves the WAL alone */
 	assert_int_equal(store_run(s, "INSERT INTO t VALUES (1)", NULL), 0);

@@ -3,14 +3,14 @@
  * durable hop, catch-up by replay, restart, truncation alarm, duplicate
  * and gap handling, bad frames, ctl inject and status.
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -58,16 +58,15 @@ check_exactly_once(const char *dir, int64_t first, int64_t last)
 	int64_t       cnt, dist, lo, hi, bad;
 
 	assert_int_equal(store_open(&s, path), 0);
-	assert_int_equal(store_int(s, &cnt, 0, "SELECT count(*) FROM got",
-	                     NULL),
+	assert_int_equal(
+	    store_int(s, &cnt, 0, "SELECT count(*) FROM got", NULL), 0);
+	assert_int_equal(
+	    store_int(s, &dist, 0, "SELECT count(DISTINCT n) FROM got", NULL),
 	    0);
-	assert_int_equal(store_int(s, &dist, 0,
-	                     "SELECT count(DISTINCT n) FROM got", NULL),
-	    0);
-	assert_int_equal(store_int(s, &lo, 0, "SELECT min(n) FROM got", NULL),
-	    0);
-	assert_int_equal(store_int(s, &hi, 0, "SELECT max(n) FROM got", NULL),
-	    0);
+	assert_int_equal(
+	    store_int(s, &lo, 0, "SELECT min(n) FROM got", NULL), 0);
+	assert_int_equal(
+	    store_int(s, &hi, 0, "SELECT max(n) FROM got", NULL), 0);
 	assert_int_equal(store_int(s, &bad, 0,
 	                     "SELECT count(*) FROM got a JOIN got b"
 	                     " ON b.id = (SELECT min(id) FROM got WHERE id > "
@@ -118,8 +117,8 @@ test_catch_up_and_restart(void **state)
 	/* The consumer is absent while everything is produced: it must
 	 * catch up by replay alone. */
 	prod = tb_start(&testprod_service, t, "prod");
-	assert_int_equal(tb_wait_int(t, "prod", "journal_seq", 3000, WAIT),
-	    3000);
+	assert_int_equal(
+	    tb_wait_int(t, "prod", "journal_seq", 3000, WAIT), 3000);
 	cons = tb_start(&testcons_service, t, "cons");
 	assert_int_equal(tb_wait_int(t, "cons", "got", 3000, WAIT), 3000);
 	assert_true(tb_status_int(t, "cons", "counters.replays") >= 1);
@@ -151,11 +150,11 @@ test_truncated_raises_data_loss(void **state)
 
 	UNUSED(state);
 	prod = tb_start(&testprod_service, t, "prod");
-	assert_int_equal(tb_wait_int(t, "prod", "journal_seq", 1000, WAIT),
-	    1000);
+	assert_int_equal(
+	    tb_wait_int(t, "prod", "journal_seq", 1000, WAIT), 1000);
 	/* The idle loop trims to the retention. */
-	assert_int_equal(tb_wait_int(t, "prod", "journal_first", 901, WAIT),
-	    901);
+	assert_int_equal(
+	    tb_wait_int(t, "prod", "journal_first", 901, WAIT), 901);
 	cons = tb_start(&testcons_service, t, "cons");
 	assert_int_equal(tb_wait_int(t, "cons", "got", 100, WAIT), 100);
 	assert_int_equal(tb_status_int(t, "cons", "counters.truncated"), 1);
@@ -174,10 +173,11 @@ test_truncated_raises_data_loss(void **state)
 static void
 send_frame(struct bus *pub, uint64_t seq, int64_t n)
 {
-	struct msg_test_event ev = { .n = n };
-	struct msg_hdr        hdr = { .src = "prod", .seq = seq,
-		       .id = "prod:x", .ts = 1 };
-	struct buf            b;
+	struct msg_test_event ev  = { .n = n };
+	struct msg_hdr        hdr = {
+		       .src = "prod", .seq = seq, .id = "prod:x", .ts = 1
+	};
+	struct buf b;
 
 	buf_init(&b);
 	assert_int_equal(msg_pack(&b, MSG_TEST_EVENT, &hdr, &ev), 0);
@@ -188,15 +188,15 @@ send_frame(struct bus *pub, uint64_t seq, int64_t n)
 static void
 test_bad_frames_duplicates_and_gaps(void **state)
 {
-	char          *dir = tb_dir(), *y = yaml(dir, "bad", 0, 1000, 0);
-	struct topo   *t = tb_topo(dir, y);
-	struct tb_svc *cons;
-	struct bus    *pub;
+	char             *dir = tb_dir(), *y = yaml(dir, "bad", 0, 1000, 0);
+	struct topo      *t = tb_topo(dir, y);
+	struct tb_svc    *cons;
+	struct bus       *pub;
 	static const char junk1[] = "test.event\0\xc1\xc1\xff";
 	static const char junk2[] = "test.event";
-	char           big[512];
-	int            i;
-	struct timespec ts = { 0, 200 * 1000 * 1000 };
+	char              big[512];
+	int               i;
+	struct timespec   ts = { 0, 200 * 1000 * 1000 };
 
 	UNUSED(state);
 	/* The test plays the producer on its pub url (no ctl: replays stay
@@ -224,8 +224,8 @@ test_bad_frames_duplicates_and_gaps(void **state)
 	assert_int_equal(tb_wait_int(t, "cons", "counters.gaps", 1, WAIT), 1);
 	assert_int_equal(tb_status_int(t, "cons", "got"), 3);
 	assert_int_equal(tb_status_int(t, "cons", "upstreams.prod.cursor"), 3);
-	assert_int_equal(tb_status_int(t, "cons", "upstreams.prod.replaying"),
-	    1);
+	assert_int_equal(
+	    tb_status_int(t, "cons", "upstreams.prod.replaying"), 1);
 	tb_stop(&cons);
 	bus_close(&pub);
 	check_exactly_once(dir, 1, 3);
@@ -242,9 +242,9 @@ test_ctl_inject_and_errors(void **state)
 	struct topo   *t = tb_topo(dir, y);
 	struct tb_svc *cons, *prod;
 	struct msg_ctl_inject in;
-	const char    *url = topo_find(t, "cons")->ctl;
-	char           err[256];
-	json_t        *body;
+	const char           *url = topo_find(t, "cons")->ctl;
+	char                  err[256];
+	json_t               *body;
 
 	UNUSED(state);
 	prod = tb_start(&testprod_service, t, "prod");
@@ -252,23 +252,23 @@ test_ctl_inject_and_errors(void **state)
 	memset(&in, 0, sizeof(in));
 	in.topic = "test.event";
 	in.body = body = json_pack("{s:i}", "n", 7);
-	assert_int_equal(ctl_call(url, MSG_CTL_INJECT, &in, NULL, err,
-	                     sizeof(err), WAIT),
+	assert_int_equal(
+	    ctl_call(url, MSG_CTL_INJECT, &in, NULL, err, sizeof(err), WAIT),
 	    0);
 	assert_int_equal(tb_status_int(t, "cons", "got"), 1);
 	json_decref(body);
 
 	in.body = body = json_pack("{s:s}", "payload", "no n");
-	assert_int_equal(ctl_call(url, MSG_CTL_INJECT, &in, NULL, err,
-	                     sizeof(err), WAIT),
+	assert_int_equal(
+	    ctl_call(url, MSG_CTL_INJECT, &in, NULL, err, sizeof(err), WAIT),
 	    ERR_PROTO);
 	assert_non_null(strstr(err, "missing required field 'n'"));
 	json_decref(body);
 
 	in.topic = "no.such.topic";
-	in.body = NULL;
-	assert_int_equal(ctl_call(url, MSG_CTL_INJECT, &in, NULL, err,
-	                     sizeof(err), WAIT),
+	in.body  = NULL;
+	assert_int_equal(
+	    ctl_call(url, MSG_CTL_INJECT, &in, NULL, err, sizeof(err), WAIT),
 	    ERR_UNKNOWN);
 	assert_non_null(strstr(err, "unknown topic"));
 
@@ -304,34 +304,34 @@ tcp_ctl_case(int insecure, int want)
 	const char           *url;
 	char                  err[256];
 	json_t               *body, *st = NULL;
-	int                   port = 20000 + (int) (getpid() % 20000) + insecure;
+	int port = 20000 + (int) (getpid() % 20000) + insecure;
 
-	y = xasprintf("opcenter:\n"
-	              "  state_dir: %s/state\n"
-	              "  heartbeat_ms: 50\n"
-	              "  insecure_ctl: %s\n"
-	              "instances:\n"
-	              "  prod:\n"
-	              "    pub: inproc://tcpctl%d-prod.pub\n"
-	              "    ctl: inproc://tcpctl%d-prod.ctl\n"
-	              "  cons:\n"
-	              "    upstreams: [prod]\n"
-	              "    pub: inproc://tcpctl%d-cons.pub\n"
-	              "    ctl: tcp://127.0.0.1:%d\n",
-	              dir, insecure ? "true" : "false", insecure, insecure,
-	              insecure, port);
-	t = tb_topo(dir, y);
-	url = topo_find(t, "cons")->ctl;
+	y    = xasprintf("opcenter:\n"
+	                    "  state_dir: %s/state\n"
+	                    "  heartbeat_ms: 50\n"
+	                    "  insecure_ctl: %s\n"
+	                    "instances:\n"
+	                    "  prod:\n"
+	                    "    pub: inproc://tcpctl%d-prod.pub\n"
+	                    "    ctl: inproc://tcpctl%d-prod.ctl\n"
+	                    "  cons:\n"
+	                    "    upstreams: [prod]\n"
+	                    "    pub: inproc://tcpctl%d-cons.pub\n"
+	                    "    ctl: tcp://127.0.0.1:%d\n",
+	       dir, insecure ? "true" : "false", insecure, insecure, insecure,
+	       port);
+	t    = tb_topo(dir, y);
+	url  = topo_find(t, "cons")->ctl;
 	cons = tb_start(&testcons_service, t, "cons");
-	assert_int_equal(ctl_call(url, MSG_CTL_STATUS, NULL, &st, err,
-	                     sizeof(err), WAIT),
+	assert_int_equal(
+	    ctl_call(url, MSG_CTL_STATUS, NULL, &st, err, sizeof(err), WAIT),
 	    0);
 	json_decref(st);
 	memset(&in, 0, sizeof(in));
 	in.topic = "test.event";
 	in.body = body = json_pack("{s:i}", "n", 7);
-	assert_int_equal(ctl_call(url, MSG_CTL_INJECT, &in, NULL, err,
-	                     sizeof(err), WAIT),
+	assert_int_equal(
+	    ctl_call(url, MSG_CTL_INJECT, &in, NULL, err, sizeof(err), WAIT),
 	    want);
 	if (want != 0) {
 		assert_non_null(strstr(err, "plain tcp"));
@@ -368,33 +368,32 @@ test_failing_handler_rolls_back(void **state)
 	int64_t        rows, poisoned;
 
 	(void) state;
-	y = yaml(dir, "poison", 100, 1000000,
-	    "    fail_every: 10\n    echo: true\n");
-	t = tb_topo(dir, y);
+	y    = yaml(dir, "poison", 100, 1000000,
+	       "    fail_every: 10\n    echo: true\n");
+	t    = tb_topo(dir, y);
 	cons = tb_start(&testcons_service, t, "cons");
 	prod = tb_start(&testprod_service, t, "prod");
-	assert_int_equal(tb_wait_int(t, "cons", "upstreams.prod.cursor", 100,
-	                     WAIT),
-	    100);
-	assert_int_equal(tb_status_int(t, "cons", "counters.handler_errors"),
-	    10);
+	assert_int_equal(
+	    tb_wait_int(t, "cons", "upstreams.prod.cursor", 100, WAIT), 100);
+	assert_int_equal(
+	    tb_status_int(t, "cons", "counters.handler_errors"), 10);
 	/* 90 echoes journaled, none of the poisoned ones */
 	assert_int_equal(tb_status_int(t, "cons", "journal_seq"), 90);
 	tb_stop(&prod);
 	tb_stop(&cons);
 	path = xasprintf("%s/state/cons.db", dir);
 	assert_int_equal(store_open(&s, path), 0);
-	assert_int_equal(store_int(s, &rows, 0, "SELECT count(*) FROM got",
-	                     NULL),
-	    0);
-	assert_int_equal(store_int(s, &poisoned, 0,
-	                     "SELECT count(*) FROM got WHERE n % 10 = 0", NULL),
+	assert_int_equal(
+	    store_int(s, &rows, 0, "SELECT count(*) FROM got", NULL), 0);
+	assert_int_equal(
+	    store_int(s, &poisoned, 0,
+	        "SELECT count(*) FROM got WHERE n % 10 = 0", NULL),
 	    0);
 	assert_int_equal(rows, 90);
 	assert_int_equal(poisoned, 0);
-	assert_int_equal(store_int(s, &rows, 0,
-	                     "SELECT count(*) FROM journal WHERE frame IS NULL",
-	                     NULL),
+	assert_int_equal(
+	    store_int(s, &rows, 0,
+	        "SELECT count(*) FROM journal WHERE frame IS NULL", NULL),
 	    0);
 	store_close(&s);
 	topo_close(&t);
@@ -416,17 +415,18 @@ test_disk_full_pauses_and_resumes(void **state)
 	struct topo   *t;
 	json_t        *st;
 	char          *dir = tb_dir(), *y, *want, err[256];
-	int64_t        n = 0;
+	int64_t        n   = 0;
 	int            i;
 
 	(void) state;
-	y = yaml(dir, "full", 300, 1000000,
-	    "    full_at: 100\n    full_ms: 1500\n");
-	t = tb_topo(dir, y);
+	y    = yaml(dir, "full", 300, 1000000,
+	       "    full_at: 100\n    full_ms: 1500\n");
+	t    = tb_topo(dir, y);
 	cons = tb_start(&testcons_service, t, "cons");
 	prod = tb_start(&testprod_service, t, "prod");
 	for (i = 0; i < WAIT / 10 &&
-	     tb_status_int(t, "cons", "counters.disk_full") < 1; i++)
+	     tb_status_int(t, "cons", "counters.disk_full") < 1;
+	     i++)
 		usleep(10000);
 	assert_true(tb_status_int(t, "cons", "counters.disk_full") >= 1);
 	want = xasprintf("disk full: %s/state", dir);
@@ -435,15 +435,14 @@ test_disk_full_pauses_and_resumes(void **state)
 	    0);
 	/* paused at the first refused write, or already probing again */
 	if (json_object_get(st, "disk_full") != NULL)
-		assert_string_equal(json_string_value(json_object_get(st,
-		                        "last_error")),
+		assert_string_equal(
+		    json_string_value(json_object_get(st, "last_error")),
 		    want);
 	json_decref(st);
-	assert_int_equal(tb_wait_int(t, "cons", "upstreams.prod.cursor", 300,
-	                     WAIT),
-	    300);
-	assert_int_equal(tb_status_int(t, "cons", "counters.handler_errors"),
-	    0);
+	assert_int_equal(
+	    tb_wait_int(t, "cons", "upstreams.prod.cursor", 300, WAIT), 300);
+	assert_int_equal(
+	    tb_status_int(t, "cons", "counters.handler_errors"), 0);
 	assert_int_equal(tb_wait_int(t, "cons", "got", 300, WAIT), 300);
 	tb_stop(&prod);
 	tb_stop(&cons);
@@ -453,9 +452,10 @@ test_disk_full_pauses_and_resumes(void **state)
 		char         *path = xasprintf("%s/state/cons.db", dir);
 
 		assert_int_equal(store_open(&s, path), 0);
-		assert_int_equal(store_int(s, &n, 0, "SELECT count(*) FROM"
-		                                     " journal WHERE topic ="
-		                                     " 'svc.disk_full'",
+		assert_int_equal(store_int(s, &n, 0,
+		                     "SELECT count(*) FROM"
+		                     " journal WHERE topic ="
+		                     " 'svc.disk_full'",
 		                     NULL),
 		    0);
 		store_close(&s);

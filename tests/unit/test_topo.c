@@ -1,9 +1,9 @@
 /*
  * test_topo.c - topology loading and its errors.
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,11 +20,10 @@
 #include "testbed.h"
 
 static int
-load(const char *dir, const char *yaml, struct topo **t, char *err,
-    size_t len)
+load(const char *dir, const char *yaml, struct topo **t, char *err, size_t len)
 {
 	char *path = xasprintf("%s/c.yaml", dir);
-	FILE *f = fopen(path, "w");
+	FILE *f    = fopen(path, "w");
 	int   rv;
 
 	assert_non_null(f);
@@ -81,7 +80,7 @@ static void
 expect_error(const char *yaml, const char *needle)
 {
 	char        *dir = tb_dir(), err[512];
-	struct topo *t = NULL;
+	struct topo *t   = NULL;
 
 	assert_int_equal(load(dir, yaml, &t, err, sizeof(err)), ERR_CONFIG);
 	assert_null(t);
@@ -113,17 +112,19 @@ test_errors(void **state)
 	/* out of range: where, the key and the range (opcenter's table) */
 	expect_error("opcenter:\n"
 	             "  heartbeat_ms: 5\n",
-	    "c.yaml:2:17: opcenter.heartbeat_ms: expected a duration from 10ms "
+	    "c.yaml:2:17: opcenter.heartbeat_ms: expected a duration from "
+	    "10ms "
 	    "to 1h, got '5'");
 	expect_error("opcenter: { journal_retention: 0 }\n",
 	    "c.yaml:1:32: opcenter.journal_retention: expected an integer of "
 	    "at least 1, got '0'");
 	expect_error("- a\n- b\n", "expected a map at the top level");
 	expect_error("instances: [a]\n", "expected a map of instance names");
-	expect_error("opcenter:\n  state_dir: /tmp/"
-	             "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-	             "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n"
-	             "instances:\n  a: {}\n",
+	expect_error(
+	    "opcenter:\n  state_dir: /tmp/"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n"
+	    "instances:\n  a: {}\n",
 	    "ipc path longer than");
 }
 
@@ -133,7 +134,8 @@ test_tls_errors(void **state)
 	UNUSED(state);
 	expect_error("instances:\n"
 	             "  a: { pub: \"tls+tcp://127.0.0.1:7001\" }\n",
-	    "c.yaml:2:6: a: tls+tcp:// endpoints need an opcenter.tls section");
+	    "c.yaml:2:6: a: tls+tcp:// endpoints need an opcenter.tls "
+	    "section");
 	expect_error("opcenter:\n"
 	             "  tls: { ca_file: ca.pem, cert_file: h.pem }\n",
 	    "c.yaml:2:8: opcenter.tls: key_file is required");
@@ -189,7 +191,7 @@ heard(struct bus *pub, struct bus *sub, int ms)
 static void
 set_tls(const char *dir, const char *prefix, const char *server_name)
 {
-	char          *ca = xasprintf("%s/%sca.pem", dir, prefix);
+	char          *ca  = xasprintf("%s/%sca.pem", dir, prefix);
 	char          *crt = xasprintf("%s/%sh.pem", dir, prefix);
 	char          *key = xasprintf("%s/%sh.key", dir, prefix);
 	char           err[512];
@@ -206,7 +208,7 @@ static void
 test_tls_roundtrip(void **state)
 {
 	char          *dir = tb_dir(), err[512], *yaml, *url;
-	struct topo   *t = NULL;
+	struct topo   *t   = NULL;
 	struct bus    *pub = NULL, *sub = NULL, *rogue = NULL;
 	struct bus_tls bt;
 
@@ -217,7 +219,7 @@ test_tls_roundtrip(void **state)
 		free(dir);
 		skip();
 	}
-	url = xasprintf("tls+tcp://localhost:%d", 20000 + getpid() % 20000);
+	url  = xasprintf("tls+tcp://localhost:%d", 20000 + getpid() % 20000);
 	yaml = xasprintf("opcenter:\n"
 	                 "  tls: { ca_file: ca.pem, cert_file: h.pem, "
 	                 "key_file: h.key }\n"
@@ -232,7 +234,7 @@ test_tls_roundtrip(void **state)
 	assert_int_equal(bus_subscribe(sub, ""), 0);
 	assert_true(heard(pub, sub, 5000));
 	/* A missing file is named. */
-	bt = (struct bus_tls){ "/nonexistent/ca.pem", "", "", NULL };
+	bt = (struct bus_tls) { "/nonexistent/ca.pem", "", "", NULL };
 	assert_int_equal(bus_tls_set(&bt, err, sizeof(err)), ERR_CONFIG);
 	assert_non_null(strstr(err, "ca_file /nonexistent/ca.pem: No such"));
 	/* A peer whose certificate another CA signed is refused. */
@@ -265,9 +267,8 @@ test_missing_file(void **state)
 	char         err[256];
 
 	UNUSED(state);
-	assert_int_equal(topo_load(&t, "/nonexistent/opc.yaml", err,
-	                     sizeof(err)),
-	    ERR_IO);
+	assert_int_equal(
+	    topo_load(&t, "/nonexistent/opc.yaml", err, sizeof(err)), ERR_IO);
 	assert_non_null(strstr(err, "/nonexistent/opc.yaml"));
 }
 

@@ -2,20 +2,19 @@
  * test_util.c - allocation helpers, byte buffers, UTF-8 checks, mkdirs and
  * clocks (common/util.c).
  */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <stdio.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <setjmp.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
 
 #include <cmocka.h>
 
@@ -105,7 +104,7 @@ test_xasprintf(void **state)
 	big = xmalloc(10001);
 	memset(big, 'x', 10000);
 	big[10000] = '\0';
-	s = xasprintf("<%s>", big);
+	s          = xasprintf("<%s>", big);
 	assert_int_equal(strlen(s), 10002);
 	assert_int_equal(s[0], '<');
 	assert_int_equal(s[10001], '>');
@@ -117,9 +116,9 @@ test_xasprintf(void **state)
 static void
 test_buf_basic(void **state)
 {
-	struct buf   b;
-	const char   bin[] = { 'a', '\0', 'b', '\0', 'c' };
-	size_t       cap;
+	struct buf b;
+	const char bin[] = { 'a', '\0', 'b', '\0', 'c' };
+	size_t     cap;
 
 	UNUSED(state);
 	buf_init(&b);
@@ -218,14 +217,14 @@ test_utf8_len(void **state)
 	assert_int_equal(ulen("A", 1), 1);
 	assert_int_equal(ulen("\0", 1), 1);
 	assert_int_equal(ulen("\x7f", 1), 1);
-	assert_int_equal(ulen("\xc2\x80", 2), 2);      /* U+0080 */
-	assert_int_equal(ulen("\xc3\xa9", 2), 2);      /* é */
-	assert_int_equal(ulen("\xdf\xbf", 2), 2);      /* U+07FF */
-	assert_int_equal(ulen("\xe0\xa0\x80", 3), 3);  /* U+0800 */
-	assert_int_equal(ulen("\xe2\x82\xac", 3), 3);  /* € */
-	assert_int_equal(ulen("\xed\x9f\xbf", 3), 3);  /* U+D7FF */
-	assert_int_equal(ulen("\xee\x80\x80", 3), 3);  /* U+E000 */
-	assert_int_equal(ulen("\xef\xbf\xbf", 3), 3);  /* U+FFFF */
+	assert_int_equal(ulen("\xc2\x80", 2), 2);         /* U+0080 */
+	assert_int_equal(ulen("\xc3\xa9", 2), 2);         /* é */
+	assert_int_equal(ulen("\xdf\xbf", 2), 2);         /* U+07FF */
+	assert_int_equal(ulen("\xe0\xa0\x80", 3), 3);     /* U+0800 */
+	assert_int_equal(ulen("\xe2\x82\xac", 3), 3);     /* € */
+	assert_int_equal(ulen("\xed\x9f\xbf", 3), 3);     /* U+D7FF */
+	assert_int_equal(ulen("\xee\x80\x80", 3), 3);     /* U+E000 */
+	assert_int_equal(ulen("\xef\xbf\xbf", 3), 3);     /* U+FFFF */
 	assert_int_equal(ulen("\xf0\x90\x80\x80", 4), 4); /* U+10000 */
 	assert_int_equal(ulen("\xf0\x9f\x98\x80", 4), 4); /* emoji */
 	assert_int_equal(ulen("\xf4\x8f\xbf\xbf", 4), 4); /* U+10FFFF */
@@ -269,7 +268,8 @@ test_utf8_len(void **state)
 static void
 test_utf8_valid(void **state)
 {
-	const char mixed[] = "ascii \xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 end";
+	const char mixed[] =
+	    "ascii \xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 end";
 	const char nul[] = { 'a', '\0', 'b' };
 
 	UNUSED(state);
@@ -279,11 +279,17 @@ test_utf8_valid(void **state)
 	assert_true(utf8_valid(nul, sizeof(nul)));
 
 	/* One bad sequence anywhere makes the whole string invalid. */
-	assert_false(utf8_valid("ab\xc0\x80" "cd", 6));       /* overlong */
-	assert_false(utf8_valid("ab\xed\xa0\x80" "cd", 7));   /* surrogate */
-	assert_false(utf8_valid("ab\xff" "cd", 5));
-	assert_false(utf8_valid("abc\xe2\x82", 5));           /* truncated */
-	assert_false(utf8_valid("abc\xf0\x9f\x98", 6));       /* truncated */
+	assert_false(utf8_valid("ab\xc0\x80"
+	                        "cd",
+	    6)); /* overlong */
+	assert_false(utf8_valid("ab\xed\xa0\x80"
+	                        "cd",
+	    7)); /* surrogate */
+	assert_false(utf8_valid("ab\xff"
+	                        "cd",
+	    5));
+	assert_false(utf8_valid("abc\xe2\x82", 5));     /* truncated */
+	assert_false(utf8_valid("abc\xf0\x9f\x98", 6)); /* truncated */
 	assert_false(utf8_valid("\x80", 1));
 
 	/* n bounds the check: a valid prefix of a bad string is valid, and
@@ -301,7 +307,7 @@ test_mkdirs(void **state)
 	FILE       *f;
 
 	deep = xasprintf("%s/a/b/c/d", dir);
-	mid = xasprintf("%s/a/b", dir);
+	mid  = xasprintf("%s/a/b", dir);
 	assert_false(is_dir(mid));
 	assert_int_equal(mkdirs(deep, 0700), 0);
 	assert_true(is_dir(mid));
@@ -322,7 +328,7 @@ test_mkdirs(void **state)
 
 	/* A regular file in the way is an I/O error. */
 	file = xasprintf("%s/file", dir);
-	f = fopen(file, "w");
+	f    = fopen(file, "w");
 	assert_non_null(f);
 	fclose(f);
 	under = xasprintf("%s/file/sub/dir", dir);
@@ -344,7 +350,7 @@ test_clocks(void **state)
 	int     i;
 
 	UNUSED(state);
-	t = time(NULL);
+	t    = time(NULL);
 	wall = now_ms();
 	/* Wall clock is unix milliseconds: after 2020, close to time(). */
 	assert_true(wall > INT64_C(1577836800000));
@@ -373,9 +379,9 @@ test_clocks(void **state)
 static void
 test_child_spawn(void **state)
 {
-	const char *dir = *state;
-	char       *bin = xasprintf("%s/bin", dir);
-	char       *prog = xasprintf("%s/hello", bin);
+	const char *dir      = *state;
+	char       *bin      = xasprintf("%s/bin", dir);
+	char       *prog     = xasprintf("%s/hello", bin);
 	char       *out_path = xasprintf("%s/out", dir);
 	char       *pathvar, *sub;
 	char       *envp[] = { NULL, "GREETING=hi", NULL };
@@ -435,9 +441,8 @@ test_child_spawn(void **state)
 	assert_int_equal(errno, ENOENT);
 	/* A cwd that does not exist: the child's chdir fails. */
 	argv[0] = prog;
-	assert_int_equal(child_spawn_fds(argv, envp, "/nonexistent/x", -1,
-	                     -1, -1),
-	    -1);
+	assert_int_equal(
+	    child_spawn_fds(argv, envp, "/nonexistent/x", -1, -1, -1), -1);
 	assert_int_equal(errno, ENOENT);
 	free(pathvar);
 	free(out_path);
@@ -504,14 +509,14 @@ main(void)
 		cmocka_unit_test(test_buf_printf_growth),
 		cmocka_unit_test(test_utf8_len),
 		cmocka_unit_test(test_utf8_valid),
-		cmocka_unit_test_setup_teardown(test_mkdirs, tmp_setup,
-		    tmp_teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_mkdirs, tmp_setup, tmp_teardown),
 		cmocka_unit_test(test_clocks),
 		cmocka_unit_test(test_path_clean),
-		cmocka_unit_test_setup_teardown(test_child_spawn, tmp_setup,
-		    tmp_teardown),
-		cmocka_unit_test_setup_teardown(test_file_read, tmp_setup,
-		    tmp_teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_child_spawn, tmp_setup, tmp_teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_file_read, tmp_setup, tmp_teardown),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

@@ -41,7 +41,7 @@ srv_request(struct srv *s, int64_t now, int64_t *remaining, int64_t *retry)
 	memmove(s->log, s->log + drop, (s->n - drop) * sizeof(s->log[0]));
 	s->n -= drop;
 	*remaining = -1;
-	*retry = -1;
+	*retry     = -1;
 	if ((int64_t) s->n >= s->limit) {
 		*retry = (s->window - (now - s->log[0]) + 999) / 1000 * 1000;
 		s->throttled++;
@@ -92,7 +92,7 @@ drive(struct plane_budget *b, struct srv *s, int64_t t0, int64_t t1,
 		r.sent++;
 		if (t - sec_start >= 1000) {
 			sec_start = t;
-			in_sec = 0;
+			in_sec    = 0;
 		}
 		if (++in_sec > r.max_per_s)
 			r.max_per_s = in_sec;
@@ -251,18 +251,20 @@ test_time(void **state)
 	assert_true(a == b);
 	assert_int_equal(plane_time("2026-03-08T07:00:00.250000Z", &b), 0);
 	assert_true(b - a == 250000);
-	assert_int_equal(plane_time("2026-03-08T01:59:59.250000-05:00", &b), 0);
+	assert_int_equal(
+	    plane_time("2026-03-08T01:59:59.250000-05:00", &b), 0);
 	assert_true(a - b == 750000);
 	assert_int_equal(plane_time("2026-03-08 07:00:00", &b), 0); /* UTC */
 	assert_true(a == b);
 	assert_int_equal(plane_time("2026-03-08T07:00:00+0000", &b), 0);
 	assert_true(a == b);
 	assert_int_equal(plane_time("2026-03-08", &b), ERR_PROTO);
-	assert_int_equal(plane_time("2026-03-08T07:00:00Zjunk", &b), ERR_PROTO);
+	assert_int_equal(
+	    plane_time("2026-03-08T07:00:00Zjunk", &b), ERR_PROTO);
 	assert_int_equal(plane_time("2026-13-08T07:00:00Z", &b), ERR_PROTO);
 	assert_int_equal(plane_time("2026-03-08T07:00:00.Z", &b), ERR_PROTO);
-	assert_int_equal(plane_time("2026-03-08T07:00:00+5:30", &b),
-	    ERR_PROTO);
+	assert_int_equal(
+	    plane_time("2026-03-08T07:00:00+5:30", &b), ERR_PROTO);
 	assert_int_equal(plane_time("", &b), ERR_PROTO);
 	assert_int_equal(plane_time(NULL, &b), ERR_PROTO);
 }

@@ -33,10 +33,12 @@ comment(const char *id, const char *html, const char *at)
 static json_t *
 claim(const char *id, const char *who, const char *at)
 {
-	char    html[256];
+	char html[256];
 
-	snprintf(html, sizeof(html), "<p>Claimed by opcenter (x)</p>"
-	                             "<!-- opcenter:claim:%s -->", who);
+	snprintf(html, sizeof(html),
+	    "<p>Claimed by opcenter (x)</p>"
+	    "<!-- opcenter:claim:%s -->",
+	    who);
 	return (comment(id, html, at));
 }
 
@@ -66,17 +68,17 @@ test_zones_and_whole_seconds(void **state)
 	size_t  n;
 
 	(void) state;
-	json_array_append_new(utc, claim("c2", "bs@b:n2",
-	    "2026-03-08T10:00:00.250000Z"));
-	json_array_append_new(utc, claim("c1", "bs@a:n1",
-	    "2026-03-08T10:00:00Z"));
-	json_array_append_new(ist, claim("c2", "bs@b:n2",
-	    "2026-03-08T15:30:00.250000+05:30"));
-	json_array_append_new(ist, claim("c1", "bs@a:n1",
-	    "2026-03-08T15:30:00+05:30"));
+	json_array_append_new(
+	    utc, claim("c2", "bs@b:n2", "2026-03-08T10:00:00.250000Z"));
+	json_array_append_new(
+	    utc, claim("c1", "bs@a:n1", "2026-03-08T10:00:00Z"));
+	json_array_append_new(
+	    ist, claim("c2", "bs@b:n2", "2026-03-08T15:30:00.250000+05:30"));
+	json_array_append_new(
+	    ist, claim("c1", "bs@a:n1", "2026-03-08T15:30:00+05:30"));
 	/* the trap the texts set */
-	assert_true(strcmp("2026-03-08T10:00:00.250000Z",
-	                "2026-03-08T10:00:00Z") < 0);
+	assert_true(
+	    strcmp("2026-03-08T10:00:00.250000Z", "2026-03-08T10:00:00Z") < 0);
 	w = view(utc, "bs@a", &n);
 	assert_string_equal(w, "bs@a:n1");
 	assert_int_equal(n, 1);
@@ -99,10 +101,10 @@ test_daylight_saving(void **state)
 	size_t  n;
 
 	(void) state;
-	json_array_append_new(cs, claim("c2", "bs@b:n2",
-	    "2026-11-01T01:00:01-05:00"));
-	json_array_append_new(cs, claim("c1", "bs@a:n1",
-	    "2026-11-01T01:59:59-04:00"));
+	json_array_append_new(
+	    cs, claim("c2", "bs@b:n2", "2026-11-01T01:00:01-05:00"));
+	json_array_append_new(
+	    cs, claim("c1", "bs@a:n1", "2026-11-01T01:59:59-04:00"));
 	w = view(cs, "bs@b", &n);
 	assert_string_equal(w, "bs@a:n1");
 	free(w);
@@ -121,17 +123,20 @@ test_episode_and_supersede(void **state)
 	size_t  n;
 
 	(void) state;
-	json_array_append_new(cs, claim("old", "bs@a:n0",
-	    "2026-03-08T09:00:00Z"));
-	json_array_append_new(cs, comment("res", "<p>Result</p><!-- "
-	    "opcenter:op:bs@b:7 -->", "2026-03-08T09:30:00.5Z"));
-	json_array_append_new(cs, claim("orphan", "bs@gone:n9",
-	    "2026-03-08T10:00:00Z"));
-	json_array_append_new(cs, claim("mine", "bs@a:n1",
-	    "2026-03-08T10:10:00.000001Z"));
+	json_array_append_new(
+	    cs, claim("old", "bs@a:n0", "2026-03-08T09:00:00Z"));
+	json_array_append_new(cs,
+	    comment("res",
+	        "<p>Result</p><!-- "
+	        "opcenter:op:bs@b:7 -->",
+	        "2026-03-08T09:30:00.5Z"));
+	json_array_append_new(
+	    cs, claim("orphan", "bs@gone:n9", "2026-03-08T10:00:00Z"));
+	json_array_append_new(
+	    cs, claim("mine", "bs@a:n1", "2026-03-08T10:10:00.000001Z"));
 	w = view(cs, "bs@a", &n);
 	assert_string_equal(w, "bs@a:n1"); /* the orphan is 10 min older */
-	assert_int_equal(n, 1);             /* "old" is history */
+	assert_int_equal(n, 1);            /* "old" is history */
 	free(w);
 	/* within the TTL the orphan still wins */
 	json_object_set_new(json_array_get(cs, 3), "created_at",
@@ -153,10 +158,10 @@ test_ties_and_garbage(void **state)
 	int     bad;
 
 	(void) state;
-	json_array_append_new(cs, claim("c2", "bs@b:zz",
-	    "2026-03-08T10:00:00Z"));
-	json_array_append_new(cs, claim("c1", "bs@b:aa",
-	    "2026-03-08T10:00:00.000000Z"));
+	json_array_append_new(
+	    cs, claim("c2", "bs@b:zz", "2026-03-08T10:00:00Z"));
+	json_array_append_new(
+	    cs, claim("c1", "bs@b:aa", "2026-03-08T10:00:00.000000Z"));
 	json_array_append_new(cs, claim("c3", "bs@a:00", "yesterday"));
 	json_array_append_new(cs, json_pack("{s:i}", "id", 7));
 	plane_claim_view(cs, "bs@b", TTL, &w, &ours, &bad);
@@ -167,8 +172,8 @@ test_ties_and_garbage(void **state)
 	json_decref(ours);
 	json_decref(cs);
 	cs = json_array();
-	json_array_append_new(cs, comment("h", "<p>hello</p>",
-	    "2026-03-08T10:00:00Z"));
+	json_array_append_new(
+	    cs, comment("h", "<p>hello</p>", "2026-03-08T10:00:00Z"));
 	plane_claim_view(cs, "bs@b", TTL, &w, &ours, &bad);
 	assert_null(w);
 	assert_int_equal(json_array_size(ours), 0);

@@ -6,9 +6,9 @@
  * (as a key, or named in a comment when it has no place there: a key
  * without a default, an agent profile's).
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,9 +35,9 @@ value_ok(const struct cfg_key *k, const char *text, struct buf *errs)
 	int            n;
 
 	tab[0].name = "v";
-	y = xasprintf("v: \"%s\"\n", text);
-	assert_int_equal(cfg_parse(&c, k->name, y, strlen(y), err,
-	                     sizeof(err)), 0);
+	y           = xasprintf("v: \"%s\"\n", text);
+	assert_int_equal(
+	    cfg_parse(&c, k->name, y, strlen(y), err, sizeof(err)), 0);
 	n = cfg_check(cfg_root(c), tab, k->name, errs);
 	cfg_close(&c);
 	free(y);
@@ -141,7 +141,7 @@ static bool
 in_comment(const struct cover *cv, const char *key)
 {
 	const char *line = cv->text, *hash, *end, *p;
-	size_t      n = strlen(key);
+	size_t      n    = strlen(key);
 
 	for (; *line != '\0'; line = *end ? end + 1 : end) {
 		end = strchr(line, '\n');
@@ -196,10 +196,11 @@ cover(struct cover *cv, const struct cfg_key *tab,
 				sub[m++] = v;
 			} else if ((k->type == CFG_K_MAP ||
 			               k->type == CFG_K_LIST) &&
-			    k->sub != NULL && k->sub[0].type == CFG_K_SECTION) {
+			    k->sub != NULL &&
+			    k->sub[0].type == CFG_K_SECTION) {
 				for (j = 0; j < cfg_len(v); j++) {
-					sub = xrealloc(sub,
-					    (m + 1) * sizeof(*sub));
+					sub = xrealloc(
+					    sub, (m + 1) * sizeof(*sub));
 					sub[m++] = cfg_at(v, j);
 				}
 			} else {
@@ -243,8 +244,8 @@ test_example_has_every_key(void **state)
 	size_t                     i, n;
 
 	(void) state;
-	assert_int_equal(topo_load_flags(&t, EXAMPLE, TOPO_NO_TLS, err,
-	                     sizeof(err)), 0);
+	assert_int_equal(
+	    topo_load_flags(&t, EXAMPLE, TOPO_NO_TLS, err, sizeof(err)), 0);
 	assert_int_equal(file_read(&cv.text, &n, EXAMPLE, 1 << 20), 0);
 	buf_init(&cv.missing);
 	root = cfg_root(t->cfg);

@@ -5,21 +5,21 @@
  * Events are fed with ctl inject; upstreams are never started, so the
  * service is caught up once its catch-up grace has passed.
  */
+#include <pthread.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <pthread.h>
 #include <time.h>
 
 #include <cmocka.h>
 
-#include "opc/err.h"
-#include "opc/log.h"
 #include "escalator.h"
 #include "httpd.h"
+#include "opc/err.h"
+#include "opc/log.h"
 #include "testbed.h"
 
 #define WAIT 20000 /* ms: only to avoid hanging */
@@ -38,14 +38,14 @@ struct rx {
 static int
 on_post(struct httpd_req *req, struct httpd_resp *resp, void *arg)
 {
-	struct rx  *rx = arg;
+	struct rx  *rx   = arg;
 	const char *idem = httpd_header(req, "Idempotency-Key");
 	json_t     *body = httpd_body_json(req);
 
 	pthread_mutex_lock(&rx->mu);
 	json_array_append_new(rx->reqs,
-	                      json_pack("{s:s, s:s?, s:o*}", "path", req->path,
-	                                "idem", idem, "body", body));
+	    json_pack("{s:s, s:s?, s:o*}", "path", req->path, "idem", idem,
+	        "body", body));
 	if (rx->fail_left > 0 && strcmp(req->path, rx->fail_path) == 0) {
 		rx->fail_left--;
 		resp->status = 500;
@@ -59,9 +59,9 @@ on_post(struct httpd_req *req, struct httpd_resp *resp, void *arg)
 }
 
 static const struct httpd_route routes[] = {
-    {"POST", "/hook", on_post},
-    {"POST", "/hook2", on_post},
-    {NULL, NULL, NULL},
+	{ "POST", "/hook", on_post },
+	{ "POST", "/hook2", on_post },
+	{ NULL, NULL, NULL },
 };
 
 static void *
@@ -78,7 +78,7 @@ rx_start(struct rx *rx)
 {
 	memset(rx, 0, sizeof(*rx));
 	pthread_mutex_init(&rx->mu, NULL);
-	rx->reqs = json_array();
+	rx->reqs      = json_array();
 	rx->fail_path = "/hook";
 	assert_int_equal(httpd_open(&rx->h, 0, routes, NULL, rx), 0);
 	assert_int_equal(pthread_create(&rx->thr, NULL, rx_main, rx), 0);
@@ -111,9 +111,10 @@ rx_count(struct rx *rx, const char *path)
 	json_t *r;
 
 	pthread_mutex_lock(&rx->mu);
-	json_array_foreach(rx->reqs, i, r) n +=
-	    path == NULL ||
-	    strcmp(json_string_value(json_object_get(r, "path")), path) == 0;
+	json_array_foreach (rx->reqs, i, r)
+		n += path == NULL ||
+		    strcmp(json_string_value(json_object_get(r, "path")),
+		        path) == 0;
 	pthread_mutex_unlock(&rx->mu);
 	return (n);
 }
@@ -143,21 +144,21 @@ struct fx {
 static void
 pause_ms(long ms)
 {
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 
 	nanosleep(&ts, NULL);
 }
 
 /* fx_start runs the escalator; extra is appended to its section. */
 static void
-fx_start(struct fx *f, const char *tag, int grace_ms, const char *extra,
-         bool wait)
+fx_start(
+    struct fx *f, const char *tag, int grace_ms, const char *extra, bool wait)
 {
 	int port;
 
 	rx_start(&f->rx);
-	port = httpd_port(f->rx.h);
-	f->dir = tb_dir();
+	port    = httpd_port(f->rx.h);
+	f->dir  = tb_dir();
 	f->yaml = xasprintf("opcenter:\n"
 	                    "  state_dir: %s/state\n"
 	                    "  heartbeat_ms: 50\n"
@@ -179,14 +180,15 @@ fx_start(struct fx *f, const char *tag, int grace_ms, const char *extra,
 	                    "    retry_backoff: 20ms\n"
 	                    "    timeout: 5s\n"
 	                    "%s",
-	                    f->dir, tag, tag, tag, tag, tag, tag, grace_ms,
-	                    port, extra ? extra : "");
+	    f->dir, tag, tag, tag, tag, tag, tag, grace_ms, port,
+	    extra ? extra : "");
 	f->topo = tb_topo(f->dir, f->yaml);
-	f->esc = tb_start(&escalator_def, f->topo, "escalator");
-	f->url = topo_find(f->topo, "escalator")->ctl;
+	f->esc  = tb_start(&escalator_def, f->topo, "escalator");
+	f->url  = topo_find(f->topo, "escalator")->ctl;
 	if (wait)
 		assert_int_equal(
-		    tb_wait_int(f->topo, "escalator", "caught_up", 1, WAIT), 1);
+		    tb_wait_int(f->topo, "escalator", "caught_up", 1, WAIT),
+		    1);
 }
 
 static void
@@ -220,9 +222,9 @@ inject(struct fx *f, const char *topic, json_t *body)
 	assert_non_null(body);
 	memset(&in, 0, sizeof(in));
 	in.topic = (char *) topic;
-	in.body = body;
-	rv =
-	    ctl_call(f->url, MSG_CTL_INJECT, &in, NULL, err, sizeof(err), WAIT);
+	in.body  = body;
+	rv       = ctl_call(
+	          f->url, MSG_CTL_INJECT, &in, NULL, err, sizeof(err), WAIT);
 	if (rv != 0)
 		fail_msg("inject %s: %s", topic, err);
 	json_decref(body);
@@ -250,8 +252,7 @@ static json_t *
 blocked(const char *task)
 {
 	return (json_pack("{s:s, s:s, s:s, s:s}", "task_id", task, "state",
-	                  "Blocked", "prev_state", "Running", "reason",
-	                  "policy"));
+	    "Blocked", "prev_state", "Running", "reason", "policy"));
 }
 
 static json_t *
@@ -266,7 +267,8 @@ test_pure(void **state)
 	char *s;
 
 	UNUSED(state);
-	s = esc_url_shown("https://user:pw@hooks.example.com:8443/a/b?tok=x#f");
+	s = esc_url_shown(
+	    "https://user:pw@hooks.example.com:8443/a/b?tok=x#f");
 	assert_string_equal(s, "https://hooks.example.com:8443/...");
 	free(s);
 	/* a Slack-style hook: the path is the secret */
@@ -283,8 +285,9 @@ test_pure(void **state)
 	assert_int_equal(esc_backoff_ms(2000, 3), 8000);
 	assert_int_equal(esc_backoff_ms(2000, 30), ESC_BACKOFF_CAP_MS);
 	s = esc_body(true, "circuit_open", "router", "msg", "at", "ev", "k");
-	assert_string_equal(s, "{\"text\":\"[opcenter] circuit_open "
-	                       "(router): msg\"}");
+	assert_string_equal(s,
+	    "{\"text\":\"[opcenter] circuit_open "
+	    "(router): msg\"}");
 	free(s);
 }
 
@@ -292,8 +295,8 @@ static json_t *
 disk_full(const char *path)
 {
 	return (json_pack("{s:s, s:I, s:I, s:i}", "path", path, "since_ms",
-	                  (json_int_t) 1796400000000, "resumed_ms",
-	                  (json_int_t) 1796400042000, "failures", 9));
+	    (json_int_t) 1796400000000, "resumed_ms",
+	    (json_int_t) 1796400042000, "failures", 9));
 }
 
 /* Every kind: one POST with the right kind and key. */
@@ -301,21 +304,21 @@ static void
 test_kinds(void **state)
 {
 	static const char *const want[][2] = {
-	    {"circuit_open", "router"},
-	    {"credential_invalid", "github"},
-	    {"credential_expiring", "plane"},
-	    {"credential_expiring_critical", "github"},
-	    {"awaiting_input", "T-7"},
-	    {"quota_exhausted", "executor@b"},
-	    {"quota_exhausted", "executor@c"},
-	    {"spend_cap", "demo"},
-	    {"spend_cap", "global"},
-	    {"pull_request_failed", "T-9"},
-	    {"service_failed", "router"},
-	    {"stale_heartbeat", "executor"},
-	    {"data_loss", "board-sync"},
-	    {"board_misconfigured", "board-sync"},
-	    {"disk_full", "/var/lib/opcenter"},
+		{ "circuit_open", "router" },
+		{ "credential_invalid", "github" },
+		{ "credential_expiring", "plane" },
+		{ "credential_expiring_critical", "github" },
+		{ "awaiting_input", "T-7" },
+		{ "quota_exhausted", "executor@b" },
+		{ "quota_exhausted", "executor@c" },
+		{ "spend_cap", "demo" },
+		{ "spend_cap", "global" },
+		{ "pull_request_failed", "T-9" },
+		{ "service_failed", "router" },
+		{ "stale_heartbeat", "executor" },
+		{ "data_loss", "board-sync" },
+		{ "board_misconfigured", "board-sync" },
+		{ "disk_full", "/var/lib/opcenter" },
 	};
 	struct fx f;
 	size_t    i, k;
@@ -324,100 +327,94 @@ test_kinds(void **state)
 	UNUSED(state);
 	fx_start(&f, "kinds", 50, NULL, true);
 	inject(&f, "circuit.changed",
-	       json_pack("{s:s, s:f, s:i, s:i}", "state", "closed",
-	                 "failure_rate", 0.1, "window", 5, "failures", 0));
+	    json_pack("{s:s, s:f, s:i, s:i}", "state", "closed",
+	        "failure_rate", 0.1, "window", 5, "failures", 0));
 	inject(&f, "exec.finished",
-	       json_pack("{s:s, s:s, s:s, s:b}", "run_id", "r-0", "task_id",
-	                 "T-0", "status", "succeeded", "success", 1));
+	    json_pack("{s:s, s:s, s:s, s:b}", "run_id", "r-0", "task_id",
+	        "T-0", "status", "succeeded", "success", 1));
 	inject(&f, "circuit.changed",
-	       json_pack("{s:s, s:f, s:i, s:i}", "state", "open",
-	                 "failure_rate", 0.8, "window", 5, "failures", 4));
+	    json_pack("{s:s, s:f, s:i, s:i}", "state", "open", "failure_rate",
+	        0.8, "window", 5, "failures", 4));
 	inject(&f, "credential.invalid",
-	       json_pack("{s:s, s:i, s:s}", "provider", "github", "status_code",
-	                 401, "message", "bad token"));
+	    json_pack("{s:s, s:i, s:s}", "provider", "github", "status_code",
+	        401, "message", "bad token"));
 	inject(&f, "credential.expiring",
-	       json_pack("{s:s, s:i, s:s}", "provider", "plane", "days_left", 5,
-	                 "expires_at", "2026-01-06"));
+	    json_pack("{s:s, s:i, s:s}", "provider", "plane", "days_left", 5,
+	        "expires_at", "2026-01-06"));
 	inject(&f, "credential.expiring",
-	       json_pack("{s:s, s:i}", "provider", "github", "days_left", 1));
+	    json_pack("{s:s, s:i}", "provider", "github", "days_left", 1));
 	inject(&f, "exec.finished",
-	       json_pack("{s:s, s:s, s:s, s:s, s:s}", "run_id", "r-1",
-	                 "task_id", "T-7", "status", "failed",
-	                 "failure_category", "awaiting_input", "failure_reason",
-	                 "needs a decision"));
+	    json_pack("{s:s, s:s, s:s, s:s, s:s}", "run_id", "r-1", "task_id",
+	        "T-7", "status", "failed", "failure_category",
+	        "awaiting_input", "failure_reason", "needs a decision"));
 	inject(&f, "exec.finished",
-	       json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "run_id", "r-2",
-	                 "task_id", "T-8", "status", "failed", "executor",
-	                 "executor@b", "failure_category", "backend_error",
-	                 "failure_reason", "429: Rate Limit exceeded"));
+	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "run_id", "r-2",
+	        "task_id", "T-8", "status", "failed", "executor", "executor@b",
+	        "failure_category", "backend_error", "failure_reason",
+	        "429: Rate Limit exceeded"));
 	/* the agent contract: quota by category, whatever the reason says */
 	inject(&f, "exec.finished",
-	       json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:{s:s, s:i}}}",
-	                 "run_id", "r-3", "task_id", "T-9", "status", "failed",
-	                 "executor", "executor@c", "failure_category",
-	                 "quota_exhausted", "failure_reason",
-	                 "credit balance is too low", "result", "agent", "cli",
-	                 "claude_cli", "api_status", 400));
+	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:{s:s, s:i}}}",
+	        "run_id", "r-3", "task_id", "T-9", "status", "failed",
+	        "executor", "executor@c", "failure_category",
+	        "quota_exhausted", "failure_reason",
+	        "credit balance is too low", "result", "agent", "cli",
+	        "claude_cli", "api_status", 400));
 	/* ... and a rate-limited run is not a quota event */
 	inject(&f, "exec.finished",
-	       json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:{s:s, s:i}}}",
-	                 "run_id", "r-4", "task_id", "T-10", "status", "failed",
-	                 "executor", "executor@d", "failure_category",
-	                 "model_error", "failure_reason",
-	                 "429 rate limit exceeded", "result", "agent", "cli",
-	                 "claude_cli", "retry_after_ms", 20000));
+	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:{s:s, s:i}}}",
+	        "run_id", "r-4", "task_id", "T-10", "status", "failed",
+	        "executor", "executor@d", "failure_category", "model_error",
+	        "failure_reason", "429 rate limit exceeded", "result", "agent",
+	        "cli", "claude_cli", "retry_after_ms", 20000));
 	/* spend caps: per repo and global; other gates are not escalated */
 	inject(&f, "budget.decision",
-	       json_pack("{s:s, s:s, s:b, s:s, s:i, s:i, s:s, s:s, s:f, s:f,"
-	                 " s:f}",
-	                 "reason", "spend_cap", "task_id", "T-11", "allowed", 0,
-	                 "window", "day", "current", 80, "limit", 100,
-	                 "repo_key", "demo", "scope", "repo", "current_usd",
-	                 0.8, "limit_usd", 1.0, "estimate_usd", 0.4));
+	    json_pack("{s:s, s:s, s:b, s:s, s:i, s:i, s:s, s:s, s:f, s:f,"
+	              " s:f}",
+	        "reason", "spend_cap", "task_id", "T-11", "allowed", 0,
+	        "window", "day", "current", 80, "limit", 100, "repo_key",
+	        "demo", "scope", "repo", "current_usd", 0.8, "limit_usd", 1.0,
+	        "estimate_usd", 0.4));
 	inject(&f, "budget.decision",
-	       json_pack("{s:s, s:s, s:b, s:s, s:s, s:f, s:f}", "reason",
-	                 "spend_cap", "task_id", "T-12", "allowed", 0,
-	                 "repo_key", "other", "scope", "global", "current_usd",
-	                 9.5, "limit_usd", 10.0));
+	    json_pack("{s:s, s:s, s:b, s:s, s:s, s:f, s:f}", "reason",
+	        "spend_cap", "task_id", "T-12", "allowed", 0, "repo_key",
+	        "other", "scope", "global", "current_usd", 9.5, "limit_usd",
+	        10.0));
 	inject(&f, "budget.decision",
-	       json_pack("{s:s, s:s, s:b}", "reason",
-	                 "global_concurrency_exceeded", "task_id", "T-13",
-	                 "allowed", 0));
+	    json_pack("{s:s, s:s, s:b}", "reason",
+	        "global_concurrency_exceeded", "task_id", "T-13", "allowed",
+	        0));
 	/* a pull request not opened (rate limited): that, not a quota */
 	inject(&f, "exec.finished",
-	       json_pack("{s:s, s:s, s:s, s:b, s:s, s:s, s:s, s:{s:s, s:i}}",
-	                 "run_id", "r-3", "task_id", "T-9", "status", "failed",
-	                 "success", 0, "failure_category", "infra_tooling",
-	                 "failure_reason",
-	                 "pull request not opened: GitHub primary rate limit "
-	                 "(HTTP 403) until then",
-	                 "branch_name", "goal/T-9-x", "result",
-	                 "pull_request_error",
-	                 "GitHub primary rate limit (HTTP 403) until then",
-	                 "pull_request_status", 403));
+	    json_pack("{s:s, s:s, s:s, s:b, s:s, s:s, s:s, s:{s:s, s:i}}",
+	        "run_id", "r-3", "task_id", "T-9", "status", "failed",
+	        "success", 0, "failure_category", "infra_tooling",
+	        "failure_reason",
+	        "pull request not opened: GitHub primary rate limit "
+	        "(HTTP 403) until then",
+	        "branch_name", "goal/T-9-x", "result", "pull_request_error",
+	        "GitHub primary rate limit (HTTP 403) until then",
+	        "pull_request_status", 403));
 	/* refused token: credential_invalid comes from credential.invalid */
 	inject(&f, "exec.finished",
-	       json_pack("{s:s, s:s, s:s, s:b, s:{s:s, s:i}}", "run_id", "r-4",
-	                 "task_id", "T-10", "status", "failed", "success", 0,
-	                 "result", "pull_request_error", "HTTP 401",
-	                 "pull_request_status", 401));
+	    json_pack("{s:s, s:s, s:s, s:b, s:{s:s, s:i}}", "run_id", "r-4",
+	        "task_id", "T-10", "status", "failed", "success", 0, "result",
+	        "pull_request_error", "HTTP 401", "pull_request_status", 401));
 	inject(&f, "supervisor.service_failed",
-	       json_pack("{s:s, s:i, s:i, s:s}", "instance", "router",
-	                 "restarts", 5, "window_s", 60, "exit_status",
-	                 "exit 1"));
-	inject(
-	    &f, "supervisor.stale",
+	    json_pack("{s:s, s:i, s:i, s:s}", "instance", "router", "restarts",
+	        5, "window_s", 60, "exit_status", "exit 1"));
+	inject(&f, "supervisor.stale",
 	    json_pack("{s:s, s:i}", "instance", "executor", "age_ms", 12000));
 	inject(&f, "bus.data_loss",
-	       json_pack("{s:s, s:i, s:i}", "upstream", "board-sync", "cursor",
-	                 10, "first_available", 50));
+	    json_pack("{s:s, s:i, s:i}", "upstream", "board-sync", "cursor",
+	        10, "first_available", 50));
 	inject(&f, "board.misconfigured",
-	       json_pack("{s:s, s:s, s:[s], s:s}", "provider", "plane",
-	                 "problem", "missing_states", "missing", "Running",
-	                 "message", "no Running state"));
+	    json_pack("{s:s, s:s, s:[s], s:s}", "provider", "plane", "problem",
+	        "missing_states", "missing", "Running", "message",
+	        "no Running state"));
 	inject(&f, "svc.disk_full", disk_full("/var/lib/opcenter"));
 	assert_int_equal(wait_st(&f, "sent", (int64_t) nitems(want)),
-	                 (int64_t) nitems(want));
+	    (int64_t) nitems(want));
 	assert_int_equal(rx_count(&f.rx, NULL), nitems(want));
 	memset(seen, 0, sizeof(seen));
 	for (i = 0; i < nitems(want); i++) {
@@ -465,15 +462,15 @@ test_disk_full_once(void **state)
 	assert_int_equal(st(&f, "escalations"), 2);
 	assert_int_equal(rx_count(&f.rx, NULL), 2);
 	r = rx_get(&f.rx, 0);
-	assert_string_equal(js(json_object_get(r, "body"), "kind"),
-	                    "disk_full");
-	assert_string_equal(js(json_object_get(r, "body"), "key"),
-	                    "/srv/opc/state");
+	assert_string_equal(
+	    js(json_object_get(r, "body"), "kind"), "disk_full");
+	assert_string_equal(
+	    js(json_object_get(r, "body"), "key"), "/srv/opc/state");
 	assert_non_null(strstr(js(json_object_get(r, "body"), "message"),
-	                       "no space left on /srv/opc/state from "
-	                       "2026-12-04T"));
-	assert_non_null(strstr(js(json_object_get(r, "body"), "message"),
-	                       "for 42 s"));
+	    "no space left on /srv/opc/state from "
+	    "2026-12-04T"));
+	assert_non_null(
+	    strstr(js(json_object_get(r, "body"), "message"), "for 42 s"));
 	json_decref(r);
 	fx_stop(&f);
 }
@@ -486,25 +483,21 @@ test_cooldown_restart(void **state)
 
 	UNUSED(state);
 	fx_start(&f, "cool", 50, NULL, true);
-	inject(
-	    &f, "credential.invalid",
+	inject(&f, "credential.invalid",
 	    json_pack("{s:s, s:i}", "provider", "github", "status_code", 401));
 	assert_int_equal(wait_st(&f, "sent", 1), 1);
-	inject(
-	    &f, "credential.invalid",
+	inject(&f, "credential.invalid",
 	    json_pack("{s:s, s:i}", "provider", "github", "status_code", 401));
 	assert_int_equal(wait_st(&f, "suppressed", 1), 1);
 	assert_int_equal(rx_count(&f.rx, NULL), 1);
 	/* another key of the same kind is not affected */
-	inject(
-	    &f, "credential.invalid",
+	inject(&f, "credential.invalid",
 	    json_pack("{s:s, s:i}", "provider", "plane", "status_code", 403));
 	assert_int_equal(wait_st(&f, "sent", 2), 2);
 	assert_int_equal(st(&f, "journal_seq"), 3); /* sent, supp., sent */
 
 	fx_restart(&f);
-	inject(
-	    &f, "credential.invalid",
+	inject(&f, "credential.invalid",
 	    json_pack("{s:s, s:i}", "provider", "github", "status_code", 401));
 	assert_int_equal(wait_st(&f, "suppressed", 2), 2);
 	pause_ms(100);
@@ -518,10 +511,9 @@ static json_t *
 spend_cap(const char *task, const char *repo)
 {
 	return (json_pack("{s:s, s:s, s:b, s:s, s:s, s:s, s:f, s:f, s:f}",
-	                  "reason", "spend_cap", "task_id", task, "allowed", 0,
-	                  "window", "day", "repo_key", repo, "scope", "repo",
-	                  "current_usd", 0.95, "limit_usd", 1.0, "estimate_usd",
-	                  0.4));
+	    "reason", "spend_cap", "task_id", task, "allowed", 0, "window",
+	    "day", "repo_key", repo, "scope", "repo", "current_usd", 0.95,
+	    "limit_usd", 1.0, "estimate_usd", 0.4));
 }
 
 /* Every queued task a repo's spend cap holds back makes a budget.decision:
@@ -543,10 +535,10 @@ test_spend_cap_cooldown(void **state)
 	assert_int_equal(wait_st(&f, "sent", 2), 2);
 	assert_int_equal(rx_count(&f.rx, NULL), 2);
 	r = rx_get(&f.rx, 0);
-	assert_string_equal(js(json_object_get(r, "body"), "kind"),
-	                    "spend_cap");
+	assert_string_equal(
+	    js(json_object_get(r, "body"), "kind"), "spend_cap");
 	assert_non_null(strstr(js(json_object_get(r, "body"), "message"),
-	                       "0.95 USD spent or reserved"));
+	    "0.95 USD spent or reserved"));
 	json_decref(r);
 	fx_stop(&f);
 }
@@ -565,7 +557,7 @@ test_retry(void **state)
 	fx_start(&f, "retry", 50, "    retry_max: 5\n", true);
 	rx_fail(&f.rx, "/hook", 2);
 	inject(&f, "supervisor.stale",
-	       json_pack("{s:s, s:i}", "instance", "router", "age_ms", 9000));
+	    json_pack("{s:s, s:i}", "instance", "router", "age_ms", 9000));
 	assert_int_equal(wait_st(&f, "sent", 1), 1);
 	assert_int_equal(rx_count(&f.rx, NULL), 3);
 	for (i = 0; i < 3; i++) {
@@ -600,13 +592,13 @@ test_two_urls(void **state)
 	 * through urls_env (a comma-separated list), as secrets would. */
 	rx_start(&f.rx);
 	port = httpd_port(f.rx.h);
-	v = xasprintf("http://127.0.0.1:%d/hook,"
-	              " http://u:sekret@127.0.0.1:%d/hook2?t=x",
-	              port, port);
+	v    = xasprintf("http://127.0.0.1:%d/hook,"
+	                    " http://u:sekret@127.0.0.1:%d/hook2?t=x",
+	       port, port);
 	setenv("ESC_TEST_URLS", v, 1);
 	free(v);
 	rx_fail(&f.rx, "/hook2", 2);
-	f.dir = tb_dir();
+	f.dir  = tb_dir();
 	f.yaml = xasprintf("opcenter:\n"
 	                   "  state_dir: %s/state\n"
 	                   "  heartbeat_ms: 50\n"
@@ -617,10 +609,10 @@ test_two_urls(void **state)
 	                   "    idle_ms: 10\n"
 	                   "    retry_backoff: 20ms\n"
 	                   "    urls_env: ESC_TEST_URLS\n",
-	                   f.dir);
+	    f.dir);
 	f.topo = tb_topo(f.dir, f.yaml);
-	f.esc = tb_start(&escalator_def, f.topo, "escalator");
-	f.url = topo_find(f.topo, "escalator")->ctl;
+	f.esc  = tb_start(&escalator_def, f.topo, "escalator");
+	f.url  = topo_find(f.topo, "escalator")->ctl;
 	assert_int_equal(wait_st(&f, "caught_up", 1), 1);
 	{
 		json_t *s = tb_status(f.topo, "escalator");
@@ -629,7 +621,8 @@ test_two_urls(void **state)
 		assert_int_equal(json_array_size(u), 2);
 		/* userinfo, path and query never shown */
 		v = xasprintf("http://127.0.0.1:%d/...", port);
-		assert_string_equal(json_string_value(json_array_get(u, 1)), v);
+		assert_string_equal(
+		    json_string_value(json_array_get(u, 1)), v);
 		free(v);
 		assert_null(
 		    strstr(json_string_value(json_array_get(u, 1)), "sekret"));
@@ -640,8 +633,8 @@ test_two_urls(void **state)
 		json_decref(s);
 	}
 	inject(&f, "bus.data_loss",
-	       json_pack("{s:s, s:i, s:i}", "upstream", "router", "cursor", 1,
-	                 "first_available", 9));
+	    json_pack("{s:s, s:i, s:i}", "upstream", "router", "cursor", 1,
+	        "first_available", 9));
 	assert_int_equal(wait_st(&f, "sent", 1), 1);
 	assert_int_equal(rx_count(&f.rx, "/hook"), 1);
 	assert_int_equal(rx_count(&f.rx, "/hook2"), 3);
@@ -661,7 +654,7 @@ test_retry_exhausted(void **state)
 	fx_start(&f, "exh", 50, "    retry_max: 2\n", true);
 	rx_fail(&f.rx, "/hook", 100);
 	inject(&f, "supervisor.service_failed",
-	       json_pack("{s:s}", "instance", "executor"));
+	    json_pack("{s:s}", "instance", "executor"));
 	assert_int_equal(wait_st(&f, "failed", 1), 1);
 	assert_int_equal(rx_count(&f.rx, NULL), 3);
 	s = tb_status(f.topo, "escalator");
@@ -703,8 +696,8 @@ test_blocked(void **state)
 	inject(&f, "task.updated", blocked("T-1"));
 	assert_int_equal(wait_st(&f, "sent", 1), 1);
 	r = rx_get(&f.rx, 0);
-	assert_string_equal(js(json_object_get(r, "body"), "kind"),
-	                    "task_blocked_repeatedly");
+	assert_string_equal(
+	    js(json_object_get(r, "body"), "kind"), "task_blocked_repeatedly");
 	assert_string_equal(js(json_object_get(r, "body"), "key"), "T-1");
 	json_decref(r);
 	s = tb_status(f.topo, "escalator");
@@ -732,9 +725,9 @@ inject_refused(struct fx *f, const char *topic, json_t *body)
 
 	memset(&in, 0, sizeof(in));
 	in.topic = (char *) topic;
-	in.body = body;
-	assert_int_not_equal(
-	    ctl_call(f->url, MSG_CTL_INJECT, &in, NULL, err, sizeof(err), WAIT),
+	in.body  = body;
+	assert_int_not_equal(ctl_call(f->url, MSG_CTL_INJECT, &in, NULL, err,
+	                         sizeof(err), WAIT),
 	    0);
 	json_decref(body);
 }
@@ -758,20 +751,20 @@ test_refused_and_quiet(void **state)
 	inject_refused(&f, "supervisor.stale",
 	    json_pack("{s:s, s:i}", "instance", "", "age_ms", 9));
 	inject_refused(&f, "svc.disk_full", json_pack("{s:s}", "path", ""));
-	inject_refused(&f, "board.misconfigured",
-	    json_pack("{s:s}", "provider", ""));
+	inject_refused(
+	    &f, "board.misconfigured", json_pack("{s:s}", "provider", ""));
 	inject(&f, "circuit.changed",
 	    json_pack("{s:s, s:f}", "state", "", "failure_rate", 0.9));
-	inject(&f, "proposer.quiet", json_pack("{s:b, s:i}", "quiet", 0,
-	    "cycles", 5));
+	inject(&f, "proposer.quiet",
+	    json_pack("{s:b, s:i}", "quiet", 0, "cycles", 5));
 	inject(&f, "proposer.quiet",
 	    json_pack("{s:b, s:i, s:{s:i}, s:s}", "quiet", 1, "cycles", 5,
 	        "reasons", "cooldown", 3, "advice", "lower the bar"));
 	assert_int_equal(wait_st(&f, "sent", 1), 1);
 	assert_int_equal(st(&f, "escalations"), 1);
 	r = rx_get(&f.rx, 0);
-	assert_string_equal(js(json_object_get(r, "body"), "kind"),
-	    "proposer_quiet");
+	assert_string_equal(
+	    js(json_object_get(r, "body"), "kind"), "proposer_quiet");
 	assert_non_null(strstr(js(json_object_get(r, "body"), "message"),
 	    "proposed nothing in 5 cycles in a row; suppressions "
 	    "{\"cooldown\":3}; advice: lower the bar"));
@@ -788,7 +781,7 @@ test_not_caught_up(void **state)
 	fx_start(&f, "nc", 1500, NULL, false);
 	assert_int_equal(st(&f, "caught_up"), 0);
 	inject(&f, "credential.invalid",
-	       json_pack("{s:s}", "provider", "github"));
+	    json_pack("{s:s}", "provider", "github"));
 	pause_ms(300);
 	assert_int_equal(st(&f, "caught_up"), 0);
 	assert_int_equal(st(&f, "pending"), 1);
@@ -807,7 +800,7 @@ test_slack(void **state)
 	UNUSED(state);
 	fx_start(&f, "slack", 50, "    format: slack\n", true);
 	inject(&f, "circuit.changed",
-	       json_pack("{s:s, s:f}", "state", "open", "failure_rate", 0.9));
+	    json_pack("{s:s, s:f}", "state", "open", "failure_rate", 0.9));
 	assert_int_equal(wait_st(&f, "sent", 1), 1);
 	r = rx_get(&f.rx, 0);
 	b = json_object_get(r, "body");
@@ -823,18 +816,18 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_pure),
-	    cmocka_unit_test(test_kinds),
-	    cmocka_unit_test(test_cooldown_restart),
-	    cmocka_unit_test(test_disk_full_once),
-	    cmocka_unit_test(test_spend_cap_cooldown),
-	    cmocka_unit_test(test_retry),
-	    cmocka_unit_test(test_two_urls),
-	    cmocka_unit_test(test_retry_exhausted),
-	    cmocka_unit_test(test_blocked),
-	    cmocka_unit_test(test_refused_and_quiet),
-	    cmocka_unit_test(test_not_caught_up),
-	    cmocka_unit_test(test_slack),
+		cmocka_unit_test(test_pure),
+		cmocka_unit_test(test_kinds),
+		cmocka_unit_test(test_cooldown_restart),
+		cmocka_unit_test(test_disk_full_once),
+		cmocka_unit_test(test_spend_cap_cooldown),
+		cmocka_unit_test(test_retry),
+		cmocka_unit_test(test_two_urls),
+		cmocka_unit_test(test_retry_exhausted),
+		cmocka_unit_test(test_blocked),
+		cmocka_unit_test(test_refused_and_quiet),
+		cmocka_unit_test(test_not_caught_up),
+		cmocka_unit_test(test_slack),
 	};
 
 	log_init("test_escalator", NULL, LOG_WARN);

@@ -40,26 +40,27 @@ struct profile {
 	const char *key_env; /* default variable holding the key */
 	const char *key_var; /* the variable the CLI reads (NULL: key_env) */
 	int (*build)(struct agent_cmd *, struct exec_run *, const char *home,
-	             const char *prompt);
+	    const char *prompt);
 };
 
-static const char *const pass_env[] = {"PATH", "LANG", "LC_ALL", "TZ"};
+static const char *const pass_env[] = { "PATH", "LANG", "LC_ALL", "TZ" };
 
-static int build_claude(struct agent_cmd *, struct exec_run *, const char *,
-                        const char *);
-static int build_codex(struct agent_cmd *, struct exec_run *, const char *,
-                       const char *);
-static int build_aider(struct agent_cmd *, struct exec_run *, const char *,
-                       const char *);
-static int build_kodo(struct agent_cmd *, struct exec_run *, const char *,
-                      const char *);
+static int build_claude(
+    struct agent_cmd *, struct exec_run *, const char *, const char *);
+static int build_codex(
+    struct agent_cmd *, struct exec_run *, const char *, const char *);
+static int build_aider(
+    struct agent_cmd *, struct exec_run *, const char *, const char *);
+static int build_kodo(
+    struct agent_cmd *, struct exec_run *, const char *, const char *);
 
 static const struct profile profiles[] = {
-    {"claude_cli", "claude", "ANTHROPIC_API_KEY", "ANTHROPIC_API_KEY",
-     build_claude},
-    {"codex_cli", "codex", "OPENAI_API_KEY", "OPENAI_API_KEY", build_codex},
-    {"aider", "aider", "OPENAI_API_KEY", NULL, build_aider},
-    {"kodo", "kodo", NULL, NULL, build_kodo},
+	{ "claude_cli", "claude", "ANTHROPIC_API_KEY", "ANTHROPIC_API_KEY",
+	    build_claude },
+	{ "codex_cli", "codex", "OPENAI_API_KEY", "OPENAI_API_KEY",
+	    build_codex },
+	{ "aider", "aider", "OPENAI_API_KEY", NULL, build_aider },
+	{ "kodo", "kodo", NULL, NULL, build_kodo },
 };
 
 static const struct profile *
@@ -120,7 +121,7 @@ push_fmt_int(struct strv *sv, int v)
 
 static int
 build_claude(struct agent_cmd *c, struct exec_run *x, const char *home,
-             const char *prompt)
+    const char *prompt)
 {
 	const struct exec_backend_spec *bk = &x->req->bk;
 	char                           *n;
@@ -131,16 +132,16 @@ build_claude(struct agent_cmd *c, struct exec_run *x, const char *home,
 	strv_push(&c->argv, "stream-json");
 	strv_push(&c->argv, "--verbose"); /* stream-json needs it in -p */
 	strv_push(&c->argv, "--permission-mode");
-	strv_push(&c->argv, bk->permission_mode != NULL ? bk->permission_mode
-	                                                : "acceptEdits");
+	strv_push(&c->argv,
+	    bk->permission_mode != NULL ? bk->permission_mode : "acceptEdits");
 	if (bk->max_turns > 0) {
 		strv_push(&c->argv, "--max-turns");
 		push_fmt_int(&c->argv, bk->max_turns);
 	}
 	if (bk->max_budget_usd > 0) {
 		strv_push(&c->argv, "--max-budget-usd");
-		strv_push_owned(&c->argv,
-		                xasprintf("%.4f", bk->max_budget_usd));
+		strv_push_owned(
+		    &c->argv, xasprintf("%.4f", bk->max_budget_usd));
 	}
 	if (bk->model != NULL) {
 		strv_push(&c->argv, "--model");
@@ -179,7 +180,7 @@ toml_str(struct buf *b, const char *s)
 
 static int
 build_codex(struct agent_cmd *c, struct exec_run *x, const char *home,
-            const char *prompt)
+    const char *prompt)
 {
 	const struct exec_backend_spec *bk = &x->req->bk;
 	struct buf                      b;
@@ -200,32 +201,32 @@ build_codex(struct agent_cmd *c, struct exec_run *x, const char *home,
 	 * README in tests/data/codex/) */
 	buf_puts(&b, "approval_policy = \"never\"\nsandbox_mode = ");
 	toml_str(&b, bk->sandbox != NULL ? bk->sandbox : "workspace-write");
-	buf_puts(&b, "\nmodel_provider = \"opcenter\"\n"
-	             "check_for_update_on_startup = false\n"
-	             "web_search = \"disabled\"\n"
-	             "[model_providers.opcenter]\n"
-	             "name = \"opcenter\"\nbase_url = ");
-	toml_str(&b, bk->base_url != NULL ? bk->base_url
-	                                  : "https://api.openai.com/v1");
+	buf_puts(&b,
+	    "\nmodel_provider = \"opcenter\"\n"
+	    "check_for_update_on_startup = false\n"
+	    "web_search = \"disabled\"\n"
+	    "[model_providers.opcenter]\n"
+	    "name = \"opcenter\"\nbase_url = ");
+	toml_str(&b,
+	    bk->base_url != NULL ? bk->base_url : "https://api.openai.com/v1");
 	buf_printf(&b,
-	           "\nenv_key = \"OPENAI_API_KEY\"\nwire_api = \"responses\"\n"
-	           "request_max_retries = %d\nstream_max_retries = %d\n"
-	           "supports_websockets = false\n"
-	           "[analytics]\nenabled = false\n"
-	           "[feedback]\nenabled = false\n"
-	           "[otel]\nexporter = \"none\"\nmetrics_exporter = \"none\"\n"
-	           "trace_exporter = \"none\"\n"
-	           "[features]\nplugins = false\nremote_plugin = false\n"
-	           "apps = false\n",
-	           retries(bk), retries(bk) > 0 ? 1 : 0);
+	    "\nenv_key = \"OPENAI_API_KEY\"\nwire_api = \"responses\"\n"
+	    "request_max_retries = %d\nstream_max_retries = %d\n"
+	    "supports_websockets = false\n"
+	    "[analytics]\nenabled = false\n"
+	    "[feedback]\nenabled = false\n"
+	    "[otel]\nexporter = \"none\"\nmetrics_exporter = \"none\"\n"
+	    "trace_exporter = \"none\"\n"
+	    "[features]\nplugins = false\nremote_plugin = false\n"
+	    "apps = false\n",
+	    retries(bk), retries(bk) > 0 ? 1 : 0);
 	buf_cstr(&b);
-	dir = xasprintf("%s/.codex", home);
+	dir  = xasprintf("%s/.codex", home);
 	path = xasprintf("%s/config.toml", dir);
 	if ((rv = mkdirs(dir, 0700)) == 0)
 		rv = write_file_atomic(path, b.data, b.len);
 	if (rv != 0)
-		run_fail(
-		    x, "infra_tooling",
+		run_fail(x, "infra_tooling",
 		    xasprintf("cannot write %s: %s", path, strerror(errno)));
 	strv_setenv(&c->env, "CODEX_HOME", dir);
 	buf_fini(&b);
@@ -249,21 +250,21 @@ build_codex(struct agent_cmd *c, struct exec_run *x, const char *home,
 
 static int
 build_aider(struct agent_cmd *c, struct exec_run *x, const char *home,
-            const char *prompt)
+    const char *prompt)
 {
-	const struct exec_backend_spec *bk = &x->req->bk;
+	const struct exec_backend_spec *bk      = &x->req->bk;
 	static const char *const        flags[] = {
-	           "--yes-always",
-	           "--no-auto-commits",
-	           "--no-dirty-commits",
-	           "--no-stream",
-	           "--no-pretty",
-	           "--no-fancy-input",
-	           "--analytics-disable",
-	           "--no-check-update",
-	           "--no-show-release-notes",
-	           "--no-gitignore",
-        };
+		       "--yes-always",
+		       "--no-auto-commits",
+		       "--no-dirty-commits",
+		       "--no-stream",
+		       "--no-pretty",
+		       "--no-fancy-input",
+		       "--analytics-disable",
+		       "--no-check-update",
+		       "--no-show-release-notes",
+		       "--no-gitignore",
+	};
 	size_t i;
 
 	(void) home;
@@ -277,11 +278,10 @@ build_aider(struct agent_cmd *c, struct exec_run *x, const char *home,
 	strv_push(&c->argv, prompt);
 	if (bk->base_url != NULL)
 		strv_setenv(&c->env,
-		            bk->model != NULL &&
-		                    strncmp(bk->model, "ollama", 6) == 0
-		                ? "OLLAMA_API_BASE"
-		                : "OPENAI_API_BASE",
-		            bk->base_url);
+		    bk->model != NULL && strncmp(bk->model, "ollama", 6) == 0
+		        ? "OLLAMA_API_BASE"
+		        : "OPENAI_API_BASE",
+		    bk->base_url);
 	return (0);
 }
 
@@ -289,7 +289,7 @@ build_aider(struct agent_cmd *c, struct exec_run *x, const char *home,
 
 static int
 build_kodo(struct agent_cmd *c, struct exec_run *x, const char *home,
-           const char *prompt)
+    const char *prompt)
 {
 	const struct exec_backend_spec *bk = &x->req->bk;
 
@@ -305,8 +305,8 @@ build_kodo(struct agent_cmd *c, struct exec_run *x, const char *home,
 	strv_push(&c->argv, "--exchanges");
 	push_fmt_int(&c->argv, bk->exchanges > 0 ? bk->exchanges : 20);
 	strv_push(&c->argv, "--orchestrator");
-	strv_push(&c->argv, bk->orchestrator != NULL ? bk->orchestrator
-	                                             : "codex:gpt-5.4");
+	strv_push(&c->argv,
+	    bk->orchestrator != NULL ? bk->orchestrator : "codex:gpt-5.4");
 	strv_push(&c->argv, "--effort");
 	strv_push(&c->argv, bk->effort != NULL ? bk->effort : "standard");
 	strv_push(&c->argv, "--yes");
@@ -319,7 +319,7 @@ int
 agent_build(struct agent_cmd *c, struct exec_run *x, const char *prompt)
 {
 	const struct exec_backend_spec *bk = &x->req->bk;
-	const struct profile           *p = profile_of(bk->kind);
+	const struct profile           *p  = profile_of(bk->kind);
 	const char                     *kenv, *key, *v;
 	char                           *home;
 	size_t                          i;
@@ -328,13 +328,12 @@ agent_build(struct agent_cmd *c, struct exec_run *x, const char *prompt)
 	memset(c, 0, sizeof(*c));
 	if (p == NULL) {
 		run_fail(x, "infra_tooling",
-		         xasprintf("unknown backend kind %s", bk->kind));
+		    xasprintf("unknown backend kind %s", bk->kind));
 		return (ERR_INVAL);
 	}
 	home = run_ws_path(x, "home");
 	if (mkdirs(home, 0700) != 0) {
-		run_fail(
-		    x, "infra_tooling",
+		run_fail(x, "infra_tooling",
 		    xasprintf("cannot make %s: %s", home, strerror(errno)));
 		free(home);
 		return (ERR_IO);
@@ -352,14 +351,14 @@ agent_build(struct agent_cmd *c, struct exec_run *x, const char *prompt)
 	if (kenv != NULL && kenv[0] != '\0') {
 		if ((key = getenv(kenv)) == NULL || key[0] == '\0') {
 			run_fail(x, "infra_tooling",
-			         xasprintf("%s: the API key variable %s is not "
-			                   "set in the executor's environment",
-			                   p->kind, kenv));
+			    xasprintf("%s: the API key variable %s is not "
+			              "set in the executor's environment",
+			        p->kind, kenv));
 			free(home);
 			return (ERR_INVAL);
 		}
-		strv_setenv(&c->env, p->key_var != NULL ? p->key_var : kenv,
-		            key);
+		strv_setenv(
+		    &c->env, p->key_var != NULL ? p->key_var : kenv, key);
 		c->secret = xstrdup(key);
 	}
 	for (i = 0; i < bk->env_allow.n; i++)

@@ -41,11 +41,11 @@ void
 agent_report_init(struct agent_report *r, const char *cli)
 {
 	memset(r, 0, sizeof(*r));
-	r->cli = cli;
-	r->turns = -1;
+	r->cli      = cli;
+	r->turns    = -1;
 	r->cost_usd = -1;
 	r->in_tok = r->out_tok = r->cache_read_tok = r->cache_write_tok = -1;
-	r->retry_after_ms = -1;
+	r->retry_after_ms                                               = -1;
 }
 
 void
@@ -111,9 +111,9 @@ claude_usage(struct agent_report *r, const json_t *u)
 {
 	if (!json_is_object(u))
 		return;
-	r->in_tok = jint(u, "input_tokens");
-	r->out_tok = jint(u, "output_tokens");
-	r->cache_read_tok = jint(u, "cache_read_input_tokens");
+	r->in_tok          = jint(u, "input_tokens");
+	r->out_tok         = jint(u, "output_tokens");
+	r->cache_read_tok  = jint(u, "cache_read_input_tokens");
 	r->cache_write_tok = jint(u, "cache_creation_input_tokens");
 }
 
@@ -123,7 +123,7 @@ claude_result(struct agent_report *r, const json_t *o)
 	const json_t *v, *d;
 	size_t        i;
 
-	r->parsed = 1;
+	r->parsed   = 1;
 	r->is_error = json_is_true(json_object_get(o, "is_error"));
 	set_str(&r->subtype, json_object_get(o, "subtype"));
 	set_str(&r->session_id, json_object_get(o, "session_id"));
@@ -139,20 +139,19 @@ claude_result(struct agent_report *r, const json_t *o)
 		r->api_status = (int) jint(o, "api_error_status");
 	v = json_object_get(o, "total_cost_usd");
 	if (json_is_number(v) && json_number_value(v) >= 0) {
-		r->cost_usd = json_number_value(v);
+		r->cost_usd    = json_number_value(v);
 		r->cost_source = "reported";
 	}
 	claude_usage(r, json_object_get(o, "usage"));
 	strv_free(&r->denials);
-	json_array_foreach(json_object_get(o, "permission_denials"), i, d)
-	{
+	json_array_foreach (json_object_get(o, "permission_denials"), i, d) {
 		const char *t =
 		    json_string_value(json_object_get(d, "tool_name"));
 		strv_push(&r->denials, t != NULL ? t : "?");
 	}
 	if (!r->is_error) {
 		/* retried and then answered: no API error to report */
-		r->api_status = 0;
+		r->api_status     = 0;
 		r->retry_after_ms = -1;
 	}
 	if (r->subtype != NULL) {
@@ -174,9 +173,9 @@ claude_line(struct agent_report *r, const json_t *o)
 		return;
 	if (strcmp(type, "system") == 0 &&
 	    strcmp(json_string_value(json_object_get(o, "subtype"))
-	               ? json_string_value(json_object_get(o, "subtype"))
-	               : "",
-	           "api_retry") == 0) {
+	            ? json_string_value(json_object_get(o, "subtype"))
+	            : "",
+	        "api_retry") == 0) {
 		/* {"subtype":"api_retry","error_status":429,"error":
 		 * "rate_limit","retry_delay_ms":1000}: the delay follows the
 		 * server's retry-after */
@@ -221,14 +220,14 @@ codex_line(struct agent_report *r, const json_t *o)
 		codex_item(r, json_object_get(o, "item"));
 	else if (strcmp(type, "turn.completed") == 0) {
 		r->parsed = 1;
-		u = json_object_get(o, "usage");
+		u         = json_object_get(o, "usage");
 		add(&r->in_tok, jint(u, "input_tokens"));
 		add(&r->cache_read_tok, jint(u, "cached_input_tokens"));
 		add(&r->out_tok, jint(u, "output_tokens"));
 	} else if (strcmp(type, "turn.failed") == 0) {
-		r->parsed = 1;
+		r->parsed   = 1;
 		r->is_error = 1;
-		e = json_object_get(o, "error");
+		e           = json_object_get(o, "error");
 		set_str(&r->message, json_object_get(e, "message"));
 	} else if (strcmp(type, "error") == 0) {
 		/* "Reconnecting... 1/2 (...)" and the final error; the turn's
@@ -247,9 +246,9 @@ codex_denials(struct agent_report *r, const struct buf *err)
 	static const struct {
 		const char *mark, *tool;
 	} marks[] = {
-	    {"error=patch rejected", "apply_patch"},
-	    {"rejected by user approval settings", NULL},
-	    {"exec command rejected", "exec_command"},
+		{ "error=patch rejected", "apply_patch" },
+		{ "rejected by user approval settings", NULL },
+		{ "exec command rejected", "exec_command" },
 	};
 	const char *p;
 	size_t      i;
@@ -259,7 +258,8 @@ codex_denials(struct agent_report *r, const struct buf *err)
 	for (i = 0; i < nitems(marks); i++) {
 		if (marks[i].tool == NULL)
 			continue;
-		for (p = err->data; (p = strstr(p, marks[i].mark)) != NULL; p++)
+		for (p = err->data; (p = strstr(p, marks[i].mark)) != NULL;
+		     p++)
 			strv_push(&r->denials, marks[i].tool);
 	}
 }
@@ -298,22 +298,22 @@ aider_line(struct agent_report *r, const char *line)
 		const char *c = p + 7;
 
 		/* skip optional "N cache write, N cache hit, " parts */
-		while (q != NULL && strchr(c, ',') != NULL &&
-		       strchr(c, ',') < q)
+		while (
+		    q != NULL && strchr(c, ',') != NULL && strchr(c, ',') < q)
 			c = strchr(c, ',') + 2;
 		if (q != NULL)
 			r->out_tok = kilo(c);
 	}
 	if ((p = strstr(line, "message, $")) != NULL) {
-		r->cost_usd = strtod(p + 10, NULL);
+		r->cost_usd    = strtod(p + 10, NULL);
 		r->cost_source = "reported";
 	}
 }
 
 static const char *const kodo_failed[] = {
-    ") crashed",
-    "crashed: ",
-    "Stopping run",
+	") crashed",
+	"crashed: ",
+	"Stopping run",
 };
 
 static void
@@ -380,7 +380,7 @@ agent_feed(struct agent_report *r, const struct buf *out, int eof)
 	if (out->data == NULL)
 		return;
 	while (r->fed < out->len) {
-		s = out->data + r->fed;
+		s  = out->data + r->fed;
 		nl = memchr(s, '\n', out->len - r->fed);
 		if (nl == NULL && !eof)
 			return;
@@ -399,14 +399,17 @@ static void
 api_error_in(struct agent_report *r, const char *text)
 {
 	static const char *const status_marks[] = {
-	    "API Error: ", "unexpected status ", "last status: ",
-	    "status: ",    "status code ",
+		"API Error: ",
+		"unexpected status ",
+		"last status: ",
+		"status: ",
+		"status code ",
 	};
 	static const char *const type_marks[] = {
-	    "\"type\":\"",
-	    "\"code\":\"",
-	    "\"type\": \"",
-	    "\"code\": \"",
+		"\"type\":\"",
+		"\"code\":\"",
+		"\"type\": \"",
+		"\"code\": \"",
 	};
 	const char *p, *q;
 	size_t      i, n;
@@ -440,7 +443,7 @@ api_error_in(struct agent_report *r, const char *text)
 
 double
 agent_spend(const struct agent_report *r, double price_in, double price_out,
-            double price_cached)
+    double price_cached)
 {
 	int64_t in, cached;
 	double  usd;
@@ -451,20 +454,20 @@ agent_spend(const struct agent_report *r, double price_in, double price_out,
 		return (-1);
 	/* Codex's input_tokens include the cached ones (billed at the
 	 * cached price when one is configured). */
-	in = r->in_tok;
-	cached = r->cache_read_tok > 0 && price_cached >= 0 && r->cli != NULL &&
-	                 strcmp(r->cli, "codex_cli") == 0
-	             ? (r->cache_read_tok < in ? r->cache_read_tok : in)
-	             : 0;
-	usd = (double) (in - cached) * price_in / 1e6 +
-	      (double) cached * price_cached / 1e6 +
-	      (double) r->out_tok * price_out / 1e6;
+	in     = r->in_tok;
+	cached = r->cache_read_tok > 0 && price_cached >= 0 &&
+	        r->cli != NULL && strcmp(r->cli, "codex_cli") == 0
+	    ? (r->cache_read_tok < in ? r->cache_read_tok : in)
+	    : 0;
+	usd    = (double) (in - cached) * price_in / 1e6 +
+	    (double) cached * price_cached / 1e6 +
+	    (double) r->out_tok * price_out / 1e6;
 	return (usd);
 }
 
 void
 agent_finish(struct agent_report *r, const struct buf *err, double price_in,
-             double price_out, double price_cached)
+    double price_out, double price_cached)
 {
 	double usd;
 
@@ -478,14 +481,14 @@ agent_finish(struct agent_report *r, const struct buf *err, double price_in,
 		api_error_in(r, err->data);
 	if (r->cost_source == NULL &&
 	    (usd = agent_spend(r, price_in, price_out, price_cached)) >= 0) {
-		r->cost_usd = usd;
+		r->cost_usd    = usd;
 		r->cost_source = "computed";
 	}
 }
 
 void
 agent_absorb(struct agent_report *dst, const struct agent_report *src,
-             double price_in, double price_out, double price_cached)
+    double price_in, double price_out, double price_cached)
 {
 	double usd = agent_spend(src, price_in, price_out, price_cached);
 
@@ -494,7 +497,7 @@ agent_absorb(struct agent_report *dst, const struct agent_report *src,
 		    (dst->cost_source != NULL ? dst->cost_usd : 0) + usd;
 		if (dst->cost_source == NULL ||
 		    strcmp(src->cost_source ? src->cost_source : "computed",
-		           "computed") == 0)
+		        "computed") == 0)
 			dst->cost_source =
 			    src->cost_source ? src->cost_source : "computed";
 	}
@@ -523,14 +526,14 @@ agent_new(const struct agent_report *r)
 
 	if (r->cli == NULL)
 		return (NULL);
-	a = msg_exec_agent_new();
-	a->cli = xstrdup(r->cli);
+	a             = msg_exec_agent_new();
+	a->cli        = xstrdup(r->cli);
 	a->session_id = utf8_lossy(r->session_id);
-	a->model = utf8_lossy(r->model);
+	a->model      = utf8_lossy(r->model);
 	num(&a->has_turns, &a->turns, r->turns);
 	a->is_error = r->is_error != 0;
-	a->subtype = utf8_lossy(r->subtype);
-	a->message = utf8_lossy(r->message);
+	a->subtype  = utf8_lossy(r->subtype);
+	a->message  = utf8_lossy(r->message);
 	for (i = 0; i < r->denials.n; i++) {
 		t = utf8_lossy(r->denials.v[i]);
 		msg_strs_add(&a->permission_denials, t);
@@ -538,8 +541,8 @@ agent_new(const struct agent_report *r)
 	}
 	if (r->cost_source != NULL) {
 		a->has_cost_usd = true;
-		a->cost_usd = r->cost_usd;
-		a->cost_source = xstrdup(r->cost_source);
+		a->cost_usd     = r->cost_usd;
+		a->cost_source  = xstrdup(r->cost_source);
 	}
 	num(&a->has_input_tokens, &a->input_tokens, r->in_tok);
 	num(&a->has_output_tokens, &a->output_tokens, r->out_tok);

@@ -21,7 +21,7 @@
 
 #define REASON_EXCERPT 300
 
-static const char *const base_env[] = {"PATH", "HOME", "LANG", "TERM"};
+static const char *const base_env[] = { "PATH", "HOME", "LANG", "TERM" };
 
 char *
 backend_expand(const char *tmpl, const struct expand_var *vars, size_t n)
@@ -39,8 +39,8 @@ backend_expand(const char *tmpl, const struct expand_var *vars, size_t n)
 				    strncmp(p + 1, vars[i].name, len) == 0)
 					break;
 			if (i < n) {
-				buf_puts(&b,
-				         vars[i].value ? vars[i].value : "");
+				buf_puts(
+				    &b, vars[i].value ? vars[i].value : "");
 				p = close + 1;
 				continue;
 			}
@@ -55,7 +55,7 @@ backend_expand(const char *tmpl, const struct expand_var *vars, size_t n)
 /* save_stream writes one captured stream with its truncation note. */
 static int
 save_stream(struct exec_run *x, const char *name, const struct buf *data,
-            int truncated)
+    int truncated)
 {
 	struct buf b;
 	char      *p = run_ws_path(x, name);
@@ -81,27 +81,26 @@ run_stub(struct exec_run *x)
 	char                   ts[32], *dir, *path, *text;
 	int                    rv;
 
-	dir = xasprintf("%s/artifacts", x->ws);
+	dir  = xasprintf("%s/artifacts", x->ws);
 	path = xasprintf("%s/demo_result.txt", dir);
 	text = xasprintf("opcenter demo stub result\nrun_id: %s\ntask_id: "
 	                 "%s\ngoal: %.*s\nbackend: demo_stub\nwritten_at: "
 	                 "%s\n",
-	                 rq->run_id, rq->task_id,
-	                 (int) strcspn(rq->goal_text, "\r\n"), rq->goal_text,
-	                 iso8601(now_ms(), ts, sizeof(ts)));
+	    rq->run_id, rq->task_id, (int) strcspn(rq->goal_text, "\r\n"),
+	    rq->goal_text, iso8601(now_ms(), ts, sizeof(ts)));
 	if ((rv = mkdirs(dir, 0755)) == 0)
 		rv = write_file_atomic(path, text, strlen(text));
 	if (rv != 0) {
 		x->have_exit_code = 1;
-		x->exit_code = 1;
+		x->exit_code      = 1;
 		run_fail(x, "infra_tooling",
-		         xasprintf("stub backend: cannot "
-		                   "write %s",
-		                   path));
+		    xasprintf("stub backend: cannot "
+		              "write %s",
+		        path));
 	} else {
-		x->backend_ok = 1;
+		x->backend_ok     = 1;
 		x->have_exit_code = 1;
-		x->exit_code = 0;
+		x->exit_code      = 0;
 		buf_printf(&x->backend.out, "demo stub wrote %s\n", path);
 	}
 	free(text);
@@ -123,13 +122,12 @@ write_prompt(struct exec_run *x, const char *path)
 
 	buf_init(&b);
 	buf_printf(&b,
-	           "## Goal\n%s\n\n## Constraints\n%s\n\n## Allowed "
-	           "paths\n",
-	           rq->goal_text,
-	           rq->constraints_text != NULL &&
-	                   rq->constraints_text[0] != '\0'
-	               ? rq->constraints_text
-	               : "none");
+	    "## Goal\n%s\n\n## Constraints\n%s\n\n## Allowed "
+	    "paths\n",
+	    rq->goal_text,
+	    rq->constraints_text != NULL && rq->constraints_text[0] != '\0'
+	        ? rq->constraints_text
+	        : "none");
 	for (i = 0; i < rq->allowed_paths.n; i++)
 		buf_printf(&b, "- %s\n", rq->allowed_paths.v[i]);
 	if (rq->allowed_paths.n == 0)
@@ -194,7 +192,7 @@ agent_verdict(struct exec_run *x)
 		x->backend_reason =
 		    xasprintf("%s exited 0 without a result: no "
 		              "machine-readable outcome in its output",
-		              a->cli);
+		        a->cli);
 		return (0);
 	}
 	if (!a->is_error)
@@ -209,7 +207,7 @@ agent_verdict(struct exec_run *x)
 		    x->req->bk.max_turns, m ? ": " : "", m ? m : "");
 	else
 		x->backend_reason = xasprintf("%s reported an error: %s",
-		                              a->cli, m ? m : "(no message)");
+		    a->cli, m ? m : "(no message)");
 	return (0);
 }
 
@@ -217,12 +215,12 @@ static void
 judge(struct exec_run *x)
 {
 	const struct exec_req    *rq = x->req;
-	const struct proc_result *r = &x->backend;
+	const struct proc_result *r  = &x->backend;
 	char                     *err, *how;
 
 	if (r->exit_code >= 0) {
 		x->have_exit_code = 1;
-		x->exit_code = r->exit_code;
+		x->exit_code      = r->exit_code;
 	}
 	if (r->signo != 0)
 		x->signal_name = proc_signame(r->signo);
@@ -236,34 +234,33 @@ judge(struct exec_run *x)
 	}
 	if (r->stopped) {
 		x->agent.budget_hit = 1;
-		x->backend_reason = xasprintf(
-		    "%s stopped: its spend ($%.4f) passed the per-run cap "
-		    "($%.2f)",
-		    x->agent.cli, x->agent.cost_usd, rq->bk.max_budget_usd);
+		x->backend_reason   = xasprintf(
+		      "%s stopped: its spend ($%.4f) passed the per-run cap "
+		        "($%.2f)",
+		      x->agent.cli, x->agent.cost_usd, rq->bk.max_budget_usd);
 		return;
 	}
 	/* An agent's own message says more than its raw output. */
 	if (x->agent.cli != NULL && x->agent.message != NULL)
 		err = xstrdup(x->agent.message);
 	else
-		err = excerpt(r->err.len > 0 ? &r->err : &r->out,
-		              REASON_EXCERPT);
+		err = excerpt(
+		    r->err.len > 0 ? &r->err : &r->out, REASON_EXCERPT);
 	if (r->spawn_errno != 0)
-		x->backend_reason =
-		    xasprintf("backend %s could not start: %s",
-		              x->backend_prog ? x->backend_prog : "?",
-		              strerror(r->spawn_errno));
+		x->backend_reason = xasprintf("backend %s could not start: %s",
+		    x->backend_prog ? x->backend_prog : "?",
+		    strerror(r->spawn_errno));
 	else if (r->interrupted)
 		x->backend_reason = xasprintf("backend interrupted (%s sent)",
-		                              proc_signame(r->kill_signal));
+		    proc_signame(r->kill_signal));
 	else if (r->timed_out)
 		x->backend_reason =
 		    xasprintf("backend timed out after %ds (%s)",
-		              rq->timeout_seconds, x->signal_name);
+		        rq->timeout_seconds, x->signal_name);
 	else {
-		how = proc_describe(r);
-		x->backend_reason = xasprintf("backend %s%s%s", how,
-		                              err[0] != '\0' ? ": " : "", err);
+		how               = proc_describe(r);
+		x->backend_reason = xasprintf(
+		    "backend %s%s%s", how, err[0] != '\0' ? ": " : "", err);
 		free(how);
 	}
 	free(err);
@@ -276,7 +273,7 @@ find(char *h, size_t hl, const char *n, size_t nl)
 	char *p = h, *end = h + hl;
 
 	while (nl > 0 && (size_t) (end - p) >= nl &&
-	       (p = memchr(p, n[0], (size_t) (end - p) - nl + 1)) != NULL) {
+	    (p = memchr(p, n[0], (size_t) (end - p) - nl + 1)) != NULL) {
 		if (memcmp(p, n, nl) == 0)
 			return (p);
 		p++;
@@ -299,7 +296,7 @@ scrub(struct buf *b, const char *secret)
 		return;
 	buf_init(&o);
 	while (i < b->len &&
-	       (p = find(b->data + i, b->len - i, secret, n)) != NULL) {
+	    (p = find(b->data + i, b->len - i, secret, n)) != NULL) {
 		buf_append(&o, b->data + i, (size_t) (p - (b->data + i)));
 		buf_puts(&o, mark);
 		i = (size_t) (p - b->data) + n;
@@ -315,15 +312,15 @@ scrub(struct buf *b, const char *secret)
 static int
 watch_spend(void *arg, const struct buf *out)
 {
-	struct exec_run                *x = arg;
+	struct exec_run                *x  = arg;
 	const struct exec_backend_spec *bk = &x->req->bk;
 	double                          usd;
 
 	agent_feed(&x->agent, out, 0);
 	if (bk->max_budget_usd <= 0)
 		return (0);
-	usd = agent_spend(&x->agent, bk->price_in, bk->price_out,
-	                  bk->price_cached);
+	usd = agent_spend(
+	    &x->agent, bk->price_in, bk->price_out, bk->price_cached);
 	if (usd >= 0 && x->prior.cost_source != NULL)
 		usd += x->prior.cost_usd; /* earlier attempts spent too */
 	if (usd <= bk->max_budget_usd)
@@ -340,15 +337,15 @@ command_argv(struct agent_cmd *c, struct exec_run *x, const char *prompt)
 	struct expand_var      vars[6];
 	size_t                 i;
 
-	vars[0] = (struct expand_var){"prompt_file", prompt};
-	vars[1] = (struct expand_var){"workspace", x->ws};
-	vars[2] = (struct expand_var){"model", rq->bk.model};
-	vars[3] = (struct expand_var){"run_id", rq->run_id};
-	vars[4] = (struct expand_var){"task_id", rq->task_id};
-	vars[5] = (struct expand_var){"goal", rq->goal_text};
+	vars[0] = (struct expand_var) { "prompt_file", prompt };
+	vars[1] = (struct expand_var) { "workspace", x->ws };
+	vars[2] = (struct expand_var) { "model", rq->bk.model };
+	vars[3] = (struct expand_var) { "run_id", rq->run_id };
+	vars[4] = (struct expand_var) { "task_id", rq->task_id };
+	vars[5] = (struct expand_var) { "goal", rq->goal_text };
 	for (i = 0; i < rq->bk.argv.n; i++)
-		strv_push_owned(&c->argv, backend_expand(rq->bk.argv.v[i],
-		                                         vars, nitems(vars)));
+		strv_push_owned(&c->argv,
+		    backend_expand(rq->bk.argv.v[i], vars, nitems(vars)));
 	build_env(&c->env, x, prompt);
 }
 
@@ -365,8 +362,8 @@ run_command(struct exec_run *x)
 	memset(&c, 0, sizeof(c));
 	prompt = run_ws_path(x, "prompt.md");
 	if ((rv = write_prompt(x, prompt)) != 0) {
-		run_fail(x, "infra_tooling",
-		         xasprintf("cannot write %s", prompt));
+		run_fail(
+		    x, "infra_tooling", xasprintf("cannot write %s", prompt));
 		free(prompt);
 		return (rv);
 	}
@@ -380,35 +377,35 @@ run_command(struct exec_run *x)
 	free(x->backend_prog);
 	x->backend_prog = xstrdup(c.argv.n > 0 ? c.argv.v[0] : "?");
 	memset(&o, 0, sizeof(o));
-	o.argv = c.argv.v;
-	o.cwd = x->ws;
-	o.envp = c.env.v;
+	o.argv       = c.argv.v;
+	o.cwd        = x->ws;
+	o.envp       = c.env.v;
 	o.stdin_path = c.stdin_path;
 	if (profile != NULL) {
-		o.watch = watch_spend;
+		o.watch     = watch_spend;
 		o.watch_arg = x;
 	}
 	/* one timeout for every attempt of the run together */
-	o.timeout_ms = x->deadline_mono > 0 ? x->deadline_mono - mono_ms()
-	                                    : (int64_t) rq->timeout_seconds *
-	                                          1000;
+	o.timeout_ms = x->deadline_mono > 0
+	    ? x->deadline_mono - mono_ms()
+	    : (int64_t) rq->timeout_seconds * 1000;
 	if (o.timeout_ms < 1000)
 		o.timeout_ms = 1000;
-	o.grace_ms = (int64_t) rq->bk.kill_grace_seconds * 1000;
+	o.grace_ms   = (int64_t) rq->bk.kill_grace_seconds * 1000;
 	o.max_output = rq->bk.max_output_bytes;
 	proc_result_fini(&x->backend);
 	if ((rv = proc_run(&x->backend, &o)) != 0) {
 		run_fail(x, "infra_tooling",
-		         xasprintf("cannot start backend: "
-		                   "%s",
-		                   strerror(x->backend.spawn_errno)));
+		    xasprintf("cannot start backend: "
+		              "%s",
+		        strerror(x->backend.spawn_errno)));
 		goto out;
 	}
 	x->backend_ran = 1;
 	if (x->backend.spawn_errno != 0)
 		buf_printf(&x->backend.err, "%s%s: %s\n",
-		           x->backend.err.len > 0 ? "\n" : "", c.argv.v[0],
-		           strerror(x->backend.spawn_errno));
+		    x->backend.err.len > 0 ? "\n" : "", c.argv.v[0],
+		    strerror(x->backend.spawn_errno));
 	if (profile != NULL) {
 		scrub(&x->backend.out, c.secret);
 		scrub(&x->backend.err, c.secret);
@@ -417,13 +414,13 @@ run_command(struct exec_run *x)
 		agent_report_init(&x->agent, profile);
 		agent_feed(&x->agent, &x->backend.out, 1);
 		agent_finish(&x->agent, &x->backend.err, rq->bk.price_in,
-		             rq->bk.price_out, rq->bk.price_cached);
+		    rq->bk.price_out, rq->bk.price_cached);
 	}
 	judge(x);
 	if (save_stream(x, "backend_stdout.txt", &x->backend.out,
-	                x->backend.out_truncated) != 0 ||
+	        x->backend.out_truncated) != 0 ||
 	    save_stream(x, "backend_stderr.txt", &x->backend.err,
-	                x->backend.err_truncated) != 0)
+	        x->backend.err_truncated) != 0)
 		rv = ERR_IO;
 out:
 	agent_cmd_fini(&c);

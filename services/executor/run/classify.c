@@ -43,69 +43,62 @@ enum rule_kind {
  * "Your credit balance is too low", OpenAI's insufficient_quota "You
  * exceeded your current quota", and the original's capacity classifier
  * (backends/_capacity_classifier.py). */
-#define QUOTA_TEXT                                                             \
-	"credit balance is too low", "insufficient_quota",                     \
-	    "exceeded your current quota", "quota exceeded",                   \
-	    "quota exhausted", "usage limit reached", "usage limit hit",       \
-	    "hit your limit", "hit your usage limit", "reached your usage limit", \
-	    "out of extra usage", "run out of credits", "payment required",    \
-	    "billing_error"
+#define QUOTA_TEXT                                                       \
+	"credit balance is too low", "insufficient_quota",               \
+	    "exceeded your current quota", "quota exceeded",             \
+	    "quota exhausted", "usage limit reached", "usage limit hit", \
+	    "hit your limit", "hit your usage limit",                    \
+	    "reached your usage limit", "out of extra usage",            \
+	    "run out of credits", "payment required", "billing_error"
 
 static const struct rule {
 	const char    *category;
 	enum rule_kind kind;
 	const char    *text[16]; /* R_TEXT: substrings, NULL-terminated */
 } rules[] = {
-    {"scope_policy", R_SCOPE, {NULL}},
-    {"awaiting_input", R_QUESTION, {NULL}},
-    {"scope_too_wide", R_TOO_WIDE, {NULL}},
-    {"timeout", R_TIMED_OUT, {NULL}},
-    {"budget_exceeded", R_BUDGET, {NULL}},
-    {"infra_tooling", R_API_AUTH, {NULL}},
-    {"quota_exhausted", R_API_QUOTA, {QUOTA_TEXT, NULL}},
-    {"context_limit", R_API_CONTEXT, {NULL}},
-    {"model_error", R_API_TRANSIENT, {NULL}},
-    {"quota_exhausted", R_TEXT, {QUOTA_TEXT, NULL}},
-    {"oom",
-     R_TEXT,
-     /* not a bare "oom": it is in "room", "zoom", "bloom" */
-     {"out of memory", "cannot allocate memory", "killed", "oom-kill",
-      "oomkill", "oom killer", "oom:", "out-of-memory",
-      "memory allocation failed", NULL}},
-    {"timeout",
-     R_TEXT,
-     {"timed out", "timeout", "operation timed out", "deadline exceeded",
-      NULL}},
-    {"model_error",
-     R_TEXT,
-     {"internal server error", "service unavailable", "bad gateway",
-      "overloaded", "too many requests", "rate_limit_error",
-      "rate limit", "anthropic api error", "openai error", "at capacity",
-      "high demand", "stream disconnected", NULL}},
-    {"context_limit",
-     R_TEXT,
-     {"context window", "context length", "maximum context",
-      "context_length_exceeded", "token limit", "exceeds the maximum",
-      "too long for", "prompt is too long", "input is too long",
-      "ran out of room", NULL}},
-    {"dependency_missing",
-     R_TEXT,
-     {"modulenotfounderror", "importerror", "no module named",
-      "cannot import name", "command not found", "npm err", NULL}},
-    {"validation_failure", R_VALIDATION, {NULL}}, /* or flaky_test */
-    {"tool_failure", R_DENIED, {NULL}},
-    {"tool_failure",
-     R_TEXT,
-     {"tool_error", "bash tool failed", "git tool failed", "permission denied",
-      "read-only file system", NULL}},
-    {"infra_tooling",
-     R_TEXT,
-     {"api key not set", "missing environment variable",
-      "unable to connect", "connection refused", "invalid x-api-key",
-      "invalid api key",
-      "incorrect api key", "authentication", "auth", "login required",
-      "unauthorized", "no such file or directory", NULL}},
-    {"no_op", R_NO_CHANGE, {NULL}},
+	{ "scope_policy", R_SCOPE, { NULL } },
+	{ "awaiting_input", R_QUESTION, { NULL } },
+	{ "scope_too_wide", R_TOO_WIDE, { NULL } },
+	{ "timeout", R_TIMED_OUT, { NULL } },
+	{ "budget_exceeded", R_BUDGET, { NULL } },
+	{ "infra_tooling", R_API_AUTH, { NULL } },
+	{ "quota_exhausted", R_API_QUOTA, { QUOTA_TEXT, NULL } },
+	{ "context_limit", R_API_CONTEXT, { NULL } },
+	{ "model_error", R_API_TRANSIENT, { NULL } },
+	{ "quota_exhausted", R_TEXT, { QUOTA_TEXT, NULL } },
+	{ "oom", R_TEXT,
+	    /* not a bare "oom": it is in "room", "zoom", "bloom" */
+	    { "out of memory", "cannot allocate memory", "killed", "oom-kill",
+	        "oomkill", "oom killer", "oom:", "out-of-memory",
+	        "memory allocation failed", NULL } },
+	{ "timeout", R_TEXT,
+	    { "timed out", "timeout", "operation timed out",
+	        "deadline exceeded", NULL } },
+	{ "model_error", R_TEXT,
+	    { "internal server error", "service unavailable", "bad gateway",
+	        "overloaded", "too many requests", "rate_limit_error",
+	        "rate limit", "anthropic api error", "openai error",
+	        "at capacity", "high demand", "stream disconnected", NULL } },
+	{ "context_limit", R_TEXT,
+	    { "context window", "context length", "maximum context",
+	        "context_length_exceeded", "token limit",
+	        "exceeds the maximum", "too long for", "prompt is too long",
+	        "input is too long", "ran out of room", NULL } },
+	{ "dependency_missing", R_TEXT,
+	    { "modulenotfounderror", "importerror", "no module named",
+	        "cannot import name", "command not found", "npm err", NULL } },
+	{ "validation_failure", R_VALIDATION, { NULL } }, /* or flaky_test */
+	{ "tool_failure", R_DENIED, { NULL } },
+	{ "tool_failure", R_TEXT,
+	    { "tool_error", "bash tool failed", "git tool failed",
+	        "permission denied", "read-only file system", NULL } },
+	{ "infra_tooling", R_TEXT,
+	    { "api key not set", "missing environment variable",
+	        "unable to connect", "connection refused", "invalid x-api-key",
+	        "invalid api key", "incorrect api key", "authentication",
+	        "auth", "login required", "unauthorized",
+	        "no such file or directory", NULL } },
+	{ "no_op", R_NO_CHANGE, { NULL } },
 };
 
 /* has reports whether s is one of the NULL-terminated v. */
@@ -125,16 +118,16 @@ has(const char *const *v, const char *s)
 static int
 api_rule(enum rule_kind k, const struct classify_in *in)
 {
-	static const char *const auth[] = {"authentication_error",
-	                                   "invalid_api_key", NULL};
-	static const char *const quota[] = {"insufficient_quota",
-	                                    "billing_error", NULL};
-	static const char *const context[] = {"context_length_exceeded",
-	                                      NULL};
-	static const char *const transient[] = {
-	    "rate_limit_error", "rate_limit_exceeded", "overloaded_error",
-	    "api_error", "server_error", NULL};
-	int st = in->api_status;
+	static const char *const auth[]      = { "authentication_error",
+		     "invalid_api_key", NULL };
+	static const char *const quota[]     = { "insufficient_quota",
+		    "billing_error", NULL };
+	static const char *const context[]   = { "context_length_exceeded",
+		  NULL };
+	static const char *const transient[] = { "rate_limit_error",
+		"rate_limit_exceeded", "overloaded_error", "api_error",
+		"server_error", NULL };
+	int                      st          = in->api_status;
 
 	switch (k) {
 	case R_API_AUTH:
@@ -143,12 +136,12 @@ api_rule(enum rule_kind k, const struct classify_in *in)
 		return (st == 402 || has(quota, in->api_error));
 	case R_API_CONTEXT:
 		return (has(context, in->api_error) ||
-		        (st == 400 && in->text != NULL &&
-		         (strstr(in->text, "prompt is too long") != NULL ||
-		          strstr(in->text, "context") != NULL)));
+		    (st == 400 && in->text != NULL &&
+		        (strstr(in->text, "prompt is too long") != NULL ||
+		            strstr(in->text, "context") != NULL)));
 	case R_API_TRANSIENT:
 		return (st == 429 || st == 408 || st == 529 ||
-		        (st >= 500 && st <= 599) || has(transient, in->api_error));
+		    (st >= 500 && st <= 599) || has(transient, in->api_error));
 	default:
 		return (0);
 	}
@@ -236,7 +229,7 @@ classify_flaky(const int *passed, size_t n)
 {
 	size_t i, from, fails = 0, samples;
 
-	from = n > FLAKY_WINDOW ? n - FLAKY_WINDOW : 0;
+	from    = n > FLAKY_WINDOW ? n - FLAKY_WINDOW : 0;
 	samples = n - from;
 	if (samples < FLAKY_SAMPLES)
 		return (0);
@@ -262,12 +255,12 @@ classify_text(const struct buf *err, const struct buf *out)
 	if (out != NULL && out->len > 0)
 		buf_append(&b, out->data, out->len);
 	from = b.len > TEXT_TAIL ? b.len - TEXT_TAIL : 0;
-	t = xmalloc(b.len - from + 1);
+	t    = xmalloc(b.len - from + 1);
 	for (i = from; i < b.len; i++)
 		/* NULs would end the string early: blank them. */
 		t[i - from] = b.data[i] == '\0'
-		                  ? ' '
-		                  : (char) tolower((unsigned char) b.data[i]);
+		    ? ' '
+		    : (char) tolower((unsigned char) b.data[i]);
 	t[b.len - from] = '\0';
 	buf_fini(&b);
 	return (t);

@@ -31,7 +31,7 @@ loopback(const char *host)
 	if (host[0] == '[')
 		return (strncmp(host, "[::1]", 5) == 0);
 	return ((n == 9 && strncasecmp(host, "localhost", 9) == 0) ||
-	        strncmp(host, "127.", 4) == 0);
+	    strncmp(host, "127.", 4) == 0);
 }
 
 /* value copies v into dst; 1 (and dst empty) when it does not fit. */
@@ -50,14 +50,14 @@ value(char *dst, size_t len, const char *v)
 
 int
 credential_answer(FILE *in, FILE *out, const char *op, const char *token,
-               const char *endpoint)
+    const char *endpoint)
 {
 	char   line[4096], proto[32] = "", host[1024] = "", want[1100];
 	size_t n;
 	int    bad = 0;
 
 	while (fgets(line, sizeof(line), in) != NULL) {
-		n = strcspn(line, "\r\n");
+		n       = strcspn(line, "\r\n");
 		line[n] = '\0';
 		if (n == 0)
 			break;

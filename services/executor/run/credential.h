@@ -14,6 +14,6 @@
  * (token) to out; for anything else, nothing.  Returns 0, or 1 when out
  * could not be written. */
 int credential_answer(FILE *in, FILE *out, const char *op, const char *token,
-                   const char *endpoint);
+    const char *endpoint);
 
 #endif

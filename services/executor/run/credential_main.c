@@ -16,6 +16,6 @@ main(int argc, char *argv[])
 		fprintf(stderr, "usage: opc-git-credential get|store|erase\n");
 		return (2);
 	}
-	return (credential_answer(stdin, stdout, argv[1], getenv("OPC_GIT_TOKEN"),
-	                       getenv("OPC_GIT_ENDPOINT")));
+	return (credential_answer(stdin, stdout, argv[1],
+	    getenv("OPC_GIT_TOKEN"), getenv("OPC_GIT_ENDPOINT")));
 }

@@ -79,10 +79,10 @@ diff_parse_name_status(struct changes *cs, const char *s, size_t len)
 			return (ERR_PROTO);
 		if ((path = field(s, len, &off)) == NULL)
 			return (ERR_PROTO);
-		cs->v = xrealloc(cs->v, (cs->n + 1) * sizeof(*cs->v));
-		c = &cs->v[cs->n++];
-		c->path = xstrdup(path);
-		c->type = change_type(st[0]);
+		cs->v    = xrealloc(cs->v, (cs->n + 1) * sizeof(*cs->v));
+		c        = &cs->v[cs->n++];
+		c->path  = xstrdup(path);
+		c->type  = change_type(st[0]);
 		c->added = c->removed = 0;
 	}
 	return (0);
@@ -98,7 +98,7 @@ count(const char *s, const char **end)
 		return (0); /* binary */
 	}
 	errno = 0;
-	n = strtol(s, (char **) end, 10);
+	n     = strtol(s, (char **) end, 10);
 	if (errno != 0 || *end == s || n < 0)
 		*end = NULL;
 	return (n);
@@ -127,7 +127,7 @@ diff_parse_numstat(struct changes *cs, const char *s, size_t len)
 		}
 		for (i = 0; i < cs->n; i++) {
 			if (strcmp(cs->v[i].path, path) == 0) {
-				cs->v[i].added = a;
+				cs->v[i].added   = a;
 				cs->v[i].removed = d;
 				break;
 			}
@@ -142,8 +142,9 @@ diff_stat_last_line(const char *s, size_t len)
 	const char *end = s + len, *b, *e;
 
 	for (;;) {
-		while (end > s && (end[-1] == '\n' || end[-1] == ' ' ||
-		                   end[-1] == '\t' || end[-1] == '\r'))
+		while (end > s &&
+		    (end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t' ||
+		        end[-1] == '\r'))
 			end--;
 		if (end == s)
 			return (NULL);
@@ -206,10 +207,10 @@ list_files(struct changes *cs, const char *dir, const char *rel)
 			rv = list_files(cs, p, r);
 		else if (S_ISREG(st.st_mode)) {
 			cs->v = xrealloc(cs->v, (cs->n + 1) * sizeof(*cs->v));
-			c = &cs->v[cs->n++];
-			c->path = r;
-			r = NULL;
-			c->type = "added";
+			c     = &cs->v[cs->n++];
+			c->path  = r;
+			r        = NULL;
+			c->type  = "added";
 			c->added = c->removed = 0;
 			if ((f = fopen(p, "r")) != NULL) {
 				while ((ch = getc(f)) != EOF)
@@ -232,13 +233,12 @@ scratch_collect(struct exec_run *x)
 
 	if ((rv = list_files(&x->changes, x->ws, "")) != 0) {
 		run_fail(x, "infra_tooling",
-		         xasprintf("cannot list the workspace %s", x->ws));
+		    xasprintf("cannot list the workspace %s", x->ws));
 		return (rv);
 	}
 	x->diff_stat_excerpt = xasprintf("%zu file%s in a scratch workspace "
 	                                 "(no git)",
-	                                 x->changes.n,
-	                                 x->changes.n == 1 ? "" : "s");
+	    x->changes.n, x->changes.n == 1 ? "" : "s");
 	memset(&r, 0, sizeof(r));
 	buf_puts(&r.out, x->diff_stat_excerpt);
 	buf_puts(&r.out, "\n");
@@ -263,16 +263,16 @@ diff_collect(struct exec_run *x, struct buf *patch)
 		goto fail;
 	proc_result_fini(&r);
 	if ((rv = workspace_git(&r, x->ws, &reason, "diff", "--cached", "-M",
-	                  "--name-status", "-z", NULL)) != 0)
+	         "--name-status", "-z", NULL)) != 0)
 		goto fail;
-	if ((rv = diff_parse_name_status(&x->changes, r.out.data, r.out.len)) !=
-	    0) {
+	if ((rv = diff_parse_name_status(
+	         &x->changes, r.out.data, r.out.len)) != 0) {
 		reason = xstrdup("cannot parse git diff --name-status");
 		goto fail;
 	}
 	proc_result_fini(&r);
 	if ((rv = workspace_git(&r, x->ws, &reason, "diff", "--cached", "-M",
-	                  "--numstat", "-z", NULL)) != 0)
+	         "--numstat", "-z", NULL)) != 0)
 		goto fail;
 	if ((rv = diff_parse_numstat(&x->changes, r.out.data, r.out.len)) !=
 	    0) {
@@ -281,14 +281,14 @@ diff_collect(struct exec_run *x, struct buf *patch)
 	}
 	proc_result_fini(&r);
 	if ((rv = workspace_git(&r, x->ws, &reason, "diff", "--cached", "-M",
-	                  "--no-color", "--stat", NULL)) != 0)
+	         "--no-color", "--stat", NULL)) != 0)
 		goto fail;
 	x->diff_stat_excerpt = diff_stat_last_line(r.out.data, r.out.len);
 	if ((rv = save(x, "diff_stat.txt", &r)) != 0)
 		goto out;
 	proc_result_fini(&r);
 	if ((rv = workspace_git(&r, x->ws, &reason, "diff", "--cached", "-M",
-	                  "--no-color", "--no-ext-diff", NULL)) != 0)
+	         "--no-color", "--no-ext-diff", NULL)) != 0)
 		goto fail;
 	if ((rv = save(x, "diff.patch", &r)) != 0)
 		goto out;

@@ -20,8 +20,7 @@
 static void
 usage(FILE *f)
 {
-	fprintf(
-	    f,
+	fprintf(f,
 	    "usage: opc-exec-run --request REQ.json --workspace DIR "
 	    "--out RESULT.json\n"
 	    "\n"
@@ -50,14 +49,14 @@ int
 main(int argc, char *argv[])
 {
 	static const struct option opts[] = {
-	    {"request", required_argument, NULL, 'r'},
-	    {"workspace", required_argument, NULL, 'w'},
-	    {"out", required_argument, NULL, 'o'},
-	    {"probe", required_argument, NULL, 'p'},
-	    {"no-call", no_argument, NULL, 'n'},
-	    {"children", required_argument, NULL, 'c'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+		{ "request", required_argument, NULL, 'r' },
+		{ "workspace", required_argument, NULL, 'w' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "probe", required_argument, NULL, 'p' },
+		{ "no-call", no_argument, NULL, 'n' },
+		{ "children", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	struct exec_req rq;
 	const char     *req = NULL, *ws = NULL, *out = NULL, *probe = NULL;
@@ -105,7 +104,7 @@ main(int argc, char *argv[])
 	}
 	if (request_load(&rq, req, &err) != 0) {
 		fprintf(stderr, "opc-exec-run: bad request %s: %s\n", req,
-		        err ? err : "invalid");
+		    err ? err : "invalid");
 		free(err);
 		request_fini(&rq);
 		return (1);

@@ -38,14 +38,14 @@ version(const char *prog, char *const *envp)
 	argv[1] = "--version";
 	argv[2] = NULL;
 	memset(&o, 0, sizeof(o));
-	o.argv = argv;
-	o.envp = envp;
+	o.argv       = argv;
+	o.envp       = envp;
 	o.timeout_ms = VERSION_TIMEOUT_MS;
-	o.grace_ms = 1000;
+	o.grace_ms   = 1000;
 	o.max_output = 4096;
 	if (proc_run(&r, &o) == 0 && r.spawn_errno == 0 && r.exit_code == 0 &&
 	    r.out.len > 0) {
-		s = r.out.data;
+		s    = r.out.data;
 		line = xstrndup(s, strcspn(s, "\r\n"));
 	}
 	proc_result_fini(&r);
@@ -57,8 +57,8 @@ static const char *
 mode(const struct exec_backend_spec *bk)
 {
 	if (strcmp(bk->kind, "claude_cli") == 0)
-		return (bk->permission_mode ? bk->permission_mode
-		                            : "acceptEdits");
+		return (
+		    bk->permission_mode ? bk->permission_mode : "acceptEdits");
 	if (strcmp(bk->kind, "codex_cli") == 0)
 		return (bk->sandbox ? bk->sandbox : "workspace-write");
 	if (strcmp(bk->kind, "aider") == 0)
@@ -83,8 +83,8 @@ key_env(const struct agent_cmd *c)
 	for (i = 0; i < c->env.n; i++)
 		if ((eq = strchr(c->env.v[i], '=')) != NULL &&
 		    strlen(eq + 1) == n && strcmp(eq + 1, c->secret) == 0)
-			return (
-			    xstrndup(c->env.v[i], (size_t) (eq - c->env.v[i])));
+			return (xstrndup(
+			    c->env.v[i], (size_t) (eq - c->env.v[i])));
 	return (NULL);
 }
 
@@ -102,19 +102,18 @@ probe_run(const char *spec_path, const char *dir, const char *out, int call)
 	int              rv;
 
 	if ((spec = json_load_file(spec_path, 0, &je)) == NULL) {
-		fprintf(stderr, "opc-exec-run: %s:%d: %s\n", spec_path, je.line,
-		        je.text);
+		fprintf(stderr, "opc-exec-run: %s:%d: %s\n", spec_path,
+		    je.line, je.text);
 		return (ERR_INVAL);
 	}
 	json_object_set_new(spec, "workspace", json_string("scratch"));
 	if (json_object_get(spec, "max_turns") == NULL)
 		json_object_set_new(spec, "max_turns", json_integer(1));
 	req = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:o}", "run_id",
-	                "probe", "task_id", "probe", "goal_text", probe_goal,
-	                "clone_url", "-", "base_branch", "main", "task_branch",
-	                "probe", "timeout_seconds", PROBE_TIMEOUT,
-	                "backend_spec", spec);
-	rv = request_parse(&rq, req, &err);
+	    "probe", "task_id", "probe", "goal_text", probe_goal, "clone_url",
+	    "-", "base_branch", "main", "task_branch", "probe",
+	    "timeout_seconds", PROBE_TIMEOUT, "backend_spec", spec);
+	rv  = request_parse(&rq, req, &err);
 	json_decref(req);
 	if (rv != 0) {
 		fprintf(stderr, "opc-exec-run: bad backend spec: %s\n", err);
@@ -124,16 +123,16 @@ probe_run(const char *spec_path, const char *dir, const char *out, int call)
 	}
 	memset(&x, 0, sizeof(x));
 	memset(&c, 0, sizeof(c));
-	x.req = &rq;
-	x.ws = xstrdup(dir);
-	x.opc = xasprintf("%s/.opcenter", dir);
+	x.req               = &rq;
+	x.ws                = xstrdup(dir);
+	x.opc               = xasprintf("%s/.opcenter", dir);
 	x.backend.exit_code = -1;
-	res = json_object();
+	res                 = json_object();
 	json_object_set_new(res, "kind", json_string(rq.bk.kind));
 	profile = agent_profile(rq.bk.kind);
 	if (mkdirs(x.opc, 0700) != 0) {
-		run_fail(&x, "infra_tooling",
-		         xasprintf("cannot make %s", x.opc));
+		run_fail(
+		    &x, "infra_tooling", xasprintf("cannot make %s", x.opc));
 		goto done;
 	}
 	if (strcmp(rq.bk.kind, "stub") == 0) {
@@ -148,29 +147,29 @@ probe_run(const char *spec_path, const char *dir, const char *out, int call)
 	free(prompt);
 	if (c.argv.n > 0 && (prog = spawn_path(c.argv.v[0], c.env.v)) != NULL)
 		ver = version(prog, c.env.v);
-	json_object_set_new(res, "program",
-	                    json_string(c.argv.n > 0 ? c.argv.v[0] : "?"));
+	json_object_set_new(
+	    res, "program", json_string(c.argv.n > 0 ? c.argv.v[0] : "?"));
 	json_object_set_new(res, "path", jsonx_str_or_null(prog));
 	json_object_set_new(res, "version", jsonx_str_or_null(ver));
 	kenv = key_env(&c);
 	if (profile != NULL) {
-		json_object_set_new(res, "key_env",
-		                    jsonx_str_or_null(agent_key_env(&rq.bk)));
+		json_object_set_new(
+		    res, "key_env", jsonx_str_or_null(agent_key_env(&rq.bk)));
 		if (kenv != NULL && strcmp(kenv, agent_key_env(&rq.bk)) != 0)
-			json_object_set_new(res, "key_passed_as",
-			                    json_string(kenv));
-		json_object_set_new(res, "key_present",
-		                    json_boolean(c.secret != NULL));
-		json_object_set_new(res, "base_url",
-		                    jsonx_str_or_null(rq.bk.base_url));
+			json_object_set_new(
+			    res, "key_passed_as", json_string(kenv));
+		json_object_set_new(
+		    res, "key_present", json_boolean(c.secret != NULL));
+		json_object_set_new(
+		    res, "base_url", jsonx_str_or_null(rq.bk.base_url));
 	}
 	json_object_set_new(res, "mode", jsonx_str_or_null(mode(&rq.bk)));
 	if (prog == NULL) {
 		/* not installed says more than a missing key */
 		x.category = NULL;
 		run_fail(&x, "infra_tooling",
-		         xasprintf("%s is not installed (not on the PATH)",
-		                   c.argv.n > 0 ? c.argv.v[0] : "?"));
+		    xasprintf("%s is not installed (not on the PATH)",
+		        c.argv.n > 0 ? c.argv.v[0] : "?"));
 	}
 	if (x.category != NULL || profile == NULL || !call)
 		goto done;
@@ -180,18 +179,18 @@ probe_run(const char *spec_path, const char *dir, const char *out, int call)
 	json_object_set_new(res, "agent", agent_json(&x.agent));
 	if (!x.backend_ok && x.category == NULL)
 		run_fail(&x, "backend",
-		         xstrdup(x.backend_reason ? x.backend_reason
-		                                  : "the probe failed"));
+		    xstrdup(x.backend_reason ? x.backend_reason
+		                             : "the probe failed"));
 done:
-	ready = x.category != NULL                ? "no"
-	        : profile != NULL && call         ? "yes"
-	        : strcmp(rq.bk.kind, "stub") == 0 ? "yes"
-	                                          : "not probed";
+	ready = x.category != NULL            ? "no"
+	    : profile != NULL && call         ? "yes"
+	    : strcmp(rq.bk.kind, "stub") == 0 ? "yes"
+	                                      : "not probed";
 	json_object_set_new(res, "ready", json_string(ready));
 	json_object_set_new(res, "detail", jsonx_str_or_null(x.reason));
-	s = json_dumps(res, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	rv =
-	    s != NULL && write_file_atomic(out, s, strlen(s)) == 0 ? 0 : ERR_IO;
+	s  = json_dumps(res, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	rv = s != NULL && write_file_atomic(out, s, strlen(s)) == 0 ? 0
+	                                                            : ERR_IO;
 	free(s);
 	json_decref(res);
 	agent_cmd_fini(&c);

@@ -27,20 +27,22 @@ static const struct {
 	const char *name;    /* its name in the [quality] note */
 	const char *ere;
 } patterns[QUALITY_N] = {
-    {"#\\s*noqa\\b", "noqa", "#[[:space:]]*noqa"},
-    {"#\\s*type:\\s*ignore\\b", "type_ignore",
-     "#[[:space:]]*type:[[:space:]]*ignore"},
-    {"#\\s*pragma:\\s*no\\s*cover\\b", "pragma_no_cover",
-     "#[[:space:]]*pragma:[[:space:]]*no[[:space:]]*cover"},
-    {"#\\s*pylint:\\s*disable\\b", "pylint_disable",
-     "#[[:space:]]*pylint:[[:space:]]*disable"},
-    {"#\\s*ruff:\\s*noqa\\b", "ruff_noqa",
-     "#[[:space:]]*ruff:[[:space:]]*noqa"},
-    {"@pytest\\.mark\\.skip\\b", "pytest_skip", "@pytest\\.mark\\.skip"},
-    {"@pytest\\.mark\\.xfail\\b", "pytest_xfail", "@pytest\\.mark\\.xfail"},
-    /* the original's third marker (operator guide, "Quality Erosion
-     * Warnings"): a bare pass statement, alone on its line */
-    {"^\\s*pass\\s*(#.*)?$", "pass", "^[[:space:]]*pass[[:space:]]*(#.*)?$"},
+	{ "#\\s*noqa\\b", "noqa", "#[[:space:]]*noqa" },
+	{ "#\\s*type:\\s*ignore\\b", "type_ignore",
+	    "#[[:space:]]*type:[[:space:]]*ignore" },
+	{ "#\\s*pragma:\\s*no\\s*cover\\b", "pragma_no_cover",
+	    "#[[:space:]]*pragma:[[:space:]]*no[[:space:]]*cover" },
+	{ "#\\s*pylint:\\s*disable\\b", "pylint_disable",
+	    "#[[:space:]]*pylint:[[:space:]]*disable" },
+	{ "#\\s*ruff:\\s*noqa\\b", "ruff_noqa",
+	    "#[[:space:]]*ruff:[[:space:]]*noqa" },
+	{ "@pytest\\.mark\\.skip\\b", "pytest_skip", "@pytest\\.mark\\.skip" },
+	{ "@pytest\\.mark\\.xfail\\b", "pytest_xfail",
+	    "@pytest\\.mark\\.xfail" },
+	/* the original's third marker (operator guide, "Quality Erosion
+	 * Warnings"): a bare pass statement, alone on its line */
+	{ "^\\s*pass\\s*(#.*)?$", "pass",
+	    "^[[:space:]]*pass[[:space:]]*(#.*)?$" },
 };
 
 #define QUESTION_OPEN "<!-- cp:question:"
@@ -63,8 +65,8 @@ quality_note(const int counts[QUALITY_N], int threshold)
 	for (i = 0; i < QUALITY_N; i++)
 		if (counts[i] > 0) {
 			total += counts[i];
-			json_object_set_new(o, patterns[i].name,
-			                    json_integer(counts[i]));
+			json_object_set_new(
+			    o, patterns[i].name, json_integer(counts[i]));
 		}
 	if (total == 0 || total < threshold) {
 		json_decref(o);
@@ -75,7 +77,7 @@ quality_note(const int counts[QUALITY_N], int threshold)
 	json_decref(o);
 	note = xasprintf("[quality] This run added %d quality suppressions: "
 	                 "%s. Review before merging.",
-	                 total, js != NULL ? js : "{}");
+	    total, js != NULL ? js : "{}");
 	free(js);
 	return (note);
 }
@@ -94,7 +96,7 @@ match_b(const regex_t *re, const char *line)
 	const char *p = line;
 
 	while (*p != '\0' &&
-	       regexec(re, p, 1, &m, p == line ? 0 : REG_NOTBOL) == 0) {
+	    regexec(re, p, 1, &m, p == line ? 0 : REG_NOTBOL) == 0) {
 		if (!is_word(p[m.rm_eo]))
 			return (1);
 		p += m.rm_so + 1;
@@ -112,7 +114,7 @@ next_line(struct buf *b, const char *s, size_t len, size_t *off)
 	if (*off >= len)
 		return (NULL);
 	nl = memchr(s + *off, '\n', len - *off);
-	n = nl != NULL ? (size_t) (nl - (s + *off)) : len - *off;
+	n  = nl != NULL ? (size_t) (nl - (s + *off)) : len - *off;
 	buf_reset(b);
 	buf_append(b, s + *off, n);
 	*off += n + (nl != NULL);
@@ -194,7 +196,7 @@ quality_question_in_patch(const char *patch, size_t len)
 	struct buf  b;
 	const char *l;
 	size_t      off = 0;
-	char       *q = NULL;
+	char       *q   = NULL;
 
 	buf_init(&b);
 	while (q == NULL && (l = next_line(&b, patch, len, &off)) != NULL)

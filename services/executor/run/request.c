@@ -64,8 +64,8 @@ num(int64_t *out, const json_t *o, const char *key, int64_t def, int64_t min,
 		    ? INT64_MAX
 		    : (int64_t) json_real_value(v);
 	if (*out < min)
-		return (bad(errp, xasprintf("field %s: below %lld", key,
-		                            (long long) min)));
+		return (bad(errp,
+		    xasprintf("field %s: below %lld", key, (long long) min)));
 	return (0);
 }
 
@@ -94,9 +94,10 @@ dnum(double *out, const json_t *o, const char *key, double def, char **errp)
 		return (0);
 	if (!json_is_number(v) || !(json_number_value(v) >= 0) ||
 	    json_number_value(v) > 1e9)
-		return (bad(errp, xasprintf("field %s: not a number between 0 "
-		                            "and 1e9",
-		                            key)));
+		return (bad(errp,
+		    xasprintf("field %s: not a number between 0 "
+		              "and 1e9",
+		        key)));
 	*out = json_number_value(v);
 	return (0);
 }
@@ -110,8 +111,9 @@ parse_profile(struct exec_backend_spec *bk, const json_t *o, char **errp)
 
 	bk->price_in = bk->price_out = bk->price_cached = -1;
 	if (pr != NULL && !json_is_null(pr) && !json_is_object(pr))
-		return (bad(errp, xstrdup("backend_spec.prices: not an "
-		                          "object")));
+		return (bad(errp,
+		    xstrdup("backend_spec.prices: not an "
+		            "object")));
 	if ((rv = str(&bk->bin, o, "bin", 0, errp)) != 0 ||
 	    (rv = str(&bk->api_key_env, o, "api_key_env", 0, errp)) != 0 ||
 	    (rv = str(&bk->base_url, o, "base_url", 0, errp)) != 0 ||
@@ -125,9 +127,9 @@ parse_profile(struct exec_backend_spec *bk, const json_t *o, char **errp)
 	    (rv = inum(&bk->max_retries, o, "max_retries", -1, 0, errp)) !=
 	        0 ||
 	    (rv = inum(&bk->transient_retries, o, "transient_retries", 2, 0,
-	               errp)) != 0 ||
+	         errp)) != 0 ||
 	    (rv = inum(&bk->retry_backoff_seconds, o, "retry_backoff_seconds",
-	               30, 0, errp)) != 0 ||
+	         30, 0, errp)) != 0 ||
 	    (rv = inum(&bk->cycles, o, "cycles", 0, 0, errp)) != 0 ||
 	    (rv = inum(&bk->exchanges, o, "exchanges", 0, 0, errp)) != 0 ||
 	    (rv = dnum(&bk->max_budget_usd, o, "max_budget_usd", 0, errp)) !=
@@ -135,19 +137,20 @@ parse_profile(struct exec_backend_spec *bk, const json_t *o, char **errp)
 		return (rv);
 	if (pr != NULL && json_is_object(pr) &&
 	    ((rv = dnum(&bk->price_in, pr, "input_per_mtok", -1, errp)) != 0 ||
-	     (rv = dnum(&bk->price_out, pr, "output_per_mtok", -1, errp)) !=
-	         0 ||
-	     (rv = dnum(&bk->price_cached, pr, "cached_input_per_mtok", -1,
-	                errp)) != 0))
+	        (rv = dnum(&bk->price_out, pr, "output_per_mtok", -1, errp)) !=
+	            0 ||
+	        (rv = dnum(&bk->price_cached, pr, "cached_input_per_mtok", -1,
+	             errp)) != 0))
 		return (rv);
 	if (bk->bin != NULL && bk->bin[0] == '\0')
 		return (bad(errp, xstrdup("backend_spec.bin: empty")));
 	if (bk->permission_mode != NULL &&
 	    strcmp(bk->permission_mode, "bypassPermissions") == 0)
-		return (bad(errp, xstrdup("backend_spec.permission_mode: "
-		                          "bypassPermissions would let the "
-		                          "agent run anything; use acceptEdits "
-		                          "(the CLI refuses it as root anyway)")));
+		return (bad(errp,
+		    xstrdup("backend_spec.permission_mode: "
+		            "bypassPermissions would let the "
+		            "agent run anything; use acceptEdits "
+		            "(the CLI refuses it as root anyway)")));
 	return (0);
 }
 
@@ -161,12 +164,12 @@ strlist(struct strv *sv, const json_t *o, const char *key, char **errp)
 		return (0);
 	if (!json_is_array(a))
 		return (bad(errp, xasprintf("field %s: not an array", key)));
-	json_array_foreach(a, i, v)
-	{
+	json_array_foreach (a, i, v) {
 		if (!json_is_string(v))
-			return (bad(errp, xasprintf("field %s[%zu]: not a "
-			                            "string",
-			                            key, i)));
+			return (bad(errp,
+			    xasprintf("field %s[%zu]: not a "
+			              "string",
+			        key, i)));
 		strv_push(sv, json_string_value(v));
 	}
 	return (0);
@@ -176,9 +179,10 @@ static int
 branch_ok(const char *name, const char *key, char **errp)
 {
 	if (name[0] == '-')
-		return (bad(errp, xasprintf("field %s: may not start with "
-		                            "'-'",
-		                            key)));
+		return (bad(errp,
+		    xasprintf("field %s: may not start with "
+		              "'-'",
+		        key)));
 	return (0);
 }
 
@@ -193,21 +197,23 @@ parse_command(struct strv *sv, const json_t *c, size_t i, char **errp)
 	if (json_is_string(c))
 		strv_split_ws(sv, json_string_value(c));
 	else if (!json_is_array(c))
-		return (bad(errp, xasprintf("validation_commands[%zu]: not a "
-		                            "string or array",
-		                            i)));
-	json_array_foreach(c, j, w)
-	{
+		return (bad(errp,
+		    xasprintf("validation_commands[%zu]: not a "
+		              "string or array",
+		        i)));
+	json_array_foreach (c, j, w) {
 		if (!json_is_string(w))
-			return (bad(errp, xasprintf("validation_commands[%zu]"
-			                            "[%zu]: not a string",
-			                            i, j)));
+			return (bad(errp,
+			    xasprintf("validation_commands[%zu]"
+			              "[%zu]: not a string",
+			        i, j)));
 		strv_push(sv, json_string_value(w));
 	}
 	if (sv->n == 0 || sv->v[0][0] == '\0')
-		return (bad(errp, xasprintf("validation_commands[%zu]: empty "
-		                            "command",
-		                            i)));
+		return (bad(errp,
+		    xasprintf("validation_commands[%zu]: empty "
+		              "command",
+		        i)));
 	return (0);
 }
 
@@ -221,13 +227,13 @@ parse_validation(struct exec_req *rq, const json_t *o, char **errp)
 	if (a == NULL || json_is_null(a))
 		return (0);
 	if (!json_is_array(a))
-		return (bad(errp, xstrdup("field validation_commands: not "
-		                          "an array")));
+		return (bad(errp,
+		    xstrdup("field validation_commands: not "
+		            "an array")));
 	rq->validation = xcalloc(json_array_size(a) + 1, sizeof(struct strv));
-	json_array_foreach(a, i, c)
-	{
-		rv = parse_command(&rq->validation[rq->n_validation++], c, i,
-		                   errp);
+	json_array_foreach (a, i, c) {
+		rv = parse_command(
+		    &rq->validation[rq->n_validation++], c, i, errp);
 		if (rv != 0)
 			return (rv);
 	}
@@ -243,63 +249,68 @@ parse_backend(struct exec_backend_spec *bk, const json_t *o, char **errp)
 	int64_t       n;
 	int           rv;
 
-	bk->max_output_bytes = DEFAULT_MAX_OUTPUT;
+	bk->max_output_bytes   = DEFAULT_MAX_OUTPUT;
 	bk->kill_grace_seconds = 5;
 	bk->price_in = bk->price_out = bk->price_cached = -1;
-	bk->max_retries = -1;
+	bk->max_retries                                 = -1;
 	if (o == NULL || json_is_null(o)) {
 		bk->kind = xstrdup("stub");
 		return (0);
 	}
 	if (!json_is_object(o))
-		return (bad(errp, xstrdup("field backend_spec: not an "
-		                          "object")));
+		return (bad(errp,
+		    xstrdup("field backend_spec: not an "
+		            "object")));
 	if ((rv = str(&bk->kind, o, "kind", 0, errp)) != 0)
 		return (rv);
 	if (bk->kind == NULL)
 		bk->kind = xstrdup("stub");
 	if (!backend_kind_known(bk->kind))
-		return (bad(errp, xasprintf("backend_spec.kind: unknown kind "
-		                            "\"%s\" (stub, command, claude_cli, "
-		                            "codex_cli, aider, kodo)",
-		                            bk->kind)));
+		return (bad(errp,
+		    xasprintf("backend_spec.kind: unknown kind "
+		              "\"%s\" (stub, command, claude_cli, "
+		              "codex_cli, aider, kodo)",
+		        bk->kind)));
 	if ((rv = parse_profile(bk, o, errp)) != 0)
 		return (rv);
 	if ((rv = strlist(&bk->argv, o, "argv", errp)) != 0 ||
 	    (rv = strlist(&bk->env_allow, o, "env_allow", errp)) != 0 ||
 	    (rv = str(&bk->model, o, "model", 0, errp)) != 0 ||
 	    (rv = num(&n, o, "max_output_bytes", (int64_t) DEFAULT_MAX_OUTPUT,
-	              1, errp)) != 0 ||
+	         1, errp)) != 0 ||
 	    (rv = inum(&bk->kill_grace_seconds, o, "kill_grace_seconds", 5, 0,
-	               errp)) != 0)
+	         errp)) != 0)
 		return (rv);
 	bk->max_output_bytes = (size_t) n;
 	if ((rv = str(&ws, o, "workspace", 0, errp)) != 0)
 		return (rv);
 	bk->scratch = ws != NULL && strcmp(ws, "scratch") == 0;
 	if (ws != NULL && !bk->scratch && strcmp(ws, "git") != 0)
-		rv = bad(errp, xasprintf("backend_spec.workspace: expected git "
-		                         "or scratch, got \"%s\"",
-		                         ws));
+		rv = bad(errp,
+		    xasprintf("backend_spec.workspace: expected git "
+		              "or scratch, got \"%s\"",
+		        ws));
 	free(ws);
 	if (rv != 0)
 		return (rv);
 	if (strcmp(bk->kind, "command") == 0 &&
 	    (bk->argv.n == 0 || bk->argv.v[0][0] == '\0'))
-		return (bad(errp, xstrdup("backend_spec.argv: required for "
-		                          "kind command")));
+		return (bad(errp,
+		    xstrdup("backend_spec.argv: required for "
+		            "kind command")));
 	env = json_object_get(o, "env");
 	if (env != NULL && !json_is_null(env)) {
 		if (!json_is_object(env))
-			return (bad(errp, xstrdup("backend_spec.env: not an "
-			                          "object")));
-		json_object_foreach((json_t *) env, k, v)
-		{
+			return (bad(errp,
+			    xstrdup("backend_spec.env: not an "
+			            "object")));
+		json_object_foreach ((json_t *) env, k, v) {
 			if (!json_is_string(v) || k[0] == '\0' ||
 			    strchr(k, '=') != NULL)
-				return (bad(errp, xasprintf("backend_spec.env."
-				                            "%s: bad entry",
-				                            k)));
+				return (bad(errp,
+				    xasprintf("backend_spec.env."
+				              "%s: bad entry",
+				        k)));
 			strv_setenv(&bk->env, k, json_string_value(v));
 		}
 	}
@@ -331,8 +342,8 @@ request_parse(struct exec_req *rq, const json_t *o, char **errp)
 	    (rv = str(&rq->proposal_id, o, "proposal_id", 0, errp)) != 0 ||
 	    (rv = str(&rq->decision_id, o, "decision_id", 0, errp)) != 0 ||
 	    (rv = str(&rq->goal_text, o, "goal_text", 1, errp)) != 0 ||
-	    (rv = str(&rq->constraints_text, o, "constraints_text", 0, errp)) !=
-	        0 ||
+	    (rv = str(&rq->constraints_text, o, "constraints_text", 0,
+	         errp)) != 0 ||
 	    (rv = str(&rq->repo_key, o, "repo_key", 0, errp)) != 0 ||
 	    (rv = str(&rq->clone_url, o, "clone_url", 1, errp)) != 0 ||
 	    (rv = str(&rq->base_branch, o, "base_branch", 1, errp)) != 0 ||
@@ -342,28 +353,31 @@ request_parse(struct exec_req *rq, const json_t *o, char **errp)
 		return (rv);
 	if ((rv = branch_ok(rq->base_branch, "base_branch", errp)) != 0 ||
 	    (rv = branch_ok(rq->task_branch, "task_branch", errp)) != 0 ||
-	    (rv = strlist(&rq->allowed_paths, o, "allowed_paths", errp)) != 0 ||
+	    (rv = strlist(&rq->allowed_paths, o, "allowed_paths", errp)) !=
+	        0 ||
 	    (rv = num(&rq->max_changed_files, o, "max_changed_files", -1, 0,
-	              errp)) != 0 ||
+	         errp)) != 0 ||
 	    (rv = zero_none(&rq->max_changed_files)) != 0 ||
 	    (rv = inum(&rq->timeout_seconds, o, "timeout_seconds",
-	               DEFAULT_TIMEOUT, 1, errp)) != 0 ||
+	         DEFAULT_TIMEOUT, 1, errp)) != 0 ||
 	    (rv = parse_validation(rq, o, errp)) != 0 ||
 	    (rv = inum(&rq->validation_timeout_seconds, o,
-	               "validation_timeout_seconds", DEFAULT_TIMEOUT, 1,
-	               errp)) != 0 ||
-	    (rv = parse_backend(&rq->bk, json_object_get(o, "backend_spec"),
-	                        errp)) != 0)
+	         "validation_timeout_seconds", DEFAULT_TIMEOUT, 1, errp)) !=
+	        0 ||
+	    (rv = parse_backend(
+	         &rq->bk, json_object_get(o, "backend_spec"), errp)) != 0)
 		return (rv);
 	h = json_object_get(o, "push_on_success");
 	if (h != NULL && !json_is_null(h) && !json_is_boolean(h))
-		return (bad(errp, xstrdup("field push_on_success: not a "
-		                          "boolean")));
+		return (bad(errp,
+		    xstrdup("field push_on_success: not a "
+		            "boolean")));
 	rq->push_on_success = json_is_true(h);
-	h = json_object_get(o, "expect_changes");
+	h                   = json_object_get(o, "expect_changes");
 	if (h != NULL && !json_is_null(h) && !json_is_boolean(h))
-		return (bad(errp, xstrdup("field expect_changes: not a "
-		                          "boolean")));
+		return (bad(errp,
+		    xstrdup("field expect_changes: not a "
+		            "boolean")));
 	rq->expect_changes = !json_is_false(h);
 
 	g = json_object_get(o, "git");
@@ -383,7 +397,7 @@ request_parse(struct exec_req *rq, const json_t *o, char **errp)
 	if ((rv = inum(&rq->max_files, l, "max_files", 50, 0, errp)) != 0 ||
 	    (rv = inum(&rq->max_lines, l, "max_lines", 2000, 0, errp)) != 0 ||
 	    (rv = inum(&rq->quality_threshold, l, "quality_threshold", 3, 0,
-	               errp)) != 0)
+	         errp)) != 0)
 		return (rv);
 
 	h = json_object_get(o, "validation_history");
@@ -392,14 +406,14 @@ request_parse(struct exec_req *rq, const json_t *o, char **errp)
 	if ((rv = str(&rq->lease_file, o, "lease_file", 0, errp)) != 0)
 		return (rv);
 	rq->open_pr = json_is_true(json_object_get(o, "open_pr"));
-	g = json_object_get(o, "github");
+	g           = json_object_get(o, "github");
 	if (g != NULL && json_is_object(g) &&
 	    ((rv = str(&rq->github_api, g, "api_url", 0, errp)) != 0 ||
 	        (rv = str(&rq->github_repo, g, "repo", 0, errp)) != 0))
 		return (rv);
 	if (rq->github_api == NULL)
 		rq->github_api = xstrdup("https://api.github.com");
-	h = json_object_get(o, "lease_ms");
+	h            = json_object_get(o, "lease_ms");
 	rq->lease_ms = json_is_integer(h) ? json_integer_value(h) : 0;
 	return (0);
 }

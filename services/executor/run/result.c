@@ -20,12 +20,14 @@ static const struct {
 	const char *type; /* artifact_type */
 	const char *label;
 } outputs[] = {
-    {"backend_stdout", "backend_stdout.txt", "log_excerpt", "backend stdout"},
-    {"backend_stderr", "backend_stderr.txt", "log_excerpt", "backend stderr"},
-    {"validation_output", "validation_output.txt", "validation_report",
-     "validation output"},
-    {"diff_stat", "diff_stat.txt", "diff", "diff stat"},
-    {"patch", "diff.patch", "patch", "patch"},
+	{ "backend_stdout", "backend_stdout.txt", "log_excerpt",
+	    "backend stdout" },
+	{ "backend_stderr", "backend_stderr.txt", "log_excerpt",
+	    "backend stderr" },
+	{ "validation_output", "validation_output.txt", "validation_report",
+	    "validation output" },
+	{ "diff_stat", "diff_stat.txt", "diff", "diff stat" },
+	{ "patch", "diff.patch", "patch", "patch" },
 };
 
 static void
@@ -35,10 +37,10 @@ changes_fill(struct msg_exec_change_list *l, const struct changes *cs)
 	size_t                  i;
 
 	for (i = 0; i < cs->n; i++) {
-		c = msg_exec_change_push(l);
-		c->path = utf8_lossy(cs->v[i].path);
-		c->change_type = xstrdup(cs->v[i].type);
-		c->lines_added = cs->v[i].added;
+		c                = msg_exec_change_push(l);
+		c->path          = utf8_lossy(cs->v[i].path);
+		c->change_type   = xstrdup(cs->v[i].type);
+		c->lines_added   = cs->v[i].added;
 		c->lines_removed = cs->v[i].removed;
 	}
 }
@@ -52,12 +54,12 @@ validation_new(const struct exec_run *x)
 		v->status = xstrdup("skipped");
 		return (v);
 	}
-	v->status = xstrdup(x->val.status);
-	v->commands_run = x->val.run;
+	v->status          = xstrdup(x->val.status);
+	v->commands_run    = x->val.run;
 	v->commands_passed = x->val.passed;
 	v->commands_failed = x->val.failed;
 	v->failure_excerpt = utf8_lossy(x->val.failure_excerpt);
-	v->duration_ms = x->val.duration_ms;
+	v->duration_ms     = x->val.duration_ms;
 	return (v);
 }
 
@@ -73,18 +75,18 @@ outputs_fill(const struct exec_run *x, struct msg_exec_result *res)
 	for (i = 0; x->ws_ready && i < nitems(outputs); i++) {
 		p = run_ws_path(x, outputs[i].name);
 		if (stat(p, &st) == 0 && S_ISREG(st.st_mode)) {
-			slot = &res->files->backend_stdout + i;
+			slot  = &res->files->backend_stdout + i;
 			*slot = utf8_lossy(p);
-			a = msg_exec_artifact_push(&res->artifacts);
-			a->artifact_id = xstrdup(uuid4(id));
+			a     = msg_exec_artifact_push(&res->artifacts);
+			a->artifact_id   = xstrdup(uuid4(id));
 			a->artifact_type = xstrdup(outputs[i].type);
-			a->label = xstrdup(outputs[i].label);
-			a->uri = utf8_lossy(p);
-			a->size_bytes = st.st_size;
-			a->produced_at =
-			    xstrdup(iso8601((int64_t) st.st_mtim.tv_sec * 1000 +
-			                        st.st_mtim.tv_nsec / 1000000,
-			                    ts, sizeof(ts)));
+			a->label         = xstrdup(outputs[i].label);
+			a->uri           = utf8_lossy(p);
+			a->size_bytes    = st.st_size;
+			a->produced_at   = xstrdup(
+			      iso8601((int64_t) st.st_mtim.tv_sec * 1000 +
+			              st.st_mtim.tv_nsec / 1000000,
+			          ts, sizeof(ts)));
 		}
 		free(p);
 	}
@@ -98,27 +100,28 @@ dup_or_null(const char *s)
 
 void
 result_fill(const struct exec_run *x, int64_t completed_ms,
-            struct msg_exec_result *res)
+    struct msg_exec_result *res)
 {
 	const struct exec_req *rq = x->req;
 	char                   t[32], *p;
 	size_t                 i;
 
-	res->run_id = dup_or_null(rq->run_id);
-	res->task_id = dup_or_null(rq->task_id);
+	res->run_id      = dup_or_null(rq->run_id);
+	res->task_id     = dup_or_null(rq->task_id);
 	res->proposal_id = dup_or_null(rq->proposal_id);
 	res->decision_id = dup_or_null(rq->decision_id);
-	res->status = xstrdup(x->status != NULL ? x->status : "failed");
-	res->success = x->success;
+	res->status      = xstrdup(x->status != NULL ? x->status : "failed");
+	res->success     = x->success;
 	changes_fill(&res->changed_files, &x->changes);
 	res->changed_files_source =
 	    xstrdup(rq->bk.scratch ? "workspace_listing" : "git_diff");
 	res->diff_stat_excerpt = utf8_lossy(x->diff_stat_excerpt);
-	res->validation = validation_new(x);
-	res->branch_pushed = x->branch_pushed;
-	res->branch_name = rq->bk.scratch ? NULL : dup_or_null(rq->task_branch);
-	res->commit_sha = dup_or_null(x->commit_sha);
-	res->pull_request_url = utf8_lossy(x->pr_url);
+	res->validation        = validation_new(x);
+	res->branch_pushed     = x->branch_pushed;
+	res->branch_name =
+	    rq->bk.scratch ? NULL : dup_or_null(rq->task_branch);
+	res->commit_sha         = dup_or_null(x->commit_sha);
+	res->pull_request_url   = utf8_lossy(x->pr_url);
 	res->pull_request_error = utf8_lossy(x->pr_error);
 	if ((res->has_pull_request_status = x->pr_status > 0))
 		res->pull_request_status = x->pr_status;
@@ -129,7 +132,7 @@ result_fill(const struct exec_run *x, int64_t completed_ms,
 	if ((res->has_executor_exit_code = x->have_exit_code != 0))
 		res->executor_exit_code = x->exit_code;
 	res->executor_signal = dup_or_null(x->signal_name);
-	res->question = utf8_lossy(x->question);
+	res->question        = utf8_lossy(x->question);
 	for (i = 0; i < x->scope_violations.n; i++) {
 		p = utf8_lossy(x->scope_violations.v[i]);
 		msg_strs_add(&res->scope_violations, p);
@@ -139,20 +142,19 @@ result_fill(const struct exec_run *x, int64_t completed_ms,
 	for (i = 0; i < QUALITY_N; i++)
 		if (x->quality[i] > 0)
 			json_object_set_new(res->quality_warnings,
-			                    quality_pattern(i),
-			                    json_integer(x->quality[i]));
+			    quality_pattern(i), json_integer(x->quality[i]));
 	res->quality_note = dup_or_null(x->quality_note);
-	res->agent = agent_new(&x->agent);
+	res->agent        = agent_new(&x->agent);
 	if (res->agent != NULL) {
 		res->agent->has_attempts = true;
-		res->agent->attempts = x->attempts;
+		res->agent->attempts     = x->attempts;
 	}
 	outputs_fill(x, res);
-	res->workspace_path = utf8_lossy(x->ws);
-	res->started_at = xstrdup(iso8601(x->started_ms, t, sizeof(t)));
-	res->completed_at = xstrdup(iso8601(completed_ms, t, sizeof(t)));
+	res->workspace_path  = utf8_lossy(x->ws);
+	res->started_at      = xstrdup(iso8601(x->started_ms, t, sizeof(t)));
+	res->completed_at    = xstrdup(iso8601(completed_ms, t, sizeof(t)));
 	res->has_duration_ms = true;
-	res->duration_ms = mono_ms() - x->started_mono;
+	res->duration_ms     = mono_ms() - x->started_mono;
 }
 
 int

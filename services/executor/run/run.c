@@ -33,10 +33,10 @@
 #include "run.h"
 
 #define REASON_PATHS 5
-#define LEASE_LOST                                                             \
-	"the run's lease was lost: the router did not grant it for half a "    \
-	"lease (cut off from it, or away) or took it back; the run stopped "   \
-	"there, pushing nothing after that, and is retried if the router "     \
+#define LEASE_LOST                                                           \
+	"the run's lease was lost: the router did not grant it for half a "  \
+	"lease (cut off from it, or away) or took it back; the run stopped " \
+	"there, pushing nothing after that, and is retried if the router "   \
 	"still holds it"
 
 char *
@@ -87,8 +87,7 @@ flaky(const struct exec_run *x)
 	if (!json_is_array(h) || (n = json_array_size(h)) == 0)
 		return (0);
 	passed = xcalloc(n, sizeof(*passed));
-	json_array_foreach(h, i, v)
-	{
+	json_array_foreach (h, i, v) {
 		passed[i] = json_is_true(v);
 	}
 	rv = classify_flaky(passed, n);
@@ -113,27 +112,28 @@ too_wide(struct exec_run *x)
 	if (x->changes.n <= max && lines <= rq->max_lines)
 		return (0);
 	x->too_wide = 1;
-	files = json_array();
+	files       = json_array();
 	for (i = 0; i < x->changes.n; i++)
-		json_array_append_new(files, json_string(x->changes.v[i].path));
-	o = json_pack("{s:o, s:I}", "files", files, "n_lines",
-	              (json_int_t) lines);
+		json_array_append_new(
+		    files, json_string(x->changes.v[i].path));
+	o = json_pack(
+	    "{s:o, s:I}", "files", files, "n_lines", (json_int_t) lines);
 	s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(o);
-	p = run_ws_path(x, "scope-too-wide.json");
+	p  = run_ws_path(x, "scope-too-wide.json");
 	rv = s != NULL ? write_file_atomic(p, s, strlen(s)) : ERR_IO;
 	free(p);
 	free(s);
 	x->reason = xasprintf("diff too wide: %zu files, %ld lines changed "
 	                      "(limits: %zu files, %d lines)",
-	                      x->changes.n, lines, max, rq->max_lines);
+	    x->changes.n, lines, max, rq->max_lines);
 	return (rv);
 }
 
 static void
 inspect(struct exec_run *x, const struct buf *patch)
 {
-	const struct exec_req *rq = x->req;
+	const struct exec_req *rq    = x->req;
 	int                    total = 0;
 	size_t                 i;
 
@@ -144,16 +144,17 @@ inspect(struct exec_run *x, const struct buf *patch)
 	for (i = 0; i < QUALITY_N; i++)
 		total += x->quality[i];
 	if ((x->quality_note =
-	         quality_note(x->quality, rq->quality_threshold)) != NULL)
+	            quality_note(x->quality, rq->quality_threshold)) != NULL)
 		log_warn("quality.erosion",
-		         "run %s adds %d suppression "
-		         "markers (threshold %d)",
-		         rq->run_id, total, rq->quality_threshold);
-	if ((x->question = quality_question_extract(x->backend.out.data,
-	                                    x->backend.out.len)) == NULL &&
-	    (x->question = quality_question_extract(x->backend.err.data,
-	                                    x->backend.err.len)) == NULL)
-		x->question = quality_question_in_patch(patch->data, patch->len);
+		    "run %s adds %d suppression "
+		    "markers (threshold %d)",
+		    rq->run_id, total, rq->quality_threshold);
+	if ((x->question = quality_question_extract(
+	         x->backend.out.data, x->backend.out.len)) == NULL &&
+	    (x->question = quality_question_extract(
+	         x->backend.err.data, x->backend.err.len)) == NULL)
+		x->question =
+		    quality_question_in_patch(patch->data, patch->len);
 }
 
 static char *
@@ -164,7 +165,7 @@ scope_reason(const struct strv *viol)
 
 	buf_init(&b);
 	buf_printf(&b, "%zu changed path%s outside allowed_paths: ", viol->n,
-	           viol->n == 1 ? "" : "s");
+	    viol->n == 1 ? "" : "s");
 	for (i = 0; i < viol->n && i < REASON_PATHS; i++)
 		buf_printf(&b, "%s%s", i > 0 ? ", " : "", viol->v[i]);
 	if (viol->n > REASON_PATHS)
@@ -181,18 +182,19 @@ denials_reason(const struct agent_report *a)
 	size_t     i, j;
 
 	buf_init(&b);
-	buf_printf(&b, "%s was refused %zu tool call%s (", a->cli, a->denials.n,
-	           a->denials.n == 1 ? "" : "s");
+	buf_printf(&b, "%s was refused %zu tool call%s (", a->cli,
+	    a->denials.n, a->denials.n == 1 ? "" : "s");
 	for (i = 0; i < a->denials.n; i++) {
 		for (j = 0; j < i; j++)
 			if (strcmp(a->denials.v[j], a->denials.v[i]) == 0)
 				break;
 		if (j == i)
-			buf_printf(&b, "%s%s", i > 0 ? ", " : "",
-			           a->denials.v[i]);
+			buf_printf(
+			    &b, "%s%s", i > 0 ? ", " : "", a->denials.v[i]);
 	}
-	buf_puts(&b, ") and changed nothing: its permission mode does not "
-	             "let it edit the workspace");
+	buf_puts(&b,
+	    ") and changed nothing: its permission mode does not "
+	    "let it edit the workspace");
 	buf_cstr(&b);
 	return (b.data);
 }
@@ -206,13 +208,13 @@ decide(struct exec_run *x)
 
 	x->success = 0;
 	if (proc_stop || x->backend.interrupted) {
-		x->status = "interrupted";
+		x->status   = "interrupted";
 		x->category = "interrupted";
 		free(x->reason);
 		x->reason = xstrdup(proc_lease_lost()
-		                        ? LEASE_LOST
-		                        : "run interrupted by a signal to the "
-		                          "executor worker");
+		        ? LEASE_LOST
+		        : "run interrupted by a signal to the "
+		          "executor worker");
 		return;
 	}
 	if (x->category != NULL) {
@@ -220,33 +222,33 @@ decide(struct exec_run *x)
 		return;
 	}
 	val_ok = !x->val_ran || strcmp(x->val.status, "passed") == 0 ||
-	         strcmp(x->val.status, "skipped") == 0;
+	    strcmp(x->val.status, "skipped") == 0;
 	/* A run that did nothing is not a success, unless nothing was
 	 * asked for (expect_changes false). */
 	no_change = x->backend_ok && x->diff_ok && x->changes.n == 0 &&
-	            x->req->expect_changes;
+	    x->req->expect_changes;
 	if (x->backend_ok && val_ok && x->scope_violations.n == 0 &&
 	    !x->too_wide && x->question == NULL && !no_change) {
 		x->success = 1;
-		x->status = "succeeded";
+		x->status  = "succeeded";
 		return;
 	}
 	x->status = x->backend.timed_out ? "timed_out" : "failed";
 	memset(&in, 0, sizeof(in));
-	in.scope_violation = x->scope_violations.n > 0;
-	in.question = x->question != NULL;
-	in.too_wide = x->too_wide;
-	in.timed_out = x->backend.timed_out;
+	in.scope_violation   = x->scope_violations.n > 0;
+	in.question          = x->question != NULL;
+	in.too_wide          = x->too_wide;
+	in.timed_out         = x->backend.timed_out;
 	in.validation_failed = x->val_ran && !val_ok;
-	in.validation_flaky = in.validation_failed && flaky(x);
-	in.no_change = no_change;
+	in.validation_flaky  = in.validation_failed && flaky(x);
+	in.no_change         = no_change;
 	if (x->agent.cli != NULL) {
 		struct buf msg;
 
 		in.api_status = x->agent.api_status;
-		in.api_error = x->agent.api_error;
+		in.api_error  = x->agent.api_error;
 		in.budget_hit = x->agent.budget_hit || x->agent.turns_hit;
-		in.denied = x->agent.denials.n > 0 && x->changes.n == 0;
+		in.denied     = x->agent.denials.n > 0 && x->changes.n == 0;
 		/* the CLI's message and stderr, not its JSON stream (tool
 		 * output and file contents would match anything) */
 		buf_init(&msg);
@@ -256,7 +258,7 @@ decide(struct exec_run *x)
 		buf_fini(&msg);
 	} else
 		text = classify_text(&x->backend.err, &x->backend.out);
-	in.text = text;
+	in.text     = text;
 	x->category = classify(&in);
 	free(text);
 
@@ -271,17 +273,15 @@ decide(struct exec_run *x)
 	else if (strcmp(x->category, "tool_failure") == 0 && in.denied)
 		x->reason = denials_reason(&x->agent);
 	else if (strcmp(x->category, "no_op") == 0)
-		x->reason =
-		    xasprintf("the backend changed nothing%s%s",
-		              x->agent.message != NULL ? "; it said: " : "",
-		              x->agent.message != NULL ? x->agent.message : "");
+		x->reason = xasprintf("the backend changed nothing%s%s",
+		    x->agent.message != NULL ? "; it said: " : "",
+		    x->agent.message != NULL ? x->agent.message : "");
 	else if (x->backend_reason != NULL)
 		x->reason = xstrdup(x->backend_reason);
 	else if (in.validation_failed)
-		x->reason =
-		    xasprintf("validation %s: `%s` %s", x->val.status,
-		              x->val.failed_cmd ? x->val.failed_cmd : "?",
-		              x->val.failed_how ? x->val.failed_how : "failed");
+		x->reason = xasprintf("validation %s: `%s` %s", x->val.status,
+		    x->val.failed_cmd ? x->val.failed_cmd : "?",
+		    x->val.failed_how ? x->val.failed_how : "failed");
 	else
 		x->reason = xstrdup("run failed");
 	free(old);
@@ -312,7 +312,7 @@ no_space(const struct exec_run *x)
 	if ((room = fs_free(dir)) < 0 && (slash = strrchr(dir, '/')) != NULL &&
 	    slash != dir) {
 		*slash = '\0';
-		room = fs_free(dir);
+		room   = fs_free(dir);
 	}
 	free(dir);
 	return (room >= 0 && room < FS_SPACE_MIN);
@@ -355,12 +355,12 @@ transient(const struct exec_run *x)
 		return (0);
 	memset(&in, 0, sizeof(in));
 	in.api_status = x->agent.api_status;
-	in.api_error = x->agent.api_error;
+	in.api_error  = x->agent.api_error;
 	text = x->agent.message != NULL ? xstrdup(x->agent.message) : NULL;
 	for (char *p = text; p != NULL && *p != '\0'; p++)
 		*p = (char) tolower((unsigned char) *p);
 	in.text = text;
-	rv = strcmp(classify(&in), "model_error") == 0;
+	rv      = strcmp(classify(&in), "model_error") == 0;
 	free(text);
 	return (rv);
 }
@@ -369,13 +369,13 @@ transient(const struct exec_run *x)
 static void
 backend_reset(struct exec_run *x)
 {
-	const struct exec_backend_spec *bk = &x->req->bk;
+	const struct exec_backend_spec *bk  = &x->req->bk;
 	const char                     *cli = x->agent.cli;
 
 	if (x->prior.cli == NULL)
 		agent_report_init(&x->prior, cli);
 	agent_absorb(&x->prior, &x->agent, bk->price_in, bk->price_out,
-	             bk->price_cached);
+	    bk->price_cached);
 	proc_result_fini(&x->backend);
 	memset(&x->backend, 0, sizeof(x->backend));
 	x->backend.exit_code = -1;
@@ -383,9 +383,9 @@ backend_reset(struct exec_run *x)
 	agent_report_init(&x->agent, cli);
 	free(x->backend_reason);
 	x->backend_reason = NULL;
-	x->backend_ok = 0;
+	x->backend_ok     = 0;
 	x->have_exit_code = 0;
-	x->signal_name = NULL;
+	x->signal_name    = NULL;
 }
 
 /* pause waits ms, or less when the run is stopped. */
@@ -415,13 +415,11 @@ run_backend(struct exec_run *x)
 		    !transient(x))
 			break;
 		wait = x->agent.retry_after_ms >= 0
-		           ? x->agent.retry_after_ms
-		           : (int64_t) bk->retry_backoff_seconds * 1000 *
-		                 x->attempts;
+		    ? x->agent.retry_after_ms
+		    : (int64_t) bk->retry_backoff_seconds * 1000 * x->attempts;
 		if (mono_ms() + wait + 1000 >= x->deadline_mono)
 			break;
-		log_warn(
-		    "run.transient",
+		log_warn("run.transient",
 		    "run %s: %s (API %d); attempt %d again in %lld ms",
 		    x->req->run_id,
 		    x->backend_reason ? x->backend_reason : "transient error",
@@ -459,35 +457,36 @@ exec_run(const struct exec_req *rq, const char *dir, const char *out)
 	int             rv;
 
 	memset(&x, 0, sizeof(x));
-	x.req = rq;
-	x.started_ms = now_ms();
+	x.req          = rq;
+	x.started_ms   = now_ms();
 	x.started_mono = mono_ms();
-	x.deadline_mono = x.started_mono + (int64_t) rq->timeout_seconds * 1000;
-	x.ws = absolute(dir);
-	x.opc = xasprintf("%s/.opcenter", x.ws);
+	x.deadline_mono =
+	    x.started_mono + (int64_t) rq->timeout_seconds * 1000;
+	x.ws                = absolute(dir);
+	x.opc               = xasprintf("%s/.opcenter", x.ws);
 	x.backend.exit_code = -1;
 	buf_init(&patch);
 	log_info("run.start", "run %s task %s workspace %s", rq->run_id,
-	         rq->task_id, x.ws);
+	    rq->task_id, x.ws);
 
 	steps(&x, &patch);
 	decide(&x);
 	if (x.success && x.changes.n > 0 && !rq->bk.scratch &&
 	    workspace_commit(&x) != 0) {
 		x.success = 0;
-		x.status = "failed";
+		x.status  = "failed";
 	}
 	if (x.success && pr_open(&x) != 0) {
 		x.success = 0; /* no pull request: not delivered */
-		x.status = "failed";
+		x.status  = "failed";
 	}
 	/* Stopped at any point, even during the commit, push or PR: the
 	 * work is not fully delivered, so the run is interrupted (and
 	 * retried), never a success with a missing push nor a failure the
 	 * stop itself caused. */
 	if (proc_stop) {
-		x.success = 0;
-		x.status = "interrupted";
+		x.success  = 0;
+		x.status   = "interrupted";
 		x.category = "interrupted";
 		if (proc_lease_lost()) {
 			free(x.reason);
@@ -497,20 +496,20 @@ exec_run(const struct exec_req *rq, const char *dir, const char *out)
 		char *why =
 		    xasprintf("no space left on device under %s: the "
 		              "run is interrupted and will be retried (%s)",
-		              x.ws, x.reason ? x.reason : x.status);
+		        x.ws, x.reason ? x.reason : x.status);
 
 		log_warn("run.no_space", "run %s: %s", rq->run_id, why);
 		free(x.reason);
-		x.reason = why;
-		x.status = "interrupted";
+		x.reason   = why;
+		x.status   = "interrupted";
 		x.category = "interrupted";
 	}
 
 	if ((rv = result_write(&x, out)) != 0)
 		fprintf(stderr, "opc-exec-run: cannot write %s: %s\n", out,
-		        strerror(errno));
+		    strerror(errno));
 	log_info("run.finish", "run %s: %s%s%s", rq->run_id, x.status,
-	         x.category ? " " : "", x.category ? x.category : "");
+	    x.category ? " " : "", x.category ? x.category : "");
 	buf_fini(&patch);
 	run_fini(&x);
 	return (rv);

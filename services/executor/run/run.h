@@ -82,8 +82,8 @@ struct exec_req {
 	char                    *lease_file; /* NULL: no fencing */
 	int64_t                  lease_ms;
 	int                      open_pr;
-	char                    *github_api;   /* e.g. https://api.github.com */
-	char                    *github_repo;  /* owner/name, or NULL */
+	char                    *github_api;  /* e.g. https://api.github.com */
+	char                    *github_repo; /* owner/name, or NULL */
 	char                    *github_token; /* from the environment only */
 };
 
@@ -128,8 +128,8 @@ char *scope_normpath(const char *p);
  * list allows everything). */
 int scope_allowed(const char *path, const struct strv *allowed);
 /* scope_check appends the changed paths that are not allowed to viol. */
-void scope_check(struct strv *viol, const struct changes *cs,
-                 const struct strv *allowed);
+void scope_check(
+    struct strv *viol, const struct changes *cs, const struct strv *allowed);
 
 /* ---- quality.c: erosion markers and questions ---------------------- */
 
@@ -150,7 +150,8 @@ char *quality_note(const int counts[QUALITY_N], int threshold);
 /* quality_question_extract returns the trimmed TEXT of the first
  * "<!-- cp:question: TEXT -->" in s[0..len), or NULL. */
 char *quality_question_extract(const char *s, size_t len);
-/* quality_question_in_patch is quality_question_extract over the added lines only. */
+/* quality_question_in_patch is quality_question_extract over the added lines
+ * only. */
 char *quality_question_in_patch(const char *patch, size_t len);
 
 /* ---- classify.c: failure categories -------------------------------- */
@@ -217,15 +218,15 @@ void agent_feed(struct agent_report *r, const struct buf *out, int eof);
  * the message, a computed cost from prices (USD per 1M tokens; < 0
  * unknown) when none was reported. */
 void agent_finish(struct agent_report *r, const struct buf *err,
-                  double price_in, double price_out, double price_cached);
+    double price_in, double price_out, double price_cached);
 /* agent_spend returns the run's spend so far: reported, else computed
  * from the token counts and prices; -1 when unknown. */
 double agent_spend(const struct agent_report *r, double price_in,
-                   double price_out, double price_cached);
+    double price_out, double price_cached);
 /* agent_absorb adds the spend, tokens and turns of src (an earlier
  * attempt of the run) to dst. */
 void agent_absorb(struct agent_report *dst, const struct agent_report *src,
-                  double price_in, double price_out, double price_cached);
+    double price_in, double price_out, double price_cached);
 /* agent_new returns the "agent" record of the result (NULL when no agent
  * CLI ran); agent_json its JSON form (null then). */
 struct msg_exec_agent *agent_new(const struct agent_report *r);
@@ -330,8 +331,8 @@ int exec_run(const struct exec_req *rq, const char *dir, const char *out);
 /* probe_run answers --probe (probe.c): is the backend of spec_path ready
  * to run headless here; with call, one real call in the scratch
  * directory dir.  Writes its JSON answer to out; 0 once written. */
-int probe_run(const char *spec_path, const char *dir, const char *out,
-              int call);
+int probe_run(
+    const char *spec_path, const char *dir, const char *out, int call);
 
 /* run_ws_path returns a new string "<x->opc>/<name>". */
 char *run_ws_path(const struct exec_run *x, const char *name);
@@ -360,7 +361,8 @@ struct expand_var {
 };
 /* backend_expand returns a new string: tmpl with every "{name}" of vars
  * replaced by its value; unknown placeholders stay as they are. */
-char *backend_expand(const char *tmpl, const struct expand_var *vars, size_t n);
+char *backend_expand(
+    const char *tmpl, const struct expand_var *vars, size_t n);
 /* backend_run runs the backend and writes its output files. */
 int backend_run(struct exec_run *x);
 
@@ -380,7 +382,7 @@ int diff_collect(struct exec_run *x, struct buf *patch);
 /* result_fill fills res (zeroed; the caller finalises it) with the
  * OcExecutionResult of x. */
 void result_fill(const struct exec_run *x, int64_t completed_ms,
-                 struct msg_exec_result *res);
+    struct msg_exec_result *res);
 /* result_write builds and atomically writes the result. 0 or ERR_IO. */
 int result_write(const struct exec_run *x, const char *path);
 

@@ -17,8 +17,8 @@
 char *
 scope_normpath(const char *p)
 {
-	struct strv parts = {0};
-	const char *s = p, *e;
+	struct strv parts = { 0 };
+	const char *s     = p, *e;
 	char       *out, *tmp;
 	int         abs = p[0] == '/';
 	size_t      n;
@@ -66,13 +66,13 @@ match_one(const char *path, const char *raw)
 		return (0);
 	norm = scope_normpath(raw);
 	if (raw[rl - 1] == '/')
-		pat =
-		    xasprintf("%s%s*", norm, strcmp(norm, "/") == 0 ? "" : "/");
+		pat = xasprintf(
+		    "%s%s*", norm, strcmp(norm, "/") == 0 ? "" : "/");
 	else
 		pat = xstrdup(norm);
 	below = xasprintf("%s/", pat);
-	ok = fnmatch(pat, path, 0) == 0 ||
-	     strncmp(path, below, strlen(below)) == 0 || strcmp(path, pat) == 0;
+	ok    = fnmatch(pat, path, 0) == 0 ||
+	    strncmp(path, below, strlen(below)) == 0 || strcmp(path, pat) == 0;
 	free(below);
 	free(pat);
 	free(norm);
@@ -96,8 +96,8 @@ scope_allowed(const char *path, const struct strv *allowed)
 }
 
 void
-scope_check(struct strv *viol, const struct changes *cs,
-            const struct strv *allowed)
+scope_check(
+    struct strv *viol, const struct changes *cs, const struct strv *allowed)
 {
 	size_t i;
 

@@ -31,7 +31,7 @@ tail(const struct buf *b, size_t max)
 	size_t from = b->len > max ? b->len - max : 0;
 
 	while (from < b->len && from > 0 &&
-	       ((unsigned char) b->data[from] & 0xc0) == 0x80)
+	    ((unsigned char) b->data[from] & 0xc0) == 0x80)
 		from++;
 	return (xstrndup(b->data + from, b->len - from));
 }
@@ -40,7 +40,7 @@ int
 validate_run(struct exec_run *x)
 {
 	const struct exec_req *rq = x->req;
-	struct validation     *v = &x->val;
+	struct validation     *v  = &x->val;
 	struct proc_result     r;
 	struct proc_opts       o;
 	struct buf             log;
@@ -58,24 +58,24 @@ validate_run(struct exec_run *x)
 	buf_init(&log);
 	for (i = 0; i < rq->n_validation && !proc_stop; i++) {
 		memset(&o, 0, sizeof(o));
-		o.argv = rq->validation[i].v;
-		o.cwd = x->ws;
+		o.argv       = rq->validation[i].v;
+		o.cwd        = x->ws;
 		o.timeout_ms = (int64_t) rq->validation_timeout_seconds * 1000;
-		o.grace_ms = (int64_t) rq->bk.kill_grace_seconds * 1000;
+		o.grace_ms   = (int64_t) rq->bk.kill_grace_seconds * 1000;
 		o.max_output = rq->bk.max_output_bytes;
-		o.merge = 1;
-		cmd = strv_join(&rq->validation[i], " ");
+		o.merge      = 1;
+		cmd          = strv_join(&rq->validation[i], " ");
 		if (proc_run(&r, &o) != 0) {
 			proc_result_fini(&r);
 			free(cmd);
 			run_fail(x, "infra_tooling",
-			         xstrdup("cannot start a "
-			                 "validation command"));
+			    xstrdup("cannot start a "
+			            "validation command"));
 			rv = ERR_IO;
 			break;
 		}
 		v->run++;
-		ok = r.spawn_errno == 0 && r.exit_code == 0;
+		ok  = r.spawn_errno == 0 && r.exit_code == 0;
 		how = proc_describe(&r);
 		buf_printf(&log, "$ %s\n", cmd);
 		buf_append(&log, r.out.data, r.out.len);
@@ -96,7 +96,7 @@ validate_run(struct exec_run *x)
 				v->failed_how = xstrdup(how);
 				if (r.spawn_errno != 0)
 					buf_printf(&r.out, "%s: %s",
-					           rq->validation[i].v[0], how);
+					    rq->validation[i].v[0], how);
 				v->failure_excerpt =
 				    tail(&r.out, VALIDATION_EXCERPT);
 			}
@@ -105,13 +105,13 @@ validate_run(struct exec_run *x)
 		free(cmd);
 		proc_result_fini(&r);
 	}
-	v->status = err ? "error" : v->failed > 0 ? "failed" : "passed";
+	v->status      = err ? "error" : v->failed > 0 ? "failed" : "passed";
 	v->duration_ms = mono_ms() - start;
-	path = run_ws_path(x, "validation_output.txt");
+	path           = run_ws_path(x, "validation_output.txt");
 	buf_cstr(&log);
 	if (write_file_atomic(path, log.data, log.len) != 0) {
-		run_fail(x, "infra_tooling",
-		         xasprintf("cannot write %s", path));
+		run_fail(
+		    x, "infra_tooling", xasprintf("cannot write %s", path));
 		rv = ERR_IO;
 	}
 	free(path);

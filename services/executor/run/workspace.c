@@ -92,28 +92,28 @@ scrub(char *s, const char *secret)
  * <stderr excerpt>". */
 static int
 git_argv(struct proc_result *r, const char *dir, char *const *envp,
-         const struct strv *argv, const char *shown, char **reason)
+    const struct strv *argv, const char *shown, char **reason)
 {
 	struct proc_opts o;
 	char            *cmd, *how, *tail;
 	int              rv;
 
 	memset(&o, 0, sizeof(o));
-	o.argv = argv->v;
-	o.cwd = dir;
-	o.envp = envp;
+	o.argv       = argv->v;
+	o.cwd        = dir;
+	o.envp       = envp;
 	o.timeout_ms = GIT_TIMEOUT_MS;
-	o.grace_ms = 5000;
+	o.grace_ms   = 5000;
 	o.max_output = GIT_MAX_OUTPUT;
-	rv = proc_run(r, &o);
+	rv           = proc_run(r, &o);
 	if (rv == 0 && r->exit_code == 0)
 		return (0);
-	cmd = shown != NULL ? xstrdup(shown) : strv_join(argv, " ");
-	how = proc_describe(r);
-	tail = one_line(r->err.len > 0 ? r->err.data : r->out.data,
-	                REASON_EXCERPT);
-	*reason = xasprintf("%s failed (%s)%s%s", cmd, how,
-	                    tail[0] != '\0' ? ": " : "", tail);
+	cmd  = shown != NULL ? xstrdup(shown) : strv_join(argv, " ");
+	how  = proc_describe(r);
+	tail = one_line(
+	    r->err.len > 0 ? r->err.data : r->out.data, REASON_EXCERPT);
+	*reason = xasprintf(
+	    "%s failed (%s)%s%s", cmd, how, tail[0] != '\0' ? ": " : "", tail);
 	free(tail);
 	free(how);
 	free(cmd);
@@ -123,7 +123,7 @@ git_argv(struct proc_result *r, const char *dir, char *const *envp,
 static int
 git_vrun(struct proc_result *r, const char *dir, char **reason, va_list ap)
 {
-	struct strv argv = {0};
+	struct strv argv = { 0 };
 	const char *a;
 	int         rv;
 
@@ -149,14 +149,14 @@ endpoint_of(const char *url)
 		sl = 4;
 	else
 		return (NULL);
-	p = url + sl + 3;
+	p   = url + sl + 3;
 	end = p + strcspn(p, "/?#");
 	if ((at = memchr(p, '@', (size_t) (end - p))) != NULL)
 		p = at + 1;
 	if (end == p)
 		return (NULL);
-	return (xasprintf("%s://%.*s", sl == 5 ? "https" : "http",
-	                  (int) (end - p), p));
+	return (xasprintf(
+	    "%s://%.*s", sl == 5 ? "https" : "http", (int) (end - p), p));
 }
 
 /* net_env returns the environment of a git process that talks to the
@@ -243,7 +243,7 @@ static int
 clone(struct exec_run *x)
 {
 	struct proc_result r;
-	struct strv        argv = {0}, env = {0};
+	struct strv        argv = { 0 }, env = { 0 };
 	char             **envp = net_env(x, &env), *reason = NULL, *shown;
 	int                rv;
 
@@ -293,9 +293,9 @@ workspace_prepare(struct exec_run *x)
 
 	if (!dir_usable(x->ws)) {
 		run_fail(x, "infra_tooling",
-		         xasprintf("workspace %s exists "
-		                   "and is not empty",
-		                   x->ws));
+		    xasprintf("workspace %s exists "
+		              "and is not empty",
+		        x->ws));
 		return (ERR_EXISTS);
 	}
 	if (rq->bk.scratch) {
@@ -304,7 +304,7 @@ workspace_prepare(struct exec_run *x)
 		 * tests). */
 		if (mkdirs(x->opc, 0755) != 0) {
 			run_fail(x, "infra_tooling",
-			         xasprintf("cannot create %s", x->opc));
+			    xasprintf("cannot create %s", x->opc));
 			return (ERR_IO);
 		}
 		x->ws_ready = 1;
@@ -314,7 +314,7 @@ workspace_prepare(struct exec_run *x)
 	    git_do(x, x->ws, "checkout", "--quiet", rq->base_branch, NULL) !=
 	        0 ||
 	    git_do(x, x->ws, "checkout", "--quiet", "-b", rq->task_branch,
-	           NULL) != 0 ||
+	        NULL) != 0 ||
 	    git_do(x, x->ws, "config", "user.name", rq->git_name, NULL) != 0 ||
 	    git_do(x, x->ws, "config", "user.email", rq->git_email, NULL) != 0)
 		return (ERR_IO);
@@ -326,9 +326,9 @@ workspace_prepare(struct exec_run *x)
 	f = fopen(exclude, "a");
 	if (f == NULL || fputs("\n.opcenter/\n", f) == EOF) {
 		run_fail(x, "infra_tooling",
-		         xasprintf("cannot append to %s: "
-		                   "%s",
-		                   exclude, strerror(errno)));
+		    xasprintf("cannot append to %s: "
+		              "%s",
+		        exclude, strerror(errno)));
 		if (f != NULL)
 			fclose(f);
 		free(exclude);
@@ -337,16 +337,16 @@ workspace_prepare(struct exec_run *x)
 	fclose(f);
 	free(exclude);
 	if (mkdirs(x->opc, 0755) != 0) {
-		run_fail(x, "infra_tooling",
-		         xasprintf("cannot create %s", x->opc));
+		run_fail(
+		    x, "infra_tooling", xasprintf("cannot create %s", x->opc));
 		return (ERR_IO);
 	}
 	x->ws_ready = 1;
 	return (0);
 }
 
-/* workspace_commit_title returns the first line of goal, whitespace collapsed, at
- * most TITLE_MAX bytes, never cut inside a UTF-8 sequence. */
+/* workspace_commit_title returns the first line of goal, whitespace collapsed,
+ * at most TITLE_MAX bytes, never cut inside a UTF-8 sequence. */
 char *
 workspace_commit_title(const char *goal, const char *run_id)
 {
@@ -354,7 +354,7 @@ workspace_commit_title(const char *goal, const char *run_id)
 	char  *line, *t;
 
 	line = xstrndup(goal, n);
-	t = one_line(line, n);
+	t    = one_line(line, n);
 	free(line);
 	while (i < strlen(t)) {
 		l = utf8_len((const unsigned char *) t + i, strlen(t) - i);
@@ -382,7 +382,7 @@ push(struct exec_run *x)
 {
 	const struct exec_req *rq = x->req;
 	struct proc_result     r;
-	struct strv            argv = {0}, env = {0};
+	struct strv            argv = { 0 }, env = { 0 };
 	const char            *tmp = getenv("TMPDIR");
 	char **envp = net_env(x, &env), *dir, *alt, *objs, *reason = NULL;
 	char  *refspec = NULL, *shown = NULL;
@@ -391,34 +391,35 @@ push(struct exec_run *x)
 	/* the last moment a run the router took back can be stopped from
 	 * delivering twice: nothing is pushed without the lease */
 	if (proc_lease_verify() != 0) {
-		log_warn("run.push", "run %s: lease lost: branch %s not pushed",
-		         rq->run_id, rq->task_branch);
+		log_warn("run.push",
+		    "run %s: lease lost: branch %s not pushed", rq->run_id,
+		    rq->task_branch);
 		return (ERR_STATE);
 	}
 	dir = xasprintf("%s/opc-push.XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	if (mkdtemp(dir) == NULL) {
 		run_fail(x, "infra_tooling",
-		         xasprintf("push: cannot create a directory in %s: %s",
-		                   tmp && *tmp ? tmp : "/tmp",
-		                   strerror(errno)));
+		    xasprintf("push: cannot create a directory in %s: %s",
+		        tmp && *tmp ? tmp : "/tmp", strerror(errno)));
 		free(dir);
 		return (ERR_IO);
 	}
-	alt = xasprintf("%s/objects/info/alternates", dir);
+	alt  = xasprintf("%s/objects/info/alternates", dir);
 	objs = xasprintf("%s/.git/objects\n", x->ws);
 	if (workspace_git(&r, NULL, &reason, "init", "--quiet", "--bare", dir,
-	            NULL) != 0) {
+	        NULL) != 0) {
 		run_fail(x, "infra_tooling", reason);
 		reason = NULL;
 		goto done;
 	}
 	if (write_file_atomic(alt, objs, strlen(objs)) != 0) {
 		run_fail(x, "infra_tooling",
-		         xasprintf("push: cannot write %s", alt));
+		    xasprintf("push: cannot write %s", alt));
 		goto done;
 	}
 	proc_result_fini(&r);
-	refspec = xasprintf("%s:refs/heads/%s", x->commit_sha, rq->task_branch);
+	refspec =
+	    xasprintf("%s:refs/heads/%s", x->commit_sha, rq->task_branch);
 	strv_push(&argv, "git");
 	strv_push_owned(&argv, xasprintf("--git-dir=%s", dir));
 	strv_push(&argv, "-c");
@@ -462,14 +463,15 @@ workspace_commit(struct exec_run *x)
 	int                    rv;
 
 	title = workspace_commit_title(rq->goal_text, rq->run_id);
-	body = xasprintf("Run: %s\nTask: %s", rq->run_id, rq->task_id);
-	rv = git_do(x, x->ws, "-c", "commit.gpgsign=false", "commit", "--quiet",
-	            "--no-verify", "-m", title, "-m", body, NULL);
+	body  = xasprintf("Run: %s\nTask: %s", rq->run_id, rq->task_id);
+	rv    = git_do(x, x->ws, "-c", "commit.gpgsign=false", "commit",
+	       "--quiet", "--no-verify", "-m", title, "-m", body, NULL);
 	free(title);
 	free(body);
 	if (rv != 0)
 		return (rv);
-	if (workspace_git(&r, x->ws, &reason, "rev-parse", "HEAD", NULL) != 0) {
+	if (workspace_git(&r, x->ws, &reason, "rev-parse", "HEAD", NULL) !=
+	    0) {
 		proc_result_fini(&r);
 		run_fail(x, "infra_tooling", reason);
 		return (ERR_IO);

@@ -9,10 +9,12 @@
 #include "spec.h"
 
 static const struct cfg_key prices_keys[] = {
-	CFG_NUM("input_per_mtok", NULL, "0", NULL, "USD per million input "
-	                                            "tokens"),
-	CFG_NUM("output_per_mtok", NULL, "0", NULL, "USD per million output "
-	                                             "tokens"),
+	CFG_NUM("input_per_mtok", NULL, "0", NULL,
+	    "USD per million input "
+	    "tokens"),
+	CFG_NUM("output_per_mtok", NULL, "0", NULL,
+	    "USD per million output "
+	    "tokens"),
 	CFG_NUM("cached_input_per_mtok", NULL, "0", NULL,
 	    "USD per million cached input tokens"),
 	CFG_END,
@@ -29,8 +31,9 @@ const struct cfg_key backend_keys[] = {
 	CFG_ENUM("kind", "command",
 	    "stub|command|claude_cli|codex_cli|aider|kodo",
 	    "what runs: stub, a command's argv, or an agent CLI's profile"),
-	CFG_STRS("argv", "kind command: the program and its arguments "
-	                 "({goal}, {prompt_file}, {workspace} expand)"),
+	CFG_STRS("argv",
+	    "kind command: the program and its arguments "
+	    "({goal}, {prompt_file}, {workspace} expand)"),
 	CFG_STRS("env_allow", "variables passed through to the backend"),
 	CFG_MAP("env", env_item, "variables set for the backend"),
 	CFG_STR("model", NULL, "the model the CLI asks for"),
@@ -163,24 +166,28 @@ backend_check(const struct cfg_node *executor, char *err, size_t errlen)
 	size_t                 i;
 
 	for (i = 0; i < cfg_len(bks); i++) {
-		bk = cfg_at(bks, i);
+		bk   = cfg_at(bks, i);
 		name = cfg_key_at(bks, i);
 		if ((spec = backend_spec(bk, err, errlen)) == NULL)
 			return (ERR_CONFIG);
 		kind = json_string_value(json_object_get(spec, "kind"));
-		cfg_where(cfg_get(bk, "kind") ? cfg_get(bk, "kind") : bk, where,
-		    sizeof(where));
+		cfg_where(cfg_get(bk, "kind") ? cfg_get(bk, "kind") : bk,
+		    where, sizeof(where));
 		if (!backend_kind_known(kind)) {
-			snprintf(err, errlen, "%s: backends.%s.kind: unknown "
+			snprintf(err, errlen,
+			    "%s: backends.%s.kind: unknown "
 			    "kind '%s' (stub, command, claude_cli, codex_cli, "
-			    "aider, kodo)", where, name, kind ? kind : "");
+			    "aider, kodo)",
+			    where, name, kind ? kind : "");
 			json_decref(spec);
 			return (ERR_CONFIG);
 		}
 		if (strcmp(kind, "command") == 0 &&
 		    json_array_size(json_object_get(spec, "argv")) == 0) {
-			snprintf(err, errlen, "%s: backends.%s: kind command "
-			    "needs an argv", where, name);
+			snprintf(err, errlen,
+			    "%s: backends.%s: kind command "
+			    "needs an argv",
+			    where, name);
 			json_decref(spec);
 			return (ERR_CONFIG);
 		}
@@ -207,11 +214,11 @@ backend_spec(const struct cfg_node *bk, char *err, size_t errlen)
 	spec = json_pack("{s:s, s:o, s:o}", "kind", kind, "argv",
 	    strs(cfg_get(bk, "argv")), "env_allow",
 	    strs(cfg_get(bk, "env_allow")));
-	env = json_object();
-	n = cfg_get(bk, "env");
+	env  = json_object();
+	n    = cfg_get(bk, "env");
 	for (i = 0; i < cfg_len(n); i++)
-		json_object_set_new(env, cfg_key_at(n, i),
-		    json_string(cfg_str(cfg_at(n, i))));
+		json_object_set_new(
+		    env, cfg_key_at(n, i), json_string(cfg_str(cfg_at(n, i))));
 	json_object_set_new(spec, "env", env);
 	if (copy(spec, backend_keys, bk, err, errlen) != 0) {
 		json_decref(spec);

@@ -18,13 +18,18 @@ static json_t *
 snap(int lint, int type, const char *top)
 {
 	return (json_pack("{s:{s:s, s:i, s:i, s:[{s:s, s:i}]},"
-	    " s:{s:s, s:i, s:i, s:[{s:s, s:i}]}}",
-	    "lint", "status", lint < 0 ? "unavailable" : lint == 0 ? "clean" :
-	    "violations", "count", lint < 0 ? 0 : lint, "distinct_files", 1,
-	    "top_files", "path", top, "count", lint,
-	    "type", "status", type < 0 ? "unavailable" : type == 0 ? "clean" :
-	    "errors", "count", type < 0 ? 0 : type, "distinct_files", 1,
-	    "top_files", "path", top, "count", type));
+	                  " s:{s:s, s:i, s:i, s:[{s:s, s:i}]}}",
+	    "lint", "status",
+	    lint < 0        ? "unavailable"
+	        : lint == 0 ? "clean"
+	                    : "violations",
+	    "count", lint < 0 ? 0 : lint, "distinct_files", 1, "top_files",
+	    "path", top, "count", lint, "type", "status",
+	    type < 0        ? "unavailable"
+	        : type == 0 ? "clean"
+	                    : "errors",
+	    "count", type < 0 ? 0 : type, "distinct_files", 1, "top_files",
+	    "path", top, "count", type));
 }
 
 /* run derives over counts given oldest first; returns the insights. */
@@ -39,8 +44,8 @@ run(const int *lint, const int *type, size_t n, const char **tops)
 	for (i = 0; i < n; i++) /* newest first */
 		s[i] = snap(lint[n - 1 - i], type[n - 1 - i],
 		    tops != NULL ? tops[n - 1 - i] : "src/a.py");
-	in.repo = "r";
-	in.snaps = s;
+	in.repo   = "r";
+	in.snaps  = s;
 	in.nsnaps = n;
 	derive_limits_default(&in.lim);
 	out = derive_repo(&in);
@@ -56,7 +61,7 @@ find(const json_t *a, const char *dk)
 	json_t *i;
 	size_t  k;
 
-	json_array_foreach(a, k, i)
+	json_array_foreach (a, k, i)
 		if (strcmp(json_string_value(json_object_get(i, "dedup_key")),
 		        dk) == 0)
 			return (i);
@@ -71,15 +76,19 @@ test_lint_degrading(void **st)
 
 	(void) st;
 	assert_non_null(i = find(a, "quality_trend|lint_degrading"));
-	assert_string_equal(json_string_value(json_object_get(i,
-	    "insight_id")), "quality_trend:lint_degrading");
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(i,
-	    "evidence"), "last")), 12);
+	assert_string_equal(
+	    json_string_value(json_object_get(i, "insight_id")),
+	    "quality_trend:lint_degrading");
+	assert_int_equal(json_integer_value(json_object_get(
+	                     json_object_get(i, "evidence"), "last")),
+	    12);
 	assert_non_null(i = find(a, "lint_drift|lint"));
-	assert_string_equal(json_string_value(json_object_get(json_object_get(
-	    i, "evidence"), "trend")), "worsening");
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(i,
-	    "evidence"), "delta")), 4);
+	assert_string_equal(json_string_value(json_object_get(
+	                        json_object_get(i, "evidence"), "trend")),
+	    "worsening");
+	assert_int_equal(json_integer_value(json_object_get(
+	                     json_object_get(i, "evidence"), "delta")),
+	    4);
 	assert_null(find(a, "type_health|type")); /* unavailable */
 	json_decref(a);
 }
@@ -131,8 +140,7 @@ static void
 test_trend_window(void **st)
 {
 	/* only the last five measured snapshots count: 1 is outside */
-	int     lint[] = { 1, 50, 50, 50, 50, 52 }, type[] = { 0, 0, 0, 0, 0,
-		0 };
+	int lint[] = { 1, 50, 50, 50, 50, 52 }, type[] = { 0, 0, 0, 0, 0, 0 };
 	json_t *a = run(lint, type, 6, NULL);
 
 	(void) st;
@@ -144,14 +152,17 @@ static void
 test_theme(void **st)
 {
 	int         lint[] = { 3, 3, 3, 3 }, type[] = { -1, -1, -1, -1 };
-	const char *tops[] = { "src/b.py", "src/a.py", "src/a.py", "src/a.py" };
+	const char *tops[] = { "src/b.py", "src/a.py", "src/a.py",
+		"src/a.py" };
 	const char *two[] = { "src/b.py", "src/b.py", "src/a.py", "src/a.py" };
-	json_t     *a = run(lint, type, 4, tops), *i;
+	json_t     *a     = run(lint, type, 4, tops), *i;
 
 	(void) st;
 	assert_non_null(i = find(a, "theme|lint_cluster|src/a.py"));
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(i,
-	    "evidence"), "consecutive_runs")), 3);
+	assert_int_equal(
+	    json_integer_value(json_object_get(
+	        json_object_get(i, "evidence"), "consecutive_runs")),
+	    3);
 	json_decref(a);
 	a = run(lint, type, 4, two); /* only two in a row */
 	assert_null(find(a, "theme|lint_cluster|src/a.py"));
@@ -167,9 +178,9 @@ test_coverage_gap(void **st)
 	(void) st;
 	memset(&in, 0, sizeof(in));
 	derive_limits_default(&in.lim);
-	in.repo = "r";
+	in.repo   = "r";
 	in.nsnaps = 1;
-	in.snaps = &s;
+	in.snaps  = &s;
 	s = json_pack("{s:{s:s, s:f, s:i}}", "coverage", "status", "measured",
 	    "total_pct", 59.5, "uncovered_count", 3);
 	a = derive_repo(&in);
@@ -200,12 +211,13 @@ test_noop_loop(void **st)
 	(void) st;
 	memset(&in, 0, sizeof(in));
 	derive_limits_default(&in.lim);
-	in.repo = "r";
+	in.repo     = "r";
 	in.families = json_pack("[{s:s, s:i, s:i}, {s:s, s:i, s:i},"
-	    " {s:s, s:i, s:i}]", "family", "lint_fix", "proposed", 3,
-	    "accepted", 0, "family", "type_fix", "proposed", 5, "accepted", 1,
-	    "family", "coverage_gap", "proposed", 2, "accepted", 0);
-	a = derive_repo(&in);
+	                        " {s:s, s:i, s:i}]",
+	    "family", "lint_fix", "proposed", 3, "accepted", 0, "family",
+	    "type_fix", "proposed", 5, "accepted", 1, "family", "coverage_gap",
+	    "proposed", 2, "accepted", 0);
+	a           = derive_repo(&in);
 	assert_int_equal(json_array_size(a), 1);
 	assert_non_null(find(a, "noop_loop|family_cycling|lint_fix"));
 	json_decref(a);
@@ -219,18 +231,19 @@ test_cross_repo(void **st)
 
 	(void) st;
 	l = json_pack("{s:[{s:s, s:s}], s:[{s:s, s:s}, {s:s, s:s}],"
-	    " s:[{s:s, s:s}]}",
-	    "a", "kind", "quality_trend", "subject", "lint_degrading",
-	    "b", "kind", "quality_trend", "subject", "lint_degrading",
-	    "kind", "coverage_gap", "subject", "low_overall",
-	    "c", "kind", "coverage_gap", "subject", "uncovered_files");
+	              " s:[{s:s, s:s}]}",
+	    "a", "kind", "quality_trend", "subject", "lint_degrading", "b",
+	    "kind", "quality_trend", "subject", "lint_degrading", "kind",
+	    "coverage_gap", "subject", "low_overall", "c", "kind",
+	    "coverage_gap", "subject", "uncovered_files");
 	a = derive_cross_repo(l);
 	assert_int_equal(json_array_size(a), 1);
 	i = json_array_get(a, 0);
 	assert_string_equal(json_string_value(json_object_get(i, "dedup_key")),
 	    "cross_repo|pattern_detected|quality_trend/lint_degrading");
-	assert_int_equal(json_array_size(json_object_get(json_object_get(i,
-	    "evidence"), "repos")), 2);
+	assert_int_equal(json_array_size(json_object_get(
+	                     json_object_get(i, "evidence"), "repos")),
+	    2);
 	json_decref(a);
 	json_decref(l);
 }

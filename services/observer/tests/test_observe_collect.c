@@ -4,9 +4,9 @@
  * (good, truncated, garbage), coverage.py text reports, TODO counting and
  * the git outputs; plus the worker's spec checks.
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -37,8 +37,9 @@ test_lint_styles(void **st)
 
 	(void) st;
 	/* ruff / flake8: path:line:col: CODE message */
-	assert_true(parse(&f, "src/a.py:1:8: F401 [*] `os` imported but "
-	                      "unused"));
+	assert_true(parse(&f,
+	    "src/a.py:1:8: F401 [*] `os` imported but "
+	    "unused"));
 	assert_string_equal(f.path, "src/a.py");
 	assert_int_equal(f.line, 1);
 	assert_int_equal(f.col, 8);
@@ -46,23 +47,25 @@ test_lint_styles(void **st)
 	assert_string_equal(f.message, "F401 [*] `os` imported but unused");
 	finding_free(&f);
 	/* mypy: no column, "error:" stripped, bracketed code is not one */
-	assert_true(parse(&f, "pkg/m.py:12: error: Incompatible types in "
-	                      "assignment  [assignment]"));
+	assert_true(parse(&f,
+	    "pkg/m.py:12: error: Incompatible types in "
+	    "assignment  [assignment]"));
 	assert_string_equal(f.path, "pkg/m.py");
 	assert_int_equal(f.line, 12);
 	assert_int_equal(f.col, -1);
 	assert_null(f.code);
-	assert_string_equal(f.message,
-	                    "Incompatible types in assignment  [assignment]");
+	assert_string_equal(
+	    f.message, "Incompatible types in assignment  [assignment]");
 	finding_free(&f);
 	/* gcc: warning stripped, leading ./ normalised */
-	assert_true(parse(&f, "./src/x.c:40:5: warning: unused variable 'n' "
-	                      "[-Wunused-variable]\r"));
+	assert_true(parse(&f,
+	    "./src/x.c:40:5: warning: unused variable 'n' "
+	    "[-Wunused-variable]\r"));
 	assert_string_equal(f.path, "src/x.c");
 	assert_int_equal(f.col, 5);
 	assert_null(f.code);
-	assert_string_equal(f.message,
-	                    "unused variable 'n' [-Wunused-variable]");
+	assert_string_equal(
+	    f.message, "unused variable 'n' [-Wunused-variable]");
 	finding_free(&f);
 	/* pylint: the code carries a colon */
 	assert_true(parse(&f, "m.py:3:0: C0114: Missing module docstring"));
@@ -86,19 +89,19 @@ static void
 test_lint_rejects(void **st)
 {
 	static const char *const bad[] = {
-	    "Found 3 errors in 2 files (checked 5 source files)",
-	    "a.c: In function 'main':",
-	    "In file included from src/a.c:1:",
-	    "src/a.py:3: note: See https://mypy.readthedocs.io",
-	    ":3: missing path",
-	    "   :3: blank path",
-	    "a.py:x: not a line",
-	    "a.py:12",
-	    "a.py:12:",
-	    "a.py:12:   ",
-	    "",
-	    "All checks passed!",
-	    "a.py:99999999999999999999: too many digits",
+		"Found 3 errors in 2 files (checked 5 source files)",
+		"a.c: In function 'main':",
+		"In file included from src/a.c:1:",
+		"src/a.py:3: note: See https://mypy.readthedocs.io",
+		":3: missing path",
+		"   :3: blank path",
+		"a.py:x: not a line",
+		"a.py:12",
+		"a.py:12:",
+		"a.py:12:   ",
+		"",
+		"All checks passed!",
+		"a.py:99999999999999999999: too many digits",
 	};
 	struct finding f;
 	size_t         i;
@@ -136,8 +139,8 @@ test_lint_summary(void **st)
 	assert_string_equal(
 	    json_string_value(json_object_get(json_array_get(tf, 0), "path")),
 	    "b.py");
-	assert_int_equal(
-	    json_integer_value(json_object_get(json_array_get(tf, 0), "count")),
+	assert_int_equal(json_integer_value(
+	                     json_object_get(json_array_get(tf, 0), "count")),
 	    3);
 	assert_string_equal(
 	    json_string_value(json_object_get(json_array_get(tf, 1), "path")),
@@ -160,7 +163,7 @@ test_lint_summary(void **st)
 	    3);
 	assert_string_equal(json_string_value(json_object_get(
 	                        json_array_get(tv, 4), "message")),
-	                    "five");
+	    "five");
 	json_decref(o);
 	collect_findings_fini(&fs);
 
@@ -189,15 +192,15 @@ test_lint_top_limits(void **st)
 	assert_int_equal(json_integer_value(json_object_get(o, "count")), 30);
 	assert_int_equal(
 	    json_integer_value(json_object_get(o, "distinct_files")), 15);
-	assert_int_equal(json_array_size(json_object_get(o, "top_files")),
-	                 TOP_N);
+	assert_int_equal(
+	    json_array_size(json_object_get(o, "top_files")), TOP_N);
 	/* all tie at 2: path order */
 	assert_string_equal(
 	    json_string_value(json_object_get(
 	        json_array_get(json_object_get(o, "top_files"), 9), "path")),
 	    "f09.py");
-	assert_int_equal(json_array_size(json_object_get(o, "top_violations")),
-	                 TOP_N);
+	assert_int_equal(
+	    json_array_size(json_object_get(o, "top_violations")), TOP_N);
 	json_decref(o);
 	collect_findings_fini(&fs);
 	buf_fini(&b);
@@ -237,26 +240,26 @@ test_cobertura(void **st)
 	assert_true(c.total_pct > 83.32 && c.total_pct < 83.34);
 	assert_int_equal(c.n, 3); /* src/d.py twice: averaged */
 	o = cov_json(&c, "coverage.xml");
-	assert_string_equal(json_string_value(json_object_get(o, "status")),
-	                    "measured");
+	assert_string_equal(
+	    json_string_value(json_object_get(o, "status")), "measured");
 	assert_int_equal(
 	    json_integer_value(json_object_get(o, "uncovered_count")), 2);
-	assert_true(json_real_value(json_object_get(o, "threshold_pct")) ==
-	            80.0);
+	assert_true(
+	    json_real_value(json_object_get(o, "threshold_pct")) == 80.0);
 	top = json_object_get(o, "top_uncovered");
 	assert_int_equal(json_array_size(top), 2);
 	assert_string_equal(
 	    json_string_value(json_object_get(json_array_get(top, 0), "path")),
 	    "src/a.py");
-	assert_true(json_real_value(json_object_get(json_array_get(top, 0),
-	                                            "pct")) == 50.0);
+	assert_true(json_real_value(json_object_get(
+	                json_array_get(top, 0), "pct")) == 50.0);
 	assert_string_equal(
 	    json_string_value(json_object_get(json_array_get(top, 1), "path")),
 	    "src/d.py");
-	assert_true(json_real_value(json_object_get(json_array_get(top, 1),
-	                                            "pct")) == 50.0);
-	assert_string_equal(json_string_value(json_object_get(o, "source")),
-	                    "coverage.xml");
+	assert_true(json_real_value(json_object_get(
+	                json_array_get(top, 1), "pct")) == 50.0);
+	assert_string_equal(
+	    json_string_value(json_object_get(o, "source")), "coverage.xml");
 	json_decref(o);
 	coverage_fini(&c);
 }
@@ -265,21 +268,22 @@ static void
 test_cobertura_malformed(void **st)
 {
 	static const char *const bad[] = {
-	    "<coverage line-rate=\"1.5\"></coverage>",
-	    "<coverage line-rate=\"abc\"></coverage>",
-	    "<coverage></coverage>",
-	    "<coverage line-rate=0.5></coverage>",
-	    "<coverage line-rate=\"0.5\"",
-	    "<coverage line-rate=\"0.5\"><class filename=\"a\" "
-	    "line-rate=\"0.1\">",
-	    "<coverage line-rate=\"0.5\"><class filename=\"a\" line-rate=\"",
-	    "<coverage line-rate=\"0.5\"><class line-rate=\"0.1\"/>"
-	    "</coverage>",
-	    "<coverage line-rate=\"0.5\"><class filename=\"a\" "
-	    "line-rate=\"nan\"/></coverage>",
-	    "<html><body>not a report</body></html>",
-	    "<",
-	    "<coveragex line-rate=\"0.5\"></coveragex>",
+		"<coverage line-rate=\"1.5\"></coverage>",
+		"<coverage line-rate=\"abc\"></coverage>",
+		"<coverage></coverage>",
+		"<coverage line-rate=0.5></coverage>",
+		"<coverage line-rate=\"0.5\"",
+		"<coverage line-rate=\"0.5\"><class filename=\"a\" "
+		"line-rate=\"0.1\">",
+		"<coverage line-rate=\"0.5\"><class filename=\"a\" "
+		"line-rate=\"",
+		"<coverage line-rate=\"0.5\"><class line-rate=\"0.1\"/>"
+		"</coverage>",
+		"<coverage line-rate=\"0.5\"><class filename=\"a\" "
+		"line-rate=\"nan\"/></coverage>",
+		"<html><body>not a report</body></html>",
+		"<",
+		"<coveragex line-rate=\"0.5\"></coveragex>",
 	};
 	struct coverage c;
 	char            err[256];
@@ -351,8 +355,8 @@ test_coverage_text(void **st)
 	    cov_parse(&c, "hello\nworld 50%\n", 16, err, sizeof(err)),
 	    ERR_PROTO);
 	assert_int_equal(cov_parse(&c, "", 0, err, sizeof(err)), ERR_PROTO);
-	assert_int_equal(cov_parse(&c, "a 1 2 300%\n", 11, err, sizeof(err)),
-	                 ERR_PROTO);
+	assert_int_equal(
+	    cov_parse(&c, "a 1 2 300%\n", 11, err, sizeof(err)), ERR_PROTO);
 }
 
 static void
@@ -399,10 +403,12 @@ test_git_outputs(void **st)
 	assert_int_equal(collect_git_log("abc\0x", 5, &ct, &subj), ERR_PROTO);
 	assert_int_equal(collect_git_log("123", 3, &ct, &subj), ERR_PROTO);
 	assert_null(subj);
-	l = collect_first_line("\n  fatal: not a git repository  \nmore", 37, 100);
+	l = collect_first_line(
+	    "\n  fatal: not a git repository  \nmore", 37, 100);
 	assert_string_equal(l, "fatal: not a git repository");
 	free(l);
-	l = collect_first_line("h\xc3\xa9llo", 6, 2); /* never half a character */
+	l = collect_first_line(
+	    "h\xc3\xa9llo", 6, 2); /* never half a character */
 	assert_string_equal(l, "h");
 	free(l);
 	assert_null(collect_first_line(" \n\n", 3, 10));
@@ -417,8 +423,7 @@ test_spec(void **st)
 
 	(void) st;
 	o = json_pack("{s:s, s:s, s:s, s:[s, s]}", "run_id", "obs_1", "repo",
-	              "demo", "path", "/tmp/x", "lint_command", "ruff",
-	              "check");
+	    "demo", "path", "/tmp/x", "lint_command", "ruff", "check");
 	assert_int_equal(observe_spec_parse(&s, o, err, sizeof(err)), 0);
 	assert_int_equal(json_array_size(s.coverage_paths), 2);
 	assert_null(s.type_cmd);
@@ -426,15 +431,18 @@ test_spec(void **st)
 	assert_int_equal(s.todo_max_files, TODO_MAX_FILES);
 	observe_spec_fini(&s);
 	json_object_set_new(o, "lint_command", json_pack("[s, i]", "x", 1));
-	assert_int_equal(observe_spec_parse(&s, o, err, sizeof(err)), ERR_INVAL);
+	assert_int_equal(
+	    observe_spec_parse(&s, o, err, sizeof(err)), ERR_INVAL);
 	assert_non_null(strstr(err, "lint_command"));
 	observe_spec_fini(&s);
 	json_object_set_new(o, "lint_command", json_array());
-	assert_int_equal(observe_spec_parse(&s, o, err, sizeof(err)), ERR_INVAL);
+	assert_int_equal(
+	    observe_spec_parse(&s, o, err, sizeof(err)), ERR_INVAL);
 	observe_spec_fini(&s);
 	json_object_del(o, "lint_command");
 	json_object_del(o, "path");
-	assert_int_equal(observe_spec_parse(&s, o, err, sizeof(err)), ERR_INVAL);
+	assert_int_equal(
+	    observe_spec_parse(&s, o, err, sizeof(err)), ERR_INVAL);
 	assert_non_null(strstr(err, "path"));
 	observe_spec_fini(&s);
 	json_decref(o);
@@ -444,16 +452,16 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_lint_styles),
-	    cmocka_unit_test(test_lint_rejects),
-	    cmocka_unit_test(test_lint_summary),
-	    cmocka_unit_test(test_lint_top_limits),
-	    cmocka_unit_test(test_cobertura),
-	    cmocka_unit_test(test_cobertura_malformed),
-	    cmocka_unit_test(test_coverage_text),
-	    cmocka_unit_test(test_todo),
-	    cmocka_unit_test(test_git_outputs),
-	    cmocka_unit_test(test_spec),
+		cmocka_unit_test(test_lint_styles),
+		cmocka_unit_test(test_lint_rejects),
+		cmocka_unit_test(test_lint_summary),
+		cmocka_unit_test(test_lint_top_limits),
+		cmocka_unit_test(test_cobertura),
+		cmocka_unit_test(test_cobertura_malformed),
+		cmocka_unit_test(test_coverage_text),
+		cmocka_unit_test(test_todo),
+		cmocka_unit_test(test_git_outputs),
+		cmocka_unit_test(test_spec),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

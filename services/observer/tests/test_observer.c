@@ -7,9 +7,9 @@
  * consumer would, by replaying the observer's journal over ctl; the
  * history table is read from its sqlite file.
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -54,7 +54,7 @@ sh(const char *fmt, ...)
 static char *
 git_head(const char *repo)
 {
-	char  buf[128] = "", *cmd = xasprintf("git -C %s rev-parse HEAD", repo);
+	char buf[128] = "", *cmd = xasprintf("git -C %s rev-parse HEAD", repo);
 	FILE *p = popen(cmd, "r");
 
 	assert_non_null(p);
@@ -65,8 +65,8 @@ git_head(const char *repo)
 	return (xstrdup(buf));
 }
 
-#define GIT                                                                    \
-	"git -c user.name=t -c user.email=t@example.com -c "                   \
+#define GIT                                                  \
+	"git -c user.name=t -c user.email=t@example.com -c " \
 	"commit.gpgsign=false"
 
 /* make_repos: repo/ is a git checkout with 4 "print(" lines in 3 .py
@@ -86,7 +86,7 @@ make_repos(const char *dir)
 	   " > coverage.xml;"
 	   " git add -A; " GIT " commit -q -m 'first commit';"
 	   " printf 'changed\\n' >> README; printf 'new\\n' > untracked.txt",
-	   dir);
+	    dir);
 }
 
 /* fx_start runs the observer; extra replaces "interval: 0". */
@@ -125,14 +125,14 @@ fx_start(struct fx *f, const char *tag, const char *extra, const char *worker)
 	              "    max_parallel: 3\n"
 	              "    worker: %s\n"
 	              "%s",
-	              f->dir, f->dir, tag, tag, tag, tag,
-	              worker ? worker : OBSERVE_RUN_BIN,
-	              extra ? extra : "    interval: 0\n");
+	        f->dir, f->dir, tag, tag, tag, tag,
+	        worker ? worker : OBSERVE_RUN_BIN,
+	        extra ? extra : "    interval: 0\n");
 	f->topo = tb_topo(f->dir, f->yaml);
-	f->obs = tb_start(&observer_def, f->topo, "observer");
-	f->url = topo_find(f->topo, "observer")->ctl;
-	assert_int_equal(tb_wait_int(f->topo, "observer", "caught_up", 1, WAIT),
-	                 1);
+	f->obs  = tb_start(&observer_def, f->topo, "observer");
+	f->url  = topo_find(f->topo, "observer")->ctl;
+	assert_int_equal(
+	    tb_wait_int(f->topo, "observer", "caught_up", 1, WAIT), 1);
 }
 
 static void
@@ -150,12 +150,12 @@ fx_stop(struct fx *f)
 static json_t *
 observe_req(struct fx *f, const char *repo)
 {
-	struct msg_observer_observe rq = {(char *) repo};
+	struct msg_observer_observe rq   = { (char *) repo };
 	json_t                     *data = NULL;
 	char                        err[256];
 
-	if (ctl_call(f->url, MSG_OBSERVER_OBSERVE, &rq, &data, err, sizeof(err),
-	             WAIT) != 0)
+	if (ctl_call(f->url, MSG_OBSERVER_OBSERVE, &rq, &data, err,
+	        sizeof(err), WAIT) != 0)
 		fail_msg("observer.observe: %s", err);
 	assert_non_null(data);
 	return (data);
@@ -170,8 +170,8 @@ observe_one(struct fx *f, const char *repo)
 
 	s = json_array_get(json_object_get(d, "started"), 0);
 	assert_int_equal(json_array_size(json_object_get(d, "started")), 1);
-	assert_string_equal(json_string_value(json_object_get(s, "repo")),
-	                    repo);
+	assert_string_equal(
+	    json_string_value(json_object_get(s, "repo")), repo);
 	id = xstrdup(json_string_value(json_object_get(s, "run_id")));
 	/* obs_YYYYmmddTHHMMSSZ_xxxxxx */
 	assert_int_equal(strlen(id), 27);
@@ -187,8 +187,8 @@ observe_one(struct fx *f, const char *repo)
 static json_t *
 snapshots(struct fx *f)
 {
-	struct msg_ctl_replay rq = {1, 1000, 0};
-	struct msg_hdr        h = {"test", 0, "test:replay", 0, NULL};
+	struct msg_ctl_replay rq = { 1, 1000, 0 };
+	struct msg_hdr        h  = { "test", 0, "test:replay", 0, NULL };
 	struct bus_msg        bm;
 	struct msg            rep, m;
 	struct buf            b;
@@ -201,8 +201,8 @@ snapshots(struct fx *f)
 	assert_int_equal(msg_pack(&b, MSG_CTL_REPLAY, &h, &rq), 0);
 	assert_int_equal(bus_request(f->url, b.data, b.len, &bm, WAIT), 0);
 	buf_fini(&b);
-	assert_int_equal(msg_decode(&rep, bm.data, bm.len, err, sizeof(err)),
-	                 0);
+	assert_int_equal(
+	    msg_decode(&rep, bm.data, bm.len, err, sizeof(err)), 0);
 	bus_msg_free(&bm);
 	assert_int_equal(rep.topic, MSG_CTL_REPLAY_BATCH);
 	for (i = 0; i < rep.body.ctl_replay_batch.frames.n; i++) {
@@ -212,8 +212,8 @@ snapshots(struct fx *f)
 		assert_int_equal(
 		    msg_decode(&m, fr->p, fr->len, err, sizeof(err)), 0);
 		if (m.topic == MSG_OBSERVE_SNAPSHOT) {
-			assert_string_equal(m.corr,
-			                    m.body.observe_snapshot.run_id);
+			assert_string_equal(
+			    m.corr, m.body.observe_snapshot.run_id);
 			json_array_append_new(
 			    out, msg_body_to_json(m.topic, &m.body));
 		}
@@ -228,7 +228,7 @@ snapshots(struct fx *f)
 static json_t *
 wait_snapshot(struct fx *f, const char *run_id)
 {
-	struct timespec ts = {0, 50 * 1000 * 1000};
+	struct timespec ts       = { 0, 50 * 1000 * 1000 };
 	int64_t         deadline = mono_ms() + WAIT;
 	json_t         *all, *ev, *snap = NULL;
 	size_t          i;
@@ -237,25 +237,24 @@ wait_snapshot(struct fx *f, const char *run_id)
 		if (mono_ms() > deadline)
 			fail_msg("no observe.snapshot for %s", run_id);
 		all = snapshots(f);
-		json_array_foreach(all, i, ev)
-		{
+		json_array_foreach (all, i, ev) {
 			if (strcmp(json_string_value(
 			               json_object_get(ev, "run_id")),
-			           run_id) != 0)
+			        run_id) != 0)
 				continue;
 			snap = json_incref(json_object_get(ev, "snapshot"));
 			assert_int_equal(json_integer_value(json_object_get(
 			                     ev, "observed_at")),
-			                 json_integer_value(json_object_get(
-			                     snap, "observed_at")));
+			    json_integer_value(
+			        json_object_get(snap, "observed_at")));
 		}
 		json_decref(all);
 		if (snap == NULL)
 			nanosleep(&ts, NULL);
 	}
 	assert_true(json_is_object(snap));
-	assert_string_equal(json_string_value(json_object_get(snap, "run_id")),
-	                    run_id);
+	assert_string_equal(
+	    json_string_value(json_object_get(snap, "run_id")), run_id);
 	return (snap);
 }
 
@@ -284,51 +283,21 @@ ji(const json_t *o, const char *a, const char *b)
 static void
 check_shape(const json_t *s)
 {
-	static const char *const keys[] = {"observer_version",
-	                                   "run_id",
-	                                   "observed_at",
-	                                   "repo",
-	                                   "lint",
-	                                   "type",
-	                                   "coverage",
-	                                   "tests",
-	                                   "todo",
-	                                   "errors",
-	                                   "repo.name",
-	                                   "repo.path",
-	                                   "repo.branch",
-	                                   "repo.head",
-	                                   "repo.is_dirty",
-	                                   "repo.dirty_files",
-	                                   "repo.last_commit_at",
-	                                   "repo.last_commit_age_s",
-	                                   "repo.last_commit_subject",
-	                                   "lint.status",
-	                                   "lint.count",
-	                                   "lint.distinct_files",
-	                                   "lint.top_files",
-	                                   "lint.top_violations",
-	                                   "lint.source",
-	                                   "type.status",
-	                                   "type.count",
-	                                   "type.distinct_files",
-	                                   "type.top_files",
-	                                   "type.top_violations",
-	                                   "type.source",
-	                                   "coverage.status",
-	                                   "coverage.total_pct",
-	                                   "coverage.uncovered_count",
-	                                   "coverage.threshold_pct",
-	                                   "coverage.top_uncovered",
-	                                   "coverage.source",
-	                                   "tests.status",
-	                                   "tests.source",
-	                                   "tests.name",
-	                                   "tests.observed_at",
-	                                   "tests.head_sha",
-	                                   "todo.todo_count",
-	                                   "todo.fixme_count",
-	                                   "todo.top_files"};
+	static const char *const keys[] = { "observer_version", "run_id",
+		"observed_at", "repo", "lint", "type", "coverage", "tests",
+		"todo", "errors", "repo.name", "repo.path", "repo.branch",
+		"repo.head", "repo.is_dirty", "repo.dirty_files",
+		"repo.last_commit_at", "repo.last_commit_age_s",
+		"repo.last_commit_subject", "lint.status", "lint.count",
+		"lint.distinct_files", "lint.top_files", "lint.top_violations",
+		"lint.source", "type.status", "type.count",
+		"type.distinct_files", "type.top_files", "type.top_violations",
+		"type.source", "coverage.status", "coverage.total_pct",
+		"coverage.uncovered_count", "coverage.threshold_pct",
+		"coverage.top_uncovered", "coverage.source", "tests.status",
+		"tests.source", "tests.name", "tests.observed_at",
+		"tests.head_sha", "todo.todo_count", "todo.fixme_count",
+		"todo.top_files" };
 	const json_t            *o;
 	const char              *dot;
 	char                    *top;
@@ -355,14 +324,14 @@ history_count(struct fx *f, const char *run_id)
 {
 	struct store *st = NULL;
 	char         *db = xasprintf("%s/state/observer.db", f->dir);
-	int64_t       n = -1;
+	int64_t       n  = -1;
 
 	assert_int_equal(store_open(&st, db), 0);
 	assert_int_equal(
 	    store_int(st, &n, 0,
-	              "SELECT count(*) FROM snapshot WHERE run_id = ? AND"
-	              " json_extract(json, '$.run_id') = ?",
-	              "tt", run_id, run_id),
+	        "SELECT count(*) FROM snapshot WHERE run_id = ? AND"
+	        " json_extract(json, '$.run_id') = ?",
+	        "tt", run_id, run_id),
 	    0);
 	store_close(&st);
 	free(db);
@@ -375,12 +344,12 @@ history_rows(struct fx *f, const char *repo)
 {
 	struct store *st = NULL;
 	char         *db = xasprintf("%s/state/observer.db", f->dir);
-	int64_t       n = -1;
+	int64_t       n  = -1;
 
 	assert_int_equal(store_open(&st, db), 0);
 	assert_int_equal(
-	    store_int(st, &n, 0, "SELECT count(*) FROM snapshot WHERE repo = ?",
-	              "t", repo),
+	    store_int(st, &n, 0,
+	        "SELECT count(*) FROM snapshot WHERE repo = ?", "t", repo),
 	    0);
 	store_close(&st);
 	free(db);
@@ -389,7 +358,7 @@ history_rows(struct fx *f, const char *repo)
 
 static void
 inject_sha(struct fx *f, const char *repo, const char *name,
-           const char *conclusion, const char *sha)
+    const char *conclusion, const char *sha)
 {
 	struct msg_ctl_inject in;
 	char                  err[256];
@@ -397,17 +366,17 @@ inject_sha(struct fx *f, const char *repo, const char *name,
 	memset(&in, 0, sizeof(in));
 	in.topic = "ci.check_run";
 	in.body = json_pack("{s:s, s:s, s:s, s:s, s:s?}", "repo", repo, "name",
-	                    name, "status", "completed", "conclusion",
-	                    conclusion, "head_sha", sha);
+	    name, "status", "completed", "conclusion", conclusion, "head_sha",
+	    sha);
 	if (ctl_call(f->url, MSG_CTL_INJECT, &in, NULL, err, sizeof(err),
-	             WAIT) != 0)
+	        WAIT) != 0)
 		fail_msg("inject: %s", err);
 	json_decref(in.body);
 }
 
 static void
-inject_check(struct fx *f, const char *repo, const char *name,
-             const char *conclusion)
+inject_check(
+    struct fx *f, const char *repo, const char *name, const char *conclusion)
 {
 	inject_sha(f, repo, name, conclusion, NULL);
 }
@@ -417,7 +386,7 @@ inject_check(struct fx *f, const char *repo, const char *name,
 static json_t *
 wait_new_snapshot(struct fx *f, const char *repo, size_t known)
 {
-	struct timespec ts = {0, 50 * 1000 * 1000};
+	struct timespec ts       = { 0, 50 * 1000 * 1000 };
 	int64_t         deadline = mono_ms() + WAIT;
 	json_t         *all, *ev, *snap = NULL;
 	size_t          i, n;
@@ -426,9 +395,8 @@ wait_new_snapshot(struct fx *f, const char *repo, size_t known)
 		if (mono_ms() > deadline)
 			fail_msg("no new observe.snapshot of %s", repo);
 		all = snapshots(f);
-		n = 0;
-		json_array_foreach(all, i, ev)
-		{
+		n   = 0;
+		json_array_foreach (all, i, ev) {
 			if (strcmp(js(ev, "repo"), repo) != 0 || n++ < known)
 				continue;
 			snap = json_incref(json_object_get(ev, "snapshot"));
@@ -457,12 +425,13 @@ test_observe_repo(void **state)
 	/* only repos with a checkout are observed */
 	st = tb_status(f.topo, "observer");
 	assert_non_null(json_object_get(json_object_get(st, "repos"), "demo"));
-	assert_non_null(json_object_get(json_object_get(st, "repos"), "plain"));
+	assert_non_null(
+	    json_object_get(json_object_get(st, "repos"), "plain"));
 	assert_null(json_object_get(json_object_get(st, "repos"), "remote"));
 	json_decref(st);
 
 	id = observe_one(&f, "demo");
-	s = wait_snapshot(&f, id);
+	s  = wait_snapshot(&f, id);
 	check_shape(s);
 	assert_string_equal(js(s, "repo.name"), "demo");
 	assert_string_equal(js(s, "repo.path"), repo);
@@ -477,18 +446,20 @@ test_observe_repo(void **state)
 	assert_string_equal(js(s, "lint.status"), "violations");
 	assert_int_equal(ji(s, "lint", "count"), 4);
 	assert_int_equal(ji(s, "lint", "distinct_files"), 3);
-	assert_string_equal(js(s, "lint.source"),
-	                    "grep -rnH --include=*.py print( .");
+	assert_string_equal(
+	    js(s, "lint.source"), "grep -rnH --include=*.py print( .");
 	tf = json_object_get(json_object_get(s, "lint"), "top_files");
 	assert_string_equal(js(json_array_get(tf, 0), "path"), "a.py");
-	assert_int_equal(
-	    json_integer_value(json_object_get(json_array_get(tf, 0), "count")),
+	assert_int_equal(json_integer_value(
+	                     json_object_get(json_array_get(tf, 0), "count")),
 	    2);
 	/* grep's order is the directory's: find a.py:1 among them */
-	json_array_foreach(
+	json_array_foreach (
 	    json_object_get(json_object_get(s, "lint"), "top_violations"), i,
-	    v) if (strcmp(js(v, "path"), "a.py") == 0 &&
-	           json_integer_value(json_object_get(v, "line")) == 1) break;
+	    v)
+		if (strcmp(js(v, "path"), "a.py") == 0 &&
+		    json_integer_value(json_object_get(v, "line")) == 1)
+			break;
 	assert_true(i < 4);
 	assert_string_equal(js(v, "message"), "print(1)");
 	assert_true(json_is_null(json_object_get(v, "code")));
@@ -515,10 +486,10 @@ test_observe_repo(void **state)
 	/* more lines committed: the next observation sees them */
 	sh("set -e; cd %s; printf 'print(5)\\nprint(6)\\n' > e.py;"
 	   " git add e.py; " GIT " commit -q -m 'second'",
-	   repo);
+	    repo);
 	free(head);
 	head = git_head(repo);
-	id2 = observe_one(&f, "demo");
+	id2  = observe_one(&f, "demo");
 	assert_string_not_equal(id, id2);
 	s = wait_snapshot(&f, id2);
 	assert_int_equal(ji(s, "lint", "count"), 6);
@@ -560,7 +531,8 @@ test_ci_trigger(void **state)
 	/* an unrelated repo is ignored */
 	inject_check(&f, "someone/else", "x", "success");
 	assert_int_equal(
-	    tb_wait_int(f.topo, "observer", "counters.ci_ignored", 1, WAIT), 1);
+	    tb_wait_int(f.topo, "observer", "counters.ci_ignored", 1, WAIT),
+	    1);
 	fx_stop(&f);
 }
 
@@ -619,11 +591,12 @@ test_failures_reported(void **state)
 	(void) state;
 	fx_start(&f, "fail", NULL, NULL);
 	id = observe_one(&f, "plain");
-	s = wait_snapshot(&f, id);
+	s  = wait_snapshot(&f, id);
 	check_shape(s);
 	errs = json_object_get(s, "errors");
 	assert_string_equal(js(s, "lint.status"), "unavailable");
-	assert_string_equal(js(s, "lint.source"), "no-such-linter-xyz --check");
+	assert_string_equal(
+	    js(s, "lint.source"), "no-such-linter-xyz --check");
 	e = js(errs, "lint");
 	assert_non_null(strstr(e, "no-such-linter-xyz"));
 	assert_string_equal(js(s, "type.status"), "unavailable");
@@ -671,7 +644,8 @@ test_debounce(void **state)
 	    0);
 	st = tb_status(f.topo, "observer");
 	assert_true(json_is_null(json_object_get(
-	    json_object_get(json_object_get(st, "repos"), "plain"), "queued")));
+	    json_object_get(json_object_get(st, "repos"), "plain"),
+	    "queued")));
 	json_decref(st);
 	all = snapshots(&f);
 	assert_int_equal(json_array_size(all), 2);
@@ -687,8 +661,8 @@ test_debounce(void **state)
 static void
 test_ctl_errors(void **state)
 {
-	struct msg_observer_observe rq = {"nope"};
-	struct msg_hdr              h = {"test", 0, "test:bad", 0, NULL};
+	struct msg_observer_observe rq = { "nope" };
+	struct msg_hdr              h  = { "test", 0, "test:bad", 0, NULL };
 	struct bus_msg              bm;
 	struct msg                  rep;
 	struct fx                   f;
@@ -704,27 +678,28 @@ test_ctl_errors(void **state)
 	json_decref(d);
 
 	assert_int_equal(ctl_call(f.url, MSG_OBSERVER_OBSERVE, &rq, &data, err,
-	                          sizeof(err), WAIT),
-	                 ERR_NOTFOUND);
+	                     sizeof(err), WAIT),
+	    ERR_NOTFOUND);
 	assert_string_equal(err, "unknown repo 'nope'");
 	assert_null(data);
 
 	/* repo must be a string: pack "abc", then make it the integer 5 */
 	rq.repo = "abc";
-	h.ts = now_ms();
+	h.ts    = now_ms();
 	buf_init(&b);
 	assert_int_equal(msg_pack(&b, MSG_OBSERVER_OBSERVE, &h, &rq), 0);
 	n = b.len;
-	assert_true(n > 9 && memcmp(b.data + n - 9,
-	                            "\xa4repo\xa3"
-	                            "abc",
-	                            9) == 0);
+	assert_true(n > 9 &&
+	    memcmp(b.data + n - 9,
+	        "\xa4repo\xa3"
+	        "abc",
+	        9) == 0);
 	b.data[n - 4] = 0x05;
-	b.len = n - 3;
+	b.len         = n - 3;
 	assert_int_equal(bus_request(f.url, b.data, b.len, &bm, WAIT), 0);
 	buf_fini(&b);
-	assert_int_equal(msg_decode(&rep, bm.data, bm.len, err, sizeof(err)),
-	                 0);
+	assert_int_equal(
+	    msg_decode(&rep, bm.data, bm.len, err, sizeof(err)), 0);
 	bus_msg_free(&bm);
 	assert_int_equal(rep.topic, MSG_CTL_REPLY);
 	assert_false(rep.body.ctl_reply.ok);
@@ -744,24 +719,24 @@ test_periodic_and_lost_worker(void **state)
 
 	(void) state;
 	fx_start(&f, "per",
-	         "    interval: 1s\n    repos: [demo]\n    history_keep: 2\n",
-	         NULL);
+	    "    interval: 1s\n    repos: [demo]\n    history_keep: 2\n",
+	    NULL);
 	/* the first at once (no history), then one a second */
 	assert_true(tb_wait_int(f.topo, "observer", "counters.snapshots", 3,
-	                        WAIT) == 3);
+	                WAIT) == 3);
 	st = tb_status(f.topo, "observer");
 	assert_null(json_object_get(json_object_get(st, "repos"), "plain"));
 	/* pruned to the newest history_keep, the last one kept */
 	assert_int_equal(history_rows(&f, "demo"), 2);
-	assert_int_equal(history_count(&f, js(st, "repos.demo.last_run_id")),
-	                 1);
+	assert_int_equal(
+	    history_count(&f, js(st, "repos.demo.last_run_id")), 1);
 	json_decref(st);
 	fx_stop(&f);
 
 	fx_start(&f, "lost", NULL, "/nonexistent/opc-observe-run");
 	json_decref(observe_req(&f, "demo"));
-	assert_int_equal(
-	    tb_wait_int(f.topo, "observer", "counters.observe_failed", 1, WAIT),
+	assert_int_equal(tb_wait_int(f.topo, "observer",
+	                     "counters.observe_failed", 1, WAIT),
 	    1);
 	assert_int_equal(
 	    tb_wait_int(f.topo, "observer", "repos.demo.in_flight", 0, WAIT),
@@ -778,21 +753,24 @@ static void
 test_config_refused(void **state)
 {
 	static const char *const bad[] = {
-	    "repos: { demo: { local_path: r } }\n"
-	    "instances: { observer: { repos: [nope] } }\n",
-	    "repos: { demo: { clone_url: https://github.com/a/b } }\n"
-	    "instances: { observer: { repos: [demo] } }\n",
-	    "repos: { demo: { local_path: r } }\n"
-	    "instances: { observer: { interval: 600 } }\n",
-	    "repos: { demo: { local_path: r, observe: { lint_command: [] } } "
-	    "}\n"
-	    "instances: { observer: {} }\n",
-	    "repos: { demo: { local_path: r, observe: { lint_command: ruff } } "
-	    "}\n"
-	    "instances: { observer: {} }\n",
-	    "repos: { demo: { local_path: r, observe: { todo_max_files: -1 } } "
-	    "}\n"
-	    "instances: { observer: {} }\n",
+		"repos: { demo: { local_path: r } }\n"
+		"instances: { observer: { repos: [nope] } }\n",
+		"repos: { demo: { clone_url: https://github.com/a/b } }\n"
+		"instances: { observer: { repos: [demo] } }\n",
+		"repos: { demo: { local_path: r } }\n"
+		"instances: { observer: { interval: 600 } }\n",
+		"repos: { demo: { local_path: r, observe: { lint_command: [] "
+		"} } "
+		"}\n"
+		"instances: { observer: {} }\n",
+		"repos: { demo: { local_path: r, observe: { lint_command: "
+		"ruff } } "
+		"}\n"
+		"instances: { observer: {} }\n",
+		"repos: { demo: { local_path: r, observe: { todo_max_files: "
+		"-1 } } "
+		"}\n"
+		"instances: { observer: {} }\n",
 	};
 	struct topo *t;
 	struct svc  *svc = NULL;
@@ -801,9 +779,9 @@ test_config_refused(void **state)
 
 	(void) state;
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		dir = tb_dir();
-		yaml = xasprintf("opcenter: { state_dir: %s/st }\n%s", dir,
-		                 bad[i]);
+		dir  = tb_dir();
+		yaml = xasprintf(
+		    "opcenter: { state_dir: %s/st }\n%s", dir, bad[i]);
 		t = tb_topo(dir, yaml);
 		if (svc_open(&svc, &observer_def, t, "observer", NULL) == 0)
 			fail_msg("accepted: %s", bad[i]);
@@ -819,14 +797,14 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_observe_repo),
-	    cmocka_unit_test(test_ci_trigger),
-	    cmocka_unit_test(test_ci_per_commit),
-	    cmocka_unit_test(test_failures_reported),
-	    cmocka_unit_test(test_debounce),
-	    cmocka_unit_test(test_ctl_errors),
-	    cmocka_unit_test(test_periodic_and_lost_worker),
-	    cmocka_unit_test(test_config_refused),
+		cmocka_unit_test(test_observe_repo),
+		cmocka_unit_test(test_ci_trigger),
+		cmocka_unit_test(test_ci_per_commit),
+		cmocka_unit_test(test_failures_reported),
+		cmocka_unit_test(test_debounce),
+		cmocka_unit_test(test_ctl_errors),
+		cmocka_unit_test(test_periodic_and_lost_worker),
+		cmocka_unit_test(test_config_refused),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

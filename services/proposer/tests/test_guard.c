@@ -17,12 +17,12 @@
 
 /* A fake world: each callback reads these. */
 static struct {
-	const char *rejected;      /* dedup key rejected */
-	const char *emitted;       /* dedup key emitted at emitted_at */
+	const char *rejected; /* dedup key rejected */
+	const char *emitted;  /* dedup key emitted at emitted_at */
 	int64_t     emitted_at;
-	const char *fam_emitted;   /* family emitted at emitted_at */
-	const char *open_key;      /* dedup key of an open task */
-	const char *cycling;       /* family in a no-op loop */
+	const char *fam_emitted; /* family emitted at emitted_at */
+	const char *open_key;    /* dedup key of an open task */
+	const char *cycling;     /* family in a no-op loop */
 } W;
 
 static int
@@ -44,8 +44,8 @@ static int64_t
 f_last(void *a, const char *dk)
 {
 	(void) a;
-	return (W.emitted != NULL && strcmp(W.emitted, dk) == 0 ?
-	    W.emitted_at : 0);
+	return (W.emitted != NULL && strcmp(W.emitted, dk) == 0 ? W.emitted_at
+	                                                        : 0);
 }
 
 static int64_t
@@ -53,8 +53,9 @@ f_fam(void *a, const char *repo, const char *fam)
 {
 	(void) a;
 	(void) repo;
-	return (W.fam_emitted != NULL && strcmp(W.fam_emitted, fam) == 0 ?
-	    W.emitted_at : 0);
+	return (W.fam_emitted != NULL && strcmp(W.fam_emitted, fam) == 0
+	        ? W.emitted_at
+	        : 0);
 }
 
 static int
@@ -68,12 +69,12 @@ static void
 ctx(struct guard_ctx *x)
 {
 	memset(x, 0, sizeof(*x));
-	x->now_ms = 1000 * MIN_MS;
-	x->rejected = f_rejected;
-	x->cycling = f_cycling;
-	x->last_emitted = f_last;
+	x->now_ms         = 1000 * MIN_MS;
+	x->rejected       = f_rejected;
+	x->cycling        = f_cycling;
+	x->last_emitted   = f_last;
 	x->family_emitted = f_fam;
-	x->equivalent = f_equiv;
+	x->equivalent     = f_equiv;
 }
 
 static int
@@ -92,24 +93,29 @@ insights(int lint, int type, int degrading, const char *theme)
 	char    dk[128];
 
 	if (lint > 0)
-		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:{s:i,"
-		    " s:i, s:[{s:s, s:i}]}}", "dedup_key", "lint_drift|lint",
-		    "kind", "lint_drift", "subject", "lint", "evidence", "count",
-		    lint, "distinct_file_count", 2, "top_files", "path",
-		    "src/a.py", "count", lint));
+		json_array_append_new(a,
+		    json_pack("{s:s, s:s, s:s, s:{s:i,"
+		              " s:i, s:[{s:s, s:i}]}}",
+		        "dedup_key", "lint_drift|lint", "kind", "lint_drift",
+		        "subject", "lint", "evidence", "count", lint,
+		        "distinct_file_count", 2, "top_files", "path",
+		        "src/a.py", "count", lint));
 	if (type > 0)
-		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:{s:i}}",
-		    "dedup_key", "type_health|type", "kind", "type_health",
-		    "subject", "type", "evidence", "count", type));
+		json_array_append_new(a,
+		    json_pack("{s:s, s:s, s:s, s:{s:i}}", "dedup_key",
+		        "type_health|type", "kind", "type_health", "subject",
+		        "type", "evidence", "count", type));
 	if (degrading)
-		json_array_append_new(a, json_pack("{s:s, s:s, s:s}",
-		    "dedup_key", "quality_trend|lint_degrading", "kind",
-		    "quality_trend", "subject", "lint_degrading"));
+		json_array_append_new(a,
+		    json_pack("{s:s, s:s, s:s}", "dedup_key",
+		        "quality_trend|lint_degrading", "kind",
+		        "quality_trend", "subject", "lint_degrading"));
 	if (theme != NULL) {
 		snprintf(dk, sizeof(dk), "theme|lint_cluster|%s", theme);
-		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:{s:i}}",
-		    "dedup_key", dk, "kind", "theme", "subject", "lint_cluster",
-		    "evidence", "consecutive_runs", 3));
+		json_array_append_new(a,
+		    json_pack("{s:s, s:s, s:s, s:{s:i}}", "dedup_key", dk,
+		        "kind", "theme", "subject", "lint_cluster", "evidence",
+		        "consecutive_runs", 3));
 	}
 	return (a);
 }
@@ -137,8 +143,8 @@ static void
 test_rules(void **st)
 {
 	struct rule_limits rl;
-	struct cand       *cv = NULL, *c;
-	size_t             n = 0;
+	struct cand       *cv  = NULL, *c;
+	size_t             n   = 0;
 	json_t            *ins = insights(4, 2, 0, NULL);
 
 	(void) st;
@@ -150,9 +156,10 @@ test_rules(void **st)
 	rules_apply("r", ins, &rl, &cv, &n);
 	assert_int_equal(n, 2);
 	assert_non_null(c = by_family(cv, n, "lint_fix"));
-	assert_string_equal(c->dedup_key, "candidate|lint_fix|r|lint_violations");
-	assert_string_equal(c->candidate_id,
-	    "candidate:lint_fix:r:lint_violations");
+	assert_string_equal(
+	    c->dedup_key, "candidate|lint_fix|r|lint_violations");
+	assert_string_equal(
+	    c->candidate_id, "candidate:lint_fix:r:lint_violations");
 	assert_string_equal(c->confidence, "high"); /* degrading */
 	assert_string_equal(c->risk_class, "style");
 	assert_non_null(strstr(c->goal, "src/a.py (5)"));
@@ -171,7 +178,7 @@ run(json_t *ins, struct guard_limits *gl, struct guard_ctx *x,
 
 	rule_limits_default(&rl);
 	*cv = NULL;
-	*n = 0;
+	*n  = 0;
 	rules_apply("r", ins, &rl, cv, n);
 	json_decref(ins);
 	return (guard_run(*cv, *n, gl, x));
@@ -190,15 +197,15 @@ test_upstream_family_in_cycle(void **st)
 	ctx(&x);
 	assert_int_equal(run(insights(9, 9, 0, NULL), &gl, &x, &cv, &n), 1);
 	assert_null(by_family(cv, n, "lint_fix")->reason);
-	assert_string_equal(by_family(cv, n, "lint_fix")->state,
-	    "Ready for AI"); /* tier 2 */
-	assert_string_equal(by_family(cv, n, "type_fix")->reason,
-	    "upstream_family_in_cycle");
+	assert_string_equal(
+	    by_family(cv, n, "lint_fix")->state, "Ready for AI"); /* tier 2 */
+	assert_string_equal(
+	    by_family(cv, n, "type_fix")->reason, "upstream_family_in_cycle");
 	cands_free(cv, n);
 	/* lint_fix in its cooldown: type_fix waits for it all the same */
-	W.emitted = "candidate|lint_fix|r|lint_violations";
+	W.emitted     = "candidate|lint_fix|r|lint_violations";
 	W.fam_emitted = "lint_fix";
-	W.emitted_at = x.now_ms - 10 * MIN_MS;
+	W.emitted_at  = x.now_ms - 10 * MIN_MS;
 	assert_int_equal(run(insights(9, 9, 0, NULL), &gl, &x, &cv, &n), 0);
 	assert_string_equal(by_family(cv, n, "type_fix")->reason,
 	    "upstream_family_recently_emitted");
@@ -216,7 +223,7 @@ test_cooldown_active(void **st)
 	(void) st;
 	guard_limits_default(&gl);
 	ctx(&x);
-	W.emitted = "candidate|lint_fix|r|lint_violations";
+	W.emitted    = "candidate|lint_fix|r|lint_violations";
 	W.emitted_at = x.now_ms - 119 * MIN_MS;
 	assert_int_equal(run(insights(9, 0, 0, NULL), &gl, &x, &cv, &n), 0);
 	assert_string_equal(cv[0].reason, "cooldown_active");
@@ -271,9 +278,9 @@ test_family_and_cycle_quota(void **st)
 	cands_free(cv, n);
 	/* a per-family quota of 3 lets max_candidates bite */
 	gl.per_family = 3;
-	cv = NULL;
-	n = 0;
-	ins = insights(9, 0, 0, "a.py");
+	cv            = NULL;
+	n             = 0;
+	ins           = insights(9, 0, 0, "a.py");
 	extend(ins, insights(0, 0, 0, "b.py"));
 	extend(ins, insights(0, 0, 0, "c.py"));
 	rules_apply("r", ins, &rl, &cv, &n);
@@ -295,8 +302,8 @@ test_order_and_gates(void **st)
 	guard_limits_default(&gl);
 	ctx(&x);
 	/* the rejection store is checked first: before the cooldown */
-	W.rejected = "candidate|lint_fix|r|lint_violations";
-	W.emitted = W.rejected;
+	W.rejected   = "candidate|lint_fix|r|lint_violations";
+	W.emitted    = W.rejected;
 	W.emitted_at = x.now_ms - MIN_MS;
 	run(insights(9, 0, 0, NULL), &gl, &x, &cv, &n);
 	assert_string_equal(cv[0].reason, "permanently_rejected_by_human");
@@ -311,23 +318,23 @@ test_order_and_gates(void **st)
 	run(insights(9, 0, 0, NULL), &gl, &x, &cv, &n);
 	assert_string_equal(cv[0].reason, "proposal_budget_too_low");
 	cands_free(cv, n);
-	x.exec_hour = 0;
+	x.exec_hour   = 0;
 	x.created_24h = 10;
 	run(insights(9, 0, 0, NULL), &gl, &x, &cv, &n);
 	assert_string_equal(cv[0].reason, "velocity_cap_reached");
 	cands_free(cv, n);
 	x.created_24h = 0;
-	W.open_key = "candidate|lint_fix|r|lint_violations";
+	W.open_key    = "candidate|lint_fix|r|lint_violations";
 	run(insights(9, 0, 0, NULL), &gl, &x, &cv, &n);
 	assert_string_equal(cv[0].reason, "existing_open_equivalent_task");
 	cands_free(cv, n);
-	W.open_key = NULL;
+	W.open_key    = NULL;
 	x.ready_count = 8;
 	run(insights(9, 0, 0, NULL), &gl, &x, &cv, &n);
 	assert_string_equal(cv[0].reason, "ready_queue_saturated");
 	cands_free(cv, n);
 	x.ready_count = 0;
-	W.cycling = "lint_fix";
+	W.cycling     = "lint_fix";
 	run(insights(9, 0, 0, NULL), &gl, &x, &cv, &n);
 	assert_string_equal(cv[0].reason, "family_cycling");
 	cands_free(cv, n);
@@ -368,23 +375,28 @@ test_calibration(void **st)
 
 	(void) st;
 	for (i = 0; i < 5; i++)
-		json_array_append_new(ev, json_pack("{s:s, s:s, s:s, s:i}",
-		    "family", "lint_fix", "confidence", "high", "outcome",
-		    i < 2 ? "merged" : i < 4 ? "rejected" : "abandoned", "at",
-		    100 + i));
-	json_array_append_new(ev, json_pack("{s:s, s:s, s:s, s:i}", "family",
-	    "type_fix", "confidence", "medium", "outcome", "merged", "at", 1));
+		json_array_append_new(ev,
+		    json_pack("{s:s, s:s, s:s, s:i}", "family", "lint_fix",
+		        "confidence", "high", "outcome",
+		        i < 2       ? "merged"
+		            : i < 4 ? "rejected"
+		                    : "abandoned",
+		        "at", 100 + i));
+	json_array_append_new(ev,
+	    json_pack("{s:s, s:s, s:s, s:i}", "family", "type_fix",
+	        "confidence", "medium", "outcome", "merged", "at", 1));
 	rows = calib_table(ev, 50); /* the type_fix event is too old */
 	assert_int_equal(json_array_size(rows), 1);
 	r = json_array_get(rows, 0);
 	assert_int_equal(json_integer_value(json_object_get(r, "total")), 5);
-	assert_int_equal(json_integer_value(json_object_get(r, "rejected")), 2);
-	assert_true(json_real_value(json_object_get(r, "acceptance_rate")) ==
-	    0.4);
+	assert_int_equal(
+	    json_integer_value(json_object_get(r, "rejected")), 2);
+	assert_true(
+	    json_real_value(json_object_get(r, "acceptance_rate")) == 0.4);
 	assert_true(json_real_value(json_object_get(r, "calibration_ratio")) ==
 	    0.4 / 0.8);
-	assert_string_equal(json_string_value(json_object_get(r, "note")),
-	    "overconfident");
+	assert_string_equal(
+	    json_string_value(json_object_get(r, "note")), "overconfident");
 	json_decref(rows);
 	json_decref(ev);
 }
@@ -397,20 +409,23 @@ test_quiet(void **st)
 
 	(void) st;
 	for (i = 0; i < 5; i++)
-		json_array_append_new(cy, json_pack("{s:i, s:{s:i}, s:[s]}",
-		    "created", 0, "reasons", "cooldown_active", 1 + i,
-		    "families", "lint_fix"));
+		json_array_append_new(cy,
+		    json_pack("{s:i, s:{s:i}, s:[s]}", "created", 0, "reasons",
+		        "cooldown_active", 1 + i, "families", "lint_fix"));
 	assert_non_null(d = calib_quiet_diagnosis(cy, 0));
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(d,
-	    "aggregated_suppression_reasons"), "cooldown_active")), 15);
-	assert_int_equal(json_array_size(json_object_get(d,
-	    "families_active_in_window")), 1);
-	assert_non_null(strstr(json_string_value(json_object_get(d,
-	    "advice")), "cooldown"));
+	assert_int_equal(
+	    json_integer_value(json_object_get(
+	        json_object_get(d, "aggregated_suppression_reasons"),
+	        "cooldown_active")),
+	    15);
+	assert_int_equal(
+	    json_array_size(json_object_get(d, "families_active_in_window")),
+	    1);
+	assert_non_null(strstr(
+	    json_string_value(json_object_get(d, "advice")), "cooldown"));
 	json_decref(d);
 	/* one cycle in five created something: not quiet */
-	json_object_set_new(json_array_get(cy, 2), "created",
-	    json_integer(1));
+	json_object_set_new(json_array_get(cy, 2), "created", json_integer(1));
 	assert_null(calib_quiet_diagnosis(cy, 0));
 	/* four cycles are not enough to call it quiet */
 	json_array_remove(cy, 2);

@@ -6,9 +6,9 @@
  * seq, so these tests also show that the handlers are idempotent on their
  * own.  Evidence builders are tested as pure functions too.
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -43,7 +43,7 @@ struct fx {
 static void
 fx_init(struct fx *f, const char *tag)
 {
-	f->dir = tb_dir();
+	f->dir  = tb_dir();
 	f->yaml = xasprintf("opcenter:\n"
 	                    "  state_dir: %s/state\n"
 	                    "  heartbeat_ms: 50\n"
@@ -62,7 +62,7 @@ fx_init(struct fx *f, const char *tag)
 	                    "    catchup_grace_ms: 50\n"
 	                    "    evidence_root: evidence\n"
 	                    "    cost_per_execution_usd: 0.25\n",
-	                    f->dir, tag, tag, tag, tag, tag, tag);
+	    f->dir, tag, tag, tag, tag, tag, tag);
 	f->topo = tb_topo(f->dir, f->yaml);
 }
 
@@ -71,8 +71,8 @@ fx_run(struct fx *f)
 {
 	f->rec = tb_start(&recorder_def, f->topo, "recorder");
 	f->url = topo_find(f->topo, "recorder")->ctl;
-	assert_int_equal(tb_wait_int(f->topo, "recorder", "caught_up", 1, WAIT),
-	                 1);
+	assert_int_equal(
+	    tb_wait_int(f->topo, "recorder", "caught_up", 1, WAIT), 1);
 }
 
 static void
@@ -103,10 +103,10 @@ inject(struct fx *f, const char *topic, json_t *body)
 	assert_non_null(body);
 	memset(&in, 0, sizeof(in));
 	in.topic = (char *) topic;
-	in.body = body;
+	in.body  = body;
 	in.corr = (char *) json_string_value(json_object_get(body, "task_id"));
-	rv =
-	    ctl_call(f->url, MSG_CTL_INJECT, &in, NULL, err, sizeof(err), WAIT);
+	rv      = ctl_call(
+	         f->url, MSG_CTL_INJECT, &in, NULL, err, sizeof(err), WAIT);
 	if (rv != 0)
 		fail_msg("inject %s: %s", topic, err);
 	json_decref(body);
@@ -124,13 +124,12 @@ dec_of(const char *run)
 
 static json_t *
 decided(const char *run, const char *task, const char *policy_status,
-        const char *notes)
+    const char *notes)
 {
-	return (json_pack(
-	    "{s:s, s:s, s:s, s:s, s:s, s:s, s:s,"
-	    " s:{s:s, s:s, s:s, s:s, s:{s:s}},"
-	    " s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:f, s:[s]},"
-	    " s:{s:s, s:s, s:[], s:[], s:s}}",
+	return (json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s,"
+	                  " s:{s:s, s:s, s:s, s:s, s:{s:s}},"
+	                  " s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:f, s:[s]},"
+	                  " s:{s:s, s:s, s:[], s:[], s:s}}",
 	    "task_id", task, "decision_id", dec_of(run), "proposal_id",
 	    "prop-1", "lane", "claude_cli", "backend", "kodo", "rule",
 	    "r-default", "policy_status", policy_status, "proposal",
@@ -149,19 +148,18 @@ dispatch(const char *run, const char *task)
 {
 	return (json_pack("{s:s, s:s, s:s, s:i, s:{s:s, s:s, s:s, s:s, s:s,"
 	                  " s:s, s:s}}",
-	                  "run_id", run, "task_id", task, "executor",
-	                  "executor", "attempt", 1, "request", "run_id", run,
-	                  "task_id", task, "proposal_id", "prop-1",
-	                  "decision_id", dec_of(run), "repo_key", "demo",
-	                  "lane", "claude_cli", "backend", "kodo"));
+	    "run_id", run, "task_id", task, "executor", "executor", "attempt",
+	    1, "request", "run_id", run, "task_id", task, "proposal_id",
+	    "prop-1", "decision_id", dec_of(run), "repo_key", "demo", "lane",
+	    "claude_cli", "backend", "kodo"));
 }
 
 static json_t *
 started(const char *run, const char *task)
 {
-	return (json_pack("{s:s, s:s, s:s, s:i, s:s}", "run_id", run, "task_id",
-	                  task, "executor", "executor", "attempt", 1,
-	                  "workspace", "/tmp/ws"));
+	return (json_pack("{s:s, s:s, s:s, s:i, s:s}", "run_id", run,
+	    "task_id", task, "executor", "executor", "attempt", 1, "workspace",
+	    "/tmp/ws"));
 }
 
 /* finished_ok: a succeeded run with one changed file, validation passed,
@@ -169,8 +167,8 @@ started(const char *run, const char *task)
  * stderr missing). */
 static json_t *
 finished_ok(const char *run, const char *task, const char *out,
-            const char *patch, const char *missing, const char *ws,
-            const char *outside)
+    const char *patch, const char *missing, const char *ws,
+    const char *outside)
 {
 	return (json_pack(
 	    "{s:s, s:s, s:s, s:b, s:s, s:{s:s, s:s, s:s, s:s, s:s, s:b,"
@@ -178,12 +176,13 @@ finished_ok(const char *run, const char *task, const char *out,
 	    " s:{s:s, s:i, s:i, s:i, s:n, s:i},"
 	    " s:[{s:s, s:s, s:s, s:s}], s:{s:i}, s:[],"
 	    " s:{s:s, s:s, s:s, s:s}, s:s, s:i, s:s}}",
-	    "run_id", run, "task_id", task, "status", "succeeded", "success", 1,
-	    "executor", "executor", "result", "run_id", run, "task_id", task,
-	    "proposal_id", "prop-1", "decision_id", dec_of(run), "status",
-	    "succeeded", "success", 1, "changed_files", "path", "src/a.c",
-	    "change_type", "modified", "lines_added", 6, "lines_removed", 0,
-	    "changed_files_source", "git_diff", "diff_stat_excerpt",
+	    "run_id", run, "task_id", task, "status", "succeeded", "success",
+	    1, "executor", "executor", "result", "run_id", run, "task_id",
+	    task, "proposal_id", "prop-1", "decision_id", dec_of(run),
+	    "status", "succeeded", "success", 1, "changed_files", "path",
+	    "src/a.c", "change_type", "modified", "lines_added", 6,
+	    "lines_removed", 0, "changed_files_source", "git_diff",
+	    "diff_stat_excerpt",
 	    " src/a.c | 6 ++++++\n 1 file changed, 6 insertions(+)\n",
 	    "validation", "status", "passed", "commands_run", 2,
 	    "commands_passed", 2, "commands_failed", 0, "failure_excerpt",
@@ -198,13 +197,13 @@ finished_ok(const char *run, const char *task, const char *out,
 static json_t *
 finished_nochange(const char *run, const char *task)
 {
-	return (json_pack(
-	    "{s:s, s:s, s:s, s:b, s:{s:s, s:s, s:b, s:[], s:s,"
-	    " s:{s:s}, s:[], s:[s]}}",
-	    "run_id", run, "task_id", task, "status", "succeeded", "success", 1,
-	    "result", "run_id", run, "status", "succeeded", "success", 1,
+	return (json_pack("{s:s, s:s, s:s, s:b, s:{s:s, s:s, s:b, s:[], s:s,"
+	                  " s:{s:s}, s:[], s:[s]}}",
+	    "run_id", run, "task_id", task, "status", "succeeded", "success",
+	    1, "result", "run_id", run, "status", "succeeded", "success", 1,
 	    "changed_files", "changed_files_source", "git_diff", "validation",
-	    "status", "skipped", "artifacts", "scope_violations", "secrets/x"));
+	    "status", "skipped", "artifacts", "scope_violations",
+	    "secrets/x"));
 }
 
 static json_t *
@@ -262,24 +261,23 @@ test_succeeded_run(void **state)
 	struct fx       f;
 	char           *out, *patch, *missing, *ev, *other, *outside;
 	json_t         *tr, *rec, *meta, *res, *w;
-	struct timespec ts = {0, 200 * 1000 * 1000};
+	struct timespec ts = { 0, 200 * 1000 * 1000 };
 
 	UNUSED(state);
 	fx_start(&f, "ok");
-	out = xasprintf("%s/stdout.log", f.dir);
-	patch = xasprintf("%s/change.patch", f.dir);
+	out     = xasprintf("%s/stdout.log", f.dir);
+	patch   = xasprintf("%s/change.patch", f.dir);
 	missing = xasprintf("%s/nope.log", f.dir);
 	write_text(out, "backend said hello\n");
 	write_text(patch, "--- a/src/a.c\n+++ b/src/a.c\n");
 	/* A file outside the run's workspace is never copied. */
-	other = tb_dir();
+	other   = tb_dir();
 	outside = xasprintf("%s/secret.txt", other);
 	write_text(outside, "not yours\n");
-	run_flow(
-	    &f, RUN_OK,
+	run_flow(&f, RUN_OK,
 	    finished_ok(RUN_OK, "T-1", out, patch, missing, f.dir, outside));
-	assert_int_equal(tb_wait_int(f.topo, "recorder", "written", 1, WAIT),
-	                 1);
+	assert_int_equal(
+	    tb_wait_int(f.topo, "recorder", "written", 1, WAIT), 1);
 
 	ev = xasprintf("%s/state/evidence/%s", f.dir, RUN_OK);
 	assert_true(exists(ev, "proposal.json"));
@@ -298,14 +296,13 @@ test_succeeded_run(void **state)
 
 	tr = read_json(ev, "execution_trace.json");
 	assert_string_equal(js(tr, "headline"),
-	                    "SUCCEEDED | kodo @ claude_cli | run=abcd1234");
-	assert_string_equal(
-	    js(tr, "summary"),
+	    "SUCCEEDED | kodo @ claude_cli | run=abcd1234");
+	assert_string_equal(js(tr, "summary"),
 	    "Run abcd1234; changed 1 file; 1 file changed, 6 insertions(+)");
 	assert_string_equal(js(tr, "status"), "succeeded");
 	assert_int_equal(json_array_size(json_object_get(tr, "warnings")), 0);
-	assert_int_equal(json_array_size(json_object_get(tr, "key_artifacts")),
-	                 1);
+	assert_int_equal(
+	    json_array_size(json_object_get(tr, "key_artifacts")), 1);
 
 	rec = read_json(ev, "execution_record.json");
 	assert_string_equal(js(rec, "run_id"), RUN_OK);
@@ -326,14 +323,14 @@ test_succeeded_run(void **state)
 	    1);
 	w = json_object_get(rec, "backend_detail_refs");
 	assert_int_equal(json_array_size(w), 1);
-	assert_string_equal(js(json_array_get(w, 0), "detail_type"),
-	                    "stdout_log");
+	assert_string_equal(
+	    js(json_array_get(w, 0), "detail_type"), "stdout_log");
 	assert_string_equal(
 	    js(json_object_get(json_object_get(rec, "metadata"), "routing"),
-	       "selected_backend"),
+	        "selected_backend"),
 	    "kodo");
-	assert_string_equal(js(json_object_get(rec, "metadata"), "task_type"),
-	                    "simple_edit");
+	assert_string_equal(
+	    js(json_object_get(rec, "metadata"), "task_type"), "simple_edit");
 
 	meta = read_json(ev, "run_metadata.json");
 	assert_true(json_is_true(json_object_get(meta, "executed")));
@@ -350,7 +347,7 @@ test_succeeded_run(void **state)
 
 	/* The copies are the executor's files. */
 	{
-		char *p = xasprintf("%s/backend_stdout.txt", ev), buf[64];
+		char *p  = xasprintf("%s/backend_stdout.txt", ev), buf[64];
 		FILE *fp = fopen(p, "r");
 
 		assert_non_null(fp);
@@ -361,42 +358,42 @@ test_succeeded_run(void **state)
 	}
 
 	/* Everything again: no new row, no rewrite, no second event. */
-	run_flow(
-	    &f, RUN_OK,
+	run_flow(&f, RUN_OK,
 	    finished_ok(RUN_OK, "T-1", out, patch, missing, f.dir, outside));
 	nanosleep(&ts, NULL);
 	assert_int_equal(tb_status_int(f.topo, "recorder", "runs"), 1);
 	assert_int_equal(tb_status_int(f.topo, "recorder", "written"), 1);
 	assert_int_equal(tb_status_int(f.topo, "recorder", "pending"), 0);
-	assert_int_equal(tb_status_int(f.topo, "recorder", "counters.written"),
-	                 1);
+	assert_int_equal(
+	    tb_status_int(f.topo, "recorder", "counters.written"), 1);
 	assert_int_equal(tb_status_int(f.topo, "recorder", "journal_seq"), 1);
 	assert_int_equal(tb_status_int(f.topo, "recorder", "executions"), 1);
 	{
 		json_t *m2 = read_json(ev, "run_metadata.json");
 
-		assert_string_equal(js(m2, "written_at"),
-		                    js(meta, "written_at"));
+		assert_string_equal(
+		    js(m2, "written_at"), js(meta, "written_at"));
 		json_decref(m2);
 	}
 
 	/* A succeeded run without changes, artifacts or validation. */
 	run_flow(&f, RUN_NOCHG, finished_nochange(RUN_NOCHG, "T-1"));
-	assert_int_equal(tb_wait_int(f.topo, "recorder", "written", 2, WAIT),
-	                 2);
+	assert_int_equal(
+	    tb_wait_int(f.topo, "recorder", "written", 2, WAIT), 2);
 	free(ev);
 	ev = xasprintf("%s/state/evidence/%s", f.dir, RUN_NOCHG);
 	json_decref(tr);
 	tr = read_json(ev, "execution_trace.json");
-	w = json_object_get(tr, "warnings");
+	w  = json_object_get(tr, "warnings");
 	assert_int_equal(json_array_size(w), 3);
 	assert_string_equal(json_string_value(json_array_get(w, 0)),
-	                    "validation was skipped for this run");
+	    "validation was skipped for this run");
 	assert_string_equal(json_string_value(json_array_get(w, 1)),
-	                    "no primary artifacts produced by this run");
+	    "no primary artifacts produced by this run");
 	assert_string_equal(json_string_value(json_array_get(w, 2)),
-	                    "run completed with no file changes");
-	assert_string_equal(js(tr, "summary"), "Run bcde2345; no file changes");
+	    "run completed with no file changes");
+	assert_string_equal(
+	    js(tr, "summary"), "Run bcde2345; no file changes");
 	assert_false(exists(ev, "backend_stdout.txt"));
 
 	json_decref(tr);
@@ -422,14 +419,14 @@ test_blocked_run(void **state)
 	UNUSED(state);
 	fx_start(&f, "blk");
 	inject(&f, "route.decided",
-	       decided(RUN_BLOCK, "T-2", "block",
-	               "violations: path_outside_scope; warnings: none"));
-	assert_int_equal(tb_wait_int(f.topo, "recorder", "written", 1, WAIT),
-	                 1);
+	    decided(RUN_BLOCK, "T-2", "block",
+	        "violations: path_outside_scope; warnings: none"));
+	assert_int_equal(
+	    tb_wait_int(f.topo, "recorder", "written", 1, WAIT), 1);
 	/* The same decision again changes nothing. */
 	inject(&f, "route.decided",
-	       decided(RUN_BLOCK, "T-2", "block",
-	               "violations: path_outside_scope; warnings: none"));
+	    decided(RUN_BLOCK, "T-2", "block",
+	        "violations: path_outside_scope; warnings: none"));
 	ev = xasprintf("%s/state/evidence/%s", f.dir, RUN_BLOCK);
 	assert_true(exists(ev, "proposal.json"));
 	assert_true(exists(ev, "decision.json"));
@@ -442,8 +439,8 @@ test_blocked_run(void **state)
 	assert_string_equal(js(res, "status"), "skipped");
 	assert_true(json_is_false(json_object_get(res, "success")));
 	assert_string_equal(js(res, "failure_category"), "policy_blocked");
-	assert_non_null(strstr(js(res, "failure_reason"),
-	                       "violations: path_outside_scope"));
+	assert_non_null(strstr(
+	    js(res, "failure_reason"), "violations: path_outside_scope"));
 
 	meta = read_json(ev, "run_metadata.json");
 	assert_true(json_is_false(json_object_get(meta, "executed")));
@@ -452,8 +449,8 @@ test_blocked_run(void **state)
 	assert_string_equal(js(meta, "failure_category"), "policy_blocked");
 
 	tr = read_json(ev, "execution_trace.json");
-	assert_string_equal(js(tr, "headline"),
-	                    "SKIPPED | kodo @ claude_cli | run=cdef3456");
+	assert_string_equal(
+	    js(tr, "headline"), "SKIPPED | kodo @ claude_cli | run=cdef3456");
 	rec = read_json(ev, "execution_record.json");
 	assert_string_equal(
 	    js(json_object_get(rec, "changed_files_evidence"), "status"),
@@ -487,17 +484,17 @@ test_ctl_queries(void **state)
 	fx_start(&f, "ctl");
 	run_flow(&f, RUN_NOCHG, finished_nochange(RUN_NOCHG, "T-1"));
 	inject(&f, "route.decided",
-	       decided(RUN_BLOCK, "T-2", "require_review",
-	               "warnings: needs a human"));
-	assert_int_equal(tb_wait_int(f.topo, "recorder", "written", 2, WAIT),
-	                 2);
+	    decided(RUN_BLOCK, "T-2", "require_review",
+	        "warnings: needs a human"));
+	assert_int_equal(
+	    tb_wait_int(f.topo, "recorder", "written", 2, WAIT), 2);
 	/* A dispatched run still running: listed, not written. */
 	inject(&f, "exec.dispatch", dispatch("run-open-1", "T-3"));
 
 	memset(&ql, 0, sizeof(ql));
 	assert_int_equal(ctl_call(f.url, MSG_RECORDER_RUNS_LIST, &ql, &data,
-	                          err, sizeof(err), WAIT),
-	                 0);
+	                     err, sizeof(err), WAIT),
+	    0);
 	runs = json_object_get(data, "runs");
 	assert_int_equal(json_array_size(runs), 3);
 	r0 = json_array_get(runs, 0); /* newest first */
@@ -520,11 +517,11 @@ test_ctl_queries(void **state)
 	assert_non_null(js(r0, "completed_at"));
 	json_decref(data);
 
-	ql.limit = 1;
+	ql.limit   = 1;
 	ql.task_id = "T-1";
 	assert_int_equal(ctl_call(f.url, MSG_RECORDER_RUNS_LIST, &ql, &data,
-	                          err, sizeof(err), WAIT),
-	                 0);
+	                     err, sizeof(err), WAIT),
+	    0);
 	runs = json_object_get(data, "runs");
 	assert_int_equal(json_array_size(runs), 1);
 	assert_string_equal(js(json_array_get(runs, 0), "run_id"), RUN_NOCHG);
@@ -532,28 +529,28 @@ test_ctl_queries(void **state)
 
 	memset(&qs, 0, sizeof(qs));
 	qs.run_id = RUN_NOCHG;
-	assert_int_equal(ctl_call(f.url, MSG_RECORDER_RUN_SHOW, &qs, &data, err,
-	                          sizeof(err), WAIT),
-	                 0);
+	assert_int_equal(ctl_call(f.url, MSG_RECORDER_RUN_SHOW, &qs, &data,
+	                     err, sizeof(err), WAIT),
+	    0);
 	assert_string_equal(js(data, "run_id"), RUN_NOCHG);
 	assert_non_null(strstr(js(data, "path"), RUN_NOCHG));
 	assert_int_equal(json_array_size(json_object_get(data, "files")), 8);
-	assert_string_equal(js(json_object_get(data, "metadata"), "status"),
-	                    "succeeded");
+	assert_string_equal(
+	    js(json_object_get(data, "metadata"), "status"), "succeeded");
 	assert_string_equal(js(json_object_get(data, "trace"), "headline"),
-	                    "SUCCEEDED | kodo @ claude_cli | run=bcde2345");
+	    "SUCCEEDED | kodo @ claude_cli | run=bcde2345");
 	json_decref(data);
 
 	qs.run_id = "nope";
-	assert_int_equal(ctl_call(f.url, MSG_RECORDER_RUN_SHOW, &qs, &data, err,
-	                          sizeof(err), WAIT),
-	                 ERR_NOTFOUND);
+	assert_int_equal(ctl_call(f.url, MSG_RECORDER_RUN_SHOW, &qs, &data,
+	                     err, sizeof(err), WAIT),
+	    ERR_NOTFOUND);
 	assert_non_null(strstr(err, "no run 'nope'"));
 
 	memset(&qp, 0, sizeof(qp));
 	assert_int_equal(ctl_call(f.url, MSG_RECORDER_SPEND, &qp, &data, err,
-	                          sizeof(err), WAIT),
-	                 0);
+	                     sizeof(err), WAIT),
+	    0);
 	assert_int_equal(
 	    json_integer_value(json_object_get(data, "window_days")), 1);
 	assert_int_equal(
@@ -568,8 +565,8 @@ test_ctl_queries(void **state)
 	json_decref(data);
 	qp.window_days = 7;
 	assert_int_equal(ctl_call(f.url, MSG_RECORDER_SPEND, &qp, &data, err,
-	                          sizeof(err), WAIT),
-	                 0);
+	                     sizeof(err), WAIT),
+	    0);
 	assert_int_equal(
 	    json_integer_value(json_object_get(data, "window_days")), 7);
 	json_decref(data);
@@ -584,7 +581,7 @@ test_out_of_order(void **state)
 	struct fx       f;
 	char           *ev;
 	json_t         *meta;
-	struct timespec ts = {0, 200 * 1000 * 1000};
+	struct timespec ts = { 0, 200 * 1000 * 1000 };
 
 	UNUSED(state);
 	fx_start(&f, "ooo");
@@ -595,8 +592,8 @@ test_out_of_order(void **state)
 	assert_int_equal(tb_status_int(f.topo, "recorder", "written"), 0);
 	inject(&f, "exec.dispatch", dispatch(RUN_NOCHG, "T-4"));
 	inject(&f, "route.decided", decided(RUN_NOCHG, "T-4", "allow", ""));
-	assert_int_equal(tb_wait_int(f.topo, "recorder", "written", 1, WAIT),
-	                 1);
+	assert_int_equal(
+	    tb_wait_int(f.topo, "recorder", "written", 1, WAIT), 1);
 	ev = xasprintf("%s/state/evidence/%s", f.dir, RUN_NOCHG);
 	assert_true(exists(ev, "decision.json"));
 	assert_true(exists(ev, "execution_request.json"));
@@ -624,7 +621,7 @@ test_bad_run_id_rejected(void **state)
 	memset(&in, 0, sizeof(in));
 	in.topic = "exec.finished";
 	in.body = body = json_pack("{s:s, s:s, s:s}", "run_id", "../../etc",
-	                           "task_id", "T-9", "status", "failed");
+	    "task_id", "T-9", "status", "failed");
 	assert_int_equal(
 	    ctl_call(f.url, MSG_CTL_INJECT, &in, NULL, err, sizeof(err), WAIT),
 	    ERR_INVAL);
@@ -637,9 +634,8 @@ test_bad_run_id_rejected(void **state)
  * the real-CLI contract (issue 13).  cost < 0: cost_usd null. */
 static json_t *
 finished_agent(const char *run, const char *task, const char *status,
-               const char *category, const char *reason, double cost,
-               const char *source, json_int_t tokens_in,
-               json_int_t retry_after_ms)
+    const char *category, const char *reason, double cost, const char *source,
+    json_int_t tokens_in, json_int_t retry_after_ms)
 {
 	json_t *agent = json_pack(
 	    "{s:s, s:s, s:s, s:i, s:b, s:s, s:[s, s], s:o, s:o, s:I, s:i,"
@@ -661,12 +657,11 @@ finished_agent(const char *run, const char *task, const char *status,
 
 	return (json_pack("{s:s, s:s, s:s, s:b, s:s?, s:s?, s:{s:s, s:s,"
 	                  " s:b, s:s?, s:s?, s:[], s:o}}",
-	                  "run_id", run, "task_id", task, "status", status,
-	                  "success", ok, "failure_category", category,
-	                  "failure_reason", reason, "result", "run_id", run,
-	                  "status", status, "success", ok, "failure_category",
-	                  category, "failure_reason", reason, "changed_files",
-	                  "agent", agent));
+	    "run_id", run, "task_id", task, "status", status, "success", ok,
+	    "failure_category", category, "failure_reason", reason, "result",
+	    "run_id", run, "status", status, "success", ok, "failure_category",
+	    category, "failure_reason", reason, "changed_files", "agent",
+	    agent));
 }
 
 static json_t *
@@ -679,7 +674,7 @@ spend_report(struct fx *f, int64_t days)
 	memset(&q, 0, sizeof(q));
 	q.window_days = days;
 	if (ctl_call(f->url, MSG_RECORDER_SPEND, &q, &data, err, sizeof(err),
-	             WAIT) != 0)
+	        WAIT) != 0)
 		fail_msg("spend: %s", err);
 	return (data);
 }
@@ -719,29 +714,27 @@ test_usage_agent(void **state)
 	fx_start(&f, "agent");
 	/* reported by the CLI */
 	run_flow(&f, RUN_A1,
-	         finished_agent(RUN_A1, "T-1", "succeeded", NULL, NULL, 0.4321,
-	                        "reported", 1200, 0));
+	    finished_agent(RUN_A1, "T-1", "succeeded", NULL, NULL, 0.4321,
+	        "reported", 1200, 0));
 	/* no agent block at all (stub backend): the estimate, 0.25 */
 	run_flow(&f, RUN_A2, finished_nochange(RUN_A2, "T-1"));
 	/* credits gone; cost computed from tokens and prices */
 	run_flow(&f, RUN_A3,
-	         finished_agent(RUN_A3, "T-1", "failed", "quota_exhausted",
-	                        "credit balance is too low", 0.1, "computed",
-	                        800, 0));
+	    finished_agent(RUN_A3, "T-1", "failed", "quota_exhausted",
+	        "credit balance is too low", 0.1, "computed", 800, 0));
 	/* rate limited: a model error, not a quota event, whatever the
 	 * reason says; no cost reported, so the estimate */
 	run_flow(&f, RUN_A4,
-	         finished_agent(RUN_A4, "T-1", "failed", "model_error",
-	                        "429 rate limit: quota per minute", -1, NULL,
-	                        10, 30000));
+	    finished_agent(RUN_A4, "T-1", "failed", "model_error",
+	        "429 rate limit: quota per minute", -1, NULL, 10, 30000));
 	/* a duplicate finish with another cost changes nothing */
 	inject(&f, "exec.finished",
-	       finished_agent(RUN_A1, "T-1", "succeeded", NULL, NULL, 99.0,
-	                      "reported", 1, 0));
-	assert_int_equal(tb_wait_int(f.topo, "recorder", "written", 4, WAIT),
-	                 4);
-	assert_int_equal(tb_status_int(f.topo, "recorder", "executions_quota"),
-	                 1);
+	    finished_agent(RUN_A1, "T-1", "succeeded", NULL, NULL, 99.0,
+	        "reported", 1, 0));
+	assert_int_equal(
+	    tb_wait_int(f.topo, "recorder", "written", 4, WAIT), 4);
+	assert_int_equal(
+	    tb_status_int(f.topo, "recorder", "executions_quota"), 1);
 	assert_int_equal(
 	    tb_status_int(f.topo, "recorder", "executions_cost_reported"), 2);
 
@@ -755,18 +748,18 @@ test_usage_agent(void **state)
 	assert_int_equal(num(data, "total_cache_read_tokens"), 15000);
 	assert_int_equal(num(data, "total_cache_creation_tokens"), 300);
 	assert_int_equal(num(data, "per_repo.demo.executions"), 4);
-	assert_true(fabs(num(data, "per_repo.demo.estimated_usd") - 1.0321) <
-	            1e-9);
-	assert_true(fabs(num(data, "per_repo.demo.reported_usd") - 0.5321) <
-	            1e-9);
+	assert_true(
+	    fabs(num(data, "per_repo.demo.estimated_usd") - 1.0321) < 1e-9);
+	assert_true(
+	    fabs(num(data, "per_repo.demo.reported_usd") - 0.5321) < 1e-9);
 	assert_int_equal(num(data, "per_repo.demo.estimated_only"), 2);
 	json_decref(data);
 
 	memset(&qs, 0, sizeof(qs));
 	qs.run_id = RUN_A1;
-	assert_int_equal(ctl_call(f.url, MSG_RECORDER_RUN_SHOW, &qs, &data, err,
-	                          sizeof(err), WAIT),
-	                 0);
+	assert_int_equal(ctl_call(f.url, MSG_RECORDER_RUN_SHOW, &qs, &data,
+	                     err, sizeof(err), WAIT),
+	    0);
 	a = json_object_get(data, "agent");
 	u = json_object_get(data, "usage");
 	assert_string_equal(js(a, "cli"), "claude_cli");
@@ -782,31 +775,32 @@ test_usage_agent(void **state)
 	assert_string_equal(js(u, "event"), "execution_outcome");
 	json_decref(data);
 	qs.run_id = RUN_A3;
-	assert_int_equal(ctl_call(f.url, MSG_RECORDER_RUN_SHOW, &qs, &data, err,
-	                          sizeof(err), WAIT),
-	                 0);
+	assert_int_equal(ctl_call(f.url, MSG_RECORDER_RUN_SHOW, &qs, &data,
+	                     err, sizeof(err), WAIT),
+	    0);
 	u = json_object_get(data, "usage");
 	assert_string_equal(js(u, "event"), "quota_event");
 	assert_string_equal(js(u, "cost_source"), "computed");
 	json_decref(data);
 	qs.run_id = RUN_A2; /* no agent: null, and only the estimate */
-	assert_int_equal(ctl_call(f.url, MSG_RECORDER_RUN_SHOW, &qs, &data, err,
-	                          sizeof(err), WAIT),
-	                 0);
+	assert_int_equal(ctl_call(f.url, MSG_RECORDER_RUN_SHOW, &qs, &data,
+	                     err, sizeof(err), WAIT),
+	    0);
 	assert_true(json_is_null(json_object_get(data, "agent")));
 	u = json_object_get(data, "usage");
 	assert_true(json_is_null(json_object_get(u, "cost_usd")));
 	assert_true(num(u, "estimated_usd") == 0.25);
 	json_decref(data);
 
-	ev = xasprintf("%s/state/evidence/%s", f.dir, RUN_A1);
+	ev  = xasprintf("%s/state/evidence/%s", f.dir, RUN_A1);
 	rec = read_json(ev, "execution_record.json");
-	a = json_object_get(rec, "agent");
+	a   = json_object_get(rec, "agent");
 	assert_true(num(a, "cost_usd") == 0.4321);
-	assert_string_equal(js(a, "message"), "Done: the change is in src/a.c");
+	assert_string_equal(
+	    js(a, "message"), "Done: the change is in src/a.c");
 	json_decref(rec);
 	free(ev);
-	ev = xasprintf("%s/state/evidence/%s", f.dir, RUN_A2);
+	ev  = xasprintf("%s/state/evidence/%s", f.dir, RUN_A2);
 	rec = read_json(ev, "execution_record.json");
 	assert_true(json_is_null(json_object_get(rec, "agent")));
 	json_decref(rec);
@@ -871,8 +865,8 @@ test_usage_migration(void **state)
 
 	fx_run(&f);
 	run_flow(&f, RUN_A1,
-	         finished_agent(RUN_A1, "T-1", "succeeded", NULL, NULL, 1.25,
-	                        "reported", 10, 0));
+	    finished_agent(RUN_A1, "T-1", "succeeded", NULL, NULL, 1.25,
+	        "reported", 10, 0));
 	data = spend_report(&f, 1);
 	assert_int_equal(num(data, "total_executions"), 2);
 	assert_true(fabs(num(data, "total_estimated_usd") - 1.75) < 1e-9);
@@ -881,8 +875,8 @@ test_usage_migration(void **state)
 	json_decref(data);
 	data = spend_report(&f, 7);
 	assert_int_equal(num(data, "total_executions"), 3);
-	assert_true(fabs(num(data, "per_repo.legacy.estimated_usd") - 0.5) <
-	            1e-9);
+	assert_true(
+	    fabs(num(data, "per_repo.legacy.estimated_usd") - 0.5) < 1e-9);
 	json_decref(data);
 	tb_stop(&f.rec);
 
@@ -892,29 +886,29 @@ test_usage_migration(void **state)
 	    store_int(st, &n, 0, "SELECT count(*) FROM usage_exec", NULL), 0);
 	assert_int_equal(n, 3);
 	assert_int_equal(store_int(st, &n, 0,
-	                           "SELECT count(*) FROM"
-	                           " pragma_table_info('usage_exec')",
-	                           NULL),
-	                 0);
+	                     "SELECT count(*) FROM"
+	                     " pragma_table_info('usage_exec')",
+	                     NULL),
+	    0);
 	assert_int_equal(n, 27); /* superseded and quality_note too */
 	assert_int_equal(store_int(st, &n, 0,
-	                           "SELECT count(*) FROM pragma_table_info("
-	                           "'runs') WHERE name IN ('superseded',"
-	                           " 'superseded_by')",
-	                           NULL),
-	                 0);
+	                     "SELECT count(*) FROM pragma_table_info("
+	                     "'runs') WHERE name IN ('superseded',"
+	                     " 'superseded_by')",
+	                     NULL),
+	    0);
 	assert_int_equal(n, 2);
 	assert_int_equal(store_int(st, &n, 0,
-	                           "SELECT count(*) FROM runs WHERE"
-	                           " run_id = 'old-1' AND superseded = 0",
-	                           NULL),
-	                 0);
+	                     "SELECT count(*) FROM runs WHERE"
+	                     " run_id = 'old-1' AND superseded = 0",
+	                     NULL),
+	    0);
 	assert_int_equal(n, 1);
 	assert_int_equal(store_int(st, &n, 0,
-	                           "SELECT input_tokens FROM usage_exec"
-	                           " WHERE run_id = ?",
-	                           "t", RUN_A1),
-	                 0);
+	                     "SELECT input_tokens FROM usage_exec"
+	                     " WHERE run_id = ?",
+	                     "t", RUN_A1),
+	    0);
 	assert_int_equal(n, 10);
 	store_close(&st);
 	free(path);
@@ -933,24 +927,23 @@ test_builders(void **state)
 
 	UNUSED(state);
 	memset(&e, 0, sizeof(e));
-	e.run_id = "0123456789";
-	e.lane = "codex_cli";
-	e.backend = "direct_local";
+	e.run_id    = "0123456789";
+	e.lane      = "codex_cli";
+	e.backend   = "direct_local";
 	e.record_id = "rec";
-	e.trace_id = "tr";
-	e.now = "2026-01-01T00:00:00.000Z";
-	e.executed = true;
-	result = json_pack("{s:s, s:b, s:s, s:[{s:s}, {s:s}],"
-	                   " s:s, s:{s:s, s:i, s:i, s:i, s:s}}",
-	                   "status", "failed", "success", 0, "failure_category",
-	                   "validation_failure", "changed_files", "path", "a",
-	                   "path", "b", "changed_files_source", "event_stream",
-	                   "validation", "status", "failed", "commands_run", 2,
-	                   "commands_passed", 1, "commands_failed", 1,
-	                   "failure_excerpt", "FAIL test_x");
-	e.result = result;
-	rec = ev_record(&e, result);
-	tr = ev_trace(&e, rec);
+	e.trace_id  = "tr";
+	e.now       = "2026-01-01T00:00:00.000Z";
+	e.executed  = true;
+	result      = json_pack("{s:s, s:b, s:s, s:[{s:s}, {s:s}],"
+	                             " s:s, s:{s:s, s:i, s:i, s:i, s:s}}",
+	         "status", "failed", "success", 0, "failure_category",
+	         "validation_failure", "changed_files", "path", "a", "path", "b",
+	         "changed_files_source", "event_stream", "validation", "status",
+	         "failed", "commands_run", 2, "commands_passed", 1,
+	         "commands_failed", 1, "failure_excerpt", "FAIL test_x");
+	e.result    = result;
+	rec         = ev_record(&e, result);
+	tr          = ev_trace(&e, rec);
 	assert_string_equal(
 	    js(json_object_get(rec, "changed_files_evidence"), "status"),
 	    "inferred");
@@ -958,16 +951,15 @@ test_builders(void **state)
 	    js(json_object_get(rec, "validation_evidence"), "summary"),
 	    "FAIL test_x");
 	assert_string_equal(js(tr, "headline"),
-	                    "FAILED | direct_local @ codex_cli | run=01234567");
-	assert_string_equal(
-	    js(tr, "summary"),
+	    "FAILED | direct_local @ codex_cli | run=01234567");
+	assert_string_equal(js(tr, "summary"),
 	    "Run 01234567; changed 2 files; failed: validation_failure");
 	w = json_object_get(tr, "warnings");
 	assert_int_equal(json_array_size(w), 2);
 	assert_non_null(
 	    strstr(json_string_value(json_array_get(w, 0)), "inferred"));
 	assert_string_equal(json_string_value(json_array_get(w, 1)),
-	                    "no primary artifacts produced by this run");
+	    "no primary artifacts produced by this run");
 	assert_true(ev_blocking("require_review"));
 	assert_false(ev_blocking("allow_with_warnings"));
 	assert_false(id_valid("../x"));
@@ -988,9 +980,9 @@ test_builders(void **state)
 static json_t *
 superseded(const char *run, const char *task, const char *by)
 {
-	return (json_pack("{s:s, s:s, s:s, s:s, s:s}", "run_id", run, "task_id",
-	                  task, "executor", "executor", "by_run_id", by,
-	                  "reason", "lease_expired"));
+	return (json_pack("{s:s, s:s, s:s, s:s, s:s}", "run_id", run,
+	    "task_id", task, "executor", "executor", "by_run_id", by, "reason",
+	    "lease_expired"));
 }
 
 /* successes counts the successful runs of task in runs list. */
@@ -1006,10 +998,9 @@ successes(struct fx *f, const char *task, json_t **runs_out)
 	memset(&q, 0, sizeof(q));
 	q.task_id = (char *) task;
 	if (ctl_call(f->url, MSG_RECORDER_RUNS_LIST, &q, &data, err,
-	             sizeof(err), WAIT) != 0)
+	        sizeof(err), WAIT) != 0)
 		fail_msg("runs: %s", err);
-	json_array_foreach(json_object_get(data, "runs"), i, r)
-	{
+	json_array_foreach (json_object_get(data, "runs"), i, r) {
 		if (json_is_true(json_object_get(r, "success")))
 			n++;
 	}
@@ -1024,8 +1015,7 @@ run_in(const json_t *runs, const char *run)
 	const json_t *r;
 	size_t        i;
 
-	json_array_foreach(runs, i, r)
-	{
+	json_array_foreach (runs, i, r) {
 		if (strcmp(js(r, "run_id"), run) == 0)
 			return (r);
 	}
@@ -1050,8 +1040,8 @@ test_superseded(void **state)
 	fx_start(&f, "sup");
 	/* (1) the cut-off run's success arrives before the router's word */
 	run_flow(&f, RUN_S1, finished_nochange(RUN_S1, "T-1"));
-	assert_int_equal(tb_wait_int(f.topo, "recorder", "written", 1, WAIT),
-	                 1);
+	assert_int_equal(
+	    tb_wait_int(f.topo, "recorder", "written", 1, WAIT), 1);
 	inject(&f, "exec.superseded", superseded(RUN_S1, "T-1", RUN_S2));
 	inject(&f, "route.decided", decided(RUN_S2, "T-1", "allow", ""));
 	inject(&f, "exec.dispatch", dispatch(RUN_S2, "T-1"));
@@ -1063,13 +1053,13 @@ test_superseded(void **state)
 	assert_int_equal(successes(&f, "T-1", &runs), 1);
 	assert_string_equal(js(run_in(runs, RUN_S1), "status"), "superseded");
 	assert_string_equal(js(run_in(runs, RUN_S1), "superseded_by"), RUN_S2);
-	assert_string_equal(js(run_in(runs, RUN_S1), "failure_category"),
-	                    "superseded");
+	assert_string_equal(
+	    js(run_in(runs, RUN_S1), "failure_category"), "superseded");
 	assert_true(
 	    json_is_true(json_object_get(run_in(runs, RUN_S2), "success")));
 	assert_null(json_object_get(run_in(runs, RUN_S2), "superseded_by"));
 	json_decref(runs);
-	ev = xasprintf("%s/state/evidence/%s", f.dir, RUN_S1);
+	ev  = xasprintf("%s/state/evidence/%s", f.dir, RUN_S1);
 	res = read_json(ev, "result.json");
 	assert_string_equal(js(res, "status"), "superseded");
 	assert_true(json_is_false(json_object_get(res, "success")));
@@ -1109,8 +1099,8 @@ test_superseded(void **state)
 	assert_int_equal(tb_status_int(f.topo, "recorder", "executions"), 2);
 	assert_int_equal(
 	    tb_status_int(f.topo, "recorder", "executions_superseded"), 2);
-	assert_int_equal(tb_status_int(f.topo, "recorder", "executions_failed"),
-	                 0);
+	assert_int_equal(
+	    tb_status_int(f.topo, "recorder", "executions_failed"), 0);
 	sp = spend_report(&f, 1);
 	assert_int_equal(num(sp, "total_executions"), 2);
 	assert_true(num(sp, "total_estimated_usd") == 0.5);
@@ -1129,11 +1119,11 @@ usage(struct fx *f, const char *kind, const char *repo, int64_t since)
 	char                      err[256];
 
 	memset(&q, 0, sizeof(q));
-	q.kind = (char *) kind;
+	q.kind     = (char *) kind;
 	q.repo_key = (char *) repo;
 	q.since_ms = since;
 	if (ctl_call(f->url, MSG_RECORDER_USAGE, &q, &data, err, sizeof(err),
-	             WAIT) != 0)
+	        WAIT) != 0)
 		fail_msg("usage: %s", err);
 	return (data);
 }
@@ -1161,20 +1151,19 @@ test_usage_query(void **state)
 	UNUSED(state);
 	fx_start(&f, "uq");
 	run_flow(&f, RUN_U1,
-	         finished_agent(RUN_U1, "T-1", "failed", "quota_exhausted",
-	                        "credit balance is too low", 0.1, "computed",
-	                        800, 0));
+	    finished_agent(RUN_U1, "T-1", "failed", "quota_exhausted",
+	        "credit balance is too low", 0.1, "computed", 800, 0));
 	/* the note at the threshold, and a run below it (counts, no note) */
-	fin = finished_ok(RUN_U2, "T-1", "/nope", "/nope", "/nope", "/nope",
-	                  "/nope");
-	json_object_set_new(json_object_get(fin, "result"), "quality_note",
-	                    json_string(note));
+	fin = finished_ok(
+	    RUN_U2, "T-1", "/nope", "/nope", "/nope", "/nope", "/nope");
+	json_object_set_new(
+	    json_object_get(fin, "result"), "quality_note", json_string(note));
 	run_flow(&f, RUN_U2, fin);
 	/* another repo, a scope violation (secrets/x), no warnings */
 	inject(&f, "route.decided", decided(RUN_U3, "T-3", "allow", ""));
 	dis = dispatch(RUN_U3, "T-3");
-	json_object_set_new(json_object_get(dis, "request"), "repo_key",
-	                    json_string("other"));
+	json_object_set_new(
+	    json_object_get(dis, "request"), "repo_key", json_string("other"));
 	inject(&f, "exec.dispatch", dis);
 	inject(&f, "exec.finished", finished_nochange(RUN_U3, "T-3"));
 
@@ -1205,7 +1194,7 @@ test_usage_query(void **state)
 	assert_string_equal(js(e, "repo_key"), "other");
 	assert_string_equal(json_string_value(json_array_get(
 	                        json_object_get(e, "violated_files"), 0)),
-	                    "secrets/x");
+	    "secrets/x");
 	json_decref(d);
 
 	/* outcomes: the quota run is not one of them */
@@ -1219,7 +1208,7 @@ test_usage_query(void **state)
 	     i++)
 		assert_string_equal(
 		    js(json_array_get(json_object_get(d, "events"), i),
-		       "repo_key"),
+		        "repo_key"),
 		    "other");
 	json_decref(d);
 	/* all: 3 executions, 2 outcomes, 1 quota, 1 warning, 1 scope */
@@ -1233,8 +1222,8 @@ test_usage_query(void **state)
 
 	memset(&q, 0, sizeof(q));
 	q.kind = "kodo_quality_warning";
-	assert_int_equal(
-	    ctl_call(f.url, MSG_RECORDER_USAGE, &q, &d, err, sizeof(err), WAIT),
+	assert_int_equal(ctl_call(f.url, MSG_RECORDER_USAGE, &q, &d, err,
+	                     sizeof(err), WAIT),
 	    ERR_INVAL);
 	assert_non_null(strstr(err, "unknown kind"));
 	assert_int_equal(
@@ -1246,16 +1235,16 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_builders),
-	    cmocka_unit_test(test_succeeded_run),
-	    cmocka_unit_test(test_blocked_run),
-	    cmocka_unit_test(test_ctl_queries),
-	    cmocka_unit_test(test_out_of_order),
-	    cmocka_unit_test(test_bad_run_id_rejected),
-	    cmocka_unit_test(test_usage_agent),
-	    cmocka_unit_test(test_usage_query),
-	    cmocka_unit_test(test_usage_migration),
-	    cmocka_unit_test(test_superseded),
+		cmocka_unit_test(test_builders),
+		cmocka_unit_test(test_succeeded_run),
+		cmocka_unit_test(test_blocked_run),
+		cmocka_unit_test(test_ctl_queries),
+		cmocka_unit_test(test_out_of_order),
+		cmocka_unit_test(test_bad_run_id_rejected),
+		cmocka_unit_test(test_usage_agent),
+		cmocka_unit_test(test_usage_query),
+		cmocka_unit_test(test_usage_migration),
+		cmocka_unit_test(test_superseded),
 	};
 
 	log_init("test_recorder", NULL, LOG_WARN);

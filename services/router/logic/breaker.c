@@ -14,8 +14,8 @@
  * Transitions (event -> next state; "-" stays):
  *
  *   state      outcome: window  tick: cool-off  probe      probe      probe
- * reset open / closed    elapsed         succeeded  failed     lost closed open
- * / -       -               -          -          -        closed open       -
+ * reset open / closed    elapsed         succeeded  failed     lost closed
+ * open / -       -               -          -          -        closed open -
  * / closed  half_open       -          -          -        closed half_open  -
  * / closed  -               closed     open       -        closed
  *
@@ -58,18 +58,18 @@ breaker_phase_parse(const char *s, enum breaker_phase *p)
 
 static struct breaker_state
 enter(struct breaker_state s, enum breaker_phase p, int64_t now_ms,
-      const char *why)
+    const char *why)
 {
-	s.phase = p;
+	s.phase    = p;
 	s.since_ms = now_ms;
-	s.probing = false;
-	s.why = why;
+	s.probing  = false;
+	s.why      = why;
 	return (s);
 }
 
 struct breaker_state
-breaker_outcome(struct breaker_state s, const struct breaker *window,
-                int64_t now_ms)
+breaker_outcome(
+    struct breaker_state s, const struct breaker *window, int64_t now_ms)
 {
 	s.why = NULL;
 	if (s.phase == BREAKER_CLOSED && window->open)
@@ -94,7 +94,7 @@ bool
 breaker_allows(const struct breaker_state *s)
 {
 	return (s->phase == BREAKER_CLOSED ||
-	        (s->phase == BREAKER_HALF_OPEN && !s->probing));
+	    (s->phase == BREAKER_HALF_OPEN && !s->probing));
 }
 
 struct breaker_state
@@ -107,8 +107,8 @@ breaker_probe_sent(struct breaker_state s)
 }
 
 struct breaker_state
-breaker_probe_done(struct breaker_state s, enum breaker_verdict v,
-                   int64_t now_ms)
+breaker_probe_done(
+    struct breaker_state s, enum breaker_verdict v, int64_t now_ms)
 {
 	s.why = NULL;
 	if (s.phase != BREAKER_HALF_OPEN)

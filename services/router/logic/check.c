@@ -12,15 +12,15 @@
 #include "opc/util.h"
 #include "route.h"
 
-#define ERRF(...)                                                              \
-	do {                                                                   \
-		if (errlen > 0)                                                \
-			snprintf(err, errlen, __VA_ARGS__);                    \
+#define ERRF(...)                                           \
+	do {                                                \
+		if (errlen > 0)                             \
+			snprintf(err, errlen, __VA_ARGS__); \
 	} while (0)
 
-static const char *const policy_lists[] = {
-    "trusted_labels", "destructive_labels", "sensitive_block",
-    "sensitive_review", "review_task_types"};
+static const char *const policy_lists[] = { "trusted_labels",
+	"destructive_labels", "sensitive_block", "sensitive_review",
+	"review_task_types" };
 
 static int
 bad(const struct cfg_node *n, const char *what, char *err, size_t errlen)
@@ -55,8 +55,8 @@ check_rule(const struct cfg_node *r, char *err, size_t errlen)
 	size_t                 i;
 
 	if (cfg_type(r) != CFG_MAP)
-		return (bad(r, "router.rules: each rule must be a map", err,
-		            errlen));
+		return (bad(
+		    r, "router.rules: each rule must be a map", err, errlen));
 	if (lane == NULL || *lane == '\0')
 		return (
 		    bad(r, "router.rules: rule without a lane", err, errlen));
@@ -64,21 +64,20 @@ check_rule(const struct cfg_node *r, char *err, size_t errlen)
 	    (cfg_type(when) == CFG_SCALAR && *cfg_str(when) == '\0'))
 		return (0);
 	if (cfg_type(when) != CFG_MAP)
-		return (
-		    bad(when, "router.rules: when must be a map", err, errlen));
+		return (bad(
+		    when, "router.rules: when must be a map", err, errlen));
 	for (i = 0; i < cfg_len(when); i++) {
-		if (cfg_tab_find(router_when_keys, cfg_key_at(when, i)) == NULL)
-			return (bad(
-			    cfg_at(when, i),
+		if (cfg_tab_find(router_when_keys, cfg_key_at(when, i)) ==
+		    NULL)
+			return (bad(cfg_at(when, i),
 			    "router.rules: unknown condition (kind, task_type,"
 			    " labels_any, labels_all, repo, risk)",
 			    err, errlen));
 		if (!is_str_or_strs(cfg_at(when, i)))
-			return (
-			    bad(cfg_at(when, i),
-			        "router.rules: expected a string or a list of "
-			        "strings",
-			        err, errlen));
+			return (bad(cfg_at(when, i),
+			    "router.rules: expected a string or a list of "
+			    "strings",
+			    err, errlen));
 	}
 	return (0);
 }
@@ -86,17 +85,17 @@ check_rule(const struct cfg_node *r, char *err, size_t errlen)
 int
 route_cfg_check(const struct cfg_node *root, char *err, size_t errlen)
 {
-	const struct cfg_node *router = route_section(root);
-	const struct cfg_node *rules = cfg_get(router, "rules");
-	const struct cfg_node *repos = cfg_get(root, "repos");
-	const char           **v;
-	static const char *const kinds[] = {"goal", "test", "improve"};
+	const struct cfg_node   *router = route_section(root);
+	const struct cfg_node   *rules  = cfg_get(router, "rules");
+	const struct cfg_node   *repos  = cfg_get(root, "repos");
+	const char             **v;
+	static const char *const kinds[] = { "goal", "test", "improve" };
 	struct budget_cfg        b;
 	struct route_repo        rc;
 	const char              *tt;
 	double                   usd;
-	size_t                 i, n;
-	int                    rv;
+	size_t                   i, n;
+	int                      rv;
 
 	if (rules != NULL && cfg_type(rules) != CFG_SEQ &&
 	    !(cfg_type(rules) == CFG_SCALAR && *cfg_str(rules) == '\0'))
@@ -106,8 +105,8 @@ route_cfg_check(const struct cfg_node *root, char *err, size_t errlen)
 		if ((rv = check_rule(cfg_at(rules, i), err, errlen)) != 0)
 			return (rv);
 	for (i = 0; i < nitems(policy_lists); i++) {
-		if (cfg_get_strs(cfg_get(router, "policy"), policy_lists[i], &v,
-		                 &n, err, errlen) != 0)
+		if (cfg_get_strs(cfg_get(router, "policy"), policy_lists[i],
+		        &v, &n, err, errlen) != 0)
 			return (ERR_CONFIG);
 		free(v);
 	}
@@ -120,12 +119,12 @@ route_cfg_check(const struct cfg_node *root, char *err, size_t errlen)
 		if (route_task_type(kinds[i], root, &tt, err, errlen) != 0)
 			return (ERR_CONFIG);
 	for (i = 0; i < cfg_len(repos); i++) {
-		if (route_repo_load(root, cfg_key_at(repos, i), &rc, err,
-		                    errlen) != 0)
+		if (route_repo_load(
+		        root, cfg_key_at(repos, i), &rc, err, errlen) != 0)
 			return (ERR_CONFIG);
 		route_repo_fini(&rc);
-		if ((rv = spend_repo_cap(root, cfg_key_at(repos, i), &usd, err,
-		                         errlen)) != 0)
+		if ((rv = spend_repo_cap(
+		         root, cfg_key_at(repos, i), &usd, err, errlen)) != 0)
 			return (rv);
 	}
 	return (0);

@@ -20,15 +20,15 @@
 #include "route.h"
 #include "route_priv.h"
 
-#define ERRF(...)                                                              \
-	do {                                                                   \
-		if (errlen > 0)                                                \
-			snprintf(err, errlen, __VA_ARGS__);                    \
+#define ERRF(...)                                           \
+	do {                                                \
+		if (errlen > 0)                             \
+			snprintf(err, errlen, __VA_ARGS__); \
 	} while (0)
 
-static const char *const task_types[] = {
-    "lint_fix", "bug_fix", "simple_edit",       "test_write", "documentation",
-    "refactor", "feature", "dependency_update", "unknown"};
+static const char *const task_types[] = { "lint_fix", "bug_fix", "simple_edit",
+	"test_write", "documentation", "refactor", "feature",
+	"dependency_update", "unknown" };
 
 const char *
 route_jstr(const json_t *o, const char *key)
@@ -44,7 +44,7 @@ route_jstr(const json_t *o, const char *key)
 char *
 route_label_norm(const char *label, char *out, size_t outlen)
 {
-	size_t i = 0;
+	size_t i     = 0;
 	int    colon = 0;
 
 	if (outlen == 0)
@@ -80,7 +80,7 @@ route_label_eq(const char *a, const char *b)
 	if (a == NULL || b == NULL)
 		return (false);
 	return (strcmp(route_label_norm(a, na, sizeof(na)),
-	               route_label_norm(b, nb, sizeof(nb))) == 0);
+	            route_label_norm(b, nb, sizeof(nb))) == 0);
 }
 
 bool
@@ -127,8 +127,9 @@ route_cfg_str(const struct cfg_node *router_cfg, const char *path)
 {
 	const char *s = cfg_str(cfg_get(router_cfg, path));
 
-	return (s != NULL && *s != '\0' ? s
-	                                 : cfg_tab_find(router_keys, path)->def);
+	return (s != NULL && *s != '\0'
+	        ? s
+	        : cfg_tab_find(router_keys, path)->def);
 }
 
 const struct cfg_node *
@@ -140,11 +141,11 @@ route_section(const struct cfg_node *root)
 }
 
 int
-route_task_type(const char *kind, const struct cfg_node *root, const char **out,
-              char *err, size_t errlen)
+route_task_type(const char *kind, const struct cfg_node *root,
+    const char **out, char *err, size_t errlen)
 {
 	const struct cfg_node *map = cfg_get(route_section(root), "kind_map");
-	const char            *t = NULL;
+	const char            *t   = NULL;
 	size_t                 i;
 
 	for (i = 0; i < cfg_len(map); i++) {
@@ -176,16 +177,15 @@ route_task_type(const char *kind, const struct cfg_node *root, const char **out,
 
 static int
 execution_mode_for(const char *kind, const char *mode, const char **out,
-                   char *err, size_t errlen)
+    char *err, size_t errlen)
 {
 	static const struct {
 		const char *in, *out;
-	} modes[] = {{"goal", "goal"},
-	             {"fix_pr", "fix_pr"},
-	             {"test", "test_campaign"},
-	             {"test_campaign", "test_campaign"},
-	             {"improve", "improve_campaign"},
-	             {"improve_campaign", "improve_campaign"}};
+	} modes[] = { { "goal", "goal" }, { "fix_pr", "fix_pr" },
+		{ "test", "test_campaign" },
+		{ "test_campaign", "test_campaign" },
+		{ "improve", "improve_campaign" },
+		{ "improve_campaign", "improve_campaign" } };
 	size_t i;
 
 	if (mode == NULL || *mode == '\0') {
@@ -282,7 +282,7 @@ max_files(const char *s, int64_t *out)
 	if (*s < '0' || *s > '9')
 		return (ERR_INVAL);
 	errno = 0;
-	n = strtoll(s, &end, 10);
+	n     = strtoll(s, &end, 10);
 	if (errno != 0 || *end != '\0' || n < 1)
 		return (ERR_INVAL);
 	*out = n;
@@ -291,7 +291,7 @@ max_files(const char *s, int64_t *out)
 
 int
 route_repo_load(const struct cfg_node *root, const char *repo_key,
-                struct route_repo *rc, char *err, size_t errlen)
+    struct route_repo *rc, char *err, size_t errlen)
 {
 	const struct cfg_node *repo;
 	int                    open_pr = 0, skip = 0;
@@ -302,30 +302,30 @@ route_repo_load(const struct cfg_node *root, const char *repo_key,
 		ERRF("unknown repo key '%s'", repo_key);
 		return (ERR_NOTFOUND);
 	}
-	if (cfg_get_str(repo, "clone_url", NULL, &rc->clone_url, err,
-	                errlen) != 0 ||
+	if (cfg_get_str(
+	        repo, "clone_url", NULL, &rc->clone_url, err, errlen) != 0 ||
 	    cfg_tab_int(router_keys, route_section(root), "timeout_seconds",
-	                &rc->timeout, err, errlen) != 0 ||
+	        &rc->timeout, err, errlen) != 0 ||
 	    cfg_tab_int(conf_repo_keys, repo, "validation_timeout_seconds",
-	                &rc->vtimeout, err, errlen) != 0 ||
-	    cfg_tab_bool(conf_repo_keys, repo, "open_pr", &open_pr, err,
-	                 errlen) != 0 ||
+	        &rc->vtimeout, err, errlen) != 0 ||
+	    cfg_tab_bool(
+	        conf_repo_keys, repo, "open_pr", &open_pr, err, errlen) != 0 ||
 	    cfg_tab_bool(conf_repo_keys, repo, "skip_baseline_validation",
-	                 &skip, err, errlen) != 0 ||
+	        &skip, err, errlen) != 0 ||
 	    cfg_tab_str(conf_repo_keys, repo, "default_branch",
-	                &rc->default_branch, err, errlen) != 0 ||
+	        &rc->default_branch, err, errlen) != 0 ||
 	    cfg_get_strs(repo, "allowed_base_branches", &rc->abb, &rc->nabb,
-	                 err, errlen) != 0 ||
+	        err, errlen) != 0 ||
 	    commands(repo, &rc->cmds, err, errlen) != 0)
 		goto fail;
-	rc->open_pr = open_pr != 0;
+	rc->open_pr       = open_pr != 0;
 	rc->skip_baseline = skip != 0;
 	if (*rc->default_branch == '\0')
 		rc->default_branch = "main";
 	if (rc->clone_url == NULL || *rc->clone_url == '\0') {
 		/* a purely local repo is cloned from its working copy */
 		if (cfg_get_str(repo, "local_path", NULL, &rc->clone_url, err,
-		                errlen) != 0)
+		        errlen) != 0)
 			goto fail;
 		if (rc->clone_url == NULL || *rc->clone_url == '\0') {
 			ERRF("repo '%s': missing clone_url", repo_key);
@@ -353,23 +353,23 @@ route_repo_fini(struct route_repo *rc)
 
 struct msg_proposal *
 route_proposal(const struct route_task *t, const struct cfg_node *root,
-               int64_t now_ms, char *err, size_t errlen)
+    int64_t now_ms, char *err, size_t errlen)
 {
 	const struct msg_task_execution *ex = t->execution;
-	const char                  *kind, *repo_key, *task_type, *mode, *base;
-	const char                  *constraints = NULL;
-	struct route_repo            rc;
-	struct msg_proposal         *p;
-	struct msg_proposal_target  *tg;
+	const char                 *kind, *repo_key, *task_type, *mode, *base;
+	const char                 *constraints = NULL;
+	struct route_repo           rc;
+	struct msg_proposal        *p;
+	struct msg_proposal_target *tg;
 	struct msg_proposal_constraints *cs;
-	struct msg_validation_profile *vp;
-	struct msg_branch_policy    *bp;
-	int64_t                      maxf;
-	bool                         open_pr;
-	size_t                       i;
-	char                         id[37], ts[32];
+	struct msg_validation_profile   *vp;
+	struct msg_branch_policy        *bp;
+	int64_t                          maxf;
+	bool                             open_pr;
+	size_t                           i;
+	char                             id[37], ts[32];
 
-	kind = (t->kind != NULL && *t->kind != '\0') ? t->kind : "goal";
+	kind     = (t->kind != NULL && *t->kind != '\0') ? t->kind : "goal";
 	repo_key = t->repo_key;
 	if ((repo_key == NULL || *repo_key == '\0') && ex != NULL)
 		repo_key = ex->repo;
@@ -387,14 +387,14 @@ route_proposal(const struct route_task *t, const struct cfg_node *root,
 	}
 	if (route_task_type(kind, root, &task_type, err, errlen) != 0)
 		return (NULL);
-	if (execution_mode_for(kind, ex != NULL ? ex->mode : NULL, &mode, err,
-	        errlen) != 0)
+	if (execution_mode_for(
+	        kind, ex != NULL ? ex->mode : NULL, &mode, err, errlen) != 0)
 		return (NULL);
 
 	if (route_repo_load(root, repo_key, &rc, err, errlen) != 0)
 		return (NULL);
 	open_pr = rc.open_pr;
-	base = ex != NULL ? ex->base_branch : NULL;
+	base    = ex != NULL ? ex->base_branch : NULL;
 	if (base == NULL || *base == '\0')
 		base = rc.default_branch;
 	if (ex != NULL && ex->has_open_pr)
@@ -406,48 +406,50 @@ route_proposal(const struct route_task *t, const struct cfg_node *root,
 		goto fail;
 	}
 
-	p = msg_proposal_new();
-	p->proposal_id = xstrdup(uuid4(id));
-	p->task_id = xstrdup(nz(t->task_id));
-	p->project_id = xstrdup("local");
-	p->task_kind = xstrdup(kind);
-	p->task_type = xstrdup(task_type);
-	p->execution_mode = xstrdup(mode);
-	p->goal_text = xstrdup(t->goal);
+	p                   = msg_proposal_new();
+	p->proposal_id      = xstrdup(uuid4(id));
+	p->task_id          = xstrdup(nz(t->task_id));
+	p->project_id       = xstrdup("local");
+	p->task_kind        = xstrdup(kind);
+	p->task_type        = xstrdup(task_type);
+	p->execution_mode   = xstrdup(mode);
+	p->goal_text        = xstrdup(t->goal);
 	p->constraints_text = sdup(constraints);
-	p->target = tg = msg_proposal_target_new();
-	tg->repo_key = xstrdup(repo_key);
-	tg->clone_url = xstrdup(rc.clone_url);
+	p->target = tg  = msg_proposal_target_new();
+	tg->repo_key    = xstrdup(repo_key);
+	tg->clone_url   = xstrdup(rc.clone_url);
 	tg->base_branch = xstrdup(base);
 	p->constraints = cs = msg_proposal_constraints_new();
 	for (i = 0; ex != NULL && i < ex->allowed_paths.n; i++) {
 		if (*ex->allowed_paths.v[i] != '\0') {
-			msg_strs_add(&tg->allowed_paths, ex->allowed_paths.v[i]);
-			msg_strs_add(&cs->allowed_paths, ex->allowed_paths.v[i]);
+			msg_strs_add(
+			    &tg->allowed_paths, ex->allowed_paths.v[i]);
+			msg_strs_add(
+			    &cs->allowed_paths, ex->allowed_paths.v[i]);
 		}
 	}
-	p->priority = xstrdup("normal");
-	p->risk_level = risk_for(t->labels, t->nlabels);
-	cs->max_changed_files = maxf;
-	cs->has_max_changed_files = maxf > 0;
-	cs->timeout_seconds = rc.timeout;
+	p->priority                  = xstrdup("normal");
+	p->risk_level                = risk_for(t->labels, t->nlabels);
+	cs->max_changed_files        = maxf;
+	cs->has_max_changed_files    = maxf > 0;
+	cs->timeout_seconds          = rc.timeout;
 	cs->require_clean_validation = true;
 	cs->skip_baseline_validation = rc.skip_baseline;
 	p->validation_profile = vp = msg_validation_profile_new();
-	vp->profile_name = xstrdup("default");
-	vp->commands = rc.cmds;
-	rc.cmds = NULL;
-	vp->timeout_seconds = rc.vtimeout;
-	vp->fail_fast = false;
+	vp->profile_name           = xstrdup("default");
+	vp->commands               = rc.cmds;
+	rc.cmds                    = NULL;
+	vp->timeout_seconds        = rc.vtimeout;
+	vp->fail_fast              = false;
 	p->branch_policy = bp = msg_branch_policy_new();
-	bp->branch_prefix = xstrdup("auto/");
-	bp->push_on_success = true;
-	bp->open_pr = open_pr;
+	bp->branch_prefix     = xstrdup("auto/");
+	bp->push_on_success   = true;
+	bp->open_pr           = open_pr;
 	for (i = 0; i < rc.nabb; i++)
 		msg_strs_add(&bp->allowed_base_branches, nz(rc.abb[i]));
 	route_repo_fini(&rc);
 	p->proposed_at = xstrdup(iso8601(now_ms, ts, sizeof(ts)));
-	p->proposer = xstrdup("opcenter-router");
+	p->proposer    = xstrdup("opcenter-router");
 	for (i = 0; i < t->nlabels; i++)
 		msg_strs_add(&p->labels, nz(t->labels[i]));
 	return (p);
@@ -481,8 +483,7 @@ cond_labels(const struct cfg_node *c, const struct msg_strs *labels, bool all)
 	bool   has;
 
 	for (i = 0; i < n; i++) {
-		has = route_has_label(
-		    labels,
+		has = route_has_label(labels,
 		    nz(cfg_str(cfg_type(c) == CFG_SCALAR ? c : cfg_at(c, i))));
 		if (has && !all)
 			return (true);
@@ -544,7 +545,7 @@ add_alt(struct msg_strs *alts, const char *lane, const char *selected)
 
 struct msg_decision *
 route_decide(const struct msg_proposal *proposal,
-             const struct cfg_node *router_cfg, int64_t now_ms)
+    const struct cfg_node *router_cfg, int64_t now_ms)
 {
 	const struct cfg_node *rules = cfg_get(router_cfg, "rules");
 	const struct cfg_node *r, *match = NULL;
@@ -553,11 +554,11 @@ route_decide(const struct msg_proposal *proposal,
 	char                   id[37], ts[32], *why;
 	size_t                 i;
 
-	dlane = route_cfg_str(router_cfg, "default.lane");
+	dlane    = route_cfg_str(router_cfg, "default.lane");
 	dbackend = route_cfg_str(router_cfg, "default.backend");
-	lane = dlane;
-	backend = dbackend;
-	name = "default";
+	lane     = dlane;
+	backend  = dbackend;
+	name     = "default";
 	for (i = 0; i < cfg_len(rules); i++) {
 		r = cfg_at(rules, i);
 		if (cfg_type(r) != CFG_MAP ||
@@ -569,7 +570,7 @@ route_decide(const struct msg_proposal *proposal,
 		}
 	}
 	if (match != NULL) {
-		lane = cfg_str(cfg_get(match, "lane"));
+		lane    = cfg_str(cfg_get(match, "lane"));
 		backend = cfg_str(cfg_get(match, "backend"));
 		if (backend == NULL || *backend == '\0')
 			backend = dbackend;
@@ -578,27 +579,26 @@ route_decide(const struct msg_proposal *proposal,
 			name = "unnamed";
 		why = xasprintf("rule '%s' matched (task_type %s, risk %s): "
 		                "lane %s, backend %s",
-		                name, nz(proposal->task_type),
-		                msg_risk_level_name(proposal->risk_level), lane,
-		                backend);
+		    name, nz(proposal->task_type),
+		    msg_risk_level_name(proposal->risk_level), lane, backend);
 	} else
 		why = xasprintf("no rule matched: default lane %s, backend %s",
-		                lane, backend);
+		    lane, backend);
 
-	d = msg_decision_new();
-	d->decision_id = xstrdup(uuid4(id));
-	d->proposal_id = xstrdup(nz(proposal->proposal_id));
-	d->run_id = xstrdup(uuid4(id));
-	d->selected_lane = xstrdup(lane);
-	d->selected_backend = xstrdup(backend);
-	d->confidence = 1.0;
+	d                      = msg_decision_new();
+	d->decision_id         = xstrdup(uuid4(id));
+	d->proposal_id         = xstrdup(nz(proposal->proposal_id));
+	d->run_id              = xstrdup(uuid4(id));
+	d->selected_lane       = xstrdup(lane);
+	d->selected_backend    = xstrdup(backend);
+	d->confidence          = 1.0;
 	d->policy_rule_matched = xstrdup(name);
-	d->rationale = why;
+	d->rationale           = why;
 	for (i = 0; i < cfg_len(rules); i++)
 		add_alt(&d->alternatives_considered,
-		        cfg_str(cfg_get(cfg_at(rules, i), "lane")), lane);
+		    cfg_str(cfg_get(cfg_at(rules, i), "lane")), lane);
 	add_alt(&d->alternatives_considered, dlane, lane);
-	d->decided_at = xstrdup(iso8601(now_ms, ts, sizeof(ts)));
+	d->decided_at          = xstrdup(iso8601(now_ms, ts, sizeof(ts)));
 	d->switchboard_version = xstrdup("opcenter-router/1");
 	return (d);
 }
@@ -629,8 +629,7 @@ argv_list(const json_t *cmds)
 	const json_t *c;
 	size_t        i;
 
-	json_array_foreach(cmds, i, c)
-	{
+	json_array_foreach (cmds, i, c) {
 		if (json_is_string(c))
 			argv = argv_split(json_string_value(c));
 		else if (json_is_array(c))
@@ -647,8 +646,8 @@ argv_list(const json_t *cmds)
 
 struct msg_exec_request *
 route_request(const struct msg_proposal *p, const struct msg_decision *d,
-              const struct msg_policy *pol, const struct route_task *t,
-              const struct cfg_node *root, int64_t attempt, int64_t now_ms)
+    const struct msg_policy *pol, const struct route_task *t,
+    const struct cfg_node *root, int64_t attempt, int64_t now_ms)
 {
 	const struct msg_strs   *paths;
 	struct msg_exec_request *r;
@@ -660,28 +659,27 @@ route_request(const struct msg_proposal *p, const struct msg_decision *d,
 	if (p == NULL || d == NULL || d->run_id == NULL)
 		return (NULL);
 	kind = t != NULL && t->kind != NULL && *t->kind != '\0' ? t->kind
-	                                                         : p->task_kind;
+	                                                        : p->task_kind;
 	if (kind == NULL || *kind == '\0')
 		kind = "goal";
-	if (cfg_tab_bool(conf_repo_keys,
-	                 route_repo(root, p->target->repo_key),
-	                 "await_review", &await_review, ebuf, sizeof(ebuf)) != 0)
+	if (cfg_tab_bool(conf_repo_keys, route_repo(root, p->target->repo_key),
+	        "await_review", &await_review, ebuf, sizeof(ebuf)) != 0)
 		await_review = 0; /* route_proposal already vetted the repo */
 
-	r = msg_exec_request_new();
-	r->run_id = xstrdup(d->run_id);
-	r->task_id = xstrdup(p->task_id);
-	r->proposal_id = xstrdup(p->proposal_id);
-	r->decision_id = xstrdup(d->decision_id);
-	r->goal_text = sdup(p->goal_text);
+	r                   = msg_exec_request_new();
+	r->run_id           = xstrdup(d->run_id);
+	r->task_id          = xstrdup(p->task_id);
+	r->proposal_id      = xstrdup(p->proposal_id);
+	r->decision_id      = xstrdup(d->decision_id);
+	r->goal_text        = sdup(p->goal_text);
 	r->constraints_text = sdup(p->constraints_text);
-	r->repo_key = xstrdup(p->target->repo_key);
-	r->clone_url = sdup(p->target->clone_url);
-	r->base_branch = sdup(p->target->base_branch);
+	r->repo_key         = xstrdup(p->target->repo_key);
+	r->clone_url        = sdup(p->target->clone_url);
+	r->base_branch      = sdup(p->target->base_branch);
 	r->task_branch = xasprintf("%s/%s-%.8s", kind, p->task_id, d->run_id);
-	paths = pol != NULL && pol->effective_scope.n > 0
-	            ? &pol->effective_scope
-	            : &p->target->allowed_paths;
+	paths          = pol != NULL && pol->effective_scope.n > 0
+	             ? &pol->effective_scope
+	             : &p->target->allowed_paths;
 	for (i = 0; i < paths->n; i++)
 		msg_strs_add(&r->allowed_paths, paths->v[i]);
 	if (p->constraints != NULL) {
@@ -697,18 +695,18 @@ route_request(const struct msg_proposal *p, const struct msg_decision *d,
 	if (p->validation_profile != NULL)
 		r->validation_timeout_seconds =
 		    p->validation_profile->timeout_seconds;
-	r->lane = sdup(d->selected_lane);
+	r->lane    = sdup(d->selected_lane);
 	r->backend = sdup(d->selected_backend);
 	for (i = 0; i < p->labels.n; i++)
 		msg_strs_add(&r->labels, p->labels.v[i]);
 	if (p->branch_policy != NULL) {
-		r->open_pr = p->branch_policy->open_pr;
+		r->open_pr         = p->branch_policy->open_pr;
 		r->push_on_success = p->branch_policy->push_on_success;
 	}
 	r->await_review = await_review != 0;
 	r->requested_at = xstrdup(iso8601(now_ms, ts, sizeof(ts)));
-	r->attempt = attempt;
-	r->task_kind = xstrdup(kind);
-	r->task_type = sdup(p->task_type);
+	r->attempt      = attempt;
+	r->task_kind    = xstrdup(kind);
+	r->task_type    = sdup(p->task_type);
 	return (r);
 }

@@ -40,8 +40,8 @@ struct route_task {
  * config; free with route_repo_fini) or fails naming the problem, e.g.
  * "unknown repo key 'x'", "repo 'x': missing clone_url". */
 struct route_repo {
-	const char  *clone_url; /* or local_path */
-	const char  *default_branch; /* "main" when unset */
+	const char  *clone_url;         /* or local_path */
+	const char  *default_branch;    /* "main" when unset */
 	int64_t      timeout, vtimeout; /* seconds, >= 1 */
 	bool         open_pr, skip_baseline;
 	const char **abb; /* allowed_base_branches */
@@ -50,13 +50,13 @@ struct route_repo {
 };
 
 int  route_repo_load(const struct cfg_node *root, const char *repo_key,
-                     struct route_repo *rc, char *err, size_t errlen);
+     struct route_repo *rc, char *err, size_t errlen);
 void route_repo_fini(struct route_repo *rc);
 /* route_task_type maps a board task kind to a TaskType (*out static);
  * router.kind_map overrides the built-in table.  ERR_CONFIG for a
  * kind_map entry naming no TaskType. */
 int route_task_type(const char *kind, const struct cfg_node *root,
-                    const char **out, char *err, size_t errlen);
+    const char **out, char *err, size_t errlen);
 
 /* route_proposal builds the OcPlanningProposal.  root is the whole
  * config document: it reads repos.<repo_key> {clone_url, default_branch,
@@ -66,8 +66,7 @@ int route_task_type(const char *kind, const struct cfg_node *root,
  * a message in err on an unknown repo key, an empty goal or a bad config
  * value or a max_changed_files below 1, e.g. "unknown repo key 'x'". */
 struct msg_proposal *route_proposal(const struct route_task *,
-                                    const struct cfg_node *root, int64_t now_ms,
-                                    char *err, size_t errlen);
+    const struct cfg_node *root, int64_t now_ms, char *err, size_t errlen);
 
 /* route_decide applies router.rules ([{name, when: {kind|task_type|
  * labels_any|labels_all|repo|risk}, lane, backend}], first match wins; a
@@ -76,8 +75,7 @@ struct msg_proposal *route_proposal(const struct route_task *,
  * router_cfg is the "router" section (may be NULL).  Returns the
  * OcRoutingDecision (new decision_id and run_id).  Never NULL. */
 struct msg_decision *route_decide(const struct msg_proposal *,
-                                  const struct cfg_node *router_cfg,
-                                  int64_t                now_ms);
+    const struct cfg_node *router_cfg, int64_t now_ms);
 
 /* route_policy is the mandatory policy gate (inventory section 6 "Policy
  * defaults", overridable by router.policy {trusted_labels[],
@@ -91,9 +89,8 @@ struct route_policy_cfg;
 struct route_policy_cfg *route_policy_load(const struct cfg_node *router_cfg);
 void                     route_policy_free(struct route_policy_cfg *);
 struct msg_policy       *route_policy(const struct msg_proposal *,
-                                      const struct msg_decision *,
-                                      const struct route_policy_cfg *,
-                                      int64_t now_ms);
+          const struct msg_decision *, const struct route_policy_cfg *,
+          int64_t now_ms);
 
 struct budget_cfg {
 	int64_t max_per_hour, max_per_day, max_retries, retry_reset_ms,
@@ -116,7 +113,7 @@ struct budget_cfg {
  * override the config when set.  Returns 0 or ERR_CONFIG (invalid value)
  * with a message in err.  router_cfg may be NULL (defaults). */
 int budget_cfg_load(struct budget_cfg *, const struct cfg_node *router_cfg,
-                    char *err, size_t errlen);
+    char *err, size_t errlen);
 
 /* struct gate is a yes/no answer; reason ("budget_exceeded",
  * "retry_cap_exceeded", "global_concurrency_exceeded",
@@ -132,27 +129,28 @@ struct gate {
 /* budget_check: dispatch times (unix ms, any order) -> hourly (last 1h >=
  * max_per_hour) then daily (last 24h >= max_per_day). */
 struct gate budget_check(const struct budget_cfg *,
-                         const int64_t *dispatched_ms, size_t n,
-                         int64_t now_ms);
+    const int64_t *dispatched_ms, size_t n, int64_t now_ms);
 /* budget_check_counts is budget_check on the counts of dispatches in the
  * last hour and the last 24 hours (what the router gets from one SQL
  * count instead of every dispatch time of the day). */
-struct gate budget_check_counts(const struct budget_cfg *, int64_t hour,
-                                int64_t day);
+struct gate budget_check_counts(
+    const struct budget_cfg *, int64_t hour, int64_t day);
 
-/* budget_retry_check: attempts already made for a task and the time of the last
- * one -> "retry_cap_exceeded" when attempts >= max_retries, unless the last
- * was more than retry_reset_ms ago (then allowed and *reset set true: the
+/* budget_retry_check: attempts already made for a task and the time of the
+ * last one -> "retry_cap_exceeded" when attempts >= max_retries, unless the
+ * last was more than retry_reset_ms ago (then allowed and *reset set true: the
  * caller resets its attempt count).  reset may be NULL. */
 struct gate budget_retry_check(const struct budget_cfg *, int64_t attempts,
-                        int64_t last_attempt_ms, int64_t now_ms, bool *reset);
+    int64_t last_attempt_ms, int64_t now_ms, bool *reset);
 
 /* budget_concurrency_check: running >= max_concurrent ->
  * "global_concurrency_exceeded". */
-struct gate budget_concurrency_check(const struct budget_cfg *, int64_t running);
+struct gate budget_concurrency_check(
+    const struct budget_cfg *, int64_t running);
 
-/* budget_memory_check: free_mb < min_memory_mb -> "global_memory_insufficient";
- * free_mb -1 (unknown) or min_memory_mb 0 -> allowed. */
+/* budget_memory_check: free_mb < min_memory_mb ->
+ * "global_memory_insufficient"; free_mb -1 (unknown) or min_memory_mb 0 ->
+ * allowed. */
 struct gate budget_memory_check(const struct budget_cfg *, int64_t free_mb);
 
 struct outcome {
@@ -171,8 +169,8 @@ struct breaker {
  * events, the most recent `window`; needs >= min_samples; open when
  * failures/samples >= threshold (it closes again when the rate falls
  * below).  Outcomes may be in any order. */
-struct breaker budget_breaker_eval(const struct budget_cfg *, const struct outcome *,
-                            size_t n, int64_t now_ms);
+struct breaker budget_breaker_eval(const struct budget_cfg *,
+    const struct outcome *, size_t n, int64_t now_ms);
 
 /*
  * The breaker's states (breaker.c, with its transition table).
@@ -201,12 +199,11 @@ int breaker_phase_parse(const char *s, enum breaker_phase *p);
 /* breaker_outcome: a run finished and window is breaker_eval over the
  * outcomes after s.reset_ms.  closed -> open when the window opens;
  * open or half_open -> closed when it no longer does. */
-struct breaker_state breaker_outcome(struct breaker_state  s,
-                                     const struct breaker *window,
-                                     int64_t               now_ms);
+struct breaker_state breaker_outcome(
+    struct breaker_state s, const struct breaker *window, int64_t now_ms);
 /* breaker_tick: open for cooloff_ms or more -> half_open. */
-struct breaker_state breaker_tick(struct breaker_state s, int64_t cooloff_ms,
-                                  int64_t now_ms);
+struct breaker_state breaker_tick(
+    struct breaker_state s, int64_t cooloff_ms, int64_t now_ms);
 /* breaker_allows: a dispatch may go (closed, or half_open with no probe
  * out: that dispatch is the probe). */
 bool breaker_allows(const struct breaker_state *s);
@@ -216,8 +213,8 @@ struct breaker_state breaker_probe_sent(struct breaker_state s);
 /* breaker_probe_done: the probe ended with v.  Succeeded -> closed (and
  * reset_ms now), failed -> open for another cool-off, lost -> half_open
  * with the slot free for the next probe.  Not half_open: unchanged. */
-struct breaker_state breaker_probe_done(struct breaker_state s,
-                                        enum breaker_verdict v, int64_t now_ms);
+struct breaker_state breaker_probe_done(
+    struct breaker_state s, enum breaker_verdict v, int64_t now_ms);
 /* breaker_reset: closed by an operator, reset_ms now. */
 struct breaker_state breaker_reset(struct breaker_state s, int64_t now_ms);
 
@@ -229,22 +226,21 @@ struct breaker_state breaker_reset(struct breaker_state s, int64_t now_ms);
  * config document root, -1 when absent.  Returns 0 or ERR_CONFIG (not an
  * amount >= 0) with a message in err. */
 int spend_repo_cap(const struct cfg_node *root, const char *repo_key,
-                   double *cap, char *err, size_t errlen);
+    double *cap, char *err, size_t errlen);
 
 /* spend_fallback_usd sets *out to the cost booked for a run that reported
  * none: cost_per_execution_usd of the router's section, else of the
  * document, else opcenter.cost_per_execution_usd, else 0 (as the
  * recorder's estimate).  Returns 0 or ERR_CONFIG. */
 int spend_fallback_usd(const struct cfg_node *root,
-                       const struct cfg_node *router_cfg, double *out,
-                       char *err, size_t errlen);
+    const struct cfg_node *router_cfg, double *out, char *err, size_t errlen);
 
 /* spend_estimate sets *out to what one run of backend may cost: the
  * largest backends.<backend>.max_budget_usd among the n executor sections,
  * else reserve_usd.  Returns 0 or ERR_CONFIG (a bad amount). */
 int spend_estimate(const struct cfg_node *const *executors, size_t n,
-                   const char *backend, double reserve_usd, double *out,
-                   char *err, size_t errlen);
+    const char *backend, double reserve_usd, double *out, char *err,
+    size_t errlen);
 
 /* One run in the router's ledger (strings borrowed). */
 struct spend_entry {
@@ -263,8 +259,7 @@ struct spend_totals {
 /* spend_sum adds up the ledger e at now_ms: everything into *global, the
  * entries of repo_key (may be NULL: none) into *repo. */
 void spend_sum(const struct spend_entry *e, size_t n, const char *repo_key,
-               int64_t now_ms, struct spend_totals *global,
-               struct spend_totals *repo);
+    int64_t now_ms, struct spend_totals *global, struct spend_totals *repo);
 
 /* The answer of spend_check: g.reason "spend_cap", g.window "day",
  * g.current and g.limit in cents (spent + reserved, the cap) when refused;
@@ -279,9 +274,8 @@ struct spend_gate {
 /* spend_check refuses a run of estimate_usd when spent + reserved +
  * estimate would exceed the global cap (checked first) or repo_cap. */
 struct spend_gate spend_check(const struct budget_cfg *, double repo_cap,
-                              const struct spend_totals *global,
-                              const struct spend_totals *repo,
-                              double                     estimate_usd);
+    const struct spend_totals *global, const struct spend_totals *repo,
+    double estimate_usd);
 
 /* spend_run_cost returns the cost to book for a finished run whose
  * result's agent report is agent (borrowed; may be NULL) with the given
@@ -290,7 +284,7 @@ struct spend_gate spend_check(const struct budget_cfg *, double repo_cap,
  * (*source "released": it is requeued), else fallback_usd (*source
  * "estimated").  *source is static. */
 double spend_run_cost(const struct msg_exec_agent *agent, const char *status,
-                      double fallback_usd, const char **source);
+    double fallback_usd, const char **source);
 
 /*
  * Leases (takeback.c): which runs the router takes back, and what it
@@ -325,9 +319,8 @@ struct heard_exec {
  * "not_started" when r was dispatched more than TAKEBACK_DISPATCH_LEASES
  * leases before now (unix ms) and has not started.  mono and since are
  * monotonic ms.  The reason is a static string. */
-const char *takeback_reason(const struct held_run   *r,
-                            const struct heard_exec *e, int64_t since,
-                            int64_t mono, int64_t now);
+const char *takeback_reason(const struct held_run *r,
+    const struct heard_exec *e, int64_t since, int64_t mono, int64_t now);
 
 /* route_grants returns the grants of a router heartbeat, {executor:
  * {epoch, stamp, runs: [run_id, ...]}}, one per executor of ex heard with
@@ -336,7 +329,7 @@ const char *takeback_reason(const struct held_run   *r,
  * not heard since a restart gets no grant until it is (its runs go on on
  * the grants they had, for half a lease).  New reference. */
 json_t *route_grants(const struct heard_exec *ex, size_t nex,
-                     const struct held_run *held, size_t nheld);
+    const struct held_run *held, size_t nheld);
 
 /* route_request builds the OcExecutionRequest from proposal, decision
  * and policy (may be NULL; effective_scope replaces allowed_paths when
@@ -346,10 +339,10 @@ json_t *route_grants(const struct heard_exec *ex, size_t nex,
  * repos.<key>, push_on_success from the proposal's branch_policy.  root is
  * the whole config document.  Returns NULL only when proposal or decision
  * is NULL or the decision has no run_id. */
-struct msg_exec_request *
-route_request(const struct msg_proposal *, const struct msg_decision *,
-              const struct msg_policy *, const struct route_task *,
-              const struct cfg_node *root, int64_t attempt, int64_t now_ms);
+struct msg_exec_request *route_request(const struct msg_proposal *,
+    const struct msg_decision *, const struct msg_policy *,
+    const struct route_task *, const struct cfg_node *root, int64_t attempt,
+    int64_t now_ms);
 
 /* route_cfg_check validates the whole config document root once (at
  * startup): router.rules (each a map with a lane; "when" only with known

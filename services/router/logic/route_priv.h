@@ -35,6 +35,7 @@ bool route_has_label(const struct msg_strs *labels, const char *want);
 
 /* route_repo returns the node repos.<key> of the config document root
  * (keys may contain dots), or NULL. */
-const struct cfg_node *route_repo(const struct cfg_node *root, const char *key);
+const struct cfg_node *route_repo(
+    const struct cfg_node *root, const char *key);
 
 #endif

@@ -29,10 +29,10 @@
 #define EPSILON_USD 1e-9 /* sums of binary fractions: 0.1 + 0.2 > 0.3 */
 #define MAX_USD 1e9      /* keeps cents within int64 */
 
-#define ERRF(...)                                                              \
-	do {                                                                   \
-		if (errlen > 0)                                                \
-			snprintf(err, errlen, __VA_ARGS__);                    \
+#define ERRF(...)                                           \
+	do {                                                \
+		if (errlen > 0)                             \
+			snprintf(err, errlen, __VA_ARGS__); \
 	} while (0)
 
 /* child returns the value of key in map (keys may contain dots, which
@@ -53,7 +53,7 @@ child(const struct cfg_node *map, const char *key)
  * left alone when the key is absent (or YAML null). */
 static int
 usd_at(const struct cfg_node *n, const char *path, const char *what,
-       double *out, char *err, size_t errlen)
+    double *out, char *err, size_t errlen)
 {
 	const struct cfg_node *v = cfg_get(n, path);
 	char                   where[256];
@@ -65,9 +65,9 @@ usd_at(const struct cfg_node *n, const char *path, const char *what,
 		return (ERR_CONFIG);
 	if (!(d >= 0 && d <= MAX_USD)) {
 		cfg_where(v, where, sizeof(where));
-		ERRF(
-		    "%s: %s: expected an amount in USD between 0 and %.0f, got "
-		    "%g",
+		ERRF("%s: %s: expected an amount in USD between 0 and %.0f, "
+		     "got "
+		     "%g",
 		    where, what, MAX_USD, d);
 		return (ERR_CONFIG);
 	}
@@ -77,37 +77,36 @@ usd_at(const struct cfg_node *n, const char *path, const char *what,
 
 int
 spend_repo_cap(const struct cfg_node *root, const char *repo_key, double *cap,
-               char *err, size_t errlen)
+    char *err, size_t errlen)
 {
 	char what[160];
 
 	*cap = -1;
 	snprintf(what, sizeof(what), "repos.%s.max_usd_per_day",
-	         repo_key ? repo_key : "?");
-	return (usd_at(route_repo(root, repo_key), "max_usd_per_day", what, cap,
-	               err, errlen));
+	    repo_key ? repo_key : "?");
+	return (usd_at(route_repo(root, repo_key), "max_usd_per_day", what,
+	    cap, err, errlen));
 }
 
 int
 spend_fallback_usd(const struct cfg_node *root,
-                   const struct cfg_node *router_cfg, double *out, char *err,
-                   size_t errlen)
+    const struct cfg_node *router_cfg, double *out, char *err, size_t errlen)
 {
 	*out = 0;
 	if (cfg_get(router_cfg, "cost_per_execution_usd") != NULL)
 		return (usd_at(router_cfg, "cost_per_execution_usd",
-		               "cost_per_execution_usd", out, err, errlen));
+		    "cost_per_execution_usd", out, err, errlen));
 	if (cfg_get(root, "cost_per_execution_usd") != NULL)
 		return (usd_at(root, "cost_per_execution_usd",
-		               "cost_per_execution_usd", out, err, errlen));
+		    "cost_per_execution_usd", out, err, errlen));
 	return (usd_at(root, "opcenter.cost_per_execution_usd",
-	               "opcenter.cost_per_execution_usd", out, err, errlen));
+	    "opcenter.cost_per_execution_usd", out, err, errlen));
 }
 
 int
 spend_estimate(const struct cfg_node *const *executors, size_t n,
-               const char *backend, double reserve_usd, double *out, char *err,
-               size_t errlen)
+    const char *backend, double reserve_usd, double *out, char *err,
+    size_t errlen)
 {
 	const struct cfg_node *b;
 	double                 best = -1, d;
@@ -120,8 +119,8 @@ spend_estimate(const struct cfg_node *const *executors, size_t n,
 	for (i = 0; i < n; i++) {
 		b = child(cfg_get(executors[i], "backends"), backend);
 		d = -1;
-		snprintf(what, sizeof(what), "backends.%s.max_budget_usd",
-		         backend);
+		snprintf(
+		    what, sizeof(what), "backends.%s.max_budget_usd", backend);
 		if (usd_at(b, "max_budget_usd", what, &d, err, errlen) != 0)
 			return (ERR_CONFIG);
 		if (d > best)
@@ -134,8 +133,7 @@ spend_estimate(const struct cfg_node *const *executors, size_t n,
 
 void
 spend_sum(const struct spend_entry *e, size_t n, const char *repo_key,
-          int64_t now_ms, struct spend_totals *global,
-          struct spend_totals *repo)
+    int64_t now_ms, struct spend_totals *global, struct spend_totals *repo)
 {
 	size_t i;
 
@@ -143,7 +141,7 @@ spend_sum(const struct spend_entry *e, size_t n, const char *repo_key,
 	memset(repo, 0, sizeof(*repo));
 	for (i = 0; i < n; i++) {
 		bool mine = repo_key != NULL && e[i].repo_key != NULL &&
-		            strcmp(repo_key, e[i].repo_key) == 0;
+		    strcmp(repo_key, e[i].repo_key) == 0;
 		double spent = 0, held = 0;
 
 		if (e[i].open)
@@ -174,53 +172,53 @@ static bool
 over(const struct spend_totals *t, double estimate, double cap)
 {
 	return (cap >= 0 &&
-	        t->spent_usd + t->reserved_usd + estimate > cap + EPSILON_USD);
+	    t->spent_usd + t->reserved_usd + estimate > cap + EPSILON_USD);
 }
 
 static struct spend_gate
 refused(const char *scope, const struct spend_totals *t, double estimate,
-        double cap)
+    double cap)
 {
 	struct spend_gate s;
 
 	memset(&s, 0, sizeof(s));
-	s.g.allowed = false;
-	s.g.reason = "spend_cap";
-	s.g.window = "day";
-	s.g.current = cents(t->spent_usd + t->reserved_usd);
-	s.g.limit = cents(cap);
-	s.scope = scope;
-	s.current_usd = t->spent_usd + t->reserved_usd;
-	s.limit_usd = cap;
+	s.g.allowed    = false;
+	s.g.reason     = "spend_cap";
+	s.g.window     = "day";
+	s.g.current    = cents(t->spent_usd + t->reserved_usd);
+	s.g.limit      = cents(cap);
+	s.scope        = scope;
+	s.current_usd  = t->spent_usd + t->reserved_usd;
+	s.limit_usd    = cap;
 	s.estimate_usd = estimate;
 	return (s);
 }
 
 struct spend_gate
 spend_check(const struct budget_cfg *c, double repo_cap,
-            const struct spend_totals *global, const struct spend_totals *repo,
-            double estimate_usd)
+    const struct spend_totals *global, const struct spend_totals *repo,
+    double estimate_usd)
 {
 	struct spend_gate s;
 
 	if (over(global, estimate_usd, c->max_usd_per_day))
-		return (refused("global", global, estimate_usd,
-		                c->max_usd_per_day));
+		return (refused(
+		    "global", global, estimate_usd, c->max_usd_per_day));
 	if (over(repo, estimate_usd, repo_cap))
 		return (refused("repo", repo, estimate_usd, repo_cap));
 	memset(&s, 0, sizeof(s));
 	s.g.allowed = true;
 	s.g.current = cents(global->spent_usd + global->reserved_usd);
-	s.g.limit = c->max_usd_per_day >= 0 ? cents(c->max_usd_per_day) : -1;
-	s.current_usd = global->spent_usd + global->reserved_usd;
-	s.limit_usd = c->max_usd_per_day;
+	s.g.limit   = c->max_usd_per_day >= 0 ? cents(c->max_usd_per_day) : -1;
+	s.current_usd  = global->spent_usd + global->reserved_usd;
+	s.limit_usd    = c->max_usd_per_day;
 	s.estimate_usd = estimate_usd;
 	return (s);
 }
 
 double
 spend_run_cost(const struct msg_exec_agent *agent, const char *status,
-               double fallback_usd, const char **source)
+    double fallback_usd, const char **source)
 {
 	const char *src = agent != NULL ? agent->cost_source : NULL;
 	double      d;
@@ -228,8 +226,8 @@ spend_run_cost(const struct msg_exec_agent *agent, const char *status,
 	if (agent != NULL && agent->has_cost_usd &&
 	    isfinite(d = agent->cost_usd) && d >= 0) {
 		*source = src != NULL && strcmp(src, "computed") == 0
-		              ? "computed"
-		              : "reported";
+		    ? "computed"
+		    : "reported";
 		return (d);
 	}
 	/* An interrupted run is requeued: its reservation is released, and
@@ -241,4 +239,3 @@ spend_run_cost(const struct msg_exec_agent *agent, const char *status,
 	*source = "estimated";
 	return (fallback_usd);
 }
-

@@ -9,7 +9,7 @@
 
 const char *
 takeback_reason(const struct held_run *r, const struct heard_exec *e,
-                int64_t since, int64_t mono, int64_t now)
+    int64_t since, int64_t mono, int64_t now)
 {
 	int64_t lease = r->lease_ms > 0 ? r->lease_ms : LEASE_DEFAULT_MS;
 
@@ -31,13 +31,14 @@ takeback_reason(const struct held_run *r, const struct heard_exec *e,
 
 json_t *
 route_grants(const struct heard_exec *ex, size_t nex,
-             const struct held_run *held, size_t nheld)
+    const struct held_run *held, size_t nheld)
 {
 	json_t *g = json_object(), *runs;
 	size_t  i, k;
 
 	for (i = 0; i < nex; i++) {
-		if (ex[i].heard <= 0 || ex[i].epoch == NULL || ex[i].stamp <= 0)
+		if (ex[i].heard <= 0 || ex[i].epoch == NULL ||
+		    ex[i].stamp <= 0)
 			continue;
 		runs = json_array();
 		for (k = 0; k < nheld; k++)
@@ -45,10 +46,9 @@ route_grants(const struct heard_exec *ex, size_t nex,
 			    strcmp(held[k].executor, ex[i].name) == 0)
 				json_array_append_new(
 				    runs, json_string(held[k].run_id));
-		json_object_set_new(
-		    g, ex[i].name,
+		json_object_set_new(g, ex[i].name,
 		    json_pack("{s:s, s:I, s:o}", "epoch", ex[i].epoch, "stamp",
-		              (json_int_t) ex[i].stamp, "runs", runs));
+		        (json_int_t) ex[i].stamp, "runs", runs));
 	}
 	return (g);
 }

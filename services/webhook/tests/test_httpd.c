@@ -51,7 +51,7 @@ decide(struct hreq *hr, struct hook_verdict *v, void *arg)
 
 	pthread_mutex_lock(&w->mu);
 	if (w->n < 32) {
-		w->status[w->n] = v->topic != MSG_NONE ? 200 : v->status;
+		w->status[w->n]    = v->topic != MSG_NONE ? 200 : v->status;
 		w->counter[w->n++] = v->counter;
 	}
 	pthread_mutex_unlock(&w->mu);
@@ -79,19 +79,19 @@ setup(void **state)
 	const char      *u;
 
 	memset(&c, 0, sizeof(c));
-	c.listen = "http://127.0.0.1:0";
-	c.insecure = true; /* no secret: signatures are test_hmac's */
-	c.max_body = 1024;
+	c.listen            = "http://127.0.0.1:0";
+	c.insecure          = true; /* no secret: signatures are test_hmac's */
+	c.max_body          = 1024;
 	c.header_timeout_ms = HEAD_MS;
-	c.body_timeout_ms = BODY_MS;
-	c.idle_timeout_ms = IDLE_MS;
-	c.max_connections = 4;
-	c.decide = decide;
-	c.arg = w;
+	c.body_timeout_ms   = BODY_MS;
+	c.idle_timeout_ms   = IDLE_MS;
+	c.max_connections   = 4;
+	c.decide            = decide;
+	c.arg               = w;
 	pthread_mutex_init(&w->mu, NULL);
 	if (loop_open(&w->loop) != 0 || httpd_open(&w->hd, w->loop, &c) != 0)
 		return (-1);
-	u = strrchr(httpd_url(w->hd), ':');
+	u       = strrchr(httpd_url(w->hd), ':');
 	w->port = atoi(u + 1);
 	if (pthread_create(&w->th, NULL, run, w) != 0)
 		return (-1);
@@ -117,14 +117,14 @@ static int
 dial(struct world *w)
 {
 	struct sockaddr_in sa;
-	struct timeval     tv = {5, 0};
+	struct timeval     tv = { 5, 0 };
 	int                fd = socket(AF_INET, SOCK_STREAM, 0);
 
 	assert_true(fd >= 0);
 	(void) setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t) w->port);
+	sa.sin_family      = AF_INET;
+	sa.sin_port        = htons((uint16_t) w->port);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	assert_int_equal(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
 	return (fd);
@@ -133,8 +133,8 @@ dial(struct world *w)
 static void
 say(int fd, const char *s)
 {
-	assert_int_equal(send(fd, s, strlen(s), MSG_NOSIGNAL),
-	                 (ssize_t) strlen(s));
+	assert_int_equal(
+	    send(fd, s, strlen(s), MSG_NOSIGNAL), (ssize_t) strlen(s));
 }
 
 /* hear reads until the peer closes (or 5 s); returns what came. */
@@ -146,7 +146,7 @@ hear(int fd)
 	ssize_t     n;
 
 	while (got + 1 < sizeof(in) &&
-	       (n = recv(fd, in + got, sizeof(in) - 1 - got, 0)) > 0)
+	    (n = recv(fd, in + got, sizeof(in) - 1 - got, 0)) > 0)
 		got += (size_t) n;
 	in[got] = '\0';
 	return (in);
@@ -163,7 +163,7 @@ hear_until(int fd, const char *want)
 
 	in[0] = '\0';
 	while (strstr(in, want) == NULL && got + 1 < sizeof(in) &&
-	       (n = recv(fd, in + got, sizeof(in) - 1 - got, 0)) > 0) {
+	    (n = recv(fd, in + got, sizeof(in) - 1 - got, 0)) > 0) {
 		got += (size_t) n;
 		in[got] = '\0';
 	}
@@ -184,7 +184,7 @@ decided(struct world *w, int i, int *status, const char **counter)
 	pthread_mutex_lock(&w->mu);
 	n = w->n;
 	if (i < n) {
-		*status = w->status[i];
+		*status  = w->status[i];
 		*counter = w->counter[i];
 	}
 	pthread_mutex_unlock(&w->mu);
@@ -224,7 +224,7 @@ test_trickled_head_is_cut_off(void **state)
 static void
 test_idle_and_stalled_body(void **state)
 {
-	struct world *w = *state;
+	struct world *w  = *state;
 	int64_t       t0 = mono_ms();
 	int           fd = dial(w);
 	char         *in;
@@ -236,8 +236,9 @@ test_idle_and_stalled_body(void **state)
 	close(fd);
 	/* a body that stops half-way */
 	fd = dial(w);
-	say(fd, "POST /github HTTP/1.1\r\nHost: x\r\nContent-Type: "
-	        "application/json\r\nContent-Length: 100\r\n\r\n{\"a\":");
+	say(fd,
+	    "POST /github HTTP/1.1\r\nHost: x\r\nContent-Type: "
+	    "application/json\r\nContent-Length: 100\r\n\r\n{\"a\":");
 	t0 = mono_ms();
 	in = hear(fd);
 	assert_true(starts(in, "HTTP/1.1 408 "));
@@ -281,8 +282,9 @@ test_too_large_has_its_reason(void **state)
 	char         *in;
 	int           fd = dial(w);
 
-	say(fd, "POST /github HTTP/1.1\r\nHost: x\r\nContent-Type: "
-	        "application/json\r\nContent-Length: 2000\r\n\r\n");
+	say(fd,
+	    "POST /github HTTP/1.1\r\nHost: x\r\nContent-Type: "
+	    "application/json\r\nContent-Length: 2000\r\n\r\n");
 	in = hear(fd);
 	assert_true(starts(in, "HTTP/1.1 413 Content Too Large\r\n"));
 	close(fd);
@@ -292,7 +294,8 @@ test_too_large_has_its_reason(void **state)
 	assert_true(starts(hear(fd), "HTTP/1.1 404 Not Found\r\n"));
 	close(fd);
 	fd = dial(w);
-	say(fd, "GET /github HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+	say(fd,
+	    "GET /github HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
 	in = hear(fd);
 	assert_true(starts(in, "HTTP/1.1 405 Method Not Allowed\r\n"));
 	assert_non_null(strstr(in, "Allow: POST\r\n"));
@@ -308,26 +311,26 @@ static const char *
 pipelined(const char *event, const char *body, char *buf)
 {
 	snprintf(buf, 256,
-	         "POST /github HTTP/1.1\r\nHost: x\r\nContent-Type: "
-	         "application/json\r\nX-GitHub-Event: %s\r\n"
-	         "Content-Length: %zu\r\n\r\n%s",
-	         event, strlen(body), body);
+	    "POST /github HTTP/1.1\r\nHost: x\r\nContent-Type: "
+	    "application/json\r\nX-GitHub-Event: %s\r\n"
+	    "Content-Length: %zu\r\n\r\n%s",
+	    event, strlen(body), body);
 	return (buf);
 }
 
 static void
 test_continue_keepalive_pipelining(void **state)
 {
-	struct world *w = *state;
+	struct world *w    = *state;
 	const char   *ping = "{\"zen\":\"hi\"}";
 	char          req[512], two[1024], *in, *second;
 	int           fd = dial(w);
 
 	snprintf(req, sizeof(req),
-	         "POST /github HTTP/1.1\r\nHost: x\r\nContent-Type: "
-	         "application/json\r\nX-GitHub-Event: ping\r\n"
-	         "Expect: 100-continue\r\nContent-Length: %zu\r\n\r\n",
-	         strlen(ping));
+	    "POST /github HTTP/1.1\r\nHost: x\r\nContent-Type: "
+	    "application/json\r\nX-GitHub-Event: ping\r\n"
+	    "Expect: 100-continue\r\nContent-Length: %zu\r\n\r\n",
+	    strlen(ping));
 	say(fd, req);
 	in = hear_until(fd, "\r\n\r\n");
 	assert_string_equal(in, "HTTP/1.1 100 Continue\r\n\r\n");
@@ -338,7 +341,7 @@ test_continue_keepalive_pipelining(void **state)
 	/* the same connection: two requests in one write, two answers in
 	 * order */
 	snprintf(two, sizeof(two), "%s%s", pipelined("ping", ping, req),
-	         pipelined("issues", ping, req + 256));
+	    pipelined("issues", ping, req + 256));
 	say(fd, two);
 	in = hear_until(fd, "Ignored\n");
 	assert_true(starts(in, "HTTP/1.1 200 OK\r\n"));
@@ -350,17 +353,17 @@ test_continue_keepalive_pipelining(void **state)
 static void
 test_form_encoded(void **state)
 {
-	struct world *w = *state;
+	struct world *w    = *state;
 	const char   *body = "payload=%7B%22zen%22%3A%22Keep+it+logically"
 	                     "+awesome.%22%2C%22hook_id%22%3A1%7D";
 	char          req[512], *in;
 	int           fd = dial(w);
 
 	snprintf(req, sizeof(req),
-	         "POST /github HTTP/1.1\r\nHost: x\r\nContent-Type: "
-	         "application/x-www-form-urlencoded\r\nX-GitHub-Event: ping\r\n"
-	         "Connection: close\r\nContent-Length: %zu\r\n\r\n%s",
-	         strlen(body), body);
+	    "POST /github HTTP/1.1\r\nHost: x\r\nContent-Type: "
+	    "application/x-www-form-urlencoded\r\nX-GitHub-Event: ping\r\n"
+	    "Connection: close\r\nContent-Length: %zu\r\n\r\n%s",
+	    strlen(body), body);
 	say(fd, req);
 	in = hear(fd);
 	assert_true(starts(in, "HTTP/1.1 200 OK\r\n"));
@@ -369,10 +372,10 @@ test_form_encoded(void **state)
 	/* Plane never sends forms */
 	fd = dial(w);
 	snprintf(req, sizeof(req),
-	         "POST /plane HTTP/1.1\r\nHost: x\r\nContent-Type: "
-	         "application/x-www-form-urlencoded\r\n"
-	         "Connection: close\r\nContent-Length: %zu\r\n\r\n%s",
-	         strlen(body), body);
+	    "POST /plane HTTP/1.1\r\nHost: x\r\nContent-Type: "
+	    "application/x-www-form-urlencoded\r\n"
+	    "Connection: close\r\nContent-Length: %zu\r\n\r\n%s",
+	    strlen(body), body);
 	say(fd, req);
 	assert_true(starts(hear(fd), "HTTP/1.1 415 "));
 	close(fd);
@@ -393,8 +396,9 @@ test_connection_cap(void **state)
 		close(fd[i]);
 	usleep(300000); /* the sweep frees the four */
 	fd[0] = dial(w);
-	say(fd[0], "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: "
-	           "close\r\n\r\n");
+	say(fd[0],
+	    "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: "
+	    "close\r\n\r\n");
 	assert_true(starts(hear(fd[0]), "HTTP/1.1 200 OK\r\n"));
 	close(fd[0]);
 }
@@ -403,19 +407,20 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_trickled_head_is_cut_off,
-	                                    setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_idle_and_stalled_body, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_length_required, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_too_large_has_its_reason,
-	                                    setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_continue_keepalive_pipelining,
-	                                    setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_form_encoded, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_connection_cap, setup,
-	                                    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_trickled_head_is_cut_off, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_idle_and_stalled_body, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_length_required, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_too_large_has_its_reason, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_continue_keepalive_pipelining, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_form_encoded, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_connection_cap, setup, teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -5,11 +5,11 @@
  * and judged as a run would judge it (classify), for both of Claude
  * Code's output formats.
  */
+#include <ctype.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
-#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -26,7 +26,7 @@ static void
 load(struct buf *b, const char *name)
 {
 	char  *path = xasprintf("%s/%s", DATA_DIR, name), chunk[4096];
-	FILE  *f = fopen(path, "r");
+	FILE  *f    = fopen(path, "r");
 	size_t n;
 
 	if (f == NULL)
@@ -53,16 +53,16 @@ judge(const struct agent_report *a, int changed)
 		return ("success");
 	memset(&in, 0, sizeof(in));
 	in.api_status = a->api_status;
-	in.api_error = a->api_error;
+	in.api_error  = a->api_error;
 	in.budget_hit = a->budget_hit || a->turns_hit;
-	in.denied = a->denials.n > 0 && !changed;
-	in.no_change = a->parsed && !a->is_error && !changed;
+	in.denied     = a->denials.n > 0 && !changed;
+	in.no_change  = a->parsed && !a->is_error && !changed;
 	buf_init(&m);
 	if (a->message != NULL)
 		buf_puts(&m, a->message);
-	text = classify_text(NULL, &m);
+	text    = classify_text(NULL, &m);
 	in.text = text;
-	c = classify(&in);
+	c       = classify(&in);
 	free(text);
 	buf_fini(&m);
 	return (c);
@@ -103,23 +103,23 @@ check_claude(const struct want *w, const char *ext)
 	v = judge(&a, w->changed);
 	if (strcmp(v, w->verdict) != 0)
 		fail_msg("%s: judged %s, want %s (status %d, message %s)",
-		         name, v, w->verdict, a.api_status,
-		         a.message ? a.message : "-");
+		    name, v, w->verdict, a.api_status,
+		    a.message ? a.message : "-");
 	if (a.api_status != w->api_status)
 		fail_msg("%s: api_status %d, want %d", name, a.api_status,
-		         w->api_status);
+		    w->api_status);
 	if (w->cost >= 0 &&
 	    (a.cost_source == NULL || a.cost_usd < w->cost - 1e-9 ||
-	     a.cost_usd > w->cost + 1e-9))
+	        a.cost_usd > w->cost + 1e-9))
 		fail_msg("%s: cost %f (%s), want %f", name, a.cost_usd,
-		         a.cost_source ? a.cost_source : "none", w->cost);
+		    a.cost_source ? a.cost_source : "none", w->cost);
 	if (w->turns >= 0 && a.turns != w->turns)
 		fail_msg("%s: turns %lld, want %d", name, (long long) a.turns,
-		         w->turns);
+		    w->turns);
 	if (w->message_part != NULL &&
 	    (a.message == NULL || strstr(a.message, w->message_part) == NULL))
 		fail_msg("%s: message \"%s\" lacks \"%s\"", name,
-		         a.message ? a.message : "", w->message_part);
+		    a.message ? a.message : "", w->message_part);
 	if (a.session_id == NULL)
 		fail_msg("%s: no session id", name);
 	agent_report_fini(&a);
@@ -130,21 +130,21 @@ check_claude(const struct want *w, const char *ext)
 /* Claude Code 2.1.197 against tests/fixtures/anthropic.c (data/claude/
  * README.md has each command line). */
 static const struct want claude_cases[] = {
-    {"01-edit-accept-edits", 1, "success", 0, 0.03, 2, "Wrote"},
-    {"02-edit-default-permissions", 0, "tool_failure", 0, 0.03, 2, NULL},
-    {"03-text-only", 0, "no_op", 0, 0.015, 1, NULL},
-    {"04-overloaded-529", 0, "model_error", 529, 0, 1, "529"},
-    {"05-rate-limit-429", 0, "model_error", 429, 0, 1, "rate limit"},
-    {"06-quota-credit-balance", 0, "quota_exhausted", 400, 0, 1,
-     "Credit balance is too low"},
-    {"07-prompt-too-long", 0, "context_limit", 400, 0, 1,
-     "Prompt is too long"},
-    {"08-unauthorized-401", 0, "infra_tooling", 401, 0, 1,
-     "Invalid API key"},
-    {"09-max-budget-usd", 0, "budget_exceeded", 0, 0.015, -1, NULL},
-    /* the turn limit stopped it after its edit landed */
-    {"10-max-turns-1", 1, "budget_exceeded", 0, 0.015, -1, NULL},
-    {"11-hang-api-timeout", 0, "timeout", 0, 0, 1, "timed out"},
+	{ "01-edit-accept-edits", 1, "success", 0, 0.03, 2, "Wrote" },
+	{ "02-edit-default-permissions", 0, "tool_failure", 0, 0.03, 2, NULL },
+	{ "03-text-only", 0, "no_op", 0, 0.015, 1, NULL },
+	{ "04-overloaded-529", 0, "model_error", 529, 0, 1, "529" },
+	{ "05-rate-limit-429", 0, "model_error", 429, 0, 1, "rate limit" },
+	{ "06-quota-credit-balance", 0, "quota_exhausted", 400, 0, 1,
+	    "Credit balance is too low" },
+	{ "07-prompt-too-long", 0, "context_limit", 400, 0, 1,
+	    "Prompt is too long" },
+	{ "08-unauthorized-401", 0, "infra_tooling", 401, 0, 1,
+	    "Invalid API key" },
+	{ "09-max-budget-usd", 0, "budget_exceeded", 0, 0.015, -1, NULL },
+	/* the turn limit stopped it after its edit landed */
+	{ "10-max-turns-1", 1, "budget_exceeded", 0, 0.015, -1, NULL },
+	{ "11-hang-api-timeout", 0, "timeout", 0, 0, 1, "timed out" },
 };
 
 static void
@@ -197,22 +197,22 @@ test_claude_stream_details(void **state)
 /* Codex 0.171 against tests/fixtures/openai.c (data/codex/README.md).
  * Codex reports tokens only: the cost is computed from prices. */
 static const struct want codex_cases[] = {
-    {"01-edit", 1, "success", 0, 0.00305, 1, "Created"},
-    {"01b-edit-exec-command", 1, "success", 0, -1, 1, NULL},
-    /* the read-only sandbox refused the patch; exit 0 all the same */
-    {"02-edit-default-sandbox", 0, "tool_failure", 0, -1, 1, NULL},
-    {"03-text", 0, "no_op", 0, -1, 1, "Hello"},
-    {"04-overloaded-503", 0, "model_error", 0, -1, 1, "at capacity"},
-    {"04b-server-error-500", 0, "model_error", 0, -1, 1, "high demand"},
-    {"04c-response-failed", 0, "model_error", 0, -1, 1, "server had"},
-    {"04d-overloaded-then-ok", 1, "success", 0, -1, 1, "Recovered"},
-    {"05-rate-limit", 0, "model_error", 429, -1, 1, "429"},
-    {"06-quota", 0, "quota_exhausted", 0, -1, 1, "Quota exceeded"},
-    {"07-context-too-long", 0, "context_limit", 0, -1, 1, "context"},
-    {"08-unauthorized", 0, "infra_tooling", 401, -1, 1, "Incorrect API"},
-    {"08b-missing-key", 0, "infra_tooling", 0, -1, 1, "OPENAI_API_KEY"},
-    {"09b-stall-after-created", 0, "timeout", 0, -1, 1, "idle timeout"},
-    {"10-output-last-message", 0, "no_op", 0, -1, 1, NULL},
+	{ "01-edit", 1, "success", 0, 0.00305, 1, "Created" },
+	{ "01b-edit-exec-command", 1, "success", 0, -1, 1, NULL },
+	/* the read-only sandbox refused the patch; exit 0 all the same */
+	{ "02-edit-default-sandbox", 0, "tool_failure", 0, -1, 1, NULL },
+	{ "03-text", 0, "no_op", 0, -1, 1, "Hello" },
+	{ "04-overloaded-503", 0, "model_error", 0, -1, 1, "at capacity" },
+	{ "04b-server-error-500", 0, "model_error", 0, -1, 1, "high demand" },
+	{ "04c-response-failed", 0, "model_error", 0, -1, 1, "server had" },
+	{ "04d-overloaded-then-ok", 1, "success", 0, -1, 1, "Recovered" },
+	{ "05-rate-limit", 0, "model_error", 429, -1, 1, "429" },
+	{ "06-quota", 0, "quota_exhausted", 0, -1, 1, "Quota exceeded" },
+	{ "07-context-too-long", 0, "context_limit", 0, -1, 1, "context" },
+	{ "08-unauthorized", 0, "infra_tooling", 401, -1, 1, "Incorrect API" },
+	{ "08b-missing-key", 0, "infra_tooling", 0, -1, 1, "OPENAI_API_KEY" },
+	{ "09b-stall-after-created", 0, "timeout", 0, -1, 1, "idle timeout" },
+	{ "10-output-last-message", 0, "no_op", 0, -1, 1, NULL },
 };
 
 static void
@@ -227,7 +227,7 @@ test_codex_captures(void **state)
 
 	UNUSED(state);
 	for (i = 0; i < nitems(codex_cases); i++) {
-		w = &codex_cases[i];
+		w    = &codex_cases[i];
 		name = xasprintf("codex/%s.stdout.jsonl", w->name);
 		load(&out, name);
 		free(name);
@@ -242,24 +242,24 @@ test_codex_captures(void **state)
 			fail_msg("%s: no turn end found", w->name);
 		if (strcmp(v, w->verdict) != 0)
 			fail_msg("%s: judged %s, want %s (status %d, %s)",
-			         w->name, v, w->verdict, a.api_status,
-			         a.message ? a.message : "-");
+			    w->name, v, w->verdict, a.api_status,
+			    a.message ? a.message : "-");
 		if (a.api_status != w->api_status)
 			fail_msg("%s: api_status %d, want %d", w->name,
-			         a.api_status, w->api_status);
-		if (w->cost >= 0 && (a.cost_source == NULL ||
-		                     a.cost_usd < w->cost - 1e-9 ||
-		                     a.cost_usd > w->cost + 1e-9))
+			    a.api_status, w->api_status);
+		if (w->cost >= 0 &&
+		    (a.cost_source == NULL || a.cost_usd < w->cost - 1e-9 ||
+		        a.cost_usd > w->cost + 1e-9))
 			fail_msg("%s: cost %f, want %f", w->name, a.cost_usd,
-			         w->cost);
+			    w->cost);
 		if (w->turns >= 0 && a.turns != w->turns)
-			fail_msg("%s: turns %lld", w->name,
-			         (long long) a.turns);
+			fail_msg(
+			    "%s: turns %lld", w->name, (long long) a.turns);
 		if (w->message_part != NULL &&
 		    (a.message == NULL ||
-		     strstr(a.message, w->message_part) == NULL))
+		        strstr(a.message, w->message_part) == NULL))
 			fail_msg("%s: message \"%s\" lacks \"%s\"", w->name,
-			         a.message ? a.message : "", w->message_part);
+			    a.message ? a.message : "", w->message_part);
 		if (a.session_id == NULL)
 			fail_msg("%s: no thread id", w->name);
 		agent_report_fini(&a);
@@ -286,10 +286,11 @@ test_aider_text(void **state)
 
 	UNUSED(state);
 	buf_init(&out);
-	buf_puts(&out, "Aider v0.86.1\nsrc/hello.txt\nApplied edit to "
-	               "src/hello.txt\nTokens: 2.1k sent, 1.5k cache write, "
-	               "310 received. Cost: $0.0042 message, $0.0121 "
-	               "session.\n");
+	buf_puts(&out,
+	    "Aider v0.86.1\nsrc/hello.txt\nApplied edit to "
+	    "src/hello.txt\nTokens: 2.1k sent, 1.5k cache write, "
+	    "310 received. Cost: $0.0042 message, $0.0121 "
+	    "session.\n");
 	agent_report_init(&a, "aider");
 	agent_feed(&a, &out, 1);
 	assert_true(a.parsed);
@@ -310,8 +311,9 @@ test_kodo_text(void **state)
 
 	UNUSED(state);
 	buf_init(&out);
-	buf_puts(&out, "Stage 1 (plan) ok\nStage 2 (build) crashed: boom\n"
-	               "Done: 1/3 stages completed\n");
+	buf_puts(&out,
+	    "Stage 1 (plan) ok\nStage 2 (build) crashed: boom\n"
+	    "Done: 1/3 stages completed\n");
 	agent_report_init(&a, "kodo");
 	agent_feed(&a, &out, 1);
 	assert_true(a.parsed);
@@ -338,11 +340,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_claude_captures),
-	    cmocka_unit_test(test_claude_stream_details),
-	    cmocka_unit_test(test_codex_captures),
-	    cmocka_unit_test(test_aider_text),
-	    cmocka_unit_test(test_kodo_text),
+		cmocka_unit_test(test_claude_captures),
+		cmocka_unit_test(test_claude_stream_details),
+		cmocka_unit_test(test_codex_captures),
+		cmocka_unit_test(test_aider_text),
+		cmocka_unit_test(test_kodo_text),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

@@ -4,9 +4,9 @@
  * rule), the allowed_paths policy, quality counts, question extraction,
  * placeholder expansion and git's -z numstat/name-status parsing.
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -32,50 +32,54 @@ test_text_categories(void **state)
 	static const struct {
 		const char *text, *category;
 	} cases[] = {
-	    {"fatal: out of memory", "oom"},
-	    {"mmap: cannot allocate memory", "oom"},
-	    {"process killed", "oom"},
-	    {"memory allocation failed", "oom"},
-	    {"kernel: oom-kill: constraint", "oom"},
-	    {"request timed out", "timeout"},
-	    {"deadline exceeded while waiting", "timeout"},
-	    {"http 500 internal server error", "model_error"},
-	    {"503 service unavailable", "model_error"},
-	    {"502 bad gateway", "model_error"},
-	    {"api overloaded", "model_error"},
-	    {"429 too many requests", "model_error"},
-	    {"rate_limit_error", "model_error"},
-	    {"anthropic api error", "model_error"},
-	    {"openai error: x", "model_error"},
-	    {"prompt exceeds the context window", "context_limit"},
-	    {"context_length_exceeded", "context_limit"},
-	    {"token limit reached", "context_limit"},
-	    {"input too long for model", "context_limit"},
-	    {"modulenotfounderror: no module named 'x'", "dependency_missing"},
-	    {"importerror: cannot import name y", "dependency_missing"},
-	    {"sh: 1: pytest: command not found", "dependency_missing"},
-	    {"npm err! missing script", "dependency_missing"},
-	    {"tool_error: edit", "tool_failure"},
-	    {"bash tool failed", "tool_failure"},
-	    {"git tool failed", "tool_failure"},
-	    {"open: permission denied", "tool_failure"},
-	    {"read-only file system", "tool_failure"},
-	    {"api key not set", "infra_tooling"},
-	    {"authentication required", "infra_tooling"},
-	    {"login required", "infra_tooling"},
-	    {"x: no such file or directory", "infra_tooling"},
-	    {"invalid x-api-key", "infra_tooling"},
-	    {"incorrect api key provided", "infra_tooling"},
-	    {"your credit balance is too low to access the anthropic api",
-	     "quota_exhausted"},
-	    {"429 you exceeded your current quota, please check your plan",
-	     "quota_exhausted"},
-	    {"you've hit your limit \xc2\xb7 resets 5pm", "quota_exhausted"},
-	    {"claude ai usage limit reached|1700000000", "quota_exhausted"},
-	    {"prompt is too long: 250000 tokens > 200000 maximum",
-	     "context_limit"},
-	    {"something else entirely", "unknown"},
-	    {"", "unknown"},
+		{ "fatal: out of memory", "oom" },
+		{ "mmap: cannot allocate memory", "oom" },
+		{ "process killed", "oom" },
+		{ "memory allocation failed", "oom" },
+		{ "kernel: oom-kill: constraint", "oom" },
+		{ "request timed out", "timeout" },
+		{ "deadline exceeded while waiting", "timeout" },
+		{ "http 500 internal server error", "model_error" },
+		{ "503 service unavailable", "model_error" },
+		{ "502 bad gateway", "model_error" },
+		{ "api overloaded", "model_error" },
+		{ "429 too many requests", "model_error" },
+		{ "rate_limit_error", "model_error" },
+		{ "anthropic api error", "model_error" },
+		{ "openai error: x", "model_error" },
+		{ "prompt exceeds the context window", "context_limit" },
+		{ "context_length_exceeded", "context_limit" },
+		{ "token limit reached", "context_limit" },
+		{ "input too long for model", "context_limit" },
+		{ "modulenotfounderror: no module named 'x'",
+		    "dependency_missing" },
+		{ "importerror: cannot import name y", "dependency_missing" },
+		{ "sh: 1: pytest: command not found", "dependency_missing" },
+		{ "npm err! missing script", "dependency_missing" },
+		{ "tool_error: edit", "tool_failure" },
+		{ "bash tool failed", "tool_failure" },
+		{ "git tool failed", "tool_failure" },
+		{ "open: permission denied", "tool_failure" },
+		{ "read-only file system", "tool_failure" },
+		{ "api key not set", "infra_tooling" },
+		{ "authentication required", "infra_tooling" },
+		{ "login required", "infra_tooling" },
+		{ "x: no such file or directory", "infra_tooling" },
+		{ "invalid x-api-key", "infra_tooling" },
+		{ "incorrect api key provided", "infra_tooling" },
+		{ "your credit balance is too low to access the anthropic api",
+		    "quota_exhausted" },
+		{ "429 you exceeded your current quota, please check your "
+		  "plan",
+		    "quota_exhausted" },
+		{ "you've hit your limit \xc2\xb7 resets 5pm",
+		    "quota_exhausted" },
+		{ "claude ai usage limit reached|1700000000",
+		    "quota_exhausted" },
+		{ "prompt is too long: 250000 tokens > 200000 maximum",
+		    "context_limit" },
+		{ "something else entirely", "unknown" },
+		{ "", "unknown" },
 	};
 	size_t i;
 
@@ -85,7 +89,7 @@ test_text_categories(void **state)
 
 		if (strcmp(got, cases[i].category) != 0)
 			fail_msg("\"%s\": got %s, want %s", cases[i].text, got,
-			         cases[i].category);
+			    cases[i].category);
 	}
 }
 
@@ -96,9 +100,9 @@ test_fact_order(void **state)
 
 	UNUSED(state);
 	memset(&in, 0, sizeof(in));
-	in.text = "out of memory; permission denied";
+	in.text            = "out of memory; permission denied";
 	in.scope_violation = in.question = in.too_wide = in.timed_out = 1;
-	in.validation_failed = 1;
+	in.validation_failed                                          = 1;
 	assert_string_equal(classify(&in), "scope_policy");
 	in.scope_violation = 0;
 	assert_string_equal(classify(&in), "awaiting_input");
@@ -121,16 +125,17 @@ test_fact_order(void **state)
 	/* "room" is not oom (Codex: "ran out of room in the model's
 	 * context window") */
 	assert_string_equal(cls_text("ran out of room in the context window"),
-	                    "context_limit");
+	    "context_limit");
 	assert_string_equal(cls_text("bad gateway timeout"), "timeout");
-	assert_string_equal(cls_text("overloaded: token limit"), "model_error");
-	assert_string_equal(cls_text("context length; no module named x"),
-	                    "context_limit");
-	assert_string_equal(cls_text("npm err! permission denied"),
-	                    "dependency_missing");
+	assert_string_equal(
+	    cls_text("overloaded: token limit"), "model_error");
+	assert_string_equal(
+	    cls_text("context length; no module named x"), "context_limit");
+	assert_string_equal(
+	    cls_text("npm err! permission denied"), "dependency_missing");
 	assert_string_equal(cls_text("permission denied: no such file or "
 	                             "directory"),
-	                    "tool_failure");
+	    "tool_failure");
 }
 
 /* What an agent's API reported decides before any text: status and
@@ -142,25 +147,27 @@ test_api_rows(void **state)
 		int         status;
 		const char *error, *text, *category;
 	} cases[] = {
-	    {401, "authentication_error", "invalid x-api-key", "infra_tooling"},
-	    {401, NULL, "out of memory", "infra_tooling"},
-	    {0, "invalid_api_key", NULL, "infra_tooling"},
-	    {429, "insufficient_quota", "you exceeded your current quota",
-	     "quota_exhausted"},
-	    /* a 429 that is a plain rate limit is transient */
-	    {429, "rate_limit_error", "number of requests has exceeded",
-	     "model_error"},
-	    {429, "rate_limit_exceeded", NULL, "model_error"},
-	    /* Anthropic: exhausted credits are a 400 */
-	    {400, "invalid_request_error",
-	     "your credit balance is too low to access the anthropic api",
-	     "quota_exhausted"},
-	    {400, "invalid_request_error", "prompt is too long: 250000 tokens",
-	     "context_limit"},
-	    {400, "context_length_exceeded", NULL, "context_limit"},
-	    {529, "overloaded_error", "overloaded", "model_error"},
-	    {500, "api_error", "internal server error", "model_error"},
-	    {503, NULL, "killed", "model_error"},
+		{ 401, "authentication_error", "invalid x-api-key",
+		    "infra_tooling" },
+		{ 401, NULL, "out of memory", "infra_tooling" },
+		{ 0, "invalid_api_key", NULL, "infra_tooling" },
+		{ 429, "insufficient_quota", "you exceeded your current quota",
+		    "quota_exhausted" },
+		/* a 429 that is a plain rate limit is transient */
+		{ 429, "rate_limit_error", "number of requests has exceeded",
+		    "model_error" },
+		{ 429, "rate_limit_exceeded", NULL, "model_error" },
+		/* Anthropic: exhausted credits are a 400 */
+		{ 400, "invalid_request_error",
+		    "your credit balance is too low to access the anthropic "
+		    "api",
+		    "quota_exhausted" },
+		{ 400, "invalid_request_error",
+		    "prompt is too long: 250000 tokens", "context_limit" },
+		{ 400, "context_length_exceeded", NULL, "context_limit" },
+		{ 529, "overloaded_error", "overloaded", "model_error" },
+		{ 500, "api_error", "internal server error", "model_error" },
+		{ 503, NULL, "killed", "model_error" },
 	};
 	struct classify_in in;
 	size_t             i;
@@ -169,14 +176,14 @@ test_api_rows(void **state)
 	for (i = 0; i < nitems(cases); i++) {
 		memset(&in, 0, sizeof(in));
 		in.api_status = cases[i].status;
-		in.api_error = cases[i].error;
-		in.text = cases[i].text;
+		in.api_error  = cases[i].error;
+		in.text       = cases[i].text;
 		if (strcmp(classify(&in), cases[i].category) != 0)
 			fail_msg("%d %s \"%s\": got %s, want %s",
-			         cases[i].status,
-			         cases[i].error ? cases[i].error : "-",
-			         cases[i].text ? cases[i].text : "",
-			         classify(&in), cases[i].category);
+			    cases[i].status,
+			    cases[i].error ? cases[i].error : "-",
+			    cases[i].text ? cases[i].text : "", classify(&in),
+			    cases[i].category);
 	}
 	/* our own timeout and the per-run cap come first; refused tools
 	 * before no change; no change last */
@@ -199,12 +206,12 @@ test_api_rows(void **state)
 static void
 test_flaky(void **state)
 {
-	static const int two_fails[] = {1, 0, 0};
-	static const int one_in_four[] = {1, 1, 1, 0};
-	static const int three_in_ten[] = {0, 0, 0, 1, 1, 1, 1, 1, 1, 1};
-	static const int old_fails[] = {0, 0, 0, 0, 0, 1, 1, 1,
-	                                1, 1, 1, 1, 1, 1, 1};
-	static const int two[] = {0, 0};
+	static const int two_fails[]    = { 1, 0, 0 };
+	static const int one_in_four[]  = { 1, 1, 1, 0 };
+	static const int three_in_ten[] = { 0, 0, 0, 1, 1, 1, 1, 1, 1, 1 };
+	static const int old_fails[] = { 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+		1, 1 };
+	static const int two[]       = { 0, 0 };
 
 	UNUSED(state);
 	assert_true(classify_flaky(two_fails, nitems(two_fails)));
@@ -243,8 +250,8 @@ test_classify_text(void **state)
 static void
 test_scope(void **state)
 {
-	struct strv    allowed = {0}, viol = {0};
-	struct changes cs = {0};
+	struct strv    allowed = { 0 }, viol = { 0 };
+	struct changes cs   = { 0 };
 	const char     ns[] = "M\0src/workflow/task.py\0"
 	                      "A\0deployment/docker-compose.yml\0";
 
@@ -284,16 +291,16 @@ test_normpath(void **state)
 	static const struct {
 		const char *in, *out;
 	} cases[] = {
-	    {"./src/a.py", "src/a.py"},
-	    {".github/workflows/x.yml", ".github/workflows/x.yml"},
-	    {"./.github/x.yml", ".github/x.yml"},
-	    {"a//b/./c/", "a/b/c"},
-	    {"a/../b", "b"},
-	    {"../a", "../a"},
-	    {"/x/../y", "/y"},
-	    {".", "."},
-	    {"", "."},
-	    {"..hidden/x", "..hidden/x"},
+		{ "./src/a.py", "src/a.py" },
+		{ ".github/workflows/x.yml", ".github/workflows/x.yml" },
+		{ "./.github/x.yml", ".github/x.yml" },
+		{ "a//b/./c/", "a/b/c" },
+		{ "a/../b", "b" },
+		{ "../a", "../a" },
+		{ "/x/../y", "/y" },
+		{ ".", "." },
+		{ "", "." },
+		{ "..hidden/x", "..hidden/x" },
 	};
 	size_t i;
 	char  *n;
@@ -381,9 +388,10 @@ test_quality_note(void **state)
 	assert_int_equal(qcount(c, "^\\s*pass\\s*(#.*)?$"), 2);
 	n = quality_note(c, 3);
 	assert_non_null(n);
-	assert_string_equal(n, "[quality] This run added 4 quality "
-	                       "suppressions: {\"noqa\": 1, \"type_ignore\": "
-	                       "1, \"pass\": 2}. Review before merging.");
+	assert_string_equal(n,
+	    "[quality] This run added 4 quality "
+	    "suppressions: {\"noqa\": 1, \"type_ignore\": "
+	    "1, \"pass\": 2}. Review before merging.");
 	free(n);
 	/* at the threshold, not below */
 	assert_non_null(n = quality_note(c, 4));
@@ -400,8 +408,8 @@ test_quality_note(void **state)
 static void
 test_question(void **state)
 {
-	static const char out[] = "working...\n<!-- cp:question:   Which "
-	                          "API? -->\n<!-- cp:question: second -->\n";
+	static const char out[]   = "working...\n<!-- cp:question:   Which "
+	                            "API? -->\n<!-- cp:question: second -->\n";
 	static const char patch[] = "+++ b/NOTES.md\n"
 	                            " <!-- cp:question: context only -->\n"
 	                            "+<!-- cp:question: From the patch -->\n";
@@ -413,9 +421,10 @@ test_question(void **state)
 	assert_string_equal(q, "Which API?");
 	free(q);
 	assert_null(quality_question_extract("no question", 11));
-	assert_null(quality_question_extract("<!-- cp:question: unterminated", 30));
-	q = quality_question_extract("<!-- cp:question: -->x<!-- cp:question: b-->",
-	                     44);
+	assert_null(
+	    quality_question_extract("<!-- cp:question: unterminated", 30));
+	q = quality_question_extract(
+	    "<!-- cp:question: -->x<!-- cp:question: b-->", 44);
 	assert_non_null(q);
 	assert_string_equal(q, "b");
 	free(q);
@@ -429,9 +438,9 @@ static void
 test_expand(void **state)
 {
 	const struct expand_var vars[] = {
-	    {"prompt_file", "/ws/.opcenter/prompt.md"},
-	    {"goal", "fix the bug; rm -rf / $(x)"},
-	    {"model", NULL},
+		{ "prompt_file", "/ws/.opcenter/prompt.md" },
+		{ "goal", "fix the bug; rm -rf / $(x)" },
+		{ "model", NULL },
 	};
 	char *s;
 
@@ -454,13 +463,13 @@ static void
 test_diff_parse(void **state)
 {
 	/* name-status -z and numstat -z as git 2.39 prints them */
-	static const char ns[] = "A\0.github/x.yml\0A\0bin\0D\0g\0"
-	                         "R083\0f.txt\0h.txt\0M\0dir with space/a b\0";
+	static const char ns[]  = "A\0.github/x.yml\0A\0bin\0D\0g\0"
+	                          "R083\0f.txt\0h.txt\0M\0dir with space/a b\0";
 	static const char num[] = "1\t0\t.github/x.yml\0-\t-\tbin\0"
 	                          "0\t1\tg\0"
 	                          "1\t0\t\0f.txt\0h.txt\0"
 	                          "12\t3\tdir with space/a b\0";
-	struct changes    cs = {0};
+	struct changes    cs    = { 0 };
 	char             *l;
 
 	UNUSED(state);
@@ -485,16 +494,15 @@ test_diff_parse(void **state)
 	diff_changes_fini(&cs);
 
 	assert_int_equal(diff_parse_name_status(&cs, "R100\0only-old",
-	                                        sizeof("R100\0only-old") - 1),
-	                 ERR_PROTO);
+	                     sizeof("R100\0only-old") - 1),
+	    ERR_PROTO);
 	diff_changes_fini(&cs);
 	assert_int_equal(diff_parse_numstat(&cs, "x\ty\tz", 6), ERR_PROTO);
 	assert_int_equal(diff_parse_name_status(&cs, "", 0), 0);
 	assert_int_equal(cs.n, 0);
 
-	l = diff_stat_last_line(
-	    " a | 6 ++++++\n 1 file changed, 6 "
-	    "insertions(+)\n\n",
+	l = diff_stat_last_line(" a | 6 ++++++\n 1 file changed, 6 "
+	                        "insertions(+)\n\n",
 	    sizeof(" a | 6 ++++++\n 1 file changed, 6 insertions(+)\n\n") - 1);
 	assert_non_null(l);
 	assert_string_equal(l, "1 file changed, 6 insertions(+)");
@@ -506,8 +514,8 @@ test_diff_parse(void **state)
 static void
 test_kinds(void **state)
 {
-	static const char *const k[] = {"stub",      "command", "claude_cli",
-	                                "codex_cli", "aider",   "kodo"};
+	static const char *const k[] = { "stub", "command", "claude_cli",
+		"codex_cli", "aider", "kodo" };
 	size_t                   i;
 
 	UNUSED(state);
@@ -536,7 +544,7 @@ test_request(void **state)
 	               "[[\"sh\",\"-c\",\"echo a b\"],\"make  -j2 check\"],"
 	               "\"backend_spec\":{\"kind\":\"command\",\"argv\":"
 	               "[\"cli\",\"{goal}\"],\"env\":{\"K\":\"V\"}}}",
-	               0, &e);
+	    0, &e);
 	assert_non_null(o);
 	assert_int_equal(request_parse(&rq, o, &err), 0);
 	assert_int_equal(rq.n_validation, 2);
@@ -565,20 +573,20 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_text_categories),
-	    cmocka_unit_test(test_fact_order),
-	    cmocka_unit_test(test_api_rows),
-	    cmocka_unit_test(test_flaky),
-	    cmocka_unit_test(test_classify_text),
-	    cmocka_unit_test(test_scope),
-	    cmocka_unit_test(test_normpath),
-	    cmocka_unit_test(test_quality),
-	    cmocka_unit_test(test_quality_note),
-	    cmocka_unit_test(test_question),
-	    cmocka_unit_test(test_expand),
-	    cmocka_unit_test(test_diff_parse),
-	    cmocka_unit_test(test_request),
-	    cmocka_unit_test(test_kinds),
+		cmocka_unit_test(test_text_categories),
+		cmocka_unit_test(test_fact_order),
+		cmocka_unit_test(test_api_rows),
+		cmocka_unit_test(test_flaky),
+		cmocka_unit_test(test_classify_text),
+		cmocka_unit_test(test_scope),
+		cmocka_unit_test(test_normpath),
+		cmocka_unit_test(test_quality),
+		cmocka_unit_test(test_quality_note),
+		cmocka_unit_test(test_question),
+		cmocka_unit_test(test_expand),
+		cmocka_unit_test(test_diff_parse),
+		cmocka_unit_test(test_request),
+		cmocka_unit_test(test_kinds),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

@@ -74,8 +74,8 @@ start(struct fx *fx, const char *extra)
 	snprintf(pf, sizeof(pf), "%s/gh.port", fx->root);
 	cmd = xasprintf("exec %s/opc-fixture-github --port-file %s --token "
 	                "%s --read-token %s --git-root %s/gh %s",
-	                FIXTURE_BIN_DIR, pf, TOKEN, RO_TOKEN, fx->root,
-	                extra ? extra : "");
+	    FIXTURE_BIN_DIR, pf, TOKEN, RO_TOKEN, fx->root,
+	    extra ? extra : "");
 	if ((fx->gh = fork()) == 0) {
 		execl("/bin/sh", "sh", "-c", cmd, (char *) NULL);
 		_exit(127);
@@ -103,13 +103,13 @@ setup_with(void **state, const char *extra)
 
 	if (mkdtemp(tmpl) == NULL)
 		return (-1);
-	fx = xcalloc(1, sizeof(*fx));
-	*state = fx;
-	fx->root = xstrdup(tmpl);
-	fx->bare = xasprintf("%s/gh/acme/demo.git", tmpl);
-	fx->ws = xasprintf("%s/ws", tmpl);
-	fx->req = xasprintf("%s/req.json", tmpl);
-	fx->out = xasprintf("%s/result.json", tmpl);
+	fx         = xcalloc(1, sizeof(*fx));
+	*state     = fx;
+	fx->root   = xstrdup(tmpl);
+	fx->bare   = xasprintf("%s/gh/acme/demo.git", tmpl);
+	fx->ws     = xasprintf("%s/ws", tmpl);
+	fx->req    = xasprintf("%s/req.json", tmpl);
+	fx->out    = xasprintf("%s/result.json", tmpl);
 	fx->gitlog = xasprintf("%s/git.log", tmpl);
 	setenv("HOME", tmpl, 1);
 	setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
@@ -119,10 +119,10 @@ setup_with(void **state, const char *extra)
 	if (sh("mkdir -p %s/bin", tmpl) != 0 || (f = fopen(path, "w")) == NULL)
 		return (-1);
 	fprintf(f,
-	        "#!/bin/sh\n"
-	        "printf '%%s|' \"${OPC_GIT_TOKEN:+TOKEN_IN_ENV}\" \"$@\" "
-	        ">> %s\necho >> %s\nexec /usr/bin/git \"$@\"\n",
-	        fx->gitlog, fx->gitlog);
+	    "#!/bin/sh\n"
+	    "printf '%%s|' \"${OPC_GIT_TOKEN:+TOKEN_IN_ENV}\" \"$@\" "
+	    ">> %s\necho >> %s\nexec /usr/bin/git \"$@\"\n",
+	    fx->gitlog, fx->gitlog);
 	fclose(f);
 	chmod(path, 0755);
 	free(path);
@@ -131,7 +131,7 @@ setup_with(void **state, const char *extra)
 	       "echo hello > README.md; git add -A; git -c user.name=t -c "
 	       "user.email=t@example.com commit -q -m init; git push -q "
 	       "../gh/acme/demo.git main",
-	       tmpl) != 0)
+	        tmpl) != 0)
 		return (-1);
 	return (start(fx, extra));
 }
@@ -175,8 +175,8 @@ request(const struct fx *fx)
 {
 	char url[128], api[64];
 
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/acme/demo.git",
-	         fx->port);
+	snprintf(
+	    url, sizeof(url), "http://127.0.0.1:%d/acme/demo.git", fx->port);
 	snprintf(api, sizeof(api), "http://127.0.0.1:%d", fx->port);
 	return (json_pack(
 	    "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:[], s:n, s:i, "
@@ -204,8 +204,8 @@ run(const struct fx *fx, json_t *req, const char *token)
 	assert_int_equal(json_dump_file(req, fx->req, JSON_INDENT(2)), 0);
 	rv = sh("%s%s PATH=%s/bin:$PATH %s --request %s --workspace %s "
 	        "--out %s > %s/worker.log 2>&1",
-	        token ? "OPC_GITHUB_TOKEN=" : "", token ? token : "", fx->root,
-	        EXEC_RUN_BIN, fx->req, fx->ws, fx->out, fx->root);
+	    token ? "OPC_GITHUB_TOKEN=" : "", token ? token : "", fx->root,
+	    EXEC_RUN_BIN, fx->req, fx->ws, fx->out, fx->root);
 	if (rv != 0)
 		(void) sh("cat %s/worker.log >&2", fx->root);
 	assert_int_equal(rv, 0);
@@ -222,13 +222,13 @@ rstr(const json_t *r, const char *key)
 
 static json_t *
 fixture(const struct fx *fx, const char *method, const char *path,
-        const char *body)
+    const char *body)
 {
 	char   *cmd = xasprintf("curl -s -X %s %s%s%s 'http://127.0.0.1:%d%s'",
-	                        method, body ? "-d '" : "", body ? body : "",
-                              body ? "'" : "", fx->port, path);
-	FILE   *p = popen(cmd, "r");
-	json_t *j = p != NULL ? json_loadf(p, 0, NULL) : NULL;
+	      method, body ? "-d '" : "", body ? body : "", body ? "'" : "",
+	      fx->port, path);
+	FILE   *p   = popen(cmd, "r");
+	json_t *j   = p != NULL ? json_loadf(p, 0, NULL) : NULL;
 
 	if (p != NULL)
 		pclose(p);
@@ -241,8 +241,8 @@ pushed(const struct fx *fx, const json_t *r)
 {
 	assert_int_equal(sh("test \"$(git --git-dir=%s rev-parse "
 	                    "refs/heads/%s)\" = %s",
-	                    fx->bare, BRANCH, rstr(r, "commit_sha")),
-	                 0);
+	                     fx->bare, BRANCH, rstr(r, "commit_sha")),
+	    0);
 }
 
 /* nowhere: the token is in no file under the run's directory but the
@@ -251,7 +251,7 @@ pushed(const struct fx *fx, const json_t *r)
 static void
 nowhere(const struct fx *fx, const char *token)
 {
-	json_t *st = fixture(fx, "GET", "/_fixture/state", NULL);
+	json_t *st   = fixture(fx, "GET", "/_fixture/state", NULL);
 	char   *dump = json_dumps(st, 0);
 
 	assert_int_not_equal(sh("grep -rqa -- '%s' %s", token, fx->root), 0);
@@ -263,7 +263,7 @@ nowhere(const struct fx *fx, const char *token)
 static void
 test_push_with_token(void **state)
 {
-	struct fx *fx = *state;
+	struct fx *fx  = *state;
 	json_t    *req = request(fx), *r, *st, *g;
 	size_t     i;
 	int        asked = 0;
@@ -275,11 +275,11 @@ test_push_with_token(void **state)
 	assert_non_null(
 	    strstr(rstr(r, "pull_request_url"), "/acme/demo/pull/1"));
 	assert_int_equal(
-	    json_integer_value(json_object_get(r, "pull_request_status")), 201);
+	    json_integer_value(json_object_get(r, "pull_request_status")),
+	    201);
 	/* git asked (401) and was answered by the helper, as x-access-token */
 	st = fixture(fx, "GET", "/_fixture/state", NULL);
-	json_array_foreach(json_object_get(st, "git"), i, g)
-	{
+	json_array_foreach (json_object_get(st, "git"), i, g) {
 		if (json_integer_value(json_object_get(g, "status")) == 401)
 			asked++;
 		else
@@ -306,33 +306,34 @@ test_push_with_token(void **state)
 static void
 test_pr_quality_note(void **state)
 {
-	struct fx  *fx = *state;
+	struct fx  *fx  = *state;
 	json_t     *req = request(fx), *r, *st;
 	const char *body;
 	char       *path = xasprintf("%s/backend.sh", fx->root);
-	FILE       *f = fopen(path, "w");
+	FILE       *f    = fopen(path, "w");
 
 	assert_non_null(f);
-	fprintf(f, "#!/bin/sh\nprintf 'import os  # noqa\\ndef f():\\n"
-	           "    pass\\nx = g()  # type: ignore\\n' > mod.py\n");
+	fprintf(f,
+	    "#!/bin/sh\nprintf 'import os  # noqa\\ndef f():\\n"
+	    "    pass\\nx = g()  # type: ignore\\n' > mod.py\n");
 	fclose(f);
 	chmod(path, 0755);
-	json_object_set_new(
-	    req, "backend_spec",
+	json_object_set_new(req, "backend_spec",
 	    json_pack("{s:s, s:[s]}", "kind", "command", "argv", path));
 	free(path);
 	r = run(fx, req, TOKEN);
 	assert_string_equal(rstr(r, "status"), "succeeded");
-	st = fixture(fx, "GET", "/_fixture/state", NULL);
+	st   = fixture(fx, "GET", "/_fixture/state", NULL);
 	body = json_string_value(json_object_get(
 	    json_array_get(json_object_get(st, "pulls"), 0), "body"));
 	assert_non_null(body);
 	assert_non_null(strstr(body, "Run: abcdef12"));
-	assert_non_null(
-	    strstr(body, "\n[quality] This run added 3 quality suppressions: "
-	                 "{\"noqa\": 1, \"type_ignore\": 1, \"pass\": 1}. "
-	                 "Review before merging."));
-	assert_string_equal(rstr(r, "quality_note"), strstr(body, "[quality]"));
+	assert_non_null(strstr(body,
+	    "\n[quality] This run added 3 quality suppressions: "
+	    "{\"noqa\": 1, \"type_ignore\": 1, \"pass\": 1}. "
+	    "Review before merging."));
+	assert_string_equal(
+	    rstr(r, "quality_note"), strstr(body, "[quality]"));
 	json_decref(st);
 	json_decref(r);
 	json_decref(req);
@@ -344,7 +345,7 @@ test_pr_quality_note(void **state)
 static void
 test_push_refused_fails_the_run(void **state)
 {
-	struct fx *fx = *state;
+	struct fx *fx  = *state;
 	json_t    *req = request(fx), *r;
 
 	json_object_set_new(req, "open_pr", json_false());
@@ -361,8 +362,8 @@ test_push_refused_fails_the_run(void **state)
 	(void) rmtree(fx->ws);
 	r = run(fx, req, RO_TOKEN);
 	assert_string_equal(rstr(r, "failure_category"), "infra_tooling");
-	assert_non_null(strstr(rstr(r, "failure_reason"),
-	                       "Permission to acme/demo.git denied"));
+	assert_non_null(strstr(
+	    rstr(r, "failure_reason"), "Permission to acme/demo.git denied"));
 	nowhere(fx, RO_TOKEN);
 	json_decref(r);
 	json_decref(req);
@@ -374,14 +375,13 @@ test_push_refused_fails_the_run(void **state)
 static void
 test_tampered_workspace(void **state)
 {
-	struct fx *fx = *state;
-	json_t    *req = request(fx), *r;
+	struct fx *fx   = *state;
+	json_t    *req  = request(fx), *r;
 	char      *path = xasprintf("%s/backend.sh", fx->root);
-	FILE      *f = fopen(path, "w");
+	FILE      *f    = fopen(path, "w");
 
 	assert_non_null(f);
-	fprintf(
-	    f,
+	fprintf(f,
 	    "#!/bin/sh\nset -e\n"
 	    "git config remote.origin.url http://127.0.0.1:9/evil.git\n"
 	    "git config http.proxy http://127.0.0.1:9\n"
@@ -392,8 +392,7 @@ test_tampered_workspace(void **state)
 	    fx->root, fx->root);
 	fclose(f);
 	chmod(path, 0755);
-	json_object_set_new(
-	    req, "backend_spec",
+	json_object_set_new(req, "backend_spec",
 	    json_pack("{s:s, s:[s]}", "kind", "command", "argv", path));
 	json_object_set_new(req, "open_pr", json_false());
 	r = run(fx, req, TOKEN);
@@ -413,15 +412,15 @@ test_tampered_workspace(void **state)
 static void
 test_pr_rate_limits(void **state)
 {
-	struct fx *fx = *state;
+	struct fx *fx  = *state;
 	json_t    *req = request(fx), *r;
 	int64_t    t0;
 
 	json_decref(fixture(fx, "POST", "/_fixture/rate_limit",
-	                    "{\"kind\":\"secondary\",\"count\":1,"
-	                    "\"retry_after\":1}"));
+	    "{\"kind\":\"secondary\",\"count\":1,"
+	    "\"retry_after\":1}"));
 	t0 = mono_ms();
-	r = run(fx, req, TOKEN);
+	r  = run(fx, req, TOKEN);
 	assert_string_equal(rstr(r, "status"), "succeeded");
 	assert_non_null(rstr(r, "pull_request_url"));
 	assert_true(mono_ms() - t0 >= 1000); /* it did wait */
@@ -432,19 +431,20 @@ test_pr_rate_limits(void **state)
 	(void) rmtree(fx->ws);
 	json_object_set_new(req, "task_branch", json_string("goal/T-2-x"));
 	json_decref(fixture(fx, "POST", "/_fixture/rate_limit",
-	                    "{\"kind\":\"primary\",\"reset_in\":3600}"));
+	    "{\"kind\":\"primary\",\"reset_in\":3600}"));
 	t0 = mono_ms();
-	r = run(fx, req, TOKEN);
+	r  = run(fx, req, TOKEN);
 	assert_true(mono_ms() - t0 < 30000); /* not an hour */
 	assert_string_equal(rstr(r, "status"), "failed");
 	assert_false(json_is_true(json_object_get(r, "success")));
 	assert_string_equal(rstr(r, "failure_category"), "infra_tooling");
 	assert_non_null(strstr(rstr(r, "failure_reason"),
-	                       "pull request not opened: GitHub primary rate "
-	                       "limit (HTTP 403) until"));
+	    "pull request not opened: GitHub primary rate "
+	    "limit (HTTP 403) until"));
 	assert_non_null(strstr(rstr(r, "failure_reason"), "goal/T-2-x"));
 	assert_int_equal(
-	    json_integer_value(json_object_get(r, "pull_request_status")), 403);
+	    json_integer_value(json_object_get(r, "pull_request_status")),
+	    403);
 	assert_true(json_is_true(json_object_get(r, "branch_pushed")));
 	assert_true(json_is_null(json_object_get(r, "pull_request_url")));
 	json_decref(r);
@@ -456,17 +456,18 @@ test_pr_rate_limits(void **state)
 static void
 test_pr_refused(void **state)
 {
-	struct fx *fx = *state;
+	struct fx *fx  = *state;
 	json_t    *req = request(fx), *r, *st;
 
-	json_decref(fixture(fx, "POST", "/_fixture/fail",
-	                    "{\"status\":401,\"count\":1}"));
+	json_decref(fixture(
+	    fx, "POST", "/_fixture/fail", "{\"status\":401,\"count\":1}"));
 	r = run(fx, req, TOKEN);
 	assert_string_equal(rstr(r, "status"), "failed");
 	assert_int_equal(
-	    json_integer_value(json_object_get(r, "pull_request_status")), 401);
-	assert_non_null(
-	    strstr(rstr(r, "pull_request_error"), "HTTP 401: Bad credentials"));
+	    json_integer_value(json_object_get(r, "pull_request_status")),
+	    401);
+	assert_non_null(strstr(
+	    rstr(r, "pull_request_error"), "HTTP 401: Bad credentials"));
 	st = fixture(fx, "GET", "/_fixture/state", NULL);
 	assert_int_equal(
 	    json_integer_value(json_object_get(st, "api_requests")),
@@ -482,7 +483,7 @@ test_pr_refused(void **state)
 static void
 test_local_remote(void **state)
 {
-	struct fx *fx = *state;
+	struct fx *fx  = *state;
 	json_t    *req = request(fx), *r;
 	char      *url = xasprintf("file://%s", fx->bare);
 
@@ -543,24 +544,23 @@ nothing_delivered(const struct fx *fx, const json_t *r)
 static void
 test_lease_lost(void **state)
 {
-	struct fx *fx = *state;
+	struct fx *fx  = *state;
 	json_t    *req = request(fx), *r;
-	char      *be = xasprintf("%s/backend.sh", fx->root), *lf;
+	char      *be  = xasprintf("%s/backend.sh", fx->root), *lf;
 	char      *git = xasprintf("%s/bin/git", fx->root);
 	FILE      *f;
 
 	/* (1) */
 	lf = lease_file(fx, mono_ms() + 3000);
-	f = fopen(be, "w");
+	f  = fopen(be, "w");
 	assert_non_null(f);
 	fprintf(f,
-	        "#!/bin/sh\nsleep 60\necho late > README.md\n"
-	        "touch %s/backend_done\n",
-	        fx->root);
+	    "#!/bin/sh\nsleep 60\necho late > README.md\n"
+	    "touch %s/backend_done\n",
+	    fx->root);
 	fclose(f);
 	chmod(be, 0755);
-	json_object_set_new(
-	    req, "backend_spec",
+	json_object_set_new(req, "backend_spec",
 	    json_pack("{s:s, s:[s]}", "kind", "command", "argv", be));
 	json_object_set_new(req, "lease_file", json_string(lf));
 	json_object_set_new(req, "lease_ms", json_integer(6000));
@@ -570,9 +570,10 @@ test_lease_lost(void **state)
 	assert_int_not_equal(sh("test -e %s/backend_done", fx->root), 0);
 	assert_int_not_equal(sh("git --git-dir=%s rev-parse -q --verify "
 	                        "refs/heads/%s",
-	                        fx->bare, BRANCH),
-	                     0);
-	assert_int_equal(sh("grep -q 'lease lost' %s/worker.log", fx->root), 0);
+	                         fx->bare, BRANCH),
+	    0);
+	assert_int_equal(
+	    sh("grep -q 'lease lost' %s/worker.log", fx->root), 0);
 	json_decref(r);
 	free(lf);
 
@@ -580,37 +581,37 @@ test_lease_lost(void **state)
 	 * file says taken back */
 	(void) rmtree(fx->ws);
 	lf = lease_file(fx, mono_ms() + 600000);
-	f = fopen(be, "w");
+	f  = fopen(be, "w");
 	assert_non_null(f);
 	fprintf(f,
-	        "#!/bin/sh\necho changed > README.md\n"
-	        "printf 'stop_at 0\\n' > %s\n",
-	        lf);
+	    "#!/bin/sh\necho changed > README.md\n"
+	    "printf 'stop_at 0\\n' > %s\n",
+	    lf);
 	fclose(f);
 	r = run(fx, req, TOKEN);
 	nothing_delivered(fx, r);
 	assert_false(json_is_true(json_object_get(r, "branch_pushed")));
 	assert_int_not_equal(sh("git --git-dir=%s rev-parse -q --verify "
 	                        "refs/heads/%s",
-	                        fx->bare, BRANCH),
-	                     0);
+	                         fx->bare, BRANCH),
+	    0);
 	json_decref(r);
 
 	/* (3) git takes the lease away once it has pushed */
 	(void) rmtree(fx->ws);
 	free(lf);
 	lf = lease_file(fx, mono_ms() + 600000);
-	f = fopen(be, "w");
+	f  = fopen(be, "w");
 	assert_non_null(f);
 	fprintf(f, "#!/bin/sh\necho changed > README.md\n");
 	fclose(f);
 	f = fopen(git, "w");
 	assert_non_null(f);
 	fprintf(f,
-	        "#!/bin/sh\n/usr/bin/git \"$@\"; st=$?\n"
-	        "for a; do [ \"$a\" = push ] && printf 'stop_at 0\\n' > %s; "
-	        "done\nexit $st\n",
-	        lf);
+	    "#!/bin/sh\n/usr/bin/git \"$@\"; st=$?\n"
+	    "for a; do [ \"$a\" = push ] && printf 'stop_at 0\\n' > %s; "
+	    "done\nexit $st\n",
+	    lf);
 	fclose(f);
 	r = run(fx, req, TOKEN);
 	nothing_delivered(fx, r);
@@ -626,19 +627,22 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_push_with_token, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_push_refused_fails_the_run,
-	                                    setup_public, teardown),
-	    cmocka_unit_test_setup_teardown(test_tampered_workspace, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_pr_rate_limits, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_pr_refused, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_pr_quality_note, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_local_remote, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_lease_lost, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_push_with_token, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_push_refused_fails_the_run, setup_public, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_tampered_workspace, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_pr_rate_limits, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_pr_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_pr_quality_note, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_local_remote, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_lease_lost, setup, teardown),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

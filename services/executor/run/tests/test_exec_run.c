@@ -7,12 +7,12 @@
  * runs a shell).  No network; GIT_CONFIG_NOSYSTEM=1 and HOME=<tmp> keep the
  * user's git configuration out.
  */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
-#include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -78,7 +78,7 @@ capture(const char *cmd)
 		return (NULL);
 	}
 	while (b.len > 0 &&
-	       (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == ' '))
+	    (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == ' '))
 		b.len--;
 	return (buf_cstr(&b));
 }
@@ -91,12 +91,12 @@ setup(void **state)
 
 	if (mkdtemp(tmpl) == NULL)
 		return (-1);
-	fx = xcalloc(1, sizeof(*fx));
-	fx->root = xstrdup(tmpl);
+	fx         = xcalloc(1, sizeof(*fx));
+	fx->root   = xstrdup(tmpl);
 	fx->origin = xasprintf("%s/origin.git", tmpl);
-	fx->ws = xasprintf("%s/ws", tmpl);
-	fx->req = xasprintf("%s/req.json", tmpl);
-	fx->out = xasprintf("%s/result.json", tmpl);
+	fx->ws     = xasprintf("%s/ws", tmpl);
+	fx->req    = xasprintf("%s/req.json", tmpl);
+	fx->out    = xasprintf("%s/result.json", tmpl);
 	setenv("HOME", tmpl, 1);
 	setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
 	unsetenv("GIT_DIR");
@@ -106,9 +106,9 @@ setup(void **state)
 	           "echo 'x = 1' > src/workflow/task.py; git add -A; "
 	           "git -c user.name=t -c user.email=t@example.com commit -q "
 	           "-m init; cd ..; git clone -q --bare src origin.git",
-	           tmpl) == 0
-	            ? 0
-	            : -1);
+	            tmpl) == 0
+	        ? 0
+	        : -1);
 }
 
 static int
@@ -130,10 +130,9 @@ teardown(void **state)
 static json_t *
 base_request(const struct fx *fx)
 {
-	return (json_pack(
-	    "{s:s, s:s, s:s, s:s, s:s, s:n, s:s, s:s, s:s, s:s, "
-	    "s:[], s:n, s:i, s:[], s:i, s:s, s:s, s:b, "
-	    "s:{s:s}, s:{s:s, s:s}}",
+	return (json_pack("{s:s, s:s, s:s, s:s, s:s, s:n, s:s, s:s, s:s, s:s, "
+	                  "s:[], s:n, s:i, s:[], s:i, s:s, s:s, s:b, "
+	                  "s:{s:s}, s:{s:s, s:s}}",
 	    "run_id", "abcdef12-0000-4000-8000-000000000001", "task_id", "T-1",
 	    "proposal_id", "p-1", "decision_id", "d-1", "goal_text",
 	    "Add the demo   artifact\nwith details below", "constraints_text",
@@ -151,7 +150,7 @@ static char *
 script(const struct fx *fx, const char *body)
 {
 	char *path = xasprintf("%s/backend.sh", fx->root);
-	FILE *f = fopen(path, "w");
+	FILE *f    = fopen(path, "w");
 
 	assert_non_null(f);
 	fprintf(f, "#!/bin/sh\n%s\n", body);
@@ -166,9 +165,8 @@ use_command(const struct fx *fx, json_t *req, const char *body)
 	char *path = script(fx, body);
 
 	json_object_set_new(req, "backend_spec",
-	                    json_pack("{s:s, s:[s, s], s:i}", "kind", "command",
-	                              "argv", path, "{goal}",
-	                              "kill_grace_seconds", 1));
+	    json_pack("{s:s, s:[s, s], s:i}", "kind", "command", "argv", path,
+	        "{goal}", "kill_grace_seconds", 1));
 	free(path);
 }
 
@@ -179,11 +177,11 @@ run(const struct fx *fx, json_t *req)
 	int rv;
 
 	if (req != NULL)
-		assert_int_equal(json_dump_file(req, fx->req, JSON_INDENT(2)),
-		                 0);
+		assert_int_equal(
+		    json_dump_file(req, fx->req, JSON_INDENT(2)), 0);
 	rv = sh("%s --request %s --workspace %s --out %s > %s/worker.log "
 	        "2>&1",
-	        EXEC_RUN_BIN, fx->req, fx->ws, fx->out, fx->root);
+	    EXEC_RUN_BIN, fx->req, fx->ws, fx->out, fx->root);
 	if (rv != 0 && rv != 1)
 		(void) sh("cat %s/worker.log >&2", fx->root);
 	return (rv);
@@ -211,10 +209,10 @@ assert_nothing_committed(const struct fx *fx)
 {
 	char *cmd, *head, *main_;
 
-	cmd = xasprintf("git -C %s rev-parse HEAD", fx->ws);
+	cmd  = xasprintf("git -C %s rev-parse HEAD", fx->ws);
 	head = capture(cmd);
 	free(cmd);
-	cmd = xasprintf("git -C %s rev-parse main", fx->ws);
+	cmd   = xasprintf("git -C %s rev-parse main", fx->ws);
 	main_ = capture(cmd);
 	free(cmd);
 	assert_non_null(head);
@@ -224,14 +222,14 @@ assert_nothing_committed(const struct fx *fx)
 	free(main_);
 	assert_int_not_equal(sh("git --git-dir=%s rev-parse -q --verify "
 	                        "refs/heads/%s > /dev/null",
-	                        fx->origin, BRANCH),
-	                     0);
+	                         fx->origin, BRANCH),
+	    0);
 }
 
 static void
 test_stub_success(void **state)
 {
-	struct fx *fx = *state;
+	struct fx *fx  = *state;
 	json_t    *req = base_request(fx), *r, *cf, *files;
 	char      *cmd, *sha, *msg;
 
@@ -241,8 +239,8 @@ test_stub_success(void **state)
 	assert_string_equal(rstr(r, "status"), "succeeded");
 	assert_true(json_is_true(json_object_get(r, "success")));
 	assert_true(json_is_null(json_object_get(r, "failure_category")));
-	assert_string_equal(rstr(r, "diff_stat_excerpt"),
-	                    "1 file changed, 6 insertions(+)");
+	assert_string_equal(
+	    rstr(r, "diff_stat_excerpt"), "1 file changed, 6 insertions(+)");
 	assert_string_equal(rstr(r, "branch_name"), BRANCH);
 	assert_string_equal(rstr(r, "changed_files_source"), "git_diff");
 	assert_true(json_is_true(json_object_get(r, "branch_pushed")));
@@ -250,15 +248,15 @@ test_stub_success(void **state)
 	assert_string_equal(rstr(r, "workspace_path"), fx->ws);
 	cf = json_object_get(r, "changed_files");
 	assert_int_equal(json_array_size(cf), 1);
-	assert_string_equal(rstr(json_array_get(cf, 0), "path"),
-	                    "artifacts/demo_result.txt");
-	assert_string_equal(rstr(json_array_get(cf, 0), "change_type"),
-	                    "added");
+	assert_string_equal(
+	    rstr(json_array_get(cf, 0), "path"), "artifacts/demo_result.txt");
+	assert_string_equal(
+	    rstr(json_array_get(cf, 0), "change_type"), "added");
 	assert_int_equal(json_integer_value(json_object_get(
 	                     json_array_get(cf, 0), "lines_added")),
-	                 6);
-	assert_string_equal(rstr(json_object_get(r, "validation"), "status"),
-	                    "skipped");
+	    6);
+	assert_string_equal(
+	    rstr(json_object_get(r, "validation"), "status"), "skipped");
 	files = json_object_get(r, "files");
 	assert_non_null(rstr(files, "patch"));
 	assert_non_null(rstr(files, "diff_stat"));
@@ -273,8 +271,8 @@ test_stub_success(void **state)
 	assert_string_equal(msg, sha);
 	free(msg);
 	free(cmd);
-	cmd = xasprintf("git --git-dir=%s rev-parse refs/heads/%s", fx->origin,
-	                BRANCH);
+	cmd = xasprintf(
+	    "git --git-dir=%s rev-parse refs/heads/%s", fx->origin, BRANCH);
 	msg = capture(cmd);
 	assert_non_null(msg);
 	assert_string_equal(msg, sha);
@@ -282,22 +280,23 @@ test_stub_success(void **state)
 	free(cmd);
 	assert_int_equal(sh("git -C %s show %s:artifacts/demo_result.txt | "
 	                    "grep -q '^backend: demo_stub$'",
-	                    fx->ws, sha),
-	                 0);
+	                     fx->ws, sha),
+	    0);
 	assert_int_equal(sh("test \"$(git -C %s show %s:artifacts/"
 	                    "demo_result.txt | wc -l)\" = 6",
-	                    fx->ws, sha),
-	                 0);
+	                     fx->ws, sha),
+	    0);
 	assert_int_not_equal(sh("git -C %s ls-tree -r --name-only %s | "
 	                        "grep -q opcenter",
-	                        fx->ws, sha),
-	                     0);
+	                         fx->ws, sha),
+	    0);
 	cmd = xasprintf("git -C %s log -1 --format=%%B %s", fx->ws, sha);
 	msg = capture(cmd);
 	assert_non_null(msg);
-	assert_string_equal(msg, "Add the demo artifact\n\nRun: "
-	                         "abcdef12-0000-4000-8000-000000000001\n"
-	                         "Task: T-1");
+	assert_string_equal(msg,
+	    "Add the demo artifact\n\nRun: "
+	    "abcdef12-0000-4000-8000-000000000001\n"
+	    "Task: T-1");
 	free(msg);
 	free(cmd);
 	cmd = xasprintf("git -C %s log -1 --format=%%an/%%ae %s", fx->ws, sha);
@@ -313,16 +312,16 @@ test_stub_success(void **state)
 static void
 test_scope_violation(void **state)
 {
-	struct fx *fx = *state;
+	struct fx *fx  = *state;
 	json_t    *req = base_request(fx), *r, *v;
 
-	json_object_set_new(req, "allowed_paths",
-	                    json_pack("[s]", "src/workflow/"));
+	json_object_set_new(
+	    req, "allowed_paths", json_pack("[s]", "src/workflow/"));
 	json_object_set_new(req, "push_on_success", json_true());
 	use_command(fx, req,
-	            "set -e\nmkdir -p deployment\n"
-	            "echo 'y = 2' >> src/workflow/task.py\n"
-	            "echo 'services: {}' > deployment/docker-compose.yml");
+	    "set -e\nmkdir -p deployment\n"
+	    "echo 'y = 2' >> src/workflow/task.py\n"
+	    "echo 'services: {}' > deployment/docker-compose.yml");
 	assert_int_equal(run(fx, req), 0);
 	r = result(fx);
 	assert_string_equal(rstr(r, "status"), "failed");
@@ -331,11 +330,11 @@ test_scope_violation(void **state)
 	v = json_object_get(r, "scope_violations");
 	assert_int_equal(json_array_size(v), 1);
 	assert_string_equal(json_string_value(json_array_get(v, 0)),
-	                    "deployment/docker-compose.yml");
+	    "deployment/docker-compose.yml");
 	assert_true(json_is_null(json_object_get(r, "commit_sha")));
 	assert_false(json_is_true(json_object_get(r, "branch_pushed")));
-	assert_int_equal(json_array_size(json_object_get(r, "changed_files")),
-	                 2);
+	assert_int_equal(
+	    json_array_size(json_object_get(r, "changed_files")), 2);
 	assert_int_equal(
 	    json_integer_value(json_object_get(r, "executor_exit_code")), 0);
 	assert_nothing_committed(fx);
@@ -346,22 +345,23 @@ test_scope_violation(void **state)
 static void
 test_validation_passes(void **state)
 {
-	struct fx *fx = *state;
+	struct fx *fx  = *state;
 	json_t    *req = base_request(fx), *r, *v;
 
 	json_object_set_new(req, "validation_commands",
-	                    json_pack("[[s], s]", "true", "test -f README.md"));
+	    json_pack("[[s], s]", "true", "test -f README.md"));
 	assert_int_equal(run(fx, req), 0);
 	r = result(fx);
 	assert_string_equal(rstr(r, "status"), "succeeded");
 	v = json_object_get(r, "validation");
 	assert_string_equal(rstr(v, "status"), "passed");
-	assert_int_equal(json_integer_value(json_object_get(v, "commands_run")),
-	                 2);
+	assert_int_equal(
+	    json_integer_value(json_object_get(v, "commands_run")), 2);
 	assert_int_equal(
 	    json_integer_value(json_object_get(v, "commands_passed")), 2);
 	assert_true(json_is_null(json_object_get(v, "failure_excerpt")));
-	assert_non_null(rstr(json_object_get(r, "files"), "validation_output"));
+	assert_non_null(
+	    rstr(json_object_get(r, "files"), "validation_output"));
 	assert_non_null(rstr(r, "commit_sha"));
 	assert_false(json_is_true(json_object_get(r, "branch_pushed")));
 	json_decref(r);
@@ -371,11 +371,10 @@ test_validation_passes(void **state)
 static void
 test_validation_fails(void **state)
 {
-	struct fx *fx = *state;
+	struct fx *fx  = *state;
 	json_t    *req = base_request(fx), *r, *v;
 
-	json_object_set_new(
-	    req, "validation_commands",
+	json_object_set_new(req, "validation_commands",
 	    json_pack("[[s, s, s]]", "sh", "-c", "echo boom; exit 1"));
 	assert_int_equal(run(fx, req), 0);
 	r = result(fx);
@@ -390,8 +389,8 @@ test_validation_fails(void **state)
 	assert_nothing_committed(fx);
 	assert_int_equal(sh("grep -q '^\\[exit 1\\]$' "
 	                    "%s/.opcenter/validation_output.txt",
-	                    fx->ws),
-	                 0);
+	                     fx->ws),
+	    0);
 	json_decref(r);
 	json_decref(req);
 }
@@ -399,13 +398,12 @@ test_validation_fails(void **state)
 static void
 test_validation_flaky(void **state)
 {
-	struct fx *fx = *state;
+	struct fx *fx  = *state;
 	json_t    *req = base_request(fx), *r;
 
 	json_object_set_new(req, "validation_commands",
-	                    json_pack("[[s, s, s]]", "sh", "-c", "exit 1"));
-	json_object_set_new(
-	    req, "validation_history",
+	    json_pack("[[s, s, s]]", "sh", "-c", "exit 1"));
+	json_object_set_new(req, "validation_history",
 	    json_pack("{s:[b, b, b, b]}", "sh -c exit 1", 1, 0, 1, 0));
 	assert_int_equal(run(fx, req), 0);
 	r = result(fx);
@@ -427,9 +425,9 @@ pid_alive(pid_t pid)
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
 	if ((f = fopen(path, "r")) == NULL)
 		return (0);
-	stat = xcalloc(1, 512);
+	stat  = xcalloc(1, 512);
 	alive = fread(stat, 1, 511, f) > 0 && strstr(stat, ") Z ") == NULL &&
-	        strstr(stat, ") X ") == NULL;
+	    strstr(stat, ") X ") == NULL;
 	free(stat);
 	fclose(f);
 	return (alive);
@@ -438,7 +436,7 @@ pid_alive(pid_t pid)
 static void
 test_timeout_kills_group(void **state)
 {
-	struct fx *fx = *state;
+	struct fx *fx  = *state;
 	json_t    *req = base_request(fx), *r;
 	int64_t    t0;
 	char      *path;
@@ -446,8 +444,7 @@ test_timeout_kills_group(void **state)
 	int        pid = 0, i;
 
 	json_object_set_new(req, "timeout_seconds", json_integer(1));
-	use_command(
-	    fx, req,
+	use_command(fx, req,
 	    "sleep 300 &\necho $! > \"$OPC_WORKSPACE/.opcenter/gc.pid\"\n"
 	    "sleep 30");
 	t0 = mono_ms();
@@ -458,11 +455,11 @@ test_timeout_kills_group(void **state)
 	assert_string_equal(rstr(r, "failure_category"), "timeout");
 	assert_non_null(rstr(r, "executor_signal"));
 	assert_true(strcmp(rstr(r, "executor_signal"), "SIGTERM") == 0 ||
-	            strcmp(rstr(r, "executor_signal"), "SIGKILL") == 0);
+	    strcmp(rstr(r, "executor_signal"), "SIGKILL") == 0);
 	assert_true(json_is_null(json_object_get(r, "commit_sha")));
 
 	path = xasprintf("%s/.opcenter/gc.pid", fx->ws);
-	f = fopen(path, "r");
+	f    = fopen(path, "r");
 	assert_non_null(f);
 	assert_int_equal(fscanf(f, "%d", &pid), 1);
 	fclose(f);
@@ -478,12 +475,12 @@ test_timeout_kills_group(void **state)
 static void
 test_question(void **state)
 {
-	struct fx *fx = *state;
+	struct fx *fx  = *state;
 	json_t    *req = base_request(fx), *r;
 
 	use_command(fx, req,
-	            "echo 'thinking'\necho '<!-- cp:question: Which API? -->'\n"
-	            "echo partial > notes.txt");
+	    "echo 'thinking'\necho '<!-- cp:question: Which API? -->'\n"
+	    "echo partial > notes.txt");
 	assert_int_equal(run(fx, req), 0);
 	r = result(fx);
 	assert_string_equal(rstr(r, "status"), "failed");
@@ -500,21 +497,21 @@ test_question(void **state)
 static void
 test_scratch(void **state)
 {
-	struct fx *fx = *state;
+	struct fx *fx  = *state;
 	json_t    *req = base_request(fx), *r, *cf;
 
 	json_object_set_new(req, "push_on_success", json_true());
 	use_command(fx, req,
-	            "test -z \"$(ls -A | grep -vx .opcenter)\" || exit 9\n"
-	            "mkdir -p src && echo out > src/out.txt && echo n > a.txt");
+	    "test -z \"$(ls -A | grep -vx .opcenter)\" || exit 9\n"
+	    "mkdir -p src && echo out > src/out.txt && echo n > a.txt");
 	json_object_set_new(json_object_get(req, "backend_spec"), "workspace",
-	                    json_string("scratch"));
+	    json_string("scratch"));
 	assert_int_equal(run(fx, req), 0);
 	r = result(fx);
 	assert_string_equal(rstr(r, "status"), "succeeded");
 	assert_true(json_is_true(json_object_get(r, "success")));
-	assert_string_equal(rstr(r, "changed_files_source"),
-	                    "workspace_listing");
+	assert_string_equal(
+	    rstr(r, "changed_files_source"), "workspace_listing");
 	cf = json_object_get(r, "changed_files");
 	assert_int_equal(json_array_size(cf), 2);
 	assert_true(json_is_null(json_object_get(r, "branch_name")));
@@ -525,8 +522,8 @@ test_scratch(void **state)
 	assert_int_not_equal(sh("test -e %s/.git", fx->ws), 0);
 	assert_int_not_equal(sh("git --git-dir=%s rev-parse -q --verify "
 	                        "refs/heads/%s > /dev/null",
-	                        fx->origin, BRANCH),
-	                     0);
+	                         fx->origin, BRANCH),
+	    0);
 	json_decref(r);
 	json_decref(req);
 }
@@ -535,18 +532,18 @@ test_scratch(void **state)
 static void
 test_backend_missing(void **state)
 {
-	struct fx *fx = *state;
+	struct fx *fx  = *state;
 	json_t    *req = base_request(fx), *r;
 
 	json_object_set_new(req, "backend_spec",
-	                    json_pack("{s:s, s:[s, s]}", "kind", "command",
-	                              "argv", "opc-no-such-backend", "{goal}"));
+	    json_pack("{s:s, s:[s, s]}", "kind", "command", "argv",
+	        "opc-no-such-backend", "{goal}"));
 	assert_int_equal(run(fx, req), 0);
 	r = result(fx);
 	assert_string_equal(rstr(r, "status"), "failed");
 	assert_non_null(strstr(rstr(r, "failure_reason"),
-	                       "opc-no-such-backend could not start: No such "
-	                       "file or directory"));
+	    "opc-no-such-backend could not start: No such "
+	    "file or directory"));
 	assert_true(json_is_null(json_object_get(r, "executor_exit_code")));
 	assert_nothing_committed(fx);
 	json_decref(r);
@@ -556,12 +553,11 @@ test_backend_missing(void **state)
 static void
 test_backend_exit(void **state)
 {
-	struct fx *fx = *state;
+	struct fx *fx  = *state;
 	json_t    *req = base_request(fx), *r;
 	char      *argv_goal;
 
-	use_command(
-	    fx, req,
+	use_command(fx, req,
 	    "printf '%s\\n' \"$1\" > goal.txt\n"
 	    "echo \"ModuleNotFoundError: No module named 'foo'\" >&2\nexit 3");
 	assert_int_equal(run(fx, req), 0);
@@ -577,13 +573,13 @@ test_backend_exit(void **state)
 	argv_goal = xasprintf("%s/goal.txt", fx->ws);
 	assert_int_equal(sh("test \"$(head -1 %s)\" = 'Add the demo   "
 	                    "artifact'",
-	                    argv_goal),
-	                 0);
+	                     argv_goal),
+	    0);
 	free(argv_goal);
 	assert_int_equal(sh("grep -q 'ModuleNotFoundError' "
 	                    "%s/.opcenter/backend_stderr.txt",
-	                    fx->ws),
-	                 0);
+	                     fx->ws),
+	    0);
 	assert_int_equal(
 	    sh("grep -q '^## Goal$' %s/.opcenter/prompt.md", fx->ws), 0);
 	json_decref(r);
@@ -595,11 +591,10 @@ test_backend_exit(void **state)
 static void
 test_no_space(void **state)
 {
-	struct fx *fx = *state;
+	struct fx *fx  = *state;
 	json_t    *req = base_request(fx), *r;
 
-	use_command(
-	    fx, req,
+	use_command(fx, req,
 	    "echo \"sh: 1: cannot create out.txt: No space left on device\" "
 	    ">&2\nexit 2");
 	assert_int_equal(run(fx, req), 0);
@@ -607,8 +602,8 @@ test_no_space(void **state)
 	assert_string_equal(rstr(r, "status"), "interrupted");
 	assert_string_equal(rstr(r, "failure_category"), "interrupted");
 	assert_false(json_is_true(json_object_get(r, "success")));
-	assert_non_null(
-	    strstr(rstr(r, "failure_reason"), "no space left on device under"));
+	assert_non_null(strstr(
+	    rstr(r, "failure_reason"), "no space left on device under"));
 	assert_non_null(strstr(rstr(r, "failure_reason"), "backend exited 2"));
 	assert_nothing_committed(fx);
 	json_decref(r);
@@ -618,11 +613,10 @@ test_no_space(void **state)
 static void
 test_too_wide(void **state)
 {
-	struct fx *fx = *state;
+	struct fx *fx  = *state;
 	json_t    *req = base_request(fx), *r;
 
-	json_object_set_new(
-	    req, "limits",
+	json_object_set_new(req, "limits",
 	    json_pack("{s:i, s:i}", "max_files", 1, "max_lines", 100));
 	use_command(fx, req, "echo a > a.txt\necho b > b.txt");
 	assert_int_equal(run(fx, req), 0);
@@ -632,8 +626,8 @@ test_too_wide(void **state)
 	assert_non_null(strstr(rstr(r, "failure_reason"), "2 files"));
 	assert_int_equal(sh("grep -q '\"n_lines\": 2' "
 	                    "%s/.opcenter/scope-too-wide.json",
-	                    fx->ws),
-	                 0);
+	                     fx->ws),
+	    0);
 	assert_nothing_committed(fx);
 	json_decref(r);
 	json_decref(req);
@@ -645,19 +639,19 @@ test_too_wide(void **state)
 static void
 test_quality_note(void **state)
 {
-	struct fx *fx = *state;
+	struct fx *fx  = *state;
 	json_t    *req = base_request(fx), *r;
 
 	use_command(fx, req,
-	            "printf 'import os  # noqa\\ndef f():\\n    pass\\n"
-	            "x = g()  # type: ignore\\n' > mod.py");
+	    "printf 'import os  # noqa\\ndef f():\\n    pass\\n"
+	    "x = g()  # type: ignore\\n' > mod.py");
 	assert_int_equal(run(fx, req), 0);
 	r = result(fx);
 	assert_string_equal(rstr(r, "status"), "succeeded");
 	assert_string_equal(rstr(r, "quality_note"),
-	                    "[quality] This run added 3 quality suppressions: "
-	                    "{\"noqa\": 1, \"type_ignore\": 1, \"pass\": 1}. "
-	                    "Review before merging.");
+	    "[quality] This run added 3 quality suppressions: "
+	    "{\"noqa\": 1, \"type_ignore\": 1, \"pass\": 1}. "
+	    "Review before merging.");
 	json_decref(r);
 	use_command(fx, req, "printf 'def f():\\n    pass\\n' > other.py");
 	(void) sh("rm -rf %s", fx->ws);
@@ -672,7 +666,7 @@ test_quality_note(void **state)
 static void
 test_git_failure(void **state)
 {
-	struct fx *fx = *state;
+	struct fx *fx  = *state;
 	json_t    *req = base_request(fx), *r;
 
 	json_object_set_new(req, "base_branch", json_string("no-such-branch"));
@@ -680,8 +674,8 @@ test_git_failure(void **state)
 	r = result(fx);
 	assert_string_equal(rstr(r, "status"), "failed");
 	assert_string_equal(rstr(r, "failure_category"), "infra_tooling");
-	assert_non_null(strstr(rstr(r, "failure_reason"),
-	                       "git checkout --quiet no-such-branch"));
+	assert_non_null(strstr(
+	    rstr(r, "failure_reason"), "git checkout --quiet no-such-branch"));
 	json_decref(r);
 	json_decref(req);
 }
@@ -717,7 +711,7 @@ test_bad_request(void **state)
 static void
 test_no_op(void **state)
 {
-	struct fx *fx = *state;
+	struct fx *fx  = *state;
 	json_t    *req = base_request(fx), *r;
 
 	use_command(fx, req, "echo 'I looked around and saw nothing to do'");
@@ -742,8 +736,8 @@ test_no_op(void **state)
  * records how it was started (argv, stdin, environment) and then runs
  * body. */
 static void
-fake_agent(const struct fx *fx, json_t *req, const char *kind, const char *body,
-           json_t *extra)
+fake_agent(const struct fx *fx, json_t *req, const char *kind,
+    const char *body, json_t *extra)
 {
 	char   *text, *path;
 	json_t *spec;
@@ -751,11 +745,10 @@ fake_agent(const struct fx *fx, json_t *req, const char *kind, const char *body,
 	text = xasprintf("for a in \"$@\"; do printf '%%s\\n' \"$a\"; done > "
 	                 "%s/argv.txt\ncat > %s/stdin.txt\nenv > %s/env.txt\n"
 	                 "pwd > %s/cwd.txt\n%s",
-	                 fx->root, fx->root, fx->root, fx->root, body);
+	    fx->root, fx->root, fx->root, fx->root, body);
 	path = script(fx, text);
 	spec = json_pack("{s:s, s:s, s:s, s:i}", "kind", kind, "bin", path,
-	                 "api_key_env", "OPC_TEST_AGENT_KEY",
-	                 "kill_grace_seconds", 1);
+	    "api_key_env", "OPC_TEST_AGENT_KEY", "kill_grace_seconds", 1);
 	if (extra != NULL)
 		json_object_update(spec, extra);
 	json_decref(extra);
@@ -775,19 +768,18 @@ agent_of(const json_t *r)
 
 /* Claude Code's result line as `-p --output-format stream-json` prints
  * it (the shape of the captures in data/claude/). */
-#define CLAUDE_INIT                                                            \
-	"{\"type\":\"system\",\"subtype\":\"init\",\"session_id\":"            \
+#define CLAUDE_INIT                                                 \
+	"{\"type\":\"system\",\"subtype\":\"init\",\"session_id\":" \
 	"\"s-1\",\"model\":\"claude-sonnet-4-5\",\"tools\":[\"Write\"]}"
 
 static void
 test_claude_profile(void **state)
 {
-	struct fx *fx = *state;
+	struct fx *fx  = *state;
 	json_t    *req = base_request(fx), *r, *a;
 
 	setenv("OPC_TEST_AGENT_KEY", "sk-ant-test-secret", 1);
-	fake_agent(
-	    fx, req, "claude_cli",
+	fake_agent(fx, req, "claude_cli",
 	    "mkdir -p src && echo hi > src/hello.txt\n"
 	    "echo \"my key is $ANTHROPIC_API_KEY\" >&2\n"
 	    "echo '" CLAUDE_INIT "'\n"
@@ -799,7 +791,7 @@ test_claude_profile(void **state)
 	    "\"cache_creation_input_tokens\":3},"
 	    "\"permission_denials\":[]}'",
 	    json_pack("{s:i, s:f, s:[s]}", "max_turns", 7, "max_budget_usd",
-	              0.5, "argv", "--extra"));
+	        0.5, "argv", "--extra"));
 	assert_int_equal(run(fx, req), 0);
 	r = result(fx);
 	assert_string_equal(rstr(r, "status"), "succeeded");
@@ -809,41 +801,41 @@ test_claude_profile(void **state)
 	assert_string_equal(rstr(a, "model"), "claude-sonnet-4-5");
 	assert_string_equal(rstr(a, "cost_source"), "reported");
 	assert_true(json_real_value(json_object_get(a, "cost_usd")) > 0.0122 &&
-	            json_real_value(json_object_get(a, "cost_usd")) < 0.0124);
+	    json_real_value(json_object_get(a, "cost_usd")) < 0.0124);
 	assert_int_equal(json_integer_value(json_object_get(a, "turns")), 2);
-	assert_int_equal(json_integer_value(json_object_get(a, "input_tokens")),
-	                 100);
+	assert_int_equal(
+	    json_integer_value(json_object_get(a, "input_tokens")), 100);
 	assert_int_equal(
 	    json_integer_value(json_object_get(a, "cache_read_tokens")), 7);
 	/* headless argv, prompt on stdin, the key under Claude's name, a
 	 * HOME of its own, the workspace as cwd */
-	assert_int_equal(sh("grep -qx -- -p %s/argv.txt && grep -qx "
-	                    "acceptEdits %s/argv.txt && grep -qx stream-json "
-	                    "%s/argv.txt && grep -qx 7 %s/argv.txt && grep "
-	                    "-qx 0.5000 %s/argv.txt && tail -1 %s/argv.txt | "
-	                    "grep -qx -- --extra",
-	                    fx->root, fx->root, fx->root, fx->root, fx->root,
-	                    fx->root),
-	                 0);
+	assert_int_equal(
+	    sh("grep -qx -- -p %s/argv.txt && grep -qx "
+	       "acceptEdits %s/argv.txt && grep -qx stream-json "
+	       "%s/argv.txt && grep -qx 7 %s/argv.txt && grep "
+	       "-qx 0.5000 %s/argv.txt && tail -1 %s/argv.txt | "
+	       "grep -qx -- --extra",
+	        fx->root, fx->root, fx->root, fx->root, fx->root, fx->root),
+	    0);
 	assert_int_equal(sh("! grep -q 'Add the demo' %s/argv.txt && grep -q "
 	                    "'^## Goal' %s/stdin.txt",
-	                    fx->root, fx->root),
-	                 0);
+	                     fx->root, fx->root),
+	    0);
 	assert_int_equal(sh("grep -qx ANTHROPIC_API_KEY=sk-ant-test-secret "
 	                    "%s/env.txt && grep -qx HOME=%s/.opcenter/home "
 	                    "%s/env.txt && grep -qx "
 	                    "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 "
 	                    "%s/env.txt && ! grep -q OPC_TEST_AGENT_KEY "
 	                    "%s/env.txt && grep -qx %s %s/cwd.txt",
-	                    fx->root, fx->ws, fx->root, fx->root, fx->root,
-	                    fx->ws, fx->root),
-	                 0);
+	                     fx->root, fx->ws, fx->root, fx->root, fx->root,
+	                     fx->ws, fx->root),
+	    0);
 	/* the key is in no file the run leaves, even when the agent
 	 * prints it */
 	assert_int_equal(sh("grep -q 'my key is \\[REDACTED\\]' "
 	                    "%s/.opcenter/backend_stderr.txt",
-	                    fx->ws),
-	                 0);
+	                     fx->ws),
+	    0);
 	assert_int_not_equal(
 	    sh("grep -rq sk-ant-test-secret %s/.opcenter %s", fx->ws, fx->out),
 	    0);
@@ -854,7 +846,7 @@ test_claude_profile(void **state)
 /* What the CLI says decides, not its exit status. */
 static void
 claude_says(const struct fx *fx, const char *result_json, const char *category,
-            const char *reason_part)
+    const char *reason_part)
 {
 	json_t *req = base_request(fx), *r;
 	char   *body;
@@ -867,7 +859,7 @@ claude_says(const struct fx *fx, const char *result_json, const char *category,
 	assert_string_equal(rstr(r, "failure_category"), category);
 	if (strstr(rstr(r, "failure_reason"), reason_part) == NULL)
 		fail_msg("reason '%s' lacks '%s'", rstr(r, "failure_reason"),
-		         reason_part);
+		    reason_part);
 	assert_nothing_committed(fx);
 	json_decref(r);
 	json_decref(req);
@@ -883,45 +875,45 @@ test_claude_outcomes(void **state)
 	setenv("OPC_TEST_AGENT_KEY", "sk-ant-test-secret", 1);
 	/* -p without a permission mode: every edit refused, exit 0 */
 	claude_says(fx,
-	            "{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":"
-	            "false,\"result\":\"I need permission to write\","
-	            "\"permission_denials\":[{\"tool_name\":\"Write\"},"
-	            "{\"tool_name\":\"Write\"},{\"tool_name\":\"Bash\"}]}",
-	            "tool_failure", "refused 3 tool calls (Write, Bash)");
+	    "{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":"
+	    "false,\"result\":\"I need permission to write\","
+	    "\"permission_denials\":[{\"tool_name\":\"Write\"},"
+	    "{\"tool_name\":\"Write\"},{\"tool_name\":\"Bash\"}]}",
+	    "tool_failure", "refused 3 tool calls (Write, Bash)");
 	/* subtype success, is_error true: an API error ended the turn */
-	claude_says(
-	    fx,
+	claude_says(fx,
 	    "{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":"
 	    "true,\"result\":\"API Error: 429 {\\\"type\\\":\\\"error\\\","
 	    "\\\"error\\\":{\\\"type\\\":\\\"rate_limit_error\\\","
 	    "\\\"message\\\":\\\"slow down\\\"}}\"}",
 	    "model_error", "API Error: 429");
 	claude_says(fx,
-	            "{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":"
-	            "true,\"result\":\"Invalid API key - API Error: 401 "
-	            "{\\\"type\\\":\\\"error\\\",\\\"error\\\":{\\\"type\\\":"
-	            "\\\"authentication_error\\\",\\\"message\\\":\\\"invalid "
-	            "x-api-key\\\"}}\"}",
-	            "infra_tooling", "invalid x-api-key");
+	    "{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":"
+	    "true,\"result\":\"Invalid API key - API Error: 401 "
+	    "{\\\"type\\\":\\\"error\\\",\\\"error\\\":{\\\"type\\\":"
+	    "\\\"authentication_error\\\",\\\"message\\\":\\\"invalid "
+	    "x-api-key\\\"}}\"}",
+	    "infra_tooling", "invalid x-api-key");
 	claude_says(fx,
-	            "{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":"
-	            "true,\"result\":\"API Error: 400 Your credit balance is "
-	            "too low to access the Anthropic API.\"}",
-	            "quota_exhausted", "credit balance is too low");
+	    "{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":"
+	    "true,\"result\":\"API Error: 400 Your credit balance is "
+	    "too low to access the Anthropic API.\"}",
+	    "quota_exhausted", "credit balance is too low");
 	claude_says(fx,
-	            "{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":"
-	            "true,\"result\":\"API Error: 400 prompt is too long: "
-	            "250000 tokens > 200000 maximum\"}",
-	            "context_limit", "prompt is too long");
+	    "{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":"
+	    "true,\"result\":\"API Error: 400 prompt is too long: "
+	    "250000 tokens > 200000 maximum\"}",
+	    "context_limit", "prompt is too long");
 	claude_says(fx,
-	            "{\"type\":\"result\",\"subtype\":\"error_max_turns\","
-	            "\"is_error\":false,\"num_turns\":3}",
-	            "budget_exceeded", "turn limit");
+	    "{\"type\":\"result\",\"subtype\":\"error_max_turns\","
+	    "\"is_error\":false,\"num_turns\":3}",
+	    "budget_exceeded", "turn limit");
 	/* exit 0 and no result at all */
 	claude_says(fx, "not json", "unknown", "without a result");
 	/* the key's variable unset: the CLI is not even started */
 	unsetenv("OPC_TEST_AGENT_KEY");
-	claude_says(fx, "{}", "infra_tooling", "OPC_TEST_AGENT_KEY is not set");
+	claude_says(
+	    fx, "{}", "infra_tooling", "OPC_TEST_AGENT_KEY is not set");
 }
 
 /* Codex reports tokens as it goes; with prices the executor computes
@@ -930,13 +922,12 @@ test_claude_outcomes(void **state)
 static void
 test_codex_spend_cap(void **state)
 {
-	struct fx *fx = *state;
+	struct fx *fx  = *state;
 	json_t    *req = base_request(fx), *r, *a;
 	int64_t    t0;
 
 	setenv("OPC_TEST_AGENT_KEY", "sk-test-secret", 1);
-	fake_agent(
-	    fx, req, "codex_cli",
+	fake_agent(fx, req, "codex_cli",
 	    "echo '{\"type\":\"thread.started\",\"thread_id\":\"th-1\"}'\n"
 	    "echo '{\"type\":\"turn.started\"}'\n"
 	    "echo '{\"type\":\"turn.completed\",\"usage\":{"
@@ -944,7 +935,7 @@ test_codex_spend_cap(void **state)
 	    "\"output_tokens\":100000}}'\n"
 	    "echo hi > late.txt\nsleep 30\n",
 	    json_pack("{s:f, s:{s:f, s:f}}", "max_budget_usd", 1.0, "prices",
-	              "input_per_mtok", 1.25, "output_per_mtok", 10.0));
+	        "input_per_mtok", 1.25, "output_per_mtok", 10.0));
 	t0 = mono_ms();
 	assert_int_equal(run(fx, req), 0);
 	assert_true(mono_ms() - t0 < 25000);
@@ -956,16 +947,17 @@ test_codex_spend_cap(void **state)
 	assert_string_equal(rstr(a, "cost_source"), "computed");
 	/* 1M in at $1.25 + 100k out at $10 = $2.25 */
 	assert_true(json_real_value(json_object_get(a, "cost_usd")) > 2.24 &&
-	            json_real_value(json_object_get(a, "cost_usd")) < 2.26);
+	    json_real_value(json_object_get(a, "cost_usd")) < 2.26);
 	assert_nothing_committed(fx);
 	/* Codex's provider lives in its own config file under the run's
 	 * HOME; the key is only in the environment */
-	assert_int_equal(sh("grep -q 'wire_api = \"responses\"' "
-	                    "%s/.opcenter/home/.codex/config.toml && grep -qx "
-	                    "CODEX_HOME=%s/.opcenter/home/.codex %s/env.txt && "
-	                    "grep -qx OPENAI_API_KEY=sk-test-secret %s/env.txt",
-	                    fx->ws, fx->ws, fx->root, fx->root),
-	                 0);
+	assert_int_equal(
+	    sh("grep -q 'wire_api = \"responses\"' "
+	       "%s/.opcenter/home/.codex/config.toml && grep -qx "
+	       "CODEX_HOME=%s/.opcenter/home/.codex %s/env.txt && "
+	       "grep -qx OPENAI_API_KEY=sk-test-secret %s/env.txt",
+	        fx->ws, fx->ws, fx->root, fx->root),
+	    0);
 	json_decref(r);
 	json_decref(req);
 	unsetenv("OPC_TEST_AGENT_KEY");
@@ -975,34 +967,42 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_stub_success, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_scope_violation, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_validation_passes, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_validation_fails, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_validation_flaky, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_timeout_kills_group, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_question, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_scratch, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_backend_missing, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_backend_exit, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_no_space, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_too_wide, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_quality_note, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_git_failure, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_bad_request, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_no_op, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_claude_profile, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_claude_outcomes, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_codex_spend_cap, setup,
-	                                    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_stub_success, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_scope_violation, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_validation_passes, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_validation_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_validation_flaky, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_timeout_kills_group, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_question, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scratch, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_backend_missing, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_backend_exit, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_no_space, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_too_wide, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_quality_note, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_git_failure, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_bad_request, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_op, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_claude_profile, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_claude_outcomes, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_codex_spend_cap, setup, teardown),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

@@ -6,10 +6,10 @@
  * run's outcome.  Includes the original's acceptance cases 3, 4
  * and 7 (inventory s.8).  Configs are YAML strings parsed with cfg_parse.
  */
+#include <math.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
-#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,8 +20,8 @@
 #include "opc/cfg.h"
 #include "opc/err.h"
 #include "opc/lease.h"
-#include "opc/util.h"
 #include "opc/outcome.h"
+#include "opc/util.h"
 #include "route.h"
 
 #define MIN_MS (60 * (int64_t) 1000)
@@ -61,7 +61,7 @@ json_rec(const struct msg_rec_def *def, const json_t *j)
 
 static json_t *
 jproposal(const struct route_task *t, const struct cfg_node *root, int64_t now,
-          char *err, size_t errlen)
+    char *err, size_t errlen)
 {
 	return (REC_JSON(proposal, route_proposal(t, root, now, err, errlen)));
 }
@@ -78,11 +78,11 @@ jdecide(const json_t *p, const struct cfg_node *router_cfg, int64_t now)
 
 static json_t *
 jpolicy(const json_t *p, const json_t *d, const struct cfg_node *router_cfg,
-        int64_t now)
+    int64_t now)
 {
 	struct msg_proposal     *pr = json_rec(&msg_rec_proposal, p);
 	struct msg_decision     *de = json_rec(&msg_rec_decision, d);
-	struct route_policy_cfg *c = route_policy_load(router_cfg);
+	struct route_policy_cfg *c  = route_policy_load(router_cfg);
 	json_t *pol = REC_JSON(policy, route_policy(pr, de, c, now));
 
 	route_policy_free(c);
@@ -93,8 +93,8 @@ jpolicy(const json_t *p, const json_t *d, const struct cfg_node *router_cfg,
 
 static json_t *
 jrequest(const json_t *p, const json_t *d, const json_t *pol,
-         const struct route_task *t, const struct cfg_node *root,
-         int64_t attempt, int64_t now)
+    const struct route_task *t, const struct cfg_node *root, int64_t attempt,
+    int64_t now)
 {
 	struct msg_proposal *pr = json_rec(&msg_rec_proposal, p);
 	struct msg_decision *de = msg_decision_new();
@@ -110,8 +110,8 @@ jrequest(const json_t *p, const json_t *d, const json_t *pol,
 		free(de->run_id);
 		de->run_id = NULL;
 	}
-	r = REC_JSON(exec_request,
-	             route_request(pr, de, po, t, root, attempt, now));
+	r = REC_JSON(
+	    exec_request, route_request(pr, de, po, t, root, attempt, now));
 	msg_proposal_free(pr);
 	msg_decision_free(de);
 	msg_policy_free(po);
@@ -181,7 +181,7 @@ setup(void **state)
 	struct fx *fx = xcalloc(1, sizeof(*fx));
 
 	fx->cfg = parse(base_yaml);
-	*state = fx;
+	*state  = fx;
 	return (0);
 }
 
@@ -215,7 +215,7 @@ js(const json_t *o, const char *path)
 
 	while ((dot = strchr(path, '.')) != NULL) {
 		snprintf(key, sizeof(key), "%.*s", (int) (dot - path), path);
-		o = json_object_get(o, key);
+		o    = json_object_get(o, key);
 		path = dot + 1;
 	}
 	return (json_string_value(json_object_get(o, path)));
@@ -229,7 +229,7 @@ jget(const json_t *o, const char *path)
 
 	while ((dot = strchr(path, '.')) != NULL) {
 		snprintf(key, sizeof(key), "%.*s", (int) (dot - path), path);
-		o = json_object_get(o, key);
+		o    = json_object_get(o, key);
 		path = dot + 1;
 	}
 	return (json_object_get(o, path));
@@ -238,17 +238,16 @@ jget(const json_t *o, const char *path)
 static struct route_task
 task(const char *kind, const char *repo, const char *const *labels, size_t n)
 {
-	return ((struct route_task){
-	    .task_id = "T-7",
-	    .title = "Add a thing",
-	    .goal = "Add a --verbose flag to the CLI and document it.",
-	    .repo_key = repo,
-	    .kind = kind,
+	return ((struct route_task) { .task_id = "T-7",
+	    .title                             = "Add a thing",
+	    .goal        = "Add a --verbose flag to the CLI and document it.",
+	    .repo_key    = repo,
+	    .kind        = kind,
 	    .description = "",
-	    .labels = labels,
-	    .nlabels = n,
-	    .execution = NULL,
-	    .attempt = 0});
+	    .labels      = labels,
+	    .nlabels     = n,
+	    .execution   = NULL,
+	    .attempt     = 0 });
 }
 
 static json_t *
@@ -288,8 +287,7 @@ has_rule(const json_t *list, const char *rule, int blocking)
 	const json_t *v;
 	size_t        i;
 
-	json_array_foreach(list, i, v)
-	{
+	json_array_foreach (list, i, v) {
 		if (strcmp(js(v, "rule_id"), rule) != 0)
 			continue;
 		if (blocking < 0 ||
@@ -305,8 +303,8 @@ static void
 test_proposal_goal_defaults(void **state)
 {
 	struct fx        *fx = *state;
-	struct route_task t = task("goal", "repo_a", NULL, 0);
-	json_t           *p = proposal_ok(fx, &t), *cmds;
+	struct route_task t  = task("goal", "repo_a", NULL, 0);
+	json_t           *p  = proposal_ok(fx, &t), *cmds;
 
 	assert_int_equal(strlen(js(p, "proposal_id")), 36);
 	assert_string_equal(js(p, "task_id"), "T-7");
@@ -316,8 +314,8 @@ test_proposal_goal_defaults(void **state)
 	assert_string_equal(js(p, "goal_text"), t.goal);
 	assert_null(jget(p, "constraints_text")); /* absent, not "" */
 	assert_string_equal(js(p, "target.repo_key"), "repo_a");
-	assert_string_equal(js(p, "target.clone_url"),
-	                    "https://example.com/a.git");
+	assert_string_equal(
+	    js(p, "target.clone_url"), "https://example.com/a.git");
 	assert_string_equal(js(p, "target.base_branch"), "develop");
 	assert_int_equal(json_array_size(jget(p, "target.allowed_paths")), 0);
 	assert_string_equal(js(p, "priority"), "normal");
@@ -329,12 +327,12 @@ test_proposal_goal_defaults(void **state)
 	    json_is_true(jget(p, "constraints.require_clean_validation")));
 	assert_true(
 	    json_is_false(jget(p, "constraints.skip_baseline_validation")));
-	assert_string_equal(js(p, "validation_profile.profile_name"),
-	                    "default");
+	assert_string_equal(
+	    js(p, "validation_profile.profile_name"), "default");
 	cmds = jget(p, "validation_profile.commands");
 	assert_int_equal(json_array_size(cmds), 2);
-	assert_string_equal(json_string_value(json_array_get(cmds, 0)),
-	                    "make  test");
+	assert_string_equal(
+	    json_string_value(json_array_get(cmds, 0)), "make  test");
 	assert_true(json_is_array(json_array_get(cmds, 1)));
 	assert_int_equal(
 	    json_integer_value(jget(p, "validation_profile.timeout_seconds")),
@@ -344,7 +342,8 @@ test_proposal_goal_defaults(void **state)
 	assert_true(json_is_true(jget(p, "branch_policy.push_on_success")));
 	assert_true(json_is_false(jget(p, "branch_policy.open_pr")));
 	assert_int_equal(
-	    json_array_size(jget(p, "branch_policy.allowed_base_branches")), 3);
+	    json_array_size(jget(p, "branch_policy.allowed_base_branches")),
+	    3);
 	assert_string_equal(js(p, "proposed_at"), "2025-11-25T15:04:05.123Z");
 	assert_string_equal(js(p, "proposer"), "opcenter-router");
 	assert_int_equal(json_array_size(jget(p, "labels")), 0);
@@ -356,11 +355,11 @@ test_proposal_kinds(void **state)
 {
 	static const struct {
 		const char *kind, *type, *mode;
-	} cases[] = {{"goal", "simple_edit", "goal"},
-	             {"test", "test_write", "test_campaign"},
-	             {"improve", "refactor", "improve_campaign"},
-	             {"chore", "unknown", "goal"},
-	             {NULL, "simple_edit", "goal"}};
+	} cases[]            = { { "goal", "simple_edit", "goal" },
+		           { "test", "test_write", "test_campaign" },
+		           { "improve", "refactor", "improve_campaign" },
+		           { "chore", "unknown", "goal" },
+		           { NULL, "simple_edit", "goal" } };
 	struct fx        *fx = *state;
 	struct route_task t;
 	json_t           *p;
@@ -386,8 +385,9 @@ test_proposal_kind_map(void **state)
 	json_t           *p;
 
 	UNUSED(fx);
-	c = parse("repos: {r: {clone_url: x}}\n"
-	          "router: {kind_map: {goal: feature}, timeout_seconds: 90}\n");
+	c = parse(
+	    "repos: {r: {clone_url: x}}\n"
+	    "router: {kind_map: {goal: feature}, timeout_seconds: 90}\n");
 	p = jproposal(&t, cfg_root(c), T0, fx->err, sizeof(fx->err));
 	assert_non_null(p);
 	assert_string_equal(js(p, "task_type"), "feature");
@@ -406,12 +406,12 @@ test_proposal_kind_map(void **state)
 static void
 test_proposal_risk_label(void **state)
 {
-	static const char *const hi[] = {"source: autonomy", "Risk:High"};
-	static const char *const med[] = {"risk: medium"};
-	static const char *const junk[] = {"risk: extreme"};
-	struct fx               *fx = *state;
-	struct route_task        t = task("goal", "repo_a", hi, 2);
-	json_t                  *p = proposal_ok(fx, &t);
+	static const char *const hi[]   = { "source: autonomy", "Risk:High" };
+	static const char *const med[]  = { "risk: medium" };
+	static const char *const junk[] = { "risk: extreme" };
+	struct fx               *fx     = *state;
+	struct route_task        t      = task("goal", "repo_a", hi, 2);
+	json_t                  *p      = proposal_ok(fx, &t);
 
 	assert_string_equal(js(p, "risk_level"), "high");
 	assert_int_equal(json_array_size(jget(p, "labels")), 2);
@@ -445,22 +445,21 @@ static void
 test_proposal_execution_block(void **state)
 {
 	struct fx        *fx = *state;
-	struct route_task t = task("goal", "repo_a", NULL, 0);
+	struct route_task t  = task("goal", "repo_a", NULL, 0);
 	json_t           *ex, *p;
 
 	ex = json_pack("{s:s, s:s, s:s, s:[s, s], s:b, s:s, s:s}", "repo",
-	               "repo_a", "base_branch", "release/2", "mode", "TEST",
-	               "allowed_paths", "src/", "docs/", "open_pr", 1,
-	               "constraints", "- Keep tests green.",
-	               "max_changed_files", "7");
+	    "repo_a", "base_branch", "release/2", "mode", "TEST",
+	    "allowed_paths", "src/", "docs/", "open_pr", 1, "constraints",
+	    "- Keep tests green.", "max_changed_files", "7");
 	set_ex(&t, ex);
 	p = proposal_ok(fx, &t);
 	assert_string_equal(js(p, "target.base_branch"), "release/2");
 	assert_string_equal(js(p, "execution_mode"), "test_campaign");
 	assert_string_equal(js(p, "task_type"), "simple_edit");
 	assert_int_equal(json_array_size(jget(p, "target.allowed_paths")), 2);
-	assert_int_equal(json_array_size(jget(p, "constraints.allowed_paths")),
-	                 2);
+	assert_int_equal(
+	    json_array_size(jget(p, "constraints.allowed_paths")), 2);
 	assert_true(json_is_true(jget(p, "branch_policy.open_pr")));
 	assert_string_equal(js(p, "constraints_text"), "- Keep tests green.");
 	assert_int_equal(
@@ -485,8 +484,8 @@ test_proposal_execution_block(void **state)
 	json_object_set_new(ex, "mode", json_string("totally_invalid"));
 	set_ex(&t, ex);
 	assert_null(jproposal(&t, root(fx), T0, fx->err, sizeof(fx->err)));
-	assert_string_equal(fx->err,
-	                    "unsupported execution mode 'totally_invalid'");
+	assert_string_equal(
+	    fx->err, "unsupported execution mode 'totally_invalid'");
 	json_decref(ex);
 }
 
@@ -494,12 +493,12 @@ static void
 test_proposal_errors(void **state)
 {
 	struct fx        *fx = *state;
-	struct route_task t = task("goal", "nope", NULL, 0);
+	struct route_task t  = task("goal", "nope", NULL, 0);
 	json_t           *p;
 
 	assert_null(jproposal(&t, root(fx), T0, fx->err, sizeof(fx->err)));
 	assert_string_equal(fx->err, "unknown repo key 'nope'");
-	t = task("goal", "repo_a", NULL, 0);
+	t      = task("goal", "repo_a", NULL, 0);
 	t.goal = "  \n";
 	assert_null(jproposal(&t, root(fx), T0, fx->err, sizeof(fx->err)));
 	assert_string_equal(fx->err, "missing goal text");
@@ -516,7 +515,7 @@ test_proposal_errors(void **state)
 
 static json_t *
 decide(struct fx *fx, const char *kind, const char *repo,
-       const char *const *labels, size_t n)
+    const char *const *labels, size_t n)
 {
 	struct route_task t = task(kind, repo, labels, n);
 	json_t           *p = proposal_ok(fx, &t), *d;
@@ -532,7 +531,7 @@ static void
 test_decide_default(void **state)
 {
 	struct fx *fx = *state;
-	json_t    *d = decide(fx, "goal", "repo_a", NULL, 0);
+	json_t    *d  = decide(fx, "goal", "repo_a", NULL, 0);
 	json_t    *alts;
 	size_t     i;
 
@@ -570,11 +569,11 @@ test_decide_default(void **state)
 static void
 test_decide_rules(void **state)
 {
-	static const char *const local[] = {"local_only", "risk: high"};
-	static const char *const high[] = {"risk: high"};
-	static const char *const both[] = {"Team: X", "lane:claude"};
-	static const char *const one[] = {"team: x"};
-	struct fx               *fx = *state;
+	static const char *const local[] = { "local_only", "risk: high" };
+	static const char *const high[]  = { "risk: high" };
+	static const char *const both[]  = { "Team: X", "lane:claude" };
+	static const char *const one[]   = { "team: x" };
+	struct fx               *fx      = *state;
 	json_t                  *d;
 
 	/* first match wins: local-label precedes big-risk */
@@ -619,44 +618,43 @@ test_decide_rules(void **state)
 static void
 test_policy_plain_goal_allowed(void **state)
 {
-	struct fx        *fx = *state;
-	struct route_task t = task("goal", "repo_a", NULL, 0);
+	struct fx        *fx  = *state;
+	struct route_task t   = task("goal", "repo_a", NULL, 0);
 	json_t           *pol = gate(fx, &t, NULL, NULL);
 
 	/* the original's defect: a manual goal task must not be blocked */
 	assert_string_equal(js(pol, "status"), "allow");
 	assert_int_equal(json_array_size(jget(pol, "violations")), 0);
 	assert_int_equal(json_array_size(jget(pol, "warnings")), 0);
-	assert_string_equal(js(pol, "effective_review_requirement"),
-	                    "autonomous");
-	assert_string_equal(js(pol, "effective_validation_profile"),
-	                    "standard");
-	assert_string_equal(js(pol, "notes"),
-	                    "violations: none; warnings: none");
+	assert_string_equal(
+	    js(pol, "effective_review_requirement"), "autonomous");
+	assert_string_equal(
+	    js(pol, "effective_validation_profile"), "standard");
+	assert_string_equal(
+	    js(pol, "notes"), "violations: none; warnings: none");
 	assert_int_equal(strlen(js(pol, "decision_id")), 36);
-	assert_string_equal(js(pol, "evaluated_at"),
-	                    "2025-11-25T15:04:05.123Z");
+	assert_string_equal(
+	    js(pol, "evaluated_at"), "2025-11-25T15:04:05.123Z");
 	json_decref(pol);
 }
 
 static void
 test_policy_warnings(void **state)
 {
-	static const char *const med[] = {"risk: medium"};
-	struct fx               *fx = *state;
-	struct route_task        t = task("goal", "bare", med, 1);
-	json_t                  *pol = gate(fx, &t, NULL, NULL);
+	static const char *const med[] = { "risk: medium" };
+	struct fx               *fx    = *state;
+	struct route_task        t     = task("goal", "bare", med, 1);
+	json_t                  *pol   = gate(fx, &t, NULL, NULL);
 
 	assert_string_equal(js(pol, "status"), "allow_with_warnings");
 	assert_true(
 	    has_rule(jget(pol, "warnings"), "validation.no_commands", -1));
-	assert_string_equal(
-	    js(pol, "notes"),
+	assert_string_equal(js(pol, "notes"),
 	    "violations: none; warnings: validation.no_commands");
 	json_decref(pol);
 
 	/* medium risk with validation commands: no warning */
-	t = task("goal", "repo_a", med, 1);
+	t   = task("goal", "repo_a", med, 1);
 	pol = gate(fx, &t, NULL, NULL);
 	assert_string_equal(js(pol, "status"), "allow");
 	json_decref(pol);
@@ -665,52 +663,51 @@ test_policy_warnings(void **state)
 static void
 test_policy_review(void **state)
 {
-	static const char *const high[] = {"risk: high"};
-	static const char *const high_trusted[] = {"risk: high",
-	                                           "source: autonomy"};
-	static const char *const trusted_rr[] = {"source: spec-campaign",
-	                                         "review_required"};
-	static const char *const board[] = {"Source:Board_Worker"};
-	struct fx               *fx = *state;
-	struct route_task        t = task("goal", "repo_a", high, 1);
+	static const char *const high[]         = { "risk: high" };
+	static const char *const high_trusted[] = { "risk: high",
+		"source: autonomy" };
+	static const char *const trusted_rr[]   = { "source: spec-campaign",
+		  "review_required" };
+	static const char *const board[]        = { "Source:Board_Worker" };
+	struct fx               *fx             = *state;
+	struct route_task        t   = task("goal", "repo_a", high, 1);
 	json_t                  *pol = gate(fx, &t, NULL, NULL);
 
 	assert_string_equal(js(pol, "status"), "require_review");
 	assert_true(has_rule(jget(pol, "violations"), "review.required", 0));
-	assert_string_equal(js(pol, "effective_review_requirement"),
-	                    "required");
+	assert_string_equal(
+	    js(pol, "effective_review_requirement"), "required");
 	assert_string_equal(js(pol, "effective_validation_profile"), "strict");
 	json_decref(pol);
 
-	t = task("goal", "repo_a", high_trusted, 2);
+	t   = task("goal", "repo_a", high_trusted, 2);
 	pol = gate(fx, &t, NULL, NULL);
 	assert_string_equal(js(pol, "status"), "allow");
 	assert_string_equal(js(pol, "effective_validation_profile"), "strict");
 	json_decref(pol);
 
 	/* refactor needs review unless trusted */
-	t = task("improve", "repo_a", NULL, 0);
+	t   = task("improve", "repo_a", NULL, 0);
 	pol = gate(fx, &t, NULL, NULL);
 	assert_string_equal(js(pol, "status"), "require_review");
 	json_decref(pol);
-	t = task("improve", "repo_a", board, 1);
+	t   = task("improve", "repo_a", board, 1);
 	pol = gate(fx, &t, NULL, NULL);
 	assert_string_equal(js(pol, "status"), "allow");
 	json_decref(pol);
 
 	/* review_required always forces review */
-	t = task("goal", "repo_a", trusted_rr, 2);
+	t   = task("goal", "repo_a", trusted_rr, 2);
 	pol = gate(fx, &t, NULL, NULL);
 	assert_string_equal(js(pol, "status"), "require_review");
 	assert_true(
 	    has_rule(jget(pol, "violations"), "review.label_required", 0));
-	assert_string_equal(
-	    js(pol, "notes"),
+	assert_string_equal(js(pol, "notes"),
 	    "violations: review.label_required; warnings: none");
 	json_decref(pol);
 
 	/* high risk without validation commands: block_if_unavailable */
-	t = task("goal", "bare", high_trusted, 2);
+	t   = task("goal", "bare", high_trusted, 2);
 	pol = gate(fx, &t, NULL, NULL);
 	assert_string_equal(js(pol, "status"), "block");
 	assert_true(
@@ -721,11 +718,11 @@ test_policy_review(void **state)
 static void
 test_policy_block(void **state)
 {
-	static const char *const local[] = {"local_only"};
-	static const char *const noremote[] = {"no_remote"};
-	static const char *const destr[] = {"force_push"};
-	struct fx               *fx = *state;
-	struct route_task        t = task("goal", "repo_a", local, 1);
+	static const char *const local[]    = { "local_only" };
+	static const char *const noremote[] = { "no_remote" };
+	static const char *const destr[]    = { "force_push" };
+	struct fx               *fx         = *state;
+	struct route_task        t          = task("goal", "repo_a", local, 1);
 	json_t                  *pol, *v;
 
 	/* acceptance case 7: local_only + claude_cli -> block */
@@ -735,8 +732,7 @@ test_policy_block(void **state)
 	assert_string_equal(js(v, "rule_id"), "routing.local_only_violated");
 	assert_string_equal(js(v, "category"), "routing");
 	assert_true(json_is_true(jget(v, "blocking")));
-	assert_string_equal(
-	    js(pol, "notes"),
+	assert_string_equal(js(pol, "notes"),
 	    "violations: routing.local_only_violated; warnings: none");
 	json_decref(pol);
 
@@ -744,12 +740,12 @@ test_policy_block(void **state)
 	pol = gate(fx, &t, "aider_local", NULL);
 	assert_string_equal(js(pol, "status"), "allow");
 	json_decref(pol);
-	t = task("goal", "repo_a", noremote, 1);
+	t   = task("goal", "repo_a", noremote, 1);
 	pol = gate(fx, &t, "codex_cli", NULL);
 	assert_string_equal(js(pol, "status"), "block");
 	json_decref(pol);
 
-	t = task("goal", "repo_a", destr, 1);
+	t   = task("goal", "repo_a", destr, 1);
 	pol = gate(fx, &t, NULL, NULL);
 	assert_string_equal(js(pol, "status"), "block");
 	assert_true(
@@ -761,7 +757,7 @@ static void
 test_policy_paths_and_branch(void **state)
 {
 	struct fx        *fx = *state;
-	struct route_task t = task("goal", "repo_a", NULL, 0);
+	struct route_task t  = task("goal", "repo_a", NULL, 0);
 	json_t           *ex, *pol, *v;
 
 	ex = json_pack("{s:[s, s]}", "allowed_paths", "src/", "home/.ssh/");
@@ -776,15 +772,15 @@ test_policy_paths_and_branch(void **state)
 	json_decref(pol);
 
 	json_object_set_new(ex, "allowed_paths",
-	                    json_pack("[s, s]", ".gnupg/pubring.kbx", "src/"));
+	    json_pack("[s, s]", ".gnupg/pubring.kbx", "src/"));
 	set_ex(&t, ex);
 	pol = gate(fx, &t, NULL, NULL);
 	assert_string_equal(js(pol, "status"), "block");
 	json_decref(pol);
 
-	json_object_set_new(
-	    ex, "allowed_paths",
-	    json_pack("[s, s]", ".github/workflows/", "db/migrations/001.sql"));
+	json_object_set_new(ex, "allowed_paths",
+	    json_pack(
+	        "[s, s]", ".github/workflows/", "db/migrations/001.sql"));
 	set_ex(&t, ex);
 	pol = gate(fx, &t, NULL, NULL);
 	assert_string_equal(js(pol, "status"), "require_review");
@@ -813,8 +809,8 @@ test_policy_paths_and_branch(void **state)
 static void
 test_policy_config_override(void **state)
 {
-	static const char *const lbl[] = {"source: me", "risk: high"};
-	struct fx               *fx = *state;
+	static const char *const lbl[] = { "source: me", "risk: high" };
+	struct fx               *fx    = *state;
 	struct cfg              *c;
 	struct route_task        t = task("goal", "r", lbl, 2);
 	json_t                  *p, *d, *pol;
@@ -826,7 +822,7 @@ test_policy_config_override(void **state)
 	          "    destructive_labels: [nuke]\n");
 	p = jproposal(&t, cfg_root(c), T0, fx->err, sizeof(fx->err));
 	assert_non_null(p);
-	d = jdecide(p, cfg_get(cfg_root(c), "router"), T0);
+	d   = jdecide(p, cfg_get(cfg_root(c), "router"), T0);
 	pol = jpolicy(p, d, cfg_get(cfg_root(c), "router"), T0);
 	assert_string_equal(js(pol, "status"), "allow");
 	json_decref(pol);
@@ -854,14 +850,14 @@ bcfg(void)
 static void
 test_budget_case3(void **state)
 {
-	struct budget_cfg c = bcfg();
-	int64_t           t[3] = {T0 - 30 * MIN_MS, T0 - 10 * MIN_MS};
+	struct budget_cfg c    = bcfg();
+	int64_t           t[3] = { T0 - 30 * MIN_MS, T0 - 10 * MIN_MS };
 	struct gate       g;
 
 	UNUSED(state);
 	c.max_per_hour = 2;
-	c.max_per_day = 3;
-	g = budget_check(&c, t, 1, T0);
+	c.max_per_day  = 3;
+	g              = budget_check(&c, t, 1, T0);
 	assert_true(g.allowed);
 	g = budget_check(&c, t, 2, T0);
 	assert_false(g.allowed);
@@ -871,7 +867,7 @@ test_budget_case3(void **state)
 	assert_int_equal(g.limit, 2);
 
 	t[2] = T0 - 2 * HOUR_MS;
-	g = budget_check(&c, t, 3, T0 + 2 * HOUR_MS);
+	g    = budget_check(&c, t, 3, T0 + 2 * HOUR_MS);
 	assert_false(g.allowed);
 	assert_string_equal(g.reason, "budget_exceeded");
 	assert_string_equal(g.window, "daily");
@@ -893,7 +889,7 @@ test_retry_case4(void **state)
 
 	UNUSED(state);
 	c.max_retries = 1;
-	g = budget_retry_check(&c, 0, 0, T0, &reset);
+	g             = budget_retry_check(&c, 0, 0, T0, &reset);
 	assert_true(g.allowed);
 	assert_false(reset);
 	g = budget_retry_check(&c, 1, T0, T0 + 30 * MIN_MS, &reset);
@@ -929,9 +925,10 @@ test_concurrency_memory(void **state)
 	c.max_concurrent = 0; /* no limit */
 	assert_true(budget_concurrency_check(&c, 99).allowed);
 
-	assert_true(budget_memory_check(&c, 10).allowed); /* floor 0: no check */
+	assert_true(
+	    budget_memory_check(&c, 10).allowed); /* floor 0: no check */
 	c.min_memory_mb = 2048;
-	g = budget_memory_check(&c, 1024);
+	g               = budget_memory_check(&c, 1024);
 	assert_false(g.allowed);
 	assert_string_equal(g.reason, "global_memory_insufficient");
 	assert_int_equal(g.current, 1024);
@@ -951,8 +948,8 @@ test_breaker(void **state)
 	UNUSED(state);
 	/* 4 failures out of 5, given oldest last */
 	for (i = 0; i < 5; i++)
-		o[i] = (struct outcome){.at_ms = T0 - (int64_t) i * MIN_MS,
-		                        .success = i == 2};
+		o[i] = (struct outcome) { .at_ms = T0 - (int64_t) i * MIN_MS,
+			.success                 = i == 2 };
 	b = budget_breaker_eval(&c, o, 5, T0);
 	assert_true(b.open);
 	assert_int_equal(b.samples, 5);
@@ -960,18 +957,18 @@ test_breaker(void **state)
 	assert_true(b.failure_rate > 0.79 && b.failure_rate < 0.81);
 
 	/* two newer successes push two failures out of the window */
-	o[5] = (struct outcome){.at_ms = T0 + MIN_MS, .success = true};
-	o[6] = (struct outcome){.at_ms = T0 + 2 * MIN_MS, .success = true};
-	b = budget_breaker_eval(&c, o, 7, T0 + 3 * MIN_MS);
+	o[5] = (struct outcome) { .at_ms = T0 + MIN_MS, .success = true };
+	o[6] = (struct outcome) { .at_ms = T0 + 2 * MIN_MS, .success = true };
+	b    = budget_breaker_eval(&c, o, 7, T0 + 3 * MIN_MS);
 	assert_false(b.open);
 	assert_int_equal(b.samples, 5);
 	assert_int_equal(b.failures, 2);
 
 	/* quota events are not counted */
 	for (i = 0; i < 5; i++)
-		o[i] = (struct outcome){.at_ms = T0 - (int64_t) i * MIN_MS,
-		                        .success = false,
-		                        .quota = i < 3};
+		o[i] = (struct outcome) { .at_ms = T0 - (int64_t) i * MIN_MS,
+			.success                 = false,
+			.quota                   = i < 3 };
 	b = budget_breaker_eval(&c, o, 5, T0);
 	assert_false(b.open);
 	assert_int_equal(b.samples, 2); /* below min_samples */
@@ -979,14 +976,14 @@ test_breaker(void **state)
 
 	/* min samples: 3 failures of 3 opens, 2 of 2 does not */
 	for (i = 0; i < 3; i++)
-		o[i] = (struct outcome){.at_ms = T0 - (int64_t) i * MIN_MS};
+		o[i] = (struct outcome) { .at_ms = T0 - (int64_t) i * MIN_MS };
 	assert_false(budget_breaker_eval(&c, o, 2, T0).open);
 	assert_true(budget_breaker_eval(&c, o, 3, T0).open);
 
 	/* staleness: failures older than 4h are forgotten */
 	for (i = 0; i < 5; i++)
-		o[i] = (struct outcome){.at_ms = T0 - 5 * HOUR_MS -
-		                                 (int64_t) i * MIN_MS};
+		o[i] = (struct outcome) { .at_ms = T0 - 5 * HOUR_MS -
+			    (int64_t) i * MIN_MS };
 	b = budget_breaker_eval(&c, o, 5, T0);
 	assert_false(b.open);
 	assert_int_equal(b.samples, 0);
@@ -994,8 +991,8 @@ test_breaker(void **state)
 
 	/* threshold boundary: 3/5 = 0.6 < 0.8 closed; at 0.6 open */
 	for (i = 0; i < 5; i++)
-		o[i] = (struct outcome){.at_ms = T0 - (int64_t) i * MIN_MS,
-		                        .success = i >= 3};
+		o[i] = (struct outcome) { .at_ms = T0 - (int64_t) i * MIN_MS,
+			.success                 = i >= 3 };
 	assert_false(budget_breaker_eval(&c, o, 5, T0).open);
 	c.breaker_threshold = 0.6;
 	assert_true(budget_breaker_eval(&c, o, 5, T0).open);
@@ -1012,8 +1009,9 @@ test_breaker_half_open(void **state)
 	struct budget_cfg    c = bcfg();
 	struct breaker_state s, t;
 	struct breaker       bad = {
-	          .open = true, .failure_rate = 1, .samples = 5, .failures = 5};
-	struct breaker good = {.open = false};
+		      .open = true, .failure_rate = 1, .samples = 5, .failures = 5
+	};
+	struct breaker good = { .open = false };
 
 	UNUSED(state);
 	assert_int_equal(c.breaker_cooloff_ms, 10 * MIN_MS);
@@ -1108,14 +1106,15 @@ test_budget_cfg_load(void **state)
 	assert_int_equal(c.breaker_min_samples, 3);
 	assert_int_equal(c.breaker_staleness_ms, 4 * HOUR_MS);
 
-	y = parse("router:\n"
-	          "  budget: {max_per_hour: 4, max_per_day: 20, max_retries: 0,"
-	          " retry_reset: 30m, max_concurrent: 2, min_memory_mb: 512}\n"
-	          "  breaker: {threshold: 0.5, window: 2, min_samples: 4,"
-	          " staleness: 2h, cooloff: 90s}\n");
+	y = parse(
+	    "router:\n"
+	    "  budget: {max_per_hour: 4, max_per_day: 20, max_retries: 0,"
+	    " retry_reset: 30m, max_concurrent: 2, min_memory_mb: 512}\n"
+	    "  breaker: {threshold: 0.5, window: 2, min_samples: 4,"
+	    " staleness: 2h, cooloff: 90s}\n");
 	assert_int_equal(budget_cfg_load(&c, cfg_get(cfg_root(y), "router"),
-	                                 err, sizeof(err)),
-	                 0);
+	                     err, sizeof(err)),
+	    0);
 	assert_int_equal(c.max_per_hour, 4);
 	assert_int_equal(c.max_per_day, 20);
 	assert_int_equal(c.max_retries, 1); /* min 1 */
@@ -1135,8 +1134,8 @@ test_budget_cfg_load(void **state)
 	setenv("OPERATIONS_CENTER_CIRCUIT_BREAKER_THRESHOLD", "0.9", 1);
 	setenv("OPERATIONS_CENTER_CIRCUIT_BREAKER_WINDOW", "8", 1);
 	assert_int_equal(budget_cfg_load(&c, cfg_get(cfg_root(y), "router"),
-	                                 err, sizeof(err)),
-	                 0);
+	                     err, sizeof(err)),
+	    0);
 	assert_int_equal(c.max_per_hour, 7);
 	assert_int_equal(c.max_per_day, 70);
 	assert_int_equal(c.max_retries, 5);
@@ -1144,14 +1143,14 @@ test_budget_cfg_load(void **state)
 	assert_int_equal(c.breaker_window, 8);
 
 	setenv("OPERATIONS_CENTER_MAX_EXEC_PER_HOUR", "lots", 1);
-	assert_int_equal(budget_cfg_load(&c, NULL, err, sizeof(err)),
-	                 ERR_CONFIG);
+	assert_int_equal(
+	    budget_cfg_load(&c, NULL, err, sizeof(err)), ERR_CONFIG);
 	assert_non_null(strstr(err, "OPERATIONS_CENTER_MAX_EXEC_PER_HOUR"));
 	assert_non_null(strstr(err, "lots"));
 	unsetenv("OPERATIONS_CENTER_MAX_EXEC_PER_HOUR");
 	setenv("OPERATIONS_CENTER_CIRCUIT_BREAKER_THRESHOLD", "1.5", 1);
-	assert_int_equal(budget_cfg_load(&c, NULL, err, sizeof(err)),
-	                 ERR_CONFIG);
+	assert_int_equal(
+	    budget_cfg_load(&c, NULL, err, sizeof(err)), ERR_CONFIG);
 	unsetenv("OPERATIONS_CENTER_MAX_EXEC_PER_DAY");
 	unsetenv("OPERATIONS_CENTER_MAX_RETRIES_PER_TASK");
 	unsetenv("OPERATIONS_CENTER_CIRCUIT_BREAKER_THRESHOLD");
@@ -1160,8 +1159,8 @@ test_budget_cfg_load(void **state)
 
 	y = parse("router: {budget: {max_per_hour: many}}\n");
 	assert_int_equal(budget_cfg_load(&c, cfg_get(cfg_root(y), "router"),
-	                                 err, sizeof(err)),
-	                 ERR_CONFIG);
+	                     err, sizeof(err)),
+	    ERR_CONFIG);
 	assert_non_null(strstr(err, "test.yaml:1:"));
 	cfg_close(&y);
 }
@@ -1172,17 +1171,17 @@ static void
 test_request(void **state)
 {
 	struct fx        *fx = *state;
-	struct route_task t = task("goal", "repo_a", NULL, 0);
+	struct route_task t  = task("goal", "repo_a", NULL, 0);
 	json_t           *ex, *p, *d, *pol, *r, *cmds, *argv;
 	char              want[128];
 
 	ex = json_pack("{s:[s], s:s}", "allowed_paths", "src/", "constraints",
-	               "- be nice");
+	    "- be nice");
 	set_ex(&t, ex);
-	p = proposal_ok(fx, &t);
-	d = jdecide(p, rcfg(fx), T0);
+	p   = proposal_ok(fx, &t);
+	d   = jdecide(p, rcfg(fx), T0);
 	pol = jpolicy(p, d, rcfg(fx), T0);
-	r = jrequest(p, d, pol, &t, root(fx), 2, T0 + 1000);
+	r   = jrequest(p, d, pol, &t, root(fx), 2, T0 + 1000);
 	assert_non_null(r);
 	snprintf(want, sizeof(want), "goal/T-7-%.8s", js(d, "run_id"));
 	assert_string_equal(js(r, "task_branch"), want);
@@ -1214,32 +1213,36 @@ test_request(void **state)
 	assert_int_equal(json_array_size(cmds), 2);
 	argv = json_array_get(cmds, 0);
 	assert_int_equal(json_array_size(argv), 2);
-	assert_string_equal(json_string_value(json_array_get(argv, 0)), "make");
-	assert_string_equal(json_string_value(json_array_get(argv, 1)), "test");
+	assert_string_equal(
+	    json_string_value(json_array_get(argv, 0)), "make");
+	assert_string_equal(
+	    json_string_value(json_array_get(argv, 1)), "test");
 	argv = json_array_get(cmds, 1);
 	assert_int_equal(json_array_size(argv), 3);
 	assert_string_equal(json_string_value(json_array_get(argv, 2)), ".");
 
 	assert_int_equal(json_array_size(jget(r, "allowed_paths")), 1);
-	assert_string_equal(json_string_value(json_array_get(jget(r, "allowed_"
-	                                                             "paths"),
-	                                                     0)),
-	                    "src/");
+	assert_string_equal(json_string_value(json_array_get(jget(r,
+	                                                         "allowed_"
+	                                                         "paths"),
+	                        0)),
+	    "src/");
 	json_decref(r);
 
 	/* a non-empty effective scope replaces allowed_paths */
-	json_object_set_new(pol, "effective_scope",
-	                    json_pack("[s]", "src/cli/"));
+	json_object_set_new(
+	    pol, "effective_scope", json_pack("[s]", "src/cli/"));
 	r = jrequest(p, d, pol, &t, root(fx), 1, T0);
-	assert_string_equal(json_string_value(json_array_get(jget(r, "allowed_"
-	                                                             "paths"),
-	                                                     0)),
-	                    "src/cli/");
+	assert_string_equal(json_string_value(json_array_get(jget(r,
+	                                                         "allowed_"
+	                                                         "paths"),
+	                        0)),
+	    "src/cli/");
 	json_decref(r);
 
 	/* kind from the task; without one, from the proposal */
 	t.kind = "improve";
-	r = jrequest(p, d, pol, &t, root(fx), 1, T0);
+	r      = jrequest(p, d, pol, &t, root(fx), 1, T0);
 	assert_non_null(strstr(js(r, "task_branch"), "improve/T-7-"));
 	json_decref(r);
 	r = jrequest(p, d, pol, NULL, root(fx), 1, T0);
@@ -1289,32 +1292,36 @@ test_cfg_check(void **state)
 	static const struct {
 		const char *yaml, *want;
 	} bad[] = {
-	    {"router: {rules: [{name: x, backend: y}]}\n",
-	     "test.yaml:1:18: router.rules: rule without a lane"},
-	    {"router: {rules: [{lane: a, when: {colour: red}}]}\n",
-	     "unknown condition"},
-	    {"router: {rules: {lane: a}}\n", "expected a list"},
-	    {"router: {kind_map: {goal: epic}}\nrepos: {r: {clone_url: x}}\n",
-	     "unknown task type 'epic'"},
-	    {"repos: {r: {default_branch: main}}\n",
-	     "repo 'r': missing clone_url"},
-	    {"repos: {r: {clone_url: x, validation_commands: make}}\n",
-	     "validation_commands"},
-	    {"router: {policy: {trusted_labels: yes}}\n", "trusted_labels"},
-	    {"router: {breaker: {threshold: 2}}\n", "threshold"},
-	    {"repos: {r: {clone_url: x, max_usd_per_day: -1}}\n",
-	     "test.yaml:1:44: repos.r.max_usd_per_day: expected an amount"},
-	    {"router: {budget: {max_usd_per_day: -5}}\n", "max_usd_per_day"},
-	    {"cost_per_execution_usd: free\n", "cost_per_execution_usd"},
+		{ "router: {rules: [{name: x, backend: y}]}\n",
+		    "test.yaml:1:18: router.rules: rule without a lane" },
+		{ "router: {rules: [{lane: a, when: {colour: red}}]}\n",
+		    "unknown condition" },
+		{ "router: {rules: {lane: a}}\n", "expected a list" },
+		{ "router: {kind_map: {goal: epic}}\nrepos: {r: {clone_url: "
+		  "x}}\n",
+		    "unknown task type 'epic'" },
+		{ "repos: {r: {default_branch: main}}\n",
+		    "repo 'r': missing clone_url" },
+		{ "repos: {r: {clone_url: x, validation_commands: make}}\n",
+		    "validation_commands" },
+		{ "router: {policy: {trusted_labels: yes}}\n",
+		    "trusted_labels" },
+		{ "router: {breaker: {threshold: 2}}\n", "threshold" },
+		{ "repos: {r: {clone_url: x, max_usd_per_day: -1}}\n",
+		    "test.yaml:1:44: repos.r.max_usd_per_day: expected an "
+		    "amount" },
+		{ "router: {budget: {max_usd_per_day: -5}}\n",
+		    "max_usd_per_day" },
+		{ "cost_per_execution_usd: free\n", "cost_per_execution_usd" },
 	};
 	struct fx  *fx = *state;
 	struct cfg *c;
 	size_t      i;
 
-	assert_int_equal(route_cfg_check(root(fx), fx->err, sizeof(fx->err)),
-	                 0);
+	assert_int_equal(
+	    route_cfg_check(root(fx), fx->err, sizeof(fx->err)), 0);
 	for (i = 0; i < nitems(bad); i++) {
-		c = parse(bad[i].yaml);
+		c          = parse(bad[i].yaml);
 		fx->err[0] = '\0';
 		assert_int_equal(
 		    route_cfg_check(cfg_root(c), fx->err, sizeof(fx->err)),
@@ -1358,7 +1365,7 @@ test_spend_cfg(void **state)
 	          "      claude: {kind: claude_cli, max_budget_usd: 3}\n");
 	assert_int_equal(
 	    budget_cfg_load(&c, cfg_get(cfg_root(y), "instances.router"), err,
-	                    sizeof(err)),
+	        sizeof(err)),
 	    0);
 	assert_true(c.max_usd_per_day == 10);
 	assert_true(c.reserve_usd == 0.5);
@@ -1405,19 +1412,19 @@ test_spend_cfg(void **state)
 	assert_true(c.max_usd_per_day == 4.25);
 	assert_true(c.reserve_usd == 0);
 	setenv("OPERATIONS_CENTER_MAX_USD_PER_DAY", "-1", 1);
-	assert_int_equal(budget_cfg_load(&c, NULL, err, sizeof(err)),
-	                 ERR_CONFIG);
+	assert_int_equal(
+	    budget_cfg_load(&c, NULL, err, sizeof(err)), ERR_CONFIG);
 	assert_non_null(strstr(err, "max_usd_per_day"));
 	unsetenv("OPERATIONS_CENTER_MAX_USD_PER_DAY");
 	unsetenv("OPERATIONS_CENTER_SPEND_RESERVE_USD");
 
 	y = parse("router: {budget: {max_usd_per_day: lots}}\n");
 	assert_int_equal(budget_cfg_load(&c, cfg_get(cfg_root(y), "router"),
-	                                 err, sizeof(err)),
-	                 ERR_CONFIG);
+	                     err, sizeof(err)),
+	    ERR_CONFIG);
 	cfg_close(&y);
-	y = parse("instances:\n"
-	          "  ex: {backends: {b: {max_budget_usd: -2}}}\n");
+	y     = parse("instances:\n"
+	                  "  ex: {backends: {b: {max_budget_usd: -2}}}\n");
 	ex[0] = cfg_get(cfg_root(y), "instances.ex");
 	assert_int_equal(
 	    spend_estimate(ex, 1, "b", 1.0, &usd, err, sizeof(err)),
@@ -1430,18 +1437,18 @@ static void
 test_spend_ledger(void **state)
 {
 	const struct spend_entry e[] = {
-	    /* booked 2 h ago and 23 h ago: both in the day */
-	    {"a", T0 - 2 * HOUR_MS, 1.0, 0.75, false},
-	    {"b", T0 - 23 * HOUR_MS, 1.0, 0.5, false},
-	    /* booked 25 h ago: aged out */
-	    {"a", T0 - 25 * HOUR_MS, 1.0, 9.0, false},
-	    /* open: the reservation counts, however old the dispatch */
-	    {"a", T0 - 30 * HOUR_MS, 0.4, -1, true},
-	    {"b", T0 - MIN_MS, 0.4, -1, true},
-	    /* released (interrupted, requeued): nothing */
-	    {"a", T0 - MIN_MS, 0.4, 0, false},
-	    /* a superseded run that reported late: booked */
-	    {NULL, T0 - MIN_MS, 0.4, 0.1, false},
+		/* booked 2 h ago and 23 h ago: both in the day */
+		{ "a", T0 - 2 * HOUR_MS, 1.0, 0.75, false },
+		{ "b", T0 - 23 * HOUR_MS, 1.0, 0.5, false },
+		/* booked 25 h ago: aged out */
+		{ "a", T0 - 25 * HOUR_MS, 1.0, 9.0, false },
+		/* open: the reservation counts, however old the dispatch */
+		{ "a", T0 - 30 * HOUR_MS, 0.4, -1, true },
+		{ "b", T0 - MIN_MS, 0.4, -1, true },
+		/* released (interrupted, requeued): nothing */
+		{ "a", T0 - MIN_MS, 0.4, 0, false },
+		/* a superseded run that reported late: booked */
+		{ NULL, T0 - MIN_MS, 0.4, 0.1, false },
 	};
 	struct spend_totals g, r;
 
@@ -1466,17 +1473,17 @@ static void
 test_spend_check(void **state)
 {
 	struct budget_cfg   c = bcfg();
-	struct spend_totals g = {0, 0}, r = {0, 0};
+	struct spend_totals g = { 0, 0 }, r = { 0, 0 };
 	struct spend_gate   s;
 
 	UNUSED(state);
 	/* no caps: anything goes */
-	s = spend_check(&c, -1, &(struct spend_totals){1e6, 1e6}, &r, 1e6);
+	s = spend_check(&c, -1, &(struct spend_totals) { 1e6, 1e6 }, &r, 1e6);
 	assert_true(s.g.allowed);
 
 	/* SWE-agent's overrun: a cap of 1.00, runs reserving 0.40 each */
 	c.max_usd_per_day = 1.0;
-	s = spend_check(&c, -1, &g, &r, 0.4); /* run A */
+	s                 = spend_check(&c, -1, &g, &r, 0.4); /* run A */
 	assert_true(s.g.allowed);
 	g.reserved_usd = 0.4;
 	s = spend_check(&c, -1, &g, &r, 0.4); /* run B, A still open */
@@ -1493,25 +1500,25 @@ test_spend_check(void **state)
 	assert_true(s.limit_usd == 1.0);
 	assert_true(s.estimate_usd == 0.4);
 	/* A finishes and reports 0.05: its reservation becomes its cost */
-	g.spent_usd = 0.05;
+	g.spent_usd    = 0.05;
 	g.reserved_usd = 0.4;
 	assert_true(spend_check(&c, -1, &g, &r, 0.4).g.allowed);
 	/* B reports late, and more than it reserved: nothing more fits */
-	g.spent_usd = 0.05 + 0.9;
+	g.spent_usd    = 0.05 + 0.9;
 	g.reserved_usd = 0.4;
-	s = spend_check(&c, -1, &g, &r, 0.4);
+	s              = spend_check(&c, -1, &g, &r, 0.4);
 	assert_false(s.g.allowed);
 	assert_int_equal(s.g.current, 135);
 
 	/* exactly at the cap is allowed (0.1 + 0.2 + 0.7 is not > 1.0) */
-	g.spent_usd = 0.1;
+	g.spent_usd    = 0.1;
 	g.reserved_usd = 0.2;
 	assert_true(spend_check(&c, -1, &g, &r, 0.7).g.allowed);
 	assert_false(spend_check(&c, -1, &g, &r, 0.71).g.allowed);
 
 	/* the repo's cap, after the global one */
-	g = (struct spend_totals){0.5, 0};
-	r = (struct spend_totals){0.5, 0};
+	g = (struct spend_totals) { 0.5, 0 };
+	r = (struct spend_totals) { 0.5, 0 };
 	s = spend_check(&c, 0.75, &g, &r, 0.3);
 	assert_false(s.g.allowed);
 	assert_string_equal(s.scope, "repo");
@@ -1520,8 +1527,8 @@ test_spend_check(void **state)
 	assert_true(spend_check(&c, 0.8, &g, &r, 0.3).g.allowed);
 	/* a cap of 0 stops every run that may cost something */
 	assert_false(spend_check(&c, 0, &g, &r, 0.01).g.allowed);
-	assert_true(
-	    spend_check(&c, 0, &g, &(struct spend_totals){0, 0}, 0).g.allowed);
+	assert_true(spend_check(&c, 0, &g, &(struct spend_totals) { 0, 0 }, 0)
+	                .g.allowed);
 }
 
 static void
@@ -1532,25 +1539,25 @@ test_spend_run_cost(void **state)
 
 	UNUSED(state);
 	memset(&a, 0, sizeof(a));
-	a.cli = "claude_cli";
+	a.cli          = "claude_cli";
 	a.has_cost_usd = true;
-	a.cost_usd = 0.4321;
-	a.cost_source = "reported";
+	a.cost_usd     = 0.4321;
+	a.cost_source  = "reported";
 	assert_true(spend_run_cost(&a, "succeeded", 0.1, &src) == 0.4321);
 	assert_string_equal(src, "reported");
 	/* an interrupted run that reported keeps its cost */
 	assert_true(spend_run_cost(&a, "interrupted", 0.1, &src) == 0.4321);
 	assert_string_equal(src, "reported");
 
-	a.cost_usd = 2;
+	a.cost_usd    = 2;
 	a.cost_source = "computed";
 	assert_true(spend_run_cost(&a, "failed", 0.1, &src) == 2.0);
 	assert_string_equal(src, "computed");
 
 	/* no cost: the fallback, or nothing for an interrupted run */
-	a.cli = "aider";
+	a.cli          = "aider";
 	a.has_cost_usd = false;
-	a.cost_source = NULL;
+	a.cost_source  = NULL;
 	assert_true(spend_run_cost(&a, "failed", 0.1, &src) == 0.1);
 	assert_string_equal(src, "estimated");
 	assert_true(spend_run_cost(&a, "interrupted", 0.1, &src) == 0);
@@ -1561,7 +1568,7 @@ test_spend_run_cost(void **state)
 	assert_true(spend_run_cost(NULL, NULL, 0.25, &src) == 0.25);
 	/* nonsense is not a cost */
 	a.has_cost_usd = true;
-	a.cost_usd = -3.0;
+	a.cost_usd     = -3.0;
 	assert_true(spend_run_cost(&a, "failed", 0.1, &src) == 0.1);
 	a.cost_usd = NAN;
 	assert_true(spend_run_cost(&a, "failed", 0.1, &src) == 0.1);
@@ -1591,36 +1598,35 @@ test_outcome_quota(void **state)
 static void
 test_takeback(void **state)
 {
-	struct held_run   r = {"run-1", "executor@a", true, T0, 4000};
-	struct heard_exec e = {"executor@a", 50000, "ep", 49000};
+	struct held_run   r = { "run-1", "executor@a", true, T0, 4000 };
+	struct heard_exec e = { "executor@a", 50000, "ep", 49000 };
 
 	(void) state;
 	/* heard at mono 50000: kept through 54000, taken at 54001 */
 	assert_null(takeback_reason(&r, &e, 1000, 54000, T0 + 10));
-	assert_string_equal(takeback_reason(&r, &e, 1000, 54001, T0 + 10),
-	                    "lease_expired");
+	assert_string_equal(
+	    takeback_reason(&r, &e, 1000, 54001, T0 + 10), "lease_expired");
 	/* a restarted router (started at mono 60000) that has not heard
 	 * the executor waits a lease from its own start */
 	e.heard = 0;
 	assert_null(takeback_reason(&r, &e, 60000, 64000, T0 + 10));
-	assert_string_equal(takeback_reason(&r, &e, 60000, 64001, T0 + 10),
-	                    "lease_expired");
+	assert_string_equal(
+	    takeback_reason(&r, &e, 60000, 64001, T0 + 10), "lease_expired");
 	/* an executor that is not an upstream: counted from the start */
-	assert_string_equal(takeback_reason(&r, NULL, 60000, 64001, T0),
-	                    "lease_expired");
+	assert_string_equal(
+	    takeback_reason(&r, NULL, 60000, 64001, T0), "lease_expired");
 	/* heard all along: a started run is kept however long it runs */
 	e.heard = 99000;
 	assert_null(takeback_reason(&r, &e, 1000, 99500, T0 + 100 * HOUR_MS));
 	/* a dispatch not started after 10 leases goes elsewhere */
 	r.started = false;
-	assert_null(takeback_reason(&r, &e, 1000, 99500,
-	                            T0 + TAKEBACK_DISPATCH_LEASES * 4000));
-	assert_string_equal(
-	    takeback_reason(&r, &e, 1000, 99500,
-	                    T0 + TAKEBACK_DISPATCH_LEASES * 4000 + 1),
+	assert_null(takeback_reason(
+	    &r, &e, 1000, 99500, T0 + TAKEBACK_DISPATCH_LEASES * 4000));
+	assert_string_equal(takeback_reason(&r, &e, 1000, 99500,
+	                        T0 + TAKEBACK_DISPATCH_LEASES * 4000 + 1),
 	    "not_started");
 	/* no lease recorded: the default */
-	r.started = true;
+	r.started  = true;
 	r.lease_ms = 0;
 	assert_null(
 	    takeback_reason(&r, &e, 1000, 99000 + LEASE_DEFAULT_MS, T0));
@@ -1633,16 +1639,16 @@ static void
 test_grants(void **state)
 {
 	const struct heard_exec ex[] = {
-	    {"executor@a", 5000, "life-a", 4990},
-	    {"executor@b", 5000, "life-b", 4800},
-	    {"executor@c", 0, NULL, 0},    /* not heard since start */
-	    {"executor@d", 5000, NULL, 0}, /* heard, no stamp (old) */
+		{ "executor@a", 5000, "life-a", 4990 },
+		{ "executor@b", 5000, "life-b", 4800 },
+		{ "executor@c", 0, NULL, 0 },    /* not heard since start */
+		{ "executor@d", 5000, NULL, 0 }, /* heard, no stamp (old) */
 	};
 	const struct held_run held[] = {
-	    {"r1", "executor@a", true, T0, 4000},
-	    {"r2", "executor@b", false, T0, 4000},
-	    {"r3", "executor@a", false, T0, 4000},
-	    {"r4", "executor@c", true, T0, 4000},
+		{ "r1", "executor@a", true, T0, 4000 },
+		{ "r2", "executor@b", false, T0, 4000 },
+		{ "r3", "executor@a", false, T0, 4000 },
+		{ "r4", "executor@c", true, T0, 4000 },
 	};
 	json_t *g, *a;
 
@@ -1650,9 +1656,10 @@ test_grants(void **state)
 	g = route_grants(ex, 4, held, 4);
 	assert_int_equal(json_object_size(g), 2);
 	a = json_object_get(g, "executor@a");
-	assert_string_equal(json_string_value(json_object_get(a, "epoch")),
-	                    "life-a");
-	assert_int_equal(json_integer_value(json_object_get(a, "stamp")), 4990);
+	assert_string_equal(
+	    json_string_value(json_object_get(a, "epoch")), "life-a");
+	assert_int_equal(
+	    json_integer_value(json_object_get(a, "stamp")), 4990);
 	assert_int_equal(json_array_size(json_object_get(a, "runs")), 2);
 	assert_string_equal(
 	    json_string_value(json_array_get(json_object_get(a, "runs"), 0)),
@@ -1662,7 +1669,7 @@ test_grants(void **state)
 	    "r3");
 	assert_int_equal(json_array_size(json_object_get(
 	                     json_object_get(g, "executor@b"), "runs")),
-	                 1);
+	    1);
 	assert_null(json_object_get(g, "executor@c"));
 	assert_null(json_object_get(g, "executor@d"));
 	json_decref(g);
@@ -1671,10 +1678,10 @@ test_grants(void **state)
 	g = route_grants(ex, 4, held, 1);
 	assert_int_equal(json_array_size(json_object_get(
 	                     json_object_get(g, "executor@a"), "runs")),
-	                 1);
+	    1);
 	assert_int_equal(json_array_size(json_object_get(
 	                     json_object_get(g, "executor@b"), "runs")),
-	                 0);
+	    0);
 	json_decref(g);
 }
 
@@ -1683,13 +1690,13 @@ static void
 test_outcome_supersede(void **state)
 {
 	json_t *r = json_pack("{s:s, s:b, s:s}", "status", "succeeded",
-	                      "success", 1, "branch_name", "goal/t-1");
+	    "success", 1, "branch_name", "goal/t-1");
 	json_t *copy;
 
 	(void) state;
 	outcome_supersede(r, "run-2");
-	assert_string_equal(json_string_value(json_object_get(r, "status")),
-	                    "superseded");
+	assert_string_equal(
+	    json_string_value(json_object_get(r, "status")), "superseded");
 	assert_true(json_is_false(json_object_get(r, "success")));
 	assert_string_equal(
 	    json_string_value(json_object_get(r, "failure_category")),
@@ -1724,48 +1731,51 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_proposal_goal_defaults, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_proposal_kinds, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_proposal_kind_map, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_proposal_risk_label, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_proposal_execution_block,
-	                                    setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_proposal_errors, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_decide_default, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_decide_rules, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_policy_plain_goal_allowed,
-	                                    setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_policy_warnings, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_policy_review, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_policy_block, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_policy_paths_and_branch, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_policy_config_override, setup,
-	                                    teardown),
-	    cmocka_unit_test(test_budget_case3),
-	    cmocka_unit_test(test_retry_case4),
-	    cmocka_unit_test(test_concurrency_memory),
-	    cmocka_unit_test(test_breaker),
-	    cmocka_unit_test(test_breaker_half_open),
-	    cmocka_unit_test(test_budget_cfg_load),
-	    cmocka_unit_test(test_spend_cfg),
-	    cmocka_unit_test(test_spend_ledger),
-	    cmocka_unit_test(test_spend_check),
-	    cmocka_unit_test(test_spend_run_cost),
-	    cmocka_unit_test(test_outcome_quota),
-	    cmocka_unit_test(test_takeback),
-	    cmocka_unit_test(test_grants),
-	    cmocka_unit_test(test_outcome_supersede),
-	    cmocka_unit_test_setup_teardown(test_request, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_cfg_check, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_proposal_goal_defaults, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_proposal_kinds, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_proposal_kind_map, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_proposal_risk_label, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_proposal_execution_block, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_proposal_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_decide_default, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_decide_rules, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_policy_plain_goal_allowed, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_policy_warnings, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_policy_review, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_policy_block, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_policy_paths_and_branch, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_policy_config_override, setup, teardown),
+		cmocka_unit_test(test_budget_case3),
+		cmocka_unit_test(test_retry_case4),
+		cmocka_unit_test(test_concurrency_memory),
+		cmocka_unit_test(test_breaker),
+		cmocka_unit_test(test_breaker_half_open),
+		cmocka_unit_test(test_budget_cfg_load),
+		cmocka_unit_test(test_spend_cfg),
+		cmocka_unit_test(test_spend_ledger),
+		cmocka_unit_test(test_spend_check),
+		cmocka_unit_test(test_spend_run_cost),
+		cmocka_unit_test(test_outcome_quota),
+		cmocka_unit_test(test_takeback),
+		cmocka_unit_test(test_grants),
+		cmocka_unit_test(test_outcome_supersede),
+		cmocka_unit_test_setup_teardown(test_request, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_cfg_check, setup, teardown),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
