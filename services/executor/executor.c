@@ -475,6 +475,84 @@ lease_write(struct executor *x, const char *run_id, int64_t stop_at)
 	free(p);
 }
 
+/* family_of: the task family a "source-family: F" label names (the
+ * proposer's), or NULL. */
+static char *
+family_of(const json_t *labels)
+{
+	const json_t *v;
+	const char   *l;
+	size_t        i;
+
+	json_array_foreach (labels, i, v) {
+		if ((l = json_string_value(v)) == NULL ||
+		    strncasecmp(l, "source-family:", 14) != 0)
+			continue;
+		l += 14;
+		l += strspn(l, " \t");
+		if (*l != '\0')
+			return (xstrndup(l, strcspn(l, " \t")));
+	}
+	return (NULL);
+}
+
+/* env_check: the tools the run's task family needs (family_tools) that
+ * are not on the worker's PATH: exec.env_warning and the original's log
+ * event execution_env_warning.  The run goes on. */
+static int
+env_check(struct executor *x, const char *run_id, const char *task_id,
+    const json_t *req)
+{
+	struct msg_exec_env_warning ev;
+	const char                **tools = NULL;
+	char                       *family, *p, err[256];
+	struct buf                  w;
+	size_t                      i, n;
+	int                         rv = 0;
+
+	if ((family = family_of(json_object_get(req, "labels"))) == NULL)
+		return (0);
+	if (cfg_get_strs(cfg_get(svc_cfg(x->svc), "family_tools"), family,
+	        &tools, &n, err, sizeof(err)) != 0 ||
+	    tools == NULL) {
+		free(family);
+		return (0);
+	}
+	memset(&ev, 0, sizeof(ev));
+	for (i = 0; tools[i] != NULL; i++) {
+		if ((p = spawn_path(tools[i], NULL)) != NULL &&
+		    access(p, X_OK) == 0) {
+			free(p);
+			continue;
+		}
+		free(p);
+		msg_strs_add(&ev.missing, tools[i]);
+	}
+	if (ev.missing.n > 0) {
+		buf_init(&w);
+		buf_printf(&w, "family %s needs", family);
+		for (i = 0; i < ev.missing.n; i++)
+			buf_printf(
+			    &w, "%s %s", i > 0 ? "," : "", ev.missing.v[i]);
+		buf_puts(&w, ", not on the worker's PATH; the run goes on");
+		ev.run_id  = (char *) run_id;
+		ev.task_id = (char *) task_id;
+		ev.family  = family;
+		ev.warning = (char *) buf_cstr(&w);
+		log_warn("execution_env_warning", "%s: run %s: %s", task_id,
+		    run_id, ev.warning);
+		svc_count(x->svc, "env_warning", 1);
+		rv = svc_emit(x->svc, MSG_EXEC_ENV_WARNING, task_id, &ev);
+		buf_fini(&w);
+	}
+	for (i = 0; i < ev.missing.n; i++)
+		free(ev.missing.v[i]);
+	free(ev.missing.v);
+	free(tools);
+	free(family);
+	return (rv);
+}
+
 /* start launches one pending run: journal running + exec.started first,
  * then spawn the worker, then record its pid. */
 static void
@@ -537,6 +615,7 @@ start(struct executor *x, const char *run_id, const char *task_id,
 	        " WHERE run_id = ? AND state = 'pending'",
 	        "tiiit", ws, now_ms(), mono_ms(), deadline, run_id) != 0 ||
 	    svc_emit(x->svc, MSG_EXEC_STARTED, task_id, &ev) != 0 ||
+	    env_check(x, run_id, task_id, req) != 0 ||
 	    svc_commit(x->svc) != 0) {
 		(void) svc_rollback(x->svc);
 		goto out;
