@@ -180,6 +180,23 @@ comment_add(
 	    "titt", task_id, now_ms(), author, body));
 }
 
+/* comment_post adds a comment without a move: on the local board, and
+ * pushed to Plane by the outbox. */
+static int
+comment_post(
+    struct svc *svc, const char *task_id, const char *author, const char *body)
+{
+	int rv;
+
+	if ((rv = comment_add(svc, task_id, author, body)) == 0 &&
+	    ((struct board *) svc_state(svc))->plane != NULL)
+		rv = store_run(svc_store(svc),
+		    "INSERT INTO outbox(task_id, state, comment, created_ms)"
+		    " VALUES (?, NULL, ?, ?)",
+		    "tti", task_id, body, now_ms());
+	return (rv);
+}
+
 /* board_move changes a task's state (inside the caller's transaction) and
  * journals task.updated; a comment, when given, is added too. */
 int
@@ -409,11 +426,11 @@ static int
 on_superseded(struct svc *svc, const struct msg *m, void *state)
 {
 	const struct msg_exec_superseded *s = &m->body.exec_superseded;
-	struct board                     *b = state;
 	struct task                       t;
 	char                             *c;
 	int                               rv;
 
+	(void) state;
 	if ((rv = store_run(svc_store(svc),
 	         "INSERT OR IGNORE INTO superseded(run_id, task_id, by_run_id,"
 	         " at) VALUES (?, ?, ?, ?)",
@@ -429,12 +446,7 @@ on_superseded(struct svc *svc, const struct msg *m, void *state)
 	     s->run_id, s->executor ? s->executor : "-",
             s->reason ? s->reason : "lease_expired",
             s->by_run_id ? s->by_run_id : "-");
-	rv = comment_add(svc, t.task_id, "router", c);
-	if (rv == 0 && b->plane != NULL)
-		rv = store_run(svc_store(svc),
-		    "INSERT INTO outbox(task_id, state, comment, created_ms)"
-		    " VALUES (?, NULL, ?, ?)",
-		    "tti", t.task_id, c, now_ms());
+	rv = comment_post(svc, t.task_id, "router", c);
 	log_info("board.taken_back", "%s: run %s taken back by the router",
 	    t.task_id, s->run_id);
 	free(c);
@@ -553,6 +565,50 @@ result_comment(struct buf *c, const struct msg_exec_finished *f)
 		buf_printf(c, "\n%s\n", r->quality_note);
 }
 
+/* impact reports a finished run's changes under other repos'
+ * impact_report_paths: task.impact, the original's log event and its
+ * advisory comment on the task (impact.c). */
+static int
+impact(
+    struct svc *svc, const struct task *t, const struct msg_exec_finished *f)
+{
+	struct msg_task_impact ev;
+	struct buf             c;
+	size_t                 i, n;
+	int                    rv;
+
+	memset(&ev, 0, sizeof(ev));
+	n = board_impact(
+	    svc_cfg_root(svc), t->repo_key, f->result, &ev.warnings);
+	if (n == 0)
+		return (0);
+	ev.task_id  = t->task_id;
+	ev.run_id   = f->run_id;
+	ev.repo_key = t->repo_key;
+	ev.count    = (int64_t) n;
+	log_warn("cross_repo_impact_detected",
+	    "%s: run %s: %zu change(s) "
+	    "under other repos' impact_report_paths, first: %s",
+	    t->task_id, f->run_id, n, ev.warnings.v[0]);
+	buf_init(&c);
+	buf_puts(&c,
+	    "[Goal] Cross-repo impact detected. This is advisory "
+	    "\xe2\x80\x94 verify dependent repos still build and pass "
+	    "tests.\n");
+	for (i = 0; i < ev.warnings.n; i++)
+		buf_printf(&c, "- %s\n", ev.warnings.v[i]);
+	if (n > ev.warnings.n)
+		buf_printf(&c, "- and %zu more\n", n - ev.warnings.n);
+	if ((rv = svc_emit(svc, MSG_TASK_IMPACT, t->task_id, &ev)) == 0)
+		rv = comment_post(svc, t->task_id, "board-sync", buf_cstr(&c));
+	svc_count(svc, "cross_repo_impact", 1);
+	buf_fini(&c);
+	for (i = 0; i < ev.warnings.n; i++)
+		free(ev.warnings.v[i]);
+	free(ev.warnings.v);
+	return (rv);
+}
+
 static int
 on_finished(struct svc *svc, const struct msg *m, void *state)
 {
@@ -604,6 +660,8 @@ on_finished(struct svc *svc, const struct msg *m, void *state)
 			        : "",
 			    now_ms());
 	}
+	if (rv == 0 && f->success)
+		rv = impact(svc, &t, f);
 	buf_fini(&c);
 	board_task_fini(&t);
 	return (rv);

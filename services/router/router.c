@@ -533,6 +533,11 @@ on_heartbeat(struct svc *svc, const struct msg *m, void *state)
 	e->mem_free_mb = json_is_integer(json_object_get(info, "mem_free_mb"))
 	    ? json_integer_value(json_object_get(info, "mem_free_mb"))
 	    : -1;
+	e->low_disk    = json_is_true(json_object_get(info, "low_disk"));
+	e->disk_free_mb =
+	    json_integer_value(json_object_get(info, "disk_free_mb"));
+	e->disk_floor_mb =
+	    json_integer_value(json_object_get(info, "disk_floor_mb"));
 	heard_stamp(svc, e, info);
 }
 
@@ -644,9 +649,10 @@ expire_leases(struct router *r, int64_t now)
 }
 
 /* pick chooses a fresh executor with a free slot (minus runs dispatched
- * to it and not yet started). */
+ * to it and not yet started) and room on its disk; *low gets a fresh one
+ * held back only by its disk guardrail (NULL: none). */
 static struct executor *
-pick(struct router *r)
+pick(struct router *r, struct executor **low)
 {
 	struct executor *best = NULL;
 	int64_t          mono = mono_ms(), inflight, free_best = 0;
@@ -657,6 +663,10 @@ pick(struct router *r)
 
 		if (e->last_hb == 0 || mono - e->last_hb > r->stale_ms)
 			continue;
+		if (e->low_disk) {
+			*low = e;
+			continue;
+		}
 		inflight = 0;
 		(void) store_int(svc_store(r->svc), &inflight, 0,
 		    "SELECT count(*) FROM rrun WHERE executor = ? AND"
@@ -828,6 +838,7 @@ gates(struct router *r, struct queued *q, struct ledger *l, int64_t now,
 	struct store_stmt *st;
 	struct gate        g;
 	struct spend_gate  sg;
+	struct executor   *low  = NULL;
 	int64_t            hour = 0, day = 0, running = 0, open = 0;
 	bool               reset = false;
 
@@ -900,9 +911,14 @@ gates(struct router *r, struct queued *q, struct ledger *l, int64_t now,
 		return (
 		    strcmp(sg.scope, "global") == 0 ? GATE_ALL : GATE_TASK);
 	}
-	if ((*ep = pick(r)) == NULL) {
-		g = (struct gate) { false, "no_executor_available", NULL, 0,
-			0 };
+	if ((*ep = pick(r, &low)) == NULL) {
+		/* dispatch skipped: low_disk when a disk is all that holds
+		 * it (current, limit: that executor's free MiB and floor) */
+		g = low != NULL
+		    ? (struct gate) { false, "low_disk", "disk",
+			      low->disk_free_mb, low->disk_floor_mb }
+		    : (struct gate) { false, "no_executor_available", NULL, 0,
+			      0 };
 		refuse(r, task_id, last_reason, &g, NULL);
 		return (GATE_ALL);
 	}
@@ -1086,12 +1102,14 @@ router_status(struct svc *svc, void *state, json_t *obj)
 	bk = bk_load(r, NULL);
 	for (i = 0; i < r->nex; i++)
 		json_object_set_new(ex, r->ex[i].name,
-		    json_pack("{s:I, s:I, s:I}", "heartbeat_age_ms",
+		    json_pack("{s:I, s:I, s:I, s:I, s:b}", "heartbeat_age_ms",
 		        (json_int_t) (r->ex[i].last_hb
 		                ? mono - r->ex[i].last_hb
 		                : -1),
 		        "free_slots", (json_int_t) r->ex[i].free_slots,
-		        "mem_free_mb", (json_int_t) r->ex[i].mem_free_mb));
+		        "mem_free_mb", (json_int_t) r->ex[i].mem_free_mb,
+		        "disk_free_mb", (json_int_t) r->ex[i].disk_free_mb,
+		        "low_disk", r->ex[i].low_disk));
 	json_object_set_new(obj, "tasks", q);
 	json_object_set_new(
 	    obj, "breaker", json_string(breaker_phase_name(bk.phase)));
