@@ -16,6 +16,7 @@
 #include "opc/cfg.h"
 #include "opc/err.h"
 #include "opc/log.h"
+#include "opc/outcome.h"
 #include "opc/store.h"
 #include "opc/util.h"
 
@@ -177,6 +178,23 @@ comment_add(
 	    "INSERT INTO comment(task_id, at, author, body) "
 	    "VALUES (?, ?, ?, ?)",
 	    "titt", task_id, now_ms(), author, body));
+}
+
+/* comment_post adds a comment without a move: on the local board, and
+ * pushed to Plane by the outbox. */
+static int
+comment_post(
+    struct svc *svc, const char *task_id, const char *author, const char *body)
+{
+	int rv;
+
+	if ((rv = comment_add(svc, task_id, author, body)) == 0 &&
+	    ((struct board *) svc_state(svc))->plane != NULL)
+		rv = store_run(svc_store(svc),
+		    "INSERT INTO outbox(task_id, state, comment, created_ms)"
+		    " VALUES (?, NULL, ?, ?)",
+		    "tti", task_id, body, now_ms());
+	return (rv);
 }
 
 /* board_move changes a task's state (inside the caller's transaction) and
@@ -408,11 +426,11 @@ static int
 on_superseded(struct svc *svc, const struct msg *m, void *state)
 {
 	const struct msg_exec_superseded *s = &m->body.exec_superseded;
-	struct board                     *b = state;
 	struct task                       t;
 	char                             *c;
 	int                               rv;
 
+	(void) state;
 	if ((rv = store_run(svc_store(svc),
 	         "INSERT OR IGNORE INTO superseded(run_id, task_id, by_run_id,"
 	         " at) VALUES (?, ?, ?, ?)",
@@ -428,12 +446,7 @@ on_superseded(struct svc *svc, const struct msg *m, void *state)
 	     s->run_id, s->executor ? s->executor : "-",
             s->reason ? s->reason : "lease_expired",
             s->by_run_id ? s->by_run_id : "-");
-	rv = comment_add(svc, t.task_id, "router", c);
-	if (rv == 0 && b->plane != NULL)
-		rv = store_run(svc_store(svc),
-		    "INSERT INTO outbox(task_id, state, comment, created_ms)"
-		    " VALUES (?, NULL, ?, ?)",
-		    "tti", t.task_id, c, now_ms());
+	rv = comment_post(svc, t.task_id, "router", c);
 	log_info("board.taken_back", "%s: run %s taken back by the router",
 	    t.task_id, s->run_id);
 	free(c);
@@ -503,6 +516,19 @@ agent_comment(struct buf *c, const struct msg_exec_agent *a)
 	}
 }
 
+/* classification: the blocked_classification of a failed run (the
+ * original's word on the board): quota_exhausted whenever the outcome is
+ * quota exhaustion (common/outcome.c decides, as for the router's breaker
+ * and the usage store), else the failure category, else the status. */
+static const char *
+classification(const struct msg_exec_finished *f)
+{
+	if (outcome_quota(
+	        f->failure_category, f->failure_reason, f->result != NULL))
+		return ("quota_exhausted");
+	return (f->failure_category != NULL ? f->failure_category : f->status);
+}
+
 static void
 result_comment(struct buf *c, const struct msg_exec_finished *f)
 {
@@ -514,6 +540,9 @@ result_comment(struct buf *c, const struct msg_exec_finished *f)
 		buf_printf(c, "- category: %s\n", f->failure_category);
 	if (f->failure_reason != NULL)
 		buf_printf(c, "- reason: %s\n", f->failure_reason);
+	if (!f->success && strcmp(f->status, "interrupted") != 0)
+		buf_printf(
+		    c, "- blocked_classification: %s\n", classification(f));
 	if (r != NULL && r->has_executor_exit_code)
 		buf_printf(c, "- executor-exit-code: %lld\n",
 		    (long long) r->executor_exit_code);
@@ -531,6 +560,53 @@ result_comment(struct buf *c, const struct msg_exec_finished *f)
 		buf_printf(c, "- pull_request: %s\n", f->pull_request_url);
 	if (r != NULL)
 		agent_comment(c, r->agent);
+	/* the same note as on the pull request (the executor's threshold) */
+	if (r != NULL && r->quality_note != NULL)
+		buf_printf(c, "\n%s\n", r->quality_note);
+}
+
+/* impact reports a finished run's changes under other repos'
+ * impact_report_paths: task.impact, the original's log event and its
+ * advisory comment on the task (impact.c). */
+static int
+impact(
+    struct svc *svc, const struct task *t, const struct msg_exec_finished *f)
+{
+	struct msg_task_impact ev;
+	struct buf             c;
+	size_t                 i, n;
+	int                    rv;
+
+	memset(&ev, 0, sizeof(ev));
+	n = board_impact(
+	    svc_cfg_root(svc), t->repo_key, f->result, &ev.warnings);
+	if (n == 0)
+		return (0);
+	ev.task_id  = t->task_id;
+	ev.run_id   = f->run_id;
+	ev.repo_key = t->repo_key;
+	ev.count    = (int64_t) n;
+	log_warn("cross_repo_impact_detected",
+	    "%s: run %s: %zu change(s) "
+	    "under other repos' impact_report_paths, first: %s",
+	    t->task_id, f->run_id, n, ev.warnings.v[0]);
+	buf_init(&c);
+	buf_puts(&c,
+	    "[Goal] Cross-repo impact detected. This is advisory "
+	    "\xe2\x80\x94 verify dependent repos still build and pass "
+	    "tests.\n");
+	for (i = 0; i < ev.warnings.n; i++)
+		buf_printf(&c, "- %s\n", ev.warnings.v[i]);
+	if (n > ev.warnings.n)
+		buf_printf(&c, "- and %zu more\n", n - ev.warnings.n);
+	if ((rv = svc_emit(svc, MSG_TASK_IMPACT, t->task_id, &ev)) == 0)
+		rv = comment_post(svc, t->task_id, "board-sync", buf_cstr(&c));
+	svc_count(svc, "cross_repo_impact", 1);
+	buf_fini(&c);
+	for (i = 0; i < ev.warnings.n; i++)
+		free(ev.warnings.v[i]);
+	free(ev.warnings.v);
+	return (rv);
 }
 
 static int
@@ -569,10 +645,8 @@ on_finished(struct svc *svc, const struct msg *m, void *state)
 		else
 			to = "Blocked";
 		rv = board_move(svc, &t, to,
-		    f->success ? "succeeded"
-		               : (f->failure_category ? f->failure_category
-		                                      : f->status),
-		    buf_cstr(&c), f->executor ? f->executor : "executor");
+		    f->success ? "succeeded" : classification(f), buf_cstr(&c),
+		    f->executor ? f->executor : "executor");
 		/* a question for a human: the answer re-queues the task */
 		if (rv == 0 && f->failure_category != NULL &&
 		    strcmp(f->failure_category, "awaiting_input") == 0)
@@ -586,6 +660,8 @@ on_finished(struct svc *svc, const struct msg *m, void *state)
 			        : "",
 			    now_ms());
 	}
+	if (rv == 0 && f->success)
+		rv = impact(svc, &t, f);
 	buf_fini(&c);
 	board_task_fini(&t);
 	return (rv);

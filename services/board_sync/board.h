@@ -30,6 +30,14 @@ enum msg_task_state board_state(const char *state);
 /* board_kind_known: a task kind opcenter runs: goal, test, improve. */
 bool board_kind_known(const char *kind);
 
+/* board_impact adds to warnings (at most BOARD_IMPACT_MAX) one line
+ * "repo=R shared_path=P changed_file=F" for each changed file of result r
+ * under a path another repo than repo_key declares in its
+ * impact_report_paths (impact.c); returns how many there are in all. */
+#define BOARD_IMPACT_MAX 50
+size_t board_impact(const struct cfg_node *root, const char *repo_key,
+    const struct msg_exec_result *r, struct msg_strs *warnings);
+
 /* board_parse_description parses the optional "## Execution" block of a
  * task description (see parse.c).  goal_field, when non-empty, is the
  * goal text.  On success *out is a new task_execution record (mode and

@@ -54,6 +54,9 @@ const struct cfg_key conf_repo_keys[] = {
 	CFG_NUM("max_usd_per_day", NULL, "0", MAX_USD,
 	    "spend cap of this repo over the last 24 h (default: none)"),
 	CFG_SECTION("observe", observe_keys, "what the observer collects"),
+	CFG_STRS("impact_report_paths",
+	    "paths other repos depend on: a run of another repo's task "
+	    "that changes one is reported (cross_repo_impact_detected)"),
 	CFG_END,
 };
 

@@ -446,7 +446,8 @@ finished_what(struct svc *svc, const struct msg *m, struct escalator *e,
 }
 
 /* A spend cap that holds tasks back (issue 13) escalates, once per scope
- * ("global" or the repo) within the cooldown; the other gates are rate
+ * ("global" or the repo) within the cooldown, and so does the disk
+ * guardrail (low_disk: a human must make room); the other gates are rate
  * limits that clear by themselves. */
 static bool
 budget_wanted(const struct msg *m)
@@ -454,7 +455,8 @@ budget_wanted(const struct msg *m)
 	const struct msg_budget_decision *b = &m->body.budget_decision;
 
 	return (!b->allowed && b->reason != NULL &&
-	    strcmp(b->reason, "spend_cap") == 0);
+	    (strcmp(b->reason, "spend_cap") == 0 ||
+	        strcmp(b->reason, "low_disk") == 0));
 }
 
 static int
@@ -465,6 +467,18 @@ budget_what(struct svc *svc, const struct msg *m, struct escalator *e,
 
 	UNUSED(svc);
 	UNUSED(e);
+	if (strcmp(b->reason, "low_disk") == 0) {
+		/* the disk guardrail: one escalation per cooldown */
+		w->kind = "low_disk";
+		w->key  = "disk";
+		w->text = xasprintf("low disk: an executor has %lld MiB free, "
+		                    "below its floor of %lld MiB "
+		                    "(min_free_disk_mb); no run starts until "
+		                    "there is room (task %s waits)",
+		    (long long) b->current, (long long) b->limit,
+		    b->task_id ? b->task_id : "-");
+		return (0);
+	}
 	w->key = b->scope != NULL && strcmp(b->scope, "repo") == 0 &&
 	        b->repo_key != NULL
 	    ? b->repo_key

@@ -18,6 +18,11 @@ static const struct cfg_key limits_keys[] = {
 	CFG_END,
 };
 
+static const struct cfg_key tools_item[] = {
+	CFG_STRS("*", "a family's tools, by program name"),
+	CFG_END,
+};
+
 const struct cfg_key executor_keys[] = {
 	CFG_INT("max_parallel", "1", "1", "256", "runs at once"),
 	CFG_STR("workspace_root", "workspaces",
@@ -37,6 +42,13 @@ const struct cfg_key executor_keys[] = {
 	    "task kinds that may succeed changing "
 	    "nothing"),
 	CFG_SECTION("limits", limits_keys, "the scope of a run's change"),
+	CFG_INT("min_free_disk_mb", "256", "0", NULL,
+	    "below this many MiB free on the state or the workspace "
+	    "filesystem no run starts and the router holds dispatches "
+	    "(low_disk); 0: no floor"),
+	CFG_MAP("family_tools", tools_item,
+	    "the programs a task family needs on the PATH (a run of a task "
+	    "labelled 'source-family: F' lacking one: execution_env_warning)"),
 	CFG_END,
 };
 

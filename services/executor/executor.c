@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <sysexits.h>
@@ -82,6 +83,50 @@ mem_free_mb(void)
 			total = (total < 0 ? 0 : total) + kb;
 	fclose(f);
 	return (total < 0 ? -1 : total / 1024);
+}
+
+/* free_mb: MiB an unprivileged writer may still use on path's
+ * filesystem, -1 when it cannot tell. */
+static int64_t
+free_mb(const char *path)
+{
+	struct statvfs v;
+
+	if (statvfs(path, &v) != 0)
+		return (-1);
+	return (
+	    (int64_t) ((uint64_t) v.f_bavail * v.f_frsize / (1024 * 1024)));
+}
+
+/* disk_check reads the free space of the state and the workspace
+ * filesystems (the lesser counts) against the floor; it says when the
+ * executor goes below it and when it comes back. */
+static void
+disk_check(struct executor *x)
+{
+	int64_t a = free_mb(svc_topo(x->svc)->state_dir), b = free_mb(x->root);
+	bool    low;
+
+	x->disk_free_mb = a < 0 ? b : b < 0 ? a : a < b ? a : b;
+	low             = x->disk_floor_mb > 0 && x->disk_free_mb >= 0 &&
+	    x->disk_free_mb < x->disk_floor_mb;
+	if (low == x->low_disk)
+		return;
+	x->low_disk = low;
+	if (low) {
+		log_warn("executor.low_disk",
+		    "%lld MiB free on %s, below the "
+		    "floor of %lld MiB (min_free_disk_mb): no run starts "
+		    "until there is room",
+		    (long long) x->disk_free_mb,
+		    a == x->disk_free_mb ? svc_topo(x->svc)->state_dir
+		                         : x->root,
+		    (long long) x->disk_floor_mb);
+		svc_count(x->svc, "low_disk", 1);
+	} else
+		log_info("executor.low_disk",
+		    "%lld MiB free again: runs start",
+		    (long long) x->disk_free_mb);
 }
 
 /* agent_credential emits credential.invalid when the agent CLI of a run
@@ -475,6 +520,84 @@ lease_write(struct executor *x, const char *run_id, int64_t stop_at)
 	free(p);
 }
 
+/* family_of: the task family a "source-family: F" label names (the
+ * proposer's), or NULL. */
+static char *
+family_of(const json_t *labels)
+{
+	const json_t *v;
+	const char   *l;
+	size_t        i;
+
+	json_array_foreach (labels, i, v) {
+		if ((l = json_string_value(v)) == NULL ||
+		    strncasecmp(l, "source-family:", 14) != 0)
+			continue;
+		l += 14;
+		l += strspn(l, " \t");
+		if (*l != '\0')
+			return (xstrndup(l, strcspn(l, " \t")));
+	}
+	return (NULL);
+}
+
+/* env_check: the tools the run's task family needs (family_tools) that
+ * are not on the worker's PATH: exec.env_warning and the original's log
+ * event execution_env_warning.  The run goes on. */
+static int
+env_check(struct executor *x, const char *run_id, const char *task_id,
+    const json_t *req)
+{
+	struct msg_exec_env_warning ev;
+	const char                **tools = NULL;
+	char                       *family, *p, err[256];
+	struct buf                  w;
+	size_t                      i, n;
+	int                         rv = 0;
+
+	if ((family = family_of(json_object_get(req, "labels"))) == NULL)
+		return (0);
+	if (cfg_get_strs(cfg_get(svc_cfg(x->svc), "family_tools"), family,
+	        &tools, &n, err, sizeof(err)) != 0 ||
+	    tools == NULL) {
+		free(family);
+		return (0);
+	}
+	memset(&ev, 0, sizeof(ev));
+	for (i = 0; tools[i] != NULL; i++) {
+		if ((p = spawn_path(tools[i], NULL)) != NULL &&
+		    access(p, X_OK) == 0) {
+			free(p);
+			continue;
+		}
+		free(p);
+		msg_strs_add(&ev.missing, tools[i]);
+	}
+	if (ev.missing.n > 0) {
+		buf_init(&w);
+		buf_printf(&w, "family %s needs", family);
+		for (i = 0; i < ev.missing.n; i++)
+			buf_printf(
+			    &w, "%s %s", i > 0 ? "," : "", ev.missing.v[i]);
+		buf_puts(&w, ", not on the worker's PATH; the run goes on");
+		ev.run_id  = (char *) run_id;
+		ev.task_id = (char *) task_id;
+		ev.family  = family;
+		ev.warning = (char *) buf_cstr(&w);
+		log_warn("execution_env_warning", "%s: run %s: %s", task_id,
+		    run_id, ev.warning);
+		svc_count(x->svc, "env_warning", 1);
+		rv = svc_emit(x->svc, MSG_EXEC_ENV_WARNING, task_id, &ev);
+		buf_fini(&w);
+	}
+	for (i = 0; i < ev.missing.n; i++)
+		free(ev.missing.v[i]);
+	free(ev.missing.v);
+	free(tools);
+	free(family);
+	return (rv);
+}
+
 /* start launches one pending run: journal running + exec.started first,
  * then spawn the worker, then record its pid. */
 static void
@@ -539,6 +662,7 @@ start(struct executor *x, const char *run_id, const char *task_id,
 	        " WHERE run_id = ? AND state = 'pending'",
 	        "tiiit", ws, now_ms(), mono_ms(), deadline, run_id) != 0 ||
 	    svc_emit(x->svc, MSG_EXEC_STARTED, task_id, &ev) != 0 ||
+	    env_check(x, run_id, task_id, req) != 0 ||
 	    svc_commit(x->svc) != 0) {
 		(void) svc_rollback(x->svc);
 		goto out;
@@ -1151,6 +1275,11 @@ launch(struct executor *x)
 	x->running = running;
 	if (running >= x->max_parallel)
 		return;
+	/* no new workspace below the floor: pending runs wait (the router,
+	 * told by the heartbeat, takes back what does not start) */
+	disk_check(x);
+	if (x->low_disk)
+		return;
 	n = rows(x, "pending", r,
 	    (size_t) (x->max_parallel - running) < nitems(r)
 	        ? (size_t) (x->max_parallel - running)
@@ -1197,6 +1326,8 @@ ex_init(struct svc *svc, void *state)
 	        &x->remove_after, err, sizeof(err)) != 0 ||
 	    cfg_tab_int(executor_keys, svc_cfg(svc), "orphan_sweep_every",
 	        &x->sweep_every, err, sizeof(err)) != 0 ||
+	    cfg_tab_int(executor_keys, svc_cfg(svc), "min_free_disk_mb",
+	        &x->disk_floor_mb, err, sizeof(err)) != 0 ||
 	    backend_check(svc_cfg(svc), err, sizeof(err)) != 0) {
 		log_error("executor.config", "%s", err);
 		return (ERR_CONFIG);
@@ -1278,6 +1409,12 @@ ex_heartbeat(struct svc *svc, void *state, json_t *info)
 	json_object_set_new(info, "running", json_integer(x->running));
 	json_object_set_new(info, "backends", lanes);
 	json_object_set_new(info, "mem_free_mb", json_integer(mem_free_mb()));
+	disk_check(x);
+	json_object_set_new(
+	    info, "disk_free_mb", json_integer(x->disk_free_mb));
+	json_object_set_new(
+	    info, "disk_floor_mb", json_integer(x->disk_floor_mb));
+	json_object_set_new(info, "low_disk", json_boolean(x->low_disk));
 	/* what the router echoes in its grants */
 	json_object_set_new(info, "lease_epoch", json_string(x->lease_epoch));
 	json_object_set_new(info, "lease_stamp", json_integer(mono_ms()));
@@ -1298,6 +1435,10 @@ ex_status(struct svc *svc, void *state, json_t *obj)
 		json_object_set_new(
 		    gh, "rate_limited_until_ms", json_integer(x->gh_retry_at));
 	json_object_set_new(obj, "github", gh);
+	json_object_set_new(obj, "disk",
+	    json_pack("{s:I, s:I, s:b}", "free_mb",
+	        (json_int_t) x->disk_free_mb, "floor_mb",
+	        (json_int_t) x->disk_floor_mb, "low", x->low_disk));
 	json_object_set_new(obj, "lease",
 	    json_pack("{s:b, s:I}", "confirmed",
 	        lease_confirmed(x->grant_stamp, x->lease_ms, mono_ms()),

@@ -43,6 +43,12 @@ struct executor {
 	char    lease_epoch[37];
 	int64_t grant_stamp;
 	bool    lease_ok;
+	/* The disk guardrail: below min_free_disk_mb free on the state or
+	 * the workspace filesystem no run starts (the router is told in the
+	 * heartbeat and holds its dispatches: low_disk). */
+	int64_t disk_floor_mb;
+	int64_t disk_free_mb; /* the last reading, -1 unknown */
+	bool    low_disk;
 };
 
 /* executor_path_for returns "<workspace_root>/<run_id><suffix>". */

@@ -35,6 +35,12 @@ static const struct opc_cmd cmds[] = {
 	    "runs recorded by the recorder, with their evidence" },
 	{ "spend-report", cmd_spend_report, "[--window-days N] [--json]",
 	    "executions, their real cost and tokens over a window" },
+	{ "breaker", cmd_breaker, "status | reset [--reason T]",
+	    "the router's circuit breaker: its state, or close it now" },
+	{ "usage", cmd_usage,
+	    "[--kind K] [--repo R] [--since D] [--limit N] [--json]",
+	    "the usage store's events: executions, outcomes, quota events, "
+	    "quality warnings, scope violations" },
 	{ "providers", cmd_providers, "[--no-call] [--backend NAME] [--json]",
 	    "per backend: installed, version, key set, mode, headless ready" },
 	{ "doctor", cmd_doctor, "[--task-id ID]",

@@ -955,6 +955,45 @@ ctl_spend(struct svc *svc, const struct msg *req, json_t **data, char *err,
 	return (rv);
 }
 
+#define USAGE_LIMIT 100
+#define USAGE_MAX 1000
+
+static int
+ctl_usage(struct svc *svc, const struct msg *req, json_t **data, char *err,
+    size_t errlen, void *state)
+{
+	const struct msg_recorder_usage *q = &req->body.recorder_usage;
+	int64_t limit = q->limit > 0 ? q->limit : USAGE_LIMIT;
+	size_t  i;
+	int     rv;
+
+	UNUSED(state);
+	if (limit > USAGE_MAX)
+		limit = USAGE_MAX;
+	if (q->kind != NULL && *q->kind != '\0') {
+		for (i = 0; usage_kinds[i] != NULL &&
+		     strcmp(usage_kinds[i], q->kind) != 0;
+		     i++)
+			;
+		if (usage_kinds[i] == NULL) {
+			snprintf(err, errlen,
+			    "unknown kind '%.64s': one of execution, "
+			    "execution_outcome, quota_event, "
+			    "executor_quality_warning, scope_violation",
+			    q->kind);
+			svc_count(svc, "usage_bad_kind", 1);
+			return (ERR_INVAL);
+		}
+	}
+	if ((rv = usage_query(svc_store(svc), data,
+	         q->kind != NULL && *q->kind != '\0' ? q->kind : NULL,
+	         q->repo_key != NULL && *q->repo_key != '\0' ? q->repo_key
+	                                                     : NULL,
+	         q->since_ms > 0 ? q->since_ms : 0, limit)) != 0)
+		snprintf(err, errlen, "usage query failed");
+	return (rv);
+}
+
 static void
 recorder_status(struct svc *svc, void *state, json_t *obj)
 {
@@ -997,6 +1036,7 @@ static const struct svc_ctl ctls[] = {
 	{ MSG_RECORDER_RUNS_LIST, ctl_runs_list },
 	{ MSG_RECORDER_RUN_SHOW, ctl_run_show },
 	{ MSG_RECORDER_SPEND, ctl_spend },
+	{ MSG_RECORDER_USAGE, ctl_usage },
 	{ MSG_NONE, NULL },
 };
 

@@ -163,6 +163,22 @@ int usage_spend(
  * model, event} (null where unknown), or NULL when there is none. */
 json_t *usage_run(struct store *, const char *run_id);
 
+/* usage_kinds: the kinds of event usage_query knows, NULL-terminated. */
+extern const char *const usage_kinds[];
+
+/* usage_query sets *out to a new {events: [...], total} of the usage
+ * store's events of kind (one of usage_kinds; NULL: every kind) of repo
+ * (NULL: any) at or after since_ms, the newest limit, newest first.  Each
+ * event is {kind, timestamp, ts_ms, run_id, task_id, repo_key} and its
+ * own fields: execution {lane, backend}; execution_outcome {backend,
+ * succeeded, status, failure_category}; quota_event {backend,
+ * failure_category, status}; executor_quality_warning
+ * {suppression_counts, note}; scope_violation {violated_files (at most
+ * 10), violated_count}.  Returns 0, ERR_INVAL (unknown kind) or the
+ * store's error. */
+int usage_query(struct store *, json_t **out, const char *kind,
+    const char *repo, int64_t since_ms, int64_t limit);
+
 /* usage_counts adds executions/failed/quota/cost_reported counters to a
  * status object (runs taken back not among them), and
  * executions_superseded. */

@@ -12,7 +12,10 @@
  *                  category, event: the original's execution_outcome or
  *                  quota_event), duration, and whether the router took
  *                  the run back (superseded: it counts in no total);
- *   usage_quality  result.quality_warnings, one row per (run, pattern);
+ *   usage_quality  result.quality_warnings, one row per (run, pattern)
+ *                  (usage_exec.quality_note: the executor's [quality]
+ *                  note, set when they reached its threshold: the
+ *                  original's executor_quality_warning);
  *   usage_scope    result.scope_violations, one row per (run, path).
  * The real cost is the agent's; the estimate stands in only for a run that
  * reported none.  The spend report keeps the original's shape
@@ -52,6 +55,7 @@ static const char *const added[][2] = {
 	{ "model", "TEXT" },
 	{ "event", "TEXT" },
 	{ "superseded", "INTEGER NOT NULL DEFAULT 0" },
+	{ "quality_note", "TEXT" },
 };
 
 int
@@ -72,7 +76,7 @@ usage_init(struct store *st)
 	         " output_tokens INTEGER, cache_read_tokens INTEGER,"
 	         " cache_creation_tokens INTEGER, session_id TEXT,"
 	         " turns INTEGER, agent_cli TEXT, model TEXT, event TEXT,"
-	         " superseded INTEGER NOT NULL DEFAULT 0);"
+	         " superseded INTEGER NOT NULL DEFAULT 0, quality_note TEXT);"
 	         "CREATE INDEX IF NOT EXISTS usage_exec_ts"
 	         " ON usage_exec(dispatched_ms);"
 	         "CREATE TABLE IF NOT EXISTS usage_quality ("
@@ -226,6 +230,13 @@ usage_finished(struct store *st, const char *run_id, const char *task_id,
 	         u.cost_source, u.input, u.output, u.cache_read,
 	         u.cache_creation, u.session_id, u.turns, u.cli, u.model)) !=
 	    0)
+		return (rv);
+	v = json_object_get(result, "quality_note");
+	if (json_is_string(v) &&
+	    (rv = store_run(st,
+	         "UPDATE usage_exec SET quality_note = ? WHERE run_id = ?"
+	         " AND quality_note IS NULL",
+	         "tt", json_string_value(v), run_id)) != 0)
 		return (rv);
 	v = json_object_get(result, "quality_warnings");
 	if (json_is_object(v)) {
@@ -432,4 +443,201 @@ usage_counts(struct store *st, json_t *obj)
 	json_object_set_new(obj, "executions_quota", json_integer(quota));
 	json_object_set_new(
 	    obj, "executions_cost_reported", json_integer(reported));
+}
+
+/* ----------------------------------------------------- the store, read */
+
+const char *const usage_kinds[] = {
+	"execution",
+	"execution_outcome",
+	"quota_event",
+	"executor_quality_warning",
+	"scope_violation",
+	NULL,
+};
+
+/* note_counts reads the {...} of a [quality] note (the counts by name);
+ * an empty object when it does not parse. */
+static json_t *
+note_counts(const char *note)
+{
+	const char *a = note != NULL ? strchr(note, '{') : NULL;
+	const char *b = note != NULL ? strrchr(note, '}') : NULL;
+	json_t     *j = NULL;
+
+	if (a != NULL && b != NULL && b > a)
+		j = json_loadb(a, (size_t) (b - a + 1), 0, NULL);
+	if (!json_is_object(j)) {
+		json_decref(j);
+		j = json_object();
+	}
+	return (j);
+}
+
+/* col_str: a text column as a JSON string, null for NULL. */
+static json_t *
+col_str(struct store_stmt *s, int i)
+{
+	return (store_col_is_null(s, i) ? json_null()
+	                                : json_string(store_col_text(s, i)));
+}
+
+/* kind_query appends the events of kind k newer than since_ms (of repo,
+ * NULL: any) to a: {kind, timestamp, ts_ms, run_id, task_id, repo_key,
+ * ...its own fields}. */
+static int
+kind_query(struct store *st, json_t *a, const char *k, const char *repo,
+    int64_t since_ms, int64_t limit)
+{
+	static const struct {
+		const char *kind, *sql;
+	} q[] = {
+		{ "execution",
+		    "SELECT dispatched_ms, run_id, task_id, repo_key, lane, "
+		    "backend"
+		    " FROM usage_exec WHERE superseded = 0 AND dispatched_ms "
+		    ">= ?"
+		    " AND (? IS NULL OR repo_key = ?)"
+		    " ORDER BY dispatched_ms DESC LIMIT ?" },
+		{ "execution_outcome",
+		    "SELECT finished_ms, run_id, task_id, repo_key, backend, "
+		    "success,"
+		    " status, failure_category FROM usage_exec WHERE finished "
+		    "= 1"
+		    " AND superseded = 0 AND quota = 0 AND finished_ms >= ?"
+		    " AND (? IS NULL OR repo_key = ?)"
+		    " ORDER BY finished_ms DESC LIMIT ?" },
+		{ "quota_event",
+		    "SELECT finished_ms, run_id, task_id, repo_key, backend,"
+		    " failure_category, status FROM usage_exec WHERE finished "
+		    "= 1"
+		    " AND superseded = 0 AND quota = 1 AND finished_ms >= ?"
+		    " AND (? IS NULL OR repo_key = ?)"
+		    " ORDER BY finished_ms DESC LIMIT ?" },
+		{ "executor_quality_warning",
+		    "SELECT finished_ms, run_id, task_id, repo_key, "
+		    "quality_note"
+		    " FROM usage_exec WHERE quality_note IS NOT NULL"
+		    " AND finished_ms >= ? AND (? IS NULL OR repo_key = ?)"
+		    " ORDER BY finished_ms DESC LIMIT ?" },
+		{ "scope_violation",
+		    "SELECT min(s.ts_ms) AS t, s.run_id, s.task_id, "
+		    "e.repo_key,"
+		    " count(*) FROM usage_scope s LEFT JOIN usage_exec e"
+		    " ON e.run_id = s.run_id WHERE s.ts_ms >= ?"
+		    " AND (? IS NULL OR e.repo_key = ?) GROUP BY s.run_id"
+		    " ORDER BY t DESC LIMIT ?" },
+	};
+	struct store_stmt *s, *f;
+	json_t            *o, *files;
+	char               ts[40];
+	size_t             i;
+	int                rv;
+
+	for (i = 0; i < nitems(q) && strcmp(q[i].kind, k) != 0; i++)
+		;
+	if (i == nitems(q))
+		return (ERR_INVAL);
+	if ((rv = store_prep(st, &s, q[i].sql)) != 0)
+		return (rv);
+	store_bind_int(s, 1, since_ms);
+	if (repo != NULL) {
+		store_bind_text(s, 2, repo);
+		store_bind_text(s, 3, repo);
+	} else {
+		store_bind_null(s, 2);
+		store_bind_null(s, 3);
+	}
+	store_bind_int(s, 4, limit);
+	while ((rv = store_step(s)) == 1) {
+		o = json_pack("{s:s, s:s, s:I, s:o, s:o, s:o}", "kind", k,
+		    "timestamp", iso8601(store_col_int(s, 0), ts, sizeof(ts)),
+		    "ts_ms", (json_int_t) store_col_int(s, 0), "run_id",
+		    col_str(s, 1), "task_id", col_str(s, 2), "repo_key",
+		    col_str(s, 3));
+		if (i == 0) {
+			json_object_set_new(o, "lane", col_str(s, 4));
+			json_object_set_new(o, "backend", col_str(s, 5));
+		} else if (i == 1) {
+			json_object_set_new(o, "backend", col_str(s, 4));
+			json_object_set_new(
+			    o, "succeeded", json_boolean(store_col_int(s, 5)));
+			json_object_set_new(o, "status", col_str(s, 6));
+			json_object_set_new(
+			    o, "failure_category", col_str(s, 7));
+		} else if (i == 2) {
+			json_object_set_new(o, "backend", col_str(s, 4));
+			json_object_set_new(
+			    o, "failure_category", col_str(s, 5));
+			json_object_set_new(o, "status", col_str(s, 6));
+		} else if (i == 3) {
+			json_object_set_new(o, "suppression_counts",
+			    note_counts(store_col_text(s, 4)));
+			json_object_set_new(o, "note", col_str(s, 4));
+		} else {
+			/* the original keeps at most 10 paths */
+			files = json_array();
+			if (store_prep(st, &f,
+			        "SELECT path FROM usage_scope WHERE"
+			        " run_id = ? ORDER BY path LIMIT 10") == 0) {
+				store_bind_text(f, 1, store_col_text(s, 1));
+				while (store_step(f) == 1)
+					json_array_append_new(files,
+					    json_string(store_col_text(f, 0)));
+				store_done(f);
+			}
+			json_object_set_new(o, "violated_files", files);
+			json_object_set_new(o, "violated_count",
+			    json_integer(store_col_int(s, 4)));
+		}
+		json_array_append_new(a, o);
+	}
+	store_done(s);
+	return (rv < 0 ? rv : 0);
+}
+
+static int
+newest_first(const void *x, const void *y)
+{
+	json_int_t a = json_integer_value(
+	               json_object_get(*(json_t *const *) x, "ts_ms")),
+	           b = json_integer_value(
+	               json_object_get(*(json_t *const *) y, "ts_ms"));
+
+	return (a < b ? 1 : a > b ? -1 : 0);
+}
+
+int
+usage_query(struct store *st, json_t **out, const char *kind, const char *repo,
+    int64_t since_ms, int64_t limit)
+{
+	json_t **v, *a = json_array(), *e;
+	size_t   i, n;
+	int      rv = 0;
+
+	*out = NULL;
+	for (i = 0; usage_kinds[i] != NULL && rv == 0; i++)
+		if (kind == NULL || strcmp(kind, usage_kinds[i]) == 0)
+			rv = kind_query(
+			    st, a, usage_kinds[i], repo, since_ms, limit);
+	if (rv != 0) {
+		json_decref(a);
+		return (rv);
+	}
+	/* the newest limit events of every kind asked */
+	n = json_array_size(a);
+	v = xcalloc(n + 1, sizeof(*v));
+	json_array_foreach (a, i, e)
+		v[i] = json_incref(e);
+	qsort(v, n, sizeof(*v), newest_first);
+	json_array_clear(a);
+	for (i = 0; i < n; i++) {
+		if ((int64_t) i < limit)
+			json_array_append(a, v[i]);
+		json_decref(v[i]);
+	}
+	free(v);
+	*out = json_pack("{s:o, s:I}", "events", a, "total",
+	    (json_int_t) json_array_size(a));
+	return (0);
 }

@@ -64,6 +64,8 @@ static const struct cfg_key breaker_keys[] = {
 	CFG_INT("window", "5", "0", NULL, "the runs it looks at"),
 	CFG_INT("min_samples", "3", "1", NULL, "runs needed before it opens"),
 	CFG_MS("staleness", "4h", "0", NULL, "older runs do not count"),
+	CFG_MS("cooloff", "10m", "1ms", NULL,
+	    "open this long, it lets one run through as a probe (half_open)"),
 	CFG_END,
 };
 

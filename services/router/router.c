@@ -5,7 +5,9 @@
  * attempts, the gate holding it, the id its next run gets once its run
  * was taken back), rrun (one row per dispatched attempt: executor, lease,
  * outcome, and its reservation and cost: see ledger.c), outcome (the
- * breaker's window), kv (breaker state).
+ * breaker's window), rbreaker (the breaker's state, one row: its phase,
+ * since when, the outcomes it no longer counts, its probe run), kv (the
+ * breaker's open flag of older versions, read once into rbreaker).
  *
  * Leases (opc/lease.h): every heartbeat grants each executor heard the
  * runs rrun holds for it (dispatched or started), echoing the stamp of
@@ -52,7 +54,15 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS outcome("
     " at_ms INTEGER NOT NULL, success INTEGER NOT NULL,"
     " quota INTEGER NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS kv(k TEXT PRIMARY KEY, v INTEGER);";
+    "CREATE TABLE IF NOT EXISTS kv(k TEXT PRIMARY KEY, v INTEGER);"
+    "CREATE TABLE IF NOT EXISTS rbreaker("
+    " id INTEGER PRIMARY KEY CHECK (id = 1), phase TEXT NOT NULL,"
+    " since_ms INTEGER NOT NULL, reset_ms INTEGER NOT NULL DEFAULT 0,"
+    " probe_run TEXT);"
+    /* an open breaker of an older version: its cool-off is over */
+    "INSERT OR IGNORE INTO rbreaker(id, phase, since_ms)"
+    " SELECT 1, CASE WHEN coalesce((SELECT v FROM kv"
+    " WHERE k = 'breaker_open'), 0) THEN 'open' ELSE 'closed' END, 0;";
 
 /* --------------------------------------------------------------- helpers */
 
@@ -295,21 +305,50 @@ on_started(struct svc *svc, const struct msg *m, void *state)
 	    "it", now_ms(), m->body.exec_started.run_id));
 }
 
-static int
-breaker_update(struct router *r)
+/* bk_load reads the breaker's state; *probe (may be NULL) gets the run id
+ * of its probe (the caller frees it), NULL when none is out. */
+static struct breaker_state
+bk_load(struct router *r, char **probe)
 {
-	struct store_stmt         *st;
-	struct outcome            *o = NULL;
-	struct msg_circuit_changed ev;
-	struct breaker             b;
-	size_t                     n   = 0;
-	int64_t                    was = 0;
-	int                        rv;
+	struct breaker_state s;
+	struct store_stmt   *st;
 
-	if ((rv = store_prep(svc_store(r->svc), &st,
-	         "SELECT at_ms, success, quota FROM outcome"
-	         " ORDER BY at_ms DESC LIMIT 100")) != 0)
-		return (rv);
+	memset(&s, 0, sizeof(s));
+	if (probe != NULL)
+		*probe = NULL;
+	if (store_prep(svc_store(r->svc), &st,
+	        "SELECT phase, since_ms, reset_ms, probe_run FROM rbreaker"
+	        " WHERE id = 1") != 0)
+		return (s);
+	if (store_step(st) == 1) {
+		if (breaker_phase_parse(store_col_text(st, 0), &s.phase) != 0)
+			s.phase = BREAKER_CLOSED;
+		s.since_ms = store_col_int(st, 1);
+		s.reset_ms = store_col_int(st, 2);
+		s.probing  = !store_col_is_null(st, 3);
+		if (probe != NULL && s.probing)
+			*probe = store_col_dup(st, 3);
+	}
+	store_done(st);
+	return (s);
+}
+
+/* bk_window is breaker_eval over the outcomes the breaker counts: those
+ * after its reset_ms. */
+static struct breaker
+bk_window(struct router *r, const struct breaker_state *s, int64_t now)
+{
+	struct store_stmt *st;
+	struct outcome    *o = NULL;
+	struct breaker     b;
+	size_t             n = 0;
+
+	memset(&b, 0, sizeof(b));
+	if (store_prep(svc_store(r->svc), &st,
+	        "SELECT at_ms, success, quota FROM outcome WHERE at_ms > ?"
+	        " ORDER BY at_ms DESC LIMIT 100") != 0)
+		return (b);
+	store_bind_int(st, 1, s->reset_ms);
 	while (store_step(st) == 1) {
 		o            = xrealloc(o, (n + 1) * sizeof(*o));
 		o[n].at_ms   = store_col_int(st, 0);
@@ -318,24 +357,72 @@ breaker_update(struct router *r)
 		n++;
 	}
 	store_done(st);
-	b = budget_breaker_eval(&r->b, o, n, now_ms());
+	b = budget_breaker_eval(&r->b, o, n, now);
 	free(o);
-	(void) store_int(svc_store(r->svc), &was, 0,
-	    "SELECT v FROM kv WHERE k = 'breaker_open'", NULL);
-	if ((was != 0) == b.open)
-		return (0);
-	memset(&ev, 0, sizeof(ev));
-	ev.state        = b.open ? "open" : "closed";
-	ev.failure_rate = b.failure_rate;
-	ev.window       = b.samples;
-	ev.failures     = b.failures;
-	log_warn("router.breaker", "circuit %s: %lld/%lld failures", ev.state,
-	    (long long) b.failures, (long long) b.samples);
+	return (b);
+}
+
+/* bk_save writes s (probe: the run out as its probe, NULL: none) and,
+ * when s.why says the phase changed, journals circuit.changed with the
+ * window w. */
+static int
+bk_save(struct router *r, const struct breaker_state *s, const char *probe,
+    const struct breaker *w)
+{
+	struct msg_circuit_changed ev;
+	int                        rv;
+
 	if ((rv = store_run(svc_store(r->svc),
-	         "INSERT OR REPLACE INTO kv(k, v) VALUES ('breaker_open', ?)",
-	         "i", (int64_t) b.open)) != 0)
+	         "INSERT OR REPLACE INTO rbreaker(id, phase, since_ms,"
+	         " reset_ms, probe_run) VALUES (1, ?, ?, ?, ?)",
+	         "tiit", breaker_phase_name(s->phase), s->since_ms,
+	         s->reset_ms, s->probing ? probe : NULL)) != 0 ||
+	    s->why == NULL)
 		return (rv);
+	memset(&ev, 0, sizeof(ev));
+	ev.state        = (char *) breaker_phase_name(s->phase);
+	ev.failure_rate = w->failure_rate;
+	ev.window       = w->samples;
+	ev.failures     = w->failures;
+	ev.reason       = (char *) s->why;
+	ev.run_id       = (char *) probe;
+	if (s->phase == BREAKER_OPEN)
+		ev.cooloff_ms = r->b.breaker_cooloff_ms;
+	log_warn("router.breaker", "circuit %s (%s): %lld/%lld failures",
+	    ev.state, s->why, (long long) w->failures, (long long) w->samples);
 	return (svc_emit(r->svc, MSG_CIRCUIT_CHANGED, NULL, &ev));
+}
+
+/* breaker_update follows a finished run: the probe's verdict when it was
+ * the probe, else the window's. */
+static int
+breaker_update(struct router *r, const char *run_id, bool success, bool quota)
+{
+	struct breaker_state s;
+	struct breaker       w;
+	char                *probe;
+	int64_t              now = now_ms();
+	int                  rv;
+
+	s = bk_load(r, &probe);
+	if (probe != NULL && strcmp(probe, run_id) == 0) {
+		/* quota says nothing of the backend's health: the slot
+		 * goes to the next probe */
+		s  = breaker_probe_done(s,
+                    quota         ? BREAKER_LOST
+		         : success ? BREAKER_SUCCEEDED
+		                   : BREAKER_FAILED,
+		     now);
+		w  = bk_window(r, &s, now);
+		rv = bk_save(r, &s, run_id, &w);
+		free(probe);
+		return (rv);
+	}
+	w  = bk_window(r, &s, now);
+	s  = breaker_outcome(s, &w, now);
+	rv = s.why != NULL ? bk_save(r, &s, probe, &w) : 0;
+	free(probe);
+	return (rv);
 }
 
 static int
@@ -386,7 +473,7 @@ on_finished(struct svc *svc, const struct msg *m, void *state)
 	         "UPDATE rtask SET state = ? WHERE task_id = ?", "tt",
 	         f->success ? "done" : "failed", f->task_id)) != 0)
 		return (rv);
-	return (breaker_update(r));
+	return (breaker_update(r, f->run_id, f->success, quota));
 }
 
 static struct executor *
@@ -446,6 +533,11 @@ on_heartbeat(struct svc *svc, const struct msg *m, void *state)
 	e->mem_free_mb = json_is_integer(json_object_get(info, "mem_free_mb"))
 	    ? json_integer_value(json_object_get(info, "mem_free_mb"))
 	    : -1;
+	e->low_disk    = json_is_true(json_object_get(info, "low_disk"));
+	e->disk_free_mb =
+	    json_integer_value(json_object_get(info, "disk_free_mb"));
+	e->disk_floor_mb =
+	    json_integer_value(json_object_get(info, "disk_floor_mb"));
 	heard_stamp(svc, e, info);
 }
 
@@ -557,9 +649,10 @@ expire_leases(struct router *r, int64_t now)
 }
 
 /* pick chooses a fresh executor with a free slot (minus runs dispatched
- * to it and not yet started). */
+ * to it and not yet started) and room on its disk; *low gets a fresh one
+ * held back only by its disk guardrail (NULL: none). */
 static struct executor *
-pick(struct router *r)
+pick(struct router *r, struct executor **low)
 {
 	struct executor *best = NULL;
 	int64_t          mono = mono_ms(), inflight, free_best = 0;
@@ -570,6 +663,10 @@ pick(struct router *r)
 
 		if (e->last_hb == 0 || mono - e->last_hb > r->stale_ms)
 			continue;
+		if (e->low_disk) {
+			*low = e;
+			continue;
+		}
 		inflight = 0;
 		(void) store_int(svc_store(r->svc), &inflight, 0,
 		    "SELECT count(*) FROM rrun WHERE executor = ? AND"
@@ -637,12 +734,13 @@ run_id_for(struct router *r, const struct msg_decision *decision,
 
 /* dispatch sends one run of the task to executor e, holding reserve_usd
  * of the spend caps until it finishes; next is the id announced for it
- * (NULL: none). */
+ * (NULL: none); probe: the run is the half-open breaker's probe. */
 static int
 dispatch(struct router *r, struct executor *e, const char *task_id,
     const struct msg_task_ready *ready, const struct msg_proposal *proposal,
     const struct msg_decision *decision, const struct msg_policy *policy,
-    const char *next, int64_t attempts, int64_t now, double reserve_usd)
+    const char *next, int64_t attempts, int64_t now, double reserve_usd,
+    bool probe)
 {
 	struct msg_exec_dispatch ev;
 	struct route_task        t;
@@ -686,6 +784,11 @@ dispatch(struct router *r, struct executor *e, const char *task_id,
 	         " last_attempt_ms = ?, last_reason = NULL, hold = NULL,"
 	         " next_run_id = NULL WHERE task_id = ?",
 	         "iit", attempts + 1, now, task_id)) == 0 &&
+	    (!probe ||
+	        (rv = store_run(svc_store(r->svc),
+	             "UPDATE rbreaker SET probe_run = ?"
+	             " WHERE phase = 'half_open'",
+	             "t", run_id)) == 0) &&
 	    (rv = svc_emit(r->svc, MSG_EXEC_DISPATCH, task_id, &ev)) == 0)
 		rv = svc_commit(r->svc);
 	else
@@ -711,7 +814,8 @@ dispatch(struct router *r, struct executor *e, const char *task_id,
  * (budget, breaker, concurrency, the global spend cap, no executor,
  * memory: the same answer for every task, so the caller stops asking for
  * this pass).  q is the queued task; *reserve is what its run would hold
- * of the spend caps. */
+ * of the spend caps; *probe says its run is the half-open breaker's
+ * probe. */
 enum gate_verdict { GATE_OPEN, GATE_TASK, GATE_ALL };
 
 struct queued {
@@ -725,13 +829,16 @@ struct queued {
 
 static enum gate_verdict
 gates(struct router *r, struct queued *q, struct ledger *l, int64_t now,
-    struct executor **ep, double *reserve)
+    struct executor **ep, double *reserve, bool *probe)
 {
+	struct breaker_state bk;
+	char                *probe_run = NULL;
 	const char        *task_id = q->task_id, *last_reason = q->last_reason;
 	const char        *repo = q->ready->repo_key;
 	struct store_stmt *st;
 	struct gate        g;
 	struct spend_gate  sg;
+	struct executor   *low  = NULL;
 	int64_t            hour = 0, day = 0, running = 0, open = 0;
 	bool               reset = false;
 
@@ -762,14 +869,30 @@ gates(struct router *r, struct queued *q, struct ledger *l, int64_t now,
 		refuse(r, task_id, last_reason, &g, NULL);
 		return (GATE_ALL);
 	}
-	(void) store_int(svc_store(r->svc), &open, 0,
-	    "SELECT v FROM kv WHERE k = 'breaker_open'", NULL);
-	if (open) {
+	bk = bk_load(r, &probe_run);
+	if (bk.probing) {
+		(void) store_int(svc_store(r->svc), &open, 0,
+		    "SELECT count(*) FROM rrun WHERE run_id = ? AND"
+		    " state IN ('dispatched', 'started')",
+		    "t", probe_run);
+		if (open == 0) {
+			/* interrupted or taken back: no verdict */
+			log_info("router.breaker",
+			    "probe %s ended without a "
+			    "verdict: the next dispatch probes",
+			    probe_run);
+			bk = breaker_probe_done(bk, BREAKER_LOST, now);
+			(void) bk_save(r, &bk, NULL, NULL);
+		}
+	}
+	free(probe_run);
+	if (!breaker_allows(&bk)) {
 		g = (struct gate) { false, "circuit_breaker_open", "recent", 0,
 			r->b.breaker_window };
 		refuse(r, task_id, last_reason, &g, NULL);
 		return (GATE_ALL);
 	}
+	*probe = bk.phase == BREAKER_HALF_OPEN;
 	(void) store_int(svc_store(r->svc), &running, 0,
 	    "SELECT count(*) FROM rrun WHERE state IN ('dispatched',"
 	    " 'started')",
@@ -788,9 +911,14 @@ gates(struct router *r, struct queued *q, struct ledger *l, int64_t now,
 		return (
 		    strcmp(sg.scope, "global") == 0 ? GATE_ALL : GATE_TASK);
 	}
-	if ((*ep = pick(r)) == NULL) {
-		g = (struct gate) { false, "no_executor_available", NULL, 0,
-			0 };
+	if ((*ep = pick(r, &low)) == NULL) {
+		/* dispatch skipped: low_disk when a disk is all that holds
+		 * it (current, limit: that executor's free MiB and floor) */
+		g = low != NULL
+		    ? (struct gate) { false, "low_disk", "disk",
+			      low->disk_free_mb, low->disk_floor_mb }
+		    : (struct gate) { false, "no_executor_available", NULL, 0,
+			      0 };
 		refuse(r, task_id, last_reason, &g, NULL);
 		return (GATE_ALL);
 	}
@@ -800,6 +928,24 @@ gates(struct router *r, struct queued *q, struct ledger *l, int64_t now,
 		return (GATE_ALL);
 	}
 	return (GATE_OPEN);
+}
+
+/* breaker_cooled: an open breaker whose cool-off is over goes half_open
+ * (circuit.changed), letting the next dispatch through as its probe. */
+static void
+breaker_cooled(struct router *r, int64_t now)
+{
+	struct breaker_state s = bk_load(r, NULL);
+	struct breaker       w;
+
+	s = breaker_tick(s, r->b.breaker_cooloff_ms, now);
+	if (s.why == NULL || svc_begin(r->svc) != 0)
+		return;
+	w = bk_window(r, &s, now);
+	if (bk_save(r, &s, NULL, &w) == 0)
+		(void) svc_commit(r->svc);
+	else
+		(void) svc_rollback(r->svc);
 }
 
 static void
@@ -827,11 +973,13 @@ router_idle(struct svc *svc, void *state)
 	int64_t            now = now_ms();
 	double             reserve;
 	enum gate_verdict  v;
+	bool               probe;
 	int                guard;
 
 	if (!svc_caught_up(svc))
 		return;
 	expire_leases(r, now);
+	breaker_cooled(r, now);
 	for (guard = 0; guard < 64; guard++) {
 		if (store_prep(svc_store(svc), &st,
 		        "SELECT task_id, ready, proposal, decision, policy,"
@@ -859,13 +1007,14 @@ router_idle(struct svc *svc, void *state)
 		store_done(st);
 		e       = NULL;
 		reserve = 0;
+		probe   = false;
 		v       = q.ready && q.proposal && q.decision && q.policy
-		          ? gates(r, &q, &l, now, &e, &reserve)
+		          ? gates(r, &q, &l, now, &e, &reserve, &probe)
 		          : GATE_TASK;
 		if (v == GATE_OPEN &&
 		    dispatch(r, e, q.task_id, q.ready, q.proposal, q.decision,
-		        q.policy, q.next_run_id, q.attempts, now,
-		        reserve) == 0) {
+		        q.policy, q.next_run_id, q.attempts, now, reserve,
+		        probe) == 0) {
 			ledger_add(&l, q.ready->repo_key, reserve, now);
 			guard--; /* it left the queue: same offset again */
 		}
@@ -946,22 +1095,24 @@ router_status(struct svc *svc, void *state, json_t *obj)
 	json_t        *q = store_counts(svc_store(svc),
 	                  "SELECT state, count(*) FROM rtask GROUP BY state"),
 	       *ex       = json_object();
-	int64_t open = 0, mono = mono_ms();
-	size_t  i;
+	struct breaker_state bk;
+	int64_t              mono = mono_ms();
+	size_t               i;
 
-	(void) store_int(svc_store(svc), &open, 0,
-	    "SELECT v FROM kv WHERE k = 'breaker_open'", NULL);
+	bk = bk_load(r, NULL);
 	for (i = 0; i < r->nex; i++)
 		json_object_set_new(ex, r->ex[i].name,
-		    json_pack("{s:I, s:I, s:I}", "heartbeat_age_ms",
+		    json_pack("{s:I, s:I, s:I, s:I, s:b}", "heartbeat_age_ms",
 		        (json_int_t) (r->ex[i].last_hb
 		                ? mono - r->ex[i].last_hb
 		                : -1),
 		        "free_slots", (json_int_t) r->ex[i].free_slots,
-		        "mem_free_mb", (json_int_t) r->ex[i].mem_free_mb));
+		        "mem_free_mb", (json_int_t) r->ex[i].mem_free_mb,
+		        "disk_free_mb", (json_int_t) r->ex[i].disk_free_mb,
+		        "low_disk", r->ex[i].low_disk));
 	json_object_set_new(obj, "tasks", q);
 	json_object_set_new(
-	    obj, "breaker", json_string(open ? "open" : "closed"));
+	    obj, "breaker", json_string(breaker_phase_name(bk.phase)));
 	json_object_set_new(obj, "executors", ex);
 	ledger_status(r, obj);
 }
@@ -1020,7 +1171,92 @@ static const struct svc_handler handlers[] = {
 	{ MSG_NONE, NULL },
 };
 
-static const struct svc_ctl ctls[] = { { MSG_NONE, NULL } };
+/* bk_json: the breaker's state for `opc breaker status`. */
+static json_t *
+bk_json(struct router *r, const struct breaker_state *s, const char *probe,
+    int64_t now)
+{
+	struct breaker w = bk_window(r, s, now);
+
+	return (json_pack("{s:s, s:I, s:I, s:s?, s:f, s:I, s:I, s:f, s:I,"
+	                  " s:I, s:I, s:I, s:I}",
+	    "state", breaker_phase_name(s->phase), "since_ms",
+	    (json_int_t) s->since_ms, "reset_ms", (json_int_t) s->reset_ms,
+	    "probe_run_id", probe, "failure_rate", w.failure_rate, "samples",
+	    (json_int_t) w.samples, "failures", (json_int_t) w.failures,
+	    "threshold", r->b.breaker_threshold, "window",
+	    (json_int_t) r->b.breaker_window, "min_samples",
+	    (json_int_t) r->b.breaker_min_samples, "cooloff_ms",
+	    (json_int_t) r->b.breaker_cooloff_ms, "staleness_ms",
+	    (json_int_t) r->b.breaker_staleness_ms, "probe_at_ms",
+	    (json_int_t) (s->phase == BREAKER_OPEN
+	            ? s->since_ms + r->b.breaker_cooloff_ms
+	            : 0)));
+}
+
+static int
+ctl_breaker_status(struct svc *svc, const struct msg *req, json_t **data,
+    char *err, size_t errlen, void *state)
+{
+	struct router       *r = state;
+	struct breaker_state s;
+	char                *probe;
+
+	(void) svc;
+	(void) req;
+	(void) err;
+	(void) errlen;
+	s     = bk_load(r, &probe);
+	*data = bk_json(r, &s, probe, now_ms());
+	free(probe);
+	return (0);
+}
+
+/* ctl_breaker_reset closes the breaker at once; the outcomes before now
+ * no longer count.  Closing a closed breaker changes nothing (req0 may
+ * send the request twice). */
+static int
+ctl_breaker_reset(struct svc *svc, const struct msg *req, json_t **data,
+    char *err, size_t errlen, void *state)
+{
+	struct router       *r = state;
+	struct breaker_state s, was;
+	struct breaker       w;
+	const char          *why = req->body.router_breaker_reset.reason;
+	int64_t              now = now_ms();
+	int                  rv;
+
+	if (why != NULL && strlen(why) > 4096) {
+		snprintf(err, errlen, "a reason holds at most 4096 bytes");
+		return (ERR_INVAL);
+	}
+	was = bk_load(r, NULL);
+	if (was.phase == BREAKER_CLOSED) {
+		*data = json_pack("{s:s, s:s, s:b}", "state", "closed", "was",
+		    "closed", "changed", 0);
+		return (0);
+	}
+	if ((rv = svc_begin(svc)) != 0)
+		return (rv);
+	s = breaker_reset(was, now);
+	w = bk_window(r, &s, now);
+	log_warn("router.breaker", "reset by an operator%s%s",
+	    why != NULL ? ": " : "", why != NULL ? why : "");
+	if ((rv = bk_save(r, &s, NULL, &w)) != 0 ||
+	    (rv = svc_commit(svc)) != 0) {
+		(void) svc_rollback(svc);
+		return (rv);
+	}
+	*data = json_pack("{s:s, s:s, s:b}", "state", "closed", "was",
+	    breaker_phase_name(was.phase), "changed", 1);
+	return (0);
+}
+
+static const struct svc_ctl ctls[] = {
+	{ MSG_ROUTER_BREAKER_STATUS, ctl_breaker_status },
+	{ MSG_ROUTER_BREAKER_RESET, ctl_breaker_reset },
+	{ MSG_NONE, NULL },
+};
 
 const struct svc_def router_def = {
 	.name         = "router",

@@ -24,6 +24,9 @@ struct executor {
 	int64_t     last_hb; /* mono ms; 0 = not heard since start */
 	int64_t     free_slots;
 	int64_t     mem_free_mb;
+	/* its disk guardrail (heartbeat): below its floor it gets no run */
+	int64_t disk_free_mb, disk_floor_mb;
+	bool    low_disk;
 	/* the lease stamp of its last heartbeat, echoed in our grants
 	 * (opc/lease.h); epoch "" until it sent one */
 	char    epoch[LEASE_EPOCH_MAX + 1];

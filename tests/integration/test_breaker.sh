@@ -2,7 +2,8 @@
 # test_breaker.sh BIN_DIR: the router's circuit breaker through the real
 # daemons: 5 failing runs open it (threshold 0.8 over the last 5, at least
 # 5 samples: not before the 5th), circuit.changed is journaled, and the
-# next task is held with budget.decision circuit_breaker_open, not run.
+# next task is held with budget.decision circuit_breaker_open, not run;
+# opc breaker status shows it, opc breaker reset closes it.
 set -u
 BIN=$1
 OPC="$BIN/opc"
@@ -58,4 +59,14 @@ check "held task not run" state_is "$id" "Ready for AI"
 ws_left() { [ "$(find "$T/st/workspaces" -mindepth 1 -maxdepth 1 -type d | wc -l)" = 0 ]; }
 check "finished workspaces removed" wait_for 30 ws_left
 check "evidence kept" [ "$(find "$T/st/runs" -name result.json | wc -l)" = 5 ]
+# opc breaker: its state and when it probes (the cool-off, 10 min);
+# a reset closes it, the held task runs, and one more failure does not
+# open it again (the failures before the reset no longer count)
+"$OPC" -c "$CFG" breaker status >"$T/breaker.out" 2>&1
+check "opc breaker status: open" grep -q '^breaker: open' "$T/breaker.out"
+check "... 5/5 failed" grep -q '^window: 5/5 failed' "$T/breaker.out"
+check "... and when the probe goes" grep -q '^probe: one run goes through in' "$T/breaker.out"
+check "opc breaker reset: closed" sh -c "'$OPC' -c '$CFG' breaker reset --reason 'fixed fail.sh' | grep -qx 'breaker: closed (was open)'"
+check "the held task runs (and fails)" wait_for 60 state_is "$id" Blocked
+check "one failure after the reset: still closed" sh -c "'$OPC' -c '$CFG' breaker status --json | jq -e '.state == \"closed\" and .samples == 1' >/dev/null"
 finish

@@ -11,7 +11,11 @@
 #      acknowledged ends Done with exactly one success and no run failed,
 #      one disk_full escalation, every log is written again (and says how
 #      many lines it lost), the WALs were truncated, PRAGMA
-#      integrity_check is ok on every db, and no daemon restarted.
+#      integrity_check is ok on every db, and no daemon restarted;
+#   4. the guardrail: below the executor's min_free_disk_mb (but not
+#      full) no run starts: the router holds the task (budget.decision
+#      low_disk), one low_disk escalation, opc status shows it; with room
+#      again the task runs and ends Done by itself.
 # Figures (refused writes and rollbacks per second while full, seconds to
 # resume, WAL sizes) are printed as "# ..." lines.
 set -u
@@ -63,6 +67,7 @@ instances:
   executor:
     upstreams: [router]
     max_parallel: 3
+    min_free_disk_mb: 6
     backends: { work: { kind: command, argv: [$T/work.sh] } }
   recorder: { upstreams: [router, executor, board-sync] }
   escalator: { upstreams: [router, executor, board-sync, recorder], urls: [] }
@@ -177,6 +182,25 @@ grep -h '"store.reclaimed"' "$ST"/log/*.log | jq -r '"# \(.svc): \(.msg)"'
 ls -l "$ST"/*-wal | awk '{ print "# WAL after: " $5 " " $9 }'
 check "every WAL is under 4 MiB again" sh -c \
     "[ -z \"\$(find '$ST' -name '*-wal' -size +4096k)\" ]"
+# --- 4. the guardrail: low, not full -----------------------------------------
+avail_mb() { df -P -k "$ST" | awk 'NR == 2 { print int($4 / 1024) }'; }
+dd if=/dev/zero of="$ST/filler" bs=1M count=$(($(avail_mb) - 3)) >/dev/null 2>&1
+echo "# guardrail: $(avail_mb) MiB free of a 6 MiB floor"
+low_told() { "$OPC" -c "$CFG" status --json 2>/dev/null |
+    jq -e '[.[] | .status.disk.low? // false] | any' >/dev/null; }
+check "the executor says low_disk in its status" wait_for 20 low_told
+lid=$(add --repo demo --goal "While the disk is low")
+held() { [ "$(sqlite3 "$ST/router.db" \
+    "select last_reason from rtask where task_id = '$lid'")" = low_disk ]; }
+check "the router holds the task: low_disk" wait_for 30 held
+check "... and runs nothing of it" [ "$(sqlite3 "$ST/router.db" \
+    "select count(*) from rrun where task_id = '$lid'")" = 0 ]
+low_esc() { [ "$(sqlite3 "$ST/escalator.db" \
+    "select count(*) from esc where kind = 'low_disk'")" = 1 ]; }
+check "one low_disk escalation" wait_for 20 low_esc
+check "the task is not Blocked" [ "$(task_state "$lid")" != Blocked ]
+rm -f "$ST/filler"
+check "with room again it runs and ends Done" wait_for 60 state_is "$lid" Done
 check "no daemon restarted" sh -c \
     "jq -e '[.processes[] | .restart_count] | add == 0' '$ST/supervisor.status.json' >/dev/null"
 "$OPC" -c "$CFG" down --wait 30 >/dev/null 2>&1

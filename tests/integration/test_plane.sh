@@ -91,6 +91,17 @@ else
 fi
 SH
 chmod +x "$T/asker.sh"
+# out of credits (quota_exhausted); a change with three suppressions
+cat >"$T/broke.sh" <<'SH'
+#!/bin/sh
+echo "Your credit balance is too low to access the API" >&2
+exit 1
+SH
+cat >"$T/erode.sh" <<'SH'
+#!/bin/sh
+printf 'import os  # noqa\ndef f():\n    pass\nx = g()  # type: ignore\n' >src/mod.py
+SH
+chmod +x "$T/broke.sh" "$T/erode.sh"
 cat >"$CFG" <<YAML
 opcenter: { state_dir: st, heartbeat_ms: 250 }
 plane:
@@ -110,13 +121,17 @@ instances:
   router:
     upstreams: [board-sync, executor]
     budget: { max_per_hour: 100, max_per_day: 100, max_concurrent: 2 }
-    rules: [{ name: asks, when: { labels_any: [asks, late] }, lane: aider_local, backend: asker }]
+    rules: [{ name: asks, when: { labels_any: [asks, late] }, lane: aider_local, backend: asker },
+            { name: broke, when: { labels_any: [broke] }, lane: aider_local, backend: broke },
+            { name: erode, when: { labels_any: [erode] }, lane: aider_local, backend: erode }]
   executor:
     upstreams: [router]
     max_parallel: 2
     backends:
       stub: { kind: stub }
       asker: { kind: command, argv: [$T/asker.sh, "{prompt_file}"] }
+      broke: { kind: command, argv: [$T/broke.sh] }
+      erode: { kind: command, argv: [$T/erode.sh] }
   recorder: { upstreams: [router, executor, board-sync] }
 YAML
 export PLANE_TOKEN=planekey PLANE_TOKEN_B=planekey2 GH_TOKEN=ghtoken
@@ -168,6 +183,23 @@ fx workitem '{"name": "Late label", "state": "Ready for AI", "labels": ["repo: d
 check "an item with a label newer than the labels list waits for it" \
     wait_for 30 sh -c "grep '\"event\":\"plane.label\"' '$T/st/log/board-sync.log' | grep -q '$(item_id "Late label")'"
 check "then runs with that label (its lane asks -> Blocked)" wait_for 60 is_in "Late label" "Blocked"
+
+# Quota exhaustion is its own class: Blocked with blocked_classification
+# quota_exhausted, a quota_event in the usage store (opc usage), and the
+# breaker does not count it.  Three suppressions: the [quality] note on
+# the pull request and the Plane comment, an executor_quality_warning
+fx workitem '{"name": "Out of quota", "state": "Ready for AI", "labels": ["repo: demo", "task-kind: goal", "broke"], "description_html": "<p>Change something without credits</p>"}'
+fx workitem '{"name": "Erode quality", "state": "Ready for AI", "labels": ["repo: demo", "task-kind: goal", "erode"], "description_html": "<p>Change something, suppress warnings</p>"}'
+check "out of credits -> Blocked" wait_for 60 is_in "Out of quota" "Blocked"
+check "... the comment says blocked_classification: quota_exhausted" has_comments "Out of quota" "blocked_classification: quota_exhausted" 1
+check "... opc usage lists a quota_event" wait_for 10 sh -c "'$OPC' -c '$CFG' usage --kind quota_event | grep -q '^[-0-9T:]* *quota_event .*quota_exhausted'"
+check "... not counted by the breaker" sh -c "'$OPC' -c '$CFG' breaker status --json | jq -e '.state == \"closed\"' >/dev/null"
+check "suppressions -> In Review" wait_for 60 is_in "Erode quality" "In Review"
+check "... the [quality] note on the Plane comment" has_comments "Erode quality" "[quality] This run added 3 quality suppressions" 1
+check "... and on the pull request" sh -c "curl -s 'http://127.0.0.1:$GP/_fixture/state' | jq -e '[.pulls[] | select((.body // \"\") | contains(\"[quality] This run added 3 quality suppressions\"))] | length == 1' >/dev/null"
+check "... opc usage lists the executor_quality_warning" wait_for 10 sh -c "'$OPC' -c '$CFG' usage --kind executor_quality_warning --json | jq -e '.events[0].suppression_counts == {\"noqa\": 1, \"type_ignore\": 1, \"pass\": 1}' >/dev/null"
+check "opc usage --since in the future: no events" sh -c "'$OPC' -c '$CFG' usage --since 2099-01-01 | grep -qx 'no events'"
+check "opc usage refuses an unknown kind" sh -c "'$OPC' -c '$CFG' usage --kind nope 2>&1 | grep -q 'unknown kind'"
 
 # Only this deployment's repos: an item of a repo it does not configure
 # is left alone (another deployment may share the project); a task-kind

@@ -44,6 +44,8 @@ fx_start(struct fx *f, const char *tag)
 	                       "  rev:\n"
 	                       "    clone_url: %s/rev.git\n"
 	                       "    await_review: true\n"
+	                       "    impact_report_paths: [src/api/, "
+	                       "\"docs/*.md\", lib]\n"
 	                       "instances:\n"
 	                       "  router:\n"
 	                       "    pub: inproc://%s-router.pub\n"
@@ -313,6 +315,9 @@ test_run_outcomes(void **state)
 	assert_string_equal(state_of(&f, t[2]), "Blocked");
 	assert_non_null(
 	    strstr(last_comment(&f, t[2]), "- category: validation_failed"));
+	assert_non_null(strstr(last_comment(&f, t[2]),
+	    "- blocked_classification: validation_failed"));
+	assert_null(strstr(last_comment(&f, t[0]), "blocked_classification"));
 	ev = events(&f, "task.updated");
 	assert_string_equal(
 	    tb_str(json_array_get(ev, json_array_size(ev) - 1), "body.reason"),
@@ -328,6 +333,156 @@ test_run_outcomes(void **state)
 	/* Done is final: a result arriving after it changes nothing */
 	finished(&f, t[0], "r-0", false, "backend_error");
 	assert_string_equal(state_of(&f, t[0]), "Done");
+	fx_stop(&f);
+}
+
+/* Quota exhaustion is its own class on the board: Blocked with
+ * blocked_classification quota_exhausted (the task.updated reason too),
+ * whether the result says so by its category or, for a result older
+ * than the agent contract, by its words; a rate limit under the agent
+ * contract is not quota. */
+static void
+test_quota_exhausted(void **state)
+{
+	struct fx   f;
+	char        t[3][32];
+	json_t     *ev;
+	const char *c;
+
+	UNUSED(state);
+	fx_start(&f, "quota");
+	snprintf(t[0], sizeof(t[0]), "%s", add(&f, "demo", "Out of credits"));
+	snprintf(t[1], sizeof(t[1]), "%s", add(&f, "demo", "Old result"));
+	snprintf(t[2], sizeof(t[2]), "%s", add(&f, "demo", "Rate limited"));
+	started(&f, t[0], "r-q0");
+	finished(&f, t[0], "r-q0", false, "quota_exhausted");
+	assert_string_equal(state_of(&f, t[0]), "Blocked");
+	c = last_comment(&f, t[0]);
+	assert_non_null(
+	    strstr(c, "- blocked_classification: quota_exhausted"));
+	ev = events(&f, "task.updated");
+	assert_string_equal(
+	    tb_str(json_array_get(ev, json_array_size(ev) - 1), "body.reason"),
+	    "quota_exhausted");
+	json_decref(ev);
+	/* no result record: the reason's words decide */
+	started(&f, t[1], "r-q1");
+	inject(&f, "exec.finished",
+	    json_pack("{s:s, s:s, s:s, s:b, s:s, s:s}", "run_id", "r-q1",
+	        "task_id", t[1], "status", "failed", "success", 0,
+	        "failure_category", "backend_error", "failure_reason",
+	        "Quota exceeded for this month"));
+	assert_string_equal(state_of(&f, t[1]), "Blocked");
+	c = last_comment(&f, t[1]);
+	assert_non_null(strstr(c, "- category: backend_error"));
+	assert_non_null(
+	    strstr(c, "- blocked_classification: quota_exhausted"));
+	/* a typed result: its category alone */
+	started(&f, t[2], "r-q2");
+	inject(&f, "exec.finished",
+	    json_pack("{s:s, s:s, s:s, s:b, s:s, s:s, s:{s:s}}", "run_id",
+	        "r-q2", "task_id", t[2], "status", "failed", "success", 0,
+	        "failure_category", "model_error", "failure_reason",
+	        "rate limit, retry later", "result", "commit_sha", "abc"));
+	c = last_comment(&f, t[2]);
+	assert_non_null(strstr(c, "- blocked_classification: model_error"));
+	fx_stop(&f);
+}
+
+/* The executor's [quality] note reaches the board comment; a result
+ * without one adds nothing. */
+static void
+test_quality_note(void **state)
+{
+	static const char note[] =
+	    "[quality] This run added 3 quality suppressions: {\"noqa\": 1, "
+	    "\"type_ignore\": 1, \"pass\": 1}. Review before merging.";
+	struct fx f;
+	char      t[32];
+
+	UNUSED(state);
+	fx_start(&f, "qnote");
+	snprintf(t, sizeof(t), "%s", add(&f, "demo", "Erode quality"));
+	started(&f, t, "r-n");
+	inject(&f, "exec.finished",
+	    json_pack("{s:s, s:s, s:s, s:b, s:s, s:{s:s, s:s, s:{s:i}}}",
+	        "run_id", "r-n", "task_id", t, "status", "succeeded",
+	        "success", 1, "executor", "executor", "result", "commit_sha",
+	        "abc", "quality_note", note, "quality_warnings",
+	        "#\\s*noqa\\b", 1));
+	assert_string_equal(state_of(&f, t), "Done");
+	assert_non_null(strstr(last_comment(&f, t), note));
+	assert_non_null(strstr(last_comment(&f, t), "- commit: abc\n"));
+	fx_stop(&f);
+}
+
+/* A run whose changes touch another repo's impact_report_paths: the
+ * original's warning lines on task.impact and its advisory comment on
+ * the task, which goes on as it would.  Its own repo's paths, a failed
+ * run and paths that only share a prefix say nothing. */
+static void
+test_impact(void **state)
+{
+	struct fx   f;
+	const char *c;
+	char        t[3][32];
+	json_t     *ev;
+
+	UNUSED(state);
+	fx_start(&f, "impact");
+	snprintf(t[0], sizeof(t[0]), "%s", add(&f, "demo", "Touch shared"));
+	snprintf(t[1], sizeof(t[1]), "%s", add(&f, "rev", "Touch own"));
+	snprintf(t[2], sizeof(t[2]), "%s", add(&f, "demo", "Fail shared"));
+	started(&f, t[0], "r-0");
+	inject(&f, "exec.finished",
+	    json_pack("{s:s, s:s, s:s, s:b, s:{s:[{s:s}, {s:s}, "
+	              "{s:s}, {s:s}, "
+	              "{s:s}]}}",
+	        "run_id", "r-0", "task_id", t[0], "status", "succeeded",
+	        "success", 1, "result", "changed_files", "path",
+	        "src/api/client.py", "path", "src/apiary.c", "path",
+	        "docs/x.md", "path", "lib/a.c", "path", "library/b.c"));
+	assert_string_equal(state_of(&f, t[0]), "Done");
+	ev = events(&f, "task.impact");
+	assert_int_equal(json_array_size(ev), 1);
+	assert_string_equal(tb_str(ev, "0.body.task_id"), t[0]);
+	assert_string_equal(tb_str(ev, "0.body.run_id"), "r-0");
+	assert_int_equal(tb_int(ev, "0.body.count"), 3);
+	assert_string_equal(tb_str(ev, "0.body.warnings.0"),
+	    "repo=rev shared_path=src/api/ "
+	    "changed_file=src/api/client.py");
+	assert_string_equal(tb_str(ev, "0.body.warnings.1"),
+	    "repo=rev shared_path=docs/*.md changed_file=docs/x.md");
+	assert_string_equal(tb_str(ev, "0.body.warnings.2"),
+	    "repo=rev shared_path=lib changed_file=lib/a.c");
+	json_decref(ev);
+	c = last_comment(&f, t[0]);
+	assert_ptr_equal(strstr(c,
+	                     "[Goal] Cross-repo impact detected. This is "
+	                     "advisory"),
+	    c);
+	assert_non_null(strstr(c,
+	    "- repo=rev shared_path=src/api/ "
+	    "changed_file=src/api/client.py\n"));
+
+	started(&f, t[1], "r-1");
+	inject(&f, "exec.finished",
+	    json_pack("{s:s, s:s, s:s, s:b, s:{s:[{s:s}]}}", "run_id", "r-1",
+	        "task_id", t[1], "status", "succeeded", "success", 1, "result",
+	        "changed_files", "path", "src/api/own.py"));
+	started(&f, t[2], "r-2");
+	inject(&f, "exec.finished",
+	    json_pack("{s:s, s:s, s:s, s:b, s:s, s:{s:[{s:s}]}}", "run_id",
+	        "r-2", "task_id", t[2], "status", "failed", "success", 0,
+	        "failure_category", "validation_failed", "result",
+	        "changed_files", "path", "src/api/client.py"));
+	assert_string_equal(state_of(&f, t[2]), "Blocked");
+	ev = events(&f, "task.impact");
+	assert_int_equal(json_array_size(ev), 1);
+	json_decref(ev);
+	assert_int_equal(
+	    tb_status_int(f.topo, "board-sync", "counters.cross_repo_impact"),
+	    1);
 	fx_stop(&f);
 }
 
@@ -399,7 +554,8 @@ test_bad_input(void **state)
 	a.goal     = big;
 	refused(&f, &a, "the goal is 71680 bytes; at most 65536");
 	free(big);
-	/* our own packer mends invalid UTF-8 (U+FFFD): a raw client's bytes */
+	/* our own packer mends invalid UTF-8 (U+FFFD): a raw client's
+	 * bytes */
 	a.goal = "cafe au lait %%";
 	assert_int_equal(tb_call_raw(f.topo, "board-sync", MSG_BOARD_TASK_ADD,
 	                     &a, err, sizeof(err)),
@@ -418,8 +574,9 @@ test_bad_input(void **state)
 	assert_int_equal(
 	    tb_status_int(f.topo, "board-sync", "journal_seq"), 0);
 
-	/* a move whose comment is not UTF-8 (the state is read as the bus
-	 * reads it, so the test holds whatever C type the field has) */
+	/* a move whose comment is not UTF-8 (the state is read as the
+	 * bus reads it, so the test holds whatever C type the field
+	 * has) */
 	(void) add(&f, "demo", "Real");
 	ev = json_pack("{s:s, s:s, s:s}", "task_id", "T-1", "state", "Done",
 	    "comment", "bad %% bytes");
@@ -446,6 +603,10 @@ main(void)
 		cmocka_unit_test(test_add),
 		cmocka_unit_test(test_policy_block),
 		cmocka_unit_test(test_run_outcomes),
+		cmocka_unit_test(test_quota_exhausted),
+		cmocka_unit_test(test_quality_note),
+
+		cmocka_unit_test(test_impact),
 		cmocka_unit_test(test_proposal),
 		cmocka_unit_test(test_bad_input),
 	};

@@ -95,6 +95,10 @@ fx_start_with(struct fx *f, const char *tag, bool with_router,
 	                       "    max_parallel: 2\n"
 	                       "    worker: %s\n"
 	                       "    workspace_root: ws\n"
+	                       "    family_tools:\n"
+	                       "      lint_fix: [sh, no-such-tool-xyz, "
+	                       "nor-this-one]\n"
+	                       "      type_fix: [sh]\n"
 	                       "%s"
 	                       "    backends:\n"
 	                       "      stub: { kind: stub }\n",
@@ -254,6 +258,53 @@ test_stub_run(void **state)
 	json_decref(dis);
 	json_decref(st);
 	json_decref(fin);
+	fx_stop(&f);
+}
+
+/* A run of a family whose tools the PATH lacks (family_tools): an
+ * exec.env_warning naming them, and the run goes on and succeeds; a
+ * family with its tools at hand, or a task of no family, says nothing. */
+static void
+test_env_warning(void **state)
+{
+	static const char *const labels[] = { "source-family: lint_fix",
+		"source-family: type_fix", "team: a" };
+	struct fx                f;
+	json_t                  *fin, *w;
+	char                     task[8];
+	size_t                   i;
+
+	UNUSED(state);
+	fx_start(&f, "envw", true);
+	assert_int_equal(tb_wait_int(f.topo, "router",
+	                     "executors.executor.free_slots", 2, WAIT),
+	    2);
+	for (i = 0; i < nitems(labels); i++) {
+		snprintf(task, sizeof(task), "T-%zu", i + 1);
+		tb_inject(f.topo, "router", "task.ready", task,
+		    json_pack("{s:s, s:s, s:s, s:s, s:[s], s:i}", "task_id",
+		        task, "goal", "Write the demo artifact", "repo_key",
+		        "demo", "kind", "goal", "labels", labels[i], "attempt",
+		        1));
+		fin = tb_wait_events(
+		    f.topo, "executor", "exec.finished", i + 1, WAIT);
+		assert_int_equal(json_array_size(fin), i + 1);
+		assert_true(json_is_true(
+		    tb_get(json_array_get(fin, i), "body.success")));
+		json_decref(fin);
+	}
+	w = tb_events(f.topo, "executor", "exec.env_warning");
+	assert_int_equal(json_array_size(w), 1);
+	assert_string_equal(tb_str(w, "0.body.task_id"), "T-1");
+	assert_string_equal(tb_str(w, "0.body.family"), "lint_fix");
+	assert_int_equal(json_array_size(tb_get(w, "0.body.missing")), 2);
+	assert_string_equal(tb_str(w, "0.body.missing.0"), "no-such-tool-xyz");
+	assert_string_equal(tb_str(w, "0.body.missing.1"), "nor-this-one");
+	assert_non_null(strstr(tb_str(w, "0.body.warning"),
+	    "family lint_fix needs no-such-tool-xyz, nor-this-one"));
+	json_decref(w);
+	assert_int_equal(
+	    tb_status_int(f.topo, "executor", "counters.env_warning"), 1);
 	fx_stop(&f);
 }
 
@@ -435,6 +486,7 @@ main(void)
 		cmocka_unit_test(test_heartbeat),
 		cmocka_unit_test(test_stub_run),
 		cmocka_unit_test(test_bad_result),
+		cmocka_unit_test(test_env_warning),
 		cmocka_unit_test(test_orphans),
 	};
 

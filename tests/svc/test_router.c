@@ -13,10 +13,12 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "opc/cfg.h"
+#include "opc/err.h"
 #include "opc/log.h"
 #include "router.h"
 #include "testbed.h"
@@ -66,42 +68,49 @@ struct fx {
 	struct tb_svc *router, *ex;
 };
 
-/* fx_start runs the router and an executor announcing slots free slots
- * (none at all: -1); budget is the router's budget section. */
+/* fx_start_with runs the router and an executor announcing slots free
+ * slots (none at all: -1); budget and breaker are the router's sections
+ * (breaker NULL: none); ctl_port > 0 puts the router's ctl on plain tcp
+ * at that port. */
 static void
-fx_start(struct fx *f, const char *tag, int slots, const char *budget)
+fx_start_with(struct fx *f, const char *tag, int slots, const char *budget,
+    const char *breaker, int ctl_port)
 {
+	char *ctl = ctl_port > 0 ? xasprintf("tcp://127.0.0.1:%d", ctl_port)
+	                         : xasprintf("inproc://%s-router.ctl", tag);
 	char *yaml;
 
 	memset(f, 0, sizeof(*f));
-	f->dir  = tb_dir();
-	yaml    = xasprintf("opcenter:\n"
-	                       "  state_dir: %s/state\n"
-	                       "  heartbeat_ms: 50\n"
-	                       "  stale_after_ms: 10000\n"
-	                       "repos:\n"
-	                       "  demo:\n"
-	                       "    clone_url: %s/demo.git\n"
-	                       "    default_branch: main\n"
-	                       "instances:\n"
-	                       "  board-sync:\n"
-	                       "    pub: inproc://%s-board.pub\n"
-	                       "    ctl: inproc://%s-board.ctl\n"
-	                       "  executor:\n"
-	                       "    pub: inproc://%s-ex.pub\n"
-	                       "    ctl: inproc://%s-ex.ctl\n"
-	                       "    max_parallel: %d\n"
-	                       "  router:\n"
-	                       "    upstreams: [board-sync, executor]\n"
-	                       "    pub: inproc://%s-router.pub\n"
-	                       "    ctl: inproc://%s-router.ctl\n"
-	                       "    idle_ms: 20\n"
-	                       "    catchup_grace_ms: 100\n"
-	                       "    lease: 1h\n"
-	                       "    default: { lane: aider_local, backend: stub }\n"
-	                       "    budget: { %s }\n",
-	       f->dir, f->dir, tag, tag, tag, tag, slots < 0 ? 0 : slots, tag,
-	       tag, budget);
+	f->dir = tb_dir();
+	yaml   = xasprintf("opcenter:\n"
+	                     "  state_dir: %s/state\n"
+	                     "  heartbeat_ms: 50\n"
+	                     "  stale_after_ms: 10000\n"
+	                     "repos:\n"
+	                     "  demo:\n"
+	                     "    clone_url: %s/demo.git\n"
+	                     "    default_branch: main\n"
+	                     "instances:\n"
+	                     "  board-sync:\n"
+	                     "    pub: inproc://%s-board.pub\n"
+	                     "    ctl: inproc://%s-board.ctl\n"
+	                     "  executor:\n"
+	                     "    pub: inproc://%s-ex.pub\n"
+	                     "    ctl: inproc://%s-ex.ctl\n"
+	                     "    max_parallel: %d\n"
+	                     "  router:\n"
+	                     "    upstreams: [board-sync, executor]\n"
+	                     "    pub: inproc://%s-router.pub\n"
+	                     "    ctl: %s\n"
+	                     "    idle_ms: 20\n"
+	                     "    catchup_grace_ms: 100\n"
+	                     "    lease: 1h\n"
+	                     "    default: { lane: aider_local, backend: stub }\n"
+	                     "    budget: { %s }\n"
+	                     "    breaker: { %s }\n",
+	      f->dir, f->dir, tag, tag, tag, tag, slots < 0 ? 0 : slots, tag,
+	      ctl, budget, breaker != NULL ? breaker : "");
+	free(ctl);
 	f->topo = tb_topo(f->dir, yaml);
 	free(yaml);
 	if (slots >= 0) {
@@ -116,6 +125,12 @@ fx_start(struct fx *f, const char *tag, int slots, const char *budget)
 		f->router = tb_start(&router_def, f->topo, "router");
 	assert_int_equal(
 	    tb_wait_int(f->topo, "router", "caught_up", 1, WAIT), 1);
+}
+
+static void
+fx_start(struct fx *f, const char *tag, int slots, const char *budget)
+{
+	fx_start_with(f, tag, slots, budget, NULL, 0);
 }
 
 static void
@@ -159,6 +174,21 @@ finished(struct fx *f, const char *run, const char *task, const char *status)
 	    json_pack("{s:s, s:s, s:s, s:b, s:s}", "run_id", run, "task_id",
 	        task, "status", status, "success",
 	        strcmp(status, "succeeded") == 0, "executor", "executor"));
+}
+
+/* quota_out finishes run as quota exhaustion (a typed result). */
+static void
+quota_out(struct fx *f, const char *run, const char *task)
+{
+	tb_inject(f->topo, "router", "exec.started", task,
+	    json_pack("{s:s, s:s, s:s, s:i}", "run_id", run, "task_id", task,
+	        "executor", "executor", "attempt", 1));
+	tb_inject(f->topo, "router", "exec.finished", task,
+	    json_pack("{s:s, s:s, s:s, s:b, s:s, s:s, s:s, s:{s:s}}", "run_id",
+	        run, "task_id", task, "status", "failed", "success", 0,
+	        "executor", "executor", "failure_category", "quota_exhausted",
+	        "failure_reason", "credit balance is too low", "result",
+	        "status", "failed"));
 }
 
 /* events waits for n events of topic in the router's journal. */
@@ -387,6 +417,277 @@ test_duplicate_ready(void **state)
 	fx_stop(&f);
 }
 
+/* run_of returns the run id of task's dispatch among the dispatches
+ * (a new string; fails when there is none). */
+static char *
+run_of(struct fx *f, const char *task, size_t n)
+{
+	json_t *dis = events(f, "exec.dispatch", n), *v;
+	char   *run = NULL;
+	size_t  i;
+
+	json_array_foreach (dis, i, v)
+		if (strcmp(tb_str(v, "body.task_id"), task) == 0)
+			run = xstrdup(tb_str(v, "body.run_id"));
+	json_decref(dis);
+	if (run == NULL)
+		fail_msg("no dispatch of %s", task);
+	return (run);
+}
+
+/* fail_three_from dispatches T-1..T-3 and fails them, the first being
+ * the first-th dispatch: the breaker opens (min_samples 3, threshold
+ * 0.8). */
+static void
+fail_three_from(struct fx *f, int first)
+{
+	char   *run, task[8];
+	json_t *c;
+	int     i;
+
+	for (i = 1; i <= 3; i++) {
+		snprintf(task, sizeof(task), "T-%d", i);
+		ready(f, task, NULL);
+		run = run_of(f, task, (size_t) (first + i - 1));
+		finished(f, run, task, "failed");
+		free(run);
+	}
+	c = events(f, "circuit.changed", 1);
+	assert_string_equal(tb_str(c, "0.body.state"), "open");
+	assert_string_equal(tb_str(c, "0.body.reason"), "threshold");
+	assert_int_equal(tb_int(c, "0.body.failures"), 3);
+	json_decref(c);
+}
+
+static void
+fail_three(struct fx *f)
+{
+	fail_three_from(f, 1);
+}
+
+/* An open breaker goes half_open after its cool-off and lets exactly one
+ * run through: while that probe is out the next task is held; its
+ * failure opens the breaker again, the next probe's success closes it,
+ * and the failures before no longer count (one more failure does not
+ * open it again). */
+static void
+test_breaker_probe(void **state)
+{
+	struct fx f;
+	json_t   *c, *b, *v;
+	char     *probe;
+	size_t    i;
+	int       held = 0;
+
+	UNUSED(state);
+	fx_start_with(&f, "probe", 5, "max_per_hour: 100, max_concurrent: 5",
+	    "min_samples: 3, cooloff: 1ms", 0);
+	fail_three(&f);
+	c = events(&f, "circuit.changed", 2);
+	assert_string_equal(tb_str(c, "1.body.state"), "half_open");
+	assert_string_equal(tb_str(c, "1.body.reason"), "cooloff");
+	json_decref(c);
+	/* the probe */
+	ready(&f, "T-4", NULL);
+	probe = run_of(&f, "T-4", 4);
+	/* no second run while it is out */
+	ready(&f, "T-5", NULL);
+	b = events(&f, "budget.decision", 1);
+	json_array_foreach (b, i, v)
+		if (strcmp(tb_str(v, "body.task_id"), "T-5") == 0 &&
+		    strcmp(tb_str(v, "body.reason"), "circuit_breaker_open") ==
+		        0)
+			held++;
+	assert_int_equal(held, 1);
+	json_decref(b);
+	assert_int_equal(st(&f, "tasks.queued"), 1);
+	c = tb_status(f.topo, "router");
+	assert_string_equal(tb_str(c, "breaker"), "half_open");
+	json_decref(c);
+	/* it fails: open again, then half_open, then T-5 is the probe */
+	finished(&f, probe, "T-4", "failed");
+	c = events(&f, "circuit.changed", 4);
+	assert_string_equal(tb_str(c, "2.body.state"), "open");
+	assert_string_equal(tb_str(c, "2.body.reason"), "probe_failed");
+	assert_string_equal(tb_str(c, "2.body.run_id"), probe);
+	assert_int_equal(tb_int(c, "2.body.cooloff_ms"), 1);
+	assert_string_equal(tb_str(c, "3.body.state"), "half_open");
+	json_decref(c);
+	free(probe);
+	probe = run_of(&f, "T-5", 5);
+	finished(&f, probe, "T-5", "succeeded");
+	c = events(&f, "circuit.changed", 5);
+	assert_string_equal(tb_str(c, "4.body.state"), "closed");
+	assert_string_equal(tb_str(c, "4.body.reason"), "probe_succeeded");
+	assert_string_equal(tb_str(c, "4.body.run_id"), probe);
+	json_decref(c);
+	free(probe);
+	/* closed for good: one more failure is 1 of 1, not 5 of 6 */
+	ready(&f, "T-6", NULL);
+	probe = run_of(&f, "T-6", 6);
+	finished(&f, probe, "T-6", "failed");
+	free(probe);
+	c = tb_status(f.topo, "router");
+	assert_string_equal(tb_str(c, "breaker"), "closed");
+	json_decref(c);
+	c = tb_events(f.topo, "router", "circuit.changed");
+	assert_int_equal(json_array_size(c), 5);
+	json_decref(c);
+	fx_stop(&f);
+}
+
+/* router.breaker_status tells the state; router.breaker_reset closes an
+ * open breaker at once (circuit.changed reason reset), the held task
+ * goes, and the failures before the reset no longer count. */
+static void
+test_breaker_reset(void **state)
+{
+	struct fx                       f;
+	struct msg_router_breaker_reset rq;
+	json_t                         *d, *c;
+	char                            err[256], *run;
+
+	UNUSED(state);
+	fx_start_with(&f, "reset", 5, "max_per_hour: 100, max_concurrent: 5",
+	    "min_samples: 3, cooloff: 1h", 0);
+	assert_int_equal(tb_call(f.topo, "router", MSG_ROUTER_BREAKER_STATUS,
+	                     NULL, &d, err, sizeof(err)),
+	    0);
+	assert_string_equal(tb_str(d, "state"), "closed");
+	assert_int_equal(tb_int(d, "cooloff_ms"), 3600000);
+	json_decref(d);
+	fail_three(&f);
+	ready(&f, "T-4", NULL);
+	c = events(&f, "budget.decision", 1);
+	assert_string_equal(tb_str(c, "0.body.task_id"), "T-4");
+	assert_string_equal(
+	    tb_str(c, "0.body.reason"), "circuit_breaker_open");
+	json_decref(c);
+	assert_int_equal(tb_call(f.topo, "router", MSG_ROUTER_BREAKER_STATUS,
+	                     NULL, &d, err, sizeof(err)),
+	    0);
+	assert_string_equal(tb_str(d, "state"), "open");
+	assert_int_equal(tb_int(d, "failures"), 3);
+	assert_int_equal(tb_int(d, "samples"), 3);
+	assert_true(
+	    tb_int(d, "probe_at_ms") == tb_int(d, "since_ms") + 3600000);
+	json_decref(d);
+
+	memset(&rq, 0, sizeof(rq));
+	rq.reason = "fixed the executor";
+	assert_int_equal(tb_call(f.topo, "router", MSG_ROUTER_BREAKER_RESET,
+	                     &rq, &d, err, sizeof(err)),
+	    0);
+	assert_string_equal(tb_str(d, "was"), "open");
+	assert_string_equal(tb_str(d, "state"), "closed");
+	json_decref(d);
+	c = events(&f, "circuit.changed", 2);
+	assert_string_equal(tb_str(c, "1.body.state"), "closed");
+	assert_string_equal(tb_str(c, "1.body.reason"), "reset");
+	json_decref(c);
+	/* sent twice (req0 resends): nothing more happens */
+	assert_int_equal(tb_call(f.topo, "router", MSG_ROUTER_BREAKER_RESET,
+	                     &rq, &d, err, sizeof(err)),
+	    0);
+	assert_false(json_is_true(tb_get(d, "changed")));
+	json_decref(d);
+	/* the held task goes; its failure alone does not open it */
+	run = run_of(&f, "T-4", 4);
+	finished(&f, run, "T-4", "failed");
+	free(run);
+	assert_int_equal(tb_call(f.topo, "router", MSG_ROUTER_BREAKER_STATUS,
+	                     NULL, &d, err, sizeof(err)),
+	    0);
+	assert_string_equal(tb_str(d, "state"), "closed");
+	assert_int_equal(tb_int(d, "samples"), 1);
+	json_decref(d);
+	c = tb_events(f.topo, "router", "circuit.changed");
+	assert_int_equal(json_array_size(c), 2);
+	json_decref(c);
+	fx_stop(&f);
+}
+
+/* Quota exhaustion never feeds the breaker: three runs out of quota
+ * leave it closed (no sample counted); a half-open probe that runs out
+ * of quota says nothing either, and the next task is the probe. */
+static void
+test_breaker_quota(void **state)
+{
+	struct fx f;
+	json_t   *c, *d;
+	char     *run, task[8], err[256];
+	int       i;
+
+	UNUSED(state);
+	fx_start_with(&f, "bquota", 5, "max_per_hour: 100, max_concurrent: 5",
+	    "min_samples: 3, cooloff: 1ms", 0);
+	for (i = 1; i <= 3; i++) {
+		snprintf(task, sizeof(task), "Q-%d", i);
+		ready(&f, task, NULL);
+		run = run_of(&f, task, (size_t) i);
+		quota_out(&f, run, task);
+		free(run);
+	}
+	assert_int_equal(tb_call(f.topo, "router", MSG_ROUTER_BREAKER_STATUS,
+	                     NULL, &d, err, sizeof(err)),
+	    0);
+	assert_string_equal(tb_str(d, "state"), "closed");
+	assert_int_equal(tb_int(d, "samples"), 0);
+	json_decref(d);
+	c = tb_events(f.topo, "router", "circuit.changed");
+	assert_int_equal(json_array_size(c), 0);
+	json_decref(c);
+	/* T-1..T-3 fail: open, then half_open */
+	fail_three_from(&f, 4);
+	c = events(&f, "circuit.changed", 2);
+	assert_string_equal(tb_str(c, "1.body.state"), "half_open");
+	json_decref(c);
+	ready(&f, "P-1", NULL);
+	run = run_of(&f, "P-1", 7);
+	quota_out(&f, run, "P-1");
+	free(run);
+	/* still half_open, and the next task is the probe */
+	ready(&f, "P-2", NULL);
+	run = run_of(&f, "P-2", 8);
+	c   = tb_status(f.topo, "router");
+	assert_string_equal(tb_str(c, "breaker"), "half_open");
+	json_decref(c);
+	assert_int_equal(tb_call(f.topo, "router", MSG_ROUTER_BREAKER_STATUS,
+	                     NULL, &d, err, sizeof(err)),
+	    0);
+	assert_string_equal(tb_str(d, "probe_run_id"), run);
+	json_decref(d);
+	free(run);
+	c = tb_events(f.topo, "router", "circuit.changed");
+	assert_int_equal(json_array_size(c), 2);
+	json_decref(c);
+	fx_stop(&f);
+}
+
+/* Over a plain tcp ctl listener the router answers breaker_status but
+ * refuses breaker_reset (it changes state). */
+static void
+test_breaker_tcp(void **state)
+{
+	struct fx f;
+	json_t   *d = NULL;
+	char      err[256];
+	int       port = 20000 + (int) (getpid() % 20000) + 7;
+
+	UNUSED(state);
+	fx_start_with(&f, "brtcp", 1, "max_per_hour: 10", NULL, port);
+	assert_int_equal(tb_call(f.topo, "router", MSG_ROUTER_BREAKER_STATUS,
+	                     NULL, &d, err, sizeof(err)),
+	    0);
+	assert_string_equal(tb_str(d, "state"), "closed");
+	json_decref(d);
+	assert_int_equal(tb_call(f.topo, "router", MSG_ROUTER_BREAKER_RESET,
+	                     NULL, NULL, err, sizeof(err)),
+	    ERR_REFUSED);
+	assert_non_null(strstr(err, "plain tcp"));
+	fx_stop(&f);
+}
+
 int
 main(void)
 {
@@ -396,6 +697,10 @@ main(void)
 		cmocka_unit_test(test_budget),
 		cmocka_unit_test(test_interrupted),
 		cmocka_unit_test(test_duplicate_ready),
+		cmocka_unit_test(test_breaker_probe),
+		cmocka_unit_test(test_breaker_reset),
+		cmocka_unit_test(test_breaker_quota),
+		cmocka_unit_test(test_breaker_tcp),
 	};
 
 	log_init("test_router", NULL, LOG_WARN);

@@ -6,30 +6,43 @@
  * with a word character, a trailing \b is checked by hand: the byte after
  * the match must not be a word character (else the search resumes one
  * byte further).  Only lines the patch adds are counted, once per line and
- * pattern.  Findings are warnings, never a failure.
+ * pattern.  Findings are warnings, never a failure; at the threshold
+ * (limits.quality_threshold, the original's 3) they make the [quality]
+ * note of the pull request and the board comment.
  *
  * A backend asks for input with "<!-- cp:question: TEXT -->".
  */
 #include <ctype.h>
 #include <regex.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include "opc/err.h"
 #include "run.h"
 
 static const struct {
 	const char *display; /* the original's regex: the JSON key */
+	const char *name;    /* its name in the [quality] note */
 	const char *ere;
 } patterns[QUALITY_N] = {
-	{ "#\\s*noqa\\b", "#[[:space:]]*noqa" },
-	{ "#\\s*type:\\s*ignore\\b", "#[[:space:]]*type:[[:space:]]*ignore" },
-	{ "#\\s*pragma:\\s*no\\s*cover\\b",
+	{ "#\\s*noqa\\b", "noqa", "#[[:space:]]*noqa" },
+	{ "#\\s*type:\\s*ignore\\b", "type_ignore",
+	    "#[[:space:]]*type:[[:space:]]*ignore" },
+	{ "#\\s*pragma:\\s*no\\s*cover\\b", "pragma_no_cover",
 	    "#[[:space:]]*pragma:[[:space:]]*no[[:space:]]*cover" },
-	{ "#\\s*pylint:\\s*disable\\b",
+	{ "#\\s*pylint:\\s*disable\\b", "pylint_disable",
 	    "#[[:space:]]*pylint:[[:space:]]*disable" },
-	{ "#\\s*ruff:\\s*noqa\\b", "#[[:space:]]*ruff:[[:space:]]*noqa" },
-	{ "@pytest\\.mark\\.skip\\b", "@pytest\\.mark\\.skip" },
-	{ "@pytest\\.mark\\.xfail\\b", "@pytest\\.mark\\.xfail" },
+	{ "#\\s*ruff:\\s*noqa\\b", "ruff_noqa",
+	    "#[[:space:]]*ruff:[[:space:]]*noqa" },
+	{ "@pytest\\.mark\\.skip\\b", "pytest_skip", "@pytest\\.mark\\.skip" },
+	{ "@pytest\\.mark\\.xfail\\b", "pytest_xfail",
+	    "@pytest\\.mark\\.xfail" },
+	/* the original's third marker (operator guide, "Quality Erosion
+	 * Warnings"): a bare pass statement, alone on its line */
+	{ "^\\s*pass\\s*(#.*)?$", "pass",
+	    "^[[:space:]]*pass[[:space:]]*(#.*)?$" },
 };
 
 #define QUESTION_OPEN "<!-- cp:question:"
@@ -39,6 +52,34 @@ const char *
 quality_pattern(size_t i)
 {
 	return (i < QUALITY_N ? patterns[i].display : NULL);
+}
+
+char *
+quality_note(const int counts[QUALITY_N], int threshold)
+{
+	json_t *o = json_object();
+	char   *js, *note;
+	size_t  i;
+	int     total = 0;
+
+	for (i = 0; i < QUALITY_N; i++)
+		if (counts[i] > 0) {
+			total += counts[i];
+			json_object_set_new(
+			    o, patterns[i].name, json_integer(counts[i]));
+		}
+	if (total == 0 || total < threshold) {
+		json_decref(o);
+		return (NULL);
+	}
+	/* {"noqa": 2, "type_ignore": 1}: the original's json.dumps form */
+	js = json_dumps(o, JSON_PRESERVE_ORDER);
+	json_decref(o);
+	note = xasprintf("[quality] This run added %d quality suppressions: "
+	                 "%s. Review before merging.",
+	    total, js != NULL ? js : "{}");
+	free(js);
+	return (note);
 }
 
 static int

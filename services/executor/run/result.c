@@ -143,7 +143,8 @@ result_fill(const struct exec_run *x, int64_t completed_ms,
 		if (x->quality[i] > 0)
 			json_object_set_new(res->quality_warnings,
 			    quality_pattern(i), json_integer(x->quality[i]));
-	res->agent = agent_new(&x->agent);
+	res->quality_note = dup_or_null(x->quality_note);
+	res->agent        = agent_new(&x->agent);
 	if (res->agent != NULL) {
 		res->agent->has_attempts = true;
 		res->agent->attempts     = x->attempts;

@@ -143,7 +143,8 @@ inspect(struct exec_run *x, const struct buf *patch)
 		log_warn("quality.regex", "a quality pattern did not compile");
 	for (i = 0; i < QUALITY_N; i++)
 		total += x->quality[i];
-	if (total > 0 && total >= rq->quality_threshold)
+	if ((x->quality_note =
+	            quality_note(x->quality, rq->quality_threshold)) != NULL)
 		log_warn("quality.erosion",
 		    "run %s adds %d suppression "
 		    "markers (threshold %d)",
@@ -333,6 +334,7 @@ run_fini(struct exec_run *x)
 	free(x->diff_stat_excerpt);
 	strv_free(&x->scope_violations);
 	free(x->question);
+	free(x->quality_note);
 	free(x->commit_sha);
 	free(x->pr_url);
 	free(x->pr_error);

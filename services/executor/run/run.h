@@ -133,7 +133,7 @@ void scope_check(
 
 /* ---- quality.c: erosion markers and questions ---------------------- */
 
-#define QUALITY_N 7
+#define QUALITY_N 8
 
 /* quality_pattern returns the display form of pattern i ("#\s*noqa\b"). */
 const char *quality_pattern(size_t i);
@@ -141,6 +141,12 @@ const char *quality_pattern(size_t i);
  * (lines starting "+" but not "+++") that match it.  Returns 0 or
  * ERR_INVAL (a pattern failed to compile). */
 int quality_scan(int counts[QUALITY_N], const char *patch, size_t len);
+/* quality_note returns the original's note when the counts add up to
+ * threshold or more (and to at least 1): "[quality] This run added N
+ * quality suppressions: {"noqa": N, "type_ignore": N}. Review before
+ * merging." (the patterns found, by name).  NULL below it; else the
+ * caller frees it. */
+char *quality_note(const int counts[QUALITY_N], int threshold);
 /* quality_question_extract returns the trimmed TEXT of the first
  * "<!-- cp:question: TEXT -->" in s[0..len), or NULL. */
 char *quality_question_extract(const char *s, size_t len);
@@ -292,6 +298,7 @@ struct exec_run {
 	struct strv         scope_violations;
 	int                 too_wide;
 	int                 quality[QUALITY_N];
+	char               *quality_note; /* at the threshold, else NULL */
 	char               *question;
 	int                 branch_pushed;
 	char               *commit_sha;

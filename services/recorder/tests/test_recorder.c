@@ -890,7 +890,7 @@ test_usage_migration(void **state)
 	                     " pragma_table_info('usage_exec')",
 	                     NULL),
 	    0);
-	assert_int_equal(n, 26); /* superseded too */
+	assert_int_equal(n, 27); /* superseded and quality_note too */
 	assert_int_equal(store_int(st, &n, 0,
 	                     "SELECT count(*) FROM pragma_table_info("
 	                     "'runs') WHERE name IN ('superseded',"
@@ -1110,6 +1110,127 @@ test_superseded(void **state)
 	fx_stop(&f);
 }
 
+/* usage: the recorder.usage ctl (opc usage) */
+static json_t *
+usage(struct fx *f, const char *kind, const char *repo, int64_t since)
+{
+	struct msg_recorder_usage q;
+	json_t                   *data = NULL;
+	char                      err[256];
+
+	memset(&q, 0, sizeof(q));
+	q.kind     = (char *) kind;
+	q.repo_key = (char *) repo;
+	q.since_ms = since;
+	if (ctl_call(f->url, MSG_RECORDER_USAGE, &q, &data, err, sizeof(err),
+	        WAIT) != 0)
+		fail_msg("usage: %s", err);
+	return (data);
+}
+
+#define RUN_U1 "b1000000-0000-4000-8000-00000000000a"
+#define RUN_U2 "b2000000-0000-4000-8000-00000000000b"
+#define RUN_U3 "b3000000-0000-4000-8000-00000000000c"
+
+/* The usage store read through recorder.usage: each kind with its own
+ * fields (quota_event for a run out of quota, executor_quality_warning
+ * only for a run whose result carried the [quality] note, its counts by
+ * name; scope_violation with the paths), filtered by kind, repo and
+ * time; an unknown kind is refused. */
+static void
+test_usage_query(void **state)
+{
+	static const char note[] =
+	    "[quality] This run added 3 quality suppressions: {\"noqa\": 2, "
+	    "\"pass\": 1}. Review before merging.";
+	struct fx                 f;
+	struct msg_recorder_usage q;
+	json_t                   *d, *e, *fin, *dis;
+	char                      err[256];
+
+	UNUSED(state);
+	fx_start(&f, "uq");
+	run_flow(&f, RUN_U1,
+	    finished_agent(RUN_U1, "T-1", "failed", "quota_exhausted",
+	        "credit balance is too low", 0.1, "computed", 800, 0));
+	/* the note at the threshold, and a run below it (counts, no note) */
+	fin = finished_ok(
+	    RUN_U2, "T-1", "/nope", "/nope", "/nope", "/nope", "/nope");
+	json_object_set_new(
+	    json_object_get(fin, "result"), "quality_note", json_string(note));
+	run_flow(&f, RUN_U2, fin);
+	/* another repo, a scope violation (secrets/x), no warnings */
+	inject(&f, "route.decided", decided(RUN_U3, "T-3", "allow", ""));
+	dis = dispatch(RUN_U3, "T-3");
+	json_object_set_new(
+	    json_object_get(dis, "request"), "repo_key", json_string("other"));
+	inject(&f, "exec.dispatch", dis);
+	inject(&f, "exec.finished", finished_nochange(RUN_U3, "T-3"));
+
+	d = usage(&f, "quota_event", NULL, 0);
+	assert_int_equal(json_array_size(json_object_get(d, "events")), 1);
+	e = json_array_get(json_object_get(d, "events"), 0);
+	assert_string_equal(js(e, "kind"), "quota_event");
+	assert_string_equal(js(e, "run_id"), RUN_U1);
+	assert_string_equal(js(e, "task_id"), "T-1");
+	assert_string_equal(js(e, "repo_key"), "demo");
+	assert_string_equal(js(e, "failure_category"), "quota_exhausted");
+	assert_non_null(js(e, "timestamp"));
+	json_decref(d);
+
+	d = usage(&f, "executor_quality_warning", NULL, 0);
+	assert_int_equal(json_array_size(json_object_get(d, "events")), 1);
+	e = json_array_get(json_object_get(d, "events"), 0);
+	assert_string_equal(js(e, "run_id"), RUN_U2);
+	assert_int_equal(num(e, "suppression_counts.noqa"), 2);
+	assert_int_equal(num(e, "suppression_counts.pass"), 1);
+	assert_string_equal(js(e, "note"), note);
+	json_decref(d);
+
+	d = usage(&f, "scope_violation", NULL, 0);
+	assert_int_equal(json_array_size(json_object_get(d, "events")), 1);
+	e = json_array_get(json_object_get(d, "events"), 0);
+	assert_string_equal(js(e, "run_id"), RUN_U3);
+	assert_string_equal(js(e, "repo_key"), "other");
+	assert_string_equal(json_string_value(json_array_get(
+	                        json_object_get(e, "violated_files"), 0)),
+	    "secrets/x");
+	json_decref(d);
+
+	/* outcomes: the quota run is not one of them */
+	d = usage(&f, "execution_outcome", NULL, 0);
+	assert_int_equal(json_array_size(json_object_get(d, "events")), 2);
+	json_decref(d);
+	/* by repo: every kind of "other" */
+	d = usage(&f, NULL, "other", 0);
+	assert_true(json_array_size(json_object_get(d, "events")) >= 2);
+	for (size_t i = 0; i < json_array_size(json_object_get(d, "events"));
+	     i++)
+		assert_string_equal(
+		    js(json_array_get(json_object_get(d, "events"), i),
+		        "repo_key"),
+		    "other");
+	json_decref(d);
+	/* all: 3 executions, 2 outcomes, 1 quota, 1 warning, 1 scope */
+	d = usage(&f, NULL, NULL, 0);
+	assert_int_equal(json_array_size(json_object_get(d, "events")), 8);
+	json_decref(d);
+	/* since: nothing is in the future */
+	d = usage(&f, NULL, NULL, now_ms() + 3600000);
+	assert_int_equal(json_array_size(json_object_get(d, "events")), 0);
+	json_decref(d);
+
+	memset(&q, 0, sizeof(q));
+	q.kind = "kodo_quality_warning";
+	assert_int_equal(ctl_call(f.url, MSG_RECORDER_USAGE, &q, &d, err,
+	                     sizeof(err), WAIT),
+	    ERR_INVAL);
+	assert_non_null(strstr(err, "unknown kind"));
+	assert_int_equal(
+	    tb_status_int(f.topo, "recorder", "counters.usage_bad_kind"), 1);
+	fx_stop(&f);
+}
+
 int
 main(void)
 {
@@ -1121,6 +1242,7 @@ main(void)
 		cmocka_unit_test(test_out_of_order),
 		cmocka_unit_test(test_bad_run_id_rejected),
 		cmocka_unit_test(test_usage_agent),
+		cmocka_unit_test(test_usage_query),
 		cmocka_unit_test(test_usage_migration),
 		cmocka_unit_test(test_superseded),
 	};

@@ -99,6 +99,8 @@ budget_cfg_load(struct budget_cfg *c, const struct cfg_node *router_cfg,
 	        err, errlen) != 0 ||
 	    cfg_tab_ms(t, r, "breaker.staleness", &c->breaker_staleness_ms,
 	        err, errlen) != 0 ||
+	    cfg_tab_ms(t, r, "breaker.cooloff", &c->breaker_cooloff_ms, err,
+	        errlen) != 0 ||
 	    cfg_tab_num(t, r, "budget.reserve_usd", &c->reserve_usd, err,
 	        errlen) != 0 ||
 	    cfg_tab_num(t, r, "budget.max_usd_per_day", &cap, err, errlen) !=

@@ -97,14 +97,16 @@ struct budget_cfg {
 	    max_concurrent, min_memory_mb;
 	double  breaker_threshold;
 	int64_t breaker_window, breaker_min_samples, breaker_staleness_ms;
-	double  max_usd_per_day; /* global spend cap, < 0: none */
-	double  reserve_usd;     /* held per open run without a backend cap */
+	int64_t breaker_cooloff_ms; /* open this long -> half_open */
+	double  max_usd_per_day;    /* global spend cap, < 0: none */
+	double  reserve_usd; /* held per open run without a backend cap */
 };
 
 /* budget_cfg_load reads router.budget {max_per_hour 10, max_per_day 50,
  * max_retries 3 (min 1), retry_reset 1h, max_concurrent 1, min_memory_mb 0,
  * max_usd_per_day (none), reserve_usd 1.0} and router.breaker {threshold
- * 0.8, window 5 (min 3), min_samples 3, staleness 4h}; the env vars
+ * 0.8, window 5 (min 3), min_samples 3, staleness 4h, cooloff 10m}; the
+ * env vars
  * OPERATIONS_CENTER_MAX_EXEC_PER_HOUR, _MAX_EXEC_PER_DAY,
  * _MAX_RETRIES_PER_TASK, _CIRCUIT_BREAKER_THRESHOLD,
  * _CIRCUIT_BREAKER_WINDOW, _MAX_USD_PER_DAY and _SPEND_RESERVE_USD
@@ -169,6 +171,52 @@ struct breaker {
  * below).  Outcomes may be in any order. */
 struct breaker budget_breaker_eval(const struct budget_cfg *,
     const struct outcome *, size_t n, int64_t now_ms);
+
+/*
+ * The breaker's states (breaker.c, with its transition table).
+ */
+enum breaker_phase { BREAKER_CLOSED, BREAKER_OPEN, BREAKER_HALF_OPEN };
+
+/* What ended a half-open probe: a success, a failure, or nothing that
+ * counts (interrupted, taken back, quota). */
+enum breaker_verdict { BREAKER_SUCCEEDED, BREAKER_FAILED, BREAKER_LOST };
+
+struct breaker_state {
+	enum breaker_phase phase;
+	int64_t            since_ms; /* when it entered phase (unix ms) */
+	int64_t            reset_ms; /* outcomes at or before: not counted */
+	bool               probing;  /* half_open: the probe is out */
+	const char        *why;      /* static: why the last call changed
+	                              * phase ("threshold", "recovered",
+	                              * "cooloff", "probe_succeeded",
+	                              * "probe_failed", "reset"), else NULL */
+};
+
+/* breaker_phase_name: "closed", "open" or "half_open" (static). */
+const char *breaker_phase_name(enum breaker_phase);
+/* breaker_phase_parse sets *p from its name; -1 when s is not one. */
+int breaker_phase_parse(const char *s, enum breaker_phase *p);
+/* breaker_outcome: a run finished and window is breaker_eval over the
+ * outcomes after s.reset_ms.  closed -> open when the window opens;
+ * open or half_open -> closed when it no longer does. */
+struct breaker_state breaker_outcome(
+    struct breaker_state s, const struct breaker *window, int64_t now_ms);
+/* breaker_tick: open for cooloff_ms or more -> half_open. */
+struct breaker_state breaker_tick(
+    struct breaker_state s, int64_t cooloff_ms, int64_t now_ms);
+/* breaker_allows: a dispatch may go (closed, or half_open with no probe
+ * out: that dispatch is the probe). */
+bool breaker_allows(const struct breaker_state *s);
+/* breaker_probe_sent: half_open, the probe is out (no further dispatch
+ * until it ends). */
+struct breaker_state breaker_probe_sent(struct breaker_state s);
+/* breaker_probe_done: the probe ended with v.  Succeeded -> closed (and
+ * reset_ms now), failed -> open for another cool-off, lost -> half_open
+ * with the slot free for the next probe.  Not half_open: unchanged. */
+struct breaker_state breaker_probe_done(
+    struct breaker_state s, enum breaker_verdict v, int64_t now_ms);
+/* breaker_reset: closed by an operator, reset_ms now. */
+struct breaker_state breaker_reset(struct breaker_state s, int64_t now_ms);
 
 /*
  * Spend caps (spend.c).  Amounts are USD; a cap < 0 means no cap.

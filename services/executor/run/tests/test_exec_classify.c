@@ -364,6 +364,47 @@ test_quality(void **state)
 	assert_int_equal(qcount(c, "#\\s*noqa\\b"), 0);
 }
 
+/* Bare pass statements count with # noqa and # type: ignore, and at the
+ * threshold (the original's 3) the note says how many, by name. */
+static void
+test_quality_note(void **state)
+{
+	static const char patch[] = "+++ b/x.py\n"
+	                            "@@ -1,1 +1,8 @@\n"
+	                            "+def f():\n"
+	                            "+    pass\n"
+	                            "+\tpass  # later\n"
+	                            "+    password = 1\n"
+	                            "+    passes()\n"
+	                            "+    x = 'pass'\n"
+	                            "-    pass\n"
+	                            "+import os  # noqa\n"
+	                            "+a = f()  # type: ignore\n";
+	int               c[QUALITY_N];
+	char             *n;
+
+	UNUSED(state);
+	assert_int_equal(quality_scan(c, patch, sizeof(patch) - 1), 0);
+	assert_int_equal(qcount(c, "^\\s*pass\\s*(#.*)?$"), 2);
+	n = quality_note(c, 3);
+	assert_non_null(n);
+	assert_string_equal(n,
+	    "[quality] This run added 4 quality "
+	    "suppressions: {\"noqa\": 1, \"type_ignore\": "
+	    "1, \"pass\": 2}. Review before merging.");
+	free(n);
+	/* at the threshold, not below */
+	assert_non_null(n = quality_note(c, 4));
+	free(n);
+	assert_null(quality_note(c, 5));
+	/* two markers: below the original's 3 */
+	assert_int_equal(quality_scan(c, "+x  # noqa\n+    pass\n", 21), 0);
+	assert_null(quality_note(c, 3));
+	/* threshold 0 still wants a marker */
+	assert_int_equal(quality_scan(c, "", 0), 0);
+	assert_null(quality_note(c, 0));
+}
+
 static void
 test_question(void **state)
 {
@@ -540,6 +581,7 @@ main(void)
 		cmocka_unit_test(test_scope),
 		cmocka_unit_test(test_normpath),
 		cmocka_unit_test(test_quality),
+		cmocka_unit_test(test_quality_note),
 		cmocka_unit_test(test_question),
 		cmocka_unit_test(test_expand),
 		cmocka_unit_test(test_diff_parse),

@@ -301,6 +301,44 @@ test_push_with_token(void **state)
 	json_decref(req);
 }
 
+/* A run that adds three quality suppressions opens its pull request
+ * with the original's [quality] note in the body. */
+static void
+test_pr_quality_note(void **state)
+{
+	struct fx  *fx  = *state;
+	json_t     *req = request(fx), *r, *st;
+	const char *body;
+	char       *path = xasprintf("%s/backend.sh", fx->root);
+	FILE       *f    = fopen(path, "w");
+
+	assert_non_null(f);
+	fprintf(f,
+	    "#!/bin/sh\nprintf 'import os  # noqa\\ndef f():\\n"
+	    "    pass\\nx = g()  # type: ignore\\n' > mod.py\n");
+	fclose(f);
+	chmod(path, 0755);
+	json_object_set_new(req, "backend_spec",
+	    json_pack("{s:s, s:[s]}", "kind", "command", "argv", path));
+	free(path);
+	r = run(fx, req, TOKEN);
+	assert_string_equal(rstr(r, "status"), "succeeded");
+	st   = fixture(fx, "GET", "/_fixture/state", NULL);
+	body = json_string_value(json_object_get(
+	    json_array_get(json_object_get(st, "pulls"), 0), "body"));
+	assert_non_null(body);
+	assert_non_null(strstr(body, "Run: abcdef12"));
+	assert_non_null(strstr(body,
+	    "\n[quality] This run added 3 quality suppressions: "
+	    "{\"noqa\": 1, \"type_ignore\": 1, \"pass\": 1}. "
+	    "Review before merging."));
+	assert_string_equal(
+	    rstr(r, "quality_note"), strstr(body, "[quality]"));
+	json_decref(st);
+	json_decref(r);
+	json_decref(req);
+}
+
 /* The bug: a remote that needs auth, and no way for git to get it.  The
  * push failed ("could not read Username ... terminal prompts disabled")
  * and the run still said succeeded. */
@@ -599,6 +637,8 @@ main(void)
 		    test_pr_rate_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_pr_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_pr_quality_note, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_local_remote, setup, teardown),
 		cmocka_unit_test_setup_teardown(

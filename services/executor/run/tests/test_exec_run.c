@@ -633,6 +633,36 @@ test_too_wide(void **state)
 	json_decref(req);
 }
 
+/* Three suppressions (a bare pass among them) reach the threshold: the
+ * result carries the [quality] note, the run still succeeds; two do
+ * not. */
+static void
+test_quality_note(void **state)
+{
+	struct fx *fx  = *state;
+	json_t    *req = base_request(fx), *r;
+
+	use_command(fx, req,
+	    "printf 'import os  # noqa\\ndef f():\\n    pass\\n"
+	    "x = g()  # type: ignore\\n' > mod.py");
+	assert_int_equal(run(fx, req), 0);
+	r = result(fx);
+	assert_string_equal(rstr(r, "status"), "succeeded");
+	assert_string_equal(rstr(r, "quality_note"),
+	    "[quality] This run added 3 quality suppressions: "
+	    "{\"noqa\": 1, \"type_ignore\": 1, \"pass\": 1}. "
+	    "Review before merging.");
+	json_decref(r);
+	use_command(fx, req, "printf 'def f():\\n    pass\\n' > other.py");
+	(void) sh("rm -rf %s", fx->ws);
+	assert_int_equal(run(fx, req), 0);
+	r = result(fx);
+	assert_string_equal(rstr(r, "status"), "succeeded");
+	assert_true(json_is_null(json_object_get(r, "quality_note")));
+	json_decref(r);
+	json_decref(req);
+}
+
 static void
 test_git_failure(void **state)
 {
@@ -960,6 +990,8 @@ main(void)
 		    test_no_space, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_too_wide, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_quality_note, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_git_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(

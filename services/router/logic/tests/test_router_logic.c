@@ -999,6 +999,93 @@ test_breaker(void **state)
 	assert_false(budget_breaker_eval(&c, NULL, 0, T0).open);
 }
 
+/* The breaker's states: open -> half_open after the cool-off (10 min by
+ * default) -> one probe; its success closes (and the failures before it
+ * stop counting), its failure opens for another cool-off; a probe lost
+ * or out of quota frees the slot; a reset closes at once. */
+static void
+test_breaker_half_open(void **state)
+{
+	struct budget_cfg    c = bcfg();
+	struct breaker_state s, t;
+	struct breaker       bad = {
+		      .open = true, .failure_rate = 1, .samples = 5, .failures = 5
+	};
+	struct breaker good = { .open = false };
+
+	UNUSED(state);
+	assert_int_equal(c.breaker_cooloff_ms, 10 * MIN_MS);
+	memset(&s, 0, sizeof(s));
+	assert_true(breaker_allows(&s));
+	/* closed: a good window changes nothing, a bad one opens */
+	t = breaker_outcome(s, &good, T0);
+	assert_int_equal(t.phase, BREAKER_CLOSED);
+	assert_null(t.why);
+	s = breaker_outcome(s, &bad, T0);
+	assert_int_equal(s.phase, BREAKER_OPEN);
+	assert_string_equal(s.why, "threshold");
+	assert_int_equal(s.since_ms, T0);
+	assert_false(breaker_allows(&s));
+	/* open: nothing before the cool-off, half_open at it */
+	t = breaker_tick(s, c.breaker_cooloff_ms, T0 + 10 * MIN_MS - 1);
+	assert_int_equal(t.phase, BREAKER_OPEN);
+	assert_null(t.why);
+	assert_false(breaker_allows(&t));
+	s = breaker_tick(s, c.breaker_cooloff_ms, T0 + 10 * MIN_MS);
+	assert_int_equal(s.phase, BREAKER_HALF_OPEN);
+	assert_string_equal(s.why, "cooloff");
+	assert_string_equal(breaker_phase_name(s.phase), "half_open");
+	/* one probe, and only one */
+	assert_true(breaker_allows(&s));
+	s = breaker_probe_sent(s);
+	assert_true(s.probing);
+	assert_false(breaker_allows(&s));
+	/* a bad window while the probe is out decides nothing */
+	t = breaker_outcome(s, &bad, T0 + 11 * MIN_MS);
+	assert_int_equal(t.phase, BREAKER_HALF_OPEN);
+	assert_null(t.why);
+	/* lost (interrupted, taken back, quota): the slot is free again */
+	t = breaker_probe_done(s, BREAKER_LOST, T0 + 11 * MIN_MS);
+	assert_int_equal(t.phase, BREAKER_HALF_OPEN);
+	assert_false(t.probing);
+	assert_null(t.why);
+	assert_true(breaker_allows(&t));
+	/* failed: open again, for another full cool-off */
+	t = breaker_probe_done(s, BREAKER_FAILED, T0 + 12 * MIN_MS);
+	assert_int_equal(t.phase, BREAKER_OPEN);
+	assert_string_equal(t.why, "probe_failed");
+	assert_false(t.probing);
+	assert_int_equal(
+	    breaker_tick(t, c.breaker_cooloff_ms, T0 + 21 * MIN_MS).phase,
+	    BREAKER_OPEN);
+	assert_int_equal(
+	    breaker_tick(t, c.breaker_cooloff_ms, T0 + 22 * MIN_MS).phase,
+	    BREAKER_HALF_OPEN);
+	/* succeeded: closed, and what came before no longer counts */
+	t = breaker_probe_done(s, BREAKER_SUCCEEDED, T0 + 12 * MIN_MS);
+	assert_int_equal(t.phase, BREAKER_CLOSED);
+	assert_string_equal(t.why, "probe_succeeded");
+	assert_int_equal(t.reset_ms, T0 + 12 * MIN_MS);
+	assert_true(breaker_allows(&t));
+	/* a verdict for a breaker that is not half_open changes nothing */
+	t = breaker_probe_done(t, BREAKER_FAILED, T0 + 13 * MIN_MS);
+	assert_int_equal(t.phase, BREAKER_CLOSED);
+	assert_null(t.why);
+	/* open: a window that recovered (a run sent before) closes it */
+	t = breaker_outcome(breaker_outcome(t, &bad, T0), &good, T0 + MIN_MS);
+	assert_int_equal(t.phase, BREAKER_CLOSED);
+	assert_string_equal(t.why, "recovered");
+	/* reset: closed from any state, reset_ms now */
+	t = breaker_reset(s, T0 + 30 * MIN_MS);
+	assert_int_equal(t.phase, BREAKER_CLOSED);
+	assert_string_equal(t.why, "reset");
+	assert_int_equal(t.reset_ms, T0 + 30 * MIN_MS);
+	/* names round-trip */
+	assert_int_equal(breaker_phase_parse("open", &t.phase), 0);
+	assert_int_equal(t.phase, BREAKER_OPEN);
+	assert_int_equal(breaker_phase_parse("ajar", &t.phase), -1);
+}
+
 static void
 test_budget_cfg_load(void **state)
 {
@@ -1024,7 +1111,7 @@ test_budget_cfg_load(void **state)
 	    "  budget: {max_per_hour: 4, max_per_day: 20, max_retries: 0,"
 	    " retry_reset: 30m, max_concurrent: 2, min_memory_mb: 512}\n"
 	    "  breaker: {threshold: 0.5, window: 2, min_samples: 4,"
-	    " staleness: 2h}\n");
+	    " staleness: 2h, cooloff: 90s}\n");
 	assert_int_equal(budget_cfg_load(&c, cfg_get(cfg_root(y), "router"),
 	                     err, sizeof(err)),
 	    0);
@@ -1038,6 +1125,7 @@ test_budget_cfg_load(void **state)
 	assert_int_equal(c.breaker_window, 3); /* min 3 */
 	assert_int_equal(c.breaker_min_samples, 4);
 	assert_int_equal(c.breaker_staleness_ms, 2 * HOUR_MS);
+	assert_int_equal(c.breaker_cooloff_ms, 90 * 1000);
 
 	/* environment overrides the file */
 	setenv("OPERATIONS_CENTER_MAX_EXEC_PER_HOUR", "7", 1);
@@ -1675,6 +1763,7 @@ main(void)
 		cmocka_unit_test(test_retry_case4),
 		cmocka_unit_test(test_concurrency_memory),
 		cmocka_unit_test(test_breaker),
+		cmocka_unit_test(test_breaker_half_open),
 		cmocka_unit_test(test_budget_cfg_load),
 		cmocka_unit_test(test_spend_cfg),
 		cmocka_unit_test(test_spend_ledger),
