@@ -984,6 +984,31 @@ ctl_show(struct svc *svc, const struct msg *req, json_t **data, char *err,
 	return (0);
 }
 
+/* take_answer: a comment on a task whose question (awaiting_input) is
+ * unanswered is the human's answer: it is recorded, and board_ready() puts it
+ * into the goal of the task's next run.  *yes says whether it was. */
+static int
+take_answer(
+    struct svc *svc, const struct task *t, const char *comment, bool *yes)
+{
+	int rv;
+
+	*yes = false;
+	if (comment == NULL || *comment == '\0')
+		return (0);
+	if ((rv = store_run(svc_store(svc),
+	         "UPDATE question SET answer = ? WHERE task_id = ? AND"
+	         " answer IS NULL",
+	         "tt", comment, t->task_id)) != 0)
+		return (rv);
+	if (store_changes(svc_store(svc)) > 0) {
+		*yes = true;
+		log_info("board.answer", "%s: answered by the operator",
+		    t->task_id);
+	}
+	return (0);
+}
+
 static int
 ctl_move(struct svc *svc, const struct msg *req, json_t **data, char *err,
     size_t errlen, void *state)
@@ -992,6 +1017,7 @@ ctl_move(struct svc *svc, const struct msg *req, json_t **data, char *err,
 	const char                       *to = msg_task_state_name(mv->state);
 	struct task                       t;
 	char                             *prev;
+	bool                              answer = false;
 	int                               rv;
 
 	(void) state;
@@ -1005,7 +1031,16 @@ ctl_move(struct svc *svc, const struct msg *req, json_t **data, char *err,
 	if ((rv = svc_begin(svc)) == 0) {
 		rv = board_move(
 		    svc, &t, to, "operator", mv->comment, "operator");
-		if (rv == 0 && mv->state == MSG_TASK_STATE_READY_FOR_AI)
+		if (rv == 0)
+			rv = take_answer(svc, &t, mv->comment, &answer);
+		/* a reply that leaves the task Blocked re-queues it, as a
+		 * reply on Plane does */
+		if (rv == 0 && answer && mv->state == MSG_TASK_STATE_BLOCKED)
+			rv = board_move(svc, &t, BOARD_READY, "answered",
+			    "Answer received: the task is queued again.",
+			    "board-sync");
+		if (rv == 0 && strcmp(t.state, BOARD_READY) == 0 &&
+		    (mv->state == MSG_TASK_STATE_READY_FOR_AI || answer))
 			rv = board_ready(svc, &t);
 		if (rv == 0)
 			rv = svc_commit(svc);

@@ -486,6 +486,99 @@ test_impact(void **state)
 	fx_stop(&f);
 }
 
+/* asked: the run of task asks a question (awaiting_input). */
+static void
+asked(struct fx *f, const char *task, const char *run, const char *q)
+{
+	started(f, task, run);
+	inject(f, "exec.finished",
+	    json_pack("{s:s, s:s, s:s, s:b, s:s, s:s, s:s, s:{s:s}}", "run_id",
+	        run, "task_id", task, "status", "failed", "success", 0,
+	        "executor", "executor", "failure_category", "awaiting_input",
+	        "failure_reason", "backend asked a question", "result",
+	        "question", q));
+	assert_string_equal(state_of(f, task), "Blocked");
+}
+
+/* last_ready returns the goal of the newest task.ready (static buffer). */
+static const char *
+last_ready(struct fx *f, const char *task)
+{
+	static char g[2048];
+	json_t     *ev = events(f, "task.ready"), *e;
+
+	e = json_array_get(ev, json_array_size(ev) - 1);
+	assert_non_null(e);
+	assert_string_equal(tb_str(e, "body.task_id"), task);
+	snprintf(g, sizeof(g), "%s", tb_str(e, "body.goal"));
+	json_decref(ev);
+	return (g);
+}
+
+static void
+move_to(struct fx *f, const char *task, enum msg_task_state st,
+    const char *comment)
+{
+	struct msg_board_task_move mv = { (char *) task, st,
+		(char *) comment };
+	json_t                    *d  = NULL;
+	char                       err[256];
+
+	if (tb_call(f->topo, "board-sync", MSG_BOARD_TASK_MOVE, &mv, &d, err,
+	        sizeof(err)) != 0)
+		fail_msg("task_move %s: %s", task, err);
+	json_decref(d);
+}
+
+/* awaiting_input on the local board: the comment of `opc task move ID
+ * "Ready for AI" --comment TEXT` is the answer, and the goal of the next
+ * run carries the question and the answer; a reply that leaves the task
+ * Blocked re-queues it; a move without a question changes no goal. */
+static void
+test_answer(void **state)
+{
+	struct fx   f;
+	const char *g;
+	char        t[3][32];
+
+	UNUSED(state);
+	fx_start(&f, "answer");
+	snprintf(t[0], sizeof(t[0]), "%s", add(&f, "demo", "Serve it"));
+	snprintf(t[1], sizeof(t[1]), "%s", add(&f, "demo", "Log it"));
+	snprintf(t[2], sizeof(t[2]), "%s", add(&f, "demo", "Plain"));
+
+	asked(&f, t[0], "r-a1", "Which port?");
+	assert_non_null(
+	    strstr(last_comment(&f, t[0]), "- question: Which port?"));
+	move_to(&f, t[0], MSG_TASK_STATE_READY_FOR_AI, "Use 8080");
+	assert_string_equal(state_of(&f, t[0]), BOARD_READY);
+	g = last_ready(&f, t[0]);
+	assert_non_null(strstr(g, "Serve it"));
+	assert_non_null(strstr(g, "Question asked: Which port?"));
+	assert_non_null(strstr(g, "Answer: Use 8080"));
+
+	/* asked again: the new answer replaces the old */
+	asked(&f, t[0], "r-a2", "Which host?");
+	move_to(&f, t[0], MSG_TASK_STATE_READY_FOR_AI, "localhost");
+	g = last_ready(&f, t[0]);
+	assert_non_null(strstr(g, "Question asked: Which host?"));
+	assert_non_null(strstr(g, "Answer: localhost"));
+
+	/* a reply only (the task left Blocked): re-queued with the answer */
+	asked(&f, t[1], "r-b1", "Which file?");
+	move_to(&f, t[1], MSG_TASK_STATE_BLOCKED, "app.log");
+	assert_string_equal(state_of(&f, t[1]), BOARD_READY);
+	assert_non_null(strstr(last_comment(&f, t[1]), "Answer received"));
+	assert_non_null(strstr(last_ready(&f, t[1]), "Answer: app.log"));
+
+	/* no question asked: a comment is only a comment */
+	started(&f, t[2], "r-c1");
+	finished(&f, t[2], "r-c1", false, "validation_failed");
+	move_to(&f, t[2], MSG_TASK_STATE_READY_FOR_AI, "try again");
+	assert_string_equal(last_ready(&f, t[2]), "Plain");
+	fx_stop(&f);
+}
+
 /* proposal.created becomes a task in the state the proposer chose. */
 static void
 test_proposal(void **state)
@@ -603,6 +696,7 @@ main(void)
 		cmocka_unit_test(test_add),
 		cmocka_unit_test(test_policy_block),
 		cmocka_unit_test(test_run_outcomes),
+		cmocka_unit_test(test_answer),
 		cmocka_unit_test(test_quota_exhausted),
 		cmocka_unit_test(test_quality_note),
 
