@@ -180,10 +180,10 @@ comment_add(
 	    "titt", task_id, now_ms(), author, body));
 }
 
-/* comment_post adds a comment without a move: on the local board, and
+/* board_comment_post adds a comment without a move: on the local board, and
  * pushed to Plane by the outbox. */
-static int
-comment_post(
+int
+board_comment_post(
     struct svc *svc, const char *task_id, const char *author, const char *body)
 {
 	int rv;
@@ -270,9 +270,13 @@ board_ready(struct svc *svc, struct task *t)
 	struct msg_task_execution *ex = NULL;
 	json_t                    *labels;
 	char                       err[256], *comment, *goal = NULL;
+	int64_t                    blocks;
 	size_t                     i;
 	int                        rv;
 
+	/* paused by self-healing: no autonomous retry until resumed */
+	if (selfheal_paused(svc, t->task_id, &blocks))
+		return (selfheal_hold(svc, t, blocks));
 	if (!board_kind_known(t->kind)) {
 		/* a task-kind label nobody here runs: refused, never run as
 		 * a goal */
@@ -446,7 +450,7 @@ on_superseded(struct svc *svc, const struct msg *m, void *state)
 	     s->run_id, s->executor ? s->executor : "-",
             s->reason ? s->reason : "lease_expired",
             s->by_run_id ? s->by_run_id : "-");
-	rv = comment_post(svc, t.task_id, "router", c);
+	rv = board_comment_post(svc, t.task_id, "router", c);
 	log_info("board.taken_back", "%s: run %s taken back by the router",
 	    t.task_id, s->run_id);
 	free(c);
@@ -600,7 +604,8 @@ impact(
 	if (n > ev.warnings.n)
 		buf_printf(&c, "- and %zu more\n", n - ev.warnings.n);
 	if ((rv = svc_emit(svc, MSG_TASK_IMPACT, t->task_id, &ev)) == 0)
-		rv = comment_post(svc, t->task_id, "board-sync", buf_cstr(&c));
+		rv = board_comment_post(
+		    svc, t->task_id, "board-sync", buf_cstr(&c));
 	svc_count(svc, "cross_repo_impact", 1);
 	buf_fini(&c);
 	for (i = 0; i < ev.warnings.n; i++)
@@ -659,6 +664,12 @@ on_finished(struct svc *svc, const struct msg *m, void *state)
 			        ? f->result->question
 			        : "",
 			    now_ms());
+		/* a Blocked run counts toward the repeated-block pause, a
+		 * success resets the count */
+		if (rv == 0)
+			rv = selfheal_outcome(svc, &t, !f->success,
+			    f->failure_category ? f->failure_category
+			                        : f->status);
 	}
 	if (rv == 0 && f->success)
 		rv = impact(svc, &t, f);
@@ -955,7 +966,7 @@ ctl_show(struct svc *svc, const struct msg *req, json_t **data, char *err,
 {
 	struct store_stmt *st;
 	struct task        t;
-	json_t            *cs = json_array();
+	json_t            *cs = json_array(), *sh;
 	char               at[40];
 	int                rv;
 
@@ -980,6 +991,9 @@ ctl_show(struct svc *svc, const struct msg *req, json_t **data, char *err,
 		store_done(st);
 	}
 	*data = json_pack("{s:o, s:o}", "task", task_json(&t), "comments", cs);
+	if ((sh = selfheal_json(svc, t.task_id)) != NULL)
+		json_object_set_new(
+		    json_object_get(*data, "task"), "self_healing", sh);
 	board_task_fini(&t);
 	return (0);
 }
@@ -1017,6 +1031,7 @@ ctl_move(struct svc *svc, const struct msg *req, json_t **data, char *err,
 	const char                       *to = msg_task_state_name(mv->state);
 	struct task                       t;
 	char                             *prev;
+	int64_t                           blocks;
 	bool                              answer = false;
 	int                               rv;
 
@@ -1026,6 +1041,16 @@ ctl_move(struct svc *svc, const struct msg *req, json_t **data, char *err,
 	if ((rv = board_task_get(svc, mv->task_id, &t)) != 0) {
 		snprintf(err, errlen, "no task '%s'", mv->task_id);
 		return (rv);
+	}
+	if (mv->state == MSG_TASK_STATE_READY_FOR_AI &&
+	    selfheal_paused(svc, t.task_id, &blocks)) {
+		snprintf(err, errlen,
+		    "%s is paused by self-healing after %lld "
+		    "consecutive Blocked runs: review it, then `opc task "
+		    "resume %s` lifts the pause",
+		    t.task_id, (long long) blocks, t.task_id);
+		board_task_fini(&t);
+		return (ERR_REFUSED);
 	}
 	prev = xstrdup(t.state);
 	if ((rv = svc_begin(svc)) == 0) {
@@ -1106,7 +1131,8 @@ board_init(struct svc *svc, void *state)
 		log_error("board.config", "%s", err);
 		return (ERR_CONFIG);
 	}
-	if ((rv = store_exec(svc_store(svc), schema)) != 0)
+	if ((rv = store_exec(svc_store(svc), schema)) != 0 ||
+	    (rv = selfheal_init(svc)) != 0)
 		return (rv);
 	if (strcmp(mode, "plane") == 0)
 		return (board_plane_init(svc, b));
@@ -1168,6 +1194,7 @@ static const struct svc_ctl ctls[] = {
 	{ MSG_BOARD_TASK_SHOW, ctl_show },
 	{ MSG_BOARD_TASK_MOVE, ctl_move },
 	{ MSG_BOARD_TASK_COMMENT, ctl_comment },
+	{ MSG_BOARD_TASK_RESUME, selfheal_ctl_resume },
 	{ MSG_NONE, NULL },
 };
 

@@ -30,6 +30,10 @@ struct task {
 void board_task_fini(struct task *);
 /* board_task_get loads one task; ERR_NOTFOUND when there is none. */
 int board_task_get(struct svc *, const char *task_id, struct task *);
+/* board_comment_post adds a comment without a move: on the local board,
+ * and in Plane mode queued for Plane (the outbox). */
+int board_comment_post(
+    struct svc *, const char *task_id, const char *author, const char *body);
 /* board_move changes a task's state inside the caller's transaction, journals
  * task.updated and, in Plane mode, queues the change for Plane. */
 int board_move(struct svc *, struct task *, const char *state,
@@ -37,6 +41,29 @@ int board_move(struct svc *, struct task *, const char *state,
 /* board_ready journals task.ready for t, or blocks it when its description
  * does not parse. */
 int board_ready(struct svc *, struct task *);
+
+/* Self-healing (selfheal.c): the repeated-block guard. */
+/* selfheal_init creates its table. */
+int selfheal_init(struct svc *);
+/* selfheal_outcome counts a run's outcome of t (blocked: it ended
+ * Blocked, under classification; else it succeeded and the count is
+ * reset); at self_heal_blocks in a row the task is paused, commented and
+ * self_healing.repeated_block journaled.  In the caller's transaction. */
+int selfheal_outcome(struct svc *, const struct task *t, bool blocked,
+    const char *classification);
+/* selfheal_paused says whether task_id is paused; *blocks gets its count
+ * of consecutive Blocked runs. */
+int selfheal_paused(struct svc *, const char *task_id, int64_t *blocks);
+/* selfheal_hold moves a paused task (about to be re-queued) back to
+ * Blocked, saying why, instead of journaling task.ready. */
+int selfheal_hold(struct svc *, struct task *t, int64_t blocks);
+/* selfheal_json: {consecutive_blocks, classification, paused} of task_id,
+ * or NULL when its last run did not end Blocked (caller owns it). */
+json_t *selfheal_json(struct svc *, const char *task_id);
+/* selfheal_ctl_resume answers board.task_resume: the pause and the count
+ * are lifted (a comment says so when it was paused). */
+int selfheal_ctl_resume(struct svc *, const struct msg *req, json_t **data,
+    char *err, size_t errlen, void *state);
 
 /* Plane mode (board_plane.c). */
 int  board_plane_init(struct svc *, struct board *);

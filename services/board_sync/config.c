@@ -52,6 +52,9 @@ const struct cfg_key board_sync_keys[] = {
 	    "Plane's listing period until its webhooks come"),
 	CFG_STR("proposal_state", "Backlog",
 	    "the state of a proposal whose tier names none"),
+	CFG_INT("self_heal_blocks", "3", "1", NULL,
+	    "consecutive Blocked runs of a task that pause its autonomous "
+	    "retries (until `opc task resume`)"),
 	CFG_SECTION("plane", board_sync_plane_keys,
 	    "this instance's own Plane settings (over the top-level plane:)"),
 	CFG_END,

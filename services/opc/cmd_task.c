@@ -1,5 +1,5 @@
 /*
- * cmd_task.c - `opc task add|list|show|move`: the local board over
+ * cmd_task.c - `opc task add|list|show|move|resume`: the local board over
  * board-sync's ctl socket.
  */
 #include <errno.h>
@@ -25,7 +25,11 @@ static const char task_usage[] =
     "       at most 64 KiB of UTF-8)\n"
     "       opc task list [--state S] [--limit N] [--json]\n"
     "       opc task show ID [--json]\n"
-    "       opc task move ID STATE [--comment TEXT]\n";
+    "       opc task move ID STATE [--comment TEXT]\n"
+    "       (a comment on a task that asked a question is the answer)\n"
+    "       opc task resume ID\n"
+    "       (lifts the self-healing pause of a task whose runs were\n"
+    "       Blocked 3 times in a row)\n";
 
 /* state_arg reads a board state named on the command line: 0, or an
  * error naming the states there are. */
@@ -305,6 +309,28 @@ task_move(struct opc *o, int argc, char **argv)
 	return (0);
 }
 
+static int
+task_resume(struct opc *o, int argc, char **argv)
+{
+	struct msg_board_task_resume r;
+	json_t                      *data = NULL;
+
+	if (argc != 2) {
+		fputs(task_usage, stderr);
+		return (2);
+	}
+	memset(&r, 0, sizeof(r));
+	r.task_id = argv[1];
+	if (board_call(o, MSG_BOARD_TASK_RESUME, &r, &data) != 0)
+		return (1);
+	printf("%s %s\n", opc_jstr(data, "task_id", ""),
+	    json_is_true(json_object_get(data, "was_paused"))
+	        ? "resumed: self-healing pause lifted"
+	        : "was not paused (its Blocked count is reset)");
+	json_decref(data);
+	return (0);
+}
+
 int
 cmd_task(struct opc *o, int argc, char **argv)
 {
@@ -320,6 +346,8 @@ cmd_task(struct opc *o, int argc, char **argv)
 		return (task_show(o, argc - 1, argv + 1));
 	if (strcmp(argv[1], "move") == 0)
 		return (task_move(o, argc - 1, argv + 1));
+	if (strcmp(argv[1], "resume") == 0)
+		return (task_resume(o, argc - 1, argv + 1));
 	fprintf(stderr, "opc task: unknown subcommand '%s'\n%s", argv[1],
 	    task_usage);
 	return (2);

@@ -29,8 +29,9 @@ static const struct opc_cmd cmds[] = {
 	{ "heartbeat-check", cmd_heartbeat_check, "[--max-age S]",
 	    "exit 0 when every instance's heartbeat is fresh (default: "
 	    "within 300 s) and none says its disk is full, 1 otherwise" },
-	{ "task", cmd_task, "add|list|show|move ...",
-	    "the local board: add a task, list, show one, move it" },
+	{ "task", cmd_task, "add|list|show|move|resume ...",
+	    "the local board: add a task, list, show one, move it, resume "
+	    "it" },
 	{ "runs", cmd_runs, "list [--task ID] [--limit N] | show RUN",
 	    "runs recorded by the recorder, with their evidence" },
 	{ "spend-report", cmd_spend_report, "[--window-days N] [--json]",

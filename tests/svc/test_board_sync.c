@@ -579,6 +579,116 @@ test_answer(void **state)
 	fx_stop(&f);
 }
 
+/* blocked_run: one run of task that ends Blocked under category. */
+static void
+blocked_run(
+    struct fx *f, const char *task, const char *run, const char *category)
+{
+	started(f, task, run);
+	finished(f, task, run, false, category);
+	assert_string_equal(state_of(f, task), "Blocked");
+}
+
+/* self-healing: 3 Blocked runs in a row pause the task (the original's
+ * comment, self_healing.repeated_block); a paused task is not re-queued,
+ * by the operator (refused, naming `opc task resume`) or by an answer
+ * (held Blocked); board.task_resume lifts the pause; a success resets the
+ * count. */
+static void
+test_self_heal(void **state)
+{
+	struct fx                    f;
+	struct msg_board_task_move   mv;
+	struct msg_board_task_resume rs;
+	json_t                      *d = NULL, *ev;
+	char                         t[3][32], err[256];
+
+	UNUSED(state);
+	fx_start(&f, "heal");
+	snprintf(t[0], sizeof(t[0]), "%s", add(&f, "demo", "Keeps failing"));
+	snprintf(t[1], sizeof(t[1]), "%s", add(&f, "rev", "Fails, succeeds"));
+	snprintf(t[2], sizeof(t[2]), "%s", add(&f, "demo", "Keeps asking"));
+
+	blocked_run(&f, t[0], "r-h1", "validation_failure");
+	move_to(&f, t[0], MSG_TASK_STATE_READY_FOR_AI, NULL);
+	blocked_run(&f, t[0], "r-h2", "validation_failure");
+	move_to(&f, t[0], MSG_TASK_STATE_READY_FOR_AI, NULL);
+	d = show(&f, t[0]);
+	assert_int_equal(tb_int(d, "task.self_healing.consecutive_blocks"), 2);
+	assert_false(json_is_true(tb_get(d, "task.self_healing.paused")));
+	json_decref(d);
+	ev = events(&f, "self_healing.repeated_block");
+	assert_int_equal(json_array_size(ev), 0);
+	json_decref(ev);
+
+	blocked_run(&f, t[0], "r-h3", "timeout");
+	assert_non_null(strstr(last_comment(&f, t[0]),
+	    "[Improve] Repeated-block self-healing "
+	    "triggered\n- consecutive_blocks: 3\n- "
+	    "classification: timeout"));
+	ev = events(&f, "self_healing.repeated_block");
+	assert_int_equal(json_array_size(ev), 1);
+	assert_string_equal(
+	    tb_str(json_array_get(ev, 0), "body.task_id"), t[0]);
+	assert_int_equal(
+	    tb_int(json_array_get(ev, 0), "body.consecutive_blocks"), 3);
+	assert_string_equal(
+	    tb_str(json_array_get(ev, 0), "body.classification"), "timeout");
+	json_decref(ev);
+	d = show(&f, t[0]);
+	assert_true(json_is_true(tb_get(d, "task.self_healing.paused")));
+	json_decref(d);
+
+	/* the operator's move is refused until resumed */
+	mv = (struct msg_board_task_move) { t[0], MSG_TASK_STATE_READY_FOR_AI,
+		NULL };
+	assert_int_equal(tb_call(f.topo, "board-sync", MSG_BOARD_TASK_MOVE,
+	                     &mv, &d, err, sizeof(err)),
+	    ERR_REFUSED);
+	assert_non_null(strstr(err, "opc task resume"));
+	assert_string_equal(state_of(&f, t[0]), "Blocked");
+	rs = (struct msg_board_task_resume) { t[0] };
+	d  = NULL;
+	if (tb_call(f.topo, "board-sync", MSG_BOARD_TASK_RESUME, &rs, &d, err,
+	        sizeof(err)) != 0)
+		fail_msg("task_resume: %s", err);
+	assert_true(json_is_true(tb_get(d, "was_paused")));
+	json_decref(d);
+	assert_non_null(strstr(last_comment(&f, t[0]), "pause lifted"));
+	move_to(&f, t[0], MSG_TASK_STATE_READY_FOR_AI, NULL);
+	assert_string_equal(state_of(&f, t[0]), BOARD_READY);
+	assert_string_equal(last_ready(&f, t[0]), "Keeps failing");
+
+	/* a success in between resets the count */
+	blocked_run(&f, t[1], "r-s1", "validation_failure");
+	move_to(&f, t[1], MSG_TASK_STATE_READY_FOR_AI, NULL);
+	blocked_run(&f, t[1], "r-s2", "validation_failure");
+	move_to(&f, t[1], MSG_TASK_STATE_READY_FOR_AI, NULL);
+	started(&f, t[1], "r-s3");
+	finished(&f, t[1], "r-s3", true, NULL);
+	assert_string_equal(state_of(&f, t[1]), "In Review");
+	d = show(&f, t[1]);
+	assert_null(tb_get(d, "task.self_healing"));
+	json_decref(d);
+	move_to(&f, t[1], MSG_TASK_STATE_READY_FOR_AI, NULL);
+	blocked_run(&f, t[1], "r-s4", "validation_failure");
+	d = show(&f, t[1]);
+	assert_int_equal(tb_int(d, "task.self_healing.consecutive_blocks"), 1);
+	json_decref(d);
+
+	/* paused after three questions: the answer does not re-queue it */
+	asked(&f, t[2], "r-q1", "A?");
+	move_to(&f, t[2], MSG_TASK_STATE_READY_FOR_AI, "a");
+	asked(&f, t[2], "r-q2", "B?");
+	move_to(&f, t[2], MSG_TASK_STATE_READY_FOR_AI, "b");
+	asked(&f, t[2], "r-q3", "C?");
+	move_to(&f, t[2], MSG_TASK_STATE_BLOCKED, "c");
+	assert_string_equal(state_of(&f, t[2]), "Blocked");
+	assert_non_null(
+	    strstr(last_comment(&f, t[2]), "Blocked: self_healing_paused"));
+	fx_stop(&f);
+}
+
 /* proposal.created becomes a task in the state the proposer chose. */
 static void
 test_proposal(void **state)
@@ -697,6 +807,7 @@ main(void)
 		cmocka_unit_test(test_policy_block),
 		cmocka_unit_test(test_run_outcomes),
 		cmocka_unit_test(test_answer),
+		cmocka_unit_test(test_self_heal),
 		cmocka_unit_test(test_quota_exhausted),
 		cmocka_unit_test(test_quality_note),
 
