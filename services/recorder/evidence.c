@@ -569,6 +569,97 @@ ev_metadata(const struct ev_run *r, const json_t *result)
 	return (m);
 }
 
+/* line adds "- key: value" to b, the value on one line ("none" when
+ * NULL or empty). */
+static void
+line(struct buf *b, const char *key, const char *value)
+{
+	const char *p;
+
+	buf_printf(b, "- %s: ", key);
+	if (value == NULL || *value == '\0')
+		value = "none";
+	for (p = value; *p != '\0'; p++)
+		buf_append(b, *p == '\n' || *p == '\r' ? " " : p, 1);
+	buf_puts(b, "\n");
+}
+
+/* attention says why a human must act on the run's task (NULL: no one
+ * needs to): every run that leaves its task Blocked, and a success that
+ * waits for review or whose pull request was not opened. */
+static char *
+attention(const struct ev_run *r, const json_t *result)
+{
+	const char *st  = jsonx_str(result, "status");
+	const char *cat = jsonx_str(result, "failure_category");
+	const char *why = jsonx_str(result, "failure_reason");
+	const char *q   = jsonx_str(result, "question");
+
+	if (json_is_true(json_object_get(result, "success"))) {
+		if (jsonx_str(result, "pull_request_error") != NULL)
+			return (xasprintf("pull request not opened: %s",
+			    jsonx_str(result, "pull_request_error")));
+		if (json_is_true(json_object_get(r->request, "await_review")))
+			return (xstrdup("In Review: a human reviews the "
+			                "change"));
+		return (NULL);
+	}
+	/* retried by the router, or no longer this run's business */
+	if (streq(st, "interrupted") || streq(st, "superseded"))
+		return (NULL);
+	if (streq(cat, "awaiting_input"))
+		return (xasprintf("awaiting_input: answer the question (%s)",
+		    q != NULL ? q : "see the task's comment"));
+	return (xasprintf("Blocked: %s%s%s", cat != NULL ? cat : "failed",
+	    why != NULL ? ": " : "", why != NULL ? why : ""));
+}
+
+char *
+ev_summary(const struct ev_run *r, const json_t *result)
+{
+	const char *kind = jsonx_str(r->request, "task_kind");
+	const char *st   = jsonx_str(result, "status");
+	char       *why;
+	struct buf  b;
+
+	if (kind == NULL)
+		kind = jsonx_str(r->proposal, "task_kind");
+	buf_init(&b);
+	buf_printf(&b, "# Result summary: run %s\n\n", r->run_id);
+	/* the original's worker roles are its task kinds' watchers */
+	line(&b, "worker_role", kind);
+	line(&b, "task_id", r->task_id);
+	line(&b, "task_kind", kind);
+	line(&b, "run_id", r->run_id);
+	line(&b, "final_status", st);
+	line(&b, "success",
+	    json_is_true(json_object_get(result, "success")) ? "true"
+	                                                     : "false");
+	line(&b, "blocked_classification",
+	    json_is_true(json_object_get(result, "success"))
+	        ? NULL
+	        : jsonx_str(result, "failure_category"));
+	line(&b, "reason", jsonx_str(result, "failure_reason"));
+	line(&b, "follow_up_task_ids", NULL); /* opcenter makes none per run */
+	line(&b, "lane", r->lane);
+	line(&b, "backend", r->backend);
+	line(&b, "policy_status", r->policy_status);
+	if (jsonx_str(result, "branch_name") != NULL)
+		line(&b, "branch", jsonx_str(result, "branch_name"));
+	if (jsonx_str(result, "pull_request_url") != NULL)
+		line(
+		    &b, "pull_request", jsonx_str(result, "pull_request_url"));
+	if ((why = attention(r, result)) != NULL) {
+		line(&b, "human_attention_required", "true");
+		line(&b, "human_attention_reason", why);
+		free(why);
+	}
+	line(&b, "written_at", r->now);
+	why = xstrdup(buf_cstr(&b));
+	buf_fini(&b);
+	return (why);
+}
+
 const char *
 ev_copy_name(const char *key)
 {
@@ -634,9 +725,9 @@ write_all(int fd, const char *p, size_t len)
 }
 
 static int
-write_doc(const char *path, const json_t *j)
+write_doc(const char *path, const json_t *j, const char *text)
 {
-	char *s = json_dumps(j, DUMP_FLAGS);
+	char *s = j != NULL ? json_dumps(j, DUMP_FLAGS) : xstrdup(text);
 	int   fd, rv;
 
 	if (s == NULL)
@@ -647,7 +738,7 @@ write_doc(const char *path, const json_t *j)
 		return (ERR_IO);
 	}
 	rv = write_all(fd, s, strlen(s));
-	if (rv == 0)
+	if (rv == 0 && j != NULL)
 		rv = write_all(fd, "\n", 1);
 	if (close(fd) != 0)
 		rv = ERR_IO;
@@ -748,7 +839,7 @@ ev_write_folder(const char *root, const char *run_id,
 	for (i = 0; i < ndocs; i++) {
 		free(p);
 		what = p = xasprintf("%s/%s", tmp, docs[i].name);
-		if ((rv = write_doc(p, docs[i].json)) != 0)
+		if ((rv = write_doc(p, docs[i].json, docs[i].text)) != 0)
 			goto fail;
 		json_array_append_new(files, json_string(docs[i].name));
 	}

@@ -690,13 +690,14 @@ write_run(struct svc *svc, struct recorder *rec, const char *run_id)
 {
 	struct run_row r;
 	struct ev_run  e;
-	struct ev_doc  docs[8];
+	struct ev_doc  docs[9];
 	struct ev_copy copies[8];
 	json_t        *blocked = NULL, *record = NULL, *trace = NULL;
 	json_t        *meta = NULL, *files = json_array(), *v;
 	const json_t  *result;
 	const char    *key, *name;
 	char          *path, *out_stdout = NULL, *out_stderr = NULL;
+	char          *summary = NULL;
 	char           now[32];
 	size_t         nd = 0, nc = 0;
 	int            rv;
@@ -707,6 +708,7 @@ write_run(struct svc *svc, struct recorder *rec, const char *run_id)
 	}
 	path = xasprintf("%s/%s", rec->evidence_root, r.run_id);
 	memset(&e, 0, sizeof(e));
+	memset(docs, 0, sizeof(docs));
 	e.run_id        = r.run_id;
 	e.task_id       = r.task_id;
 	e.lane          = r.lane;
@@ -759,8 +761,12 @@ write_run(struct svc *svc, struct recorder *rec, const char *run_id)
 	DOC("execution_trace.json", trace);
 	DOC("run_metadata.json", meta);
 #undef DOC
-	rv = ev_write_folder(
-	    rec->evidence_root, r.run_id, docs, nd, copies, nc, files);
+	summary         = ev_summary(&e, result);
+	docs[nd].name   = "result_summary.md";
+	docs[nd].json   = NULL;
+	docs[nd++].text = summary;
+	rv              = ev_write_folder(
+	                 rec->evidence_root, r.run_id, docs, nd, copies, nc, files);
 	if (rv != 0 && fs_free(rec->evidence_root) >= 0 &&
 	    fs_free(rec->evidence_root) < FS_SPACE_MIN)
 		svc_nospace(svc, rec->evidence_root); /* pause, not retry */
@@ -779,6 +785,7 @@ write_run(struct svc *svc, struct recorder *rec, const char *run_id)
 	json_decref(files);
 	free(out_stdout);
 	free(out_stderr);
+	free(summary);
 	free(path);
 	run_row_fini(&r);
 	return (rv);

@@ -79,10 +79,19 @@ json_t *ev_trace(const struct ev_run *r, const json_t *record);
 /* ev_metadata returns a new run_metadata object of run r for result. */
 json_t *ev_metadata(const struct ev_run *r, const json_t *result);
 
-/* An evidence document: a JSON file name and its content (borrowed). */
+/* ev_summary returns result_summary.md of run r for result (borrowed),
+ * in the board's and the logs' words: worker_role, task_kind, run_id,
+ * final_status, blocked_classification, follow_up_task_ids and, when a
+ * human must act, human_attention_required with the reason.  The caller
+ * frees it. */
+char *ev_summary(const struct ev_run *r, const json_t *result);
+
+/* An evidence document: a file name and its content (borrowed): a JSON
+ * document, or when json is NULL the text as it is. */
 struct ev_doc {
 	const char   *name;
 	const json_t *json;
+	const char   *text;
 };
 
 /* An executor file to copy into the folder under name. */

@@ -96,9 +96,13 @@ check "demo prints every section" sh -c "grep -q PLANNING '$T/demo.out' &&
 run=$(sed -n 's/^  run_id      : //p' "$T/demo.out" | head -1)
 ev="$T/st/runs/$run"
 for f in proposal.json decision.json execution_request.json result.json \
-    execution_record.json execution_trace.json run_metadata.json; do
+    execution_record.json execution_trace.json run_metadata.json \
+    result_summary.md; do
 	check "evidence $f" [ -s "$ev/$f" ]
 done
+check "result summary in board words" sh -c "grep -qx -- '- worker_role: goal' '$ev/result_summary.md' &&
+    grep -qx -- '- final_status: succeeded' '$ev/result_summary.md' &&
+    grep -qx -- '- run_id: $run' '$ev/result_summary.md'"
 check "headline says SUCCEEDED" grep -q '"headline": "SUCCEEDED' "$ev/execution_trace.json"
 check "trace warns validation skipped" grep -q "validation was skipped for this run" "$ev/execution_trace.json"
 branch=$(jq -r .branch_name "$ev/result.json")
@@ -117,6 +121,8 @@ brun=$(sed -n 's/^  run_id      : //p' "$T/blocked.out" | head -1)
 check "blocked evidence: policy.json" [ -s "$T/st/runs/$brun/policy.json" ]
 check "blocked result skipped" sh -c "jq -e '.status == \"skipped\" and .failure_category == \"policy_blocked\"' '$T/st/runs/$brun/result.json'"
 check "blocked run_metadata executed false" sh -c "jq -e '.executed == false' '$T/st/runs/$brun/run_metadata.json'"
+check "blocked summary needs a human" sh -c "grep -qx -- '- blocked_classification: policy_blocked' '$T/st/runs/$brun/result_summary.md' &&
+    grep -qx -- '- human_attention_required: true' '$T/st/runs/$brun/result_summary.md'"
 check "blocked task Blocked" state_is T-2 Blocked
 check "no run dispatched for the blocked task" sh -c "! sqlite3 '$T/st/executor.db' \"select 1 from erun where task_id='T-2'\" | grep -q 1"
 

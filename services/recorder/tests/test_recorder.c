@@ -230,6 +230,19 @@ exists(const char *dir, const char *name)
 	return (ok);
 }
 
+/* read_text returns the text of dir/name (the caller frees it). */
+static char *
+read_text(const char *dir, const char *name)
+{
+	char  *p = xasprintf("%s/%s", dir, name), *s = NULL;
+	size_t len;
+
+	if (file_read(&s, &len, p, 1 << 20) != 0)
+		fail_msg("%s: cannot read", p);
+	free(p);
+	return (s);
+}
+
 static void
 write_text(const char *path, const char *text)
 {
@@ -293,6 +306,18 @@ test_succeeded_run(void **state)
 	assert_false(exists(ev, "backend_stderr.txt"));
 	assert_false(exists(ev, "validation_output.txt"));
 	assert_false(exists(f.dir, "state/evidence/" RUN_OK ".tmp"));
+	{
+		char *sm = read_text(ev, "result_summary.md");
+
+		assert_non_null(strstr(sm, "- run_id: " RUN_OK "\n"));
+		assert_non_null(strstr(sm, "- task_id: T-1\n"));
+		assert_non_null(strstr(sm, "- final_status: succeeded\n"));
+		assert_non_null(
+		    strstr(sm, "- blocked_classification: none\n"));
+		assert_non_null(strstr(sm, "- follow_up_task_ids: none\n"));
+		assert_null(strstr(sm, "human_attention_required"));
+		free(sm);
+	}
 
 	tr = read_json(ev, "execution_trace.json");
 	assert_string_equal(js(tr, "headline"),
@@ -434,6 +459,18 @@ test_blocked_run(void **state)
 	assert_true(exists(ev, "execution_record.json"));
 	assert_true(exists(ev, "execution_trace.json"));
 	assert_false(exists(ev, "execution_request.json"));
+	{
+		char *sm = read_text(ev, "result_summary.md");
+
+		assert_non_null(strstr(sm, "- final_status: skipped\n"));
+		assert_non_null(
+		    strstr(sm, "- blocked_classification: policy_blocked\n"));
+		assert_non_null(strstr(sm,
+		    "- human_attention_required: true\n"
+		    "- human_attention_reason: Blocked: "
+		    "policy_blocked: policy block: "));
+		free(sm);
+	}
 
 	res = read_json(ev, "result.json");
 	assert_string_equal(js(res, "status"), "skipped");
@@ -466,6 +503,56 @@ test_blocked_run(void **state)
 	json_decref(meta);
 	json_decref(tr);
 	json_decref(rec);
+	free(ev);
+	fx_stop(&f);
+}
+
+/* result_summary.md of a run that asked a question, in the board's
+ * words: the worker role and kind of the task, the classification, and
+ * why a human must act. */
+static void
+test_result_summary(void **state)
+{
+	struct fx f;
+	char     *ev, *sm;
+	json_t   *d = dispatch(RUN_NOCHG, "T-9");
+
+	UNUSED(state);
+	fx_start(&f, "sum");
+	json_object_set_new(json_object_get(d, "request"), "task_kind",
+	    json_string("improve"));
+	inject(&f, "route.decided", decided(RUN_NOCHG, "T-9", "allow", ""));
+	inject(&f, "exec.dispatch", d);
+	inject(&f, "exec.started", started(RUN_NOCHG, "T-9"));
+	inject(&f, "exec.finished",
+	    json_pack("{s:s, s:s, s:s, s:b, s:s, s:s, s:s, s:{s:s, s:s,"
+	              " s:b, s:s, s:s, s:s}}",
+	        "run_id", RUN_NOCHG, "task_id", "T-9", "status", "failed",
+	        "success", 0, "executor", "executor", "failure_category",
+	        "awaiting_input", "failure_reason",
+	        "backend asked a question: Which port?", "result", "run_id",
+	        RUN_NOCHG, "status", "failed", "success", 0,
+	        "failure_category", "awaiting_input", "failure_reason",
+	        "backend asked a question: Which port?\nreally", "question",
+	        "Which port?"));
+	assert_int_equal(
+	    tb_wait_int(f.topo, "recorder", "written", 1, WAIT), 1);
+	ev = xasprintf("%s/state/evidence/%s", f.dir, RUN_NOCHG);
+	sm = read_text(ev, "result_summary.md");
+	assert_non_null(strstr(sm, "# Result summary: run " RUN_NOCHG "\n"));
+	assert_non_null(strstr(sm, "- worker_role: improve\n"));
+	assert_non_null(strstr(sm, "- task_kind: improve\n"));
+	assert_non_null(strstr(sm, "- final_status: failed\n"));
+	assert_non_null(
+	    strstr(sm, "- blocked_classification: awaiting_input\n"));
+	/* one line per key: a reason's newline is a blank */
+	assert_non_null(strstr(
+	    sm, "- reason: backend asked a question: Which port? really\n"));
+	assert_non_null(strstr(sm, "- human_attention_required: true\n"));
+	assert_non_null(strstr(sm,
+	    "- human_attention_reason: awaiting_input: "
+	    "answer the question (Which port?)\n"));
+	free(sm);
 	free(ev);
 	fx_stop(&f);
 }
@@ -534,7 +621,8 @@ test_ctl_queries(void **state)
 	    0);
 	assert_string_equal(js(data, "run_id"), RUN_NOCHG);
 	assert_non_null(strstr(js(data, "path"), RUN_NOCHG));
-	assert_int_equal(json_array_size(json_object_get(data, "files")), 8);
+	/* with result_summary.md */
+	assert_int_equal(json_array_size(json_object_get(data, "files")), 9);
 	assert_string_equal(
 	    js(json_object_get(data, "metadata"), "status"), "succeeded");
 	assert_string_equal(js(json_object_get(data, "trace"), "headline"),
@@ -1238,6 +1326,7 @@ main(void)
 		cmocka_unit_test(test_builders),
 		cmocka_unit_test(test_succeeded_run),
 		cmocka_unit_test(test_blocked_run),
+		cmocka_unit_test(test_result_summary),
 		cmocka_unit_test(test_ctl_queries),
 		cmocka_unit_test(test_out_of_order),
 		cmocka_unit_test(test_bad_run_id_rejected),
