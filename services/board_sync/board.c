@@ -380,6 +380,25 @@ on_route_decided(struct svc *svc, const struct msg *m, void *state)
 	          st == MSG_POLICY_STATUS_BLOCK ? "policy_blocked"
 	                                        : "review_required",
 	          buf_cstr(&c), "router");
+	if (rv == 0 && !terminal(t.state)) {
+		/* the reason in people's words: what the policy found */
+		buf_reset(&c);
+		for (i = 0; r->policy != NULL && i < r->policy->violations.n;
+		     i++)
+			buf_printf(&c, "%s%s", i > 0 ? "; " : "",
+			    r->policy->violations.v[i].message
+			        ? r->policy->violations.v[i].message
+			        : r->policy->violations.v[i].rule_id);
+		if (c.len == 0)
+			buf_printf(&c, "policy %s (rule %s)",
+			    msg_policy_status_name(st),
+			    r->rule ? r->rule : "-");
+		rv = lastrun_note(svc, t.task_id,
+		    r->decision ? r->decision->run_id : NULL, "skipped",
+		    st == MSG_POLICY_STATUS_BLOCK ? "policy_blocked"
+		                                  : "review_required",
+		    buf_cstr(&c));
+	}
 	buf_fini(&c);
 	board_task_fini(&t);
 	return (rv);
@@ -408,6 +427,13 @@ on_budget(struct svc *svc, const struct msg *m, void *state)
 	    ? 0
 	    : board_move(svc, &t, "Blocked", b->reason, c, "router");
 	free(c);
+	if (rv == 0 && !terminal(t.state)) {
+		c  = xasprintf("%lld attempts reached the retry cap of %lld",
+		     (long long) b->current, (long long) b->limit);
+		rv = lastrun_note(
+		    svc, t.task_id, NULL, "skipped", b->reason, c);
+		free(c);
+	}
 	board_task_fini(&t);
 	return (rv);
 }
@@ -664,6 +690,13 @@ on_finished(struct svc *svc, const struct msg *m, void *state)
 			        ? f->result->question
 			        : "",
 			    now_ms());
+		if (rv == 0)
+			rv = lastrun_note(svc, t.task_id, f->run_id, f->status,
+			    f->success
+			        ? NULL
+			        : (f->failure_category ? f->failure_category
+			                               : f->status),
+			    f->failure_reason);
 		/* a Blocked run counts toward the repeated-block pause, a
 		 * success resets the count */
 		if (rv == 0)
@@ -994,6 +1027,9 @@ ctl_show(struct svc *svc, const struct msg *req, json_t **data, char *err,
 	if ((sh = selfheal_json(svc, t.task_id)) != NULL)
 		json_object_set_new(
 		    json_object_get(*data, "task"), "self_healing", sh);
+	if ((sh = lastrun_json(svc, t.task_id)) != NULL)
+		json_object_set_new(
+		    json_object_get(*data, "task"), "last_run", sh);
 	board_task_fini(&t);
 	return (0);
 }
@@ -1132,7 +1168,7 @@ board_init(struct svc *svc, void *state)
 		return (ERR_CONFIG);
 	}
 	if ((rv = store_exec(svc_store(svc), schema)) != 0 ||
-	    (rv = selfheal_init(svc)) != 0)
+	    (rv = selfheal_init(svc)) != 0 || (rv = lastrun_init(svc)) != 0)
 		return (rv);
 	if (strcmp(mode, "plane") == 0)
 		return (board_plane_init(svc, b));

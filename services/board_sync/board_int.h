@@ -65,6 +65,17 @@ json_t *selfheal_json(struct svc *, const char *task_id);
 int selfheal_ctl_resume(struct svc *, const struct msg *req, json_t **data,
     char *err, size_t errlen, void *state);
 
+/* The latest outcome of a task's runs (lastrun.c). */
+int lastrun_init(struct svc *);
+/* lastrun_note records the task's latest outcome (replacing the one
+ * before), in the caller's transaction.  Every string may be NULL but
+ * status. */
+int lastrun_note(struct svc *, const char *task_id, const char *run_id,
+    const char *status, const char *classification, const char *reason);
+/* lastrun_json: {run_id, status, classification, reason, at} of the
+ * task's latest outcome, or NULL when none (caller owns it). */
+json_t *lastrun_json(struct svc *, const char *task_id);
+
 /* Plane mode (board_plane.c). */
 int  board_plane_init(struct svc *, struct board *);
 void board_plane_fini(struct svc *, struct board *);

@@ -14,7 +14,9 @@
 
 static const char runs_usage[] =
     "usage: opc runs list [--task ID] [--limit N] [--json]\n"
-    "       opc runs show RUN [--json]\n";
+    "       opc runs show RUN [--json]\n"
+    "       (RUN: a run id, or any unique beginning of one, such as the\n"
+    "       short id `opc runs list` prints)\n";
 
 /* recorder_call sends one request to the recorder (see opc_call). */
 static int

@@ -248,6 +248,35 @@ task_list(struct opc *o, int argc, char **argv)
 	return (0);
 }
 
+/* print_last_run prints the latest outcome of the task's runs (its
+ * classification and the reason in people's words) and its self-healing
+ * state. */
+static void
+print_last_run(const json_t *t)
+{
+	const json_t *r = json_object_get(t, "last_run");
+	const json_t *h = json_object_get(t, "self_healing");
+
+	if (json_is_object(r)) {
+		printf("  last run: %s  %s  (%s)\n",
+		    opc_jstr(r, "run_id", opc_jstr(t, "last_run_id", "-")),
+		    opc_jstr(r, "status", "?"), opc_jstr(r, "at", ""));
+		printf("  classification: %s\n",
+		    opc_jstr(r, "classification", "none"));
+		if (opc_jstr(r, "reason", NULL) != NULL)
+			printf("  reason: %s\n", opc_jstr(r, "reason", ""));
+	} else if (opc_jstr(t, "last_run_id", NULL) != NULL)
+		printf("  last run: %s  (no outcome yet)\n",
+		    opc_jstr(t, "last_run_id", ""));
+	if (json_is_object(h))
+		printf("  self-healing: %lld consecutive Blocked run(s)%s\n",
+		    (long long) json_integer_value(
+		        json_object_get(h, "consecutive_blocks")),
+		    json_is_true(json_object_get(h, "paused"))
+		        ? "; PAUSED (opc task resume ID lifts it)"
+		        : "");
+}
+
 static int
 task_show(struct opc *o, int argc, char **argv)
 {
@@ -278,6 +307,7 @@ task_show(struct opc *o, int argc, char **argv)
 	printf("  goal: %s\n", opc_jstr(t, "goal", ""));
 	json_array_foreach (json_object_get(t, "labels"), i, c)
 		printf("  label: %s\n", json_string_value(c));
+	print_last_run(t);
 	json_array_foreach (json_object_get(data, "comments"), i, c)
 		printf("--- %s %s\n%s\n", opc_jstr(c, "at", ""),
 		    opc_jstr(c, "author", ""), opc_jstr(c, "body", ""));

@@ -895,16 +895,72 @@ ctl_runs_list(struct svc *svc, const struct msg *req, json_t **data, char *err,
 	return (0);
 }
 
+/* The most candidates an ambiguous run id prefix names. */
+#define PREFIX_SHOWN 10
+
+/* resolve_run finds the run an id names: the run of that id, else the
+ * one run whose id begins with it (the short id `opc runs list` prints).
+ * *full gets the run's id (caller frees).  ERR_NOTFOUND when none,
+ * ERR_INVAL when several (err lists them). */
 static int
-ctl_run_show(struct svc *svc, const struct msg *req, json_t **data, char *err,
-    size_t errlen, void *state)
+resolve_run(
+    struct svc *svc, const char *id, char **full, char *err, size_t errlen)
 {
-	const char        *id = req->body.recorder_run_show.run_id;
+	struct store_stmt *s;
+	struct buf         b;
+	int64_t            n = 0;
+	int                rv, k = 0;
+
+	*full = NULL;
+	if ((rv = store_int(svc_store(svc), &n, 0,
+	         "SELECT count(*) FROM runs WHERE run_id = ?", "t", id)) != 0)
+		return (rv);
+	if (n > 0 || *id == '\0') {
+		*full = xstrdup(id);
+		return (0);
+	}
+	if ((rv = store_prep(svc_store(svc), &s,
+	         "SELECT run_id FROM runs WHERE substr(run_id, 1,"
+	         " length(?1)) = ?1 ORDER BY run_id")) != 0 ||
+	    (rv = store_bind_text(s, 1, id)) != 0)
+		return (rv);
+	buf_init(&b);
+	while ((rv = store_step(s)) == 1) {
+		if (k++ == 0)
+			*full = store_col_dup(s, 0);
+		if (k <= PREFIX_SHOWN)
+			buf_printf(&b, "%s%s", k > 1 ? ", " : "",
+			    store_col_text(s, 0));
+	}
+	store_done(s);
+	if (rv < 0) {
+		free(*full);
+		*full = NULL;
+	} else if (k == 0) {
+		*full = xstrdup(id); /* the caller says "no run" */
+		rv    = 0;
+	} else if (k > 1) {
+		snprintf(err, errlen,
+		    "run id '%s' is ambiguous: %d runs begin with it (%s%s);"
+		    " give more of it",
+		    id, k, buf_cstr(&b), k > PREFIX_SHOWN ? ", ..." : "");
+		free(*full);
+		*full = NULL;
+		rv    = ERR_INVAL;
+	} else
+		rv = 0;
+	buf_fini(&b);
+	return (rv);
+}
+
+static int
+run_show(
+    struct svc *svc, const char *id, json_t **data, char *err, size_t errlen)
+{
 	struct store_stmt *s;
 	json_t            *o, *j;
 	int                rv;
 
-	UNUSED(state);
 	if ((rv = store_prep(svc_store(svc), &s,
 	         "SELECT run_id, task_id, status, written, path, files,"
 	         " metadata, trace, result FROM runs WHERE run_id = ?")) !=
@@ -943,6 +999,22 @@ ctl_run_show(struct svc *svc, const struct msg *req, json_t **data, char *err,
 	json_object_set_new(o, "usage", j ? j : json_null());
 	*data = o;
 	return (0);
+}
+
+static int
+ctl_run_show(struct svc *svc, const struct msg *req, json_t **data, char *err,
+    size_t errlen, void *state)
+{
+	char *id;
+	int   rv;
+
+	UNUSED(state);
+	if ((rv = resolve_run(svc, req->body.recorder_run_show.run_id, &id,
+	         err, errlen)) != 0)
+		return (rv);
+	rv = run_show(svc, id, data, err, errlen);
+	free(id);
+	return (rv);
 }
 
 static int

@@ -130,6 +130,10 @@ check "no run dispatched for the blocked task" sh -c "! sqlite3 '$T/st/executor.
 id=$(add --repo failing --goal "Change something that fails validation")
 check "failing validation -> Blocked" wait_for 60 state_is "$id" Blocked
 check "classified validation_failure" has_comment "$id" 'category: validation_failure'
+"$OPC" -c "$CFG" task show "$id" >"$T/show.out" 2>&1
+check "task show: the latest run's classification" \
+    grep -qx '  classification: validation_failure' "$T/show.out"
+check "task show: the reason in words" grep -q '^  reason: validation failed' "$T/show.out"
 
 # --- 4. backend timeout kills the whole process group ---------------------------
 id=$(add --repo demo --goal "Sleep forever please" --label sleepy)
@@ -211,6 +215,18 @@ check "nothing was written outside the workspaces" sh -c "! ls '$T/st/../escape'
 
 # --- recorder: runs list and spend report -------------------------------------
 check "runs list shows runs" sh -c "'$OPC' -c '$CFG' runs list | grep -q succeeded"
+short=$("$OPC" -c "$CFG" runs list | awk -v r="$run" 'substr(r, 1, 8) == $1 { print $1; exit }')
+check "runs list prints the demo run's short id" [ "$short" = "$(echo "$run" | cut -c1-8)" ]
+check "runs show takes the short id" sh -c "'$OPC' -c '$CFG' runs show '$short' --json | jq -e '.run_id == \"$run\"' >/dev/null"
+check "runs show: an unknown id says no run" sh -c "'$OPC' -c '$CFG' runs show zzzz 2>&1 | grep -q \"no run 'zzzz'\""
+# an ambiguous prefix (two runs sharing a first character: likely among a
+# dozen runs, not certain) names its candidates
+pair=$("$OPC" -c "$CFG" runs list --json | jq -r '.runs[].run_id[0:1]' | sort | uniq -d | head -1)
+if [ -n "$pair" ]; then
+	"$OPC" -c "$CFG" runs show "$pair" >"$T/amb.out" 2>&1
+	check "runs show: an ambiguous prefix is an error naming the runs" \
+	    sh -c "[ $? -ne 0 ] && grep -q \"run id '$pair' is ambiguous\" '$T/amb.out'"
+fi
 check "spend-report is JSON" sh -c "'$OPC' -c '$CFG' spend-report --json | jq -e '.total_executions >= 1' >/dev/null"
 
 finish

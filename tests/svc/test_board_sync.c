@@ -276,6 +276,17 @@ test_policy_block(void **state)
 	assert_string_equal(tb_str(ev, "2.body.state"), "Blocked");
 	assert_string_equal(tb_str(ev, "2.body.reason"), "policy_blocked");
 	json_decref(ev);
+	/* task show: the latest outcome's classification and reason */
+	ev = show(&f, t1);
+	assert_string_equal(
+	    tb_str(ev, "task.last_run.classification"), "policy_blocked");
+	assert_string_equal(
+	    tb_str(ev, "task.last_run.reason"), "destructive label 'rm_rf'");
+	assert_string_equal(tb_str(ev, "task.last_run.status"), "skipped");
+	json_decref(ev);
+	ev = show(&f, t2);
+	assert_null(tb_get(ev, "task.last_run"));
+	json_decref(ev);
 	fx_stop(&f);
 }
 
@@ -311,8 +322,20 @@ test_run_outcomes(void **state)
 	assert_string_equal(state_of(&f, t[1]), "In Review");
 
 	started(&f, t[2], "r-2");
-	finished(&f, t[2], "r-2", false, "validation_failed");
+	inject(&f, "exec.finished",
+	    json_pack("{s:s, s:s, s:s, s:b, s:s, s:s, s:s}", "run_id", "r-2",
+	        "task_id", t[2], "status", "failed", "success", 0, "executor",
+	        "executor", "failure_category", "validation_failed",
+	        "failure_reason", "validation failed: `make test` exited 2"));
 	assert_string_equal(state_of(&f, t[2]), "Blocked");
+	ev = show(&f, t[2]);
+	assert_string_equal(tb_str(ev, "task.last_run.run_id"), "r-2");
+	assert_string_equal(tb_str(ev, "task.last_run.status"), "failed");
+	assert_string_equal(
+	    tb_str(ev, "task.last_run.classification"), "validation_failed");
+	assert_string_equal(tb_str(ev, "task.last_run.reason"),
+	    "validation failed: `make test` exited 2");
+	json_decref(ev);
 	assert_non_null(
 	    strstr(last_comment(&f, t[2]), "- category: validation_failed"));
 	assert_non_null(strstr(last_comment(&f, t[2]),

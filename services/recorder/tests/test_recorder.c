@@ -658,6 +658,40 @@ test_ctl_queries(void **state)
 	assert_int_equal(
 	    json_integer_value(json_object_get(data, "window_days")), 7);
 	json_decref(data);
+
+	/* the short id `opc runs list` prints, or any unique prefix */
+	qs.run_id = "bcde2345";
+	assert_int_equal(ctl_call(f.url, MSG_RECORDER_RUN_SHOW, &qs, &data,
+	                     err, sizeof(err), WAIT),
+	    0);
+	assert_string_equal(js(data, "run_id"), RUN_NOCHG);
+	json_decref(data);
+	qs.run_id = "c";
+	assert_int_equal(ctl_call(f.url, MSG_RECORDER_RUN_SHOW, &qs, &data,
+	                     err, sizeof(err), WAIT),
+	    0);
+	assert_string_equal(js(data, "run_id"), RUN_BLOCK);
+	json_decref(data);
+	/* an ambiguous prefix names its candidates; a whole id that is also
+	 * a prefix of another is still itself */
+	inject(&f, "exec.dispatch", dispatch("run-open-10", "T-4"));
+	qs.run_id = "run-open";
+	assert_int_equal(ctl_call(f.url, MSG_RECORDER_RUN_SHOW, &qs, &data,
+	                     err, sizeof(err), WAIT),
+	    ERR_INVAL);
+	assert_non_null(strstr(err, "run id 'run-open' is ambiguous: 2 runs"));
+	assert_non_null(strstr(err, "run-open-1, run-open-10"));
+	qs.run_id = "run-open-1";
+	assert_int_equal(ctl_call(f.url, MSG_RECORDER_RUN_SHOW, &qs, &data,
+	                     err, sizeof(err), WAIT),
+	    0);
+	assert_string_equal(js(data, "run_id"), "run-open-1");
+	json_decref(data);
+	qs.run_id = "zz";
+	assert_int_equal(ctl_call(f.url, MSG_RECORDER_RUN_SHOW, &qs, &data,
+	                     err, sizeof(err), WAIT),
+	    ERR_NOTFOUND);
+	assert_non_null(strstr(err, "no run 'zz'"));
 	fx_stop(&f);
 }
 
