@@ -45,7 +45,20 @@ sleep 61 &
 echo $! >>"$PIDS"
 sleep 61
 SH
+cat >"$T/asker.sh" <<'SH'
+#!/bin/sh
+# keeps each prompt it is given; asks a question until the prompt
+# carries an answer
+n=$(ls "$PROMPTS" | wc -l)
+cp "$1" "$PROMPTS/prompt.$n"
+if grep -q '^Answer: ' "$1"; then
+	echo "answered" >src/answered.txt
+else
+	echo '<!-- cp:question: Which port? -->'
+fi
+SH
 chmod +x "$T"/*.sh
+mkdir -p "$T/prompts"
 
 cat >"$CFG" <<YAML
 opcenter: { state_dir: st, heartbeat_ms: 250 }
@@ -68,6 +81,7 @@ instances:
       - { name: r.scope,  when: { repo: scope }, lane: aider_local, backend: scope }
       - { name: r.sleepy, when: { labels_any: [sleepy] }, lane: aider_local, backend: sleepy }
       - { name: r.slower, when: { labels_any: [slower] }, lane: aider_local, backend: slower }
+      - { name: r.asker,  when: { labels_any: [asker] }, lane: aider_local, backend: asker }
     default: { lane: aider_local, backend: stub }
     budget: { max_per_hour: 100, max_per_day: 100, max_retries: 3, max_concurrent: 1 }
     breaker: { threshold: 0.9, window: 5, min_samples: 5 }   # see test_breaker.sh
@@ -78,6 +92,7 @@ instances:
       slow:   { kind: command, argv: [$T/slow.sh], env: { MARKERS: $T/markers } }
       slower: { kind: command, argv: [$T/slower.sh], env: { MARKERS: $T/markers } }
       scope:  { kind: command, argv: [$T/scope.sh] }
+      asker:  { kind: command, argv: [$T/asker.sh, "{prompt_file}"], env: { PROMPTS: $T/prompts } }
       sleepy: { kind: command, argv: [$T/sleepy.sh], env: { PIDS: $T/sleepy.pids } }
   recorder: { upstreams: [router, executor, board-sync] }
 YAML
@@ -134,6 +149,19 @@ check "classified validation_failure" has_comment "$id" 'category: validation_fa
 check "task show: the latest run's classification" \
     grep -qx '  classification: validation_failure' "$T/show.out"
 check "task show: the reason in words" grep -q '^  reason: validation failed' "$T/show.out"
+
+# --- 3b. a question (awaiting_input) answered on the local board: the answer
+# reaches the next run's prompt --------------------------------------------
+id=$(add --repo demo --goal "Serve the app" --label asker)
+check "a question -> Blocked" wait_for 60 state_is "$id" Blocked
+check "classified awaiting_input" has_comment "$id" 'category: awaiting_input'
+check "the question on the task" has_comment "$id" 'question: Which port?'
+"$OPC" -c "$CFG" task move "$id" "Ready for AI" --comment "Use 8080" >/dev/null
+check "answered -> Done" wait_for 60 state_is "$id" Done
+check "two runs, two prompts" [ "$(ls "$T/prompts" | wc -l)" -eq 2 ]
+check "the first prompt has no answer" sh -c "! grep -q 'Answer:' '$T/prompts/prompt.0'"
+check "the second prompt carries the question and the answer" sh -c \
+    "grep -q 'Question asked: Which port?' '$T/prompts/prompt.1' && grep -qx 'Answer: Use 8080' '$T/prompts/prompt.1'"
 
 # --- 4. backend timeout kills the whole process group ---------------------------
 id=$(add --repo demo --goal "Sleep forever please" --label sleepy)
