@@ -123,7 +123,8 @@ instances:
     budget: { max_per_hour: 100, max_per_day: 100, max_concurrent: 2 }
     rules: [{ name: asks, when: { labels_any: [asks, late] }, lane: aider_local, backend: asker },
             { name: broke, when: { labels_any: [broke] }, lane: aider_local, backend: broke },
-            { name: erode, when: { labels_any: [erode] }, lane: aider_local, backend: erode }]
+            { name: erode, when: { labels_any: [erode] }, lane: aider_local, backend: erode },
+            { name: fails, when: { labels_any: [fails] }, lane: aider_local, backend: fails }]
   executor:
     upstreams: [router]
     max_parallel: 2
@@ -132,6 +133,7 @@ instances:
       asker: { kind: command, argv: [$T/asker.sh, "{prompt_file}"] }
       broke: { kind: command, argv: [$T/broke.sh] }
       erode: { kind: command, argv: [$T/erode.sh] }
+      fails: { kind: command, argv: [sh, -c, "echo broken >&2; exit 3"] }
   recorder: { upstreams: [router, executor, board-sync] }
 YAML
 export PLANE_TOKEN=planekey PLANE_TOKEN_B=planekey2 GH_TOKEN=ghtoken
@@ -271,6 +273,44 @@ check "... board-sync saw the 429 it was given" sh -c "'$OPC' -c '$CFG' status -
 # by now the item of the other repo has been listed many times
 check "the other repo's item is left alone: no comment" [ "$(comments "Other repo")" = 0 ]
 check "... still Ready for AI" is_in "Other repo" "Ready for AI"
+
+# Self-healing: a work item Blocked by 3 runs in a row is paused; a human
+# moving it back to Ready for AI in Plane gets it Blocked again with a
+# comment, no run, until `opc task resume` (last: its failures may open
+# the breaker, 4 of the last 5 runs)
+API="$PLANE/api/v1/workspaces/ws/projects/$PROJ"
+ready_state=$(curl -s -H "X-API-Key: planekey2" "$API/states/" | jq -r '.results[] | select(.name == "Ready for AI") | .id')
+nready() { [ "$(readies "$T/st/board-sync.db" "$1")" = "$2" ]; }
+to_ready() { # a human moves NAME to Ready for AI
+	curl -s -X PATCH -H "X-API-Key: planekey2" -H "Content-Type: application/json" \
+	    "$API/work-items/$(item_id "$1")/" -d "{\"state\": \"$ready_state\"}" >/dev/null
+}
+fx workitem '{"name": "Keeps failing", "state": "Ready for AI", "labels": ["repo: demo", "task-kind: goal", "fails"], "description_html": "<p>Change something, fail</p>"}'
+check "self-healing: first run Blocked" wait_for 60 is_in "Keeps failing" "Blocked"
+to_ready "Keeps failing"
+check "... a second run" wait_for 60 nready "Keeps failing" 2
+check "... Blocked again" wait_for 60 is_in "Keeps failing" "Blocked"
+check "... 2 result comments" wait_for 30 has_comments "Keeps failing" "success: false" 2
+to_ready "Keeps failing"
+check "... the third run Blocked: the original's comment" \
+    wait_for 60 has_comments "Keeps failing" "[Improve] Repeated-block self-healing triggered" 1
+check "... and its event" sh -c "sqlite3 '$T/st/board-sync.db' 'select topic from journal' | grep -q self_healing.repeated_block"
+check "... and its log line" grep -q '"event":"self_healing_repeated_block"' "$T/st/log/board-sync.log"
+check "... Blocked" wait_for 30 is_in "Keeps failing" "Blocked"
+to_ready "Keeps failing"
+check "paused: a move to Ready for AI is put back to Blocked, saying why" \
+    wait_for 60 has_comments "Keeps failing" "self_healing_paused" 1
+check "... Blocked" wait_for 30 is_in "Keeps failing" "Blocked"
+check "... and not run (3 task.ready)" [ "$(readies "$T/st/board-sync.db" "Keeps failing")" = 3 ]
+"$OPC" -c "$CFG" task show "$(item_id "Keeps failing")" >"$T/heal.out" 2>&1
+check "task show on Plane: classification, reason, pause" sh -c \
+    "grep -q '^  classification: ' '$T/heal.out' && grep -q '^  reason: ' '$T/heal.out' && grep -q 'PAUSED' '$T/heal.out'"
+"$OPC" -c "$CFG" task resume "$(item_id "Keeps failing")" >"$T/resume.out" 2>&1
+check "opc task resume lifts the pause" grep -q "resumed" "$T/resume.out"
+to_ready "Keeps failing"
+check "... the next move runs it again (4 task.ready)" \
+    wait_for 60 nready "Keeps failing" 4
+
 "$OPC" -c "$CFG" down >/dev/null 2>&1
 
 # two board-sync instances on one Plane project, their keys in different
