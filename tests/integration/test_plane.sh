@@ -193,11 +193,11 @@ check "then runs with that label (its lane asks -> Blocked)" wait_for 60 is_in "
 fx workitem '{"name": "Out of quota", "state": "Ready for AI", "labels": ["repo: demo", "task-kind: goal", "broke"], "description_html": "<p>Change something without credits</p>"}'
 fx workitem '{"name": "Erode quality", "state": "Ready for AI", "labels": ["repo: demo", "task-kind: goal", "erode"], "description_html": "<p>Change something, suppress warnings</p>"}'
 check "out of credits -> Blocked" wait_for 60 is_in "Out of quota" "Blocked"
-check "... the comment says blocked_classification: quota_exhausted" has_comments "Out of quota" "blocked_classification: quota_exhausted" 1
+check "... the comment says blocked_classification: quota_exhausted" wait_for 20 has_comments "Out of quota" "blocked_classification: quota_exhausted" 1
 check "... opc usage lists a quota_event" wait_for 10 sh -c "'$OPC' -c '$CFG' usage --kind quota_event | grep -q '^[-0-9T:]* *quota_event .*quota_exhausted'"
 check "... not counted by the breaker" sh -c "'$OPC' -c '$CFG' breaker status --json | jq -e '.state == \"closed\"' >/dev/null"
 check "suppressions -> In Review" wait_for 60 is_in "Erode quality" "In Review"
-check "... the [quality] note on the Plane comment" has_comments "Erode quality" "[quality] This run added 3 quality suppressions" 1
+check "... the [quality] note on the Plane comment" wait_for 20 has_comments "Erode quality" "[quality] This run added 3 quality suppressions" 1
 check "... and on the pull request" sh -c "curl -s 'http://127.0.0.1:$GP/_fixture/state' | jq -e '[.pulls[] | select((.body // \"\") | contains(\"[quality] This run added 3 quality suppressions\"))] | length == 1' >/dev/null"
 check "... opc usage lists the executor_quality_warning" wait_for 10 sh -c "'$OPC' -c '$CFG' usage --kind executor_quality_warning --json | jq -e '.events[0].suppression_counts == {\"noqa\": 1, \"type_ignore\": 1, \"pass\": 1}' >/dev/null"
 check "opc usage --since in the future: no events" sh -c "'$OPC' -c '$CFG' usage --since 2099-01-01 | grep -qx 'no events'"
