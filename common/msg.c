@@ -215,6 +215,18 @@ msg_strs_add(struct msg_strs *ss, const char *s)
 	ss->v[ss->n++] = xstrdup(s);
 }
 
+void
+msg_strs_fini(struct msg_strs *ss)
+{
+	size_t i;
+
+	for (i = 0; i < ss->n; i++)
+		free(ss->v[i]);
+	free(ss->v);
+	ss->v = NULL;
+	ss->n = 0;
+}
+
 char *
 msg_bin_dup(const char *p, size_t n)
 {

@@ -66,6 +66,12 @@ xstrdup(const char *s)
 }
 
 char *
+xstrdup_null(const char *s)
+{
+	return (s != NULL ? xstrdup(s) : NULL);
+}
+
+char *
 xmemdup(const void *s, size_t n)
 {
 	char *p = xmalloc(n + 1);

@@ -206,7 +206,9 @@ json_t *msg_body_to_json(enum msg_topic t, const void *body);
 int msg_body_from_json(
     enum msg_topic t, void *body, const json_t *obj, char *err, size_t errlen);
 
-/* Helpers for building bodies: msg_strs_add appends a copy of s. */
+/* Helpers for building bodies: msg_strs_add appends a copy of s;
+ * msg_strs_fini frees every string and the list, and empties it. */
 void msg_strs_add(struct msg_strs *, const char *s);
+void msg_strs_fini(struct msg_strs *);
 
 #endif

@@ -23,6 +23,8 @@ void *xmalloc(size_t);
 void *xcalloc(size_t, size_t);
 void *xrealloc(void *, size_t);
 char *xstrdup(const char *);
+/* xstrdup_null is xstrdup, NULL for NULL. */
+char *xstrdup_null(const char *);
 /* xstrndup copies at most n bytes, stopping at a NUL (POSIX strndup). */
 char *xstrndup(const char *, size_t);
 /* xmemdup copies exactly n bytes (binary safe) and NUL-terminates. */

@@ -325,9 +325,7 @@ board_ready(struct svc *svc, struct task *t)
 	json_decref(labels);
 	rv = svc_emit(svc, MSG_TASK_READY, t->task_id, &ev);
 	free(goal);
-	for (i = 0; i < ev.labels.n; i++)
-		free(ev.labels.v[i]);
-	free(ev.labels.v);
+	msg_strs_fini(&ev.labels);
 	msg_task_execution_free(ex);
 	return (rv);
 }
@@ -634,9 +632,7 @@ impact(
 		    svc, t->task_id, "board-sync", buf_cstr(&c));
 	svc_count(svc, "cross_repo_impact", 1);
 	buf_fini(&c);
-	for (i = 0; i < ev.warnings.n; i++)
-		free(ev.warnings.v[i]);
-	free(ev.warnings.v);
+	msg_strs_fini(&ev.warnings);
 	return (rv);
 }
 

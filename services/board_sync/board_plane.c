@@ -643,9 +643,7 @@ check_states(struct bplane *bp)
 				(void) svc_rollback(bp->svc);
 		}
 		log_error("plane.states_missing", "%s", msg);
-		for (i = 0; i < ev.missing.n; i++)
-			free(ev.missing.v[i]);
-		free(ev.missing.v);
+		msg_strs_fini(&ev.missing);
 		free(msg);
 	}
 	free(now_s);

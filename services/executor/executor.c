@@ -565,6 +565,7 @@ env_check(struct executor *x, const char *run_id, const char *task_id,
 	}
 	memset(&ev, 0, sizeof(ev));
 	for (i = 0; tools[i] != NULL; i++) {
+		/* a tool given as a path is returned as it is: check it */
 		if ((p = spawn_path(tools[i], NULL)) != NULL &&
 		    access(p, X_OK) == 0) {
 			free(p);
@@ -590,9 +591,7 @@ env_check(struct executor *x, const char *run_id, const char *task_id,
 		rv = svc_emit(x->svc, MSG_EXEC_ENV_WARNING, task_id, &ev);
 		buf_fini(&w);
 	}
-	for (i = 0; i < ev.missing.n; i++)
-		free(ev.missing.v[i]);
-	free(ev.missing.v);
+	msg_strs_fini(&ev.missing);
 	free(tools);
 	free(family);
 	return (rv);

@@ -63,6 +63,24 @@ fail(struct smoke *s, const char *stage, const char *error)
 	return (1);
 }
 
+/* http_fail is fail() for a Plane request that went wrong (what: the
+ * request, "GET work item"): unreachable, or its status and the start of
+ * its body.  It finalises resp. */
+static int
+http_fail(struct smoke *s, const char *stage, const char *what,
+    struct http_resp *resp)
+{
+	char *msg = resp->status == 0
+	    ? xasprintf("Plane unreachable: %s", resp->errmsg)
+	    : xasprintf("%s: HTTP %d: %.200s", what, resp->status,
+	          buf_cstr(&resp->body));
+	int   rv  = fail(s, stage, msg);
+
+	free(msg);
+	http_resp_fini(resp);
+	return (rv);
+}
+
 /* label_value: the value of the first "name: value" label (any case). */
 static const char *
 label_value(const json_t *labels, const char *name)
@@ -164,13 +182,7 @@ smoke_plane(struct smoke *s, const struct topo_inst *b, bool comment_only,
 	if (resp.status / 100 != 2 ||
 	    (item = json_loadb(resp.body.data, resp.body.len, 0, NULL)) ==
 	        NULL) {
-		msg = resp.status == 0
-		    ? xasprintf("Plane unreachable: %s", resp.errmsg)
-		    : xasprintf("GET work item: HTTP %d: %.200s", resp.status,
-		          buf_cstr(&resp.body));
-		rv  = fail(s, "fetch", msg);
-		free(msg);
-		http_resp_fini(&resp);
+		rv = http_fail(s, "fetch", "GET work item", &resp);
 		goto out;
 	}
 	http_resp_fini(&resp);
@@ -199,13 +211,7 @@ smoke_plane(struct smoke *s, const struct topo_inst *b, bool comment_only,
 	free(url);
 	free(msg);
 	if (resp.status / 100 != 2) {
-		msg = resp.status == 0
-		    ? xasprintf("Plane unreachable: %s", resp.errmsg)
-		    : xasprintf("POST comment: HTTP %d: %.200s", resp.status,
-		          buf_cstr(&resp.body));
-		rv  = fail(s, "comment", msg);
-		free(msg);
-		http_resp_fini(&resp);
+		rv = http_fail(s, "comment", "POST comment", &resp);
 		goto out;
 	}
 	body = json_loadb(resp.body.data, resp.body.len, 0, NULL);

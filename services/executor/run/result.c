@@ -92,12 +92,6 @@ outputs_fill(const struct exec_run *x, struct msg_exec_result *res)
 	}
 }
 
-static char *
-dup_or_null(const char *s)
-{
-	return (s != NULL ? xstrdup(s) : NULL);
-}
-
 void
 result_fill(const struct exec_run *x, int64_t completed_ms,
     struct msg_exec_result *res)
@@ -106,10 +100,10 @@ result_fill(const struct exec_run *x, int64_t completed_ms,
 	char                   t[32], *p;
 	size_t                 i;
 
-	res->run_id      = dup_or_null(rq->run_id);
-	res->task_id     = dup_or_null(rq->task_id);
-	res->proposal_id = dup_or_null(rq->proposal_id);
-	res->decision_id = dup_or_null(rq->decision_id);
+	res->run_id      = xstrdup_null(rq->run_id);
+	res->task_id     = xstrdup_null(rq->task_id);
+	res->proposal_id = xstrdup_null(rq->proposal_id);
+	res->decision_id = xstrdup_null(rq->decision_id);
 	res->status      = xstrdup(x->status != NULL ? x->status : "failed");
 	res->success     = x->success;
 	changes_fill(&res->changed_files, &x->changes);
@@ -119,19 +113,19 @@ result_fill(const struct exec_run *x, int64_t completed_ms,
 	res->validation        = validation_new(x);
 	res->branch_pushed     = x->branch_pushed;
 	res->branch_name =
-	    rq->bk.scratch ? NULL : dup_or_null(rq->task_branch);
-	res->commit_sha         = dup_or_null(x->commit_sha);
+	    rq->bk.scratch ? NULL : xstrdup_null(rq->task_branch);
+	res->commit_sha         = xstrdup_null(x->commit_sha);
 	res->pull_request_url   = utf8_lossy(x->pr_url);
 	res->pull_request_error = utf8_lossy(x->pr_error);
 	if ((res->has_pull_request_status = x->pr_status > 0))
 		res->pull_request_status = x->pr_status;
-	res->failure_category = dup_or_null(x->category);
+	res->failure_category = xstrdup_null(x->category);
 	if (proc_lease_lost())
 		res->has_lease_lost = res->lease_lost = true;
 	res->failure_reason = utf8_lossy(x->reason);
 	if ((res->has_executor_exit_code = x->have_exit_code != 0))
 		res->executor_exit_code = x->exit_code;
-	res->executor_signal = dup_or_null(x->signal_name);
+	res->executor_signal = xstrdup_null(x->signal_name);
 	res->question        = utf8_lossy(x->question);
 	for (i = 0; i < x->scope_violations.n; i++) {
 		p = utf8_lossy(x->scope_violations.v[i]);
@@ -143,7 +137,7 @@ result_fill(const struct exec_run *x, int64_t completed_ms,
 		if (x->quality[i] > 0)
 			json_object_set_new(res->quality_warnings,
 			    quality_pattern(i), json_integer(x->quality[i]));
-	res->quality_note = dup_or_null(x->quality_note);
+	res->quality_note = xstrdup_null(x->quality_note);
 	res->agent        = agent_new(&x->agent);
 	if (res->agent != NULL) {
 		res->agent->has_attempts = true;

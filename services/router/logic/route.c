@@ -116,12 +116,6 @@ nz(const char *s)
 	return (s != NULL ? s : "");
 }
 
-static char *
-sdup(const char *s)
-{
-	return (s != NULL ? xstrdup(s) : NULL);
-}
-
 const char *
 route_cfg_str(const struct cfg_node *router_cfg, const char *path)
 {
@@ -414,7 +408,7 @@ route_proposal(const struct route_task *t, const struct cfg_node *root,
 	p->task_type        = xstrdup(task_type);
 	p->execution_mode   = xstrdup(mode);
 	p->goal_text        = xstrdup(t->goal);
-	p->constraints_text = sdup(constraints);
+	p->constraints_text = xstrdup_null(constraints);
 	p->target = tg  = msg_proposal_target_new();
 	tg->repo_key    = xstrdup(repo_key);
 	tg->clone_url   = xstrdup(rc.clone_url);
@@ -671,11 +665,11 @@ route_request(const struct msg_proposal *p, const struct msg_decision *d,
 	r->task_id          = xstrdup(p->task_id);
 	r->proposal_id      = xstrdup(p->proposal_id);
 	r->decision_id      = xstrdup(d->decision_id);
-	r->goal_text        = sdup(p->goal_text);
-	r->constraints_text = sdup(p->constraints_text);
+	r->goal_text        = xstrdup_null(p->goal_text);
+	r->constraints_text = xstrdup_null(p->constraints_text);
 	r->repo_key         = xstrdup(p->target->repo_key);
-	r->clone_url        = sdup(p->target->clone_url);
-	r->base_branch      = sdup(p->target->base_branch);
+	r->clone_url        = xstrdup_null(p->target->clone_url);
+	r->base_branch      = xstrdup_null(p->target->base_branch);
 	r->task_branch = xasprintf("%s/%s-%.8s", kind, p->task_id, d->run_id);
 	paths          = pol != NULL && pol->effective_scope.n > 0
 	             ? &pol->effective_scope
@@ -695,8 +689,8 @@ route_request(const struct msg_proposal *p, const struct msg_decision *d,
 	if (p->validation_profile != NULL)
 		r->validation_timeout_seconds =
 		    p->validation_profile->timeout_seconds;
-	r->lane    = sdup(d->selected_lane);
-	r->backend = sdup(d->selected_backend);
+	r->lane    = xstrdup_null(d->selected_lane);
+	r->backend = xstrdup_null(d->selected_backend);
 	for (i = 0; i < p->labels.n; i++)
 		msg_strs_add(&r->labels, p->labels.v[i]);
 	if (p->branch_policy != NULL) {
@@ -707,6 +701,6 @@ route_request(const struct msg_proposal *p, const struct msg_decision *d,
 	r->requested_at = xstrdup(iso8601(now_ms, ts, sizeof(ts)));
 	r->attempt      = attempt;
 	r->task_kind    = xstrdup(kind);
-	r->task_type    = sdup(p->task_type);
+	r->task_type    = xstrdup_null(p->task_type);
 	return (r);
 }
