@@ -82,8 +82,11 @@ request(const char *p, size_t n)
 		for (i = 0; i < rq.n_validation; i++)
 			CHECK(rq.validation[i].n > 0 &&
 			    rq.validation[i].v[0][0] != '\0');
-		CHECK(strcmp(rq.bk.kind, "stub") == 0 ||
-		    (strcmp(rq.bk.kind, "command") == 0 && rq.bk.argv.n > 0));
+		/* Any kind the executor knows (the stub, a command, an
+		 * agent CLI profile); a command always has its argv. */
+		CHECK(backend_kind_known(rq.bk.kind));
+		CHECK(strcmp(rq.bk.kind, "command") != 0 ||
+		    (rq.bk.argv.n > 0 && rq.bk.argv.v[0][0] != '\0'));
 		CHECK(rq.timeout_seconds >= 1 && rq.max_files >= 0 &&
 		    rq.bk.max_output_bytes >= 1);
 		CHECK(rq.git_name != NULL && rq.github_api != NULL);
