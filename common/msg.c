@@ -236,6 +236,63 @@ msg_bin_dup(const char *p, size_t n)
 static int rd_map(struct rd *, const char *, const struct msg_field *, size_t,
     char *, const struct mpv *);
 
+/* set_key stores key k (n bytes) in the key field kf of rec, over what
+ * the record's own map may have said. */
+static void
+set_key(const struct msg_field *kf, char *rec, const char *k, size_t n)
+{
+	char **at = (char **) (rec + kf->off);
+
+	free(*at);
+	*at = xstrndup(k, n);
+}
+
+/* rd_keyed reads the map with header m into the keyed list rs of field f:
+ * each key a record's key field, each value the rest of it. */
+static int
+rd_keyed(struct rd *r, const struct msg_field *f, struct msg_recs *rs,
+    const struct mpv *m)
+{
+	const struct msg_field *kf = msg_key_field(f);
+	struct mpv              k, v;
+	char                   *rec;
+	size_t                  i, j;
+	int                     rv;
+
+	rs->v = xcalloc(m->len + 1, f->rec->size);
+	for (i = 0; i < m->len; i++) {
+		if ((rv = mp_next(r, &k)) != 0)
+			return (rv);
+		if (k.kind != MP_STR || k.len == 0 || !mp_text_ok(k.p, k.len))
+			return (mp_fail(r,
+			    "field '%s': a key is not a "
+			    "non-empty string",
+			    f->name));
+		for (j = 0; j < i; j++) {
+			const char *o =
+			    msg_key_of(kf, (char *) rs->v + j * f->rec->size);
+
+			if (strlen(o) == k.len && memcmp(o, k.p, k.len) == 0)
+				return (mp_fail(r,
+				    "field '%s': duplicate "
+				    "key '%.64s'",
+				    f->name, o));
+		}
+		if ((rv = mp_next(r, &v)) != 0)
+			return (rv);
+		if (v.kind != MP_MAP)
+			return (mp_fail(r, "field '%s'['%.*s'] is not a map",
+			    f->name, (int) (k.len > 64 ? 64 : k.len), k.p));
+		rec = (char *) rs->v + i * f->rec->size;
+		rs->n++; /* released with the rest on failure */
+		if ((rv = rd_map(r, f->rec->name, f->rec->fields,
+		         f->rec->nfields, rec, &v)) != 0)
+			return (rv);
+		set_key(kf, rec, k.p, k.len);
+	}
+	return (0);
+}
+
 /* rd_field reads the value with header v into field f of base. */
 static int
 rd_field(
@@ -347,7 +404,9 @@ rd_field(
 		return (rd_map(r, f->rec->name, f->rec->fields,
 		    f->rec->nfields, *(char **) at, v));
 	case FT_RECS:
-		if (v->kind != MP_ARR)
+		if (f->key != NULL && v->kind == MP_MAP)
+			return (rd_keyed(r, f, at, v));
+		if (f->key != NULL || v->kind != MP_ARR)
 			break;
 		rs    = at;
 		rs->v = xcalloc(v->len + 1, f->rec->size);
@@ -620,12 +679,14 @@ static json_t *fields_to_json(
 static json_t *
 field_to_json(const struct msg_field *f, const char *base)
 {
-	const void            *at = base + f->off;
-	const struct msg_strs *ss;
-	const struct msg_bins *bs;
-	const struct msg_recs *rs;
-	json_t                *a;
-	size_t                 k;
+	const void             *at = base + f->off;
+	const struct msg_strs  *ss;
+	const struct msg_bins  *bs;
+	const struct msg_recs  *rs;
+	const struct msg_field *kf;
+	const char             *rec;
+	json_t                 *a, *e;
+	size_t                  k;
 
 	switch (f->type) {
 	case FT_STR:
@@ -655,12 +716,18 @@ field_to_json(const struct msg_field *f, const char *base)
 		return (a);
 	case FT_RECS:
 		rs = at;
-		a  = json_array();
-		for (k = 0; k < rs->n; k++)
-			json_array_append_new(a,
-			    fields_to_json(f->rec->fields, f->rec->nfields,
-			        f->rec->nulls,
-			        (const char *) rs->v + k * f->rec->size));
+		kf = msg_key_field(f);
+		a  = kf != NULL ? json_object() : json_array();
+		for (k = 0; k < rs->n; k++) {
+			rec = (const char *) rs->v + k * f->rec->size;
+			e   = fields_to_json(f->rec->fields, f->rec->nfields,
+			      f->rec->nulls, rec);
+			if (kf != NULL) {
+				json_object_del(e, kf->name);
+				json_object_set_new(a, msg_key_of(kf, rec), e);
+			} else
+				json_array_append_new(a, e);
+		}
 		return (a);
 	default: /* FT_BINS */
 		bs = at;
@@ -738,6 +805,38 @@ static int PRINTFLIKE(3, 4)
 
 static int json_fields(const char *, const struct msg_field *, size_t, char *,
     const json_t *, char *, size_t);
+
+/* json_keyed fills the keyed list rs of field f from object v. */
+static int
+json_keyed(const struct msg_field *f, struct msg_recs *rs, const json_t *v,
+    char *err, size_t errlen)
+{
+	const struct msg_field *kf = msg_key_field(f);
+	const char             *k;
+	json_t                 *e;
+	char                   *rec;
+	int                     rv;
+
+	rs->v = xcalloc(json_object_size(v) + 1, f->rec->size);
+	json_object_foreach ((json_t *) v, k, e) {
+		if (*k == '\0' || !mp_text_ok(k, strlen(k)))
+			return (jfail(err, errlen,
+			    "field '%s': a key is not a "
+			    "non-empty string",
+			    f->name));
+		if (!json_is_object(e))
+			return (jfail(err, errlen,
+			    "field '%s'['%.64s'] is not an "
+			    "object",
+			    f->name, k));
+		rec = (char *) rs->v + rs->n++ * f->rec->size;
+		if ((rv = json_fields(f->rec->name, f->rec->fields,
+		         f->rec->nfields, rec, e, err, errlen)) != 0)
+			return (rv);
+		set_key(kf, rec, k, strlen(k));
+	}
+	return (0);
+}
 
 static int
 json_field(
@@ -841,7 +940,9 @@ json_field(
 		return (json_fields(f->rec->name, f->rec->fields,
 		    f->rec->nfields, *(char **) at, v, err, errlen));
 	case FT_RECS:
-		if (!json_is_array(v))
+		if (f->key != NULL && json_is_object(v))
+			return (json_keyed(f, at, v, err, errlen));
+		if (f->key != NULL || !json_is_array(v))
 			break;
 		rs    = at;
 		rs->v = xcalloc(json_array_size(v) + 1, f->rec->size);

@@ -62,6 +62,11 @@ bool mp_text_ok(const char *p, size_t n);
 
 /* msg_present: whether an optional field is set (and is packed). */
 bool msg_present(const struct msg_field *f, const char *base);
+/* msg_key_field returns the key field of a keyed FT_RECS field f (in
+ * f's record), NULL for a plain list; msg_key_of returns that key's value
+ * in record rec. */
+const struct msg_field *msg_key_field(const struct msg_field *f);
+const char *msg_key_of(const struct msg_field *kf, const char *rec);
 /* msg_bin_dup copies n bytes (NUL-terminated). */
 char *msg_bin_dup(const char *p, size_t n);
 

@@ -148,6 +148,47 @@ msg_present(const struct msg_field *f, const char *base)
 	return (true);
 }
 
+const struct msg_field *
+msg_key_field(const struct msg_field *f)
+{
+	size_t i;
+
+	if (f->type != FT_RECS || f->key == NULL)
+		return (NULL);
+	for (i = 0; i < f->rec->nfields; i++)
+		if (strcmp(f->rec->fields[i].name, f->key) == 0)
+			return (&f->rec->fields[i]);
+	return (NULL); /* protogen makes sure it is there */
+}
+
+const char *
+msg_key_of(const struct msg_field *kf, const char *rec)
+{
+	return (*(char *const *) (rec + kf->off));
+}
+
+/* keys_ok: every record of a keyed list has its key, each once. */
+static bool
+keys_ok(const struct msg_field *f, const struct msg_recs *rs)
+{
+	const struct msg_field *kf = msg_key_field(f);
+	const char             *a, *b;
+	size_t                  i, k;
+
+	for (i = 0; kf != NULL && i < rs->n; i++) {
+		a = msg_key_of(kf, (const char *) rs->v + i * f->rec->size);
+		if (a == NULL)
+			return (false);
+		for (k = 0; k < i; k++) {
+			b = msg_key_of(
+			    kf, (const char *) rs->v + k * f->rec->size);
+			if (strcmp(a, b) == 0)
+				return (false);
+		}
+	}
+	return (true);
+}
+
 /* fields_ok: every required field present, every enum a named value and
  * every obj within the decoder's depth, in records too (what a consumer
  * would refuse is never packed). */
@@ -178,6 +219,8 @@ fields_ok(const struct msg_field *fields, size_t n, const char *base)
 			return (false);
 		if (f->type == FT_RECS) {
 			rs = (const void *) (base + f->off);
+			if (!keys_ok(f, rs))
+				return (false);
 			for (k = 0; k < rs->n; k++)
 				if (!fields_ok(f->rec->fields, f->rec->nfields,
 				        (const char *) rs->v +
@@ -188,18 +231,20 @@ fields_ok(const struct msg_field *fields, size_t n, const char *base)
 	return (true);
 }
 
-static void pk_fields(
-    msgpack_packer *, const struct msg_field *, size_t, const char *);
+static void pk_fields(msgpack_packer *, const struct msg_field *, size_t,
+    const char *, const struct msg_field *);
 
 static void
 pk_field(msgpack_packer *pk, const struct msg_field *f, const char *base)
 {
-	const void            *at = base + f->off;
-	const struct msg_strs *ss;
-	const struct msg_bins *bs;
-	const struct msg_recs *rs;
-	const struct msg_bin  *b;
-	size_t                 i;
+	const void             *at = base + f->off;
+	const struct msg_strs  *ss;
+	const struct msg_bins  *bs;
+	const struct msg_recs  *rs;
+	const struct msg_bin   *b;
+	const struct msg_field *kf;
+	const char             *rec;
+	size_t                  i;
 
 	pk_cstr(pk, f->name);
 	switch (f->type) {
@@ -208,14 +253,21 @@ pk_field(msgpack_packer *pk, const struct msg_field *f, const char *base)
 		break;
 	case FT_REC:
 		pk_fields(pk, f->rec->fields, f->rec->nfields,
-		    *(const char *const *) at);
+		    *(const char *const *) at, NULL);
 		break;
 	case FT_RECS:
 		rs = at;
-		msgpack_pack_array(pk, rs->n);
-		for (i = 0; i < rs->n; i++)
-			pk_fields(pk, f->rec->fields, f->rec->nfields,
-			    (const char *) rs->v + i * f->rec->size);
+		if ((kf = msg_key_field(f)) != NULL)
+			msgpack_pack_map(pk, rs->n);
+		else
+			msgpack_pack_array(pk, rs->n);
+		for (i = 0; i < rs->n; i++) {
+			rec = (const char *) rs->v + i * f->rec->size;
+			if (kf != NULL)
+				pk_cstr(pk, msg_key_of(kf, rec));
+			pk_fields(
+			    pk, f->rec->fields, f->rec->nfields, rec, kf);
+		}
 		break;
 	case FT_STR:
 		pk_cstr(pk, *(char *const *) at);
@@ -257,18 +309,19 @@ pk_field(msgpack_packer *pk, const struct msg_field *f, const char *base)
 	}
 }
 
-/* pk_fields packs the present fields of base as a map. */
+/* pk_fields packs the present fields of base as a map, but skip (a keyed
+ * list's key, which is the map's key). */
 static void
 pk_fields(msgpack_packer *pk, const struct msg_field *fields, size_t nf,
-    const char *base)
+    const char *base, const struct msg_field *skip)
 {
 	size_t i, n = 0;
 
 	for (i = 0; i < nf; i++)
-		n += msg_present(&fields[i], base);
+		n += &fields[i] != skip && msg_present(&fields[i], base);
 	msgpack_pack_map(pk, n);
 	for (i = 0; i < nf; i++)
-		if (msg_present(&fields[i], base))
+		if (&fields[i] != skip && msg_present(&fields[i], base))
 			pk_field(pk, &fields[i], base);
 }
 
@@ -314,7 +367,7 @@ msg_pack(struct buf *out, enum msg_topic t, const struct msg_hdr *hdr,
 	if (base == NULL)
 		msgpack_pack_map(&pk, 0);
 	else
-		pk_fields(&pk, d->fields, d->nfields, base);
+		pk_fields(&pk, d->fields, d->nfields, base, NULL);
 	return (0);
 }
 

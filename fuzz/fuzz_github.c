@@ -22,6 +22,7 @@
 #include "opc/github.h"
 #include "opc/util.h"
 #include "run.h"
+#include "spec.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -44,8 +44,9 @@ struct field {
 	const char *name;
 	int         type;
 	int         required;
-	int         optional; /* int/bool/f64 with a has_<name> flag */
+	int         optional; /* int/bool/f64/recs with a has_<name> flag */
 	const char *ref; /* the record or enum a rec/recs/enum field names */
+	const char *key; /* recs: a map on the wire keyed by this str field */
 };
 
 /* A record (`records:`) or a topic (`topics:`): a name and fields. */
@@ -149,6 +150,37 @@ find_enum(const struct schema *sc, const char *name)
 	return (-1);
 }
 
+/* key_field reads a recs field's `key:`: the name of a str field of its
+ * record, which is then not required (the map key carries it).  Such a
+ * list is a map on the wire and in JSON, {key: {the other fields}}. */
+static int
+key_field(const struct schema *sc, struct field *fd, const struct cfg_node *f)
+{
+	const struct topic *r;
+	const char         *s;
+	char                err[512];
+	size_t              j;
+
+	if (cfg_get_str(f, "key", NULL, &s, err, sizeof(err)) != 0)
+		return (errout(err));
+	if (s == NULL)
+		return (0);
+	if (fd->type != T_RECS)
+		return (die(f, "key: only goes with type recs", s));
+	r = &sc->r[find_rec(sc, sc->nr, fd->ref)];
+	for (j = 0; j < r->nf; j++)
+		if (strcmp(r->f[j].name, s) == 0 && r->f[j].type == 0 &&
+		    !r->f[j].required)
+			break;
+	if (j == r->nf)
+		return (die(f,
+		    "key: names a str field of the record that is not "
+		    "required",
+		    s));
+	fd->key = s;
+	return (0);
+}
+
 /* load_fields reads the `fields:` list of node t into x; nrec is how many
  * records a field may refer to (those declared before). */
 static int
@@ -192,10 +224,10 @@ load_fields(const struct schema *sc, size_t nrec, const struct cfg_node *t,
 			return (errout(err));
 		if (x->f[k].optional &&
 		    ((x->f[k].type != T_INT && x->f[k].type != T_BOOL &&
-		         x->f[k].type != T_F64) ||
+		         x->f[k].type != T_F64 && x->f[k].type != T_RECS) ||
 		        x->f[k].required))
 			return (die(f,
-			    "optional: only int, bool and f64 fields "
+			    "optional: only int, bool, f64 and recs fields "
 			    "that are not required have it",
 			    x->f[k].name));
 		if (x->f[k].type == T_REC || x->f[k].type == T_RECS) {
@@ -207,6 +239,8 @@ load_fields(const struct schema *sc, size_t nrec, const struct cfg_node *t,
 				    "declared before it with rec:",
 				    s));
 			x->f[k].ref = s;
+			if (key_field(sc, &x->f[k], f) != 0)
+				return (1);
 		} else if (x->f[k].type == T_ENUM) {
 			if (cfg_get_str(
 			        f, "enum", NULL, &s, err, sizeof(err)) != 0 ||
@@ -509,11 +543,14 @@ gen_fields(
 		else
 			fprintf(o, "NULL, NULL");
 		if (f->optional)
-			fprintf(o,
-			    ", true, offsetof(struct msg_%s, has_%s) },\n",
+			fprintf(o, ", true, offsetof(struct msg_%s, has_%s)",
 			    name, f->name);
 		else
-			fprintf(o, ", false, 0 },\n");
+			fprintf(o, ", false, 0");
+		if (f->key != NULL)
+			fprintf(o, ", \"%s\" },\n", f->key);
+		else
+			fprintf(o, ", NULL },\n");
 	}
 	fprintf(o, "};\n\n");
 }

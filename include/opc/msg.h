@@ -34,7 +34,9 @@
  *   FT_BIN  struct msg_bin    (raw bytes)
  *   FT_BINS struct msg_bins   (array of raw byte strings)
  *   FT_REC  struct msg_<rec> * (a record of proto/bus.yaml; NULL = absent)
- *   FT_RECS struct msg_<rec>_list (n records; same layout as msg_recs)
+ *   FT_RECS struct msg_<rec>_list (n records; same layout as msg_recs);
+ *           with a key (`key:` in proto/bus.yaml), a map on the wire and
+ *           in JSON from each record's key field to its other fields
  *   FT_ENUM enum msg_<enum>   (0 = unset; a string on the wire)
  * An int, bool or f64 declared `optional: true` has a bool has_<name>
  * beside it: absent (not packed, left out of JSON) unless it is set. */
@@ -82,8 +84,9 @@ struct msg_field {
 	bool                      required;
 	const struct msg_rec_def *rec;   /* FT_REC, FT_RECS */
 	const char *const        *names; /* FT_ENUM: [1..] named, NULL-ended */
-	bool                      optional; /* FT_INT/BOOL/F64: has_off set */
-	size_t                    has_off;  /* its bool has_<name> */
+	bool        optional; /* FT_INT/BOOL/F64/RECS: has_off set */
+	size_t      has_off;  /* its bool has_<name> */
+	const char *key;      /* FT_RECS: a map keyed by this str field */
 };
 
 /* A record: a struct declared under `records:` in proto/bus.yaml. */
