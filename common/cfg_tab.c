@@ -8,6 +8,7 @@
  * never stops at the first problem: every unknown key and bad value is a
  * line of its own, so one `opc config check` shows them all.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -353,6 +354,30 @@ struct walk {
 static void walk_map(struct walk *, const struct cfg_node *,
     const struct cfg_key *, const char *);
 
+/* problem adds one line to w's output: the message, its control bytes
+ * shown as \xNN (a key or value from the file may hold a line break,
+ * and each problem is one line). */
+static void PRINTFLIKE(2, 3) problem(struct walk *w, const char *fmt, ...)
+{
+	char          msg[1024];
+	va_list       ap;
+	unsigned char c;
+	size_t        i;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	for (i = 0; msg[i] != '\0'; i++) {
+		c = (unsigned char) msg[i];
+		if (c < 0x20 || c == 0x7f)
+			buf_printf(w->out, "\\x%02x", c);
+		else
+			buf_append(w->out, &msg[i], 1);
+	}
+	buf_puts(w->out, "\n");
+	w->n++;
+}
+
 static void
 walk_node(struct walk *w, const struct cfg_key *k, const struct cfg_node *v,
     const char *path)
@@ -364,10 +389,8 @@ walk_node(struct walk *w, const struct cfg_key *k, const struct cfg_node *v,
 	if (cfg_is_null(v))
 		return;
 	if (value(k, v, path, &x, err, sizeof(err)) != 0) {
-		if (!w->drift) {
-			buf_printf(w->out, "%s\n", err);
-			w->n++;
-		}
+		if (!w->drift)
+			problem(w, "%s", err);
 		return;
 	}
 	switch (k->type) {
@@ -395,9 +418,7 @@ walk_node(struct walk *w, const struct cfg_key *k, const struct cfg_node *v,
 	}
 	if (w->drift && k->def != NULL && scan(k, k->def, &d) == 0 &&
 	    cmp(k, &x, &d) != 0) {
-		buf_printf(
-		    w->out, "%s: %s (default %s)\n", path, cfg_str(v), k->def);
-		w->n++;
+		problem(w, "%s: %s (default %s)", path, cfg_str(v), k->def);
 	}
 }
 
@@ -419,15 +440,12 @@ walk_map(struct walk *w, const struct cfg_node *n, const struct cfg_key *tab,
 				continue;
 			cfg_where_key(n, i, where, sizeof(where));
 			sug = cfg_tab_suggest(tab, key);
-			buf_printf(w->out, "%s: unknown key '%.100s' %s%s",
+			problem(w, "%s: unknown key '%.100s' %s%s%s%s%s",
 			    where, key,
 			    name && *name ? "in " : "at the top level",
-			    name && *name ? name : "");
-			if (sug != NULL)
-				buf_printf(
-				    w->out, " (did you mean '%s'?)", sug);
-			buf_puts(w->out, "\n");
-			w->n++;
+			    name && *name ? name : "",
+			    sug != NULL ? " (did you mean '" : "",
+			    sug != NULL ? sug : "", sug != NULL ? "'?)" : "");
 			continue;
 		}
 		path = join(name, key);

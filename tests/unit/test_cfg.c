@@ -659,6 +659,7 @@ test_tab_check(void **state)
 	                            "    b1: { kind: shell, retries: 9, bogus: 1 }\n"
 	                            "    b2: { kind: command }\n"
 	                            "  upstream: [a]\n"
+	                            "  \"two\\nlines\": 1\n"
 	                            "ok:\n"
 	                            "  max_parallel: 256\n"
 	                            "  lease: 2m\n"
@@ -674,7 +675,7 @@ test_tab_check(void **state)
 
 	buf_init(&b);
 	assert_int_equal(
-	    cfg_check(cfg_get(r, "router"), t_router, "router", &b), 14);
+	    cfg_check(cfg_get(r, "router"), t_router, "router", &b), 15);
 	e = buf_cstr(&b);
 	has_line(fx, e, "t.yaml", 2, 3,
 	    "unknown key 'max_paralell' in router "
@@ -721,6 +722,9 @@ test_tab_check(void **state)
 	has_line(fx, e, "t.yaml", 18, 3,
 	    "unknown key 'upstream' in router "
 	    "(did you mean 'upstreams'?)");
+	/* a line break in a key stays on the problem's one line */
+	has_line(
+	    fx, e, "t.yaml", 19, 3, "unknown key 'two\\x0alines' in router");
 
 	buf_reset(&b);
 	assert_int_equal(cfg_check(cfg_get(r, "ok"), t_router, "ok", &b), 0);
@@ -729,7 +733,7 @@ test_tab_check(void **state)
 	    cfg_check(cfg_get(r, "missing"), t_router, "m", &b), 0);
 	assert_int_equal(
 	    cfg_check(cfg_get(r, "scalar"), t_router, "scalar", &b), 1);
-	has_line(fx, buf_cstr(&b), "t.yaml", 27, 9,
+	has_line(fx, buf_cstr(&b), "t.yaml", 28, 9,
 	    "scalar: expected a map, "
 	    "got '5'");
 	/* the top level */
