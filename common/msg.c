@@ -162,6 +162,18 @@ msg_recs_push(const struct msg_rec_def *def, struct msg_recs *l)
 }
 
 void
+msg_recs_fini(const struct msg_rec_def *def, struct msg_recs *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		msg_rec_fini(def, (char *) l->v + i * def->size);
+	free(l->v);
+	l->n = 0;
+	l->v = NULL;
+}
+
+void
 msg_rec_free(const struct msg_rec_def *def, void *rec)
 {
 	if (rec == NULL)
@@ -213,6 +225,17 @@ msg_strs_add(struct msg_strs *ss, const char *s)
 {
 	ss->v          = xrealloc(ss->v, (ss->n + 1) * sizeof(*ss->v));
 	ss->v[ss->n++] = xstrdup(s);
+}
+
+bool
+msg_strs_has(const struct msg_strs *ss, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < ss->n; i++)
+		if (ss->v[i] != NULL && strcmp(ss->v[i], s) == 0)
+			return (true);
+	return (false);
 }
 
 void

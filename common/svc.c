@@ -393,15 +393,15 @@ svc_after_batch(struct svc *svc)
 static void
 send_heartbeat(struct svc *svc)
 {
-	struct msg_heartbeat hb;
-	json_t              *info = json_object();
+	struct msg_heartbeat      hb;
+	struct msg_heartbeat_info info;
 
+	memset(&info, 0, sizeof(info));
 	if (svc->def->heartbeat != NULL)
-		svc->def->heartbeat(svc, svc->state, info);
+		svc->def->heartbeat(svc, svc->state, &info);
 	/* the supervisor shows it (opc heartbeat-check) */
 	if (svc_disk_full(svc))
-		json_object_set_new(
-		    info, "disk_full", json_string(svc->nosp.path));
+		info.disk_full = xstrdup(svc->nosp.path);
 	memset(&hb, 0, sizeof(hb));
 	hb.service   = (char *) svc->inst->service;
 	hb.last_seq  = (int64_t) journal_last_seq(svc->journal);
@@ -409,9 +409,9 @@ send_heartbeat(struct svc *svc)
 	hb.uptime_ms = mono_ms() - svc->started;
 	hb.state     = svc->last_error[0] ? "degraded" : "ok";
 	hb.caught_up = svc_caught_up(svc);
-	hb.info      = info;
+	hb.info      = &info;
 	(void) svc_emit(svc, MSG_HEARTBEAT, NULL, &hb);
-	json_decref(info);
+	msg_heartbeat_info_fini(&info);
 }
 
 static void

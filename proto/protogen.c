@@ -34,6 +34,7 @@ static const struct {
 	{ "enum", "FT_ENUM", NULL }, /* enum msg_<enum> */
 };
 #define T_INT 1
+#define T_STRS 4
 #define T_BOOL 2
 #define T_F64 3
 #define T_REC 8
@@ -44,7 +45,7 @@ struct field {
 	const char *name;
 	int         type;
 	int         required;
-	int         optional; /* int/bool/f64/recs with a has_<name> flag */
+	int         optional; /* int/bool/f64/strs/recs: a has_<name> flag */
 	const char *ref; /* the record or enum a rec/recs/enum field names */
 	const char *key; /* recs: a map on the wire keyed by this str field */
 };
@@ -224,10 +225,12 @@ load_fields(const struct schema *sc, size_t nrec, const struct cfg_node *t,
 			return (errout(err));
 		if (x->f[k].optional &&
 		    ((x->f[k].type != T_INT && x->f[k].type != T_BOOL &&
-		         x->f[k].type != T_F64 && x->f[k].type != T_RECS) ||
+		         x->f[k].type != T_F64 && x->f[k].type != T_RECS &&
+		         x->f[k].type != T_STRS) ||
 		        x->f[k].required))
 			return (die(f,
-			    "optional: only int, bool, f64 and recs fields "
+			    "optional: only int, bool, f64, strs and recs "
+			    "fields "
 			    "that are not required have it",
 			    x->f[k].name));
 		if (x->f[k].type == T_REC || x->f[k].type == T_RECS) {
@@ -507,9 +510,12 @@ gen_h(FILE *o, const struct schema *sc)
 		    "errlen));\n}\n\n"
 		    "static inline struct msg_%s *\nmsg_%s_push(struct "
 		    "msg_%s_list *l)\n{\n\treturn (msg_recs_push(&msg_rec_%s,"
-		    " (struct msg_recs *) (void *) l));\n}\n\n",
-		    r, r, r, r, r, r, r, r, r, r, r, r, r, r, r, r, r, r, r,
-		    r);
+		    " (struct msg_recs *) (void *) l));\n}\n\n"
+		    "static inline void\nmsg_%s_list_fini(struct "
+		    "msg_%s_list *l)\n{\n\tmsg_recs_fini(&msg_rec_%s,"
+		    " (struct msg_recs *) (void *) l);\n}\n\n",
+		    r, r, r, r, r, r, r, r, r, r, r, r, r, r, r, r, r, r, r, r,
+		    r, r, r);
 	}
 	for (i = 0; i < sc->nt; i++)
 		gen_struct(o, sc->t[i].cname, &sc->t[i]);

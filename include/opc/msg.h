@@ -84,7 +84,7 @@ struct msg_field {
 	bool                      required;
 	const struct msg_rec_def *rec;   /* FT_REC, FT_RECS */
 	const char *const        *names; /* FT_ENUM: [1..] named, NULL-ended */
-	bool        optional; /* FT_INT/BOOL/F64/RECS: has_off set */
+	bool        optional; /* FT_INT/BOOL/F64/STRS/RECS: has_off */
 	size_t      has_off;  /* its bool has_<name> */
 	const char *key;      /* FT_RECS: a map keyed by this str field */
 };
@@ -127,7 +127,10 @@ void *msg_rec_new(const struct msg_rec_def *);
 /* msg_recs_push appends a zeroed record to a list and returns it (the
  * generated msg_<rec>_push). */
 void *msg_recs_push(const struct msg_rec_def *, struct msg_recs *);
-void  msg_rec_free(const struct msg_rec_def *, void *rec);
+/* msg_recs_fini finalises every record of a list, frees it and empties it
+ * (the generated msg_<rec>_list_fini). */
+void msg_recs_fini(const struct msg_rec_def *, struct msg_recs *);
+void msg_rec_free(const struct msg_rec_def *, void *rec);
 
 /* Enums: msg_enum_name returns value v's name ("" for 0 or out of range);
  * msg_enum_parse stores the value named s (length n) in *v: 0, or
@@ -210,8 +213,10 @@ int msg_body_from_json(
     enum msg_topic t, void *body, const json_t *obj, char *err, size_t errlen);
 
 /* Helpers for building bodies: msg_strs_add appends a copy of s;
- * msg_strs_fini frees every string and the list, and empties it. */
+ * msg_strs_fini frees every string and the list, and empties it;
+ * msg_strs_has: s is one of the list's. */
 void msg_strs_add(struct msg_strs *, const char *s);
 void msg_strs_fini(struct msg_strs *);
+bool msg_strs_has(const struct msg_strs *, const char *s);
 
 #endif

@@ -75,8 +75,10 @@ struct svc_def {
 	const struct svc_ctl     *ctls;     /* ends with { MSG_NONE, NULL } */
 	/* status adds service fields to the status object (may be NULL). */
 	void (*status)(struct svc *, void *state, json_t *obj);
-	/* heartbeat adds fields (e.g. capacity) to the heartbeat's info. */
-	void (*heartbeat)(struct svc *, void *state, json_t *info);
+	/* heartbeat fills the service's fields of the heartbeat's info
+	 * (zeroed; what it sets is owned by info, freed after sending). */
+	void (*heartbeat)(
+	    struct svc *, void *state, struct msg_heartbeat_info *info);
 	/* idle is the effect loop: called after each applied batch and every
 	 * idle_ms while caught up. */
 	void (*idle)(struct svc *, void *state);

@@ -1392,31 +1392,31 @@ ex_shutdown(struct svc *svc, void *state)
 }
 
 static void
-ex_heartbeat(struct svc *svc, void *state, json_t *info)
+ex_heartbeat(struct svc *svc, void *state, struct msg_heartbeat_info *info)
 {
-	struct executor       *x     = state;
-	const struct cfg_node *bk    = cfg_get(svc_cfg(svc), "backends");
-	json_t                *lanes = json_array();
+	struct executor       *x  = state;
+	const struct cfg_node *bk = cfg_get(svc_cfg(svc), "backends");
 	size_t                 i;
 
 	for (i = 0; i < cfg_len(bk); i++)
-		json_array_append_new(lanes, json_string(cfg_key_at(bk, i)));
-	json_object_set_new(
-	    info, "free_slots", json_integer(x->max_parallel - x->running));
-	json_object_set_new(
-	    info, "max_parallel", json_integer(x->max_parallel));
-	json_object_set_new(info, "running", json_integer(x->running));
-	json_object_set_new(info, "backends", lanes);
-	json_object_set_new(info, "mem_free_mb", json_integer(mem_free_mb()));
+		msg_strs_add(&info->backends, cfg_key_at(bk, i));
+	info->has_backends   = true;
+	info->free_slots     = x->max_parallel - x->running;
+	info->max_parallel   = x->max_parallel;
+	info->running        = x->running;
+	info->mem_free_mb    = mem_free_mb();
+	info->has_free_slots = info->has_max_parallel = info->has_running =
+	    info->has_mem_free_mb                     = true;
 	disk_check(x);
-	json_object_set_new(
-	    info, "disk_free_mb", json_integer(x->disk_free_mb));
-	json_object_set_new(
-	    info, "disk_floor_mb", json_integer(x->disk_floor_mb));
-	json_object_set_new(info, "low_disk", json_boolean(x->low_disk));
+	info->disk_free_mb     = x->disk_free_mb;
+	info->disk_floor_mb    = x->disk_floor_mb;
+	info->low_disk         = x->low_disk;
+	info->has_disk_free_mb = info->has_disk_floor_mb = info->has_low_disk =
+	    true;
 	/* what the router echoes in its grants */
-	json_object_set_new(info, "lease_epoch", json_string(x->lease_epoch));
-	json_object_set_new(info, "lease_stamp", json_integer(mono_ms()));
+	info->lease_epoch     = xstrdup(x->lease_epoch);
+	info->lease_stamp     = mono_ms();
+	info->has_lease_stamp = true;
 }
 
 static void
@@ -1446,33 +1446,18 @@ ex_status(struct svc *svc, void *state, json_t *obj)
 	                                         : -1)));
 }
 
-/* named: run_id is in the grant's runs. */
-static bool
-named(const json_t *runs, const char *run_id)
-{
-	const json_t *v;
-	size_t        i;
-
-	json_array_foreach (runs, i, v) {
-		if (json_is_string(v) &&
-		    strcmp(json_string_value(v), run_id) == 0)
-			return (true);
-	}
-	return (false);
-}
-
 /* grant_apply renews the lease of every running run the grant names and
  * takes it from every one it omits that started before the heartbeat it
  * echoes (lease_revokes). */
 static void
-grant_apply(struct executor *x, int64_t stamp, const json_t *runs)
+grant_apply(struct executor *x, int64_t stamp, const struct msg_strs *runs)
 {
 	struct row r[64];
 	size_t     n, i;
 
 	n = rows(x, "running", r, nitems(r));
 	for (i = 0; i < n; i++) {
-		if (named(runs, r[i].run_id))
+		if (msg_strs_has(runs, r[i].run_id))
 			lease_write(x, r[i].run_id,
 			    lease_stop_at(stamp, run_lease(r[i].dispatch)));
 		else if (lease_revokes(false, r[i].started_mono, stamp)) {
@@ -1494,37 +1479,32 @@ grant_apply(struct executor *x, int64_t stamp, const json_t *runs)
 static void
 ex_on_heartbeat(struct svc *svc, const struct msg *m, void *state)
 {
-	struct executor *x = state;
-	const json_t    *g, *st, *runs;
-	int64_t          stamp;
+	struct executor                 *x  = state;
+	const struct msg_heartbeat_info *hi = m->body.heartbeat.info;
+	const struct msg_lease_grant    *g  = NULL;
+	size_t                           i;
 
-	if (strcmp(m->body.heartbeat.service, "router") != 0)
+	if (strcmp(m->body.heartbeat.service, "router") != 0 || hi == NULL)
 		return;
-	if (json_integer_value(
-	        json_object_get(m->body.heartbeat.info, "lease_ms")) > 0)
-		x->lease_ms = json_integer_value(
-		    json_object_get(m->body.heartbeat.info, "lease_ms"));
-	g = json_object_get(
-	    json_object_get(m->body.heartbeat.info, "grants"), svc_name(svc));
+	if (hi->has_lease_ms && hi->lease_ms > 0)
+		x->lease_ms = hi->lease_ms;
+	for (i = 0; hi->has_grants && i < hi->grants.n; i++)
+		if (strcmp(hi->grants.v[i].executor, svc_name(svc)) == 0)
+			g = &hi->grants.v[i];
 	if (g == NULL)
 		return; /* not heard by it yet, or its db did not answer */
-	st   = json_object_get(g, "stamp");
-	runs = json_object_get(g, "runs");
-	if (!json_is_integer(st) || !json_is_array(runs) ||
-	    !json_is_string(json_object_get(g, "epoch"))) {
+	if (g->stamp <= 0) {
 		svc_count(svc, "bad_grant", 1);
 		return;
 	}
-	if (strcmp(json_string_value(json_object_get(g, "epoch")),
-	        x->lease_epoch) != 0)
+	if (strcmp(g->epoch, x->lease_epoch) != 0)
 		return; /* it heard an earlier life of ours */
-	stamp = json_integer_value(st);
-	if (!lease_grant_usable(stamp, x->grant_stamp, mono_ms())) {
+	if (!lease_grant_usable(g->stamp, x->grant_stamp, mono_ms())) {
 		svc_count(svc, "grant_stale", 1);
 		return;
 	}
-	x->grant_stamp = stamp;
-	grant_apply(x, stamp, runs);
+	x->grant_stamp = g->stamp;
+	grant_apply(x, g->stamp, &g->runs);
 }
 
 /* on_superseded: a run the router took back before it started here

@@ -491,16 +491,14 @@ executor_find(struct router *r, const char *name)
  * in our grants.  A heartbeat without one (an older executor) leaves the
  * executor ungranted; a malformed one is counted and told once. */
 static void
-heard_stamp(struct svc *svc, struct executor *e, const json_t *info)
+heard_stamp(
+    struct svc *svc, struct executor *e, const struct msg_heartbeat_info *hi)
 {
-	const json_t *ep = json_object_get(info, "lease_epoch");
-	const json_t *st = json_object_get(info, "lease_stamp");
-
-	if (ep == NULL && st == NULL)
+	if (hi->lease_epoch == NULL && !hi->has_lease_stamp)
 		return;
-	if (!json_is_string(ep) || json_string_length(ep) == 0 ||
-	    json_string_length(ep) > LEASE_EPOCH_MAX || !json_is_integer(st) ||
-	    json_integer_value(st) <= 0) {
+	if (hi->lease_epoch == NULL || *hi->lease_epoch == '\0' ||
+	    strlen(hi->lease_epoch) > LEASE_EPOCH_MAX ||
+	    !hi->has_lease_stamp || hi->lease_stamp <= 0) {
 		svc_count(svc, "bad_lease_stamp", 1);
 		if (!e->bad_stamp_told)
 			log_warn("router.lease",
@@ -512,33 +510,29 @@ heard_stamp(struct svc *svc, struct executor *e, const json_t *info)
 		e->stamp          = 0;
 		return;
 	}
-	snprintf(e->epoch, sizeof(e->epoch), "%s", json_string_value(ep));
-	e->stamp = json_integer_value(st);
+	snprintf(e->epoch, sizeof(e->epoch), "%s", hi->lease_epoch);
+	e->stamp = hi->lease_stamp;
 }
 
 static void
 on_heartbeat(struct svc *svc, const struct msg *m, void *state)
 {
-	struct router   *r    = state;
-	struct executor *e    = executor_find(r, m->src);
-	json_t          *info = m->body.heartbeat.info;
+	struct router                         *r  = state;
+	struct executor                       *e  = executor_find(r, m->src);
+	const struct msg_heartbeat_info       *hi = m->body.heartbeat.info;
+	static const struct msg_heartbeat_info none;
 
-	(void) svc;
 	if (e == NULL)
 		return;
-	e->last_hb     = mono_ms();
-	e->free_slots  = json_is_integer(json_object_get(info, "free_slots"))
-	     ? json_integer_value(json_object_get(info, "free_slots"))
-	     : 1;
-	e->mem_free_mb = json_is_integer(json_object_get(info, "mem_free_mb"))
-	    ? json_integer_value(json_object_get(info, "mem_free_mb"))
-	    : -1;
-	e->low_disk    = json_is_true(json_object_get(info, "low_disk"));
-	e->disk_free_mb =
-	    json_integer_value(json_object_get(info, "disk_free_mb"));
-	e->disk_floor_mb =
-	    json_integer_value(json_object_get(info, "disk_floor_mb"));
-	heard_stamp(svc, e, info);
+	if (hi == NULL)
+		hi = &none;
+	e->last_hb       = mono_ms();
+	e->free_slots    = hi->has_free_slots ? hi->free_slots : 1;
+	e->mem_free_mb   = hi->has_mem_free_mb ? hi->mem_free_mb : -1;
+	e->low_disk      = hi->has_low_disk && hi->low_disk;
+	e->disk_free_mb  = hi->disk_free_mb;
+	e->disk_floor_mb = hi->disk_floor_mb;
+	heard_stamp(svc, e, hi);
 }
 
 /* ---------------------------------------------------------- effect loop */
@@ -1121,14 +1115,14 @@ router_status(struct svc *svc, void *state, json_t *obj)
  * it (route_grants): what keeps its workers going.  From the db, so a
  * restarted router grants what it held, once it hears the executor. */
 static void
-router_heartbeat(struct svc *svc, void *state, json_t *info)
+router_heartbeat(struct svc *svc, void *state, struct msg_heartbeat_info *info)
 {
 	struct router     *r = state;
 	struct store_stmt *st;
 	struct heard_exec  ex[MAX_EXECUTORS];
 	struct held_run   *held = NULL;
-	char             **ids = NULL, **exs = NULL;
-	size_t             n = 0, i;
+	struct msg_strs    ids = { 0, NULL }, exs = { 0, NULL };
+	size_t             i;
 	int                rv;
 
 	for (i = 0; i < r->nex; i++)
@@ -1137,30 +1131,26 @@ router_heartbeat(struct svc *svc, void *state, json_t *info)
 	         "SELECT run_id, executor FROM rrun"
 	         " WHERE state IN ('dispatched', 'started')")) == 0) {
 		while ((rv = store_step(st)) == 1) {
-			ids      = xrealloc(ids, (n + 1) * sizeof(*ids));
-			exs      = xrealloc(exs, (n + 1) * sizeof(*exs));
-			ids[n]   = xstrdup(store_col_text(st, 0));
-			exs[n++] = xstrdup(store_col_text(st, 1));
+			msg_strs_add(&ids, store_col_text(st, 0));
+			msg_strs_add(&exs, store_col_text(st, 1));
 		}
 		store_done(st);
 	}
-	held = xcalloc(n + 1, sizeof(*held));
-	for (i = 0; i < n; i++) {
-		held[i].run_id   = ids[i];
-		held[i].executor = exs[i];
+	held = xcalloc(ids.n + 1, sizeof(*held));
+	for (i = 0; i < ids.n; i++) {
+		held[i].run_id   = ids.v[i];
+		held[i].executor = exs.v[i];
 	}
 	/* no grants at all when the db does not answer: a grant naming
 	 * nothing would take every run away */
-	if (rv == 0)
-		json_object_set_new(
-		    info, "grants", route_grants(ex, r->nex, held, n));
-	json_object_set_new(info, "lease_ms", json_integer(r->lease_ms));
-	for (i = 0; i < n; i++) {
-		free(ids[i]);
-		free(exs[i]);
+	if (rv == 0) {
+		route_grants(&info->grants, ex, r->nex, held, ids.n);
+		info->has_grants = true;
 	}
-	free(ids);
-	free(exs);
+	info->lease_ms     = r->lease_ms;
+	info->has_lease_ms = true;
+	msg_strs_fini(&ids);
+	msg_strs_fini(&exs);
 	free(held);
 }
 

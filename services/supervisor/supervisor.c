@@ -325,8 +325,9 @@ hb_cb(struct loop *l, int fd, short ev, void *arg)
 			    c->inst->name, err);
 		} else if (m.topic == MSG_HEARTBEAT &&
 		    strcmp(m.src, c->inst->name) == 0) {
-			const char *df = json_string_value(json_object_get(
-			    m.body.heartbeat.info, "disk_full"));
+			const struct msg_heartbeat_info *hi =
+			    m.body.heartbeat.info;
+			const char *df = hi != NULL ? hi->disk_full : NULL;
 
 			snprintf(c->disk_full, sizeof(c->disk_full), "%s",
 			    df != NULL ? df : "");

@@ -42,12 +42,13 @@ fake_init(struct svc *svc, void *state)
 }
 
 static void
-fake_heartbeat(struct svc *svc, void *state, json_t *info)
+fake_heartbeat(struct svc *svc, void *state, struct msg_heartbeat_info *info)
 {
 	struct fake_ex *f = state;
 
 	UNUSED(svc);
-	json_object_set_new(info, "free_slots", json_integer(f->slots));
+	info->free_slots     = f->slots;
+	info->has_free_slots = true;
 }
 
 static const struct svc_handler fake_handlers[] = { { MSG_NONE, NULL } };

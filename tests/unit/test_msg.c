@@ -188,9 +188,14 @@ body_without(msgpack_packer *pk, void *arg)
 		case FT_OBJ:
 			msgpack_pack_map(pk, 0);
 			break;
+		case FT_RECS:
+			if (f->key != NULL) {
+				msgpack_pack_map(pk, 0);
+				break;
+			}
+			/* FALLTHROUGH */
 		case FT_STRS:
 		case FT_BINS:
-		case FT_RECS:
 			msgpack_pack_array(pk, 0);
 			break;
 		case FT_BIN:
@@ -763,6 +768,133 @@ test_records(void **state)
 	}
 }
 
+/* keyed_body: a test.event whose group.index is a map with keys k1 and
+ * k2 (arg "dup": k1 twice; "arr": an array, as an unkeyed list is). */
+static void
+keyed_body(msgpack_packer *pk, void *arg)
+{
+	const char *how = arg;
+
+	msgpack_pack_map(pk, 2);
+	pk_s(pk, "n");
+	msgpack_pack_int64(pk, 1);
+	pk_s(pk, "group");
+	msgpack_pack_map(pk, 1);
+	pk_s(pk, "index");
+	if (strcmp(how, "arr") == 0) {
+		msgpack_pack_array(pk, 0);
+		return;
+	}
+	msgpack_pack_map(pk, 2);
+	pk_s(pk, "k1");
+	msgpack_pack_map(pk, 1);
+	pk_s(pk, "count");
+	msgpack_pack_int64(pk, 1);
+	pk_s(pk, strcmp(how, "dup") == 0 ? "k1" : "k2");
+	msgpack_pack_map(pk, 0);
+}
+
+/* A keyed list (`key:`): a map from each record's key to the rest of it,
+ * on the wire and in JSON, the bytes an obj of that shape makes; its key
+ * is required, once per list; an optional list is absent until set. */
+static void
+test_keyed_records(void **state)
+{
+	struct msg_test_event  ev = { .n = 1 };
+	struct msg_test_group  g, back;
+	struct msg_test_entry *e;
+	struct msg_hdr         h = { "s", 1, "s:1", 1, NULL };
+	struct craft           c = { .topic = "test.event",
+		          .v                = MSG_PROTO_VERSION,
+		          .seq              = 1,
+		          .body_fn          = keyed_body };
+	struct buf             b;
+	struct msg             m;
+	json_t                *j, *want;
+	char                   err[256];
+
+	(void) state;
+	memset(&g, 0, sizeof(g));
+	ev.group = &g;
+	buf_init(&b);
+	/* absent unless set; set and empty is an empty map */
+	assert_int_equal(msg_pack(&b, MSG_TEST_EVENT, &h, &ev), 0);
+	assert_int_equal(decode_buf(&b, &m, err, sizeof(err)), 0);
+	assert_false(m.body.test_event.group->has_index);
+	msg_fini(&m);
+	buf_reset(&b);
+	g.has_index = true;
+	assert_int_equal(msg_pack(&b, MSG_TEST_EVENT, &h, &ev), 0);
+	assert_int_equal(decode_buf(&b, &m, err, sizeof(err)), 0);
+	assert_true(m.body.test_event.group->has_index);
+	assert_int_equal(m.body.test_event.group->index.n, 0);
+	msg_fini(&m);
+	buf_reset(&b);
+
+	e        = msg_test_entry_push(&g.index);
+	e->name  = xstrdup("k1");
+	e->count = 1;
+	e        = msg_test_entry_push(&g.index);
+	e->name  = xstrdup("k2");
+	assert_int_equal(msg_pack(&b, MSG_TEST_EVENT, &h, &ev), 0);
+	assert_int_equal(decode_buf(&b, &m, err, sizeof(err)), 0);
+	assert_int_equal(m.body.test_event.group->index.n, 2);
+	assert_string_equal(m.body.test_event.group->index.v[0].name, "k1");
+	assert_int_equal(m.body.test_event.group->index.v[0].count, 1);
+	assert_string_equal(m.body.test_event.group->index.v[1].name, "k2");
+	j    = msg_test_group_to_json(m.body.test_event.group);
+	want = json_pack("{s:[], s:{s:{s:i}, s:{s:i}}}", "items", "index",
+	    "k1", "count", 1, "k2", "count", 0);
+	assert_true(json_equal(j, want));
+	json_decref(want);
+	assert_int_equal(
+	    msg_test_group_from_json(&back, j, err, sizeof(err)), 0);
+	assert_true(back.has_index);
+	assert_int_equal(back.index.n, 2);
+	assert_string_equal(back.index.v[1].name, "k2");
+	msg_test_group_fini(&back);
+	json_decref(j);
+	msg_fini(&m);
+	buf_reset(&b);
+
+	/* the same bytes as the craft of a map by hand */
+	c.arg = "ok";
+	craft(&b, &c);
+	assert_int_equal(decode_buf(&b, &m, err, sizeof(err)), 0);
+	assert_string_equal(m.body.test_event.group->index.v[1].name, "k2");
+	msg_fini(&m);
+	buf_reset(&b);
+
+	/* pack refuses a record without its key, and a key twice */
+	free(g.index.v[1].name);
+	g.index.v[1].name = NULL;
+	assert_int_equal(msg_pack(&b, MSG_TEST_EVENT, &h, &ev), ERR_INVAL);
+	g.index.v[1].name = xstrdup("k1");
+	assert_int_equal(msg_pack(&b, MSG_TEST_EVENT, &h, &ev), ERR_INVAL);
+	msg_test_entry_list_fini(&g.index);
+	assert_int_equal(g.index.n, 0);
+	buf_reset(&b);
+
+	/* decode refuses a key twice and a list where the map goes */
+	c.arg = "dup";
+	craft(&b, &c);
+	assert_int_equal(decode_buf(&b, &m, err, sizeof(err)), ERR_PROTO);
+	assert_non_null(strstr(err, "duplicate key 'k1'"));
+	buf_reset(&b);
+	c.arg = "arr";
+	craft(&b, &c);
+	assert_int_equal(decode_buf(&b, &m, err, sizeof(err)), ERR_PROTO);
+	assert_non_null(strstr(err, "index"));
+	buf_fini(&b);
+
+	/* from_json: a value that is not an object names the key */
+	j = json_pack("{s:{s:i}}", "index", "k9", 3);
+	assert_int_equal(
+	    msg_test_group_from_json(&back, j, err, sizeof(err)), ERR_PROTO);
+	assert_non_null(strstr(err, "k9"));
+	json_decref(j);
+}
+
 static void
 test_topic_names(void **state)
 {
@@ -787,6 +919,7 @@ main(void)
 		cmocka_unit_test(test_pack_sanitizes_text),
 		cmocka_unit_test(test_json_bridge),
 		cmocka_unit_test(test_records),
+		cmocka_unit_test(test_keyed_records),
 		cmocka_unit_test(test_topic_names),
 	};
 

@@ -322,14 +322,15 @@ struct heard_exec {
 const char *takeback_reason(const struct held_run *r,
     const struct heard_exec *e, int64_t since, int64_t mono, int64_t now);
 
-/* route_grants returns the grants of a router heartbeat, {executor:
- * {epoch, stamp, runs: [run_id, ...]}}, one per executor of ex heard with
- * a lease stamp since the router started, naming the runs of held that
- * are its.  A run taken back is not held and so not named; an executor
- * not heard since a restart gets no grant until it is (its runs go on on
- * the grants they had, for half a lease).  New reference. */
-json_t *route_grants(const struct heard_exec *ex, size_t nex,
-    const struct held_run *held, size_t nheld);
+/* route_grants appends to out the grants of a router heartbeat, one per
+ * executor of ex heard with a lease stamp since the router started (its
+ * epoch and stamp echoed), naming the runs of held that are its.  A run
+ * taken back is not held and so not named; an executor not heard since a
+ * restart gets no grant until it is (its runs go on on the grants they
+ * had, for half a lease). */
+void route_grants(struct msg_lease_grant_list *out,
+    const struct heard_exec *ex, size_t nex, const struct held_run *held,
+    size_t nheld);
 
 /* route_request builds the OcExecutionRequest from proposal, decision
  * and policy (may be NULL; effective_scope replaces allowed_paths when

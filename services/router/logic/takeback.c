@@ -29,26 +29,24 @@ takeback_reason(const struct held_run *r, const struct heard_exec *e,
 	return (NULL);
 }
 
-json_t *
-route_grants(const struct heard_exec *ex, size_t nex,
-    const struct held_run *held, size_t nheld)
+void
+route_grants(struct msg_lease_grant_list *out, const struct heard_exec *ex,
+    size_t nex, const struct held_run *held, size_t nheld)
 {
-	json_t *g = json_object(), *runs;
-	size_t  i, k;
+	struct msg_lease_grant *g;
+	size_t                  i, k;
 
 	for (i = 0; i < nex; i++) {
 		if (ex[i].heard <= 0 || ex[i].epoch == NULL ||
 		    ex[i].stamp <= 0)
 			continue;
-		runs = json_array();
+		g           = msg_lease_grant_push(out);
+		g->executor = xstrdup(ex[i].name);
+		g->epoch    = xstrdup(ex[i].epoch);
+		g->stamp    = ex[i].stamp;
 		for (k = 0; k < nheld; k++)
 			if (held[k].executor != NULL &&
 			    strcmp(held[k].executor, ex[i].name) == 0)
-				json_array_append_new(
-				    runs, json_string(held[k].run_id));
-		json_object_set_new(g, ex[i].name,
-		    json_pack("{s:s, s:I, s:o}", "epoch", ex[i].epoch, "stamp",
-		        (json_int_t) ex[i].stamp, "runs", runs));
+				msg_strs_add(&g->runs, held[k].run_id);
 	}
-	return (g);
 }

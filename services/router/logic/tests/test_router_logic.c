@@ -1650,39 +1650,28 @@ test_grants(void **state)
 		{ "r3", "executor@a", false, T0, 4000 },
 		{ "r4", "executor@c", true, T0, 4000 },
 	};
-	json_t *g, *a;
+	struct msg_lease_grant_list g = { 0, NULL };
 
 	(void) state;
-	g = route_grants(ex, 4, held, 4);
-	assert_int_equal(json_object_size(g), 2);
-	a = json_object_get(g, "executor@a");
-	assert_string_equal(
-	    json_string_value(json_object_get(a, "epoch")), "life-a");
-	assert_int_equal(
-	    json_integer_value(json_object_get(a, "stamp")), 4990);
-	assert_int_equal(json_array_size(json_object_get(a, "runs")), 2);
-	assert_string_equal(
-	    json_string_value(json_array_get(json_object_get(a, "runs"), 0)),
-	    "r1");
-	assert_string_equal(
-	    json_string_value(json_array_get(json_object_get(a, "runs"), 1)),
-	    "r3");
-	assert_int_equal(json_array_size(json_object_get(
-	                     json_object_get(g, "executor@b"), "runs")),
-	    1);
-	assert_null(json_object_get(g, "executor@c"));
-	assert_null(json_object_get(g, "executor@d"));
-	json_decref(g);
+	route_grants(&g, ex, 4, held, 4);
+	assert_int_equal(g.n, 2);
+	assert_string_equal(g.v[0].executor, "executor@a");
+	assert_string_equal(g.v[0].epoch, "life-a");
+	assert_int_equal(g.v[0].stamp, 4990);
+	assert_int_equal(g.v[0].runs.n, 2);
+	assert_string_equal(g.v[0].runs.v[0], "r1");
+	assert_string_equal(g.v[0].runs.v[1], "r3");
+	assert_string_equal(g.v[1].executor, "executor@b");
+	assert_int_equal(g.v[1].runs.n, 1);
+	msg_lease_grant_list_fini(&g);
 	/* r3 taken back: no longer held, no longer granted; executor@b holds
 	 * nothing now, and is told so (an empty grant revokes) */
-	g = route_grants(ex, 4, held, 1);
-	assert_int_equal(json_array_size(json_object_get(
-	                     json_object_get(g, "executor@a"), "runs")),
-	    1);
-	assert_int_equal(json_array_size(json_object_get(
-	                     json_object_get(g, "executor@b"), "runs")),
-	    0);
-	json_decref(g);
+	route_grants(&g, ex, 4, held, 1);
+	assert_int_equal(g.n, 2);
+	assert_int_equal(g.v[0].runs.n, 1);
+	assert_string_equal(g.v[1].executor, "executor@b");
+	assert_int_equal(g.v[1].runs.n, 0);
+	msg_lease_grant_list_fini(&g);
 }
 
 /* A superseded run's result: never a success, its own outcome kept. */
