@@ -803,13 +803,16 @@ ctl_dependency_tasks(struct svc *svc, const struct msg *req, json_t **data,
 		goto out;
 	for (i = 0; i < n && rv == 0; i++) {
 		pending = 0;
-		/* emitted, its task not known yet (or not made): pending */
+		/* emitted and its task open, or not on the board yet
+		 * (for a day: a proposal the board never made a task of
+		 * does not block the key for good) */
 		(void) store_int(svc_store(svc), &pending, 0,
 		    "SELECT count(*) FROM emitted e WHERE e.dedup_key = ? AND"
-		    " (e.task_id IS NULL OR NOT EXISTS (SELECT 1 FROM task t"
-		    " WHERE t.task_id = e.task_id AND t.state IN ('Done',"
-		    " 'Cancelled')))",
-		    "t", cv[i].dedup_key);
+		    " ((e.task_id IS NULL AND e.created_at >= ?) OR"
+		    " (e.task_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM"
+		    " task t WHERE t.task_id = e.task_id AND t.state IN"
+		    " ('Done', 'Cancelled'))))",
+		    "ti", cv[i].dedup_key, w.now - DAY_MS);
 		why = w_rejected(&w, cv[i].dedup_key) ? "rejected"
 		    : pending > 0 || w_equivalent(&w, &cv[i]) == 1
 		    ? "open_task_exists"
