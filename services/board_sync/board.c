@@ -893,9 +893,10 @@ on_proposal(struct svc *svc, const struct msg *m, void *state)
 	struct msg_board_task_add          a;
 	struct board                      *b  = state;
 	const char                        *st = BOARD_READY;
-	char                               err[256], repo_label[300];
-	size_t                             i;
-	int                                rv;
+	const char                        *kind, *source;
+	char   err[256], repo_label[300], kind_label[64], source_label[300];
+	size_t i;
+	int    rv;
 
 	if (p->repo == NULL || p->goal == NULL) {
 		log_warn("board.proposal", "%s: no repo or goal: ignored",
@@ -913,7 +914,10 @@ on_proposal(struct svc *svc, const struct msg *m, void *state)
 	a.repo_key = p->repo;
 	a.goal     = p->goal;
 	a.title    = p->title;
-	a.kind     = "goal";
+	kind = p->kind != NULL && board_kind_known(p->kind) ? p->kind : "goal";
+	source =
+	    p->source != NULL && *p->source != '\0' ? p->source : "proposer";
+	a.kind = (char *) kind;
 	if ((a.state = board_state(st)) == MSG_TASK_STATE__UNSET) {
 		log_warn("board.proposal",
 		    "%s: proposal_state '%s' is not a "
@@ -925,10 +929,12 @@ on_proposal(struct svc *svc, const struct msg *m, void *state)
 	a.request_id = p->candidate_id;
 	for (i = 0; i < p->labels.n; i++)
 		msg_strs_add(&a.labels, p->labels.v[i]);
-	msg_strs_add(&a.labels, "source: proposer");
+	snprintf(source_label, sizeof(source_label), "source: %s", source);
+	msg_strs_add(&a.labels, source_label);
 	snprintf(repo_label, sizeof(repo_label), "repo: %s", p->repo);
 	msg_strs_add(&a.labels, repo_label);
-	msg_strs_add(&a.labels, "task-kind: goal");
+	snprintf(kind_label, sizeof(kind_label), "task-kind: %s", kind);
+	msg_strs_add(&a.labels, kind_label);
 	if (b->plane != NULL) {
 		json_t *labels = json_array();
 		char   *ls;
@@ -947,7 +953,7 @@ on_proposal(struct svc *svc, const struct msg *m, void *state)
 		json_decref(labels);
 	} else
 		rv = task_create(
-		    svc, &a, "proposer", false, NULL, err, sizeof(err));
+		    svc, &a, source, false, NULL, err, sizeof(err));
 	for (i = 0; i < a.labels.n; i++)
 		free(a.labels.v[i]);
 	free(a.labels.v);

@@ -57,6 +57,32 @@ const struct cfg_key conf_repo_keys[] = {
 	CFG_STRS("impact_report_paths",
 	    "paths other repos depend on: a run of another repo's task "
 	    "that changes one is reported (cross_repo_impact_detected)"),
+	CFG_STRS("health_command",
+	    "the environment's check (argv, in the checkout), run by the "
+	    "executor every workspace_health_every ticks; exit 0 is healthy"),
+	CFG_STRS("repair_command",
+	    "run when the check fails (argv, in the checkout); the check "
+	    "runs again after it"),
+	CFG_MS("health_timeout", "120s", "1s", "1h",
+	    "each health or repair command's limit"),
+	CFG_END,
+};
+
+const struct cfg_key conf_dependency_keys[] = {
+	CFG_BOOL("registry_lookup", "false",
+	    "ask the registries for each package's newest version"),
+	CFG_STR("npm_registry", "https://registry.npmjs.org",
+	    "GET <url>/<package>/latest"),
+	CFG_STR(
+	    "pypi_url", "https://pypi.org", "GET <url>/pypi/<package>/json"),
+	CFG_STR("go_proxy", "https://proxy.golang.org",
+	    "GET <url>/<module>/@latest"),
+	CFG_MS("timeout", "10s", "100ms", "5m", "each registry request"),
+	CFG_BOOL("pip_list", "true",
+	    "without a venv in the checkout, ask python3 -m pip list what "
+	    "is installed"),
+	CFG_INT("report_keep", "20", "1", "10000",
+	    "reports kept under state_dir/reports/dependency"),
 	CFG_END,
 };
 
@@ -88,6 +114,8 @@ const struct cfg_key conf_global_keys[] = {
 	CFG_SECTION("git", executor_git_keys, "commits and pushes"),
 	CFG_SECTION("github", executor_github_keys, "the GitHub API"),
 	CFG_MAP("repos", repo_item, "the repos runs change, by key"),
+	CFG_SECTION("dependency_check", conf_dependency_keys,
+	    "opc dependency-check: registries, reports"),
 	CFG_END,
 };
 

@@ -36,6 +36,10 @@ const struct cfg_key executor_keys[] = {
 	CFG_INT("orphan_sweep_every", "3000", "1", NULL,
 	    "ticks (200 ms) between sweeps removing workspaces no run owns, "
 	    "whatever the retention; one at start too (3000: 10 minutes)"),
+	CFG_INT("workspace_health_every", "1875", "1", NULL,
+	    "ticks (200 ms) between checks of each repo's environment "
+	    "(repos.R.health_command, then repair_command; 1875: 25 of the "
+	    "original's 15 s cycles)"),
 	CFG_MAP("backends", backend_item,
 	    "the backends it runs (stub is built in)"),
 	CFG_STRS("no_change_kinds",

@@ -1242,6 +1242,7 @@ tick_cb(struct loop *l, void *arg)
 		x->sweep_ticks = 0;
 		sweep_orphans(x);
 	}
+	executor_health_tick(x);
 	executor_gh_check(x);
 	launch(x);
 }
@@ -1327,6 +1328,8 @@ ex_init(struct svc *svc, void *state)
 	        &x->sweep_every, err, sizeof(err)) != 0 ||
 	    cfg_tab_int(executor_keys, svc_cfg(svc), "min_free_disk_mb",
 	        &x->disk_floor_mb, err, sizeof(err)) != 0 ||
+	    cfg_tab_int(executor_keys, svc_cfg(svc), "workspace_health_every",
+	        &x->health_every, err, sizeof(err)) != 0 ||
 	    backend_check(svc_cfg(svc), err, sizeof(err)) != 0) {
 		log_error("executor.config", "%s", err);
 		return (ERR_CONFIG);
@@ -1355,7 +1358,8 @@ ex_init(struct svc *svc, void *state)
 		    "executor.github", "no HTTP client: token checks off");
 	(void) uuid4(x->lease_epoch);
 	x->lease_ms = LEASE_DEFAULT_MS;
-	if ((rv = store_exec(svc_store(svc), schema)) != 0)
+	if ((rv = store_exec(svc_store(svc), schema)) != 0 ||
+	    (rv = executor_health_open(x)) != 0)
 		return (rv);
 	return (store_add_column(
 	    svc_store(svc), "erun", "started_mono", "INTEGER"));
@@ -1368,6 +1372,7 @@ ex_fini(struct svc *svc, void *state)
 
 	(void) svc;
 	http_close(&x->http);
+	executor_health_close(x);
 	free(x->root);
 	free(x->worker);
 	free(x->config_dir);

@@ -49,6 +49,11 @@ struct executor {
 	int64_t disk_floor_mb;
 	int64_t disk_free_mb; /* the last reading, -1 unknown */
 	bool    low_disk;
+	/* Workspace health (health.c): each repo's health_command every
+	 * workspace_health_every ticks. */
+	struct executor_health *health;
+	int64_t                 health_every; /* ticks */
+	int64_t                 health_ticks; /* since the last check */
 };
 
 /* executor_path_for returns "<workspace_root>/<run_id><suffix>". */
@@ -65,5 +70,14 @@ const char *executor_github_token(struct executor *x, const char *repo_key);
 /* executor_gh_check checks the GitHub token once a day (async, on the loop); a
  * rate-limited check is repeated once the limit lifts (github.h). */
 void executor_gh_check(struct executor *x);
+
+/* executor_health_open reads the repos that have a health_command and
+ * creates the health table; returns 0 or the store's error.
+ * executor_health_close stops what runs and frees it (NULL-safe). */
+int  executor_health_open(struct executor *x);
+void executor_health_close(struct executor *x);
+/* executor_health_tick, once a tick: starts the checks when due, reaps
+ * their commands and moves each repo on (health.c's table). */
+void executor_health_tick(struct executor *x);
 
 #endif

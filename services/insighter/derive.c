@@ -263,6 +263,32 @@ noop(const struct derive_in *in, json_t *out)
 	}
 }
 
+/* ---- dependency_drift: each package the latest snapshot found
+ * unhealthy (missing, drift, outdated), its status as the evidence ---- */
+
+static void
+dependencies(const struct derive_in *in, json_t *out)
+{
+	json_t     *g, *st;
+	const char *name, *eco, *status;
+	char        subj[320];
+	size_t      i;
+
+	if (in->nsnaps == 0 || (g = sig(in->snaps[0], "dependencies")) == NULL)
+		return;
+	json_array_foreach (json_object_get(g, "unhealthy"), i, st) {
+		name   = sval(st, "name");
+		eco    = sval(st, "kind");
+		status = sval(st, "status");
+		if (*name == '\0' || *eco == '\0' || *status == '\0')
+			continue;
+		snprintf(subj, sizeof(subj), "%s:%s", eco, name);
+		json_array_append_new(out,
+		    insight_new(
+		        "dependency_drift", subj, status, json_deep_copy(st)));
+	}
+}
+
 json_t *
 derive_repo(const struct derive_in *in)
 {
@@ -276,6 +302,7 @@ derive_repo(const struct derive_in *in)
 	theme(in, out, "lint", "lint_cluster");
 	theme(in, out, "type", "type_cluster");
 	noop(in, out);
+	dependencies(in, out);
 	return (out);
 }
 

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "collect.h"
+#include "opc/dep.h"
 #include "opc/err.h"
 #include "opc/proc.h"
 #include "opc/strv.h"
@@ -526,6 +527,41 @@ collect_todo(const struct obs_spec *s, json_t *errors)
 	return (o);
 }
 
+/* collect_deps reads the checkout's dependency pins and what is
+ * installed there (opc/dep.h: files only, no registry, no child): the
+ * statuses that call for a task (at most 100), the counts, and the
+ * manifests it could not read (errors.dependencies, the first). */
+static json_t *
+collect_deps(const struct obs_spec *s, json_t *errors)
+{
+	struct dep_report r;
+	json_t           *rep, *bad = json_array(), *st, *o;
+	size_t            i;
+
+	dep_report_init(&r);
+	(void) dep_read_repo(&r, s->path);
+	dep_classify(&r);
+	rep = dep_report_json(&r, s->repo);
+	json_array_foreach (json_object_get(rep, "statuses"), i, st)
+		if (!json_is_true(json_object_get(st, "healthy")) &&
+		    json_array_size(bad) < 100)
+			json_array_append(bad, st);
+	if (r.nerrors > 0)
+		set_err(errors, "dependencies",
+		    xasprintf(
+		        "%zu manifest error(s): %s", r.nerrors, r.errors[0]));
+	o = json_pack("{s:s, s:I, s:O, s:o, s:I}", "status",
+	    r.n == 0                       ? "unavailable"
+	        : json_array_size(bad) > 0 ? "drift"
+	                                   : "ok",
+	    "checked", (json_int_t) r.n, "counts",
+	    json_object_get(rep, "counts"), "unhealthy", bad, "errors",
+	    (json_int_t) r.nerrors);
+	json_decref(rep);
+	dep_report_fini(&r);
+	return (o);
+}
+
 json_t *
 observe(const struct obs_spec *s)
 {
@@ -542,6 +578,7 @@ observe(const struct obs_spec *s)
 	json_object_set_new(snap, "coverage", collect_coverage(s, errors));
 	json_object_set_new(snap, "tests", collect_tests(s));
 	json_object_set_new(snap, "todo", collect_todo(s, errors));
+	json_object_set_new(snap, "dependencies", collect_deps(s, errors));
 	json_object_set_new(snap, "errors", errors);
 	return (snap);
 }

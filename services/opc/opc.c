@@ -42,6 +42,11 @@ static const struct opc_cmd cmds[] = {
 	    "[--kind K] [--repo R] [--since D] [--limit N] [--json]",
 	    "the usage store's events: executions, outcomes, quota events, "
 	    "quality warnings, scope violations" },
+	{ "dependency-check", cmd_dependency_check,
+	    "[--repo R] [--create-tasks] [--json]",
+	    "each repo's dependency pins against what is installed (and "
+	    "the registries' newest); a report under "
+	    "STATE_DIR/reports/dependency/; improve tasks for drift" },
 	{ "providers", cmd_providers, "[--no-call] [--backend NAME] [--json]",
 	    "per backend: installed, version, key set, mode, headless ready" },
 	{ "doctor", cmd_doctor, "[--task-id ID]",

@@ -66,6 +66,7 @@ int cmd_runs(struct opc *, int, char **);
 int cmd_spend_report(struct opc *, int, char **);
 int cmd_breaker(struct opc *, int, char **);
 int cmd_usage(struct opc *, int, char **);
+int cmd_dependency_check(struct opc *, int, char **);
 int cmd_doctor(struct opc *, int, char **);
 int cmd_config(struct opc *, int, char **);
 

@@ -20,6 +20,7 @@ static const char *const default_families[] = {
 	"observation_coverage",
 	"test_visibility",
 	"dependency_drift",
+	"dependency_update", /* issue 18: opcenter's name for the family */
 	"execution_health_followup",
 	"lint_fix",
 	"type_fix",

@@ -322,14 +322,45 @@ gather(struct svc *svc, struct proposer *p, const char *repo, struct cand **cv,
 	free(cur);
 }
 
-/* emit_created emits one passing candidate and remembers it. */
+/* emit_dependency says a dependency_update proposal was made
+ * (dependency_update_task_created: bus, log, counter). */
 static int
-emit_created(
-    struct svc *svc, const struct cand *c, const char *cycle_id, int64_t now)
+emit_dependency(
+    struct svc *svc, const struct cand *c, const char *id, const char *source)
+{
+	struct msg_dependency_update_task_created ev;
+	const json_t                             *e = c->evidence;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.candidate_id = (char *) id;
+	ev.dedup_key    = c->dedup_key;
+	ev.repo         = c->repo;
+	ev.package = (char *) json_string_value(json_object_get(e, "package"));
+	ev.ecosystem =
+	    (char *) json_string_value(json_object_get(e, "ecosystem"));
+	ev.kind = (char *) json_string_value(json_object_get(e, "task_kind"));
+	ev.status = (char *) json_string_value(json_object_get(e, "status"));
+	ev.title  = c->title;
+	ev.source = (char *) source;
+	svc_count(svc, "dependency_update_tasks_created", 1);
+	log_info("dependency_update_task_created",
+	    "repo=%s package=%s kind=%s candidate=%s: %s", c->repo,
+	    ev.package ? ev.package : "?", ev.kind ? ev.kind : "?", id,
+	    c->title);
+	return (svc_emit(svc, MSG_DEPENDENCY_UPDATE_TASK_CREATED, id, &ev));
+}
+
+/* emit_created emits one passing candidate and remembers it; source
+ * NULL: a proposal of the autonomy cycle, else the task's source label
+ * (opc dependency-check's). */
+static int
+emit_created(struct svc *svc, const struct cand *c, const char *cycle_id,
+    int64_t now, const char *source)
 {
 	struct msg_proposal_created m;
 	char                       *id, *fam, *conf;
-	int                         rv;
+	bool dep = strcmp(c->family, "dependency_update") == 0;
+	int  rv;
 
 	/* unique per emission: the board creates one task per id */
 	id   = xasprintf("%s@%s", c->candidate_id, cycle_id);
@@ -343,7 +374,8 @@ emit_created(
 	m.title        = c->title;
 	m.goal         = c->goal;
 	m.confidence   = (char *) c->confidence;
-	msg_strs_add(&m.labels, "source: autonomy");
+	if (source == NULL)
+		msg_strs_add(&m.labels, "source: autonomy");
 	msg_strs_add(&m.labels, fam);
 	msg_strs_add(&m.labels, conf);
 	if (c->state != NULL)
@@ -352,14 +384,20 @@ emit_created(
 	m.risk_class = (char *) c->risk_class;
 	m.cycle_id   = (char *) cycle_id;
 	m.evidence   = c->evidence;
-	rv           = store_run(svc_store(svc),
-	              "INSERT INTO emitted(candidate_id,"
-	                        " dedup_key, family, repo, confidence, title, created_at,"
-	                        " cycle_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-	              "ttttttit", id, c->dedup_key, c->family, c->repo, c->confidence,
-	              c->title, now, cycle_id);
+	m.source     = (char *) source;
+	if (dep)
+		m.kind = "improve";
+	rv = store_run(svc_store(svc),
+	    "INSERT INTO emitted(candidate_id,"
+	    " dedup_key, family, repo, confidence, title, created_at,"
+	    " cycle_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+	    "ttttttit", id, c->dedup_key, c->family, c->repo, c->confidence,
+	    c->title, now, cycle_id);
 	if (rv == 0)
 		rv = svc_emit(svc, MSG_PROPOSAL_CREATED, id, &m);
+	if (rv == 0 && dep)
+		rv = emit_dependency(
+		    svc, c, id, source != NULL ? source : "autonomy");
 	/* only the labels are owned by m */
 	while (m.labels.n > 0)
 		free(m.labels.v[--m.labels.n]);
@@ -472,7 +510,7 @@ record(struct svc *svc, struct proposer *p, const struct cand *cv, size_t n,
 
 	for (i = 0; i < n && rv == 0; i++) {
 		if (cv[i].reason == NULL) {
-			rv = emit_created(svc, &cv[i], cycle_id, now);
+			rv = emit_created(svc, &cv[i], cycle_id, now, NULL);
 			created++;
 		} else
 			rv = emit_suppressed(svc, &cv[i], cycle_id);
@@ -721,6 +759,97 @@ ctl_cycle(struct svc *svc, const struct msg *req, json_t **data, char *err,
 	*data = NULL;
 	snprintf(err, errlen, "cannot record the cycle: %s", err_str(rv));
 	return (rv);
+}
+
+/* ctl_dependency_tasks proposes an improve task for each unhealthy
+ * package of an opc dependency-check report (proposer.dependency_tasks):
+ * the operator asked, so the quotas do not apply, but the dedup does: a
+ * key a human rejected, or whose task is open (or not made yet), gets
+ * none.  Answers {created: [{candidate_id, dedup_key, title}],
+ * skipped: [{dedup_key, reason}]}. */
+static int
+ctl_dependency_tasks(struct svc *svc, const struct msg *req, json_t **data,
+    char *err, size_t errlen, void *state)
+{
+	const struct msg_proposer_dependency_tasks *q =
+	    &req->body.proposer_dependency_tasks;
+	struct proposer *p  = state;
+	struct world     w  = { svc, now_ms() };
+	struct cand     *cv = NULL;
+	json_t          *cr = json_array(), *sk = json_array(), *st;
+	size_t           n = 0, i;
+	int64_t          pending;
+	const char      *why;
+	char             cycle_id[64], u[37];
+	int              rv;
+
+	if (!id_valid(q->repo)) {
+		snprintf(err, errlen, "not a repo key: '%s'", q->repo);
+		json_decref(cr);
+		json_decref(sk);
+		return (ERR_INVAL);
+	}
+	if (q->statuses != NULL && !json_is_array(q->statuses)) {
+		snprintf(err, errlen, "statuses: expected a list");
+		json_decref(cr);
+		json_decref(sk);
+		return (ERR_INVAL);
+	}
+	json_array_foreach (q->statuses, i, st)
+		(void) rules_dependency(q->repo, st, &cv, &n);
+	snprintf(cycle_id, sizeof(cycle_id), "depcheck_%lld_%.8s",
+	    (long long) w.now, uuid4(u));
+	if ((rv = svc_begin(svc)) != 0)
+		goto out;
+	for (i = 0; i < n && rv == 0; i++) {
+		pending = 0;
+		/* emitted and its task open, or not on the board yet
+		 * (for a day: a proposal the board never made a task of
+		 * does not block the key for good) */
+		(void) store_int(svc_store(svc), &pending, 0,
+		    "SELECT count(*) FROM emitted e WHERE e.dedup_key = ? AND"
+		    " ((e.task_id IS NULL AND e.created_at >= ?) OR"
+		    " (e.task_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM"
+		    " task t WHERE t.task_id = e.task_id AND t.state IN"
+		    " ('Done', 'Cancelled'))))",
+		    "ti", cv[i].dedup_key, w.now - DAY_MS);
+		why = w_rejected(&w, cv[i].dedup_key) ? "rejected"
+		    : pending > 0 || w_equivalent(&w, &cv[i]) == 1
+		    ? "open_task_exists"
+		    : NULL;
+		if (why != NULL) {
+			json_array_append_new(sk,
+			    json_pack("{s:s, s:s}", "dedup_key",
+			        cv[i].dedup_key, "reason", why));
+			continue;
+		}
+		/* the family's tier, as a cycle would: 2 Ready, else
+		 * Backlog (a dependency change is logic, not style) */
+		cv[i].tier  = guard_tier(&p->gl, cv[i].family);
+		cv[i].state = cv[i].tier >= 2 ? "Ready for AI" : "Backlog";
+		rv          = emit_created(
+		             svc, &cv[i], cycle_id, w.now, "dependency-check");
+		if (rv == 0)
+			json_array_append_new(cr,
+			    json_pack("{s:s++, s:s, s:s}", "candidate_id",
+			        cv[i].candidate_id, "@", cycle_id, "dedup_key",
+			        cv[i].dedup_key, "title", cv[i].title));
+	}
+	if (rv == 0)
+		rv = svc_commit(svc);
+	else
+		svc_rollback(svc);
+out:
+	cands_free(cv, n);
+	if (rv != 0) {
+		snprintf(err, errlen, "cannot record the proposals: %s",
+		    err_str(rv));
+		json_decref(cr);
+		json_decref(sk);
+		return (rv);
+	}
+	*data = json_pack("{s:o, s:o}", "created", cr, "skipped", sk);
+	return (0);
 }
 
 static int
@@ -1014,6 +1143,7 @@ static const struct svc_handler handlers[] = {
 
 static const struct svc_ctl ctls[] = {
 	{ MSG_PROPOSER_CYCLE_NOW, ctl_cycle },
+	{ MSG_PROPOSER_DEPENDENCY_TASKS, ctl_dependency_tasks },
 	{ MSG_PROPOSER_REJECTIONS, ctl_rejections },
 	{ MSG_PROPOSER_REJECT, ctl_reject },
 	{ MSG_PROPOSER_CALIBRATION, ctl_calibration },

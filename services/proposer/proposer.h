@@ -53,6 +53,13 @@ struct cand {
  * insight objects) to *cv (*n of them, realloc'd). */
 void rules_apply(const char *repo, const json_t *insights,
     const struct rule_limits *, struct cand **cv, size_t *n);
+/* rules_dependency appends the dependency_update candidate of one
+ * package's status (an entry of dep_report_json's statuses) when it
+ * calls for a task (dep_task_kind); returns it, or NULL.  The dedup key
+ * is candidate|dependency_update|<repo>|<eco>:<name>:<kind>, the same
+ * for the observer's insights and opc dependency-check. */
+struct cand *rules_dependency(
+    const char *repo, const json_t *status, struct cand **cv, size_t *n);
 void cand_fini(struct cand *);
 void cands_free(struct cand *cv, size_t n);
 /* cand_json returns the candidate as a new JSON object. */

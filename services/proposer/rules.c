@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "opc/dep.h"
 #include "opc/util.h"
 #include "proposer.h"
 
@@ -229,6 +230,77 @@ clusters(const char *repo, const json_t *ins, struct cand **cv, size_t *n)
 	}
 }
 
+/* dep_str returns o[k] when a non-empty string, else def. */
+static const char *
+dep_str(const json_t *o, const char *k, const char *def)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+
+	return (s != NULL && *s != '\0' ? s : def);
+}
+
+struct cand *
+rules_dependency(
+    const char *repo, const json_t *st, struct cand **cv, size_t *n)
+{
+	const char *eco    = dep_str(st, "kind", NULL),
+	           *name   = dep_str(st, "name", NULL),
+	           *status = dep_str(st, "status", NULL), *kind, *what;
+	const char *pin    = dep_str(st, "pinned_version", NULL),
+	           *inst   = dep_str(st, "installed_version", NULL),
+	           *latest = dep_str(st, "upstream_latest", NULL),
+	           *file   = dep_str(st, "file", "its manifest");
+	struct cand *c;
+	char        *pattern;
+
+	if (eco == NULL || name == NULL ||
+	    (kind = dep_task_kind(status)) == NULL ||
+	    strchr(name, '\n') != NULL || strlen(name) > 200)
+		return (NULL);
+	what    = strcmp(kind, "breakage") == 0 ? "is pinned but not installed"
+	       : strcmp(kind, "drift") == 0 ? "is installed at a version its pin "
+	                                      "does not allow"
+	                                    : "has a newer release upstream";
+	pattern = xasprintf("%s:%s:%s", eco, name, kind);
+	c       = add(cv, n, "dependency_update", repo, pattern,
+	          xasprintf("Dependency maintenance: %s %s (%s, %s)", name, kind,
+	              eco, repo),
+	          xasprintf("The %s package %s of %s %s (pinned %s in %s, installed "
+	                          "%s%s%s). Bring the pin and the environment back in "
+	                          "line: update the pin or the installed version (and the "
+	                          "lock file), then run the tests. Change nothing else.",
+	              eco, name, repo, what, pin ? pin : "without a version", file,
+                inst ? inst : "nothing", latest ? ", newest " : "",
+                latest ? latest : ""),
+	          json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s?, s:s?, s:s?}", "kind",
+	              "dependency_drift", "ecosystem", eco, "package", name,
+	              "status", status, "task_kind", kind, "pinned_version", pin,
+	              "installed_version", inst, "upstream_latest", latest));
+	free(pattern);
+	c->confidence         = strcmp(kind, "update") == 0 ? "low" : "medium";
+	c->risk_class         = "logic";
+	c->validation_profile = "tests_pass";
+	return (c);
+}
+
+/* dependencies: one candidate per dependency_drift insight (its
+ * evidence is the package's status in the observer's snapshot). */
+static void
+dependencies(const char *repo, const json_t *ins, struct cand **cv, size_t *n)
+{
+	json_t *i;
+	size_t  k;
+
+	json_array_foreach (ins, k, i) {
+		const char *kind =
+		    json_string_value(json_object_get(i, "kind"));
+
+		if (kind != NULL && strcmp(kind, "dependency_drift") == 0)
+			(void) rules_dependency(
+			    repo, json_object_get(i, "evidence"), cv, n);
+	}
+}
+
 void
 rules_apply(const char *repo, const json_t *insights,
     const struct rule_limits *l, struct cand **cv, size_t *n)
@@ -237,4 +309,5 @@ rules_apply(const char *repo, const json_t *insights,
 	counts(repo, insights, cv, n, "type", l->type_min_errors);
 	coverage(repo, insights, cv, n);
 	clusters(repo, insights, cv, n);
+	dependencies(repo, insights, cv, n);
 }

@@ -247,6 +247,11 @@ check "recorded after the restart" wait_for 40 recorded
 check "exactly one work item for the proposal" sh -c "[ \"\$(curl -s '$PLANE/_fixture/state' | jq '[.work_items[] | select(.name == \"Proposed: tidy the README\")] | length')\" = 1 ]"
 check "it carries the external id and labels" sh -c "curl -s '$PLANE/_fixture/state' | jq -e '.work_items[] | select(.name == \"Proposed: tidy the README\") | select(.external_id == \"cand-1\")' >/dev/null"
 check "task.created journaled" sh -c "sqlite3 '$T/st/board-sync.db' 'select topic from journal' | grep -q task.created"
+# opc dependency-check's (and the executor's repair) proposals carry the
+# task's kind and source: labels of the work item
+"$OPC" -c "$CFG" pub board-sync proposal.created '{"candidate_id": "candidate:dependency_update:demo:node:gone:breakage@depcheck_1", "repo": "demo", "title": "Dependency maintenance: gone breakage (node, demo)", "goal": "Install gone", "kind": "improve", "source": "dependency-check", "state": "Backlog"}' >/dev/null
+dep_labels() { plane_state | jq -e '[.work_items[] | select(.name == "Dependency maintenance: gone breakage (node, demo)")] | length == 1 and (.[0].labels | index("task-kind: improve") and index("source: dependency-check"))' >/dev/null; }
+check "a dependency proposal: one work item, task-kind: improve, source: dependency-check" wait_for 30 dep_labels
 
 # Plane answers 503 for a while: transitions wait in the outbox, none lost
 fx workitem "$(item "Second change")"

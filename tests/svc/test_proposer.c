@@ -268,6 +268,128 @@ test_reject(void **state)
 	fx_stop(&f);
 }
 
+/* dep_status is one package's status as dep_report_json makes it. */
+static json_t *
+dep_status(const char *eco, const char *name, const char *status)
+{
+	return (json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "kind", eco,
+	    "name", name, "status", status, "pinned_version", "1.0",
+	    "installed_version", "0.9", "file", "requirements.txt", "healthy",
+	    0));
+}
+
+static int
+dep_tasks(struct fx *f, json_t *statuses, json_t **d, char *err, size_t n)
+{
+	json_t *rq =
+	    json_pack("{s:s, s:o}", "repo", "demo", "statuses", statuses);
+	int rv;
+
+	rv = tb_call_json(
+	    f->topo, "proposer", MSG_PROPOSER_DEPENDENCY_TASKS, rq, d, err, n);
+	json_decref(rq);
+	return (rv);
+}
+
+/* opc dependency-check --create-tasks: one improve proposal per unhealthy
+ * package (kind, source, dependency_update_task_created), none again
+ * while it is open, one more once it is Done; healthy or malformed
+ * statuses make none; a dependency_drift insight makes the same key in
+ * a cycle, which the open task suppresses. */
+static void
+test_dependency(void **state)
+{
+	struct fx f;
+	json_t   *d = NULL, *ev, *e;
+	char      err[256];
+	size_t    i, n = 0;
+
+	UNUSED(state);
+	fx_start(&f, "dep");
+	assert_int_equal(dep_tasks(&f,
+	                     json_pack("[o, o, o, {s:s}, s]",
+	                         dep_status("python", "requests", "drift"),
+	                         dep_status("node", "gone", "missing"),
+	                         dep_status("go", "ok.example/m", "ok"),
+	                         "name", "no-kind", "not an object"),
+	                     &d, err, sizeof(err)),
+	    0);
+	assert_int_equal(json_array_size(tb_get(d, "created")), 2);
+	assert_int_equal(json_array_size(tb_get(d, "skipped")), 0);
+	json_decref(d);
+	ev = tb_events(f.topo, "proposer", "proposal.created");
+	assert_int_equal(json_array_size(ev), 2);
+	json_array_foreach (ev, i, e) {
+		assert_string_equal(tb_str(e, "body.kind"), "improve");
+		assert_string_equal(
+		    tb_str(e, "body.source"), "dependency-check");
+		assert_string_equal(
+		    tb_str(e, "body.family"), "dependency_update");
+		assert_string_equal(tb_str(e, "body.state"), "Backlog");
+	}
+	assert_non_null(of(ev, "proposal.created",
+	    "candidate|dependency_update|demo|python:requests:drift"));
+	assert_string_equal(
+	    tb_str(of(ev, "proposal.created",
+	               "candidate|dependency_update|demo|node:gone:breakage"),
+	        "title"),
+	    "Dependency maintenance: gone breakage (node, demo)");
+	json_decref(ev);
+	ev = tb_events(f.topo, "proposer", "dependency_update.task_created");
+	assert_int_equal(json_array_size(ev), 2);
+	json_array_foreach (ev, i, e)
+		n += strcmp(tb_str(e, "body.package"), "gone") == 0 &&
+		    strcmp(tb_str(e, "body.kind"), "breakage") == 0;
+	assert_int_equal(n, 1);
+	json_decref(ev);
+
+	/* again: the tasks are pending, then open on the board */
+	assert_int_equal(
+	    dep_tasks(&f,
+	        json_pack("[o]", dep_status("python", "requests", "drift")),
+	        &d, err, sizeof(err)),
+	    0);
+	assert_int_equal(json_array_size(tb_get(d, "created")), 0);
+	assert_string_equal(tb_str(d, "skipped.0.reason"), "open_task_exists");
+	json_decref(d);
+	ev = tb_events(f.topo, "proposer", "proposal.created");
+	e  = of(ev, "proposal.created",
+	     "candidate|dependency_update|demo|python:requests:drift");
+	tb_inject(f.topo, "proposer", "task.created", "T-5",
+	    json_pack("{s:s, s:s, s:s}", "task_id", "T-5", "title",
+	        tb_str(e, "title"), "candidate_id",
+	        tb_str(e, "candidate_id")));
+	json_decref(ev);
+	tb_inject(f.topo, "proposer", "task.updated", "T-5",
+	    json_pack("{s:s, s:s}", "task_id", "T-5", "state", "Backlog"));
+	/* the autonomy cycle's insight for the same package: suppressed */
+	insight(&f, "ins_d", "dependency_drift", "python:requests|drift",
+	    dep_status("python", "requests", "drift"));
+	tb_inject(f.topo, "proposer", "insight.run", "demo",
+	    json_pack("{s:s, s:s, s:i}", "run_id", "ins_d", "repo", "demo",
+	        "count", 1));
+	ev = tb_events(f.topo, "proposer", "proposal.suppressed");
+	assert_non_null(of(ev, "proposal.suppressed",
+	    "candidate|dependency_update|demo|python:requests:drift"));
+	json_decref(ev);
+	/* Done: the drift is back, a new task may come */
+	tb_inject(f.topo, "proposer", "task.updated", "T-5",
+	    json_pack("{s:s, s:s}", "task_id", "T-5", "state", "Done"));
+	assert_int_equal(
+	    dep_tasks(&f,
+	        json_pack("[o]", dep_status("python", "requests", "drift")),
+	        &d, err, sizeof(err)),
+	    0);
+	assert_int_equal(json_array_size(tb_get(d, "created")), 1);
+	json_decref(d);
+
+	/* bad input: an error, nothing proposed */
+	assert_int_equal(
+	    dep_tasks(&f, json_string("x"), &d, err, sizeof(err)), ERR_INVAL);
+	assert_non_null(strstr(err, "statuses"));
+	fx_stop(&f);
+}
+
 /* feedback records an outcome by hand (opc proposals feedback record);
  * family and confidence given: 0, else the ctl's error code. */
 static int
@@ -449,6 +571,7 @@ main(void)
 		cmocka_unit_test(test_reject),
 		cmocka_unit_test(test_feedback),
 		cmocka_unit_test(test_dry_and_quiet),
+		cmocka_unit_test(test_dependency),
 	};
 
 	log_init("test_proposer", NULL, LOG_WARN);
