@@ -360,22 +360,22 @@ fail:
 	return (rv);
 }
 
-/* fetched_age returns how long ago (ms) the mirror was last fetched from
- * url, or -1 when it never was, was fetched from another URL (the
- * repo's clone_url changed), or the clock went back.  The stamp file,
- * opc-fetched, holds "<unix ms>\n<url>\n". */
+/* fetched_age returns how long ago (ms) the mirror was last fetched, or
+ * -1 when it never was or the clock went back; *same_url says whether
+ * that fetch was from url (the repo's clone_url may have changed).  The
+ * stamp file, opc-fetched, holds "<unix ms>\n<url>\n". */
 static int64_t
-fetched_age(const struct mirror *m, const char *url)
+fetched_age(const struct mirror *m, const char *url, int *same_url)
 {
 	char   *p = xasprintf("%s/opc-fetched", m->dir), *s = NULL, *end;
 	size_t  len, ul                                     = strlen(url);
 	int64_t at = -1, now = now_ms();
 
+	*same_url = 0;
 	if (file_read(&s, &len, p, 64 + ul) == 0) {
-		at = strtoll(s, &end, 10);
-		if (*end != '\n' || strncmp(end + 1, url, ul) != 0 ||
-		    strcmp(end + 1 + ul, "\n") != 0)
-			at = -1;
+		at        = strtoll(s, &end, 10);
+		*same_url = *end == '\n' && strncmp(end + 1, url, ul) == 0 &&
+		    strcmp(end + 1 + ul, "\n") == 0;
 	}
 	free(s);
 	free(p);
@@ -428,10 +428,11 @@ has_base(const struct exec_run *x, const struct mirror *m)
 }
 
 /* fetch brings the mirror up to date with the remote, with the token when
- * it may ask for one; the remote's URL is the request's (a repo whose
- * clone_url changed keeps its mirror). */
+ * it may ask for one.  With set_url it first makes the request's clone
+ * URL the mirror's origin (a repo whose clone_url changed keeps its
+ * mirror). */
 static int
-fetch(struct exec_run *x, const struct mirror *m)
+fetch(struct exec_run *x, const struct mirror *m, int set_url)
 {
 	const struct exec_req *rq = x->req;
 	struct proc_result     r;
@@ -440,7 +441,8 @@ fetch(struct exec_run *x, const struct mirror *m)
 	int64_t t0 = mono_ms();
 	int     rv;
 
-	if ((rv = git_m(x, m->dir, &reason, "config", "remote.origin.url",
+	if (set_url &&
+	    (rv = git_m(x, m->dir, &reason, "config", "remote.origin.url",
 	         rq->clone_url, NULL)) != 0) {
 		run_fail(x, "infra_tooling", reason);
 		strv_free(&env);
@@ -510,7 +512,7 @@ update(struct exec_run *x, struct mirror *m, int *fetched)
 	const struct exec_req *rq = x->req;
 	char                  *head;
 	int64_t                age;
-	int                    rv = 0;
+	int                    rv = 0, same;
 
 	if (m->stale)
 		clear_stale(m);
@@ -520,9 +522,10 @@ update(struct exec_run *x, struct mirror *m, int *fetched)
 		return (rv);
 	}
 	free(head);
-	age = fetched_age(m, rq->clone_url);
-	if (age < 0 || age >= rq->mirror_fetch_ms || !has_base(x, m)) {
-		if ((rv = fetch(x, m)) != 0)
+	age = fetched_age(m, rq->clone_url, &same);
+	if (age < 0 || age >= rq->mirror_fetch_ms || !same ||
+	    !has_base(x, m)) {
+		if ((rv = fetch(x, m, !same)) != 0)
 			return (rv);
 		*fetched = 1;
 	}
