@@ -2,6 +2,12 @@
  * workspace.c - the git side of a run: clone and branch before the
  * backend, commit and push after it.
  *
+ * The clone is, when the request names a mirror directory (the
+ * executor's mirror: section, on by default), `git clone --shared` of the
+ * repo's bare mirror on this host, fetched and kept by mirror.c, with
+ * origin set back to the clone URL; otherwise a full clone of the clone
+ * URL.  Either way the branch, commit and push below are the same.
+ *
  * git runs through proc_run() with an argv, never a shell, and with
  * GIT_TERMINAL_PROMPT=0 so a credential prompt fails instead of hanging.
  * A failing git command fails the run as infra_tooling, and its reason
@@ -226,8 +232,8 @@ git_do(struct exec_run *x, const char *dir, ...)
 	return (rv);
 }
 
-/* clone clones the repository into the workspace, with the token when the
- * remote may ask for it (a private repository). */
+/* clone clones the repository into the workspace (no mirror), with the
+ * token when the remote may ask for it (a private repository). */
 static int
 clone(struct exec_run *x)
 {
