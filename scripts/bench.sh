@@ -9,6 +9,10 @@
 #     from task.ready to record.written with the stub backend in a scratch
 #     workspace (no git) and in git workspaces; task.ready -> exec.dispatch
 #     latency; idle RSS of each daemon; restart of a killed daemon
+#   workspaces on a large generated repository (bench/bench_workspace.sh:
+#     50,000 commits, 220 MiB of pack, built once and cached under
+#     BENCH_CACHE): preparation time and disk per workspace with the repo
+#     mirror and with a full clone, beside a plain checkout of the tree
 #   idle RSS of the other daemons (bench/bench_idle.sh: a constellation
 #     of all ten with nothing to do); the target is 8 MiB for a daemon
 #     without the HTTP client, 16 MiB for one that links it (libcurl
@@ -20,6 +24,7 @@
 #     item, 429s (about 20 minutes; PLANE_ITEMS=0 skips it)
 # and one table at the end, each figure beside its target.
 # Usage: scripts/bench.sh [N] (N: messages of the hop, default 200000)
+#   BENCH_ONLY=workspace: only the workspace bench (and its rows)
 #   E2E_TASKS (default 300), E2E_GIT_TASKS (default 100),
 #   E2E_PARALLEL (executor slots, default 8), E2E_PACED (default 200)
 set -euo pipefail
@@ -36,7 +41,9 @@ d=$(mktemp -d /tmp/opcb.XXXXXX)
 trap 'rm -rf "$d"' EXIT
 out=$d/out
 mkdir -p "$d/hop"
-{
+if [ "${BENCH_ONLY:-}" = workspace ]; then
+	bench/bench_workspace.sh "$PWD/$B/bin" "$d/ws" | tee "$out"
+else {
 	"$B"/bench/bench_raw -n "$N" -s 256 -d "$d"
 	"$B"/bench/bench_hop "$PWD/$B/bin" -n "$N" -s 256 -r 100000 \
 	    -d "$d/hop" 2>"$d/hop.err"
@@ -44,12 +51,14 @@ mkdir -p "$d/hop"
 	    "${E2E_TASKS:-300}"
 	bench/bench_e2e.sh "$PWD/$B/bin" "$d/e2e-git" git \
 	    "${E2E_GIT_TASKS:-100}"
+	bench/bench_workspace.sh "$PWD/$B/bin" "$d/ws"
 	bench/bench_idle.sh "$PWD/$B/bin" "$d/idle"
 	if [ "${PLANE_ITEMS:-150}" -gt 0 ]; then
 		bench/bench_plane.sh "$PWD/$B/bin" "$d/plane" \
 		    "${PLANE_ITEMS:-150}"
 	fi
 } | tee "$out"
+fi
 
 # one table: figure, target, verdict
 v() { sed -n "s/.*\\b$1=\\([0-9.]*\\).*/\\1/p" "$out" | head -1; }
@@ -92,6 +101,14 @@ done
 row "kill -9 router -> new one answers" "$(v restart_router_ms)" "ms" "" ""
 row "kill -9 recorder -> new one answers" "$(v restart_recorder_ms)" "ms" "" ""
 row "restart + catch up 100,000 events" "$rs" "s" "< 2" "$(cmp "$rs" "<" 2)"
+row "workspace: plain checkout of the tree" "$(v ws_plain_checkout_ms)" "ms" "" ""
+row "workspace: prep, mirror (fresh)" "$(v ws_mirror_prep_ms)" "ms" "" ""
+row "workspace: prep, mirror first run (fetch)" "$(v ws_mirror_first_ms)" "ms" "" ""
+row "workspace: prep, full clone" "$(v ws_full_prep_ms)" "ms" "" ""
+row "workspace: mirror prep / plain checkout" "$(v ws_mirror_prep_x_checkout)" "x" "< 2" "$(cmp "$(v ws_mirror_prep_x_checkout)" "<" 2)"
+row "workspace: .git, mirror / full clone" "$(v ws_mirror_git_kib) / $(v ws_full_git_kib)" "KiB" "" ""
+row "workspace: mirror .git, % of a full clone" "$(v ws_mirror_git_pct_full)" "%" "< 2" "$(cmp "$(v ws_mirror_git_pct_full)" "<" 2)"
+row "workspace: whole (with tree), % of full" "$(v ws_mirror_disk_pct_full)" "%" "" ""
 row "plane: requests per idle hour (30 s poll)" "$(v plane_idle_per_hour)" "req/h" "" ""
 row "plane: requests per idle hour (webhooks)" "$(v plane_idle_webhooks_per_hour)" "req/h" "" ""
 row "plane: requests per item, backlog drain" "$(v plane_drain_requests_per_item)" "req" "< 7" "$(cmp "$(v plane_drain_requests_per_item)" "<" 7)"

@@ -18,6 +18,22 @@ static const struct cfg_key limits_keys[] = {
 	CFG_END,
 };
 
+static const struct cfg_key mirror_keys[] = {
+	CFG_BOOL("enabled", "true",
+	    "runs clone --shared from a bare mirror of the repo kept on this "
+	    "host (false: a full clone of clone_url per run)"),
+	CFG_STR("dir", "mirrors",
+	    "where the mirrors live, one <repo key>.git each (relative to "
+	    "state_dir)"),
+	CFG_MS("fetch_interval", "1m", "0", NULL,
+	    "a mirror is fetched at most this often, and always before a run "
+	    "whose base branch or commit it lacks (0: before every run)"),
+	CFG_MS("gc_interval", "1d", "0", NULL,
+	    "git gc --auto of a mirror at most this often (it never prunes: "
+	    "workspaces borrow its objects)"),
+	CFG_END,
+};
+
 static const struct cfg_key tools_item[] = {
 	CFG_STRS("*", "a family's tools, by program name"),
 	CFG_END,
@@ -46,6 +62,8 @@ const struct cfg_key executor_keys[] = {
 	    "task kinds that may succeed changing "
 	    "nothing"),
 	CFG_SECTION("limits", limits_keys, "the scope of a run's change"),
+	CFG_SECTION("mirror", mirror_keys,
+	    "the per-repo git mirror that workspaces borrow objects from"),
 	CFG_INT("min_free_disk_mb", "256", "0", NULL,
 	    "below this many MiB free on the state or the workspace "
 	    "filesystem no run starts and the router holds dispatches "

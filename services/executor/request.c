@@ -14,6 +14,7 @@
 #include "opc/github.h"
 #include "opc/http.h"
 #include "opc/log.h"
+#include "opc/topo.h"
 #include "opc/util.h"
 #include "spec.h"
 
@@ -96,6 +97,34 @@ executor_build_request(
 		    json_pack("{s:I, s:I, s:I}", "max_files", (json_int_t) mf,
 		        "max_lines", (json_int_t) ml, "quality_threshold",
 		        (json_int_t) qt));
+	}
+	/* Workspaces borrow from a mirror of the repo on this host
+	 * (workspace.c, mirror.c); none: a full clone per run. */
+	{
+		const char *md = "mirrors";
+		int64_t     fi = 60000, gi = 86400000;
+		int         on = 1;
+		char       *abs;
+
+		(void) cfg_tab_bool(executor_keys, svc_cfg(x->svc),
+		    "mirror.enabled", &on, err, errlen);
+		(void) cfg_tab_str(executor_keys, svc_cfg(x->svc),
+		    "mirror.dir", &md, err, errlen);
+		(void) cfg_tab_ms(executor_keys, svc_cfg(x->svc),
+		    "mirror.fetch_interval", &fi, err, errlen);
+		(void) cfg_tab_ms(executor_keys, svc_cfg(x->svc),
+		    "mirror.gc_interval", &gi, err, errlen);
+		if (on) {
+			abs = md[0] == '/'
+			    ? xstrdup(md)
+			    : xasprintf(
+			          "%s/%s", svc_topo(x->svc)->state_dir, md);
+			json_object_set_new(req, "mirror",
+			    json_pack("{s:s, s:I, s:I}", "dir", abs,
+			        "fetch_interval_ms", (json_int_t) fi,
+			        "gc_interval_ms", (json_int_t) gi));
+			free(abs);
+		}
 	}
 	/* Fencing: the worker stops when we stop renewing this file. */
 	{

@@ -19,10 +19,18 @@
 #   CHAOS_TASKS      tasks (default 2000: ~3.5 min under ASan on this
 #                    2-core machine alone, ~4 min inside the ctest run)
 #   CHAOS_WORKSPACE  scratch (default: the backend runs in an empty
-#                    directory, no git) or git (a clone per run, commit and
-#                    push; then every successful run's branch must be in
-#                    the repo).  git costs ~0.4 s of CPU per run here, so
-#                    2,000 git runs do not fit in a ctest budget on 2 cores.
+#                    directory, no git) or git (a clone per run of the
+#                    repo's mirror, commit and push; then every successful
+#                    run's branch must be in the repo).  git costs ~0.4 s
+#                    of CPU per run here, so 2,000 git runs do not fit in
+#                    a ctest budget on 2 cores.  With git, every run
+#                    fetches the mirror (fetch_interval 0, each fetch
+#                    stalled 0.2 s in upload-pack) and a second killer
+#                    kill -9s the executor in the middle of a fetch, and
+#                    every other time the fetching worker too (its lock
+#                    dies with it: the next run must clear what it left
+#                    and go on); afterwards the mirror must pass git fsck
+#                    and its lock be free.
 #   CHAOS_SLEEP      seconds the backend sleeps (default 0.2: kills of the
 #                    executor land mid-run)
 #   CHAOS_PARALLEL   executor max_parallel and router max_concurrent
@@ -81,6 +89,7 @@ instances:
     workspace_retention: remove
     workspace_remove_after: 5s
     backends: { work: { kind: command, argv: [$T/work.sh, "{goal}"], workspace: $WS } }
+    mirror: { fetch_interval: 0s }
   recorder: { upstreams: [router, executor, board-sync] }
   escalator: { upstreams: [router, executor, board-sync] }
 YAML
@@ -118,6 +127,43 @@ check "constellation up" wait_for 10 "$OPC" -c "$CFG" heartbeat-check --max-age 
 ) &
 killer=$!
 
+# git: kill -9 the executor in the middle of a mirror fetch, and every
+# other time the fetching worker too; each fetch stalls 0.2 s in
+# upload-pack (set under the mirror's lock once the first run made it)
+M=$T/st/mirrors/demo.git
+fkiller=""
+if [ "$WS" = git ]; then
+	printf '#!/bin/sh\nsleep 0.2\nexec git-upload-pack "$@"\n' >"$T/slowup.sh"
+	chmod +x "$T/slowup.sh"
+	(
+		set +e
+		n=0
+		while [ ! -f "$T/stop" ]; do
+			if [ ! -f "$T/slow_set" ] && [ -f "$M/config" ] &&
+			    flock "$T/st/mirrors/demo.lock" git --git-dir="$M" \
+			    config remote.origin.uploadpack "$T/slowup.sh"; then
+				touch "$T/slow_set"
+			fi
+			fp=$(pgrep -f -- "--git-dir=$M .*fetch" | head -n 1)
+			if [ -n "$fp" ]; then
+				wp=$(ps -o ppid= -p "$fp" | tr -d ' ')
+				ep=$(jq -r '.processes[] | select(.role=="executor") | .pid' \
+				    "$T/st/supervisor.status.json" 2>/dev/null)
+				[ -n "$ep" ] && [ "$ep" != 0 ] && kill -9 "$ep" 2>/dev/null
+				if [ $((n % 2)) = 1 ] && [ -n "$wp" ] && [ "$wp" != 1 ] &&
+				    grep -q opc-exec-run "/proc/$wp/cmdline" 2>/dev/null; then
+					kill -9 "$wp" 2>/dev/null
+				fi
+				n=$((n + 1))
+				echo "$n" >"$T/fetch_kills"
+				sleep 0.5
+			fi
+			sleep 0.05
+		done
+	) &
+	fkiller=$!
+fi
+
 # the producers: two bench_load processes (tasks 1,3,5.. and 2,4,6..),
 # each sending board-sync the ctl task.add request `opc task add
 # --request-id` sends, retried with the same request id until it is
@@ -146,7 +192,7 @@ final() {
 }
 check "every task final (killing throughout)" wait_for $((300 + N / 2)) final
 t_final=$(date +%s)
-touch "$T/stop"; wait $killer
+touch "$T/stop"; wait $killer $fkiller
 kills=$(cat "$T/kills" 2>/dev/null || echo 0)
 check "the driver really killed ($kills kills)" [ "$kills" -ge 5 ]
 # caught up: every consumer's cursor equals its producer's journal seq
@@ -235,6 +281,12 @@ if [ "$WS" = git ]; then
 		git -C "$T/demo" rev-parse -q --verify "refs/heads/$br" >/dev/null || unpushed=$((unpushed + 1))
 	done
 	check "every successful run's branch is in the repo ($unpushed missing)" [ "$unpushed" = 0 ]
+	fkills=$(cat "$T/fetch_kills" 2>/dev/null || echo 0)
+	stale=$(grep -l 'died holding the lock' "$T"/st/workspaces/*.worker.log 2>/dev/null | wc -l)
+	fetches=$(grep -h 'run.mirror.*fetched' "$T"/st/workspaces/*.worker.log 2>/dev/null | wc -l)
+	check "kills in the middle of a mirror fetch ($fkills; $stale runs cleared after a dead holder, $fetches fetches)" [ "$fkills" -ge 1 ]
+	check "the mirror passes git fsck" git --git-dir="$M" fsck --full --no-progress --no-dangling
+	check "the mirror's lock is free" flock -n "$T/st/mirrors/demo.lock" true
 fi
 
 # --- journals contiguous --------------------------------------------------

@@ -317,6 +317,29 @@ parse_backend(struct exec_backend_spec *bk, const json_t *o, char **errp)
 	return (0);
 }
 
+/* parse_mirror reads the optional "mirror" object: {dir,
+ * fetch_interval_ms, gc_interval_ms}; absent or null: no mirror. */
+static int
+parse_mirror(struct exec_req *rq, const json_t *m, char **errp)
+{
+	int rv;
+
+	if (m == NULL || json_is_null(m))
+		return (0);
+	if (!json_is_object(m))
+		return (bad(errp, xstrdup("field mirror: not an object")));
+	if ((rv = str(&rq->mirror_dir, m, "dir", 1, errp)) != 0 ||
+	    (rv = num(&rq->mirror_fetch_ms, m, "fetch_interval_ms", 60000, 0,
+	         errp)) != 0 ||
+	    (rv = num(&rq->mirror_gc_ms, m, "gc_interval_ms", 86400000, 0,
+	         errp)) != 0)
+		return (rv);
+	if (rq->mirror_dir[0] != '/')
+		return (bad(
+		    errp, xstrdup("field mirror.dir: not an absolute path")));
+	return (0);
+}
+
 /* zero_none: a max_changed_files of 0 is no limit, as absent is (a
  * router before optional ints sent 0 for none). */
 static int
@@ -415,7 +438,7 @@ request_parse(struct exec_req *rq, const json_t *o, char **errp)
 		rq->github_api = xstrdup("https://api.github.com");
 	h            = json_object_get(o, "lease_ms");
 	rq->lease_ms = json_is_integer(h) ? json_integer_value(h) : 0;
-	return (0);
+	return (parse_mirror(rq, json_object_get(o, "mirror"), errp));
 }
 
 int
@@ -477,6 +500,7 @@ request_fini(struct exec_req *rq)
 	free(rq->lease_file);
 	free(rq->github_api);
 	free(rq->github_repo);
+	free(rq->mirror_dir);
 	if (rq->github_token != NULL) {
 		explicit_bzero(rq->github_token, strlen(rq->github_token));
 		free(rq->github_token);

@@ -85,6 +85,10 @@ struct exec_req {
 	char                    *github_api;  /* e.g. https://api.github.com */
 	char                    *github_repo; /* owner/name, or NULL */
 	char                    *github_token; /* from the environment only */
+	/* the mirrors' directory on this host (mirror.c); NULL: a full
+	 * clone per run */
+	char   *mirror_dir;
+	int64_t mirror_fetch_ms, mirror_gc_ms; /* intervals, >= 0 */
 };
 
 /* request_load reads path into rq (release with request_fini()).  On
@@ -348,6 +352,33 @@ void run_fail(struct exec_run *x, const char *category, char *reason);
  * filled; release it with proc_result_fini(). */
 int workspace_git(struct proc_result *r, const char *dir, char **reason, ...)
     __attribute__((sentinel));
+/* workspace_git_argv runs argv (git first) in dir (NULL: cwd) with envp
+ * (NULL: ours) and the limits of workspace_git.  On failure it returns
+ * ERR_IO and *reason says "<shown, else the argv> failed (how): <stderr
+ * excerpt>".  r is always filled (proc_result_fini()). */
+int workspace_git_argv(struct proc_result *r, const char *dir,
+    char *const *envp, const struct strv *argv, const char *shown,
+    char **reason);
+/* workspace_net_env returns the environment of a git process that talks
+ * to x's remote: ours plus the token and the endpoint it is for, in env
+ * (the caller frees it with strv_free()); NULL (ours alone) without a
+ * token or for a remote that is not http(s). */
+char **workspace_net_env(const struct exec_run *x, struct strv *env);
+/* workspace_net_args appends to argv the options that make
+ * opc-git-credential git's only credential helper.  git runs a helper
+ * through the shell ("!" form), so its path is single-quoted. */
+void workspace_net_args(struct strv *argv);
+/* workspace_scrub overwrites every copy of secret (NULL: none) in s with
+ * "***" (a remote that echoed it must not put it in a reason). */
+void workspace_scrub(char *s, const char *secret);
+/* mirror.c */
+/* mirror_clone makes x->ws a `git clone --shared` of the repo's mirror
+ * under x->req->mirror_dir (creating, fetching and gc'ing the mirror as
+ * due, under its lock), with origin set to the clone URL and nothing
+ * checked out yet.  *fetched says whether it fetched.  On failure it
+ * calls run_fail() (infra_tooling, git's words) and returns ERR_*; when
+ * stopped (proc_stop) it returns ERR_STATE. */
+int mirror_clone(struct exec_run *x, int *fetched);
 /* workspace_prepare clones and branches (a scratch workspace: creates an
  * empty directory); on failure it calls run_fail() and returns ERR_IO. */
 int workspace_prepare(struct exec_run *x);

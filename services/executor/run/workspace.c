@@ -2,6 +2,12 @@
  * workspace.c - the git side of a run: clone and branch before the
  * backend, commit and push after it.
  *
+ * The clone is, when the request names a mirror directory (the
+ * executor's mirror: section, on by default), `git clone --shared` of the
+ * repo's bare mirror on this host, fetched and kept by mirror.c, with
+ * origin set back to the clone URL; otherwise a full clone of the clone
+ * URL.  Either way the branch, commit and push below are the same.
+ *
  * git runs through proc_run() with an argv, never a shell, and with
  * GIT_TERMINAL_PROMPT=0 so a credential prompt fails instead of hanging.
  * A failing git command fails the run as infra_tooling, and its reason
@@ -71,10 +77,8 @@ one_line(const char *s, size_t max)
 	return (b.data);
 }
 
-/* scrub overwrites every copy of secret in s with "***" (a remote that
- * echoed it must not put it in a reason). */
-static void
-scrub(char *s, const char *secret)
+void
+workspace_scrub(char *s, const char *secret)
 {
 	size_t n = secret != NULL ? strlen(secret) : 0;
 	char  *p;
@@ -87,11 +91,8 @@ scrub(char *s, const char *secret)
 	}
 }
 
-/* git_argv runs argv (git first) in dir (NULL: cwd) with envp (NULL:
- * ours).  On failure *reason says "<shown, else the argv> failed (how):
- * <stderr excerpt>". */
-static int
-git_argv(struct proc_result *r, const char *dir, char *const *envp,
+int
+workspace_git_argv(struct proc_result *r, const char *dir, char *const *envp,
     const struct strv *argv, const char *shown, char **reason)
 {
 	struct proc_opts o;
@@ -130,7 +131,7 @@ git_vrun(struct proc_result *r, const char *dir, char **reason, va_list ap)
 	strv_push(&argv, "git");
 	while ((a = va_arg(ap, const char *)) != NULL)
 		strv_push(&argv, a);
-	rv = git_argv(r, dir, NULL, &argv, NULL, reason);
+	rv = workspace_git_argv(r, dir, NULL, &argv, NULL, reason);
 	strv_free(&argv);
 	return (rv);
 }
@@ -159,11 +160,8 @@ endpoint_of(const char *url)
 	    "%s://%.*s", sl == 5 ? "https" : "http", (int) (end - p), p));
 }
 
-/* net_env returns the environment of a git process that talks to the
- * remote: ours plus the token and the endpoint it is for; NULL (ours
- * alone) without a token or for a remote that is not http(s). */
-static char **
-net_env(const struct exec_run *x, struct strv *env)
+char **
+workspace_net_env(const struct exec_run *x, struct strv *env)
 {
 	const char *tok = x->req->github_token;
 	char      **e, *ep;
@@ -179,11 +177,8 @@ net_env(const struct exec_run *x, struct strv *env)
 	return (env->v);
 }
 
-/* net_args appends the options that make opc-git-credential git's only
- * credential helper.  git runs a helper through the shell ("!" form), so
- * its path is single-quoted. */
-static void
-net_args(struct strv *argv)
+void
+workspace_net_args(struct strv *argv)
 {
 	char       *helper = exe_sibling("opc-git-credential");
 	struct buf  b;
@@ -237,27 +232,28 @@ git_do(struct exec_run *x, const char *dir, ...)
 	return (rv);
 }
 
-/* clone clones the repository into the workspace, with the token when the
- * remote may ask for it (a private repository). */
+/* clone clones the repository into the workspace (no mirror), with the
+ * token when the remote may ask for it (a private repository). */
 static int
 clone(struct exec_run *x)
 {
 	struct proc_result r;
 	struct strv        argv = { 0 }, env = { 0 };
-	char             **envp = net_env(x, &env), *reason = NULL, *shown;
-	int                rv;
+	char **envp = workspace_net_env(x, &env), *reason = NULL, *shown;
+	int    rv;
 
 	strv_push(&argv, "git");
 	if (envp != NULL)
-		net_args(&argv);
+		workspace_net_args(&argv);
 	strv_push(&argv, "clone");
 	strv_push(&argv, "--quiet");
 	strv_push(&argv, "--");
 	strv_push(&argv, x->req->clone_url);
 	strv_push(&argv, x->ws);
 	shown = xasprintf("git clone %s", x->req->clone_url);
-	if ((rv = git_argv(&r, NULL, envp, &argv, shown, &reason)) != 0) {
-		scrub(reason, x->req->github_token);
+	if ((rv = workspace_git_argv(&r, NULL, envp, &argv, shown, &reason)) !=
+	    0) {
+		workspace_scrub(reason, x->req->github_token);
 		run_fail(x, "infra_tooling", reason);
 	}
 	proc_result_fini(&r);
@@ -290,6 +286,8 @@ workspace_prepare(struct exec_run *x)
 	const struct exec_req *rq = x->req;
 	char                  *exclude, *info;
 	FILE                  *f;
+	int64_t                t0;
+	int                    fetched = 0;
 
 	if (!dir_usable(x->ws)) {
 		run_fail(x, "infra_tooling",
@@ -310,7 +308,10 @@ workspace_prepare(struct exec_run *x)
 		x->ws_ready = 1;
 		return (0);
 	}
-	if (clone(x) != 0 ||
+	t0 = mono_ms();
+	if ((rq->mirror_dir != NULL ? mirror_clone(x, &fetched) : clone(x)) !=
+	        0 ||
+	    proc_stop ||
 	    git_do(x, x->ws, "checkout", "--quiet", rq->base_branch, NULL) !=
 	        0 ||
 	    git_do(x, x->ws, "checkout", "--quiet", "-b", rq->task_branch,
@@ -342,6 +343,11 @@ workspace_prepare(struct exec_run *x)
 		return (ERR_IO);
 	}
 	x->ws_ready = 1;
+	log_info("run.workspace", "run %s: workspace ready in %lld ms (%s)",
+	    rq->run_id, (long long) (mono_ms() - t0),
+	    rq->mirror_dir == NULL ? "full clone"
+	        : fetched          ? "mirror, fetched"
+	                           : "mirror");
 	return (0);
 }
 
@@ -384,9 +390,10 @@ push(struct exec_run *x)
 	struct proc_result     r;
 	struct strv            argv = { 0 }, env = { 0 };
 	const char            *tmp = getenv("TMPDIR");
-	char **envp = net_env(x, &env), *dir, *alt, *objs, *reason = NULL;
-	char  *refspec = NULL, *shown = NULL;
-	int    rv = ERR_IO;
+	char **envp   = workspace_net_env(x, &env), *dir, *alt, *objs,
+	     *reason  = NULL;
+	char *refspec = NULL, *shown = NULL;
+	int   rv = ERR_IO;
 
 	/* the last moment a run the router took back can be stopped from
 	 * delivering twice: nothing is pushed without the lease */
@@ -425,7 +432,7 @@ push(struct exec_run *x)
 	strv_push(&argv, "-c");
 	strv_push(&argv, "core.hooksPath=/dev/null");
 	if (envp != NULL)
-		net_args(&argv);
+		workspace_net_args(&argv);
 	strv_push(&argv, "push");
 	strv_push(&argv, "--quiet");
 	strv_push(&argv, "--no-verify");
@@ -433,10 +440,11 @@ push(struct exec_run *x)
 	strv_push(&argv, rq->clone_url);
 	strv_push(&argv, refspec);
 	shown = xasprintf("git push %s %s", rq->clone_url, rq->task_branch);
-	if ((rv = git_argv(&r, NULL, envp, &argv, shown, &reason)) == 0)
+	if ((rv = workspace_git_argv(&r, NULL, envp, &argv, shown, &reason)) ==
+	    0)
 		x->branch_pushed = 1;
 	else {
-		scrub(reason, rq->github_token);
+		workspace_scrub(reason, rq->github_token);
 		run_fail(x, "infra_tooling", reason);
 		reason = NULL;
 	}

@@ -623,6 +623,62 @@ test_lease_lost(void **state)
 	json_decref(req);
 }
 
+/* With a mirror (mirror.c) over https as GitHub serves it: the token
+ * reaches the mirror's fetch and the push (through the helper, in their
+ * environment) and nothing else; the workspace's clone of the mirror is
+ * local.  The mirror keeps no credential, and its origin and the
+ * workspace's are the real remote.  Without the token the fetch fails
+ * the run as infra_tooling with git's words. */
+static void
+test_mirror_over_https(void **state)
+{
+	struct fx *fx      = *state;
+	json_t    *req     = request(fx), *r;
+	char      *mirrors = xasprintf("%s/mirrors", fx->root);
+
+	json_object_set_new(req, "open_pr", json_false());
+	json_object_set_new(req, "mirror",
+	    json_pack("{s:s, s:i, s:i}", "dir", mirrors, "fetch_interval_ms",
+	        0, "gc_interval_ms", 86400000));
+	r = run(fx, req, TOKEN);
+	assert_string_equal(rstr(r, "status"), "succeeded");
+	pushed(fx, r);
+	json_decref(r);
+	assert_int_equal(
+	    sh("grep -c '^TOKEN_IN_ENV|' %s | grep -qx 2", fx->gitlog), 0);
+	assert_int_equal(
+	    sh("grep '^TOKEN_IN_ENV|' %s | grep -q '|fetch|'", fx->gitlog), 0);
+	assert_int_equal(
+	    sh("grep '^TOKEN_IN_ENV|' %s | grep -q '|push|'", fx->gitlog), 0);
+	assert_int_equal(
+	    sh("grep -q '^|clone|.*|--shared|' %s", fx->gitlog), 0);
+	assert_int_equal(sh("grep -q 'objects$' %s/ws/.git/objects/info/"
+	                    "alternates && test \"$(git -C %s/ws remote "
+	                    "get-url origin)\" = "
+	                    "http://127.0.0.1:%d/acme/demo.git",
+	                     fx->root, fx->root, fx->port),
+	    0);
+	nowhere(fx, TOKEN);
+	/* the next run fetches into the same mirror */
+	(void) rmtree(fx->ws);
+	json_object_set_new(req, "task_branch", json_string(BRANCH "-2"));
+	r = run(fx, req, TOKEN);
+	assert_string_equal(rstr(r, "status"), "succeeded");
+	json_decref(r);
+	/* no token: the private repository's fetch is refused */
+	(void) rmtree(fx->ws);
+	r = run(fx, req, NULL);
+	assert_string_equal(rstr(r, "status"), "failed");
+	assert_string_equal(rstr(r, "failure_category"), "infra_tooling");
+	assert_non_null(strstr(rstr(r, "failure_reason"), "git fetch http"));
+	assert_non_null(
+	    strstr(rstr(r, "failure_reason"), "terminal prompts disabled"));
+	nowhere(fx, TOKEN);
+	json_decref(r);
+	json_decref(req);
+	free(mirrors);
+}
+
 int
 main(void)
 {
@@ -643,6 +699,8 @@ main(void)
 		    test_local_remote, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_lease_lost, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_mirror_over_https, setup, teardown),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
