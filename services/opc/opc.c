@@ -29,7 +29,7 @@ static const struct opc_cmd cmds[] = {
 	{ "heartbeat-check", cmd_heartbeat_check, "[--max-age S]",
 	    "exit 0 when every instance's heartbeat is fresh (default: "
 	    "within 300 s) and none says its disk is full, 1 otherwise" },
-	{ "task", cmd_task, "add|list|show|move|resume ...",
+	{ "task", cmd_task, "add|list|show|move|comment|resume ...",
 	    "the local board: add a task, list, show one, move it, resume "
 	    "it" },
 	{ "runs", cmd_runs, "list [--task ID] [--limit N] | show RUN",
@@ -38,6 +38,14 @@ static const struct opc_cmd cmds[] = {
 	    "executions, their real cost and tokens over a window" },
 	{ "breaker", cmd_breaker, "status | reset [--reason T]",
 	    "the router's circuit breaker: its state, or close it now" },
+	{ "pause", cmd_pause,
+	    "[--repo R] --reason TEXT [--stop-running] [--json]",
+	    "emergency stop: dispatch nothing (of every repo, or of R) until "
+	    "`opc resume`; tasks wait queued, saying why on the board; "
+	    "--stop-running also stops the runs in flight; survives "
+	    "restarts" },
+	{ "resume", cmd_resume, "[--repo R] [--json]",
+	    "lift the pause of every repo (or of R): dispatch again" },
 	{ "usage", cmd_usage,
 	    "[--kind K] [--repo R] [--since D] [--limit N] [--json]",
 	    "the usage store's events: executions, outcomes, quota events, "
