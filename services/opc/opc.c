@@ -74,8 +74,31 @@ static const struct opc_cmd cmds[] = {
 	    "--task-id ID [--comment-only] [--comment-text T]",
 	    "fetch a work item (Plane or local) and post a comment, running "
 	    "nothing; evidence under STATE_DIR/reports/smoke/" },
-	{ "demo", cmd_demo, "--goal TEXT [--repo-key demo] [--blocked-policy]",
-	    "send one task through the running daemons and narrate it" },
+	{ "demo", cmd_demo,
+	    "[--goal TEXT] [--repo-key demo] [--backend NAME] "
+	    "[--workspace-path DIR] [--blocked-policy] [--timeout S]",
+	    "send one task through the daemons and narrate it (the "
+	    "original's demo).\n"
+	    "  Starts the constellation first when it is not running (as "
+	    "`opc up`, saying so)\n"
+	    "  and creates the demo git repository when it is missing.\n"
+	    "  --goal TEXT          the task's goal (default: the original's "
+	    "hello-world artifact)\n"
+	    "  --repo-key KEY       a repo of the config (default demo)\n"
+	    "  --backend NAME       run on this backend (stub, or one an "
+	    "executor configures,\n"
+	    "                       e.g. an agent CLI); its lane is the one "
+	    "a rule gives it\n"
+	    "  --workspace-path DIR the demo git repository lives in DIR "
+	    "(created when missing;\n"
+	    "                       the repo's configured path is linked to "
+	    "it)\n"
+	    "  --blocked-policy     the original's fixture: local_only on a "
+	    "remote lane, blocked\n"
+	    "  --timeout S          how long to wait for the run (default "
+	    "180)\n"
+	    "  Exit 0 when the task succeeded, 1 otherwise (blocked, "
+	    "failed)" },
 	{ NULL, NULL, NULL, NULL },
 };
 
