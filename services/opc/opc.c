@@ -111,9 +111,10 @@ usage(FILE *f)
 	    "usage: opc [-c CONFIG] COMMAND [ARGS]\n\n"
 	    "Operates an opcenter constellation.  CONFIG defaults to "
 	    "$OPC_CONFIG or\nconfig/opcenter.yaml.\n\ncommands:\n");
+	/* a command's first help line; `opc COMMAND --help` has the rest */
 	for (c = cmds; c->name != NULL; c++)
-		fprintf(f, "  %-16s %s\n  %-16s   %s\n", c->name, c->args, "",
-		    c->help);
+		fprintf(f, "  %-16s %s\n  %-16s   %.*s\n", c->name, c->args,
+		    "", (int) strcspn(c->help, "\n"), c->help);
 	fprintf(f, "\n`opc COMMAND --help` describes one command.\n");
 }
 
