@@ -2,7 +2,11 @@
 # test_exec_path.sh BIN_DIR: the execution path through the real daemons
 # (supervisor, board-sync, router, executor + opc-exec-run, recorder) on
 # ipc:// in a temp dir, with real git repos:
-#   goal task -> evidence; blocked by policy; failing validation; backend
+#   opc demo on a fresh config with nothing up (it starts the
+#   constellation; --backend, --workspace-path) -> evidence; blocked by
+#   policy; failing validation; a question answered by move --comment and
+#   by opc task comment; the emergency stop (opc pause survives a router
+#   restart, a repo's pause holds that repo, opc resume runs it); backend
 #   timeout; scope violation; SIGKILL of the executor mid-run -> the
 #   restarted executor adopts the running worker; SIGKILL of the executor
 #   and its worker -> interrupted -> retried once, never twice.
