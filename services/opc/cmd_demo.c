@@ -436,7 +436,8 @@ demo_repo(struct topo *t, const struct demo_opts *d)
 	dir  = xstrdup(t->config_path);
 	path = url[0] == '/' ? xstrdup(url)
 	                     : xasprintf("%s/%s", dirname(dir), url);
-	br   = br != NULL && *br != '\0' ? br : "main";
+	(void) path_clean(path);
+	br = br != NULL && *br != '\0' ? br : "main";
 	if (d->workspace == NULL) {
 		if (!is_git_repo(path))
 			rv = repo_create(path, br);
