@@ -402,6 +402,40 @@ on_route_decided(struct svc *svc, const struct msg *m, void *state)
 	return (rv);
 }
 
+/* paused_note: an operator's pause holds the task queued in the router
+ * (which says so once per task and pause): one comment, the task stays
+ * where it is. */
+static int
+paused_note(struct svc *svc, const struct msg_budget_decision *b)
+{
+	struct task t;
+	char       *c;
+	int         rv;
+
+	if ((rv = board_task_get(svc, b->task_id, &t)) != 0)
+		return (rv == ERR_NOTFOUND ? 0 : rv);
+	if (terminal(t.state)) {
+		board_task_fini(&t);
+		return (0);
+	}
+	c  = xasprintf("Waiting: dispatch is paused by an operator\n"
+	                "- scope: %s\n- reason: %s\n- the task stays queued "
+	                "and runs once `opc resume%s%s` lifts the pause",
+            b->scope != NULL && strcmp(b->scope, "repo") == 0 && b->repo_key
+	         ? b->repo_key
+	         : "all repos",
+            b->note ? b->note : "-",
+            b->scope != NULL && strcmp(b->scope, "repo") == 0 ? " --repo "
+	                                                       : "",
+            b->scope != NULL && strcmp(b->scope, "repo") == 0 && b->repo_key
+	         ? b->repo_key
+	         : "");
+	rv = board_comment_post(svc, t.task_id, "router", c);
+	free(c);
+	board_task_fini(&t);
+	return (rv);
+}
+
 static int
 on_budget(struct svc *svc, const struct msg *m, void *state)
 {
@@ -411,6 +445,9 @@ on_budget(struct svc *svc, const struct msg *m, void *state)
 	int                               rv;
 
 	(void) state;
+	if (b->task_id != NULL && !b->allowed &&
+	    strcmp(b->reason, "paused") == 0)
+		return (paused_note(svc, b));
 	/* Only a final refusal changes the task; rate limits keep it
 	 * queued in the router. */
 	if (b->task_id == NULL || b->allowed ||
@@ -1061,6 +1098,23 @@ take_answer(
 	return (0);
 }
 
+/* answer_requeue: after take_answer() recorded a reply, a task the reply
+ * left Blocked goes back to Ready for AI (a reply on Plane does the
+ * same), and board_ready() puts the answer into its next run's goal. */
+static int
+answer_requeue(struct svc *svc, struct task *t)
+{
+	int rv;
+
+	if (strcmp(t->state, "Blocked") != 0)
+		return (0);
+	if ((rv = board_move(svc, t, BOARD_READY, "answered",
+	         "Answer received: the task is queued again.",
+	         "board-sync")) != 0)
+		return (rv);
+	return (board_ready(svc, t));
+}
+
 static int
 ctl_move(struct svc *svc, const struct msg *req, json_t **data, char *err,
     size_t errlen, void *state)
@@ -1099,10 +1153,8 @@ ctl_move(struct svc *svc, const struct msg *req, json_t **data, char *err,
 		/* a reply that leaves the task Blocked re-queues it, as a
 		 * reply on Plane does */
 		if (rv == 0 && answer && mv->state == MSG_TASK_STATE_BLOCKED)
-			rv = board_move(svc, &t, BOARD_READY, "answered",
-			    "Answer received: the task is queued again.",
-			    "board-sync");
-		if (rv == 0 && strcmp(t.state, BOARD_READY) == 0 &&
+			rv = answer_requeue(svc, &t);
+		else if (rv == 0 && strcmp(t.state, BOARD_READY) == 0 &&
 		    (mv->state == MSG_TASK_STATE_READY_FOR_AI || answer))
 			rv = board_ready(svc, &t);
 		if (rv == 0)
@@ -1118,7 +1170,10 @@ ctl_move(struct svc *svc, const struct msg *req, json_t **data, char *err,
 	return (rv);
 }
 
-/* ctl_comment adds a comment to a task without moving it (opc smoke):
+/* ctl_comment adds a comment to a task without moving it (opc task
+ * comment, opc smoke).  A comment on a task whose question is unanswered
+ * is its answer, as with `opc task move --comment`: the task is queued
+ * again (task.ready journaled) with the answer in its goal.  Otherwise
  * nothing is journaled, the task's state and runs are untouched. */
 static int
 ctl_comment(struct svc *svc, const struct msg *req, json_t **data, char *err,
@@ -1127,6 +1182,7 @@ ctl_comment(struct svc *svc, const struct msg *req, json_t **data, char *err,
 	const struct msg_board_task_comment *c = &req->body.board_task_comment;
 	const char *author = c->author != NULL ? c->author : "operator";
 	struct task t;
+	bool        answer = false;
 	int         rv;
 
 	(void) state;
@@ -1142,14 +1198,19 @@ ctl_comment(struct svc *svc, const struct msg *req, json_t **data, char *err,
 		return (rv);
 	}
 	if ((rv = svc_begin(svc)) == 0) {
-		if ((rv = comment_add(svc, t.task_id, author, c->body)) == 0)
+		rv = comment_add(svc, t.task_id, author, c->body);
+		if (rv == 0)
+			rv = take_answer(svc, &t, c->body, &answer);
+		if (rv == 0 && answer)
+			rv = answer_requeue(svc, &t);
+		if (rv == 0)
 			rv = svc_commit(svc);
 		else
 			svc_rollback(svc);
 	}
 	if (rv == 0)
-		*data = json_pack("{s:s, s:s, s:s}", "task_id", t.task_id,
-		    "state", t.state, "author", author);
+		*data = json_pack("{s:s, s:s, s:s, s:b}", "task_id", t.task_id,
+		    "state", t.state, "author", author, "answer", answer);
 	board_task_fini(&t);
 	return (rv);
 }
@@ -1210,6 +1271,7 @@ board_status(struct svc *svc, void *state, json_t *obj)
 	    svc_store(svc), "SELECT state, count(*) FROM task GROUP BY state");
 
 	json_object_set_new(obj, "tasks", c);
+	selfheal_status(svc, obj);
 	json_object_set_new(obj, "board",
 	    json_string(((struct board *) state)->plane ? "plane" : "local"));
 	board_plane_status(svc, state, obj);

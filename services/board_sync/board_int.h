@@ -60,6 +60,9 @@ int selfheal_hold(struct svc *, struct task *t, int64_t blocks);
 /* selfheal_json: {consecutive_blocks, classification, paused} of task_id,
  * or NULL when its last run did not end Blocked (caller owns it). */
 json_t *selfheal_json(struct svc *, const char *task_id);
+/* selfheal_status adds "self_heal_paused" to board-sync's status: the
+ * ids of the tasks paused now (opc status). */
+void selfheal_status(struct svc *, json_t *obj);
 /* selfheal_ctl_resume answers board.task_resume: the pause and the count
  * are lifted (a comment says so when it was paused). */
 int selfheal_ctl_resume(struct svc *, const struct msg *req, json_t **data,

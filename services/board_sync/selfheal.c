@@ -167,6 +167,23 @@ selfheal_json(struct svc *svc, const char *task_id)
 	return (j);
 }
 
+void
+selfheal_status(struct svc *svc, json_t *obj)
+{
+	struct store_stmt *st;
+	json_t            *ids = json_array();
+
+	if (store_prep(svc_store(svc), &st,
+	        "SELECT task_id FROM selfheal WHERE paused = 1"
+	        " ORDER BY updated_ms, task_id") == 0) {
+		while (store_step(st) == 1)
+			json_array_append_new(
+			    ids, json_string(store_col_text(st, 0)));
+		store_done(st);
+	}
+	json_object_set_new(obj, "self_heal_paused", ids);
+}
+
 int
 selfheal_ctl_resume(struct svc *svc, const struct msg *req, json_t **data,
     char *err, size_t errlen, void *state)

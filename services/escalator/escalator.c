@@ -621,6 +621,42 @@ disk_full_what(struct svc *svc, const struct msg *m, struct escalator *e,
 	return (0);
 }
 
+/* An operator's emergency stop and its end (opc pause / opc resume):
+ * each pause and each resume escalates, keyed by the pause (a second
+ * pause within the cooldown is another incident). */
+static int
+paused_what(struct svc *svc, const struct msg *m, struct escalator *e,
+    struct esc_want *w)
+{
+	const struct msg_ops_paused *p = &m->body.ops_paused;
+
+	UNUSED(svc);
+	UNUSED(e);
+	w->key  = p->pause_id ? p->pause_id : "pause";
+	w->text = xasprintf("dispatch paused by an operator (%s): %s%s",
+	    p->repo_key ? p->repo_key : "all repos", p->reason,
+	    p->stop_running ? "; running work stopped" : "");
+	return (0);
+}
+
+static int
+resumed_what(struct svc *svc, const struct msg *m, struct escalator *e,
+    struct esc_want *w)
+{
+	const struct msg_ops_resumed *p = &m->body.ops_resumed;
+
+	UNUSED(svc);
+	UNUSED(e);
+	w->key  = p->pause_id;
+	w->text = xasprintf("dispatch resumed by an operator (%s) after %lld "
+	                    "s; %lld task(s) waited (the pause: %s)",
+	    p->repo_key ? p->repo_key : "all repos",
+	    (long long) (p->since_ms > 0 ? (now_ms() - p->since_ms) / 1000
+	                                 : 0),
+	    (long long) p->waiting, p->reason ? p->reason : "-");
+	return (0);
+}
+
 /* ESC_KINDS(X): X(topic, kind, required field, empty_ok, wanted, what)
  * for every source topic; kinds[] and the handler table are made of it. */
 #define NONE 0, NULL
@@ -651,7 +687,11 @@ disk_full_what(struct svc *svc, const struct msg *m, struct escalator *e,
 	X(MSG_BOARD_MISCONFIGURED, "board_misconfigured",                     \
 	    NEED(board_misconfigured, provider), false, NULL, board_what)     \
 	X(MSG_SVC_DISK_FULL, "disk_full", NEED(svc_disk_full, path), false,   \
-	    NULL, disk_full_what)
+	    NULL, disk_full_what)                                             \
+	X(MSG_OPS_PAUSED, "paused", NEED(ops_paused, reason), false, NULL,    \
+	    paused_what)                                                      \
+	X(MSG_OPS_RESUMED, "resumed", NEED(ops_resumed, pause_id), false,     \
+	    NULL, resumed_what)
 
 static const struct esc_kind kinds[] = {
 #define X(topic, ...) { topic, __VA_ARGS__ },

@@ -1,13 +1,21 @@
 /*
  * cmd_demo.c - `opc demo`: the original's offline demo, but through the
- * running daemons.  It adds one task to the board and narrates the flow
- * from the producers' journals (ctl replay from their current seq), so no
- * event can be missed the way a late SUB socket would miss it:
- * planning, routing, bundle, policy, execution, observability.
+ * daemons.  It starts the constellation when it is not running (as `opc
+ * up`), creates the demo git repository when it is missing (as
+ * scripts/run.sh), adds one task to the board and narrates the flow from
+ * the producers' journals (ctl replay from their current seq), so no
+ * event can be missed the way a late SUB socket would miss it: planning,
+ * routing, bundle, policy, execution, observability.
  */
+#include <errno.h>
 #include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "opc.h"
@@ -20,6 +28,13 @@
 struct feed {
 	const struct topo_inst *inst;
 	uint64_t                next; /* next seq to read */
+};
+
+/* The original's flags, where they make sense here. */
+struct demo_opts {
+	const char *goal, *repo, *backend, *workspace;
+	bool        blocked_policy;
+	int64_t     timeout_s;
 };
 
 struct demo {
@@ -238,106 +253,331 @@ print_observability(json_t *rec)
 		printf("    %s/%s\n", js(rec, "path"), json_string_value(f));
 }
 
-int
-cmd_demo(struct opc *o, int argc, char **argv)
+static const char demo_usage[] =
+    "usage: opc demo [--goal TEXT] [--repo-key KEY] [--backend NAME]\n"
+    "                [--workspace-path DIR] [--blocked-policy] [--timeout "
+    "S]\n";
+
+/* demo_args reads the flags into d.  Returns 0, or 2 after saying why. */
+static int
+demo_args(int argc, char **argv, struct demo_opts *d)
 {
 	static const struct option opts[] = {
 		{ "goal", required_argument, NULL, 'g' },
 		{ "repo-key", required_argument, NULL, 'r' },
+		{ "backend", required_argument, NULL, 'k' },
+		{ "workspace-path", required_argument, NULL, 'w' },
 		{ "blocked-policy", no_argument, NULL, 'b' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static const char *const  roles[] = { "router", "executor",
-		 "recorder" };
-	struct msg_board_task_add add;
-	const struct topo_inst   *board;
-	struct topo              *t;
-	struct feed               feeds[3];
-	struct demo               d;
-	json_t                   *data = NULL, *dec, *pol;
-	char                      err[512], rid[37];
-	const char               *goal = NULL, *repo = "demo";
-	bool                      blocked_policy = false;
-	bool                      shown_plan = false, shown_exec = false;
-	int64_t                   deadline, timeout_s            = 180;
-	size_t                    i;
-	int                       ch, rv = 1;
+	int ch;
 
-	optind = 1;
+	memset(d, 0, sizeof(*d));
+	d->goal      = "Write a tiny hello-world execution artifact";
+	d->repo      = "demo";
+	d->timeout_s = 180;
+	optind       = 1;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (ch == 'g')
-			goal = optarg;
+			d->goal = optarg;
 		else if (ch == 'r')
-			repo = optarg;
+			d->repo = optarg;
+		else if (ch == 'k')
+			d->backend = optarg;
+		else if (ch == 'w')
+			d->workspace = optarg;
 		else if (ch == 'b')
-			blocked_policy = true;
+			d->blocked_policy = true;
 		else if (ch == 't')
-			timeout_s = strtol(optarg, NULL, 10);
-		else
+			d->timeout_s = strtol(optarg, NULL, 10);
+		else {
+			fputs(demo_usage, stderr);
 			return (2);
+		}
 	}
-	if (goal == NULL) {
-		fprintf(stderr, "opc demo: --goal is required\n");
+	if (optind < argc || d->goal[0] == '\0' || d->timeout_s <= 0) {
+		fprintf(stderr, "opc demo: %s\n%s",
+		    optind < argc ? "unexpected argument"
+		                  : "--goal and --timeout want a value",
+		    demo_usage);
 		return (2);
 	}
-	if ((t = opc_topo(o)) == NULL)
-		return (1);
-	memset(&d, 0, sizeof(d));
+	if (d->blocked_policy && d->backend != NULL) {
+		fprintf(stderr,
+		    "opc demo: --blocked-policy routes to a remote "
+		    "lane itself: no --backend with it\n");
+		return (2);
+	}
+	return (0);
+}
+
+/* backend_known: name is a backend some executor of t configures, or the
+ * built-in stub; else prints the known ones. */
+static bool
+backend_known(struct topo *t, const char *name)
+{
+	const struct cfg_node *bks;
+	struct buf             b;
+	size_t                 i, k;
+	bool                   found = strcmp(name, "stub") == 0;
+
+	buf_init(&b);
+	buf_printf(&b, "stub");
+	for (i = 0; i < t->ninst; i++) {
+		if (!t->inst[i].enabled ||
+		    strcmp(t->inst[i].service, "executor") != 0)
+			continue;
+		bks = cfg_get(t->inst[i].node, "backends");
+		for (k = 0; k < cfg_len(bks); k++) {
+			if (cfg_key_at(bks, k) == NULL ||
+			    strcmp(cfg_key_at(bks, k), "stub") == 0)
+				continue;
+			if (strcmp(cfg_key_at(bks, k), name) == 0)
+				found = true;
+			if (strstr(buf_cstr(&b), cfg_key_at(bks, k)) == NULL)
+				buf_printf(&b, ", %s", cfg_key_at(bks, k));
+		}
+	}
+	if (!found)
+		fprintf(stderr,
+		    "opc demo: unknown backend '%s' (the executors of %s "
+		    "know: %s)\n",
+		    name, t->config_path, buf_cstr(&b));
+	buf_fini(&b);
+	return (found);
+}
+
+/* run_git runs git with args (argv, never a shell) and waits. */
+static int
+run_git(char *const argv[])
+{
+	pid_t pid = child_spawn(NULL, argv, NULL);
+	int   st;
+
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) ||
+	    WEXITSTATUS(st) != 0) {
+		fprintf(stderr, "opc demo: git %s %s failed\n", argv[3],
+		    argv[4] ? argv[4] : "");
+		return (ERR_IO);
+	}
+	return (0);
+}
+
+/* repo_create makes path a git repository with a first commit on branch,
+ * as scripts/run.sh does (pushes land on branches, never on it). */
+static int
+repo_create(const char *path, const char *branch)
+{
+	char  p[PATH_MAX + 32];
+	char *a_init[] = { "git", "-C", (char *) path, "init", "-q", "-b",
+		(char *) branch, NULL };
+	char *a_add[]  = { "git", "-C", (char *) path, "add", "README.md",
+		 NULL };
+	char *a_ci[]   = { "git", "-C", (char *) path, "-c",
+		  "user.name=opcenter", "-c", "user.email=opcenter@localhost",
+		  "commit", "-q", "-m", "initial commit", NULL };
+	char *a_cfg[]  = { "git", "-C", (char *) path, "config",
+		 "receive.denyCurrentBranch", "refuse", NULL };
+	static const char readme[] =
+	    "# demo\n\nA repository for the opcenter demo.\n";
+
+	printf("demo repository missing: creating %s\n", path);
+	snprintf(p, sizeof(p), "%s/README.md", path);
+	if (mkdirs(path, 0755) != 0 || run_git(a_init) != 0 ||
+	    write_file_atomic(p, readme, sizeof(readme) - 1) != 0 ||
+	    run_git(a_add) != 0 || run_git(a_ci) != 0 || run_git(a_cfg) != 0)
+		return (ERR_IO);
+	return (0);
+}
+
+static bool
+is_git_repo(const char *path)
+{
+	char        p[PATH_MAX + 8];
+	struct stat st;
+
+	snprintf(p, sizeof(p), "%s/.git", path);
+	return (stat(p, &st) == 0);
+}
+
+/* demo_repo makes sure the repo the demo task runs on exists: the local
+ * clone_url (or local_path) of its repo key, relative to the config's
+ * directory, or with --workspace-path DIR the repository at DIR, which
+ * the configured path then names (a symlink made when it is missing). */
+static int
+demo_repo(struct topo *t, const struct demo_opts *d)
+{
+	const struct cfg_node *repo =
+	    cfg_get(cfg_get(cfg_root(t->cfg), "repos"), d->repo);
+	const char *url = cfg_str(cfg_get(repo, "clone_url"));
+	const char *br  = cfg_str(cfg_get(repo, "default_branch"));
+	char       *dir, *path, rp1[PATH_MAX], rp2[PATH_MAX];
+	int         rv = 0;
+
+	if (repo == NULL) {
+		fprintf(stderr, "opc demo: no repo '%s' in %s\n", d->repo,
+		    t->config_path);
+		return (ERR_INVAL);
+	}
+	if (url == NULL || *url == '\0')
+		url = cfg_str(cfg_get(repo, "local_path"));
+	if (url == NULL || strstr(url, "://") != NULL ||
+	    strchr(url, '@') != NULL) {
+		if (d->workspace != NULL) {
+			fprintf(stderr,
+			    "opc demo: repo '%s' is not a local "
+			    "path: --workspace-path cannot apply\n",
+			    d->repo);
+			return (ERR_INVAL);
+		}
+		return (0); /* a remote repo: not ours to create */
+	}
+	dir  = xstrdup(t->config_path);
+	path = url[0] == '/' ? xstrdup(url)
+	                     : xasprintf("%s/%s", dirname(dir), url);
+	(void) path_clean(path);
+	br = br != NULL && *br != '\0' ? br : "main";
+	if (d->workspace == NULL) {
+		if (!is_git_repo(path))
+			rv = repo_create(path, br);
+	} else if (!is_git_repo(d->workspace) &&
+	    (rv = repo_create(d->workspace, br)) != 0) {
+		;
+	} else if (realpath(path, rp1) == NULL) {
+		/* the configured path names the workspace from now on */
+		char *parent = xstrdup(path);
+
+		(void) mkdirs(dirname(parent), 0755);
+		free(parent);
+		if (realpath(d->workspace, rp2) == NULL ||
+		    symlink(rp2, path) != 0) {
+			fprintf(stderr, "opc demo: cannot link %s to %s: %s\n",
+			    path, d->workspace, strerror(errno));
+			rv = ERR_IO;
+		} else
+			printf("demo repository: %s (linked from %s)\n", rp2,
+			    path);
+	} else if (realpath(d->workspace, rp2) == NULL ||
+	    strcmp(rp1, rp2) != 0) {
+		fprintf(stderr,
+		    "opc demo: repo '%s' is %s in %s, not %s: remove it "
+		    "or set its clone_url to use --workspace-path\n",
+		    d->repo, path, t->config_path, d->workspace);
+		rv = ERR_INVAL;
+	}
+	free(path);
+	free(dir);
+	return (rv);
+}
+
+/* demo_up starts the constellation of the config when its supervisor does
+ * not answer, as `opc up` does. */
+static int
+demo_up(struct opc *o, struct topo *t)
+{
+	char   *up[] = { "up", NULL };
+	json_t *st   = NULL;
+	char    err[256];
+
+	if (opc_ctl(t->supervisor.ctl, MSG_CTL_STATUS, NULL, &st, err,
+	        sizeof(err), 1000) == 0) {
+		json_decref(st);
+		return (0);
+	}
+	printf("constellation not running: starting it (opc up) ...\n");
+	fflush(stdout);
+	return (cmd_up(o, 1, up) == 0 ? 0 : ERR_IO);
+}
+
+/* demo_feeds finds the producers narrated and starts reading each from
+ * its current journal seq. */
+static int
+demo_feeds(struct opc *o, struct topo *t, struct feed feeds[3])
+{
+	static const char *const roles[] = { "router", "executor",
+		"recorder" };
+	char                     err[512];
+	size_t                   i;
+
 	for (i = 0; i < nitems(roles); i++) {
 		if ((feeds[i].inst = opc_find_service(t, roles[i])) == NULL) {
 			fprintf(stderr, "opc demo: no %s instance in %s\n",
 			    roles[i], t->config_path);
-			return (1);
+			return (ERR_NOTFOUND);
 		}
 		if (feed_start(&feeds[i], err, sizeof(err)) != 0) {
 			opc_not_up(o, err);
-			return (1);
+			return (ERR_NOTFOUND);
 		}
 	}
+	return (0);
+}
+
+/* demo_add adds the demo task to the board; its id goes to d. */
+static int
+demo_add(struct topo *t, const struct demo_opts *op, struct demo *d)
+{
+	struct msg_board_task_add add;
+	const struct topo_inst   *board;
+	json_t                   *data = NULL;
+	char                      err[512], rid[37], *lb = NULL;
+	int                       rv;
+
 	if ((board = opc_find_service(t, "board-sync")) == NULL) {
 		fprintf(stderr, "opc demo: no board-sync instance\n");
-		return (1);
+		return (ERR_NOTFOUND);
 	}
 	memset(&add, 0, sizeof(add));
-	add.repo_key   = (char *) repo;
-	add.goal       = (char *) goal;
+	add.repo_key   = (char *) op->repo;
+	add.goal       = (char *) op->goal;
 	add.kind       = "goal";
 	add.request_id = uuid4(rid);
-	if (blocked_policy) {
+	if (op->blocked_policy) {
 		/* the original's fixture: local_only routed to a remote lane
 		 */
 		msg_strs_add(&add.labels, "local_only");
 		msg_strs_add(&add.labels, "lane: claude_cli");
 	}
+	if (op->backend != NULL) {
+		/* the router honours it before its rules (route.h) */
+		lb = xasprintf("backend: %s", op->backend);
+		msg_strs_add(&add.labels, lb);
+		free(lb);
+	}
 	rv = opc_ctl(board->ctl, MSG_BOARD_TASK_ADD, &add, &data, err,
 	    sizeof(err), OPC_CTL_TIMEOUT);
-	for (i = 0; i < add.labels.n; i++)
-		free(add.labels.v[i]);
-	free(add.labels.v);
+	msg_strs_fini(&add.labels);
 	if (rv != 0) {
 		fprintf(stderr, "opc demo: cannot add the task: %s\n", err);
-		return (1);
+		return (rv);
 	}
-	d.task_id = xstrdup(js(data, "task_id"));
+	d->task_id = xstrdup(js(data, "task_id"));
 	json_decref(data);
-	printf("%s\nopcenter Demo Run (task %s on the local board)\n%s\n", BAR,
-	    d.task_id, BAR);
-	fflush(stdout);
-	rv        = 1;
-	d.records = json_object();
-	deadline  = mono_ms() + timeout_s * 1000;
-	/* Each section is printed as soon as its event is on the bus. */
+	return (0);
+}
+
+/* demo_watch prints each section as soon as its event is on the bus,
+ * until the record of the run that decides is there or time is up. */
+static void
+demo_watch(struct demo *d, struct feed feeds[3], int64_t timeout_s)
+{
+	json_t *dec, *pol;
+	bool    shown_plan = false, shown_exec = false;
+	int64_t deadline = mono_ms() + timeout_s * 1000;
+	size_t  i;
+
 	while (mono_ms() < deadline) {
-		for (i = 0; i < nitems(feeds); i++)
-			(void) feed_poll(&feeds[i], on_msg, &d);
-		if (d.decided != NULL && !shown_plan) {
-			dec = json_object_get(d.decided, "decision");
-			pol = json_object_get(d.decided, "policy");
-			print_planning(json_object_get(d.decided, "proposal"));
+		for (i = 0; i < 3; i++)
+			(void) feed_poll(&feeds[i], on_msg, d);
+		if (d->decided != NULL && !shown_plan) {
+			dec = json_object_get(d->decided, "decision");
+			pol = json_object_get(d->decided, "policy");
+			print_planning(
+			    json_object_get(d->decided, "proposal"));
 			print_routing(dec);
-			print_policy(pol, !d.blocked);
-			if (d.blocked)
+			print_policy(pol, !d->blocked);
+			if (d->blocked)
 				printf("\n[EXECUTION — blocked / skipped]\n"
 				       "  run_id      : %s\n"
 				       "  not executed: policy %s\n",
@@ -345,54 +585,89 @@ cmd_demo(struct opc *o, int argc, char **argv)
 			shown_plan = true;
 			fflush(stdout);
 		}
-		if (d.finished != NULL && !shown_exec) {
-			print_execution(d.finished,
-			    json_object_get(d.decided, "decision"));
+		if (d->finished != NULL && !shown_exec) {
+			print_execution(d->finished,
+			    json_object_get(d->decided, "decision"));
 			shown_exec = true;
 			fflush(stdout);
 		}
 		/* the record of the run that decides: the blocked one, or
 		 * the last (non-interrupted) attempt */
-		if (d.blocked)
-			d.record = json_object_get(d.records,
-			    js(json_object_get(d.decided, "decision"),
+		if (d->blocked)
+			d->record = json_object_get(d->records,
+			    js(json_object_get(d->decided, "decision"),
 			        "run_id"));
-		else if (d.finished != NULL)
-			d.record = json_object_get(
-			    d.records, js(d.finished, "run_id"));
-		if (d.record != NULL)
+		else if (d->finished != NULL)
+			d->record = json_object_get(
+			    d->records, js(d->finished, "run_id"));
+		if (d->record != NULL)
 			break;
 		(void) usleep(150000);
 	}
-	if (d.decided == NULL) {
+}
+
+/* demo_report prints the end of the narration; 0 when the demo task
+ * succeeded and its record is there. */
+static int
+demo_report(const struct demo *d, int64_t timeout_s)
+{
+	if (d->decided == NULL) {
 		fprintf(stderr,
-		    "opc demo: no routing decision for %s within "
-		    "%llds\n",
-		    d.task_id, (long long) timeout_s);
-		goto out;
+		    "opc demo: no routing decision for %s within %llds\n",
+		    d->task_id, (long long) timeout_s);
+		return (1);
 	}
-	if (!d.blocked && d.finished == NULL) {
+	if (!d->blocked && d->finished == NULL) {
 		fprintf(stderr, "opc demo: %s did not finish within %llds\n",
-		    d.task_id, (long long) timeout_s);
-		goto out;
+		    d->task_id, (long long) timeout_s);
+		return (1);
 	}
-	if (d.record != NULL)
-		print_observability(d.record);
+	if (d->record != NULL)
+		print_observability(d->record);
 	else
 		printf("\n[OBSERVABILITY — retained records]\n  (no "
 		       "record.written yet)\n");
 	printf("\n%s\n", BAR);
-	if (d.blocked)
-		printf("Demo run blocked by policy\n");
-	else if (json_is_true(json_object_get(d.finished, "success")) &&
-	    d.record != NULL) {
-		printf("Demo completed successfully.\n");
-		rv = 0;
-	} else
-		printf("Demo run failed: %s\n",
-		    js(d.finished, "failure_category"));
-	printf("%s\n", BAR);
-out:
+	if (d->blocked) {
+		printf("Demo run blocked by policy\n%s\n", BAR);
+		return (1);
+	}
+	if (json_is_true(json_object_get(d->finished, "success")) &&
+	    d->record != NULL) {
+		printf("Demo completed successfully.\n%s\n", BAR);
+		return (0);
+	}
+	printf("Demo run failed: %s\n%s\n",
+	    js(d->finished, "failure_category"), BAR);
+	return (1);
+}
+
+int
+cmd_demo(struct opc *o, int argc, char **argv)
+{
+	struct demo_opts op;
+	struct topo     *t;
+	struct feed      feeds[3];
+	struct demo      d;
+	int              rv;
+
+	if ((rv = demo_args(argc, argv, &op)) != 0)
+		return (rv);
+	if ((t = opc_topo(o)) == NULL)
+		return (1);
+	if ((op.backend != NULL && !backend_known(t, op.backend)) ||
+	    demo_repo(t, &op) != 0 || demo_up(o, t) != 0 ||
+	    demo_feeds(o, t, feeds) != 0)
+		return (1);
+	memset(&d, 0, sizeof(d));
+	if (demo_add(t, &op, &d) != 0)
+		return (1);
+	printf("%s\nopcenter Demo Run (task %s on the local board)\n%s\n", BAR,
+	    d.task_id, BAR);
+	fflush(stdout);
+	d.records = json_object();
+	demo_watch(&d, feeds, op.timeout_s);
+	rv = demo_report(&d, op.timeout_s);
 	json_decref(d.decided);
 	json_decref(d.finished);
 	json_decref(d.records); /* d.record is borrowed from it */

@@ -5,8 +5,9 @@
  * status adds each instance's own ctl status (journal seq, lag per
  * upstream, last error), and the instances of the other hosts of a
  * multi-host topology (ctl on tcp:// or tls+tcp://, not run by this
- * host's supervisor), each asked directly.  Under the table, the router's
- * spend: the last 24 h against the global and per-repo caps.
+ * host's supervisor), each asked directly.  Under the table, what holds
+ * work back (an operator's pause, the tasks self-healing paused) and the
+ * router's spend: the last 24 h against the global and per-repo caps.
  */
 #include <getopt.h>
 #include <poll.h>
@@ -109,14 +110,54 @@ spend_scope(struct buf *b, const char *name, const json_t *sc)
 	buf_printf(b, "\n");
 }
 
+/* pause_line renders one pause of a router's status "pause". */
+static void
+pause_line(struct buf *b, const char *role, const char *scope, const json_t *p)
+{
+	int64_t since = json_integer_value(json_object_get(p, "since_ms"));
+
+	buf_printf(b, "%s: dispatch PAUSED (%s) for %llds: %s%s\n", role,
+	    scope, (long long) ((now_ms() - since) / 1000),
+	    opc_jstr(p, "reason", "-"),
+	    json_is_true(json_object_get(p, "stop_running"))
+	        ? " (running work stopped)"
+	        : "");
+}
+
+/* notes_lines adds what holds work back, from an instance's status ist:
+ * a router's pauses (opc pause), a board-sync's tasks paused by
+ * self-healing (its own table: the tasks that are paused now). */
+static void
+notes_lines(struct buf *b, const char *role, const json_t *ist)
+{
+	const json_t *pz = json_object_get(ist, "pause"), *v;
+	const json_t *sh = json_object_get(ist, "self_heal_paused");
+	const char   *k;
+	size_t        i;
+
+	if (json_is_object(json_object_get(pz, "all")))
+		pause_line(b, role, "all repos", json_object_get(pz, "all"));
+	json_object_foreach ((json_t *) json_object_get(pz, "repos"), k, v)
+		pause_line(b, role, k, v);
+	if (json_array_size(sh) > 0) {
+		buf_printf(b, "%s: %zu task(s) paused by self-healing:", role,
+		    json_array_size(sh));
+		json_array_foreach (sh, i, v)
+			buf_printf(b, "%s %s", i > 0 ? "," : "",
+			    json_string_value(v));
+		buf_printf(b, " (`opc task resume ID` lifts it)\n");
+	}
+}
+
 /* spend_lines adds the spend of a router instance's status ist (if it is
- * one) to b. */
+ * one) to b, and what holds work back (notes_lines). */
 static void
 spend_lines(struct buf *b, const char *role, const json_t *ist)
 {
 	const json_t *sp = json_object_get(ist, "spend"), *r;
 	const char   *k;
 
+	notes_lines(b, role, ist);
 	if (!json_is_object(sp))
 		return;
 	buf_printf(b, "%s spend, last 24 h:\n", role);

@@ -1,5 +1,6 @@
 /*
- * cmd_task.c - `opc task add|list|show|move|resume`: the local board over
+ * cmd_task.c - `opc task add|list|show|move|comment|resume`: the local
+ * board over
  * board-sync's ctl socket.
  */
 #include <errno.h>
@@ -26,7 +27,9 @@ static const char task_usage[] =
     "       opc task list [--state S] [--limit N] [--json]\n"
     "       opc task show ID [--json]\n"
     "       opc task move ID STATE [--comment TEXT]\n"
-    "       (a comment on a task that asked a question is the answer)\n"
+    "       opc task comment ID TEXT\n"
+    "       (a comment on a task that asked a question is the answer: a\n"
+    "       Blocked task is queued again, the answer in its next prompt)\n"
     "       opc task resume ID\n"
     "       (lifts the self-healing pause of a task whose runs were\n"
     "       Blocked 3 times in a row)\n";
@@ -340,6 +343,31 @@ task_move(struct opc *o, int argc, char **argv)
 }
 
 static int
+task_comment(struct opc *o, int argc, char **argv)
+{
+	struct msg_board_task_comment c;
+	json_t                       *data = NULL;
+
+	if (argc != 3) {
+		fputs(task_usage, stderr);
+		return (2);
+	}
+	memset(&c, 0, sizeof(c));
+	c.task_id = argv[1];
+	c.body    = argv[2];
+	if (board_call(o, MSG_BOARD_TASK_COMMENT, &c, &data) != 0)
+		return (1);
+	printf("%s: comment added%s; state %s\n",
+	    opc_jstr(data, "task_id", ""),
+	    json_is_true(json_object_get(data, "answer"))
+	        ? " (the answer to its question)"
+	        : "",
+	    opc_jstr(data, "state", ""));
+	json_decref(data);
+	return (0);
+}
+
+static int
 task_resume(struct opc *o, int argc, char **argv)
 {
 	struct msg_board_task_resume r;
@@ -376,6 +404,8 @@ cmd_task(struct opc *o, int argc, char **argv)
 		return (task_show(o, argc - 1, argv + 1));
 	if (strcmp(argv[1], "move") == 0)
 		return (task_move(o, argc - 1, argv + 1));
+	if (strcmp(argv[1], "comment") == 0)
+		return (task_comment(o, argc - 1, argv + 1));
 	if (strcmp(argv[1], "resume") == 0)
 		return (task_resume(o, argc - 1, argv + 1));
 	fprintf(stderr, "opc task: unknown subcommand '%s'\n%s", argv[1],

@@ -29,7 +29,7 @@ static const struct opc_cmd cmds[] = {
 	{ "heartbeat-check", cmd_heartbeat_check, "[--max-age S]",
 	    "exit 0 when every instance's heartbeat is fresh (default: "
 	    "within 300 s) and none says its disk is full, 1 otherwise" },
-	{ "task", cmd_task, "add|list|show|move|resume ...",
+	{ "task", cmd_task, "add|list|show|move|comment|resume ...",
 	    "the local board: add a task, list, show one, move it, resume "
 	    "it" },
 	{ "runs", cmd_runs, "list [--task ID] [--limit N] | show RUN",
@@ -38,6 +38,14 @@ static const struct opc_cmd cmds[] = {
 	    "executions, their real cost and tokens over a window" },
 	{ "breaker", cmd_breaker, "status | reset [--reason T]",
 	    "the router's circuit breaker: its state, or close it now" },
+	{ "pause", cmd_pause,
+	    "[--repo R] --reason TEXT [--stop-running] [--json]",
+	    "emergency stop: dispatch nothing (of every repo, or of R) until "
+	    "`opc resume`; tasks wait queued, saying why on the board; "
+	    "--stop-running also stops the runs in flight; survives "
+	    "restarts" },
+	{ "resume", cmd_resume, "[--repo R] [--json]",
+	    "lift the pause of every repo (or of R): dispatch again" },
 	{ "usage", cmd_usage,
 	    "[--kind K] [--repo R] [--since D] [--limit N] [--json]",
 	    "the usage store's events: executions, outcomes, quota events, "
@@ -71,8 +79,31 @@ static const struct opc_cmd cmds[] = {
 	    "--task-id ID [--comment-only] [--comment-text T]",
 	    "fetch a work item (Plane or local) and post a comment, running "
 	    "nothing; evidence under STATE_DIR/reports/smoke/" },
-	{ "demo", cmd_demo, "--goal TEXT [--repo-key demo] [--blocked-policy]",
-	    "send one task through the running daemons and narrate it" },
+	{ "demo", cmd_demo,
+	    "[--goal TEXT] [--repo-key demo] [--backend NAME] "
+	    "[--workspace-path DIR] [--blocked-policy] [--timeout S]",
+	    "send one task through the daemons and narrate it (the "
+	    "original's demo).\n"
+	    "  Starts the constellation first when it is not running (as "
+	    "`opc up`, saying so)\n"
+	    "  and creates the demo git repository when it is missing.\n"
+	    "  --goal TEXT          the task's goal (default: the original's "
+	    "hello-world artifact)\n"
+	    "  --repo-key KEY       a repo of the config (default demo)\n"
+	    "  --backend NAME       run on this backend (stub, or one an "
+	    "executor configures,\n"
+	    "                       e.g. an agent CLI); its lane is the one "
+	    "a rule gives it\n"
+	    "  --workspace-path DIR the demo git repository lives in DIR "
+	    "(created when missing;\n"
+	    "                       the repo's configured path is linked to "
+	    "it)\n"
+	    "  --blocked-policy     the original's fixture: local_only on a "
+	    "remote lane, blocked\n"
+	    "  --timeout S          how long to wait for the run (default "
+	    "180)\n"
+	    "  Exit 0 when the task succeeded, 1 otherwise (blocked, "
+	    "failed)" },
 	{ NULL, NULL, NULL, NULL },
 };
 
@@ -85,9 +116,10 @@ usage(FILE *f)
 	    "usage: opc [-c CONFIG] COMMAND [ARGS]\n\n"
 	    "Operates an opcenter constellation.  CONFIG defaults to "
 	    "$OPC_CONFIG or\nconfig/opcenter.yaml.\n\ncommands:\n");
+	/* a command's first help line; `opc COMMAND --help` has the rest */
 	for (c = cmds; c->name != NULL; c++)
-		fprintf(f, "  %-16s %s\n  %-16s   %s\n", c->name, c->args, "",
-		    c->help);
+		fprintf(f, "  %-16s %s\n  %-16s   %.*s\n", c->name, c->args,
+		    "", (int) strcspn(c->help, "\n"), c->help);
 	fprintf(f, "\n`opc COMMAND --help` describes one command.\n");
 }
 

@@ -65,6 +65,8 @@ int cmd_demo(struct opc *, int, char **);
 int cmd_runs(struct opc *, int, char **);
 int cmd_spend_report(struct opc *, int, char **);
 int cmd_breaker(struct opc *, int, char **);
+int cmd_pause(struct opc *, int, char **);
+int cmd_resume(struct opc *, int, char **);
 int cmd_usage(struct opc *, int, char **);
 int cmd_dependency_check(struct opc *, int, char **);
 int cmd_doctor(struct opc *, int, char **);

@@ -537,11 +537,12 @@ on_heartbeat(struct svc *svc, const struct msg *m, void *state)
 
 /* ---------------------------------------------------------- effect loop */
 
-/* take_back supersedes run_id of task_id (executor, why) in one
+/* router_take_back supersedes run_id of task_id (executor, why) in one
  * transaction: rrun superseded, the task queued again with the id of its
- * next run, exec.superseded journaled. */
-static void
-take_back(struct router *r, const char *run_id, const char *task_id,
+ * next run, exec.superseded journaled.  A run an operator's pause stopped
+ * gives its attempt back: the task did nothing wrong. */
+void
+router_take_back(struct router *r, const char *run_id, const char *task_id,
     const char *executor, const char *why)
 {
 	struct msg_exec_superseded ev;
@@ -563,9 +564,11 @@ take_back(struct router *r, const char *run_id, const char *task_id,
 	        "UPDATE rrun SET state = 'superseded' WHERE run_id = ?", "t",
 	        run_id) == 0 &&
 	    store_run(svc_store(r->svc),
-	        "UPDATE rtask SET state = 'queued', next_run_id = ? WHERE"
+	        "UPDATE rtask SET state = 'queued', next_run_id = ?,"
+	        " attempts = max(attempts - ?, 0) WHERE"
 	        " task_id = ? AND state = 'dispatched'",
-	        "tt", next, task_id) == 0 &&
+	        "tit", next, (int64_t) (strcmp(why, "paused") == 0),
+	        task_id) == 0 &&
 	    svc_emit(r->svc, MSG_EXEC_SUPERSEDED, task_id, &ev) == 0) {
 		if (svc_commit(r->svc) == 0)
 			svc_count(r->svc, "lease_expired", 1);
@@ -631,7 +634,7 @@ expire_leases(struct router *r, int64_t now)
 	}
 	store_done(st);
 	for (i = 0; i < n; i++) {
-		take_back(r, ids[i], tasks[i], exs[i], why[i]);
+		router_take_back(r, ids[i], tasks[i], exs[i], why[i]);
 		free(ids[i]);
 		free(tasks[i]);
 		free(exs[i]);
@@ -705,6 +708,74 @@ refuse(struct router *r, const char *task_id, const char *last,
     const struct gate *g, const char *new_state)
 {
 	refuse_spend(r, task_id, last, NULL, g, new_state, NULL, NULL);
+}
+
+/* refuse_paused says once per task (and scope of the pause) that an
+ * operator's pause holds it: budget.decision reason paused, with the
+ * pause's reason as its note (board-sync comments the task with it). */
+static void
+refuse_paused(struct router *r, const char *task_id, const char *last,
+    const char *last_hold, const char *repo_key, const struct pause_hold *h)
+{
+	struct msg_budget_decision ev;
+	const char                *scope = h->global ? "global" : "repo";
+
+	if (last != NULL && strcmp(last, "paused") == 0 && last_hold != NULL &&
+	    strcmp(last_hold, scope) == 0)
+		return;
+	memset(&ev, 0, sizeof(ev));
+	ev.reason   = "paused";
+	ev.task_id  = (char *) task_id;
+	ev.window   = "pause";
+	ev.repo_key = (char *) repo_key;
+	ev.scope    = (char *) scope;
+	ev.note     = h->reason;
+	if (svc_begin(r->svc) != 0)
+		return;
+	if (store_run(svc_store(r->svc),
+	        "UPDATE rtask SET last_reason = 'paused', hold = ?"
+	        " WHERE task_id = ?",
+	        "tt", scope, task_id) == 0 &&
+	    svc_emit(r->svc, MSG_BUDGET_DECISION, task_id, &ev) == 0 &&
+	    svc_commit(r->svc) == 0) {
+		log_info("router.gate",
+		    "%s: dispatch skipped: paused (%s: %s)", task_id,
+		    h->global ? "all repos" : h->repo_key, h->reason);
+		svc_count(r->svc, "paused_held", 1);
+	} else
+		(void) svc_rollback(r->svc);
+}
+
+/* hold_all_paused: under the pause of every repo, every queued task not
+ * yet told hears it (a bounded batch a pass), and nothing is dispatched. */
+static void
+hold_all_paused(struct router *r, const struct pause_hold *h)
+{
+	struct store_stmt *st;
+	char              *ids[64], *holds[64], *repos[64], *lasts[64];
+	size_t             n = 0, i;
+
+	if (store_prep(svc_store(r->svc), &st,
+	        "SELECT task_id, last_reason, hold,"
+	        " json_extract(ready, '$.repo_key') FROM rtask"
+	        " WHERE state = 'queued' AND (coalesce(last_reason, '') !="
+	        " 'paused' OR coalesce(hold, '') != 'global')"
+	        " ORDER BY queued_ms LIMIT 64") != 0)
+		return;
+	while (n < nitems(ids) && store_step(st) == 1) {
+		ids[n]     = xstrdup(store_col_text(st, 0));
+		lasts[n]   = store_col_dup(st, 1);
+		holds[n]   = store_col_dup(st, 2);
+		repos[n++] = store_col_dup(st, 3);
+	}
+	store_done(st);
+	for (i = 0; i < n; i++) {
+		refuse_paused(r, ids[i], lasts[i], holds[i], repos[i], h);
+		free(ids[i]);
+		free(lasts[i]);
+		free(holds[i]);
+		free(repos[i]);
+	}
 }
 
 /* run_id_for picks the id of a task's next run: the one its decision
@@ -835,7 +906,14 @@ gates(struct router *r, struct queued *q, struct ledger *l, int64_t now,
 	struct executor   *low  = NULL;
 	int64_t            hour = 0, day = 0, running = 0, open = 0;
 	bool               reset = false;
+	struct pause_hold  ph;
 
+	/* an operator's pause first: the task waits, whatever else */
+	if (pause_find(r, repo, &ph)) {
+		refuse_paused(r, task_id, last_reason, q->hold, repo, &ph);
+		pause_hold_fini(&ph);
+		return (GATE_TASK);
+	}
 	g = budget_retry_check(
 	    &r->b, q->attempts, q->last_attempt, now, &reset);
 	if (!g.allowed) {
@@ -969,11 +1047,17 @@ router_idle(struct svc *svc, void *state)
 	enum gate_verdict  v;
 	bool               probe;
 	int                guard;
+	struct pause_hold  ph;
 
 	if (!svc_caught_up(svc))
 		return;
 	expire_leases(r, now);
 	breaker_cooled(r, now);
+	if (pause_global(r, &ph)) {
+		hold_all_paused(r, &ph);
+		pause_hold_fini(&ph);
+		return;
+	}
 	for (guard = 0; guard < 64; guard++) {
 		if (store_prep(svc_store(svc), &st,
 		        "SELECT task_id, ready, proposal, decision, policy,"
@@ -1066,7 +1150,8 @@ router_init(struct svc *svc, void *state)
 		return (rv);
 	}
 	if ((rv = store_exec(svc_store(svc), schema)) != 0 ||
-	    (rv = ledger_migrate(svc_store(svc))) != 0)
+	    (rv = ledger_migrate(svc_store(svc))) != 0 ||
+	    (rv = pause_init(svc_store(svc))) != 0)
 		return (rv);
 	return (
 	    store_add_column(svc_store(svc), "rtask", "next_run_id", "TEXT"));
@@ -1109,6 +1194,7 @@ router_status(struct svc *svc, void *state, json_t *obj)
 	    obj, "breaker", json_string(breaker_phase_name(bk.phase)));
 	json_object_set_new(obj, "executors", ex);
 	ledger_status(r, obj);
+	pause_status(r, obj);
 }
 
 /* router_heartbeat grants each executor heard the runs rrun holds for
@@ -1245,6 +1331,8 @@ ctl_breaker_reset(struct svc *svc, const struct msg *req, json_t **data,
 static const struct svc_ctl ctls[] = {
 	{ MSG_ROUTER_BREAKER_STATUS, ctl_breaker_status },
 	{ MSG_ROUTER_BREAKER_RESET, ctl_breaker_reset },
+	{ MSG_ROUTER_PAUSE, pause_ctl_pause },
+	{ MSG_ROUTER_RESUME, pause_ctl_resume },
 	{ MSG_NONE, NULL },
 };
 

@@ -98,4 +98,46 @@ int ledger_book(struct router *, const struct msg_exec_finished *f, bool known,
  * them hold tasks back now. */
 void ledger_status(struct router *, json_t *obj);
 
+/* router_take_back supersedes run_id of task_id on executor (why: the
+ * reason exec.superseded carries) in one transaction: the task is queued
+ * again, and the executor stops the run at its next grant.  A run taken
+ * back for a pause ("paused") does not count against the retry cap
+ * (router.c). */
+void router_take_back(struct router *, const char *run_id, const char *task_id,
+    const char *executor, const char *why);
+
+/* The emergency stop (pause.c). */
+struct pause_hold {
+	bool    global;   /* the pause of every repo */
+	char   *repo_key; /* else its repo */
+	char   *reason, *pause_id;
+	int64_t since_ms;
+};
+
+/* pause_init creates the pause table.  Returns 0 or ERR_IO. */
+int pause_init(struct store *);
+
+/* pause_find: a pause holds tasks of repo_key now (the pause of every
+ * repo first); *h gets it (release with pause_hold_fini), zeroed when
+ * none. */
+bool pause_find(struct router *, const char *repo_key, struct pause_hold *h);
+
+/* pause_global: the pause of every repo is in force (*h as above). */
+bool pause_global(struct router *, struct pause_hold *h);
+
+/* pause_hold_fini releases h's strings. */
+void pause_hold_fini(struct pause_hold *h);
+
+/* pause_status adds "pause": {all: {reason, since_ms, pause_id,
+ * stop_running} or null, repos: {KEY: {...}}} to the router's status. */
+void pause_status(struct router *, json_t *obj);
+
+/* pause_ctl_pause answers router.pause (ops.paused); pause_ctl_resume
+ * router.resume (ops.resumed).  ERR_INVAL for an empty or long reason or
+ * an unknown repo, with err set. */
+int pause_ctl_pause(struct svc *, const struct msg *req, json_t **data,
+    char *err, size_t errlen, void *state);
+int pause_ctl_resume(struct svc *, const struct msg *req, json_t **data,
+    char *err, size_t errlen, void *state);
+
 #endif

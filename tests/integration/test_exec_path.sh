@@ -2,7 +2,11 @@
 # test_exec_path.sh BIN_DIR: the execution path through the real daemons
 # (supervisor, board-sync, router, executor + opc-exec-run, recorder) on
 # ipc:// in a temp dir, with real git repos:
-#   goal task -> evidence; blocked by policy; failing validation; backend
+#   opc demo on a fresh config with nothing up (it starts the
+#   constellation; --backend, --workspace-path) -> evidence; blocked by
+#   policy; failing validation; a question answered by move --comment and
+#   by opc task comment; the emergency stop (opc pause survives a router
+#   restart, a repo's pause holds that repo, opc resume runs it); backend
 #   timeout; scope violation; SIGKILL of the executor mid-run -> the
 #   restarted executor adopts the running worker; SIGKILL of the executor
 #   and its worker -> interrupted -> retried once, never twice.
@@ -64,7 +68,7 @@ cat >"$CFG" <<YAML
 opcenter: { state_dir: st, heartbeat_ms: 250 }
 supervisor: { restart_backoff_min: 100ms, stop_grace: 5s }
 repos:
-  demo:    { clone_url: $T/demo, default_branch: main }
+  demo:    { clone_url: $T/links/demo, default_branch: main }
   failing: { clone_url: $T/failing, default_branch: main,
              validation_commands: [[sh, -c, "echo boom; exit 1"]] }
   slow:    { clone_url: $T/slow, default_branch: main }
@@ -97,13 +101,25 @@ instances:
   recorder: { upstreams: [router, executor, board-sync] }
 YAML
 
-"$OPC" -c "$CFG" up --wait 20 >"$T/up.out" 2>&1
-check "constellation up" grep -q "opcenter is up" "$T/up.out"
-
-# --- 1. a goal task becomes a commit and evidence ------------------------------
+# --- 1. opc demo with nothing up: it starts the constellation; a goal task
+# becomes a commit and evidence ------------------------------------------------
+"$OPC" -c "$CFG" demo --backend nope >"$T/nope.out" 2>&1
+check "demo: an unknown backend is named with the known ones" sh -c \
+    "[ $? -eq 1 ] && grep -q \"unknown backend 'nope'\" '$T/nope.out' &&
+    grep -q 'know: stub, slow' '$T/nope.out'"
+check "demo: nothing started for it" [ ! -S "$T/st/run/supervisor.ctl" ]
 "$OPC" -c "$CFG" demo --goal "Write a tiny hello-world execution artifact" \
-    --repo-key demo --timeout 60 >"$T/demo.out" 2>&1
+    --repo-key demo --backend stub --workspace-path "$T/demo" --timeout 60 \
+    >"$T/demo.out" 2>&1
 check "demo exits 0" [ $? -eq 0 ]
+check "demo started the constellation, saying so" sh -c \
+    "grep -q 'constellation not running: starting it (opc up)' '$T/demo.out' &&
+    grep -q 'opcenter is up' '$T/demo.out'"
+check "demo: the repo's path names the workspace path" \
+    [ "$(readlink "$T/links/demo")" = "$(realpath "$T/demo")" ]
+check "demo: --backend chose the backend" sh -c \
+    "grep -q '  backend     : stub' '$T/demo.out' &&
+    grep -q '  rule        : label.backend' '$T/demo.out'"
 check "demo prints every section" sh -c "grep -q PLANNING '$T/demo.out' &&
     grep -q 'ROUTING' '$T/demo.out' && grep -q 'POLICY' '$T/demo.out' &&
     grep -q 'EXECUTION' '$T/demo.out' && grep -q 'OBSERVABILITY' '$T/demo.out' &&
@@ -162,6 +178,43 @@ check "two runs, two prompts" [ "$(ls "$T/prompts" | wc -l)" -eq 2 ]
 check "the first prompt has no answer" sh -c "! grep -q 'Answer:' '$T/prompts/prompt.0'"
 check "the second prompt carries the question and the answer" sh -c \
     "grep -q 'Question asked: Which port?' '$T/prompts/prompt.1' && grep -qx 'Answer: Use 8080' '$T/prompts/prompt.1'"
+
+# the same with a plain comment (opc task comment, board.task_comment)
+id=$(add --repo demo --goal "Serve the other app" --label asker)
+check "a question -> Blocked (comment path)" wait_for 60 state_is "$id" Blocked
+"$OPC" -c "$CFG" task comment "$id" "Use 9090" >"$T/comment.out" 2>&1
+check "the comment is taken as the answer" grep -q "the answer to its question" "$T/comment.out"
+check "answered by comment -> Done" wait_for 60 state_is "$id" Done
+check "the next prompt carries the comment's answer" sh -c \
+    "grep -q 'Question asked: Which port?' '$T/prompts/prompt.3' && grep -qx 'Answer: Use 9090' '$T/prompts/prompt.3'"
+
+# --- 3c. emergency stop: a paused task waits (one comment), the pause
+# survives the router's restart, resume runs it; a repo's pause holds only
+# that repo ----------------------------------------------------------------------
+"$OPC" -c "$CFG" pause >"$T/pause0.out" 2>&1
+check "pause without a reason is refused" sh -c "[ $? -eq 2 ] && grep -q 'reason TEXT is required' '$T/pause0.out'"
+"$OPC" -c "$CFG" pause --reason "incident 7" >/dev/null
+id=$(add --repo demo --goal "Wait for the pause")
+paused_log() { grep -q "\"msg\":\"$id: dispatch skipped: paused (all repos: incident 7)\"" "$T/st/log/router.log"; }
+check "paused: the router skips the dispatch, saying why" wait_for 20 paused_log
+check "paused: the task's comment says it waits" has_comment "$id" 'Waiting: dispatch is paused'
+check "opc status shows the pause" sh -c "'$OPC' -c '$CFG' status | grep -q 'dispatch PAUSED (all repos).*incident 7'"
+rpid=$("$OPC" -c "$CFG" status --json | jq -r .router.pid)
+kill -KILL "$rpid"
+router_back() { p=$("$OPC" -c "$CFG" status --json | jq -r '.router.pid');
+    [ "$p" != "$rpid" ] && "$OPC" -c "$CFG" status --json | jq -e '.router.status.pause.all.reason == "incident 7"' >/dev/null; }
+check "a restarted router is still paused" wait_for 30 router_back
+sleep 1
+check "still waiting after the restart" state_is "$id" "Ready for AI"
+check "one comment per task, not per cycle" [ "$("$OPC" -c "$CFG" task show "$id" --json |
+    jq '[.comments[].body | select(test("Waiting: dispatch is paused"))] | length')" = 1 ]
+"$OPC" -c "$CFG" pause --repo failing --reason "failing is frozen" >/dev/null
+"$OPC" -c "$CFG" resume >"$T/resume.out"
+check "resume says how many waited" grep -q "1 task(s) waited" "$T/resume.out"
+check "resumed: the task runs to Done" wait_for 60 state_is "$id" Done
+fid=$(add --repo failing --goal "Held by the repo's pause")
+check "a repo's pause holds that repo" wait_for 20 has_comment "$fid" 'scope: failing'
+"$OPC" -c "$CFG" resume --repo failing >/dev/null
 
 # --- 4. backend timeout kills the whole process group ---------------------------
 id=$(add --repo demo --goal "Sleep forever please" --label sleepy)

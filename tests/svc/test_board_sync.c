@@ -553,6 +553,25 @@ move_to(struct fx *f, const char *task, enum msg_task_state st,
 	json_decref(d);
 }
 
+/* comment_on adds a comment with board.task_comment (opc task comment)
+ * and returns whether board-sync took it as the answer. */
+static bool
+comment_on(struct fx *f, const char *task, const char *body)
+{
+	struct msg_board_task_comment c = { (char *) task, (char *) body,
+		NULL };
+	json_t                       *d = NULL;
+	char                          err[256];
+	bool                          yes;
+
+	if (tb_call(f->topo, "board-sync", MSG_BOARD_TASK_COMMENT, &c, &d, err,
+	        sizeof(err)) != 0)
+		fail_msg("task_comment %s: %s", task, err);
+	yes = json_is_true(tb_get(d, "answer"));
+	json_decref(d);
+	return (yes);
+}
+
 /* awaiting_input on the local board: the comment of `opc task move ID
  * "Ready for AI" --comment TEXT` is the answer, and the goal of the next
  * run carries the question and the answer; a reply that leaves the task
@@ -594,9 +613,23 @@ test_answer(void **state)
 	assert_non_null(strstr(last_comment(&f, t[1]), "Answer received"));
 	assert_non_null(strstr(last_ready(&f, t[1]), "Answer: app.log"));
 
+	/* a comment alone (board.task_comment) answers too: re-queued */
+	asked(&f, t[1], "r-b2", "Which level?");
+	assert_true(comment_on(&f, t[1], "debug"));
+	assert_string_equal(state_of(&f, t[1]), BOARD_READY);
+	assert_non_null(strstr(last_comment(&f, t[1]), "Answer received"));
+	g = last_ready(&f, t[1]);
+	assert_non_null(strstr(g, "Question asked: Which level?"));
+	assert_non_null(strstr(g, "Answer: debug"));
+	/* answered already: a second comment is only a comment */
+	assert_false(comment_on(&f, t[1], "thanks"));
+	assert_string_equal(state_of(&f, t[1]), BOARD_READY);
+
 	/* no question asked: a comment is only a comment */
 	started(&f, t[2], "r-c1");
 	finished(&f, t[2], "r-c1", false, "validation_failed");
+	assert_false(comment_on(&f, t[2], "looking into it"));
+	assert_string_equal(state_of(&f, t[2]), "Blocked");
 	move_to(&f, t[2], MSG_TASK_STATE_READY_FOR_AI, "try again");
 	assert_string_equal(last_ready(&f, t[2]), "Plain");
 	fx_stop(&f);
@@ -661,6 +694,13 @@ test_self_heal(void **state)
 	d = show(&f, t[0]);
 	assert_true(json_is_true(tb_get(d, "task.self_healing.paused")));
 	json_decref(d);
+	/* opc status reads the tasks paused now from board-sync's status */
+	d = tb_status(f.topo, "board-sync");
+	assert_int_equal(json_array_size(tb_get(d, "self_heal_paused")), 1);
+	assert_string_equal(json_string_value(json_array_get(
+	                        tb_get(d, "self_heal_paused"), 0)),
+	    t[0]);
+	json_decref(d);
 
 	/* the operator's move is refused until resumed */
 	mv = (struct msg_board_task_move) { t[0], MSG_TASK_STATE_READY_FOR_AI,
@@ -678,6 +718,9 @@ test_self_heal(void **state)
 	assert_true(json_is_true(tb_get(d, "was_paused")));
 	json_decref(d);
 	assert_non_null(strstr(last_comment(&f, t[0]), "pause lifted"));
+	d = tb_status(f.topo, "board-sync");
+	assert_int_equal(json_array_size(tb_get(d, "self_heal_paused")), 0);
+	json_decref(d);
 	move_to(&f, t[0], MSG_TASK_STATE_READY_FOR_AI, NULL);
 	assert_string_equal(state_of(&f, t[0]), BOARD_READY);
 	assert_string_equal(last_ready(&f, t[0]), "Keeps failing");

@@ -91,6 +91,8 @@ fx_start_with(struct fx *f, const char *tag, int slots, const char *budget,
 	                     "  demo:\n"
 	                     "    clone_url: %s/demo.git\n"
 	                     "    default_branch: main\n"
+	                     "  other:\n"
+	                     "    clone_url: %s/other.git\n"
 	                     "instances:\n"
 	                     "  board-sync:\n"
 	                     "    pub: inproc://%s-board.pub\n"
@@ -109,8 +111,8 @@ fx_start_with(struct fx *f, const char *tag, int slots, const char *budget,
 	                     "    default: { lane: aider_local, backend: stub }\n"
 	                     "    budget: { %s }\n"
 	                     "    breaker: { %s }\n",
-	      f->dir, f->dir, tag, tag, tag, tag, slots < 0 ? 0 : slots, tag,
-	      ctl, budget, breaker != NULL ? breaker : "");
+	      f->dir, f->dir, f->dir, tag, tag, tag, tag, slots < 0 ? 0 : slots,
+	      tag, ctl, budget, breaker != NULL ? breaker : "");
 	free(ctl);
 	f->topo = tb_topo(f->dir, yaml);
 	free(yaml);
@@ -689,6 +691,185 @@ test_breaker_tcp(void **state)
 	fx_stop(&f);
 }
 
+/* pause_call sends router.pause (reason NULL: none) and returns the ctl
+ * result; *d gets the answer (may be NULL). */
+static int
+pause_call(
+    struct fx *f, const char *repo, const char *reason, bool stop, json_t **d)
+{
+	struct msg_router_pause rq = { (char *) reason, (char *) repo, stop };
+	char                    err[256];
+	json_t                 *tmp = NULL;
+	int                     rv;
+
+	rv = tb_call(f->topo, "router", MSG_ROUTER_PAUSE, &rq, d ? d : &tmp,
+	    err, sizeof(err));
+	json_decref(tmp);
+	return (rv);
+}
+
+static int
+resume_call(struct fx *f, const char *repo, json_t **d)
+{
+	struct msg_router_resume rq = { (char *) repo };
+	char                     err[256];
+	json_t                  *tmp = NULL;
+	int                      rv;
+
+	rv = tb_call(f->topo, "router", MSG_ROUTER_RESUME, &rq, d ? d : &tmp,
+	    err, sizeof(err));
+	json_decref(tmp);
+	return (rv);
+}
+
+/* count_for: how many of the router's events of topic concern task. */
+static size_t
+count_for(struct fx *f, const char *topic, const char *task)
+{
+	json_t *ev = tb_events(f->topo, "router", topic), *e;
+	size_t  i, n = 0;
+
+	json_array_foreach (ev, i, e)
+		if (strcmp(tb_str(e, "body.task_id"), task) == 0)
+			n++;
+	json_decref(ev);
+	return (n);
+}
+
+/* The emergency stop (opc pause): a reason is required and the repo must
+ * be known; under a pause of every repo a ready task is not dispatched
+ * and says so once (budget.decision paused, with the pause's reason),
+ * however many passes; the pause survives a restart of the router;
+ * resume dispatches what waited.  A repo's pause holds only that repo;
+ * stop_running takes back the runs in flight (exec.superseded paused)
+ * without spending their attempt. */
+static void
+test_pause(void **state)
+{
+	struct fx f;
+	json_t   *d = NULL, *ev;
+	char     *run;
+
+	UNUSED(state);
+	fx_start(&f, "pause", 2, "max_per_hour: 50, max_concurrent: 5");
+	assert_true(pause_call(&f, NULL, NULL, false, NULL) != 0);
+	assert_int_equal(pause_call(&f, NULL, "", false, NULL), ERR_INVAL);
+	assert_int_equal(
+	    pause_call(&f, "nope", "typo", false, NULL), ERR_INVAL);
+	assert_int_equal(pause_call(&f, NULL, "incident 42", false, &d), 0);
+	assert_true(json_is_true(tb_get(d, "changed")));
+	json_decref(d);
+	/* again: changes nothing (req0 may resend) */
+	assert_int_equal(pause_call(&f, NULL, "again", false, &d), 0);
+	assert_false(json_is_true(tb_get(d, "changed")));
+	assert_string_equal(tb_str(d, "reason"), "incident 42");
+	json_decref(d);
+	ev = events(&f, "ops.paused", 1);
+	assert_string_equal(tb_str(ev, "0.body.reason"), "incident 42");
+	assert_null(tb_get(ev, "0.body.repo_key"));
+	json_decref(ev);
+
+	ready(&f, "T-1", NULL);
+	ready(&f, "T-2", NULL);
+	ev = events(&f, "budget.decision", 2);
+	assert_string_equal(tb_str(ev, "0.body.reason"), "paused");
+	assert_string_equal(tb_str(ev, "0.body.task_id"), "T-1");
+	assert_string_equal(tb_str(ev, "0.body.scope"), "global");
+	assert_string_equal(tb_str(ev, "0.body.note"), "incident 42");
+	assert_string_equal(tb_str(ev, "1.body.task_id"), "T-2");
+	json_decref(ev);
+	usleep(300 * 1000); /* many passes: still one word per task */
+	assert_int_equal(count_for(&f, "budget.decision", "T-1"), 1);
+	assert_int_equal(count_for(&f, "budget.decision", "T-2"), 1);
+	assert_int_equal(count_for(&f, "exec.dispatch", "T-1"), 0);
+	assert_int_equal(st(&f, "tasks.queued"), 2);
+	d = tb_status(f.topo, "router");
+	assert_string_equal(tb_str(d, "pause.all.reason"), "incident 42");
+	json_decref(d);
+
+	/* a restarted router is still paused, and says nothing again */
+	tb_stop(&f.router);
+	f.router = tb_start(&router_def, f.topo, "router");
+	assert_int_equal(
+	    tb_wait_int(f.topo, "router", "caught_up", 1, WAIT), 1);
+	assert_int_equal(tb_wait_int(f.topo, "router",
+	                     "executors.executor.free_slots", 2, WAIT),
+	    2);
+	usleep(300 * 1000);
+	assert_int_equal(count_for(&f, "exec.dispatch", "T-1"), 0);
+	assert_int_equal(count_for(&f, "budget.decision", "T-1"), 1);
+	d = tb_status(f.topo, "router");
+	assert_string_equal(tb_str(d, "pause.all.reason"), "incident 42");
+	json_decref(d);
+
+	/* resume: what waited is dispatched */
+	assert_int_equal(resume_call(&f, "demo", &d), 0);
+	assert_false(json_is_true(tb_get(d, "changed"))); /* not that one */
+	assert_non_null(tb_get(d, "pause.all"));
+	json_decref(d);
+	assert_int_equal(resume_call(&f, NULL, &d), 0);
+	assert_true(json_is_true(tb_get(d, "changed")));
+	assert_int_equal(tb_int(d, "waiting"), 2);
+	json_decref(d);
+	ev = events(&f, "ops.resumed", 1);
+	assert_int_equal(tb_int(ev, "0.body.waiting"), 2);
+	json_decref(ev);
+	d   = events(&f, "exec.dispatch", 2);
+	run = xstrdup(tb_str(d, "0.body.run_id"));
+	finished(&f, run, tb_str(d, "0.body.task_id"), "succeeded");
+	free(run);
+	run = xstrdup(tb_str(d, "1.body.run_id"));
+	finished(&f, run, tb_str(d, "1.body.task_id"), "succeeded");
+	free(run);
+	json_decref(d);
+	assert_int_equal(st(&f, "tasks.done"), 2);
+
+	/* a repo's pause holds that repo only */
+	assert_int_equal(
+	    pause_call(&f, "other", "other is down", false, NULL), 0);
+	tb_inject(f.topo, "router", "task.ready", "T-3",
+	    ready_body("T-3", "other", 1, NULL));
+	ready(&f, "T-4", NULL);
+	ev = events(&f, "exec.dispatch", 3);
+	assert_string_equal(tb_str(ev, "2.body.task_id"), "T-4");
+	run = xstrdup(tb_str(ev, "2.body.run_id"));
+	json_decref(ev);
+	assert_int_equal(count_for(&f, "budget.decision", "T-3"), 1);
+	ev = events(&f, "budget.decision", 3);
+	assert_string_equal(tb_str(ev, "2.body.scope"), "repo");
+	assert_string_equal(tb_str(ev, "2.body.repo_key"), "other");
+	json_decref(ev);
+	assert_int_equal(count_for(&f, "exec.dispatch", "T-3"), 0);
+
+	/* stop_running: T-4's run is taken back, T-4 waits; its attempt
+	 * is given back */
+	tb_inject(f.topo, "router", "exec.started", "T-4",
+	    json_pack("{s:s, s:s, s:s, s:i}", "run_id", run, "task_id", "T-4",
+	        "executor", "executor", "attempt", 1));
+	assert_int_equal(pause_call(&f, NULL, "stop all", true, &d), 0);
+	assert_int_equal(tb_int(d, "stopped"), 1);
+	json_decref(d);
+	ev = events(&f, "exec.superseded", 1);
+	assert_string_equal(tb_str(ev, "0.body.run_id"), run);
+	assert_string_equal(tb_str(ev, "0.body.reason"), "paused");
+	json_decref(ev);
+	free(run);
+	assert_int_equal(st(&f, "tasks.queued"), 2);
+	assert_int_equal(resume_call(&f, NULL, NULL), 0);
+	usleep(200 * 1000);
+	/* the pause of "other" still holds T-3 */
+	assert_int_equal(count_for(&f, "exec.dispatch", "T-3"), 0);
+	ev = events(&f, "exec.dispatch", 4);
+	assert_string_equal(tb_str(ev, "3.body.task_id"), "T-4");
+	assert_int_equal(tb_int(ev, "3.body.attempt"), 1);
+	json_decref(ev);
+	assert_int_equal(resume_call(&f, "other", NULL), 0);
+	ev = events(&f, "exec.dispatch", 5);
+	assert_string_equal(tb_str(ev, "4.body.task_id"), "T-3");
+	json_decref(ev);
+	fx_stop(&f);
+}
+
 int
 main(void)
 {
@@ -702,6 +883,7 @@ main(void)
 		cmocka_unit_test(test_breaker_reset),
 		cmocka_unit_test(test_breaker_quota),
 		cmocka_unit_test(test_breaker_tcp),
+		cmocka_unit_test(test_pause),
 	};
 
 	log_init("test_router", NULL, LOG_WARN);

@@ -543,6 +543,51 @@ test_spend_cap_cooldown(void **state)
 	fx_stop(&f);
 }
 
+/* opc pause / opc resume: each pause and each resume escalates, a second
+ * pause within the cooldown too (keyed by the pause); a budget.decision
+ * paused (one per waiting task) does not. */
+static void
+test_pause_kinds(void **state)
+{
+	struct fx f;
+	json_t   *r;
+
+	UNUSED(state);
+	fx_start(&f, "pause", 50, NULL, true);
+	inject(&f, "ops.paused",
+	    json_pack("{s:s, s:s, s:b}", "reason", "incident 7", "pause_id",
+	        "p-1", "stop_running", 1));
+	assert_int_equal(wait_st(&f, "sent", 1), 1);
+	inject(&f, "budget.decision",
+	    json_pack("{s:s, s:s, s:b, s:s}", "reason", "paused", "task_id",
+	        "T-1", "allowed", 0, "note", "incident 7"));
+	inject(&f, "ops.resumed",
+	    json_pack("{s:s, s:s, s:i}", "pause_id", "p-1", "reason",
+	        "incident 7", "waiting", 3));
+	assert_int_equal(wait_st(&f, "sent", 2), 2);
+	inject(&f, "ops.paused",
+	    json_pack("{s:s, s:s, s:s}", "reason", "again", "pause_id", "p-2",
+	        "repo_key", "demo"));
+	assert_int_equal(wait_st(&f, "sent", 3), 3);
+	assert_int_equal(rx_count(&f.rx, NULL), 3);
+	r = rx_get(&f.rx, 0);
+	assert_string_equal(js(json_object_get(r, "body"), "kind"), "paused");
+	assert_non_null(strstr(js(json_object_get(r, "body"), "message"),
+	    "paused by an operator (all repos): incident 7; running work "
+	    "stopped"));
+	json_decref(r);
+	r = rx_get(&f.rx, 1);
+	assert_string_equal(js(json_object_get(r, "body"), "kind"), "resumed");
+	assert_non_null(strstr(
+	    js(json_object_get(r, "body"), "message"), "3 task(s) waited"));
+	json_decref(r);
+	r = rx_get(&f.rx, 2);
+	assert_non_null(strstr(
+	    js(json_object_get(r, "body"), "message"), "(demo): again"));
+	json_decref(r);
+	fx_stop(&f);
+}
+
 /* 500 twice, then 200: three POSTs with one key, one escalation.sent.  A
  * second URL that accepted at once is not posted to again. */
 static void
@@ -821,6 +866,7 @@ main(void)
 		cmocka_unit_test(test_cooldown_restart),
 		cmocka_unit_test(test_disk_full_once),
 		cmocka_unit_test(test_spend_cap_cooldown),
+		cmocka_unit_test(test_pause_kinds),
 		cmocka_unit_test(test_retry),
 		cmocka_unit_test(test_two_urls),
 		cmocka_unit_test(test_retry_exhausted),

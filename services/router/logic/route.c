@@ -537,6 +537,44 @@ add_alt(struct msg_strs *alts, const char *lane, const char *selected)
 	msg_strs_add(alts, lane);
 }
 
+/* label_backend: the backend a "backend: NAME" label of the task asks
+ * for (opc demo --backend), or NULL; *lane gets the lane a rule gives
+ * that backend, else the default's when it is the default backend, else
+ * the backend's name (a backend and its lane share names: claude_cli),
+ * so the policy judges the lane the run really takes. */
+static const char *
+label_backend(const struct msg_proposal *p, const struct cfg_node *router_cfg,
+    const char **lane)
+{
+	const struct cfg_node *rules = cfg_get(router_cfg, "rules"), *r;
+	char                   norm[256];
+	const char            *b = NULL;
+	size_t                 i;
+
+	for (i = 0; i < p->labels.n && b == NULL; i++) {
+		route_label_norm(nz(p->labels.v[i]), norm, sizeof(norm));
+		if (strncmp(norm, "backend:", 8) == 0 && norm[8] != '\0')
+			b = p->labels.v[i] + strcspn(p->labels.v[i], ":") + 1;
+	}
+	if (b == NULL)
+		return (NULL);
+	b += strspn(b, " \t");
+	if (*b == '\0')
+		return (NULL);
+	*lane = b;
+	for (i = 0; i < cfg_len(rules); i++) {
+		r = cfg_at(rules, i);
+		if (strcmp(nz(cfg_str(cfg_get(r, "backend"))), b) == 0 &&
+		    *nz(cfg_str(cfg_get(r, "lane"))) != '\0') {
+			*lane = cfg_str(cfg_get(r, "lane"));
+			return (b);
+		}
+	}
+	if (strcmp(route_cfg_str(router_cfg, "default.backend"), b) == 0)
+		*lane = route_cfg_str(router_cfg, "default.lane");
+	return (b);
+}
+
 struct msg_decision *
 route_decide(const struct msg_proposal *proposal,
     const struct cfg_node *router_cfg, int64_t now_ms)
@@ -563,7 +601,12 @@ route_decide(const struct msg_proposal *proposal,
 			break;
 		}
 	}
-	if (match != NULL) {
+	if ((backend = label_backend(proposal, router_cfg, &lane)) != NULL) {
+		name = "label.backend";
+		why = xasprintf("the task's label 'backend: %s' chose backend "
+		                "%s (lane %s)",
+		    backend, backend, lane);
+	} else if (match != NULL) {
 		lane    = cfg_str(cfg_get(match, "lane"));
 		backend = cfg_str(cfg_get(match, "backend"));
 		if (backend == NULL || *backend == '\0')
@@ -575,9 +618,12 @@ route_decide(const struct msg_proposal *proposal,
 		                "lane %s, backend %s",
 		    name, nz(proposal->task_type),
 		    msg_risk_level_name(proposal->risk_level), lane, backend);
-	} else
+	} else {
+		lane    = dlane;
+		backend = dbackend;
 		why = xasprintf("no rule matched: default lane %s, backend %s",
 		    lane, backend);
+	}
 
 	d                      = msg_decision_new();
 	d->decision_id         = xstrdup(uuid4(id));

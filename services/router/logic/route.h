@@ -72,6 +72,10 @@ struct msg_proposal *route_proposal(const struct route_task *,
  * labels_any|labels_all|repo|risk}, lane, backend}], first match wins; a
  * rule without "when" matches everything) and router.default {lane
  * aider_local, backend stub} otherwise (policy_rule_matched "default").
+ * A task labelled "backend: NAME" (opc demo --backend) runs on backend
+ * NAME before any rule (policy_rule_matched "label.backend"), on the lane
+ * of the first rule naming that backend, the default lane when it is the
+ * default backend, else lane NAME; the policy judges that lane.
  * router_cfg is the "router" section (may be NULL).  Returns the
  * OcRoutingDecision (new decision_id and run_id).  Never NULL. */
 struct msg_decision *route_decide(const struct msg_proposal *,

@@ -613,6 +613,37 @@ test_decide_rules(void **state)
 	json_decref(d);
 }
 
+/* A "backend: NAME" label (opc demo --backend) comes before every rule;
+ * its lane is the first rule's naming that backend, the default lane for
+ * the default backend, else the backend's name. */
+static void
+test_decide_backend_label(void **state)
+{
+	static const char *const kodo[] = { "local_only", "Backend: kodo" };
+	static const char *const stub[] = { "backend:stub" };
+	static const char *const cli[]  = { "backend: codex_x" };
+	static const char *const none[] = { "backend:" };
+	struct fx               *fx     = *state;
+	json_t                  *d;
+
+	d = decide(fx, "goal", "repo_a", kodo, 2);
+	assert_string_equal(js(d, "policy_rule_matched"), "label.backend");
+	assert_string_equal(js(d, "selected_backend"), "kodo");
+	assert_string_equal(js(d, "selected_lane"), "claude_cli");
+	json_decref(d);
+	d = decide(fx, "test", "bare", stub, 1);
+	assert_string_equal(js(d, "selected_backend"), "stub");
+	assert_string_equal(js(d, "selected_lane"), "aider_local");
+	json_decref(d);
+	d = decide(fx, "goal", "bare", cli, 1);
+	assert_string_equal(js(d, "selected_backend"), "codex_x");
+	assert_string_equal(js(d, "selected_lane"), "codex_x");
+	json_decref(d);
+	d = decide(fx, "goal", "bare", none, 1);
+	assert_string_equal(js(d, "policy_rule_matched"), "default");
+	json_decref(d);
+}
+
 /* ---- policy ---- */
 
 static void
@@ -1736,6 +1767,8 @@ main(void)
 		    test_decide_default, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_decide_rules, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_decide_backend_label, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_policy_plain_goal_allowed, setup, teardown),
 		cmocka_unit_test_setup_teardown(
