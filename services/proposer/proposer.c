@@ -800,7 +800,7 @@ write_reports(struct svc *svc, json_t *rep)
 	        json_object_get(rep, "suppressed"), "reasons",
 	        json_object_get(rep, "reasons"));
 	pro =
-	    json_pack("{s:s, s:I, s:i, s:s, s:s?, s:O, s:O?, s:O, s:O, s:[]}",
+	    json_pack("{s:s, s:I, s:i, s:s, s:s?, s:O, s:O?, s:o, s:O, s:[]}",
 	        "run_id", prop_id, "generated_at", (json_int_t) now_ms(),
 	        "proposer_integration_version", 1, "source_command",
 	        "opc-proposer", "decision_run_id", cid, "dry_run",

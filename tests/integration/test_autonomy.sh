@@ -255,6 +255,11 @@ check "tune --revert puts it back" sh -c "grep -q 'tune_1 reverted' '$T/revert.o
 # --- tiers: live and durable; the new tier decides the state -------------------------------
 "$OPC" -c "$CFG" autonomy tiers set --family lint_fix --tier 0 --note "hold lint" >"$T/set.out" 2>&1
 check "tiers set answers live" grep -q "lint_fix: tier 0 (live" "$T/set.out"
+"$OPC" -c "$CFG" autonomy tiers set --family "Bad Family" --tier 9 >"$T/badtier.out" 2>&1
+rc=$?
+check "a bad family or tier is refused, saying why" sh -c "[ $rc -ne 0 ] && grep -q 'a tier 0, 1 or 2' '$T/badtier.out'"
+"$OPC" -c "$CFG" autonomy tune --revert tune_99 >"$T/badrev.out" 2>&1
+check "reverting an unknown tuning is refused" grep -q "no tuning tune_99" "$T/badrev.out"
 pid=$("$OPC" -c "$CFG" status --json | jq -r .proposer.pid)
 kill -9 "$pid"
 check "proposer restarted" wait_for 30 sh -c "'$OPC' -c '$CFG' status --json |
