@@ -568,6 +568,12 @@ live_on_check_run(struct svc *svc, const struct msg *m, void *state)
 		    "proposer.ci_ignored", "no configured repo '%s'", c->repo);
 		return (0);
 	}
+	/* the records are kept 30 days (the event's clock: a replay prunes
+	 * the same) */
+	if ((rv = store_run(svc_store(svc),
+	         "DELETE FROM ci_trigger WHERE at < ?", "i",
+	         m->ts - 30 * DAY_MS)) != 0)
+		return (rv);
 	(void) store_int(svc_store(svc), &last, 0,
 	    "SELECT coalesce(max(at), 0)"
 	    " FROM ci_trigger WHERE repo = ? AND status <> 'debounced'",
