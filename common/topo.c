@@ -42,6 +42,8 @@ const struct cfg_key topo_opcenter_keys[] = {
 	    "no heartbeat for this long is stale (default: 10 heartbeats)"),
 	CFG_INT("journal_retention", "1000000", "1", NULL,
 	    "events each instance keeps for replay"),
+	CFG_INT("reports_keep", "100", "1", NULL,
+	    "retained artifacts of each autonomy stage (state_dir/reports)"),
 	CFG_BOOL("insecure_ctl", "false",
 	    "allow state changes over a plain tcp:// ctl socket"),
 	CFG_SECTION("tls", tls_keys,
@@ -320,6 +322,8 @@ load(struct topo *t, unsigned flags, char *err, size_t errlen)
 	         &t->stale_after_ms, err, errlen)) != 0 ||
 	    (rv = cfg_tab_int(root_keys, root, "opcenter.journal_retention",
 	         &t->journal_retention, err, errlen)) != 0 ||
+	    (rv = cfg_tab_int(root_keys, root, "opcenter.reports_keep",
+	         &t->reports_keep, err, errlen)) != 0 ||
 	    (rv = cfg_tab_bool(root_keys, root, "opcenter.insecure_ctl",
 	         &t->insecure_ctl, err, errlen)) != 0)
 		return (rv);

@@ -43,6 +43,7 @@ struct topo {
 	int64_t     heartbeat_ms;
 	int64_t     stale_after_ms;
 	int64_t     journal_retention;
+	int64_t     reports_keep;     /* opcenter.reports_keep (report.h) */
 	int         tls;              /* opcenter.tls installed */
 	int         insecure_ctl;     /* opcenter.insecure_ctl: state
 	                               * changes over plain tcp:// ctl */

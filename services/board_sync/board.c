@@ -63,7 +63,11 @@ static const char schema[] =
     " candidate_id TEXT PRIMARY KEY, title TEXT NOT NULL,"
     " goal TEXT NOT NULL, repo TEXT NOT NULL, labels TEXT NOT NULL,"
     " state TEXT NOT NULL, received_ms INTEGER NOT NULL,"
-    " work_item TEXT);";
+    " work_item TEXT);"
+    /* Plane mode: a rescored priority to PATCH onto its work item */
+    "CREATE TABLE IF NOT EXISTS priority_push("
+    " task_id TEXT PRIMARY KEY, priority TEXT NOT NULL,"
+    " done INTEGER NOT NULL DEFAULT 0);";
 
 bool
 board_state_valid(const char *s)
@@ -109,12 +113,13 @@ board_task_fini(struct task *t)
 	free(t->desc);
 	free(t->state);
 	free(t->last_run_id);
+	free(t->priority);
 	memset(t, 0, sizeof(*t));
 }
 
 #define TASK_COLS                                                           \
 	"task_id, title, goal, repo_key, kind, labels, description, state," \
-	" attempt, last_run_id, created_at, updated_at"
+	" attempt, last_run_id, created_at, updated_at, priority"
 
 static void
 task_read(struct store_stmt *st, struct task *t)
@@ -131,6 +136,7 @@ task_read(struct store_stmt *st, struct task *t)
 	t->last_run_id = store_col_dup(st, 9);
 	t->created_at  = store_col_int(st, 10);
 	t->updated_at  = store_col_int(st, 11);
+	t->priority    = store_col_dup(st, 12);
 }
 
 /* board_task_get loads one task; ERR_NOTFOUND when there is none. */
@@ -161,13 +167,14 @@ task_json(const struct task *t)
 	json_t *labels = json_loads(t->labels ? t->labels : "[]", 0, NULL);
 
 	return (json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:s?, s:s, s:I, "
-	                  "s:s?, s:s, s:s}",
+	                  "s:s?, s:s, s:s, s:s?}",
 	    "task_id", t->task_id, "title", t->title, "goal", t->goal,
 	    "repo_key", t->repo_key, "kind", t->kind, "labels",
 	    labels ? labels : json_array(), "description", t->desc, "state",
 	    t->state, "attempt", (json_int_t) t->attempt, "last_run_id",
 	    t->last_run_id, "created_at", iso8601(t->created_at, a, sizeof(a)),
-	    "updated_at", iso8601(t->updated_at, b, sizeof(b))));
+	    "updated_at", iso8601(t->updated_at, b, sizeof(b)), "priority",
+	    t->priority));
 }
 
 static int
@@ -932,6 +939,8 @@ on_proposal(struct svc *svc, const struct msg *m, void *state)
 	const char                        *st = BOARD_READY;
 	const char                        *kind, *source;
 	char   err[256], repo_label[300], kind_label[64], source_label[300];
+	char  *desc    = NULL;
+	bool   sourced = false;
 	size_t i;
 	int    rv;
 
@@ -964,10 +973,18 @@ on_proposal(struct svc *svc, const struct msg *m, void *state)
 		a.state = MSG_TASK_STATE_BACKLOG;
 	}
 	a.request_id = p->candidate_id;
-	for (i = 0; i < p->labels.n; i++)
+	/* the goal, then the provenance (the parser stops at its heading) */
+	if (p->provenance != NULL)
+		a.description = desc =
+		    xasprintf("%s\n\n%s", p->goal, p->provenance);
+	for (i = 0; i < p->labels.n; i++) {
 		msg_strs_add(&a.labels, p->labels.v[i]);
+		sourced |= strncmp(p->labels.v[i], "source: ", 8) == 0;
+	}
+	/* one source label: the proposal's own (source: autonomy) wins */
 	snprintf(source_label, sizeof(source_label), "source: %s", source);
-	msg_strs_add(&a.labels, source_label);
+	if (!sourced)
+		msg_strs_add(&a.labels, source_label);
 	snprintf(repo_label, sizeof(repo_label), "repo: %s", p->repo);
 	msg_strs_add(&a.labels, repo_label);
 	snprintf(kind_label, sizeof(kind_label), "task-kind: %s", kind);
@@ -982,19 +999,56 @@ on_proposal(struct svc *svc, const struct msg *m, void *state)
 		ls = json_dumps(labels, JSON_COMPACT);
 		rv = store_run(svc_store(svc),
 		    "INSERT OR IGNORE INTO proposal(candidate_id, title, goal,"
-		    " repo, labels, state, received_ms) VALUES (?, ?, ?, ?, ?,"
-		    " ?, ?)",
-		    "tttttti", p->candidate_id, p->title ? p->title : p->goal,
-		    p->goal, p->repo, ls, st, now_ms());
+		    " repo, labels, state, received_ms, provenance, priority)"
+		    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		    "ttttttitt", p->candidate_id,
+		    p->title ? p->title : p->goal, p->goal, p->repo, ls, st,
+		    now_ms(), p->provenance, p->priority);
 		free(ls);
 		json_decref(labels);
-	} else
-		rv = task_create(
-		    svc, &a, source, false, NULL, err, sizeof(err));
+	} else if ((rv = task_create(svc, &a, source, false, NULL, err,
+	                sizeof(err))) == 0 &&
+	    p->priority != NULL)
+		rv = store_run(svc_store(svc),
+		    "UPDATE task SET priority = ? WHERE request_id = ?", "tt",
+		    p->priority, p->candidate_id);
 	for (i = 0; i < a.labels.n; i++)
 		free(a.labels.v[i]);
 	free(a.labels.v);
+	free(desc);
 	return (rv);
+}
+
+/* on_rescore sets the priority the proposer's rescore gave a task: on
+ * the local board, and queued for Plane's work item (the newest wins). */
+static int
+on_rescore(struct svc *svc, const struct msg *m, void *state)
+{
+	const struct msg_priority_rescore_promoted *r =
+	    m->topic == MSG_PRIORITY_RESCORE_PROMOTED
+	    ? &m->body.priority_rescore_promoted
+	    : (const struct msg_priority_rescore_promoted *) &m->body
+	          .priority_rescore_demoted;
+	struct board *b = state;
+	int           rv;
+
+	if ((rv = store_run(svc_store(svc),
+	         "UPDATE task SET priority = ?, updated_at = ? WHERE"
+	         " task_id = ?",
+	         "tit", r->priority, now_ms(), r->task_id)) != 0)
+		return (rv);
+	log_info(m->topic == MSG_PRIORITY_RESCORE_PROMOTED
+	        ? "board.priority_promoted"
+	        : "board.priority_demoted",
+	    "%s: priority %s -> %s (%s)", r->task_id,
+	    r->prev_priority ? r->prev_priority : "?", r->priority,
+	    r->reason ? r->reason : "rescore");
+	if (b->plane == NULL)
+		return (0);
+	return (store_run(svc_store(svc),
+	    "INSERT OR REPLACE INTO priority_push(task_id, priority, done)"
+	    " VALUES (?, ?, 0)",
+	    "tt", r->task_id, r->priority));
 }
 
 static int
@@ -1231,6 +1285,12 @@ board_init(struct svc *svc, void *state)
 		return (ERR_CONFIG);
 	}
 	if ((rv = store_exec(svc_store(svc), schema)) != 0 ||
+	    (rv = store_add_column(
+	         svc_store(svc), "task", "priority", "TEXT")) != 0 ||
+	    (rv = store_add_column(
+	         svc_store(svc), "proposal", "provenance", "TEXT")) != 0 ||
+	    (rv = store_add_column(
+	         svc_store(svc), "proposal", "priority", "TEXT")) != 0 ||
 	    (rv = selfheal_init(svc)) != 0 || (rv = lastrun_init(svc)) != 0)
 		return (rv);
 	if (strcmp(mode, "plane") == 0)
@@ -1285,6 +1345,8 @@ static const struct svc_handler handlers[] = {
 	{ MSG_EXEC_SUPERSEDED, on_superseded },
 	{ MSG_BOARD_WEBHOOK, on_webhook },
 	{ MSG_PROPOSAL_CREATED, on_proposal },
+	{ MSG_PRIORITY_RESCORE_PROMOTED, on_rescore },
+	{ MSG_PRIORITY_RESCORE_DEMOTED, on_rescore },
 	{ MSG_NONE, NULL },
 };
 

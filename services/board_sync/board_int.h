@@ -24,6 +24,7 @@ struct board {
 struct task {
 	char   *task_id, *title, *goal, *repo_key, *kind, *labels, *desc;
 	char   *state, *last_run_id;
+	char   *priority; /* NULL: none set (proposals and rescores set it) */
 	int64_t attempt, created_at, updated_at;
 };
 

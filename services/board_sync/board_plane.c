@@ -814,6 +814,7 @@ board_plane_cycle(struct svc *svc, struct board *b)
 	        (bp->refresh && now >= bp->last_poll + WEBHOOK_GAP_MS)))
 		poll_items(bp);
 	plane_push_outbox(bp);
+	plane_push_priority(bp);
 	if (bp->listed)
 		plane_claims(bp);
 	if (!bp->answers_busy && (bp->answers_now || now >= bp->next_answers))

@@ -164,6 +164,9 @@ int64_t plane_claims_pending(struct bplane *);
 
 /* plane_push.c */
 void plane_push_outbox(struct bplane *);
+/* plane_push_priority PATCHes the priorities the proposer's rescore set
+ * (board.c's priority_push rows) onto their work items. */
+void plane_push_priority(struct bplane *);
 void plane_check_answers(struct bplane *);
 void plane_create_proposals(struct bplane *);
 

@@ -120,6 +120,11 @@ board_parse_description(const char *desc, const char *goal_field,
 			blank_pending = true;
 			continue;
 		}
+		/* the proposer's provenance: metadata for readers, neither
+		 * goal nor constraints (it closes the description) */
+		if (strncasecmp(t, "## proposal provenance", 22) == 0 &&
+		    trim(t + 22)[0] == '\0')
+			break;
 		if (!had_block && strncasecmp(t, "## execution", 12) == 0 &&
 		    trim(t + 12)[0] == '\0') {
 			in_block = had_block = true;

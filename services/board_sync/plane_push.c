@@ -233,6 +233,82 @@ plane_push_outbox(struct bplane *bp)
 	json_decref(rows);
 }
 
+/* ----------------------------------------------------------- priority */
+
+struct prio {
+	struct bplane *bp;
+	char          *task_id, *priority;
+};
+
+/* on_prio: the PATCH took (the row is done unless a newer priority came
+ * meanwhile), or the work item is gone (dropped), or it is retried. */
+static void
+on_prio(struct plane *pl, int status, json_t *body, const char *err, void *arg)
+{
+	struct prio *r = arg;
+	char         key[128];
+
+	(void) pl;
+	(void) body;
+	snprintf(key, sizeof(key), "prio:%s", r->task_id);
+	if (plane_ok(status) || status == 404 || status == 400) {
+		if (!plane_ok(status)) {
+			log_error("plane.priority_dropped",
+			    "%s: priority %s: HTTP %d from Plane: dropped",
+			    r->task_id, r->priority, status);
+			svc_count(r->bp->svc, "plane_priority_dropped", 1);
+		}
+		(void) store_run(svc_store(r->bp->svc),
+		    "UPDATE priority_push SET done = 1 WHERE task_id = ? AND"
+		    " priority = ?",
+		    "tt", r->task_id, r->priority);
+		plane_forget(r->bp, key);
+	} else {
+		plane_note_error(r->bp, status, "set priority", err);
+		plane_later(r->bp, key);
+	}
+	json_object_del(r->bp->pushing, key);
+	free(r->task_id);
+	free(r->priority);
+	free(r);
+}
+
+/* plane_push_priority PATCHes each rescored priority onto its work item
+ * (a PATCH: the same result when repeated). */
+void
+plane_push_priority(struct bplane *bp)
+{
+	struct store_stmt *st;
+	struct prio       *r;
+	json_t            *req;
+	char              *path, key[128];
+
+	if (json_object_size(bp->pushing) >= MAX_PUSHING ||
+	    store_prep(svc_store(bp->svc), &st,
+	        "SELECT task_id, priority FROM priority_push WHERE done = 0"
+	        " ORDER BY task_id LIMIT 16") != 0)
+		return;
+	while (store_step(st) == 1 &&
+	    json_object_size(bp->pushing) < MAX_PUSHING) {
+		snprintf(key, sizeof(key), "prio:%s", store_col_text(st, 0));
+		if (json_object_get(bp->pushing, key) != NULL ||
+		    !plane_due(bp, key))
+			continue;
+		r           = xcalloc(1, sizeof(*r));
+		r->bp       = bp;
+		r->task_id  = store_col_dup(st, 0);
+		r->priority = store_col_dup(st, 1);
+		json_object_set_new(bp->pushing, key, json_true());
+		req  = json_pack("{s:s}", "priority", r->priority);
+		path = xasprintf("work-items/%s/", r->task_id);
+		plane_call(
+		    bp->pl, PLANE_FINISH, "PATCH", path, req, on_prio, r);
+		free(path);
+		json_decref(req);
+	}
+	store_done(st);
+}
+
 /* ------------------------------------------------------------ answers */
 
 struct ask {
@@ -441,9 +517,9 @@ plane_create_proposals(struct bplane *bp)
 
 	if (bp->meta_busy || !plane_due(bp, "proposals") ||
 	    store_prep(svc_store(bp->svc), &st,
-	        "SELECT candidate_id, title, goal, repo, labels, state FROM"
-	        " proposal WHERE work_item IS NULL ORDER BY received_ms"
-	        " LIMIT 20") != 0)
+	        "SELECT candidate_id, title, goal, repo, labels, state,"
+	        " provenance, priority FROM proposal WHERE work_item IS NULL"
+	        " ORDER BY received_ms LIMIT 20") != 0)
 		return;
 	bp->proposals_busy = true;
 	bp->proposals_left = 1; /* held until every request is queued */
@@ -474,9 +550,14 @@ plane_create_proposals(struct bplane *bp)
 			c->bp           = bp;
 			c->candidate_id = xstrdup(store_col_text(st, 0));
 			c->title        = xstrdup(store_col_text(st, 1));
-			text = xasprintf("%s\n\n- source: proposer\n- "
-			                 "candidate_id: %s",
-			    store_col_text(st, 2), c->candidate_id);
+			/* the provenance section (the parser stops at its
+			 * heading), else the two lines it replaced */
+			text = store_col_text(st, 6) != NULL
+			    ? xasprintf("%s\n\n%s", store_col_text(st, 2),
+			          store_col_text(st, 6))
+			    : xasprintf("%s\n\n- source: proposer\n- "
+			                "candidate_id: %s",
+			          store_col_text(st, 2), c->candidate_id);
 			html = plane_comment_html(text);
 			req  = json_pack("{s:s, s:s, s:O, s:s, s:s}", "name",
 			     c->title, "description_html", html, "labels", ids,
@@ -485,6 +566,9 @@ plane_create_proposals(struct bplane *bp)
 			if (sid != NULL)
 				json_object_set_new(
 				    req, "state", json_string(sid));
+			if (store_col_text(st, 7) != NULL)
+				json_object_set_new(req, "priority",
+				    json_string(store_col_text(st, 7)));
 			bp->proposals_left++;
 			plane_call(bp->pl, PLANE_CLAIM, "POST", "work-items/",
 			    req, on_created, c);

@@ -5,6 +5,7 @@
  * Time inside handlers is the event's own (observed_at, envelope ts),
  * never the clock, so a replay derives exactly what the first pass did.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -13,7 +14,9 @@
 #include "opc/cfg.h"
 #include "opc/err.h"
 #include "opc/log.h"
+#include "opc/report.h"
 #include "opc/store.h"
+#include "opc/topo.h"
 #include "opc/util.h"
 
 static const char *schema =
@@ -66,7 +69,13 @@ insighter_init(struct svc *svc, void *state)
 		rv = ERR_CONFIG;
 		goto bad;
 	}
-	if ((rv = store_exec(svc_store(svc), schema)) != 0)
+	/* the run whose artifact (reports/insights) is written, and its
+	 * path */
+	if ((rv = store_exec(svc_store(svc), schema)) != 0 ||
+	    (rv = store_add_column(
+	         svc_store(svc), "run", "reported", "TEXT")) != 0 ||
+	    (rv = store_add_column(svc_store(svc), "run", "report", "TEXT")) !=
+	        0)
 		snprintf(err, sizeof(err), "cannot create the schema");
 	else
 		return (0);
@@ -427,11 +436,96 @@ out:
 	return (rv);
 }
 
+/* artifact returns the insights artifact of repo's current run: the
+ * original's repo_insights.json, each insight with its pattern
+ * (kind/subject, e.g. quality_trend/lint_degrading), and the patterns. */
+static json_t *
+artifact(struct svc *svc, const char *repo, const char *run_id,
+    const char *snapshot_run, int64_t observed_at)
+{
+	struct store_stmt *st;
+	json_t            *ins = json_array(), *kinds = json_array(), *i;
+	char               pat[256];
+
+	if (store_prep(svc_store(svc), &st,
+	        "SELECT json FROM insight WHERE"
+	        " repo = ? ORDER BY dedup_key") == 0) {
+		store_bind_text(st, 1, repo);
+		while (store_step(st) == 1)
+			if ((i = json_loads(store_col_text(st, 0), 0, NULL)) !=
+			    NULL) {
+				snprintf(pat, sizeof(pat), "%s/%s",
+				    json_string_value(
+				        json_object_get(i, "kind")),
+				    json_string_value(
+				        json_object_get(i, "subject")));
+				json_object_set_new(
+				    i, "pattern", json_string(pat));
+				json_array_append_new(kinds, json_string(pat));
+				json_array_append_new(ins, i);
+			}
+		store_done(st);
+	}
+	return (json_pack("{s:s, s:I, s:i, s:s, s:{s:s}, s:[{s:s?, s:I}],"
+	                  " s:o, s:o}",
+	    "run_id", run_id, "generated_at", (json_int_t) now_ms(),
+	    "insight_engine_version", 1, "source_command", "opc-insighter",
+	    "repo", "name", repo, "source_snapshots", "run_id", snapshot_run,
+	    "observed_at", (json_int_t) observed_at, "kinds", kinds,
+	    "insights", ins));
+}
+
+/* write_reports writes the artifact of each run not written yet. */
+static void
+write_reports(struct svc *svc)
+{
+	struct store_stmt *st;
+	json_t            *todo = json_array(), *r, *doc;
+	char              *path;
+	size_t             i;
+
+	if (store_prep(svc_store(svc), &st,
+	        "SELECT repo, run_id, snapshot_run,"
+	        " observed_at FROM run WHERE reported IS NULL OR reported <>"
+	        " run_id") != 0)
+		return;
+	while (store_step(st) == 1)
+		json_array_append_new(todo,
+		    json_pack("[s, s, s?, I]", store_col_text(st, 0),
+		        store_col_text(st, 1), store_col_text(st, 2),
+		        (json_int_t) store_col_int(st, 3)));
+	store_done(st);
+	json_array_foreach (todo, i, r) {
+		const char *repo = json_string_value(json_array_get(r, 0));
+		const char *run  = json_string_value(json_array_get(r, 1));
+
+		doc = artifact(svc, repo, run,
+		    json_string_value(json_array_get(r, 2)),
+		    json_integer_value(json_array_get(r, 3)));
+		if (report_write(&path, svc_topo(svc)->state_dir, "insights",
+		        doc, svc_topo(svc)->reports_keep) != 0) {
+			log_warn("insighter.report",
+			    "%s: cannot write the insights report: %s", repo,
+			    strerror(errno));
+			path = NULL;
+		}
+		/* marked even when it failed: one try per run */
+		(void) store_run(svc_store(svc),
+		    "UPDATE run SET reported = ?, report = ? WHERE repo = ?",
+		    "ttt", run, path, repo);
+		free(path);
+		json_decref(doc);
+	}
+	json_decref(todo);
+}
+
 static void
 insighter_idle(struct svc *svc, void *state)
 {
 	struct insighter *in = state;
 
+	if (svc_caught_up(svc))
+		write_reports(svc);
 	if (!svc_caught_up(svc) || mono_ms() < in->stale_next)
 		return;
 	in->stale_next = mono_ms() + in->stale_every;
@@ -454,21 +548,22 @@ ctl_insights(struct svc *svc, const struct msg *req, json_t **data, char *err,
 	(void) errlen;
 	if (store_prep(svc_store(svc), &st,
 	        "SELECT repo, run_id, snapshot_run,"
-	        " observed_at, stale_warned FROM run WHERE ?1 IS NULL OR repo "
-	        "="
-	        " ?1 ORDER BY repo") == 0) {
+	        " observed_at, stale_warned, CASE WHEN reported = run_id THEN"
+	        " report END FROM run WHERE ?1 IS NULL OR repo = ?1 ORDER BY"
+	        " repo") == 0) {
 		if (repo != NULL)
 			store_bind_text(st, 1, repo);
 		else
 			store_bind_null(st, 1);
 		while (store_step(st) == 1)
 			json_object_set_new(repos, store_col_text(st, 0),
-			    json_pack("{s:s, s:s?, s:I, s:b, s:[]}", "run_id",
-			        store_col_text(st, 1), "snapshot_run",
-			        store_col_text(st, 2), "observed_at",
+			    json_pack("{s:s, s:s?, s:I, s:b, s:[], s:s?}",
+			        "run_id", store_col_text(st, 1),
+			        "snapshot_run", store_col_text(st, 2),
+			        "observed_at",
 			        (json_int_t) store_col_int(st, 3),
 			        "stale_warned", (int) store_col_int(st, 4),
-			        "insights"));
+			        "insights", "report", store_col_text(st, 5)));
 		store_done(st);
 	}
 	if (store_prep(svc_store(svc), &st,

@@ -254,6 +254,10 @@ repo_status(struct store *st, const struct obs_repo *r)
 		    o, "last_observed_at", json_integer(store_col_int(s, 1)));
 	}
 	store_done(s);
+	if (r->report != NULL)
+		json_object_set_new(o, "last_report",
+		    json_pack("{s:s, s:s}", "run_id", r->report_run, "path",
+		        r->report));
 	return (o);
 }
 

@@ -46,6 +46,8 @@ struct obs_repo {
 	pid_t   pid;        /* worker, 0 when none is in flight */
 	char   *run_id;     /* of the observation in flight */
 	char   *queued;     /* run id of the queued observation */
+	char   *report;     /* the newest snapshot's retained artifact */
+	char   *report_run; /* the run id it is of */
 	int64_t started_ms; /* unix ms the one in flight started */
 	int64_t deadline;   /* mono ms: SIGTERM the worker */
 	int64_t kill_at;    /* mono ms: SIGKILL it (0: not yet stopping) */

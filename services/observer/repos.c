@@ -229,6 +229,8 @@ repos_free(struct observer *o)
 		free(o->repos[i].key);
 		free(o->repos[i].path);
 		free(o->repos[i].github);
+		free(o->repos[i].report);
+		free(o->repos[i].report_run);
 		free(o->repos[i].run_id);
 		free(o->repos[i].queued);
 		json_decref(o->repos[i].observe);

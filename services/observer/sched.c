@@ -28,7 +28,9 @@
 #include "opc/err.h"
 #include "opc/log.h"
 #include "opc/loop.h"
+#include "opc/report.h"
 #include "opc/store.h"
+#include "opc/topo.h"
 #include "opc/util.h"
 
 #define TICK_MS 200
@@ -312,6 +314,18 @@ finished(struct observer *o, struct obs_repo *r, int status)
 		svc_count(o->svc, "snapshots", 1);
 		log_info("observer.snapshot", "%s: observation %s stored",
 		    r->key, r->run_id);
+		/* the retained artifact (reports/observe): an effect after
+		 * the commit, so a failure loses no observation */
+		free(r->report);
+		r->report = NULL;
+		if (report_write(&r->report, svc_topo(o->svc)->state_dir,
+		        "observe", snap, svc_topo(o->svc)->reports_keep) != 0)
+			log_warn("observer.report",
+			    "%s: cannot write the"
+			    " observe report: %s",
+			    r->key, strerror(errno));
+		free(r->report_run);
+		r->report_run = xstrdup(r->run_id);
 	} else {
 		svc_count(o->svc, "observe_failed", 1);
 		log_warn("observer.failed",

@@ -15,6 +15,7 @@
 
 #include "opc.h"
 #include "opc/err.h"
+#include "opc/report.h"
 #include "opc/util.h"
 
 static const char cycle_usage[] =
@@ -92,30 +93,77 @@ await(struct opc *o, const char *service, enum msg_topic t, const void *body,
 	}
 }
 
+/* insight_reports waits (up to wait_s) until the insighter has written
+ * the insights report of each started observation's analysis; ins is
+ * replaced by the newest answer.  A report late is no error: the
+ * printout says so. */
 static void
-print_cycle(const json_t *c)
+insight_reports(struct opc *o, const struct msg_insighter_insights *q,
+    const json_t *started, int wait_s, json_t **ins)
 {
-	json_t *e;
+	int64_t end = mono_ms() + (int64_t) wait_s * 1000;
+	json_t *d, *s, *r;
 	size_t  i;
-	bool    dry = json_is_true(json_object_get(c, "dry_run"));
+	bool    all;
 
-	printf("[3/4] decide → %lld candidate(s) (cycle %s)\n",
-	    (long long) json_integer_value(json_object_get(c, "candidates")),
-	    opc_jstr(c, "cycle_id", "?"));
-	json_array_foreach (json_object_get(c, "created"), i, e)
-		printf("  %s %-13s %-6s tier %lld -> %-12s %s\n",
-		    dry ? "would create" : "created     ",
-		    opc_jstr(e, "family", "?"), opc_jstr(e, "confidence", "?"),
-		    (long long) json_integer_value(json_object_get(e, "tier")),
-		    opc_jstr(e, "state", "?"), opc_jstr(e, "title", ""));
-	json_array_foreach (json_object_get(c, "suppressed"), i, e)
-		printf("  suppressed   %-13s %-34s %s\n",
-		    opc_jstr(e, "family", "?"), opc_jstr(e, "reason", "?"),
-		    opc_jstr(e, "dedup_key", ""));
-	printf("[4/4] propose → %s (created=%zu, skipped=%zu)\n",
-	    dry ? "dry run, nothing created" : "tasks go to the board",
-	    dry ? (size_t) 0 : json_array_size(json_object_get(c, "created")),
-	    json_array_size(json_object_get(c, "suppressed")));
+	for (;;) {
+		all = true;
+		json_array_foreach (started, i, s) {
+			r = json_object_get(json_object_get(*ins, "repos"),
+			    opc_jstr(s, "repo", ""));
+			if (json_object_get(r, "report") == NULL)
+				all = false;
+		}
+		if (all || mono_ms() > end)
+			return;
+		sleep_ms(100);
+		if (opc_call(o, "autonomy-cycle", "insighter",
+		        MSG_INSIGHTER_INSIGHTS, q, &d, OPC_CTL_TIMEOUT) != 0)
+			return;
+		json_decref(*ins);
+		*ins = d;
+	}
+}
+
+/* cycle_report writes the cycle's report (reports/cycle): each stage's
+ * artifact and the summary, and prints where. */
+static void
+cycle_report(struct opc *o, const json_t *obs, const json_t *ins,
+    const json_t *cy, bool json)
+{
+	struct topo *t  = opc_topo(o);
+	json_t      *ip = json_object(), *doc, *r;
+	const char  *repo;
+	char        *path = NULL;
+
+	json_object_foreach (json_object_get(ins, "repos"), repo, r)
+		json_object_set(ip, repo, json_object_get(r, "report"));
+	doc = json_pack("{s:s, s:I, s:b, s:{s:O, s:o, s:O?, s:O?},"
+	                " s:I, s:I, s:I}",
+	    "cycle_id", opc_jstr(cy, "cycle_id", "?"), "generated_at",
+	    (json_int_t) now_ms(), "dry_run",
+	    json_is_true(json_object_get(cy, "dry_run")), "artifacts",
+	    "observe", obs, "insights", ip, "decide",
+	    json_object_get(json_object_get(cy, "reports"), "decide"),
+	    "propose",
+	    json_object_get(json_object_get(cy, "reports"), "propose"),
+	    "created",
+	    (json_int_t) (json_is_true(json_object_get(cy, "dry_run"))
+	            ? 0
+	            : json_array_size(json_object_get(cy, "created"))),
+	    "skipped",
+	    (json_int_t) json_array_size(json_object_get(cy, "suppressed")),
+	    "failed", (json_int_t) 0);
+	if (t == NULL ||
+	    report_write(&path, t->state_dir, "cycle", doc, t->reports_keep) !=
+	        0)
+		fprintf(stderr,
+		    "opc autonomy-cycle: cannot write the cycle"
+		    " report\n");
+	else if (!json)
+		printf("Cycle report → %s\n", path);
+	free(path);
+	json_decref(doc);
 }
 
 int
@@ -124,11 +172,11 @@ cmd_autonomy_cycle(struct opc *o, int argc, char **argv)
 	struct msg_observer_observe   ob = { NULL };
 	struct msg_insighter_insights iq = { NULL };
 	struct msg_proposer_cycle_now cq = { false, NULL };
-	json_t     *st = NULL, *ins = NULL, *ps = NULL, *cy = NULL, *r, *i;
-	const char *repo;
-	bool        json = false;
-	size_t      k;
-	int         a, wait_s = 120, rv = 1;
+	json_t *st = NULL, *ins = NULL, *ps = NULL, *cy = NULL, *r;
+	json_t *obs  = NULL;
+	bool    json = false;
+	size_t  k;
+	int     a, wait_s = 120, rv = 1;
 
 	for (a = 1; a < argc; a++) {
 		if (strcmp(argv[a], "--execute") == 0)
@@ -148,26 +196,24 @@ cmd_autonomy_cycle(struct opc *o, int argc, char **argv)
 	if (opc_call(o, "autonomy-cycle", "observer", MSG_OBSERVER_OBSERVE,
 	        &ob, &st, OPC_CTL_TIMEOUT) != 0)
 		return (1);
+	if ((obs = opc_observe_reports(
+	         o, json_object_get(st, "started"), wait_s)) == NULL)
+		goto out;
 	if (!json)
 		json_array_foreach (json_object_get(st, "started"), k, r)
-			printf("[1/4] observe → %s: %s\n",
+			printf("[1/4] observe → %s: %s → %s\n",
 			    opc_jstr(r, "repo", "?"),
-			    opc_jstr(r, "run_id", "?"));
+			    opc_jstr(r, "run_id", "?"),
+			    opc_jstr(obs, opc_jstr(r, "repo", ""), "?"));
 	if (await(o, "insighter", MSG_INSIGHTER_INSIGHTS, &iq,
 	        json_object_get(st, "started"), wait_s, &ins) != 0 ||
 	    await(o, "proposer", MSG_CTL_STATUS, NULL,
 	        json_object_get(st, "started"), wait_s, &ps) != 0)
 		goto out;
+	insight_reports(o, &iq, json_object_get(st, "started"), 10, &ins);
 	if (!json)
-		json_object_foreach (json_object_get(ins, "repos"), repo, r) {
-			printf("[2/4] insights → %s: %zu from %s\n", repo,
-			    json_array_size(json_object_get(r, "insights")),
-			    opc_jstr(r, "snapshot_run", "?"));
-			json_array_foreach (
-			    json_object_get(r, "insights"), k, i)
-				printf(
-				    "  %s\n", opc_jstr(i, "insight_id", "?"));
-		}
+		opc_print_insights(
+		    json_object_get(ins, "repos"), "[2/4] insights →");
 	if (opc_call(o, "autonomy-cycle", "proposer", MSG_PROPOSER_CYCLE_NOW,
 	        &cq, &cy, 30000) != 0)
 		goto out;
@@ -178,11 +224,15 @@ cmd_autonomy_cycle(struct opc *o, int argc, char **argv)
 		json_dumpf(all, stdout, JSON_INDENT(2));
 		printf("\n");
 		json_decref(all);
-	} else
-		print_cycle(cy);
+	} else {
+		opc_print_decision(cy, "[3/4] decide →");
+		opc_print_proposal(cy, "[4/4] propose →");
+	}
+	cycle_report(o, obs, ins, cy, json);
 	rv = 0;
 out:
 	json_decref(st);
+	json_decref(obs);
 	json_decref(ins);
 	json_decref(ps);
 	json_decref(cy);

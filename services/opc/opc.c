@@ -67,6 +67,19 @@ static const struct opc_cmd cmds[] = {
 	{ "autonomy-cycle", cmd_autonomy_cycle,
 	    "[--execute] [--repo R] [--json] [--wait S]",
 	    "observe, derive insights and propose now (dry run by default)" },
+	{ "observe", cmd_observe, "[--repo R] [--wait S] [--json]",
+	    "observe now: a snapshot per repo (reports/observe)" },
+	{ "insights", cmd_insights, "[--repo R] [--json]",
+	    "the current insights of each repo (reports/insights)" },
+	{ "decide", cmd_decide, "[--repo R] [--json]",
+	    "the candidates and why the rest are suppressed "
+	    "(reports/decide)" },
+	{ "propose", cmd_propose, "[--dry-run] [--repo R] [--json]",
+	    "one proposer cycle: create the tasks (reports/propose)" },
+	{ "autonomy", cmd_autonomy,
+	    "tiers list|set --family F --tier N | tune [--apply] [--revert ID]"
+	    " | triggers",
+	    "autonomy tiers and tuning, live; the CI triggers" },
 	{ "proposals", cmd_proposals,
 	    "rejections | calibration [--window-days N] | reject KEY "
 	    "[--reason T]"

@@ -80,7 +80,22 @@ struct buf;
 int opc_config_check(const struct topo *t, struct buf *errs);
 int cmd_autonomy_cycle(struct opc *, int, char **);
 int cmd_proposals(struct opc *, int, char **);
-int cmd_providers(struct opc *, int, char **);
+/* cmd_stages.c: the stages one at a time and opc autonomy */
+int cmd_observe(struct opc *, int, char **);
+int cmd_insights(struct opc *, int, char **);
+int cmd_decide(struct opc *, int, char **);
+int cmd_propose(struct opc *, int, char **);
+int cmd_autonomy(struct opc *, int, char **);
+/* opc_observe_reports waits (up to wait_s) until each observation of
+ * started ([{repo, run_id}]) has its observe report and returns
+ * {repo: path}, or NULL after printing why. */
+json_t *opc_observe_reports(struct opc *, const json_t *started, int wait_s);
+/* the stages' printers: insights ({repo: {...}}), a cycle's decision
+ * and its proposal, each line starting with tag */
+void opc_print_insights(const json_t *repos, const char *tag);
+void opc_print_decision(const json_t *cycle, const char *tag);
+void opc_print_proposal(const json_t *cycle, const char *tag);
+int  cmd_providers(struct opc *, int, char **);
 
 /* opc_probe_backend runs `opc-exec-run --probe` on the backend config
  * node bk (call: with one real headless call) and returns its answer, or

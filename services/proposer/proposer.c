@@ -19,6 +19,7 @@
 #include "opc/cfg.h"
 #include "opc/err.h"
 #include "opc/log.h"
+#include "opc/report.h"
 #include "opc/store.h"
 #include "opc/topo.h"
 #include "opc/util.h"
@@ -59,6 +60,10 @@ static const char *schema =
     "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value INTEGER);"
     /* outcomes recorded by hand (opc proposals feedback record): one per
      * task, replacing what the board said of it in the calibration */
+    /* the reports of cycles run by events (auto, CI), written by the
+     * effect loop (reports/decide, reports/propose) */
+    "CREATE TABLE IF NOT EXISTS pending_report (cycle_id TEXT PRIMARY"
+    " KEY, json TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS feedback (task_id TEXT PRIMARY KEY,"
     " outcome TEXT NOT NULL, family TEXT NOT NULL,"
     " confidence TEXT NOT NULL, note TEXT, recorded_at INTEGER NOT NULL);";
@@ -130,8 +135,14 @@ proposer_init(struct svc *svc, void *state)
 	         &p->rl.lint_min_violations, err, sizeof(err))) != 0 ||
 	    (rv = cfg_tab_int(proposer_keys, c, "type_min_errors",
 	         &p->rl.type_min_errors, err, sizeof(err))) != 0 ||
+	    (rv = cfg_tab_ms(proposer_keys, c, "ci_debounce",
+	         &p->ci_debounce_ms, err, sizeof(err))) != 0 ||
+	    (rv = cfg_tab_int(proposer_keys, c, "rescore_every",
+	         &p->rescore_every, err, sizeof(err))) != 0 ||
 	    (rv = load_tiers(p, c, err, sizeof(err))) != 0)
 		goto bad;
+	p->rl_cfg       = p->rl;
+	p->tiers_cfg    = json_deep_copy(p->tiers);
 	p->auto_cycle   = on;
 	g->all_families = all;
 	g->families     = p->families;
@@ -139,7 +150,13 @@ proposer_init(struct svc *svc, void *state)
 	(void) mkdirs(dir, 0700);
 	p->quiet_path = xasprintf("%s/quiet_diagnosis.json", dir);
 	free(dir);
-	if ((rv = store_exec(svc_store(svc), schema)) == 0)
+	/* the signal and priority of a proposal: what a rescore compares */
+	if ((rv = store_exec(svc_store(svc), schema)) == 0 &&
+	    (rv = store_add_column(
+	         svc_store(svc), "emitted", "signal", "INTEGER")) == 0 &&
+	    (rv = store_add_column(
+	         svc_store(svc), "emitted", "priority", "TEXT")) == 0 &&
+	    (rv = live_load(svc, p)) == 0)
 		return (0);
 	snprintf(err, sizeof(err), "cannot create the schema");
 bad:
@@ -155,6 +172,7 @@ proposer_fini(struct svc *svc, void *state)
 	(void) svc;
 	free(p->families);
 	json_decref(p->tiers);
+	json_decref(p->tiers_cfg);
 	free(p->quiet_path);
 }
 
@@ -350,15 +368,59 @@ emit_dependency(
 	return (svc_emit(svc, MSG_DEPENDENCY_UPDATE_TASK_CREATED, id, &ev));
 }
 
+/* priority_of maps a confidence to the task's first priority. */
+static const char *
+priority_of(const char *confidence)
+{
+	return (strcmp(confidence, "high") == 0  ? "high"
+	        : strcmp(confidence, "low") == 0 ? "low"
+	                                         : "medium");
+}
+
+/* provenance returns the "## Proposal Provenance" section of a proposed
+ * task's description (the original's guide: traceable run ids). */
+static char *
+provenance(const struct cand *c, const char *id, const char *cycle_id,
+    const char *insight_run)
+{
+	struct buf b;
+	json_t    *e;
+	char      *ev;
+	size_t     i;
+
+	buf_init(&b);
+	buf_printf(&b,
+	    "## Proposal Provenance\n- source: autonomy\n- source_family: "
+	    "%s\n- candidate_id: %s\n- dedup_key: %s\n- confidence: %s\n"
+	    "- risk_class: %s\n- autonomy_tier: %d\n- validation_profile:"
+	    " %s\n- cycle_id: %s\n",
+	    c->family, id, c->dedup_key, c->confidence, c->risk_class, c->tier,
+	    c->validation_profile, cycle_id);
+	if (insight_run != NULL)
+		buf_printf(&b, "- insight_run: %s\n", insight_run);
+	buf_puts(&b, "- insight_ids:");
+	json_array_foreach (c->insight_ids, i, e)
+		buf_printf(
+		    &b, "%s %s", i > 0 ? "," : "", json_string_value(e));
+	ev = json_dumps(c->evidence, JSON_COMPACT | JSON_SORT_KEYS);
+	buf_printf(&b, "\n- evidence: %s\n", ev != NULL ? ev : "{}");
+	free(ev);
+	ev = xstrdup(buf_cstr(&b));
+	buf_fini(&b);
+	return (ev);
+}
+
 /* emit_created emits one passing candidate and remembers it; source
  * NULL: a proposal of the autonomy cycle, else the task's source label
  * (opc dependency-check's). */
 static int
 emit_created(struct svc *svc, const struct cand *c, const char *cycle_id,
-    int64_t now, const char *source)
+    const char *insight_run, int64_t now, const char *source)
 {
 	struct msg_proposal_created m;
-	char                       *id, *fam, *conf;
+	char                       *id, *fam, *conf, *prov;
+	json_t                     *e;
+	size_t                      i;
 	bool dep = strcmp(c->family, "dependency_update") == 0;
 	int  rv;
 
@@ -366,6 +428,8 @@ emit_created(struct svc *svc, const struct cand *c, const char *cycle_id,
 	id   = xasprintf("%s@%s", c->candidate_id, cycle_id);
 	fam  = xasprintf("source-family: %s", c->family);
 	conf = xasprintf("confidence: %s", c->confidence);
+	prov =
+	    source == NULL ? provenance(c, id, cycle_id, insight_run) : NULL;
 	memset(&m, 0, sizeof(m));
 	m.candidate_id = id;
 	m.dedup_key    = c->dedup_key;
@@ -387,24 +451,29 @@ emit_created(struct svc *svc, const struct cand *c, const char *cycle_id,
 	m.source     = (char *) source;
 	if (dep)
 		m.kind = "improve";
-	rv = store_run(svc_store(svc),
-	    "INSERT INTO emitted(candidate_id,"
-	    " dedup_key, family, repo, confidence, title, created_at,"
-	    " cycle_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-	    "ttttttit", id, c->dedup_key, c->family, c->repo, c->confidence,
-	    c->title, now, cycle_id);
+	json_array_foreach (c->insight_ids, i, e)
+		msg_strs_add(&m.insight_ids, json_string_value(e));
+	m.provenance = prov;
+	m.priority   = (char *) priority_of(c->confidence);
+	rv           = store_run(svc_store(svc),
+	              "INSERT INTO emitted(candidate_id,"
+	                        " dedup_key, family, repo, confidence, title, created_at,"
+	                        " cycle_id, signal, priority) VALUES (?, ?, ?, ?, ?, ?, ?,"
+	                        " ?, ?, ?)",
+	              "ttttttitit", id, c->dedup_key, c->family, c->repo, c->confidence,
+	              c->title, now, cycle_id, c->signal, m.priority);
 	if (rv == 0)
 		rv = svc_emit(svc, MSG_PROPOSAL_CREATED, id, &m);
 	if (rv == 0 && dep)
 		rv = emit_dependency(
 		    svc, c, id, source != NULL ? source : "autonomy");
-	/* only the labels are owned by m */
-	while (m.labels.n > 0)
-		free(m.labels.v[--m.labels.n]);
-	free(m.labels.v);
+	/* only the label and insight lists are owned by m */
+	msg_strs_fini(&m.labels);
+	msg_strs_fini(&m.insight_ids);
 	free(id);
 	free(fam);
 	free(conf);
+	free(prov);
 	return (rv);
 }
 
@@ -496,11 +565,157 @@ quiet_edge(struct svc *svc)
 	return (rv);
 }
 
+/* ---- priority rescore ---------------------------------------------------
+ */
+
+static const char *const priorities[] = { "low", "medium", "high", "urgent" };
+
+static int
+prio_rank(const char *p)
+{
+	size_t i;
+
+	for (i = 0; p != NULL && i < nitems(priorities); i++)
+		if (strcmp(p, priorities[i]) == 0)
+			return ((int) i);
+	return (1); /* medium */
+}
+
+/* rescore_one decides one open task's priority from its signal now:
+ * demoted when the signal is gone or shrank by a quarter, promoted when
+ * it grew by a quarter (one step each, low to urgent). */
+static int
+rescore_one(struct svc *svc, const char *task_id, const char *candidate_id,
+    const char *dk, const char *family, const char *repo, int64_t then,
+    const char *prio, int64_t now_sig)
+{
+	struct msg_priority_rescore_promoted ev; /* same fields as demoted */
+	int                                  r = prio_rank(prio), to = r;
+	int64_t     step = then > 0 ? (then + 3) / 4 : 1;
+	const char *why  = NULL;
+	int         rv;
+
+	if (now_sig <= 0) {
+		to  = r > 0 ? r - 1 : r;
+		why = "signal_gone";
+	} else if (now_sig <= then - step) {
+		to  = r > 0 ? r - 1 : r;
+		why = "signal_shrank";
+	} else if (now_sig >= then + step) {
+		to  = r + 1 < (int) nitems(priorities) ? r + 1 : r;
+		why = "signal_grew";
+	}
+	if (why == NULL)
+		return (0);
+	/* the signal is the new baseline even when the priority is at its
+	 * end already */
+	if ((rv = store_run(svc_store(svc),
+	         "UPDATE emitted SET signal = ?, priority = ? WHERE"
+	         " candidate_id = ?",
+	         "itt", now_sig, priorities[to], candidate_id)) != 0 ||
+	    to == r)
+		return (rv);
+	memset(&ev, 0, sizeof(ev));
+	ev.task_id       = (char *) task_id;
+	ev.priority      = (char *) priorities[to];
+	ev.prev_priority = (char *) priorities[r];
+	ev.dedup_key     = (char *) dk;
+	ev.family        = (char *) family;
+	ev.repo          = (char *) repo;
+	ev.signal        = now_sig;
+	ev.prev_signal   = then;
+	ev.reason        = (char *) why;
+	log_info(
+	    to > r ? "priority_rescore_promoted" : "priority_rescore_demoted",
+	    "%s (%s): priority %s -> %s, signal %lld -> %lld (%s)", task_id,
+	    dk, priorities[r], priorities[to], (long long) then,
+	    (long long) now_sig, why);
+	svc_count(svc, to > r ? "rescore_promoted" : "rescore_demoted", 1);
+	return (svc_emit(svc,
+	    to > r ? MSG_PRIORITY_RESCORE_PROMOTED
+	           : MSG_PRIORITY_RESCORE_DEMOTED,
+	    task_id, &ev));
+}
+
+/* rescore rescores every open task the proposer made from the current
+ * insights of every repo (the original's priority rescore). */
+static int
+rescore(struct svc *svc, struct proposer *p)
+{
+	struct store_stmt *st;
+	struct cand       *cv   = NULL;
+	json_t            *rows = json_array(), *r;
+	size_t             n    = 0, i, k;
+	int64_t            sig;
+	int                rv = 0;
+
+	gather(svc, p, NULL, &cv, &n);
+	if (store_prep(svc_store(svc), &st,
+	        "SELECT e.task_id, e.candidate_id, e.dedup_key, e.family,"
+	        " e.repo, coalesce(e.signal, 1), e.priority FROM emitted e"
+	        " JOIN task t ON t.task_id = e.task_id WHERE e.outcome IS NULL"
+	        " AND t.state NOT IN ('Done', 'Cancelled') ORDER BY"
+	        " e.created_at, e.candidate_id") == 0) {
+		while (store_step(st) == 1)
+			json_array_append_new(rows,
+			    json_pack("[s, s, s, s, s, I, s?]",
+			        store_col_text(st, 0), store_col_text(st, 1),
+			        store_col_text(st, 2), store_col_text(st, 3),
+			        store_col_text(st, 4),
+			        (json_int_t) store_col_int(st, 5),
+			        store_col_text(st, 6)));
+		store_done(st);
+	}
+	json_array_foreach (rows, i, r) {
+		const char *dk = json_string_value(json_array_get(r, 2));
+
+		sig = 0;
+		for (k = 0; k < n; k++)
+			if (strcmp(cv[k].dedup_key, dk) == 0)
+				sig = cv[k].signal;
+		if ((rv = rescore_one(svc,
+		         json_string_value(json_array_get(r, 0)),
+		         json_string_value(json_array_get(r, 1)), dk,
+		         json_string_value(json_array_get(r, 3)),
+		         json_string_value(json_array_get(r, 4)),
+		         json_integer_value(json_array_get(r, 5)),
+		         json_string_value(json_array_get(r, 6)), sig)) != 0)
+			break;
+	}
+	log_info("proposer.rescore", "%zu open autonomy task(s) rescored",
+	    json_array_size(rows));
+	json_decref(rows);
+	cands_free(cv, n);
+	return (rv);
+}
+
+/* rescore_due counts executed cycles and rescores every rescore_every
+ * of them (the original: every 45 improve cycles). */
+static int
+rescore_due(struct svc *svc, struct proposer *p, int64_t now)
+{
+	int64_t n = 0;
+	int     rv;
+
+	(void) now;
+	(void) store_int(svc_store(svc), &n, 0,
+	    "SELECT value FROM kv WHERE key = 'since_rescore'", NULL);
+	if (++n >= p->rescore_every) {
+		n = 0;
+		if ((rv = rescore(svc, p)) != 0)
+			return (rv);
+	}
+	return (store_run(svc_store(svc),
+	    "INSERT OR REPLACE INTO kv(key,"
+	    " value) VALUES ('since_rescore', ?)",
+	    "i", n));
+}
+
 /* record emits the cycle's events and its summary row. */
 static int
 record(struct svc *svc, struct proposer *p, const struct cand *cv, size_t n,
     const char *repo, const char *cycle_id, const char *insight_run,
-    int64_t now, json_t *reasons, json_t *families)
+    const char *trigger_id, int64_t now, json_t *reasons, json_t *families)
 {
 	struct msg_proposer_cycle m;
 	int64_t                   created = 0;
@@ -510,7 +725,8 @@ record(struct svc *svc, struct proposer *p, const struct cand *cv, size_t n,
 
 	for (i = 0; i < n && rv == 0; i++) {
 		if (cv[i].reason == NULL) {
-			rv = emit_created(svc, &cv[i], cycle_id, now, NULL);
+			rv = emit_created(
+			    svc, &cv[i], cycle_id, insight_run, now, NULL);
 			created++;
 		} else
 			rv = emit_suppressed(svc, &cv[i], cycle_id);
@@ -525,6 +741,7 @@ record(struct svc *svc, struct proposer *p, const struct cand *cv, size_t n,
 	m.reasons     = reasons;
 	m.repo        = (char *) repo;
 	m.insight_run = (char *) insight_run;
+	m.trigger_id  = (char *) trigger_id;
 	rs            = json_dumps(reasons, JSON_COMPACT | JSON_SORT_KEYS);
 	fs            = json_dumps(families, JSON_COMPACT);
 	rv            = store_run(svc_store(svc),
@@ -539,6 +756,8 @@ record(struct svc *svc, struct proposer *p, const struct cand *cv, size_t n,
 		rv = svc_emit(svc, MSG_PROPOSER_CYCLE, cycle_id, &m);
 	if (rv == 0)
 		rv = quiet_edge(svc);
+	if (rv == 0)
+		rv = rescore_due(svc, p, now);
 	if (rv == 0) {
 		svc_count(svc, "cycles", 1);
 		svc_count(svc, "proposals_created", created);
@@ -553,7 +772,8 @@ record(struct svc *svc, struct proposer *p, const struct cand *cv, size_t n,
  * report {cycle_id, dry_run, candidates, created, suppressed}. */
 static int
 cycle(struct svc *svc, struct proposer *p, const char *repo, bool execute,
-    const char *cycle_id, const char *insight_run, int64_t now, json_t **out)
+    const char *cycle_id, const char *insight_run, const char *trigger_id,
+    int64_t now, json_t **out)
 {
 	struct world     w = { svc, now };
 	struct guard_ctx x;
@@ -577,12 +797,13 @@ cycle(struct svc *svc, struct proposer *p, const char *repo, bool execute,
 		json_array_append_new(fams, json_string(cv[i].family));
 	}
 	if (execute)
-		rv = record(svc, p, cv, n, repo, cycle_id, insight_run, now,
-		    reasons, fams);
-	rep = json_pack("{s:s, s:b, s:s?, s:I, s:o, s:o, s:o}", "cycle_id",
-	    cycle_id, "dry_run", !execute, "repo", repo, "candidates",
-	    (json_int_t) n, "created", created, "suppressed", supp, "reasons",
-	    reasons);
+		rv = record(svc, p, cv, n, repo, cycle_id, insight_run,
+		    trigger_id, now, reasons, fams);
+	rep = json_pack("{s:s, s:b, s:s?, s:I, s:o, s:o, s:o, s:s?, s:I}",
+	    "cycle_id", cycle_id, "dry_run", !execute, "repo", repo,
+	    "candidates", (json_int_t) n, "created", created, "suppressed",
+	    supp, "reasons", reasons, "trigger_id", trigger_id, "at",
+	    (json_int_t) now);
 	if (out != NULL)
 		*out = rep;
 	else
@@ -590,6 +811,89 @@ cycle(struct svc *svc, struct proposer *p, const char *repo, bool execute,
 	json_decref(fams);
 	cands_free(cv, n);
 	return (rv);
+}
+
+/* ---- reports (effects)
+ * ---------------------------------------------------------- */
+
+/* write_reports writes a cycle report rep as the decide artifact (the
+ * candidates and the suppressed) and the propose artifact (created,
+ * skipped, failed: the original's proposal_results) and adds their
+ * paths to rep as reports{decide, propose}. */
+static void
+write_reports(struct svc *svc, json_t *rep)
+{
+	const struct topo *t = svc_topo(svc);
+	const char *cid = json_string_value(json_object_get(rep, "cycle_id"));
+	json_t     *dec, *pro, *paths = json_object();
+	char       *pd = NULL, *pp = NULL, *prop_id;
+
+	prop_id = xasprintf("prop_%s",
+	    cid != NULL && strncmp(cid, "dec_", 4) == 0 ? cid + 4 : "?");
+	dec     = json_pack("{s:s?, s:I, s:i, s:s, s:O, s:O?, s:O, s:O, s:O}",
+	        "run_id", cid, "generated_at", (json_int_t) now_ms(),
+	        "decision_engine_version", 1, "source_command", "opc-proposer",
+	        "dry_run", json_object_get(rep, "dry_run"), "repo",
+	        json_object_get(rep, "repo"), "candidates",
+	        json_object_get(rep, "created"), "suppressed",
+	        json_object_get(rep, "suppressed"), "reasons",
+	        json_object_get(rep, "reasons"));
+	pro =
+	    json_pack("{s:s, s:I, s:i, s:s, s:s?, s:O, s:O?, s:o, s:O, s:[]}",
+	        "run_id", prop_id, "generated_at", (json_int_t) now_ms(),
+	        "proposer_integration_version", 1, "source_command",
+	        "opc-proposer", "decision_run_id", cid, "dry_run",
+	        json_object_get(rep, "dry_run"), "repo",
+	        json_object_get(rep, "repo"), "created",
+	        json_is_true(json_object_get(rep, "dry_run"))
+	            ? json_array()
+	            : json_incref(json_object_get(rep, "created")),
+	        "skipped", json_object_get(rep, "suppressed"), "failed");
+	if (json_object_get(rep, "trigger_id") != NULL)
+		json_object_set(
+		    pro, "trigger_id", json_object_get(rep, "trigger_id"));
+	if (report_write(&pd, t->state_dir, "decide", dec, t->reports_keep) !=
+	        0 ||
+	    report_write(&pp, t->state_dir, "propose", pro, t->reports_keep) !=
+	        0)
+		log_warn("proposer.report", "%s: cannot write its reports: %s",
+		    cid ? cid : "?", strerror(errno));
+	if (pd != NULL)
+		json_object_set_new(paths, "decide", json_string(pd));
+	if (pp != NULL)
+		json_object_set_new(paths, "propose", json_string(pp));
+	json_object_set_new(rep, "reports", paths);
+	free(pd);
+	free(pp);
+	free(prop_id);
+	json_decref(dec);
+	json_decref(pro);
+}
+
+/* flush_reports writes the reports of the cycles events ran. */
+static void
+flush_reports(struct svc *svc)
+{
+	struct store_stmt *st;
+	json_t            *todo = json_array(), *r;
+	size_t             i;
+
+	if (store_prep(svc_store(svc), &st,
+	        "SELECT cycle_id, json FROM"
+	        " pending_report ORDER BY cycle_id") != 0)
+		return;
+	while (store_step(st) == 1)
+		if ((r = json_loads(store_col_text(st, 1), 0, NULL)) != NULL)
+			json_array_append_new(todo, r);
+	store_done(st);
+	json_array_foreach (todo, i, r) {
+		write_reports(svc, r);
+		(void) store_run(svc_store(svc),
+		    "DELETE FROM pending_report WHERE cycle_id = ?", "t",
+		    json_string_value(json_object_get(r, "cycle_id")));
+	}
+	(void) store_run(svc_store(svc), "DELETE FROM pending_report", NULL);
+	json_decref(todo);
 }
 
 /* ---- handlers
@@ -630,7 +934,8 @@ on_insight_run(struct svc *svc, const struct msg *m, void *state)
 {
 	const struct msg_insight_run *r = &m->body.insight_run;
 	struct proposer              *p = state;
-	char                         *cid;
+	char                         *cid, *trig = NULL;
+	json_t                       *rep = NULL;
 	int                           rv;
 
 	rv = store_run(svc_store(svc),
@@ -642,12 +947,34 @@ on_insight_run(struct svc *svc, const struct msg *m, void *state)
 		    "INSERT OR REPLACE INTO"
 		    " repo_run(repo, run_id) VALUES (?, ?)",
 		    "tt", r->repo, r->run_id);
-	if (rv != 0 || !p->auto_cycle)
+	/* a CI trigger of the repo waits for this analysis: a cycle, auto
+	 * or not */
+	if (rv == 0)
+		trig = live_trigger_take(svc, r->repo);
+	if (rv != 0 || (!p->auto_cycle && trig == NULL)) {
+		free(trig);
 		return (rv);
+	}
 	cid = xasprintf("dec_%s",
 	    strncmp(r->run_id, "ins_", 4) == 0 ? r->run_id + 4 : r->run_id);
-	rv  = cycle(svc, p, r->repo, true, cid, r->run_id, m->ts, NULL);
+	rv  = cycle(svc, p, r->repo, true, cid, r->run_id, trig, m->ts, &rep);
+	if (rv == 0) {
+		char *js = json_dumps(rep, JSON_COMPACT);
+
+		rv = store_run(svc_store(svc),
+		    "INSERT OR REPLACE INTO pending_report(cycle_id, json)"
+		    " VALUES (?, ?)",
+		    "tt", cid, js);
+		free(js);
+	}
+	json_decref(rep);
+	if (rv == 0 && trig != NULL) {
+		rv = live_trigger_ran(svc, r->repo, cid);
+		log_info("proposer.triggered_cycle",
+		    "%s: cycle %s for CI trigger %s", r->repo, cid, trig);
+	}
 	free(cid);
+	free(trig);
 	return (rv);
 }
 
@@ -747,13 +1074,20 @@ ctl_cycle(struct svc *svc, const struct msg *req, json_t **data, char *err,
 	int                                  rv;
 
 	snprintf(id, sizeof(id), "dec_%lld_%.8s", (long long) now, uuid4(u));
-	if (!c->execute)
-		return (cycle(svc, p, c->repo, false, id, NULL, now, data));
+	if (!c->execute) {
+		if ((rv = cycle(svc, p, c->repo, false, id, NULL, NULL, now,
+		         data)) == 0)
+			write_reports(svc, *data);
+		return (rv);
+	}
 	if ((rv = svc_begin(svc)) != 0)
 		return (rv);
-	if ((rv = cycle(svc, p, c->repo, true, id, NULL, now, data)) == 0 &&
-	    (rv = svc_commit(svc)) == 0)
+	if ((rv = cycle(svc, p, c->repo, true, id, NULL, NULL, now, data)) ==
+	        0 &&
+	    (rv = svc_commit(svc)) == 0) {
+		write_reports(svc, *data);
 		return (0);
+	}
 	svc_rollback(svc);
 	json_decref(*data);
 	*data = NULL;
@@ -828,7 +1162,7 @@ ctl_dependency_tasks(struct svc *svc, const struct msg *req, json_t **data,
 		cv[i].tier  = guard_tier(&p->gl, cv[i].family);
 		cv[i].state = cv[i].tier >= 2 ? "Ready for AI" : "Backlog";
 		rv          = emit_created(
-		             svc, &cv[i], cycle_id, w.now, "dependency-check");
+		             svc, &cv[i], cycle_id, NULL, w.now, "dependency-check");
 		if (rv == 0)
 			json_array_append_new(cr,
 			    json_pack("{s:s++, s:s, s:s}", "candidate_id",
@@ -927,19 +1261,12 @@ ctl_reject(struct svc *svc, const struct msg *req, json_t **data, char *err,
 	return (rv);
 }
 
-static int
-ctl_calibration(struct svc *svc, const struct msg *req, json_t **data,
-    char *err, size_t errlen, void *state)
+json_t *
+proposer_outcomes(struct svc *svc)
 {
-	int64_t            days = req->body.proposer_calibration.window_days;
 	struct store_stmt *st;
 	json_t            *ev = json_array();
 
-	(void) err;
-	(void) errlen;
-	(void) state;
-	if (days <= 0)
-		days = CALIB_WINDOW_DAYS;
 	if (store_prep(svc_store(svc), &st,
 	        "SELECT family, confidence,"
 	        " outcome, outcome_at FROM emitted WHERE outcome IS NOT NULL"
@@ -956,6 +1283,21 @@ ctl_calibration(struct svc *svc, const struct msg *req, json_t **data,
 			        (json_int_t) store_col_int(st, 3)));
 		store_done(st);
 	}
+	return (ev);
+}
+
+static int
+ctl_calibration(struct svc *svc, const struct msg *req, json_t **data,
+    char *err, size_t errlen, void *state)
+{
+	int64_t days = req->body.proposer_calibration.window_days;
+	json_t *ev   = proposer_outcomes(svc);
+
+	(void) err;
+	(void) errlen;
+	(void) state;
+	if (days <= 0)
+		days = CALIB_WINDOW_DAYS;
 	*data = json_pack("{s:I, s:i, s:o}", "window_days", (json_int_t) days,
 	    "min_sample", 5, "rows",
 	    calib_table(ev, now_ms() - days * DAY_MS));
@@ -1075,6 +1417,8 @@ proposer_idle(struct svc *svc, void *state)
 	json_t          *cy, *d;
 	char            *s;
 
+	if (svc_caught_up(svc))
+		flush_reports(svc);
 	if (!p->quiet_dirty || !svc_caught_up(svc))
 		return;
 	p->quiet_dirty = false;
@@ -1138,6 +1482,7 @@ static const struct svc_handler handlers[] = {
 	{ MSG_TASK_CREATED, on_task_created },
 	{ MSG_TASK_UPDATED, on_task_updated },
 	{ MSG_EXEC_DISPATCH, on_dispatch },
+	{ MSG_CI_CHECK_RUN, live_on_check_run },
 	{ MSG_NONE, NULL },
 };
 
@@ -1148,6 +1493,9 @@ static const struct svc_ctl ctls[] = {
 	{ MSG_PROPOSER_REJECT, ctl_reject },
 	{ MSG_PROPOSER_CALIBRATION, ctl_calibration },
 	{ MSG_PROPOSER_FEEDBACK_RECORD, ctl_feedback_record },
+	{ MSG_PROPOSER_TIERS, live_ctl_tiers },
+	{ MSG_PROPOSER_TUNE, live_ctl_tune },
+	{ MSG_PROPOSER_TRIGGERS, live_ctl_triggers },
 	{ MSG_NONE, NULL },
 };
 

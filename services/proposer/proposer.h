@@ -41,7 +41,9 @@ struct cand {
 	const char *risk_class; /* "style" | "logic" (static) */
 	const char *validation_profile;
 	char       *title, *goal;
-	json_t     *evidence; /* own reference */
+	json_t     *evidence;    /* own reference */
+	json_t     *insight_ids; /* the insights it came from (own ref) */
+	int64_t     signal;      /* its size: a count, else 1 (rescore) */
 	/* set by guard_run */
 	const char *reason;  /* NULL: passes; else the suppression reason */
 	bool        counted; /* reached the quotas */
@@ -141,13 +143,42 @@ json_t *calib_quiet_diagnosis(const json_t *cycles, int64_t now_ms);
  */
 
 struct proposer {
-	struct rule_limits  rl;
+	struct rule_limits  rl;     /* rl_cfg with the live overrides */
+	struct rule_limits  rl_cfg; /* the config's */
 	struct guard_limits gl;
-	const char        **families; /* from the config (array only freed) */
-	json_t             *tiers;
+	const char        **families;  /* from the config (array only freed) */
+	json_t             *tiers;     /* tiers_cfg with the live overrides */
+	json_t             *tiers_cfg; /* the config's */
 	bool                auto_cycle; /* a cycle per insight.run */
 	bool                quiet_dirty;
 	char               *quiet_path;
+	int64_t             ci_debounce_ms; /* CI triggers of a repo */
+	int64_t             rescore_every;  /* cycles between rescores */
 };
+
+/* proposer_outcomes returns the outcome events the calibration counts
+ * [{family, confidence, outcome, at}] (new reference). */
+json_t *proposer_outcomes(struct svc *);
+
+/* ---- live.c ------------------------------------------------------------- */
+
+/* live_load creates live.c's tables and rebuilds p->tiers and p->rl:
+ * the config's with the db's overrides on top.  Returns 0 or ERR_*. */
+int live_load(struct svc *, struct proposer *p);
+/* the ctl operations proposer.tiers, proposer.tune, proposer.triggers */
+int live_ctl_tiers(struct svc *, const struct msg *req, json_t **data,
+    char *err, size_t errlen, void *state);
+int live_ctl_tune(struct svc *, const struct msg *req, json_t **data,
+    char *err, size_t errlen, void *state);
+int live_ctl_triggers(struct svc *, const struct msg *req, json_t **data,
+    char *err, size_t errlen, void *state);
+/* live_on_check_run records a CI trigger (autonomy.triggered) for a
+ * completed check of a configured repo, debounced per repo. */
+int live_on_check_run(struct svc *, const struct msg *m, void *state);
+/* live_trigger_take returns the id of repo's oldest queued trigger (the
+ * caller frees it), or NULL; live_trigger_ran marks the repo's queued
+ * triggers as answered by cycle_id. */
+char *live_trigger_take(struct svc *, const char *repo);
+int   live_trigger_ran(struct svc *, const char *repo, const char *cycle_id);
 
 #endif

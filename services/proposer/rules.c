@@ -30,6 +30,7 @@ cand_fini(struct cand *c)
 	free(c->title);
 	free(c->goal);
 	json_decref(c->evidence);
+	json_decref(c->insight_ids);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -51,6 +52,9 @@ cand_json(const struct cand *c)
 	    "confidence", c->confidence, "risk_class", c->risk_class,
 	    "validation_profile", c->validation_profile, "title", c->title,
 	    "goal", c->goal, "evidence", c->evidence);
+
+	json_object_set(o, "insight_ids", c->insight_ids);
+	json_object_set_new(o, "signal", json_integer(c->signal));
 
 	if (c->state != NULL) {
 		json_object_set_new(o, "tier", json_integer(c->tier));
@@ -109,7 +113,19 @@ add(struct cand **cv, size_t *n, const char *family, const char *repo,
 	c->confidence         = "medium";
 	c->risk_class         = "logic";
 	c->validation_profile = "tests_pass";
+	c->insight_ids        = json_array();
+	c->signal             = 1;
 	return (c);
+}
+
+/* from records that insight ins (may be NULL) is one c came from. */
+static void
+from(struct cand *c, const json_t *ins)
+{
+	json_t *id = json_object_get(ins, "insight_id");
+
+	if (json_is_string(id))
+		json_array_append(c->insight_ids, id);
 }
 
 /* top_files writes "a (3), b (2)" of an insight's top files into buf. */
@@ -176,6 +192,10 @@ counts(const char *repo, const json_t *ins, struct cand **cv, size_t *n,
                 worse ? ", which have been rising" : "",
 	         top_files(i, tf, sizeof(tf))),
 	     ev);
+	from(c, i);
+	snprintf(dk, sizeof(dk), "quality_trend|%s_degrading", m);
+	from(c, find(ins, dk));
+	c->signal             = count;
 	c->confidence         = worse || count >= 4 * min ? "high" : "medium";
 	c->risk_class         = m[0] == 'l' ? "style" : "logic";
 	c->validation_profile = m[0] == 'l' ? "lint_clean" : "type_clean";
@@ -186,10 +206,11 @@ coverage(const char *repo, const json_t *ins, struct cand **cv, size_t *n)
 {
 	json_t *low = find(ins, "coverage_gap|low_overall"),
 	       *unc = find(ins, "coverage_gap|uncovered_files");
+	struct cand *c;
 
 	if (low == NULL && unc == NULL)
 		return;
-	add(cv, n, "coverage_gap", repo, "coverage",
+	c = add(cv, n, "coverage_gap", repo, "coverage",
 	    xasprintf("Raise test coverage in %s", repo),
 	    xasprintf("Add tests for the least covered files of %s%s. Test"
 	              " behaviour through public interfaces; do not change "
@@ -200,6 +221,8 @@ coverage(const char *repo, const json_t *ins, struct cand **cv, size_t *n)
 	        low ? json_object_get(low, "evidence") : json_null(),
 	        "uncovered_files",
 	        unc ? json_object_get(unc, "evidence") : json_null()));
+	from(c, low);
+	from(c, unc);
 }
 
 static void
@@ -227,6 +250,8 @@ clusters(const char *repo, const json_t *ins, struct cand **cv, size_t *n)
 		                        json_incref(json_object_get(i, "evidence")));
 		c->risk_class         = "style";
 		c->validation_profile = "lint_clean";
+		from(c, i);
+		c->signal = ev_int(i, "consecutive_runs");
 	}
 }
 

@@ -238,7 +238,7 @@ check "no claim left pending" [ "$(sqlite3 "$T/st/board-sync.db" 'select count(*
 # and board-sync is killed before it records the item: the retry meets
 # 409 (external_id taken) and records the existing item.
 fx lose '{"count": 1}'
-"$OPC" -c "$CFG" pub board-sync proposal.created '{"candidate_id": "cand-1", "repo": "demo", "title": "Proposed: tidy the README", "goal": "Tidy the README of the demo repository"}' >/dev/null
+"$OPC" -c "$CFG" pub board-sync proposal.created '{"candidate_id": "cand-1", "repo": "demo", "title": "Proposed: tidy the README", "goal": "Tidy the README of the demo repository", "priority": "medium", "provenance": "## Proposal Provenance\n- source: autonomy\n- dedup_key: candidate|lint_fix|demo|lint_violations\n- cycle_id: dec_1"}' >/dev/null
 proposed() { [ "$(plane_state | jq '[.work_items[] | select(.name == "Proposed: tidy the README")] | length')" -ge 1 ]; }
 check "proposal created in Plane" wait_for 30 proposed
 kill -9 "$(jq -r '.processes[] | select(.role=="board-sync") | .pid' "$T/st/supervisor.status.json")"
@@ -252,6 +252,15 @@ check "task.created journaled" sh -c "sqlite3 '$T/st/board-sync.db' 'select topi
 "$OPC" -c "$CFG" pub board-sync proposal.created '{"candidate_id": "candidate:dependency_update:demo:node:gone:breakage@depcheck_1", "repo": "demo", "title": "Dependency maintenance: gone breakage (node, demo)", "goal": "Install gone", "kind": "improve", "source": "dependency-check", "state": "Backlog"}' >/dev/null
 dep_labels() { plane_state | jq -e '[.work_items[] | select(.name == "Dependency maintenance: gone breakage (node, demo)")] | length == 1 and (.[0].labels | index("task-kind: improve") and index("source: dependency-check"))' >/dev/null; }
 check "a dependency proposal: one work item, task-kind: improve, source: dependency-check" wait_for 30 dep_labels
+pitem() { plane_state | jq -r '.work_items[] | select(.name == "Proposed: tidy the README") | .'"$1"; }
+check "the work item has the proposal's priority" [ "$(pitem priority)" = medium ]
+check "its description carries the provenance" sh -c "curl -s '$PLANE/_fixture/state' | jq -r '.work_items[] |
+    select(.name == \"Proposed: tidy the README\") | .description_html' | grep -q 'Proposal Provenance'"
+# the proposer's rescore: board-sync PATCHes the priority onto the item
+wid=$(pitem id)
+"$OPC" -c "$CFG" pub board-sync priority_rescore.promoted "{\"task_id\": \"$wid\", \"priority\": \"urgent\", \"prev_priority\": \"medium\", \"reason\": \"signal_grew\"}" >/dev/null
+check "a rescore PATCHes the work item's priority" wait_for 20 sh -c "[ \"\$(curl -s '$PLANE/_fixture/state' |
+    jq -r '.work_items[] | select(.id == \"$wid\") | .priority')\" = urgent ]"
 
 # Plane answers 503 for a while: transitions wait in the outbox, none lost
 fx workitem "$(item "Second change")"
