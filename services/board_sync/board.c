@@ -762,11 +762,11 @@ task_text_ok(const struct msg_board_task_add *a, char *err, size_t errlen)
 	return (1);
 }
 
-/* task_create adds a task to the local board (own_txn: in its own
+/* board_task_create adds a task to the local board (own_txn: in its own
  * transaction, else in the caller's); a known request_id answers with
  * the task it created before. */
-static int
-task_create(struct svc *svc, const struct msg_board_task_add *a,
+int
+board_task_create(struct svc *svc, const struct msg_board_task_add *a,
     const char *source, bool own_txn, json_t **data, char *err, size_t errlen)
 {
 	const char *kind = a->kind ? a->kind : "goal";
@@ -879,8 +879,8 @@ ctl_add(struct svc *svc, const struct msg *req, json_t **data, char *err,
     size_t errlen, void *state)
 {
 	(void) state;
-	return (task_create(svc, &req->body.board_task_add, "operator", true,
-	    data, err, errlen));
+	return (board_task_create(svc, &req->body.board_task_add, "operator",
+	    true, data, err, errlen));
 }
 
 /* on_proposal turns a proposal into a task: on the local board at once;
@@ -946,7 +946,7 @@ on_proposal(struct svc *svc, const struct msg *m, void *state)
 		free(ls);
 		json_decref(labels);
 	} else
-		rv = task_create(
+		rv = board_task_create(
 		    svc, &a, "proposer", false, NULL, err, sizeof(err));
 	for (i = 0; i < a.labels.n; i++)
 		free(a.labels.v[i]);
@@ -1217,6 +1217,7 @@ static const struct svc_handler handlers[] = {
 	{ MSG_EXEC_SUPERSEDED, on_superseded },
 	{ MSG_BOARD_WEBHOOK, on_webhook },
 	{ MSG_PROPOSAL_CREATED, on_proposal },
+	{ MSG_INGEST_ERROR, board_on_ingest },
 	{ MSG_NONE, NULL },
 };
 

@@ -42,6 +42,19 @@ int board_move(struct svc *, struct task *, const char *state,
  * does not parse. */
 int board_ready(struct svc *, struct task *);
 
+/* board_task_create adds a task to the local board (own_txn: in its own
+ * transaction, else in the caller's; source names who asked, for
+ * task.created); a known request_id answers with the task it made
+ * before.  *data (may be NULL) gets {task_id, state}.  Returns 0 or
+ * ERR_INVAL with err. */
+int board_task_create(struct svc *, const struct msg_board_task_add *a,
+    const char *source, bool own_txn, json_t **data, char *err, size_t errlen);
+
+/* Error ingest (ingest.c): board_on_ingest makes the improve task of an
+ * ingest.error (in Plane mode, queues its work item) and journals
+ * error_ingest.task_created. */
+int board_on_ingest(struct svc *, const struct msg *m, void *state);
+
 /* Self-healing (selfheal.c): the repeated-block guard. */
 /* selfheal_init creates its table. */
 int selfheal_init(struct svc *);
