@@ -702,6 +702,8 @@ on_finished(struct svc *svc, const struct msg *m, void *state)
 	}
 	if (rv == 0 && f->success)
 		rv = impact(svc, &t, f);
+	if (rv == 0 && f->success)
+		rv = board_review_note(svc, t.task_id, f);
 	buf_fini(&c);
 	board_task_fini(&t);
 	return (rv);
@@ -1164,7 +1166,8 @@ board_init(struct svc *svc, void *state)
 		return (ERR_CONFIG);
 	}
 	if ((rv = store_exec(svc_store(svc), schema)) != 0 ||
-	    (rv = selfheal_init(svc)) != 0 || (rv = lastrun_init(svc)) != 0)
+	    (rv = selfheal_init(svc)) != 0 || (rv = lastrun_init(svc)) != 0 ||
+	    (rv = board_review_init(svc, b)) != 0)
 		return (rv);
 	if (strcmp(mode, "plane") == 0)
 		return (board_plane_init(svc, b));
@@ -1175,6 +1178,7 @@ static void
 board_fini(struct svc *svc, void *state)
 {
 	board_plane_fini(svc, state);
+	board_review_fini(state);
 }
 
 static void
@@ -1184,6 +1188,8 @@ board_idle(struct svc *svc, void *state)
 
 	if (b->plane != NULL && svc_caught_up(svc))
 		board_plane_cycle(svc, b);
+	if (svc_caught_up(svc))
+		board_review_idle(svc, b);
 }
 
 static int
@@ -1207,6 +1213,7 @@ board_status(struct svc *svc, void *state, json_t *obj)
 	json_object_set_new(obj, "board",
 	    json_string(((struct board *) state)->plane ? "plane" : "local"));
 	board_plane_status(svc, state, obj);
+	board_review_status(svc, obj);
 }
 
 static const struct svc_handler handlers[] = {
@@ -1218,6 +1225,8 @@ static const struct svc_handler handlers[] = {
 	{ MSG_BOARD_WEBHOOK, on_webhook },
 	{ MSG_PROPOSAL_CREATED, on_proposal },
 	{ MSG_INGEST_ERROR, board_on_ingest },
+	{ MSG_CI_PR_REVIEW, board_on_pr_review },
+	{ MSG_CI_PR_EVENT, board_on_pr_event },
 	{ MSG_NONE, NULL },
 };
 

@@ -15,10 +15,12 @@
 
 #include "opc/svc.h"
 
-struct bplane; /* board_plane.c */
+struct bplane;  /* board_plane.c */
+struct breview; /* review.c */
 
 struct board {
-	struct bplane *plane; /* NULL in local mode */
+	struct bplane  *plane;  /* NULL in local mode */
+	struct breview *review; /* the review feedback fetcher */
 };
 
 struct task {
@@ -54,6 +56,26 @@ int board_task_create(struct svc *, const struct msg_board_task_add *a,
  * ingest.error (in Plane mode, queues its work item) and journals
  * error_ingest.task_created. */
 int board_on_ingest(struct svc *, const struct msg *m, void *state);
+
+/* Review feedback (review.c): a proposed task's pull request reviewed
+ * or closed unmerged -> its comments fetched from GitHub ->
+ * review.feedback. */
+int  board_review_init(struct svc *, struct board *);
+void board_review_fini(struct board *);
+/* board_review_note remembers the pull request a run opened (in the
+ * caller's transaction). */
+int board_review_note(
+    struct svc *, const char *task_id, const struct msg_exec_finished *f);
+/* handlers of ci.pr_review and ci.pr_event */
+int board_on_pr_review(struct svc *, const struct msg *m, void *state);
+int board_on_pr_event(struct svc *, const struct msg *m, void *state);
+/* board_review_idle starts the next due fetch (effect loop, caught up). */
+void board_review_idle(struct svc *, struct board *);
+void board_review_status(struct svc *, json_t *obj);
+/* board_review_classify adds one to counts[class] for each pattern class
+ * text is in ("other" when none): scope_too_large, missing_tests, style,
+ * incorrect, not_needed, docs, compatibility, security, performance. */
+void board_review_classify(const char *text, json_t *counts);
 
 /* Self-healing (selfheal.c): the repeated-block guard. */
 /* selfheal_init creates its table. */

@@ -55,8 +55,8 @@ static const struct opc_cmd cmds[] = {
 	    "[--execute] [--repo R] [--json] [--wait S]",
 	    "observe, derive insights and propose now (dry run by default)" },
 	{ "proposals", cmd_proposals,
-	    "rejections | calibration [--window-days N] | reject KEY "
-	    "[--reason T]"
+	    "rejections | calibration [--window-days N] | patterns [--json] "
+	    "| reject KEY [--reason T]"
 	    " | feedback record --task-id ID --outcome "
 	    "merged|rejected|abandoned"
 	    " [--family F] [--confidence C]",

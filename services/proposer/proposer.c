@@ -139,7 +139,8 @@ proposer_init(struct svc *svc, void *state)
 	(void) mkdirs(dir, 0700);
 	p->quiet_path = xasprintf("%s/quiet_diagnosis.json", dir);
 	free(dir);
-	if ((rv = store_exec(svc_store(svc), schema)) == 0)
+	if ((rv = store_exec(svc_store(svc), schema)) == 0 &&
+	    (rv = proposer_patterns_init(svc)) == 0)
 		return (0);
 	snprintf(err, sizeof(err), "cannot create the schema");
 bad:
@@ -328,7 +329,7 @@ emit_created(
     struct svc *svc, const struct cand *c, const char *cycle_id, int64_t now)
 {
 	struct msg_proposal_created m;
-	char                       *id, *fam, *conf;
+	char                       *id, *fam, *conf, *note, *goal = NULL;
 	int                         rv;
 
 	/* unique per emission: the board creates one task per id */
@@ -342,7 +343,12 @@ emit_created(
 	m.repo         = c->repo;
 	m.title        = c->title;
 	m.goal         = c->goal;
-	m.confidence   = (char *) c->confidence;
+	/* what reviewers said of this family's earlier pull requests */
+	if ((note = proposer_patterns_note(svc, c->repo, c->family)) != NULL)
+		m.goal = goal =
+		    xasprintf("%s%s", c->goal ? c->goal : "", note);
+	free(note);
+	m.confidence = (char *) c->confidence;
 	msg_strs_add(&m.labels, "source: autonomy");
 	msg_strs_add(&m.labels, fam);
 	msg_strs_add(&m.labels, conf);
@@ -367,6 +373,7 @@ emit_created(
 	free(id);
 	free(fam);
 	free(conf);
+	free(goal);
 	return (rv);
 }
 
@@ -1009,6 +1016,7 @@ static const struct svc_handler handlers[] = {
 	{ MSG_TASK_CREATED, on_task_created },
 	{ MSG_TASK_UPDATED, on_task_updated },
 	{ MSG_EXEC_DISPATCH, on_dispatch },
+	{ MSG_REVIEW_FEEDBACK, proposer_on_review },
 	{ MSG_NONE, NULL },
 };
 
@@ -1018,6 +1026,7 @@ static const struct svc_ctl ctls[] = {
 	{ MSG_PROPOSER_REJECT, ctl_reject },
 	{ MSG_PROPOSER_CALIBRATION, ctl_calibration },
 	{ MSG_PROPOSER_FEEDBACK_RECORD, ctl_feedback_record },
+	{ MSG_PROPOSER_PATTERNS, proposer_ctl_patterns },
 	{ MSG_NONE, NULL },
 };
 
