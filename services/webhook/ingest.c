@@ -7,8 +7,8 @@
  * "sha256=" + hex HMAC-SHA256 of the raw body under the secret that
  * ingest_secret_env names (hook.c checks it before this file sees the
  * body).  Bounds: fingerprint 1..128 bytes of [A-Za-z0-9._:/+=-], repo a
- * repo key (letters, digits, ._-), service 1..128 bytes, message 1..4096, stack at
- * most 32768; anything else is 400 (counter ingest_invalid).
+ * repo key (letters, digits, ._-), service 1..128 bytes, message 1..4096,
+ * stack at most 32768; anything else is 400 (counter ingest_invalid).
  *
  * Dedup: the table ingest_seen keeps, per "<repo>:<fingerprint>", when a
  * task was last asked for (created_ms), the reports since and the last

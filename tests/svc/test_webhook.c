@@ -201,6 +201,20 @@ counter(struct fx *f, const char *name)
 	"\"acme/demo\"},\"pull_request\":{\"merged\":true,\"head\":{\"ref\":" \
 	"\"goal/T-1-x\"}}}"
 
+/* octokit/webhooks payload-examples: pull_request_review submitted,
+ * pull_request_review_comment created (trimmed) */
+#define PR_REVIEW                                                             \
+	"{\"action\":\"submitted\",\"review\":{\"id\":1,\"state\":"           \
+	"\"changes_requested\",\"body\":\"needs tests\",\"user\":{\"login\":" \
+	"\"alice\",\"type\":\"User\"}},\"pull_request\":{\"number\":7,"       \
+	"\"head\":{\"ref\":\"goal/T-1-x\"}},\"repository\":{\"full_name\":"   \
+	"\"acme/demo\"},\"sender\":{\"login\":\"alice\",\"type\":\"User\"}}"
+#define PR_REVIEW_COMMENT                                                     \
+	"{\"action\":\"created\",\"comment\":{\"id\":2,\"body\":\"nit\"},"    \
+	"\"pull_request\":{\"number\":7,\"head\":{\"ref\":\"goal/T-1-x\"}},"  \
+	"\"repository\":{\"full_name\":\"acme/demo\"},\"sender\":{\"login\":" \
+	"\"alice\",\"type\":\"User\"}}"
+
 /* ------------------------------------------------------------------ cases */
 
 /* Signed GitHub deliveries become ci.check_run and ci.pr_event; a
@@ -232,8 +246,25 @@ test_github(void **state)
 	assert_int_equal(github(&f, "issues", "d-4", "{\"action\":\"opened\"}",
 	                     GH_SECRET, NULL, 0),
 	    202);
-	ev = tb_events(f.topo, "webhook", NULL);
+	assert_int_equal(github(&f, "pull_request_review", "d-5", PR_REVIEW,
+	                     GH_SECRET, NULL, 0),
+	    200);
+	assert_int_equal(github(&f, "pull_request_review_comment", "d-6",
+	                     PR_REVIEW_COMMENT, GH_SECRET, NULL, 0),
+	    200);
+	ev = tb_events(f.topo, "webhook", "ci.pr_review");
 	assert_int_equal(json_array_size(ev), 2);
+	assert_string_equal(tb_str(ev, "0.body.kind"), "review");
+	assert_string_equal(tb_str(ev, "0.body.state"), "changes_requested");
+	assert_string_equal(tb_str(ev, "0.body.sender"), "alice");
+	assert_string_equal(tb_str(ev, "0.body.sender_type"), "User");
+	assert_int_equal(tb_int(ev, "0.body.pr_number"), 7);
+	assert_string_equal(tb_str(ev, "1.body.kind"), "review_comment");
+	assert_string_equal(tb_str(ev, "1.body.action"), "created");
+	assert_string_equal(tb_str(ev, "1.body.head_ref"), "goal/T-1-x");
+	json_decref(ev);
+	ev = tb_events(f.topo, "webhook", NULL);
+	assert_int_equal(json_array_size(ev), 4);
 	assert_string_equal(tb_str(ev, "0.topic"), "ci.check_run");
 	assert_string_equal(tb_str(ev, "0.body.repo"), "acme/demo");
 	assert_string_equal(tb_str(ev, "0.body.name"), "ci");
@@ -246,7 +277,7 @@ test_github(void **state)
 	assert_true(json_is_true(tb_get(ev, "1.body.merged")));
 	assert_string_equal(tb_str(ev, "1.body.head_ref"), "goal/T-1-x");
 	json_decref(ev);
-	assert_int_equal(counter(&f, "accepted"), 2);
+	assert_int_equal(counter(&f, "accepted"), 4);
 	assert_int_equal(counter(&f, "duplicates"), 1);
 	assert_int_equal(counter(&f, "pings"), 1);
 	assert_int_equal(counter(&f, "ignored_events"), 1);
