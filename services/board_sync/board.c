@@ -234,7 +234,8 @@ board_move(struct svc *svc, struct task *t, const char *state,
 	    reason ? ": " : "", reason ? reason : "");
 	free(t->state);
 	t->state = xstrdup(state);
-	return (0);
+	/* a campaign's step: its campaign's progress */
+	return (board_campaign_moved(svc, t));
 }
 
 /* board_ready journals task.ready for t (state already Ready for AI) or, when
@@ -291,6 +292,9 @@ board_ready(struct svc *svc, struct task *t)
 		free(comment);
 		return (rv);
 	}
+	/* a multi-step change runs as a campaign of step tasks */
+	if ((rv = board_campaign_ready(svc, t)) <= 0)
+		return (rv);
 	if (board_parse_description(t->desc, t->goal, &ex, err, sizeof(err)) !=
 	    0) {
 		comment =
@@ -1167,7 +1171,8 @@ board_init(struct svc *svc, void *state)
 	}
 	if ((rv = store_exec(svc_store(svc), schema)) != 0 ||
 	    (rv = selfheal_init(svc)) != 0 || (rv = lastrun_init(svc)) != 0 ||
-	    (rv = board_review_init(svc, b)) != 0)
+	    (rv = board_review_init(svc, b)) != 0 ||
+	    (rv = board_campaign_init(svc)) != 0)
 		return (rv);
 	if (strcmp(mode, "plane") == 0)
 		return (board_plane_init(svc, b));
@@ -1237,6 +1242,7 @@ static const struct svc_ctl ctls[] = {
 	{ MSG_BOARD_TASK_MOVE, ctl_move },
 	{ MSG_BOARD_TASK_COMMENT, ctl_comment },
 	{ MSG_BOARD_TASK_RESUME, selfheal_ctl_resume },
+	{ MSG_BOARD_CAMPAIGNS, board_campaign_ctl_list },
 	{ MSG_NONE, NULL },
 };
 

@@ -77,6 +77,19 @@ void board_review_status(struct svc *, json_t *obj);
  * incorrect, not_needed, docs, compatibility, security, performance. */
 void board_review_classify(const char *text, json_t *counts);
 
+/* Campaigns (campaign.c): multi-step goal tasks as step tasks. */
+int board_campaign_init(struct svc *);
+/* board_campaign_ready decomposes t (just made Ready for AI) when it is a
+ * multi-step change: 0 (its steps made, it is Running, nothing to run),
+ * 1 (not one: run it) or an error. */
+int board_campaign_ready(struct svc *, struct task *t);
+/* board_campaign_moved follows a move of t (board_move): a step's end
+ * updates its campaign, comments the parent, starts the next step. */
+int board_campaign_moved(struct svc *, const struct task *t);
+/* board_campaign_ctl_list answers board.campaigns. */
+int board_campaign_ctl_list(struct svc *, const struct msg *req, json_t **data,
+    char *err, size_t errlen, void *state);
+
 /* Self-healing (selfheal.c): the repeated-block guard. */
 /* selfheal_init creates its table. */
 int selfheal_init(struct svc *);

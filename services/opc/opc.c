@@ -54,6 +54,10 @@ static const struct opc_cmd cmds[] = {
 	{ "autonomy-cycle", cmd_autonomy_cycle,
 	    "[--execute] [--repo R] [--json] [--wait S]",
 	    "observe, derive insights and propose now (dry run by default)" },
+	{ "campaigns", cmd_campaigns,
+	    "[--status pending|in_progress|complete|partially_cancelled] "
+	    "[--json]",
+	    "multi-step goal tasks and the progress of their steps" },
 	{ "proposals", cmd_proposals,
 	    "rejections | calibration [--window-days N] | patterns [--json] "
 	    "| reject KEY [--reason T]"

@@ -77,6 +77,8 @@ struct buf;
 int opc_config_check(const struct topo *t, struct buf *errs);
 int cmd_autonomy_cycle(struct opc *, int, char **);
 int cmd_proposals(struct opc *, int, char **);
+/* cmd_campaigns.c */
+int cmd_campaigns(struct opc *, int, char **);
 /* cmd_patterns.c: opc proposals patterns (argv[0] "patterns") */
 int cmd_proposals_patterns(struct opc *, int, char **);
 int cmd_providers(struct opc *, int, char **);
