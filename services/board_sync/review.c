@@ -17,8 +17,10 @@
  * at most REVIEW_PAGES pages each), with github.api_url and the repo's
  * token (repos.<key>.token_env, else git.token_env).
  *
- * Each comment by a human (user.type not "Bot", login not "...[bot]";
- * approvals and pending reviews skipped) counted for the first time
+ * It reads the pull request first (GET .../pulls/{n}: its author, whose
+ * own replies are no objections).  Each comment by a human (user.type
+ * not "Bot", login not "...[bot]", not the author; approvals and pending
+ * reviews skipped) counted for the first time
  * (review_seen) adds one to each pattern class its body matches
  * (board_review_classify), a review requesting changes to
  * changes_requested.  The fetch's row goes, its comments are marked seen
@@ -147,6 +149,7 @@ struct breview {
 	/* the fetch in flight */
 	char   *task_id, *repo, *repo_key, *family, *closed_by, *api;
 	char   *token;
+	char   *author; /* who opened the pull request */
 	int64_t pr, gen, attempts;
 	bool    closed;
 	int     stage, pages;
@@ -172,6 +175,7 @@ fetch_clear(struct breview *r)
 	free(r->closed_by);
 	free(r->api);
 	free(r->token);
+	free(r->author);
 	for (i = 0; i < nitems(r->items); i++)
 		json_decref(r->items[i]);
 	memset(&r->task_id, 0, sizeof(*r) - offsetof(struct breview, task_id));
@@ -377,7 +381,10 @@ finish(struct svc *svc, struct breview *r, const char *err)
 			state =
 			    json_string_value(json_object_get(it, "state"));
 			body = json_string_value(json_object_get(it, "body"));
+			/* the author's replies are no objections */
 			if (id <= 0 || !human(login, type) ||
+			    (login != NULL && r->author != NULL &&
+			        strcasecmp(login, r->author) == 0) ||
 			    (state != NULL &&
 			        (strcmp(state, "APPROVED") == 0 ||
 			            strcmp(state, "PENDING") == 0)))
@@ -517,12 +524,20 @@ on_page(struct http *h, const struct http_resp *resp, void *arg)
 	}
 	j = json_loadb(
 	    resp->body.data ? resp->body.data : "", resp->body.len, 0, NULL);
+	if (r->stage == 0) { /* the pull request: who opened it */
+		r->author = xstrdup_null(json_string_value(
+		    json_object_get(json_object_get(j, "user"), "login")));
+		json_decref(j);
+		r->stage++;
+		fetch_next(svc, r, NULL);
+		return;
+	}
 	if (!json_is_array(j)) {
 		json_decref(j);
 		retry(svc, r, "GitHub's answer is not a list");
 		return;
 	}
-	json_array_extend(r->items[r->stage], j);
+	json_array_extend(r->items[r->stage - 1], j);
 	json_decref(j);
 	next = link_next(http_header(resp, "Link"));
 	if (next != NULL && ++r->pages < REVIEW_PAGES &&
@@ -533,7 +548,7 @@ on_page(struct http *h, const struct http_resp *resp, void *arg)
 	}
 	free(next);
 	r->pages = 0;
-	if (++r->stage == (int) nitems(r->items)) {
+	if (++r->stage > (int) nitems(r->items)) {
 		finish(svc, r, NULL);
 		return;
 	}
@@ -551,9 +566,13 @@ fetch_next(struct svc *svc, struct breview *r, const char *url)
 	char                    *u, *auth, path[64];
 	const char              *hdrs[4];
 
-	if (url == NULL) {
-		snprintf(path, sizeof(path), "%s/%lld/%s", paths[r->stage][0],
-		    (long long) r->pr, paths[r->stage][1]);
+	if (url == NULL && r->stage == 0)
+		u = xasprintf("%s/repos/%s/pulls/%lld", r->api, r->repo,
+		    (long long) r->pr);
+	else if (url == NULL) {
+		snprintf(path, sizeof(path), "%s/%lld/%s",
+		    paths[r->stage - 1][0], (long long) r->pr,
+		    paths[r->stage - 1][1]);
 		u = xasprintf(
 		    "%s/repos/%s/%s?per_page=100", r->api, r->repo, path);
 	} else

@@ -246,7 +246,8 @@ test_review_feedback(void **state)
 	        "branch_name", "goal/T-1-lint", "pull_request_url", url));
 	json_decref(pr);
 
-	/* humans review it; a bot and an approval count for nothing */
+	/* humans review it; a bot, the PR's author (opcenter-bot) and an
+	 * approval count for nothing */
 	feedback(&f, n, "review", "alice", "User",
 	    "Please add tests for this change.", "CHANGES_REQUESTED");
 	feedback(&f, n, "review", "bob", "User", "LGTM", "APPROVED");
@@ -254,6 +255,8 @@ test_review_feedback(void **state)
 	    "nit: naming is inconsistent here", NULL);
 	feedback(&f, n, "issue_comment", "ci-helper[bot]", "Bot",
 	    "Tests are failing", NULL);
+	feedback(&f, n, "issue_comment", "opcenter-bot", "User",
+	    "Added the tests, this is not too large.", NULL);
 	for (i = 0; i < 101; i++) /* two pages of 100 */
 		feedback(&f, n, "issue_comment", "carol", "User",
 		    "This is too large, please split it.", NULL);
