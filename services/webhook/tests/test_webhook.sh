@@ -8,7 +8,8 @@
 # webhooks): a hook created with GitHub's defaults posts
 # application/x-www-form-urlencoded (payload=<json>), its ping first, and
 # is never redelivered; a storm of signed error reports (/ingest) of 3
-# fingerprints makes 3 improve tasks.  Needs curl, openssl, sqlite3, jq.
+# fingerprints makes 3 improve tasks, and after a SIGKILL of the webhook
+# the same fingerprints are still duplicates.  Needs curl, openssl, sqlite3, jq.
 set -u
 BIN=$1
 OPC="$BIN/opc"
@@ -204,6 +205,20 @@ itasks3() {
 check "3 improve tasks on the board" wait_for 10 itasks3
 check "error_ingest.task_created x3" is 3 \
     "$(sqlite3 "$T/st/board-sync.db" "select count(*) from journal where topic = 'error_ingest.task_created'")"
+# SIGKILL of the webhook: the same fingerprints are still duplicates
+kill -9 "$("$OPC" -c "$CFG" status --json | jq -r .webhook.pid)"
+relisten() {
+	"$OPC" -c "$CFG" status --json | jq -e '.webhook.alive and .webhook.restart_count >= 1 and .webhook.status.listen_url != null' >/dev/null
+}
+check "webhook restarted after SIGKILL" wait_for 30 relisten
+U=$(url)
+: >"$T/ing2.out"
+for i in 1 2 3; do
+	printf '{"service":"api","message":"boom again","fingerprint":"fp-%s","repo":"demo"}' $((i % 3)) >"$T/ing.json"
+	ing "$T/ing.json" >>"$T/ing2.out"; echo >>"$T/ing2.out"
+done
+check "after SIGKILL: the same fingerprints are duplicates" is 3 "$(grep -c '^200 duplicate$' "$T/ing2.out")"
+check "still 3 improve tasks" itasks3
 
 check "no secret or body in logs" sh -c "! grep -rq -e '$GITHUB_WEBHOOK_SECRET' -e '$PLANE_WEBHOOK_SECRET' -e '$OPC_INGEST_SECRET' -e octo/demo -e 0123456789abcdef '$T/st/log' '$T'/*.out"
 finish
