@@ -271,6 +271,7 @@ board_ready(struct svc *svc, struct task *t)
 	struct msg_task_execution *ex = NULL;
 	json_t                    *labels;
 	char                       err[256], *comment, *goal = NULL;
+	char                      *plan_goal = NULL;
 	int64_t                    blocks;
 	size_t                     i;
 	int                        rv;
@@ -292,8 +293,8 @@ board_ready(struct svc *svc, struct task *t)
 		free(comment);
 		return (rv);
 	}
-	/* a multi-step change runs as a campaign of step tasks */
-	if ((rv = board_campaign_ready(svc, t)) <= 0)
+	/* a multi-step change: its first run asks the backend for a plan */
+	if ((rv = board_campaign_ready(svc, t, &plan_goal)) <= 0)
 		return (rv);
 	if (board_parse_description(t->desc, t->goal, &ex, err, sizeof(err)) !=
 	    0) {
@@ -302,19 +303,21 @@ board_ready(struct svc *svc, struct task *t)
 		rv = board_move(
 		    svc, t, "Blocked", "parse_config", comment, "board-sync");
 		free(comment);
+		free(plan_goal);
 		return (rv);
 	}
 	if ((rv = store_run(svc_store(svc),
 	         "UPDATE task SET attempt = attempt + 1 WHERE task_id = ?",
 	         "t", t->task_id)) != 0) {
 		msg_task_execution_free(ex);
+		free(plan_goal);
 		return (rv);
 	}
 	t->attempt++;
 	memset(&ev, 0, sizeof(ev));
 	ev.task_id = t->task_id;
 	ev.title   = t->title;
-	ev.goal    = ex->goal;
+	ev.goal    = plan_goal != NULL ? plan_goal : ex->goal;
 	if (answered(svc, t->task_id, ev.goal, &goal))
 		ev.goal = goal;
 	ev.repo_key    = ex->repo != NULL ? ex->repo : t->repo_key;
@@ -329,6 +332,7 @@ board_ready(struct svc *svc, struct task *t)
 	json_decref(labels);
 	rv = svc_emit(svc, MSG_TASK_READY, t->task_id, &ev);
 	free(goal);
+	free(plan_goal);
 	msg_strs_fini(&ev.labels);
 	msg_task_execution_free(ex);
 	return (rv);
@@ -663,6 +667,12 @@ on_finished(struct svc *svc, const struct msg *m, void *state)
 		board_task_fini(&t);
 		return (0);
 	}
+	/* a campaign's planning run: its steps are made, the parent waits */
+	if ((rv = board_campaign_planned(svc, &t, f)) <= 0) {
+		board_task_fini(&t);
+		return (rv);
+	}
+	rv = 0;
 	buf_init(&c);
 	result_comment(&c, f);
 	if (strcmp(f->status, "interrupted") == 0) {

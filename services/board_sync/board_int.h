@@ -79,10 +79,17 @@ void board_review_classify(const char *text, json_t *counts);
 
 /* Campaigns (campaign.c): multi-step goal tasks as step tasks. */
 int board_campaign_init(struct svc *);
-/* board_campaign_ready decomposes t (just made Ready for AI) when it is a
- * multi-step change: 0 (its steps made, it is Running, nothing to run),
- * 1 (not one: run it) or an error. */
-int board_campaign_ready(struct svc *, struct task *t);
+/* board_campaign_ready looks at t (just made Ready for AI): a multi-step
+ * change not planned yet gets a campaign and *plan_goal, the planning
+ * prompt its run is to have instead of its goal (caller frees); returns
+ * 1 (run it), or an error. */
+int board_campaign_ready(struct svc *, struct task *t, char **plan_goal);
+/* board_campaign_planned takes the successful planning run of a
+ * campaign's parent: its steps are made from the backend's plan (the
+ * stub plan when it proposed none) and the first one queued.  0 when it
+ * did (the run decides nothing else), 1 when f is no planning run. */
+int board_campaign_planned(
+    struct svc *, struct task *t, const struct msg_exec_finished *f);
 /* board_campaign_moved follows a move of t (board_move): a step's end
  * updates its campaign, comments the parent, starts the next step. */
 int board_campaign_moved(struct svc *, const struct task *t);

@@ -5,17 +5,22 @@
  * A goal task becoming Ready for AI on the local board whose title names
  * a multi-step change (a word starting refactor, migrat, redesign,
  * moderniz, audit, overhaul, restructur or rewrit: the original's
- * keywords) or that carries the label "plan: multi-step" is not run
- * itself.  The planner makes its steps; the one planner today is "stub",
- * the original's deterministic Analyze / Implement / Verify plan.  Each
- * step is a child task (kind goal, labels "campaign-id: C-<parent>",
- * "campaign-step: k/n", "parent-task: <parent>", "source: campaign",
- * request id "campaign:<campaign>:<k>") with its own run: the first is
- * Ready for AI at once, the others wait in Backlog and each becomes Ready
- * when the step before ends (Done or Cancelled).  The parent is Running
- * while its steps run, and ends Done when every step is Done, Blocked
- * (for a human) when the steps ended with some Cancelled.
- *
+ * keywords) or that carries the label "plan: multi-step" gets a campaign
+ * C-<task>, and its run is a planning run: the backend is asked for the
+ * steps instead of the change, and prints each as "<!-- cp:plan: TITLE:
+ * what to do -->" (the executor returns them in the result's plan; the
+ * stub backend prints the original's deterministic Analyze / Implement /
+ * Verify).  When that run succeeds, each step becomes a child task (kind
+ * goal, labels "campaign-id: C-<parent>", "campaign-step: k/n",
+ * "parent-task: <parent>", "source: campaign", request id
+ * "campaign:<campaign>:<k>") with its own run: the first is Ready for AI
+ * at once, the others wait in Backlog and each becomes Ready when the one
+ * before ends (Done or Cancelled).  A backend that proposes no step gets
+ * the stub plan (planner "stub").  The parent is Running while its steps
+ * run, and ends Done when every step is Done, Blocked (for a human) when
+ * the steps ended with some Cancelled.  A failed planning run is the
+ * parent's failure (Blocked); moved to Ready again, it plans again.
+
  * Status (transition on every move of a step, in the move's transaction):
  *
  *   pending              no step has started (left Backlog/Ready for AI)
@@ -244,18 +249,50 @@ progress_text(const char *cid, const json_t *steps, const struct tally *y)
 	return (buf_cstr(&b));
 }
 
-int
-board_campaign_ready(struct svc *svc, struct task *t)
+/* campaign_of returns the id of the campaign of parent t (new), with
+ * *nsteps its steps so far, or NULL. */
+static char *
+campaign_of(struct svc *svc, const char *task_id, int64_t *nsteps)
 {
-	struct msg_campaign_created ev;
-	struct msg_board_task_add   a;
-	struct task                 s;
-	struct tally                y;
-	json_t                     *data, *steps;
-	char    cid[64], err[256] = "", *v, *goal, *title, *rid, *lab, *c;
-	int64_t n = 0;
-	int     k, rv = 0;
+	struct store_stmt *st;
+	char              *cid = NULL;
 
+	*nsteps = 0;
+	if (store_prep(svc_store(svc), &st,
+	        "SELECT campaign_id FROM campaign WHERE parent_task_id = ?") !=
+	    0)
+		return (NULL);
+	store_bind_text(st, 1, task_id);
+	if (store_step(st) == 1)
+		cid = store_col_dup(st, 0);
+	store_done(st);
+	if (cid != NULL)
+		(void) store_int(svc_store(svc), nsteps, 0,
+		    "SELECT count(*) FROM campaign_step WHERE campaign_id = ?",
+		    "t", cid);
+	return (cid);
+}
+
+static char *
+plan_prompt(const struct task *t, const char *cid)
+{
+	return (xasprintf(
+	    "Plan this multi-step change (campaign %s) as a short sequence "
+	    "of steps, each small enough for one run, in the order they "
+	    "must be done.  Do not make the change.  Print each step on its "
+	    "own line as\n<!-- cp:plan: TITLE: what to do -->\n\n"
+	    "The change: %s\n\n%s",
+	    cid, t->title, t->goal && *t->goal ? t->goal : t->title));
+}
+
+int
+board_campaign_ready(struct svc *svc, struct task *t, char **plan_goal)
+{
+	char    cid[64], *c, *v;
+	int64_t nsteps = 0;
+	int     rv;
+
+	*plan_goal = NULL;
 	if (((struct board *) svc_state(svc))->plane != NULL ||
 	    strcmp(t->kind, "goal") != 0 || !multi_step(t))
 		return (1);
@@ -263,29 +300,97 @@ board_campaign_ready(struct svc *svc, struct task *t)
 		free(v); /* a step is never split again */
 		return (1);
 	}
-	(void) store_int(svc_store(svc), &n, 0,
-	    "SELECT count(*) FROM campaign WHERE parent_task_id = ?", "t",
-	    t->task_id);
-	if (n > 0)
-		return (1); /* made before: the parent runs as a task now */
+	if ((c = campaign_of(svc, t->task_id, &nsteps)) != NULL) {
+		/* planned before: the parent runs as a task now; else its
+		 * planning run is tried again */
+		if (nsteps == 0)
+			*plan_goal = plan_prompt(t, c);
+		free(c);
+		return (1);
+	}
 	snprintf(cid, sizeof(cid), "C-%s", t->task_id);
 	if ((rv = store_run(svc_store(svc),
 	         "INSERT INTO campaign(campaign_id, parent_task_id, title,"
 	         " repo_key, planner, status, created_at, updated_at) VALUES"
-	         " (?, ?, ?, ?, 'stub', 'pending', ?, ?)",
+	         " (?, ?, ?, ?, 'backend', 'pending', ?, ?)",
 	         "ttttii", cid, t->task_id, t->title, t->repo_key, now_ms(),
 	         now_ms())) != 0)
 		return (rv);
+	c  = xasprintf("Multi-step change: campaign %s.  This run asks the "
+	                "backend for its plan; each step it proposes becomes a "
+	                "task of its own, run one after another.",
+	     cid);
+	rv = board_comment_post(svc, t->task_id, "board-sync", c);
+	free(c);
+	if (rv != 0)
+		return (rv);
+	log_info("board.campaign", "%s: %s: planning run (%s)", t->task_id,
+	    cid, t->title);
+	*plan_goal = plan_prompt(t, cid);
+	return (1);
+}
+
+/* step_title: "<item up to its first colon, 80 bytes>: <parent title>". */
+static char *
+step_title(const char *item, const char *parent)
+{
+	size_t n = strcspn(item, ":\r\n");
+
+	if (n > 80)
+		n = 80;
+	while (n > 0 && ((unsigned char) item[n] & 0xC0) == 0x80)
+		n--; /* never cut a UTF-8 sequence */
+	return (xasprintf("%.*s: %s", (int) n, item, parent));
+}
+
+int
+board_campaign_planned(
+    struct svc *svc, struct task *t, const struct msg_exec_finished *f)
+{
+	static const struct msg_strs none;
+	const struct msg_strs       *items = &none;
+	struct msg_campaign_created  ev;
+	struct msg_board_task_add    a;
+	struct msg_strs              stub = { 0 };
+	struct task                  s;
+	struct tally                 y;
+	json_t                      *data, *steps;
+	char                         err[256] = "", *goal, *title, *rid, *lab;
+	char                        *cid, *c, *v;
+	const char                  *planner = "backend";
+	int64_t                      nsteps;
+	size_t                       k;
+	int                          rv = 0;
+
+	if (!f->success ||
+	    (cid = campaign_of(svc, t->task_id, &nsteps)) == NULL)
+		return (1);
+	if (nsteps > 0) {
+		free(cid);
+		return (1);
+	}
+	if (f->result != NULL && f->result->plan.n > 0)
+		items = &f->result->plan;
+	else {
+		/* the backend proposed nothing: the stub plan */
+		for (k = 0; k < STEPS; k++) {
+			v = xasprintf("%s: %s", plan[k].name, plan[k].what);
+			msg_strs_add(&stub, v);
+			free(v);
+		}
+		items   = &stub;
+		planner = "stub";
+	}
 	memset(&ev, 0, sizeof(ev));
-	for (k = 0; k < STEPS && rv == 0; k++) {
+	for (k = 0; k < items->n && rv == 0; k++) {
 		memset(&a, 0, sizeof(a));
-		title = xasprintf("%s: %s", plan[k].name, t->title);
+		title = step_title(items->v[k], t->title);
 		goal =
-		    xasprintf("Step %d of %d of campaign %s (%s, task %s).\n"
+		    xasprintf("Step %zu of %zu of campaign %s (%s, task %s).\n"
 		              "\n%s\n\nThe whole change:\n%s",
-		        k + 1, STEPS, cid, t->title, t->task_id, plan[k].what,
-		        t->goal && *t->goal ? t->goal : t->title);
-		rid          = xasprintf("campaign:%s:%d", cid, k + 1);
+		        k + 1, items->n, cid, t->title, t->task_id,
+		        items->v[k], t->goal && *t->goal ? t->goal : t->title);
+		rid          = xasprintf("campaign:%s:%zu", cid, k + 1);
 		a.repo_key   = t->repo_key;
 		a.goal       = goal;
 		a.title      = title;
@@ -295,7 +400,7 @@ board_campaign_ready(struct svc *svc, struct task *t)
 		lab          = xasprintf("campaign-id: %s", cid);
 		msg_strs_add(&a.labels, lab);
 		free(lab);
-		lab = xasprintf("campaign-step: %d/%d", k + 1, STEPS);
+		lab = xasprintf("campaign-step: %zu/%zu", k + 1, items->n);
 		msg_strs_add(&a.labels, lab);
 		free(lab);
 		lab = xasprintf("parent-task: %s", t->task_id);
@@ -326,24 +431,33 @@ board_campaign_ready(struct svc *svc, struct task *t)
 		free(goal);
 		free(rid);
 	}
+	if (rv == 0)
+		rv = store_run(svc_store(svc),
+		    "UPDATE campaign SET planner = ?, updated_at = ? WHERE"
+		    " campaign_id = ?",
+		    "tit", planner, now_ms(), cid);
 	if (rv == 0) {
 		ev.campaign_id    = cid;
 		ev.parent_task_id = t->task_id;
 		ev.title          = t->title;
-		ev.planner        = "stub";
+		ev.planner        = (char *) planner;
 		rv = svc_emit(svc, MSG_CAMPAIGN_CREATED, cid, &ev);
 	}
 	steps = steps_json(svc, cid);
 	tally(steps, &y);
 	if (rv == 0) {
 		c = progress_text(cid, steps, &y);
-		v = xasprintf(
-		    "Multi-step change: planned as campaign %s "
-		    "(planner stub: Analyze, Implement, Verify), one "
-		    "step after another.\n\n%s",
-		    cid, c);
-		rv = board_move(
-		    svc, t, "Running", "campaign_started", v, "board-sync");
+		v = xasprintf("Campaign %s planned (%s): %zu steps, one after "
+		              "another.\n\n%s",
+		    cid,
+		    strcmp(planner, "stub") == 0
+		        ? "the backend proposed no plan: the stub plan"
+		        : "the backend's plan",
+		    items->n, c);
+		rv = strcmp(t->state, "Running") == 0
+		    ? board_comment_post(svc, t->task_id, "board-sync", v)
+		    : board_move(svc, t, "Running", "campaign_started", v,
+		          "board-sync");
 		free(c);
 		free(v);
 	}
@@ -359,13 +473,15 @@ board_campaign_ready(struct svc *svc, struct task *t)
 	if (rv == 0)
 		rv = progress_event(svc, cid, t->task_id, &y, NULL);
 	if (rv == 0)
-		log_info("board.campaign", "%s: %s: %d steps (%s)", t->task_id,
-		    cid, STEPS, t->title);
+		log_info("board.campaign", "%s: %s: %zu steps (%s)",
+		    t->task_id, cid, items->n, planner);
 	else
 		log_warn("board.campaign", "%s: cannot plan it: %s",
 		    t->task_id, err[0] ? err : err_str(rv));
 	json_decref(steps);
 	msg_strs_fini(&ev.step_ids);
+	msg_strs_fini(&stub);
+	free(cid);
 	return (rv == 0 ? 0 : rv);
 }
 

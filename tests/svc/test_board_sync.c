@@ -852,12 +852,14 @@ ready_ids(struct fx *f)
 	return (b);
 }
 
-/* A goal task titled "Refactor ..." becomes campaign C-T-1 of three step
- * tasks run one after another (T-2 Analyze, T-3 Implement, T-4 Verify),
+/* A goal task titled "Refactor ..." becomes campaign C-T-1: its run asks
+ * the backend for a plan (cp:plan markers in the goal), and the three
+ * steps it proposes become tasks run one after another (T-2, T-3, T-4),
  * each with its own task.ready and run; the parent is Running and gets
  * the progress as comments; a cancelled step counts, and the campaign
  * ends partially_cancelled (parent Blocked).  A "plan: multi-step" task
- * whose steps all finish is complete (parent Done).  A plain task is no
+ * whose backend proposes nothing gets the stub plan (Analyze, Implement,
+ * Verify); all Done, it is complete (parent Done).  A plain task is no
  * campaign. */
 static void
 test_campaign(void **state)
@@ -874,15 +876,36 @@ test_campaign(void **state)
 	        "Refactor the config loader", "goal",
 	        "Split the config loader into a parser and a validator."));
 	assert_string_equal(tb_str(d, "task_id"), "T-1");
-	assert_string_equal(tb_str(d, "state"), "Running");
+	assert_string_equal(tb_str(d, "state"), "Ready for AI");
 	json_decref(d);
-	/* the parent is not run: its first step is */
-	assert_string_equal(ready_ids(&f), "T-2");
+	/* its run is a planning run: the backend is asked for the steps */
+	assert_string_equal(ready_ids(&f), "T-1");
+	ev = events(&f, "task.ready");
+	assert_non_null(strstr(tb_str(ev, "0.body.goal"), "<!-- cp:plan:"));
+	assert_non_null(
+	    strstr(tb_str(ev, "0.body.goal"), "Split the config loader"));
+	json_decref(ev);
+	d = campaigns(&f, "pending");
+	assert_string_equal(tb_str(d, "campaigns.0.campaign_id"), "C-T-1");
+	assert_int_equal(tb_int(d, "campaigns.0.total_steps"), 0);
+	json_decref(d);
+	started(&f, "T-1", "run-p");
+	inject(&f, "exec.finished",
+	    json_pack("{s:s, s:s, s:s, s:b, s:s, s:{s:[s, s, s]}}", "run_id",
+	        "run-p", "task_id", "T-1", "status", "succeeded", "success", 1,
+	        "executor", "executor", "result", "plan",
+	        "Analyze: find every caller of the loader",
+	        "Implement: split it in two", "Verify: run the config tests"));
+	assert_string_equal(state_of(&f, "T-1"), "Running");
+	/* the parent waits: its first step runs */
+	assert_string_equal(ready_ids(&f), "T-1,T-2");
 	assert_string_equal(state_of(&f, "T-3"), "Backlog");
 	d = show(&f, "T-2");
 	assert_string_equal(
 	    tb_str(d, "task.title"), "Analyze: Refactor the config loader");
 	assert_non_null(strstr(tb_str(d, "task.goal"), "Step 1 of 3"));
+	assert_non_null(
+	    strstr(tb_str(d, "task.goal"), "find every caller of the loader"));
 	assert_non_null(
 	    strstr(tb_str(d, "task.goal"), "Split the config loader"));
 	json_decref(d);
@@ -890,9 +913,11 @@ test_campaign(void **state)
 	assert_int_equal(json_array_size(ev), 1);
 	assert_string_equal(tb_str(ev, "0.body.campaign_id"), "C-T-1");
 	assert_string_equal(tb_str(ev, "0.body.step_ids.2"), "T-4");
+	assert_string_equal(tb_str(ev, "0.body.planner"), "backend");
 	json_decref(ev);
 	d = campaigns(&f, NULL);
 	assert_string_equal(tb_str(d, "campaigns.0.status"), "pending");
+	assert_string_equal(tb_str(d, "campaigns.0.planner"), "backend");
 	assert_int_equal(tb_int(d, "campaigns.0.total_steps"), 3);
 	json_decref(d);
 
@@ -900,7 +925,7 @@ test_campaign(void **state)
 	started(&f, "T-2", "run-a");
 	finished(&f, "T-2", "run-a", true, NULL);
 	assert_string_equal(state_of(&f, "T-2"), "Done");
-	assert_string_equal(ready_ids(&f), "T-2,T-3");
+	assert_string_equal(ready_ids(&f), "T-1,T-2,T-3");
 	assert_non_null(strstr(last_comment(&f, "T-1"),
 	    "1/3 steps done (33.3%), 0 cancelled - in_progress"));
 	d = campaigns(&f, "in_progress");
@@ -916,7 +941,7 @@ test_campaign(void **state)
 	assert_int_equal(tb_call(f.topo, "board-sync", MSG_BOARD_TASK_MOVE,
 	                     &mv, NULL, err, sizeof(err)),
 	    0);
-	assert_string_equal(ready_ids(&f), "T-2,T-3,T-4");
+	assert_string_equal(ready_ids(&f), "T-1,T-2,T-3,T-4");
 	started(&f, "T-4", "run-b");
 	finished(&f, "T-4", "run-b", true, NULL);
 	assert_string_equal(state_of(&f, "T-1"), "Blocked");
@@ -934,6 +959,14 @@ test_campaign(void **state)
 	        "Tidy the logging", "goal", "Make the log lines uniform.",
 	        "labels", "plan: multi-step"));
 	assert_string_equal(tb_str(d, "task_id"), "T-5");
+	json_decref(d);
+	/* its backend proposes no plan: the stub plan */
+	started(&f, "T-5", "run-q");
+	finished(&f, "T-5", "run-q", true, NULL);
+	assert_string_equal(state_of(&f, "T-6"), "Ready for AI");
+	d = show(&f, "T-6");
+	assert_string_equal(
+	    tb_str(d, "task.title"), "Analyze: Tidy the logging");
 	json_decref(d);
 	started(&f, "T-6", "run-c");
 	finished(&f, "T-6", "run-c", true, NULL);
