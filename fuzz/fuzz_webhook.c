@@ -4,7 +4,8 @@
  * Content-Length check (hook_length), the 413 short cut (hook_oversized)
  * and hook_classify (size, Content-Type, secret, HMAC, JSON or a
  * form-encoded payload field, GitHub/Plane event -> ci.check_run /
- * ci.pr_event / board.webhook).  Then what decide() does with an accepted
+ * ci.pr_event / ci.pr_review / board.webhook, or an /ingest error report ->
+ * ingest.error).  Then what decide() does with an accepted
  * verdict: pack the event as svc_emit journals it, and decode it as every
  * consumer will.
  *
@@ -13,7 +14,8 @@
  * body with the configured secret (replaces the signature header, so
  * the fuzzer gets past the HMAC check to the JSON), 0x04 no secret
  * configured, 0x08 insecure, 0x10 upper-case hex, 0x20 set
- * Content-Length to the body's length (as any client does).
+ * Content-Length to the body's length (as any client does), 0x40 an
+ * /ingest report (signed as GitHub signs; without 0x01).
  *
  * Oracles: hook_length agrees with a reference parser; every answer is
  * one of the documented statuses with a text and a counter; nothing is
@@ -53,6 +55,7 @@ enum { H_CTYPE, H_SIG, H_EVENT, H_DELIVERY, H_LENGTH, H__COUNT };
 
 struct req {
 	bool        plane;
+	bool        ingest;
 	char       *h[H__COUNT];
 	const char *body;
 	size_t      blen;
@@ -253,7 +256,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return (0);
 	fl = data[0];
 	memset(&r, 0, sizeof(r));
-	r.plane = fl & 0x01;
+	r.plane  = fl & 0x01;
+	r.ingest = !r.plane && (fl & 0x40);
 	headers(&r, (const char *) data + 1, size - 1);
 	secret = (fl & 0x04) ? NULL : SECRET;
 	if (fl & 0x20) {
@@ -285,7 +289,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		sign(&r, fl & 0x10); /* over what is actually read */
 
 	memset(&hr, 0, sizeof(hr));
-	hr.src          = r.plane ? HOOK_PLANE : HOOK_GITHUB;
+	hr.src = r.plane ? HOOK_PLANE : r.ingest ? HOOK_INGEST : HOOK_GITHUB;
 	hr.content_type = r.h[H_CTYPE];
 	hr.signature    = r.h[H_SIG];
 	hr.event        = r.h[H_EVENT];

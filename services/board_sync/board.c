@@ -241,7 +241,8 @@ board_move(struct svc *svc, struct task *t, const char *state,
 	    reason ? ": " : "", reason ? reason : "");
 	free(t->state);
 	t->state = xstrdup(state);
-	return (0);
+	/* a campaign's step: its campaign's progress */
+	return (board_campaign_moved(svc, t));
 }
 
 /* board_ready journals task.ready for t (state already Ready for AI) or, when
@@ -277,6 +278,7 @@ board_ready(struct svc *svc, struct task *t)
 	struct msg_task_execution *ex = NULL;
 	json_t                    *labels;
 	char                       err[256], *comment, *goal = NULL;
+	char                      *plan_goal = NULL;
 	int64_t                    blocks;
 	size_t                     i;
 	int                        rv;
@@ -298,6 +300,9 @@ board_ready(struct svc *svc, struct task *t)
 		free(comment);
 		return (rv);
 	}
+	/* a multi-step change: its first run asks the backend for a plan */
+	if ((rv = board_campaign_ready(svc, t, &plan_goal)) <= 0)
+		return (rv);
 	if (board_parse_description(t->desc, t->goal, &ex, err, sizeof(err)) !=
 	    0) {
 		comment =
@@ -305,19 +310,21 @@ board_ready(struct svc *svc, struct task *t)
 		rv = board_move(
 		    svc, t, "Blocked", "parse_config", comment, "board-sync");
 		free(comment);
+		free(plan_goal);
 		return (rv);
 	}
 	if ((rv = store_run(svc_store(svc),
 	         "UPDATE task SET attempt = attempt + 1 WHERE task_id = ?",
 	         "t", t->task_id)) != 0) {
 		msg_task_execution_free(ex);
+		free(plan_goal);
 		return (rv);
 	}
 	t->attempt++;
 	memset(&ev, 0, sizeof(ev));
 	ev.task_id = t->task_id;
 	ev.title   = t->title;
-	ev.goal    = ex->goal;
+	ev.goal    = plan_goal != NULL ? plan_goal : ex->goal;
 	if (answered(svc, t->task_id, ev.goal, &goal))
 		ev.goal = goal;
 	ev.repo_key    = ex->repo != NULL ? ex->repo : t->repo_key;
@@ -332,6 +339,7 @@ board_ready(struct svc *svc, struct task *t)
 	json_decref(labels);
 	rv = svc_emit(svc, MSG_TASK_READY, t->task_id, &ev);
 	free(goal);
+	free(plan_goal);
 	msg_strs_fini(&ev.labels);
 	msg_task_execution_free(ex);
 	return (rv);
@@ -703,6 +711,12 @@ on_finished(struct svc *svc, const struct msg *m, void *state)
 		board_task_fini(&t);
 		return (0);
 	}
+	/* a campaign's planning run: its steps are made, the parent waits */
+	if ((rv = board_campaign_planned(svc, &t, f)) <= 0) {
+		board_task_fini(&t);
+		return (rv);
+	}
+	rv = 0;
 	buf_init(&c);
 	result_comment(&c, f);
 	if (strcmp(f->status, "interrupted") == 0) {
@@ -746,6 +760,8 @@ on_finished(struct svc *svc, const struct msg *m, void *state)
 	}
 	if (rv == 0 && f->success)
 		rv = impact(svc, &t, f);
+	if (rv == 0 && f->success)
+		rv = board_review_note(svc, t.task_id, f);
 	buf_fini(&c);
 	board_task_fini(&t);
 	return (rv);
@@ -806,11 +822,11 @@ task_text_ok(const struct msg_board_task_add *a, char *err, size_t errlen)
 	return (1);
 }
 
-/* task_create adds a task to the local board (own_txn: in its own
+/* board_task_create adds a task to the local board (own_txn: in its own
  * transaction, else in the caller's); a known request_id answers with
  * the task it created before. */
-static int
-task_create(struct svc *svc, const struct msg_board_task_add *a,
+int
+board_task_create(struct svc *svc, const struct msg_board_task_add *a,
     const char *source, bool own_txn, json_t **data, char *err, size_t errlen)
 {
 	const char *kind = a->kind ? a->kind : "goal";
@@ -923,8 +939,8 @@ ctl_add(struct svc *svc, const struct msg *req, json_t **data, char *err,
     size_t errlen, void *state)
 {
 	(void) state;
-	return (task_create(svc, &req->body.board_task_add, "operator", true,
-	    data, err, errlen));
+	return (board_task_create(svc, &req->body.board_task_add, "operator",
+	    true, data, err, errlen));
 }
 
 /* on_proposal turns a proposal into a task: on the local board at once;
@@ -1006,7 +1022,7 @@ on_proposal(struct svc *svc, const struct msg *m, void *state)
 		    now_ms(), p->provenance, p->priority);
 		free(ls);
 		json_decref(labels);
-	} else if ((rv = task_create(svc, &a, source, false, NULL, err,
+	} else if ((rv = board_task_create(svc, &a, source, false, NULL, err,
 	                sizeof(err))) == 0 &&
 	    p->priority != NULL)
 		rv = store_run(svc_store(svc),
@@ -1291,7 +1307,9 @@ board_init(struct svc *svc, void *state)
 	         svc_store(svc), "proposal", "provenance", "TEXT")) != 0 ||
 	    (rv = store_add_column(
 	         svc_store(svc), "proposal", "priority", "TEXT")) != 0 ||
-	    (rv = selfheal_init(svc)) != 0 || (rv = lastrun_init(svc)) != 0)
+	    (rv = selfheal_init(svc)) != 0 || (rv = lastrun_init(svc)) != 0 ||
+	    (rv = board_review_init(svc, b)) != 0 ||
+	    (rv = board_campaign_init(svc)) != 0)
 		return (rv);
 	if (strcmp(mode, "plane") == 0)
 		return (board_plane_init(svc, b));
@@ -1302,6 +1320,7 @@ static void
 board_fini(struct svc *svc, void *state)
 {
 	board_plane_fini(svc, state);
+	board_review_fini(state);
 }
 
 static void
@@ -1311,6 +1330,8 @@ board_idle(struct svc *svc, void *state)
 
 	if (b->plane != NULL && svc_caught_up(svc))
 		board_plane_cycle(svc, b);
+	if (svc_caught_up(svc))
+		board_review_idle(svc, b);
 }
 
 static int
@@ -1335,6 +1356,7 @@ board_status(struct svc *svc, void *state, json_t *obj)
 	json_object_set_new(obj, "board",
 	    json_string(((struct board *) state)->plane ? "plane" : "local"));
 	board_plane_status(svc, state, obj);
+	board_review_status(svc, obj);
 }
 
 static const struct svc_handler handlers[] = {
@@ -1347,6 +1369,9 @@ static const struct svc_handler handlers[] = {
 	{ MSG_PROPOSAL_CREATED, on_proposal },
 	{ MSG_PRIORITY_RESCORE_PROMOTED, on_rescore },
 	{ MSG_PRIORITY_RESCORE_DEMOTED, on_rescore },
+	{ MSG_INGEST_ERROR, board_on_ingest },
+	{ MSG_CI_PR_REVIEW, board_on_pr_review },
+	{ MSG_CI_PR_EVENT, board_on_pr_event },
 	{ MSG_NONE, NULL },
 };
 
@@ -1357,6 +1382,7 @@ static const struct svc_ctl ctls[] = {
 	{ MSG_BOARD_TASK_MOVE, ctl_move },
 	{ MSG_BOARD_TASK_COMMENT, ctl_comment },
 	{ MSG_BOARD_TASK_RESUME, selfheal_ctl_resume },
+	{ MSG_BOARD_CAMPAIGNS, board_campaign_ctl_list },
 	{ MSG_NONE, NULL },
 };
 

@@ -15,10 +15,12 @@
 
 #include "opc/svc.h"
 
-struct bplane; /* board_plane.c */
+struct bplane;  /* board_plane.c */
+struct breview; /* review.c */
 
 struct board {
-	struct bplane *plane; /* NULL in local mode */
+	struct bplane  *plane;  /* NULL in local mode */
+	struct breview *review; /* the review feedback fetcher */
 };
 
 struct task {
@@ -42,6 +44,59 @@ int board_move(struct svc *, struct task *, const char *state,
 /* board_ready journals task.ready for t, or blocks it when its description
  * does not parse. */
 int board_ready(struct svc *, struct task *);
+
+/* board_task_create adds a task to the local board (own_txn: in its own
+ * transaction, else in the caller's; source names who asked, for
+ * task.created); a known request_id answers with the task it made
+ * before.  *data (may be NULL) gets {task_id, state}.  Returns 0 or
+ * ERR_INVAL with err. */
+int board_task_create(struct svc *, const struct msg_board_task_add *a,
+    const char *source, bool own_txn, json_t **data, char *err, size_t errlen);
+
+/* Error ingest (ingest.c): board_on_ingest makes the improve task of an
+ * ingest.error (in Plane mode, queues its work item) and journals
+ * error_ingest.task_created. */
+int board_on_ingest(struct svc *, const struct msg *m, void *state);
+
+/* Review feedback (review.c): a proposed task's pull request reviewed
+ * or closed unmerged -> its comments fetched from GitHub ->
+ * review.feedback. */
+int  board_review_init(struct svc *, struct board *);
+void board_review_fini(struct board *);
+/* board_review_note remembers the pull request a run opened (in the
+ * caller's transaction). */
+int board_review_note(
+    struct svc *, const char *task_id, const struct msg_exec_finished *f);
+/* handlers of ci.pr_review and ci.pr_event */
+int board_on_pr_review(struct svc *, const struct msg *m, void *state);
+int board_on_pr_event(struct svc *, const struct msg *m, void *state);
+/* board_review_idle starts the next due fetch (effect loop, caught up). */
+void board_review_idle(struct svc *, struct board *);
+void board_review_status(struct svc *, json_t *obj);
+/* board_review_classify adds one to counts[class] for each pattern class
+ * text is in ("other" when none): scope_too_large, missing_tests, style,
+ * incorrect, not_needed, docs, compatibility, security, performance. */
+void board_review_classify(const char *text, json_t *counts);
+
+/* Campaigns (campaign.c): multi-step goal tasks as step tasks. */
+int board_campaign_init(struct svc *);
+/* board_campaign_ready looks at t (just made Ready for AI): a multi-step
+ * change not planned yet gets a campaign and *plan_goal, the planning
+ * prompt its run is to have instead of its goal (caller frees); returns
+ * 1 (run it), or an error. */
+int board_campaign_ready(struct svc *, struct task *t, char **plan_goal);
+/* board_campaign_planned takes the successful planning run of a
+ * campaign's parent: its steps are made from the backend's plan (the
+ * stub plan when it proposed none) and the first one queued.  0 when it
+ * did (the run decides nothing else), 1 when f is no planning run. */
+int board_campaign_planned(
+    struct svc *, struct task *t, const struct msg_exec_finished *f);
+/* board_campaign_moved follows a move of t (board_move): a step's end
+ * updates its campaign, comments the parent, starts the next step. */
+int board_campaign_moved(struct svc *, const struct task *t);
+/* board_campaign_ctl_list answers board.campaigns. */
+int board_campaign_ctl_list(struct svc *, const struct msg *req, json_t **data,
+    char *err, size_t errlen, void *state);
 
 /* Self-healing (selfheal.c): the repeated-block guard. */
 /* selfheal_init creates its table. */

@@ -52,6 +52,11 @@ const struct cfg_key board_sync_keys[] = {
 	    "Plane's listing period until its webhooks come"),
 	CFG_STR("proposal_state", "Backlog",
 	    "the state of a proposal whose tier names none"),
+	CFG_STR("ingest_state", "Backlog",
+	    "the state of the improve task made for an error report"),
+	CFG_MS("review_fetch_delay", "5s", "0", NULL,
+	    "a proposed task's pull request is read from GitHub this long "
+	    "after a review or a close (a burst of comments: one fetch)"),
 	CFG_INT("self_heal_blocks", "3", "1", NULL,
 	    "consecutive Blocked runs of a task that pause its autonomous "
 	    "retries (until `opc task resume`)"),

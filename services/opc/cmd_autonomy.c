@@ -28,6 +28,7 @@ static const char prop_usage[] =
     "usage: opc proposals rejections [--json]\n"
     "       opc proposals calibration [--window-days N] [--json]\n"
     "       opc proposals reject DEDUP_KEY [--reason TEXT] [--task ID]\n"
+    "       opc proposals patterns [--repo R] [--family F] [--json]\n"
     "       opc proposals feedback record --task-id ID\n"
     "                    --outcome merged|rejected|abandoned\n"
     "                    [--family F] [--confidence high|medium|low]"
@@ -402,6 +403,8 @@ cmd_proposals(struct opc *o, int argc, char **argv)
 		return (reject(o, argc - 1, argv + 1));
 	if (strcmp(argv[1], "feedback") == 0)
 		return (feedback(o, argc - 1, argv + 1));
+	if (strcmp(argv[1], "patterns") == 0)
+		return (cmd_proposals_patterns(o, argc - 1, argv + 1));
 	for (a = 2; a < argc; a++) {
 		if (strcmp(argv[a], "--json") == 0)
 			json = true;

@@ -80,9 +80,13 @@ static const struct opc_cmd cmds[] = {
 	    "tiers list|set --family F --tier N | tune [--apply] [--revert ID]"
 	    " | triggers",
 	    "autonomy tiers and tuning, live; the CI triggers" },
+	{ "campaigns", cmd_campaigns,
+	    "[--status pending|in_progress|complete|partially_cancelled] "
+	    "[--json]",
+	    "multi-step goal tasks and the progress of their steps" },
 	{ "proposals", cmd_proposals,
-	    "rejections | calibration [--window-days N] | reject KEY "
-	    "[--reason T]"
+	    "rejections | calibration [--window-days N] | patterns [--json] "
+	    "| reject KEY [--reason T]"
 	    " | feedback record --task-id ID --outcome "
 	    "merged|rejected|abandoned"
 	    " [--family F] [--confidence C]",

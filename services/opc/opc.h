@@ -95,7 +95,11 @@ json_t *opc_observe_reports(struct opc *, const json_t *started, int wait_s);
 void opc_print_insights(const json_t *repos, const char *tag);
 void opc_print_decision(const json_t *cycle, const char *tag);
 void opc_print_proposal(const json_t *cycle, const char *tag);
-int  cmd_providers(struct opc *, int, char **);
+/* cmd_campaigns.c */
+int cmd_campaigns(struct opc *, int, char **);
+/* cmd_patterns.c: opc proposals patterns (argv[0] "patterns") */
+int cmd_proposals_patterns(struct opc *, int, char **);
+int cmd_providers(struct opc *, int, char **);
 
 /* opc_probe_backend runs `opc-exec-run --probe` on the backend config
  * node bk (call: with one real headless call) and returns its answer, or

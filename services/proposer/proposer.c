@@ -156,7 +156,8 @@ proposer_init(struct svc *svc, void *state)
 	         svc_store(svc), "emitted", "signal", "INTEGER")) == 0 &&
 	    (rv = store_add_column(
 	         svc_store(svc), "emitted", "priority", "TEXT")) == 0 &&
-	    (rv = live_load(svc, p)) == 0)
+	    (rv = live_load(svc, p)) == 0 &&
+	    (rv = proposer_patterns_init(svc)) == 0)
 		return (0);
 	snprintf(err, sizeof(err), "cannot create the schema");
 bad:
@@ -418,11 +419,11 @@ emit_created(struct svc *svc, const struct cand *c, const char *cycle_id,
     const char *insight_run, int64_t now, const char *source)
 {
 	struct msg_proposal_created m;
-	char                       *id, *fam, *conf, *prov;
-	json_t                     *e;
-	size_t                      i;
-	bool dep = strcmp(c->family, "dependency_update") == 0;
-	int  rv;
+	char   *id, *fam, *conf, *prov, *note, *goal = NULL;
+	json_t *e;
+	size_t  i;
+	bool    dep = strcmp(c->family, "dependency_update") == 0;
+	int     rv;
 
 	/* unique per emission: the board creates one task per id */
 	id   = xasprintf("%s@%s", c->candidate_id, cycle_id);
@@ -437,7 +438,12 @@ emit_created(struct svc *svc, const struct cand *c, const char *cycle_id,
 	m.repo         = c->repo;
 	m.title        = c->title;
 	m.goal         = c->goal;
-	m.confidence   = (char *) c->confidence;
+	/* what reviewers said of this family's earlier pull requests */
+	if ((note = proposer_patterns_note(svc, c->repo, c->family)) != NULL)
+		m.goal = goal =
+		    xasprintf("%s%s", c->goal ? c->goal : "", note);
+	free(note);
+	m.confidence = (char *) c->confidence;
 	if (source == NULL)
 		msg_strs_add(&m.labels, "source: autonomy");
 	msg_strs_add(&m.labels, fam);
@@ -474,6 +480,7 @@ emit_created(struct svc *svc, const struct cand *c, const char *cycle_id,
 	free(fam);
 	free(conf);
 	free(prov);
+	free(goal);
 	return (rv);
 }
 
@@ -1483,6 +1490,7 @@ static const struct svc_handler handlers[] = {
 	{ MSG_TASK_UPDATED, on_task_updated },
 	{ MSG_EXEC_DISPATCH, on_dispatch },
 	{ MSG_CI_CHECK_RUN, live_on_check_run },
+	{ MSG_REVIEW_FEEDBACK, proposer_on_review },
 	{ MSG_NONE, NULL },
 };
 
@@ -1496,6 +1504,7 @@ static const struct svc_ctl ctls[] = {
 	{ MSG_PROPOSER_TIERS, live_ctl_tiers },
 	{ MSG_PROPOSER_TUNE, live_ctl_tune },
 	{ MSG_PROPOSER_TRIGGERS, live_ctl_triggers },
+	{ MSG_PROPOSER_PATTERNS, proposer_ctl_patterns },
 	{ MSG_NONE, NULL },
 };
 

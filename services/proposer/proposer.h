@@ -139,6 +139,23 @@ double calib_expected(const char *confidence);
  * reasons{}, families[]}) all created nothing, else NULL. */
 json_t *calib_quiet_diagnosis(const json_t *cycles, int64_t now_ms);
 
+/* ---- patterns.c: rejection patterns from review feedback ---------------- */
+
+/* proposer_patterns_init creates the review_pattern table. */
+int proposer_patterns_init(struct svc *);
+/* proposer_on_review handles review.feedback: pattern counts per
+ * repo:family, and a human's close without merge rejects the task's key. */
+int proposer_on_review(struct svc *, const struct msg *m, void *state);
+/* proposer_patterns_note returns the goal's section on the most frequent
+ * patterns of repo:family (caller frees), or NULL when there are none. */
+char *proposer_patterns_note(
+    struct svc *, const char *repo, const char *family);
+/* proposer_ctl_patterns answers proposer.patterns: {patterns: {"repo:
+ * family": {repo, family, patterns {name: count}, last_seen {name:
+ * time}}}}. */
+int proposer_ctl_patterns(struct svc *, const struct msg *req, json_t **data,
+    char *err, size_t errlen, void *state);
+
 /* ---- proposer.c ------------------------------------------------------------
  */
 

@@ -23,5 +23,12 @@ const struct cfg_key webhook_keys[] = {
 	CFG_MS("idle_timeout", "60s", "100ms", NULL,
 	    "a kept-alive connection's idle time"),
 	CFG_INT("max_connections", "64", "1", "4096", "connections at once"),
+	CFG_STR("ingest_secret_env", NULL,
+	    "the variable holding the secret error reporters sign /ingest "
+	    "bodies with (X-Hub-Signature-256)"),
+	CFG_INT("ingest_max_body", "65536", "1", NULL,
+	    "an error report's largest body"),
+	CFG_MS("ingest_dedup_window", "3600s", "1s", NULL,
+	    "a fingerprint reported again within this asks for no new task"),
 	CFG_END,
 };

@@ -10,10 +10,13 @@
  * raw body as sent, so it is checked before the form is decoded.  Plane
  * sends JSON only.
  * GitHub check_run and check_suite become ci.check_run (a suite is named
- * "suite:<app>"), pull_request becomes ci.pr_event, ping is answered 200, any
- * other event 202.  Plane deliveries become board.webhook (400 when
- * nested deeper than the bus codec carries).  The verdict's
- * message fields borrow the parsed document it owns.
+ * "suite:<app>"), pull_request becomes ci.pr_event, pull_request_review
+ * and pull_request_review_comment become ci.pr_review (payloads as in
+ * octokit/webhooks: pull_request.number, review.state, sender.login and
+ * sender.type), ping is answered 200, any other event 202.  An /ingest
+ * report is signed as a GitHub delivery is and checked by ingest.c.  Plane
+ * deliveries become board.webhook (400 when nested deeper than the bus codec
+ * carries).  The verdict's message fields borrow the parsed document it owns.
  */
 #include <stdio.h>
 #include <string.h>
@@ -243,7 +246,30 @@ github(struct hook_verdict *v, const struct hook_req *r)
 		p->merged      = json_is_true(json_object_get(o, "merged"));
 		p->head_ref    = (char *) str(o, "head", "ref");
 		p->delivery_id = v->delivery;
+		p->sender      = (char *) str(d, "sender", "login");
+		p->sender_type = (char *) str(d, "sender", "type");
 		v->topic       = MSG_CI_PR_EVENT;
+	} else if (strcmp(r->event, "pull_request_review") == 0 ||
+	    strcmp(r->event, "pull_request_review_comment") == 0) {
+		struct msg_ci_pr_review *p = &v->body.pr_review;
+		bool                     c = r->event[19] == '_';
+
+		o = json_object_get(d, "pull_request");
+		if (repo == NULL || !json_is_object(o)) {
+			answer(v, 400, "Malformed event", "malformed");
+			return;
+		}
+		p->repo   = (char *) repo;
+		p->kind   = c ? "review_comment" : "review";
+		p->action = (char *) str(d, "action", NULL);
+		p->pr_number =
+		    json_integer_value(json_object_get(o, "number"));
+		p->state       = c ? NULL : (char *) str(d, "review", "state");
+		p->sender      = (char *) str(d, "sender", "login");
+		p->sender_type = (char *) str(d, "sender", "type");
+		p->head_ref    = (char *) str(o, "head", "ref");
+		p->delivery_id = v->delivery;
+		v->topic       = MSG_CI_PR_REVIEW;
 	} else {
 		answer(v, 202, "Ignored", "ignored_events");
 		return;
@@ -311,7 +337,7 @@ hook_classify(struct hook_verdict *v, const struct hook_req *r,
 			    "refused_no_secret");
 			return;
 		}
-	} else if (!(r->src == HOOK_GITHUB
+	} else if (!(r->src != HOOK_PLANE
 	                   ? hmac_verify(r->signature, secret, r->body, r->len)
 	                   : hmac_verify_hex(
 	                         r->signature, secret, r->body, r->len))) {
@@ -343,6 +369,8 @@ hook_classify(struct hook_verdict *v, const struct hook_req *r,
 	}
 	if (r->src == HOOK_GITHUB)
 		github(v, r);
+	else if (r->src == HOOK_INGEST)
+		ingest_parse(v);
 	else
 		plane(v);
 }

@@ -30,7 +30,8 @@
  * previous answer is out).  At most max_connections at once; more are
  * closed at accept.  Answers carry their reason phrase (RFC 9110 15).
  *
- * Everything runs on the loop thread: POSTs to /github and /plane are
+ * Everything runs on the loop thread: POSTs to /github, /plane and
+ * /ingest (error reports, ingest_max_body) are
  * classified (hook.c) and handed to cfg.decide synchronously, which
  * answers through httpd_reply().  GET /healthz and /metrics are answered
  * here.  Nothing is logged from a request but what decide logs.
@@ -452,15 +453,36 @@ get(struct hconn *c, const struct head *h, size_t consumed)
 	free(text);
 }
 
-/* post decides what a POST to /github or /plane needs: its body (BODY),
- * or an answer now. */
+/* post decides what a POST to /github, /plane or /ingest needs: its body
+ * (BODY), or an answer now. */
+static const char *
+event_hdr(enum hook_src src)
+{
+	return (src == HOOK_GITHUB  ? "X-GitHub-Event"
+	        : src == HOOK_PLANE ? "X-Plane-Event"
+	                            : "X-Opc-Event");
+}
+
+static const char *
+delivery_hdr(enum hook_src src)
+{
+	return (src == HOOK_GITHUB  ? "X-GitHub-Delivery"
+	        : src == HOOK_PLANE ? "X-Plane-Delivery"
+	                            : "X-Request-Id");
+}
+
+static size_t
+max_body(const struct httpd *hd, enum hook_src src)
+{
+	return (
+	    src == HOOK_INGEST ? hd->cfg.ingest_max_body : hd->cfg.max_body);
+}
+
 static void
 post(struct hconn *c, const struct head *h, enum hook_src src)
 {
-	const char *ev =
-	    hdr(h, src == HOOK_GITHUB ? "X-GitHub-Event" : "X-Plane-Event");
-	const char *id = hdr(
-	    h, src == HOOK_GITHUB ? "X-GitHub-Delivery" : "X-Plane-Delivery");
+	const char *ev     = hdr(h, event_hdr(src));
+	const char *id     = hdr(h, delivery_hdr(src));
 	const char *expect = hdr(h, "Expect");
 	uint64_t    len;
 	int         cl = content_length(h, &len);
@@ -475,7 +497,7 @@ post(struct hconn *c, const struct head *h, enum hook_src src)
 		refuse(c, 400, "Bad Content-Length", "malformed", ev, id, 0);
 		return;
 	}
-	if (len > c->hd->cfg.max_body) {
+	if (len > max_body(c->hd, src)) {
 		refuse(c, 413, "Payload too large", "oversized", ev, id,
 		    (size_t) (len > SIZE_MAX ? SIZE_MAX : len));
 		return;
@@ -525,10 +547,13 @@ head_done(struct hconn *c, size_t hlen)
 	/* a body we do not read closes the connection after the answer */
 	body = hdr(&h, "Transfer-Encoding") != NULL ||
 	    content_length(&h, &len) < 0 || len > 0;
-	if (strcmp(h.path, "/github") == 0 || strcmp(h.path, "/plane") == 0) {
+	if (strcmp(h.path, "/github") == 0 || strcmp(h.path, "/plane") == 0 ||
+	    strcmp(h.path, "/ingest") == 0) {
 		if (strcmp(h.method, "POST") == 0)
 			post(c, &h,
-			    h.path[1] == 'g' ? HOOK_GITHUB : HOOK_PLANE);
+			    h.path[1] == 'g'       ? HOOK_GITHUB
+			        : h.path[1] == 'p' ? HOOK_PLANE
+			                           : HOOK_INGEST);
 		else
 			respond_text(c, 405, "Method not allowed", body,
 			    c->head_len, "POST");
@@ -553,22 +578,24 @@ body_done(struct hconn *c)
 	struct hook_req r;
 	struct head     h;
 	char           *text = xstrdup(c->head);
-	bool            gh   = c->src == HOOK_GITHUB;
+	bool            pl   = c->src == HOOK_PLANE;
 
 	(void) parse(text, &h); /* parsed before: cannot fail */
 	memset(&r, 0, sizeof(r));
 	r.src          = c->src;
 	r.content_type = hdr(&h, "Content-Type");
 	r.signature =
-	    hdr(&h, gh ? "X-Hub-Signature-256" : "X-Plane-Signature");
-	r.event    = hdr(&h, gh ? "X-GitHub-Event" : "X-Plane-Event");
-	r.delivery = hdr(&h, gh ? "X-GitHub-Delivery" : "X-Plane-Delivery");
+	    hdr(&h, pl ? "X-Plane-Signature" : "X-Hub-Signature-256");
+	r.event    = hdr(&h, event_hdr(c->src));
+	r.delivery = hdr(&h, delivery_hdr(c->src));
 	r.body     = c->in.data + c->head_len;
 	r.len      = c->body_len;
 	hr->c      = c;
 	hook_classify(&hr->v, &r,
-	    gh ? hd->cfg.github_secret : hd->cfg.plane_secret,
-	    hd->cfg.insecure, hd->cfg.max_body);
+	    c->src == HOOK_GITHUB ? hd->cfg.github_secret
+	        : pl              ? hd->cfg.plane_secret
+	                          : hd->cfg.ingest_secret,
+	    hd->cfg.insecure, max_body(hd, c->src));
 	free(text);
 	hand(c, hr);
 }

@@ -13,7 +13,9 @@
  * plane_secret_env, insecure (accept unsigned deliveries when no secret is
  * set), max_body (bytes), metrics_interval, delivery_retention,
  * header_timeout (10s: request line and headers), body_timeout (30s),
- * idle_timeout (60s: keep-alive), max_connections (64).
+ * idle_timeout (60s: keep-alive), max_connections (64), ingest_secret_env,
+ * ingest_max_body (64 KiB) and ingest_dedup_window (1h): POST /ingest,
+ * error reports (ingest.c).
  */
 #include <stdio.h>
 #include <string.h>
@@ -35,7 +37,10 @@ struct webhook {
 	const char     *listen;
 	const char     *github_secret;
 	const char     *plane_secret;
+	const char     *ingest_secret;
 	int             insecure;
+	int64_t         ingest_max_body;
+	int64_t         ingest_window_ms;
 	int64_t         max_body;
 	int64_t         metrics_ms;
 	int64_t         retention_ms;
@@ -49,7 +54,8 @@ struct webhook {
 const char *const webhook_counters[] = { "accepted", "rejected_signature",
 	"oversized", "malformed", "duplicates", "ignored_events",
 	"unsupported_media", "refused_no_secret", "pings", "timeouts",
-	"length_required", "connections_refused" };
+	"length_required", "connections_refused", "ingest_accepted",
+	"ingest_duplicates", "ingest_invalid" };
 const size_t      webhook_ncounters  = nitems(webhook_counters);
 
 static void
@@ -91,6 +97,33 @@ fail:
 	return (rv);
 }
 
+/* ingest answers an error report: "ok" when it asks for a task,
+ * "duplicate" when its fingerprint asked within the window. */
+static void
+ingest(struct webhook *w, struct hreq *hr, struct hook_verdict *v)
+{
+	const char *key = v->body.ingest.dedup_key;
+	int         rv  = ingest_journal(w->svc, v, w->ingest_window_ms);
+
+	if (rv == ERR_EXISTS) {
+		svc_count(w->svc, "ingest_duplicates", 1);
+		log_info("webhook.ingest_duplicate", "key=%s size=%zu", key,
+		    v->size);
+		httpd_reply(hr, 200, "duplicate");
+		return;
+	}
+	if (rv != 0) {
+		log_error(
+		    "webhook.journal", "ingest key=%s: %s", key, err_str(rv));
+		httpd_reply(hr, 500, "Internal error");
+		return;
+	}
+	svc_count(w->svc, "ingest_accepted", 1);
+	log_info("webhook.ingest", "key=%s service=%s size=%zu: ingest.error",
+	    key, v->body.ingest.service, v->size);
+	httpd_reply(hr, 200, "ok");
+}
+
 static void
 decide(struct hreq *hr, struct hook_verdict *v, void *arg)
 {
@@ -101,9 +134,13 @@ decide(struct hreq *hr, struct hook_verdict *v, void *arg)
 
 	if (v->status == 200 && v->topic != MSG_NONE &&
 	    ((v->topic == MSG_BOARD_WEBHOOK && w->plane_secret == NULL) ||
-	        (v->topic != MSG_BOARD_WEBHOOK && w->github_secret == NULL)))
-		warn_insecure(
-		    w, v->topic == MSG_BOARD_WEBHOOK ? "plane" : "github");
+	        (v->topic == MSG_INGEST_ERROR && w->ingest_secret == NULL) ||
+	        (v->topic != MSG_BOARD_WEBHOOK &&
+	            v->topic != MSG_INGEST_ERROR && w->github_secret == NULL)))
+		warn_insecure(w,
+		    v->topic == MSG_BOARD_WEBHOOK      ? "plane"
+		        : v->topic == MSG_INGEST_ERROR ? "ingest"
+		                                       : "github");
 	if (v->topic == MSG_NONE) {
 		if (v->counter != NULL)
 			svc_count(w->svc, v->counter, 1);
@@ -111,6 +148,10 @@ decide(struct hreq *hr, struct hook_verdict *v, void *arg)
 		    "event=%s delivery=%s size=%zu status=%d (%s)", ev, id,
 		    v->size, v->status, v->text);
 		httpd_reply(hr, v->status, v->text);
+		return;
+	}
+	if (v->topic == MSG_INGEST_ERROR) {
+		ingest(w, hr, v);
 		return;
 	}
 	rv = journal(w, v);
@@ -159,6 +200,7 @@ prune(struct loop *loop, void *arg)
 	if (store_run(svc_store(w->svc), "DELETE FROM delivery WHERE ts < ?",
 	        "i", now_ms() - w->retention_ms) != 0)
 		log_warn("webhook.prune", "cannot prune delivery ids");
+	ingest_prune(w->svc, w->ingest_window_ms);
 	(void) loop_timer(loop, 3600 * 1000, prune, w);
 }
 
@@ -174,6 +216,8 @@ start(struct loop *loop, void *arg)
 	hc.listen            = w->listen;
 	hc.github_secret     = w->github_secret;
 	hc.plane_secret      = w->plane_secret;
+	hc.ingest_secret     = w->ingest_secret;
+	hc.ingest_max_body   = (size_t) w->ingest_max_body;
 	hc.insecure          = w->insecure != 0;
 	hc.max_body          = (size_t) w->max_body;
 	hc.metrics           = w->metrics;
@@ -221,12 +265,21 @@ webhook_init(struct svc *svc, void *state)
 	    cfg_tab_ms(webhook_keys, c, "idle_timeout", &w->idle_ms, err,
 	        sizeof(err)) != 0 ||
 	    cfg_tab_int(webhook_keys, c, "max_connections", &w->max_conns, err,
-	        sizeof(err)) != 0) {
+	        sizeof(err)) != 0 ||
+	    cfg_tab_int(webhook_keys, c, "ingest_max_body",
+	        &w->ingest_max_body, err, sizeof(err)) != 0 ||
+	    cfg_tab_ms(webhook_keys, c, "ingest_dedup_window",
+	        &w->ingest_window_ms, err, sizeof(err)) != 0) {
 		log_error("webhook.config", "%s", err);
 		return (ERR_CONFIG);
 	}
 	w->github_secret = cfg_secret(c, "github_secret_env");
 	w->plane_secret  = cfg_secret(c, "plane_secret_env");
+	w->ingest_secret = cfg_secret(c, "ingest_secret_env");
+	if (w->ingest_secret != NULL && *w->ingest_secret == '\0')
+		w->ingest_secret = NULL;
+	if (w->ingest_secret != NULL)
+		log_redact(w->ingest_secret);
 	if (w->github_secret != NULL && *w->github_secret == '\0')
 		w->github_secret = NULL;
 	if (w->plane_secret != NULL && *w->plane_secret == '\0')
@@ -244,7 +297,8 @@ webhook_init(struct svc *svc, void *state)
 	if (store_exec(svc_store(svc),
 	        "CREATE TABLE IF NOT EXISTS delivery("
 	        "id TEXT PRIMARY KEY, source TEXT, event TEXT, ts INTEGER)") !=
-	    0)
+	        0 ||
+	    ingest_init(svc) != 0)
 		return (ERR_IO);
 	for (i = 0; i < webhook_ncounters; i++)
 		svc_count(svc, webhook_counters[i], 0);
@@ -277,6 +331,11 @@ webhook_status(struct svc *svc, void *state, json_t *obj)
 	    obj, "github_secret", json_boolean(w->github_secret != NULL));
 	json_object_set_new(
 	    obj, "plane_secret", json_boolean(w->plane_secret != NULL));
+	json_object_set_new(
+	    obj, "ingest_secret", json_boolean(w->ingest_secret != NULL));
+	json_object_set_new(obj, "ingest_fingerprints",
+	    store_counts(svc_store(svc),
+	        "SELECT repo, count(*) FROM ingest_seen GROUP BY repo"));
 	json_object_set_new(obj, "insecure", json_boolean(w->insecure));
 	json_object_set_new(obj, "max_body", json_integer(w->max_body));
 }

@@ -30,17 +30,18 @@ extern const size_t      webhook_ncounters;
 
 /* --- hook.c: pure request classification ------------------------------ */
 
-enum hook_src { HOOK_GITHUB, HOOK_PLANE };
+enum hook_src { HOOK_GITHUB, HOOK_PLANE, HOOK_INGEST };
 
 /* A received POST, all borrowed. */
 struct hook_req {
 	enum hook_src src;
 	const char   *content_type;
-	const char   *signature; /* X-Hub-Signature-256 / X-Plane-Signature */
-	const char   *event;     /* X-GitHub-Event / X-Plane-Event */
-	const char   *delivery;  /* X-GitHub-Delivery / X-Plane-Delivery */
-	const void   *body;
-	size_t        len;
+	const char   *signature; /* X-Hub-Signature-256 (GitHub, ingest) or
+	                            X-Plane-Signature */
+	const char *event;       /* X-GitHub-Event / X-Plane-Event */
+	const char *delivery;    /* X-GitHub-Delivery / X-Plane-Delivery */
+	const void *body;
+	size_t      len;
 };
 
 /* The verdict on a request.  topic != MSG_NONE: an event to journal
@@ -54,13 +55,15 @@ struct hook_verdict {
 	enum msg_topic topic;
 	char          *event;    /* event type, for logs */
 	char          *delivery; /* NULL when not given */
-	char          *name;     /* a check suite's name, or NULL */
-	size_t         size;     /* body bytes (announced, for 413) */
-	json_t        *doc;      /* the parsed body; fields below borrow it */
+	char          *name; /* a check suite's name, an ingest dedup key */
+	size_t         size; /* body bytes (announced, for 413) */
+	json_t        *doc;  /* the parsed body; fields below borrow it */
 	union {
 		struct msg_ci_check_run  check_run;
 		struct msg_ci_pr_event   pr_event;
+		struct msg_ci_pr_review  pr_review;
 		struct msg_board_webhook board;
+		struct msg_ingest_error  ingest;
 	} body;
 };
 
@@ -90,6 +93,22 @@ int hook_length(const char *value, uint64_t *len);
 void hook_classify(struct hook_verdict *v, const struct hook_req *r,
     const char *secret, bool insecure, size_t max_body);
 void hook_verdict_fini(struct hook_verdict *v);
+
+/* --- ingest.c: error reports (POST /ingest) ------------------------- */
+
+/* ingest_parse validates the report in v->doc (hook_classify calls it
+ * once the signature and JSON are checked): topic MSG_INGEST_ERROR with
+ * the body borrowing the doc, or a 400 answer (counter ingest_invalid). */
+void ingest_parse(struct hook_verdict *v);
+/* ingest_init creates the fingerprint table.  Returns 0 or ERR_IO. */
+int ingest_init(struct svc *svc);
+/* ingest_journal deduplicates v's report by its dedup key within
+ * window_ms and, for a new one, journals ingest.error with its row in
+ * one transaction.  Returns 0, ERR_EXISTS (a duplicate: counted in the
+ * row, nothing journaled) or another error (rolled back). */
+int ingest_journal(struct svc *svc, struct hook_verdict *v, int64_t window_ms);
+/* ingest_prune forgets keys not reported for a day past the window. */
+void ingest_prune(struct svc *svc, int64_t window_ms);
 
 /* --- metrics.c: Prometheus text from every instance's ctl.status ------ */
 
@@ -122,17 +141,19 @@ struct httpd_cfg {
 	const char     *listen;        /* http://host:port */
 	const char     *github_secret; /* may be NULL */
 	const char     *plane_secret;  /* may be NULL */
+	const char     *ingest_secret; /* may be NULL */
 	bool            insecure;
 	size_t          max_body;
+	size_t          ingest_max_body;   /* POST /ingest */
 	int64_t         header_timeout_ms; /* request line and headers */
 	int64_t         body_timeout_ms;   /* the body, once the head is in */
 	int64_t         idle_timeout_ms;   /* keep-alive between requests */
 	int             max_connections;
 	struct metrics *metrics; /* borrowed */
-	/* decide runs on the loop thread for every POST to /github or
-	 * /plane, and for every request cut off for its framing (408, 411,
-	 * 400, 431: topic MSG_NONE); it must call httpd_reply() before it
-	 * returns. */
+	/* decide runs on the loop thread for every POST to /github,
+	 * /plane or /ingest, and for every request cut off for its framing
+	 * (408, 411, 400, 431: topic MSG_NONE); it must call httpd_reply()
+	 * before it returns. */
 	void (*decide)(struct hreq *, struct hook_verdict *, void *arg);
 	/* count adds n to a counter of webhook_counters (loop thread) */
 	void (*count)(const char *counter, int n, void *arg);

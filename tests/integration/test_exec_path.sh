@@ -9,7 +9,10 @@
 #   restart, a repo's pause holds that repo, opc resume runs it); backend
 #   timeout; scope violation; SIGKILL of the executor mid-run -> the
 #   restarted executor adopts the running worker; SIGKILL of the executor
-#   and its worker -> interrupted -> retried once, never twice.
+#   and its worker -> interrupted -> retried once, never twice; a campaign
+#   (a "Refactor ..." task): its run asks the stub backend for a plan, and
+#   the three steps run as tasks of their own, one run each, across a
+#   SIGKILL of board-sync.
 #   (The breaker: test_breaker.sh.)
 set -u
 BIN=$1
@@ -309,5 +312,32 @@ if [ -n "$pair" ]; then
 	    sh -c "[ $? -ne 0 ] && grep -q \"run id '$pair' is ambiguous\" '$T/amb.out'"
 fi
 check "spend-report is JSON" sh -c "'$OPC' -c '$CFG' spend-report --json | jq -e '.total_executions >= 1' >/dev/null"
+
+# --- 11. a campaign: a multi-step change run step by step, each its own
+# run, across a SIGKILL of board-sync between two steps ----------------------
+pid=$(add --repo demo --title "Refactor the greeting" --goal "Split the greeting into its own module")
+camp() { "$OPC" -c "$CFG" campaigns --json; }
+planned() { [ "$(camp | jq -r --arg p "$pid" '.[] | select(.parent_task_id == $p) | .step_ids | length')" = 3 ]; }
+check "campaign: the parent's run asks the stub backend for a plan: 3 steps" wait_for 60 planned
+check "campaign: the parent waits Running" state_is "$pid" Running
+step1=$(camp | jq -r --arg p "$pid" '.[] | select(.parent_task_id == $p) | .step_ids[0]')
+check "campaign: the backend's plan, its steps named by it" sh -c "'$OPC' -c '$CFG' task show $step1 --json |
+    jq -e '.task.title == \"Analyze: Refactor the greeting\"' >/dev/null"
+check "campaign: planner backend" sh -c "'$OPC' -c '$CFG' campaigns --json | jq -e '.[] | select(.parent_task_id == \"$pid\") | .planner == \"backend\"' >/dev/null"
+check "campaign: step 1 runs to Done" wait_for 60 state_is "$step1" Done
+kill -9 "$("$OPC" -c "$CFG" status --json | jq -r '."board-sync".pid')"
+check "campaign: the parent ends Done after its 3 steps" wait_for 120 state_is "$pid" Done
+"$OPC" -c "$CFG" campaigns --status complete >"$T/camp.out"
+check "opc campaigns: complete, 3/3 steps" grep -q "^C-$pid .*3/3 steps (100.0%)  complete" "$T/camp.out"
+check "opc campaigns --json: the original's fields" sh -c "'$OPC' -c '$CFG' campaigns --json |
+    jq -e --arg p '$pid' '.[] | select(.parent_task_id == \$p) | .total_steps == 3 and .completed_steps == 3 and (.done_step_ids | length) == 3 and .progress_pct == 100 and .status == \"complete\"' >/dev/null"
+onerun() { # every step ran once
+	for s in $(camp | jq -r --arg p "$pid" '.[] | select(.parent_task_id == $p) | .step_ids[]'); do
+		[ "$("$OPC" -c "$CFG" runs list --task "$s" --json | jq '.runs | length')" = 1 ] || return 1
+	done
+}
+check "campaign: each step had exactly one run" wait_for 30 onerun
+check "campaign: one (planning) run for the parent" [ "$("$OPC" -c "$CFG" runs list --task "$pid" --json | jq '.runs | length')" = 1 ]
+check "campaign: progress posted on the parent" has_comment "$pid" '3/3 steps done (100.0%), 0 cancelled - complete'
 
 finish

@@ -865,6 +865,188 @@ test_bad_input(void **state)
 	fx_stop(&f);
 }
 
+/* campaigns returns board.campaigns (status may be NULL) (new). */
+static json_t *
+campaigns(struct fx *f, const char *status)
+{
+	struct msg_board_campaigns q = { (char *) status };
+	json_t                    *d = NULL;
+	char                       err[256];
+
+	if (tb_call(f->topo, "board-sync", MSG_BOARD_CAMPAIGNS, &q, &d, err,
+	        sizeof(err)) != 0)
+		fail_msg("campaigns: %s", err);
+	return (d);
+}
+
+/* ready_ids: the task ids of every task.ready journaled, comma-joined. */
+static const char *
+ready_ids(struct fx *f)
+{
+	static char b[512];
+	json_t     *ev = events(f, "task.ready"), *e;
+	size_t      i, n = 0;
+
+	b[0] = '\0';
+	json_array_foreach (ev, i, e)
+		n += (size_t) snprintf(b + n, sizeof(b) - n, "%s%s",
+		    n ? "," : "", tb_str(e, "body.task_id"));
+	json_decref(ev);
+	return (b);
+}
+
+/* A goal task titled "Refactor ..." becomes campaign C-T-1: its run asks
+ * the backend for a plan (cp:plan markers in the goal), and the three
+ * steps it proposes become tasks run one after another (T-2, T-3, T-4),
+ * each with its own task.ready and run; the parent is Running and gets
+ * the progress as comments; a cancelled step counts, and the campaign
+ * ends partially_cancelled (parent Blocked).  A "plan: multi-step" task
+ * whose backend proposes nothing gets the stub plan (Analyze, Implement,
+ * Verify); all Done, it is complete (parent Done).  A plain task is no
+ * campaign. */
+static void
+test_campaign(void **state)
+{
+	struct fx                  f;
+	struct msg_board_task_move mv = { 0 };
+	json_t                    *d, *ev;
+	char                       err[256];
+
+	UNUSED(state);
+	fx_start(&f, "camp");
+	d = add_req(&f,
+	    json_pack("{s:s, s:s, s:s}", "repo_key", "demo", "title",
+	        "Refactor the config loader", "goal",
+	        "Split the config loader into a parser and a validator."));
+	assert_string_equal(tb_str(d, "task_id"), "T-1");
+	assert_string_equal(tb_str(d, "state"), "Ready for AI");
+	json_decref(d);
+	/* its run is a planning run: the backend is asked for the steps */
+	assert_string_equal(ready_ids(&f), "T-1");
+	ev = events(&f, "task.ready");
+	assert_non_null(strstr(tb_str(ev, "0.body.goal"), "<!-- cp:plan:"));
+	assert_non_null(
+	    strstr(tb_str(ev, "0.body.goal"), "Split the config loader"));
+	json_decref(ev);
+	d = campaigns(&f, "pending");
+	assert_string_equal(tb_str(d, "campaigns.0.campaign_id"), "C-T-1");
+	assert_int_equal(tb_int(d, "campaigns.0.total_steps"), 0);
+	json_decref(d);
+	started(&f, "T-1", "run-p");
+	inject(&f, "exec.finished",
+	    json_pack("{s:s, s:s, s:s, s:b, s:s, s:{s:[s, s, s]}}", "run_id",
+	        "run-p", "task_id", "T-1", "status", "succeeded", "success", 1,
+	        "executor", "executor", "result", "plan",
+	        "Analyze: find every caller of the loader",
+	        "Implement: split it in two", "Verify: run the config tests"));
+	assert_string_equal(state_of(&f, "T-1"), "Running");
+	/* the parent waits: its first step runs */
+	assert_string_equal(ready_ids(&f), "T-1,T-2");
+	assert_string_equal(state_of(&f, "T-3"), "Backlog");
+	d = show(&f, "T-2");
+	assert_string_equal(
+	    tb_str(d, "task.title"), "Analyze: Refactor the config loader");
+	assert_non_null(strstr(tb_str(d, "task.goal"), "Step 1 of 3"));
+	assert_non_null(
+	    strstr(tb_str(d, "task.goal"), "find every caller of the loader"));
+	assert_non_null(
+	    strstr(tb_str(d, "task.goal"), "Split the config loader"));
+	json_decref(d);
+	ev = events(&f, "campaign.created");
+	assert_int_equal(json_array_size(ev), 1);
+	assert_string_equal(tb_str(ev, "0.body.campaign_id"), "C-T-1");
+	assert_string_equal(tb_str(ev, "0.body.step_ids.2"), "T-4");
+	assert_string_equal(tb_str(ev, "0.body.planner"), "backend");
+	json_decref(ev);
+	d = campaigns(&f, NULL);
+	assert_string_equal(tb_str(d, "campaigns.0.status"), "pending");
+	assert_string_equal(tb_str(d, "campaigns.0.planner"), "backend");
+	assert_int_equal(tb_int(d, "campaigns.0.total_steps"), 3);
+	json_decref(d);
+
+	/* step 1 runs and succeeds: step 2 is next */
+	started(&f, "T-2", "run-a");
+	finished(&f, "T-2", "run-a", true, NULL);
+	assert_string_equal(state_of(&f, "T-2"), "Done");
+	assert_string_equal(ready_ids(&f), "T-1,T-2,T-3");
+	assert_non_null(strstr(last_comment(&f, "T-1"),
+	    "1/3 steps done (33.3%), 0 cancelled - in_progress"));
+	d = campaigns(&f, "in_progress");
+	assert_string_equal(tb_str(d, "campaigns.0.done_step_ids.0"), "T-2");
+	assert_true(
+	    json_real_value(tb_get(d, "campaigns.0.progress_pct")) > 33.2);
+	json_decref(d);
+
+	/* a human cancels step 2: step 3 runs, then the campaign ends
+	 * partially cancelled */
+	mv.task_id = "T-3";
+	mv.state   = MSG_TASK_STATE_CANCELLED;
+	assert_int_equal(tb_call(f.topo, "board-sync", MSG_BOARD_TASK_MOVE,
+	                     &mv, NULL, err, sizeof(err)),
+	    0);
+	assert_string_equal(ready_ids(&f), "T-1,T-2,T-3,T-4");
+	started(&f, "T-4", "run-b");
+	finished(&f, "T-4", "run-b", true, NULL);
+	assert_string_equal(state_of(&f, "T-1"), "Blocked");
+	assert_non_null(strstr(last_comment(&f, "T-1"),
+	    "2/3 steps done (66.7%), 1 cancelled - partially_cancelled"));
+	d = campaigns(&f, "partially_cancelled");
+	assert_int_equal(json_array_size(json_object_get(d, "campaigns")), 1);
+	assert_string_equal(
+	    tb_str(d, "campaigns.0.cancelled_step_ids.0"), "T-3");
+	json_decref(d);
+
+	/* plan: multi-step, every step Done: complete, the parent Done */
+	d = add_req(&f,
+	    json_pack("{s:s, s:s, s:s, s:[s]}", "repo_key", "demo", "title",
+	        "Tidy the logging", "goal", "Make the log lines uniform.",
+	        "labels", "plan: multi-step"));
+	assert_string_equal(tb_str(d, "task_id"), "T-5");
+	json_decref(d);
+	/* its backend proposes no plan: the stub plan */
+	started(&f, "T-5", "run-q");
+	finished(&f, "T-5", "run-q", true, NULL);
+	assert_string_equal(state_of(&f, "T-6"), "Ready for AI");
+	d = show(&f, "T-6");
+	assert_string_equal(
+	    tb_str(d, "task.title"), "Analyze: Tidy the logging");
+	json_decref(d);
+	started(&f, "T-6", "run-c");
+	finished(&f, "T-6", "run-c", true, NULL);
+	started(&f, "T-7", "run-d");
+	finished(&f, "T-7", "run-d", true, NULL);
+	started(&f, "T-8", "run-e");
+	finished(&f, "T-8", "run-e", true, NULL);
+	assert_string_equal(state_of(&f, "T-5"), "Done");
+	assert_non_null(strstr(last_comment(&f, "T-5"),
+	    "3/3 steps done (100.0%), 0 cancelled - complete"));
+	d = campaigns(&f, "complete");
+	assert_int_equal(json_array_size(json_object_get(d, "campaigns")), 1);
+	assert_string_equal(tb_str(d, "campaigns.0.campaign_id"), "C-T-5");
+	json_decref(d);
+	ev = events(&f, "campaign.progress");
+	assert_string_equal(tb_str(ev, "0.body.status"), "pending");
+	assert_string_equal(
+	    tb_str(json_array_get(ev, json_array_size(ev) - 1), "body.status"),
+	    "complete");
+	json_decref(ev);
+
+	/* a plain task is no campaign; a bad status is refused */
+	assert_string_equal(add(&f, "demo", "fix the typo in README"), "T-9");
+	d = campaigns(&f, NULL);
+	assert_int_equal(json_array_size(json_object_get(d, "campaigns")), 2);
+	json_decref(d);
+	{
+		struct msg_board_campaigns q = { "nope" };
+
+		assert_int_equal(
+		    tb_call(f.topo, "board-sync", MSG_BOARD_CAMPAIGNS, &q,
+		        NULL, err, sizeof(err)),
+		    ERR_INVAL);
+	}
+	fx_stop(&f);
+}
+
 int
 main(void)
 {
@@ -880,6 +1062,7 @@ main(void)
 		cmocka_unit_test(test_impact),
 		cmocka_unit_test(test_proposal),
 		cmocka_unit_test(test_bad_input),
+		cmocka_unit_test(test_campaign),
 	};
 
 	log_init("test_board_sync", NULL, LOG_WARN);

@@ -28,23 +28,45 @@
 #define WAIT TB_WAIT_MS
 #define GH_SECRET "gh-s3cret-for-tests"
 #define PLANE_SECRET "plane-s3cret-for-tests"
+#define INGEST_SECRET "ingest-s3cret-for-tests"
+
+extern const struct svc_def board_def;
 
 struct fx {
 	char          *dir;
 	struct topo   *topo;
 	struct tb_svc *wh;
+	struct tb_svc *bs; /* board-sync, for the ingest case */
 	int            port;
 };
 
-/* fx_start runs the webhook; with_plane: a Plane secret is set too. */
+/* fx_listen waits for the webhook's server and reads its port. */
 static void
-fx_start(struct fx *f, const char *tag, bool with_plane)
+fx_listen(struct fx *f)
 {
 	struct timespec ts = { 0, 20 * 1000 * 1000 };
 	int64_t         deadline;
 	json_t         *s;
 	const char     *url;
-	char           *yaml;
+
+	f->port = 0;
+	for (deadline = mono_ms() + WAIT; f->port == 0;) {
+		s = tb_status(f->topo, "webhook");
+		if ((url = tb_str(s, "listen_url")) != NULL)
+			f->port = atoi(strrchr(url, ':') + 1);
+		json_decref(s);
+		if (f->port == 0 && mono_ms() > deadline)
+			fail_msg("the webhook never listened");
+		if (f->port == 0)
+			nanosleep(&ts, NULL);
+	}
+}
+
+/* fx_start runs the webhook; with_plane: a Plane secret is set too. */
+static void
+fx_start(struct fx *f, const char *tag, bool with_plane)
+{
+	char *yaml;
 
 	memset(f, 0, sizeof(*f));
 	setenv("TEST_WH_GH", GH_SECRET, 1);
@@ -69,22 +91,13 @@ fx_start(struct fx *f, const char *tag, bool with_plane)
 	f->topo = tb_topo(f->dir, yaml);
 	free(yaml);
 	f->wh = tb_start(&webhook_def, f->topo, "webhook");
-	/* the server opens once the loop runs */
-	for (deadline = mono_ms() + WAIT; f->port == 0;) {
-		s = tb_status(f->topo, "webhook");
-		if ((url = tb_str(s, "listen_url")) != NULL)
-			f->port = atoi(strrchr(url, ':') + 1);
-		json_decref(s);
-		if (f->port == 0 && mono_ms() > deadline)
-			fail_msg("the webhook never listened");
-		if (f->port == 0)
-			nanosleep(&ts, NULL);
-	}
+	fx_listen(f); /* the server opens once the loop runs */
 }
 
 static void
 fx_stop(struct fx *f)
 {
+	tb_stop(&f->bs);
 	tb_stop(&f->wh);
 	topo_close(&f->topo);
 	tb_rmrf(f->dir);
@@ -188,6 +201,20 @@ counter(struct fx *f, const char *name)
 	"\"acme/demo\"},\"pull_request\":{\"merged\":true,\"head\":{\"ref\":" \
 	"\"goal/T-1-x\"}}}"
 
+/* octokit/webhooks payload-examples: pull_request_review submitted,
+ * pull_request_review_comment created (trimmed) */
+#define PR_REVIEW                                                             \
+	"{\"action\":\"submitted\",\"review\":{\"id\":1,\"state\":"           \
+	"\"changes_requested\",\"body\":\"needs tests\",\"user\":{\"login\":" \
+	"\"alice\",\"type\":\"User\"}},\"pull_request\":{\"number\":7,"       \
+	"\"head\":{\"ref\":\"goal/T-1-x\"}},\"repository\":{\"full_name\":"   \
+	"\"acme/demo\"},\"sender\":{\"login\":\"alice\",\"type\":\"User\"}}"
+#define PR_REVIEW_COMMENT                                                     \
+	"{\"action\":\"created\",\"comment\":{\"id\":2,\"body\":\"nit\"},"    \
+	"\"pull_request\":{\"number\":7,\"head\":{\"ref\":\"goal/T-1-x\"}},"  \
+	"\"repository\":{\"full_name\":\"acme/demo\"},\"sender\":{\"login\":" \
+	"\"alice\",\"type\":\"User\"}}"
+
 /* ------------------------------------------------------------------ cases */
 
 /* Signed GitHub deliveries become ci.check_run and ci.pr_event; a
@@ -219,8 +246,25 @@ test_github(void **state)
 	assert_int_equal(github(&f, "issues", "d-4", "{\"action\":\"opened\"}",
 	                     GH_SECRET, NULL, 0),
 	    202);
-	ev = tb_events(f.topo, "webhook", NULL);
+	assert_int_equal(github(&f, "pull_request_review", "d-5", PR_REVIEW,
+	                     GH_SECRET, NULL, 0),
+	    200);
+	assert_int_equal(github(&f, "pull_request_review_comment", "d-6",
+	                     PR_REVIEW_COMMENT, GH_SECRET, NULL, 0),
+	    200);
+	ev = tb_events(f.topo, "webhook", "ci.pr_review");
 	assert_int_equal(json_array_size(ev), 2);
+	assert_string_equal(tb_str(ev, "0.body.kind"), "review");
+	assert_string_equal(tb_str(ev, "0.body.state"), "changes_requested");
+	assert_string_equal(tb_str(ev, "0.body.sender"), "alice");
+	assert_string_equal(tb_str(ev, "0.body.sender_type"), "User");
+	assert_int_equal(tb_int(ev, "0.body.pr_number"), 7);
+	assert_string_equal(tb_str(ev, "1.body.kind"), "review_comment");
+	assert_string_equal(tb_str(ev, "1.body.action"), "created");
+	assert_string_equal(tb_str(ev, "1.body.head_ref"), "goal/T-1-x");
+	json_decref(ev);
+	ev = tb_events(f.topo, "webhook", NULL);
+	assert_int_equal(json_array_size(ev), 4);
 	assert_string_equal(tb_str(ev, "0.topic"), "ci.check_run");
 	assert_string_equal(tb_str(ev, "0.body.repo"), "acme/demo");
 	assert_string_equal(tb_str(ev, "0.body.name"), "ci");
@@ -233,7 +277,7 @@ test_github(void **state)
 	assert_true(json_is_true(tb_get(ev, "1.body.merged")));
 	assert_string_equal(tb_str(ev, "1.body.head_ref"), "goal/T-1-x");
 	json_decref(ev);
-	assert_int_equal(counter(&f, "accepted"), 2);
+	assert_int_equal(counter(&f, "accepted"), 4);
 	assert_int_equal(counter(&f, "duplicates"), 1);
 	assert_int_equal(counter(&f, "pings"), 1);
 	assert_int_equal(counter(&f, "ignored_events"), 1);
@@ -310,6 +354,206 @@ test_plane(void **state)
 	fx_stop(&f);
 }
 
+/* ------------------------------------------------------------ ingest */
+
+static int
+ingest(struct fx *f, const char *body, const char *secret, char *text,
+    size_t textlen)
+{
+	char hex[HMAC_SHA256_HEX], *extra;
+	int  st;
+
+	assert_int_equal(
+	    hmac_sha256_hex(hex, secret ? secret : "", body, strlen(body)), 0);
+	extra = secret ? xasprintf("X-Hub-Signature-256: sha256=%s\r\n", hex)
+	               : xstrdup("");
+	st =
+	    post(f, "/ingest", "application/json", extra, body, text, textlen);
+	free(extra);
+	return (st);
+}
+
+static char *
+report(const char *fp, int n)
+{
+	return (xasprintf("{\"service\":\"api\",\"message\":\"KeyError: "
+	                  "'user' (#%d)\\nmore\",\"stack\":\"Traceback:\\n"
+	                  "  File app.py, line %d\",\"fingerprint\":\"%s\","
+	                  "\"repo\":\"demo\"}",
+	    n, n, fp));
+}
+
+/* fx_ingest runs the webhook with board-sync consuming it. */
+static void
+fx_ingest(struct fx *f, const char *tag)
+{
+	char *yaml;
+
+	memset(f, 0, sizeof(*f));
+	setenv("TEST_WH_GH", GH_SECRET, 1);
+	setenv("TEST_WH_INGEST", INGEST_SECRET, 1);
+	f->dir  = tb_dir();
+	yaml    = xasprintf("opcenter:\n"
+	                       "  state_dir: %s/state\n"
+	                       "  heartbeat_ms: 50\n"
+	                       "instances:\n"
+	                       "  webhook:\n"
+	                       "    pub: inproc://%s-wh.pub\n"
+	                       "    ctl: inproc://%s-wh.ctl\n"
+	                       "    listen: http://127.0.0.1:0\n"
+	                       "    github_secret_env: TEST_WH_GH\n"
+	                       "    ingest_secret_env: TEST_WH_INGEST\n"
+	                       "    ingest_max_body: 2048\n"
+	                       "    ingest_dedup_window: 1h\n"
+	                       "    metrics_interval: 1h\n"
+	                       "  board-sync:\n"
+	                       "    upstreams: [webhook]\n"
+	                       "    pub: inproc://%s-bs.pub\n"
+	                       "    ctl: inproc://%s-bs.ctl\n"
+	                       "    board: local\n"
+	                       "    idle_ms: 20\n"
+	                       "    catchup_grace_ms: 50\n",
+	       f->dir, tag, tag, tag, tag);
+	f->topo = tb_topo(f->dir, yaml);
+	free(yaml);
+	f->wh = tb_start(&webhook_def, f->topo, "webhook");
+	fx_listen(f);
+	f->bs = tb_start(&board_def, f->topo, "board-sync");
+}
+
+static json_t *
+tasks(struct fx *f)
+{
+	struct msg_board_task_list q = { 0 };
+	json_t                    *d = NULL;
+	char                       err[256];
+
+	assert_int_equal(tb_call(f->topo, "board-sync", MSG_BOARD_TASK_LIST,
+	                     &q, &d, err, sizeof(err)),
+	    0);
+	return (d);
+}
+
+/* A storm of 30 signed reports of 3 fingerprints asks for 3 tasks
+ * (ingest.error), and board-sync makes 3 improve tasks of them
+ * (error_ingest.task_created); after a restart of the webhook the same
+ * fingerprints are still duplicates.  A bad signature is 401, a report
+ * without a field or with a bad fingerprint 400, an oversized one 413:
+ * all counted, nothing journaled. */
+static void
+test_ingest(void **state)
+{
+	static const char *fps[] = { "fp-a1", "fp-b2", "fp-c3" };
+	struct fx          f;
+	json_t            *ev, *d, *t, *l;
+	char               text[256], *body, *big;
+	int                i, ok = 0, dup = 0;
+	size_t             j, k;
+	int64_t            t0 = mono_ms();
+
+	UNUSED(state);
+	fx_ingest(&f, "ingest");
+	for (i = 0; i < 30; i++) {
+		body = report(fps[i % 3], i);
+		assert_int_equal(
+		    ingest(&f, body, INGEST_SECRET, text, sizeof(text)), 200);
+		ok += strcmp(text, "ok") == 0;
+		dup += strcmp(text, "duplicate") == 0;
+		free(body);
+	}
+	assert_int_equal(ok, 3);
+	assert_int_equal(dup, 27);
+	assert_int_equal(counter(&f, "ingest_accepted"), 3);
+	assert_int_equal(counter(&f, "ingest_duplicates"), 27);
+	ev = tb_events(f.topo, "webhook", "ingest.error");
+	assert_int_equal(json_array_size(ev), 3);
+	assert_string_equal(tb_str(ev, "0.body.dedup_key"), "demo:fp-a1");
+	assert_string_equal(tb_str(ev, "0.body.service"), "api");
+	json_decref(ev);
+	ev = tb_wait_events(
+	    f.topo, "board-sync", "error_ingest.task_created", 3, WAIT);
+	assert_int_equal(json_array_size(ev), 3);
+	assert_string_equal(tb_str(ev, "1.body.dedup_key"), "demo:fp-b2");
+	assert_non_null(tb_str(ev, "1.body.task_id"));
+	json_decref(ev);
+	d = tasks(&f);
+	assert_int_equal(json_array_size(json_object_get(d, "tasks")), 3);
+	json_array_foreach (json_object_get(d, "tasks"), j, t) {
+		int kind = 0, src = 0;
+
+		assert_string_equal(tb_str(t, "kind"), "improve");
+		assert_string_equal(tb_str(t, "state"), "Backlog");
+		assert_string_equal(tb_str(t, "repo_key"), "demo");
+		assert_true(strncmp(tb_str(t, "title"), "[Runtime] KeyError",
+		                18) == 0);
+		assert_non_null(strstr(tb_str(t, "goal"), "Traceback:"));
+		json_array_foreach (json_object_get(t, "labels"), k, l) {
+			kind += strcmp(json_string_value(l),
+			            "task-kind: improve") == 0;
+			src += strcmp(json_string_value(l),
+			           "source: error-ingest") == 0;
+		}
+		assert_int_equal(kind, 1);
+		assert_int_equal(src, 1);
+	}
+	json_decref(d);
+
+	/* the dedup state survives a restart */
+	tb_stop(&f.wh);
+	f.wh = tb_start(&webhook_def, f.topo, "webhook");
+	fx_listen(&f);
+	for (i = 0; i < 3; i++) {
+		body = report(fps[i], 100 + i);
+		assert_int_equal(
+		    ingest(&f, body, INGEST_SECRET, text, sizeof(text)), 200);
+		assert_string_equal(text, "duplicate");
+		free(body);
+	}
+	assert_int_equal(
+	    tb_status_int(f.topo, "webhook", "ingest_fingerprints.demo"), 3);
+
+	/* refused: signature, fields, size */
+	body = report("fp-new", 1);
+	assert_int_equal(ingest(&f, body, "not-the-secret", NULL, 0), 401);
+	assert_int_equal(ingest(&f, body, NULL, NULL, 0), 401);
+	free(body);
+	assert_int_equal(counter(&f, "rejected_signature"), 2);
+	assert_int_equal(ingest(&f,
+	                     "{\"service\":\"api\",\"message\":\"x\","
+	                     "\"repo\":\"demo\"}",
+	                     INGEST_SECRET, text, sizeof(text)),
+	    400);
+	assert_string_equal(text, "missing field");
+	assert_int_equal(ingest(&f,
+	                     "{\"service\":\"api\",\"message\":\"x\","
+	                     "\"fingerprint\":\"a b\",\"repo\":\"demo\"}",
+	                     INGEST_SECRET, NULL, 0),
+	    400);
+	assert_int_equal(ingest(&f,
+	                     "{\"service\":\"api\",\"message\":\"x\","
+	                     "\"fingerprint\":\"f\",\"repo\":\"../x\"}",
+	                     INGEST_SECRET, NULL, 0),
+	    400);
+	assert_int_equal(ingest(&f, "[1]", INGEST_SECRET, NULL, 0), 400);
+	assert_int_equal(counter(&f, "ingest_invalid"), 3);
+	big = xmalloc(3000);
+	memset(big, ' ', 2999);
+	big[2999] = '\0';
+	big[0]    = '{';
+	big[2998] = '}';
+	assert_int_equal(ingest(&f, big, INGEST_SECRET, NULL, 0), 413);
+	free(big);
+	ev = tb_events(f.topo, "webhook", "ingest.error");
+	assert_int_equal(json_array_size(ev), 3);
+	json_decref(ev);
+	d = tasks(&f);
+	assert_int_equal(json_array_size(json_object_get(d, "tasks")), 3);
+	json_decref(d);
+	print_message("ingest: 36 reports, 3 tasks, in %lld ms\n",
+	    (long long) (mono_ms() - t0));
+	fx_stop(&f);
+}
+
 int
 main(void)
 {
@@ -317,6 +561,7 @@ main(void)
 		cmocka_unit_test(test_github),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_plane),
+		cmocka_unit_test(test_ingest),
 	};
 
 	log_init("test_webhook_svc", NULL, LOG_WARN);

@@ -2,7 +2,9 @@
  * backend.c - the thing that edits the workspace.
  *
  * "stub" is the original's demo backend: it writes a six-line
- * artifacts/demo_result.txt and succeeds.  "command" runs backend_spec.argv
+ * artifacts/demo_result.txt and succeeds (asked for a plan, a goal with
+ * "<!-- cp:plan:", it also prints the deterministic Analyze / Implement /
+ * Verify plan as cp:plan markers).  "command" runs backend_spec.argv
  * in the workspace after expanding {placeholders} inside each element (a
  * value with spaces stays one argument: there is no shell), with a scrubbed
  * environment, stdin from /dev/null, and stdout/stderr captured (capped)
@@ -102,6 +104,20 @@ run_stub(struct exec_run *x)
 		x->have_exit_code = 1;
 		x->exit_code      = 0;
 		buf_printf(&x->backend.out, "demo stub wrote %s\n", path);
+		/* asked for a plan (a campaign's planning run): the
+		 * original's deterministic three steps */
+		if (strstr(rq->goal_text, "<!-- cp:plan:") != NULL)
+			buf_puts(&x->backend.out,
+			    "<!-- cp:plan: Analyze: read the code this change "
+			    "touches and write down what has to change and in "
+			    "which order; make no change yet -->\n"
+			    "<!-- cp:plan: Implement: make the change, "
+			    "following the analysis -->\n"
+			    "<!-- cp:plan: Verify: run and extend the tests "
+			    "and "
+			    "the validation for the change, and fix what "
+			    "fails "
+			    "-->\n");
 	}
 	free(text);
 	free(path);

@@ -190,6 +190,34 @@ quality_question_extract(const char *s, size_t len)
 	return (NULL);
 }
 
+#define PLAN_OPEN "<!-- cp:plan:"
+
+void
+quality_plan_extract(struct strv *out, const char *s, size_t len)
+{
+	const char *p, *e, *end = s + len;
+
+	if (s == NULL)
+		return;
+	while (out->n < QUALITY_PLAN_MAX &&
+	    (p = find(s, (size_t) (end - s), PLAN_OPEN)) != NULL) {
+		p += strlen(PLAN_OPEN);
+		if ((e = find(p, (size_t) (end - p), QUESTION_CLOSE)) == NULL)
+			return;
+		s = e + strlen(QUESTION_CLOSE);
+		while (p < e && isspace((unsigned char) *p))
+			p++;
+		while (e > p && isspace((unsigned char) e[-1]))
+			e--;
+		if (e > p)
+			strv_push_owned(out,
+			    xstrndup(p,
+			        (size_t) (e - p) < QUALITY_PLAN_TEXT
+			            ? (size_t) (e - p)
+			            : QUALITY_PLAN_TEXT));
+	}
+}
+
 char *
 quality_question_in_patch(const char *patch, size_t len)
 {

@@ -138,7 +138,12 @@ result_fill(const struct exec_run *x, int64_t completed_ms,
 			json_object_set_new(res->quality_warnings,
 			    quality_pattern(i), json_integer(x->quality[i]));
 	res->quality_note = xstrdup_null(x->quality_note);
-	res->agent        = agent_new(&x->agent);
+	for (i = 0; i < x->plan.n; i++) {
+		p = utf8_lossy(x->plan.v[i]);
+		msg_strs_add(&res->plan, p);
+		free(p);
+	}
+	res->agent = agent_new(&x->agent);
 	if (res->agent != NULL) {
 		res->agent->has_attempts = true;
 		res->agent->attempts     = x->attempts;

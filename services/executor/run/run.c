@@ -155,6 +155,8 @@ inspect(struct exec_run *x, const struct buf *patch)
 	         x->backend.err.data, x->backend.err.len)) == NULL)
 		x->question =
 		    quality_question_in_patch(patch->data, patch->len);
+	quality_plan_extract(
+	    &x->plan, x->backend.out.data, x->backend.out.len);
 }
 
 static char *
@@ -333,6 +335,7 @@ run_fini(struct exec_run *x)
 	diff_changes_fini(&x->changes);
 	free(x->diff_stat_excerpt);
 	strv_free(&x->scope_violations);
+	strv_free(&x->plan);
 	free(x->question);
 	free(x->quality_note);
 	free(x->commit_sha);

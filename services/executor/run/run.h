@@ -157,6 +157,12 @@ char *quality_question_extract(const char *s, size_t len);
 /* quality_question_in_patch is quality_question_extract over the added lines
  * only. */
 char *quality_question_in_patch(const char *patch, size_t len);
+/* quality_plan_extract appends to out the trimmed TEXT of each
+ * "<!-- cp:plan: TEXT -->" in s[0..len), in order: at most
+ * QUALITY_PLAN_MAX steps of at most QUALITY_PLAN_TEXT bytes each. */
+#define QUALITY_PLAN_MAX 12
+#define QUALITY_PLAN_TEXT 1024
+void quality_plan_extract(struct strv *out, const char *s, size_t len);
 
 /* ---- classify.c: failure categories -------------------------------- */
 
@@ -304,6 +310,7 @@ struct exec_run {
 	int                 quality[QUALITY_N];
 	char               *quality_note; /* at the threshold, else NULL */
 	char               *question;
+	struct strv         plan; /* steps proposed (cp:plan markers) */
 	int                 branch_pushed;
 	char               *commit_sha;
 	char               *pr_url;    /* opened (or found) pull request */

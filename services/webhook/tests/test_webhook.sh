@@ -7,7 +7,9 @@
 # unread; and deliveries as GitHub makes them (opc-fixture-github's
 # webhooks): a hook created with GitHub's defaults posts
 # application/x-www-form-urlencoded (payload=<json>), its ping first, and
-# is never redelivered.  Needs curl, openssl, sqlite3, jq.
+# is never redelivered; a storm of signed error reports (/ingest) of 3
+# fingerprints makes 3 improve tasks, and after a SIGKILL of the webhook
+# the same fingerprints are still duplicates.  Needs curl, openssl, sqlite3, jq.
 set -u
 BIN=$1
 OPC="$BIN/opc"
@@ -18,6 +20,7 @@ trap 'cleanup "$CFG"; [ -z "$fxpid" ] || kill $fxpid 2>/dev/null' EXIT
 
 export GITHUB_WEBHOOK_SECRET="gh-test-secret-$$"
 export PLANE_WEBHOOK_SECRET="plane-test-secret-$$"
+export OPC_INGEST_SECRET="ingest-test-secret-$$"
 cat >"$CFG" <<YAML
 opcenter: { state_dir: st, heartbeat_ms: 250 }
 instances:
@@ -26,6 +29,7 @@ instances:
     listen: http://127.0.0.1:0
     github_secret_env: GITHUB_WEBHOOK_SECRET
     plane_secret_env: PLANE_WEBHOOK_SECRET
+    ingest_secret_env: OPC_INGEST_SECRET
     insecure: false
     max_body: 1048576
     metrics_interval: 500ms
@@ -179,5 +183,42 @@ sleep 1
 check "unsigned ping refused 401, sent once" is "401 1" \
     "$(api "$GH/repos/octo/nosig/hooks/$hid2/deliveries" | jq -r '"\(.[0].status_code) \(length)"')"
 
-check "no secret or body in logs" sh -c "! grep -rq -e '$GITHUB_WEBHOOK_SECRET' -e '$PLANE_WEBHOOK_SECRET' -e octo/demo -e 0123456789abcdef '$T/st/log' '$T'/*.out"
+# error reports: a storm of 12 of 3 fingerprints -> 3 improve tasks
+ing() { # ing FILE [SIG]
+	s=${2:-sha256=$(sig "$OPC_INGEST_SECRET" "$1")}
+	post /ingest "$1" -H "Content-Type: application/json" \
+	    -H "X-Hub-Signature-256: $s"
+}
+: >"$T/ing.out"
+for i in 1 2 3 4 5 6 7 8 9 10 11 12; do
+	printf '{"service":"api","message":"boom %s","stack":"at x","fingerprint":"fp-%s","repo":"demo"}' \
+	    "$i" $((i % 3)) >"$T/ing.json"
+	ing "$T/ing.json" >>"$T/ing.out"; echo >>"$T/ing.out"
+done
+check "ingest storm: 3 ok" is 3 "$(grep -c '^200 ok$' "$T/ing.out")"
+check "ingest storm: 9 duplicates" is 9 "$(grep -c '^200 duplicate$' "$T/ing.out")"
+check "ingest bad signature -> 401" is "401 Invalid signature" \
+    "$(ing "$T/ing.json" sha256=00)"
+itasks3() {
+	[ "$("$OPC" -c "$CFG" task list --json | jq '[.tasks[] | select(.kind == "improve")] | length')" = 3 ]
+}
+check "3 improve tasks on the board" wait_for 10 itasks3
+check "error_ingest.task_created x3" is 3 \
+    "$(sqlite3 "$T/st/board-sync.db" "select count(*) from journal where topic = 'error_ingest.task_created'")"
+# SIGKILL of the webhook: the same fingerprints are still duplicates
+kill -9 "$("$OPC" -c "$CFG" status --json | jq -r .webhook.pid)"
+relisten() {
+	"$OPC" -c "$CFG" status --json | jq -e '.webhook.alive and .webhook.restart_count >= 1 and .webhook.status.listen_url != null' >/dev/null
+}
+check "webhook restarted after SIGKILL" wait_for 30 relisten
+U=$(url)
+: >"$T/ing2.out"
+for i in 1 2 3; do
+	printf '{"service":"api","message":"boom again","fingerprint":"fp-%s","repo":"demo"}' $((i % 3)) >"$T/ing.json"
+	ing "$T/ing.json" >>"$T/ing2.out"; echo >>"$T/ing2.out"
+done
+check "after SIGKILL: the same fingerprints are duplicates" is 3 "$(grep -c '^200 duplicate$' "$T/ing2.out")"
+check "still 3 improve tasks" itasks3
+
+check "no secret or body in logs" sh -c "! grep -rq -e '$GITHUB_WEBHOOK_SECRET' -e '$PLANE_WEBHOOK_SECRET' -e '$OPC_INGEST_SECRET' -e octo/demo -e 0123456789abcdef '$T/st/log' '$T'/*.out"
 finish

@@ -434,6 +434,37 @@ test_question(void **state)
 	free(q);
 }
 
+/* cp:plan markers: every one, in order, trimmed; empty ones and an
+ * unterminated one left out; at most QUALITY_PLAN_MAX. */
+static void
+test_plan(void **state)
+{
+	static const char out[] =
+	    "thinking\n<!-- cp:plan:  Analyze: look -->\n"
+	    "<!-- cp:plan: -->\n<!-- cp:question: q -->\n"
+	    "<!-- cp:plan: Implement: do it-->\n"
+	    "<!-- cp:plan: Verify: unterminated";
+	struct strv sv = { 0 };
+	struct buf  b;
+	int         i;
+
+	UNUSED(state);
+	quality_plan_extract(&sv, out, sizeof(out) - 1);
+	assert_int_equal(sv.n, 2);
+	assert_string_equal(sv.v[0], "Analyze: look");
+	assert_string_equal(sv.v[1], "Implement: do it");
+	strv_free(&sv);
+	quality_plan_extract(&sv, "no plan", 7);
+	assert_int_equal(sv.n, 0);
+	buf_init(&b);
+	for (i = 0; i < QUALITY_PLAN_MAX + 5; i++)
+		buf_printf(&b, "<!-- cp:plan: step %d -->\n", i);
+	quality_plan_extract(&sv, b.data, b.len);
+	assert_int_equal(sv.n, QUALITY_PLAN_MAX);
+	strv_free(&sv);
+	buf_fini(&b);
+}
+
 static void
 test_expand(void **state)
 {
@@ -583,6 +614,7 @@ main(void)
 		cmocka_unit_test(test_quality),
 		cmocka_unit_test(test_quality_note),
 		cmocka_unit_test(test_question),
+		cmocka_unit_test(test_plan),
 		cmocka_unit_test(test_expand),
 		cmocka_unit_test(test_diff_parse),
 		cmocka_unit_test(test_request),
