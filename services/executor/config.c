@@ -23,6 +23,24 @@ static const struct cfg_key tools_item[] = {
 	CFG_END,
 };
 
+static const struct cfg_key sandbox_keys[] = {
+	CFG_STR(
+	    "bwrap", "bwrap", "the bubblewrap program (Debian: bubblewrap)"),
+	CFG_INT("memory_mb", "8192", "0", NULL,
+	    "address space of a backend run, MiB (RLIMIT_AS); 0: none"),
+	CFG_INT("max_procs", "512", "0", NULL,
+	    "processes of a backend run (RLIMIT_NPROC); 0: none"),
+	CFG_INT("cpu_seconds", "3600", "0", NULL,
+	    "CPU time of a backend run (RLIMIT_CPU); 0: none"),
+	CFG_INT("file_size_mb", "2048", "0", NULL,
+	    "largest file a backend run may write, MiB (RLIMIT_FSIZE); 0: "
+	    "none"),
+	CFG_STRS("hide",
+	    "more directories no backend may see (the state directory, the "
+	    "workspace root and the executor's HOME always are)"),
+	CFG_END,
+};
+
 const struct cfg_key executor_keys[] = {
 	CFG_INT("max_parallel", "1", "1", "256", "runs at once"),
 	CFG_STR("workspace_root", "workspaces",
@@ -36,6 +54,8 @@ const struct cfg_key executor_keys[] = {
 	CFG_INT("orphan_sweep_every", "3000", "1", NULL,
 	    "ticks (200 ms) between sweeps removing workspaces no run owns, "
 	    "whatever the retention; one at start too (3000: 10 minutes)"),
+	CFG_SECTION("sandbox", sandbox_keys,
+	    "the bubblewrap sandbox of every backend run (README, Sandbox)"),
 	CFG_MAP("backends", backend_item,
 	    "the backends it runs (stub is built in)"),
 	CFG_STRS("no_change_kinds",

@@ -49,6 +49,10 @@ struct executor {
 	int64_t disk_floor_mb;
 	int64_t disk_free_mb; /* the last reading, -1 unknown */
 	bool    low_disk;
+	/* The sandbox (sandbox.h): bwrap probed once at start when a
+	 * backend runs sandboxed; sb_why is why it cannot run (NULL: it
+	 * can), and such a backend's runs are refused. */
+	char *sb_why;
 };
 
 /* executor_path_for returns "<workspace_root>/<run_id><suffix>". */

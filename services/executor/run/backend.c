@@ -9,15 +9,23 @@
  * into .opcenter/backend_{stdout,stderr}.txt.  The agent profiles
  * (claude_cli, codex_cli, aider, kodo) run the real CLI as agent.c builds
  * it, read what it reports (agent_out.c) while it runs, and stop it when
- * its spend passes the run's cap.  An agent that exits 0 is judged by
- * what it said: is_error, or no result at all, is a failed backend.
+ * its spend passes the run's cap.  Every one but the stub runs inside
+ * bubblewrap (sandbox.c) unless its spec says sandbox: off: only its
+ * workspace writable, a HOME of its own under .opcenter/, no view of
+ * the state directory, the other workspaces or the operator's HOME.  An agent
+ * that exits 0 is judged by what it said: is_error, or no result at all, is a
+ * failed backend.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "opc/err.h"
 #include "run.h"
+#include "sandbox.h"
 
 #define REASON_EXCERPT 300
 
@@ -349,6 +357,65 @@ command_argv(struct agent_cmd *c, struct exec_run *x, const char *prompt)
 	build_env(&c->env, x, prompt);
 }
 
+/* confine replaces c->argv by the bwrap argv of the run's sandbox
+ * (sandbox.c).  A program that is not found is left to proc_run, which
+ * reports it as before (could not start); hidden paths are taken
+ * canonical, as the kernel will see them. */
+static void
+confine(struct agent_cmd *c, const struct exec_run *x)
+{
+	const struct exec_sandbox *s = &x->req->sb;
+	struct sandbox             sb;
+	struct strv                w, hide;
+	char                      *p, real[PATH_MAX];
+	size_t                     i;
+
+	if ((p = spawn_path(c->argv.v[0], c->env.v)) == NULL ||
+	    access(p, X_OK) != 0) {
+		free(p);
+		return;
+	}
+	free(p);
+	memset(&w, 0, sizeof(w));
+	memset(&hide, 0, sizeof(hide));
+	for (i = 0; i < s->hide.n; i++)
+		if (realpath(s->hide.v[i], real) != NULL)
+			strv_push(&hide, real);
+	memset(&sb, 0, sizeof(sb));
+	sb.on           = 1;
+	sb.net          = s->net;
+	sb.drop_caps    = geteuid() == 0;
+	sb.bwrap        = s->bwrap;
+	sb.hide         = hide.v;
+	sb.ro           = s->ro.v;
+	sb.rw           = s->rw.v;
+	sb.memory_mb    = s->memory_mb;
+	sb.max_procs    = s->max_procs;
+	sb.cpu_seconds  = s->cpu_seconds;
+	sb.file_size_mb = s->file_size_mb;
+	sandbox_argv(&w, &sb, x->ws, c->argv.v);
+	strv_free(&hide);
+	strv_free(&c->argv);
+	c->argv = w;
+}
+
+/* private_home gives a sandboxed command backend a HOME of its own under
+ * .opcenter/ (the agent profiles have theirs already). */
+static int
+private_home(struct agent_cmd *c, struct exec_run *x)
+{
+	char *home = run_ws_path(x, "home");
+	int   rv   = mkdirs(home, 0700);
+
+	if (rv != 0)
+		run_fail(x, "infra_tooling",
+		    xasprintf("cannot make %s: %s", home, strerror(errno)));
+	else
+		strv_setenv(&c->env, "HOME", home);
+	free(home);
+	return (rv);
+}
+
 static int
 run_command(struct exec_run *x)
 {
@@ -371,11 +438,16 @@ run_command(struct exec_run *x)
 		agent_report_init(&x->agent, profile);
 		if ((rv = agent_build(&c, x, prompt)) != 0)
 			goto out;
-	} else
+	} else {
 		command_argv(&c, x, prompt);
+		if (rq->sb.on && (rv = private_home(&c, x)) != 0)
+			goto out;
+	}
 
 	free(x->backend_prog);
 	x->backend_prog = xstrdup(c.argv.n > 0 ? c.argv.v[0] : "?");
+	if (rq->sb.on)
+		confine(&c, x);
 	memset(&o, 0, sizeof(o));
 	o.argv       = c.argv.v;
 	o.cwd        = x->ws;

@@ -51,7 +51,7 @@ struct exec_backend_spec {
 	char  *api_key_env;     /* variable holding the API key */
 	char  *base_url;        /* API base URL (a proxy, a stand-in) */
 	char  *permission_mode; /* claude_cli --permission-mode */
-	char  *sandbox;         /* codex_cli sandbox_mode */
+	char  *sandbox;         /* codex_cli sandbox_mode (codex_sandbox) */
 	int    max_turns;       /* 0: none */
 	int    max_retries;     /* the CLI's own API retries */
 	int    transient_retries;     /* runs again after a 429/529/5xx */
@@ -60,6 +60,19 @@ struct exec_backend_spec {
 	double price_in, price_out, price_cached; /* USD per 1M tokens */
 	char  *team, *orchestrator, *effort;      /* kodo */
 	int    cycles, exchanges;                 /* kodo */
+};
+
+/*
+ * The bubblewrap sandbox of a backend run (sandbox.h): on unless the spec
+ * says sandbox: off; what the executor hides (sandbox_hide) and the
+ * limits it set.  Without an executor (a request written by hand, a
+ * probe) it is on with the worker's defaults and hides only $HOME.
+ */
+struct exec_sandbox {
+	int         on, net;
+	char       *bwrap;
+	struct strv hide, ro, rw;
+	int         memory_mb, max_procs, cpu_seconds, file_size_mb;
 };
 
 struct exec_req {
@@ -75,6 +88,7 @@ struct exec_req {
 	int          validation_timeout_seconds;
 	int          push_on_success;
 	struct exec_backend_spec bk;
+	struct exec_sandbox      sb;
 	int                      expect_changes; /* 0: no change is fine */
 	char                    *git_name, *git_email;
 	int                      max_files, max_lines, quality_threshold;
