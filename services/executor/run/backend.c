@@ -267,8 +267,11 @@ judge(struct exec_run *x)
 		        rq->timeout_seconds, x->signal_name);
 	else {
 		how               = proc_describe(r);
-		x->backend_reason = xasprintf(
-		    "backend %s%s%s", how, err[0] != '\0' ? ": " : "", err);
+		x->backend_reason = xasprintf("backend %s%s%s%s", how,
+		    x->oom_killed ? " (out of memory: the sandbox's memory "
+		                    "limit)"
+		                  : "",
+		    err[0] != '\0' ? ": " : "", err);
 		free(how);
 	}
 	free(err);
@@ -357,12 +360,9 @@ command_argv(struct agent_cmd *c, struct exec_run *x, const char *prompt)
 	build_env(&c->env, x, prompt);
 }
 
-/* confine replaces c->argv by the bwrap argv of the run's sandbox
- * (sandbox.c).  A program that is not found is left to proc_run, which
- * reports it as before (could not start); hidden paths are taken
- * canonical, as the kernel will see them. */
-static void
-confine(struct agent_cmd *c, const struct exec_run *x)
+void
+backend_confine(struct strv *argv, char *const *envp, const struct exec_run *x,
+    int mem_cgroup)
 {
 	const struct exec_sandbox *s = &x->req->sb;
 	struct sandbox             sb;
@@ -370,7 +370,7 @@ confine(struct agent_cmd *c, const struct exec_run *x)
 	char                      *p, real[PATH_MAX];
 	size_t                     i;
 
-	if ((p = spawn_path(c->argv.v[0], c->env.v)) == NULL ||
+	if ((p = spawn_path(argv->v[0], envp)) == NULL ||
 	    access(p, X_OK) != 0) {
 		free(p);
 		return;
@@ -389,14 +389,14 @@ confine(struct agent_cmd *c, const struct exec_run *x)
 	sb.hide         = hide.v;
 	sb.ro           = s->ro.v;
 	sb.rw           = s->rw.v;
-	sb.memory_mb    = s->memory_mb;
+	sb.memory_mb    = mem_cgroup ? 0 : s->memory_mb; /* RLIMIT_AS */
 	sb.max_procs    = s->max_procs;
 	sb.cpu_seconds  = s->cpu_seconds;
 	sb.file_size_mb = s->file_size_mb;
-	sandbox_argv(&w, &sb, x->ws, c->argv.v);
+	sandbox_argv(&w, &sb, x->ws, argv->v);
 	strv_free(&hide);
-	strv_free(&c->argv);
-	c->argv = w;
+	strv_free(argv);
+	*argv = w;
 }
 
 /* private_home gives a sandboxed command backend a HOME of its own under
@@ -416,17 +416,25 @@ private_home(struct agent_cmd *c, struct exec_run *x)
 	return (rv);
 }
 
+static void
+enter_cgroup(void *arg, int before)
+{
+	cgroup_enter(arg, before);
+}
+
 static int
 run_command(struct exec_run *x)
 {
 	const struct exec_req *rq = x->req;
 	struct proc_opts       o;
 	struct agent_cmd       c;
+	struct exec_cgroup     cg;
 	const char            *profile = agent_profile(rq->bk.kind);
 	char                  *prompt;
 	int                    rv;
 
 	memset(&c, 0, sizeof(c));
+	memset(&cg, 0, sizeof(cg));
 	prompt = run_ws_path(x, "prompt.md");
 	if ((rv = write_prompt(x, prompt)) != 0) {
 		run_fail(
@@ -446,8 +454,10 @@ run_command(struct exec_run *x)
 
 	free(x->backend_prog);
 	x->backend_prog = xstrdup(c.argv.n > 0 ? c.argv.v[0] : "?");
-	if (rq->sb.on)
-		confine(&c, x);
+	if (rq->sb.on) {
+		cgroup_open(&cg, rq->sb.max_procs, rq->sb.memory_mb);
+		backend_confine(&c.argv, c.env.v, x, cg.mem != NULL);
+	}
 	memset(&o, 0, sizeof(o));
 	o.argv       = c.argv.v;
 	o.cwd        = x->ws;
@@ -465,8 +475,14 @@ run_command(struct exec_run *x)
 		o.timeout_ms = 1000;
 	o.grace_ms   = (int64_t) rq->bk.kill_grace_seconds * 1000;
 	o.max_output = rq->bk.max_output_bytes;
+	if (cg.pids != NULL || cg.mem != NULL) {
+		o.spawn_hook = enter_cgroup;
+		o.spawn_arg  = &cg;
+	}
 	proc_result_fini(&x->backend);
-	if ((rv = proc_run(&x->backend, &o)) != 0) {
+	rv            = proc_run(&x->backend, &o);
+	x->oom_killed = cgroup_oom_killed(&cg);
+	if (rv != 0) {
 		run_fail(x, "infra_tooling",
 		    xasprintf("cannot start backend: "
 		              "%s",
@@ -495,6 +511,7 @@ run_command(struct exec_run *x)
 	        x->backend.err_truncated) != 0)
 		rv = ERR_IO;
 out:
+	cgroup_close(&cg);
 	agent_cmd_fini(&c);
 	free(prompt);
 	return (rv);

@@ -182,6 +182,7 @@ struct classify_in {
 	int         budget_hit; /* stopped at its turn or spend cap */
 	int         denied;     /* the agent's tools were refused */
 	int         no_change;  /* the backend succeeded, changed nothing */
+	int         oom_killed; /* the sandbox's memory limit killed it */
 	const char *text;       /* borrowed; lowercase backend output */
 };
 
@@ -302,6 +303,7 @@ struct exec_run {
 	struct proc_result  backend;
 	struct agent_report agent; /* cli NULL: not an agent profile */
 	int                 backend_ran, backend_ok;
+	int                 oom_killed;     /* the sandbox's memory cgroup */
 	char               *backend_reason; /* why it failed, or NULL */
 	char               *backend_prog;   /* argv[0] of the backend */
 	struct validation   val;
@@ -368,6 +370,23 @@ int workspace_prepare(struct exec_run *x);
 /* workspace_commit commits the staged changes and pushes if asked. */
 int workspace_commit(struct exec_run *x);
 
+/* cgroup.c: the pids and memory cgroups of a sandboxed run */
+struct exec_cgroup {
+	char *pids, *pids_up; /* the run's cgroup, and ours */
+	char *mem, *mem_up;
+	int   mem_v2;
+};
+/* cgroup_open makes the run's cgroups with those limits (0: none) where
+ * the machine lets us; cg->pids / cg->mem stay NULL where it does not.
+ * Release with cgroup_close() (removes them). */
+void cgroup_open(struct exec_cgroup *cg, int64_t max_procs, int64_t memory_mb);
+/* cgroup_enter moves this process into the run's cgroups (enter) or back
+ * to its own: around the backend's spawn. */
+void cgroup_enter(struct exec_cgroup *cg, int enter);
+/* cgroup_oom_killed: the memory cgroup's OOM killer struck. */
+int  cgroup_oom_killed(const struct exec_cgroup *cg);
+void cgroup_close(struct exec_cgroup *cg);
+
 /* backend.c */
 struct expand_var {
 	const char *name; /* without braces */
@@ -377,6 +396,12 @@ struct expand_var {
  * replaced by its value; unknown placeholders stay as they are. */
 char *backend_expand(
     const char *tmpl, const struct expand_var *vars, size_t n);
+/* backend_confine replaces *argv by the bwrap argv of x's sandbox
+ * (sandbox.c), with x->ws its workspace; mem_cgroup: a memory cgroup
+ * holds the memory limit (else RLIMIT_AS does).  A program not found on
+ * the PATH of envp is left as it is, for the spawn to report. */
+void backend_confine(struct strv *argv, char *const *envp,
+    const struct exec_run *x, int mem_cgroup);
 /* backend_run runs the backend and writes its output files. */
 int backend_run(struct exec_run *x);
 
