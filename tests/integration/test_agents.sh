@@ -106,6 +106,7 @@ instances:
       claude:
         kind: claude_cli
         bin: $CLAUDE
+        sandbox_ro_paths: [$CACHE]
         base_url: http://127.0.0.1:$AP
         model: claude-sonnet-4-5
         max_turns: 5
@@ -115,12 +116,14 @@ instances:
       claude_capped:              # at most \$0.05 a run: what the router reserves
         kind: claude_cli
         bin: $CLAUDE
+        sandbox_ro_paths: [$CACHE]
         base_url: http://127.0.0.1:$AP
         model: claude-sonnet-4-5
         max_budget_usd: 0.05
       claude_hang:                # the API timeout a deployment sets
         kind: claude_cli
         bin: $CLAUDE
+        sandbox_ro_paths: [$CACHE]
         base_url: http://127.0.0.1:$AP
         model: claude-sonnet-4-5
         max_retries: 0
@@ -129,12 +132,14 @@ instances:
       claude_default:
         kind: claude_cli
         bin: $CLAUDE
+        sandbox_ro_paths: [$CACHE]
         base_url: http://127.0.0.1:$AP
         model: claude-sonnet-4-5
         permission_mode: default
       codex:
         kind: codex_cli
         bin: $CODEX
+        sandbox_ro_paths: [$CACHE]
         base_url: http://127.0.0.1:$OP/v1
         model: gpt-5.5
         max_retries: 1
