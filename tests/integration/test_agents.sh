@@ -244,7 +244,8 @@ id=$(run hang "Create src/h.txt")
 check "hang: timeout" category_is "$id" timeout
 check "hang: the CLI's words on the board" has_comment "$id" 'Request timed out'
 
-# --- 10. Codex edits in its workspace-write sandbox, cost from its tokens ---------------
+# --- 10. Codex edits in our bubblewrap sandbox (its own cannot nest in it:
+# danger-full-access inside ours), cost from its tokens ---------------
 oai '{"mode": "edit", "path": "src/codex.txt", "content": "from codex\n",
     "message": "Created src/codex.txt",
     "usage": {"input_tokens": 2000, "input_tokens_details": {"cached_tokens": 400},
@@ -295,7 +296,8 @@ oai '{"mode": "text", "message": "OK"}'
 claude_ready() { jtrue '[.[] | select(.backend == "claude")][0] | .ready == "yes"
     and .key_present == true and .version != null' <"$T/providers.json"; }
 codex_ready() { jtrue '[.[] | select(.backend == "codex")][0] | .ready == "yes"
-    and .mode == "workspace-write"' <"$T/providers.json"; }
+    and .mode == "danger-full-access"
+    and .sandbox == "bwrap, network host"' <"$T/providers.json"; }
 noperm_shown() { jtrue '[.[] | select(.backend == "claude_default")][0] | .mode == "default"' <"$T/providers.json"; }
 check "providers: claude ready" claude_ready
 check "providers: codex ready" codex_ready

@@ -62,13 +62,15 @@ version(const char *prog, char *const *envp, const struct exec_run *x)
 
 /* mode is the permission or sandbox mode a profile runs with. */
 static const char *
-mode(const struct exec_backend_spec *bk)
+mode(const struct exec_req *rq)
 {
+	const struct exec_backend_spec *bk = &rq->bk;
+
 	if (strcmp(bk->kind, "claude_cli") == 0)
 		return (
 		    bk->permission_mode ? bk->permission_mode : "acceptEdits");
 	if (strcmp(bk->kind, "codex_cli") == 0)
-		return (bk->sandbox ? bk->sandbox : "workspace-write");
+		return (agent_codex_sandbox(rq));
 	if (strcmp(bk->kind, "aider") == 0)
 		return ("yes-always, no auto-commits");
 	if (strcmp(bk->kind, "kodo") == 0)
@@ -180,7 +182,7 @@ probe_run(const char *spec_path, const char *dir, const char *out, int call)
 		json_object_set_new(
 		    res, "base_url", jsonx_str_or_null(rq.bk.base_url));
 	}
-	json_object_set_new(res, "mode", jsonx_str_or_null(mode(&rq.bk)));
+	json_object_set_new(res, "mode", jsonx_str_or_null(mode(&rq)));
 	if (prog == NULL) {
 		/* not installed says more than a missing key */
 		x.category = NULL;

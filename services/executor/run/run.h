@@ -269,6 +269,10 @@ const char *agent_key_env(const struct exec_backend_spec *bk);
  * prompt file.  On failure it calls run_fail() and returns ERR_*. */
 int  agent_build(struct agent_cmd *c, struct exec_run *x, const char *prompt);
 void agent_cmd_fini(struct agent_cmd *c);
+/* agent_codex_sandbox returns the sandbox_mode codex_cli runs with: the
+ * spec's codex_sandbox, else danger-full-access inside our sandbox (its
+ * own cannot nest in it), else workspace-write.  Borrowed. */
+const char *agent_codex_sandbox(const struct exec_req *rq);
 
 /* ---- the run ------------------------------------------------------- */
 
