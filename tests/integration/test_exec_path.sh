@@ -90,8 +90,11 @@ instances:
     upstreams: [router]
     backends:
       stub:   { kind: stub }
-      slow:   { kind: command, argv: [$T/slow.sh], env: { MARKERS: $T/markers }, sandbox_rw_paths: [$T/markers] }
-      slower: { kind: command, argv: [$T/slower.sh], env: { MARKERS: $T/markers }, sandbox_rw_paths: [$T/markers] }
+      # slow and slower write their pids, which are checked from here:
+      # unconfined (a sandboxed run has a pid namespace of its own;
+      # test_sandbox.sh kills a sandboxed run's worker)
+      slow:   { kind: command, argv: [$T/slow.sh], env: { MARKERS: $T/markers }, sandbox: "off" }
+      slower: { kind: command, argv: [$T/slower.sh], env: { MARKERS: $T/markers }, sandbox: "off" }
       scope:  { kind: command, argv: [$T/scope.sh] }
       asker:  { kind: command, argv: [$T/asker.sh, "{prompt_file}"], env: { PROMPTS: $T/prompts }, sandbox_rw_paths: [$T/prompts] }
       # its pids are checked from here: unconfined (a sandboxed run has a

@@ -21,7 +21,7 @@ OPC="$BIN/opc"
 CFG=$T/opcenter.yaml
 ST=$T/st
 TAG="opc-sbx-$$"
-trap 'cleanup "$CFG"; pkill -f "[s]leep 77.$$" 2>/dev/null' EXIT
+trap 'cleanup "$CFG"; pkill -f "[s]leep 7[789].$$" 2>/dev/null' EXIT
 
 mkrepo demo
 mkdir -p "$ST/workspaces/other-run" "$T/tmpcanary"
@@ -62,6 +62,12 @@ cat >"$T/fine.sh" <<'SH'
 echo "fine" >src/fine.txt
 SH
 chmod +x "$T/fine.sh"
+cat >"$T/hang.sh" <<SH
+#!/bin/sh
+setsid sleep 78.$$ </dev/null >/dev/null 2>&1 &
+sleep 79.$$
+SH
+chmod +x "$T/hang.sh"
 export OPC_TEST_SECRET=s3cret-value OPC_TEST_ALLOWED=allowed-value
 
 write_cfg() {	# write_cfg BWRAP
@@ -77,6 +83,7 @@ instances:
     rules:
       - { name: r.fine, when: { labels_any: [fine] }, lane: aider_local, backend: fine }
       - { name: r.open, when: { labels_any: [open] }, lane: aider_local, backend: open }
+      - { name: r.hang, when: { labels_any: [hang] }, lane: aider_local, backend: hang }
     default: { lane: aider_local, backend: hostile }
     budget: { max_per_hour: 1000, max_per_day: 1000, max_retries: 0, max_concurrent: 2 }
   executor:
@@ -86,6 +93,7 @@ instances:
       hostile: { kind: command, argv: [$T/hostile.sh], env_allow: [OPC_TEST_ALLOWED] }
       fine: { kind: command, argv: [$T/fine.sh] }
       open: { kind: command, argv: [$T/fine.sh], sandbox: "off" }
+      hang: { kind: command, argv: [$T/hang.sh] }
   recorder: { upstreams: [router, executor, board-sync] }
 YAML
 }
@@ -150,6 +158,15 @@ sed 's/^/# reason: /' "$T/reason.txt" | head -3
 gone() { ! pgrep -f "[s]leep 77.$$" >/dev/null; }
 check "no child of the run outlives it" wait_for 10 gone
 check "nothing outside its workspace changed" [ "$(sums)" = "$before" ]
+# the worker killed under it (the OOM killer's choice): bwrap dies with
+# its parent, and the run's pid namespace with it
+id3=$(add --repo demo --label hang --goal "Hang")
+hanging() { pgrep -f "[s]leep 79.$$" >/dev/null; }
+check "a hanging backend runs" wait_for 30 hanging
+wpid=$(sqlite3 "$ST/executor.db" "select pid from erun where task_id = '$id3' and state = 'running'")
+[ -n "$wpid" ] && kill -KILL "$wpid"
+gone3() { ! pgrep -f "[s]leep 7[89].$$" >/dev/null; }
+check "its worker SIGKILLed: the backend and its detached child die too" wait_for 10 gone3
 id2=$(add --repo demo --label fine --goal "The next task")
 check "the next task runs normally (Done)" wait_for 30 state_is "$id2" Done
 echo "# hostile + next run: $(($(date +%s) - t0)) s"
