@@ -14,9 +14,14 @@
  * out right after, so only the backend and its descendants are counted.
  * Where a controller is missing or not writable (no root, no
  * delegation) that limit falls back to the rlimit and the run goes on.
+ * A worker killed mid-run leaves its empty cgroup behind; the next
+ * worker's cgroup_open removes those whose worker is gone.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -75,6 +80,34 @@ exists(const char *dir, const char *file)
 	return (rv);
 }
 
+/* sweep removes the cgroups of workers that died without removing theirs
+ * (SIGKILL): opc-run-PID with no such process.  rmdir fails on one that
+ * still holds processes, which is what we want. */
+static void
+sweep(const char *parent)
+{
+	DIR           *d = opendir(parent);
+	struct dirent *e;
+	char          *p, *end;
+	long           pid;
+
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		if (strncmp(e->d_name, "opc-run-", 8) != 0)
+			continue;
+		pid = strtol(e->d_name + 8, &end, 10);
+		if (*end != '\0' || pid <= 0 ||
+		    (kill((pid_t) pid, 0) != 0 && errno != ESRCH) ||
+		    kill((pid_t) pid, 0) == 0)
+			continue;
+		p = xasprintf("%s/%s", parent, e->d_name);
+		(void) rmdir(p);
+		free(p);
+	}
+	closedir(d);
+}
+
 /* make creates the run's cgroup under the hierarchy at mnt (our own path
  * in it from /proc/self/cgroup) when it offers file; NULL otherwise. */
 static char *
@@ -87,6 +120,7 @@ make(const char *mnt, const char *ctl, const char *file, char **parent)
 		return (NULL);
 	*parent = xasprintf("%s%s", mnt, strcmp(own, "/") == 0 ? "" : own);
 	free(own);
+	sweep(*parent);
 	dir = xasprintf("%s/opc-run-%ld", *parent, (long) getpid());
 	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
 		goto fail;
