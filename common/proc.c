@@ -284,9 +284,13 @@ proc_run(struct proc_result *r, const struct proc_opts *o)
 		goto done;
 	}
 	/* a new session, so a timeout can signal the whole group */
+	if (o->spawn_hook != NULL)
+		o->spawn_hook(o->spawn_arg, 1);
 	pid = child_spawn_fds(o->argv, o->envp, o->cwd, in, outp[1],
 	    o->merge ? outp[1] : errp[1]);
 	e   = pid < 0 ? errno : 0;
+	if (o->spawn_hook != NULL)
+		o->spawn_hook(o->spawn_arg, 0);
 	if (in >= 0)
 		(void) close(in);
 	closep(&outp[1]);

@@ -4,7 +4,8 @@
 OPC_PKGS="build-essential cmake ninja-build pkg-config git ca-certificates \
 libnng-dev libmsgpack-dev libcurl4-openssl-dev libyaml-dev libsqlite3-dev \
 libjansson-dev libmbedtls-dev libcmocka-dev sqlite3 jq procps curl \
-openssl iproute2 clang libclang-rt-14-dev clang-format"
+openssl iproute2 clang libclang-rt-14-dev clang-format bubblewrap \
+util-linux"
 
 opc_deps() {
 	missing=""

@@ -56,6 +56,12 @@ struct proc_opts {
 	 * a non-zero return stops the child as on a timeout (stopped). */
 	int (*watch)(void *arg, const struct buf *out);
 	void *watch_arg; /* borrowed */
+	/* spawn_hook, when set, is called with before 1 just ahead of the
+	 * spawn and with 0 right after it (the executor's worker moves
+	 * itself into the run's cgroups and out again around it, so the
+	 * child starts inside them). */
+	void (*spawn_hook)(void *arg, int before);
+	void *spawn_arg; /* borrowed */
 };
 
 struct proc_result {

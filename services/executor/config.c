@@ -39,6 +39,24 @@ static const struct cfg_key tools_item[] = {
 	CFG_END,
 };
 
+static const struct cfg_key sandbox_keys[] = {
+	CFG_STR(
+	    "bwrap", "bwrap", "the bubblewrap program (Debian: bubblewrap)"),
+	CFG_INT("memory_mb", "8192", "0", NULL,
+	    "address space of a backend run, MiB (RLIMIT_AS); 0: none"),
+	CFG_INT("max_procs", "512", "0", NULL,
+	    "processes of a backend run (RLIMIT_NPROC); 0: none"),
+	CFG_INT("cpu_seconds", "3600", "0", NULL,
+	    "CPU time of a backend run (RLIMIT_CPU); 0: none"),
+	CFG_INT("file_size_mb", "2048", "0", NULL,
+	    "largest file a backend run may write, MiB (RLIMIT_FSIZE); 0: "
+	    "none"),
+	CFG_STRS("hide",
+	    "more directories no backend may see (the state directory, the "
+	    "workspace root and the executor's HOME always are)"),
+	CFG_END,
+};
+
 const struct cfg_key executor_keys[] = {
 	CFG_INT("max_parallel", "1", "1", "256", "runs at once"),
 	CFG_STR("workspace_root", "workspaces",
@@ -56,6 +74,8 @@ const struct cfg_key executor_keys[] = {
 	    "ticks (200 ms) between checks of each repo's environment "
 	    "(repos.R.health_command, then repair_command; 1875: 25 of the "
 	    "original's 15 s cycles)"),
+	CFG_SECTION("sandbox", sandbox_keys,
+	    "the bubblewrap sandbox of every backend run (README, Sandbox)"),
 	CFG_MAP("backends", backend_item,
 	    "the backends it runs (stub is built in)"),
 	CFG_STRS("no_change_kinds",

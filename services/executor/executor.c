@@ -43,6 +43,7 @@
 #include "opc/store.h"
 #include "opc/topo.h"
 #include "opc/util.h"
+#include "sandbox.h"
 #include "spec.h"
 
 #define TICK_MS 200
@@ -1302,6 +1303,41 @@ launch(struct executor *x)
 
 /* --------------------------------------------------------------- service */
 
+/* sandbox_check probes bwrap once when any backend runs sandboxed, and
+ * says at start which backends' runs will be refused and why. */
+static void
+sandbox_check(struct executor *x)
+{
+	const struct cfg_node *bks   = cfg_get(svc_cfg(x->svc), "backends");
+	const char            *bwrap = "bwrap";
+	json_t                *spec;
+	char                   err[256];
+	size_t                 i;
+	int                    need = 0;
+
+	for (i = 0; i < cfg_len(bks) && !need; i++) {
+		spec = backend_spec(cfg_at(bks, i), err, sizeof(err));
+		need = spec != NULL && backend_sandboxed(spec);
+		json_decref(spec);
+	}
+	if (!need)
+		return;
+	(void) cfg_tab_str(executor_keys, svc_cfg(x->svc), "sandbox.bwrap",
+	    &bwrap, err, sizeof(err));
+	if (sandbox_probe(bwrap, &x->sb_why) == 0) {
+		log_info(
+		    "executor.sandbox", "bubblewrap runs here (%s)", bwrap);
+		return;
+	}
+	svc_count(x->svc, "sandbox_unavailable", 1);
+	log_error("executor.sandbox",
+	    "bubblewrap cannot run here: %s; the runs of every sandboxed "
+	    "backend will be refused (install bubblewrap, allow unprivileged "
+	    "user namespaces, or set sandbox: off on the backend to run it "
+	    "unconfined)",
+	    x->sb_why);
+}
+
 static int
 ex_init(struct svc *svc, void *state)
 {
@@ -1345,6 +1381,7 @@ ex_init(struct svc *svc, void *state)
 		log_error("executor.config", "cannot create %s", x->root);
 		return (ERR_IO);
 	}
+	sandbox_check(x);
 	x->tick = loop_timer(svc_loop(svc), TICK_MS, tick_cb, x);
 	if (cfg_secret(cfg_get(svc_cfg_root(svc), "git"), "token_env") != NULL)
 		log_redact(cfg_secret(
@@ -1376,6 +1413,7 @@ ex_fini(struct svc *svc, void *state)
 	free(x->root);
 	free(x->worker);
 	free(x->config_dir);
+	free(x->sb_why);
 }
 
 /* ex_shutdown: a graceful stop ends the workers too (SIGTERM: each stops

@@ -54,6 +54,10 @@ struct executor {
 	struct executor_health *health;
 	int64_t                 health_every; /* ticks */
 	int64_t                 health_ticks; /* since the last check */
+	/* The sandbox (sandbox.h): bwrap probed once at start when a
+	 * backend runs sandboxed; sb_why is why it cannot run (NULL: it
+	 * can), and such a backend's runs are refused. */
+	char *sb_why;
 };
 
 /* executor_path_for returns "<workspace_root>/<run_id><suffix>". */

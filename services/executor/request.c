@@ -33,6 +33,62 @@ executor_github_token(struct executor *x, const char *repo_key)
 	return (t ? t : cfg_secret(cfg_get(root, "git"), "token_env"));
 }
 
+/* sandbox_fill completes a sandboxed backend's spec with this
+ * instance's sandbox: the bwrap program, what to hide (the state
+ * directory, the workspace root, our HOME, sandbox.hide) and the limits
+ * the backend does not set.  Refuses (-1, err set) when the start-up
+ * probe found that bwrap cannot run here. */
+static int
+sandbox_fill(struct executor *x, json_t *spec, const char *backend, char *err,
+    size_t errlen)
+{
+	static const char *const lim[] = { "memory_mb", "max_procs",
+		"cpu_seconds", "file_size_mb" };
+	const struct cfg_node   *sb    = cfg_get(svc_cfg(x->svc), "sandbox");
+	const char              *bwrap = "bwrap", *home = getenv("HOME");
+	json_t                  *hide;
+	int64_t                  v;
+	size_t                   i;
+
+	if (!backend_sandboxed(spec))
+		return (0);
+	if (x->sb_why != NULL) {
+		svc_count(x->svc, "sandbox_refused", 1);
+		snprintf(err, errlen,
+		    "backend '%s' runs in the bubblewrap sandbox, which "
+		    "cannot "
+		    "run on %s: %s (install bubblewrap and allow unprivileged "
+		    "user namespaces, or set sandbox: off on the backend to "
+		    "run it unconfined)",
+		    backend, svc_name(x->svc), x->sb_why);
+		return (-1);
+	}
+	(void) cfg_tab_str(executor_keys, svc_cfg(x->svc), "sandbox.bwrap",
+	    &bwrap, err, errlen);
+	json_object_set_new(spec, "bwrap", json_string(bwrap));
+	for (i = 0; i < nitems(lim); i++) {
+		char path[64];
+
+		if (json_object_get(spec, lim[i]) != NULL)
+			continue;
+		snprintf(path, sizeof(path), "sandbox.%s", lim[i]);
+		v = 0;
+		(void) cfg_tab_int(
+		    executor_keys, svc_cfg(x->svc), path, &v, err, errlen);
+		json_object_set_new(spec, lim[i], json_integer(v));
+	}
+	hide = json_array();
+	json_array_append_new(hide, json_string(svc_topo(x->svc)->state_dir));
+	json_array_append_new(hide, json_string(x->root));
+	if (home != NULL && home[0] == '/')
+		json_array_append_new(hide, json_string(home));
+	for (i = 0; i < cfg_len(cfg_get(sb, "hide")); i++)
+		json_array_append_new(hide,
+		    json_string(cfg_str(cfg_at(cfg_get(sb, "hide"), i))));
+	json_object_set_new(spec, "sandbox_hide", hide);
+	return (0);
+}
+
 /* executor_build_request turns a dispatch into the worker's request file body.
  */
 json_t *
@@ -75,6 +131,12 @@ executor_build_request(
 			if (strcmp(cfg_str(cfg_at(nc, i)), kind) == 0)
 				json_object_set_new(
 				    req, "expect_changes", json_false());
+	}
+	if (sandbox_fill(x, spec, backend ? backend : "stub", err, errlen) !=
+	    0) {
+		json_decref(spec);
+		json_decref(req);
+		return (NULL);
 	}
 	json_object_set_new(req, "backend_spec", spec);
 	/* checked at start (conf_check, svc_open): cannot fail here */

@@ -430,8 +430,9 @@ check_backends(struct doc *d, struct topo *t)
 		bk = cfg_get(t->inst[i].node, "backends");
 		for (k = 0; k < cfg_len(bk); k++) {
 			name = cfg_key_at(bk, k);
-			if ((p = opc_probe_backend(cfg_at(bk, k), 0, err,
-			         sizeof(err))) == NULL) {
+			if ((p = opc_probe_backend(t->inst[i].node,
+			         cfg_at(bk, k), 0, err, sizeof(err))) ==
+			    NULL) {
 				say(d, "fail", "%s backend %s: %s",
 				    t->inst[i].name, name, err);
 				continue;
@@ -442,7 +443,8 @@ check_backends(struct doc *d, struct topo *t)
 				    t->inst[i].name, name,
 				    opc_jstr(p, "detail", "not ready"));
 			else
-				say(d, "ok", "%s backend %s: %s %s%s%s",
+				say(d, "ok",
+				    "%s backend %s: %s %s%s%s; sandbox: %s",
 				    t->inst[i].name, name,
 				    opc_jstr(p, "kind", "?"),
 				    opc_jstr(p, "path", "built in"),
@@ -450,7 +452,8 @@ check_backends(struct doc *d, struct topo *t)
 				        json_object_get(p, "version"))
 				        ? ", "
 				        : "",
-				    opc_jstr(p, "version", ""));
+				    opc_jstr(p, "version", ""),
+				    opc_jstr(p, "sandbox", "none (built in)"));
 			json_decref(p);
 		}
 	}

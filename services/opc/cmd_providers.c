@@ -31,9 +31,11 @@ static const char usage_text[] =
     "  not ready.\n";
 
 json_t *
-opc_probe_backend(
-    const struct cfg_node *bk, int call, char *err, size_t errlen)
+opc_probe_backend(const struct cfg_node *executor, const struct cfg_node *bk,
+    int call, char *err, size_t errlen)
 {
+	const struct cfg_node *bw =
+	    cfg_get(cfg_get(executor, "sandbox"), "bwrap");
 	char         tmpl[]    = "/tmp/opc-probe.XXXXXX";
 	char        *spec_path = NULL, *ws = NULL, *out = NULL, *log = NULL;
 	char        *worker = NULL, *s;
@@ -45,6 +47,9 @@ opc_probe_backend(
 
 	if ((spec = backend_spec(bk, err, errlen)) == NULL)
 		return (NULL);
+	/* the executor's bwrap, so the probe finds what its runs find */
+	if (bw != NULL && cfg_str(bw) != NULL)
+		json_object_set_new(spec, "bwrap", json_string(cfg_str(bw)));
 	if (mkdtemp(tmpl) == NULL) {
 		snprintf(err, errlen, "mkdtemp: %s", strerror(errno));
 		json_decref(spec);
@@ -132,6 +137,8 @@ print_probe(const char *inst, const char *name, const json_t *p)
 		printf("  base url  %s\n", opc_jstr(p, "base_url", ""));
 	if (json_is_string(json_object_get(p, "mode")))
 		printf("  mode      %s\n", opc_jstr(p, "mode", ""));
+	if (json_is_string(json_object_get(p, "sandbox")))
+		printf("  sandbox   %s\n", opc_jstr(p, "sandbox", ""));
 	if (json_is_object(a)) {
 		printf("  probe     %s",
 		    json_is_true(json_object_get(a, "is_error")) ? "error"
@@ -202,8 +209,8 @@ cmd_providers(struct opc *o, int argc, char **argv)
 			if (only != NULL && strcmp(only, name) != 0)
 				continue;
 			seen++;
-			p = opc_probe_backend(
-			    cfg_at(bks, k), call, err, sizeof(err));
+			p = opc_probe_backend(t->inst[i].node, cfg_at(bks, k),
+			    call, err, sizeof(err));
 			if (p == NULL)
 				p = json_pack("{s:s, s:s}", "ready", "no",
 				    "detail", err);

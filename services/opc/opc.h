@@ -102,9 +102,10 @@ int cmd_proposals_patterns(struct opc *, int, char **);
 int cmd_providers(struct opc *, int, char **);
 
 /* opc_probe_backend runs `opc-exec-run --probe` on the backend config
- * node bk (call: with one real headless call) and returns its answer, or
- * NULL with err set (cmd_providers.c). */
-json_t *opc_probe_backend(
+ * node bk of the executor instance node executor (its sandbox.bwrap; call:
+ * with one real headless call) and returns its answer (with the sandbox
+ * mode in effect), or NULL with err set (cmd_providers.c). */
+json_t *opc_probe_backend(const struct cfg_node *executor,
     const struct cfg_node *bk, int call, char *err, size_t errlen);
 
 /* opc_plane_node returns the plane: map holding key: the board-sync

@@ -106,6 +106,7 @@ instances:
       claude:
         kind: claude_cli
         bin: $CLAUDE
+        sandbox_ro_paths: [$CACHE]
         base_url: http://127.0.0.1:$AP
         model: claude-sonnet-4-5
         max_turns: 5
@@ -115,12 +116,14 @@ instances:
       claude_capped:              # at most \$0.05 a run: what the router reserves
         kind: claude_cli
         bin: $CLAUDE
+        sandbox_ro_paths: [$CACHE]
         base_url: http://127.0.0.1:$AP
         model: claude-sonnet-4-5
         max_budget_usd: 0.05
       claude_hang:                # the API timeout a deployment sets
         kind: claude_cli
         bin: $CLAUDE
+        sandbox_ro_paths: [$CACHE]
         base_url: http://127.0.0.1:$AP
         model: claude-sonnet-4-5
         max_retries: 0
@@ -129,12 +132,14 @@ instances:
       claude_default:
         kind: claude_cli
         bin: $CLAUDE
+        sandbox_ro_paths: [$CACHE]
         base_url: http://127.0.0.1:$AP
         model: claude-sonnet-4-5
         permission_mode: default
       codex:
         kind: codex_cli
         bin: $CODEX
+        sandbox_ro_paths: [$CACHE]
         base_url: http://127.0.0.1:$OP/v1
         model: gpt-5.5
         max_retries: 1
@@ -239,7 +244,8 @@ id=$(run hang "Create src/h.txt")
 check "hang: timeout" category_is "$id" timeout
 check "hang: the CLI's words on the board" has_comment "$id" 'Request timed out'
 
-# --- 10. Codex edits in its workspace-write sandbox, cost from its tokens ---------------
+# --- 10. Codex edits in our bubblewrap sandbox (its own cannot nest in it:
+# danger-full-access inside ours), cost from its tokens ---------------
 oai '{"mode": "edit", "path": "src/codex.txt", "content": "from codex\n",
     "message": "Created src/codex.txt",
     "usage": {"input_tokens": 2000, "input_tokens_details": {"cached_tokens": 400},
@@ -290,7 +296,8 @@ oai '{"mode": "text", "message": "OK"}'
 claude_ready() { jtrue '[.[] | select(.backend == "claude")][0] | .ready == "yes"
     and .key_present == true and .version != null' <"$T/providers.json"; }
 codex_ready() { jtrue '[.[] | select(.backend == "codex")][0] | .ready == "yes"
-    and .mode == "workspace-write"' <"$T/providers.json"; }
+    and .mode == "danger-full-access"
+    and .sandbox == "bwrap, network host"' <"$T/providers.json"; }
 noperm_shown() { jtrue '[.[] | select(.backend == "claude_default")][0] | .mode == "default"' <"$T/providers.json"; }
 check "providers: claude ready" claude_ready
 check "providers: codex ready" codex_ready

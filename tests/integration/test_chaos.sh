@@ -64,6 +64,7 @@ case "\$1" in
 esac
 SH
 chmod +x "$T/work.sh"
+: >"$T/backend_starts"	# bound into the sandbox (sandbox_rw_paths)
 cat >"$CFG" <<YAML
 opcenter: { state_dir: st, heartbeat_ms: 250 }
 supervisor:
@@ -88,7 +89,7 @@ instances:
     max_parallel: $PAR
     workspace_retention: remove
     workspace_remove_after: 5s
-    backends: { work: { kind: command, argv: [$T/work.sh, "{goal}"], workspace: $WS } }
+    backends: { work: { kind: command, argv: [$T/work.sh, "{goal}"], workspace: $WS, sandbox_rw_paths: [$T/backend_starts] } }
     mirror: { fetch_interval: 0s }
   recorder: { upstreams: [router, executor, board-sync] }
   escalator: { upstreams: [router, executor, board-sync] }

@@ -66,6 +66,7 @@ fi
 SH
 chmod +x "$T"/*.sh
 mkdir -p "$T/prompts"
+: >"$T/markers"	# the sandbox binds what exists (sandbox_rw_paths)
 
 cat >"$CFG" <<YAML
 opcenter: { state_dir: st, heartbeat_ms: 250 }
@@ -96,11 +97,16 @@ instances:
     upstreams: [router]
     backends:
       stub:   { kind: stub }
-      slow:   { kind: command, argv: [$T/slow.sh], env: { MARKERS: $T/markers } }
-      slower: { kind: command, argv: [$T/slower.sh], env: { MARKERS: $T/markers } }
+      # slow and slower write their pids, which are checked from here:
+      # unconfined (a sandboxed run has a pid namespace of its own;
+      # test_sandbox.sh kills a sandboxed run's worker)
+      slow:   { kind: command, argv: [$T/slow.sh], env: { MARKERS: $T/markers }, sandbox: "off" }
+      slower: { kind: command, argv: [$T/slower.sh], env: { MARKERS: $T/markers }, sandbox: "off" }
       scope:  { kind: command, argv: [$T/scope.sh] }
-      asker:  { kind: command, argv: [$T/asker.sh, "{prompt_file}"], env: { PROMPTS: $T/prompts } }
-      sleepy: { kind: command, argv: [$T/sleepy.sh], env: { PIDS: $T/sleepy.pids } }
+      asker:  { kind: command, argv: [$T/asker.sh, "{prompt_file}"], env: { PROMPTS: $T/prompts }, sandbox_rw_paths: [$T/prompts] }
+      # its pids are checked from here: unconfined (a sandboxed run has a
+      # pid namespace of its own; test_sandbox.sh checks that one)
+      sleepy: { kind: command, argv: [$T/sleepy.sh], env: { PIDS: $T/sleepy.pids }, sandbox: "off" }
   recorder: { upstreams: [router, executor, board-sync] }
 YAML
 

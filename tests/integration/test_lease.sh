@@ -28,6 +28,8 @@ echo "done" >src/slow.txt
 echo "end $$" >>"$MARKERS"
 SH
 chmod +x "$T/slow.sh"
+# slow.sh's lock holds a pid that the other runs check: unconfined, as a
+# sandboxed run has a pid namespace of its own (test_sandbox.sh)
 cat >"$CFG" <<YAML
 opcenter: { state_dir: st, heartbeat_ms: 250 }
 supervisor: { stale_restart: false }
@@ -43,10 +45,10 @@ instances:
     budget: { max_concurrent: 1 }
   executor@a:
     upstreams: [router]
-    backends: { slow: { kind: command, argv: [$T/slow.sh], env: { MARKERS: $T/markers, LOCK: $T/lock } } }
+    backends: { slow: { kind: command, argv: [$T/slow.sh], env: { MARKERS: $T/markers, LOCK: $T/lock }, sandbox: "off" } }
   executor@b:
     upstreams: [router]
-    backends: { slow: { kind: command, argv: [$T/slow.sh], env: { MARKERS: $T/markers, LOCK: $T/lock } } }
+    backends: { slow: { kind: command, argv: [$T/slow.sh], env: { MARKERS: $T/markers, LOCK: $T/lock }, sandbox: "off" } }
   recorder: { upstreams: [router, executor@a, executor@b, board-sync] }
 YAML
 "$OPC" -c "$CFG" up --wait 20 >/dev/null 2>&1

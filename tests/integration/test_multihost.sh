@@ -349,7 +349,7 @@ echo fenced >src/fence.txt
 echo "done $run $(ms)" >>"$MARKS"
 SH
 	chmod +x "$R/slow.sh"
-	bk="backends: { slow: { kind: command, argv: [$R/slow.sh], env: { MARKS: $R/marks, RUN_S: \"$run_s\" } } }"
+	bk="backends: { slow: { kind: command, argv: [$R/slow.sh], env: { MARKS: $R/marks, RUN_S: \"$run_s\" }, sandbox: \"off\" } }"
 	cat >"$R/hosta/opcenter.yaml" <<YAML
 opcenter:
   state_dir: st

@@ -57,7 +57,7 @@ instances:
     upstreams: [router]
     max_parallel: 4
     backends:
-      wait: { kind: claude_cli, bin: $T/claude, env: { GO: $T/go },
+      wait: { kind: claude_cli, bin: $T/claude, env: { GO: $T/go }, sandbox_ro_paths: [$T/go],
               api_key_env: OPC_TEST_CLAUDE_KEY, max_budget_usd: 0.4 }
   recorder: { upstreams: [router, executor, board-sync] }
   escalator: { upstreams: [router, executor] }

@@ -60,8 +60,8 @@ instances:
     ctl: tcp://127.0.0.1:$PORT
     max_parallel: 3
     backends:
-      work: { kind: command, argv: [$T/work.sh], env: { MARKERS: $T/markers } }
-      long: { kind: command, argv: [$T/work.sh], env: { MARKERS: $T/markers, WORK_SECONDS: "30" } }
+      work: { kind: command, argv: [$T/work.sh], env: { MARKERS: $T/markers }, sandbox_rw_paths: [$T/markers] }
+      long: { kind: command, argv: [$T/work.sh], env: { MARKERS: $T/markers, WORK_SECONDS: "30" }, sandbox_rw_paths: [$T/markers] }
   recorder: { upstreams: [router, executor, board-sync] }
   escalator: { upstreams: [router, executor, board-sync, recorder], url_env: ESC_URL }
 YAML

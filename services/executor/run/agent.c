@@ -162,6 +162,20 @@ build_claude(struct agent_cmd *c, struct exec_run *x, const char *home,
 
 /* ------------------------------------------------------------- Codex */
 
+const char *
+agent_codex_sandbox(const struct exec_req *rq)
+{
+	if (rq->bk.sandbox != NULL)
+		return (rq->bk.sandbox);
+	/* Codex's own sandbox is a nested bwrap (--unshare-user), which
+	 * ours refuses: the uid map needs capabilities that we drop, and
+	 * proc cannot be mounted again inside.  Ours confines it to the
+	 * workspace as workspace-write would; what Codex's adds, no network
+	 * for its shell commands, is lost (network: none takes the API
+	 * away too). */
+	return (rq->sb.on ? "danger-full-access" : "workspace-write");
+}
+
 /* toml_str appends s as a TOML basic string. */
 static void
 toml_str(struct buf *b, const char *s)
@@ -200,7 +214,7 @@ build_codex(struct agent_cmd *c, struct exec_run *x, const char *home,
 	 * is what stops its startup `git ls-remote` to GitHub (captures'
 	 * README in tests/data/codex/) */
 	buf_puts(&b, "approval_policy = \"never\"\nsandbox_mode = ");
-	toml_str(&b, bk->sandbox != NULL ? bk->sandbox : "workspace-write");
+	toml_str(&b, agent_codex_sandbox(x->req));
 	buf_puts(&b,
 	    "\nmodel_provider = \"opcenter\"\n"
 	    "check_for_update_on_startup = false\n"

@@ -11,15 +11,23 @@
  * into .opcenter/backend_{stdout,stderr}.txt.  The agent profiles
  * (claude_cli, codex_cli, aider, kodo) run the real CLI as agent.c builds
  * it, read what it reports (agent_out.c) while it runs, and stop it when
- * its spend passes the run's cap.  An agent that exits 0 is judged by
- * what it said: is_error, or no result at all, is a failed backend.
+ * its spend passes the run's cap.  Every one but the stub runs inside
+ * bubblewrap (sandbox.c) unless its spec says sandbox: off: only its
+ * workspace writable, a HOME of its own under .opcenter/, no view of
+ * the state directory, the other workspaces or the operator's HOME.  An agent
+ * that exits 0 is judged by what it said: is_error, or no result at all, is a
+ * failed backend.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "opc/err.h"
 #include "run.h"
+#include "sandbox.h"
 
 #define REASON_EXCERPT 300
 
@@ -275,8 +283,11 @@ judge(struct exec_run *x)
 		        rq->timeout_seconds, x->signal_name);
 	else {
 		how               = proc_describe(r);
-		x->backend_reason = xasprintf(
-		    "backend %s%s%s", how, err[0] != '\0' ? ": " : "", err);
+		x->backend_reason = xasprintf("backend %s%s%s%s", how,
+		    x->oom_killed ? " (out of memory: the sandbox's memory "
+		                    "limit)"
+		                  : "",
+		    err[0] != '\0' ? ": " : "", err);
 		free(how);
 	}
 	free(err);
@@ -365,17 +376,109 @@ command_argv(struct agent_cmd *c, struct exec_run *x, const char *prompt)
 	build_env(&c->env, x, prompt);
 }
 
+/* alternates adds to ro the object directories the workspace borrows
+ * (.git/objects/info/alternates: the repo's mirror, mirror.c), which the
+ * hidden state directory would otherwise take away from git inside. */
+static void
+alternates(struct strv *ro, const char *ws)
+{
+	char  *path = xasprintf("%s/.git/objects/info/alternates", ws);
+	FILE  *f    = fopen(path, "r");
+	char   line[PATH_MAX + 2], real[PATH_MAX];
+	size_t n;
+
+	free(path);
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		n       = strcspn(line, "\r\n");
+		line[n] = '\0';
+		if (line[0] == '/' && realpath(line, real) != NULL)
+			strv_push(ro, real);
+	}
+	fclose(f);
+}
+
+void
+backend_confine(struct strv *argv, char *const *envp, const struct exec_run *x,
+    int mem_cgroup)
+{
+	const struct exec_sandbox *s = &x->req->sb;
+	struct sandbox             sb;
+	struct strv                w, hide, ro;
+	char                      *p, real[PATH_MAX];
+	size_t                     i;
+
+	if ((p = spawn_path(argv->v[0], envp)) == NULL ||
+	    access(p, X_OK) != 0) {
+		free(p);
+		return;
+	}
+	free(p);
+	memset(&w, 0, sizeof(w));
+	memset(&hide, 0, sizeof(hide));
+	memset(&ro, 0, sizeof(ro));
+	for (i = 0; i < s->ro.n; i++)
+		strv_push(&ro, s->ro.v[i]);
+	alternates(&ro, x->ws);
+	for (i = 0; i < s->hide.n; i++)
+		if (realpath(s->hide.v[i], real) != NULL)
+			strv_push(&hide, real);
+	memset(&sb, 0, sizeof(sb));
+	sb.on           = 1;
+	sb.net          = s->net;
+	sb.drop_caps    = geteuid() == 0;
+	sb.bwrap        = s->bwrap;
+	sb.hide         = hide.v;
+	sb.ro           = ro.v;
+	sb.rw           = s->rw.v;
+	sb.memory_mb    = mem_cgroup ? 0 : s->memory_mb; /* RLIMIT_AS */
+	sb.max_procs    = s->max_procs;
+	sb.cpu_seconds  = s->cpu_seconds;
+	sb.file_size_mb = s->file_size_mb;
+	sandbox_argv(&w, &sb, x->ws, argv->v);
+	strv_free(&hide);
+	strv_free(&ro);
+	strv_free(argv);
+	*argv = w;
+}
+
+/* private_home gives a sandboxed command backend a HOME of its own under
+ * .opcenter/ (the agent profiles have theirs already). */
+static int
+private_home(struct agent_cmd *c, struct exec_run *x)
+{
+	char *home = run_ws_path(x, "home");
+	int   rv   = mkdirs(home, 0700);
+
+	if (rv != 0)
+		run_fail(x, "infra_tooling",
+		    xasprintf("cannot make %s: %s", home, strerror(errno)));
+	else
+		strv_setenv(&c->env, "HOME", home);
+	free(home);
+	return (rv);
+}
+
+static void
+enter_cgroup(void *arg, int before)
+{
+	cgroup_enter(arg, before);
+}
+
 static int
 run_command(struct exec_run *x)
 {
 	const struct exec_req *rq = x->req;
 	struct proc_opts       o;
 	struct agent_cmd       c;
+	struct exec_cgroup     cg;
 	const char            *profile = agent_profile(rq->bk.kind);
 	char                  *prompt;
 	int                    rv;
 
 	memset(&c, 0, sizeof(c));
+	memset(&cg, 0, sizeof(cg));
 	prompt = run_ws_path(x, "prompt.md");
 	if ((rv = write_prompt(x, prompt)) != 0) {
 		run_fail(
@@ -387,11 +490,18 @@ run_command(struct exec_run *x)
 		agent_report_init(&x->agent, profile);
 		if ((rv = agent_build(&c, x, prompt)) != 0)
 			goto out;
-	} else
+	} else {
 		command_argv(&c, x, prompt);
+		if (rq->sb.on && (rv = private_home(&c, x)) != 0)
+			goto out;
+	}
 
 	free(x->backend_prog);
 	x->backend_prog = xstrdup(c.argv.n > 0 ? c.argv.v[0] : "?");
+	if (rq->sb.on) {
+		cgroup_open(&cg, rq->sb.max_procs, rq->sb.memory_mb);
+		backend_confine(&c.argv, c.env.v, x, cg.mem != NULL);
+	}
 	memset(&o, 0, sizeof(o));
 	o.argv       = c.argv.v;
 	o.cwd        = x->ws;
@@ -409,8 +519,14 @@ run_command(struct exec_run *x)
 		o.timeout_ms = 1000;
 	o.grace_ms   = (int64_t) rq->bk.kill_grace_seconds * 1000;
 	o.max_output = rq->bk.max_output_bytes;
+	if (cg.pids != NULL || cg.mem != NULL) {
+		o.spawn_hook = enter_cgroup;
+		o.spawn_arg  = &cg;
+	}
 	proc_result_fini(&x->backend);
-	if ((rv = proc_run(&x->backend, &o)) != 0) {
+	rv            = proc_run(&x->backend, &o);
+	x->oom_killed = cgroup_oom_killed(&cg);
+	if (rv != 0) {
 		run_fail(x, "infra_tooling",
 		    xasprintf("cannot start backend: "
 		              "%s",
@@ -439,6 +555,7 @@ run_command(struct exec_run *x)
 	        x->backend.err_truncated) != 0)
 		rv = ERR_IO;
 out:
+	cgroup_close(&cg);
 	agent_cmd_fini(&c);
 	free(prompt);
 	return (rv);

@@ -27,6 +27,7 @@ enum rule_kind {
 	R_SCOPE,
 	R_QUESTION,
 	R_TOO_WIDE,
+	R_OOM,
 	R_TIMED_OUT,
 	R_BUDGET,
 	R_API_AUTH,
@@ -59,6 +60,7 @@ static const struct rule {
 	{ "scope_policy", R_SCOPE, { NULL } },
 	{ "awaiting_input", R_QUESTION, { NULL } },
 	{ "scope_too_wide", R_TOO_WIDE, { NULL } },
+	{ "oom", R_OOM, { NULL } },
 	{ "timeout", R_TIMED_OUT, { NULL } },
 	{ "budget_exceeded", R_BUDGET, { NULL } },
 	{ "infra_tooling", R_API_AUTH, { NULL } },
@@ -70,7 +72,8 @@ static const struct rule {
 	    /* not a bare "oom": it is in "room", "zoom", "bloom" */
 	    { "out of memory", "cannot allocate memory", "killed", "oom-kill",
 	        "oomkill", "oom killer", "oom:", "out-of-memory",
-	        "memory allocation failed", NULL } },
+	        "memory allocation failed", "memoryerror", "std::bad_alloc",
+	        "memory exhausted", NULL } },
 	{ "timeout", R_TEXT,
 	    { "timed out", "timeout", "operation timed out",
 	        "deadline exceeded", NULL } },
@@ -179,6 +182,10 @@ classify(const struct classify_in *in)
 			break;
 		case R_TOO_WIDE:
 			if (in->too_wide)
+				return (r->category);
+			break;
+		case R_OOM:
+			if (in->oom_killed)
 				return (r->category);
 			break;
 		case R_TIMED_OUT:

@@ -17,6 +17,7 @@
 #include "opc/err.h"
 #include "opc/jsonx.h"
 #include "run.h"
+#include "sandbox.h"
 
 #define PROBE_TIMEOUT 120
 #define VERSION_TIMEOUT_MS 20000
@@ -25,20 +26,26 @@ static const char probe_goal[] =
     "This is a readiness probe. Reply with the single word OK. Do not use "
     "any tool and do not change any file.";
 
-/* version runs `prog --version` and returns its first output line. */
+/* version runs `prog --version` (in the run's sandbox when it has one:
+ * a command backend is the operator's own program, and a probe must not
+ * give it more than a run would) and returns its first output line. */
 static char *
-version(const char *prog, char *const *envp)
+version(const char *prog, char *const *envp, const struct exec_run *x)
 {
 	struct proc_result r;
 	struct proc_opts   o;
-	char              *argv[3], *line = NULL;
+	struct strv        argv;
+	char              *line = NULL;
 	const char        *s;
 
-	argv[0] = (char *) prog;
-	argv[1] = "--version";
-	argv[2] = NULL;
+	memset(&argv, 0, sizeof(argv));
+	strv_push(&argv, prog);
+	strv_push(&argv, "--version");
+	if (x->req->sb.on)
+		backend_confine(&argv, envp, x, 0);
 	memset(&o, 0, sizeof(o));
-	o.argv       = argv;
+	o.argv       = argv.v;
+	o.cwd        = x->ws;
 	o.envp       = envp;
 	o.timeout_ms = VERSION_TIMEOUT_MS;
 	o.grace_ms   = 1000;
@@ -49,18 +56,21 @@ version(const char *prog, char *const *envp)
 		line = xstrndup(s, strcspn(s, "\r\n"));
 	}
 	proc_result_fini(&r);
+	strv_free(&argv);
 	return (line);
 }
 
 /* mode is the permission or sandbox mode a profile runs with. */
 static const char *
-mode(const struct exec_backend_spec *bk)
+mode(const struct exec_req *rq)
 {
+	const struct exec_backend_spec *bk = &rq->bk;
+
 	if (strcmp(bk->kind, "claude_cli") == 0)
 		return (
 		    bk->permission_mode ? bk->permission_mode : "acceptEdits");
 	if (strcmp(bk->kind, "codex_cli") == 0)
-		return (bk->sandbox ? bk->sandbox : "workspace-write");
+		return (agent_codex_sandbox(rq));
 	if (strcmp(bk->kind, "aider") == 0)
 		return ("yes-always, no auto-commits");
 	if (strcmp(bk->kind, "kodo") == 0)
@@ -97,7 +107,7 @@ probe_run(const char *spec_path, const char *dir, const char *out, int call)
 	json_t          *spec, *req, *res;
 	json_error_t     je;
 	char            *err = NULL, *prog = NULL, *ver = NULL, *kenv = NULL;
-	char            *s, *prompt;
+	char            *s, *prompt, *sbwhy = NULL, *sbmode = NULL;
 	const char      *profile, *ready;
 	int              rv;
 
@@ -145,8 +155,17 @@ probe_run(const char *spec_path, const char *dir, const char *out, int call)
 	else
 		strv_push(&c.argv, rq.bk.argv.v[0]);
 	free(prompt);
-	if (c.argv.n > 0 && (prog = spawn_path(c.argv.v[0], c.env.v)) != NULL)
-		ver = version(prog, c.env.v);
+	if (rq.sb.on && sandbox_probe(rq.sb.bwrap, &sbwhy) != 0)
+		run_fail(&x, "infra_tooling",
+		    xasprintf("the backend runs in the bubblewrap sandbox, "
+		              "which cannot run here: %s",
+		        sbwhy));
+	sbmode = sandbox_mode(
+	    &(struct sandbox) { .on = rq.sb.on, .net = rq.sb.net }, sbwhy);
+	json_object_set_new(res, "sandbox", json_string(sbmode));
+	if (c.argv.n > 0 &&
+	    (prog = spawn_path(c.argv.v[0], c.env.v)) != NULL && sbwhy == NULL)
+		ver = version(prog, c.env.v, &x);
 	json_object_set_new(
 	    res, "program", json_string(c.argv.n > 0 ? c.argv.v[0] : "?"));
 	json_object_set_new(res, "path", jsonx_str_or_null(prog));
@@ -163,7 +182,7 @@ probe_run(const char *spec_path, const char *dir, const char *out, int call)
 		json_object_set_new(
 		    res, "base_url", jsonx_str_or_null(rq.bk.base_url));
 	}
-	json_object_set_new(res, "mode", jsonx_str_or_null(mode(&rq.bk)));
+	json_object_set_new(res, "mode", jsonx_str_or_null(mode(&rq)));
 	if (prog == NULL) {
 		/* not installed says more than a missing key */
 		x.category = NULL;
@@ -204,6 +223,8 @@ done:
 	free(prog);
 	free(ver);
 	free(kenv);
+	free(sbwhy);
+	free(sbmode);
 	request_fini(&rq);
 	return (rv);
 }

@@ -10,6 +10,7 @@
 
 #include "opc/err.h"
 #include "run.h"
+#include "sandbox.h"
 #include "spec.h"
 
 #define DEFAULT_TIMEOUT 300
@@ -119,7 +120,7 @@ parse_profile(struct exec_backend_spec *bk, const json_t *o, char **errp)
 	    (rv = str(&bk->base_url, o, "base_url", 0, errp)) != 0 ||
 	    (rv = str(&bk->permission_mode, o, "permission_mode", 0, errp)) !=
 	        0 ||
-	    (rv = str(&bk->sandbox, o, "sandbox", 0, errp)) != 0 ||
+	    (rv = str(&bk->sandbox, o, "codex_sandbox", 0, errp)) != 0 ||
 	    (rv = str(&bk->team, o, "team", 0, errp)) != 0 ||
 	    (rv = str(&bk->orchestrator, o, "orchestrator", 0, errp)) != 0 ||
 	    (rv = str(&bk->effort, o, "effort", 0, errp)) != 0 ||
@@ -238,6 +239,58 @@ parse_validation(struct exec_req *rq, const json_t *o, char **errp)
 			return (rv);
 	}
 	return (0);
+}
+
+/* parse_sandbox reads the sandbox settings of backend_spec o (NULL: the
+ * built-in stub, which spawns nothing). */
+static int
+parse_sandbox(struct exec_sandbox *sb, struct exec_backend_spec *bk,
+    const json_t *o, char **errp)
+{
+	char       *mode = NULL, *net = NULL;
+	const char *home = getenv("HOME");
+	int         rv;
+
+	sb->on  = 1;
+	sb->net = sandbox_net_default(bk->kind);
+	if (o == NULL || json_is_null(o))
+		return (0);
+	if ((rv = str(&mode, o, "sandbox", 0, errp)) != 0 ||
+	    (rv = str(&net, o, "network", 0, errp)) != 0 ||
+	    (rv = str(&sb->bwrap, o, "bwrap", 0, errp)) != 0 ||
+	    (rv = strlist(&sb->hide, o, "sandbox_hide", errp)) != 0 ||
+	    (rv = strlist(&sb->ro, o, "sandbox_ro_paths", errp)) != 0 ||
+	    (rv = strlist(&sb->rw, o, "sandbox_rw_paths", errp)) != 0 ||
+	    (rv = inum(&sb->memory_mb, o, "memory_mb", 8192, 0, errp)) != 0 ||
+	    (rv = inum(&sb->max_procs, o, "max_procs", 512, 0, errp)) != 0 ||
+	    (rv = inum(&sb->cpu_seconds, o, "cpu_seconds", 3600, 0, errp)) !=
+	        0 ||
+	    (rv = inum(&sb->file_size_mb, o, "file_size_mb", 2048, 0, errp)) !=
+	        0)
+		goto out;
+	if (mode != NULL && strcmp(mode, "off") == 0)
+		sb->on = 0;
+	else if (mode != NULL && strcmp(mode, "on") != 0 &&
+	    bk->sandbox == NULL)
+		bk->sandbox = xstrdup(mode); /* codex's mode, as before */
+	if (net != NULL && strcmp(net, "host") != 0 &&
+	    strcmp(net, "none") != 0)
+		rv = bad(errp,
+		    xasprintf("backend_spec.network: expected host or none, "
+		              "got \"%s\"",
+		        net));
+	else if (net != NULL)
+		sb->net = strcmp(net, "host") == 0;
+	/* no executor named what to hide: at least our HOME */
+	if (rv == 0 && json_object_get(o, "sandbox_hide") == NULL &&
+	    home != NULL && home[0] == '/')
+		strv_push(&sb->hide, home);
+	if (sb->bwrap == NULL)
+		sb->bwrap = xstrdup("bwrap");
+out:
+	free(mode);
+	free(net);
+	return (rv);
 }
 
 static int
@@ -388,7 +441,9 @@ request_parse(struct exec_req *rq, const json_t *o, char **errp)
 	         "validation_timeout_seconds", DEFAULT_TIMEOUT, 1, errp)) !=
 	        0 ||
 	    (rv = parse_backend(
-	         &rq->bk, json_object_get(o, "backend_spec"), errp)) != 0)
+	         &rq->bk, json_object_get(o, "backend_spec"), errp)) != 0 ||
+	    (rv = parse_sandbox(&rq->sb, &rq->bk,
+	         json_object_get(o, "backend_spec"), errp)) != 0)
 		return (rv);
 	h = json_object_get(o, "push_on_success");
 	if (h != NULL && !json_is_null(h) && !json_is_boolean(h))
@@ -491,6 +546,10 @@ request_fini(struct exec_req *rq)
 	free(rq->bk.base_url);
 	free(rq->bk.permission_mode);
 	free(rq->bk.sandbox);
+	free(rq->sb.bwrap);
+	strv_free(&rq->sb.hide);
+	strv_free(&rq->sb.ro);
+	strv_free(&rq->sb.rw);
 	free(rq->bk.team);
 	free(rq->bk.orchestrator);
 	free(rq->bk.effort);

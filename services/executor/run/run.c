@@ -244,6 +244,7 @@ decide(struct exec_run *x)
 	in.validation_failed = x->val_ran && !val_ok;
 	in.validation_flaky  = in.validation_failed && flaky(x);
 	in.no_change         = no_change;
+	in.oom_killed        = x->oom_killed;
 	if (x->agent.cli != NULL) {
 		struct buf msg;
 

@@ -51,7 +51,7 @@ struct exec_backend_spec {
 	char  *api_key_env;     /* variable holding the API key */
 	char  *base_url;        /* API base URL (a proxy, a stand-in) */
 	char  *permission_mode; /* claude_cli --permission-mode */
-	char  *sandbox;         /* codex_cli sandbox_mode */
+	char  *sandbox;         /* codex_cli sandbox_mode (codex_sandbox) */
 	int    max_turns;       /* 0: none */
 	int    max_retries;     /* the CLI's own API retries */
 	int    transient_retries;     /* runs again after a 429/529/5xx */
@@ -60,6 +60,19 @@ struct exec_backend_spec {
 	double price_in, price_out, price_cached; /* USD per 1M tokens */
 	char  *team, *orchestrator, *effort;      /* kodo */
 	int    cycles, exchanges;                 /* kodo */
+};
+
+/*
+ * The bubblewrap sandbox of a backend run (sandbox.h): on unless the spec
+ * says sandbox: off; what the executor hides (sandbox_hide) and the
+ * limits it set.  Without an executor (a request written by hand, a
+ * probe) it is on with the worker's defaults and hides only $HOME.
+ */
+struct exec_sandbox {
+	int         on, net;
+	char       *bwrap;
+	struct strv hide, ro, rw;
+	int         memory_mb, max_procs, cpu_seconds, file_size_mb;
 };
 
 struct exec_req {
@@ -75,6 +88,7 @@ struct exec_req {
 	int          validation_timeout_seconds;
 	int          push_on_success;
 	struct exec_backend_spec bk;
+	struct exec_sandbox      sb;
 	int                      expect_changes; /* 0: no change is fine */
 	char                    *git_name, *git_email;
 	int                      max_files, max_lines, quality_threshold;
@@ -178,6 +192,7 @@ struct classify_in {
 	int         budget_hit; /* stopped at its turn or spend cap */
 	int         denied;     /* the agent's tools were refused */
 	int         no_change;  /* the backend succeeded, changed nothing */
+	int         oom_killed; /* the sandbox's memory limit killed it */
 	const char *text;       /* borrowed; lowercase backend output */
 };
 
@@ -264,6 +279,10 @@ const char *agent_key_env(const struct exec_backend_spec *bk);
  * prompt file.  On failure it calls run_fail() and returns ERR_*. */
 int  agent_build(struct agent_cmd *c, struct exec_run *x, const char *prompt);
 void agent_cmd_fini(struct agent_cmd *c);
+/* agent_codex_sandbox returns the sandbox_mode codex_cli runs with: the
+ * spec's codex_sandbox, else danger-full-access inside our sandbox (its
+ * own cannot nest in it), else workspace-write.  Borrowed. */
+const char *agent_codex_sandbox(const struct exec_req *rq);
 
 /* ---- the run ------------------------------------------------------- */
 
@@ -298,6 +317,7 @@ struct exec_run {
 	struct proc_result  backend;
 	struct agent_report agent; /* cli NULL: not an agent profile */
 	int                 backend_ran, backend_ok;
+	int                 oom_killed;     /* the sandbox's memory cgroup */
 	char               *backend_reason; /* why it failed, or NULL */
 	char               *backend_prog;   /* argv[0] of the backend */
 	struct validation   val;
@@ -392,6 +412,23 @@ int workspace_prepare(struct exec_run *x);
 /* workspace_commit commits the staged changes and pushes if asked. */
 int workspace_commit(struct exec_run *x);
 
+/* cgroup.c: the pids and memory cgroups of a sandboxed run */
+struct exec_cgroup {
+	char *pids, *pids_up; /* the run's cgroup, and ours */
+	char *mem, *mem_up;
+	int   mem_v2;
+};
+/* cgroup_open makes the run's cgroups with those limits (0: none) where
+ * the machine lets us; cg->pids / cg->mem stay NULL where it does not.
+ * Release with cgroup_close() (removes them). */
+void cgroup_open(struct exec_cgroup *cg, int64_t max_procs, int64_t memory_mb);
+/* cgroup_enter moves this process into the run's cgroups (enter) or back
+ * to its own: around the backend's spawn. */
+void cgroup_enter(struct exec_cgroup *cg, int enter);
+/* cgroup_oom_killed: the memory cgroup's OOM killer struck. */
+int  cgroup_oom_killed(const struct exec_cgroup *cg);
+void cgroup_close(struct exec_cgroup *cg);
+
 /* backend.c */
 struct expand_var {
 	const char *name; /* without braces */
@@ -401,6 +438,12 @@ struct expand_var {
  * replaced by its value; unknown placeholders stay as they are. */
 char *backend_expand(
     const char *tmpl, const struct expand_var *vars, size_t n);
+/* backend_confine replaces *argv by the bwrap argv of x's sandbox
+ * (sandbox.c), with x->ws its workspace; mem_cgroup: a memory cgroup
+ * holds the memory limit (else RLIMIT_AS does).  A program not found on
+ * the PATH of envp is left as it is, for the spawn to report. */
+void backend_confine(struct strv *argv, char *const *envp,
+    const struct exec_run *x, int mem_cgroup);
 /* backend_run runs the backend and writes its output files. */
 int backend_run(struct exec_run *x);
 

@@ -44,7 +44,31 @@ const struct cfg_key backend_keys[] = {
 	    "the variable holding its API key (default: the profile's)"),
 	CFG_STR("base_url", NULL, "the API's address"),
 	CFG_STR("permission_mode", NULL, "the CLI's permission mode"),
-	CFG_STR("sandbox", NULL, "the CLI's sandbox"),
+	CFG_STR("sandbox", NULL,
+	    "on (default): the run is confined by bubblewrap; off: it runs "
+	    "unconfined (see README, Sandbox); a codex_cli sandbox mode "
+	    "(read-only, workspace-write, danger-full-access) here is "
+	    "codex_sandbox, with the bubblewrap sandbox on"),
+	CFG_STR("codex_sandbox", NULL,
+	    "codex_cli: the CLI's own sandbox_mode (default workspace-write)"),
+	CFG_ENUM("network", NULL, "host|none",
+	    "the sandbox's network: host (default for the agent CLIs) or none "
+	    "(default for command)"),
+	CFG_STRS("sandbox_ro_paths",
+	    "paths the sandboxed backend may read although they lie in a "
+	    "hidden directory (its CLI's install directory, a tool cache)"),
+	CFG_STRS("sandbox_rw_paths",
+	    "paths outside its workspace the sandboxed backend may write"),
+	CFG_INT("memory_mb", NULL, "0", NULL,
+	    "address space of a run, MiB (default: the executor's "
+	    "sandbox.memory_mb; 0: none)"),
+	CFG_INT("max_procs", NULL, "0", NULL,
+	    "processes of a run (default: the executor's sandbox.max_procs)"),
+	CFG_INT("cpu_seconds", NULL, "0", NULL,
+	    "CPU time of a run (default: the executor's sandbox.cpu_seconds)"),
+	CFG_INT("file_size_mb", NULL, "0", NULL,
+	    "largest file a run may write, MiB (default: the executor's "
+	    "sandbox.file_size_mb)"),
 	CFG_STR("team", NULL, "kodo: the team"),
 	CFG_STR("orchestrator", NULL, "kodo: the orchestrator"),
 	CFG_STR("effort", NULL, "the model's reasoning effort"),
@@ -156,6 +180,20 @@ backend_kind_known(const char *kind)
 	return (0);
 }
 
+/* sandbox_value_ok: NULL, on, off or one of codex's modes. */
+static int
+sandbox_value_ok(const char *v)
+{
+	static const char *const ok[] = { "on", "off", "read-only",
+		"workspace-write", "danger-full-access" };
+	size_t                   i;
+
+	for (i = 0; v != NULL && i < nitems(ok); i++)
+		if (strcmp(v, ok[i]) == 0)
+			return (1);
+	return (v == NULL);
+}
+
 int
 backend_check(const struct cfg_node *executor, char *err, size_t errlen)
 {
@@ -191,6 +229,19 @@ backend_check(const struct cfg_node *executor, char *err, size_t errlen)
 			json_decref(spec);
 			return (ERR_CONFIG);
 		}
+		if (!sandbox_value_ok(
+		        json_string_value(json_object_get(spec, "sandbox")))) {
+			snprintf(err, errlen,
+			    "%s: backends.%s.sandbox: expected on, off or a "
+			    "codex_cli sandbox mode (read-only, "
+			    "workspace-write, "
+			    "danger-full-access), got '%s'",
+			    where, name,
+			    json_string_value(
+			        json_object_get(spec, "sandbox")));
+			json_decref(spec);
+			return (ERR_CONFIG);
+		}
 		json_decref(spec);
 	}
 	return (0);
@@ -211,9 +262,11 @@ backend_spec(const struct cfg_node *bk, char *err, size_t errlen)
 	kind = cfg_tab_find(backend_keys, "kind")->def;
 	if (cfg_get_str(bk, "kind", kind, &kind, err, errlen) != 0)
 		return (NULL);
-	spec = json_pack("{s:s, s:o, s:o}", "kind", kind, "argv",
+	spec = json_pack("{s:s, s:o, s:o, s:o, s:o}", "kind", kind, "argv",
 	    strs(cfg_get(bk, "argv")), "env_allow",
-	    strs(cfg_get(bk, "env_allow")));
+	    strs(cfg_get(bk, "env_allow")), "sandbox_ro_paths",
+	    strs(cfg_get(bk, "sandbox_ro_paths")), "sandbox_rw_paths",
+	    strs(cfg_get(bk, "sandbox_rw_paths")));
 	env  = json_object();
 	n    = cfg_get(bk, "env");
 	for (i = 0; i < cfg_len(n); i++)
@@ -227,4 +280,14 @@ backend_spec(const struct cfg_node *bk, char *err, size_t errlen)
 	if (errlen > 0)
 		err[0] = '\0';
 	return (spec);
+}
+
+int
+backend_sandboxed(const json_t *spec)
+{
+	const char *kind = json_string_value(json_object_get(spec, "kind"));
+	const char *sb   = json_string_value(json_object_get(spec, "sandbox"));
+
+	return (kind != NULL && strcmp(kind, "stub") != 0 &&
+	    (sb == NULL || strcmp(sb, "off") != 0));
 }

@@ -32,4 +32,9 @@ int backend_kind_known(const char *kind);
  * 0, or ERR_CONFIG with "file:line:col: backends.NAME...: ..." in err. */
 int backend_check(const struct cfg_node *executor, char *err, size_t errlen);
 
+/* backend_sandboxed: the backend of spec (a backend_spec object) runs
+ * inside bubblewrap: every kind but the built-in stub, unless its
+ * sandbox setting is "off". */
+int backend_sandboxed(const json_t *spec);
+
 #endif

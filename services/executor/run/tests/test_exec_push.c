@@ -560,8 +560,11 @@ test_lease_lost(void **state)
 	    fx->root);
 	fclose(f);
 	chmod(be, 0755);
+	/* (2)'s backend takes the lease back itself, as the executor
+	 * would: the one file outside its workspace it may write */
 	json_object_set_new(req, "backend_spec",
-	    json_pack("{s:s, s:[s]}", "kind", "command", "argv", be));
+	    json_pack("{s:s, s:[s], s:[s]}", "kind", "command", "argv", be,
+	        "sandbox_rw_paths", lf));
 	json_object_set_new(req, "lease_file", json_string(lf));
 	json_object_set_new(req, "lease_ms", json_integer(6000));
 	r = run(fx, req, TOKEN);
