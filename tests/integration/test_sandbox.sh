@@ -59,6 +59,10 @@ SH
 chmod +x "$T/hostile.sh"
 cat >"$T/fine.sh" <<'SH'
 #!/bin/sh
+set -e
+# git works inside: the objects the workspace borrows from the repo's
+# mirror (hidden with the state dir) are bound read-only
+git log -1 --format=%H >/dev/null
 echo "fine" >src/fine.txt
 SH
 chmod +x "$T/fine.sh"
