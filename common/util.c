@@ -409,6 +409,29 @@ uuid4(char out[37])
 }
 
 char *
+path_checkout(const char *local_path, const char *clone_url, const char *dir)
+{
+	const char *p = local_path, *colon, *slash;
+
+	if (p == NULL || *p == '\0') {
+		p = clone_url;
+		if (p == NULL || *p == '\0')
+			return (NULL);
+		if (strncmp(p, "file://", 7) == 0)
+			p += 7;
+		else if (strstr(p, "://") != NULL)
+			return (NULL);
+		colon = strchr(p, ':');
+		slash = strchr(p, '/');
+		if (colon != NULL && (slash == NULL || colon < slash))
+			return (NULL); /* git@host:path */
+	}
+	if (*p == '/')
+		return (path_clean(xstrdup(p)));
+	return (path_clean(xasprintf("%s/%s", dir, p)));
+}
+
+char *
 path_clean(char *path)
 {
 	char  *out = path, *seg, *next;

@@ -91,6 +91,12 @@ int64_t fs_free(const char *path);
 /* path_clean normalises an absolute path lexically in place: repeated
  * slashes, "." and "dir/.." components go (like Go's path.Clean). */
 char *path_clean(char *path);
+/* path_checkout returns the absolute local checkout of a repo (new
+ * string, cleaned): local_path, else a clone_url that is a local path or
+ * file:// URL, either relative to dir; NULL when neither is local (a
+ * remote URL, scp-like git@host:path, or nothing). */
+char *path_checkout(
+    const char *local_path, const char *clone_url, const char *dir);
 
 /* exe_sibling returns the path of program name in this executable's own
  * directory when it is executable there (the binaries are installed

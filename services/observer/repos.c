@@ -20,35 +20,6 @@
 #include "opc/err.h"
 #include "opc/util.h"
 
-/* abs_path returns p made absolute against dir, cleaned. */
-static char *
-abs_path(const char *p, const char *dir)
-{
-	if (*p == '/')
-		return (path_clean(xstrdup(p)));
-	return (path_clean(xasprintf("%s/%s", dir, p)));
-}
-
-/* local_of returns the absolute checkout path a clone URL names when it
- * is local (relative to dir), or NULL for a remote URL. */
-static char *
-local_of(const char *url, const char *dir)
-{
-	const char *colon, *slash;
-
-	if (url == NULL || *url == '\0')
-		return (NULL);
-	if (strncmp(url, "file://", 7) == 0)
-		url += 7;
-	else if (strstr(url, "://") != NULL)
-		return (NULL);
-	colon = strchr(url, ':');
-	slash = strchr(url, '/');
-	if (colon != NULL && (slash == NULL || colon < slash))
-		return (NULL); /* git@host:path */
-	return (abs_path(url, dir));
-}
-
 /* argv_json reads an optional command (a non-empty list of strings) at
  * key of ob into *out (a new JSON array, or JSON null). */
 static int
@@ -133,8 +104,7 @@ repo_add(struct observer *o, const char *key, const struct cfg_node *rn,
 	        0 ||
 	    (rv = cfg_get_str(rn, "github_repo", NULL, &gh, err, errlen)) != 0)
 		return (rv);
-	path =
-	    lp != NULL && *lp != '\0' ? abs_path(lp, dir) : local_of(url, dir);
+	path = path_checkout(lp, url, dir);
 	if (path == NULL)
 		return (0);
 	if ((rv = observe_json(&ob, rn, err, errlen)) != 0) {

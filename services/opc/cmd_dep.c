@@ -71,24 +71,8 @@ load_cfg(struct depcfg *c, const struct cfg_node *root)
 static char *
 checkout(const struct cfg_node *rn, const char *cfgdir)
 {
-	const char *p = cfg_str(cfg_get(rn, "local_path")), *colon, *slash;
-
-	if (p == NULL || *p == '\0') {
-		p = cfg_str(cfg_get(rn, "clone_url"));
-		if (p == NULL || *p == '\0')
-			return (NULL);
-		if (strncmp(p, "file://", 7) == 0)
-			p += 7;
-		else if (strstr(p, "://") != NULL)
-			return (NULL);
-		colon = strchr(p, ':');
-		slash = strchr(p, '/');
-		if (colon != NULL && (slash == NULL || colon < slash))
-			return (NULL); /* git@host:path */
-	}
-	if (*p == '/')
-		return (path_clean(xstrdup(p)));
-	return (path_clean(xasprintf("%s/%s", cfgdir, p)));
+	return (path_checkout(cfg_str(cfg_get(rn, "local_path")),
+	    cfg_str(cfg_get(rn, "clone_url")), cfgdir));
 }
 
 /* pip_list fills the python items from pip's list when the checkout

@@ -474,6 +474,35 @@ test_path_clean(void **state)
 	}
 }
 
+/* A repo's local checkout: local_path first, else a clone_url that is a
+ * path or file:// URL; a remote or scp-like URL has none. */
+static void
+test_path_checkout(void **state)
+{
+	const char *cases[][4] = {
+		{ "/srv/r/", "https://x/y.git", "/etc/opc", "/srv/r" },
+		{ "r", NULL, "/etc/opc", "/etc/opc/r" },
+		{ "", "../repos/r", "/etc/opc", "/etc/repos/r" },
+		{ NULL, "file:///srv/r.git", "/etc", "/srv/r.git" },
+		{ NULL, "https://github.com/o/r.git", "/etc", NULL },
+		{ NULL, "git@github.com:o/r.git", "/etc", NULL },
+		{ NULL, "./a:b/r", "/etc", "/etc/a:b/r" },
+		{ NULL, NULL, "/etc", NULL },
+	};
+	size_t i;
+	char  *p;
+
+	(void) state;
+	for (i = 0; i < nitems(cases); i++) {
+		p = path_checkout(cases[i][0], cases[i][1], cases[i][2]);
+		if (cases[i][3] == NULL)
+			assert_null(p);
+		else
+			assert_string_equal(p, cases[i][3]);
+		free(p);
+	}
+}
+
 /* file_read: the whole file, NUL-terminated; over max is ERR_TOOBIG, a
  * missing file ERR_IO with errno. */
 static void
@@ -513,6 +542,7 @@ main(void)
 		    test_mkdirs, tmp_setup, tmp_teardown),
 		cmocka_unit_test(test_clocks),
 		cmocka_unit_test(test_path_clean),
+		cmocka_unit_test(test_path_checkout),
 		cmocka_unit_test_setup_teardown(
 		    test_child_spawn, tmp_setup, tmp_teardown),
 		cmocka_unit_test_setup_teardown(
