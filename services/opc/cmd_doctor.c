@@ -418,45 +418,30 @@ check_github(struct doc *d, const struct cfg_node *root)
 static void
 check_backends(struct doc *d, struct topo *t)
 {
-	const struct cfg_node *bk;
-	json_t                *p;
-	const char            *name, *ready;
-	char                   err[512];
-	size_t                 i, k;
+	json_t     *all = opc_probe_all(t, NULL, 0), *p;
+	const char *inst, *name;
+	size_t      i;
 
-	for (i = 0; i < t->ninst; i++) {
-		if (strcmp(t->inst[i].service, "executor") != 0)
-			continue;
-		bk = cfg_get(t->inst[i].node, "backends");
-		for (k = 0; k < cfg_len(bk); k++) {
-			name = cfg_key_at(bk, k);
-			if ((p = opc_probe_backend(t->inst[i].node,
-			         cfg_at(bk, k), 0, err, sizeof(err))) ==
-			    NULL) {
-				say(d, "fail", "%s backend %s: %s",
-				    t->inst[i].name, name, err);
-				continue;
-			}
-			ready = opc_jstr(p, "ready", "no");
-			if (strcmp(ready, "no") == 0)
-				say(d, "warn", "%s backend %s: %s",
-				    t->inst[i].name, name,
-				    opc_jstr(p, "detail", "not ready"));
-			else
-				say(d, "ok",
-				    "%s backend %s: %s %s%s%s; sandbox: %s",
-				    t->inst[i].name, name,
-				    opc_jstr(p, "kind", "?"),
-				    opc_jstr(p, "path", "built in"),
-				    json_is_string(
-				        json_object_get(p, "version"))
-				        ? ", "
-				        : "",
-				    opc_jstr(p, "version", ""),
-				    opc_jstr(p, "sandbox", "none (built in)"));
-			json_decref(p);
-		}
+	json_array_foreach (all, i, p) {
+		inst = opc_jstr(p, "instance", "?");
+		name = opc_jstr(p, "backend", "?");
+		if (strcmp(opc_jstr(p, "ready", "no"), "no") == 0)
+			say(d,
+			    json_object_get(p, "kind") == NULL ? "fail"
+			                                       : "warn",
+			    "%s backend %s: %s", inst, name,
+			    opc_jstr(p, "detail", "not ready"));
+		else
+			say(d, "ok", "%s backend %s: %s %s%s%s; sandbox: %s",
+			    inst, name, opc_jstr(p, "kind", "?"),
+			    opc_jstr(p, "path", "built in"),
+			    json_is_string(json_object_get(p, "version"))
+			        ? ", "
+			        : "",
+			    opc_jstr(p, "version", ""),
+			    opc_jstr(p, "sandbox", "none (built in)"));
 	}
+	json_decref(all);
 }
 
 /* check_state_dir warns when other users may read the state directory:

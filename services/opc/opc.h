@@ -101,12 +101,13 @@ int cmd_campaigns(struct opc *, int, char **);
 int cmd_proposals_patterns(struct opc *, int, char **);
 int cmd_providers(struct opc *, int, char **);
 
-/* opc_probe_backend runs `opc-exec-run --probe` on the backend config
- * node bk of the executor instance node executor (its sandbox.bwrap; call:
- * with one real headless call) and returns its answer (with the sandbox
- * mode in effect), or NULL with err set (cmd_providers.c). */
-json_t *opc_probe_backend(const struct cfg_node *executor,
-    const struct cfg_node *bk, int call, char *err, size_t errlen);
+/* opc_probe_all runs `opc-exec-run --probe` (the CLI built exactly as
+ * for a run, in the executor's sandbox; call: one real headless call) on
+ * every backend of every executor instance (only: just that backend
+ * name), all at once, and returns their answers in config
+ * order, each with "instance" and "backend"; a probe that failed is
+ * {ready: no, detail} (cmd_providers.c). */
+json_t *opc_probe_all(struct topo *t, const char *only, int call);
 
 /* opc_plane_node returns the plane: map holding key: the board-sync
  * instance inst's (an instance may use its own key), else the top
