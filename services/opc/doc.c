@@ -41,6 +41,15 @@ roff(FILE *f, const char *s, int n)
 	}
 }
 
+/* line writes "<pre>s\n": a roff request and its text, escaped. */
+static void
+line(FILE *f, const char *pre, const char *s)
+{
+	fputs(pre, f);
+	roff(f, s, -1);
+	fputs("\n", f);
+}
+
 /* ------------------------------------------------------------ opc(1) */
 
 static void
@@ -79,11 +88,9 @@ man1(FILE *f, const struct opc_cmd *cmds)
 	    "describes one.\n"
 	    ".SH COMMANDS\n");
 	for (c = cmds; c->name != NULL; c++) {
-		fputs(".TP\n.B ", f);
-		roff(f, c->name, -1);
-		fputs("\n", f);
-		roff(f, c->args, -1);
-		fputs("\n.br\n", f);
+		line(f, ".TP\n.B ", c->name);
+		line(f, "", c->args);
+		fputs(".br\n", f);
 		nl = strchr(c->help, '\n');
 		roff(f, c->help, nl != NULL ? (int) (nl - c->help) : -1);
 		fputs("\n", f);
@@ -130,9 +137,7 @@ key(FILE *f, const struct cfg_key *k, const char *path)
 {
 	char *sub;
 
-	fputs(".TP\n.B ", f);
-	roff(f, path, -1);
-	fputs("\n", f);
+	line(f, ".TP\n.B ", path);
 	roff(f, opc_cfg_type(k), -1);
 	if (k->type == CFG_K_ENUM) {
 		fputs(" ", f);
@@ -156,11 +161,8 @@ key(FILE *f, const struct cfg_key *k, const char *path)
 		fputs("\\fR", f);
 	}
 	fputs(".\n", f);
-	if (k->help != NULL) {
-		fputs(".br\n", f);
-		roff(f, k->help, -1);
-		fputs("\n", f);
-	}
+	if (k->help != NULL)
+		line(f, ".br\n", k->help);
 	switch (k->type) {
 	case CFG_K_SECTION:
 		keys(f, k->sub, path);
@@ -250,11 +252,8 @@ man5(FILE *f)
 	    ".SS Every instance\n");
 	keys(f, topo_inst_keys, "instances.<name>");
 	for (s = conf_services; s->name != NULL; s++) {
-		fputs(".SS service: ", f);
-		roff(f, s->name, -1);
-		fputs("\n", f);
-		roff(f, s->help, -1);
-		fputs("\n", f);
+		line(f, ".SS service: ", s->name);
+		line(f, "", s->help);
 		keys(f, s->keys, "instances.<name>");
 	}
 	fprintf(f,
