@@ -21,6 +21,24 @@ install(FILES ${OPC_DOC_DIR}/opc.1.gz
   DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
 install(FILES ${OPC_DOC_DIR}/opcenter.yaml.5.gz
   DESTINATION ${CMAKE_INSTALL_MANDIR}/man5)
+# and a page for each daemon and worker from its --help (not
+# opc-git-credential: git runs it, it has no --help)
+set(man_out)
+foreach(p IN LISTS OPC_PROGRAMS)
+  if(p STREQUAL "opc" OR p STREQUAL "opc-git-credential")
+    continue()
+  endif()
+  set(m ${OPC_DOC_DIR}/man1/${p}.1)
+  add_custom_command(OUTPUT ${m} ${m}.gz
+    COMMAND ${CMAKE_COMMAND} -DOPC=$<TARGET_FILE:${p}> -DWHAT=help
+      -DOUT=${m} -DVERSION=${PROJECT_VERSION}
+      -P ${PROJECT_SOURCE_DIR}/cmake/gendoc.cmake
+    DEPENDS ${p} ${PROJECT_SOURCE_DIR}/cmake/gendoc.cmake
+    COMMENT "${p} --help > ${p}.1" VERBATIM)
+  list(APPEND man_out ${m})
+  install(FILES ${m}.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+endforeach()
+add_custom_target(opc_man ALL DEPENDS ${man_out})
 install(FILES ${OPC_DOC_DIR}/opc.bash RENAME opc
   DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions)
 install(FILES config/opcenter.example.yaml config/opcenter.multihost.yaml

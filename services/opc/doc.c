@@ -124,6 +124,8 @@ man1(FILE *f, const struct opc_cmd *cmds)
 	    ".fi\n"
 	    ".SH SEE ALSO\n"
 	    ".BR opcenter.yaml (5),\n"
+	    ".BR opc\\-supervisor (1)\n"
+	    "(and a page for each opc\\-* daemon and worker),\n"
 	    ".BR systemctl (1),\n"
 	    ".BR bwrap (1)\n");
 }
