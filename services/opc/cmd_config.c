@@ -83,8 +83,8 @@ check(struct opc *o)
 
 /* ---------------------------------------------------------------- explain */
 
-static const char *
-type_word(const struct cfg_key *k)
+const char *
+opc_cfg_type(const struct cfg_key *k)
 {
 	switch (k->type) {
 	case CFG_K_STR:
@@ -121,7 +121,7 @@ line(int depth, const char *head, const struct cfg_key *k)
 
 	n = printf("%*s%s", 2 * depth, "", head);
 	printf("%*s# %s", n < COMMENT_COL ? COMMENT_COL - n : 1, "",
-	    type_word(k));
+	    opc_cfg_type(k));
 	if (k->type == CFG_K_ENUM)
 		printf(" %s", k->choices);
 	if (k->min != NULL && k->max != NULL)

@@ -13,6 +13,9 @@
 #include "opc/svc.h"
 #include "opc/util.h"
 
+/* The commands: usage(), opc(1) and the bash completion are written from
+ * these rows (doc.c); a command's options are the --names of its args and
+ * help. */
 static const struct opc_cmd cmds[] = {
 	{ "up", cmd_up, "[--only A,B] [--wait S]",
 	    "start opc-supervisor (and the constellation) in the background" },
@@ -250,6 +253,12 @@ main(int argc, char **argv)
 
 	(void) umask(077); /* what opc creates (state dir, logs) is private */
 	log_init("opc", NULL, LOG_WARN);
+	/* the build's: opc(1), opcenter.yaml(5), the bash completion */
+	if (argc == 3 && strcmp(argv[1], "--doc") == 0) {
+		rv = opc_doc(cmds, argv[2]);
+		log_fini();
+		return (rv);
+	}
 	while (i < argc && argv[i][0] == '-') {
 		if ((strcmp(argv[i], "-c") == 0 ||
 		        strcmp(argv[i], "--config") == 0) &&

@@ -78,6 +78,15 @@ int cmd_config(struct opc *, int, char **);
  * (file:line:col first); returns their number (cmd_config.c). */
 struct buf;
 int opc_config_check(const struct topo *t, struct buf *errs);
+/* opc_cfg_type names the type of row k as explain prints it ("duration",
+ * "one of") (cmd_config.c). */
+const char *opc_cfg_type(const struct cfg_key *k);
+
+/* opc_doc prints what ("man1": opc(1) from cmds, "man5":
+ * opcenter.yaml(5) from the config tables, "bash": opc's bash
+ * completion) on stdout; 0, 1 on a write error, 2 for an unknown what
+ * (doc.c, `opc --doc WHAT`, run by the build). */
+int opc_doc(const struct opc_cmd *cmds, const char *what);
 int cmd_autonomy_cycle(struct opc *, int, char **);
 int cmd_proposals(struct opc *, int, char **);
 /* cmd_stages.c: the stages one at a time and opc autonomy */
