@@ -9,7 +9,8 @@
  *   - an item only bob touched gets one comment, stays Ready, journals
  *     board.trigger_refused, and still has one comment after a restart;
  *   - the project members list answers 429 twice first: retried, nothing
- *     refused on its account.
+ *     refused on its account;
+ *   - carol's membership deleted: her next item is refused.
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -283,17 +284,29 @@ test_authorized_triggers(void **arg)
 	assert_true(state_is(&f, "only bob", "Ready for AI"));
 	assert_true(tb_status_int(f.topo, "board-sync",
 	                "counters.plane_trigger_refused") == 1);
-	/* a restart decides again, and says nothing new */
+	/* a restart decides again, and says nothing new; carol's row is
+	 * gone from the project (soft-deleted: no longer listed), so her
+	 * new item is refused: a role counts only for a member */
 	tb_stop(&f.bs);
+	json_decref(call(&f, "POST", "/_fixture/member",
+	    json_pack("{s:s}", "delete", CAROL)));
+	json_decref(call(&f, "POST", "/_fixture/workitem",
+	    item("carol again", "Ready for AI", CAROL)));
 	bs_start(&f);
 	assert_int_equal(tb_wait_int(f.topo, "board-sync",
-	                     "plane.authorization.refused", 1, WAIT),
-	    1);
+	                     "plane.authorization.refused", 2, WAIT),
+	    2);
 	sleep_ms(300); /* a few more polls */
 	assert_int_equal(refusals(&f, "only bob"), 1);
 	assert_true(state_is(&f, "only bob", "Ready for AI"));
+	deadline = mono_ms() + WAIT;
+	while (refusals(&f, "carol again") < 1 && mono_ms() < deadline)
+		sleep_ms(50);
+	assert_int_equal(refusals(&f, "carol again"), 1);
+	assert_true(state_is(&f, "carol again", "Ready for AI"));
+	assert_true(state_is(&f, "by carol", "Running"));
 	ev = tb_events(f.topo, "board-sync", "board.trigger_refused");
-	assert_int_equal(json_array_size(ev), 1);
+	assert_int_equal(json_array_size(ev), 2);
 	json_decref(ev);
 	fx_stop(&f);
 }
