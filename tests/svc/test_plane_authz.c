@@ -85,13 +85,11 @@ item(const char *name, const char *state, const char *by)
 static void
 plane_start(struct fx *f)
 {
-	char        bin[512], portfile[512], log[512], seed[512], buf[32];
+	char        bin[512], portfile[512], log[512], seed[512];
 	const char *argv[] = { bin, "--port-file", portfile, "--api-key", KEY,
 		"--workspace", "ws", "--project", PROJ, "--seed", seed,
 		"--rate-limit", "50/second", NULL };
-	int64_t     deadline = mono_ms() + WAIT;
 	json_t     *s;
-	FILE       *fp;
 
 	snprintf(bin, sizeof(bin), "%s/opc-fixture-plane", OPC_BIN_DIR);
 	snprintf(portfile, sizeof(portfile), "%s/plane.port", f->dir);
@@ -114,18 +112,7 @@ plane_start(struct fx *f)
 	    item("by carol", "Ready for AI", CAROL));
 	assert_int_equal(json_dump_file(s, seed, 0), 0);
 	json_decref(s);
-	f->pl = child_spawn(log, (char *const *) argv, NULL);
-	assert_true(f->pl > 0);
-	while (f->port == 0 && mono_ms() < deadline) {
-		if ((fp = fopen(portfile, "r")) != NULL) {
-			if (fgets(buf, sizeof(buf), fp) != NULL)
-				f->port = atoi(buf);
-			fclose(fp);
-		}
-		if (f->port == 0)
-			sleep_ms(10);
-	}
-	assert_true(f->port > 0);
+	f->pl = tb_fixture((char *const *) argv, log, portfile, &f->port);
 }
 
 static void
