@@ -394,6 +394,7 @@ mirror(struct bplane *bp, json_t *item, json_t *seen)
 		return;
 	}
 	id = pi.id;
+	plane_authz_seen(bp, item);
 	json_object_set_new(seen, id, json_true());
 	json_object_del(bp->unknown, id);
 	labels = json_dumps(pi.names, JSON_COMPACT);
@@ -815,6 +816,7 @@ board_plane_cycle(struct svc *svc, struct board *b)
 		poll_items(bp);
 	plane_push_outbox(bp);
 	plane_push_priority(bp);
+	plane_authz_cycle(bp);
 	if (bp->listed)
 		plane_claims(bp);
 	if (!bp->answers_busy && (bp->answers_now || now >= bp->next_answers))
@@ -860,6 +862,7 @@ board_plane_status(struct svc *svc, struct board *b, json_t *obj)
 		free(m);
 	}
 	plane_stats(bp->pl, p);
+	plane_authz_status(bp, p);
 	json_object_set_new(obj, "plane", p);
 }
 
@@ -1031,6 +1034,16 @@ board_plane_init(struct svc *svc, struct board *b)
 		dbid = id;
 	}
 	snprintf(bp->db_id, sizeof(bp->db_id), "%s", dbid);
+	if ((rv = plane_authz_init(bp,
+	         pcfg(svc,
+	             cfg_get(cfg_get(svc_cfg(svc), "plane"),
+	                 "authorized_roles") != NULL
+	                 ? "authorized_roles"
+	                 : "authorized_members"),
+	         c.workspace, err, sizeof(err))) != 0) {
+		log_error("board.config", "%s", err);
+		goto fail;
+	}
 	log_info("board.plane",
 	    "Plane board %s/%s at %s, polling every %lld "
 	    "ms, rate limit %lld per %lld ms",
@@ -1054,6 +1067,7 @@ board_plane_fini(struct svc *svc, struct board *b)
 	if (bp == NULL)
 		return;
 	plane_close(&bp->pl);
+	plane_authz_fini(bp);
 	json_decref(bp->state_id);
 	json_decref(bp->state_name);
 	json_decref(bp->label_name);

@@ -74,11 +74,12 @@ struct bplane {
 	bool    auth_ok, cred_reported;
 	char    last_error[256];
 	/* maps, from the last states and labels lists */
-	json_t *state_id;   /* lowercase Plane name -> id */
-	json_t *state_name; /* id -> Plane name */
-	json_t *label_name; /* id -> name */
-	json_t *label_id;   /* lowercase name -> id */
-	json_t *unknown;    /* item id -> a label id of it not listed */
+	json_t        *state_id;   /* lowercase Plane name -> id */
+	json_t        *state_name; /* id -> Plane name */
+	json_t        *label_name; /* id -> name */
+	json_t        *label_id;   /* lowercase name -> id */
+	json_t        *unknown;    /* item id -> a label id of it not listed */
+	struct bauthz *authz;      /* plane_authz.c */
 };
 
 /* board_plane_states reads plane.states (the instance's plane: map
@@ -161,6 +162,20 @@ void plane_claim_view(const json_t *comments, const char *instance,
 void plane_claims(struct bplane *);
 /* plane_claims_pending: this instance's claims not finished (status). */
 int64_t plane_claims_pending(struct bplane *);
+
+/* Authorized triggers (plane_authz.c).  plane_authz_init reads
+ * plane.authorized_members and authorized_roles under pc (0 or
+ * ERR_CONFIG with err); plane_authz_seen notes a listed item's
+ * created_by and updated_at; plane_authz_cycle reads the members when
+ * due; plane_authz_gate says whether a Ready task may be claimed now
+ * (false: refused, or not decided yet: a check is started). */
+int  plane_authz_init(struct bplane *, const struct cfg_node *pc,
+     const char *workspace, char *err, size_t errlen);
+void plane_authz_fini(struct bplane *);
+void plane_authz_seen(struct bplane *, const json_t *item);
+void plane_authz_cycle(struct bplane *);
+bool plane_authz_gate(struct bplane *, const char *task_id);
+void plane_authz_status(struct bplane *, json_t *obj);
 
 /* plane_push.c */
 void plane_push_outbox(struct bplane *);

@@ -40,6 +40,13 @@ const struct cfg_key board_sync_plane_keys[] = {
 	    "another instance's unfinished claim stops counting after"),
 	CFG_INT(
 	    "max_claims", "2", NULL, NULL, "claims in flight (at least 1)"),
+	CFG_STRS("authorized_members",
+	    "member ids or emails whose work items run: the creator or "
+	    "the member who moved it to Ready must be one (or hold a role "
+	    "below); neither set: everyone's run"),
+	CFG_STRS("authorized_roles",
+	    "workspace roles whose work items run: admin, member, guest "
+	    "(Plane's 20, 15, 5)"),
 	CFG_SECTION("states", states_keys,
 	    "the project's names of the states opcenter uses"),
 	CFG_END,

@@ -591,7 +591,8 @@ plane_claims(struct bplane *bp)
 			break;
 		if (json_object_get(bp->claiming, json_string_value(v)) !=
 		        NULL ||
-		    !plane_due(bp, key))
+		    !plane_due(bp, key) ||
+		    !plane_authz_gate(bp, json_string_value(v)))
 			continue;
 		start(bp, json_string_value(v));
 		busy++;

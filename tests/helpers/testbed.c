@@ -26,6 +26,31 @@ struct tb_svc {
 	pthread_t             thr;
 };
 
+pid_t
+tb_fixture(
+    char *const argv[], const char *log, const char *portfile, int *port)
+{
+	int64_t deadline = mono_ms() + TB_WAIT_MS;
+	char    buf[32];
+	pid_t   pid;
+	FILE   *fp;
+
+	*port = 0;
+	pid   = child_spawn(log, argv, NULL);
+	assert_true(pid > 0);
+	while (*port == 0 && mono_ms() < deadline) {
+		if ((fp = fopen(portfile, "r")) != NULL) {
+			if (fgets(buf, sizeof(buf), fp) != NULL)
+				*port = atoi(buf);
+			fclose(fp);
+		}
+		if (*port == 0)
+			sleep_ms(10);
+	}
+	assert_true(*port > 0);
+	return (pid);
+}
+
 char *
 tb_dir(void)
 {

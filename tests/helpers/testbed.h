@@ -38,6 +38,11 @@ struct tb_svc *tb_start(
  * the instance says it has caught up with its upstreams. */
 struct tb_svc *tb_start_caught_up(
     const struct svc_def *, struct topo *, const char *name);
+/* tb_fixture spawns a loopback fixture server (argv, its output appended
+ * to log) and waits (TB_WAIT_MS, asserts) until it writes its port to
+ * portfile; *port gets it.  Returns the child's pid. */
+pid_t tb_fixture(
+    char *const argv[], const char *log, const char *portfile, int *port);
 /* tb_stop stops and joins the thread and closes the service. */
 void        tb_stop(struct tb_svc **);
 struct svc *tb_svc(struct tb_svc *);

@@ -43,27 +43,14 @@ struct fx {
 static void
 gh_start(struct fx *f)
 {
-	char        bin[512], portfile[512], log[512], buf[32];
+	char        bin[512], portfile[512], log[512];
 	const char *argv[] = { bin, "--port-file", portfile, "--token", TOKEN,
 		NULL };
-	int64_t     deadline = mono_ms() + WAIT;
-	FILE       *fp;
 
 	snprintf(bin, sizeof(bin), "%s/opc-fixture-github", OPC_BIN_DIR);
 	snprintf(portfile, sizeof(portfile), "%s/gh.port", f->dir);
 	snprintf(log, sizeof(log), "%s/gh.log", f->dir);
-	f->gh = child_spawn(log, (char *const *) argv, NULL);
-	assert_true(f->gh > 0);
-	while (f->port == 0 && mono_ms() < deadline) {
-		if ((fp = fopen(portfile, "r")) != NULL) {
-			if (fgets(buf, sizeof(buf), fp) != NULL)
-				f->port = atoi(buf);
-			fclose(fp);
-		}
-		if (f->port == 0)
-			sleep_ms(10);
-	}
-	assert_true(f->port > 0);
+	f->gh = tb_fixture((char *const *) argv, log, portfile, &f->port);
 }
 
 /* gh_call sends method path body to the fixture; returns the JSON
