@@ -76,15 +76,16 @@ test_argv_full(void **state)
 	sb.file_size_mb = 4;
 	sandbox_argv(&out, &sb, "/ws/run-1", argv);
 	j    = joined(&out);
-	want = xasprintf("prlimit|--core=0|--cpu=10:11|--fsize=4194304|--nproc=32|"
-	                 "--as=67108864|--|/usr/bin/bwrap|--die-with-parent|"
-	                 "--new-session|--unshare-pid|--unshare-net|"
-	                 "--cap-drop|ALL|--ro-bind|/|/|--dev|/dev|--proc|"
-	                 "/proc|--tmpfs|/tmp|--tmpfs|%s|--ro-bind-try|"
-	                 "/opt/tool|/opt/tool|--ro-bind-try|/usr/bin/agent|"
-	                 "/usr/bin/agent|--bind-try|/var/cache/x|/var/cache/x|"
-	                 "--bind|/ws/run-1|/ws/run-1|--chdir|/ws/run-1|--|"
-	                 "/usr/bin/agent|--goal|a b; rm -rf /",
+	want = xasprintf(
+	    "prlimit|--core=0|--cpu=10:11|--fsize=4194304|--nproc=32|"
+	    "--as=67108864|--|/usr/bin/bwrap|--die-with-parent|"
+	    "--new-session|--unshare-pid|--unshare-net|"
+	    "--cap-drop|ALL|--ro-bind|/|/|--dev|/dev|--proc|"
+	    "/proc|--tmpfs|/tmp|--tmpfs|%s|--ro-bind-try|"
+	    "/opt/tool|/opt/tool|--ro-bind-try|/usr/bin/agent|"
+	    "/usr/bin/agent|--bind-try|/var/cache/x|/var/cache/x|"
+	    "--bind|/ws/run-1|/ws/run-1|--chdir|/ws/run-1|--|"
+	    "/usr/bin/agent|--goal|a b; rm -rf /",
 	    hidden);
 	assert_string_equal(j, want);
 	/* the task text stays one element: no shell anywhere */
@@ -414,8 +415,8 @@ test_cpu_limit(void **state)
 	assert_string_equal(rs(r, "failure_category"), "timeout");
 	assert_non_null(strstr(rs(r, "failure_reason"), "SIGXCPU"));
 	assert_non_null(strstr(rs(r, "failure_reason"), "cpu_seconds 1"));
-	assert_true(json_integer_value(json_object_get(r, "duration_ms")) <
-	    30000);
+	assert_true(
+	    json_integer_value(json_object_get(r, "duration_ms")) < 30000);
 	/* no core file of it in the workspace (prlimit --core=0) */
 	assert_false(ws_has(f, "core"));
 	json_decref(r);
@@ -443,8 +444,8 @@ test_stop_term_reaches_backend(void **state)
 	assert_string_equal(rs(r, "failure_category"), "timeout");
 	assert_true(ws_has(f, "started"));
 	assert_true(ws_has(f, "term.txt"));
-	assert_true(json_integer_value(json_object_get(r, "duration_ms")) <
-	    8000);
+	assert_true(
+	    json_integer_value(json_object_get(r, "duration_ms")) < 8000);
 	assert_int_equal(running(f->token), 0);
 	json_decref(r);
 }
