@@ -25,9 +25,19 @@
 #   ws_full_prep_ms           median preparation with a full clone
 #   ws_mirror_git_kib, ws_full_git_kib   .git of one workspace
 #   ws_mirror_disk_kib, ws_full_disk_kib whole workspace (with the tree)
+#   ws_tree_kib                the checked-out tree alone (the plain
+#                              checkout's disk): the floor any workspace
+#                              with the files in it pays, mirror or not
+#   ws_mirror_kib_total        the mirror itself, once per repo per host
 #   ws_mirror_prep_x_checkout  mirror preparation / plain checkout
-#   ws_mirror_git_pct_full     mirror .git as % of a full clone's disk
-#   ws_mirror_disk_pct_full    whole mirror workspace as % of a full one
+#   ws_mirror_disk_pct_full    whole mirror workspace as % of a full one:
+#                              the figure the issue's "disk per workspace
+#                              under 2% of a full clone" names
+#   ws_tree_pct_full           the tree alone as % of a full clone: the
+#                              lowest ws_mirror_disk_pct_full can go
+#   ws_mirror_git_pct_full     mirror .git as % of a full clone's disk:
+#                              what the mirror workspace adds above the
+#                              floor (not the whole workspace)
 # "Preparation" is the worker's own figure (its run.workspace log line:
 # from the start of the clone or mirror step to the branch checked out).
 set -euo pipefail
@@ -87,7 +97,9 @@ GIT_INDEX_FILE=$W/plain.index git --git-dir="$REPO" read-tree main
 GIT_INDEX_FILE=$W/plain.index git --git-dir="$REPO" --work-tree="$co" \
     checkout-index -a
 plain=$(($(ms) - t0))
-echo "ws_tree_mib=$(($(du -sk "$co" | cut -f1) / 1024))"
+tree_kib=$(du -sk "$co" | cut -f1)
+echo "ws_tree_mib=$((tree_kib / 1024))"
+echo "ws_tree_kib=$tree_kib"
 echo "ws_plain_checkout_ms=$plain"
 
 # --- runs through the worker --------------------------------------------
@@ -134,7 +146,9 @@ echo "ws_full_git_kib=$fg"
 echo "ws_mirror_disk_kib=$md"
 echo "ws_full_disk_kib=$fd"
 echo "ws_mirror_kib_total=$(du -sk "$W/mirrors" | cut -f1)"
-awk -v m="$mp" -v p="$plain" -v mg="$mg" -v md="$md" -v fd="$fd" 'BEGIN {
+awk -v m="$mp" -v p="$plain" -v mg="$mg" -v md="$md" -v fd="$fd" \
+    -v t="$tree_kib" 'BEGIN {
     printf "ws_mirror_prep_x_checkout=%.2f\n", m / (p > 0 ? p : 1)
-    printf "ws_mirror_git_pct_full=%.2f\n", 100 * mg / fd
-    printf "ws_mirror_disk_pct_full=%.2f\n", 100 * md / fd }'
+    printf "ws_mirror_disk_pct_full=%.2f\n", 100 * md / fd
+    printf "ws_tree_pct_full=%.2f\n", 100 * t / fd
+    printf "ws_mirror_git_pct_full=%.2f\n", 100 * mg / fd }'

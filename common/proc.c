@@ -10,11 +10,13 @@
  * (posix_spawn) returns the errno of a failed chdir() or exec, which
  * tells "could not start" (ENOENT) apart from "exited 127".
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -232,6 +234,71 @@ signal_group(pid_t pid, int sig)
 		(void) kill(pid, sig);
 }
 
+/* parent_of returns the parent pid in /proc/PID/stat, or -1. */
+static pid_t
+parent_of(const char *pid)
+{
+	char  path[64], line[512], *p;
+	FILE *f;
+	long  pp = -1;
+
+	snprintf(path, sizeof(path), "/proc/%s/stat", pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return (-1);
+	/* "PID (COMM) STATE PPID ...": COMM may hold ')' and spaces */
+	if (fgets(line, sizeof(line), f) != NULL &&
+	    (p = strrchr(line, ')')) != NULL &&
+	    sscanf(p + 1, " %*c %ld", &pp) != 1)
+		pp = -1;
+	fclose(f);
+	return ((pid_t) pp);
+}
+
+/* signal_tree sends sig to every descendant of root (not to root): one
+ * pass over /proc for the parent of each process, then the tree from
+ * root down.  A process forked during the pass may be missed; the
+ * SIGKILL stage takes the group and the sandbox's pid 1 (whose death
+ * ends its namespace) anyway. */
+static void
+signal_tree(pid_t root, int sig)
+{
+	DIR           *d = opendir("/proc");
+	struct dirent *e;
+	pid_t         *pid = NULL, *ppid = NULL, *todo;
+	size_t         n = 0, cap = 0, head = 0, tail = 0, i;
+
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		if (n == cap) {
+			cap  = cap > 0 ? cap * 2 : 256;
+			pid  = xrealloc(pid, cap * sizeof(*pid));
+			ppid = xrealloc(ppid, cap * sizeof(*ppid));
+		}
+		pid[n]  = (pid_t) atol(e->d_name);
+		ppid[n] = parent_of(e->d_name);
+		n++;
+	}
+	closedir(d);
+	/* breadth first; each process is queued once (one parent each) */
+	todo         = xcalloc(n + 1, sizeof(*todo));
+	todo[tail++] = root;
+	while (head < tail) {
+		for (i = 0; i < n; i++)
+			if (ppid[i] == todo[head] && pid[i] != root &&
+			    tail <= n) {
+				todo[tail++] = pid[i];
+				(void) kill(pid[i], sig);
+			}
+		head++;
+	}
+	free(todo);
+	free(pid);
+	free(ppid);
+}
+
 /* read_into reads what is available on *fd; closes it at EOF. */
 static void
 read_into(int *fd, struct buf *b, size_t cap, int *truncated)
@@ -322,11 +389,16 @@ proc_run(struct proc_result *r, const struct proc_opts *o)
 				r->stopped = 1;
 			else
 				r->timed_out = 1;
-			signal_group(pid, SIGTERM);
+			if (o->tree)
+				signal_tree(pid, SIGTERM);
+			else
+				signal_group(pid, SIGTERM);
 			r->kill_signal = SIGTERM;
 			next_kill      = now + o->grace_ms;
 			stage          = 1;
 		} else if (!reaped && stage == 1 && now >= next_kill) {
+			if (o->tree)
+				signal_tree(pid, SIGKILL);
 			signal_group(pid, SIGKILL);
 			r->kill_signal = SIGKILL;
 			stage          = 2;

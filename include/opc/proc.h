@@ -62,6 +62,14 @@ struct proc_opts {
 	 * child starts inside them). */
 	void (*spawn_hook)(void *arg, int before);
 	void *spawn_arg; /* borrowed */
+	/* tree: the child is a wrapper that neither passes a signal on nor
+	 * outlives one (bwrap: its processes inside run in a session and a
+	 * pid namespace of their own, which the group signal misses, and
+	 * bwrap dies at once of SIGTERM, taking the sandbox with it).  The
+	 * stop's SIGTERM then goes to every descendant of the child (found
+	 * in /proc) and not to the child; the SIGKILL after grace_ms to the
+	 * child's group and every descendant. */
+	int tree;
 };
 
 struct proc_result {
@@ -80,9 +88,10 @@ struct proc_result {
 /* proc_run runs o->argv with stdin from /dev/null, stdout and stderr
  * captured into r (release with proc_result_fini(), also on error).  The
  * child calls setsid(); on timeout the whole group gets SIGTERM, then
- * SIGKILL after grace_ms.  Once the child exits, stragglers in its group
- * are killed.  Returns 0 (whatever the child did, or when it could not be
- * started: spawn_errno) or ERR_IO when its pipes could not be made. */
+ * SIGKILL after grace_ms (o->tree: its descendants, see above).  Once the
+ * child exits, stragglers in its group are killed.  Returns 0 (whatever the
+ * child did, or when it could not be started: spawn_errno) or ERR_IO when its
+ * pipes could not be made. */
 int  proc_run(struct proc_result *r, const struct proc_opts *o);
 void proc_result_fini(struct proc_result *r);
 /* proc_signame returns "SIGTERM" etc. (static storage). */

@@ -429,8 +429,12 @@ check_backends(struct doc *d, struct topo *t)
 			say(d,
 			    json_object_get(p, "kind") == NULL ? "fail"
 			                                       : "warn",
-			    "%s backend %s: %s", inst, name,
-			    opc_jstr(p, "detail", "not ready"));
+			    "%s backend %s: %s%s%s", inst, name,
+			    opc_jstr(p, "detail", "not ready"),
+			    json_is_string(json_object_get(p, "sandbox"))
+			        ? "; sandbox: "
+			        : "",
+			    opc_jstr(p, "sandbox", ""));
 		else
 			say(d, "ok", "%s backend %s: %s %s%s%s; sandbox: %s",
 			    inst, name, opc_jstr(p, "kind", "?"),

@@ -129,6 +129,9 @@ check "a backend with sandbox: off still runs (Done)" wait_for 30 state_is "$id"
 check "opc providers shows the sandbox mode per backend" sh -c \
     "grep -q 'sandbox   off' '$T/prov.out' && grep -q 'sandbox   unavailable' '$T/prov.out'"
 sed 's/^/# /' "$T/prov.out" | grep -E "sandbox|^# [a-z-]+/" 
+"$OPC" -c "$CFG" doctor >"$T/doctor.out" 2>&1
+check "opc doctor shows it too" sh -c \
+    "grep -q 'backend open: .*sandbox: off' '$T/doctor.out' && grep -q 'backend fine: .*sandbox: unavailable' '$T/doctor.out'"
 "$OPC" -c "$CFG" down --wait 30 >/dev/null 2>&1
 if [ -n "$why" ]; then
 	echo "SKIP: $why (the refusal was checked)"

@@ -20,6 +20,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -240,7 +241,7 @@ judge(struct exec_run *x)
 {
 	const struct exec_req    *rq = x->req;
 	const struct proc_result *r  = &x->backend;
-	char                     *err, *how;
+	char                     *err, *how, *note;
 
 	if (r->exit_code >= 0) {
 		x->have_exit_code = 1;
@@ -282,12 +283,19 @@ judge(struct exec_run *x)
 		    xasprintf("backend timed out after %ds (%s)",
 		        rq->timeout_seconds, x->signal_name);
 	else {
-		how               = proc_describe(r);
-		x->backend_reason = xasprintf("backend %s%s%s%s", how,
-		    x->oom_killed ? " (out of memory: the sandbox's memory "
-		                    "limit)"
-		                  : "",
+		how = proc_describe(r);
+		if (x->oom_killed)
+			note = xstrdup(" (out of memory: the sandbox's memory "
+			               "limit)");
+		else if (x->cpu_limited)
+			note = xasprintf(" (SIGXCPU: out of CPU time, the "
+			                 "sandbox's cpu_seconds %d)",
+			    rq->sb.cpu_seconds);
+		else
+			note = xstrdup("");
+		x->backend_reason = xasprintf("backend %s%s%s%s", how, note,
 		    err[0] != '\0' ? ": " : "", err);
+		free(note);
 		free(how);
 	}
 	free(err);
@@ -399,7 +407,7 @@ alternates(struct strv *ro, const char *ws)
 	fclose(f);
 }
 
-void
+int
 backend_confine(struct strv *argv, char *const *envp, const struct exec_run *x,
     int mem_cgroup)
 {
@@ -412,7 +420,7 @@ backend_confine(struct strv *argv, char *const *envp, const struct exec_run *x,
 	if ((p = spawn_path(argv->v[0], envp)) == NULL ||
 	    access(p, X_OK) != 0) {
 		free(p);
-		return;
+		return (0);
 	}
 	free(p);
 	memset(&w, 0, sizeof(w));
@@ -441,6 +449,7 @@ backend_confine(struct strv *argv, char *const *envp, const struct exec_run *x,
 	strv_free(&ro);
 	strv_free(argv);
 	*argv = w;
+	return (1);
 }
 
 /* private_home gives a sandboxed command backend a HOME of its own under
@@ -475,7 +484,7 @@ run_command(struct exec_run *x)
 	struct exec_cgroup     cg;
 	const char            *profile = agent_profile(rq->bk.kind);
 	char                  *prompt;
-	int                    rv;
+	int                    rv, confined = 0;
 
 	memset(&c, 0, sizeof(c));
 	memset(&cg, 0, sizeof(cg));
@@ -500,7 +509,8 @@ run_command(struct exec_run *x)
 	x->backend_prog = xstrdup(c.argv.n > 0 ? c.argv.v[0] : "?");
 	if (rq->sb.on) {
 		cgroup_open(&cg, rq->sb.max_procs, rq->sb.memory_mb);
-		backend_confine(&c.argv, c.env.v, x, cg.mem != NULL);
+		confined =
+		    backend_confine(&c.argv, c.env.v, x, cg.mem != NULL);
 	}
 	memset(&o, 0, sizeof(o));
 	o.argv       = c.argv.v;
@@ -519,6 +529,9 @@ run_command(struct exec_run *x)
 		o.timeout_ms = 1000;
 	o.grace_ms   = (int64_t) rq->bk.kill_grace_seconds * 1000;
 	o.max_output = rq->bk.max_output_bytes;
+	/* bwrap passes no SIGTERM on (sandbox.c): the grace needs it sent
+	 * to the processes inside */
+	o.tree = confined;
 	if (cg.pids != NULL || cg.mem != NULL) {
 		o.spawn_hook = enter_cgroup;
 		o.spawn_arg  = &cg;
@@ -526,6 +539,11 @@ run_command(struct exec_run *x)
 	proc_result_fini(&x->backend);
 	rv            = proc_run(&x->backend, &o);
 	x->oom_killed = cgroup_oom_killed(&cg);
+	/* bwrap exits 128 + the signal its command died of */
+	x->cpu_limited = confined && rq->sb.cpu_seconds > 0 &&
+	    !x->oom_killed && !x->backend.timed_out &&
+	    !x->backend.interrupted && !x->backend.stopped &&
+	    x->backend.exit_code == 128 + SIGXCPU;
 	if (rv != 0) {
 		run_fail(x, "infra_tooling",
 		    xasprintf("cannot start backend: "

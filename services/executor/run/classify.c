@@ -189,7 +189,9 @@ classify(const struct classify_in *in)
 				return (r->category);
 			break;
 		case R_TIMED_OUT:
-			if (in->timed_out)
+			/* out of CPU time is out of time: the same cure
+			 * (a longer limit, or a smaller task) */
+			if (in->timed_out || in->cpu_limited)
 				return (r->category);
 			break;
 		case R_BUDGET:

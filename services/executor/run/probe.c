@@ -41,9 +41,8 @@ version(const char *prog, char *const *envp, const struct exec_run *x)
 	memset(&argv, 0, sizeof(argv));
 	strv_push(&argv, prog);
 	strv_push(&argv, "--version");
-	if (x->req->sb.on)
-		backend_confine(&argv, envp, x, 0);
 	memset(&o, 0, sizeof(o));
+	o.tree       = x->req->sb.on && backend_confine(&argv, envp, x, 0);
 	o.argv       = argv.v;
 	o.cwd        = x->ws;
 	o.envp       = envp;

@@ -245,6 +245,7 @@ decide(struct exec_run *x)
 	in.validation_flaky  = in.validation_failed && flaky(x);
 	in.no_change         = no_change;
 	in.oom_killed        = x->oom_killed;
+	in.cpu_limited       = x->cpu_limited;
 	if (x->agent.cli != NULL) {
 		struct buf msg;
 

@@ -187,13 +187,14 @@ struct classify_in {
 	int         timed_out;
 	int         validation_failed;
 	int         validation_flaky;
-	int         api_status; /* an agent's API error status, or 0 */
-	const char *api_error;  /* its error type/code, or NULL */
-	int         budget_hit; /* stopped at its turn or spend cap */
-	int         denied;     /* the agent's tools were refused */
-	int         no_change;  /* the backend succeeded, changed nothing */
-	int         oom_killed; /* the sandbox's memory limit killed it */
-	const char *text;       /* borrowed; lowercase backend output */
+	int         api_status;  /* an agent's API error status, or 0 */
+	const char *api_error;   /* its error type/code, or NULL */
+	int         budget_hit;  /* stopped at its turn or spend cap */
+	int         denied;      /* the agent's tools were refused */
+	int         no_change;   /* the backend succeeded, changed nothing */
+	int         oom_killed;  /* the sandbox's memory limit killed it */
+	int         cpu_limited; /* the sandbox's CPU-time limit killed it */
+	const char *text;        /* borrowed; lowercase backend output */
 };
 
 /* classify returns the failure category (static string) of a run that did
@@ -318,6 +319,7 @@ struct exec_run {
 	struct agent_report agent; /* cli NULL: not an agent profile */
 	int                 backend_ran, backend_ok;
 	int                 oom_killed;     /* the sandbox's memory cgroup */
+	int                 cpu_limited;    /* its CPU-time limit (SIGXCPU) */
 	char               *backend_reason; /* why it failed, or NULL */
 	char               *backend_prog;   /* argv[0] of the backend */
 	struct validation   val;
@@ -441,8 +443,9 @@ char *backend_expand(
 /* backend_confine replaces *argv by the bwrap argv of x's sandbox
  * (sandbox.c), with x->ws its workspace; mem_cgroup: a memory cgroup
  * holds the memory limit (else RLIMIT_AS does).  A program not found on
- * the PATH of envp is left as it is, for the spawn to report. */
-void backend_confine(struct strv *argv, char *const *envp,
+ * the PATH of envp is left as it is, for the spawn to report.  Returns 1
+ * when *argv is now the sandbox's, else 0. */
+int backend_confine(struct strv *argv, char *const *envp,
     const struct exec_run *x, int mem_cgroup);
 /* backend_run runs the backend and writes its output files. */
 int backend_run(struct exec_run *x);

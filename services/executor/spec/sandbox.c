@@ -12,7 +12,21 @@
  * the tmpfs layers, so a workspace under a hidden directory (or /tmp)
  * still appears at its own path.  Resource limits are set by prlimit(1)
  * on bwrap itself and inherited by everything inside; a limit cannot be
- * raised again from inside (soft and hard are both set).
+ * raised again from inside (soft and hard are both set; the CPU time's
+ * hard limit is one second above its soft one, see sandbox_argv).
+ *
+ * bwrap passes no signal on (bubblewrap.c at 0.8.0 and at its 2026
+ * head: the monitor outside handles only SIGCHLD, so SIGTERM kills it,
+ * and with it, by --die-with-parent, the sandbox's pid 1; that pid 1,
+ * do_init, installs no handler, so the kernel drops a SIGTERM sent to
+ * it from outside its namespace; and --new-session puts pid 1 and the
+ * command in a session of their own, out of reach of a signal to
+ * bwrap's process group).  Upstream knows (containers/bubblewrap issue
+ * #369, forwarding PRs #402 closed and #586 open; #553: the child-pid
+ * bwrap reports is pid 1's, not the command's).  So a stop signals the
+ * processes inside directly (proc.h, proc_opts.tree): SIGTERM to every
+ * descendant of bwrap, SIGKILL to all of them after the grace; the
+ * death of pid 1 ends the whole pid namespace.
  */
 #include <stdio.h>
 #include <string.h>
@@ -65,8 +79,18 @@ sandbox_argv(struct strv *out, const struct sandbox *sb, const char *ws,
 	if (sb->cpu_seconds > 0 || sb->file_size_mb > 0 || sb->max_procs > 0 ||
 	    sb->memory_mb > 0) {
 		strv_push(out, "prlimit");
+		/* no core files: a core of a backend killed by a limit
+		 * would land in its workspace (core_pattern "core") and
+		 * hold its environment, API keys included */
+		strv_push(out, "--core=0");
+		/* CPU: SIGXCPU at the limit, which the run's
+		 * classification recognises (a process dead of it), and
+		 * SIGKILL a second later for one that catches it */
 		if (sb->cpu_seconds > 0)
-			push_limit(out, "cpu", sb->cpu_seconds, 1);
+			strv_push_owned(out,
+			    xasprintf("--cpu=%lld:%lld",
+			        (long long) sb->cpu_seconds,
+			        (long long) sb->cpu_seconds + 1));
 		if (sb->file_size_mb > 0)
 			push_limit(out, "fsize", sb->file_size_mb, 1 << 20);
 		if (sb->max_procs > 0)

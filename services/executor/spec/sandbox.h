@@ -30,7 +30,9 @@ struct sandbox {
 
 /* sandbox_argv appends to out the argv that runs argv (NULL-terminated)
  * confined by sb with ws as its only writable directory and cwd:
- * `prlimit --cpu= --fsize= --nproc= --as= --` when a limit is set, then
+ * `prlimit --core=0 --cpu=N:N+1 --fsize= --nproc= --as= --` when a
+ * limit is set
+ * (CPU: SIGXCPU at N seconds, SIGKILL at N+1), then
  * `bwrap --die-with-parent --new-session --unshare-pid [--unshare-net]
  * [--cap-drop ALL] --ro-bind / / --dev /dev --proc /proc --tmpfs /tmp`,
  * `--tmpfs H` for each existing directory of sb->hide (and none that is
