@@ -303,7 +303,7 @@ on_snapshot(struct svc *svc, const struct msg *m, void *state)
 	int64_t                            at;
 	int                                rv;
 
-	if (!json_is_object(s->snapshot) || *s->repo == '\0') {
+	if (s->snapshot == NULL || *s->repo == '\0') {
 		log_warn("insighter.snapshot",
 		    "%s: no snapshot object or"
 		    " repo: ignored",
@@ -312,7 +312,7 @@ on_snapshot(struct svc *svc, const struct msg *m, void *state)
 		return (0);
 	}
 	at = s->observed_at > 0 ? s->observed_at : m->ts;
-	js = json_dumps(s->snapshot, JSON_COMPACT);
+	js = msg_rec_dumps(&msg_rec_obs_snapshot, s->snapshot);
 	rv = store_run(svc_store(svc),
 	    "INSERT OR IGNORE INTO snapshot(run_id,"
 	    " repo, observed_at, json) VALUES (?, ?, ?, ?)",
