@@ -258,6 +258,24 @@ msg_bin_dup(const char *p, size_t n)
 
 static int rd_map(struct rd *, const char *, const struct msg_field *, size_t,
     char *, const struct mpv *);
+static int rd_field(
+    struct rd *, const struct msg_field *, char *, const struct mpv *);
+
+/* ftype_name: a scalar type's name in an error ("a string"...). */
+static const char *
+ftype_name(enum msg_ftype t)
+{
+	switch (t) {
+	case FT_STR:
+		return ("a string");
+	case FT_INT:
+		return ("an integer");
+	case FT_BOOL:
+		return ("a boolean");
+	default:
+		return ("a number");
+	}
+}
 
 /* set_key stores key k (n bytes) in the key field kf of rec, over what
  * the record's own map may have said. */
@@ -276,11 +294,12 @@ static int
 rd_keyed(struct rd *r, const struct msg_field *f, struct msg_recs *rs,
     const struct mpv *m)
 {
-	const struct msg_field *kf = msg_key_field(f);
-	struct mpv              k, v;
-	char                   *rec;
-	size_t                  i, j;
-	int                     rv;
+	const struct msg_field *kf = msg_key_field(f),
+	                       *vf = msg_value_field(f);
+	struct mpv k, v;
+	char      *rec;
+	size_t     i, j;
+	int        rv;
 
 	rs->v = xcalloc(m->len + 1, f->rec->size);
 	for (i = 0; i < m->len; i++) {
@@ -303,12 +322,17 @@ rd_keyed(struct rd *r, const struct msg_field *f, struct msg_recs *rs,
 		}
 		if ((rv = mp_next(r, &v)) != 0)
 			return (rv);
-		if (v.kind != MP_MAP)
+		if (vf == NULL && v.kind != MP_MAP)
 			return (mp_fail(r, "field '%s'['%.*s'] is not a map",
 			    f->name, (int) (k.len > 64 ? 64 : k.len), k.p));
 		rec = (char *) rs->v + i * f->rec->size;
 		rs->n++; /* released with the rest on failure */
-		if ((rv = rd_map(r, f->rec->name, f->rec->fields,
+		if (vf != NULL && rd_field(r, vf, rec, &v) != 0)
+			return (mp_fail(r, "field '%s'['%.*s'] is not %s",
+			    f->name, (int) (k.len > 64 ? 64 : k.len), k.p,
+			    ftype_name(vf->type)));
+		if (vf == NULL &&
+		    (rv = rd_map(r, f->rec->name, f->rec->fields,
 		         f->rec->nfields, rec, &v)) != 0)
 			return (rv);
 		set_key(kf, rec, k.p, k.len);
@@ -706,7 +730,7 @@ field_to_json(const struct msg_field *f, const char *base)
 	const struct msg_strs  *ss;
 	const struct msg_bins  *bs;
 	const struct msg_recs  *rs;
-	const struct msg_field *kf;
+	const struct msg_field *kf, *vf;
 	const char             *rec;
 	json_t                 *a, *e;
 	size_t                  k;
@@ -743,8 +767,14 @@ field_to_json(const struct msg_field *f, const char *base)
 		a  = kf != NULL ? json_object() : json_array();
 		for (k = 0; k < rs->n; k++) {
 			rec = (const char *) rs->v + k * f->rec->size;
-			e   = fields_to_json(f->rec->fields, f->rec->nfields,
-			      f->rec->nulls, rec);
+			if ((vf = msg_value_field(f)) != NULL) {
+				e = field_to_json(vf, rec);
+				json_object_set_new(a, msg_key_of(kf, rec),
+				    e != NULL ? e : json_null());
+				continue;
+			}
+			e = fields_to_json(f->rec->fields, f->rec->nfields,
+			    f->rec->nulls, rec);
 			if (kf != NULL) {
 				json_object_del(e, kf->name);
 				json_object_set_new(a, msg_key_of(kf, rec), e);
@@ -828,17 +858,20 @@ static int PRINTFLIKE(3, 4)
 
 static int json_fields(const char *, const struct msg_field *, size_t, char *,
     const json_t *, char *, size_t);
+static int json_field(
+    const struct msg_field *, char *, json_t *, char *, size_t);
 
 /* json_keyed fills the keyed list rs of field f from object v. */
 static int
 json_keyed(const struct msg_field *f, struct msg_recs *rs, const json_t *v,
     char *err, size_t errlen)
 {
-	const struct msg_field *kf = msg_key_field(f);
-	const char             *k;
-	json_t                 *e;
-	char                   *rec;
-	int                     rv;
+	const struct msg_field *kf = msg_key_field(f),
+	                       *vf = msg_value_field(f);
+	const char *k;
+	json_t     *e;
+	char       *rec;
+	int         rv;
 
 	rs->v = xcalloc(json_object_size(v) + 1, f->rec->size);
 	json_object_foreach ((json_t *) v, k, e) {
@@ -847,13 +880,18 @@ json_keyed(const struct msg_field *f, struct msg_recs *rs, const json_t *v,
 			    "field '%s': a key is not a "
 			    "non-empty string",
 			    f->name));
-		if (!json_is_object(e))
+		if (vf == NULL && !json_is_object(e))
 			return (jfail(err, errlen,
 			    "field '%s'['%.64s'] is not an "
 			    "object",
 			    f->name, k));
 		rec = (char *) rs->v + rs->n++ * f->rec->size;
-		if ((rv = json_fields(f->rec->name, f->rec->fields,
+		if (vf != NULL && json_field(vf, rec, e, NULL, 0) != 0)
+			return (
+			    jfail(err, errlen, "field '%s'['%.64s'] is not %s",
+			        f->name, k, ftype_name(vf->type)));
+		if (vf == NULL &&
+		    (rv = json_fields(f->rec->name, f->rec->fields,
 		         f->rec->nfields, rec, e, err, errlen)) != 0)
 			return (rv);
 		set_key(kf, rec, k, strlen(k));

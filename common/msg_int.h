@@ -67,6 +67,9 @@ bool msg_present(const struct msg_field *f, const char *base);
  * in record rec. */
 const struct msg_field *msg_key_field(const struct msg_field *f);
 const char *msg_key_of(const struct msg_field *kf, const char *rec);
+/* msg_value_field returns the value field of a keyed FT_RECS field with a
+ * `value:` (each map value is that field alone), else NULL. */
+const struct msg_field *msg_value_field(const struct msg_field *f);
 /* msg_bin_dup copies n bytes (NUL-terminated). */
 char *msg_bin_dup(const char *p, size_t n);
 

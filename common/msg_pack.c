@@ -161,6 +161,19 @@ msg_key_field(const struct msg_field *f)
 	return (NULL); /* protogen makes sure it is there */
 }
 
+const struct msg_field *
+msg_value_field(const struct msg_field *f)
+{
+	size_t i;
+
+	if (f->type != FT_RECS || f->key == NULL || f->value == NULL)
+		return (NULL);
+	for (i = 0; i < f->rec->nfields; i++)
+		if (strcmp(f->rec->fields[i].name, f->value) == 0)
+			return (&f->rec->fields[i]);
+	return (NULL); /* protogen makes sure it is there */
+}
+
 const char *
 msg_key_of(const struct msg_field *kf, const char *rec)
 {
@@ -234,19 +247,28 @@ fields_ok(const struct msg_field *fields, size_t n, const char *base)
 static void pk_fields(msgpack_packer *, const struct msg_field *, size_t,
     const char *, const struct msg_field *);
 
+static void pk_value(msgpack_packer *, const struct msg_field *, const char *);
+
 static void
 pk_field(msgpack_packer *pk, const struct msg_field *f, const char *base)
+{
+	pk_cstr(pk, f->name);
+	pk_value(pk, f, base);
+}
+
+/* pk_value packs the value of field f of base (without its name). */
+static void
+pk_value(msgpack_packer *pk, const struct msg_field *f, const char *base)
 {
 	const void             *at = base + f->off;
 	const struct msg_strs  *ss;
 	const struct msg_bins  *bs;
 	const struct msg_recs  *rs;
 	const struct msg_bin   *b;
-	const struct msg_field *kf;
+	const struct msg_field *kf, *vf;
 	const char             *rec;
 	size_t                  i;
 
-	pk_cstr(pk, f->name);
 	switch (f->type) {
 	case FT_ENUM:
 		pk_cstr(pk, msg_enum_name(f->names, *(const int *) at));
@@ -265,12 +287,18 @@ pk_field(msgpack_packer *pk, const struct msg_field *f, const char *base)
 			rec = (const char *) rs->v + i * f->rec->size;
 			if (kf != NULL)
 				pk_cstr(pk, msg_key_of(kf, rec));
-			pk_fields(
-			    pk, f->rec->fields, f->rec->nfields, rec, kf);
+			if ((vf = msg_value_field(f)) != NULL)
+				pk_value(pk, vf, rec);
+			else
+				pk_fields(pk, f->rec->fields, f->rec->nfields,
+				    rec, kf);
 		}
 		break;
-	case FT_STR:
-		pk_cstr(pk, *(char *const *) at);
+	case FT_STR: /* NULL only as a keyed list's value */
+		if (*(char *const *) at != NULL)
+			pk_cstr(pk, *(char *const *) at);
+		else
+			msgpack_pack_nil(pk);
 		break;
 	case FT_INT:
 		msgpack_pack_int64(pk, *(const int64_t *) at);

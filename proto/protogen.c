@@ -48,6 +48,7 @@ struct field {
 	int         optional; /* int/bool/f64/strs/recs: a has_<name> flag */
 	const char *ref; /* the record or enum a rec/recs/enum field names */
 	const char *key; /* recs: a map on the wire keyed by this str field */
+	const char *value; /* keyed recs: each map value is this field alone */
 };
 
 /* A record (`records:`) or a topic (`topics:`): a name and fields. */
@@ -179,6 +180,25 @@ key_field(const struct schema *sc, struct field *fd, const struct cfg_node *f)
 		    "required",
 		    s));
 	fd->key = s;
+	if (cfg_get_str(f, "value", NULL, &s, err, sizeof(err)) != 0)
+		return (errout(err));
+	if (s == NULL)
+		return (0);
+	/* the value field stands for the whole record: every other field
+	 * but the key is left at its zero */
+	for (j = 0; j < r->nf; j++)
+		if (strcmp(r->f[j].name, s) == 0 &&
+		    strcmp(r->f[j].name, fd->key) != 0 && !r->f[j].required &&
+		    (r->f[j].type == 0 || r->f[j].type == T_INT ||
+		        r->f[j].type == T_BOOL || r->f[j].type == T_F64) &&
+		    !r->f[j].optional && r->nf == 2)
+			break;
+	if (j == r->nf)
+		return (die(f,
+		    "value: names the other field of a two-field record "
+		    "(a str, int, bool or f64, not required nor optional)",
+		    s));
+	fd->value = s;
 	return (0);
 }
 
@@ -554,7 +574,11 @@ gen_fields(
 		else
 			fprintf(o, ", false, 0");
 		if (f->key != NULL)
-			fprintf(o, ", \"%s\" },\n", f->key);
+			fprintf(o, ", \"%s\"", f->key);
+		else
+			fprintf(o, ", NULL");
+		if (f->value != NULL)
+			fprintf(o, ", \"%s\" },\n", f->value);
 		else
 			fprintf(o, ", NULL },\n");
 	}

@@ -37,6 +37,7 @@
  *   FT_RECS struct msg_<rec>_list (n records; same layout as msg_recs);
  *           with a key (`key:` in proto/bus.yaml), a map on the wire and
  *           in JSON from each record's key field to its other fields
+ *           (with a `value:`, to that one field's value: {key: count})
  *   FT_ENUM enum msg_<enum>   (0 = unset; a string on the wire)
  * An int, bool or f64 declared `optional: true` has a bool has_<name>
  * beside it: absent (not packed, left out of JSON) unless it is set. */
@@ -87,6 +88,7 @@ struct msg_field {
 	bool        optional; /* FT_INT/BOOL/F64/STRS/RECS: has_off */
 	size_t      has_off;  /* its bool has_<name> */
 	const char *key;      /* FT_RECS: a map keyed by this str field */
+	const char *value;    /* keyed FT_RECS: each map value is this field */
 };
 
 /* A record: a struct declared under `records:` in proto/bus.yaml. */

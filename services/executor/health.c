@@ -32,6 +32,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -317,56 +318,59 @@ propose(struct executor *x, struct hrepo *r, char **cand)
 	return (rv);
 }
 
-/* unhealthy journals workspace_health.unhealthy (repair: false) or
- * workspace_health.repair_failed, and for the latter the task. */
+/* the common initial sequence report() relies on (fields only ever
+ * added at the end of a topic keep it) */
+_Static_assert(offsetof(struct msg_workspace_health_unhealthy, output) ==
+            offsetof(struct msg_workspace_health_repair_failed, output) &&
+        offsetof(struct msg_workspace_health_unhealthy, command) ==
+            offsetof(struct msg_workspace_health_repair_failed, command),
+    "workspace_health bodies share their first fields");
+
+/* report journals workspace_health.unhealthy (repair_failed false) or
+ * workspace_health.repair_failed, and for the latter the task.  The two
+ * bodies share their first six fields (repair_failed adds the task), so
+ * one union member is filled and emitted under either topic: the common
+ * initial sequence of two members of union msg_body. */
 static void
 report(struct executor *x, struct hrepo *r, bool repair_failed,
     char *const *argv, int code, const char *reason)
 {
+	union msg_body                             b;
+	struct msg_workspace_health_repair_failed *ev =
+	    &b.workspace_health_repair_failed;
 	char *out = tail(r), *cand = NULL;
 	int   rv;
 
 	if ((rv = svc_begin(x->svc)) != 0)
 		goto out;
-	if (!repair_failed) {
-		struct msg_workspace_health_unhealthy ev;
-
-		memset(&ev, 0, sizeof(ev));
-		ev.repo      = r->key;
-		ev.checkout  = r->dir;
-		ev.exit_code = code;
-		ev.reason    = (char *) reason;
-		ev.output    = out;
-		strs_of(&ev.command, argv);
-		rv = svc_emit(
-		    x->svc, MSG_WORKSPACE_HEALTH_UNHEALTHY, r->key, &ev);
-		msg_strs_fini(&ev.command);
-		svc_count(x->svc, "workspace_health_unhealthy", 1);
+	if (repair_failed && (rv = propose(x, r, &cand)) != 0)
+		goto end;
+	memset(&b, 0, sizeof(b));
+	ev->repo           = r->key;
+	ev->checkout       = r->dir;
+	ev->exit_code      = code;
+	ev->reason         = (char *) reason;
+	ev->output         = out;
+	ev->task_candidate = cand;
+	strs_of(&ev->command, argv);
+	rv = svc_emit(x->svc,
+	    repair_failed ? MSG_WORKSPACE_HEALTH_REPAIR_FAILED
+	                  : MSG_WORKSPACE_HEALTH_UNHEALTHY,
+	    r->key, &b);
+	msg_strs_fini(&ev->command);
+	svc_count(x->svc,
+	    repair_failed ? "workspace_health_repair_failed"
+	                  : "workspace_health_unhealthy",
+	    1);
+	if (repair_failed)
+		log_error("workspace_health_repair_failed",
+		    "repo=%s exit_code=%d: %s (%s); task %s", r->key, code,
+		    reason, r->dir, cand ? cand : "-");
+	else
 		log_warn("workspace_health_unhealthy",
 		    "repo=%s exit_code=%d: %s (%s)%s", r->key, code, reason,
 		    r->dir,
 		    r->repair != NULL ? "; trying the repair command" : "");
-	} else {
-		struct msg_workspace_health_repair_failed ev;
-
-		if ((rv = propose(x, r, &cand)) != 0)
-			goto end;
-		memset(&ev, 0, sizeof(ev));
-		ev.repo           = r->key;
-		ev.checkout       = r->dir;
-		ev.exit_code      = code;
-		ev.reason         = (char *) reason;
-		ev.output         = out;
-		ev.task_candidate = cand;
-		strs_of(&ev.command, argv);
-		rv = svc_emit(
-		    x->svc, MSG_WORKSPACE_HEALTH_REPAIR_FAILED, r->key, &ev);
-		msg_strs_fini(&ev.command);
-		svc_count(x->svc, "workspace_health_repair_failed", 1);
-		log_error("workspace_health_repair_failed",
-		    "repo=%s exit_code=%d: %s (%s); task %s", r->key, code,
-		    reason, r->dir, cand ? cand : "-");
-	}
 end:
 	if (rv == 0)
 		rv = svc_commit(x->svc);

@@ -6,6 +6,7 @@
  * is not a measurement: trends and themes skip such snapshots rather than
  * reading them as zero.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -51,41 +52,42 @@ insight_new(
 	return (o);
 }
 
-/* sig returns snapshot s's signal name (lint, type, coverage...) when it
- * is an object whose status is a measurement, else NULL. */
+/* measured: a section's status says it measured something. */
+static bool
+measured(const char *status)
+{
+	return (status != NULL && strcmp(status, "unavailable") != 0);
+}
+
+/* tool returns snapshot s's lint or type section when it is a
+ * measurement, else NULL. */
+static const struct msg_obs_tool *
+tool(const struct msg_obs_snapshot *s, const char *name)
+{
+	const struct msg_obs_tool *g =
+	    strcmp(name, "lint") == 0 ? s->lint : s->type;
+
+	return (g != NULL && measured(g->status) ? g : NULL);
+}
+
+/* list_json returns n records of def at v as a new JSON array. */
 static json_t *
-sig(const json_t *s, const char *name)
+list_json(const struct msg_rec_def *def, const void *v, size_t n)
 {
-	json_t     *g  = json_object_get(s, name);
-	const char *st = json_string_value(json_object_get(g, "status"));
+	json_t *a = json_array();
+	size_t  i;
 
-	if (!json_is_object(g) || st == NULL || strcmp(st, "unavailable") == 0)
-		return (NULL);
-	return (g);
+	for (i = 0; i < n; i++)
+		json_array_append_new(
+		    a, msg_rec_to_json(def, (const char *) v + i * def->size));
+	return (a);
 }
 
-/* field returns o[k], or JSON null when absent (for "O" in json_pack). */
+/* str_json returns s as JSON, null when NULL. */
 static json_t *
-field(const json_t *o, const char *k)
+str_json(const char *s)
 {
-	json_t *v = json_object_get(o, k);
-
-	return (v != NULL ? v : json_null());
-}
-
-/* sval returns o[k] as a string, "" when absent or not a string. */
-static const char *
-sval(const json_t *o, const char *k)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-
-	return (s != NULL ? s : "");
-}
-
-static int64_t
-ival(const json_t *o, const char *k)
-{
-	return (json_integer_value(json_object_get(o, k)));
+	return (s != NULL ? json_string(s) : json_null());
 }
 
 /* ---- lint_drift / type_health: the latest count, and its direction --- */
@@ -94,29 +96,30 @@ static void
 drift(const struct derive_in *in, json_t *out, const char *name,
     const char *kind, const char *bad_status)
 {
-	json_t     *g = NULL, *prev = NULL, *ev;
-	const char *trend = "present";
-	int64_t     n, delta = 0;
-	size_t      i;
+	const struct msg_obs_tool *g = NULL, *prev = NULL;
+	const char                *trend = "present";
+	int64_t                    n, delta = 0;
+	json_t                    *ev;
+	size_t                     i;
 
-	if (in->nsnaps == 0 || (g = sig(in->snaps[0], name)) == NULL ||
-	    strcmp(json_string_value(json_object_get(g, "status")),
-	        bad_status) != 0)
+	if (in->nsnaps == 0 || (g = tool(in->snaps[0], name)) == NULL ||
+	    strcmp(g->status, bad_status) != 0)
 		return;
 	for (i = 1; i < in->nsnaps && prev == NULL; i++)
-		prev = sig(in->snaps[i], name);
-	n = ival(g, "count");
+		prev = tool(in->snaps[i], name);
+	n = g->count;
 	if (prev != NULL) {
-		delta = n - ival(prev, "count");
+		delta = n - prev->count;
 		trend = delta > 0 ? "worsening"
 		    : delta < 0   ? "improving"
 		                  : "present";
 	}
-	ev = json_pack("{s:I, s:I, s:I, s:s, s:O, s:O}", "count",
+	ev = json_pack("{s:I, s:I, s:I, s:s, s:o, s:o}", "count",
 	    (json_int_t) n, "distinct_file_count",
-	    (json_int_t) ival(g, "distinct_files"), "delta",
-	    (json_int_t) delta, "trend", trend, "top_files",
-	    field(g, "top_files"), "source", field(g, "source"));
+	    (json_int_t) g->distinct_files, "delta", (json_int_t) delta,
+	    "trend", trend, "top_files",
+	    list_json(&msg_rec_obs_count, g->top_files.v, g->top_files.n),
+	    "source", str_json(g->source));
 	json_array_append_new(out, insight_new(kind, name, NULL, ev));
 }
 
@@ -125,20 +128,19 @@ drift(const struct derive_in *in, json_t *out, const char *name,
 static void
 trend(const struct derive_in *in, json_t *out, const char *name)
 {
-	json_t *series = json_array();
-	int64_t first = 0, last = 0;
-	double  pct;
-	size_t  i, n = 0;
-	char    subj[32];
+	const struct msg_obs_tool *g;
+	json_t                    *series = json_array();
+	int64_t                    first = 0, last = 0;
+	double                     pct;
+	size_t                     i, n = 0;
+	char                       subj[32];
 
 	for (i = 0; i < in->nsnaps && n < (size_t) in->lim.trend_window; i++) {
-		json_t *g = sig(in->snaps[i], name);
-
-		if (g == NULL)
+		if ((g = tool(in->snaps[i], name)) == NULL)
 			continue;
 		if (n == 0)
-			last = ival(g, "count");
-		first = ival(g, "count");
+			last = g->count;
+		first = g->count;
 		json_array_insert_new(series, 0, json_integer(first));
 		n++;
 	}
@@ -170,64 +172,56 @@ trend(const struct derive_in *in, json_t *out, const char *name)
 static void
 coverage(const struct derive_in *in, json_t *out)
 {
-	json_t *g, *total;
-	int64_t unc;
+	const struct msg_obs_coverage *g;
 
-	if (in->nsnaps == 0 || (g = sig(in->snaps[0], "coverage")) == NULL)
+	if (in->nsnaps == 0 || (g = in->snaps[0]->coverage) == NULL ||
+	    !measured(g->status))
 		return;
-	total = json_object_get(g, "total_pct");
-	if (json_is_number(total) &&
-	    json_number_value(total) < in->lim.coverage_min_pct)
+	if (g->has_total_pct && g->total_pct < in->lim.coverage_min_pct)
 		json_array_append_new(out,
 		    insight_new("coverage_gap", "low_overall", NULL,
-		        json_pack("{s:f, s:f}", "total_pct",
-		            json_number_value(total), "threshold_pct",
-		            in->lim.coverage_min_pct)));
-	unc = ival(g, "uncovered_count");
-	if (unc >= in->lim.uncovered_min_files)
+		        json_pack("{s:f, s:f}", "total_pct", g->total_pct,
+		            "threshold_pct", in->lim.coverage_min_pct)));
+	if (g->uncovered_count >= in->lim.uncovered_min_files)
 		json_array_append_new(out,
 		    insight_new("coverage_gap", "uncovered_files", NULL,
-		        json_pack("{s:I, s:O}", "uncovered_count",
-		            (json_int_t) unc, "top_uncovered",
-		            field(g, "top_uncovered"))));
+		        json_pack("{s:I, s:o}", "uncovered_count",
+		            (json_int_t) g->uncovered_count, "top_uncovered",
+		            list_json(&msg_rec_obs_cov_file,
+		                g->top_uncovered.v, g->top_uncovered.n))));
 }
 
 /* ---- theme: one file in the top violations of N consecutive runs ------ */
 
-static int
-in_top(const json_t *g, const char *path)
+static bool
+in_top(const struct msg_obs_tool *g, const char *path)
 {
-	json_t *tf = json_object_get(g, "top_files"), *e;
-	size_t  i;
+	size_t i;
 
-	json_array_foreach (tf, i, e) {
-		const char *p = json_string_value(json_object_get(e, "path"));
-
-		if (p != NULL && strcmp(p, path) == 0)
-			return (1);
-	}
-	return (0);
+	for (i = 0; i < g->top_files.n; i++)
+		if (g->top_files.v[i].path != NULL &&
+		    strcmp(g->top_files.v[i].path, path) == 0)
+			return (true);
+	return (false);
 }
 
 static void
 theme(const struct derive_in *in, json_t *out, const char *name,
     const char *subject)
 {
-	json_t *g, *e;
-	size_t  i, j, runs;
+	const struct msg_obs_tool *g, *h;
+	const char                *p;
+	size_t                     i, j, runs;
 
 	if ((size_t) in->lim.theme_min_runs > in->nsnaps ||
-	    (g = sig(in->snaps[0], name)) == NULL)
+	    (g = tool(in->snaps[0], name)) == NULL)
 		return;
-	json_array_foreach (json_object_get(g, "top_files"), i, e) {
-		const char *p = json_string_value(json_object_get(e, "path"));
-
-		if (p == NULL)
+	for (i = 0; i < g->top_files.n; i++) {
+		if ((p = g->top_files.v[i].path) == NULL)
 			continue;
 		/* consecutive: an unmeasured snapshot breaks the run */
 		for (runs = 1, j = 1; j < in->nsnaps; j++) {
-			json_t *h = sig(in->snaps[j], name);
-
+			h = tool(in->snaps[j], name);
 			if (h == NULL || !in_top(h, p))
 				break;
 			runs++;
@@ -237,7 +231,8 @@ theme(const struct derive_in *in, json_t *out, const char *name,
 			    insight_new("theme", subject, p,
 			        json_pack("{s:s, s:I, s:I}", "path", p,
 			            "consecutive_runs", (json_int_t) runs,
-			            "count", (json_int_t) ival(e, "count"))));
+			            "count",
+			            (json_int_t) g->top_files.v[i].count)));
 	}
 }
 
@@ -252,7 +247,8 @@ noop(const struct derive_in *in, json_t *out)
 	json_array_foreach (in->families, i, e) {
 		const char *f =
 		    json_string_value(json_object_get(e, "family"));
-		int64_t p = ival(e, "proposed"), a = ival(e, "accepted");
+		int64_t p = json_integer_value(json_object_get(e, "proposed")),
+		        a = json_integer_value(json_object_get(e, "accepted"));
 
 		if (f != NULL && a == 0 && p >= in->lim.noop_min_proposals)
 			json_array_append_new(out,
@@ -269,23 +265,24 @@ noop(const struct derive_in *in, json_t *out)
 static void
 dependencies(const struct derive_in *in, json_t *out)
 {
-	json_t     *g, *st;
-	const char *name, *eco, *status;
-	char        subj[320];
-	size_t      i;
+	const struct msg_obs_deps   *g;
+	const struct msg_dep_status *st;
+	char                         subj[320];
+	size_t                       i;
 
-	if (in->nsnaps == 0 || (g = sig(in->snaps[0], "dependencies")) == NULL)
+	if (in->nsnaps == 0 || (g = in->snaps[0]->dependencies) == NULL ||
+	    !measured(g->status))
 		return;
-	json_array_foreach (json_object_get(g, "unhealthy"), i, st) {
-		name   = sval(st, "name");
-		eco    = sval(st, "kind");
-		status = sval(st, "status");
-		if (*name == '\0' || *eco == '\0' || *status == '\0')
+	for (i = 0; i < g->unhealthy.n; i++) {
+		st = &g->unhealthy.v[i];
+		if (st->name == NULL || *st->name == '\0' ||
+		    st->kind == NULL || *st->kind == '\0' ||
+		    st->status == NULL || *st->status == '\0')
 			continue;
-		snprintf(subj, sizeof(subj), "%s:%s", eco, name);
+		snprintf(subj, sizeof(subj), "%s:%s", st->kind, st->name);
 		json_array_append_new(out,
-		    insight_new(
-		        "dependency_drift", subj, status, json_deep_copy(st)));
+		    insight_new("dependency_drift", subj, st->status,
+		        msg_dep_status_to_json(st)));
 	}
 }
 
@@ -304,6 +301,15 @@ derive_repo(const struct derive_in *in)
 	noop(in, out);
 	dependencies(in, out);
 	return (out);
+}
+
+/* sval returns o[k] as a string, "" when absent or not a string. */
+static const char *
+sval(const json_t *o, const char *k)
+{
+	const char *v = json_string_value(json_object_get(o, k));
+
+	return (v != NULL ? v : "");
 }
 
 /* pattern writes "kind/subject" of an insight into buf. */

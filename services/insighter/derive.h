@@ -17,6 +17,8 @@
 
 #include <jansson.h>
 
+#include "opc/msg.h"
+
 struct derive_limits {
 	double  trend_pct;           /* 10: change that counts as a trend */
 	int     trend_min_snapshots; /* 3 */
@@ -31,9 +33,9 @@ struct derive_limits {
 void derive_limits_default(struct derive_limits *);
 
 struct derive_in {
-	const char    *repo;
-	json_t *const *snaps; /* snapshot objects, newest first */
-	size_t         nsnaps;
+	const char                           *repo;
+	const struct msg_obs_snapshot *const *snaps; /* newest first */
+	size_t                                nsnaps;
 	/* per family of this repo: [{family, proposed, accepted}] over the
 	 * proposal window, or NULL */
 	const json_t        *families;

@@ -86,9 +86,11 @@ bad:
 
 /* history loads the newest snapshots of repo (newest first). */
 static size_t
-history(struct svc *svc, const char *repo, json_t **snaps, size_t max)
+history(struct svc *svc, const char *repo, struct msg_obs_snapshot **snaps,
+    size_t max)
 {
 	struct store_stmt *st;
+	json_t            *j;
 	size_t             n = 0;
 
 	if (store_prep(svc_store(svc), &st,
@@ -98,10 +100,16 @@ history(struct svc *svc, const char *repo, json_t **snaps, size_t max)
 		return (0);
 	store_bind_text(st, 1, repo);
 	store_bind_int(st, 2, (int64_t) max);
-	while (n < max && store_step(st) == 1)
-		if ((snaps[n] = json_loads(store_col_text(st, 0), 0, NULL)) !=
-		    NULL)
+	/* a row that is no record (none is written so) is left out */
+	while (n < max && store_step(st) == 1) {
+		j        = json_loads(store_col_text(st, 0), 0, NULL);
+		snaps[n] = msg_obs_snapshot_new();
+		if (msg_obs_snapshot_from_json(snaps[n], j, NULL, 0) == 0)
 			n++;
+		else
+			msg_obs_snapshot_free(snaps[n]);
+		json_decref(j);
+	}
 	store_done(st);
 	return (n);
 }
@@ -232,12 +240,13 @@ static int
 analyse(struct svc *svc, struct insighter *in, const char *repo,
     const char *snap_run, int64_t at)
 {
-	struct msg_insight_run r;
-	struct derive_in       d;
-	json_t                *snaps[64], *ins, *fam, *i;
-	size_t                 n, k, want;
-	char                  *run_id;
-	int                    rv = 0;
+	struct msg_insight_run   r;
+	struct derive_in         d;
+	struct msg_obs_snapshot *snaps[64];
+	json_t                  *ins, *fam, *i;
+	size_t                   n, k, want;
+	char                    *run_id;
+	int                      rv = 0;
 
 	/* twice the trend window: enough for trends and themes */
 	want = 2 * (size_t) in->lim.trend_window;
@@ -246,7 +255,7 @@ analyse(struct svc *svc, struct insighter *in, const char *repo,
 	fam = families(svc, repo, at - in->noop_window);
 	memset(&d, 0, sizeof(d));
 	d.repo     = repo;
-	d.snaps    = snaps;
+	d.snaps    = (const struct msg_obs_snapshot *const *) snaps;
 	d.nsnaps   = n;
 	d.families = fam;
 	d.lim      = in->lim;
@@ -290,7 +299,7 @@ analyse(struct svc *svc, struct insighter *in, const char *repo,
 	json_decref(ins);
 	json_decref(fam);
 	while (n > 0)
-		json_decref(snaps[--n]);
+		msg_obs_snapshot_free(snaps[--n]);
 	return (rv);
 }
 
@@ -303,7 +312,7 @@ on_snapshot(struct svc *svc, const struct msg *m, void *state)
 	int64_t                            at;
 	int                                rv;
 
-	if (!json_is_object(s->snapshot) || *s->repo == '\0') {
+	if (s->snapshot == NULL || *s->repo == '\0') {
 		log_warn("insighter.snapshot",
 		    "%s: no snapshot object or"
 		    " repo: ignored",
@@ -312,7 +321,7 @@ on_snapshot(struct svc *svc, const struct msg *m, void *state)
 		return (0);
 	}
 	at = s->observed_at > 0 ? s->observed_at : m->ts;
-	js = json_dumps(s->snapshot, JSON_COMPACT);
+	js = msg_rec_dumps(&msg_rec_obs_snapshot, s->snapshot);
 	rv = store_run(svc_store(svc),
 	    "INSERT OR IGNORE INTO snapshot(run_id,"
 	    " repo, observed_at, json) VALUES (?, ?, ?, ?)",

@@ -244,19 +244,18 @@ start(struct observer *o, struct obs_repo *r, char *run_id)
 /* commit stores the snapshot, prunes the repo's history and emits
  * observe.snapshot, all in one transaction. */
 static int
-commit(struct observer *o, struct obs_repo *r, json_t *snap)
+commit(struct observer *o, struct obs_repo *r, struct msg_obs_snapshot *snap)
 {
 	struct msg_observe_snapshot ev;
-	struct store               *st   = svc_store(o->svc);
-	char                       *text = json_dumps(snap, JSON_COMPACT);
-	int                         rv;
+	struct store               *st = svc_store(o->svc);
+	char *text = msg_rec_dumps(&msg_rec_obs_snapshot, snap);
+	int   rv;
 
 	memset(&ev, 0, sizeof(ev));
-	ev.run_id = r->run_id;
-	ev.repo   = r->key;
-	ev.observed_at =
-	    json_integer_value(json_object_get(snap, "observed_at"));
-	ev.snapshot = snap;
+	ev.run_id      = r->run_id;
+	ev.repo        = r->key;
+	ev.observed_at = snap->observed_at;
+	ev.snapshot    = snap;
 	if ((rv = svc_begin(o->svc)) != 0)
 		goto out;
 	if ((rv = store_run(st,
@@ -277,40 +276,49 @@ out:
 	return (rv);
 }
 
-/* load_snapshot reads a worker's snapshot: an object of this run. */
-static json_t *
+/* load_snapshot reads a worker's snapshot into a record: one of this run
+ * (the decoder's rules, a reason naming the field otherwise). */
+static struct msg_obs_snapshot *
 load_snapshot(
     struct observer *o, const struct obs_repo *r, char *why, size_t len)
 {
-	char        *p = file_for(o, r->run_id, ".snapshot.json");
-	json_error_t je;
-	json_t      *s = json_load_file(p, 0, &je);
+	char                    *p = file_for(o, r->run_id, ".snapshot.json");
+	json_error_t             je;
+	json_t                  *j = json_load_file(p, 0, &je);
+	struct msg_obs_snapshot *s = msg_obs_snapshot_new();
+	char                     err[200];
 
 	free(p);
-	if (s == NULL)
+	if (j == NULL) {
 		snprintf(why, len, "no snapshot: %s", je.text);
-	else if (!json_is_object(s) ||
-	    !json_is_integer(json_object_get(s, "observed_at")) ||
-	    !json_is_string(json_object_get(s, "run_id")) ||
-	    strcmp(json_string_value(json_object_get(s, "run_id")),
-	        r->run_id) != 0) {
-		snprintf(why, len, "the snapshot file is not this run's");
-		json_decref(s);
-		s = NULL;
+		goto bad;
 	}
+	if (msg_obs_snapshot_from_json(s, j, err, sizeof(err)) != 0) {
+		snprintf(why, len, "bad snapshot: %s", err);
+		goto bad;
+	}
+	if (s->observed_at <= 0 || strcmp(s->run_id, r->run_id) != 0) {
+		snprintf(why, len, "the snapshot file is not this run's");
+		goto bad;
+	}
+	json_decref(j);
 	return (s);
+bad:
+	json_decref(j);
+	msg_obs_snapshot_free(s);
+	return (NULL);
 }
 
 static void
 finished(struct observer *o, struct obs_repo *r, int status)
 {
-	json_t *snap;
-	char    why[300];
+	struct msg_obs_snapshot *snap;
+	json_t                  *doc;
+	char                     why[300];
 
 	if ((snap = load_snapshot(o, r, why, sizeof(why))) != NULL &&
 	    commit(o, r, snap) == 0) {
-		r->last_obs =
-		    json_integer_value(json_object_get(snap, "observed_at"));
+		r->last_obs = snap->observed_at;
 		svc_count(o->svc, "snapshots", 1);
 		log_info("observer.snapshot", "%s: observation %s stored",
 		    r->key, r->run_id);
@@ -318,12 +326,14 @@ finished(struct observer *o, struct obs_repo *r, int status)
 		 * the commit, so a failure loses no observation */
 		free(r->report);
 		r->report = NULL;
+		doc       = msg_obs_snapshot_to_json(snap);
 		if (report_write(&r->report, svc_topo(o->svc)->state_dir,
-		        "observe", snap, svc_topo(o->svc)->reports_keep) != 0)
+		        "observe", doc, svc_topo(o->svc)->reports_keep) != 0)
 			log_warn("observer.report",
 			    "%s: cannot write the"
 			    " observe report: %s",
 			    r->key, strerror(errno));
+		json_decref(doc);
 		free(r->report_run);
 		r->report_run = xstrdup(r->run_id);
 	} else {
@@ -339,7 +349,7 @@ finished(struct observer *o, struct obs_repo *r, int status)
 		    r->run_id);
 	}
 	unlink_run(o, r->run_id, snap == NULL);
-	json_decref(snap);
+	msg_obs_snapshot_free(snap);
 	free(r->run_id);
 	r->run_id = NULL;
 	r->pid    = 0;

@@ -725,8 +725,11 @@ record(struct svc *svc, struct proposer *p, const struct cand *cv, size_t n,
     const char *trigger_id, int64_t now, json_t *reasons, json_t *families)
 {
 	struct msg_proposer_cycle m;
+	struct msg_tally         *t;
 	int64_t                   created = 0;
 	char                     *rs, *fs;
+	const char               *k;
+	json_t                   *v;
 	size_t                    i;
 	int                       rv = 0;
 
@@ -741,11 +744,15 @@ record(struct svc *svc, struct proposer *p, const struct cand *cv, size_t n,
 	if (rv != 0)
 		return (rv);
 	memset(&m, 0, sizeof(m));
-	m.cycle_id    = (char *) cycle_id;
-	m.candidates  = (int64_t) n;
-	m.created     = created;
-	m.suppressed  = (int64_t) n - created;
-	m.reasons     = reasons;
+	m.cycle_id   = (char *) cycle_id;
+	m.candidates = (int64_t) n;
+	m.created    = created;
+	m.suppressed = (int64_t) n - created;
+	json_object_foreach (reasons, k, v) {
+		t        = msg_tally_push(&m.reasons);
+		t->key   = xstrdup(k);
+		t->count = json_integer_value(v);
+	}
 	m.repo        = (char *) repo;
 	m.insight_run = (char *) insight_run;
 	m.trigger_id  = (char *) trigger_id;
@@ -761,6 +768,7 @@ record(struct svc *svc, struct proposer *p, const struct cand *cv, size_t n,
 	free(fs);
 	if (rv == 0)
 		rv = svc_emit(svc, MSG_PROPOSER_CYCLE, cycle_id, &m);
+	msg_tally_list_fini(&m.reasons);
 	if (rv == 0)
 		rv = quiet_edge(svc);
 	if (rv == 0)

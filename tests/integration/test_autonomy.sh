@@ -186,8 +186,13 @@ check "the escalator took the quiet proposer" wait_for 10 grep -q \
 esc_failed() { "$OPC" -c "$CFG" status --json | jq -e '.escalator.status.failed >= 1' >/dev/null; }
 check "with no URL the escalation is marked failed" wait_for 10 esc_failed
 
-# --- bad input: a malformed snapshot is counted, not fatal -------------------------------------
-"$OPC" -c "$CFG" pub insighter observe.snapshot '{"run_id": "obs_bad", "repo": "lint", "snapshot": 42}' >/dev/null 2>&1
+# --- bad input: a snapshot that is no obs_snapshot record is refused naming the field;
+# one without a repo is counted, not fatal ----------------------------------------------------
+bad_out=$("$OPC" -c "$CFG" pub insighter observe.snapshot '{"run_id": "obs_bad", "repo": "lint", "snapshot": 42}' 2>&1) &&
+    bad_rc=0 || bad_rc=$?
+check "a snapshot that is no record is refused, naming the field" sh -c \
+    '[ "$1" -ne 0 ] && printf "%s" "$2" | grep -q "snapshot"' _ "$bad_rc" "$bad_out"
+"$OPC" -c "$CFG" pub insighter observe.snapshot '{"run_id": "obs_bad", "repo": "", "snapshot": {"run_id": "obs_bad"}}' >/dev/null 2>&1
 check "insighter counts a bad snapshot" wait_for 10 sh -c "'$OPC' -c '$CFG' status --json |
     jq -e '.insighter.status.counters.bad_snapshots == 1' >/dev/null"
 

@@ -895,6 +895,111 @@ test_keyed_records(void **state)
 	json_decref(j);
 }
 
+/* observe.snapshot carries an obs_snapshot record: members survive the
+ * wire and JSON both ways, its JSON form says null where unknown (the
+ * retained report's shape), a keyed list with a value: is {key: count},
+ * bad input is refused naming the field, and a protocol 1 frame is
+ * refused as another version. */
+static void
+test_obs_snapshot(void **state)
+{
+	struct msg_observe_snapshot    ev;
+	struct msg_obs_snapshot        snap, back;
+	struct msg_obs_deps            deps;
+	struct msg_obs_tool            lint;
+	struct msg_obs_count          *cnt;
+	struct msg_tally              *t;
+	struct msg_hdr                 h = { "s", 1, "s:1", 1, NULL };
+	struct craft                   c = { .topic = "test.event",
+		                  .v                = 1,
+		                  .seq              = 1,
+		                  .body_fn          = keyed_body,
+		                  .arg              = "ok" };
+	struct buf                     b;
+	struct msg                     m;
+	const struct msg_obs_snapshot *s;
+	json_t                        *j;
+	char                           err[256];
+
+	(void) state;
+	memset(&ev, 0, sizeof(ev));
+	memset(&snap, 0, sizeof(snap));
+	memset(&deps, 0, sizeof(deps));
+	memset(&lint, 0, sizeof(lint));
+	snap.observer_version = 1;
+	snap.run_id           = "obs_1";
+	snap.observed_at      = 1700000000000;
+	snap.lint             = &lint;
+	snap.dependencies     = &deps;
+	lint.status           = xstrdup("violations");
+	lint.count            = 3;
+	cnt                   = msg_obs_count_push(&lint.top_files);
+	cnt->path             = xstrdup("a.py");
+	cnt->count            = 3;
+	deps.status           = xstrdup("drift");
+	t                     = msg_tally_push(&deps.counts);
+	t->key                = xstrdup("missing");
+	t->count              = 2;
+	t                     = msg_tally_push(&deps.counts);
+	t->key                = xstrdup("ok");
+	t->count              = 5;
+	ev.run_id             = "obs_1";
+	ev.repo               = "demo";
+	ev.snapshot           = &snap;
+	buf_init(&b);
+	assert_int_equal(msg_pack(&b, MSG_OBSERVE_SNAPSHOT, &h, &ev), 0);
+	assert_int_equal(decode_buf(&b, &m, err, sizeof(err)), 0);
+	s = m.body.observe_snapshot.snapshot;
+	assert_non_null(s);
+	assert_string_equal(s->run_id, "obs_1");
+	assert_int_equal(s->lint->count, 3);
+	assert_string_equal(s->lint->top_files.v[0].path, "a.py");
+	assert_null(s->repo);
+	assert_int_equal(s->dependencies->counts.n, 2);
+	assert_string_equal(s->dependencies->counts.v[1].key, "ok");
+	assert_int_equal(s->dependencies->counts.v[1].count, 5);
+
+	/* JSON: every key, null where unknown; counts a map of numbers */
+	j = msg_obs_snapshot_to_json(s);
+	assert_true(json_is_null(json_object_get(j, "repo")));
+	assert_true(json_is_null(
+	    json_object_get(json_object_get(j, "lint"), "source")));
+	assert_int_equal(
+	    json_integer_value(json_object_get(
+	        json_object_get(json_object_get(j, "dependencies"), "counts"),
+	        "missing")),
+	    2);
+	assert_int_equal(
+	    msg_obs_snapshot_from_json(&back, j, err, sizeof(err)), 0);
+	assert_int_equal(back.dependencies->counts.v[0].count, 2);
+	assert_string_equal(back.dependencies->counts.v[0].key, "missing");
+	assert_null(back.coverage);
+	msg_obs_snapshot_fini(&back);
+
+	/* bad input names the field */
+	json_object_set_new(
+	    json_object_get(json_object_get(j, "dependencies"), "counts"),
+	    "ok", json_string("five"));
+	assert_int_equal(
+	    msg_obs_snapshot_from_json(&back, j, err, sizeof(err)), ERR_PROTO);
+	assert_non_null(strstr(err, "field 'counts'['ok'] is not an integer"));
+	json_object_del(j, "run_id");
+	assert_int_equal(
+	    msg_obs_snapshot_from_json(&back, j, err, sizeof(err)), ERR_PROTO);
+	assert_non_null(strstr(err, "run_id"));
+	json_decref(j);
+	msg_fini(&m);
+	buf_reset(&b);
+
+	/* a protocol 1 peer (its snapshot an obj) is refused, saying so */
+	craft(&b, &c);
+	assert_int_equal(decode_buf(&b, &m, err, sizeof(err)), ERR_REFUSED);
+	assert_non_null(strstr(err, "protocol version 1 not supported"));
+	buf_fini(&b);
+	msg_obs_tool_fini(&lint);
+	msg_obs_deps_fini(&deps);
+}
+
 static void
 test_topic_names(void **state)
 {
@@ -920,6 +1025,7 @@ main(void)
 		cmocka_unit_test(test_json_bridge),
 		cmocka_unit_test(test_records),
 		cmocka_unit_test(test_keyed_records),
+		cmocka_unit_test(test_obs_snapshot),
 		cmocka_unit_test(test_topic_names),
 	};
 

@@ -12,13 +12,29 @@
 
 #include "derive.h"
 
+/* rec turns a hand-made snapshot (consumed; run_id added) into the
+ * record the insighter reads, asserting that it is one. */
+static struct msg_obs_snapshot *
+rec(json_t *j)
+{
+	struct msg_obs_snapshot *r = msg_obs_snapshot_new();
+	char                     err[256];
+
+	if (json_object_get(j, "run_id") == NULL)
+		json_object_set_new(j, "run_id", json_string("obs_t"));
+	if (msg_obs_snapshot_from_json(r, j, err, sizeof(err)) != 0)
+		fail_msg("not a snapshot record: %s", err);
+	json_decref(j);
+	return (r);
+}
+
 /* snap builds a snapshot with lint and type counts (-1: unavailable)
  * and a top file for each. */
-static json_t *
+static struct msg_obs_snapshot *
 snap(int lint, int type, const char *top)
 {
-	return (json_pack("{s:{s:s, s:i, s:i, s:[{s:s, s:i}]},"
-	                  " s:{s:s, s:i, s:i, s:[{s:s, s:i}]}}",
+	return (rec(json_pack("{s:{s:s, s:i, s:i, s:[{s:s, s:i}]},"
+	                      " s:{s:s, s:i, s:i, s:[{s:s, s:i}]}}",
 	    "lint", "status",
 	    lint < 0        ? "unavailable"
 	        : lint == 0 ? "clean"
@@ -29,28 +45,29 @@ snap(int lint, int type, const char *top)
 	        : type == 0 ? "clean"
 	                    : "errors",
 	    "count", type < 0 ? 0 : type, "distinct_files", 1, "top_files",
-	    "path", top, "count", type));
+	    "path", top, "count", type)));
 }
 
 /* run derives over counts given oldest first; returns the insights. */
 static json_t *
 run(const int *lint, const int *type, size_t n, const char **tops)
 {
-	struct derive_in in;
-	json_t          *s[16], *out;
-	size_t           i;
+	struct derive_in         in;
+	struct msg_obs_snapshot *s[16];
+	json_t                  *out;
+	size_t                   i;
 
 	memset(&in, 0, sizeof(in));
 	for (i = 0; i < n; i++) /* newest first */
 		s[i] = snap(lint[n - 1 - i], type[n - 1 - i],
 		    tops != NULL ? tops[n - 1 - i] : "src/a.py");
 	in.repo   = "r";
-	in.snaps  = s;
+	in.snaps  = (const struct msg_obs_snapshot *const *) s;
 	in.nsnaps = n;
 	derive_limits_default(&in.lim);
 	out = derive_repo(&in);
 	for (i = 0; i < n; i++)
-		json_decref(s[i]);
+		msg_obs_snapshot_free(s[i]);
 	return (out);
 }
 
@@ -172,34 +189,35 @@ test_theme(void **st)
 static void
 test_coverage_gap(void **st)
 {
-	struct derive_in in;
-	json_t          *s, *a;
+	struct derive_in         in;
+	struct msg_obs_snapshot *s;
+	json_t                  *a;
 
 	(void) st;
 	memset(&in, 0, sizeof(in));
 	derive_limits_default(&in.lim);
 	in.repo   = "r";
 	in.nsnaps = 1;
-	in.snaps  = &s;
-	s = json_pack("{s:{s:s, s:f, s:i}}", "coverage", "status", "measured",
-	    "total_pct", 59.5, "uncovered_count", 3);
-	a = derive_repo(&in);
+	in.snaps  = (const struct msg_obs_snapshot *const *) &s;
+	s         = rec(json_pack("{s:{s:s, s:f, s:i}}", "coverage", "status",
+	            "measured", "total_pct", 59.5, "uncovered_count", 3));
+	a         = derive_repo(&in);
 	assert_non_null(find(a, "coverage_gap|low_overall"));
 	assert_non_null(find(a, "coverage_gap|uncovered_files"));
 	json_decref(a);
-	json_decref(s);
-	s = json_pack("{s:{s:s, s:f, s:i}}", "coverage", "status", "measured",
-	    "total_pct", 60.0, "uncovered_count", 2);
+	msg_obs_snapshot_free(s);
+	s = rec(json_pack("{s:{s:s, s:f, s:i}}", "coverage", "status",
+	    "measured", "total_pct", 60.0, "uncovered_count", 2));
 	a = derive_repo(&in);
 	assert_int_equal(json_array_size(a), 0);
 	json_decref(a);
-	json_decref(s);
-	s = json_pack("{s:{s:s, s:n, s:i}}", "coverage", "status",
-	    "unavailable", "total_pct", "uncovered_count", 9);
+	msg_obs_snapshot_free(s);
+	s = rec(json_pack("{s:{s:s, s:n, s:i}}", "coverage", "status",
+	    "unavailable", "total_pct", "uncovered_count", 9));
 	a = derive_repo(&in);
 	assert_int_equal(json_array_size(a), 0);
 	json_decref(a);
-	json_decref(s);
+	msg_obs_snapshot_free(s);
 }
 
 static void
