@@ -386,6 +386,26 @@ report(const char *fp, int n)
 	    n, n, fp));
 }
 
+/* restart_resend restarts the webhook and sends one more report of each
+ * of the n fingerprints: every one must still be a duplicate. */
+static void
+restart_resend(struct fx *f, const char *const *fps, int n)
+{
+	char text[256], *body;
+	int  i;
+
+	tb_stop(&f->wh);
+	f->wh = tb_start(&webhook_def, f->topo, "webhook");
+	fx_listen(f);
+	for (i = 0; i < n; i++) {
+		body = report(fps[i], 100 + i);
+		assert_int_equal(
+		    ingest(f, body, INGEST_SECRET, text, sizeof(text)), 200);
+		assert_string_equal(text, "duplicate");
+		free(body);
+	}
+}
+
 /* fx_ingest runs the webhook with board-sync consuming it. */
 static void
 fx_ingest(struct fx *f, const char *tag)
@@ -502,16 +522,7 @@ test_ingest(void **state)
 	json_decref(d);
 
 	/* the dedup state survives a restart */
-	tb_stop(&f.wh);
-	f.wh = tb_start(&webhook_def, f.topo, "webhook");
-	fx_listen(&f);
-	for (i = 0; i < 3; i++) {
-		body = report(fps[i], 100 + i);
-		assert_int_equal(
-		    ingest(&f, body, INGEST_SECRET, text, sizeof(text)), 200);
-		assert_string_equal(text, "duplicate");
-		free(body);
-	}
+	restart_resend(&f, fps, 3);
 	assert_int_equal(
 	    tb_status_int(f.topo, "webhook", "ingest_fingerprints.demo"), 3);
 
@@ -721,16 +732,7 @@ test_ingest_plane(void **state)
 	tb_stop(&f.bs);
 	f.bs = tb_start(&board_def, f.topo, "board-sync");
 	/* the webhook restarts: the same fingerprints are duplicates */
-	tb_stop(&f.wh);
-	f.wh = tb_start(&webhook_def, f.topo, "webhook");
-	fx_listen(&f);
-	for (i = 0; i < 3; i++) {
-		body = report(fps[i], 100 + i);
-		assert_int_equal(
-		    ingest(&f, body, INGEST_SECRET, text, sizeof(text)), 200);
-		assert_string_equal(text, "duplicate");
-		free(body);
-	}
+	restart_resend(&f, fps, 3);
 	/* a new fingerprint after both restarts: exactly one more */
 	body = report("fp-d4", 200);
 	assert_int_equal(
