@@ -26,7 +26,13 @@
  *   pending              no step has started (left Backlog/Ready for AI)
  *   in_progress          a step started or ended, not all ended
  *   complete             every step Done
- *   partially_cancelled  every step ended, at least one Cancelled
+ *   partially_cancelled  every step ended, some Done and some Cancelled
+ *   cancelled            every step Cancelled (the original's rule)
+ *
+ * Each record also carries original_status, the original campaign_store's
+ * rule on the same counts: done >= total -> completed, cancelled >= total
+ * -> cancelled, done + cancelled > 0 -> partial, else in_progress.
+ * `opc campaigns --status` takes either vocabulary (completed, partial).
  *
  * Every step that ends posts the progress on the parent as a comment
  * ("[██░] 2/3 steps done (66.7%)", each step's state) and journals
@@ -161,6 +167,7 @@ struct tally {
 	bool        started, active;
 	const char *next; /* first step in Backlog (borrowed), or NULL */
 	const char *status;
+	const char *orig; /* the original campaign_store's status */
 	double      pct;
 };
 
@@ -195,12 +202,22 @@ tally(const json_t *steps, struct tally *y)
 	    : 0.0;
 	if (y->total > 0 && y->done == y->total)
 		y->status = "complete";
+	else if (y->total > 0 && y->cancelled == y->total)
+		y->status = "cancelled";
 	else if (y->total > 0 && y->done + y->cancelled == y->total)
 		y->status = "partially_cancelled";
 	else if (y->started)
 		y->status = "in_progress";
 	else
 		y->status = "pending";
+	if (y->total > 0 && y->done >= y->total)
+		y->orig = "completed";
+	else if (y->total > 0 && y->cancelled >= y->total)
+		y->orig = "cancelled";
+	else if (y->done + y->cancelled > 0)
+		y->orig = "partial";
+	else
+		y->orig = "in_progress";
 }
 
 static int
@@ -531,9 +548,13 @@ board_campaign_moved(struct svc *svc, const struct task *t)
 		if (strcmp(y.status, "complete") == 0)
 			rv = board_move(svc, &p, "Done", "campaign_complete",
 			    c, "board-sync");
-		else if (strcmp(y.status, "partially_cancelled") == 0)
+		else if (strcmp(y.status, "partially_cancelled") == 0 ||
+		    strcmp(y.status, "cancelled") == 0)
 			rv = board_move(svc, &p, "Blocked",
-			    "campaign_partially_cancelled", c, "board-sync");
+			    strcmp(y.status, "cancelled") == 0
+			        ? "campaign_cancelled"
+			        : "campaign_partially_cancelled",
+			    c, "board-sync");
 		else
 			rv = board_comment_post(svc, parent, "board-sync", c);
 		board_task_fini(&p);
@@ -566,6 +587,7 @@ board_campaign_ctl_list(struct svc *svc, const struct msg *req, json_t **data,
     char *err, size_t errlen, void *state)
 {
 	const char        *want = req->body.board_campaigns.status;
+	const char        *orig = NULL;
 	struct store_stmt *st;
 	struct tally       y;
 	json_t            *a = json_array(), *steps, *ids, *done, *canc, *v;
@@ -575,13 +597,25 @@ board_campaign_ctl_list(struct svc *svc, const struct msg *req, json_t **data,
 	int                rv;
 
 	(void) state;
-	if (want != NULL && *want != '\0' && strcmp(want, "pending") != 0 &&
+	if (want != NULL && *want == '\0')
+		want = NULL;
+	/* the original's names: completed is ours complete; partial is
+	 * the original's rule, applied to each record's counts */
+	if (want != NULL && strcmp(want, "completed") == 0)
+		want = "complete";
+	else if (want != NULL && strcmp(want, "partial") == 0) {
+		orig = want;
+		want = NULL;
+	}
+	if (want != NULL && strcmp(want, "pending") != 0 &&
 	    strcmp(want, "in_progress") != 0 &&
 	    strcmp(want, "complete") != 0 &&
-	    strcmp(want, "partially_cancelled") != 0) {
+	    strcmp(want, "partially_cancelled") != 0 &&
+	    strcmp(want, "cancelled") != 0) {
 		snprintf(err, errlen,
-		    "status is pending, in_progress, complete or "
-		    "partially_cancelled, not '%s'",
+		    "status is pending, in_progress, complete, "
+		    "partially_cancelled or cancelled (or the original's "
+		    "completed, partial), not '%s'",
 		    want);
 		json_decref(a);
 		return (ERR_INVAL);
@@ -595,13 +629,17 @@ board_campaign_ctl_list(struct svc *svc, const struct msg *req, json_t **data,
 		json_decref(a);
 		return (rv);
 	}
-	if (want != NULL && *want != '\0')
+	if (want != NULL)
 		store_bind_text(st, 1, want);
 	else
 		store_bind_null(st, 1);
 	while (store_step(st) == 1) {
 		steps = steps_json(svc, store_col_text(st, 0));
 		tally(steps, &y);
+		if (orig != NULL && strcmp(orig, y.orig) != 0) {
+			json_decref(steps);
+			continue;
+		}
 		ids  = json_array();
 		done = json_array();
 		canc = json_array();
@@ -616,17 +654,17 @@ board_campaign_ctl_list(struct svc *svc, const struct msg *req, json_t **data,
 				    canc, json_object_get(v, "task_id"));
 		}
 		json_array_append_new(a,
-		    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, "
-		              "s:o, s:I, s:I, s:f, s:s, s:s}",
+		    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, "
+		              "s:o, s:o, s:I, s:I, s:f, s:s, s:s}",
 		        "campaign_id", store_col_text(st, 0), "parent_task_id",
 		        store_col_text(st, 1), "title", store_col_text(st, 2),
 		        "repo_key", store_col_text(st, 3), "planner",
 		        store_col_text(st, 4), "status", store_col_text(st, 5),
-		        "step_ids", ids, "done_step_ids", done,
-		        "cancelled_step_ids", canc, "steps", steps,
-		        "total_steps", (json_int_t) y.total, "completed_steps",
-		        (json_int_t) y.done, "progress_pct", y.pct,
-		        "created_at",
+		        "original_status", y.orig, "step_ids", ids,
+		        "done_step_ids", done, "cancelled_step_ids", canc,
+		        "steps", steps, "total_steps", (json_int_t) y.total,
+		        "completed_steps", (json_int_t) y.done, "progress_pct",
+		        y.pct, "created_at",
 		        iso8601(store_col_int(st, 6), c, sizeof(c)),
 		        "updated_at",
 		        iso8601(store_col_int(st, 7), u, sizeof(u))));

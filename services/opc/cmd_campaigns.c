@@ -11,7 +11,9 @@
 
 static const char usage[] =
     "usage: opc campaigns [--status "
-    "pending|in_progress|complete|partially_cancelled] [--json]\n";
+    "pending|in_progress|complete|partially_cancelled|cancelled\n"
+    "                        (or the original's completed|partial)] "
+    "[--json]\n";
 
 static const char *
 icon(const char *state)

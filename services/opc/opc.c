@@ -84,7 +84,8 @@ static const struct opc_cmd cmds[] = {
 	    " | triggers",
 	    "autonomy tiers and tuning, live; the CI triggers" },
 	{ "campaigns", cmd_campaigns,
-	    "[--status pending|in_progress|complete|partially_cancelled] "
+	    "[--status pending|in_progress|complete|partially_cancelled|"
+	    "cancelled|completed|partial] "
 	    "[--json]",
 	    "multi-step goal tasks and the progress of their steps" },
 	{ "proposals", cmd_proposals,

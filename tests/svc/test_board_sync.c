@@ -995,6 +995,13 @@ test_campaign(void **state)
 	assert_string_equal(
 	    tb_str(d, "campaigns.0.cancelled_step_ids.0"), "T-3");
 	json_decref(d);
+	/* the original's campaign_store names: done + cancelled > 0 and
+	 * not all of either is "partial" */
+	d = campaigns(&f, "partial");
+	assert_int_equal(json_array_size(json_object_get(d, "campaigns")), 1);
+	assert_string_equal(
+	    tb_str(d, "campaigns.0.original_status"), "partial");
+	json_decref(d);
 
 	/* plan: multi-step, every step Done: complete, the parent Done */
 	d = add_req(&f,
@@ -1024,6 +1031,12 @@ test_campaign(void **state)
 	assert_int_equal(json_array_size(json_object_get(d, "campaigns")), 1);
 	assert_string_equal(tb_str(d, "campaigns.0.campaign_id"), "C-T-5");
 	json_decref(d);
+	d = campaigns(&f, "completed"); /* the original's name */
+	assert_int_equal(json_array_size(json_object_get(d, "campaigns")), 1);
+	assert_string_equal(tb_str(d, "campaigns.0.campaign_id"), "C-T-5");
+	assert_string_equal(
+	    tb_str(d, "campaigns.0.original_status"), "completed");
+	json_decref(d);
 	ev = events(&f, "campaign.progress");
 	assert_string_equal(tb_str(ev, "0.body.status"), "pending");
 	assert_string_equal(
@@ -1035,6 +1048,38 @@ test_campaign(void **state)
 	assert_string_equal(add(&f, "demo", "fix the typo in README"), "T-9");
 	d = campaigns(&f, NULL);
 	assert_int_equal(json_array_size(json_object_get(d, "campaigns")), 2);
+	json_decref(d);
+
+	/* every step Cancelled: cancelled (the original's rule), the parent
+	 * Blocked for a human */
+	d = add_req(&f,
+	    json_pack("{s:s, s:s, s:s, s:[s]}", "repo_key", "demo", "title",
+	        "Tidy the metrics", "goal", "Make the metric names uniform.",
+	        "labels", "plan: multi-step"));
+	assert_string_equal(tb_str(d, "task_id"), "T-10");
+	json_decref(d);
+	started(&f, "T-10", "run-r");
+	finished(&f, "T-10", "run-r", true, NULL);
+	{
+		static char *const st[] = { "T-11", "T-12", "T-13" };
+
+		for (size_t k = 0; k < 3; k++) {
+			mv.task_id = st[k];
+			mv.state   = MSG_TASK_STATE_CANCELLED;
+			assert_int_equal(
+			    tb_call(f.topo, "board-sync", MSG_BOARD_TASK_MOVE,
+			        &mv, NULL, err, sizeof(err)),
+			    0);
+		}
+	}
+	assert_string_equal(state_of(&f, "T-10"), "Blocked");
+	assert_non_null(strstr(last_comment(&f, "T-10"),
+	    "0/3 steps done (0.0%), 3 cancelled - cancelled"));
+	d = campaigns(&f, "cancelled");
+	assert_int_equal(json_array_size(json_object_get(d, "campaigns")), 1);
+	assert_string_equal(tb_str(d, "campaigns.0.campaign_id"), "C-T-10");
+	assert_string_equal(
+	    tb_str(d, "campaigns.0.original_status"), "cancelled");
 	json_decref(d);
 	{
 		struct msg_board_campaigns q = { "nope" };

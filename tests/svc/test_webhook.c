@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -15,12 +16,14 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "hmac.h"
+#include "opc/http.h"
 #include "opc/log.h"
 #include "testbed.h"
 #include "webhook.h"
@@ -383,6 +386,26 @@ report(const char *fp, int n)
 	    n, n, fp));
 }
 
+/* restart_resend restarts the webhook and sends one more report of each
+ * of the n fingerprints: every one must still be a duplicate. */
+static void
+restart_resend(struct fx *f, const char *const *fps, int n)
+{
+	char text[256], *body;
+	int  i;
+
+	tb_stop(&f->wh);
+	f->wh = tb_start(&webhook_def, f->topo, "webhook");
+	fx_listen(f);
+	for (i = 0; i < n; i++) {
+		body = report(fps[i], 100 + i);
+		assert_int_equal(
+		    ingest(f, body, INGEST_SECRET, text, sizeof(text)), 200);
+		assert_string_equal(text, "duplicate");
+		free(body);
+	}
+}
+
 /* fx_ingest runs the webhook with board-sync consuming it. */
 static void
 fx_ingest(struct fx *f, const char *tag)
@@ -499,16 +522,7 @@ test_ingest(void **state)
 	json_decref(d);
 
 	/* the dedup state survives a restart */
-	tb_stop(&f.wh);
-	f.wh = tb_start(&webhook_def, f.topo, "webhook");
-	fx_listen(&f);
-	for (i = 0; i < 3; i++) {
-		body = report(fps[i], 100 + i);
-		assert_int_equal(
-		    ingest(&f, body, INGEST_SECRET, text, sizeof(text)), 200);
-		assert_string_equal(text, "duplicate");
-		free(body);
-	}
+	restart_resend(&f, fps, 3);
 	assert_int_equal(
 	    tb_status_int(f.topo, "webhook", "ingest_fingerprints.demo"), 3);
 
@@ -554,6 +568,192 @@ test_ingest(void **state)
 	fx_stop(&f);
 }
 
+/* ------------------------------------------------------ ingest, Plane */
+
+#define PLANE_KEY "plane-ingest-key"
+#define PLANE_PROJ "11111111-1111-1111-1111-111111111111"
+
+/* plane_spawn starts opc-fixture-plane with opcenter's states and
+ * returns its port; *pid is the child. */
+static int
+plane_spawn(struct fx *f, pid_t *pid)
+{
+	char        bin[512], portfile[512], log[512], seed[512], buf[32];
+	const char *argv[]   = { bin, "--port-file", portfile, "--api-key",
+		  PLANE_KEY, "--workspace", "ws", "--project", PLANE_PROJ,
+		  "--seed", seed, "--rate-limit", "100/second", NULL };
+	int64_t     deadline = mono_ms() + WAIT;
+	FILE       *fp;
+	int         port = 0;
+
+	snprintf(bin, sizeof(bin), "%s/opc-fixture-plane", OPC_BIN_DIR);
+	snprintf(portfile, sizeof(portfile), "%s/plane.port", f->dir);
+	snprintf(log, sizeof(log), "%s/plane.log", f->dir);
+	snprintf(seed, sizeof(seed), "%s/seed.json", f->dir);
+	assert_non_null(fp = fopen(seed, "w"));
+	fputs(
+	    "{\"states\": [{\"name\": \"Backlog\", \"group\": \"backlog\","
+	    " \"default\": true}, {\"name\": \"Ready for AI\", \"group\":"
+	    " \"unstarted\"}, {\"name\": \"Running\", \"group\": "
+	    "\"started\"}, {\"name\": \"In Review\", \"group\": "
+	    "\"started\"}, {\"name\": \"Blocked\", \"group\": \"started\"},"
+	    " {\"name\": \"Done\", \"group\": \"completed\"}, {\"name\": "
+	    "\"Cancelled\", \"group\": \"cancelled\"}], \"work_items\": []}\n",
+	    fp);
+	fclose(fp);
+	*pid = child_spawn(log, (char *const *) argv, NULL);
+	assert_true(*pid > 0);
+	while (port == 0 && mono_ms() < deadline) {
+		if ((fp = fopen(portfile, "r")) != NULL) {
+			if (fgets(buf, sizeof(buf), fp) != NULL)
+				port = atoi(buf);
+			fclose(fp);
+		}
+		if (port == 0)
+			sleep_ms(10);
+	}
+	assert_true(port > 0);
+	return (port);
+}
+
+/* runtime_items: how many work items in Plane are "[Runtime] ..." ones
+ * labelled source: error-ingest (the fixture's own view). */
+static int
+runtime_items(int port)
+{
+	struct http_req  rq;
+	struct http_resp rs;
+	char   *url = xasprintf("http://127.0.0.1:%d/_fixture/state", port);
+	json_t *j, *it, *l;
+	size_t  i, k;
+	int     n = 0, src;
+
+	memset(&rq, 0, sizeof(rq));
+	rq.method = "GET";
+	rq.url    = url;
+	assert_int_equal(http_blocking(&rq, &rs), 0);
+	assert_int_equal(rs.status, 200);
+	j = json_loadb(rs.body.data, rs.body.len, 0, NULL);
+	assert_non_null(j);
+	json_array_foreach (json_object_get(j, "work_items"), i, it) {
+		const char *name =
+		    json_string_value(json_object_get(it, "name"));
+
+		src = 0;
+		json_array_foreach (json_object_get(it, "labels"), k, l)
+			src += json_is_string(l) &&
+			    strcmp(json_string_value(l),
+			        "source: error-ingest") == 0;
+		if (name != NULL &&
+		    strncmp(name, "[Runtime] KeyError", 18) == 0) {
+			assert_int_equal(src, 1);
+			n++;
+		}
+	}
+	json_decref(j);
+	http_resp_fini(&rs);
+	free(url);
+	return (n);
+}
+
+/* Plane mode: the same storm of 30 reports of 3 fingerprints makes 3
+ * work items in Plane (labelled source: error-ingest), and neither a
+ * restart of board-sync (it replays the webhook's journal) nor one of the
+ * webhook (the same reports again) makes a fourth. */
+static void
+test_ingest_plane(void **state)
+{
+	static const char *fps[] = { "fp-a1", "fp-b2", "fp-c3" };
+	struct fx          f;
+	json_t            *ev;
+	char               text[256], *body, *yaml;
+	int                i, port, st;
+	pid_t              pl;
+	int64_t            t0 = mono_ms(), deadline;
+
+	UNUSED(state);
+	memset(&f, 0, sizeof(f));
+	setenv("TEST_WH_GH", GH_SECRET, 1);
+	setenv("TEST_WH_INGEST", INGEST_SECRET, 1);
+	setenv("TEST_WH_PLANE_KEY", PLANE_KEY, 1);
+	f.dir  = tb_dir();
+	port   = plane_spawn(&f, &pl);
+	yaml   = xasprintf("opcenter:\n"
+	                     "  state_dir: %s/state\n"
+	                     "  heartbeat_ms: 50\n"
+	                     "plane:\n"
+	                     "  base_url: http://127.0.0.1:%d\n"
+	                     "  api_token_env: TEST_WH_PLANE_KEY\n"
+	                     "  workspace_slug: ws\n"
+	                     "  project_id: " PLANE_PROJ "\n"
+	                     "  rate_limit: 100/second\n"
+	                     "repos:\n"
+	                     "  demo:\n"
+	                     "    clone_url: %s/demo.git\n"
+	                     "instances:\n"
+	                     "  webhook:\n"
+	                     "    pub: inproc://ingp-wh.pub\n"
+	                     "    ctl: inproc://ingp-wh.ctl\n"
+	                     "    listen: http://127.0.0.1:0\n"
+	                     "    github_secret_env: TEST_WH_GH\n"
+	                     "    ingest_secret_env: TEST_WH_INGEST\n"
+	                     "    ingest_dedup_window: 1h\n"
+	                     "    metrics_interval: 1h\n"
+	                     "  board-sync:\n"
+	                     "    upstreams: [webhook]\n"
+	                     "    pub: inproc://ingp-bs.pub\n"
+	                     "    ctl: inproc://ingp-bs.ctl\n"
+	                     "    board: plane\n"
+	                     "    poll_interval: 5s\n"
+	                     "    idle_ms: 20\n"
+	                     "    catchup_grace_ms: 50\n",
+	      f.dir, port, f.dir);
+	f.topo = tb_topo(f.dir, yaml);
+	free(yaml);
+	f.wh = tb_start(&webhook_def, f.topo, "webhook");
+	fx_listen(&f);
+	f.bs = tb_start(&board_def, f.topo, "board-sync");
+	for (i = 0; i < 30; i++) {
+		body = report(fps[i % 3], i);
+		assert_int_equal(
+		    ingest(&f, body, INGEST_SECRET, text, sizeof(text)), 200);
+		free(body);
+	}
+	ev = tb_wait_events(
+	    f.topo, "board-sync", "error_ingest.task_created", 3, WAIT);
+	assert_int_equal(json_array_size(ev), 3);
+	json_decref(ev);
+	deadline = mono_ms() + WAIT;
+	while (runtime_items(port) < 3 && mono_ms() < deadline)
+		sleep_ms(50);
+	assert_int_equal(runtime_items(port), 3);
+
+	/* board-sync restarts and replays: no fourth item, no new event */
+	tb_stop(&f.bs);
+	f.bs = tb_start(&board_def, f.topo, "board-sync");
+	/* the webhook restarts: the same fingerprints are duplicates */
+	restart_resend(&f, fps, 3);
+	/* a new fingerprint after both restarts: exactly one more */
+	body = report("fp-d4", 200);
+	assert_int_equal(
+	    ingest(&f, body, INGEST_SECRET, text, sizeof(text)), 200);
+	assert_string_equal(text, "ok");
+	free(body);
+	deadline = mono_ms() + WAIT;
+	while (runtime_items(port) < 4 && mono_ms() < deadline)
+		sleep_ms(50);
+	sleep_ms(300); /* a duplicate would show by now: several ticks */
+	assert_int_equal(runtime_items(port), 4);
+	ev = tb_events(f.topo, "board-sync", "error_ingest.task_created");
+	assert_int_equal(json_array_size(ev), 4);
+	json_decref(ev);
+	print_message("ingest (Plane): 34 reports, 4 work items, in %lld ms\n",
+	    (long long) (mono_ms() - t0));
+	fx_stop(&f);
+	(void) kill(pl, SIGTERM);
+	(void) waitpid(pl, &st, 0);
+}
+
 int
 main(void)
 {
@@ -562,6 +762,7 @@ main(void)
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_plane),
 		cmocka_unit_test(test_ingest),
+		cmocka_unit_test(test_ingest_plane),
 	};
 
 	log_init("test_webhook_svc", NULL, LOG_WARN);
