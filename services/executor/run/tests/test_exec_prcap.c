@@ -17,6 +17,7 @@
 
 #include "exec_fx.h"
 #include "opc/err.h"
+#include "opc/github.h"
 #include "opc/http.h"
 #include "run.h"
 
@@ -134,6 +135,73 @@ test_count_across_pages(void **state)
 	assert_int_equal(n, 0);
 }
 
+/* get answers the Link header of GET path (a new copy, or NULL) and the
+ * number of items. */
+static char *
+get_link(const struct fx *fx, const char *path, size_t *items)
+{
+	const char      *hdrs[] = { "Authorization: Bearer " TOKEN, NULL };
+	char            *url    = xasprintf("%s%s", fx->api, path), *link;
+	struct http_req  r;
+	struct http_resp resp;
+	json_t          *j;
+
+	memset(&r, 0, sizeof(r));
+	r.method     = "GET";
+	r.url        = url;
+	r.headers    = hdrs;
+	r.timeout_ms = 5000;
+	(void) http_blocking(&r, &resp);
+	assert_int_equal(resp.status, 200);
+	j      = json_loadb(resp.body.data, resp.body.len, 0, NULL);
+	*items = json_array_size(j);
+	link   = xstrdup_null(http_header(&resp, "Link"));
+	json_decref(j);
+	http_resp_fini(&resp);
+	free(url);
+	return (link);
+}
+
+/* The Link header as GitHub sends it: next/last before the last page,
+ * prev/first after the first, the list's filters kept; none on one
+ * page. */
+static void
+test_link_pages(void **state)
+{
+	struct fx *fx = *state;
+	char      *link, *next;
+	size_t     items;
+
+	open_prs(fx, "goal/T-", 0, 5);
+	link = get_link(fx, "/repos/acme/demo/pulls?state=open", &items);
+	assert_null(link);
+	assert_int_equal(items, 5);
+	link = get_link(fx,
+	    "/repos/acme/demo/pulls?state=open&base=main&per_page=2&page=2",
+	    &items);
+	assert_non_null(link);
+	assert_int_equal(items, 2);
+	assert_non_null(strstr(link,
+	    "base=main&per_page=2&page=3>; "
+	    "rel=\"next\""));
+	assert_non_null(strstr(link, "per_page=2&page=3>; rel=\"last\""));
+	assert_non_null(strstr(link, "per_page=2&page=1>; rel=\"prev\""));
+	assert_non_null(strstr(link, "rel=\"first\""));
+	next = github_link_next(link);
+	assert_non_null(next);
+	assert_non_null(strstr(next, "/repos/acme/demo/pulls?state=open&"));
+	free(next);
+	free(link);
+	/* the last page: prev and first only */
+	link =
+	    get_link(fx, "/repos/acme/demo/pulls?per_page=2&page=3", &items);
+	assert_int_equal(items, 1);
+	assert_null(strstr(link, "rel=\"next\""));
+	assert_null(github_link_next(link));
+	assert_non_null(strstr(link, "rel=\"prev\""));
+	free(link);
+}
+
 static void
 test_rate_limit_and_refusal(void **state)
 {
@@ -171,6 +239,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(
 		    test_count_across_pages, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_link_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_rate_limit_and_refusal, setup, teardown),
 	};
