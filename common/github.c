@@ -214,3 +214,18 @@ github_limit_name(enum github_limit l)
 		return ("none");
 	}
 }
+
+char *
+github_link_next(const char *link)
+{
+	const char *p = link, *lt, *gt;
+
+	while (p != NULL && (lt = strchr(p, '<')) != NULL &&
+	    (gt = strchr(lt, '>')) != NULL) {
+		p = strchr(gt, ',');
+		if (strstr(gt, "rel=\"next\"") != NULL &&
+		    (p == NULL || strstr(gt, "rel=\"next\"") < p))
+			return (xstrndup(lt + 1, (size_t) (gt - lt - 1)));
+	}
+	return (NULL);
+}

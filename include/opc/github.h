@@ -65,4 +65,9 @@ const char *github_limit_name(enum github_limit l);
  * body, cut to 200 bytes, or NULL. */
 char *github_message(const struct http_resp *resp);
 
+/* github_link_next returns a new copy of the rel="next" URL of a Link
+ * header ("Using pagination in the REST API"), or NULL when there is no
+ * next page (link NULL or without that relation). */
+char *github_link_next(const char *link);
+
 #endif

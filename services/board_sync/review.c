@@ -41,6 +41,7 @@
 #include "conf.h"
 #include "opc/cfg.h"
 #include "opc/err.h"
+#include "opc/github.h"
 #include "opc/http.h"
 #include "opc/log.h"
 #include "opc/store.h"
@@ -473,22 +474,6 @@ retry(struct svc *svc, struct breview *r, const char *why)
 	fetch_clear(r);
 }
 
-/* link_next returns the rel="next" URL of a Link header (new), or NULL. */
-static char *
-link_next(const char *link)
-{
-	const char *p = link, *lt, *gt;
-
-	while (p != NULL && (lt = strchr(p, '<')) != NULL &&
-	    (gt = strchr(lt, '>')) != NULL) {
-		p = strchr(gt, ',');
-		if (strstr(gt, "rel=\"next\"") != NULL &&
-		    (p == NULL || strstr(gt, "rel=\"next\"") < p))
-			return (xstrndup(lt + 1, (size_t) (gt - lt - 1)));
-	}
-	return (NULL);
-}
-
 struct fetch_arg {
 	struct svc     *svc;
 	struct breview *r;
@@ -539,7 +524,7 @@ on_page(struct http *h, const struct http_resp *resp, void *arg)
 	}
 	json_array_extend(r->items[r->stage - 1], j);
 	json_decref(j);
-	next = link_next(http_header(resp, "Link"));
+	next = github_link_next(http_header(resp, "Link"));
 	if (next != NULL && ++r->pages < REVIEW_PAGES &&
 	    strncmp(next, r->api, strlen(r->api)) == 0) {
 		fetch_next(svc, r, next);

@@ -88,6 +88,68 @@ existing(const char *api, const char *repo, const char *owner,
 	return (found);
 }
 
+int
+pr_count(const char *api, const char *repo, const char *token,
+    const char *state, const char *prefix, int64_t since_ms, long *n,
+    int *status, int64_t *retry_at)
+{
+	struct http_resp resp;
+	json_t          *page, *it;
+	const char      *ref, *created;
+	char            *url, since[40] = "";
+	size_t           i, plen        = strlen(prefix);
+	int              pages, rv = 0, older = 0;
+
+	*n        = 0;
+	*status   = 0;
+	*retry_at = 0;
+	if (since_ms > 0) /* GitHub's created_at has whole seconds */
+		(void) iso8601(since_ms, since, sizeof(since));
+	url = xasprintf(
+	    "%s/repos/%s/pulls?state=%s&per_page=100", api, repo, state);
+	for (pages = 0; url != NULL && rv == 0 && !older; pages++) {
+		if (pages == PR_COUNT_PAGES) {
+			log_warn("run.pr",
+			    "%s: more than %d pages of pull "
+			    "requests: counted the first ones",
+			    repo, PR_COUNT_PAGES);
+			break;
+		}
+		(void) gh("GET", url, token, NULL, &resp);
+		free(url);
+		url     = NULL;
+		*status = resp.err != 0 ? 0 : resp.status;
+		page    = *status == 200
+		       ? json_loadb(resp.body.data, resp.body.len, 0, NULL)
+		       : NULL;
+		if (!json_is_array(page)) {
+			if (github_limit(&resp, now_ms(), retry_at) ==
+			    GITHUB_LIMIT_NONE)
+				*retry_at = 0;
+			rv = ERR_IO;
+		}
+		json_array_foreach (page, i, it) {
+			ref     = json_string_value(json_object_get(
+			        json_object_get(it, "head"), "ref"));
+			created = json_string_value(
+			    json_object_get(it, "created_at"));
+			if (since_ms > 0 && created != NULL &&
+			    strncmp(created, since, 19) < 0) {
+				older = 1;
+				break;
+			}
+			if (ref != NULL && strncmp(ref, prefix, plen) == 0)
+				(*n)++;
+		}
+		if (rv == 0)
+			url = github_link_next(http_header(&resp, "Link"));
+		json_decref(page);
+		http_resp_fini(&resp);
+	}
+	free(url);
+	return (rv);
+}
+
 void
 pr_take_token(struct exec_req *rq)
 {

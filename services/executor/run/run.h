@@ -352,6 +352,18 @@ int pr_open(struct exec_run *x);
  * the created pull request (list 0, POST) or the first of a list (list
  * 1, GET ?head=); NULL when it is absent or body is not that JSON. */
 char *pr_url_of(const char *body, size_t len, int list);
+/* pr_count counts opcenter's pull requests on repo (owner/name) at
+ * api: those in state ("open" or "all") whose head branch starts with
+ * prefix, and of them only those created at or after since_ms when it is
+ * not 0 (the hourly cap; GitHub lists newest first, so the count stops
+ * at the first older one).  It follows the Link header's rel="next",
+ * 100 a page, at most PR_COUNT_PAGES pages.  0 with *n set, or ERR_IO
+ * with *status the HTTP status of the failing page (0: transport) and
+ * *retry_at (unix ms) set when GitHub asked to wait (a rate limit). */
+#define PR_COUNT_PAGES 20
+int pr_count(const char *api, const char *repo, const char *token,
+    const char *state, const char *prefix, int64_t since_ms, long *n,
+    int *status, int64_t *retry_at);
 /* pr_take_token moves $OPC_GITHUB_TOKEN into memory and out of the
  * environment, before any child process starts. */
 void pr_take_token(struct exec_req *rq);

@@ -25,6 +25,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "exec_fx.h"
 #include "opc/util.h"
 
 #ifndef EXEC_RUN_BIN
@@ -35,52 +36,28 @@ struct fx {
 	char *root, *origin, *mirrors, *mirror;
 };
 
-static int sh(const char *fmt, ...) PRINTFLIKE(1, 2);
-
-/* sh runs a test command through system(3) (the test's own shell only). */
-static int
-sh(const char *fmt, ...)
-{
-	va_list ap;
-	char   *cmd;
-	int     n, st;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	cmd = xmalloc((size_t) n + 1);
-	va_start(ap, fmt);
-	vsnprintf(cmd, (size_t) n + 1, fmt, ap);
-	va_end(ap);
-	st = system(cmd);
-	free(cmd);
-	return (WIFEXITED(st) ? WEXITSTATUS(st) : -1);
-}
-
 static int
 setup(void **state)
 {
 	struct fx *fx;
-	char       tmpl[] = "/tmp/opc-exec-mirror.XXXXXX";
+	char      *tmpl = exfx_root("opc-exec-mirror");
 
-	if (mkdtemp(tmpl) == NULL)
+	if (tmpl == NULL)
 		return (-1);
 	fx          = xcalloc(1, sizeof(*fx));
-	fx->root    = xstrdup(tmpl);
+	fx->root    = tmpl;
 	fx->origin  = xasprintf("%s/origin.git", tmpl);
 	fx->mirrors = xasprintf("%s/mirrors", tmpl);
 	fx->mirror  = xasprintf("%s/mirrors/demo.git", tmpl);
-	setenv("HOME", tmpl, 1);
-	setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
-	unsetenv("GIT_DIR");
-	*state = fx;
-	return (sh("set -e; cd %s; git config --global user.name t; "
-	           "git config --global user.email t@example.com; "
-	           "git init -q -b main src; cd src; echo hello > README.md; "
-	           "git add -A; git commit -q -m init; cd ..; "
-	           "git clone -q --bare src origin.git; "
-	           "git -C src remote add origin %s",
-	            tmpl, fx->origin) == 0
+	*state      = fx;
+	return (
+	    exfx_sh("set -e; cd %s; git config --global user.name t; "
+	            "git config --global user.email t@example.com; "
+	            "git init -q -b main src; cd src; echo hello > README.md; "
+	            "git add -A; git commit -q -m init; cd ..; "
+	            "git clone -q --bare src origin.git; "
+	            "git -C src remote add origin %s",
+	        tmpl, fx->origin) == 0
 	        ? 0
 	        : -1);
 }
@@ -90,9 +67,7 @@ teardown(void **state)
 {
 	struct fx *fx = *state;
 
-	if (getenv("KEEP") == NULL)
-		(void) rmtree(fx->root);
-	free(fx->root);
+	exfx_unroot(fx->root);
 	free(fx->origin);
 	free(fx->mirrors);
 	free(fx->mirror);
@@ -146,15 +121,12 @@ write_req(const struct fx *fx, int n, json_t *req)
 static json_t *
 result(const struct fx *fx, int n)
 {
-	char        *p = xasprintf("%s/res%d.json", fx->root, n);
-	json_error_t e;
-	json_t      *r = json_load_file(p, 0, &e);
+	char   *p   = xasprintf("%s/res%d.json", fx->root, n);
+	char   *log = xasprintf("%s/log%d", fx->root, n);
+	json_t *r   = exfx_result(p, log);
 
-	if (r == NULL) {
-		(void) sh("cat %s/log%d >&2", fx->root, n);
-		fail_msg("result %s: %s", p, e.text);
-	}
 	free(p);
+	free(log);
 	return (r);
 }
 
@@ -166,29 +138,23 @@ run(const struct fx *fx, int n, json_t *req)
 
 	write_req(fx, n, req);
 	cmd = cmdline(fx, n, 0);
-	assert_int_equal(sh("%s", cmd), 0);
+	assert_int_equal(exfx_sh("%s", cmd), 0);
 	free(cmd);
 	return (result(fx, n));
-}
-
-static const char *
-rstr(const json_t *r, const char *key)
-{
-	return (json_string_value(json_object_get(r, key)));
 }
 
 /* succeeded: run n succeeded and its branch is in origin.git. */
 static void
 succeeded(const struct fx *fx, int n, const json_t *r)
 {
-	if (strcmp(rstr(r, "status"), "succeeded") != 0) {
-		(void) sh("cat %s/log%d >&2", fx->root, n);
-		fail_msg("run %d: %s: %s", n, rstr(r, "status"),
-		    rstr(r, "failure_reason"));
+	if (strcmp(exfx_rstr(r, "status"), "succeeded") != 0) {
+		(void) exfx_sh("cat %s/log%d >&2", fx->root, n);
+		fail_msg("run %d: %s: %s", n, exfx_rstr(r, "status"),
+		    exfx_rstr(r, "failure_reason"));
 	}
-	assert_int_equal(sh("test \"$(git --git-dir=%s rev-parse "
-	                    "refs/heads/goal/T-%d)\" = %s",
-	                     fx->origin, n, rstr(r, "commit_sha")),
+	assert_int_equal(exfx_sh("test \"$(git --git-dir=%s rev-parse "
+	                         "refs/heads/goal/T-%d)\" = %s",
+	                     fx->origin, n, exfx_rstr(r, "commit_sha")),
 	    0);
 }
 
@@ -196,14 +162,15 @@ succeeded(const struct fx *fx, int n, const json_t *r)
 static int
 logged(const struct fx *fx, int n, const char *pattern)
 {
-	return (sh("grep -q -- '%s' %s/log%d", pattern, fx->root, n) == 0);
+	return (
+	    exfx_sh("grep -q -- '%s' %s/log%d", pattern, fx->root, n) == 0);
 }
 
 static void
 fsck(const char *gitdir)
 {
-	if (sh("git --git-dir=%s fsck --full --no-progress --no-dangling "
-	       ">&2",
+	if (exfx_sh("git --git-dir=%s fsck --full --no-progress --no-dangling "
+	            ">&2",
 	        gitdir) != 0)
 		fail_msg("git fsck of %s failed", gitdir);
 }
@@ -212,8 +179,8 @@ fsck(const char *gitdir)
 static void
 upstream(const struct fx *fx, const char *what)
 {
-	assert_int_equal(sh("set -e; cd %s/src; echo %s >> README.md; "
-	                    "git commit -qam %s; git push -q origin main",
+	assert_int_equal(exfx_sh("set -e; cd %s/src; echo %s >> README.md; "
+	                         "git commit -qam %s; git push -q origin main",
 	                     fx->root, what, what),
 	    0);
 }
@@ -231,24 +198,27 @@ test_workspace_is_shared_clone(void **state)
 	assert_true(logged(fx, 1, "created the mirror"));
 	assert_true(
 	    logged(fx, 1, "workspace ready in .* ms (mirror, fetched)"));
-	assert_int_equal(sh("grep -qx %s/objects %s/ws1/.git/objects/info/"
-	                    "alternates",
-	                     fx->mirror, fx->root),
+	assert_int_equal(
+	    exfx_sh("grep -qx %s/objects %s/ws1/.git/objects/info/"
+	            "alternates",
+	        fx->mirror, fx->root),
 	    0);
-	assert_int_equal(sh("test \"$(git -C %s/ws1 remote get-url origin)\" "
-	                    "= %s",
-	                     fx->root, fx->origin),
+	assert_int_equal(
+	    exfx_sh("test \"$(git -C %s/ws1 remote get-url origin)\" "
+	            "= %s",
+	        fx->root, fx->origin),
 	    0);
 	/* no pack was copied: the workspace's objects are the run's own */
 	assert_int_equal(
-	    sh("test -z \"$(ls %s/ws1/.git/objects/pack)\"", fx->root), 0);
+	    exfx_sh("test -z \"$(ls %s/ws1/.git/objects/pack)\"", fx->root),
+	    0);
 	/* the mirror is bare, never prunes, and knows no workspace */
-	assert_int_equal(sh("test \"$(git --git-dir=%s config "
-	                    "gc.pruneExpire)\" = never",
+	assert_int_equal(exfx_sh("test \"$(git --git-dir=%s config "
+	                         "gc.pruneExpire)\" = never",
 	                     fx->mirror),
 	    0);
-	assert_int_not_equal(sh("test -e %s/worktrees", fx->mirror), 0);
-	assert_int_equal(sh("test ! -s %s/demo.lock", fx->mirrors), 0);
+	assert_int_not_equal(exfx_sh("test -e %s/worktrees", fx->mirror), 0);
+	assert_int_equal(exfx_sh("test ! -s %s/demo.lock", fx->mirrors), 0);
 	fsck(fx->mirror);
 	json_decref(r);
 }
@@ -269,15 +239,16 @@ test_fetch_interval(void **state)
 	succeeded(fx, 2, r);
 	assert_false(logged(fx, 2, "fetched"));
 	/* the workspace starts from what the mirror had (one commit) */
-	assert_int_equal(sh("test \"$(git -C %s/ws2 rev-list --count "
-	                    "HEAD)\" = 2",
+	assert_int_equal(exfx_sh("test \"$(git -C %s/ws2 rev-list --count "
+	                         "HEAD)\" = 2",
 	                     fx->root),
 	    0);
 	json_decref(r);
 	/* a base the mirror lacks is fetched, interval or not */
-	assert_int_equal(sh("set -e; cd %s/src; git checkout -q -b release; "
-	                    "git push -q origin release",
-	                     fx->root),
+	assert_int_equal(
+	    exfx_sh("set -e; cd %s/src; git checkout -q -b release; "
+	            "git push -q origin release",
+	        fx->root),
 	    0);
 	req = request(fx, 3, NULL, 3600000);
 	json_object_set_new(req, "base_branch", json_string("release"));
@@ -307,7 +278,7 @@ test_concurrent_runs(void **state)
 	c1 = cmdline(fx, 1, 0);
 	c2 = cmdline(fx, 2, 0);
 	c3 = cmdline(fx, 3, 0);
-	assert_int_equal(sh("(%s) & (%s) & (%s) & wait", c1, c2, c3), 0);
+	assert_int_equal(exfx_sh("(%s) & (%s) & (%s) & wait", c1, c2, c3), 0);
 	free(c1);
 	free(c2);
 	free(c3);
@@ -318,11 +289,11 @@ test_concurrent_runs(void **state)
 		json_decref(r);
 	}
 	assert_int_equal(
-	    sh("test \"$(ls %s | tr '\\n' ' ')\" = 'demo.git demo.lock '",
+	    exfx_sh("test \"$(ls %s | tr '\\n' ' ')\" = 'demo.git demo.lock '",
 	        fx->mirrors),
 	    0);
-	assert_int_equal(sh("test \"$(grep -l 'created the mirror' "
-	                    "%s/log1 %s/log2 %s/log3 | wc -l)\" = 1",
+	assert_int_equal(exfx_sh("test \"$(grep -l 'created the mirror' "
+	                         "%s/log1 %s/log2 %s/log3 | wc -l)\" = 1",
 	                     fx->root, fx->root, fx->root),
 	    0);
 	fsck(fx->mirror);
@@ -339,10 +310,11 @@ test_retention_and_gc(void **state)
 	json_t    *r, *req;
 	char      *p;
 
-	assert_int_equal(sh("set -e; cd %s/src; git checkout -q -b feature; "
-	                    "echo f > f.txt; git add f.txt; git commit -qm f; "
-	                    "git push -q origin feature; git checkout -q main",
-	                     fx->root),
+	assert_int_equal(
+	    exfx_sh("set -e; cd %s/src; git checkout -q -b feature; "
+	            "echo f > f.txt; git add f.txt; git commit -qm f; "
+	            "git push -q origin feature; git checkout -q main",
+	        fx->root),
 	    0);
 	req = request(fx, 1, NULL, 0);
 	json_object_set_new(req, "base_branch", json_string("feature"));
@@ -358,17 +330,18 @@ test_retention_and_gc(void **state)
 	free(p);
 	fsck(fx->mirror);
 	/* upstream: feature deleted, main rewritten (force-pushed) */
-	assert_int_equal(sh("set -e; cd %s/src; git branch -qD feature; "
-	                    "git push -q origin :feature; "
-	                    "git commit -q --amend -m rewritten; "
-	                    "git push -q -f origin main",
+	assert_int_equal(exfx_sh("set -e; cd %s/src; git branch -qD feature; "
+	                         "git push -q origin :feature; "
+	                         "git commit -q --amend -m rewritten; "
+	                         "git push -q -f origin main",
 	                     fx->root),
 	    0);
 	/* gc due now, and (a pack per fetch, at most one pack) really
 	 * repacking */
-	assert_int_equal(sh("git --git-dir=%s config fetch.unpackLimit 1 && "
-	                    "git --git-dir=%s config gc.autoPackLimit 1",
-	                     fx->mirror, fx->mirror),
+	assert_int_equal(
+	    exfx_sh("git --git-dir=%s config fetch.unpackLimit 1 && "
+	            "git --git-dir=%s config gc.autoPackLimit 1",
+	        fx->mirror, fx->mirror),
 	    0);
 	req = request(fx, 3, NULL, 0);
 	json_object_set_new(
@@ -377,20 +350,22 @@ test_retention_and_gc(void **state)
 	succeeded(fx, 3, r);
 	assert_true(logged(fx, 3, "gc --auto of"));
 	json_decref(r);
-	assert_int_not_equal(sh("git --git-dir=%s rev-parse -q --verify "
-	                        "refs/heads/feature > /dev/null",
+	assert_int_not_equal(exfx_sh("git --git-dir=%s rev-parse -q --verify "
+	                             "refs/heads/feature > /dev/null",
 	                         fx->mirror),
 	    0);
 	fsck(fx->mirror);
 	/* even a full gc as an operator would run it keeps them */
-	assert_int_equal(sh("git --git-dir=%s gc --quiet", fx->mirror), 0);
+	assert_int_equal(
+	    exfx_sh("git --git-dir=%s gc --quiet", fx->mirror), 0);
 	fsck(fx->mirror);
 	/* workspace 1 still has every object its refs name */
 	p = xasprintf("%s/ws1/.git", fx->root);
 	fsck(p);
 	free(p);
 	assert_int_equal(
-	    sh("git -C %s/ws1 log -q origin/feature > /dev/null", fx->root),
+	    exfx_sh(
+	        "git -C %s/ws1 log -q origin/feature > /dev/null", fx->root),
 	    0);
 	r = run(fx, 4, request(fx, 4, NULL, 0));
 	succeeded(fx, 4, r);
@@ -406,10 +381,10 @@ test_fetch_failure(void **state)
 	json_t    *r;
 
 	r = run(fx, 1, request(fx, 1, url, 0));
-	assert_string_equal(rstr(r, "status"), "failed");
-	assert_string_equal(rstr(r, "failure_category"), "infra_tooling");
-	assert_non_null(strstr(rstr(r, "failure_reason"), "git fetch"));
-	assert_non_null(strstr(rstr(r, "failure_reason"),
+	assert_string_equal(exfx_rstr(r, "status"), "failed");
+	assert_string_equal(exfx_rstr(r, "failure_category"), "infra_tooling");
+	assert_non_null(strstr(exfx_rstr(r, "failure_reason"), "git fetch"));
+	assert_non_null(strstr(exfx_rstr(r, "failure_reason"),
 	    "does not appear to be a git repository"));
 	json_decref(r);
 	/* a file:// remote works, and has a mirror of its own */
@@ -441,12 +416,12 @@ static void
 slow_fetch(const struct fx *fx, const char *secs)
 {
 	assert_int_equal(
-	    sh("set -e; printf '#!/bin/sh\\nif [ -e %s/slow ]; "
-	       "then rm -f %s/slow; touch %s/fetching; sleep %s; "
-	       "fi\\nexec git-upload-pack \"$@\"\\n' > %s/up.sh; "
-	       "chmod +x %s/up.sh; touch %s/slow; rm -f "
-	       "%s/fetching; git --git-dir=%s config "
-	       "remote.origin.uploadpack %s/up.sh",
+	    exfx_sh("set -e; printf '#!/bin/sh\\nif [ -e %s/slow ]; "
+	            "then rm -f %s/slow; touch %s/fetching; sleep %s; "
+	            "fi\\nexec git-upload-pack \"$@\"\\n' > %s/up.sh; "
+	            "chmod +x %s/up.sh; touch %s/slow; rm -f "
+	            "%s/fetching; git --git-dir=%s config "
+	            "remote.origin.uploadpack %s/up.sh",
 	        fx->root, fx->root, fx->root, secs, fx->root, fx->root,
 	        fx->root, fx->root, fx->mirror, fx->root),
 	    0);
@@ -470,9 +445,10 @@ test_kill_mid_fetch(void **state)
 	r = run(fx, 1, request(fx, 1, NULL, 0));
 	succeeded(fx, 1, r);
 	json_decref(r);
-	assert_int_equal(sh("(flock %s/demo.lock sleep 1.2 & touch %s/held; "
-	                    "wait) > /dev/null 2>&1 &",
-	                     fx->mirrors, fx->root),
+	assert_int_equal(
+	    exfx_sh("(flock %s/demo.lock sleep 1.2 & touch %s/held; "
+	            "wait) > /dev/null 2>&1 &",
+	        fx->mirrors, fx->root),
 	    0);
 	assert_true(wait_file(fx->root, "held"));
 	r = run(fx, 2, request(fx, 2, NULL, 0));
@@ -485,15 +461,16 @@ test_kill_mid_fetch(void **state)
 	slow_fetch(fx, "31.7");
 	write_req(fx, 3, request(fx, 3, NULL, 0));
 	cmd = cmdline(fx, 3, 1);
-	assert_int_equal(sh("%s%s/pid3", cmd, fx->root), 0);
+	assert_int_equal(exfx_sh("%s%s/pid3", cmd, fx->root), 0);
 	free(cmd);
 	assert_true(wait_file(fx->root, "fetching"));
-	assert_int_equal(sh("kill -9 $(cat %s/pid3)", fx->root), 0);
+	assert_int_equal(exfx_sh("kill -9 $(cat %s/pid3)", fx->root), 0);
 	r = run(fx, 4, request(fx, 4, NULL, 0));
 	succeeded(fx, 4, r);
 	assert_true(logged(fx, 4, "died holding the lock; killed 1 git"));
 	assert_false(logged(fx, 4, "waited"));
-	assert_int_not_equal(sh("pgrep -f 'slee[p] 31.7' > /dev/null"), 0);
+	assert_int_not_equal(
+	    exfx_sh("pgrep -f 'slee[p] 31.7' > /dev/null"), 0);
 	json_decref(r);
 	fsck(fx->mirror);
 
@@ -501,16 +478,16 @@ test_kill_mid_fetch(void **state)
 	slow_fetch(fx, "31.7");
 	write_req(fx, 5, request(fx, 5, NULL, 0));
 	cmd = cmdline(fx, 5, 1);
-	assert_int_equal(sh("%s%s/pid5", cmd, fx->root), 0);
+	assert_int_equal(exfx_sh("%s%s/pid5", cmd, fx->root), 0);
 	free(cmd);
 	assert_true(wait_file(fx->root, "fetching"));
-	assert_int_equal(sh("kill -9 $(cat %s/pid5); kill -9 -$(cat "
-	                    "%s/kids5)",
+	assert_int_equal(exfx_sh("kill -9 $(cat %s/pid5); kill -9 -$(cat "
+	                         "%s/kids5)",
 	                     fx->root, fx->root),
 	    0);
 	assert_int_equal(
-	    sh("touch %s/refs/heads/main.lock %s/packed-refs.lock", fx->mirror,
-	        fx->mirror),
+	    exfx_sh("touch %s/refs/heads/main.lock %s/packed-refs.lock",
+	        fx->mirror, fx->mirror),
 	    0);
 	r = run(fx, 6, request(fx, 6, NULL, 0));
 	succeeded(fx, 6, r);
@@ -519,11 +496,11 @@ test_kill_mid_fetch(void **state)
 	    "processes it left, removed 2 stale"));
 	assert_false(logged(fx, 6, "waited"));
 	assert_int_equal(
-	    sh("test ! -e %s/refs/heads/main.lock", fx->mirror), 0);
+	    exfx_sh("test ! -e %s/refs/heads/main.lock", fx->mirror), 0);
 	/* the new upstream commit was fetched through the stale ref lock */
 	ws = xasprintf("%s/ws6", fx->root);
-	assert_int_equal(sh("git -C %s log -1 --format=%%s HEAD~1 | "
-	                    "grep -qx five",
+	assert_int_equal(exfx_sh("git -C %s log -1 --format=%%s HEAD~1 | "
+	                         "grep -qx five",
 	                     ws),
 	    0);
 	free(ws);

@@ -25,6 +25,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "exec_fx.h"
 #include "opc/util.h"
 
 #ifndef EXEC_RUN_BIN
@@ -41,82 +42,40 @@ struct fx {
 	int   port;
 };
 
-static int sh(const char *fmt, ...) PRINTFLIKE(1, 2);
-
-/* sh runs a test command through system(3) (the test's own shell only). */
-static int
-sh(const char *fmt, ...)
-{
-	va_list ap;
-	char   *cmd;
-	int     n, st;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	cmd = xmalloc((size_t) n + 1);
-	va_start(ap, fmt);
-	vsnprintf(cmd, (size_t) n + 1, fmt, ap);
-	va_end(ap);
-	st = system(cmd);
-	free(cmd);
-	return (WIFEXITED(st) ? WEXITSTATUS(st) : -1);
-}
-
-/* start runs the fixture with extra args (NULL-terminated). */
+/* start runs the fixture with extra args. */
 static int
 start(struct fx *fx, const char *extra)
 {
-	char    pf[512], buf[32], *cmd;
-	int64_t deadline = mono_ms() + 5000;
-	FILE   *f;
+	char *args =
+	    xasprintf("--token %s --read-token %s --git-root %s/gh %s", TOKEN,
+	        RO_TOKEN, fx->root, extra ? extra : "");
 
-	snprintf(pf, sizeof(pf), "%s/gh.port", fx->root);
-	cmd = xasprintf("exec %s/opc-fixture-github --port-file %s --token "
-	                "%s --read-token %s --git-root %s/gh %s",
-	    FIXTURE_BIN_DIR, pf, TOKEN, RO_TOKEN, fx->root,
-	    extra ? extra : "");
-	if ((fx->gh = fork()) == 0) {
-		execl("/bin/sh", "sh", "-c", cmd, (char *) NULL);
-		_exit(127);
-	}
-	free(cmd);
-	while (mono_ms() < deadline) {
-		if ((f = fopen(pf, "r")) != NULL) {
-			if (fgets(buf, sizeof(buf), f) != NULL)
-				fx->port = atoi(buf);
-			fclose(f);
-			if (fx->port > 0)
-				return (0);
-		}
-		sleep_ms(10);
-	}
-	return (-1);
+	fx->port = exfx_github(FIXTURE_BIN_DIR, fx->root, args, &fx->gh);
+	free(args);
+	return (fx->port > 0 ? 0 : -1);
 }
 
 static int
 setup_with(void **state, const char *extra)
 {
 	struct fx *fx;
-	char       tmpl[] = "/tmp/opc-exec-push.XXXXXX", *path;
+	char      *tmpl = exfx_root("opc-exec-push"), *path;
 	FILE      *f;
 
-	if (mkdtemp(tmpl) == NULL)
+	if (tmpl == NULL)
 		return (-1);
 	fx         = xcalloc(1, sizeof(*fx));
 	*state     = fx;
-	fx->root   = xstrdup(tmpl);
+	fx->root   = tmpl;
 	fx->bare   = xasprintf("%s/gh/acme/demo.git", tmpl);
 	fx->ws     = xasprintf("%s/ws", tmpl);
 	fx->req    = xasprintf("%s/req.json", tmpl);
 	fx->out    = xasprintf("%s/result.json", tmpl);
 	fx->gitlog = xasprintf("%s/git.log", tmpl);
-	setenv("HOME", tmpl, 1);
-	setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
-	unsetenv("GIT_DIR");
 	/* the recording git: argv, and whether the token is in its env */
 	path = xasprintf("%s/bin/git", tmpl);
-	if (sh("mkdir -p %s/bin", tmpl) != 0 || (f = fopen(path, "w")) == NULL)
+	if (exfx_sh("mkdir -p %s/bin", tmpl) != 0 ||
+	    (f = fopen(path, "w")) == NULL)
 		return (-1);
 	fprintf(f,
 	    "#!/bin/sh\n"
@@ -126,11 +85,12 @@ setup_with(void **state, const char *extra)
 	fclose(f);
 	chmod(path, 0755);
 	free(path);
-	if (sh("set -e; cd %s; mkdir -p gh/acme; git init -q --bare -b main "
-	       "gh/acme/demo.git; git init -q -b main src; cd src; "
-	       "echo hello > README.md; git add -A; git -c user.name=t -c "
-	       "user.email=t@example.com commit -q -m init; git push -q "
-	       "../gh/acme/demo.git main",
+	if (exfx_sh(
+	        "set -e; cd %s; mkdir -p gh/acme; git init -q --bare -b main "
+	        "gh/acme/demo.git; git init -q -b main src; cd src; "
+	        "echo hello > README.md; git add -A; git -c user.name=t -c "
+	        "user.email=t@example.com commit -q -m init; git push -q "
+	        "../gh/acme/demo.git main",
 	        tmpl) != 0)
 		return (-1);
 	return (start(fx, extra));
@@ -152,22 +112,16 @@ static int
 teardown(void **state)
 {
 	struct fx *fx = *state;
-	int        st = 0;
+	int        rv = exfx_github_stop(fx->gh);
 
-	if (fx->gh > 0) {
-		(void) kill(fx->gh, SIGTERM);
-		(void) waitpid(fx->gh, &st, 0);
-	}
-	if (getenv("KEEP") == NULL)
-		(void) rmtree(fx->root);
-	free(fx->root);
+	exfx_unroot(fx->root);
 	free(fx->bare);
 	free(fx->ws);
 	free(fx->req);
 	free(fx->out);
 	free(fx->gitlog);
 	free(fx);
-	return (WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1);
+	return (rv);
 }
 
 static json_t *
@@ -202,22 +156,16 @@ run(const struct fx *fx, json_t *req, const char *token)
 	int          rv;
 
 	assert_int_equal(json_dump_file(req, fx->req, JSON_INDENT(2)), 0);
-	rv = sh("%s%s PATH=%s/bin:$PATH %s --request %s --workspace %s "
-	        "--out %s > %s/worker.log 2>&1",
+	rv = exfx_sh("%s%s PATH=%s/bin:$PATH %s --request %s --workspace %s "
+	             "--out %s > %s/worker.log 2>&1",
 	    token ? "OPC_GITHUB_TOKEN=" : "", token ? token : "", fx->root,
 	    EXEC_RUN_BIN, fx->req, fx->ws, fx->out, fx->root);
 	if (rv != 0)
-		(void) sh("cat %s/worker.log >&2", fx->root);
+		(void) exfx_sh("cat %s/worker.log >&2", fx->root);
 	assert_int_equal(rv, 0);
 	if ((r = json_load_file(fx->out, 0, &e)) == NULL)
 		fail_msg("result: %s", e.text);
 	return (r);
-}
-
-static const char *
-rstr(const json_t *r, const char *key)
-{
-	return (json_string_value(json_object_get(r, key)));
 }
 
 static json_t *
@@ -239,9 +187,9 @@ fixture(const struct fx *fx, const char *method, const char *path,
 static void
 pushed(const struct fx *fx, const json_t *r)
 {
-	assert_int_equal(sh("test \"$(git --git-dir=%s rev-parse "
-	                    "refs/heads/%s)\" = %s",
-	                     fx->bare, BRANCH, rstr(r, "commit_sha")),
+	assert_int_equal(exfx_sh("test \"$(git --git-dir=%s rev-parse "
+	                         "refs/heads/%s)\" = %s",
+	                     fx->bare, BRANCH, exfx_rstr(r, "commit_sha")),
 	    0);
 }
 
@@ -254,7 +202,8 @@ nowhere(const struct fx *fx, const char *token)
 	json_t *st   = fixture(fx, "GET", "/_fixture/state", NULL);
 	char   *dump = json_dumps(st, 0);
 
-	assert_int_not_equal(sh("grep -rqa -- '%s' %s", token, fx->root), 0);
+	assert_int_not_equal(
+	    exfx_sh("grep -rqa -- '%s' %s", token, fx->root), 0);
 	assert_null(strstr(dump, token));
 	free(dump);
 	json_decref(st);
@@ -269,11 +218,11 @@ test_push_with_token(void **state)
 	int        asked = 0;
 
 	r = run(fx, req, TOKEN);
-	assert_string_equal(rstr(r, "status"), "succeeded");
+	assert_string_equal(exfx_rstr(r, "status"), "succeeded");
 	assert_true(json_is_true(json_object_get(r, "branch_pushed")));
 	pushed(fx, r);
 	assert_non_null(
-	    strstr(rstr(r, "pull_request_url"), "/acme/demo/pull/1"));
+	    strstr(exfx_rstr(r, "pull_request_url"), "/acme/demo/pull/1"));
 	assert_int_equal(
 	    json_integer_value(json_object_get(r, "pull_request_status")),
 	    201);
@@ -283,19 +232,25 @@ test_push_with_token(void **state)
 		if (json_integer_value(json_object_get(g, "status")) == 401)
 			asked++;
 		else
-			assert_string_equal(rstr(g, "user"), "x-access-token");
+			assert_string_equal(
+			    exfx_rstr(g, "user"), "x-access-token");
 	}
 	assert_true(asked >= 2); /* clone and push */
 	json_decref(st);
 	/* the token: in the environment of the clone and the push only,
 	 * never in argv, a URL, .git/config, the result or a log */
 	assert_int_equal(
-	    sh("grep -c '^TOKEN_IN_ENV|' %s | grep -qx 2", fx->gitlog), 0);
+	    exfx_sh("grep -c '^TOKEN_IN_ENV|' %s | grep -qx 2", fx->gitlog),
+	    0);
 	assert_int_equal(
-	    sh("grep '^TOKEN_IN_ENV|' %s | grep -q '|clone|'", fx->gitlog), 0);
+	    exfx_sh(
+	        "grep '^TOKEN_IN_ENV|' %s | grep -q '|clone|'", fx->gitlog),
+	    0);
 	assert_int_equal(
-	    sh("grep '^TOKEN_IN_ENV|' %s | grep -q '|push|'", fx->gitlog), 0);
-	assert_int_equal(sh("grep -q credential.helper= %s", fx->gitlog), 0);
+	    exfx_sh("grep '^TOKEN_IN_ENV|' %s | grep -q '|push|'", fx->gitlog),
+	    0);
+	assert_int_equal(
+	    exfx_sh("grep -q credential.helper= %s", fx->gitlog), 0);
 	nowhere(fx, TOKEN);
 	json_decref(r);
 	json_decref(req);
@@ -322,7 +277,7 @@ test_pr_quality_note(void **state)
 	    json_pack("{s:s, s:[s]}", "kind", "command", "argv", path));
 	free(path);
 	r = run(fx, req, TOKEN);
-	assert_string_equal(rstr(r, "status"), "succeeded");
+	assert_string_equal(exfx_rstr(r, "status"), "succeeded");
 	st   = fixture(fx, "GET", "/_fixture/state", NULL);
 	body = json_string_value(json_object_get(
 	    json_array_get(json_object_get(st, "pulls"), 0), "body"));
@@ -333,7 +288,7 @@ test_pr_quality_note(void **state)
 	    "{\"noqa\": 1, \"type_ignore\": 1, \"pass\": 1}. "
 	    "Review before merging."));
 	assert_string_equal(
-	    rstr(r, "quality_note"), strstr(body, "[quality]"));
+	    exfx_rstr(r, "quality_note"), strstr(body, "[quality]"));
 	json_decref(st);
 	json_decref(r);
 	json_decref(req);
@@ -350,20 +305,20 @@ test_push_refused_fails_the_run(void **state)
 
 	json_object_set_new(req, "open_pr", json_false());
 	r = run(fx, req, NULL);
-	assert_string_equal(rstr(r, "status"), "failed");
+	assert_string_equal(exfx_rstr(r, "status"), "failed");
 	assert_false(json_is_true(json_object_get(r, "success")));
-	assert_string_equal(rstr(r, "failure_category"), "infra_tooling");
-	assert_non_null(strstr(rstr(r, "failure_reason"), "git push"));
-	assert_non_null(
-	    strstr(rstr(r, "failure_reason"), "terminal prompts disabled"));
+	assert_string_equal(exfx_rstr(r, "failure_category"), "infra_tooling");
+	assert_non_null(strstr(exfx_rstr(r, "failure_reason"), "git push"));
+	assert_non_null(strstr(
+	    exfx_rstr(r, "failure_reason"), "terminal prompts disabled"));
 	assert_false(json_is_true(json_object_get(r, "branch_pushed")));
 	json_decref(r);
 	/* a token that may read, not write: GitHub's words on the board */
 	(void) rmtree(fx->ws);
 	r = run(fx, req, RO_TOKEN);
-	assert_string_equal(rstr(r, "failure_category"), "infra_tooling");
-	assert_non_null(strstr(
-	    rstr(r, "failure_reason"), "Permission to acme/demo.git denied"));
+	assert_string_equal(exfx_rstr(r, "failure_category"), "infra_tooling");
+	assert_non_null(strstr(exfx_rstr(r, "failure_reason"),
+	    "Permission to acme/demo.git denied"));
 	nowhere(fx, RO_TOKEN);
 	json_decref(r);
 	json_decref(req);
@@ -396,10 +351,10 @@ test_tampered_workspace(void **state)
 	    json_pack("{s:s, s:[s]}", "kind", "command", "argv", path));
 	json_object_set_new(req, "open_pr", json_false());
 	r = run(fx, req, TOKEN);
-	assert_string_equal(rstr(r, "status"), "succeeded");
+	assert_string_equal(exfx_rstr(r, "status"), "succeeded");
 	pushed(fx, r);
-	assert_int_not_equal(sh("test -e %s/stolen", fx->root), 0);
-	assert_int_not_equal(sh("test -e %s/hookenv", fx->root), 0);
+	assert_int_not_equal(exfx_sh("test -e %s/stolen", fx->root), 0);
+	assert_int_not_equal(exfx_sh("test -e %s/hookenv", fx->root), 0);
 	nowhere(fx, TOKEN);
 	free(path);
 	json_decref(r);
@@ -421,11 +376,12 @@ test_pr_rate_limits(void **state)
 	    "\"retry_after\":1}"));
 	t0 = mono_ms();
 	r  = run(fx, req, TOKEN);
-	assert_string_equal(rstr(r, "status"), "succeeded");
-	assert_non_null(rstr(r, "pull_request_url"));
+	assert_string_equal(exfx_rstr(r, "status"), "succeeded");
+	assert_non_null(exfx_rstr(r, "pull_request_url"));
 	assert_true(mono_ms() - t0 >= 1000); /* it did wait */
 	assert_int_equal(
-	    sh("grep -q 'secondary rate limit' %s/worker.log", fx->root), 0);
+	    exfx_sh("grep -q 'secondary rate limit' %s/worker.log", fx->root),
+	    0);
 	json_decref(r);
 
 	(void) rmtree(fx->ws);
@@ -435,13 +391,13 @@ test_pr_rate_limits(void **state)
 	t0 = mono_ms();
 	r  = run(fx, req, TOKEN);
 	assert_true(mono_ms() - t0 < 30000); /* not an hour */
-	assert_string_equal(rstr(r, "status"), "failed");
+	assert_string_equal(exfx_rstr(r, "status"), "failed");
 	assert_false(json_is_true(json_object_get(r, "success")));
-	assert_string_equal(rstr(r, "failure_category"), "infra_tooling");
-	assert_non_null(strstr(rstr(r, "failure_reason"),
+	assert_string_equal(exfx_rstr(r, "failure_category"), "infra_tooling");
+	assert_non_null(strstr(exfx_rstr(r, "failure_reason"),
 	    "pull request not opened: GitHub primary rate "
 	    "limit (HTTP 403) until"));
-	assert_non_null(strstr(rstr(r, "failure_reason"), "goal/T-2-x"));
+	assert_non_null(strstr(exfx_rstr(r, "failure_reason"), "goal/T-2-x"));
 	assert_int_equal(
 	    json_integer_value(json_object_get(r, "pull_request_status")),
 	    403);
@@ -462,12 +418,12 @@ test_pr_refused(void **state)
 	json_decref(fixture(
 	    fx, "POST", "/_fixture/fail", "{\"status\":401,\"count\":1}"));
 	r = run(fx, req, TOKEN);
-	assert_string_equal(rstr(r, "status"), "failed");
+	assert_string_equal(exfx_rstr(r, "status"), "failed");
 	assert_int_equal(
 	    json_integer_value(json_object_get(r, "pull_request_status")),
 	    401);
 	assert_non_null(strstr(
-	    rstr(r, "pull_request_error"), "HTTP 401: Bad credentials"));
+	    exfx_rstr(r, "pull_request_error"), "HTTP 401: Bad credentials"));
 	st = fixture(fx, "GET", "/_fixture/state", NULL);
 	assert_int_equal(
 	    json_integer_value(json_object_get(st, "api_requests")),
@@ -490,15 +446,16 @@ test_local_remote(void **state)
 	json_object_set_new(req, "clone_url", json_string(fx->bare));
 	json_object_set_new(req, "open_pr", json_false());
 	r = run(fx, req, TOKEN);
-	assert_string_equal(rstr(r, "status"), "succeeded");
+	assert_string_equal(exfx_rstr(r, "status"), "succeeded");
 	pushed(fx, r);
-	assert_int_not_equal(sh("grep -q '^TOKEN_IN_ENV' %s", fx->gitlog), 0);
+	assert_int_not_equal(
+	    exfx_sh("grep -q '^TOKEN_IN_ENV' %s", fx->gitlog), 0);
 	json_decref(r);
 	(void) rmtree(fx->ws);
 	json_object_set_new(req, "clone_url", json_string(url));
 	json_object_set_new(req, "task_branch", json_string("goal/T-4-x"));
 	r = run(fx, req, NULL);
-	assert_string_equal(rstr(r, "status"), "succeeded");
+	assert_string_equal(exfx_rstr(r, "status"), "succeeded");
 	assert_true(json_is_true(json_object_get(r, "branch_pushed")));
 	json_decref(r);
 	free(url);
@@ -525,10 +482,11 @@ nothing_delivered(const struct fx *fx, const json_t *r)
 {
 	json_t *st = fixture(fx, "GET", "/_fixture/state", NULL);
 
-	assert_string_equal(rstr(r, "status"), "interrupted");
+	assert_string_equal(exfx_rstr(r, "status"), "interrupted");
 	assert_false(json_is_true(json_object_get(r, "success")));
 	assert_true(json_is_true(json_object_get(r, "lease_lost")));
-	assert_non_null(strstr(rstr(r, "failure_reason"), "lease was lost"));
+	assert_non_null(
+	    strstr(exfx_rstr(r, "failure_reason"), "lease was lost"));
 	assert_true(json_is_null(json_object_get(r, "pull_request_url")));
 	assert_int_equal(
 	    json_integer_value(json_object_get(st, "api_requests")), 0);
@@ -570,13 +528,13 @@ test_lease_lost(void **state)
 	r = run(fx, req, TOKEN);
 	nothing_delivered(fx, r);
 	assert_false(json_is_true(json_object_get(r, "branch_pushed")));
-	assert_int_not_equal(sh("test -e %s/backend_done", fx->root), 0);
-	assert_int_not_equal(sh("git --git-dir=%s rev-parse -q --verify "
-	                        "refs/heads/%s",
+	assert_int_not_equal(exfx_sh("test -e %s/backend_done", fx->root), 0);
+	assert_int_not_equal(exfx_sh("git --git-dir=%s rev-parse -q --verify "
+	                             "refs/heads/%s",
 	                         fx->bare, BRANCH),
 	    0);
 	assert_int_equal(
-	    sh("grep -q 'lease lost' %s/worker.log", fx->root), 0);
+	    exfx_sh("grep -q 'lease lost' %s/worker.log", fx->root), 0);
 	json_decref(r);
 	free(lf);
 
@@ -594,8 +552,8 @@ test_lease_lost(void **state)
 	r = run(fx, req, TOKEN);
 	nothing_delivered(fx, r);
 	assert_false(json_is_true(json_object_get(r, "branch_pushed")));
-	assert_int_not_equal(sh("git --git-dir=%s rev-parse -q --verify "
-	                        "refs/heads/%s",
+	assert_int_not_equal(exfx_sh("git --git-dir=%s rev-parse -q --verify "
+	                             "refs/heads/%s",
 	                         fx->bare, BRANCH),
 	    0);
 	json_decref(r);
@@ -644,21 +602,25 @@ test_mirror_over_https(void **state)
 	    json_pack("{s:s, s:i, s:i}", "dir", mirrors, "fetch_interval_ms",
 	        0, "gc_interval_ms", 86400000));
 	r = run(fx, req, TOKEN);
-	assert_string_equal(rstr(r, "status"), "succeeded");
+	assert_string_equal(exfx_rstr(r, "status"), "succeeded");
 	pushed(fx, r);
 	json_decref(r);
 	assert_int_equal(
-	    sh("grep -c '^TOKEN_IN_ENV|' %s | grep -qx 2", fx->gitlog), 0);
+	    exfx_sh("grep -c '^TOKEN_IN_ENV|' %s | grep -qx 2", fx->gitlog),
+	    0);
 	assert_int_equal(
-	    sh("grep '^TOKEN_IN_ENV|' %s | grep -q '|fetch|'", fx->gitlog), 0);
+	    exfx_sh(
+	        "grep '^TOKEN_IN_ENV|' %s | grep -q '|fetch|'", fx->gitlog),
+	    0);
 	assert_int_equal(
-	    sh("grep '^TOKEN_IN_ENV|' %s | grep -q '|push|'", fx->gitlog), 0);
+	    exfx_sh("grep '^TOKEN_IN_ENV|' %s | grep -q '|push|'", fx->gitlog),
+	    0);
 	assert_int_equal(
-	    sh("grep -q '^|clone|.*|--shared|' %s", fx->gitlog), 0);
-	assert_int_equal(sh("grep -q 'objects$' %s/ws/.git/objects/info/"
-	                    "alternates && test \"$(git -C %s/ws remote "
-	                    "get-url origin)\" = "
-	                    "http://127.0.0.1:%d/acme/demo.git",
+	    exfx_sh("grep -q '^|clone|.*|--shared|' %s", fx->gitlog), 0);
+	assert_int_equal(exfx_sh("grep -q 'objects$' %s/ws/.git/objects/info/"
+	                         "alternates && test \"$(git -C %s/ws remote "
+	                         "get-url origin)\" = "
+	                         "http://127.0.0.1:%d/acme/demo.git",
 	                     fx->root, fx->root, fx->port),
 	    0);
 	nowhere(fx, TOKEN);
@@ -666,16 +628,17 @@ test_mirror_over_https(void **state)
 	(void) rmtree(fx->ws);
 	json_object_set_new(req, "task_branch", json_string(BRANCH "-2"));
 	r = run(fx, req, TOKEN);
-	assert_string_equal(rstr(r, "status"), "succeeded");
+	assert_string_equal(exfx_rstr(r, "status"), "succeeded");
 	json_decref(r);
 	/* no token: the private repository's fetch is refused */
 	(void) rmtree(fx->ws);
 	r = run(fx, req, NULL);
-	assert_string_equal(rstr(r, "status"), "failed");
-	assert_string_equal(rstr(r, "failure_category"), "infra_tooling");
-	assert_non_null(strstr(rstr(r, "failure_reason"), "git fetch http"));
+	assert_string_equal(exfx_rstr(r, "status"), "failed");
+	assert_string_equal(exfx_rstr(r, "failure_category"), "infra_tooling");
 	assert_non_null(
-	    strstr(rstr(r, "failure_reason"), "terminal prompts disabled"));
+	    strstr(exfx_rstr(r, "failure_reason"), "git fetch http"));
+	assert_non_null(strstr(
+	    exfx_rstr(r, "failure_reason"), "terminal prompts disabled"));
 	nowhere(fx, TOKEN);
 	json_decref(r);
 	json_decref(req);

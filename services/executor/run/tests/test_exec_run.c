@@ -22,6 +22,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "exec_fx.h"
 #include "opc/util.h"
 
 #ifndef EXEC_RUN_BIN
@@ -36,77 +37,28 @@ struct fx {
 	char *ws, *req, *out;
 };
 
-static int sh(const char *fmt, ...) PRINTFLIKE(1, 2);
-
-/* sh runs a setup command through system(3) and returns its exit status;
- * only the test uses a shell. */
-static int
-sh(const char *fmt, ...)
-{
-	va_list ap;
-	char   *cmd;
-	int     n, st;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	cmd = xmalloc((size_t) n + 1);
-	va_start(ap, fmt);
-	vsnprintf(cmd, (size_t) n + 1, fmt, ap);
-	va_end(ap);
-	st = system(cmd);
-	free(cmd);
-	return (WIFEXITED(st) ? WEXITSTATUS(st) : -1);
-}
-
-/* capture returns the trimmed stdout of a command, or NULL. */
-static char *
-capture(const char *cmd)
-{
-	struct buf b;
-	FILE      *f;
-	char       chunk[512];
-	size_t     n;
-
-	if ((f = popen(cmd, "r")) == NULL)
-		return (NULL);
-	buf_init(&b);
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		buf_append(&b, chunk, n);
-	if (pclose(f) != 0) {
-		buf_fini(&b);
-		return (NULL);
-	}
-	while (b.len > 0 &&
-	    (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == ' '))
-		b.len--;
-	return (buf_cstr(&b));
-}
-
 static int
 setup(void **state)
 {
 	struct fx *fx;
-	char       tmpl[] = "/tmp/opc-exec-run.XXXXXX";
+	char      *tmpl = exfx_root("opc-exec-run");
 
-	if (mkdtemp(tmpl) == NULL)
+	if (tmpl == NULL)
 		return (-1);
 	fx         = xcalloc(1, sizeof(*fx));
-	fx->root   = xstrdup(tmpl);
+	fx->root   = tmpl;
 	fx->origin = xasprintf("%s/origin.git", tmpl);
 	fx->ws     = xasprintf("%s/ws", tmpl);
 	fx->req    = xasprintf("%s/req.json", tmpl);
 	fx->out    = xasprintf("%s/result.json", tmpl);
-	setenv("HOME", tmpl, 1);
-	setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
-	unsetenv("GIT_DIR");
-	*state = fx;
-	return (sh("set -e; cd %s; git init -q -b main src; cd src; "
-	           "echo hello > README.md; mkdir -p src/workflow; "
-	           "echo 'x = 1' > src/workflow/task.py; git add -A; "
-	           "git -c user.name=t -c user.email=t@example.com commit -q "
-	           "-m init; cd ..; git clone -q --bare src origin.git",
-	            tmpl) == 0
+	*state     = fx;
+	return (
+	    exfx_sh("set -e; cd %s; git init -q -b main src; cd src; "
+	            "echo hello > README.md; mkdir -p src/workflow; "
+	            "echo 'x = 1' > src/workflow/task.py; git add -A; "
+	            "git -c user.name=t -c user.email=t@example.com commit -q "
+	            "-m init; cd ..; git clone -q --bare src origin.git",
+	        tmpl) == 0
 	        ? 0
 	        : -1);
 }
@@ -116,8 +68,7 @@ teardown(void **state)
 {
 	struct fx *fx = *state;
 
-	(void) rmtree(fx->root);
-	free(fx->root);
+	exfx_unroot(fx->root);
 	free(fx->origin);
 	free(fx->ws);
 	free(fx->req);
@@ -179,29 +130,18 @@ run(const struct fx *fx, json_t *req)
 	if (req != NULL)
 		assert_int_equal(
 		    json_dump_file(req, fx->req, JSON_INDENT(2)), 0);
-	rv = sh("%s --request %s --workspace %s --out %s > %s/worker.log "
-	        "2>&1",
+	rv = exfx_sh("%s --request %s --workspace %s --out %s > %s/worker.log "
+	             "2>&1",
 	    EXEC_RUN_BIN, fx->req, fx->ws, fx->out, fx->root);
 	if (rv != 0 && rv != 1)
-		(void) sh("cat %s/worker.log >&2", fx->root);
+		(void) exfx_sh("cat %s/worker.log >&2", fx->root);
 	return (rv);
 }
 
 static json_t *
 result(const struct fx *fx)
 {
-	json_error_t e;
-	json_t      *r = json_load_file(fx->out, 0, &e);
-
-	if (r == NULL)
-		fail_msg("result: %s", e.text);
-	return (r);
-}
-
-static const char *
-rstr(const json_t *r, const char *key)
-{
-	return (json_string_value(json_object_get(r, key)));
+	return (exfx_result(fx->out, NULL));
 }
 
 static void
@@ -210,18 +150,18 @@ assert_nothing_committed(const struct fx *fx)
 	char *cmd, *head, *main_;
 
 	cmd  = xasprintf("git -C %s rev-parse HEAD", fx->ws);
-	head = capture(cmd);
+	head = exfx_capture(cmd);
 	free(cmd);
 	cmd   = xasprintf("git -C %s rev-parse main", fx->ws);
-	main_ = capture(cmd);
+	main_ = exfx_capture(cmd);
 	free(cmd);
 	assert_non_null(head);
 	assert_non_null(main_);
 	assert_string_equal(head, main_);
 	free(head);
 	free(main_);
-	assert_int_not_equal(sh("git --git-dir=%s rev-parse -q --verify "
-	                        "refs/heads/%s > /dev/null",
+	assert_int_not_equal(exfx_sh("git --git-dir=%s rev-parse -q --verify "
+	                             "refs/heads/%s > /dev/null",
 	                         fx->origin, BRANCH),
 	    0);
 }
@@ -236,62 +176,63 @@ test_stub_success(void **state)
 	json_object_set_new(req, "push_on_success", json_true());
 	assert_int_equal(run(fx, req), 0);
 	r = result(fx);
-	assert_string_equal(rstr(r, "status"), "succeeded");
+	assert_string_equal(exfx_rstr(r, "status"), "succeeded");
 	assert_true(json_is_true(json_object_get(r, "success")));
 	assert_true(json_is_null(json_object_get(r, "failure_category")));
-	assert_string_equal(
-	    rstr(r, "diff_stat_excerpt"), "1 file changed, 6 insertions(+)");
-	assert_string_equal(rstr(r, "branch_name"), BRANCH);
-	assert_string_equal(rstr(r, "changed_files_source"), "git_diff");
+	assert_string_equal(exfx_rstr(r, "diff_stat_excerpt"),
+	    "1 file changed, 6 insertions(+)");
+	assert_string_equal(exfx_rstr(r, "branch_name"), BRANCH);
+	assert_string_equal(exfx_rstr(r, "changed_files_source"), "git_diff");
 	assert_true(json_is_true(json_object_get(r, "branch_pushed")));
-	assert_string_equal(rstr(r, "proposal_id"), "p-1");
-	assert_string_equal(rstr(r, "workspace_path"), fx->ws);
+	assert_string_equal(exfx_rstr(r, "proposal_id"), "p-1");
+	assert_string_equal(exfx_rstr(r, "workspace_path"), fx->ws);
 	cf = json_object_get(r, "changed_files");
 	assert_int_equal(json_array_size(cf), 1);
+	assert_string_equal(exfx_rstr(json_array_get(cf, 0), "path"),
+	    "artifacts/demo_result.txt");
 	assert_string_equal(
-	    rstr(json_array_get(cf, 0), "path"), "artifacts/demo_result.txt");
-	assert_string_equal(
-	    rstr(json_array_get(cf, 0), "change_type"), "added");
+	    exfx_rstr(json_array_get(cf, 0), "change_type"), "added");
 	assert_int_equal(json_integer_value(json_object_get(
 	                     json_array_get(cf, 0), "lines_added")),
 	    6);
 	assert_string_equal(
-	    rstr(json_object_get(r, "validation"), "status"), "skipped");
+	    exfx_rstr(json_object_get(r, "validation"), "status"), "skipped");
 	files = json_object_get(r, "files");
-	assert_non_null(rstr(files, "patch"));
-	assert_non_null(rstr(files, "diff_stat"));
-	assert_null(rstr(files, "validation_output"));
+	assert_non_null(exfx_rstr(files, "patch"));
+	assert_non_null(exfx_rstr(files, "diff_stat"));
+	assert_null(exfx_rstr(files, "validation_output"));
 	assert_true(json_array_size(json_object_get(r, "artifacts")) >= 2);
 
 	/* committed on the task branch, .opcenter/ left out, pushed */
-	sha = xstrdup(rstr(r, "commit_sha"));
+	sha = xstrdup(exfx_rstr(r, "commit_sha"));
 	cmd = xasprintf("git -C %s rev-parse refs/heads/%s", fx->ws, BRANCH);
-	msg = capture(cmd);
+	msg = exfx_capture(cmd);
 	assert_non_null(msg);
 	assert_string_equal(msg, sha);
 	free(msg);
 	free(cmd);
 	cmd = xasprintf(
 	    "git --git-dir=%s rev-parse refs/heads/%s", fx->origin, BRANCH);
-	msg = capture(cmd);
+	msg = exfx_capture(cmd);
 	assert_non_null(msg);
 	assert_string_equal(msg, sha);
 	free(msg);
 	free(cmd);
-	assert_int_equal(sh("git -C %s show %s:artifacts/demo_result.txt | "
-	                    "grep -q '^backend: demo_stub$'",
+	assert_int_equal(
+	    exfx_sh("git -C %s show %s:artifacts/demo_result.txt | "
+	            "grep -q '^backend: demo_stub$'",
+	        fx->ws, sha),
+	    0);
+	assert_int_equal(exfx_sh("test \"$(git -C %s show %s:artifacts/"
+	                         "demo_result.txt | wc -l)\" = 6",
 	                     fx->ws, sha),
 	    0);
-	assert_int_equal(sh("test \"$(git -C %s show %s:artifacts/"
-	                    "demo_result.txt | wc -l)\" = 6",
-	                     fx->ws, sha),
-	    0);
-	assert_int_not_equal(sh("git -C %s ls-tree -r --name-only %s | "
-	                        "grep -q opcenter",
+	assert_int_not_equal(exfx_sh("git -C %s ls-tree -r --name-only %s | "
+	                             "grep -q opcenter",
 	                         fx->ws, sha),
 	    0);
 	cmd = xasprintf("git -C %s log -1 --format=%%B %s", fx->ws, sha);
-	msg = capture(cmd);
+	msg = exfx_capture(cmd);
 	assert_non_null(msg);
 	assert_string_equal(msg,
 	    "Add the demo artifact\n\nRun: "
@@ -300,7 +241,7 @@ test_stub_success(void **state)
 	free(msg);
 	free(cmd);
 	cmd = xasprintf("git -C %s log -1 --format=%%an/%%ae %s", fx->ws, sha);
-	msg = capture(cmd);
+	msg = exfx_capture(cmd);
 	assert_string_equal(msg, "Test Bot/bot@example.com");
 	free(msg);
 	free(cmd);
@@ -324,9 +265,9 @@ test_scope_violation(void **state)
 	    "echo 'services: {}' > deployment/docker-compose.yml");
 	assert_int_equal(run(fx, req), 0);
 	r = result(fx);
-	assert_string_equal(rstr(r, "status"), "failed");
+	assert_string_equal(exfx_rstr(r, "status"), "failed");
 	assert_false(json_is_true(json_object_get(r, "success")));
-	assert_string_equal(rstr(r, "failure_category"), "scope_policy");
+	assert_string_equal(exfx_rstr(r, "failure_category"), "scope_policy");
 	v = json_object_get(r, "scope_violations");
 	assert_int_equal(json_array_size(v), 1);
 	assert_string_equal(json_string_value(json_array_get(v, 0)),
@@ -352,17 +293,17 @@ test_validation_passes(void **state)
 	    json_pack("[[s], s]", "true", "test -f README.md"));
 	assert_int_equal(run(fx, req), 0);
 	r = result(fx);
-	assert_string_equal(rstr(r, "status"), "succeeded");
+	assert_string_equal(exfx_rstr(r, "status"), "succeeded");
 	v = json_object_get(r, "validation");
-	assert_string_equal(rstr(v, "status"), "passed");
+	assert_string_equal(exfx_rstr(v, "status"), "passed");
 	assert_int_equal(
 	    json_integer_value(json_object_get(v, "commands_run")), 2);
 	assert_int_equal(
 	    json_integer_value(json_object_get(v, "commands_passed")), 2);
 	assert_true(json_is_null(json_object_get(v, "failure_excerpt")));
 	assert_non_null(
-	    rstr(json_object_get(r, "files"), "validation_output"));
-	assert_non_null(rstr(r, "commit_sha"));
+	    exfx_rstr(json_object_get(r, "files"), "validation_output"));
+	assert_non_null(exfx_rstr(r, "commit_sha"));
 	assert_false(json_is_true(json_object_get(r, "branch_pushed")));
 	json_decref(r);
 	json_decref(req);
@@ -378,17 +319,18 @@ test_validation_fails(void **state)
 	    json_pack("[[s, s, s]]", "sh", "-c", "echo boom; exit 1"));
 	assert_int_equal(run(fx, req), 0);
 	r = result(fx);
-	assert_string_equal(rstr(r, "status"), "failed");
-	assert_string_equal(rstr(r, "failure_category"), "validation_failure");
+	assert_string_equal(exfx_rstr(r, "status"), "failed");
+	assert_string_equal(
+	    exfx_rstr(r, "failure_category"), "validation_failure");
 	v = json_object_get(r, "validation");
-	assert_string_equal(rstr(v, "status"), "failed");
+	assert_string_equal(exfx_rstr(v, "status"), "failed");
 	assert_int_equal(
 	    json_integer_value(json_object_get(v, "commands_failed")), 1);
-	assert_non_null(strstr(rstr(v, "failure_excerpt"), "boom"));
+	assert_non_null(strstr(exfx_rstr(v, "failure_excerpt"), "boom"));
 	assert_true(json_is_null(json_object_get(r, "commit_sha")));
 	assert_nothing_committed(fx);
-	assert_int_equal(sh("grep -q '^\\[exit 1\\]$' "
-	                    "%s/.opcenter/validation_output.txt",
+	assert_int_equal(exfx_sh("grep -q '^\\[exit 1\\]$' "
+	                         "%s/.opcenter/validation_output.txt",
 	                     fx->ws),
 	    0);
 	json_decref(r);
@@ -407,7 +349,7 @@ test_validation_flaky(void **state)
 	    json_pack("{s:[b, b, b, b]}", "sh -c exit 1", 1, 0, 1, 0));
 	assert_int_equal(run(fx, req), 0);
 	r = result(fx);
-	assert_string_equal(rstr(r, "failure_category"), "flaky_test");
+	assert_string_equal(exfx_rstr(r, "failure_category"), "flaky_test");
 	json_decref(r);
 	json_decref(req);
 }
@@ -431,14 +373,14 @@ test_timeout_kills_group(void **state)
 	assert_int_equal(run(fx, req), 0);
 	assert_true(mono_ms() - t0 < 15000);
 	r = result(fx);
-	assert_string_equal(rstr(r, "status"), "timed_out");
-	assert_string_equal(rstr(r, "failure_category"), "timeout");
-	assert_non_null(rstr(r, "executor_signal"));
-	assert_true(strcmp(rstr(r, "executor_signal"), "SIGTERM") == 0 ||
-	    strcmp(rstr(r, "executor_signal"), "SIGKILL") == 0);
+	assert_string_equal(exfx_rstr(r, "status"), "timed_out");
+	assert_string_equal(exfx_rstr(r, "failure_category"), "timeout");
+	assert_non_null(exfx_rstr(r, "executor_signal"));
+	assert_true(strcmp(exfx_rstr(r, "executor_signal"), "SIGTERM") == 0 ||
+	    strcmp(exfx_rstr(r, "executor_signal"), "SIGKILL") == 0);
 	assert_true(json_is_null(json_object_get(r, "commit_sha")));
 	for (i = 0; i < 50 && alive; i++) {
-		alive = sh("pgrep -f '[s]leep %s' > /dev/null", tag) == 0;
+		alive = exfx_sh("pgrep -f '[s]leep %s' > /dev/null", tag) == 0;
 		if (alive)
 			usleep(100 * 1000);
 	}
@@ -460,9 +402,10 @@ test_question(void **state)
 	    "echo partial > notes.txt");
 	assert_int_equal(run(fx, req), 0);
 	r = result(fx);
-	assert_string_equal(rstr(r, "status"), "failed");
-	assert_string_equal(rstr(r, "failure_category"), "awaiting_input");
-	assert_string_equal(rstr(r, "question"), "Which API?");
+	assert_string_equal(exfx_rstr(r, "status"), "failed");
+	assert_string_equal(
+	    exfx_rstr(r, "failure_category"), "awaiting_input");
+	assert_string_equal(exfx_rstr(r, "question"), "Which API?");
 	assert_true(json_is_null(json_object_get(r, "commit_sha")));
 	assert_nothing_committed(fx);
 	json_decref(r);
@@ -485,20 +428,20 @@ test_scratch(void **state)
 	    json_string("scratch"));
 	assert_int_equal(run(fx, req), 0);
 	r = result(fx);
-	assert_string_equal(rstr(r, "status"), "succeeded");
+	assert_string_equal(exfx_rstr(r, "status"), "succeeded");
 	assert_true(json_is_true(json_object_get(r, "success")));
 	assert_string_equal(
-	    rstr(r, "changed_files_source"), "workspace_listing");
+	    exfx_rstr(r, "changed_files_source"), "workspace_listing");
 	cf = json_object_get(r, "changed_files");
 	assert_int_equal(json_array_size(cf), 2);
 	assert_true(json_is_null(json_object_get(r, "branch_name")));
 	assert_true(json_is_null(json_object_get(r, "commit_sha")));
 	assert_false(json_is_true(json_object_get(r, "branch_pushed")));
-	assert_non_null(strstr(rstr(r, "diff_stat_excerpt"), "2 files"));
+	assert_non_null(strstr(exfx_rstr(r, "diff_stat_excerpt"), "2 files"));
 	/* no clone: no .git in the workspace, nothing in the origin */
-	assert_int_not_equal(sh("test -e %s/.git", fx->ws), 0);
-	assert_int_not_equal(sh("git --git-dir=%s rev-parse -q --verify "
-	                        "refs/heads/%s > /dev/null",
+	assert_int_not_equal(exfx_sh("test -e %s/.git", fx->ws), 0);
+	assert_int_not_equal(exfx_sh("git --git-dir=%s rev-parse -q --verify "
+	                             "refs/heads/%s > /dev/null",
 	                         fx->origin, BRANCH),
 	    0);
 	json_decref(r);
@@ -517,8 +460,8 @@ test_backend_missing(void **state)
 	        "opc-no-such-backend", "{goal}"));
 	assert_int_equal(run(fx, req), 0);
 	r = result(fx);
-	assert_string_equal(rstr(r, "status"), "failed");
-	assert_non_null(strstr(rstr(r, "failure_reason"),
+	assert_string_equal(exfx_rstr(r, "status"), "failed");
+	assert_non_null(strstr(exfx_rstr(r, "failure_reason"),
 	    "opc-no-such-backend could not start: No such "
 	    "file or directory"));
 	assert_true(json_is_null(json_object_get(r, "executor_exit_code")));
@@ -539,26 +482,29 @@ test_backend_exit(void **state)
 	    "echo \"ModuleNotFoundError: No module named 'foo'\" >&2\nexit 3");
 	assert_int_equal(run(fx, req), 0);
 	r = result(fx);
-	assert_string_equal(rstr(r, "status"), "failed");
-	assert_string_equal(rstr(r, "failure_category"), "dependency_missing");
+	assert_string_equal(exfx_rstr(r, "status"), "failed");
+	assert_string_equal(
+	    exfx_rstr(r, "failure_category"), "dependency_missing");
 	assert_int_equal(
 	    json_integer_value(json_object_get(r, "executor_exit_code")), 3);
 	assert_true(json_is_null(json_object_get(r, "executor_signal")));
-	assert_non_null(strstr(rstr(r, "failure_reason"), "backend exited 3"));
-	assert_non_null(strstr(rstr(r, "failure_reason"), "No module named"));
+	assert_non_null(
+	    strstr(exfx_rstr(r, "failure_reason"), "backend exited 3"));
+	assert_non_null(
+	    strstr(exfx_rstr(r, "failure_reason"), "No module named"));
 	/* {goal} arrived as one argv element, newline and all */
 	argv_goal = xasprintf("%s/goal.txt", fx->ws);
-	assert_int_equal(sh("test \"$(head -1 %s)\" = 'Add the demo   "
-	                    "artifact'",
+	assert_int_equal(exfx_sh("test \"$(head -1 %s)\" = 'Add the demo   "
+	                         "artifact'",
 	                     argv_goal),
 	    0);
 	free(argv_goal);
-	assert_int_equal(sh("grep -q 'ModuleNotFoundError' "
-	                    "%s/.opcenter/backend_stderr.txt",
+	assert_int_equal(exfx_sh("grep -q 'ModuleNotFoundError' "
+	                         "%s/.opcenter/backend_stderr.txt",
 	                     fx->ws),
 	    0);
 	assert_int_equal(
-	    sh("grep -q '^## Goal$' %s/.opcenter/prompt.md", fx->ws), 0);
+	    exfx_sh("grep -q '^## Goal$' %s/.opcenter/prompt.md", fx->ws), 0);
 	json_decref(r);
 	json_decref(req);
 }
@@ -576,12 +522,13 @@ test_no_space(void **state)
 	    ">&2\nexit 2");
 	assert_int_equal(run(fx, req), 0);
 	r = result(fx);
-	assert_string_equal(rstr(r, "status"), "interrupted");
-	assert_string_equal(rstr(r, "failure_category"), "interrupted");
+	assert_string_equal(exfx_rstr(r, "status"), "interrupted");
+	assert_string_equal(exfx_rstr(r, "failure_category"), "interrupted");
 	assert_false(json_is_true(json_object_get(r, "success")));
 	assert_non_null(strstr(
-	    rstr(r, "failure_reason"), "no space left on device under"));
-	assert_non_null(strstr(rstr(r, "failure_reason"), "backend exited 2"));
+	    exfx_rstr(r, "failure_reason"), "no space left on device under"));
+	assert_non_null(
+	    strstr(exfx_rstr(r, "failure_reason"), "backend exited 2"));
 	assert_nothing_committed(fx);
 	json_decref(r);
 	json_decref(req);
@@ -598,11 +545,12 @@ test_too_wide(void **state)
 	use_command(fx, req, "echo a > a.txt\necho b > b.txt");
 	assert_int_equal(run(fx, req), 0);
 	r = result(fx);
-	assert_string_equal(rstr(r, "status"), "failed");
-	assert_string_equal(rstr(r, "failure_category"), "scope_too_wide");
-	assert_non_null(strstr(rstr(r, "failure_reason"), "2 files"));
-	assert_int_equal(sh("grep -q '\"n_lines\": 2' "
-	                    "%s/.opcenter/scope-too-wide.json",
+	assert_string_equal(exfx_rstr(r, "status"), "failed");
+	assert_string_equal(
+	    exfx_rstr(r, "failure_category"), "scope_too_wide");
+	assert_non_null(strstr(exfx_rstr(r, "failure_reason"), "2 files"));
+	assert_int_equal(exfx_sh("grep -q '\"n_lines\": 2' "
+	                         "%s/.opcenter/scope-too-wide.json",
 	                     fx->ws),
 	    0);
 	assert_nothing_committed(fx);
@@ -624,17 +572,17 @@ test_quality_note(void **state)
 	    "x = g()  # type: ignore\\n' > mod.py");
 	assert_int_equal(run(fx, req), 0);
 	r = result(fx);
-	assert_string_equal(rstr(r, "status"), "succeeded");
-	assert_string_equal(rstr(r, "quality_note"),
+	assert_string_equal(exfx_rstr(r, "status"), "succeeded");
+	assert_string_equal(exfx_rstr(r, "quality_note"),
 	    "[quality] This run added 3 quality suppressions: "
 	    "{\"noqa\": 1, \"type_ignore\": 1, \"pass\": 1}. "
 	    "Review before merging.");
 	json_decref(r);
 	use_command(fx, req, "printf 'def f():\\n    pass\\n' > other.py");
-	(void) sh("rm -rf %s", fx->ws);
+	(void) exfx_sh("rm -rf %s", fx->ws);
 	assert_int_equal(run(fx, req), 0);
 	r = result(fx);
-	assert_string_equal(rstr(r, "status"), "succeeded");
+	assert_string_equal(exfx_rstr(r, "status"), "succeeded");
 	assert_true(json_is_null(json_object_get(r, "quality_note")));
 	json_decref(r);
 	json_decref(req);
@@ -649,10 +597,10 @@ test_git_failure(void **state)
 	json_object_set_new(req, "base_branch", json_string("no-such-branch"));
 	assert_int_equal(run(fx, req), 0);
 	r = result(fx);
-	assert_string_equal(rstr(r, "status"), "failed");
-	assert_string_equal(rstr(r, "failure_category"), "infra_tooling");
-	assert_non_null(strstr(
-	    rstr(r, "failure_reason"), "git checkout --quiet no-such-branch"));
+	assert_string_equal(exfx_rstr(r, "status"), "failed");
+	assert_string_equal(exfx_rstr(r, "failure_category"), "infra_tooling");
+	assert_non_null(strstr(exfx_rstr(r, "failure_reason"),
+	    "git checkout --quiet no-such-branch"));
 	json_decref(r);
 	json_decref(req);
 }
@@ -675,12 +623,15 @@ test_bad_request(void **state)
 	json_object_del(req, "task_branch");
 	assert_int_equal(run(fx, req), 1);
 	assert_int_not_equal(access(fx->out, F_OK), 0);
-	assert_int_equal(sh("grep -q task_branch %s/worker.log", fx->root), 0);
+	assert_int_equal(
+	    exfx_sh("grep -q task_branch %s/worker.log", fx->root), 0);
 	json_decref(req);
 
 	assert_int_equal(
-	    sh("%s --request %s > /dev/null 2>&1", EXEC_RUN_BIN, fx->req), 1);
-	assert_int_equal(sh("%s --help | grep -q usage", EXEC_RUN_BIN), 0);
+	    exfx_sh("%s --request %s > /dev/null 2>&1", EXEC_RUN_BIN, fx->req),
+	    1);
+	assert_int_equal(
+	    exfx_sh("%s --help | grep -q usage", EXEC_RUN_BIN), 0);
 }
 
 /* A backend that exits 0 and changes nothing did nothing: Blocked as
@@ -694,17 +645,18 @@ test_no_op(void **state)
 	use_command(fx, req, "echo 'I looked around and saw nothing to do'");
 	assert_int_equal(run(fx, req), 0);
 	r = result(fx);
-	assert_string_equal(rstr(r, "status"), "failed");
+	assert_string_equal(exfx_rstr(r, "status"), "failed");
 	assert_false(json_is_true(json_object_get(r, "success")));
-	assert_string_equal(rstr(r, "failure_category"), "no_op");
-	assert_non_null(strstr(rstr(r, "failure_reason"), "changed nothing"));
+	assert_string_equal(exfx_rstr(r, "failure_category"), "no_op");
+	assert_non_null(
+	    strstr(exfx_rstr(r, "failure_reason"), "changed nothing"));
 	assert_nothing_committed(fx);
 	json_decref(r);
 	json_object_set_new(req, "expect_changes", json_false());
 	(void) rmtree(fx->ws);
 	assert_int_equal(run(fx, req), 0);
 	r = result(fx);
-	assert_string_equal(rstr(r, "status"), "succeeded");
+	assert_string_equal(exfx_rstr(r, "status"), "succeeded");
 	json_decref(r);
 	json_decref(req);
 }
@@ -774,12 +726,12 @@ test_claude_profile(void **state)
 	        0.5, "argv", "--extra"));
 	assert_int_equal(run(fx, req), 0);
 	r = result(fx);
-	assert_string_equal(rstr(r, "status"), "succeeded");
+	assert_string_equal(exfx_rstr(r, "status"), "succeeded");
 	a = agent_of(r);
-	assert_string_equal(rstr(a, "cli"), "claude_cli");
-	assert_string_equal(rstr(a, "session_id"), "s-1");
-	assert_string_equal(rstr(a, "model"), "claude-sonnet-4-5");
-	assert_string_equal(rstr(a, "cost_source"), "reported");
+	assert_string_equal(exfx_rstr(a, "cli"), "claude_cli");
+	assert_string_equal(exfx_rstr(a, "session_id"), "s-1");
+	assert_string_equal(exfx_rstr(a, "model"), "claude-sonnet-4-5");
+	assert_string_equal(exfx_rstr(a, "cost_source"), "reported");
 	assert_true(json_real_value(json_object_get(a, "cost_usd")) > 0.0122 &&
 	    json_real_value(json_object_get(a, "cost_usd")) < 0.0124);
 	assert_int_equal(json_integer_value(json_object_get(a, "turns")), 2);
@@ -790,34 +742,37 @@ test_claude_profile(void **state)
 	/* headless argv, prompt on stdin, the key under Claude's name, a
 	 * HOME of its own, the workspace as cwd */
 	assert_int_equal(
-	    sh("grep -qx -- -p %s/argv.txt && grep -qx "
-	       "acceptEdits %s/argv.txt && grep -qx stream-json "
-	       "%s/argv.txt && grep -qx 7 %s/argv.txt && grep "
-	       "-qx 0.5000 %s/argv.txt && tail -1 %s/argv.txt | "
-	       "grep -qx -- --extra",
+	    exfx_sh("grep -qx -- -p %s/argv.txt && grep -qx "
+	            "acceptEdits %s/argv.txt && grep -qx stream-json "
+	            "%s/argv.txt && grep -qx 7 %s/argv.txt && grep "
+	            "-qx 0.5000 %s/argv.txt && tail -1 %s/argv.txt | "
+	            "grep -qx -- --extra",
 	        fx->root, fx->root, fx->root, fx->root, fx->root, fx->root),
 	    0);
-	assert_int_equal(sh("! grep -q 'Add the demo' %s/argv.txt && grep -q "
-	                    "'^## Goal' %s/stdin.txt",
-	                     fx->root, fx->root),
+	assert_int_equal(
+	    exfx_sh("! grep -q 'Add the demo' %s/argv.txt && grep -q "
+	            "'^## Goal' %s/stdin.txt",
+	        fx->root, fx->root),
 	    0);
-	assert_int_equal(sh("grep -qx ANTHROPIC_API_KEY=sk-ant-test-secret "
-	                    "%s/env.txt && grep -qx HOME=%s/.opcenter/home "
-	                    "%s/env.txt && grep -qx "
-	                    "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 "
-	                    "%s/env.txt && ! grep -q OPC_TEST_AGENT_KEY "
-	                    "%s/env.txt && grep -qx %s %s/cwd.txt",
-	                     fx->root, fx->ws, fx->root, fx->root, fx->root,
-	                     fx->ws, fx->root),
+	assert_int_equal(
+	    exfx_sh("grep -qx ANTHROPIC_API_KEY=sk-ant-test-secret "
+	            "%s/env.txt && grep -qx HOME=%s/.opcenter/home "
+	            "%s/env.txt && grep -qx "
+	            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 "
+	            "%s/env.txt && ! grep -q OPC_TEST_AGENT_KEY "
+	            "%s/env.txt && grep -qx %s %s/cwd.txt",
+	        fx->root, fx->ws, fx->root, fx->root, fx->root, fx->ws,
+	        fx->root),
 	    0);
 	/* the key is in no file the run leaves, even when the agent
 	 * prints it */
-	assert_int_equal(sh("grep -q 'my key is \\[REDACTED\\]' "
-	                    "%s/.opcenter/backend_stderr.txt",
+	assert_int_equal(exfx_sh("grep -q 'my key is \\[REDACTED\\]' "
+	                         "%s/.opcenter/backend_stderr.txt",
 	                     fx->ws),
 	    0);
 	assert_int_not_equal(
-	    sh("grep -rq sk-ant-test-secret %s/.opcenter %s", fx->ws, fx->out),
+	    exfx_sh("grep -rq sk-ant-test-secret %s/.opcenter %s", fx->ws,
+	        fx->out),
 	    0);
 	json_decref(r);
 	json_decref(req);
@@ -835,11 +790,11 @@ claude_says(const struct fx *fx, const char *result_json, const char *category,
 	fake_agent(fx, req, "claude_cli", body, NULL);
 	assert_int_equal(run(fx, req), 0);
 	r = result(fx);
-	assert_string_equal(rstr(r, "status"), "failed");
-	assert_string_equal(rstr(r, "failure_category"), category);
-	if (strstr(rstr(r, "failure_reason"), reason_part) == NULL)
-		fail_msg("reason '%s' lacks '%s'", rstr(r, "failure_reason"),
-		    reason_part);
+	assert_string_equal(exfx_rstr(r, "status"), "failed");
+	assert_string_equal(exfx_rstr(r, "failure_category"), category);
+	if (strstr(exfx_rstr(r, "failure_reason"), reason_part) == NULL)
+		fail_msg("reason '%s' lacks '%s'",
+		    exfx_rstr(r, "failure_reason"), reason_part);
 	assert_nothing_committed(fx);
 	json_decref(r);
 	json_decref(req);
@@ -920,11 +875,12 @@ test_codex_spend_cap(void **state)
 	assert_int_equal(run(fx, req), 0);
 	assert_true(mono_ms() - t0 < 25000);
 	r = result(fx);
-	assert_string_equal(rstr(r, "failure_category"), "budget_exceeded");
-	assert_non_null(strstr(rstr(r, "failure_reason"), "per-run cap"));
+	assert_string_equal(
+	    exfx_rstr(r, "failure_category"), "budget_exceeded");
+	assert_non_null(strstr(exfx_rstr(r, "failure_reason"), "per-run cap"));
 	a = agent_of(r);
-	assert_string_equal(rstr(a, "session_id"), "th-1");
-	assert_string_equal(rstr(a, "cost_source"), "computed");
+	assert_string_equal(exfx_rstr(a, "session_id"), "th-1");
+	assert_string_equal(exfx_rstr(a, "cost_source"), "computed");
 	/* 1M in at $1.25 + 100k out at $10 = $2.25 */
 	assert_true(json_real_value(json_object_get(a, "cost_usd")) > 2.24 &&
 	    json_real_value(json_object_get(a, "cost_usd")) < 2.26);
@@ -932,10 +888,10 @@ test_codex_spend_cap(void **state)
 	/* Codex's provider lives in its own config file under the run's
 	 * HOME; the key is only in the environment */
 	assert_int_equal(
-	    sh("grep -q 'wire_api = \"responses\"' "
-	       "%s/.opcenter/home/.codex/config.toml && grep -qx "
-	       "CODEX_HOME=%s/.opcenter/home/.codex %s/env.txt && "
-	       "grep -qx OPENAI_API_KEY=sk-test-secret %s/env.txt",
+	    exfx_sh("grep -q 'wire_api = \"responses\"' "
+	            "%s/.opcenter/home/.codex/config.toml && grep -qx "
+	            "CODEX_HOME=%s/.opcenter/home/.codex %s/env.txt && "
+	            "grep -qx OPENAI_API_KEY=sk-test-secret %s/env.txt",
 	        fx->ws, fx->ws, fx->root, fx->root),
 	    0);
 	json_decref(r);
