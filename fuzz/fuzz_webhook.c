@@ -1,7 +1,7 @@
 /*
  * fuzz_webhook.c - libFuzzer target: opc-webhook's request handling, as
- * httpd.c runs it once it has parsed the request line and headers: the
- * Content-Length check (hook_length), the 413 short cut (hook_oversized)
+ * httpsrv.c runs it once it has parsed the request line and headers: the
+ * Content-Length check (httpsrv_length), the 413 short cut (hook_oversized)
  * and hook_classify (size, Content-Type, secret, HMAC, JSON or a
  * form-encoded payload field, GitHub/Plane event -> ci.check_run /
  * ci.pr_event / ci.pr_review / board.webhook, or an /ingest error report ->
@@ -17,7 +17,7 @@
  * Content-Length to the body's length (as any client does), 0x40 an
  * /ingest report (signed as GitHub signs; without 0x01).
  *
- * Oracles: hook_length agrees with a reference parser; every answer is
+ * Oracles: httpsrv_length agrees with a reference parser; every answer is
  * one of the documented statuses with a text and a counter; nothing is
  * accepted under a secret unless its signature is the HMAC of the body,
  * and a correct signature is never answered 401; an accepted event
@@ -33,6 +33,7 @@
 
 #include "hmac.h"
 #include "opc/err.h"
+#include "opc/httpsrv.h"
 #include "opc/msg.h"
 #include "opc/util.h"
 #include "webhook.h"
@@ -269,7 +270,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* on_post: Content-Length, then 413 before reading the body */
 	if (r.h[H_LENGTH] != NULL) {
-		rv = hook_length(r.h[H_LENGTH], &len);
+		rv = httpsrv_length(r.h[H_LENGTH], &len);
 		CHECK(rv == ref_length(r.h[H_LENGTH], &ref));
 		CHECK(rv != 0 || len == ref);
 		if (rv != 0)

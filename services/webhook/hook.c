@@ -64,32 +64,6 @@ hook_oversized(struct hook_verdict *v, const char *event, const char *delivery,
 	    v, 413, "Payload too large", "oversized", event, delivery, size);
 }
 
-int
-hook_length(const char *value, uint64_t *len)
-{
-	const char *p = value;
-	uint64_t    n = 0;
-
-	*len = 0;
-	if (p == NULL)
-		return (ERR_PROTO);
-	while (*p == ' ' || *p == '\t') /* optional whitespace (RFC 9110) */
-		p++;
-	if (*p < '0' || *p > '9')
-		return (ERR_PROTO);
-	for (; *p >= '0' && *p <= '9'; p++) {
-		if (n > (UINT64_MAX - (uint64_t) (*p - '0')) / 10)
-			return (ERR_PROTO);
-		n = n * 10 + (uint64_t) (*p - '0');
-	}
-	while (*p == ' ' || *p == '\t')
-		p++;
-	if (*p != '\0')
-		return (ERR_PROTO);
-	*len = n;
-	return (0);
-}
-
 /* media_is: the media type of Content-Type ct (parameters aside) is
  * want, compared without case (RFC 9110, 8.3.1). */
 static bool

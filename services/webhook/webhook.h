@@ -1,13 +1,13 @@
 /*
  * webhook.h - private interfaces of opc-webhook.
  *
- * Threads: the HTTP server (httpd.c) runs on the service loop: it reads
- * requests with deadlines, classifies them (pure: size, type, signature,
- * JSON: hook.c) and hands each verdict to the loop-thread half in
- * webhook.c, which counts, deduplicates against sqlite, journals with
- * svc_emit and answers.  The metrics thread (metrics.c) gathers ctl.status
- * of every instance with blocking ctl_call and caches the text that GET
- * /metrics serves.  No service state is touched off the loop thread.
+ * Threads: the HTTP server (common httpsrv.c, routed by httpd.c) runs on
+ * the service loop: it reads requests with deadlines, classifies them (pure:
+ * size, type, signature, JSON: hook.c) and hands each verdict to the
+ * loop-thread half in webhook.c, which counts, deduplicates against sqlite,
+ * journals with svc_emit and answers.  The metrics thread (metrics.c) gathers
+ * ctl.status of every instance with blocking ctl_call and caches the text that
+ * GET /metrics serves.  No service state is touched off the loop thread.
  */
 #ifndef WEBHOOK_H
 #define WEBHOOK_H
@@ -83,11 +83,6 @@ void hook_oversized(struct hook_verdict *v, const char *event,
  * ERR_PROTO (a bad escape, the field twice or without '='). */
 int hook_form_payload(struct buf *out, const char *body, size_t len);
 
-/* hook_length parses a Content-Length value: decimal digits between
- * optional spaces or tabs (no sign, no suffix), at most UINT64_MAX.  Returns 0
- * with *len set, or ERR_PROTO (the request gets 400). */
-int hook_length(const char *value, uint64_t *len);
-
 /* hook_classify decides on r: size (max_body), Content-Type, signature
  * under secret (NULL/empty: 503 unless insecure), JSON, event type. */
 void hook_classify(struct hook_verdict *v, const struct hook_req *r,
@@ -131,7 +126,7 @@ void metrics_close(struct metrics **mp);
  * yet); the caller frees it.  Any thread. */
 char *metrics_text(struct metrics *);
 
-/* --- httpd.c: the HTTP/1.1 server on the service loop ------------------ */
+/* --- httpd.c: the webhook routes on the common HTTP server ------------ */
 
 struct httpd;
 struct hreq;
