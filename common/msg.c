@@ -239,6 +239,35 @@ msg_strs_has(const struct msg_strs *ss, const char *s)
 }
 
 void
+msg_tally_add_obj(struct msg_tally_list *l, const json_t *obj)
+{
+	struct msg_tally *t;
+	const char       *k;
+	json_t           *v;
+
+	json_object_foreach ((json_t *) obj, k, v) {
+		if (!json_is_integer(v))
+			continue;
+		t        = msg_tally_push(l);
+		t->key   = xstrdup(k);
+		t->count = json_integer_value(v);
+	}
+}
+
+json_t *
+msg_tally_obj(const struct msg_tally_list *l)
+{
+	json_t *o = json_object();
+	size_t  i;
+
+	for (i = 0; i < l->n; i++)
+		if (l->v[i].key != NULL)
+			json_object_set_new(
+			    o, l->v[i].key, json_integer(l->v[i].count));
+	return (o);
+}
+
+void
 msg_strs_fini(struct msg_strs *ss)
 {
 	size_t i;

@@ -220,5 +220,10 @@ int msg_body_from_json(
 void msg_strs_add(struct msg_strs *, const char *s);
 void msg_strs_fini(struct msg_strs *);
 bool msg_strs_has(const struct msg_strs *, const char *s);
+/* A tally list ({key: count}) from and to its JSON object:
+ * msg_tally_add_obj appends each integer member of obj (others are
+ * skipped; obj may be NULL); msg_tally_obj returns a new object. */
+void    msg_tally_add_obj(struct msg_tally_list *, const json_t *obj);
+json_t *msg_tally_obj(const struct msg_tally_list *);
 
 #endif

@@ -425,13 +425,14 @@ finish(struct svc *svc, struct breview *r, const char *err)
 		fb.family          = r->family;
 		fb.repo            = r->repo;
 		fb.pr_number       = r->pr;
-		fb.patterns        = counts;
 		fb.comments        = comments;
 		fb.closed_unmerged = r->closed;
 		fb.closed_by       = r->closed_by;
 		fb.fetch_error     = (char *) err;
-		if ((rv = svc_emit(
-		         svc, MSG_REVIEW_FEEDBACK, r->task_id, &fb)) != 0)
+		msg_tally_add_obj(&fb.patterns, counts);
+		rv = svc_emit(svc, MSG_REVIEW_FEEDBACK, r->task_id, &fb);
+		msg_tally_list_fini(&fb.patterns);
+		if (rv != 0)
 			goto fail;
 	}
 	if ((rv = svc_commit(svc)) != 0)

@@ -559,7 +559,8 @@ quiet_what(struct svc *svc, const struct msg *m, struct escalator *e,
     struct esc_want *w)
 {
 	const struct msg_proposer_quiet *q  = &m->body.proposer_quiet;
-	char                            *rs = jsonx_dumps(q->reasons);
+	json_t                          *o  = msg_tally_obj(&q->reasons);
+	char                            *rs = jsonx_dumps(o);
 
 	UNUSED(svc);
 	UNUSED(e);
@@ -568,6 +569,7 @@ quiet_what(struct svc *svc, const struct msg *m, struct escalator *e,
 	                    " suppressions %s; advice: %s",
 	    w->key, (long long) q->cycles, rs ? rs : "{}",
 	    q->advice ? q->advice : "-");
+	json_decref(o);
 	free(rs);
 	return (0);
 }

@@ -248,7 +248,6 @@ synthetic(const char *run_id, const char *task_id, const char *status,
 	r->failure_category     = xstrdup(category);
 	r->failure_reason       = utf8_lossy(reason);
 	r->changed_files_source = xstrdup("unknown");
-	r->quality_warnings     = json_object();
 	r->completed_at         = xstrdup(iso8601(now_ms(), at, sizeof(at)));
 	return (r);
 }

@@ -84,18 +84,19 @@ int
 proposer_on_review(struct svc *svc, const struct msg *m, void *state)
 {
 	const struct msg_review_feedback *f = &m->body.review_feedback;
-	const char                       *k;
-	json_t                           *v;
+	const struct msg_tally           *t;
 	char                             *why;
+	size_t                            i;
 	int                               rv = 0;
 
 	(void) state;
 	if (f->repo_key != NULL && f->family != NULL) {
-		json_object_foreach (f->patterns, k, v)
-			if (json_is_integer(v) && json_integer_value(v) > 0 &&
-			    rv == 0)
-				rv = add(svc, f->repo_key, f->family, k,
-				    json_integer_value(v), m->ts);
+		for (i = 0; i < f->patterns.n && rv == 0; i++) {
+			t = &f->patterns.v[i];
+			if (t->key != NULL && t->count > 0)
+				rv = add(svc, f->repo_key, f->family, t->key,
+				    t->count, m->ts);
+		}
 		if (rv == 0 && f->closed_unmerged)
 			rv = add(svc, f->repo_key, f->family,
 			    "closed_unmerged", 1, m->ts);

@@ -558,16 +558,18 @@ quiet_edge(struct svc *svc)
 		return (0);
 	}
 	memset(&q, 0, sizeof(q));
-	q.quiet   = d != NULL;
-	q.cycles  = QUIET_CYCLES;
-	q.reasons = json_object_get(d, "aggregated_suppression_reasons");
-	q.advice  = (char *) json_string_value(json_object_get(d, "advice"));
-	rv        = store_run(svc_store(svc),
-	           "INSERT OR REPLACE INTO kv(key, value)"
-	                  " VALUES ('quiet', ?)",
-	           "i", (int64_t) q.quiet);
+	q.quiet  = d != NULL;
+	q.cycles = QUIET_CYCLES;
+	msg_tally_add_obj(
+	    &q.reasons, json_object_get(d, "aggregated_suppression_reasons"));
+	q.advice = (char *) json_string_value(json_object_get(d, "advice"));
+	rv       = store_run(svc_store(svc),
+	          "INSERT OR REPLACE INTO kv(key, value)"
+	                " VALUES ('quiet', ?)",
+	          "i", (int64_t) q.quiet);
 	if (rv == 0)
 		rv = svc_emit(svc, MSG_PROPOSER_QUIET, NULL, &q);
+	msg_tally_list_fini(&q.reasons);
 	json_decref(d);
 	return (rv);
 }
@@ -725,11 +727,8 @@ record(struct svc *svc, struct proposer *p, const struct cand *cv, size_t n,
     const char *trigger_id, int64_t now, json_t *reasons, json_t *families)
 {
 	struct msg_proposer_cycle m;
-	struct msg_tally         *t;
 	int64_t                   created = 0;
 	char                     *rs, *fs;
-	const char               *k;
-	json_t                   *v;
 	size_t                    i;
 	int                       rv = 0;
 
@@ -748,11 +747,7 @@ record(struct svc *svc, struct proposer *p, const struct cand *cv, size_t n,
 	m.candidates = (int64_t) n;
 	m.created    = created;
 	m.suppressed = (int64_t) n - created;
-	json_object_foreach (reasons, k, v) {
-		t        = msg_tally_push(&m.reasons);
-		t->key   = xstrdup(k);
-		t->count = json_integer_value(v);
-	}
+	msg_tally_add_obj(&m.reasons, reasons);
 	m.repo        = (char *) repo;
 	m.insight_run = (char *) insight_run;
 	m.trigger_id  = (char *) trigger_id;

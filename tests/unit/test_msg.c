@@ -1000,6 +1000,52 @@ test_obs_snapshot(void **state)
 	msg_obs_deps_fini(&deps);
 }
 
+/* a tally from the JSON object a counter builds and back: integer
+ * members kept in order, others skipped, NULL is empty; on the wire a
+ * review.feedback's patterns are the {key: count} map an obj made */
+static void
+test_tally_obj(void **state)
+{
+	struct msg_tally_list l = { 0 };
+	struct msg            m, back;
+	struct buf            b = { 0 };
+	json_t *in = json_pack("{s:i, s:s, s:i}", "style", 2, "bad", "x",
+	           "missing_tests", 1),
+	       *out;
+	char err[128];
+
+	(void) state;
+	msg_tally_add_obj(&l, NULL);
+	assert_int_equal(l.n, 0);
+	msg_tally_add_obj(&l, in);
+	assert_int_equal(l.n, 2);
+	assert_string_equal(l.v[0].key, "style");
+	assert_int_equal(l.v[1].count, 1);
+	out = msg_tally_obj(&l);
+	json_object_del(in, "bad");
+	assert_true(json_equal(in, out));
+	json_decref(out);
+
+	memset(&m, 0, sizeof(m));
+	m.v                             = MSG_PROTO_VERSION;
+	m.src                           = "x";
+	m.seq                           = 1;
+	m.id                            = "x:1";
+	m.ts                            = 5;
+	m.topic                         = MSG_REVIEW_FEEDBACK;
+	m.body.review_feedback.task_id  = "t1";
+	m.body.review_feedback.patterns = l;
+	assert_int_equal(msg_encode(&b, &m), 0);
+	assert_int_equal(decode_buf(&b, &back, err, sizeof(err)), 0);
+	out = msg_tally_obj(&back.body.review_feedback.patterns);
+	assert_true(json_equal(in, out));
+	json_decref(out);
+	msg_fini(&back);
+	buf_fini(&b);
+	msg_tally_list_fini(&l);
+	json_decref(in);
+}
+
 static void
 test_topic_names(void **state)
 {
@@ -1026,6 +1072,7 @@ main(void)
 		cmocka_unit_test(test_records),
 		cmocka_unit_test(test_keyed_records),
 		cmocka_unit_test(test_obs_snapshot),
+		cmocka_unit_test(test_tally_obj),
 		cmocka_unit_test(test_topic_names),
 	};
 

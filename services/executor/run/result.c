@@ -97,6 +97,7 @@ result_fill(const struct exec_run *x, int64_t completed_ms,
     struct msg_exec_result *res)
 {
 	const struct exec_req *rq = x->req;
+	struct msg_tally      *w;
 	char                   t[32], *p;
 	size_t                 i;
 
@@ -132,11 +133,12 @@ result_fill(const struct exec_run *x, int64_t completed_ms,
 		msg_strs_add(&res->scope_violations, p);
 		free(p);
 	}
-	res->quality_warnings = json_object();
 	for (i = 0; i < QUALITY_N; i++)
-		if (x->quality[i] > 0)
-			json_object_set_new(res->quality_warnings,
-			    quality_pattern(i), json_integer(x->quality[i]));
+		if (x->quality[i] > 0) {
+			w        = msg_tally_push(&res->quality_warnings);
+			w->key   = xstrdup(quality_pattern(i));
+			w->count = x->quality[i];
+		}
 	res->quality_note = xstrdup_null(x->quality_note);
 	for (i = 0; i < x->plan.n; i++) {
 		p = utf8_lossy(x->plan.v[i]);
