@@ -122,6 +122,9 @@ int pause_init(struct store *);
  * none. */
 bool pause_find(struct router *, const char *repo_key, struct pause_hold *h);
 
+/* pause_any: some pause (of every repo or of a repo) is in force. */
+bool pause_any(struct router *);
+
 /* pause_global: the pause of every repo is in force (*h as above). */
 bool pause_global(struct router *, struct pause_hold *h);
 
