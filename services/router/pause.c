@@ -111,14 +111,17 @@ pause_status(struct router *r, json_t *obj)
 	json_t            *all = json_null(), *repos = json_object(), *p;
 
 	if (store_prep(svc_store(r->svc), &st,
-	        "SELECT repo_key, reason, since_ms, pause_id, stop_running"
+	        "SELECT repo_key, reason, since_ms, pause_id, stop_running,"
+	        " (SELECT count(*) FROM rtask WHERE state = 'queued' AND"
+	        " last_reason = 'paused' AND hold = rpause.pause_id)"
 	        " FROM rpause ORDER BY repo_key") == 0) {
 		while (store_step(st) == 1) {
-			p = json_pack("{s:s, s:I, s:s, s:b}", "reason",
+			p = json_pack("{s:s, s:I, s:s, s:b, s:I}", "reason",
 			    store_col_text(st, 1), "since_ms",
 			    (json_int_t) store_col_int(st, 2), "pause_id",
 			    store_col_text(st, 3), "stop_running",
-			    store_col_int(st, 4) != 0);
+			    store_col_int(st, 4) != 0, "waiting",
+			    (json_int_t) store_col_int(st, 5));
 			if (store_col_text(st, 0)[0] == '\0') {
 				json_decref(all);
 				all = p;

@@ -920,6 +920,14 @@ test_pause_many(void **state)
 	assert_int_equal(count_for(&f, "budget.decision", "O-01"), 1);
 	assert_int_equal(count_for(&f, "budget.decision", "O-70"), 1);
 	assert_int_equal(count_for(&f, "budget.decision", "T-1"), 0);
+	ev = tb_status(f.topo, "router");
+	assert_int_equal(tb_int(ev, "pause.repos.other.waiting"), 70);
+	assert_true(json_is_null(tb_get(ev, "pause.all")));
+	json_decref(ev);
+	/* stop_running of the repo's pause leaves demo's run alone */
+	assert_int_equal(pause_call(&f, "other", "again", true, &ev), 0);
+	assert_int_equal(tb_int(ev, "stopped"), 0);
+	json_decref(ev);
 	finished(&f, run, "T-1", "succeeded");
 	free(run);
 	/* resume: the held tasks dispatch in their order */
