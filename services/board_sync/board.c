@@ -418,8 +418,12 @@ on_route_decided(struct svc *svc, const struct msg *m, void *state)
 }
 
 /* paused_note: an operator's pause holds the task queued in the router
- * (which says so once per task and pause): one comment, the task stays
- * where it is. */
+ * (which says so once per task and pause): one comment.  On the local
+ * board a task left Running by a run the pause stopped (opc pause
+ * --stop-running) goes back to Ready for AI with it, so the board shows
+ * it waiting (exec.started of its next run moves it again; no
+ * task.ready: the router still holds it).  In Plane mode Running is
+ * opcenter's claim of the item: it stays. */
 static int
 paused_note(struct svc *svc, const struct msg_budget_decision *b)
 {
@@ -433,19 +437,23 @@ paused_note(struct svc *svc, const struct msg_budget_decision *b)
 		board_task_fini(&t);
 		return (0);
 	}
-	c  = xasprintf("Waiting: dispatch is paused by an operator\n"
-	                "- scope: %s\n- reason: %s\n- the task stays queued "
-	                "and runs once `opc resume%s%s` lifts the pause",
-            b->scope != NULL && strcmp(b->scope, "repo") == 0 && b->repo_key
-	         ? b->repo_key
-	         : "all repos",
-            b->note ? b->note : "-",
-            b->scope != NULL && strcmp(b->scope, "repo") == 0 ? " --repo "
-	                                                       : "",
-            b->scope != NULL && strcmp(b->scope, "repo") == 0 && b->repo_key
-	         ? b->repo_key
-	         : "");
-	rv = board_comment_post(svc, t.task_id, "router", c);
+	c = xasprintf("Waiting: dispatch is paused by an operator\n"
+	              "- scope: %s\n- reason: %s\n- the task stays queued "
+	              "and runs once `opc resume%s%s` lifts the pause",
+	    b->scope != NULL && strcmp(b->scope, "repo") == 0 && b->repo_key
+	        ? b->repo_key
+	        : "all repos",
+	    b->note ? b->note : "-",
+	    b->scope != NULL && strcmp(b->scope, "repo") == 0 ? " --repo "
+	                                                      : "",
+	    b->scope != NULL && strcmp(b->scope, "repo") == 0 && b->repo_key
+	        ? b->repo_key
+	        : "");
+	if (((struct board *) svc_state(svc))->plane == NULL &&
+	    strcmp(t.state, "Running") == 0)
+		rv = board_move(svc, &t, BOARD_READY, "paused", c, "router");
+	else
+		rv = board_comment_post(svc, t.task_id, "router", c);
 	free(c);
 	board_task_fini(&t);
 	return (rv);

@@ -116,12 +116,15 @@ pause_line(struct buf *b, const char *role, const char *scope, const json_t *p)
 {
 	int64_t since = json_integer_value(json_object_get(p, "since_ms"));
 
-	buf_printf(b, "%s: dispatch PAUSED (%s) for %llds: %s%s\n", role,
-	    scope, (long long) ((now_ms() - since) / 1000),
+	buf_printf(b,
+	    "%s: dispatch PAUSED (%s) for %llds: %s%s; %lld task(s) "
+	    "waiting\n",
+	    role, scope, (long long) ((now_ms() - since) / 1000),
 	    opc_jstr(p, "reason", "-"),
 	    json_is_true(json_object_get(p, "stop_running"))
 	        ? " (running work stopped)"
-	        : "");
+	        : "",
+	    (long long) json_integer_value(json_object_get(p, "waiting")));
 }
 
 /* notes_lines adds what holds work back, from an instance's status ist:

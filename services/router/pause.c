@@ -5,8 +5,10 @@
  * every repo, else the repo's.  Kept in the router's db, so it survives
  * any restart; nothing else holds it.  While a pause covers a task's
  * repo, the task is not dispatched: it waits queued, and the router says
- * so once per task (budget.decision reason paused, which board-sync turns
- * into one comment on the task).
+ * so once per task and pause (budget.decision reason paused, which
+ * board-sync turns into one comment on the task; rtask.hold keeps the
+ * pause_id told).  The dispatch pass skips paused repos, so a repo's
+ * pause never keeps other repos' tasks waiting behind its own.
  *
  *   request          rpause row          events         effect
  *   router.pause     inserted (kept      ops.paused     no dispatch of
@@ -87,6 +89,16 @@ pause_find(struct router *r, const char *repo_key, struct pause_hold *h)
 }
 
 bool
+pause_any(struct router *r)
+{
+	int64_t n = 0;
+
+	(void) store_int(
+	    svc_store(r->svc), &n, 0, "SELECT count(*) FROM rpause", NULL);
+	return (n > 0);
+}
+
+bool
 pause_global(struct router *r, struct pause_hold *h)
 {
 	return (load(r, "", h));
@@ -99,14 +111,17 @@ pause_status(struct router *r, json_t *obj)
 	json_t            *all = json_null(), *repos = json_object(), *p;
 
 	if (store_prep(svc_store(r->svc), &st,
-	        "SELECT repo_key, reason, since_ms, pause_id, stop_running"
+	        "SELECT repo_key, reason, since_ms, pause_id, stop_running,"
+	        " (SELECT count(*) FROM rtask WHERE state = 'queued' AND"
+	        " last_reason = 'paused' AND hold = rpause.pause_id)"
 	        " FROM rpause ORDER BY repo_key") == 0) {
 		while (store_step(st) == 1) {
-			p = json_pack("{s:s, s:I, s:s, s:b}", "reason",
+			p = json_pack("{s:s, s:I, s:s, s:b, s:I}", "reason",
 			    store_col_text(st, 1), "since_ms",
 			    (json_int_t) store_col_int(st, 2), "pause_id",
 			    store_col_text(st, 3), "stop_running",
-			    store_col_int(st, 4) != 0);
+			    store_col_int(st, 4) != 0, "waiting",
+			    (json_int_t) store_col_int(st, 5));
 			if (store_col_text(st, 0)[0] == '\0') {
 				json_decref(all);
 				all = p;
@@ -267,9 +282,8 @@ pause_ctl_resume(struct svc *svc, const struct msg *req, json_t **data,
 	}
 	(void) store_int(svc_store(svc), &waiting, 0,
 	    "SELECT count(*) FROM rtask WHERE state = 'queued' AND"
-	    " last_reason = 'paused' AND (? = '' OR"
-	    " json_extract(ready, '$.repo_key') = ?)",
-	    "tt", key, key);
+	    " last_reason = 'paused' AND hold = ?",
+	    "t", h.pause_id);
 	memset(&ev, 0, sizeof(ev));
 	ev.pause_id = h.pause_id;
 	ev.repo_key = h.repo_key;

@@ -710,32 +710,34 @@ refuse(struct router *r, const char *task_id, const char *last,
 	refuse_spend(r, task_id, last, NULL, g, new_state, NULL, NULL);
 }
 
-/* refuse_paused says once per task (and scope of the pause) that an
- * operator's pause holds it: budget.decision reason paused, with the
- * pause's reason as its note (board-sync comments the task with it). */
+/* refuse_paused says once per task and pause that an operator's pause
+ * holds it: budget.decision reason paused, with the pause's reason as its
+ * note (board-sync comments the task with it).  rtask.hold keeps the
+ * pause_id told, so a later pause (after a resume the task waited
+ * through) is told again, and resume counts the tasks its pause held. */
 static void
 refuse_paused(struct router *r, const char *task_id, const char *last,
     const char *last_hold, const char *repo_key, const struct pause_hold *h)
 {
 	struct msg_budget_decision ev;
-	const char                *scope = h->global ? "global" : "repo";
+	const char                *pid = h->pause_id ? h->pause_id : "";
 
 	if (last != NULL && strcmp(last, "paused") == 0 && last_hold != NULL &&
-	    strcmp(last_hold, scope) == 0)
+	    strcmp(last_hold, pid) == 0)
 		return;
 	memset(&ev, 0, sizeof(ev));
 	ev.reason   = "paused";
 	ev.task_id  = (char *) task_id;
 	ev.window   = "pause";
 	ev.repo_key = (char *) repo_key;
-	ev.scope    = (char *) scope;
+	ev.scope    = h->global ? "global" : "repo";
 	ev.note     = h->reason;
 	if (svc_begin(r->svc) != 0)
 		return;
 	if (store_run(svc_store(r->svc),
 	        "UPDATE rtask SET last_reason = 'paused', hold = ?"
 	        " WHERE task_id = ?",
-	        "tt", scope, task_id) == 0 &&
+	        "tt", pid, task_id) == 0 &&
 	    svc_emit(r->svc, MSG_BUDGET_DECISION, task_id, &ev) == 0 &&
 	    svc_commit(r->svc) == 0) {
 		log_info("router.gate",
@@ -746,20 +748,29 @@ refuse_paused(struct router *r, const char *task_id, const char *last,
 		(void) svc_rollback(r->svc);
 }
 
-/* hold_all_paused: under the pause of every repo, every queued task not
- * yet told hears it (a bounded batch a pass), and nothing is dispatched. */
+/* hold_paused: every queued task a pause covers (the pause of every repo
+ * first, else its repo's) and not yet told of that pause hears it, a
+ * bounded batch a pass in queue order.  The dispatch pass then skips the
+ * paused repos: however many tasks a repo's pause holds, they never keep
+ * the tasks of other repos behind them waiting. */
 static void
-hold_all_paused(struct router *r, const struct pause_hold *h)
+hold_paused(struct router *r)
 {
 	struct store_stmt *st;
+	struct pause_hold  h;
 	char              *ids[64], *holds[64], *repos[64], *lasts[64];
 	size_t             n = 0, i;
 
 	if (store_prep(svc_store(r->svc), &st,
-	        "SELECT task_id, last_reason, hold,"
-	        " json_extract(ready, '$.repo_key') FROM rtask"
-	        " WHERE state = 'queued' AND (coalesce(last_reason, '') !="
-	        " 'paused' OR coalesce(hold, '') != 'global')"
+	        "SELECT task_id, last_reason, hold, repo FROM ("
+	        " SELECT task_id, last_reason, hold, queued_ms,"
+	        " json_extract(ready, '$.repo_key') AS repo,"
+	        " coalesce((SELECT pause_id FROM rpause WHERE repo_key = ''),"
+	        " (SELECT pause_id FROM rpause WHERE repo_key ="
+	        " json_extract(ready, '$.repo_key'))) AS pid"
+	        " FROM rtask WHERE state = 'queued')"
+	        " WHERE pid IS NOT NULL AND (coalesce(last_reason, '') !="
+	        " 'paused' OR coalesce(hold, '') != pid)"
 	        " ORDER BY queued_ms LIMIT 64") != 0)
 		return;
 	while (n < nitems(ids) && store_step(st) == 1) {
@@ -770,7 +781,11 @@ hold_all_paused(struct router *r, const struct pause_hold *h)
 	}
 	store_done(st);
 	for (i = 0; i < n; i++) {
-		refuse_paused(r, ids[i], lasts[i], holds[i], repos[i], h);
+		if (pause_find(r, repos[i], &h)) {
+			refuse_paused(
+			    r, ids[i], lasts[i], holds[i], repos[i], &h);
+			pause_hold_fini(&h);
+		}
 		free(ids[i]);
 		free(lasts[i]);
 		free(holds[i]);
@@ -1053,17 +1068,20 @@ router_idle(struct svc *svc, void *state)
 		return;
 	expire_leases(r, now);
 	breaker_cooled(r, now);
-	if (pause_global(r, &ph)) {
-		hold_all_paused(r, &ph);
-		pause_hold_fini(&ph);
-		return;
+	if (pause_any(r)) {
+		hold_paused(r);
+		if (pause_global(r, &ph)) {
+			pause_hold_fini(&ph);
+			return;
+		}
 	}
 	for (guard = 0; guard < 64; guard++) {
 		if (store_prep(svc_store(svc), &st,
 		        "SELECT task_id, ready, proposal, decision, policy,"
 		        " attempts, last_attempt_ms, last_reason, hold,"
-		        " next_run_id FROM rtask WHERE state = 'queued' ORDER "
-		        "BY queued_ms"
+		        " next_run_id FROM rtask WHERE state = 'queued' AND"
+		        " coalesce(json_extract(ready, '$.repo_key'), '') NOT"
+		        " IN (SELECT repo_key FROM rpause) ORDER BY queued_ms"
 		        " LIMIT 1 OFFSET ?") != 0)
 			break;
 		store_bind_int(st, 1, guard);

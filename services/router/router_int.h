@@ -122,6 +122,9 @@ int pause_init(struct store *);
  * none. */
 bool pause_find(struct router *, const char *repo_key, struct pause_hold *h);
 
+/* pause_any: some pause (of every repo or of a repo) is in force. */
+bool pause_any(struct router *);
+
 /* pause_global: the pause of every repo is in force (*h as above). */
 bool pause_global(struct router *, struct pause_hold *h);
 
@@ -129,7 +132,8 @@ bool pause_global(struct router *, struct pause_hold *h);
 void pause_hold_fini(struct pause_hold *h);
 
 /* pause_status adds "pause": {all: {reason, since_ms, pause_id,
- * stop_running} or null, repos: {KEY: {...}}} to the router's status. */
+ * stop_running, waiting} or null, repos: {KEY: {...}}} to the router's
+ * status (waiting: the queued tasks told that pause holds them). */
 void pause_status(struct router *, json_t *obj);
 
 /* pause_ctl_pause answers router.pause (ops.paused); pause_ctl_resume

@@ -1092,6 +1092,57 @@ test_campaign(void **state)
 	fx_stop(&f);
 }
 
+/* paused: budget.decision reason paused (the router holds the task for
+ * an operator's pause) is one comment with the pause's scope and reason;
+ * a task whose run the pause stopped (exec.superseded paused) goes back
+ * from Running to Ready for AI, and a late start of that run changes
+ * nothing; the next run's start moves it to Running again. */
+static void
+test_paused(void **state)
+{
+	struct fx   f;
+	char        t1[32], t2[32];
+	const char *c;
+	json_t     *ev;
+
+	UNUSED(state);
+	fx_start(&f, "paused");
+	snprintf(t1, sizeof(t1), "%s", add(&f, "demo", "Wait"));
+	snprintf(t2, sizeof(t2), "%s", add(&f, "demo", "Stopped"));
+	inject(&f, "budget.decision",
+	    json_pack("{s:s, s:s, s:b, s:s, s:s, s:s}", "reason", "paused",
+	        "task_id", t1, "allowed", 0, "window", "pause", "scope",
+	        "global", "note", "incident 9"));
+	assert_string_equal(state_of(&f, t1), BOARD_READY);
+	c = last_comment(&f, t1);
+	assert_non_null(strstr(c, "Waiting: dispatch is paused"));
+	assert_non_null(strstr(c, "scope: all repos"));
+	assert_non_null(strstr(c, "reason: incident 9"));
+
+	started(&f, t2, "r-p1");
+	assert_string_equal(state_of(&f, t2), "Running");
+	inject(&f, "exec.superseded",
+	    json_pack("{s:s, s:s, s:s, s:s, s:s}", "run_id", "r-p1", "task_id",
+	        t2, "executor", "executor", "by_run_id", "r-p2", "reason",
+	        "paused"));
+	inject(&f, "budget.decision",
+	    json_pack("{s:s, s:s, s:b, s:s, s:s, s:s, s:s}", "reason",
+	        "paused", "task_id", t2, "allowed", 0, "window", "pause",
+	        "scope", "repo", "repo_key", "demo", "note", "demo frozen"));
+	assert_string_equal(state_of(&f, t2), BOARD_READY);
+	c = last_comment(&f, t2);
+	assert_non_null(strstr(c, "scope: demo"));
+	assert_non_null(strstr(c, "opc resume --repo demo"));
+	ev = events(&f, "task.ready");
+	assert_int_equal(json_array_size(ev), 2); /* no new task.ready */
+	json_decref(ev);
+	started(&f, t2, "r-p1"); /* late: taken back */
+	assert_string_equal(state_of(&f, t2), BOARD_READY);
+	started(&f, t2, "r-p2");
+	assert_string_equal(state_of(&f, t2), "Running");
+	fx_stop(&f);
+}
+
 int
 main(void)
 {
@@ -1101,6 +1152,7 @@ main(void)
 		cmocka_unit_test(test_run_outcomes),
 		cmocka_unit_test(test_answer),
 		cmocka_unit_test(test_self_heal),
+		cmocka_unit_test(test_paused),
 		cmocka_unit_test(test_quota_exhausted),
 		cmocka_unit_test(test_quality_note),
 

@@ -870,6 +870,118 @@ test_pause(void **state)
 	fx_stop(&f);
 }
 
+/* last_note_for: the note of the last of the router's events of topic
+ * concerning task (caller frees; NULL: none). */
+static char *
+last_note_for(struct fx *f, const char *topic, const char *task)
+{
+	json_t *ev   = tb_events(f->topo, "router", topic), *e;
+	char   *note = NULL;
+	size_t  i;
+
+	json_array_foreach (ev, i, e)
+		if (strcmp(tb_str(e, "body.task_id"), task) == 0) {
+			free(note);
+			note = tb_get(e, "body.note") != NULL
+			    ? xstrdup(tb_str(e, "body.note"))
+			    : NULL;
+		}
+	json_decref(ev);
+	return (note);
+}
+
+/* A repo's pause holding more tasks than a dispatch pass looks at keeps
+ * no other repo waiting: each held task is told once, the other repo's
+ * task is dispatched, and on resume the held tasks run in their order. */
+static void
+test_pause_many(void **state)
+{
+	struct fx f;
+	json_t   *ev;
+	char      task[16], *run;
+	int       i;
+
+	UNUSED(state);
+	fx_start(&f, "pmany", 2, "max_per_hour: 200, max_concurrent: 1");
+	assert_int_equal(
+	    pause_call(&f, "other", "other is frozen", false, NULL), 0);
+	for (i = 1; i <= 70; i++) {
+		snprintf(task, sizeof(task), "O-%02d", i);
+		tb_inject(f.topo, "router", "task.ready", task,
+		    ready_body(task, "other", 1, NULL));
+	}
+	ev = events(&f, "budget.decision", 70);
+	json_decref(ev);
+	ready(&f, "T-1", NULL);
+	ev = events(&f, "exec.dispatch", 1);
+	assert_string_equal(tb_str(ev, "0.body.task_id"), "T-1");
+	run = xstrdup(tb_str(ev, "0.body.run_id"));
+	json_decref(ev);
+	assert_int_equal(count_for(&f, "budget.decision", "O-01"), 1);
+	assert_int_equal(count_for(&f, "budget.decision", "O-70"), 1);
+	assert_int_equal(count_for(&f, "budget.decision", "T-1"), 0);
+	ev = tb_status(f.topo, "router");
+	assert_int_equal(tb_int(ev, "pause.repos.other.waiting"), 70);
+	assert_true(json_is_null(tb_get(ev, "pause.all")));
+	json_decref(ev);
+	/* stop_running of the repo's pause leaves demo's run alone */
+	assert_int_equal(pause_call(&f, "other", "again", true, &ev), 0);
+	assert_int_equal(tb_int(ev, "stopped"), 0);
+	json_decref(ev);
+	finished(&f, run, "T-1", "succeeded");
+	free(run);
+	/* resume: the held tasks dispatch in their order */
+	assert_int_equal(resume_call(&f, "other", &ev), 0);
+	assert_int_equal(tb_int(ev, "waiting"), 70);
+	json_decref(ev);
+	ev = events(&f, "exec.dispatch", 2);
+	assert_string_equal(tb_str(ev, "1.body.task_id"), "O-01");
+	json_decref(ev);
+	fx_stop(&f);
+}
+
+/* A task told of one pause and still queued after its resume (tasks
+ * ahead of it wait for a slot) is told again of the next pause, with
+ * that pause's reason; resume counts the tasks its own pause held. */
+static void
+test_pause_again(void **state)
+{
+	struct fx f;
+	json_t   *ev;
+	char     *note;
+
+	UNUSED(state);
+	fx_start(&f, "pagain", 2, "max_per_hour: 50, max_concurrent: 1");
+	assert_int_equal(pause_call(&f, NULL, "first", false, NULL), 0);
+	ready(&f, "A", NULL);
+	ready(&f, "B", NULL);
+	ready(&f, "C", NULL);
+	ev = events(&f, "budget.decision", 3);
+	json_decref(ev);
+	assert_int_equal(resume_call(&f, NULL, &ev), 0);
+	assert_int_equal(tb_int(ev, "waiting"), 3);
+	json_decref(ev);
+	/* A runs; B hears max_concurrent; C, behind it, hears nothing */
+	ev = events(&f, "exec.dispatch", 1);
+	assert_string_equal(tb_str(ev, "0.body.task_id"), "A");
+	json_decref(ev);
+	ev = events(&f, "budget.decision", 4);
+	assert_string_equal(tb_str(ev, "3.body.task_id"), "B");
+	json_decref(ev);
+	assert_int_equal(pause_call(&f, NULL, "second", false, NULL), 0);
+	ev = events(&f, "budget.decision", 6);
+	json_decref(ev);
+	assert_int_equal(count_for(&f, "budget.decision", "C"), 2);
+	note = last_note_for(&f, "budget.decision", "C");
+	assert_non_null(note);
+	assert_string_equal(note, "second");
+	free(note);
+	assert_int_equal(resume_call(&f, NULL, &ev), 0);
+	assert_int_equal(tb_int(ev, "waiting"), 2);
+	json_decref(ev);
+	fx_stop(&f);
+}
+
 int
 main(void)
 {
@@ -884,6 +996,8 @@ main(void)
 		cmocka_unit_test(test_breaker_quota),
 		cmocka_unit_test(test_breaker_tcp),
 		cmocka_unit_test(test_pause),
+		cmocka_unit_test(test_pause_many),
+		cmocka_unit_test(test_pause_again),
 	};
 
 	log_init("test_router", NULL, LOG_WARN);
