@@ -293,24 +293,31 @@ static int
 create_tasks(struct opc *o, const json_t *r, json_t *ids, json_t *skipped)
 {
 	struct msg_proposer_dependency_tasks q;
-	json_t *bad = json_array(), *st, *data = NULL, *e;
-	size_t  i;
-	int     rv;
+	json_t                              *st, *data = NULL, *e;
+	size_t                               i;
+	char                                 err[128];
+	int                                  rv = 0;
 
-	json_array_foreach (json_object_get(r, "statuses"), i, st)
-		if (!json_is_true(json_object_get(st, "healthy")))
-			json_array_append(bad, st);
-	if (json_array_size(bad) == 0) {
-		json_decref(bad);
-		return (0);
-	}
 	memset(&q, 0, sizeof(q));
-	q.repo     = (char *) opc_jstr(r, "repo", "");
-	q.statuses = bad;
-	rv         = opc_call(o, "dependency-check", "proposer",
-	            MSG_PROPOSER_DEPENDENCY_TASKS, &q, &data, 10000);
-	json_decref(bad);
-	if (rv != 0)
+	q.repo = (char *) opc_jstr(r, "repo", "");
+	json_array_foreach (json_object_get(r, "statuses"), i, st) {
+		if (json_is_true(json_object_get(st, "healthy")))
+			continue;
+		if (msg_dep_status_from_json(msg_dep_status_push(&q.statuses),
+		        st, err, sizeof(err)) != 0) {
+			fprintf(stderr,
+			    "opc dependency-check: %s: package %zu of the"
+			    " report: %s\n",
+			    q.repo, i, err);
+			rv = ERR_INVAL;
+			break;
+		}
+	}
+	if (rv == 0 && q.statuses.n > 0)
+		rv = opc_call(o, "dependency-check", "proposer",
+		    MSG_PROPOSER_DEPENDENCY_TASKS, &q, &data, 10000);
+	msg_dep_status_list_fini(&q.statuses);
+	if (rv != 0 || data == NULL)
 		return (rv);
 	json_array_foreach (json_object_get(data, "created"), i, e)
 		json_array_append_new(

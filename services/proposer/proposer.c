@@ -1120,7 +1120,7 @@ ctl_dependency_tasks(struct svc *svc, const struct msg *req, json_t **data,
 	struct proposer *p  = state;
 	struct world     w  = { svc, now_ms() };
 	struct cand     *cv = NULL;
-	json_t          *cr = json_array(), *sk = json_array(), *st;
+	json_t          *cr = json_array(), *sk = json_array();
 	size_t           n = 0, i;
 	int64_t          pending;
 	const char      *why;
@@ -1133,14 +1133,8 @@ ctl_dependency_tasks(struct svc *svc, const struct msg *req, json_t **data,
 		json_decref(sk);
 		return (ERR_INVAL);
 	}
-	if (q->statuses != NULL && !json_is_array(q->statuses)) {
-		snprintf(err, errlen, "statuses: expected a list");
-		json_decref(cr);
-		json_decref(sk);
-		return (ERR_INVAL);
-	}
-	json_array_foreach (q->statuses, i, st)
-		(void) rules_dependency(q->repo, st, &cv, &n);
+	for (i = 0; i < q->statuses.n; i++)
+		(void) rules_dependency(q->repo, &q->statuses.v[i], &cv, &n);
 	snprintf(cycle_id, sizeof(cycle_id), "depcheck_%lld_%.8s",
 	    (long long) w.now, uuid4(u));
 	if ((rv = svc_begin(svc)) != 0)

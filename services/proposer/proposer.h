@@ -60,10 +60,10 @@ void rules_apply(const char *repo, const json_t *insights,
  * calls for a task (dep_task_kind); returns it, or NULL.  The dedup key
  * is candidate|dependency_update|<repo>|<eco>:<name>:<kind>, the same
  * for the observer's insights and opc dependency-check. */
-struct cand *rules_dependency(
-    const char *repo, const json_t *status, struct cand **cv, size_t *n);
-void cand_fini(struct cand *);
-void cands_free(struct cand *cv, size_t n);
+struct cand *rules_dependency(const char *repo,
+    const struct msg_dep_status *status, struct cand **cv, size_t *n);
+void         cand_fini(struct cand *);
+void         cands_free(struct cand *cv, size_t n);
 /* cand_json returns the candidate as a new JSON object. */
 json_t *cand_json(const struct cand *);
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "opc/dep.h"
+#include "opc/log.h"
 #include "opc/util.h"
 #include "proposer.h"
 
@@ -255,26 +256,24 @@ clusters(const char *repo, const json_t *ins, struct cand **cv, size_t *n)
 	}
 }
 
-/* dep_str returns o[k] when a non-empty string, else def. */
+/* dep_str returns s when non-empty, else def. */
 static const char *
-dep_str(const json_t *o, const char *k, const char *def)
+dep_str(const char *s, const char *def)
 {
-	const char *s = json_string_value(json_object_get(o, k));
-
 	return (s != NULL && *s != '\0' ? s : def);
 }
 
 struct cand *
-rules_dependency(
-    const char *repo, const json_t *st, struct cand **cv, size_t *n)
+rules_dependency(const char *repo, const struct msg_dep_status *st,
+    struct cand **cv, size_t *n)
 {
-	const char *eco    = dep_str(st, "kind", NULL),
-	           *name   = dep_str(st, "name", NULL),
-	           *status = dep_str(st, "status", NULL), *kind, *what;
-	const char *pin    = dep_str(st, "pinned_version", NULL),
-	           *inst   = dep_str(st, "installed_version", NULL),
-	           *latest = dep_str(st, "upstream_latest", NULL),
-	           *file   = dep_str(st, "file", "its manifest");
+	const char *eco    = dep_str(st->kind, NULL),
+	           *name   = dep_str(st->name, NULL),
+	           *status = dep_str(st->status, NULL), *kind, *what;
+	const char *pin    = dep_str(st->pinned_version, NULL),
+	           *inst   = dep_str(st->installed_version, NULL),
+	           *latest = dep_str(st->upstream_latest, NULL),
+	           *file   = dep_str(st->file, "its manifest");
 	struct cand *c;
 	char        *pattern;
 
@@ -309,20 +308,32 @@ rules_dependency(
 }
 
 /* dependencies: one candidate per dependency_drift insight (its
- * evidence is the package's status in the observer's snapshot). */
+ * evidence is the package's status in the observer's snapshot, the
+ * JSON form of its dep_status record). */
 static void
 dependencies(const char *repo, const json_t *ins, struct cand **cv, size_t *n)
 {
-	json_t *i;
-	size_t  k;
+	struct msg_dep_status st;
+	json_t               *i;
+	size_t                k;
+	char                  err[128];
 
 	json_array_foreach (ins, k, i) {
 		const char *kind =
 		    json_string_value(json_object_get(i, "kind"));
 
-		if (kind != NULL && strcmp(kind, "dependency_drift") == 0)
-			(void) rules_dependency(
-			    repo, json_object_get(i, "evidence"), cv, n);
+		if (kind == NULL || strcmp(kind, "dependency_drift") != 0)
+			continue;
+		memset(&st, 0, sizeof(st));
+		if (msg_dep_status_from_json(&st,
+		        json_object_get(i, "evidence"), err, sizeof(err)) == 0)
+			(void) rules_dependency(repo, &st, cv, n);
+		else
+			log_warn("proposer.rules",
+			    "%s: a dependency_drift insight's evidence is not"
+			    " a package status: %s",
+			    repo, err);
+		msg_dep_status_fini(&st);
 	}
 }
 

@@ -306,13 +306,28 @@ test_dependency(void **state)
 
 	UNUSED(state);
 	fx_start(&f, "dep");
-	assert_int_equal(dep_tasks(&f,
-	                     json_pack("[o, o, o, {s:s}, s]",
-	                         dep_status("python", "requests", "drift"),
-	                         dep_status("node", "gone", "missing"),
-	                         dep_status("go", "ok.example/m", "ok"),
-	                         "name", "no-kind", "not an object"),
-	                     &d, err, sizeof(err)),
+	/* a list entry that is not a package status cannot make a
+	 * request: the record refuses it, naming it (as opc says) */
+	{
+		union msg_body b;
+		json_t *rq = json_pack("{s:s, s:[o, s]}", "repo", "demo",
+		    "statuses", dep_status("python", "requests", "drift"),
+		    "not an object");
+
+		assert_int_not_equal(
+		    msg_body_from_json(MSG_PROPOSER_DEPENDENCY_TASKS, &b, rq,
+		        err, sizeof(err)),
+		    0);
+		assert_non_null(strstr(err, "'statuses'[1] is not an object"));
+		json_decref(rq);
+	}
+	assert_int_equal(
+	    dep_tasks(&f,
+	        json_pack("[o, o, o, {s:s}]",
+	            dep_status("python", "requests", "drift"),
+	            dep_status("node", "gone", "missing"),
+	            dep_status("go", "ok.example/m", "ok"), "name", "no-kind"),
+	        &d, err, sizeof(err)),
 	    0);
 	assert_int_equal(json_array_size(tb_get(d, "created")), 2);
 	assert_int_equal(json_array_size(tb_get(d, "skipped")), 0);
@@ -383,10 +398,15 @@ test_dependency(void **state)
 	assert_int_equal(json_array_size(tb_get(d, "created")), 1);
 	json_decref(d);
 
-	/* bad input: an error, nothing proposed */
+	/* bad input: the proposer's answer to a repo that is not a key
+	 * (statuses that are not a list are refused as the entry above) */
+	d = json_pack("{s:s, s:[]}", "repo", "../x", "statuses");
 	assert_int_equal(
-	    dep_tasks(&f, json_string("x"), &d, err, sizeof(err)), ERR_INVAL);
-	assert_non_null(strstr(err, "statuses"));
+	    tb_call_json(f.topo, "proposer", MSG_PROPOSER_DEPENDENCY_TASKS, d,
+	        NULL, err, sizeof(err)),
+	    ERR_INVAL);
+	json_decref(d);
+	assert_non_null(strstr(err, "not a repo key"));
 	fx_stop(&f);
 }
 
