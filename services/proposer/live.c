@@ -354,16 +354,33 @@ apply(struct svc *svc, struct proposer *p, const json_t *changes,
 	return (live_load(svc, p));
 }
 
+/* tune_event journals autonomy.tuned: the changes (suggest's objects,
+ * or the ones a tune kept) as tune_change records. */
 static int
 tune_event(struct svc *svc, const char *id, json_t *changes, bool reverted)
 {
 	struct msg_autonomy_tuned ev;
+	json_t                   *c;
+	size_t                    i;
+	char                      err[128];
+	int                       rv = 0;
 
 	memset(&ev, 0, sizeof(ev));
 	ev.tune_id  = (char *) id;
-	ev.changes  = changes;
 	ev.reverted = reverted;
-	return (svc_emit(svc, MSG_AUTONOMY_TUNED, id, &ev));
+	json_array_foreach (changes, i, c)
+		if (msg_tune_change_from_json(
+		        msg_tune_change_push(&ev.changes), c, err,
+		        sizeof(err)) != 0) {
+			log_warn(
+			    "proposer.tune", "%s: change %zu: %s", id, i, err);
+			rv = ERR_INVAL;
+			break;
+		}
+	if (rv == 0)
+		rv = svc_emit(svc, MSG_AUTONOMY_TUNED, id, &ev);
+	msg_tune_change_list_fini(&ev.changes);
+	return (rv);
 }
 
 static int

@@ -375,36 +375,53 @@ check_stale(struct sup *s, struct child *c, int64_t now)
 
 /* --------------------------------------------------------------- status */
 
-static json_t *
-processes_json(struct sup *s)
+/* processes_fill lists every instance as a sup_process record. */
+static void
+processes_fill(struct sup *s, struct msg_sup_process_list *l)
 {
-	json_t *a   = json_array();
-	int64_t now = mono_ms();
-	char    ts[40];
-	size_t  i;
+	struct msg_sup_process *p;
+	int64_t                 now = mono_ms();
+	char                    ts[40];
+	size_t                  i;
 
 	for (i = 0; i < s->n; i++) {
 		struct child *c = &s->ch[i];
 
-		json_array_append_new(a,
-		    json_pack("{s:s, s:s, s:b, s:i, s:I, s:s?, s:s, s:s, s:I, "
-		              "s:b, s:s?}",
-		        "role", c->inst->name, "service", c->inst->service,
-		        "alive", c->state == CH_RUNNING && c->pid > 0, "pid",
-		        (int) c->pid, "restart_count",
-		        (json_int_t) c->restart_count, "last_restart_at",
-		        c->last_restart_at
-		            ? iso8601(c->last_restart_at, ts, sizeof(ts))
-		            : NULL,
-		        "state", state_names[c->state], "last_exit",
-		        c->last_exit, "heartbeat_age_ms",
-		        (json_int_t) hb_age(s, c, now), "stale", c->stale,
-		        "disk_full",
-		        c->state == CH_RUNNING && c->disk_full[0] != '\0'
-		            ? c->disk_full
-		            : NULL));
+		p                   = msg_sup_process_push(l);
+		p->role             = xstrdup(c->inst->name);
+		p->service          = xstrdup(c->inst->service);
+		p->alive            = c->state == CH_RUNNING && c->pid > 0;
+		p->pid              = (int64_t) c->pid;
+		p->restart_count    = c->restart_count;
+		p->last_restart_at  = c->last_restart_at
+		     ? xstrdup(iso8601(c->last_restart_at, ts, sizeof(ts)))
+		     : NULL;
+		p->state            = xstrdup(state_names[c->state]);
+		p->last_exit        = xstrdup(c->last_exit);
+		p->heartbeat_age_ms = hb_age(s, c, now);
+		p->stale            = c->stale;
+		p->disk_full =
+		    c->state == CH_RUNNING && c->disk_full[0] != '\0'
+		    ? xstrdup(c->disk_full)
+		    : NULL;
 	}
-	return (a);
+}
+
+/* processes_json: the instances in the JSON form of their records (the
+ * status file, the ctl status reply) */
+static json_t *
+processes_json(struct sup *s)
+{
+	struct msg_supervisor_status st;
+	json_t                      *o, *a;
+
+	memset(&st, 0, sizeof(st));
+	processes_fill(s, &st.processes);
+	o = msg_body_to_json(MSG_SUPERVISOR_STATUS, &st);
+	a = json_incref(json_object_get(o, "processes"));
+	json_decref(o);
+	msg_sup_process_list_fini(&st.processes);
+	return (a != NULL ? a : json_array());
 }
 
 static void
@@ -414,20 +431,20 @@ write_status(struct sup *s)
 	json_t                      *o;
 	char                         ts[40], *text;
 
-	o = json_object();
+	memset(&st, 0, sizeof(st));
+	processes_fill(s, &st.processes);
+	o = msg_body_to_json(MSG_SUPERVISOR_STATUS, &st);
 	json_object_set_new(
 	    o, "updated_at", json_string(iso8601(now_ms(), ts, sizeof(ts))));
 	json_object_set_new(o, "pid", json_integer(getpid()));
-	json_object_set_new(o, "processes", processes_json(s));
 	text = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
 	if (text == NULL ||
 	    write_file_atomic(s->status_path, text, strlen(text)) != 0)
 		log_warn("supervisor.status_file", "cannot write %s",
 		    s->status_path);
 	free(text);
-	memset(&st, 0, sizeof(st));
-	st.processes = json_object_get(o, "processes");
 	(void) svc_emit(s->svc, MSG_SUPERVISOR_STATUS, NULL, &st);
+	msg_sup_process_list_fini(&st.processes);
 	json_decref(o);
 }
 
