@@ -15,9 +15,24 @@
  * waiting in all; a transport error or 5xx is retried with backoff; any
  * other answer (401, 403, 404, 422) is final.  A stop or a lost lease
  * ends the wait; without the lease (checked first) nothing is opened.
+ *
+ * Caps (issue 20): a request with pr_caps counts opcenter's pull requests
+ * on GitHub before it creates one (pr_count: the heads under the prefix,
+ * open ones against max_open_prs, those created in the last hour against
+ * max_prs_per_hour), holding the lock file pr_caps.lock so two workers of
+ * a host cannot both take the last place.  A cap reached, earlier pull
+ * requests of the repo queued (pr_caps.queued), or a count GitHub did not
+ * answer: the pull request waits (pr_state waiting, pr_wait_reason why),
+ * the run still succeeds (its branch is pushed) and the executor's queue
+ * opens it later through --pr-only (pr_only), which looks for an open
+ * pull request of the branch first, so one is never opened twice.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "opc/err.h"
 #include "opc/github.h"
@@ -203,18 +218,88 @@ refusal(const struct http_resp *resp)
 	return (s);
 }
 
-int
-pr_open(struct exec_run *x)
+/* caps_lock takes the request's lock file (blocking: the holder counts
+ * and creates, seconds); -1 when there is none or it cannot be had. */
+static int
+caps_lock(const struct exec_req *rq)
 {
-	const struct exec_req *rq    = x->req;
-	const char            *token = rq->github_token;
-	struct http_resp       resp;
-	enum github_limit      lim;
-	json_t                *body;
-	char   *url, *title, *text, *owner, *slash, *detail = NULL, when[40];
-	int64_t waited = 0, wait, at, backoff = PR_BACKOFF_MS;
-	int     attempt, status;
+	int fd;
 
+	if (rq->pr_lock == NULL)
+		return (-1);
+	fd = open(rq->pr_lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd >= 0 && flock(fd, LOCK_EX) != 0) {
+		log_warn("run.pr", "cannot lock %s: %s", rq->pr_lock,
+		    strerror(errno));
+		(void) close(fd);
+		fd = -1;
+	}
+	return (fd);
+}
+
+/* caps_hold returns NULL when the repo's caps let one more pull request
+ * open now, else why it waits (a new string). */
+static char *
+caps_hold(const struct exec_req *rq, const char *token, int64_t queued)
+{
+	const char *prefix = rq->pr_prefix != NULL ? rq->pr_prefix : "";
+	long        n;
+	int         st;
+	int64_t     at;
+	char        when[40];
+
+	if (queued > 0)
+		return (xasprintf("%lld earlier pull request%s of this "
+		                  "repository wait%s before it",
+		    (long long) queued, queued == 1 ? "" : "s",
+		    queued == 1 ? "s" : ""));
+	if (rq->pr_max_open > 0) {
+		if (pr_count(rq->github_api, rq->github_repo, token, "open",
+		        prefix, 0, &n, &st, &at) != 0)
+			goto uncounted;
+		if (n >= rq->pr_max_open)
+			return (xasprintf("max_open_prs: %ld of opcenter's pull "
+			                  "requests (%s*) are open, the cap is "
+			                  "%lld",
+			    n, prefix, (long long) rq->pr_max_open));
+	}
+	if (rq->pr_max_hour > 0) {
+		if (pr_count(rq->github_api, rq->github_repo, token, "all",
+		        prefix, now_ms() - 3600 * 1000, &n, &st, &at) != 0)
+			goto uncounted;
+		if (n >= rq->pr_max_hour)
+			return (xasprintf("max_prs_per_hour: %ld of opcenter's "
+			                  "pull requests (%s*) were opened in "
+			                  "the last hour, the cap is %lld",
+			    n, prefix, (long long) rq->pr_max_hour));
+	}
+	return (NULL);
+
+uncounted:
+	if (at > 0)
+		return (xasprintf("GitHub did not answer the count of open "
+		                  "pull requests (HTTP %d, rate limited until "
+		                  "%s)",
+		    st, iso8601(at, when, sizeof(when))));
+	return (xasprintf("GitHub did not answer the count of open pull "
+	                  "requests (HTTP %d)",
+	    st));
+}
+
+/* pr_create asks GitHub for the pull request of x's pushed branch (a 422
+ * for an existing one finds it); 0, or ERR_IO after run_fail(). */
+static int pr_create(struct exec_run *x);
+
+/* pr_open_queued is pr_open with queued earlier pull requests (the
+ * request's for a run; none for --pr-only, the head of the queue). */
+static int
+pr_open_queued(struct exec_run *x, int64_t queued)
+{
+	const struct exec_req *rq = x->req;
+	char                  *detail = NULL;
+	int                    lock, rv;
+
+	x->pr_state = "none";
 	if (!rq->open_pr || !x->branch_pushed)
 		return (0);
 	if (proc_lease_verify() != 0) { /* nor opened without it */
@@ -225,7 +310,7 @@ pr_open(struct exec_run *x)
 	if (rq->github_repo == NULL)
 		detail = xstrdup("the repository is not on GitHub (set "
 		                 "repos.<key>.github_repo)");
-	else if (token == NULL || *token == '\0')
+	else if (rq->github_token == NULL || *rq->github_token == '\0')
 		detail = xstrdup("no GitHub token is configured "
 		                 "(git.token_env or repos.<key>.token_env)");
 	if (detail != NULL) {
@@ -234,6 +319,40 @@ pr_open(struct exec_run *x)
 		    xasprintf("pull request not opened: %s", detail));
 		return (ERR_CONFIG);
 	}
+	lock = caps_lock(rq);
+	if ((x->pr_wait_reason = caps_hold(rq, rq->github_token, queued)) !=
+	    NULL) {
+		x->pr_state = "waiting";
+		log_info("run.pr",
+		    "run %s: branch %s pushed; its pull request "
+		    "waits: %s",
+		    rq->run_id, rq->task_branch, x->pr_wait_reason);
+		rv = 0;
+	} else if ((rv = pr_create(x)) == 0)
+		x->pr_state = "opened";
+	if (lock >= 0)
+		(void) close(lock); /* releases the flock */
+	return (rv);
+}
+
+int
+pr_open(struct exec_run *x)
+{
+	return (pr_open_queued(x, x->req->pr_queued));
+}
+
+static int
+pr_create(struct exec_run *x)
+{
+	const struct exec_req *rq    = x->req;
+	const char            *token = rq->github_token;
+	struct http_resp       resp;
+	enum github_limit      lim;
+	json_t                *body;
+	char   *url, *title, *text, *owner, *slash, *detail = NULL, when[40];
+	int64_t waited = 0, wait, at, backoff = PR_BACKOFF_MS;
+	int     attempt, status;
+
 	title = workspace_commit_title(rq->goal_text, rq->run_id);
 	text  = xasprintf("Auto-generated by opcenter execution.\n\n## Goal\n"
 	                   "%s\n\nRun: %s\nTask: %s\n%s%s",
@@ -324,4 +443,47 @@ pr_open(struct exec_run *x)
 	free(title);
 	free(text);
 	return (detail != NULL ? ERR_IO : 0);
+}
+
+int
+pr_only(const struct exec_req *rq, const char *out)
+{
+	struct exec_run x;
+	json_t         *j;
+	char           *owner, *slash, *text;
+	int             rv;
+
+	memset(&x, 0, sizeof(x));
+	x.req           = rq;
+	x.branch_pushed = 1;
+	x.pr_state      = "none";
+	owner           = xstrdup(rq->github_repo ? rq->github_repo : "");
+	if ((slash = strchr(owner, '/')) != NULL)
+		*slash = '\0';
+	/* opened by an earlier try that did not live to say so? */
+	if (rq->open_pr && rq->github_repo != NULL &&
+	    rq->github_token != NULL &&
+	    (x.pr_url = existing(rq->github_api, rq->github_repo, owner,
+	         rq->task_branch, rq->github_token)) != NULL) {
+		x.pr_state = "opened";
+		log_info("run.pr", "run %s: pull request %s was open already",
+		    rq->run_id, x.pr_url);
+	} else if (pr_open_queued(&x, 0) != 0)
+		x.pr_state = "failed";
+	j = json_pack("{s:s, s:s?, s:s?, s:s?, s:i}", "pr_state", x.pr_state,
+	    "pull_request_url", x.pr_url, "pr_wait_reason", x.pr_wait_reason,
+	    "pull_request_error",
+	    x.pr_error != NULL ? x.pr_error : x.reason, "pull_request_status",
+	    x.pr_status);
+	text = json_dumps(j, JSON_COMPACT);
+	rv   = text != NULL ? write_file_atomic(out, text, strlen(text))
+	                    : ERR_IO;
+	free(text);
+	json_decref(j);
+	free(owner);
+	free(x.pr_url);
+	free(x.pr_error);
+	free(x.pr_wait_reason);
+	free(x.reason);
+	return (rv);
 }
