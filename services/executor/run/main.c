@@ -48,7 +48,8 @@ usage(FILE *f)
 	    "       opc-exec-run --pr-only --request REQ.json --out PR.json\n"
 	    "\n"
 	    "Opens the pull request of the run of REQ.json, whose branch is\n"
-	    "pushed, when the repository's caps allow (the executor's queue):\n"
+	    "pushed, when the repository's caps allow (the executor's "
+	    "queue):\n"
 	    "an open pull request of the branch is taken as it is.\n");
 }
 

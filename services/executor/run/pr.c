@@ -258,20 +258,22 @@ caps_hold(const struct exec_req *rq, const char *token, int64_t queued)
 		        prefix, 0, &n, &st, &at) != 0)
 			goto uncounted;
 		if (n >= rq->pr_max_open)
-			return (xasprintf("max_open_prs: %ld of opcenter's pull "
-			                  "requests (%s*) are open, the cap is "
-			                  "%lld",
-			    n, prefix, (long long) rq->pr_max_open));
+			return (
+			    xasprintf("max_open_prs: %ld of opcenter's pull "
+			              "requests (%s*) are open, the cap is "
+			              "%lld",
+			        n, prefix, (long long) rq->pr_max_open));
 	}
 	if (rq->pr_max_hour > 0) {
 		if (pr_count(rq->github_api, rq->github_repo, token, "all",
 		        prefix, now_ms() - 3600 * 1000, &n, &st, &at) != 0)
 			goto uncounted;
 		if (n >= rq->pr_max_hour)
-			return (xasprintf("max_prs_per_hour: %ld of opcenter's "
-			                  "pull requests (%s*) were opened in "
-			                  "the last hour, the cap is %lld",
-			    n, prefix, (long long) rq->pr_max_hour));
+			return (
+			    xasprintf("max_prs_per_hour: %ld of opcenter's "
+			              "pull requests (%s*) were opened in "
+			              "the last hour, the cap is %lld",
+			        n, prefix, (long long) rq->pr_max_hour));
 	}
 	return (NULL);
 
@@ -295,7 +297,7 @@ static int pr_create(struct exec_run *x);
 static int
 pr_open_queued(struct exec_run *x, int64_t queued)
 {
-	const struct exec_req *rq = x->req;
+	const struct exec_req *rq     = x->req;
 	char                  *detail = NULL;
 	int                    lock, rv;
 
@@ -472,12 +474,11 @@ pr_only(const struct exec_req *rq, const char *out)
 		x.pr_state = "failed";
 	j = json_pack("{s:s, s:s?, s:s?, s:s?, s:i}", "pr_state", x.pr_state,
 	    "pull_request_url", x.pr_url, "pr_wait_reason", x.pr_wait_reason,
-	    "pull_request_error",
-	    x.pr_error != NULL ? x.pr_error : x.reason, "pull_request_status",
-	    x.pr_status);
+	    "pull_request_error", x.pr_error != NULL ? x.pr_error : x.reason,
+	    "pull_request_status", x.pr_status);
 	text = json_dumps(j, JSON_COMPACT);
-	rv   = text != NULL ? write_file_atomic(out, text, strlen(text))
-	                    : ERR_IO;
+	rv =
+	    text != NULL ? write_file_atomic(out, text, strlen(text)) : ERR_IO;
 	free(text);
 	json_decref(j);
 	free(owner);

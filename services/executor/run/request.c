@@ -497,8 +497,7 @@ request_parse(struct exec_req *rq, const json_t *o, char **errp)
 	g = json_object_get(o, "pr_caps");
 	if (g != NULL && !json_is_null(g) && !json_is_object(g))
 		return (bad(errp, xstrdup("field pr_caps: not an object")));
-	if ((rv = num(&rq->pr_max_open, g, "max_open_prs", 0, 0, errp)) !=
-	        0 ||
+	if ((rv = num(&rq->pr_max_open, g, "max_open_prs", 0, 0, errp)) != 0 ||
 	    (rv = num(&rq->pr_max_hour, g, "max_prs_per_hour", 0, 0, errp)) !=
 	        0 ||
 	    (rv = num(&rq->pr_queued, g, "queued", 0, 0, errp)) != 0 ||

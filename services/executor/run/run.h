@@ -348,8 +348,8 @@ struct exec_run {
 	char               *pr_error;  /* why no pull request, or NULL */
 	int                 pr_status; /* HTTP status of the last PR request
 	                                  (0: none, or a transport error) */
-	const char         *pr_state;  /* opened|waiting|none (static) */
-	char               *pr_wait_reason; /* the cap that holds it */
+	const char *pr_state;          /* opened|waiting|none (static) */
+	char       *pr_wait_reason;    /* the cap that holds it */
 };
 
 /* workspace_commit_title: the goal's first line, whitespace collapsed, <= 72
