@@ -89,8 +89,9 @@ executor_prq_enqueue(struct executor *x, const char *run_id,
 	    strcmp(res->pr_state, "waiting") != 0)
 		return (0);
 	if ((repo = repo_of(x, run_id)) == NULL) {
-		log_error("executor.pr", "%s: run %s: its request file names "
-		                         "no repo: its pull request cannot wait",
+		log_error("executor.pr",
+		    "%s: run %s: its request file names "
+		    "no repo: its pull request cannot wait",
 		    task_id, run_id);
 		return (0);
 	}
@@ -113,9 +114,9 @@ executor_prq_enqueue(struct executor *x, const char *run_id,
 		log_info("executor.pr",
 		    "%s: run %s: branch %s pushed, its pull "
 		    "request waits (%lld in %s's queue): %s",
-		    task_id, run_id,
-		    res->branch_name ? res->branch_name : "?", (long long) pos,
-		    repo, res->pr_wait_reason ? res->pr_wait_reason : "a cap");
+		    task_id, run_id, res->branch_name ? res->branch_name : "?",
+		    (long long) pos, repo,
+		    res->pr_wait_reason ? res->pr_wait_reason : "a cap");
 		svc_count(x->svc, "pr_waiting", 1);
 		rv = svc_emit(x->svc, MSG_EXEC_PR_WAITING, task_id, &ev);
 	}
@@ -130,7 +131,7 @@ spawn(struct executor *x, const char *run_id, const char *repo)
 	static const char key[]   = "OPC_GITHUB_TOKEN=";
 	const char       *token   = executor_github_token(x, repo);
 	char             *argv[7] = { NULL }, **envp, *kv = NULL, *log;
-	size_t            n       = 0, i;
+	size_t            n = 0, i;
 	pid_t             pid;
 
 	for (i = 0; environ[i] != NULL; i++)
@@ -183,7 +184,7 @@ alive(struct executor *x, pid_t pid, const char *run_id)
 			buf[n] = '\0';
 			/* arguments are NUL-separated: look at each */
 			for (ssize_t o = 0; o < n && !ok;
-			    o += (ssize_t) strlen(buf + o) + 1)
+			     o += (ssize_t) strlen(buf + o) + 1)
 				ok = strcmp(buf + o, want) == 0;
 		}
 	}
@@ -200,10 +201,10 @@ answer(struct executor *x, int64_t seq, const char *run_id,
 {
 	struct msg_exec_pr_opened ev;
 	char       *p = executor_path_for(x, run_id, ".pr.json"), *why = NULL;
-	json_t     *j = json_load_file(p, 0, NULL);
-	const char *st  = json_string_value(json_object_get(j, "pr_state"));
-	const char *url = json_string_value(
-	    json_object_get(j, "pull_request_url"));
+	json_t     *j  = json_load_file(p, 0, NULL);
+	const char *st = json_string_value(json_object_get(j, "pr_state"));
+	const char *url =
+	    json_string_value(json_object_get(j, "pull_request_url"));
 	int64_t now = now_ms(), next;
 
 	if (st != NULL && strcmp(st, "opened") == 0 && url != NULL) {
@@ -240,9 +241,11 @@ answer(struct executor *x, int64_t seq, const char *run_id,
 
 		why = xasprintf("opening it failed (try %lld): %s",
 		    (long long) tries + 1,
-		    e != NULL ? e : j == NULL ? "the worker gave no answer"
-		                              : "no reason given");
-		log_warn("executor.pr", "%s: run %s: %s", task_id, run_id, why);
+		    e != NULL       ? e
+		        : j == NULL ? "the worker gave no answer"
+		                    : "no reason given");
+		log_warn(
+		    "executor.pr", "%s: run %s: %s", task_id, run_id, why);
 		svc_count(x->svc, "pr_open_failed", 1);
 		tries++;
 	}
@@ -269,7 +272,7 @@ executor_prq_tick(struct executor *x)
 		int64_t seq, pid, since, tries, next;
 		char   *run_id, *task_id, *repo, *head;
 	} r[32];
-	size_t  n = 0, i;
+	size_t  n   = 0, i;
 	int64_t now = now_ms();
 	pid_t   w, pid;
 	int     status;
@@ -298,8 +301,7 @@ executor_prq_tick(struct executor *x)
 		if (r[i].pid > 0) {
 			pid = (pid_t) r[i].pid;
 			w   = waitpid(pid, &status, WNOHANG);
-			if (w == 0 ||
-			    (w < 0 && alive(x, pid, r[i].run_id)))
+			if (w == 0 || (w < 0 && alive(x, pid, r[i].run_id)))
 				continue; /* still at it */
 			answer(x, r[i].seq, r[i].run_id, r[i].task_id,
 			    r[i].repo, r[i].head, r[i].since, r[i].tries);
