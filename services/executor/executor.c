@@ -7,6 +7,9 @@
  * workspace_root: <run_id>/ (the git workspace), <run_id>.request.json,
  * <run_id>.result.json, <run_id>.worker.log, <run_id>.lease.
  *
+ * Table pr_wait and <run_id>.pr.json, .pr.log: the queue of pull requests
+ * held by a cap of their repo (prq.c).
+ *
  * Leases (opc/lease.h): each heartbeat carries this life's epoch and a
  * stamp; each router heartbeat grants the runs the router holds for us,
  * echoing a stamp.  A usable grant rewrites the lease file of every run

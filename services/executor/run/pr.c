@@ -20,9 +20,11 @@
  * on GitHub before it creates one (pr_count: the heads under the prefix,
  * open ones against max_open_prs, those created in the last hour against
  * max_prs_per_hour), holding the lock file pr_caps.lock so two workers of
- * a host cannot both take the last place.  A cap reached, earlier pull
- * requests of the repo queued (pr_caps.queued), or a count GitHub did not
- * answer: the pull request waits (pr_state waiting, pr_wait_reason why),
+ * a host cannot both take the last place.  The count's rate limits and
+ * errors are met as the create's are (waited out within the same bounds,
+ * else the run fails and says why).  A cap reached, or earlier pull
+ * requests of the repo queued (pr_caps.queued; GitHub is not asked): the
+ * pull request waits (pr_state waiting, pr_wait_reason why),
  * the run still succeeds (its branch is pushed) and the executor's queue
  * opens it later through --pr-only (pr_only), which looks for an open
  * pull request of the branch first, so one is never opened twice.
@@ -103,10 +105,12 @@ existing(const char *api, const char *repo, const char *owner,
 	return (found);
 }
 
-int
-pr_count(const char *api, const char *repo, const char *token,
+/* count_pages is pr_count, with *lim the kind of rate limit that ended
+ * it (GITHUB_LIMIT_NONE: none). */
+static int
+count_pages(const char *api, const char *repo, const char *token,
     const char *state, const char *prefix, int64_t since_ms, long *n,
-    int *status, int64_t *retry_at)
+    int *status, int64_t *retry_at, enum github_limit *lim)
 {
 	struct http_resp resp;
 	json_t          *page, *it;
@@ -118,6 +122,7 @@ pr_count(const char *api, const char *repo, const char *token,
 	*n        = 0;
 	*status   = 0;
 	*retry_at = 0;
+	*lim      = GITHUB_LIMIT_NONE;
 	if (since_ms > 0) /* GitHub's created_at has whole seconds */
 		(void) iso8601(since_ms, since, sizeof(since));
 	url = xasprintf(
@@ -138,7 +143,7 @@ pr_count(const char *api, const char *repo, const char *token,
 		       ? json_loadb(resp.body.data, resp.body.len, 0, NULL)
 		       : NULL;
 		if (!json_is_array(page)) {
-			if (github_limit(&resp, now_ms(), retry_at) ==
+			if ((*lim = github_limit(&resp, now_ms(), retry_at)) ==
 			    GITHUB_LIMIT_NONE)
 				*retry_at = 0;
 			rv = ERR_IO;
@@ -163,6 +168,17 @@ pr_count(const char *api, const char *repo, const char *token,
 	}
 	free(url);
 	return (rv);
+}
+
+int
+pr_count(const char *api, const char *repo, const char *token,
+    const char *state, const char *prefix, int64_t since_ms, long *n,
+    int *status, int64_t *retry_at)
+{
+	enum github_limit lim;
+
+	return (count_pages(api, repo, token, state, prefix, since_ms, n,
+	    status, retry_at, &lim));
 }
 
 void
@@ -237,55 +253,117 @@ caps_lock(const struct exec_req *rq)
 	return (fd);
 }
 
-/* caps_hold returns NULL when the repo's caps let one more pull request
- * open now, else why it waits (a new string). */
-static char *
-caps_hold(const struct exec_req *rq, const char *token, int64_t queued)
+/* count counts as pr_count does, waiting out rate limits and retrying
+ * transport errors and 5xx as pr_create does (the same PR_ATTEMPTS and
+ * PR_WAIT_MAX_MS); 0 with *n, else -1 with x->pr_error set. */
+static int
+count(struct exec_run *x, const char *state, int64_t since, long *n)
 {
-	const char *prefix = rq->pr_prefix != NULL ? rq->pr_prefix : "";
-	long        n;
-	int         st;
-	int64_t     at;
-	char        when[40];
+	const struct exec_req *rq     = x->req;
+	const char            *prefix = rq->pr_prefix ? rq->pr_prefix : "";
+	enum github_limit      lim;
+	int64_t                waited = 0, wait, at, backoff = PR_BACKOFF_MS;
+	int                    attempt, st;
+	char                   when[40];
 
-	if (queued > 0)
-		return (xasprintf("%lld earlier pull request%s of this "
-		                  "repository wait%s before it",
+	for (attempt = 1;; attempt++) {
+		if (count_pages(rq->github_api, rq->github_repo,
+		        rq->github_token, state, prefix, since, n, &st, &at,
+		        &lim) == 0)
+			return (0);
+		x->pr_status = st;
+		if (lim != GITHUB_LIMIT_NONE) {
+			wait = at - now_ms();
+			if (wait < 1000)
+				wait = 1000;
+			if (attempt < PR_ATTEMPTS &&
+			    waited + wait <= PR_WAIT_MAX_MS) {
+				log_warn("run.pr",
+				    "counting pull requests: GitHub %s rate "
+				    "limit (HTTP %d): retrying in %lld s",
+				    github_limit_name(lim), st,
+				    (long long) (wait + 999) / 1000);
+				if (nap(wait) != 0)
+					break;
+				waited += wait;
+				continue;
+			}
+			x->pr_error = xasprintf("GitHub %s rate limit (HTTP "
+			                        "%d) until %s, longer than a "
+			                        "run waits (%d s)",
+			    github_limit_name(lim), st,
+			    iso8601(at, when, sizeof(when)),
+			    PR_WAIT_MAX_MS / 1000);
+			return (-1);
+		}
+		if ((st == 0 || st >= 500) && attempt < PR_ATTEMPTS &&
+		    waited + backoff <= PR_WAIT_MAX_MS) {
+			log_warn("run.pr",
+			    "counting pull requests: HTTP %d; retrying", st);
+			if (nap(backoff) != 0)
+				break;
+			waited += backoff;
+			backoff *= 2;
+			continue;
+		}
+		x->pr_error = xasprintf("HTTP %d counting opcenter's pull "
+		                        "requests%s",
+		    st,
+		    st == 401 ? " (the token is refused)"
+		        : st == 403
+		        ? " (the token needs Pull requests: read on the "
+		          "repository)"
+		        : st == 404 ? " (no such repository for this token)"
+		        : st == 0   ? " (GitHub unreachable)"
+		                    : "");
+		return (-1);
+	}
+	x->pr_error = xstrdup("stopped while counting pull requests");
+	return (-1);
+}
+
+/* caps_hold decides whether the repo's caps let one more pull request
+ * open now: 0 yes, 1 no (*why: the cap and the counts, a new string), -1
+ * when GitHub did not answer the count (x->pr_error says why). */
+static int
+caps_hold(struct exec_run *x, int64_t queued, char **why)
+{
+	const struct exec_req *rq     = x->req;
+	const char            *prefix = rq->pr_prefix ? rq->pr_prefix : "";
+	long                   n;
+
+	*why = NULL;
+	if (queued > 0) {
+		*why = xasprintf("%lld earlier pull request%s of this "
+		                 "repository wait%s before it",
 		    (long long) queued, queued == 1 ? "" : "s",
-		    queued == 1 ? "s" : ""));
+		    queued == 1 ? "s" : "");
+		return (1);
+	}
 	if (rq->pr_max_open > 0) {
-		if (pr_count(rq->github_api, rq->github_repo, token, "open",
-		        prefix, 0, &n, &st, &at) != 0)
-			goto uncounted;
-		if (n >= rq->pr_max_open)
-			return (
+		if (count(x, "open", 0, &n) != 0)
+			return (-1);
+		if (n >= rq->pr_max_open) {
+			*why =
 			    xasprintf("max_open_prs: %ld of opcenter's pull "
 			              "requests (%s*) are open, the cap is "
 			              "%lld",
-			        n, prefix, (long long) rq->pr_max_open));
+			        n, prefix, (long long) rq->pr_max_open);
+			return (1);
+		}
 	}
 	if (rq->pr_max_hour > 0) {
-		if (pr_count(rq->github_api, rq->github_repo, token, "all",
-		        prefix, now_ms() - 3600 * 1000, &n, &st, &at) != 0)
-			goto uncounted;
-		if (n >= rq->pr_max_hour)
-			return (
-			    xasprintf("max_prs_per_hour: %ld of opcenter's "
-			              "pull requests (%s*) were opened in "
-			              "the last hour, the cap is %lld",
-			        n, prefix, (long long) rq->pr_max_hour));
+		if (count(x, "all", now_ms() - 3600 * 1000, &n) != 0)
+			return (-1);
+		if (n >= rq->pr_max_hour) {
+			*why = xasprintf("max_prs_per_hour: %ld of opcenter's "
+			                 "pull requests (%s*) were opened in "
+			                 "the last hour, the cap is %lld",
+			    n, prefix, (long long) rq->pr_max_hour);
+			return (1);
+		}
 	}
-	return (NULL);
-
-uncounted:
-	if (at > 0)
-		return (xasprintf("GitHub did not answer the count of open "
-		                  "pull requests (HTTP %d, rate limited until "
-		                  "%s)",
-		    st, iso8601(at, when, sizeof(when))));
-	return (xasprintf("GitHub did not answer the count of open pull "
-	                  "requests (HTTP %d)",
-	    st));
+	return (0);
 }
 
 /* pr_create asks GitHub for the pull request of x's pushed branch (a 422
@@ -322,16 +400,28 @@ pr_open_queued(struct exec_run *x, int64_t queued)
 		return (ERR_CONFIG);
 	}
 	lock = caps_lock(rq);
-	if ((x->pr_wait_reason = caps_hold(rq, rq->github_token, queued)) !=
-	    NULL) {
+	switch (caps_hold(x, queued, &x->pr_wait_reason)) {
+	case 1:
 		x->pr_state = "waiting";
 		log_info("run.pr",
 		    "run %s: branch %s pushed; its pull request "
 		    "waits: %s",
 		    rq->run_id, rq->task_branch, x->pr_wait_reason);
 		rv = 0;
-	} else if ((rv = pr_create(x)) == 0)
-		x->pr_state = "opened";
+		break;
+	case 0:
+		if ((rv = pr_create(x)) == 0)
+			x->pr_state = "opened";
+		break;
+	default: /* as a create GitHub refused: the run fails */
+		log_warn("run.pr", "pull request not opened: %s", x->pr_error);
+		run_fail(x, "infra_tooling",
+		    xasprintf("pull request not opened: %s; branch %s is "
+		              "pushed",
+		        x->pr_error, rq->task_branch));
+		rv = ERR_IO;
+		break;
+	}
 	if (lock >= 0)
 		(void) close(lock); /* releases the flock */
 	return (rv);
