@@ -827,9 +827,10 @@ on_pr_opened(struct svc *svc, const struct msg *m, void *state)
 	int                              rv;
 
 	(void) state;
-	if (o->task_id == NULL ||
-	    (rv = board_task_get(svc, o->task_id, &t)) != 0)
-		return (o->task_id == NULL || rv == ERR_NOTFOUND ? 0 : rv);
+	if (o->task_id == NULL)
+		return (0);
+	if ((rv = board_task_get(svc, o->task_id, &t)) != 0)
+		return (rv == ERR_NOTFOUND ? 0 : rv);
 	buf_init(&c);
 	buf_printf(&c,
 	    "Pull request opened\n- run_id: %s\n- pull_request: %s\n"
