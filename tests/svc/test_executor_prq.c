@@ -42,6 +42,8 @@ struct fx {
 	int            port;
 };
 
+static void sh(const char *fmt, ...) PRINTFLIKE(1, 2);
+
 static void
 sh(const char *fmt, ...)
 {
