@@ -617,6 +617,17 @@ classification(const struct msg_exec_finished *f)
 	return (f->failure_category != NULL ? f->failure_category : f->status);
 }
 
+/* pr_waits: the run succeeded and pushed its branch, but a cap of its
+ * repo holds its pull request (the executor's queue opens it later:
+ * exec.pr.waiting, exec.pr.opened). */
+static bool
+pr_waits(const struct msg_exec_finished *f)
+{
+	return (f->success && f->result != NULL &&
+	    f->result->pr_state != NULL &&
+	    strcmp(f->result->pr_state, "waiting") == 0);
+}
+
 static void
 result_comment(struct buf *c, const struct msg_exec_finished *f)
 {
@@ -646,6 +657,9 @@ result_comment(struct buf *c, const struct msg_exec_finished *f)
 		buf_printf(c, "- question: %s\n", r->question);
 	if (f->pull_request_url != NULL)
 		buf_printf(c, "- pull_request: %s\n", f->pull_request_url);
+	else if (pr_waits(f))
+		buf_printf(c, "- pull_request: waiting (%s)\n",
+		    r->pr_wait_reason ? r->pr_wait_reason : "a cap");
 	if (r != NULL)
 		agent_comment(c, r->agent);
 	/* the same note as on the pull request (the executor's threshold) */
@@ -732,9 +746,13 @@ on_finished(struct svc *svc, const struct msg *m, void *state)
 		rv = comment_add(svc, t.task_id,
 		    f->executor ? f->executor : "executor", buf_cstr(&c));
 	} else if (!terminal(t.state)) {
+		/* its pull request waiting for a cap: the work is done but
+		 * nobody can review or merge it yet, so it is not Done
+		 * (exec.pr.opened moves it on) */
 		if (f->success)
-			to = await_review(svc, t.repo_key) ? "In Review"
-			                                   : "Done";
+			to = await_review(svc, t.repo_key) || pr_waits(f)
+			    ? "In Review"
+			    : "Done";
 		else
 			to = "Blocked";
 		rv = board_move(svc, &t, to,
@@ -770,6 +788,78 @@ on_finished(struct svc *svc, const struct msg *m, void *state)
 		rv = impact(svc, &t, f);
 	if (rv == 0 && f->success)
 		rv = board_review_note(svc, t.task_id, f);
+	buf_fini(&c);
+	board_task_fini(&t);
+	return (rv);
+}
+
+/* on_pr_waiting comments, once per run (the executor publishes it when
+ * it queues the pull request), why the pull request of the task's run
+ * waits. */
+static int
+on_pr_waiting(struct svc *svc, const struct msg *m, void *state)
+{
+	const struct msg_exec_pr_waiting *w = &m->body.exec_pr_waiting;
+	struct buf                        c;
+	int                               rv;
+
+	(void) state;
+	if (w->task_id == NULL)
+		return (0);
+	buf_init(&c);
+	buf_printf(&c,
+	    "Pull request waiting\n- run_id: %s\n- branch: %s (pushed)\n"
+	    "- reason: %s\n- queue: %lld in %s's\n"
+	    "The work is done; opcenter opens the pull request when the "
+	    "repository's caps (max_open_prs, max_prs_per_hour) allow, in "
+	    "order.\n",
+	    w->run_id, w->branch_name ? w->branch_name : "?",
+	    w->reason ? w->reason : "a cap", (long long) w->position,
+	    w->repo_key ? w->repo_key : "the repo");
+	rv = board_comment_post(svc, w->task_id, "executor", buf_cstr(&c));
+	svc_count(svc, "pr_waiting", 1);
+	buf_fini(&c);
+	return (rv == ERR_NOTFOUND ? 0 : rv);
+}
+
+/* on_pr_opened: the queued pull request is open: comment its URL,
+ * remember it for review feedback, and a task held In Review only for it
+ * (no await_review) is Done. */
+static int
+on_pr_opened(struct svc *svc, const struct msg *m, void *state)
+{
+	const struct msg_exec_pr_opened *o = &m->body.exec_pr_opened;
+	struct msg_exec_finished         f;
+	struct task                      t;
+	struct buf                       c;
+	int                              rv;
+
+	(void) state;
+	if (o->task_id == NULL)
+		return (0);
+	if ((rv = board_task_get(svc, o->task_id, &t)) != 0)
+		return (rv == ERR_NOTFOUND ? 0 : rv);
+	buf_init(&c);
+	buf_printf(&c,
+	    "Pull request opened\n- run_id: %s\n- pull_request: %s\n"
+	    "- waited: %lld s\n",
+	    o->run_id, o->pull_request_url ? o->pull_request_url : "?",
+	    (long long) o->waited_ms / 1000);
+	memset(&f, 0, sizeof(f));
+	f.run_id           = o->run_id;
+	f.task_id          = o->task_id;
+	f.branch_name      = o->branch_name;
+	f.pull_request_url = o->pull_request_url;
+	if (t.last_run_id != NULL && strcmp(t.last_run_id, o->run_id) == 0 &&
+	    t.state != NULL && strcmp(t.state, "In Review") == 0 &&
+	    !await_review(svc, t.repo_key))
+		rv = board_move(svc, &t, "Done", "pull_request_opened",
+		    buf_cstr(&c), "executor");
+	else
+		rv = board_comment_post(
+		    svc, t.task_id, "executor", buf_cstr(&c));
+	if (rv == 0)
+		rv = board_review_note(svc, t.task_id, &f);
 	buf_fini(&c);
 	board_task_fini(&t);
 	return (rv);
@@ -1373,6 +1463,8 @@ static const struct svc_handler handlers[] = {
 	{ MSG_EXEC_STARTED, on_started },
 	{ MSG_EXEC_FINISHED, on_finished },
 	{ MSG_EXEC_SUPERSEDED, on_superseded },
+	{ MSG_EXEC_PR_WAITING, on_pr_waiting },
+	{ MSG_EXEC_PR_OPENED, on_pr_opened },
 	{ MSG_BOARD_WEBHOOK, on_webhook },
 	{ MSG_PROPOSAL_CREATED, on_proposal },
 	{ MSG_PRIORITY_RESCORE_PROMOTED, on_rescore },

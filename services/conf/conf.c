@@ -45,6 +45,13 @@ const struct cfg_key conf_repo_keys[] = {
 	    "do not validate the base before the change"),
 	CFG_STRS("allowed_base_branches",
 	    "the branches a run may start from (default: any)"),
+	CFG_INT("max_open_prs", "10", "0", "100000",
+	    "open pull requests of opcenter's on this repo (counted on "
+	    "GitHub) beyond which a run's pull request waits in the "
+	    "executor's queue (Renovate's prConcurrentLimit); 0: no cap"),
+	CFG_INT("max_prs_per_hour", "2", "0", "100000",
+	    "pull requests opcenter opens on this repo in an hour; more wait "
+	    "in the queue (Renovate's prHourlyLimit); 0: no cap"),
 	CFG_STR("github_repo", NULL,
 	    "owner/name on GitHub (default: parsed from a github.com "
 	    "clone_url)"),

@@ -88,6 +88,9 @@ const struct cfg_key executor_keys[] = {
 	    "below this many MiB free on the state or the workspace "
 	    "filesystem no run starts and the router holds dispatches "
 	    "(low_disk); 0: no floor"),
+	CFG_INT("pr_cap_cache_seconds", "60", "0", "86400",
+	    "a pull request held by a cap of its repo (repos.R.max_open_prs, "
+	    "max_prs_per_hour) is counted again on GitHub at most this often"),
 	CFG_MAP("family_tools", tools_item,
 	    "the programs a task family needs on the PATH (a run of a task "
 	    "labelled 'source-family: F' lacking one: execution_env_warning)"),

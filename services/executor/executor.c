@@ -7,6 +7,9 @@
  * workspace_root: <run_id>/ (the git workspace), <run_id>.request.json,
  * <run_id>.result.json, <run_id>.worker.log, <run_id>.lease.
  *
+ * Table pr_wait and <run_id>.pr.json, .pr.log: the queue of pull requests
+ * held by a cap of their repo (prq.c).
+ *
  * Leases (opc/lease.h): each heartbeat carries this life's epoch and a
  * stamp; each router heartbeat grants the runs the router holds for us,
  * echoing a stamp.  A usable grant rewrites the lease file of every run
@@ -223,6 +226,7 @@ finish(struct executor *x, const char *run_id, const char *task_id,
 	         " WHERE run_id = ?",
 	         "it", now_ms(), run_id)) == 0 &&
 	    (rv = svc_emit(x->svc, MSG_EXEC_FINISHED, task_id, &ev)) == 0 &&
+	    (rv = executor_prq_enqueue(x, run_id, task_id, result)) == 0 &&
 	    (rv = agent_credential(x, task_id, result)) == 0 &&
 	    (rv = pr_refused(x, result)) == 0)
 		rv = svc_commit(x->svc);
@@ -1244,6 +1248,7 @@ tick_cb(struct loop *l, void *arg)
 	}
 	executor_health_tick(x);
 	executor_gh_check(x);
+	executor_prq_tick(x);
 	launch(x);
 }
 
@@ -1365,10 +1370,13 @@ ex_init(struct svc *svc, void *state)
 	        &x->disk_floor_mb, err, sizeof(err)) != 0 ||
 	    cfg_tab_int(executor_keys, svc_cfg(svc), "workspace_health_every",
 	        &x->health_every, err, sizeof(err)) != 0 ||
+	    cfg_tab_int(executor_keys, svc_cfg(svc), "pr_cap_cache_seconds",
+	        &x->pr_cache_ms, err, sizeof(err)) != 0 ||
 	    backend_check(svc_cfg(svc), err, sizeof(err)) != 0) {
 		log_error("executor.config", "%s", err);
 		return (ERR_CONFIG);
 	}
+	x->pr_cache_ms *= 1000;
 	x->remove_ws  = strcmp(ret, "remove") == 0;
 	x->root       = root[0] == '/' ? xstrdup(root)
 	                               : xasprintf("%s/%s", t->state_dir, root);
@@ -1395,7 +1403,8 @@ ex_init(struct svc *svc, void *state)
 	(void) uuid4(x->lease_epoch);
 	x->lease_ms = LEASE_DEFAULT_MS;
 	if ((rv = store_exec(svc_store(svc), schema)) != 0 ||
-	    (rv = executor_health_open(x)) != 0)
+	    (rv = executor_health_open(x)) != 0 ||
+	    (rv = executor_prq_open(x)) != 0)
 		return (rv);
 	return (store_add_column(
 	    svc_store(svc), "erun", "started_mono", "INTEGER"));
@@ -1476,6 +1485,7 @@ ex_status(struct svc *svc, void *state, json_t *obj)
 		json_object_set_new(
 		    gh, "rate_limited_until_ms", json_integer(x->gh_retry_at));
 	json_object_set_new(obj, "github", gh);
+	executor_prq_status(x, obj);
 	json_object_set_new(obj, "disk",
 	    json_pack("{s:I, s:I, s:b}", "free_mb",
 	        (json_int_t) x->disk_free_mb, "floor_mb",

@@ -58,6 +58,9 @@ struct executor {
 	 * backend runs sandboxed; sb_why is why it cannot run (NULL: it
 	 * can), and such a backend's runs are refused. */
 	char *sb_why;
+	/* Pull request caps (prq.c): the queue's head of a repo is counted
+	 * again at most every pr_cap_cache_seconds. */
+	int64_t pr_cache_ms;
 };
 
 /* executor_path_for returns "<workspace_root>/<run_id><suffix>". */
@@ -83,5 +86,23 @@ void executor_health_close(struct executor *x);
 /* executor_health_tick, once a tick: starts the checks when due, reaps
  * their commands and moves each repo on (health.c's table). */
 void executor_health_tick(struct executor *x);
+
+struct msg_exec_result;
+
+/* executor_prq_open creates the pr_wait table (prq.c); 0 or the store's
+ * error. */
+int executor_prq_open(struct executor *x);
+/* executor_prq_queued: how many pull requests of repo wait. */
+int64_t executor_prq_queued(struct executor *x, const char *repo);
+/* executor_prq_enqueue, inside the transaction that records a run's
+ * result: a success whose pull request waits (pr_state waiting) gets its
+ * row and exec.pr.waiting.  0 (nothing to do too) or the store's error. */
+int executor_prq_enqueue(struct executor *x, const char *run_id,
+    const char *task_id, const struct msg_exec_result *res);
+/* executor_prq_tick, once a tick: reaps the PR-only workers and starts
+ * one for the head of each repo's queue when its re-check is due. */
+void executor_prq_tick(struct executor *x);
+/* executor_prq_status adds "pr_queue": {repo: [rows, oldest first]}. */
+void executor_prq_status(struct executor *x, json_t *obj);
 
 #endif

@@ -221,6 +221,38 @@ executor_build_request(
 		    json_pack("{s:s, s:s?}", "api_url", api, "repo", ghr));
 		free(parsed);
 	}
+	/* Pull request caps (issue 20, pr.c, prq.c): the repo's, what its
+	 * queue holds, and opcenter's heads: the branch's first component
+	 * ("goal/" of goal/T-1-ab12cd34; none: every pull request counts) */
+	{
+		const char *rk =
+		    json_string_value(json_object_get(req, "repo_key"));
+		const char *br =
+		    json_string_value(json_object_get(req, "task_branch"));
+		const struct cfg_node *rn =
+		    cfg_get(cfg_get(root, "repos"), rk ? rk : "");
+		const char *slash = br != NULL ? strchr(br, '/') : NULL;
+		int64_t     mo = 10, mh = 2;
+		char       *prefix, *lock;
+
+		(void) cfg_tab_int(
+		    conf_repo_keys, rn, "max_open_prs", &mo, err, errlen);
+		(void) cfg_tab_int(
+		    conf_repo_keys, rn, "max_prs_per_hour", &mh, err, errlen);
+		prefix = slash != NULL
+		    ? xstrndup(br, (size_t) (slash - br + 1))
+		    : xstrdup("");
+		lock   = xasprintf("%s/.pr-%s.lock", x->root,
+                    rk != NULL && id_valid(rk) ? rk : "_");
+		json_object_set_new(req, "pr_caps",
+		    json_pack("{s:I, s:I, s:I, s:s, s:s}", "max_open_prs",
+		        (json_int_t) mo, "max_prs_per_hour", (json_int_t) mh,
+		        "queued",
+		        (json_int_t) executor_prq_queued(x, rk ? rk : ""),
+		        "prefix", prefix, "lock", lock));
+		free(prefix);
+		free(lock);
+	}
 	/* A relative local clone_url is relative to the config file. */
 	url = json_string_value(json_object_get(req, "clone_url"));
 	if (url != NULL && url[0] != '/' && strstr(url, "://") == NULL &&

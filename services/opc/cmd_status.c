@@ -127,6 +127,34 @@ pause_line(struct buf *b, const char *role, const char *scope, const json_t *p)
 	    (long long) json_integer_value(json_object_get(p, "waiting")));
 }
 
+/* prq_lines renders an executor's queue of pull requests held by a
+ * repo's caps (status "pr_queue": {repo: [rows, oldest first]}). */
+static void
+prq_lines(struct buf *b, const char *role, const json_t *ist)
+{
+	const json_t *q, *v;
+	const char   *k;
+	size_t        i;
+
+	json_object_foreach (
+	    (json_t *) json_object_get(ist, "pr_queue"), k, q) {
+		buf_printf(b, "%s: %zu pull request(s) of %s waiting:\n", role,
+		    json_array_size(q), k);
+		json_array_foreach (q, i, v)
+			buf_printf(b,
+			    "  %zu. task %s branch %s, %llds%s: %s\n", i + 1,
+			    opc_jstr(v, "task_id", "-"),
+			    opc_jstr(v, "branch", "-"),
+			    (long long) json_integer_value(
+			        json_object_get(v, "waiting_ms")) /
+			        1000,
+			    json_is_true(json_object_get(v, "opening"))
+			        ? " (opening now)"
+			        : "",
+			    opc_jstr(v, "reason", "-"));
+	}
+}
+
 /* notes_lines adds what holds work back, from an instance's status ist:
  * a router's pauses (opc pause), a board-sync's tasks paused by
  * self-healing (its own table: the tasks that are paused now). */
@@ -138,6 +166,7 @@ notes_lines(struct buf *b, const char *role, const json_t *ist)
 	const char   *k;
 	size_t        i;
 
+	prq_lines(b, role, ist);
 	if (json_is_object(json_object_get(pz, "all")))
 		pause_line(b, role, "all repos", json_object_get(pz, "all"));
 	json_object_foreach ((json_t *) json_object_get(pz, "repos"), k, v)

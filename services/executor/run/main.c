@@ -2,6 +2,7 @@
  * main.c - opc-exec-run --request REQ.json --workspace DIR --out RESULT.json
  *          opc-exec-run --probe SPEC.json --workspace DIR --out PROBE.json
  *                       [--no-call]
+ *          opc-exec-run --pr-only --request REQ.json --out PR.json
  *
  * Exit 0 once RESULT.json was written, whatever the run's outcome; exit
  * 75 (EX_TEMPFAIL) when there was no space left to write it; exit 1 (with
@@ -42,7 +43,14 @@ usage(FILE *f)
 	    "presence,\n"
 	    "never the value), the permission or sandbox mode and, unless\n"
 	    "--no-call, one real one-turn headless call in DIR, judged as a "
-	    "run.\n");
+	    "run.\n"
+	    "\n"
+	    "       opc-exec-run --pr-only --request REQ.json --out PR.json\n"
+	    "\n"
+	    "Opens the pull request of the run of REQ.json, whose branch is\n"
+	    "pushed, when the repository's caps allow (the executor's "
+	    "queue):\n"
+	    "an open pull request of the branch is taken as it is.\n");
 }
 
 int
@@ -55,13 +63,14 @@ main(int argc, char *argv[])
 		{ "probe", required_argument, NULL, 'p' },
 		{ "no-call", no_argument, NULL, 'n' },
 		{ "children", required_argument, NULL, 'c' },
+		{ "pr-only", no_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct exec_req rq;
 	const char     *req = NULL, *ws = NULL, *out = NULL, *probe = NULL;
 	char           *err = NULL;
-	int             c, rv, call = 1;
+	int             c, rv, call = 1, pr = 0;
 
 	while ((c = getopt_long(argc, argv, "r:w:o:h", opts, NULL)) != -1) {
 		switch (c) {
@@ -70,6 +79,9 @@ main(int argc, char *argv[])
 			break;
 		case 'n':
 			call = 0;
+			break;
+		case 'P':
+			pr = 1;
 			break;
 		case 'c':
 			proc_set_children_file(optarg);
@@ -91,8 +103,11 @@ main(int argc, char *argv[])
 			return (1);
 		}
 	}
+	if (pr && ws == NULL)
+		ws = "."; /* --pr-only has no workspace */
 	if (optind != argc || (req == NULL) == (probe == NULL) || ws == NULL ||
-	    out == NULL || ws[0] == '\0' || out[0] == '\0') {
+	    out == NULL || ws[0] == '\0' || out[0] == '\0' ||
+	    (pr && probe != NULL)) {
 		usage(stderr);
 		return (1);
 	}
@@ -112,9 +127,10 @@ main(int argc, char *argv[])
 	(void) log_init("exec-run", NULL, LOG_INFO);
 	pr_take_token(&rq);
 	proc_install_signals();
-	proc_set_lease(rq.lease_file);
+	/* --pr-only: the run is over, its lease gone; the queue owns it */
+	proc_set_lease(pr ? NULL : rq.lease_file);
 	setenv("GIT_TERMINAL_PROMPT", "0", 1);
-	rv = exec_run(&rq, ws, out);
+	rv = pr ? pr_only(&rq, out) : exec_run(&rq, ws, out);
 	request_fini(&rq);
 	log_fini();
 	/* no room for the result: the executor retries the run (the disk,

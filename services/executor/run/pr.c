@@ -15,9 +15,26 @@
  * waiting in all; a transport error or 5xx is retried with backoff; any
  * other answer (401, 403, 404, 422) is final.  A stop or a lost lease
  * ends the wait; without the lease (checked first) nothing is opened.
+ *
+ * Caps (issue 20): a request with pr_caps counts opcenter's pull requests
+ * on GitHub before it creates one (pr_count: the heads under the prefix,
+ * open ones against max_open_prs, those created in the last hour against
+ * max_prs_per_hour), holding the lock file pr_caps.lock so two workers of
+ * a host cannot both take the last place.  The count's rate limits and
+ * errors are met as the create's are (waited out within the same bounds,
+ * else the run fails and says why).  A cap reached, or earlier pull
+ * requests of the repo queued (pr_caps.queued; GitHub is not asked): the
+ * pull request waits (pr_state waiting, pr_wait_reason why),
+ * the run still succeeds (its branch is pushed) and the executor's queue
+ * opens it later through --pr-only (pr_only), which looks for an open
+ * pull request of the branch first, so one is never opened twice.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "opc/err.h"
 #include "opc/github.h"
@@ -88,10 +105,12 @@ existing(const char *api, const char *repo, const char *owner,
 	return (found);
 }
 
-int
-pr_count(const char *api, const char *repo, const char *token,
+/* count_pages is pr_count, with *lim the kind of rate limit that ended
+ * it (GITHUB_LIMIT_NONE: none). */
+static int
+count_pages(const char *api, const char *repo, const char *token,
     const char *state, const char *prefix, int64_t since_ms, long *n,
-    int *status, int64_t *retry_at)
+    int *status, int64_t *retry_at, enum github_limit *lim)
 {
 	struct http_resp resp;
 	json_t          *page, *it;
@@ -103,6 +122,7 @@ pr_count(const char *api, const char *repo, const char *token,
 	*n        = 0;
 	*status   = 0;
 	*retry_at = 0;
+	*lim      = GITHUB_LIMIT_NONE;
 	if (since_ms > 0) /* GitHub's created_at has whole seconds */
 		(void) iso8601(since_ms, since, sizeof(since));
 	url = xasprintf(
@@ -123,7 +143,7 @@ pr_count(const char *api, const char *repo, const char *token,
 		       ? json_loadb(resp.body.data, resp.body.len, 0, NULL)
 		       : NULL;
 		if (!json_is_array(page)) {
-			if (github_limit(&resp, now_ms(), retry_at) ==
+			if ((*lim = github_limit(&resp, now_ms(), retry_at)) ==
 			    GITHUB_LIMIT_NONE)
 				*retry_at = 0;
 			rv = ERR_IO;
@@ -148,6 +168,17 @@ pr_count(const char *api, const char *repo, const char *token,
 	}
 	free(url);
 	return (rv);
+}
+
+int
+pr_count(const char *api, const char *repo, const char *token,
+    const char *state, const char *prefix, int64_t since_ms, long *n,
+    int *status, int64_t *retry_at)
+{
+	enum github_limit lim;
+
+	return (count_pages(api, repo, token, state, prefix, since_ms, n,
+	    status, retry_at, &lim));
 }
 
 void
@@ -203,18 +234,152 @@ refusal(const struct http_resp *resp)
 	return (s);
 }
 
-int
-pr_open(struct exec_run *x)
+/* caps_lock takes the request's lock file (blocking: the holder counts
+ * and creates, seconds); -1 when there is none or it cannot be had. */
+static int
+caps_lock(const struct exec_req *rq)
 {
-	const struct exec_req *rq    = x->req;
-	const char            *token = rq->github_token;
-	struct http_resp       resp;
-	enum github_limit      lim;
-	json_t                *body;
-	char   *url, *title, *text, *owner, *slash, *detail = NULL, when[40];
-	int64_t waited = 0, wait, at, backoff = PR_BACKOFF_MS;
-	int     attempt, status;
+	int fd;
 
+	if (rq->pr_lock == NULL)
+		return (-1);
+	fd = open(rq->pr_lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd >= 0 && flock(fd, LOCK_EX) != 0) {
+		log_warn("run.pr", "cannot lock %s: %s", rq->pr_lock,
+		    strerror(errno));
+		(void) close(fd);
+		fd = -1;
+	}
+	return (fd);
+}
+
+/* count counts as pr_count does, waiting out rate limits and retrying
+ * transport errors and 5xx as pr_create does (the same PR_ATTEMPTS and
+ * PR_WAIT_MAX_MS); 0 with *n, else -1 with x->pr_error set. */
+static int
+count(struct exec_run *x, const char *state, int64_t since, long *n)
+{
+	const struct exec_req *rq     = x->req;
+	const char            *prefix = rq->pr_prefix ? rq->pr_prefix : "";
+	enum github_limit      lim;
+	int64_t                waited = 0, wait, at, backoff = PR_BACKOFF_MS;
+	int                    attempt, st;
+	char                   when[40];
+
+	for (attempt = 1;; attempt++) {
+		if (count_pages(rq->github_api, rq->github_repo,
+		        rq->github_token, state, prefix, since, n, &st, &at,
+		        &lim) == 0)
+			return (0);
+		x->pr_status = st;
+		if (lim != GITHUB_LIMIT_NONE) {
+			wait = at - now_ms();
+			if (wait < 1000)
+				wait = 1000;
+			if (attempt < PR_ATTEMPTS &&
+			    waited + wait <= PR_WAIT_MAX_MS) {
+				log_warn("run.pr",
+				    "counting pull requests: GitHub %s rate "
+				    "limit (HTTP %d): retrying in %lld s",
+				    github_limit_name(lim), st,
+				    (long long) (wait + 999) / 1000);
+				if (nap(wait) != 0)
+					break;
+				waited += wait;
+				continue;
+			}
+			x->pr_error = xasprintf("GitHub %s rate limit (HTTP "
+			                        "%d) until %s, longer than a "
+			                        "run waits (%d s)",
+			    github_limit_name(lim), st,
+			    iso8601(at, when, sizeof(when)),
+			    PR_WAIT_MAX_MS / 1000);
+			return (-1);
+		}
+		if ((st == 0 || st >= 500) && attempt < PR_ATTEMPTS &&
+		    waited + backoff <= PR_WAIT_MAX_MS) {
+			log_warn("run.pr",
+			    "counting pull requests: HTTP %d; retrying", st);
+			if (nap(backoff) != 0)
+				break;
+			waited += backoff;
+			backoff *= 2;
+			continue;
+		}
+		x->pr_error = xasprintf("HTTP %d counting opcenter's pull "
+		                        "requests%s",
+		    st,
+		    st == 401 ? " (the token is refused)"
+		        : st == 403
+		        ? " (the token needs Pull requests: read on the "
+		          "repository)"
+		        : st == 404 ? " (no such repository for this token)"
+		        : st == 0   ? " (GitHub unreachable)"
+		                    : "");
+		return (-1);
+	}
+	x->pr_error = xstrdup("stopped while counting pull requests");
+	return (-1);
+}
+
+/* caps_hold decides whether the repo's caps let one more pull request
+ * open now: 0 yes, 1 no (*why: the cap and the counts, a new string), -1
+ * when GitHub did not answer the count (x->pr_error says why). */
+static int
+caps_hold(struct exec_run *x, int64_t queued, char **why)
+{
+	const struct exec_req *rq     = x->req;
+	const char            *prefix = rq->pr_prefix ? rq->pr_prefix : "";
+	long                   n;
+
+	*why = NULL;
+	if (queued > 0) {
+		*why = xasprintf("%lld earlier pull request%s of this "
+		                 "repository wait%s before it",
+		    (long long) queued, queued == 1 ? "" : "s",
+		    queued == 1 ? "s" : "");
+		return (1);
+	}
+	if (rq->pr_max_open > 0) {
+		if (count(x, "open", 0, &n) != 0)
+			return (-1);
+		if (n >= rq->pr_max_open) {
+			*why =
+			    xasprintf("max_open_prs: %ld of opcenter's pull "
+			              "requests (%s*) are open, the cap is "
+			              "%lld",
+			        n, prefix, (long long) rq->pr_max_open);
+			return (1);
+		}
+	}
+	if (rq->pr_max_hour > 0) {
+		if (count(x, "all", now_ms() - 3600 * 1000, &n) != 0)
+			return (-1);
+		if (n >= rq->pr_max_hour) {
+			*why = xasprintf("max_prs_per_hour: %ld of opcenter's "
+			                 "pull requests (%s*) were opened in "
+			                 "the last hour, the cap is %lld",
+			    n, prefix, (long long) rq->pr_max_hour);
+			return (1);
+		}
+	}
+	return (0);
+}
+
+/* pr_create asks GitHub for the pull request of x's pushed branch (a 422
+ * for an existing one finds it); 0, or ERR_IO after run_fail(). */
+static int pr_create(struct exec_run *x);
+
+/* pr_open_queued is pr_open with queued earlier pull requests (the
+ * request's for a run; none for --pr-only, the head of the queue). */
+static int
+pr_open_queued(struct exec_run *x, int64_t queued)
+{
+	const struct exec_req *rq     = x->req;
+	char                  *detail = NULL;
+	int                    lock, rv;
+
+	x->pr_state = "none";
 	if (!rq->open_pr || !x->branch_pushed)
 		return (0);
 	if (proc_lease_verify() != 0) { /* nor opened without it */
@@ -225,7 +390,7 @@ pr_open(struct exec_run *x)
 	if (rq->github_repo == NULL)
 		detail = xstrdup("the repository is not on GitHub (set "
 		                 "repos.<key>.github_repo)");
-	else if (token == NULL || *token == '\0')
+	else if (rq->github_token == NULL || *rq->github_token == '\0')
 		detail = xstrdup("no GitHub token is configured "
 		                 "(git.token_env or repos.<key>.token_env)");
 	if (detail != NULL) {
@@ -234,6 +399,52 @@ pr_open(struct exec_run *x)
 		    xasprintf("pull request not opened: %s", detail));
 		return (ERR_CONFIG);
 	}
+	lock = caps_lock(rq);
+	switch (caps_hold(x, queued, &x->pr_wait_reason)) {
+	case 1:
+		x->pr_state = "waiting";
+		log_info("run.pr",
+		    "run %s: branch %s pushed; its pull request "
+		    "waits: %s",
+		    rq->run_id, rq->task_branch, x->pr_wait_reason);
+		rv = 0;
+		break;
+	case 0:
+		if ((rv = pr_create(x)) == 0)
+			x->pr_state = "opened";
+		break;
+	default: /* as a create GitHub refused: the run fails */
+		log_warn("run.pr", "pull request not opened: %s", x->pr_error);
+		run_fail(x, "infra_tooling",
+		    xasprintf("pull request not opened: %s; branch %s is "
+		              "pushed",
+		        x->pr_error, rq->task_branch));
+		rv = ERR_IO;
+		break;
+	}
+	if (lock >= 0)
+		(void) close(lock); /* releases the flock */
+	return (rv);
+}
+
+int
+pr_open(struct exec_run *x)
+{
+	return (pr_open_queued(x, x->req->pr_queued));
+}
+
+static int
+pr_create(struct exec_run *x)
+{
+	const struct exec_req *rq    = x->req;
+	const char            *token = rq->github_token;
+	struct http_resp       resp;
+	enum github_limit      lim;
+	json_t                *body;
+	char   *url, *title, *text, *owner, *slash, *detail = NULL, when[40];
+	int64_t waited = 0, wait, at, backoff = PR_BACKOFF_MS;
+	int     attempt, status;
+
 	title = workspace_commit_title(rq->goal_text, rq->run_id);
 	text  = xasprintf("Auto-generated by opcenter execution.\n\n## Goal\n"
 	                   "%s\n\nRun: %s\nTask: %s\n%s%s",
@@ -324,4 +535,46 @@ pr_open(struct exec_run *x)
 	free(title);
 	free(text);
 	return (detail != NULL ? ERR_IO : 0);
+}
+
+int
+pr_only(const struct exec_req *rq, const char *out)
+{
+	struct exec_run x;
+	json_t         *j;
+	char           *owner, *slash, *text;
+	int             rv;
+
+	memset(&x, 0, sizeof(x));
+	x.req           = rq;
+	x.branch_pushed = 1;
+	x.pr_state      = "none";
+	owner           = xstrdup(rq->github_repo ? rq->github_repo : "");
+	if ((slash = strchr(owner, '/')) != NULL)
+		*slash = '\0';
+	/* opened by an earlier try that did not live to say so? */
+	if (rq->open_pr && rq->github_repo != NULL &&
+	    rq->github_token != NULL &&
+	    (x.pr_url = existing(rq->github_api, rq->github_repo, owner,
+	         rq->task_branch, rq->github_token)) != NULL) {
+		x.pr_state = "opened";
+		log_info("run.pr", "run %s: pull request %s was open already",
+		    rq->run_id, x.pr_url);
+	} else if (pr_open_queued(&x, 0) != 0)
+		x.pr_state = "failed";
+	j = json_pack("{s:s, s:s?, s:s?, s:s?, s:i}", "pr_state", x.pr_state,
+	    "pull_request_url", x.pr_url, "pr_wait_reason", x.pr_wait_reason,
+	    "pull_request_error", x.pr_error != NULL ? x.pr_error : x.reason,
+	    "pull_request_status", x.pr_status);
+	text = json_dumps(j, JSON_COMPACT);
+	rv =
+	    text != NULL ? write_file_atomic(out, text, strlen(text)) : ERR_IO;
+	free(text);
+	json_decref(j);
+	free(owner);
+	free(x.pr_url);
+	free(x.pr_error);
+	free(x.pr_wait_reason);
+	free(x.reason);
+	return (rv);
 }

@@ -493,6 +493,17 @@ request_parse(struct exec_req *rq, const json_t *o, char **errp)
 		rq->github_api = xstrdup("https://api.github.com");
 	h            = json_object_get(o, "lease_ms");
 	rq->lease_ms = json_is_integer(h) ? json_integer_value(h) : 0;
+	/* pull request caps (pr.c); absent: none */
+	g = json_object_get(o, "pr_caps");
+	if (g != NULL && !json_is_null(g) && !json_is_object(g))
+		return (bad(errp, xstrdup("field pr_caps: not an object")));
+	if ((rv = num(&rq->pr_max_open, g, "max_open_prs", 0, 0, errp)) != 0 ||
+	    (rv = num(&rq->pr_max_hour, g, "max_prs_per_hour", 0, 0, errp)) !=
+	        0 ||
+	    (rv = num(&rq->pr_queued, g, "queued", 0, 0, errp)) != 0 ||
+	    (rv = str(&rq->pr_prefix, g, "prefix", 0, errp)) != 0 ||
+	    (rv = str(&rq->pr_lock, g, "lock", 0, errp)) != 0)
+		return (rv);
 	return (parse_mirror(rq, json_object_get(o, "mirror"), errp));
 }
 
@@ -557,6 +568,8 @@ request_fini(struct exec_req *rq)
 	free(rq->git_email);
 	json_decref(rq->vhistory);
 	free(rq->lease_file);
+	free(rq->pr_prefix);
+	free(rq->pr_lock);
 	free(rq->github_api);
 	free(rq->github_repo);
 	free(rq->mirror_dir);

@@ -120,6 +120,11 @@ result_fill(const struct exec_run *x, int64_t completed_ms,
 	res->pull_request_error = utf8_lossy(x->pr_error);
 	if ((res->has_pull_request_status = x->pr_status > 0))
 		res->pull_request_status = x->pr_status;
+	res->pr_state         = xstrdup(x->pr_url != NULL ? "opened"
+	                : x->pr_state != NULL && strcmp(x->pr_state, "waiting") == 0
+	                ? "waiting"
+	                : "none");
+	res->pr_wait_reason   = utf8_lossy(x->pr_wait_reason);
 	res->failure_category = xstrdup_null(x->category);
 	if (proc_lease_lost())
 		res->has_lease_lost = res->lease_lost = true;

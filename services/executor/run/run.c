@@ -343,6 +343,7 @@ run_fini(struct exec_run *x)
 	free(x->commit_sha);
 	free(x->pr_url);
 	free(x->pr_error);
+	free(x->pr_wait_reason);
 }
 
 /* transient reports whether the agent's API failed in a way that passes

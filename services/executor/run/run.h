@@ -103,6 +103,15 @@ struct exec_req {
 	 * clone per run */
 	char   *mirror_dir;
 	int64_t mirror_fetch_ms, mirror_gc_ms; /* intervals, >= 0 */
+	/* pull request caps of the repo (issue 20; pr.c): at most
+	 * pr_max_open open and pr_max_hour created in the last hour (0:
+	 * none) of the heads under pr_prefix; pr_queued: earlier pull
+	 * requests of the repo wait in the executor's queue, so this one
+	 * waits behind them; pr_lock: the file whose lock makes counting
+	 * and creating one step among the workers of a host (NULL: none) */
+	int64_t pr_max_open, pr_max_hour;
+	int64_t pr_queued;
+	char   *pr_prefix, *pr_lock;
 };
 
 /* request_load reads path into rq (release with request_fini()).  On
@@ -339,6 +348,8 @@ struct exec_run {
 	char               *pr_error;  /* why no pull request, or NULL */
 	int                 pr_status; /* HTTP status of the last PR request
 	                                  (0: none, or a transport error) */
+	const char *pr_state;          /* opened|waiting|none (static) */
+	char       *pr_wait_reason;    /* the cap that holds it */
 };
 
 /* workspace_commit_title: the goal's first line, whitespace collapsed, <= 72
@@ -348,6 +359,14 @@ char *workspace_commit_title(const char *goal, const char *run_id);
  * asks for one (pr.c).  Returns 0 (opened, found, or none asked for), or
  * an error after run_fail() when it could not be opened. */
 int pr_open(struct exec_run *x);
+/* pr_only is opc-exec-run --pr-only: the executor's queue opens the
+ * pull request of a run that pushed its branch and waited for a cap.  It
+ * first looks for an open pull request of the branch (an earlier try that
+ * opened it before a crash), then counts the caps, then creates one.
+ * Writes {pr_state: opened|waiting|failed, pull_request_url,
+ * pr_wait_reason, pull_request_error, pull_request_status} to out.
+ * 0 once out was written, else ERR_IO. */
+int pr_only(const struct exec_req *rq, const char *out);
 /* pr_url_of returns a copy of "html_url" in a GitHub pulls response:
  * the created pull request (list 0, POST) or the first of a list (list
  * 1, GET ?head=); NULL when it is absent or body is not that JSON. */

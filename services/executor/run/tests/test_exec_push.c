@@ -645,10 +645,186 @@ test_mirror_over_https(void **state)
 	free(mirrors);
 }
 
+/* api calls the fixture's REST API with the token: the answer (new). */
+static json_t *
+api(const struct fx *fx, const char *method, const char *path,
+    const char *body)
+{
+	char   *cmd = xasprintf("curl -s -X %s -H 'Authorization: Bearer %s' "
+	                          "%s%s%s 'http://127.0.0.1:%d%s'",
+	      method, TOKEN, body ? "-d '" : "", body ? body : "",
+            body ? "'" : "", fx->port, path);
+	FILE   *p   = popen(cmd, "r");
+	json_t *j   = p != NULL ? json_loadf(p, 0, NULL) : NULL;
+
+	if (p != NULL)
+		pclose(p);
+	free(cmd);
+	assert_non_null(j);
+	return (j);
+}
+
+/* pr_only runs opc-exec-run --pr-only on the request (as the executor's
+ * queue does) and returns its answer. */
+static json_t *
+pr_only(const struct fx *fx, json_t *req)
+{
+	char        *out = xasprintf("%s/pr.json", fx->root);
+	json_error_t e;
+	json_t      *r;
+	int          rv;
+
+	assert_int_equal(json_dump_file(req, fx->req, JSON_INDENT(2)), 0);
+	rv = exfx_sh("OPC_GITHUB_TOKEN=%s %s --pr-only --request %s --out %s "
+	             ">> %s/worker.log 2>&1",
+	    TOKEN, EXEC_RUN_BIN, fx->req, out, fx->root);
+	assert_int_equal(rv, 0);
+	if ((r = json_load_file(out, 0, &e)) == NULL)
+		fail_msg("pr.json: %s", e.text);
+	free(out);
+	return (r);
+}
+
+/* prs_of: the fixture's pull requests of head ref, and of POSTs made. */
+static size_t
+prs_of(const struct fx *fx, const char *ref, size_t *posts)
+{
+	json_t *st = fixture(fx, "GET", "/_fixture/state", NULL), *v;
+	size_t  i, n = 0;
+
+	json_array_foreach (json_object_get(st, "pulls"), i, v)
+		n += strcmp(json_string_value(json_object_get(
+		                json_object_get(v, "head"), "ref")),
+		         ref) == 0;
+	*posts = 0;
+	json_array_foreach (json_object_get(st, "requests"), i, v)
+		*posts += strncmp(json_string_value(v),
+		              "POST /repos/acme/demo/pulls", 27) == 0;
+	json_decref(st);
+	return (n);
+}
+
+static void
+caps(json_t *req, const struct fx *fx, int open, int hour, int queued)
+{
+	char *lock = xasprintf("%s/pr.lock", fx->root);
+
+	json_object_set_new(req, "pr_caps",
+	    json_pack("{s:i, s:i, s:i, s:s, s:s}", "max_open_prs", open,
+	        "max_prs_per_hour", hour, "queued", queued, "prefix", "goal/",
+	        "lock", lock));
+	free(lock);
+}
+
+/* Issue 20, max_open_prs 1 with one of opcenter's pull requests open
+ * (and a human's, not counted): the run succeeds, its branch is pushed,
+ * its pull request waits with the reason; --pr-only (the executor's
+ * queue) still waits; once the first is closed it opens the run's; a
+ * second --pr-only (an executor killed between GitHub's create and its
+ * row's delete) finds it and opens no second one. */
+static void
+test_cap_open_waits(void **state)
+{
+	struct fx *fx  = *state;
+	json_t    *req = request(fx), *r, *p;
+	size_t     posts, posts2;
+
+	json_decref(api(fx, "POST", "/repos/acme/demo/pulls",
+	    "{\"title\":\"t\",\"head\":\"goal/T-0-00000000\","
+	    "\"base\":\"main\"}"));
+	json_decref(api(fx, "POST", "/repos/acme/demo/pulls",
+	    "{\"title\":\"h\",\"head\":\"feature/x\",\"base\":\"main\"}"));
+	caps(req, fx, 1, 0, 0);
+	r = run(fx, req, TOKEN);
+	assert_string_equal(exfx_rstr(r, "status"), "succeeded");
+	assert_true(json_is_true(json_object_get(r, "success")));
+	pushed(fx, r);
+	assert_string_equal(exfx_rstr(r, "pr_state"), "waiting");
+	assert_non_null(strstr(exfx_rstr(r, "pr_wait_reason"),
+	    "max_open_prs: 1 of opcenter's pull requests (goal/*) are open, "
+	    "the cap is 1"));
+	assert_true(json_is_null(json_object_get(r, "pull_request_url")));
+	assert_int_equal(prs_of(fx, BRANCH, &posts), 0);
+	assert_int_equal(posts, 2);
+	/* the queue's re-check: still full */
+	p = pr_only(fx, req);
+	assert_string_equal(exfx_rstr(p, "pr_state"), "waiting");
+	json_decref(p);
+	/* a human closes the first: the run's opens */
+	json_decref(api(fx, "PATCH", "/repos/acme/demo/pulls/1",
+	    "{\"state\":\"closed\"}"));
+	p = pr_only(fx, req);
+	assert_string_equal(exfx_rstr(p, "pr_state"), "opened");
+	assert_non_null(strstr(exfx_rstr(p, "pull_request_url"), "/pull/3"));
+	assert_int_equal(prs_of(fx, BRANCH, &posts), 1);
+	json_decref(p);
+	/* again, as after a crash before the row went: found, not opened */
+	p = pr_only(fx, req);
+	assert_string_equal(exfx_rstr(p, "pr_state"), "opened");
+	assert_non_null(strstr(exfx_rstr(p, "pull_request_url"), "/pull/3"));
+	assert_int_equal(prs_of(fx, BRANCH, &posts2), 1);
+	assert_int_equal(posts2, posts);
+	json_decref(p);
+	json_decref(r);
+	json_decref(req);
+}
+
+/* max_prs_per_hour 1: a pull request of opcenter's created (and closed)
+ * in the last hour holds the next; aged past the hour, it opens.  Earlier
+ * pull requests queued hold it whatever the counts, asking GitHub
+ * nothing. */
+static void
+test_cap_hourly_and_queued(void **state)
+{
+	struct fx *fx  = *state;
+	json_t    *req = request(fx), *r, *p, *st;
+	size_t     posts;
+	int64_t    calls;
+
+	caps(req, fx, 0, 1, 2);
+	r = run(fx, req, TOKEN);
+	assert_true(json_is_true(json_object_get(r, "success")));
+	pushed(fx, r);
+	assert_string_equal(exfx_rstr(r, "pr_state"), "waiting");
+	assert_string_equal(exfx_rstr(r, "pr_wait_reason"),
+	    "2 earlier pull requests of this repository wait before it");
+	st    = fixture(fx, "GET", "/_fixture/state", NULL);
+	calls = json_integer_value(json_object_get(st, "api_requests"));
+	json_decref(st);
+	assert_int_equal(calls, 0);
+	json_decref(r);
+	/* the queue's head: an hour's cap of 1, one opened 10 minutes ago */
+	json_decref(api(fx, "POST", "/repos/acme/demo/pulls",
+	    "{\"title\":\"t\",\"head\":\"goal/T-0-00000000\","
+	    "\"base\":\"main\"}"));
+	json_decref(api(fx, "PATCH", "/repos/acme/demo/pulls/1",
+	    "{\"state\":\"closed\"}"));
+	json_decref(fixture(fx, "POST", "/_fixture/pull_age",
+	    "{\"repo\":\"acme/demo\",\"number\":1,\"age\":600}"));
+	p = pr_only(fx, req);
+	assert_string_equal(exfx_rstr(p, "pr_state"), "waiting");
+	assert_non_null(strstr(exfx_rstr(p, "pr_wait_reason"),
+	    "max_prs_per_hour: 1 of opcenter's pull requests (goal/*) were "
+	    "opened in the last hour, the cap is 1"));
+	json_decref(p);
+	assert_int_equal(prs_of(fx, BRANCH, &posts), 0);
+	json_decref(fixture(fx, "POST", "/_fixture/pull_age",
+	    "{\"repo\":\"acme/demo\",\"number\":1,\"age\":3700}"));
+	p = pr_only(fx, req);
+	assert_string_equal(exfx_rstr(p, "pr_state"), "opened");
+	assert_int_equal(prs_of(fx, BRANCH, &posts), 1);
+	json_decref(p);
+	json_decref(req);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+		    test_cap_open_waits, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_cap_hourly_and_queued, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_push_with_token, setup, teardown),
 		cmocka_unit_test_setup_teardown(
