@@ -378,10 +378,10 @@ campaign_of(struct svc *svc, const char *task_id, int64_t *nsteps)
 	if (cid != NULL)
 		(void) store_int(svc_store(svc), nsteps, 0,
 		    "SELECT (SELECT count(*) FROM campaign_step WHERE"
-		    " campaign_id = ?1) + (SELECT count(*) FROM proposal WHERE"
-		    " substr(candidate_id, 1, length(?2)) = ?2 AND work_item"
+		    " campaign_id = ?) + (SELECT count(*) FROM proposal WHERE"
+		    " substr(candidate_id, 1, length(?)) = ? AND work_item"
 		    " IS NULL)",
-		    "tt", cid, prefix);
+		    "ttt", cid, prefix, prefix);
 	free(prefix);
 	return (cid);
 }
@@ -848,8 +848,8 @@ board_campaign_step_made(
 	if (rv == 0)
 		rv = store_int(svc_store(svc), &left, 1,
 		    "SELECT count(*) FROM proposal WHERE substr(candidate_id,"
-		    " 1, length(?1)) = ?1 AND work_item IS NULL",
-		    "t", prefix);
+		    " 1, length(?)) = ? AND work_item IS NULL",
+		    "tt", prefix, prefix);
 	if (rv == 0 && left == 0)
 		rv = steps_made(svc, cid);
 	free(prefix);
