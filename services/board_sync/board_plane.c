@@ -432,7 +432,7 @@ mirror(struct bplane *bp, json_t *item, json_t *seen)
 	    "ttttttttiii", id, pi.name ? pi.name : "", pi.goal, pi.repo, kind,
 	    labels, pi.desc, pi.state, now, now, pending);
 	/* a campaign step's state changed in Plane (a human's move) */
-	if (pending == 0)
+	if (pending == 0 && old != NULL && strcmp(old, pi.state) != 0)
 		(void) board_campaign_mirrored(svc, id, old);
 	free(old);
 	/* a human put it back to Ready: our old claim is over */

@@ -12,7 +12,9 @@
  *   - the steps run one after another (each claimed, its own task.ready):
  *     step 1 by a run, step 2 ended by a human in Plane (seen from its
  *     item's state), step 3 by a run; the goal gets progress comments
- *     and ends Done, the campaign complete.
+ *     and ends Done, the campaign complete;
+ *   - only alice may trigger runs (plane.authorized_members): the steps,
+ *     made and moved to Ready by opcenter's own key, run as her goal's.
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -115,6 +117,7 @@ fx_start(struct fx *f)
 	                       "  workspace_slug: ws\n"
 	                       "  project_id: " PROJ "\n"
 	                       "  rate_limit: 100/second\n"
+	                       "  authorized_members: [alice@example.test]\n"
 	                       "repos:\n"
 	                       "  demo:\n"
 	                       "    clone_url: %s/demo.git\n"
