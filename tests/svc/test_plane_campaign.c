@@ -13,6 +13,9 @@
  *     step 1 by a run, step 2 ended by a human in Plane (seen from its
  *     item's state), step 3 by a run; the goal gets progress comments
  *     and ends Done, the campaign complete;
+ *   - a "plan: multi-step" goal whose backend proposes nothing gets the
+ *     stub plan; a human cancels each step in Plane: the campaign ends
+ *     cancelled (3 cancelled counted), the goal Blocked;
  *   - only alice may trigger runs (plane.authorized_members): the steps,
  *     made and moved to Ready by opcenter's own key, run as her goal's.
  */
@@ -422,7 +425,50 @@ test_plane_campaign(void **state)
 	    tb_str(json_array_get(ev, json_array_size(ev) - 1), "body.status"),
 	    "complete");
 	json_decref(ev);
-	print_message("campaign (Plane): 3 steps in %lld ms\n",
+
+	/* "plan: multi-step", the backend proposes nothing: the stub plan;
+	 * a human cancels every step in Plane: counted, the campaign
+	 * cancelled and the goal Blocked for a human */
+	json_decref(call(&f, "POST", "/_fixture/workitem",
+	    json_pack("{s:s, s:s, s:[s, s, s], s:s, s:s}", "name",
+	        "Tidy the logging", "state", "Ready for AI", "labels",
+	        "repo: demo", "task-kind: goal", "plan: multi-step",
+	        "description_html", "<p>Make the log lines uniform.</p>",
+	        "created_by", ALICE)));
+	assert_true(wait_state(&f, "Tidy the logging", "Running"));
+	g = item(&f, "Tidy the logging");
+	snprintf(gid, sizeof(gid), "%s", tb_str(g, "id"));
+	json_decref(g);
+	assert_true(wait_ready(&f, gid));
+	run(&f, gid, "run-q");
+	for (k = 0; k < 3; k++) {
+		static const char *const stub[] = {
+			"Analyze: Tidy the logging",
+			"Implement: Tidy the logging",
+			"Verify: Tidy the logging"
+		};
+
+		assert_true(wait_state(&f, stub[k], "Running"));
+		json_decref(call(&f, "POST", "/_fixture/move",
+		    json_pack("{s:s, s:s, s:s}", "item", stub[k], "state",
+		        "Cancelled", "actor", ALICE)));
+	}
+	assert_true(wait_state(&f, "Tidy the logging", "Blocked"));
+	assert_true(wait_comment(&f, "Tidy the logging",
+	    "0/3 steps done (0.0%), 3 cancelled - cancelled"));
+	q.status = "cancelled";
+	assert_int_equal(tb_call(f.topo, "board-sync", MSG_BOARD_CAMPAIGNS, &q,
+	                     &d, err, sizeof(err)),
+	    0);
+	assert_int_equal(json_array_size(tb_get(d, "campaigns")), 1);
+	assert_string_equal(tb_str(d, "campaigns.0.planner"), "stub");
+	assert_int_equal(
+	    json_array_size(tb_get(d, "campaigns.0.cancelled_step_ids")), 3);
+	json_decref(d);
+	ch = children(&f, gid);
+	assert_int_equal(json_array_size(ch), 3);
+	json_decref(ch);
+	print_message("campaigns (Plane): 2 campaigns, 6 steps in %lld ms\n",
 	    (long long) (mono_ms() - t0));
 	fx_stop(&f);
 }
