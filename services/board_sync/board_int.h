@@ -94,6 +94,18 @@ int board_campaign_planned(
 /* board_campaign_moved follows a move of t (board_move): a step's end
  * updates its campaign, comments the parent, starts the next step. */
 int board_campaign_moved(struct svc *, const struct task *t);
+/* board_campaign_mirrored follows a change of task_id's state that the
+ * Plane listing brought (a human's move in Plane; old_state: the
+ * mirror's before, NULL for a new row): a step's end counts as above. */
+int board_campaign_mirrored(
+    struct svc *, const char *task_id, const char *old_state);
+/* board_campaign_step_made records, in the caller's transaction, the
+ * work item Plane made for proposal request_id: a campaign step's
+ * ("campaign:<campaign>:<k>") is mirrored and recorded, and once every
+ * step of its campaign has one, campaign.created is journaled and the
+ * first step moved to Ready for AI.  0 for any other request id. */
+int board_campaign_step_made(
+    struct svc *, const char *request_id, const char *item_id);
 /* board_campaign_ctl_list answers board.campaigns. */
 int board_campaign_ctl_list(struct svc *, const struct msg *req, json_t **data,
     char *err, size_t errlen, void *state);

@@ -376,11 +376,12 @@ gone(struct bplane *bp, const char *id)
 static void
 mirror(struct bplane *bp, json_t *item, json_t *seen)
 {
-	struct svc       *svc = bp->svc;
-	struct plane_item pi;
-	const char       *id;
-	char             *labels, *kind;
-	int64_t           pending = 0, active = 0, now = now_ms();
+	struct svc        *svc = bp->svc;
+	struct store_stmt *st;
+	struct plane_item  pi;
+	const char        *id;
+	char              *labels, *kind, *old = NULL;
+	int64_t            pending = 0, active = 0, now = now_ms();
 
 	if (!plane_item_read(&pi, bp, item)) {
 		if (pi.unknown_state != NULL)
@@ -411,6 +412,13 @@ mirror(struct bplane *bp, json_t *item, json_t *seen)
 	(void) store_int(svc_store(svc), &active, 0,
 	    "SELECT count(*) FROM claim WHERE task_id = ? AND active = 1", "t",
 	    id);
+	if (store_prep(svc_store(svc), &st,
+	        "SELECT state FROM task WHERE task_id = ?") == 0) {
+		store_bind_text(st, 1, id);
+		if (store_step(st) == 1)
+			old = store_col_dup(st, 0);
+		store_done(st);
+	}
 	/* Plane's state wins unless our own change is still on its way */
 	(void) store_run(svc_store(svc),
 	    "INSERT INTO task(task_id, title, goal, repo_key, kind, labels,"
@@ -423,6 +431,10 @@ mirror(struct bplane *bp, json_t *item, json_t *seen)
 	    " state = CASE WHEN ? > 0 THEN task.state ELSE excluded.state END",
 	    "ttttttttiii", id, pi.name ? pi.name : "", pi.goal, pi.repo, kind,
 	    labels, pi.desc, pi.state, now, now, pending);
+	/* a campaign step's state changed in Plane (a human's move) */
+	if (pending == 0 && old != NULL && strcmp(old, pi.state) != 0)
+		(void) board_campaign_mirrored(svc, id, old);
+	free(old);
 	/* a human put it back to Ready: our old claim is over */
 	if (strcmp(pi.state, BOARD_READY) == 0 && active > 0 && pending == 0)
 		(void) store_run(svc_store(svc),

@@ -36,11 +36,28 @@
  *
  * Every step that ends posts the progress on the parent as a comment
  * ("[██░] 2/3 steps done (66.7%)", each step's state) and journals
- * campaign.progress; campaign.created names the steps.  Plane mode does
- * not decompose (its steps would have to be made as work items first).
+ * campaign.progress; campaign.created names the steps.
+ *
+ * Plane mode: the goal is a work item (claimed, then planned as above);
+ * its steps become work items made by the effect loop like proposals'
+ * (the proposal table, column parent): external_source "opcenter",
+ * external_id "campaign:<campaign>:<k>" (Plane answers 409 with the
+ * existing id for a repeat, so a kill -9 between Plane making an item
+ * and board-sync recording it never makes a second one) and parent the
+ * goal's work item (makeplane/plane apps/api/plane/api/serializers/
+ * issue.py: IssueSerializer takes "parent", an issue of the project),
+ * in Backlog with the labels "repo: <repo>", "task-kind: goal" and
+ * "source: campaign".  Each item made is mirrored and recorded as a step
+ * (board_campaign_step_made, in the transaction that records the item);
+ * once all are, campaign.created is journaled and the first step moved
+ * to Ready for AI (the claim runs it, as any Ready item).  A step's end
+ * is seen from its item's state: opcenter's own moves, and a human's
+ * move in Plane when the listing mirrors it (board_campaign_mirrored);
+ * progress comments and the parent's moves go through the outbox.
  */
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -85,7 +102,19 @@ static const struct {
 int
 board_campaign_init(struct svc *svc)
 {
-	return (store_exec(svc_store(svc), schema));
+	int rv;
+
+	/* Plane mode: a step's work item names its parent */
+	if ((rv = store_exec(svc_store(svc), schema)) == 0)
+		rv = store_add_column(
+		    svc_store(svc), "proposal", "parent", "TEXT");
+	return (rv);
+}
+
+static bool
+plane_mode(struct svc *svc)
+{
+	return (((struct board *) svc_state(svc))->plane != NULL);
 }
 
 /* label_value returns the value of the first "name: value" label of t
@@ -110,6 +139,66 @@ label_value(const struct task *t, const char *name)
 	}
 	json_decref(l);
 	return (out);
+}
+
+/* step_campaign returns the campaign t is a step of (new), or NULL: its
+ * "campaign-id" label (local board), else its campaign_step row (Plane
+ * steps carry no per-campaign label). */
+static char *
+step_campaign(struct svc *svc, const struct task *t)
+{
+	struct store_stmt *st;
+	char              *cid;
+
+	if ((cid = label_value(t, "campaign-id")) != NULL)
+		return (cid);
+	if (store_prep(svc_store(svc), &st,
+	        "SELECT campaign_id FROM campaign_step WHERE task_id = ?") !=
+	    0)
+		return (NULL);
+	store_bind_text(st, 1, t->task_id);
+	if (store_step(st) == 1)
+		cid = store_col_dup(st, 0);
+	store_done(st);
+	return (cid);
+}
+
+/* is_step: a campaign's step is never split again (its title names the
+ * parent's change). */
+static bool
+is_step(struct svc *svc, const struct task *t)
+{
+	char *v;
+	bool  yes;
+
+	if ((v = label_value(t, "source")) != NULL) {
+		yes = strcasecmp(v, "campaign") == 0;
+		free(v);
+		if (yes)
+			return (true);
+	}
+	if ((v = step_campaign(svc, t)) != NULL) {
+		free(v);
+		return (true);
+	}
+	return (false);
+}
+
+/* start_step moves step id to Ready for AI: on the local board it runs
+ * at once; in Plane mode the claim runs it once Plane has the move. */
+static int
+start_step(struct svc *svc, const char *id)
+{
+	struct task s;
+	int         rv;
+
+	if ((rv = board_task_get(svc, id, &s)) != 0)
+		return (rv);
+	rv = board_move(svc, &s, BOARD_READY, "campaign_step", NULL, NULL);
+	if (rv == 0 && !plane_mode(svc))
+		rv = board_ready(svc, &s);
+	board_task_fini(&s);
+	return (rv);
 }
 
 static bool
@@ -272,7 +361,7 @@ static char *
 campaign_of(struct svc *svc, const char *task_id, int64_t *nsteps)
 {
 	struct store_stmt *st;
-	char              *cid = NULL;
+	char              *cid = NULL, *prefix;
 
 	*nsteps = 0;
 	if (store_prep(svc_store(svc), &st,
@@ -283,10 +372,17 @@ campaign_of(struct svc *svc, const char *task_id, int64_t *nsteps)
 	if (store_step(st) == 1)
 		cid = store_col_dup(st, 0);
 	store_done(st);
+	prefix = xasprintf("campaign:%s:", cid ? cid : "");
+	/* in Plane mode, planned steps whose work items are not made yet
+	 * count too */
 	if (cid != NULL)
 		(void) store_int(svc_store(svc), nsteps, 0,
-		    "SELECT count(*) FROM campaign_step WHERE campaign_id = ?",
-		    "t", cid);
+		    "SELECT (SELECT count(*) FROM campaign_step WHERE"
+		    " campaign_id = ?) + (SELECT count(*) FROM proposal WHERE"
+		    " substr(candidate_id, 1, length(?)) = ? AND work_item"
+		    " IS NULL)",
+		    "ttt", cid, prefix, prefix);
+	free(prefix);
 	return (cid);
 }
 
@@ -305,18 +401,13 @@ plan_prompt(const struct task *t, const char *cid)
 int
 board_campaign_ready(struct svc *svc, struct task *t, char **plan_goal)
 {
-	char    cid[64], *c, *v;
+	char    cid[64], *c;
 	int64_t nsteps = 0;
 	int     rv;
 
 	*plan_goal = NULL;
-	if (((struct board *) svc_state(svc))->plane != NULL ||
-	    strcmp(t->kind, "goal") != 0 || !multi_step(t))
+	if (strcmp(t->kind, "goal") != 0 || !multi_step(t) || is_step(svc, t))
 		return (1);
-	if ((v = label_value(t, "campaign-id")) != NULL) {
-		free(v); /* a step is never split again */
-		return (1);
-	}
 	if ((c = campaign_of(svc, t->task_id, &nsteps)) != NULL) {
 		/* planned before: the parent runs as a task now; else its
 		 * planning run is tried again */
@@ -360,6 +451,81 @@ step_title(const char *item, const char *parent)
 	return (xasprintf("%.*s: %s", (int) n, item, parent));
 }
 
+static char *
+step_goal(size_t k, size_t n, const char *cid, const struct task *t,
+    const char *item)
+{
+	return (xasprintf("Step %zu of %zu of campaign %s (%s, task %s).\n"
+	                  "\n%s\n\nThe whole change:\n%s",
+	    k + 1, n, cid, t->title, t->task_id, item,
+	    t->goal && *t->goal ? t->goal : t->title));
+}
+
+/* plan_plane queues the steps' work items (the proposal table: the
+ * effect loop makes them, external id = request id, parent = t) and
+ * tells the parent; board_campaign_step_made takes it from there. */
+static int
+plan_plane(struct svc *svc, struct task *t, const char *cid,
+    const struct msg_strs *items, const char *planner)
+{
+	json_t *l;
+	char   *title, *goal, *rid, *prov, *labels, *v;
+	size_t  k;
+	int     rv = 0;
+
+	v = xasprintf("repo: %s", t->repo_key);
+	l = json_pack("[s, s, s]", v, "task-kind: goal", "source: campaign");
+	labels = json_dumps(l, JSON_COMPACT);
+	json_decref(l);
+	free(v);
+	for (k = 0; k < items->n && rv == 0; k++) {
+		title = step_title(items->v[k], t->title);
+		goal  = step_goal(k, items->n, cid, t, items->v[k]);
+		rid   = xasprintf("campaign:%s:%zu", cid, k + 1);
+		prov = xasprintf("## Proposal provenance\n- source: campaign\n"
+		                 "- campaign_id: %s\n- step: %zu/%zu\n- "
+		                 "parent: %s",
+		    cid, k + 1, items->n, t->task_id);
+		rv   = store_run(svc_store(svc),
+		      "INSERT OR IGNORE INTO proposal(candidate_id, title, goal,"
+		        " repo, labels, state, received_ms, provenance, parent)"
+		        " VALUES (?, ?, ?, ?, ?, 'Backlog', ?, ?, ?)",
+		      "tttttitt", rid, title, goal, t->repo_key, labels,
+		      now_ms(), prov, t->task_id);
+		free(title);
+		free(goal);
+		free(rid);
+		free(prov);
+	}
+	free(labels);
+	if (rv == 0)
+		rv = store_run(svc_store(svc),
+		    "UPDATE campaign SET planner = ?, updated_at = ? WHERE"
+		    " campaign_id = ?",
+		    "tit", planner, now_ms(), cid);
+	if (rv != 0)
+		return (rv);
+	v  = xasprintf("Campaign %s planned (%s): %zu steps, one after "
+	                "another.  Their work items are being made (children "
+	                "of this one); the first runs once all are there.",
+	     cid,
+            strcmp(planner, "stub") == 0
+	         ? "the backend proposed no plan: the stub plan"
+	         : "the backend's plan",
+	     items->n);
+	rv = strcmp(t->state, "Running") == 0
+	    ? board_comment_post(svc, t->task_id, "board-sync", v)
+	    : board_move(
+	          svc, t, "Running", "campaign_started", v, "board-sync");
+	free(v);
+	if (rv == 0)
+		log_info("board.campaign",
+		    "%s: %s: %zu steps (%s), queued for "
+		    "Plane",
+		    t->task_id, cid, items->n, planner);
+	return (rv);
+}
+
 int
 board_campaign_planned(
     struct svc *svc, struct task *t, const struct msg_exec_finished *f)
@@ -369,7 +535,6 @@ board_campaign_planned(
 	struct msg_campaign_created  ev;
 	struct msg_board_task_add    a;
 	struct msg_strs              stub = { 0 };
-	struct task                  s;
 	struct tally                 y;
 	json_t                      *data, *steps;
 	char                         err[256] = "", *goal, *title, *rid, *lab;
@@ -398,15 +563,17 @@ board_campaign_planned(
 		items   = &stub;
 		planner = "stub";
 	}
+	if (plane_mode(svc)) {
+		rv = plan_plane(svc, t, cid, items, planner);
+		msg_strs_fini(&stub);
+		free(cid);
+		return (rv);
+	}
 	memset(&ev, 0, sizeof(ev));
 	for (k = 0; k < items->n && rv == 0; k++) {
 		memset(&a, 0, sizeof(a));
-		title = step_title(items->v[k], t->title);
-		goal =
-		    xasprintf("Step %zu of %zu of campaign %s (%s, task %s).\n"
-		              "\n%s\n\nThe whole change:\n%s",
-		        k + 1, items->n, cid, t->title, t->task_id,
-		        items->v[k], t->goal && *t->goal ? t->goal : t->title);
+		title        = step_title(items->v[k], t->title);
+		goal         = step_goal(k, items->n, cid, t, items->v[k]);
 		rid          = xasprintf("campaign:%s:%zu", cid, k + 1);
 		a.repo_key   = t->repo_key;
 		a.goal       = goal;
@@ -479,14 +646,8 @@ board_campaign_planned(
 		free(v);
 	}
 	/* the first step runs now */
-	if (rv == 0 && y.next != NULL &&
-	    (rv = board_task_get(svc, y.next, &s)) == 0) {
-		rv = board_move(
-		    svc, &s, BOARD_READY, "campaign_step", NULL, NULL);
-		if (rv == 0)
-			rv = board_ready(svc, &s);
-		board_task_fini(&s);
-	}
+	if (rv == 0 && y.next != NULL)
+		rv = start_step(svc, y.next);
 	if (rv == 0)
 		rv = progress_event(svc, cid, t->task_id, &y, NULL);
 	if (rv == 0)
@@ -506,14 +667,14 @@ int
 board_campaign_moved(struct svc *svc, const struct task *t)
 {
 	struct store_stmt *st;
-	struct task        s, p;
+	struct task        p;
 	struct tally       y;
 	json_t            *steps;
 	char              *cid, *parent = NULL, *old = NULL, *c;
 	bool               ended;
 	int                rv = 0;
 
-	if ((cid = label_value(t, "campaign-id")) == NULL)
+	if ((cid = step_campaign(svc, t)) == NULL)
 		return (0);
 	if (store_prep(svc_store(svc), &st,
 	        "SELECT parent_task_id, status FROM campaign WHERE"
@@ -562,14 +723,8 @@ board_campaign_moved(struct svc *svc, const struct task *t)
 		rv = 0;
 	free(c);
 	/* the next step, once none runs */
-	if (rv == 0 && !y.active && y.next != NULL &&
-	    (rv = board_task_get(svc, y.next, &s)) == 0) {
-		rv = board_move(
-		    svc, &s, BOARD_READY, "campaign_step", NULL, NULL);
-		if (rv == 0)
-			rv = board_ready(svc, &s);
-		board_task_fini(&s);
-	}
+	if (rv == 0 && !y.active && y.next != NULL)
+		rv = start_step(svc, y.next);
 	if (rv == 0)
 		log_info("board.campaign", "%s: %s %s: %lld/%lld done - %s",
 		    cid, t->task_id, t->state, (long long) y.done,
@@ -579,6 +734,126 @@ out:
 	free(cid);
 	free(parent);
 	free(old);
+	return (rv);
+}
+
+int
+board_campaign_mirrored(
+    struct svc *svc, const char *task_id, const char *old_state)
+{
+	struct task t;
+	int         rv = 0;
+
+	if (old_state == NULL || board_task_get(svc, task_id, &t) != 0)
+		return (0);
+	if (strcmp(t.state, old_state) != 0)
+		rv = board_campaign_moved(svc, &t);
+	board_task_fini(&t);
+	return (rv);
+}
+
+/* steps_made: every step of cid has its work item: campaign.created,
+ * the parent told, the first step started. */
+static int
+steps_made(struct svc *svc, const char *cid)
+{
+	struct msg_campaign_created ev;
+	struct store_stmt          *st;
+	struct tally                y;
+	json_t                     *steps, *v;
+	char                       *parent = NULL, *title = NULL;
+	char                       *planner = NULL, *c, *m;
+	size_t                      i;
+	int                         rv;
+
+	if ((rv = store_prep(svc_store(svc), &st,
+	         "SELECT parent_task_id, title, planner FROM campaign WHERE"
+	         " campaign_id = ?")) != 0)
+		return (rv);
+	store_bind_text(st, 1, cid);
+	if (store_step(st) == 1) {
+		parent  = store_col_dup(st, 0);
+		title   = store_col_dup(st, 1);
+		planner = store_col_dup(st, 2);
+	}
+	store_done(st);
+	if (parent == NULL)
+		return (0);
+	steps = steps_json(svc, cid);
+	tally(steps, &y);
+	memset(&ev, 0, sizeof(ev));
+	json_array_foreach (steps, i, v)
+		msg_strs_add(&ev.step_ids,
+		    json_string_value(json_object_get(v, "task_id")));
+	ev.campaign_id    = (char *) cid;
+	ev.parent_task_id = parent;
+	ev.title          = title;
+	ev.planner        = planner;
+	rv                = svc_emit(svc, MSG_CAMPAIGN_CREATED, cid, &ev);
+	if (rv == 0) {
+		c  = progress_text(cid, steps, &y);
+		m  = xasprintf("Campaign %s: the %lld steps' work items are "
+		                "made.\n\n%s",
+		     cid, (long long) y.total, c);
+		rv = board_comment_post(svc, parent, "board-sync", m);
+		free(c);
+		free(m);
+	}
+	if (rv == 0 && !y.active && y.next != NULL)
+		rv = start_step(svc, y.next);
+	if (rv == 0)
+		rv = progress_event(svc, cid, parent, &y, NULL);
+	if (rv == 0)
+		log_info("board.campaign", "%s: %s: %lld step items made",
+		    parent, cid, (long long) y.total);
+	json_decref(steps);
+	msg_strs_fini(&ev.step_ids);
+	free(parent);
+	free(title);
+	free(planner);
+	return (rv);
+}
+
+int
+board_campaign_step_made(
+    struct svc *svc, const char *request_id, const char *item_id)
+{
+	const char *p, *colon;
+	char       *cid, *prefix;
+	int64_t     k, left = 1;
+	int         rv;
+
+	if (strncmp(request_id, "campaign:", 9) != 0)
+		return (0);
+	p = request_id + 9;
+	if ((colon = strrchr(p, ':')) == NULL || colon == p ||
+	    (k = strtoll(colon + 1, NULL, 10)) <= 0)
+		return (0);
+	cid    = xstrndup(p, (size_t) (colon - p));
+	prefix = xasprintf("campaign:%s:", cid);
+	/* the mirror's row, as asked (the listing keeps it up to date; it
+	 * may have been listed already: a made item recorded late) */
+	rv = store_run(svc_store(svc),
+	    "INSERT OR IGNORE INTO task(task_id, title, goal, repo_key, kind,"
+	    " labels, description, state, created_at, updated_at) SELECT ?,"
+	    " title, goal, repo, 'goal', labels, goal || char(10) ||"
+	    " char(10) || coalesce(provenance, ''), state, ?, ? FROM"
+	    " proposal WHERE candidate_id = ?",
+	    "tiit", item_id, now_ms(), now_ms(), request_id);
+	if (rv == 0)
+		rv = store_run(svc_store(svc),
+		    "INSERT OR IGNORE INTO campaign_step(campaign_id, step_no,"
+		    " task_id) VALUES (?, ?, ?)",
+		    "tit", cid, k, item_id);
+	if (rv == 0)
+		rv = store_int(svc_store(svc), &left, 1,
+		    "SELECT count(*) FROM proposal WHERE substr(candidate_id,"
+		    " 1, length(?)) = ? AND work_item IS NULL",
+		    "tt", prefix, prefix);
+	if (rv == 0 && left == 0)
+		rv = steps_made(svc, cid);
+	free(prefix);
+	free(cid);
 	return (rv);
 }
 

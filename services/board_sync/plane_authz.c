@@ -514,13 +514,16 @@ on_activities(
 		return;
 	}
 	if (creator != NULL && self != NULL && strcmp(creator, self) == 0) {
-		/* ours: the autonomy tier put its proposal in Ready */
+		/* ours: the autonomy tier put its proposal in Ready, or a
+		 * campaign's step (campaign.c: its goal was authorized when
+		 * it was claimed; board-sync makes the step Ready) */
 		(void) store_int(svc_store(bp->svc), &own, 0,
 		    "SELECT count(*) FROM proposal WHERE work_item = ? AND"
-		    " state = ?",
+		    " (state = ? OR substr(candidate_id, 1, 9) ="
+		    " 'campaign:')",
 		    "tt", c->id, BOARD_READY);
 		ok  = own > 0;
-		why = "autonomy tier";
+		why = "autonomy tier or campaign step";
 	} else
 		ok = allowed(a, creator, &why);
 	if (!ok && mover != NULL)

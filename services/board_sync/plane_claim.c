@@ -227,8 +227,10 @@ won(struct claim *c)
 
 		free(t.state);
 		t.state = xstrdup("Running");
+		/* a campaign's step started: its campaign is in progress */
 		if (svc_emit(svc, MSG_TASK_UPDATED, t.task_id, &ev) == 0 &&
-		    board_ready(svc, &t) == 0) {
+		    board_ready(svc, &t) == 0 &&
+		    board_campaign_moved(svc, &t) == 0) {
 			(void) svc_commit(svc);
 			log_info("plane.claim", "%s claimed (%s)", t.task_id,
 			    t.title);

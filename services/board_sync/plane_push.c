@@ -8,8 +8,9 @@
  * (same result when repeated); a comment carries the external id
  * "op:<db id>:<outbox id>" (unique in the project: a repeated post meets
  * 409) and, for readers, the marker <!-- opcenter:op:<instance>:<id> -->;
- * a work item carries the candidate id as its external id.  An entry
- * costs a PATCH and a POST: no comment list is read to look for it.
+ * a work item carries the candidate id as its external id (a campaign
+ * step's: "campaign:<campaign>:<k>", with its goal's item as parent).  An
+ * entry costs a PATCH and a POST: no comment list is read to look for it.
  */
 #include <stdio.h>
 #include <string.h>
@@ -460,12 +461,17 @@ on_created(
 		struct msg_task_created ev = { (char *) id, c->title,
 			"proposer", NULL, c->candidate_id };
 
+		/* a campaign's step (campaign.c) */
+		if (strncmp(c->candidate_id, "campaign:", 9) == 0)
+			ev.source = "campaign";
 		if (svc_begin(svc) == 0) {
 			if (store_run(svc_store(svc),
 			        "UPDATE proposal SET work_item = ? WHERE"
 			        " candidate_id = ?",
 			        "tt", id, c->candidate_id) == 0 &&
-			    svc_emit(svc, MSG_TASK_CREATED, id, &ev) == 0)
+			    svc_emit(svc, MSG_TASK_CREATED, id, &ev) == 0 &&
+			    board_campaign_step_made(
+			        svc, c->candidate_id, id) == 0)
 				(void) svc_commit(svc);
 			else
 				(void) svc_rollback(svc);
@@ -518,7 +524,8 @@ plane_create_proposals(struct bplane *bp)
 	if (bp->meta_busy || !plane_due(bp, "proposals") ||
 	    store_prep(svc_store(bp->svc), &st,
 	        "SELECT candidate_id, title, goal, repo, labels, state,"
-	        " provenance, priority FROM proposal WHERE work_item IS NULL"
+	        " provenance, priority, parent FROM proposal WHERE work_item"
+	        " IS NULL"
 	        " ORDER BY received_ms LIMIT 20") != 0)
 		return;
 	bp->proposals_busy = true;
@@ -569,6 +576,10 @@ plane_create_proposals(struct bplane *bp)
 			if (store_col_text(st, 7) != NULL)
 				json_object_set_new(req, "priority",
 				    json_string(store_col_text(st, 7)));
+			/* a campaign step: a child of its goal's item */
+			if (store_col_text(st, 8) != NULL)
+				json_object_set_new(req, "parent",
+				    json_string(store_col_text(st, 8)));
 			bp->proposals_left++;
 			plane_call(bp->pl, PLANE_CLAIM, "POST", "work-items/",
 			    req, on_created, c);

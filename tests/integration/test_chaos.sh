@@ -12,7 +12,14 @@
 #   - journals and cursors consistent: every journal's seqs are contiguous,
 #     every consumer's cursor equals its producer's last seq;
 #   - no escalation lost: one awaiting_input escalation recorded per asking
-#     task, none twice, and the escalator's cursors caught up.
+#     task, none twice, and the escalator's cursors caught up;
+#   - a campaign (issue 18 item 5): a goal task titled "Refactor ..." added
+#     among the others is planned (stub plan: its backend proposes none)
+#     into 3 step tasks, each made exactly once, run one after another,
+#     and its record ends complete with 3/3 steps, the parent Done;
+#   - an ingest storm: CHAOS_INGEST reports (HMAC-signed) of 4
+#     fingerprints POSTed to the webhook (killed too), each retried until
+#     answered: exactly one improve task per fingerprint.
 # The counts are printed at the end.
 #
 # Knobs (environment):
@@ -36,6 +43,7 @@
 #   CHAOS_PARALLEL   executor max_parallel and router max_concurrent
 #                    (default 16; the backend sleeps, it does not burn CPU)
 #   CHAOS_ASK_EVERY  every Nth task's backend asks a question (default 25)
+#   CHAOS_INGEST     error reports in the ingest storm (default 60)
 set -u
 BIN=$1
 OPC="$BIN/opc"
@@ -44,6 +52,10 @@ WS=${CHAOS_WORKSPACE:-scratch}
 SLEEP=${CHAOS_SLEEP:-0.2}
 PAR=${CHAOS_PARALLEL:-16}
 ASK=${CHAOS_ASK_EVERY:-25}
+NING=${CHAOS_INGEST:-60}
+FPS=4	# fingerprints in the ingest storm
+PORT=$((20000 + $$ % 20000))
+export CHAOS_INGEST_SECRET=chaos-ingest-secret CHAOS_GH_SECRET=chaos-gh-secret
 . "$(dirname "$0")/lib.sh"
 CFG=$T/opcenter.yaml
 trap 'cleanup "$CFG"' EXIT
@@ -77,7 +89,7 @@ supervisor:
 repos:
   demo: { clone_url: $T/demo, default_branch: main }
 instances:
-  board-sync: { upstreams: [router, executor] }
+  board-sync: { upstreams: [router, executor, webhook] }
   router:
     upstreams: [board-sync, executor]
     lease: 20s
@@ -93,6 +105,11 @@ instances:
     mirror: { fetch_interval: 0s }
   recorder: { upstreams: [router, executor, board-sync] }
   escalator: { upstreams: [router, executor, board-sync] }
+  webhook:
+    listen: http://127.0.0.1:$PORT
+    github_secret_env: CHAOS_GH_SECRET
+    ingest_secret_env: CHAOS_INGEST_SECRET
+    ingest_dedup_window: 1h
 YAML
 # backoff_reset_after 1s: a service killed after running a second was
 # healthy, so it comes back after restart_backoff_min; the default (60 s)
@@ -116,7 +133,7 @@ check "constellation up" wait_for 10 "$OPC" -c "$CFG" heartbeat-check --max-age 
 	set +e
 	kills=0
 	while [ ! -f "$T/stop" ]; do
-		svc=$(printf 'board-sync\nrouter\nexecutor\nrecorder\nescalator\n' | shuf -n 1)
+		svc=$(printf 'board-sync\nrouter\nexecutor\nrecorder\nescalator\nwebhook\n' | shuf -n 1)
 		pid=$(jq -r ".processes[] | select(.role==\"$svc\") | .pid" \
 		    "$T/st/supervisor.status.json" 2>/dev/null)
 		if [ -n "$pid" ] && [ "$pid" != 0 ] && kill -9 "$pid" 2>/dev/null; then
@@ -182,14 +199,77 @@ for p in 1 2; do
 	    -p chaos -r demo >"$T/load.$p" 2>&1 &
 	producers="$producers $!"
 done
+# the campaign: one goal task whose title names a refactor, added while
+# the killing goes on (retried with its request id until answered)
+(
+	i=0
+	while [ "$i" -lt 100 ]; do
+		"$OPC" -c "$CFG" task add --repo demo --goal "Split the chaos module in two." \
+		    --title "Refactor the chaos module" --request-id chaos-campaign \
+		    >/dev/null 2>&1 && exit 0
+		i=$((i + 1)); sleep 0.2
+	done
+	exit 1
+) &
+campaign_add=$!
+# the ingest storm: NING reports of FPS fingerprints, HMAC-signed as
+# GitHub signs (README "Error ingest"; one body and signature per
+# fingerprint, made once), sent 10 at a time by one curl (a config of
+# requests: a process per report costs too much CPU here) every second,
+# so the storm spans several kills; a report not answered 200 (the
+# webhook is killed too) goes back in the queue, until every report was
+# answered: ok the first time, duplicate after
+(
+	k=0
+	while [ "$k" -lt "$FPS" ]; do
+		printf '{"service":"chaos","message":"KeyError: k%s","fingerprint":"chaos-fp-%s","repo":"demo"}' \
+		    "$k" "$k" >"$T/report.$k"
+		eval "sig$k=$(openssl dgst -sha256 -hmac "$CHAOS_INGEST_SECRET" \
+		    <"$T/report.$k" | sed 's/^.*= //')"
+		k=$((k + 1))
+	done
+	seq 0 $((NING - 1)) >"$T/storm.todo"
+	round=0
+	while [ -s "$T/storm.todo" ] && [ "$round" -lt 300 ]; do
+		: >"$T/storm.K"
+		head -n 10 "$T/storm.todo" >"$T/storm.batch"
+		while read -r i; do
+			k=$((i % FPS))
+			eval "sig=\$sig$k"
+			[ -s "$T/storm.K" ] && echo next >>"$T/storm.K"
+			printf '%s\n' "url = \"http://127.0.0.1:$PORT/ingest\"" \
+			    "header = \"X-Hub-Signature-256: sha256=$sig\"" \
+			    'header = "Content-Type: application/json"' \
+			    "data-binary = \"@$T/report.$k\"" 'output = "/dev/null"' \
+			    'max-time = 5' "write-out = \"$i %{http_code}\\n\"" >>"$T/storm.K"
+		done <"$T/storm.batch"
+		curl -s -K "$T/storm.K" >"$T/storm.codes" 2>/dev/null
+		# the batch's unanswered ones go to the back of the queue
+		awk 'NR == FNR { if ($2 == 200) ok[$1] = 1; next } !($1 in ok)' \
+		    "$T/storm.codes" "$T/storm.batch" >"$T/storm.left"
+		tail -n +11 "$T/storm.todo" >>"$T/storm.left"
+		mv "$T/storm.left" "$T/storm.todo"
+		round=$((round + 1))
+		[ -s "$T/storm.todo" ] && sleep 1
+	done
+	echo "$round" >"$T/storm.rounds"
+	[ ! -s "$T/storm.todo" ]
+) &
+storm=$!
 added=0
 for p in $producers; do wait "$p" || added=1; done
+check "the campaign task added" wait "$campaign_add"
+wait "$storm"
+storm_rc=$?
+check "the ingest storm: $NING reports answered ($(cat "$T/storm.rounds" 2>/dev/null) rounds)" [ "$storm_rc" = 0 ]
+
 check "added $N tasks ($(grep -h '^bench_load' "$T/load.1" "$T/load.2" | tr '\n' ' '))" [ "$added" = 0 ]
 t_added=$(date +%s)
 
 db() { sqlite3 "$T/st/$1.db" "$2"; }
 final() {
-	[ "$(db board-sync "select count(*) from task where state in ('Done', 'Blocked')" 2>/dev/null)" = "$N" ]
+	[ "$(db board-sync "select count(*) from task where state in ('Done', 'Blocked') and request_id like 'chaos-%' and request_id <> 'chaos-campaign'" 2>/dev/null)" = "$N" ] &&
+	    [ "$(db board-sync "select state from task where request_id = 'chaos-campaign'" 2>/dev/null)" = Done ]
 }
 check "every task final (killing throughout)" wait_for $((300 + N / 2)) final
 t_final=$(date +%s)
@@ -231,12 +311,17 @@ fin=$(db executor "select count(*) from erun where state = 'finished'")
 check "one evidence record per finished run" wait_for 120 sh -c "[ \"\$(sqlite3 '$T/st/recorder.db' 'select count(*) from runs where written = 1')\" -ge '$fin' ]"
 
 # --- every task final exactly once ---------------------------------------
+# the load's tasks: request ids chaos-<i>; beside them the campaign
+# (chaos-campaign and its 3 steps, campaign:C-<parent>:<k>) and the
+# ingest storm's improve tasks (ingest:..., in Backlog: never run)
 asks=$((N / ASK))
-tasks=$(db board-sync "select count(*) from task")
-done_=$(db board-sync "select count(*) from task where state = 'Done'")
+load="request_id like 'chaos-%' and request_id <> 'chaos-campaign'"
+tasks=$(db board-sync "select count(*) from task where $load")
+done_=$(db board-sync "select count(*) from task where state = 'Done' and $load")
 blocked=$(db board-sync "select count(*) from task where state = 'Blocked'")
+done_all=$(db board-sync "select count(*) from task where state = 'Done'")
 check "exactly $N tasks on the board (got $tasks)" [ "$tasks" = "$N" ]
-check "exactly $N distinct request ids" [ "$(db board-sync "select count(distinct request_id) from task")" = "$N" ]
+check "exactly $N distinct request ids" [ "$(db board-sync "select count(distinct request_id) from task where $load")" = "$N" ]
 check "$((N - asks)) Done, $asks Blocked (got $done_, $blocked)" \
     [ "$done_" = $((N - asks)) -a "$blocked" = "$asks" ]
 wrong=$(db board-sync "select count(*) from task where (state = 'Blocked') <> (goal like '%please ask%')")
@@ -246,13 +331,13 @@ check "Blocked exactly the asking tasks ($wrong others)" [ "$wrong" = 0 ]
 # tasks never leave Done or Blocked here, so no prev_state matches.
 finals=$(db board-sync "select count(*) from journal where topic = 'task.updated' and (instr(frame, X'a4446f6e65') > 0 or instr(frame, X'a7426c6f636b6564') > 0)")
 twice=$(db board-sync "select count(*) from (select corr from journal where topic = 'task.updated' and (instr(frame, X'a4446f6e65') > 0 or instr(frame, X'a7426c6f636b6564') > 0) group by corr having count(*) > 1)")
-check "one final task.updated per task ($finals for $N, $twice twice)" \
-    [ "$finals" = "$N" -a "$twice" = 0 ]
+check "one final task.updated per task ($finals for $N + 4 campaign tasks, $twice twice)" \
+    [ "$finals" = $((N + 4)) -a "$twice" = 0 ]
 
 # --- runs: executed once, recorded once ----------------------------------
 succ=$(db router "select count(*) from rrun where status = 'succeeded'")
 dup=$(db router "select count(*) from (select task_id from rrun where status = 'succeeded' group by task_id having count(*) > 1)")
-check "one successful run per Done task ($succ for $done_)" [ "$succ" = "$done_" ]
+check "one successful run per Done task ($succ for $done_all)" [ "$succ" = "$done_all" ]
 check "no task succeeded twice ($dup)" [ "$dup" = 0 ]
 starts=$(wc -l <"$T/backend_starts")
 twice_run=$(cut -d' ' -f1 "$T/backend_starts" | sort | uniq -d | wc -l)
@@ -290,9 +375,35 @@ if [ "$WS" = git ]; then
 	check "the mirror's lock is free" flock -n "$T/st/mirrors/demo.lock" true
 fi
 
+# --- the campaign: steps made once, its record consistent -----------------
+parent=$(db board-sync "select task_id from task where request_id = 'chaos-campaign'")
+steps=$(db board-sync "select count(*) from task where request_id like 'campaign:C-$parent:%'")
+steps_done=$(db board-sync "select count(*) from task where request_id like 'campaign:C-$parent:%' and state = 'Done'")
+check "the campaign's 3 steps made exactly once, all Done ($steps, $steps_done Done)" \
+    [ "$steps" = 3 -a "$steps_done" = 3 ]
+"$OPC" -c "$CFG" campaigns --json >"$T/campaigns.json" 2>&1
+step_ids=$(db board-sync "select group_concat(task_id) from (select task_id from task where request_id like 'campaign:C-$parent:%' order by request_id)")
+record_ok() {
+	jq -e --arg p "$parent" --arg s "$step_ids" \
+	    'length == 1 and .[0].parent_task_id == $p and
+	     .[0].status == "complete" and .[0].total_steps == 3 and
+	     .[0].completed_steps == 3 and (.[0].step_ids | join(",")) == $s' \
+	    "$T/campaigns.json" >/dev/null
+}
+check "one campaign record, complete, 3/3 steps, the same step ids ($(jq -c '[.[] | {status, total_steps, completed_steps}]' "$T/campaigns.json" 2>/dev/null))" \
+    record_ok
+check "one campaign.created" [ "$(db board-sync "select count(*) from journal where topic = 'campaign.created'")" = 1 ]
+
+# --- the ingest storm: one task per fingerprint -----------------------------
+per_fp=$(db board-sync "select count(*) from task where labels like '%error-fingerprint: chaos-fp-%' group by labels" | tr '\n' ' ')
+ing=$(db board-sync "select count(*) from task where labels like '%error-fingerprint: chaos-fp-%'")
+ing_ev=$(db board-sync "select count(*) from journal where topic = 'error_ingest.task_created'")
+check "exactly one task per fingerprint ($ing tasks for $FPS fingerprints: $per_fp; $ing_ev events)" \
+    [ "$ing" = "$FPS" -a "$ing_ev" = "$FPS" -a "$(db board-sync "select count(distinct labels) from task where labels like '%error-fingerprint: chaos-fp-%'")" = "$FPS" ]
+
 # --- journals contiguous --------------------------------------------------
 gaps=""
-for s in board-sync router executor recorder escalator; do
+for s in board-sync router executor recorder escalator webhook; do
 	c=$(db $s "select count(*) = coalesce(max(seq) - min(seq) + 1, 0) from journal")
 	[ "$c" = 1 ] || gaps="$gaps $s"
 done
@@ -311,6 +422,6 @@ esc_all=$(db escalator "select count(*) from esc")
 interrupted=$(db router "select count(*) from rrun where status = 'interrupted'")
 superseded=$(db router "select count(*) from rrun where state = 'superseded'")
 t_end=$(date +%s)
-echo "# chaos: $N tasks ($WS workspaces), $kills kills, $done_ Done, $blocked Blocked, $succ successful runs, $interrupted interrupted, $superseded superseded, $fin finished runs, $rec run records, $starts backend starts, $esc_all escalations ($esc awaiting_input)"
+echo "# chaos: $N tasks + a campaign (4 tasks) + $NING ingest reports ($ing tasks) ($WS workspaces), $kills kills, $done_ Done, $blocked Blocked, $succ successful runs, $interrupted interrupted, $superseded superseded, $fin finished runs, $rec run records, $starts backend starts, $esc_all escalations ($esc awaiting_input)"
 echo "# chaos: time $((t_end - t_start)) s: tasks added after $((t_added - t_start)) s, all final after $((t_final - t_start)) s"
 finish
