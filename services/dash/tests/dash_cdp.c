@@ -3,8 +3,8 @@
  * test_dash.sh (a test helper, not installed).
  *
  *   dash-cdp --chrome BIN --url URL --ready JS --until JS --dom FILE
- *            [--png FILE] [--width N] [--height N] [--timeout S]
- *            [-- COMMAND ARG...]
+ *            [--png FILE] [--phone FILE] [--width N] [--height N]
+ *            [--timeout S] [-- COMMAND ARG...]
  *
  * Starts BIN --headless with --remote-debugging-pipe (the protocol's
  * JSON messages, each ended by a NUL, on fds 3 and 4: no WebSocket), opens
@@ -12,7 +12,10 @@
  * runs COMMAND (if any: what makes the live event happen once the page
  * listens), evaluates --until until it is true, then writes the rendered
  * DOM (document.documentElement.outerHTML) to --dom and a screenshot to
- * --png.  Polls every 100 ms, all within --timeout (60 s).  The DOM is
+ * --png.  --phone then narrows the page to a phone's screen (390x844,
+ * mobile), waits until nothing is wider than it (else says "phone:
+ * overflow" and fails) and writes that screenshot to FILE.  Polls every
+ * 100 ms, all within --timeout (60 s).  The DOM is
  * written even when a condition never held, for the diagnosis.
  * Exit: 0, 1 (a condition did not hold in time, COMMAND failed), 2
  * (usage), 77 (the browser could not be started or did not answer).
@@ -189,7 +192,7 @@ int
 main(int argc, char **argv)
 {
 	const char *chrome = NULL, *url = NULL, *ready = "true",
-	           *until_js = "true", *dom = NULL, *png = NULL;
+	           *until_js = "true", *dom = NULL, *png = NULL, *phone = NULL;
 	char      **command = NULL, udd[] = "/tmp/dashcdp.XXXXXX";
 	char       *a_size, *a_udd;
 	int         width = 1280, height = 1600, timeout_s = 60, i, rv = 1;
@@ -222,6 +225,8 @@ main(int argc, char **argv)
 			dom = val;
 		else if (strcmp(o, "--png") == 0)
 			png = val;
+		else if (strcmp(o, "--phone") == 0)
+			phone = val;
 		else if (strcmp(o, "--width") == 0)
 			width = atoi(val);
 		else if (strcmp(o, "--height") == 0)
@@ -324,6 +329,25 @@ main(int argc, char **argv)
 			fprintf(stderr, "dash-cdp: no screenshot\n");
 		json_decref(r);
 	}
+	if (phone != NULL) {
+		json_decref(cmd(session_copy,
+		    "Emulation.setDeviceMetricsOverride",
+		    json_pack("{s:i, s:i, s:i, s:b}", "width", 390, "height",
+		        844, "deviceScaleFactor", 1, "mobile", 1)));
+		if (until(session_copy,
+		        "document.documentElement.scrollWidth <= "
+		        "window.innerWidth") != 0) {
+			fprintf(stderr, "dash-cdp: phone: overflow\n");
+			rv = 1;
+		}
+		r = cmd(session_copy, "Page.captureScreenshot",
+		    json_pack("{s:s}", "format", "png"));
+		if (!json_is_string(json_object_get(r, "data")) ||
+		    write_b64(phone,
+		        json_string_value(json_object_get(r, "data"))) != 0)
+			fprintf(stderr, "dash-cdp: no phone screenshot\n");
+		json_decref(r);
+	}
 out:
 	deadline = mono_ms() + 5000;
 	json_decref(cmd(NULL, "Browser.close", NULL));
@@ -342,7 +366,8 @@ out:
 usage:
 	fprintf(stderr,
 	    "usage: dash-cdp --chrome BIN --url URL --dom FILE [--ready JS] "
-	    "[--until JS] [--png FILE] [--width N] [--height N] "
+	    "[--until JS] [--png FILE] [--phone FILE] [--width N] "
+	    "[--height N] "
 	    "[--timeout S] [-- COMMAND ARG...]\n");
 	return (2);
 }

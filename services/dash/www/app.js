@@ -259,7 +259,8 @@ function tail() {
   es.onmessage = (m) => {
     let e;
     try { e = JSON.parse(m.data); } catch (x) { return; }
-    if (e.topic === "heartbeat") {
+    // the liveness pings every instance sends: counted, not listed
+    if (e.topic === "heartbeat" || e.topic === "supervisor.status") {
       beats++;
       $("hb-count").textContent = beats;
       $("hb-last").textContent = e.src;
