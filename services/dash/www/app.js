@@ -191,7 +191,8 @@ function guard(st) {
   const b = clear($("breaker"));
   const phase = bk.phase || "unknown";
   b.appendChild(el("p", "breaker: " + phase, phase === "closed" ? "ok" : "bad"));
-  if (bk.detail) b.appendChild(dl(bk.detail));
+  if (bk.detail) b.appendChild(dl(bk.detail, ["failure_rate", "samples",
+    "failures", "window", "min_samples", "threshold", "probe_run_id"]));
   pill("pill-breaker", "breaker " + phase, phase === "closed" ? "ok" : "bad");
   const p = clear($("pause"));
   let paused = 0;
