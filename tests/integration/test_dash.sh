@@ -140,4 +140,12 @@ png() { head -c 8 "$1" | od -An -c | grep -q 'P   N   G'; }
 pngs() { png "$ART/dashboard.png" && png "$ART/dashboard-phone.png"; }
 check "screenshots kept (PNG)" pngs
 cp "$T/dom.html" "$ART/dashboard.html" 2>/dev/null
+# the emergency stop shows in the state (the page renders its reason)
+"$OPC" -c "$CFG" pause --reason "dashboard pause check" >/dev/null 2>&1
+paused() { curl -sf "$U/api/state" | jq -e \
+    '.pause.router.all.reason == "dashboard pause check"' >/dev/null; }
+check "opc pause shows in /api/state" wait_for 10 paused
+"$OPC" -c "$CFG" resume >/dev/null 2>&1
+resumed() { curl -sf "$U/api/state" | jq -e '.pause == {} or (.pause.router.all == null)' >/dev/null; }
+check "opc resume clears it" wait_for 10 resumed
 finish
