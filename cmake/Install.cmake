@@ -12,7 +12,7 @@ set(OPC_DEB_MAINTAINER "opcenter maintainers <opcenter@example.com>"
 # Every program; they find each other side by side (exe_sibling).
 set(OPC_PROGRAMS opc opc-supervisor opc-board-sync opc-router opc-executor
   opc-exec-run opc-git-credential opc-recorder opc-escalator opc-webhook
-  opc-observer opc-observe-run opc-insighter opc-proposer)
+  opc-observer opc-observe-run opc-insighter opc-proposer opc-dash)
 install(TARGETS ${OPC_PROGRAMS} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 
 # opc(1), opcenter.yaml(5) and the bash completion: written at build time

@@ -6,10 +6,13 @@ libnng-dev libmsgpack-dev libcurl4-openssl-dev libyaml-dev libsqlite3-dev \
 libjansson-dev libmbedtls-dev libcmocka-dev sqlite3 jq procps curl \
 openssl iproute2 clang libclang-rt-14-dev clang-format bubblewrap \
 util-linux"
+# what only the tests need (test.sh sets OPC_DEPS_TEST=1): the browser
+# test_dash.sh drives (it installs it itself, or SKIPs, when missing)
+OPC_TEST_PKGS="chromium"
 
 opc_deps() {
 	missing=""
-	for p in $OPC_PKGS; do
+	for p in $OPC_PKGS ${OPC_DEPS_TEST:+$OPC_TEST_PKGS}; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
 		    grep -q "install ok installed" || missing="$missing $p"
 	done

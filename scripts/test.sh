@@ -9,6 +9,7 @@
 #   OPC_TSAN    0: leave the TSan step out (it says so)
 set -eu
 cd "$(dirname "$0")/.."
+OPC_DEPS_TEST=1
 . scripts/deps.sh
 
 BUILD_DIR=${BUILD_DIR:-build/test}

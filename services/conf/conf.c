@@ -147,6 +147,7 @@ const struct conf_service conf_services[] = {
 	{ "observer", observer_keys, "observes each repo's checkout" },
 	{ "insighter", insighter_keys, "insights from the observations" },
 	{ "proposer", proposer_keys, "proposals from the insights" },
+	{ "dash", dash_keys, "the read-only dashboard" },
 	{ NULL, NULL, NULL },
 };
 

@@ -34,6 +34,7 @@ extern const struct cfg_key router_keys[];
 extern const struct cfg_key router_when_keys[]; /* rules[].when */
 extern const struct cfg_key supervisor_keys[];
 extern const struct cfg_key webhook_keys[];
+extern const struct cfg_key dash_keys[];
 extern const struct cfg_key conf_repo_keys[];       /* repos.<key> */
 extern const struct cfg_key conf_dependency_keys[]; /* dependency_check: */
 extern const struct cfg_key conf_root_keys[];       /* the top level */
