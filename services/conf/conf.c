@@ -5,6 +5,7 @@
  */
 #include <string.h>
 
+#include "branch_guard.h"
 #include "conf.h"
 #include "opc/topo.h"
 #include "opc/util.h"
@@ -45,6 +46,9 @@ const struct cfg_key conf_repo_keys[] = {
 	    "do not validate the base before the change"),
 	CFG_STRS("allowed_base_branches",
 	    "the branches a run may start from (default: any)"),
+	CFG_STRS("protected_branches",
+	    "branches opcenter never pushes to, besides the default branch "
+	    "(default: main, master)"),
 	CFG_STR("github_repo", NULL,
 	    "owner/name on GitHub (default: parsed from a github.com "
 	    "clone_url)"),
@@ -174,12 +178,18 @@ inst(const struct topo_inst *in,
 int
 conf_check(const struct topo *t, struct buf *errs)
 {
+	char   err[512];
 	size_t i;
 	int    n;
 
 	n = cfg_check(cfg_root(t->cfg), conf_root_keys, "", errs);
 	for (i = 0; i < t->ninst; i++)
 		n += inst(&t->inst[i], cfg_check, errs);
+	if (branch_guard_check_config(cfg_root(t->cfg), err, sizeof(err)) !=
+	    0) {
+		buf_printf(errs, "%s\n", err);
+		n++;
+	}
 	return (n);
 }
 

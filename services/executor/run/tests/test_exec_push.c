@@ -32,7 +32,7 @@
 #error EXEC_RUN_BIN must name the opc-exec-run binary
 #endif
 
-#define BRANCH "goal/T-1-abcdef12"
+#define BRANCH "opcenter/goal/T-1-abcdef12"
 #define TOKEN "ghp_pushTestToken0123456789"
 #define RO_TOKEN "ghp_readOnlyToken0123456789"
 
@@ -385,7 +385,8 @@ test_pr_rate_limits(void **state)
 	json_decref(r);
 
 	(void) rmtree(fx->ws);
-	json_object_set_new(req, "task_branch", json_string("goal/T-2-x"));
+	json_object_set_new(
+	    req, "task_branch", json_string("opcenter/goal/T-2-x"));
 	json_decref(fixture(fx, "POST", "/_fixture/rate_limit",
 	    "{\"kind\":\"primary\",\"reset_in\":3600}"));
 	t0 = mono_ms();
@@ -397,7 +398,8 @@ test_pr_rate_limits(void **state)
 	assert_non_null(strstr(exfx_rstr(r, "failure_reason"),
 	    "pull request not opened: GitHub primary rate "
 	    "limit (HTTP 403) until"));
-	assert_non_null(strstr(exfx_rstr(r, "failure_reason"), "goal/T-2-x"));
+	assert_non_null(
+	    strstr(exfx_rstr(r, "failure_reason"), "opcenter/goal/T-2-x"));
 	assert_int_equal(
 	    json_integer_value(json_object_get(r, "pull_request_status")),
 	    403);
@@ -453,7 +455,8 @@ test_local_remote(void **state)
 	json_decref(r);
 	(void) rmtree(fx->ws);
 	json_object_set_new(req, "clone_url", json_string(url));
-	json_object_set_new(req, "task_branch", json_string("goal/T-4-x"));
+	json_object_set_new(
+	    req, "task_branch", json_string("opcenter/goal/T-4-x"));
 	r = run(fx, req, NULL);
 	assert_string_equal(exfx_rstr(r, "status"), "succeeded");
 	assert_true(json_is_true(json_object_get(r, "branch_pushed")));
