@@ -237,10 +237,16 @@ test_push_with_token(void **state)
 	}
 	assert_true(asked >= 2); /* clone and push */
 	json_decref(st);
-	/* the token: in the environment of the clone and the push only,
-	 * never in argv, a URL, .git/config, the result or a log */
+	/* the token: in the environment of the clone, the push and the
+	 * ls-remote before it (branch safety asks the remote for its
+	 * default branch) only, never in argv, a URL, .git/config, the
+	 * result or a log */
 	assert_int_equal(
-	    exfx_sh("grep -c '^TOKEN_IN_ENV|' %s | grep -qx 2", fx->gitlog),
+	    exfx_sh("grep -c '^TOKEN_IN_ENV|' %s | grep -qx 3", fx->gitlog),
+	    0);
+	assert_int_equal(exfx_sh("grep '^TOKEN_IN_ENV|' %s | grep -q "
+	                         "'|ls-remote|--symref|'",
+	                     fx->gitlog),
 	    0);
 	assert_int_equal(
 	    exfx_sh(
@@ -608,8 +614,9 @@ test_mirror_over_https(void **state)
 	assert_string_equal(exfx_rstr(r, "status"), "succeeded");
 	pushed(fx, r);
 	json_decref(r);
+	/* fetch, ls-remote (branch safety), push */
 	assert_int_equal(
-	    exfx_sh("grep -c '^TOKEN_IN_ENV|' %s | grep -qx 2", fx->gitlog),
+	    exfx_sh("grep -c '^TOKEN_IN_ENV|' %s | grep -qx 3", fx->gitlog),
 	    0);
 	assert_int_equal(
 	    exfx_sh(
