@@ -108,8 +108,9 @@ check "one pull request, for the task's branch" sh -c "curl -s '$GH/_fixture/sta
 check "the branch is on GitHub" sh -c "git --git-dir='$T/gh/acme/demo.git' rev-parse -q --verify 'refs/heads/$branch' >/dev/null"
 check "git asked, and the helper answered as x-access-token" sh -c "curl -s '$GH/_fixture/state' | jq -e '[.git[] | select(.status == 401)] | length >= 2' >/dev/null && curl -s '$GH/_fixture/state' | jq -e '[.git[] | select(.status == 200) | .user] | unique == [\"x-access-token\"]' >/dev/null"
 # the workspace is a clone of the repo's mirror (executor.mirror): the
-# token goes to the mirror's fetch and to the push, nowhere else
-check "token in the environment of the mirror's fetch and the push only" sh -c "[ \$(grep -c '^TOKEN_IN_ENV|' '$T/git.argv') = 2 ] && grep '^TOKEN_IN_ENV|' '$T/git.argv' | grep -q '|fetch|' && grep '^TOKEN_IN_ENV|' '$T/git.argv' | grep -q '|push|'"
+# token goes to the mirror's fetch, to the ls-remote of branch safety (the
+# remote's default branch) and to the push, nowhere else
+check "token in the environment of the mirror's fetch, ls-remote and the push only" sh -c "[ \$(grep -c '^TOKEN_IN_ENV|' '$T/git.argv') = 3 ] && grep '^TOKEN_IN_ENV|' '$T/git.argv' | grep -q '|fetch|' && grep '^TOKEN_IN_ENV|' '$T/git.argv' | grep -q '|ls-remote|' && grep '^TOKEN_IN_ENV|' '$T/git.argv' | grep -q '|push|'"
 check "token in no argv" sh -c "! grep -q '$TOKEN' '$T/git.argv'"
 check "token in no log, evidence, workspace or git config" sh -c "! grep -rqa '$TOKEN' '$T/st'"
 check "token in no URL GitHub saw" sh -c "! curl -s '$GH/_fixture/state' | grep -q '$TOKEN'"
