@@ -508,6 +508,7 @@ push(struct exec_run *x)
 		log_warn("run.push",
 		    "run %s: lease lost: branch %s not pushed", rq->run_id,
 		    rq->task_branch);
+		strv_free(&env);
 		return (ERR_STATE);
 	}
 	dir = xasprintf("%s/opc-push.XXXXXX", tmp && *tmp ? tmp : "/tmp");
