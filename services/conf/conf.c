@@ -5,6 +5,7 @@
  */
 #include <string.h>
 
+#include "branch_guard.h"
 #include "conf.h"
 #include "opc/topo.h"
 #include "opc/util.h"
@@ -52,6 +53,9 @@ const struct cfg_key conf_repo_keys[] = {
 	CFG_INT("max_prs_per_hour", "2", "0", "100000",
 	    "pull requests opcenter opens on this repo in an hour; more wait "
 	    "in the queue (Renovate's prHourlyLimit); 0: no cap"),
+	CFG_STRS("protected_branches",
+	    "branches opcenter never pushes to, besides the default branch "
+	    "(default: main, master)"),
 	CFG_STR("github_repo", NULL,
 	    "owner/name on GitHub (default: parsed from a github.com "
 	    "clone_url)"),
@@ -182,12 +186,18 @@ inst(const struct topo_inst *in,
 int
 conf_check(const struct topo *t, struct buf *errs)
 {
+	char   err[512];
 	size_t i;
 	int    n;
 
 	n = cfg_check(cfg_root(t->cfg), conf_root_keys, "", errs);
 	for (i = 0; i < t->ninst; i++)
 		n += inst(&t->inst[i], cfg_check, errs);
+	if (branch_guard_check_config(cfg_root(t->cfg), err, sizeof(err)) !=
+	    0) {
+		buf_printf(errs, "%s\n", err);
+		n++;
+	}
 	return (n);
 }
 

@@ -103,6 +103,9 @@ const struct cfg_key executor_git_keys[] = {
 	CFG_STR("author_name", "Operations Center Bot", "commits' author"),
 	CFG_STR("author_email", "operations-center-bot@example.com",
 	    "commits' author email"),
+	CFG_STR("branch_prefix", "opcenter/",
+	    "opcenter pushes only to branches under it: a run's branch is "
+	    "<branch_prefix><kind>/<task>-<run> (README, Branch safety)"),
 	CFG_END,
 };
 

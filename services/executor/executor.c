@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "branch_guard.h"
 #include "conf.h"
 #include "executor.h"
 #include "executor_int.h"
@@ -235,6 +236,9 @@ finish(struct executor *x, const char *run_id, const char *task_id,
 	log_info("executor.finished", "%s: run %s %s%s%s", task_id, run_id,
 	    ev.status, ev.failure_category ? " " : "",
 	    ev.failure_category ? ev.failure_category : "");
+	if (rv == 0 &&
+	    branch_guard_refused(ev.failure_category, ev.failure_reason))
+		svc_count(x->svc, "push_refused", 1); /* branch safety */
 	return (rv);
 }
 
@@ -1372,7 +1376,9 @@ ex_init(struct svc *svc, void *state)
 	        &x->health_every, err, sizeof(err)) != 0 ||
 	    cfg_tab_int(executor_keys, svc_cfg(svc), "pr_cap_cache_seconds",
 	        &x->pr_cache_ms, err, sizeof(err)) != 0 ||
-	    backend_check(svc_cfg(svc), err, sizeof(err)) != 0) {
+	    backend_check(svc_cfg(svc), err, sizeof(err)) != 0 ||
+	    branch_guard_check_config(svc_cfg_root(svc), err, sizeof(err)) !=
+	        0) {
 		log_error("executor.config", "%s", err);
 		return (ERR_CONFIG);
 	}

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "branch_guard.h"
 #include "conf.h"
 #include "executor_int.h"
 #include "opc/cfg.h"
@@ -89,6 +90,44 @@ sandbox_fill(struct executor *x, json_t *spec, const char *backend, char *err,
 	return (0);
 }
 
+/* branch_policy places the router's task branch ("<kind>/<task>-<run>")
+ * under git.branch_prefix and gives the worker the prefix and the repo's
+ * protected_branches, which it checks before the clone and before every
+ * push (branch_guard.h).  The prefix was checked at start. */
+static void
+branch_policy(struct executor *x, json_t *req)
+{
+	const struct cfg_node *root = svc_cfg_root(x->svc);
+	const char *rk = json_string_value(json_object_get(req, "repo_key"));
+	const char *tb =
+	    json_string_value(json_object_get(req, "task_branch"));
+	const struct cfg_node *pb =
+	    cfg_get(cfg_get(cfg_get(root, "repos"), rk ? rk : ""),
+	        "protected_branches");
+	json_t     *git    = json_object_get(req, "git"), *list;
+	const char *prefix = BRANCH_GUARD_DEFAULT_PREFIX;
+	char        err[128];
+	size_t      i;
+
+	(void) cfg_tab_str(executor_git_keys, cfg_get(root, "git"),
+	    "branch_prefix", &prefix, err, sizeof(err));
+	json_object_set_new(git, "branch_prefix", json_string(prefix));
+	if (tb != NULL && strncmp(tb, prefix, strlen(prefix)) != 0) {
+		char *full = xasprintf("%s%s", prefix, tb);
+
+		json_object_set_new(req, "task_branch", json_string(full));
+		free(full);
+	}
+	if (pb == NULL)
+		return; /* the worker's default: main, master */
+	list = json_array();
+	for (i = 0; i < cfg_len(pb); i++)
+		if (cfg_str(cfg_at(pb, i)) != NULL)
+			json_array_append_new(
+			    list, json_string(cfg_str(cfg_at(pb, i))));
+	json_object_set_new(git, "protected_branches", list);
+}
+
 /* executor_build_request turns a dispatch into the worker's request file body.
  */
 json_t *
@@ -146,6 +185,7 @@ executor_build_request(
 	    "author_email", &url, err, errlen);
 	json_object_set_new(req, "git",
 	    json_pack("{s:s, s:s}", "author_name", s, "author_email", url));
+	branch_policy(x, req);
 	{
 		int64_t mf = 50, ml = 2000, qt = 3;
 
@@ -222,26 +262,22 @@ executor_build_request(
 		free(parsed);
 	}
 	/* Pull request caps (issue 20, pr.c, prq.c): the repo's, what its
-	 * queue holds, and opcenter's heads: the branch's first component
-	 * ("goal/" of goal/T-1-ab12cd34; none: every pull request counts) */
+	 * queue holds, and opcenter's heads: those under git.branch_prefix,
+	 * where branch_policy placed the task branch */
 	{
 		const char *rk =
 		    json_string_value(json_object_get(req, "repo_key"));
-		const char *br =
-		    json_string_value(json_object_get(req, "task_branch"));
+		const char *prefix = json_string_value(json_object_get(
+		    json_object_get(req, "git"), "branch_prefix"));
 		const struct cfg_node *rn =
 		    cfg_get(cfg_get(root, "repos"), rk ? rk : "");
-		const char *slash = br != NULL ? strchr(br, '/') : NULL;
-		int64_t     mo = 10, mh = 2;
-		char       *prefix, *lock;
+		int64_t mo = 10, mh = 2;
+		char   *lock;
 
 		(void) cfg_tab_int(
 		    conf_repo_keys, rn, "max_open_prs", &mo, err, errlen);
 		(void) cfg_tab_int(
 		    conf_repo_keys, rn, "max_prs_per_hour", &mh, err, errlen);
-		prefix = slash != NULL
-		    ? xstrndup(br, (size_t) (slash - br + 1))
-		    : xstrdup("");
 		lock   = xasprintf("%s/.pr-%s.lock", x->root,
                     rk != NULL && id_valid(rk) ? rk : "_");
 		json_object_set_new(req, "pr_caps",
@@ -249,8 +285,7 @@ executor_build_request(
 		        (json_int_t) mo, "max_prs_per_hour", (json_int_t) mh,
 		        "queued",
 		        (json_int_t) executor_prq_queued(x, rk ? rk : ""),
-		        "prefix", prefix, "lock", lock));
-		free(prefix);
+		        "prefix", prefix != NULL ? prefix : "", "lock", lock));
 		free(lock);
 	}
 	/* A relative local clone_url is relative to the config file. */

@@ -104,12 +104,13 @@ id=$(add --repo demo --goal "Write a tiny hello-world execution artifact")
 check "pushed with the token -> In Review" wait_for 60 state_is "$id" "In Review"
 check "result comment names the pull request" has_comment "$id" "pull_request: $GH/acme/demo/pull/1"
 branch=$(curl -s "$GH/_fixture/state" | jq -r '.pulls[0].head.ref')
-check "one pull request, for the task's branch" sh -c "curl -s '$GH/_fixture/state' | jq -e '.pulls | length == 1' >/dev/null && echo '$branch' | grep -q '^goal/$id-'"
+check "one pull request, for the task's branch" sh -c "curl -s '$GH/_fixture/state' | jq -e '.pulls | length == 1' >/dev/null && echo '$branch' | grep -q '^opcenter/goal/$id-'"
 check "the branch is on GitHub" sh -c "git --git-dir='$T/gh/acme/demo.git' rev-parse -q --verify 'refs/heads/$branch' >/dev/null"
 check "git asked, and the helper answered as x-access-token" sh -c "curl -s '$GH/_fixture/state' | jq -e '[.git[] | select(.status == 401)] | length >= 2' >/dev/null && curl -s '$GH/_fixture/state' | jq -e '[.git[] | select(.status == 200) | .user] | unique == [\"x-access-token\"]' >/dev/null"
 # the workspace is a clone of the repo's mirror (executor.mirror): the
-# token goes to the mirror's fetch and to the push, nowhere else
-check "token in the environment of the mirror's fetch and the push only" sh -c "[ \$(grep -c '^TOKEN_IN_ENV|' '$T/git.argv') = 2 ] && grep '^TOKEN_IN_ENV|' '$T/git.argv' | grep -q '|fetch|' && grep '^TOKEN_IN_ENV|' '$T/git.argv' | grep -q '|push|'"
+# token goes to the mirror's fetch, to the ls-remote of branch safety (the
+# remote's default branch) and to the push, nowhere else
+check "token in the environment of the mirror's fetch, ls-remote and the push only" sh -c "[ \$(grep -c '^TOKEN_IN_ENV|' '$T/git.argv') = 3 ] && grep '^TOKEN_IN_ENV|' '$T/git.argv' | grep -q '|fetch|' && grep '^TOKEN_IN_ENV|' '$T/git.argv' | grep -q '|ls-remote|' && grep '^TOKEN_IN_ENV|' '$T/git.argv' | grep -q '|push|'"
 check "token in no argv" sh -c "! grep -q '$TOKEN' '$T/git.argv'"
 check "token in no log, evidence, workspace or git config" sh -c "! grep -rqa '$TOKEN' '$T/st'"
 check "token in no URL GitHub saw" sh -c "! curl -s '$GH/_fixture/state' | grep -q '$TOKEN'"

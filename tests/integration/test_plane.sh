@@ -145,7 +145,7 @@ tiny="Write a tiny hello-world execution artifact"
 check "claim comment posted" [ "$(comments "$tiny" opcenter:claim)" = 1 ]
 check "result comment with success" [ "$(comments "$tiny" "success: true")" = 1 ]
 check "result comment names the pull request" [ "$(comments "$tiny" "pull_request:")" = 1 ]
-check "a pull request in GitHub for the task branch" sh -c "curl -s 'http://127.0.0.1:$GP/_fixture/state' | jq -e '[.pulls[]? // .pull_requests[]? | select(.head.ref | startswith(\"goal/\"))] | length >= 1'"
+check "a pull request in GitHub for the task branch" sh -c "curl -s 'http://127.0.0.1:$GP/_fixture/state' | jq -e '[.pulls[]? // .pull_requests[]? | select(.head.ref | startswith(\"opcenter/goal/\"))] | length >= 1'"
 check "PR URL in the evidence" wait_for 20 sh -c "cat '$T'/st/runs/*/result.json | jq -r .pull_request_url | grep -q '^http://127.0.0.1:$GP/acme/demo/pull/'"
 check "credential.expiring for the GitHub token" wait_for 10 sh -c "sqlite3 '$T/st/executor.db' 'select topic from journal' | grep -q credential.expiring"
 check "status: plane ok" sh -c "'$OPC' -c '$CFG' status --json | jq -e '.\"board-sync\".status.plane.state == \"ok\"' >/dev/null"

@@ -251,6 +251,9 @@ test_stub_run(void **state)
 	assert_string_equal(tb_str(fin, "0.body.result.changed_files.0.path"),
 	    "artifacts/demo_result.txt");
 	assert_non_null(tb_str(fin, "0.body.result.commit_sha"));
+	/* the router's <kind>/<task>-<run>, under git.branch_prefix */
+	assert_true(strncmp(tb_str(fin, "0.body.branch_name"),
+	                "opcenter/goal/T-1-", 18) == 0);
 	assert_int_equal(
 	    tb_wait_int(f.topo, "router", "tasks.done", 1, WAIT), 1);
 	assert_int_equal(
@@ -371,6 +374,60 @@ test_bad_result(void **state)
 	free(worker);
 }
 
+/* Branch safety: the worker's request names the task branch under
+ * git.branch_prefix with the prefix itself, and a run whose push the
+ * worker refused (BRANCH_GUARD_CATEGORY, "branch safety: ...") is
+ * counted as push_refused. */
+static void
+test_push_refused(void **state)
+{
+	struct fx f;
+	json_t   *fin, *req;
+	char     *dir = tb_dir(), *worker, *path;
+
+	UNUSED(state);
+	worker = xasprintf("%s/refusing-worker", dir);
+	sh("cat > %s <<'EOF'\n#!/bin/sh\n"
+	   "cp \"$2\" %s/request.json\n"
+	   "run=$(basename \"$6\" .result.json)\n"
+	   "printf '{\"run_id\": \"%%s\", \"status\": \"failed\","
+	   " \"success\": false, \"failure_category\": \"scope_policy\","
+	   " \"failure_reason\": \"branch safety: branch '\\''main'\\'' is"
+	   " protected (protected_branches)\"}' \"$run\" > \"$6\"\n"
+	   "EOF\nchmod +x %s",
+	    worker, dir, worker);
+	fx_start_worker(&f, "refused", true, worker);
+	assert_int_equal(tb_wait_int(f.topo, "router",
+	                     "executors.executor.free_slots", 2, WAIT),
+	    2);
+	tb_inject(f.topo, "router", "task.ready", "T-1",
+	    json_pack("{s:s, s:s, s:s, s:s, s:[], s:i}", "task_id", "T-1",
+	        "goal", "Write a note", "repo_key", "demo", "kind", "goal",
+	        "labels", "attempt", 1));
+	fin = tb_wait_events(f.topo, "executor", "exec.finished", 1, WAIT);
+	assert_int_equal(json_array_size(fin), 1);
+	assert_string_equal(
+	    tb_str(fin, "0.body.failure_category"), "scope_policy");
+	assert_int_equal(
+	    tb_status_int(f.topo, "executor", "counters.push_refused"), 1);
+	path = xasprintf("%s/request.json", dir);
+	req  = json_load_file(path, 0, NULL);
+	assert_non_null(req);
+	assert_string_equal(json_string_value(json_object_get(
+	                        json_object_get(req, "git"), "branch_prefix")),
+	    "opcenter/");
+	assert_true(
+	    strncmp(json_string_value(json_object_get(req, "task_branch")),
+	        "opcenter/goal/T-1-", 18) == 0);
+	json_decref(req);
+	json_decref(fin);
+	fx_stop(&f);
+	tb_rmrf(dir);
+	free(path);
+	free(dir);
+	free(worker);
+}
+
 #define U1 "11111111-1111-4111-8111-111111111111"
 #define U2 "22222222-2222-4222-8222-222222222222"
 #define U3 "33333333-3333-4333-8333-333333333333"
@@ -486,6 +543,7 @@ main(void)
 		cmocka_unit_test(test_heartbeat),
 		cmocka_unit_test(test_stub_run),
 		cmocka_unit_test(test_bad_result),
+		cmocka_unit_test(test_push_refused),
 		cmocka_unit_test(test_env_warning),
 		cmocka_unit_test(test_orphans),
 	};

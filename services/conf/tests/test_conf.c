@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -126,6 +127,40 @@ test_examples_pass(void **state)
 	(void) state;
 	passes(EXAMPLE);
 	passes(MULTIHOST);
+}
+
+/* The example with git.branch_prefix "/" (it would allow every branch)
+ * fails the check, naming the key. */
+static void
+test_branch_prefix_checked(void **state)
+{
+	struct topo *t;
+	struct buf   errs;
+	char         err[1024], *text, *p, *bad, *path;
+	size_t       len;
+	int          fd;
+
+	(void) state;
+	assert_int_equal(file_read(&text, &len, EXAMPLE, 1 << 20), 0);
+	p = strstr(text, "branch_prefix: opcenter/");
+	assert_non_null(p);
+	bad  = xasprintf("%.*sbranch_prefix: \"/\"%s", (int) (p - text), text,
+	     p + strlen("branch_prefix: opcenter/"));
+	path = xstrdup("/tmp/opc-conf-prefix.XXXXXX");
+	assert_true((fd = mkstemp(path)) >= 0);
+	assert_int_equal(write_file_atomic(path, bad, strlen(bad)), 0);
+	close(fd);
+	assert_int_equal(
+	    topo_load_flags(&t, path, TOPO_NO_TLS, err, sizeof(err)), 0);
+	buf_init(&errs);
+	assert_int_equal(conf_check(t, &errs), 1);
+	assert_non_null(strstr(buf_cstr(&errs), "git.branch_prefix '/'"));
+	buf_fini(&errs);
+	topo_close(&t);
+	unlink(path);
+	free(path);
+	free(bad);
+	free(text);
 }
 
 /* ---- every key in the example ----------------------------------------- */
@@ -283,6 +318,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tables_sound),
 		cmocka_unit_test(test_examples_pass),
+		cmocka_unit_test(test_branch_prefix_checked),
 		cmocka_unit_test(test_example_has_every_key),
 	};
 

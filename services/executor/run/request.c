@@ -8,6 +8,7 @@
  */
 #include <string.h>
 
+#include "branch_guard.h"
 #include "opc/err.h"
 #include "run.h"
 #include "sandbox.h"
@@ -185,6 +186,27 @@ branch_ok(const char *name, const char *key, char **errp)
 		              "'-'",
 		        key)));
 	return (0);
+}
+
+/* branch_policy reads git.branch_prefix (absent: the guard's default)
+ * and git.protected_branches of the request; a bad prefix is refused
+ * here, before anything runs. */
+static int
+branch_policy(struct exec_req *rq, const json_t *g, char **errp)
+{
+	const json_t *pb  = json_object_get(g, "protected_branches");
+	char         *why = NULL;
+	int           rv;
+
+	if ((rv = str(&rq->branch_prefix, g, "branch_prefix", 0, errp)) != 0)
+		return (rv);
+	if (rq->branch_prefix == NULL)
+		rq->branch_prefix = xstrdup(BRANCH_GUARD_DEFAULT_PREFIX);
+	if (branch_guard_prefix_ok(rq->branch_prefix, &why) != 0)
+		return (bad(errp, why));
+	rq->has_protected = pb != NULL && !json_is_null(pb);
+	return (
+	    strlist(&rq->protected_branches, g, "protected_branches", errp));
 }
 
 /* parse_command turns validation_commands[i] (an argv array or a string
@@ -464,6 +486,8 @@ request_parse(struct exec_req *rq, const json_t *o, char **errp)
 	if ((rv = str(&rq->git_name, g, "author_name", 0, errp)) != 0 ||
 	    (rv = str(&rq->git_email, g, "author_email", 0, errp)) != 0)
 		return (rv);
+	if ((rv = branch_policy(rq, g, errp)) != 0)
+		return (rv);
 	if (rq->git_name == NULL)
 		rq->git_name = xstrdup("Operations Center Bot");
 	if (rq->git_email == NULL)
@@ -573,6 +597,8 @@ request_fini(struct exec_req *rq)
 	free(rq->github_api);
 	free(rq->github_repo);
 	free(rq->mirror_dir);
+	free(rq->branch_prefix);
+	strv_free(&rq->protected_branches);
 	if (rq->github_token != NULL) {
 		explicit_bzero(rq->github_token, strlen(rq->github_token));
 		free(rq->github_token);

@@ -112,6 +112,12 @@ struct exec_req {
 	int64_t pr_max_open, pr_max_hour;
 	int64_t pr_queued;
 	char   *pr_prefix, *pr_lock;
+	/* branch safety (branch_guard.h): git.branch_prefix and the repo's
+	 * protected_branches as the executor sent them (has_protected 0:
+	 * absent, the guard's "main", "master") */
+	char       *branch_prefix;
+	struct strv protected_branches;
+	int         has_protected;
 };
 
 /* request_load reads path into rq (release with request_fini()).  On
@@ -444,6 +450,21 @@ int mirror_clone(struct exec_run *x, int *fetched);
 int workspace_prepare(struct exec_run *x);
 /* workspace_commit commits the staged changes and pushes if asked. */
 int workspace_commit(struct exec_run *x);
+/* workspace_branch_rules fills r with x's branch-safety rules (borrowed
+ * from x->req; default_branch NULL).  Every push path of the worker
+ * checks its argv with branch_guard_push() on these rules right before
+ * it runs git (workspace.c push()). */
+struct branch_rules;
+void workspace_branch_rules(struct branch_rules *r, const struct exec_run *x);
+/* workspace_push_guard checks argv, the `git push` about to run for x,
+ * after asking the remote (envp: workspace_net_env(); dir: a bare
+ * repository outside the workspace to run git in) for its default
+ * branch.  The one check every push path calls.  0 when the push may
+ * run; else it has called run_fail() (BRANCH_GUARD_CATEGORY, or
+ * infra_tooling when the remote could not be asked) and returns
+ * ERR_REFUSED or ERR_IO; nothing was pushed. */
+int workspace_push_guard(struct exec_run *x, char *const *envp,
+    const char *dir, const struct strv *argv);
 
 /* cgroup.c: the pids and memory cgroups of a sandboxed run */
 struct exec_cgroup {

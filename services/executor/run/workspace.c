@@ -28,6 +28,13 @@
  * that are not http(s) (local paths, file://) get no token and push the
  * same way.
  *
+ * Branch safety (branch_guard.h): a run that will push checks its task
+ * branch before the clone (prefix, protected and base branches), and
+ * every push checks its own argv right before git runs, with the
+ * remote's default branch asked from the remote itself (`git ls-remote
+ * --symref`, from the push's fresh repository, never the workspace).  A
+ * refusal pushes nothing and fails the run as BRANCH_GUARD_CATEGORY.
+ *
  * A backend configured with `workspace: scratch` gets an empty directory
  * instead of a clone: no git at all, no branch, no commit, no push.  It
  * exists to measure and load-test the rest of the execution path (the
@@ -43,6 +50,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "branch_guard.h"
 #include "opc/err.h"
 #include "opc/log.h"
 #include "run.h"
@@ -296,6 +304,18 @@ workspace_prepare(struct exec_run *x)
 		        x->ws));
 		return (ERR_EXISTS);
 	}
+	if (rq->push_on_success && !rq->bk.scratch) {
+		struct branch_rules br;
+		char               *why = NULL;
+
+		/* refused before the backend spends anything */
+		workspace_branch_rules(&br, x);
+		if (branch_guard_branch(&br, rq->task_branch, &why) != 0) {
+			log_warn("run.branch", "run %s: %s", rq->run_id, why);
+			run_fail(x, BRANCH_GUARD_CATEGORY, why);
+			return (ERR_REFUSED);
+		}
+	}
 	if (rq->bk.scratch) {
 		/* No repository: an empty directory for the backend, no
 		 * branch, nothing to commit or push (benchmarks, load
@@ -380,6 +400,93 @@ workspace_commit_title(const char *goal, const char *run_id)
 	return (t);
 }
 
+static const char *const no_protect[] = { NULL };
+
+void
+workspace_branch_rules(struct branch_rules *r, const struct exec_run *x)
+{
+	const struct exec_req *rq = x->req;
+
+	memset(r, 0, sizeof(*r));
+	r->prefix      = rq->branch_prefix != NULL ? rq->branch_prefix
+	                                           : BRANCH_GUARD_DEFAULT_PREFIX;
+	r->task_branch = rq->task_branch;
+	r->base_branch = rq->base_branch;
+	if (rq->has_protected)
+		r->protect = rq->protected_branches.v != NULL
+		    ? (const char *const *) rq->protected_branches.v
+		    : no_protect;
+}
+
+/* remote_default asks the remote which branch its HEAD names (`git
+ * ls-remote --symref <url> HEAD`, run against the bare repository dir so
+ * that no workspace config applies): *out a new name, or NULL when the
+ * remote does not say (an empty repository).  ERR_IO with *reason when
+ * git fails. */
+static int
+remote_default(struct exec_run *x, char *const *envp, const char *dir,
+    char **out, char **reason)
+{
+	struct proc_result r;
+	struct strv        argv = { 0 };
+	const char        *p, *e;
+	char              *shown;
+	int                rv;
+
+	*out = NULL;
+	strv_push(&argv, "git");
+	strv_push_owned(&argv, xasprintf("--git-dir=%s", dir));
+	if (envp != NULL)
+		workspace_net_args(&argv);
+	strv_push(&argv, "ls-remote");
+	strv_push(&argv, "--symref");
+	strv_push(&argv, "--");
+	strv_push(&argv, x->req->clone_url);
+	strv_push(&argv, "HEAD");
+	shown = xasprintf("git ls-remote --symref %s HEAD", x->req->clone_url);
+	rv    = workspace_git_argv(&r, NULL, envp, &argv, shown, reason);
+	/* "ref: refs/heads/<name>\tHEAD" */
+	for (p = r.out.data; rv == 0 && p != NULL && *p != '\0';
+	     p = strchr(p, '\n') != NULL ? strchr(p, '\n') + 1 : NULL) {
+		if (strncmp(p, "ref: refs/heads/", 16) != 0)
+			continue;
+		p += 16;
+		e = p + strcspn(p, "\t\n");
+		if (e > p && strncmp(e, "\tHEAD", 5) == 0) {
+			*out = xstrndup(p, (size_t) (e - p));
+			break;
+		}
+	}
+	proc_result_fini(&r);
+	strv_free(&argv);
+	free(shown);
+	return (rv);
+}
+
+int
+workspace_push_guard(struct exec_run *x, char *const *envp, const char *dir,
+    const struct strv *argv)
+{
+	struct branch_rules br;
+	char               *def = NULL, *why = NULL;
+	int                 rv;
+
+	if (remote_default(x, envp, dir, &def, &why) != 0) {
+		workspace_scrub(why, x->req->github_token);
+		run_fail(x, "infra_tooling", why);
+		return (ERR_IO);
+	}
+	workspace_branch_rules(&br, x);
+	br.default_branch = def;
+	if ((rv = branch_guard_push(&br, argv->v, &why)) != 0) {
+		log_warn("run.branch", "run %s: push refused: %s",
+		    x->req->run_id, why);
+		run_fail(x, BRANCH_GUARD_CATEGORY, why);
+	}
+	free(def);
+	return (rv);
+}
+
 /* push sends the commit to the task branch of the clone URL from a fresh
  * bare repository outside the workspace that borrows its objects (see
  * the top of this file).  A failure fails the run with git's words. */
@@ -401,6 +508,7 @@ push(struct exec_run *x)
 		log_warn("run.push",
 		    "run %s: lease lost: branch %s not pushed", rq->run_id,
 		    rq->task_branch);
+		strv_free(&env);
 		return (ERR_STATE);
 	}
 	dir = xasprintf("%s/opc-push.XXXXXX", tmp && *tmp ? tmp : "/tmp");
@@ -440,6 +548,8 @@ push(struct exec_run *x)
 	strv_push(&argv, rq->clone_url);
 	strv_push(&argv, refspec);
 	shown = xasprintf("git push %s %s", rq->clone_url, rq->task_branch);
+	if ((rv = workspace_push_guard(x, envp, dir, &argv)) != 0)
+		goto done;
 	if ((rv = workspace_git_argv(&r, NULL, envp, &argv, shown, &reason)) ==
 	    0)
 		x->branch_pushed = 1;

@@ -76,7 +76,8 @@ teardown(void **state)
 }
 
 /* request returns the request of run n (its workspace is ws<n>, its
- * branch goal/T-<n>), with the mirror and the given fetch interval. */
+ * branch opcenter/goal/T-<n>), with the mirror and the given fetch interval.
+ */
 static json_t *
 request(const struct fx *fx, int n, const char *clone_url, int64_t fetch_ms)
 {
@@ -84,7 +85,7 @@ request(const struct fx *fx, int n, const char *clone_url, int64_t fetch_ms)
 
 	snprintf(id, sizeof(id), "abcdef12-0000-4000-8000-%012d", n);
 	snprintf(task, sizeof(task), "T-%d", n);
-	snprintf(branch, sizeof(branch), "goal/T-%d", n);
+	snprintf(branch, sizeof(branch), "opcenter/goal/T-%d", n);
 	return (json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:b, "
 	                  "s:{s:s}, s:{s:s, s:I, s:I}}",
 	    "run_id", id, "task_id", task, "goal_text", "Add the artifact",
@@ -153,7 +154,7 @@ succeeded(const struct fx *fx, int n, const json_t *r)
 		    exfx_rstr(r, "failure_reason"));
 	}
 	assert_int_equal(exfx_sh("test \"$(git --git-dir=%s rev-parse "
-	                         "refs/heads/goal/T-%d)\" = %s",
+	                         "refs/heads/opcenter/goal/T-%d)\" = %s",
 	                     fx->origin, n, exfx_rstr(r, "commit_sha")),
 	    0);
 }

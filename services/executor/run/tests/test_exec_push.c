@@ -32,7 +32,7 @@
 #error EXEC_RUN_BIN must name the opc-exec-run binary
 #endif
 
-#define BRANCH "goal/T-1-abcdef12"
+#define BRANCH "opcenter/goal/T-1-abcdef12"
 #define TOKEN "ghp_pushTestToken0123456789"
 #define RO_TOKEN "ghp_readOnlyToken0123456789"
 
@@ -237,10 +237,16 @@ test_push_with_token(void **state)
 	}
 	assert_true(asked >= 2); /* clone and push */
 	json_decref(st);
-	/* the token: in the environment of the clone and the push only,
-	 * never in argv, a URL, .git/config, the result or a log */
+	/* the token: in the environment of the clone, the push and the
+	 * ls-remote before it (branch safety asks the remote for its
+	 * default branch) only, never in argv, a URL, .git/config, the
+	 * result or a log */
 	assert_int_equal(
-	    exfx_sh("grep -c '^TOKEN_IN_ENV|' %s | grep -qx 2", fx->gitlog),
+	    exfx_sh("grep -c '^TOKEN_IN_ENV|' %s | grep -qx 3", fx->gitlog),
+	    0);
+	assert_int_equal(exfx_sh("grep '^TOKEN_IN_ENV|' %s | grep -q "
+	                         "'|ls-remote|--symref|'",
+	                     fx->gitlog),
 	    0);
 	assert_int_equal(
 	    exfx_sh(
@@ -385,7 +391,8 @@ test_pr_rate_limits(void **state)
 	json_decref(r);
 
 	(void) rmtree(fx->ws);
-	json_object_set_new(req, "task_branch", json_string("goal/T-2-x"));
+	json_object_set_new(
+	    req, "task_branch", json_string("opcenter/goal/T-2-x"));
 	json_decref(fixture(fx, "POST", "/_fixture/rate_limit",
 	    "{\"kind\":\"primary\",\"reset_in\":3600}"));
 	t0 = mono_ms();
@@ -397,7 +404,8 @@ test_pr_rate_limits(void **state)
 	assert_non_null(strstr(exfx_rstr(r, "failure_reason"),
 	    "pull request not opened: GitHub primary rate "
 	    "limit (HTTP 403) until"));
-	assert_non_null(strstr(exfx_rstr(r, "failure_reason"), "goal/T-2-x"));
+	assert_non_null(
+	    strstr(exfx_rstr(r, "failure_reason"), "opcenter/goal/T-2-x"));
 	assert_int_equal(
 	    json_integer_value(json_object_get(r, "pull_request_status")),
 	    403);
@@ -453,7 +461,8 @@ test_local_remote(void **state)
 	json_decref(r);
 	(void) rmtree(fx->ws);
 	json_object_set_new(req, "clone_url", json_string(url));
-	json_object_set_new(req, "task_branch", json_string("goal/T-4-x"));
+	json_object_set_new(
+	    req, "task_branch", json_string("opcenter/goal/T-4-x"));
 	r = run(fx, req, NULL);
 	assert_string_equal(exfx_rstr(r, "status"), "succeeded");
 	assert_true(json_is_true(json_object_get(r, "branch_pushed")));
@@ -605,8 +614,9 @@ test_mirror_over_https(void **state)
 	assert_string_equal(exfx_rstr(r, "status"), "succeeded");
 	pushed(fx, r);
 	json_decref(r);
+	/* fetch, ls-remote (branch safety), push */
 	assert_int_equal(
-	    exfx_sh("grep -c '^TOKEN_IN_ENV|' %s | grep -qx 2", fx->gitlog),
+	    exfx_sh("grep -c '^TOKEN_IN_ENV|' %s | grep -qx 3", fx->gitlog),
 	    0);
 	assert_int_equal(
 	    exfx_sh(

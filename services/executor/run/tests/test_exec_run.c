@@ -29,7 +29,7 @@
 #error EXEC_RUN_BIN must name the opc-exec-run binary
 #endif
 
-#define BRANCH "goal/T-1-abcdef12"
+#define BRANCH "opcenter/goal/T-1-abcdef12"
 
 struct fx {
 	char *root;
