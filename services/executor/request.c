@@ -278,8 +278,8 @@ executor_build_request(
 		    conf_repo_keys, rn, "max_open_prs", &mo, err, errlen);
 		(void) cfg_tab_int(
 		    conf_repo_keys, rn, "max_prs_per_hour", &mh, err, errlen);
-		lock   = xasprintf("%s/.pr-%s.lock", x->root,
-                    rk != NULL && id_valid(rk) ? rk : "_");
+		lock = xasprintf("%s/.pr-%s.lock", x->root,
+		    rk != NULL && id_valid(rk) ? rk : "_");
 		json_object_set_new(req, "pr_caps",
 		    json_pack("{s:I, s:I, s:I, s:s, s:s}", "max_open_prs",
 		        (json_int_t) mo, "max_prs_per_hour", (json_int_t) mh,
