@@ -316,7 +316,8 @@ test_caps_queue(void **state)
 	assert_int_equal(tb_int(wait, "0.body.position"), 1);
 	assert_int_equal(tb_int(wait, "1.body.position"), 2);
 	assert_non_null(strstr(tb_str(wait, "0.body.reason"),
-	    "max_open_prs: 1 of opcenter's pull requests (opcenter/*) are open, "
+	    "max_open_prs: 1 of opcenter's pull requests (opcenter/*) are "
+	    "open, "
 	    "the cap is 1"));
 	assert_string_equal(tb_str(wait, "1.body.reason"),
 	    "1 earlier pull request of this repository waits before it");
