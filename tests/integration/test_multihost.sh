@@ -515,7 +515,7 @@ YAML
 	done
 	check "$name: each run taken back: superseded, interrupted with lease_lost, stopped before its task ran again, no branch, one comment ($bad_runs bad)" \
 	    [ "$bad_runs" = 0 ]
-	branches=$(git -C "$T/repo-$name" for-each-ref refs/heads/goal | wc -l)
+	branches=$(git -C "$T/repo-$name" for-each-ref refs/heads/opcenter/goal | wc -l)
 	check "$name: one branch per task in the repo ($branches)" [ "$branches" = "$nt" ]
 	echo "# $name: lease ${lease_s} s, cut ${cut_s} s (soft), $nstale run(s) in flight on hostc: its workers stopped $((t_stop - t_cut)) ms after the cut, the router took their runs back $((${t_taken:-0} - t_cut)) ms after it; all $nt tasks Done $((t_final - t_heal)) ms after the heal"
 	t0=$(ms)
