@@ -5,7 +5,10 @@
 # Exit status: ctest's, else tsan.sh's; a TSan SKIP (it cannot run on
 # this kernel) is said on stderr and does not fail the run.
 #   BUILD_DIR   build directory (default build/test)
-#   JOBS        parallel build/test jobs (default: nproc)
+#   JOBS        parallel build jobs (default: nproc)
+#   TEST_JOBS   parallel ctest jobs (default: nproc + 1: the long
+#               integration tests mostly wait on their daemons, and on 2
+#               cores two of them held both slots for 6 minutes)
 #   OPC_TSAN    0: leave the TSan step out (it says so)
 set -eu
 cd "$(dirname "$0")/.."
@@ -14,6 +17,7 @@ OPC_DEPS_TEST=1
 
 BUILD_DIR=${BUILD_DIR:-build/test}
 JOBS=${JOBS:-$(nproc)}
+TEST_JOBS=${TEST_JOBS:-$(($(nproc) + 1))}
 
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DOPC_WERROR=ON -DSANITIZER=address,undefined >/dev/null
@@ -21,7 +25,7 @@ cmake --build "$BUILD_DIR" -j "$JOBS"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 rc=0
-(cd "$BUILD_DIR" && ctest --output-on-failure -j "$JOBS" "$@") || rc=$?
+(cd "$BUILD_DIR" && ctest --output-on-failure -j "$TEST_JOBS" "$@") || rc=$?
 
 if [ "${OPC_TSAN:-1}" = 0 ]; then
 	echo "test.sh: TSan step left out (OPC_TSAN=0)" >&2
