@@ -1,9 +1,10 @@
 #!/bin/sh
 # tsan.sh: build the tests of the code that runs on more than one thread
 # (the logger, the webhook's HTTP server, the webhook in-process and under
-# 8 concurrent clients with its metrics thread) with ThreadSanitizer and
-# run them.  Only those targets are built, so this stays small beside
-# test.sh's full build.  Any report fails the run (exit status 66 from
+# 8 concurrent clients with its metrics thread, the dashboard's state
+# thread and its HTTP server) with ThreadSanitizer and run them.  Only
+# those targets are built, so this stays small beside test.sh's full
+# build.  Any report fails the run (exit status 66 from
 # the test, ctest fails).  Where TSan cannot map its shadow memory (a
 # kernel with more mmap randomisation bits than this TSan handles) the
 # tests run again under setarch -R; if that cannot help either, it says
@@ -15,7 +16,8 @@ cd "$(dirname "$0")/.."
 
 BUILD_DIR=${TSAN_BUILD_DIR:-build/tsan}
 JOBS=${JOBS:-$(nproc)}
-TESTS="test_log test_httpd test_webhook_svc test_webhook_threads"
+TESTS="test_log test_httpd test_webhook_svc test_webhook_threads
+    test_dash_gather test_dash_web"
 
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DOPC_WERROR=ON -DSANITIZER=thread -DOPC_FUZZ=OFF >/dev/null

@@ -10,12 +10,11 @@
  * recorder's recent runs (with each run's files and cost from
  * recorder.run_show, kept once written) and its spend over 1 and 7 days,
  * and the proposer's last autonomy cycle with its suppressions (read
- * back from its journal with ctl.replay).  The document's text is cached
- * under a mutex for /api/state.  Only the immutable topology and the
- * thread's own cache are read; an instance that does not answer is
- * shown as such, never waited for again within a pass.
+ * back from its journal with ctl.replay).  A refresh thread (opc/
+ * refresh.h) keeps the document's text for /api/state.  Only the immutable
+ * topology and the thread's own cache are read; an instance that does not
+ * answer is shown as such, never waited for again within a pass.
  */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +24,7 @@
 #include "opc/bus.h"
 #include "opc/err.h"
 #include "opc/msg.h"
+#include "opc/refresh.h"
 #include "opc/topo.h"
 #include "opc/util.h"
 
@@ -35,16 +35,10 @@ struct dash_gather {
 	const struct topo *topo;
 	char              *self;
 	char              *evidence_root; /* may be NULL */
-	int64_t            interval_ms;
 	int                timeout_ms;
 	int                runs;
-	json_t            *shown; /* run id -> run_show data (thread) */
-	pthread_t          th;
-	bool               started;
-	pthread_mutex_t    mu;
-	pthread_cond_t     cv;
-	bool               stop; /* under mu */
-	char              *text; /* under mu */
+	json_t            *shown;   /* run id -> run_show data (thread) */
+	struct refresh    *refresh; /* its thread calls make() */
 };
 
 static json_t *
@@ -387,39 +381,14 @@ gather(struct dash_gather *g)
 	return (doc);
 }
 
-static void *
-run(void *arg)
+static char *
+make(void *arg)
 {
-	struct dash_gather *g = arg;
-	struct timespec     ts;
-	json_t             *doc;
-	char               *text, *old;
+	json_t *doc  = gather(arg);
+	char   *text = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(10));
 
-	pthread_mutex_lock(&g->mu);
-	while (!g->stop) {
-		pthread_mutex_unlock(&g->mu);
-		doc  = gather(g);
-		text = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(10));
-		json_decref(doc);
-		pthread_mutex_lock(&g->mu);
-		old     = g->text;
-		g->text = text;
-		free(old);
-		if (g->stop)
-			break;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += g->interval_ms / 1000;
-		ts.tv_nsec += (g->interval_ms % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		while (!g->stop &&
-		    pthread_cond_timedwait(&g->cv, &g->mu, &ts) == 0)
-			;
-	}
-	pthread_mutex_unlock(&g->mu);
-	return (NULL);
+	json_decref(doc);
+	return (text);
 }
 
 int
@@ -428,24 +397,22 @@ dash_gather_open(struct dash_gather **gp, const struct topo *topo,
     int timeout_ms, int nruns)
 {
 	struct dash_gather *g;
+	int                 rv;
 
 	*gp              = NULL;
 	g                = xcalloc(1, sizeof(*g));
 	g->topo          = topo;
 	g->self          = xstrdup(self);
 	g->evidence_root = evidence_root ? xstrdup(evidence_root) : NULL;
-	g->interval_ms   = interval_ms > 0 ? interval_ms : 2000;
 	g->timeout_ms    = timeout_ms;
 	g->runs          = nruns;
 	g->shown         = json_object();
-	pthread_mutex_init(&g->mu, NULL);
-	pthread_cond_init(&g->cv, NULL);
-	if (pthread_create(&g->th, NULL, run, g) != 0) {
+	if ((rv = refresh_open(&g->refresh,
+	         interval_ms > 0 ? interval_ms : 2000, make, g)) != 0) {
 		dash_gather_close(&g);
-		return (ERR_IO);
+		return (rv);
 	}
-	g->started = true;
-	*gp        = g;
+	*gp = g;
 	return (0);
 }
 
@@ -456,17 +423,8 @@ dash_gather_close(struct dash_gather **gp)
 
 	if (g == NULL)
 		return;
-	if (g->started) {
-		pthread_mutex_lock(&g->mu);
-		g->stop = true;
-		pthread_cond_broadcast(&g->cv);
-		pthread_mutex_unlock(&g->mu);
-		pthread_join(g->th, NULL);
-	}
-	pthread_cond_destroy(&g->cv);
-	pthread_mutex_destroy(&g->mu);
+	refresh_close(&g->refresh);
 	json_decref(g->shown);
-	free(g->text);
 	free(g->evidence_root);
 	free(g->self);
 	free(g);
@@ -476,13 +434,5 @@ dash_gather_close(struct dash_gather **gp)
 char *
 dash_gather_text(struct dash_gather *g)
 {
-	char *s = NULL;
-
-	if (g == NULL)
-		return (NULL);
-	pthread_mutex_lock(&g->mu);
-	if (g->text != NULL)
-		s = xstrdup(g->text);
-	pthread_mutex_unlock(&g->mu);
-	return (s);
+	return (g != NULL ? refresh_text(g->refresh) : NULL);
 }

@@ -1,18 +1,18 @@
 /*
  * metrics.c - Prometheus text for GET /metrics.
  *
- * A helper thread asks the supervisor and every instance of the topology
- * for ctl.status (ctl_call blocks: never on the loop thread), each call
- * bounded by a short timeout, renders the exposition text and caches it
- * under a mutex; HTTP handlers copy the cached text.  The thread reads
- * only the immutable topology.  metrics_render is pure, for tests.
+ * A refresh thread (opc/refresh.h) asks the supervisor and every
+ * instance of the topology for ctl.status (ctl_call blocks: never on the
+ * loop thread), each call bounded by a short timeout, and renders the
+ * exposition text it keeps; HTTP handlers copy the latest text.  The thread
+ * reads only the immutable topology.  metrics_render is pure, for tests.
  */
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "opc/err.h"
+#include "opc/refresh.h"
 #include "opc/svc.h"
 #include "opc/topo.h"
 #include "webhook.h"
@@ -20,14 +20,8 @@
 struct metrics {
 	const struct topo *topo;
 	char              *self;
-	int64_t            interval_ms;
 	int                timeout_ms;
-	pthread_t          th;
-	bool               started;
-	pthread_mutex_t    mu;
-	pthread_cond_t     cv;
-	bool               stop; /* under mu */
-	char              *text; /* under mu */
+	struct refresh    *refresh; /* its thread calls gather() */
 };
 
 /* label appends a Prometheus label value, escaped. */
@@ -177,36 +171,10 @@ gather(struct metrics *m)
 	return (text);
 }
 
-static void *
-run(void *arg)
+static char *
+make(void *arg)
 {
-	struct metrics *m = arg;
-	struct timespec ts;
-	char           *text, *old;
-
-	pthread_mutex_lock(&m->mu);
-	while (!m->stop) {
-		pthread_mutex_unlock(&m->mu);
-		text = gather(m);
-		pthread_mutex_lock(&m->mu);
-		old     = m->text;
-		m->text = text;
-		free(old);
-		if (m->stop)
-			break;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += m->interval_ms / 1000;
-		ts.tv_nsec += (m->interval_ms % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		while (!m->stop &&
-		    pthread_cond_timedwait(&m->cv, &m->mu, &ts) == 0)
-			;
-	}
-	pthread_mutex_unlock(&m->mu);
-	return (NULL);
+	return (gather(arg));
 }
 
 int
@@ -214,21 +182,19 @@ metrics_open(struct metrics **mp, const struct topo *topo, const char *self,
     int64_t interval_ms, int timeout_ms)
 {
 	struct metrics *m;
+	int             rv;
 
-	*mp            = NULL;
-	m              = xcalloc(1, sizeof(*m));
-	m->topo        = topo;
-	m->self        = xstrdup(self);
-	m->interval_ms = interval_ms > 0 ? interval_ms : 5000;
-	m->timeout_ms  = timeout_ms;
-	pthread_mutex_init(&m->mu, NULL);
-	pthread_cond_init(&m->cv, NULL);
-	if (pthread_create(&m->th, NULL, run, m) != 0) {
+	*mp           = NULL;
+	m             = xcalloc(1, sizeof(*m));
+	m->topo       = topo;
+	m->self       = xstrdup(self);
+	m->timeout_ms = timeout_ms;
+	if ((rv = refresh_open(&m->refresh,
+	         interval_ms > 0 ? interval_ms : 5000, make, m)) != 0) {
 		metrics_close(&m);
-		return (ERR_IO);
+		return (rv);
 	}
-	m->started = true;
-	*mp        = m;
+	*mp = m;
 	return (0);
 }
 
@@ -239,16 +205,7 @@ metrics_close(struct metrics **mp)
 
 	if (m == NULL)
 		return;
-	if (m->started) {
-		pthread_mutex_lock(&m->mu);
-		m->stop = true;
-		pthread_cond_broadcast(&m->cv);
-		pthread_mutex_unlock(&m->mu);
-		pthread_join(m->th, NULL);
-	}
-	pthread_cond_destroy(&m->cv);
-	pthread_mutex_destroy(&m->mu);
-	free(m->text);
+	refresh_close(&m->refresh);
 	free(m->self);
 	free(m);
 	*mp = NULL;
@@ -257,13 +214,5 @@ metrics_close(struct metrics **mp)
 char *
 metrics_text(struct metrics *m)
 {
-	char *s = NULL;
-
-	if (m == NULL)
-		return (NULL);
-	pthread_mutex_lock(&m->mu);
-	if (m->text != NULL)
-		s = xstrdup(m->text);
-	pthread_mutex_unlock(&m->mu);
-	return (s);
+	return (m != NULL ? refresh_text(m->refresh) : NULL);
 }
