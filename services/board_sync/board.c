@@ -865,6 +865,29 @@ on_pr_opened(struct svc *svc, const struct msg *m, void *state)
 	return (rv);
 }
 
+/* on_pr_dropped: the queued pull request of a cancelled task will not be
+ * opened: one comment says so, the task stays where the human put it. */
+static int
+on_pr_dropped(struct svc *svc, const struct msg *m, void *state)
+{
+	const struct msg_exec_pr_dropped *d = &m->body.exec_pr_dropped;
+	char                             *c;
+	int                               rv;
+
+	(void) state;
+	if (d->task_id == NULL)
+		return (0);
+	c  = xasprintf("Pull request dropped\n- run_id: %s\n- branch: %s "
+	                "(pushed, left as it is)\n- reason: %s\n"
+	                "opcenter will not open it.\n",
+	     d->run_id, d->branch_name ? d->branch_name : "?",
+            d->reason ? d->reason : "cancelled on the board");
+	rv = board_comment_post(svc, d->task_id, "executor", c);
+	svc_count(svc, "pr_dropped", 1);
+	free(c);
+	return (rv == ERR_NOTFOUND ? 0 : rv);
+}
+
 /* ------------------------------------------------------------------ ctl */
 
 /* The most a task's text may hold (README, "Bad input"): far beyond any
@@ -1464,6 +1487,7 @@ static const struct svc_handler handlers[] = {
 	{ MSG_EXEC_FINISHED, on_finished },
 	{ MSG_EXEC_SUPERSEDED, on_superseded },
 	{ MSG_EXEC_PR_WAITING, on_pr_waiting },
+	{ MSG_EXEC_PR_DROPPED, on_pr_dropped },
 	{ MSG_EXEC_PR_OPENED, on_pr_opened },
 	{ MSG_BOARD_WEBHOOK, on_webhook },
 	{ MSG_PROPOSAL_CREATED, on_proposal },

@@ -372,6 +372,24 @@ gone(struct bplane *bp, const char *id)
 	    "tt", id, BOARD_READY);
 }
 
+/* moved journals task.updated for a state a human gave item id in Plane
+ * (reason "plane"); a state the bus has no name for is left out. */
+static void
+moved(struct svc *svc, const char *id, const char *from, const char *to)
+{
+	struct msg_task_updated ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.task_id    = (char *) id;
+	ev.state      = board_state(to);
+	ev.prev_state = board_state(from);
+	ev.reason     = "plane";
+	if (ev.state == MSG_TASK_STATE__UNSET)
+		return;
+	if (svc_emit(svc, MSG_TASK_UPDATED, id, &ev) == 0)
+		log_info("plane.moved", "%s: %s -> %s in Plane", id, from, to);
+}
+
 /* mirror upserts one work item. */
 static void
 mirror(struct bplane *bp, json_t *item, json_t *seen)
@@ -431,9 +449,14 @@ mirror(struct bplane *bp, json_t *item, json_t *seen)
 	    " state = CASE WHEN ? > 0 THEN task.state ELSE excluded.state END",
 	    "ttttttttiii", id, pi.name ? pi.name : "", pi.goal, pi.repo, kind,
 	    labels, pi.desc, pi.state, now, now, pending);
-	/* a campaign step's state changed in Plane (a human's move) */
-	if (pending == 0 && old != NULL && strcmp(old, pi.state) != 0)
+	/* a human's move in Plane: journaled as our own moves are (the
+	 * router ends a Cancelled task's work, the proposer counts it as a
+	 * rejection, the insighter a Done as accepted); a campaign step's
+	 * campaign follows it */
+	if (pending == 0 && old != NULL && strcmp(old, pi.state) != 0) {
+		moved(svc, id, old, pi.state);
 		(void) board_campaign_mirrored(svc, id, old);
+	}
 	free(old);
 	/* a human put it back to Ready: our old claim is over */
 	if (strcmp(pi.state, BOARD_READY) == 0 && active > 0 && pending == 0)

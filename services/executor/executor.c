@@ -1579,9 +1579,22 @@ on_superseded(struct svc *svc, const struct msg *m, void *state)
 	    "t", s->run_id));
 }
 
+/* on_cancel: the router says a task was cancelled on the board: its
+ * queued pull request is never opened (prq.c). */
+static int
+on_cancel(struct svc *svc, const struct msg *m, void *state)
+{
+	const struct msg_exec_cancel *c = &m->body.exec_cancel;
+
+	(void) svc;
+	return (executor_prq_cancel(state, c->task_id,
+	    c->reason != NULL ? c->reason : "cancelled on the board"));
+}
+
 static const struct svc_handler handlers[] = {
 	{ MSG_EXEC_DISPATCH, on_dispatch },
 	{ MSG_EXEC_SUPERSEDED, on_superseded },
+	{ MSG_EXEC_CANCEL, on_cancel },
 	{ MSG_NONE, NULL },
 };
 

@@ -99,6 +99,11 @@ int64_t executor_prq_queued(struct executor *x, const char *repo);
  * row and exec.pr.waiting.  0 (nothing to do too) or the store's error. */
 int executor_prq_enqueue(struct executor *x, const char *run_id,
     const char *task_id, const struct msg_exec_result *res);
+/* executor_prq_cancel, in the handler's transaction: the queued pull
+ * requests of task_id, cancelled on the board, are dropped
+ * (exec.pr.dropped, reason why), or marked for their worker's answer. */
+int executor_prq_cancel(
+    struct executor *x, const char *task_id, const char *why);
 /* executor_prq_tick, once a tick: reaps the PR-only workers and starts
  * one for the head of each repo's queue when its re-check is due. */
 void executor_prq_tick(struct executor *x);

@@ -20,6 +20,12 @@
  * it is gone, reads its answer or runs it again; since the worker looks
  * for the branch's open pull request before creating one, a crash
  * between GitHub's create and the row's delete opens no second one.
+ *
+ * A task cancelled on the board (exec.cancel from the router) drops its
+ * rows: at once, with exec.pr.dropped, when no worker is opening one;
+ * else drop_reason marks it and the worker's answer decides: a pull
+ * request it already opened is reported as opened (it exists: saying
+ * otherwise would hide it), anything else drops the row.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -48,7 +54,79 @@ static const char prq_schema[] =
 int
 executor_prq_open(struct executor *x)
 {
-	return (store_exec(svc_store(x->svc), prq_schema));
+	int rv;
+
+	if ((rv = store_exec(svc_store(x->svc), prq_schema)) != 0)
+		return (rv);
+	return (store_add_column(
+	    svc_store(x->svc), "pr_wait", "drop_reason", "TEXT"));
+}
+
+/* drop deletes row seq and journals exec.pr.dropped (in the caller's
+ * transaction). */
+static int
+drop(struct executor *x, int64_t seq, const char *run_id, const char *task_id,
+    const char *repo, const char *head, int64_t since, const char *why)
+{
+	struct msg_exec_pr_dropped ev;
+	int                        rv;
+
+	if ((rv = store_run(svc_store(x->svc),
+	         "DELETE FROM pr_wait WHERE seq = ?", "i", seq)) != 0)
+		return (rv);
+	memset(&ev, 0, sizeof(ev));
+	ev.run_id      = (char *) run_id;
+	ev.task_id     = (char *) task_id;
+	ev.repo_key    = (char *) repo;
+	ev.branch_name = (char *) head;
+	ev.reason      = (char *) why;
+	ev.waited_ms   = now_ms() - since;
+	log_info("executor.pr",
+	    "%s: run %s: its queued pull request is dropped (%s); branch %s "
+	    "stays pushed",
+	    task_id, run_id, why, head != NULL ? head : "?");
+	svc_count(x->svc, "pr_dropped", 1);
+	return (svc_emit(x->svc, MSG_EXEC_PR_DROPPED, task_id, &ev));
+}
+
+int
+executor_prq_cancel(struct executor *x, const char *task_id, const char *why)
+{
+	struct store_stmt *st;
+	struct {
+		int64_t seq, since;
+		char   *run_id, *repo, *head;
+	} r[32];
+	size_t n = 0, i;
+	int    rv;
+
+	/* a worker opening one: its answer decides (answer()) */
+	if ((rv = store_run(svc_store(x->svc),
+	         "UPDATE pr_wait SET drop_reason = ? WHERE task_id = ? AND"
+	         " pid > 0",
+	         "tt", why, task_id)) != 0 ||
+	    (rv = store_prep(svc_store(x->svc), &st,
+	         "SELECT seq, since_ms, run_id, repo, head FROM pr_wait"
+	         " WHERE task_id = ? AND pid = 0")) != 0)
+		return (rv);
+	store_bind_text(st, 1, task_id);
+	while (n < nitems(r) && store_step(st) == 1) {
+		r[n].seq    = store_col_int(st, 0);
+		r[n].since  = store_col_int(st, 1);
+		r[n].run_id = store_col_dup(st, 2);
+		r[n].repo   = store_col_dup(st, 3);
+		r[n++].head = store_col_dup(st, 4);
+	}
+	store_done(st);
+	for (i = 0; i < n; i++) {
+		if (rv == 0)
+			rv = drop(x, r[i].seq, r[i].run_id, task_id, r[i].repo,
+			    r[i].head, r[i].since, why);
+		free(r[i].run_id);
+		free(r[i].repo);
+		free(r[i].head);
+	}
+	return (rv);
 }
 
 /* repo_of reads the repo key of a run from its request file (a new
@@ -197,7 +275,7 @@ alive(struct executor *x, pid_t pid, const char *run_id)
 static void
 answer(struct executor *x, int64_t seq, const char *run_id,
     const char *task_id, const char *repo, const char *head, int64_t since,
-    int64_t tries)
+    int64_t tries, const char *dropped)
 {
 	struct msg_exec_pr_opened ev;
 	char       *p = executor_path_for(x, run_id, ".pr.json"), *why = NULL;
@@ -229,6 +307,18 @@ answer(struct executor *x, int64_t seq, const char *run_id,
 		    "waiting %lld s",
 		    task_id, run_id, url, (long long) (now - since) / 1000);
 		svc_count(x->svc, "pr_opened_from_queue", 1);
+		(void) unlink(p);
+		goto out;
+	}
+	if (dropped != NULL) {
+		/* its task was cancelled while the worker ran */
+		if (svc_begin(x->svc) == 0) {
+			if (drop(x, seq, run_id, task_id, repo, head, since,
+			        dropped) == 0)
+				(void) svc_commit(x->svc);
+			else
+				(void) svc_rollback(x->svc);
+		}
 		(void) unlink(p);
 		goto out;
 	}
@@ -270,7 +360,7 @@ executor_prq_tick(struct executor *x)
 	struct store_stmt *st;
 	struct prow {
 		int64_t seq, pid, since, tries, next;
-		char   *run_id, *task_id, *repo, *head;
+		char   *run_id, *task_id, *repo, *head, *dropped;
 	} r[32];
 	size_t  n   = 0, i;
 	int64_t now = now_ms();
@@ -280,7 +370,8 @@ executor_prq_tick(struct executor *x)
 	/* the head of each repo's queue */
 	if (store_prep(svc_store(x->svc), &st,
 	        "SELECT seq, pid, since_ms, tries, next_ms, run_id, task_id,"
-	        " repo, coalesce(head, '') FROM pr_wait w WHERE seq ="
+	        " repo, coalesce(head, ''), drop_reason FROM pr_wait w WHERE"
+	        " seq ="
 	        " (SELECT min(seq) FROM pr_wait WHERE repo = w.repo)"
 	        " ORDER BY seq LIMIT 32") != 0)
 		return;
@@ -294,6 +385,7 @@ executor_prq_tick(struct executor *x)
 		r[n].task_id = xstrdup(store_col_text(st, 6));
 		r[n].repo    = xstrdup(store_col_text(st, 7));
 		r[n].head    = xstrdup(store_col_text(st, 8));
+		r[n].dropped = store_col_dup(st, 9);
 		n++;
 	}
 	store_done(st);
@@ -304,7 +396,8 @@ executor_prq_tick(struct executor *x)
 			if (w == 0 || (w < 0 && alive(x, pid, r[i].run_id)))
 				continue; /* still at it */
 			answer(x, r[i].seq, r[i].run_id, r[i].task_id,
-			    r[i].repo, r[i].head, r[i].since, r[i].tries);
+			    r[i].repo, r[i].head, r[i].since, r[i].tries,
+			    r[i].dropped);
 			continue;
 		}
 		if (r[i].next > now)
@@ -324,6 +417,7 @@ executor_prq_tick(struct executor *x)
 		free(r[i].task_id);
 		free(r[i].repo);
 		free(r[i].head);
+		free(r[i].dropped);
 	}
 }
 

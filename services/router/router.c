@@ -1258,8 +1258,22 @@ router_heartbeat(struct svc *svc, void *state, struct msg_heartbeat_info *info)
 	free(held);
 }
 
+/* on_task_updated: a move to Cancelled (a human's, on the board) ends
+ * the task here (cancel.c); other moves are board-sync's. */
+static int
+on_task_updated(struct svc *svc, const struct msg *m, void *state)
+{
+	const struct msg_task_updated *t = &m->body.task_updated;
+
+	(void) state;
+	if (t->state != MSG_TASK_STATE_CANCELLED)
+		return (0);
+	return (router_cancel(svc, t->task_id, t->comment));
+}
+
 static const struct svc_handler handlers[] = {
 	{ MSG_TASK_READY, on_ready },
+	{ MSG_TASK_UPDATED, on_task_updated },
 	{ MSG_EXEC_STARTED, on_started },
 	{ MSG_EXEC_FINISHED, on_finished },
 	{ MSG_NONE, NULL },

@@ -107,6 +107,12 @@ void router_take_back(struct router *, const char *run_id, const char *task_id,
     const char *executor, const char *why);
 
 /* The emergency stop (pause.c). */
+/* router_cancel acts on task_id's move to Cancelled (cancel.c), in the
+ * caller's transaction: no dispatch of it any more, its runs in flight
+ * taken back, exec.cancel for what an executor still holds of it (reason
+ * the board's).  0 or the store's error. */
+int router_cancel(struct svc *, const char *task_id, const char *reason);
+
 struct pause_hold {
 	bool    global;   /* the pause of every repo */
 	char   *repo_key; /* else its repo */

@@ -12,6 +12,10 @@
  * is then stopped without its shutdown hook while the third's pull
  * request is created on GitHub, as if an earlier life had created it and
  * died before deleting its row: the next life opens no second one.
+ *
+ * test_cancel: a task cancelled while its pull request waits has it
+ * dropped (never opened when the cap frees), and a task a pause holds in
+ * the router, cancelled, is never dispatched.
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -398,11 +402,143 @@ test_caps_queue(void **state)
 	fx_stop(&f);
 }
 
+/* held: the router said it holds task (budget.decision, paused),
+ * polled (bounded). */
+static bool
+held(struct fx *f, const char *task)
+{
+	json_t *ev, *v;
+	size_t  i;
+	int     n;
+	bool    yes = false;
+
+	for (n = 0; n < 200 && !yes; n++) {
+		ev = tb_events(f->topo, "router", "budget.decision");
+		json_array_foreach (ev, i, v)
+			yes = yes ||
+			    (tb_str(v, "body.task_id") != NULL &&
+			        strcmp(tb_str(v, "body.task_id"), task) == 0 &&
+			        tb_str(v, "body.reason") != NULL &&
+			        strcmp(tb_str(v, "body.reason"), "paused") ==
+			            0);
+		json_decref(ev);
+		if (!yes)
+			sleep_ms(50);
+	}
+	return (yes);
+}
+
+/* move puts task in state on the board, as `opc task move` does. */
+static void
+move(struct fx *f, const char *task, enum msg_task_state to)
+{
+	struct msg_board_task_move rq = { .task_id = (char *) task,
+		.state                             = to };
+	char                       err[256];
+
+	if (tb_call(f->topo, "board-sync", MSG_BOARD_TASK_MOVE, &rq, NULL, err,
+	        sizeof(err)) != 0)
+		fail_msg("task_move %s: %s", task, err);
+}
+
+/* A task cancelled on the board costs nothing more: its queued pull
+ * request is dropped (never opened, even when the cap frees a place),
+ * and a task the router still holds is never dispatched. */
+static void
+test_cancel(void **state)
+{
+	struct fx   f;
+	json_t     *fin, *ev, *st, *d = NULL;
+	const char *b2, *r2;
+	char       *t1, *t2, *t3, err[256];
+	size_t      posts, posts2;
+
+	UNUSED(state);
+	fx_start(&f);
+	assert_int_equal(tb_wait_int(f.topo, "router",
+	                     "executors.executor.free_slots", 1, WAIT),
+	    1);
+	t1  = add(&f);
+	fin = tb_wait_events(f.topo, "executor", "exec.finished", 1, WAIT);
+	assert_string_equal(tb_str(fin, "0.body.result.pr_state"), "opened");
+	json_decref(fin);
+	t2 = add(&f);
+	ev = tb_wait_events(f.topo, "executor", "exec.pr.waiting", 1, WAIT);
+	assert_int_equal(json_array_size(ev), 1);
+	r2 = tb_str(ev, "0.body.run_id");
+	b2 = tb_str(ev, "0.body.branch_name");
+	assert_true(state_is(&f, t2, "In Review"));
+
+	/* cancelled while its pull request waits: dropped, said once */
+	move(&f, t2, MSG_TASK_STATE_CANCELLED);
+	fin = tb_wait_events(f.topo, "executor", "exec.pr.dropped", 1, WAIT);
+	assert_int_equal(json_array_size(fin), 1);
+	assert_string_equal(tb_str(fin, "0.body.run_id"), r2);
+	assert_string_equal(tb_str(fin, "0.body.task_id"), t2);
+	assert_string_equal(tb_str(fin, "0.body.branch_name"), b2);
+	assert_string_equal(
+	    tb_str(fin, "0.body.reason"), "cancelled on the board");
+	json_decref(fin);
+	fin = tb_events(f.topo, "router", "exec.cancel");
+	assert_int_equal(json_array_size(fin), 1);
+	json_decref(fin);
+	st = tb_status(f.topo, "executor");
+	assert_int_equal(json_object_size(tb_get(st, "pr_queue")), 0);
+	json_decref(st);
+	assert_int_equal(
+	    tb_wait_int(f.topo, "board-sync", "counters.pr_dropped", 1, WAIT),
+	    1);
+	assert_true(comment_has(&f, t2, "Pull request dropped"));
+	assert_true(state_is(&f, t2, "Cancelled"));
+
+	/* the cap frees its place: nothing is opened for the dropped one */
+	(void) pulls_of(&f, b2, &posts);
+	json_decref(gh(&f, "PATCH", "/repos/acme/demo/pulls/1",
+	    "{\"state\":\"closed\"}", 200));
+	sleep_ms(500); /* several ticks with pr_cap_cache_seconds 0 */
+	assert_int_equal(pulls_of(&f, b2, &posts2), 0);
+	assert_int_equal(posts2, posts);
+	fin = tb_events(f.topo, "executor", "exec.pr.opened");
+	assert_int_equal(json_array_size(fin), 0);
+	json_decref(fin);
+
+	/* held by a pause, then cancelled: never dispatched after resume */
+	{
+		struct msg_router_pause  p = { .reason = "test" };
+		struct msg_router_resume r = { 0 };
+
+		if (tb_call(f.topo, "router", MSG_ROUTER_PAUSE, &p, NULL, err,
+		        sizeof(err)) != 0)
+			fail_msg("pause: %s", err);
+		t3 = add(&f);
+		assert_true(held(&f, t3));
+		move(&f, t3, MSG_TASK_STATE_CANCELLED);
+		assert_int_equal(tb_wait_int(f.topo, "router",
+		                     "counters.cancelled", 2, WAIT),
+		    2);
+		if (tb_call(f.topo, "router", MSG_ROUTER_RESUME, &r, &d, err,
+		        sizeof(err)) != 0)
+			fail_msg("resume: %s", err);
+		json_decref(d);
+	}
+	sleep_ms(500); /* dispatch passes after the resume */
+	fin = tb_events(f.topo, "router", "exec.dispatch");
+	assert_int_equal(json_array_size(fin), 2); /* T-1's and T-2's */
+	json_decref(fin);
+	assert_true(state_is(&f, t3, "Cancelled"));
+	free(t1);
+	free(t2);
+	free(t3);
+	json_decref(ev);
+	fx_stop(&f);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_caps_queue),
+		cmocka_unit_test(test_cancel),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

@@ -294,6 +294,22 @@ wait_ready(struct fx *f, const char *id)
 	return (false);
 }
 
+/* plane_moves counts board-sync's task.updated to state with reason
+ * "plane" (a human's move seen in Plane). */
+static size_t
+plane_moves(struct fx *f, const char *state)
+{
+	json_t *ev = tb_events(f->topo, "board-sync", "task.updated"), *v;
+	size_t  i, n = 0;
+
+	json_array_foreach (ev, i, v)
+		n += tb_str(v, "body.reason") != NULL &&
+		    strcmp(tb_str(v, "body.reason"), "plane") == 0 &&
+		    strcmp(tb_str(v, "body.state"), state) == 0;
+	json_decref(ev);
+	return (n);
+}
+
 static void
 test_plane_campaign(void **state)
 {
@@ -468,6 +484,10 @@ test_plane_campaign(void **state)
 	ch = children(&f, gid);
 	assert_int_equal(json_array_size(ch), 3);
 	json_decref(ch);
+	/* a human's moves in Plane are journaled as ours are (the router
+	 * ends a cancelled task's work, the proposer counts rejections) */
+	assert_int_equal(plane_moves(&f, "Done"), 1);
+	assert_int_equal(plane_moves(&f, "Cancelled"), 3);
 	print_message("campaigns (Plane): 2 campaigns, 6 steps in %lld ms\n",
 	    (long long) (mono_ms() - t0));
 	fx_stop(&f);
