@@ -372,10 +372,12 @@ gone(struct bplane *bp, const char *id)
 	    "tt", id, BOARD_READY);
 }
 
-/* moved journals task.updated for a state a human gave item id in Plane
- * (reason "plane"); a state the bus has no name for is left out. */
+/* moved journals task.updated for a state item id took in Plane, not by
+ * us (reason "plane": a human's move; "plane_vanished": see vanished());
+ * a state the bus has no name for is left out. */
 static void
-moved(struct svc *svc, const char *id, const char *from, const char *to)
+moved(struct svc *svc, const char *id, const char *from, const char *to,
+    const char *reason)
 {
 	struct msg_task_updated ev;
 
@@ -383,7 +385,7 @@ moved(struct svc *svc, const char *id, const char *from, const char *to)
 	ev.task_id    = (char *) id;
 	ev.state      = board_state(to);
 	ev.prev_state = board_state(from);
-	ev.reason     = "plane";
+	ev.reason     = (char *) reason;
 	if (ev.state == MSG_TASK_STATE__UNSET)
 		return;
 	if (svc_emit(svc, MSG_TASK_UPDATED, id, &ev) == 0)
@@ -454,7 +456,7 @@ mirror(struct bplane *bp, json_t *item, json_t *seen)
 	 * rejection, the insighter a Done as accepted); a campaign step's
 	 * campaign follows it */
 	if (pending == 0 && old != NULL && strcmp(old, pi.state) != 0) {
-		moved(svc, id, old, pi.state);
+		moved(svc, id, old, pi.state, "plane");
 		(void) board_campaign_mirrored(svc, id, old);
 	}
 	free(old);
@@ -467,8 +469,54 @@ mirror(struct bplane *bp, json_t *item, json_t *seen)
 	plane_item_fini(&pi);
 }
 
+/* vanished: a task of ours a whole listing no longer has, past Ready
+ * and not ended (deleted in Plane, or relabelled to a repo this
+ * deployment does not run), is cancelled here: journaled as a human's
+ * move (the router ends its work) and its campaign's step ends. */
+static void
+vanished(struct bplane *bp, json_t *seen)
+{
+	struct store_stmt *st;
+	json_t            *gone = json_object(), *v;
+	const char        *id;
+
+	if (store_prep(svc_store(bp->svc), &st,
+	        "SELECT task_id, state FROM task t WHERE state NOT IN (?,"
+	        " 'Done', 'Cancelled', '(gone)') AND updated_at < ? AND NOT"
+	        " EXISTS (SELECT 1 FROM outbox o WHERE o.task_id ="
+	        " t.task_id AND o.done = 0)") != 0) {
+		json_decref(gone);
+		return;
+	}
+	store_bind_text(st, 1, BOARD_READY);
+	store_bind_int(st, 2, bp->list_start);
+	while (store_step(st) == 1)
+		if (json_object_get(seen, store_col_text(st, 0)) == NULL)
+			json_object_set_new(gone, store_col_text(st, 0),
+			    json_string(store_col_text(st, 1)));
+	store_done(st);
+	json_object_foreach (gone, id, v) {
+		if (store_run(svc_store(bp->svc),
+		        "UPDATE task SET state = 'Cancelled', updated_at = ?"
+		        " WHERE task_id = ?",
+		        "it", now_ms(), id) != 0)
+			continue;
+		log_warn("plane.vanished",
+		    "%s: no longer in the project's listing (was %s): "
+		    "cancelled here",
+		    id, json_string_value(v));
+		svc_count(bp->svc, "plane_vanished", 1);
+		moved(bp->svc, id, json_string_value(v), "Cancelled",
+		    "plane_vanished");
+		(void) board_campaign_mirrored(
+		    bp->svc, id, json_string_value(v));
+	}
+	json_decref(gone);
+}
+
 /* reconcile: after a whole listing, a Ready task it did not have is
- * gone from this deployment's board. */
+ * gone from this deployment's board; one further on is cancelled
+ * (vanished). */
 static void
 reconcile(struct bplane *bp, json_t *seen)
 {
@@ -490,6 +538,7 @@ reconcile(struct bplane *bp, json_t *seen)
 	json_array_foreach (drop, i, v)
 		gone(bp, json_string_value(v));
 	json_decref(drop);
+	vanished(bp, seen);
 }
 
 /* ------------------------------------------------------------ listing */
@@ -590,9 +639,10 @@ poll_items(struct bplane *bp)
 {
 	int64_t now = mono_ms();
 
-	bp->polling   = true;
-	bp->refresh   = false;
-	bp->last_poll = now;
+	bp->polling    = true;
+	bp->refresh    = false;
+	bp->last_poll  = now;
+	bp->list_start = now_ms();
 	bp->listing_full =
 	    bp->force_full || bp->watermark == 0 || now >= bp->next_full;
 	bp->force_full = false;

@@ -50,6 +50,7 @@ struct bplane {
 	char    db_id[40];    /* this db's id, in comment external ids */
 	/* the listing */
 	int64_t next_poll, next_full, last_poll; /* mono ms */
+	int64_t list_start; /* wall ms: the listing under way began */
 	int64_t watermark;  /* updated_at (us) of the newest item listed */
 	int64_t list_total; /* the listing's first total_count */
 	bool    polling, refresh, force_full, listing_full, shifted;

@@ -17,7 +17,10 @@
  *     stub plan; a human cancels each step in Plane: the campaign ends
  *     cancelled (3 cancelled counted), the goal Blocked;
  *   - only alice may trigger runs (plane.authorized_members): the steps,
- *     made and moved to Ready by opcenter's own key, run as her goal's.
+ *     made and moved to Ready by opcenter's own key, run as her goal's;
+ *   - a human's moves in Plane are journaled (task.updated reason plane);
+ *     a running step whose item is deleted is cancelled at the next
+ *     whole listing (reason plane_vanished) and the campaign goes on.
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -59,7 +62,8 @@ call(struct fx *f, const char *method, const char *path, json_t *body)
 	struct http_resp rs;
 	char       *url    = xasprintf("http://127.0.0.1:%d%s", f->port, path);
 	char       *b      = body ? json_dumps(body, JSON_COMPACT) : NULL;
-	const char *hdrs[] = { "Content-Type: application/json", NULL };
+	const char *hdrs[] = { "Content-Type: application/json",
+		"X-API-Key: " KEY, NULL };
 	json_t     *j;
 
 	memset(&rq, 0, sizeof(rq));
@@ -121,6 +125,7 @@ fx_start(struct fx *f)
 	                       "  project_id: " PROJ "\n"
 	                       "  rate_limit: 100/second\n"
 	                       "  authorized_members: [alice@example.test]\n"
+	                       "  full_sync: 300ms\n"
 	                       "repos:\n"
 	                       "  demo:\n"
 	                       "    clone_url: %s/demo.git\n"
@@ -317,8 +322,9 @@ test_plane_campaign(void **state)
 		  "Verify: " GOAL };
 	struct msg_board_campaigns q = { NULL };
 	struct fx                  f;
-	json_t                    *g, *ev, *ch, *d, *it;
+	json_t                    *g, *ev, *ch, *d, *it, *v;
 	char                       gid[64], sid[3][64], cid[80], eid[96];
+	char                       path[256];
 	char                       err[256];
 	int64_t                    deadline, t0 = mono_ms();
 	size_t                     i, k;
@@ -488,6 +494,39 @@ test_plane_campaign(void **state)
 	 * ends a cancelled task's work, the proposer counts rejections) */
 	assert_int_equal(plane_moves(&f, "Done"), 1);
 	assert_int_equal(plane_moves(&f, "Cancelled"), 3);
+
+	/* a running step's item deleted in Plane: the next whole listing
+	 * misses it, so it is cancelled here and the campaign goes on */
+	json_decref(call(&f, "POST", "/_fixture/workitem",
+	    json_pack("{s:s, s:s, s:[s, s, s], s:s, s:s}", "name",
+	        "Trim the config", "state", "Ready for AI", "labels",
+	        "repo: demo", "task-kind: goal", "plan: multi-step",
+	        "description_html", "<p>Drop the unused keys.</p>",
+	        "created_by", ALICE)));
+	assert_true(wait_state(&f, "Trim the config", "Running"));
+	g = item(&f, "Trim the config");
+	snprintf(gid, sizeof(gid), "%s", tb_str(g, "id"));
+	json_decref(g);
+	assert_true(wait_ready(&f, gid));
+	run(&f, gid, "run-r");
+	assert_true(wait_state(&f, "Analyze: Trim the config", "Running"));
+	g = item(&f, "Analyze: Trim the config");
+	snprintf(path, sizeof(path),
+	    "/api/v1/workspaces/ws/projects/" PROJ "/work-items/%s/",
+	    tb_str(g, "id"));
+	json_decref(g);
+	json_decref(call(&f, "DELETE", path, NULL));
+	assert_true(wait_state(&f, "Implement: Trim the config", "Running"));
+	assert_true(wait_comment(&f, "Trim the config", "1 cancelled"));
+	assert_int_equal(plane_moves(&f, "Cancelled"), 3);
+	ev = tb_events(f.topo, "board-sync", "task.updated");
+	k  = 0;
+	json_array_foreach (ev, i, v)
+		k += tb_str(v, "body.reason") != NULL &&
+		    strcmp(tb_str(v, "body.reason"), "plane_vanished") == 0 &&
+		    strcmp(tb_str(v, "body.state"), "Cancelled") == 0;
+	json_decref(ev);
+	assert_int_equal(k, 1);
 	print_message("campaigns (Plane): 2 campaigns, 6 steps in %lld ms\n",
 	    (long long) (mono_ms() - t0));
 	fx_stop(&f);
