@@ -7,8 +7,9 @@ libjansson-dev libmbedtls-dev libcmocka-dev sqlite3 jq procps curl \
 openssl iproute2 clang libclang-rt-14-dev clang-format bubblewrap \
 util-linux"
 # what only the tests need (test.sh sets OPC_DEPS_TEST=1): the browser
-# test_dash.sh drives (it installs it itself, or SKIPs, when missing)
-OPC_TEST_PKGS="chromium"
+# test_dash.sh drives; lintian, systemd-analyze and man for test_deb's
+# checks of the package (each SKIPs its part, saying why, when missing)
+OPC_TEST_PKGS="chromium lintian systemd man-db"
 
 opc_deps() {
 	missing=""
