@@ -23,6 +23,8 @@
 #include "opc/outcome.h"
 #include "opc/store.h"
 
+#define ESC_RECENT_S "10" /* escalations the status lists */
+
 static const char *schema =
     "CREATE TABLE IF NOT EXISTS esc ("
     " id INTEGER PRIMARY KEY,"
@@ -735,6 +737,39 @@ on_event(struct svc *svc, const struct msg *m, void *state)
 	return (rv);
 }
 
+/* recent: the newest ESC_RECENT escalations, newest first, for the
+ * dashboard: kind, key, when, state, attempts and the message's start
+ * (never last_error: it may name a webhook URL). */
+static json_t *
+recent(struct store *st)
+{
+	struct store_stmt *s;
+	json_t            *a = json_array();
+	char               ts[40], *k, *key, *m;
+
+	if (store_prep(st, &s,
+	        "SELECT kind, key, at_ms, state, attempts,"
+	        " substr(message, 1, 240) FROM esc ORDER BY id DESC"
+	        " LIMIT " ESC_RECENT_S) != 0)
+		return (a);
+	while (store_step(s) == 1) {
+		k   = utf8_lossy(store_col_text(s, 0));
+		key = utf8_lossy(store_col_text(s, 1));
+		m   = utf8_lossy(store_col_text(s, 5));
+		json_array_append_new(a,
+		    json_pack("{s:s, s:s, s:s, s:s, s:I, s:s}", "kind", k,
+		        "key", key, "at",
+		        iso8601(store_col_int(s, 2), ts, sizeof(ts)), "state",
+		        store_col_text(s, 3), "attempts",
+		        (json_int_t) store_col_int(s, 4), "message", m));
+		free(k);
+		free(key);
+		free(m);
+	}
+	store_done(s);
+	return (a);
+}
+
 static void
 escalator_status(struct svc *svc, void *state, json_t *obj)
 {
@@ -772,6 +807,7 @@ escalator_status(struct svc *svc, void *state, json_t *obj)
 		store_done(s);
 	}
 	json_object_set_new(obj, "self_heal_paused", paused);
+	json_object_set_new(obj, "recent", recent(st));
 	for (i = 0; i < e->nurls; i++)
 		json_array_append_new(urls, json_string(e->shown[i]));
 	json_object_set_new(obj, "urls", urls);

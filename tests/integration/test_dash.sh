@@ -107,6 +107,13 @@ check "token: wrong evidence 401" [ "$(code -H 'Authorization: Bearer nope' "$UT
 check "token: right 200" [ "$(code -H "Authorization: Bearer $OPC_TEST_DASH_TOKEN" "$UT/api/state")" = 200 ]
 check "the token is never logged" sh -c "! grep -rq '$OPC_TEST_DASH_TOKEN' '$T/st/log' '$T/st/run' 2>/dev/null"
 
+# an escalation to show: a repo's pause and resume are escalated (no
+# webhook URL here: recorded, marked failed)
+"$OPC" -c "$CFG" pause --repo demo --reason "escalation probe" >/dev/null 2>&1
+"$OPC" -c "$CFG" resume --repo demo >/dev/null 2>&1
+recent() { curl -sf "$U/api/state" | jq -e '[.escalations.recent[].kind] | index("paused") and index("resumed")' >/dev/null; }
+check "/api/state lists the recent escalations" wait_for 20 recent
+
 # --- the browser ------------------------------------------------------------
 mkdir -p "$ART"
 # ready: the state rendered (the run) and the event stream open; then a
@@ -136,6 +143,7 @@ check "DOM: its evidence links" dom "href=\"/evidence/$RUN/result.json\""
 check "DOM: the spend against the caps" sh -c "grep -q 'of \\\$10.0000 a day' '$T/dom.html' && grep -q 'this week' '$T/dom.html'"
 check "DOM: the breaker" dom 'breaker: closed'
 check "DOM: the live bus event" dom 'data-topic="task.created"'
+check "DOM: the recent escalations" dom 'data-kind="resumed"'
 png() { head -c 8 "$1" | od -An -c | grep -q 'P   N   G'; }
 pngs() { png "$ART/dashboard.png" && png "$ART/dashboard-phone.png"; }
 check "screenshots kept (PNG)" pngs

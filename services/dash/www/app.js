@@ -215,6 +215,14 @@ function escalations(e) {
   if (!e) { d.appendChild(el("p", "no escalator", "muted")); return; }
   d.appendChild(dl(e, ["escalations", "pending", "sent", "suppressed", "failed",
     "self_heal_paused", "last_error"]));
+  const ul = el("ul");
+  for (const r of e.recent || []) {
+    const li = el("li", (r.at || "") + " " + r.kind + " " + (r.key || "") +
+      " [" + r.state + "]: " + (r.message || ""));
+    li.dataset.kind = r.kind;
+    ul.appendChild(li);
+  }
+  d.appendChild(ul);
 }
 
 function autonomy(a) {

@@ -439,6 +439,17 @@ test_kinds(void **state)
 	assert_int_equal(st(&f, "failed"), 0);
 	/* one escalation.sent per escalation, nothing else journaled */
 	assert_int_equal(st(&f, "journal_seq"), (int64_t) nitems(want));
+	/* the status lists the newest ten, newest first (the dashboard's) */
+	{
+		json_t *s = tb_status(f.topo, "escalator");
+
+		assert_int_equal(json_array_size(tb_get(s, "recent")), 10);
+		assert_string_equal(tb_str(s, "recent.0.kind"), "disk_full");
+		assert_string_equal(tb_str(s, "recent.0.state"), "sent");
+		assert_non_null(tb_str(s, "recent.0.message"));
+		assert_non_null(strstr(tb_str(s, "recent.0.at"), "T"));
+		json_decref(s);
+	}
 	fx_stop(&f);
 }
 
