@@ -128,6 +128,119 @@ branch_policy(struct executor *x, json_t *req)
 	json_object_set_new(git, "protected_branches", list);
 }
 
+/* limits: the run's diff and quality limits (checked at start). */
+static void
+limits(struct executor *x, json_t *req)
+{
+	int64_t mf = 50, ml = 2000, qt = 3;
+	char    err[128];
+
+	(void) cfg_tab_int(executor_keys, svc_cfg(x->svc), "limits.max_files",
+	    &mf, err, sizeof(err));
+	(void) cfg_tab_int(executor_keys, svc_cfg(x->svc), "limits.max_lines",
+	    &ml, err, sizeof(err));
+	(void) cfg_tab_int(executor_keys, svc_cfg(x->svc),
+	    "limits.quality_threshold", &qt, err, sizeof(err));
+	json_object_set_new(req, "limits",
+	    json_pack("{s:I, s:I, s:I}", "max_files", (json_int_t) mf,
+	        "max_lines", (json_int_t) ml, "quality_threshold",
+	        (json_int_t) qt));
+}
+
+/* mirror: workspaces borrow from a mirror of the repo on this host
+ * (workspace.c, mirror.c); none: a full clone per run. */
+static void
+mirror(struct executor *x, json_t *req)
+{
+	const char *md = "mirrors";
+	int64_t     fi = 60000, gi = 86400000;
+	int         on = 1;
+	char       *abs, err[128];
+
+	(void) cfg_tab_bool(executor_keys, svc_cfg(x->svc), "mirror.enabled",
+	    &on, err, sizeof(err));
+	(void) cfg_tab_str(executor_keys, svc_cfg(x->svc), "mirror.dir", &md,
+	    err, sizeof(err));
+	(void) cfg_tab_ms(executor_keys, svc_cfg(x->svc),
+	    "mirror.fetch_interval", &fi, err, sizeof(err));
+	(void) cfg_tab_ms(executor_keys, svc_cfg(x->svc), "mirror.gc_interval",
+	    &gi, err, sizeof(err));
+	if (!on)
+		return;
+	abs = md[0] == '/'
+	    ? xstrdup(md)
+	    : xasprintf("%s/%s", svc_topo(x->svc)->state_dir, md);
+	json_object_set_new(req, "mirror",
+	    json_pack("{s:s, s:I, s:I}", "dir", abs, "fetch_interval_ms",
+	        (json_int_t) fi, "gc_interval_ms", (json_int_t) gi));
+	free(abs);
+}
+
+/* lease: fencing: the worker stops when we stop renewing this file. */
+static void
+lease(struct executor *x, json_t *req, json_t *dispatch)
+{
+	char   *lf = executor_path_for(x,
+	      json_string_value(json_object_get(dispatch, "run_id")), ".lease");
+	int64_t lm = json_integer_value(json_object_get(dispatch, "lease_ms"));
+
+	json_object_set_new(req, "lease_file", json_string(lf));
+	json_object_set_new(
+	    req, "lease_ms", json_integer(lm > 0 ? lm : 30000));
+	free(lf);
+}
+
+/* github: where pull requests go (the token travels separately). */
+static void
+github(struct executor *x, json_t *req)
+{
+	const struct cfg_node *root = svc_cfg_root(x->svc);
+	const char *rk = json_string_value(json_object_get(req, "repo_key"));
+	const struct cfg_node *rn =
+	    cfg_get(cfg_get(root, "repos"), rk ? rk : "");
+	const char *api = NULL, *ghr = NULL;
+	char       *parsed = NULL, err[128];
+
+	(void) cfg_tab_str(executor_github_keys, cfg_get(root, "github"),
+	    "api_url", &api, err, sizeof(err));
+	(void) cfg_tab_str(
+	    conf_repo_keys, rn, "github_repo", &ghr, err, sizeof(err));
+	if (ghr == NULL)
+		ghr = parsed = github_repo_of(
+		    json_string_value(json_object_get(req, "clone_url")));
+	json_object_set_new(req, "github",
+	    json_pack("{s:s, s:s?}", "api_url", api, "repo", ghr));
+	free(parsed);
+}
+
+/* pr_caps: the pull request caps (issue 20, pr.c, prq.c): the repo's,
+ * what its queue holds, and opcenter's heads: those under
+ * git.branch_prefix, where branch_policy placed the task branch. */
+static void
+pr_caps(struct executor *x, json_t *req)
+{
+	const char *rk = json_string_value(json_object_get(req, "repo_key"));
+	const char *prefix = json_string_value(
+	    json_object_get(json_object_get(req, "git"), "branch_prefix"));
+	const struct cfg_node *rn =
+	    cfg_get(cfg_get(svc_cfg_root(x->svc), "repos"), rk ? rk : "");
+	int64_t mo = 10, mh = 2;
+	char   *lock, err[128];
+
+	(void) cfg_tab_int(
+	    conf_repo_keys, rn, "max_open_prs", &mo, err, sizeof(err));
+	(void) cfg_tab_int(
+	    conf_repo_keys, rn, "max_prs_per_hour", &mh, err, sizeof(err));
+	lock = xasprintf(
+	    "%s/.pr-%s.lock", x->root, rk != NULL && id_valid(rk) ? rk : "_");
+	json_object_set_new(req, "pr_caps",
+	    json_pack("{s:I, s:I, s:I, s:s, s:s}", "max_open_prs",
+	        (json_int_t) mo, "max_prs_per_hour", (json_int_t) mh, "queued",
+	        (json_int_t) executor_prq_queued(x, rk ? rk : ""), "prefix",
+	        prefix != NULL ? prefix : "", "lock", lock));
+	free(lock);
+}
+
 /* executor_build_request turns a dispatch into the worker's request file body.
  */
 json_t *
@@ -186,108 +299,11 @@ executor_build_request(
 	json_object_set_new(req, "git",
 	    json_pack("{s:s, s:s}", "author_name", s, "author_email", url));
 	branch_policy(x, req);
-	{
-		int64_t mf = 50, ml = 2000, qt = 3;
-
-		(void) cfg_tab_int(executor_keys, svc_cfg(x->svc),
-		    "limits.max_files", &mf, err, errlen);
-		(void) cfg_tab_int(executor_keys, svc_cfg(x->svc),
-		    "limits.max_lines", &ml, err, errlen);
-		(void) cfg_tab_int(executor_keys, svc_cfg(x->svc),
-		    "limits.quality_threshold", &qt, err, errlen);
-		json_object_set_new(req, "limits",
-		    json_pack("{s:I, s:I, s:I}", "max_files", (json_int_t) mf,
-		        "max_lines", (json_int_t) ml, "quality_threshold",
-		        (json_int_t) qt));
-	}
-	/* Workspaces borrow from a mirror of the repo on this host
-	 * (workspace.c, mirror.c); none: a full clone per run. */
-	{
-		const char *md = "mirrors";
-		int64_t     fi = 60000, gi = 86400000;
-		int         on = 1;
-		char       *abs;
-
-		(void) cfg_tab_bool(executor_keys, svc_cfg(x->svc),
-		    "mirror.enabled", &on, err, errlen);
-		(void) cfg_tab_str(executor_keys, svc_cfg(x->svc),
-		    "mirror.dir", &md, err, errlen);
-		(void) cfg_tab_ms(executor_keys, svc_cfg(x->svc),
-		    "mirror.fetch_interval", &fi, err, errlen);
-		(void) cfg_tab_ms(executor_keys, svc_cfg(x->svc),
-		    "mirror.gc_interval", &gi, err, errlen);
-		if (on) {
-			abs = md[0] == '/'
-			    ? xstrdup(md)
-			    : xasprintf(
-			          "%s/%s", svc_topo(x->svc)->state_dir, md);
-			json_object_set_new(req, "mirror",
-			    json_pack("{s:s, s:I, s:I}", "dir", abs,
-			        "fetch_interval_ms", (json_int_t) fi,
-			        "gc_interval_ms", (json_int_t) gi));
-			free(abs);
-		}
-	}
-	/* Fencing: the worker stops when we stop renewing this file. */
-	{
-		char   *lf = executor_path_for(x,
-		      json_string_value(json_object_get(dispatch, "run_id")),
-		      ".lease");
-		int64_t lm =
-		    json_integer_value(json_object_get(dispatch, "lease_ms"));
-
-		json_object_set_new(req, "lease_file", json_string(lf));
-		json_object_set_new(
-		    req, "lease_ms", json_integer(lm > 0 ? lm : 30000));
-		free(lf);
-	}
-	/* GitHub: where pull requests go (the token travels separately) */
-	{
-		const char *rk =
-		    json_string_value(json_object_get(req, "repo_key"));
-		const struct cfg_node *rn =
-		    cfg_get(cfg_get(root, "repos"), rk ? rk : "");
-		const char *api = NULL, *ghr = NULL;
-		char       *parsed = NULL;
-
-		(void) cfg_tab_str(executor_github_keys,
-		    cfg_get(root, "github"), "api_url", &api, err, errlen);
-		(void) cfg_tab_str(
-		    conf_repo_keys, rn, "github_repo", &ghr, err, errlen);
-		if (ghr == NULL)
-			ghr = parsed = github_repo_of(json_string_value(
-			    json_object_get(req, "clone_url")));
-		json_object_set_new(req, "github",
-		    json_pack("{s:s, s:s?}", "api_url", api, "repo", ghr));
-		free(parsed);
-	}
-	/* Pull request caps (issue 20, pr.c, prq.c): the repo's, what its
-	 * queue holds, and opcenter's heads: those under git.branch_prefix,
-	 * where branch_policy placed the task branch */
-	{
-		const char *rk =
-		    json_string_value(json_object_get(req, "repo_key"));
-		const char *prefix = json_string_value(json_object_get(
-		    json_object_get(req, "git"), "branch_prefix"));
-		const struct cfg_node *rn =
-		    cfg_get(cfg_get(root, "repos"), rk ? rk : "");
-		int64_t mo = 10, mh = 2;
-		char   *lock;
-
-		(void) cfg_tab_int(
-		    conf_repo_keys, rn, "max_open_prs", &mo, err, errlen);
-		(void) cfg_tab_int(
-		    conf_repo_keys, rn, "max_prs_per_hour", &mh, err, errlen);
-		lock = xasprintf("%s/.pr-%s.lock", x->root,
-		    rk != NULL && id_valid(rk) ? rk : "_");
-		json_object_set_new(req, "pr_caps",
-		    json_pack("{s:I, s:I, s:I, s:s, s:s}", "max_open_prs",
-		        (json_int_t) mo, "max_prs_per_hour", (json_int_t) mh,
-		        "queued",
-		        (json_int_t) executor_prq_queued(x, rk ? rk : ""),
-		        "prefix", prefix != NULL ? prefix : "", "lock", lock));
-		free(lock);
-	}
+	limits(x, req);
+	mirror(x, req);
+	lease(x, req, dispatch);
+	github(x, req);
+	pr_caps(x, req);
 	/* A relative local clone_url is relative to the config file. */
 	url = json_string_value(json_object_get(req, "clone_url"));
 	if (url != NULL && url[0] != '/' && strstr(url, "://") == NULL &&
