@@ -400,21 +400,84 @@ poetry_pin(struct dep_item *it, const char *spec)
 	}
 }
 
+/* The tables of a pyproject.toml that name dependencies. */
+enum pyproject_table {
+	T_OTHER,
+	T_PROJECT,
+	T_OPTIONAL,
+	T_POETRY,
+	T_POETRY_DEV
+};
+
+/* pyproject_table_of: which of them table header tbl is. */
+static enum pyproject_table
+pyproject_table_of(const char *tbl)
+{
+	if (strcmp(tbl, "project") == 0)
+		return (T_PROJECT);
+	if (strcmp(tbl, "project.optional-dependencies") == 0)
+		return (T_OPTIONAL);
+	if (strcmp(tbl, "tool.poetry.dependencies") == 0)
+		return (T_POETRY);
+	if (strcmp(tbl, "tool.poetry.dev-dependencies") == 0 ||
+	    (strncmp(tbl, "tool.poetry.group.", 18) == 0 &&
+	        strstr(tbl, ".dependencies") != NULL))
+		return (T_POETRY_DEV);
+	return (T_OTHER);
+}
+
+/* poetry_entry reads a poetry dependency's value at *pp (a version
+ * string, or an inline table with version = "..."), adds key's item and
+ * returns how many errors it added. */
+static int
+poetry_entry(struct dep_report *r, const char *file, int ln, const char **pp,
+    const char *key, bool dev)
+{
+	struct dep_item *it;
+	char             val[512];
+	int              n = 0;
+
+	val[0] = '\0';
+	if (**pp == '"' || **pp == '\'') {
+		if (toml_string(pp, val, sizeof(val)) != 0) {
+			add_error(r, file, ln, "unterminated string");
+			n++;
+		}
+	} else if (**pp == '{') {
+		/* { version = "^1.2", ... } */
+		const char *e = strchr(*pp, '}'), *vv = strstr(*pp, "version");
+
+		if (e == NULL) {
+			add_error(r, file, ln, "unterminated inline table");
+			n++;
+		} else if (vv != NULL && vv < e) {
+			vv = strchr(vv, '=');
+			while (vv != NULL && (*vv == '=' || *vv == ' '))
+				vv++;
+			if (vv != NULL && (*vv == '"' || *vv == '\''))
+				(void) toml_string(&vv, val, sizeof(val));
+		}
+	} else {
+		add_error(r, file, ln, "expected a version string or table");
+		n++;
+	}
+	if (key[0] != '\0' &&
+	    (it = add_item(r, "python", key, file, val[0] != '\0' ? val : NULL,
+	         dev)) != NULL &&
+	    val[0] != '\0')
+		poetry_pin(it, val);
+	return (n);
+}
+
 int
 dep_parse_pyproject(struct dep_report *r, const char *file, const char *text)
 {
-	enum {
-		T_OTHER,
-		T_PROJECT,
-		T_OPTIONAL,
-		T_POETRY,
-		T_POETRY_DEV
-	} t           = T_OTHER;
-	const char *p = text, *q, *why;
-	char        key[128], val[512], tbl[256], msg[300];
-	int         n = 0, ln = 1, arr = 0, arr_start = 0;
-	bool        arr_dev = false;
-	size_t      k;
+	enum pyproject_table t = T_OTHER;
+	const char          *p = text, *q, *why;
+	char                 key[128], val[512], tbl[256], msg[300];
+	int                  n = 0, ln = 1, arr = 0, arr_start = 0;
+	bool                 arr_dev = false;
+	size_t               k;
 
 	while (*p != '\0') {
 		while (*p == ' ' || *p == '\t')
@@ -487,22 +550,7 @@ dep_parse_pyproject(struct dep_report *r, const char *file, const char *text)
 					k = 0;
 				snprintf(
 				    tbl, sizeof(tbl), "%.*s", (int) k, p + 1);
-				t = strcmp(tbl, "project") == 0 ? T_PROJECT
-				    : strcmp(tbl,
-				          "project.optional-dependencies") == 0
-				    ? T_OPTIONAL
-				    : strcmp(
-				          tbl, "tool.poetry.dependencies") == 0
-				    ? T_POETRY
-				    : strcmp(tbl,
-				          "tool.poetry.dev-dependencies") ==
-				            0 ||
-				        (strncmp(tbl, "tool.poetry.group.",
-				             18) == 0 &&
-				            strstr(tbl, ".dependencies") !=
-				                NULL)
-				    ? T_POETRY_DEV
-				    : T_OTHER;
+				t = pyproject_table_of(tbl);
 			}
 			while (*p != '\0' && *p != '\n')
 				p++;
@@ -566,47 +614,9 @@ dep_parse_pyproject(struct dep_report *r, const char *file, const char *text)
 			continue;
 		}
 		if ((t == T_POETRY || t == T_POETRY_DEV) &&
-		    strcmp(key, "python") != 0) {
-			struct dep_item *it;
-
-			val[0] = '\0';
-			if (*p == '"' || *p == '\'') {
-				if (toml_string(&p, val, sizeof(val)) != 0) {
-					add_error(r, file, ln,
-					    "unterminated string");
-					n++;
-				}
-			} else if (*p == '{') {
-				/* { version = "^1.2", ... } */
-				const char *e  = strchr(p, '}'),
-				           *vv = strstr(p, "version");
-
-				if (e == NULL) {
-					add_error(r, file, ln,
-					    "unterminated inline table");
-					n++;
-				} else if (vv != NULL && vv < e) {
-					vv = strchr(vv, '=');
-					while (vv != NULL &&
-					    (*vv == '=' || *vv == ' '))
-						vv++;
-					if (vv != NULL &&
-					    (*vv == '"' || *vv == '\''))
-						(void) toml_string(
-						    &vv, val, sizeof(val));
-				}
-			} else {
-				add_error(r, file, ln,
-				    "expected a version string or table");
-				n++;
-			}
-			if (key[0] != '\0' &&
-			    (it = add_item(r, "python", key, file,
-			         val[0] != '\0' ? val : NULL,
-			         t == T_POETRY_DEV)) != NULL &&
-			    val[0] != '\0')
-				poetry_pin(it, val);
-		}
+		    strcmp(key, "python") != 0)
+			n += poetry_entry(
+			    r, file, ln, &p, key, t == T_POETRY_DEV);
 		while (*p != '\0' && *p != '\n')
 			p++;
 	}
