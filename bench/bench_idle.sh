@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # bench/bench_idle.sh BIN_DIR WORK_DIR: every daemon of a constellation
 # (supervisor, board-sync, router, executor, recorder, escalator, webhook,
-# observer, insighter, proposer; Release binaries) started with nothing to
-# do: the local board, the stub backend, no escalation URL, no checkout to
-# observe.  Called by scripts/bench.sh; prints key=value lines, per
-# daemon, 3 s after every heartbeat is fresh:
+# observer, insighter, proposer, dash; Release binaries) started with
+# nothing to do: the local board, the stub backend, no escalation URL,
+# no checkout to observe.  Called by scripts/bench.sh; prints key=value
+# lines, per daemon, 3 s after every heartbeat is fresh:
 #   idle_rss_<daemon>_kib      VmRSS (and idle_rss_<daemon>_anon_kib,
 #                              RssAnon: without the shared library pages)
 #   idle_http_<daemon>         1 when libcurl is mapped in the process
@@ -40,6 +40,7 @@ instances:
   observer: { upstreams: [webhook], interval: 1h }
   insighter: { upstreams: [observer, proposer, board-sync] }
   proposer: { upstreams: [insighter, board-sync, router] }
+  dash: { listen: "http://127.0.0.1:0" }
 YAML
 export GIT_CONFIG_NOSYSTEM=1 HOME=$W
 trap '"$OPC" -c "$CFG" down --wait 30 >/dev/null 2>&1 || true' EXIT
@@ -53,7 +54,7 @@ st=$W/st/supervisor.status.json
 rss() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 http() { grep -q '/libcurl[-.a-z0-9]*\.so' "/proc/$1/maps" 2>/dev/null && echo 1 || echo 0; }
 for r in supervisor board-sync router executor recorder escalator webhook \
-    observer insighter proposer; do
+    observer insighter proposer dash; do
 	if [ $r = supervisor ]; then pid=$(jq -r .pid "$st")
 	else pid=$(jq -r ".processes[] | select(.role == \"$r\") | .pid" "$st"); fi
 	echo "idle_rss_${r}_kib=$(rss "$pid" VmRSS)" \

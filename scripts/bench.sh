@@ -94,7 +94,7 @@ for r in supervisor board-sync router executor recorder; do
 	rss_row "idle RSS opc-$r (anon)" "$(v "rss_${r}_kib")" \
 	    "$(v "rss_${r}_anon_kib")" "$(v "rss_${r}_http")"
 done
-for r in escalator webhook observer insighter proposer; do
+for r in escalator webhook observer insighter proposer dash; do
 	rss_row "idle RSS opc-$r, fresh (anon)" "$(v "idle_rss_${r}_kib")" \
 	    "$(v "idle_rss_${r}_anon_kib")" "$(v "idle_http_${r}")"
 done
