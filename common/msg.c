@@ -707,11 +707,11 @@ msg_decode(
 			    &r, "envelope is missing '%s'", env_keys[j]);
 			goto out;
 		}
-	if (m->v != MSG_PROTO_VERSION) {
+	if (m->v < MSG_PROTO_MIN || m->v > MSG_PROTO_VERSION) {
 		snprintf(err, errlen,
 		    "protocol version %u not supported "
-		    "(this build speaks %d)",
-		    m->v, MSG_PROTO_VERSION);
+		    "(this build speaks %d, reads %d to %d)",
+		    m->v, MSG_PROTO_VERSION, MSG_PROTO_MIN, MSG_PROTO_VERSION);
 		rv = ERR_REFUSED;
 		goto out;
 	}

@@ -122,6 +122,23 @@ on_heartbeat(struct upstream *up, const struct msg *m)
 
 	up->reached = true;
 	up->last_hb = mono_ms();
+	if (m->v != MSG_PROTO_VERSION) {
+		/* An older build, still running: we read its frames
+		 * (MSG_PROTO_MIN), it refuses ours.  Said at each of its
+		 * heartbeats until it is upgraded. */
+		svc_count(svc, "old_protocol_heartbeats", 1);
+		if (!up->old_told)
+			log_warn("bus.old_peer",
+			    "%s speaks protocol %u, this build %d: its events "
+			    "are read, ours are refused by it; upgrade every "
+			    "host of the constellation together",
+			    up->name, m->v, MSG_PROTO_VERSION);
+		up->old_told = true;
+		svc_set_error(svc,
+		    "upstream %s speaks protocol %u (this build %d): "
+		    "upgrade it",
+		    up->name, m->v, MSG_PROTO_VERSION);
+	}
 	if (m->body.heartbeat.last_seq < 0 || last < up->committed) {
 		/* The producer's journal went backwards (db deleted?): we
 		 * cannot tell new events from old ones.  Loud, not fatal. */

@@ -40,6 +40,7 @@ struct upstream {
 	int64_t     redialed; /* mono ms of the last silent-upstream redial */
 	int         redials;  /* redials since it was last heard */
 	bool        remote;   /* pub is tcp:// or tls+tcp:// */
+	bool        old_told; /* its older protocol was logged */
 	uint64_t    retry_timer;
 };
 

@@ -321,6 +321,65 @@ body_test_event(msgpack_packer *pk, void *arg)
 	}
 }
 
+/* body_snapshot_v1: observe.snapshot as protocol 1 packed it (an obj:
+ * what the worker did not know was nil). */
+static void
+body_snapshot_v1(msgpack_packer *pk, void *arg)
+{
+	(void) arg;
+	msgpack_pack_map(pk, 4);
+	pk_s(pk, "run_id");
+	pk_s(pk, "obs-1");
+	pk_s(pk, "repo");
+	pk_s(pk, "demo");
+	pk_s(pk, "observed_at");
+	msgpack_pack_int64(pk, 1700000000000);
+	pk_s(pk, "snapshot");
+	msgpack_pack_map(pk, 4);
+	pk_s(pk, "run_id");
+	pk_s(pk, "obs-1");
+	pk_s(pk, "observer_version");
+	msgpack_pack_int(pk, 1);
+	pk_s(pk, "coverage");
+	msgpack_pack_nil(pk);
+	pk_s(pk, "lint");
+	msgpack_pack_nil(pk);
+}
+
+/* A frame of the oldest protocol this build reads (MSG_PROTO_MIN) is
+ * read, so the journals written before an upgrade are consumed after
+ * it: protocol 1's observe.snapshot with its nils among them.  Older
+ * and newer are refused, naming the versions. */
+static void
+test_older_protocol(void **state)
+{
+	struct craft c = { "observe.snapshot", NULL, NULL, MSG_PROTO_MIN, 7,
+		body_snapshot_v1, NULL, NULL };
+	struct buf   b;
+	struct msg   m;
+	char         err[256];
+
+	(void) state;
+	buf_init(&b);
+	craft(&b, &c);
+	if (decode_buf(&b, &m, err, sizeof(err)) != 0)
+		fail_msg("protocol %d frame refused: %s", MSG_PROTO_MIN, err);
+	assert_int_equal(m.v, MSG_PROTO_MIN);
+	assert_int_equal(m.seq, 7);
+	assert_string_equal(m.body.observe_snapshot.repo, "demo");
+	assert_non_null(m.body.observe_snapshot.snapshot);
+	assert_string_equal(m.body.observe_snapshot.snapshot->run_id, "obs-1");
+	assert_null(m.body.observe_snapshot.snapshot->coverage);
+	msg_fini(&m);
+	buf_fini(&b);
+	c.v = MSG_PROTO_MIN - 1;
+	buf_init(&b);
+	craft(&b, &c);
+	assert_int_equal(decode_buf(&b, &m, err, sizeof(err)), ERR_REFUSED);
+	assert_non_null(strstr(err, "reads"));
+	buf_fini(&b);
+}
+
 static int
 decode_variant(const char *variant, struct msg *m, char *err, size_t len)
 {
@@ -991,10 +1050,12 @@ test_obs_snapshot(void **state)
 	msg_fini(&m);
 	buf_reset(&b);
 
-	/* a protocol 1 peer (its snapshot an obj) is refused, saying so */
+	/* a protocol 1 frame is read (test_older_protocol); a newer
+	 * protocol than ours is refused, saying so */
+	c.v = MSG_PROTO_VERSION + 1;
 	craft(&b, &c);
 	assert_int_equal(decode_buf(&b, &m, err, sizeof(err)), ERR_REFUSED);
-	assert_non_null(strstr(err, "protocol version 1 not supported"));
+	assert_non_null(strstr(err, "not supported (this build speaks"));
 	buf_fini(&b);
 	msg_obs_tool_fini(&lint);
 	msg_obs_deps_fini(&deps);
@@ -1072,6 +1133,7 @@ main(void)
 		cmocka_unit_test(test_records),
 		cmocka_unit_test(test_keyed_records),
 		cmocka_unit_test(test_obs_snapshot),
+		cmocka_unit_test(test_older_protocol),
 		cmocka_unit_test(test_tally_obj),
 		cmocka_unit_test(test_topic_names),
 	};

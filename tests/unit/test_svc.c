@@ -235,6 +235,73 @@ test_bad_frames_duplicates_and_gaps(void **state)
 	free(dir);
 }
 
+/* send_old sends a frame of topic t as the oldest protocol this build
+ * reads packed it: ours with the envelope's "v" made MSG_PROTO_MIN. */
+static void
+send_old(struct bus *pub, enum msg_topic t, uint64_t seq, const void *body)
+{
+	struct msg_hdr hdr = {
+		.src = "prod", .seq = seq, .id = "prod:old", .ts = 1
+	};
+	struct buf b;
+	char      *v;
+
+	buf_init(&b);
+	assert_int_equal(msg_pack(&b, t, &hdr, body), 0);
+	/* "v" packs as fixstr a1 76, then a positive fixint */
+	for (v = b.data; v + 2 < b.data + b.len; v++)
+		if (v[0] == '\xa1' && v[1] == 'v')
+			break;
+	assert_true(v + 2 < b.data + b.len);
+	assert_int_equal(v[2], MSG_PROTO_VERSION);
+	v[2] = MSG_PROTO_MIN;
+	assert_int_equal(bus_send(pub, b.data, b.len, 0), 0);
+	buf_fini(&b);
+}
+
+/* A peer of an older protocol this build reads: its events are applied
+ * (what the journals held at an upgrade is not skipped) and its
+ * heartbeats say that it must be upgraded. */
+static void
+test_older_peer(void **state)
+{
+	char          *dir = tb_dir(), *y = yaml(dir, "old", 0, 1000, 0);
+	struct topo   *t = tb_topo(dir, y);
+	struct tb_svc *cons;
+	struct bus    *pub;
+	struct msg_test_event ev = { .n = 1 };
+	struct msg_heartbeat  hb = { .service = "prod", .last_seq = 1 };
+	struct timespec       ts = { 0, 200 * 1000 * 1000 };
+	json_t               *st;
+
+	UNUSED(state);
+	if (MSG_PROTO_MIN == MSG_PROTO_VERSION)
+		skip(); /* no older protocol is read */
+	assert_int_equal(bus_open(&pub, BUS_PUB, "inproc://old-prod.pub"), 0);
+	cons = tb_start(&testcons_service, t, "cons");
+	nanosleep(&ts, NULL); /* let the SUB connect */
+	send_old(pub, MSG_TEST_EVENT, 1, &ev);
+	assert_int_equal(tb_wait_int(t, "cons", "got", 1, WAIT), 1);
+	assert_int_equal(
+	    tb_status_int(t, "cons", "counters.decode_errors"), 0);
+	send_old(pub, MSG_HEARTBEAT, 0, &hb);
+	assert_int_equal(tb_wait_int(t, "cons",
+	                     "counters.old_protocol_heartbeats", 1, WAIT),
+	    1);
+	st = tb_status(t, "cons");
+	assert_non_null(tb_str(st, "last_error"));
+	assert_non_null(strstr(tb_str(st, "last_error"),
+	    "upstream prod speaks protocol 1 (this build 2): upgrade it"));
+	json_decref(st);
+	tb_stop(&cons);
+	bus_close(&pub);
+	check_exactly_once(dir, 1, 1);
+	topo_close(&t);
+	tb_rmrf(dir);
+	free(y);
+	free(dir);
+}
+
 static void
 test_ctl_inject_and_errors(void **state)
 {
@@ -478,6 +545,7 @@ main(void)
 		cmocka_unit_test(test_catch_up_and_restart),
 		cmocka_unit_test(test_truncated_raises_data_loss),
 		cmocka_unit_test(test_bad_frames_duplicates_and_gaps),
+		cmocka_unit_test(test_older_peer),
 		cmocka_unit_test(test_ctl_inject_and_errors),
 		cmocka_unit_test(test_ctl_plain_tcp),
 		cmocka_unit_test(test_disk_full_pauses_and_resumes),
