@@ -20,6 +20,9 @@
  *   any not complete --exec.started-->    running
  *   any without a result --exec.finished-> <result status>  complete
  *   complete, not written --effect loop--> written (record.written)
+ *   complete --exec.pr.opened/dropped-->  the result's pr_state (and
+ *                                         URL or reason) amended, the
+ *                                         folder written again
  *   any --exec.superseded-->              superseded (flag set; a result
  *                                         it has or gets is made
  *                                         superseded: never a success;
@@ -543,6 +546,75 @@ on_exec_finished(struct svc *svc, const struct msg *m, void *state)
 		    cat, res, duration, m->ts, rec->cost_per_exec);
 	json_decref(res);
 	return (rv);
+}
+
+/* amend_pr records what became of a run's pull request after its result
+ * (the executor's queue, prq.c): pr_state, the URL when opened, the
+ * reason when dropped.  The evidence folder is written again, so
+ * result.json, the summary and the dashboard show it. */
+static int
+amend_pr(struct store *st, const char *run_id, const char *pr_state,
+    const char *url, const char *why)
+{
+	struct store_stmt *q;
+	json_t            *res = NULL;
+	char              *text;
+	int                rv;
+
+	if ((rv = store_prep(st, &q,
+	         "SELECT result FROM runs WHERE run_id = ?"
+	         " AND result IS NOT NULL")) != 0)
+		return (rv);
+	if (store_bind_text(q, 1, run_id) == 0 && store_step(q) == 1)
+		res = load(store_col_text(q, 0));
+	store_done(q);
+	if (!json_is_object(res)) {
+		json_decref(res);
+		log_warn("recorder.pr",
+		    "run %s: no result to note its pull "
+		    "request %s on",
+		    run_id, pr_state);
+		return (0);
+	}
+	json_object_set_new(res, "pr_state", json_string(pr_state));
+	if (url != NULL)
+		json_object_set_new(
+		    res, "pull_request_url", jsonx_str_or_null(url));
+	if (why != NULL)
+		json_object_set_new(
+		    res, "pr_drop_reason", jsonx_str_or_null(why));
+	text = dump(res);
+	rv   = store_run(st,
+	      "UPDATE runs SET result = ?, written = 0, retry_ms = 0"
+	        " WHERE run_id = ?",
+	      "tt", text, run_id);
+	free(text);
+	json_decref(res);
+	return (rv);
+}
+
+static int
+on_exec_pr_opened(struct svc *svc, const struct msg *m, void *state)
+{
+	const struct msg_exec_pr_opened *o = &m->body.exec_pr_opened;
+
+	UNUSED(state);
+	if (!id_valid(o->run_id))
+		return (bad_id("exec.pr.opened", "run_id", o->run_id));
+	return (amend_pr(
+	    svc_store(svc), o->run_id, "opened", o->pull_request_url, NULL));
+}
+
+static int
+on_exec_pr_dropped(struct svc *svc, const struct msg *m, void *state)
+{
+	const struct msg_exec_pr_dropped *d = &m->body.exec_pr_dropped;
+
+	UNUSED(state);
+	if (!id_valid(d->run_id))
+		return (bad_id("exec.pr.dropped", "run_id", d->run_id));
+	return (amend_pr(svc_store(svc), d->run_id, "dropped", NULL,
+	    d->reason != NULL ? d->reason : "dropped"));
 }
 
 /*
@@ -1108,6 +1180,8 @@ static const struct svc_handler handlers[] = {
 	{ MSG_EXEC_STARTED, on_exec_started },
 	{ MSG_EXEC_FINISHED, on_exec_finished },
 	{ MSG_EXEC_SUPERSEDED, on_exec_superseded },
+	{ MSG_EXEC_PR_OPENED, on_exec_pr_opened },
+	{ MSG_EXEC_PR_DROPPED, on_exec_pr_dropped },
 	{ MSG_NONE, NULL },
 };
 

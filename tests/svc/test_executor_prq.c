@@ -32,6 +32,7 @@
 #include "board.h"
 #include "executor.h"
 #include "opc/http.h"
+#include "recorder.h"
 #include "router.h"
 #include "testbed.h"
 
@@ -41,7 +42,7 @@
 struct fx {
 	char          *dir;
 	struct topo   *topo;
-	struct tb_svc *ex, *router, *bs;
+	struct tb_svc *ex, *router, *bs, *rec;
 	pid_t          gh;
 	int            port;
 };
@@ -177,12 +178,19 @@ fx_start(struct fx *f)
 	                       "    ctl: inproc://prq-bs.ctl\n"
 	                       "    board: local\n"
 	                       "    idle_ms: 20\n"
+	                       "    catchup_grace_ms: 100\n"
+	                       "  recorder:\n"
+	                       "    upstreams: [router, executor]\n"
+	                       "    pub: inproc://prq-rec.pub\n"
+	                       "    ctl: inproc://prq-rec.ctl\n"
+	                       "    idle_ms: 20\n"
 	                       "    catchup_grace_ms: 100\n",
 	       f->dir, f->port, f->port, EXEC_RUN_BIN);
 	f->topo = tb_topo(f->dir, yaml);
 	free(yaml);
 	f->router = tb_start(&router_def, f->topo, "router");
 	f->bs     = tb_start(&board_def, f->topo, "board-sync");
+	f->rec    = tb_start(&recorder_def, f->topo, "recorder");
 	f->ex     = tb_start_caught_up(&executor_def, f->topo, "executor");
 }
 
@@ -190,6 +198,7 @@ static void
 fx_stop(struct fx *f)
 {
 	tb_shutdown(&f->ex);
+	tb_stop(&f->rec);
 	tb_stop(&f->bs);
 	tb_stop(&f->router);
 	topo_close(&f->topo);
@@ -369,6 +378,12 @@ test_caps_queue(void **state)
 	json_decref(st);
 	assert_true(state_is(&f, t2, "Done"));
 	assert_true(comment_has(&f, t2, "Pull request opened"));
+	/* the evidence says so too: the recorder wrote the folder again */
+	st = recorded(&f, r2, "opened");
+	assert_non_null(st);
+	assert_non_null(
+	    strstr(tb_str(st, "pull_request_url"), "/acme/demo/pull/2"));
+	json_decref(st);
 	assert_true(state_is(&f, t3, "In Review"));
 
 	/* the executor dies; GitHub got T-3's pull request from it (its
@@ -426,6 +441,38 @@ held(struct fx *f, const char *task)
 			sleep_ms(50);
 	}
 	return (yes);
+}
+
+/* recorded: the result.json of run's evidence folder once the recorder
+ * wrote it with pr_state want (polled, bounded); NULL when it never
+ * does.  New. */
+static json_t *
+recorded(struct fx *f, const char *run, const char *want)
+{
+	struct msg_recorder_run_show rq = { (char *) run };
+	json_t                      *d, *res;
+	char                         err[256], *p;
+	int                          i;
+
+	for (i = 0; i < 200; i++) {
+		d   = NULL;
+		res = NULL;
+		if (tb_call(f->topo, "recorder", MSG_RECORDER_RUN_SHOW, &rq,
+		        &d, err, sizeof(err)) == 0 &&
+		    json_is_true(tb_get(d, "written")) &&
+		    tb_str(d, "path") != NULL) {
+			p   = xasprintf("%s/result.json", tb_str(d, "path"));
+			res = json_load_file(p, 0, NULL);
+			free(p);
+		}
+		json_decref(d);
+		if (tb_str(res, "pr_state") != NULL &&
+		    strcmp(tb_str(res, "pr_state"), want) == 0)
+			return (res);
+		json_decref(res);
+		sleep_ms(50);
+	}
+	return (NULL);
 }
 
 /* move puts task in state on the board, as `opc task move` does. */
@@ -490,6 +537,12 @@ test_cancel(void **state)
 	    1);
 	assert_true(comment_has(&f, t2, "Pull request dropped"));
 	assert_true(state_is(&f, t2, "Cancelled"));
+	st = recorded(&f, r2, "dropped");
+	assert_non_null(st);
+	assert_string_equal(
+	    tb_str(st, "pr_drop_reason"), "cancelled on the board");
+	assert_null(tb_str(st, "pull_request_url"));
+	json_decref(st);
 
 	/* the cap frees its place: nothing is opened for the dropped one */
 	(void) pulls_of(&f, b2, &posts);
