@@ -160,6 +160,8 @@ fx_start(struct fx *f)
 	                       "    idle_ms: 20\n"
 	                       "    catchup_grace_ms: 100\n"
 	                       "    default: { lane: aider_local, backend: stub }\n"
+	                       "    rules: [{ name: slow, when: { labels_any: "
+	                       "[slow] }, lane: aider_local, backend: slow }]\n"
 	                       "  executor:\n"
 	                       "    upstreams: [router]\n"
 	                       "    pub: inproc://prq-ex.pub\n"
@@ -172,6 +174,8 @@ fx_start(struct fx *f)
 	                       "    pr_cap_cache_seconds: 0\n"
 	                       "    backends:\n"
 	                       "      stub: { kind: stub }\n"
+	                       "      slow: { kind: command, argv: [sleep, "
+	                       "\"600\"], sandbox: off }\n"
 	                       "  board-sync:\n"
 	                       "    upstreams: [router, executor]\n"
 	                       "    pub: inproc://prq-bs.pub\n"
@@ -278,6 +282,38 @@ state_is(struct fx *f, const char *task, const char *want)
 			sleep_ms(50);
 	}
 	return (ok);
+}
+
+/* recorded: the result.json of run's evidence folder once the recorder
+ * wrote it with pr_state want (polled, bounded); NULL when it never
+ * does.  New. */
+static json_t *
+recorded(struct fx *f, const char *run, const char *want)
+{
+	struct msg_recorder_run_show rq = { (char *) run };
+	json_t                      *d, *res;
+	char                         err[256], *p;
+	int                          i;
+
+	for (i = 0; i < 200; i++) {
+		d   = NULL;
+		res = NULL;
+		if (tb_call(f->topo, "recorder", MSG_RECORDER_RUN_SHOW, &rq,
+		        &d, err, sizeof(err)) == 0 &&
+		    json_is_true(tb_get(d, "written")) &&
+		    tb_str(d, "path") != NULL) {
+			p   = xasprintf("%s/result.json", tb_str(d, "path"));
+			res = json_load_file(p, 0, NULL);
+			free(p);
+		}
+		json_decref(d);
+		if (tb_str(res, "pr_state") != NULL &&
+		    strcmp(tb_str(res, "pr_state"), want) == 0)
+			return (res);
+		json_decref(res);
+		sleep_ms(50);
+	}
+	return (NULL);
 }
 
 static void
@@ -443,38 +479,6 @@ held(struct fx *f, const char *task)
 	return (yes);
 }
 
-/* recorded: the result.json of run's evidence folder once the recorder
- * wrote it with pr_state want (polled, bounded); NULL when it never
- * does.  New. */
-static json_t *
-recorded(struct fx *f, const char *run, const char *want)
-{
-	struct msg_recorder_run_show rq = { (char *) run };
-	json_t                      *d, *res;
-	char                         err[256], *p;
-	int                          i;
-
-	for (i = 0; i < 200; i++) {
-		d   = NULL;
-		res = NULL;
-		if (tb_call(f->topo, "recorder", MSG_RECORDER_RUN_SHOW, &rq,
-		        &d, err, sizeof(err)) == 0 &&
-		    json_is_true(tb_get(d, "written")) &&
-		    tb_str(d, "path") != NULL) {
-			p   = xasprintf("%s/result.json", tb_str(d, "path"));
-			res = json_load_file(p, 0, NULL);
-			free(p);
-		}
-		json_decref(d);
-		if (tb_str(res, "pr_state") != NULL &&
-		    strcmp(tb_str(res, "pr_state"), want) == 0)
-			return (res);
-		json_decref(res);
-		sleep_ms(50);
-	}
-	return (NULL);
-}
-
 /* move puts task in state on the board, as `opc task move` does. */
 static void
 move(struct fx *f, const char *task, enum msg_task_state to)
@@ -586,12 +590,66 @@ test_cancel(void **state)
 	fx_stop(&f);
 }
 
+/* A task cancelled while its run is in flight: the router takes the run
+ * back (exec.superseded reason cancelled, no next run), the executor
+ * stops its worker at once (the run would sleep 600 s), nothing is
+ * dispatched again and the board keeps the human's Cancelled. */
+static void
+test_cancel_running(void **state)
+{
+	struct fx f;
+	json_t   *rq, *d = NULL, *ev;
+	char      err[256], *t, *run;
+
+	UNUSED(state);
+	fx_start(&f);
+	assert_int_equal(tb_wait_int(f.topo, "router",
+	                     "executors.executor.free_slots", 1, WAIT),
+	    1);
+	rq = json_pack("{s:s, s:s, s:[s]}", "repo_key", "demo", "goal",
+	    "Take your time", "labels", "slow");
+	if (tb_call_json(f.topo, "board-sync", MSG_BOARD_TASK_ADD, rq, &d, err,
+	        sizeof(err)) != 0)
+		fail_msg("task_add: %s", err);
+	json_decref(rq);
+	t = xstrdup(tb_str(d, "task_id"));
+	json_decref(d);
+	ev  = tb_wait_events(f.topo, "executor", "exec.started", 1, WAIT);
+	run = xstrdup(tb_str(ev, "0.body.run_id"));
+	json_decref(ev);
+	assert_true(state_is(&f, t, "Running"));
+
+	move(&f, t, MSG_TASK_STATE_CANCELLED);
+	ev = tb_wait_events(f.topo, "router", "exec.superseded", 1, WAIT);
+	assert_int_equal(json_array_size(ev), 1);
+	assert_string_equal(tb_str(ev, "0.body.run_id"), run);
+	assert_string_equal(tb_str(ev, "0.body.reason"), "cancelled");
+	assert_null(tb_str(ev, "0.body.by_run_id"));
+	json_decref(ev);
+	/* the worker stops (its sleep of 600 s would outlast WAIT) */
+	ev = tb_wait_events(f.topo, "executor", "exec.finished", 1, WAIT);
+	assert_int_equal(json_array_size(ev), 1);
+	assert_string_equal(tb_str(ev, "0.body.run_id"), run);
+	assert_false(json_is_true(tb_get(ev, "0.body.success")));
+	json_decref(ev);
+	sleep_ms(300); /* dispatch passes after it */
+	ev = tb_events(f.topo, "router", "exec.dispatch");
+	assert_int_equal(json_array_size(ev), 1);
+	json_decref(ev);
+	assert_true(state_is(&f, t, "Cancelled"));
+	assert_true(comment_has(&f, t, "reason: cancelled"));
+	free(run);
+	free(t);
+	fx_stop(&f);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_caps_queue),
 		cmocka_unit_test(test_cancel),
+		cmocka_unit_test(test_cancel_running),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
