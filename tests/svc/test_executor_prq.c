@@ -34,6 +34,7 @@
 #include "opc/http.h"
 #include "recorder.h"
 #include "router.h"
+#include "tb_http.h"
 #include "testbed.h"
 
 #define WAIT (3 * TB_WAIT_MS)
@@ -69,28 +70,11 @@ static json_t *
 gh(struct fx *f, const char *method, const char *path, const char *body,
     int want)
 {
-	struct http_req  rq;
-	struct http_resp rs;
-	char       *url    = xasprintf("http://127.0.0.1:%d%s", f->port, path);
-	const char *hdrs[] = { "Authorization: Bearer " TOKEN,
-		"Content-Type: application/json", NULL };
-	json_t     *j;
+	static const char *const hdrs[] = { "Authorization: Bearer " TOKEN,
+		NULL };
 
-	memset(&rq, 0, sizeof(rq));
-	rq.method     = method;
-	rq.url        = url;
-	rq.headers    = hdrs;
-	rq.body       = body;
-	rq.body_len   = body ? strlen(body) : 0;
-	rq.timeout_ms = 5000;
-	assert_int_equal(http_blocking(&rq, &rs), 0);
-	if (rs.status != want)
-		fail_msg("%s %s: %d %s", method, path, rs.status,
-		    rs.body.data ? rs.body.data : "");
-	j = json_loadb(rs.body.data ? rs.body.data : "", rs.body.len, 0, NULL);
-	http_resp_fini(&rs);
-	free(url);
-	return (j);
+	return (tb_http(f->port, method, path, hdrs,
+	    body != NULL ? json_loads(body, 0, NULL) : NULL, want));
 }
 
 /* pulls_of: the fixture's pull requests of head ref; *posts the creates
@@ -206,12 +190,7 @@ fx_stop(struct fx *f)
 	tb_stop(&f->bs);
 	tb_stop(&f->router);
 	topo_close(&f->topo);
-	if (f->gh > 0) {
-		int st;
-
-		(void) kill(f->gh, SIGTERM);
-		(void) waitpid(f->gh, &st, 0);
-	}
+	tb_fixture_stop(&f->gh);
 	tb_rmrf(f->dir);
 	free(f->dir);
 }

@@ -37,6 +37,7 @@
 
 #include "opc/http.h"
 #include "opc/log.h"
+#include "tb_http.h"
 #include "testbed.h"
 
 #define WAIT TB_WAIT_MS
@@ -55,33 +56,13 @@ struct fx {
 	int            port;
 };
 
+/* call: a request to the Plane fixture (with the API key) */
 static json_t *
 call(struct fx *f, const char *method, const char *path, json_t *body)
 {
-	struct http_req  rq;
-	struct http_resp rs;
-	char       *url    = xasprintf("http://127.0.0.1:%d%s", f->port, path);
-	char       *b      = body ? json_dumps(body, JSON_COMPACT) : NULL;
-	const char *hdrs[] = { "Content-Type: application/json",
-		"X-API-Key: " KEY, NULL };
-	json_t     *j;
+	static const char *const hdrs[] = { "X-API-Key: " KEY, NULL };
 
-	memset(&rq, 0, sizeof(rq));
-	rq.method   = method;
-	rq.url      = url;
-	rq.headers  = hdrs;
-	rq.body     = b;
-	rq.body_len = b ? strlen(b) : 0;
-	assert_int_equal(http_blocking(&rq, &rs), 0);
-	if (rs.status / 100 != 2)
-		fail_msg("%s %s: %d %s", method, path, rs.status,
-		    rs.body.data ? rs.body.data : "");
-	j = json_loadb(rs.body.data ? rs.body.data : "", rs.body.len, 0, NULL);
-	http_resp_fini(&rs);
-	json_decref(body);
-	free(url);
-	free(b);
-	return (j);
+	return (tb_http(f->port, method, path, hdrs, body, 0));
 }
 
 static void
@@ -153,14 +134,9 @@ fx_start(struct fx *f)
 static void
 fx_stop(struct fx *f)
 {
-	int st;
-
 	tb_stop(&f->bs);
 	topo_close(&f->topo);
-	if (f->pl > 0) {
-		(void) kill(f->pl, SIGTERM);
-		(void) waitpid(f->pl, &st, 0);
-	}
+	tb_fixture_stop(&f->pl);
 	tb_rmrf(f->dir);
 	free(f->dir);
 }

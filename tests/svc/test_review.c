@@ -24,6 +24,7 @@
 #include "opc/http.h"
 #include "opc/log.h"
 #include "proposer.h"
+#include "tb_http.h"
 #include "testbed.h"
 
 #define WAIT TB_WAIT_MS
@@ -59,30 +60,10 @@ static json_t *
 gh_call(
     struct fx *f, const char *method, const char *path, json_t *body, int want)
 {
-	struct http_req  rq;
-	struct http_resp rs;
-	char       *url    = xasprintf("http://127.0.0.1:%d%s", f->port, path);
-	char       *b      = body ? json_dumps(body, JSON_COMPACT) : NULL;
-	const char *hdrs[] = { "Authorization: Bearer " TOKEN,
-		"Content-Type: application/json", NULL };
-	json_t     *j;
+	static const char *const hdrs[] = { "Authorization: Bearer " TOKEN,
+		NULL };
 
-	memset(&rq, 0, sizeof(rq));
-	rq.method   = method;
-	rq.url      = url;
-	rq.headers  = hdrs;
-	rq.body     = b;
-	rq.body_len = b ? strlen(b) : 0;
-	assert_int_equal(http_blocking(&rq, &rs), 0);
-	if (rs.status != want)
-		fail_msg("%s %s: %d %s", method, path, rs.status,
-		    rs.body.data ? rs.body.data : "");
-	j = json_loadb(rs.body.data ? rs.body.data : "", rs.body.len, 0, NULL);
-	http_resp_fini(&rs);
-	json_decref(body);
-	free(url);
-	free(b);
-	return (j);
+	return (tb_http(f->port, method, path, hdrs, body, want));
 }
 
 static void
@@ -142,15 +123,10 @@ fx_start(struct fx *f)
 static void
 fx_stop(struct fx *f)
 {
-	int st;
-
 	tb_stop(&f->bs);
 	tb_stop(&f->p);
 	topo_close(&f->topo);
-	if (f->gh > 0) {
-		(void) kill(f->gh, SIGTERM);
-		(void) waitpid(f->gh, &st, 0);
-	}
+	tb_fixture_stop(&f->gh);
 	tb_rmrf(f->dir);
 	free(f->dir);
 }

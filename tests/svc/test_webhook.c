@@ -25,6 +25,7 @@
 #include "hmac.h"
 #include "opc/http.h"
 #include "opc/log.h"
+#include "tb_http.h"
 #include "testbed.h"
 #include "webhook.h"
 
@@ -621,19 +622,11 @@ plane_spawn(struct fx *f, pid_t *pid)
 static int
 runtime_items(int port)
 {
-	struct http_req  rq;
-	struct http_resp rs;
-	char   *url = xasprintf("http://127.0.0.1:%d/_fixture/state", port);
-	json_t *j, *it, *l;
+	json_t *j = tb_http(port, "GET", "/_fixture/state", NULL, NULL, 200);
+	json_t *it, *l;
 	size_t  i, k;
 	int     n = 0, src;
 
-	memset(&rq, 0, sizeof(rq));
-	rq.method = "GET";
-	rq.url    = url;
-	assert_int_equal(http_blocking(&rq, &rs), 0);
-	assert_int_equal(rs.status, 200);
-	j = json_loadb(rs.body.data, rs.body.len, 0, NULL);
 	assert_non_null(j);
 	json_array_foreach (json_object_get(j, "work_items"), i, it) {
 		const char *name =
@@ -651,8 +644,6 @@ runtime_items(int port)
 		}
 	}
 	json_decref(j);
-	http_resp_fini(&rs);
-	free(url);
 	return (n);
 }
 
@@ -667,7 +658,7 @@ test_ingest_plane(void **state)
 	struct fx          f;
 	json_t            *ev;
 	char               text[256], *body, *yaml;
-	int                i, port, st;
+	int                i, port;
 	pid_t              pl;
 	int64_t            t0 = mono_ms(), deadline;
 
@@ -750,8 +741,7 @@ test_ingest_plane(void **state)
 	print_message("ingest (Plane): 34 reports, 4 work items, in %lld ms\n",
 	    (long long) (mono_ms() - t0));
 	fx_stop(&f);
-	(void) kill(pl, SIGTERM);
-	(void) waitpid(pl, &st, 0);
+	tb_fixture_stop(&pl);
 }
 
 int
