@@ -24,7 +24,8 @@
 #
 # Knobs (environment):
 #   CHAOS_TASKS      tasks (default 2000: ~3.5 min under ASan on this
-#                    2-core machine alone, ~4 min inside the ctest run)
+#                    2-core machine alone; the ctest suite runs 1500,
+#                    tests/integration/CMakeLists.txt)
 #   CHAOS_WORKSPACE  scratch (default: the backend runs in an empty
 #                    directory, no git) or git (a clone per run of the
 #                    repo's mirror, commit and push; then every successful
