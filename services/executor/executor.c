@@ -443,14 +443,12 @@ on_dispatch(struct svc *svc, const struct msg *m, void *state)
 }
 
 /* ---------------------------------------------------------- effect loop */
-/* worker_spawn starts opc-exec-run for a run; its environment is ours
- * with OPC_GITHUB_TOKEN set to token (removed when NULL). */
-static pid_t
-worker_spawn(struct executor *x, const char *run_id, const char *req,
-    const char *ws, const char *out, const char *token)
+pid_t
+executor_spawn_worker(struct executor *x, char *const argv[],
+    const char *run_id, const char *log_suffix, const char *token)
 {
 	static const char key[] = "OPC_GITHUB_TOKEN=";
-	char             *argv[10], **envp, *log, *kv = NULL, *kids;
+	char            **envp, *log, *kv = NULL;
 	size_t            n = 0, i;
 	pid_t             pid;
 	int               saved;
@@ -463,6 +461,29 @@ worker_spawn(struct executor *x, const char *run_id, const char *req,
 			envp[n++] = environ[i];
 	if (token != NULL)
 		envp[n++] = kv = xasprintf("%s%s", key, token);
+	log   = executor_path_for(x, run_id, log_suffix);
+	pid   = child_spawn(log, argv, envp);
+	saved = errno;
+	free(log);
+	if (kv != NULL) {
+		explicit_bzero(kv, strlen(kv));
+		free(kv);
+	}
+	free(envp);
+	errno = saved;
+	return (pid);
+}
+
+/* worker_spawn starts opc-exec-run for a run (token: its GitHub token,
+ * or NULL). */
+static pid_t
+worker_spawn(struct executor *x, const char *run_id, const char *req,
+    const char *ws, const char *out, const char *token)
+{
+	char *argv[10], *kids;
+	pid_t pid;
+	int   saved;
+
 	argv[0] = x->worker;
 	argv[1] = "--request";
 	argv[2] = (char *) req;
@@ -473,16 +494,9 @@ worker_spawn(struct executor *x, const char *run_id, const char *req,
 	argv[7] = "--children";
 	argv[8] = kids = executor_path_for(x, run_id, ".children");
 	argv[9]        = NULL;
-	log            = executor_path_for(x, run_id, ".worker.log");
-	pid            = child_spawn(log, argv, envp);
-	saved          = errno;
-	free(log);
+	pid   = executor_spawn_worker(x, argv, run_id, ".worker.log", token);
+	saved = errno;
 	free(kids);
-	if (kv != NULL) {
-		explicit_bzero(kv, strlen(kv));
-		free(kv);
-	}
-	free(envp);
 	errno = saved;
 	return (pid);
 }

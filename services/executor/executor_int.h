@@ -89,6 +89,13 @@ void executor_health_tick(struct executor *x);
 
 struct msg_exec_result;
 
+/* executor_spawn_worker runs argv (argv[0]: x->worker) with our
+ * environment, OPC_GITHUB_TOKEN set to token (removed when NULL: the
+ * token never reaches argv), its output appended to
+ * <workspace_root>/<run_id><log_suffix>.  The pid, or -1 with errno
+ * kept. */
+pid_t executor_spawn_worker(struct executor *x, char *const argv[],
+    const char *run_id, const char *log_suffix, const char *token);
 /* executor_prq_open creates the pr_wait table (prq.c); 0 or the store's
  * error. */
 int executor_prq_open(struct executor *x);

@@ -40,8 +40,6 @@
 #include "opc/store.h"
 #include "opc/util.h"
 
-extern char **environ;
-
 static const char prq_schema[] =
     "CREATE TABLE IF NOT EXISTS pr_wait("
     " seq INTEGER PRIMARY KEY AUTOINCREMENT, repo TEXT NOT NULL,"
@@ -206,20 +204,9 @@ executor_prq_enqueue(struct executor *x, const char *run_id,
 static pid_t
 spawn(struct executor *x, const char *run_id, const char *repo)
 {
-	static const char key[]   = "OPC_GITHUB_TOKEN=";
-	const char       *token   = executor_github_token(x, repo);
-	char             *argv[7] = { NULL }, **envp, *kv = NULL, *log;
-	size_t            n = 0, i;
-	pid_t             pid;
+	char *argv[7] = { NULL };
+	pid_t pid;
 
-	for (i = 0; environ[i] != NULL; i++)
-		;
-	envp = xcalloc(i + 2, sizeof(*envp));
-	for (i = 0; environ[i] != NULL; i++)
-		if (strncmp(environ[i], key, sizeof(key) - 1) != 0)
-			envp[n++] = environ[i];
-	if (token != NULL)
-		envp[n++] = kv = xasprintf("%s%s", key, token);
 	argv[0] = x->worker;
 	argv[1] = "--pr-only";
 	argv[2] = "--request";
@@ -227,19 +214,13 @@ spawn(struct executor *x, const char *run_id, const char *repo)
 	argv[4] = "--out";
 	argv[5] = executor_path_for(x, run_id, ".pr.json");
 	(void) unlink(argv[5]); /* an answer of an earlier try */
-	log = executor_path_for(x, run_id, ".pr.log");
-	pid = child_spawn(log, argv, envp);
+	pid = executor_spawn_worker(
+	    x, argv, run_id, ".pr.log", executor_github_token(x, repo));
 	if (pid < 0)
 		log_error("executor.pr", "run %s: cannot run %s: %s", run_id,
 		    x->worker, strerror(errno));
-	free(log);
 	free(argv[3]);
 	free(argv[5]);
-	if (kv != NULL) {
-		explicit_bzero(kv, strlen(kv));
-		free(kv);
-	}
-	free(envp);
 	return (pid);
 }
 
