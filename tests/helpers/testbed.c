@@ -51,6 +51,20 @@ tb_fixture(
 	return (pid);
 }
 
+void
+tb_sh(const char *fmt, ...)
+{
+	va_list ap;
+	char    cmd[4096];
+	int     rc;
+
+	va_start(ap, fmt);
+	assert_true(vsnprintf(cmd, sizeof(cmd), fmt, ap) < (int) sizeof(cmd));
+	va_end(ap);
+	if ((rc = system(cmd)) != 0)
+		fail_msg("'%s' failed (%d)", cmd, rc);
+}
+
 char *
 tb_dir(void)
 {

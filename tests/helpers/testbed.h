@@ -43,6 +43,9 @@ struct tb_svc *tb_start_caught_up(
  * portfile; *port gets it.  Returns the child's pid. */
 pid_t tb_fixture(
     char *const argv[], const char *log, const char *portfile, int *port);
+/* tb_sh runs a shell command line made from fmt (test set-up only, never
+ * task text) and asserts that it succeeds. */
+void tb_sh(const char *fmt, ...) PRINTFLIKE(1, 2);
 /* tb_stop stops and joins the thread and closes the service. */
 void        tb_stop(struct tb_svc **);
 struct svc *tb_svc(struct tb_svc *);

@@ -34,20 +34,6 @@ struct fx {
 	struct tb_svc *ex, *router;
 };
 
-static void
-sh(const char *fmt, ...)
-{
-	va_list ap;
-	char    cmd[4096];
-	int     rc;
-
-	va_start(ap, fmt);
-	assert_true(vsnprintf(cmd, sizeof(cmd), fmt, ap) < (int) sizeof(cmd));
-	va_end(ap);
-	if ((rc = system(cmd)) != 0)
-		fail_msg("'%s' failed (%d)", cmd, rc);
-}
-
 /* fx_start writes the topology (with_router: the router runs too and the
  * demo repo exists) and starts the executor (max_parallel 2); extra is
  * more of the executor's settings (indented 4), before runs setup (a
@@ -64,10 +50,11 @@ fx_start_with(struct fx *f, const char *tag, bool with_router,
 	setenv("HOME", f->dir, 1);
 	setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
 	if (with_router)
-		sh("set -e; cd %s; git init -q -b main src; cd src;"
-		   " echo hello > README.md; git add -A;"
-		   " git -c user.name=t -c user.email=t@example.com commit -q"
-		   " -m init; cd ..; git clone -q --bare src origin.git",
+		tb_sh(
+		    "set -e; cd %s; git init -q -b main src; cd src;"
+		    " echo hello > README.md; git add -A;"
+		    " git -c user.name=t -c user.email=t@example.com commit -q"
+		    " -m init; cd ..; git clone -q --bare src origin.git",
 		    f->dir);
 	yaml    = xasprintf("opcenter:\n"
 	                       "  state_dir: %s/state\n"
@@ -108,7 +95,7 @@ fx_start_with(struct fx *f, const char *tag, bool with_router,
 	f->topo = tb_topo(f->dir, yaml);
 	free(yaml);
 	if (before != NULL)
-		sh("cd %s && %s", f->dir, before);
+		tb_sh("cd %s && %s", f->dir, before);
 	if (with_router)
 		f->router = tb_start(&router_def, f->topo, "router");
 	f->ex = tb_start_caught_up(&executor_def, f->topo, "executor");
@@ -329,17 +316,17 @@ test_bad_result(void **state)
 
 	UNUSED(state);
 	worker = xasprintf("%s/bad-worker", dir);
-	sh("cat > %s <<'EOF'\n#!/bin/sh\n"
-	   "n=$(cat %s/count 2>/dev/null || echo 0); n=$((n + 1));"
-	   " echo $n > %s/count\n"
-	   "run=$(basename \"$6\" .result.json)\n"
-	   "case $n in\n"
-	   "1) printf '{\"run_id\": \"%%s\", \"sta' \"$run\" > \"$6\" ;;\n"
-	   "2) printf '{\"run_id\": \"r-other\", \"status\":"
-	   " \"succeeded\", \"success\": true}' > \"$6\" ;;\n"
-	   "*) printf '{\"run_id\": \"%%s\", \"status\": \"succeeded\","
-	   " \"success\": \"yes\"}' \"$run\" > \"$6\" ;;\n"
-	   "esac\nEOF\nchmod +x %s",
+	tb_sh("cat > %s <<'EOF'\n#!/bin/sh\n"
+	      "n=$(cat %s/count 2>/dev/null || echo 0); n=$((n + 1));"
+	      " echo $n > %s/count\n"
+	      "run=$(basename \"$6\" .result.json)\n"
+	      "case $n in\n"
+	      "1) printf '{\"run_id\": \"%%s\", \"sta' \"$run\" > \"$6\" ;;\n"
+	      "2) printf '{\"run_id\": \"r-other\", \"status\":"
+	      " \"succeeded\", \"success\": true}' > \"$6\" ;;\n"
+	      "*) printf '{\"run_id\": \"%%s\", \"status\": \"succeeded\","
+	      " \"success\": \"yes\"}' \"$run\" > \"$6\" ;;\n"
+	      "esac\nEOF\nchmod +x %s",
 	    worker, dir, dir, worker);
 	fx_start_worker(&f, "badres", true, worker);
 	assert_int_equal(tb_wait_int(f.topo, "router",
@@ -387,14 +374,14 @@ test_push_refused(void **state)
 
 	UNUSED(state);
 	worker = xasprintf("%s/refusing-worker", dir);
-	sh("cat > %s <<'EOF'\n#!/bin/sh\n"
-	   "cp \"$2\" %s/request.json\n"
-	   "run=$(basename \"$6\" .result.json)\n"
-	   "printf '{\"run_id\": \"%%s\", \"status\": \"failed\","
-	   " \"success\": false, \"failure_category\": \"scope_policy\","
-	   " \"failure_reason\": \"branch safety: branch '\\''main'\\'' is"
-	   " protected (protected_branches)\"}' \"$run\" > \"$6\"\n"
-	   "EOF\nchmod +x %s",
+	tb_sh("cat > %s <<'EOF'\n#!/bin/sh\n"
+	      "cp \"$2\" %s/request.json\n"
+	      "run=$(basename \"$6\" .result.json)\n"
+	      "printf '{\"run_id\": \"%%s\", \"status\": \"failed\","
+	      " \"success\": false, \"failure_category\": \"scope_policy\","
+	      " \"failure_reason\": \"branch safety: branch '\\''main'\\'' is"
+	      " protected (protected_branches)\"}' \"$run\" > \"$6\"\n"
+	      "EOF\nchmod +x %s",
 	    worker, dir, worker);
 	fx_start_worker(&f, "refused", true, worker);
 	assert_int_equal(tb_wait_int(f.topo, "router",
@@ -466,13 +453,13 @@ test_orphans(void **state)
 	UNUSED(state);
 	worker = xasprintf("%s/slow-worker", dir);
 	/* makes its workspace, then waits for go (at most 60 s) */
-	sh("cat > %s <<'EOF'\n#!/bin/sh\n"
-	   "mkdir -p \"$4\" && echo x > \"$4/file\" && touch %s/started\n"
-	   "i=0; while [ ! -e %s/go ] && [ $i -lt 1200 ]; do"
-	   " sleep 0.05; i=$((i + 1)); done\n"
-	   "printf '{\"run_id\": \"%%s\", \"sta' "
-	   "\"$(basename \"$6\" .result.json)\" > \"$6\"\n"
-	   "EOF\nchmod +x %s",
+	tb_sh("cat > %s <<'EOF'\n#!/bin/sh\n"
+	      "mkdir -p \"$4\" && echo x > \"$4/file\" && touch %s/started\n"
+	      "i=0; while [ ! -e %s/go ] && [ $i -lt 1200 ]; do"
+	      " sleep 0.05; i=$((i + 1)); done\n"
+	      "printf '{\"run_id\": \"%%s\", \"sta' "
+	      "\"$(basename \"$6\" .result.json)\" > \"$6\"\n"
+	      "EOF\nchmod +x %s",
 	    worker, dir, dir, worker);
 	fx_start_with(&f, "orphans", true, worker,
 	    "    orphan_sweep_every: 1\n",
@@ -510,7 +497,7 @@ test_orphans(void **state)
 	for (i = 0; i < WAIT / 50 && access(flag, F_OK) != 0; i++)
 		sleep_ms(50);
 	assert_true(exists(&f, ws));
-	sh("mkdir %s/state/ws/" U5, f.dir);
+	tb_sh("mkdir %s/state/ws/" U5, f.dir);
 	assert_int_equal(tb_wait_int(f.topo, "executor",
 	                     "counters.orphaned_workspaces_removed", 3, WAIT),
 	    3);
@@ -518,10 +505,10 @@ test_orphans(void **state)
 	assert_int_equal(tb_status_int(f.topo, "executor", "runs.running"), 1);
 
 	/* finished, kept by workspace_retention: keep */
-	sh("touch %s/go", dir);
+	tb_sh("touch %s/go", dir);
 	json_decref(
 	    tb_wait_events(f.topo, "executor", "exec.finished", 1, WAIT));
-	sh("mkdir %s/state/ws/" U6, f.dir);
+	tb_sh("mkdir %s/state/ws/" U6, f.dir);
 	assert_int_equal(tb_wait_int(f.topo, "executor",
 	                     "counters.orphaned_workspaces_removed", 4, WAIT),
 	    4);

@@ -48,22 +48,6 @@ struct fx {
 	int            port;
 };
 
-static void sh(const char *fmt, ...) PRINTFLIKE(1, 2);
-
-static void
-sh(const char *fmt, ...)
-{
-	va_list ap;
-	char    cmd[4096];
-	int     rc;
-
-	va_start(ap, fmt);
-	assert_true(vsnprintf(cmd, sizeof(cmd), fmt, ap) < (int) sizeof(cmd));
-	va_end(ap);
-	if ((rc = system(cmd)) != 0)
-		fail_msg("'%s' failed (%d)", cmd, rc);
-}
-
 /* gh sends method path body (NULL: none) to the fixture with the token;
  * the JSON answer (new), asserting the status. */
 static json_t *
@@ -108,11 +92,12 @@ fx_start(struct fx *f)
 	setenv("HOME", f->dir, 1);
 	setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
 	setenv("TEST_PRQ_TOKEN", TOKEN, 1);
-	sh("set -e; cd %s; mkdir -p gh/acme; git init -q --bare -b main "
-	   "gh/acme/demo.git; git init -q -b main src; cd src; echo hello > "
-	   "README.md; git add -A; git -c user.name=t -c "
-	   "user.email=t@example.com commit -q -m init; git push -q "
-	   "../gh/acme/demo.git main",
+	tb_sh(
+	    "set -e; cd %s; mkdir -p gh/acme; git init -q --bare -b main "
+	    "gh/acme/demo.git; git init -q -b main src; cd src; echo hello > "
+	    "README.md; git add -A; git -c user.name=t -c "
+	    "user.email=t@example.com commit -q -m init; git push -q "
+	    "../gh/acme/demo.git main",
 	    f->dir);
 	snprintf(bin, sizeof(bin), "%s/opc-fixture-github", OPC_BIN_DIR);
 	snprintf(portfile, sizeof(portfile), "%s/gh.port", f->dir);

@@ -35,22 +35,6 @@ struct fx {
 	const char    *url;
 };
 
-/* sh runs a shell command line (test set-up only) and asserts success. */
-static void
-sh(const char *fmt, ...)
-{
-	va_list ap;
-	char    cmd[4096];
-	int     rc;
-
-	va_start(ap, fmt);
-	assert_true(vsnprintf(cmd, sizeof(cmd), fmt, ap) < (int) sizeof(cmd));
-	va_end(ap);
-	rc = system(cmd);
-	if (rc != 0)
-		fail_msg("'%s' failed (%d)", cmd, rc);
-}
-
 static char *
 git_head(const char *repo)
 {
@@ -76,16 +60,17 @@ git_head(const char *repo)
 static void
 make_repos(const char *dir)
 {
-	sh("set -e; cd %s; mkdir -p repo/sub repo/plain; cd repo;"
-	   " git init -q -b main .; echo plain/ >> .git/info/exclude;"
-	   " printf 'print(1)\\nx = 2  # TODO: y\\nprint(2)\\n' > a.py;"
-	   " printf 'print(3)\\n' > b.py; printf 'print(4)\\n' > sub/c.py;"
-	   " printf 'notes FIXME\\n' > README;"
-	   " printf '<coverage line-rate=\"0.75\"><classes><class"
-	   " filename=\"a.py\" line-rate=\"0.5\"/></classes></coverage>\\n'"
-	   " > coverage.xml;"
-	   " git add -A; " GIT " commit -q -m 'first commit';"
-	   " printf 'changed\\n' >> README; printf 'new\\n' > untracked.txt",
+	tb_sh(
+	    "set -e; cd %s; mkdir -p repo/sub repo/plain; cd repo;"
+	    " git init -q -b main .; echo plain/ >> .git/info/exclude;"
+	    " printf 'print(1)\\nx = 2  # TODO: y\\nprint(2)\\n' > a.py;"
+	    " printf 'print(3)\\n' > b.py; printf 'print(4)\\n' > sub/c.py;"
+	    " printf 'notes FIXME\\n' > README;"
+	    " printf '<coverage line-rate=\"0.75\"><classes><class"
+	    " filename=\"a.py\" line-rate=\"0.5\"/></classes></coverage>\\n'"
+	    " > coverage.xml;"
+	    " git add -A; " GIT " commit -q -m 'first commit';"
+	    " printf 'changed\\n' >> README; printf 'new\\n' > untracked.txt",
 	    dir);
 }
 
@@ -484,8 +469,8 @@ test_observe_repo(void **state)
 	json_decref(st);
 
 	/* more lines committed: the next observation sees them */
-	sh("set -e; cd %s; printf 'print(5)\\nprint(6)\\n' > e.py;"
-	   " git add e.py; " GIT " commit -q -m 'second'",
+	tb_sh("set -e; cd %s; printf 'print(5)\\nprint(6)\\n' > e.py;"
+	      " git add e.py; " GIT " commit -q -m 'second'",
 	    repo);
 	free(head);
 	head = git_head(repo);
