@@ -320,6 +320,19 @@ inject_rv(struct topo *topo, const char *name, const char *topic,
 	return (rv);
 }
 
+json_t *
+tb_task_show(struct topo *t, const char *task)
+{
+	struct msg_board_task_show rq = { (char *) task };
+	json_t                    *d  = NULL;
+	char                       err[256];
+
+	if (tb_call(t, "board-sync", MSG_BOARD_TASK_SHOW, &rq, &d, err,
+	        sizeof(err)) != 0)
+		fail_msg("task_show %s: %s", task, err);
+	return (d);
+}
+
 void
 tb_inject(struct topo *topo, const char *name, const char *topic,
     const char *corr, json_t *body)

@@ -82,6 +82,10 @@ int tb_call_json(struct topo *, const char *name, enum msg_topic t,
 int tb_call_raw(struct topo *, const char *name, enum msg_topic t,
     const void *body, char *err, size_t errlen);
 
+/* tb_task_show returns board-sync's board.task_show of task (new;
+ * asserts that it answers). */
+json_t *tb_task_show(struct topo *, const char *task);
+
 /* tb_inject hands body (a JSON object, consumed) to instance name as an
  * event of topic (ctl.inject; corr may be NULL) and asserts that its
  * handler took it. */

@@ -104,25 +104,11 @@ add(struct fx *f, const char *repo, const char *goal)
 	return (id);
 }
 
-/* show returns board.task_show of task (new). */
-static json_t *
-show(struct fx *f, const char *task)
-{
-	struct msg_board_task_show rq = { (char *) task };
-	json_t                    *d  = NULL;
-	char                       err[256];
-
-	if (tb_call(f->topo, "board-sync", MSG_BOARD_TASK_SHOW, &rq, &d, err,
-	        sizeof(err)) != 0)
-		fail_msg("task_show %s: %s", task, err);
-	return (d);
-}
-
 static const char *
 state_of(struct fx *f, const char *task)
 {
 	static char s[32];
-	json_t     *d = show(f, task);
+	json_t     *d = tb_task_show(f->topo, task);
 
 	snprintf(s, sizeof(s), "%s", tb_str(d, "task.state"));
 	json_decref(d);
@@ -134,7 +120,7 @@ static const char *
 last_comment(struct fx *f, const char *task)
 {
 	static char c[2048];
-	json_t     *d = show(f, task), *cs = tb_get(d, "comments");
+	json_t *d = tb_task_show(f->topo, task), *cs = tb_get(d, "comments");
 
 	assert_true(json_array_size(cs) > 0);
 	snprintf(c, sizeof(c), "%s",
@@ -277,14 +263,14 @@ test_policy_block(void **state)
 	assert_string_equal(tb_str(ev, "2.body.reason"), "policy_blocked");
 	json_decref(ev);
 	/* task show: the latest outcome's classification and reason */
-	ev = show(&f, t1);
+	ev = tb_task_show(f.topo, t1);
 	assert_string_equal(
 	    tb_str(ev, "task.last_run.classification"), "policy_blocked");
 	assert_string_equal(
 	    tb_str(ev, "task.last_run.reason"), "destructive label 'rm_rf'");
 	assert_string_equal(tb_str(ev, "task.last_run.status"), "skipped");
 	json_decref(ev);
-	ev = show(&f, t2);
+	ev = tb_task_show(f.topo, t2);
 	assert_null(tb_get(ev, "task.last_run"));
 	json_decref(ev);
 	fx_stop(&f);
@@ -328,7 +314,7 @@ test_run_outcomes(void **state)
 	        "executor", "failure_category", "validation_failed",
 	        "failure_reason", "validation failed: `make test` exited 2"));
 	assert_string_equal(state_of(&f, t[2]), "Blocked");
-	ev = show(&f, t[2]);
+	ev = tb_task_show(f.topo, t[2]);
 	assert_string_equal(tb_str(ev, "task.last_run.run_id"), "r-2");
 	assert_string_equal(tb_str(ev, "task.last_run.status"), "failed");
 	assert_string_equal(
@@ -669,7 +655,7 @@ test_self_heal(void **state)
 	move_to(&f, t[0], MSG_TASK_STATE_READY_FOR_AI, NULL);
 	blocked_run(&f, t[0], "r-h2", "validation_failure");
 	move_to(&f, t[0], MSG_TASK_STATE_READY_FOR_AI, NULL);
-	d = show(&f, t[0]);
+	d = tb_task_show(f.topo, t[0]);
 	assert_int_equal(tb_int(d, "task.self_healing.consecutive_blocks"), 2);
 	assert_false(json_is_true(tb_get(d, "task.self_healing.paused")));
 	json_decref(d);
@@ -691,7 +677,7 @@ test_self_heal(void **state)
 	assert_string_equal(
 	    tb_str(json_array_get(ev, 0), "body.classification"), "timeout");
 	json_decref(ev);
-	d = show(&f, t[0]);
+	d = tb_task_show(f.topo, t[0]);
 	assert_true(json_is_true(tb_get(d, "task.self_healing.paused")));
 	json_decref(d);
 	/* opc status reads the tasks paused now from board-sync's status */
@@ -733,12 +719,12 @@ test_self_heal(void **state)
 	started(&f, t[1], "r-s3");
 	finished(&f, t[1], "r-s3", true, NULL);
 	assert_string_equal(state_of(&f, t[1]), "In Review");
-	d = show(&f, t[1]);
+	d = tb_task_show(f.topo, t[1]);
 	assert_null(tb_get(d, "task.self_healing"));
 	json_decref(d);
 	move_to(&f, t[1], MSG_TASK_STATE_READY_FOR_AI, NULL);
 	blocked_run(&f, t[1], "r-s4", "validation_failure");
-	d = show(&f, t[1]);
+	d = tb_task_show(f.topo, t[1]);
 	assert_int_equal(tb_int(d, "task.self_healing.consecutive_blocks"), 1);
 	json_decref(d);
 
@@ -943,7 +929,7 @@ test_campaign(void **state)
 	/* the parent waits: its first step runs */
 	assert_string_equal(ready_ids(&f), "T-1,T-2");
 	assert_string_equal(state_of(&f, "T-3"), "Backlog");
-	d = show(&f, "T-2");
+	d = tb_task_show(f.topo, "T-2");
 	assert_string_equal(
 	    tb_str(d, "task.title"), "Analyze: Refactor the config loader");
 	assert_non_null(strstr(tb_str(d, "task.goal"), "Step 1 of 3"));
@@ -1014,7 +1000,7 @@ test_campaign(void **state)
 	started(&f, "T-5", "run-q");
 	finished(&f, "T-5", "run-q", true, NULL);
 	assert_string_equal(state_of(&f, "T-6"), "Ready for AI");
-	d = show(&f, "T-6");
+	d = tb_task_show(f.topo, "T-6");
 	assert_string_equal(
 	    tb_str(d, "task.title"), "Analyze: Tidy the logging");
 	json_decref(d);

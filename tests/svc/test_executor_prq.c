@@ -199,25 +199,11 @@ add(struct fx *f)
 	return (id);
 }
 
-/* show returns board.task_show of task (new). */
-static json_t *
-show(struct fx *f, const char *task)
-{
-	struct msg_board_task_show rq = { (char *) task };
-	json_t                    *d  = NULL;
-	char                       err[256];
-
-	if (tb_call(f->topo, "board-sync", MSG_BOARD_TASK_SHOW, &rq, &d, err,
-	        sizeof(err)) != 0)
-		fail_msg("task_show %s: %s", task, err);
-	return (d);
-}
-
 /* comment_has: a board comment of task contains text. */
 static bool
 comment_has(struct fx *f, const char *task, const char *text)
 {
-	json_t *d = show(f, task), *v;
+	json_t *d = tb_task_show(f->topo, task), *v;
 	size_t  i;
 	bool    found = false;
 
@@ -238,7 +224,7 @@ state_is(struct fx *f, const char *task, const char *want)
 	int     i;
 
 	for (i = 0; i < 200 && !ok; i++) {
-		d  = show(f, task);
+		d  = tb_task_show(f->topo, task);
 		ok = tb_str(d, "task.state") != NULL &&
 		    strcmp(tb_str(d, "task.state"), want) == 0;
 		json_decref(d);
