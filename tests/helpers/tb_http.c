@@ -52,6 +52,22 @@ tb_http(int port, const char *method, const char *path,
 	return (j);
 }
 
+json_t *
+tb_plane_item(int port, const char *name)
+{
+	json_t *s = tb_http(port, "GET", "/_fixture/state", NULL, NULL, 200);
+	json_t *it, *out = NULL;
+	size_t  i;
+
+	json_array_foreach (json_object_get(s, "work_items"), i, it)
+		if (out == NULL &&
+		    strcmp(json_string_value(json_object_get(it, "name")),
+		        name) == 0)
+			out = json_incref(it);
+	json_decref(s);
+	return (out);
+}
+
 void
 tb_fixture_stop(pid_t *pid)
 {

@@ -17,6 +17,11 @@
 json_t *tb_http(int port, const char *method, const char *path,
     const char *const *hdrs, json_t *body, int want);
 
+/* tb_plane_item returns the work item called name in the state of the
+ * Plane fixture on port (GET /_fixture/state; a new reference), or NULL
+ * when it has none. */
+json_t *tb_plane_item(int port, const char *name);
+
 /* tb_fixture_stop ends a tb_fixture server: SIGTERM, then reaped; *pid
  * becomes 0 (0: nothing to do). */
 void tb_fixture_stop(pid_t *pid);

@@ -145,15 +145,7 @@ fx_stop(struct fx *f)
 static json_t *
 item(struct fx *f, const char *name)
 {
-	json_t *s = call(f, "GET", "/_fixture/state", NULL), *it, *out = NULL;
-	size_t  i;
-
-	json_array_foreach (json_object_get(s, "work_items"), i, it)
-		if (strcmp(json_string_value(json_object_get(it, "name")),
-		        name) == 0)
-			out = json_incref(it);
-	json_decref(s);
-	return (out);
+	return (tb_plane_item(f->port, name));
 }
 
 /* children: the work items whose parent is id (new array). */
