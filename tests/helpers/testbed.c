@@ -1,6 +1,8 @@
 /*
  * testbed.c - in-process service harness (see testbed.h).
  */
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +19,7 @@
 
 #include "opc/bus.h"
 #include "opc/err.h"
+#include "opc/loop.h"
 #include "opc/util.h"
 #include "testbed.h"
 
@@ -318,6 +321,39 @@ inject_rv(struct topo *topo, const char *name, const char *topic,
 	rv       = tb_call(topo, name, MSG_CTL_INJECT, &in, NULL, err, errlen);
 	json_decref(body);
 	return (rv);
+}
+
+int
+tb_dial(int port)
+{
+	struct sockaddr_in a;
+	int                fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	memset(&a, 0, sizeof(a));
+	a.sin_family      = AF_INET;
+	a.sin_port        = htons((uint16_t) port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *) &a, sizeof(a)), 0);
+	assert_int_equal(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
+	return (fd);
+}
+
+const char *
+tb_await(struct loop *l, int fd, const char *want)
+{
+	static char got[65536];
+	size_t      len = 0;
+	ssize_t     n;
+	int64_t     end = mono_ms() + 5000;
+
+	got[0] = '\0';
+	while (mono_ms() < end && strstr(got, want) == NULL) {
+		(void) loop_run_once(l, 20);
+		while ((n = read(fd, got + len, sizeof(got) - 1 - len)) > 0)
+			len += (size_t) n;
+		got[len] = '\0';
+	}
+	return (got);
 }
 
 json_t *

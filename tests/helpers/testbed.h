@@ -82,6 +82,14 @@ int tb_call_json(struct topo *, const char *name, enum msg_topic t,
 int tb_call_raw(struct topo *, const char *name, enum msg_topic t,
     const void *body, char *err, size_t errlen);
 
+/* tb_dial connects to 127.0.0.1:port (TCP, non-blocking once
+ * connected; asserts) and returns the socket. */
+int tb_dial(int port);
+/* tb_await runs loop until fd has read something containing want (or
+ * 5 s pass) and returns all it read (static, NUL-terminated). */
+struct loop;
+const char *tb_await(struct loop *, int fd, const char *want);
+
 /* tb_task_show returns board-sync's board.task_show of task (new;
  * asserts that it answers). */
 json_t *tb_task_show(struct topo *, const char *task);

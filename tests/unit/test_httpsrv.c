@@ -23,6 +23,7 @@
 #include "opc/httpsrv.h"
 #include "opc/loop.h"
 #include "opc/util.h"
+#include "testbed.h"
 
 struct world {
 	struct loop         *loop;
@@ -91,41 +92,6 @@ teardown(void **state)
 	return (0);
 }
 
-static int
-dial(struct world *w)
-{
-	struct sockaddr_in a;
-	int                fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	memset(&a, 0, sizeof(a));
-	a.sin_family      = AF_INET;
-	a.sin_port        = htons((uint16_t) w->port);
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(connect(fd, (struct sockaddr *) &a, sizeof(a)), 0);
-	assert_int_equal(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
-	return (fd);
-}
-
-/* await runs the loop until fd has read something containing want (or
- * 5 s pass) and returns what was read (static). */
-static const char *
-await(struct world *w, int fd, const char *want)
-{
-	static char got[65536];
-	size_t      len = 0;
-	ssize_t     n;
-	int64_t     end = mono_ms() + 5000;
-
-	got[0] = '\0';
-	while (mono_ms() < end && strstr(got, want) == NULL) {
-		(void) loop_run_once(w->loop, 20);
-		while ((n = read(fd, got + len, sizeof(got) - 1 - len)) > 0)
-			len += (size_t) n;
-		got[len] = '\0';
-	}
-	return (got);
-}
-
 static void
 send_all(int fd, const char *s)
 {
@@ -136,11 +102,11 @@ static void
 test_path_and_query(void **state)
 {
 	struct world *w  = *state;
-	int           fd = dial(w);
+	int           fd = tb_dial(w->port);
 
 	send_all(fd, "GET /runs?limit=5 HTTP/1.1\r\nHost: x\r\n\r\n");
-	assert_non_null(
-	    strstr(await(w, fd, "query="), "path=/runs query=limit=5"));
+	assert_non_null(strstr(
+	    tb_await(w->loop, fd, "query="), "path=/runs query=limit=5"));
 	close(fd);
 }
 
@@ -148,11 +114,11 @@ static void
 test_head_has_no_body(void **state)
 {
 	struct world *w  = *state;
-	int           fd = dial(w);
+	int           fd = tb_dial(w->port);
 	const char   *got;
 
 	send_all(fd, "HEAD /x HTTP/1.1\r\nHost: x\r\n\r\n");
-	got = await(w, fd, "\r\n\r\n");
+	got = tb_await(w->loop, fd, "\r\n\r\n");
 	assert_non_null(strstr(got, "HTTP/1.1 200 OK"));
 	assert_non_null(strstr(got, "Content-Length: 14\r\n"));
 	assert_null(strstr(got, "path="));
@@ -163,14 +129,16 @@ static void
 test_stream(void **state)
 {
 	struct world *w  = *state;
-	int           fd = dial(w);
+	int           fd = tb_dial(w->port);
 	int64_t       end;
 
 	send_all(fd, "GET /events HTTP/1.1\r\nHost: x\r\n\r\n");
-	assert_non_null(strstr(await(w, fd, "\r\n\r\n"), "text/event-stream"));
+	assert_non_null(
+	    strstr(tb_await(w->loop, fd, "\r\n\r\n"), "text/event-stream"));
 	assert_non_null(w->stream);
 	assert_int_equal(httpsrv_send(w->stream, "data: hi\n\n", 10), 0);
-	assert_non_null(strstr(await(w, fd, "data: hi"), "data: hi\n\n"));
+	assert_non_null(
+	    strstr(tb_await(w->loop, fd, "data: hi"), "data: hi\n\n"));
 	close(fd);
 	end = mono_ms() + 5000;
 	while (w->closed == 0 && mono_ms() < end)
@@ -183,14 +151,15 @@ static void
 test_oversized_head(void **state)
 {
 	struct world *w   = *state;
-	int           fd  = dial(w);
+	int           fd  = tb_dial(w->port);
 	char         *big = malloc(HTTPSRV_HEAD_MAX + 64);
 
 	memset(big, 'a', HTTPSRV_HEAD_MAX + 63);
 	big[HTTPSRV_HEAD_MAX + 63] = '\0';
 	memcpy(big, "GET / HTTP/1.1\r\nX: ", 19);
 	send_all(fd, big);
-	assert_non_null(strstr(await(w, fd, "\r\n\r\n"), "HTTP/1.1 431 "));
+	assert_non_null(
+	    strstr(tb_await(w->loop, fd, "\r\n\r\n"), "HTTP/1.1 431 "));
 	free(big);
 	close(fd);
 }

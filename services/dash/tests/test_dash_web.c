@@ -28,6 +28,7 @@
 #include "opc/err.h"
 #include "opc/loop.h"
 #include "opc/util.h"
+#include "testbed.h"
 
 #define SECRET "outside-the-root-secret"
 #define TOKEN "tok-3f9a1c"
@@ -130,41 +131,6 @@ teardown(void **state)
 	return (0);
 }
 
-static int
-dial(struct world *w)
-{
-	struct sockaddr_in a;
-	int                fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	memset(&a, 0, sizeof(a));
-	a.sin_family      = AF_INET;
-	a.sin_port        = htons((uint16_t) w->port);
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(connect(fd, (struct sockaddr *) &a, sizeof(a)), 0);
-	assert_int_equal(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
-	return (fd);
-}
-
-/* await runs the loop until fd has read something containing want (or
- * 5 s pass) and returns what was read (static). */
-static const char *
-await(struct world *w, int fd, const char *want)
-{
-	static char got[65536];
-	size_t      len = 0;
-	ssize_t     n;
-	int64_t     end = mono_ms() + 5000;
-
-	got[0] = '\0';
-	while (mono_ms() < end && strstr(got, want) == NULL) {
-		(void) loop_run_once(w->loop, 20);
-		while ((n = read(fd, got + len, sizeof(got) - 1 - len)) > 0)
-			len += (size_t) n;
-		got[len] = '\0';
-	}
-	return (got);
-}
-
 /* complete: got holds a whole answer (head and Content-Length body). */
 static bool
 complete(const char *got)
@@ -187,7 +153,7 @@ ask(struct world *w, const char *req)
 	size_t      len = 0;
 	ssize_t     n;
 	int64_t     end = mono_ms() + 5000;
-	int         fd  = dial(w);
+	int         fd  = tb_dial(w->port);
 
 	assert_int_equal(write(fd, req, strlen(req)), (ssize_t) strlen(req));
 	got[0] = '\0';
@@ -410,17 +376,17 @@ static void
 test_events(void **state)
 {
 	struct world *w   = *state;
-	int           fd  = dial(w);
+	int           fd  = tb_dial(w->port);
 	const char   *req = "GET /api/events HTTP/1.1\r\nHost: x\r\n\r\n";
 	const char   *got;
 	int64_t       end;
 
 	assert_int_equal(write(fd, req, strlen(req)), (ssize_t) strlen(req));
-	got = await(w, fd, "bus tail");
+	got = tb_await(w->loop, fd, "bus tail");
 	assert_non_null(strstr(got, "Content-Type: text/event-stream"));
 	assert_int_equal(dash_web_streams(w->web), 1);
 	dash_web_event(w->web, "{\"topic\":\"task.created\"}");
-	got = await(w, fd, "task.created");
+	got = tb_await(w->loop, fd, "task.created");
 	assert_non_null(strstr(got, "data: {\"topic\":\"task.created\"}\n\n"));
 	close(fd);
 	end = mono_ms() + 5000;
