@@ -267,20 +267,43 @@ wait_ready(struct fx *f, const char *id)
 	return (false);
 }
 
-/* plane_moves counts board-sync's task.updated to state with reason
- * "plane" (a human's move seen in Plane). */
+/* moves counts board-sync's task.updated to state with reason ("plane":
+ * a human's move seen in Plane; "plane_vanished": an item gone from it). */
 static size_t
-plane_moves(struct fx *f, const char *state)
+moves(struct fx *f, const char *reason, const char *state)
 {
 	json_t *ev = tb_events(f->topo, "board-sync", "task.updated"), *v;
 	size_t  i, n = 0;
 
 	json_array_foreach (ev, i, v)
 		n += tb_str(v, "body.reason") != NULL &&
-		    strcmp(tb_str(v, "body.reason"), "plane") == 0 &&
+		    strcmp(tb_str(v, "body.reason"), reason) == 0 &&
 		    strcmp(tb_str(v, "body.state"), state) == 0;
 	json_decref(ev);
 	return (n);
+}
+
+/* multi_step makes a Ready "plan: multi-step" goal item of alice's
+ * called name, waits for its claim and its planning run's task.ready,
+ * and finishes that run as run_id (the backend proposes no plan: the
+ * stub one); gid gets the item's id. */
+static void
+multi_step(struct fx *f, const char *name, const char *desc,
+    const char *run_id, char gid[64])
+{
+	json_t *g;
+
+	json_decref(call(f, "POST", "/_fixture/workitem",
+	    json_pack("{s:s, s:s, s:[s, s, s], s:s, s:s}", "name", name,
+	        "state", "Ready for AI", "labels", "repo: demo",
+	        "task-kind: goal", "plan: multi-step", "description_html",
+	        desc, "created_by", ALICE)));
+	assert_true(wait_state(f, name, "Running"));
+	g = item(f, name);
+	snprintf(gid, 64, "%s", tb_str(g, "id"));
+	json_decref(g);
+	assert_true(wait_ready(f, gid));
+	run(f, gid, run_id);
 }
 
 static void
@@ -290,7 +313,7 @@ test_plane_campaign(void **state)
 		  "Verify: " GOAL };
 	struct msg_board_campaigns q = { NULL };
 	struct fx                  f;
-	json_t                    *g, *ev, *ch, *d, *it, *v;
+	json_t                    *g, *ev, *ch, *d, *it;
 	char                       gid[64], sid[3][64], cid[80], eid[96];
 	char                       path[256];
 	char                       err[256];
@@ -419,18 +442,8 @@ test_plane_campaign(void **state)
 	/* "plan: multi-step", the backend proposes nothing: the stub plan;
 	 * a human cancels every step in Plane: counted, the campaign
 	 * cancelled and the goal Blocked for a human */
-	json_decref(call(&f, "POST", "/_fixture/workitem",
-	    json_pack("{s:s, s:s, s:[s, s, s], s:s, s:s}", "name",
-	        "Tidy the logging", "state", "Ready for AI", "labels",
-	        "repo: demo", "task-kind: goal", "plan: multi-step",
-	        "description_html", "<p>Make the log lines uniform.</p>",
-	        "created_by", ALICE)));
-	assert_true(wait_state(&f, "Tidy the logging", "Running"));
-	g = item(&f, "Tidy the logging");
-	snprintf(gid, sizeof(gid), "%s", tb_str(g, "id"));
-	json_decref(g);
-	assert_true(wait_ready(&f, gid));
-	run(&f, gid, "run-q");
+	multi_step(&f, "Tidy the logging",
+	    "<p>Make the log lines uniform.</p>", "run-q", gid);
 	for (k = 0; k < 3; k++) {
 		static const char *const stub[] = {
 			"Analyze: Tidy the logging",
@@ -460,23 +473,13 @@ test_plane_campaign(void **state)
 	json_decref(ch);
 	/* a human's moves in Plane are journaled as ours are (the router
 	 * ends a cancelled task's work, the proposer counts rejections) */
-	assert_int_equal(plane_moves(&f, "Done"), 1);
-	assert_int_equal(plane_moves(&f, "Cancelled"), 3);
+	assert_int_equal(moves(&f, "plane", "Done"), 1);
+	assert_int_equal(moves(&f, "plane", "Cancelled"), 3);
 
 	/* a running step's item deleted in Plane: the next whole listing
 	 * misses it, so it is cancelled here and the campaign goes on */
-	json_decref(call(&f, "POST", "/_fixture/workitem",
-	    json_pack("{s:s, s:s, s:[s, s, s], s:s, s:s}", "name",
-	        "Trim the config", "state", "Ready for AI", "labels",
-	        "repo: demo", "task-kind: goal", "plan: multi-step",
-	        "description_html", "<p>Drop the unused keys.</p>",
-	        "created_by", ALICE)));
-	assert_true(wait_state(&f, "Trim the config", "Running"));
-	g = item(&f, "Trim the config");
-	snprintf(gid, sizeof(gid), "%s", tb_str(g, "id"));
-	json_decref(g);
-	assert_true(wait_ready(&f, gid));
-	run(&f, gid, "run-r");
+	multi_step(&f, "Trim the config", "<p>Drop the unused keys.</p>",
+	    "run-r", gid);
 	assert_true(wait_state(&f, "Analyze: Trim the config", "Running"));
 	g = item(&f, "Analyze: Trim the config");
 	snprintf(path, sizeof(path),
@@ -486,15 +489,8 @@ test_plane_campaign(void **state)
 	json_decref(call(&f, "DELETE", path, NULL));
 	assert_true(wait_state(&f, "Implement: Trim the config", "Running"));
 	assert_true(wait_comment(&f, "Trim the config", "1 cancelled"));
-	assert_int_equal(plane_moves(&f, "Cancelled"), 3);
-	ev = tb_events(f.topo, "board-sync", "task.updated");
-	k  = 0;
-	json_array_foreach (ev, i, v)
-		k += tb_str(v, "body.reason") != NULL &&
-		    strcmp(tb_str(v, "body.reason"), "plane_vanished") == 0 &&
-		    strcmp(tb_str(v, "body.state"), "Cancelled") == 0;
-	json_decref(ev);
-	assert_int_equal(k, 1);
+	assert_int_equal(moves(&f, "plane", "Cancelled"), 3);
+	assert_int_equal(moves(&f, "plane_vanished", "Cancelled"), 1);
 	print_message("campaigns (Plane): 2 campaigns, 6 steps in %lld ms\n",
 	    (long long) (mono_ms() - t0));
 	fx_stop(&f);
