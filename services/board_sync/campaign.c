@@ -461,6 +461,38 @@ step_goal(size_t k, size_t n, const char *cid, const struct task *t,
 	    t->goal && *t->goal ? t->goal : t->title));
 }
 
+/* planned records who planned campaign cid ("backend" or "stub"). */
+static int
+planned(struct svc *svc, const char *cid, const char *planner)
+{
+	return (store_run(svc_store(svc),
+	    "UPDATE campaign SET planner = ?, updated_at = ? WHERE"
+	    " campaign_id = ?",
+	    "tit", planner, now_ms(), cid));
+}
+
+/* tell_planned says on the goal t that campaign cid is planned (by
+ * planner, in n steps; then more), moving it to Running unless it is. */
+static int
+tell_planned(struct svc *svc, struct task *t, const char *cid,
+    const char *planner, size_t n, const char *more)
+{
+	char *v  = xasprintf("Campaign %s planned (%s): %zu steps, one after "
+	                      "another.%s",
+	     cid,
+            strcmp(planner, "stub") == 0
+	         ? "the backend proposed no plan: the stub plan"
+	         : "the backend's plan",
+	     n, more);
+	int   rv = strcmp(t->state, "Running") == 0
+	      ? board_comment_post(svc, t->task_id, "board-sync", v)
+	      : board_move(
+	            svc, t, "Running", "campaign_started", v, "board-sync");
+
+	free(v);
+	return (rv);
+}
+
 /* plan_plane queues the steps' work items (the proposal table: the
  * effect loop makes them, external id = request id, parent = t) and
  * tells the parent; board_campaign_step_made takes it from there. */
@@ -499,25 +531,11 @@ plan_plane(struct svc *svc, struct task *t, const char *cid,
 	}
 	free(labels);
 	if (rv == 0)
-		rv = store_run(svc_store(svc),
-		    "UPDATE campaign SET planner = ?, updated_at = ? WHERE"
-		    " campaign_id = ?",
-		    "tit", planner, now_ms(), cid);
-	if (rv != 0)
-		return (rv);
-	v  = xasprintf("Campaign %s planned (%s): %zu steps, one after "
-	                "another.  Their work items are being made (children "
-	                "of this one); the first runs once all are there.",
-	     cid,
-            strcmp(planner, "stub") == 0
-	         ? "the backend proposed no plan: the stub plan"
-	         : "the backend's plan",
-	     items->n);
-	rv = strcmp(t->state, "Running") == 0
-	    ? board_comment_post(svc, t->task_id, "board-sync", v)
-	    : board_move(
-	          svc, t, "Running", "campaign_started", v, "board-sync");
-	free(v);
+		rv = planned(svc, cid, planner);
+	if (rv == 0)
+		rv = tell_planned(svc, t, cid, planner, items->n,
+		    "  Their work items are being made (children of this "
+		    "one); the first runs once all are there.");
 	if (rv == 0)
 		log_info("board.campaign",
 		    "%s: %s: %zu steps (%s), queued for "
@@ -616,10 +634,7 @@ board_campaign_planned(
 		free(rid);
 	}
 	if (rv == 0)
-		rv = store_run(svc_store(svc),
-		    "UPDATE campaign SET planner = ?, updated_at = ? WHERE"
-		    " campaign_id = ?",
-		    "tit", planner, now_ms(), cid);
+		rv = planned(svc, cid, planner);
 	if (rv == 0) {
 		ev.campaign_id    = cid;
 		ev.parent_task_id = t->task_id;
@@ -630,18 +645,9 @@ board_campaign_planned(
 	steps = steps_json(svc, cid);
 	tally(steps, &y);
 	if (rv == 0) {
-		c = progress_text(cid, steps, &y);
-		v = xasprintf("Campaign %s planned (%s): %zu steps, one after "
-		              "another.\n\n%s",
-		    cid,
-		    strcmp(planner, "stub") == 0
-		        ? "the backend proposed no plan: the stub plan"
-		        : "the backend's plan",
-		    items->n, c);
-		rv = strcmp(t->state, "Running") == 0
-		    ? board_comment_post(svc, t->task_id, "board-sync", v)
-		    : board_move(svc, t, "Running", "campaign_started", v,
-		          "board-sync");
+		c  = progress_text(cid, steps, &y);
+		v  = xasprintf("\n\n%s", c);
+		rv = tell_planned(svc, t, cid, planner, items->n, v);
 		free(c);
 		free(v);
 	}
