@@ -20,6 +20,9 @@ const struct cfg_key supervisor_keys[] = {
 	CFG_MS("stale_after", NULL, "1ms", NULL,
 	    "no heartbeat for this long is stale (default: "
 	    "opcenter.stale_after_ms)"),
+	CFG_MS("start_timeout", "90s", "1ms", NULL,
+	    "an instance not yet heartbeating is stale only after this "
+	    "long (or stale_after, if longer)"),
 	CFG_MS("status_every", "1s", "1ms", NULL,
 	    "how often supervisor.status.json is written"),
 	CFG_BOOL("stale_restart", "true", "a stale instance is restarted"),

@@ -68,6 +68,7 @@ struct sup {
 	int64_t       backoff_min, backoff_max, backoff_reset;
 	int64_t       loop_restarts, loop_window_ms;
 	int64_t       stop_grace_ms, stale_after_ms, status_every_ms;
+	int64_t       start_timeout_ms;
 	int           stale_restart;
 	int64_t       last_status;
 	char         *status_path;
@@ -130,6 +131,8 @@ cfg_load_sup(struct sup *s, const struct topo *t, char *err, size_t errlen)
 	        0 ||
 	    cfg_tab_ms(k, c, "stale_after", &s->stale_after_ms, err, errlen) !=
 	        0 ||
+	    cfg_tab_ms(k, c, "start_timeout", &s->start_timeout_ms, err,
+	        errlen) != 0 ||
 	    cfg_tab_ms(
 	        k, c, "status_every", &s->status_every_ms, err, errlen) != 0 ||
 	    cfg_tab_bool(
@@ -359,15 +362,21 @@ check_stale(struct sup *s, struct child *c, int64_t now)
 	struct msg_supervisor_stale ev;
 	int64_t                     age = hb_age(s, c, now);
 
-	if (age < 0 || age <= s->stale_after_ms || c->stale)
+	/* a daemon's first heartbeat follows its init (its db, recovery),
+	 * which a loaded host can slow well past a few heartbeats: until
+	 * then the start's own, longer bound (systemd's TimeoutStartSec
+	 * beside its WatchdogSec) */
+	if (age < 0 || c->stale || age <= s->stale_after_ms ||
+	    (c->last_hb == 0 && age <= s->start_timeout_ms))
 		return;
 	c->stale = true;
 	memset(&ev, 0, sizeof(ev));
 	ev.instance = c->inst->name;
 	ev.age_ms   = age;
 	(void) svc_emit(s->svc, MSG_SUPERVISOR_STALE, NULL, &ev);
-	log_warn("supervisor.stale", "%s: no heartbeat for %lld ms%s",
+	log_warn("supervisor.stale", "%s: no heartbeat for %lld ms%s%s",
 	    c->inst->name, (long long) age,
+	    c->last_hb == 0 ? " since its start" : "",
 	    s->stale_restart ? ": killing it for a restart" : "");
 	if (s->stale_restart && c->pid > 0)
 		(void) kill(-c->pid, SIGKILL);

@@ -23,6 +23,17 @@ wait_for() {
 	done
 	return 1
 }
+# is_up FILE: whether `opc up`'s output FILE says it is up; if not, that
+# output, `opc status` and the supervisor's log go into the test's, so a
+# CI log shows why (needs OPC and CFG; the state dir st beside CFG)
+is_up() {
+	grep -q "opcenter is up" "$1" && return 0
+	sed 's|^|# opc up: |' "$1"
+	"$OPC" -c "$CFG" status 2>&1 | sed 's|^|# opc status: |'
+	tail -n 40 "$(dirname "$CFG")/st/log/supervisor.log" 2>/dev/null |
+	    sed 's|^|# supervisor.log: |'
+	return 1
+}
 # finish: fail on any sanitizer report a (restarted) process left in its
 # output, then print the tally and exit with it.
 finish() {

@@ -152,7 +152,7 @@ YAML
 # (under ASan on a 2-core CI machine, beside test_chaos, the start has
 # taken over 30 s once; the checks below say whether it came up)
 "$OPC" -c "$CFG" up --wait 90 >"$T/up.out" 2>&1
-check "constellation up" grep -q "opcenter is up" "$T/up.out"
+check "constellation up" is_up "$T/up.out"
 
 # run LABEL GOAL: add a task and wait until it leaves the queue; prints
 # its id

@@ -80,7 +80,7 @@ lintn() {
 }
 lint 1
 "$OPC" -c "$CFG" up --wait 20 >"$T/up.out" 2>&1
-check "constellation up" grep -q "opcenter is up" "$T/up.out"
+check "constellation up" is_up "$T/up.out"
 
 # the observation the observer makes when it starts: stored before cycle
 # 1 asks for its own (else cycle 1 is handed that one, and cycle 2 sees

@@ -80,7 +80,7 @@ status_sum() {	# status_sum COUNTER: its sum over the daemons
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 "$OPC" -c "$CFG" up --wait 30 >"$T/up.out" 2>&1
-check "constellation up" grep -q "opcenter is up" "$T/up.out"
+check "constellation up" is_up "$T/up.out"
 id=$(add --repo demo --goal "Before the disk fills")
 check "a first task is Done" wait_for 30 state_is "$id" Done
 [ "$fails" = 0 ] || finish

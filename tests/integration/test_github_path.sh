@@ -81,7 +81,7 @@ fx rate_limit '{"kind": "primary", "reset_in": 6}'
 check "doctor: a rate limit, not a bad token" grep -q "^warn  github: primary rate limit (HTTP 403) until .*the token was not refused" "$T/doctor1.out"
 check "doctor: not 'HTTP 403'" sh -c "! grep -q 'FAIL  github' '$T/doctor1.out'"
 "$OPC" -c "$CFG" up --wait 20 >"$T/up.out" 2>&1
-check "constellation up" grep -q "opcenter is up" "$T/up.out"
+check "constellation up" is_up "$T/up.out"
 gh_state() { "$OPC" -c "$CFG" status --json | jq -r '.executor.status.github.token_check'; }
 topics() { sqlite3 "$T/st/executor.db" "select topic from journal" | grep -c "^$1\$"; }
 # journal_has TOPIC TEXT: an executor event of TOPIC whose frame has TEXT

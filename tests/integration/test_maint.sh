@@ -131,7 +131,7 @@ fi
 
 # --- the daemons ---------------------------------------------------------------
 "$OPC" -c "$CFG" up --wait 20 >"$T/up.out" 2>&1
-check "constellation up" grep -q "opcenter is up" "$T/up.out"
+check "constellation up" is_up "$T/up.out"
 LOG=$T/st/log
 
 # workspace health: ws1 fails its check and its repair

@@ -123,7 +123,7 @@ else
 	why=""
 fi
 "$OPC" -c "$CFG" up --wait 30 >"$T/up.out" 2>&1
-check "constellation up" grep -q "opcenter is up" "$T/up.out"
+check "constellation up" is_up "$T/up.out"
 id=$(add --repo demo --label fine --goal "Refused without a sandbox")
 check "a sandboxed backend without bwrap: Blocked" wait_for 30 state_is "$id" Blocked
 check "... saying the sandbox cannot run and how to get out" sh -c \

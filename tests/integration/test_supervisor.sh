@@ -168,6 +168,32 @@ check "naming the instance, the place and the kinds" sh -c \
 check "and nothing started" test ! -e "$T/st-badkind/run/supervisor.pid"
 "$OPC" -c "$T/badkind.yaml" down --wait 20 >/dev/null 2>&1
 
+# A daemon slow to its first heartbeat (its init, on a loaded host) is
+# given start_timeout, not stale_after: mute never heartbeats; with
+# stale_after 1s it would be killed at once, but not before 6s.
+cat >"$T/mute.sh" <<'SH'
+#!/bin/sh
+exec sleep 600
+SH
+chmod +x "$T/mute.sh"
+cat >"$T/mute.yaml" <<YAML
+opcenter: { state_dir: st-mute, heartbeat_ms: 100, stale_after_ms: 1000 }
+supervisor: { restart_backoff_min: 100ms, start_timeout: 6s, stop_grace: 1s }
+instances:
+  mute: { bin: $T/mute.sh }
+YAML
+mfield() { jq -r ".processes[] | select(.role == \"mute\") | .$1" \
+    "$T/st-mute/supervisor.status.json" 2>/dev/null; }
+"$BIN/opc-supervisor" -c "$T/mute.yaml" >"$T/mute.out" 2>&1 &
+msup=$!
+check "mute is started" wait_for 10 sh -c "[ \"\$(jq -r '.processes[0].state' '$T/st-mute/supervisor.status.json')\" = running ]"
+sleep 3
+check "3 s without a first heartbeat: not yet stale" [ "$(mfield restart_count)" = 0 ]
+check "after start_timeout: stale, killed and restarted" \
+    wait_for 20 sh -c "[ \"\$(jq -r '.processes[0].restart_count' '$T/st-mute/supervisor.status.json')\" -ge 1 ]"
+check "the log says since its start" grep -rq "mute: no heartbeat for [0-9]* ms since its start" "$T/mute.out" "$T/st-mute/log"
+kill "$msup"; wait "$msup"
+
 # --only: one host's share.
 "$OPC" -c "$CFG" up --only prod --wait 10 >"$T/up.out" 2>&1
 check "up exits 0 when every instance runs and answers" [ $? -eq 0 ]

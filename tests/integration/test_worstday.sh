@@ -69,7 +69,7 @@ YAML
 # --- 1. a state dir an installer made 0755 ----------------------------------
 mkdir -m 0755 "$T/st"
 "$OPC" -c "$CFG" up --wait 30 >"$T/up.out" 2>&1
-check "constellation up" grep -q "opcenter is up" "$T/up.out"
+check "constellation up" is_up "$T/up.out"
 id=$(add --repo demo --goal "First change")
 check "a first task is Done" wait_for 30 state_is "$id" Done
 # (a workspace's clone of a local repo hard-links the source's objects,
