@@ -382,8 +382,9 @@ proc_run(struct proc_result *r, const struct proc_opts *o)
 			break;
 		(void) proc_lease_check();
 		if (!reaped && stage == 0 &&
-		    (now >= deadline || proc_stop || watched)) {
-			if (proc_stop)
+		    (now >= deadline || (proc_stop && !o->finish) ||
+		        watched)) {
+			if (proc_stop && !o->finish)
 				r->interrupted = 1;
 			else if (watched)
 				r->stopped = 1;

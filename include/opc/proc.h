@@ -70,6 +70,11 @@ struct proc_opts {
 	 * in /proc) and not to the child; the SIGKILL after grace_ms to the
 	 * child's group and every descendant. */
 	int tree;
+	/* finish: the child runs to its end (or timeout_ms) whatever
+	 * proc_stop says: a git push in flight, which a stop could cut
+	 * after the remote took it, so that the run would report a branch
+	 * not pushed that was. */
+	int finish;
 };
 
 struct proc_result {

@@ -99,9 +99,11 @@ workspace_scrub(char *s, const char *secret)
 	}
 }
 
-int
-workspace_git_argv(struct proc_result *r, const char *dir, char *const *envp,
-    const struct strv *argv, const char *shown, char **reason)
+/* git_run is workspace_git_argv; finish lets git end whatever stops the
+ * worker meanwhile (proc_opts.finish), GIT_TIMEOUT_MS still bounding it */
+static int
+git_run(struct proc_result *r, const char *dir, char *const *envp,
+    const struct strv *argv, const char *shown, char **reason, int finish)
 {
 	struct proc_opts o;
 	char            *cmd, *how, *tail;
@@ -114,6 +116,7 @@ workspace_git_argv(struct proc_result *r, const char *dir, char *const *envp,
 	o.timeout_ms = GIT_TIMEOUT_MS;
 	o.grace_ms   = 5000;
 	o.max_output = GIT_MAX_OUTPUT;
+	o.finish     = finish;
 	rv           = proc_run(r, &o);
 	if (rv == 0 && r->exit_code == 0)
 		return (0);
@@ -127,6 +130,13 @@ workspace_git_argv(struct proc_result *r, const char *dir, char *const *envp,
 	free(how);
 	free(cmd);
 	return (ERR_IO);
+}
+
+int
+workspace_git_argv(struct proc_result *r, const char *dir, char *const *envp,
+    const struct strv *argv, const char *shown, char **reason)
+{
+	return (git_run(r, dir, envp, argv, shown, reason, 0));
 }
 
 static int
@@ -550,8 +560,11 @@ push(struct exec_run *x)
 	shown = xasprintf("git push %s %s", rq->clone_url, rq->task_branch);
 	if ((rv = workspace_push_guard(x, envp, dir, &argv)) != 0)
 		goto done;
-	if ((rv = workspace_git_argv(&r, NULL, envp, &argv, shown, &reason)) ==
-	    0)
+	/* once started, the push ends on its own: a lease lost meanwhile
+	 * stops the run after it, with branch_pushed saying what the
+	 * remote holds (the verify above kept a lost lease from starting
+	 * one) */
+	if ((rv = git_run(&r, NULL, envp, &argv, shown, &reason, 1)) == 0)
 		x->branch_pushed = 1;
 	else {
 		workspace_scrub(reason, rq->github_token);

@@ -567,7 +567,10 @@ test_lease_lost(void **state)
 	    0);
 	json_decref(r);
 
-	/* (3) git takes the lease away once it has pushed */
+	/* (3) the lease is taken away while git pushes: the push, started
+	 * with the lease, ends on its own (a push cut after the remote took
+	 * it would leave a branch the result says was not pushed), and the
+	 * result says what the remote holds */
 	(void) rmtree(fx->ws);
 	free(lf);
 	lf = lease_file(fx, mono_ms() + 600000);
@@ -578,14 +581,18 @@ test_lease_lost(void **state)
 	f = fopen(git, "w");
 	assert_non_null(f);
 	fprintf(f,
-	    "#!/bin/sh\n/usr/bin/git \"$@\"; st=$?\n"
-	    "for a; do [ \"$a\" = push ] && printf 'stop_at 0\\n' > %s; "
-	    "done\nexit $st\n",
+	    "#!/bin/sh\n"
+	    "for a; do [ \"$a\" = push ] && printf 'stop_at 0\\n' > %s "
+	    "&& sleep 1; done\nexec /usr/bin/git \"$@\"\n",
 	    lf);
 	fclose(f);
 	r = run(fx, req, TOKEN);
 	nothing_delivered(fx, r);
 	assert_true(json_is_true(json_object_get(r, "branch_pushed")));
+	assert_int_equal(exfx_sh("git --git-dir=%s rev-parse -q --verify "
+	                         "refs/heads/%s",
+	                     fx->bare, BRANCH),
+	    0);
 	json_decref(r);
 	free(lf);
 	free(be);
