@@ -33,8 +33,9 @@ struct fx {
 };
 
 /* fx_start runs the supervisor over one instance, run by bin; stale is
- * its stale_after (the daemons' start under a sanitizer on a loaded box
- * must not count as silence but where silence is the test). */
+ * its stale_after and start_timeout (the daemons' start under a
+ * sanitizer on a loaded box must not count as silence but where silence
+ * is the test; test_supervisor.sh tells the two apart). */
 static void
 fx_start(struct fx *f, const char *name, const char *bin, const char *stale)
 {
@@ -51,12 +52,13 @@ fx_start(struct fx *f, const char *name, const char *bin, const char *stale)
 	                       "  crash_loop_window: 60s\n"
 	                       "  stop_grace: 5s\n"
 	                       "  stale_after: %s\n"
+	                       "  start_timeout: %s\n"
 	                       "  status_every: 100ms\n"
 	                       "instances:\n"
 	                       "  %s:\n"
 	                       "    service: testprod\n"
 	                       "    bin: %s\n",
-	       f->dir, stale, name, bin);
+	       f->dir, stale, stale, name, bin);
 	f->topo = tb_topo(f->dir, yaml);
 	free(yaml);
 	f->sup = tb_start(&supervisor_def, f->topo, "supervisor");
