@@ -34,6 +34,22 @@ is_up() {
 	    sed 's|^|# supervisor.log: |'
 	return 1
 }
+# show_task ID: a task's board record and comments, its runs in the
+# router's db and its lines in the daemons' logs, into the test's output
+# (for a check about ID that failed; needs OPC and CFG, state dir st)
+show_task() {
+	"$OPC" -c "$CFG" task show "$1" 2>&1 | sed 's|^|# task: |'
+	sqlite3 "$(dirname "$CFG")/st/router.db" "select run_id, attempt,
+	    executor, state, coalesce(status, '') from rrun where task_id =
+	    '$1'" 2>&1 | sed 's|^|# rrun: |'
+	for r in $(sqlite3 "$(dirname "$CFG")/st/router.db" "select run_id
+	    from rrun where task_id = '$1'" 2>/dev/null); do
+		tail -n 20 "$(dirname "$CFG")/st/workspaces/$r.worker.log" \
+		    2>/dev/null | sed "s|^|# $r.worker.log: |"
+	done
+	grep -h -- "$1" "$(dirname "$CFG")"/st/log/*.log 2>/dev/null |
+	    tail -n 40 | sed 's|^|# log: |'
+}
 # finish: fail on any sanitizer report a (restarted) process left in its
 # output, then print the tally and exit with it.
 finish() {

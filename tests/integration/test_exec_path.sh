@@ -246,7 +246,8 @@ id=$(add --repo slow --goal "A slow change")
 check "slow run started" wait_for 30 sh -c "[ -s '$T/markers' ]"
 expid=$(jq -r '.processes[] | select(.role=="executor") | .pid' "$T/st/supervisor.status.json")
 kill -9 "$expid"
-check "slow task Done after the executor's restart" wait_for 60 state_is "$id" Done
+wait_for 60 state_is "$id" Done || show_task "$id"
+check "slow task Done after the executor's restart" state_is "$id" Done
 check "the restarted executor adopted the running worker" \
     grep -q "adopting its running worker" "$T/st/log/executor.log"
 check "one start, one end (the run went on)" \
