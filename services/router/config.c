@@ -95,7 +95,9 @@ static const struct cfg_key kind_item[] = {
 const struct cfg_key router_keys[] = {
 	CFG_MS("lease", "30s", "1ms", NULL,
 	    "a dispatch's lease: unrenewed this long, it is dispatched again"),
-	CFG_INT("timeout_seconds", "300", "1", NULL, "a run's time limit"),
+	CFG_INT("timeout_seconds", "300", "1", NULL,
+	    "the backend's time limit (its attempts in a run together, "
+	    "from its start)"),
 	CFG_SECTION("default", default_keys, "the route when no rule matches"),
 	CFG_LIST("rules", rule_item, "routing rules, the first match wins"),
 	CFG_SECTION("budget", budget_keys, "execution and spend limits"),

@@ -81,7 +81,7 @@ instances:
   board-sync: { upstreams: [router, executor] }
   router:
     upstreams: [board-sync, executor]
-    timeout_seconds: 3
+    timeout_seconds: 5         # slow.sh sleeps 2 s; sleepy.sh never ends
     lease: 60s
     rules:
       - { name: r.remote, when: { labels_any: ["lane: claude_cli"] }, lane: claude_cli, backend: stub }

@@ -415,6 +415,11 @@ run_backend(struct exec_run *x)
 	int64_t                         wait;
 	int                             rv;
 
+	/* timeout_seconds is the backend's, from its first start: the
+	 * workspace before it (a mirror made or fetched, a clone) has git's
+	 * bounds, and had cut the backend's time short under load */
+	x->deadline_mono =
+	    mono_ms() + (int64_t) x->req->timeout_seconds * 1000;
 	for (x->attempts = 1;; x->attempts++) {
 		if ((rv = backend_run(x)) != 0 || x->category != NULL ||
 		    proc_stop || x->attempts > bk->transient_retries ||
@@ -463,11 +468,9 @@ exec_run(const struct exec_req *rq, const char *dir, const char *out)
 	int             rv;
 
 	memset(&x, 0, sizeof(x));
-	x.req          = rq;
-	x.started_ms   = now_ms();
-	x.started_mono = mono_ms();
-	x.deadline_mono =
-	    x.started_mono + (int64_t) rq->timeout_seconds * 1000;
+	x.req               = rq;
+	x.started_ms        = now_ms();
+	x.started_mono      = mono_ms();
 	x.ws                = absolute(dir);
 	x.opc               = xasprintf("%s/.opcenter", x.ws);
 	x.backend.exit_code = -1;

@@ -319,9 +319,9 @@ struct exec_run {
 	char                  *opc; /* ws/.opcenter */
 	int                    ws_ready;
 	int64_t                started_ms, started_mono;
-	int64_t                deadline_mono; /* the backend's timeout */
-	int                    attempts;      /* backend runs */
-	struct agent_report    prior;         /* spend of earlier attempts */
+	int64_t deadline_mono;     /* the backend's timeout (from its start) */
+	int     attempts;          /* backend runs */
+	struct agent_report prior; /* spend of earlier attempts */
 
 	const char *status; /* succeeded|failed|timed_out|interrupted */
 	int         success;

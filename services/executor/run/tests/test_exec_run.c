@@ -391,6 +391,41 @@ test_timeout_kills_group(void **state)
 	json_decref(req);
 }
 
+/* timeout_seconds is the backend's own, counted from its start: a slow
+ * workspace (git clone stalled 5 s here, as a first mirror of a big
+ * repository is) leaves a 1.5 s backend its 4 s.  Counted from the
+ * worker's start, it had 1 s left and was "timed out after 4s". */
+static void
+test_timeout_from_backend_start(void **state)
+{
+	struct fx *fx  = *state;
+	json_t    *req = base_request(fx), *r;
+	FILE      *f;
+	char      *git = xasprintf("%s/fakebin/git", fx->root);
+
+	assert_int_equal(exfx_sh("mkdir -p %s/fakebin", fx->root), 0);
+	assert_non_null(f = fopen(git, "w"));
+	fputs("#!/bin/sh\nfor a; do [ \"$a\" = clone ] && sleep 5; done\n"
+	      "exec /usr/bin/git \"$@\"\n",
+	    f);
+	fclose(f);
+	assert_int_equal(chmod(git, 0755), 0);
+	json_object_set_new(req, "timeout_seconds", json_integer(4));
+	use_command(fx, req, "sleep 1.5\necho slow > slow.txt");
+	assert_int_equal(json_dump_file(req, fx->req, JSON_INDENT(2)), 0);
+	assert_int_equal(
+	    exfx_sh("PATH=%s/fakebin:$PATH %s --request %s "
+	            "--workspace %s --out %s > %s/worker.log 2>&1",
+	        fx->root, EXEC_RUN_BIN, fx->req, fx->ws, fx->out, fx->root),
+	    0);
+	r = result(fx);
+	assert_string_equal(exfx_rstr(r, "status"), "succeeded");
+	assert_int_equal(exfx_sh("test -s %s/slow.txt", fx->ws), 0);
+	json_decref(r);
+	json_decref(req);
+	free(git);
+}
+
 static void
 test_question(void **state)
 {
@@ -918,6 +953,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_question, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scratch, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_timeout_from_backend_start, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_backend_missing, setup, teardown),
 		cmocka_unit_test_setup_teardown(
