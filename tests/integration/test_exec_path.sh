@@ -28,10 +28,10 @@ cat >"$T/slow.sh" <<'SH'
 # writes start/end markers outside the workspace; slow enough to be killed
 # (section 7 kills it after a few opc, sqlite3 and jq calls, which take a
 # second or more on a loaded CI box)
-echo "start $$" >>"$MARKERS"
+echo "start $$ $(date +%s.%N)" >>"$MARKERS"
 sleep 4
 echo "hello" >src/slow.txt
-echo "end $$" >>"$MARKERS"
+echo "end $$ $(date +%s.%N)" >>"$MARKERS"
 SH
 cat >"$T/slower.sh" <<'SH'
 #!/bin/sh
@@ -262,14 +262,21 @@ check "one run for the slow task, succeeded" \
 : >"$T/markers"
 id=$(add --repo slow --goal "Another slow change")
 check "second slow run started" wait_for 30 sh -c "[ -s '$T/markers' ]"
-wpid=$(sqlite3 "$T/st/executor.db" "select pid from erun where task_id = '$id' and state = 'running'")
-first=$(sed -n '1s/start //p' "$T/markers")
+# (sqlite3 waits out the executor's write lock; an empty pid would make
+# kill give up on every argument)
+wpid=$(sqlite3 -cmd ".timeout 5000" "$T/st/executor.db" "select pid from erun where task_id = '$id' and state = 'running'")
+first=$(sed -n '1s/start \([0-9]*\).*/\1/p' "$T/markers")
 expid=$(jq -r '.processes[] | select(.role=="executor") | .pid' "$T/st/supervisor.status.json")
 kill -9 "$expid"
-kill -s KILL -- "-$wpid" "-$first"
+for g in $wpid $first; do kill -s KILL -- "-$g"; done
+echo "killed $(date +%s.%N)" >>"$T/markers"
+check "the worker's pid ($wpid) and the backend's ($first) were known" \
+    sh -c "[ -n '$wpid' ] && [ -n '$first' ]"
 check "slow task Done after recovery" wait_for 60 state_is "$id" Done
 check "interrupted then retried" has_comment "$id" 'status: interrupted'
 starts=$(grep -c '^start' "$T/markers"); ends=$(grep -c '^end' "$T/markers")
+[ "$starts" = 2 ] && [ "$ends" = 1 ] ||
+    { sed 's|^|# markers: |' "$T/markers"; show_task "$id"; }
 check "two starts, one end (first killed, never both): $starts, $ends" \
     sh -c "[ '$starts' = 2 ] && [ '$ends' = 1 ]"
 check "first backend process is gone" sh -c "! kill -0 $first 2>/dev/null"
